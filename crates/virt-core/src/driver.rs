@@ -1,0 +1,305 @@
+//! The `Driver` trait: one hypervisor connection's operations, mirroring libvirt's driver table.
+//!
+//! The gRPC services in [`crate::service`] are thin adapters over it. Every method has a default
+//! that returns NO_SUPPORT ("this function is not supported by the connection driver: virX"), so
+//! a driver implements what it supports and compiles unchanged when the trait grows. Flags are
+//! libvirt's bit values; each driver checks them (unknown bits are INVALID_ARG).
+
+use std::pin::Pin;
+
+use crate::error::{ErrorDomain, VirtError};
+use crate::events::EventSubscription;
+use crate::state::StateReason;
+use crate::types::{
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, SnapshotInfo, StatsRecord,
+    VersionInfo,
+};
+
+/// Result of every driver call.
+pub type DriverResult<T> = Result<T, VirtError>;
+
+/// A console connection: bytes both ways.
+pub trait ConsoleIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ConsoleIo for T {}
+
+/// A boxed console connection.
+pub type ConsoleStream = Pin<Box<dyn ConsoleIo>>;
+
+macro_rules! unsupported {
+    ($self:ident, $api:literal) => {
+        Err(VirtError::no_support($self.error_domain(), $api))
+    };
+}
+
+/// One hypervisor connection. Implemented by the test driver, virtqemud, virtxend, virtlxcd.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Driver: Send + Sync + 'static {
+    /// The error domain this driver reports from (TEST, QEMU, LXC, LIBXL).
+    fn error_domain(&self) -> ErrorDomain;
+
+    /// The canonical URI this driver serves. libvirt: virConnectGetURI.
+    fn uri(&self) -> String;
+
+    /// Hypervisor type and versions. libvirt: virConnectGetType / GetVersion / GetLibVersion.
+    async fn version(&self) -> DriverResult<VersionInfo>;
+
+    /// The host name. libvirt: virConnectGetHostname.
+    async fn hostname(&self) -> DriverResult<String> {
+        nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .map_err(|e| {
+                VirtError::new(
+                    crate::error::ErrorCode::SystemError,
+                    self.error_domain(),
+                    format!("cannot get hostname: {e}"),
+                )
+            })
+    }
+
+    /// `<capabilities>` XML. libvirt: virConnectGetCapabilities.
+    async fn capabilities(&self) -> DriverResult<String> {
+        unsupported!(self, "virConnectGetCapabilities")
+    }
+
+    /// `<domainCapabilities>` XML. libvirt: virConnectGetDomainCapabilities.
+    async fn domain_capabilities(
+        &self,
+        emulator: &str,
+        arch: &str,
+        machine: &str,
+        virt_type: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virConnectGetDomainCapabilities")
+    }
+
+    /// Host facts. libvirt: virNodeGetInfo.
+    async fn node_info(&self) -> DriverResult<NodeInfo> {
+        unsupported!(self, "virNodeGetInfo")
+    }
+
+    /// Maximum vCPUs for a virt type. libvirt: virConnectGetMaxVcpus.
+    async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
+        unsupported!(self, "virConnectGetMaxVcpus")
+    }
+
+    /// Host security model `(model, doi)`. libvirt: virNodeGetSecurityModel.
+    async fn security_model(&self) -> DriverResult<(String, String)> {
+        Ok((String::new(), String::new()))
+    }
+
+    /// Resolves a domain. libvirt: virDomainLookupBy*.
+    async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle>;
+
+    /// Lists domains with libvirt's filter flags. libvirt: virConnectListAllDomains.
+    async fn list_all_domains(&self, flags: u32) -> DriverResult<Vec<DomainSummary>>;
+
+    /// Defines a persistent domain. libvirt: virDomainDefineXMLFlags.
+    async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainDefineXMLFlags")
+    }
+
+    /// Removes a persistent definition. libvirt: virDomainUndefineFlags.
+    async fn undefine_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainUndefineFlags")
+    }
+
+    /// Starts a defined domain. libvirt: virDomainCreateWithFlags.
+    async fn create_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainCreateWithFlags")
+    }
+
+    /// Creates and starts a transient domain. libvirt: virDomainCreateXML.
+    async fn create_domain_xml(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainCreateXML")
+    }
+
+    /// Asks the guest to power off. libvirt: virDomainShutdownFlags.
+    async fn shutdown_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainShutdownFlags")
+    }
+
+    /// Hard stop. libvirt: virDomainDestroyFlags.
+    async fn destroy_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainDestroyFlags")
+    }
+
+    /// Guest reboot. libvirt: virDomainReboot.
+    async fn reboot_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainReboot")
+    }
+
+    /// Reset button. libvirt: virDomainReset.
+    async fn reset_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainReset")
+    }
+
+    /// Pause. libvirt: virDomainSuspend.
+    async fn suspend_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainSuspend")
+    }
+
+    /// Unpause. libvirt: virDomainResume.
+    async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainResume")
+    }
+
+    /// dominfo facts. libvirt: virDomainGetInfo and friends.
+    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        unsupported!(self, "virDomainGetInfo")
+    }
+
+    /// State and reason. libvirt: virDomainGetState.
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        unsupported!(self, "virDomainGetState")
+    }
+
+    /// Domain XML. libvirt: virDomainGetXMLDesc.
+    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainGetXMLDesc")
+    }
+
+    /// Memory. libvirt: virDomainSetMemoryFlags.
+    async fn set_domain_memory(&self, dom: &DomainLookup, kib: u64, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetMemoryFlags")
+    }
+
+    /// vCPU count. libvirt: virDomainSetVcpusFlags.
+    async fn set_domain_vcpus(&self, dom: &DomainLookup, count: u32, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetVcpusFlags")
+    }
+
+    /// vCPU count. libvirt: virDomainGetVcpusFlags.
+    async fn domain_vcpus(&self, dom: &DomainLookup, flags: u32) -> DriverResult<u32> {
+        unsupported!(self, "virDomainGetVcpusFlags")
+    }
+
+    /// Hot-plug. libvirt: virDomainAttachDeviceFlags.
+    async fn attach_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainAttachDeviceFlags")
+    }
+
+    /// Hot-unplug by XML or alias; `Ok(true)` when the device is gone already.
+    /// libvirt: virDomainDetachDeviceFlags / virDomainDetachDeviceAlias.
+    async fn detach_device(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        alias: &str,
+        flags: u32,
+    ) -> DriverResult<bool> {
+        unsupported!(self, "virDomainDetachDeviceFlags")
+    }
+
+    /// Device update. libvirt: virDomainUpdateDeviceFlags.
+    async fn update_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainUpdateDeviceFlags")
+    }
+
+    /// Autostart. libvirt: virDomainGetAutostart.
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        unsupported!(self, "virDomainGetAutostart")
+    }
+
+    /// Autostart. libvirt: virDomainSetAutostart.
+    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetAutostart")
+    }
+
+    /// Managed save. libvirt: virDomainManagedSave.
+    async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainManagedSave")
+    }
+
+    /// libvirt: virDomainHasManagedSaveImage.
+    async fn has_managed_save_image(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        unsupported!(self, "virDomainHasManagedSaveImage")
+    }
+
+    /// libvirt: virDomainManagedSaveRemove.
+    async fn managed_save_remove(&self, dom: &DomainLookup) -> DriverResult<()> {
+        unsupported!(self, "virDomainManagedSaveRemove")
+    }
+
+    /// Save to a file. libvirt: virDomainSaveFlags.
+    async fn save_domain(
+        &self,
+        dom: &DomainLookup,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSaveFlags")
+    }
+
+    /// Restore from a file. libvirt: virDomainRestoreFlags.
+    async fn restore_domain(&self, path: &str, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainRestoreFlags")
+    }
+
+    /// libvirt: virDomainSnapshotCreateXML.
+    async fn create_snapshot(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<SnapshotInfo> {
+        unsupported!(self, "virDomainSnapshotCreateXML")
+    }
+
+    /// libvirt: virDomainListAllSnapshots.
+    async fn list_snapshots(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<SnapshotInfo>> {
+        unsupported!(self, "virDomainListAllSnapshots")
+    }
+
+    /// libvirt: virDomainSnapshotGetXMLDesc. Empty name: the current snapshot.
+    async fn snapshot_xml(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainSnapshotGetXMLDesc")
+    }
+
+    /// libvirt: virDomainRevertToSnapshot. Empty name: the current snapshot.
+    async fn revert_to_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainRevertToSnapshot")
+    }
+
+    /// libvirt: virDomainSnapshotDelete. Empty name: the current snapshot.
+    async fn delete_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainSnapshotDelete")
+    }
+
+    /// Bulk stats of every domain matching `flags`. libvirt: virConnectGetAllDomainStats.
+    async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
+        unsupported!(self, "virConnectGetAllDomainStats")
+    }
+
+    /// Bulk stats of the listed domains. libvirt: virDomainListGetStats.
+    async fn list_domain_stats(
+        &self,
+        doms: &[DomainLookup],
+        stats: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<StatsRecord>> {
+        unsupported!(self, "virDomainListGetStats")
+    }
+
+    /// Subscribes to events, replaying retained ones from `from_sequence` when given.
+    /// libvirt: virConnectDomainEventRegisterAny.
+    async fn subscribe_events(&self, from_sequence: Option<u64>) -> DriverResult<EventSubscription> {
+        unsupported!(self, "virConnectDomainEventRegisterAny")
+    }
+
+    /// Opens a console. libvirt: virDomainOpenConsole.
+    async fn open_console(
+        &self,
+        dom: &DomainLookup,
+        dev_name: &str,
+        flags: u32,
+    ) -> DriverResult<ConsoleStream> {
+        unsupported!(self, "virDomainOpenConsole")
+    }
+}

@@ -1,0 +1,12 @@
+//! The domain model: what a domain definition, a host description and capabilities say,
+//! independent of XML. virt-xml parses and formats these types; drivers act on them.
+
+pub mod caps;
+pub mod domain;
+pub mod node;
+pub mod snapshot;
+
+pub use caps::{Capabilities, DomainCapabilities};
+pub use domain::DomainDef;
+pub use node::NodeDef;
+pub use snapshot::SnapshotDef;

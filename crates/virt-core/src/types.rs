@@ -1,0 +1,198 @@
+//! Plain data the Driver trait speaks: domain handles and lookups, summaries, info, node facts,
+//! typed parameters and stats records.
+
+use crate::state::StateReason;
+use crate::uuid::Uuid;
+
+/// A domain's identity, as libvirt's virDomainPtr carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainHandle {
+    /// Name.
+    pub name: String,
+    /// UUID.
+    pub uuid: Uuid,
+    /// ID while active.
+    pub id: Option<u32>,
+}
+
+/// How a call names its domain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainLookup {
+    /// By name.
+    Name(String),
+    /// By UUID.
+    Uuid(Uuid),
+    /// By the ID of an active domain.
+    Id(u32),
+    /// Name, ID or UUID, resolved as virsh resolves a domain argument: an ID if the text is all
+    /// digits and an active domain has it, then a UUID if it parses, then a name.
+    Any(String),
+}
+
+/// A domain with the facts a listing shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainSummary {
+    /// Identity.
+    pub handle: DomainHandle,
+    /// State and reason.
+    pub state: StateReason,
+    /// Whether a persistent definition exists.
+    pub persistent: bool,
+    /// Autostart.
+    pub autostart: bool,
+    /// Whether a managed-save image exists.
+    pub has_managed_save: bool,
+    /// `<title>`, empty when none.
+    pub title: String,
+}
+
+/// A domain security label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityLabel {
+    /// Model.
+    pub model: String,
+    /// Label.
+    pub label: String,
+    /// Enforcing.
+    pub enforcing: bool,
+}
+
+/// What `virsh dominfo` shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DomainInfo {
+    /// State and reason.
+    pub state: StateReason,
+    /// Maximum memory, KiB.
+    pub max_memory_kib: u64,
+    /// Current memory, KiB.
+    pub memory_kib: u64,
+    /// Current vCPUs.
+    pub vcpus: u32,
+    /// CPU time, ns.
+    pub cpu_time_ns: u64,
+    /// OS type as virDomainGetOSType.
+    pub os_type: String,
+    /// Persistent.
+    pub persistent: bool,
+    /// Autostart.
+    pub autostart: bool,
+    /// Managed-save image exists.
+    pub has_managed_save: bool,
+    /// Security labels (active domains).
+    pub security_labels: Vec<SecurityLabel>,
+    /// Running definition differs from the persistent one.
+    pub updated: bool,
+    /// Taint and deprecation messages.
+    pub messages: Vec<String>,
+}
+
+/// virNodeInfo.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NodeInfo {
+    /// CPU model.
+    pub model: String,
+    /// Memory, KiB.
+    pub memory_kib: u64,
+    /// Active CPUs.
+    pub cpus: u32,
+    /// MHz.
+    pub mhz: u32,
+    /// NUMA cells.
+    pub nodes: u32,
+    /// Sockets per cell.
+    pub sockets: u32,
+    /// Cores per socket.
+    pub cores: u32,
+    /// Threads per core.
+    pub threads: u32,
+}
+
+/// Versions a connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Driver type name: "QEMU", "TEST", ...
+    pub hypervisor_type: String,
+    /// Hypervisor version, major*1e6 + minor*1e3 + micro.
+    pub hypervisor_version: u64,
+    /// Library (API level) version.
+    pub lib_version: u64,
+}
+
+/// A typed parameter value (libvirt virTypedParameterType).
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypedValue {
+    /// INT.
+    Int(i32),
+    /// UINT.
+    UInt(u32),
+    /// LLONG.
+    LLong(i64),
+    /// ULLONG.
+    ULLong(u64),
+    /// DOUBLE.
+    Double(f64),
+    /// BOOLEAN.
+    Bool(bool),
+    /// STRING.
+    String(String),
+}
+
+impl TypedValue {
+    /// virsh's rendering: decimal integers, doubles with six decimals, yes/no, raw strings.
+    pub fn virsh_text(&self) -> String {
+        match self {
+            TypedValue::Int(v) => v.to_string(),
+            TypedValue::UInt(v) => v.to_string(),
+            TypedValue::LLong(v) => v.to_string(),
+            TypedValue::ULLong(v) => v.to_string(),
+            TypedValue::Double(v) => format!("{v:.6}"),
+            TypedValue::Bool(v) => if *v { "yes" } else { "no" }.to_string(),
+            TypedValue::String(v) => v.clone(),
+        }
+    }
+}
+
+/// A named typed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedParam {
+    /// Field, e.g. `state.state`.
+    pub field: String,
+    /// Value.
+    pub value: TypedValue,
+}
+
+impl TypedParam {
+    /// `field` = `value`.
+    pub fn new(field: impl Into<String>, value: TypedValue) -> TypedParam {
+        TypedParam {
+            field: field.into(),
+            value,
+        }
+    }
+}
+
+/// Stats of one domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatsRecord {
+    /// The domain.
+    pub handle: DomainHandle,
+    /// Parameters in libvirt's order.
+    pub params: Vec<TypedParam>,
+}
+
+/// A snapshot as listings show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Name.
+    pub name: String,
+    /// Parent name, empty for roots.
+    pub parent: String,
+    /// Creation time, seconds since the epoch.
+    pub creation_time: i64,
+    /// Captured state word (`running`, `shutoff`, ...).
+    pub state: String,
+    /// Current snapshot.
+    pub current: bool,
+    /// Description.
+    pub description: String,
+}

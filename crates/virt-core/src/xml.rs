@@ -1,0 +1,39 @@
+//! The XML codec seam. The domain model lives here in virt-core, and virt-xml (which depends on
+//! virt-core) turns it into libvirt XML and back. Drivers that live in virt-core, the in-memory
+//! test driver first, take the codec as an `Arc<dyn DomainXmlCodec>`; virt-xml provides the
+//! implementation (`virt_xml::LibvirtXml`). This keeps the crate graph acyclic while the test
+//! driver stays in virt-core, as the architecture places it.
+
+use crate::error::VirtError;
+use crate::model::{Capabilities, DomainCapabilities, DomainDef, NodeDef, SnapshotDef};
+
+/// How to format a domain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FormatOptions {
+    /// ID to put on the root element (`<domain id='1'>`); `None` for inactive XML.
+    pub id: Option<u32>,
+    /// Include secrets (graphics passwords).
+    pub secure: bool,
+    /// Inactive (next boot) form: no runtime-only data.
+    pub inactive: bool,
+}
+
+/// Parses and formats libvirt XML documents.
+///
+/// Parse errors are [`VirtError`]s: XML_ERROR for malformed documents, XML_DETAIL or
+/// CONFIG_UNSUPPORTED naming the XPath of an element or attribute that is unknown or out of
+/// range, NO_NAME for a domain without a name.
+pub trait DomainXmlCodec: Send + Sync + 'static {
+    /// Parses a `<domain>` document.
+    fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError>;
+    /// Formats a domain in libvirt's canonical order and indentation.
+    fn format_domain(&self, def: &DomainDef, opts: FormatOptions) -> String;
+    /// Parses a `<node>` test-driver description.
+    fn parse_node(&self, xml: &str) -> Result<NodeDef, VirtError>;
+    /// Formats `<capabilities>`.
+    fn format_capabilities(&self, caps: &Capabilities) -> String;
+    /// Formats `<domainCapabilities>`.
+    fn format_domain_capabilities(&self, caps: &DomainCapabilities) -> String;
+    /// Parses a `<domainsnapshot>` document.
+    fn parse_snapshot(&self, xml: &str) -> Result<SnapshotDef, VirtError>;
+}

@@ -6,9 +6,16 @@
 pub mod driver;
 pub mod error;
 pub mod events;
+pub mod fsutil;
 pub mod model;
+pub mod service;
 pub mod state;
+pub mod test_driver;
+/// libvirt errors to gRPC statuses and back.
+pub mod status;
 pub mod types;
+/// Connection URIs: grammar, transports, default-URI and alias resolution.
+pub mod uri;
 pub mod uuid;
 pub mod xml;
 

@@ -1,0 +1,95 @@
+//! ConnectService: versions, host facts, capabilities and the daemon's own `Info`.
+
+use tonic::{Request, Response, Status};
+
+use super::{status, Ctx};
+use crate::proto::connect_service_server::ConnectService;
+use crate::proto::*;
+
+type R<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl ConnectService for Ctx {
+    async fn get_version(&self, req: Request<GetVersionRequest>) -> R<GetVersionResponse> {
+        let v = self.driver(&req)?.version().await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetVersionResponse {
+            hypervisor_type: v.hypervisor_type,
+            hypervisor_version: v.hypervisor_version,
+            lib_version: v.lib_version,
+        }))
+    }
+
+    async fn get_hostname(&self, req: Request<GetHostnameRequest>) -> R<GetHostnameResponse> {
+        let hostname = self.driver(&req)?.hostname().await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetHostnameResponse { hostname }))
+    }
+
+    async fn get_uri(&self, req: Request<GetUriRequest>) -> R<GetUriResponse> {
+        let uri = self.driver(&req)?.uri();
+        Ok(Response::new(GetUriResponse { uri }))
+    }
+
+    async fn get_capabilities(
+        &self,
+        req: Request<GetCapabilitiesRequest>,
+    ) -> R<GetCapabilitiesResponse> {
+        let xml = self.driver(&req)?.capabilities().await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetCapabilitiesResponse { xml }))
+    }
+
+    async fn get_domain_capabilities(
+        &self,
+        req: Request<GetDomainCapabilitiesRequest>,
+    ) -> R<GetDomainCapabilitiesResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let xml = d
+            .domain_capabilities(&r.emulator_bin, &r.arch, &r.machine, &r.virt_type, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetDomainCapabilitiesResponse { xml }))
+    }
+
+    async fn get_node_info(&self, req: Request<GetNodeInfoRequest>) -> R<GetNodeInfoResponse> {
+        let n = self.driver(&req)?.node_info().await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetNodeInfoResponse {
+            model: n.model,
+            memory_kib: n.memory_kib,
+            cpus: n.cpus,
+            mhz: n.mhz,
+            nodes: n.nodes,
+            sockets: n.sockets,
+            cores: n.cores,
+            threads: n.threads,
+        }))
+    }
+
+    async fn get_max_vcpus(&self, req: Request<GetMaxVcpusRequest>) -> R<GetMaxVcpusResponse> {
+        let d = self.driver(&req)?;
+        let max_vcpus = d
+            .max_vcpus(&req.get_ref().virt_type)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetMaxVcpusResponse { max_vcpus }))
+    }
+
+    async fn get_security_model(
+        &self,
+        req: Request<GetSecurityModelRequest>,
+    ) -> R<GetSecurityModelResponse> {
+        let (model, doi) = self.driver(&req)?.security_model().await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetSecurityModelResponse { model, doi }))
+    }
+
+    async fn info(&self, _req: Request<InfoRequest>) -> R<InfoResponse> {
+        let i = self.registry.daemon_info();
+        Ok(Response::new(InfoResponse {
+            daemon: self.daemon.to_string(),
+            driver: i.driver,
+            daemon_version: env!("CARGO_PKG_VERSION").to_string(),
+            api_version: "virt.v1".into(),
+            features: i.features,
+            schemes: i.schemes,
+        }))
+    }
+}

@@ -1,0 +1,234 @@
+//! Conversions between the proto messages and the driver vocabulary, in one place.
+
+use tonic::Status;
+
+use crate::events::{DomainEvent, EventItem};
+use crate::proto;
+use crate::state::{DomainState, StateReason};
+use crate::types::{
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, SnapshotInfo, StatsRecord, TypedParam,
+    TypedValue,
+};
+use crate::uuid::Uuid;
+
+/// A proto DomainRef as a lookup; INVALID_ARGUMENT when empty or malformed.
+pub fn lookup(r: Option<&proto::DomainRef>) -> Result<DomainLookup, Status> {
+    use proto::domain_ref::Ref;
+    let err = |m: &str| {
+        crate::status::to_status(&crate::VirtError::new(
+            crate::ErrorCode::InvalidArg,
+            crate::ErrorDomain::Domain,
+            m,
+        ))
+    };
+    match r.and_then(|r| r.r#ref.as_ref()) {
+        None => Err(err("no domain given: set one of name, uuid, id or any")),
+        Some(Ref::Name(n)) => Ok(DomainLookup::Name(n.clone())),
+        Some(Ref::Uuid(u)) => Uuid::parse(u)
+            .map(DomainLookup::Uuid)
+            .ok_or_else(|| err(&format!("Invalid UUID '{u}'"))),
+        Some(Ref::Id(id)) => Ok(DomainLookup::Id(*id)),
+        Some(Ref::Any(s)) => Ok(DomainLookup::Any(s.clone())),
+    }
+}
+
+/// A lookup as a proto DomainRef.
+pub fn domain_ref(l: &DomainLookup) -> proto::DomainRef {
+    use proto::domain_ref::Ref;
+    proto::DomainRef {
+        r#ref: Some(match l {
+            DomainLookup::Name(n) => Ref::Name(n.clone()),
+            DomainLookup::Uuid(u) => Ref::Uuid(u.to_string()),
+            DomainLookup::Id(i) => Ref::Id(*i),
+            DomainLookup::Any(s) => Ref::Any(s.clone()),
+        }),
+    }
+}
+
+/// A handle as a proto Domain.
+pub fn domain(h: &DomainHandle) -> proto::Domain {
+    proto::Domain {
+        name: h.name.clone(),
+        uuid: h.uuid.to_string(),
+        id: h.id,
+    }
+}
+
+/// A proto Domain as a handle (UUID zero when malformed).
+pub fn handle(d: &proto::Domain) -> DomainHandle {
+    DomainHandle {
+        name: d.name.clone(),
+        uuid: Uuid::parse(&d.uuid).unwrap_or_default(),
+        id: d.id,
+    }
+}
+
+/// State and reason as proto.
+pub fn state(s: StateReason) -> proto::DomainStateReason {
+    proto::DomainStateReason {
+        state: s.state as i32,
+        reason: s.reason,
+    }
+}
+
+/// Proto state and reason back.
+pub fn state_from(s: Option<&proto::DomainStateReason>) -> StateReason {
+    s.map(|s| StateReason::new(DomainState::from_number(s.state), s.reason))
+        .unwrap_or(StateReason::new(DomainState::NoState, 0))
+}
+
+/// A summary as proto.
+pub fn summary(s: &DomainSummary) -> proto::DomainSummary {
+    proto::DomainSummary {
+        domain: Some(domain(&s.handle)),
+        state: Some(state(s.state)),
+        persistent: s.persistent,
+        autostart: s.autostart,
+        has_managed_save: s.has_managed_save,
+        title: s.title.clone(),
+    }
+}
+
+/// Info as proto.
+pub fn info(i: &DomainInfo) -> proto::DomainInfo {
+    proto::DomainInfo {
+        state: Some(state(i.state)),
+        max_memory_kib: i.max_memory_kib,
+        memory_kib: i.memory_kib,
+        vcpus: i.vcpus,
+        cpu_time_ns: i.cpu_time_ns,
+        os_type: i.os_type.clone(),
+        persistent: i.persistent,
+        autostart: i.autostart,
+        has_managed_save: i.has_managed_save,
+        security_labels: i
+            .security_labels
+            .iter()
+            .map(|l| proto::SecurityLabel {
+                model: l.model.clone(),
+                label: l.label.clone(),
+                enforcing: l.enforcing,
+            })
+            .collect(),
+        updated: i.updated,
+        messages: i.messages.clone(),
+    }
+}
+
+/// A typed parameter as proto.
+pub fn param(p: &TypedParam) -> proto::TypedParameter {
+    use proto::typed_parameter::Value;
+    proto::TypedParameter {
+        field: p.field.clone(),
+        value: Some(match &p.value {
+            TypedValue::Int(v) => Value::Int(*v),
+            TypedValue::UInt(v) => Value::Uint(*v),
+            TypedValue::LLong(v) => Value::Llong(*v),
+            TypedValue::ULLong(v) => Value::Ullong(*v),
+            TypedValue::Double(v) => Value::Double(*v),
+            TypedValue::Bool(v) => Value::Boolean(*v),
+            TypedValue::String(v) => Value::String(v.clone()),
+        }),
+    }
+}
+
+/// A proto typed parameter back (`None` when it carries no value).
+pub fn param_from(p: &proto::TypedParameter) -> Option<TypedParam> {
+    use proto::typed_parameter::Value;
+    let value = match p.value.as_ref()? {
+        Value::Int(v) => TypedValue::Int(*v),
+        Value::Uint(v) => TypedValue::UInt(*v),
+        Value::Llong(v) => TypedValue::LLong(*v),
+        Value::Ullong(v) => TypedValue::ULLong(*v),
+        Value::Double(v) => TypedValue::Double(*v),
+        Value::Boolean(v) => TypedValue::Bool(*v),
+        Value::String(v) => TypedValue::String(v.clone()),
+    };
+    Some(TypedParam::new(p.field.clone(), value))
+}
+
+/// A stats record as proto.
+pub fn record(r: &StatsRecord) -> proto::DomainStatsRecord {
+    proto::DomainStatsRecord {
+        domain: Some(domain(&r.handle)),
+        params: r.params.iter().map(param).collect(),
+    }
+}
+
+/// A snapshot as proto.
+pub fn snapshot(s: &SnapshotInfo) -> proto::Snapshot {
+    proto::Snapshot {
+        name: s.name.clone(),
+        parent: s.parent.clone(),
+        creation_time: s.creation_time,
+        state: s.state.clone(),
+        current: s.current,
+        description: s.description.clone(),
+    }
+}
+
+/// An event as proto.
+pub fn event(e: &DomainEvent) -> proto::DomainEvent {
+    let since = e
+        .time
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    proto::DomainEvent {
+        sequence: e.sequence,
+        time: Some(prost_types::Timestamp {
+            seconds: since.as_secs() as i64,
+            nanos: since.subsec_nanos() as i32,
+        }),
+        domain: Some(domain(&e.domain)),
+        payload: Some(e.payload.clone()),
+    }
+}
+
+/// A subscription item as a stream message.
+pub fn event_item(item: &EventItem) -> proto::StreamEventsResponse {
+    use proto::stream_events_response::Item;
+    proto::StreamEventsResponse {
+        item: Some(match item {
+            EventItem::Event(e) => Item::Event(event(e)),
+            EventItem::Gap { first, last } => Item::Gap(proto::EventGap {
+                first_missing: *first,
+                last_missing: *last,
+            }),
+        }),
+    }
+}
+
+/// The proto DomainEventId (libvirt's ID plus one) of a payload.
+pub fn event_id(p: &proto::domain_event::Payload) -> proto::DomainEventId {
+    use proto::domain_event::Payload as P;
+    use proto::DomainEventId as Id;
+    match p {
+        P::Lifecycle(_) => Id::Lifecycle,
+        P::Reboot(_) => Id::Reboot,
+        P::RtcChange(_) => Id::RtcChange,
+        P::Watchdog(_) => Id::Watchdog,
+        P::IoError(e) if e.reason.is_empty() => Id::IoError,
+        P::IoError(_) => Id::IoErrorReason,
+        P::Graphics(_) => Id::Graphics,
+        P::ControlError(_) => Id::ControlError,
+        P::BlockJob(b) if b.by_target => Id::BlockJob2,
+        P::BlockJob(_) => Id::BlockJob,
+        P::DiskChange(_) => Id::DiskChange,
+        P::TrayChange(_) => Id::TrayChange,
+        P::PmWakeup(_) => Id::Pmwakeup,
+        P::PmSuspend(_) => Id::Pmsuspend,
+        P::BalloonChange(_) => Id::BalloonChange,
+        P::PmSuspendDisk(_) => Id::PmsuspendDisk,
+        P::DeviceRemoved(_) => Id::DeviceRemoved,
+        P::Tunable(_) => Id::Tunable,
+        P::AgentLifecycle(_) => Id::AgentLifecycle,
+        P::DeviceAdded(_) => Id::DeviceAdded,
+        P::MigrationIteration(_) => Id::MigrationIteration,
+        P::JobCompleted(_) => Id::JobCompleted,
+        P::DeviceRemovalFailed(_) => Id::DeviceRemovalFailed,
+        P::MetadataChange(_) => Id::MetadataChange,
+        P::BlockThreshold(_) => Id::BlockThreshold,
+        P::MemoryFailure(_) => Id::MemoryFailure,
+        P::MemoryDeviceSizeChange(_) => Id::MemoryDeviceSizeChange,
+    }
+}

@@ -1,0 +1,199 @@
+//! DomainService: lookup, listing, definition, lifecycle, resources, devices, save/restore.
+
+use tonic::{Request, Response, Status};
+
+use super::convert::{domain, info, lookup, state, summary};
+use super::{is_read_only, status, Ctx};
+use crate::proto::domain_service_server::DomainService;
+use crate::proto::*;
+use crate::VirtError;
+
+type R<T> = Result<Response<T>, Status>;
+
+/// Runs `$call` on the driver for `$req`'s domain, mapping errors to statuses.
+macro_rules! on_domain {
+    ($self:ident, $req:ident, |$d:ident, $l:ident| $call:expr) => {{
+        let $d = $self.driver(&$req)?;
+        let $l = lookup($req.get_ref().domain.as_ref())?;
+        $call.await.map_err(|e| status(&e))?
+    }};
+}
+
+#[tonic::async_trait]
+impl DomainService for Ctx {
+    async fn lookup_domain(&self, req: Request<LookupDomainRequest>) -> R<LookupDomainResponse> {
+        let h = on_domain!(self, req, |d, l| d.lookup_domain(&l));
+        Ok(Response::new(LookupDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn list_all_domains(&self, req: Request<ListAllDomainsRequest>) -> R<ListAllDomainsResponse> {
+        let d = self.driver(&req)?;
+        let list = d.list_all_domains(req.get_ref().flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(ListAllDomainsResponse { domains: list.iter().map(summary).collect() }))
+    }
+
+    async fn define_domain(&self, req: Request<DefineDomainRequest>) -> R<DefineDomainResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let h = d.define_domain(&r.xml, r.flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(DefineDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn undefine_domain(&self, req: Request<UndefineDomainRequest>) -> R<UndefineDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.undefine_domain(&l, f));
+        Ok(Response::new(UndefineDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn create_domain(&self, req: Request<CreateDomainRequest>) -> R<CreateDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.create_domain(&l, f));
+        Ok(Response::new(CreateDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn create_domain_xml(&self, req: Request<CreateDomainXmlRequest>) -> R<CreateDomainXmlResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let h = d.create_domain_xml(&r.xml, r.flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(CreateDomainXmlResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn shutdown_domain(&self, req: Request<ShutdownDomainRequest>) -> R<ShutdownDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.shutdown_domain(&l, f));
+        Ok(Response::new(ShutdownDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn destroy_domain(&self, req: Request<DestroyDomainRequest>) -> R<DestroyDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.destroy_domain(&l, f));
+        Ok(Response::new(DestroyDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn reboot_domain(&self, req: Request<RebootDomainRequest>) -> R<RebootDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.reboot_domain(&l, f));
+        Ok(Response::new(RebootDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn reset_domain(&self, req: Request<ResetDomainRequest>) -> R<ResetDomainResponse> {
+        let f = req.get_ref().flags;
+        let h = on_domain!(self, req, |d, l| d.reset_domain(&l, f));
+        Ok(Response::new(ResetDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn suspend_domain(&self, req: Request<SuspendDomainRequest>) -> R<SuspendDomainResponse> {
+        let h = on_domain!(self, req, |d, l| d.suspend_domain(&l));
+        Ok(Response::new(SuspendDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn resume_domain(&self, req: Request<ResumeDomainRequest>) -> R<ResumeDomainResponse> {
+        let h = on_domain!(self, req, |d, l| d.resume_domain(&l));
+        Ok(Response::new(ResumeDomainResponse { domain: Some(domain(&h)) }))
+    }
+
+    async fn get_domain_info(&self, req: Request<GetDomainInfoRequest>) -> R<GetDomainInfoResponse> {
+        let (h, i) = on_domain!(self, req, |d, l| d.domain_info(&l));
+        Ok(Response::new(GetDomainInfoResponse { domain: Some(domain(&h)), info: Some(info(&i)) }))
+    }
+
+    async fn get_domain_state(&self, req: Request<GetDomainStateRequest>) -> R<GetDomainStateResponse> {
+        let f = req.get_ref().flags;
+        let (h, s) = on_domain!(self, req, |d, l| d.domain_state(&l, f));
+        Ok(Response::new(GetDomainStateResponse { domain: Some(domain(&h)), state: Some(state(s)) }))
+    }
+
+    async fn get_domain_xml(&self, req: Request<GetDomainXmlRequest>) -> R<GetDomainXmlResponse> {
+        let f = req.get_ref().flags;
+        if f & 1 != 0 && is_read_only(&req) {
+            return Err(status(&VirtError::new(
+                crate::ErrorCode::OperationDenied,
+                crate::ErrorDomain::Domain,
+                "virDomainGetXMLDesc with secure flag",
+            )));
+        }
+        let xml = on_domain!(self, req, |d, l| d.domain_xml(&l, f));
+        Ok(Response::new(GetDomainXmlResponse { xml }))
+    }
+
+    async fn set_domain_memory(&self, req: Request<SetDomainMemoryRequest>) -> R<SetDomainMemoryResponse> {
+        let (kib, f) = (req.get_ref().memory_kib, req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.set_domain_memory(&l, kib, f));
+        Ok(Response::new(SetDomainMemoryResponse {}))
+    }
+
+    async fn set_domain_vcpus(&self, req: Request<SetDomainVcpusRequest>) -> R<SetDomainVcpusResponse> {
+        let (n, f) = (req.get_ref().count, req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.set_domain_vcpus(&l, n, f));
+        Ok(Response::new(SetDomainVcpusResponse {}))
+    }
+
+    async fn get_domain_vcpus(&self, req: Request<GetDomainVcpusRequest>) -> R<GetDomainVcpusResponse> {
+        let f = req.get_ref().flags;
+        let count = on_domain!(self, req, |d, l| d.domain_vcpus(&l, f));
+        Ok(Response::new(GetDomainVcpusResponse { count }))
+    }
+
+    async fn attach_device(&self, req: Request<AttachDeviceRequest>) -> R<AttachDeviceResponse> {
+        let (x, f) = (req.get_ref().xml.clone(), req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.attach_device(&l, &x, f));
+        Ok(Response::new(AttachDeviceResponse {}))
+    }
+
+    async fn detach_device(&self, req: Request<DetachDeviceRequest>) -> R<DetachDeviceResponse> {
+        let r = req.get_ref();
+        let (x, a, f) = (r.xml.clone(), r.alias.clone(), r.flags);
+        let completed = on_domain!(self, req, |d, l| d.detach_device(&l, &x, &a, f));
+        Ok(Response::new(DetachDeviceResponse { completed }))
+    }
+
+    async fn update_device(&self, req: Request<UpdateDeviceRequest>) -> R<UpdateDeviceResponse> {
+        let (x, f) = (req.get_ref().xml.clone(), req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.update_device(&l, &x, f));
+        Ok(Response::new(UpdateDeviceResponse {}))
+    }
+
+    async fn get_autostart(&self, req: Request<GetAutostartRequest>) -> R<GetAutostartResponse> {
+        let autostart = on_domain!(self, req, |d, l| d.autostart(&l));
+        Ok(Response::new(GetAutostartResponse { autostart }))
+    }
+
+    async fn set_autostart(&self, req: Request<SetAutostartRequest>) -> R<SetAutostartResponse> {
+        let on = req.get_ref().autostart;
+        on_domain!(self, req, |d, l| d.set_autostart(&l, on));
+        Ok(Response::new(SetAutostartResponse {}))
+    }
+
+    async fn managed_save(&self, req: Request<ManagedSaveRequest>) -> R<ManagedSaveResponse> {
+        let f = req.get_ref().flags;
+        on_domain!(self, req, |d, l| d.managed_save(&l, f));
+        Ok(Response::new(ManagedSaveResponse {}))
+    }
+
+    async fn has_managed_save_image(
+        &self,
+        req: Request<HasManagedSaveImageRequest>,
+    ) -> R<HasManagedSaveImageResponse> {
+        let has_image = on_domain!(self, req, |d, l| d.has_managed_save_image(&l));
+        Ok(Response::new(HasManagedSaveImageResponse { has_image }))
+    }
+
+    async fn managed_save_remove(&self, req: Request<ManagedSaveRemoveRequest>) -> R<ManagedSaveRemoveResponse> {
+        on_domain!(self, req, |d, l| d.managed_save_remove(&l));
+        Ok(Response::new(ManagedSaveRemoveResponse {}))
+    }
+
+    async fn save_domain(&self, req: Request<SaveDomainRequest>) -> R<SaveDomainResponse> {
+        let r = req.get_ref();
+        let (p, x, f) = (r.path.clone(), r.xml.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.save_domain(&l, &p, &x, f));
+        Ok(Response::new(SaveDomainResponse {}))
+    }
+
+    async fn restore_domain(&self, req: Request<RestoreDomainRequest>) -> R<RestoreDomainResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let h = d.restore_domain(&r.path, &r.xml, r.flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(RestoreDomainResponse { domain: Some(domain(&h)) }))
+    }
+}

@@ -1,0 +1,98 @@
+//! The gRPC services of proto/virt/v1, as thin adapters over the [`Driver`] trait.
+//!
+//! Each call reads the `virt-uri` metadata to pick the driver (through a [`DriverRegistry`]),
+//! converts the request into the driver's vocabulary, calls it, and converts the answer back.
+//! Errors travel as [`crate::status`] builds them. Read-only enforcement happens in the runtime
+//! by method; the few flag-dependent refusals (GetDomainXml with SECURE) are checked here.
+
+mod connect;
+mod console;
+pub mod convert;
+mod domain;
+mod events;
+mod snapshot;
+mod stats;
+
+use std::sync::Arc;
+
+use tonic::{Request, Status};
+
+use crate::driver::Driver;
+use crate::error::VirtError;
+
+/// The gRPC metadata key every call carries: the connection URI it is for.
+pub const URI_METADATA: &str = "virt-uri";
+
+/// What a daemon says about itself in `Info`.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonInfo {
+    /// Driver type name as virConnectGetType: "QEMU", "TEST", ...
+    pub driver: String,
+    /// URI schemes served.
+    pub schemes: Vec<String>,
+    /// Feature strings (see proto/README.md).
+    pub features: Vec<String>,
+}
+
+/// Picks the driver that serves a connection URI.
+pub trait DriverRegistry: Send + Sync + 'static {
+    /// The driver for `uri` (the `virt-uri` metadata; `None` when absent: the daemon's default).
+    /// Errors: NO_CONNECT for a URI this daemon does not serve.
+    fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError>;
+    /// What this daemon says about itself.
+    fn daemon_info(&self) -> DaemonInfo;
+}
+
+/// Shared state of every service: the registry and the daemon's name.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    registry: Arc<dyn DriverRegistry>,
+    daemon: Arc<str>,
+}
+
+impl Ctx {
+    /// The driver for a request, by its `virt-uri` metadata.
+    pub(crate) fn driver<T>(&self, req: &Request<T>) -> Result<Arc<dyn Driver>, Status> {
+        let uri = req
+            .metadata()
+            .get(URI_METADATA)
+            .map(|v| {
+                v.to_str().map_err(|_| {
+                    Status::invalid_argument("virt-uri metadata is not valid ASCII")
+                })
+            })
+            .transpose()?;
+        self.registry.driver_for(uri).map_err(|e| status(&e))
+    }
+}
+
+/// Whether the caller came in on a read-only listener.
+pub(crate) fn is_read_only<T>(req: &Request<T>) -> bool {
+    req.extensions()
+        .get::<crate::runtime::ConnectionInfo>()
+        .is_some_and(|c| c.read_only)
+}
+
+/// The gRPC status of a driver error.
+pub(crate) fn status(err: &VirtError) -> Status {
+    crate::status::to_status(err)
+}
+
+/// Every virt.v1 service over `registry`, for a daemon called `daemon` (e.g. `virt-proxy`).
+pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service::Routes {
+    use crate::proto::{
+        connect_service_server::ConnectServiceServer, console_service_server::ConsoleServiceServer,
+        domain_service_server::DomainServiceServer, event_service_server::EventServiceServer,
+        snapshot_service_server::SnapshotServiceServer, stats_service_server::StatsServiceServer,
+    };
+    let ctx = Ctx {
+        registry,
+        daemon: Arc::from(daemon),
+    };
+    tonic::service::Routes::new(ConnectServiceServer::new(ctx.clone()))
+        .add_service(DomainServiceServer::new(ctx.clone()))
+        .add_service(SnapshotServiceServer::new(ctx.clone()))
+        .add_service(StatsServiceServer::new(ctx.clone()))
+        .add_service(EventServiceServer::new(ctx.clone()))
+        .add_service(ConsoleServiceServer::new(ctx))
+}

@@ -1,0 +1,136 @@
+//! Test driver save and restore: managed save keeps the image in memory; save / restore write
+//! and read a small file (a magic line, the paused flag, then the domain XML), atomically.
+
+use super::TestDriver;
+use crate::driver::DriverResult;
+use crate::error::{ErrorCode, ErrorDomain};
+use crate::events::lifecycle as ev;
+use crate::state::{reason, DomainState, StateReason};
+use crate::types::{DomainHandle, DomainLookup};
+use crate::xml::FormatOptions;
+use crate::VirtError;
+
+const MAGIC: &str = "VirtTestDriverSave1";
+/// BYPASS_CACHE | RUNNING | PAUSED.
+const SAVE_FLAGS: u32 = 1 | 2 | 4;
+
+fn system_error(detail: String) -> VirtError {
+    VirtError::new(ErrorCode::SystemError, ErrorDomain::Test, detail)
+}
+
+impl TestDriver {
+    pub(crate) fn do_managed_save(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.check_flags(flags, SAVE_FLAGS, "testDomainManagedSave")?;
+        let mut st = self.lock();
+        let uuid = st.resolve(lookup)?;
+        let dom = st.domains.get_mut(&uuid).expect("resolved");
+        dom.require_active()?;
+        if !dom.persistent {
+            return Err(VirtError::operation_invalid("cannot do managed save for transient domain")
+                .with_object(&dom.def.name, uuid.to_string()));
+        }
+        let paused = match flags & 6 {
+            2 => false,
+            4 => true,
+            _ => dom.state.state == DomainState::Paused,
+        };
+        dom.managed_save = Some((dom.def.clone(), paused));
+        self.stop(&mut st, &uuid, reason::shutoff::SAVED, ev::stopped::SAVED);
+        Ok(())
+    }
+
+    pub(crate) fn save_to_file(
+        &self,
+        lookup: &DomainLookup,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, SAVE_FLAGS, "testDomainSaveFlags")?;
+        let replacement = if xml.is_empty() {
+            None
+        } else {
+            Some(self.codec.parse_domain(xml)?)
+        };
+        let mut st = self.lock();
+        let uuid = st.resolve(lookup)?;
+        let dom = &st.domains[&uuid];
+        dom.require_active()?;
+        let def = replacement.as_ref().unwrap_or(&dom.def);
+        if def.uuid != dom.def.uuid || def.name != dom.def.name {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Test,
+                "replacement XML must keep the domain's name and UUID",
+            ));
+        }
+        let paused = match flags & 6 {
+            2 => false,
+            4 => true,
+            _ => dom.state.state == DomainState::Paused,
+        };
+        let body = format!(
+            "{MAGIC}\n{}\n{}",
+            u8::from(paused),
+            self.codec.format_domain(def, FormatOptions { inactive: true, secure: true, id: None })
+        );
+        crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600)
+            .map_err(|e| system_error(format!("failed to write domain save file '{path}': {e}")))?;
+        self.stop(&mut st, &uuid, reason::shutoff::SAVED, ev::stopped::SAVED);
+        Ok(())
+    }
+
+    pub(crate) fn restore_from_file(&self, path: &str, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, SAVE_FLAGS, "testDomainRestoreFlags")?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| system_error(format!("cannot read domain image '{path}': {e}")))?;
+        let mut parts = text.splitn(3, '\n');
+        let (magic, paused, saved_xml) = (parts.next(), parts.next(), parts.next());
+        let (Some(MAGIC), Some(paused), Some(saved_xml)) = (magic, paused, saved_xml) else {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Test,
+                format!("'{path}' is not a test driver save image"),
+            ));
+        };
+        let def = self.codec.parse_domain(if xml.is_empty() { saved_xml } else { xml })?;
+        let paused = match flags & 6 {
+            2 => false,
+            4 => true,
+            _ => paused == "1",
+        };
+        let mut st = self.lock();
+        let uuid = match st.check_identity(&def)? {
+            Some(uuid) => {
+                let dom = st.domains.get_mut(&uuid).expect("identity check found it");
+                if dom.is_active() {
+                    return Err(VirtError::operation_invalid(format!(
+                        "domain '{}' is already active",
+                        dom.def.name
+                    ))
+                    .with_object(&dom.def.name, uuid.to_string()));
+                }
+                let stored = std::mem::replace(&mut dom.def, def);
+                dom.next_def = Some(stored);
+                uuid
+            }
+            None => {
+                let uuid = def.uuid;
+                st.insert(super::state::Dom::new(def, false));
+                uuid
+            }
+        };
+        let state = if paused {
+            StateReason::new(DomainState::Paused, reason::paused::SAVE)
+        } else {
+            StateReason::new(DomainState::Running, reason::running::RESTORED)
+        };
+        st.activate(&uuid, state);
+        let h = st.domains[&uuid].handle();
+        self.lifecycle(h.clone(), ev::STARTED, ev::started::RESTORED);
+        if paused {
+            self.lifecycle(h.clone(), ev::SUSPENDED, ev::suspended::PAUSED);
+        }
+        Ok(h)
+    }
+}

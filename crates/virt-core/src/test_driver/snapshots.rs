@@ -1,0 +1,243 @@
+//! Test driver snapshots: metadata-only snapshots holding a copy of the definition and state,
+//! with parent links, a current snapshot, revert and delete (with CHILDREN / CHILDREN_ONLY).
+
+use super::state::{Dom, Snapshot};
+use super::TestDriver;
+use crate::driver::DriverResult;
+use crate::error::{ErrorCode, ErrorDomain};
+use crate::events::lifecycle as ev;
+use crate::state::{reason, DomainState, StateReason};
+use crate::types::{DomainLookup, SnapshotInfo};
+use crate::xml::FormatOptions;
+use crate::VirtError;
+
+fn no_snapshot(detail: String) -> VirtError {
+    VirtError::new(ErrorCode::NoDomainSnapshot, ErrorDomain::DomainSnapshot, detail)
+}
+
+fn find<'a>(dom: &'a Dom, name: &str) -> DriverResult<&'a Snapshot> {
+    if name.is_empty() {
+        return dom
+            .snapshots
+            .iter()
+            .find(|s| s.info.current)
+            .ok_or_else(|| no_snapshot("the domain does not have a current snapshot".into()));
+    }
+    dom.snapshots
+        .iter()
+        .find(|s| s.info.name == name)
+        .ok_or_else(|| no_snapshot(format!("no domain snapshot with matching name '{name}'")))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&apos;")
+        .replace('"', "&quot;")
+}
+
+fn state_word(s: StateReason) -> &'static str {
+    match s.state {
+        DomainState::Running => "running",
+        DomainState::Paused => "paused",
+        DomainState::Shutoff => "shutoff",
+        DomainState::Crashed => "crashed",
+        DomainState::PmSuspended => "pmsuspended",
+        DomainState::Shutdown => "shutdown",
+        DomainState::Blocked => "blocked",
+        DomainState::NoState => "nostate",
+    }
+}
+
+impl TestDriver {
+    pub(crate) fn snapshot_create(&self, lookup: &DomainLookup, xml: &str, flags: u32) -> DriverResult<SnapshotInfo> {
+        // HALT | ATOMIC | VALIDATE; the test driver keeps metadata only, so ATOMIC holds trivially.
+        self.check_flags(flags, 8 | 128 | 512, "testDomainSnapshotCreateXML")?;
+        let parsed = if xml.trim().is_empty() {
+            crate::model::SnapshotDef::default()
+        } else {
+            self.codec.parse_snapshot(xml)?
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut st = self.lock();
+        let uuid = st.resolve(lookup)?;
+        let name = parsed.name.clone().unwrap_or_else(|| now.to_string());
+        let dom = st.domains.get_mut(&uuid).expect("resolved");
+        if dom.snapshots.iter().any(|s| s.info.name == name) {
+            return Err(VirtError::new(
+                ErrorCode::OperationFailed,
+                ErrorDomain::DomainSnapshot,
+                format!("domain moment {name} already exists"),
+            ));
+        }
+        let parent = dom
+            .snapshots
+            .iter()
+            .find(|s| s.info.current)
+            .map(|s| s.info.name.clone())
+            .unwrap_or_default();
+        for s in &mut dom.snapshots {
+            s.info.current = false;
+        }
+        let info = SnapshotInfo {
+            name,
+            parent,
+            creation_time: now,
+            state: state_word(dom.state).into(),
+            current: true,
+            description: parsed.description.unwrap_or_default(),
+        };
+        dom.snapshots.push(Snapshot {
+            info: info.clone(),
+            def: dom.def.clone(),
+            state: dom.state,
+        });
+        if flags & 8 != 0 && dom.is_active() {
+            self.stop(&mut st, &uuid, reason::shutoff::FROM_SNAPSHOT, ev::stopped::FROM_SNAPSHOT);
+        }
+        Ok(info)
+    }
+
+    pub(crate) fn snapshot_list(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<SnapshotInfo>> {
+        // ROOTS | METADATA | LEAVES | NO_LEAVES | NO_METADATA | INACTIVE | ACTIVE | DISK_ONLY |
+        // INTERNAL | EXTERNAL | TOPOLOGICAL
+        self.check_flags(flags, 0x7ff, "testDomainListAllSnapshots")?;
+        let st = self.lock();
+        let dom = st.get(lookup)?;
+        let has_children = |n: &str| dom.snapshots.iter().any(|s| s.info.parent == n);
+        let mut out: Vec<SnapshotInfo> = dom
+            .snapshots
+            .iter()
+            .filter(|s| flags & 1 == 0 || s.info.parent.is_empty())
+            .filter(|s| match flags & (4 | 8) {
+                4 => !has_children(&s.info.name),
+                8 => has_children(&s.info.name),
+                _ => true,
+            })
+            .filter(|_| flags & 16 == 0 || flags & 2 != 0)
+            .filter(|s| match flags & (32 | 64 | 128) {
+                0 => true,
+                f => {
+                    let active = s.state.state.is_active();
+                    (f & 64 != 0 && active) || (f & 32 != 0 && !active)
+                }
+            })
+            .filter(|_| flags & (256 | 512) == 0 || flags & 256 != 0)
+            .map(|s| s.info.clone())
+            .collect();
+        if flags & 1024 == 0 {
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn snapshot_xml_desc(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<String> {
+        self.check_flags(flags, 1, "testDomainSnapshotGetXMLDesc")?;
+        let st = self.lock();
+        let dom = st.get(lookup)?;
+        let s = find(dom, name)?;
+        let mut x = String::from("<domainsnapshot>\n");
+        x += &format!("  <name>{}</name>\n", escape(&s.info.name));
+        if !s.info.description.is_empty() {
+            x += &format!("  <description>{}</description>\n", escape(&s.info.description));
+        }
+        x += &format!("  <state>{}</state>\n", s.info.state);
+        if !s.info.parent.is_empty() {
+            x += &format!("  <parent>\n    <name>{}</name>\n  </parent>\n", escape(&s.info.parent));
+        }
+        x += &format!("  <creationTime>{}</creationTime>\n", s.info.creation_time);
+        let snapshot_kind = if s.state.state.is_active() { "internal" } else { "no" };
+        x += &format!("  <memory snapshot='{snapshot_kind}'/>\n");
+        let opts = FormatOptions { id: None, secure: flags & 1 != 0, inactive: true };
+        for line in self.codec.format_domain(&s.def, opts).lines() {
+            x += &format!("  {line}\n");
+        }
+        x += "</domainsnapshot>\n";
+        Ok(x)
+    }
+
+    pub(crate) fn snapshot_revert(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+        // RUNNING | PAUSED | FORCE | RESET_NVRAM
+        self.check_flags(flags, 0xf, "testDomainRevertToSnapshot")?;
+        if flags & 3 == 3 {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Test,
+                "Flags 'VIR_DOMAIN_SNAPSHOT_REVERT_RUNNING' and 'VIR_DOMAIN_SNAPSHOT_REVERT_PAUSED' are mutually exclusive",
+            ));
+        }
+        let mut st = self.lock();
+        let uuid = st.resolve(lookup)?;
+        let snap = find(&st.domains[&uuid], name)?.clone();
+        if st.domains[&uuid].is_active() {
+            self.stop(&mut st, &uuid, reason::shutoff::FROM_SNAPSHOT, ev::stopped::FROM_SNAPSHOT);
+            if !st.domains.contains_key(&uuid) {
+                // A transient domain vanished on stop; reverting brings it back.
+                st.insert(Dom::new(snap.def.clone(), false));
+            }
+        }
+        let dom = st.domains.get_mut(&uuid).expect("present");
+        dom.def = snap.def.clone();
+        for s in &mut dom.snapshots {
+            s.info.current = s.info.name == snap.info.name;
+        }
+        let run = flags & 1 != 0 || (flags & 2 == 0 && snap.state.state == DomainState::Running);
+        let pause = flags & 2 != 0 || (flags & 1 == 0 && snap.state.state == DomainState::Paused);
+        if run || pause {
+            let state = if pause {
+                StateReason::new(DomainState::Paused, reason::paused::FROM_SNAPSHOT)
+            } else {
+                StateReason::new(DomainState::Running, reason::running::FROM_SNAPSHOT)
+            };
+            st.activate(&uuid, state);
+            let h = st.domains[&uuid].handle();
+            self.lifecycle(h.clone(), ev::STARTED, ev::started::FROM_SNAPSHOT);
+            if pause {
+                self.lifecycle(h, ev::SUSPENDED, ev::suspended::FROM_SNAPSHOT);
+            }
+        } else {
+            let dom = st.domains.get_mut(&uuid).expect("present");
+            dom.state = StateReason::new(DomainState::Shutoff, reason::shutoff::FROM_SNAPSHOT);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn snapshot_delete(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+        // CHILDREN | METADATA_ONLY | CHILDREN_ONLY
+        self.check_flags(flags, 0x7, "testDomainSnapshotDelete")?;
+        let mut st = self.lock();
+        let dom = st.get_mut(lookup)?;
+        let target = find(dom, name)?.clone();
+        let mut doomed = vec![];
+        if flags & (1 | 4) != 0 {
+            let mut frontier = vec![target.info.name.clone()];
+            while let Some(p) = frontier.pop() {
+                for s in dom.snapshots.iter().filter(|s| s.info.parent == p) {
+                    doomed.push(s.info.name.clone());
+                    frontier.push(s.info.name.clone());
+                }
+            }
+        }
+        if flags & 4 == 0 {
+            doomed.push(target.info.name.clone());
+        }
+        let current_doomed = dom.snapshots.iter().any(|s| s.info.current && doomed.contains(&s.info.name));
+        dom.snapshots.retain(|s| !doomed.contains(&s.info.name));
+        for s in &mut dom.snapshots {
+            if s.info.parent == target.info.name {
+                s.info.parent = target.info.parent.clone();
+            }
+        }
+        if current_doomed {
+            let keep = if flags & 4 != 0 { target.info.name.clone() } else { target.info.parent.clone() };
+            for s in &mut dom.snapshots {
+                s.info.current = s.info.name == keep;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every test of the project, as CI does, on a fresh Debian 12 machine: installs the system
+# packages the suite needs when they are missing (root), prepares a Python venv with grpcio for
+# the cross-language client test, then formatting, lints, and the whole test suite including the
+# system tests (real virsh, real sockets, systemd-socket-activate, Python stubs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for p in libvirt-clients libvirt-daemon libvirt-daemon-system systemd dbus python3-venv; do
+  dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Python with grpcio for the generated-stub client test (tests/python).
+PYVENV="$PWD/target/pyvenv"
+if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
+  python3 -m venv "$PYVENV"
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools
+fi
+export VIRT_TEST_PYTHON="$PYVENV/bin/python"
+
+command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+cargo nextest run --workspace --all-features --no-fail-fast

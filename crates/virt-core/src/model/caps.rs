@@ -11,6 +11,63 @@ pub struct Capabilities {
     pub secmodels: Vec<(String, String)>,
     /// One entry per OS type and architecture.
     pub guests: Vec<GuestCaps>,
+    /// Host CPU feature flags of the old form (`<features><pae/></features>`).
+    pub host_features: Vec<String>,
+    /// Host CPU model, vendor, topology and named features, when known.
+    pub host_cpu: Option<HostCpu>,
+    /// Page sizes the host offers, KiB (`<pages unit='KiB' size='N'/>`).
+    pub host_page_sizes_kib: Vec<u64>,
+    /// `<power_management>` children (`suspend_mem`, `suspend_disk`, `suspend_hybrid`).
+    pub power_management: Vec<String>,
+    /// `<iommu support=...>`.
+    pub iommu: Option<bool>,
+    /// `<migration_features>`: URI transports; `None` when live migration is not offered.
+    pub migration_transports: Option<Vec<String>>,
+    /// NUMA cells of `<topology>`; empty prints no topology.
+    pub cells: Vec<NumaCell>,
+}
+
+/// The named part of the host CPU (`<model>`, `<vendor>`, `<topology>`, `<feature>`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostCpu {
+    /// `<model>`.
+    pub model: Option<String>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<topology sockets dies cores threads>`.
+    pub topology: Option<(u32, u32, u32, u32)>,
+    /// `<feature name=...>` elements.
+    pub features: Vec<String>,
+}
+
+/// One `<cell>` of the host NUMA topology.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NumaCell {
+    /// `id=...`.
+    pub id: u32,
+    /// `<memory unit='KiB'>`.
+    pub memory_kib: u64,
+    /// `<pages unit='KiB' size=...>count</pages>`: `(size KiB, count)`.
+    pub pages: Vec<(u64, u64)>,
+    /// `<distances><sibling id value>`: `(id, value)`.
+    pub distances: Vec<(u32, u32)>,
+    /// `<cpus>`.
+    pub cpus: Vec<CellCpu>,
+}
+
+/// One `<cpu>` of a NUMA cell.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CellCpu {
+    /// `id=...`.
+    pub id: u32,
+    /// `socket_id=...`.
+    pub socket_id: u32,
+    /// `die_id=...`.
+    pub die_id: u32,
+    /// `core_id=...`.
+    pub core_id: u32,
+    /// `siblings=...` (a cpuset such as `0,8`).
+    pub siblings: String,
 }
 
 /// One `<guest>` of the capabilities.
@@ -24,10 +81,38 @@ pub struct GuestCaps {
     pub wordsize: u32,
     /// Emulator path.
     pub emulator: String,
-    /// Machine types.
+    /// Machine types, printed as plain `<machine>name</machine>`.
     pub machines: Vec<String>,
     /// Domain types (`kvm`, `qemu`, `test`).
     pub domain_types: Vec<String>,
+    /// Machine types with attributes, printed after `machines`.
+    pub machine_entries: Vec<GuestMachine>,
+    /// `<features>` of the guest.
+    pub features: Vec<GuestFeature>,
+}
+
+/// A `<machine>` with its attributes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GuestMachine {
+    /// Machine type name.
+    pub name: String,
+    /// `canonical=...`: the versioned machine this name is an alias of.
+    pub canonical: Option<String>,
+    /// `maxCpus=...`.
+    pub max_cpus: Option<u32>,
+    /// `deprecated='yes'`.
+    pub deprecated: bool,
+}
+
+/// A guest feature (`<pae/>`, `<acpi default='on' toggle='yes'/>`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GuestFeature {
+    /// Element name.
+    pub name: String,
+    /// `default='on|off'`.
+    pub default_on: Option<bool>,
+    /// `toggle='yes|no'`.
+    pub toggle: Option<bool>,
 }
 
 /// `<domainCapabilities>`.
@@ -43,4 +128,25 @@ pub struct DomainCapabilities {
     pub arch: String,
     /// Maximum vCPUs.
     pub vcpu_max: u32,
+    /// `<iothreads supported=...>`; `None` prints nothing.
+    pub iothreads: Option<bool>,
+    /// `<os supported=...>` with its firmware enum; `None` prints nothing.
+    pub os: Option<DomainCapsBlock>,
+    /// `<cpu><mode name=... supported=...>` entries.
+    pub cpu_modes: Vec<(String, bool)>,
+    /// `<devices>` children (`disk`, `graphics`, `video`, ...).
+    pub devices: Vec<DomainCapsBlock>,
+    /// `<features>` children `(name, supported)`.
+    pub features: Vec<(String, bool)>,
+}
+
+/// A block of the domain capabilities: `<NAME supported='yes'><enum name=...><value>`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct DomainCapsBlock {
+    /// Element name.
+    pub name: String,
+    /// `supported=...`.
+    pub supported: bool,
+    /// `<enum name=...>` children with their values.
+    pub enums: Vec<(String, Vec<String>)>,
 }

@@ -1,7 +1,17 @@
-//! A domain definition (the typed form of `<domain>` XML).
+//! A domain definition (the typed form of `<domain>` XML): identity, memory, vCPUs, boot,
+//! features, CPU, clock, lifecycle actions, security labels and devices.
 //!
-//! This first version covers the core elements; virt-xml's full-fidelity work extends it.
+//! Fields follow libvirt's domain XML one for one; `Option` means "not written" where libvirt
+//! prints nothing for an unset value, and the XML layer fills libvirt's defaults on parse
+//! (currentMemory = memory, one vCPU, `destroy`/`restart`/`destroy`), so a parsed definition
+//! already says what `virsh dumpxml` would print.
 
+use super::devices::Devices;
+use super::enums::{
+    BootDev, ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
+    LifecycleAction, LockFailureAction, SecLabelType, TickPolicy, TimerName, VcpuPlacement,
+};
+use super::xmlnode::XmlElement;
 use crate::uuid::Uuid;
 
 /// A domain definition.
@@ -17,6 +27,8 @@ pub struct DomainDef {
     pub title: Option<String>,
     /// `<description>`.
     pub description: Option<String>,
+    /// `<metadata>` children: one element per namespace, kept as written.
+    pub metadata: Vec<XmlElement>,
     /// `<memory>` in KiB (maximum memory).
     pub memory_kib: u64,
     /// `<currentMemory>` in KiB; equals `memory_kib` when absent.
@@ -25,17 +37,252 @@ pub struct DomainDef {
     pub vcpus: u32,
     /// `<vcpu current=...>`; equals `vcpus` when absent.
     pub current_vcpus: u32,
+    /// `<vcpu placement=...>`.
+    pub vcpu_placement: VcpuPlacement,
+    /// `<vcpu cpuset=...>`, as written (`1-4,^3,6`).
+    pub vcpu_cpuset: Option<String>,
+    /// `<resource><partition>`: the cgroup partition.
+    pub resource_partition: Option<String>,
+    /// `<bootloader>` (host-side bootloader, Xen PV / bhyve).
+    pub bootloader: Option<String>,
+    /// `<bootloader_args>`.
+    pub bootloader_args: Option<String>,
     /// `<os>`.
     pub os: OsDef,
+    /// `<features>`, in libvirt's canonical order.
+    pub features: Vec<Feature>,
+    /// `<cpu>`.
+    pub cpu: Option<CpuDef>,
+    /// `<clock>`.
+    pub clock: ClockDef,
+    /// `<on_poweroff>`; `None` is libvirt's default, `destroy`.
+    pub on_poweroff: Option<LifecycleAction>,
+    /// `<on_reboot>`; `None` is libvirt's default, `restart`.
+    pub on_reboot: Option<LifecycleAction>,
+    /// `<on_crash>`; `None` is libvirt's default, `destroy`.
+    pub on_crash: Option<LifecycleAction>,
+    /// `<on_lockfailure>`.
+    pub on_lockfailure: Option<LockFailureAction>,
+    /// `<pm>`.
+    pub pm: PmDef,
+    /// `<devices>`.
+    pub devices: Devices,
+    /// `<seclabel>` elements, in document order.
+    pub seclabels: Vec<SecLabel>,
+}
+
+impl DomainDef {
+    /// The effective `<on_poweroff>` action.
+    pub fn poweroff_action(&self) -> LifecycleAction {
+        self.on_poweroff.unwrap_or(LifecycleAction::Destroy)
+    }
+
+    /// The effective `<on_reboot>` action.
+    pub fn reboot_action(&self) -> LifecycleAction {
+        self.on_reboot.unwrap_or(LifecycleAction::Restart)
+    }
+
+    /// The effective `<on_crash>` action.
+    pub fn crash_action(&self) -> LifecycleAction {
+        self.on_crash.unwrap_or(LifecycleAction::Destroy)
+    }
 }
 
 /// The `<os>` element.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct OsDef {
-    /// `<type>` text: `hvm`, `xen`, `linux`, `exe`.
+    /// `<type>` text: `hvm`, `xen`, `linux`, `xenpvh`, `exe`.
     pub os_type: String,
     /// `<type arch=...>`.
     pub arch: Option<String>,
     /// `<type machine=...>`.
     pub machine: Option<String>,
+    /// `<os firmware=...>`: `bios` or `efi` (firmware auto-selection).
+    pub firmware: Option<String>,
+    /// `<init>` (containers).
+    pub init: Option<String>,
+    /// `<initarg>` elements (containers).
+    pub init_args: Vec<String>,
+    /// `<initenv name=...>value</initenv>` elements (containers).
+    pub init_env: Vec<(String, String)>,
+    /// `<initdir>` (containers).
+    pub init_dir: Option<String>,
+    /// `<inituser>` (containers).
+    pub init_user: Option<String>,
+    /// `<initgroup>` (containers).
+    pub init_group: Option<String>,
+    /// `<loader>`.
+    pub loader: Option<Loader>,
+    /// `<nvram>`.
+    pub nvram: Option<Nvram>,
+    /// `<kernel>`.
+    pub kernel: Option<String>,
+    /// `<initrd>`.
+    pub initrd: Option<String>,
+    /// `<cmdline>`.
+    pub cmdline: Option<String>,
+    /// `<dtb>`.
+    pub dtb: Option<String>,
+    /// `<boot dev=...>` elements, in order.
+    pub boot_devs: Vec<BootDev>,
+    /// `<bootmenu>`.
+    pub bootmenu: Option<BootMenu>,
+    /// `<bios>`.
+    pub bios: Option<Bios>,
+}
+
+/// `<loader>`: explicit firmware.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Loader {
+    /// The firmware path (element text).
+    pub path: Option<String>,
+    /// `readonly='yes|no'`.
+    pub readonly: Option<bool>,
+    /// `secure='yes|no'`.
+    pub secure: Option<bool>,
+    /// `type='rom|pflash'`; `rom` is filled when a path is given without a type.
+    pub loader_type: Option<String>,
+}
+
+/// `<nvram>`: the UEFI variable store.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Nvram {
+    /// The store's path (element text).
+    pub path: Option<String>,
+    /// `template=...`: the file it is created from.
+    pub template: Option<String>,
+}
+
+/// `<bootmenu>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BootMenu {
+    /// `enable='yes|no'`.
+    pub enable: bool,
+    /// `timeout=...` in milliseconds (printed only when enabled).
+    pub timeout_ms: Option<u32>,
+}
+
+/// `<bios>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bios {
+    /// `useserial='yes|no'`.
+    pub useserial: Option<bool>,
+    /// `rebootTimeout=...` in milliseconds, -1 to 65535.
+    pub reboot_timeout: Option<i32>,
+}
+
+/// One `<features>` child.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Feature {
+    /// Element name: `acpi`, `apic`, `pae`, `hap`, `vmport`, ...
+    pub name: String,
+    /// `state='on|off'` (tristate features).
+    pub state: Option<bool>,
+    /// Other attributes the feature has (`apic eoi=`, `ioapic driver=`), `(name, value)`.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// `<cpu>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CpuDef {
+    /// `mode=...`; absent means custom.
+    pub mode: Option<CpuMode>,
+    /// `match=...` (custom only).
+    pub match_: Option<CpuMatch>,
+    /// `check=...`.
+    pub check: Option<CpuCheck>,
+    /// `migratable='on|off'` (host-passthrough, maximum).
+    pub migratable: Option<bool>,
+    /// `<model>` text.
+    pub model: Option<String>,
+    /// `<model fallback=...>`.
+    pub fallback: Option<CpuFallback>,
+    /// `<vendor>`.
+    pub vendor: Option<String>,
+    /// `<topology>`.
+    pub topology: Option<CpuTopology>,
+    /// `<feature>` elements.
+    pub features: Vec<CpuFeature>,
+}
+
+/// `<cpu><topology>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CpuTopology {
+    /// `sockets`.
+    pub sockets: u32,
+    /// `dies` (1 when absent, always printed).
+    pub dies: u32,
+    /// `cores`.
+    pub cores: u32,
+    /// `threads`.
+    pub threads: u32,
+}
+
+/// `<cpu><feature>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CpuFeature {
+    /// `policy=...`; `None` inside host-model/custom means `require`.
+    pub policy: Option<CpuFeaturePolicy>,
+    /// `name=...`.
+    pub name: String,
+}
+
+/// `<clock>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClockDef {
+    /// `offset=...`.
+    pub offset: ClockOffset,
+    /// `adjustment=...`: seconds, or `reset` (utc/localtime).
+    pub adjustment: Option<String>,
+    /// `basis=...` (variable).
+    pub basis: Option<ClockBasis>,
+    /// `timezone=...` (timezone).
+    pub timezone: Option<String>,
+    /// `start=...` epoch seconds (absolute).
+    pub start: Option<u64>,
+    /// `<timer>` elements.
+    pub timers: Vec<Timer>,
+}
+
+/// `<clock><timer>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Timer {
+    /// `name=...`.
+    pub name: TimerName,
+    /// `present='yes|no'`.
+    pub present: Option<bool>,
+    /// `tickpolicy=...`.
+    pub tickpolicy: Option<TickPolicy>,
+    /// `track=...` (rtc, platform).
+    pub track: Option<String>,
+    /// `frequency=...` (tsc).
+    pub frequency: Option<u64>,
+    /// `mode=...` (tsc).
+    pub mode: Option<String>,
+}
+
+/// `<pm>`: S3/S4 advertisement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PmDef {
+    /// `<suspend-to-mem enabled=...>`.
+    pub suspend_to_mem: Option<bool>,
+    /// `<suspend-to-disk enabled=...>`.
+    pub suspend_to_disk: Option<bool>,
+}
+
+/// `<seclabel>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SecLabel {
+    /// `type=...`; `dynamic` when absent.
+    pub label_type: SecLabelType,
+    /// `model=...`: `selinux`, `apparmor`, `dac`, `none`.
+    pub model: Option<String>,
+    /// `relabel='yes|no'`.
+    pub relabel: Option<bool>,
+    /// `<label>`.
+    pub label: Option<String>,
+    /// `<imagelabel>`.
+    pub imagelabel: Option<String>,
+    /// `<baselabel>`.
+    pub baselabel: Option<String>,
 }

@@ -2,9 +2,14 @@
 //! independent of XML. virt-xml parses and formats these types; drivers act on them.
 
 pub mod caps;
+pub mod chardev;
+pub mod devices;
+pub mod display;
 pub mod domain;
+pub mod enums;
 pub mod node;
 pub mod snapshot;
+pub mod xmlnode;
 
 pub use caps::{Capabilities, DomainCapabilities};
 pub use domain::DomainDef;

@@ -1,0 +1,333 @@
+//! The `<devices>` of a domain: the container, device addresses, disks, controllers and
+//! network interfaces. Display, input and character devices live in
+//! [`super::display`] and [`super::chardev`].
+
+use super::chardev::{CharDev, CharSource};
+use super::display::{Graphics, Input, Sound, Video};
+use super::enums::{
+    ControllerType, DiskBus, DiskDevice, DiskType, InterfaceType, MacvtapMode, MemballoonModel,
+    PanicModel, RngModel, WatchdogAction, WatchdogModel,
+};
+
+/// `<devices>`; each list keeps document order (disks in libvirt's bus/target order).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Devices {
+    /// `<emulator>`.
+    pub emulator: Option<String>,
+    /// `<disk>` elements.
+    pub disks: Vec<Disk>,
+    /// `<controller>` elements.
+    pub controllers: Vec<Controller>,
+    /// `<interface>` elements.
+    pub interfaces: Vec<Interface>,
+    /// `<serial>` elements.
+    pub serials: Vec<CharDev>,
+    /// `<parallel>` elements.
+    pub parallels: Vec<CharDev>,
+    /// `<console>` elements.
+    pub consoles: Vec<CharDev>,
+    /// `<channel>` elements.
+    pub channels: Vec<CharDev>,
+    /// `<input>` elements.
+    pub inputs: Vec<Input>,
+    /// `<graphics>` elements.
+    pub graphics: Vec<Graphics>,
+    /// `<sound>` elements.
+    pub sounds: Vec<Sound>,
+    /// `<video>` elements.
+    pub videos: Vec<Video>,
+    /// `<watchdog>`.
+    pub watchdog: Option<Watchdog>,
+    /// `<memballoon>`.
+    pub memballoon: Option<Memballoon>,
+    /// `<rng>` elements.
+    pub rngs: Vec<Rng>,
+    /// `<panic>` elements.
+    pub panics: Vec<Panic>,
+}
+
+/// `<address>`: where a device sits on its bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Address {
+    /// `type='pci'`.
+    Pci(PciAddress),
+    /// `type='drive'`: `controller`, `bus`, `target`, `unit`.
+    Drive {
+        /// Controller index.
+        controller: u32,
+        /// Bus.
+        bus: u32,
+        /// Target.
+        target: u32,
+        /// Unit.
+        unit: u32,
+    },
+    /// `type='virtio-serial'`: `controller`, `bus`, `port`.
+    VirtioSerial {
+        /// Controller index.
+        controller: u32,
+        /// Bus.
+        bus: u32,
+        /// Port (0 = assign).
+        port: u32,
+    },
+    /// `type='usb'`: `bus`, `port` (dotted hub path such as `1.2`).
+    Usb {
+        /// USB bus (controller index).
+        bus: u32,
+        /// Port path; `None` = assign.
+        port: Option<String>,
+    },
+    /// Any other address type (`ccid`, `isa`, `ccw`, `spapr-vio`, `virtio-mmio`, `dimm`,
+    /// `unassigned`), with its attributes `(name, value)` in document order.
+    Other {
+        /// `type=...`.
+        address_type: String,
+        /// The other attributes.
+        attributes: Vec<(String, String)>,
+    },
+}
+
+/// A PCI address; printed as `domain='0x0000' bus='0x00' slot='0x00' function='0x0'`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PciAddress {
+    /// PCI domain (0..=0xffff).
+    pub domain: u32,
+    /// Bus (0..=0xff).
+    pub bus: u32,
+    /// Slot (0..=0x1f).
+    pub slot: u32,
+    /// Function (0..=7).
+    pub function: u32,
+    /// `multifunction='on|off'`.
+    pub multifunction: Option<bool>,
+}
+
+/// `<disk>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Disk {
+    /// `type=...` (file when absent).
+    pub disk_type: DiskType,
+    /// `device=...` (disk when absent).
+    pub device: DiskDevice,
+    /// `<driver>`.
+    pub driver: Option<DiskDriver>,
+    /// `<source>`; `None` for an empty cdrom/floppy.
+    pub source: Option<DiskSource>,
+    /// `<target dev=...>`.
+    pub target_dev: String,
+    /// `<target bus=...>`; inferred from the device name when absent.
+    pub target_bus: Option<DiskBus>,
+    /// `<target tray='open|closed'>`.
+    pub target_tray: Option<String>,
+    /// `<target removable='on|off'>`.
+    pub target_removable: Option<bool>,
+    /// `<readonly/>` (always set for cdroms).
+    pub readonly: bool,
+    /// `<shareable/>`.
+    pub shareable: bool,
+    /// `<transient/>`.
+    pub transient: bool,
+    /// `<serial>`.
+    pub serial: Option<String>,
+    /// `<wwn>`.
+    pub wwn: Option<String>,
+    /// `<boot order=...>`.
+    pub boot_order: Option<u32>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<disk><driver>`: attributes in libvirt's print order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiskDriver {
+    /// `name=...` (`qemu`, `phy`, `tap`, `file`).
+    pub name: Option<String>,
+    /// `type=...`: image format.
+    pub format: Option<String>,
+    /// `cache=...`.
+    pub cache: Option<String>,
+    /// `error_policy=...`.
+    pub error_policy: Option<String>,
+    /// `rerror_policy=...`.
+    pub rerror_policy: Option<String>,
+    /// `io=...`.
+    pub io: Option<String>,
+    /// `ioeventfd='on|off'`.
+    pub ioeventfd: Option<bool>,
+    /// `event_idx='on|off'`.
+    pub event_idx: Option<bool>,
+    /// `copy_on_read='on|off'`.
+    pub copy_on_read: Option<bool>,
+    /// `discard=...`.
+    pub discard: Option<String>,
+    /// `iothread=...`.
+    pub iothread: Option<u32>,
+    /// `detect_zeroes=...`.
+    pub detect_zeroes: Option<String>,
+    /// `queues=...`.
+    pub queues: Option<u32>,
+}
+
+/// `<disk><source>`; which fields apply depends on the disk type.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiskSource {
+    /// `file=...` (file), `dev=...` (block) or `dir=...` (dir).
+    pub path: Option<String>,
+    /// `protocol=...` (network).
+    pub protocol: Option<String>,
+    /// `name=...` (network).
+    pub name: Option<String>,
+    /// `<host>` children (network).
+    pub hosts: Vec<DiskSourceHost>,
+    /// `pool=...` (volume).
+    pub pool: Option<String>,
+    /// `volume=...` (volume).
+    pub volume: Option<String>,
+    /// `mode='host|direct'` (volume).
+    pub mode: Option<String>,
+    /// `startupPolicy=...`.
+    pub startup_policy: Option<String>,
+}
+
+/// `<disk><source><host>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DiskSourceHost {
+    /// `name=...`.
+    pub name: Option<String>,
+    /// `port=...`.
+    pub port: Option<u32>,
+    /// `transport='tcp|unix|rdma'`.
+    pub transport: Option<String>,
+    /// `socket=...` (unix transport).
+    pub socket: Option<String>,
+}
+
+/// `<controller>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Controller {
+    /// `type=...`.
+    pub controller_type: ControllerType,
+    /// `index=...`; assigned (lowest free per type) when absent.
+    pub index: u32,
+    /// `model=...`.
+    pub model: Option<String>,
+    /// `ports=...` (usb, virtio-serial).
+    pub ports: Option<u32>,
+    /// `vectors=...` (virtio-serial).
+    pub vectors: Option<u32>,
+    /// `<model name=...>` (pci).
+    pub model_name: Option<String>,
+    /// `<target>` attributes (pci): `(name, value)` in libvirt's print order.
+    pub target: Vec<(String, String)>,
+    /// `<master startport=...>` (USB companion controllers).
+    pub master_startport: Option<u32>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<interface>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Interface {
+    /// `type=...`.
+    pub interface_type: InterfaceType,
+    /// `<mac address=...>`, lower case.
+    pub mac: Option<String>,
+    /// `<source network=...>` (network).
+    pub source_network: Option<String>,
+    /// `<source portgroup=...>` (network).
+    pub source_portgroup: Option<String>,
+    /// `<source bridge=...>` (bridge).
+    pub source_bridge: Option<String>,
+    /// `<source dev=...>` (direct).
+    pub source_dev: Option<String>,
+    /// `<source mode=...>` (direct).
+    pub source_mode: Option<MacvtapMode>,
+    /// `<script path=...>`.
+    pub script: Option<String>,
+    /// `<target dev=...>`: the host-side device.
+    pub target_dev: Option<String>,
+    /// `<model type=...>`.
+    pub model: Option<String>,
+    /// `<driver name=...>`.
+    pub driver_name: Option<String>,
+    /// `<driver queues=...>`.
+    pub driver_queues: Option<u32>,
+    /// `<filterref filter=...>`.
+    pub filterref: Option<String>,
+    /// `<link state='up|down'>`.
+    pub link_up: Option<bool>,
+    /// `<mtu size=...>`.
+    pub mtu: Option<u32>,
+    /// `<boot order=...>`.
+    pub boot_order: Option<u32>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<watchdog>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Watchdog {
+    /// `model=...`.
+    pub model: WatchdogModel,
+    /// `action=...` (reset when absent, always printed).
+    pub action: WatchdogAction,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<memballoon>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Memballoon {
+    /// `model=...`.
+    pub model: MemballoonModel,
+    /// `autodeflate='on|off'`.
+    pub autodeflate: Option<bool>,
+    /// `freePageReporting='on|off'`.
+    pub free_page_reporting: Option<bool>,
+    /// `<stats period=...>` seconds.
+    pub stats_period: Option<u32>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<rng>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Rng {
+    /// `model=...`.
+    pub model: RngModel,
+    /// `<rate bytes=...>`.
+    pub rate_bytes: Option<u32>,
+    /// `<rate period=...>` in ms.
+    pub rate_period: Option<u32>,
+    /// `<backend>`.
+    pub backend: RngBackend,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<rng><backend>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RngBackend {
+    /// `model='random'`: a host device; `None` is the hypervisor's default.
+    Random(Option<String>),
+    /// `model='egd'`: an entropy daemon reached through a character device.
+    Egd(CharSource),
+    /// `model='builtin'`.
+    Builtin,
+}
+
+impl Default for RngBackend {
+    fn default() -> RngBackend {
+        RngBackend::Random(None)
+    }
+}
+
+/// `<panic>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Panic {
+    /// `model=...`.
+    pub model: Option<PanicModel>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}

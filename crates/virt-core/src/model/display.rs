@@ -1,0 +1,109 @@
+//! Input, graphics, video and sound devices of a domain.
+
+use super::devices::Address;
+use super::enums::{GraphicsType, InputBus, InputType, ListenType, SoundModel, VideoModel};
+
+/// `<input>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Input {
+    /// `type=...`.
+    pub input_type: InputType,
+    /// `bus=...`; tablets default to `usb`, other x86 inputs to `ps2`.
+    pub bus: Option<InputBus>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<graphics>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Graphics {
+    /// `type=...`.
+    pub graphics_type: GraphicsType,
+    /// `port=...` (vnc, spice); `None` when allocated automatically.
+    pub port: Option<u32>,
+    /// `tlsPort=...` (spice).
+    pub tls_port: Option<u32>,
+    /// `autoport=...` (vnc, spice).
+    pub autoport: bool,
+    /// `websocket=...` (vnc); -1 = allocate.
+    pub websocket: Option<i32>,
+    /// `keymap=...` (vnc, spice).
+    pub keymap: Option<String>,
+    /// `sharePolicy=...` (vnc).
+    pub share_policy: Option<String>,
+    /// `defaultMode=...` (spice).
+    pub default_mode: Option<String>,
+    /// `passwd=...`: printed only in secure XML.
+    pub passwd: Option<String>,
+    /// `passwdValidTo=...`.
+    pub passwd_valid_to: Option<String>,
+    /// `connected=...` (`keep`, `disconnect`, `fail`).
+    pub connected: Option<String>,
+    /// `display=...` (sdl).
+    pub display: Option<String>,
+    /// `xauth=...` (sdl).
+    pub xauth: Option<String>,
+    /// `fullscreen='yes|no'` (sdl).
+    pub fullscreen: Option<bool>,
+    /// `<listen>` children; the legacy `listen=` attribute mirrors the first address listen.
+    pub listens: Vec<Listen>,
+    /// `<image compression=...>` (spice).
+    pub image_compression: Option<String>,
+    /// `<mouse mode=...>` (spice).
+    pub mouse_mode: Option<String>,
+    /// `<clipboard copypaste='yes|no'>` (spice).
+    pub clipboard_copypaste: Option<bool>,
+    /// `<gl enable=...>`.
+    pub gl_enable: Option<bool>,
+    /// `<gl rendernode=...>`.
+    pub gl_rendernode: Option<String>,
+}
+
+/// `<graphics><listen>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Listen {
+    /// `type=...`.
+    pub listen_type: ListenType,
+    /// `address=...` (address, network).
+    pub address: Option<String>,
+    /// `network=...` (network).
+    pub network: Option<String>,
+    /// `socket=...` (socket).
+    pub socket: Option<String>,
+}
+
+/// `<video>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Video {
+    /// `<model type=...>`.
+    pub model: VideoModel,
+    /// `<model ram=...>` KiB (qxl).
+    pub ram: Option<u32>,
+    /// `<model vram=...>` KiB.
+    pub vram: Option<u32>,
+    /// `<model vram64=...>` KiB (qxl).
+    pub vram64: Option<u32>,
+    /// `<model vgamem=...>` KiB (qxl).
+    pub vgamem: Option<u32>,
+    /// `<model heads=...>`.
+    pub heads: Option<u32>,
+    /// `<model primary='yes'>`.
+    pub primary: bool,
+    /// `<acceleration accel3d=...>`.
+    pub accel3d: Option<bool>,
+    /// `<acceleration accel2d=...>`.
+    pub accel2d: Option<bool>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}
+
+/// `<sound>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sound {
+    /// `model=...`.
+    pub model: SoundModel,
+    /// `<codec type=...>` children.
+    pub codecs: Vec<String>,
+    /// `<address>`.
+    pub address: Option<Address>,
+}

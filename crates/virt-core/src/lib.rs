@@ -8,6 +8,8 @@ pub mod error;
 pub mod events;
 pub mod fsutil;
 pub mod model;
+/// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
+pub mod runtime;
 pub mod service;
 pub mod state;
 pub mod test_driver;

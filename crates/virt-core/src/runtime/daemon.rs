@@ -1,0 +1,252 @@
+//! [`Daemon`]: binds the listeners, serves the routes on them, and stops cleanly.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tonic::service::Routes;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use super::activation;
+use super::args::DaemonArgs;
+use super::conn::ConnTracker;
+use super::listener::{Listener, RO_MODE, RW_MODE};
+use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
+use super::paths::Paths;
+use super::readonly::ConnectionLayer;
+use super::services::add_runtime_services;
+use super::RuntimeError;
+
+/// How long in-flight calls and open streams get after shutdown starts before their
+/// connections are cut.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// One daemon instance: its name (`virtqemud`), its paths, and how it stops.
+#[derive(Debug)]
+pub struct Daemon {
+    name: String,
+    paths: Paths,
+    timeout: Option<Duration>,
+    grace: Duration,
+    notifier: Option<Notifier>,
+}
+
+impl Daemon {
+    /// A daemon called `name` (socket names derive from it) using `paths`, with no idle timeout.
+    pub fn new(name: &str, paths: Paths) -> Daemon {
+        Daemon {
+            name: name.to_string(),
+            paths,
+            timeout: None,
+            grace: DEFAULT_SHUTDOWN_GRACE,
+            notifier: None,
+        }
+    }
+
+    /// A daemon configured from the shared command-line options.
+    pub fn from_args(name: &str, args: &DaemonArgs) -> Daemon {
+        Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
+            .with_idle_timeout(args.idle_timeout())
+    }
+
+    /// Exit after `timeout` with no client connection while not busy (`None`: never).
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Daemon {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long shutdown waits for in-flight calls before cutting connections.
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Daemon {
+        self.grace = grace;
+        self
+    }
+
+    /// Notify through `notifier` instead of `$NOTIFY_SOCKET` (tests, embedding).
+    pub fn with_notifier(mut self, notifier: Notifier) -> Daemon {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    /// The daemon's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The daemon's directories.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// Serves `routes` (the daemon's gRPC services) on the read-write and read-only sockets
+    /// until SIGTERM/SIGINT or the idle timeout. `busy` says whether the daemon must not
+    /// idle-exit (e.g. guests running). SIGHUP is logged and otherwise ignored.
+    pub async fn serve(
+        self,
+        routes: Routes,
+        busy: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Result<(), RuntimeError> {
+        let signals = shutdown_signals()?;
+        self.serve_with_shutdown(routes, busy, signals).await
+    }
+
+    /// As [`Daemon::serve`], stopping when `shutdown` completes instead of on signals.
+    pub async fn serve_with_shutdown(
+        self,
+        routes: Routes,
+        busy: impl Fn() -> bool + Send + Sync + 'static,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), RuntimeError> {
+        self.paths.create_dirs()?;
+        let listeners = self.listeners()?;
+        let notifier = Arc::new(self.notifier.unwrap_or_else(Notifier::from_env));
+        let (routes, health) = add_runtime_services(routes).await;
+        let tracker = ConnTracker::new();
+        let (stop_tx, stop_rx) = watch::channel(false);
+
+        let labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
+        let mut servers = JoinSet::new();
+        for listener in listeners {
+            let label = listener.label.clone();
+            let server = Server::builder()
+                .layer(ConnectionLayer::new(listener.read_only))
+                .add_routes(routes.clone());
+            let incoming = listener.incoming(tracker.clone());
+            let mut stop = stop_rx.clone();
+            servers.spawn(async move {
+                let signal = async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                };
+                let res = server.serve_with_incoming_shutdown(incoming, signal).await;
+                (label, res)
+            });
+        }
+
+        let status = format!("STATUS={} serving on {}", self.name, labels.join(", "));
+        tracing::info!(daemon = %self.name, listeners = ?labels, "ready");
+        notifier.send_logged(&["READY=1", &status]);
+        let watchdog =
+            watchdog_from_env().map(|p| tokio::spawn(watchdog_loop(notifier.clone(), p)));
+
+        let early = tokio::select! {
+            () = shutdown => { tracing::info!("shutdown requested"); None }
+            () = idle(&tracker, self.timeout, &busy) => { tracing::info!("idle timeout, exiting"); None }
+            Some(joined) = servers.join_next() => Some(joined),
+        };
+
+        let stopping = format!("STATUS={} stopping", self.name);
+        notifier.send_logged(&["STOPPING=1", &stopping]);
+        health.set_all(ServingStatus::NotServing).await;
+        stop_tx.send_replace(true);
+        let mut result = early.map_or(Ok(()), server_result);
+        if tokio::time::timeout(self.grace, drain(&mut servers, &mut result))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = tracker.open(),
+                "grace period over, cutting connections"
+            );
+            tracker.kill();
+            drain(&mut servers, &mut result).await;
+        }
+        if let Some(w) = watchdog {
+            w.abort();
+        }
+        result
+    }
+
+    /// The listeners: adopted from systemd when activated, else bound under the run dir.
+    fn listeners(&self) -> Result<Vec<Listener>, RuntimeError> {
+        if let Some(act) = activation::from_env(&self.name)? {
+            let mut out = Vec::new();
+            if let Some(fd) = act.rw {
+                out.push(Listener::adopt(fd, false)?);
+            }
+            if let Some(fd) = act.ro {
+                out.push(Listener::adopt(fd, true)?);
+            }
+            return Ok(out);
+        }
+        let mut out = vec![Listener::bind(
+            &self.paths.socket(&self.name),
+            RW_MODE,
+            false,
+        )?];
+        if self.paths.has_ro_socket() {
+            out.push(Listener::bind(
+                &self.paths.socket_ro(&self.name),
+                RO_MODE,
+                true,
+            )?);
+        }
+        Ok(out)
+    }
+}
+
+type Joined = Result<(String, Result<(), tonic::transport::Error>), tokio::task::JoinError>;
+
+fn server_result(joined: Joined) -> Result<(), RuntimeError> {
+    match joined {
+        Ok((_, Ok(()))) => Ok(()),
+        Ok((listener, Err(source))) => Err(RuntimeError::Serve { listener, source }),
+        Err(source) => Err(RuntimeError::Task {
+            listener: "listener".to_string(),
+            source,
+        }),
+    }
+}
+
+/// Waits for every server task, keeping the first error in `result`.
+async fn drain(
+    servers: &mut JoinSet<(String, Result<(), tonic::transport::Error>)>,
+    result: &mut Result<(), RuntimeError>,
+) {
+    while let Some(joined) = servers.join_next().await {
+        let r = server_result(joined);
+        if result.is_ok() {
+            *result = r;
+        }
+    }
+}
+
+/// Completes once nobody has been connected for `timeout` while `busy()` was false; never
+/// when `timeout` is `None`.
+async fn idle(tracker: &ConnTracker, timeout: Option<Duration>, busy: &(dyn Fn() -> bool + Sync)) {
+    let Some(timeout) = timeout else {
+        return std::future::pending().await;
+    };
+    let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    loop {
+        tokio::time::sleep(tick).await;
+        if tracker.open() > 0 || busy() {
+            tracker.touch();
+        } else if tracker.quiet_since().elapsed() >= timeout {
+            return;
+        }
+    }
+}
+
+/// Installs SIGTERM, SIGINT and SIGHUP handlers; the future completes on SIGTERM or SIGINT.
+fn shutdown_signals() -> Result<impl Future<Output = ()> + Send, RuntimeError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let err = |source| RuntimeError::Signal { source };
+    let mut term = signal(SignalKind::terminate()).map_err(err)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(err)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(err)?;
+    Ok(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => { tracing::info!("SIGTERM received"); return; }
+                _ = int.recv() => { tracing::info!("SIGINT received"); return; }
+                _ = hup.recv() => tracing::info!("SIGHUP received; reloading is not supported"),
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+#[path = "daemon_tests.rs"]
+mod tests;

@@ -1,0 +1,200 @@
+//! The daemon runtime: everything a driver daemon's `main` needs besides its driver.
+//!
+//! A daemon (virtqemud, virtxend, virtlxcd, virt-proxy) parses its command line with
+//! [`DaemonArgs`] flattened into its own clap parser, builds its gRPC services into a
+//! [`tonic::service::Routes`] and hands them to [`Daemon::serve`]:
+//!
+//! ```no_run
+//! # async fn demo(routes: tonic::service::Routes, args: virt_core::runtime::DaemonArgs)
+//! # -> Result<(), virt_core::runtime::RuntimeError> {
+//! use virt_core::runtime::{init_tracing_with, Daemon};
+//! init_tracing_with(args.verbose);
+//! Daemon::from_args("virtqemud", &args).serve(routes, || false).await
+//! # }
+//! ```
+//!
+//! What happens then, in order:
+//!
+//! 1. **Paths** ([`Paths`]): config, state and run directories are resolved from the mode
+//!    (system for uid 0, session otherwise) and the optional `--root` / `VIRT_ROOT`, and created.
+//! 2. **Listeners** ([`listener`]): if systemd passed sockets (`LISTEN_PID`, `LISTEN_FDS`,
+//!    `LISTEN_FDNAMES`, see [`activation`]) they are adopted by name; otherwise the runtime binds
+//!    `RUN/NAME-sock` (read-write, mode 0600) and, in system layout, `RUN/NAME-sock-ro`
+//!    (read-only, mode 0666). A stale socket file is removed; a live daemon answering on it is
+//!    an error ("daemon already running on PATH"). To let a group manage the daemon, grant it
+//!    through systemd (`SocketGroup=`, `SocketMode=0660` in `NAME.socket`) or chgrp/chmod the
+//!    socket after start; the runtime itself never widens the read-write socket.
+//! 3. **Services** ([`services`]): `grpc.health.v1.Health` (SERVING for "" and every `virt.v1`
+//!    service) and server reflection (v1 and v1alpha) are added to the daemon's routes.
+//! 4. **Per connection** ([`readonly`], [`conn`]): every request gets a [`ConnectionInfo`] in its
+//!    `http::Extensions`; on the read-only listener any method not in
+//!    `proto/readonly-allowlist.txt` is refused with PERMISSION_DENIED / OPERATION_DENIED
+//!    before it reaches the service. Accepted connections are counted for the idle timeout.
+//! 5. **Ready** ([`notify`]): `READY=1` and a `STATUS=` line go to `$NOTIFY_SOCKET`; if systemd
+//!    set `WATCHDOG_USEC`, `WATCHDOG=1` is sent every half period.
+//! 6. **Stop**: on SIGTERM/SIGINT, or after `--timeout SECS` with no open connection while the
+//!    daemon's `busy()` says false, the runtime sends `STOPPING=1`, marks health NOT_SERVING,
+//!    stops accepting, lets in-flight calls finish and cuts connections still open after a grace
+//!    period (5 s; long-lived streams such as event subscriptions end there). Sockets it bound
+//!    itself are unlinked; sockets systemd passed are left to systemd.
+//!
+//! [`embedded_channel`] serves routes in-process over a memory pipe, with the same per-request
+//! treatment, for `test:///default` without a daemon.
+
+pub mod activation;
+#[cfg(test)]
+mod activation_tests;
+pub mod args;
+pub mod conn;
+mod daemon;
+pub mod embedded;
+pub mod listener;
+pub mod notify;
+pub mod paths;
+pub mod readonly;
+pub mod services;
+#[cfg(test)]
+mod test_support;
+
+use std::path::PathBuf;
+
+pub use args::DaemonArgs;
+pub use daemon::{Daemon, DEFAULT_SHUTDOWN_GRACE};
+pub use embedded::embedded_channel;
+pub use paths::{Mode, Paths};
+
+/// What the runtime knows about the connection a request came in on. Inserted into every
+/// request's `http::Extensions` (on both listeners and the embedded channel); a handler reads it
+/// with `request.extensions().get::<ConnectionInfo>()` to know whether the caller is read-only
+/// (e.g. GetDomainXml refuses the SECURE flag to read-only callers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The request arrived on a read-only listener.
+    pub read_only: bool,
+}
+
+/// Errors of the daemon runtime. Each names the path or step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A directory of the daemon's tree could not be created.
+    #[error("cannot create directory {}", path.display())]
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another daemon answers on the socket we were asked to bind.
+    #[error("daemon already running on {}", path.display())]
+    AlreadyRunning {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// Something that is not a socket sits where the socket should be.
+    #[error("refusing to replace {}: it is not a socket", path.display())]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// A stale socket file could not be removed.
+    #[error("cannot remove stale socket {}", path.display())]
+    RemoveStale {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Binding a listening socket failed.
+    #[error("cannot bind socket {}", path.display())]
+    Bind {
+        /// The socket path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Setting a socket's permissions failed.
+    #[error("cannot set mode {mode:o} on socket {}", path.display())]
+    Chmod {
+        /// The socket path.
+        path: PathBuf,
+        /// The mode we wanted.
+        mode: u32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The socket-activation variables (`LISTEN_*`) are malformed.
+    #[error("cannot read socket activation variables")]
+    Activation {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// systemd passed sockets, but none for the read-write role.
+    #[error("socket activation passed no read-write socket (fd names: {names})")]
+    ActivationNoReadWrite {
+        /// The names systemd gave, `:`-separated.
+        names: String,
+    },
+    /// A passed file descriptor could not be used as a listener.
+    #[error("cannot adopt socket-activation fd {fd}")]
+    AdoptFd {
+        /// The file descriptor.
+        fd: i32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The signal handlers could not be installed.
+    #[error("cannot install signal handlers")]
+    Signal {
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The gRPC server on a listener failed.
+    #[error("serving {listener} failed")]
+    Serve {
+        /// Which listener (its path or `embedded`).
+        listener: String,
+        /// Why.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// A server task ended abnormally (panicked).
+    #[error("server task for {listener} ended abnormally")]
+    Task {
+        /// Which listener.
+        listener: String,
+        /// Why.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// The embedded channel could not connect to its in-process server.
+    #[error("cannot connect the embedded channel")]
+    Embedded {
+        /// Why.
+        #[source]
+        source: tonic::transport::Error,
+    },
+}
+
+/// Installs the tracing subscriber: `fmt` to stderr, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    init_tracing_with(false);
+}
+
+/// As [`init_tracing`]; `verbose` (the daemon's `--verbose`) makes the default filter `debug`.
+/// `RUST_LOG`, when set, wins. Calling it twice is harmless (the second call does nothing).
+pub fn init_tracing_with(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -22,6 +22,9 @@ use tokio::net::{UnixListener, UnixStream};
 use super::conn::{ConnTracker, Tracked};
 use super::RuntimeError;
 
+/// Pause after a failed accept.
+const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Mode of the read-write socket.
 pub const RW_MODE: u32 = 0o600;
 /// Mode of the read-only socket.
@@ -81,15 +84,22 @@ impl Listener {
         })
     }
 
-    /// The accepted connections, each counted by `tracker`.
+    /// The accepted connections, each counted by `tracker`. An accept error (EMFILE, say) is
+    /// logged and followed by a short pause, so that it cannot spin the accept loop.
     pub fn incoming(
         self,
         tracker: Arc<ConnTracker>,
     ) -> impl Stream<Item = io::Result<Tracked<UnixStream>>> + Send + 'static {
-        futures_util::stream::poll_fn(move |cx| {
-            self.listener
-                .poll_accept(cx)
-                .map(|r| Some(r.map(|(stream, _)| tracker.track(stream))))
+        futures_util::stream::unfold((self, tracker), |(l, tracker)| async move {
+            let item = match l.listener.accept().await {
+                Ok((stream, _)) => Ok(tracker.track(stream)),
+                Err(e) => {
+                    tracing::warn!(listener = %l.label, error = %e, "accept failed");
+                    tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                    Err(e)
+                }
+            };
+            Some((item, (l, tracker)))
         })
     }
 }

@@ -99,6 +99,9 @@ impl TestDriver {
         node.domains.push(crate::model::node::NodeDomain {
             def,
             runstate: Some(StateReason::new(DomainState::Running, 0)),
+            transient: false,
+            has_managed_save: false,
+            snapshots: Vec::new(),
         });
         Ok(TestDriver::from_node("test:///default".into(), codec, node))
     }
@@ -138,7 +141,12 @@ impl TestDriver {
         let mut st = State::new();
         for nd in node.domains {
             let uuid = nd.def.uuid;
-            st.insert(Dom::new(nd.def, true));
+            let mut dom = Dom::new(nd.def, !nd.transient);
+            if nd.has_managed_save {
+                dom.managed_save = Some((dom.def.clone(), false));
+            }
+            dom.snapshots = snapshots::from_node(&dom.def, &nd.snapshots);
+            st.insert(dom);
             let run = nd
                 .runstate
                 .unwrap_or(StateReason::new(DomainState::Running, 0));
@@ -200,12 +208,14 @@ impl Driver for TestDriver {
             emulator: "/usr/bin/test-hv".into(),
             machines: Vec::new(),
             domain_types: vec!["test".into()],
+            ..Default::default()
         };
         let caps = Capabilities {
             host_uuid: None,
             host_arch: "i686".into(),
             secmodels: vec![("testSecurity".into(), String::new())],
             guests: vec![guest("hvm"), guest("xen")],
+            ..Default::default()
         };
         Ok(self.codec.format_capabilities(&caps))
     }
@@ -241,6 +251,7 @@ impl Driver for TestDriver {
             machine: (!machine.is_empty()).then(|| machine.to_string()),
             arch: "i686".into(),
             vcpu_max: 32,
+            ..Default::default()
         };
         Ok(self.codec.format_domain_capabilities(&caps))
     }

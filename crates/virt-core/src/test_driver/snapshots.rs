@@ -241,3 +241,35 @@ impl TestDriver {
         Ok(())
     }
 }
+
+/// The state a snapshot's `<state>` word names.
+fn state_from_word(word: &str) -> StateReason {
+    match word {
+        "running" => StateReason::new(DomainState::Running, reason::running::FROM_SNAPSHOT),
+        "paused" => StateReason::new(DomainState::Paused, reason::paused::FROM_SNAPSHOT),
+        _ => StateReason::new(DomainState::Shutoff, reason::shutoff::FROM_SNAPSHOT),
+    }
+}
+
+/// Snapshots listed in a node file, for domain `def`; the last one listed becomes current.
+pub(crate) fn from_node(def: &crate::model::DomainDef, defs: &[crate::model::SnapshotDef]) -> Vec<Snapshot> {
+    let n = defs.len();
+    defs.iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let word = s.state.clone().unwrap_or_else(|| "shutoff".into());
+            Snapshot {
+                info: SnapshotInfo {
+                    name: s.name.clone().unwrap_or_else(|| s.creation_time.unwrap_or(0).to_string()),
+                    parent: s.parent.clone().unwrap_or_default(),
+                    creation_time: s.creation_time.unwrap_or(0),
+                    state: word.clone(),
+                    current: i + 1 == n,
+                    description: s.description.clone().unwrap_or_default(),
+                },
+                def: s.domain.as_deref().cloned().unwrap_or_else(|| def.clone()),
+                state: state_from_word(&word),
+            }
+        })
+        .collect()
+}

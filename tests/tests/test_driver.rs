@@ -73,14 +73,18 @@ async fn undefining_a_running_domain_makes_it_transient_and_it_vanishes_on_stop(
 #[tokio::test]
 async fn create_xml_is_transient_and_start_paused_pauses() {
     let d = driver();
-    let h = d.create_domain_xml(&domain_xml("t1"), 1).await.expect("create paused");
+    let xml = xml_with_uuid("t1", "aaaaaaaa-2222-3333-4444-555555555555");
+    let h = d.create_domain_xml(&xml, 1).await.expect("create paused");
     assert_eq!(h.id, Some(2), "IDs are handed out increasingly");
     let (_, s) = d.domain_state(&name("t1"), 0).await.expect("state");
     assert_eq!((s.state, s.reason), (DomainState::Paused, reason::paused::USER));
     let list = d.list_all_domains(8).await.expect("transient only");
     assert_eq!(list.iter().map(|s| s.handle.name.as_str()).collect::<Vec<_>>(), ["t1"]);
-    let e = d.create_domain_xml(&domain_xml("t1"), 0).await.expect_err("already active");
+    let e = d.create_domain_xml(&xml, 0).await.expect_err("already active");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
+    assert_eq!(e.detail, "domain 't1' is already active");
+    let e = d.create_domain_xml(&domain_xml("t1"), 0).await.expect_err("name clash");
+    assert_eq!(e.code, ErrorCode::OperationFailed);
     d.shutdown_domain(&name("t1"), 0).await.expect("shutdown paused");
     assert_eq!(d.lookup_domain(&name("t1")).await.expect_err("gone").code, ErrorCode::NoDomain);
 }

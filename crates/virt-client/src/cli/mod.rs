@@ -1,0 +1,361 @@
+//! The `virt` command line: global options, the subcommand table and the run loop that opens
+//! the connection, runs the command (or each command of a virsh command string, see
+//! [`script`]), prints errors (see [`report`]) and virsh's closing blank line, and yields the
+//! exit status: that of the last command, as virsh's.
+
+use clap::{Parser, Subcommand};
+use virt_client::Connection;
+
+pub mod autostart;
+pub mod capabilities;
+pub mod console;
+pub mod create;
+pub mod define;
+pub mod destroy;
+pub mod dom;
+pub mod domcapabilities;
+pub mod domid;
+pub mod dominfo;
+pub mod domname;
+pub mod domstate;
+pub mod domstats;
+pub mod domuuid;
+pub mod dumpxml;
+pub mod event;
+pub mod event_text;
+pub mod hostname;
+pub mod impact;
+pub mod list;
+pub mod nodeinfo;
+pub mod output;
+pub mod reboot;
+pub mod report;
+pub mod reset;
+pub mod resume;
+pub mod script;
+pub mod setmem;
+pub mod setvcpus;
+pub mod shutdown;
+pub mod size;
+pub mod start;
+pub mod suspend;
+pub mod table;
+pub mod undefine;
+pub mod uri;
+pub mod version;
+
+use output::Output;
+use report::{exit_status, print_error, CliError};
+
+/// virt: manage virtual machines, as virsh does.
+#[derive(Parser, Debug)]
+#[command(
+    name = "virt",
+    about = "virt: the virtualization interactive terminal (virsh-compatible)"
+)]
+pub struct Cli {
+    /// Hypervisor connection URI.
+    #[arg(short = 'c', long = "connect", value_name = "URI")]
+    pub connect: Option<String>,
+    /// Connect read-only.
+    #[arg(short = 'r', long = "readonly")]
+    pub readonly: bool,
+    /// Quiet mode: no table headers and no informational messages.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Show library, hypervisor and daemon versions.
+    Version(version::Args),
+    /// Print the hypervisor canonical URI.
+    Uri,
+    /// Print the hypervisor hostname.
+    Hostname,
+    /// Node information.
+    Nodeinfo,
+    /// Capabilities.
+    Capabilities,
+    /// Domain capabilities.
+    Domcapabilities(domcapabilities::Args),
+    /// List domains.
+    List(list::Args),
+    /// Domain information.
+    Dominfo(dominfo::Args),
+    /// Domain state.
+    Domstate(domstate::Args),
+    /// Convert a domain name or UUID to domain id.
+    Domid(domid::Args),
+    /// Convert a domain id or UUID to domain name.
+    Domname(domname::Args),
+    /// Convert a domain name or id to domain UUID.
+    Domuuid(domuuid::Args),
+    /// Define (but don't start) a domain from an XML file.
+    Define(define::Args),
+    /// Undefine a domain.
+    Undefine(undefine::Args),
+    /// Create a domain from an XML file.
+    Create(create::Args),
+    /// Start a (previously defined) inactive domain.
+    Start(start::Args),
+    /// Gracefully shutdown a domain.
+    Shutdown(shutdown::Args),
+    /// Destroy (stop) a domain.
+    Destroy(destroy::Args),
+    /// Reboot a domain.
+    Reboot(reboot::Args),
+    /// Reset a domain.
+    Reset(reset::Args),
+    /// Suspend a domain.
+    Suspend(suspend::Args),
+    /// Resume a domain.
+    Resume(resume::Args),
+    /// Domain information in XML.
+    Dumpxml(dumpxml::Args),
+    /// Change memory allocation.
+    Setmem(setmem::Args),
+    /// Change number of virtual CPUs.
+    Setvcpus(setvcpus::Args),
+    /// Autostart a domain.
+    Autostart(autostart::Args),
+    /// Get statistics about one or multiple domains.
+    Domstats(domstats::Args),
+    /// Domain events.
+    Event(event::Args),
+    /// Connect to the guest console.
+    Console(console::Args),
+}
+
+/// Runs one command on an open connection.
+pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Result<(), CliError> {
+    match cmd {
+        Command::Version(a) => version::run(conn, a, out).await,
+        Command::Uri => uri::run(conn, out).await,
+        Command::Hostname => hostname::run(conn, out).await,
+        Command::Nodeinfo => nodeinfo::run(conn, out).await,
+        Command::Capabilities => capabilities::run(conn, out).await,
+        Command::Domcapabilities(a) => domcapabilities::run(conn, a, out).await,
+        Command::List(a) => list::run(conn, a, out).await,
+        Command::Dominfo(a) => dominfo::run(conn, a, out).await,
+        Command::Domstate(a) => domstate::run(conn, a, out).await,
+        Command::Domid(a) => domid::run(conn, a, out).await,
+        Command::Domname(a) => domname::run(conn, a, out).await,
+        Command::Domuuid(a) => domuuid::run(conn, a, out).await,
+        Command::Define(a) => define::run(conn, a, out).await,
+        Command::Undefine(a) => undefine::run(conn, a, out).await,
+        Command::Create(a) => create::run(conn, a, out).await,
+        Command::Start(a) => start::run(conn, a, out).await,
+        Command::Shutdown(a) => shutdown::run(conn, a, out).await,
+        Command::Destroy(a) => destroy::run(conn, a, out).await,
+        Command::Reboot(a) => reboot::run(conn, a, out).await,
+        Command::Reset(a) => reset::run(conn, a, out).await,
+        Command::Suspend(a) => suspend::run(conn, a, out).await,
+        Command::Resume(a) => resume::run(conn, a, out).await,
+        Command::Dumpxml(a) => dumpxml::run(conn, a, out).await,
+        Command::Setmem(a) => setmem::run(conn, a, out).await,
+        Command::Setvcpus(a) => setvcpus::run(conn, a, out).await,
+        Command::Autostart(a) => autostart::run(conn, a, out).await,
+        Command::Domstats(a) => domstats::run(conn, a, out).await,
+        Command::Event(a) => event::run(conn, a, out).await,
+        Command::Console(a) => console::run(conn, a, out).await,
+    }
+}
+
+/// Global options alone, to find a command string after them.
+#[derive(Parser, Debug)]
+#[command(name = "virt", disable_help_flag = true, disable_version_flag = true)]
+struct Globals {
+    #[arg(short = 'c', long = "connect")]
+    connect: Option<String>,
+    #[arg(short = 'r', long = "readonly")]
+    readonly: bool,
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+/// One command of a command string.
+#[derive(Parser, Debug)]
+#[command(name = "virt", no_binary_name = true)]
+struct OneCommand {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// What to run: the global options and one or more commands.
+#[derive(Debug)]
+pub struct Invocation {
+    /// `-c URI`.
+    pub connect: Option<String>,
+    /// `-r`.
+    pub readonly: bool,
+    /// `-q`.
+    pub quiet: bool,
+    /// The commands, in order.
+    pub commands: Vec<Command>,
+}
+
+/// Parses `argv` (program name first): `virt [OPTIONS] COMMAND [ARGS]`, or
+/// `virt [OPTIONS] "CMD ARGS; CMD ARGS"` as virsh accepts.
+pub fn parse(argv: &[String]) -> Result<Invocation, clap::Error> {
+    if let Ok(g) = Globals::try_parse_from(argv) {
+        if let [only] = g.rest.as_slice() {
+            if script::is_command_string(only) {
+                let groups = script::split_commands(only)
+                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
+                let commands = groups
+                    .iter()
+                    .map(|words| OneCommand::try_parse_from(words).map(|c| c.command))
+                    .collect::<Result<Vec<_>, _>>()?;
+                return Ok(Invocation {
+                    connect: g.connect,
+                    readonly: g.readonly,
+                    quiet: g.quiet,
+                    commands,
+                });
+            }
+        }
+    }
+    let cli = Cli::try_parse_from(argv)?;
+    Ok(Invocation {
+        connect: cli.connect,
+        readonly: cli.readonly,
+        quiet: cli.quiet,
+        commands: vec![cli.command],
+    })
+}
+
+/// Opens the connection, runs the commands and reports as virsh does; returns the exit status
+/// of the last command.
+pub async fn run(inv: Invocation) -> i32 {
+    let mut out = Output::stdout(inv.quiet);
+    let conn = match Connection::open(inv.connect.as_deref(), inv.readonly).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            let result = Err(CliError::Connect(Box::new(e)));
+            if let Err(e) = &result {
+                print_error(&mut std::io::stderr(), e);
+            }
+            return exit_status(&result);
+        }
+    };
+    let mut status = 0;
+    for cmd in &inv.commands {
+        let result = dispatch(&conn, cmd, &mut out).await;
+        out.flush();
+        if let Err(e) = &result {
+            print_error(&mut std::io::stderr(), e);
+        }
+        // virsh ends every command, successful or not, with a newline unless quiet.
+        out.extra("");
+        out.flush();
+        status = exit_status(&result);
+    }
+    status
+}
+
+/// Parses the command line, runs it on a Tokio runtime and returns the exit status. Usage
+/// errors exit with 1 as virsh's do; `--help` exits with 0.
+pub fn main() -> i32 {
+    let argv: Vec<String> = std::env::args().collect();
+    let inv = match parse(&argv) {
+        Ok(inv) => inv,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            let err = CliError::msg(format!("failed to start the async runtime: {e}"));
+            print_error(&mut std::io::stderr(), &err);
+            return 1;
+        }
+    };
+    runtime.block_on(run(inv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_and_domain_forms_parse() {
+        let cli = Cli::try_parse_from([
+            "virt",
+            "-c",
+            "test:///default",
+            "-r",
+            "-q",
+            "dominfo",
+            "test",
+        ])
+        .expect("valid");
+        assert_eq!(cli.connect.as_deref(), Some("test:///default"));
+        assert!(cli.readonly && cli.quiet);
+        let Command::Dominfo(a) = cli.command else {
+            panic!("dominfo expected")
+        };
+        assert_eq!(a.domain.get(), "test");
+        let cli =
+            Cli::try_parse_from(["virt", "domstate", "--domain", "1", "--reason"]).expect("valid");
+        let Command::Domstate(a) = cli.command else {
+            panic!("domstate expected")
+        };
+        assert_eq!(a.domain.get(), "1");
+        assert!(a.reason);
+        assert!(Cli::try_parse_from(["virt", "dominfo"]).is_err());
+    }
+
+    fn argv(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn command_strings_run_several_commands() {
+        let inv = parse(&argv(&[
+            "virt",
+            "-c",
+            "test:///default",
+            "-q",
+            "define /x.xml; start small",
+        ]))
+        .expect("valid");
+        assert_eq!(inv.connect.as_deref(), Some("test:///default"));
+        assert!(inv.quiet);
+        assert!(matches!(
+            inv.commands.as_slice(),
+            [Command::Define(_), Command::Start(_)]
+        ));
+        let inv = parse(&argv(&["virt", "list", "--all"])).expect("valid");
+        assert!(matches!(inv.commands.as_slice(), [Command::List(a)] if a.all));
+        assert!(parse(&argv(&["virt", "uri; bogus"])).is_err());
+    }
+
+    #[test]
+    fn setmem_accepts_negative_looking_sizes_for_virsh_errors() {
+        let cli = Cli::try_parse_from(["virt", "setmem", "test", "-5", "--live"]).expect("valid");
+        let Command::Setmem(a) = cli.command else {
+            panic!("setmem expected")
+        };
+        assert_eq!(a.size, "-5");
+        assert!(a.impact.live);
+    }
+}

@@ -1,0 +1,318 @@
+//! Domain calls of [`Connection`]: lookup, listing, definition, lifecycle, info, XML and
+//! resources — one method per DomainService RPC the CLI uses, named as the RPC is.
+
+use virt_core::proto::{self, domain_ref::Ref};
+use virt_core::types::DomainLookup;
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+
+/// The proto reference for a lookup.
+pub fn domain_ref(lookup: &DomainLookup) -> proto::DomainRef {
+    let r = match lookup {
+        DomainLookup::Name(n) => Ref::Name(n.clone()),
+        DomainLookup::Uuid(u) => Ref::Uuid(u.to_string()),
+        DomainLookup::Id(id) => Ref::Id(*id),
+        DomainLookup::Any(s) => Ref::Any(s.clone()),
+    };
+    proto::DomainRef { r#ref: Some(r) }
+}
+
+/// The value a well-behaved server always sets, or an RPC error naming what was missing.
+pub(crate) fn required<T>(value: Option<T>, what: &str) -> Result<T, ClientError> {
+    value.ok_or_else(|| {
+        ClientError::Virt(VirtError::new(
+            ErrorCode::Rpc,
+            ErrorDomain::Rpc,
+            format!("the server's reply lacks {what}"),
+        ))
+    })
+}
+
+impl Connection {
+    /// Finds a domain. libvirt: virDomainLookupByName / ByUUIDString / ByID.
+    pub async fn lookup(&self, dom: &DomainLookup) -> Result<proto::Domain, ClientError> {
+        let req = proto::LookupDomainRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        let resp = self.domain_client().lookup_domain(req).await?.into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// Lists domains matching `flags` (ListAllDomainsFlag bits), with their state, active ones by
+    /// ID then inactive ones by name. libvirt: virConnectListAllDomains.
+    pub async fn list_all_domains(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<proto::DomainSummary>, ClientError> {
+        let req = proto::ListAllDomainsRequest { flags };
+        Ok(self
+            .domain_client()
+            .list_all_domains(req)
+            .await?
+            .into_inner()
+            .domains)
+    }
+
+    /// Defines (or replaces) a persistent domain. libvirt: virDomainDefineXMLFlags.
+    pub async fn define(&self, xml: &str, flags: u32) -> Result<proto::Domain, ClientError> {
+        let req = proto::DefineDomainRequest {
+            xml: xml.to_string(),
+            flags,
+        };
+        let resp = self.domain_client().define_domain(req).await?.into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// Removes a persistent definition. libvirt: virDomainUndefineFlags.
+    pub async fn undefine(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::UndefineDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().undefine_domain(req).await?;
+        Ok(())
+    }
+
+    /// Starts a defined domain. libvirt: virDomainCreateWithFlags.
+    pub async fn create(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<proto::Domain, ClientError> {
+        let req = proto::CreateDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let resp = self.domain_client().create_domain(req).await?.into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// Creates and starts a transient domain. libvirt: virDomainCreateXML.
+    pub async fn create_xml(&self, xml: &str, flags: u32) -> Result<proto::Domain, ClientError> {
+        let req = proto::CreateDomainXmlRequest {
+            xml: xml.to_string(),
+            flags,
+        };
+        let resp = self
+            .domain_client()
+            .create_domain_xml(req)
+            .await?
+            .into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// Asks the guest to power off. libvirt: virDomainShutdownFlags.
+    pub async fn shutdown(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::ShutdownDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().shutdown_domain(req).await?;
+        Ok(())
+    }
+
+    /// Stops the domain at once. libvirt: virDomainDestroyFlags.
+    pub async fn destroy(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::DestroyDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().destroy_domain(req).await?;
+        Ok(())
+    }
+
+    /// Asks the guest to reboot. libvirt: virDomainReboot.
+    pub async fn reboot(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::RebootDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().reboot_domain(req).await?;
+        Ok(())
+    }
+
+    /// Presses the reset button. libvirt: virDomainReset.
+    pub async fn reset(&self, dom: &DomainLookup) -> Result<(), ClientError> {
+        let req = proto::ResetDomainRequest {
+            domain: Some(domain_ref(dom)),
+            flags: 0,
+        };
+        self.domain_client().reset_domain(req).await?;
+        Ok(())
+    }
+
+    /// Pauses the vCPUs. libvirt: virDomainSuspend.
+    pub async fn suspend(&self, dom: &DomainLookup) -> Result<(), ClientError> {
+        let req = proto::SuspendDomainRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        self.domain_client().suspend_domain(req).await?;
+        Ok(())
+    }
+
+    /// Resumes paused vCPUs. libvirt: virDomainResume.
+    pub async fn resume(&self, dom: &DomainLookup) -> Result<(), ClientError> {
+        let req = proto::ResumeDomainRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        self.domain_client().resume_domain(req).await?;
+        Ok(())
+    }
+
+    /// What `virsh dominfo` shows. libvirt: virDomainGetInfo and friends.
+    pub async fn domain_info(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<(proto::Domain, proto::DomainInfo), ClientError> {
+        let req = proto::GetDomainInfoRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        let resp = self
+            .domain_client()
+            .get_domain_info(req)
+            .await?
+            .into_inner();
+        Ok((
+            required(resp.domain, "the domain")?,
+            required(resp.info, "the info")?,
+        ))
+    }
+
+    /// State and reason. libvirt: virDomainGetState.
+    pub async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<proto::DomainStateReason, ClientError> {
+        let req = proto::GetDomainStateRequest {
+            domain: Some(domain_ref(dom)),
+            flags: 0,
+        };
+        let resp = self
+            .domain_client()
+            .get_domain_state(req)
+            .await?
+            .into_inner();
+        required(resp.state, "the state")
+    }
+
+    /// The domain XML (DomainXmlFlag bits). libvirt: virDomainGetXMLDesc.
+    pub async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> Result<String, ClientError> {
+        let req = proto::GetDomainXmlRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .get_domain_xml(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Sets current or maximum memory in KiB (ModificationFlag bits).
+    /// libvirt: virDomainSetMemoryFlags.
+    pub async fn set_memory(
+        &self,
+        dom: &DomainLookup,
+        memory_kib: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetDomainMemoryRequest {
+            domain: Some(domain_ref(dom)),
+            memory_kib,
+            flags,
+        };
+        self.domain_client().set_domain_memory(req).await?;
+        Ok(())
+    }
+
+    /// Sets the vCPU count (ModificationFlag bits). libvirt: virDomainSetVcpusFlags.
+    pub async fn set_vcpus(
+        &self,
+        dom: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetDomainVcpusRequest {
+            domain: Some(domain_ref(dom)),
+            count,
+            flags,
+        };
+        self.domain_client().set_domain_vcpus(req).await?;
+        Ok(())
+    }
+
+    /// The vCPU count (ModificationFlag bits). libvirt: virDomainGetVcpusFlags.
+    pub async fn get_vcpus(&self, dom: &DomainLookup, flags: u32) -> Result<u32, ClientError> {
+        let req = proto::GetDomainVcpusRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .get_domain_vcpus(req)
+            .await?
+            .into_inner()
+            .count)
+    }
+
+    /// Whether the domain starts with the host. libvirt: virDomainGetAutostart.
+    pub async fn get_autostart(&self, dom: &DomainLookup) -> Result<bool, ClientError> {
+        let req = proto::GetAutostartRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        Ok(self
+            .domain_client()
+            .get_autostart(req)
+            .await?
+            .into_inner()
+            .autostart)
+    }
+
+    /// Marks or unmarks autostart. libvirt: virDomainSetAutostart.
+    pub async fn set_autostart(
+        &self,
+        dom: &DomainLookup,
+        autostart: bool,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetAutostartRequest {
+            domain: Some(domain_ref(dom)),
+            autostart,
+        };
+        self.domain_client().set_autostart(req).await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virt_core::uuid::Uuid;
+
+    #[test]
+    fn lookups_become_the_matching_ref_case() {
+        let u = Uuid::parse("6695eb01-f6a4-8304-79aa-97f2502e193f").expect("valid uuid");
+        assert_eq!(
+            domain_ref(&DomainLookup::Uuid(u)).r#ref,
+            Some(Ref::Uuid("6695eb01-f6a4-8304-79aa-97f2502e193f".into()))
+        );
+        assert_eq!(domain_ref(&DomainLookup::Id(3)).r#ref, Some(Ref::Id(3)));
+        assert_eq!(
+            domain_ref(&DomainLookup::Any("1".into())).r#ref,
+            Some(Ref::Any("1".into()))
+        );
+        assert_eq!(
+            domain_ref(&DomainLookup::Name("web".into())).r#ref,
+            Some(Ref::Name("web".into()))
+        );
+    }
+
+    #[test]
+    fn missing_reply_fields_are_rpc_errors() {
+        let e = required::<u32>(None, "the domain").expect_err("none is an error");
+        assert_eq!(e.code(), ErrorCode::Rpc);
+        assert_eq!(e.to_string(), "the server's reply lacks the domain");
+    }
+}

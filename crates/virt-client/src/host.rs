@@ -1,0 +1,92 @@
+//! Connection-level calls of [`Connection`]: versions, hostname, URI, capabilities, node facts,
+//! security model and the daemon's self-description (ConnectService).
+
+use virt_core::proto;
+
+use crate::connection::Connection;
+use crate::error::ClientError;
+
+impl Connection {
+    /// Hypervisor type and versions. libvirt: virConnectGetType / GetVersion / GetLibVersion.
+    pub async fn version(&self) -> Result<proto::GetVersionResponse, ClientError> {
+        let req = proto::GetVersionRequest {};
+        Ok(self.connect_client().get_version(req).await?.into_inner())
+    }
+
+    /// The host's hostname. libvirt: virConnectGetHostname.
+    pub async fn hostname(&self) -> Result<String, ClientError> {
+        let req = proto::GetHostnameRequest {};
+        Ok(self
+            .connect_client()
+            .get_hostname(req)
+            .await?
+            .into_inner()
+            .hostname)
+    }
+
+    /// The canonical URI the server opened. libvirt: virConnectGetURI.
+    pub async fn uri(&self) -> Result<String, ClientError> {
+        let req = proto::GetUriRequest {};
+        Ok(self.connect_client().get_uri(req).await?.into_inner().uri)
+    }
+
+    /// The `<capabilities>` XML. libvirt: virConnectGetCapabilities.
+    pub async fn capabilities(&self) -> Result<String, ClientError> {
+        let req = proto::GetCapabilitiesRequest {};
+        Ok(self
+            .connect_client()
+            .get_capabilities(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// The `<domainCapabilities>` XML; empty fields let the driver choose.
+    /// libvirt: virConnectGetDomainCapabilities.
+    pub async fn domain_capabilities(
+        &self,
+        req: proto::GetDomainCapabilitiesRequest,
+    ) -> Result<String, ClientError> {
+        Ok(self
+            .connect_client()
+            .get_domain_capabilities(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Host CPU and memory facts. libvirt: virNodeGetInfo.
+    pub async fn node_info(&self) -> Result<proto::GetNodeInfoResponse, ClientError> {
+        let req = proto::GetNodeInfoRequest {};
+        Ok(self.connect_client().get_node_info(req).await?.into_inner())
+    }
+
+    /// Maximum vCPUs for a virt type (empty: the driver's default). libvirt: virConnectGetMaxVcpus.
+    pub async fn max_vcpus(&self, virt_type: &str) -> Result<u32, ClientError> {
+        let req = proto::GetMaxVcpusRequest {
+            virt_type: virt_type.to_string(),
+        };
+        Ok(self
+            .connect_client()
+            .get_max_vcpus(req)
+            .await?
+            .into_inner()
+            .max_vcpus)
+    }
+
+    /// The host's security model; empty model when none. libvirt: virNodeGetSecurityModel.
+    pub async fn security_model(&self) -> Result<proto::GetSecurityModelResponse, ClientError> {
+        let req = proto::GetSecurityModelRequest {};
+        Ok(self
+            .connect_client()
+            .get_security_model(req)
+            .await?
+            .into_inner())
+    }
+
+    /// What the serving daemon is: name, driver, versions, features.
+    pub async fn info(&self) -> Result<proto::InfoResponse, ClientError> {
+        let req = proto::InfoRequest {};
+        Ok(self.connect_client().info(req).await?.into_inner())
+    }
+}

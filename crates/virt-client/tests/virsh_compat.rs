@@ -1,0 +1,117 @@
+//! Byte-for-byte comparison of `virt` with the real `virsh -c test:///default` (libvirt 9.0),
+//! where virsh is installed. The one value masked is dominfo's `CPU time:`, which libvirt's test
+//! driver derives from the wall clock; it is compared numerically instead.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const VIRSH: &str = "/usr/bin/virsh";
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(["-c", "test:///default"])
+        .args(args)
+        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"))
+}
+
+/// Both programs' outputs, or `None` (with a notice) when virsh is not installed.
+fn both(args: &[&str]) -> Option<(Output, Output)> {
+    if !Path::new(VIRSH).exists() {
+        eprintln!("notice: {VIRSH} not installed; skipping the virsh comparison {args:?}");
+        return None;
+    }
+    Some((run(env!("CARGO_BIN_EXE_virt"), args), run(VIRSH, args)))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn assert_same(args: &[&str]) {
+    let Some((ours, theirs)) = both(args) else {
+        return;
+    };
+    assert_eq!(
+        text(&ours.stdout),
+        text(&theirs.stdout),
+        "stdout of {args:?}"
+    );
+    assert_eq!(
+        text(&ours.stderr),
+        text(&theirs.stderr),
+        "stderr of {args:?}"
+    );
+    assert_eq!(
+        ours.status.code(),
+        theirs.status.code(),
+        "status of {args:?}"
+    );
+}
+
+#[test]
+fn list_all_matches_virsh() {
+    assert_same(&["list", "--all"]);
+    assert_same(&["-q", "list", "--all"]);
+    assert_same(&["list", "--name", "--uuid", "--id", "--all"]);
+}
+
+#[test]
+fn domstate_reason_matches_virsh() {
+    assert_same(&["domstate", "test", "--reason"]);
+}
+
+#[test]
+fn domstats_matches_virsh() {
+    assert_same(&["domstats", "test"]);
+}
+
+#[test]
+fn nodeinfo_matches_virsh() {
+    assert_same(&["nodeinfo"]);
+}
+
+#[test]
+fn errors_match_virsh() {
+    assert_same(&["dominfo", "nope"]);
+    assert_same(&["-r", "destroy", "test"]);
+}
+
+/// Splits out the `CPU time:` value (seconds) and returns the text with it masked.
+fn mask_cpu_time(s: &str) -> (String, Option<f64>) {
+    let mut secs = None;
+    let masked = s
+        .lines()
+        .map(|l| match l.strip_prefix("CPU time:       ") {
+            Some(v) => {
+                secs = v.trim_end_matches('s').parse().ok();
+                "CPU time:       <masked>".to_string()
+            }
+            None => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (masked, secs)
+}
+
+#[test]
+fn dominfo_matches_virsh_except_the_clock_derived_cpu_time() {
+    let Some((ours, theirs)) = both(&["dominfo", "test"]) else {
+        return;
+    };
+    assert_eq!(ours.status.code(), Some(0));
+    let (ours_masked, ours_secs) = mask_cpu_time(&text(&ours.stdout));
+    let (theirs_masked, theirs_secs) = mask_cpu_time(&text(&theirs.stdout));
+    assert_eq!(ours_masked, theirs_masked);
+    assert!(text(&ours.stdout).ends_with("\n\n"));
+    let (ours_secs, theirs_secs) = (
+        ours_secs.expect("virt prints a CPU time"),
+        theirs_secs.expect("virsh prints a CPU time"),
+    );
+    assert!(
+        (ours_secs - theirs_secs).abs() < 5.0,
+        "CPU time {ours_secs} vs virsh {theirs_secs}"
+    );
+}

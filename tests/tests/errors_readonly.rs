@@ -140,3 +140,22 @@ async fn malformed_uris_are_clear_client_errors() {
         assert!(err.to_string().contains(says), "{uri}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicate_name_is_already_exists_with_libvirts_code() {
+    let daemon = DaemonUnderTest::proxy(&[]);
+    let mut c = DomainServiceClient::new(raw_channel(&daemon.socket).await);
+    let xml = domain_xml("test"); // no UUID: a new one, but the name belongs to the default domain
+    let st = c
+        .define_domain(with_uri(DefineDomainRequest { xml, flags: 0 }, URI))
+        .await
+        .expect_err("name clash");
+    assert_eq!(st.code(), Code::AlreadyExists);
+    let (reason, meta) = error_info(&st);
+    assert_eq!(reason, "OPERATION_FAILED");
+    assert_eq!(meta.get("name").map(String::as_str), Some("test"));
+    assert_eq!(
+        st.message(),
+        "operation failed: domain 'test' already exists with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f"
+    );
+}

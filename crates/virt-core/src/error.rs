@@ -241,6 +241,10 @@ pub struct VirtError {
     pub object_uuid: Option<String>,
     /// XPath-located violations, for XML validation errors (one entry per problem).
     pub violations: Vec<Violation>,
+    /// The failure is a clash with an object that already exists. libvirt reports several of
+    /// these under a generic code (OPERATION_FAILED "domain 'x' already exists with uuid ...");
+    /// the gRPC status then says ALREADY_EXISTS while the libvirt code stays as libvirt has it.
+    pub already_exists: bool,
 }
 
 /// One problem found in a document, located by XPath.
@@ -262,7 +266,14 @@ impl VirtError {
             object_name: None,
             object_uuid: None,
             violations: Vec::new(),
+            already_exists: false,
         }
+    }
+
+    /// Marks the error as a clash with an existing object (see [`VirtError::already_exists`]).
+    pub fn clash(mut self) -> VirtError {
+        self.already_exists = true;
+        self
     }
 
     /// Attaches the concerned object's name and UUID.

@@ -153,7 +153,12 @@ pub fn grpc_code(code: ErrorCode) -> Code {
 
 /// The status for `err`, its code from [`grpc_code`].
 pub fn to_status(err: &VirtError) -> tonic::Status {
-    to_status_with(err, grpc_code(err.code))
+    let code = if err.already_exists {
+        Code::AlreadyExists
+    } else {
+        grpc_code(err.code)
+    };
+    to_status_with(err, code)
 }
 
 /// The status for `err` with the gRPC code chosen by the caller; the details still carry the
@@ -226,6 +231,7 @@ pub fn from_status(status: &tonic::Status) -> VirtError {
         err.object_uuid = info.metadata.get("uuid").cloned();
     }
     err.violations = violations;
+    err.already_exists = status.code() == Code::AlreadyExists;
     err
 }
 
@@ -472,9 +478,11 @@ mod tests {
             "domain 'web1' already exists with uuid 6695eb01-f6a4-8304-79aa-97f2502e193f",
         );
         assert_eq!(to_status(&err).code(), Code::Aborted);
-        let status = to_status_with(&err, Code::AlreadyExists);
+        let clash = err.clone().clash();
+        let status = to_status(&clash);
         assert_eq!(status.code(), Code::AlreadyExists);
-        assert_eq!(from_status(&status), err);
+        assert_eq!(from_status(&status), clash);
+        assert_eq!(from_status(&status).code, E::OperationFailed);
     }
 
     #[test]

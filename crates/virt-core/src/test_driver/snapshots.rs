@@ -72,7 +72,8 @@ impl TestDriver {
                 ErrorCode::OperationFailed,
                 ErrorDomain::DomainSnapshot,
                 format!("domain moment {name} already exists"),
-            ));
+            )
+            .clash());
         }
         let parent = dom
             .snapshots

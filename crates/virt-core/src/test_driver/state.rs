@@ -211,7 +211,8 @@ impl State {
                         existing.def.name, def.uuid
                     ),
                 )
-                .with_object(&existing.def.name, def.uuid.to_string()));
+                .with_object(&existing.def.name, def.uuid.to_string())
+                .clash());
             }
             return Ok(Some(def.uuid));
         }
@@ -221,7 +222,8 @@ impl State {
                 ErrorDomain::Test,
                 format!("domain '{}' already exists with uuid {}", def.name, u),
             )
-            .with_object(&def.name, u.to_string()));
+            .with_object(&def.name, u.to_string())
+            .clash());
         }
         Ok(None)
     }

@@ -60,7 +60,10 @@ impl DaemonUnderTest {
         let socket_ro = run.join(format!("{name}-sock-ro"));
         let deadline = Instant::now() + Duration::from_secs(20);
         while !(socket.exists() && socket_ro.exists()) {
-            assert!(Instant::now() < deadline, "{name} did not create its sockets in time");
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not create its sockets in time"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         DaemonUnderTest {
@@ -73,7 +76,11 @@ impl DaemonUnderTest {
 
     /// A connection URI for `test:///default` through this daemon's socket.
     pub fn test_uri(&self, read_only: bool) -> String {
-        let s = if read_only { &self.socket_ro } else { &self.socket };
+        let s = if read_only {
+            &self.socket_ro
+        } else {
+            &self.socket
+        };
         format!("test+unix:///default?socket={}", s.display())
     }
 

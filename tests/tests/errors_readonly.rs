@@ -12,7 +12,9 @@ use virt_tests::{domain_xml, error_info, raw_channel, with_uri, DaemonUnderTest}
 const URI: &str = "test:///default";
 
 fn by_name(n: &str) -> Option<DomainRef> {
-    Some(DomainRef { r#ref: Some(domain_ref::Ref::Name(n.into())) })
+    Some(DomainRef {
+        r#ref: Some(domain_ref::Ref::Name(n.into())),
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -26,40 +28,78 @@ async fn write_on_read_only_socket_is_permission_denied_and_reads_succeed() {
         .expect("listing is allowed read-only")
         .into_inner();
     assert_eq!(list.domains.len(), 1);
-    ro.get_domain_info(with_uri(GetDomainInfoRequest { domain: by_name("test") }, URI))
-        .await
-        .expect("info is allowed read-only");
+    ro.get_domain_info(with_uri(
+        GetDomainInfoRequest {
+            domain: by_name("test"),
+        },
+        URI,
+    ))
+    .await
+    .expect("info is allowed read-only");
 
     let st = ro
-        .define_domain(with_uri(DefineDomainRequest { xml: domain_xml("ro1"), flags: 0 }, URI))
+        .define_domain(with_uri(
+            DefineDomainRequest {
+                xml: domain_xml("ro1"),
+                flags: 0,
+            },
+            URI,
+        ))
         .await
         .expect_err("define on the read-only socket");
     assert_eq!(st.code(), Code::PermissionDenied);
     let (reason, meta) = error_info(&st);
     assert_eq!(reason, "OPERATION_DENIED");
     assert_eq!(meta.get("code").map(String::as_str), Some("29"));
-    assert!(st.message().starts_with("operation forbidden: read only access prevents"), "{}", st.message());
+    assert!(
+        st.message()
+            .starts_with("operation forbidden: read only access prevents"),
+        "{}",
+        st.message()
+    );
 
     let st = ro
-        .suspend_domain(with_uri(SuspendDomainRequest { domain: by_name("test") }, URI))
+        .suspend_domain(with_uri(
+            SuspendDomainRequest {
+                domain: by_name("test"),
+            },
+            URI,
+        ))
         .await
         .expect_err("suspend on the read-only socket");
     assert_eq!(st.code(), Code::PermissionDenied);
 
     let st = ro
-        .get_domain_xml(with_uri(GetDomainXmlRequest { domain: by_name("test"), flags: 1 }, URI))
+        .get_domain_xml(with_uri(
+            GetDomainXmlRequest {
+                domain: by_name("test"),
+                flags: 1,
+            },
+            URI,
+        ))
         .await
         .expect_err("secure XML on the read-only socket");
     assert_eq!(st.code(), Code::PermissionDenied);
     assert_eq!(error_info(&st).0, "OPERATION_DENIED");
-    ro.get_domain_xml(with_uri(GetDomainXmlRequest { domain: by_name("test"), flags: 0 }, URI))
-        .await
-        .expect("plain XML is allowed read-only");
+    ro.get_domain_xml(with_uri(
+        GetDomainXmlRequest {
+            domain: by_name("test"),
+            flags: 0,
+        },
+        URI,
+    ))
+    .await
+    .expect("plain XML is allowed read-only");
 
     // The refused define left nothing behind.
     let mut rw = DomainServiceClient::new(raw_channel(&daemon.socket).await);
     let st = rw
-        .get_domain_info(with_uri(GetDomainInfoRequest { domain: by_name("ro1") }, URI))
+        .get_domain_info(with_uri(
+            GetDomainInfoRequest {
+                domain: by_name("ro1"),
+            },
+            URI,
+        ))
         .await
         .expect_err("ro1 was never defined");
     assert_eq!(st.code(), Code::NotFound);
@@ -71,17 +111,31 @@ async fn bad_input_gets_codes_and_reasons() {
     let mut c = DomainServiceClient::new(raw_channel(&daemon.socket).await);
 
     let st = c
-        .get_domain_info(with_uri(GetDomainInfoRequest { domain: by_name("web1") }, URI))
+        .get_domain_info(with_uri(
+            GetDomainInfoRequest {
+                domain: by_name("web1"),
+            },
+            URI,
+        ))
         .await
         .expect_err("unknown domain");
     assert_eq!(st.code(), Code::NotFound);
     let (reason, meta) = error_info(&st);
     assert_eq!(reason, "NO_DOMAIN");
     assert_eq!(meta.get("code").map(String::as_str), Some("42"));
-    assert_eq!(st.message(), "Domain not found: no domain with matching name 'web1'");
+    assert_eq!(
+        st.message(),
+        "Domain not found: no domain with matching name 'web1'"
+    );
 
     let st = c
-        .define_domain(with_uri(DefineDomainRequest { xml: "<domain type='test'><name>x".into(), flags: 0 }, URI))
+        .define_domain(with_uri(
+            DefineDomainRequest {
+                xml: "<domain type='test'><name>x".into(),
+                flags: 0,
+            },
+            URI,
+        ))
         .await
         .expect_err("malformed XML");
     assert_eq!(st.code(), Code::InvalidArgument);
@@ -90,25 +144,52 @@ async fn bad_input_gets_codes_and_reasons() {
     let xml = "<domain type='test'><name>x</name><memory>1024</memory>\
                <os><type>hvm</type></os><frobnicate/></domain>";
     let st = c
-        .define_domain(with_uri(DefineDomainRequest { xml: xml.into(), flags: 0 }, URI))
+        .define_domain(with_uri(
+            DefineDomainRequest {
+                xml: xml.into(),
+                flags: 0,
+            },
+            URI,
+        ))
         .await
         .expect_err("unknown element");
     assert_eq!(st.code(), Code::InvalidArgument);
-    assert!(st.message().contains("/domain/frobnicate"), "{}", st.message());
+    assert!(
+        st.message().contains("/domain/frobnicate"),
+        "{}",
+        st.message()
+    );
 
-    c.define_domain(with_uri(DefineDomainRequest { xml: domain_xml("off1"), flags: 0 }, URI))
-        .await
-        .expect("define off1");
+    c.define_domain(with_uri(
+        DefineDomainRequest {
+            xml: domain_xml("off1"),
+            flags: 0,
+        },
+        URI,
+    ))
+    .await
+    .expect("define off1");
     let st = c
-        .suspend_domain(with_uri(SuspendDomainRequest { domain: by_name("off1") }, URI))
+        .suspend_domain(with_uri(
+            SuspendDomainRequest {
+                domain: by_name("off1"),
+            },
+            URI,
+        ))
         .await
         .expect_err("suspend a shut-off domain");
     assert_eq!(st.code(), Code::FailedPrecondition);
     assert_eq!(error_info(&st).0, "OPERATION_INVALID");
-    assert_eq!(st.message(), "Requested operation is not valid: domain is not running");
+    assert_eq!(
+        st.message(),
+        "Requested operation is not valid: domain is not running"
+    );
 
     let st = c
-        .list_all_domains(with_uri(ListAllDomainsRequest { flags: 0 }, "bogus:///nowhere"))
+        .list_all_domains(with_uri(
+            ListAllDomainsRequest { flags: 0 },
+            "bogus:///nowhere",
+        ))
         .await
         .expect_err("a URI the daemon does not serve");
     assert_eq!(st.code(), Code::Unavailable);
@@ -120,7 +201,11 @@ async fn bad_input_gets_codes_and_reasons() {
         .expect_err("unknown flag bits");
     assert_eq!(st.code(), Code::InvalidArgument);
     assert_eq!(error_info(&st).0, "INVALID_ARG");
-    assert!(st.message().contains("unsupported flags (0x100000)"), "{}", st.message());
+    assert!(
+        st.message().contains("unsupported flags (0x100000)"),
+        "{}",
+        st.message()
+    );
 }
 
 #[tokio::test]
@@ -128,9 +213,17 @@ async fn malformed_uris_are_clear_client_errors() {
     use virt_core::ErrorCode::{InvalidArg, NoConnect};
     for (uri, code, says) in [
         ("qemu://host:abc/system", InvalidArg, "invalid port 'abc'"),
-        ("qemu+bogus:///system", InvalidArg, "transport in URL not recognised"),
+        (
+            "qemu+bogus:///system",
+            InvalidArg,
+            "transport in URL not recognised",
+        ),
         ("://nothing", NoConnect, "does not include a driver name"),
-        ("qemu+unix://host/system", InvalidArg, "using unix socket and remote server 'host'"),
+        (
+            "qemu+unix://host/system",
+            InvalidArg,
+            "using unix socket and remote server 'host'",
+        ),
     ] {
         let err = virt_client::Connection::open(Some(uri), false)
             .await

@@ -7,8 +7,9 @@ use virt_tests::DaemonUnderTest;
 
 #[test]
 fn python_grpc_client_lists_defines_and_starts() {
-    let python = std::env::var("VIRT_TEST_PYTHON")
-        .expect("VIRT_TEST_PYTHON must name a Python with grpcio-tools (tools/test-all.sh sets it)");
+    let python = std::env::var("VIRT_TEST_PYTHON").expect(
+        "VIRT_TEST_PYTHON must name a Python with grpcio-tools (tools/test-all.sh sets it)",
+    );
     let daemon = DaemonUnderTest::proxy(&[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/client_test.py");
     let out = std::process::Command::new(python)

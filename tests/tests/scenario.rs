@@ -48,7 +48,10 @@ async fn lifecycle_scenario_through_daemon_socket() {
     let d = c.define(&domain_xml("web1"), 0).await.expect("define");
     assert_eq!(d.name, "web1");
     assert_eq!(d.id, None);
-    assert_eq!(state(&c, "web1").await, (DomainState::Shutoff, reason::shutoff::UNKNOWN));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Shutoff, reason::shutoff::UNKNOWN)
+    );
 
     // Wrong-state calls on a shut-off domain.
     for (what, err) in [
@@ -68,26 +71,50 @@ async fn lifecycle_scenario_through_daemon_socket() {
 
     let started = c.create(&name("web1"), 0).await.expect("start");
     assert!(started.id.is_some(), "a started domain has an ID");
-    assert_eq!(state(&c, "web1").await, (DomainState::Running, reason::running::BOOTED));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Running, reason::running::BOOTED)
+    );
     let e = c.create(&name("web1"), 0).await.expect_err("start twice");
     assert_eq!(e.code(), ErrorCode::OperationInvalid);
     assert!(e.to_string().ends_with("domain is already running"), "{e}");
-    let e = c.resume(&name("web1")).await.expect_err("resume a running domain");
+    let e = c
+        .resume(&name("web1"))
+        .await
+        .expect_err("resume a running domain");
     assert_eq!(e.code(), ErrorCode::OperationInvalid);
 
     c.suspend(&name("web1")).await.expect("suspend");
-    assert_eq!(state(&c, "web1").await, (DomainState::Paused, reason::paused::USER));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Paused, reason::paused::USER)
+    );
     c.resume(&name("web1")).await.expect("resume");
-    assert_eq!(state(&c, "web1").await, (DomainState::Running, reason::running::UNPAUSED));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Running, reason::running::UNPAUSED)
+    );
     c.shutdown(&name("web1"), 0).await.expect("shutdown");
-    assert_eq!(state(&c, "web1").await, (DomainState::Shutoff, reason::shutoff::SHUTDOWN));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Shutoff, reason::shutoff::SHUTDOWN)
+    );
     c.create(&name("web1"), 0).await.expect("start again");
     c.destroy(&name("web1"), 0).await.expect("destroy");
-    assert_eq!(state(&c, "web1").await, (DomainState::Shutoff, reason::shutoff::DESTROYED));
+    assert_eq!(
+        state(&c, "web1").await,
+        (DomainState::Shutoff, reason::shutoff::DESTROYED)
+    );
     c.undefine(&name("web1"), 0).await.expect("undefine");
-    let e = c.lookup(&name("web1")).await.expect_err("gone after undefine");
+    let e = c
+        .lookup(&name("web1"))
+        .await
+        .expect_err("gone after undefine");
     assert_eq!(e.code(), ErrorCode::NoDomain);
-    assert_eq!(e.to_string(), "Domain not found: no domain with matching name 'web1'");
+    assert_eq!(
+        e.to_string(),
+        "Domain not found: no domain with matching name 'web1'"
+    );
 
     let expected = [
         (lc::DEFINED, lc::defined::ADDED),
@@ -112,14 +139,20 @@ async fn lifecycle_scenario_through_daemon_socket() {
 
     // Reopen "from N": exactly the events from N on, nothing before, nothing extra.
     let n = seqs[4];
-    let mut replay = c.stream_events(Some(n), None, &[]).await.expect("resubscribe");
+    let mut replay = c
+        .stream_events(Some(n), None, &[])
+        .await
+        .expect("resubscribe");
     for (i, want) in expected[4..].iter().enumerate() {
         let (seq, ty, detail) = next_lifecycle(&mut replay).await;
         assert_eq!(seq, seqs[4 + i]);
         assert_eq!((ty, detail), *want);
     }
     let extra = tokio::time::timeout(Duration::from_millis(300), replay.next()).await;
-    assert!(extra.is_err(), "no event beyond the replayed ones: {extra:?}");
+    assert!(
+        extra.is_err(),
+        "no event beyond the replayed ones: {extra:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -129,10 +162,15 @@ async fn unknown_domain_is_no_domain_for_every_lookup_form() {
         .await
         .expect("open");
     for (l, msg) in [
-        (DomainLookup::Name("nope".into()), "no domain with matching name 'nope'"),
+        (
+            DomainLookup::Name("nope".into()),
+            "no domain with matching name 'nope'",
+        ),
         (DomainLookup::Id(4242), "no domain with matching id 4242"),
         (
-            DomainLookup::Uuid(virt_core::uuid::Uuid::parse("11111111-2222-3333-4444-555555555555").expect("uuid")),
+            DomainLookup::Uuid(
+                virt_core::uuid::Uuid::parse("11111111-2222-3333-4444-555555555555").expect("uuid"),
+            ),
             "no domain with matching uuid '11111111-2222-3333-4444-555555555555'",
         ),
     ] {

@@ -165,12 +165,22 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// Memory. libvirt: virDomainSetMemoryFlags.
-    async fn set_domain_memory(&self, dom: &DomainLookup, kib: u64, flags: u32) -> DriverResult<()> {
+    async fn set_domain_memory(
+        &self,
+        dom: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainSetMemoryFlags")
     }
 
     /// vCPU count. libvirt: virDomainSetVcpusFlags.
-    async fn set_domain_vcpus(&self, dom: &DomainLookup, count: u32, flags: u32) -> DriverResult<()> {
+    async fn set_domain_vcpus(
+        &self,
+        dom: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainSetVcpusFlags")
     }
 
@@ -238,7 +248,12 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// Restore from a file. libvirt: virDomainRestoreFlags.
-    async fn restore_domain(&self, path: &str, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+    async fn restore_domain(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainRestoreFlags")
     }
 
@@ -253,22 +268,41 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// libvirt: virDomainListAllSnapshots.
-    async fn list_snapshots(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<SnapshotInfo>> {
+    async fn list_snapshots(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<SnapshotInfo>> {
         unsupported!(self, "virDomainListAllSnapshots")
     }
 
     /// libvirt: virDomainSnapshotGetXMLDesc. Empty name: the current snapshot.
-    async fn snapshot_xml(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<String> {
+    async fn snapshot_xml(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
         unsupported!(self, "virDomainSnapshotGetXMLDesc")
     }
 
     /// libvirt: virDomainRevertToSnapshot. Empty name: the current snapshot.
-    async fn revert_to_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    async fn revert_to_snapshot(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainRevertToSnapshot")
     }
 
     /// libvirt: virDomainSnapshotDelete. Empty name: the current snapshot.
-    async fn delete_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    async fn delete_snapshot(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainSnapshotDelete")
     }
 
@@ -289,7 +323,10 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.
     /// libvirt: virConnectDomainEventRegisterAny.
-    async fn subscribe_events(&self, from_sequence: Option<u64>) -> DriverResult<EventSubscription> {
+    async fn subscribe_events(
+        &self,
+        from_sequence: Option<u64>,
+    ) -> DriverResult<EventSubscription> {
         unsupported!(self, "virConnectDomainEventRegisterAny")
     }
 

@@ -220,7 +220,9 @@ impl ErrorDomain {
     /// Parses [`ErrorDomain::info_domain`] back.
     pub fn from_info_domain(s: &str) -> Option<ErrorDomain> {
         let name = s.strip_prefix("virt.")?.to_ascii_uppercase();
-        (0..=72).filter_map(ErrorDomain::from_number).find(|d| d.name() == name)
+        (0..=72)
+            .filter_map(ErrorDomain::from_number)
+            .find(|d| d.name() == name)
     }
 }
 
@@ -355,7 +357,10 @@ mod tests {
             ErrorDomain::Test,
             "no domain with matching name 'web1'",
         );
-        assert_eq!(e.message(), "Domain not found: no domain with matching name 'web1'");
+        assert_eq!(
+            e.message(),
+            "Domain not found: no domain with matching name 'web1'"
+        );
         let e = VirtError::new(ErrorCode::XmlDetail, ErrorDomain::Domain, "bad thing");
         assert_eq!(e.message(), "bad thing");
         let e = VirtError::new(ErrorCode::NoDomain, ErrorDomain::Test, "");
@@ -372,7 +377,10 @@ mod tests {
         assert_eq!(ErrorCode::OperationInvalid as i32, 55);
         assert_eq!(ErrorCode::MultipleDomains as i32, 110);
         assert_eq!(ErrorDomain::Lxc as i32, 17);
-        assert_eq!(ErrorDomain::from_info_domain("virt.test"), Some(ErrorDomain::Test));
+        assert_eq!(
+            ErrorDomain::from_info_domain("virt.test"),
+            Some(ErrorDomain::Test)
+        );
     }
 
     #[test]

@@ -196,7 +196,13 @@ mod tests {
             bus.emit(dom(), Payload::Reboot(RebootEvent {}));
         }
         let mut sub = bus.subscribe(Some(3));
-        bus.emit(dom(), Payload::Lifecycle(LifecycleEvent { r#type: 1, detail: 0 }));
+        bus.emit(
+            dom(),
+            Payload::Lifecycle(LifecycleEvent {
+                r#type: 1,
+                detail: 0,
+            }),
+        );
         for want in 3..=6 {
             assert_eq!(seq(sub.next().await), want);
         }
@@ -335,7 +341,14 @@ pub mod lifecycle {
         let details: &[&str] = match libvirt_type {
             0 => &["Added", "Updated", "Renamed", "Snapshot"],
             1 => &["Removed", "Renamed"],
-            2 => &["Booted", "Migrated", "Restored", "Snapshot", "Event wakeup", "Recreation"],
+            2 => &[
+                "Booted",
+                "Migrated",
+                "Restored",
+                "Snapshot",
+                "Event wakeup",
+                "Recreation",
+            ],
             3 => &[
                 "Paused",
                 "Migrated",
@@ -347,7 +360,13 @@ pub mod lifecycle {
                 "Post-copy",
                 "Post-copy Error",
             ],
-            4 => &["Unpaused", "Migrated", "Snapshot", "Post-copy", "Post-copy Error"],
+            4 => &[
+                "Unpaused",
+                "Migrated",
+                "Snapshot",
+                "Post-copy",
+                "Post-copy Error",
+            ],
             5 => &[
                 "Shutdown",
                 "Destroyed",

@@ -12,9 +12,9 @@ pub mod model;
 pub mod runtime;
 pub mod service;
 pub mod state;
-pub mod test_driver;
 /// libvirt errors to gRPC statuses and back.
 pub mod status;
+pub mod test_driver;
 pub mod types;
 /// Connection URIs: grammar, transports, default-URI and alias resolution.
 pub mod uri;

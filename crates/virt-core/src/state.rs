@@ -220,7 +220,10 @@ mod tests {
             StateReason::new(DomainState::Shutoff, reason::shutoff::DESTROYED).virsh_text(),
             "shut off (destroyed)"
         );
-        assert_eq!(StateReason::new(DomainState::Running, 0).virsh_text(), "running (unknown)");
+        assert_eq!(
+            StateReason::new(DomainState::Running, 0).virsh_text(),
+            "running (unknown)"
+        );
         assert_eq!(reason_virsh_name(DomainState::Paused, 99), "unknown");
         assert_eq!(reason_virsh_name(DomainState::Paused, -1), "unknown");
         assert!(!DomainState::Shutoff.is_active());

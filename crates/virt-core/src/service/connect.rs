@@ -20,7 +20,11 @@ impl ConnectService for Ctx {
     }
 
     async fn get_hostname(&self, req: Request<GetHostnameRequest>) -> R<GetHostnameResponse> {
-        let hostname = self.driver(&req)?.hostname().await.map_err(|e| status(&e))?;
+        let hostname = self
+            .driver(&req)?
+            .hostname()
+            .await
+            .map_err(|e| status(&e))?;
         Ok(Response::new(GetHostnameResponse { hostname }))
     }
 
@@ -33,7 +37,11 @@ impl ConnectService for Ctx {
         &self,
         req: Request<GetCapabilitiesRequest>,
     ) -> R<GetCapabilitiesResponse> {
-        let xml = self.driver(&req)?.capabilities().await.map_err(|e| status(&e))?;
+        let xml = self
+            .driver(&req)?
+            .capabilities()
+            .await
+            .map_err(|e| status(&e))?;
         Ok(Response::new(GetCapabilitiesResponse { xml }))
     }
 
@@ -51,7 +59,11 @@ impl ConnectService for Ctx {
     }
 
     async fn get_node_info(&self, req: Request<GetNodeInfoRequest>) -> R<GetNodeInfoResponse> {
-        let n = self.driver(&req)?.node_info().await.map_err(|e| status(&e))?;
+        let n = self
+            .driver(&req)?
+            .node_info()
+            .await
+            .map_err(|e| status(&e))?;
         Ok(Response::new(GetNodeInfoResponse {
             model: n.model,
             memory_kib: n.memory_kib,
@@ -77,7 +89,11 @@ impl ConnectService for Ctx {
         &self,
         req: Request<GetSecurityModelRequest>,
     ) -> R<GetSecurityModelResponse> {
-        let (model, doi) = self.driver(&req)?.security_model().await.map_err(|e| status(&e))?;
+        let (model, doi) = self
+            .driver(&req)?
+            .security_model()
+            .await
+            .map_err(|e| status(&e))?;
         Ok(Response::new(GetSecurityModelResponse { model, doi }))
     }
 

@@ -27,7 +27,9 @@ impl ConsoleService for Ctx {
         let d = self.driver(&req)?;
         let mut inbound = req.into_inner();
         let open = match inbound.next().await {
-            Some(Ok(OpenConsoleRequest { item: Some(Item::Open(o)) })) => o,
+            Some(Ok(OpenConsoleRequest {
+                item: Some(Item::Open(o)),
+            })) => o,
             Some(Err(e)) => return Err(e),
             _ => {
                 return Err(Status::invalid_argument(
@@ -56,7 +58,9 @@ impl ConsoleService for Ctx {
                 match rd.read(&mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        let msg = OpenConsoleResponse { data: buf[..n].to_vec() };
+                        let msg = OpenConsoleResponse {
+                            data: buf[..n].to_vec(),
+                        };
                         if tx.send(Ok(msg)).await.is_err() {
                             break;
                         }

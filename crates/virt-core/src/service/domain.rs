@@ -23,84 +23,141 @@ macro_rules! on_domain {
 impl DomainService for Ctx {
     async fn lookup_domain(&self, req: Request<LookupDomainRequest>) -> R<LookupDomainResponse> {
         let h = on_domain!(self, req, |d, l| d.lookup_domain(&l));
-        Ok(Response::new(LookupDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(LookupDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
-    async fn list_all_domains(&self, req: Request<ListAllDomainsRequest>) -> R<ListAllDomainsResponse> {
+    async fn list_all_domains(
+        &self,
+        req: Request<ListAllDomainsRequest>,
+    ) -> R<ListAllDomainsResponse> {
         let d = self.driver(&req)?;
-        let list = d.list_all_domains(req.get_ref().flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(ListAllDomainsResponse { domains: list.iter().map(summary).collect() }))
+        let list = d
+            .list_all_domains(req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(ListAllDomainsResponse {
+            domains: list.iter().map(summary).collect(),
+        }))
     }
 
     async fn define_domain(&self, req: Request<DefineDomainRequest>) -> R<DefineDomainResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
-        let h = d.define_domain(&r.xml, r.flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(DefineDomainResponse { domain: Some(domain(&h)) }))
+        let h = d
+            .define_domain(&r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(DefineDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
-    async fn undefine_domain(&self, req: Request<UndefineDomainRequest>) -> R<UndefineDomainResponse> {
+    async fn undefine_domain(
+        &self,
+        req: Request<UndefineDomainRequest>,
+    ) -> R<UndefineDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.undefine_domain(&l, f));
-        Ok(Response::new(UndefineDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(UndefineDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn create_domain(&self, req: Request<CreateDomainRequest>) -> R<CreateDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.create_domain(&l, f));
-        Ok(Response::new(CreateDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(CreateDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
-    async fn create_domain_xml(&self, req: Request<CreateDomainXmlRequest>) -> R<CreateDomainXmlResponse> {
+    async fn create_domain_xml(
+        &self,
+        req: Request<CreateDomainXmlRequest>,
+    ) -> R<CreateDomainXmlResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
-        let h = d.create_domain_xml(&r.xml, r.flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(CreateDomainXmlResponse { domain: Some(domain(&h)) }))
+        let h = d
+            .create_domain_xml(&r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(CreateDomainXmlResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
-    async fn shutdown_domain(&self, req: Request<ShutdownDomainRequest>) -> R<ShutdownDomainResponse> {
+    async fn shutdown_domain(
+        &self,
+        req: Request<ShutdownDomainRequest>,
+    ) -> R<ShutdownDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.shutdown_domain(&l, f));
-        Ok(Response::new(ShutdownDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(ShutdownDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn destroy_domain(&self, req: Request<DestroyDomainRequest>) -> R<DestroyDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.destroy_domain(&l, f));
-        Ok(Response::new(DestroyDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(DestroyDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn reboot_domain(&self, req: Request<RebootDomainRequest>) -> R<RebootDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.reboot_domain(&l, f));
-        Ok(Response::new(RebootDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(RebootDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn reset_domain(&self, req: Request<ResetDomainRequest>) -> R<ResetDomainResponse> {
         let f = req.get_ref().flags;
         let h = on_domain!(self, req, |d, l| d.reset_domain(&l, f));
-        Ok(Response::new(ResetDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(ResetDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn suspend_domain(&self, req: Request<SuspendDomainRequest>) -> R<SuspendDomainResponse> {
         let h = on_domain!(self, req, |d, l| d.suspend_domain(&l));
-        Ok(Response::new(SuspendDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(SuspendDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
     async fn resume_domain(&self, req: Request<ResumeDomainRequest>) -> R<ResumeDomainResponse> {
         let h = on_domain!(self, req, |d, l| d.resume_domain(&l));
-        Ok(Response::new(ResumeDomainResponse { domain: Some(domain(&h)) }))
+        Ok(Response::new(ResumeDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 
-    async fn get_domain_info(&self, req: Request<GetDomainInfoRequest>) -> R<GetDomainInfoResponse> {
+    async fn get_domain_info(
+        &self,
+        req: Request<GetDomainInfoRequest>,
+    ) -> R<GetDomainInfoResponse> {
         let (h, i) = on_domain!(self, req, |d, l| d.domain_info(&l));
-        Ok(Response::new(GetDomainInfoResponse { domain: Some(domain(&h)), info: Some(info(&i)) }))
+        Ok(Response::new(GetDomainInfoResponse {
+            domain: Some(domain(&h)),
+            info: Some(info(&i)),
+        }))
     }
 
-    async fn get_domain_state(&self, req: Request<GetDomainStateRequest>) -> R<GetDomainStateResponse> {
+    async fn get_domain_state(
+        &self,
+        req: Request<GetDomainStateRequest>,
+    ) -> R<GetDomainStateResponse> {
         let f = req.get_ref().flags;
         let (h, s) = on_domain!(self, req, |d, l| d.domain_state(&l, f));
-        Ok(Response::new(GetDomainStateResponse { domain: Some(domain(&h)), state: Some(state(s)) }))
+        Ok(Response::new(GetDomainStateResponse {
+            domain: Some(domain(&h)),
+            state: Some(state(s)),
+        }))
     }
 
     async fn get_domain_xml(&self, req: Request<GetDomainXmlRequest>) -> R<GetDomainXmlResponse> {
@@ -116,19 +173,28 @@ impl DomainService for Ctx {
         Ok(Response::new(GetDomainXmlResponse { xml }))
     }
 
-    async fn set_domain_memory(&self, req: Request<SetDomainMemoryRequest>) -> R<SetDomainMemoryResponse> {
+    async fn set_domain_memory(
+        &self,
+        req: Request<SetDomainMemoryRequest>,
+    ) -> R<SetDomainMemoryResponse> {
         let (kib, f) = (req.get_ref().memory_kib, req.get_ref().flags);
         on_domain!(self, req, |d, l| d.set_domain_memory(&l, kib, f));
         Ok(Response::new(SetDomainMemoryResponse {}))
     }
 
-    async fn set_domain_vcpus(&self, req: Request<SetDomainVcpusRequest>) -> R<SetDomainVcpusResponse> {
+    async fn set_domain_vcpus(
+        &self,
+        req: Request<SetDomainVcpusRequest>,
+    ) -> R<SetDomainVcpusResponse> {
         let (n, f) = (req.get_ref().count, req.get_ref().flags);
         on_domain!(self, req, |d, l| d.set_domain_vcpus(&l, n, f));
         Ok(Response::new(SetDomainVcpusResponse {}))
     }
 
-    async fn get_domain_vcpus(&self, req: Request<GetDomainVcpusRequest>) -> R<GetDomainVcpusResponse> {
+    async fn get_domain_vcpus(
+        &self,
+        req: Request<GetDomainVcpusRequest>,
+    ) -> R<GetDomainVcpusResponse> {
         let f = req.get_ref().flags;
         let count = on_domain!(self, req, |d, l| d.domain_vcpus(&l, f));
         Ok(Response::new(GetDomainVcpusResponse { count }))
@@ -178,7 +244,10 @@ impl DomainService for Ctx {
         Ok(Response::new(HasManagedSaveImageResponse { has_image }))
     }
 
-    async fn managed_save_remove(&self, req: Request<ManagedSaveRemoveRequest>) -> R<ManagedSaveRemoveResponse> {
+    async fn managed_save_remove(
+        &self,
+        req: Request<ManagedSaveRemoveRequest>,
+    ) -> R<ManagedSaveRemoveResponse> {
         on_domain!(self, req, |d, l| d.managed_save_remove(&l));
         Ok(Response::new(ManagedSaveRemoveResponse {}))
     }
@@ -193,7 +262,12 @@ impl DomainService for Ctx {
     async fn restore_domain(&self, req: Request<RestoreDomainRequest>) -> R<RestoreDomainResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
-        let h = d.restore_domain(&r.path, &r.xml, r.flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(RestoreDomainResponse { domain: Some(domain(&h)) }))
+        let h = d
+            .restore_domain(&r.path, &r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(RestoreDomainResponse {
+            domain: Some(domain(&h)),
+        }))
     }
 }

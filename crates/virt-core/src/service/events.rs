@@ -44,7 +44,10 @@ impl EventService for Ctx {
             }
             _ => None,
         };
-        let mut sub = d.subscribe_events(r.from_sequence).await.map_err(|e| status(&e))?;
+        let mut sub = d
+            .subscribe_events(r.from_sequence)
+            .await
+            .map_err(|e| status(&e))?;
         let ids = r.event_ids;
         let stream = async_stream(move |tx| async move {
             while let Some(item) = sub.next().await {

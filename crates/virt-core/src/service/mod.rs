@@ -57,9 +57,8 @@ impl Ctx {
             .metadata()
             .get(URI_METADATA)
             .map(|v| {
-                v.to_str().map_err(|_| {
-                    Status::invalid_argument("virt-uri metadata is not valid ASCII")
-                })
+                v.to_str()
+                    .map_err(|_| Status::invalid_argument("virt-uri metadata is not valid ASCII"))
             })
             .transpose()?;
         self.registry.driver_for(uri).map_err(|e| status(&e))

@@ -11,14 +11,19 @@ type R<T> = Result<Response<T>, Status>;
 
 #[tonic::async_trait]
 impl SnapshotService for Ctx {
-    async fn create_snapshot(&self, req: Request<CreateSnapshotRequest>) -> R<CreateSnapshotResponse> {
+    async fn create_snapshot(
+        &self,
+        req: Request<CreateSnapshotRequest>,
+    ) -> R<CreateSnapshotResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         let s = d
             .create_snapshot(&lookup(r.domain.as_ref())?, &r.xml, r.flags)
             .await
             .map_err(|e| status(&e))?;
-        Ok(Response::new(CreateSnapshotResponse { snapshot: Some(snapshot(&s)) }))
+        Ok(Response::new(CreateSnapshotResponse {
+            snapshot: Some(snapshot(&s)),
+        }))
     }
 
     async fn list_snapshots(&self, req: Request<ListSnapshotsRequest>) -> R<ListSnapshotsResponse> {
@@ -28,10 +33,15 @@ impl SnapshotService for Ctx {
             .list_snapshots(&lookup(r.domain.as_ref())?, r.flags)
             .await
             .map_err(|e| status(&e))?;
-        Ok(Response::new(ListSnapshotsResponse { snapshots: list.iter().map(snapshot).collect() }))
+        Ok(Response::new(ListSnapshotsResponse {
+            snapshots: list.iter().map(snapshot).collect(),
+        }))
     }
 
-    async fn get_snapshot_xml(&self, req: Request<GetSnapshotXmlRequest>) -> R<GetSnapshotXmlResponse> {
+    async fn get_snapshot_xml(
+        &self,
+        req: Request<GetSnapshotXmlRequest>,
+    ) -> R<GetSnapshotXmlResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         if r.flags & 1 != 0 && super::is_read_only(&req) {
@@ -48,7 +58,10 @@ impl SnapshotService for Ctx {
         Ok(Response::new(GetSnapshotXmlResponse { xml }))
     }
 
-    async fn revert_to_snapshot(&self, req: Request<RevertToSnapshotRequest>) -> R<RevertToSnapshotResponse> {
+    async fn revert_to_snapshot(
+        &self,
+        req: Request<RevertToSnapshotRequest>,
+    ) -> R<RevertToSnapshotResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         d.revert_to_snapshot(&lookup(r.domain.as_ref())?, &r.name, r.flags)
@@ -57,7 +70,10 @@ impl SnapshotService for Ctx {
         Ok(Response::new(RevertToSnapshotResponse {}))
     }
 
-    async fn delete_snapshot(&self, req: Request<DeleteSnapshotRequest>) -> R<DeleteSnapshotResponse> {
+    async fn delete_snapshot(
+        &self,
+        req: Request<DeleteSnapshotRequest>,
+    ) -> R<DeleteSnapshotResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         d.delete_snapshot(&lookup(r.domain.as_ref())?, &r.name, r.flags)

@@ -17,8 +17,13 @@ impl StatsService for Ctx {
     ) -> R<GetAllDomainStatsResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
-        let recs = d.all_domain_stats(r.stats, r.flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(GetAllDomainStatsResponse { records: recs.iter().map(record).collect() }))
+        let recs = d
+            .all_domain_stats(r.stats, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetAllDomainStatsResponse {
+            records: recs.iter().map(record).collect(),
+        }))
     }
 
     async fn list_domain_stats(
@@ -32,7 +37,12 @@ impl StatsService for Ctx {
             .iter()
             .map(|x| lookup(Some(x)))
             .collect::<Result<Vec<_>, _>>()?;
-        let recs = d.list_domain_stats(&doms, r.stats, r.flags).await.map_err(|e| status(&e))?;
-        Ok(Response::new(ListDomainStatsResponse { records: recs.iter().map(record).collect() }))
+        let recs = d
+            .list_domain_stats(&doms, r.stats, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(ListDomainStatsResponse {
+            records: recs.iter().map(record).collect(),
+        }))
     }
 }

@@ -14,7 +14,12 @@ const FORCE: u32 = 1;
 const SAFE: u32 = 2;
 
 impl TestDriver {
-    pub(crate) fn console(&self, lookup: &DomainLookup, dev: &str, flags: u32) -> DriverResult<ConsoleStream> {
+    pub(crate) fn console(
+        &self,
+        lookup: &DomainLookup,
+        dev: &str,
+        flags: u32,
+    ) -> DriverResult<ConsoleStream> {
         self.check_flags(flags, FORCE | SAFE, "testDomainOpenConsole")?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;

@@ -126,8 +126,18 @@ impl TestDriver {
         // MANAGED_SAVE | SNAPSHOTS_METADATA | NVRAM | KEEP_NVRAM | CHECKPOINTS_METADATA | TPM | KEEP_TPM
         self.check_flags(flags, 0x7f, "testDomainUndefineFlags")?;
         for (a, b, an, bn) in [
-            (4, 8, "VIR_DOMAIN_UNDEFINE_NVRAM", "VIR_DOMAIN_UNDEFINE_KEEP_NVRAM"),
-            (32, 64, "VIR_DOMAIN_UNDEFINE_TPM", "VIR_DOMAIN_UNDEFINE_KEEP_TPM"),
+            (
+                4,
+                8,
+                "VIR_DOMAIN_UNDEFINE_NVRAM",
+                "VIR_DOMAIN_UNDEFINE_KEEP_NVRAM",
+            ),
+            (
+                32,
+                64,
+                "VIR_DOMAIN_UNDEFINE_TPM",
+                "VIR_DOMAIN_UNDEFINE_KEEP_TPM",
+            ),
         ] {
             if flags & a != 0 && flags & b != 0 {
                 return Err(VirtError::new(
@@ -142,8 +152,10 @@ impl TestDriver {
         let dom = st.domains.get_mut(&uuid).expect("resolved");
         let obj = (dom.def.name.clone(), uuid.to_string());
         if !dom.persistent {
-            return Err(VirtError::operation_invalid("cannot undefine transient domain")
-                .with_object(obj.0, obj.1));
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(obj.0, obj.1),
+            );
         }
         if dom.managed_save.is_some() && flags & 1 == 0 {
             return Err(VirtError::operation_invalid(
@@ -173,7 +185,12 @@ impl TestDriver {
     }
 
     /// Boots `uuid`, restoring a managed-save image unless FORCE_BOOT (8).
-    fn boot(&self, st: &mut super::state::State, uuid: &crate::uuid::Uuid, flags: u32) -> DomainHandle {
+    fn boot(
+        &self,
+        st: &mut super::state::State,
+        uuid: &crate::uuid::Uuid,
+        flags: u32,
+    ) -> DomainHandle {
         let paused_flag = flags & 1 != 0;
         let dom = st.domains.get_mut(uuid).expect("boot on a known domain");
         let image = dom.managed_save.take();
@@ -186,7 +203,14 @@ impl TestDriver {
         };
         let paused = paused_flag || was_paused;
         let state = if paused {
-            StateReason::new(DomainState::Paused, if paused_flag { reason::paused::USER } else { reason::paused::SAVE })
+            StateReason::new(
+                DomainState::Paused,
+                if paused_flag {
+                    reason::paused::USER
+                } else {
+                    reason::paused::SAVE
+                },
+            )
         } else {
             StateReason::new(DomainState::Running, run_reason)
         };
@@ -264,7 +288,12 @@ impl TestDriver {
         st.domains[&uuid].require_active()?;
         let h = st.domains[&uuid].handle();
         self.lifecycle(h, ev::SHUTDOWN, ev::shutdown::FINISHED);
-        Ok(self.stop(&mut st, &uuid, reason::shutoff::SHUTDOWN, ev::stopped::SHUTDOWN))
+        Ok(self.stop(
+            &mut st,
+            &uuid,
+            reason::shutoff::SHUTDOWN,
+            ev::stopped::SHUTDOWN,
+        ))
     }
 
     pub(crate) fn destroy(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
@@ -273,7 +302,12 @@ impl TestDriver {
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
         st.domains[&uuid].require_active()?;
-        Ok(self.stop(&mut st, &uuid, reason::shutoff::DESTROYED, ev::stopped::DESTROYED))
+        Ok(self.stop(
+            &mut st,
+            &uuid,
+            reason::shutoff::DESTROYED,
+            ev::stopped::DESTROYED,
+        ))
     }
 
     fn require_running(dom: &Dom) -> DriverResult<()> {
@@ -332,12 +366,14 @@ impl TestDriver {
                     .with_object(obj.0, obj.1))
             }
             DomainState::PmSuspended => {
-                return Err(VirtError::operation_invalid("domain is pmsuspended")
-                    .with_object(obj.0, obj.1))
+                return Err(
+                    VirtError::operation_invalid("domain is pmsuspended").with_object(obj.0, obj.1)
+                )
             }
             _ => {
-                return Err(VirtError::operation_invalid("domain is not running")
-                    .with_object(obj.0, obj.1))
+                return Err(
+                    VirtError::operation_invalid("domain is not running").with_object(obj.0, obj.1)
+                )
             }
         }
         dom.state = StateReason::new(DomainState::Running, reason::running::UNPAUSED);

@@ -335,11 +335,21 @@ impl Driver for TestDriver {
         self.xml(dom, flags)
     }
 
-    async fn set_domain_memory(&self, dom: &DomainLookup, kib: u64, flags: u32) -> DriverResult<()> {
+    async fn set_domain_memory(
+        &self,
+        dom: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.set_memory(dom, kib, flags)
     }
 
-    async fn set_domain_vcpus(&self, dom: &DomainLookup, count: u32, flags: u32) -> DriverResult<()> {
+    async fn set_domain_vcpus(
+        &self,
+        dom: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.set_vcpus(dom, count, flags)
     }
 
@@ -378,7 +388,12 @@ impl Driver for TestDriver {
         self.save_to_file(dom, path, xml, flags)
     }
 
-    async fn restore_domain(&self, path: &str, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+    async fn restore_domain(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.restore_from_file(path, xml, flags)
     }
 
@@ -391,19 +406,38 @@ impl Driver for TestDriver {
         self.snapshot_create(dom, xml, flags)
     }
 
-    async fn list_snapshots(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<SnapshotInfo>> {
+    async fn list_snapshots(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<SnapshotInfo>> {
         self.snapshot_list(dom, flags)
     }
 
-    async fn snapshot_xml(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<String> {
+    async fn snapshot_xml(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
         self.snapshot_xml_desc(dom, name, flags)
     }
 
-    async fn revert_to_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    async fn revert_to_snapshot(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.snapshot_revert(dom, name, flags)
     }
 
-    async fn delete_snapshot(&self, dom: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    async fn delete_snapshot(
+        &self,
+        dom: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.snapshot_delete(dom, name, flags)
     }
 
@@ -420,7 +454,10 @@ impl Driver for TestDriver {
         self.stats_list(doms, stats, flags)
     }
 
-    async fn subscribe_events(&self, from_sequence: Option<u64>) -> DriverResult<EventSubscription> {
+    async fn subscribe_events(
+        &self,
+        from_sequence: Option<u64>,
+    ) -> DriverResult<EventSubscription> {
         Ok(self.bus.subscribe(from_sequence))
     }
 
@@ -470,13 +507,7 @@ impl TestRegistry {
 
 /// The path part of a `test:` URI; NO_CONNECT for anything else.
 fn test_uri_path(uri: &str) -> Result<String, VirtError> {
-    let no_connect = || {
-        VirtError::new(
-            ErrorCode::NoConnect,
-            ErrorDomain::Test,
-            uri.to_string(),
-        )
-    };
+    let no_connect = || VirtError::new(ErrorCode::NoConnect, ErrorDomain::Test, uri.to_string());
     let rest = uri
         .strip_prefix("test://")
         .or_else(|| uri.strip_prefix("test+unix://"))

@@ -37,10 +37,10 @@ fn impact(dom: &Dom, flags: u32) -> DriverResult<(bool, bool)> {
     }
     if config && !dom.persistent {
         let (n, u) = obj();
-        return Err(
-            VirtError::operation_invalid("transient domains do not have any persistent config")
-                .with_object(n, u),
-        );
+        return Err(VirtError::operation_invalid(
+            "transient domains do not have any persistent config",
+        )
+        .with_object(n, u));
     }
     Ok((live, config))
 }
@@ -109,7 +109,12 @@ impl TestDriver {
         Ok(self.codec.format_domain(def, opts))
     }
 
-    pub(crate) fn set_memory(&self, lookup: &DomainLookup, kib: u64, flags: u32) -> DriverResult<()> {
+    pub(crate) fn set_memory(
+        &self,
+        lookup: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainSetMemoryFlags")?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
@@ -132,7 +137,10 @@ impl TestDriver {
             }
             dom.def.current_memory_kib = kib;
             let h = dom.handle();
-            self.emit(h, Payload::BalloonChange(BalloonChangeEvent { actual_kib: kib }));
+            self.emit(
+                h,
+                Payload::BalloonChange(BalloonChangeEvent { actual_kib: kib }),
+            );
         }
         if config {
             let def = config_def(dom);
@@ -144,11 +152,22 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn set_vcpus(&self, lookup: &DomainLookup, count: u32, flags: u32) -> DriverResult<()> {
+    pub(crate) fn set_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
         // LIVE | CONFIG | MAXIMUM | HOTPLUGGABLE; GUEST needs an agent the test driver lacks.
-        self.check_flags(flags, LIVE | CONFIG | MAXIMUM | 16, "testDomainSetVcpusFlags")?;
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | 16,
+            "testDomainSetVcpusFlags",
+        )?;
         if count == 0 {
-            return Err(invalid_arg("nvcpus in virDomainSetVcpusFlags must not be zero"));
+            return Err(invalid_arg(
+                "nvcpus in virDomainSetVcpusFlags must not be zero",
+            ));
         }
         if flags & MAXIMUM != 0 && flags & CONFIG == 0 {
             return Err(invalid_arg(
@@ -211,8 +230,10 @@ impl TestDriver {
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
         if !dom.persistent {
-            return Err(VirtError::operation_invalid("cannot set autostart for transient domain")
-                .with_object(&dom.def.name, dom.def.uuid.to_string()));
+            return Err(
+                VirtError::operation_invalid("cannot set autostart for transient domain")
+                    .with_object(&dom.def.name, dom.def.uuid.to_string()),
+            );
         }
         dom.autostart = on;
         Ok(())

@@ -26,8 +26,10 @@ impl TestDriver {
         let dom = st.domains.get_mut(&uuid).expect("resolved");
         dom.require_active()?;
         if !dom.persistent {
-            return Err(VirtError::operation_invalid("cannot do managed save for transient domain")
-                .with_object(&dom.def.name, uuid.to_string()));
+            return Err(VirtError::operation_invalid(
+                "cannot do managed save for transient domain",
+            )
+            .with_object(&dom.def.name, uuid.to_string()));
         }
         let paused = match flags & 6 {
             2 => false,
@@ -72,7 +74,14 @@ impl TestDriver {
         let body = format!(
             "{MAGIC}\n{}\n{}",
             u8::from(paused),
-            self.codec.format_domain(def, FormatOptions { inactive: true, secure: true, id: None })
+            self.codec.format_domain(
+                def,
+                FormatOptions {
+                    inactive: true,
+                    secure: true,
+                    id: None
+                }
+            )
         );
         crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600)
             .map_err(|e| system_error(format!("failed to write domain save file '{path}': {e}")))?;
@@ -80,7 +89,12 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn restore_from_file(&self, path: &str, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) fn restore_from_file(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, SAVE_FLAGS, "testDomainRestoreFlags")?;
         let text = std::fs::read_to_string(path)
             .map_err(|e| system_error(format!("cannot read domain image '{path}': {e}")))?;
@@ -93,7 +107,9 @@ impl TestDriver {
                 format!("'{path}' is not a test driver save image"),
             ));
         };
-        let def = self.codec.parse_domain(if xml.is_empty() { saved_xml } else { xml })?;
+        let def = self
+            .codec
+            .parse_domain(if xml.is_empty() { saved_xml } else { xml })?;
         let paused = match flags & 6 {
             2 => false,
             4 => true,

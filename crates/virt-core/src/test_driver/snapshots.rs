@@ -12,7 +12,11 @@ use crate::xml::FormatOptions;
 use crate::VirtError;
 
 fn no_snapshot(detail: String) -> VirtError {
-    VirtError::new(ErrorCode::NoDomainSnapshot, ErrorDomain::DomainSnapshot, detail)
+    VirtError::new(
+        ErrorCode::NoDomainSnapshot,
+        ErrorDomain::DomainSnapshot,
+        detail,
+    )
 }
 
 fn find<'a>(dom: &'a Dom, name: &str) -> DriverResult<&'a Snapshot> {
@@ -51,7 +55,12 @@ fn state_word(s: StateReason) -> &'static str {
 }
 
 impl TestDriver {
-    pub(crate) fn snapshot_create(&self, lookup: &DomainLookup, xml: &str, flags: u32) -> DriverResult<SnapshotInfo> {
+    pub(crate) fn snapshot_create(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<SnapshotInfo> {
         // HALT | ATOMIC | VALIDATE; the test driver keeps metadata only, so ATOMIC holds trivially.
         self.check_flags(flags, 8 | 128 | 512, "testDomainSnapshotCreateXML")?;
         let parsed = if xml.trim().is_empty() {
@@ -98,12 +107,21 @@ impl TestDriver {
             state: dom.state,
         });
         if flags & 8 != 0 && dom.is_active() {
-            self.stop(&mut st, &uuid, reason::shutoff::FROM_SNAPSHOT, ev::stopped::FROM_SNAPSHOT);
+            self.stop(
+                &mut st,
+                &uuid,
+                reason::shutoff::FROM_SNAPSHOT,
+                ev::stopped::FROM_SNAPSHOT,
+            );
         }
         Ok(info)
     }
 
-    pub(crate) fn snapshot_list(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<SnapshotInfo>> {
+    pub(crate) fn snapshot_list(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<SnapshotInfo>> {
         // ROOTS | METADATA | LEAVES | NO_LEAVES | NO_METADATA | INACTIVE | ACTIVE | DISK_ONLY |
         // INTERNAL | EXTERNAL | TOPOLOGICAL
         self.check_flags(flags, 0x7ff, "testDomainListAllSnapshots")?;
@@ -136,7 +154,12 @@ impl TestDriver {
         Ok(out)
     }
 
-    pub(crate) fn snapshot_xml_desc(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<String> {
+    pub(crate) fn snapshot_xml_desc(
+        &self,
+        lookup: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
         self.check_flags(flags, 1, "testDomainSnapshotGetXMLDesc")?;
         let st = self.lock();
         let dom = st.get(lookup)?;
@@ -144,16 +167,30 @@ impl TestDriver {
         let mut x = String::from("<domainsnapshot>\n");
         x += &format!("  <name>{}</name>\n", escape(&s.info.name));
         if !s.info.description.is_empty() {
-            x += &format!("  <description>{}</description>\n", escape(&s.info.description));
+            x += &format!(
+                "  <description>{}</description>\n",
+                escape(&s.info.description)
+            );
         }
         x += &format!("  <state>{}</state>\n", s.info.state);
         if !s.info.parent.is_empty() {
-            x += &format!("  <parent>\n    <name>{}</name>\n  </parent>\n", escape(&s.info.parent));
+            x += &format!(
+                "  <parent>\n    <name>{}</name>\n  </parent>\n",
+                escape(&s.info.parent)
+            );
         }
         x += &format!("  <creationTime>{}</creationTime>\n", s.info.creation_time);
-        let snapshot_kind = if s.state.state.is_active() { "internal" } else { "no" };
+        let snapshot_kind = if s.state.state.is_active() {
+            "internal"
+        } else {
+            "no"
+        };
         x += &format!("  <memory snapshot='{snapshot_kind}'/>\n");
-        let opts = FormatOptions { id: None, secure: flags & 1 != 0, inactive: true };
+        let opts = FormatOptions {
+            id: None,
+            secure: flags & 1 != 0,
+            inactive: true,
+        };
         for line in self.codec.format_domain(&s.def, opts).lines() {
             x += &format!("  {line}\n");
         }
@@ -161,7 +198,12 @@ impl TestDriver {
         Ok(x)
     }
 
-    pub(crate) fn snapshot_revert(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    pub(crate) fn snapshot_revert(
+        &self,
+        lookup: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         // RUNNING | PAUSED | FORCE | RESET_NVRAM
         self.check_flags(flags, 0xf, "testDomainRevertToSnapshot")?;
         if flags & 3 == 3 {
@@ -175,7 +217,12 @@ impl TestDriver {
         let uuid = st.resolve(lookup)?;
         let snap = find(&st.domains[&uuid], name)?.clone();
         if st.domains[&uuid].is_active() {
-            self.stop(&mut st, &uuid, reason::shutoff::FROM_SNAPSHOT, ev::stopped::FROM_SNAPSHOT);
+            self.stop(
+                &mut st,
+                &uuid,
+                reason::shutoff::FROM_SNAPSHOT,
+                ev::stopped::FROM_SNAPSHOT,
+            );
             if !st.domains.contains_key(&uuid) {
                 // A transient domain vanished on stop; reverting brings it back.
                 st.insert(Dom::new(snap.def.clone(), false));
@@ -207,7 +254,12 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn snapshot_delete(&self, lookup: &DomainLookup, name: &str, flags: u32) -> DriverResult<()> {
+    pub(crate) fn snapshot_delete(
+        &self,
+        lookup: &DomainLookup,
+        name: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         // CHILDREN | METADATA_ONLY | CHILDREN_ONLY
         self.check_flags(flags, 0x7, "testDomainSnapshotDelete")?;
         let mut st = self.lock();
@@ -226,7 +278,10 @@ impl TestDriver {
         if flags & 4 == 0 {
             doomed.push(target.info.name.clone());
         }
-        let current_doomed = dom.snapshots.iter().any(|s| s.info.current && doomed.contains(&s.info.name));
+        let current_doomed = dom
+            .snapshots
+            .iter()
+            .any(|s| s.info.current && doomed.contains(&s.info.name));
         dom.snapshots.retain(|s| !doomed.contains(&s.info.name));
         for s in &mut dom.snapshots {
             if s.info.parent == target.info.name {
@@ -234,7 +289,11 @@ impl TestDriver {
             }
         }
         if current_doomed {
-            let keep = if flags & 4 != 0 { target.info.name.clone() } else { target.info.parent.clone() };
+            let keep = if flags & 4 != 0 {
+                target.info.name.clone()
+            } else {
+                target.info.parent.clone()
+            };
             for s in &mut dom.snapshots {
                 s.info.current = s.info.name == keep;
             }
@@ -253,7 +312,10 @@ fn state_from_word(word: &str) -> StateReason {
 }
 
 /// Snapshots listed in a node file, for domain `def`; the last one listed becomes current.
-pub(crate) fn from_node(def: &crate::model::DomainDef, defs: &[crate::model::SnapshotDef]) -> Vec<Snapshot> {
+pub(crate) fn from_node(
+    def: &crate::model::DomainDef,
+    defs: &[crate::model::SnapshotDef],
+) -> Vec<Snapshot> {
     let n = defs.len();
     defs.iter()
         .enumerate()
@@ -261,7 +323,10 @@ pub(crate) fn from_node(def: &crate::model::DomainDef, defs: &[crate::model::Sna
             let word = s.state.clone().unwrap_or_else(|| "shutoff".into());
             Snapshot {
                 info: SnapshotInfo {
-                    name: s.name.clone().unwrap_or_else(|| s.creation_time.unwrap_or(0).to_string()),
+                    name: s
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| s.creation_time.unwrap_or(0).to_string()),
                     parent: s.parent.clone().unwrap_or_default(),
                     creation_time: s.creation_time.unwrap_or(0),
                     state: word.clone(),

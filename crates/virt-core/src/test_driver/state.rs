@@ -174,7 +174,10 @@ impl State {
         let id = self.next_id;
         self.next_id += 1;
         self.by_id.insert(id, *uuid);
-        let dom = self.domains.get_mut(uuid).expect("activate on a known domain");
+        let dom = self
+            .domains
+            .get_mut(uuid)
+            .expect("activate on a known domain");
         dom.id = Some(id);
         dom.state = state;
     }
@@ -182,7 +185,10 @@ impl State {
     /// Marks a domain shut off. A transient domain disappears; a persistent one picks up its
     /// next-boot definition. Returns the handle as it was while running.
     pub fn deactivate(&mut self, uuid: &Uuid, reason: i32) -> DomainHandle {
-        let dom = self.domains.get_mut(uuid).expect("deactivate on a known domain");
+        let dom = self
+            .domains
+            .get_mut(uuid)
+            .expect("deactivate on a known domain");
         let handle = dom.handle();
         if let Some(id) = dom.id.take() {
             self.by_id.remove(&id);

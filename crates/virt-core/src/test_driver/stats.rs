@@ -27,14 +27,24 @@ fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
             ),
         ));
     }
-    Ok(if stats == 0 { SUPPORTED } else { stats & SUPPORTED })
+    Ok(if stats == 0 {
+        SUPPORTED
+    } else {
+        stats & SUPPORTED
+    })
 }
 
 fn record(d: &Dom, groups: u32) -> StatsRecord {
     let mut params = Vec::with_capacity(2);
     if groups & STATE != 0 {
-        params.push(TypedParam::new("state.state", TypedValue::Int(d.state.state as i32)));
-        params.push(TypedParam::new("state.reason", TypedValue::Int(d.state.reason)));
+        params.push(TypedParam::new(
+            "state.state",
+            TypedValue::Int(d.state.state as i32),
+        ));
+        params.push(TypedParam::new(
+            "state.reason",
+            TypedValue::Int(d.state.reason),
+        ));
     }
     StatsRecord {
         handle: d.handle(),
@@ -44,7 +54,11 @@ fn record(d: &Dom, groups: u32) -> StatsRecord {
 
 impl TestDriver {
     pub(crate) fn stats_all(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
-        self.check_flags(flags, 0xff | NOWAIT | BACKING | ENFORCE, "testConnectGetAllDomainStats")?;
+        self.check_flags(
+            flags,
+            0xff | NOWAIT | BACKING | ENFORCE,
+            "testConnectGetAllDomainStats",
+        )?;
         let groups = groups(stats, flags)?;
         let st = self.lock();
         Ok(self

@@ -27,6 +27,14 @@ export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 
+# buf (from the npm registry) lints and format-checks the proto contract.
+BUFDIR="$PWD/target/buf"
+if [ ! -x "$BUFDIR/node_modules/.bin/buf" ]; then
+  mkdir -p "$BUFDIR"
+  (cd "$BUFDIR" && npm install --silent --no-audit --no-fund @bufbuild/buf@1 >/dev/null)
+fi
+(cd proto && "$BUFDIR/node_modules/.bin/buf" lint && "$BUFDIR/node_modules/.bin/buf" format --diff --exit-code)
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo nextest run --workspace --all-features --no-fail-fast

@@ -10,7 +10,7 @@ use virt_core::types::DomainLookup;
 
 use super::dom::{resolve, ANY};
 use super::output::Output;
-use super::report::{CliError, Context};
+use super::report::CliError;
 
 /// Options of `domstats`.
 #[derive(clap::Args, Debug, Default)]
@@ -169,9 +169,7 @@ pub fn render(records: &[DomainStatsRecord]) -> String {
 /// Runs `domstats`.
 pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), CliError> {
     let records = if a.domains.is_empty() {
-        conn.all_domain_stats(groups(a), flags(a))
-            .await
-            .context(|| "Failed to get stats of domains".into())?
+        conn.all_domain_stats(groups(a), flags(a)).await?
     } else {
         let mut lookups: Vec<DomainLookup> = Vec::new();
         for arg in &a.domains {

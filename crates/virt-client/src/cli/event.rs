@@ -117,6 +117,10 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         End::Done => {}
     }
     out.line(&format!("events received: {count}"));
+    // virsh counts a wait that received nothing as a failure.
+    if count == 0 {
+        return Err(CliError::Silent);
+    }
     Ok(())
 }
 

@@ -32,6 +32,9 @@ pub enum CliError {
     Message(String),
     /// Opening the connection failed.
     Connect(Box<ClientError>),
+    /// The command failed and has already said why on standard output (`event` that
+    /// received nothing).
+    Silent,
 }
 
 impl CliError {
@@ -58,6 +61,7 @@ impl CliError {
                 lines
             }
             CliError::Message(m) => vec![m.clone()],
+            CliError::Silent => Vec::new(),
             CliError::Connect(source) => vec![
                 "failed to connect to the hypervisor".to_string(),
                 source.to_string(),
@@ -170,6 +174,12 @@ mod tests {
             "error: failed to connect to the hypervisor\n\
              error: failed to connect to the daemon socket '/run/virt/virt-proxy-sock': No such file or directory\n"
         );
+    }
+
+    #[test]
+    fn silent_failures_print_nothing_but_still_fail() {
+        assert_eq!(printed(&CliError::Silent), "");
+        assert_eq!(exit_status(&Err(CliError::Silent)), 1);
     }
 
     #[test]

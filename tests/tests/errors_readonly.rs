@@ -218,7 +218,7 @@ async fn malformed_uris_are_clear_client_errors() {
             InvalidArg,
             "transport in URL not recognised",
         ),
-        ("://nothing", NoConnect, "does not include a driver name"),
+        ("://nothing", NoConnect, "the URI does not name a driver"),
         (
             "qemu+unix://host/system",
             InvalidArg,

@@ -289,6 +289,11 @@ impl VirtError {
     pub fn message(&self) -> String {
         match (self.code.prefix(), self.detail.is_empty()) {
             (Some(p), true) => p.to_string(),
+            // "no connection driver available for qemu:///x", "invalid domain pointer in f":
+            // libvirt words these prefixes to run straight into the detail.
+            (Some(p), false) if p.ends_with(" for") || p.ends_with(" in") => {
+                format!("{p} {}", self.detail)
+            }
             (Some(p), false) => format!("{p}: {}", self.detail),
             (None, _) => self.detail.clone(),
         }
@@ -365,6 +370,8 @@ mod tests {
         assert_eq!(e.message(), "bad thing");
         let e = VirtError::new(ErrorCode::NoDomain, ErrorDomain::Test, "");
         assert_eq!(e.message(), "Domain not found");
+        let e = VirtError::new(ErrorCode::NoConnect, ErrorDomain::Remote, "bogus:///x");
+        assert_eq!(e.message(), "no connection driver available for bogus:///x");
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! the `Driver` trait, the in-memory test driver, the code generated from proto/ and the daemon
 //! runtime that serves any driver.
 
+/// The libvirt API name each gRPC method follows.
+pub mod api_names;
 pub mod driver;
 pub mod error;
 pub mod events;

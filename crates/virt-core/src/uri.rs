@@ -339,7 +339,7 @@ fn no_driver_name(uri: &str) -> VirtError {
     VirtError::new(
         ErrorCode::NoConnect,
         ErrorDomain::Uri,
-        format!("URI '{uri}' does not include a driver name"),
+        format!("'{uri}': the URI does not name a driver"),
     )
 }
 
@@ -677,9 +677,9 @@ mod tests {
                 "invalid argument: using unix socket and remote server 'h' is not supported.",
             ),
             ("qemu+ext:///system", remote, "invalid argument: for 'ext' transport, command is required"),
-            ("://h/system", no_connect, "no connection driver available for: URI '://h/system' does not include a driver name"),
-            ("+ssh://h/system", no_connect, "no connection driver available for: URI '+ssh://h/system' does not include a driver name"),
-            ("default", no_connect, "no connection driver available for: URI 'default' does not include a driver name"),
+            ("://h/system", no_connect, "no connection driver available for '://h/system': the URI does not name a driver"),
+            ("+ssh://h/system", no_connect, "no connection driver available for '+ssh://h/system': the URI does not name a driver"),
+            ("default", no_connect, "no connection driver available for 'default': the URI does not name a driver"),
             ("qemu:/system", uri, "invalid argument: missing '//' after 'qemu:' in URI 'qemu:/system'"),
             ("1qemu:///system", uri, "invalid argument: invalid driver name '1qemu' in URI '1qemu:///system'"),
             ("qemu:///sys%zztem", uri, "invalid argument: invalid percent-escape '%zz' in URI 'qemu:///sys%zztem'"),

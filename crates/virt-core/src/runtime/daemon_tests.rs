@@ -125,7 +125,7 @@ async fn serve_binds_both_sockets_enforces_read_only_and_answers_health() {
     assert_eq!(denied.code(), tonic::Code::PermissionDenied);
     assert_eq!(
         denied.message(),
-        "operation forbidden: read only access prevents GetDomainCapabilities"
+        "operation forbidden: read only access prevents virConnectGetDomainCapabilities"
     );
     let info = denied.get_details_error_info().expect("error info");
     assert_eq!(

@@ -108,7 +108,7 @@ mod tests {
         assert_eq!(err.code(), tonic::Code::PermissionDenied);
         assert_eq!(
             err.message(),
-            "operation forbidden: read only access prevents GetDomainCapabilities"
+            "operation forbidden: read only access prevents virConnectGetDomainCapabilities"
         );
     }
 }

@@ -40,11 +40,14 @@ pub fn is_allowed(path: &str) -> bool {
     allowed_methods().contains(path.strip_prefix('/').unwrap_or(path))
 }
 
-/// The status a read-only caller gets for `path`: [`VirtError::read_only`] naming the method,
-/// through the crate's one error mapping ([`crate::status::to_status`]).
+/// The status a read-only caller gets for `path`: [`VirtError::read_only`] naming libvirt's API
+/// for the method, as libvirt's message does ("read only access prevents virDomainDestroy"),
+/// or the gRPC method for one without a libvirt counterpart; through the crate's one error
+/// mapping ([`crate::status::to_status`]).
 pub fn denied_status(path: &str) -> Status {
     let method = path.rsplit('/').next().unwrap_or(path);
-    crate::status::to_status(&VirtError::read_only(method))
+    let api = crate::api_names::libvirt_api(method).unwrap_or(method);
+    crate::status::to_status(&VirtError::read_only(api))
 }
 
 /// Tower layer that tags requests with [`ConnectionInfo`] and enforces the allowlist on
@@ -150,7 +153,7 @@ mod tests {
         assert_eq!(st.code(), Code::PermissionDenied);
         assert_eq!(
             st.message(),
-            "operation forbidden: read only access prevents DefineDomain"
+            "operation forbidden: read only access prevents virDomainDefineXML"
         );
         let info = st.get_details_error_info().expect("error info");
         assert_eq!(info.reason, "OPERATION_DENIED");

@@ -71,8 +71,9 @@ impl TestDriver {
             max_memory_kib: d.def.memory_kib,
             memory_kib: d.def.current_memory_kib,
             vcpus: d.def.current_vcpus,
-            // libvirt's test driver reports the wall clock as CPU time; kept for virsh parity.
-            cpu_time_ns: if active { wall_clock_ns() } else { 0 },
+            // libvirt's test driver reports the wall clock as CPU time, whatever the state; kept
+            // so that `dominfo` prints what virsh prints.
+            cpu_time_ns: wall_clock_ns(),
             // libvirt's test driver answers "linux" whatever the definition says.
             os_type: "linux".into(),
             persistent: d.persistent,

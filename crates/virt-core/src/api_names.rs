@@ -1,0 +1,87 @@
+//! The libvirt public API each gRPC method follows, so that messages that name an API
+//! ("read only access prevents virDomainDestroy") read as libvirt's do.
+
+/// libvirt's API name for a `virt.v1` method, given as its bare name (`DestroyDomain`) or its
+/// gRPC path (`/virt.v1.DomainService/DestroyDomain`).
+pub fn libvirt_api(method: &str) -> Option<&'static str> {
+    let bare = method.rsplit('/').next().unwrap_or(method);
+    Some(match bare {
+        "GetVersion" => "virConnectGetVersion",
+        "GetHostname" => "virConnectGetHostname",
+        "GetUri" => "virConnectGetURI",
+        "GetCapabilities" => "virConnectGetCapabilities",
+        "GetDomainCapabilities" => "virConnectGetDomainCapabilities",
+        "GetNodeInfo" => "virNodeGetInfo",
+        "GetMaxVcpus" => "virConnectGetMaxVcpus",
+        "GetSecurityModel" => "virNodeGetSecurityModel",
+        "LookupDomain" => "virDomainLookupByName",
+        "ListAllDomains" => "virConnectListAllDomains",
+        "DefineDomain" => "virDomainDefineXML",
+        "UndefineDomain" => "virDomainUndefine",
+        "CreateDomain" => "virDomainCreate",
+        "CreateDomainXml" => "virDomainCreateXML",
+        "ShutdownDomain" => "virDomainShutdown",
+        "DestroyDomain" => "virDomainDestroy",
+        "RebootDomain" => "virDomainReboot",
+        "ResetDomain" => "virDomainReset",
+        "SuspendDomain" => "virDomainSuspend",
+        "ResumeDomain" => "virDomainResume",
+        "GetDomainInfo" => "virDomainGetInfo",
+        "GetDomainState" => "virDomainGetState",
+        "GetDomainXml" => "virDomainGetXMLDesc",
+        "SetDomainMemory" => "virDomainSetMemoryFlags",
+        "SetDomainVcpus" => "virDomainSetVcpusFlags",
+        "GetDomainVcpus" => "virDomainGetVcpusFlags",
+        "AttachDevice" => "virDomainAttachDeviceFlags",
+        "DetachDevice" => "virDomainDetachDeviceFlags",
+        "UpdateDevice" => "virDomainUpdateDeviceFlags",
+        "GetAutostart" => "virDomainGetAutostart",
+        "SetAutostart" => "virDomainSetAutostart",
+        "ManagedSave" => "virDomainManagedSave",
+        "HasManagedSaveImage" => "virDomainHasManagedSaveImage",
+        "ManagedSaveRemove" => "virDomainManagedSaveRemove",
+        "SaveDomain" => "virDomainSaveFlags",
+        "RestoreDomain" => "virDomainRestoreFlags",
+        "CreateSnapshot" => "virDomainSnapshotCreateXML",
+        "ListSnapshots" => "virDomainListAllSnapshots",
+        "GetSnapshotXml" => "virDomainSnapshotGetXMLDesc",
+        "RevertToSnapshot" => "virDomainRevertToSnapshot",
+        "DeleteSnapshot" => "virDomainSnapshotDelete",
+        "GetAllDomainStats" => "virConnectGetAllDomainStats",
+        "ListDomainStats" => "virDomainListGetStats",
+        "StreamEvents" => "virConnectDomainEventRegisterAny",
+        "OpenConsole" => "virDomainOpenConsole",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prost::Message;
+
+    #[test]
+    fn every_virt_v1_method_except_info_has_a_libvirt_name() {
+        let fds = prost_types::FileDescriptorSet::decode(crate::proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptor set decodes");
+        for file in &fds.file {
+            for svc in &file.service {
+                for m in &svc.method {
+                    let name = m.name();
+                    if name == "Info" {
+                        continue;
+                    }
+                    assert!(
+                        libvirt_api(name).is_some(),
+                        "{}/{name} has no libvirt name",
+                        svc.name()
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            libvirt_api("/virt.v1.DomainService/DestroyDomain"),
+            Some("virDomainDestroy")
+        );
+    }
+}

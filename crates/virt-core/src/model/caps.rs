@@ -150,3 +150,57 @@ pub struct DomainCapsBlock {
     /// `<enum name=...>` children with their values.
     pub enums: Vec<(String, Vec<String>)>,
 }
+
+impl Capabilities {
+    /// The host libvirt 9.0's test driver describes (`virsh -c test:///default capabilities`):
+    /// i686, two NUMA cells of 8 CPUs with 2 GiB and 4 GiB, secmodel `testSecurity`, and hvm
+    /// and xen guests run by `/usr/bin/test-hv` with domain type `test`.
+    pub fn test_driver() -> Capabilities {
+        let cell = |id: u32, memory_kib: u64, small_page: u64| NumaCell {
+            id,
+            memory_kib,
+            pages: vec![(small_page, 524_288), (2048, 0), (1_048_576, 0)],
+            distances: Vec::new(),
+            cpus: (0..8)
+                .map(|i| CellCpu {
+                    id: id * 8 + i,
+                    socket_id: id,
+                    die_id: 0,
+                    core_id: i,
+                    siblings: (id * 8 + i).to_string(),
+                })
+                .collect(),
+        };
+        let flags = || {
+            vec![
+                GuestFeature {
+                    name: "pae".into(),
+                    ..GuestFeature::default()
+                },
+                GuestFeature {
+                    name: "nonpae".into(),
+                    ..GuestFeature::default()
+                },
+            ]
+        };
+        let guest = |os: &str| GuestCaps {
+            os_type: os.into(),
+            arch: "i686".into(),
+            wordsize: 32,
+            emulator: "/usr/bin/test-hv".into(),
+            domain_types: vec!["test".into()],
+            features: flags(),
+            ..GuestCaps::default()
+        };
+        Capabilities {
+            host_arch: "i686".into(),
+            host_features: vec!["pae".into(), "nonpae".into()],
+            host_page_sizes_kib: vec![4, 8, 2048, 1_048_576],
+            iommu: Some(false),
+            cells: vec![cell(0, 2_097_152, 4), cell(1, 4_194_304, 8)],
+            secmodels: vec![("testSecurity".into(), String::new())],
+            guests: vec![guest("hvm"), guest("xen")],
+            ..Capabilities::default()
+        }
+    }
+}

@@ -40,6 +40,10 @@ pub struct CharSource {
     pub protocol: Option<CharProtocol>,
     /// `channel=...` (spiceport).
     pub channel: Option<String>,
+    /// `<clipboard copypaste=...>` (qemu-vdagent).
+    pub clipboard_copypaste: Option<bool>,
+    /// `<mouse mode='server|client'>` (qemu-vdagent).
+    pub mouse_mode: Option<String>,
 }
 
 /// Guest side of a character device.

@@ -3,11 +3,12 @@
 //! [`super::display`] and [`super::chardev`].
 
 use super::chardev::{CharDev, CharSource};
-use super::display::{Graphics, Input, Sound, Video};
+use super::display::{Audio, Graphics, Input, Sound, Video};
 use super::enums::{
     ControllerType, DiskBus, DiskDevice, DiskType, InterfaceType, MacvtapMode, MemballoonModel,
     PanicModel, RngModel, WatchdogAction, WatchdogModel,
 };
+use super::hostdev::{Hostdev, Redirdev};
 
 /// `<devices>`; each list keeps document order (disks in libvirt's bus/target order).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -34,8 +35,14 @@ pub struct Devices {
     pub graphics: Vec<Graphics>,
     /// `<sound>` elements.
     pub sounds: Vec<Sound>,
-    /// `<video>` elements.
+    /// `<audio>` backends.
+    pub audios: Vec<Audio>,
+    /// `<video>` elements; the primary one first.
     pub videos: Vec<Video>,
+    /// `<hostdev>` elements.
+    pub hostdevs: Vec<Hostdev>,
+    /// `<redirdev>` elements.
+    pub redirdevs: Vec<Redirdev>,
     /// `<watchdog>`.
     pub watchdog: Option<Watchdog>,
     /// `<memballoon>`.
@@ -114,6 +121,8 @@ pub struct Disk {
     pub driver: Option<DiskDriver>,
     /// `<source>`; `None` for an empty cdrom/floppy.
     pub source: Option<DiskSource>,
+    /// `<backingStore/>` written empty: the image has no backing chain to probe.
+    pub backing_store_none: bool,
     /// `<target dev=...>`.
     pub target_dev: String,
     /// `<target bus=...>`; inferred from the device name when absent.

@@ -107,3 +107,13 @@ pub struct Sound {
     /// `<address>`.
     pub address: Option<Address>,
 }
+
+/// `<audio>`: a host audio backend that sound devices and graphics refer to by id.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Audio {
+    /// `id=...` (1 and up).
+    pub id: u32,
+    /// `type=...`: `none`, `spice`, `alsa`, `pulseaudio`, `sdl`, `oss`, `coreaudio`, `jack`,
+    /// `pipewire`, `dbus`, `file`.
+    pub audio_type: String,
+}

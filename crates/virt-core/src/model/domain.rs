@@ -178,8 +178,11 @@ pub struct Feature {
     pub name: String,
     /// `state='on|off'` (tristate features).
     pub state: Option<bool>,
-    /// Other attributes the feature has (`apic eoi=`, `ioapic driver=`), `(name, value)`.
+    /// Other attributes the feature has (`apic eoi=`, `ioapic driver=`, `hyperv mode=`,
+    /// `spinlocks retries=`), `(name, value)`.
     pub attributes: Vec<(String, String)>,
+    /// Sub-features (`<hyperv><relaxed state='on'/></hyperv>`), in libvirt's order.
+    pub children: Vec<Feature>,
 }
 
 /// `<cpu>`.

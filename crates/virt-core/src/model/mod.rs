@@ -7,6 +7,7 @@ pub mod devices;
 pub mod display;
 pub mod domain;
 pub mod enums;
+pub mod hostdev;
 pub mod node;
 pub mod snapshot;
 pub mod xmlnode;

@@ -1,0 +1,334 @@
+//! `<disk>`: parse, libvirt's insertion order, and format.
+
+use virt_core::model::devices::{Disk, DiskDriver, DiskSource, DiskSourceHost};
+use virt_core::model::enums::{DiskBus, DiskDevice, DiskType};
+
+use super::{format_info, parse_address, parse_boot};
+use crate::domain::non_empty;
+use crate::strict::Cursor;
+use crate::writer::Writer;
+use crate::XmlError;
+
+const NET_PROTOCOLS: &[&str] = &[
+    "nbd", "rbd", "sheepdog", "gluster", "iscsi", "http", "https", "ftp", "ftps", "tftp", "ssh",
+    "vxhs", "nfs",
+];
+
+pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
+    let mut d = Disk {
+        disk_type: c
+            .attr_with("type", "expected a disk type", DiskType::from_xml)?
+            .unwrap_or_default(),
+        device: c
+            .attr_with(
+                "device",
+                "expected disk, cdrom, floppy or lun",
+                DiskDevice::from_xml,
+            )?
+            .unwrap_or_default(),
+        ..Disk::default()
+    };
+    if matches!(d.disk_type, DiskType::Nvme | DiskType::Vhostuser) {
+        return Err(XmlError::Unsupported {
+            path: c.attr_path("type"),
+            message: format!("disk type '{}' is not supported", d.disk_type),
+        });
+    }
+    if let Some(drv) = c.child("driver")? {
+        d.driver = Some(parse_driver(drv)?);
+    }
+    if let Some(src) = c.child("source")? {
+        d.source = parse_source(src, d.disk_type)?;
+    }
+    if let Some(mut b) = c.child("backingStore")? {
+        b.text()?;
+        b.finish()?;
+        d.backing_store_none = true;
+    }
+    if d.source.is_none() {
+        match d.disk_type {
+            DiskType::Network => {
+                return Err(XmlError::Missing {
+                    path: format!("{}/source", c.path()),
+                })
+            }
+            // libvirt keeps an empty drive (cdrom without media) as type 'file'.
+            _ => d.disk_type = DiskType::File,
+        }
+    }
+    let mut t = c.child("target")?.ok_or_else(|| XmlError::Missing {
+        path: format!("{}/target", c.path()),
+    })?;
+    d.target_dev = t.attr_req("dev")?.to_string();
+    d.target_bus = t.attr_with("bus", "expected a disk bus", DiskBus::from_xml)?;
+    d.target_tray = t.attr_word("tray", &["open", "closed"])?;
+    d.target_removable = t.attr_on_off("removable")?;
+    t.finish()?;
+    d.readonly = flag(&mut c, "readonly")?;
+    d.shareable = flag(&mut c, "shareable")?;
+    d.transient = flag(&mut c, "transient")?;
+    d.serial = non_empty(c.child_text("serial")?);
+    d.wwn = non_empty(c.child_text("wwn")?);
+    if let Some(w) = &d.wwn {
+        if w.len() != 16 || !w.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(XmlError::InvalidValue {
+                path: format!("{}/wwn", c.path()),
+                value: w.clone(),
+                reason: "expected 16 hex digits".into(),
+            });
+        }
+    }
+    d.boot_order = parse_boot(&mut c)?;
+    d.address = parse_address(&mut c)?;
+    c.finish()?;
+    Ok(d)
+}
+
+fn flag(c: &mut Cursor<'_>, name: &str) -> Result<bool, XmlError> {
+    match c.child(name)? {
+        None => Ok(false),
+        Some(mut e) => {
+            e.text()?;
+            e.finish()?;
+            Ok(true)
+        }
+    }
+}
+
+fn parse_driver(mut c: Cursor<'_>) -> Result<DiskDriver, XmlError> {
+    let drv = DiskDriver {
+        name: non_empty(c.attr_string("name")),
+        format: non_empty(c.attr_string("type")),
+        cache: c.attr_word(
+            "cache",
+            &[
+                "default",
+                "none",
+                "writethrough",
+                "writeback",
+                "directsync",
+                "unsafe",
+            ],
+        )?,
+        error_policy: c.attr_word("error_policy", &["stop", "report", "ignore", "enospace"])?,
+        rerror_policy: c.attr_word("rerror_policy", &["stop", "report", "ignore"])?,
+        io: c.attr_word("io", &["threads", "native", "io_uring"])?,
+        ioeventfd: c.attr_on_off("ioeventfd")?,
+        event_idx: c.attr_on_off("event_idx")?,
+        copy_on_read: c.attr_on_off("copy_on_read")?,
+        discard: c.attr_word("discard", &["unmap", "ignore"])?,
+        iothread: c.attr_u32("iothread")?,
+        detect_zeroes: c.attr_word("detect_zeroes", &["off", "on", "unmap"])?,
+        queues: c.attr_u32("queues")?,
+    };
+    c.finish()?;
+    Ok(drv)
+}
+
+fn parse_source(mut c: Cursor<'_>, ty: DiskType) -> Result<Option<DiskSource>, XmlError> {
+    let mut s = DiskSource {
+        startup_policy: c.attr_word("startupPolicy", &["mandatory", "requisite", "optional"])?,
+        ..DiskSource::default()
+    };
+    match ty {
+        DiskType::File => s.path = non_empty(c.attr_string("file")),
+        DiskType::Block => s.path = non_empty(c.attr_string("dev")),
+        DiskType::Dir => s.path = non_empty(c.attr_string("dir")),
+        DiskType::Volume => {
+            s.pool = non_empty(c.attr_string("pool"));
+            s.volume = non_empty(c.attr_string("volume"));
+            s.mode = c.attr_word("mode", &["host", "direct"])?;
+        }
+        DiskType::Network => {
+            s.protocol = Some(c.attr_req("protocol").and_then(|p| {
+                if NET_PROTOCOLS.contains(&p) {
+                    Ok(p.to_string())
+                } else {
+                    Err(c.invalid_attr("protocol", p, "expected a network disk protocol"))
+                }
+            })?);
+            s.name = non_empty(c.attr_string("name"));
+            for mut h in c.children("host") {
+                let host = DiskSourceHost {
+                    name: non_empty(h.attr_string("name")),
+                    port: h.attr_u32("port")?,
+                    transport: h.attr_word("transport", &["tcp", "unix", "rdma"])?,
+                    socket: non_empty(h.attr_string("socket")),
+                };
+                h.finish()?;
+                s.hosts.push(host);
+            }
+        }
+        DiskType::Nvme | DiskType::Vhostuser => {}
+    }
+    c.finish()?;
+    let empty = s == DiskSource::default();
+    Ok((!empty).then_some(s))
+}
+
+/// The index libvirt derives from a disk name (`vda` 0, `sdb` 1, `hdaa` 26), ignoring a
+/// trailing partition number; `None` for names without a known prefix.
+pub(crate) fn name_to_index(name: &str) -> Option<u32> {
+    let rest = ["fd", "hd", "vd", "sd", "xvd", "ubd"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))?;
+    let letters: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase())
+        .collect();
+    let digits = &rest[letters.len()..];
+    if letters.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || letters.len() > 6 {
+        return None;
+    }
+    let mut idx: u32 = 0;
+    for (i, c) in letters.bytes().enumerate() {
+        idx = (idx + u32::from(i > 0)) * 26 + u32::from(c - b'a');
+    }
+    Some(idx)
+}
+
+/// Inserts `disk` where libvirt's `virDomainDiskInsert` puts it: after the last disk on the
+/// same bus, before the first disk of that bus with a higher index.
+pub(super) fn insert(disks: &mut Vec<Disk>, disk: Disk) {
+    let key = |d: &Disk| name_to_index(&d.target_dev).map_or(-1, i64::from);
+    let new = key(&disk);
+    let mut at: Option<usize> = None;
+    for i in (0..disks.len()).rev() {
+        if disks[i].target_bus != disk.target_bus {
+            continue;
+        }
+        if key(&disks[i]) > new {
+            at = Some(i);
+        } else if at.is_none() {
+            at = Some(i + 1);
+        }
+    }
+    match at {
+        Some(i) => disks.insert(i, disk),
+        None => disks.push(disk),
+    }
+}
+
+pub(super) fn format(w: &mut Writer, d: &Disk) {
+    w.tag("disk")
+        .attr("type", d.disk_type)
+        .attr("device", d.device)
+        .open();
+    if let Some(drv) = &d.driver {
+        w.tag("driver")
+            .attr_opt("name", drv.name.as_deref())
+            .attr_opt("type", drv.format.as_deref())
+            .attr_opt("cache", drv.cache.as_deref())
+            .attr_opt("error_policy", drv.error_policy.as_deref())
+            .attr_opt("rerror_policy", drv.rerror_policy.as_deref())
+            .attr_opt("io", drv.io.as_deref())
+            .on_off("ioeventfd", drv.ioeventfd)
+            .on_off("event_idx", drv.event_idx)
+            .on_off("copy_on_read", drv.copy_on_read)
+            .attr_opt("discard", drv.discard.as_deref())
+            .attr_opt("iothread", drv.iothread)
+            .attr_opt("detect_zeroes", drv.detect_zeroes.as_deref())
+            .attr_opt("queues", drv.queues)
+            .empty();
+    }
+    if let Some(s) = &d.source {
+        format_source(w, d.disk_type, s);
+    }
+    if d.backing_store_none {
+        w.tag("backingStore").empty();
+    }
+    w.tag("target")
+        .attr("dev", &d.target_dev)
+        .attr_opt("bus", d.target_bus)
+        .attr_opt("tray", d.target_tray.as_deref())
+        .on_off("removable", d.target_removable)
+        .empty();
+    for (set, name) in [
+        (d.readonly, "readonly"),
+        (d.shareable, "shareable"),
+        (d.transient, "transient"),
+    ] {
+        if set {
+            w.tag(name).empty();
+        }
+    }
+    w.text_elem("serial", d.serial.as_deref());
+    w.text_elem("wwn", d.wwn.as_deref());
+    format_info(w, d.boot_order, d.address.as_ref());
+    w.close("disk");
+}
+
+fn format_source(w: &mut Writer, ty: DiskType, s: &DiskSource) {
+    let path_attr = match ty {
+        DiskType::Block => "dev",
+        DiskType::Dir => "dir",
+        _ => "file",
+    };
+    let tag = w
+        .tag("source")
+        .attr_opt(path_attr, s.path.as_deref())
+        .attr_opt("protocol", s.protocol.as_deref())
+        .attr_opt("name", s.name.as_deref())
+        .attr_opt("pool", s.pool.as_deref())
+        .attr_opt("volume", s.volume.as_deref())
+        .attr_opt("mode", s.mode.as_deref())
+        .attr_opt("startupPolicy", s.startup_policy.as_deref());
+    tag.children(|w| {
+        for h in &s.hosts {
+            w.tag("host")
+                .attr_opt("transport", h.transport.as_deref())
+                .attr_opt("name", h.name.as_deref())
+                .attr_opt("port", h.port)
+                .attr_opt("socket", h.socket.as_deref())
+                .empty();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strict::parse_u32;
+
+    fn disk(dev: &str, bus: Option<DiskBus>) -> Disk {
+        Disk {
+            target_dev: dev.into(),
+            target_bus: bus,
+            ..Disk::default()
+        }
+    }
+
+    #[test]
+    fn disk_names_give_libvirt_indexes() {
+        assert_eq!(name_to_index("vda"), Some(0));
+        assert_eq!(name_to_index("sdb"), Some(1));
+        assert_eq!(name_to_index("hdz"), Some(25));
+        assert_eq!(name_to_index("sdaa"), Some(26));
+        assert_eq!(name_to_index("xvda1"), Some(0));
+        assert_eq!(name_to_index("zz"), None);
+        assert_eq!(name_to_index("vd"), None);
+        assert_eq!(name_to_index("vda1x"), None);
+        assert_eq!(parse_u32("1"), Some(1));
+    }
+
+    #[test]
+    fn insertion_groups_by_bus_and_sorts_by_index() {
+        let mut v = Vec::new();
+        for (dev, bus) in [
+            ("vda", Some(DiskBus::Virtio)),
+            ("hdc", Some(DiskBus::Ide)),
+            ("vdc", Some(DiskBus::Virtio)),
+            ("vdb", Some(DiskBus::Virtio)),
+        ] {
+            insert(&mut v, disk(dev, bus));
+        }
+        let order: Vec<&str> = v.iter().map(|d| d.target_dev.as_str()).collect();
+        assert_eq!(order, ["vda", "vdb", "vdc", "hdc"]);
+        let mut v = Vec::new();
+        for dev in ["hda", "sdb", "vdc", "xvdd", "fda", "ubda"] {
+            insert(&mut v, disk(dev, None));
+        }
+        let order: Vec<&str> = v.iter().map(|d| d.target_dev.as_str()).collect();
+        assert_eq!(order, ["hda", "fda", "ubda", "sdb", "vdc", "xvdd"]);
+    }
+}

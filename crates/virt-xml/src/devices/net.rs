@@ -1,0 +1,332 @@
+//! `<controller>` and `<interface>`.
+
+use virt_core::model::devices::{Controller, Interface};
+use virt_core::model::enums::{ControllerType, InterfaceType, MacvtapMode};
+
+use super::{format_address, format_info, parse_address, parse_boot};
+use crate::domain::non_empty;
+use crate::strict::{parse_u32_c, Cursor};
+use crate::writer::Writer;
+use crate::XmlError;
+
+fn controller_models(ty: ControllerType) -> &'static [&'static str] {
+    match ty {
+        ControllerType::Scsi => &[
+            "auto",
+            "buslogic",
+            "lsilogic",
+            "lsisas1068",
+            "vmpvscsi",
+            "ibmvscsi",
+            "virtio-scsi",
+            "lsisas1078",
+            "virtio-transitional",
+            "virtio-non-transitional",
+            "ncr53c90",
+            "am53c974",
+            "dc390",
+        ],
+        ControllerType::Usb => &[
+            "piix3-uhci",
+            "piix4-uhci",
+            "ehci",
+            "ich9-ehci1",
+            "ich9-uhci1",
+            "ich9-uhci2",
+            "ich9-uhci3",
+            "vt82c686b-uhci",
+            "pci-ohci",
+            "nec-xhci",
+            "qusb1",
+            "qusb2",
+            "qemu-xhci",
+            "none",
+        ],
+        ControllerType::Pci => &[
+            "pci-root",
+            "pcie-root",
+            "pci-bridge",
+            "dmi-to-pci-bridge",
+            "pcie-root-port",
+            "pcie-switch-upstream-port",
+            "pcie-switch-downstream-port",
+            "pci-expander-bus",
+            "pcie-expander-bus",
+            "pcie-to-pci-bridge",
+        ],
+        ControllerType::Ide => &["piix3", "piix4", "ich6"],
+        ControllerType::VirtioSerial => {
+            &["virtio", "virtio-transitional", "virtio-non-transitional"]
+        }
+        _ => &[],
+    }
+}
+
+/// Parses a `<controller>`; the flag says whether it carried an index.
+pub(super) fn parse_controller(mut c: Cursor<'_>) -> Result<(Controller, bool), XmlError> {
+    let ty = c.attr_req("type")?;
+    let ty = ControllerType::from_xml(ty)
+        .ok_or_else(|| c.invalid_attr("type", ty, "expected a controller type"))?;
+    let index = c.attr_u32("index")?;
+    let models = controller_models(ty);
+    let mut ctl = Controller {
+        controller_type: ty,
+        index: index.unwrap_or(0),
+        model: c.attr_word("model", models)?,
+        ..Controller::default()
+    };
+    if matches!(ty, ControllerType::Usb | ControllerType::VirtioSerial) {
+        ctl.ports = c.attr_u32("ports")?;
+    }
+    if ty == ControllerType::VirtioSerial {
+        ctl.vectors = c.attr_u32("vectors")?;
+    }
+    if ty == ControllerType::Pci {
+        if let Some(mut m) = c.child("model")? {
+            ctl.model_name = non_empty(m.attr_string("name"));
+            m.finish()?;
+        }
+        if let Some(mut t) = c.child("target")? {
+            for (name, hex) in [
+                ("chassisNr", false),
+                ("chassis", false),
+                ("port", true),
+                ("busNr", false),
+                ("index", false),
+            ] {
+                if let Some(v) = t.attr(name) {
+                    let n = parse_u32_c(v)
+                        .ok_or_else(|| t.invalid_attr(name, v, "expected a number"))?;
+                    ctl.target.push((
+                        name.to_string(),
+                        if hex {
+                            format!("{n:#x}")
+                        } else {
+                            n.to_string()
+                        },
+                    ));
+                }
+            }
+            if let Some(h) = t.attr_on_off("hotplug")? {
+                ctl.target
+                    .push(("hotplug".into(), if h { "on" } else { "off" }.into()));
+            }
+            t.finish()?;
+        }
+    }
+    if ty == ControllerType::Usb {
+        if let Some(mut m) = c.child("master")? {
+            ctl.master_startport =
+                Some(m.attr_u32("startport")?.ok_or_else(|| XmlError::Missing {
+                    path: m.attr_path("startport"),
+                })?);
+            m.finish()?;
+        }
+    }
+    ctl.address = parse_address(&mut c)?;
+    c.finish()?;
+    Ok((ctl, index.is_some()))
+}
+
+pub(super) fn format_controller(w: &mut Writer, c: &Controller) {
+    w.tag("controller")
+        .attr("type", c.controller_type)
+        .attr("index", c.index)
+        .attr_opt("model", c.model.as_deref())
+        .attr_opt("ports", c.ports)
+        .attr_opt("vectors", c.vectors)
+        .children(|w| {
+            if let Some(n) = &c.model_name {
+                w.tag("model").attr("name", n).empty();
+            }
+            if !c.target.is_empty() {
+                let mut t = w.tag("target");
+                for (k, v) in &c.target {
+                    t = t.attr(k, v);
+                }
+                t.empty();
+            }
+            if let Some(p) = c.master_startport {
+                w.tag("master").attr("startport", p).empty();
+            }
+            format_address(w, c.address.as_ref());
+        });
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff` into lower case, refusing multicast addresses.
+fn parse_mac(c: &Cursor<'_>, v: &str) -> Result<String, XmlError> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let ok = parts.len() == 6
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !ok {
+        return Err(c.invalid_attr("address", v, "unable to parse mac address"));
+    }
+    let first = u8::from_str_radix(parts[0], 16).unwrap_or(0);
+    if first & 1 == 1 {
+        return Err(c.invalid_attr(
+            "address",
+            v,
+            "expected unicast mac address, found multicast",
+        ));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> {
+    let ty = c
+        .attr_with(
+            "type",
+            "expected an interface type",
+            InterfaceType::from_xml,
+        )?
+        .unwrap_or_default();
+    if !matches!(
+        ty,
+        InterfaceType::Network
+            | InterfaceType::Bridge
+            | InterfaceType::Direct
+            | InterfaceType::User
+            | InterfaceType::Ethernet
+    ) {
+        return Err(XmlError::Unsupported {
+            path: c.attr_path("type"),
+            message: format!("interface type '{ty}' is not supported"),
+        });
+    }
+    let mut n = Interface {
+        interface_type: ty,
+        ..Interface::default()
+    };
+    if let Some(mut m) = c.child("mac")? {
+        let v = m.attr_req("address")?;
+        n.mac = Some(parse_mac(&m, v)?);
+        m.finish()?;
+    }
+    if let Some(mut s) = c.child("source")? {
+        match ty {
+            InterfaceType::Network => {
+                n.source_network = Some(s.attr_req("network")?.to_string());
+                n.source_portgroup = non_empty(s.attr_string("portgroup"));
+            }
+            InterfaceType::Bridge => n.source_bridge = Some(s.attr_req("bridge")?.to_string()),
+            InterfaceType::Direct => {
+                n.source_dev = Some(s.attr_req("dev")?.to_string());
+                n.source_mode = s.attr_with(
+                    "mode",
+                    "expected vepa, private, bridge or passthrough",
+                    MacvtapMode::from_xml,
+                )?;
+            }
+            _ => {}
+        }
+        s.finish()?;
+    } else if matches!(
+        ty,
+        InterfaceType::Network | InterfaceType::Bridge | InterfaceType::Direct
+    ) {
+        return Err(XmlError::Missing {
+            path: format!("{}/source", c.path()),
+        });
+    }
+    if let Some(mut s) = c.child("script")? {
+        n.script = Some(s.attr_req("path")?.to_string());
+        s.finish()?;
+    }
+    if let Some(mut t) = c.child("target")? {
+        n.target_dev = non_empty(t.attr_string("dev"));
+        t.finish()?;
+    }
+    if let Some(mut m) = c.child("model")? {
+        let v = m.attr_req("type")?;
+        if v.is_empty()
+            || !v
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+        {
+            return Err(m.invalid_attr("type", v, "model name contains invalid characters"));
+        }
+        n.model = Some(v.to_string());
+        m.finish()?;
+    }
+    if let Some(mut d) = c.child("driver")? {
+        n.driver_name = d.attr_word("name", &["qemu", "vhost", "kvm", "vfio", "xen"])?;
+        n.driver_queues = d.attr_u32("queues")?;
+        d.finish()?;
+    }
+    if let Some(mut f) = c.child("filterref")? {
+        n.filterref = Some(f.attr_req("filter")?.to_string());
+        f.finish()?;
+    }
+    if let Some(mut l) = c.child("link")? {
+        n.link_up = l.attr_with("state", "expected up or down", |v| match v {
+            "up" => Some(true),
+            "down" => Some(false),
+            _ => None,
+        })?;
+        l.finish()?;
+    }
+    if let Some(mut m) = c.child("mtu")? {
+        n.mtu = Some(m.attr_u32("size")?.ok_or_else(|| XmlError::Missing {
+            path: m.attr_path("size"),
+        })?);
+        m.finish()?;
+    }
+    n.boot_order = parse_boot(&mut c)?;
+    n.address = parse_address(&mut c)?;
+    c.finish()?;
+    Ok(n)
+}
+
+pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
+    w.tag("interface").attr("type", n.interface_type).open();
+    if let Some(m) = &n.mac {
+        w.tag("mac").attr("address", m).empty();
+    }
+    match n.interface_type {
+        InterfaceType::Network => w
+            .tag("source")
+            .attr_opt("network", n.source_network.as_deref())
+            .attr_opt("portgroup", n.source_portgroup.as_deref())
+            .empty(),
+        InterfaceType::Bridge => w
+            .tag("source")
+            .attr_opt("bridge", n.source_bridge.as_deref())
+            .empty(),
+        InterfaceType::Direct => w
+            .tag("source")
+            .attr_opt("dev", n.source_dev.as_deref())
+            .attr("mode", n.source_mode.unwrap_or_default())
+            .empty(),
+        _ => {}
+    }
+    if let Some(s) = &n.script {
+        w.tag("script").attr("path", s).empty();
+    }
+    if let Some(t) = &n.target_dev {
+        w.tag("target").attr("dev", t).empty();
+    }
+    if let Some(m) = &n.model {
+        w.tag("model").attr("type", m).empty();
+    }
+    if n.driver_name.is_some() || n.driver_queues.is_some() {
+        w.tag("driver")
+            .attr_opt("name", n.driver_name.as_deref())
+            .attr_opt("queues", n.driver_queues)
+            .empty();
+    }
+    if let Some(f) = &n.filterref {
+        w.tag("filterref").attr("filter", f).empty();
+    }
+    if let Some(up) = n.link_up {
+        w.tag("link")
+            .attr("state", if up { "up" } else { "down" })
+            .empty();
+    }
+    if let Some(m) = n.mtu {
+        w.tag("mtu").attr("size", m).empty();
+    }
+    format_info(w, n.boot_order, n.address.as_ref());
+    w.close("interface");
+}

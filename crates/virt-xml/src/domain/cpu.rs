@@ -1,0 +1,417 @@
+//! `<features>`, `<cpu>` and `<clock>`.
+
+use virt_core::model::domain::{ClockDef, CpuDef, CpuFeature, CpuTopology, Feature, Timer};
+use virt_core::model::enums::{
+    ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
+    TickPolicy, TimerName,
+};
+use virt_core::model::DomainDef;
+
+use crate::strict::Cursor;
+use crate::writer::Writer;
+use crate::XmlError;
+
+/// How a feature is written.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// Presence means on: `<acpi/>`.
+    Flag,
+    /// `<vmport state='on|off'/>`, printed with its state even when written bare.
+    Tristate,
+    /// One attribute from a word list: `<ioapic driver='kvm'/>`.
+    Attr(&'static str, &'static [&'static str]),
+    /// A group of `state='on|off'` sub-features, some with one more attribute when on.
+    Group(&'static [(&'static str, Option<&'static str>)]),
+}
+
+const HYPERV: &[(&str, Option<&str>)] = &[
+    ("relaxed", None),
+    ("vapic", None),
+    ("spinlocks", Some("retries")),
+    ("vpindex", None),
+    ("runtime", None),
+    ("synic", None),
+    ("stimer", None),
+    ("reset", None),
+    ("vendor_id", Some("value")),
+    ("frequencies", None),
+    ("reenlightenment", None),
+    ("tlbflush", None),
+    ("ipi", None),
+    ("evmcs", None),
+    ("avic", None),
+];
+
+const KVM: &[(&str, Option<&str>)] = &[
+    ("hidden", None),
+    ("hint-dedicated", None),
+    ("poll-control", None),
+    ("pv-ipi", None),
+    ("dirty-ring", Some("size")),
+];
+
+/// The features this parser understands, in libvirt's canonical (print) order.
+const FEATURES: &[(&str, Kind)] = &[
+    ("acpi", Kind::Flag),
+    ("apic", Kind::Attr("eoi", &["on", "off"])),
+    ("pae", Kind::Flag),
+    ("hap", Kind::Tristate),
+    ("viridian", Kind::Flag),
+    ("privnet", Kind::Flag),
+    ("hyperv", Kind::Group(HYPERV)),
+    ("kvm", Kind::Group(KVM)),
+    ("pvspinlock", Kind::Tristate),
+    ("pmu", Kind::Tristate),
+    ("vmport", Kind::Tristate),
+    ("gic", Kind::Attr("version", &["2", "3", "host"])),
+    ("smm", Kind::Tristate),
+    ("ioapic", Kind::Attr("driver", &["kvm", "qemu"])),
+    ("vmcoreinfo", Kind::Tristate),
+    ("htm", Kind::Tristate),
+    ("nested-hv", Kind::Tristate),
+    ("ccf-assist", Kind::Tristate),
+];
+
+pub(super) fn parse_features(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut f) = c.child("features")? else {
+        return Ok(());
+    };
+    for (name, kind) in FEATURES {
+        let Some(mut e) = f.child(name)? else {
+            continue;
+        };
+        let mut feature = Feature {
+            name: name.to_string(),
+            ..Feature::default()
+        };
+        match kind {
+            Kind::Flag => {}
+            Kind::Tristate => feature.state = Some(e.attr_on_off("state")?.unwrap_or(true)),
+            Kind::Attr(attr, words) => {
+                if let Some(v) = e.attr_word(attr, words)? {
+                    feature.attributes.push((attr.to_string(), v));
+                }
+            }
+            Kind::Group(list) => {
+                if *name == "hyperv" {
+                    let mode = e.attr_word("mode", &["custom", "passthrough"])?;
+                    feature
+                        .attributes
+                        .push(("mode".into(), mode.unwrap_or_else(|| "custom".into())));
+                }
+                feature.children = parse_group(&mut e, list)?;
+            }
+        }
+        e.finish()?;
+        def.features.push(feature);
+    }
+    f.finish()
+}
+
+fn parse_group(
+    e: &mut Cursor<'_>,
+    list: &[(&str, Option<&str>)],
+) -> Result<Vec<Feature>, XmlError> {
+    let mut out = Vec::new();
+    for (name, extra) in list {
+        let Some(mut sub) = e.child(name)? else {
+            continue;
+        };
+        let state = sub.attr_on_off("state")?.ok_or_else(|| XmlError::Missing {
+            path: sub.attr_path("state"),
+        })?;
+        let mut f = Feature {
+            name: name.to_string(),
+            state: Some(state),
+            ..Feature::default()
+        };
+        if let (true, Some(attr)) = (state, extra) {
+            let v = sub.attr_req(attr)?;
+            let ok = match *attr {
+                "retries" => crate::strict::parse_u32(v).is_some_and(|n| n >= 4095),
+                "size" => crate::strict::parse_u32(v)
+                    .is_some_and(|n| n.is_power_of_two() && (1024..=65536).contains(&n)),
+                _ => !v.is_empty() && v.chars().count() <= 12,
+            };
+            if !ok {
+                return Err(sub.invalid_attr(attr, v, "out of range for this feature"));
+            }
+            f.attributes.push((attr.to_string(), v.to_string()));
+        }
+        sub.finish()?;
+        out.push(f);
+    }
+    Ok(out)
+}
+
+pub(super) fn format_features(w: &mut Writer, def: &DomainDef) {
+    if def.features.is_empty() {
+        return;
+    }
+    w.tag("features").open();
+    for f in &def.features {
+        let mut tag = w.tag(&f.name);
+        if let Some(s) = f.state {
+            tag = tag.on_off("state", Some(s));
+        }
+        for (k, v) in &f.attributes {
+            tag = tag.attr(k, v);
+        }
+        if f.children.is_empty() {
+            tag.empty();
+            continue;
+        }
+        tag.children(|w| {
+            for c in &f.children {
+                let mut t = w.tag(&c.name).on_off("state", c.state);
+                for (k, v) in &c.attributes {
+                    t = t.attr(k, v);
+                }
+                t.empty();
+            }
+        });
+    }
+    w.close("features");
+}
+
+pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut e) = c.child("cpu")? else {
+        return Ok(());
+    };
+    let mut cpu = CpuDef {
+        mode: e.attr_with(
+            "mode",
+            "expected custom, host-model, host-passthrough or maximum",
+            CpuMode::from_xml,
+        )?,
+        match_: e.attr_with(
+            "match",
+            "expected exact, minimum or strict",
+            CpuMatch::from_xml,
+        )?,
+        check: e.attr_with(
+            "check",
+            "expected none, partial or full",
+            CpuCheck::from_xml,
+        )?,
+        migratable: e.attr_on_off("migratable")?,
+        ..CpuDef::default()
+    };
+    if let Some(mut m) = e.child("model")? {
+        cpu.fallback = m.attr_with(
+            "fallback",
+            "expected allow or forbid",
+            CpuFallback::from_xml,
+        )?;
+        let text = m.text()?;
+        cpu.model = super::non_empty(Some(text.trim().to_string()));
+        m.finish()?;
+    }
+    cpu.vendor = super::non_empty(e.child_text("vendor")?);
+    if let Some(mut t) = e.child("topology")? {
+        let mut count = |name: &str, required: bool| -> Result<u32, XmlError> {
+            match t.attr_u32(name)? {
+                Some(0) => Err(t.invalid_attr(name, "0", "zero is not permitted")),
+                Some(n) => Ok(n),
+                None if required => Err(XmlError::Missing {
+                    path: t.attr_path(name),
+                }),
+                None => Ok(1),
+            }
+        };
+        let topology = CpuTopology {
+            sockets: count("sockets", true)?,
+            dies: count("dies", false)?,
+            cores: count("cores", true)?,
+            threads: count("threads", true)?,
+        };
+        t.finish()?;
+        cpu.topology = Some(topology);
+    }
+    for mut f in e.children("feature") {
+        let policy = f.attr_with(
+            "policy",
+            "expected force, require, optional, disable or forbid",
+            CpuFeaturePolicy::from_xml,
+        )?;
+        let name = f.attr_req("name")?.to_string();
+        if cpu.features.iter().any(|o| o.name == name) {
+            return Err(XmlError::Invalid {
+                path: f.path().to_string(),
+                message: format!("CPU feature '{name}' specified more than once"),
+            });
+        }
+        f.finish()?;
+        cpu.features.push(CpuFeature { policy, name });
+    }
+    let mode = cpu.mode.unwrap_or_default();
+    if cpu.model.is_some() && mode == CpuMode::Custom && cpu.match_.is_none() {
+        cpu.match_ = Some(CpuMatch::Exact);
+    }
+    if cpu.model.is_some() && cpu.fallback.is_none() && mode == CpuMode::Custom {
+        cpu.fallback = Some(CpuFallback::Allow);
+    }
+    if mode != CpuMode::HostPassthrough && mode != CpuMode::Maximum && cpu.migratable.is_some() {
+        return Err(XmlError::Unsupported {
+            path: e.attr_path("migratable"),
+            message: "migratable is only valid for host-passthrough and maximum CPU modes".into(),
+        });
+    }
+    for f in &mut cpu.features {
+        f.policy.get_or_insert(CpuFeaturePolicy::Require);
+    }
+    e.finish()?;
+    def.cpu = Some(cpu);
+    Ok(())
+}
+
+pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
+    let Some(cpu) = &def.cpu else { return };
+    let mode = cpu.mode.unwrap_or_default();
+    let mut tag = w.tag("cpu");
+    if mode != CpuMode::Custom || cpu.model.is_some() {
+        tag = tag.attr("mode", mode);
+    }
+    if cpu.model.is_some() && mode == CpuMode::Custom {
+        tag = tag.attr("match", cpu.match_.unwrap_or_default());
+    }
+    tag = tag.attr_opt("check", cpu.check);
+    if matches!(mode, CpuMode::HostPassthrough | CpuMode::Maximum) {
+        tag = tag.on_off("migratable", cpu.migratable);
+    }
+    tag.children(|w| {
+        if let Some(m) = &cpu.model {
+            w.tag("model").attr_opt("fallback", cpu.fallback).text(m);
+        }
+        w.text_elem("vendor", cpu.vendor.as_deref());
+        if let Some(t) = cpu.topology {
+            w.tag("topology")
+                .attr("sockets", t.sockets)
+                .attr("dies", t.dies)
+                .attr("cores", t.cores)
+                .attr("threads", t.threads)
+                .empty();
+        }
+        for f in &cpu.features {
+            w.tag("feature")
+                .attr("policy", f.policy.unwrap_or_default())
+                .attr("name", &f.name)
+                .empty();
+        }
+    });
+}
+
+pub(super) fn parse_clock(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut e) = c.child("clock")? else {
+        return Ok(());
+    };
+    let mut clock = ClockDef {
+        offset: e
+            .attr_with(
+                "offset",
+                "expected utc, localtime, timezone, variable or absolute",
+                ClockOffset::from_xml,
+            )?
+            .unwrap_or_default(),
+        ..ClockDef::default()
+    };
+    let adjustment = e.attr("adjustment");
+    let basis = e.attr_with("basis", "expected utc or localtime", ClockBasis::from_xml)?;
+    match clock.offset {
+        ClockOffset::Utc | ClockOffset::Localtime => match adjustment {
+            None | Some("reset") => clock.adjustment = adjustment.map(str::to_string),
+            Some(n) => {
+                let secs = parse_i64(n).ok_or_else(|| {
+                    e.invalid_attr("adjustment", n, "expected 'reset' or seconds")
+                })?;
+                // libvirt turns a numeric adjustment into a variable offset from that basis.
+                clock.basis = Some(if clock.offset == ClockOffset::Utc {
+                    ClockBasis::Utc
+                } else {
+                    ClockBasis::Localtime
+                });
+                clock.offset = ClockOffset::Variable;
+                clock.adjustment = Some(secs.to_string());
+            }
+        },
+        ClockOffset::Variable => {
+            let secs = match adjustment {
+                None => 0,
+                Some(n) => parse_i64(n)
+                    .ok_or_else(|| e.invalid_attr("adjustment", n, "expected seconds"))?,
+            };
+            clock.adjustment = Some(secs.to_string());
+            clock.basis = Some(basis.unwrap_or_default());
+        }
+        ClockOffset::Timezone => clock.timezone = Some(e.attr_req("timezone")?.to_string()),
+        ClockOffset::Absolute => {
+            let start = e.attr_req("start")?;
+            clock.start = Some(
+                crate::strict::parse_u64(start)
+                    .ok_or_else(|| e.invalid_attr("start", start, "expected epoch seconds"))?,
+            );
+        }
+    }
+    if basis.is_some() && clock.offset != ClockOffset::Variable {
+        return Err(XmlError::Unsupported {
+            path: e.attr_path("basis"),
+            message: "basis is only valid with offset 'variable'".into(),
+        });
+    }
+    for mut t in e.children("timer") {
+        let name = t.attr_req("name")?;
+        let name = TimerName::from_xml(name)
+            .ok_or_else(|| t.invalid_attr("name", name, "expected a timer name"))?;
+        let timer = Timer {
+            name,
+            present: t.attr_yes_no("present")?,
+            tickpolicy: t.attr_with(
+                "tickpolicy",
+                "expected delay, catchup, merge or discard",
+                TickPolicy::from_xml,
+            )?,
+            track: t.attr_word("track", &["boot", "guest", "wall", "realtime"])?,
+            frequency: t.attr_with("frequency", "expected Hz", crate::strict::parse_u64)?,
+            mode: t.attr_word(
+                "mode",
+                &["auto", "native", "emulate", "paravirt", "smpsafe"],
+            )?,
+        };
+        t.finish()?;
+        clock.timers.push(timer);
+    }
+    e.finish()?;
+    def.clock = clock;
+    Ok(())
+}
+
+fn parse_i64(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+pub(super) fn format_clock(w: &mut Writer, def: &DomainDef) {
+    let c = &def.clock;
+    let tag = w
+        .tag("clock")
+        .attr("offset", c.offset)
+        .attr_opt("adjustment", c.adjustment.as_deref())
+        .attr_opt("basis", c.basis)
+        .attr_opt("timezone", c.timezone.as_deref())
+        .attr_opt("start", c.start);
+    tag.children(|w| {
+        for t in &c.timers {
+            w.tag("timer")
+                .attr("name", t.name)
+                .yes_no("present", t.present)
+                .attr_opt("tickpolicy", t.tickpolicy)
+                .attr_opt("track", t.track.as_deref())
+                .attr_opt("frequency", t.frequency)
+                .attr_opt("mode", t.mode.as_deref())
+                .empty();
+        }
+    });
+}

@@ -1,0 +1,340 @@
+//! Memory, vCPUs, resource partition, lifecycle actions, power management and security
+//! labels of a domain.
+
+use virt_core::model::domain::{PmDef, SecLabel};
+use virt_core::model::enums::{LifecycleAction, LockFailureAction, SecLabelType, VcpuPlacement};
+use virt_core::model::DomainDef;
+use virt_core::xml::FormatOptions;
+
+use super::non_empty;
+use crate::strict::Cursor;
+use crate::units::parse_kib;
+use crate::writer::Writer;
+use crate::XmlError;
+
+/// Largest CPU number a cpuset may name (libvirt's `VIR_DOMAIN_CPUMASK_LEN`).
+const CPUMASK_LEN: u32 = 8192;
+
+fn scaled(c: &mut Cursor<'_>, name: &str) -> Result<Option<u64>, XmlError> {
+    let Some(mut m) = c.child(name)? else {
+        return Ok(None);
+    };
+    let unit = m.attr("unit");
+    let text = m.text()?;
+    let kib = parse_kib(m.path(), &text, unit)?;
+    m.finish()?;
+    Ok(Some(kib))
+}
+
+pub(super) fn parse_memory(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let path = format!("{}/memory", c.path());
+    def.memory_kib = scaled(c, "memory")?.unwrap_or(0);
+    if def.memory_kib == 0 {
+        return Err(XmlError::Invalid {
+            path,
+            message: "memory size must be specified via <memory>".into(),
+        });
+    }
+    let cur_path = format!("{}/currentMemory", c.path());
+    def.current_memory_kib = scaled(c, "currentMemory")?.unwrap_or(def.memory_kib);
+    if def.current_memory_kib > def.memory_kib {
+        return Err(XmlError::Invalid {
+            path: cur_path,
+            message: format!(
+                "current memory {} KiB exceeds maximum memory {} KiB",
+                def.current_memory_kib, def.memory_kib
+            ),
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn parse_vcpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut v) = c.child("vcpu")? else {
+        def.vcpus = 1;
+        def.current_vcpus = 1;
+        return Ok(());
+    };
+    def.vcpu_placement = v
+        .attr_with(
+            "placement",
+            "expected 'static' or 'auto'",
+            VcpuPlacement::from_xml,
+        )?
+        .unwrap_or_default();
+    if let Some(set) = v.attr("cpuset") {
+        let cpus = parse_cpuset(set)
+            .ok_or_else(|| v.invalid_attr("cpuset", set, "expected a cpuset such as 0-3,^2,8"))?;
+        if def.vcpu_placement == VcpuPlacement::Auto {
+            return Err(XmlError::Unsupported {
+                path: v.attr_path("cpuset"),
+                message: "cpuset cannot be combined with placement 'auto'".into(),
+            });
+        }
+        def.vcpu_cpuset = Some(format_cpuset(&cpus));
+    }
+    let current = v.attr_u32("current")?;
+    let text = v.text()?;
+    def.vcpus = crate::strict::parse_u32(text.trim())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| v.invalid_text(&text, "expected a positive vCPU count"))?;
+    def.current_vcpus = current.unwrap_or(def.vcpus);
+    if def.current_vcpus == 0 || def.current_vcpus > def.vcpus {
+        return Err(XmlError::Unsupported {
+            path: v.attr_path("current"),
+            message: "maximum vCPU count must not be less than current vCPU count".into(),
+        });
+    }
+    v.finish()
+}
+
+/// Parses libvirt's cpuset syntax (`0-3,^2,8`) into sorted CPU numbers.
+pub(crate) fn parse_cpuset(s: &str) -> Option<Vec<u32>> {
+    let mut set = std::collections::BTreeSet::new();
+    let mut excluded = Vec::new();
+    for part in s.split(',') {
+        let (neg, part) = match part.strip_prefix('^') {
+            Some(p) => (true, p),
+            None => (false, part),
+        };
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) if !neg => (crate::strict::parse_u32(a)?, crate::strict::parse_u32(b)?),
+            Some(_) => return None,
+            None => {
+                let n = crate::strict::parse_u32(part)?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi >= CPUMASK_LEN {
+            return None;
+        }
+        if neg {
+            excluded.push(lo);
+        } else {
+            set.extend(lo..=hi);
+        }
+    }
+    for e in excluded {
+        set.remove(&e);
+    }
+    (!set.is_empty()).then(|| set.into_iter().collect())
+}
+
+/// Formats sorted CPU numbers as libvirt's `virBitmapFormat` does (`0-2,5`).
+pub(crate) fn format_cpuset(cpus: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let start = cpus[i];
+        let mut end = start;
+        while i + 1 < cpus.len() && cpus[i + 1] == end + 1 {
+            i += 1;
+            end = cpus[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+pub(super) fn parse_resource(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut r) = c.child("resource")? else {
+        return Ok(());
+    };
+    let path = format!("{}/partition", r.path());
+    let partition = non_empty(r.child_text("partition")?);
+    if let Some(p) = &partition {
+        if !p.starts_with('/') {
+            return Err(XmlError::Invalid {
+                path,
+                message: format!("resource partition '{p}' must start with '/'"),
+            });
+        }
+    }
+    def.resource_partition = partition;
+    r.finish()
+}
+
+fn action<T>(
+    c: &mut Cursor<'_>,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, XmlError> {
+    let path = format!("{}/{name}", c.path());
+    let Some(text) = c.child_text(name)? else {
+        return Ok(None);
+    };
+    let value = parse(&text).ok_or_else(|| XmlError::Unsupported {
+        path,
+        message: format!("unknown {name} action: {text}"),
+    })?;
+    Ok(Some(value))
+}
+
+pub(super) fn parse_lifecycle(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let no_coredump = |s: &str| {
+        LifecycleAction::from_xml(s).filter(|a| {
+            !matches!(
+                a,
+                LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart
+            )
+        })
+    };
+    def.on_poweroff =
+        Some(action(c, "on_poweroff", no_coredump)?.unwrap_or(LifecycleAction::Destroy));
+    def.on_reboot = Some(action(c, "on_reboot", no_coredump)?.unwrap_or(LifecycleAction::Restart));
+    def.on_crash =
+        Some(action(c, "on_crash", LifecycleAction::from_xml)?.unwrap_or(LifecycleAction::Destroy));
+    def.on_lockfailure = action(c, "on_lockfailure", LockFailureAction::from_xml)?;
+    Ok(())
+}
+
+pub(super) fn parse_pm(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut pm) = c.child("pm")? else {
+        return Ok(());
+    };
+    let mut state = |name: &str| -> Result<Option<bool>, XmlError> {
+        let Some(mut s) = pm.child(name)? else {
+            return Ok(None);
+        };
+        let v = s.attr_yes_no("enabled")?;
+        s.finish()?;
+        Ok(v)
+    };
+    def.pm = PmDef {
+        suspend_to_mem: state("suspend-to-mem")?,
+        suspend_to_disk: state("suspend-to-disk")?,
+    };
+    pm.finish()
+}
+
+pub(super) fn parse_seclabels(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    for mut s in c.children("seclabel") {
+        let label_type = s
+            .attr_with(
+                "type",
+                "expected 'dynamic', 'static' or 'none'",
+                SecLabelType::from_xml,
+            )?
+            .unwrap_or_default();
+        let model = s.attr_string("model");
+        let relabel = s.attr_yes_no("relabel")?;
+        if label_type == SecLabelType::Dynamic && relabel == Some(false) {
+            return Err(XmlError::Invalid {
+                path: s.attr_path("relabel"),
+                message: "dynamic label type must use resource relabeling".into(),
+            });
+        }
+        let label = SecLabel {
+            label_type,
+            model: model.clone(),
+            relabel,
+            label: non_empty(s.child_text("label")?),
+            imagelabel: non_empty(s.child_text("imagelabel")?),
+            baselabel: non_empty(s.child_text("baselabel")?),
+        };
+        if label_type == SecLabelType::Static && label.label.is_none() {
+            return Err(XmlError::Missing {
+                path: format!("{}/label", s.path()),
+            });
+        }
+        if def.seclabels.iter().any(|o| o.model == model) {
+            return Err(XmlError::Duplicate {
+                path: s.path().to_string(),
+            });
+        }
+        s.finish()?;
+        def.seclabels.push(label);
+    }
+    Ok(())
+}
+
+pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
+    w.tag("memory")
+        .attr("unit", "KiB")
+        .text(&def.memory_kib.to_string());
+    w.tag("currentMemory")
+        .attr("unit", "KiB")
+        .text(&def.current_memory_kib.to_string());
+    let current =
+        (def.current_vcpus > 0 && def.current_vcpus < def.vcpus).then_some(def.current_vcpus);
+    w.tag("vcpu")
+        .attr("placement", def.vcpu_placement)
+        .attr_opt("cpuset", def.vcpu_cpuset.as_deref())
+        .attr_opt("current", current)
+        .text(&def.vcpus.max(1).to_string());
+    if let Some(p) = &def.resource_partition {
+        w.tag("resource").open();
+        w.tag("partition").text(p);
+        w.close("resource");
+    }
+}
+
+pub(super) fn format_lifecycle(w: &mut Writer, def: &DomainDef) {
+    w.tag("on_poweroff").text(def.poweroff_action().as_str());
+    w.tag("on_reboot").text(def.reboot_action().as_str());
+    w.tag("on_crash").text(def.crash_action().as_str());
+    if let Some(a) = def.on_lockfailure {
+        w.tag("on_lockfailure").text(a.as_str());
+    }
+    let pm = def.pm;
+    if pm.suspend_to_mem.is_some() || pm.suspend_to_disk.is_some() {
+        w.tag("pm").open();
+        if let Some(v) = pm.suspend_to_mem {
+            w.tag("suspend-to-mem").yes_no("enabled", Some(v)).empty();
+        }
+        if let Some(v) = pm.suspend_to_disk {
+            w.tag("suspend-to-disk").yes_no("enabled", Some(v)).empty();
+        }
+        w.close("pm");
+    }
+}
+
+pub(super) fn format_seclabels(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
+    for s in &def.seclabels {
+        let mut tag = w
+            .tag("seclabel")
+            .attr("type", s.label_type)
+            .attr_opt("model", s.model.as_deref());
+        if s.label_type == SecLabelType::None {
+            tag.empty();
+            continue;
+        }
+        let relabel = s.relabel.unwrap_or(s.label_type == SecLabelType::Dynamic);
+        tag = tag.yes_no("relabel", Some(relabel));
+        let dynamic = s.label_type == SecLabelType::Dynamic;
+        tag.children(|w| {
+            if !dynamic || !opts.inactive {
+                w.text_elem("label", s.label.as_deref());
+            }
+            if relabel && !opts.inactive {
+                w.text_elem("imagelabel", s.imagelabel.as_deref());
+            }
+            if dynamic {
+                w.text_elem("baselabel", s.baselabel.as_deref());
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpusets_normalise_like_libvirt() {
+        let f = |s: &str| parse_cpuset(s).map(|v| format_cpuset(&v));
+        assert_eq!(f("0,1,2,5,^1").as_deref(), Some("0,2,5"));
+        assert_eq!(f("0,1,2,5").as_deref(), Some("0-2,5"));
+        assert_eq!(f("3,1").as_deref(), Some("1,3"));
+        assert_eq!(f("1-4,8-20,525").as_deref(), Some("1-4,8-20,525"));
+        assert_eq!(f("4-1"), None);
+        assert_eq!(f("a"), None);
+        assert_eq!(f("^1"), None);
+        assert_eq!(f("9000"), None);
+    }
+}

@@ -1,0 +1,229 @@
+//! [`XmlError`], the one error of this crate, and its mapping onto libvirt's error numbers.
+//!
+//! Each variant names what was wrong and where (an XPath such as
+//! `/domain/devices/disk[2]/target/@bus`), so a person can find the offending spot. The codes
+//! follow libvirt's classification: documents that are not XML at all and values that do not
+//! parse are XML_ERROR, vocabulary this project does not know is XML_DETAIL, values it knows
+//! but cannot honour are CONFIG_UNSUPPORTED, a domain without a name is NO_NAME.
+
+use virt_core::error::{ErrorCode, ErrorDomain, Violation, VirtError};
+
+/// Why a document was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum XmlError {
+    /// Not well-formed XML.
+    #[error("{document}:{line}: {message} (column {column})")]
+    Malformed {
+        /// Document label, e.g. `(domain_definition)`.
+        document: &'static str,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in characters).
+        column: usize,
+        /// What the XML reader found.
+        message: String,
+    },
+    /// A document above the size limit.
+    #[error("document of {size} bytes exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// Size of the document.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A document nested deeper, or with more elements, than the limits allow.
+    #[error("{what} exceeds the limit of {limit} at line {line}")]
+    TooComplex {
+        /// `element nesting` or `element count`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// Where the limit was crossed.
+        line: usize,
+    },
+    /// The root element is not the expected one.
+    #[error("expecting root element of '{expected}', not '{found}'")]
+    WrongRoot {
+        /// Expected root element name.
+        expected: &'static str,
+        /// Root element found.
+        found: String,
+    },
+    /// An element this parser does not know at that place.
+    #[error("unsupported element {path}")]
+    UnknownElement {
+        /// XPath of the element.
+        path: String,
+    },
+    /// An attribute this parser does not know on that element.
+    #[error("unsupported attribute {path}")]
+    UnknownAttribute {
+        /// XPath of the attribute.
+        path: String,
+    },
+    /// Character data where only elements may appear.
+    #[error("unexpected text '{text}' in {path}")]
+    UnexpectedText {
+        /// XPath of the element holding the text.
+        path: String,
+        /// The text (shortened).
+        text: String,
+    },
+    /// A second copy of an element that may appear once.
+    #[error("duplicate element {path}")]
+    Duplicate {
+        /// XPath of the second copy.
+        path: String,
+    },
+    /// A required element or attribute is absent.
+    #[error("missing {path}")]
+    Missing {
+        /// XPath of what is missing.
+        path: String,
+    },
+    /// A value that does not parse or is out of range.
+    #[error("invalid value '{value}' for {path}: {reason}")]
+    InvalidValue {
+        /// XPath of the element or attribute.
+        path: String,
+        /// The value as written.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+    /// A memory unit libvirt does not know.
+    #[error("unknown suffix '{unit}' for {path}")]
+    UnknownUnit {
+        /// XPath of the unit attribute.
+        path: String,
+        /// The unit as written.
+        unit: String,
+    },
+    /// A scaled value that does not fit.
+    #[error("value too large: {value} {unit} for {path}")]
+    Overflow {
+        /// XPath of the element.
+        path: String,
+        /// The value as written.
+        value: String,
+        /// The unit as written.
+        unit: String,
+    },
+    /// A `<uuid>` that does not parse.
+    #[error("malformed uuid element {path}: '{value}'")]
+    BadUuid {
+        /// XPath of the element.
+        path: String,
+        /// The text as written.
+        value: String,
+    },
+    /// A domain without `<name>`.
+    #[error("missing name information in {path}")]
+    MissingName {
+        /// XPath of the domain element.
+        path: String,
+    },
+    /// A known value or combination this project cannot honour.
+    #[error("{message} ({path})")]
+    Unsupported {
+        /// XPath of the element or attribute.
+        path: String,
+        /// What cannot be honoured.
+        message: String,
+    },
+    /// A definition that is well-formed but inconsistent.
+    #[error("{message} ({path})")]
+    Invalid {
+        /// XPath of the element or attribute.
+        path: String,
+        /// What is inconsistent.
+        message: String,
+    },
+}
+
+impl XmlError {
+    /// libvirt's error number for this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            XmlError::Malformed { .. }
+            | XmlError::TooLarge { .. }
+            | XmlError::TooComplex { .. }
+            | XmlError::WrongRoot { .. }
+            | XmlError::Missing { .. }
+            | XmlError::InvalidValue { .. }
+            | XmlError::BadUuid { .. }
+            | XmlError::Invalid { .. } => ErrorCode::XmlError,
+            XmlError::UnknownElement { .. }
+            | XmlError::UnknownAttribute { .. }
+            | XmlError::UnexpectedText { .. }
+            | XmlError::Duplicate { .. } => ErrorCode::XmlDetail,
+            XmlError::UnknownUnit { .. } => ErrorCode::InvalidArg,
+            XmlError::Overflow { .. } => ErrorCode::Overflow,
+            XmlError::MissingName { .. } => ErrorCode::NoName,
+            XmlError::Unsupported { .. } => ErrorCode::ConfigUnsupported,
+        }
+    }
+
+    /// The XPath the error points at, when it has one.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            XmlError::UnknownElement { path }
+            | XmlError::UnknownAttribute { path }
+            | XmlError::UnexpectedText { path, .. }
+            | XmlError::Duplicate { path }
+            | XmlError::Missing { path }
+            | XmlError::InvalidValue { path, .. }
+            | XmlError::UnknownUnit { path, .. }
+            | XmlError::Overflow { path, .. }
+            | XmlError::BadUuid { path, .. }
+            | XmlError::MissingName { path }
+            | XmlError::Unsupported { path, .. }
+            | XmlError::Invalid { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// The libvirt-shaped error raised from `domain` (DOMAIN for definitions, DOMAIN_SNAPSHOT
+    /// for snapshots). NO_NAME keeps libvirt's bare "missing name information".
+    pub fn into_virt(self, domain: ErrorDomain) -> VirtError {
+        let detail = match &self {
+            XmlError::MissingName { .. } => String::new(),
+            other => other.to_string(),
+        };
+        let mut err = VirtError::new(self.code(), domain, detail);
+        if let Some(path) = self.path() {
+            err.violations.push(Violation {
+                path: path.to_string(),
+                description: self.to_string(),
+            });
+        }
+        err
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_follow_libvirt_classes_and_messages_name_the_path() {
+        let e = XmlError::UnknownElement {
+            path: "/domain/devices/foo".into(),
+        };
+        assert_eq!(e.code(), ErrorCode::XmlDetail);
+        let v = e.into_virt(ErrorDomain::Domain);
+        assert_eq!(v.message(), "unsupported element /domain/devices/foo");
+        assert_eq!(v.violations[0].path, "/domain/devices/foo");
+        let v = XmlError::MissingName {
+            path: "/domain".into(),
+        }
+        .into_virt(ErrorDomain::Domain);
+        assert_eq!(v.code, ErrorCode::NoName);
+        assert_eq!(v.message(), "missing name information");
+        let e = XmlError::UnknownUnit {
+            path: "/domain/memory/@unit".into(),
+            unit: "Z".into(),
+        };
+        assert_eq!(e.code(), ErrorCode::InvalidArg);
+    }
+}

@@ -1,0 +1,438 @@
+//! Codec-level tests: the test driver's default domain byte for byte, error codes and XPaths,
+//! units, idempotent formatting of the shared corpus, node files, snapshots and capabilities.
+
+use std::path::PathBuf;
+
+use virt_core::model::{Capabilities, DomainCapabilities};
+use virt_core::state::DomainState;
+use virt_core::xml::{DomainXmlCodec, FormatOptions};
+use virt_core::{ErrorCode, VirtError};
+
+use super::LibvirtXml;
+
+/// `virsh -c test:///default dumpxml test` on libvirt 9.0.
+const TEST_DOMAIN: &str = "<domain type='test' id='1'>
+  <name>test</name>
+  <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
+  <memory unit='KiB'>8388608</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='static'>2</vcpu>
+  <os>
+    <type arch='i686'>hvm</type>
+    <boot dev='hd'/>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <disk type='file' device='disk'>
+      <source file='/guest/diskimage1'/>
+      <target dev='vda' bus='virtio'/>
+      <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>
+    </disk>
+    <interface type='network'>
+      <mac address='aa:bb:cc:dd:ee:ff'/>
+      <source network='default'/>
+      <target dev='testnet0'/>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/>
+    </interface>
+    <memballoon model='virtio'>
+      <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/>
+    </memballoon>
+  </devices>
+</domain>
+";
+
+const LIVE: FormatOptions = FormatOptions {
+    id: Some(1),
+    secure: false,
+    inactive: false,
+};
+const INACTIVE: FormatOptions = FormatOptions {
+    id: None,
+    secure: false,
+    inactive: true,
+};
+
+fn corpus(dir: &str) -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus"
+    ))
+    .join(dir)
+}
+
+fn parse_err(xml: &str) -> VirtError {
+    LibvirtXml.parse_domain(xml).expect_err("must be refused")
+}
+
+fn minimal(body: &str) -> String {
+    format!("<domain type='test'><name>m</name><memory>1024</memory><os><type>hvm</type></os>{body}</domain>")
+}
+
+#[test]
+fn default_test_domain_formats_byte_for_byte() {
+    let def = LibvirtXml
+        .parse_domain(TEST_DOMAIN)
+        .expect("the test domain parses");
+    assert_eq!(def.name, "test");
+    assert_eq!(def.memory_kib, 8_388_608);
+    assert_eq!(def.current_memory_kib, 2_097_152);
+    assert_eq!((def.vcpus, def.current_vcpus), (2, 2));
+    assert_eq!(def.os.arch.as_deref(), Some("i686"));
+    assert_eq!(LibvirtXml.format_domain(&def, LIVE), TEST_DOMAIN);
+    let inactive = LibvirtXml.format_domain(&def, INACTIVE);
+    assert_eq!(inactive, TEST_DOMAIN.replace(" id='1'", ""));
+}
+
+#[test]
+fn unknown_element_is_xml_detail_naming_its_xpath() {
+    let e = parse_err(&minimal("<devices><foo/></devices>"));
+    assert_eq!(e.code, ErrorCode::XmlDetail);
+    assert_eq!(e.message(), "unsupported element /domain/devices/foo");
+    let e = parse_err(&minimal("<bogus/>"));
+    assert_eq!(e.message(), "unsupported element /domain/bogus");
+    let e = parse_err(&minimal(
+        "<devices><disk><target dev='vda'/><wibble/></disk></devices>",
+    ));
+    assert_eq!(
+        e.message(),
+        "unsupported element /domain/devices/disk[1]/wibble"
+    );
+}
+
+#[test]
+fn unknown_attribute_is_xml_detail_naming_its_xpath() {
+    let e = parse_err(&minimal(
+        "<devices><disk><target dev='vda' frob='1'/></disk></devices>",
+    ));
+    assert_eq!(e.code, ErrorCode::XmlDetail);
+    assert_eq!(
+        e.message(),
+        "unsupported attribute /domain/devices/disk[1]/target/@frob"
+    );
+    assert_eq!(e.violations[0].path, "/domain/devices/disk[1]/target/@frob");
+    let e = parse_err("<domain type='test' frob='x'><name>m</name><memory>1</memory><os><type>hvm</type></os></domain>");
+    assert_eq!(e.message(), "unsupported attribute /domain/@frob");
+}
+
+#[test]
+fn bad_values_name_the_value_and_the_xpath() {
+    let e = parse_err(&minimal("<memory unit='Z'>1</memory>").replace("<memory>1024</memory>", ""));
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+    assert!(
+        e.message().contains("unknown suffix 'Z'"),
+        "{}",
+        e.message()
+    );
+    assert!(
+        e.message().contains("/domain/memory/@unit"),
+        "{}",
+        e.message()
+    );
+    let e = parse_err(&minimal(
+        "<devices><disk><target dev='vda' bus='virtoi'/></disk></devices>",
+    ));
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(
+        e.message().contains("'virtoi'")
+            && e.message().contains("/domain/devices/disk[1]/target/@bus")
+    );
+    let e = parse_err(&minimal("<on_crash>boom</on_crash>"));
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(e.message().contains("unknown on_crash action: boom"));
+    let e = parse_err(&minimal("<uuid>6695eb01-f6a4-8304</uuid>"));
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(e
+        .message()
+        .contains("malformed uuid element /domain/uuid: '6695eb01-f6a4-8304'"));
+    let e = parse_err("<domain type='warp'><name>m</name></domain>");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+}
+
+#[test]
+fn missing_name_is_no_name() {
+    let e =
+        parse_err("<domain type='test'><memory>1024</memory><os><type>hvm</type></os></domain>");
+    assert_eq!(e.code, ErrorCode::NoName);
+    assert_eq!(e.domain, virt_core::ErrorDomain::Domain);
+    assert_eq!(e.message(), "missing name information");
+    assert_eq!(
+        parse_err(&minimal("").replace("<name>m</name>", "<name></name>")).code,
+        ErrorCode::NoName
+    );
+}
+
+#[test]
+fn malformed_documents_are_xml_errors_with_a_position() {
+    let e = parse_err("<domain type='test'>\n  <name>m</name>\n  <memory>1</memory\n</domain>");
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(
+        e.message().starts_with("XML error: (domain_definition):3:"),
+        "{}",
+        e.message()
+    );
+    let e = parse_err("<dom type='test'/>");
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert_eq!(
+        e.message(),
+        "XML error: expecting root element of 'domain', not 'dom'"
+    );
+    let e = parse_err(
+        "<!DOCTYPE domain [<!ENTITY n 'x'>]><domain type='test'><name>&n;</name></domain>",
+    );
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(e.message().contains("DTD"), "{}", e.message());
+}
+
+#[test]
+fn memory_units_normalise_to_kib() {
+    let def = LibvirtXml
+        .parse_domain(
+            &minimal("<currentMemory unit='MB'>500</currentMemory>")
+                .replace("<memory>1024</memory>", "<memory unit='GiB'>1</memory>"),
+        )
+        .expect("valid");
+    assert_eq!(def.memory_kib, 1_048_576);
+    assert_eq!(def.current_memory_kib, 488_282);
+    let out = LibvirtXml.format_domain(&def, INACTIVE);
+    assert!(out.contains(
+        "<memory unit='KiB'>1048576</memory>\n  <currentMemory unit='KiB'>488282</currentMemory>"
+    ));
+}
+
+#[test]
+fn no_input_prefix_panics() {
+    // Every truncation of a valid document is refused cleanly (or parses), never a panic.
+    for end in 0..TEST_DOMAIN.len() {
+        let _ = LibvirtXml.parse_domain(&TEST_DOMAIN[..end]);
+    }
+    for junk in [
+        "",
+        "<",
+        "<domain",
+        "<?xml?>",
+        "<domain type='test'><name>\u{0}</name></domain>",
+        "&",
+        "<a:b/>",
+    ] {
+        assert!(LibvirtXml.parse_domain(junk).is_err());
+    }
+}
+
+#[test]
+fn corpus_domains_format_idempotently_or_name_what_they_refuse() {
+    let mut accepted = Vec::new();
+    let mut rejected = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(corpus("domain-xml"))
+        .expect("corpus")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match LibvirtXml.parse_domain(&text) {
+            Ok(def) => {
+                let once = LibvirtXml.format_domain(&def, INACTIVE);
+                let again = LibvirtXml
+                    .parse_domain(&once)
+                    .unwrap_or_else(|e| panic!("{name}: own output refused: {e}"));
+                assert_eq!(
+                    LibvirtXml.format_domain(&again, INACTIVE),
+                    once,
+                    "{name} is not idempotent"
+                );
+                // With secrets included nothing at all is lost.
+                let secure = FormatOptions {
+                    secure: true,
+                    ..INACTIVE
+                };
+                let full = LibvirtXml
+                    .parse_domain(&LibvirtXml.format_domain(&def, secure))
+                    .expect("own output");
+                assert_eq!(full, def, "{name}: the model changed through a round trip");
+                accepted.push(name);
+            }
+            Err(e) => {
+                let named = !e.violations.is_empty() || e.code == ErrorCode::NoName;
+                assert!(
+                    named,
+                    "{name}: rejection does not name what it refuses: {e}"
+                );
+                rejected.push(format!("{name}: {e}"));
+            }
+        }
+    }
+    eprintln!(
+        "corpus: {} accepted, {} rejected",
+        accepted.len(),
+        rejected.len()
+    );
+    for r in &rejected {
+        eprintln!("  {r}");
+    }
+    assert!(accepted.len() >= 24, "accepted only {accepted:?}");
+}
+
+#[test]
+fn node_testdefault_gives_the_running_test_domain_and_cpu_facts() {
+    let text = std::fs::read_to_string(corpus("node-xml/testdefault.xml")).expect("corpus");
+    let node = LibvirtXml
+        .parse_node(&text)
+        .expect("testdefault.xml parses");
+    let c = &node.cpu;
+    assert_eq!(
+        (c.nodes, c.sockets, c.cores, c.threads, c.active, c.mhz),
+        (2, 2, 2, 2, 16, 4000)
+    );
+    assert_eq!(c.model, "i686");
+    assert_eq!(node.memory_kib, 10_000_000);
+    assert_eq!(node.domains.len(), 1);
+    let d = &node.domains[0];
+    assert_eq!(d.def.name, "test");
+    assert_eq!(
+        d.runstate.map_or(DomainState::Running, |r| r.state),
+        DomainState::Running
+    );
+    assert_eq!(
+        node.skipped_objects,
+        ["network", "pool", "device", "device", "device", "device"]
+    );
+    assert_eq!(LibvirtXml.format_domain(&d.def, LIVE), TEST_DOMAIN);
+}
+
+#[test]
+fn node_test_namespace_sets_state_and_snapshots() {
+    let xml = "<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+      <domain type='test'><name>a</name><memory>1024</memory><bootloader>/b</bootloader>
+        <test:runstate>5</test:runstate><test:hasmanagedsave/>
+        <test:domainsnapshot><name>s1</name><state>shutoff</state><creationTime>12</creationTime></test:domainsnapshot>
+      </domain>
+      <domain type='test'><name>b</name><memory>1024</memory><os><type>hvm</type></os><test:transient/></domain>
+    </node>";
+    let node = LibvirtXml.parse_node(xml).expect("valid node");
+    let a = &node.domains[0];
+    assert_eq!(a.runstate.map(|r| r.state), Some(DomainState::Shutoff));
+    assert!(a.has_managed_save && !a.transient);
+    assert_eq!(a.def.os.os_type, "xen");
+    assert_eq!(a.snapshots[0].name.as_deref(), Some("s1"));
+    assert_eq!(a.snapshots[0].creation_time, Some(12));
+    assert!(node.domains[1].transient);
+    assert_eq!(node.cpu, virt_core::model::node::NodeCpu::default());
+    assert_eq!(
+        node.memory_kib,
+        virt_core::model::node::DEFAULT_NODE_MEMORY_KIB
+    );
+    let bad = xml.replace("<test:runstate>5", "<test:runstate>9");
+    let e = LibvirtXml.parse_node(&bad).expect_err("out of range");
+    assert!(
+        e.message().contains("/node/domain[1]/test:runstate"),
+        "{}",
+        e.message()
+    );
+}
+
+#[test]
+fn node_with_an_unsupported_domain_fails_with_the_file_level_xpath() {
+    let text = std::fs::read_to_string(corpus("node-xml/testdriver.xml")).expect("corpus");
+    let e = LibvirtXml
+        .parse_node(&text)
+        .expect_err("test-many-devices uses unsupported elements");
+    assert_eq!(e.code, ErrorCode::XmlDetail);
+    assert_eq!(e.message(), "unsupported element /node/domain[3]/genid");
+    let e = LibvirtXml
+        .parse_node("<node><frob/></node>")
+        .expect_err("unknown object");
+    assert_eq!(e.message(), "unsupported element /node/frob");
+}
+
+#[test]
+fn snapshots_parse_and_refuse_unknown_states() {
+    let text =
+        std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-in.xml")).expect("corpus");
+    let s = LibvirtXml.parse_snapshot(&text).expect("valid snapshot");
+    assert_eq!(s.name.as_deref(), Some("offline-root-child1"));
+    assert_eq!(s.description.as_deref(), Some("offline desk"));
+    assert_eq!(s.parent.as_deref(), Some("offline-root"));
+    assert_eq!(s.state.as_deref(), Some("shutoff"));
+    assert_eq!(s.memory.as_ref().map(|m| m.snapshot.as_str()), Some("no"));
+    assert_eq!(s.disks[0].name, "hda");
+    assert_eq!(
+        s.domain.as_ref().map(|d| d.name.as_str()),
+        Some("test-internal-snapshots")
+    );
+    assert_eq!(s.active, Some(false));
+    let text =
+        std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-out.xml")).expect("corpus");
+    let e = LibvirtXml
+        .parse_snapshot(&text)
+        .expect_err("somestate is no state");
+    assert_eq!(e.domain, virt_core::ErrorDomain::DomainSnapshot);
+    assert!(e.message().contains("'somestate'") && e.message().contains("/domainsnapshot/state"));
+    let e = LibvirtXml
+        .parse_snapshot("<domainsnapshot><cookie/></domainsnapshot>")
+        .expect_err("cookie");
+    assert_eq!(e.message(), "unsupported element /domainsnapshot/cookie");
+}
+
+#[test]
+fn test_driver_capabilities_match_libvirt() {
+    let out = LibvirtXml.format_capabilities(&Capabilities::test_driver());
+    assert_eq!(
+        out,
+        include_str!("../testdata/test-driver-capabilities.xml")
+    );
+}
+
+#[test]
+fn domain_capabilities_have_the_schema_order() {
+    let caps = DomainCapabilities {
+        path: "/usr/bin/test-hv".into(),
+        domain: "test".into(),
+        machine: None,
+        arch: "i686".into(),
+        vcpu_max: 32,
+        iothreads: Some(false),
+        cpu_modes: vec![("custom".into(), true)],
+        devices: vec![virt_core::model::caps::DomainCapsBlock {
+            name: "disk".into(),
+            supported: true,
+            enums: vec![("diskDevice".into(), vec!["disk".into(), "cdrom".into()])],
+        }],
+        features: vec![("genid".into(), false), ("nonsense".into(), true)],
+        ..DomainCapabilities::default()
+    };
+    let out = LibvirtXml.format_domain_capabilities(&caps);
+    let expected = "<domainCapabilities>
+  <path>/usr/bin/test-hv</path>
+  <domain>test</domain>
+  <arch>i686</arch>
+  <vcpu max='32'/>
+  <iothreads supported='no'/>
+  <cpu>
+    <mode name='host-passthrough' supported='no'/>
+    <mode name='maximum' supported='no'/>
+    <mode name='host-model' supported='no'/>
+    <mode name='custom' supported='yes'/>
+  </cpu>
+  <devices>
+    <disk supported='yes'>
+      <enum name='diskDevice'>
+        <value>disk</value>
+        <value>cdrom</value>
+      </enum>
+    </disk>
+  </devices>
+  <features>
+    <genid supported='no'/>
+  </features>
+</domainCapabilities>
+";
+    assert_eq!(out, expected);
+}

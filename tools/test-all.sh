@@ -24,6 +24,7 @@ if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc
   "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools
 fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
+export VIRT_REQUIRE_VIRSH=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

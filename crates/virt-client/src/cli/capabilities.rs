@@ -20,5 +20,7 @@ pub async fn run(conn: &Connection, out: &mut Output) -> Result<(), CliError> {
         .await
         .context(|| "failed to get capabilities".into())?;
     print_xml(out, &xml);
+    // virsh prints one more blank line after the capabilities document than after others.
+    out.line("");
     Ok(())
 }

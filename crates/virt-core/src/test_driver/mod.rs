@@ -30,7 +30,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::driver::{ConsoleStream, Driver, DriverResult};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::events::{EventBus, EventSubscription};
-use crate::model::caps::{CellCpu, GuestCaps, GuestFeature, NumaCell};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
 use crate::proto::domain_event::Payload;
 use crate::service::{DaemonInfo, DriverRegistry};
@@ -75,55 +74,6 @@ const DEFAULT_DOMAIN_XML: &str = "<domain type='test'>
   </devices>
 </domain>
 ";
-
-/// The host libvirt's test driver describes: i686, two NUMA cells of 8 CPUs (one socket
-/// each), 2 GiB and 4 GiB, security model `testSecurity`, hvm and xen guests.
-fn test_capabilities() -> Capabilities {
-    let features = || {
-        ["pae", "nonpae"]
-            .into_iter()
-            .map(|n| GuestFeature {
-                name: n.into(),
-                default_on: None,
-                toggle: None,
-            })
-            .collect::<Vec<_>>()
-    };
-    let guest = |os: &str| GuestCaps {
-        os_type: os.into(),
-        arch: "i686".into(),
-        wordsize: 32,
-        emulator: "/usr/bin/test-hv".into(),
-        domain_types: vec!["test".into()],
-        features: features(),
-        ..GuestCaps::default()
-    };
-    let cell = |id: u32, memory_kib: u64, small_page: u64| NumaCell {
-        id,
-        memory_kib,
-        pages: vec![(small_page, 524_288), (2048, 0), (1_048_576, 0)],
-        distances: Vec::new(),
-        cpus: (0..8)
-            .map(|core| CellCpu {
-                id: id * 8 + core,
-                socket_id: id,
-                die_id: 0,
-                core_id: core,
-                siblings: (id * 8 + core).to_string(),
-            })
-            .collect(),
-    };
-    Capabilities {
-        host_arch: "i686".into(),
-        host_features: vec!["pae".into(), "nonpae".into()],
-        host_page_sizes_kib: vec![4, 8, 2048, 1_048_576],
-        iommu: Some(false),
-        cells: vec![cell(0, 2_097_152, 4), cell(1, 4_194_304, 8)],
-        secmodels: vec![("testSecurity".into(), String::new())],
-        guests: vec![guest("hvm"), guest("xen")],
-        ..Capabilities::default()
-    }
-}
 
 /// libvirt's version of the API level this driver implements (9.0.0).
 pub const LIB_VERSION: u64 = 9_000_000;
@@ -250,7 +200,7 @@ impl Driver for TestDriver {
     }
 
     async fn capabilities(&self) -> DriverResult<String> {
-        Ok(self.codec.format_capabilities(&test_capabilities()))
+        Ok(self.codec.format_capabilities(&Capabilities::test_driver()))
     }
 
     async fn domain_capabilities(

@@ -96,7 +96,8 @@ pub fn parse(input: &str, document: &'static str) -> Result<Element, XmlError> {
             limit: MAX_DOCUMENT_BYTES,
         });
     }
-    Builder::new(input, document).run()
+    // A UTF-8 byte order mark is allowed before the prolog, as libxml2 allows it.
+    Builder::new(input.strip_prefix('\u{FEFF}').unwrap_or(input), document).run()
 }
 
 struct Builder<'a> {
@@ -441,6 +442,8 @@ mod tests {
         assert_eq!(b.ns.as_deref(), Some("urn:t"));
         assert_eq!(b.text(), "<A<c>");
         assert_eq!(b.line, 3);
+        let bom = parse("\u{FEFF}<a/>", "(test)").expect("a byte order mark is allowed");
+        assert_eq!(bom.name, "a");
     }
 
     #[test]

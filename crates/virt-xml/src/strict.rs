@@ -1,8 +1,8 @@
 //! A cursor over one element that remembers which attributes and children the parser read, so
 //! that whatever it did not read becomes an error naming its XPath instead of being dropped.
 //!
-//! Every parse function takes a [`Cursor`], asks for what it understands and ends with
-//! [`Cursor::finish`]; an unknown element, attribute or stray text then fails the whole parse.
+//! Every parse function takes a `Cursor`, asks for what it understands and ends with
+//! `Cursor::finish`; an unknown element, attribute or stray text then fails the whole parse.
 //! Elements and attributes with a namespace prefix never match libvirt vocabulary, so
 //! `<qemu:commandline>` is reported as unsupported rather than silently taken for something.
 
@@ -154,30 +154,29 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn matching(&self, ns: Option<&str>, name: &str) -> Vec<usize> {
-        self.el
-            .children
+    fn matching(&self, ns: Option<&str>, name: &str) -> Vec<(usize, &'a Element)> {
+        let el: &'a Element = self.el;
+        el.children
             .iter()
             .enumerate()
-            .filter(|(_, n)| match n {
-                Node::Element(e) => match ns {
-                    None => e.prefix.is_none() && e.name == name,
-                    Some(uri) => {
-                        e.prefix.is_some() && e.ns.as_deref() == Some(uri) && e.name == name
-                    }
-                },
-                Node::Text(_) => false,
+            .filter_map(|(i, n)| match n {
+                Node::Element(e) => {
+                    let hit = match ns {
+                        None => e.prefix.is_none() && e.name == name,
+                        Some(uri) => {
+                            e.prefix.is_some() && e.ns.as_deref() == Some(uri) && e.name == name
+                        }
+                    };
+                    hit.then_some((i, e))
+                }
+                Node::Text(_) => None,
             })
-            .map(|(i, _)| i)
             .collect()
     }
 
-    fn cursor_at(&mut self, index: usize, path: String) -> Cursor<'a> {
+    fn cursor_at(&mut self, index: usize, el: &'a Element, path: String) -> Cursor<'a> {
         self.used_children[index] = true;
-        match &self.el.children[index] {
-            Node::Element(e) => Cursor::new(e, path),
-            Node::Text(_) => unreachable!("matching() only yields elements"),
-        }
+        Cursor::new(el, path)
     }
 
     /// The child element `name`, which may appear at most once.
@@ -192,14 +191,14 @@ impl<'a> Cursor<'a> {
         name: &str,
     ) -> Result<Option<Cursor<'a>>, XmlError> {
         let found = self.matching(ns, name);
-        if found.len() > 1 {
+        if let Some((second, _)) = found.get(1) {
             return Err(XmlError::Duplicate {
-                path: self.child_path(found[1]),
+                path: self.child_path(*second),
             });
         }
-        Ok(found.first().map(|i| {
+        Ok(found.first().map(|(i, e)| {
             let path = self.child_path(*i);
-            self.cursor_at(*i, path)
+            self.cursor_at(*i, e, path)
         }))
     }
 
@@ -212,13 +211,9 @@ impl<'a> Cursor<'a> {
     pub fn children_in(&mut self, ns: Option<&str>, name: &str) -> Vec<Cursor<'a>> {
         let found = self.matching(ns, name);
         let mut out = Vec::with_capacity(found.len());
-        for (n, i) in found.into_iter().enumerate() {
-            let qname = match &self.el.children[i] {
-                Node::Element(e) => e.qname(),
-                Node::Text(_) => continue,
-            };
-            let path = format!("{}/{qname}[{}]", self.path, n + 1);
-            out.push(self.cursor_at(i, path));
+        for (n, (i, e)) in found.into_iter().enumerate() {
+            let path = format!("{}/{}[{}]", self.path, e.qname(), n + 1);
+            out.push(self.cursor_at(i, e, path));
         }
         out
     }
@@ -227,8 +222,9 @@ impl<'a> Cursor<'a> {
     pub fn all_children(&mut self) -> Vec<(String, Cursor<'a>)> {
         let mut counters: Vec<(String, usize)> = Vec::new();
         let mut out = Vec::new();
-        for i in 0..self.el.children.len() {
-            let Node::Element(e) = &self.el.children[i] else {
+        let el: &'a Element = self.el;
+        for (i, node) in el.children.iter().enumerate() {
+            let Node::Element(e) = node else {
                 continue;
             };
             let qname = e.qname();
@@ -243,7 +239,7 @@ impl<'a> Cursor<'a> {
                 }
             };
             let path = format!("{}/{qname}[{n}]", self.path);
-            out.push((e.name.clone(), self.cursor_at(i, path)));
+            out.push((e.name.clone(), self.cursor_at(i, e, path)));
         }
         out
     }

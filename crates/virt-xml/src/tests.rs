@@ -222,6 +222,38 @@ fn no_input_prefix_panics() {
 }
 
 #[test]
+fn mutated_corpus_documents_never_panic() {
+    // A deterministic mutation sweep: characters that change XML structure, put at many
+    // positions of every corpus document. Each result must be Ok or Err, never a panic.
+    let mut entries: Vec<_> = std::fs::read_dir(corpus("domain-xml"))
+        .expect("corpus")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let bytes: Vec<char> = text.chars().collect();
+        for (n, pos) in (0..bytes.len()).step_by(37).enumerate() {
+            let mut m = bytes.clone();
+            match n % 5 {
+                0 => m[pos] = '<',
+                1 => m[pos] = '&',
+                2 => m[pos] = '\'',
+                3 => {
+                    m.remove(pos);
+                }
+                _ => m.insert(pos, '>'),
+            }
+            let doc: String = m.into_iter().collect();
+            if let Ok(def) = LibvirtXml.parse_domain(&doc) {
+                let _ = LibvirtXml.format_domain(&def, LIVE);
+            }
+        }
+    }
+}
+
+#[test]
 fn corpus_domains_format_idempotently_or_name_what_they_refuse() {
     let mut accepted = Vec::new();
     let mut rejected = Vec::new();

@@ -129,6 +129,8 @@ pub struct OsDef {
     pub bootmenu: Option<BootMenu>,
     /// `<bios>`.
     pub bios: Option<Bios>,
+    /// `<smbios mode='emulate|host|sysinfo'>`.
+    pub smbios_mode: Option<String>,
 }
 
 /// `<loader>`: explicit firmware.

@@ -96,7 +96,10 @@ pub(super) fn parse_rng(mut c: Cursor<'_>) -> Result<Rng, XmlError> {
     })?;
     let bm = b.attr_req("model")?;
     r.backend = match bm {
-        "random" => RngBackend::Random(non_empty(Some(b.text()?.trim().to_string()))),
+        // libvirt fills the host's /dev/random when no device is named.
+        "random" => RngBackend::Random(Some(
+            non_empty(Some(b.text()?.trim().to_string())).unwrap_or_else(|| "/dev/random".into()),
+        )),
         "builtin" => RngBackend::Builtin,
         "egd" => {
             let ty = b.attr_req("type")?;

@@ -171,10 +171,14 @@ fn assign_controller_indexes(
         d.controllers[i].index = n;
     }
     for (i, a) in d.controllers.iter().enumerate() {
-        if d.controllers[..i]
-            .iter()
-            .any(|b| b.controller_type == a.controller_type && b.index == a.index)
-        {
+        // USB companion controllers (with <master>) share their master's index.
+        let clash = |b: &Controller| {
+            b.controller_type == a.controller_type
+                && b.index == a.index
+                && a.master_startport.is_none()
+                && b.master_startport.is_none()
+        };
+        if d.controllers[..i].iter().any(clash) {
             return Err(XmlError::Invalid {
                 path: format!("{path}/controller[{}]", i + 1),
                 message: format!(

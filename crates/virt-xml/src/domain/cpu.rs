@@ -261,7 +261,8 @@ pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), X
         f.policy.get_or_insert(CpuFeaturePolicy::Require);
     }
     e.finish()?;
-    def.cpu = Some(cpu);
+    // An empty <cpu/> says nothing; libvirt does not print it either.
+    def.cpu = (cpu != CpuDef::default()).then_some(cpu);
     Ok(())
 }
 

@@ -1,7 +1,7 @@
 //! `<domain>`: the top-level parse and format, in libvirt's element order.
 //!
-//! Parsing reads each element with a [`Cursor`] (so nothing unread passes silently), then
-//! [`postparse`] applies the normalisations libvirt's generic post-parse step makes (defaults,
+//! Parsing reads each element with a `Cursor` (so nothing unread passes silently), then
+//! `postparse` applies the normalisations libvirt's generic post-parse step makes (defaults,
 //! disk order, serial/console pairing, boot checks). Formatting prints the model in the order
 //! of libvirt's `virDomainDefFormatInternal`.
 

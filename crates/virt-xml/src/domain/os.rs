@@ -136,6 +136,11 @@ fn parse_boot(o: &mut Cursor<'_>, os: &mut OsDef) -> Result<(), XmlError> {
             timeout_ms: timeout,
         });
     }
+    if let Some(mut m) = o.child("smbios")? {
+        os.smbios_mode = m.attr_word("mode", &["emulate", "host", "sysinfo"])?;
+        os.smbios_mode.get_or_insert_with(|| "emulate".into());
+        m.finish()?;
+    }
     if let Some(mut b) = o.child("bios")? {
         let useserial = b.attr_yes_no("useserial")?;
         let reboot_timeout = b.attr_with("rebootTimeout", "expected -1 to 65535", |v| {
@@ -269,6 +274,9 @@ pub(super) fn format(w: &mut Writer, def: &DomainDef) {
                     .empty();
             }
         }
+    }
+    if let Some(m) = &os.smbios_mode {
+        w.tag("smbios").attr("mode", m).empty();
     }
     w.close("os");
 }

@@ -15,6 +15,7 @@ pub fn apply(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
     let dev_path = format!("{path}/devices");
     disks(def, &dev_path)?;
     inputs(def);
+    macs(def);
     chardevs(def, &dev_path)?;
     super::implicit::apply(def, path)?;
     boot(def, path)
@@ -70,6 +71,22 @@ fn disks(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
         }
     }
     Ok(())
+}
+
+/// Gives interfaces without `<mac>` one: the driver prefix (`00:16:3e` for Xen, `52:54:00`
+/// otherwise, as libvirt's drivers use) and three random bytes.
+fn macs(def: &mut DomainDef) {
+    let prefix = if def.virt_type == "xen" {
+        "00:16:3e"
+    } else {
+        "52:54:00"
+    };
+    for n in &mut def.devices.interfaces {
+        if n.mac.is_none() {
+            let r = virt_core::uuid::Uuid::random().0;
+            n.mac = Some(format!("{prefix}:{:02x}:{:02x}:{:02x}", r[0], r[1], r[2]));
+        }
+    }
 }
 
 fn inputs(def: &mut DomainDef) {

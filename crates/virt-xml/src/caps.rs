@@ -247,3 +247,42 @@ pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
     w.close("domainCapabilities");
     w.finish()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::LibvirtXml;
+    use virt_core::model::{Capabilities, DomainCapabilities};
+    use virt_core::xml::DomainXmlCodec;
+
+    #[test]
+    fn test_driver_capabilities_match_libvirt() {
+        let out = LibvirtXml.format_capabilities(&Capabilities::test_driver());
+        assert_eq!(
+            out,
+            include_str!("../testdata/test-driver-capabilities.xml")
+        );
+    }
+
+    #[test]
+    fn domain_capabilities_have_the_schema_order() {
+        let caps = DomainCapabilities {
+            path: "/usr/bin/test-hv".into(),
+            domain: "test".into(),
+            machine: None,
+            arch: "i686".into(),
+            vcpu_max: 32,
+            iothreads: Some(false),
+            cpu_modes: vec![("custom".into(), true)],
+            devices: vec![virt_core::model::caps::DomainCapsBlock {
+                name: "disk".into(),
+                supported: true,
+                enums: vec![("diskDevice".into(), vec!["disk".into(), "cdrom".into()])],
+            }],
+            features: vec![("genid".into(), false), ("nonsense".into(), true)],
+            ..DomainCapabilities::default()
+        };
+        let out = LibvirtXml.format_domain_capabilities(&caps);
+        let expected = include_str!("../testdata/domain-capabilities-small.xml");
+        assert_eq!(out, expected);
+    }
+}

@@ -145,3 +145,84 @@ fn empty_flag(x: &mut Cursor<'_>, name: &str) -> Result<bool, XmlError> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::{corpus, LIVE, TEST_DOMAIN};
+    use crate::LibvirtXml;
+    use virt_core::state::DomainState;
+    use virt_core::xml::DomainXmlCodec;
+    use virt_core::ErrorCode;
+
+    #[test]
+    fn node_testdefault_gives_the_running_test_domain_and_cpu_facts() {
+        let text = std::fs::read_to_string(corpus("node-xml/testdefault.xml")).expect("corpus");
+        let node = LibvirtXml
+            .parse_node(&text)
+            .expect("testdefault.xml parses");
+        let c = &node.cpu;
+        assert_eq!(
+            (c.nodes, c.sockets, c.cores, c.threads, c.active, c.mhz),
+            (2, 2, 2, 2, 16, 4000)
+        );
+        assert_eq!(c.model, "i686");
+        assert_eq!(node.memory_kib, 10_000_000);
+        assert_eq!(node.domains.len(), 1);
+        let d = &node.domains[0];
+        assert_eq!(d.def.name, "test");
+        assert_eq!(
+            d.runstate.map_or(DomainState::Running, |r| r.state),
+            DomainState::Running
+        );
+        assert_eq!(
+            node.skipped_objects,
+            ["network", "pool", "device", "device", "device", "device"]
+        );
+        assert_eq!(LibvirtXml.format_domain(&d.def, LIVE), TEST_DOMAIN);
+    }
+
+    #[test]
+    fn node_test_namespace_sets_state_and_snapshots() {
+        let xml = "<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+          <domain type='test'><name>a</name><memory>1024</memory><bootloader>/b</bootloader>
+            <test:runstate>5</test:runstate><test:hasmanagedsave/>
+            <test:domainsnapshot><name>s1</name><state>shutoff</state><creationTime>12</creationTime></test:domainsnapshot>
+          </domain>
+          <domain type='test'><name>b</name><memory>1024</memory><os><type>hvm</type></os><test:transient/></domain>
+        </node>";
+        let node = LibvirtXml.parse_node(xml).expect("valid node");
+        let a = &node.domains[0];
+        assert_eq!(a.runstate.map(|r| r.state), Some(DomainState::Shutoff));
+        assert!(a.has_managed_save && !a.transient);
+        assert_eq!(a.def.os.os_type, "xen");
+        assert_eq!(a.snapshots[0].name.as_deref(), Some("s1"));
+        assert_eq!(a.snapshots[0].creation_time, Some(12));
+        assert!(node.domains[1].transient);
+        assert_eq!(node.cpu, virt_core::model::node::NodeCpu::default());
+        assert_eq!(
+            node.memory_kib,
+            virt_core::model::node::DEFAULT_NODE_MEMORY_KIB
+        );
+        let bad = xml.replace("<test:runstate>5", "<test:runstate>9");
+        let e = LibvirtXml.parse_node(&bad).expect_err("out of range");
+        assert!(
+            e.message().contains("/node/domain[1]/test:runstate"),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn node_with_an_unsupported_domain_fails_with_the_file_level_xpath() {
+        let text = std::fs::read_to_string(corpus("node-xml/testdriver.xml")).expect("corpus");
+        let e = LibvirtXml
+            .parse_node(&text)
+            .expect_err("test-many-devices uses unsupported elements");
+        assert_eq!(e.code, ErrorCode::XmlDetail);
+        assert_eq!(e.message(), "unsupported element /node/domain[3]/genid");
+        let e = LibvirtXml
+            .parse_node("<node><frob/></node>")
+            .expect_err("unknown object");
+        assert_eq!(e.message(), "unsupported element /node/frob");
+    }
+}

@@ -137,3 +137,41 @@ fn parse_disk(mut d: Cursor<'_>) -> Result<SnapshotDisk, XmlError> {
     d.finish()?;
     Ok(disk)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::tests::corpus;
+    use crate::LibvirtXml;
+    use virt_core::xml::DomainXmlCodec;
+
+    #[test]
+    fn snapshots_parse_and_refuse_unknown_states() {
+        let text =
+            std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-in.xml")).expect("corpus");
+        let s = LibvirtXml.parse_snapshot(&text).expect("valid snapshot");
+        assert_eq!(s.name.as_deref(), Some("offline-root-child1"));
+        assert_eq!(s.description.as_deref(), Some("offline desk"));
+        assert_eq!(s.parent.as_deref(), Some("offline-root"));
+        assert_eq!(s.state.as_deref(), Some("shutoff"));
+        assert_eq!(s.memory.as_ref().map(|m| m.snapshot.as_str()), Some("no"));
+        assert_eq!(s.disks[0].name, "hda");
+        assert_eq!(
+            s.domain.as_ref().map(|d| d.name.as_str()),
+            Some("test-internal-snapshots")
+        );
+        assert_eq!(s.active, Some(false));
+        let text = std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-out.xml"))
+            .expect("corpus");
+        let e = LibvirtXml
+            .parse_snapshot(&text)
+            .expect_err("somestate is no state");
+        assert_eq!(e.domain, virt_core::ErrorDomain::DomainSnapshot);
+        assert!(
+            e.message().contains("'somestate'") && e.message().contains("/domainsnapshot/state")
+        );
+        let e = LibvirtXml
+            .parse_snapshot("<domainsnapshot><cookie/></domainsnapshot>")
+            .expect_err("cookie");
+        assert_eq!(e.message(), "unsupported element /domainsnapshot/cookie");
+    }
+}

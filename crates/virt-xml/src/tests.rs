@@ -1,17 +1,15 @@
-//! Codec-level tests: the test driver's default domain byte for byte, error codes and XPaths,
-//! units, idempotent formatting of the shared corpus, node files, snapshots and capabilities.
+//! Domain codec tests: the test driver's default domain byte for byte, error codes and XPaths,
+//! units, robustness, and idempotent formatting of the shared corpus.
 
 use std::path::PathBuf;
 
-use virt_core::model::{Capabilities, DomainCapabilities};
-use virt_core::state::DomainState;
 use virt_core::xml::{DomainXmlCodec, FormatOptions};
 use virt_core::{ErrorCode, VirtError};
 
 use super::LibvirtXml;
 
 /// `virsh -c test:///default dumpxml test` on libvirt 9.0.
-const TEST_DOMAIN: &str = "<domain type='test' id='1'>
+pub(crate) const TEST_DOMAIN: &str = "<domain type='test' id='1'>
   <name>test</name>
   <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
   <memory unit='KiB'>8388608</memory>
@@ -44,7 +42,7 @@ const TEST_DOMAIN: &str = "<domain type='test' id='1'>
 </domain>
 ";
 
-const LIVE: FormatOptions = FormatOptions {
+pub(crate) const LIVE: FormatOptions = FormatOptions {
     id: Some(1),
     secure: false,
     inactive: false,
@@ -55,7 +53,7 @@ const INACTIVE: FormatOptions = FormatOptions {
     inactive: true,
 };
 
-fn corpus(dir: &str) -> PathBuf {
+pub(crate) fn corpus(dir: &str) -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../../shared/corpus"
@@ -310,161 +308,4 @@ fn corpus_domains_format_idempotently_or_name_what_they_refuse() {
         eprintln!("  {r}");
     }
     assert!(accepted.len() >= 24, "accepted only {accepted:?}");
-}
-
-#[test]
-fn node_testdefault_gives_the_running_test_domain_and_cpu_facts() {
-    let text = std::fs::read_to_string(corpus("node-xml/testdefault.xml")).expect("corpus");
-    let node = LibvirtXml
-        .parse_node(&text)
-        .expect("testdefault.xml parses");
-    let c = &node.cpu;
-    assert_eq!(
-        (c.nodes, c.sockets, c.cores, c.threads, c.active, c.mhz),
-        (2, 2, 2, 2, 16, 4000)
-    );
-    assert_eq!(c.model, "i686");
-    assert_eq!(node.memory_kib, 10_000_000);
-    assert_eq!(node.domains.len(), 1);
-    let d = &node.domains[0];
-    assert_eq!(d.def.name, "test");
-    assert_eq!(
-        d.runstate.map_or(DomainState::Running, |r| r.state),
-        DomainState::Running
-    );
-    assert_eq!(
-        node.skipped_objects,
-        ["network", "pool", "device", "device", "device", "device"]
-    );
-    assert_eq!(LibvirtXml.format_domain(&d.def, LIVE), TEST_DOMAIN);
-}
-
-#[test]
-fn node_test_namespace_sets_state_and_snapshots() {
-    let xml = "<node xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
-      <domain type='test'><name>a</name><memory>1024</memory><bootloader>/b</bootloader>
-        <test:runstate>5</test:runstate><test:hasmanagedsave/>
-        <test:domainsnapshot><name>s1</name><state>shutoff</state><creationTime>12</creationTime></test:domainsnapshot>
-      </domain>
-      <domain type='test'><name>b</name><memory>1024</memory><os><type>hvm</type></os><test:transient/></domain>
-    </node>";
-    let node = LibvirtXml.parse_node(xml).expect("valid node");
-    let a = &node.domains[0];
-    assert_eq!(a.runstate.map(|r| r.state), Some(DomainState::Shutoff));
-    assert!(a.has_managed_save && !a.transient);
-    assert_eq!(a.def.os.os_type, "xen");
-    assert_eq!(a.snapshots[0].name.as_deref(), Some("s1"));
-    assert_eq!(a.snapshots[0].creation_time, Some(12));
-    assert!(node.domains[1].transient);
-    assert_eq!(node.cpu, virt_core::model::node::NodeCpu::default());
-    assert_eq!(
-        node.memory_kib,
-        virt_core::model::node::DEFAULT_NODE_MEMORY_KIB
-    );
-    let bad = xml.replace("<test:runstate>5", "<test:runstate>9");
-    let e = LibvirtXml.parse_node(&bad).expect_err("out of range");
-    assert!(
-        e.message().contains("/node/domain[1]/test:runstate"),
-        "{}",
-        e.message()
-    );
-}
-
-#[test]
-fn node_with_an_unsupported_domain_fails_with_the_file_level_xpath() {
-    let text = std::fs::read_to_string(corpus("node-xml/testdriver.xml")).expect("corpus");
-    let e = LibvirtXml
-        .parse_node(&text)
-        .expect_err("test-many-devices uses unsupported elements");
-    assert_eq!(e.code, ErrorCode::XmlDetail);
-    assert_eq!(e.message(), "unsupported element /node/domain[3]/genid");
-    let e = LibvirtXml
-        .parse_node("<node><frob/></node>")
-        .expect_err("unknown object");
-    assert_eq!(e.message(), "unsupported element /node/frob");
-}
-
-#[test]
-fn snapshots_parse_and_refuse_unknown_states() {
-    let text =
-        std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-in.xml")).expect("corpus");
-    let s = LibvirtXml.parse_snapshot(&text).expect("valid snapshot");
-    assert_eq!(s.name.as_deref(), Some("offline-root-child1"));
-    assert_eq!(s.description.as_deref(), Some("offline desk"));
-    assert_eq!(s.parent.as_deref(), Some("offline-root"));
-    assert_eq!(s.state.as_deref(), Some("shutoff"));
-    assert_eq!(s.memory.as_ref().map(|m| m.snapshot.as_str()), Some("no"));
-    assert_eq!(s.disks[0].name, "hda");
-    assert_eq!(
-        s.domain.as_ref().map(|d| d.name.as_str()),
-        Some("test-internal-snapshots")
-    );
-    assert_eq!(s.active, Some(false));
-    let text =
-        std::fs::read_to_string(corpus("snapshot-xml/change-snapshot-out.xml")).expect("corpus");
-    let e = LibvirtXml
-        .parse_snapshot(&text)
-        .expect_err("somestate is no state");
-    assert_eq!(e.domain, virt_core::ErrorDomain::DomainSnapshot);
-    assert!(e.message().contains("'somestate'") && e.message().contains("/domainsnapshot/state"));
-    let e = LibvirtXml
-        .parse_snapshot("<domainsnapshot><cookie/></domainsnapshot>")
-        .expect_err("cookie");
-    assert_eq!(e.message(), "unsupported element /domainsnapshot/cookie");
-}
-
-#[test]
-fn test_driver_capabilities_match_libvirt() {
-    let out = LibvirtXml.format_capabilities(&Capabilities::test_driver());
-    assert_eq!(
-        out,
-        include_str!("../testdata/test-driver-capabilities.xml")
-    );
-}
-
-#[test]
-fn domain_capabilities_have_the_schema_order() {
-    let caps = DomainCapabilities {
-        path: "/usr/bin/test-hv".into(),
-        domain: "test".into(),
-        machine: None,
-        arch: "i686".into(),
-        vcpu_max: 32,
-        iothreads: Some(false),
-        cpu_modes: vec![("custom".into(), true)],
-        devices: vec![virt_core::model::caps::DomainCapsBlock {
-            name: "disk".into(),
-            supported: true,
-            enums: vec![("diskDevice".into(), vec!["disk".into(), "cdrom".into()])],
-        }],
-        features: vec![("genid".into(), false), ("nonsense".into(), true)],
-        ..DomainCapabilities::default()
-    };
-    let out = LibvirtXml.format_domain_capabilities(&caps);
-    let expected = "<domainCapabilities>
-  <path>/usr/bin/test-hv</path>
-  <domain>test</domain>
-  <arch>i686</arch>
-  <vcpu max='32'/>
-  <iothreads supported='no'/>
-  <cpu>
-    <mode name='host-passthrough' supported='no'/>
-    <mode name='maximum' supported='no'/>
-    <mode name='host-model' supported='no'/>
-    <mode name='custom' supported='yes'/>
-  </cpu>
-  <devices>
-    <disk supported='yes'>
-      <enum name='diskDevice'>
-        <value>disk</value>
-        <value>cdrom</value>
-      </enum>
-    </disk>
-  </devices>
-  <features>
-    <genid supported='no'/>
-  </features>
-</domainCapabilities>
-";
-    assert_eq!(out, expected);
 }

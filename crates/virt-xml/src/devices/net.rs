@@ -219,7 +219,11 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
                     MacvtapMode::from_xml,
                 )?;
             }
-            _ => {}
+            _ => {
+                return Err(XmlError::UnknownElement {
+                    path: s.path().to_string(),
+                })
+            }
         }
         s.finish()?;
     } else if matches!(

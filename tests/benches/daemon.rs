@@ -158,6 +158,12 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let plan = if full { Plan::full() } else { Plan::smoke() };
     let prefix = run_prefix();
+    // Client and daemon share the machine's cores: other work skews every figure.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = load.split_whitespace().next().unwrap_or("?").to_string();
+    if load.parse::<f64>().is_ok_and(|l| l > 0.5) {
+        eprintln!("warning: load average {load} before the run; the figures will be noisy");
+    }
     if cfg!(debug_assertions) && full {
         eprintln!("warning: benchmarking a debug build; use `cargo bench`");
     }
@@ -169,5 +175,5 @@ fn main() {
     if let Err(why) = &theirs {
         eprintln!("libvirt's column is missing: {why}");
     }
-    report::print(&plan, &ours, theirs.as_ref());
+    report::print(&plan, &load, &ours, theirs.as_ref());
 }

@@ -1,6 +1,7 @@
 //! Our side of the daemon benchmark: a fresh `virt-proxy` under a temporary root, driven through
 //! `virt_client::Connection` over its UNIX socket (URI `test+unix:///default?socket=...`).
 
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use virt_client::{Connection, DomainLookup};
@@ -16,22 +17,41 @@ pub fn run(plan: &Plan, prefix: &str) -> Results {
     ensure_release_binary();
     let daemon = DaemonUnderTest::proxy(&[]);
     let uri = daemon.test_uri(false);
-    let rt = client_runtime();
-    let results = rt.block_on(measure(plan, prefix, &uri));
+    let flavour = Flavour::from_env();
+    let results = flavour
+        .runtime()
+        .block_on(measure(plan, prefix, &uri, flavour));
     drop(daemon);
     results
 }
 
-/// The client's runtime: tokio's default multi-thread flavour (one worker per core, what
-/// `#[tokio::main]` gives), or a current-thread one with `VIRT_BENCH_CLIENT_RT=current`.
-fn client_runtime() -> tokio::runtime::Runtime {
-    let current = std::env::var("VIRT_BENCH_CLIENT_RT").is_ok_and(|v| v == "current");
-    let mut builder = if current {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    builder.enable_all().build().expect("client tokio runtime")
+/// How the clients run. libvirt's clients block in their own threads; the default mirrors
+/// that: each client is an OS thread driving a current-thread tokio runtime.
+/// `VIRT_BENCH_CLIENT_RT=multi` runs them all as tasks of one multi-thread runtime instead (one
+/// worker per core, what `#[tokio::main]` gives).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    /// One current-thread runtime per client thread.
+    Current,
+    /// One shared multi-thread runtime.
+    Multi,
+}
+
+impl Flavour {
+    fn from_env() -> Flavour {
+        match std::env::var("VIRT_BENCH_CLIENT_RT").as_deref() {
+            Ok("multi") => Flavour::Multi,
+            _ => Flavour::Current,
+        }
+    }
+
+    fn runtime(self) -> tokio::runtime::Runtime {
+        let mut builder = match self {
+            Flavour::Current => tokio::runtime::Builder::new_current_thread(),
+            Flavour::Multi => tokio::runtime::Builder::new_multi_thread(),
+        };
+        builder.enable_all().build().expect("client tokio runtime")
+    }
 }
 
 /// In an optimised build (`cargo bench`), rebuilds the release `virt-proxy` so that the daemon
@@ -66,7 +86,7 @@ async fn open(uri: &str) -> Connection {
         .expect("open a connection to virt-proxy")
 }
 
-async fn measure(plan: &Plan, prefix: &str, uri: &str) -> Results {
+async fn measure(plan: &Plan, prefix: &str, uri: &str, flavour: Flavour) -> Results {
     let conn = open(uri).await;
     let test = DomainLookup::Name("test".into());
     let node_info = latency(plan, || async {
@@ -77,8 +97,23 @@ async fn measure(plan: &Plan, prefix: &str, uri: &str) -> Results {
         conn.lookup(&test).await.expect("LookupDomain test");
     })
     .await;
-    let tput_one = throughput(plan, uri, 1).await;
-    let tput_many = throughput(plan, uri, plan.clients).await;
+    let (tput_one, tput_many) = match flavour {
+        Flavour::Current => {
+            let (plan, uri) = (plan.clone(), uri.to_string());
+            tokio::task::spawn_blocking(move || {
+                (
+                    throughput_threads(&plan, &uri, 1),
+                    throughput_threads(&plan, &uri, plan.clients),
+                )
+            })
+            .await
+            .expect("throughput threads")
+        }
+        Flavour::Multi => (
+            throughput_tasks(plan, uri, 1).await,
+            throughput_tasks(plan, uri, plan.clients).await,
+        ),
+    };
     let small = scale(plan, &conn, prefix, 0, plan.small).await;
     let big = scale(plan, &conn, prefix, plan.small, plan.big).await;
     Results {
@@ -109,32 +144,68 @@ where
     Latency::of(samples)
 }
 
-/// GetNodeInfo calls per second with `clients` concurrent clients, one connection each, each
-/// calling sequentially for `plan.window`.
-async fn throughput(plan: &Plan, uri: &str, clients: usize) -> f64 {
-    let mut conns = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        let c = open(uri).await;
-        for _ in 0..plan.warmup / clients.max(1) {
-            c.node_info().await.expect("GetNodeInfo warm-up");
-        }
-        conns.push(c);
+/// One client's part of a throughput run: a connection, warmed up before `ready` completes,
+/// calling GetNodeInfo sequentially until `deadline()`; returns its call count.
+async fn client_loop(plan: &Plan, uri: &str, ready: impl std::future::Future<Output = ()>) -> u64 {
+    let c = open(uri).await;
+    for _ in 0..plan.warmup / plan.clients.max(1) {
+        c.node_info().await.expect("GetNodeInfo warm-up");
     }
-    let start = Instant::now();
-    let deadline = start + plan.window;
-    let tasks: Vec<_> = conns
-        .into_iter()
-        .map(|c| {
+    ready.await;
+    let deadline = Instant::now() + plan.window;
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        c.node_info().await.expect("GetNodeInfo");
+        n += 1;
+    }
+    n
+}
+
+/// GetNodeInfo calls per second with `clients` client threads, each with its own
+/// current-thread runtime and connection, each calling sequentially for `plan.window`.
+fn throughput_threads(plan: &Plan, uri: &str, clients: usize) -> f64 {
+    let barrier = Barrier::new(clients + 1);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..clients)
+            .map(|_| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    // Blocking in the ready future is fine: this runtime serves this client only.
+                    let ready = async {
+                        barrier.wait();
+                    };
+                    Flavour::Current
+                        .runtime()
+                        .block_on(client_loop(plan, uri, ready))
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let total: u64 = workers
+            .into_iter()
+            .map(|w| w.join().expect("client thread"))
+            .sum();
+        total as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+/// As [`throughput_threads`], the clients being tasks of the current multi-thread runtime.
+async fn throughput_tasks(plan: &Plan, uri: &str, clients: usize) -> f64 {
+    let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (plan, uri, barrier) = (plan.clone(), uri.to_string(), barrier.clone());
             tokio::spawn(async move {
-                let mut n = 0u64;
-                while Instant::now() < deadline {
-                    c.node_info().await.expect("GetNodeInfo");
-                    n += 1;
-                }
-                n
+                let ready = async {
+                    barrier.wait().await;
+                };
+                client_loop(&plan, &uri, ready).await
             })
         })
         .collect();
+    barrier.wait().await;
+    let start = Instant::now();
     let mut total = 0u64;
     for t in tasks {
         total += t.await.expect("client task");

@@ -157,10 +157,14 @@ fn verdict(target: Option<Target>, ours: f64, base: Option<f64>, measured: bool)
 }
 
 /// Prints the table to stdout; `theirs` is libvirt's figures or why they are missing.
-pub fn print(plan: &Plan, ours: &Results, theirs: Result<&Results, &String>) {
+/// `load` is the 1-minute load average before the run.
+pub fn print(plan: &Plan, load: &str, ours: &Results, theirs: Result<&Results, &String>) {
     println!();
     println!("daemon benchmark: virt-proxy vs libvirt 9.0 daemon, test driver, UNIX socket");
-    println!("machine: {}", machine());
+    println!(
+        "machine: {}; load average before the run: {load}",
+        machine()
+    );
     if let Err(why) = theirs {
         println!("libvirt column missing: {why}");
     }

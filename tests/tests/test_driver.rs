@@ -10,7 +10,7 @@ use virt_core::{Driver, ErrorCode};
 use virt_tests::domain_xml;
 
 fn driver() -> TestDriver {
-    TestDriver::new_default(Arc::new(virt_xml::LibvirtXml::default())).expect("default driver")
+    TestDriver::new_default(Arc::new(virt_xml::LibvirtXml)).expect("default driver")
 }
 
 fn name(n: &str) -> DomainLookup {
@@ -381,7 +381,7 @@ async fn node_file_uri_loads_its_domains() {
         env!("CARGO_MANIFEST_DIR"),
         "/../../shared/corpus/node-xml/testdefault.xml"
     );
-    let reg = TestRegistry::new(Arc::new(virt_xml::LibvirtXml::default()));
+    let reg = TestRegistry::new(Arc::new(virt_xml::LibvirtXml));
     let d = reg
         .open(&format!("test://{corpus}"))
         .expect("open node file");

@@ -28,7 +28,7 @@ impl ProxyRegistry {
     /// A registry serving the test driver with libvirt-compatible XML.
     pub fn new() -> ProxyRegistry {
         ProxyRegistry {
-            test: TestRegistry::new(Arc::new(virt_xml::LibvirtXml::default())),
+            test: TestRegistry::new(Arc::new(virt_xml::LibvirtXml)),
         }
     }
 }

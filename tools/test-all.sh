@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for p in libvirt-clients libvirt-daemon libvirt-daemon-system libvirt-dev pkg-config systemd dbus python3-venv; do
+for p in libvirt-clients libvirt-daemon libvirt-dev pkg-config systemd dbus python3-venv; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -391,7 +391,7 @@ pub mod lifecycle {
                 .ok()
                 .and_then(|i| t.get(i))
                 .copied()
-                .unwrap_or("Unknown")
+                .unwrap_or("unknown")
         };
         (pick(TYPES, libvirt_type), pick(details, detail))
     }

@@ -37,69 +37,12 @@ pub const EVENT_NAMES: [&str; 27] = [
     "memory-device-size-change",
 ];
 
-/// (type word, detail words) of each lifecycle event type, by libvirt's type number.
-const LIFECYCLE: [(&str, &[&str]); 9] = [
-    ("Defined", &["Added", "Updated", "Renamed", "Snapshot"]),
-    ("Undefined", &["Removed", "Renamed"]),
-    (
-        "Started",
-        &[
-            "Booted",
-            "Migrated",
-            "Restored",
-            "Snapshot",
-            "Event wakeup",
-            "Recreation",
-        ],
-    ),
-    (
-        "Suspended",
-        &[
-            "Paused",
-            "Migrated",
-            "I/O Error",
-            "Watchdog",
-            "Restored",
-            "Snapshot",
-            "API error",
-            "Post-copy",
-            "Post-copy Error",
-        ],
-    ),
-    (
-        "Resumed",
-        &[
-            "Unpaused",
-            "Migrated",
-            "Snapshot",
-            "Post-copy",
-            "Post-copy Error",
-        ],
-    ),
-    (
-        "Stopped",
-        &[
-            "Shutdown",
-            "Destroyed",
-            "Crashed",
-            "Migrated",
-            "Saved",
-            "Failed",
-            "Snapshot",
-            "Recreation",
-        ],
-    ),
-    (
-        "Shutdown",
-        &[
-            "Finished",
-            "Finished after guest request",
-            "Finished after host request",
-        ],
-    ),
-    ("PMSuspended", &["Memory", "Disk"]),
-    ("Crashed", &["Panicked", "Crashloaded"]),
-];
+/// "Started Booted" for a proto lifecycle type (libvirt's value plus one) and libvirt detail,
+/// with the words of virt-core's one table ([`virt_core::events::lifecycle::virsh_words`]).
+pub fn lifecycle_words(proto_type: i32, detail: i32) -> String {
+    let (t, d) = virt_core::events::lifecycle::virsh_words(proto_type - 1, detail);
+    format!("{t} {d}")
+}
 
 /// `words[n]`, or "unknown" as virsh says for numbers it does not know.
 fn word(words: &[&'static str], n: i32) -> &'static str {
@@ -108,17 +51,6 @@ fn word(words: &[&'static str], n: i32) -> &'static str {
         .and_then(|i| words.get(i))
         .copied()
         .unwrap_or("unknown")
-}
-
-/// "Started Booted" for a proto lifecycle type (libvirt's value plus one) and libvirt detail.
-pub fn lifecycle_words(proto_type: i32, detail: i32) -> String {
-    match usize::try_from(proto_type - 1)
-        .ok()
-        .and_then(|i| LIFECYCLE.get(i))
-    {
-        Some((t, details)) => format!("{t} {}", word(details, detail)),
-        None => "unknown unknown".to_string(),
-    }
 }
 
 fn param_text(v: &Option<Value>) -> String {

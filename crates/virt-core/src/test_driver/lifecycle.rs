@@ -241,28 +241,7 @@ impl TestDriver {
         self.check_flags(flags, 1 | 4 | 8 | 16 | 32, "testDomainCreateXML")?;
         let def = self.codec.parse_domain(xml)?;
         let mut st = self.lock();
-        let uuid = match st.check_identity(&def)? {
-            Some(uuid) => {
-                let dom = st.domains.get_mut(&uuid).expect("identity check found it");
-                if dom.is_active() {
-                    return Err(VirtError::operation_invalid(format!(
-                        "domain '{}' is already active",
-                        dom.def.name
-                    ))
-                    .with_object(&dom.def.name, uuid.to_string()));
-                }
-                // An inactive persistent domain starts with the supplied XML and stays
-                // persistent; the stored definition applies again at next boot.
-                let stored = std::mem::replace(&mut dom.def, def);
-                dom.next_def = Some(stored);
-                uuid
-            }
-            None => {
-                let uuid = def.uuid;
-                st.insert(Dom::new(def, false));
-                uuid
-            }
-        };
+        let uuid = st.admit_for_start(def)?;
         Ok(self.boot(&mut st, &uuid, flags | 8))
     }
 

@@ -116,26 +116,7 @@ impl TestDriver {
             _ => paused == "1",
         };
         let mut st = self.lock();
-        let uuid = match st.check_identity(&def)? {
-            Some(uuid) => {
-                let dom = st.domains.get_mut(&uuid).expect("identity check found it");
-                if dom.is_active() {
-                    return Err(VirtError::operation_invalid(format!(
-                        "domain '{}' is already active",
-                        dom.def.name
-                    ))
-                    .with_object(&dom.def.name, uuid.to_string()));
-                }
-                let stored = std::mem::replace(&mut dom.def, def);
-                dom.next_def = Some(stored);
-                uuid
-            }
-            None => {
-                let uuid = def.uuid;
-                st.insert(super::state::Dom::new(def, false));
-                uuid
-            }
-        };
+        let uuid = st.admit_for_start(def)?;
         let state = if paused {
             StateReason::new(DomainState::Paused, reason::paused::SAVE)
         } else {

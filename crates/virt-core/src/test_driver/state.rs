@@ -233,4 +233,30 @@ impl State {
         }
         Ok(None)
     }
+
+    /// Takes a definition that is about to start (create-from-XML, restore): an inactive
+    /// domain with the same name and UUID starts with it and keeps its stored definition for
+    /// its next boot; an active one is OPERATION_INVALID "domain 'x' is already active"; a new
+    /// one is added as transient. Name or UUID clashes are refused as in [`State::check_identity`].
+    pub fn admit_for_start(&mut self, def: DomainDef) -> Result<Uuid, VirtError> {
+        let Some(uuid) = self.check_identity(&def)? else {
+            let uuid = def.uuid;
+            self.insert(Dom::new(def, false));
+            return Ok(uuid);
+        };
+        let dom = self
+            .domains
+            .get_mut(&uuid)
+            .expect("identity check found it");
+        if dom.is_active() {
+            return Err(VirtError::operation_invalid(format!(
+                "domain '{}' is already active",
+                dom.def.name
+            ))
+            .with_object(&dom.def.name, uuid.to_string()));
+        }
+        let stored = std::mem::replace(&mut dom.def, def);
+        dom.next_def = Some(stored);
+        Ok(uuid)
+    }
 }

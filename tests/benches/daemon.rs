@@ -25,6 +25,8 @@ mod report;
 /// How much work each measurement does.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// Whether this is the full plan, whose figures the targets are judged on.
+    pub full: bool,
     /// Sequential calls timed for each latency figure (after `warmup` untimed ones).
     pub calls: usize,
     /// Untimed calls before each latency and throughput figure.
@@ -45,6 +47,7 @@ impl Plan {
     /// The plan the figures in BENCHMARKS.md come from.
     pub fn full() -> Plan {
         Plan {
+            full: true,
             calls: 20_000,
             warmup: 2_000,
             window: Duration::from_secs(3),
@@ -58,6 +61,7 @@ impl Plan {
     /// A quick pass over every step, for `cargo test --benches`.
     pub fn smoke() -> Plan {
         Plan {
+            full: false,
             calls: 200,
             warmup: 20,
             window: Duration::from_millis(200),
@@ -120,8 +124,11 @@ pub struct Results {
     pub lookup: Latency,
     /// Calls per second, one client.
     pub tput_one: f64,
-    /// Calls per second, `Plan::clients` clients on as many connections.
+    /// Calls per second, `Plan::clients` client threads on as many connections.
     pub tput_many: f64,
+    /// Calls per second, `Plan::clients` clients as tasks of one multi-thread tokio runtime, on
+    /// as many connections (ours only: libvirt's API blocks).
+    pub tput_many_tasks: Option<f64>,
     /// After `Plan::small` defines.
     pub small: Scale,
     /// After `Plan::big` defines in all.

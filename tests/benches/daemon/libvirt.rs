@@ -40,6 +40,7 @@ pub fn run(plan: &Plan, prefix: &str) -> Result<Results, String> {
         lookup,
         tput_one,
         tput_many,
+        tput_many_tasks: None,
         small,
         big,
     })

@@ -13,45 +13,28 @@ use crate::{median, Latency, Plan, Results, Scale};
 const STATS_STATE: u32 = 1;
 
 /// Measures every figure of `plan` against a daemon started for the purpose.
+///
+/// libvirt's clients block in their own threads; ours mirror that: every client is an OS thread
+/// driving its own current-thread tokio runtime and connection. The eight clients also run once
+/// as tasks of one multi-thread runtime (one worker per core, what `#[tokio::main]` gives),
+/// the natural shape of an async program, which libvirt's API has no counterpart of.
 pub fn run(plan: &Plan, prefix: &str) -> Results {
     ensure_release_binary();
     let daemon = DaemonUnderTest::proxy(&[]);
     let uri = daemon.test_uri(false);
-    let flavour = Flavour::from_env();
-    let results = flavour
-        .runtime()
-        .block_on(measure(plan, prefix, &uri, flavour));
+    let results = runtime(false).block_on(measure(plan, prefix, &uri));
     drop(daemon);
     results
 }
 
-/// How the clients run. libvirt's clients block in their own threads; the default mirrors
-/// that: each client is an OS thread driving a current-thread tokio runtime.
-/// `VIRT_BENCH_CLIENT_RT=multi` runs them all as tasks of one multi-thread runtime instead (one
-/// worker per core, what `#[tokio::main]` gives).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Flavour {
-    /// One current-thread runtime per client thread.
-    Current,
-    /// One shared multi-thread runtime.
-    Multi,
-}
-
-impl Flavour {
-    fn from_env() -> Flavour {
-        match std::env::var("VIRT_BENCH_CLIENT_RT").as_deref() {
-            Ok("multi") => Flavour::Multi,
-            _ => Flavour::Current,
-        }
-    }
-
-    fn runtime(self) -> tokio::runtime::Runtime {
-        let mut builder = match self {
-            Flavour::Current => tokio::runtime::Builder::new_current_thread(),
-            Flavour::Multi => tokio::runtime::Builder::new_multi_thread(),
-        };
-        builder.enable_all().build().expect("client tokio runtime")
-    }
+/// A client runtime: current-thread, or multi-thread with one worker per core.
+fn runtime(multi: bool) -> tokio::runtime::Runtime {
+    let mut builder = if multi {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().expect("client tokio runtime")
 }
 
 /// In an optimised build (`cargo bench`), rebuilds the release `virt-proxy` so that the daemon
@@ -86,7 +69,7 @@ async fn open(uri: &str) -> Connection {
         .expect("open a connection to virt-proxy")
 }
 
-async fn measure(plan: &Plan, prefix: &str, uri: &str, flavour: Flavour) -> Results {
+async fn measure(plan: &Plan, prefix: &str, uri: &str) -> Results {
     let conn = open(uri).await;
     let test = DomainLookup::Name("test".into());
     let node_info = latency(plan, || async {
@@ -97,23 +80,17 @@ async fn measure(plan: &Plan, prefix: &str, uri: &str, flavour: Flavour) -> Resu
         conn.lookup(&test).await.expect("LookupDomain test");
     })
     .await;
-    let (tput_one, tput_many) = match flavour {
-        Flavour::Current => {
-            let (plan, uri) = (plan.clone(), uri.to_string());
-            tokio::task::spawn_blocking(move || {
-                (
-                    throughput_threads(&plan, &uri, 1),
-                    throughput_threads(&plan, &uri, plan.clients),
-                )
-            })
-            .await
-            .expect("throughput threads")
-        }
-        Flavour::Multi => (
-            throughput_tasks(plan, uri, 1).await,
-            throughput_tasks(plan, uri, plan.clients).await,
-        ),
-    };
+    let (plan2, uri2) = (plan.clone(), uri.to_string());
+    let (tput_one, tput_many, tput_many_tasks) = tokio::task::spawn_blocking(move || {
+        let (plan, uri) = (&plan2, uri2.as_str());
+        (
+            throughput_threads(plan, uri, 1),
+            throughput_threads(plan, uri, plan.clients),
+            runtime(true).block_on(throughput_tasks(plan, uri, plan.clients)),
+        )
+    })
+    .await
+    .expect("throughput runs");
     let small = scale(plan, &conn, prefix, 0, plan.small).await;
     let big = scale(plan, &conn, prefix, plan.small, plan.big).await;
     Results {
@@ -121,6 +98,7 @@ async fn measure(plan: &Plan, prefix: &str, uri: &str, flavour: Flavour) -> Resu
         lookup,
         tput_one,
         tput_many,
+        tput_many_tasks: Some(tput_many_tasks),
         small,
         big,
     }
@@ -174,9 +152,7 @@ fn throughput_threads(plan: &Plan, uri: &str, clients: usize) -> f64 {
                     let ready = async {
                         barrier.wait();
                     };
-                    Flavour::Current
-                        .runtime()
-                        .block_on(client_loop(plan, uri, ready))
+                    runtime(false).block_on(client_loop(plan, uri, ready))
                 })
             })
             .collect();
@@ -190,7 +166,7 @@ fn throughput_threads(plan: &Plan, uri: &str, clients: usize) -> f64 {
     })
 }
 
-/// As [`throughput_threads`], the clients being tasks of the current multi-thread runtime.
+/// As [`throughput_threads`], the clients being tasks of the current (multi-thread) runtime.
 async fn throughput_tasks(plan: &Plan, uri: &str, clients: usize) -> f64 {
     let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
     let tasks: Vec<_> = (0..clients)

@@ -6,6 +6,11 @@ use anyhow::Context;
 use clap::Parser;
 use virt_core::runtime::{init_tracing_with, Daemon, DaemonArgs};
 
+/// mimalloc: every call allocates request, response and HTTP/2 frame buffers, and the profile of
+/// the daemon showed glibc malloc among its top costs (BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// virt-proxy: serves the virt.v1 API on NAME-sock / NAME-sock-ro.
 #[derive(Parser, Debug)]
 #[command(name = "virt-proxy", version, about)]

@@ -38,4 +38,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# The daemon tests run the real binaries: build them first.
+cargo build --workspace --bins
 cargo nextest run --workspace --all-features --no-fail-fast

@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Path of a binary of this workspace, built by cargo for the current profile. Builds it when
-/// missing (a plain `cargo test -p virt-tests` does not build other packages' binaries).
+/// Path of a binary of this workspace, built by cargo for the current profile. Builds the
+/// workspace's binaries when it is missing (a plain `cargo test -p virt-tests` does not build
+/// other packages' binaries); one build at a time per test process.
 pub fn workspace_bin(name: &str) -> PathBuf {
+    static BUILD: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let exe = std::env::current_exe().expect("test binary path");
     let dir = exe
         .parent()
@@ -15,13 +17,27 @@ pub fn workspace_bin(name: &str) -> PathBuf {
         .expect("target/<profile>/deps/<test>")
         .to_path_buf();
     let path = dir.join(name);
+    let _guard = BUILD.lock().unwrap_or_else(|e| e.into_inner());
     if !path.exists() {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--bin", name])
-            .status()
-            .expect("run cargo build");
-        assert!(status.success(), "cargo build --bin {name} failed");
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--workspace",
+            "--bins",
+            "--manifest-path",
+            manifest,
+        ]);
+        if dir.file_name().is_some_and(|p| p == "release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of the workspace binaries failed"
+        );
+        assert!(path.exists(), "{} was not built", path.display());
     }
     path
 }

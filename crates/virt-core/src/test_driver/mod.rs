@@ -41,8 +41,9 @@ use crate::types::{
 use crate::xml::DomainXmlCodec;
 use state::{Dom, State};
 
-/// The default domain of `test:///default`, as libvirt 9.0 defines it.
-const DEFAULT_DOMAIN_XML: &str = "<domain type='test'>
+/// The default domain of `test:///default`, exactly as libvirt 9.0's `virsh dumpxml test`
+/// prints it (the `id` is runtime state and ignored on parse).
+pub const DEFAULT_DOMAIN_XML: &str = "<domain type='test' id='1'>
   <name>test</name>
   <uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid>
   <memory unit='KiB'>8388608</memory>

@@ -110,4 +110,6 @@ impl DomainXmlCodec for LibvirtXml {
 }
 
 #[cfg(test)]
+mod corpus_tests;
+#[cfg(test)]
 mod tests;

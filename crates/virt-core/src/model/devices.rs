@@ -131,6 +131,9 @@ pub struct Disk {
     pub target_tray: Option<String>,
     /// `<target removable='on|off'>`.
     pub target_removable: Option<bool>,
+    /// `<iotune>` children `(name, value)` in libvirt's print order (`total_bytes_sec`,
+    /// `read_iops_sec`, `group_name`, ...), values as written; zeros are kept.
+    pub iotune: Vec<(String, String)>,
     /// `<readonly/>` (always set for cdroms).
     pub readonly: bool,
     /// `<shareable/>`.
@@ -197,6 +200,22 @@ pub struct DiskSource {
     pub mode: Option<String>,
     /// `startupPolicy=...`.
     pub startup_policy: Option<String>,
+    /// `<seclabel>` children: per-image security label overrides, in document order.
+    pub seclabels: Vec<DeviceSecLabel>,
+}
+
+/// A device's `<seclabel>` (under a disk `<source>`): overrides the domain's label for one
+/// image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeviceSecLabel {
+    /// `model=...`: `selinux`, `apparmor`, `dac`.
+    pub model: Option<String>,
+    /// `relabel='yes|no'`.
+    pub relabel: Option<bool>,
+    /// `labelskip='yes|no'`.
+    pub labelskip: Option<bool>,
+    /// `<label>`.
+    pub label: Option<String>,
 }
 
 /// `<disk><source><host>`.
@@ -244,7 +263,7 @@ pub struct Interface {
     pub mac: Option<String>,
     /// `<source network=...>` (network).
     pub source_network: Option<String>,
-    /// `<source portgroup=...>` (network).
+    /// `<source portgroup=...>` (network, direct).
     pub source_portgroup: Option<String>,
     /// `<source bridge=...>` (bridge).
     pub source_bridge: Option<String>,
@@ -252,6 +271,8 @@ pub struct Interface {
     pub source_dev: Option<String>,
     /// `<source mode=...>` (direct).
     pub source_mode: Option<MacvtapMode>,
+    /// `<virtualport>`: the port profile (network, bridge, direct).
+    pub virtualport: Option<VirtualPort>,
     /// `<script path=...>`.
     pub script: Option<String>,
     /// `<target dev=...>`: the host-side device.
@@ -272,6 +293,17 @@ pub struct Interface {
     pub boot_order: Option<u32>,
     /// `<address>`.
     pub address: Option<Address>,
+}
+
+/// `<interface><virtualport>`: a port profile for 802.1Qbg/802.1Qbh switches, Open vSwitch or
+/// MidoNet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VirtualPort {
+    /// `type=...`: `802.1Qbg`, `802.1Qbh`, `openvswitch`, `midonet`; `None` when not written.
+    pub port_type: Option<String>,
+    /// `<parameters>` attributes `(name, value)` in libvirt's print order (`managerid`,
+    /// `typeid`, `typeidversion`, `instanceid`, `profileid`, `interfaceid`), values as written.
+    pub parameters: Vec<(String, String)>,
 }
 
 /// `<watchdog>`.

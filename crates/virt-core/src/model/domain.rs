@@ -31,6 +31,11 @@ pub struct DomainDef {
     pub metadata: Vec<XmlElement>,
     /// `<memory>` in KiB (maximum memory).
     pub memory_kib: u64,
+    /// `<maxMemory>` in KiB: the ceiling for memory hotplug; set together with
+    /// `memory_slots`.
+    pub max_memory_kib: Option<u64>,
+    /// `<maxMemory slots=...>`: hotplug slots.
+    pub memory_slots: Option<u32>,
     /// `<currentMemory>` in KiB; equals `memory_kib` when absent.
     pub current_memory_kib: u64,
     /// `<vcpu>`: maximum vCPUs.
@@ -41,6 +46,8 @@ pub struct DomainDef {
     pub vcpu_placement: VcpuPlacement,
     /// `<vcpu cpuset=...>`, as written (`1-4,^3,6`).
     pub vcpu_cpuset: Option<String>,
+    /// `<numatune><memory>`: the host NUMA memory policy.
+    pub numatune: Option<NumaTune>,
     /// `<resource><partition>`: the cgroup partition.
     pub resource_partition: Option<String>,
     /// `<bootloader>` (host-side bootloader, Xen PV / bhyve).
@@ -69,6 +76,30 @@ pub struct DomainDef {
     pub devices: Devices,
     /// `<seclabel>` elements, in document order.
     pub seclabels: Vec<SecLabel>,
+    /// `<qemu:commandline>`: extra QEMU arguments and environment (QEMU namespace).
+    pub qemu_commandline: Option<QemuCommandline>,
+}
+
+/// `<numatune><memory>`: where the guest's memory is allocated on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NumaTune {
+    /// `mode=...`: `strict` (the default, always printed), `preferred`, `interleave`,
+    /// `restrictive`.
+    pub mode: String,
+    /// `placement='auto'`: nodes chosen by numad; otherwise the placement is static.
+    pub placement_auto: bool,
+    /// `nodeset=...` (static placement), in libvirt's canonical form (`1-2,4`).
+    pub nodeset: Option<String>,
+}
+
+/// `<qemu:commandline>` in the namespace `http://libvirt.org/schemas/domain/qemu/1.0`:
+/// pass-through arguments and environment variables for the QEMU process.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QemuCommandline {
+    /// `<qemu:arg value=...>`, in document order.
+    pub args: Vec<String>,
+    /// `<qemu:env name=... value=...>`, in document order; the value may be absent.
+    pub env: Vec<(String, Option<String>)>,
 }
 
 impl DomainDef {

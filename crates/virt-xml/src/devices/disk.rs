@@ -1,6 +1,6 @@
 //! `<disk>`: parse, libvirt's insertion order, and format.
 
-use virt_core::model::devices::{Disk, DiskDriver, DiskSource, DiskSourceHost};
+use virt_core::model::devices::{DeviceSecLabel, Disk, DiskDriver, DiskSource, DiskSourceHost};
 use virt_core::model::enums::{DiskBus, DiskDevice, DiskType};
 
 use super::{format_info, parse_address, parse_boot};
@@ -64,6 +64,9 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     d.target_tray = t.attr_word("tray", &["open", "closed"])?;
     d.target_removable = t.attr_on_off("removable")?;
     t.finish()?;
+    if let Some(io) = c.child("iotune")? {
+        d.iotune = parse_iotune(io)?;
+    }
     d.readonly = flag(&mut c, "readonly")?;
     d.shareable = flag(&mut c, "shareable")?;
     d.transient = flag(&mut c, "transient")?;
@@ -82,6 +85,67 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     d.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(d)
+}
+
+/// `<iotune>` children in libvirt's print order (`virDomainDiskDefFormatIotune`).
+const IOTUNE: &[&str] = &[
+    "total_bytes_sec",
+    "read_bytes_sec",
+    "write_bytes_sec",
+    "total_iops_sec",
+    "read_iops_sec",
+    "write_iops_sec",
+    "total_bytes_sec_max",
+    "read_bytes_sec_max",
+    "write_bytes_sec_max",
+    "total_iops_sec_max",
+    "read_iops_sec_max",
+    "write_iops_sec_max",
+    "size_iops_sec",
+    "group_name",
+    "total_bytes_sec_max_length",
+    "read_bytes_sec_max_length",
+    "write_bytes_sec_max_length",
+    "total_iops_sec_max_length",
+    "read_iops_sec_max_length",
+    "write_iops_sec_max_length",
+];
+
+/// `<iotune>`: numbers as written (libvirt reads them as unsigned 64-bit integers), with
+/// libvirt's check that a total and a read/write limit of one kind are not both set.
+fn parse_iotune(mut c: Cursor<'_>) -> Result<Vec<(String, String)>, XmlError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for &name in IOTUNE {
+        let path = format!("{}/{name}", c.path());
+        let Some(text) = c.child_text(name)? else {
+            continue;
+        };
+        let text = text.trim().to_string();
+        if name != "group_name" && crate::strict::parse_u64(&text).is_none() {
+            return Err(XmlError::InvalidValue {
+                path,
+                value: text,
+                reason: "expected an unsigned integer".into(),
+            });
+        }
+        out.push((name.to_string(), text));
+    }
+    let base = c.path().to_string();
+    c.finish()?;
+    let set = |n: &str| {
+        out.iter()
+            .any(|(k, v)| k == n && crate::strict::parse_u64(v).is_some_and(|x| x > 0))
+    };
+    for kind in ["bytes_sec", "iops_sec", "bytes_sec_max", "iops_sec_max"] {
+        let total = set(&format!("total_{kind}"));
+        if total && (set(&format!("read_{kind}")) || set(&format!("write_{kind}"))) {
+            return Err(XmlError::Invalid {
+                path: format!("{base}/total_{kind}"),
+                message: format!("total and read/write of {kind} cannot be set at the same time"),
+            });
+        }
+    }
+    Ok(out)
 }
 
 fn flag(c: &mut Cursor<'_>, name: &str) -> Result<bool, XmlError> {
@@ -161,9 +225,54 @@ fn parse_source(mut c: Cursor<'_>, ty: DiskType) -> Result<Option<DiskSource>, X
         }
         DiskType::Nvme | DiskType::Vhostuser => {}
     }
+    for l in c.children("seclabel") {
+        s.seclabels.push(parse_device_seclabel(l)?);
+    }
     c.finish()?;
     let empty = s == DiskSource::default();
     Ok((!empty).then_some(s))
+}
+
+/// A `<seclabel>` under a disk source. As in libvirt, a label needs relabelling on.
+fn parse_device_seclabel(mut c: Cursor<'_>) -> Result<DeviceSecLabel, XmlError> {
+    let mut l = DeviceSecLabel {
+        model: non_empty(c.attr_string("model")),
+        relabel: c.attr_yes_no("relabel")?,
+        labelskip: c.attr_yes_no("labelskip")?,
+        label: None,
+    };
+    if let Some(mut t) = c.child("label")? {
+        l.label = Some(t.text()?);
+        if l.relabel == Some(false) {
+            return Err(XmlError::Invalid {
+                path: t.path().to_string(),
+                message: "Cannot specify a label if relabelling is turned off".into(),
+            });
+        }
+        t.finish()?;
+    }
+    // libvirt's schema (devSeclabel): an override says relabel='no', labelskip='yes' or gives
+    // a label; libvirt drops any other one silently, this crate refuses it.
+    let meaningful = matches!(
+        (l.relabel, l.labelskip, &l.label),
+        (Some(false), None, None) | (None, Some(true), None) | (None | Some(true), None, Some(_))
+    );
+    if !meaningful {
+        return Err(XmlError::Invalid {
+            path: c.path().to_string(),
+            message: "a device seclabel needs relabel='no', labelskip='yes' or a <label>".into(),
+        });
+    }
+    c.finish()?;
+    Ok(l)
+}
+
+fn format_device_seclabel(w: &mut Writer, l: &DeviceSecLabel) {
+    w.tag("seclabel")
+        .attr_opt("model", l.model.as_deref())
+        .yes_no("labelskip", l.labelskip)
+        .yes_no("relabel", l.relabel)
+        .children(|w| w.text_elem("label", l.label.as_deref()));
 }
 
 /// The index libvirt derives from a disk name (`vda` 0, `sdb` 1, `hdaa` 26), ignoring a
@@ -243,6 +352,13 @@ pub(super) fn format(w: &mut Writer, d: &Disk) {
         .attr_opt("tray", d.target_tray.as_deref())
         .on_off("removable", d.target_removable)
         .empty();
+    if !d.iotune.is_empty() {
+        w.tag("iotune").open();
+        for (k, v) in &d.iotune {
+            w.tag(k).text(v);
+        }
+        w.close("iotune");
+    }
     for (set, name) in [
         (d.readonly, "readonly"),
         (d.shareable, "shareable"),
@@ -281,6 +397,9 @@ fn format_source(w: &mut Writer, ty: DiskType, s: &DiskSource) {
                 .attr_opt("port", h.port)
                 .attr_opt("socket", h.socket.as_deref())
                 .empty();
+        }
+        for l in &s.seclabels {
+            format_device_seclabel(w, l);
         }
     });
 }

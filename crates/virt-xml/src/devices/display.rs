@@ -229,8 +229,10 @@ pub(super) fn format_graphics(w: &mut Writer, g: &Graphics, opts: FormatOptions)
     match g.graphics_type {
         GraphicsType::Vnc | GraphicsType::Spice => {
             let spice = g.graphics_type == GraphicsType::Spice;
-            if let (false, Some(l)) = (spice, first.filter(|l| l.listen_type == ListenType::Socket))
-            {
+            // libvirt's schema makes a VNC `socket=` exclusive with ports and `listen=`: with
+            // an address listen too, the socket stays in its `<listen>` element only.
+            let socket_first = first.filter(|l| l.listen_type == ListenType::Socket);
+            if let (false, false, Some(l)) = (spice, remote, socket_first) {
                 tag = tag.attr_opt("socket", l.socket.as_deref());
             }
             if remote && !spice {
@@ -249,7 +251,13 @@ pub(super) fn format_graphics(w: &mut Writer, g: &Graphics, opts: FormatOptions)
                     .attr_opt("tlsPort", g.tls_port)
                     .yes_no("autoport", Some(g.autoport));
             }
-            if let Some(l) = first.filter(|l| l.listen_type == ListenType::Address) {
+            // libvirt prints `listen=` only when the first listen is an address; it is kept
+            // here from the first address listen, as the parser checks it against that one.
+            let first_address = g
+                .listens
+                .iter()
+                .find(|l| l.listen_type == ListenType::Address);
+            if let Some(l) = first_address {
                 tag = tag.attr_opt("listen", l.address.as_deref());
             }
             tag = tag

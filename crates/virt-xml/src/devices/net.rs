@@ -1,6 +1,6 @@
 //! `<controller>` and `<interface>`.
 
-use virt_core::model::devices::{Controller, Interface};
+use virt_core::model::devices::{Controller, Interface, VirtualPort};
 use virt_core::model::enums::{ControllerType, InterfaceType, MacvtapMode};
 
 use super::{format_address, format_info, parse_address, parse_boot};
@@ -234,6 +234,14 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
             path: format!("{}/source", c.path()),
         });
     }
+    if matches!(
+        ty,
+        InterfaceType::Network | InterfaceType::Bridge | InterfaceType::Direct
+    ) {
+        if let Some(v) = c.child("virtualport")? {
+            n.virtualport = Some(parse_virtualport(v)?);
+        }
+    }
     if let Some(mut s) = c.child("script")? {
         n.script = Some(s.attr_req("path")?.to_string());
         s.finish()?;
@@ -283,6 +291,57 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
     Ok(n)
 }
 
+/// `<parameters>` attributes of a `<virtualport>`, in libvirt's print order.
+const VIRTUALPORT_PARAMETERS: &[&str] = &[
+    "managerid",
+    "typeid",
+    "typeidversion",
+    "instanceid",
+    "profileid",
+    "interfaceid",
+];
+
+fn parse_virtualport(mut c: Cursor<'_>) -> Result<VirtualPort, XmlError> {
+    let mut v = VirtualPort {
+        port_type: c.attr_word("type", &["802.1Qbg", "802.1Qbh", "openvswitch", "midonet"])?,
+        parameters: Vec::new(),
+    };
+    if let Some(mut p) = c.child("parameters")? {
+        for &name in VIRTUALPORT_PARAMETERS {
+            let Some(value) = p.attr(name) else {
+                continue;
+            };
+            let ok = match name {
+                "managerid" | "typeidversion" => parse_u32_c(value).is_some_and(|n| n <= 0xff),
+                "typeid" => parse_u32_c(value).is_some_and(|n| n <= 0xff_ffff),
+                "instanceid" | "interfaceid" => virt_core::uuid::Uuid::parse(value).is_some(),
+                _ => !value.is_empty(),
+            };
+            if !ok {
+                return Err(p.invalid_attr(name, value, "invalid virtualport parameter"));
+            }
+            v.parameters.push((name.to_string(), value.to_string()));
+        }
+        p.finish()?;
+    }
+    c.finish()?;
+    Ok(v)
+}
+
+fn format_virtualport(w: &mut Writer, v: &VirtualPort) {
+    w.tag("virtualport")
+        .attr_opt("type", v.port_type.as_deref())
+        .children(|w| {
+            if !v.parameters.is_empty() {
+                let mut tag = w.tag("parameters");
+                for (k, val) in &v.parameters {
+                    tag = tag.attr(k, val);
+                }
+                tag.empty();
+            }
+        });
+}
+
 pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
     w.tag("interface").attr("type", n.interface_type).open();
     if let Some(m) = &n.mac {
@@ -304,6 +363,9 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
             .attr("mode", n.source_mode.unwrap_or_default())
             .empty(),
         _ => {}
+    }
+    if let Some(v) = &n.virtualport {
+        format_virtualport(w, v);
     }
     if let Some(s) = &n.script {
         w.tag("script").attr("path", s).empty();

@@ -1,7 +1,7 @@
 //! Memory, vCPUs, resource partition, lifecycle actions, power management and security
 //! labels of a domain.
 
-use virt_core::model::domain::{PmDef, SecLabel};
+use virt_core::model::domain::{NumaTune, PmDef, QemuCommandline, SecLabel};
 use virt_core::model::enums::{LifecycleAction, LockFailureAction, SecLabelType, VcpuPlacement};
 use virt_core::model::DomainDef;
 use virt_core::xml::FormatOptions;
@@ -34,6 +34,31 @@ pub(super) fn parse_memory(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<()
             path,
             message: "memory size must be specified via <memory>".into(),
         });
+    }
+    let max_path = format!("{}/maxMemory", c.path());
+    if let Some(mut m) = c.child("maxMemory")? {
+        def.memory_slots = m.attr_u32("slots")?;
+        let unit = m.attr("unit");
+        let text = m.text()?;
+        def.max_memory_kib = Some(parse_kib(m.path(), &text, unit)?).filter(|k| *k > 0);
+        m.finish()?;
+    }
+    match (def.max_memory_kib, def.memory_slots.filter(|s| *s > 0)) {
+        (None, None) => {}
+        (Some(max), Some(_)) if max < def.memory_kib => {
+            return Err(XmlError::Unsupported {
+                path: max_path,
+                message: "maximum memory size must be equal or greater than the actual memory size"
+                    .into(),
+            })
+        }
+        (Some(_), Some(_)) => {}
+        _ => {
+            return Err(XmlError::Unsupported {
+                path: max_path,
+                message: "both maximum memory size and memory slot count must be specified".into(),
+            })
+        }
     }
     let cur_path = format!("{}/currentMemory", c.path());
     def.current_memory_kib = scaled(c, "currentMemory")?.unwrap_or(def.memory_kib);
@@ -86,6 +111,56 @@ pub(super) fn parse_vcpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), 
         });
     }
     v.finish()
+}
+
+/// `<numatune>`: the `<memory>` policy, with libvirt's placement rules (static needs a
+/// nodeset; without either, placement follows the vCPUs). `<memnode>` needs guest NUMA cells,
+/// which this crate does not model, so it is refused as unsupported.
+pub(super) fn parse_numatune(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut n) = c.child("numatune")? else {
+        return Ok(());
+    };
+    if let Some(mut m) = n.child("memory")? {
+        let mode = m
+            .attr_word(
+                "mode",
+                &["strict", "preferred", "interleave", "restrictive"],
+            )?
+            .unwrap_or_else(|| "strict".into());
+        let placement = m.attr_word("placement", &["static", "auto"])?;
+        let nodeset = match m.attr("nodeset") {
+            None => None,
+            Some(set) => Some(format_cpuset(&parse_cpuset(set).ok_or_else(|| {
+                m.invalid_attr("nodeset", set, "expected a nodeset such as 0-3,^2,8")
+            })?)),
+        };
+        let auto = match placement.as_deref() {
+            Some("auto") => true,
+            Some(_) => false,
+            None => nodeset.is_none() && def.vcpu_placement == VcpuPlacement::Auto,
+        };
+        if auto && nodeset.is_some() {
+            // libvirt drops the nodeset silently here.
+            return Err(XmlError::Unsupported {
+                path: m.attr_path("nodeset"),
+                message: "nodeset cannot be combined with placement 'auto'".into(),
+            });
+        }
+        if !auto && nodeset.is_none() {
+            return Err(XmlError::Unsupported {
+                path: m.path().to_string(),
+                message: "nodeset for NUMA memory tuning must be set if 'placement' is 'static'"
+                    .into(),
+            });
+        }
+        m.finish()?;
+        def.numatune = Some(NumaTune {
+            mode,
+            placement_auto: auto,
+            nodeset,
+        });
+    }
+    n.finish()
 }
 
 /// Parses libvirt's cpuset syntax (`0-3,^2,8`) into sorted CPU numbers.
@@ -254,6 +329,12 @@ pub(super) fn parse_seclabels(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result
 }
 
 pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
+    if let (Some(max), Some(slots)) = (def.max_memory_kib, def.memory_slots) {
+        w.tag("maxMemory")
+            .attr("slots", slots)
+            .attr("unit", "KiB")
+            .text(&max.to_string());
+    }
     w.tag("memory")
         .attr("unit", "KiB")
         .text(&def.memory_kib.to_string());
@@ -267,6 +348,17 @@ pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
         .attr_opt("cpuset", def.vcpu_cpuset.as_deref())
         .attr_opt("current", current)
         .text(&def.vcpus.max(1).to_string());
+    if let Some(n) = &def.numatune {
+        w.tag("numatune").open();
+        let mut m = w.tag("memory").attr("mode", &n.mode);
+        m = if n.placement_auto {
+            m.attr("placement", "auto")
+        } else {
+            m.attr_opt("nodeset", n.nodeset.as_deref())
+        };
+        m.empty();
+        w.close("numatune");
+    }
     if let Some(p) = &def.resource_partition {
         w.tag("resource").open();
         w.tag("partition").text(p);
@@ -319,6 +411,54 @@ pub(super) fn format_seclabels(w: &mut Writer, def: &DomainDef, opts: FormatOpti
             }
         });
     }
+}
+
+/// `<qemu:commandline>`: arguments and environment, with libvirt's checks on variable names.
+pub(super) fn parse_qemu_commandline(mut c: Cursor<'_>) -> Result<QemuCommandline, XmlError> {
+    let mut q = QemuCommandline::default();
+    for mut a in c.children_in(Some(super::QEMU_NS), "arg") {
+        q.args.push(a.attr_req("value")?.to_string());
+        a.finish()?;
+    }
+    for mut e in c.children_in(Some(super::QEMU_NS), "env") {
+        let name = e.attr_req("name")?;
+        let first_ok = name
+            .chars()
+            .next()
+            .is_some_and(|ch| ch.is_ascii_alphabetic() || ch == '_');
+        if !first_ok
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+        {
+            return Err(e.invalid_attr(
+                "name",
+                name,
+                "an environment name is a letter or underscore, then alphanumerics and underscores",
+            ));
+        }
+        let name = name.to_string();
+        let value = e.attr_string("value");
+        e.finish()?;
+        q.env.push((name, value));
+    }
+    c.finish()?;
+    Ok(q)
+}
+
+/// Prints `<qemu:commandline>` as libvirt does: the arguments, then the environment.
+pub(super) fn format_qemu_commandline(w: &mut Writer, q: &QemuCommandline) {
+    w.tag("qemu:commandline").children(|w| {
+        for a in &q.args {
+            w.tag("qemu:arg").attr("value", a).empty();
+        }
+        for (name, value) in &q.env {
+            w.tag("qemu:env")
+                .attr("name", name)
+                .attr_opt("value", value.as_deref())
+                .empty();
+        }
+    });
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ const VIRT_TYPES: &[&str] = &[
     "hvf",
 ];
 
+/// libvirt's QEMU namespace (`<qemu:commandline>`).
+pub(crate) const QEMU_NS: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
+
 /// Top-level elements this parser reads.
 const KNOWN: &[&str] = &[
     "name",
@@ -50,8 +53,10 @@ const KNOWN: &[&str] = &[
     "description",
     "metadata",
     "memory",
+    "maxMemory",
     "currentMemory",
     "vcpu",
+    "numatune",
     "resource",
     "bootloader",
     "bootloader_args",
@@ -72,11 +77,10 @@ const KNOWN: &[&str] = &[
 pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     // Name unknown elements first: they explain later failures (no <memory> because the
     // size sits in an unsupported <numa>, say) better than those failures do.
-    if let Some(e) = c
-        .element()
-        .elements()
-        .find(|e| e.prefix.is_some() || !KNOWN.contains(&e.name.as_str()))
-    {
+    if let Some(e) = c.element().elements().find(|e| match e.prefix {
+        Some(_) => !(e.ns.as_deref() == Some(QEMU_NS) && e.name == "commandline"),
+        None => !KNOWN.contains(&e.name.as_str()),
+    }) {
         return Err(XmlError::UnknownElement {
             path: format!("{}/{}", c.path(), e.qname()),
         });
@@ -99,6 +103,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     parse_identity(&mut c, &mut def)?;
     general::parse_memory(&mut c, &mut def)?;
     general::parse_vcpu(&mut c, &mut def)?;
+    general::parse_numatune(&mut c, &mut def)?;
     general::parse_resource(&mut c, &mut def)?;
     def.bootloader = non_empty(c.child_text("bootloader")?);
     def.bootloader_args = non_empty(c.child_text("bootloader_args")?);
@@ -112,6 +117,9 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
         def.devices = devices::parse(d)?;
     }
     general::parse_seclabels(&mut c, &mut def)?;
+    if let Some(q) = c.child_in(Some(QEMU_NS), "commandline")? {
+        def.qemu_commandline = Some(general::parse_qemu_commandline(q)?);
+    }
     let path = c.path().to_string();
     c.finish()?;
     postparse::apply(&mut def, &path)?;
@@ -174,6 +182,9 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     if !opts.inactive {
         root = root.attr_opt("id", opts.id);
     }
+    if def.qemu_commandline.is_some() {
+        root = root.attr("xmlns:qemu", QEMU_NS);
+    }
     root.open();
     w.tag("name").text(&def.name);
     w.tag("uuid").text(&def.uuid.to_string());
@@ -196,6 +207,9 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     general::format_lifecycle(&mut w, def);
     devices::format(&mut w, def, opts);
     general::format_seclabels(&mut w, def, opts);
+    if let Some(q) = &def.qemu_commandline {
+        general::format_qemu_commandline(&mut w, q);
+    }
     w.close("domain");
     w.finish()
 }

@@ -65,6 +65,25 @@ impl Connection {
         required(resp.domain, "the domain")
     }
 
+    /// Checks domain XML as a define with the VALIDATE flag would, defining nothing; returns
+    /// the effective configuration. Failures carry every problem as a violation with its XPath
+    /// (`VirtError::violations`). libvirt: virDomainDefineXMLFlags(VALIDATE) as a dry run.
+    pub async fn validate(
+        &self,
+        xml: &str,
+        flags: u32,
+    ) -> Result<proto::ValidateDomainResponse, ClientError> {
+        let req = proto::ValidateDomainRequest {
+            xml: xml.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .validate_domain(req)
+            .await?
+            .into_inner())
+    }
+
     /// Removes a persistent definition. libvirt: virDomainUndefineFlags.
     pub async fn undefine(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
         let req = proto::UndefineDomainRequest {

@@ -17,6 +17,8 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "LookupDomain" => "virDomainLookupByName",
         "ListAllDomains" => "virConnectListAllDomains",
         "DefineDomain" => "virDomainDefineXML",
+        // A dry run of virDomainDefineXMLFlags with VIR_DOMAIN_DEFINE_VALIDATE.
+        "ValidateDomain" => "virDomainDefineXMLFlags",
         "UndefineDomain" => "virDomainUndefine",
         "CreateDomain" => "virDomainCreate",
         "CreateDomainXml" => "virDomainCreateXML",

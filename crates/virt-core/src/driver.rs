@@ -18,6 +18,17 @@ use crate::types::{
 /// Result of every driver call.
 pub type DriverResult<T> = Result<T, VirtError>;
 
+/// What a validation dry run found: the definition a define of the same XML would store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedDomain {
+    /// The effective configuration: inactive domain XML with the driver's defaults filled.
+    pub xml: String,
+    /// The domain the definition would be (name and UUID; no ID).
+    pub domain: DomainHandle,
+    /// A define would replace an existing domain of the same name and UUID.
+    pub replaces_existing: bool,
+}
+
 /// A console connection: bytes both ways.
 pub trait ConsoleIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ConsoleIo for T {}
@@ -97,6 +108,15 @@ pub trait Driver: Send + Sync + 'static {
 
     /// Defines a persistent domain. libvirt: virDomainDefineXMLFlags.
     async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainDefineXMLFlags")
+    }
+
+    /// Checks `xml` as [`Driver::define_domain`] with the VALIDATE flag would, defining
+    /// nothing, and returns the effective configuration. Failures carry every problem as a
+    /// [`crate::error::Violation`] with its XPath; a name or UUID clash is a violation on
+    /// `/domain/name` or `/domain/uuid`. libvirt: virDomainDefineXMLFlags with
+    /// VIR_DOMAIN_DEFINE_VALIDATE, as a dry run.
+    async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         unsupported!(self, "virDomainDefineXMLFlags")
     }
 

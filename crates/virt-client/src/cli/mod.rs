@@ -42,6 +42,7 @@ pub mod suspend;
 pub mod table;
 pub mod undefine;
 pub mod uri;
+pub mod validate;
 pub mod version;
 
 use output::Output;
@@ -97,6 +98,8 @@ pub enum Command {
     Domuuid(domuuid::Args),
     /// Define (but don't start) a domain from an XML file.
     Define(define::Args),
+    /// Validate a domain XML file as define would, defining nothing.
+    Validate(validate::Args),
     /// Undefine a domain.
     Undefine(undefine::Args),
     /// Create a domain from an XML file.
@@ -147,6 +150,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domname(a) => domname::run(conn, a, out).await,
         Command::Domuuid(a) => domuuid::run(conn, a, out).await,
         Command::Define(a) => define::run(conn, a, out).await,
+        Command::Validate(a) => validate::run(conn, a, out).await,
         Command::Undefine(a) => undefine::run(conn, a, out).await,
         Command::Create(a) => create::run(conn, a, out).await,
         Command::Start(a) => start::run(conn, a, out).await,

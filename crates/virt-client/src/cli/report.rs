@@ -30,6 +30,8 @@ pub enum CliError {
     },
     /// A failure the CLI detects itself (bad option value, wrong state pre-check).
     Message(String),
+    /// A failure already worded as several lines (a validation's violations, one a line).
+    Lines(Vec<String>),
     /// Opening the connection failed.
     Connect(Box<ClientError>),
     /// The command failed and has already said why on standard output (`event` that
@@ -61,6 +63,7 @@ impl CliError {
                 lines
             }
             CliError::Message(m) => vec![m.clone()],
+            CliError::Lines(lines) => lines.clone(),
             CliError::Silent => Vec::new(),
             CliError::Connect(source) => vec![
                 "failed to connect to the hypervisor".to_string(),

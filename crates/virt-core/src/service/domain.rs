@@ -54,6 +54,23 @@ impl DomainService for Ctx {
         }))
     }
 
+    async fn validate_domain(
+        &self,
+        req: Request<ValidateDomainRequest>,
+    ) -> R<ValidateDomainResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let v = d
+            .validate_domain(&r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(ValidateDomainResponse {
+            xml: v.xml,
+            domain: Some(domain(&v.domain)),
+            replaces_existing: v.replaces_existing,
+        }))
+    }
+
     async fn undefine_domain(
         &self,
         req: Request<UndefineDomainRequest>,

@@ -2,6 +2,7 @@
 //! reset, suspend, resume — libvirt's state machine and its error cases.
 
 use super::state::Dom;
+use super::validate::{check_identity_located, VALIDATE};
 use super::TestDriver;
 use crate::driver::DriverResult;
 use crate::events::lifecycle as ev;
@@ -90,10 +91,21 @@ impl TestDriver {
     }
 
     pub(crate) fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
-        self.check_flags(flags, 1, "testDomainDefineXMLFlags")?;
-        let def = self.codec.parse_domain(xml)?;
+        self.check_flags(flags, VALIDATE, "testDomainDefineXMLFlags")?;
+        // VALIDATE fails exactly as ValidateDomain does: every problem located by XPath.
+        let validate = flags & VALIDATE != 0;
+        let def = if validate {
+            self.parse_validated(xml)?
+        } else {
+            self.codec.parse_domain(xml)?
+        };
         let mut st = self.lock();
-        let handle = match st.check_identity(&def)? {
+        let existing = if validate {
+            check_identity_located(&st, &def)?
+        } else {
+            st.check_identity(&def)?
+        };
+        let handle = match existing {
             Some(uuid) => {
                 let dom = st.domains.get_mut(&uuid).expect("identity check found it");
                 let detail = if dom.persistent {

@@ -23,11 +23,12 @@ mod save;
 mod snapshots;
 mod state;
 mod stats;
+mod validate;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::driver::{ConsoleStream, Driver, DriverResult};
+use crate::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::events::{EventBus, EventSubscription};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
@@ -262,6 +263,10 @@ impl Driver for TestDriver {
 
     async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
         self.define(xml, flags)
+    }
+
+    async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+        self.validate(xml, flags)
     }
 
     async fn undefine_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {

@@ -1,0 +1,84 @@
+//! Test driver validation: the dry run behind ValidateDomain and define's VALIDATE flag.
+//!
+//! A failure carries its problems as [`Violation`]s located by XPath, so that a client can show
+//! every one: the codec's parse errors name theirs; an error that names no place (a document
+//! that is not XML, a missing name) gets one on what it concerns (`/`, `/domain/name`,
+//! `/domain`); a name or UUID that belongs to another domain is a violation on `/domain/name`
+//! or `/domain/uuid`, keeping its OPERATION_FAILED / ALREADY_EXISTS error as define has it.
+
+use super::state::State;
+use super::TestDriver;
+use crate::driver::{DriverResult, ValidatedDomain};
+use crate::error::{ErrorCode, Violation};
+use crate::model::DomainDef;
+use crate::types::DomainHandle;
+use crate::uuid::Uuid;
+use crate::xml::FormatOptions;
+use crate::VirtError;
+
+/// DefineDomainFlag VALIDATE (libvirt VIR_DOMAIN_DEFINE_VALIDATE).
+pub(crate) const VALIDATE: u32 = 1;
+
+impl TestDriver {
+    /// Parses `xml` as define does; a failure names at least one XPath.
+    pub(crate) fn parse_validated(&self, xml: &str) -> DriverResult<DomainDef> {
+        self.codec.parse_domain(xml).map_err(located)
+    }
+
+    /// ValidateDomain: parses and checks `xml` as define with VALIDATE would, defining nothing.
+    pub(crate) fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+        self.check_flags(flags, VALIDATE, "testDomainDefineXMLFlags")?;
+        let def = self.parse_validated(xml)?;
+        let replaces_existing = check_identity_located(&self.lock(), &def)?.is_some();
+        let opts = FormatOptions {
+            id: None,
+            secure: true,
+            inactive: true,
+        };
+        Ok(ValidatedDomain {
+            xml: self.codec.format_domain(&def, opts),
+            domain: DomainHandle {
+                name: def.name.clone(),
+                uuid: def.uuid,
+                id: None,
+            },
+            replaces_existing,
+        })
+    }
+}
+
+/// Gives an error that names no place a violation on what it concerns.
+fn located(mut err: VirtError) -> VirtError {
+    if err.violations.is_empty() {
+        let path = match err.code {
+            ErrorCode::XmlError => "/",
+            ErrorCode::NoName => "/domain/name",
+            _ => "/domain",
+        };
+        err.violations.push(Violation {
+            path: path.to_string(),
+            description: err.message(),
+        });
+    }
+    err
+}
+
+/// [`State::check_identity`], with a clash located on `/domain/uuid` (the UUID belongs to a
+/// domain of another name) or `/domain/name` (the name belongs to another UUID).
+pub(crate) fn check_identity_located(
+    st: &State,
+    def: &DomainDef,
+) -> Result<Option<Uuid>, VirtError> {
+    st.check_identity(def).map_err(|mut err| {
+        let path = if st.domains.contains_key(&def.uuid) {
+            "/domain/uuid"
+        } else {
+            "/domain/name"
+        };
+        err.violations.push(Violation {
+            path: path.to_string(),
+            description: err.detail.clone(),
+        });
+        err
+    })
+}

@@ -108,6 +108,9 @@ struct Builder<'a> {
     scopes: Vec<Vec<(Option<String>, String)>>,
     root: Option<Element>,
     count: usize,
+    /// Byte offset up to which newlines have been counted, and their count.
+    lines_scanned_to: usize,
+    lines_before: usize,
 }
 
 impl<'a> Builder<'a> {
@@ -126,6 +129,8 @@ impl<'a> Builder<'a> {
             scopes: Vec::new(),
             root: None,
             count: 0,
+            lines_scanned_to: 0,
+            lines_before: 0,
         }
     }
 
@@ -403,13 +408,23 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    fn line_here(&self) -> usize {
+    /// Line of the reader's position. The reader only moves forward, so the
+    /// count advances from where it stood last time: linear over the document
+    /// rather than one scan from the start per element.
+    fn line_here(&mut self) -> usize {
         let pos = (self.reader.buffer_position() as usize).min(self.input.len());
         let mut cut = pos;
         while !self.input.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.input[..cut].matches('\n').count() + 1
+        if cut > self.lines_scanned_to {
+            self.lines_before += self.input.as_bytes()[self.lines_scanned_to..cut]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            self.lines_scanned_to = cut;
+        }
+        self.lines_before + 1
     }
 }
 

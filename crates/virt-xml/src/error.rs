@@ -131,6 +131,15 @@ pub enum XmlError {
         /// What cannot be honoured.
         message: String,
     },
+    /// Several problems found in one document, in the order they were found; the message is
+    /// the first one's, with the count of the others.
+    #[error("{first} (and {} more)", more.len())]
+    Several {
+        /// The first problem.
+        first: Box<XmlError>,
+        /// The others (at least one).
+        more: Vec<XmlError>,
+    },
     /// A definition that is well-formed but inconsistent.
     #[error("{message} ({path})")]
     Invalid {
@@ -142,9 +151,50 @@ pub enum XmlError {
 }
 
 impl XmlError {
+    /// One error for `problems`: the problem itself when there is one, [`XmlError::Several`]
+    /// when there are more (nested lists are flattened). An empty list, which callers do not
+    /// pass, gives an `Invalid` error on `/`.
+    pub fn several(problems: Vec<XmlError>) -> XmlError {
+        let mut flat = Vec::with_capacity(problems.len());
+        for p in problems {
+            flat.extend(p.problems().into_iter().cloned());
+        }
+        let mut it = flat.into_iter();
+        match it.next() {
+            None => XmlError::Invalid {
+                path: "/".into(),
+                message: "no problem recorded".into(),
+            },
+            Some(first) => {
+                let more: Vec<XmlError> = it.collect();
+                if more.is_empty() {
+                    first
+                } else {
+                    XmlError::Several {
+                        first: Box::new(first),
+                        more,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every problem this error stands for: itself, or each entry of [`XmlError::Several`].
+    pub fn problems(&self) -> Vec<&XmlError> {
+        match self {
+            XmlError::Several { first, more } => {
+                let mut all = vec![first.as_ref()];
+                all.extend(more.iter());
+                all
+            }
+            other => vec![other],
+        }
+    }
+
     /// libvirt's error number for this error.
     pub fn code(&self) -> ErrorCode {
         match self {
+            XmlError::Several { first, .. } => first.code(),
             XmlError::Malformed { .. }
             | XmlError::TooLarge { .. }
             | XmlError::TooComplex { .. }
@@ -179,6 +229,7 @@ impl XmlError {
             | XmlError::MissingName { path }
             | XmlError::Unsupported { path, .. }
             | XmlError::Invalid { path, .. } => Some(path),
+            XmlError::Several { first, .. } => first.path(),
             _ => None,
         }
     }
@@ -191,11 +242,13 @@ impl XmlError {
             other => other.to_string(),
         };
         let mut err = VirtError::new(self.code(), domain, detail);
-        if let Some(path) = self.path() {
-            err.violations.push(Violation {
-                path: path.to_string(),
-                description: self.to_string(),
-            });
+        for problem in self.problems() {
+            if let Some(path) = problem.path() {
+                err.violations.push(Violation {
+                    path: path.to_string(),
+                    description: problem.to_string(),
+                });
+            }
         }
         err
     }

@@ -78,9 +78,16 @@ pub(crate) fn parse_root(
 }
 
 /// Parses a `<domain>` document into the model.
+///
+/// Unknown elements, attributes and stray text do not stop the parse: every one in the
+/// document is reported, together with the error that ended the parse if any, as one
+/// [`XmlError::Several`] (or the single problem when there is only one). A document that is
+/// not well-formed XML is one `Malformed` error.
 pub fn parse_domain(xml: &str) -> Result<DomainDef, XmlError> {
     let root = parse_root(xml, "(domain_definition)", "domain")?;
-    domain::parse(strict::Cursor::new(&root, "/domain"))
+    let (cursor, problems) = strict::Cursor::collecting(&root, "/domain");
+    let outcome = domain::parse(cursor);
+    problems.into_result(outcome)
 }
 
 impl DomainXmlCodec for LibvirtXml {
@@ -111,5 +118,7 @@ impl DomainXmlCodec for LibvirtXml {
 
 #[cfg(test)]
 mod corpus_tests;
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod tests;

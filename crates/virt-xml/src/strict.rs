@@ -5,9 +5,41 @@
 //! `Cursor::finish`; an unknown element, attribute or stray text then fails the whole parse.
 //! Elements and attributes with a namespace prefix never match libvirt vocabulary, so
 //! `<qemu:commandline>` is reported as unsupported rather than silently taken for something.
+//!
+//! A cursor made with [`Cursor::collecting`] does not stop at the first unknown name: the
+//! unknown elements, attributes and stray text of the whole tree are recorded in a [`Problems`]
+//! list shared by every cursor descended from it, and parsing goes on (an unread child is
+//! simply skipped, which is safe). [`Problems::into_result`] then turns the list, plus whatever
+//! error ended the parse, into one error listing every problem.
+
+use std::cell::RefCell;
+use std::rc::Rc;
 
 use crate::dom::{Element, Node};
 use crate::XmlError;
+
+/// The problems recorded by a collecting cursor tree, shared by all its cursors.
+#[derive(Debug, Clone, Default)]
+pub struct Problems(Rc<RefCell<Vec<XmlError>>>);
+
+impl Problems {
+    fn push(&self, e: XmlError) {
+        self.0.borrow_mut().push(e);
+    }
+
+    /// Combines the recorded problems with the outcome of the parse: `Ok` only when nothing
+    /// was recorded and the parse succeeded; one problem is returned as itself, several as
+    /// [`XmlError::Several`] in the order they were found (the parse's own error last).
+    pub fn into_result<T>(self, outcome: Result<T, XmlError>) -> Result<T, XmlError> {
+        let mut all = std::mem::take(&mut *self.0.borrow_mut());
+        match outcome {
+            Ok(v) if all.is_empty() => return Ok(v),
+            Ok(_) => {}
+            Err(e) => all.push(e),
+        }
+        Err(XmlError::several(all))
+    }
+}
 
 /// A cursor over one element.
 pub struct Cursor<'a> {
@@ -16,6 +48,7 @@ pub struct Cursor<'a> {
     used_attrs: Vec<bool>,
     used_children: Vec<bool>,
     text_used: bool,
+    problems: Option<Problems>,
 }
 
 impl<'a> Cursor<'a> {
@@ -27,6 +60,46 @@ impl<'a> Cursor<'a> {
             used_attrs: vec![false; el.attrs.len()],
             used_children: vec![false; el.children.len()],
             text_used: false,
+            problems: None,
+        }
+    }
+
+    /// A cursor over `el` that records unknown names in the returned [`Problems`] (shared by
+    /// every cursor descended from it) instead of failing at the first.
+    pub fn collecting(el: &'a Element, path: impl Into<String>) -> (Cursor<'a>, Problems) {
+        let problems = Problems::default();
+        let mut c = Cursor::new(el, path);
+        c.problems = Some(problems.clone());
+        (c, problems)
+    }
+
+    /// Refuses every child element for which `unknown` holds, before anything else is read:
+    /// each is an `UnknownElement` error named `path/qname`, recorded (and marked read) when
+    /// collecting, otherwise the first is returned.
+    pub fn refuse_elements(&mut self, unknown: impl Fn(&Element) -> bool) -> Result<(), XmlError> {
+        let el: &'a Element = self.el;
+        for (i, node) in el.children.iter().enumerate() {
+            if let Node::Element(e) = node {
+                if !self.used_children[i] && unknown(e) {
+                    self.report(XmlError::UnknownElement {
+                        path: format!("{}/{}", self.path, e.qname()),
+                    })?;
+                    self.used_children[i] = true;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Records `e` when collecting (the caller then skips what `e` names and goes on),
+    /// otherwise returns it as the error.
+    pub fn report(&self, e: XmlError) -> Result<(), XmlError> {
+        match &self.problems {
+            Some(p) => {
+                p.push(e);
+                Ok(())
+            }
+            None => Err(e),
         }
     }
 
@@ -176,7 +249,9 @@ impl<'a> Cursor<'a> {
 
     fn cursor_at(&mut self, index: usize, el: &'a Element, path: String) -> Cursor<'a> {
         self.used_children[index] = true;
-        Cursor::new(el, path)
+        let mut c = Cursor::new(el, path);
+        c.problems = self.problems.clone();
+        c
     }
 
     /// The child element `name`, which may appear at most once.
@@ -245,16 +320,16 @@ impl<'a> Cursor<'a> {
     }
 
     /// The element's text, for an element that must not have child elements.
+    ///
+    /// A collecting cursor records every child element as unknown and returns the text.
     pub fn text(&mut self) -> Result<String, XmlError> {
-        if let Some(i) = self
-            .el
-            .children
-            .iter()
-            .position(|n| matches!(n, Node::Element(_)))
-        {
-            return Err(XmlError::UnknownElement {
-                path: self.child_path(i),
-            });
+        for i in 0..self.el.children.len() {
+            if matches!(self.el.children[i], Node::Element(_)) && !self.used_children[i] {
+                self.report(XmlError::UnknownElement {
+                    path: self.child_path(i),
+                })?;
+                self.used_children[i] = true;
+            }
         }
         self.text_used = true;
         Ok(self.el.text())
@@ -273,28 +348,34 @@ impl<'a> Cursor<'a> {
     }
 
     /// Checks that every attribute, child element and non-blank text was read.
+    ///
+    /// A collecting cursor records each of them and returns `Ok`.
     pub fn finish(self) -> Result<(), XmlError> {
-        if let Some(i) = self.used_attrs.iter().position(|u| !u) {
-            return Err(XmlError::UnknownAttribute {
-                path: self.attr_path(&self.el.attrs[i].qname),
-            });
+        for (i, used) in self.used_attrs.iter().enumerate() {
+            if !used {
+                self.report(XmlError::UnknownAttribute {
+                    path: self.attr_path(&self.el.attrs[i].qname),
+                })?;
+            }
         }
+        let mut text_reported = false;
         for (i, node) in self.el.children.iter().enumerate() {
             match node {
                 Node::Element(_) if !self.used_children[i] => {
-                    return Err(XmlError::UnknownElement {
+                    self.report(XmlError::UnknownElement {
                         path: self.child_path(i),
-                    });
+                    })?;
                 }
-                Node::Text(t) if !self.text_used && !t.trim().is_empty() => {
+                Node::Text(t) if !self.text_used && !text_reported && !t.trim().is_empty() => {
+                    text_reported = true;
                     let mut text: String = t.trim().chars().take(40).collect();
                     if t.trim().chars().count() > 40 {
                         text.push_str("...");
                     }
-                    return Err(XmlError::UnexpectedText {
+                    self.report(XmlError::UnexpectedText {
                         path: self.path.clone(),
                         text,
-                    });
+                    })?;
                 }
                 _ => {}
             }

@@ -278,3 +278,37 @@ fn corpus_domains_format_idempotently_or_name_what_they_refuse() {
     }
     assert!(accepted.len() >= 26, "accepted only {accepted:?}");
 }
+
+#[test]
+fn every_unknown_name_of_a_document_is_one_violation_each() {
+    let xml = minimal(
+        "<devices><disk type='file' device='disk' frob='1'><source file='/a.img'/>\
+         <target dev='vda' bus='virtio'/></disk><foo/></devices>",
+    );
+    let e = parse_err(&xml);
+    assert_eq!(e.code, ErrorCode::XmlDetail);
+    let paths: Vec<&str> = e.violations.iter().map(|v| v.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        ["/domain/devices/disk[1]/@frob", "/domain/devices/foo"]
+    );
+    assert_eq!(
+        e.message(),
+        "unsupported attribute /domain/devices/disk[1]/@frob (and 1 more)"
+    );
+    assert_eq!(
+        e.violations[1].description,
+        "unsupported element /domain/devices/foo"
+    );
+}
+
+#[test]
+fn problems_found_before_a_fatal_error_are_kept_with_it() {
+    let e = parse_err(&minimal("<vcpu>two</vcpu><bar/>"));
+    let paths: Vec<&str> = e.violations.iter().map(|v| v.path.as_str()).collect();
+    assert_eq!(paths, ["/domain/bar", "/domain/vcpu"], "{}", e.message());
+    // Malformed XML stays one error.
+    let e = parse_err("<domain><name>x</name><bad frob='1'></domain>");
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(e.violations.len() <= 1);
+}

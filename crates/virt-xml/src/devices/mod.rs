@@ -29,9 +29,10 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
     let mut controllers: Vec<(Controller, bool)> = Vec::new();
     for (name, e) in c.all_children() {
         if e.element().prefix.is_some() {
-            return Err(XmlError::UnknownElement {
+            c.report(XmlError::UnknownElement {
                 path: format!("{}/{}", c.path(), e.element().qname()),
-            });
+            })?;
+            continue;
         }
         match name.as_str() {
             "emulator" => {}
@@ -92,11 +93,9 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
             "hostdev" => d.hostdevs.push(hostdev::parse_hostdev(e)?),
             "redirdev" => d.redirdevs.push(hostdev::parse_redirdev(e)?),
             "panic" => d.panics.push(misc::parse_panic(e)?),
-            _ => {
-                return Err(XmlError::UnknownElement {
-                    path: format!("{}/{name}", c.path()),
-                })
-            }
+            _ => c.report(XmlError::UnknownElement {
+                path: format!("{}/{name}", c.path()),
+            })?,
         }
     }
     let path = c.path().to_string();

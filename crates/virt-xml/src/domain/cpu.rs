@@ -269,6 +269,17 @@ pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), X
 pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
     let Some(cpu) = &def.cpu else { return };
     let mode = cpu.mode.unwrap_or_default();
+    // libvirt's virXMLFormatElement drops an element with no attributes and no children: a
+    // bare `<cpu mode='custom' match='exact'/>` prints nothing.
+    if mode == CpuMode::Custom
+        && cpu.model.is_none()
+        && cpu.check.is_none()
+        && cpu.vendor.is_none()
+        && cpu.topology.is_none()
+        && cpu.features.is_empty()
+    {
+        return;
+    }
     let mut tag = w.tag("cpu");
     if mode != CpuMode::Custom || cpu.model.is_some() {
         tag = tag.attr("mode", mode);

@@ -77,14 +77,10 @@ const KNOWN: &[&str] = &[
 pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     // Name unknown elements first: they explain later failures (no <memory> because the
     // size sits in an unsupported <numa>, say) better than those failures do.
-    if let Some(e) = c.element().elements().find(|e| match e.prefix {
+    c.refuse_elements(|e| match e.prefix {
         Some(_) => !(e.ns.as_deref() == Some(QEMU_NS) && e.name == "commandline"),
         None => !KNOWN.contains(&e.name.as_str()),
-    }) {
-        return Err(XmlError::UnknownElement {
-            path: format!("{}/{}", c.path(), e.qname()),
-        });
-    }
+    })?;
     let mut def = DomainDef::default();
     let virt_type = c.attr_req("type")?;
     if !VIRT_TYPES.contains(&virt_type) {

@@ -1,5 +1,6 @@
 //! [`Daemon`]: binds the listeners, serves the routes on them, and stops cleanly.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -99,6 +100,48 @@ impl Daemon {
         busy: impl Fn() -> bool + Send + Sync + 'static,
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), RuntimeError> {
+        self.run(routes, true, busy, shutdown).await
+    }
+
+    /// Serves any tower service of HTTP/2 requests (virt-proxy's forwarder) on the daemon's
+    /// listeners, with everything else [`Daemon::serve`] does: socket activation, health and
+    /// reflection (answered by the runtime before `svc` sees the call), sd_notify, idle exit and
+    /// graceful stop. Read-only enforcement is left to `svc`: every request carries
+    /// [`super::ConnectionInfo`] saying whether it came in on the read-only socket.
+    pub async fn serve_service<S>(
+        self,
+        svc: S,
+        busy: impl Fn() -> bool + Send + Sync + 'static,
+    ) -> Result<(), RuntimeError>
+    where
+        S: HttpService,
+        S::Future: Send + 'static,
+    {
+        let signals = shutdown_signals()?;
+        self.serve_service_with_shutdown(svc, busy, signals).await
+    }
+
+    /// As [`Daemon::serve_service`], stopping when `shutdown` completes instead of on signals.
+    pub async fn serve_service_with_shutdown<S>(
+        self,
+        svc: S,
+        busy: impl Fn() -> bool + Send + Sync + 'static,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), RuntimeError>
+    where
+        S: HttpService,
+        S::Future: Send + 'static,
+    {
+        self.run(service_routes(svc), false, busy, shutdown).await
+    }
+
+    async fn run(
+        self,
+        routes: Routes,
+        enforce_read_only: bool,
+        busy: impl Fn() -> bool + Send + Sync + 'static,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), RuntimeError> {
         self.paths.create_dirs()?;
         let listeners = self.listeners()?;
         let notifier = Arc::new(self.notifier.unwrap_or_else(Notifier::from_env));
@@ -110,8 +153,13 @@ impl Daemon {
         let mut servers = JoinSet::new();
         for listener in listeners {
             let label = listener.label.clone();
+            let layer = if enforce_read_only {
+                ConnectionLayer::new(listener.read_only)
+            } else {
+                ConnectionLayer::tag_only(listener.read_only)
+            };
             let server = Server::builder()
-                .layer(ConnectionLayer::new(listener.read_only))
+                .layer(layer)
                 .add_routes(routes.clone());
             let incoming = listener.incoming(tracker.clone());
             let mut stop = stop_rx.clone();
@@ -183,6 +231,70 @@ impl Daemon {
             )?);
         }
         Ok(out)
+    }
+}
+
+/// A tower service a daemon can serve with [`Daemon::serve_service`]: HTTP/2 requests in,
+/// responses out, never failing at the service level (errors travel as gRPC statuses).
+pub trait HttpService:
+    tower::Service<
+        http::Request<tonic::body::Body>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> HttpService for S where
+    S: tower::Service<
+            http::Request<tonic::body::Body>,
+            Response = http::Response<tonic::body::Body>,
+            Error = Infallible,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Routes that send every call no other route takes (all but health and reflection) to `svc`.
+pub fn service_routes<S>(svc: S) -> Routes
+where
+    S: HttpService,
+    S::Future: Send + 'static,
+{
+    let router = Routes::default()
+        .into_axum_router()
+        .fallback_service(ToTonicBody(svc));
+    Routes::from(router)
+}
+
+/// Adapts a service over [`tonic::body::Body`] requests to any request body (axum's).
+#[derive(Clone)]
+struct ToTonicBody<S>(S);
+
+impl<S, B> tower::Service<http::Request<B>> for ToTonicBody<S>
+where
+    S: HttpService,
+    B: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        self.0.call(req.map(tonic::body::Body::new))
     }
 }
 

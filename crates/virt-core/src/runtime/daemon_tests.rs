@@ -310,3 +310,31 @@ async fn shutdown_cuts_calls_still_running_after_the_grace_period() {
         .expect("join");
     assert!(res.is_err(), "the cut call fails: {res:?}");
 }
+
+#[tokio::test]
+async fn serve_service_hands_every_call_to_the_service_tagged_but_unrefused() {
+    let h = Harness::new();
+    // The stub's routes, behind a plain tower service: the runtime must not enforce the
+    // allowlist itself (the service does), but must still tag the requests and answer health.
+    let routes = stub_routes(StubConnect::default());
+    let svc = tower::ServiceBuilder::new().service(routes);
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(h.daemon().serve_service_with_shutdown(svc, || false, async {
+        let _ = rx.await;
+    }));
+    let ready = h.next_notification().await;
+    assert!(ready.starts_with("READY=1"), "{ready}");
+    let ro = unix_channel(&h.paths.socket_ro(NAME))
+        .await
+        .expect("ro channel");
+    assert_eq!(version_tag(&ro).await, "read_only=true");
+    let caps = ConnectServiceClient::new(ro.clone())
+        .get_domain_capabilities(GetDomainCapabilitiesRequest::default())
+        .await
+        .expect("the service, not the runtime, decides");
+    assert_eq!(caps.into_inner().xml, "<domainCapabilities/>");
+    assert_eq!(health(&ro, "").await, ServingStatus::Serving);
+    let _ = tx.send(());
+    task.await.expect("task").expect("clean stop");
+    assert!(!h.paths.socket(NAME).exists());
+}

@@ -59,7 +59,7 @@ mod test_support;
 use std::path::PathBuf;
 
 pub use args::DaemonArgs;
-pub use daemon::{Daemon, DEFAULT_SHUTDOWN_GRACE};
+pub use daemon::{service_routes, Daemon, HttpService, DEFAULT_SHUTDOWN_GRACE};
 pub use embedded::embedded_channel;
 pub use paths::{Mode, Paths};
 

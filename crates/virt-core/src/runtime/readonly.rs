@@ -55,12 +55,26 @@ pub fn denied_status(path: &str) -> Status {
 #[derive(Clone, Copy, Debug)]
 pub struct ConnectionLayer {
     read_only: bool,
+    enforce: bool,
 }
 
 impl ConnectionLayer {
     /// A layer for a listener that is read-only or not.
     pub fn new(read_only: bool) -> ConnectionLayer {
-        ConnectionLayer { read_only }
+        ConnectionLayer {
+            read_only,
+            enforce: true,
+        }
+    }
+
+    /// A layer that only tags requests with [`ConnectionInfo`] and leaves read-only
+    /// enforcement to the service (virt-proxy, which forwards read-only calls to a daemon's
+    /// read-only socket and lets that daemon refuse them).
+    pub fn tag_only(read_only: bool) -> ConnectionLayer {
+        ConnectionLayer {
+            read_only,
+            enforce: false,
+        }
     }
 }
 
@@ -73,6 +87,7 @@ impl<S> Layer<S> for ConnectionLayer {
             info: ConnectionInfo {
                 read_only: self.read_only,
             },
+            enforce: self.enforce,
         }
     }
 }
@@ -82,6 +97,7 @@ impl<S> Layer<S> for ConnectionLayer {
 pub struct ConnectionService<S> {
     inner: S,
     info: ConnectionInfo,
+    enforce: bool,
 }
 
 impl<S, B, R> Service<http::Request<B>> for ConnectionService<S>
@@ -98,7 +114,7 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        if self.info.read_only && !is_allowed(req.uri().path()) {
+        if self.enforce && self.info.read_only && !is_allowed(req.uri().path()) {
             tracing::debug!(path = req.uri().path(), "refused on read-only connection");
             let status = denied_status(req.uri().path());
             return Either::Left(futures_util::future::ready(Ok(status.into_http())));
@@ -196,5 +212,17 @@ mod tests {
         ));
         let resp = rw.call(req("/virt.v1.DomainService/DefineDomain")).await;
         assert_eq!(resp.expect("infallible").body(), "Some(false)");
+
+        let mut tag = ConnectionLayer::tag_only(true).layer(tower::service_fn(
+            |req: http::Request<()>| async move {
+                let ro = req
+                    .extensions()
+                    .get::<ConnectionInfo>()
+                    .map(|c| c.read_only);
+                Ok::<_, std::convert::Infallible>(http::Response::new(format!("{ro:?}")))
+            },
+        ));
+        let resp = tag.call(req("/virt.v1.DomainService/DefineDomain")).await;
+        assert_eq!(resp.expect("infallible").body(), "Some(true)");
     }
 }

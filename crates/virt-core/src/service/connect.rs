@@ -106,6 +106,7 @@ impl ConnectService for Ctx {
             api_version: "virt.v1".into(),
             features: i.features,
             schemes: i.schemes,
+            backends: Vec::new(),
         }))
     }
 }

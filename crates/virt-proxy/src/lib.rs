@@ -1,14 +1,33 @@
-//! virt-proxy: the one address clients talk to.
+//! virt-proxy: the one address clients talk to (ARCHITECTURE decisions 2 and 4).
 //!
-//! Today it serves the in-memory test driver (`test:///default`, `test:///PATH.xml`,
-//! `test+unix:///...`) over the shared daemon runtime, so that clients in any language can
-//! exercise the whole schema against a daemon socket. Routing other URIs to the per-driver
-//! daemons (frame-level HTTP/2 forwarding that never decodes message bodies), the remote TLS
-//! listener and restart-proof event streams come with the proxy issue; until then a call for a
-//! URI the proxy cannot serve is NO_CONNECT (gRPC UNAVAILABLE) naming the URI.
+//! Every call carries the `virt-uri` metadata. [`Routing`] maps it to a target: `test:` URIs
+//! (and calls without a URI) are served by the embedded test driver ([`ProxyRegistry`]);
+//! `qemu:///system|session`, `lxc:///`, `xen:///` go to virtqemud, virtlxcd and virtxend on
+//! their sockets. [`Proxy`] is the tower service the shared runtime serves
+//! ([`virt_core::runtime::Daemon::serve_service`]): it forwards calls to a daemon at the HTTP/2
+//! level over one pooled connection per daemon socket ([`pool`]), without decoding them, so a
+//! newer daemon's methods work through an older proxy. It reads messages of two methods only:
+//! its own `ConnectService/Info` ([`info`]) and `EventService/StreamEvents`, which it resumes
+//! across daemon restarts ([`events`]).
+//!
+//! Read-only: a call arriving on the proxy's `-sock-ro` goes only to the daemon's `-sock-ro`,
+//! where the daemon applies its own allowlist; the embedded test driver gets the runtime's
+//! allowlist check. A daemon that cannot be reached gives UNAVAILABLE (NO_CONNECT) naming the
+//! daemon and its socket; the next call reconnects by itself.
+//!
+//! The settings live in `CONFIG_DIR/virt-proxy.conf` ([`config`], libvirt's `key = value`
+//! syntax). The TLS listener is not built yet: its settings are parsed and kept.
 //!
 //! virt-proxy depends on virt-xml as well as virt-core (the architecture lists virt-core only)
 //! because the test driver it serves needs the XML codec.
+
+pub mod config;
+pub mod events;
+pub mod forward;
+pub mod grpc;
+pub mod info;
+pub mod pool;
+pub mod route;
 
 use std::sync::Arc;
 
@@ -16,10 +35,15 @@ use virt_core::service::{DaemonInfo, DriverRegistry};
 use virt_core::test_driver::TestRegistry;
 use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
 
+pub use config::ProxyConfig;
+pub use forward::Proxy;
+pub use route::{Backend, Routing, Target};
+
 /// The daemon's program name, which also names its sockets (`virt-proxy-sock`).
 pub const DAEMON_NAME: &str = "virt-proxy";
 
-/// What the proxy serves today: `test:` URIs; everything else is NO_CONNECT.
+/// The proxy's embedded driver registry: `test:` URIs; everything else is NO_CONNECT (the
+/// [`Proxy`] never hands it other URIs).
 pub struct ProxyRegistry {
     test: TestRegistry,
 }
@@ -49,7 +73,7 @@ impl DriverRegistry for ProxyRegistry {
             Some(u) => Err(VirtError::new(
                 ErrorCode::NoConnect,
                 ErrorDomain::Remote,
-                format!("{u}: virt-proxy does not route to driver daemons yet"),
+                format!("{u}: not served by the embedded test driver"),
             )),
         }
     }
@@ -57,4 +81,11 @@ impl DriverRegistry for ProxyRegistry {
     fn daemon_info(&self) -> DaemonInfo {
         self.test.daemon_info()
     }
+}
+
+/// The proxy service for a proxy under `root` (its `--root`) with `config`: the embedded test
+/// driver plus routing to the driver daemons.
+pub fn proxy_service(root: Option<&std::path::Path>, config: ProxyConfig) -> Proxy {
+    let embedded = virt_core::service::routes(Arc::new(ProxyRegistry::new()), DAEMON_NAME);
+    Proxy::new(Routing::new(root, config), embedded)
 }

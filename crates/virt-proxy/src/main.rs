@@ -1,32 +1,50 @@
-//! The `virt-proxy` daemon: the shared runtime serving [`virt_proxy::ProxyRegistry`].
+//! The `virt-proxy` daemon: the shared runtime serving [`virt_proxy::Proxy`].
 
-use std::sync::Arc;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
-use virt_core::runtime::{init_tracing_with, Daemon, DaemonArgs};
+use virt_core::runtime::{init_tracing_with, Daemon, DaemonArgs, Paths};
+use virt_proxy::config::{ProxyConfig, CONFIG_FILE};
 
 /// mimalloc: every call allocates request, response and HTTP/2 frame buffers, and the profile of
 /// the daemon showed glibc malloc among its top costs (BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// virt-proxy: serves the virt.v1 API on NAME-sock / NAME-sock-ro.
+/// virt-proxy: routes connection URIs to the driver daemons, serves test:///, on
+/// NAME-sock / NAME-sock-ro.
 #[derive(Parser, Debug)]
 #[command(name = "virt-proxy", version, about)]
 struct Cli {
     #[command(flatten)]
     daemon: DaemonArgs,
+    /// Config file (default CONFIG_DIR/virt-proxy.conf; a missing file means defaults).
+    #[arg(long, value_name = "PATH")]
+    config: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
-    let registry = Arc::new(virt_proxy::ProxyRegistry::new());
-    let routes = virt_core::service::routes(registry, virt_proxy::DAEMON_NAME);
+    let paths = Paths::resolve(cli.daemon.root.as_deref(), cli.daemon.mode());
+    let config_path = cli
+        .config
+        .clone()
+        .unwrap_or_else(|| paths.config_dir.join(CONFIG_FILE));
+    let config = ProxyConfig::load(&config_path)?;
+    let timeout = match cli.daemon.timeout {
+        Some(_) => cli.daemon.idle_timeout(),
+        None => config
+            .timeout
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs),
+    };
+    let proxy = virt_proxy::proxy_service(cli.daemon.root.as_deref(), config);
     Daemon::from_args(virt_proxy::DAEMON_NAME, &cli.daemon)
-        .serve(routes, || false)
+        .with_idle_timeout(timeout)
+        .serve_service(proxy, || false)
         .await
         .context("virt-proxy stopped with an error")
 }

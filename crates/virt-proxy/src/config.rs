@@ -1,0 +1,340 @@
+//! The proxy's config file, `CONFIG_DIR/virt-proxy.conf` (or `--config PATH`).
+//!
+//! The format is libvirt's own daemon config syntax (`virtproxyd.conf`, `libvirtd.conf`):
+//! `key = value` lines, `#` comments, values that are a quoted string, an integer, or a list of
+//! quoted strings in brackets (which may span lines). We chose it over TOML because an admin
+//! moving from libvirt already knows it (the TLS keys are spelled as libvirt spells them:
+//! `key_file`, `cert_file`, `ca_file`, `tls_allowed_dn_list`), because it needs no parser
+//! dependency, and because every value the proxy needs is flat. A missing file means defaults;
+//! an unknown key or a malformed line is an error naming the file and line, so a typo never
+//! silently falls back to a default.
+//!
+//! Keys:
+//!
+//! | key | value | default |
+//! |---|---|---|
+//! | `DRIVER_MODE_socket` (e.g. `qemu_system_socket`) | read-write socket of that backend | `RUN/DAEMON-sock` |
+//! | `DRIVER_MODE_socket_ro` | its read-only socket | `RUN/DAEMON-sock-ro` |
+//! | `listen_addr` | TCP listen addresses (for the TLS listener) | `[]` |
+//! | `listen_tls` / `listen_tcp` | enable those listeners (0/1) | 0 |
+//! | `tls_port` / `tcp_port` | ports | 16514 / 16509 |
+//! | `key_file`, `cert_file`, `ca_file`, `crl_file` | TLS PKI paths | libvirt's PKI layout |
+//! | `tls_allowed_dn_list` | allowed client certificate DNs | `[]` (any) |
+//! | `timeout` | idle timeout in seconds (0: never), when `--timeout` is not given | 0 |
+//!
+//! DRIVER is `qemu`, `lxc` or `xen`; MODE is `system` or `session`. The TLS fields are read and
+//! kept for the TLS listener, which is not built yet.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// File name of the config file under the config dir.
+pub const CONFIG_FILE: &str = "virt-proxy.conf";
+
+/// Errors reading the config file. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but could not be read.
+    #[error("cannot read config file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is malformed or names an unknown key.
+    #[error("{}:{line}: {message}", path.display())]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The TLS settings (used by the TLS listener; kept here so the file format is complete).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// Server private key (`key_file`).
+    pub key_file: Option<PathBuf>,
+    /// Server certificate (`cert_file`).
+    pub cert_file: Option<PathBuf>,
+    /// CA certificate (`ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// Certificate revocation list (`crl_file`).
+    pub crl_file: Option<PathBuf>,
+    /// Allowed client DNs (`tls_allowed_dn_list`); empty allows any client the CA signed.
+    pub allowed_dns: Vec<String>,
+}
+
+/// The proxy's settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// Socket overrides: `(driver, mode, read_only)` → path, e.g. `("qemu", "system", false)`.
+    pub sockets: HashMap<(String, String, bool), PathBuf>,
+    /// TCP listen addresses.
+    pub listen_addrs: Vec<String>,
+    /// Whether the TLS listener is enabled.
+    pub listen_tls: bool,
+    /// Whether the plain TCP listener is enabled (never by default).
+    pub listen_tcp: bool,
+    /// TLS port.
+    pub tls_port: Option<u16>,
+    /// TCP port.
+    pub tcp_port: Option<u16>,
+    /// TLS settings.
+    pub tls: TlsConfig,
+    /// Idle timeout in seconds (0: never).
+    pub timeout: Option<u64>,
+}
+
+/// One parsed value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Value {
+    Str(String),
+    Int(i64),
+    List(Vec<String>),
+}
+
+impl ProxyConfig {
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<ProxyConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => ProxyConfig::parse(path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProxyConfig::default()),
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+
+    /// Parses the text of the file at `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<ProxyConfig, ConfigError> {
+        let mut cfg = ProxyConfig::default();
+        for (line, key, value) in entries(path, text)? {
+            let err = |message: String| ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                message,
+            };
+            cfg.set(&key, value).map_err(err)?;
+        }
+        Ok(cfg)
+    }
+
+    fn set(&mut self, key: &str, value: Value) -> Result<(), String> {
+        let string = |v: Value| match v {
+            Value::Str(s) => Ok(s),
+            _ => Err(format!("{key} needs a quoted string")),
+        };
+        let int = |v: &Value| match v {
+            Value::Int(i) => Ok(*i),
+            _ => Err(format!("{key} needs an integer")),
+        };
+        let port = |v: &Value| {
+            u16::try_from(int(v)?).map_err(|_| format!("{key} is not a port number"))
+        };
+        match key {
+            "listen_addr" => {
+                self.listen_addrs = match value {
+                    Value::List(l) => l,
+                    v => vec![string(v)?],
+                }
+            }
+            "listen_tls" => self.listen_tls = int(&value)? != 0,
+            "listen_tcp" => self.listen_tcp = int(&value)? != 0,
+            "tls_port" => self.tls_port = Some(port(&value)?),
+            "tcp_port" => self.tcp_port = Some(port(&value)?),
+            "key_file" => self.tls.key_file = Some(string(value)?.into()),
+            "cert_file" => self.tls.cert_file = Some(string(value)?.into()),
+            "ca_file" => self.tls.ca_file = Some(string(value)?.into()),
+            "crl_file" => self.tls.crl_file = Some(string(value)?.into()),
+            "tls_allowed_dn_list" => match value {
+                Value::List(l) => self.tls.allowed_dns = l,
+                _ => return Err(format!("{key} needs a list of quoted strings")),
+            },
+            "timeout" => {
+                self.timeout =
+                    Some(u64::try_from(int(&value)?).map_err(|_| format!("{key} is negative"))?)
+            }
+            _ => {
+                let Some((driver, mode, ro)) = socket_key(key) else {
+                    return Err(format!("unknown key {key}"));
+                };
+                self.sockets
+                    .insert((driver, mode, ro), PathBuf::from(string(value)?));
+            }
+        }
+        Ok(())
+    }
+
+    /// The configured socket of `driver` in `mode`, read-only or not.
+    pub fn socket(&self, driver: &str, mode: &str, read_only: bool) -> Option<&Path> {
+        self.sockets
+            .get(&(driver.to_string(), mode.to_string(), read_only))
+            .map(PathBuf::as_path)
+    }
+}
+
+/// `qemu_system_socket_ro` → `("qemu", "system", true)`.
+fn socket_key(key: &str) -> Option<(String, String, bool)> {
+    let (rest, ro) = match key.strip_suffix("_socket_ro") {
+        Some(r) => (r, true),
+        None => (key.strip_suffix("_socket")?, false),
+    };
+    let (driver, mode) = rest.split_once('_')?;
+    let known = ["qemu", "lxc", "xen"].contains(&driver) && ["system", "session"].contains(&mode);
+    known.then(|| (driver.to_string(), mode.to_string(), ro))
+}
+
+/// The `(line, key, value)` entries of the file; a list may span lines.
+fn entries(path: &Path, text: &str) -> Result<Vec<(usize, String, Value)>, ConfigError> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((idx, raw)) = lines.next() {
+        let line = idx + 1;
+        let err = |message: &str| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            message: message.to_string(),
+        };
+        let content = strip_comment(raw).trim();
+        if content.is_empty() {
+            continue;
+        }
+        let (key, value) = content
+            .split_once('=')
+            .ok_or_else(|| err("expected key = value"))?;
+        let key = key.trim();
+        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(err("malformed key"));
+        }
+        let mut value = value.trim().to_string();
+        if value.starts_with('[') {
+            while !value.ends_with(']') {
+                let Some((_, more)) = lines.next() else {
+                    return Err(err("unterminated list"));
+                };
+                value.push(' ');
+                value.push_str(strip_comment(more).trim());
+            }
+        }
+        let parsed = parse_value(&value).map_err(|m| err(&m))?;
+        out.push((line, key.to_string(), parsed));
+    }
+    Ok(out)
+}
+
+/// The line without a `#` comment outside quotes.
+fn strip_comment(line: &str) -> &str {
+    let mut quoted = false;
+    for (i, c) in line.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if !quoted => return &line[..i],
+            _ => {}
+        }
+    }
+    line
+}
+
+fn parse_value(v: &str) -> Result<Value, String> {
+    if let Some(inner) = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+        let items = inner
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| unquote(s).ok_or_else(|| format!("list item {s} is not a quoted string")))
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Value::List(items));
+    }
+    if let Some(s) = unquote(v) {
+        return Ok(Value::Str(s));
+    }
+    v.parse::<i64>()
+        .map(Value::Int)
+        .map_err(|_| format!("value {v} is neither a quoted string, an integer nor a list"))
+}
+
+fn unquote(s: &str) -> Option<String> {
+    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
+    (!inner.contains('"')).then(|| inner.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ProxyConfig, ConfigError> {
+        ProxyConfig::parse(Path::new("/etc/virt/virt-proxy.conf"), text)
+    }
+
+    #[test]
+    fn parses_sockets_listeners_tls_and_timeout() {
+        let cfg = parse(
+            r#"
+# comment
+qemu_system_socket = "/srv/q.sock"   # trailing comment
+qemu_system_socket_ro = "/srv/q.sock-ro"
+listen_addr = ["0.0.0.0", "::"]
+listen_tls = 1
+tls_port = 16514
+key_file = "/etc/pki/libvirt/private/serverkey.pem"
+tls_allowed_dn_list = [
+  "C=GB,O=Example,CN=admin",  # one
+  "C=GB,O=Example,CN=ops#2",
+]
+timeout = 120
+"#,
+        )
+        .expect("valid");
+        assert_eq!(
+            cfg.socket("qemu", "system", false),
+            Some(Path::new("/srv/q.sock"))
+        );
+        assert_eq!(
+            cfg.socket("qemu", "system", true),
+            Some(Path::new("/srv/q.sock-ro"))
+        );
+        assert_eq!(cfg.socket("lxc", "system", false), None);
+        assert_eq!(cfg.listen_addrs, ["0.0.0.0", "::"]);
+        assert!(cfg.listen_tls && !cfg.listen_tcp);
+        assert_eq!(cfg.tls_port, Some(16514));
+        assert_eq!(
+            cfg.tls.key_file.as_deref(),
+            Some(Path::new("/etc/pki/libvirt/private/serverkey.pem"))
+        );
+        assert_eq!(
+            cfg.tls.allowed_dns,
+            ["C=GB,O=Example,CN=admin", "C=GB,O=Example,CN=ops#2"]
+        );
+        assert_eq!(cfg.timeout, Some(120));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_file_and_line() {
+        let e = parse("\nqemu_sytem_socket = \"/x\"\n").expect_err("typo");
+        assert_eq!(
+            e.to_string(),
+            "/etc/virt/virt-proxy.conf:2: unknown key qemu_sytem_socket"
+        );
+        let e = parse("tls_port = \"x\"").expect_err("type");
+        assert_eq!(
+            e.to_string(),
+            "/etc/virt/virt-proxy.conf:1: tls_port needs an integer"
+        );
+        assert!(parse("listen_addr = [\"a\"").is_err());
+        assert!(parse("just words").is_err());
+    }
+
+    #[test]
+    fn a_missing_file_is_the_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = ProxyConfig::load(&dir.path().join("nope.conf")).expect("defaults");
+        assert_eq!(cfg, ProxyConfig::default());
+    }
+}

@@ -244,8 +244,8 @@ fn strip_comment(line: &str) -> &str {
 
 fn parse_value(v: &str) -> Result<Value, String> {
     if let Some(inner) = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        let items = inner
-            .split(',')
+        let items = split_outside_quotes(inner)
+            .into_iter()
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(|s| unquote(s).ok_or_else(|| format!("list item {s} is not a quoted string")))
@@ -258,6 +258,24 @@ fn parse_value(v: &str) -> Result<Value, String> {
     v.parse::<i64>()
         .map(Value::Int)
         .map_err(|_| format!("value {v} is neither a quoted string, an integer nor a list"))
+}
+
+/// `s` cut at the commas that are not inside quotes.
+fn split_outside_quotes(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut start) = (false, 0);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    out
 }
 
 fn unquote(s: &str) -> Option<String> {

@@ -18,6 +18,20 @@ pub fn version_text(v: u64) -> String {
     format!("{}.{}.{}", v / 1_000_000, (v / 1_000) % 1_000, v % 1_000)
 }
 
+/// One line about a driver daemon behind the proxy:
+/// `Backend daemon: virtqemud (QEMU) 0.1.0, API virt.v1, features: a b`.
+pub fn backend_line(b: &virt_core::proto::InfoResponse) -> String {
+    let features = if b.features.is_empty() {
+        "none".to_string()
+    } else {
+        b.features.join(" ")
+    };
+    format!(
+        "Backend daemon: {} ({}) {}, API {}, features: {features}",
+        b.daemon, b.driver, b.daemon_version, b.api_version
+    )
+}
+
 /// Runs `version`.
 pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(), CliError> {
     let v = conn
@@ -45,6 +59,13 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
             "Running against daemon: {}",
             version_text(v.lib_version)
         ));
+        // Behind virt-proxy: the driver daemons it reaches. A daemon without Info (or with
+        // no backends) prints nothing more.
+        if let Ok(info) = conn.info().await {
+            for b in &info.backends {
+                out.line(&backend_line(b));
+            }
+        }
     }
     Ok(())
 }

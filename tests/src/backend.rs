@@ -1,0 +1,133 @@
+//! A driver daemon run inside the test process: the shared runtime serving the test driver
+//! under a daemon's name (`virtqemud`, `virtlxcd`) at that daemon's sockets under a root, for
+//! proxy tests that need backends to route to, stop abruptly and restart with their state
+//! (events keep their numbering, as a real daemon's persistent event bus does).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use virt_core::runtime::{Daemon, Mode, Paths, RuntimeError};
+use virt_core::service::{DaemonInfo, DriverRegistry};
+use virt_core::test_driver::TestRegistry;
+use virt_core::{Driver, VirtError};
+
+/// A registry that serves every URI with one test driver, reporting `driver` in Info.
+pub struct AnyUri {
+    test: TestRegistry,
+    driver: &'static str,
+}
+
+impl AnyUri {
+    /// A fresh test-driver state reported as driver `driver` (`QEMU`, `LXC`).
+    pub fn new(driver: &'static str) -> Arc<AnyUri> {
+        Arc::new(AnyUri {
+            test: TestRegistry::new(Arc::new(virt_xml::LibvirtXml)),
+            driver,
+        })
+    }
+
+    /// The driver, to act on it directly (define a domain while the daemon is down).
+    pub fn driver(&self) -> Arc<dyn Driver> {
+        self.test
+            .driver_for(Some("test:///default"))
+            .expect("the default test driver opens")
+    }
+}
+
+impl DriverRegistry for AnyUri {
+    fn driver_for(&self, _uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError> {
+        Ok(self.driver())
+    }
+
+    fn daemon_info(&self) -> DaemonInfo {
+        let mut i = self.test.daemon_info();
+        i.driver = self.driver.to_string();
+        i
+    }
+}
+
+/// A running in-process daemon.
+pub struct InProcessDaemon {
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<(), RuntimeError>>>,
+    /// Its read-write socket.
+    pub socket: PathBuf,
+    /// Its read-only socket.
+    pub socket_ro: PathBuf,
+}
+
+impl InProcessDaemon {
+    /// Serves `registry` as daemon `name` under `root` (system layout) and waits until it
+    /// answers on its socket.
+    pub async fn start(name: &str, root: &Path, registry: Arc<AnyUri>) -> InProcessDaemon {
+        let routes = virt_core::service::routes(registry, name);
+        let daemon = Daemon::new(name, Paths::resolve(Some(root), Mode::System))
+            .with_shutdown_grace(Duration::ZERO);
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(daemon.serve_with_shutdown(routes, || false, async {
+            let _ = rx.await;
+        }));
+        InProcessDaemon::wait(name, root, stop, task).await
+    }
+
+    /// Serves a raw HTTP service (any methods) as daemon `name` under `root`.
+    pub async fn start_service<S>(name: &str, root: &Path, svc: S) -> InProcessDaemon
+    where
+        S: virt_core::runtime::HttpService,
+        S::Future: Send + 'static,
+    {
+        let daemon = Daemon::new(name, Paths::resolve(Some(root), Mode::System))
+            .with_shutdown_grace(Duration::ZERO);
+        let (stop, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(daemon.serve_service_with_shutdown(svc, || false, async {
+            let _ = rx.await;
+        }));
+        InProcessDaemon::wait(name, root, stop, task).await
+    }
+
+    async fn wait(
+        name: &str,
+        root: &Path,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Result<(), RuntimeError>>,
+    ) -> InProcessDaemon {
+        let paths = Paths::resolve(Some(root), Mode::System);
+        let (socket, socket_ro) = (paths.socket(name), paths.socket_ro(name));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::UnixStream::connect(&socket_ro).await.is_err() {
+            assert!(Instant::now() < deadline, "{name} did not start in time");
+            assert!(!task.is_finished(), "{name} stopped while starting");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        InProcessDaemon {
+            stop: Some(stop),
+            task: Some(task),
+            socket,
+            socket_ro,
+        }
+    }
+
+    /// Stops the daemon with no grace: every open connection and stream is cut, as when the
+    /// process dies; its sockets are gone when this returns.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await
+                .expect("daemon task")
+                .expect("daemon stopped cleanly");
+        }
+    }
+}
+
+impl Drop for InProcessDaemon {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! virt-proxy routing to driver daemons: the real proxy binary under a temporary root, driver
+//! daemons (the shared runtime serving a test-driver state under a daemon's name) on their
+//! sockets under the same root, reached by URI with the `virt` CLI and raw gRPC clients.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, StreamBody};
+use tonic::Code;
+use virt_core::proto::connect_service_client::ConnectServiceClient;
+use virt_core::proto::domain_service_client::DomainServiceClient;
+use virt_core::proto::event_service_client::EventServiceClient;
+use virt_core::proto::{
+    stream_events_response::Item, DefineDomainRequest, GetHostnameResponse, InfoRequest,
+    ListAllDomainsRequest, StreamEventsRequest,
+};
+use virt_tests::backend::{AnyUri, InProcessDaemon};
+use virt_tests::{domain_xml, error_info, raw_channel, with_uri, workspace_bin, DaemonUnderTest};
+
+/// Runs `virt ARGS` against the proxy under `root`; (success, stdout, stderr).
+fn virt(root: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(workspace_bin("virt"))
+        .args(args)
+        .env("VIRT_ROOT", root)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
+        .output()
+        .expect("run virt");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn write_xml(root: &Path, name: &str) -> String {
+    let path = root.join(format!("{name}.xml"));
+    std::fs::write(&path, domain_xml(name)).expect("write xml");
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_reaches_two_daemons_by_uri_and_one_dying_leaves_the_other() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let qemu = InProcessDaemon::start("virtqemud", &root, AnyUri::new("QEMU")).await;
+    let lxc = InProcessDaemon::start("virtlxcd", &root, AnyUri::new("LXC")).await;
+
+    let q = write_xml(&root, "qdom");
+    let l = write_xml(&root, "ldom");
+    let (ok, _, err) = virt(&root, &["-c", "qemu:///system", "define", &q]);
+    assert!(ok, "define on qemu: {err}");
+    let (ok, _, err) = virt(&root, &["-c", "lxc:///", "define", &l]);
+    assert!(ok, "define on lxc: {err}");
+
+    let (ok, qlist, _) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(ok);
+    assert!(qlist.contains("qdom") && !qlist.contains("ldom"), "{qlist}");
+    let (ok, llist, _) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
+    assert!(ok);
+    assert!(llist.contains("ldom") && !llist.contains("qdom"), "{llist}");
+    // test:/// stays the proxy's own embedded driver.
+    let (ok, tlist, _) = virt(&root, &["-c", "test+unix:///default", "list", "--all"]);
+    assert!(ok);
+    assert!(!tlist.contains("qdom") && !tlist.contains("ldom"), "{tlist}");
+
+    lxc.stop().await;
+    let (ok, qlist2, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(ok, "qemu after lxc died: {err}");
+    assert_eq!(qlist2, qlist);
+    let (ok, _, err) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
+    assert!(!ok);
+    let sock = root.join("run/virt/virtlxcd-sock");
+    assert!(
+        err.contains("virtlxcd") && err.contains(&sock.display().to_string()),
+        "{err}"
+    );
+    qemu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_method_the_proxy_never_knew_passes_through() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    // A "newer daemon": answers /future.v9.Echo/Shout by echoing the request message, with a
+    // header and trailer saying who answered. Neither the proxy nor virt-core knows the method.
+    let echo = tower::service_fn(|req: http::Request<tonic::body::Body>| async move {
+        let path = req.uri().path().to_string();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+        trailers.insert("x-answered", http::HeaderValue::from_static("trailer"));
+        let frames: Vec<Result<http_body::Frame<Bytes>, tonic::Status>> = if path
+            == "/future.v9.Echo/Shout"
+        {
+            vec![
+                Ok(http_body::Frame::data(body)),
+                Ok(http_body::Frame::trailers(trailers)),
+            ]
+        } else {
+            let mut t = http::HeaderMap::new();
+            t.insert("grpc-status", http::HeaderValue::from_static("12"));
+            vec![Ok(http_body::Frame::trailers(t))]
+        };
+        let mut resp = http::Response::new(tonic::body::Body::new(StreamBody::new(
+            futures_util::stream::iter(frames),
+        )));
+        resp.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        resp.headers_mut()
+            .insert("x-backend", http::HeaderValue::from_static("virtxend"));
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let xen = InProcessDaemon::start_service("virtxend", &root, echo).await;
+
+    let mut grpc = tonic::client::Grpc::new(raw_channel(&proxy.socket).await);
+    grpc.ready().await.expect("channel ready");
+    let msg = GetHostnameResponse {
+        hostname: "hello through the proxy".into(),
+    };
+    let resp = grpc
+        .unary(
+            with_uri(msg.clone(), "xen:///system"),
+            http::uri::PathAndQuery::from_static("/future.v9.Echo/Shout"),
+            tonic_prost::ProstCodec::<GetHostnameResponse, GetHostnameResponse>::default(),
+        )
+        .await
+        .expect("unknown method forwarded");
+    assert_eq!(resp.metadata().get("x-backend").expect("header"), "virtxend");
+    assert_eq!(resp.into_inner(), msg);
+    xen.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_socket_forwards_to_the_daemons_read_only_socket() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let qemu = InProcessDaemon::start("virtqemud", &root, AnyUri::new("QEMU")).await;
+    let uri = "qemu:///system";
+    let mut ro = DomainServiceClient::new(raw_channel(&proxy.socket_ro).await);
+    let list = ro
+        .list_all_domains(with_uri(ListAllDomainsRequest { flags: 0 }, uri))
+        .await
+        .expect("a read through the read-only socket")
+        .into_inner();
+    assert_eq!(list.domains.len(), 1);
+    let st = ro
+        .define_domain(with_uri(
+            DefineDomainRequest {
+                xml: domain_xml("escalate"),
+                flags: 0,
+            },
+            uri,
+        ))
+        .await
+        .expect_err("a write through the read-only socket");
+    assert_eq!(st.code(), Code::PermissionDenied);
+    assert_eq!(
+        st.message(),
+        "operation forbidden: read only access prevents virDomainDefineXML"
+    );
+    assert_eq!(error_info(&st).0, "OPERATION_DENIED");
+    // The CLI's -r uses the same path.
+    let x = write_xml(&root, "ro2");
+    let (ok, _, err) = virt(&root, &["-r", "-c", uri, "define", &x]);
+    assert!(!ok);
+    assert!(err.contains("read only access prevents"), "{err}");
+    let (ok, out, _) = virt(&root, &["-r", "-c", uri, "list", "--all"]);
+    assert!(ok && out.contains("test"), "{out}");
+    // Nothing was defined.
+    let (_, all, _) = virt(&root, &["-c", uri, "list", "--all"]);
+    assert!(!all.contains("escalate") && !all.contains("ro2"), "{all}");
+    qemu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_daemon_down_is_unavailable_naming_it_and_calls_recover_when_it_is_back() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let uri = "qemu:///system";
+    let mut client = DomainServiceClient::new(raw_channel(&proxy.socket).await);
+    let list = |c: &mut DomainServiceClient<tonic::transport::Channel>| {
+        let mut c = c.clone();
+        async move {
+            c.list_all_domains(with_uri(ListAllDomainsRequest { flags: 0 }, uri))
+                .await
+        }
+    };
+    let st = list(&mut client).await.expect_err("no daemon yet");
+    assert_eq!(st.code(), Code::Unavailable);
+    let sock = root.join("run/virt/virtqemud-sock");
+    assert_eq!(
+        st.message(),
+        format!(
+            "no connection driver available for qemu:///system: cannot reach virtqemud on {}: \
+             No such file or directory",
+            sock.display()
+        )
+    );
+    assert_eq!(error_info(&st).0, "NO_CONNECT");
+
+    let registry = AnyUri::new("QEMU");
+    let qemu = InProcessDaemon::start("virtqemud", &root, registry.clone()).await;
+    assert_eq!(list(&mut client).await.expect("daemon up").into_inner().domains.len(), 1);
+    qemu.stop().await;
+    let st = list(&mut client).await.expect_err("daemon gone");
+    assert_eq!(st.code(), Code::Unavailable);
+    assert!(st.message().contains("cannot reach virtqemud"), "{}", st.message());
+    let qemu = InProcessDaemon::start("virtqemud", &root, registry).await;
+    assert_eq!(
+        list(&mut client).await.expect("daemon back, same client").into_inner().domains.len(),
+        1
+    );
+    qemu.stop().await;
+}
+
+/// The sequence number of the next message, which must be an event.
+async fn next_seq(s: &mut tonic::Streaming<virt_core::proto::StreamEventsResponse>) -> u64 {
+    let m = tokio::time::timeout(Duration::from_secs(30), s.message())
+        .await
+        .expect("an event in time")
+        .expect("stream healthy")
+        .expect("stream open");
+    match m.item {
+        Some(Item::Event(e)) => e.sequence,
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_stream_survives_a_daemon_restart_without_loss_or_duplicates() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let uri = "qemu:///system";
+    let registry = AnyUri::new("QEMU");
+    let qemu = InProcessDaemon::start("virtqemud", &root, registry.clone()).await;
+
+    let mut events = EventServiceClient::new(raw_channel(&proxy.socket).await)
+        .stream_events(with_uri(StreamEventsRequest::default(), uri))
+        .await
+        .expect("stream opens")
+        .into_inner();
+    let define = |name: &'static str| {
+        let d = registry.driver();
+        async move {
+            d.define_domain(&domain_xml(name), 0)
+                .await
+                .expect("define");
+        }
+    };
+    define("before").await;
+    let first = next_seq(&mut events).await;
+
+    // The daemon goes away with the stream open; events happen while it is down (they are in
+    // its retained ring when it comes back), then more after the restart.
+    qemu.stop().await;
+    define("while-down-1").await;
+    define("while-down-2").await;
+    let qemu = InProcessDaemon::start("virtqemud", &root, registry.clone()).await;
+    define("after").await;
+
+    let mut seen = vec![first];
+    for _ in 0..3 {
+        seen.push(next_seq(&mut events).await);
+    }
+    assert_eq!(seen, vec![first, first + 1, first + 2, first + 3]);
+    // No duplicate follows: the next event is the next number.
+    define("later").await;
+    assert_eq!(next_seq(&mut events).await, first + 4);
+    qemu.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn info_lists_reachable_backends_and_virt_version_shows_them() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let qemu = InProcessDaemon::start("virtqemud", &root, AnyUri::new("QEMU")).await;
+    let info = ConnectServiceClient::new(raw_channel(&proxy.socket).await)
+        .info(InfoRequest {})
+        .await
+        .expect("info")
+        .into_inner();
+    assert_eq!(info.daemon, "virt-proxy");
+    assert_eq!(info.api_version, "virt.v1");
+    let names: Vec<(&str, &str)> = info
+        .backends
+        .iter()
+        .map(|b| (b.daemon.as_str(), b.driver.as_str()))
+        .collect();
+    assert_eq!(names, vec![("virtqemud", "QEMU")]);
+    assert!(!info.backends[0].daemon_version.is_empty());
+
+    let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "version", "--daemon"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("Backend daemon: virtqemud (QEMU) "),
+        "{out}"
+    );
+    qemu.stop().await;
+}

@@ -64,7 +64,10 @@ async fn cli_reaches_two_daemons_by_uri_and_one_dying_leaves_the_other() {
     // test:/// stays the proxy's own embedded driver.
     let (ok, tlist, _) = virt(&root, &["-c", "test+unix:///default", "list", "--all"]);
     assert!(ok);
-    assert!(!tlist.contains("qdom") && !tlist.contains("ldom"), "{tlist}");
+    assert!(
+        !tlist.contains("qdom") && !tlist.contains("ldom"),
+        "{tlist}"
+    );
 
     lxc.stop().await;
     let (ok, qlist2, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
@@ -97,18 +100,17 @@ async fn a_method_the_proxy_never_knew_passes_through() {
         let mut trailers = http::HeaderMap::new();
         trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
         trailers.insert("x-answered", http::HeaderValue::from_static("trailer"));
-        let frames: Vec<Result<http_body::Frame<Bytes>, tonic::Status>> = if path
-            == "/future.v9.Echo/Shout"
-        {
-            vec![
-                Ok(http_body::Frame::data(body)),
-                Ok(http_body::Frame::trailers(trailers)),
-            ]
-        } else {
-            let mut t = http::HeaderMap::new();
-            t.insert("grpc-status", http::HeaderValue::from_static("12"));
-            vec![Ok(http_body::Frame::trailers(t))]
-        };
+        let frames: Vec<Result<http_body::Frame<Bytes>, tonic::Status>> =
+            if path == "/future.v9.Echo/Shout" {
+                vec![
+                    Ok(http_body::Frame::data(body)),
+                    Ok(http_body::Frame::trailers(trailers)),
+                ]
+            } else {
+                let mut t = http::HeaderMap::new();
+                t.insert("grpc-status", http::HeaderValue::from_static("12"));
+                vec![Ok(http_body::Frame::trailers(t))]
+            };
         let mut resp = http::Response::new(tonic::body::Body::new(StreamBody::new(
             futures_util::stream::iter(frames),
         )));
@@ -135,7 +137,10 @@ async fn a_method_the_proxy_never_knew_passes_through() {
         )
         .await
         .expect("unknown method forwarded");
-    assert_eq!(resp.metadata().get("x-backend").expect("header"), "virtxend");
+    assert_eq!(
+        resp.metadata().get("x-backend").expect("header"),
+        "virtxend"
+    );
     assert_eq!(resp.into_inner(), msg);
     xen.stop().await;
 }
@@ -210,14 +215,31 @@ async fn a_daemon_down_is_unavailable_naming_it_and_calls_recover_when_it_is_bac
 
     let registry = AnyUri::new("QEMU");
     let qemu = InProcessDaemon::start("virtqemud", &root, registry.clone()).await;
-    assert_eq!(list(&mut client).await.expect("daemon up").into_inner().domains.len(), 1);
+    assert_eq!(
+        list(&mut client)
+            .await
+            .expect("daemon up")
+            .into_inner()
+            .domains
+            .len(),
+        1
+    );
     qemu.stop().await;
     let st = list(&mut client).await.expect_err("daemon gone");
     assert_eq!(st.code(), Code::Unavailable);
-    assert!(st.message().contains("cannot reach virtqemud"), "{}", st.message());
+    assert!(
+        st.message().contains("cannot reach virtqemud"),
+        "{}",
+        st.message()
+    );
     let qemu = InProcessDaemon::start("virtqemud", &root, registry).await;
     assert_eq!(
-        list(&mut client).await.expect("daemon back, same client").into_inner().domains.len(),
+        list(&mut client)
+            .await
+            .expect("daemon back, same client")
+            .into_inner()
+            .domains
+            .len(),
         1
     );
     qemu.stop().await;
@@ -252,9 +274,7 @@ async fn an_event_stream_survives_a_daemon_restart_without_loss_or_duplicates() 
     let define = |name: &'static str| {
         let d = registry.driver();
         async move {
-            d.define_domain(&domain_xml(name), 0)
-                .await
-                .expect("define");
+            d.define_domain(&domain_xml(name), 0).await.expect("define");
         }
     };
     define("before").await;
@@ -301,9 +321,6 @@ async fn info_lists_reachable_backends_and_virt_version_shows_them() {
 
     let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "version", "--daemon"]);
     assert!(ok, "{err}");
-    assert!(
-        out.contains("Backend daemon: virtqemud (QEMU) "),
-        "{out}"
-    );
+    assert!(out.contains("Backend daemon: virtqemud (QEMU) "), "{out}");
     qemu.stop().await;
 }

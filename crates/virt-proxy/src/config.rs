@@ -135,9 +135,8 @@ impl ProxyConfig {
             Value::Int(i) => Ok(*i),
             _ => Err(format!("{key} needs an integer")),
         };
-        let port = |v: &Value| {
-            u16::try_from(int(v)?).map_err(|_| format!("{key} is not a port number"))
-        };
+        let port =
+            |v: &Value| u16::try_from(int(v)?).map_err(|_| format!("{key} is not a port number"));
         match key {
             "listen_addr" => {
                 self.listen_addrs = match value {

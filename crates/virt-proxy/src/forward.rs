@@ -110,7 +110,12 @@ impl Proxy {
 
 /// The error a caller gets when `backend` cannot be reached on `socket`: UNAVAILABLE
 /// (NO_CONNECT in its ErrorInfo) naming the daemon and the socket.
-pub fn unavailable_error(uri: &str, backend: &Backend, socket: &Path, err: &PoolError) -> VirtError {
+pub fn unavailable_error(
+    uri: &str,
+    backend: &Backend,
+    socket: &Path,
+    err: &PoolError,
+) -> VirtError {
     VirtError::new(
         ErrorCode::NoConnect,
         ErrorDomain::Remote,

@@ -203,7 +203,10 @@ mod tests {
             ..Default::default()
         };
         let bytes = encode(&m);
-        assert_eq!(single_message::<StreamEventsRequest>(bytes.clone()), Some(m));
+        assert_eq!(
+            single_message::<StreamEventsRequest>(bytes.clone()),
+            Some(m)
+        );
         let mut longer = bytes.to_vec();
         longer.push(0);
         assert_eq!(single_message::<StreamEventsRequest>(longer.into()), None);

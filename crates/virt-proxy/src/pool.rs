@@ -61,7 +61,9 @@ impl Pool {
             return Ok(s.clone());
         }
         *guard = None;
-        let stream = UnixStream::connect(path).await.map_err(PoolError::Connect)?;
+        let stream = UnixStream::connect(path)
+            .await
+            .map_err(PoolError::Connect)?;
         let (sender, conn) = Builder::new(TokioExecutor::new())
             .initial_stream_window_size(1 << 20)
             .initial_connection_window_size(4 << 20)

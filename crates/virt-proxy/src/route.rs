@@ -90,8 +90,7 @@ impl Routing {
                 format!("{text}: {why}"),
             )
         };
-        let Some(&(scheme, daemon, modes)) =
-            DRIVERS.iter().find(|(s, _, _)| *s == parsed.driver)
+        let Some(&(scheme, daemon, modes)) = DRIVERS.iter().find(|(s, _, _)| *s == parsed.driver)
         else {
             return Err(no_connect("virt-proxy routes no such driver"));
         };
@@ -158,7 +157,12 @@ mod tests {
     #[test]
     fn test_uris_and_no_uri_are_embedded() {
         let r = Routing::new(None, ProxyConfig::default());
-        for uri in [None, Some(""), Some("test:///default"), Some("test:///tmp/x.xml")] {
+        for uri in [
+            None,
+            Some(""),
+            Some("test:///default"),
+            Some("test:///tmp/x.xml"),
+        ] {
             assert_eq!(r.route(uri).expect("routed"), Target::Embedded, "{uri:?}");
         }
     }
@@ -169,7 +173,10 @@ mod tests {
         let q = backend(r.route(Some("qemu:///system")));
         assert_eq!(q.daemon, "virtqemud");
         assert_eq!(q.socket, Path::new("/r/run/virt/virtqemud-sock"));
-        assert_eq!(q.socket_for(true), Path::new("/r/run/virt/virtqemud-sock-ro"));
+        assert_eq!(
+            q.socket_for(true),
+            Path::new("/r/run/virt/virtqemud-sock-ro")
+        );
         let s = backend(r.route(Some("qemu:///session")));
         assert_eq!(s.mode, Mode::Session);
         assert_eq!(backend(r.route(Some("lxc:///"))).daemon, "virtlxcd");
@@ -186,8 +193,8 @@ mod tests {
         let r = Routing::new(None, ProxyConfig::default());
         let q = backend(r.route(Some("qemu:///system")));
         assert_eq!(q.socket, Path::new("/run/virt/virtqemud-sock"));
-        let cfg = ProxyConfig::parse(Path::new("c"), "qemu_system_socket = \"/srv/q\"")
-            .expect("config");
+        let cfg =
+            ProxyConfig::parse(Path::new("c"), "qemu_system_socket = \"/srv/q\"").expect("config");
         let r = Routing::new(None, cfg);
         let q = backend(r.route(Some("qemu:///system")));
         assert_eq!(q.socket, Path::new("/srv/q"));

@@ -158,9 +158,7 @@ impl Daemon {
             } else {
                 ConnectionLayer::tag_only(listener.read_only)
             };
-            let server = Server::builder()
-                .layer(layer)
-                .add_routes(routes.clone());
+            let server = Server::builder().layer(layer).add_routes(routes.clone());
             let incoming = listener.incoming(tracker.clone());
             let mut stop = stop_rx.clone();
             servers.spawn(async move {

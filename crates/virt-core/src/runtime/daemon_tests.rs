@@ -319,9 +319,12 @@ async fn serve_service_hands_every_call_to_the_service_tagged_but_unrefused() {
     let routes = stub_routes(StubConnect::default());
     let svc = tower::ServiceBuilder::new().service(routes);
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(h.daemon().serve_service_with_shutdown(svc, || false, async {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(
+        h.daemon()
+            .serve_service_with_shutdown(svc, || false, async {
+                let _ = rx.await;
+            }),
+    );
     let ready = h.next_notification().await;
     assert!(ready.starts_with("READY=1"), "{ready}");
     let ro = unix_channel(&h.paths.socket_ro(NAME))

@@ -1,2 +1,210 @@
-//! Placeholder, replaced below.
-fn main() {}
+//! Proxy-hop benchmark: what going through `virt-proxy` costs over calling a driver daemon's
+//! socket directly.
+//!
+//! A driver daemon (the shared runtime serving a test-driver state as `virtqemud`, on its own
+//! tokio runtime in this process) listens under a temporary root; the real `virt-proxy` binary
+//! runs under the same root and routes `qemu:///system` to it. Measured, for one cheap unary
+//! call (LookupDomain of `test`, virDomainLookupByName):
+//!
+//! - median and p99 latency of sequential calls, direct and through the proxy, and their
+//!   difference (the hop);
+//! - calls per second through the proxy (and direct) with 1 client and with 8 clients on 8
+//!   connections.
+//!
+//! `cargo bench -p virt-tests --bench proxy` runs the full plan on release binaries (it builds
+//! the release `virt-proxy` first). Without `--bench` (as `cargo test --benches` runs it) a tiny
+//! plan checks every step. Not a timed test: it prints figures and asserts nothing about them.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tonic::transport::Channel;
+use virt_core::proto::domain_service_client::DomainServiceClient;
+use virt_core::proto::{domain_ref, DomainRef, LookupDomainRequest};
+use virt_tests::backend::{AnyUri, InProcessDaemon};
+use virt_tests::{raw_channel, DaemonUnderTest};
+
+const URI: &str = "qemu:///system";
+
+/// How much work each figure takes.
+#[derive(Debug, Clone)]
+struct Plan {
+    calls: usize,
+    warmup: usize,
+    window: Duration,
+    clients: usize,
+}
+
+impl Plan {
+    fn full() -> Plan {
+        Plan {
+            calls: 20_000,
+            warmup: 2_000,
+            window: Duration::from_secs(3),
+            clients: 8,
+        }
+    }
+
+    fn smoke() -> Plan {
+        Plan {
+            calls: 100,
+            warmup: 10,
+            window: Duration::from_millis(200),
+            clients: 8,
+        }
+    }
+}
+
+fn request() -> tonic::Request<LookupDomainRequest> {
+    let mut req = tonic::Request::new(LookupDomainRequest {
+        domain: Some(DomainRef {
+            r#ref: Some(domain_ref::Ref::Name("test".into())),
+        }),
+    });
+    req.metadata_mut()
+        .insert("virt-uri", URI.parse().expect("ascii uri"));
+    req
+}
+
+async fn call(client: &mut DomainServiceClient<Channel>) {
+    client.lookup_domain(request()).await.expect("LookupDomain");
+}
+
+/// Median and p99 of `plan.calls` sequential calls on one connection to `socket`.
+async fn latency(plan: &Plan, socket: &Path) -> (Duration, Duration) {
+    let mut client = DomainServiceClient::new(raw_channel(socket).await);
+    for _ in 0..plan.warmup {
+        call(&mut client).await;
+    }
+    let mut samples = Vec::with_capacity(plan.calls);
+    for _ in 0..plan.calls {
+        let t = Instant::now();
+        call(&mut client).await;
+        samples.push(t.elapsed());
+    }
+    samples.sort_unstable();
+    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
+    (at(0.5), at(0.99))
+}
+
+/// Calls per second with `clients` clients, one connection each, for `plan.window`.
+async fn throughput(plan: &Plan, socket: &Path, clients: usize) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let mut client = DomainServiceClient::new(raw_channel(socket).await);
+        for _ in 0..plan.warmup / 10 {
+            call(&mut client).await;
+        }
+        let (done, stop) = (done.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                call(&mut client).await;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    let start = Instant::now();
+    let before = done.load(Ordering::Relaxed);
+    tokio::time::sleep(plan.window).await;
+    let calls = done.load(Ordering::Relaxed) - before;
+    let secs = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await.expect("client task");
+    }
+    calls as f64 / secs
+}
+
+/// In an optimised build, rebuilds the release `virt-proxy` so the proxy measured is current.
+fn ensure_release_proxy() {
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml");
+    let status = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "virt-proxy",
+            "--manifest-path",
+        ])
+        .arg(manifest)
+        .status()
+        .expect("run cargo build --release --bin virt-proxy");
+    assert!(
+        status.success(),
+        "cargo build --release --bin virt-proxy failed"
+    );
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} us", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let plan = if full { Plan::full() } else { Plan::smoke() };
+    eprintln!("plan: {plan:?}");
+    if cfg!(debug_assertions) && full {
+        eprintln!("warning: benchmarking a debug build; use `cargo bench`");
+    }
+    ensure_release_proxy();
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+
+    // The driver daemon runs on a runtime of its own, as it would in its own process.
+    let backend_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("backend runtime");
+    let backend = backend_rt.block_on(InProcessDaemon::start(
+        "virtqemud",
+        &root,
+        AnyUri::new("QEMU"),
+    ));
+    let direct = backend.socket.clone();
+
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    client_rt.block_on(async {
+        let (d_med, d_p99) = latency(&plan, &direct).await;
+        let (p_med, p_p99) = latency(&plan, &proxy.socket).await;
+        let d1 = throughput(&plan, &direct, 1).await;
+        let p1 = throughput(&plan, &proxy.socket, 1).await;
+        let dn = throughput(&plan, &direct, plan.clients).await;
+        let pn = throughput(&plan, &proxy.socket, plan.clients).await;
+        println!("LookupDomain, {} sequential calls:", plan.calls);
+        println!(
+            "  direct to virtqemud:   median {}, p99 {}",
+            us(d_med),
+            us(d_p99)
+        );
+        println!(
+            "  through virt-proxy:    median {}, p99 {}",
+            us(p_med),
+            us(p_p99)
+        );
+        println!(
+            "  proxy hop adds:        {} at the median (target: under 15 us)",
+            us(p_med.saturating_sub(d_med))
+        );
+        println!("throughput ({:?} windows):", plan.window);
+        println!("  1 client:  direct {d1:.0}/s, through the proxy {p1:.0}/s");
+        println!(
+            "  {} clients: direct {dn:.0}/s, through the proxy {pn:.0}/s",
+            plan.clients
+        );
+    });
+    backend_rt.block_on(backend.stop());
+    drop(proxy);
+}

@@ -109,10 +109,23 @@ pub fn status_response(status: Status) -> http::Response<Body> {
 
 /// A successful unary answer carrying `msg`.
 pub fn message_response(msg: &impl prost::Message) -> http::Response<Body> {
+    framed_response(encode(msg))
+}
+
+/// A successful unary answer carrying `payload`, protobuf bytes already encoded.
+pub fn payload_response(payload: &[u8]) -> http::Response<Body> {
+    let mut out = BytesMut::with_capacity(PREFIX + payload.len());
+    out.put_u8(0);
+    out.put_u32(u32::try_from(payload.len()).expect("a message under 4 GiB"));
+    out.extend_from_slice(payload);
+    framed_response(out.freeze())
+}
+
+fn framed_response(framed: Bytes) -> http::Response<Body> {
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from_static("0"));
     let frames: Vec<Result<Frame<Bytes>, Status>> =
-        vec![Ok(Frame::data(encode(msg))), Ok(Frame::trailers(trailers))];
+        vec![Ok(Frame::data(framed)), Ok(Frame::trailers(trailers))];
     let body = Body::new(StreamBody::new(futures_util::stream::iter(frames)));
     let mut resp = http::Response::new(body);
     resp.headers_mut()
@@ -130,6 +143,15 @@ pub fn head_status(headers: &HeaderMap) -> Option<Status> {
 pub async fn read_unary<M: prost::Message + Default>(
     resp: http::Response<hyper::body::Incoming>,
 ) -> Result<M, Status> {
+    let payload = read_unary_payload(resp).await?;
+    M::decode(payload).map_err(|e| Status::internal(format!("undecodable answer: {e}")))
+}
+
+/// Reads a whole unary response from a backend: its one message's protobuf bytes, or its
+/// status.
+pub async fn read_unary_payload(
+    resp: http::Response<hyper::body::Incoming>,
+) -> Result<Bytes, Status> {
     if let Some(st) = head_status(resp.headers()).filter(|s| s.code() != tonic::Code::Ok) {
         return Err(st);
     }
@@ -150,10 +172,8 @@ pub async fn read_unary<M: prost::Message + Default>(
     let msg = deframer
         .next_message()
         .ok_or_else(|| Status::internal("backend sent no message"))?;
-    let payload = msg
-        .payload
-        .ok_or_else(|| Status::internal("backend compressed its answer"))?;
-    M::decode(payload).map_err(|e| Status::internal(format!("undecodable answer: {e}")))
+    msg.payload
+        .ok_or_else(|| Status::internal("backend compressed its answer"))
 }
 
 /// Decodes the single message of a collected request body.

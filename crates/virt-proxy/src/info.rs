@@ -1,10 +1,15 @@
 //! `ConnectService/Info` on the proxy: its own facts plus those of every driver daemon it can
 //! reach (asked concurrently, each within [`BACKEND_INFO_TIMEOUT`]; an unreachable daemon is
-//! left out). Read-only callers ask the daemons on their read-only sockets.
+//! left out). Read-only callers ask the daemons on their read-only sockets. Each daemon's answer
+//! is relayed as the bytes it sent (checked to decode), so fields of a newer daemon's `Info`
+//! that this proxy does not know reach the client.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use http_body_util::Full;
+use prost::encoding::WireType;
+use prost::Message as _;
 use tonic::body::Body;
 use virt_core::proto::{InfoRequest, InfoResponse};
 use virt_core::service::DriverRegistry;
@@ -14,6 +19,9 @@ use crate::grpc;
 
 /// How long the proxy waits for one daemon's Info.
 pub const BACKEND_INFO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Field number of `InfoResponse.backends`.
+const BACKENDS_FIELD: u32 = 7;
 
 /// The proxy's own Info (no backends).
 pub fn own_info() -> InfoResponse {
@@ -35,8 +43,8 @@ pub fn own_info() -> InfoResponse {
     }
 }
 
-/// The Info of every reachable backend.
-pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<InfoResponse> {
+/// The Info of every reachable backend, as the protobuf bytes each sent.
+pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<Bytes> {
     let asks = proxy.routing().backends().into_iter().map(|b| {
         let proxy = proxy.clone();
         async move {
@@ -51,7 +59,8 @@ pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<InfoResponse> 
             let req = grpc::backend_request(INFO_PATH, &headers, body);
             let ask = async {
                 let resp = proxy.shared.pool.send(&socket, req).await.ok()?;
-                grpc::read_unary::<InfoResponse>(resp).await.ok()
+                let raw = grpc::read_unary_payload(resp).await.ok()?;
+                InfoResponse::decode(raw.clone()).ok().map(|_| raw)
             };
             tokio::time::timeout(BACKEND_INFO_TIMEOUT, ask)
                 .await
@@ -68,7 +77,44 @@ pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<InfoResponse> 
 
 /// Answers an Info call.
 pub(crate) async fn answer(proxy: &Proxy, read_only: bool) -> http::Response<Body> {
-    let mut info = own_info();
-    info.backends = backend_infos(proxy, read_only).await;
-    grpc::message_response(&info)
+    let raws = backend_infos(proxy, read_only).await;
+    grpc::payload_response(&with_backends(&own_info(), &raws))
+}
+
+/// `own` encoded with each of `raws` (encoded InfoResponses) appended as a `backends` entry.
+pub fn with_backends(own: &InfoResponse, raws: &[Bytes]) -> Vec<u8> {
+    let mut buf = own.encode_to_vec();
+    for raw in raws {
+        // `repeated InfoResponse backends = 7`: each one a length-delimited field 7.
+        prost::encoding::encode_key(BACKENDS_FIELD, WireType::LengthDelimited, &mut buf);
+        prost::encoding::encode_varint(raw.len() as u64, &mut buf);
+        buf.extend_from_slice(raw);
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_infos_are_relayed_with_fields_the_proxy_does_not_know() {
+        let backend = InfoResponse {
+            daemon: "virtqemud".into(),
+            driver: "QEMU".into(),
+            ..Default::default()
+        };
+        let mut raw = backend.encode_to_vec();
+        // Field 99, a string "new": what a newer daemon might add.
+        raw.extend_from_slice(&[0x9a, 0x06, 3, b'n', b'e', b'w']);
+        let raw = Bytes::from(raw);
+        let out = with_backends(&own_info(), std::slice::from_ref(&raw));
+        let decoded = InfoResponse::decode(out.as_slice()).expect("decodes");
+        assert_eq!(decoded.daemon, crate::DAEMON_NAME);
+        assert_eq!(decoded.backends, vec![backend]);
+        assert!(
+            out.windows(raw.len()).any(|w| w == raw.as_ref()),
+            "the backend's bytes, unknown field included, are in the answer"
+        );
+    }
 }

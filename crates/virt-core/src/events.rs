@@ -6,8 +6,18 @@
 //! nothing lost or repeated in between: the replay is taken and the live receiver is created
 //! under one lock, the same lock that numbering and publishing take. When events at or after N
 //! have already left the ring, the subscription starts with an explicit [`EventItem::Gap`].
+//!
+//! A daemon's bus is [`EventBus::persistent`]: the ring and the next sequence number are
+//! written atomically to a file in the daemon's run dir before each event is published, and
+//! read back at start ([`persist`]), so numbering survives a crash or restart with no number
+//! used twice, and a client resuming with `from_sequence = last_seen + 1` gets exactly what it
+//! missed (or an explicit gap when that is older than the ring).
+
+pub mod lifecycle;
+pub mod persist;
 
 use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -50,6 +60,8 @@ struct Inner {
     next: u64,
     ring: VecDeque<Arc<DomainEvent>>,
     capacity: usize,
+    /// Where the ring is persisted, for a persistent bus.
+    store: Option<PathBuf>,
 }
 
 /// The event bus a driver owns.
@@ -73,9 +85,39 @@ impl EventBus {
                 next: 1,
                 ring: VecDeque::with_capacity(capacity),
                 capacity: capacity.max(1),
+                store: None,
             }),
             tx,
         }
+    }
+
+    /// A bus retaining `capacity` events whose ring and next sequence number live in the file
+    /// `store` (created with its directory if missing). What the file holds is loaded first:
+    /// numbering continues after the highest number it records. A file that cannot be read or
+    /// decoded is logged; when its header still gives the next number, numbering continues
+    /// from there with an empty ring (a resuming client is told of the gap), otherwise it
+    /// starts again at 1.
+    pub fn persistent(capacity: usize, store: &Path) -> EventBus {
+        let bus = EventBus::new(capacity);
+        let loaded = match persist::load(store) {
+            Ok(loaded) => loaded,
+            Err(err) => {
+                tracing::warn!(error = %err, "event store unusable; salvaging what it can");
+                persist::salvage(store)
+            }
+        };
+        {
+            let mut inner = bus.inner.lock().expect("event bus lock poisoned");
+            let cap = inner.capacity;
+            let skip = loaded.events.len().saturating_sub(cap);
+            inner
+                .ring
+                .extend(loaded.events.into_iter().skip(skip).map(Arc::new));
+            let after_ring = inner.ring.back().map_or(1, |e| e.sequence + 1);
+            inner.next = loaded.next.max(after_ring).max(1);
+            inner.store = Some(store.to_path_buf());
+        }
+        bus
     }
 
     /// Numbers, retains and publishes an event; returns its sequence number.
@@ -93,6 +135,12 @@ impl EventBus {
             inner.ring.pop_front();
         }
         inner.ring.push_back(ev.clone());
+        if let Some(store) = &inner.store {
+            // Before publishing: no client sees a number the store does not know yet.
+            if let Err(err) = persist::save(store, inner.next, &inner.ring) {
+                tracing::error!(error = %err, sequence, "cannot persist the event ring");
+            }
+        }
         // No receivers is fine: nobody is listening.
         let _ = self.tx.send(ev);
         sequence
@@ -226,173 +274,5 @@ mod tests {
         let mut sub = bus.subscribe(None);
         bus.emit(dom(), Payload::Reboot(RebootEvent {}));
         assert_eq!(seq(sub.next().await), 2);
-    }
-}
-
-/// Lifecycle event types and details with libvirt's numbers (virDomainEventType and the
-/// per-type detail enums). The proto's LifecycleEventType is libvirt's number plus one;
-/// [`lifecycle`] converts, in this one place.
-pub mod lifecycle {
-    use crate::proto::domain_event::Payload;
-    use crate::proto::LifecycleEvent;
-
-    /// DEFINED.
-    pub const DEFINED: i32 = 0;
-    /// UNDEFINED.
-    pub const UNDEFINED: i32 = 1;
-    /// STARTED.
-    pub const STARTED: i32 = 2;
-    /// SUSPENDED.
-    pub const SUSPENDED: i32 = 3;
-    /// RESUMED.
-    pub const RESUMED: i32 = 4;
-    /// STOPPED.
-    pub const STOPPED: i32 = 5;
-    /// SHUTDOWN.
-    pub const SHUTDOWN: i32 = 6;
-    /// PMSUSPENDED.
-    pub const PMSUSPENDED: i32 = 7;
-    /// CRASHED.
-    pub const CRASHED: i32 = 8;
-
-    /// Details of DEFINED.
-    pub mod defined {
-        /// ADDED.
-        pub const ADDED: i32 = 0;
-        /// UPDATED.
-        pub const UPDATED: i32 = 1;
-        /// FROM_SNAPSHOT.
-        pub const FROM_SNAPSHOT: i32 = 3;
-    }
-    /// Details of UNDEFINED.
-    pub mod undefined {
-        /// REMOVED.
-        pub const REMOVED: i32 = 0;
-    }
-    /// Details of STARTED.
-    pub mod started {
-        /// BOOTED.
-        pub const BOOTED: i32 = 0;
-        /// RESTORED.
-        pub const RESTORED: i32 = 2;
-        /// FROM_SNAPSHOT.
-        pub const FROM_SNAPSHOT: i32 = 3;
-    }
-    /// Details of SUSPENDED.
-    pub mod suspended {
-        /// PAUSED.
-        pub const PAUSED: i32 = 0;
-        /// FROM_SNAPSHOT.
-        pub const FROM_SNAPSHOT: i32 = 5;
-    }
-    /// Details of RESUMED.
-    pub mod resumed {
-        /// UNPAUSED.
-        pub const UNPAUSED: i32 = 0;
-    }
-    /// Details of STOPPED.
-    pub mod stopped {
-        /// SHUTDOWN.
-        pub const SHUTDOWN: i32 = 0;
-        /// DESTROYED.
-        pub const DESTROYED: i32 = 1;
-        /// CRASHED.
-        pub const CRASHED: i32 = 2;
-        /// SAVED.
-        pub const SAVED: i32 = 4;
-        /// FAILED.
-        pub const FAILED: i32 = 5;
-        /// FROM_SNAPSHOT.
-        pub const FROM_SNAPSHOT: i32 = 6;
-    }
-    /// Details of SHUTDOWN.
-    pub mod shutdown {
-        /// FINISHED.
-        pub const FINISHED: i32 = 0;
-    }
-
-    /// A lifecycle payload from libvirt's type and detail numbers.
-    pub fn payload(libvirt_type: i32, detail: i32) -> Payload {
-        Payload::Lifecycle(LifecycleEvent {
-            r#type: libvirt_type + 1,
-            detail,
-        })
-    }
-
-    /// libvirt's type number of a proto LifecycleEvent.
-    pub fn libvirt_type(ev: &LifecycleEvent) -> i32 {
-        ev.r#type - 1
-    }
-
-    /// virsh's words for a lifecycle type and detail (libvirt numbers), e.g. ("Stopped",
-    /// "Destroyed").
-    pub fn virsh_words(libvirt_type: i32, detail: i32) -> (&'static str, &'static str) {
-        const TYPES: &[&str] = &[
-            "Defined",
-            "Undefined",
-            "Started",
-            "Suspended",
-            "Resumed",
-            "Stopped",
-            "Shutdown",
-            "PMSuspended",
-            "Crashed",
-        ];
-        let details: &[&str] = match libvirt_type {
-            0 => &["Added", "Updated", "Renamed", "Snapshot"],
-            1 => &["Removed", "Renamed"],
-            2 => &[
-                "Booted",
-                "Migrated",
-                "Restored",
-                "Snapshot",
-                "Event wakeup",
-                "Recreation",
-            ],
-            3 => &[
-                "Paused",
-                "Migrated",
-                "I/O Error",
-                "Watchdog",
-                "Restored",
-                "Snapshot",
-                "API error",
-                "Post-copy",
-                "Post-copy Error",
-            ],
-            4 => &[
-                "Unpaused",
-                "Migrated",
-                "Snapshot",
-                "Post-copy",
-                "Post-copy Error",
-            ],
-            5 => &[
-                "Shutdown",
-                "Destroyed",
-                "Crashed",
-                "Migrated",
-                "Saved",
-                "Failed",
-                "Snapshot",
-                "Recreation",
-            ],
-            6 => &[
-                "Finished",
-                "Finished after guest request",
-                "Finished after host request",
-            ],
-            7 => &["Memory", "Disk"],
-            8 => &["Panicked", "Crashloaded"],
-            _ => &[],
-        };
-        let pick = |t: &[&'static str], i: i32| -> &'static str {
-            usize::try_from(i)
-                .ok()
-                .and_then(|i| t.get(i))
-                .copied()
-                .unwrap_or("unknown")
-        };
-        (pick(TYPES, libvirt_type), pick(details, detail))
     }
 }

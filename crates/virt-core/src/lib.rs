@@ -9,6 +9,7 @@ pub mod driver;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+pub mod honour;
 pub mod model;
 /// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
 pub mod runtime;

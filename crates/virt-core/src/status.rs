@@ -261,7 +261,12 @@ fn strip_prefix(code: ErrorCode, message: &str) -> &str {
         Some(p) if message == p => "",
         Some(p) => message
             .strip_prefix(p)
-            .and_then(|rest| rest.strip_prefix(": "))
+            .and_then(|rest| {
+                // "no connection driver available for URI": these prefixes join with a space.
+                let joined = p.ends_with(" for") || p.ends_with(" in");
+                rest.strip_prefix(": ")
+                    .or_else(|| rest.strip_prefix(' ').filter(|_| joined))
+            })
             .unwrap_or(message),
         None => message,
     }
@@ -461,6 +466,7 @@ mod tests {
                 "internal error: looks like a prefix",
             ),
             VirtError::new(E::Ok, ErrorDomain::None, "odd"),
+            VirtError::new(E::NoConnect, ErrorDomain::Qemu, "qemu:///session: not here"),
             with_violations,
         ];
         for err in cases {

@@ -5,6 +5,7 @@
 //! driver stays in virt-core, as the architecture places it.
 
 use crate::error::VirtError;
+use crate::honour::Honoured;
 use crate::model::{Capabilities, DomainCapabilities, DomainDef, NodeDef, SnapshotDef};
 
 /// How to format a domain.
@@ -36,4 +37,8 @@ pub trait DomainXmlCodec: Send + Sync + 'static {
     fn format_domain_capabilities(&self, caps: &DomainCapabilities) -> String;
     /// Parses a `<domainsnapshot>` document.
     fn parse_snapshot(&self, xml: &str) -> Result<SnapshotDef, VirtError>;
+    /// Checks that a driver with the `honoured` set acts on everything `def` asks for:
+    /// CONFIG_UNSUPPORTED with one violation per element, attribute or value it does not
+    /// honour, each naming its XPath ([`crate::honour`]).
+    fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError>;
 }

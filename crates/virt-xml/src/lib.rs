@@ -38,6 +38,8 @@ pub mod dom;
 pub mod domain;
 /// [`XmlError`] and its libvirt error numbers.
 pub mod error;
+/// The define-time check against a driver's honoured set.
+pub mod honour;
 /// `<metadata>`: foreign-namespace application data kept as written.
 pub mod metadata;
 /// Test-driver `<node>` files.
@@ -54,6 +56,7 @@ pub mod writer;
 pub use error::XmlError;
 
 use virt_core::error::{ErrorDomain, VirtError};
+use virt_core::honour::Honoured;
 use virt_core::model::{Capabilities, DomainCapabilities, DomainDef, NodeDef, SnapshotDef};
 use virt_core::xml::{DomainXmlCodec, FormatOptions};
 
@@ -113,6 +116,10 @@ impl DomainXmlCodec for LibvirtXml {
 
     fn parse_snapshot(&self, xml: &str) -> Result<SnapshotDef, VirtError> {
         snapshot::parse(xml).map_err(|e| e.into_virt(ErrorDomain::DomainSnapshot))
+    }
+
+    fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError> {
+        honour::check(def, honoured).map_err(|e| e.into_virt(ErrorDomain::Domain))
     }
 }
 

@@ -1,4 +1,33 @@
-//! virtqemud: will hold the QEMU/KVM driver (domain XML to a qemu-system command line, QMP, guests that outlive the daemon, stats, events, console) and its daemon binary, on the shared virt-core runtime.
+//! virtqemud: the QEMU/KVM driver ([`QemuDriver`]) and its registry ([`QemuRegistry`]), served
+//! by the `virtqemud` binary on the shared virt-core runtime.
 //!
-//! Nothing lives here yet: the driver arrives with its own issue. This crate exists so the
-//! workspace has its final shape and the other crates can name it.
+//! What works today (issue 5): persistent definitions kept as libvirt keeps them
+//! (`CONFIG/qemu/NAME.xml`, written atomically; autostart as a symlink in
+//! `CONFIG/qemu/autostart/`), loaded at start with damaged files logged and skipped; define,
+//! validate, undefine, list, lookup, dumpxml, info and state of shut-off domains; autostart;
+//! host facts (capabilities, node info, versions); DEFINED / UNDEFINED lifecycle events on a
+//! bus whose numbering survives a restart (`RUN/qemu/events`).
+//!
+//! Starting guests (QMP, command lines, reattaching to running guests) is the next issue:
+//! start and create answer NO_SUPPORT saying so; operations that need a running guest answer
+//! OPERATION_INVALID "domain is not running", which is what libvirt says for a shut-off domain.
+//!
+//! Where we differ from libvirt on purpose: `virDomainGetInfo` of a never-started domain
+//! reports CPU time 0 (libvirt does too) and the OS type from the definition; capabilities
+//! publish only what define honours (no machine types or device enums until QEMU is probed);
+//! autostart is recorded but starts nothing until guests can start.
+
+#![warn(missing_docs)]
+
+mod domains;
+mod driver;
+pub mod host;
+mod ops;
+mod registry;
+pub mod store;
+
+pub use driver::QemuDriver;
+pub use registry::QemuRegistry;
+
+/// The daemon's program name, which also names its sockets (`virtqemud-sock`).
+pub const DAEMON_NAME: &str = "virtqemud";

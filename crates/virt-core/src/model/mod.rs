@@ -12,7 +12,7 @@ pub mod node;
 pub mod snapshot;
 pub mod xmlnode;
 
-pub use caps::{Capabilities, DomainCapabilities};
+pub use caps::{Capabilities, DomainCapabilities, DomainCapsBlock};
 pub use domain::DomainDef;
 pub use node::NodeDef;
 pub use snapshot::SnapshotDef;

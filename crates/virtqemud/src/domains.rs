@@ -1,0 +1,190 @@
+//! The driver's domains in memory: persistent and shut off (nothing runs yet), indexed by UUID
+//! and name, with libvirt's lookups, identity rules and list filter.
+
+use std::collections::HashMap;
+
+use virt_core::error::{ErrorCode, ErrorDomain, Violation};
+use virt_core::model::DomainDef;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup, DomainSummary};
+use virt_core::uuid::Uuid;
+use virt_core::VirtError;
+
+/// One defined domain.
+#[derive(Debug, Clone)]
+pub(crate) struct Dom {
+    pub def: DomainDef,
+    pub autostart: bool,
+}
+
+impl Dom {
+    pub fn handle(&self) -> DomainHandle {
+        DomainHandle {
+            name: self.def.name.clone(),
+            uuid: self.def.uuid,
+            id: None,
+        }
+    }
+
+    /// Shut off and never started by this daemon: SHUTOFF / UNKNOWN, as libvirt reports a
+    /// domain that was defined and not started.
+    pub fn state(&self) -> StateReason {
+        StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN)
+    }
+
+    pub fn summary(&self) -> DomainSummary {
+        DomainSummary {
+            handle: self.handle(),
+            state: self.state(),
+            persistent: true,
+            autostart: self.autostart,
+            has_managed_save: false,
+            title: self.def.title.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Every domain of the driver.
+#[derive(Debug, Default)]
+pub(crate) struct Domains {
+    pub by_uuid: HashMap<Uuid, Dom>,
+    pub by_name: HashMap<String, Uuid>,
+}
+
+fn no_domain(detail: String) -> VirtError {
+    VirtError::new(ErrorCode::NoDomain, ErrorDomain::Qemu, detail)
+}
+
+impl Domains {
+    pub fn insert(&mut self, dom: Dom) {
+        self.by_name.insert(dom.def.name.clone(), dom.def.uuid);
+        self.by_uuid.insert(dom.def.uuid, dom);
+    }
+
+    pub fn remove(&mut self, uuid: &Uuid) -> Option<Dom> {
+        let dom = self.by_uuid.remove(uuid)?;
+        self.by_name.remove(&dom.def.name);
+        Some(dom)
+    }
+
+    /// NO_DOMAIN with libvirt's "no domain with matching ..." wording when nothing matches.
+    /// No domain runs, so no ID matches.
+    pub fn resolve(&self, lookup: &DomainLookup) -> Result<Uuid, VirtError> {
+        let by_name = |n: &str| {
+            self.by_name
+                .get(n)
+                .copied()
+                .ok_or_else(|| no_domain(format!("no domain with matching name '{n}'")))
+        };
+        match lookup {
+            DomainLookup::Name(n) => by_name(n),
+            DomainLookup::Uuid(u) if self.by_uuid.contains_key(u) => Ok(*u),
+            DomainLookup::Uuid(u) => Err(no_domain(format!("no domain with matching uuid '{u}'"))),
+            DomainLookup::Id(id) => Err(no_domain(format!("no domain with matching id {id}"))),
+            DomainLookup::Any(s) => match Uuid::parse(s).filter(|u| self.by_uuid.contains_key(u)) {
+                Some(u) => Ok(u),
+                None => by_name(s),
+            },
+        }
+    }
+
+    pub fn get(&self, lookup: &DomainLookup) -> Result<&Dom, VirtError> {
+        let u = self.resolve(lookup)?;
+        Ok(&self.by_uuid[&u])
+    }
+
+    pub fn get_mut(&mut self, lookup: &DomainLookup) -> Result<&mut Dom, VirtError> {
+        let u = self.resolve(lookup)?;
+        Ok(self.by_uuid.get_mut(&u).expect("resolve found it"))
+    }
+
+    /// libvirt's virDomainObjListAdd rules: the same name with another UUID, or the same UUID
+    /// with another name, is OPERATION_FAILED (gRPC ALREADY_EXISTS); `Some` when `def`
+    /// replaces an existing domain. With `locate`, the clash is also a violation on
+    /// `/domain/name` or `/domain/uuid`.
+    pub fn check_identity(&self, def: &DomainDef, locate: bool) -> Result<bool, VirtError> {
+        let clash = |detail: String, name: &str, uuid: &Uuid, path: &str| {
+            let mut err = VirtError::new(ErrorCode::OperationFailed, ErrorDomain::Domain, detail)
+                .with_object(name, uuid.to_string())
+                .clash();
+            if locate {
+                err.violations.push(Violation {
+                    path: path.into(),
+                    description: err.detail.clone(),
+                });
+            }
+            err
+        };
+        if let Some(existing) = self.by_uuid.get(&def.uuid) {
+            if existing.def.name != def.name {
+                let n = &existing.def.name;
+                return Err(clash(
+                    format!("domain '{n}' is already defined with uuid {}", def.uuid),
+                    n,
+                    &def.uuid,
+                    "/domain/uuid",
+                ));
+            }
+            return Ok(true);
+        }
+        if let Some(u) = self.by_name.get(&def.name) {
+            return Err(clash(
+                format!("domain '{}' already exists with uuid {u}", def.name),
+                &def.name,
+                u,
+                "/domain/name",
+            ));
+        }
+        Ok(false)
+    }
+
+    /// Domains passing libvirt's list filter, by name (all are inactive).
+    pub fn list(&self, flags: u32) -> Vec<DomainSummary> {
+        let mut out: Vec<DomainSummary> = self
+            .by_uuid
+            .values()
+            .filter(|d| matches_filter(d, flags))
+            .map(Dom::summary)
+            .collect();
+        out.sort_by(|a, b| a.handle.name.cmp(&b.handle.name));
+        out
+    }
+}
+
+/// virConnectListAllDomainsFlags: groups AND-ed, bits within a group OR-ed. Every domain here
+/// is inactive, persistent, shut off, without managed save, snapshots or checkpoints.
+pub(crate) mod list_flags {
+    pub const ACTIVE: u32 = 1;
+    pub const INACTIVE: u32 = 2;
+    pub const PERSISTENT: u32 = 4;
+    pub const TRANSIENT: u32 = 8;
+    pub const RUNNING: u32 = 16;
+    pub const PAUSED: u32 = 32;
+    pub const SHUTOFF: u32 = 64;
+    pub const OTHER: u32 = 128;
+    pub const MANAGEDSAVE: u32 = 256;
+    pub const NO_MANAGEDSAVE: u32 = 512;
+    pub const AUTOSTART: u32 = 1024;
+    pub const NO_AUTOSTART: u32 = 2048;
+    pub const HAS_SNAPSHOT: u32 = 4096;
+    pub const NO_SNAPSHOT: u32 = 8192;
+    pub const HAS_CHECKPOINT: u32 = 16384;
+    pub const NO_CHECKPOINT: u32 = 32768;
+    pub const ALL: u32 = 0xffff;
+}
+
+fn matches_filter(dom: &Dom, flags: u32) -> bool {
+    use list_flags::*;
+    let group = |a: u32, b: u32, is_a: bool| {
+        let sel = flags & (a | b);
+        sel == 0 || sel == (a | b) || (sel == a && is_a) || (sel == b && !is_a)
+    };
+    let state_sel = flags & (RUNNING | PAUSED | SHUTOFF | OTHER);
+    group(ACTIVE, INACTIVE, false)
+        && group(PERSISTENT, TRANSIENT, true)
+        && (state_sel == 0 || state_sel & SHUTOFF != 0)
+        && group(MANAGEDSAVE, NO_MANAGEDSAVE, false)
+        && group(AUTOSTART, NO_AUTOSTART, dom.autostart)
+        && group(HAS_SNAPSHOT, NO_SNAPSHOT, false)
+        && group(HAS_CHECKPOINT, NO_CHECKPOINT, false)
+}

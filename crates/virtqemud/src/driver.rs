@@ -1,0 +1,288 @@
+//! [`QemuDriver`]: the QEMU driver's definitions, events and host facts behind the `Driver`
+//! trait. Operations are in [`crate::ops`]; this file holds the state and the trait table.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use virt_core::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::events::{EventBus, EventSubscription};
+use virt_core::runtime::{Mode, Paths};
+use virt_core::state::StateReason;
+use virt_core::types::{
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, VersionInfo,
+};
+use virt_core::xml::DomainXmlCodec;
+use virt_core::VirtError;
+
+use crate::domains::{Dom, Domains};
+use crate::host;
+use crate::store::ConfigStore;
+
+/// How many recent events the bus keeps (and persists) for clients that resume.
+pub const EVENT_RING: usize = 1024;
+
+/// One QEMU driver instance (`qemu:///system` or `qemu:///session`).
+pub struct QemuDriver {
+    pub(crate) uri: String,
+    pub(crate) codec: Arc<dyn DomainXmlCodec>,
+    pub(crate) store: ConfigStore,
+    pub(crate) state: Mutex<Domains>,
+    pub(crate) bus: EventBus,
+    emulator_version: OnceLock<u64>,
+}
+
+impl QemuDriver {
+    /// The driver of the instance whose directories are `paths`: definitions in
+    /// `CONFIG/qemu`, loaded now (unusable files are logged and skipped), events persisted in
+    /// `RUN/qemu/events`. The URI follows the mode: `qemu:///system` or `qemu:///session`.
+    pub fn open(paths: &Paths, codec: Arc<dyn DomainXmlCodec>) -> QemuDriver {
+        let uri = match paths.mode {
+            Mode::System => "qemu:///system",
+            Mode::Session => "qemu:///session",
+        };
+        let store = ConfigStore::new(paths.config_dir.join("qemu"));
+        let bus = EventBus::persistent(EVENT_RING, &QemuDriver::event_store(paths));
+        let driver = QemuDriver {
+            uri: uri.to_string(),
+            codec,
+            store,
+            state: Mutex::new(Domains::default()),
+            bus,
+            emulator_version: OnceLock::new(),
+        };
+        driver.load();
+        driver
+    }
+
+    /// Where the event ring lives: `RUN/qemu/events`.
+    pub fn event_store(paths: &Paths) -> PathBuf {
+        paths.run_dir.join("qemu").join("events")
+    }
+
+    /// The definitions store.
+    pub fn store(&self) -> &ConfigStore {
+        &self.store
+    }
+
+    fn load(&self) {
+        let loaded = self.store.load_all(|xml| self.parse(xml, false));
+        let mut st = self.lock();
+        for sd in loaded {
+            if st.by_uuid.contains_key(&sd.def.uuid) {
+                tracing::warn!(name = %sd.def.name, uuid = %sd.def.uuid, "skipping a second definition with the same UUID");
+                continue;
+            }
+            st.insert(Dom {
+                def: sd.def,
+                autostart: sd.autostart,
+            });
+        }
+        tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Domains> {
+        self.state.lock().expect("qemu driver state lock poisoned")
+    }
+
+    pub(crate) fn check_flags(&self, flags: u32, allowed: u32, function: &str) -> DriverResult<()> {
+        VirtError::check_flags(flags, allowed, ErrorDomain::Qemu, function)
+    }
+
+    fn emulator_version(&self) -> u64 {
+        *self.emulator_version.get_or_init(|| {
+            host::find_emulator(&host::host_arch()).map_or(0, |e| host::emulator_version(&e))
+        })
+    }
+}
+
+/// NO_SUPPORT for what needs a guest to start: "starting guests is not implemented yet".
+fn cannot_start(api: &str) -> VirtError {
+    VirtError::new(
+        ErrorCode::NoSupport,
+        ErrorDomain::Qemu,
+        format!("{api}: starting guests is not implemented yet in virtqemud"),
+    )
+}
+
+#[async_trait::async_trait]
+impl Driver for QemuDriver {
+    fn error_domain(&self) -> ErrorDomain {
+        ErrorDomain::Qemu
+    }
+
+    fn uri(&self) -> String {
+        self.uri.clone()
+    }
+
+    async fn version(&self) -> DriverResult<VersionInfo> {
+        Ok(VersionInfo {
+            hypervisor_type: "QEMU".into(),
+            hypervisor_version: self.emulator_version(),
+            lib_version: virt_core::test_driver::LIB_VERSION,
+        })
+    }
+
+    async fn capabilities(&self) -> DriverResult<String> {
+        Ok(self.codec.format_capabilities(&host::capabilities()))
+    }
+
+    async fn domain_capabilities(
+        &self,
+        emulator: &str,
+        arch: &str,
+        machine: &str,
+        virt_type: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.domain_caps(emulator, arch, machine, virt_type, flags)
+    }
+
+    async fn node_info(&self) -> DriverResult<NodeInfo> {
+        Ok(host::node_info())
+    }
+
+    async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
+        match virt_type.to_ascii_lowercase().as_str() {
+            "" | "qemu" => Ok(host::TCG_MAX_VCPUS),
+            "kvm" => host::kvm_max_vcpus().ok_or_else(|| {
+                VirtError::new(
+                    ErrorCode::SystemError,
+                    ErrorDomain::Qemu,
+                    "Unable to open /dev/kvm",
+                )
+            }),
+            other => Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Qemu,
+                format!("unknown type '{other}'"),
+            )),
+        }
+    }
+
+    async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        Ok(self.lock().get(lookup)?.handle())
+    }
+
+    async fn list_all_domains(&self, flags: u32) -> DriverResult<Vec<DomainSummary>> {
+        self.check_flags(
+            flags,
+            crate::domains::list_flags::ALL,
+            "qemuConnectListAllDomains",
+        )?;
+        Ok(self.lock().list(flags))
+    }
+
+    async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        self.define(xml, flags)
+    }
+
+    async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+        self.validate(xml, flags)
+    }
+
+    async fn undefine_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.undefine(dom, flags)
+    }
+
+    async fn create_domain(&self, _dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(cannot_start("virDomainCreateWithFlags"))
+    }
+
+    async fn create_domain_xml(&self, _xml: &str, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(cannot_start("virDomainCreateXML"))
+    }
+
+    async fn restore_domain(&self, _p: &str, _x: &str, _f: u32) -> DriverResult<DomainHandle> {
+        Err(cannot_start("virDomainRestoreFlags"))
+    }
+
+    async fn shutdown_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn destroy_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn reboot_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn reset_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn suspend_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
+        Err(self.not_running(dom))
+    }
+
+    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        self.info(dom)
+    }
+
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        self.check_flags(flags, 0, "qemuDomainGetState")?;
+        let st = self.lock();
+        let d = st.get(dom)?;
+        Ok((d.handle(), d.state()))
+    }
+
+    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        self.xml(dom, flags)
+    }
+
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(dom)?.autostart)
+    }
+
+    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
+        self.set_autostart_flag(dom, autostart)
+    }
+
+    async fn managed_save(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<()> {
+        Err(self.not_running(dom))
+    }
+
+    async fn has_managed_save_image(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        self.lock().get(dom).map(|_| false)
+    }
+
+    async fn managed_save_remove(&self, dom: &DomainLookup) -> DriverResult<()> {
+        self.lock().get(dom).map(|_| ())
+    }
+
+    async fn save_domain(
+        &self,
+        dom: &DomainLookup,
+        _path: &str,
+        _xml: &str,
+        _flags: u32,
+    ) -> DriverResult<()> {
+        Err(self.not_running(dom))
+    }
+
+    async fn subscribe_events(
+        &self,
+        from_sequence: Option<u64>,
+    ) -> DriverResult<EventSubscription> {
+        Ok(self.bus.subscribe(from_sequence))
+    }
+
+    async fn open_console(
+        &self,
+        dom: &DomainLookup,
+        _dev_name: &str,
+        _flags: u32,
+    ) -> DriverResult<ConsoleStream> {
+        Err(self.not_running(dom))
+    }
+}

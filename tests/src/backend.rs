@@ -131,3 +131,52 @@ impl Drop for InProcessDaemon {
         }
     }
 }
+
+/// A daemon binary of the workspace (`virtqemud`) run under a root it shares with others (the
+/// proxy's), killed on drop.
+pub struct ProcessDaemon {
+    child: std::process::Child,
+    /// Its read-write socket.
+    pub socket: PathBuf,
+    /// Its read-only socket.
+    pub socket_ro: PathBuf,
+}
+
+impl ProcessDaemon {
+    /// Starts `name --root ROOT` and waits until it answers on its read-only socket.
+    pub fn start(name: &str, root: &Path) -> ProcessDaemon {
+        let child = std::process::Command::new(crate::workspace_bin(name))
+            .arg("--root")
+            .arg(root)
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("LISTEN_FDS")
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn daemon");
+        let paths = Paths::resolve(Some(root), Mode::System);
+        let (socket, socket_ro) = (paths.socket(name), paths.socket_ro(name));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket_ro).is_err() {
+            assert!(Instant::now() < deadline, "{name} did not start in time");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        ProcessDaemon {
+            child,
+            socket,
+            socket_ro,
+        }
+    }
+
+    /// SIGKILL, and wait for the process to be gone.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -16,7 +16,7 @@ use virt_core::proto::{
     stream_events_response::Item, DefineDomainRequest, GetHostnameResponse, InfoRequest,
     ListAllDomainsRequest, StreamEventsRequest,
 };
-use virt_tests::backend::{AnyUri, InProcessDaemon};
+use virt_tests::backend::{AnyUri, InProcessDaemon, ProcessDaemon};
 use virt_tests::{domain_xml, error_info, raw_channel, with_uri, workspace_bin, DaemonUnderTest};
 
 /// Runs `virt ARGS` against the proxy under `root`; (success, stdout, stderr).
@@ -323,4 +323,97 @@ async fn info_lists_reachable_backends_and_virt_version_shows_them() {
     assert!(ok, "{err}");
     assert!(out.contains("Backend daemon: virtqemud (QEMU) "), "{out}");
     qemu.stop().await;
+}
+
+fn qemu_xml(name: &str, uuid: &str) -> String {
+    format!(
+        "<domain type='kvm'>\n  <name>{name}</name>\n  <uuid>{uuid}</uuid>\n  \
+         <memory unit='MiB'>256</memory>\n  <vcpu>2</vcpu>\n  <os>\n    \
+         <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n</domain>\n"
+    )
+}
+
+const ALPHA: &str = "11111111-2222-3333-4444-555555555555";
+const BETA: &str = "66666666-7777-8888-9999-000000000000";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_reaches_real_virtqemud_and_a_second_daemon_and_kill_9_spares_the_other() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let qemu = ProcessDaemon::start("virtqemud", &root);
+    let lxc = InProcessDaemon::start("virtlxcd", &root, AnyUri::new("LXC")).await;
+
+    let q = root.join("alpha.xml");
+    std::fs::write(&q, qemu_xml("alpha", ALPHA)).expect("write xml");
+    let (ok, _, err) = virt(
+        &root,
+        &["-c", "qemu:///system", "define", &q.display().to_string()],
+    );
+    assert!(ok, "define through the proxy on virtqemud: {err}");
+    assert!(
+        root.join("etc/virt/qemu/alpha.xml").is_file(),
+        "virtqemud wrote it"
+    );
+    let (ok, qlist, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(ok && qlist.contains("alpha"), "{qlist}{err}");
+    let (ok, llist, _) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
+    assert!(
+        ok && !llist.contains("alpha") && llist.contains("test"),
+        "{llist}"
+    );
+
+    qemu.kill9();
+    let (ok, llist2, err) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
+    assert!(ok, "lxc after virtqemud was killed: {err}");
+    assert_eq!(llist2, llist);
+    let (ok, _, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(!ok);
+    assert!(err.contains("cannot reach virtqemud on"), "{err}");
+
+    let _qemu = ProcessDaemon::start("virtqemud", &root);
+    let (ok, qlist2, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(
+        ok && qlist2.contains("alpha"),
+        "after restart: {qlist2}{err}"
+    );
+    lxc.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_stream_through_the_proxy_survives_kill_9_of_virtqemud() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    let uri = "qemu:///system";
+    let qemu = ProcessDaemon::start("virtqemud", &root);
+    let channel = raw_channel(&proxy.socket).await;
+    let mut events = EventServiceClient::new(channel.clone())
+        .stream_events(with_uri(StreamEventsRequest::default(), uri))
+        .await
+        .expect("stream opens")
+        .into_inner();
+    let mut domains = DomainServiceClient::new(channel);
+    let define =
+        |c: &mut DomainServiceClient<tonic::transport::Channel>, name: &str, uuid: &str| {
+            let mut c = c.clone();
+            let xml = qemu_xml(name, uuid);
+            async move {
+                c.define_domain(with_uri(DefineDomainRequest { xml, flags: 0 }, uri))
+                    .await
+                    .expect("define through the proxy");
+            }
+        };
+    define(&mut domains, "alpha", ALPHA).await;
+    let first = next_seq(&mut events).await;
+    assert_eq!(first, 1);
+
+    qemu.kill9();
+    let _qemu = ProcessDaemon::start("virtqemud", &root);
+    // Emitted right after the restart, most likely before the proxy has reopened the stream:
+    // only a resume from the last sequence delivered brings these.
+    define(&mut domains, "beta", BETA).await;
+    define(&mut domains, "alpha", ALPHA).await;
+    assert_eq!(next_seq(&mut events).await, 2);
+    assert_eq!(next_seq(&mut events).await, 3);
+    define(&mut domains, "beta", BETA).await;
+    assert_eq!(next_seq(&mut events).await, 4);
 }

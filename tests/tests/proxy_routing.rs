@@ -417,3 +417,93 @@ async fn an_event_stream_through_the_proxy_survives_kill_9_of_virtqemud() {
     define(&mut domains, "beta", BETA).await;
     assert_eq!(next_seq(&mut events).await, 4);
 }
+
+/// A response body that streams the request body back as it arrives, then `grpc-status: 0`.
+struct EchoBody {
+    inner: tonic::body::Body,
+    done: bool,
+}
+
+impl http_body::Body for EchoBody {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, tonic::Status>>> {
+        use std::task::Poll;
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(None) => {
+                self.done = true;
+                let mut t = http::HeaderMap::new();
+                t.insert("grpc-status", http::HeaderValue::from_static("0"));
+                Poll::Ready(Some(Ok(http_body::Frame::trailers(t))))
+            }
+            Poll::Ready(Some(Ok(f))) if f.is_data() => Poll::Ready(Some(Ok(f))),
+            Poll::Ready(Some(Ok(_))) => Poll::Ready(None),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bidirectional_call_streams_through_message_by_message() {
+    let proxy = DaemonUnderTest::proxy(&[]);
+    let root = proxy.root.path().to_path_buf();
+    // A daemon method the proxy does not know, bidirectional: every request message is
+    // echoed as soon as it arrives.
+    let echo = tower::service_fn(|req: http::Request<tonic::body::Body>| async move {
+        let body = EchoBody {
+            inner: req.into_body(),
+            done: false,
+        };
+        let mut resp = http::Response::new(tonic::body::Body::new(body));
+        resp.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc"),
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let xen = InProcessDaemon::start_service("virtxend", &root, echo).await;
+
+    let mut grpc = tonic::client::Grpc::new(raw_channel(&proxy.socket).await);
+    grpc.ready().await.expect("channel ready");
+    let (tx, rx) = tokio::sync::mpsc::channel::<GetHostnameResponse>(4);
+    let outbound =
+        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|m| (m, rx)) });
+    let mut inbound = grpc
+        .streaming(
+            with_uri(outbound, "xen:///system"),
+            http::uri::PathAndQuery::from_static("/future.v9.Echo/Chat"),
+            tonic_prost::ProstCodec::<GetHostnameResponse, GetHostnameResponse>::default(),
+        )
+        .await
+        .expect("bidi call forwarded")
+        .into_inner();
+    // Each answer must arrive while the request stream is still open: nothing is buffered
+    // until the end of a stream.
+    for word in ["one", "two", "three"] {
+        let msg = GetHostnameResponse {
+            hostname: word.into(),
+        };
+        tx.send(msg.clone()).await.expect("send");
+        let got = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+            .await
+            .expect("echo before the request stream ends")
+            .expect("stream healthy")
+            .expect("an echo");
+        assert_eq!(got, msg);
+    }
+    drop(tx);
+    let end = tokio::time::timeout(Duration::from_secs(10), inbound.message())
+        .await
+        .expect("end in time")
+        .expect("status OK in the trailers");
+    assert!(end.is_none());
+    xen.stop().await;
+}

@@ -507,3 +507,71 @@ async fn a_bidirectional_call_streams_through_message_by_message() {
     assert!(end.is_none());
     xen.stop().await;
 }
+
+/// A daemon binary run in session mode with its per-user tree under `home`; killed on drop.
+struct SessionDaemon(std::process::Child);
+
+impl SessionDaemon {
+    fn start(name: &str, home: &Path) -> SessionDaemon {
+        let mut cmd = Command::new(workspace_bin(name));
+        cmd.arg("--session");
+        session_env(&mut cmd, home);
+        let child = cmd.spawn().expect("spawn");
+        let sock = home.join(format!("xdg-run/virt/{name}-sock"));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+            assert!(std::time::Instant::now() < deadline, "{name} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        SessionDaemon(child)
+    }
+}
+
+impl Drop for SessionDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn session_env(cmd: &mut Command, home: &Path) {
+    cmd.env_remove("VIRT_ROOT")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
+        .env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home.join("xdg-run"))
+        .env("XDG_CONFIG_HOME", home.join("xdg-config"))
+        .env("XDG_DATA_HOME", home.join("xdg-data"));
+}
+
+#[test]
+fn session_uris_go_to_the_session_daemons_without_a_root() {
+    let home = tempfile::tempdir().expect("home");
+    let _qemu = SessionDaemon::start("virtqemud", home.path());
+    let _proxy = SessionDaemon::start("virt-proxy", home.path());
+    let xml = home.path().join("sess.xml");
+    std::fs::write(&xml, qemu_xml("sess", ALPHA)).expect("xml");
+    let run = |args: &[&str]| {
+        let mut cmd = Command::new(workspace_bin("virt"));
+        cmd.args(args);
+        session_env(&mut cmd, home.path());
+        let out = cmd.output().expect("virt");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = run(&[
+        "-c",
+        "qemu:///session",
+        "define",
+        &xml.display().to_string(),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["-c", "qemu:///session", "list", "--all"]);
+    assert!(ok && out.contains("sess"), "{out}{err}");
+    assert!(home.path().join("xdg-config/virt/qemu/sess.xml").is_file());
+}

@@ -575,3 +575,43 @@ fn session_uris_go_to_the_session_daemons_without_a_root() {
     assert!(ok && out.contains("sess"), "{out}{err}");
     assert!(home.path().join("xdg-config/virt/qemu/sess.xml").is_file());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_config_file_names_backend_sockets_and_a_bad_one_stops_the_proxy() {
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let qemu = InProcessDaemon::start("virtqemud", elsewhere.path(), AnyUri::new("QEMU")).await;
+    let cfg = elsewhere.path().join("virt-proxy.conf");
+    std::fs::write(
+        &cfg,
+        format!(
+            "# sockets outside the proxy's tree\nqemu_system_socket = \"{}\"\n\
+             qemu_system_socket_ro = \"{}\"\ntls_allowed_dn_list = [\"CN=a\"]\n",
+            qemu.socket.display(),
+            qemu.socket_ro.display()
+        ),
+    )
+    .expect("write config");
+    let proxy = DaemonUnderTest::proxy(&["--config", &cfg.display().to_string()]);
+    let root = proxy.root.path().to_path_buf();
+    let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(ok && out.contains("test"), "{out}{err}");
+
+    std::fs::write(&cfg, "qemu_sytem_socket = \"/x\"\n").expect("write bad config");
+    let out = Command::new(workspace_bin("virt-proxy"))
+        .arg("--root")
+        .arg(elsewhere.path().join("r2"))
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .expect("run proxy");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{}:1: unknown key qemu_sytem_socket",
+            cfg.display()
+        )),
+        "{err}"
+    );
+    qemu.stop().await;
+}

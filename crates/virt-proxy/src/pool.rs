@@ -34,7 +34,15 @@ fn strerror(e: &io::Error) -> String {
     }
 }
 
-type Slot = Arc<tokio::sync::Mutex<Option<SendRequest<Body>>>>;
+/// One socket's connection: the current sender (read on every call), and a lock held while
+/// connecting so that concurrent callers wait for one new connection instead of making many.
+#[derive(Debug, Default)]
+struct SlotInner {
+    current: Mutex<Option<SendRequest<Body>>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+type Slot = Arc<SlotInner>;
 
 /// The connections, by socket path.
 #[derive(Debug, Default)]
@@ -50,17 +58,35 @@ impl Pool {
 
     fn slot(&self, path: &Path) -> Slot {
         let mut slots = self.slots.lock().expect("pool lock is never poisoned");
+        if let Some(s) = slots.get(path) {
+            return s.clone();
+        }
         slots.entry(path.to_path_buf()).or_default().clone()
     }
 
-    /// A ready sender on the connection to `path`, connecting when there is none or it died.
+    /// The slot's sender if it is open.
+    fn open_sender(slot: &SlotInner) -> Option<SendRequest<Body>> {
+        let current = slot.current.lock().expect("slot lock is never poisoned");
+        current.as_ref().filter(|s| !s.is_closed()).cloned()
+    }
+
+    /// A sender on the connection to `path`, connecting when there is none or it died;
+    /// `fresh` replaces the current one (it failed its readiness check).
     async fn sender(&self, path: &Path, fresh: bool) -> Result<SendRequest<Body>, PoolError> {
         let slot = self.slot(path);
-        let mut guard = slot.lock().await;
-        if let Some(s) = guard.as_ref().filter(|s| !fresh && !s.is_closed()) {
-            return Ok(s.clone());
+        if !fresh {
+            if let Some(s) = Pool::open_sender(&slot) {
+                return Ok(s);
+            }
         }
-        *guard = None;
+        let _connecting = slot.connecting.lock().await;
+        if !fresh {
+            // Someone else may have connected while we waited.
+            if let Some(s) = Pool::open_sender(&slot) {
+                return Ok(s);
+            }
+        }
+        *slot.current.lock().expect("slot lock is never poisoned") = None;
         let stream = UnixStream::connect(path)
             .await
             .map_err(PoolError::Connect)?;
@@ -76,7 +102,7 @@ impl Pool {
                 tracing::debug!(backend = %label, error = %e, "backend connection ended");
             }
         });
-        *guard = Some(sender.clone());
+        *slot.current.lock().expect("slot lock is never poisoned") = Some(sender.clone());
         Ok(sender)
     }
 

@@ -38,6 +38,12 @@
 //!    period (5 s; long-lived streams such as event subscriptions end there). Sockets it bound
 //!    itself are unlinked; sockets systemd passed are left to systemd.
 //!
+//! virt-proxy, which forwards calls it never decodes, hands the runtime a tower service instead
+//! ([`Daemon::serve_service`], any [`HttpService`]): everything above applies, except that the
+//! read-only allowlist is left to the service (each request still carries [`ConnectionInfo`]),
+//! because the proxy sends read-only calls to a daemon's read-only socket and lets that daemon
+//! decide.
+//!
 //! [`embedded_channel`] serves routes in-process over a memory pipe, with the same per-request
 //! treatment, for `test:///default` without a daemon.
 

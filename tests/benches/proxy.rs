@@ -7,7 +7,8 @@
 //! call (LookupDomain of `test`, virDomainLookupByName):
 //!
 //! - median and p99 latency of sequential calls, direct and through the proxy, and their
-//!   difference (the hop);
+//!   difference (the hop); for scale, the same call answered by the proxy's own embedded test
+//!   driver (an out-of-process daemon with no forwarding);
 //! - calls per second through the proxy (and direct) with 1 client and with 8 clients on 8
 //!   connections.
 //!
@@ -57,31 +58,34 @@ impl Plan {
     }
 }
 
-fn request() -> tonic::Request<LookupDomainRequest> {
+fn request(uri: &str) -> tonic::Request<LookupDomainRequest> {
     let mut req = tonic::Request::new(LookupDomainRequest {
         domain: Some(DomainRef {
             r#ref: Some(domain_ref::Ref::Name("test".into())),
         }),
     });
     req.metadata_mut()
-        .insert("virt-uri", URI.parse().expect("ascii uri"));
+        .insert("virt-uri", uri.parse().expect("ascii uri"));
     req
 }
 
-async fn call(client: &mut DomainServiceClient<Channel>) {
-    client.lookup_domain(request()).await.expect("LookupDomain");
+async fn call(client: &mut DomainServiceClient<Channel>, uri: &str) {
+    client
+        .lookup_domain(request(uri))
+        .await
+        .expect("LookupDomain");
 }
 
-/// Median and p99 of `plan.calls` sequential calls on one connection to `socket`.
-async fn latency(plan: &Plan, socket: &Path) -> (Duration, Duration) {
+/// Median and p99 of `plan.calls` sequential calls for `uri` on one connection to `socket`.
+async fn latency(plan: &Plan, socket: &Path, uri: &str) -> (Duration, Duration) {
     let mut client = DomainServiceClient::new(raw_channel(socket).await);
     for _ in 0..plan.warmup {
-        call(&mut client).await;
+        call(&mut client, uri).await;
     }
     let mut samples = Vec::with_capacity(plan.calls);
     for _ in 0..plan.calls {
         let t = Instant::now();
-        call(&mut client).await;
+        call(&mut client, uri).await;
         samples.push(t.elapsed());
     }
     samples.sort_unstable();
@@ -97,12 +101,12 @@ async fn throughput(plan: &Plan, socket: &Path, clients: usize) -> f64 {
     for _ in 0..clients {
         let mut client = DomainServiceClient::new(raw_channel(socket).await);
         for _ in 0..plan.warmup / 10 {
-            call(&mut client).await;
+            call(&mut client, URI).await;
         }
         let (done, stop) = (done.clone(), stop.clone());
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                call(&mut client).await;
+                call(&mut client, URI).await;
                 done.fetch_add(1, Ordering::Relaxed);
             }
         }));
@@ -177,8 +181,9 @@ fn main() {
         .build()
         .expect("client runtime");
     client_rt.block_on(async {
-        let (d_med, d_p99) = latency(&plan, &direct).await;
-        let (p_med, p_p99) = latency(&plan, &proxy.socket).await;
+        let (d_med, d_p99) = latency(&plan, &direct, URI).await;
+        let (p_med, p_p99) = latency(&plan, &proxy.socket, URI).await;
+        let (e_med, e_p99) = latency(&plan, &proxy.socket, "test:///default").await;
         let d1 = throughput(&plan, &direct, 1).await;
         let p1 = throughput(&plan, &proxy.socket, 1).await;
         let dn = throughput(&plan, &direct, plan.clients).await;
@@ -197,6 +202,12 @@ fn main() {
         println!(
             "  proxy hop adds:        {} at the median (target: under 15 us)",
             us(p_med.saturating_sub(d_med))
+        );
+        println!(
+            "  for scale, the proxy answering test:/// itself (one out-of-process daemon, no \
+             forwarding): median {}, p99 {}",
+            us(e_med),
+            us(e_p99)
         );
         println!("throughput ({:?} windows):", plan.window);
         println!("  1 client:  direct {d1:.0}/s, through the proxy {p1:.0}/s");

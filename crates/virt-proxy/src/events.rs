@@ -10,6 +10,10 @@
 //! daemon no longer retains arrive as an EventGap, as on any resume. An event at or below the
 //! last sequence delivered is dropped, so a replay never duplicates. Any other end of the
 //! backend stream (its trailers) is the client's.
+//!
+//! Limit: a stream opened for live events only (no `from_sequence`) that breaks before it has
+//! delivered any event is reopened live-only too, since the proxy has no number to resume
+//! from; events emitted between the break and the reopening are then not replayed.
 
 use std::time::Duration;
 

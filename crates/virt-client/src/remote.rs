@@ -237,7 +237,9 @@ pub fn ssh_command(uri: &ConnectUri, text: &str) -> Result<Vec<String>, ClientEr
 }
 
 /// A channel over ssh's stdin and stdout to the remote host's stdio bridge. The channel does
-/// not redial: when ssh exits, calls fail with the connection error.
+/// not redial: when ssh exits, calls fail with the connection error. One GetVersion call
+/// proves the path up front, so that a refused key or a missing bridge is reported at open
+/// with what ssh said (its stderr is also passed through, for host-key and login messages).
 pub async fn ssh_channel(uri: &ConnectUri, text: &str) -> Result<Channel, ClientError> {
     let argv = ssh_command(uri, text)?;
     let target = uri.host.clone().unwrap_or_default();
@@ -245,28 +247,77 @@ pub async fn ssh_channel(uri: &ConnectUri, text: &str) -> Result<Channel, Client
         .args(&argv[1..])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|source| ClientError::Remote {
             target: format!("{target} (running {})", argv[0]),
             source,
         })?;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
         return Err(ClientError::Tls("ssh started without pipes".into()));
     };
+    let said = tokio::spawn(relay_stderr(stderr));
     let pipe = ChildPipe {
         stdout,
         stdin,
         _child: child,
     };
-    channel_over(pipe, || async {
+    let channel = channel_over(pipe, || async {
         Err::<ChildPipe, _>(io::Error::new(
             io::ErrorKind::NotConnected,
             "the ssh connection ended",
         ))
     })
-    .await
+    .await?;
+    let probe =
+        virt_core::proto::connect_service_client::ConnectServiceClient::new(channel.clone())
+            .get_version(virt_core::proto::GetVersionRequest {})
+            .await;
+    match probe {
+        Err(status)
+            if status.code() == tonic::Code::Unknown
+                || status.code() == tonic::Code::Unavailable =>
+        {
+            let stderr = tokio::time::timeout(std::time::Duration::from_secs(2), said)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default();
+            let reason = match stderr.trim() {
+                "" => format!("ssh connection ended: {}", status.message()),
+                s => format!("ssh: {s}"),
+            };
+            Err(ClientError::Remote {
+                target,
+                source: io::Error::new(io::ErrorKind::ConnectionRefused, reason),
+            })
+        }
+        _ => Ok(channel),
+    }
+}
+
+/// Copies ssh's stderr to ours line by line and returns the last few KiB of it once ssh closes
+/// it.
+async fn relay_stderr(stderr: tokio::process::ChildStderr) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(stderr).lines();
+    let mut kept = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        eprintln!("{line}");
+        kept.push_str(&line);
+        kept.push('\n');
+        if kept.len() > 4096 {
+            let cut = kept.len() - 4096;
+            let cut = (cut..kept.len())
+                .find(|i| kept.is_char_boundary(*i))
+                .unwrap_or(0);
+            kept.drain(..cut);
+        }
+    }
+    kept
 }
 
 /// A channel whose first connection is `first` and whose reconnections call `dial`.

@@ -28,6 +28,8 @@ pub mod grpc;
 pub mod info;
 pub mod pool;
 pub mod route;
+/// The `--stdio` bridge run by the `+ssh` transport.
+pub mod stdio;
 
 use std::sync::Arc;
 

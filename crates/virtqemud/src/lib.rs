@@ -31,3 +31,6 @@ pub use registry::QemuRegistry;
 
 /// The daemon's program name, which also names its sockets (`virtqemud-sock`).
 pub const DAEMON_NAME: &str = "virtqemud";
+
+#[cfg(test)]
+mod tests;

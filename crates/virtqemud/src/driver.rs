@@ -1,5 +1,6 @@
 //! [`QemuDriver`]: the QEMU driver's definitions, events and host facts behind the `Driver`
-//! trait. Operations are in [`crate::ops`]; this file holds the state and the trait table.
+//! trait. The operations on definitions are in `ops.rs`; this file holds the state and the
+//! trait table.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};

@@ -396,3 +396,29 @@ fn virt_cli_lists_through_the_socket() {
         .collect();
     assert_eq!(row, ["-", "alpha", "shut", "off"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_read_only_socket_reads_and_refuses_writes() {
+    let root = tempfile::tempdir().expect("root");
+    let daemon = Qemud::start(root.path());
+    daemon
+        .connect()
+        .await
+        .define(&qemu_xml("kvm", "alpha", ALPHA), 0)
+        .await
+        .expect("define");
+    let ro_socket = daemon.socket.with_file_name("virtqemud-sock-ro");
+    // Opened as read-write on purpose: the daemon, not the client, must refuse.
+    let uri = format!("qemu+unix:///system?socket={}", ro_socket.display());
+    let ro = Connection::open(Some(&uri), false).await.expect("open ro");
+    assert_eq!(listed(&ro).await.len(), 1);
+    assert!(ro.domain_xml(&name("alpha"), 0).await.is_ok());
+    let err = ro
+        .define(&qemu_xml("kvm", "beta", BETA), 0)
+        .await
+        .expect_err("write on the read-only socket");
+    assert_eq!(err.code(), ErrorCode::OperationDenied);
+    let err = ro.undefine(&name("alpha"), 0).await.expect_err("write");
+    assert_eq!(err.code(), ErrorCode::OperationDenied);
+    assert_eq!(names_in(&config_dir(root.path())), ["alpha.xml"]);
+}

@@ -275,7 +275,7 @@ impl Driver for QemuDriver {
         &self,
         from_sequence: Option<u64>,
     ) -> DriverResult<EventSubscription> {
-        Ok(self.bus.subscribe(from_sequence))
+        self.bus.subscribe_checked(from_sequence, ErrorDomain::Qemu)
     }
 
     async fn open_console(

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for p in libvirt-clients libvirt-daemon libvirt-dev pkg-config systemd dbus python3-venv; do
+for p in libvirt-clients libvirt-daemon libvirt-dev pkg-config systemd dbus python3-venv openssh-server openssh-client; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -25,6 +25,7 @@ if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc
 fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
+export VIRT_REQUIRE_SSHD=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

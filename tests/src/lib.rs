@@ -1,6 +1,8 @@
 //! Shared harness of the workspace-level tests: run a real daemon binary under a temporary
 //! root, wait for its socket, and stop it when the test ends.
 
+pub mod pki;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

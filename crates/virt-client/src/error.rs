@@ -40,6 +40,21 @@ pub enum ClientError {
     #[error("failed to open a channel to the daemon: {0}")]
     Channel(#[source] tonic::transport::Error),
 
+    /// A remote server could not be reached, or its TLS handshake failed (an untrusted server
+    /// certificate, a refused client certificate).
+    #[error("unable to connect to server at '{target}': {source}")]
+    Remote {
+        /// `host:port`, or the host and the command run to reach it.
+        target: String,
+        /// Why; a TLS failure carries the rustls error inside.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// TLS or remote-transport settings are unusable (a missing CA file, a bad server name).
+    #[error("{0}")]
+    Tls(String),
+
     /// The connection URI cannot be sent as gRPC metadata (it holds non-ASCII or control bytes).
     #[error("uri '{0}' cannot be sent in request metadata")]
     BadUriMetadata(String),
@@ -56,6 +71,8 @@ impl ClientError {
             ClientError::Embedded(_) => ErrorCode::InternalError,
             ClientError::Channel(_) => ErrorCode::Rpc,
             ClientError::BadUriMetadata(_) => ErrorCode::InvalidArg,
+            ClientError::Remote { source, .. } if is_tls_failure(source) => ErrorCode::AuthFailed,
+            ClientError::Remote { .. } | ClientError::Tls(_) => ErrorCode::SystemError,
         }
     }
 
@@ -65,6 +82,7 @@ impl ClientError {
         match self {
             ClientError::Virt(e) => e.domain,
             ClientError::Connect { .. } | ClientError::Channel(_) => ErrorDomain::Rpc,
+            ClientError::Remote { .. } | ClientError::Tls(_) => ErrorDomain::Rpc,
             ClientError::TransportUnavailable { .. } | ClientError::BadUriMetadata(_) => {
                 ErrorDomain::Remote
             }
@@ -100,6 +118,12 @@ pub(crate) fn strerror(e: &std::io::Error) -> String {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
         None => e.to_string(),
     }
+}
+
+/// Whether an I/O error is a failed TLS handshake (rustls puts its error inside).
+fn is_tls_failure(e: &std::io::Error) -> bool {
+    e.get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ pub mod error;
 pub mod events;
 /// Versions, hostname, URI, capabilities, node facts, security model.
 pub mod host;
+/// Remote transports: TLS, TCP and ssh.
+pub mod remote;
 /// Bulk domain statistics.
 pub mod stats;
 

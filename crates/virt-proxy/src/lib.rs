@@ -10,6 +10,9 @@
 //! virt-proxy depends on virt-xml as well as virt-core (the architecture lists virt-core only)
 //! because the test driver it serves needs the XML codec.
 
+/// The `--stdio` bridge run by the `+ssh` transport.
+pub mod stdio;
+
 use std::sync::Arc;
 
 use virt_core::service::{DaemonInfo, DriverRegistry};

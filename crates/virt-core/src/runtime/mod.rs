@@ -55,6 +55,7 @@ pub mod readonly;
 pub mod services;
 #[cfg(test)]
 mod test_support;
+pub mod tls;
 
 use std::path::PathBuf;
 

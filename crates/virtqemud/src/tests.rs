@@ -236,3 +236,20 @@ fn registry_serves_only_its_instance_uri() {
     }
     assert_eq!(reg.daemon_info().driver, "QEMU");
 }
+
+#[tokio::test]
+async fn loading_skips_a_second_file_with_the_same_uuid_and_keeps_autostart() {
+    let root = tempfile::tempdir().expect("root");
+    {
+        let d = open(root.path(), Mode::System);
+        d.define_domain(&xml("a", U1), 0).await.expect("define");
+        d.set_autostart(&name("a"), true).await.expect("autostart");
+    }
+    let dir = root.path().join("etc/virt/qemu");
+    std::fs::write(dir.join("b.xml"), xml("b", U1)).expect("same uuid as a");
+    let d = open(root.path(), Mode::System);
+    let list = d.list_all_domains(0).await.expect("list");
+    let names: Vec<&str> = list.iter().map(|s| s.handle.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+    assert!(list[0].autostart);
+}

@@ -396,3 +396,69 @@ fn virt_cli_lists_through_the_socket() {
         .collect();
     assert_eq!(row, ["-", "alpha", "shut", "off"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_read_only_socket_reads_and_refuses_writes() {
+    let root = tempfile::tempdir().expect("root");
+    let daemon = Qemud::start(root.path());
+    daemon
+        .connect()
+        .await
+        .define(&qemu_xml("kvm", "alpha", ALPHA), 0)
+        .await
+        .expect("define");
+    let ro_socket = daemon.socket.with_file_name("virtqemud-sock-ro");
+    // Opened as read-write on purpose: the daemon, not the client, must refuse.
+    let uri = format!("qemu+unix:///system?socket={}", ro_socket.display());
+    let ro = Connection::open(Some(&uri), false).await.expect("open ro");
+    assert_eq!(listed(&ro).await.len(), 1);
+    assert!(ro.domain_xml(&name("alpha"), 0).await.is_ok());
+    let err = ro
+        .define(&qemu_xml("kvm", "beta", BETA), 0)
+        .await
+        .expect_err("write on the read-only socket");
+    assert_eq!(err.code(), ErrorCode::OperationDenied);
+    let err = ro.undefine(&name("alpha"), 0).await.expect_err("write");
+    assert_eq!(err.code(), ErrorCode::OperationDenied);
+    assert_eq!(names_in(&config_dir(root.path())), ["alpha.xml"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn host_facts_say_what_define_accepts() {
+    let root = tempfile::tempdir().expect("root");
+    let daemon = Qemud::start(root.path());
+    let c = daemon.connect().await;
+    let node = c.node_info().await.expect("node info");
+    assert!(node.cpus >= 1 && node.memory_kib > 0, "{node:?}");
+    let caps = c.capabilities().await.expect("capabilities");
+    assert!(
+        caps.contains(&format!("<arch>{}</arch>", node.model)),
+        "{caps}"
+    );
+    let emulator = format!("/usr/bin/qemu-system-{}", node.model);
+    if Path::new(&emulator).exists() {
+        // One hvm guest per installed emulator, with the types define accepts.
+        assert!(
+            caps.contains(&format!("<emulator>{emulator}</emulator>")),
+            "{caps}"
+        );
+        assert!(caps.contains("<domain type='qemu'/>"), "{caps}");
+        let req = virt_core::proto::GetDomainCapabilitiesRequest {
+            virt_type: "qemu".into(),
+            ..Default::default()
+        };
+        let dc = c
+            .domain_capabilities(req)
+            .await
+            .expect("domain capabilities");
+        assert!(dc.contains("<domain>qemu</domain>"), "{dc}");
+        assert!(dc.contains("<vcpu max='16'/>"), "{dc}");
+    }
+    assert_eq!(c.max_vcpus("qemu").await.expect("max vcpus"), 16);
+    let req = virt_core::proto::GetDomainCapabilitiesRequest {
+        virt_type: "xen".into(),
+        ..Default::default()
+    };
+    let err = c.domain_capabilities(req).await.expect_err("xen");
+    assert_eq!(err.code(), ErrorCode::InvalidArg);
+}

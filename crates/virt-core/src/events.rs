@@ -154,6 +154,36 @@ impl EventBus {
     /// Subscribes; with `from_sequence`, retained events numbered at or above it come first.
     pub fn subscribe(&self, from_sequence: Option<u64>) -> EventSubscription {
         let inner = self.inner.lock().expect("event bus lock poisoned");
+        self.subscribe_locked(&inner, from_sequence)
+    }
+
+    /// As [`EventBus::subscribe`], but a `from_sequence` beyond the next number is refused
+    /// with INVALID_ARG from `domain`: the client saw numbers this bus never issued, so its
+    /// numbering restarted (its store was lost, e.g. the run dir at a host reboot) and
+    /// resuming would silently skip or repeat events. The client re-reads state and
+    /// subscribes afresh.
+    pub fn subscribe_checked(
+        &self,
+        from_sequence: Option<u64>,
+        domain: crate::error::ErrorDomain,
+    ) -> Result<EventSubscription, crate::error::VirtError> {
+        let inner = self.inner.lock().expect("event bus lock poisoned");
+        if let Some(from) = from_sequence.filter(|f| *f > inner.next) {
+            return Err(crate::error::VirtError::new(
+                crate::error::ErrorCode::InvalidArg,
+                domain,
+                format!(
+                    "event {from} was never issued: the next event is {} (event numbering \
+                     restarted, e.g. after a host reboot); subscribe without from_sequence \
+                     and read the current state",
+                    inner.next
+                ),
+            ));
+        }
+        Ok(self.subscribe_locked(&inner, from_sequence))
+    }
+
+    fn subscribe_locked(&self, inner: &Inner, from_sequence: Option<u64>) -> EventSubscription {
         let rx = self.tx.subscribe();
         let mut backlog = VecDeque::new();
         if let Some(from) = from_sequence {

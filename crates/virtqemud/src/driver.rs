@@ -1,5 +1,6 @@
 //! [`QemuDriver`]: the QEMU driver's definitions, events and host facts behind the `Driver`
-//! trait. Operations are in [`crate::ops`]; this file holds the state and the trait table.
+//! trait. The operations on definitions are in `ops.rs`; this file holds the state and the
+//! trait table.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -274,7 +275,7 @@ impl Driver for QemuDriver {
         &self,
         from_sequence: Option<u64>,
     ) -> DriverResult<EventSubscription> {
-        Ok(self.bus.subscribe(from_sequence))
+        self.bus.subscribe_checked(from_sequence, ErrorDomain::Qemu)
     }
 
     async fn open_console(

@@ -12,10 +12,10 @@
 //! start and create answer NO_SUPPORT saying so; operations that need a running guest answer
 //! OPERATION_INVALID "domain is not running", which is what libvirt says for a shut-off domain.
 //!
-//! Where we differ from libvirt on purpose: `virDomainGetInfo` of a never-started domain
-//! reports CPU time 0 (libvirt does too) and the OS type from the definition; capabilities
-//! publish only what define honours (no machine types or device enums until QEMU is probed);
-//! autostart is recorded but starts nothing until guests can start.
+//! Where we differ from libvirt on purpose: capabilities and domain capabilities publish only
+//! what define honours (domain types, emulator, vCPU limit; no machine types or device enums
+//! until QEMU is probed); autostart is recorded (the link libvirt makes) but starts nothing
+//! until guests can start.
 
 #![warn(missing_docs)]
 
@@ -31,3 +31,6 @@ pub use registry::QemuRegistry;
 
 /// The daemon's program name, which also names its sockets (`virtqemud-sock`).
 pub const DAEMON_NAME: &str = "virtqemud";
+
+#[cfg(test)]
+mod tests;

@@ -253,6 +253,35 @@ mod tests {
         assert_eq!(sub.next().await, Some(EventItem::Gap { first: 3, last: 3 }));
     }
 
+    #[tokio::test]
+    async fn resuming_beyond_a_lost_store_is_refused_not_silent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = dir.path().join("events");
+        {
+            let bus = EventBus::persistent(8, &store);
+            for _ in 0..5 {
+                bus.emit(dom("a"), lifecycle());
+            }
+        }
+        let bus = EventBus::persistent(8, &store);
+        let domain = crate::error::ErrorDomain::Qemu;
+        assert!(
+            bus.subscribe_checked(Some(6), domain).is_ok(),
+            "resume at next"
+        );
+        std::fs::remove_file(&store).expect("lose the store, as a reboot loses /run");
+        let bus = EventBus::persistent(8, &store);
+        let err = bus
+            .subscribe_checked(Some(6), domain)
+            .err()
+            .expect("numbers never issued");
+        assert_eq!(err.code, crate::error::ErrorCode::InvalidArg);
+        assert!(err.detail.contains("never issued"), "{}", err.detail);
+        let mut sub = bus.subscribe_checked(None, domain).expect("fresh");
+        bus.emit(dom("a"), lifecycle());
+        assert_eq!(event(&mut sub).await.sequence, 1);
+    }
+
     #[test]
     fn a_file_that_is_not_a_store_starts_numbering_again_without_panicking() {
         let dir = tempfile::tempdir().expect("tempdir");

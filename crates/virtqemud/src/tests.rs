@@ -1,0 +1,255 @@
+//! Driver-level tests of the QEMU driver: define/undefine rules and files, list filters,
+//! validation, events, the registry's URIs. The daemon-level tests are in
+//! tests/tests/virtqemud.rs.
+
+use std::sync::Arc;
+
+use virt_core::events::lifecycle as lc;
+use virt_core::events::EventItem;
+use virt_core::proto::domain_event::Payload;
+use virt_core::runtime::{Mode, Paths};
+use virt_core::service::DriverRegistry;
+use virt_core::types::DomainLookup;
+use virt_core::{Driver, ErrorCode};
+
+use crate::{QemuDriver, QemuRegistry};
+
+const U1: &str = "11111111-2222-3333-4444-555555555555";
+const U2: &str = "66666666-7777-8888-9999-000000000000";
+
+fn xml(name: &str, uuid: &str) -> String {
+    format!(
+        "<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>\
+         <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+    )
+}
+
+fn open(root: &std::path::Path, mode: Mode) -> QemuDriver {
+    QemuDriver::open(
+        &Paths::resolve(Some(root), mode),
+        Arc::new(virt_xml::LibvirtXml),
+    )
+}
+
+fn name(n: &str) -> DomainLookup {
+    DomainLookup::Name(n.into())
+}
+
+async fn lifecycle(sub: &mut virt_core::events::EventSubscription) -> (u64, i32, i32) {
+    match sub.next().await {
+        Some(EventItem::Event(e)) => match &e.payload {
+            Payload::Lifecycle(l) => (e.sequence, lc::libvirt_type(l), l.detail),
+            other => panic!("not a lifecycle event: {other:?}"),
+        },
+        other => panic!("expected an event, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn define_redefine_undefine_emit_libvirts_events_and_keep_autostart() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    let mut sub = d.subscribe_events(None).await.expect("subscribe");
+    d.define_domain(&xml("a", U1), 0).await.expect("define");
+    d.set_autostart(&name("a"), true).await.expect("autostart");
+    d.define_domain(&xml("a", U1), 0).await.expect("redefine");
+    assert!(
+        d.autostart(&name("a")).await.expect("get"),
+        "redefine keeps autostart"
+    );
+    d.undefine_domain(&name("a"), 0).await.expect("undefine");
+    assert_eq!(
+        lifecycle(&mut sub).await,
+        (1, lc::DEFINED, lc::defined::ADDED)
+    );
+    assert_eq!(
+        lifecycle(&mut sub).await,
+        (2, lc::DEFINED, lc::defined::UPDATED)
+    );
+    assert_eq!(
+        lifecycle(&mut sub).await,
+        (3, lc::UNDEFINED, lc::undefined::REMOVED)
+    );
+    let dir = root.path().join("etc/virt/qemu");
+    assert!(!dir.join("a.xml").exists());
+    assert!(std::fs::symlink_metadata(dir.join("autostart/a.xml")).is_err());
+}
+
+#[tokio::test]
+async fn identity_clashes_are_refused_and_located_with_validate() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    d.define_domain(&xml("a", U1), 0).await.expect("define");
+    let e = d
+        .define_domain(&xml("a", U2), 0)
+        .await
+        .expect_err("name clash");
+    assert_eq!(e.code, ErrorCode::OperationFailed);
+    assert_eq!(
+        e.detail,
+        format!("domain 'a' already exists with uuid {U1}")
+    );
+    assert!(e.already_exists && e.violations.is_empty());
+    let e = d
+        .define_domain(&xml("b", U1), 1)
+        .await
+        .expect_err("uuid clash");
+    assert_eq!(
+        e.detail,
+        format!("domain 'a' is already defined with uuid {U1}")
+    );
+    assert_eq!(e.violations[0].path, "/domain/uuid");
+    let v = d.validate_domain(&xml("a", U1), 0).await.expect("validate");
+    assert!(v.replaces_existing);
+    assert!(v.xml.contains("<name>a</name>"));
+    let v = d.validate_domain(&xml("c", U2), 0).await.expect("validate");
+    assert!(!v.replaces_existing);
+    assert!(!root.path().join("etc/virt/qemu/c.xml").exists(), "dry run");
+}
+
+#[tokio::test]
+async fn type_and_name_problems_name_their_xpath() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    let e = d
+        .define_domain(&xml("a", U1).replace("'kvm'", "'test'"), 0)
+        .await
+        .expect_err("test type");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert_eq!(e.violations[0].path, "/domain/@type");
+    let e = d
+        .define_domain(&xml("a/b", U1), 0)
+        .await
+        .expect_err("slash in name");
+    assert_eq!(e.violations[0].path, "/domain/name");
+    assert!(d.list_all_domains(0).await.expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn list_filters_by_autostart_and_refuses_what_cannot_match() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    d.define_domain(&xml("b", U2), 0).await.expect("define");
+    d.define_domain(&xml("a", U1), 0).await.expect("define");
+    d.set_autostart(&name("b"), true).await.expect("autostart");
+    let names = |v: Vec<virt_core::types::DomainSummary>| -> Vec<String> {
+        v.into_iter().map(|s| s.handle.name).collect()
+    };
+    assert_eq!(names(d.list_all_domains(0).await.expect("all")), ["a", "b"]);
+    assert_eq!(
+        names(d.list_all_domains(1024).await.expect("autostart")),
+        ["b"]
+    );
+    assert_eq!(
+        names(d.list_all_domains(2048).await.expect("no autostart")),
+        ["a"]
+    );
+    assert!(d.list_all_domains(1).await.expect("active").is_empty());
+    assert!(d.list_all_domains(8).await.expect("transient").is_empty());
+    assert_eq!(
+        names(d.list_all_domains(2 | 4 | 64).await.expect("inactive")),
+        ["a", "b"]
+    );
+    let e = d.list_all_domains(1 << 20).await.expect_err("unknown bit");
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+}
+
+#[tokio::test]
+async fn undefine_with_an_nvram_file_needs_a_decision() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    let nvram = root.path().join("a_VARS.fd");
+    std::fs::write(&nvram, b"vars").expect("nvram");
+    let with_nvram = xml("a", U1).replace(
+        "<type arch='x86_64'>hvm</type>",
+        &format!(
+            "<type arch='x86_64'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>{}</nvram>",
+            nvram.display()
+        ),
+    );
+    d.define_domain(&with_nvram, 0).await.expect("define");
+    let e = d.undefine_domain(&name("a"), 0).await.expect_err("nvram");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    assert_eq!(e.detail, "cannot undefine domain with nvram");
+    let e = d
+        .undefine_domain(&name("a"), 4 | 8)
+        .await
+        .expect_err("both");
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+    d.undefine_domain(&name("a"), 4)
+        .await
+        .expect("undefine --nvram");
+    assert!(!nvram.exists());
+}
+
+#[tokio::test]
+async fn shut_off_domains_answer_as_libvirt_does() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    d.define_domain(&xml("a", U1), 0).await.expect("define");
+    let e = d.suspend_domain(&name("a")).await.expect_err("not running");
+    assert_eq!(
+        (e.code, e.detail.as_str()),
+        (ErrorCode::OperationInvalid, "domain is not running")
+    );
+    let e = d.suspend_domain(&name("zz")).await.expect_err("unknown");
+    assert_eq!(e.code, ErrorCode::NoDomain);
+    let e = d
+        .lookup_domain(&DomainLookup::Id(1))
+        .await
+        .expect_err("no ids");
+    assert_eq!(e.detail, "no domain with matching id 1");
+    let e = d.create_domain(&name("a"), 0).await.expect_err("no start");
+    assert_eq!(e.code, ErrorCode::NoSupport);
+    assert!(!d
+        .has_managed_save_image(&name("a"))
+        .await
+        .expect("managed save"));
+    assert_eq!(d.max_vcpus("qemu").await.expect("tcg"), 16);
+    assert_eq!(
+        d.max_vcpus("lxc").await.expect_err("unknown type").code,
+        ErrorCode::InvalidArg
+    );
+}
+
+#[test]
+fn registry_serves_only_its_instance_uri() {
+    let root = tempfile::tempdir().expect("root");
+    let reg = QemuRegistry::new(Arc::new(open(root.path(), Mode::Session)));
+    for ok in [
+        None,
+        Some("qemu:///session"),
+        Some("qemu:///session?socket=/x"),
+    ] {
+        let d = reg.driver_for(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        assert_eq!(d.uri(), "qemu:///session");
+    }
+    for bad in [
+        "qemu:///system",
+        "qemu://host/session",
+        "lxc:///session",
+        "test:///default",
+    ] {
+        let e = reg.driver_for(Some(bad)).err().expect("refused");
+        assert_eq!(e.code, ErrorCode::NoConnect, "{bad}");
+        assert!(e.message().contains(bad), "{}", e.message());
+    }
+    assert_eq!(reg.daemon_info().driver, "QEMU");
+}
+
+#[tokio::test]
+async fn loading_skips_a_second_file_with_the_same_uuid_and_keeps_autostart() {
+    let root = tempfile::tempdir().expect("root");
+    {
+        let d = open(root.path(), Mode::System);
+        d.define_domain(&xml("a", U1), 0).await.expect("define");
+        d.set_autostart(&name("a"), true).await.expect("autostart");
+    }
+    let dir = root.path().join("etc/virt/qemu");
+    std::fs::write(dir.join("b.xml"), xml("b", U1)).expect("same uuid as a");
+    let d = open(root.path(), Mode::System);
+    let list = d.list_all_domains(0).await.expect("list");
+    let names: Vec<&str> = list.iter().map(|s| s.handle.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+    assert!(list[0].autostart);
+}

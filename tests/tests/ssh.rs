@@ -143,7 +143,7 @@ async fn calls_travel_over_ssh_to_the_remote_proxy() {
     let sshd = Sshd::start(proxy.root.path());
     let text = sshd.uri("/default");
     let uri = ConnectUri::parse(&text).expect("uri");
-    let ch = ssh_channel(&uri, &text).await.expect("ssh channel");
+    let ch = ssh_channel(&uri, &text, false).await.expect("ssh channel");
 
     let names: Vec<String> = DomainServiceClient::new(ch.clone())
         .list_all_domains(with_uri(
@@ -183,7 +183,7 @@ async fn a_refused_key_is_reported_at_open_with_what_ssh_said() {
     );
     let uri = ConnectUri::parse(&text).expect("uri");
     // ssh exits when the key is refused; opening fails with what ssh said.
-    let err = ssh_channel(&uri, &text)
+    let err = ssh_channel(&uri, &text, false)
         .await
         .expect_err("a refused key must not reach the proxy");
     let msg = err.to_string();

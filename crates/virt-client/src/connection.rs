@@ -14,8 +14,8 @@
 //!    where RUN follows `VIRT_ROOT` and the mode (`/session` paths use the per-user tree,
 //!    `/system` the system one, anything else the caller's: system for root, session
 //!    otherwise). `?socket=PATH` names the socket directly.
-//! 4. `+tls`, `+ssh`, `+tcp`, `+ext`, `+libssh*` or a host name: not available yet (remote access
-//!    comes with the proxy's TLS listener); the error says so.
+//! 4. `+tls` (or a host name without a transport), `+tcp` and `+ssh`: the remote proxy, through
+//!    [`crate::remote`]. `+ext`, `+libssh` and `+libssh2` are not available; the error says so.
 //!
 //! Every request carries the `virt-uri` metadata: the URI without transport and host, which the
 //! proxy routes on and the driver registry opens.
@@ -39,7 +39,7 @@ use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::runtime::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::runtime::{Mode, Paths};
 use virt_core::test_driver::TestRegistry;
-use virt_core::uri::{ConnectUri, UriResolver};
+use virt_core::uri::{ConnectUri, Transport, UriResolver};
 
 use crate::error::ClientError;
 
@@ -78,6 +78,8 @@ pub type ConnChannel = InterceptedService<ConnectionService<Channel>, UriInterce
 pub enum Endpointed {
     /// The in-process test driver.
     Embedded,
+    /// A remote proxy over TLS, plain TCP or ssh ([`crate::remote`]).
+    Remote(virt_core::uri::Transport),
     /// A daemon's UNIX socket.
     Socket(PathBuf),
 }
@@ -117,6 +119,13 @@ impl Connection {
                     .map_err(|e| ClientError::Embedded(e.to_string()))?
             }
             Endpointed::Socket(path) => connect_unix(path).await?,
+            Endpointed::Remote(Transport::Tls) => {
+                crate::remote::tls_channel(&parsed, &text).await?
+            }
+            Endpointed::Remote(Transport::Tcp) => {
+                crate::remote::tcp_channel(&parsed, &text).await?
+            }
+            Endpointed::Remote(_) => crate::remote::ssh_channel(&parsed, &text, read_only).await?,
         };
         let value: AsciiMetadataValue = MetadataValue::try_from(daemon_uri.as_str())
             .map_err(|_| ClientError::BadUriMetadata(daemon_uri.clone()))?;
@@ -204,7 +213,10 @@ pub fn choose_endpoint(
         transport: transport.to_string(),
     };
     if uri.is_remote() {
-        return Err(unavailable(uri.effective_transport().as_str()));
+        return match uri.effective_transport() {
+            t @ (Transport::Tls | Transport::Tcp | Transport::Ssh) => Ok(Endpointed::Remote(t)),
+            other => Err(unavailable(other.as_str())),
+        };
     }
     if uri.is_in_process_test() {
         return Ok(Endpointed::Embedded);

@@ -24,7 +24,7 @@ pub enum ClientError {
     },
 
     /// The URI asks for a transport or a remote host this client cannot reach yet.
-    #[error("transport '{transport}' of uri '{uri}' is not available yet: remote access is not implemented")]
+    #[error("transport '{transport}' of uri '{uri}' is not available: use tls, tcp or ssh")]
     TransportUnavailable {
         /// The URI as given.
         uri: String,

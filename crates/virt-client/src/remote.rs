@@ -209,7 +209,11 @@ pub async fn tcp_channel(uri: &ConnectUri, text: &str) -> Result<Channel, Client
 
 /// The ssh command line for `uri`: `SSH [-p PORT] [-l USER] [-i KEY] [-o BatchMode=yes]
 /// [-o StrictHostKeyChecking=no] -T -e none HOST virt-proxy --stdio [--socket PATH]`.
-pub fn ssh_command(uri: &ConnectUri, text: &str) -> Result<Vec<String>, ClientError> {
+pub fn ssh_command(
+    uri: &ConnectUri,
+    text: &str,
+    read_only: bool,
+) -> Result<Vec<String>, ClientError> {
     let host = host_of(uri, text)?;
     let mut argv = vec![uri.param("command").unwrap_or("ssh").to_string()];
     if let Some(port) = uri.port {
@@ -233,6 +237,9 @@ pub fn ssh_command(uri: &ConnectUri, text: &str) -> Result<Vec<String>, ClientEr
     if let Some(socket) = uri.param("socket") {
         argv.extend(["--socket".into(), socket.to_string()]);
     }
+    if read_only {
+        argv.push("--readonly".into());
+    }
     Ok(argv)
 }
 
@@ -240,8 +247,12 @@ pub fn ssh_command(uri: &ConnectUri, text: &str) -> Result<Vec<String>, ClientEr
 /// not redial: when ssh exits, calls fail with the connection error. One GetVersion call
 /// proves the path up front, so that a refused key or a missing bridge is reported at open
 /// with what ssh said (its stderr is also passed through, for host-key and login messages).
-pub async fn ssh_channel(uri: &ConnectUri, text: &str) -> Result<Channel, ClientError> {
-    let argv = ssh_command(uri, text)?;
+pub async fn ssh_channel(
+    uri: &ConnectUri,
+    text: &str,
+    read_only: bool,
+) -> Result<Channel, ClientError> {
+    let argv = ssh_command(uri, text, read_only)?;
     let target = uri.host.clone().unwrap_or_default();
     let mut child = Command::new(&argv[0])
         .args(&argv[1..])
@@ -392,7 +403,7 @@ mod tests {
     fn ssh_command_follows_the_uri() {
         let u = "qemu+ssh://admin@host.example:2222/system?keyfile=/k&no_tty=1&no_verify=1";
         assert_eq!(
-            ssh_command(&uri(u), u).expect("argv"),
+            ssh_command(&uri(u), u, false).expect("argv"),
             [
                 "ssh",
                 "-p",
@@ -416,11 +427,17 @@ mod tests {
             ]
         );
         let u = "qemu+ssh://h/session?command=/usr/bin/myssh&socket=/run/x";
-        let argv = ssh_command(&uri(u), u).expect("argv");
+        let argv = ssh_command(&uri(u), u, true).expect("argv");
         assert_eq!(argv[0], "/usr/bin/myssh");
         assert_eq!(
-            argv[argv.len() - 4..],
-            ["--stdio", "qemu:///session", "--socket", "/run/x"]
+            argv[argv.len() - 5..],
+            [
+                "--stdio",
+                "qemu:///session",
+                "--socket",
+                "/run/x",
+                "--readonly"
+            ]
         );
     }
 

@@ -53,13 +53,24 @@ async fn read_only_connections_cannot_change_domains() {
 }
 
 #[tokio::test]
-async fn remote_transports_are_refused_clearly() {
-    let err = Connection::open(Some("qemu+ssh://root@host/system"), false)
+async fn transports_without_an_implementation_are_refused_clearly() {
+    let err = Connection::open(Some("qemu+libssh2://root@host/system"), false)
         .await
-        .expect_err("not yet");
+        .expect_err("libssh2 is not available");
     assert!(
         matches!(err, ClientError::TransportUnavailable { .. }),
         "{err}"
     );
-    assert!(err.to_string().contains("'ssh'"), "{err}");
+    assert!(err.to_string().contains("'libssh2'"), "{err}");
+}
+
+#[tokio::test]
+async fn unreachable_tls_host_is_a_connection_error_naming_host_and_port() {
+    let err = Connection::open(
+        Some("qemu+tls://127.0.0.1:1/system?no_verify=1&pkipath=/nonexistent"),
+        false,
+    )
+    .await
+    .expect_err("nothing listens on port 1");
+    assert!(err.to_string().contains("127.0.0.1:1"), "{err}");
 }

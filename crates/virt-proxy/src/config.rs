@@ -22,8 +22,9 @@
 //! | `tls_allowed_dn_list` | allowed client certificate DNs | `[]` (any) |
 //! | `timeout` | idle timeout in seconds (0: never), when `--timeout` is not given | 0 |
 //!
-//! DRIVER is `qemu`, `lxc` or `xen`; MODE is `system` or `session`. The TLS fields are read and
-//! kept for the TLS listener, which is not built yet.
+//! DRIVER is `qemu`, `lxc` or `xen`; MODE is `system` or `session`. TLS paths not given follow
+//! libvirt's PKI layout (`/etc/pki/CA/cacert.pem`, `/etc/pki/libvirt/servercert.pem`,
+//! `/etc/pki/libvirt/private/serverkey.pem`; under `--root` when given).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -55,7 +56,7 @@ pub enum ConfigError {
     },
 }
 
-/// The TLS settings (used by the TLS listener; kept here so the file format is complete).
+/// The TLS listener's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TlsConfig {
     /// Server private key (`key_file`).
@@ -169,6 +170,54 @@ impl ProxyConfig {
             }
         }
         Ok(())
+    }
+
+    /// The TCP listeners the file asks for: TLS on `tls_port` (16514) when `listen_tls = 1`,
+    /// plain TCP on `tcp_port` (16509) when `listen_tcp = 1`, each on every `listen_addr`
+    /// (default `0.0.0.0`). TLS paths default to libvirt's PKI layout for `mode`, under `root`
+    /// when given. An address that is not an IP address is an error naming it.
+    pub fn tcp_listeners(
+        &self,
+        mode: virt_core::runtime::Mode,
+        root: Option<&Path>,
+    ) -> Result<Vec<virt_core::runtime::TcpListen>, String> {
+        use virt_core::runtime::tls::{TlsSettings, DEFAULT_TLS_PORT};
+        let addrs: Vec<std::net::IpAddr> = if self.listen_addrs.is_empty() {
+            vec![std::net::Ipv4Addr::UNSPECIFIED.into()]
+        } else {
+            self.listen_addrs
+                .iter()
+                .map(|a| {
+                    a.trim_matches(|c| c == '[' || c == ']')
+                        .parse()
+                        .map_err(|_| format!("listen_addr '{a}' is not an IP address"))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        if self.listen_tls {
+            let base = TlsSettings::libvirt_layout(mode, root);
+            let tls = TlsSettings {
+                ca_cert: self.tls.ca_file.clone().unwrap_or(base.ca_cert),
+                server_cert: self.tls.cert_file.clone().unwrap_or(base.server_cert),
+                server_key: self.tls.key_file.clone().unwrap_or(base.server_key),
+                allowed_dns: self.tls.allowed_dns.clone(),
+                crl: self.tls.crl_file.clone(),
+            };
+            let port = self.tls_port.unwrap_or(DEFAULT_TLS_PORT);
+            out.extend(addrs.iter().map(|ip| virt_core::runtime::TcpListen {
+                addr: (*ip, port).into(),
+                tls: Some(tls.clone()),
+            }));
+        }
+        if self.listen_tcp {
+            let port = self.tcp_port.unwrap_or(16509);
+            out.extend(addrs.iter().map(|ip| virt_core::runtime::TcpListen {
+                addr: (*ip, port).into(),
+                tls: None,
+            }));
+        }
+        Ok(out)
     }
 
     /// The configured socket of `driver` in `mode`, read-only or not.

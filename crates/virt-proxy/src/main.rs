@@ -90,9 +90,14 @@ async fn run() -> anyhow::Result<()> {
             .filter(|s| *s > 0)
             .map(std::time::Duration::from_secs),
     };
+    let tcp = config
+        .tcp_listeners(cli.daemon.mode(), cli.daemon.root.as_deref())
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("config file {}", config_path.display()))?;
     let proxy = virt_proxy::proxy_service(cli.daemon.root.as_deref(), config);
     Daemon::from_args(virt_proxy::DAEMON_NAME, &cli.daemon)
         .with_idle_timeout(timeout)
+        .with_tcp_listeners(tcp)
         .serve_service(proxy, || false)
         .await
         .context("virt-proxy stopped with an error")

@@ -19,7 +19,9 @@ use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
 use super::paths::Paths;
 use super::readonly::ConnectionLayer;
 use super::services::add_runtime_services;
+use super::tls::{self, TlsAcceptor, TlsAuthLayer};
 use super::RuntimeError;
+use futures_util::StreamExt;
 
 /// How long in-flight calls and open streams get after shutdown starts before their
 /// connections are cut.
@@ -33,6 +35,17 @@ pub struct Daemon {
     timeout: Option<Duration>,
     grace: Duration,
     notifier: Option<Notifier>,
+    tcp: Vec<TcpListen>,
+}
+
+/// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
+/// which carries no authentication at all and is only for an administrator who asked for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TcpListen {
+    /// Address and port.
+    pub addr: std::net::SocketAddr,
+    /// TLS settings; `None` for plain TCP.
+    pub tls: Option<super::tls::TlsSettings>,
 }
 
 impl Daemon {
@@ -44,7 +57,14 @@ impl Daemon {
             timeout: None,
             grace: DEFAULT_SHUTDOWN_GRACE,
             notifier: None,
+            tcp: Vec::new(),
         }
+    }
+
+    /// Also listen on these TCP addresses (read-write; TLS ones admit only authorized clients).
+    pub fn with_tcp_listeners(mut self, listeners: Vec<TcpListen>) -> Daemon {
+        self.tcp = listeners;
+        self
     }
 
     /// A daemon configured from the shared command-line options.
@@ -149,8 +169,57 @@ impl Daemon {
         let tracker = ConnTracker::new();
         let (stop_tx, stop_rx) = watch::channel(false);
 
-        let labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
+        let mut labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
         let mut servers = JoinSet::new();
+        for tcp in &self.tcp {
+            let listener = tokio::net::TcpListener::bind(tcp.addr)
+                .await
+                .map_err(|source| RuntimeError::BindTcp {
+                    addr: tcp.addr,
+                    source,
+                })?;
+            let addr = listener.local_addr().unwrap_or(tcp.addr);
+            let mut stop = stop_rx.clone();
+            let signal = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            let layer = if enforce_read_only {
+                ConnectionLayer::new(false)
+            } else {
+                ConnectionLayer::tag_only(false)
+            };
+            let t = tracker.clone();
+            match &tcp.tls {
+                Some(settings) => {
+                    let acceptor = TlsAcceptor::new(settings)
+                        .map_err(|source| RuntimeError::Tls { source })?;
+                    let label = format!("tls://{addr}");
+                    let server = Server::builder()
+                        .layer(TlsAuthLayer::new(settings.allowed_dns.clone()))
+                        .layer(layer)
+                        .add_routes(routes.clone());
+                    let incoming =
+                        tls::incoming(listener, acceptor).map(move |c| c.map(|c| t.track(c)));
+                    servers.spawn(async move {
+                        let res = server.serve_with_incoming_shutdown(incoming, signal).await;
+                        (label, res)
+                    });
+                    labels.push(format!("tls://{addr}"));
+                }
+                None => {
+                    tracing::warn!(%addr, "plain TCP listener enabled: clients are not authenticated");
+                    let label = format!("tcp://{addr}");
+                    let server = Server::builder().layer(layer).add_routes(routes.clone());
+                    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener)
+                        .map(move |c| c.map(|c| t.track(c)));
+                    servers.spawn(async move {
+                        let res = server.serve_with_incoming_shutdown(incoming, signal).await;
+                        (label, res)
+                    });
+                    labels.push(format!("tcp://{addr}"));
+                }
+            }
+        }
         for listener in listeners {
             let label = listener.label.clone();
             let layer = if enforce_read_only {

@@ -66,7 +66,7 @@ pub mod tls;
 use std::path::PathBuf;
 
 pub use args::DaemonArgs;
-pub use daemon::{service_routes, Daemon, HttpService, DEFAULT_SHUTDOWN_GRACE};
+pub use daemon::{service_routes, Daemon, HttpService, TcpListen, DEFAULT_SHUTDOWN_GRACE};
 pub use embedded::embedded_channel;
 pub use paths::{Mode, Paths};
 
@@ -170,6 +170,22 @@ pub enum RuntimeError {
         /// Why.
         #[source]
         source: tonic::transport::Error,
+    },
+    /// A TCP listener could not be bound.
+    #[error("cannot listen on {addr}")]
+    BindTcp {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TLS listener's certificates or key could not be loaded.
+    #[error("cannot start the TLS listener")]
+    Tls {
+        /// Why, naming the file.
+        #[source]
+        source: tls::TlsError,
     },
     /// A server task ended abnormally (panicked).
     #[error("server task for {listener} ended abnormally")]

@@ -22,7 +22,7 @@ use std::task::{Context, Poll};
 use futures_util::future::{Either, Ready};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
@@ -48,6 +48,8 @@ pub struct TlsSettings {
     /// `C=GB,O=Example,CN=client` (libvirt's `tls_allowed_dn_list`); empty allows any DN that
     /// the CA signed.
     pub allowed_dns: Vec<String>,
+    /// A certificate revocation list (PEM) whose revoked client certificates are untrusted.
+    pub crl: Option<PathBuf>,
 }
 
 impl TlsSettings {
@@ -78,6 +80,7 @@ impl TlsSettings {
             server_cert: dir.join("servercert.pem"),
             server_key: key_dir.join("serverkey.pem"),
             allowed_dns: Vec::new(),
+            crl: None,
         }
     }
 }
@@ -304,7 +307,18 @@ impl TlsAcceptor {
     pub fn new(settings: &TlsSettings) -> Result<TlsAcceptor, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let roots = Arc::new(load_roots(&settings.ca_cert)?);
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider.clone())
+        let mut builder = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
+        if let Some(path) = &settings.crl {
+            let crls = CertificateRevocationListDer::pem_file_iter(path)
+                .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| TlsError::Load {
+                    what: "certificate revocation list",
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+            builder = builder.with_crls(crls);
+        }
+        let verifier = builder
             .build()
             .map_err(|e| TlsError::Config(e.to_string()))?;
         let certs = load_certs("server certificate", &settings.server_cert)?;

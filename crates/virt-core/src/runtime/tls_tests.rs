@@ -89,6 +89,7 @@ fn missing_files_are_named() {
         server_cert: "/nonexistent/cert.pem".into(),
         server_key: "/nonexistent/key.pem".into(),
         allowed_dns: Vec::new(),
+        crl: None,
     };
     let e = TlsAcceptor::new(&s).expect_err("missing CA");
     assert!(

@@ -1,5 +1,7 @@
 //! `<tpm>`: a Trusted Platform Module and its host backend.
 
+use super::devices::Address;
+
 /// `<tpm>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Tpm {
@@ -10,6 +12,8 @@ pub struct Tpm {
     pub backend: TpmBackend,
     /// `<alias name=...>` (user alias, `ua-` prefix).
     pub alias: Option<String>,
+    /// `<address>` (`spapr-vio` for `tpm-spapr`).
+    pub address: Option<Address>,
 }
 
 /// `<tpm><backend type=...>`.

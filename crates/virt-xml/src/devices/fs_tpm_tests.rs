@@ -1,5 +1,5 @@
-//! Tests of `<filesystem>` and `<tpm>`: expected text is libvirt 9.0's test driver output
-//! (`virsh -c test:///default "define F; dumpxml N"`) for the same input.
+//! Tests of `<filesystem>`, `<tpm>` and interface portgroups: expected text is libvirt 9.0's
+//! test driver output (`virsh -c test:///default "define F; dumpxml N"`) for the same input.
 
 use virt_core::xml::{DomainXmlCodec, FormatOptions};
 
@@ -167,4 +167,20 @@ fn bad_filesystems_and_tpms_are_refused_by_xpath() {
     for (input, path, value) in cases {
         refused(input, &path, value);
     }
+}
+
+#[test]
+fn interface_portgroup_is_kept_for_networks_and_refused_for_direct() {
+    let out =
+        devices("<interface type='network'><source network='default' portgroup='x'/></interface>");
+    assert!(
+        out.contains("      <source network='default' portgroup='x'/>\n"),
+        "{out}"
+    );
+    // libvirt drops it from a direct interface; its schema allows it only beside network=.
+    refused(
+        "<interface type='direct'><source dev='eth0.1' mode='bridge' portgroup='sales'/></interface>",
+        "/domain/devices/interface[1]/source/@portgroup",
+        "type='network'",
+    );
 }

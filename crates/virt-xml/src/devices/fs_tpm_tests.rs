@@ -5,6 +5,9 @@ use virt_core::xml::{DomainXmlCodec, FormatOptions};
 
 use crate::LibvirtXml;
 
+/// Numbers the temporary files of schema validation.
+static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn doc(devices: &str) -> String {
     format!(
         "<domain type='test'><name>t</name><memory unit='MiB'>1024</memory>\
@@ -12,12 +15,21 @@ fn doc(devices: &str) -> String {
     )
 }
 
-/// The formatted `<devices>` body of `devices`, checked to be a fixed point.
+/// The formatted `<devices>` body of `devices`, checked to be a fixed point that passes
+/// libvirt's schema.
 fn devices(devices: &str) -> String {
     let def = LibvirtXml.parse_domain(&doc(devices)).expect("accepted");
     let out = LibvirtXml.format_domain(&def, FormatOptions::default());
     let again = LibvirtXml.parse_domain(&out).expect("own output parses");
     assert_eq!(again, def, "not a fixed point:\n{out}");
+    if crate::corpus_tests::validator_present() {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let label = format!("devices-{n}");
+        assert_eq!(
+            crate::corpus_tests::validate(&out, "domain", &label),
+            Some(Ok(()))
+        );
+    }
     let start = out.find("  <devices>\n").expect("devices") + "  <devices>\n".len();
     let end = out.find("  </devices>").expect("end");
     out[start..end].to_string()

@@ -13,11 +13,20 @@ fn doc(top: &str, after_os: &str) -> String {
     )
 }
 
-fn format(xml: &str) -> String {
+/// Parses and formats `xml`, checking that the output is a fixed point and passes libvirt's
+/// schema (`label` names the temporary file).
+fn format(xml: &str, label: &str) -> String {
     let def = LibvirtXml.parse_domain(xml).expect("accepted");
     let out = LibvirtXml.format_domain(&def, FormatOptions::default());
     let again = LibvirtXml.parse_domain(&out).expect("own output parses");
     assert_eq!(again, def, "not a fixed point:\n{out}");
+    if crate::corpus_tests::validator_present() {
+        let label = format!("tuning-{label}");
+        assert_eq!(
+            crate::corpus_tests::validate(&out, "domain", &label),
+            Some(Ok(()))
+        );
+    }
     out
 }
 
@@ -102,17 +111,20 @@ const TUNED_OUT: &str = "  <currentMemory unit='KiB'>1048576</currentMemory>
 
 #[test]
 fn tuning_elements_print_as_libvirt_test_driver_does() {
-    let out = format(&doc(TUNED, ""));
+    let out = format(&doc(TUNED, ""), "all");
     assert!(out.contains(TUNED_OUT), "got\n{out}");
 }
 
 #[test]
 fn idmap_is_sorted_and_printed_after_os() {
-    let out = format(&doc(
-        "",
-        "<idmap><gid start='0' target='1000' count='10'/><uid start='10' target='2000' \
+    let out = format(
+        &doc(
+            "",
+            "<idmap><gid start='0' target='1000' count='10'/><uid start='10' target='2000' \
          count='10'/><uid start='0' target='1000' count='10'/></idmap>",
-    ));
+        ),
+        "idmap",
+    );
     assert!(
         out.contains(
             "  </os>\n  <idmap>\n    <uid start='0' target='1000' count='10'/>\n    \
@@ -125,12 +137,15 @@ fn idmap_is_sorted_and_printed_after_os() {
 
 #[test]
 fn unset_values_print_nothing_as_in_libvirt() {
-    let out = format(&doc(
-        "<memoryBacking><source/><access/><allocation threads='0'/></memoryBacking>\
+    let out = format(
+        &doc(
+            "<memoryBacking><source/><access/><allocation threads='0'/></memoryBacking>\
          <memtune/><blkiotune><weight>0</weight></blkiotune><iothreads>0</iothreads>\
          <cputune><period>0</period><quota>0</quota></cputune>",
-        "<idmap/>",
-    ));
+            "<idmap/>",
+        ),
+        "unset",
+    );
     for absent in [
         "memoryBacking",
         "memtune",
@@ -142,19 +157,25 @@ fn unset_values_print_nothing_as_in_libvirt() {
         assert!(!out.contains(absent), "{absent} in\n{out}");
     }
     // `<hugepages/>` alone is a setting (default huge page size) and stays.
-    let out = format(&doc(
-        "<memoryBacking><hugepages/></memoryBacking><memtune><hard_limit>0</hard_limit>\
+    let out = format(
+        &doc(
+            "<memoryBacking><hugepages/></memoryBacking><memtune><hard_limit>0</hard_limit>\
          </memtune><cputune><shares>0</shares></cputune>",
-        "",
-    ));
+            "",
+        ),
+        "zero",
+    );
     assert!(out.contains("  <memoryBacking>\n    <hugepages/>\n  </memoryBacking>\n"));
     assert!(out.contains("<hard_limit unit='KiB'>0</hard_limit>"));
     assert!(out.contains("<shares>0</shares>"));
     // libvirt's "unlimited" memtune value means no limit.
-    let out = format(&doc(
-        "<memtune><hard_limit>9007199254740991</hard_limit></memtune>",
-        "",
-    ));
+    let out = format(
+        &doc(
+            "<memtune><hard_limit>9007199254740991</hard_limit></memtune>",
+            "",
+        ),
+        "unlimited",
+    );
     assert!(!out.contains("memtune"));
 }
 

@@ -349,7 +349,7 @@ pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
         .attr_opt("cpuset", def.vcpu_cpuset.as_deref())
         .attr_opt("current", current)
         .text(&def.vcpus.max(1).to_string());
-    super::tuning::format_cpu_tuning(w, def);
+    super::cputune::format_cpu_tuning(w, def);
     if let Some(n) = &def.numatune {
         w.tag("numatune").open();
         let mut m = w.tag("memory").attr("mode", &n.mode);

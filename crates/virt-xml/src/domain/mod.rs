@@ -6,6 +6,7 @@
 //! of libvirt's `virDomainDefFormatInternal`.
 
 mod cpu;
+mod cputune;
 mod general;
 mod implicit;
 mod os;
@@ -109,8 +110,8 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     tuning::parse_memtune(&mut c, &mut def)?;
     tuning::parse_memory_backing(&mut c, &mut def)?;
     general::parse_vcpu(&mut c, &mut def)?;
-    tuning::parse_iothreads(&mut c, &mut def)?;
-    tuning::parse_cputune(&mut c, &mut def)?;
+    cputune::parse_iothreads(&mut c, &mut def)?;
+    cputune::parse_cputune(&mut c, &mut def)?;
     general::parse_numatune(&mut c, &mut def)?;
     general::parse_resource(&mut c, &mut def)?;
     def.bootloader = non_empty(c.child_text("bootloader")?);

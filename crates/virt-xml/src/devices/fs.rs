@@ -4,7 +4,7 @@ use virt_core::model::fs::Filesystem;
 
 use super::{format_address, parse_address};
 use crate::strict::Cursor;
-use crate::units::parse_kib;
+use crate::units::parse_kib_at;
 use crate::writer::Writer;
 use crate::XmlError;
 
@@ -97,13 +97,7 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Filesystem, XmlError> {
             None => {
                 let usage = s.attr_req("usage")?;
                 let units = s.attr("units");
-                let kib = parse_kib(&s.attr_path("usage"), usage, units).map_err(|e| match e {
-                    XmlError::UnknownUnit { unit, .. } => XmlError::UnknownUnit {
-                        path: s.attr_path("units"),
-                        unit,
-                    },
-                    e => e,
-                })?;
+                let kib = parse_kib_at(&s.attr_path("usage"), &s.attr_path("units"), usage, units)?;
                 fs.usage_kib = Some(kib);
             }
         }

@@ -7,7 +7,7 @@ use virt_core::model::tuning::{
 use virt_core::model::DomainDef;
 
 use crate::strict::{parse_u32, parse_u64, Cursor};
-use crate::units::parse_kib;
+use crate::units::{parse_kib, parse_kib_at};
 use crate::writer::Writer;
 use crate::XmlError;
 
@@ -141,7 +141,7 @@ pub(super) fn parse_memory_backing(
         for mut p in h.children("page") {
             let size = p.attr_req("size")?;
             let unit = p.attr("unit");
-            let size_kib = parse_kib(&p.attr_path("size"), size, unit)?;
+            let size_kib = parse_kib_at(&p.attr_path("size"), &p.attr_path("unit"), size, unit)?;
             if size_kib == 0 {
                 return Err(p.invalid_attr("size", size, "hugepage size can't be zero"));
             }

@@ -249,6 +249,21 @@ fn out_of_range_and_unknown_values_are_refused_by_xpath() {
             "x",
         ),
         (
+            xml("<memoryBacking><hugepages><page size='2' unit='Z'/></hugepages></memoryBacking>"),
+            "/domain/memoryBacking/hugepages/page[1]/@unit",
+            "Z",
+        ),
+        (
+            xml("<memoryBacking><hugepages><page size='x'/></hugepages></memoryBacking>"),
+            "/domain/memoryBacking/hugepages/page[1]/@size",
+            "x",
+        ),
+        (
+            xml("<memoryBacking><hugepages><page unit='M'/></hugepages></memoryBacking>"),
+            "/domain/memoryBacking/hugepages/page[1]/@size",
+            "",
+        ),
+        (
             xml("<memoryBacking><hugepages><page size='0'/></hugepages></memoryBacking>"),
             "/domain/memoryBacking/hugepages/page[1]/@size",
             "0",

@@ -93,7 +93,13 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Filesystem, XmlError> {
     let source_path = format!("{}/source", c.path());
     if let Some(mut s) = c.child("source")? {
         match fs.source_attr() {
-            Some(attr) => fs.source = Some(s.attr_req(attr)?.to_string()),
+            Some(attr) => {
+                let v = s.attr_req(attr)?;
+                if v.is_empty() {
+                    return Err(s.invalid_attr(attr, v, "expected a non-empty source"));
+                }
+                fs.source = Some(v.to_string());
+            }
             None => {
                 let usage = s.attr_req("usage")?;
                 let units = s.attr("units");

@@ -158,6 +158,8 @@ fn bad_filesystems_and_tpms_are_refused_by_xpath() {
         ("<filesystem><driver format='qcow2'/><source dir='/a'/><target dir='t'/></filesystem>", format!("{fs}/driver/@format"), "driver type"),
         ("<filesystem accessmode='mapped'><driver type='virtiofs'/><source dir='/a'/><target dir='t'/></filesystem>", format!("{fs}/@accessmode"), "mapped"),
         ("<filesystem><target dir='t'/></filesystem>", format!("{fs}/source"), ""),
+        ("<filesystem><source dir=''/><target dir='t'/></filesystem>", format!("{fs}/source/@dir"), "non-empty"),
+        ("<filesystem><source dir='/a'/><target dir=''/></filesystem>", format!("{fs}/target/@dir"), ""),
         ("<filesystem><source dir='/a'/></filesystem>", format!("{fs}/target/@dir"), ""),
         ("<filesystem type='file'><source dir='/a'/><target dir='t'/></filesystem>", format!("{fs}/source/@file"), ""),
         ("<filesystem type='ram'><source usage='1' units='Z'/><target dir='t'/></filesystem>", format!("{fs}/source/@units"), "Z"),

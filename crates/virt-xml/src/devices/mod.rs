@@ -194,6 +194,10 @@ fn assign_controller_indexes(
     Ok(())
 }
 
+/// Highest `controller` of a drive address: controllers 0 to it are added implicitly (as
+/// libvirt does), so an unbounded value would mean unbounded work and memory.
+const MAX_DRIVE_CONTROLLER: u32 = 1023;
+
 /// Parses the optional `<address>` child.
 pub(crate) fn parse_address(c: &mut Cursor<'_>) -> Result<Option<Address>, XmlError> {
     let Some(mut a) = c.child("address")? else {
@@ -217,7 +221,8 @@ pub(crate) fn parse_address(c: &mut Cursor<'_>) -> Result<Option<Address>, XmlEr
             multifunction: a.attr_on_off("multifunction")?,
         }),
         "drive" => Address::Drive {
-            controller: num(&mut a, "controller", u32::MAX)?,
+            // Every controller up to this index is added implicitly, so it is bounded.
+            controller: num(&mut a, "controller", MAX_DRIVE_CONTROLLER)?,
             bus: num(&mut a, "bus", u32::MAX)?,
             target: num(&mut a, "target", u32::MAX)?,
             unit: num(&mut a, "unit", u32::MAX)?,

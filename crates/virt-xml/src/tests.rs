@@ -329,4 +329,12 @@ fn a_huge_drive_controller_index_is_refused_not_filled_in() {
     let ok = xml.replace("200000", "1023");
     let def = crate::LibvirtXml.parse_domain(&ok).expect("at the bound");
     assert_eq!(def.devices.controllers.len(), 1024);
+    // A disk name far down the alphabet implies a controller index just as well.
+    let named = xml.replace(
+        "<address type='drive' controller='200000' bus='0' target='0' unit='0'/>",
+        "",
+    );
+    let named = named.replace("'sda'", "'sdzzzzzz'");
+    let e = crate::LibvirtXml.parse_domain(&named).expect_err("bounded");
+    assert!(e.message().contains("sdzzzzzz"), "{}", e.message());
 }

@@ -196,7 +196,7 @@ fn assign_controller_indexes(
 
 /// Highest `controller` of a drive address: controllers 0 to it are added implicitly (as
 /// libvirt does), so an unbounded value would mean unbounded work and memory.
-const MAX_DRIVE_CONTROLLER: u32 = 1023;
+pub(crate) const MAX_DRIVE_CONTROLLER: u32 = 1023;
 
 /// Parses the optional `<address>` child.
 pub(crate) fn parse_address(c: &mut Cursor<'_>) -> Result<Option<Address>, XmlError> {

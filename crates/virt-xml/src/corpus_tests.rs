@@ -364,7 +364,7 @@ fn loss_checker_notices_a_dropped_attribute_and_accepts_unit_changes() {
 }
 
 /// Runs `virt-xml-validate` on `xml` as a `kind` document; `None` when the tool is missing.
-fn validate(xml: &str, kind: &str, label: &str) -> Option<Result<(), String>> {
+pub(crate) fn validate(xml: &str, kind: &str, label: &str) -> Option<Result<(), String>> {
     let dir = std::env::temp_dir().join(format!("virt-xml-validate-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let safe: String = label
@@ -400,7 +400,7 @@ fn validate(xml: &str, kind: &str, label: &str) -> Option<Result<(), String>> {
     })
 }
 
-fn validator_present() -> bool {
+pub(crate) fn validator_present() -> bool {
     let found = Command::new("virt-xml-validate")
         .arg("--help")
         .output()

@@ -338,6 +338,18 @@ fn generated(ch: &mut dyn Choices) -> String {
         "<controller type='usb' index='0'/>",
         "<watchdog model='i6300esb' action='reset'/>",
         "<panic model='isa'/>",
+        "<filesystem type='mount' accessmode='mapped'><driver type='path'/><source dir='/a'/><target dir='t'/><readonly/></filesystem>",
+        "<filesystem type='ram'><source usage='1' units='M'/><target dir='/r'/></filesystem>",
+        "<tpm model='tpm-crb'><backend type='emulator' version='2.0'><active_pcr_banks><sha256/></active_pcr_banks></backend></tpm>",
+        "<tpm><backend type='passthrough'/></tpm>",
+    ];
+    const TUNING: &[&str] = &[
+        "<memtune><hard_limit unit='G'>1</hard_limit><swap_hard_limit>2048</swap_hard_limit></memtune>",
+        "<blkiotune><weight>500</weight><device><path>/dev/sda</path><read_iops_sec>5</read_iops_sec></device></blkiotune>",
+        "<memoryBacking><hugepages><page size='2' unit='M'/></hugepages><locked/><access mode='shared'/></memoryBacking>",
+        "<cputune><shares>1024</shares><period>100000</period><quota>-1</quota><vcpupin vcpu='0' cpuset='0-1'/><emulatorpin cpuset='2'/></cputune>",
+        "<iothreads>2</iothreads>",
+        "<idmap><uid start='0' target='1000' count='10'/><gid start='0' target='1000' count='10'/></idmap>",
     ];
     let name: String = (0..1 + ch.below(8))
         .map(|_| (b'a' + ch.below(26) as u8) as char)
@@ -350,6 +362,9 @@ fn generated(ch: &mut dyn Choices) -> String {
     );
     if ch.below(2) == 0 {
         xml.push_str(&format!("<vcpu>{}</vcpu>", 1 + ch.below(16)));
+    }
+    for _ in 0..ch.below(3) {
+        xml.push_str(TUNING[ch.below(TUNING.len())]);
     }
     xml.push_str(OS[ch.below(OS.len())]);
     for what in ["on_poweroff", "on_reboot", "on_crash"] {

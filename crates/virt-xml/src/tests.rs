@@ -312,3 +312,29 @@ fn problems_found_before_a_fatal_error_are_kept_with_it() {
     assert_eq!(e.code, ErrorCode::XmlError);
     assert!(e.violations.len() <= 1);
 }
+
+#[test]
+fn a_huge_drive_controller_index_is_refused_not_filled_in() {
+    let xml = "<domain type='test'><name>b</name><memory>1024</memory><os><type>hvm</type></os>\
+        <devices><disk type='file'><source file='/a'/><target dev='sda' bus='scsi'/>\
+        <address type='drive' controller='200000' bus='0' target='0' unit='0'/></disk>\
+        </devices></domain>";
+    let e = crate::LibvirtXml.parse_domain(xml).expect_err("bounded");
+    assert!(
+        e.message()
+            .contains("/domain/devices/disk[1]/address/@controller"),
+        "{}",
+        e.message()
+    );
+    let ok = xml.replace("200000", "1023");
+    let def = crate::LibvirtXml.parse_domain(&ok).expect("at the bound");
+    assert_eq!(def.devices.controllers.len(), 1024);
+    // A disk name far down the alphabet implies a controller index just as well.
+    let named = xml.replace(
+        "<address type='drive' controller='200000' bus='0' target='0' unit='0'/>",
+        "",
+    );
+    let named = named.replace("'sda'", "'sdzzzzzz'");
+    let e = crate::LibvirtXml.parse_domain(&named).expect_err("bounded");
+    assert!(e.message().contains("sdzzzzzz"), "{}", e.message());
+}

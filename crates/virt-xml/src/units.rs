@@ -35,12 +35,23 @@ pub fn unit_scale(unit: &str) -> Option<u64> {
 /// Parses the text `value` with `unit` (KiB when absent or empty) into KiB, rounding up.
 /// `path` is the element's XPath for errors.
 pub fn parse_kib(path: &str, value: &str, unit: Option<&str>) -> Result<u64, XmlError> {
+    parse_kib_at(path, &format!("{path}/@unit"), value, unit)
+}
+
+/// As [`parse_kib`], for a value and unit in attributes: `path` is the value's XPath,
+/// `unit_path` the unit's (`<page size= unit=>`, `<source usage= units=>`).
+pub fn parse_kib_at(
+    path: &str,
+    unit_path: &str,
+    value: &str,
+    unit: Option<&str>,
+) -> Result<u64, XmlError> {
     let unit = unit.unwrap_or("");
     let scale = if unit.is_empty() {
         1024
     } else {
         unit_scale(unit).ok_or_else(|| XmlError::UnknownUnit {
-            path: format!("{path}/@unit"),
+            path: unit_path.to_string(),
             unit: unit.to_string(),
         })?
     };

@@ -8,7 +8,9 @@ use super::enums::{
     ControllerType, DiskBus, DiskDevice, DiskType, InterfaceType, MacvtapMode, MemballoonModel,
     PanicModel, RngModel, WatchdogAction, WatchdogModel,
 };
+use super::fs::Filesystem;
 use super::hostdev::{Hostdev, Redirdev};
+use super::tpm::Tpm;
 
 /// `<devices>`; each list keeps document order (disks in libvirt's bus/target order).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -19,6 +21,8 @@ pub struct Devices {
     pub disks: Vec<Disk>,
     /// `<controller>` elements.
     pub controllers: Vec<Controller>,
+    /// `<filesystem>` elements.
+    pub filesystems: Vec<Filesystem>,
     /// `<interface>` elements.
     pub interfaces: Vec<Interface>,
     /// `<serial>` elements.
@@ -31,6 +35,8 @@ pub struct Devices {
     pub channels: Vec<CharDev>,
     /// `<input>` elements.
     pub inputs: Vec<Input>,
+    /// `<tpm>` elements.
+    pub tpms: Vec<Tpm>,
     /// `<graphics>` elements.
     pub graphics: Vec<Graphics>,
     /// `<sound>` elements.

@@ -11,6 +11,7 @@ use super::enums::{
     BootDev, ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
     LifecycleAction, LockFailureAction, SecLabelType, TickPolicy, TimerName, VcpuPlacement,
 };
+use super::tuning::{BlkioTune, CpuTune, IdMap, MemTune, MemoryBacking};
 use super::xmlnode::XmlElement;
 use crate::uuid::Uuid;
 
@@ -38,6 +39,12 @@ pub struct DomainDef {
     pub memory_slots: Option<u32>,
     /// `<currentMemory>` in KiB; equals `memory_kib` when absent.
     pub current_memory_kib: u64,
+    /// `<blkiotune>`.
+    pub blkiotune: BlkioTune,
+    /// `<memtune>`.
+    pub memtune: MemTune,
+    /// `<memoryBacking>`.
+    pub memory_backing: MemoryBacking,
     /// `<vcpu>`: maximum vCPUs.
     pub vcpus: u32,
     /// `<vcpu current=...>`; equals `vcpus` when absent.
@@ -46,6 +53,10 @@ pub struct DomainDef {
     pub vcpu_placement: VcpuPlacement,
     /// `<vcpu cpuset=...>`, as written (`1-4,^3,6`).
     pub vcpu_cpuset: Option<String>,
+    /// `<iothreads>`: IOThread count (0 = none); their IDs are 1..=count.
+    pub iothreads: u32,
+    /// `<cputune>`.
+    pub cputune: CpuTune,
     /// `<numatune><memory>`: the host NUMA memory policy.
     pub numatune: Option<NumaTune>,
     /// `<resource><partition>`: the cgroup partition.
@@ -56,6 +67,8 @@ pub struct DomainDef {
     pub bootloader_args: Option<String>,
     /// `<os>`.
     pub os: OsDef,
+    /// `<idmap>` (containers).
+    pub idmap: IdMap,
     /// `<features>`, in libvirt's canonical order.
     pub features: Vec<Feature>,
     /// `<cpu>`.

@@ -7,9 +7,12 @@ pub mod devices;
 pub mod display;
 pub mod domain;
 pub mod enums;
+pub mod fs;
 pub mod hostdev;
 pub mod node;
 pub mod snapshot;
+pub mod tpm;
+pub mod tuning;
 pub mod xmlnode;
 
 pub use caps::{Capabilities, DomainCapabilities, DomainCapsBlock};

@@ -1,13 +1,15 @@
 //! `<devices>`: the container, device `<address>` and `<boot order>`, and the print order of
-//! libvirt's `virDomainDefFormatInternal` (disks, controllers, interfaces, serials, parallels,
-//! consoles, channels, inputs, graphics, sounds, videos, watchdog, memballoon, rngs, panics).
+//! libvirt's `virDomainDefFormatInternal` (disks, controllers, filesystems, interfaces, serials,
+//! parallels, consoles, channels, inputs, TPMs, graphics, sounds, videos, watchdog, memballoon, rngs, panics).
 
 mod chardev;
 mod disk;
 mod display;
+mod fs;
 mod hostdev;
 mod misc;
 mod net;
+mod tpm;
 
 use virt_core::model::devices::{Address, Controller, Devices, PciAddress};
 use virt_core::model::DomainDef;
@@ -41,6 +43,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
                 let (ctl, indexed) = net::parse_controller(e)?;
                 insert_controller(&mut controllers, ctl, indexed);
             }
+            "filesystem" => d.filesystems.push(fs::parse(e)?),
             "interface" => d.interfaces.push(net::parse_interface(e)?),
             "serial" | "parallel" | "console" | "channel" => {
                 let dev = chardev::parse(e, &name)?;
@@ -52,6 +55,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
                 }
             }
             "input" => d.inputs.push(display::parse_input(e)?),
+            "tpm" => d.tpms.push(tpm::parse(e)?),
             "graphics" => d.graphics.push(display::parse_graphics(e)?),
             "sound" => d.sounds.push(display::parse_sound(e)?),
             "video" => {
@@ -190,6 +194,10 @@ fn assign_controller_indexes(
     Ok(())
 }
 
+/// Highest `controller` of a drive address: controllers 0 to it are added implicitly (as
+/// libvirt does), so an unbounded value would mean unbounded work and memory.
+pub(crate) const MAX_DRIVE_CONTROLLER: u32 = 1023;
+
 /// Parses the optional `<address>` child.
 pub(crate) fn parse_address(c: &mut Cursor<'_>) -> Result<Option<Address>, XmlError> {
     let Some(mut a) = c.child("address")? else {
@@ -213,7 +221,8 @@ pub(crate) fn parse_address(c: &mut Cursor<'_>) -> Result<Option<Address>, XmlEr
             multifunction: a.attr_on_off("multifunction")?,
         }),
         "drive" => Address::Drive {
-            controller: num(&mut a, "controller", u32::MAX)?,
+            // Every controller up to this index is added implicitly, so it is bounded.
+            controller: num(&mut a, "controller", MAX_DRIVE_CONTROLLER)?,
             bus: num(&mut a, "bus", u32::MAX)?,
             target: num(&mut a, "target", u32::MAX)?,
             unit: num(&mut a, "unit", u32::MAX)?,
@@ -360,12 +369,18 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
     for x in &d.controllers {
         net::format_controller(w, x);
     }
+    for x in &d.filesystems {
+        fs::format(w, x);
+    }
     for x in &d.interfaces {
         net::format_interface(w, x);
     }
     chardev::format_all(w, def, opts);
     for x in &d.inputs {
         display::format_input(w, x);
+    }
+    for x in &d.tpms {
+        tpm::format(w, x);
     }
     for x in &d.graphics {
         display::format_graphics(w, x, opts);

@@ -213,6 +213,13 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
             InterfaceType::Bridge => n.source_bridge = Some(s.attr_req("bridge")?.to_string()),
             InterfaceType::Direct => {
                 n.source_dev = Some(s.attr_req("dev")?.to_string());
+                if s.attr("portgroup").is_some() {
+                    // libvirt drops it silently and its schema allows it only with network=.
+                    s.report(XmlError::Unsupported {
+                        path: s.attr_path("portgroup"),
+                        message: "a portgroup applies only to interface type='network'".into(),
+                    })?;
+                }
                 n.source_mode = s.attr_with(
                     "mode",
                     "expected vepa, private, bridge or passthrough",

@@ -341,6 +341,7 @@ pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
     w.tag("currentMemory")
         .attr("unit", "KiB")
         .text(&def.current_memory_kib.to_string());
+    super::tuning::format_memory_tuning(w, def);
     let current =
         (def.current_vcpus > 0 && def.current_vcpus < def.vcpus).then_some(def.current_vcpus);
     w.tag("vcpu")
@@ -348,6 +349,7 @@ pub(super) fn format_memory_vcpu(w: &mut Writer, def: &DomainDef) {
         .attr_opt("cpuset", def.vcpu_cpuset.as_deref())
         .attr_opt("current", current)
         .text(&def.vcpus.max(1).to_string());
+    super::cputune::format_cpu_tuning(w, def);
     if let Some(n) = &def.numatune {
         w.tag("numatune").open();
         let mut m = w.tag("memory").attr("mode", &n.mode);

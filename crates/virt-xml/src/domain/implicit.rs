@@ -8,7 +8,7 @@ use virt_core::model::display::Video;
 use virt_core::model::enums::{ControllerType, DiskBus, VideoModel};
 use virt_core::model::DomainDef;
 
-use crate::devices::{disk_name_to_index, insert_controller};
+use crate::devices::{disk_name_to_index, insert_controller, MAX_DRIVE_CONTROLLER};
 use crate::XmlError;
 
 /// Adds and completes implicit devices; `path` is the domain's XPath.
@@ -26,11 +26,20 @@ pub(super) fn apply(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
             .iter()
             .filter(|d| d.target_bus == Some(bus))
             .filter_map(|d| match d.address {
-                Some(Address::Drive { controller, .. }) => Some(controller),
+                Some(Address::Drive { controller, .. }) => Some((controller, &d.target_dev)),
                 _ => None,
             })
             .max();
-        if let Some(max) = max {
+        if let Some((max, dev)) = max {
+            if max > MAX_DRIVE_CONTROLLER {
+                return Err(XmlError::Unsupported {
+                    path: format!("{path}/devices/disk/target/@dev"),
+                    message: format!(
+                        "disk '{dev}' needs {ty} controller {max}; at most \
+                         {MAX_DRIVE_CONTROLLER} is supported"
+                    ),
+                });
+            }
             for i in 0..=max {
                 maybe_add_controller(def, ty, i);
             }

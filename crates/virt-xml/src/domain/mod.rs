@@ -6,10 +6,12 @@
 //! of libvirt's `virDomainDefFormatInternal`.
 
 mod cpu;
+mod cputune;
 mod general;
 mod implicit;
 mod os;
 pub(crate) mod postparse;
+mod tuning;
 
 use virt_core::model::DomainDef;
 use virt_core::uuid::Uuid;
@@ -55,12 +57,18 @@ const KNOWN: &[&str] = &[
     "memory",
     "maxMemory",
     "currentMemory",
+    "blkiotune",
+    "memtune",
+    "memoryBacking",
     "vcpu",
+    "iothreads",
+    "cputune",
     "numatune",
     "resource",
     "bootloader",
     "bootloader_args",
     "os",
+    "idmap",
     "features",
     "cpu",
     "clock",
@@ -98,12 +106,18 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     }
     parse_identity(&mut c, &mut def)?;
     general::parse_memory(&mut c, &mut def)?;
+    tuning::parse_blkiotune(&mut c, &mut def)?;
+    tuning::parse_memtune(&mut c, &mut def)?;
+    tuning::parse_memory_backing(&mut c, &mut def)?;
     general::parse_vcpu(&mut c, &mut def)?;
+    cputune::parse_iothreads(&mut c, &mut def)?;
+    cputune::parse_cputune(&mut c, &mut def)?;
     general::parse_numatune(&mut c, &mut def)?;
     general::parse_resource(&mut c, &mut def)?;
     def.bootloader = non_empty(c.child_text("bootloader")?);
     def.bootloader_args = non_empty(c.child_text("bootloader_args")?);
     os::parse(&mut c, &mut def)?;
+    tuning::parse_idmap(&mut c, &mut def)?;
     cpu::parse_features(&mut c, &mut def)?;
     cpu::parse_cpu(&mut c, &mut def)?;
     cpu::parse_clock(&mut c, &mut def)?;
@@ -197,6 +211,7 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     w.text_elem("bootloader", def.bootloader.as_deref());
     w.text_elem("bootloader_args", def.bootloader_args.as_deref());
     os::format(&mut w, def);
+    tuning::format_idmap(&mut w, def);
     cpu::format_features(&mut w, def);
     cpu::format_cpu(&mut w, def);
     cpu::format_clock(&mut w, def);

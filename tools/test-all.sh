@@ -5,16 +5,29 @@
 # system tests (real virsh, real sockets, systemd-socket-activate, Python stubs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "disk free here: $(df -h . | awk 'NR==2 {print $4}')"
 
 need=()
-for p in libvirt-clients libvirt-daemon libvirt-dev pkg-config systemd dbus python3-venv openssh-server openssh-client; do
+# libxml2-utils: xmllint, which virt-xml-validate runs (only a Recommends of libvirt-clients).
+# qemu-system-x86 and busybox-static: the real guests of the QEMU driver's tests.
+for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
+  openssh-server openssh-client qemu-system-x86 busybox-static; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  extra=()
+  # Some images carry a backported qemu-utils that Breaks Debian 12's qemu-system-common: take
+  # qemu-utils (and qemu-block-extra, if present) at the QEMU version being installed.
+  qv=$(apt-cache policy qemu-system-x86 | awk '/Candidate:/ {print $2}')
+  for q in qemu-utils qemu-block-extra; do
+    iv=$(dpkg-query -W -f='${Version}' "$q" 2>/dev/null || true)
+    if [ -n "$iv" ] && [ -n "$qv" ] && [ "$iv" != "$qv" ]; then extra+=("$q=$qv"); fi
+  done
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends --allow-downgrades \
+    "${need[@]}" "${extra[@]}" >/dev/null
 fi
 
 # Python with grpcio for the generated-stub client test (tests/python).
@@ -40,5 +53,5 @@ fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
 # The daemon tests run the real binaries: build them first.
-cargo build --workspace --bins
+cargo build --workspace --bins --all-features
 cargo nextest run --workspace --all-features --no-fail-fast

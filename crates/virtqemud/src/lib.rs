@@ -23,6 +23,8 @@ mod domains;
 mod driver;
 pub mod host;
 mod ops;
+/// The QMP client: one pipelined connection per guest, events in order.
+pub mod qmp;
 mod registry;
 pub mod store;
 

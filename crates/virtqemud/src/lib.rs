@@ -26,6 +26,8 @@ mod ops;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
 mod registry;
+/// Bulk stats of one running guest, under libvirt's keys.
+pub mod stats;
 pub mod store;
 
 pub use driver::QemuDriver;

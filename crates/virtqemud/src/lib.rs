@@ -23,6 +23,8 @@ mod domains;
 mod driver;
 pub mod host;
 mod ops;
+/// What each installed `qemu-system-*` can do, probed over QMP and cached.
+pub mod probe;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
 mod registry;

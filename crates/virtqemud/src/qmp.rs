@@ -48,6 +48,14 @@
 //! (`getfd`/`add-fd` over SCM_RIGHTS), which starting guests with tap devices needs. The wire
 //! protocol itself is a few hundred lines here, on tokio and serde_json only; callers pick the
 //! fields they need out of [`serde_json::Value`].
+//!
+//! [`Qmp::connect`]: crate::qmp::Qmp::connect
+//! [`Qmp::send_fd`]: crate::qmp::Qmp::send_fd
+//! [`MAX_LINE`]: crate::qmp::MAX_LINE
+//! [`Qmp::execute_timeout`]: crate::qmp::Qmp::execute_timeout
+//! [`QmpError::Closed`]: crate::qmp::QmpError::Closed
+//! [`Qmp::closed`]: crate::qmp::Qmp::closed
+//! [`Qmp`]: crate::qmp::Qmp
 
 use std::collections::HashMap;
 use std::io;

@@ -17,6 +17,9 @@
 //! Keys that need the domain definition (`state.*`, the disk targets' names) are the caller's:
 //! `gather` names a disk by its QEMU device id (`virtio-disk0`), and [`gather_disks`] takes the
 //! targets and source paths for libvirt's `vda`-style names.
+//!
+//! [`MONITOR_WAIT`]: crate::stats::MONITOR_WAIT
+//! [`gather_disks`]: crate::stats::gather_disks
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -23,7 +23,13 @@ mod domains;
 mod driver;
 pub mod host;
 mod ops;
+/// What each installed `qemu-system-*` can do, probed over QMP and cached.
+pub mod probe;
+/// The QMP client: one pipelined connection per guest, events in order.
+pub mod qmp;
 mod registry;
+/// Bulk stats of one running guest, under libvirt's keys.
+pub mod stats;
 pub mod store;
 
 pub use driver::QemuDriver;

@@ -19,9 +19,13 @@
 
 #![warn(missing_docs)]
 
+/// The QEMU command line of a domain definition.
+pub mod command;
 mod domains;
 mod driver;
 pub mod host;
+/// Tap devices for bridge and ethernet interfaces.
+pub mod net;
 mod ops;
 mod registry;
 pub mod store;

@@ -55,6 +55,7 @@ use virt_core::VirtError;
 use crate::net::TapDevice;
 
 mod devices;
+mod disk;
 mod honour;
 mod json;
 

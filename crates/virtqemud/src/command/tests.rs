@@ -362,7 +362,7 @@ fn names_with_commas_are_escaped_and_paused_start_adds_s() {
 
 #[test]
 fn disk_indices_follow_libvirts_names() {
-    use super::devices::disk_index;
+    use super::disk::disk_index;
     assert_eq!(disk_index("vda"), Some(0));
     assert_eq!(disk_index("sdb"), Some(1));
     assert_eq!(disk_index("hdz"), Some(25));

@@ -58,6 +58,7 @@ mod devices;
 mod disk;
 mod honour;
 mod json;
+mod pci;
 
 pub use honour::honoured;
 use json::Json;
@@ -211,6 +212,7 @@ pub(crate) struct Builder<'a> {
     pub family: Family,
     pub args: Vec<String>,
     pub fds: Vec<(RawFd, OwnedFd)>,
+    pub pci: pci::PciPlan,
 }
 
 impl Builder<'_> {
@@ -242,6 +244,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
         family,
         args: Vec::new(),
         fds: Vec::new(),
+        pci: pci::PciPlan::of(def, family),
     };
     b.arg(
         "-name",

@@ -107,15 +107,28 @@ fn pci_bus(b: &Builder<'_>, n: u32) -> String {
     }
 }
 
-/// Adds `bus`/`addr` for a PCI address; no address lets QEMU place the device.
+/// Adds `bus`/`addr`: the device's PCI address, or a free root-bus slot (see `pci`).
 pub(super) fn pci_addr(
-    b: &Builder<'_>,
+    b: &mut Builder<'_>,
     j: &mut Json,
     addr: &Option<Address>,
     what: &str,
 ) -> Result<(), VirtError> {
     match addr {
-        None => Ok(()),
+        None if b.family == Family::Other => Ok(()),
+        None => {
+            let slot = if what == "video0" {
+                b.pci.video_slot()
+            } else {
+                None
+            };
+            let slot = slot.or_else(|| b.pci.take_slot()).ok_or_else(|| {
+                unsupported(format!("{what}: no free slot left on the PCI root bus"))
+            })?;
+            j.set("bus", Json::str(pci_bus(b, 0)));
+            j.set("addr", Json::str(format!("0x{slot:x}")));
+            Ok(())
+        }
         Some(Address::Pci(a)) => {
             if a.domain != 0 {
                 return Err(unsupported(format!(
@@ -124,6 +137,7 @@ pub(super) fn pci_addr(
                 )));
             }
             let known = a.bus == 0
+                || b.pci.implicit.contains(&a.bus)
                 || b.def.devices.controllers.iter().any(|c| {
                     c.controller_type == ControllerType::Pci
                         && c.index == a.bus
@@ -133,8 +147,8 @@ pub(super) fn pci_addr(
                 });
             if !known {
                 return Err(unsupported(format!(
-                    "{what}: PCI bus {:#04x} has no PCI controller with index {}",
-                    a.bus, a.bus
+                    "{what}: PCI bus {:#04x} is not a bus this machine has",
+                    a.bus
                 )));
             }
             j.set("bus", Json::str(pci_bus(b, a.bus)));
@@ -155,6 +169,28 @@ pub(super) fn pci_addr(
     }
 }
 
+/// A controller for each bus an address names and no controller provides.
+fn implicit_buses(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for bus in b.pci.implicit.clone() {
+        let mut dev = match b.family {
+            Family::Q35 => Json::obj([
+                ("driver", Json::str("pcie-root-port")),
+                ("port", Json::Num(0x10 + u64::from(bus) - 1)),
+                ("chassis", Json::Num(bus.into())),
+                ("id", Json::str(format!("pci.{bus}"))),
+            ]),
+            _ => Json::obj([
+                ("driver", Json::str("pci-bridge")),
+                ("chassis_nr", Json::Num(bus.into())),
+                ("id", Json::str(format!("pci.{bus}"))),
+            ]),
+        };
+        pci_addr(b, &mut dev, &None, &format!("pci.{bus}"))?;
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
 fn address_type(a: &Address) -> &str {
     match a {
         Address::Pci(_) => "pci",
@@ -173,7 +209,9 @@ fn target_attr<'a>(c: &'a Controller, name: &str) -> Option<&'a str> {
 }
 
 fn controllers(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    for c in &b.def.devices.controllers {
+    implicit_buses(b)?;
+    let def = b.def;
+    for c in &def.devices.controllers {
         let what = format!("controller {} {}", c.controller_type, c.index);
         let model = c.model.as_deref();
         let mut dev = match (c.controller_type, model) {

@@ -45,7 +45,8 @@ pub(super) fn disks(b: &mut Builder<'_>, boot: &[Option<u32>]) -> Result<(), Vir
         .iter()
         .filter(|d| d.source.is_some())
         .count();
-    for (i, disk) in b.def.devices.disks.iter().enumerate() {
+    let def = b.def;
+    for (i, disk) in def.devices.disks.iter().enumerate() {
         let what = format!("disk '{}'", disk.target_dev);
         let cache = match disk.driver.as_ref().and_then(|d| d.cache.as_deref()) {
             None | Some("default") => None,
@@ -156,7 +157,7 @@ fn drive_address(disk: &Disk, what: &str) -> Result<(u32, u32, u32, u32), VirtEr
     }
 }
 
-fn frontend(b: &Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtError> {
+fn frontend(b: &mut Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtError> {
     let cd = disk.device == DiskDevice::Cdrom;
     if !matches!(disk.device, DiskDevice::Disk | DiskDevice::Cdrom) {
         return Err(unsupported(format!(

@@ -312,7 +312,23 @@ fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
         .any(|e| e.file_name().to_string_lossy().starts_with("vtnobr"));
     assert!(!leftover, "a failed create_tap left its tap behind");
 
-    let tap = create_tap(Some("vttap%d"), Some(&bridge.0), &mac).expect("tap");
+    let nic = format!(
+        "<interface type='bridge'><mac address='{mac}'/><source bridge='{}'/>\
+         <target dev='vttap%d'/><model type='virtio'/></interface>",
+        bridge.0
+    );
+    let probe = virt_xml::parse_domain(&format!(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os>\
+         <devices>{nic}<interface type='user'/></devices></domain>"
+    ))
+    .expect("parse");
+    let mut taps = virtqemud::net::taps_for(&probe).expect("taps for the definition");
+    assert_eq!(
+        taps.len(),
+        1,
+        "one tap for the bridge NIC, none for the user NIC"
+    );
+    let tap = taps.remove(0);
     let name = tap.name.clone();
     assert!(name.starts_with("vttap") && !name.contains('%'), "{name}");
     assert_eq!(sys(&name, "address").as_deref(), Some("fe:54:00:12:34:56"));
@@ -324,11 +340,6 @@ fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
     let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex");
     assert_eq!(flags & 1, 1, "tap is up");
 
-    let nic = format!(
-        "<interface type='bridge'><mac address='{mac}'/><source bridge='{}'/>\
-         <model type='virtio'/></interface>",
-        bridge.0
-    );
     let mut g = boot(&nic, vec![tap]);
     // The guest brings eth0 up; its IPv6 router solicitations arrive on the tap.
     wait_for("guest packets on the tap", 30, || {

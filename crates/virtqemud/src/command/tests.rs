@@ -489,6 +489,11 @@ fn every_honoured_corpus_definition_builds() {
         if let Err(e) = codec.check_honoured(&d, &h) {
             assert_eq!(e.code, ErrorCode::ConfigUnsupported);
             assert!(!e.violations.is_empty(), "{}: {e:?}", path.display());
+            if std::env::var_os("SHOW_REFUSED").is_some() {
+                for v in &e.violations {
+                    eprintln!("REFUSED {} {}", path.display(), v.description);
+                }
+            }
             refused.push(path);
             continue;
         }

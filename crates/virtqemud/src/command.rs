@@ -398,9 +398,6 @@ fn firmware_args(b: &mut Builder<'_>) -> (bool, bool) {
 
 fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let mut m = format!("{},usb=off", opt(machine));
-    if b.family != Family::Other && feature(b.def, "acpi").is_none() {
-        m.push_str(",acpi=off");
-    }
     if let Some(state) = feature(b.def, "vmport").and_then(|f| f.state) {
         m.push_str(if state { ",vmport=on" } else { ",vmport=off" });
     }
@@ -414,6 +411,10 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let pc = b.family != Family::Other;
     if pc {
         m.push_str(",memory-backend=pc.ram");
+    }
+    // x86 PC machines have ACPI unless the definition asks for it (`<features><acpi/>`).
+    if pc && feature(b.def, "acpi").is_none() {
+        m.push_str(",acpi=off");
     }
     b.arg("-machine", m);
     b.arg(

@@ -557,3 +557,13 @@ fn unaddressed_devices_avoid_explicit_slots_and_missing_buses_get_controllers() 
         )
     );
 }
+
+#[test]
+fn a_pc_guest_without_the_acpi_feature_gets_acpi_off() {
+    let a = args(&KERNEL.replace("<features><acpi/></features>", ""));
+    assert_eq!(
+        a[3],
+        "pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,acpi=off"
+    );
+    assert!(!args(KERNEL)[3].contains("acpi"));
+}

@@ -19,9 +19,13 @@
 
 #![warn(missing_docs)]
 
+/// The QEMU command line of a domain definition.
+pub mod command;
 mod domains;
 mod driver;
 pub mod host;
+/// Tap devices for bridge and ethernet interfaces.
+pub mod net;
 mod ops;
 /// What each installed `qemu-system-*` can do, probed over QMP and cached.
 pub mod probe;

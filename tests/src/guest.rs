@@ -43,7 +43,7 @@ pub const MODULES: &[&str] = &[
 ];
 
 /// Bumped whenever the initramfs contents change, so a stale cache is rebuilt.
-const INITRD_VERSION: u32 = 2;
+const INITRD_VERSION: u32 = 4;
 
 /// The cached guest.
 #[derive(Debug, Clone)]
@@ -201,6 +201,11 @@ fn init_script() -> String {
          # Foreground in a background job, logging to the console (its default log file's\n\
          # directory does not exist here, and a daemonised acpid would die on it unseen).\n\
          acpid -f -d &\n\
+         # The marker promises that the power button works: wait until acpid has opened the\n\
+         # input devices (a loaded host made a test press the button before that).\n\
+         a=$!; i=0\n\
+         while [ $i -lt 200 ] && ! ls -l /proc/$a/fd 2>/dev/null | grep -q /dev/input/event; do\n\
+         usleep 20000; i=$((i+1)); done\n\
          echo {READY_MARKER}\n\
          while true; do sh; sleep 1; done\n"
     )

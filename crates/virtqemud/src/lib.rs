@@ -23,6 +23,7 @@ mod domains;
 mod driver;
 pub mod host;
 mod ops;
+pub mod process;
 mod registry;
 pub mod store;
 

@@ -24,6 +24,7 @@ mod driver;
 pub mod host;
 mod ops;
 pub mod process;
+pub mod status;
 mod registry;
 pub mod store;
 

@@ -19,11 +19,18 @@
 
 #![warn(missing_docs)]
 
+/// The QEMU command line of a domain definition.
+pub mod command;
 mod domains;
 mod driver;
 pub mod host;
+mod live;
+/// Tap devices for bridge and ethernet interfaces.
+pub mod net;
 mod ops;
 pub mod process;
+/// The QMP client: one pipelined connection per guest, events in order.
+pub mod qmp;
 pub mod status;
 mod registry;
 pub mod store;

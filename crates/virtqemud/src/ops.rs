@@ -41,7 +41,7 @@ pub fn honoured() -> Honoured {
 }
 
 /// Inactive XML with secrets, as stored on disk and returned by a validation.
-const STORED: FormatOptions = FormatOptions {
+pub(crate) const STORED: FormatOptions = FormatOptions {
     id: None,
     secure: true,
     inactive: true,
@@ -61,6 +61,17 @@ fn located(mut err: VirtError) -> VirtError {
         });
     }
     err
+}
+
+/// Nanoseconds per clock tick (`/proc` times are in ticks).
+pub(crate) fn ns_per_tick() -> u64 {
+    // SAFETY: sysconf has no side effects.
+    let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        1_000_000_000 / hz as u64
+    } else {
+        10_000_000
+    }
 }
 
 fn system_error(err: impl std::fmt::Display) -> VirtError {
@@ -95,10 +106,20 @@ impl QemuDriver {
         let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
         self.store.save(&def.name, &text).map_err(system_error)?;
-        let autostart = replaces && st.by_uuid.get(&def.uuid).is_some_and(|d| d.autostart);
-        let dom = Dom { def, autostart };
-        let handle = dom.handle();
-        st.insert(dom);
+        // A running domain keeps running; the new definition applies at its next boot.
+        let handle = match st.by_uuid.get_mut(&def.uuid) {
+            Some(existing) => {
+                existing.def = def;
+                existing.persistent = true;
+                existing.handle()
+            }
+            None => {
+                let dom = Dom::new(def, false, true);
+                let handle = dom.handle();
+                st.insert(dom);
+                handle
+            }
+        };
         let detail = if replaces {
             ev::defined::UPDATED
         } else {
@@ -151,6 +172,10 @@ impl QemuDriver {
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
         let dom = &st.by_uuid[&uuid];
+        if !dom.persistent {
+            return Err(VirtError::operation_invalid("cannot undefine transient domain")
+                .with_object(&dom.def.name, uuid.to_string()));
+        }
         // Managed-save images, snapshots and checkpoints cannot exist before guests can run,
         // so their flags have nothing to remove. An NVRAM file can (copied in by the user).
         let nvram = dom
@@ -174,8 +199,18 @@ impl QemuDriver {
         }
         let name = dom.def.name.clone();
         self.store.remove(&name).map_err(system_error)?;
-        let dom = st.remove(&uuid).expect("resolved above");
-        let handle = dom.handle();
+        // A running domain becomes transient and goes when it stops.
+        let handle = match st.by_uuid.get_mut(&uuid) {
+            Some(d) if d.is_active() => {
+                d.persistent = false;
+                d.autostart = false;
+                if let Some(r) = &d.run {
+                    d.def = r.live.clone();
+                }
+                d.handle()
+            }
+            _ => st.remove(&uuid).expect("resolved above").handle(),
+        };
         self.bus.emit(
             handle.clone(),
             ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
@@ -186,14 +221,21 @@ impl QemuDriver {
     pub(crate) fn info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
         let st = self.lock();
         let d = st.get(lookup)?;
+        let (def, memory_kib, cpu_time_ns) = match &d.run {
+            Some(r) => {
+                let ticks = crate::process::stat(r.proc.pid().pid).map_or(0, |s| s.cpu_ticks);
+                (&r.live, r.balloon_kib, ticks * ns_per_tick())
+            }
+            None => (&d.def, d.def.current_memory_kib, 0),
+        };
         let info = DomainInfo {
             state: d.state(),
-            max_memory_kib: d.def.memory_kib,
-            memory_kib: d.def.current_memory_kib,
-            vcpus: d.def.current_vcpus,
-            cpu_time_ns: 0,
-            os_type: d.def.os.os_type.clone(),
-            persistent: true,
+            max_memory_kib: def.memory_kib,
+            memory_kib,
+            vcpus: def.current_vcpus,
+            cpu_time_ns,
+            os_type: def.os.os_type.clone(),
+            persistent: d.persistent,
             autostart: d.autostart,
             has_managed_save: false,
             security_labels: Vec::new(),
@@ -203,23 +245,41 @@ impl QemuDriver {
         Ok((d.handle(), info))
     }
 
-    /// Shut-off domains: the live XML is the inactive XML (no ID, no runtime data).
+    /// The live XML of a running domain (ID, pty paths); with INACTIVE, or for a shut-off
+    /// domain, the persistent definition.
     pub(crate) fn xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
         // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE.
         self.check_flags(flags, 0xf, "qemuDomainGetXMLDesc")?;
         let st = self.lock();
         let d = st.get(lookup)?;
-        let opts = FormatOptions {
-            id: None,
-            secure: flags & 1 != 0,
-            inactive: true,
-        };
-        Ok(self.codec.format_domain(&d.def, opts))
+        let secure = flags & 1 != 0;
+        match &d.run {
+            Some(r) if flags & 2 == 0 || !d.persistent => Ok(self.codec.format_domain(
+                &r.live,
+                FormatOptions {
+                    id: Some(r.id),
+                    secure,
+                    inactive: flags & 8 != 0,
+                },
+            )),
+            _ => Ok(self.codec.format_domain(
+                &d.def,
+                FormatOptions {
+                    id: None,
+                    secure,
+                    inactive: true,
+                },
+            )),
+        }
     }
 
     pub(crate) fn set_autostart_flag(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
+        if !d.persistent {
+            return Err(VirtError::operation_invalid("cannot set autostart for transient domain")
+                .with_object(&d.def.name, d.def.uuid.to_string()));
+        }
         if d.autostart != on {
             self.store
                 .set_autostart(&d.def.name, on)
@@ -229,9 +289,15 @@ impl QemuDriver {
         Ok(())
     }
 
-    /// OPERATION_INVALID "domain is not running" (nothing runs yet), or NO_DOMAIN.
-    pub(crate) fn not_running(&self, lookup: &DomainLookup) -> VirtError {
+    /// For what is not implemented on a running domain (save, managed save): NO_SUPPORT
+    /// naming `api`; OPERATION_INVALID "domain is not running" for a shut-off one; NO_DOMAIN.
+    pub(crate) fn not_running(&self, lookup: &DomainLookup, api: &str) -> VirtError {
         match self.lock().get(lookup) {
+            Ok(d) if d.is_active() => VirtError::new(
+                ErrorCode::NoSupport,
+                ErrorDomain::Qemu,
+                format!("{api}: saving a running domain is not implemented yet in virtqemud"),
+            ),
             Ok(d) => VirtError::operation_invalid("domain is not running")
                 .with_object(&d.def.name, d.def.uuid.to_string()),
             Err(e) => e,

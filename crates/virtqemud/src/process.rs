@@ -313,6 +313,12 @@ pub struct ProcHandle {
     fd: AsyncFd<OwnedFd>,
 }
 
+impl std::fmt::Debug for ProcHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcHandle").field("pid", &self.pid).finish()
+    }
+}
+
 impl ProcHandle {
     /// Opens `p`; `None` when it is gone (or its pid now names another process).
     pub fn open(p: Pid) -> Option<ProcHandle> {

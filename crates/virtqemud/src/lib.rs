@@ -28,11 +28,15 @@ mod live;
 /// Tap devices for bridge and ethernet interfaces.
 pub mod net;
 mod ops;
+/// What each installed `qemu-system-*` can do, probed over QMP and cached.
+pub mod probe;
 pub mod process;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
 pub mod status;
 mod registry;
+/// Bulk stats of one running guest, under libvirt's keys.
+pub mod stats;
 pub mod store;
 
 pub use driver::QemuDriver;

@@ -29,15 +29,10 @@ mod undefine_flags {
     pub const KEEP_TPM: u32 = 64;
 }
 
-/// What this driver acts on today: any element the codec models, of type `qemu` or `kvm`.
-/// Capability-driven constraints (buses, models, firmware) join when QEMU is probed.
+/// What this driver acts on: exactly what the command line builder can express
+/// ([`crate::command::honoured`]).
 pub fn honoured() -> Honoured {
-    let mut h = Honoured::everything("QEMU");
-    h.values.push((
-        "/domain/@type".into(),
-        host::VIRT_TYPES.iter().map(|t| t.to_string()).collect(),
-    ));
-    h
+    crate::command::honoured()
 }
 
 /// Inactive XML with secrets, as stored on disk and returned by a validation.

@@ -1,0 +1,839 @@
+//! The `<devices>` part of the command line: controllers, disks (blockdev), NICs, serial
+//! ports, inputs, graphics, video, balloon and rng, each under libvirt's alias.
+
+use std::os::fd::RawFd;
+
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::model::chardev::CharDev;
+use virt_core::model::devices::{Address, Controller, Disk};
+use virt_core::model::enums::{
+    BootDev, CharSourceMode, CharType, ControllerType, DiskBus, DiskDevice, DiskType, GraphicsType,
+    InputBus, InputType, InterfaceType, MemballoonModel, RngModel, VideoModel,
+};
+use virt_core::VirtError;
+
+use super::json::Json;
+use super::{opt, unsupported, Builder, Family};
+
+/// The first descriptor number handed to the child for tap devices.
+pub const FIRST_CHILD_FD: RawFd = 3;
+
+pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    refuse_unexpressible(b)?;
+    let boot = BootIndices::of(b.def);
+    controllers(b)?;
+    disks(b, &boot)?;
+    interfaces(b, &boot)?;
+    serials(b)?;
+    inputs(b)?;
+    graphics(b)?;
+    videos(b)?;
+    balloon(b)?;
+    rngs(b)
+}
+
+/// Device kinds the builder has no form for (define refuses them first; see `honour`).
+fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
+    let d = &b.def.devices;
+    let present = [
+        (!d.filesystems.is_empty(), "filesystem"),
+        (!d.parallels.is_empty(), "parallel"),
+        (!d.channels.is_empty(), "channel"),
+        (!d.tpms.is_empty(), "tpm"),
+        (!d.sounds.is_empty(), "sound"),
+        (!d.hostdevs.is_empty(), "hostdev"),
+        (!d.redirdevs.is_empty(), "redirdev"),
+        (d.watchdog.is_some(), "watchdog"),
+        (!d.panics.is_empty(), "panic"),
+    ];
+    match present.iter().find(|(p, _)| *p) {
+        Some((_, name)) => Err(unsupported(format!(
+            "the QEMU driver does not support <{name}> devices"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// `bootindex` per disk and interface: per-device `<boot order>`, or libvirt's conversion of
+/// `<os><boot dev>` (the first device of each kind, in the listed order).
+struct BootIndices {
+    disks: Vec<Option<u32>>,
+    nets: Vec<Option<u32>>,
+}
+
+impl BootIndices {
+    fn of(def: &virt_core::model::DomainDef) -> BootIndices {
+        let d = &def.devices;
+        let mut out = BootIndices {
+            disks: d.disks.iter().map(|x| x.boot_order).collect(),
+            nets: d.interfaces.iter().map(|x| x.boot_order).collect(),
+        };
+        if out.disks.iter().chain(&out.nets).any(Option::is_some) {
+            return out;
+        }
+        let mut next = 1;
+        for dev in &def.os.boot_devs {
+            let slot = match dev {
+                BootDev::Network => out.nets.first_mut(),
+                _ => {
+                    let kind = match dev {
+                        BootDev::Cdrom => DiskDevice::Cdrom,
+                        BootDev::Fd => DiskDevice::Floppy,
+                        _ => DiskDevice::Disk,
+                    };
+                    d.disks
+                        .iter()
+                        .position(|x| x.device == kind)
+                        .and_then(|i| out.disks.get_mut(i))
+                }
+            };
+            if let Some(slot) = slot {
+                if slot.is_none() {
+                    *slot = Some(next);
+                    next += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The QOM bus of PCI bus number `n`: the root bus is built in, others are controllers.
+fn pci_bus(b: &Builder<'_>, n: u32) -> String {
+    match (n, b.family) {
+        (0, Family::Q35) => "pcie.0".into(),
+        (0, _) => "pci.0".into(),
+        (n, _) => format!("pci.{n}"),
+    }
+}
+
+/// Adds `bus`/`addr` for a PCI address; no address lets QEMU place the device.
+fn pci_addr(
+    b: &Builder<'_>,
+    j: &mut Json,
+    addr: &Option<Address>,
+    what: &str,
+) -> Result<(), VirtError> {
+    match addr {
+        None => Ok(()),
+        Some(Address::Pci(a)) => {
+            if a.domain != 0 {
+                return Err(unsupported(format!(
+                    "{what}: PCI domain {} is not supported",
+                    a.domain
+                )));
+            }
+            let known = a.bus == 0
+                || b.def.devices.controllers.iter().any(|c| {
+                    c.controller_type == ControllerType::Pci
+                        && c.index == a.bus
+                        && c.model
+                            .as_deref()
+                            .is_some_and(|m| m != "pci-root" && m != "pcie-root")
+                });
+            if !known {
+                return Err(unsupported(format!(
+                    "{what}: PCI bus {:#04x} has no PCI controller with index {}",
+                    a.bus, a.bus
+                )));
+            }
+            j.set("bus", Json::str(pci_bus(b, a.bus)));
+            let mut s = format!("0x{:x}", a.slot);
+            if a.function != 0 {
+                s.push_str(&format!(".0x{:x}", a.function));
+            }
+            j.set("addr", Json::str(s));
+            if a.multifunction == Some(true) {
+                j.set("multifunction", Json::Bool(true));
+            }
+            Ok(())
+        }
+        Some(other) => Err(unsupported(format!(
+            "{what}: address type '{}' is not supported here",
+            address_type(other)
+        ))),
+    }
+}
+
+fn address_type(a: &Address) -> &str {
+    match a {
+        Address::Pci(_) => "pci",
+        Address::Drive { .. } => "drive",
+        Address::VirtioSerial { .. } => "virtio-serial",
+        Address::Usb { .. } => "usb",
+        Address::Other { address_type, .. } => address_type,
+    }
+}
+
+fn target_attr<'a>(c: &'a Controller, name: &str) -> Option<&'a str> {
+    c.target
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn controllers(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for c in &b.def.devices.controllers {
+        let what = format!("controller {} {}", c.controller_type, c.index);
+        let model = c.model.as_deref();
+        let mut dev = match (c.controller_type, model) {
+            (ControllerType::Pci, Some("pci-root" | "pcie-root")) if c.index == 0 => continue,
+            (ControllerType::Pci, Some("pcie-root-port")) => {
+                let chassis = target_attr(c, "chassis")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(c.index as u64);
+                let port = target_attr(c, "port")
+                    .and_then(parse_num)
+                    .unwrap_or(0x10 + c.index.saturating_sub(1) as u64);
+                Json::obj([
+                    ("driver", Json::str("pcie-root-port")),
+                    ("port", Json::Num(port)),
+                    ("chassis", Json::Num(chassis)),
+                    ("id", Json::str(format!("pci.{}", c.index))),
+                ])
+            }
+            (ControllerType::Pci, Some("pci-bridge")) => {
+                let nr = target_attr(c, "chassisNr")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(c.index as u64);
+                Json::obj([
+                    ("driver", Json::str("pci-bridge")),
+                    ("chassis_nr", Json::Num(nr)),
+                    ("id", Json::str(format!("pci.{}", c.index))),
+                ])
+            }
+            (ControllerType::Usb, Some("none")) => continue,
+            (ControllerType::Usb, m @ (None | Some("qemu-xhci" | "piix3-uhci"))) => {
+                let driver = match (m, b.family) {
+                    (Some("piix3-uhci"), _) | (None, Family::I440fx) => "piix3-usb-uhci",
+                    _ => "qemu-xhci",
+                };
+                let id = if c.index == 0 {
+                    "usb".to_string()
+                } else {
+                    format!("usb{}", c.index)
+                };
+                let mut j = Json::obj([("driver", Json::str(driver)), ("id", Json::str(id))]);
+                if let (Some(p), "qemu-xhci") = (c.ports, driver) {
+                    j.set("p2", Json::Num(p.into()));
+                    j.set("p3", Json::Num(p.into()));
+                }
+                j
+            }
+            (ControllerType::Scsi, None | Some("virtio-scsi")) => Json::obj([
+                ("driver", Json::str("virtio-scsi-pci")),
+                ("id", Json::str(format!("scsi{}", c.index))),
+            ]),
+            // The q35 machine's own AHCI is sata0; the i440fx machine's own IDE is ide.
+            (ControllerType::Sata, None) if c.index == 0 && b.family == Family::Q35 => continue,
+            (ControllerType::Sata, None) => Json::obj([
+                ("driver", Json::str("ahci")),
+                ("id", Json::str(format!("sata{}", c.index))),
+            ]),
+            (ControllerType::Ide, None) if c.index == 0 && b.family == Family::I440fx => continue,
+            (ControllerType::VirtioSerial, None) => Json::obj([
+                ("driver", Json::str("virtio-serial-pci")),
+                ("id", Json::str(format!("virtio-serial{}", c.index))),
+            ]),
+            (_, m) => {
+                return Err(unsupported(format!(
+                    "{what}{}: not supported on machine type '{}'",
+                    m.map(|m| format!(" model '{m}'")).unwrap_or_default(),
+                    super::machine_type(b.def, b.ctx.qemu_version)
+                )))
+            }
+        };
+        pci_addr(b, &mut dev, &c.address, &what)?;
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
+fn parse_num(v: &str) -> Option<u64> {
+    match v.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => v.parse().ok(),
+    }
+}
+
+/// libvirt's disk index of a target name: `vda` 0, `sdb` 1, `hdaa` 26.
+pub(crate) fn disk_index(dev: &str) -> Option<u32> {
+    let rest = ["xvd", "vd", "sd", "hd", "fd"]
+        .iter()
+        .find_map(|p| dev.strip_prefix(p))?;
+    if rest.is_empty() || !rest.bytes().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut n: u32 = 0;
+    for c in rest.bytes() {
+        n = n.checked_mul(26)?.checked_add(u32::from(c - b'a') + 1)?;
+    }
+    Some(n - 1)
+}
+
+/// `cache=...` as blockdev cache flags and the frontend's write-cache.
+fn cache_mode(mode: &str) -> Option<(bool, bool, bool)> {
+    // (direct, no-flush, write-cache)
+    Some(match mode {
+        "none" => (true, false, true),
+        "writethrough" => (false, false, false),
+        "writeback" => (false, false, true),
+        "directsync" => (true, false, false),
+        "unsafe" => (false, true, true),
+        _ => return None,
+    })
+}
+
+fn disks(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> {
+    let mut node = b
+        .def
+        .devices
+        .disks
+        .iter()
+        .filter(|d| d.source.is_some())
+        .count();
+    for (i, disk) in b.def.devices.disks.iter().enumerate() {
+        let what = format!("disk '{}'", disk.target_dev);
+        let cache = match disk.driver.as_ref().and_then(|d| d.cache.as_deref()) {
+            None | Some("default") => None,
+            Some(m) => Some(cache_mode(m).ok_or_else(|| {
+                unsupported(format!("{what}: cache mode '{m}' is not supported"))
+            })?),
+        };
+        let drive = match disk.source.as_ref().and_then(|s| s.path.as_deref()) {
+            Some(path) => {
+                let n = node;
+                node -= 1;
+                blockdev(b, disk, path, n, cache, &what)?;
+                Some(format!("libvirt-{n}-format"))
+            }
+            None if disk.device == DiskDevice::Cdrom => None,
+            None => return Err(unsupported(format!("{what}: a disk needs a source"))),
+        };
+        let mut dev = frontend(b, disk, &what)?;
+        if let Some(drive) = drive {
+            dev.set("drive", Json::str(drive));
+        }
+        dev.set("id", Json::str(alias(b, disk)?));
+        if let Some(serial) = &disk.serial {
+            dev.set("serial", Json::str(serial.clone()));
+        }
+        if let Some(idx) = boot.disks.get(i).copied().flatten() {
+            dev.set("bootindex", Json::Num(idx.into()));
+        }
+        if let Some((_, _, wc)) = cache {
+            dev.set("write-cache", Json::str(if wc { "on" } else { "off" }));
+        }
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
+fn blockdev(
+    b: &mut Builder<'_>,
+    disk: &Disk,
+    path: &str,
+    n: usize,
+    cache: Option<(bool, bool, bool)>,
+    what: &str,
+) -> Result<(), VirtError> {
+    let driver = match (disk.disk_type, disk.device) {
+        (DiskType::File, _) => "file",
+        (DiskType::Block, DiskDevice::Cdrom) => "host_cdrom",
+        (DiskType::Block, _) => "host_device",
+        (t, _) => {
+            return Err(unsupported(format!(
+                "{what}: disk type '{t}' is not supported"
+            )))
+        }
+    };
+    let format = disk
+        .driver
+        .as_ref()
+        .and_then(|d| d.format.as_deref())
+        .unwrap_or("raw");
+    if !matches!(format, "raw" | "qcow2") {
+        return Err(unsupported(format!(
+            "{what}: image format '{format}' is not supported (raw, qcow2)"
+        )));
+    }
+    let cache_json = cache.map(|(direct, no_flush, _)| {
+        Json::obj([
+            ("direct", Json::Bool(direct)),
+            ("no-flush", Json::Bool(no_flush)),
+        ])
+    });
+    let storage_name = format!("libvirt-{n}-storage");
+    let mut storage = Json::obj([
+        ("driver", Json::str(driver)),
+        ("filename", Json::str(path)),
+        ("node-name", Json::str(storage_name.clone())),
+    ]);
+    if let Some(c) = &cache_json {
+        storage.set("cache", c.clone());
+    }
+    storage.set("auto-read-only", Json::Bool(true));
+    storage.set("discard", Json::str("unmap"));
+    let mut fmt = Json::obj([
+        ("node-name", Json::str(format!("libvirt-{n}-format"))),
+        ("read-only", Json::Bool(disk.readonly)),
+    ]);
+    if let Some(c) = cache_json {
+        fmt.set("cache", c);
+    }
+    if let Some(d) = disk.driver.as_ref().and_then(|d| d.discard.as_deref()) {
+        fmt.set("discard", Json::str(d));
+    }
+    fmt.set("driver", Json::str(format));
+    fmt.set("file", Json::str(storage_name));
+    b.json("-blockdev", storage);
+    b.json("-blockdev", fmt);
+    Ok(())
+}
+
+fn drive_address(disk: &Disk, what: &str) -> Result<(u32, u32, u32, u32), VirtError> {
+    match disk.address {
+        Some(Address::Drive {
+            controller,
+            bus,
+            target,
+            unit,
+        }) => Ok((controller, bus, target, unit)),
+        _ => Err(unsupported(format!("{what}: needs a drive address"))),
+    }
+}
+
+fn frontend(b: &Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtError> {
+    let cd = disk.device == DiskDevice::Cdrom;
+    if !matches!(disk.device, DiskDevice::Disk | DiskDevice::Cdrom) {
+        return Err(unsupported(format!(
+            "{what}: disk device '{}' is not supported",
+            disk.device
+        )));
+    }
+    let bus = disk.target_bus.unwrap_or(DiskBus::Virtio);
+    let ide_like = matches!(bus, DiskBus::Ide | DiskBus::Sata);
+    if ide_like && disk.readonly && !cd {
+        return Err(unsupported(format!(
+            "{what}: readonly {bus} disks are not supported (QEMU's ide-hd cannot be read-only)"
+        )));
+    }
+    let ide_driver = if cd { "ide-cd" } else { "ide-hd" };
+    Ok(match bus {
+        DiskBus::Virtio if cd => {
+            return Err(unsupported(format!(
+                "{what}: a cdrom cannot be on the virtio bus"
+            )))
+        }
+        DiskBus::Virtio => {
+            let mut j = Json::obj([("driver", Json::str("virtio-blk-pci"))]);
+            pci_addr(b, &mut j, &disk.address, what)?;
+            j
+        }
+        DiskBus::Sata => {
+            let (c, _, _, unit) = drive_address(disk, what)?;
+            let bus = if b.family == Family::Q35 && c == 0 {
+                format!("ide.{unit}")
+            } else {
+                format!("sata{c}.{unit}")
+            };
+            Json::obj([("driver", Json::str(ide_driver)), ("bus", Json::str(bus))])
+        }
+        DiskBus::Ide if b.family == Family::I440fx => {
+            let (c, bus, _, unit) = drive_address(disk, what)?;
+            if c != 0 {
+                return Err(unsupported(format!("{what}: only IDE controller 0 exists")));
+            }
+            Json::obj([
+                ("driver", Json::str(ide_driver)),
+                ("bus", Json::str(format!("ide.{bus}"))),
+                ("unit", Json::Num(unit.into())),
+            ])
+        }
+        DiskBus::Scsi => {
+            let (c, bus, target, unit) = drive_address(disk, what)?;
+            Json::obj([
+                ("driver", Json::str(if cd { "scsi-cd" } else { "scsi-hd" })),
+                ("bus", Json::str(format!("scsi{c}.0"))),
+                ("channel", Json::Num(bus.into())),
+                ("scsi-id", Json::Num(target.into())),
+                ("lun", Json::Num(unit.into())),
+                (
+                    "device_id",
+                    Json::str(format!("drive-scsi{c}-{bus}-{target}-{unit}")),
+                ),
+            ])
+        }
+        other => {
+            return Err(unsupported(format!(
+                "{what}: disk bus '{other}' is not supported on machine type '{}'",
+                super::machine_type(b.def, b.ctx.qemu_version)
+            )))
+        }
+    })
+}
+
+/// libvirt's disk alias.
+fn alias(b: &Builder<'_>, disk: &Disk) -> Result<String, VirtError> {
+    let what = format!("disk '{}'", disk.target_dev);
+    Ok(match disk.target_bus.unwrap_or(DiskBus::Virtio) {
+        DiskBus::Virtio => {
+            let idx = disk_index(&disk.target_dev)
+                .ok_or_else(|| unsupported(format!("{what}: unknown disk name")))?;
+            format!("virtio-disk{idx}")
+        }
+        DiskBus::Scsi => {
+            let (c, bus, t, u) = drive_address(disk, &what)?;
+            format!("scsi{c}-{bus}-{t}-{u}")
+        }
+        bus => {
+            let (c, n, _, u) = drive_address(disk, &what)?;
+            let _ = b;
+            format!("{bus}{c}-{n}-{u}")
+        }
+    })
+}
+
+fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> {
+    let mut taps = b.ctx.taps.iter();
+    for (i, n) in b.def.devices.interfaces.iter().enumerate() {
+        let what = format!("interface net{i}");
+        let netdev = format!("hostnet{i}");
+        let backend = match n.interface_type {
+            InterfaceType::User => Json::obj([
+                ("type", Json::str("user")),
+                ("id", Json::str(netdev.clone())),
+            ]),
+            InterfaceType::Bridge | InterfaceType::Ethernet => {
+                let tap = taps.next().ok_or_else(|| {
+                    VirtError::internal(
+                        ErrorDomain::Qemu,
+                        format!("{what}: no tap device was prepared for it"),
+                    )
+                })?;
+                let fd = tap.fd.try_clone().map_err(|e| {
+                    VirtError::new(
+                        ErrorCode::SystemError,
+                        ErrorDomain::Qemu,
+                        format!("{what}: cannot duplicate tap '{}': {e}", tap.name),
+                    )
+                })?;
+                let num = FIRST_CHILD_FD + b.fds.len() as RawFd;
+                b.fds.push((num, fd));
+                Json::obj([
+                    ("type", Json::str("tap")),
+                    ("fd", Json::str(num.to_string())),
+                    ("id", Json::str(netdev.clone())),
+                ])
+            }
+            t => {
+                return Err(unsupported(format!(
+                    "{what}: interface type '{t}' is not supported"
+                )))
+            }
+        };
+        let driver = match n.model.as_deref() {
+            Some("virtio") => "virtio-net-pci",
+            Some("e1000") => "e1000",
+            Some("e1000e") => "e1000e",
+            Some("rtl8139") | None => "rtl8139",
+            Some(m) => return Err(unsupported(format!("{what}: model '{m}' is not supported"))),
+        };
+        let mac = n
+            .mac
+            .clone()
+            .ok_or_else(|| unsupported(format!("{what}: has no MAC address")))?;
+        let mut dev = Json::obj([
+            ("driver", Json::str(driver)),
+            ("netdev", Json::str(netdev)),
+            ("id", Json::str(format!("net{i}"))),
+            ("mac", Json::str(mac)),
+        ]);
+        pci_addr(b, &mut dev, &n.address, &what)?;
+        if let Some(idx) = boot.nets.get(i).copied().flatten() {
+            dev.set("bootindex", Json::Num(idx.into()));
+        }
+        b.json("-netdev", backend);
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
+/// A character device's host side as a `-chardev` value.
+fn chardev(c: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
+    let s = &c.source;
+    let path = || {
+        s.path
+            .as_deref()
+            .map(opt)
+            .ok_or_else(|| unsupported(format!("{what}: needs a path")))
+    };
+    Ok(match s.char_type {
+        CharType::Pty => format!("pty,id={id}"),
+        CharType::Null => format!("null,id={id}"),
+        CharType::File => {
+            let append = if s.append == Some(true) {
+                ",append=on"
+            } else {
+                ""
+            };
+            format!("file,id={id},path={}{append}", path()?)
+        }
+        CharType::Unix if s.mode == Some(CharSourceMode::Connect) => {
+            format!("socket,id={id},path={}", path()?)
+        }
+        CharType::Unix => format!("socket,id={id},path={},server=on,wait=off", path()?),
+        t => return Err(unsupported(format!("{what}: type '{t}' is not supported"))),
+    })
+}
+
+fn serials(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for (i, s) in b.def.devices.serials.iter().enumerate() {
+        let what = format!("serial{i}");
+        if !matches!(s.target.target_type.as_deref(), None | Some("isa-serial"))
+            || !matches!(s.target.model.as_deref(), None | Some("isa-serial"))
+        {
+            return Err(unsupported(format!(
+                "{what}: only isa-serial ports are supported"
+            )));
+        }
+        let id = format!("charserial{i}");
+        b.arg("-chardev", chardev(s, &id, &what)?);
+        b.json(
+            "-device",
+            Json::obj([
+                ("driver", Json::str("isa-serial")),
+                ("chardev", Json::str(id)),
+                ("id", Json::str(what)),
+                ("index", Json::Num(s.target.port.unwrap_or(i as u32).into())),
+            ]),
+        );
+    }
+    // The first console of an HVM guest is its first serial port (already emitted).
+    for (i, c) in b.def.devices.consoles.iter().enumerate() {
+        if i > 0
+            || c.target.target_type.as_deref() != Some("serial")
+            || b.def.devices.serials.is_empty()
+        {
+            return Err(unsupported(format!(
+                "console{i}: only a console on the first serial port is supported"
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn inputs(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    let has_usb = b.def.devices.controllers.iter().any(|c| {
+        c.controller_type == ControllerType::Usb
+            && c.index == 0
+            && c.model.as_deref() != Some("none")
+    });
+    for (i, input) in b.def.devices.inputs.iter().enumerate() {
+        let what = format!("input{i}");
+        let driver = match (input.input_type, input.bus) {
+            // PS/2 mouse and keyboard are part of every x86 PC machine.
+            (InputType::Mouse | InputType::Keyboard, Some(InputBus::Ps2)) => continue,
+            (InputType::Tablet, Some(InputBus::Usb) | None) => "usb-tablet",
+            (InputType::Mouse, Some(InputBus::Usb)) => "usb-mouse",
+            (InputType::Keyboard, Some(InputBus::Usb)) => "usb-kbd",
+            (t, bus) => {
+                return Err(unsupported(format!(
+                    "{what}: {t} on bus '{}' is not supported",
+                    bus.map(|b| b.as_str()).unwrap_or("default")
+                )))
+            }
+        };
+        if !has_usb {
+            return Err(unsupported(format!(
+                "{what}: a USB {} needs a USB controller",
+                input.input_type
+            )));
+        }
+        let mut dev = Json::obj([
+            ("driver", Json::str(driver)),
+            ("id", Json::str(what.clone())),
+            ("bus", Json::str("usb.0")),
+        ]);
+        match &input.address {
+            None | Some(Address::Usb { bus: 0, port: None }) => {}
+            Some(Address::Usb {
+                bus: 0,
+                port: Some(p),
+            }) => dev.set("port", Json::str(p.clone())),
+            Some(a) => {
+                return Err(unsupported(format!(
+                    "{what}: address type '{}' on USB bus is not supported",
+                    address_type(a)
+                )))
+            }
+        }
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
+fn graphics(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    let d = &b.def.devices;
+    if d.graphics.is_empty() {
+        for a in &d.audios {
+            audiodev(b, a.id, &a.audio_type)?;
+        }
+        b.arg("-display", "none");
+        return Ok(());
+    }
+    if d.graphics.len() > 1 {
+        return Err(unsupported("only one <graphics> device is supported"));
+    }
+    let g = &d.graphics[0];
+    if g.graphics_type != GraphicsType::Vnc {
+        return Err(unsupported(format!(
+            "graphics type '{}' is not supported (vnc)",
+            g.graphics_type
+        )));
+    }
+    let audio_id = match d.audios.first() {
+        Some(_) => {
+            for a in &d.audios {
+                audiodev(b, a.id, &a.audio_type)?;
+            }
+            d.audios[0].id
+        }
+        None => {
+            audiodev(b, 1, "none")?;
+            1
+        }
+    };
+    let host = g
+        .listens
+        .iter()
+        .find_map(|l| l.address.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let display = match g.port {
+        Some(p) if !g.autoport && p >= 5900 => (p - 5900).to_string(),
+        Some(p) if !g.autoport => return Err(unsupported(format!("VNC port {p} is below 5900"))),
+        _ => "0,to=99".to_string(),
+    };
+    b.arg("-vnc", format!("{host}:{display},audiodev=audio{audio_id}"));
+    Ok(())
+}
+
+fn audiodev(b: &mut Builder<'_>, id: u32, kind: &str) -> Result<(), VirtError> {
+    if kind != "none" {
+        return Err(unsupported(format!(
+            "audio backend '{kind}' is not supported (none)"
+        )));
+    }
+    b.json(
+        "-audiodev",
+        Json::obj([
+            ("id", Json::str(format!("audio{id}"))),
+            ("driver", Json::str("none")),
+        ]),
+    );
+    Ok(())
+}
+
+fn videos(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for (i, v) in b.def.devices.videos.iter().enumerate() {
+        let what = format!("video{i}");
+        if i > 0 && v.model != VideoModel::Virtio {
+            return Err(unsupported(format!(
+                "{what}: only virtio secondary video devices are supported"
+            )));
+        }
+        let mut dev = match v.model {
+            VideoModel::None => continue,
+            VideoModel::Vga => Json::obj([("driver", Json::str("VGA"))]),
+            VideoModel::Cirrus => Json::obj([("driver", Json::str("cirrus-vga"))]),
+            VideoModel::Bochs => Json::obj([("driver", Json::str("bochs-display"))]),
+            VideoModel::Virtio if i == 0 => Json::obj([("driver", Json::str("virtio-vga"))]),
+            VideoModel::Virtio => Json::obj([("driver", Json::str("virtio-gpu-pci"))]),
+            m => return Err(unsupported(format!("{what}: model '{m}' is not supported"))),
+        };
+        dev.set("id", Json::str(what.clone()));
+        match (v.model, v.vram) {
+            (VideoModel::Vga, Some(kib)) => dev.set("vgamem_mb", Json::Num((kib / 1024).into())),
+            (VideoModel::Bochs, Some(kib)) => dev.set("vgamem", Json::Num(u64::from(kib) * 1024)),
+            _ => {}
+        }
+        if v.model == VideoModel::Virtio && v.heads.is_some_and(|h| h > 1) {
+            dev.set("max_outputs", Json::Num(v.heads.unwrap_or(1).into()));
+        }
+        pci_addr(b, &mut dev, &v.address, &what)?;
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
+fn balloon(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    let Some(m) = &b.def.devices.memballoon else {
+        return Ok(());
+    };
+    let driver = match m.model {
+        MemballoonModel::None => return Ok(()),
+        MemballoonModel::Virtio => "virtio-balloon-pci",
+        MemballoonModel::VirtioTransitional => "virtio-balloon-pci-transitional",
+        MemballoonModel::VirtioNonTransitional => "virtio-balloon-pci-non-transitional",
+        MemballoonModel::Xen => return Err(unsupported("memballoon model 'xen' is not supported")),
+    };
+    let mut dev = Json::obj([("driver", Json::str(driver)), ("id", Json::str("balloon0"))]);
+    pci_addr(b, &mut dev, &m.address, "balloon0")?;
+    if let Some(on) = m.autodeflate {
+        dev.set("deflate-on-oom", Json::Bool(on));
+    }
+    if let Some(on) = m.free_page_reporting {
+        dev.set("free-page-reporting", Json::Bool(on));
+    }
+    b.json("-device", dev);
+    Ok(())
+}
+
+fn rngs(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for (i, r) in b.def.devices.rngs.iter().enumerate() {
+        let what = format!("rng{i}");
+        let obj_id = format!("objrng{i}");
+        let backend = match &r.backend {
+            virt_core::model::devices::RngBackend::Random(path) => Json::obj([
+                ("qom-type", Json::str("rng-random")),
+                ("id", Json::str(obj_id.clone())),
+                (
+                    "filename",
+                    Json::str(path.clone().unwrap_or_else(|| "/dev/urandom".into())),
+                ),
+            ]),
+            virt_core::model::devices::RngBackend::Builtin => Json::obj([
+                ("qom-type", Json::str("rng-builtin")),
+                ("id", Json::str(obj_id.clone())),
+            ]),
+            virt_core::model::devices::RngBackend::Egd(_) => {
+                return Err(unsupported(format!(
+                    "{what}: the egd backend is not supported"
+                )))
+            }
+        };
+        let driver = match r.model {
+            RngModel::Virtio => "virtio-rng-pci",
+            RngModel::VirtioTransitional => "virtio-rng-pci-transitional",
+            RngModel::VirtioNonTransitional => "virtio-rng-pci-non-transitional",
+        };
+        let mut dev = Json::obj([
+            ("driver", Json::str(driver)),
+            ("rng", Json::str(obj_id)),
+            ("id", Json::str(what.clone())),
+        ]);
+        if let Some(bytes) = r.rate_bytes {
+            dev.set("max-bytes", Json::Num(bytes.into()));
+            dev.set("period", Json::Num(r.rate_period.unwrap_or(1000).into()));
+        }
+        pci_addr(b, &mut dev, &r.address, &what)?;
+        b.json("-object", backend);
+        b.json("-device", dev);
+    }
+    Ok(())
+}

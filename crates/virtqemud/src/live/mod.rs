@@ -235,7 +235,9 @@ impl QemuDriver {
         let Some(run) = dom.run.as_mut().filter(|r| r.gen == gen) else {
             return false;
         };
-        if run.state == to || !when(run) {
+        // While a destroy kills QEMU, its dying words (SHUTDOWN host-signal, STOP) are not
+        // state changes: the stop path reports DESTROYED.
+        if run.state == to || run.destroying || !when(run) {
             return false;
         }
         run.state = to;

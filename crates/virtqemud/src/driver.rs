@@ -12,7 +12,7 @@ use virt_core::events::{EventBus, EventSubscription};
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::StateReason;
 use virt_core::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, VersionInfo,
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, StatsRecord, VersionInfo,
 };
 use virt_core::xml::DomainXmlCodec;
 use virt_core::VirtError;
@@ -322,6 +322,19 @@ impl Driver for QemuDriver {
         _flags: u32,
     ) -> DriverResult<()> {
         Err(self.not_running(dom, "virDomainSaveFlags"))
+    }
+
+    async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
+        self.all_stats(stats, flags).await
+    }
+
+    async fn list_domain_stats(
+        &self,
+        doms: &[DomainLookup],
+        stats: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<StatsRecord>> {
+        self.list_stats(doms, stats, flags).await
     }
 
     async fn subscribe_events(

@@ -54,7 +54,7 @@ fn disk_index(dev: &str) -> Option<u32> {
     n.checked_sub(1)
 }
 
-fn disk_alias(d: &Disk) -> Option<String> {
+pub(crate) fn disk_alias(d: &Disk) -> Option<String> {
     Some(format!("virtio-disk{}", disk_index(&d.target_dev)?))
 }
 

@@ -26,6 +26,7 @@ mod events;
 mod hotplug;
 mod reattach;
 mod start;
+mod stats;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

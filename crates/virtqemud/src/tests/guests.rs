@@ -451,3 +451,48 @@ async fn a_new_driver_reattaches_to_live_guests_and_reports_dead_ones_crashed() 
     d.destroy_domain(&name("g1"), 0).await.expect("destroy g1");
     d.destroy_domain(&name("g2"), 0).await.expect("destroy g2");
 }
+
+fn param(r: &virt_core::types::StatsRecord, k: &str) -> Option<u64> {
+    r.params.iter().find(|p| p.field == k).map(|p| match p.value {
+        virt_core::types::TypedValue::Int(v) => v as u64,
+        virt_core::types::TypedValue::UInt(v) => u64::from(v),
+        virt_core::types::TypedValue::LLong(v) => v as u64,
+        virt_core::types::TypedValue::ULLong(v) => v,
+        _ => 0,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn bulk_stats_cover_running_guests_and_counters_grow() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
+    d.define_domain(&guest_xml("off", 2), 0).await.expect("define");
+    d.create_domain(&name("g1"), 0).await.expect("start");
+    guard.note(pid_of(&d, "g1"));
+    let recs = d.all_domain_stats(0, 0).await.expect("stats");
+    assert_eq!(recs.len(), 2);
+    let off = recs.iter().find(|r| r.handle.name == "off").expect("off");
+    assert_eq!(param(off, "state.state"), Some(5));
+    assert_eq!(off.params.len(), 2, "a shut-off domain has its state only");
+    let g1 = recs.iter().find(|r| r.handle.name == "g1").expect("g1");
+    assert_eq!(param(g1, "state.state"), Some(1));
+    assert_eq!(param(g1, "balloon.maximum"), Some(65536));
+    assert_eq!(param(g1, "vcpu.current"), Some(1));
+    let t0 = param(g1, "cpu.time").expect("cpu.time");
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let recs = d.all_domain_stats(2, 16).await.expect("running only, cpu group");
+    assert_eq!(recs.len(), 1);
+    let t1 = param(&recs[0], "cpu.time").expect("cpu.time");
+    assert!(t1 > t0, "cpu.time grows: {t0} -> {t1}");
+    let t = Instant::now();
+    let recs = d
+        .list_domain_stats(&[name("g1")], 0, 1 << 29)
+        .await
+        .expect("list nowait");
+    eprintln!("stats of one guest took {:?}", t.elapsed());
+    assert_eq!(recs.len(), 1);
+    d.destroy_domain(&name("g1"), 0).await.expect("destroy");
+}

@@ -33,10 +33,10 @@ pub mod probe;
 pub mod process;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
-pub mod status;
 mod registry;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
+pub mod status;
 pub mod store;
 
 pub use driver::QemuDriver;

@@ -168,8 +168,10 @@ impl QemuDriver {
         let uuid = st.resolve(lookup)?;
         let dom = &st.by_uuid[&uuid];
         if !dom.persistent {
-            return Err(VirtError::operation_invalid("cannot undefine transient domain")
-                .with_object(&dom.def.name, uuid.to_string()));
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(&dom.def.name, uuid.to_string()),
+            );
         }
         // Managed-save images, snapshots and checkpoints cannot exist before guests can run,
         // so their flags have nothing to remove. An NVRAM file can (copied in by the user).
@@ -272,8 +274,10 @@ impl QemuDriver {
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
         if !d.persistent {
-            return Err(VirtError::operation_invalid("cannot set autostart for transient domain")
-                .with_object(&d.def.name, d.def.uuid.to_string()));
+            return Err(
+                VirtError::operation_invalid("cannot set autostart for transient domain")
+                    .with_object(&d.def.name, d.def.uuid.to_string()),
+            );
         }
         if d.autostart != on {
             self.store

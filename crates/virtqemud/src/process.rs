@@ -199,7 +199,10 @@ pub fn spawn(launch: Launch, log: &Path) -> Result<(Pid, u64), ProcessError> {
     let top = launch.fds.iter().map(|(t, _)| *t).max().unwrap_or(2) + 1;
     let mut moves: Vec<(RawFd, OwnedFd)> = Vec::with_capacity(launch.fds.len());
     for (target, fd) in &launch.fds {
-        moves.push((*target, dup_above(fd.as_raw_fd(), top.max(64)).map_err(spawn_err)?));
+        moves.push((
+            *target,
+            dup_above(fd.as_raw_fd(), top.max(64)).map_err(spawn_err)?,
+        ));
     }
     let raw: Vec<(RawFd, RawFd)> = moves.iter().map(|(t, f)| (*t, f.as_raw_fd())).collect();
     let stderr = log_file.try_clone().map_err(spawn_err)?;
@@ -315,7 +318,9 @@ pub struct ProcHandle {
 
 impl std::fmt::Debug for ProcHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcHandle").field("pid", &self.pid).finish()
+        f.debug_struct("ProcHandle")
+            .field("pid", &self.pid)
+            .finish()
     }
 }
 
@@ -330,7 +335,7 @@ impl ProcHandle {
         // SAFETY: the descriptor was just created and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(n as RawFd) };
         // Checked after opening: the pidfd now pins the process we verified.
-        if !stat(p.pid).is_some_and(|s| s.start_time == p.start_time) {
+        if stat(p.pid).is_none_or(|s| s.start_time != p.start_time) {
             return None;
         }
         // SAFETY: the OwnedFd is moved into the AsyncFd, which keeps it open (and the same
@@ -466,10 +471,17 @@ mod tests {
         assert_eq!(log_since(&log, start, 10), "hello\nfd7");
         let head = std::fs::read_to_string(&log).expect("log");
         assert!(head.contains("starting up virtqemud"), "{head}");
-        assert!(head.contains("PATH=/usr/bin:/bin \\\n/bin/sh \\\n-c"), "{head}");
+        assert!(
+            head.contains("PATH=/usr/bin:/bin \\\n/bin/sh \\\n-c"),
+            "{head}"
+        );
         let t = std::time::Instant::now();
         h.terminate(false).await.expect("terminates");
-        assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
         assert!(!is_alive(p));
         assert!(stat(p.pid).is_none(), "reaped");
         assert!(ProcHandle::open(p).is_none());
@@ -492,7 +504,9 @@ mod tests {
         })
         .is_none());
         // A zombie: a child that exited and is not reaped yet.
-        let child = std::process::Command::new("/bin/true").spawn().expect("true");
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("true");
         let pid = child.id() as i32;
         let st = stat(pid).expect("stat");
         let p = Pid {

@@ -88,10 +88,7 @@ impl Status {
             self.state.state as i32, self.state.reason, self.pid.pid, self.pid.start_time, self.id
         );
         let path = |p: &Path| attr(&p.display().to_string());
-        s += &format!(
-            "  <monitor path='{}' type='unix'/>\n",
-            path(&self.monitor)
-        );
+        s += &format!("  <monitor path='{}' type='unix'/>\n", path(&self.monitor));
         s += &format!("  <libDir path='{}'/>\n", path(&self.lib_dir));
         s += &format!("  <log path='{}'/>\n", path(&self.log));
         s += "  <vcpus>";

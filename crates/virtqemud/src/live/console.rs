@@ -92,7 +92,12 @@ use std::future::Future;
 impl QemuDriver {
     /// libvirt: virDomainOpenConsole. `dev` is empty (the first console), `serialN` or
     /// `console0`.
-    pub(crate) fn console(&self, lookup: &DomainLookup, dev: &str, flags: u32) -> DriverResult<ConsoleStream> {
+    pub(crate) fn console(
+        &self,
+        lookup: &DomainLookup,
+        dev: &str,
+        flags: u32,
+    ) -> DriverResult<ConsoleStream> {
         self.check_flags(flags, FORCE | SAFE, "qemuDomainOpenConsole")?;
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
@@ -108,7 +113,8 @@ impl QemuDriver {
                 ErrorCode::OperationFailed,
                 ErrorDomain::Qemu,
                 if dev.is_empty() {
-                    "cannot find default console device: the domain has no pty serial port".to_string()
+                    "cannot find default console device: the domain has no pty serial port"
+                        .to_string()
                 } else {
                     format!("cannot find character device {dev}")
                 },

@@ -63,7 +63,11 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainShutdownFlags. ACPI power button; returns at once.
-    pub(crate) async fn shutdown(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn shutdown(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, ACPI | AGENT, "qemuDomainShutdownFlags")?;
         no_agent(flags)?;
         let (_job, a) = self.running_job(lookup, "virDomainShutdownFlags").await?;
@@ -75,7 +79,11 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainReboot. ACPI power button, then reset when the guest powers off.
-    pub(crate) async fn reboot(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn reboot(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, ACPI | AGENT, "qemuDomainReboot")?;
         no_agent(flags)?;
         let (_job, a) = self.running_job(lookup, "virDomainReboot").await?;
@@ -91,7 +99,11 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainReset. The reset button, no guest cooperation.
-    pub(crate) async fn reset(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn reset(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, 0, "qemuDomainReset")?;
         let (_job, a) = self.running_job(lookup, "virDomainReset").await?;
         self.qmp(&a, "system_reset", None).await?;
@@ -109,7 +121,11 @@ impl QemuDriver {
 
     /// libvirt: virDomainDestroyFlags. Kills first (SIGTERM, SIGKILL after 10 s unless
     /// GRACEFUL), then takes the job and runs the stop path with reason DESTROYED.
-    pub(crate) async fn destroy(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn destroy(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, GRACEFUL | REMOVE_LOGS, "qemuDomainDestroyFlags")?;
         let (uuid, gen, proc, job, handle, log) = {
             let mut st = self.lock();
@@ -119,7 +135,14 @@ impl QemuDriver {
             match d.run.as_mut() {
                 Some(r) => {
                     r.destroying = true;
-                    (d.def.uuid, r.gen, r.proc.clone(), job, handle, r.log.clone())
+                    (
+                        d.def.uuid,
+                        r.gen,
+                        r.proc.clone(),
+                        job,
+                        handle,
+                        r.log.clone(),
+                    )
                 }
                 None => return Err(super::not_running(d)),
             }
@@ -131,8 +154,13 @@ impl QemuDriver {
             return Err(err);
         }
         let _job = job.acquire("virDomainDestroyFlags").await?;
-        self.stop_run(&uuid, gen, reason::shutoff::DESTROYED, Some(ev::stopped::DESTROYED))
-            .await;
+        self.stop_run(
+            &uuid,
+            gen,
+            reason::shutoff::DESTROYED,
+            Some(ev::stopped::DESTROYED),
+        )
+        .await;
         if flags & REMOVE_LOGS != 0 {
             let _ = std::fs::remove_file(&log);
         }
@@ -149,7 +177,9 @@ impl QemuDriver {
         }
         self.with_run(&a.uuid, a.gen, |r| r.paused_reason = reason::paused::USER);
         let res = self.qmp(&a, "stop", None).await;
-        self.with_run(&a.uuid, a.gen, |r| r.paused_reason = reason::paused::UNKNOWN);
+        self.with_run(&a.uuid, a.gen, |r| {
+            r.paused_reason = reason::paused::UNKNOWN
+        });
         res?;
         self.transition(
             &a.uuid,
@@ -193,21 +223,30 @@ impl QemuDriver {
             return Err(super::not_running(d));
         }
         if config && !d.persistent {
-            return Err(invalid("transient domains do not have any persistent config"));
+            return Err(invalid(
+                "transient domains do not have any persistent config",
+            ));
         }
         Ok((live, config))
     }
 
     /// libvirt: virDomainSetMemoryFlags. LIVE sets the balloon target (the guest follows,
     /// BALLOON_CHANGE reports it); CONFIG edits `<currentMemory>`, with MAXIMUM `<memory>`.
-    pub(crate) async fn set_memory(&self, lookup: &DomainLookup, kib: u64, flags: u32) -> DriverResult<()> {
+    pub(crate) async fn set_memory(
+        &self,
+        lookup: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "qemuDomainSetMemoryFlags")?;
         let (_job, uuid) = self.job(lookup, "virDomainSetMemoryFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (live, config) = self.impact(&lookup, flags)?;
         if flags & MAXIMUM != 0 {
             if live {
-                return Err(invalid("cannot resize the maximum memory on an active domain"));
+                return Err(invalid(
+                    "cannot resize the maximum memory on an active domain",
+                ));
             }
             return self.edit_config(&lookup, |def| {
                 def.memory_kib = kib;
@@ -219,7 +258,11 @@ impl QemuDriver {
             let a = self.active(&uuid)?;
             let (max, balloon) = {
                 let st = self.lock();
-                let r = st.get(&lookup)?.run.as_ref().map(|r| (r.live.memory_kib, has_balloon(&r.live)));
+                let r = st
+                    .get(&lookup)?
+                    .run
+                    .as_ref()
+                    .map(|r| (r.live.memory_kib, has_balloon(&r.live)));
                 r.unwrap_or((0, false))
             };
             if kib > max {
@@ -247,10 +290,21 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainSetVcpusFlags. CONFIG only: vCPU hotplug is not implemented.
-    pub(crate) async fn set_vcpus(&self, lookup: &DomainLookup, count: u32, flags: u32) -> DriverResult<()> {
-        self.check_flags(flags, LIVE | CONFIG | MAXIMUM | 8 | 16, "qemuDomainSetVcpusFlags")?;
+    pub(crate) async fn set_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | 8 | 16,
+            "qemuDomainSetVcpusFlags",
+        )?;
         if count == 0 {
-            return Err(invalid_arg("nvcpus in virDomainSetVcpusFlags must not be zero"));
+            return Err(invalid_arg(
+                "nvcpus in virDomainSetVcpusFlags must not be zero",
+            ));
         }
         if flags & MAXIMUM != 0 && flags & CONFIG == 0 {
             return Err(invalid_arg(
@@ -288,7 +342,11 @@ impl QemuDriver {
 
     /// libvirt: virDomainGetVcpusFlags.
     pub(crate) fn vcpus_count(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
-        self.check_flags(flags, LIVE | CONFIG | MAXIMUM | 8, "qemuDomainGetVcpusFlags")?;
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | 8,
+            "qemuDomainGetVcpusFlags",
+        )?;
         let (live, _config) = self.impact_read(lookup, flags)?;
         let st = self.lock();
         let d = st.get(lookup)?;

@@ -223,7 +223,9 @@ impl QemuDriver {
         else {
             return;
         };
-        if destroying || state.reason == reason::paused::STARTING_UP && state.state == DomainState::Paused {
+        if destroying
+            || state.reason == reason::paused::STARTING_UP && state.state == DomainState::Paused
+        {
             return;
         }
         // The socket closes a moment before the process is gone; a QEMU that closed its

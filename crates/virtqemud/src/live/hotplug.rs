@@ -32,13 +32,17 @@ const LIVE: u32 = 1;
 const CONFIG: u32 = 2;
 
 fn unsupported(detail: impl Into<String>) -> VirtError {
-    VirtError::new(ErrorCode::OperationUnsupported, ErrorDomain::Qemu, detail.into())
+    VirtError::new(
+        ErrorCode::OperationUnsupported,
+        ErrorDomain::Qemu,
+        detail.into(),
+    )
 }
 
 /// One device of an attach/detach call.
 enum Device {
-    Disk(Disk),
-    Net(Interface),
+    Disk(Box<Disk>),
+    Net(Box<Interface>),
 }
 
 /// `vda` → 0, `vdb` → 1, ...
@@ -78,8 +82,8 @@ impl QemuDriver {
         let def = self.codec.parse_domain(&wrapped)?;
         let d = def.devices;
         match (d.disks.len(), d.interfaces.len()) {
-            (1, 0) => Ok(Device::Disk(d.disks.into_iter().next().expect("one"))),
-            (0, 1) => Ok(Device::Net(d.interfaces.into_iter().next().expect("one"))),
+            (1, 0) => Ok(Device::Disk(Box::new(d.disks.into_iter().next().expect("one")))),
+            (0, 1) => Ok(Device::Net(Box::new(d.interfaces.into_iter().next().expect("one")))),
             _ => Err(unsupported(
                 "only one <disk> or <interface> element can be attached or detached by virtqemud",
             )),
@@ -106,7 +110,12 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainAttachDeviceFlags.
-    pub(crate) async fn attach(&self, lookup: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
+    pub(crate) async fn attach(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG, "qemuDomainAttachDeviceFlags")?;
         let dev = self.parse_device(xml)?;
         let (_job, uuid) = self.job(lookup, "virDomainAttachDeviceFlags").await?;
@@ -123,15 +132,20 @@ impl QemuDriver {
             self.edit_persistent(&lookup, |def| {
                 match &dev {
                     Device::Disk(d) => {
-                        if def.devices.disks.iter().any(|x| x.target_dev == d.target_dev) {
+                        if def
+                            .devices
+                            .disks
+                            .iter()
+                            .any(|x| x.target_dev == d.target_dev)
+                        {
                             return Err(VirtError::operation_invalid(format!(
                                 "target {} already exists",
                                 d.target_dev
                             )));
                         }
-                        def.devices.disks.push(d.clone());
+                        def.devices.disks.push((**d).clone());
                     }
-                    Device::Net(i) => def.devices.interfaces.push(i.clone()),
+                    Device::Net(i) => def.devices.interfaces.push((**i).clone()),
                 }
                 Ok(())
             })?;
@@ -146,7 +160,9 @@ impl QemuDriver {
             .and_then(|s| s.path.clone())
             .ok_or_else(|| unsupported("a hot-plugged disk needs a source file or block device"))?;
         if !matches!(d.target_bus, None | Some(DiskBus::Virtio)) {
-            return Err(unsupported("only virtio disks can be hot-plugged by virtqemud"));
+            return Err(unsupported(
+                "only virtio disks can be hot-plugged by virtqemud",
+            ));
         }
         let alias = disk_alias(d).ok_or_else(|| {
             VirtError::new(
@@ -157,18 +173,33 @@ impl QemuDriver {
         })?;
         let exists = {
             let st = self.lock();
-            let run = st.get(&DomainLookup::Uuid(a.uuid))?.run.as_ref().map(|r| r.live.clone());
+            let run = st
+                .get(&DomainLookup::Uuid(a.uuid))?
+                .run
+                .as_ref()
+                .map(|r| r.live.clone());
             run.is_some_and(|l| l.devices.disks.iter().any(|x| x.target_dev == d.target_dev))
         };
         if exists {
-            return Err(VirtError::operation_invalid(format!("target {} already exists", d.target_dev)));
+            return Err(VirtError::operation_invalid(format!(
+                "target {} already exists",
+                d.target_dev
+            )));
         }
         let driver = match d.disk_type {
             DiskType::File => "file",
             DiskType::Block => "host_device",
-            t => return Err(unsupported(format!("disk type '{t}' cannot be hot-plugged"))),
+            t => {
+                return Err(unsupported(format!(
+                    "disk type '{t}' cannot be hot-plugged"
+                )))
+            }
         };
-        let format = d.driver.as_ref().and_then(|x| x.format.clone()).unwrap_or_else(|| "raw".into());
+        let format = d
+            .driver
+            .as_ref()
+            .and_then(|x| x.format.clone())
+            .unwrap_or_else(|| "raw".into());
         let storage = format!("libvirt-hp-{alias}-storage");
         let fmt = format!("libvirt-hp-{alias}-format");
         self.qmp(a, "blockdev-add", Some(json!({"driver": driver, "filename": path, "node-name": storage, "auto-read-only": true, "discard": "unmap"})))
@@ -185,12 +216,18 @@ impl QemuDriver {
         }
         .await;
         if let Err(e) = res {
-            let _ = self.qmp(a, "blockdev-del", Some(json!({"node-name": storage}))).await;
+            let _ = self
+                .qmp(a, "blockdev-del", Some(json!({"node-name": storage})))
+                .await;
             return Err(e);
         }
         let disk = d.clone();
         self.with_run(&a.uuid, a.gen, |r| r.live.devices.disks.push(disk));
-        self.emit_for(&a.uuid, a.gen, Payload::DeviceAdded(DeviceEvent { dev_alias: alias }));
+        self.emit_for(
+            &a.uuid,
+            a.gen,
+            Payload::DeviceAdded(DeviceEvent { dev_alias: alias }),
+        );
         Ok(())
     }
 
@@ -205,7 +242,8 @@ impl QemuDriver {
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
         let alias = format!("net{}", live.devices.interfaces.len());
         let netdev = format!("host{alias}");
-        self.qmp(a, "netdev_add", Some(json!({"type": "user", "id": netdev}))).await?;
+        self.qmp(a, "netdev_add", Some(json!({"type": "user", "id": netdev})))
+            .await?;
         let model = match i.model.as_deref() {
             None | Some("virtio") => "virtio-net-pci",
             Some(m) => m,
@@ -220,15 +258,29 @@ impl QemuDriver {
         }
         let nic = i.clone();
         self.with_run(&a.uuid, a.gen, |r| r.live.devices.interfaces.push(nic));
-        self.emit_for(&a.uuid, a.gen, Payload::DeviceAdded(DeviceEvent { dev_alias: alias }));
+        self.emit_for(
+            &a.uuid,
+            a.gen,
+            Payload::DeviceAdded(DeviceEvent { dev_alias: alias }),
+        );
         Ok(())
     }
 
     /// libvirt: virDomainDetachDeviceFlags / virDomainDetachDeviceAlias. `Ok(true)` when the
     /// device is gone by the time the call returns.
-    pub(crate) async fn detach(&self, lookup: &DomainLookup, xml: &str, alias: &str, flags: u32) -> DriverResult<bool> {
+    pub(crate) async fn detach(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        alias: &str,
+        flags: u32,
+    ) -> DriverResult<bool> {
         self.check_flags(flags, LIVE | CONFIG, "qemuDomainDetachDeviceFlags")?;
-        let dev = if xml.is_empty() { None } else { Some(self.parse_device(xml)?) };
+        let dev = if xml.is_empty() {
+            None
+        } else {
+            Some(self.parse_device(xml)?)
+        };
         let (_job, uuid) = self.job(lookup, "virDomainDetachDeviceFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (live, config) = self.modify_flags(&lookup, flags)?;
@@ -290,7 +342,10 @@ impl QemuDriver {
         }
         let arrived = matches!(tokio::time::timeout(UNPLUG_WAIT, rx).await, Ok(Ok(())));
         if !arrived {
-            tracing::info!(alias, "DEVICE_DELETED not seen within 5 s; removal completes when it comes");
+            tracing::info!(
+                alias,
+                "DEVICE_DELETED not seen within 5 s; removal completes when it comes"
+            );
             // Keep a waiter-less entry out: device_deleted finishes it asynchronously.
             self.with_run(&a.uuid, a.gen, |r| r.unplugs.remove(alias));
         }
@@ -302,9 +357,15 @@ impl QemuDriver {
     pub(crate) fn device_deleted(&self, uuid: Uuid, gen: u64, alias: &str) {
         let Some((qmp, waiter)) = self.with_run(&uuid, gen, |r| {
             let waiter = r.unplugs.remove(alias);
-            r.live.devices.disks.retain(|d| disk_alias(d).as_deref() != Some(alias));
+            r.live
+                .devices
+                .disks
+                .retain(|d| disk_alias(d).as_deref() != Some(alias));
             let def = r.live.clone();
-            r.live.devices.interfaces.retain(|i| net_alias(&def, i) != alias);
+            r.live
+                .devices
+                .interfaces
+                .retain(|i| net_alias(&def, i) != alias);
             (r.qmp.clone(), waiter)
         }) else {
             return;
@@ -314,15 +375,29 @@ impl QemuDriver {
         tokio::spawn(async move {
             if let Some(q) = qmp {
                 if alias.starts_with("virtio-disk") {
-                    let (fmt, storage) = (format!("libvirt-hp-{alias}-format"), format!("libvirt-hp-{alias}-storage"));
-                    if q.execute("blockdev-del", Some(json!({"node-name": fmt}))).await.is_ok() {
-                        let _ = q.execute("blockdev-del", Some(json!({"node-name": storage}))).await;
+                    let (fmt, storage) = (
+                        format!("libvirt-hp-{alias}-format"),
+                        format!("libvirt-hp-{alias}-storage"),
+                    );
+                    if q.execute("blockdev-del", Some(json!({"node-name": fmt})))
+                        .await
+                        .is_ok()
+                    {
+                        let _ = q
+                            .execute("blockdev-del", Some(json!({"node-name": storage})))
+                            .await;
                     }
                 } else if alias.starts_with("net") {
-                    let _ = q.execute("netdev_del", Some(json!({"id": format!("host{alias}")}))).await;
+                    let _ = q
+                        .execute("netdev_del", Some(json!({"id": format!("host{alias}")})))
+                        .await;
                 }
             }
-            me.emit_for(&uuid, gen, Payload::DeviceRemoved(DeviceEvent { dev_alias: alias }));
+            me.emit_for(
+                &uuid,
+                gen,
+                Payload::DeviceRemoved(DeviceEvent { dev_alias: alias }),
+            );
             if let Some(w) = waiter {
                 let _ = w.send(());
             }
@@ -339,9 +414,9 @@ impl QemuDriver {
         let mut def = d.def.clone();
         edit(&mut def)?;
         let text = self.codec.format_domain(&def, crate::ops::STORED);
-        self.store
-            .save(&def.name, &text)
-            .map_err(|e| VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string()))?;
+        self.store.save(&def.name, &text).map_err(|e| {
+            VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
+        })?;
         d.def = def;
         Ok(())
     }
@@ -353,5 +428,9 @@ fn missing(xml: &str, alias: &str) -> VirtError {
     } else {
         "no matching device found".to_string()
     };
-    VirtError::new(ErrorCode::DeviceMissing, ErrorDomain::Qemu, format!("device not found: {what}"))
+    VirtError::new(
+        ErrorCode::DeviceMissing,
+        ErrorDomain::Qemu,
+        format!("device not found: {what}"),
+    )
 }

@@ -165,7 +165,9 @@ pub(crate) struct Active {
 impl QemuDriver {
     /// The driver as an `Arc` (for tasks that outlive a call).
     pub(crate) fn arc(&self) -> Arc<QemuDriver> {
-        self.me.upgrade().expect("the driver is alive while it is called")
+        self.me
+            .upgrade()
+            .expect("the driver is alive while it is called")
     }
 
     /// Whether any guest runs (keeps the daemon from an idle exit).
@@ -278,13 +280,19 @@ impl QemuDriver {
     /// removes taps, the private dir and the status file, logs "shutting down, reason=R",
     /// records SHUTOFF/`why`, drops a transient domain and emits STOPPED/`event` if given.
     /// Returns false when that run had already stopped.
-    pub(crate) async fn stop_run(&self, uuid: &Uuid, gen: u64, why: i32, event: Option<i32>) -> bool {
+    pub(crate) async fn stop_run(
+        &self,
+        uuid: &Uuid,
+        gen: u64,
+        why: i32,
+        event: Option<i32>,
+    ) -> bool {
         let (run, name, handle) = {
             let mut st = self.lock();
             let Some(dom) = st.by_uuid.get_mut(uuid) else {
                 return false;
             };
-            if !dom.run.as_ref().is_some_and(|r| r.gen == gen) {
+            if dom.run.as_ref().is_none_or(|r| r.gen != gen) {
                 return false;
             }
             let handle = dom.handle();
@@ -312,20 +320,30 @@ impl QemuDriver {
         let word = reason_virsh_name(DomainState::Shutoff, why);
         tracing::info!(domain = %name, reason = word, "domain stopped");
         if let Some(detail) = event {
-            self.bus
-                .emit(handle, ev::payload(ev::STOPPED, detail));
+            self.bus.emit(handle, ev::payload(ev::STOPPED, detail));
         }
         true
     }
 
     /// A QMP command on `a`'s monitor, its error in libvirt's terms.
-    pub(crate) async fn qmp(&self, a: &Active, cmd: &str, args: Option<Value>) -> Result<Value, VirtError> {
+    pub(crate) async fn qmp(
+        &self,
+        a: &Active,
+        cmd: &str,
+        args: Option<Value>,
+    ) -> Result<Value, VirtError> {
         a.qmp.execute(cmd, args).await.map_err(|e| e.to_virt(cmd))
     }
 }
 
 /// The file side of the stop path: taps, the private dir, the log's closing line.
-pub(crate) fn cleanup_run_files(name: &str, lib_dir: &std::path::Path, log: &std::path::Path, taps: &[String], why: i32) {
+pub(crate) fn cleanup_run_files(
+    name: &str,
+    lib_dir: &std::path::Path,
+    log: &std::path::Path,
+    taps: &[String],
+    why: i32,
+) {
     for tap in taps {
         remove_tap(name, tap);
     }

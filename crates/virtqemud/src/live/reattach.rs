@@ -111,11 +111,18 @@ impl QemuDriver {
             });
         }
         match self.reconnect(&name, uuid, gen, &st).await {
-            Ok(()) => tracing::info!(domain = %name, pid = st.pid.pid, "reattached to a running guest"),
+            Ok(()) => {
+                tracing::info!(domain = %name, pid = st.pid.pid, "reattached to a running guest")
+            }
             Err(e) => {
                 tracing::error!(domain = %name, error = %e, "cannot reconnect to the guest's monitor; killing it");
-                self.stop_run(&uuid, gen, reason::shutoff::CRASHED, Some(ev::stopped::FAILED))
-                    .await;
+                self.stop_run(
+                    &uuid,
+                    gen,
+                    reason::shutoff::CRASHED,
+                    Some(ev::stopped::FAILED),
+                )
+                .await;
             }
         }
     }
@@ -123,7 +130,13 @@ impl QemuDriver {
     /// The stop path for a guest found dead at reattach: its files go, the domain is shut off
     /// with reason CRASHED (a transient one is forgotten) and STOPPED / FAILED is emitted.
     fn forget_dead(&self, name: &str, live: &virt_core::model::DomainDef, st: &Status) {
-        super::cleanup_run_files(name, &st.lib_dir, &st.log, &st.taps, reason::shutoff::CRASHED);
+        super::cleanup_run_files(
+            name,
+            &st.lib_dir,
+            &st.log,
+            &st.taps,
+            reason::shutoff::CRASHED,
+        );
         self.statuses.remove(name);
         let mut stt = self.lock();
         let handle = match stt.by_uuid.get_mut(&live.uuid) {
@@ -141,7 +154,13 @@ impl QemuDriver {
             .emit(handle, ev::payload(ev::STOPPED, ev::stopped::FAILED));
     }
 
-    async fn reconnect(&self, name: &str, uuid: virt_core::uuid::Uuid, gen: u64, st: &Status) -> Result<(), String> {
+    async fn reconnect(
+        &self,
+        name: &str,
+        uuid: virt_core::uuid::Uuid,
+        gen: u64,
+        st: &Status,
+    ) -> Result<(), String> {
         let (qmp, events) = Qmp::connect(&st.monitor, RECONNECT_WAIT)
             .await
             .map_err(|e| e.to_string())?;
@@ -151,8 +170,13 @@ impl QemuDriver {
         );
         let status = status.map_err(|e| e.to_string())?;
         let run_state = status.get("status").and_then(Value::as_str).unwrap_or("");
-        let running = status.get("running").and_then(Value::as_bool).unwrap_or(false);
-        let vcpus = cpus.map(|c| vcpus_of(&c)).unwrap_or_else(|_| st.vcpus.clone());
+        let running = status
+            .get("running")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let vcpus = cpus
+            .map(|c| vcpus_of(&c))
+            .unwrap_or_else(|_| st.vcpus.clone());
         let mut power_off = false;
         self.with_run(&uuid, gen, |r| {
             r.qmp = Some(qmp.clone());
@@ -167,15 +191,24 @@ impl QemuDriver {
             } else if run_state == "shutdown" {
                 power_off = !r.fake_reboot;
                 StateReason::new(DomainState::Shutdown, 0)
-            } else if r.state.state == DomainState::Paused && r.state.reason != reason::paused::STARTING_UP {
+            } else if r.state.state == DomainState::Paused
+                && r.state.reason != reason::paused::STARTING_UP
+            {
                 r.state
             } else {
                 StateReason::new(DomainState::Paused, paused_reason_of(run_state))
             };
         })
         .ok_or("the domain stopped meanwhile")?;
-        tokio::spawn(super::events::event_loop(self.me.clone(), uuid, gen, events));
-        let pending_reboot = self.with_run(&uuid, gen, |r| r.fake_reboot && run_state == "shutdown").unwrap_or(false);
+        tokio::spawn(super::events::event_loop(
+            self.me.clone(),
+            uuid,
+            gen,
+            events,
+        ));
+        let pending_reboot = self
+            .with_run(&uuid, gen, |r| r.fake_reboot && run_state == "shutdown")
+            .unwrap_or(false);
         if power_off {
             // It powered off while we were away: finish the power-off now.
             tracing::info!(domain = name, "guest powered off while the daemon was away");

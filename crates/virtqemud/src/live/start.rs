@@ -56,9 +56,17 @@ fn short_name(name: &str) -> String {
 
 impl QemuDriver {
     /// libvirt: virDomainCreateWithFlags.
-    pub(crate) async fn start(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn start(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
         use create_flags::*;
-        self.check_flags(flags, PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT, "qemuDomainCreateWithFlags")?;
+        self.check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT,
+            "qemuDomainCreateWithFlags",
+        )?;
         refuse_autodestroy(flags)?;
         let (_job, uuid) = self.job(lookup, "virDomainCreateWithFlags").await?;
         let def = {
@@ -115,7 +123,11 @@ impl QemuDriver {
         if res.is_err() {
             // A transient domain that did not start is forgotten.
             let mut st = self.lock();
-            if st.by_uuid.get(&uuid).is_some_and(|d| !d.persistent && !d.is_active()) {
+            if st
+                .by_uuid
+                .get(&uuid)
+                .is_some_and(|d| !d.persistent && !d.is_active())
+            {
                 st.remove(&uuid);
             }
         }
@@ -123,7 +135,12 @@ impl QemuDriver {
     }
 
     /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).
-    pub(crate) async fn launch(&self, uuid: Uuid, def: DomainDef, paused: bool) -> DriverResult<DomainHandle> {
+    pub(crate) async fn launch(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        paused: bool,
+    ) -> DriverResult<DomainHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let lib_dir = self
@@ -212,11 +229,15 @@ impl QemuDriver {
             dom.run = Some(run);
             self.save_status(dom);
         }
-        match self.setup(uuid, gen, proc.clone(), &monitor, &def, paused).await {
+        match self
+            .setup(uuid, gen, proc.clone(), &monitor, &def, paused)
+            .await
+        {
             Ok(handle) => Ok(handle),
             Err(e) => {
                 let exited = !process::is_alive(proc.pid());
-                self.stop_run(&uuid, gen, reason::shutoff::FAILED, None).await;
+                self.stop_run(&uuid, gen, reason::shutoff::FAILED, None)
+                    .await;
                 if exited {
                     let text = process::log_since(&log, log_start, 20);
                     Err(internal(format!(
@@ -246,7 +267,12 @@ impl QemuDriver {
         let (qmp, events) = connected?;
         self.with_run(&uuid, gen, |r| r.qmp = Some(qmp.clone()))
             .ok_or_else(|| internal("the domain stopped while starting".into()))?;
-        tokio::spawn(super::events::event_loop(self.me.clone(), uuid, gen, events));
+        tokio::spawn(super::events::event_loop(
+            self.me.clone(),
+            uuid,
+            gen,
+            events,
+        ));
         let a = Active {
             uuid,
             gen,
@@ -262,8 +288,12 @@ impl QemuDriver {
         let mut balloon_kib = def.memory_kib;
         if has_balloon(def) {
             if def.current_memory_kib > 0 && def.current_memory_kib < def.memory_kib {
-                self.qmp(&a, "balloon", Some(json!({"value": def.current_memory_kib * 1024})))
-                    .await?;
+                self.qmp(
+                    &a,
+                    "balloon",
+                    Some(json!({"value": def.current_memory_kib * 1024})),
+                )
+                .await?;
             }
             if let Ok(v) = self.qmp(&a, "query-balloon", None).await {
                 if let Some(b) = v.get("actual").and_then(Value::as_u64) {
@@ -298,11 +328,15 @@ impl QemuDriver {
         run.running_reason = reason::running::UNPAUSED;
         self.save_status(dom);
         let handle = dom.handle();
-        self.bus
-            .emit(handle.clone(), ev::payload(ev::STARTED, ev::started::BOOTED));
+        self.bus.emit(
+            handle.clone(),
+            ev::payload(ev::STARTED, ev::started::BOOTED),
+        );
         if paused {
-            self.bus
-                .emit(handle.clone(), ev::payload(ev::SUSPENDED, ev::suspended::PAUSED));
+            self.bus.emit(
+                handle.clone(),
+                ev::payload(ev::SUSPENDED, ev::suspended::PAUSED),
+            );
         }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)

@@ -46,14 +46,21 @@ fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
             ),
         ));
     }
-    Ok(if stats == 0 { SUPPORTED } else { stats & SUPPORTED })
+    Ok(if stats == 0 {
+        SUPPORTED
+    } else {
+        stats & SUPPORTED
+    })
 }
 
 fn job_of(d: &Dom, groups: u32) -> Job {
     let mut params = Vec::new();
     if groups & STATE != 0 {
         let s = d.state();
-        params.push(TypedParam::new("state.state", TypedValue::Int(s.state as i32)));
+        params.push(TypedParam::new(
+            "state.state",
+            TypedValue::Int(s.state as i32),
+        ));
         params.push(TypedParam::new("state.reason", TypedValue::Int(s.reason)));
     }
     let live = d.run.as_ref().map(|r| Live {
@@ -98,8 +105,16 @@ fn job_of(d: &Dom, groups: u32) -> Job {
 async fn fill(mut job: Job, groups: u32, nowait: bool) -> StatsRecord {
     let rest = groups & stats::SUPPORTED;
     if let (Some(l), true) = (&job.live, rest != 0) {
-        let kv = stats::gather_disks(l.qmp.as_ref(), l.pid, &l.vcpus, &l.taps, &l.disks, rest, nowait)
-            .await;
+        let kv = stats::gather_disks(
+            l.qmp.as_ref(),
+            l.pid,
+            &l.vcpus,
+            &l.taps,
+            &l.disks,
+            rest,
+            nowait,
+        )
+        .await;
         job.record
             .params
             .extend(kv.into_iter().map(|(k, v)| TypedParam::new(k, v)));
@@ -124,7 +139,11 @@ impl QemuDriver {
 
     /// libvirt: virConnectGetAllDomainStats.
     pub(crate) async fn all_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
-        self.check_flags(flags, 0xff | NOWAIT | BACKING | ENFORCE, "qemuConnectGetAllDomainStats")?;
+        self.check_flags(
+            flags,
+            0xff | NOWAIT | BACKING | ENFORCE,
+            "qemuConnectGetAllDomainStats",
+        )?;
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();

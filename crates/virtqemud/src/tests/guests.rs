@@ -123,8 +123,15 @@ async fn next_payload(sub: &mut EventSubscription, want: fn(&Payload) -> bool) -
 async fn qmp_status(d: &QemuDriver, n: &str) -> String {
     let uuid = d.lock().get(&name(n)).expect("dom").def.uuid;
     let a = d.active(&uuid).expect("active");
-    let v = a.qmp.execute("query-status", None).await.expect("query-status");
-    v.get("status").and_then(Value::as_str).unwrap_or("").to_string()
+    let v = a
+        .qmp
+        .execute("query-status", None)
+        .await
+        .expect("query-status");
+    v.get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn pid_of(d: &QemuDriver, n: &str) -> process::Pid {
@@ -159,7 +166,9 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     let guard = Guard::new(root.path());
     let d = open(root.path());
     let mut sub = d.subscribe_events(None).await.expect("subscribe");
-    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
     assert_eq!(next_lifecycle(&mut sub).await, (lc::DEFINED, 0));
     let t = Instant::now();
     let h = d.create_domain(&name("g1"), 0).await.expect("start");
@@ -171,7 +180,10 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
         state(&d, "g1").await,
         StateReason::new(DomainState::Running, reason::running::BOOTED)
     );
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::STARTED, lc::started::BOOTED));
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::STARTED, lc::started::BOOTED)
+    );
     assert_eq!(qmp_status(&d, "g1").await, "running");
     let p = pid_of(&d, "g1");
     assert!(process::is_alive(p));
@@ -186,8 +198,17 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     assert!(live.contains("id='1'"), "{live}");
     assert!(live.contains("<source path='/dev/pts/"), "{live}");
     let inactive = d.domain_xml(&name("g1"), 2).await.expect("xml");
-    assert!(!inactive.contains("id='1'") && !inactive.contains("/dev/pts/"), "{inactive}");
-    assert_eq!(d.lookup_domain(&DomainLookup::Id(1)).await.expect("by id").name, "g1");
+    assert!(
+        !inactive.contains("id='1'") && !inactive.contains("/dev/pts/"),
+        "{inactive}"
+    );
+    assert_eq!(
+        d.lookup_domain(&DomainLookup::Id(1))
+            .await
+            .expect("by id")
+            .name,
+        "g1"
+    );
     let e = d.create_domain(&name("g1"), 0).await.expect_err("twice");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
     let e = d.resume_domain(&name("g1")).await.expect_err("running");
@@ -199,40 +220,59 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
         StateReason::new(DomainState::Paused, reason::paused::USER)
     );
     assert_eq!(qmp_status(&d, "g1").await, "paused");
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::SUSPENDED, lc::suspended::PAUSED));
-    d.suspend_domain(&name("g1")).await.expect("suspend twice is a no-op");
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::SUSPENDED, lc::suspended::PAUSED)
+    );
+    d.suspend_domain(&name("g1"))
+        .await
+        .expect("suspend twice is a no-op");
     d.resume_domain(&name("g1")).await.expect("resume");
     assert_eq!(
         state(&d, "g1").await,
         StateReason::new(DomainState::Running, reason::running::UNPAUSED)
     );
     assert_eq!(qmp_status(&d, "g1").await, "running");
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::RESUMED, lc::resumed::UNPAUSED));
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::RESUMED, lc::resumed::UNPAUSED)
+    );
 
     d.reset_domain(&name("g1"), 0).await.expect("reset");
     next_payload(&mut sub, |p| matches!(p, Payload::Reboot(_))).await;
 
     // Live memory through the balloon; above the maximum is refused.
-    d.set_domain_memory(&name("g1"), 32 * 1024, 1).await.expect("balloon");
+    d.set_domain_memory(&name("g1"), 32 * 1024, 1)
+        .await
+        .expect("balloon");
     let e = d
         .set_domain_memory(&name("g1"), 128 * 1024, 1)
         .await
         .expect_err("above max");
     assert_eq!(e.code, ErrorCode::InvalidArg);
-    let e = d.set_domain_vcpus(&name("g1"), 1, 1).await.expect_err("live vcpus");
+    let e = d
+        .set_domain_vcpus(&name("g1"), 1, 1)
+        .await
+        .expect_err("live vcpus");
     assert_eq!(e.code, ErrorCode::OperationUnsupported);
 
     let t = Instant::now();
     let h = d.destroy_domain(&name("g1"), 0).await.expect("destroy");
     let destroy = t.elapsed();
     eprintln!("destroy took {destroy:?}");
-    assert!(destroy < Duration::from_millis(500), "destroy took {destroy:?}");
+    assert!(
+        destroy < Duration::from_millis(500),
+        "destroy took {destroy:?}"
+    );
     assert_eq!(h.id, None);
     assert_eq!(
         state(&d, "g1").await,
         StateReason::new(DomainState::Shutoff, reason::shutoff::DESTROYED)
     );
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::STOPPED, lc::stopped::DESTROYED));
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::STOPPED, lc::stopped::DESTROYED)
+    );
     assert!(!process::is_alive(p));
     assert!(!status.exists(), "status file removed");
     assert!(!root.path().join("run/virt/qemu/domain-1-g1").exists());
@@ -240,7 +280,10 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     assert!(log.contains("starting up"), "{log}");
     assert!(log.contains("-name \\\nguest=g1"), "{log}");
     assert!(log.contains("shutting down, reason=destroyed"), "{log}");
-    let e = d.destroy_domain(&name("g1"), 0).await.expect_err("not running");
+    let e = d
+        .destroy_domain(&name("g1"), 0)
+        .await
+        .expect_err("not running");
     assert_eq!(e.detail, "domain is not running");
     // A second start gets the next ID.
     let h = d.create_domain(&name("g1"), 1).await.expect("start paused");
@@ -261,26 +304,43 @@ async fn a_killed_qemu_is_crashed_and_a_transient_domain_vanishes() {
     let guard = Guard::new(root.path());
     let d = open(root.path());
     let mut sub = d.subscribe_events(None).await.expect("subscribe");
-    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
     d.create_domain(&name("g1"), 0).await.expect("start");
     let p = pid_of(&d, "g1");
     guard.note(p);
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p.pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(p.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
     let s = wait_state(&d, "g1", DomainState::Shutoff).await;
-    assert_eq!(s, StateReason::new(DomainState::Shutoff, reason::shutoff::CRASHED));
+    assert_eq!(
+        s,
+        StateReason::new(DomainState::Shutoff, reason::shutoff::CRASHED)
+    );
     assert_eq!(next_lifecycle(&mut sub).await, (lc::DEFINED, 0));
     assert_eq!(next_lifecycle(&mut sub).await, (lc::STARTED, 0));
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::STOPPED, lc::stopped::FAILED));
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::STOPPED, lc::stopped::FAILED)
+    );
     assert!(!root.path().join("run/virt/qemu/g1.xml").exists());
 
-    let h = d.create_domain_xml(&guest_xml("t1", 2), 0).await.expect("create");
+    let h = d
+        .create_domain_xml(&guest_xml("t1", 2), 0)
+        .await
+        .expect("create");
     guard.note(pid_of(&d, "t1"));
     assert!(h.id.is_some());
     let list = d.list_all_domains(8).await.expect("transient list");
     assert_eq!(list.len(), 1);
     assert!(!list[0].persistent);
-    let e = d.create_domain_xml(&guest_xml("t1", 2), 0).await.expect_err("again");
+    let e = d
+        .create_domain_xml(&guest_xml("t1", 2), 0)
+        .await
+        .expect_err("again");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
     d.destroy_domain(&name("t1"), 0).await.expect("destroy");
     let e = d.lookup_domain(&name("t1")).await.expect_err("gone");
@@ -303,7 +363,8 @@ async fn a_failed_start_quotes_qemus_log_and_leaves_nothing() {
     assert!(t.elapsed() < Duration::from_secs(10));
     assert_eq!(e.code, ErrorCode::InternalError, "{e:?}");
     assert!(
-        e.detail.starts_with("process exited while connecting to monitor: "),
+        e.detail
+            .starts_with("process exited while connecting to monitor: "),
         "{}",
         e.detail
     );
@@ -324,23 +385,40 @@ async fn console_is_one_session_unless_forced_and_ends_with_the_guest() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let d = open(root.path());
-    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
-    let e = d.open_console(&name("g1"), "", 0).await.err().expect("not running");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
+    let e = d
+        .open_console(&name("g1"), "", 0)
+        .await
+        .err()
+        .expect("not running");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
     d.create_domain(&name("g1"), 0).await.expect("start");
     guard.note(pid_of(&d, "g1"));
     let mut c1 = d.open_console(&name("g1"), "", 0).await.expect("console");
     c1.write_all(b"x").await.expect("write");
-    let e = d.open_console(&name("g1"), "", 0).await.err().expect("busy");
+    let e = d
+        .open_console(&name("g1"), "", 0)
+        .await
+        .err()
+        .expect("busy");
     assert_eq!(e.detail, "Active console session exists for this domain");
-    let mut c2 = d.open_console(&name("g1"), "serial0", 1).await.expect("forced");
+    let mut c2 = d
+        .open_console(&name("g1"), "serial0", 1)
+        .await
+        .expect("forced");
     let mut buf = [0u8; 16];
     let n = tokio::time::timeout(Duration::from_secs(5), c1.read(&mut buf))
         .await
         .expect("first session ends")
         .expect("read");
     assert_eq!(n, 0, "the first session ended");
-    let e = d.open_console(&name("g1"), "serial7", 1).await.err().expect("no such");
+    let e = d
+        .open_console(&name("g1"), "serial7", 1)
+        .await
+        .err()
+        .expect("no such");
     assert!(e.detail.contains("serial7"), "{}", e.detail);
     d.destroy_domain(&name("g1"), 0).await.expect("destroy");
     let n = tokio::time::timeout(Duration::from_secs(5), c2.read(&mut buf))
@@ -360,7 +438,9 @@ async fn a_disk_is_hot_plugged_and_unplugged() {
     std::fs::File::create(&img)
         .and_then(|f| f.set_len(8 << 20))
         .expect("image");
-    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
     d.create_domain(&name("g1"), 0).await.expect("start");
     guard.note(pid_of(&d, "g1"));
     let mut sub = d.subscribe_events(None).await.expect("subscribe");
@@ -369,22 +449,46 @@ async fn a_disk_is_hot_plugged_and_unplugged() {
          <source file='{}'/><target dev='vdb' bus='virtio'/></disk>",
         img.display()
     );
-    d.attach_device(&name("g1"), &disk, 1).await.expect("attach");
+    d.attach_device(&name("g1"), &disk, 1)
+        .await
+        .expect("attach");
     let uuid = d.lock().get(&name("g1")).expect("dom").def.uuid;
     let a = d.active(&uuid).expect("active");
-    let blocks = a.qmp.execute("query-block", None).await.expect("query-block");
+    let blocks = a
+        .qmp
+        .execute("query-block", None)
+        .await
+        .expect("query-block");
     assert!(blocks.to_string().contains("virtio-disk1"), "{blocks}");
-    assert!(d.domain_xml(&name("g1"), 0).await.expect("xml").contains("vdb"));
-    let e = d.attach_device(&name("g1"), &disk, 1).await.expect_err("twice");
+    assert!(d
+        .domain_xml(&name("g1"), 0)
+        .await
+        .expect("xml")
+        .contains("vdb"));
+    let e = d
+        .attach_device(&name("g1"), &disk, 1)
+        .await
+        .expect_err("twice");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
     // SeaBIOS has no ACPI hotplug driver, but QEMU's PIIX hotplug completes a PCI unplug of
     // a guest that does not answer only after the guest acts; either outcome is allowed.
-    let gone = d.detach_device(&name("g1"), &disk, "", 1).await.expect("detach");
+    let gone = d
+        .detach_device(&name("g1"), &disk, "", 1)
+        .await
+        .expect("detach");
     if gone {
         next_payload(&mut sub, |p| matches!(p, Payload::DeviceRemoved(_))).await;
-        let blocks = a.qmp.execute("query-block", None).await.expect("query-block");
+        let blocks = a
+            .qmp
+            .execute("query-block", None)
+            .await
+            .expect("query-block");
         assert!(!blocks.to_string().contains("virtio-disk1"), "{blocks}");
-        assert!(!d.domain_xml(&name("g1"), 0).await.expect("xml").contains("vdb"));
+        assert!(!d
+            .domain_xml(&name("g1"), 0)
+            .await
+            .expect("xml")
+            .contains("vdb"));
     }
     let e = d
         .detach_device(&name("g1"), "", "virtio-disk9", 1)
@@ -401,12 +505,18 @@ async fn a_new_driver_reattaches_to_live_guests_and_reports_dead_ones_crashed() 
     let guard = Guard::new(root.path());
     let (p1, p2) = {
         let d = open(root.path());
-        d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
-        d.define_domain(&guest_xml("g2", 2), 0).await.expect("define");
+        d.define_domain(&guest_xml("g1", 1), 0)
+            .await
+            .expect("define");
+        d.define_domain(&guest_xml("g2", 2), 0)
+            .await
+            .expect("define");
         d.create_domain(&name("g1"), 0).await.expect("start");
         d.create_domain(&name("g2"), 0).await.expect("start");
         d.suspend_domain(&name("g2")).await.expect("suspend");
-        d.create_domain_xml(&guest_xml("t1", 3), 0).await.expect("transient");
+        d.create_domain_xml(&guest_xml("t1", 3), 0)
+            .await
+            .expect("transient");
         guard.note(pid_of(&d, "t1"));
         (pid_of(&d, "g1"), pid_of(&d, "g2"))
     };
@@ -414,8 +524,11 @@ async fn a_new_driver_reattaches_to_live_guests_and_reports_dead_ones_crashed() 
     guard.note(p2);
     // The first driver is gone (its monitor connections closed); g2 dies meanwhile.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(p2.pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(p2.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
     for _ in 0..200 {
         process::reap(p2.pid);
         if !process::is_alive(p2) {
@@ -434,11 +547,19 @@ async fn a_new_driver_reattaches_to_live_guests_and_reports_dead_ones_crashed() 
         state(&d, "g2").await,
         StateReason::new(DomainState::Shutoff, reason::shutoff::CRASHED)
     );
-    assert_eq!(next_lifecycle(&mut sub).await, (lc::STOPPED, lc::stopped::FAILED));
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::STOPPED, lc::stopped::FAILED)
+    );
     assert!(!root.path().join("run/virt/qemu/g2.xml").exists());
     assert_eq!(pid_of(&d, "g1"), p1);
     assert_eq!(d.lookup_domain(&name("g1")).await.expect("g1").id, Some(1));
-    assert!(d.lookup_domain(&name("t1")).await.expect("t1 still there").id.is_some());
+    assert!(d
+        .lookup_domain(&name("t1"))
+        .await
+        .expect("t1 still there")
+        .id
+        .is_some());
     // Controllable again, and new IDs do not clash.
     d.suspend_domain(&name("g1")).await.expect("suspend");
     assert_eq!(qmp_status(&d, "g1").await, "paused");
@@ -447,19 +568,25 @@ async fn a_new_driver_reattaches_to_live_guests_and_reports_dead_ones_crashed() 
     guard.note(pid_of(&d, "g2"));
     assert_eq!(h.id, Some(4));
     d.destroy_domain(&name("t1"), 0).await.expect("destroy t1");
-    assert!(d.lookup_domain(&name("t1")).await.is_err(), "transient gone");
+    assert!(
+        d.lookup_domain(&name("t1")).await.is_err(),
+        "transient gone"
+    );
     d.destroy_domain(&name("g1"), 0).await.expect("destroy g1");
     d.destroy_domain(&name("g2"), 0).await.expect("destroy g2");
 }
 
 fn param(r: &virt_core::types::StatsRecord, k: &str) -> Option<u64> {
-    r.params.iter().find(|p| p.field == k).map(|p| match p.value {
-        virt_core::types::TypedValue::Int(v) => v as u64,
-        virt_core::types::TypedValue::UInt(v) => u64::from(v),
-        virt_core::types::TypedValue::LLong(v) => v as u64,
-        virt_core::types::TypedValue::ULLong(v) => v,
-        _ => 0,
-    })
+    r.params
+        .iter()
+        .find(|p| p.field == k)
+        .map(|p| match p.value {
+            virt_core::types::TypedValue::Int(v) => v as u64,
+            virt_core::types::TypedValue::UInt(v) => u64::from(v),
+            virt_core::types::TypedValue::LLong(v) => v as u64,
+            virt_core::types::TypedValue::ULLong(v) => v,
+            _ => 0,
+        })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -468,8 +595,12 @@ async fn bulk_stats_cover_running_guests_and_counters_grow() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let d = open(root.path());
-    d.define_domain(&guest_xml("g1", 1), 0).await.expect("define");
-    d.define_domain(&guest_xml("off", 2), 0).await.expect("define");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
+    d.define_domain(&guest_xml("off", 2), 0)
+        .await
+        .expect("define");
     d.create_domain(&name("g1"), 0).await.expect("start");
     guard.note(pid_of(&d, "g1"));
     let recs = d.all_domain_stats(0, 0).await.expect("stats");
@@ -483,7 +614,10 @@ async fn bulk_stats_cover_running_guests_and_counters_grow() {
     assert_eq!(param(g1, "vcpu.current"), Some(1));
     let t0 = param(g1, "cpu.time").expect("cpu.time");
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let recs = d.all_domain_stats(2, 16).await.expect("running only, cpu group");
+    let recs = d
+        .all_domain_stats(2, 16)
+        .await
+        .expect("running only, cpu group");
     assert_eq!(recs.len(), 1);
     let t1 = param(&recs[0], "cpu.time").expect("cpu.time");
     assert!(t1 > t0, "cpu.time grows: {t0} -> {t1}");

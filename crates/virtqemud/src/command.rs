@@ -97,6 +97,54 @@ pub struct QemuCommand {
 }
 
 impl QemuCommand {
+    /// A `std::process::Command` that runs this: the environment replaced by
+    /// [`QemuCommand::env`], and each of [`QemuCommand::fds`] at its number in the child
+    /// (every other descriptor stays close-on-exec). `self` must outlive the spawn; stdio,
+    /// session and the like are the caller's.
+    pub fn command(&self) -> std::process::Command {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(&self.program);
+        cmd.args(&self.args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        let map: Vec<(RawFd, RawFd)> = self
+            .fds
+            .iter()
+            .map(|(num, fd)| (*num, fd.as_raw_fd()))
+            .collect();
+        if !map.is_empty() {
+            // SAFETY: the closure runs in the forked child before exec and calls only fcntl
+            // and dup2, which are async-signal-safe; it allocates nothing (the map was built
+            // before the fork).
+            unsafe {
+                cmd.pre_exec(move || {
+                    // First lift every source above the targets, so that no dup2 below
+                    // overwrites a source another mapping still needs.
+                    let mut lifted = [0 as RawFd; 64];
+                    if map.len() > lifted.len() {
+                        return Err(std::io::Error::from_raw_os_error(nix::libc::EMFILE));
+                    }
+                    for (i, (_, src)) in map.iter().enumerate() {
+                        let fd = nix::libc::fcntl(*src, nix::libc::F_DUPFD_CLOEXEC, 1024);
+                        if fd < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        lifted[i] = fd;
+                    }
+                    for (i, (num, _)) in map.iter().enumerate() {
+                        // dup2 clears close-on-exec on the new descriptor.
+                        if nix::libc::dup2(lifted[i], *num) < 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    Ok(())
+                });
+            }
+        }
+        cmd
+    }
+
     /// The command as libvirt logs it: `VAR=value \` lines, the program, one argument per
     /// line, shell-quoted where needed.
     pub fn render(&self) -> String {

@@ -1,0 +1,362 @@
+//! A real guest booted from a command line `virtqemud::command::build` made: TCG, 128 MiB,
+//! the cached test kernel and initramfs, serial console on a pty. The test reads the pty
+//! until the guest's ready marker, presses the ACPI power button over QMP and sees the guest
+//! power itself off (SHUTDOWN from the guest; `-no-shutdown` keeps QEMU up to report it),
+//! then quits QEMU as the lifecycle code will and sees the process end.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virtqemud::command::{build, LaunchContext};
+
+/// Kills and reaps QEMU if the test ends early.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// A raw QMP connection: one JSON object per line; events are collected on the side.
+struct Qmp {
+    out: UnixStream,
+    lines: BufReader<UnixStream>,
+    events: Vec<String>,
+}
+
+impl Qmp {
+    fn connect(path: &Path, deadline: Instant) -> Qmp {
+        let stream = loop {
+            match UnixStream::connect(path) {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("QMP socket {} never answered: {e}", path.display()),
+            }
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("timeout");
+        let mut q = Qmp {
+            out: stream.try_clone().expect("clone"),
+            lines: BufReader::new(stream),
+            events: Vec::new(),
+        };
+        let greeting = q.line();
+        assert!(greeting.contains("\"QMP\""), "{greeting}");
+        let caps = q.execute(r#"{"execute":"qmp_capabilities"}"#);
+        assert!(caps.contains("\"return\""), "{caps}");
+        q
+    }
+
+    fn line(&mut self) -> String {
+        let mut l = String::new();
+        self.lines.read_line(&mut l).expect("QMP read");
+        assert!(!l.is_empty(), "QMP connection closed");
+        l
+    }
+
+    /// Sends a command and answers its reply, keeping events that arrive meanwhile.
+    fn execute(&mut self, cmd: &str) -> String {
+        writeln!(self.out, "{cmd}").expect("QMP write");
+        loop {
+            let l = self.line();
+            if l.contains("\"event\"") {
+                self.events.push(l);
+            } else {
+                return l;
+            }
+        }
+    }
+
+    /// Waits for an event by name (seen earlier or arriving now).
+    fn event(&mut self, name: &str) -> String {
+        let key = format!("\"event\": \"{name}\"");
+        if let Some(i) = self.events.iter().position(|e| e.contains(&key)) {
+            return self.events.remove(i);
+        }
+        loop {
+            let l = self.line();
+            if l.contains(&key) {
+                return l;
+            }
+        }
+    }
+}
+
+/// The pty path QEMU gave `charserial0` (as libvirt learns it, from query-chardev).
+fn serial_pty(qmp: &mut Qmp) -> String {
+    let reply = qmp.execute(r#"{"execute":"query-chardev"}"#);
+    let at = reply.find("\"charserial0\"").expect("charserial0 listed");
+    let entry_start = reply[..at].rfind('{').expect("entry");
+    let entry = &reply[entry_start..];
+    let f =
+        entry.find("\"filename\": \"pty:").expect("pty filename") + "\"filename\": \"pty:".len();
+    entry[f..].split('"').next().expect("path").to_string()
+}
+
+/// Reads the pty on a thread into a shared buffer (the read blocks; QEMU's exit ends it).
+fn tail(path: &str) -> Arc<Mutex<Vec<u8>>> {
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let mut pty = std::fs::File::open(path).expect("open the serial pty");
+    let sink = buf.clone();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = pty.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().expect("buffer").extend_from_slice(&chunk[..n]);
+        }
+    });
+    buf
+}
+
+/// A running test guest: QEMU, its monitor and its console.
+struct Booted {
+    qemu: Guard,
+    qmp: Qmp,
+    console: Arc<Mutex<Vec<u8>>>,
+    dir: tempfile::TempDir,
+    qmp_ready: Duration,
+    booted: Duration,
+}
+
+impl Booted {
+    fn console(&self) -> String {
+        String::from_utf8_lossy(&self.console.lock().expect("buffer")).into_owned()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("qemu.log")).unwrap_or_default()
+    }
+
+    /// Sends `quit` (what the lifecycle code does after SHUTDOWN) and waits for the exit.
+    fn quit(&mut self) {
+        let quit = self.qmp.execute(r#"{"execute":"quit"}"#);
+        assert!(quit.contains("\"return\""), "{quit}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let exit = loop {
+            if let Some(s) = self.qemu.0.try_wait().expect("status") {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "QEMU did not exit after quit");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(exit.success(), "{exit}: {}", self.log());
+    }
+}
+
+/// Boots the test guest (TCG, 128 MiB, serial pty) with `devices` added, from the command
+/// line `build` makes, and waits for the ready marker on the console.
+fn boot(devices: &str, taps: Vec<virtqemud::net::TapDevice>) -> Booted {
+    let guest = test_guest().expect("test guest");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let xml = format!(
+        "<domain type='qemu'><name>boot-test</name><memory unit='MiB'>128</memory>\
+         <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type>\
+         <kernel>{}</kernel><initrd>{}</initrd><cmdline>{GUEST_CMDLINE}</cmdline></os>\
+         <features><acpi/></features>\
+         <devices><serial type='pty'/><console type='pty'/>{devices}\
+         <memballoon model='virtio'/></devices></domain>",
+        guest.kernel.display(),
+        guest.initrd.display()
+    );
+    let def = virt_xml::parse_domain(&xml).expect("parse");
+    let emulator = which("qemu-system-x86_64");
+    let ctx = LaunchContext {
+        qemu_version: virtqemud::host::emulator_version(&emulator),
+        emulator,
+        domain_dir: dir.path().to_path_buf(),
+        monitor: dir.path().join("monitor.sock"),
+        kvm_usable: false,
+        taps,
+        start_paused: false,
+        host_model_cpu: None,
+    };
+    let cmd = build(&def, &ctx).expect("command line");
+    let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");
+    let started = Instant::now();
+    let child = cmd
+        .command()
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn qemu");
+    let mut qemu = Guard(child);
+    // The daemon's copies of the tap descriptors go now: QEMU holds the only ones.
+    drop(cmd);
+    drop(ctx.taps);
+    let mut qmp = Qmp::connect(&ctx.monitor, Instant::now() + Duration::from_secs(10));
+    let qmp_ready = started.elapsed();
+    let console = tail(&serial_pty(&mut qmp));
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let text = String::from_utf8_lossy(&console.lock().expect("buffer")).into_owned();
+        if text.contains(READY_MARKER) {
+            assert!(!text.contains("not loaded"), "a module failed:\n{text}");
+            break;
+        }
+        if let Ok(Some(status)) = qemu.0.try_wait() {
+            let log = std::fs::read_to_string(dir.path().join("qemu.log")).unwrap_or_default();
+            panic!("qemu exited ({status}): {log}\nconsole:\n{text}");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no marker in 120 s; console:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Booted {
+        qemu,
+        qmp,
+        console,
+        dir,
+        qmp_ready,
+        booted: started.elapsed(),
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest; run with --features qemu-tests"
+)]
+fn guest_boots_from_built_command_line_and_powers_off_on_acpi_button() {
+    let mut g = boot("", Vec::new());
+    let pressed = Instant::now();
+    let reply = g.qmp.execute(r#"{"execute":"system_powerdown"}"#);
+    assert!(reply.contains("\"return\""), "{reply}");
+    let shutdown = g.qmp.event("SHUTDOWN");
+    let powered_off = pressed.elapsed();
+    assert!(
+        shutdown.contains("\"guest\": true"),
+        "{shutdown}\n{}",
+        g.console()
+    );
+    // -no-shutdown: QEMU is still there, stopped, for the daemon to read why.
+    assert!(
+        g.qemu.0.try_wait().expect("status").is_none(),
+        "QEMU must stay up"
+    );
+    let status = g.qmp.execute(r#"{"execute":"query-status"}"#);
+    assert!(status.contains("\"shutdown\""), "{status}");
+    g.quit();
+    assert!(
+        g.console().contains("power button: powering off"),
+        "{}",
+        g.console()
+    );
+    eprintln!(
+        "boot timings: QMP answering {:?}, marker {:?} after spawn, ACPI power-off {powered_off:?} \
+         after system_powerdown",
+        g.qmp_ready, g.booted
+    );
+}
+
+/// Deletes the test bridge when the test ends, however it ends.
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = virtqemud::net::delete_bridge(&self.0);
+    }
+}
+
+fn sys(iface: &str, file: &str) -> Option<String> {
+    std::fs::read_to_string(format!("/sys/class/net/{iface}/{file}"))
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "needs root, /dev/net/tun and QEMU; run with --features qemu-tests"
+)]
+fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
+    use virtqemud::net::{create_bridge, create_tap, delete_tap, Mac};
+    let bridge = Bridge(format!("vtbr{}", std::process::id() % 100_000));
+    create_bridge(&bridge.0).expect("bridge");
+    let mac: Mac = "52:54:00:12:34:56".parse().expect("mac");
+
+    let err = create_tap(Some("vtnobr%d"), Some("vt-no-such-br"), &mac).expect_err("no bridge");
+    assert!(
+        err.detail.contains("bridge 'vt-no-such-br'"),
+        "{}",
+        err.detail
+    );
+    let leftover = std::fs::read_dir("/sys/class/net")
+        .expect("sysfs")
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("vtnobr"));
+    assert!(!leftover, "a failed create_tap left its tap behind");
+
+    let tap = create_tap(Some("vttap%d"), Some(&bridge.0), &mac).expect("tap");
+    let name = tap.name.clone();
+    assert!(name.starts_with("vttap") && !name.contains('%'), "{name}");
+    assert_eq!(sys(&name, "address").as_deref(), Some("fe:54:00:12:34:56"));
+    assert_eq!(sys(&name, "tun_flags").as_deref(), Some("0x5002"));
+    assert_eq!(sys(&name, "mtu"), sys(&bridge.0, "mtu"));
+    let master = std::fs::read_link(format!("/sys/class/net/{name}/master")).expect("enslaved");
+    assert!(master.ends_with(&bridge.0), "{master:?}");
+    let flags = sys(&name, "flags").expect("flags");
+    let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex");
+    assert_eq!(flags & 1, 1, "tap is up");
+
+    let nic = format!(
+        "<interface type='bridge'><mac address='{mac}'/><source bridge='{}'/>\
+         <model type='virtio'/></interface>",
+        bridge.0
+    );
+    let mut g = boot(&nic, vec![tap]);
+    // The guest brings eth0 up; its IPv6 router solicitations arrive on the tap.
+    wait_for("guest packets on the tap", 30, || {
+        sys(&name, "statistics/rx_packets").is_some_and(|n| n != "0")
+    });
+    let rx = g
+        .qmp
+        .execute(r#"{"execute":"query-rx-filter","arguments":{"name":"net0"}}"#);
+    assert!(rx.contains("52:54:00:12:34:56"), "{rx}");
+
+    // QEMU still holds the tap: delete_tap detaches and downs it; QEMU's exit removes it.
+    delete_tap(&name).expect("delete while held");
+    assert!(sys(&name, "master").is_none());
+    assert!(!std::path::Path::new(&format!("/sys/class/net/{name}/master")).exists());
+    let flags = sys(&name, "flags").expect("still exists");
+    let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex");
+    assert_eq!(flags & 1, 0, "tap is down");
+    g.quit();
+    wait_for("the tap to vanish with QEMU", 5, || {
+        sys(&name, "flags").is_none()
+    });
+    delete_tap(&name).expect("deleting a vanished tap is fine");
+}
+
+fn which(name: &str) -> std::path::PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{name} is not installed"))
+}

@@ -177,17 +177,21 @@ impl QemuDriver {
         }
         self.with_run(&a.uuid, a.gen, |r| r.paused_reason = reason::paused::USER);
         let res = self.qmp(&a, "stop", None).await;
+        if res.is_ok() {
+            // Whichever comes first, the STOP event (which consumes the stored USER) or this
+            // answer, the state ends PAUSED / USER with one SUSPENDED event.
+            self.transition(
+                &a.uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::USER),
+                Some((ev::SUSPENDED, ev::suspended::PAUSED)),
+                |r| r.state.state == DomainState::Running,
+            );
+        }
         self.with_run(&a.uuid, a.gen, |r| {
             r.paused_reason = reason::paused::UNKNOWN
         });
         res?;
-        self.transition(
-            &a.uuid,
-            a.gen,
-            StateReason::new(DomainState::Paused, reason::paused::USER),
-            Some((ev::SUSPENDED, ev::suspended::PAUSED)),
-            |r| r.state.state == DomainState::Running,
-        );
         self.handle_of(&a)
     }
 

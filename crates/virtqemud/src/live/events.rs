@@ -59,7 +59,16 @@ impl QemuDriver {
         tracing::debug!(%uuid, event = %e.event, data = %e.data, "qmp event");
         match e.event.as_str() {
             "STOP" => {
-                let why = self.with_run(&uuid, gen, |r| r.paused_reason).unwrap_or(0);
+                // The reason stored by whoever asked for the stop, consumed by this STOP.
+                let why = self
+                    .with_run(&uuid, gen, |r| {
+                        if r.state.state == DomainState::Running && !r.fake_reboot {
+                            std::mem::replace(&mut r.paused_reason, reason::paused::UNKNOWN)
+                        } else {
+                            r.paused_reason
+                        }
+                    })
+                    .unwrap_or(0);
                 let detail = match why {
                     reason::paused::IOERROR => 2,
                     reason::paused::WATCHDOG => 3,

@@ -82,8 +82,12 @@ impl QemuDriver {
         let def = self.codec.parse_domain(&wrapped)?;
         let d = def.devices;
         match (d.disks.len(), d.interfaces.len()) {
-            (1, 0) => Ok(Device::Disk(Box::new(d.disks.into_iter().next().expect("one")))),
-            (0, 1) => Ok(Device::Net(Box::new(d.interfaces.into_iter().next().expect("one")))),
+            (1, 0) => Ok(Device::Disk(Box::new(
+                d.disks.into_iter().next().expect("one"),
+            ))),
+            (0, 1) => Ok(Device::Net(Box::new(
+                d.interfaces.into_iter().next().expect("one"),
+            ))),
             _ => Err(unsupported(
                 "only one <disk> or <interface> element can be attached or detached by virtqemud",
             )),

@@ -356,12 +356,11 @@ pub(crate) fn cleanup_run_files(
     process::log_line(log, &format!("shutting down, reason={word}"));
 }
 
-/// Removes a tap device this daemon created for a run. Taps are not persistent: the kernel
-/// removes one when its last descriptor (QEMU's) closes, so a dead QEMU leaves nothing; this is
-/// where a persistent one would be deleted.
+/// Removes a tap device this daemon created for a run (gone already when QEMU was its last
+/// holder; `net::delete_tap` takes care of the other cases).
 fn remove_tap(domain: &str, tap: &str) {
-    if std::path::Path::new("/sys/class/net").join(tap).exists() {
-        tracing::warn!(domain, tap, "tap device still present after QEMU exited");
+    if let Err(e) = crate::net::delete_tap(tap) {
+        tracing::warn!(domain, tap, error = %e.message(), "cannot delete the tap device");
     }
 }
 

@@ -19,6 +19,7 @@ use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::lifecycle as ev;
+use virt_core::model::enums::InterfaceType;
 use virt_core::model::DomainDef;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::{DomainHandle, DomainLookup};
@@ -160,17 +161,29 @@ impl QemuDriver {
                     )
                 })?,
         };
+        let taps = match create_taps(&def) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&lib_dir);
+                return Err(e);
+            }
+        };
+        let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
         let ctx = LaunchContext {
             qemu_version: host::emulator_version(&emulator),
             emulator,
             domain_dir: lib_dir.clone(),
             monitor: monitor.clone(),
             kvm_usable: host::kvm_available(),
-            taps: Vec::new(),
+            taps,
             start_paused: true,
             host_model_cpu: None,
         };
-        let cmd = match command::build(&def, &ctx) {
+        let cmd = command::build(&def, &ctx);
+        // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
+        // exactly as long as QEMU does.
+        drop(ctx);
+        let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&lib_dir);
@@ -200,10 +213,20 @@ impl QemuDriver {
             )));
         };
         let proc = Arc::new(proc);
+        let mut live = def.clone();
+        let mut names = tap_names.iter();
+        for nic in &mut live.devices.interfaces {
+            if matches!(
+                nic.interface_type,
+                InterfaceType::Bridge | InterfaceType::Ethernet
+            ) {
+                nic.target_dev = names.next().cloned();
+            }
+        }
         let run = Run {
             id,
             gen,
-            live: def.clone(),
+            live,
             state: StateReason::new(DomainState::Paused, reason::paused::STARTING_UP),
             proc: proc.clone(),
             qmp: None,
@@ -211,7 +234,7 @@ impl QemuDriver {
             lib_dir,
             log: log.clone(),
             vcpus: Vec::new(),
-            taps: Vec::new(),
+            taps: tap_names,
             ptys: Vec::new(),
             balloon_kib: def.memory_kib,
             fake_reboot: false,
@@ -341,6 +364,38 @@ impl QemuDriver {
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
     }
+}
+
+/// One tap per bridge / ethernet interface, in interface order: named after `<target dev>`
+/// (else `vnet%d`), on `<source bridge>` for bridge interfaces.
+fn create_taps(def: &DomainDef) -> DriverResult<Vec<crate::net::TapDevice>> {
+    let mut out = Vec::new();
+    for (i, nic) in def.devices.interfaces.iter().enumerate() {
+        let bridge = match nic.interface_type {
+            InterfaceType::Bridge => nic.source_bridge.as_deref(),
+            InterfaceType::Ethernet => None,
+            _ => continue,
+        };
+        let mac: crate::net::Mac = nic
+            .mac
+            .as_deref()
+            .unwrap_or("52:54:00:00:00:00")
+            .parse()
+            .map_err(|_| {
+                VirtError::new(
+                    ErrorCode::ConfigUnsupported,
+                    ErrorDomain::Qemu,
+                    format!("interface net{i}: invalid MAC address"),
+                )
+            })?;
+        // Taps created so far close (and vanish) if this one fails.
+        out.push(crate::net::create_tap(
+            nic.target_dev.as_deref(),
+            bridge,
+            &mac,
+        )?);
+    }
+    Ok(out)
 }
 
 fn refuse_autodestroy(flags: u32) -> DriverResult<()> {

@@ -195,6 +195,23 @@ async fn next_lifecycle(ev: &mut EventStream, name: &str) -> (i32, i32) {
     }
 }
 
+async fn next_reboot(ev: &mut EventStream, name: &str) {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ev.next()).await {
+            Ok(Ok(Some(EventItem::Event(e))))
+                if e.domain.as_ref().is_some_and(|d| d.name == name)
+                    && matches!(e.payload, Some(Payload::Reboot(_))) =>
+            {
+                return;
+            }
+            Ok(Ok(Some(_))) => continue,
+            other => panic!("no reboot event for {name}: {other:?}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     not(feature = "qemu-tests"),
@@ -278,8 +295,6 @@ async fn real_guests_boot_survive_a_daemon_kill_and_shut_down() {
     let s3 = virt_ok(&root, &["domstats", "g1"]);
     assert!(stat_value(&s3, "cpu.time").expect("cpu.time") >= c2, "{s3}");
 
-    // ACPI shutdown: the guest's acpid powers it off; SHUTDOWN then STOPPED, shut off
-    // (shutdown).
     let sock = root.join("run/virt/virtqemud-sock");
     let conn = Connection::open(
         Some(&format!("qemu+unix:///system?socket={}", sock.display())),
@@ -288,6 +303,21 @@ async fn real_guests_boot_survive_a_daemon_kill_and_shut_down() {
     .await
     .expect("connect");
     let mut ev = conn.stream_events(None, None, &[]).await.expect("events");
+
+    // Reboot: ACPI power button, the guest powers off, the daemon resets it (REBOOT event)
+    // and it boots again in the same QEMU.
+    let pid_before = guard.pids_in_status();
+    virt_ok(&root, &["reboot", "g1"]);
+    next_reboot(&mut ev, "g1").await;
+    assert_eq!(
+        wait_domstate(&root, "g1", "running (booted)", Duration::from_secs(10)),
+        "running (booted)"
+    );
+    assert_eq!(guard.pids_in_status(), pid_before, "same QEMU");
+    console_until_marker(&root, "g1");
+
+    // ACPI shutdown: the guest's acpid powers it off; SHUTDOWN then STOPPED, shut off
+    // (shutdown).
     let t = Instant::now();
     virt_ok(&root, &["shutdown", "g1"]);
     assert_eq!(next_lifecycle(&mut ev, "g1").await, (lc::SHUTDOWN, 1));

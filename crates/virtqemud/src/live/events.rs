@@ -2,7 +2,9 @@
 //! driver events (spec qemu-driver.md §3.3), and the monitor's end is the guest's end.
 //!
 //! * STOP: RUNNING → PAUSED with the reason stored before asking (USER) or UNKNOWN;
-//!   SUSPENDED / PAUSED. Ignored during a guest power-off or a fake reboot.
+//!   SUSPENDED / PAUSED. Ignored during a guest power-off or a fake reboot (from its SHUTDOWN
+//!   to the RESET our `system_reset` causes: events are handled in QEMU's order while the
+//!   reset runs in its own task, so only the event stream can tell which STOP is whose).
 //! * RESUME: not RUNNING → RUNNING with the stored reason (UNPAUSED); RESUMED / UNPAUSED.
 //!   Ignored while starting (the start path reports RUNNING / BOOTED itself).
 //! * SHUTDOWN: with a fake reboot pending (or `<on_poweroff>restart`), `system_reset` +
@@ -11,7 +13,7 @@
 //! * Monitor EOF: after SHUTDOWN it is SHUTOFF / SHUTDOWN with STOPPED / SHUTDOWN; otherwise
 //!   SHUTOFF / CRASHED with STOPPED / FAILED; during a destroy, nothing (destroy stops it);
 //!   while starting, the start path reports the failure.
-//! * RESET: REBOOT event. BALLOON_CHANGE: balloon size, BALLOON_CHANGE event.
+//! * RESET: REBOOT event; ends a fake reboot. BALLOON_CHANGE: balloon size, BALLOON_CHANGE event.
 //!   DEVICE_DELETED: wakes a waiting detach, or finishes the removal. GUEST_PANICKED:
 //!   CRASHED / PANICKED. SUSPEND / WAKEUP: PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
 
@@ -100,7 +102,9 @@ impl QemuDriver {
             }
             "SHUTDOWN" => self.on_shutdown(uuid, gen, &e.data),
             "RESET" => {
-                self.with_run(&uuid, gen, |_| ());
+                // Comes after the STOP of a fake reboot's power-off (our system_reset follows
+                // it): from here STOP events are the guest's again.
+                self.with_run(&uuid, gen, |r| r.fake_reboot = false);
                 self.emit_for(&uuid, gen, Payload::Reboot(RebootEvent {}));
             }
             "BALLOON_CHANGE" => {
@@ -203,10 +207,8 @@ impl QemuDriver {
         .await;
         match res {
             Ok(_) => {
-                self.with_run(&uuid, gen, |r| {
-                    r.fake_reboot = false;
-                    r.state = running(reason::running::BOOTED);
-                });
+                // fake_reboot is cleared by the RESET event, in event order.
+                self.with_run(&uuid, gen, |r| r.state = running(reason::running::BOOTED));
             }
             Err(e) => {
                 tracing::error!(%uuid, error = %e, "fake reboot failed; killing the domain");

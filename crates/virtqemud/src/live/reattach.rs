@@ -110,6 +110,14 @@ impl QemuDriver {
                 unplugs: Default::default(),
             });
         }
+        if st.state == StateReason::new(DomainState::Paused, reason::paused::STARTING_UP) {
+            // The previous daemon died while starting it: never finished, never reported
+            // started; kill it as libvirt does.
+            tracing::warn!(domain = %name, "guest was still starting when the daemon went away; killing it");
+            self.stop_run(&uuid, gen, reason::shutoff::FAILED, None)
+                .await;
+            return;
+        }
         match self.reconnect(&name, uuid, gen, &st).await {
             Ok(()) => {
                 tracing::info!(domain = %name, pid = st.pid.pid, "reattached to a running guest")
@@ -219,7 +227,6 @@ impl QemuDriver {
             let _ = qmp.execute("system_reset", None).await;
             let _ = qmp.execute("cont", None).await;
             self.with_run(&uuid, gen, |r| {
-                r.fake_reboot = false;
                 r.state = StateReason::new(DomainState::Running, reason::running::BOOTED);
             });
         }

@@ -393,11 +393,13 @@ async fn run(binary: &Path, accel: &str) -> Result<Run, VirtError> {
         }
         Err(e) => Err(probe_error(binary, e.to_virt("qmp_capabilities").message())),
     };
-    // Reap QEMU: it exits after quit; if not, it is killed.
-    if tokio::time::timeout(Duration::from_secs(5), child.wait())
-        .await
-        .is_err()
-    {
+    // Reap QEMU: it exits after quit; if not (or if the probe failed), it is killed.
+    let grace = if result.is_ok() {
+        Duration::from_secs(5)
+    } else {
+        Duration::ZERO
+    };
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
         let _ = child.kill().await;
     }
     result

@@ -48,6 +48,14 @@
 //! (`getfd`/`add-fd` over SCM_RIGHTS), which starting guests with tap devices needs. The wire
 //! protocol itself is a few hundred lines here, on tokio and serde_json only; callers pick the
 //! fields they need out of [`serde_json::Value`].
+//!
+//! [`Qmp::connect`]: crate::qmp::Qmp::connect
+//! [`Qmp::send_fd`]: crate::qmp::Qmp::send_fd
+//! [`MAX_LINE`]: crate::qmp::MAX_LINE
+//! [`Qmp::execute_timeout`]: crate::qmp::Qmp::execute_timeout
+//! [`QmpError::Closed`]: crate::qmp::QmpError::Closed
+//! [`Qmp::closed`]: crate::qmp::Qmp::closed
+//! [`Qmp`]: crate::qmp::Qmp
 
 use std::collections::HashMap;
 use std::io;
@@ -193,6 +201,8 @@ struct Inner {
     writer: mpsc::UnboundedSender<Outgoing>,
     version: (u32, u32, u32),
     reader: JoinHandle<()>,
+    /// Answers of [`Qmp::execute_cached`], by command name.
+    cached: Mutex<HashMap<String, Value>>,
 }
 
 impl Drop for Inner {
@@ -284,6 +294,7 @@ impl Qmp {
             writer: out_tx,
             version,
             reader,
+            cached: Mutex::new(HashMap::new()),
         };
         (
             Qmp {
@@ -349,6 +360,29 @@ impl Qmp {
             return Err(QmpError::Closed);
         }
         rx.await.unwrap_or(Err(QmpError::Closed))
+    }
+
+    /// Executes an argument-less query once per connection and keeps its answer: for facts
+    /// that hold for the guest's life (`query-hotpluggable-cpus` slots, `query-target`).
+    /// Errors are not kept. [`Qmp::forget_cached`] drops the answers, e.g. after a hotplug that
+    /// changes them.
+    pub async fn execute_cached(&self, command: &str) -> Result<Value, QmpError> {
+        let hit = self.cache().get(command).cloned();
+        if let Some(v) = hit {
+            return Ok(v);
+        }
+        let v = self.execute(command, None).await?;
+        self.cache().insert(command.to_string(), v.clone());
+        Ok(v)
+    }
+
+    /// Forgets every answer [`Qmp::execute_cached`] kept.
+    pub fn forget_cached(&self) {
+        self.cache().clear();
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, Value>> {
+        self.inner.cached.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Resolves when the connection has ended (QEMU exited or closed the socket).
@@ -439,11 +473,22 @@ fn excerpt(line: &[u8]) -> String {
     }
 }
 
+/// Closes the connection when the reader stops for any reason, including being dropped
+/// unfinished (its runtime shutting down), so no caller waits for an answer that cannot come.
+struct CloseOnDrop(Arc<Shared>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 async fn read_loop(
     mut rd: BufReader<OwnedReadHalf>,
     shared: Arc<Shared>,
     events: mpsc::UnboundedSender<QmpEvent>,
 ) {
+    let _close = CloseOnDrop(shared.clone());
     let mut line = Vec::new();
     loop {
         match read_line(&mut rd, &mut line).await {
@@ -463,7 +508,6 @@ async fn read_loop(
         };
         dispatch(msg, &shared, &events);
     }
-    shared.close();
 }
 
 fn dispatch(msg: Value, shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent>) {
@@ -941,6 +985,42 @@ mod tests {
             "SHUTDOWN host-qmp-quit before the channel ended"
         );
         assert!(q.wait_exit(T), "qemu exited after quit");
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn cached_answers_are_kept_until_forgotten() {
+        let q = TestQemu::spawn(&["-machine", "none", "-S"]);
+        let (qmp, _ev) = Qmp::connect(&q.sock, T).await.expect("connect");
+        let first = qmp.execute_cached("query-status").await.expect("status");
+        assert_eq!(first["running"], false);
+        qmp.execute("cont", None).await.expect("cont");
+        // Kept: QEMU is not asked again.
+        let kept = qmp.execute_cached("query-status").await.expect("cached");
+        assert_eq!(kept["running"], false);
+        qmp.forget_cached();
+        let fresh = qmp.execute_cached("query-status").await.expect("fresh");
+        assert_eq!(fresh["running"], true);
+        // Errors are not kept.
+        assert!(qmp.execute_cached("no-such-command").await.is_err());
+        assert!(qmp.inner.cached.lock().expect("lock").len() == 1);
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn dropping_the_last_handle_frees_the_monitor_for_the_next_client() {
+        let q = TestQemu::machine_none();
+        for round in 0..3 {
+            // QEMU serves one client at a time: a connection left open by a dropped client
+            // would keep the next one from ever getting its greeting.
+            let (qmp, _ev) = Qmp::connect(&q.sock, Duration::from_secs(3))
+                .await
+                .unwrap_or_else(|e| panic!("connect #{round}: {e:?}"));
+            let clone = qmp.clone();
+            clone.execute("query-status", None).await.expect("status");
+            drop(qmp);
+            drop(clone);
+        }
     }
 
     #[tokio::test]

@@ -312,7 +312,23 @@ fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
         .any(|e| e.file_name().to_string_lossy().starts_with("vtnobr"));
     assert!(!leftover, "a failed create_tap left its tap behind");
 
-    let tap = create_tap(Some("vttap%d"), Some(&bridge.0), &mac).expect("tap");
+    let nic = format!(
+        "<interface type='bridge'><mac address='{mac}'/><source bridge='{}'/>\
+         <target dev='vttap%d'/><model type='virtio'/></interface>",
+        bridge.0
+    );
+    let probe = virt_xml::parse_domain(&format!(
+        "<domain type='qemu'><name>t</name><memory>65536</memory><os><type>hvm</type></os>\
+         <devices>{nic}<interface type='user'/></devices></domain>"
+    ))
+    .expect("parse");
+    let mut taps = virtqemud::net::taps_for(&probe).expect("taps for the definition");
+    assert_eq!(
+        taps.len(),
+        1,
+        "one tap for the bridge NIC, none for the user NIC"
+    );
+    let tap = taps.remove(0);
     let name = tap.name.clone();
     assert!(name.starts_with("vttap") && !name.contains('%'), "{name}");
     assert_eq!(sys(&name, "address").as_deref(), Some("fe:54:00:12:34:56"));
@@ -324,11 +340,6 @@ fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
     let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).expect("hex");
     assert_eq!(flags & 1, 1, "tap is up");
 
-    let nic = format!(
-        "<interface type='bridge'><mac address='{mac}'/><source bridge='{}'/>\
-         <model type='virtio'/></interface>",
-        bridge.0
-    );
     let mut g = boot(&nic, vec![tap]);
     // The guest brings eth0 up; its IPv6 router solicitations arrive on the tap.
     wait_for("guest packets on the tap", 30, || {
@@ -359,4 +370,162 @@ fn which(name: &str) -> std::path::PathBuf {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{name} is not installed"))
+}
+
+/// Every device kind `build` emits, on a q35 machine, in one definition.
+fn rich_xml(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "<domain type='qemu'><name>rich</name><memory unit='MiB'>256</memory>\
+         <maxMemory slots='2' unit='MiB'>1024</maxMemory>\
+         <vcpu current='2'>4</vcpu>\
+         <os><type arch='x86_64' machine='q35'>hvm</type><bootmenu enable='yes' timeout='100'/></os>\
+         <features><acpi/><apic/><vmport state='off'/></features>\
+         <cpu mode='maximum'><topology sockets='2' dies='1' cores='2' threads='1'/></cpu>\
+         <clock offset='localtime'><timer name='rtc' tickpolicy='catchup'/>\
+         <timer name='pit' tickpolicy='delay'/><timer name='hpet' present='no'/></clock>\
+         <on_reboot>destroy</on_reboot>\
+         <pm><suspend-to-mem enabled='no'/><suspend-to-disk enabled='no'/></pm>\
+         <devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='writeback' discard='unmap'/>\
+         <source file='{d}/a.qcow2'/><target dev='vda' bus='virtio'/><boot order='2'/>\
+         <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/>\
+         <source file='{d}/b.raw'/><target dev='sda' bus='sata'/><serial>B-SERIAL</serial></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+         <source file='{d}/c.raw'/><target dev='sdb' bus='scsi'/><readonly/></disk>\
+         <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\
+         <target dev='sdc' bus='sata'/></disk>\
+         <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\
+         <source file='{d}/d.iso'/><target dev='sdd' bus='scsi'/><boot order='1'/></disk>\
+         <controller type='pci' index='0' model='pcie-root'/>\
+         <controller type='pci' index='1' model='pcie-root-port'><target chassis='1' port='0x10'/>\
+         <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0' multifunction='on'/></controller>\
+         <controller type='pci' index='2' model='pcie-root-port'><target chassis='2' port='0x11'/>\
+         <address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x1'/></controller>\
+         <controller type='usb' index='0' model='qemu-xhci' ports='15'/>\
+         <controller type='scsi' index='0' model='virtio-scsi'/>\
+         <interface type='user'><mac address='52:54:00:00:00:0a'/><model type='virtio'/>\
+         <address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></interface>\
+         <interface type='user'><mac address='52:54:00:00:00:0b'/><model type='e1000'/></interface>\
+         <serial type='pty'/><serial type='file'><source path='{d}/serial1.log'/></serial>\
+         <console type='pty'/>\
+         <input type='tablet' bus='usb'/>\
+         <graphics type='vnc' autoport='yes'><listen type='address' address='127.0.0.1'/></graphics>\
+         <video><model type='virtio' heads='1' primary='yes'/></video>\
+         <memballoon model='virtio' autodeflate='on'/>\
+         <rng model='virtio'><rate bytes='1024' period='1000'/><backend model='builtin'/></rng>\
+         </devices></domain>"
+    )
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "starts a real QEMU; run with --features qemu-tests"
+)]
+fn rich_q35_definition_starts_in_real_qemu_with_every_device_under_its_alias() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let img = |name: &str, fmt: &str| {
+        let out = std::process::Command::new("qemu-img")
+            .args(["create", "-q", "-f", fmt])
+            .arg(dir.path().join(name))
+            .arg("16M")
+            .output()
+            .expect("qemu-img");
+        assert!(out.status.success(), "{out:?}");
+    };
+    img("a.qcow2", "qcow2");
+    img("b.raw", "raw");
+    img("c.raw", "raw");
+    img("d.iso", "raw");
+    let xml = rich_xml(dir.path());
+    let def = virt_xml::parse_domain(&xml).expect("parse");
+    use virt_core::xml::DomainXmlCodec;
+    virt_xml::LibvirtXml
+        .check_honoured(&def, &virtqemud::command::honoured())
+        .expect("define would accept it");
+    let emulator = which("qemu-system-x86_64");
+    let ctx = LaunchContext {
+        qemu_version: virtqemud::host::emulator_version(&emulator),
+        emulator,
+        domain_dir: dir.path().to_path_buf(),
+        monitor: dir.path().join("monitor.sock"),
+        kvm_usable: false,
+        taps: Vec::new(),
+        start_paused: true,
+        host_model_cpu: None,
+    };
+    let cmd = build(&def, &ctx).expect("command line");
+    let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");
+    let child = cmd
+        .command()
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let mut qemu = Guard(child);
+    let log = || std::fs::read_to_string(dir.path().join("qemu.log")).unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !ctx.monitor.exists() {
+        if let Ok(Some(s)) = qemu.0.try_wait() {
+            panic!(
+                "QEMU refused the command line ({s}):\n{}\n{}",
+                log(),
+                cmd.render()
+            );
+        }
+        assert!(Instant::now() < deadline, "no monitor socket");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut qmp = Qmp::connect(&ctx.monitor, deadline);
+    let status = qmp.execute(r#"{"execute":"query-status"}"#);
+    assert!(status.contains("\"prelaunch\""), "-S: {status}");
+    let peripherals =
+        qmp.execute(r#"{"execute":"qom-list","arguments":{"path":"/machine/peripheral"}}"#);
+    for alias in [
+        "virtio-disk0",
+        "sata0-0-0",
+        "sata0-0-2",
+        "scsi0-0-0-1",
+        "scsi0-0-0-3",
+        "pci.1",
+        "pci.2",
+        "usb",
+        "scsi0",
+        "net0",
+        "net1",
+        "serial0",
+        "serial1",
+        "input0",
+        "video0",
+        "balloon0",
+        "rng0",
+    ] {
+        assert!(
+            peripherals.contains(&format!("\"name\": \"{alias}\"")),
+            "{alias} missing from {peripherals}"
+        );
+    }
+    let blocks = qmp.execute(r#"{"execute":"query-block"}"#);
+    for node in [
+        "libvirt-4-format",
+        "libvirt-3-format",
+        "libvirt-2-format",
+        "libvirt-1-format",
+    ] {
+        assert!(blocks.contains(node), "{node} missing from {blocks}");
+    }
+    let vnc = qmp.execute(r#"{"execute":"query-vnc"}"#);
+    assert!(vnc.contains("\"service\": \"59"), "{vnc}");
+    let cpus = qmp.execute(r#"{"execute":"query-cpus-fast"}"#);
+    assert_eq!(cpus.matches("\"cpu-index\"").count(), 2, "{cpus}");
+    let quit = qmp.execute(r#"{"execute":"quit"}"#);
+    assert!(quit.contains("\"return\""), "{quit}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while qemu.0.try_wait().expect("status").is_none() {
+        assert!(Instant::now() < deadline, "QEMU did not quit");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -55,8 +55,10 @@ use virt_core::VirtError;
 use crate::net::TapDevice;
 
 mod devices;
+mod disk;
 mod honour;
 mod json;
+mod pci;
 
 pub use honour::honoured;
 use json::Json;
@@ -210,6 +212,7 @@ pub(crate) struct Builder<'a> {
     pub family: Family,
     pub args: Vec<String>,
     pub fds: Vec<(RawFd, OwnedFd)>,
+    pub pci: pci::PciPlan,
 }
 
 impl Builder<'_> {
@@ -241,6 +244,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
         family,
         args: Vec::new(),
         fds: Vec::new(),
+        pci: pci::PciPlan::of(def, family),
     };
     b.arg(
         "-name",
@@ -394,9 +398,6 @@ fn firmware_args(b: &mut Builder<'_>) -> (bool, bool) {
 
 fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let mut m = format!("{},usb=off", opt(machine));
-    if b.family != Family::Other && feature(b.def, "acpi").is_none() {
-        m.push_str(",acpi=off");
-    }
     if let Some(state) = feature(b.def, "vmport").and_then(|f| f.state) {
         m.push_str(if state { ",vmport=on" } else { ",vmport=off" });
     }
@@ -410,6 +411,10 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let pc = b.family != Family::Other;
     if pc {
         m.push_str(",memory-backend=pc.ram");
+    }
+    // x86 PC machines have ACPI unless the definition asks for it (`<features><acpi/>`).
+    if pc && feature(b.def, "acpi").is_none() {
+        m.push_str(",acpi=off");
     }
     b.arg("-machine", m);
     b.arg(

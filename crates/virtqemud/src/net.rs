@@ -237,6 +237,41 @@ pub fn create_tap(
     Ok(TapDevice { name, fd: tun })
 }
 
+/// One tap per `bridge` / `ethernet` interface of `def`, in interface order (what
+/// [`crate::command::LaunchContext::taps`] expects): named from `<target dev>` or `vnet%d`,
+/// enslaved to `<source bridge>` for bridge interfaces. On an error the taps made so far are
+/// closed, which removes them.
+pub fn taps_for(def: &virt_core::model::DomainDef) -> Result<Vec<TapDevice>, VirtError> {
+    use virt_core::model::enums::InterfaceType;
+    let mut taps = Vec::new();
+    for (i, n) in def.devices.interfaces.iter().enumerate() {
+        let bridge = match n.interface_type {
+            InterfaceType::Bridge => Some(n.source_bridge.as_deref().ok_or_else(|| {
+                VirtError::new(
+                    ErrorCode::ConfigUnsupported,
+                    ErrorDomain::Qemu,
+                    format!("interface net{i}: a bridge interface needs <source bridge>"),
+                )
+            })?),
+            InterfaceType::Ethernet => None,
+            _ => continue,
+        };
+        let mac: Mac = n
+            .mac
+            .as_deref()
+            .ok_or_else(|| {
+                VirtError::new(
+                    ErrorCode::ConfigUnsupported,
+                    ErrorDomain::Qemu,
+                    format!("interface net{i} has no MAC address"),
+                )
+            })?
+            .parse()?;
+        taps.push(create_tap(n.target_dev.as_deref(), bridge, &mac)?);
+    }
+    Ok(taps)
+}
+
 /// Gives the tap the bridge's MTU and enslaves it.
 fn attach(s: RawFd, tap: &str, bridge: &str) -> Result<(), VirtError> {
     let mut mtu = IfReq::new(bridge)?;

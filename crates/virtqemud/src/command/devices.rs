@@ -5,10 +5,10 @@ use std::os::fd::RawFd;
 
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::model::chardev::CharDev;
-use virt_core::model::devices::{Address, Controller, Disk};
+use virt_core::model::devices::{Address, Controller};
 use virt_core::model::enums::{
-    BootDev, CharSourceMode, CharType, ControllerType, DiskBus, DiskDevice, DiskType, GraphicsType,
-    InputBus, InputType, InterfaceType, MemballoonModel, RngModel, VideoModel,
+    BootDev, CharSourceMode, CharType, ControllerType, DiskDevice, GraphicsType, InputBus,
+    InputType, InterfaceType, MemballoonModel, RngModel, VideoModel,
 };
 use virt_core::VirtError;
 
@@ -22,7 +22,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     refuse_unexpressible(b)?;
     let boot = BootIndices::of(b.def);
     controllers(b)?;
-    disks(b, &boot)?;
+    super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
     inputs(b)?;
@@ -56,7 +56,7 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
 
 /// `bootindex` per disk and interface: per-device `<boot order>`, or libvirt's conversion of
 /// `<os><boot dev>` (the first device of each kind, in the listed order).
-struct BootIndices {
+pub(super) struct BootIndices {
     disks: Vec<Option<u32>>,
     nets: Vec<Option<u32>>,
 }
@@ -107,15 +107,28 @@ fn pci_bus(b: &Builder<'_>, n: u32) -> String {
     }
 }
 
-/// Adds `bus`/`addr` for a PCI address; no address lets QEMU place the device.
-fn pci_addr(
-    b: &Builder<'_>,
+/// Adds `bus`/`addr`: the device's PCI address, or a free root-bus slot (see `pci`).
+pub(super) fn pci_addr(
+    b: &mut Builder<'_>,
     j: &mut Json,
     addr: &Option<Address>,
     what: &str,
 ) -> Result<(), VirtError> {
     match addr {
-        None => Ok(()),
+        None if b.family == Family::Other => Ok(()),
+        None => {
+            let slot = if what == "video0" {
+                b.pci.video_slot()
+            } else {
+                None
+            };
+            let slot = slot.or_else(|| b.pci.take_slot()).ok_or_else(|| {
+                unsupported(format!("{what}: no free slot left on the PCI root bus"))
+            })?;
+            j.set("bus", Json::str(pci_bus(b, 0)));
+            j.set("addr", Json::str(format!("0x{slot:x}")));
+            Ok(())
+        }
         Some(Address::Pci(a)) => {
             if a.domain != 0 {
                 return Err(unsupported(format!(
@@ -124,6 +137,7 @@ fn pci_addr(
                 )));
             }
             let known = a.bus == 0
+                || b.pci.implicit.contains(&a.bus)
                 || b.def.devices.controllers.iter().any(|c| {
                     c.controller_type == ControllerType::Pci
                         && c.index == a.bus
@@ -133,8 +147,8 @@ fn pci_addr(
                 });
             if !known {
                 return Err(unsupported(format!(
-                    "{what}: PCI bus {:#04x} has no PCI controller with index {}",
-                    a.bus, a.bus
+                    "{what}: PCI bus {:#04x} is not a bus this machine has",
+                    a.bus
                 )));
             }
             j.set("bus", Json::str(pci_bus(b, a.bus)));
@@ -155,6 +169,28 @@ fn pci_addr(
     }
 }
 
+/// A controller for each bus an address names and no controller provides.
+fn implicit_buses(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    for bus in b.pci.implicit.clone() {
+        let mut dev = match b.family {
+            Family::Q35 => Json::obj([
+                ("driver", Json::str("pcie-root-port")),
+                ("port", Json::Num(0x10 + u64::from(bus) - 1)),
+                ("chassis", Json::Num(bus.into())),
+                ("id", Json::str(format!("pci.{bus}"))),
+            ]),
+            _ => Json::obj([
+                ("driver", Json::str("pci-bridge")),
+                ("chassis_nr", Json::Num(bus.into())),
+                ("id", Json::str(format!("pci.{bus}"))),
+            ]),
+        };
+        pci_addr(b, &mut dev, &None, &format!("pci.{bus}"))?;
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
 fn address_type(a: &Address) -> &str {
     match a {
         Address::Pci(_) => "pci",
@@ -173,7 +209,9 @@ fn target_attr<'a>(c: &'a Controller, name: &str) -> Option<&'a str> {
 }
 
 fn controllers(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    for c in &b.def.devices.controllers {
+    implicit_buses(b)?;
+    let def = b.def;
+    for c in &def.devices.controllers {
         let what = format!("controller {} {}", c.controller_type, c.index);
         let model = c.model.as_deref();
         let mut dev = match (c.controller_type, model) {
@@ -254,244 +292,6 @@ fn parse_num(v: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => v.parse().ok(),
     }
-}
-
-/// libvirt's disk index of a target name: `vda` 0, `sdb` 1, `hdaa` 26.
-pub(crate) fn disk_index(dev: &str) -> Option<u32> {
-    let rest = ["xvd", "vd", "sd", "hd", "fd"]
-        .iter()
-        .find_map(|p| dev.strip_prefix(p))?;
-    if rest.is_empty() || !rest.bytes().all(|c| c.is_ascii_lowercase()) {
-        return None;
-    }
-    let mut n: u32 = 0;
-    for c in rest.bytes() {
-        n = n.checked_mul(26)?.checked_add(u32::from(c - b'a') + 1)?;
-    }
-    Some(n - 1)
-}
-
-/// `cache=...` as blockdev cache flags and the frontend's write-cache.
-fn cache_mode(mode: &str) -> Option<(bool, bool, bool)> {
-    // (direct, no-flush, write-cache)
-    Some(match mode {
-        "none" => (true, false, true),
-        "writethrough" => (false, false, false),
-        "writeback" => (false, false, true),
-        "directsync" => (true, false, false),
-        "unsafe" => (false, true, true),
-        _ => return None,
-    })
-}
-
-fn disks(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> {
-    let mut node = b
-        .def
-        .devices
-        .disks
-        .iter()
-        .filter(|d| d.source.is_some())
-        .count();
-    for (i, disk) in b.def.devices.disks.iter().enumerate() {
-        let what = format!("disk '{}'", disk.target_dev);
-        let cache = match disk.driver.as_ref().and_then(|d| d.cache.as_deref()) {
-            None | Some("default") => None,
-            Some(m) => Some(cache_mode(m).ok_or_else(|| {
-                unsupported(format!("{what}: cache mode '{m}' is not supported"))
-            })?),
-        };
-        let drive = match disk.source.as_ref().and_then(|s| s.path.as_deref()) {
-            Some(path) => {
-                let n = node;
-                node -= 1;
-                blockdev(b, disk, path, n, cache, &what)?;
-                Some(format!("libvirt-{n}-format"))
-            }
-            None if disk.device == DiskDevice::Cdrom => None,
-            None => return Err(unsupported(format!("{what}: a disk needs a source"))),
-        };
-        let mut dev = frontend(b, disk, &what)?;
-        if let Some(drive) = drive {
-            dev.set("drive", Json::str(drive));
-        }
-        dev.set("id", Json::str(alias(b, disk)?));
-        if let Some(serial) = &disk.serial {
-            dev.set("serial", Json::str(serial.clone()));
-        }
-        if let Some(idx) = boot.disks.get(i).copied().flatten() {
-            dev.set("bootindex", Json::Num(idx.into()));
-        }
-        if let Some((_, _, wc)) = cache {
-            dev.set("write-cache", Json::str(if wc { "on" } else { "off" }));
-        }
-        b.json("-device", dev);
-    }
-    Ok(())
-}
-
-fn blockdev(
-    b: &mut Builder<'_>,
-    disk: &Disk,
-    path: &str,
-    n: usize,
-    cache: Option<(bool, bool, bool)>,
-    what: &str,
-) -> Result<(), VirtError> {
-    let driver = match (disk.disk_type, disk.device) {
-        (DiskType::File, _) => "file",
-        (DiskType::Block, DiskDevice::Cdrom) => "host_cdrom",
-        (DiskType::Block, _) => "host_device",
-        (t, _) => {
-            return Err(unsupported(format!(
-                "{what}: disk type '{t}' is not supported"
-            )))
-        }
-    };
-    let format = disk
-        .driver
-        .as_ref()
-        .and_then(|d| d.format.as_deref())
-        .unwrap_or("raw");
-    if !matches!(format, "raw" | "qcow2") {
-        return Err(unsupported(format!(
-            "{what}: image format '{format}' is not supported (raw, qcow2)"
-        )));
-    }
-    let cache_json = cache.map(|(direct, no_flush, _)| {
-        Json::obj([
-            ("direct", Json::Bool(direct)),
-            ("no-flush", Json::Bool(no_flush)),
-        ])
-    });
-    let storage_name = format!("libvirt-{n}-storage");
-    let mut storage = Json::obj([
-        ("driver", Json::str(driver)),
-        ("filename", Json::str(path)),
-        ("node-name", Json::str(storage_name.clone())),
-    ]);
-    if let Some(c) = &cache_json {
-        storage.set("cache", c.clone());
-    }
-    storage.set("auto-read-only", Json::Bool(true));
-    storage.set("discard", Json::str("unmap"));
-    let mut fmt = Json::obj([
-        ("node-name", Json::str(format!("libvirt-{n}-format"))),
-        ("read-only", Json::Bool(disk.readonly)),
-    ]);
-    if let Some(c) = cache_json {
-        fmt.set("cache", c);
-    }
-    if let Some(d) = disk.driver.as_ref().and_then(|d| d.discard.as_deref()) {
-        fmt.set("discard", Json::str(d));
-    }
-    fmt.set("driver", Json::str(format));
-    fmt.set("file", Json::str(storage_name));
-    b.json("-blockdev", storage);
-    b.json("-blockdev", fmt);
-    Ok(())
-}
-
-fn drive_address(disk: &Disk, what: &str) -> Result<(u32, u32, u32, u32), VirtError> {
-    match disk.address {
-        Some(Address::Drive {
-            controller,
-            bus,
-            target,
-            unit,
-        }) => Ok((controller, bus, target, unit)),
-        _ => Err(unsupported(format!("{what}: needs a drive address"))),
-    }
-}
-
-fn frontend(b: &Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtError> {
-    let cd = disk.device == DiskDevice::Cdrom;
-    if !matches!(disk.device, DiskDevice::Disk | DiskDevice::Cdrom) {
-        return Err(unsupported(format!(
-            "{what}: disk device '{}' is not supported",
-            disk.device
-        )));
-    }
-    let bus = disk.target_bus.unwrap_or(DiskBus::Virtio);
-    let ide_like = matches!(bus, DiskBus::Ide | DiskBus::Sata);
-    if ide_like && disk.readonly && !cd {
-        return Err(unsupported(format!(
-            "{what}: readonly {bus} disks are not supported (QEMU's ide-hd cannot be read-only)"
-        )));
-    }
-    let ide_driver = if cd { "ide-cd" } else { "ide-hd" };
-    Ok(match bus {
-        DiskBus::Virtio if cd => {
-            return Err(unsupported(format!(
-                "{what}: a cdrom cannot be on the virtio bus"
-            )))
-        }
-        DiskBus::Virtio => {
-            let mut j = Json::obj([("driver", Json::str("virtio-blk-pci"))]);
-            pci_addr(b, &mut j, &disk.address, what)?;
-            j
-        }
-        DiskBus::Sata => {
-            let (c, _, _, unit) = drive_address(disk, what)?;
-            let bus = if b.family == Family::Q35 && c == 0 {
-                format!("ide.{unit}")
-            } else {
-                format!("sata{c}.{unit}")
-            };
-            Json::obj([("driver", Json::str(ide_driver)), ("bus", Json::str(bus))])
-        }
-        DiskBus::Ide if b.family == Family::I440fx => {
-            let (c, bus, _, unit) = drive_address(disk, what)?;
-            if c != 0 {
-                return Err(unsupported(format!("{what}: only IDE controller 0 exists")));
-            }
-            Json::obj([
-                ("driver", Json::str(ide_driver)),
-                ("bus", Json::str(format!("ide.{bus}"))),
-                ("unit", Json::Num(unit.into())),
-            ])
-        }
-        DiskBus::Scsi => {
-            let (c, bus, target, unit) = drive_address(disk, what)?;
-            Json::obj([
-                ("driver", Json::str(if cd { "scsi-cd" } else { "scsi-hd" })),
-                ("bus", Json::str(format!("scsi{c}.0"))),
-                ("channel", Json::Num(bus.into())),
-                ("scsi-id", Json::Num(target.into())),
-                ("lun", Json::Num(unit.into())),
-                (
-                    "device_id",
-                    Json::str(format!("drive-scsi{c}-{bus}-{target}-{unit}")),
-                ),
-            ])
-        }
-        other => {
-            return Err(unsupported(format!(
-                "{what}: disk bus '{other}' is not supported on machine type '{}'",
-                super::machine_type(b.def, b.ctx.qemu_version)
-            )))
-        }
-    })
-}
-
-/// libvirt's disk alias.
-fn alias(b: &Builder<'_>, disk: &Disk) -> Result<String, VirtError> {
-    let what = format!("disk '{}'", disk.target_dev);
-    Ok(match disk.target_bus.unwrap_or(DiskBus::Virtio) {
-        DiskBus::Virtio => {
-            let idx = disk_index(&disk.target_dev)
-                .ok_or_else(|| unsupported(format!("{what}: unknown disk name")))?;
-            format!("virtio-disk{idx}")
-        }
-        DiskBus::Scsi => {
-            let (c, bus, t, u) = drive_address(disk, &what)?;
-            format!("scsi{c}-{bus}-{t}-{u}")
-        }
-        bus => {
-            let (c, n, _, u) = drive_address(disk, &what)?;
-            let _ = b;
-            format!("{bus}{c}-{n}-{u}")
-        }
-    })
 }
 
 fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> {

@@ -161,7 +161,7 @@ impl QemuDriver {
                     )
                 })?,
         };
-        let taps = match create_taps(&def) {
+        let taps = match crate::net::taps_for(&def) {
             Ok(t) => t,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&lib_dir);
@@ -364,38 +364,6 @@ impl QemuDriver {
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
     }
-}
-
-/// One tap per bridge / ethernet interface, in interface order: named after `<target dev>`
-/// (else `vnet%d`), on `<source bridge>` for bridge interfaces.
-fn create_taps(def: &DomainDef) -> DriverResult<Vec<crate::net::TapDevice>> {
-    let mut out = Vec::new();
-    for (i, nic) in def.devices.interfaces.iter().enumerate() {
-        let bridge = match nic.interface_type {
-            InterfaceType::Bridge => nic.source_bridge.as_deref(),
-            InterfaceType::Ethernet => None,
-            _ => continue,
-        };
-        let mac: crate::net::Mac = nic
-            .mac
-            .as_deref()
-            .unwrap_or("52:54:00:00:00:00")
-            .parse()
-            .map_err(|_| {
-                VirtError::new(
-                    ErrorCode::ConfigUnsupported,
-                    ErrorDomain::Qemu,
-                    format!("interface net{i}: invalid MAC address"),
-                )
-            })?;
-        // Taps created so far close (and vanish) if this one fails.
-        out.push(crate::net::create_tap(
-            nic.target_dev.as_deref(),
-            bridge,
-            &mac,
-        )?);
-    }
-    Ok(out)
 }
 
 fn refuse_autodestroy(flags: u32) -> DriverResult<()> {

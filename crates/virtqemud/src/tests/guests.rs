@@ -668,3 +668,49 @@ async fn autostart_runs_once_per_boot_marker() {
         .expect_err("autodestroy");
     assert_eq!(e.code, ErrorCode::OperationUnsupported);
 }
+
+/// Deletes the test bridge on drop.
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = crate::net::delete_bridge(&self.0);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn a_bridge_interface_gets_a_tap_that_goes_with_the_guest() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let br = format!("vbr{}", std::process::id() % 100_000);
+    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    let _br = Bridge(br.clone());
+    let tap = format!("vt{}", std::process::id() % 100_000);
+    let xml = guest_xml("n1", 1).replace(
+        "<memballoon",
+        &format!(
+            "<interface type='bridge'><mac address='52:54:00:12:34:56'/>\
+             <source bridge='{br}'/><target dev='{tap}'/><model type='virtio'/></interface>\
+             <memballoon"
+        ),
+    );
+    let d = open(root.path());
+    d.define_domain(&xml, 0).await.expect("define");
+    d.create_domain(&name("n1"), 0).await.expect("start");
+    guard.note(pid_of(&d, "n1"));
+    let sys = Path::new("/sys/class/net").join(&tap);
+    assert!(sys.exists(), "tap {tap} exists");
+    let master = std::fs::read_link(sys.join("master")).expect("enslaved");
+    assert!(master.ends_with(&br), "{}", master.display());
+    let status = std::fs::read_to_string(root.path().join("run/virt/qemu/n1.xml")).expect("status");
+    assert!(status.contains(&format!("<tap name='{tap}'/>")), "{status}");
+    let recs = d
+        .list_domain_stats(&[name("n1")], 16, 0)
+        .await
+        .expect("stats");
+    assert_eq!(param(&recs[0], "net.count"), Some(1));
+    assert!(recs[0].params.iter().any(|p| p.field == "net.0.name"));
+    d.destroy_domain(&name("n1"), 0).await.expect("destroy");
+    assert!(!sys.exists(), "tap {tap} removed with the guest");
+}

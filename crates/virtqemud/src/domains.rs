@@ -27,6 +27,8 @@ pub(crate) struct Dom {
     pub run: Option<Run>,
     /// The per-domain job lock serialising state changes.
     pub job: Job,
+    /// A managed-save image exists (`STATE/qemu/save/NAME.save`).
+    pub managed_save: bool,
 }
 
 impl Dom {
@@ -39,6 +41,7 @@ impl Dom {
             last: StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN),
             run: None,
             job: Job::default(),
+            managed_save: false,
         }
     }
 
@@ -66,7 +69,7 @@ impl Dom {
             state: self.state(),
             persistent: self.persistent,
             autostart: self.autostart,
-            has_managed_save: false,
+            has_managed_save: self.managed_save,
             title: self.def.title.clone().unwrap_or_default(),
         }
     }
@@ -222,7 +225,7 @@ fn matches_filter(dom: &Dom, flags: u32) -> bool {
     group(ACTIVE, INACTIVE, dom.is_active())
         && group(PERSISTENT, TRANSIENT, dom.persistent)
         && (state_sel == 0 || state_sel & state_bit != 0)
-        && group(MANAGEDSAVE, NO_MANAGEDSAVE, false)
+        && group(MANAGEDSAVE, NO_MANAGEDSAVE, dom.managed_save)
         && group(AUTOSTART, NO_AUTOSTART, dom.autostart)
         && group(HAS_SNAPSHOT, NO_SNAPSHOT, false)
         && group(HAS_CHECKPOINT, NO_CHECKPOINT, false)

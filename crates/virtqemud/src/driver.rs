@@ -41,6 +41,8 @@ pub struct QemuDriver {
     pub(crate) run_root: PathBuf,
     /// Where the per-domain QEMU logs go.
     pub(crate) log_dir: PathBuf,
+    /// Managed-save images (`STATE/qemu/save`).
+    pub(crate) save_dir: PathBuf,
     /// The next domain ID.
     pub(crate) next_id: AtomicU32,
     /// The next run generation.
@@ -72,6 +74,7 @@ impl QemuDriver {
             statuses: StatusDir::new(&run_root),
             run_root,
             log_dir: QemuDriver::log_dir(paths),
+            save_dir: paths.state_dir.join("qemu/save"),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
         });
@@ -107,7 +110,9 @@ impl QemuDriver {
                 tracing::warn!(name = %sd.def.name, uuid = %sd.def.uuid, "skipping a second definition with the same UUID");
                 continue;
             }
-            st.insert(Dom::new(sd.def, sd.autostart, true));
+            let mut dom = Dom::new(sd.def, sd.autostart, true);
+            dom.managed_save = self.managed_save_path(&dom.def.name).is_file();
+            st.insert(dom);
         }
         tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
     }
@@ -302,26 +307,50 @@ impl Driver for QemuDriver {
         self.set_autostart_flag(dom, autostart)
     }
 
-    async fn managed_save(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<()> {
-        Err(self.not_running(dom, "virDomainManagedSave"))
+    async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.managed_save_domain(dom, flags).await
     }
 
     async fn has_managed_save_image(&self, dom: &DomainLookup) -> DriverResult<bool> {
-        self.lock().get(dom).map(|_| false)
+        self.lock().get(dom).map(|d| d.managed_save)
     }
 
     async fn managed_save_remove(&self, dom: &DomainLookup) -> DriverResult<()> {
-        self.lock().get(dom).map(|_| ())
+        let mut st = self.lock();
+        let d = st.get_mut(dom)?;
+        let path = self.managed_save_path(&d.def.name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(VirtError::new(
+                    ErrorCode::SystemError,
+                    ErrorDomain::Qemu,
+                    format!("cannot remove managed save image '{}': {e}", path.display()),
+                ))
+            }
+        }
+        d.managed_save = false;
+        Ok(())
     }
 
     async fn save_domain(
         &self,
         dom: &DomainLookup,
-        _path: &str,
-        _xml: &str,
-        _flags: u32,
+        path: &str,
+        xml: &str,
+        flags: u32,
     ) -> DriverResult<()> {
-        Err(self.not_running(dom, "virDomainSaveFlags"))
+        self.save(dom, path, xml, flags).await
+    }
+
+    async fn restore_domain(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.restore(path, xml, flags).await
     }
 
     async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {

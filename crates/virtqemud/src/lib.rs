@@ -11,7 +11,8 @@
 //! * [`status`]: `RUN/qemu/NAME.xml` per running domain (libvirt's domstatus shape), rewritten
 //!   atomically on every state change, so a restarted daemon reattaches;
 //! * `live` (private): start / create (transient) / shutdown / reboot / reset / destroy /
-//!   suspend / resume, memory, disk and NIC hotplug, console, bulk stats, the per-domain job
+//!   suspend / resume, save / managed save / restore (libvirt's image header, migration to
+//!   a file descriptor), memory, disk and NIC hotplug, console, bulk stats, the per-domain job
 //!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
 //!   start ([`QemuDriver::start_guests`]);
 //! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
@@ -21,9 +22,9 @@
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
 //! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
 //! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
-//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: save / managed save /
-//! restore (NO_SUPPORT), live vCPU changes (OPERATION_UNSUPPORTED), START_AUTODESTROY,
-//! the guest agent, hotplug of tap-backed NICs.
+//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: live vCPU changes
+//! (OPERATION_UNSUPPORTED), START_AUTODESTROY, the guest agent, hotplug of tap-backed NICs,
+//! compressed save images, snapshots.
 
 #![warn(missing_docs)]
 

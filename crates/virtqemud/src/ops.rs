@@ -173,8 +173,8 @@ impl QemuDriver {
                     .with_object(&dom.def.name, uuid.to_string()),
             );
         }
-        // Managed-save images, snapshots and checkpoints cannot exist before guests can run,
-        // so their flags have nothing to remove. An NVRAM file can (copied in by the user).
+        // Snapshots and checkpoints are not implemented, so their flags have nothing to
+        // remove. A managed-save image and an NVRAM file can exist.
         let nvram = dom
             .def
             .os
@@ -182,6 +182,21 @@ impl QemuDriver {
             .as_ref()
             .and_then(|n| n.path.clone())
             .filter(|p| std::path::Path::new(p).exists());
+        if dom.managed_save {
+            if flags & MANAGED_SAVE == 0 {
+                return Err(VirtError::operation_invalid(
+                    "Refusing to undefine while domain managed save image exists",
+                )
+                .with_object(&dom.def.name, uuid.to_string()));
+            }
+            let image = self.managed_save_path(&dom.def.name);
+            std::fs::remove_file(&image).map_err(|e| {
+                system_error(format!(
+                    "failed to remove managed save image '{}': {e}",
+                    image.display()
+                ))
+            })?;
+        }
         if let Some(path) = &nvram {
             if flags & (NVRAM | KEEP_NVRAM) == 0 {
                 return Err(
@@ -234,7 +249,7 @@ impl QemuDriver {
             os_type: def.os.os_type.clone(),
             persistent: d.persistent,
             autostart: d.autostart,
-            has_managed_save: false,
+            has_managed_save: d.managed_save,
             security_labels: Vec::new(),
             updated: false,
             messages: Vec::new(),
@@ -286,21 +301,6 @@ impl QemuDriver {
             d.autostart = on;
         }
         Ok(())
-    }
-
-    /// For what is not implemented on a running domain (save, managed save): NO_SUPPORT
-    /// naming `api`; OPERATION_INVALID "domain is not running" for a shut-off one; NO_DOMAIN.
-    pub(crate) fn not_running(&self, lookup: &DomainLookup, api: &str) -> VirtError {
-        match self.lock().get(lookup) {
-            Ok(d) if d.is_active() => VirtError::new(
-                ErrorCode::NoSupport,
-                ErrorDomain::Qemu,
-                format!("{api}: saving a running domain is not implemented yet in virtqemud"),
-            ),
-            Ok(d) => VirtError::operation_invalid("domain is not running")
-                .with_object(&d.def.name, d.def.uuid.to_string()),
-            Err(e) => e,
-        }
     }
 
     pub(crate) fn domain_caps(

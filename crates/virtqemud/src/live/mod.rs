@@ -25,6 +25,7 @@ mod control;
 mod events;
 mod hotplug;
 mod reattach;
+mod save;
 mod start;
 mod stats;
 

@@ -77,9 +77,31 @@ impl QemuDriver {
                 return Err(VirtError::operation_invalid("domain is already running")
                     .with_object(&d.def.name, uuid.to_string()));
             }
-            d.def.clone()
+            (d.def.clone(), d.managed_save)
         };
+        let (def, managed) = def;
+        if managed {
+            let path = self.managed_save_path(&def.name);
+            if flags & FORCE_BOOT == 0 {
+                // Restore from the managed save image; it is used up either way.
+                let image = super::save::open_image(&path)?;
+                let run = image.was_running && flags & PAUSED == 0;
+                let res = self.restore_image(uuid, def, image, run).await;
+                if res.is_ok() {
+                    self.drop_managed_save(&uuid, &path);
+                }
+                return res;
+            }
+            self.drop_managed_save(&uuid, &path);
+        }
         self.launch(uuid, def, flags & PAUSED != 0).await
+    }
+
+    fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
+        let _ = std::fs::remove_file(path);
+        if let Some(d) = self.lock().by_uuid.get_mut(uuid) {
+            d.managed_save = false;
+        }
     }
 
     /// libvirt: virDomainCreateXML. The domain is transient (gone when it stops) unless a
@@ -142,6 +164,18 @@ impl QemuDriver {
         def: DomainDef,
         paused: bool,
     ) -> DriverResult<DomainHandle> {
+        self.launch_with(uuid, def, paused, None).await
+    }
+
+    /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
+    /// passed as an inherited descriptor to `-incoming fd:N`) when given.
+    pub(crate) async fn launch_with(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        paused: bool,
+        incoming: Option<std::os::fd::OwnedFd>,
+    ) -> DriverResult<DomainHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let lib_dir = self
@@ -196,6 +230,14 @@ impl QemuDriver {
             env: cmd.env,
             fds: cmd.fds,
         };
+        let restoring = incoming.is_some();
+        let mut launch = launch;
+        if let Some(fd) = incoming {
+            let n = launch.fds.iter().map(|(n, _)| *n + 1).max().unwrap_or(3);
+            launch.fds.push((n, fd));
+            launch.args.push("-incoming".into());
+            launch.args.push(format!("fd:{n}"));
+        }
         let spawned = process::spawn(launch, &log).map_err(|e| e.to_virt());
         let (pid, log_start) = match spawned {
             Ok(p) => p,
@@ -253,7 +295,14 @@ impl QemuDriver {
             self.save_status(dom);
         }
         match self
-            .setup(uuid, gen, proc.clone(), &monitor, &def, paused)
+            .setup(
+                uuid,
+                gen,
+                proc.clone(),
+                &monitor,
+                &def,
+                StartMode { paused, restoring },
+            )
             .await
         {
             Ok(handle) => Ok(handle),
@@ -281,8 +330,9 @@ impl QemuDriver {
         proc: Arc<ProcHandle>,
         monitor: &std::path::Path,
         def: &DomainDef,
-        paused: bool,
+        mode: StartMode,
     ) -> DriverResult<DomainHandle> {
+        let StartMode { paused, restoring } = mode;
         let connected = tokio::select! {
             r = Qmp::connect(monitor, MONITOR_WAIT) => r.map_err(|e| e.to_virt("qmp_capabilities")),
             _ = proc.wait_exit(MONITOR_WAIT * 2) => Err(internal("QEMU exited".into())),
@@ -329,16 +379,30 @@ impl QemuDriver {
             r.ptys = ptys;
             r.vcpus = vcpus;
             r.balloon_kib = balloon_kib;
-            r.running_reason = reason::running::BOOTED;
+            r.running_reason = if restoring {
+                reason::running::RESTORED
+            } else {
+                reason::running::BOOTED
+            };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        if restoring {
+            super::save::wait_incoming(&a).await?;
+        }
         if !paused {
             self.qmp(&a, "cont", None).await?;
         }
         let to = if paused {
             StateReason::new(DomainState::Paused, reason::paused::USER)
         } else {
-            StateReason::new(DomainState::Running, reason::running::BOOTED)
+            StateReason::new(
+                DomainState::Running,
+                if restoring {
+                    reason::running::RESTORED
+                } else {
+                    reason::running::BOOTED
+                },
+            )
         };
         let mut st = self.lock();
         let dom = st
@@ -351,19 +415,27 @@ impl QemuDriver {
         run.running_reason = reason::running::UNPAUSED;
         self.save_status(dom);
         let handle = dom.handle();
-        self.bus.emit(
-            handle.clone(),
-            ev::payload(ev::STARTED, ev::started::BOOTED),
-        );
+        let (started, suspended) = if restoring {
+            (ev::started::RESTORED, 4)
+        } else {
+            (ev::started::BOOTED, ev::suspended::PAUSED)
+        };
+        self.bus
+            .emit(handle.clone(), ev::payload(ev::STARTED, started));
         if paused {
-            self.bus.emit(
-                handle.clone(),
-                ev::payload(ev::SUSPENDED, ev::suspended::PAUSED),
-            );
+            self.bus
+                .emit(handle.clone(), ev::payload(ev::SUSPENDED, suspended));
         }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
     }
+}
+
+/// How a launch ends: vCPUs left paused, state restored from an incoming stream.
+#[derive(Debug, Clone, Copy)]
+struct StartMode {
+    paused: bool,
+    restoring: bool,
 }
 
 fn refuse_autodestroy(flags: u32) -> DriverResult<()> {

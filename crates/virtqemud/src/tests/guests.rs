@@ -714,3 +714,91 @@ async fn a_bridge_interface_gets_a_tap_that_goes_with_the_guest() {
     d.destroy_domain(&name("n1"), 0).await.expect("destroy");
     assert!(!sys.exists(), "tap {tap} removed with the guest");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn save_restore_and_managed_save_round_trip() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    let mut sub = d.subscribe_events(None).await.expect("subscribe");
+    d.define_domain(&guest_xml("g1", 1), 0)
+        .await
+        .expect("define");
+    d.create_domain(&name("g1"), 0).await.expect("start");
+    guard.note(pid_of(&d, "g1"));
+    let file = root.path().join("g1.save");
+    let file_s = file.display().to_string();
+    let t = Instant::now();
+    d.save_domain(&name("g1"), &file_s, "", 0)
+        .await
+        .expect("save");
+    eprintln!("save took {:?}", t.elapsed());
+    assert_eq!(
+        state(&d, "g1").await,
+        StateReason::new(DomainState::Shutoff, reason::shutoff::SAVED)
+    );
+    let bytes = std::fs::read(&file).expect("image");
+    assert_eq!(&bytes[..16], b"LibvirtQemudSave");
+    // QEMU skips zero pages: the BIOS and a little RAM.
+    assert!(
+        bytes.len() > 100 << 10,
+        "RAM is in the image: {} bytes",
+        bytes.len()
+    );
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        seen.push(next_lifecycle(&mut sub).await);
+    }
+    assert_eq!(
+        seen,
+        [
+            (lc::DEFINED, 0),
+            (lc::STARTED, lc::started::BOOTED),
+            (lc::SUSPENDED, lc::suspended::PAUSED),
+            (lc::STOPPED, lc::stopped::SAVED),
+        ]
+    );
+    let h = d.restore_domain(&file_s, "", 0).await.expect("restore");
+    guard.note(pid_of(&d, "g1"));
+    assert!(h.id.is_some());
+    assert_eq!(
+        state(&d, "g1").await,
+        StateReason::new(DomainState::Running, reason::running::RESTORED)
+    );
+    assert_eq!(qmp_status(&d, "g1").await, "running");
+    assert_eq!(
+        next_lifecycle(&mut sub).await,
+        (lc::STARTED, lc::started::RESTORED)
+    );
+    let e = d.restore_domain(&file_s, "", 0).await.expect_err("active");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+
+    // Managed save: the image is used by the next start.
+    d.managed_save(&name("g1"), 0).await.expect("managed save");
+    assert!(d.has_managed_save_image(&name("g1")).await.expect("has"));
+    assert_eq!(d.list_all_domains(256).await.expect("list").len(), 1);
+    let e = d
+        .undefine_domain(&name("g1"), 0)
+        .await
+        .expect_err("image exists");
+    assert_eq!(e.code, ErrorCode::OperationInvalid);
+    d.create_domain(&name("g1"), 0)
+        .await
+        .expect("start restores");
+    guard.note(pid_of(&d, "g1"));
+    assert_eq!(
+        state(&d, "g1").await,
+        StateReason::new(DomainState::Running, reason::running::RESTORED)
+    );
+    assert!(!d.has_managed_save_image(&name("g1")).await.expect("has"));
+    assert!(!root.path().join("var/lib/virt/qemu/save/g1.save").exists());
+    d.destroy_domain(&name("g1"), 0).await.expect("destroy");
+    let junk = root.path().join("junk.save");
+    std::fs::write(&junk, b"not an image at all, not even close to one").expect("junk");
+    let e = d
+        .restore_domain(&junk.display().to_string(), "", 0)
+        .await
+        .expect_err("junk");
+    assert_eq!(e.code, ErrorCode::InvalidArg);
+}

@@ -90,9 +90,9 @@ impl QemuDriver {
         if a.state.state != DomainState::Running {
             return Err(invalid("domain is not running"));
         }
-        self.with_run(&a.uuid, a.gen, |r| r.fake_reboot = true);
+        self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = true);
         if let Err(e) = self.qmp(&a, "system_powerdown", None).await {
-            self.with_run(&a.uuid, a.gen, |r| r.fake_reboot = false);
+            self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = false);
             return Err(e);
         }
         self.handle_of(&a)
@@ -279,7 +279,7 @@ impl QemuDriver {
             }
             self.qmp(&a, "balloon", Some(json!({ "value": kib * 1024 })))
                 .await?;
-            self.with_run(&uuid, a.gen, |r| r.live.current_memory_kib = kib);
+            self.update_run(&uuid, a.gen, |r| r.live.current_memory_kib = kib);
         }
         if config {
             self.edit_config(&lookup, |def| {

@@ -104,13 +104,13 @@ impl QemuDriver {
             "RESET" => {
                 // Comes after the STOP of a fake reboot's power-off (our system_reset follows
                 // it): from here STOP events are the guest's again.
-                self.with_run(&uuid, gen, |r| r.fake_reboot = false);
+                self.update_run(&uuid, gen, |r| r.fake_reboot = false);
                 self.emit_for(&uuid, gen, Payload::Reboot(RebootEvent {}));
             }
             "BALLOON_CHANGE" => {
                 if let Some(actual) = e.data.get("actual").and_then(Value::as_u64) {
                     let kib = actual / 1024;
-                    self.with_run(&uuid, gen, |r| r.balloon_kib = kib);
+                    self.update_run(&uuid, gen, |r| r.balloon_kib = kib);
                     self.emit_for(
                         &uuid,
                         gen,
@@ -165,7 +165,7 @@ impl QemuDriver {
     fn on_shutdown(&self, uuid: Uuid, gen: u64, data: &Value) {
         let guest = data.get("guest").and_then(Value::as_bool).unwrap_or(false);
         let reboot = self
-            .with_run(&uuid, gen, |r| {
+            .update_run(&uuid, gen, |r| {
                 let restart = r.live.on_poweroff == Some(LifecycleAction::Restart);
                 if restart {
                     r.fake_reboot = true;
@@ -208,7 +208,7 @@ impl QemuDriver {
         match res {
             Ok(_) => {
                 // fake_reboot is cleared by the RESET event, in event order.
-                self.with_run(&uuid, gen, |r| r.state = running(reason::running::BOOTED));
+                self.update_run(&uuid, gen, |r| r.state = running(reason::running::BOOTED));
             }
             Err(e) => {
                 tracing::error!(%uuid, error = %e, "fake reboot failed; killing the domain");

@@ -226,7 +226,7 @@ impl QemuDriver {
             return Err(e);
         }
         let disk = d.clone();
-        self.with_run(&a.uuid, a.gen, |r| r.live.devices.disks.push(disk));
+        self.update_run(&a.uuid, a.gen, |r| r.live.devices.disks.push(disk));
         self.emit_for(
             &a.uuid,
             a.gen,
@@ -261,7 +261,7 @@ impl QemuDriver {
             return Err(e);
         }
         let nic = i.clone();
-        self.with_run(&a.uuid, a.gen, |r| r.live.devices.interfaces.push(nic));
+        self.update_run(&a.uuid, a.gen, |r| r.live.devices.interfaces.push(nic));
         self.emit_for(
             &a.uuid,
             a.gen,
@@ -359,7 +359,7 @@ impl QemuDriver {
     /// DEVICE_DELETED: finishes the removal (backends, live definition, DEVICE_REMOVED) and
     /// wakes a waiting detach.
     pub(crate) fn device_deleted(&self, uuid: Uuid, gen: u64, alias: &str) {
-        let Some((qmp, waiter)) = self.with_run(&uuid, gen, |r| {
+        let Some((qmp, waiter)) = self.update_run(&uuid, gen, |r| {
             let waiter = r.unplugs.remove(alias);
             r.live
                 .devices

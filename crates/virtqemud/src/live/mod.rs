@@ -205,9 +205,27 @@ impl QemuDriver {
         }
     }
 
-    /// Runs `f` on the run `gen` of domain `uuid` under the state lock, then saves the status
-    /// file; `None` when that run is over.
+    /// Runs `f` on the run `gen` of domain `uuid` under the state lock; `None` when that run is
+    /// over. For what the status file does not record (or is saved right after anyway).
     pub(crate) fn with_run<T>(
+        &self,
+        uuid: &Uuid,
+        gen: u64,
+        f: impl FnOnce(&mut Run) -> T,
+    ) -> Option<T> {
+        let mut st = self.lock();
+        let run = st
+            .by_uuid
+            .get_mut(uuid)?
+            .run
+            .as_mut()
+            .filter(|r| r.gen == gen)?;
+        Some(f(run))
+    }
+
+    /// [`QemuDriver::with_run`], then saves the status file (each save is an fsync'ed atomic
+    /// write: only for changes the file records).
+    pub(crate) fn update_run<T>(
         &self,
         uuid: &Uuid,
         gen: u64,

@@ -186,7 +186,7 @@ impl QemuDriver {
             .map(|c| vcpus_of(&c))
             .unwrap_or_else(|_| st.vcpus.clone());
         let mut power_off = false;
-        self.with_run(&uuid, gen, |r| {
+        self.update_run(&uuid, gen, |r| {
             r.qmp = Some(qmp.clone());
             r.vcpus = vcpus;
             r.state = if running {
@@ -226,7 +226,7 @@ impl QemuDriver {
         } else if pending_reboot {
             let _ = qmp.execute("system_reset", None).await;
             let _ = qmp.execute("cont", None).await;
-            self.with_run(&uuid, gen, |r| {
+            self.update_run(&uuid, gen, |r| {
                 r.state = StateReason::new(DomainState::Running, reason::running::BOOTED);
             });
         }

@@ -802,3 +802,63 @@ async fn save_restore_and_managed_save_round_trip() {
         .expect_err("junk");
     assert_eq!(e.code, ErrorCode::InvalidArg);
 }
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Timings with the run dir on a tmpfs, as `/run` is in production (an atomic write there
+/// costs no disk flush). Bounds are generous for a loaded debug build; the figures are
+/// printed for the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn timings_of_start_destroy_and_bulk_stats() {
+    let shm = Path::new("/dev/shm");
+    let root = if shm.is_dir() {
+        tempfile::tempdir_in(shm).expect("root")
+    } else {
+        tempfile::tempdir().expect("root")
+    };
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    let (mut starts, mut destroys) = (Vec::new(), Vec::new());
+    d.define_domain(&guest_xml("g0", 100), 0)
+        .await
+        .expect("define");
+    for _ in 0..7 {
+        let t = Instant::now();
+        d.create_domain(&name("g0"), 0).await.expect("start");
+        starts.push(t.elapsed());
+        guard.note(pid_of(&d, "g0"));
+        let t = Instant::now();
+        d.destroy_domain(&name("g0"), 0).await.expect("destroy");
+        destroys.push(t.elapsed());
+    }
+    let names: Vec<String> = (1..=10).map(|i| format!("s{i}")).collect();
+    for (i, n) in names.iter().enumerate() {
+        d.define_domain(&guest_xml(n, i as u8 + 1), 0)
+            .await
+            .expect("define");
+        d.create_domain(&name(n), 0).await.expect("start");
+        guard.note(pid_of(&d, n));
+    }
+    let mut stats = Vec::new();
+    for _ in 0..9 {
+        let t = Instant::now();
+        let recs = d.all_domain_stats(0, 16).await.expect("stats");
+        stats.push(t.elapsed());
+        assert_eq!(recs.len(), 10);
+        assert!(recs.iter().all(|r| r.params.len() > 10));
+    }
+    let (s, x, b) = (median(starts), median(destroys), median(stats));
+    eprintln!(
+        "start median {s:?}; destroy median {x:?}; all-groups stats of 10 guests median {b:?}"
+    );
+    assert!(x < Duration::from_millis(100), "destroy {x:?}");
+    assert!(s < Duration::from_secs(2), "start {s:?}");
+    assert!(b < Duration::from_millis(500), "stats {b:?}");
+    for n in &names {
+        d.destroy_domain(&name(n), 0).await.expect("destroy");
+    }
+}

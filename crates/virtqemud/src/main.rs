@@ -1,7 +1,7 @@
 //! The `virtqemud` daemon: the shared runtime serving [`virtqemud::QemuRegistry`].
 //!
 //! Besides serving, `main` makes the daemon a child subreaper (orphans of its QEMUs are handed
-//! to it rather than to a PID 1 that may never reap them) and reaps them on SIGCHLD, then
+//! to it rather than to a PID 1 that may never reap them) and reaps those orphans, then
 //! reattaches to running guests and autostarts before accepting calls.
 
 use std::sync::Arc;
@@ -18,14 +18,20 @@ struct Cli {
     daemon: DaemonArgs,
 }
 
-/// Reaps exited children whenever SIGCHLD arrives (QEMUs are reaped promptly by the driver
-/// too; this catches orphans re-parented to the subreaper).
+/// Reaps orphans re-parented to the daemon (QEMUs are reaped by the driver itself as soon as
+/// they exit; see `process::reap_orphans` for why this never takes another waiter's child):
+/// checked on SIGCHLD and every 5 s.
 fn spawn_reaper() -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut sigchld = signal(SignalKind::child()).context("cannot watch SIGCHLD")?;
     tokio::spawn(async move {
-        while sigchld.recv().await.is_some() {
-            virtqemud::process::reap_all();
+        let mut seen = Vec::new();
+        loop {
+            tokio::select! {
+                s = sigchld.recv() => if s.is_none() { break },
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            }
+            seen = virtqemud::process::reap_orphans(&seen);
         }
     });
     Ok(())

@@ -298,16 +298,42 @@ pub fn reap(pid: i32) {
     }
 }
 
-/// Reaps every exited child (for a subreaper's orphans); stops when none is left.
-pub fn reap_all() {
-    loop {
-        let mut status = 0;
-        // SAFETY: as in `reap`.
-        let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
-        if r <= 0 {
-            break;
+/// Our children that are zombies now: `/proc/*/stat` with our pid as parent and state `Z`.
+pub fn zombie_children() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = text.rfind(')') else {
+            continue;
+        };
+        let mut f = text[close + 1..].split_whitespace();
+        if let (Some("Z"), Some(ppid)) = (f.next(), f.next()) {
+            if ppid == me {
+                out.push(pid);
+            }
         }
     }
+    out
+}
+
+/// Reaps orphans handed to the subreaper without taking a child from the code that waits for
+/// it (std's and tokio's `wait` reap their own children at once, so a global `waitpid(-1)`
+/// would steal their exit status): a zombie child seen in `previous` and still a zombie now
+/// has nobody waiting for it and is reaped. Returns the zombies to remember for next time.
+pub fn reap_orphans(previous: &[i32]) -> Vec<i32> {
+    let now = zombie_children();
+    for pid in &now {
+        if previous.contains(pid) {
+            reap(*pid);
+        }
+    }
+    now.into_iter().filter(|p| !previous.contains(p)).collect()
 }
 
 /// A handle on a process that cannot be confused with a later user of its pid.
@@ -520,7 +546,13 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(!is_alive(p), "a zombie is dead");
-        reap(pid);
+        // The orphan reaper reaps a zombie only the second time it sees it.
+        let seen = reap_orphans(&[]);
+        assert!(seen.contains(&pid), "{seen:?}");
+        assert!(stat(pid).is_some(), "not reaped at first sight");
+        // (Only this test's child is passed as seen before: other tests' children are left.)
+        reap_orphans(&[pid]);
+        assert!(stat(pid).is_none(), "reaped at second sight");
         drop(child);
     }
 }

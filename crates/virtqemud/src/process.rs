@@ -511,7 +511,8 @@ mod tests {
         let t = std::time::Instant::now();
         h.terminate(false).await.expect("terminates");
         assert!(
-            t.elapsed() < Duration::from_millis(500),
+            // Well under the 10 s SIGKILL escalation: SIGTERM did it.
+            t.elapsed() < Duration::from_secs(5),
             "{:?}",
             t.elapsed()
         );

@@ -845,7 +845,8 @@ mod tests {
         let s = gather(Some(&qmp), q.pid(), &tids, &[], 0, true).await;
         let took = start.elapsed();
         kill(pid, Signal::SIGCONT).expect("SIGCONT");
-        assert!(took < Duration::from_millis(500), "nowait waited {took:?}");
+        // A stopped QEMU never answers: waiting at all would hang here.
+        assert!(took < Duration::from_secs(5), "nowait waited {took:?}");
         // Kernel keys are there; monitor keys (block, balloon size, vCPU slots) are not.
         ullong(&s, "cpu.time");
         ullong(&s, "vcpu.0.time");

@@ -260,10 +260,8 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     let h = d.destroy_domain(&name("g1"), 0).await.expect("destroy");
     let destroy = t.elapsed();
     eprintln!("destroy took {destroy:?}");
-    assert!(
-        destroy < Duration::from_millis(500),
-        "destroy took {destroy:?}"
-    );
+    // Well under the 10 s SIGKILL escalation: QEMU went on SIGTERM and the exit was seen.
+    assert!(destroy < Duration::from_secs(5), "destroy took {destroy:?}");
     assert_eq!(h.id, None);
     assert_eq!(
         state(&d, "g1").await,
@@ -837,12 +835,13 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Timings with the run dir on a tmpfs, as `/run` is in production (an atomic write there
-/// costs no disk flush). Bounds are generous for a loaded debug build; the figures are
-/// printed for the report.
+/// Start and destroy repeated on one definition, then bulk stats of 10 running guests, with
+/// the run dir on a tmpfs as `/run` is in production. Asserts behaviour only (every guest
+/// comes and goes, every record is full); the figures it prints are for a person, the
+/// measured ones come from `tests/benches/qemu.rs`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
-async fn timings_of_start_destroy_and_bulk_stats() {
+async fn repeated_start_destroy_and_bulk_stats_of_ten_guests() {
     let shm = Path::new("/dev/shm");
     let root = if shm.is_dir() {
         tempfile::tempdir_in(shm).expect("root")
@@ -884,9 +883,6 @@ async fn timings_of_start_destroy_and_bulk_stats() {
     eprintln!(
         "start median {s:?}; destroy median {x:?}; all-groups stats of 10 guests median {b:?}"
     );
-    assert!(x < Duration::from_millis(100), "destroy {x:?}");
-    assert!(s < Duration::from_secs(2), "start {s:?}");
-    assert!(b < Duration::from_millis(500), "stats {b:?}");
     for n in &names {
         d.destroy_domain(&name(n), 0).await.expect("destroy");
     }

@@ -887,3 +887,36 @@ async fn repeated_start_destroy_and_bulk_stats_of_ten_guests() {
         d.destroy_domain(&name(n), 0).await.expect("destroy");
     }
 }
+
+/// Domain type `kvm`: where /dev/kvm is usable, a diskless guest runs with QEMU's KVM
+/// accelerator enabled (`query-kvm`); where it is not, start refuses with CONFIG_UNSUPPORTED
+/// naming KVM and no QEMU is left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn kvm_domain_runs_with_the_kvm_accelerator_or_is_refused_clearly() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    let xml = guest_xml("k1", 0x61).replace("<domain type='qemu'>", "<domain type='kvm'>");
+    d.define_domain(&xml, 0).await.expect("define kvm");
+    if !crate::host::kvm_available() {
+        let e = d.create_domain(&name("k1"), 0).await.expect_err("no kvm");
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{e:?}");
+        assert!(e.message().contains("KVM"), "{}", e.message());
+        assert_eq!(state(&d, "k1").await.state, DomainState::Shutoff);
+        return;
+    }
+    d.create_domain(&name("k1"), 0).await.expect("start kvm");
+    guard.note(pid_of(&d, "k1"));
+    assert_eq!(
+        state(&d, "k1").await,
+        StateReason::new(DomainState::Running, reason::running::BOOTED)
+    );
+    let uuid = d.lock().get(&name("k1")).expect("dom").def.uuid;
+    let a = d.active(&uuid).expect("active");
+    let kvm = a.qmp.execute("query-kvm", None).await.expect("query-kvm");
+    assert_eq!(kvm.get("enabled"), Some(&Value::Bool(true)), "{kvm}");
+    assert_eq!(qmp_status(&d, "k1").await, "running");
+    d.destroy_domain(&name("k1"), 0).await.expect("destroy");
+    assert_eq!(state(&d, "k1").await.state, DomainState::Shutoff);
+}

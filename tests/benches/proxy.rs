@@ -125,6 +125,31 @@ async fn throughput(plan: &Plan, socket: &Path, clients: usize) -> f64 {
     calls as f64 / secs
 }
 
+/// Relays every connection to `listen` to `target`, byte for byte, on a thread of its own
+/// (a single-threaded runtime, as a minimal relay daemon would run).
+fn start_byte_relay(listen: &Path, target: &Path) {
+    let listener = std::os::unix::net::UnixListener::bind(listen).expect("bind relay");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let target = target.to_path_buf();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("relay runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::UnixListener::from_std(listener).expect("relay listener");
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::UnixStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+    });
+}
+
 /// Defines the persistent domain `test` that every call looks up.
 async fn define_test_domain(socket: &Path) {
     let mut client = DomainServiceClient::new(raw_channel(socket).await);
@@ -197,10 +222,16 @@ fn main() {
         .build()
         .expect("client runtime");
     client_rt.block_on(define_test_domain(&direct));
+    // The floor of any out-of-process hop on this machine: a byte relay that copies both
+    // directions between the client's connection and the daemon's socket, decoding nothing.
+    let relay_dir = tempfile::tempdir().expect("relay dir");
+    let relay = relay_dir.path().join("relay-sock");
+    start_byte_relay(&relay, &direct);
     client_rt.block_on(async {
         let (d_med, d_p99) = latency(&plan, &direct, URI).await;
         let (p_med, p_p99) = latency(&plan, &proxy.socket, URI).await;
         let (e_med, e_p99) = latency(&plan, &proxy.socket, "test:///default").await;
+        let (r_med, r_p99) = latency(&plan, &relay, URI).await;
         let d1 = throughput(&plan, &direct, 1).await;
         let p1 = throughput(&plan, &proxy.socket, 1).await;
         let (dn, pn) = std::thread::scope(|s| {
@@ -229,6 +260,12 @@ fn main() {
         println!(
             "  proxy hop adds:        {} at the median (target: under 15 us)",
             us(p_med.saturating_sub(d_med))
+        );
+        println!(
+            "  floor: a byte relay thread (no HTTP/2, no routing) adds {} (median {}, p99 {})",
+            us(r_med.saturating_sub(d_med)),
+            us(r_med),
+            us(r_p99)
         );
         println!(
             "  for scale, the proxy answering test:/// itself (one out-of-process daemon, no \

@@ -103,6 +103,12 @@ fn capabilities_and_domain_capabilities_come_from_qemu_and_validate() {
         "{caps}"
     );
     assert!(caps.contains("<domain type='qemu'/>"), "{caps}");
+    // libvirt's architecture names, one guest per qemu-system-ARCH (no -microvm variant).
+    if Path::new("/usr/bin/qemu-system-i386").exists() {
+        assert!(caps.contains("<arch name='i686'>"), "{caps}");
+    }
+    assert!(!caps.contains("microvm</emulator>"), "{caps}");
+    assert_eq!(caps.matches("<arch name='x86_64'>").count(), 1, "{caps}");
     // Machines are probed: the pc alias names its versioned machine and its vCPU limit.
     let pc = caps
         .lines()
@@ -114,7 +120,10 @@ fn capabilities_and_domain_capabilities_come_from_qemu_and_validate() {
     );
 
     for (label, args) in [
-        ("domcaps-default", vec!["domcapabilities", "--virttype", "qemu"]),
+        (
+            "domcaps-default",
+            vec!["domcapabilities", "--virttype", "qemu"],
+        ),
         (
             "domcaps-q35",
             vec!["domcapabilities", "--virttype", "qemu", "--machine", "q35"],
@@ -163,19 +172,33 @@ fn capabilities_and_domain_capabilities_come_from_qemu_and_validate() {
             .map(|(_, v)| v.clone())
             .unwrap_or_default();
         let ide = bus.iter().any(|b| b == "ide");
-        assert_eq!(ide, label != "domcaps-q35", "{label}: IDE only on i440fx: {bus:?}");
+        assert_eq!(
+            ide,
+            label != "domcaps-q35",
+            "{label}: IDE only on i440fx: {bus:?}"
+        );
         assert!(bus.iter().any(|b| b == "virtio"), "{label}: {bus:?}");
     }
 
     let (ok, _, err) = virt(
         &root,
-        &["domcapabilities", "--virttype", "qemu", "--machine", "no-such-machine"],
+        &[
+            "domcapabilities",
+            "--virttype",
+            "qemu",
+            "--machine",
+            "no-such-machine",
+        ],
     );
     assert!(!ok);
     assert!(err.contains("'no-such-machine'"), "{err}");
     let (ok, _, err) = virt(
         &root,
-        &["domcapabilities", "--emulatorbin", "/usr/bin/qemu-system-nope"],
+        &[
+            "domcapabilities",
+            "--emulatorbin",
+            "/usr/bin/qemu-system-nope",
+        ],
     );
     assert!(!ok);
     assert!(err.contains("/usr/bin/qemu-system-nope"), "{err}");
@@ -312,8 +335,14 @@ fn a_qcow2_disk_is_attached_and_detached_with_the_cli() {
         "{err}"
     );
     // --current with --live is refused before anything is sent.
-    let (ok, _, err) = virt(&root, &["attach-device", "hp", &disk_arg, "--live", "--current"]);
+    let (ok, _, err) = virt(
+        &root,
+        &["attach-device", "hp", &disk_arg, "--live", "--current"],
+    );
     assert!(!ok);
-    assert!(err.contains("--current and --live are mutually exclusive"), "{err}");
+    assert!(
+        err.contains("--current and --live are mutually exclusive"),
+        "{err}"
+    );
     virt_ok(&root, &["destroy", "hp"]);
 }

@@ -195,7 +195,7 @@ pub fn capabilities() -> Capabilities {
     }
 }
 
-/// Every `qemu-system-*` on `PATH`, first of each name.
+/// Every `qemu-system-ARCH` on `PATH`, first of each name.
 pub fn installed_emulators() -> Vec<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
     let mut seen = std::collections::BTreeSet::new();
@@ -207,7 +207,12 @@ pub fn installed_emulators() -> Vec<PathBuf> {
         let mut names: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("qemu-system-"))
+            // `qemu-system-ARCH` only, as libvirt looks for: variants such as
+            // `qemu-system-x86_64-microvm` are not a second emulator of the architecture.
+            .filter(|n| {
+                n.strip_prefix("qemu-system-")
+                    .is_some_and(|arch| !arch.is_empty() && !arch.contains('-'))
+            })
             .collect();
         names.sort();
         for name in names {

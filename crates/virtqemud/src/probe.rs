@@ -134,9 +134,14 @@ impl QemuCaps {
         u64::from(a) * 1_000_000 + u64::from(b) * 1_000 + u64::from(c)
     }
 
-    /// The target architecture.
+    /// The target architecture as libvirt names it: QEMU's `i386` is `i686` and its `arm` is
+    /// `armv7l` (libvirt's virQEMUCapsArchFromString); other names are the same in both.
     pub fn arch(&self) -> &str {
-        &self.arch
+        match self.arch.as_str() {
+            "i386" => "i686",
+            "arm" => "armv7l",
+            other => other,
+        }
     }
 
     /// Machine types.

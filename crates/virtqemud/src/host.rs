@@ -757,8 +757,30 @@ mod tests {
         ("rng", "backendModel", "egd"),
     ];
 
-    /// Every enum value `dc` publishes is accepted by define, and each of [`NOT_OFFERED`]
-    /// is absent from `dc` and refused by define naming the value.
+    /// The stored definition of `name` turns into a QEMU command line for `dc`'s emulator.
+    async fn builds(d: &crate::QemuDriver, name: &str, dc: &DomainCapabilities) {
+        use virt_core::xml::DomainXmlCodec;
+        use virt_core::Driver;
+        let lookup = virt_core::types::DomainLookup::Name(name.into());
+        let xml = d.domain_xml(&lookup, 0).await.expect("stored definition");
+        let def = virt_xml::LibvirtXml.parse_domain(&xml).expect("parse");
+        let ctx = crate::command::LaunchContext {
+            emulator: dc.path.clone().into(),
+            domain_dir: "/run/virt/qemu/domain-1-tie".into(),
+            monitor: "/run/virt/qemu/domain-1-tie/monitor.sock".into(),
+            kvm_usable: dc.domain == "kvm",
+            taps: Vec::new(),
+            start_paused: false,
+            qemu_version: 7_002_000,
+            host_model_cpu: None,
+        };
+        crate::command::build(&def, &ctx)
+            .unwrap_or_else(|e| panic!("{name} defines but does not build: {e:?}\n{xml}"));
+    }
+
+    /// Every enum value, CPU mode and usable CPU model `dc` publishes is accepted by define
+    /// and builds into a command line on `dc`'s machine, and each of [`NOT_OFFERED`] is absent
+    /// from `dc` and refused by define naming the value.
     async fn published_values_are_exactly_what_define_accepts(dc: &DomainCapabilities) {
         use std::sync::Arc;
         use virt_core::runtime::{Mode, Paths};
@@ -768,21 +790,72 @@ mod tests {
             &Paths::resolve(Some(root.path()), Mode::System),
             Arc::new(virt_xml::LibvirtXml),
         );
+        let machine = dc.machine.as_deref().unwrap_or("pc");
         let mut accepted = 0;
         for b in &dc.devices {
             for (name, values) in &b.enums {
                 for v in values {
                     let xml = definition_using(&b.name, name, v)
                         .unwrap_or_else(|| panic!("no test definition for {}/{name}", b.name))
-                        .replace("<name>tie</name>", &format!("<name>tie{accepted}</name>"));
-                    d.define_domain(&xml, 0)
+                        .replace("<name>tie</name>", &format!("<name>tie{accepted}</name>"))
+                        .replace("machine='pc'", &format!("machine='{machine}'"));
+                    let h = d
+                        .define_domain(&xml, 0)
                         .await
                         .unwrap_or_else(|e| panic!("{}/{name}={v} published but {e:?}", b.name));
+                    builds(&d, &h.name, dc).await;
                     accepted += 1;
                 }
             }
         }
         assert!(accepted >= 8, "only {accepted} values published");
+        // The CPU side: each supported mode, the host-model CPU as published, and every
+        // usable custom model define and build as written.
+        let cpu_domain = |n: usize, cpu: &str| {
+            format!(
+                "<domain type='{}'><name>cpu{n}</name><memory unit='MiB'>64</memory>\
+                 <os><type arch='x86_64' machine='{machine}'>hvm</type></os>{cpu}</domain>",
+                dc.domain
+            )
+        };
+        let mut n = 0;
+        for (mode, supported) in &dc.cpu_modes {
+            if !supported {
+                continue;
+            }
+            let cpu = match (mode.as_str(), &dc.host_model) {
+                ("host-model", Some(hm)) => {
+                    let mut cpu = format!(
+                        "<cpu mode='host-model'><model fallback='forbid'>{}</model>",
+                        hm.model
+                    );
+                    for (policy, name) in &hm.features {
+                        cpu.push_str(&format!("<feature policy='{policy}' name='{name}'/>"));
+                    }
+                    cpu + "</cpu>"
+                }
+                ("custom", _) => continue,
+                (mode, _) => format!("<cpu mode='{mode}'/>"),
+            };
+            n += 1;
+            let h = d
+                .define_domain(&cpu_domain(n, &cpu), 0)
+                .await
+                .unwrap_or_else(|e| panic!("cpu mode {mode} published but {e:?}"));
+            builds(&d, &h.name, dc).await;
+        }
+        for m in dc.custom_models.iter().filter(|m| m.usable == Some(true)) {
+            n += 1;
+            let cpu = format!(
+                "<cpu mode='custom' match='exact'><model>{}</model></cpu>",
+                m.name
+            );
+            let h = d
+                .define_domain(&cpu_domain(n, &cpu), 0)
+                .await
+                .unwrap_or_else(|e| panic!("cpu model {} published but {e:?}", m.name));
+            builds(&d, &h.name, dc).await;
+        }
         for (block, name, v) in NOT_OFFERED {
             let listed = dc
                 .devices

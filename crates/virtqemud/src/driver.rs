@@ -159,6 +159,15 @@ impl QemuDriver {
 
 /// Capabilities, domain capabilities and vCPU limits, answered from the probed emulators.
 impl QemuDriver {
+    /// Probes every installed emulator now (or reads the cache), so the first capabilities
+    /// call does not pay for it; the daemon runs this in the background once it serves.
+    /// Calls that arrive meanwhile wait for this probe instead of starting their own.
+    pub async fn probe_emulators(&self) {
+        let t = std::time::Instant::now();
+        let n = self.probed.all().await.len();
+        tracing::info!(emulators = n, elapsed = ?t.elapsed(), "emulators probed");
+    }
+
     fn invalid_arg(detail: String) -> VirtError {
         VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail)
     }

@@ -1,7 +1,7 @@
 //! `<capabilities>` (libvirt's `virCapabilitiesFormatXML`, blank lines included) and
 //! `<domainCapabilities>` (`virDomainCapsFormat`), both valid against libvirt's schemas
 //! (`capability.rng`, `domaincaps.rng`): blocks the schema does not know are not printed, and
-//! known ones follow the schema's order. [`parse_domain_capabilities`] reads the latter back.
+//! known ones follow the schema's order. `parse_domain_capabilities` reads the latter back.
 
 use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, GuestCaps, HostModelCpu, NumaCell};
 use virt_core::model::{Capabilities, DomainCapabilities};

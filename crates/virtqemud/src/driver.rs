@@ -194,7 +194,7 @@ impl QemuDriver {
     }
 
     /// virConnectGetDomainCapabilities's argument rules: the virt type defaults to `kvm` when
-    /// KVM is usable, else `qemu`; the emulator, when named, is probed and must serve `arch`
+    /// the emulator can use KVM, else `qemu`; the emulator, when named, is probed and must serve `arch`
     /// when both are given; else the architecture (the host's by default) picks the emulator;
     /// the machine defaults to the emulator's default. Each refusal names what it refuses.
     pub(crate) async fn domain_caps(
@@ -205,10 +205,9 @@ impl QemuDriver {
         virt_type: &str,
     ) -> DriverResult<virt_core::model::DomainCapabilities> {
         let virt_type = match virt_type.to_ascii_lowercase().as_str() {
-            "" if host::kvm_available() => "kvm",
-            "" => "qemu",
-            "qemu" => "qemu",
-            "kvm" => "kvm",
+            "" => None,
+            "qemu" => Some("qemu"),
+            "kvm" => Some("kvm"),
             _ => return Err(Self::invalid_arg(format!("unknown virttype: {virt_type}"))),
         };
         let caps = if emulator.is_empty() {
@@ -234,6 +233,8 @@ impl QemuDriver {
             }
             caps
         };
+        // As libvirt: KVM when this binary can use it, else TCG.
+        let virt_type = virt_type.unwrap_or(if caps.kvm_usable() { "kvm" } else { "qemu" });
         let machine = (!machine.is_empty()).then_some(machine);
         host::domain_capabilities_from(&caps, machine, virt_type)
     }

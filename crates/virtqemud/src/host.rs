@@ -798,7 +798,11 @@ mod tests {
                     let xml = definition_using(&b.name, name, v)
                         .unwrap_or_else(|| panic!("no test definition for {}/{name}", b.name))
                         .replace("<name>tie</name>", &format!("<name>tie{accepted}</name>"))
-                        .replace("machine='pc'", &format!("machine='{machine}'"));
+                        .replace("machine='pc'", &format!("machine='{machine}'"))
+                        .replace(
+                            "type='qemu'><name>",
+                            &format!("type='{}'><name>", dc.domain),
+                        );
                     let h = d
                         .define_domain(&xml, 0)
                         .await
@@ -935,17 +939,35 @@ mod tests {
             &Paths::resolve(Some(root.path()), Mode::System),
             Arc::new(virt_xml::LibvirtXml),
         );
-        for machine in ["pc", "q35"] {
+        let bin = find_emulator("x86_64").expect("x86_64 emulator");
+        let probed = crate::probe::probe(&bin, &root.path().join("probe"))
+            .await
+            .expect("probe");
+        let mut cases = vec![("pc", "qemu"), ("q35", "qemu")];
+        if probed.kvm_usable() {
+            cases.push(("q35", "kvm"));
+        }
+        // No virt type: KVM when the binary can use it, as libvirt.
+        let xml = d
+            .domain_capabilities("", "", "", "", 0)
+            .await
+            .expect("defaults");
+        let want = if probed.kvm_usable() { "kvm" } else { "qemu" };
+        assert!(xml.contains(&format!("<domain>{want}</domain>")), "{xml}");
+        for (machine, virt_type) in cases {
             let xml = d
-                .domain_capabilities("", "", machine, "qemu", 0)
+                .domain_capabilities("", "", machine, virt_type, 0)
                 .await
                 .expect("domain capabilities");
             let dc = virt_xml::caps::parse_domain_capabilities(&xml).expect("read back");
             assert!(dc.vcpu_max >= 255, "{machine}: {xml}");
+            // TCG runs qemu64; under KVM what is usable depends on the host CPU (on these
+            // hosts qemu64 is not), but `max` always is.
+            let usable = if virt_type == "qemu" { "qemu64" } else { "max" };
             assert!(
                 dc.custom_models
                     .iter()
-                    .any(|m| m.name == "qemu64" && m.usable == Some(true)),
+                    .any(|m| m.name == usable && m.usable == Some(true)),
                 "{xml}"
             );
             let hm = dc.host_model.as_ref().expect("host-model");
@@ -955,6 +977,11 @@ mod tests {
                     .any(|(p, f)| p == "require" && f == "sse2"),
                 "{xml}"
             );
+            let passthrough = dc
+                .cpu_modes
+                .iter()
+                .any(|(m, s)| m == "host-passthrough" && *s);
+            assert_eq!(passthrough, virt_type == "kvm", "{xml}");
             published_values_are_exactly_what_define_accepts(&dc).await;
         }
         // The argument rules of virConnectGetDomainCapabilities, each naming what it refuses.

@@ -247,6 +247,47 @@ impl Connection {
         Ok(())
     }
 
+    /// Adds the device described by `xml` (one device element) to the running domain, its
+    /// definition or both (ModificationFlag LIVE / CONFIG bits; 0: live if running, else
+    /// config). libvirt: virDomainAttachDeviceFlags.
+    pub async fn attach_device(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::AttachDeviceRequest {
+            domain: Some(domain_ref(dom)),
+            xml: xml.to_string(),
+            flags,
+        };
+        self.domain_client().attach_device(req).await?;
+        Ok(())
+    }
+
+    /// Removes the device `xml` identifies, with the flags of [`Connection::attach_device`].
+    /// True when the device is gone; false when the guest was asked to release it and a
+    /// DEVICE_REMOVED event will follow. libvirt: virDomainDetachDeviceFlags.
+    pub async fn detach_device(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> Result<bool, ClientError> {
+        let req = proto::DetachDeviceRequest {
+            domain: Some(domain_ref(dom)),
+            xml: xml.to_string(),
+            flags,
+            alias: String::new(),
+        };
+        Ok(self
+            .domain_client()
+            .detach_device(req)
+            .await?
+            .into_inner()
+            .completed)
+    }
+
     /// Sets the vCPU count (ModificationFlag bits). libvirt: virDomainSetVcpusFlags.
     pub async fn set_vcpus(
         &self,

@@ -1,12 +1,14 @@
 //! `<capabilities>` (libvirt's `virCapabilitiesFormatXML`, blank lines included) and
 //! `<domainCapabilities>` (`virDomainCapsFormat`), both valid against libvirt's schemas
 //! (`capability.rng`, `domaincaps.rng`): blocks the schema does not know are not printed, and
-//! known ones follow the schema's order.
+//! known ones follow the schema's order. `parse_domain_capabilities` reads the latter back.
 
-use virt_core::model::caps::{DomainCapsBlock, GuestCaps, NumaCell};
+use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, GuestCaps, HostModelCpu, NumaCell};
 use virt_core::model::{Capabilities, DomainCapabilities};
 
+use crate::dom::Element;
 use crate::writer::Writer;
+use crate::XmlError;
 
 /// Formats host capabilities.
 pub fn format_capabilities(caps: &Capabilities) -> String {
@@ -197,6 +199,52 @@ fn format_enums(w: &mut Writer, enums: &[(String, Vec<String>)]) {
     }
 }
 
+fn format_cpu(w: &mut Writer, caps: &DomainCapabilities) {
+    w.tag("cpu").open();
+    for mode in CPU_MODES {
+        let supported = caps.cpu_modes.iter().any(|(m, s)| m == mode && *s);
+        let tag = w
+            .tag("mode")
+            .attr("name", mode)
+            .yes_no("supported", Some(supported));
+        match *mode {
+            "host-model" if supported => match &caps.host_model {
+                Some(hm) => {
+                    tag.open();
+                    w.tag("model")
+                        .attr_opt("fallback", hm.fallback.as_deref())
+                        .text(&hm.model);
+                    w.text_elem("vendor", hm.vendor.as_deref());
+                    for (policy, name) in &hm.features {
+                        w.tag("feature")
+                            .attr("policy", policy)
+                            .attr("name", name)
+                            .empty();
+                    }
+                    w.close("mode");
+                }
+                None => tag.empty(),
+            },
+            "custom" if supported => tag.children(|w| {
+                for m in &caps.custom_models {
+                    let usable = match m.usable {
+                        Some(true) => "yes",
+                        Some(false) => "no",
+                        None => "unknown",
+                    };
+                    w.tag("model")
+                        .attr("usable", usable)
+                        .attr_opt("deprecated", m.deprecated.then_some("yes"))
+                        .attr("vendor", m.vendor.as_deref().unwrap_or("unknown"))
+                        .text(&m.name);
+                }
+            }),
+            _ => tag.empty(),
+        }
+    }
+    w.close("cpu");
+}
+
 /// Formats domain capabilities.
 pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
     let mut w = Writer::default();
@@ -215,15 +263,7 @@ pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
             .children(|w| format_enums(w, &os.enums));
     }
     if !caps.cpu_modes.is_empty() {
-        w.tag("cpu").open();
-        for mode in CPU_MODES {
-            let supported = caps.cpu_modes.iter().any(|(m, s)| m == mode && *s);
-            w.tag("mode")
-                .attr("name", mode)
-                .yes_no("supported", Some(supported))
-                .empty();
-        }
-        w.close("cpu");
+        format_cpu(&mut w, caps);
     }
     let known = |list: &[&str], name: &str| list.contains(&name);
     if caps.devices.iter().any(|b| known(DEVICE_BLOCKS, &b.name)) {
@@ -246,6 +286,162 @@ pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
     }
     w.close("domainCapabilities");
     w.finish()
+}
+
+/// Reads `<domainCapabilities>` back into the model: identity, the vCPU limit, iothreads, the
+/// os block, the CPU modes (with the host-model expansion and the custom model list), device
+/// blocks and features. It reads what [`format_domain_capabilities`] prints and what libvirt
+/// prints; blocks outside that (newer libvirt's `memoryBacking`, `<loader>`, ...) are skipped,
+/// since a reader of a capability document must not fail on what a newer daemon adds. Wrong
+/// root, missing identity and values that do not parse are errors naming their path.
+pub fn parse_domain_capabilities(xml: &str) -> Result<DomainCapabilities, XmlError> {
+    let root = crate::dom::parse(xml, "domainCapabilities")?;
+    if root.name != "domainCapabilities" {
+        return Err(XmlError::WrongRoot {
+            expected: "domainCapabilities",
+            found: root.name.clone(),
+        });
+    }
+    let text_of = |name: &str| child(&root, name).map(|e| e.text().trim().to_string());
+    let required = |name: &str| {
+        text_of(name).ok_or_else(|| XmlError::Missing {
+            path: format!("/domainCapabilities/{name}"),
+        })
+    };
+    let mut caps = DomainCapabilities {
+        path: required("path")?,
+        domain: required("domain")?,
+        machine: text_of("machine"),
+        arch: required("arch")?,
+        ..DomainCapabilities::default()
+    };
+    if let Some(vcpu) = child(&root, "vcpu") {
+        let max = attr(vcpu, "max").unwrap_or_default();
+        caps.vcpu_max = max.parse().map_err(|_| XmlError::InvalidValue {
+            path: "/domainCapabilities/vcpu/@max".into(),
+            value: max.to_string(),
+            reason: "expected an unsigned integer".into(),
+        })?;
+    }
+    if let Some(io) = child(&root, "iothreads") {
+        caps.iothreads = Some(supported(io, "/domainCapabilities/iothreads")?);
+    }
+    if let Some(os) = child(&root, "os") {
+        caps.os = Some(parse_block(os, "/domainCapabilities")?);
+    }
+    if let Some(cpu) = child(&root, "cpu") {
+        parse_cpu(cpu, &mut caps)?;
+    }
+    if let Some(devices) = child(&root, "devices") {
+        for b in devices.elements() {
+            caps.devices
+                .push(parse_block(b, "/domainCapabilities/devices")?);
+        }
+    }
+    if let Some(features) = child(&root, "features") {
+        for f in features.elements() {
+            let path = format!("/domainCapabilities/features/{}", f.name);
+            caps.features.push((f.name.clone(), supported(f, &path)?));
+        }
+    }
+    Ok(caps)
+}
+
+fn child<'a>(e: &'a Element, name: &str) -> Option<&'a Element> {
+    e.elements().find(|c| c.name == name)
+}
+
+fn attr<'a>(e: &'a Element, name: &str) -> Option<&'a str> {
+    e.attrs
+        .iter()
+        .find(|a| a.qname == name)
+        .map(|a| a.value.as_str())
+}
+
+fn yes_no(value: Option<&str>, path: &str) -> Result<bool, XmlError> {
+    match value {
+        Some("yes") => Ok(true),
+        Some("no") => Ok(false),
+        other => Err(XmlError::InvalidValue {
+            path: path.to_string(),
+            value: other.unwrap_or_default().to_string(),
+            reason: "expected 'yes' or 'no'".into(),
+        }),
+    }
+}
+
+fn supported(e: &Element, path: &str) -> Result<bool, XmlError> {
+    yes_no(attr(e, "supported"), &format!("{path}/@supported"))
+}
+
+fn parse_enums(e: &Element) -> Vec<(String, Vec<String>)> {
+    e.elements()
+        .filter(|c| c.name == "enum")
+        .map(|en| {
+            let values = en
+                .elements()
+                .filter(|v| v.name == "value")
+                .map(|v| v.text().trim().to_string())
+                .collect();
+            (attr(en, "name").unwrap_or_default().to_string(), values)
+        })
+        .collect()
+}
+
+fn parse_block(e: &Element, parent: &str) -> Result<DomainCapsBlock, XmlError> {
+    Ok(DomainCapsBlock {
+        name: e.name.clone(),
+        supported: supported(e, &format!("{parent}/{}", e.name))?,
+        enums: parse_enums(e),
+    })
+}
+
+fn parse_cpu(cpu: &Element, caps: &mut DomainCapabilities) -> Result<(), XmlError> {
+    for mode in cpu.elements().filter(|m| m.name == "mode") {
+        let name = attr(mode, "name").unwrap_or_default().to_string();
+        let path = format!("/domainCapabilities/cpu/mode[@name='{name}']");
+        let ok = supported(mode, &path)?;
+        match name.as_str() {
+            "host-model" => {
+                if let Some(model) = child(mode, "model") {
+                    caps.host_model = Some(HostModelCpu {
+                        model: model.text().trim().to_string(),
+                        fallback: attr(model, "fallback").map(str::to_string),
+                        vendor: child(mode, "vendor").map(|v| v.text().trim().to_string()),
+                        features: mode
+                            .elements()
+                            .filter(|f| f.name == "feature")
+                            .map(|f| {
+                                (
+                                    attr(f, "policy").unwrap_or("require").to_string(),
+                                    attr(f, "name").unwrap_or_default().to_string(),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
+            }
+            "custom" => {
+                for m in mode.elements().filter(|m| m.name == "model") {
+                    let usable = match attr(m, "usable") {
+                        Some("unknown") | None => None,
+                        v => Some(yes_no(v, &format!("{path}/model/@usable"))?),
+                    };
+                    caps.custom_models.push(CustomCpuModel {
+                        name: m.text().trim().to_string(),
+                        usable,
+                        deprecated: attr(m, "deprecated") == Some("yes"),
+                        vendor: attr(m, "vendor")
+                            .filter(|v| *v != "unknown")
+                            .map(str::to_string),
+                    });
+                }
+            }
+            _ => {}
+        }
+        caps.cpu_modes.push((name, ok));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -284,5 +480,138 @@ mod tests {
         let out = LibvirtXml.format_domain_capabilities(&caps);
         let expected = include_str!("../testdata/domain-capabilities-small.xml");
         assert_eq!(out, expected);
+    }
+
+    fn cpu_fixture() -> DomainCapabilities {
+        use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, HostModelCpu};
+        DomainCapabilities {
+            path: "/usr/bin/qemu-system-x86_64".into(),
+            domain: "qemu".into(),
+            machine: Some("pc-q35-7.2".into()),
+            arch: "x86_64".into(),
+            vcpu_max: 288,
+            iothreads: Some(false),
+            os: Some(DomainCapsBlock {
+                name: "os".into(),
+                supported: true,
+                enums: Vec::new(),
+            }),
+            cpu_modes: vec![
+                ("host-passthrough".into(), false),
+                ("maximum".into(), true),
+                ("host-model".into(), true),
+                ("custom".into(), true),
+            ],
+            host_model: Some(HostModelCpu {
+                model: "max".into(),
+                fallback: Some("forbid".into()),
+                vendor: Some("AMD".into()),
+                features: vec![
+                    ("require".into(), "sse4.2".into()),
+                    ("require".into(), "lahf-lm".into()),
+                    ("disable".into(), "vmx".into()),
+                ],
+            }),
+            custom_models: vec![
+                CustomCpuModel {
+                    name: "qemu64".into(),
+                    usable: Some(true),
+                    deprecated: false,
+                    vendor: None,
+                },
+                CustomCpuModel {
+                    name: "Skylake-Client".into(),
+                    usable: Some(false),
+                    deprecated: true,
+                    vendor: Some("Intel".into()),
+                },
+                CustomCpuModel {
+                    name: "odd".into(),
+                    usable: None,
+                    deprecated: false,
+                    vendor: None,
+                },
+            ],
+            devices: vec![DomainCapsBlock {
+                name: "video".into(),
+                supported: true,
+                enums: vec![("modelType".into(), vec!["vga".into(), "virtio".into()])],
+            }],
+            features: vec![("genid".into(), false)],
+        }
+    }
+
+    #[test]
+    fn host_model_expansion_and_custom_models_print_as_libvirt() {
+        let out = LibvirtXml.format_domain_capabilities(&cpu_fixture());
+        let expected = "  <cpu>
+    <mode name='host-passthrough' supported='no'/>
+    <mode name='maximum' supported='yes'/>
+    <mode name='host-model' supported='yes'>
+      <model fallback='forbid'>max</model>
+      <vendor>AMD</vendor>
+      <feature policy='require' name='sse4.2'/>
+      <feature policy='require' name='lahf-lm'/>
+      <feature policy='disable' name='vmx'/>
+    </mode>
+    <mode name='custom' supported='yes'>
+      <model usable='yes' vendor='unknown'>qemu64</model>
+      <model usable='no' deprecated='yes' vendor='Intel'>Skylake-Client</model>
+      <model usable='unknown' vendor='unknown'>odd</model>
+    </mode>
+  </cpu>
+";
+        assert!(out.contains(expected), "{out}");
+    }
+
+    #[test]
+    fn domain_capabilities_read_back_unchanged() {
+        let caps = cpu_fixture();
+        let xml = LibvirtXml.format_domain_capabilities(&caps);
+        let back = super::parse_domain_capabilities(&xml).expect("parse");
+        assert_eq!(back, caps);
+        let small = include_str!("../testdata/domain-capabilities-small.xml");
+        let back = super::parse_domain_capabilities(small).expect("small");
+        assert_eq!(LibvirtXml.format_domain_capabilities(&back), small);
+    }
+
+    #[test]
+    fn bad_domain_capabilities_name_what_is_wrong() {
+        let parse = super::parse_domain_capabilities;
+        let e = parse("<capabilities/>").expect_err("root");
+        assert!(e.to_string().contains("'capabilities'"), "{e}");
+        let e = parse(
+            "<domainCapabilities><domain>qemu</domain><arch>x86_64</arch></domainCapabilities>",
+        )
+        .expect_err("no path");
+        assert!(e.to_string().contains("/domainCapabilities/path"), "{e}");
+        let e = parse(
+            "<domainCapabilities><path>/x</path><domain>qemu</domain><arch>x86_64</arch>\
+             <vcpu max='lots'/></domainCapabilities>",
+        )
+        .expect_err("vcpu");
+        assert!(e.to_string().contains("vcpu/@max"), "{e}");
+        let e = parse(
+            "<domainCapabilities><path>/x</path><domain>qemu</domain><arch>x86_64</arch>\
+             <cpu><mode name='custom' supported='maybe'/></cpu></domainCapabilities>",
+        )
+        .expect_err("supported");
+        assert!(
+            e.to_string().contains("mode[@name='custom']/@supported"),
+            "{e}"
+        );
+        assert!(parse("<domainCapabilities").is_err());
+    }
+
+    #[test]
+    fn host_model_and_custom_models_validate_against_libvirts_schema() {
+        if !crate::corpus_tests::validator_present() {
+            return;
+        }
+        let xml = LibvirtXml.format_domain_capabilities(&cpu_fixture());
+        assert_eq!(
+            crate::corpus_tests::validate(&xml, "domaincaps", "domaincaps-cpu"),
+            Some(Ok(()))
+        );
     }
 }

@@ -19,6 +19,7 @@ use virt_core::VirtError;
 
 use crate::domains::{Dom, Domains};
 use crate::host;
+use crate::probe::{ProbedEmulators, QemuCaps};
 use crate::status::StatusDir;
 use crate::store::ConfigStore;
 
@@ -50,6 +51,9 @@ pub struct QemuDriver {
     pub(crate) next_id: AtomicU32,
     /// The next run generation.
     pub(crate) next_gen: AtomicU64,
+    /// Probed emulators (capabilities, domain capabilities, vCPU limits), probed on first
+    /// use and cached in `STATE/qemu/capabilities`.
+    pub(crate) probed: ProbedEmulators,
 }
 
 impl QemuDriver {
@@ -81,6 +85,7 @@ impl QemuDriver {
             versions: Mutex::new(Default::default()),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
+            probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
         });
         driver.load();
         driver
@@ -152,6 +157,130 @@ impl QemuDriver {
     }
 }
 
+/// Capabilities, domain capabilities and vCPU limits, answered from the probed emulators.
+impl QemuDriver {
+    /// Probes every installed emulator now (or reads the cache), so the first capabilities
+    /// call does not pay for it; the daemon runs this in the background once it serves.
+    /// Calls that arrive meanwhile wait for this probe instead of starting their own.
+    pub async fn probe_emulators(&self) {
+        let t = std::time::Instant::now();
+        let n = self.probed.all().await.len();
+        tracing::info!(emulators = n, elapsed = ?t.elapsed(), "emulators probed");
+    }
+
+    fn invalid_arg(detail: String) -> VirtError {
+        VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail)
+    }
+
+    /// The emulator serving `arch` (the host's when empty) among the installed ones.
+    async fn emulator_for(&self, arch: &str) -> DriverResult<std::sync::Arc<QemuCaps>> {
+        let arch = if arch.is_empty() {
+            host::host_arch()
+        } else {
+            arch.to_string()
+        };
+        let preferred = host::find_emulator(&arch);
+        let probed = self.probed.all().await;
+        probed
+            .iter()
+            .find(|c| Some(&c.binary) == preferred.as_ref())
+            .or_else(|| probed.iter().find(|c| c.arch() == arch))
+            .cloned()
+            .ok_or_else(|| {
+                Self::invalid_arg(format!(
+                    "unable to find any emulator to serve '{arch}' architecture"
+                ))
+            })
+    }
+
+    /// virConnectGetDomainCapabilities's argument rules: the virt type defaults to `kvm` when
+    /// the emulator can use KVM, else `qemu`; the emulator, when named, is probed and must serve `arch`
+    /// when both are given; else the architecture (the host's by default) picks the emulator;
+    /// the machine defaults to the emulator's default. Each refusal names what it refuses.
+    pub(crate) async fn domain_caps(
+        &self,
+        emulator: &str,
+        arch: &str,
+        machine: &str,
+        virt_type: &str,
+    ) -> DriverResult<virt_core::model::DomainCapabilities> {
+        let virt_type = match virt_type.to_ascii_lowercase().as_str() {
+            "" => None,
+            "qemu" => Some("qemu"),
+            "kvm" => Some("kvm"),
+            _ => return Err(Self::invalid_arg(format!("unknown virttype: {virt_type}"))),
+        };
+        let caps = if emulator.is_empty() {
+            self.emulator_for(arch).await?
+        } else {
+            let path = std::path::Path::new(emulator);
+            if !path.is_absolute() {
+                return Err(Self::invalid_arg(format!(
+                    "emulator '{emulator}' is not an absolute path"
+                )));
+            }
+            let caps = self.probed.get(path).await.map_err(|e| {
+                let mut e = e;
+                if e.code == ErrorCode::SystemError {
+                    e.code = ErrorCode::InvalidArg;
+                }
+                e
+            })?;
+            if !arch.is_empty() && caps.arch() != arch {
+                return Err(Self::invalid_arg(format!(
+                    "architecture from emulator '{emulator}' doesn't match given architecture '{arch}'"
+                )));
+            }
+            caps
+        };
+        // As libvirt: KVM when this binary can use it, else TCG.
+        let virt_type = virt_type.unwrap_or(if caps.kvm_usable() { "kvm" } else { "qemu" });
+        let machine = (!machine.is_empty()).then_some(machine);
+        host::domain_capabilities_from(&caps, machine, virt_type)
+    }
+
+    /// virConnectGetMaxVcpus from the probe: for `qemu` (or no type) the vCPU limit of the
+    /// host emulator's default machine under TCG; for `kvm` that limit capped by KVM's own,
+    /// refused when KVM is not usable. libvirt answers a fixed 16 for `qemu`; TCG runs as
+    /// many vCPUs as the machine takes, so the probed figure is the true one. With no
+    /// emulator installed, `qemu` answers libvirt's 16.
+    pub(crate) async fn max_vcpus_of(&self, virt_type: &str) -> DriverResult<u32> {
+        let kvm = match virt_type.to_ascii_lowercase().as_str() {
+            "" | "qemu" => false,
+            "kvm" => true,
+            other => return Err(Self::invalid_arg(format!("unknown type '{other}'"))),
+        };
+        let machine_max = match self.emulator_for("").await {
+            Ok(caps) => {
+                let usable = if kvm {
+                    caps.kvm_usable()
+                } else {
+                    caps.tcg_usable()
+                };
+                usable
+                    .then(|| {
+                        caps.default_machine()
+                            .and_then(|m| caps.machine(m))
+                            .map(|m| m.cpu_max)
+                    })
+                    .flatten()
+            }
+            Err(_) => None,
+        };
+        if !kvm {
+            return Ok(machine_max.unwrap_or(host::TCG_MAX_VCPUS));
+        }
+        let limit = host::kvm_max_vcpus().ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                "Unable to open /dev/kvm",
+            )
+        })?;
+        Ok(machine_max.map_or(limit, |m| m.min(limit)))
+    }
+}
+
 #[async_trait::async_trait]
 impl Driver for QemuDriver {
     fn error_domain(&self) -> ErrorDomain {
@@ -171,7 +300,11 @@ impl Driver for QemuDriver {
     }
 
     async fn capabilities(&self) -> DriverResult<String> {
-        Ok(self.codec.format_capabilities(&host::capabilities()))
+        let probed = self.probed.all().await;
+        let all: Vec<QemuCaps> = probed.iter().map(|c| (**c).clone()).collect();
+        Ok(self
+            .codec
+            .format_capabilities(&host::capabilities_from(&all)))
     }
 
     async fn domain_capabilities(
@@ -182,7 +315,9 @@ impl Driver for QemuDriver {
         virt_type: &str,
         flags: u32,
     ) -> DriverResult<String> {
-        self.domain_caps(emulator, arch, machine, virt_type, flags)
+        self.check_flags(flags, 0, "qemuConnectGetDomainCapabilities")?;
+        let caps = self.domain_caps(emulator, arch, machine, virt_type).await?;
+        Ok(self.codec.format_domain_capabilities(&caps))
     }
 
     async fn node_info(&self) -> DriverResult<NodeInfo> {
@@ -190,21 +325,7 @@ impl Driver for QemuDriver {
     }
 
     async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
-        match virt_type.to_ascii_lowercase().as_str() {
-            "" | "qemu" => Ok(host::TCG_MAX_VCPUS),
-            "kvm" => host::kvm_max_vcpus().ok_or_else(|| {
-                VirtError::new(
-                    ErrorCode::SystemError,
-                    ErrorDomain::Qemu,
-                    "Unable to open /dev/kvm",
-                )
-            }),
-            other => Err(VirtError::new(
-                ErrorCode::InvalidArg,
-                ErrorDomain::Qemu,
-                format!("unknown type '{other}'"),
-            )),
-        }
+        self.max_vcpus_of(virt_type).await
     }
 
     async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {

@@ -1,17 +1,22 @@
 //! Host facts: node info from /proc and /sys, the emulator binary and its version, KVM's vCPU
-//! limit, the minimal capabilities that say what define accepts without probing QEMU
-//! ([`capabilities`], [`domain_capabilities`]), and the full ones built from probed emulators
+//! limit, the host part of the capabilities ([`capabilities`]), and the capabilities and
+//! domain capabilities the driver publishes, built from probed emulators
 //! ([`capabilities_from`], [`domain_capabilities_from`], see [`crate::probe`]).
+//!
+//! Domain capabilities publish exactly what define accepts and this binary can run: the
+//! device enums are those of [`crate::command::honoured`] narrowed by what the binary has.
 
 use std::path::{Path, PathBuf};
 
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::model::caps::{DomainCapsBlock, GuestCaps, GuestFeature, GuestMachine};
+use virt_core::model::caps::{
+    CustomCpuModel, DomainCapsBlock, GuestCaps, GuestFeature, GuestMachine, HostModelCpu,
+};
 use virt_core::model::{Capabilities, DomainCapabilities};
 use virt_core::types::NodeInfo;
 use virt_core::VirtError;
 
-use crate::probe::{Machine, QemuCaps};
+use crate::probe::{CpuExpansion, CpuModel, Machine, QemuCaps};
 
 /// The domain types the driver accepts.
 pub const VIRT_TYPES: [&str; 2] = ["qemu", "kvm"];
@@ -159,9 +164,9 @@ pub fn node_info_from(arch: &str, cpuinfo: &str, meminfo: &str, nodes: usize) ->
     }
 }
 
-/// `<capabilities>`: the host architecture and one hvm guest per installed emulator of that
-/// architecture, with the domain types define accepts (`qemu`, and `kvm` when /dev/kvm is
-/// usable). No machine types, CPU model or NUMA topology yet: those come from probing.
+/// `<capabilities>` without probing: the host architecture and one hvm guest for the host's
+/// emulator, with the domain types define accepts (`qemu`, and `kvm` when /dev/kvm is usable).
+/// [`capabilities_from`] replaces the guests with probed ones.
 pub fn capabilities() -> Capabilities {
     let arch = host_arch();
     let mut types = vec!["qemu".to_string()];
@@ -190,30 +195,7 @@ pub fn capabilities() -> Capabilities {
     }
 }
 
-/// `<domainCapabilities>` for one emulator, architecture and type: identity and the vCPU limit
-/// only, honestly: devices, CPU modes and firmware are published once QEMU is probed.
-pub fn domain_capabilities(
-    emulator: &Path,
-    arch: &str,
-    machine: Option<&str>,
-    virt_type: &str,
-) -> DomainCapabilities {
-    let vcpu_max = if virt_type == "kvm" {
-        kvm_max_vcpus().unwrap_or(TCG_MAX_VCPUS)
-    } else {
-        TCG_MAX_VCPUS
-    };
-    DomainCapabilities {
-        path: emulator.display().to_string(),
-        domain: virt_type.to_string(),
-        machine: machine.map(str::to_string),
-        arch: arch.to_string(),
-        vcpu_max,
-        ..DomainCapabilities::default()
-    }
-}
-
-/// Every `qemu-system-*` on `PATH`, first of each name.
+/// Every `qemu-system-ARCH` on `PATH`, first of each name.
 pub fn installed_emulators() -> Vec<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
     let mut seen = std::collections::BTreeSet::new();
@@ -225,7 +207,12 @@ pub fn installed_emulators() -> Vec<PathBuf> {
         let mut names: Vec<_> = entries
             .filter_map(Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("qemu-system-"))
+            // `qemu-system-ARCH` only, as libvirt looks for: variants such as
+            // `qemu-system-x86_64-microvm` are not a second emulator of the architecture.
+            .filter(|n| {
+                n.strip_prefix("qemu-system-")
+                    .is_some_and(|arch| !arch.is_empty() && !arch.contains('-'))
+            })
             .collect();
         names.sort();
         for name in names {
@@ -344,8 +331,9 @@ pub fn domain_capabilities_from(
         other => return Err(invalid(format!("unknown virttype: {other}"))),
     };
     if !usable {
+        let what = if virt_type == "kvm" { "KVM" } else { "TCG" };
         return Err(invalid(format!(
-            "virttype '{virt_type}' is not supported by emulator '{emulator}'"
+            "{what} is not supported by '{emulator}' on this host"
         )));
     }
     let wanted = machine.or_else(|| caps.default_machine());
@@ -390,86 +378,116 @@ pub fn domain_capabilities_from(
             enums: Vec::new(),
         }),
         cpu_modes,
+        host_model: caps.host_model(virt_type).map(host_model_cpu),
+        custom_models: custom_models(caps.cpu_models(virt_type)),
         devices: device_blocks(caps, m),
         features: Vec::new(),
     })
 }
 
-fn device_blocks(caps: &QemuCaps, m: &Machine) -> Vec<DomainCapsBlock> {
-    let list = |pairs: &[(&str, bool)]| -> Vec<String> {
-        pairs
-            .iter()
-            .filter(|(_, ok)| *ok)
-            .map(|(v, _)| v.to_string())
-            .collect()
-    };
-    let block = |name: &str, enums: Vec<(&str, Vec<String>)>| {
-        let supported = enums.iter().all(|(_, v)| !v.is_empty());
-        DomainCapsBlock {
-            name: name.into(),
-            supported,
-            enums: enums.into_iter().map(|(n, v)| (n.to_string(), v)).collect(),
-        }
-    };
+/// Whether value `value` of enum `name` of device block `block`, which the command-line
+/// builder honours, is something this binary and machine can do: the QEMU device (or backend
+/// object) the builder emits for it exists, and for IDE the machine has the controller built in.
+/// A value this table does not know is not published: a value honoured later must be added
+/// here before domain capabilities offer it.
+fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) -> bool {
+    let dev = |d: &str| caps.has_device(d);
     let builtin_ide = m.name.starts_with("pc-i440fx") || m.name == "isapc";
-    let buses = list(&[
-        ("ide", builtin_ide && caps.has_device("ide-hd")),
-        (
-            "scsi",
-            caps.has_device("virtio-scsi-pci") && caps.has_device("scsi-hd"),
-        ),
-        ("virtio", caps.has_device("virtio-blk-pci")),
-        (
-            "sata",
-            caps.has_device("ich9-ahci") && caps.has_device("ide-hd"),
-        ),
-    ]);
-    let disk_devices = list(&[
-        ("disk", !buses.is_empty()),
-        (
-            "cdrom",
-            caps.has_device("ide-cd") || caps.has_device("scsi-cd"),
-        ),
-    ]);
-    vec![
-        block("disk", vec![("diskDevice", disk_devices), ("bus", buses)]),
-        block("graphics", vec![("type", list(&[("vnc", caps.vnc)]))]),
-        block(
-            "video",
-            vec![(
-                "modelType",
-                list(&[
-                    ("vga", caps.has_device("VGA")),
-                    (
-                        "virtio",
-                        caps.has_device("virtio-vga") || caps.has_device("virtio-gpu-pci"),
-                    ),
-                    ("none", true),
-                ]),
-            )],
-        ),
-        DomainCapsBlock {
-            name: "hostdev".into(),
-            supported: false,
-            enums: Vec::new(),
-        },
-        block(
-            "rng",
-            vec![
-                (
-                    "model",
-                    list(&[("virtio", caps.has_device("virtio-rng-pci"))]),
-                ),
-                (
-                    "backendModel",
-                    list(&[
-                        ("random", caps.has_type("rng-random")),
-                        ("builtin", caps.has_type("rng-builtin")),
-                    ]),
-                ),
-            ],
-        ),
-    ]
+    match (block, name, value) {
+        ("disk", "bus", "ide") => builtin_ide && dev("ide-hd"),
+        ("disk", "bus", "sata") => dev("ich9-ahci") && dev("ide-hd"),
+        ("disk", "bus", "scsi") => dev("virtio-scsi-pci") && dev("scsi-hd"),
+        ("disk", "bus", "virtio") => dev("virtio-blk-pci"),
+        ("disk", "diskDevice", "disk") => ["ide", "sata", "scsi", "virtio"]
+            .iter()
+            .any(|bus| can_do(caps, m, "disk", "bus", bus)),
+        ("disk", "diskDevice", "cdrom") => {
+            (dev("ide-cd") && (builtin_ide || dev("ich9-ahci")))
+                || (dev("scsi-cd") && dev("virtio-scsi-pci"))
+        }
+        ("graphics", "type", "vnc") => caps.vnc,
+        ("video", "modelType", "vga") => dev("VGA"),
+        ("video", "modelType", "cirrus") => dev("cirrus-vga"),
+        ("video", "modelType", "bochs") => dev("bochs-display"),
+        ("video", "modelType", "virtio") => dev("virtio-vga") && dev("virtio-gpu-pci"),
+        ("video", "modelType", "none") => true,
+        ("rng", "model", "virtio") => dev("virtio-rng-pci"),
+        ("rng", "model", "virtio-transitional") => dev("virtio-rng-pci-transitional"),
+        ("rng", "model", "virtio-non-transitional") => dev("virtio-rng-pci-non-transitional"),
+        ("rng", "backendModel", "random") => caps.has_type("rng-random"),
+        ("rng", "backendModel", "builtin") => caps.has_type("rng-builtin"),
+        _ => false,
+    }
+}
+
+/// The device blocks: exactly the enums define accepts ([`crate::command::honoured`]), each
+/// narrowed to the values this binary and machine can do ([`can_do`]); a block with an empty
+/// enum is unsupported. Host device assignment is not offered.
+fn device_blocks(caps: &QemuCaps, m: &Machine) -> Vec<DomainCapsBlock> {
+    let honoured = crate::command::honoured();
+    let mut blocks: Vec<DomainCapsBlock> = honoured
+        .caps
+        .devices
+        .iter()
+        .map(|b| {
+            let enums: Vec<(String, Vec<String>)> = b
+                .enums
+                .iter()
+                .map(|(name, values)| {
+                    let kept = values
+                        .iter()
+                        .filter(|v| can_do(caps, m, &b.name, name, v))
+                        .cloned()
+                        .collect();
+                    (name.clone(), kept)
+                })
+                .collect();
+            DomainCapsBlock {
+                name: b.name.clone(),
+                supported: b.supported && enums.iter().all(|(_, v)| !v.is_empty()),
+                enums,
+            }
+        })
+        .collect();
+    blocks.push(DomainCapsBlock {
+        name: "hostdev".into(),
+        supported: false,
+        enums: Vec::new(),
+    });
+    blocks
+}
+
+/// The host-model CPU as published: the model QEMU expanded (`host` under KVM, `max` under
+/// TCG, the names the command line uses), with each feature of the static expansion required
+/// or disabled, under QEMU's feature names (which define accepts as written).
+fn host_model_cpu(exp: &CpuExpansion) -> HostModelCpu {
+    HostModelCpu {
+        model: exp.model.clone(),
+        fallback: Some("forbid".into()),
+        vendor: None,
+        features: exp
+            .features
+            .iter()
+            .map(|(name, on)| {
+                let policy = if *on { "require" } else { "disable" };
+                (policy.to_string(), name.clone())
+            })
+            .collect(),
+    }
+}
+
+/// Every CPU model the accelerator knows, usable when QEMU reported no unavailable feature.
+/// QEMU does not say who makes a model, so the vendor is left unknown.
+fn custom_models(models: &[CpuModel]) -> Vec<CustomCpuModel> {
+    models
+        .iter()
+        .map(|c| CustomCpuModel {
+            name: c.name.clone(),
+            usable: Some(c.usable()),
+            deprecated: c.deprecated,
+            vendor: None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -618,7 +636,7 @@ mod tests {
                 .map(|(_, v)| v.clone())
                 .unwrap_or_default()
         };
-        assert_eq!(enums(&dc, "disk", "bus"), ["ide", "virtio", "sata"]);
+        assert_eq!(enums(&dc, "disk", "bus"), ["virtio", "sata", "ide"]);
         assert_eq!(enums(&dc, "disk", "diskDevice"), ["disk", "cdrom"]);
         assert_eq!(enums(&dc, "rng", "backendModel"), ["random", "builtin"]);
         assert_eq!(enums(&dc, "graphics", "type"), ["vnc"]);
@@ -627,6 +645,20 @@ mod tests {
         assert_eq!(q35.machine.as_deref(), Some("pc-q35-7.2"));
         assert_eq!(q35.vcpu_max, 288);
         assert_eq!(enums(&q35, "disk", "bus"), ["virtio", "sata"]);
+        // What the accelerator can run: the custom list and the host-model expansion.
+        assert_eq!(dc.custom_models.len(), 1);
+        assert_eq!(
+            (
+                dc.custom_models[0].name.as_str(),
+                dc.custom_models[0].usable
+            ),
+            ("qemu64", Some(true))
+        );
+        let hm = dc.host_model.as_ref().expect("host-model expansion");
+        assert_eq!(hm.model, "max");
+        assert_eq!(hm.features, [("require".to_string(), "sse2".to_string())]);
+        // Without VGA nor virtio GPU devices only `none` is left.
+        assert_eq!(enums(&dc, "video", "modelType"), ["vga", "none"]);
         let err = domain_capabilities_from(&caps, Some("virt"), "qemu").expect_err("machine");
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert!(err.message().contains("'virt'"), "{}", err.message());
@@ -670,5 +702,315 @@ mod tests {
         );
         assert!(xml.contains("<value>virtio</value>"), "{xml}");
         assert!(xml.contains("<value>vnc</value>"), "{xml}");
+    }
+
+    /// A definition whose only device uses `value` of enum `name` of device block `block`.
+    fn definition_using(block: &str, name: &str, value: &str) -> Option<String> {
+        let dev = match (block, name) {
+            ("disk", "bus") => {
+                let target = match value {
+                    "virtio" => "vda",
+                    "ide" => "hda",
+                    _ => "sda",
+                };
+                format!(
+                    "<disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+                     <source file='/var/lib/x.img'/><target dev='{target}' bus='{value}'/></disk>"
+                )
+            }
+            ("disk", "diskDevice") => format!(
+                "<disk type='file' device='{value}'><driver name='qemu' type='raw'/>\
+                 <source file='/var/lib/x.img'/><target dev='sda' bus='sata'/></disk>"
+            ),
+            ("graphics", "type") => format!("<graphics type='{value}'/>"),
+            ("video", "modelType") => format!("<video><model type='{value}'/></video>"),
+            ("rng", "model") => {
+                format!("<rng model='{value}'><backend model='random'>/dev/urandom</backend></rng>")
+            }
+            ("rng", "backendModel") => match value {
+                "random" => "<rng model='virtio'><backend model='random'>/dev/urandom</backend>\
+                             </rng>"
+                    .to_string(),
+                "egd" => "<rng model='virtio'><backend model='egd' type='tcp'>\
+                          <source mode='connect' host='127.0.0.1' service='708'/></backend></rng>"
+                    .to_string(),
+                _ => format!("<rng model='virtio'><backend model='{value}'/></rng>"),
+            },
+            _ => return None,
+        };
+        Some(format!(
+            "<domain type='qemu'><name>tie</name><memory unit='MiB'>64</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os><devices>{dev}</devices></domain>"
+        ))
+    }
+
+    /// Values libvirt knows for the same enums that the driver neither publishes nor accepts.
+    const NOT_OFFERED: &[(&str, &str, &str)] = &[
+        ("disk", "bus", "usb"),
+        ("disk", "bus", "xen"),
+        ("disk", "diskDevice", "floppy"),
+        ("disk", "diskDevice", "lun"),
+        ("graphics", "type", "spice"),
+        ("graphics", "type", "sdl"),
+        ("video", "modelType", "qxl"),
+        ("video", "modelType", "vmvga"),
+        ("rng", "backendModel", "egd"),
+    ];
+
+    /// The stored definition of `name` turns into a QEMU command line for `dc`'s emulator.
+    async fn builds(d: &crate::QemuDriver, name: &str, dc: &DomainCapabilities) {
+        use virt_core::xml::DomainXmlCodec;
+        use virt_core::Driver;
+        let lookup = virt_core::types::DomainLookup::Name(name.into());
+        let xml = d.domain_xml(&lookup, 0).await.expect("stored definition");
+        let def = virt_xml::LibvirtXml.parse_domain(&xml).expect("parse");
+        let ctx = crate::command::LaunchContext {
+            emulator: dc.path.clone().into(),
+            domain_dir: "/run/virt/qemu/domain-1-tie".into(),
+            monitor: "/run/virt/qemu/domain-1-tie/monitor.sock".into(),
+            kvm_usable: dc.domain == "kvm",
+            taps: Vec::new(),
+            start_paused: false,
+            qemu_version: 7_002_000,
+            host_model_cpu: None,
+        };
+        crate::command::build(&def, &ctx)
+            .unwrap_or_else(|e| panic!("{name} defines but does not build: {e:?}\n{xml}"));
+    }
+
+    /// Every enum value, CPU mode and usable CPU model `dc` publishes is accepted by define
+    /// and builds into a command line on `dc`'s machine, and each of [`NOT_OFFERED`] is absent
+    /// from `dc` and refused by define naming the value.
+    async fn published_values_are_exactly_what_define_accepts(dc: &DomainCapabilities) {
+        use std::sync::Arc;
+        use virt_core::runtime::{Mode, Paths};
+        use virt_core::Driver;
+        let root = tempfile::tempdir().expect("root");
+        let d = crate::QemuDriver::open(
+            &Paths::resolve(Some(root.path()), Mode::System),
+            Arc::new(virt_xml::LibvirtXml),
+        );
+        let machine = dc.machine.as_deref().unwrap_or("pc");
+        let mut accepted = 0;
+        for b in &dc.devices {
+            for (name, values) in &b.enums {
+                for v in values {
+                    let xml = definition_using(&b.name, name, v)
+                        .unwrap_or_else(|| panic!("no test definition for {}/{name}", b.name))
+                        .replace("<name>tie</name>", &format!("<name>tie{accepted}</name>"))
+                        .replace("machine='pc'", &format!("machine='{machine}'"))
+                        .replace(
+                            "type='qemu'><name>",
+                            &format!("type='{}'><name>", dc.domain),
+                        );
+                    let h = d
+                        .define_domain(&xml, 0)
+                        .await
+                        .unwrap_or_else(|e| panic!("{}/{name}={v} published but {e:?}", b.name));
+                    builds(&d, &h.name, dc).await;
+                    accepted += 1;
+                }
+            }
+        }
+        assert!(accepted >= 8, "only {accepted} values published");
+        // The CPU side: each supported mode, the host-model CPU as published, and every
+        // usable custom model define and build as written.
+        let cpu_domain = |n: usize, cpu: &str| {
+            format!(
+                "<domain type='{}'><name>cpu{n}</name><memory unit='MiB'>64</memory>\
+                 <os><type arch='x86_64' machine='{machine}'>hvm</type></os>{cpu}</domain>",
+                dc.domain
+            )
+        };
+        let mut n = 0;
+        for (mode, supported) in &dc.cpu_modes {
+            if !supported {
+                continue;
+            }
+            let cpu = match (mode.as_str(), &dc.host_model) {
+                ("host-model", Some(hm)) => {
+                    let mut cpu = format!(
+                        "<cpu mode='host-model'><model fallback='forbid'>{}</model>",
+                        hm.model
+                    );
+                    for (policy, name) in &hm.features {
+                        cpu.push_str(&format!("<feature policy='{policy}' name='{name}'/>"));
+                    }
+                    cpu + "</cpu>"
+                }
+                ("custom", _) => continue,
+                (mode, _) => format!("<cpu mode='{mode}'/>"),
+            };
+            n += 1;
+            let h = d
+                .define_domain(&cpu_domain(n, &cpu), 0)
+                .await
+                .unwrap_or_else(|e| panic!("cpu mode {mode} published but {e:?}"));
+            builds(&d, &h.name, dc).await;
+        }
+        for m in dc.custom_models.iter().filter(|m| m.usable == Some(true)) {
+            n += 1;
+            let cpu = format!(
+                "<cpu mode='custom' match='exact'><model>{}</model></cpu>",
+                m.name
+            );
+            let h = d
+                .define_domain(&cpu_domain(n, &cpu), 0)
+                .await
+                .unwrap_or_else(|e| panic!("cpu model {} published but {e:?}", m.name));
+            builds(&d, &h.name, dc).await;
+        }
+        for (block, name, v) in NOT_OFFERED {
+            let listed = dc
+                .devices
+                .iter()
+                .filter(|b| b.name == *block)
+                .flat_map(|b| b.enums.iter())
+                .any(|(n, vals)| n == name && vals.iter().any(|x| x == v));
+            assert!(!listed, "{block}/{name}={v} is published");
+            let xml = definition_using(block, name, v).expect("definition");
+            let e = d
+                .define_domain(&xml, 0)
+                .await
+                .expect_err(&format!("{block}/{name}={v} accepted"));
+            assert!(
+                matches!(
+                    e.code,
+                    ErrorCode::ConfigUnsupported | ErrorCode::XmlError | ErrorCode::XmlDetail
+                ),
+                "{block}/{name}={v}: {e:?}"
+            );
+            assert!(
+                e.message().contains(v),
+                "{block}/{name}={v}: {}",
+                e.message()
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn probed_domain_caps_publish_exactly_what_define_accepts() {
+        let mut caps = probed_fixture();
+        for d in [
+            "cirrus-vga",
+            "bochs-display",
+            "virtio-vga",
+            "virtio-gpu-pci",
+            "virtio-scsi-pci",
+            "scsi-hd",
+            "scsi-cd",
+            "virtio-rng-pci-transitional",
+            "virtio-rng-pci-non-transitional",
+        ] {
+            caps.devices.insert(d.into());
+        }
+        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu").expect("pc");
+        // Every value the builder honours is published when the binary has its device...
+        let honoured = crate::command::honoured();
+        for hb in &honoured.caps.devices {
+            let b = dc
+                .devices
+                .iter()
+                .find(|b| b.name == hb.name)
+                .expect("block");
+            assert_eq!(b.enums, hb.enums, "{}", hb.name);
+            assert!(b.supported);
+        }
+        published_values_are_exactly_what_define_accepts(&dc).await;
+        // ...and a value is gone when its device is.
+        caps.devices.remove("cirrus-vga");
+        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu").expect("pc");
+        let video = dc
+            .devices
+            .iter()
+            .find(|b| b.name == "video")
+            .expect("video");
+        assert!(!video.enums[0].1.iter().any(|v| v == "cirrus"), "{video:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn driver_domain_caps_of_real_qemu_tie_to_define() {
+        use std::sync::Arc;
+        use virt_core::runtime::{Mode, Paths};
+        use virt_core::Driver;
+        let root = tempfile::tempdir().expect("root");
+        let d = crate::QemuDriver::open(
+            &Paths::resolve(Some(root.path()), Mode::System),
+            Arc::new(virt_xml::LibvirtXml),
+        );
+        let bin = find_emulator("x86_64").expect("x86_64 emulator");
+        let probed = crate::probe::probe(&bin, &root.path().join("probe"))
+            .await
+            .expect("probe");
+        let mut cases = vec![("pc", "qemu"), ("q35", "qemu")];
+        if probed.kvm_usable() {
+            cases.push(("q35", "kvm"));
+        }
+        // No virt type: KVM when the binary can use it, as libvirt.
+        let xml = d
+            .domain_capabilities("", "", "", "", 0)
+            .await
+            .expect("defaults");
+        let want = if probed.kvm_usable() { "kvm" } else { "qemu" };
+        assert!(xml.contains(&format!("<domain>{want}</domain>")), "{xml}");
+        for (machine, virt_type) in cases {
+            let xml = d
+                .domain_capabilities("", "", machine, virt_type, 0)
+                .await
+                .expect("domain capabilities");
+            let dc = virt_xml::caps::parse_domain_capabilities(&xml).expect("read back");
+            assert!(dc.vcpu_max >= 255, "{machine}: {xml}");
+            // TCG runs qemu64; under KVM what is usable depends on the host CPU (on these
+            // hosts qemu64 is not), but `max` always is.
+            let usable = if virt_type == "qemu" { "qemu64" } else { "max" };
+            assert!(
+                dc.custom_models
+                    .iter()
+                    .any(|m| m.name == usable && m.usable == Some(true)),
+                "{xml}"
+            );
+            let hm = dc.host_model.as_ref().expect("host-model");
+            assert!(
+                hm.features
+                    .iter()
+                    .any(|(p, f)| p == "require" && f == "sse2"),
+                "{xml}"
+            );
+            let passthrough = dc
+                .cpu_modes
+                .iter()
+                .any(|(m, s)| m == "host-passthrough" && *s);
+            assert_eq!(passthrough, virt_type == "kvm", "{xml}");
+            published_values_are_exactly_what_define_accepts(&dc).await;
+        }
+        // The argument rules of virConnectGetDomainCapabilities, each naming what it refuses.
+        let err = |r: virt_core::driver::DriverResult<String>| r.expect_err("refused");
+        let e = err(d.domain_capabilities("", "", "no-such", "qemu", 0).await);
+        assert_eq!(e.code, ErrorCode::InvalidArg);
+        assert!(e.message().contains("'no-such'"), "{}", e.message());
+        let e = err(d
+            .domain_capabilities("/usr/bin/nope", "", "", "qemu", 0)
+            .await);
+        assert_eq!(e.code, ErrorCode::InvalidArg);
+        assert!(e.message().contains("/usr/bin/nope"), "{}", e.message());
+        let e = err(d.domain_capabilities("", "sparc", "", "qemu", 0).await);
+        assert!(e.message().contains("'sparc'"), "{}", e.message());
+        let e = err(d.domain_capabilities("", "", "", "xen", 0).await);
+        assert!(e.message().contains("xen"), "{}", e.message());
+        let bin = find_emulator("x86_64").expect("x86_64 emulator");
+        let e = err(d
+            .domain_capabilities(&bin.display().to_string(), "aarch64", "", "qemu", 0)
+            .await);
+        assert!(e.message().contains("'aarch64'"), "{}", e.message());
+        // The default machine is the emulator's.
+        let xml = d
+            .domain_capabilities(&bin.display().to_string(), "x86_64", "", "qemu", 0)
+            .await
+            .expect("defaults");
+        assert!(xml.contains("<machine>pc-i440fx-"), "{xml}");
+        // GetMaxVcpus answers the default machine's limit.
+        let dc = virt_xml::caps::parse_domain_capabilities(&xml).expect("read back");
+        assert_eq!(d.max_vcpus("qemu").await.expect("max"), dc.vcpu_max);
     }
 }

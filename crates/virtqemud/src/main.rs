@@ -49,6 +49,10 @@ async fn main() -> anyhow::Result<()> {
     let codec = Arc::new(virt_xml::LibvirtXml);
     let driver = virtqemud::QemuDriver::open(daemon.paths(), codec);
     driver.start_guests().await;
+    tokio::spawn({
+        let driver = driver.clone();
+        async move { driver.probe_emulators().await }
+    });
     let registry = Arc::new(virtqemud::QemuRegistry::new(driver.clone()));
     let routes = virt_core::service::routes(registry, virtqemud::DAEMON_NAME);
     // Running guests keep the daemon from an idle exit.

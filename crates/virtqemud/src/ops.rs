@@ -12,7 +12,6 @@ use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
 use crate::domains::Dom;
-use crate::host;
 use crate::QemuDriver;
 
 /// VIR_DOMAIN_DEFINE_VALIDATE.
@@ -301,60 +300,5 @@ impl QemuDriver {
             d.autostart = on;
         }
         Ok(())
-    }
-
-    pub(crate) fn domain_caps(
-        &self,
-        emulator: &str,
-        arch: &str,
-        machine: &str,
-        virt_type: &str,
-        flags: u32,
-    ) -> DriverResult<String> {
-        self.check_flags(flags, 0, "qemuConnectGetDomainCapabilities")?;
-        let invalid = |detail: String| {
-            Err(VirtError::new(
-                ErrorCode::InvalidArg,
-                ErrorDomain::Qemu,
-                detail,
-            ))
-        };
-        let virt_type = match virt_type.to_ascii_lowercase().as_str() {
-            "" if host::kvm_available() => "kvm",
-            "" => "qemu",
-            t @ ("qemu" | "kvm") => {
-                if t == "kvm" && !host::kvm_available() {
-                    return invalid("KVM is not available on this host (/dev/kvm)".into());
-                }
-                if t == "kvm" {
-                    "kvm"
-                } else {
-                    "qemu"
-                }
-            }
-            other => return invalid(format!("unknown virttype: {other}")),
-        };
-        let arch = if arch.is_empty() {
-            host::host_arch()
-        } else {
-            arch.to_string()
-        };
-        let emulator = if emulator.is_empty() {
-            match host::find_emulator(&arch) {
-                Some(e) => e,
-                None => {
-                    return invalid(format!(
-                        "unable to find any emulator to serve '{arch}' architecture"
-                    ))
-                }
-            }
-        } else if std::path::Path::new(emulator).is_file() {
-            emulator.into()
-        } else {
-            return invalid(format!("emulator '{emulator}' does not exist"));
-        };
-        let machine = (!machine.is_empty()).then_some(machine);
-        let caps = host::domain_capabilities(&emulator, &arch, machine, virt_type);
-        Ok(self.codec.format_domain_capabilities(&caps))
     }
 }

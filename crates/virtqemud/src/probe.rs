@@ -26,6 +26,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -133,9 +134,14 @@ impl QemuCaps {
         u64::from(a) * 1_000_000 + u64::from(b) * 1_000 + u64::from(c)
     }
 
-    /// The target architecture.
+    /// The target architecture as libvirt names it: QEMU's `i386` is `i686` and its `arm` is
+    /// `armv7l` (libvirt's virQEMUCapsArchFromString); other names are the same in both.
     pub fn arch(&self) -> &str {
-        &self.arch
+        match self.arch.as_str() {
+            "i386" => "i686",
+            "arm" => "armv7l",
+            other => other,
+        }
     }
 
     /// Machine types.
@@ -548,6 +554,80 @@ fn type_names(v: &Value) -> BTreeSet<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The size, mtime and ctime of a binary, and whether /dev/kvm opened: what makes an
+/// in-memory answer stale.
+type Stamp = (u64, (i64, i64), (i64, i64), bool);
+
+fn stamp(binary: &Path) -> Option<Stamp> {
+    let md = std::fs::metadata(binary).ok()?;
+    Some((
+        md.size(),
+        (md.mtime(), md.mtime_nsec()),
+        (md.ctime(), md.ctime_nsec()),
+        crate::host::kvm_available(),
+    ))
+}
+
+/// The driver's probed emulators: answers kept in memory while each binary keeps its stamp,
+/// backed by the on-disk cache of [`probe`]. One lock serialises probing, so concurrent first
+/// callers wait for one QEMU run instead of each starting their own. Everything here is async
+/// (QEMU runs under tokio's process support), so no runtime thread blocks on a probe.
+pub struct ProbedEmulators {
+    cache_dir: PathBuf,
+    entries: tokio::sync::Mutex<std::collections::HashMap<PathBuf, (Stamp, Arc<QemuCaps>)>>,
+}
+
+impl ProbedEmulators {
+    /// Probed answers cached on disk in `cache_dir` (`STATE/qemu/capabilities`).
+    pub fn new(cache_dir: PathBuf) -> ProbedEmulators {
+        ProbedEmulators {
+            cache_dir,
+            entries: Default::default(),
+        }
+    }
+
+    /// The capabilities of `binary`: from memory while its stamp holds, else from the disk
+    /// cache or a probe. Errors name the binary.
+    pub async fn get(&self, binary: &Path) -> Result<Arc<QemuCaps>, VirtError> {
+        let mut entries = self.entries.lock().await;
+        self.get_locked(&mut entries, binary).await
+    }
+
+    async fn get_locked(
+        &self,
+        entries: &mut std::collections::HashMap<PathBuf, (Stamp, Arc<QemuCaps>)>,
+        binary: &Path,
+    ) -> Result<Arc<QemuCaps>, VirtError> {
+        let now = stamp(binary);
+        if let (Some(now), Some((then, caps))) = (now, entries.get(binary)) {
+            if now == *then {
+                return Ok(caps.clone());
+            }
+        }
+        let caps = Arc::new(probe(binary, &self.cache_dir).await?);
+        if let Some(now) = now {
+            entries.insert(binary.to_path_buf(), (now, caps.clone()));
+        }
+        Ok(caps)
+    }
+
+    /// Every installed `qemu-system-*` (see [`crate::host::installed_emulators`]); one that
+    /// fails to probe is logged and left out.
+    pub async fn all(&self) -> Vec<Arc<QemuCaps>> {
+        let mut entries = self.entries.lock().await;
+        let mut all = Vec::new();
+        for bin in crate::host::installed_emulators() {
+            match self.get_locked(&mut entries, &bin).await {
+                Ok(c) => all.push(c),
+                Err(e) => {
+                    tracing::warn!(binary = %bin.display(), error = %e.message(), "skipping emulator")
+                }
+            }
+        }
+        all
+    }
 }
 
 #[cfg(test)]

@@ -205,7 +205,19 @@ async fn shut_off_domains_answer_as_libvirt_does() {
         .has_managed_save_image(&name("a"))
         .await
         .expect("managed save"));
-    assert_eq!(d.max_vcpus("qemu").await.expect("tcg"), 16);
+    // GetMaxVcpus answers the probed default machine's limit (libvirt's fixed 16 only when
+    // no emulator is installed).
+    let expected = match crate::host::find_emulator(&crate::host::host_arch()) {
+        Some(bin) => {
+            let dir = tempfile::tempdir().expect("probe cache");
+            let caps = crate::probe::probe(&bin, dir.path()).await.expect("probe");
+            let m = caps.default_machine().expect("default machine");
+            caps.machine(m).expect("machine").cpu_max
+        }
+        None => crate::host::TCG_MAX_VCPUS,
+    };
+    assert_eq!(d.max_vcpus("qemu").await.expect("tcg"), expected);
+    assert_eq!(d.max_vcpus("").await.expect("default type"), expected);
     assert_eq!(
         d.max_vcpus("lxc").await.expect_err("unknown type").code,
         ErrorCode::InvalidArg

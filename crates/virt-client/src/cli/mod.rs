@@ -6,6 +6,7 @@
 use clap::{Parser, Subcommand};
 use virt_client::Connection;
 
+pub mod attach_device;
 pub mod autostart;
 pub mod capabilities;
 pub mod console;
@@ -132,6 +133,10 @@ pub enum Command {
     Event(event::Args),
     /// Connect to the guest console.
     Console(console::Args),
+    /// Attach a device from an XML file.
+    AttachDevice(attach_device::Args),
+    /// Detach a device described by an XML file.
+    DetachDevice(attach_device::Args),
 }
 
 /// Runs one command on an open connection.
@@ -158,6 +163,8 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Destroy(a) => destroy::run(conn, a, out).await,
         Command::Reboot(a) => reboot::run(conn, a, out).await,
         Command::Reset(a) => reset::run(conn, a, out).await,
+        Command::AttachDevice(a) => attach_device::attach(conn, a, out).await,
+        Command::DetachDevice(a) => attach_device::detach(conn, a, out).await,
         Command::Suspend(a) => suspend::run(conn, a, out).await,
         Command::Resume(a) => resume::run(conn, a, out).await,
         Command::Dumpxml(a) => dumpxml::run(conn, a, out).await,

@@ -134,10 +134,43 @@ pub struct DomainCapabilities {
     pub os: Option<DomainCapsBlock>,
     /// `<cpu><mode name=... supported=...>` entries.
     pub cpu_modes: Vec<(String, bool)>,
+    /// What `<mode name='host-model'>` expands to (its `<model>`, `<vendor>` and
+    /// `<feature>` children); `None` prints the mode without children.
+    pub host_model: Option<HostModelCpu>,
+    /// The `<model>` children of `<mode name='custom'>`: every CPU model the hypervisor
+    /// knows, with whether it can run here.
+    pub custom_models: Vec<CustomCpuModel>,
     /// `<devices>` children (`disk`, `graphics`, `video`, ...).
     pub devices: Vec<DomainCapsBlock>,
     /// `<features>` children `(name, supported)`.
     pub features: Vec<(String, bool)>,
+}
+
+/// The CPU a `host-model` guest gets: `<model fallback=...>NAME</model>`, `<vendor>`, and
+/// `<feature policy=... name=...>` entries.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HostModelCpu {
+    /// `<model>` text.
+    pub model: String,
+    /// `fallback=...` (`forbid` or `allow`).
+    pub fallback: Option<String>,
+    /// `<vendor>`, when known.
+    pub vendor: Option<String>,
+    /// `(policy, name)` of each `<feature>`: `require`, `disable`, ...
+    pub features: Vec<(String, String)>,
+}
+
+/// One `<model usable=... deprecated=... vendor=...>NAME</model>` of the custom CPU mode.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CustomCpuModel {
+    /// Model name.
+    pub name: String,
+    /// `usable='yes|no'`; `None` prints `unknown`.
+    pub usable: Option<bool>,
+    /// `deprecated='yes'` (printed only when set).
+    pub deprecated: bool,
+    /// `vendor=...`; `None` prints `unknown` (the schema requires the attribute).
+    pub vendor: Option<String>,
 }
 
 /// A block of the domain capabilities: `<NAME supported='yes'><enum name=...><value>`.

@@ -365,8 +365,8 @@ async fn run(binary: &Path, accel: &str) -> Result<Run, VirtError> {
     let sock = dir.0.join("qmp.monitor");
     let log = dir.0.join("stderr");
     let stderr = std::fs::File::create(&log).map_err(|e| probe_error(binary, e))?;
-    let mut child = tokio::process::Command::new(binary)
-        .args(["-S", "-no-user-config", "-nodefaults", "-nographic"])
+    let mut cmd = tokio::process::Command::new(binary);
+    cmd.args(["-S", "-no-user-config", "-nodefaults", "-nographic"])
         .arg("-machine")
         .arg(format!("none,accel={accel}"))
         .arg("-qmp")
@@ -374,9 +374,27 @@ async fn run(binary: &Path, accel: &str) -> Result<Run, VirtError> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| probe_error(binary, e))?;
+        .kill_on_drop(true);
+    // A probe QEMU must not outlive the daemon (kill_on_drop cannot run when the daemon is
+    // killed mid-probe): the kernel kills it when its parent goes.
+    // SAFETY: prctl with plain integer arguments is async-signal-safe; nothing else runs
+    // between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if nix::libc::prctl(
+                nix::libc::PR_SET_PDEATHSIG,
+                nix::libc::SIGKILL as nix::libc::c_ulong,
+                0,
+                0,
+                0,
+            ) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| probe_error(binary, e))?;
     let early_exit = |status: std::io::Result<std::process::ExitStatus>| {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let status = status.map_or_else(|e| e.to_string(), |s| s.to_string());

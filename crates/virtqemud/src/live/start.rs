@@ -310,7 +310,11 @@ impl QemuDriver {
         {
             Ok(handle) => Ok(handle),
             Err(e) => {
-                let exited = !process::is_alive(proc.pid());
+                // A QEMU that fails early resets the monitor connection while it is still
+                // exiting: give it a moment to finish, so the error quotes its log instead of
+                // the reset.
+                let exited =
+                    !process::is_alive(proc.pid()) || proc.wait_exit(Duration::from_secs(2)).await;
                 self.stop_run(&uuid, gen, reason::shutoff::FAILED, None)
                     .await;
                 if exited {

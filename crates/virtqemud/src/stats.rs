@@ -893,6 +893,21 @@ mod tests {
         host.cpu_total(42, &mut out);
         assert_eq!(ullong(&out, "cpu.time"), ticks_to_ns(10));
         assert_eq!(ullong(&out, "cpu.user"), ticks_to_ns(7));
+        // The verdict is kept while /proc/42/cgroup says the same (the shared cgroup is not
+        // listed again)...
+        std::fs::write(cg.join("cgroup.procs"), "garbage").expect("procs");
+        let mut out = Vec::new();
+        host.cpu_total(42, &mut out);
+        assert_eq!(ullong(&out, "cpu.time"), ticks_to_ns(10));
+        // ...and dropped once the process is elsewhere: its own new cgroup is used.
+        std::fs::write(host.proc.join("42/cgroup"), "0::/machine/vm2\n").expect("cgroup");
+        let cg2 = dir.path().join("fs/cgroup/machine/vm2");
+        std::fs::create_dir_all(&cg2).expect("cg2");
+        std::fs::write(cg2.join("cpu.stat"), "usage_usec 9000\n").expect("cpu.stat");
+        std::fs::write(cg2.join("cgroup.procs"), "42\n").expect("procs");
+        let mut out = Vec::new();
+        host.cpu_total(42, &mut out);
+        assert_eq!(ullong(&out, "cpu.time"), 9_000_000);
     }
 
     #[test]
@@ -1088,5 +1103,79 @@ mod tests {
         // Without a monitor at all the same holds.
         let s = gather(None, q.pid(), &tids, &[], BLOCK | CPU_TOTAL, false).await;
         assert_eq!(s.len(), 3, "{s:?}");
+    }
+
+    fn keys(s: &Stats) -> Vec<&str> {
+        s.iter().map(|(k, _)| k.as_str()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn tracked_facts_are_not_asked_of_the_monitor() {
+        let q = TestQemu::spawn(&[
+            "-machine",
+            "pc",
+            "-accel",
+            "tcg",
+            "-m",
+            "64",
+            "-smp",
+            "1,maxcpus=2",
+        ]);
+        let (qmp, _ev) = Qmp::connect(&q.sock, Duration::from_secs(10))
+            .await
+            .expect("connect");
+        let tids = vcpu_tids(&qmp).await;
+        let guest = Guest {
+            pid: q.pid(),
+            vcpu_tids: &tids,
+            taps: &[],
+            disks: &[],
+            balloon: Some(BalloonState {
+                present: false,
+                current_kib: 1,
+            }),
+            diskless: true,
+        };
+        // The first call asks the per-connection facts (memory size, vCPU slots).
+        let first = gather_guest(Some(&qmp), &guest, 0, false).await;
+        // No balloon device: the whole memory is current, as libvirt reports it.
+        assert_eq!(ullong(&first, "balloon.current"), 65536, "{first:?}");
+        assert_eq!(ullong(&first, "balloon.maximum"), 65536);
+        assert_eq!(get(&first, "vcpu.maximum"), Some(&TypedValue::UInt(2)));
+        assert_eq!(get(&first, "block.count"), Some(&TypedValue::UInt(0)));
+        ullong(&first, "cpu.time");
+        ullong(&first, "vcpu.0.time");
+        // A stopped QEMU answers nothing: every group still comes back, so none asked it.
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let pid = Pid::from_raw(q.pid() as i32);
+        kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
+        let again = tokio::time::timeout(
+            Duration::from_secs(10),
+            gather_guest(Some(&qmp), &guest, 0, false),
+        )
+        .await;
+        // A balloon's guest figures do need the monitor: that call waits for QEMU.
+        let with_balloon = Guest {
+            balloon: Some(BalloonState {
+                present: true,
+                current_kib: 4096,
+            }),
+            ..guest
+        };
+        let waits = tokio::time::timeout(
+            Duration::from_millis(300),
+            gather_guest(Some(&qmp), &with_balloon, BALLOON, false),
+        )
+        .await;
+        kill(pid, Signal::SIGCONT).expect("SIGCONT");
+        let again = again.expect("a diskless guest without a balloon needs no monitor");
+        assert_eq!(keys(&again), keys(&first));
+        assert!(waits.is_err(), "qom-get of the guest stats was not sent");
+        // The size is the tracked one (QEMU, without a balloon, could not have said 4 MiB).
+        let s = gather_guest(Some(&qmp), &with_balloon, BALLOON, false).await;
+        assert_eq!(ullong(&s, "balloon.current"), 4096, "{s:?}");
+        assert_eq!(ullong(&s, "balloon.maximum"), 65536);
     }
 }

@@ -72,6 +72,26 @@ fn loadavg() -> String {
 
 const RUNS: usize = 41;
 
+/// CPU time (ns) of every thread of process `pid` so far, from `/proc/PID/task/*/schedstat`.
+fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// CPU time (ns) of this process and of the guests' QEMUs.
+fn cpu_split(qemus: &[u32]) -> (u64, u64) {
+    (
+        cpu_ns(std::process::id()),
+        qemus.iter().map(|p| cpu_ns(*p)).sum(),
+    )
+}
+
 async fn time<F, Fut>(mut f: F) -> (Duration, Duration)
 where
     F: FnMut() -> Fut,
@@ -91,13 +111,28 @@ where
 
 async fn measure(d: &Arc<QemuDriver>, n: usize) {
     eprintln!("--- {n} guests; load average {}", loadavg().trim());
+    let pids: Vec<u32> = {
+        let st = d.lock();
+        st.by_uuid
+            .values()
+            .filter_map(|d| Some(d.run.as_ref()?.proc.pid().pid as u32))
+            .collect()
+    };
+    let (ours0, qemu0) = cpu_split(&pids);
     let (m, p90) = time(|| async {
         let recs = d.all_domain_stats(0, 0).await.expect("stats");
         assert_eq!(recs.len(), n);
         assert!(recs.iter().all(|r| r.params.len() > 10), "{recs:?}");
     })
     .await;
-    eprintln!("all groups: median {m:?}, p90 {p90:?}");
+    let (ours1, qemu1) = cpu_split(&pids);
+    let calls = (RUNS + 5) as u64;
+    eprintln!(
+        "all groups: median {m:?}, p90 {p90:?}; CPU per call: ours (whole test process) {} us, \
+         the {n} QEMUs {} us",
+        (ours1 - ours0) / calls / 1000,
+        (qemu1 - qemu0) / calls / 1000
+    );
     for (label, groups) in [
         ("state", 1),
         ("cpu-total", 2),
@@ -133,6 +168,7 @@ async fn measure(d: &Arc<QemuDriver>, n: usize) {
         ("query-status", None),
     ];
     for (cmd, args) in &cmds {
+        let (_, qemu0) = cpu_split(&pids);
         let (all, _) = time(|| async {
             let futs = qmps.iter().map(|q| q.execute(cmd, args.clone()));
             for r in futures_join_all(futs).await {
@@ -140,11 +176,15 @@ async fn measure(d: &Arc<QemuDriver>, n: usize) {
             }
         })
         .await;
+        let (_, qemu1) = cpu_split(&pids);
+        let per = (qemu1 - qemu0) / (calls * n as u64) / 1000;
         let (one, _) = time(|| async {
             qmps[0].execute(cmd, args.clone()).await.expect(cmd);
         })
         .await;
-        eprintln!("  {cmd:>24}: all guests at once {all:?}, one guest {one:?}");
+        eprintln!(
+            "  {cmd:>24}: all guests at once {all:?}, one guest {one:?}; QEMU CPU {per} us each"
+        );
     }
 }
 

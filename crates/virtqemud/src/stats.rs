@@ -78,6 +78,8 @@ pub struct BalloonState {
     /// The balloon's size in KiB, as last reported (ignored without a device: libvirt then
     /// reports the whole memory).
     pub current_kib: u64,
+    /// The definition's memory size in KiB (libvirt's `balloon.maximum`).
+    pub maximum_kib: u64,
 }
 
 /// One running guest as the driver knows it: what the stats need besides the monitor.
@@ -92,8 +94,12 @@ pub struct Guest<'a> {
     pub taps: &'a [String],
     /// The definition's disks, to name frontends by target.
     pub disks: &'a [BlockDisk],
-    /// The tracked balloon; `None`: ask the monitor (`query-balloon`).
+    /// The tracked balloon; `None`: ask the monitor (`query-balloon`,
+    /// `query-memory-size-summary`).
     pub balloon: Option<BalloonState>,
+    /// The definition's vCPU count (libvirt's `vcpu.maximum`); `None`: ask the monitor
+    /// (`query-hotpluggable-cpus`, once per connection).
+    pub vcpu_max: Option<u32>,
     /// The definition has no disk at all (no cdrom, no floppy): with `-nodefaults` QEMU has
     /// no block frontend, so `block.count` is 0 without asking.
     pub diskless: bool,
@@ -134,6 +140,7 @@ pub async fn gather_disks(
         taps,
         disks,
         balloon: None,
+        vcpu_max: None,
         diskless: false,
     };
     gather_guest(qmp, &guest, groups, nowait).await
@@ -173,7 +180,7 @@ pub async fn gather_guest(
         balloon(guest.balloon, &mon, kernel.rss_kib, &mut out);
     }
     if groups & VCPU != 0 {
-        vcpus(&kernel.vcpus, &mon, &mut out);
+        vcpus(&kernel.vcpus, guest.vcpu_max, &mon, &mut out);
     }
     if groups & INTERFACE != 0 {
         host.interfaces(guest.taps, &mut out);
@@ -216,9 +223,9 @@ impl Needs {
         let b = groups & BALLOON != 0;
         Needs {
             balloon: b && guest.balloon.is_none(),
-            memory: b,
+            memory: b && guest.balloon.is_none(),
             guest_stats: b && guest.balloon.is_none_or(|s| s.present),
-            cpu_slots: groups & VCPU != 0,
+            cpu_slots: groups & VCPU != 0 && guest.vcpu_max.is_none(),
             block: groups & BLOCK != 0 && !guest.diskless,
         }
     }
@@ -450,6 +457,7 @@ impl Host {
             taps: &[],
             disks: &[],
             balloon: None,
+            vcpu_max: None,
             diskless: true,
         };
         if let Some((time, user, system)) = self.kernel(&guest, CPU_TOTAL).cpu {
@@ -570,11 +578,14 @@ impl Host {
 /// The balloon group: the size as tracked (or asked, when not tracked), the memory size, the
 /// guest's own figures, the RSS from the kernel.
 fn balloon(tracked: Option<BalloonState>, mon: &Monitor, rss_kib: Option<u64>, out: &mut Stats) {
-    let maximum = mon.memory.as_ref().and_then(|m| {
-        let base = m.get("base-memory").and_then(Value::as_u64)?;
-        let plugged = m.get("plugged-memory").and_then(Value::as_u64).unwrap_or(0);
-        Some((base + plugged) / 1024)
-    });
+    let maximum = match tracked {
+        Some(b) => Some(b.maximum_kib),
+        None => mon.memory.as_ref().and_then(|m| {
+            let base = m.get("base-memory").and_then(Value::as_u64)?;
+            let plugged = m.get("plugged-memory").and_then(Value::as_u64).unwrap_or(0);
+            Some((base + plugged) / 1024)
+        }),
+    };
     // No balloon device: libvirt reports the whole memory as current.
     let current = match tracked {
         Some(b) if b.present => Some(b.current_kib),
@@ -645,9 +656,9 @@ fn balloon(tracked: Option<BalloonState>, mon: &Monitor, rss_kib: Option<u64>, o
 type VcpuTimes = (Option<u64>, Option<u64>, Option<u64>);
 
 /// The vcpu group from the kernel's per-thread figures and the (cached) slot count.
-fn vcpus(times: &[VcpuTimes], mon: &Monitor, out: &mut Stats) {
+fn vcpus(times: &[VcpuTimes], max: Option<u32>, mon: &Monitor, out: &mut Stats) {
     let current = u32::try_from(times.len()).unwrap_or(u32::MAX);
-    let maximum = mon
+    let asked = mon
         .cpu_slots
         .as_ref()
         .and_then(Value::as_array)
@@ -656,9 +667,8 @@ fn vcpus(times: &[VcpuTimes], mon: &Monitor, out: &mut Stats) {
                 .filter_map(|s| s.get("vcpus-count")?.as_u64())
                 .sum::<u64>()
         })
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|n| *n >= current)
-        .unwrap_or(current);
+        .and_then(|n| u32::try_from(n).ok());
+    let maximum = max.or(asked).filter(|n| *n >= current).unwrap_or(current);
     out.push(("vcpu.current".into(), TypedValue::UInt(current)));
     out.push(("vcpu.maximum".into(), TypedValue::UInt(maximum)));
     for (n, (time, wait, delay)) in times.iter().enumerate() {
@@ -1112,10 +1122,6 @@ mod tests {
         assert_eq!(s.len(), 3, "{s:?}");
     }
 
-    fn keys(s: &Stats) -> Vec<&str> {
-        s.iter().map(|(k, _)| k.as_str()).collect()
-    }
-
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
     async fn tracked_facts_are_not_asked_of_the_monitor() {
@@ -1133,6 +1139,8 @@ mod tests {
             .await
             .expect("connect");
         let tids = vcpu_tids(&qmp).await;
+        // The definition's figures, which QEMU (64 MiB, 2 slots) would not give: they are
+        // the driver's, not asked.
         let guest = Guest {
             pid: q.pid(),
             vcpu_tids: &tids,
@@ -1141,24 +1149,17 @@ mod tests {
             balloon: Some(BalloonState {
                 present: false,
                 current_kib: 1,
+                maximum_kib: 131_072,
             }),
+            vcpu_max: Some(3),
             diskless: true,
         };
-        // The first call asks the per-connection facts (memory size, vCPU slots).
-        let first = gather_guest(Some(&qmp), &guest, 0, false).await;
-        // No balloon device: the whole memory is current, as libvirt reports it.
-        assert_eq!(ullong(&first, "balloon.current"), 65536, "{first:?}");
-        assert_eq!(ullong(&first, "balloon.maximum"), 65536);
-        assert_eq!(get(&first, "vcpu.maximum"), Some(&TypedValue::UInt(2)));
-        assert_eq!(get(&first, "block.count"), Some(&TypedValue::UInt(0)));
-        ullong(&first, "cpu.time");
-        ullong(&first, "vcpu.0.time");
         // A stopped QEMU answers nothing: every group still comes back, so none asked it.
         use nix::sys::signal::{kill, Signal};
         use nix::unistd::Pid;
         let pid = Pid::from_raw(q.pid() as i32);
         kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
-        let again = tokio::time::timeout(
+        let all = tokio::time::timeout(
             Duration::from_secs(10),
             gather_guest(Some(&qmp), &guest, 0, false),
         )
@@ -1168,6 +1169,7 @@ mod tests {
             balloon: Some(BalloonState {
                 present: true,
                 current_kib: 4096,
+                maximum_kib: 131_072,
             }),
             ..guest
         };
@@ -1177,12 +1179,20 @@ mod tests {
         )
         .await;
         kill(pid, Signal::SIGCONT).expect("SIGCONT");
-        let again = again.expect("a diskless guest without a balloon needs no monitor");
-        assert_eq!(keys(&again), keys(&first));
+        let all = all.expect("a diskless guest without a balloon needs no monitor");
         assert!(waits.is_err(), "qom-get of the guest stats was not sent");
-        // The size is the tracked one (QEMU, without a balloon, could not have said 4 MiB).
+        // No balloon device: the whole memory is current, as libvirt reports it.
+        assert_eq!(ullong(&all, "balloon.current"), 131_072, "{all:?}");
+        assert_eq!(ullong(&all, "balloon.maximum"), 131_072);
+        assert_eq!(get(&all, "vcpu.current"), Some(&TypedValue::UInt(1)));
+        assert_eq!(get(&all, "vcpu.maximum"), Some(&TypedValue::UInt(3)));
+        assert_eq!(get(&all, "block.count"), Some(&TypedValue::UInt(0)));
+        ullong(&all, "cpu.time");
+        ullong(&all, "vcpu.0.time");
+        ullong(&all, "balloon.rss");
+        // With a balloon, the size is the tracked one (QEMU has no balloon to ask here).
         let s = gather_guest(Some(&qmp), &with_balloon, BALLOON, false).await;
         assert_eq!(ullong(&s, "balloon.current"), 4096, "{s:?}");
-        assert_eq!(ullong(&s, "balloon.maximum"), 65536);
+        assert_eq!(ullong(&s, "balloon.maximum"), 131_072);
     }
 }

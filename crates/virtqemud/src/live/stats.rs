@@ -35,6 +35,7 @@ struct Live {
     taps: Vec<String>,
     disks: Vec<BlockDisk>,
     balloon: BalloonState,
+    vcpu_max: u32,
     diskless: bool,
 }
 
@@ -99,7 +100,9 @@ fn job_of(d: &Dom, groups: u32) -> Job {
         balloon: BalloonState {
             present: super::start::has_balloon(&r.live),
             current_kib: r.balloon_kib,
+            maximum_kib: r.live.memory_kib,
         },
+        vcpu_max: r.live.vcpus,
         diskless: r.live.devices.disks.is_empty(),
     });
     Job {
@@ -120,6 +123,7 @@ async fn fill(mut job: Job, groups: u32, nowait: bool) -> StatsRecord {
             taps: &l.taps,
             disks: &l.disks,
             balloon: Some(l.balloon),
+            vcpu_max: Some(l.vcpu_max),
             diskless: l.diskless,
         };
         let kv = stats::gather_guest(l.qmp.as_ref(), &guest, rest, nowait).await;

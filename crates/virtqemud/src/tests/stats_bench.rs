@@ -261,3 +261,71 @@ async fn stats_bench_10_and_50_guests() {
             .await;
     }
 }
+
+fn uint(r: &virt_core::types::StatsRecord, key: &str) -> Option<u64> {
+    r.params
+        .iter()
+        .find(|p| p.field == key)
+        .and_then(|p| match &p.value {
+            virt_core::types::TypedValue::UInt(v) => Some(u64::from(*v)),
+            virt_core::types::TypedValue::ULLong(v) => Some(*v),
+            _ => None,
+        })
+}
+
+/// With NOWAIT and a busy monitor (a stopped QEMU holding a command), a running guest's record
+/// still has what the driver tracks (balloon size and maximum, vCPU counts, no disks) and
+/// the kernel figures; only the guest's own memory stats are missing, as in libvirt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn nowait_on_a_busy_guest_keeps_the_tracked_keys() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard(Default::default());
+    let d = QemuDriver::open(
+        &Paths::resolve(Some(root.path()), Mode::System),
+        Arc::new(virt_xml::LibvirtXml),
+    );
+    d.define_domain(&guest_xml("nw", 1), 0)
+        .await
+        .expect("define");
+    d.create_domain(&DomainLookup::Name("nw".into()), 0)
+        .await
+        .expect("start");
+    let (pid, qmp) = {
+        let st = d.lock();
+        let r = st
+            .get(&DomainLookup::Name("nw".into()))
+            .expect("dom")
+            .run
+            .as_ref()
+            .expect("running");
+        (r.proc.pid(), r.qmp.clone().expect("monitor"))
+    };
+    guard.0.lock().expect("pids").push(pid);
+    let nix_pid = nix::unistd::Pid::from_raw(pid.pid);
+    nix::sys::signal::kill(nix_pid, nix::sys::signal::Signal::SIGSTOP).expect("SIGSTOP");
+    let busy = qmp.clone();
+    let held = tokio::spawn(async move { busy.execute("query-status", None).await });
+    while !qmp.busy() {
+        tokio::task::yield_now().await;
+    }
+    const NOWAIT: u32 = 1 << 29;
+    let recs = tokio::time::timeout(Duration::from_secs(10), d.all_domain_stats(0, NOWAIT)).await;
+    nix::sys::signal::kill(nix_pid, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    let recs = recs.expect("NOWAIT does not wait").expect("stats");
+    held.await
+        .expect("task")
+        .expect("query-status after SIGCONT");
+    assert_eq!(recs.len(), 1);
+    let r = &recs[0];
+    assert_eq!(uint(r, "balloon.current"), Some(65536), "{r:?}");
+    assert_eq!(uint(r, "balloon.maximum"), Some(65536));
+    assert_eq!(uint(r, "vcpu.current"), Some(1));
+    assert_eq!(uint(r, "vcpu.maximum"), Some(1));
+    assert_eq!(uint(r, "block.count"), Some(0));
+    assert!(uint(r, "cpu.time").is_some());
+    assert!(uint(r, "balloon.rss").is_some());
+    d.destroy_domain(&DomainLookup::Name("nw".into()), 0)
+        .await
+        .expect("destroy");
+}

@@ -9,6 +9,23 @@
 //! ```
 //!
 //! It asserts only that every record is there and full; the figures are printed.
+//!
+//! Measured 2026-12-02 17:45-17:54 UTC, release (fat LTO), 2 vCPUs shared with two other
+//! engineers' builds (load average 1.5-12.5 during the runs; before and after alternated),
+//! diskless 64 MiB TCG guests with a virtio balloon, median of 41 calls, all groups:
+//!
+//! | guests | before | after |
+//! | --- | --- | --- |
+//! | 10 | 10.3-12.3 ms | 3.5-4.8 ms |
+//! | 50 | 61-94 ms | 21-29 ms |
+//!
+//! Before, each guest cost four monitor commands a call (query-balloon, qom-get guest-stats,
+//! query-blockstats, query-named-block-nodes flat: about 1.2 ms of QEMU CPU) and the cpu-total
+//! group listed the machine's root cgroup for every guest (1.2-1.6 ms for 10 guests, 12-19 ms
+//! for 50). After, a diskless guest with a balloon costs one `qom-get` (about 0.45 ms of QEMU
+//! CPU: QEMU's monitor reads one byte per poll cycle), and the rest is ours: about 0.1 ms of
+//! CPU a guest, kernel files included. The floor is QEMU's: 10 guests' `qom-get`s alone, sent
+//! together, take 3.1-3.7 ms on this machine.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //!
 //! | guests | before | after |
 //! | --- | --- | --- |
-//! | 10 | 10.3-12.3 ms | 3.5-4.8 ms |
+//! | 10 | 9.8-12.3 ms | 3.5-4.8 ms |
 //! | 50 | 61-94 ms | 21-29 ms |
 //!
 //! Before, each guest cost four monitor commands a call (query-balloon, qom-get guest-stats,

@@ -15,6 +15,7 @@ use virt_core::{Driver, ErrorCode};
 use crate::{QemuDriver, QemuRegistry};
 
 mod guests;
+mod stats_bench;
 
 const U1: &str = "11111111-2222-3333-4444-555555555555";
 const U2: &str = "66666666-7777-8888-9999-000000000000";

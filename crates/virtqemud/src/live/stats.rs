@@ -1,6 +1,7 @@
 //! Bulk stats (libvirt: virConnectGetAllDomainStats, virDomainListGetStats): the `state`
 //! group from the driver's own tracking for every domain, the other groups for running guests
-//! through [`crate::stats::gather_disks`] (one pipelined QMP round trip per guest at most).
+//! through [`crate::stats::gather_guest`] (one pipelined QMP round trip per guest at most, none
+//! when the groups need nothing the driver does not track).
 //! All guests are asked concurrently; with NOWAIT a guest whose monitor is busy answers
 //! without its monitor keys instead of delaying the others.
 
@@ -12,7 +13,7 @@ use virt_core::VirtError;
 
 use crate::domains::Dom;
 use crate::qmp::Qmp;
-use crate::stats::{self, BlockDisk};
+use crate::stats::{self, BalloonState, BlockDisk, Guest};
 use crate::QemuDriver;
 
 const STATE: u32 = 1;
@@ -33,6 +34,9 @@ struct Live {
     vcpus: Vec<u32>,
     taps: Vec<String>,
     disks: Vec<BlockDisk>,
+    balloon: BalloonState,
+    vcpu_max: u32,
+    diskless: bool,
 }
 
 fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
@@ -92,6 +96,14 @@ fn job_of(d: &Dom, groups: u32) -> Job {
                 })
             })
             .collect(),
+        // Tracked from the start and BALLOON_CHANGE events, as libvirt does.
+        balloon: BalloonState {
+            present: super::start::has_balloon(&r.live),
+            current_kib: r.balloon_kib,
+            maximum_kib: r.live.memory_kib,
+        },
+        vcpu_max: r.live.vcpus,
+        diskless: r.live.devices.disks.is_empty(),
     });
     Job {
         record: StatsRecord {
@@ -105,16 +117,16 @@ fn job_of(d: &Dom, groups: u32) -> Job {
 async fn fill(mut job: Job, groups: u32, nowait: bool) -> StatsRecord {
     let rest = groups & stats::SUPPORTED;
     if let (Some(l), true) = (&job.live, rest != 0) {
-        let kv = stats::gather_disks(
-            l.qmp.as_ref(),
-            l.pid,
-            &l.vcpus,
-            &l.taps,
-            &l.disks,
-            rest,
-            nowait,
-        )
-        .await;
+        let guest = Guest {
+            pid: l.pid,
+            vcpu_tids: &l.vcpus,
+            taps: &l.taps,
+            disks: &l.disks,
+            balloon: Some(l.balloon),
+            vcpu_max: Some(l.vcpu_max),
+            diskless: l.diskless,
+        };
+        let kv = stats::gather_guest(l.qmp.as_ref(), &guest, rest, nowait).await;
         job.record
             .params
             .extend(kv.into_iter().map(|(k, v)| TypedParam::new(k, v)));

@@ -345,12 +345,9 @@ async fn what_this_driver_cannot_do_is_refused_clearly() {
     assert_eq!(err.code(), ErrorCode::OperationFailed);
     assert_eq!(names_in(&config_dir(root.path())), ["alpha.xml"]);
 
-    let err = c
-        .create(&name("alpha"), 0)
-        .await
-        .expect_err("no guests yet");
-    assert_eq!(err.code(), ErrorCode::NoSupport);
-    assert!(err.to_string().contains("not implemented yet"), "{err}");
+    let err = c.suspend(&name("alpha")).await.expect_err("not running");
+    assert_eq!(err.code(), ErrorCode::OperationInvalid);
+    assert!(err.to_string().contains("domain is not running"), "{err}");
     let err = c.destroy(&name("alpha"), 0).await.expect_err("not running");
     assert_eq!(err.code(), ErrorCode::OperationInvalid);
 

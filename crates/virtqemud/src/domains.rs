@@ -1,5 +1,6 @@
-//! The driver's domains in memory: persistent and shut off (nothing runs yet), indexed by UUID
-//! and name, with libvirt's lookups, identity rules and list filter.
+//! The driver's domains in memory, indexed by UUID and name: the definition, whether it is
+//! persistent, and while it runs its [`Run`] (state, QEMU process, monitor); libvirt's
+//! lookups (by ID for running domains), identity rules and list filter.
 
 use std::collections::HashMap;
 
@@ -10,35 +11,65 @@ use virt_core::types::{DomainHandle, DomainLookup, DomainSummary};
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
-/// One defined domain.
-#[derive(Debug, Clone)]
+use crate::live::{Job, Run};
+
+/// One domain: defined (persistent) or running without a definition (transient).
+#[derive(Debug)]
 pub(crate) struct Dom {
+    /// The persistent (next boot) definition; for a transient domain, its live definition.
     pub def: DomainDef,
     pub autostart: bool,
+    /// Whether a definition is stored in the config dir.
+    pub persistent: bool,
+    /// The state it stopped in (SHUTOFF / UNKNOWN until this daemon stops it once).
+    pub last: StateReason,
+    /// Present while the domain is active.
+    pub run: Option<Run>,
+    /// The per-domain job lock serialising state changes.
+    pub job: Job,
+    /// A managed-save image exists (`STATE/qemu/save/NAME.save`).
+    pub managed_save: bool,
 }
 
 impl Dom {
+    /// A shut-off domain with `def`.
+    pub fn new(def: DomainDef, autostart: bool, persistent: bool) -> Dom {
+        Dom {
+            def,
+            autostart,
+            persistent,
+            last: StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN),
+            run: None,
+            job: Job::default(),
+            managed_save: false,
+        }
+    }
+
     pub fn handle(&self) -> DomainHandle {
         DomainHandle {
             name: self.def.name.clone(),
             uuid: self.def.uuid,
-            id: None,
+            id: self.run.as_ref().map(|r| r.id),
         }
     }
 
-    /// Shut off and never started by this daemon: SHUTOFF / UNKNOWN, as libvirt reports a
-    /// domain that was defined and not started.
+    /// The running state, or the state it stopped in (SHUTOFF / UNKNOWN when never started
+    /// by this daemon, as libvirt reports a domain that was defined and not started).
     pub fn state(&self) -> StateReason {
-        StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN)
+        self.run.as_ref().map_or(self.last, |r| r.state)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.run.is_some()
     }
 
     pub fn summary(&self) -> DomainSummary {
         DomainSummary {
             handle: self.handle(),
             state: self.state(),
-            persistent: true,
+            persistent: self.persistent,
             autostart: self.autostart,
-            has_managed_save: false,
+            has_managed_save: self.managed_save,
             title: self.def.title.clone().unwrap_or_default(),
         }
     }
@@ -68,7 +99,7 @@ impl Domains {
     }
 
     /// NO_DOMAIN with libvirt's "no domain with matching ..." wording when nothing matches.
-    /// No domain runs, so no ID matches.
+    /// An ID matches running domains only.
     pub fn resolve(&self, lookup: &DomainLookup) -> Result<Uuid, VirtError> {
         let by_name = |n: &str| {
             self.by_name
@@ -80,7 +111,12 @@ impl Domains {
             DomainLookup::Name(n) => by_name(n),
             DomainLookup::Uuid(u) if self.by_uuid.contains_key(u) => Ok(*u),
             DomainLookup::Uuid(u) => Err(no_domain(format!("no domain with matching uuid '{u}'"))),
-            DomainLookup::Id(id) => Err(no_domain(format!("no domain with matching id {id}"))),
+            DomainLookup::Id(id) => self
+                .by_uuid
+                .values()
+                .find(|d| d.run.as_ref().is_some_and(|r| r.id == *id))
+                .map(|d| d.def.uuid)
+                .ok_or_else(|| no_domain(format!("no domain with matching id {id}"))),
             DomainLookup::Any(s) => match Uuid::parse(s).filter(|u| self.by_uuid.contains_key(u)) {
                 Some(u) => Ok(u),
                 None => by_name(s),
@@ -138,7 +174,7 @@ impl Domains {
         Ok(false)
     }
 
-    /// Domains passing libvirt's list filter, by name (all are inactive).
+    /// Domains passing libvirt's list filter, by name.
     pub fn list(&self, flags: u32) -> Vec<DomainSummary> {
         let mut out: Vec<DomainSummary> = self
             .by_uuid
@@ -151,8 +187,8 @@ impl Domains {
     }
 }
 
-/// virConnectListAllDomainsFlags: groups AND-ed, bits within a group OR-ed. Every domain here
-/// is inactive, persistent, shut off, without managed save, snapshots or checkpoints.
+/// virConnectListAllDomainsFlags: groups AND-ed, bits within a group OR-ed. No domain has a
+/// managed save image, snapshots or checkpoints.
 pub(crate) mod list_flags {
     pub const ACTIVE: u32 = 1;
     pub const INACTIVE: u32 = 2;
@@ -180,10 +216,16 @@ fn matches_filter(dom: &Dom, flags: u32) -> bool {
         sel == 0 || sel == (a | b) || (sel == a && is_a) || (sel == b && !is_a)
     };
     let state_sel = flags & (RUNNING | PAUSED | SHUTOFF | OTHER);
-    group(ACTIVE, INACTIVE, false)
-        && group(PERSISTENT, TRANSIENT, true)
-        && (state_sel == 0 || state_sel & SHUTOFF != 0)
-        && group(MANAGEDSAVE, NO_MANAGEDSAVE, false)
+    let state_bit = match dom.state().state {
+        DomainState::Running => RUNNING,
+        DomainState::Paused => PAUSED,
+        DomainState::Shutoff => SHUTOFF,
+        _ => OTHER,
+    };
+    group(ACTIVE, INACTIVE, dom.is_active())
+        && group(PERSISTENT, TRANSIENT, dom.persistent)
+        && (state_sel == 0 || state_sel & state_bit != 0)
+        && group(MANAGEDSAVE, NO_MANAGEDSAVE, dom.managed_save)
         && group(AUTOSTART, NO_AUTOSTART, dom.autostart)
         && group(HAS_SNAPSHOT, NO_SNAPSHOT, false)
         && group(HAS_CHECKPOINT, NO_CHECKPOINT, false)

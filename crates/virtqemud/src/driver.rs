@@ -3,7 +3,8 @@
 //! trait table.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use virt_core::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain};
@@ -11,13 +12,14 @@ use virt_core::events::{EventBus, EventSubscription};
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::StateReason;
 use virt_core::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, VersionInfo,
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, StatsRecord, VersionInfo,
 };
 use virt_core::xml::DomainXmlCodec;
 use virt_core::VirtError;
 
 use crate::domains::{Dom, Domains};
 use crate::host;
+use crate::status::StatusDir;
 use crate::store::ConfigStore;
 
 /// How many recent events the bus keeps (and persists) for clients that resume.
@@ -31,29 +33,63 @@ pub struct QemuDriver {
     pub(crate) state: Mutex<Domains>,
     pub(crate) bus: EventBus,
     emulator_version: OnceLock<u64>,
+    /// The driver itself, for tasks that outlive a call (event loops).
+    pub(crate) me: Weak<QemuDriver>,
+    /// Status files of running domains (`RUN/qemu/NAME.xml`).
+    pub(crate) statuses: StatusDir,
+    /// `RUN/qemu`: status files, per-run private dirs, the autostart marker.
+    pub(crate) run_root: PathBuf,
+    /// Where the per-domain QEMU logs go.
+    pub(crate) log_dir: PathBuf,
+    /// Managed-save images (`STATE/qemu/save`).
+    pub(crate) save_dir: PathBuf,
+    /// The next domain ID.
+    pub(crate) next_id: AtomicU32,
+    /// The next run generation.
+    pub(crate) next_gen: AtomicU64,
 }
 
 impl QemuDriver {
     /// The driver of the instance whose directories are `paths`: definitions in
     /// `CONFIG/qemu`, loaded now (unusable files are logged and skipped), events persisted in
     /// `RUN/qemu/events`. The URI follows the mode: `qemu:///system` or `qemu:///session`.
-    pub fn open(paths: &Paths, codec: Arc<dyn DomainXmlCodec>) -> QemuDriver {
+    /// Running guests are picked up by [`QemuDriver::start_guests`], which the daemon calls
+    /// next.
+    pub fn open(paths: &Paths, codec: Arc<dyn DomainXmlCodec>) -> Arc<QemuDriver> {
         let uri = match paths.mode {
             Mode::System => "qemu:///system",
             Mode::Session => "qemu:///session",
         };
         let store = ConfigStore::new(paths.config_dir.join("qemu"));
         let bus = EventBus::persistent(EVENT_RING, &QemuDriver::event_store(paths));
-        let driver = QemuDriver {
+        let run_root = paths.run_dir.join("qemu");
+        let driver = Arc::new_cyclic(|me| QemuDriver {
             uri: uri.to_string(),
             codec,
             store,
             state: Mutex::new(Domains::default()),
             bus,
             emulator_version: OnceLock::new(),
-        };
+            me: me.clone(),
+            statuses: StatusDir::new(&run_root),
+            run_root,
+            log_dir: QemuDriver::log_dir(paths),
+            save_dir: paths.state_dir.join("qemu/save"),
+            next_id: AtomicU32::new(1),
+            next_gen: AtomicU64::new(1),
+        });
         driver.load();
         driver
+    }
+
+    /// Where QEMU's per-domain logs go: `ROOT/var/log/virt/qemu` under a `--root`,
+    /// `/var/log/virt/qemu` for the system instance, `STATE/qemu/log` for a session.
+    pub fn log_dir(paths: &Paths) -> PathBuf {
+        match (&paths.root, paths.mode) {
+            (Some(root), _) => root.join("var/log/virt/qemu"),
+            (None, Mode::System) => PathBuf::from("/var/log/virt/qemu"),
+            (None, Mode::Session) => paths.state_dir.join("qemu/log"),
+        }
     }
 
     /// Where the event ring lives: `RUN/qemu/events`.
@@ -74,10 +110,9 @@ impl QemuDriver {
                 tracing::warn!(name = %sd.def.name, uuid = %sd.def.uuid, "skipping a second definition with the same UUID");
                 continue;
             }
-            st.insert(Dom {
-                def: sd.def,
-                autostart: sd.autostart,
-            });
+            let mut dom = Dom::new(sd.def, sd.autostart, true);
+            dom.managed_save = self.managed_save_path(&dom.def.name).is_file();
+            st.insert(dom);
         }
         tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
     }
@@ -90,20 +125,11 @@ impl QemuDriver {
         VirtError::check_flags(flags, allowed, ErrorDomain::Qemu, function)
     }
 
-    fn emulator_version(&self) -> u64 {
+    pub(crate) fn emulator_version(&self) -> u64 {
         *self.emulator_version.get_or_init(|| {
             host::find_emulator(&host::host_arch()).map_or(0, |e| host::emulator_version(&e))
         })
     }
-}
-
-/// NO_SUPPORT for what needs a guest to start: "starting guests is not implemented yet".
-fn cannot_start(api: &str) -> VirtError {
-    VirtError::new(
-        ErrorCode::NoSupport,
-        ErrorDomain::Qemu,
-        format!("{api}: starting guests is not implemented yet in virtqemud"),
-    )
 }
 
 #[async_trait::async_trait]
@@ -186,40 +212,72 @@ impl Driver for QemuDriver {
         self.undefine(dom, flags)
     }
 
-    async fn create_domain(&self, _dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(cannot_start("virDomainCreateWithFlags"))
+    async fn create_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.start(dom, flags).await
     }
 
-    async fn create_domain_xml(&self, _xml: &str, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(cannot_start("virDomainCreateXML"))
+    async fn create_domain_xml(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        self.create_xml(xml, flags).await
     }
 
-    async fn restore_domain(&self, _p: &str, _x: &str, _f: u32) -> DriverResult<DomainHandle> {
-        Err(cannot_start("virDomainRestoreFlags"))
+    async fn shutdown_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.shutdown(dom, flags).await
     }
 
-    async fn shutdown_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
+    async fn destroy_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.destroy(dom, flags).await
     }
 
-    async fn destroy_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
+    async fn reboot_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.reboot(dom, flags).await
     }
 
-    async fn reboot_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
-    }
-
-    async fn reset_domain(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
+    async fn reset_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.reset(dom, flags).await
     }
 
     async fn suspend_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
+        self.suspend(dom).await
     }
 
     async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
-        Err(self.not_running(dom))
+        self.resume(dom).await
+    }
+
+    async fn set_domain_memory(
+        &self,
+        dom: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.set_memory(dom, kib, flags).await
+    }
+
+    async fn set_domain_vcpus(
+        &self,
+        dom: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.set_vcpus(dom, count, flags).await
+    }
+
+    async fn domain_vcpus(&self, dom: &DomainLookup, flags: u32) -> DriverResult<u32> {
+        self.vcpus_count(dom, flags)
+    }
+
+    async fn attach_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
+        self.attach(dom, xml, flags).await
+    }
+
+    async fn detach_device(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        alias: &str,
+        flags: u32,
+    ) -> DriverResult<bool> {
+        self.detach(dom, xml, alias, flags).await
     }
 
     async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
@@ -249,26 +307,63 @@ impl Driver for QemuDriver {
         self.set_autostart_flag(dom, autostart)
     }
 
-    async fn managed_save(&self, dom: &DomainLookup, _flags: u32) -> DriverResult<()> {
-        Err(self.not_running(dom))
+    async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.managed_save_domain(dom, flags).await
     }
 
     async fn has_managed_save_image(&self, dom: &DomainLookup) -> DriverResult<bool> {
-        self.lock().get(dom).map(|_| false)
+        self.lock().get(dom).map(|d| d.managed_save)
     }
 
     async fn managed_save_remove(&self, dom: &DomainLookup) -> DriverResult<()> {
-        self.lock().get(dom).map(|_| ())
+        let mut st = self.lock();
+        let d = st.get_mut(dom)?;
+        let path = self.managed_save_path(&d.def.name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(VirtError::new(
+                    ErrorCode::SystemError,
+                    ErrorDomain::Qemu,
+                    format!("cannot remove managed save image '{}': {e}", path.display()),
+                ))
+            }
+        }
+        d.managed_save = false;
+        Ok(())
     }
 
     async fn save_domain(
         &self,
         dom: &DomainLookup,
-        _path: &str,
-        _xml: &str,
-        _flags: u32,
+        path: &str,
+        xml: &str,
+        flags: u32,
     ) -> DriverResult<()> {
-        Err(self.not_running(dom))
+        self.save(dom, path, xml, flags).await
+    }
+
+    async fn restore_domain(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.restore(path, xml, flags).await
+    }
+
+    async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
+        self.all_stats(stats, flags).await
+    }
+
+    async fn list_domain_stats(
+        &self,
+        doms: &[DomainLookup],
+        stats: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<StatsRecord>> {
+        self.list_stats(doms, stats, flags).await
     }
 
     async fn subscribe_events(
@@ -281,9 +376,9 @@ impl Driver for QemuDriver {
     async fn open_console(
         &self,
         dom: &DomainLookup,
-        _dev_name: &str,
-        _flags: u32,
+        dev_name: &str,
+        flags: u32,
     ) -> DriverResult<ConsoleStream> {
-        Err(self.not_running(dom))
+        self.console(dom, dev_name, flags)
     }
 }

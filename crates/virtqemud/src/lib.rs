@@ -1,39 +1,49 @@
 //! virtqemud: the QEMU/KVM driver ([`QemuDriver`]) and its registry ([`QemuRegistry`]), served
 //! by the `virtqemud` binary on the shared virt-core runtime.
 //!
-//! What works today (issue 5): persistent definitions kept as libvirt keeps them
-//! (`CONFIG/qemu/NAME.xml`, written atomically; autostart as a symlink in
-//! `CONFIG/qemu/autostart/`), loaded at start with damaged files logged and skipped; define,
-//! validate, undefine, list, lookup, dumpxml, info and state of shut-off domains; autostart;
-//! host facts (capabilities, node info, versions); DEFINED / UNDEFINED lifecycle events on a
-//! bus whose numbering survives a restart (`RUN/qemu/events`).
+//! Definitions are kept as libvirt keeps them (`CONFIG/qemu/NAME.xml`, written atomically;
+//! autostart as a symlink in `CONFIG/qemu/autostart/`), loaded at start with damaged files
+//! logged and skipped. Guests run as real QEMU processes (issue 6):
 //!
-//! Starting guests (QMP, command lines, reattaching to running guests) is the next issue:
-//! start and create answer NO_SUPPORT saying so; operations that need a running guest answer
-//! OPERATION_INVALID "domain is not running", which is what libvirt says for a shut-off domain.
+//! * [`process`]: QEMU in its own session, its output appended to `LOG/NAME.log` (`LOG` is
+//!   `ROOT/var/log/virt/qemu` under `--root`, `/var/log/virt/qemu` for the system instance,
+//!   `STATE/qemu/log` for a session), identified by pid + start time, killed as libvirt does;
+//! * [`status`]: `RUN/qemu/NAME.xml` per running domain (libvirt's domstatus shape), rewritten
+//!   atomically on every state change, so a restarted daemon reattaches;
+//! * `live` (private): start / create (transient) / shutdown / reboot / reset / destroy /
+//!   suspend / resume, save / managed save / restore (libvirt's image header, migration to
+//!   a file descriptor), memory, disk and NIC hotplug, console, bulk stats, the per-domain job
+//!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
+//!   start ([`QemuDriver::start_guests`]);
+//! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
+//!   QMP client, capability probing and per-guest stats those build on.
 //!
-//! Where we differ from libvirt on purpose: capabilities and domain capabilities publish only
-//! what define honours (domain types, emulator, vCPU limit; no machine types or device enums
-//! until QEMU is probed); autostart is recorded (the link libvirt makes) but starts nothing
-//! until guests can start.
+//! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
+//! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
+//! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
+//! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
+//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: live vCPU changes
+//! (OPERATION_UNSUPPORTED), START_AUTODESTROY, the guest agent, hotplug of tap-backed NICs,
+//! compressed save images, snapshots.
 
 #![warn(missing_docs)]
 
-/// The QEMU command line of a domain definition.
 pub mod command;
 mod domains;
 mod driver;
 pub mod host;
-/// Tap devices for bridge and ethernet interfaces.
+mod live;
 pub mod net;
 mod ops;
 /// What each installed `qemu-system-*` can do, probed over QMP and cached.
 pub mod probe;
+pub mod process;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
 mod registry;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
+pub mod status;
 pub mod store;
 
 pub use driver::QemuDriver;

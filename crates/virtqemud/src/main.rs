@@ -1,4 +1,8 @@
 //! The `virtqemud` daemon: the shared runtime serving [`virtqemud::QemuRegistry`].
+//!
+//! Besides serving, `main` makes the daemon a child subreaper (orphans of its QEMUs are handed
+//! to it rather than to a PID 1 that may never reap them) and reaps those orphans, then
+//! reattaches to running guests and autostarts before accepting calls.
 
 use std::sync::Arc;
 
@@ -14,18 +18,42 @@ struct Cli {
     daemon: DaemonArgs,
 }
 
+/// Reaps orphans re-parented to the daemon (QEMUs are reaped by the driver itself as soon as
+/// they exit; see `process::reap_orphans` for why this never takes another waiter's child):
+/// checked on SIGCHLD and every 5 s.
+fn spawn_reaper() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigchld = signal(SignalKind::child()).context("cannot watch SIGCHLD")?;
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            tokio::select! {
+                s = sigchld.recv() => if s.is_none() { break },
+                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+            }
+            seen = virtqemud::process::reap_orphans(&seen);
+        }
+    });
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        tracing::warn!(error = %e, "cannot become a child subreaper");
+    }
+    spawn_reaper()?;
     let daemon = Daemon::from_args(virtqemud::DAEMON_NAME, &cli.daemon);
     let codec = Arc::new(virt_xml::LibvirtXml);
     let driver = virtqemud::QemuDriver::open(daemon.paths(), codec);
-    let registry = Arc::new(virtqemud::QemuRegistry::new(Arc::new(driver)));
+    driver.start_guests().await;
+    let registry = Arc::new(virtqemud::QemuRegistry::new(driver.clone()));
     let routes = virt_core::service::routes(registry, virtqemud::DAEMON_NAME);
-    // Nothing runs yet, so nothing keeps the daemon from an idle exit.
+    // Running guests keep the daemon from an idle exit.
     daemon
-        .serve(routes, || false)
+        .serve(routes, move || driver.has_active())
         .await
         .context("virtqemud stopped with an error")
 }

@@ -36,7 +36,7 @@ pub fn honoured() -> Honoured {
 }
 
 /// Inactive XML with secrets, as stored on disk and returned by a validation.
-const STORED: FormatOptions = FormatOptions {
+pub(crate) const STORED: FormatOptions = FormatOptions {
     id: None,
     secure: true,
     inactive: true,
@@ -56,6 +56,17 @@ fn located(mut err: VirtError) -> VirtError {
         });
     }
     err
+}
+
+/// Nanoseconds per clock tick (`/proc` times are in ticks).
+pub(crate) fn ns_per_tick() -> u64 {
+    // SAFETY: sysconf has no side effects.
+    let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        1_000_000_000 / hz as u64
+    } else {
+        10_000_000
+    }
 }
 
 fn system_error(err: impl std::fmt::Display) -> VirtError {
@@ -90,10 +101,20 @@ impl QemuDriver {
         let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
         self.store.save(&def.name, &text).map_err(system_error)?;
-        let autostart = replaces && st.by_uuid.get(&def.uuid).is_some_and(|d| d.autostart);
-        let dom = Dom { def, autostart };
-        let handle = dom.handle();
-        st.insert(dom);
+        // A running domain keeps running; the new definition applies at its next boot.
+        let handle = match st.by_uuid.get_mut(&def.uuid) {
+            Some(existing) => {
+                existing.def = def;
+                existing.persistent = true;
+                existing.handle()
+            }
+            None => {
+                let dom = Dom::new(def, false, true);
+                let handle = dom.handle();
+                st.insert(dom);
+                handle
+            }
+        };
         let detail = if replaces {
             ev::defined::UPDATED
         } else {
@@ -146,8 +167,14 @@ impl QemuDriver {
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
         let dom = &st.by_uuid[&uuid];
-        // Managed-save images, snapshots and checkpoints cannot exist before guests can run,
-        // so their flags have nothing to remove. An NVRAM file can (copied in by the user).
+        if !dom.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(&dom.def.name, uuid.to_string()),
+            );
+        }
+        // Snapshots and checkpoints are not implemented, so their flags have nothing to
+        // remove. A managed-save image and an NVRAM file can exist.
         let nvram = dom
             .def
             .os
@@ -155,6 +182,21 @@ impl QemuDriver {
             .as_ref()
             .and_then(|n| n.path.clone())
             .filter(|p| std::path::Path::new(p).exists());
+        if dom.managed_save {
+            if flags & MANAGED_SAVE == 0 {
+                return Err(VirtError::operation_invalid(
+                    "Refusing to undefine while domain managed save image exists",
+                )
+                .with_object(&dom.def.name, uuid.to_string()));
+            }
+            let image = self.managed_save_path(&dom.def.name);
+            std::fs::remove_file(&image).map_err(|e| {
+                system_error(format!(
+                    "failed to remove managed save image '{}': {e}",
+                    image.display()
+                ))
+            })?;
+        }
         if let Some(path) = &nvram {
             if flags & (NVRAM | KEEP_NVRAM) == 0 {
                 return Err(
@@ -169,8 +211,18 @@ impl QemuDriver {
         }
         let name = dom.def.name.clone();
         self.store.remove(&name).map_err(system_error)?;
-        let dom = st.remove(&uuid).expect("resolved above");
-        let handle = dom.handle();
+        // A running domain becomes transient and goes when it stops.
+        let handle = match st.by_uuid.get_mut(&uuid) {
+            Some(d) if d.is_active() => {
+                d.persistent = false;
+                d.autostart = false;
+                if let Some(r) = &d.run {
+                    d.def = r.live.clone();
+                }
+                d.handle()
+            }
+            _ => st.remove(&uuid).expect("resolved above").handle(),
+        };
         self.bus.emit(
             handle.clone(),
             ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
@@ -181,16 +233,23 @@ impl QemuDriver {
     pub(crate) fn info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
         let st = self.lock();
         let d = st.get(lookup)?;
+        let (def, memory_kib, cpu_time_ns) = match &d.run {
+            Some(r) => {
+                let ticks = crate::process::stat(r.proc.pid().pid).map_or(0, |s| s.cpu_ticks);
+                (&r.live, r.balloon_kib, ticks * ns_per_tick())
+            }
+            None => (&d.def, d.def.current_memory_kib, 0),
+        };
         let info = DomainInfo {
             state: d.state(),
-            max_memory_kib: d.def.memory_kib,
-            memory_kib: d.def.current_memory_kib,
-            vcpus: d.def.current_vcpus,
-            cpu_time_ns: 0,
-            os_type: d.def.os.os_type.clone(),
-            persistent: true,
+            max_memory_kib: def.memory_kib,
+            memory_kib,
+            vcpus: def.current_vcpus,
+            cpu_time_ns,
+            os_type: def.os.os_type.clone(),
+            persistent: d.persistent,
             autostart: d.autostart,
-            has_managed_save: false,
+            has_managed_save: d.managed_save,
             security_labels: Vec::new(),
             updated: false,
             messages: Vec::new(),
@@ -198,23 +257,43 @@ impl QemuDriver {
         Ok((d.handle(), info))
     }
 
-    /// Shut-off domains: the live XML is the inactive XML (no ID, no runtime data).
+    /// The live XML of a running domain (ID, pty paths); with INACTIVE, or for a shut-off
+    /// domain, the persistent definition.
     pub(crate) fn xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
         // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE.
         self.check_flags(flags, 0xf, "qemuDomainGetXMLDesc")?;
         let st = self.lock();
         let d = st.get(lookup)?;
-        let opts = FormatOptions {
-            id: None,
-            secure: flags & 1 != 0,
-            inactive: true,
-        };
-        Ok(self.codec.format_domain(&d.def, opts))
+        let secure = flags & 1 != 0;
+        match &d.run {
+            Some(r) if flags & 2 == 0 || !d.persistent => Ok(self.codec.format_domain(
+                &r.live,
+                FormatOptions {
+                    id: Some(r.id),
+                    secure,
+                    inactive: flags & 8 != 0,
+                },
+            )),
+            _ => Ok(self.codec.format_domain(
+                &d.def,
+                FormatOptions {
+                    id: None,
+                    secure,
+                    inactive: true,
+                },
+            )),
+        }
     }
 
     pub(crate) fn set_autostart_flag(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
+        if !d.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot set autostart for transient domain")
+                    .with_object(&d.def.name, d.def.uuid.to_string()),
+            );
+        }
         if d.autostart != on {
             self.store
                 .set_autostart(&d.def.name, on)
@@ -222,15 +301,6 @@ impl QemuDriver {
             d.autostart = on;
         }
         Ok(())
-    }
-
-    /// OPERATION_INVALID "domain is not running" (nothing runs yet), or NO_DOMAIN.
-    pub(crate) fn not_running(&self, lookup: &DomainLookup) -> VirtError {
-        match self.lock().get(lookup) {
-            Ok(d) => VirtError::operation_invalid("domain is not running")
-                .with_object(&d.def.name, d.def.uuid.to_string()),
-            Err(e) => e,
-        }
     }
 
     pub(crate) fn domain_caps(

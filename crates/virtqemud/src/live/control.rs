@@ -1,0 +1,398 @@
+//! Controlling a running guest (spec qemu-driver.md §3.4, §3.5): shutdown, destroy, reboot,
+//! reset, suspend, resume, memory and vCPU counts.
+
+use std::time::Duration;
+
+use serde_json::json;
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::events::lifecycle as ev;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::VirtError;
+
+use super::start::has_balloon;
+use super::Active;
+use crate::QemuDriver;
+
+/// virDomainShutdownFlagValues / virDomainRebootFlagValues bits this driver knows.
+const ACPI: u32 = 1;
+const AGENT: u32 = 2;
+/// virDomainDestroyFlagsValues.
+const GRACEFUL: u32 = 1;
+const REMOVE_LOGS: u32 = 2;
+/// virDomainModificationImpact / virDomainMemoryModFlags / virDomainVcpuFlags.
+const LIVE: u32 = 1;
+const CONFIG: u32 = 2;
+const MAXIMUM: u32 = 4;
+
+fn invalid(detail: impl Into<String>) -> VirtError {
+    VirtError::operation_invalid(detail.into())
+}
+
+fn invalid_arg(detail: impl Into<String>) -> VirtError {
+    VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail.into())
+}
+
+/// Refuses the guest agent, which this driver does not connect.
+fn no_agent(flags: u32) -> DriverResult<()> {
+    if flags & AGENT != 0 && flags & ACPI == 0 {
+        return Err(VirtError::new(
+            ErrorCode::OperationUnsupported,
+            ErrorDomain::Qemu,
+            "QEMU guest agent is not configured",
+        ));
+    }
+    Ok(())
+}
+
+impl QemuDriver {
+    fn handle_of(&self, a: &Active) -> DriverResult<DomainHandle> {
+        Ok(self.lock().get(&DomainLookup::Uuid(a.uuid))?.handle())
+    }
+
+    /// The running domain under a job, or "domain is not running".
+    async fn running_job(
+        &self,
+        lookup: &DomainLookup,
+        api: &'static str,
+    ) -> DriverResult<(super::JobGuard, Active)> {
+        let (job, uuid) = self.job(lookup, api).await?;
+        let a = self.active(&uuid)?;
+        Ok((job, a))
+    }
+
+    /// libvirt: virDomainShutdownFlags. ACPI power button; returns at once.
+    pub(crate) async fn shutdown(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, ACPI | AGENT, "qemuDomainShutdownFlags")?;
+        no_agent(flags)?;
+        let (_job, a) = self.running_job(lookup, "virDomainShutdownFlags").await?;
+        if a.state.state != DomainState::Running {
+            return Err(invalid("domain is not running"));
+        }
+        self.qmp(&a, "system_powerdown", None).await?;
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainReboot. ACPI power button, then reset when the guest powers off.
+    pub(crate) async fn reboot(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, ACPI | AGENT, "qemuDomainReboot")?;
+        no_agent(flags)?;
+        let (_job, a) = self.running_job(lookup, "virDomainReboot").await?;
+        if a.state.state != DomainState::Running {
+            return Err(invalid("domain is not running"));
+        }
+        self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = true);
+        if let Err(e) = self.qmp(&a, "system_powerdown", None).await {
+            self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = false);
+            return Err(e);
+        }
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainReset. The reset button, no guest cooperation.
+    pub(crate) async fn reset(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, 0, "qemuDomainReset")?;
+        let (_job, a) = self.running_job(lookup, "virDomainReset").await?;
+        self.qmp(&a, "system_reset", None).await?;
+        if a.state.state == DomainState::Crashed {
+            self.transition(
+                &a.uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::CRASHED),
+                None,
+                |_| true,
+            );
+        }
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainDestroyFlags. Kills first (SIGTERM, SIGKILL after 10 s unless
+    /// GRACEFUL), then takes the job and runs the stop path with reason DESTROYED.
+    pub(crate) async fn destroy(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, GRACEFUL | REMOVE_LOGS, "qemuDomainDestroyFlags")?;
+        let (uuid, gen, proc, job, handle, log) = {
+            let mut st = self.lock();
+            let d = st.get_mut(lookup)?;
+            let handle = d.handle();
+            let job = d.job.clone();
+            match d.run.as_mut() {
+                Some(r) => {
+                    r.destroying = true;
+                    (
+                        d.def.uuid,
+                        r.gen,
+                        r.proc.clone(),
+                        job,
+                        handle,
+                        r.log.clone(),
+                    )
+                }
+                None => return Err(super::not_running(d)),
+            }
+        };
+        if let Err(e) = proc.terminate(flags & GRACEFUL != 0).await {
+            self.with_run(&uuid, gen, |r| r.destroying = false);
+            let mut err = e.to_virt();
+            err.code = ErrorCode::SystemError;
+            return Err(err);
+        }
+        let _job = job.acquire("virDomainDestroyFlags").await?;
+        self.stop_run(
+            &uuid,
+            gen,
+            reason::shutoff::DESTROYED,
+            Some(ev::stopped::DESTROYED),
+        )
+        .await;
+        if flags & REMOVE_LOGS != 0 {
+            let _ = std::fs::remove_file(&log);
+        }
+        Ok(DomainHandle { id: None, ..handle })
+    }
+
+    /// libvirt: virDomainSuspend. Already paused is a no-op success.
+    pub(crate) async fn suspend(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        let (_job, a) = self.running_job(lookup, "virDomainSuspend").await?;
+        match a.state.state {
+            DomainState::PmSuspended => return Err(invalid("domain is pmsuspended")),
+            DomainState::Paused => return self.handle_of(&a),
+            _ => {}
+        }
+        self.with_run(&a.uuid, a.gen, |r| r.paused_reason = reason::paused::USER);
+        let res = self.qmp(&a, "stop", None).await;
+        if res.is_ok() {
+            // Whichever comes first, the STOP event (which consumes the stored USER) or this
+            // answer, the state ends PAUSED / USER with one SUSPENDED event.
+            self.transition(
+                &a.uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::USER),
+                Some((ev::SUSPENDED, ev::suspended::PAUSED)),
+                |r| r.state.state == DomainState::Running,
+            );
+        }
+        self.with_run(&a.uuid, a.gen, |r| {
+            r.paused_reason = reason::paused::UNKNOWN
+        });
+        res?;
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainResume.
+    pub(crate) async fn resume(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        let (_job, a) = self.running_job(lookup, "virDomainResume").await?;
+        match a.state.state {
+            DomainState::PmSuspended => return Err(invalid("domain is pmsuspended")),
+            DomainState::Running => return Err(invalid("domain is already running")),
+            _ => {}
+        }
+        self.qmp(&a, "cont", None).await?;
+        self.transition(
+            &a.uuid,
+            a.gen,
+            StateReason::new(DomainState::Running, reason::running::UNPAUSED),
+            Some((ev::RESUMED, ev::resumed::UNPAUSED)),
+            |r| r.state.state != DomainState::Running,
+        );
+        self.handle_of(&a)
+    }
+
+    /// Resolves CURRENT (0) to LIVE or CONFIG and checks the combination.
+    fn impact(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
+        if !live && !config {
+            live = d.is_active();
+            config = !live;
+        }
+        if live && !d.is_active() {
+            return Err(super::not_running(d));
+        }
+        if config && !d.persistent {
+            return Err(invalid(
+                "transient domains do not have any persistent config",
+            ));
+        }
+        Ok((live, config))
+    }
+
+    /// libvirt: virDomainSetMemoryFlags. LIVE sets the balloon target (the guest follows,
+    /// BALLOON_CHANGE reports it); CONFIG edits `<currentMemory>`, with MAXIMUM `<memory>`.
+    pub(crate) async fn set_memory(
+        &self,
+        lookup: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "qemuDomainSetMemoryFlags")?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetMemoryFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        if flags & MAXIMUM != 0 {
+            if live {
+                return Err(invalid(
+                    "cannot resize the maximum memory on an active domain",
+                ));
+            }
+            return self.edit_config(&lookup, |def| {
+                def.memory_kib = kib;
+                def.current_memory_kib = def.current_memory_kib.min(kib);
+                Ok(())
+            });
+        }
+        if live {
+            let a = self.active(&uuid)?;
+            let (max, balloon) = {
+                let st = self.lock();
+                let r = st
+                    .get(&lookup)?
+                    .run
+                    .as_ref()
+                    .map(|r| (r.live.memory_kib, has_balloon(&r.live)));
+                r.unwrap_or((0, false))
+            };
+            if kib > max {
+                return Err(invalid_arg("cannot set memory higher than max memory"));
+            }
+            if !balloon {
+                return Err(invalid(
+                    "Unable to change memory of active domain without the balloon device and guest OS balloon driver",
+                ));
+            }
+            self.qmp(&a, "balloon", Some(json!({ "value": kib * 1024 })))
+                .await?;
+            self.update_run(&uuid, a.gen, |r| r.live.current_memory_kib = kib);
+        }
+        if config {
+            self.edit_config(&lookup, |def| {
+                if kib > def.memory_kib {
+                    return Err(invalid_arg("cannot set memory higher than max memory"));
+                }
+                def.current_memory_kib = kib;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// libvirt: virDomainSetVcpusFlags. CONFIG only: vCPU hotplug is not implemented.
+    pub(crate) async fn set_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | 8 | 16,
+            "qemuDomainSetVcpusFlags",
+        )?;
+        if count == 0 {
+            return Err(invalid_arg(
+                "nvcpus in virDomainSetVcpusFlags must not be zero",
+            ));
+        }
+        if flags & MAXIMUM != 0 && flags & CONFIG == 0 {
+            return Err(invalid_arg(
+                "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'",
+            ));
+        }
+        let (_job, uuid) = self.job(lookup, "virDomainSetVcpusFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        if live || flags & 8 != 0 {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                "changing the vCPU count of a running domain (vCPU hotplug) is not supported \
+                 by virtqemud yet; use --config and restart the domain",
+            ));
+        }
+        debug_assert!(config);
+        self.edit_config(&lookup, |def| {
+            if flags & MAXIMUM != 0 {
+                def.vcpus = count;
+                def.current_vcpus = def.current_vcpus.min(count);
+            } else {
+                if count > def.vcpus {
+                    return Err(invalid_arg(format!(
+                        "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
+                        def.vcpus
+                    )));
+                }
+                def.current_vcpus = count;
+            }
+            Ok(())
+        })
+    }
+
+    /// libvirt: virDomainGetVcpusFlags.
+    pub(crate) fn vcpus_count(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | 8,
+            "qemuDomainGetVcpusFlags",
+        )?;
+        let (live, _config) = self.impact_read(lookup, flags)?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let def = match (&d.run, live) {
+            (Some(r), true) => &r.live,
+            _ => &d.def,
+        };
+        Ok(if flags & MAXIMUM != 0 {
+            def.vcpus
+        } else {
+            def.current_vcpus
+        })
+    }
+
+    fn impact_read(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let live = flags & LIVE != 0 || (flags & CONFIG == 0 && d.is_active());
+        if live && !d.is_active() {
+            return Err(super::not_running(d));
+        }
+        Ok((live, !live))
+    }
+
+    /// Applies `edit` to the persistent definition and stores it.
+    fn edit_config(
+        &self,
+        lookup: &DomainLookup,
+        edit: impl FnOnce(&mut virt_core::model::DomainDef) -> DriverResult<()>,
+    ) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        let mut def = d.def.clone();
+        edit(&mut def)?;
+        let text = self.codec.format_domain(&def, crate::ops::STORED);
+        self.store.save(&def.name, &text).map_err(|e| {
+            VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
+        })?;
+        d.def = def;
+        Ok(())
+    }
+}
+
+/// How long a detach waits for DEVICE_DELETED (libvirt's 5 s).
+pub(crate) const UNPLUG_WAIT: Duration = Duration::from_secs(5);

@@ -1,0 +1,426 @@
+//! Save, managed save and restore (spec qemu-driver.md §3.8): the guest's RAM and device
+//! state streamed by QEMU's migration into a file behind libvirt's header, and a new QEMU
+//! started with `-incoming` from it.
+//!
+//! The file (libvirt's layout, host byte order): 16-byte magic (`LibvirtQemudPart` while
+//! writing, `LibvirtQemudSave` once complete), u32 version 2, u32 length of the XML (with its
+//! NUL), u32 was_running, u32 format (0: raw), u32 cookie offset (0: none), 14 unused u32;
+//! then the domain XML and its NUL; then QEMU's migration stream.
+//!
+//! Save: pause (PAUSED / SAVE) if running, write the header and XML, hand QEMU a duplicate of
+//! the file descriptor (`getfd`), `migrate fd:`, poll `query-migrate` until completed, mark
+//! the file complete, then kill QEMU and stop with SHUTOFF / SAVED, STOPPED / SAVED. On failure
+//! the file goes and a guest that ran runs again (RUNNING / SAVE_CANCELED).
+//!
+//! Restore: read and check the header, start QEMU (`-S`) with `-incoming fd:N` on the file
+//! positioned after the XML, wait until it leaves runstate `inmigrate`, then `cont` if it ran
+//! when saved (RUNNING / RESTORED, STARTED / RESTORED). A managed save is a save to
+//! `STATE/qemu/save/NAME.save`; start restores from it (and removes it) unless FORCE_BOOT.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::events::lifecycle as ev;
+use virt_core::model::DomainDef;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::xml::FormatOptions;
+use virt_core::VirtError;
+
+use super::Active;
+use crate::domains::Dom;
+use crate::QemuDriver;
+
+const MAGIC_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
+const MAGIC: &[u8; 16] = b"LibvirtQemudSave";
+const VERSION: u32 = 2;
+const HEADER_LEN: usize = 16 + 4 * 5 + 4 * 14;
+/// virDomainSaveRestoreFlags.
+const BYPASS_CACHE: u32 = 1;
+const RUNNING: u32 = 2;
+const PAUSED: u32 = 4;
+/// How long a save or restore may stream.
+const MIGRATION_WAIT: Duration = Duration::from_secs(600);
+
+fn err(code: ErrorCode, detail: impl Into<String>) -> VirtError {
+    VirtError::new(code, ErrorDomain::Qemu, detail.into())
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> VirtError {
+    err(
+        ErrorCode::SystemError,
+        format!("cannot {what} '{}': {e}", path.display()),
+    )
+}
+
+fn header(xml_len: u32, was_running: bool) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    h.extend_from_slice(MAGIC_PARTIAL);
+    for v in [VERSION, xml_len, u32::from(was_running), 0, 0] {
+        h.extend_from_slice(&v.to_ne_bytes());
+    }
+    h.resize(HEADER_LEN, 0);
+    h
+}
+
+/// A saved image's header and XML, with the file positioned at the migration stream.
+pub(crate) struct Image {
+    pub file: File,
+    pub xml: String,
+    pub was_running: bool,
+}
+
+/// Opens a saved image and checks its header.
+pub(crate) fn open_image(path: &Path) -> DriverResult<Image> {
+    let mut file = File::open(path).map_err(|e| io_err("open saved image", path, e))?;
+    let bad = |what: &str| {
+        err(
+            ErrorCode::InvalidArg,
+            format!("'{}' is not a usable saved image: {what}", path.display()),
+        )
+    };
+    let mut h = [0u8; HEADER_LEN];
+    file.read_exact(&mut h).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => bad("shorter than its header"),
+        _ => io_err("read the header of", path, e),
+    })?;
+    if &h[..16] == MAGIC_PARTIAL {
+        return Err(bad("the save did not complete"));
+    }
+    if &h[..16] != MAGIC {
+        return Err(bad("wrong magic"));
+    }
+    let word =
+        |i: usize| u32::from_ne_bytes(h[16 + 4 * i..20 + 4 * i].try_into().expect("4 bytes"));
+    if word(0) != VERSION {
+        return Err(bad(&format!("version {} is not supported", word(0))));
+    }
+    if word(3) != 0 {
+        return Err(bad("compressed images are not supported"));
+    }
+    let len = word(1) as usize;
+    if len == 0 || len > 16 << 20 {
+        return Err(bad("XML length out of range"));
+    }
+    let mut xml = vec![0u8; len];
+    file.read_exact(&mut xml).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => bad("truncated XML"),
+        _ => io_err("read the XML of", path, e),
+    })?;
+    let end = xml.iter().position(|b| *b == 0).unwrap_or(xml.len());
+    let xml = String::from_utf8(xml[..end].to_vec()).map_err(|_| bad("XML is not UTF-8"))?;
+    Ok(Image {
+        file,
+        xml,
+        was_running: word(2) != 0,
+    })
+}
+
+/// Waits for an incoming migration to end (runstate leaves `inmigrate`).
+pub(crate) async fn wait_incoming(a: &Active) -> DriverResult<()> {
+    let end = tokio::time::Instant::now() + MIGRATION_WAIT;
+    loop {
+        let st = a
+            .qmp
+            .execute("query-status", None)
+            .await
+            .map_err(|e| e.to_virt("query-status"))?;
+        match st.get("status").and_then(Value::as_str) {
+            Some("inmigrate") => {}
+            Some("internal-error") | Some("shutdown") | None => {
+                return Err(err(
+                    ErrorCode::OperationFailed,
+                    "restoring the saved state failed in QEMU",
+                ))
+            }
+            Some(_) => return Ok(()),
+        }
+        if tokio::time::Instant::now() > end {
+            return Err(err(
+                ErrorCode::OperationTimeout,
+                "restore did not finish in time",
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl QemuDriver {
+    /// `STATE/qemu/save/NAME.save`.
+    pub(crate) fn managed_save_path(&self, name: &str) -> PathBuf {
+        self.save_dir.join(format!("{name}.save"))
+    }
+
+    /// libvirt: virDomainSaveFlags.
+    pub(crate) async fn save(
+        &self,
+        lookup: &DomainLookup,
+        path: &str,
+        dxml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainSaveFlags",
+        )?;
+        self.save_to(lookup, Path::new(path), dxml, flags, "virDomainSaveFlags")
+            .await
+    }
+
+    /// libvirt: virDomainManagedSave.
+    pub(crate) async fn managed_save_domain(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainManagedSave",
+        )?;
+        let name = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            if !d.persistent {
+                return Err(VirtError::operation_invalid(
+                    "cannot do managed save for transient domain",
+                ));
+            }
+            d.def.name.clone()
+        };
+        std::fs::create_dir_all(&self.save_dir).map_err(|e| io_err("create", &self.save_dir, e))?;
+        let path = self.managed_save_path(&name);
+        self.save_to(lookup, &path, "", flags, "virDomainManagedSave")
+            .await?;
+        if let Ok(d) = self.lock().get_mut(lookup) {
+            d.managed_save = true;
+        }
+        Ok(())
+    }
+
+    async fn save_to(
+        &self,
+        lookup: &DomainLookup,
+        path: &Path,
+        dxml: &str,
+        flags: u32,
+        api: &'static str,
+    ) -> DriverResult<()> {
+        let (_job, uuid) = self.job(lookup, api).await?;
+        let a = self.active(&uuid)?;
+        if !matches!(a.state.state, DomainState::Running | DomainState::Paused) {
+            return Err(VirtError::operation_invalid("domain is not running"));
+        }
+        let was_running = a.state.state == DomainState::Running;
+        let live = self
+            .with_run(&uuid, a.gen, |r| r.live.clone())
+            .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        let xml = if dxml.is_empty() {
+            self.codec.format_domain(
+                &live,
+                FormatOptions {
+                    id: None,
+                    secure: true,
+                    inactive: true,
+                },
+            )
+        } else {
+            let d = self.parse(dxml, false)?;
+            if d.uuid != live.uuid || d.name != live.name {
+                return Err(err(
+                    ErrorCode::InvalidArg,
+                    "the XML given for the saved image names another domain",
+                ));
+            }
+            dxml.to_string()
+        };
+        if was_running {
+            self.with_run(&uuid, a.gen, |r| r.paused_reason = reason::paused::SAVE);
+            self.qmp(&a, "stop", None).await?;
+            self.transition(
+                &uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::SAVE),
+                Some((ev::SUSPENDED, ev::suspended::PAUSED)),
+                |r| r.state.state == DomainState::Running,
+            );
+            self.with_run(&uuid, a.gen, |r| r.paused_reason = reason::paused::UNKNOWN);
+        }
+        let wanted_running = match flags & (RUNNING | PAUSED) {
+            RUNNING => true,
+            PAUSED => false,
+            _ => was_running,
+        };
+        match self.stream_out(&a, path, &xml, wanted_running).await {
+            Ok(()) => {}
+            Err(e) => {
+                let _ = std::fs::remove_file(path);
+                if was_running && self.qmp(&a, "cont", None).await.is_ok() {
+                    self.transition(
+                        &uuid,
+                        a.gen,
+                        StateReason::new(DomainState::Running, 7),
+                        Some((ev::RESUMED, ev::resumed::UNPAUSED)),
+                        |_| true,
+                    );
+                }
+                return Err(e);
+            }
+        }
+        self.with_run(&uuid, a.gen, |r| r.destroying = true);
+        if let Some(p) = self.with_run(&uuid, a.gen, |r| r.proc.clone()) {
+            let _ = p.terminate(false).await;
+        }
+        self.stop_run(
+            &uuid,
+            a.gen,
+            reason::shutoff::SAVED,
+            Some(ev::stopped::SAVED),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Writes header + XML, lets QEMU migrate into the file, then marks it complete.
+    async fn stream_out(
+        &self,
+        a: &Active,
+        path: &Path,
+        xml: &str,
+        running: bool,
+    ) -> DriverResult<()> {
+        let mut data = xml.as_bytes().to_vec();
+        data.push(0);
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| io_err("create", path, e))?;
+        file.write_all(&header(data.len() as u32, running))
+            .and_then(|()| file.write_all(&data))
+            .map_err(|e| io_err("write", path, e))?;
+        // Unlimited bandwidth, as libvirt sets it for a save.
+        let _ = self
+            .qmp(
+                a,
+                "migrate-set-parameters",
+                Some(json!({"max-bandwidth": 1u64 << 40})),
+            )
+            .await;
+        a.qmp
+            .send_fd("migrate", file.as_fd())
+            .await
+            .map_err(|e| e.to_virt("getfd"))?;
+        self.qmp(a, "migrate", Some(json!({"uri": "fd:migrate"})))
+            .await?;
+        let end = tokio::time::Instant::now() + MIGRATION_WAIT;
+        loop {
+            let m = self.qmp(a, "query-migrate", None).await?;
+            match m.get("status").and_then(Value::as_str) {
+                Some("completed") => break,
+                Some("failed") | Some("cancelled") => {
+                    let why = m
+                        .get("error-desc")
+                        .and_then(Value::as_str)
+                        .unwrap_or("migration failed");
+                    return Err(err(
+                        ErrorCode::OperationFailed,
+                        format!("save failed: {why}"),
+                    ));
+                }
+                _ => {}
+            }
+            if tokio::time::Instant::now() > end {
+                let _ = self.qmp(a, "migrate_cancel", None).await;
+                return Err(err(
+                    ErrorCode::OperationTimeout,
+                    "save did not finish in time",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        file.sync_all()
+            .and_then(|()| file.write_all_at(MAGIC, 0))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| io_err("complete", path, e))
+    }
+
+    /// libvirt: virDomainRestoreFlags.
+    pub(crate) async fn restore(
+        &self,
+        path: &str,
+        dxml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainRestoreFlags",
+        )?;
+        let image = open_image(Path::new(path))?;
+        let def = self.parse(if dxml.is_empty() { &image.xml } else { dxml }, false)?;
+        let (uuid, job) = {
+            let mut st = self.lock();
+            let exists = st.check_identity(&def, false)?;
+            if exists && st.by_uuid[&def.uuid].is_active() {
+                return Err(VirtError::operation_invalid(format!(
+                    "domain '{}' is already active",
+                    def.name
+                )));
+            }
+            if !exists {
+                st.insert(Dom::new(def.clone(), false, false));
+            }
+            (def.uuid, st.by_uuid[&def.uuid].job.clone())
+        };
+        let run = match flags & (RUNNING | PAUSED) {
+            RUNNING => true,
+            PAUSED => false,
+            _ => image.was_running,
+        };
+        let res = async {
+            let _job = job.acquire("virDomainRestoreFlags").await?;
+            self.restore_image(uuid, def, image, run).await
+        }
+        .await;
+        if res.is_err() {
+            let mut st = self.lock();
+            if st
+                .by_uuid
+                .get(&uuid)
+                .is_some_and(|d| !d.persistent && !d.is_active())
+            {
+                st.remove(&uuid);
+            }
+        }
+        res
+    }
+
+    /// Starts `def` from `image` (the job is held).
+    pub(crate) async fn restore_image(
+        &self,
+        uuid: virt_core::uuid::Uuid,
+        def: DomainDef,
+        image: Image,
+        run: bool,
+    ) -> DriverResult<DomainHandle> {
+        let mut file = image.file;
+        let pos = file
+            .stream_position()
+            .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
+        file.seek(SeekFrom::Start(pos))
+            .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
+        self.launch_with(uuid, def, !run, Some(OwnedFd::from(file)))
+            .await
+    }
+}

@@ -1,0 +1,531 @@
+//! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
+//! (transient), and the launch both share.
+//!
+//! The launch: allocate an ID and the private dir, build the command line with `-S` (vCPUs
+//! stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
+//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
+//! that dies at once is reported with its last log lines within milliseconds), read pty paths
+//! (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
+//! START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
+//! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
+//! the stop path with reason FAILED (no event: nothing was reported started).
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::events::lifecycle as ev;
+use virt_core::model::enums::InterfaceType;
+use virt_core::model::DomainDef;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::uuid::Uuid;
+use virt_core::VirtError;
+
+use super::{Active, Run};
+use crate::command::{self, LaunchContext};
+use crate::domains::Dom;
+use crate::host;
+use crate::process::{self, ProcHandle};
+use crate::qmp::Qmp;
+use crate::QemuDriver;
+
+/// virDomainCreateFlags.
+pub(crate) mod create_flags {
+    pub const PAUSED: u32 = 1;
+    pub const AUTODESTROY: u32 = 2;
+    pub const BYPASS_CACHE: u32 = 4;
+    pub const FORCE_BOOT: u32 = 8;
+    pub const VALIDATE: u32 = 16;
+}
+
+/// How long QEMU may take from exec to an answering monitor.
+const MONITOR_WAIT: Duration = Duration::from_secs(30);
+
+fn internal(detail: String) -> VirtError {
+    VirtError::new(ErrorCode::InternalError, ErrorDomain::Qemu, detail)
+}
+
+/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
+fn short_name(name: &str) -> String {
+    name.chars().take(20).collect()
+}
+
+impl QemuDriver {
+    /// libvirt: virDomainCreateWithFlags.
+    pub(crate) async fn start(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        use create_flags::*;
+        self.check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT,
+            "qemuDomainCreateWithFlags",
+        )?;
+        refuse_autodestroy(flags)?;
+        let (_job, uuid) = self.job(lookup, "virDomainCreateWithFlags").await?;
+        let def = {
+            let st = self.lock();
+            let d = st.get(&DomainLookup::Uuid(uuid))?;
+            if d.is_active() {
+                return Err(VirtError::operation_invalid("domain is already running")
+                    .with_object(&d.def.name, uuid.to_string()));
+            }
+            (d.def.clone(), d.managed_save)
+        };
+        let (def, managed) = def;
+        if managed {
+            let path = self.managed_save_path(&def.name);
+            if flags & FORCE_BOOT == 0 {
+                // Restore from the managed save image; it is used up either way.
+                let image = super::save::open_image(&path)?;
+                let run = image.was_running && flags & PAUSED == 0;
+                let res = self.restore_image(uuid, def, image, run).await;
+                if res.is_ok() {
+                    self.drop_managed_save(&uuid, &path);
+                }
+                return res;
+            }
+            self.drop_managed_save(&uuid, &path);
+        }
+        self.launch(uuid, def, flags & PAUSED != 0).await
+    }
+
+    fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
+        let _ = std::fs::remove_file(path);
+        if let Some(d) = self.lock().by_uuid.get_mut(uuid) {
+            d.managed_save = false;
+        }
+    }
+
+    /// libvirt: virDomainCreateXML. The domain is transient (gone when it stops) unless a
+    /// persistent one of the same name and UUID exists, which then runs this definition.
+    pub(crate) async fn create_xml(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        use create_flags::*;
+        self.check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE,
+            "qemuDomainCreateXML",
+        )?;
+        refuse_autodestroy(flags)?;
+        let def = self.parse(xml, flags & VALIDATE != 0)?;
+        let (uuid, job) = {
+            let mut st = self.lock();
+            let exists = st.check_identity(&def, false)?;
+            if exists {
+                let d = &st.by_uuid[&def.uuid];
+                if d.is_active() {
+                    return Err(VirtError::operation_invalid(format!(
+                        "domain '{}' is already active",
+                        def.name
+                    ))
+                    .with_object(&def.name, def.uuid.to_string()));
+                }
+            } else {
+                st.insert(Dom::new(def.clone(), false, false));
+            }
+            (def.uuid, st.by_uuid[&def.uuid].job.clone())
+        };
+        let res = async {
+            let _job = job.acquire("virDomainCreateXML").await?;
+            if self.lock().by_uuid.get(&uuid).is_some_and(Dom::is_active) {
+                return Err(VirtError::operation_invalid(format!(
+                    "domain '{}' is already active",
+                    def.name
+                )));
+            }
+            self.launch(uuid, def, flags & PAUSED != 0).await
+        }
+        .await;
+        if res.is_err() {
+            // A transient domain that did not start is forgotten.
+            let mut st = self.lock();
+            if st
+                .by_uuid
+                .get(&uuid)
+                .is_some_and(|d| !d.persistent && !d.is_active())
+            {
+                st.remove(&uuid);
+            }
+        }
+        res
+    }
+
+    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).
+    pub(crate) async fn launch(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        paused: bool,
+    ) -> DriverResult<DomainHandle> {
+        self.launch_with(uuid, def, paused, None).await
+    }
+
+    /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
+    /// passed as an inherited descriptor to `-incoming fd:N`) when given.
+    pub(crate) async fn launch_with(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        paused: bool,
+        incoming: Option<std::os::fd::OwnedFd>,
+    ) -> DriverResult<DomainHandle> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+        let lib_dir = self
+            .run_root
+            .join(format!("domain-{id}-{}", short_name(&def.name)));
+        let monitor = lib_dir.join("monitor.sock");
+        let log = self.log_dir.join(format!("{}.log", def.name));
+        prepare_dir(&lib_dir)?;
+        let emulator = match &def.devices.emulator {
+            Some(e) => PathBuf::from(e),
+            None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch()))
+                .ok_or_else(|| {
+                    VirtError::new(
+                        ErrorCode::ConfigUnsupported,
+                        ErrorDomain::Qemu,
+                        "no qemu-system binary found for the domain's architecture",
+                    )
+                })?,
+        };
+        let taps = match crate::net::taps_for(&def) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&lib_dir);
+                return Err(e);
+            }
+        };
+        let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
+        let ctx = LaunchContext {
+            qemu_version: host::emulator_version(&emulator),
+            emulator,
+            domain_dir: lib_dir.clone(),
+            monitor: monitor.clone(),
+            kvm_usable: host::kvm_available(),
+            taps,
+            start_paused: true,
+            host_model_cpu: None,
+        };
+        let cmd = command::build(&def, &ctx);
+        // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
+        // exactly as long as QEMU does.
+        drop(ctx);
+        let cmd = match cmd {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&lib_dir);
+                return Err(e);
+            }
+        };
+        let launch = process::Launch {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            fds: cmd.fds,
+        };
+        let restoring = incoming.is_some();
+        let mut launch = launch;
+        if let Some(fd) = incoming {
+            let n = launch.fds.iter().map(|(n, _)| *n + 1).max().unwrap_or(3);
+            launch.fds.push((n, fd));
+            launch.args.push("-incoming".into());
+            launch.args.push(format!("fd:{n}"));
+        }
+        let spawned = process::spawn(launch, &log).map_err(|e| e.to_virt());
+        let (pid, log_start) = match spawned {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&lib_dir);
+                return Err(e);
+            }
+        };
+        let Some(proc) = ProcHandle::open(pid) else {
+            let _ = std::fs::remove_dir_all(&lib_dir);
+            let text = process::log_since(&log, log_start, 20);
+            process::log_line(&log, "shutting down, reason=failed");
+            return Err(internal(format!(
+                "process exited while connecting to monitor: {text}"
+            )));
+        };
+        let proc = Arc::new(proc);
+        let mut live = def.clone();
+        let mut names = tap_names.iter();
+        for nic in &mut live.devices.interfaces {
+            if matches!(
+                nic.interface_type,
+                InterfaceType::Bridge | InterfaceType::Ethernet
+            ) {
+                nic.target_dev = names.next().cloned();
+            }
+        }
+        let run = Run {
+            id,
+            gen,
+            live,
+            state: StateReason::new(DomainState::Paused, reason::paused::STARTING_UP),
+            proc: proc.clone(),
+            qmp: None,
+            monitor: monitor.clone(),
+            lib_dir,
+            log: log.clone(),
+            vcpus: Vec::new(),
+            taps: tap_names,
+            ptys: Vec::new(),
+            balloon_kib: def.memory_kib,
+            fake_reboot: false,
+            destroying: false,
+            paused_reason: reason::paused::UNKNOWN,
+            running_reason: reason::running::UNPAUSED,
+            console: None,
+            unplugs: Default::default(),
+        };
+        {
+            let mut st = self.lock();
+            let dom = st.by_uuid.get_mut(&uuid).ok_or_else(|| {
+                internal(format!("domain '{}' vanished while starting", def.name))
+            })?;
+            dom.run = Some(run);
+            self.save_status(dom);
+        }
+        match self
+            .setup(
+                uuid,
+                gen,
+                proc.clone(),
+                &monitor,
+                &def,
+                StartMode { paused, restoring },
+            )
+            .await
+        {
+            Ok(handle) => Ok(handle),
+            Err(e) => {
+                let exited = !process::is_alive(proc.pid());
+                self.stop_run(&uuid, gen, reason::shutoff::FAILED, None)
+                    .await;
+                if exited {
+                    let text = process::log_since(&log, log_start, 20);
+                    Err(internal(format!(
+                        "process exited while connecting to monitor: {text}"
+                    )))
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+
+    /// Monitor connection and the setup queries; the final state, status and events.
+    async fn setup(
+        &self,
+        uuid: Uuid,
+        gen: u64,
+        proc: Arc<ProcHandle>,
+        monitor: &std::path::Path,
+        def: &DomainDef,
+        mode: StartMode,
+    ) -> DriverResult<DomainHandle> {
+        let StartMode { paused, restoring } = mode;
+        let connected = tokio::select! {
+            r = Qmp::connect(monitor, MONITOR_WAIT) => r.map_err(|e| e.to_virt("qmp_capabilities")),
+            _ = proc.wait_exit(MONITOR_WAIT * 2) => Err(internal("QEMU exited".into())),
+        };
+        let (qmp, events) = connected?;
+        self.with_run(&uuid, gen, |r| r.qmp = Some(qmp.clone()))
+            .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        tokio::spawn(super::events::event_loop(
+            self.me.clone(),
+            uuid,
+            gen,
+            events,
+        ));
+        let a = Active {
+            uuid,
+            gen,
+            qmp: qmp.clone(),
+            state: StateReason::new(DomainState::Paused, reason::paused::STARTING_UP),
+        };
+        let (chardevs, cpus) = tokio::join!(
+            self.qmp(&a, "query-chardev", None),
+            self.qmp(&a, "query-cpus-fast", None)
+        );
+        let ptys = ptys_of(&chardevs?);
+        let vcpus = vcpus_of(&cpus?);
+        let mut balloon_kib = def.memory_kib;
+        if has_balloon(def) {
+            if def.current_memory_kib > 0 && def.current_memory_kib < def.memory_kib {
+                self.qmp(
+                    &a,
+                    "balloon",
+                    Some(json!({"value": def.current_memory_kib * 1024})),
+                )
+                .await?;
+            }
+            if let Ok(v) = self.qmp(&a, "query-balloon", None).await {
+                if let Some(b) = v.get("actual").and_then(Value::as_u64) {
+                    balloon_kib = b / 1024;
+                }
+            }
+        }
+        self.with_run(&uuid, gen, |r| {
+            fill_ptys(&mut r.live, &ptys);
+            r.ptys = ptys;
+            r.vcpus = vcpus;
+            r.balloon_kib = balloon_kib;
+            r.running_reason = if restoring {
+                reason::running::RESTORED
+            } else {
+                reason::running::BOOTED
+            };
+        })
+        .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        if restoring {
+            super::save::wait_incoming(&a).await?;
+        }
+        if !paused {
+            self.qmp(&a, "cont", None).await?;
+        }
+        let to = if paused {
+            StateReason::new(DomainState::Paused, reason::paused::USER)
+        } else {
+            StateReason::new(
+                DomainState::Running,
+                if restoring {
+                    reason::running::RESTORED
+                } else {
+                    reason::running::BOOTED
+                },
+            )
+        };
+        let mut st = self.lock();
+        let dom = st
+            .by_uuid
+            .get_mut(&uuid)
+            .filter(|d| d.run.as_ref().is_some_and(|r| r.gen == gen))
+            .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        let run = dom.run.as_mut().expect("filtered above");
+        run.state = to;
+        run.running_reason = reason::running::UNPAUSED;
+        self.save_status(dom);
+        let handle = dom.handle();
+        let (started, suspended) = if restoring {
+            (ev::started::RESTORED, 4)
+        } else {
+            (ev::started::BOOTED, ev::suspended::PAUSED)
+        };
+        self.bus
+            .emit(handle.clone(), ev::payload(ev::STARTED, started));
+        if paused {
+            self.bus
+                .emit(handle.clone(), ev::payload(ev::SUSPENDED, suspended));
+        }
+        tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
+        Ok(handle)
+    }
+}
+
+/// How a launch ends: vCPUs left paused, state restored from an incoming stream.
+#[derive(Debug, Clone, Copy)]
+struct StartMode {
+    paused: bool,
+    restoring: bool,
+}
+
+fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
+    if flags & create_flags::AUTODESTROY != 0 {
+        return Err(VirtError::new(
+            ErrorCode::OperationUnsupported,
+            ErrorDomain::Qemu,
+            "VIR_DOMAIN_START_AUTODESTROY is not supported by virtqemud: \
+             connections are not tracked, so nothing would destroy the domain",
+        ));
+    }
+    Ok(())
+}
+
+/// Creates the private dir (0750), emptying a stale one.
+fn prepare_dir(dir: &std::path::Path) -> DriverResult<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+        })
+        .map_err(|e| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                format!("cannot create the domain dir {}: {e}", dir.display()),
+            )
+        })
+}
+
+/// Whether the definition has a working balloon device.
+pub(crate) fn has_balloon(def: &DomainDef) -> bool {
+    def.devices
+        .memballoon
+        .as_ref()
+        .is_some_and(|b| b.model.to_string() != "none")
+}
+
+/// `query-chardev` → (alias, pty path) for each pty chardev (`charserial0` → `serial0`).
+pub(crate) fn ptys_of(v: &Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for c in v.as_array().into_iter().flatten() {
+        let (Some(label), Some(file)) = (
+            c.get("label").and_then(Value::as_str),
+            c.get("filename").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if let Some(path) = file.strip_prefix("pty:") {
+            let alias = label.strip_prefix("char").unwrap_or(label);
+            out.push((alias.to_string(), path.to_string()));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `query-cpus-fast` → (vCPU index, host thread id).
+pub(crate) fn vcpus_of(v: &Value) -> Vec<(u32, i32)> {
+    let mut out: Vec<(u32, i32)> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| {
+            let idx = c.get("cpu-index")?.as_u64()?;
+            let tid = c.get("thread-id")?.as_i64()?;
+            Some((u32::try_from(idx).ok()?, i32::try_from(tid).ok()?))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Puts the pty paths into the live definition: `serialN` on the Nth serial port, and the
+/// first console (the serial console of an HVM guest) shares serial0's.
+pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
+    for (alias, path) in ptys {
+        if let Some(i) = alias
+            .strip_prefix("serial")
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            if let Some(s) = live.devices.serials.get_mut(i) {
+                s.source.path = Some(path.clone());
+            }
+            if i == 0 {
+                if let Some(c) = live.devices.consoles.first_mut() {
+                    c.source.path = Some(path.clone());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! QEMU processes: spawning one in its own session with its log, telling whether it still
+//! runs, and killing it.
+//!
+//! How a guest is started and followed:
+//!
+//! * **Spawn.** QEMU is forked from the daemon and calls `setsid` before `exec`, so it leads
+//!   its own session and process group: a signal to the daemon's group, or the daemon's death,
+//!   does not reach it. Inherited descriptors (the pre-bound monitor socket, tap devices) are
+//!   moved to the fixed numbers the command line names; everything else is close-on-exec.
+//!   stdin is `/dev/null`; stdout and stderr are appended to the domain's log, after a
+//!   "starting up" header and the environment and arguments one per line, as libvirt writes it.
+//! * **Reaping.** QEMU is the daemon's child, so the daemon reaps it (`waitpid`) as soon as it
+//!   sees it exit. `main` also makes the daemon a child subreaper and reaps any orphan handed to
+//!   it. A QEMU started by an earlier daemon instance is re-parented to PID 1, which on these
+//!   hosts may never reap it: its corpse stays a zombie.
+//! * **Identity.** A guest is named by its pid *and* its start time (field 22 of
+//!   `/proc/PID/stat`, clock ticks since boot), both kept in the status file: a pid reused by
+//!   another process has another start time, and a zombie (state `Z`/`X`) counts as dead.
+//! * **Exit notification.** A pidfd (`pidfd_open`) becomes readable when the process exits
+//!   (zombie or not) and is waited on with tokio, so a destroy sees the exit within
+//!   microseconds rather than at the next poll; signals go through `pidfd_send_signal`, which
+//!   cannot hit a recycled pid.
+//! * **Kill** (libvirt's virProcessKillPainfully): SIGTERM, wait up to 10 s, then SIGKILL and
+//!   wait up to 30 s more; with `graceful` only SIGTERM and 15 s. Failure is SYSTEM_ERROR
+//!   "Failed to terminate process PID with SIGTERM|SIGKILL".
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use nix::libc;
+use tokio::io::unix::AsyncFd;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::VirtError;
+
+/// What to run: program, arguments, environment (the whole of it) and descriptors to pass at
+/// fixed numbers.
+#[derive(Debug, Default)]
+pub struct Launch {
+    /// The emulator binary.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its entire environment.
+    pub env: Vec<(String, String)>,
+    /// Descriptors QEMU inherits: (number in QEMU, descriptor here).
+    pub fds: Vec<(RawFd, OwnedFd)>,
+}
+
+/// A running QEMU: its pid and start time (ticks since boot), which together name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pid {
+    /// Process id.
+    pub pid: i32,
+    /// Start time from `/proc/PID/stat` (field 22).
+    pub start_time: u64,
+}
+
+/// A failed process step.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The log file could not be opened or written.
+    #[error("cannot write the log file {}: {source}", path.display())]
+    Log {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// fork/exec failed.
+    #[error("cannot execute {}: {source}", program.display())]
+    Spawn {
+        /// The emulator.
+        program: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The process is gone before it could be identified.
+    #[error("process {pid} exited at once")]
+    Vanished {
+        /// Its pid.
+        pid: i32,
+    },
+    /// The process did not die.
+    #[error("Failed to terminate process {pid} with {signal}")]
+    Kill {
+        /// Its pid.
+        pid: i32,
+        /// The last signal sent.
+        signal: &'static str,
+    },
+}
+
+impl ProcessError {
+    /// libvirt's error: SYSTEM_ERROR in the QEMU domain.
+    pub fn to_virt(&self) -> VirtError {
+        VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, self.to_string())
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm+0000` for `t` (UTC), as libvirt stamps its log lines.
+pub fn log_time(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}+0000",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
+/// Appends one line to the log (best effort: a full disk must not stop a guest).
+pub fn log_line(path: &Path, line: &str) {
+    let res = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{}: {line}", log_time(SystemTime::now())));
+    if let Err(e) = res {
+        tracing::warn!(log = %path.display(), error = %e, "cannot write the domain log");
+    }
+}
+
+/// Opens the log for appending, writes the "starting up" header and the command line, and
+/// returns the file (for QEMU's stdout and stderr) and the offset where this run's text
+/// starts.
+fn open_log(path: &Path, launch: &Launch) -> Result<(File, u64), ProcessError> {
+    let err = |source| ProcessError::Log {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(err)?;
+    let start = f.seek(SeekFrom::End(0)).map_err(err)?;
+    let mut text = format!(
+        "{}: starting up virtqemud version: {}\n",
+        log_time(SystemTime::now()),
+        env!("CARGO_PKG_VERSION")
+    );
+    for (k, v) in &launch.env {
+        text.push_str(&format!("{k}={v} \\\n"));
+    }
+    text.push_str(&launch.program.display().to_string());
+    for a in &launch.args {
+        text.push_str(" \\\n");
+        text.push_str(a);
+    }
+    text.push('\n');
+    f.write_all(text.as_bytes()).map_err(err)?;
+    Ok((f, start + text.len() as u64))
+}
+
+/// Duplicates `fd` to a close-on-exec descriptor numbered at least `min`.
+fn dup_above(fd: RawFd, min: RawFd) -> std::io::Result<OwnedFd> {
+    // SAFETY: fcntl(F_DUPFD_CLOEXEC) on a descriptor we own; the result is a new descriptor
+    // that nothing else owns.
+    let n = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `n` was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
+/// Starts QEMU in its own session with its output appended to `log`. Returns the process
+/// and the log offset where this run's output starts (for [`log_since`]).
+pub fn spawn(launch: Launch, log: &Path) -> Result<(Pid, u64), ProcessError> {
+    let (log_file, log_start) = open_log(log, &launch)?;
+    let spawn_err = |source| ProcessError::Spawn {
+        program: launch.program.clone(),
+        source,
+    };
+    // Move every descriptor above the highest target first, so the dup2 calls in the child
+    // cannot overwrite a source that another target still needs.
+    let top = launch.fds.iter().map(|(t, _)| *t).max().unwrap_or(2) + 1;
+    let mut moves: Vec<(RawFd, OwnedFd)> = Vec::with_capacity(launch.fds.len());
+    for (target, fd) in &launch.fds {
+        moves.push((
+            *target,
+            dup_above(fd.as_raw_fd(), top.max(64)).map_err(spawn_err)?,
+        ));
+    }
+    let raw: Vec<(RawFd, RawFd)> = moves.iter().map(|(t, f)| (*t, f.as_raw_fd())).collect();
+    let stderr = log_file.try_clone().map_err(spawn_err)?;
+    let mut cmd = std::process::Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .env_clear()
+        .envs(launch.env.iter().map(|(k, v)| (k, v)))
+        .stdin(std::process::Stdio::null())
+        .stdout(log_file)
+        .stderr(stderr);
+    // SAFETY: the closure runs in the forked child before exec and calls only
+    // async-signal-safe functions (setsid, dup2, umask) on plain integers captured by value.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::umask(0o002);
+            for &(target, src) in &raw {
+                // dup2 clears close-on-exec on the target: QEMU inherits it.
+                if libc::dup2(src, target) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(spawn_err)?;
+    let pid = i32::try_from(child.id()).map_err(|_| ProcessError::Vanished { pid: -1 })?;
+    // The Child is dropped without waiting: reaping is ours (see `reap`).
+    drop(child);
+    drop(moves);
+    match stat(pid) {
+        Some(st) => Ok((
+            Pid {
+                pid,
+                start_time: st.start_time,
+            },
+            log_start,
+        )),
+        None => {
+            reap(pid);
+            Err(ProcessError::Vanished { pid })
+        }
+    }
+}
+
+/// The fields of `/proc/PID/stat` we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// The state letter (R, S, D, Z, X, ...).
+    pub state: char,
+    /// user + system time in clock ticks.
+    pub cpu_ticks: u64,
+    /// Start time in clock ticks since boot.
+    pub start_time: u64,
+}
+
+/// Parses `/proc/PID/stat` (or `/proc/PID/task/TID/stat`) text.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    // The command name is in parentheses and may itself hold spaces and parentheses.
+    let rest = &text[text.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the name: state is field 3, utime 14, stime 15, starttime 22 (1-based).
+    let state = f.first()?.chars().next()?;
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    let start_time = f.get(19)?.parse().ok()?;
+    Some(Stat {
+        state,
+        cpu_ticks: utime + stime,
+        start_time,
+    })
+}
+
+/// `/proc/PID/stat` of `pid`, `None` when there is no such process.
+pub fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+/// Whether `p` still runs: same pid, same start time, not a zombie.
+pub fn is_alive(p: Pid) -> bool {
+    stat(p.pid).is_some_and(|s| s.start_time == p.start_time && !matches!(s.state, 'Z' | 'X'))
+}
+
+/// Reaps `pid` if it is an exited child of ours; anything else is left alone.
+pub fn reap(pid: i32) {
+    let mut status = 0;
+    // SAFETY: waitpid on one pid with WNOHANG writes only into `status`.
+    unsafe {
+        libc::waitpid(pid, &mut status, libc::WNOHANG);
+    }
+}
+
+/// Our children that are zombies now: `/proc/*/stat` with our pid as parent and state `Z`.
+pub fn zombie_children() -> Vec<i32> {
+    let me = std::process::id().to_string();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(close) = text.rfind(')') else {
+            continue;
+        };
+        let mut f = text[close + 1..].split_whitespace();
+        if let (Some("Z"), Some(ppid)) = (f.next(), f.next()) {
+            if ppid == me {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// Reaps orphans handed to the subreaper without taking a child from the code that waits for
+/// it (std's and tokio's `wait` reap their own children at once, so a global `waitpid(-1)`
+/// would steal their exit status): a zombie child seen in `previous` and still a zombie now
+/// has nobody waiting for it and is reaped. Returns the zombies to remember for next time.
+pub fn reap_orphans(previous: &[i32]) -> Vec<i32> {
+    let now = zombie_children();
+    for pid in &now {
+        if previous.contains(pid) {
+            reap(*pid);
+        }
+    }
+    now.into_iter().filter(|p| !previous.contains(p)).collect()
+}
+
+/// A handle on a process that cannot be confused with a later user of its pid.
+pub struct ProcHandle {
+    pid: Pid,
+    fd: AsyncFd<OwnedFd>,
+}
+
+impl std::fmt::Debug for ProcHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcHandle")
+            .field("pid", &self.pid)
+            .finish()
+    }
+}
+
+impl ProcHandle {
+    /// Opens `p`; `None` when it is gone (or its pid now names another process).
+    pub fn open(p: Pid) -> Option<ProcHandle> {
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+        let n = unsafe { libc::syscall(libc::SYS_pidfd_open, p.pid, 0) };
+        if n < 0 {
+            return None;
+        }
+        // SAFETY: the descriptor was just created and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(n as RawFd) };
+        // Checked after opening: the pidfd now pins the process we verified.
+        if stat(p.pid).is_none_or(|s| s.start_time != p.start_time) {
+            return None;
+        }
+        // SAFETY: the OwnedFd is moved into the AsyncFd, which keeps it open (and the same
+        // descriptor) until the AsyncFd is dropped.
+        let fd =
+            unsafe { AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()?;
+        Some(ProcHandle { pid: p, fd })
+    }
+
+    /// The process.
+    pub fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    /// Sends `sig`; false when the process is gone.
+    pub fn signal(&self, sig: i32) -> bool {
+        // SAFETY: pidfd_send_signal on a descriptor we own, no siginfo.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.fd.get_ref().as_raw_fd(),
+                sig,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        r == 0
+    }
+
+    /// Waits until the process exits (a zombie counts), at most `limit`; true when it did.
+    /// Reaps it when it is our child.
+    pub async fn wait_exit(&self, limit: Duration) -> bool {
+        let exited = matches!(
+            tokio::time::timeout(limit, self.fd.readable()).await,
+            Ok(Ok(_))
+        );
+        if exited {
+            reap(self.pid.pid);
+        }
+        exited
+    }
+
+    /// libvirt's kill: SIGTERM, then SIGKILL unless `graceful` (see the module docs).
+    pub async fn terminate(&self, graceful: bool) -> Result<(), ProcessError> {
+        if !self.signal(libc::SIGTERM) {
+            reap(self.pid.pid);
+            return Ok(());
+        }
+        let first = if graceful { 15 } else { 10 };
+        if self.wait_exit(Duration::from_secs(first)).await {
+            return Ok(());
+        }
+        let pid = self.pid.pid;
+        if graceful {
+            return Err(ProcessError::Kill {
+                pid,
+                signal: "SIGTERM",
+            });
+        }
+        self.signal(libc::SIGKILL);
+        if self.wait_exit(Duration::from_secs(30)).await {
+            return Ok(());
+        }
+        Err(ProcessError::Kill {
+            pid,
+            signal: "SIGKILL",
+        })
+    }
+}
+
+/// The log text written since `offset`, at most the last `max_lines` lines, trimmed.
+pub fn log_since(path: &Path, offset: u64, max_lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        if f.seek(SeekFrom::Start(offset)).is_ok() {
+            let mut buf = Vec::new();
+            let _ = f.take(1 << 20).read_to_end(&mut buf);
+            text = String::from_utf8_lossy(&buf).into_owned();
+        }
+    }
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let skip = lines.len().saturating_sub(max_lines);
+    lines[skip..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_parsing_survives_odd_names() {
+        let line = "123 (qemu (x) y) S 1 123 123 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 4 0 9876 0 0";
+        let st = parse_stat(line).expect("parses");
+        assert_eq!(st.state, 'S');
+        assert_eq!(st.cpu_ticks, 10);
+        assert_eq!(st.start_time, 9876);
+        assert!(parse_stat("garbage").is_none());
+    }
+
+    #[test]
+    fn log_time_is_utc_civil() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_767_225_600_123);
+        assert_eq!(log_time(t), "2026-01-01 00:00:00.123+0000");
+    }
+
+    #[tokio::test]
+    async fn spawned_process_has_own_session_log_and_fds_and_dies_fast() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("log/x.log");
+        let (r, w) = nix::unistd::pipe().expect("pipe");
+        drop(r);
+        let launch = Launch {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                "echo hello; ls -l /proc/self/fd/7 >/dev/null && echo fd7; exec sleep 30".into(),
+            ],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            fds: vec![(7, w)],
+        };
+        let (p, start) = spawn(launch, &log).expect("spawns");
+        assert!(is_alive(p));
+        let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(p.pid))).expect("sid");
+        assert_eq!(sid.as_raw(), p.pid, "leads its own session");
+        let h = ProcHandle::open(p).expect("handle");
+        // Let the shell write before it execs sleep.
+        for _ in 0..100 {
+            if log_since(&log, start, 10).contains("fd7") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(log_since(&log, start, 10), "hello\nfd7");
+        let head = std::fs::read_to_string(&log).expect("log");
+        assert!(head.contains("starting up virtqemud"), "{head}");
+        assert!(
+            head.contains("PATH=/usr/bin:/bin \\\n/bin/sh \\\n-c"),
+            "{head}"
+        );
+        let t = std::time::Instant::now();
+        h.terminate(false).await.expect("terminates");
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(!is_alive(p));
+        assert!(stat(p.pid).is_none(), "reaped");
+        assert!(ProcHandle::open(p).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_reused_pid_or_zombie_is_not_the_guest() {
+        let me = Pid {
+            pid: std::process::id() as i32,
+            start_time: stat(std::process::id() as i32).expect("self").start_time,
+        };
+        assert!(is_alive(me));
+        assert!(!is_alive(Pid {
+            start_time: me.start_time + 1,
+            ..me
+        }));
+        assert!(ProcHandle::open(Pid {
+            start_time: me.start_time + 1,
+            ..me
+        })
+        .is_none());
+        // A zombie: a child that exited and is not reaped yet.
+        let child = std::process::Command::new("/bin/true")
+            .spawn()
+            .expect("true");
+        let pid = child.id() as i32;
+        let st = stat(pid).expect("stat");
+        let p = Pid {
+            pid,
+            start_time: st.start_time,
+        };
+        for _ in 0..200 {
+            if stat(pid).is_some_and(|s| s.state == 'Z') {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!is_alive(p), "a zombie is dead");
+        // The orphan reaper reaps a zombie only the second time it sees it.
+        let seen = reap_orphans(&[]);
+        assert!(seen.contains(&pid), "{seen:?}");
+        assert!(stat(pid).is_some(), "not reaped at first sight");
+        // (Only this test's child is passed as seen before: other tests' children are left.)
+        reap_orphans(&[pid]);
+        assert!(stat(pid).is_none(), "reaped at second sight");
+        drop(child);
+    }
+}

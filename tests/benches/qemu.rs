@@ -132,7 +132,7 @@ pub struct GuestFigures {
 }
 
 /// Everything measured against one driver.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Results {
     /// Median start (API return) of the diskless guest.
     pub start: Duration,
@@ -315,9 +315,6 @@ fn check_smoke(plan: &Plan, ours: &Results) {
     assert!(ours.rss_few.is_some_and(|k| k > 0), "no daemon RSS");
     if let Err(why) = &ours.guest {
         // Only a missing guest image is a reason to skip; a failed step is not.
-        assert!(
-            why.starts_with("no test guest"),
-            "real guest failed: {why}"
-        );
+        assert!(why.starts_with("no test guest"), "real guest failed: {why}");
     }
 }

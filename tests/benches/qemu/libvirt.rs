@@ -83,8 +83,9 @@ impl Libvirt {
     }
 }
 
-fn err(what: &str, name: &str) -> impl Fn(virt::error::Error) -> String + '_ {
-    let what = what.to_string();
+/// Maps a binding error to a message naming the call and the domain.
+fn err(what: &str, name: &str) -> impl Fn(virt::error::Error) -> String {
+    let (what, name) = (what.to_string(), name.to_string());
     move |e| format!("libvirt: {what} {name}: {e}")
 }
 

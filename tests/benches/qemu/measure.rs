@@ -35,19 +35,22 @@ pub fn run(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
 fn sequence(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
     let (start, destroy) = cycles(plan, b)?;
     eprintln!("  start {start:?}, destroy {destroy:?}");
+    // Only running guests are defined while stats are taken: every record is a running one.
+    b.remove_bench_domains()?;
     let names: Vec<String> = (0..plan.many).map(|i| format!("{PREFIX}{i}")).collect();
-    for n in &names {
+    let define_start = |b: &mut dyn Backend, n: &String| -> Result<(), String> {
         b.define(&diskless_xml(n))?;
-    }
+        b.start(n)
+    };
     for n in &names[..plan.few] {
-        b.start(n)?;
+        define_start(b, n)?;
     }
     let stats_few = bulk_stats(plan, b, plan.few)?;
     let rss_few = b.daemon_pid().and_then(rss_kib);
     eprintln!("  {stats_few:?}, rss {rss_few:?} KiB");
     let stats_many = (|| {
         for n in &names[plan.few..] {
-            b.start(n)?;
+            define_start(b, n)?;
         }
         bulk_stats(plan, b, plan.many)
     })();
@@ -132,7 +135,9 @@ fn real_guest(plan: &Plan, b: &mut dyn Backend, name: &str) -> Result<GuestFigur
         b.shutdown(name)?;
         while !b.is_shutoff(name)? {
             if t.elapsed() > SHUTDOWN_LIMIT {
-                return Err(format!("{name} not shut off {SHUTDOWN_LIMIT:?} after shutdown"));
+                return Err(format!(
+                    "{name} not shut off {SHUTDOWN_LIMIT:?} after shutdown"
+                ));
             }
             std::thread::sleep(POLL);
         }
@@ -164,7 +169,9 @@ fn wait_marker(b: &mut dyn Backend, name: &str, started: Instant) -> Result<Dura
         Err(_) => {
             // The watcher may block in a read: destroying the guest ends its stream.
             let _ = b.destroy(name);
-            Err(format!("no {READY_MARKER} from {name} within {MARKER_LIMIT:?}"))
+            Err(format!(
+                "no {READY_MARKER} from {name} within {MARKER_LIMIT:?}"
+            ))
         }
     }
 }

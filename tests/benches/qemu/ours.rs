@@ -190,15 +190,19 @@ impl Backend for Ours {
 
     fn remove_bench_domains(&mut self) -> Result<usize, String> {
         let all = self.call("list", "", self.conn.list_all_domains(0))?;
-        let mut removed = 0;
-        for d in all.iter().filter(|d| d.name.starts_with(PREFIX)) {
-            let s = self.call("state of", &d.name, self.conn.domain_state(&dom(&d.name)))?;
+        let names: Vec<String> = all
+            .into_iter()
+            .filter_map(|d| d.domain.map(|d| d.name))
+            .filter(|n| n.starts_with(PREFIX))
+            .collect();
+        for n in &names {
+            let s = self.call("state of", n, self.conn.domain_state(&dom(n)))?;
             if s.state != SHUTOFF {
-                self.destroy(&d.name)?;
+                self.destroy(n)?;
             }
-            self.call("undefine", &d.name, self.conn.undefine(&dom(&d.name), 0))?;
-            removed += 1;
+            self.call("undefine", n, self.conn.undefine(&dom(n), 0))?;
         }
+        let removed = names.len();
         Ok(removed)
     }
 }

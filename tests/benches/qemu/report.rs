@@ -147,7 +147,10 @@ pub fn print(
         })
         .reference("38 ms")
         .target("< 5 ms".into(), 0.005),
-        row(format!("bulk stats, all groups, {many} guests"), &stats_many),
+        row(
+            format!("bulk stats, all groups, {many} guests"),
+            &stats_many,
+        ),
         row(format!("daemon RSS, {few} guests running"), &|r| {
             r.rss_few.map(Value::Kib)
         })
@@ -156,10 +159,14 @@ pub fn print(
         row(format!("daemon RSS, {many} guests running"), &|r| {
             r.rss_many.map(Value::Kib)
         }),
-        row("real guest: start returns".into(), &|r| guest(r, |g| g.start)).reference("270 ms"),
-        row("real guest: marker on the console, after start".into(), &|r| {
-            guest(r, |g| g.marker)
+        row("real guest: start returns".into(), &|r| {
+            guest(r, |g| g.start)
         })
+        .reference("270 ms"),
+        row(
+            "real guest: marker on the console, after start".into(),
+            &|r| guest(r, |g| g.marker),
+        )
         .reference("2.7 s"),
         row("real guest: ACPI shutdown → shut off".into(), &|r| {
             guest(r, |g| g.shutdown)
@@ -193,9 +200,15 @@ pub fn print(
         ))
         .unwrap_or_default()
     );
-    println!("bulk stats, {few} guests: ours {}", stats_cell(&ours.stats_few));
+    println!(
+        "bulk stats, {few} guests: ours {}",
+        stats_cell(&ours.stats_few)
+    );
     if let Some(l) = t {
-        println!("bulk stats, {few} guests: libvirt {}", stats_cell(&l.stats_few));
+        println!(
+            "bulk stats, {few} guests: libvirt {}",
+            stats_cell(&l.stats_few)
+        );
     }
     notes("virtqemud", ours);
     match theirs {

@@ -134,6 +134,8 @@ pub struct GuestFigures {
 /// Everything measured against one driver.
 #[derive(Clone, Debug)]
 pub struct Results {
+    /// Daemon VmRSS in KiB before the first guest starts.
+    pub rss_idle: Option<u64>,
     /// Median start (API return) of the diskless guest.
     pub start: Duration,
     /// Median destroy of the diskless guest.

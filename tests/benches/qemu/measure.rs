@@ -33,6 +33,7 @@ pub fn run(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
 }
 
 fn sequence(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
+    let rss_idle = b.daemon_pid().and_then(rss_kib);
     let (start, destroy) = cycles(plan, b)?;
     eprintln!("  start {start:?}, destroy {destroy:?}");
     // Only running guests are defined while stats are taken: every record is a running one.
@@ -71,6 +72,7 @@ fn sequence(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
     };
     eprintln!("  real guest: {guest:?}");
     Ok(Results {
+        rss_idle,
         start,
         destroy,
         stats_few,

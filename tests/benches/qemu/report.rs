@@ -151,6 +151,7 @@ pub fn print(
             format!("bulk stats, all groups, {many} guests"),
             &stats_many,
         ),
+        row("daemon RSS, no guest yet".into(), &|r| r.rss_idle.map(Value::Kib)),
         row(format!("daemon RSS, {few} guests running"), &|r| {
             r.rss_few.map(Value::Kib)
         })

@@ -43,6 +43,9 @@ pub struct QemuDriver {
     pub(crate) log_dir: PathBuf,
     /// Managed-save images (`STATE/qemu/save`).
     pub(crate) save_dir: PathBuf,
+    /// Emulator versions by binary, with the mtime they were read at (`--version` is an exec
+    /// of tens of milliseconds, not to be paid on every start).
+    pub(crate) versions: Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64)>>,
     /// The next domain ID.
     pub(crate) next_id: AtomicU32,
     /// The next run generation.
@@ -75,6 +78,7 @@ impl QemuDriver {
             run_root,
             log_dir: QemuDriver::log_dir(paths),
             save_dir: paths.state_dir.join("qemu/save"),
+            versions: Mutex::new(Default::default()),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
         });
@@ -123,6 +127,22 @@ impl QemuDriver {
 
     pub(crate) fn check_flags(&self, flags: u32, allowed: u32, function: &str) -> DriverResult<()> {
         VirtError::check_flags(flags, allowed, ErrorDomain::Qemu, function)
+    }
+
+    /// The version of `emulator`, cached while its mtime stays the same.
+    pub(crate) fn version_of(&self, emulator: &std::path::Path) -> u64 {
+        let mtime = std::fs::metadata(emulator)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let mut cache = self.versions.lock().expect("version cache lock poisoned");
+        if let Some((t, v)) = cache.get(emulator) {
+            if *t == mtime {
+                return *v;
+            }
+        }
+        let v = host::emulator_version(emulator);
+        cache.insert(emulator.to_path_buf(), (mtime, v));
+        v
     }
 
     pub(crate) fn emulator_version(&self) -> u64 {

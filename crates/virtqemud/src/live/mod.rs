@@ -397,3 +397,28 @@ pub(crate) fn paused_reason_of(status: &str) -> i32 {
         _ => UNKNOWN,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_held_job_times_out_after_30_s_naming_its_holder() {
+        let job = Job::default();
+        let held = job.acquire("virDomainSuspend").await.expect("free");
+        let t = tokio::time::Instant::now();
+        let e = job
+            .acquire("virDomainResume")
+            .await
+            .err()
+            .expect("times out");
+        assert_eq!(t.elapsed(), JOB_WAIT);
+        assert_eq!(e.code, ErrorCode::OperationTimeout);
+        assert_eq!(
+            e.detail,
+            "cannot acquire state change lock (held by virDomainSuspend)"
+        );
+        drop(held);
+        job.acquire("virDomainResume").await.expect("released");
+    }
+}

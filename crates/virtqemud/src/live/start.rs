@@ -204,7 +204,7 @@ impl QemuDriver {
         };
         let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
         let ctx = LaunchContext {
-            qemu_version: host::emulator_version(&emulator),
+            qemu_version: self.version_of(&emulator),
             emulator,
             domain_dir: lib_dir.clone(),
             monitor: monitor.clone(),

@@ -495,6 +495,35 @@ async fn a_disk_is_hot_plugged_and_unplugged() {
         .await
         .expect_err("missing");
     assert_eq!(e.code, ErrorCode::DeviceMissing);
+    // A user-mode NIC.
+    let nic = "<interface type='user'><mac address='52:54:00:aa:bb:cc'/>\
+               <model type='virtio'/></interface>";
+    d.attach_device(&name("g1"), nic, 1)
+        .await
+        .expect("attach nic");
+    let devs = a
+        .qmp
+        .execute(
+            "qom-list",
+            Some(serde_json::json!({"path": "/machine/peripheral"})),
+        )
+        .await
+        .expect("qom-list");
+    assert!(devs.to_string().contains("\"net0\""), "{devs}");
+    assert!(d
+        .domain_xml(&name("g1"), 0)
+        .await
+        .expect("xml")
+        .contains("52:54:00:aa:bb:cc"));
+    let e = d
+        .attach_device(
+            &name("g1"),
+            "<interface type='bridge'><source bridge='x'/></interface>",
+            1,
+        )
+        .await
+        .expect_err("tap hotplug");
+    assert_eq!(e.code, ErrorCode::OperationUnsupported);
     d.destroy_domain(&name("g1"), 0).await.expect("destroy");
 }
 

@@ -26,7 +26,8 @@
 //! `/work/shared/tools/libvirt-anchor.sh` first, which installs and starts libvirtd when
 //! missing; when libvirtd cannot be reached the table shows ours only and says why.
 //!
-//! `cargo bench -p virt-tests --bench qemu --features libvirt` runs the full plan. Without
+//! `cargo bench -p virt-tests --bench qemu --features libvirt` runs the full plan (ours first;
+//! `QBENCH_LIBVIRT_FIRST=1` swaps the order). Without
 //! `--bench` (`cargo test -p virt-tests --bench qemu`) a tiny plan checks every step: it fails
 //! when our side fails, skips libvirt's when its daemon is not there, and prints no verdicts.
 //! Every domain named `qbench-*` is destroyed and undefined on both sides before and after.
@@ -291,16 +292,28 @@ fn main() {
     eprintln!("plan: {plan:?}");
     eprintln!("measuring raw QEMU ...");
     let raw = raw::run(&plan).expect("raw QEMU");
+    // Ours goes first unless asked otherwise: a way to see whether the order (the host's
+    // load drifting during the run) favours one side.
+    let libvirt_first = std::env::var_os("QBENCH_LIBVIRT_FIRST").is_some_and(|v| !v.is_empty());
+    let measure_libvirt = || {
+        eprintln!("measuring libvirt ...");
+        libvirt_side(&plan)
+    };
+    let early = libvirt_first.then(measure_libvirt);
     eprintln!("measuring virtqemud ...");
     let ours = ours::run(&plan).unwrap_or_else(|e| panic!("virtqemud: {e}"));
-    eprintln!("measuring libvirt ...");
-    let theirs = libvirt_side(&plan);
+    let theirs = early.unwrap_or_else(measure_libvirt);
     if let Err(why) = &theirs {
         eprintln!("libvirt's column is missing: {why}");
     }
     if !full {
         check_smoke(&plan, &ours);
     }
+    let after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load = format!(
+        "{load} before the run, {} after (1-minute)",
+        after.split_whitespace().next().unwrap_or("?")
+    );
     report::print(&plan, &load, &raw, &ours, theirs.as_ref());
 }
 

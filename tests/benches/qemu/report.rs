@@ -151,7 +151,9 @@ pub fn print(
             format!("bulk stats, all groups, {many} guests"),
             &stats_many,
         ),
-        row("daemon RSS, no guest yet".into(), &|r| r.rss_idle.map(Value::Kib)),
+        row("daemon RSS, no guest yet".into(), &|r| {
+            r.rss_idle.map(Value::Kib)
+        }),
         row(format!("daemon RSS, {few} guests running"), &|r| {
             r.rss_few.map(Value::Kib)
         })
@@ -176,7 +178,7 @@ pub fn print(
         row("real guest: destroy".into(), &|r| guest(r, |g| g.destroy)).reference("1.23 s"),
     ];
     println!();
-    println!("QEMU driver, load average {load} before the run, plan {plan:?}");
+    println!("QEMU driver, load average {load}; plan {plan:?}");
     println!();
     println!("| metric | virtqemud | libvirt | ours/libvirt | libvirt ref | target |");
     println!("| --- | --- | --- | --- | --- | --- |");

@@ -48,6 +48,8 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Descriptors QEMU inherits: (number in QEMU, descriptor here).
     pub fds: Vec<(RawFd, OwnedFd)>,
+    /// The command line as the log shows it; empty: one line per argument.
+    pub rendered: String,
 }
 
 /// A running QEMU: its pid and start time (ticks since boot), which together name it.
@@ -161,13 +163,17 @@ fn open_log(path: &Path, launch: &Launch) -> Result<(File, u64), ProcessError> {
         log_time(SystemTime::now()),
         env!("CARGO_PKG_VERSION")
     );
-    for (k, v) in &launch.env {
-        text.push_str(&format!("{k}={v} \\\n"));
-    }
-    text.push_str(&launch.program.display().to_string());
-    for a in &launch.args {
-        text.push_str(" \\\n");
-        text.push_str(a);
+    if launch.rendered.is_empty() {
+        for (k, v) in &launch.env {
+            text.push_str(&format!("{k}={v} \\\n"));
+        }
+        text.push_str(&launch.program.display().to_string());
+        for a in &launch.args {
+            text.push_str(" \\\n");
+            text.push_str(a);
+        }
+    } else {
+        text.push_str(launch.rendered.trim_end());
     }
     text.push('\n');
     f.write_all(text.as_bytes()).map_err(err)?;
@@ -481,6 +487,7 @@ mod tests {
             ],
             env: vec![("PATH".into(), "/usr/bin:/bin".into())],
             fds: vec![(7, w)],
+            rendered: String::new(),
         };
         let (p, start) = spawn(launch, &log).expect("spawns");
         assert!(is_alive(p));

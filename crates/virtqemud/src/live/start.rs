@@ -224,7 +224,9 @@ impl QemuDriver {
                 return Err(e);
             }
         };
+        let rendered = cmd.render();
         let launch = process::Launch {
+            rendered,
             program: cmd.program,
             args: cmd.args,
             env: cmd.env,
@@ -237,6 +239,7 @@ impl QemuDriver {
             launch.fds.push((n, fd));
             launch.args.push("-incoming".into());
             launch.args.push(format!("fd:{n}"));
+            launch.rendered.push_str(&format!(" \\\n-incoming fd:{n}"));
         }
         let spawned = process::spawn(launch, &log).map_err(|e| e.to_virt());
         let (pid, log_start) = match spawned {

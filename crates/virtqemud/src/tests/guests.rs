@@ -278,7 +278,7 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     assert!(!root.path().join("run/virt/qemu/domain-1-g1").exists());
     let log = std::fs::read_to_string(root.path().join("var/log/virt/qemu/g1.log")).expect("log");
     assert!(log.contains("starting up"), "{log}");
-    assert!(log.contains("-name \\\nguest=g1"), "{log}");
+    assert!(log.contains("-name guest=g1"), "{log}");
     assert!(log.contains("shutting down, reason=destroyed"), "{log}");
     let e = d
         .destroy_domain(&name("g1"), 0)

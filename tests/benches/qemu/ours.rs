@@ -29,7 +29,6 @@ const SHUTOFF: i32 = 5;
 
 /// Measures every figure of `plan` against a `virtqemud` started for the purpose.
 pub fn run(plan: &Plan) -> Result<Results, String> {
-    ensure_binary()?;
     remove_stale_roots();
     let mut ours = Ours::start()?;
     let out = measure::run(plan, &mut ours);
@@ -41,7 +40,7 @@ pub fn run(plan: &Plan) -> Result<Results, String> {
 
 /// Builds `virtqemud` for this profile (release under `cargo bench`), so the daemon measured
 /// is current; `workspace_bin` then finds it beside this benchmark.
-fn ensure_binary() -> Result<(), String> {
+pub fn ensure_binary() -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.args(["build", "-q", "-p", "virtqemud", "--bin", "virtqemud"]);

@@ -16,7 +16,9 @@
 //! daemon and its socket; the next call reconnects by itself.
 //!
 //! The settings live in `CONFIG_DIR/virt-proxy.conf` ([`config`], libvirt's `key = value`
-//! syntax). The TLS listener is not built yet: its settings are parsed and kept.
+//! syntax), including the TCP listeners: `listen_tls` (mutual TLS, libvirt's PKI layout,
+//! `tls_allowed_dn_list`) and `listen_tcp` (unauthenticated, off unless set), served by the
+//! shared runtime. `virt-proxy --stdio` ([`stdio`]) is the remote end of `+ssh` URIs.
 //!
 //! virt-proxy depends on virt-xml as well as virt-core (the architecture lists virt-core only)
 //! because the test driver it serves needs the XML codec.

@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::lifecycle as ev;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
 use super::start::has_balloon;
@@ -293,7 +294,9 @@ impl QemuDriver {
         Ok(())
     }
 
-    /// libvirt: virDomainSetVcpusFlags. CONFIG only: vCPU hotplug is not implemented.
+    /// libvirt: virDomainSetVcpusFlags. LIVE adds vCPUs by hotplug (`device_add` of the
+    /// slots `query-hotpluggable-cpus` offers, as libvirt); removing them from a running
+    /// domain is not implemented (OPERATION_UNSUPPORTED).
     pub(crate) async fn set_vcpus(
         &self,
         lookup: &DomainLookup,
@@ -318,15 +321,24 @@ impl QemuDriver {
         let (_job, uuid) = self.job(lookup, "virDomainSetVcpusFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (live, config) = self.impact(&lookup, flags)?;
-        if live || flags & 8 != 0 {
+        if flags & 8 != 0 {
             return Err(VirtError::new(
                 ErrorCode::OperationUnsupported,
                 ErrorDomain::Qemu,
-                "changing the vCPU count of a running domain (vCPU hotplug) is not supported \
-                 by virtqemud yet; use --config and restart the domain",
+                "setting the guest's vCPU count through the guest agent is not supported",
             ));
         }
-        debug_assert!(config);
+        if live {
+            if flags & MAXIMUM != 0 {
+                return Err(invalid(
+                    "cannot change the maximum vCPU count of an active domain",
+                ));
+            }
+            self.hotplug_vcpus(&uuid, count).await?;
+        }
+        if !config {
+            return Ok(());
+        }
         self.edit_config(&lookup, |def| {
             if flags & MAXIMUM != 0 {
                 def.vcpus = count;
@@ -342,6 +354,94 @@ impl QemuDriver {
             }
             Ok(())
         })
+    }
+
+    /// Hot-adds vCPUs until the running domain has `count`: one `device_add` per free slot of
+    /// `query-hotpluggable-cpus` (lowest socket/core/thread first, ids `vcpuN` as libvirt),
+    /// then the vCPU threads are re-read and the status saved.
+    async fn hotplug_vcpus(&self, uuid: &Uuid, count: u32) -> DriverResult<()> {
+        let a = self.active(uuid)?;
+        let (max, current) = {
+            let st = self.lock();
+            let r = st
+                .by_uuid
+                .get(uuid)
+                .and_then(|d| d.run.as_ref())
+                .ok_or_else(|| invalid("domain is not running"))?;
+            let max = r.live.vcpus.max(1);
+            let cur = if r.live.current_vcpus == 0 {
+                max
+            } else {
+                r.live.current_vcpus
+            };
+            (max, cur)
+        };
+        if count > max {
+            return Err(invalid_arg(format!(
+                "requested vcpus is greater than max allowable vcpus for the live domain: {count} > {max}"
+            )));
+        }
+        if count < current {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                format!(
+                    "removing vCPUs from a running domain ({current} -> {count}) is not \
+                     supported by virtqemud yet; use --config and restart the domain"
+                ),
+            ));
+        }
+        if count > current {
+            let slots = self.qmp(&a, "query-hotpluggable-cpus", None).await?;
+            let mut free: Vec<&Value> = slots
+                .as_array()
+                .map(|v| v.iter().filter(|s| s.get("qom-path").is_none()).collect())
+                .unwrap_or_default();
+            let key = |s: &Value, k: &str| {
+                s.get("props")
+                    .and_then(|p| p.get(k))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            free.sort_by_key(|s| {
+                (
+                    key(s, "socket-id"),
+                    key(s, "die-id"),
+                    key(s, "core-id"),
+                    key(s, "thread-id"),
+                )
+            });
+            let needed = (count - current) as usize;
+            if free.len() < needed {
+                return Err(invalid(format!(
+                    "QEMU offers {} free vCPU slots, {needed} needed",
+                    free.len()
+                )));
+            }
+            for (i, slot) in free.iter().take(needed).enumerate() {
+                let mut args = serde_json::Map::new();
+                let driver = slot
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid("query-hotpluggable-cpus: a slot without a type"))?;
+                args.insert("driver".into(), json!(driver));
+                args.insert("id".into(), json!(format!("vcpu{}", current as usize + i)));
+                if let Some(props) = slot.get("props").and_then(Value::as_object) {
+                    for (k, v) in props {
+                        args.insert(k.clone(), v.clone());
+                    }
+                }
+                self.qmp(&a, "device_add", Some(Value::Object(args)))
+                    .await?;
+            }
+        }
+        let cpus = self.qmp(&a, "query-cpus-fast", None).await?;
+        let vcpus = super::start::vcpus_of(&cpus);
+        self.update_run(uuid, a.gen, |r| {
+            r.vcpus = vcpus;
+            r.live.current_vcpus = count;
+        });
+        Ok(())
     }
 
     /// libvirt: virDomainGetVcpusFlags.

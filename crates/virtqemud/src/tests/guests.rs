@@ -251,10 +251,10 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
         .expect_err("above max");
     assert_eq!(e.code, ErrorCode::InvalidArg);
     let e = d
-        .set_domain_vcpus(&name("g1"), 1, 1)
+        .set_domain_vcpus(&name("g1"), 2, 1)
         .await
-        .expect_err("live vcpus");
-    assert_eq!(e.code, ErrorCode::OperationUnsupported);
+        .expect_err("live vcpus above the maximum");
+    assert_eq!(e.code, ErrorCode::InvalidArg, "{e:?}");
 
     let t = Instant::now();
     let h = d.destroy_domain(&name("g1"), 0).await.expect("destroy");
@@ -919,4 +919,45 @@ async fn kvm_domain_runs_with_the_kvm_accelerator_or_is_refused_clearly() {
     assert_eq!(qmp_status(&d, "k1").await, "running");
     d.destroy_domain(&name("k1"), 0).await.expect("destroy");
     assert_eq!(state(&d, "k1").await.state, DomainState::Shutoff);
+}
+
+/// Live vCPU hot-add: a guest defined with 1 of 2 vCPUs gets its second through
+/// `query-hotpluggable-cpus` + `device_add`; QEMU then runs two vCPU threads, the live count
+/// is 2 and the persistent one stays 1; removing one live is refused clearly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn vcpus_are_hot_added_to_a_running_guest() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    let xml = guest_xml("v1", 0x71).replace("<vcpu>1</vcpu>", "<vcpu current='1'>2</vcpu>");
+    d.define_domain(&xml, 0).await.expect("define");
+    d.create_domain(&name("v1"), 0).await.expect("start");
+    guard.note(pid_of(&d, "v1"));
+    let uuid = d.lock().get(&name("v1")).expect("dom").def.uuid;
+    let a = d.active(&uuid).expect("active");
+    let count = |v: &Value| v.as_array().map_or(0, Vec::len);
+    let before = a.qmp.execute("query-cpus-fast", None).await.expect("cpus");
+    assert_eq!(count(&before), 1, "{before}");
+    d.set_domain_vcpus(&name("v1"), 2, 1)
+        .await
+        .expect("hot-add");
+    let after = a.qmp.execute("query-cpus-fast", None).await.expect("cpus");
+    assert_eq!(count(&after), 2, "{after}");
+    assert_eq!(d.vcpus_count(&name("v1"), 1).expect("live count"), 2);
+    assert_eq!(d.vcpus_count(&name("v1"), 2).expect("config count"), 1);
+    let tids = d
+        .lock()
+        .get(&name("v1"))
+        .expect("dom")
+        .run
+        .as_ref()
+        .map(|r| r.vcpus.len());
+    assert_eq!(tids, Some(2), "both vCPU threads are tracked");
+    let e = d
+        .set_domain_vcpus(&name("v1"), 1, 1)
+        .await
+        .expect_err("hot-remove");
+    assert_eq!(e.code, ErrorCode::OperationUnsupported, "{e:?}");
+    d.destroy_domain(&name("v1"), 0).await.expect("destroy");
 }

@@ -5,12 +5,16 @@
 //!   frontend; on failure the nodes are deleted again in reverse. Hot-plugged disks are
 //!   virtio (`virtio-blk-pci`), file or block, raw or qcow2, under libvirt's alias
 //!   `virtio-diskN` with nodes `libvirt-hp-ALIAS-storage` / `-format`.
-//! * Interface: `type='user'` (`netdev_add` user + `device_add`); tap-backed types need the
-//!   daemon's tap devices, which hotplug does not create yet (OPERATION_UNSUPPORTED).
+//! * Interface: `type='user'` (`netdev_add` user + `device_add`); `bridge` / `ethernet`: the
+//!   daemon makes the tap (enslaved to the bridge), passes its descriptor with `getfd`, then
+//!   `netdev_add` tap with that fd + `device_add`; the tap is recorded in the status file and
+//!   removed with the device or the guest.
 //! * Detach: `device_del ALIAS`, then up to 5 s for DEVICE_DELETED; then the backends go
 //!   (`blockdev-del` format then storage; `netdev_del`), the device leaves the live
 //!   definition and DEVICE_REMOVED is emitted. Without the event in time the call still
 //!   succeeds and the removal completes when the event comes, as libvirt.
+
+use std::os::fd::AsFd;
 
 use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
@@ -236,9 +240,13 @@ impl QemuDriver {
     }
 
     async fn hotplug_net(&self, a: &Active, i: &Interface) -> DriverResult<()> {
-        if i.interface_type != InterfaceType::User {
+        let tapped = matches!(
+            i.interface_type,
+            InterfaceType::Bridge | InterfaceType::Ethernet
+        );
+        if i.interface_type != InterfaceType::User && !tapped {
             return Err(unsupported(
-                "only type='user' interfaces can be hot-plugged by virtqemud (tap devices are created at start only)",
+                "only type='user', 'bridge' and 'ethernet' interfaces can be hot-plugged by virtqemud",
             ));
         }
         let live = self
@@ -246,8 +254,42 @@ impl QemuDriver {
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
         let alias = format!("net{}", live.devices.interfaces.len());
         let netdev = format!("host{alias}");
-        self.qmp(a, "netdev_add", Some(json!({"type": "user", "id": netdev})))
-            .await?;
+        let mut nic = i.clone();
+        // Tap-backed: the daemon makes the tap (enslaved to the bridge), hands QEMU a
+        // descriptor over the monitor (getfd), and QEMU's netdev uses it; the tap lives as
+        // long as QEMU holds it.
+        let tap = if tapped {
+            let mut one = live.clone();
+            one.devices.interfaces = vec![nic.clone()];
+            let tap = crate::net::taps_for(&one)?
+                .pop()
+                .ok_or_else(|| VirtError::operation_invalid("no tap device was made"))?;
+            let fdname = format!("fd-{netdev}");
+            if let Err(e) = a.qmp.send_fd(&fdname, tap.fd.as_fd()).await {
+                let _ = crate::net::delete_tap(&tap.name);
+                return Err(e.to_virt("getfd"));
+            }
+            let added = self
+                .qmp(
+                    a,
+                    "netdev_add",
+                    Some(json!({"type": "tap", "id": netdev, "fd": fdname})),
+                )
+                .await;
+            if let Err(e) = added {
+                let _ = self
+                    .qmp(a, "closefd", Some(json!({"fdname": fdname})))
+                    .await;
+                let _ = crate::net::delete_tap(&tap.name);
+                return Err(e);
+            }
+            nic.target_dev = Some(tap.name.clone());
+            Some(tap.name)
+        } else {
+            self.qmp(a, "netdev_add", Some(json!({"type": "user", "id": netdev})))
+                .await?;
+            None
+        };
         let model = match i.model.as_deref() {
             None | Some("virtio") => "virtio-net-pci",
             Some(m) => m,
@@ -258,10 +300,15 @@ impl QemuDriver {
         }
         if let Err(e) = self.qmp(a, "device_add", Some(dev)).await {
             let _ = self.qmp(a, "netdev_del", Some(json!({"id": netdev}))).await;
+            if let Some(t) = &tap {
+                let _ = crate::net::delete_tap(t);
+            }
             return Err(e);
         }
-        let nic = i.clone();
-        self.update_run(&a.uuid, a.gen, |r| r.live.devices.interfaces.push(nic));
+        self.update_run(&a.uuid, a.gen, |r| {
+            r.live.devices.interfaces.push(nic);
+            r.taps.extend(tap);
+        });
         self.emit_for(
             &a.uuid,
             a.gen,
@@ -366,10 +413,23 @@ impl QemuDriver {
                 .disks
                 .retain(|d| disk_alias(d).as_deref() != Some(alias));
             let def = r.live.clone();
+            let gone: Vec<String> = def
+                .devices
+                .interfaces
+                .iter()
+                .filter(|i| net_alias(&def, i) == alias)
+                .filter_map(|i| i.target_dev.clone())
+                .filter(|t| r.taps.contains(t))
+                .collect();
             r.live
                 .devices
                 .interfaces
                 .retain(|i| net_alias(&def, i) != alias);
+            r.taps.retain(|t| !gone.contains(t));
+            for t in &gone {
+                // QEMU closes its descriptor when the netdev goes; detach and down it now.
+                let _ = crate::net::delete_tap(t);
+            }
             (r.qmp.clone(), waiter)
         }) else {
             return;

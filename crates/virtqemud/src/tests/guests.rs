@@ -961,3 +961,52 @@ async fn vcpus_are_hot_added_to_a_running_guest() {
     assert_eq!(e.code, ErrorCode::OperationUnsupported, "{e:?}");
     d.destroy_domain(&name("v1"), 0).await.expect("destroy");
 }
+
+/// A bridge interface hot-plugged into a running guest: the daemon makes the tap, enslaves it,
+/// passes its descriptor over the monitor, and QEMU's new NIC uses it; the status file and the
+/// stats know it, and the tap goes with the guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn a_bridge_interface_is_hot_plugged_with_a_tap_the_daemon_makes() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let br = format!("vhb{}", std::process::id() % 100_000);
+    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    let _br = Bridge(br.clone());
+    let tap = format!("vh{}", std::process::id() % 100_000);
+    let d = open(root.path());
+    d.define_domain(&guest_xml("h1", 0x72), 0)
+        .await
+        .expect("define");
+    d.create_domain(&name("h1"), 0).await.expect("start");
+    guard.note(pid_of(&d, "h1"));
+    let nic = format!(
+        "<interface type='bridge'><mac address='52:54:00:aa:bb:cc'/>\
+         <source bridge='{br}'/><target dev='{tap}'/><model type='virtio'/></interface>"
+    );
+    d.attach_device(&name("h1"), &nic, 1).await.expect("attach");
+    let sys = Path::new("/sys/class/net").join(&tap);
+    assert!(sys.exists(), "tap {tap} exists");
+    let master = std::fs::read_link(sys.join("master")).expect("enslaved");
+    assert!(master.ends_with(&br), "{}", master.display());
+    let uuid = d.lock().get(&name("h1")).expect("dom").def.uuid;
+    let a = d.active(&uuid).expect("active");
+    let nets = a
+        .qmp
+        .execute(
+            "qom-list",
+            Some(serde_json::json!({"path": "/machine/peripheral"})),
+        )
+        .await
+        .expect("qom-list");
+    assert!(nets.to_string().contains("\"net0\""), "{nets}");
+    let status = std::fs::read_to_string(root.path().join("run/virt/qemu/h1.xml")).expect("status");
+    assert!(status.contains(&format!("<tap name='{tap}'/>")), "{status}");
+    let recs = d
+        .list_domain_stats(&[name("h1")], 16, 0)
+        .await
+        .expect("stats");
+    assert_eq!(param(&recs[0], "net.count"), Some(1));
+    d.destroy_domain(&name("h1"), 0).await.expect("destroy");
+    assert!(!sys.exists(), "tap {tap} removed with the guest");
+}

@@ -22,9 +22,9 @@
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
 //! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
 //! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
-//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: removing vCPUs
-//! from a running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, the guest agent,
-//! compressed save images, snapshots.
+//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: removing vCPUs from a
+//! running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, the guest
+//! agent, compressed save images, snapshots.
 
 #![warn(missing_docs)]
 

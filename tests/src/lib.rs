@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod guest;
 pub mod pki;
+pub mod qemu;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -11,61 +11,15 @@
 //! Every QEMU is killed at the end, pass or fail; every file lives under the temporary root.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virt_tests::qemu::{virt, virt_ok, QemuGuard};
 use virt_tests::{workspace_bin, DaemonUnderTest};
-
-/// Kills every QEMU the root's status files name, on drop.
-struct QemuGuard {
-    run: PathBuf,
-}
-
-impl Drop for QemuGuard {
-    fn drop(&mut self) {
-        for e in std::fs::read_dir(&self.run).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            let pid = text
-                .split("pid='")
-                .nth(1)
-                .and_then(|r| r.split('\'').next())
-                .and_then(|p| p.parse::<i32>().ok());
-            if let Some(pid) = pid {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-        }
-    }
-}
-
-/// `virt ARGS` against the proxy under `root`: (success, stdout, stderr).
-fn virt(root: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(workspace_bin("virt"))
-        .args(["-c", "qemu:///system"])
-        .args(args)
-        .env("VIRT_ROOT", root)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
-        .output()
-        .expect("run virt");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn virt_ok(root: &Path, args: &[&str]) -> String {
-    let (ok, out, err) = virt(root, args);
-    assert!(ok, "virt {args:?} failed: {err}");
-    out
-}
 
 /// `virt-xml-validate` on `xml` as a `kind` document; the tool is part of the test setup
 /// (libvirt-clients), so its absence fails the test rather than skipping the check.
@@ -265,9 +219,7 @@ fn a_qcow2_disk_is_attached_and_detached_with_the_cli() {
     let image = test_guest().expect("test guest");
     let proxy = DaemonUnderTest::proxy(&[]);
     let root = proxy.root.path().to_path_buf();
-    let _guard = QemuGuard {
-        run: root.join("run/virt/qemu"),
-    };
+    let _guard = QemuGuard::new(&root);
     let _daemon = ProcessDaemon::start("virtqemud", &root);
     let file = root.join("g.xml");
     std::fs::write(&file, guest_xml("hp", &image.kernel, &image.initrd)).expect("xml");

@@ -10,7 +10,7 @@
 //! the events; destroy. Every QEMU is killed at the end, pass or fail.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -20,64 +20,8 @@ use virt_core::events::lifecycle as lc;
 use virt_core::proto::domain_event::Payload;
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virt_tests::qemu::{virt_ok, QemuGuard};
 use virt_tests::{workspace_bin, DaemonUnderTest};
-
-/// Kills every QEMU the root's status files name (and the pids noted), on drop.
-struct QemuGuard {
-    run: PathBuf,
-    pids: Vec<i32>,
-}
-
-impl QemuGuard {
-    fn pids_in_status(&self) -> Vec<i32> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(&self.run).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
-            if let Some(rest) = text.split("pid='").nth(1) {
-                if let Some(pid) = rest.split('\'').next().and_then(|p| p.parse().ok()) {
-                    out.push(pid);
-                }
-            }
-        }
-        out
-    }
-}
-
-impl Drop for QemuGuard {
-    fn drop(&mut self) {
-        let mut pids = self.pids_in_status();
-        pids.extend(&self.pids);
-        for pid in pids {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
-    }
-}
-
-/// `virt ARGS` against the proxy under `root`: (success, stdout, stderr).
-fn virt(root: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(workspace_bin("virt"))
-        .args(["-c", "qemu:///system"])
-        .args(args)
-        .env("VIRT_ROOT", root)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
-        .output()
-        .expect("run virt");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn virt_ok(root: &Path, args: &[&str]) -> String {
-    let (ok, out, err) = virt(root, args);
-    assert!(ok, "virt {args:?} failed: {err}");
-    out
-}
 
 fn guest_xml(name: &str, n: u8, kernel: &Path, initrd: &Path) -> String {
     format!(
@@ -221,10 +165,7 @@ async fn real_guests_boot_survive_a_daemon_kill_and_shut_down() {
     let image = test_guest().expect("test guest");
     let proxy = DaemonUnderTest::proxy(&[]);
     let root = proxy.root.path().to_path_buf();
-    let mut guard = QemuGuard {
-        run: root.join("run/virt/qemu"),
-        pids: Vec::new(),
-    };
+    let mut guard = QemuGuard::new(&root);
     let daemon = ProcessDaemon::start("virtqemud", &root);
     for (name, n) in [("g1", 1), ("g2", 2)] {
         let file = root.join(format!("{name}.xml"));

@@ -6,32 +6,19 @@ use super::lifecycle::matches_filter;
 use super::state::Dom;
 use super::TestDriver;
 use crate::driver::DriverResult;
-use crate::error::{ErrorCode, ErrorDomain};
-use crate::types::{DomainLookup, StatsRecord, TypedParam, TypedValue};
-use crate::VirtError;
+use crate::error::ErrorDomain;
+use crate::types::{
+    stats_groups, DomainLookup, StatsRecord, TypedParam, TypedValue, STATS_ENFORCE,
+};
 
 const STATE: u32 = 1;
 const SUPPORTED: u32 = STATE;
 const NOWAIT: u32 = 1 << 29;
 const BACKING: u32 = 1 << 30;
-const ENFORCE: u32 = 1 << 31;
+const ENFORCE: u32 = STATS_ENFORCE;
 
 fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
-    if flags & ENFORCE != 0 && stats & !SUPPORTED != 0 {
-        return Err(VirtError::new(
-            ErrorCode::ArgumentUnsupported,
-            ErrorDomain::Test,
-            format!(
-                "Stats types bits 0x{:x} are not supported by this daemon",
-                stats & !SUPPORTED
-            ),
-        ));
-    }
-    Ok(if stats == 0 {
-        SUPPORTED
-    } else {
-        stats & SUPPORTED
-    })
+    stats_groups(stats, flags, SUPPORTED, ErrorDomain::Test)
 }
 
 fn record(d: &Dom, groups: u32) -> StatsRecord {

@@ -215,8 +215,9 @@ impl QemuDriver {
         self.handle_of(&a)
     }
 
-    /// Resolves CURRENT (0) to LIVE or CONFIG and checks the combination.
-    fn impact(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
+    /// Resolves CURRENT (0) to LIVE or CONFIG and checks the combination (shared by every
+    /// call taking libvirt's domain-modification flags).
+    pub(super) fn impact(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
         let st = self.lock();
         let d = st.get(lookup)?;
         let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);

@@ -98,25 +98,6 @@ impl QemuDriver {
         }
     }
 
-    fn modify_flags(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
-        if !live && !config {
-            live = d.is_active();
-            config = !live;
-        }
-        if live && !d.is_active() {
-            return Err(super::not_running(d));
-        }
-        if config && !d.persistent {
-            return Err(VirtError::operation_invalid(
-                "transient domains do not have any persistent config",
-            ));
-        }
-        Ok((live, config))
-    }
-
     /// libvirt: virDomainAttachDeviceFlags.
     pub(crate) async fn attach(
         &self,
@@ -128,7 +109,7 @@ impl QemuDriver {
         let dev = self.parse_device(xml)?;
         let (_job, uuid) = self.job(lookup, "virDomainAttachDeviceFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
-        let (live, config) = self.modify_flags(&lookup, flags)?;
+        let (live, config) = self.impact(&lookup, flags)?;
         if live {
             let a = self.active(&uuid)?;
             match &dev {
@@ -334,7 +315,7 @@ impl QemuDriver {
         };
         let (_job, uuid) = self.job(lookup, "virDomainDetachDeviceFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
-        let (live, config) = self.modify_flags(&lookup, flags)?;
+        let (live, config) = self.impact(&lookup, flags)?;
         let matches_disk = |x: &Disk| match &dev {
             Some(Device::Disk(d)) => x.target_dev == d.target_dev,
             None => disk_alias(x).as_deref() == Some(alias),

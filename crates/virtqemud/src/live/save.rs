@@ -394,14 +394,7 @@ impl QemuDriver {
         }
         .await;
         if res.is_err() {
-            let mut st = self.lock();
-            if st
-                .by_uuid
-                .get(&uuid)
-                .is_some_and(|d| !d.persistent && !d.is_active())
-            {
-                st.remove(&uuid);
-            }
+            self.forget_if_transient_and_stopped(&uuid);
         }
         res
     }

@@ -144,17 +144,21 @@ impl QemuDriver {
         }
         .await;
         if res.is_err() {
-            // A transient domain that did not start is forgotten.
-            let mut st = self.lock();
-            if st
-                .by_uuid
-                .get(&uuid)
-                .is_some_and(|d| !d.persistent && !d.is_active())
-            {
-                st.remove(&uuid);
-            }
+            self.forget_if_transient_and_stopped(&uuid);
         }
         res
+    }
+
+    /// A transient domain that did not start (create or restore failed) is forgotten.
+    pub(crate) fn forget_if_transient_and_stopped(&self, uuid: &Uuid) {
+        let mut st = self.lock();
+        if st
+            .by_uuid
+            .get(uuid)
+            .is_some_and(|d| !d.persistent && !d.is_active())
+        {
+            st.remove(uuid);
+        }
     }
 
     /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).

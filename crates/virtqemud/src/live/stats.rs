@@ -6,10 +6,11 @@
 //! without its monitor keys instead of delaying the others.
 
 use virt_core::driver::DriverResult;
-use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::error::ErrorDomain;
 use virt_core::model::enums::InterfaceType;
-use virt_core::types::{DomainLookup, StatsRecord, TypedParam, TypedValue};
-use virt_core::VirtError;
+use virt_core::types::{
+    stats_groups, DomainLookup, StatsRecord, TypedParam, TypedValue, STATS_ENFORCE,
+};
 
 use crate::domains::Dom;
 use crate::qmp::Qmp;
@@ -20,7 +21,7 @@ const STATE: u32 = 1;
 const SUPPORTED: u32 = STATE | stats::SUPPORTED;
 const NOWAIT: u32 = 1 << 29;
 const BACKING: u32 = 1 << 30;
-const ENFORCE: u32 = 1 << 31;
+const ENFORCE: u32 = STATS_ENFORCE;
 
 /// What one record needs, copied out of the state lock.
 struct Job {
@@ -40,21 +41,7 @@ struct Live {
 }
 
 fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
-    if flags & ENFORCE != 0 && stats & !SUPPORTED != 0 {
-        return Err(VirtError::new(
-            ErrorCode::ArgumentUnsupported,
-            ErrorDomain::Qemu,
-            format!(
-                "Stats types bits 0x{:x} are not supported by this daemon",
-                stats & !SUPPORTED
-            ),
-        ));
-    }
-    Ok(if stats == 0 {
-        SUPPORTED
-    } else {
-        stats & SUPPORTED
-    })
+    stats_groups(stats, flags, SUPPORTED, ErrorDomain::Qemu)
 }
 
 fn job_of(d: &Dom, groups: u32) -> Job {

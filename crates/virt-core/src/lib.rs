@@ -9,6 +9,8 @@ pub mod driver;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+/// Guest-side data: interfaces and addresses, their sources, guest agent timeouts.
+pub mod guest;
 pub mod honour;
 pub mod model;
 /// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.

@@ -42,7 +42,10 @@ async fn freeze_and_thaw_count_only_what_changed() {
 #[tokio::test]
 async fn time_starts_canned_and_follows_set_time() {
     let d = driver();
-    assert_eq!(d.domain_time(&test(), 0).await.expect("time"), (TEST_TIME, 0));
+    assert_eq!(
+        d.domain_time(&test(), 0).await.expect("time"),
+        (TEST_TIME, 0)
+    );
     d.set_domain_time(&test(), 5, 7, 0).await.expect("set");
     assert_eq!(d.domain_time(&test(), 0).await.expect("time"), (5, 7));
     let e = d
@@ -55,7 +58,10 @@ async fn time_starts_canned_and_follows_set_time() {
 #[tokio::test]
 async fn hostname_is_name_host_and_refuses_source_flags() {
     let d = driver();
-    assert_eq!(d.domain_hostname(&test(), 0).await.expect("name"), "testhost");
+    assert_eq!(
+        d.domain_hostname(&test(), 0).await.expect("name"),
+        "testhost"
+    );
     let e = d.domain_hostname(&test(), 2).await.expect_err("agent flag");
     assert_eq!(
         e.detail,

@@ -182,7 +182,11 @@ mod tests {
 
     #[test]
     fn address_sources_are_libvirts_numbers() {
-        for s in [AddressSource::Lease, AddressSource::Agent, AddressSource::Arp] {
+        for s in [
+            AddressSource::Lease,
+            AddressSource::Agent,
+            AddressSource::Arp,
+        ] {
             assert_eq!(
                 AddressSource::from_libvirt(s.libvirt(), ErrorDomain::Test).expect("known"),
                 s

@@ -12,6 +12,7 @@ pub mod fsutil;
 /// Guest-side data: interfaces and addresses, their sources, guest agent timeouts.
 pub mod guest;
 pub mod honour;
+pub mod jsontext;
 pub mod model;
 /// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
 pub mod runtime;

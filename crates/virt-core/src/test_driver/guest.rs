@@ -166,7 +166,11 @@ impl TestDriver {
     }
 
     /// libvirt: virDomainGetTime; the test driver wants the domain running, not just active.
-    pub(crate) fn domain_time(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(i64, u32)> {
+    pub(crate) fn domain_time(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(i64, u32)> {
         self.check_flags(flags, 0, "testDomainGetTime")?;
         let st = self.lock();
         let d = st.get(lookup)?;
@@ -194,7 +198,11 @@ impl TestDriver {
     }
 
     /// libvirt: virDomainGetHostname; no source flags are supported.
-    pub(crate) fn domain_hostname(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
+    pub(crate) fn domain_hostname(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<String> {
         self.check_flags(flags, 0, "testDomainGetHostname")?;
         let st = self.lock();
         let d = st.get(lookup)?;

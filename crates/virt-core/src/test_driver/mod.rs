@@ -30,9 +30,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
-use crate::guest::{AddressSource, DomainInterface};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::events::{EventBus, EventSubscription};
+use crate::guest::{AddressSource, DomainInterface};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
 use crate::proto::domain_event::Payload;
 use crate::service::{DaemonInfo, DriverRegistry};

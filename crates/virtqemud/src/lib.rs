@@ -28,6 +28,8 @@
 
 #![warn(missing_docs)]
 
+/// The QEMU guest agent client (qemu-ga over a channel socket).
+pub mod agent;
 pub mod command;
 mod domains;
 mod driver;

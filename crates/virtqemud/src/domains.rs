@@ -29,6 +29,9 @@ pub(crate) struct Dom {
     pub job: Job,
     /// A managed-save image exists (`STATE/qemu/save/NAME.save`).
     pub managed_save: bool,
+    /// How long guest agent calls wait (virDomainAgentSetResponseTimeout); kept across runs
+    /// while the daemon lives, and in the status file of a running domain.
+    pub agent_timeout: virt_core::guest::AgentTimeout,
 }
 
 impl Dom {
@@ -42,6 +45,7 @@ impl Dom {
             run: None,
             job: Job::default(),
             managed_save: false,
+            agent_timeout: virt_core::guest::AgentTimeout::default(),
         }
     }
 

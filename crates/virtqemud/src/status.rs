@@ -15,13 +15,15 @@
 //!   <ptys><pty alias='serial0' path='/dev/pts/4'/></ptys>
 //!   <balloon actual='262144'/>
 //!   <fakereboot/>
+//!   <agentTimeout seconds='-2'/>
 //!   <domain type='qemu' id='3'> …the live definition… </domain>
 //! </domstatus>
 //! ```
 //!
 //! `state` and `reason` are libvirt's numbers (virDomainState and its reason enum), `pid` and
 //! `starttime` name the QEMU process ([`crate::process::Pid`]: a reused pid never passes for
-//! the guest), `balloon actual` is KiB.
+//! the guest), `balloon actual` is KiB, `agentTimeout` is the domain's guest agent timeout in libvirt's
+//! numbers (-2 block, -1 default, 0 no wait, seconds), written when it is not the default.
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,8 @@ pub struct Status {
     pub balloon_kib: u64,
     /// A reboot asked by the host is in flight (powerdown sent, reset due on SHUTDOWN).
     pub fake_reboot: bool,
+    /// The guest agent timeout (libvirt's number) when set away from the default.
+    pub agent_timeout: Option<i32>,
     /// The live definition, as domain XML.
     pub domain_xml: String,
 }
@@ -108,6 +112,9 @@ impl Status {
         if self.fake_reboot {
             s += "  <fakereboot/>\n";
         }
+        if let Some(t) = self.agent_timeout {
+            s += &format!("  <agentTimeout seconds='{t}'/>\n");
+        }
         s += self.domain_xml.trim();
         s += "\n</domstatus>\n";
         s
@@ -130,6 +137,7 @@ impl Status {
             ptys: Vec::new(),
             balloon_kib: 0,
             fake_reboot: false,
+            agent_timeout: None,
             domain_xml: String::new(),
         };
         let start = text
@@ -184,6 +192,11 @@ impl Status {
                 b"pty" => st.ptys.push((text_of("alias"), text_of("path"))),
                 b"balloon" => st.balloon_kib = num("actual")?.max(0) as u64,
                 b"fakereboot" => st.fake_reboot = true,
+                b"agentTimeout" => {
+                    st.agent_timeout = Some(
+                        i32::try_from(num("seconds")?).map_err(|_| "agentTimeout out of range")?,
+                    )
+                }
                 _ => {}
             }
         }
@@ -277,6 +290,7 @@ mod tests {
             ptys: vec![("serial0".into(), "/dev/pts/9".into())],
             balloon_kib: 65536,
             fake_reboot: true,
+            agent_timeout: Some(-2),
             domain_xml: "<domain type='qemu' id='7'><name>a</name></domain>".into(),
         }
     }
@@ -287,6 +301,7 @@ mod tests {
         assert_eq!(Status::parse(&st.to_xml()).expect("parses"), st);
         let plain = Status {
             fake_reboot: false,
+            agent_timeout: None,
             vcpus: vec![],
             taps: vec![],
             ..sample()

@@ -297,7 +297,7 @@ async fn a_hang_up_mid_command_is_agent_unresponsive() {
 
 #[tokio::test]
 async fn a_command_answered_by_an_event_succeeds_when_the_event_comes() {
-    let (_d, sock) = fake_agent(|v| sync_reply(v)).await;
+    let (_d, sock) = fake_agent(sync_reply).await;
     let mut a = Agent::connect(&sock).await.expect("connect");
     let cmd = json!({"execute": "guest-shutdown", "arguments": {"mode": "powerdown"}});
     a.execute_until(

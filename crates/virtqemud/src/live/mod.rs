@@ -20,9 +20,12 @@
 //! processed meanwhile. Destroy kills first and takes the job afterwards (a hung monitor call
 //! cannot block it).
 
+mod agent;
+mod channels;
 mod console;
 mod control;
 mod events;
+mod guest;
 mod hotplug;
 mod reattach;
 mod save;
@@ -87,6 +90,8 @@ pub(crate) struct Run {
     pub console: Option<oneshot::Sender<()>>,
     /// Detaches waiting for DEVICE_DELETED, by device alias.
     pub unplugs: HashMap<String, oneshot::Sender<()>>,
+    /// The guest agent connection and the agent job.
+    pub agent: Arc<agent::AgentLink>,
 }
 
 impl Run {
@@ -104,6 +109,7 @@ impl Run {
             ptys: self.ptys.clone(),
             balloon_kib: self.balloon_kib,
             fake_reboot: self.fake_reboot,
+            agent_timeout: None,
             domain_xml: codec.format_domain(
                 &self.live,
                 FormatOptions {
@@ -286,10 +292,11 @@ impl QemuDriver {
     /// running, a restart would then see the previous state).
     pub(crate) fn save_status(&self, dom: &Dom) {
         if let Some(run) = &dom.run {
-            if let Err(e) = self
-                .statuses
-                .save(&dom.def.name, &run.status(self.codec.as_ref()))
-            {
+            let mut status = run.status(self.codec.as_ref());
+            if dom.agent_timeout != virt_core::guest::AgentTimeout::Default {
+                status.agent_timeout = Some(dom.agent_timeout.libvirt());
+            }
+            if let Err(e) = self.statuses.save(&dom.def.name, &status) {
                 tracing::error!(domain = %dom.def.name, error = %e, "cannot write the status file");
             }
         }
@@ -355,7 +362,7 @@ impl QemuDriver {
     }
 }
 
-/// The file side of the stop path: taps, the private dir, the log's closing line.
+/// The file side of the stop path: taps, the private and channel dirs, the log's closing line.
 pub(crate) fn cleanup_run_files(
     name: &str,
     lib_dir: &std::path::Path,
@@ -371,6 +378,7 @@ pub(crate) fn cleanup_run_files(
             tracing::warn!(domain = %name, dir = %lib_dir.display(), error = %e, "cannot remove the private dir");
         }
     }
+    channels::remove_dir(name, lib_dir);
     let word = reason_virsh_name(DomainState::Shutoff, why);
     process::log_line(log, &format!("shutting down, reason={word}"));
 }

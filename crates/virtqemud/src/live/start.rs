@@ -1,11 +1,12 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID and the private dir, build the command line with `-S` (vCPUs
+//! The launch: allocate an ID and the private dir, give unix channels without a path one
+//! (in the live definition only, `channels.rs`), build the command line with `-S` (vCPUs
 //! stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
 //! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
-//! that dies at once is reported with its last log lines within milliseconds), read pty paths
-//! (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
+//! that dies at once is reported with its last log lines within milliseconds), read pty paths and
+//! channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
 //! START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
 //! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
 //! the stop path with reason FAILED (no event: nothing was reported started).
@@ -188,6 +189,11 @@ impl QemuDriver {
         let monitor = lib_dir.join("monitor.sock");
         let log = self.log_dir.join(format!("{}.log", def.name));
         prepare_dir(&lib_dir)?;
+        let mut def = def;
+        if let Err(e) = super::channels::assign_paths(&mut def, &lib_dir) {
+            discard_dirs(&def.name, &lib_dir);
+            return Err(e);
+        }
         let emulator = match &def.devices.emulator {
             Some(e) => PathBuf::from(e),
             None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch()))
@@ -202,7 +208,7 @@ impl QemuDriver {
         let taps = match crate::net::taps_for(&def) {
             Ok(t) => t,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
+                discard_dirs(&def.name, &lib_dir);
                 return Err(e);
             }
         };
@@ -224,7 +230,7 @@ impl QemuDriver {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
+                discard_dirs(&def.name, &lib_dir);
                 return Err(e);
             }
         };
@@ -249,12 +255,12 @@ impl QemuDriver {
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
+                discard_dirs(&def.name, &lib_dir);
                 return Err(e);
             }
         };
         let Some(proc) = ProcHandle::open(pid) else {
-            let _ = std::fs::remove_dir_all(&lib_dir);
+            discard_dirs(&def.name, &lib_dir);
             let text = process::log_since(&log, log_start, 20);
             process::log_line(&log, "shutting down, reason=failed");
             return Err(internal(format!(
@@ -292,6 +298,7 @@ impl QemuDriver {
             running_reason: reason::running::UNPAUSED,
             console: None,
             unplugs: Default::default(),
+            agent: Default::default(),
         };
         {
             let mut st = self.lock();
@@ -367,7 +374,8 @@ impl QemuDriver {
             self.qmp(&a, "query-chardev", None),
             self.qmp(&a, "query-cpus-fast", None)
         );
-        let ptys = ptys_of(&chardevs?);
+        let chardevs = chardevs?;
+        let ptys = ptys_of(&chardevs);
         let vcpus = vcpus_of(&cpus?);
         let mut balloon_kib = def.memory_kib;
         if has_balloon(def) {
@@ -385,6 +393,11 @@ impl QemuDriver {
                 }
             }
         }
+        let agent_up = self
+            .with_run(&uuid, gen, |r| {
+                super::channels::apply_chardev_states(&mut r.live, &chardevs)
+            })
+            .unwrap_or(false);
         self.with_run(&uuid, gen, |r| {
             fill_ptys(&mut r.live, &ptys);
             r.ptys = ptys;
@@ -437,6 +450,15 @@ impl QemuDriver {
             self.bus
                 .emit(handle.clone(), ev::payload(ev::SUSPENDED, suspended));
         }
+        drop(st);
+        if agent_up {
+            self.emit_agent_lifecycle(
+                uuid,
+                gen,
+                true,
+                super::channels::AGENT_REASON_DOMAIN_STARTED,
+            );
+        }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
     }
@@ -459,6 +481,12 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Removes a failed start's private and channel dirs.
+fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(lib_dir);
+    super::channels::remove_dir(name, lib_dir);
 }
 
 /// Creates the private dir (0750), emptying a stale one.

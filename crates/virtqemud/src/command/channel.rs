@@ -6,7 +6,8 @@
 //! -device {"driver":"virtserialport","bus":"virtio-serial0.0","nr":1,"chardev":"charchannel0","id":"channel0","name":"org.qemu.guest_agent.0"}
 //! ```
 //!
-//! Host sides: `unix` (QEMU listens at the path unless `mode='connect'`), `pty`, `file`,
+//! Host sides: `unix` (QEMU listens at the path with `mode='bind'`, connects to it otherwise,
+//! as libvirt), `pty`, `file`,
 //! `null`, raw `tcp`, `spicevmc` (`name=vdagent`), `spiceport` (`name=` the source channel)
 //! and `qemu-vdagent` (`clipboard=on|off` from `<clipboard copypaste>`, `mouse=on` for client
 //! mouse mode). A `unix` channel without a path gets one from the start path (the live
@@ -148,9 +149,12 @@ fn chardev(ch: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
                      starts)"
                 ))
             })?;
+            // libvirt's default mode is connect: QEMU listens only when told to bind.
             match s.mode {
-                Some(CharSourceMode::Connect) => format!("socket,id={id},path={}", opt(path)),
-                _ => format!("socket,id={id},path={},server=on,wait=off", opt(path)),
+                Some(CharSourceMode::Bind) => {
+                    format!("socket,id={id},path={},server=on,wait=off", opt(path))
+                }
+                _ => format!("socket,id={id},path={}", opt(path)),
             }
         }
         CharType::Tcp => {
@@ -300,7 +304,7 @@ mod tests {
                <mouse mode='server'/></source><target type='virtio' name='com.redhat.spice.0'/>\
              </channel>\
              <channel type='qemu-vdagent'><target type='virtio' name='com.redhat.spice.1'/></channel>\
-             <channel type='unix'><source mode='connect' path='/tmp/c.sock'/>\
+             <channel type='unix'><source path='/tmp/c.sock'/>\
                <target type='virtio' name='c'/>\
                <address type='virtio-serial' controller='1' bus='0' port='2'/></channel>\
              <channel type='file'><source path='/tmp/f.log'/><target type='virtio' name='f'/></channel>\

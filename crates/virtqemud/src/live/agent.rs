@@ -196,7 +196,7 @@ fn agent_socket(live: &DomainDef) -> Result<PathBuf, VirtError> {
         ));
     }
     match (&ch.source.char_type, &ch.source.path, ch.source.mode) {
-        (CharType::Unix, Some(p), None | Some(CharSourceMode::Bind)) => Ok(PathBuf::from(p)),
+        (CharType::Unix, Some(p), Some(CharSourceMode::Bind)) => Ok(PathBuf::from(p)),
         _ => Err(agent_error(
             ErrorCode::ArgumentUnsupported,
             "the QEMU guest agent channel must be a unix socket QEMU listens on",

@@ -97,6 +97,8 @@ pub(crate) fn assign_paths(def: &mut DomainDef, lib_dir: &Path) -> Result<(), Vi
             ));
         }
         c.source.path = Some(path.to_string_lossy().into_owned());
+        // The generated socket is QEMU's to listen on (libvirt's live XML says mode='bind').
+        c.source.mode = Some(CharSourceMode::Bind);
     }
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)
@@ -243,6 +245,10 @@ mod tests {
         assert_eq!(
             d.devices.channels[0].source.path.as_deref(),
             Some(dir.join("org.qemu.guest_agent.0").to_str().expect("utf-8"))
+        );
+        assert_eq!(
+            d.devices.channels[0].source.mode,
+            Some(CharSourceMode::Bind)
         );
         assert_eq!(d.devices.channels[1].source.path.as_deref(), Some("/given"));
         use std::os::unix::fs::PermissionsExt;

@@ -30,6 +30,7 @@
 
 /// The QEMU guest agent client (qemu-ga over a channel socket).
 pub mod agent;
+mod arp;
 pub mod command;
 mod domains;
 mod driver;

@@ -82,13 +82,16 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     let result = conn
         .qemu_agent_command(&target.lookup, &command(args), timeout, 0)
         .await?;
-    // virsh prints the reply as it came when it does not reformat.
+    // virsh prints the reply as it came when it does not reformat, and the reformatted text
+    // with yajl's final newline (so a blank line follows it).
     let text = if args.pretty {
-        virt_core::jsontext::pretty(&result).unwrap_or(result)
+        virt_core::jsontext::pretty(&result)
+            .map(|p| format!("{p}\n"))
+            .unwrap_or(result)
     } else {
         result
     };
-    out.line(text.trim());
+    out.line(&text);
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! The guest agent APIs of the QEMU driver, as libvirt's qemu_driver.c runs them: interface
-//! addresses (agent source; leases and ARP are not available to this driver), file system
+//! addresses (from the agent; from the host's ARP table; from DHCP leases, which no interface
+//! of this driver has: none, as libvirt answers for NICs not on a libvirt network), file system
 //! freeze and thaw, guest time, guest info, the guest host name, raw agent commands. Each
 //! opens an agent session (`agent.rs`: the checks, the agent job, the deadline) and reads the
 //! reply with `agent::replies`.
@@ -24,15 +25,28 @@ const ALL_TYPES: u32 = GuestInfoType::Users as u32
     | GuestInfoType::Disks as u32
     | GuestInfoType::Interfaces as u32;
 
-fn no_source(api: &str, source: &str) -> VirtError {
-    VirtError::new(
-        ErrorCode::NoSupport,
-        ErrorDomain::Qemu,
-        format!(
-            "{api} with the {source} source: virtqemud reads guest addresses from the guest \
-             agent only (use the agent source)"
-        ),
-    )
+/// libvirt's ARP source: one interface per ARP entry whose MAC is a guest NIC's, named after
+/// the NIC's host device, the address with prefix 0.
+fn arp_interfaces(def: &virt_core::model::DomainDef) -> Vec<DomainInterface> {
+    let table = crate::arp::table();
+    let mut out = Vec::new();
+    for nic in &def.devices.interfaces {
+        let Some(mac) = nic.mac.as_deref().map(str::to_ascii_lowercase) else {
+            continue;
+        };
+        for e in table.iter().filter(|e| e.mac == mac) {
+            out.push(DomainInterface {
+                name: nic.target_dev.clone().unwrap_or_default(),
+                hwaddr: Some(mac.clone()),
+                addrs: vec![virt_core::guest::IpAddress {
+                    addr_type: virt_core::guest::IpAddrType::Ipv4,
+                    addr: e.ip.clone(),
+                    prefix: 0,
+                }],
+            });
+        }
+    }
+    out
 }
 
 impl QemuDriver {
@@ -57,8 +71,15 @@ impl QemuDriver {
         self.require_active(lookup)?;
         match source {
             AddressSource::Agent => {}
-            AddressSource::Lease => return Err(no_source("virDomainInterfaceAddresses", "lease")),
-            AddressSource::Arp => return Err(no_source("virDomainInterfaceAddresses", "arp")),
+            // Leases come from libvirt networks; this driver's NICs are on none (user,
+            // bridge, ethernet), which libvirt answers with no interfaces.
+            AddressSource::Lease => return Ok(Vec::new()),
+            AddressSource::Arp => {
+                let st = self.lock();
+                let d = st.get(lookup)?;
+                let live = d.run.as_ref().map_or(&d.def, |r| &r.live);
+                return Ok(arp_interfaces(live));
+            }
         }
         let mut s = self
             .agent_session(lookup, "virDomainInterfaceAddresses")
@@ -163,7 +184,13 @@ impl QemuDriver {
         }
         self.require_active(lookup)?;
         if flags & lease != 0 {
-            return Err(no_source("virDomainGetHostname", "lease"));
+            // No libvirt network hands this driver's guests a lease, hence no name.
+            let name = self.lock().get(lookup)?.def.name.clone();
+            return Err(VirtError::new(
+                ErrorCode::NoHostname,
+                ErrorDomain::Qemu,
+                format!("no hostname found for domain {name}"),
+            ));
         }
         let mut s = self.agent_session(lookup, "virDomainGetHostname").await?;
         replies::hostname(&s.run(&json!({"execute": "guest-get-host-name"})).await?)
@@ -211,6 +238,15 @@ impl QemuDriver {
                 Err(e) if !report && e.is_unsupported() => continue,
                 Err(e) => return Err(e.to_virt()),
             };
+            // libvirt leaves out file systems, disks and interfaces when there are none.
+            if v.as_array().is_some_and(Vec::is_empty)
+                && matches!(
+                    bit,
+                    GuestInfoType::Filesystem | GuestInfoType::Disks | GuestInfoType::Interfaces
+                )
+            {
+                continue;
+            }
             match bit {
                 GuestInfoType::Users => replies::users(&v, &mut p)?,
                 GuestInfoType::Os => replies::os(&v, &mut p)?,

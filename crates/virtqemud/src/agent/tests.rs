@@ -151,10 +151,16 @@ async fn a_refused_command_is_internal_error_with_the_agents_words_and_the_link_
         .expect("still in sync");
 }
 
-/// A scripted agent: answers each line with what `answer` returns (`None`: say nothing),
-/// prefixing sync replies with the 0xFF delimiter as qemu-ga does.
+/// A scripted agent: answers each line with what `answer` returns (`None`: say nothing, an
+/// empty answer: hang up); `answer` also sees the line's bytes as they came.
 async fn fake_agent(
     answer: impl Fn(&serde_json::Value) -> Option<Vec<u8>> + Send + 'static,
+) -> (tempfile::TempDir, PathBuf) {
+    fake_agent_raw(move |v, _| answer(v)).await
+}
+
+async fn fake_agent_raw(
+    answer: impl Fn(&serde_json::Value, &[u8]) -> Option<Vec<u8>> + Send + 'static,
 ) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let sock = dir.path().join("fake.sock");
@@ -176,7 +182,7 @@ async fn fake_agent(
             let Ok(v) = serde_json::from_slice::<serde_json::Value>(&text) else {
                 continue;
             };
-            if let Some(out) = answer(&v) {
+            if let Some(out) = answer(&v, &buf) {
                 if out.is_empty() {
                     return;
                 }
@@ -328,4 +334,26 @@ async fn a_missing_socket_is_a_connect_error_naming_it() {
     let v = e.to_virt();
     assert_eq!(v.code, ErrorCode::AgentUnresponsive);
     assert!(v.detail.contains("/nonexistent/qga.sock"), "{}", v.detail);
+}
+
+#[tokio::test]
+async fn set_time_goes_out_as_one_line_of_nanoseconds() {
+    // Never against the host's agent: it would set the host clock. A fake records the bytes.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let (_d, sock) = fake_agent_raw(move |v, raw| {
+        sync_reply(v).or_else(|| {
+            let _ = tx.send(String::from_utf8_lossy(raw).into_owned());
+            Some(b"{\"return\": {}}\n".to_vec())
+        })
+    })
+    .await;
+    let mut a = Agent::connect(&sock).await.expect("connect");
+    let cmd = replies::set_time_command(2_000_000_000, 250, false).expect("fits");
+    a.execute(&cmd, Some(Duration::from_secs(2)))
+        .await
+        .expect("set");
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(2)).expect("recorded"),
+        "{\"arguments\":{\"time\":2000000000000000250},\"execute\":\"guest-set-time\"}\n"
+    );
 }

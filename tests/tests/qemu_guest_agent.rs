@@ -7,7 +7,8 @@
 //! and the user-network address; `guestinfo`, `domhostname`, `domtime` resynced from the RTC,
 //! set and set to now (the guest's clock, never the host's), `domfsfreeze`/`domfsthaw` round trip,
 //! `qemu-agent-command`, read-only refusal, then `shutdown --mode agent` to shut off
-//! (shutdown) with the channel directory gone. Guest `gb` (agent stopped with SIGSTOP through
+//! (shutdown) with the channel directory gone; AGENT_LIFECYCLE events when the guest opens
+//! and closes the channel. Guest `gb` (agent stopped with SIGSTOP through
 //! the agent itself): AGENT_UNRESPONSIVE within the asked timeout, and a default `shutdown`
 //! that falls back from the silent agent to ACPI. Guests `gc` (channel, nothing in the guest
 //! opens it) and `gd` (no channel): "not connected" and "not configured" at once. Every QEMU
@@ -19,6 +20,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use virt_client::{Connection, EventItem, EventStream};
+use virt_core::proto::domain_event::Payload;
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::guest::{
     test_guest_with_agent, GuestImage, AGENT_GUEST_ADDR, AGENT_GUEST_HOSTNAME, GUEST_CMDLINE,
@@ -122,6 +125,25 @@ fn ext4_image(root: &Path) -> std::path::PathBuf {
     img
 }
 
+/// The next AGENT_LIFECYCLE event of `name`: (state, reason).
+async fn next_agent_event(ev: &mut EventStream, name: &str) -> (i32, i32) {
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, ev.next()).await {
+            Ok(Ok(Some(EventItem::Event(e))))
+                if e.domain.as_ref().is_some_and(|d| d.name == name) =>
+            {
+                if let Some(Payload::AgentLifecycle(a)) = &e.payload {
+                    return (a.state, a.reason);
+                }
+            }
+            Ok(Ok(Some(_))) => continue,
+            other => panic!("no agent-lifecycle event for {name}: {other:?}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
     not(feature = "qemu-tests"),
@@ -133,6 +155,18 @@ async fn the_guest_agent_answers_through_the_daemon_and_its_absence_is_reported_
     let root = proxy.root.path().to_path_buf();
     let mut guard = QemuGuard::new(&root);
     let _daemon = ProcessDaemon::start("virtqemud", &root);
+
+    let daemon_sock = root.join("run/virt/virtqemud-sock");
+    let conn = Connection::open(
+        Some(&format!(
+            "qemu+unix:///system?socket={}",
+            daemon_sock.display()
+        )),
+        false,
+    )
+    .await
+    .expect("connect");
+    let mut ev = conn.stream_events(None, None, &[]).await.expect("events");
 
     let disk = ext4_image(&root);
     let ga_devices = format!(
@@ -182,7 +216,8 @@ async fn the_guest_agent_answers_through_the_daemon_and_its_absence_is_reported_
          error: no hostname found: no hostname found for domain gd\n"
     );
 
-    // ga: the agent answers.
+    // ga: the agent opens its channel (AGENT_LIFECYCLE connected, reason channel) and answers.
+    assert_eq!(next_agent_event(&mut ev, "ga").await, (1, 2));
     let addrs = wait_for_agent(&root, "ga");
     assert!(
         addrs.contains(" lo         00:00:00:00:00:00    ipv4         127.0.0.1/8\n"),
@@ -375,8 +410,9 @@ async fn the_guest_agent_answers_through_the_daemon_and_its_absence_is_reported_
     );
     eprintln!("gb: agent then ACPI shutdown took {:?}", t.elapsed());
 
-    // ga: power off through the agent.
+    // ga: power off through the agent; the channel closes with the guest.
     virt_ok(&root, &["shutdown", "ga", "--mode", "agent"]);
+    assert_eq!(next_agent_event(&mut ev, "ga").await, (2, 2));
     assert_eq!(
         wait_domstate(&root, "ga", "shut off (shutdown)", Duration::from_secs(60)),
         "shut off (shutdown)"

@@ -18,7 +18,8 @@
 //! 30 s with OPERATION_TIMEOUT "cannot acquire state change lock (held by API)", as libvirt.
 //! Monitor calls are made with the job held and the state lock released, so events are
 //! processed meanwhile. Destroy kills first and takes the job afterwards (a hung monitor call
-//! cannot block it).
+//! cannot block it). Guest agent calls take the run's agent job instead (`agent.rs`), as
+//! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
 mod agent;
 mod channels;

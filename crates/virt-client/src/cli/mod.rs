@@ -158,7 +158,8 @@ pub enum Command {
     /// Print the domain's hostname.
     Domhostname(domhostname::Args),
     /// QEMU Guest Agent Command.
-    QemuAgentCommand(qemu_agent_command::Args),
+    #[command(name = "qemu-agent-command")]
+    QemuAgent(qemu_agent_command::Args),
     /// Set the guest agent timeout.
     GuestAgentTimeout(guest_agent_timeout::Args),
 }
@@ -204,7 +205,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domtime(a) => domtime::run(conn, a, out).await,
         Command::Guestinfo(a) => guestinfo::run(conn, a, out).await,
         Command::Domhostname(a) => domhostname::run(conn, a, out).await,
-        Command::QemuAgentCommand(a) => qemu_agent_command::run(conn, a, out).await,
+        Command::QemuAgent(a) => qemu_agent_command::run(conn, a, out).await,
         Command::GuestAgentTimeout(a) => guest_agent_timeout::run(conn, a, out).await,
     }
 }

@@ -156,6 +156,11 @@ fn guest_commands_match_virsh() {
     assert_same(&["qemu-agent-command", "test", "--timeout", "0", "{}"]);
     assert_same(&["qemu-agent-command", "test", "--block", "--async", "{}"]);
     assert_same(&["guest-agent-timeout", "test", "--timeout", "10"]);
+    // Read-only: addresses from leases and ARP may be read, the agent may not be used.
+    assert_same(&["-r", "domifaddr", "test"]);
+    assert_same(&["-r", "domifaddr", "test", "--source", "agent"]);
+    assert_same(&["-r", "domtime", "test"]);
+    assert_same(&["-r", "domfsfreeze", "test"]);
     // Guest state carries across the commands of one connection.
     assert_same(&[
         "domfsfreeze test; domfsfreeze test --mountpoint /; domfsthaw test /boot; \

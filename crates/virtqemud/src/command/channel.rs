@@ -387,3 +387,43 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod honour_tests {
+    use virt_core::xml::DomainXmlCodec;
+
+    use crate::command::honoured;
+
+    fn check(channel: &str) -> Result<(), virt_core::VirtError> {
+        let d = virt_xml::parse_domain(&format!(
+            "<domain type='qemu'><name>h</name><memory>65536</memory>\
+             <os><type arch='x86_64' machine='pc'>hvm</type></os>\
+             <devices>{channel}</devices></domain>"
+        ))
+        .expect("xml");
+        virt_xml::LibvirtXml.check_honoured(&d, &honoured())
+    }
+
+    #[test]
+    fn define_accepts_channels_and_refuses_guestfwd_naming_the_attribute() {
+        check(
+            "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/>\
+             <address type='virtio-serial' controller='0' bus='0' port='1'/></channel>\
+             <channel type='qemu-vdagent'><source><clipboard copypaste='yes'/>\
+             <mouse mode='client'/></source><target type='virtio' name='com.redhat.spice.0'/>\
+             </channel>",
+        )
+        .expect("honoured");
+        let e = check(
+            "<channel type='pty'><target type='guestfwd' address='10.0.2.1' port='4600'/>\
+             </channel>",
+        )
+        .expect_err("guestfwd");
+        assert!(
+            e.violations
+                .iter()
+                .any(|v| v.path.contains("/domain/devices/channel") && v.path.contains("target")),
+            "{e:?}"
+        );
+    }
+}

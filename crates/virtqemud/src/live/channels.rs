@@ -1,6 +1,6 @@
 //! Channels of a running guest: the socket paths a start makes for `<channel type='unix'>`
-//! without one, and the `state='connected|disconnected'` the live definition shows for
-//! virtio channels.
+//! without one, the pty paths of `<channel type='pty'>`, and the
+//! `state='connected|disconnected'` the live definition shows for virtio channels.
 //!
 //! Paths follow libvirt's layout, under the driver's run dir instead of its state dir:
 //! `RUN/qemu/channel/target/domain-ID-SHORT/TARGETNAME` (libvirt's
@@ -170,6 +170,17 @@ pub(crate) fn apply_chardev_states(def: &mut DomainDef, chardevs: &Value) -> boo
     agent_channel(def).is_some_and(|(_, c)| c.target.state.as_deref() == Some("connected"))
 }
 
+/// Puts the pty `path` QEMU gave the chardev of device `alias` into that channel, if `alias`
+/// names a pty channel.
+pub(crate) fn fill_pty(def: &mut DomainDef, alias: &str, path: &str) {
+    if let Some(i) = channel_index(def, alias) {
+        let ch = &mut def.devices.channels[i];
+        if ch.source.char_type == CharType::Pty {
+            ch.source.path = Some(path.to_string());
+        }
+    }
+}
+
 impl QemuDriver {
     /// `VSERPORT_CHANGE`: records the port's state in the live definition (status saved);
     /// for the agent's channel emits AGENT_LIFECYCLE and, on close, drops the connection.
@@ -271,6 +282,20 @@ mod tests {
             e.detail,
             "channel 'channel0': a unix channel without a source path needs a target name"
         );
+    }
+
+    #[test]
+    fn pty_channels_get_their_pty_path() {
+        let mut d = def(&format!(
+            "<channel type='pty'><target type='virtio' name='a'/></channel>{AGENT}"
+        ));
+        fill_pty(&mut d, "channel0", "/dev/pts/7");
+        fill_pty(&mut d, "channel1", "/dev/pts/8");
+        assert_eq!(
+            d.devices.channels[0].source.path.as_deref(),
+            Some("/dev/pts/7")
+        );
+        assert_eq!(d.devices.channels[1].source.path, None);
     }
 
     #[test]

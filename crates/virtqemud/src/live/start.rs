@@ -550,7 +550,8 @@ pub(crate) fn vcpus_of(v: &Value) -> Vec<(u32, i32)> {
 }
 
 /// Puts the pty paths into the live definition: `serialN` on the Nth serial port, and the
-/// first console (the serial console of an HVM guest) shares serial0's.
+/// first console (the serial console of an HVM guest) shares serial0's; a pty channel's on
+/// its channel.
 pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
     for (alias, path) in ptys {
         if let Some(i) = alias
@@ -566,5 +567,6 @@ pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
                 }
             }
         }
+        super::channels::fill_pty(live, alias, path);
     }
 }

@@ -9,6 +9,9 @@ use std::fmt::Display;
 pub struct Writer {
     out: String,
     depth: usize,
+    /// Whether device aliases the driver generated are printed (live XML); user aliases
+    /// (`ua-...`) are printed either way, as libvirt does.
+    pub live_aliases: bool,
 }
 
 impl Writer {
@@ -17,6 +20,7 @@ impl Writer {
         Writer {
             out: String::new(),
             depth,
+            live_aliases: false,
         }
     }
 

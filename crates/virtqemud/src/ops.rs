@@ -79,6 +79,18 @@ impl QemuDriver {
             .codec
             .parse_domain(xml)
             .map_err(|e| if validate { located(e) } else { e })?;
+        self.admit(def)
+    }
+
+    /// Parses the live definition a status file keeps (device aliases included).
+    pub(crate) fn parse_live(&self, xml: &str) -> DriverResult<DomainDef> {
+        let def = self.codec.parse_live_domain(xml)?;
+        self.admit(def)
+    }
+
+    /// The checks every parsed definition passes: a usable name, and nothing the driver
+    /// does not honour.
+    fn admit(&self, def: DomainDef) -> DriverResult<DomainDef> {
         if def.name.contains('/') {
             let detail = format!("name '{}' cannot contain '/'", def.name);
             let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);

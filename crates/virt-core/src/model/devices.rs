@@ -152,6 +152,9 @@ pub struct Disk {
     pub wwn: Option<String>,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -256,6 +259,9 @@ pub struct Controller {
     pub target: Vec<(String, String)>,
     /// `<master startport=...>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -297,6 +303,9 @@ pub struct Interface {
     pub mtu: Option<u32>,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -319,6 +328,9 @@ pub struct Watchdog {
     pub model: WatchdogModel,
     /// `action=...` (reset when absent, always printed).
     pub action: WatchdogAction,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -334,6 +346,9 @@ pub struct Memballoon {
     pub free_page_reporting: Option<bool>,
     /// `<stats period=...>` seconds.
     pub stats_period: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -349,6 +364,9 @@ pub struct Rng {
     pub rate_period: Option<u32>,
     /// `<backend>`.
     pub backend: RngBackend,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -375,6 +393,55 @@ impl Default for RngBackend {
 pub struct Panic {
     /// `model=...`.
     pub model: Option<PanicModel>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
+}
+
+/// Whether `alias` is a user alias (`ua-` prefix), which belongs to the definition; every
+/// other alias is a name a driver gave a device for one run.
+pub fn is_user_alias(alias: &str) -> bool {
+    alias.starts_with("ua-")
+}
+
+impl Devices {
+    /// Every device's alias slot, in one walk (libvirt's `virDomainDeviceInfoIterate` order:
+    /// disks, controllers, filesystems, interfaces, inputs, sounds, videos, hostdevs,
+    /// redirdevs, watchdog, memballoon, serials, parallels, channels, consoles, rngs, TPMs,
+    /// panics).
+    pub fn aliases_mut(&mut self) -> Vec<&mut Option<String>> {
+        let mut out: Vec<&mut Option<String>> = Vec::new();
+        out.extend(self.disks.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.controllers.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.filesystems.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.interfaces.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.inputs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.sounds.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.videos.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.hostdevs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.redirdevs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.watchdog.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.memballoon.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.serials.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.parallels.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.channels.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.consoles.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.rngs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.tpms.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.panics.iter_mut().map(|d| &mut d.alias));
+        out
+    }
+
+    /// Drops every alias a driver generated, keeping user aliases: what a define does with
+    /// the live XML of a running guest (libvirt ignores such aliases there too), so a dumped
+    /// definition defines unchanged and its devices are named afresh at the next start.
+    pub fn clear_generated_aliases(&mut self) {
+        for a in self.aliases_mut() {
+            if a.as_deref().is_some_and(|n| !is_user_alias(n)) {
+                *a = None;
+            }
+        }
+    }
 }

@@ -350,11 +350,63 @@ pub(crate) fn parse_boot(c: &mut Cursor<'_>) -> Result<Option<u32>, XmlError> {
     Ok(Some(order))
 }
 
-/// Writes `<boot order=...>` then `<address>`, libvirt's device-info tail.
-pub(crate) fn format_info(w: &mut Writer, boot: Option<u32>, addr: Option<&Address>) {
+/// The optional `<alias name=...>`. A user alias (`ua-` then `[A-Za-z0-9_-]`) is the
+/// definition's own; any other is a name a driver gave the device for one run (live and
+/// status XML). Both are kept by the parser; a define drops the generated ones
+/// (`Devices::clear_generated_aliases`), as libvirt ignores them there, so the live XML of a
+/// running guest defines unchanged.
+pub(crate) fn parse_alias(c: &mut Cursor<'_>) -> Result<Option<String>, XmlError> {
+    let Some(mut a) = c.child("alias")? else {
+        return Ok(None);
+    };
+    let name = a.attr_req("name")?;
+    let user = name.strip_prefix("ua-").map(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    let generated = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let valid = match user {
+        Some(ok) => ok,
+        None => generated,
+    };
+    if !valid {
+        return Err(a.invalid_attr(
+            "name",
+            name,
+            "expected a user alias: 'ua-' followed by letters, digits, '_' or '-'",
+        ));
+    }
+    let name = name.to_string();
+    a.finish()?;
+    Ok(Some(name))
+}
+
+/// Writes `<alias name=...>`: a user alias always, a generated one in live XML only.
+pub(crate) fn format_alias(w: &mut Writer, alias: Option<&str>) {
+    if let Some(a) = alias {
+        if w.live_aliases || virt_core::model::devices::is_user_alias(a) {
+            w.tag("alias").attr("name", a).empty();
+        }
+    }
+}
+
+/// Writes `<boot order=...>`, `<alias>` then `<address>`, libvirt's device-info tail.
+pub(crate) fn format_info(
+    w: &mut Writer,
+    boot: Option<u32>,
+    alias: Option<&str>,
+    addr: Option<&Address>,
+) {
     if let Some(o) = boot {
         w.tag("boot").attr("order", o).empty();
     }
+    format_alias(w, alias);
     format_address(w, addr);
 }
 

@@ -90,7 +90,7 @@ impl QemuDriver {
 
     /// The checks every parsed definition passes: a usable name, and nothing the driver
     /// does not honour.
-    fn admit(&self, def: DomainDef) -> DriverResult<DomainDef> {
+    fn admit(&self, mut def: DomainDef) -> DriverResult<DomainDef> {
         if def.name.contains('/') {
             let detail = format!("name '{}' cannot contain '/'", def.name);
             let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);
@@ -100,8 +100,29 @@ impl QemuDriver {
             });
             return Err(err);
         }
+        let target = self.postparse_target(&def);
+        crate::postparse::apply(&mut def, &target)?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
+    }
+
+    /// The emulator facts the post-parse step needs: the definition's emulator (or the
+    /// installed one for its arch) and that emulator's version.
+    fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
+        let host_arch = crate::host::host_arch();
+        let emulator = def.devices.emulator.clone().or_else(|| {
+            crate::host::find_emulator(def.os.arch.as_deref().unwrap_or(&host_arch))
+                .map(|p| p.to_string_lossy().into_owned())
+        });
+        let qemu_version = emulator
+            .as_deref()
+            .map(|e| self.version_of(std::path::Path::new(e)))
+            .unwrap_or(0);
+        crate::postparse::Target {
+            emulator,
+            host_arch,
+            qemu_version,
+        }
     }
 
     pub(crate) fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {

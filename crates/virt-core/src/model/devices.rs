@@ -259,6 +259,10 @@ pub struct Controller {
     pub target: Vec<(String, String)>,
     /// `<master startport=...>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// Added by the generic post-parse step for devices that need it (a disk's SCSI
+    /// controller, a channel's virtio-serial controller), not written in the definition;
+    /// libvirt adds a driver's own default controllers before these. Not part of the XML.
+    pub implicit: bool,
     /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
     /// device for this run (live definitions only).
     pub alias: Option<String>,
@@ -431,6 +435,30 @@ impl Devices {
         out.extend(self.rngs.iter_mut().map(|d| &mut d.alias));
         out.extend(self.tpms.iter_mut().map(|d| &mut d.alias));
         out.extend(self.panics.iter_mut().map(|d| &mut d.alias));
+        out
+    }
+
+    /// Every device's address slot, in the same order as [`Devices::aliases_mut`].
+    pub fn addresses_mut(&mut self) -> Vec<&mut Option<Address>> {
+        let mut out: Vec<&mut Option<Address>> = Vec::new();
+        out.extend(self.disks.iter_mut().map(|d| &mut d.address));
+        out.extend(self.controllers.iter_mut().map(|d| &mut d.address));
+        out.extend(self.filesystems.iter_mut().map(|d| &mut d.address));
+        out.extend(self.interfaces.iter_mut().map(|d| &mut d.address));
+        out.extend(self.inputs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.sounds.iter_mut().map(|d| &mut d.address));
+        out.extend(self.videos.iter_mut().map(|d| &mut d.address));
+        out.extend(self.hostdevs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.redirdevs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.watchdog.iter_mut().map(|d| &mut d.address));
+        out.extend(self.memballoon.iter_mut().map(|d| &mut d.address));
+        out.extend(self.serials.iter_mut().map(|d| &mut d.address));
+        out.extend(self.parallels.iter_mut().map(|d| &mut d.address));
+        out.extend(self.channels.iter_mut().map(|d| &mut d.address));
+        out.extend(self.consoles.iter_mut().map(|d| &mut d.address));
+        out.extend(self.rngs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.tpms.iter_mut().map(|d| &mut d.address));
+        out.extend(self.panics.iter_mut().map(|d| &mut d.address));
         out
     }
 

@@ -30,6 +30,8 @@
 
 /// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
 mod address;
+/// Device aliases given at start: QOM ids and `<alias>` in the live XML.
+mod aliases;
 pub mod command;
 mod domains;
 mod driver;

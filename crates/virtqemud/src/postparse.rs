@@ -230,6 +230,12 @@ fn device_defaults(def: &mut DomainDef, chipset: Chipset, x86: bool) -> Result<(
             }
         }
     }
+    for v in &mut d.videos {
+        if v.model == virt_core::model::enums::VideoModel::Qxl && v.vgamem.is_none() {
+            // QEMU's QXL VGA memory default, which libvirt writes down.
+            v.vgamem = Some(16 * 1024);
+        }
+    }
     for t in &mut d.tpms {
         if let TpmBackend::Emulator { version, .. } = &mut t.backend {
             if version.is_none() {

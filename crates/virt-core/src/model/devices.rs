@@ -241,7 +241,7 @@ pub struct DiskSourceHost {
 }
 
 /// `<controller>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Controller {
     /// `type=...`.
     pub controller_type: ControllerType,
@@ -403,6 +403,24 @@ pub struct Panic {
     /// `<address>`.
     pub address: Option<Address>,
 }
+
+/// Equal as XML: [`Controller::implicit`] only records where the controller came from.
+impl PartialEq for Controller {
+    fn eq(&self, o: &Controller) -> bool {
+        self.controller_type == o.controller_type
+            && self.index == o.index
+            && self.model == o.model
+            && self.ports == o.ports
+            && self.vectors == o.vectors
+            && self.model_name == o.model_name
+            && self.target == o.target
+            && self.master_startport == o.master_startport
+            && self.alias == o.alias
+            && self.address == o.address
+    }
+}
+
+impl Eq for Controller {}
 
 /// Whether `alias` is a user alias (`ua-` prefix), which belongs to the definition; every
 /// other alias is a name a driver gave a device for one run.

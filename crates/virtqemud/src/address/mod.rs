@@ -676,7 +676,7 @@ fn assign_slots(def: &mut DomainDef, set: &mut AddrSet, dry: bool) -> Result<(),
                 Some(base) => {
                     let mut a = at(base.bus, base.slot, function);
                     a.domain = base.domain;
-                    set.reserve(&mut a, fl, false)
+                    set.reserve(&mut a, fl, true)
                         .map_err(|e| located(e, &path))?;
                     a
                 }

@@ -453,6 +453,14 @@ impl QemuDriver {
     /// ports handed out in the last minute whose guest may not be listening yet.
     fn pick_spice_port(&self, def: &mut DomainDef) -> DriverResult<Option<u16>> {
         use virt_core::model::enums::{GraphicsType, ListenType};
+        // The address each display listens on by default, shown in the live XML.
+        for g in &mut def.devices.graphics {
+            if let Some(l) = g.listens.first_mut() {
+                if l.listen_type == ListenType::Address && l.address.is_none() {
+                    l.address = Some("127.0.0.1".into());
+                }
+            }
+        }
         let Some(g) = def
             .devices
             .graphics

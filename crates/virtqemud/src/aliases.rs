@@ -18,9 +18,29 @@ use virt_core::model::DomainDef;
 
 use crate::address::Chipset;
 
+/// Names a device that has no name yet; a device keeps the name it has (its user alias,
+/// or the name it was given when it started or was hot-plugged).
 fn set(slot: &mut Option<String>, name: String) {
-    if slot.as_deref().is_none_or(|a| !a.starts_with("ua-")) {
+    if slot.is_none() {
         *slot = Some(name);
+    }
+}
+
+/// Names the unnamed devices of one kind `<prefix><N>`, N counting on from the highest
+/// number the kind already uses (libvirt's rule for hot-plugged devices; at start nothing
+/// is named yet, so the devices are numbered in order).
+fn numbered(prefix: &str, slots: Vec<&mut Option<String>>) {
+    let mut next = slots
+        .iter()
+        .filter_map(|a| a.as_deref()?.strip_prefix(prefix)?.parse::<u32>().ok())
+        .map(|n| n + 1)
+        .max()
+        .unwrap_or(0);
+    for a in slots {
+        if a.is_none() {
+            *a = Some(format!("{prefix}{next}"));
+            next += 1;
+        }
     }
 }
 
@@ -76,7 +96,7 @@ pub(crate) fn controller_alias(chipset: Chipset, c: &Controller) -> String {
     }
 }
 
-/// Names every device of `def` (see the module docs).
+/// Names every device of `def` that has no name yet (see the module docs).
 pub(crate) fn assign(def: &mut DomainDef) {
     let chipset = Chipset::of(def.os.machine.as_deref().unwrap_or(""));
     let disk_names: Vec<Option<String>> = def
@@ -95,11 +115,6 @@ pub(crate) fn assign(def: &mut DomainDef) {
         let name = controller_alias(chipset, x);
         set(&mut x.alias, name);
     }
-    let numbered = |prefix: &str, slots: Vec<&mut Option<String>>| {
-        for (i, a) in slots.into_iter().enumerate() {
-            set(a, format!("{prefix}{i}"));
-        }
-    };
     numbered(
         "fs",
         d.filesystems.iter_mut().map(|x| &mut x.alias).collect(),

@@ -80,6 +80,44 @@ pub(crate) fn assign(def: &mut DomainDef, chipset: Chipset) -> Result<(), VirtEr
     ports::assign_usb(def)
 }
 
+/// Places the one device of a running guest's definition that has no address yet (just
+/// added to it for hot-plug): on a slot that takes hot-plug (a free pcie-root-port on q35,
+/// a free slot of pci.0 on i440fx), without adding buses; virtio-serial and USB ports too.
+pub(crate) fn assign_hotplug(def: &mut DomainDef) -> Result<(), VirtError> {
+    let chipset = Chipset::of(def.os.machine.as_deref().unwrap_or(""));
+    if chipset != Chipset::Other {
+        let nbuses = def
+            .devices
+            .controllers
+            .iter()
+            .filter(|c| c.controller_type == ControllerType::Pci)
+            .map(|c| c.index as usize + 1)
+            .max()
+            .unwrap_or(0);
+        let mut set = collect(def, nbuses, false)?;
+        chipset_slots(def, &mut set, chipset)?;
+        set.required = connect::HOTPLUGGABLE;
+        assign_slots(def, &mut set, false).map_err(|mut e| {
+            if e.detail.contains("No more available PCI slots") {
+                e.detail = "no free hot-pluggable PCI slot is left (on q35 each device needs an \
+                            empty pcie-root-port; add one to the definition)"
+                    .into();
+            }
+            e
+        })?;
+    }
+    ports::assign_virtio_serial(def)?;
+    ports::assign_usb(def)
+}
+
+/// The QOM name of PCI bus `n` of a machine (`pcie.0` / `pci.0` for the root).
+pub(crate) fn pci_bus_name(chipset: Chipset, n: u32) -> String {
+    match (n, chipset) {
+        (0, Chipset::Q35) => "pcie.0".into(),
+        (n, _) => format!("pci.{n}"),
+    }
+}
+
 /// One device that may sit on PCI: where it is in the document, its connect flags and its
 /// address slot.
 struct PciDev<'a> {

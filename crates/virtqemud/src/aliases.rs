@@ -148,6 +148,7 @@ pub(crate) fn assign(def: &mut DomainDef) {
     );
     numbered("rng", d.rngs.iter_mut().map(|x| &mut x.alias).collect());
     numbered("tpm", d.tpms.iter_mut().map(|x| &mut x.alias).collect());
+    numbered("hub", d.hubs.iter_mut().map(|x| &mut x.alias).collect());
     let serial0 = d.serials.first().and_then(|s| s.alias.clone());
     for (i, c) in d.consoles.iter_mut().enumerate() {
         let name = match (i, c.target.target_type.as_deref(), &serial0) {

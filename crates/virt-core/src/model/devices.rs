@@ -57,6 +57,20 @@ pub struct Devices {
     pub rngs: Vec<Rng>,
     /// `<panic>` elements.
     pub panics: Vec<Panic>,
+    /// `<hub>` elements (USB hubs).
+    pub hubs: Vec<Hub>,
+}
+
+/// `<hub type='usb'>`: a USB hub giving more ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hub {
+    /// `type=...` (`usb`).
+    pub hub_type: String,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
+    /// `<address>` (a USB port).
+    pub address: Option<Address>,
 }
 
 /// `<address>`: where a device sits on its bus.
@@ -453,6 +467,7 @@ impl Devices {
         out.extend(self.rngs.iter_mut().map(|d| &mut d.alias));
         out.extend(self.tpms.iter_mut().map(|d| &mut d.alias));
         out.extend(self.panics.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.alias));
         out
     }
 
@@ -477,6 +492,7 @@ impl Devices {
         out.extend(self.rngs.iter_mut().map(|d| &mut d.address));
         out.extend(self.tpms.iter_mut().map(|d| &mut d.address));
         out.extend(self.panics.iter_mut().map(|d| &mut d.address));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.address));
         out
     }
 

@@ -97,6 +97,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
             "hostdev" => d.hostdevs.push(hostdev::parse_hostdev(e)?),
             "redirdev" => d.redirdevs.push(hostdev::parse_redirdev(e)?),
             "panic" => d.panics.push(misc::parse_panic(e)?),
+            "hub" => d.hubs.push(misc::parse_hub(e)?),
             _ => c.report(XmlError::UnknownElement {
                 path: format!("{}/{name}", c.path()),
             })?,
@@ -489,6 +490,9 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
     }
     for x in &d.redirdevs {
         hostdev::format_redirdev(w, x, opts);
+    }
+    for x in &d.hubs {
+        misc::format_hub(w, x);
     }
     if let Some(x) = &d.watchdog {
         misc::format_watchdog(w, x);

@@ -25,13 +25,96 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
+    super::usb::hubs(b)?;
     inputs(b)?;
     super::graphics::audio_and_graphics(b)?;
     super::video::videos(b)?;
     super::sound::sounds(b)?;
+    watchdog(b)?;
     super::usb::redirdevs(b)?;
     balloon(b)?;
-    rngs(b)
+    rngs(b)?;
+    panics(b)
+}
+
+/// `<watchdog>`: the device, and what QEMU does when it fires (`-watchdog-action`).
+fn watchdog(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    use virt_core::model::enums::{WatchdogAction, WatchdogModel};
+    let Some(w) = &b.def.devices.watchdog else {
+        return Ok(());
+    };
+    let id = id_of(&w.alias, || "watchdog0".into());
+    match w.model {
+        WatchdogModel::I6300esb => {
+            let mut dev = Json::obj([
+                ("driver", Json::str("i6300esb")),
+                ("id", Json::str(id.clone())),
+            ]);
+            pci_addr(b, &mut dev, &w.address, &id)?;
+            b.json("-device", dev);
+        }
+        WatchdogModel::Ib700 => b.json(
+            "-device",
+            Json::obj([("driver", Json::str("ib700")), ("id", Json::str(id))]),
+        ),
+        WatchdogModel::Itco if b.family == Family::Q35 => {}
+        m => {
+            return Err(unsupported(format!(
+                "watchdog model '{m}' is not supported on machine type '{}'",
+                super::machine_type(b.def, b.ctx.qemu_version)
+            )))
+        }
+    }
+    let action = match w.action {
+        WatchdogAction::Reset => "reset",
+        WatchdogAction::Shutdown => "shutdown",
+        WatchdogAction::Poweroff => "poweroff",
+        WatchdogAction::Pause => "pause",
+        WatchdogAction::None => "none",
+        WatchdogAction::InjectNmi => "inject-nmi",
+        a => {
+            return Err(unsupported(format!(
+                "watchdog action '{a}' is not supported (reset, shutdown, poweroff, pause, \
+                 none, inject-nmi)"
+            )))
+        }
+    };
+    b.arg("-watchdog-action", action);
+    Ok(())
+}
+
+/// `<panic>`: the ISA pvpanic device (x86's default model) or its PCI variant.
+fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    use virt_core::model::enums::PanicModel;
+    for (i, p) in b.def.devices.panics.iter().enumerate() {
+        match p.model {
+            None | Some(PanicModel::Isa) => {
+                let mut dev = Json::obj([("driver", Json::str("pvpanic"))]);
+                if let Some(Address::Other { attributes, .. }) = &p.address {
+                    if let Some((_, port)) = attributes.iter().find(|(k, _)| k == "iobase") {
+                        let port = parse_num(port).unwrap_or(0x505);
+                        dev.set("ioport", Json::Num(port));
+                    }
+                }
+                b.json("-device", dev);
+            }
+            Some(PanicModel::Pvpanic) => {
+                let id = id_of(&p.alias, || format!("panic{i}"));
+                let mut dev = Json::obj([
+                    ("driver", Json::str("pvpanic-pci")),
+                    ("id", Json::str(id.clone())),
+                ]);
+                pci_addr(b, &mut dev, &p.address, &id)?;
+                b.json("-device", dev);
+            }
+            Some(m) => {
+                return Err(unsupported(format!(
+                    "panic model '{m}' is not supported (isa, pvpanic)"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Device kinds the builder has no form for (define refuses them first; see `honour`).
@@ -43,8 +126,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
         (!d.channels.is_empty(), "channel"),
         (!d.tpms.is_empty(), "tpm"),
         (!d.hostdevs.is_empty(), "hostdev"),
-        (d.watchdog.is_some(), "watchdog"),
-        (!d.panics.is_empty(), "panic"),
     ];
     match present.iter().find(|(p, _)| *p) {
         Some((_, name)) => Err(unsupported(format!(

@@ -137,6 +137,11 @@ const PATHS: &[&str] = &[
     "/domain/devices/redirdev/boot/**",
     "/domain/devices/redirdev/address/**",
     "/domain/devices/memballoon/**",
+    "/domain/devices/hub/**",
+    "/domain/devices/watchdog/**",
+    "/domain/devices/panic",
+    "/domain/devices/panic/@model",
+    "/domain/devices/panic/address/**",
     "/domain/devices/*/alias/**",
     "/domain/devices/rng/**",
     "/domain/qemu:commandline/**",
@@ -244,6 +249,22 @@ const VALUES: &[(&str, &[&str])] = &[
         &["duplex", "micro", "output"],
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
+    (
+        "/domain/devices/watchdog/@model",
+        &["i6300esb", "ib700", "itco"],
+    ),
+    (
+        "/domain/devices/watchdog/@action",
+        &[
+            "reset",
+            "shutdown",
+            "poweroff",
+            "pause",
+            "none",
+            "inject-nmi",
+        ],
+    ),
+    ("/domain/devices/panic/@model", &["isa", "pvpanic"]),
     (
         "/domain/devices/memballoon/@model",
         &[

@@ -253,7 +253,10 @@ fn every_refusal_names_what_is_wrong() {
             dev("<redirdev bus='usb' type='spicevmc'/><controller type='usb' model='qemu-xhci'/>"),
             "redir0: a spicevmc USB redirection needs SPICE graphics",
         ),
-        (dev("<watchdog model='i6300esb'/>"), "does not support <watchdog> devices"),
+        (
+            dev("<watchdog model='diag288'/>"),
+            "watchdog model 'diag288' is not supported",
+        ),
         (
             KERNEL.replace("<os>", "<clock offset='variable' adjustment='10'/><os>"),
             "clock offset 'variable' is not supported",

@@ -110,6 +110,27 @@ pub(super) fn usb_addr(
     Ok(())
 }
 
+/// `<hub type='usb'>`: `usb-hub` devices, hubs before the devices behind them.
+pub(super) fn hubs(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    let mut hubs: Vec<(usize, &virt_core::model::devices::Hub)> =
+        b.def.devices.hubs.iter().enumerate().collect();
+    // A hub on a hub port needs that hub first: shorter port paths first.
+    hubs.sort_by_key(|(i, h)| match &h.address {
+        Some(Address::Usb { port: Some(p), .. }) => (p.matches('.').count(), *i),
+        _ => (0, *i),
+    });
+    for (i, h) in hubs {
+        let id = id_of(&h.alias, || format!("hub{i}"));
+        let mut dev = Json::obj([
+            ("driver", Json::str("usb-hub")),
+            ("id", Json::str(id.clone())),
+        ]);
+        usb_addr(b, &mut dev, &h.address, &id)?;
+        b.json("-device", dev);
+    }
+    Ok(())
+}
+
 /// `<redirdev bus='usb'>`: a chardev carrying the device, and a `usb-redir` on the bus.
 pub(super) fn redirdevs(b: &mut Builder<'_>) -> Result<(), VirtError> {
     for (i, r) in b.def.devices.redirdevs.iter().enumerate() {

@@ -33,8 +33,12 @@
 
 #![warn(missing_docs)]
 
+/// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
+mod address;
 /// The QEMU guest agent client (qemu-ga over a channel socket).
 pub mod agent;
+/// Device aliases given at start: QOM ids and `<alias>` in the live XML.
+mod aliases;
 mod arp;
 pub mod command;
 mod domains;
@@ -43,6 +47,8 @@ pub mod host;
 mod live;
 pub mod net;
 mod ops;
+/// What the QEMU driver fills into a definition at define time.
+mod postparse;
 /// What each installed `qemu-system-*` can do, probed over QMP and cached.
 pub mod probe;
 pub mod process;

@@ -79,6 +79,18 @@ impl QemuDriver {
             .codec
             .parse_domain(xml)
             .map_err(|e| if validate { located(e) } else { e })?;
+        self.admit(def)
+    }
+
+    /// Parses the live definition a status file keeps (device aliases included).
+    pub(crate) fn parse_live(&self, xml: &str) -> DriverResult<DomainDef> {
+        let def = self.codec.parse_live_domain(xml)?;
+        self.admit(def)
+    }
+
+    /// The checks every parsed definition passes: a usable name, and nothing the driver
+    /// does not honour.
+    fn admit(&self, mut def: DomainDef) -> DriverResult<DomainDef> {
         if def.name.contains('/') {
             let detail = format!("name '{}' cannot contain '/'", def.name);
             let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);
@@ -88,8 +100,29 @@ impl QemuDriver {
             });
             return Err(err);
         }
+        let target = self.postparse_target(&def);
+        crate::postparse::apply(&mut def, &target)?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
+    }
+
+    /// The emulator facts the post-parse step needs: the definition's emulator (or the
+    /// installed one for its arch) and that emulator's version.
+    pub(crate) fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
+        let host_arch = crate::host::host_arch();
+        let emulator = def.devices.emulator.clone().or_else(|| {
+            crate::host::find_emulator(def.os.arch.as_deref().unwrap_or(&host_arch))
+                .map(|p| p.to_string_lossy().into_owned())
+        });
+        let qemu_version = emulator
+            .as_deref()
+            .map(|e| self.version_of(std::path::Path::new(e)))
+            .unwrap_or(0);
+        crate::postparse::Target {
+            emulator,
+            host_arch,
+            qemu_version,
+        }
     }
 
     pub(crate) fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {

@@ -14,6 +14,9 @@
 //! definition carries it by the time the command line is built). Guest sides: `virtio` only;
 //! `guestfwd` and `xen` targets are CONFIG_UNSUPPORTED.
 //!
+//! Ids are the channels' aliases (`channel0`, `charchannel0` for its chardev, or a user's
+//! `ua-...`), from [`channel_id`].
+//!
 //! The port (`nr`) and bus come from `<address type='virtio-serial' controller= bus= port=>`.
 //! Define-time address assignment fills those in; a channel that still has none (or port 0)
 //! takes the next port free on its controller's bus, from 1 as libvirt numbers them, skipping
@@ -25,15 +28,22 @@ use std::collections::BTreeSet;
 use virt_core::model::chardev::CharDev;
 use virt_core::model::devices::Address;
 use virt_core::model::enums::{CharProtocol, CharSourceMode, CharType, ControllerType};
+use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
 use super::json::Json;
 use super::{opt, unsupported, Builder};
 
-/// The device id of channel `index` (its position among `<channel>` elements); the chardev is
-/// `char` + this. One place, so that following the live definition's aliases is one change.
-pub(crate) fn channel_alias(index: usize) -> String {
-    format!("channel{index}")
+/// The device id of channel `index` (its position among `<channel>` elements): its alias (a
+/// live definition names every device, see `aliases`), else libvirt's `channel<index>`; the
+/// chardev is `char` + this. The one place that names channels, for the command line, QMP
+/// events and `query-chardev` alike.
+pub(crate) fn channel_id(def: &DomainDef, index: usize) -> String {
+    def.devices
+        .channels
+        .get(index)
+        .and_then(|c| c.alias.clone())
+        .unwrap_or_else(|| format!("channel{index}"))
 }
 
 /// virtio-serial's default number of ports per controller (`max_ports`).
@@ -56,7 +66,7 @@ pub(super) fn channels(b: &mut Builder<'_>) -> Result<(), VirtError> {
         })
         .collect();
     for (i, ch) in b.def.devices.channels.iter().enumerate() {
-        let alias = channel_alias(i);
+        let alias = channel_id(b.def, i);
         let what = format!("channel '{alias}'");
         match ch.target.target_type.as_deref() {
             Some("virtio") => {}
@@ -225,6 +235,7 @@ mod tests {
             start_paused: false,
             qemu_version: 7_002_022,
             host_model_cpu: None,
+            spice_port: None,
         }
     }
 

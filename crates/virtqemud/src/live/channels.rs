@@ -27,7 +27,7 @@ use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
 use crate::agent::AGENT_CHANNEL;
-use crate::command::channel_alias;
+use crate::command::channel_id;
 use crate::QemuDriver;
 
 /// The longest path a UNIX socket address holds (`sun_path` is 108 bytes with the NUL).
@@ -68,11 +68,12 @@ pub(crate) fn assign_paths(def: &mut DomainDef, lib_dir: &Path) -> Result<(), Vi
         return Ok(());
     }
     let dir = channel_dir(lib_dir);
-    for (i, c) in def.devices.channels.iter_mut().enumerate() {
-        if !needs_path(c) {
+    for i in 0..def.devices.channels.len() {
+        if !needs_path(&def.devices.channels[i]) {
             continue;
         }
-        let alias = channel_alias(i);
+        let alias = channel_id(def, i);
+        let c = &mut def.devices.channels[i];
         let name = c.target.name.as_deref().ok_or_else(|| {
             VirtError::new(
                 ErrorCode::ConfigUnsupported,
@@ -135,7 +136,7 @@ pub(crate) fn agent_channel(def: &DomainDef) -> Option<(usize, &CharDev)> {
 
 /// The index of the channel whose device id is `id`.
 fn channel_index(def: &DomainDef, id: &str) -> Option<usize> {
-    (0..def.devices.channels.len()).find(|i| channel_alias(*i) == id)
+    (0..def.devices.channels.len()).find(|i| channel_id(def, *i) == id)
 }
 
 fn state_word(open: bool) -> &'static str {

@@ -17,8 +17,9 @@
 //! [`test_guest_with_agent`] builds a second initramfs for guest agent tests: the same, plus
 //! the host's `qemu-ga` with the shared libraries `ldd` names, the `virtio_console` module,
 //! `/sbin/shutdown` (busybox `poweroff -f` / `reboot -f` / `halt -f`, which qemu-ga's
-//! `guest-shutdown` runs) and `/sbin/hwclock`. Its `/init` also sets the host name [`AGENT_GUEST_HOSTNAME`], brings `lo` up, gives `eth0`
-//! the address [`AGENT_GUEST_ADDR`] (QEMU user networking's guest address), mounts an ext4
+//! `guest-shutdown` runs) and `/sbin/hwclock`. Its `/init` also sets the host name
+//! [`AGENT_GUEST_HOSTNAME`], brings `lo` up, gives `eth0` the address [`AGENT_GUEST_ADDR`]
+//! (QEMU user networking's guest address), mounts an ext4
 //! `/dev/vda` at `/mnt` when the guest has one (something for `guest-fsfreeze-freeze` to
 //! freeze), then finds the agent's port by name under `/sys/class/virtio-ports` (there is no
 //! udev to make `/dev/virtio-ports/...`) and starts `qemu-ga -m virtio-serial -p /dev/vportNpM`

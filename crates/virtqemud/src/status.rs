@@ -22,8 +22,9 @@
 //!
 //! `state` and `reason` are libvirt's numbers (virDomainState and its reason enum), `pid` and
 //! `starttime` name the QEMU process ([`crate::process::Pid`]: a reused pid never passes for
-//! the guest), `balloon actual` is KiB, `agentTimeout` is the domain's guest agent timeout in libvirt's
-//! numbers (-2 block, -1 default, 0 no wait, seconds), written when it is not the default.
+//! the guest), `balloon actual` is KiB, `agentTimeout` is the domain's guest agent timeout
+//! in libvirt's numbers (-2 block, -1 default, 0 no wait, seconds), written when it is not
+//! the default.
 
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,8 @@
 //!
 //! For each `RUN/qemu/NAME.xml`: a guest still alive (same pid and start time, not a zombie)
 //! gets its monitor reconnected, `query-status` reconciles state and reason, `query-cpus-fast`
-//! refreshes the vCPU threads, `query-chardev` the channel states, and its event task resumes; the status file is saved again. A
-//! guest that is gone (or whose monitor no longer answers) goes through the stop path with
+//! refreshes the vCPU threads, `query-chardev` the channel states, and its event task
+//! resumes; the status file is saved again. A guest that is gone (or whose monitor no longer answers) goes through the stop path with
 //! reason CRASHED and STOPPED / FAILED, as libvirt does for a QEMU that died while the daemon
 //! was away (`-no-shutdown` means a clean power-off would have left it running). IDs continue
 //! above the highest one still running.

@@ -7,9 +7,10 @@
 //! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
 //! that dies at once is reported with its last log lines within milliseconds), read pty
 //! paths and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the
-//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
-//! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
-//! the stop path with reason FAILED (no event: nothing was reported started).
+//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED
+//! (or PAUSED / USER), the status file is saved and STARTED / BOOTED is emitted. A failure
+//! after the spawn kills QEMU and runs the stop path with reason FAILED (no event: nothing
+//! was reported started).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;

@@ -9,7 +9,6 @@ pub mod driver;
 pub mod error;
 pub mod events;
 pub mod fsutil;
-/// Guest-side data: interfaces and addresses, their sources, guest agent timeouts.
 pub mod guest;
 pub mod honour;
 pub mod jsontext;

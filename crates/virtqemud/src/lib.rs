@@ -35,7 +35,6 @@
 
 /// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
 mod address;
-/// The QEMU guest agent client (qemu-ga over a channel socket).
 pub mod agent;
 /// Device aliases given at start: QOM ids and `<alias>` in the live XML.
 mod aliases;

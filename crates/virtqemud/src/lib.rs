@@ -31,6 +31,8 @@
 pub mod command;
 mod domains;
 mod driver;
+/// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
+pub mod firmware;
 pub mod host;
 mod live;
 pub mod net;
@@ -45,6 +47,8 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// Emulated TPMs: one swtpm per guest, its state per domain UUID.
+pub mod tpm;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

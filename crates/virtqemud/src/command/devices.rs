@@ -25,6 +25,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
+    super::tpm::tpms(b)?;
     inputs(b)?;
     graphics(b)?;
     videos(b)?;
@@ -39,7 +40,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
         (!d.filesystems.is_empty(), "filesystem"),
         (!d.parallels.is_empty(), "parallel"),
         (!d.channels.is_empty(), "channel"),
-        (!d.tpms.is_empty(), "tpm"),
         (!d.sounds.is_empty(), "sound"),
         (!d.hostdevs.is_empty(), "hostdev"),
         (!d.redirdevs.is_empty(), "redirdev"),

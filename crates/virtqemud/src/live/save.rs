@@ -413,7 +413,12 @@ impl QemuDriver {
             .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
         file.seek(SeekFrom::Start(pos))
             .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
-        self.launch_with(uuid, def, !run, Some(OwnedFd::from(file)))
+        let flags = if run {
+            0
+        } else {
+            super::start::create_flags::PAUSED
+        };
+        self.launch_with(uuid, def, flags, Some(OwnedFd::from(file)))
             .await
     }
 }

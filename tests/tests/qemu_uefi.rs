@@ -109,7 +109,11 @@ fn the_test_kernel_boots_under_ovmf_and_the_nvram_follows_the_undefine_flags() {
     let mut guard = QemuGuard::new(&root);
     let _daemon = ProcessDaemon::start("virtqemud", &root);
     let no_sb = "<firmware><feature enabled='no' name='secure-boot'/></firmware>";
-    define(&root, "uefi", &guest_xml("uefi", "firmware='efi'", no_sb, ""));
+    define(
+        &root,
+        "uefi",
+        &guest_xml("uefi", "firmware='efi'", no_sb, ""),
+    );
     define(&root, "bios", &guest_xml("bios", "", "", ""));
     let limit = Duration::from_secs(240);
 
@@ -130,7 +134,10 @@ fn the_test_kernel_boots_under_ovmf_and_the_nvram_follows_the_undefine_flags() {
         "{live}"
     );
     let store = root.join("var/lib/virt/qemu/nvram/uefi_VARS.fd");
-    assert!(live.contains(&format!(">{}</nvram>", store.display())), "{live}");
+    assert!(
+        live.contains(&format!(">{}</nvram>", store.display())),
+        "{live}"
+    );
     virt_ok(&root, &["destroy", "uefi"]);
     assert!(store.exists());
 
@@ -141,7 +148,11 @@ fn the_test_kernel_boots_under_ovmf_and_the_nvram_follows_the_undefine_flags() {
     assert!(!ok && err.contains("mutually exclusive"), "{err}");
     virt_ok(&root, &["undefine", "uefi", "--keep-nvram"]);
     assert!(store.exists(), "kept");
-    define(&root, "uefi", &guest_xml("uefi", "firmware='efi'", no_sb, ""));
+    define(
+        &root,
+        "uefi",
+        &guest_xml("uefi", "firmware='efi'", no_sb, ""),
+    );
     virt_ok(&root, &["undefine", "uefi", "--nvram"]);
     assert!(!store.exists(), "removed");
     virt_ok(&root, &["undefine", "bios"]);
@@ -165,7 +176,10 @@ fn a_tpm_guests_swtpm_survives_a_daemon_kill_and_goes_with_the_guest() {
     define(&root, "tpm", &xml);
     let t = Instant::now();
     virt_ok(&root, &["start", "tpm"]);
-    eprintln!("virt start with swtpm (first, manufacturing): {:?}", t.elapsed());
+    eprintln!(
+        "virt start with swtpm (first, manufacturing): {:?}",
+        t.elapsed()
+    );
     guard.pids = guard.pids_in_status();
     guard.pids.extend(guard.swtpm_pids_in_status());
     let swtpm = swtpm_pid(&root, "tpm");

@@ -16,7 +16,10 @@
 //!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
 //!   start ([`QemuDriver::start_guests`]);
 //! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
-//!   QMP client, capability probing and per-guest stats those build on.
+//!   QMP client, capability probing and per-guest stats those build on;
+//! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
+//!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
+//!   `STATE/swtpm/UUID`), both prepared before QEMU starts.
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy

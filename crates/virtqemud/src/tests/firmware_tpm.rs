@@ -425,3 +425,79 @@ async fn a_transient_tpm_guest_loses_its_state_and_a_tpm_1_2_runs_on_tpm_tis() {
     let (_, s) = d.domain_state(&name("bad"), 0).await.expect("state");
     assert_eq!(s.state, DomainState::Shutoff);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+async fn domain_caps_publish_the_installed_firmware_and_each_image_starts() {
+    let root = tempfile::tempdir().expect("root");
+    let guard = Guard::new(root.path());
+    let d = open(root.path());
+    let xml = d
+        .domain_capabilities("", "x86_64", "q35", "qemu", 0)
+        .await
+        .expect("domcaps");
+    let dc = virt_xml::caps::parse_domain_capabilities(&xml).expect("read back");
+    let os = dc.os.expect("os");
+    let firmware = &os
+        .enums
+        .iter()
+        .find(|(n, _)| n == "firmware")
+        .expect("enum")
+        .1;
+    let loader = dc.loader.expect("loader");
+    let dirs = crate::firmware::descriptor::search_dirs(false);
+    let all = crate::firmware::descriptor::load(&dirs).expect("descriptors");
+    let fitting: Vec<_> = all
+        .iter()
+        .filter(|(_, d)| d.runs("x86_64", dc.machine.as_deref().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        firmware.contains(&"efi".to_string()),
+        fitting.iter().any(|(_, d)| d.offers("uefi")),
+        "{xml}"
+    );
+    assert_eq!(loader.values.len(), fitting.len(), "{xml}");
+    assert!(
+        !loader.values.is_empty(),
+        "this host has OVMF (ovmf is a test dependency): {xml}"
+    );
+    // Each published image runs as an explicit loader, secure where its descriptor needs SMM.
+    for (i, image) in loader.values.iter().enumerate() {
+        let (_, desc) = fitting
+            .iter()
+            .find(|(_, d)| d.image() == Some(image))
+            .expect("descriptor of the image");
+        let smm = desc.has("requires-smm");
+        let secure = if smm { " secure='yes'" } else { "" };
+        let n = u8::try_from(0x20 + i).expect("few images");
+        let guest = q35(
+            &format!("img{i}"),
+            n,
+            "",
+            &format!("<loader readonly='yes'{secure} type='pflash'>{image}</loader>"),
+            "",
+        );
+        let guest = if smm {
+            guest.replace("<acpi/>", "<acpi/><smm state='on'/>")
+        } else {
+            guest
+        };
+        d.define_domain(&guest, 0).await.expect(image);
+        d.create_domain(&name(&format!("img{i}")), 1)
+            .await
+            .unwrap_or_else(|e| panic!("{image}: {e:?}"));
+        guard.note(run_of(&d, &format!("img{i}"), |r| r.proc.pid()));
+        // The template came from the image's descriptor.
+        let live = d
+            .domain_xml(&name(&format!("img{i}")), 0)
+            .await
+            .expect("live");
+        assert!(live.contains("<nvram template='"), "{live}");
+        d.destroy_domain(&name(&format!("img{i}")), 0)
+            .await
+            .expect("destroy");
+        d.undefine_domain(&name(&format!("img{i}")), 4)
+            .await
+            .expect("undefine");
+    }
+}

@@ -73,8 +73,25 @@ fn system_error(err: impl std::fmt::Display) -> VirtError {
 }
 
 impl QemuDriver {
-    /// Parses `xml` and checks it against what the driver honours.
+    /// Parses `xml` and checks it against what the driver honours and libvirt's define-time
+    /// rules (firmware, TPM), filling what define fills.
     pub(crate) fn parse(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        let mut def = self.parse_live(xml, validate)?;
+        crate::firmware::validate::check_define(&mut def, &self.nvram_dir).map_err(|e| {
+            if validate {
+                located(e)
+            } else {
+                e
+            }
+        })?;
+        Ok(def)
+    }
+
+    /// [`QemuDriver::parse`] for definitions this driver wrote itself from a running domain
+    /// (status files, saved images): their resolved firmware is not checked against the rules
+    /// for what users write (a live definition keeps `<firmware>` features without
+    /// `firmware=`), as libvirt skips validation for them.
+    pub(crate) fn parse_live(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
         let def = self
             .codec
             .parse_domain(xml)
@@ -90,9 +107,7 @@ impl QemuDriver {
         }
         self.codec.check_honoured(&def, &honoured())?;
         let mut def = def;
-        crate::firmware::validate::check_define(&mut def, &self.nvram_dir)
-            .and_then(|()| crate::tpm::check_define(&mut def))
-            .map_err(|e| if validate { located(e) } else { e })?;
+        crate::tpm::check_define(&mut def).map_err(|e| if validate { located(e) } else { e })?;
         Ok(def)
     }
 

@@ -368,7 +368,7 @@ impl QemuDriver {
             "qemuDomainRestoreFlags",
         )?;
         let image = open_image(Path::new(path))?;
-        let def = self.parse(if dxml.is_empty() { &image.xml } else { dxml }, false)?;
+        let def = self.parse_live(if dxml.is_empty() { &image.xml } else { dxml }, false)?;
         let (uuid, job) = {
             let mut st = self.lock();
             let exists = st.check_identity(&def, false)?;

@@ -127,7 +127,8 @@ async fn a_uefi_guest_runs_the_descriptors_firmware_and_keeps_its_own_nvram() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let d = open(root.path());
-    let xml = q35("uefi", 1, "firmware='efi'", "", "");
+    let sb = "<firmware><feature enabled='yes' name='secure-boot'/></firmware>";
+    let xml = q35("uefi", 1, "firmware='efi'", sb, "");
     let want = expected_image(&xml);
     d.define_domain(&xml, 0).await.expect("define");
     d.create_domain(&name("uefi"), 0).await.expect("start");
@@ -148,6 +149,17 @@ async fn a_uefi_guest_runs_the_descriptors_firmware_and_keeps_its_own_nvram() {
     let inactive = d.domain_xml(&name("uefi"), 2).await.expect("inactive");
     assert!(inactive.contains("<os firmware='efi'>"), "{inactive}");
     assert!(!inactive.contains("<loader"), "{inactive}");
+    // A new driver reattaches from the status file, whose live definition keeps the
+    // <firmware> features without firmware= (as libvirt's does).
+    assert!(
+        live.contains("<feature enabled='yes' name='secure-boot'/>"),
+        "{live}"
+    );
+    drop(d);
+    let d = open(root.path());
+    d.start_guests().await;
+    assert_eq!(run_of(&d, "uefi", |r| r.proc.pid()), qemu, "reattached");
+    assert_eq!(d.domain_xml(&name("uefi"), 0).await.expect("live"), live);
     // QEMU runs it from flash; secure-boot builds lock the flash to SMM.
     let args = cmdline(qemu).join(" ");
     assert!(args.contains(&format!("\"filename\":\"{want}\"")), "{args}");

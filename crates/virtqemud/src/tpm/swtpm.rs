@@ -260,10 +260,13 @@ async fn spawn(swtpm: &Path, l: &Launch, state: &Path) -> Result<Running, VirtEr
         .iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
         .collect();
+    // Logged on one line, as libvirt logs external devices.
+    let rendered = format!("{} {}", swtpm.display(), args.join(" "));
     let launch = process::Launch {
         program: swtpm.to_path_buf(),
         args,
         env,
+        rendered,
         ..process::Launch::default()
     };
     let (pid, log_start) = process::spawn_logged(

@@ -3,13 +3,14 @@
 //!
 //! The launch: allocate an ID and the private dir, resolve the firmware and create its
 //! variable store, start swtpm for an emulated TPM (`external.rs`), build the command line
-//! with `-S` (vCPUs stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
-//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
-//! that dies at once is reported with its last log lines within milliseconds), read pty paths
-//! (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
-//! START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
-//! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
-//! the stop path with reason FAILED (no event: nothing was reported started).
+//! with `-S` (vCPUs stopped), spawn QEMU in its own session with its log, record the run as
+//! PAUSED / STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so
+//! a QEMU that dies at once is reported with its last log lines within milliseconds), read pty
+//! paths (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont`
+//! unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the
+//! status file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU
+//! (and swtpm) and runs the stop path with reason FAILED (no event: nothing was reported
+//! started).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;

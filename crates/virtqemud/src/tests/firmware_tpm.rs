@@ -436,6 +436,44 @@ async fn a_transient_tpm_guest_loses_its_state_and_a_tpm_1_2_runs_on_tpm_tis() {
     assert!(e.detail.contains("tpm1.2"), "{}", e.detail);
     let (_, s) = d.domain_state(&name("bad"), 0).await.expect("state");
     assert_eq!(s.state, DomainState::Shutoff);
+    // A QEMU that fails after swtpm started takes swtpm down with it.
+    let failing = q35("qfail", 7, "", "", tpm)
+        .replace(
+            "<domain type='qemu'>",
+            "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>",
+        )
+        .replace(
+            "</devices>",
+            "</devices><qemu:commandline><qemu:arg value='-no-such-option'/></qemu:commandline>",
+        );
+    d.define_domain(&failing, 0).await.expect("define");
+    let e = d
+        .create_domain(&name("qfail"), 0)
+        .await
+        .expect_err("qemu fails");
+    assert!(e.detail.contains("no-such-option"), "{}", e.detail);
+    let state = "00000000-0000-4000-8000-000000001007";
+    assert!(
+        swtpms_of(state).is_empty(),
+        "no swtpm left for the failed start: {:?}",
+        swtpms_of(state)
+    );
+}
+
+/// Live (non-zombie) processes whose command line mentions `needle`.
+fn swtpms_of(needle: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let alive = process::stat(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'));
+        if alive && String::from_utf8_lossy(&cmd).contains(needle) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

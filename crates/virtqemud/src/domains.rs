@@ -32,6 +32,9 @@ pub(crate) struct Dom {
     /// How long guest agent calls wait (virDomainAgentSetResponseTimeout); kept across runs
     /// while the daemon lives, and in the status file of a running domain.
     pub agent_timeout: virt_core::guest::AgentTimeout,
+    /// The flags a running domain was undefined with: its stop finishes the undefine (TPM
+    /// state) with them.
+    pub undefine_flags: u32,
 }
 
 impl Dom {
@@ -46,6 +49,7 @@ impl Dom {
             job: Job::default(),
             managed_save: false,
             agent_timeout: virt_core::guest::AgentTimeout::default(),
+            undefine_flags: 0,
         }
     }
 

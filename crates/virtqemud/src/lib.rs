@@ -19,7 +19,10 @@
 //!   shutdown and reboot) under their own agent job;
 //! * [`command`], [`net`], [`qmp`], [`agent`], [`probe`], [`stats`]: the command line, tap
 //!   devices, the QMP client, the guest agent client, capability probing and per-guest stats
-//!   those build on.
+//!   those build on;
+//! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
+//!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
+//!   `STATE/swtpm/UUID`), both prepared before QEMU starts.
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
@@ -42,6 +45,8 @@ mod arp;
 pub mod command;
 mod domains;
 mod driver;
+/// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
+pub mod firmware;
 pub mod host;
 mod live;
 pub mod net;
@@ -58,6 +63,8 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// Emulated TPMs: one swtpm per guest, its state per domain UUID.
+pub mod tpm;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

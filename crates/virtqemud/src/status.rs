@@ -14,6 +14,7 @@
 //!   <taps><tap name='vnet0'/></taps>
 //!   <ptys><pty alias='serial0' path='/dev/pts/4'/></ptys>
 //!   <balloon actual='262144'/>
+//!   <swtpm pid='28370' starttime='912340'/>
 //!   <fakereboot/>
 //!   <agentTimeout seconds='-2'/>
 //!   <domain type='qemu' id='3'> …the live definition… </domain>
@@ -22,9 +23,10 @@
 //!
 //! `state` and `reason` are libvirt's numbers (virDomainState and its reason enum), `pid` and
 //! `starttime` name the QEMU process ([`crate::process::Pid`]: a reused pid never passes for
-//! the guest), `balloon actual` is KiB, `agentTimeout` is the domain's guest agent timeout
-//! in libvirt's numbers (-2 block, -1 default, 0 no wait, seconds), written when it is not
-//! the default.
+//! the guest), `balloon actual` is KiB, `swtpm` names the guest's TPM emulator the same way
+//! (libvirt keeps a pidfile for it instead), `agentTimeout` is the domain's guest agent
+//! timeout in libvirt's numbers (-2 block, -1 default, 0 no wait, seconds), written when it
+//! is not the default.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +63,8 @@ pub struct Status {
     pub fake_reboot: bool,
     /// The guest agent timeout (libvirt's number) when set away from the default.
     pub agent_timeout: Option<i32>,
+    /// The swtpm process of an emulated TPM.
+    pub swtpm: Option<Pid>,
     /// The live definition, as domain XML.
     pub domain_xml: String,
 }
@@ -110,6 +114,9 @@ impl Status {
         }
         s += "</ptys>\n";
         s += &format!("  <balloon actual='{}'/>\n", self.balloon_kib);
+        if let Some(p) = self.swtpm {
+            s += &format!("  <swtpm pid='{}' starttime='{}'/>\n", p.pid, p.start_time);
+        }
         if self.fake_reboot {
             s += "  <fakereboot/>\n";
         }
@@ -139,6 +146,7 @@ impl Status {
             balloon_kib: 0,
             fake_reboot: false,
             agent_timeout: None,
+            swtpm: None,
             domain_xml: String::new(),
         };
         let start = text
@@ -197,6 +205,13 @@ impl Status {
                     st.agent_timeout = Some(
                         i32::try_from(num("seconds")?).map_err(|_| "agentTimeout out of range")?,
                     )
+                }
+                b"swtpm" => {
+                    st.swtpm = Some(Pid {
+                        pid: i32::try_from(num("pid")?).map_err(|_| "swtpm pid out of range")?,
+                        start_time: u64::try_from(num("starttime")?)
+                            .map_err(|_| "swtpm starttime out of range")?,
+                    })
                 }
                 _ => {}
             }
@@ -292,6 +307,10 @@ mod tests {
             balloon_kib: 65536,
             fake_reboot: true,
             agent_timeout: Some(-2),
+            swtpm: Some(Pid {
+                pid: 4240,
+                start_time: 987_650,
+            }),
             domain_xml: "<domain type='qemu' id='7'><name>a</name></domain>".into(),
         }
     }
@@ -303,6 +322,7 @@ mod tests {
         let plain = Status {
             fake_reboot: false,
             agent_timeout: None,
+            swtpm: None,
             vcpus: vec![],
             taps: vec![],
             ..sample()

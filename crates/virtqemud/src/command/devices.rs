@@ -27,6 +27,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     interfaces(b, &boot)?;
     serials(b)?;
     super::channel::channels(b)?;
+    super::tpm::tpms(b)?;
     super::usb::hubs(b)?;
     inputs(b)?;
     super::graphics::audio_and_graphics(b)?;
@@ -125,7 +126,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
     let present = [
         (!d.filesystems.is_empty(), "filesystem"),
         (!d.parallels.is_empty(), "parallel"),
-        (!d.tpms.is_empty(), "tpm"),
         (!d.hostdevs.is_empty(), "hostdev"),
     ];
     match present.iter().find(|(p, _)| *p) {

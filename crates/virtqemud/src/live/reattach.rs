@@ -73,6 +73,14 @@ impl QemuDriver {
         let Some(proc) = handle else {
             tracing::warn!(domain = %name, pid = st.pid.pid, "guest died while the daemon was away");
             process::reap(st.pid.pid);
+            let forgotten = {
+                let stt = self.lock();
+                match stt.by_uuid.get(&uuid) {
+                    Some(d) if d.persistent => None,
+                    _ => Some(0),
+                }
+            };
+            self.stop_external(&live, st.swtpm, forgotten).await;
             self.forget_dead(&name, &live, &st);
             return;
         };
@@ -109,6 +117,7 @@ impl QemuDriver {
                 console: None,
                 unplugs: Default::default(),
                 agent: Default::default(),
+                swtpm: st.swtpm,
             });
             if let Some(t) = st.agent_timeout {
                 match virt_core::guest::AgentTimeout::from_libvirt(t, virt_core::ErrorDomain::Qemu)

@@ -1,16 +1,17 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID and the private dir, give unix channels without a path one
-//! (in the live definition only, `channels.rs`), build the command line with `-S` (vCPUs
-//! stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
-//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
-//! that dies at once is reported with its last log lines within milliseconds), read pty
+//! The launch: allocate an ID and the private dir, resolve the firmware and create its
+//! variable store, start swtpm for an emulated TPM (`external.rs`), give unix channels
+//! without a path one (in the live definition only, `channels.rs`), build the command line
+//! with `-S` (vCPUs stopped), spawn QEMU in its own session with its log, record the run as
+//! PAUSED / STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so
+//! a QEMU that dies at once is reported with its last log lines within milliseconds), read pty
 //! paths and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the
-//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED
-//! (or PAUSED / USER), the status file is saved and STARTED / BOOTED is emitted. A failure
-//! after the spawn kills QEMU and runs the stop path with reason FAILED (no event: nothing
-//! was reported started).
+//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or
+//! PAUSED / USER), the status file is saved and STARTED / BOOTED is emitted. A failure after
+//! the spawn kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event:
+//! nothing was reported started).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -43,6 +44,7 @@ pub(crate) mod create_flags {
     pub const BYPASS_CACHE: u32 = 4;
     pub const FORCE_BOOT: u32 = 8;
     pub const VALIDATE: u32 = 16;
+    pub const RESET_NVRAM: u32 = 32;
 }
 
 /// How long QEMU may take from exec to an answering monitor.
@@ -67,7 +69,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
             "qemuDomainCreateWithFlags",
         )?;
         refuse_autodestroy(flags)?;
@@ -96,7 +98,7 @@ impl QemuDriver {
             }
             self.drop_managed_save(&uuid, &path);
         }
-        self.launch(uuid, def, flags & PAUSED != 0).await
+        self.launch(uuid, def, flags).await
     }
 
     fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
@@ -112,7 +114,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE | RESET_NVRAM,
             "qemuDomainCreateXML",
         )?;
         refuse_autodestroy(flags)?;
@@ -142,7 +144,7 @@ impl QemuDriver {
                     def.name
                 )));
             }
-            self.launch(uuid, def, flags & PAUSED != 0).await
+            self.launch(uuid, def, flags).await
         }
         .await;
         if res.is_err() {
@@ -163,14 +165,15 @@ impl QemuDriver {
         }
     }
 
-    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).
+    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller),
+    /// with the PAUSED and RESET_NVRAM `flags` of [`create_flags`].
     pub(crate) async fn launch(
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
     ) -> DriverResult<DomainHandle> {
-        self.launch_with(uuid, def, paused, None).await
+        self.launch_with(uuid, def, flags, None).await
     }
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
@@ -179,9 +182,10 @@ impl QemuDriver {
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
         incoming: Option<std::os::fd::OwnedFd>,
     ) -> DriverResult<DomainHandle> {
+        let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         // The live definition: every device named, a SPICE port picked.
@@ -199,15 +203,28 @@ impl QemuDriver {
             return Err(e);
         }
         let emulator = match &def.devices.emulator {
-            Some(e) => PathBuf::from(e),
-            None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch()))
-                .ok_or_else(|| {
-                    VirtError::new(
-                        ErrorCode::ConfigUnsupported,
-                        ErrorDomain::Qemu,
-                        "no qemu-system binary found for the domain's architecture",
-                    )
-                })?,
+            Some(e) => Some(PathBuf::from(e)),
+            None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch())),
+        };
+        let Some(emulator) = emulator else {
+            discard_dirs(&def.name, &lib_dir);
+            return Err(VirtError::new(
+                ErrorCode::ConfigUnsupported,
+                ErrorDomain::Qemu,
+                "no qemu-system binary found for the domain's architecture",
+            ));
+        };
+        let qemu_version = self.version_of(&emulator);
+        let reset_nvram = flags & create_flags::RESET_NVRAM != 0;
+        let prepared = self
+            .start_external(&def, qemu_version, &lib_dir, &log, reset_nvram)
+            .await;
+        let (def, swtpm) = match prepared {
+            Ok(p) => (p.live, p.swtpm),
+            Err(e) => {
+                discard_dirs(&def.name, &lib_dir);
+                return Err(e);
+            }
         };
         let taps = match crate::net::taps_for(&def) {
             Ok(t) => t,
@@ -218,7 +235,7 @@ impl QemuDriver {
         };
         let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
         let ctx = LaunchContext {
-            qemu_version: self.version_of(&emulator),
+            qemu_version,
             emulator,
             domain_dir: lib_dir.clone(),
             monitor: monitor.clone(),
@@ -304,6 +321,7 @@ impl QemuDriver {
             console: None,
             unplugs: Default::default(),
             agent: Default::default(),
+            swtpm: swtpm.map(|s| s.keep()),
         };
         {
             let mut st = self.lock();

@@ -7,6 +7,7 @@
 
 mod cpu;
 mod cputune;
+mod features;
 mod general;
 mod implicit;
 mod os;
@@ -123,7 +124,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     def.bootloader_args = non_empty(c.child_text("bootloader_args")?);
     os::parse(&mut c, &mut def)?;
     tuning::parse_idmap(&mut c, &mut def)?;
-    cpu::parse_features(&mut c, &mut def)?;
+    features::parse_features(&mut c, &mut def)?;
     cpu::parse_cpu(&mut c, &mut def)?;
     cpu::parse_clock(&mut c, &mut def)?;
     general::parse_lifecycle(&mut c, &mut def)?;
@@ -219,7 +220,7 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     w.text_elem("bootloader_args", def.bootloader_args.as_deref());
     os::format(&mut w, def);
     tuning::format_idmap(&mut w, def);
-    cpu::format_features(&mut w, def);
+    features::format_features(&mut w, def);
     cpu::format_cpu(&mut w, def);
     cpu::format_clock(&mut w, def);
     general::format_lifecycle(&mut w, def);

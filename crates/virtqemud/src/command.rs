@@ -56,9 +56,11 @@ use crate::net::TapDevice;
 
 mod devices;
 mod disk;
+mod features;
 mod honour;
 mod json;
 mod pci;
+mod smbios;
 
 pub use honour::honoured;
 use json::Json;
@@ -255,12 +257,13 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     }
     let pflash = firmware_args(&mut b);
     machine_args(&mut b, &machine, pflash);
-    if let Some(cpu) = cpu_arg(def, ctx, accel)? {
+    if let Some(cpu) = features::cpu(cpu_arg(def, ctx, accel)?, def, accel)? {
         b.arg("-cpu", cpu);
     }
     memory_args(&mut b);
     b.arg("-smp", smp(def));
     b.arg("-uuid", def.uuid.to_string());
+    smbios::args(&mut b)?;
     b.args.push("-no-user-config".into());
     b.args.push("-nodefaults".into());
     b.arg(
@@ -279,6 +282,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     pm_args(&mut b);
     boot_args(&mut b);
     devices::all(&mut b)?;
+    features::devices(&mut b);
     b.arg(
         "-sandbox",
         "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
@@ -401,6 +405,7 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     if let Some(state) = feature(b.def, "vmport").and_then(|f| f.state) {
         m.push_str(if state { ",vmport=on" } else { ",vmport=off" });
     }
+    m.push_str(&features::machine_props(b.def));
     m.push_str(",dump-guest-core=off");
     if pflash.0 {
         m.push_str(",pflash0=libvirt-pflash0-format");
@@ -417,12 +422,13 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
         m.push_str(",acpi=off");
     }
     b.arg("-machine", m);
+    let accel = match b.accel {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "tcg",
+    };
     b.arg(
         "-accel",
-        match b.accel {
-            Accel::Kvm => "kvm",
-            Accel::Tcg => "tcg",
-        },
+        format!("{accel}{}", features::accel_props(b.def, b.accel)),
     );
 }
 

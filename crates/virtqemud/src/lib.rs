@@ -30,6 +30,8 @@
 
 /// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
 mod address;
+/// The cgroup a guest's QEMU runs in (`<resource><partition>`).
+mod cgroup;
 pub mod command;
 mod domains;
 mod driver;

@@ -20,6 +20,7 @@
 //! processed meanwhile. Destroy kills first and takes the job afterwards (a hung monitor call
 //! cannot block it).
 
+mod cgroup;
 mod console;
 mod control;
 mod events;
@@ -334,6 +335,7 @@ impl QemuDriver {
         } else {
             process::reap(run.proc.pid().pid);
         }
+        self.leave_cgroup(run.id, &run.live).await;
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);
         let word = reason_virsh_name(DomainState::Shutoff, why);

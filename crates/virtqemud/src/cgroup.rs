@@ -217,7 +217,9 @@ fn unescape_mount(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match (b[i], octal) {
             (b'\\', Some(d)) => {
                 let v = d.iter().fold(0u32, |a, c| a * 8 + u32::from(c - b'0'));
@@ -300,7 +302,10 @@ pub(crate) fn machine_prefix(paths: &virt_core::runtime::Paths) -> Option<String
     }
     Some(match &paths.root {
         None => "qemu".to_string(),
-        Some(root) => format!("qemu-embed-{:08x}", fnv1a(root.as_os_str().as_encoded_bytes())),
+        Some(root) => format!(
+            "qemu-embed-{:08x}",
+            fnv1a(root.as_os_str().as_encoded_bytes())
+        ),
     })
 }
 
@@ -388,10 +393,39 @@ impl DomainCgroup {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) if e.raw_os_error() == Some(nix::libc::EBUSY) => done = false,
-                Err(source) => return Err(CgroupError::Remove { path: group, source }),
+                Err(source) => {
+                    return Err(CgroupError::Remove {
+                        path: group,
+                        source,
+                    })
+                }
             }
         }
         Ok(done)
+    }
+}
+
+/// Removes every group in the default partition whose machine name starts with `prefix`:
+/// what a failed test left behind once its QEMUs are killed.
+#[cfg(test)]
+pub(crate) fn sweep(prefix: &str) {
+    let lead = format!("{prefix}-");
+    for (root, _) in Hierarchies::detect().roots() {
+        let Ok(dir) = std::fs::read_dir(root.join(partition_dir(DEFAULT_PARTITION))) else {
+            continue;
+        };
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with(&lead) && name.ends_with(".libvirt-qemu")) {
+                continue;
+            }
+            for _ in 0..40 {
+                if std::fs::remove_dir(e.path()).is_ok() || !e.path().exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
     }
 }
 
@@ -418,10 +452,11 @@ fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
             continue;
         }
         let path = parent.join(file);
-        let value = std::fs::read_to_string(&path)
-            .map_err(|source| CgroupError::Setup { path, source })?;
+        let value =
+            std::fs::read_to_string(&path).map_err(|source| CgroupError::Setup { path, source })?;
         let path = dir.join(file);
-        std::fs::write(&path, value.trim()).map_err(|source| CgroupError::Setup { path, source })?;
+        std::fs::write(&path, value.trim())
+            .map_err(|source| CgroupError::Setup { path, source })?;
     }
     Ok(())
 }

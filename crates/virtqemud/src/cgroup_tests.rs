@@ -28,8 +28,14 @@ fn machine_names_keep_libvirts_characters_and_length() {
 #[test]
 fn partitions_get_libvirts_suffixes_and_escapes() {
     assert_eq!(partition_dir("/machine"), Path::new("machine"));
-    assert_eq!(partition_dir("/machine/sub"), Path::new("machine/sub.partition"));
-    assert_eq!(partition_dir("/foo/machine"), Path::new("foo.partition/machine.partition"));
+    assert_eq!(
+        partition_dir("/machine/sub"),
+        Path::new("machine/sub.partition")
+    );
+    assert_eq!(
+        partition_dir("/foo/machine"),
+        Path::new("foo.partition/machine.partition")
+    );
     assert_eq!(partition_dir("/machine/a.b"), Path::new("machine/a.b"));
     assert_eq!(partition_dir("/cpu.x"), Path::new("_cpu.x"));
     assert_eq!(partition_dir("/_x"), Path::new("__x.partition"));
@@ -62,21 +68,37 @@ fn mounts_give_libvirts_v1_controllers_or_else_the_unified_hierarchy() {
     };
     let dirs: Vec<String> = v1
         .iter()
-        .map(|(m, _)| m.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+        .map(|(m, _)| {
+            m.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        })
         .collect();
-    assert_eq!(dirs, ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio"]);
+    assert_eq!(
+        dirs,
+        ["cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio"]
+    );
     let comounted = "25 1 0:22 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n\
         26 1 0:23 / /sys/fs/cgroup/cpu\\040x rw shared:9 - cgroup cgroup rw,cpuset\n";
     assert_eq!(
         Hierarchies::from_mountinfo(comounted),
         Hierarchies::V1(vec![
-            ("/sys/fs/cgroup/cpu,cpuacct".into(), vec!["cpu".into(), "cpuacct".into()]),
+            (
+                "/sys/fs/cgroup/cpu,cpuacct".into(),
+                vec!["cpu".into(), "cpuacct".into()]
+            ),
             ("/sys/fs/cgroup/cpu x".into(), vec!["cpuset".into()]),
         ])
     );
     let v2 = "30 23 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
-    assert_eq!(Hierarchies::from_mountinfo(v2), Hierarchies::V2("/sys/fs/cgroup".into()));
-    assert_eq!(Hierarchies::from_mountinfo("garbage\n\n1 2 3\n"), Hierarchies::None);
+    assert_eq!(
+        Hierarchies::from_mountinfo(v2),
+        Hierarchies::V2("/sys/fs/cgroup".into())
+    );
+    assert_eq!(
+        Hierarchies::from_mountinfo("garbage\n\n1 2 3\n"),
+        Hierarchies::None
+    );
     assert!(!Hierarchies::None.usable());
 }
 
@@ -100,14 +122,26 @@ fn placing_makes_the_group_in_each_hierarchy_with_cpusets_and_the_pid() {
     let cg = DomainCgroup::new("qemu-embed-0000abcd", 5, "win10", None);
     cg.place(&h, 4242).expect("placed");
     for c in ["cpu", "cpuset", "memory"] {
-        let group = dir.path().join(c).join("machine/qemu-embed-0000abcd-5-win10.libvirt-qemu");
+        let group = dir
+            .path()
+            .join(c)
+            .join("machine/qemu-embed-0000abcd-5-win10.libvirt-qemu");
         let procs = std::fs::read_to_string(group.join("cgroup.procs")).expect(c);
         assert_eq!(procs, "4242");
     }
     let cpuset = dir.path().join("cpuset/machine");
-    for d in [cpuset.clone(), cpuset.join("qemu-embed-0000abcd-5-win10.libvirt-qemu")] {
-        assert_eq!(std::fs::read_to_string(d.join("cpuset.cpus")).expect("cpus"), "0-3");
-        assert_eq!(std::fs::read_to_string(d.join("cpuset.mems")).expect("mems"), "0");
+    for d in [
+        cpuset.clone(),
+        cpuset.join("qemu-embed-0000abcd-5-win10.libvirt-qemu"),
+    ] {
+        assert_eq!(
+            std::fs::read_to_string(d.join("cpuset.cpus")).expect("cpus"),
+            "0-3"
+        );
+        assert_eq!(
+            std::fs::read_to_string(d.join("cpuset.mems")).expect("mems"),
+            "0"
+        );
     }
     assert!(!dir.path().join("cpu/machine/cpuset.cpus").exists());
 }
@@ -120,17 +154,31 @@ fn a_partition_other_than_machine_must_exist() {
     match cg.place(&h, 1) {
         Err(CgroupError::MissingPartition { partition, path }) => {
             assert_eq!(partition, "/machine/gold");
-            assert!(path.ends_with("cpu/machine/gold.partition"), "{}", path.display());
+            assert!(
+                path.ends_with("cpu/machine/gold.partition"),
+                "{}",
+                path.display()
+            );
         }
         other => panic!("missing partition expected: {other:?}"),
     }
     for c in ["cpu", "cpuset", "memory"] {
         std::fs::create_dir_all(dir.path().join(c).join("machine/gold.partition")).expect("mk");
     }
-    std::fs::write(dir.path().join("cpuset/machine/gold.partition/cpuset.cpus"), "1").expect("w");
-    std::fs::write(dir.path().join("cpuset/machine/gold.partition/cpuset.mems"), "0").expect("w");
+    std::fs::write(
+        dir.path().join("cpuset/machine/gold.partition/cpuset.cpus"),
+        "1",
+    )
+    .expect("w");
+    std::fs::write(
+        dir.path().join("cpuset/machine/gold.partition/cpuset.mems"),
+        "0",
+    )
+    .expect("w");
     cg.place(&h, 77).expect("placed in the existing partition");
-    let procs = dir.path().join("memory/machine/gold.partition/qemu-1-a.libvirt-qemu/cgroup.procs");
+    let procs = dir
+        .path()
+        .join("memory/machine/gold.partition/qemu-1-a.libvirt-qemu/cgroup.procs");
     assert_eq!(std::fs::read_to_string(procs).expect("procs"), "77");
 }
 
@@ -163,7 +211,10 @@ fn on_a_v2_host_the_unified_hierarchy_gets_the_group_and_controllers() {
     let cg = DomainCgroup::new("qemu", 9, "v2", None);
     cg.place(&h, 99).expect("placed");
     let group = dir.path().join("machine/qemu-9-v2.libvirt-qemu");
-    assert_eq!(std::fs::read_to_string(group.join("cgroup.procs")).expect("procs"), "99");
+    assert_eq!(
+        std::fs::read_to_string(group.join("cgroup.procs")).expect("procs"),
+        "99"
+    );
     // Each controller is enabled with its own write ("+cpu", then "+memory").
     assert_eq!(
         std::fs::read_to_string(dir.path().join("cgroup.subtree_control")).expect("ctl"),
@@ -174,13 +225,19 @@ fn on_a_v2_host_the_unified_hierarchy_gets_the_group_and_controllers() {
 #[test]
 fn only_a_privileged_system_instance_places_guests_and_roots_get_their_own_names() {
     use virt_core::runtime::{Mode, Paths};
-    assert_eq!(machine_prefix(&Paths::resolve(Some(Path::new("/r")), Mode::Session)), None);
+    assert_eq!(
+        machine_prefix(&Paths::resolve(Some(Path::new("/r")), Mode::Session)),
+        None
+    );
     let root = nix::unistd::geteuid().is_root();
     let a = machine_prefix(&Paths::resolve(Some(Path::new("/tmp/a")), Mode::System));
     let b = machine_prefix(&Paths::resolve(Some(Path::new("/tmp/b")), Mode::System));
     if root {
         let (a, b) = (a.expect("root"), b.expect("root"));
-        assert!(a.starts_with("qemu-embed-") && a.len() == "qemu-embed-".len() + 8, "{a}");
+        assert!(
+            a.starts_with("qemu-embed-") && a.len() == "qemu-embed-".len() + 8,
+            "{a}"
+        );
         assert_ne!(a, b);
     } else {
         assert_eq!((a, b), (None, None));

@@ -14,6 +14,7 @@ use virt_core::{Driver, ErrorCode};
 
 use crate::{QemuDriver, QemuRegistry};
 
+mod features_guests;
 mod guests;
 mod stats_bench;
 

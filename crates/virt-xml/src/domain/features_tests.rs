@@ -36,7 +36,11 @@ fn refused(features: &str) -> (ErrorCode, String) {
     let e = LibvirtXml
         .parse_domain(&doc(features))
         .expect_err("refused");
-    let path = e.violations.first().map(|v| v.path.clone()).unwrap_or_default();
+    let path = e
+        .violations
+        .first()
+        .map(|v| v.path.clone())
+        .unwrap_or_default();
     (e.code, path)
 }
 
@@ -136,7 +140,10 @@ fn what_an_off_sub_feature_carries_is_dropped_as_libvirt_does() {
         None,
     );
     assert!(out.contains("      <stimer state='on'/>\n"), "{out}");
-    assert!(out.contains("<spinlocks state='on' retries='8192'/>"), "{out}");
+    assert!(
+        out.contains("<spinlocks state='on' retries='8192'/>"),
+        "{out}"
+    );
     assert!(out.contains("<vendor_id state='on' value=''/>"), "{out}");
 }
 

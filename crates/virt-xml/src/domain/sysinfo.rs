@@ -81,10 +81,7 @@ fn parse_smbios(s: &mut Cursor<'_>) -> Result<SmbiosInfo, XmlError> {
 }
 
 /// One block's entries in libvirt's order; `None` when none has a value.
-fn parse_block(
-    b: &mut Cursor<'_>,
-    kind: SmbiosBlockKind,
-) -> Result<Option<SmbiosBlock>, XmlError> {
+fn parse_block(b: &mut Cursor<'_>, kind: SmbiosBlockKind) -> Result<Option<SmbiosBlock>, XmlError> {
     let names = kind.entry_names();
     let mut found: Vec<(usize, String)> = Vec::new();
     for mut e in b.children("entry") {
@@ -202,9 +199,9 @@ fn parse_fwcfg(s: &mut Cursor<'_>) -> Result<Vec<FwCfgEntry>, XmlError> {
 /// Whether the domain element has a `<uuid>` child (before parsing: an absent one is
 /// generated, and the SMBIOS system UUID may supply it instead).
 pub(super) fn uuid_given(domain: &crate::dom::Element) -> bool {
-    domain.children.iter().any(|n| {
-        matches!(n, crate::dom::Node::Element(e) if e.prefix.is_none() && e.name == "uuid")
-    })
+    domain.children.iter().any(
+        |n| matches!(n, crate::dom::Node::Element(e) if e.prefix.is_none() && e.name == "uuid"),
+    )
 }
 
 /// Applies libvirt's rule between `<uuid>` and the SMBIOS system UUID: equal when both are

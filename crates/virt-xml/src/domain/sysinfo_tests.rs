@@ -11,7 +11,9 @@ use crate::LibvirtXml;
 const UUID: &str = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
 
 fn doc(uuid: Option<&str>, sysinfo: &str) -> String {
-    let uuid = uuid.map(|u| format!("<uuid>{u}</uuid>")).unwrap_or_default();
+    let uuid = uuid
+        .map(|u| format!("<uuid>{u}</uuid>"))
+        .unwrap_or_default();
     format!(
         "<domain type='test'><name>t</name>{uuid}<memory unit='KiB'>65536</memory>\
          <resource><partition>/machine</partition></resource>{sysinfo}\
@@ -40,7 +42,11 @@ fn sysinfo_of(xml: &str, label: &str) -> String {
 
 fn refused(xml: &str) -> (ErrorCode, String) {
     let e = LibvirtXml.parse_domain(xml).expect_err("refused");
-    let path = e.violations.first().map(|v| v.path.clone()).unwrap_or_default();
+    let path = e
+        .violations
+        .first()
+        .map(|v| v.path.clone())
+        .unwrap_or_default();
     (e.code, path)
 }
 
@@ -151,7 +157,10 @@ fn the_system_uuid_supplies_a_missing_domain_uuid_and_must_match_a_given_one() {
         Uuid::parse("00000000-0000-0000-0000-000000000001").expect("uuid")
     );
     let e = LibvirtXml
-        .parse_domain(&doc(Some(UUID), &sys("00000000-0000-0000-0000-000000000001")))
+        .parse_domain(&doc(
+            Some(UUID),
+            &sys("00000000-0000-0000-0000-000000000001"),
+        ))
         .expect_err("mismatch");
     assert_eq!(e.code, ErrorCode::XmlError);
     assert!(e.message().contains("UUID mismatch"), "{}", e.message());

@@ -125,9 +125,7 @@ fn hyperv_props(h: &Feature, accel: Accel, props: &mut Vec<String>) {
                 let retries: u32 = attr("retries").and_then(|r| r.parse().ok()).unwrap_or(0);
                 props.push(format!("hv-spinlocks={retries:#x}"));
             }
-            "vendor_id" => {
-                props.push(format!("hv-vendor-id={}", opt(attr("value").unwrap_or(""))))
-            }
+            "vendor_id" => props.push(format!("hv-vendor-id={}", opt(attr("value").unwrap_or("")))),
             "vpindex" if accel == Accel::Tcg => {}
             name => {
                 props.push(format!("hv-{name}=on"));

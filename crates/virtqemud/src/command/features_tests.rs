@@ -96,7 +96,10 @@ fn every_feature_libvirt_9_writes_for_x86_kvm_is_written_the_same() {
     );
     // The vmcoreinfo device comes after the other devices, right before -sandbox.
     let sandbox = a.iter().position(|x| x == "-sandbox").expect("sandbox");
-    assert_eq!(a[sandbox - 2..sandbox], ["-device", r#"{"driver":"vmcoreinfo"}"#]);
+    assert_eq!(
+        a[sandbox - 2..sandbox],
+        ["-device", r#"{"driver":"vmcoreinfo"}"#]
+    );
 
     let pt = ALL.replace("mode='custom'", "mode='passthrough'");
     let a = args(&domain("kvm", "q35", &pt, "", ALL_CLOCK));
@@ -149,7 +152,10 @@ fn features_that_are_off_or_absent_add_nothing_but_qemus_tristates() {
         "<timer name='hypervclock' present='no'/><timer name='kvmclock' present='yes'/>",
     ));
     // libvirt 9.0: -machine pc-i440fx-7.2,usb=off,smm=off,... -cpu qemu64,kvmclock=on,...
-    assert_eq!(value(&a, "-cpu"), "qemu64,kvmclock=on,kvm-pv-unhalt=off,pmu=on");
+    assert_eq!(
+        value(&a, "-cpu"),
+        "qemu64,kvmclock=on,kvm-pv-unhalt=off,pmu=on"
+    );
     assert_eq!(
         value(&a, "-machine"),
         "pc-i440fx-7.2,usb=off,smm=off,dump-guest-core=off,memory-backend=pc.ram"
@@ -208,7 +214,9 @@ fn define_honours_what_is_implemented_and_names_msrs_as_refused() {
     let e = codec.check_honoured(&msrs, &h).expect_err("msrs");
     assert_eq!(e.code, ErrorCode::ConfigUnsupported);
     assert!(
-        e.violations.iter().any(|v| v.path == "/domain/features/msrs"),
+        e.violations
+            .iter()
+            .any(|v| v.path == "/domain/features/msrs"),
         "{:?}",
         e.violations
     );

@@ -20,9 +20,7 @@
 use std::path::Path;
 
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::model::sysinfo::{
-    FwCfgValue, SmbiosBlock, SmbiosBlockKind, SmbiosInfo, Sysinfo,
-};
+use virt_core::model::sysinfo::{FwCfgValue, SmbiosBlock, SmbiosBlockKind, SmbiosInfo, Sysinfo};
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
@@ -183,7 +181,8 @@ pub(crate) fn smbios_args(
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
         // libvirt always names the manufacturer of a base board and a chassis.
-        let manufacturer_first = matches!(kind, SmbiosBlockKind::BaseBoard | SmbiosBlockKind::Chassis);
+        let manufacturer_first =
+            matches!(kind, SmbiosBlockKind::BaseBoard | SmbiosBlockKind::Chassis);
         if manufacturer_first && block.get("manufacturer").is_none() {
             fields.insert(0, ("manufacturer", ""));
         }

@@ -104,9 +104,12 @@ fn partial_blocks_name_a_manufacturer_for_types_2_and_3_only() {
         ]
     );
     assert_eq!(fw_cfg_args(&d), ["name=opt/a,string=v"]);
-    assert!(smbios_args(&def(&domain(Some("sysinfo"), "<sysinfo type='smbios'/>")), None)
-        .expect("empty is fine")
-        .is_empty());
+    assert!(smbios_args(
+        &def(&domain(Some("sysinfo"), "<sysinfo type='smbios'/>")),
+        None
+    )
+    .expect("empty is fine")
+    .is_empty());
 }
 
 #[test]
@@ -146,7 +149,11 @@ fn missing_sources_and_a_second_base_board_fail_the_start() {
         <baseBoard><entry name='product'>b</entry></baseBoard></sysinfo>";
     let e = build(&def(&domain(Some("sysinfo"), two)), &ctx()).expect_err("two boards");
     assert_eq!(e.code, ErrorCode::ConfigUnsupported);
-    assert!(e.detail.contains("more than one entry to Type 2"), "{}", e.detail);
+    assert!(
+        e.detail.contains("more than one entry to Type 2"),
+        "{}",
+        e.detail
+    );
 }
 
 fn fake_dmi(dir: &Path) {
@@ -180,7 +187,10 @@ fn host_mode_copies_the_hosts_tables_without_its_uuid() {
     fake_dmi(dir.path());
     let host: SmbiosInfo =
         host_smbios(&dir.path().join("id"), &dir.path().join("entries")).expect("readable");
-    assert_eq!(host.system.as_ref().and_then(|s| s.get("uuid")), Some("00000000-0000-0000-0000-000000000042"));
+    assert_eq!(
+        host.system.as_ref().and_then(|s| s.get("uuid")),
+        Some("00000000-0000-0000-0000-000000000042")
+    );
     // Unreadable or empty fields are left out (product_serial is empty here).
     assert_eq!(host.system.as_ref().and_then(|s| s.get("serial")), None);
     let d = def(&domain(Some("host"), SYSINFO));

@@ -97,10 +97,13 @@ impl QemuDriver {
         if let Some(cg) = self.cgroup_of(id, live) {
             match cg.remove(&Hierarchies::detect()) {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(domain = %live.name, "the dead guest's cgroup is still busy; left in place"),
-                Err(e) => tracing::warn!(domain = %live.name, error = %e, "cannot remove the dead guest's cgroup"),
+                Ok(false) => {
+                    tracing::warn!(domain = %live.name, "the dead guest's cgroup is still busy; left in place")
+                }
+                Err(e) => {
+                    tracing::warn!(domain = %live.name, error = %e, "cannot remove the dead guest's cgroup")
+                }
             }
         }
     }
 }
-

@@ -20,21 +20,24 @@ use crate::process;
 use crate::status::StatusDir;
 use crate::QemuDriver;
 
-/// Kills every QEMU a test root's status files name (and any pid registered), on drop.
-struct Guard {
+/// Kills every QEMU a test root's status files name (and any pid registered), then removes
+/// the cgroups of that root's guests, on drop.
+pub(super) struct Guard {
     run: PathBuf,
+    cgroup_prefix: Option<String>,
     pids: std::sync::Mutex<Vec<process::Pid>>,
 }
 
 impl Guard {
-    fn new(root: &Path) -> Guard {
+    pub(super) fn new(root: &Path) -> Guard {
         Guard {
             run: root.join("run/virt/qemu"),
+            cgroup_prefix: crate::cgroup::machine_prefix(&Paths::resolve(Some(root), Mode::System)),
             pids: Default::default(),
         }
     }
 
-    fn note(&self, p: process::Pid) {
+    pub(super) fn note(&self, p: process::Pid) {
         self.pids.lock().expect("pids").push(p);
     }
 }
@@ -62,10 +65,13 @@ impl Drop for Guard {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        if let Some(prefix) = &self.cgroup_prefix {
+            crate::cgroup::sweep(prefix);
+        }
     }
 }
 
-fn open(root: &Path) -> Arc<QemuDriver> {
+pub(super) fn open(root: &Path) -> Arc<QemuDriver> {
     QemuDriver::open(
         &Paths::resolve(Some(root), Mode::System),
         Arc::new(virt_xml::LibvirtXml),
@@ -84,7 +90,7 @@ fn guest_xml(name: &str, n: u8) -> String {
     )
 }
 
-fn name(n: &str) -> DomainLookup {
+pub(super) fn name(n: &str) -> DomainLookup {
     DomainLookup::Name(n.into())
 }
 
@@ -134,7 +140,7 @@ async fn qmp_status(d: &QemuDriver, n: &str) -> String {
         .to_string()
 }
 
-fn pid_of(d: &QemuDriver, n: &str) -> process::Pid {
+pub(super) fn pid_of(d: &QemuDriver, n: &str) -> process::Pid {
     d.lock()
         .get(&name(n))
         .expect("dom")

@@ -226,6 +226,21 @@ pub(super) fn parse_clock(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(),
                 &["auto", "native", "emulate", "paravirt", "smpsafe"],
             )?,
         };
+        if matches!(name, TimerName::Kvmclock | TimerName::Hypervclock) {
+            // Paravirtual clocks have no tick policy, tracking, frequency or mode (libvirt).
+            let set = [
+                ("tickpolicy", timer.tickpolicy.is_some()),
+                ("track", timer.track.is_some()),
+                ("frequency", timer.frequency.is_some()),
+                ("mode", timer.mode.is_some()),
+            ];
+            if let Some((attr, _)) = set.iter().find(|(_, s)| *s) {
+                return Err(XmlError::Unsupported {
+                    path: t.attr_path(attr),
+                    message: format!("timer {name} doesn't support setting of timer {attr}"),
+                });
+            }
+        }
         t.finish()?;
         clock.timers.push(timer);
     }

@@ -252,3 +252,35 @@ fn malformed_and_later_hyperv_syntax_is_refused_naming_its_xpath() {
         assert_eq!(refused(features), (*code, path.clone()), "{features}");
     }
 }
+
+#[test]
+fn paravirtual_clocks_take_no_tick_policy_track_frequency_or_mode() {
+    for (timer, attr) in [
+        (
+            "<timer name='hypervclock' present='yes' tickpolicy='catchup'/>",
+            "tickpolicy",
+        ),
+        ("<timer name='hypervclock' track='guest'/>", "track"),
+        ("<timer name='kvmclock' frequency='100'/>", "frequency"),
+        ("<timer name='kvmclock' mode='native'/>", "mode"),
+    ] {
+        let xml = doc("").replace(
+            "</domain>",
+            &format!("<clock offset='utc'>{timer}</clock></domain>"),
+        );
+        let e = LibvirtXml.parse_domain(&xml).expect_err(timer);
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{timer}");
+        assert_eq!(
+            e.violations[0].path,
+            format!("/domain/clock/timer[1]/@{attr}"),
+            "{timer}"
+        );
+    }
+    let ok = doc("").replace(
+        "</domain>",
+        "<clock offset='utc'><timer name='hypervclock' present='yes'/><timer name='kvmclock' present='no'/></clock></domain>",
+    );
+    LibvirtXml
+        .parse_domain(&ok)
+        .expect("plain paravirtual clocks");
+}

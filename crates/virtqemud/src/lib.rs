@@ -16,15 +16,20 @@
 //!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
 //!   start ([`QemuDriver::start_guests`]);
 //! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
-//!   QMP client, capability probing and per-guest stats those build on.
+//!   QMP client, capability probing and per-guest stats those build on;
+//! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
+//!   guest's QEMU runs in, as libvirt names it without systemd.
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
 //! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
 //! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
-//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: removing vCPUs from a
-//! running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, the guest
-//! agent, compressed save images, snapshots.
+//! socket QEMU creates (libvirt pre-binds it). QEMU joins its cgroup just after exec rather
+//! than before (its vCPUs are still stopped). `<smbios mode='host'/>` reads the host's tables
+//! from `/sys/class/dmi/id` instead of running dmidecode. Under TCG `hv-vpindex` is left off
+//! the command line, which QEMU 7.2 refuses there (libvirt's start of such a guest fails).
+//! Not implemented yet: removing vCPUs from a running domain (OPERATION_UNSUPPORTED; adding
+//! them works), START_AUTODESTROY, the guest agent, compressed save images, snapshots.
 
 #![warn(missing_docs)]
 

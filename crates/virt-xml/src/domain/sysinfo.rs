@@ -140,7 +140,7 @@ fn valid_bios_date(date: &str) -> bool {
     let num = |s: &str| crate::strict::parse_u32(s);
     match (num(m), num(d), num(y)) {
         (Some(m), Some(d), Some(y)) => {
-            (1..=12).contains(&m) && (1..=31).contains(&d) && (y < 100 || y >= 1900)
+            (1..=12).contains(&m) && (1..=31).contains(&d) && !(100..1900).contains(&y)
         }
         _ => false,
     }

@@ -226,6 +226,45 @@ async fn qemu_runs_in_its_cgroup_which_outlives_a_daemon_restart_and_goes_with_t
         assert!(!dir.exists(), "{} left behind", dir.display());
     }
 
+    // A guest that dies while no daemon runs loses its group when the next one finds it dead.
+    let h2 = d.create_domain(&name("cg1"), 0).await.expect("start again");
+    let pid = pid_of(&d, "cg1");
+    guard.note(pid);
+    let cg = DomainCgroup::new(&prefix, h2.id.expect("running"), "cg1", None);
+    let dirs = group_dirs(&h, &cg);
+    assert!(dirs.iter().all(|d| d.is_dir()));
+    drop(d);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid.pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    for _ in 0..200 {
+        crate::process::reap(pid.pid);
+        if !crate::process::is_alive(pid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let d = open(root.path());
+    d.start_guests().await;
+    assert_eq!(
+        d.domain_state(&name("cg1"), 0)
+            .await
+            .expect("state")
+            .1
+            .state,
+        DomainState::Shutoff
+    );
+    for dir in &dirs {
+        assert!(
+            !dir.exists(),
+            "{} left behind by a dead guest",
+            dir.display()
+        );
+    }
+
     // A partition that does not exist fails the start, with nothing left running.
     d.define_domain(
         &plain_xml(

@@ -150,6 +150,7 @@ impl Tag<'_> {
     /// nothing (libvirt's `virXMLFormatElement`).
     pub fn children(self, body: impl FnOnce(&mut Writer)) {
         let mut inner = Writer::at_depth(self.w.depth + 1);
+        inner.live_aliases = self.w.live_aliases;
         body(&mut inner);
         if inner.is_empty() {
             self.empty();

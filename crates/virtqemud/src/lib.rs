@@ -35,6 +35,8 @@
 
 /// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
 mod address;
+/// Device aliases given at start: QOM ids and `<alias>` in the live XML.
+mod aliases;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;

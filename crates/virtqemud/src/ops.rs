@@ -108,7 +108,7 @@ impl QemuDriver {
 
     /// The emulator facts the post-parse step needs: the definition's emulator (or the
     /// installed one for its arch) and that emulator's version.
-    fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
+    pub(crate) fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
         let host_arch = crate::host::host_arch();
         let emulator = def.devices.emulator.clone().or_else(|| {
             crate::host::find_emulator(def.os.arch.as_deref().unwrap_or(&host_arch))

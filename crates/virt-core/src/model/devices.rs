@@ -57,6 +57,20 @@ pub struct Devices {
     pub rngs: Vec<Rng>,
     /// `<panic>` elements.
     pub panics: Vec<Panic>,
+    /// `<hub>` elements (USB hubs).
+    pub hubs: Vec<Hub>,
+}
+
+/// `<hub type='usb'>`: a USB hub giving more ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hub {
+    /// `type=...` (`usb`).
+    pub hub_type: String,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
+    /// `<address>` (a USB port).
+    pub address: Option<Address>,
 }
 
 /// `<address>`: where a device sits on its bus.
@@ -241,7 +255,7 @@ pub struct DiskSourceHost {
 }
 
 /// `<controller>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Controller {
     /// `type=...`.
     pub controller_type: ControllerType,
@@ -404,6 +418,24 @@ pub struct Panic {
     pub address: Option<Address>,
 }
 
+/// Equal as XML: [`Controller::implicit`] only records where the controller came from.
+impl PartialEq for Controller {
+    fn eq(&self, o: &Controller) -> bool {
+        self.controller_type == o.controller_type
+            && self.index == o.index
+            && self.model == o.model
+            && self.ports == o.ports
+            && self.vectors == o.vectors
+            && self.model_name == o.model_name
+            && self.target == o.target
+            && self.master_startport == o.master_startport
+            && self.alias == o.alias
+            && self.address == o.address
+    }
+}
+
+impl Eq for Controller {}
+
 /// Whether `alias` is a user alias (`ua-` prefix), which belongs to the definition; every
 /// other alias is a name a driver gave a device for one run.
 pub fn is_user_alias(alias: &str) -> bool {
@@ -435,6 +467,7 @@ impl Devices {
         out.extend(self.rngs.iter_mut().map(|d| &mut d.alias));
         out.extend(self.tpms.iter_mut().map(|d| &mut d.alias));
         out.extend(self.panics.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.alias));
         out
     }
 
@@ -459,6 +492,7 @@ impl Devices {
         out.extend(self.rngs.iter_mut().map(|d| &mut d.address));
         out.extend(self.tpms.iter_mut().map(|d| &mut d.address));
         out.extend(self.panics.iter_mut().map(|d| &mut d.address));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.address));
         out
     }
 

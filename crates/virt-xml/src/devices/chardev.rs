@@ -56,6 +56,8 @@ pub(super) fn parse(mut c: Cursor<'_>, kind: &str) -> Result<CharDev, XmlError> 
             CharType::from_xml,
         )?
         .unwrap_or_default();
+    // `tty=` is the live XML's copy of a pty console's path: output only, as in libvirt.
+    let _ = c.attr("tty");
     if matches!(ty, CharType::Nmdm | CharType::Dbus) {
         return Err(XmlError::Unsupported {
             path: c.attr_path("type"),
@@ -265,7 +267,13 @@ pub(crate) fn format_source(w: &mut Writer, s: &CharSource, opts: FormatOptions)
 }
 
 fn format_one(w: &mut Writer, kind: &str, dev: &CharDev, opts: FormatOptions) {
-    w.tag(kind).attr("type", dev.source.char_type).open();
+    let tty = (kind == "console" && !opts.inactive && dev.source.char_type == CharType::Pty)
+        .then_some(dev.source.path.as_deref())
+        .flatten();
+    w.tag(kind)
+        .attr("type", dev.source.char_type)
+        .attr_opt("tty", tty)
+        .open();
     format_source(w, &dev.source, opts);
     let t = &dev.target;
     let tag = w

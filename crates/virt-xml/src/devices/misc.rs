@@ -146,6 +146,28 @@ pub(super) fn format_rng(w: &mut Writer, r: &Rng) {
     w.close("rng");
 }
 
+pub(super) fn parse_hub(mut c: Cursor<'_>) -> Result<virt_core::model::devices::Hub, XmlError> {
+    let hub_type = c
+        .attr_word("type", &["usb"])?
+        .ok_or_else(|| XmlError::Missing {
+            path: c.attr_path("type"),
+        })?;
+    let alias = parse_alias(&mut c)?;
+    let address = parse_address(&mut c)?;
+    c.finish()?;
+    Ok(virt_core::model::devices::Hub {
+        hub_type,
+        alias,
+        address,
+    })
+}
+
+pub(super) fn format_hub(w: &mut Writer, h: &virt_core::model::devices::Hub) {
+    w.tag("hub")
+        .attr("type", &h.hub_type)
+        .children(|w| format_info(w, None, h.alias.as_deref(), h.address.as_ref()));
+}
+
 pub(super) fn parse_panic(mut c: Cursor<'_>) -> Result<Panic, XmlError> {
     let model = c.attr_with(
         "model",

@@ -97,6 +97,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
             "hostdev" => d.hostdevs.push(hostdev::parse_hostdev(e)?),
             "redirdev" => d.redirdevs.push(hostdev::parse_redirdev(e)?),
             "panic" => d.panics.push(misc::parse_panic(e)?),
+            "hub" => d.hubs.push(misc::parse_hub(e)?),
             _ => c.report(XmlError::UnknownElement {
                 path: format!("{}/{name}", c.path()),
             })?,
@@ -152,6 +153,40 @@ pub(crate) fn insert_controller(
 
 /// Gives each controller written without an index the lowest free index of its type, then
 /// refuses two controllers of one type with the same index.
+/// Whether a controller is part of a USB2 set (the ICH9 EHCI and its UHCI companions).
+fn is_usb2(c: &Controller) -> bool {
+    c.controller_type == virt_core::model::enums::ControllerType::Usb
+        && matches!(
+            c.model.as_deref(),
+            Some("ich9-ehci1" | "ich9-uhci1" | "ich9-uhci2" | "ich9-uhci3")
+        )
+}
+
+/// libvirt's one exception to "the lowest free index": a USB2 controller without an index
+/// joins the set of the USB controller just before it, when that one is USB2 too and the set
+/// has no controller of this model yet.
+fn usb2_group_index(d: &Devices, indexed: &[bool], i: usize) -> Option<u32> {
+    let cont = &d.controllers[i];
+    if i == 0 || !is_usb2(cont) {
+        return None;
+    }
+    let prev = d.controllers[..i]
+        .iter()
+        .rev()
+        .find(|c| c.controller_type == cont.controller_type)?;
+    if !is_usb2(prev) {
+        return None;
+    }
+    let clash = d.controllers.iter().enumerate().any(|(j, c)| {
+        j != i
+            && (indexed[j] || j < i)
+            && is_usb2(c)
+            && c.index == prev.index
+            && c.model == cont.model
+    });
+    (!clash).then_some(prev.index)
+}
+
 fn assign_controller_indexes(
     d: &mut Devices,
     indexed: &[bool],
@@ -162,6 +197,10 @@ fn assign_controller_indexes(
             continue;
         }
         let ty = d.controllers[i].controller_type;
+        if let Some(n) = usb2_group_index(d, indexed, i) {
+            d.controllers[i].index = n;
+            continue;
+        }
         let taken = |n: u32, d: &Devices| {
             d.controllers.iter().enumerate().any(|(j, c)| {
                 j != i && c.controller_type == ty && c.index == n && (indexed[j] || j < i)
@@ -451,6 +490,9 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
     }
     for x in &d.redirdevs {
         hostdev::format_redirdev(w, x, opts);
+    }
+    for x in &d.hubs {
+        misc::format_hub(w, x);
     }
     if let Some(x) = &d.watchdog {
         misc::format_watchdog(w, x);

@@ -220,6 +220,8 @@ pub(crate) struct AddrSet {
     pub buses: Vec<Bus>,
     /// Add buses instead of failing when nothing fits (the first pass).
     dry_run: bool,
+    /// Flags every placed device needs on top of its own (hot-plug for a running guest).
+    pub required: u32,
 }
 
 impl AddrSet {
@@ -229,6 +231,7 @@ impl AddrSet {
         let mut set = AddrSet {
             buses: vec![Bus::empty(); nbuses],
             dry_run,
+            required: 0,
         };
         let mut pcie_root = false;
         for c in &def.devices.controllers {
@@ -460,6 +463,7 @@ impl AddrSet {
         flags: u32,
         function: Option<u32>,
     ) -> Result<PciAddress, String> {
+        let flags = flags | self.required;
         let mut a = self.next(flags, function)?;
         self.reserve(&mut a, flags, false)?;
         Ok(a)
@@ -518,6 +522,7 @@ mod tests {
         AddrSet {
             buses: vec![bus],
             dry_run: true,
+            required: 0,
         }
     }
 

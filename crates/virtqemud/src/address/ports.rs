@@ -116,6 +116,43 @@ fn usb_ports(c: &Controller) -> usize {
     }
 }
 
+/// Ports of a USB hub.
+const HUB_PORTS: usize = 8;
+
+/// Adds the USB hubs the devices need when the controllers' ports are too few (libvirt's
+/// `qemuDomainUSBAddressAddHubs`: each hub takes one port and gives eight).
+fn add_hubs(def: &mut DomainDef, available: usize) {
+    let d = &def.devices;
+    let count = d
+        .inputs
+        .iter()
+        .filter(|x| x.bus == Some(InputBus::Usb))
+        .count()
+        + d.sounds
+            .iter()
+            .filter(|x| x.model == SoundModel::Usb)
+            .count()
+        + d.disks
+            .iter()
+            .filter(|x| x.target_bus == Some(DiskBus::Usb))
+            .count()
+        + d.hostdevs
+            .iter()
+            .filter(|x| x.hostdev_type == "usb")
+            .count()
+        + d.redirdevs.len()
+        + d.hubs.len();
+    if count > available {
+        let needed = (count - available + 1).div_ceil(HUB_PORTS - 1);
+        for _ in 0..needed {
+            def.devices.hubs.push(virt_core::model::devices::Hub {
+                hub_type: "usb".into(),
+                ..Default::default()
+            });
+        }
+    }
+}
+
 /// Gives USB devices their ports.
 pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
     let mut buses: BTreeMap<u32, Vec<bool>> = BTreeMap::new();
@@ -127,6 +164,39 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
         if n > 0 {
             buses.insert(c.index, vec![false; n]);
         }
+    }
+    if !buses.is_empty() {
+        let hubs = def.devices.hubs.len() * HUB_PORTS;
+        add_hubs(def, buses.values().map(Vec::len).sum::<usize>() + hubs);
+    }
+    // Hubs first: a hub's ports exist only once the hub has its own.
+    let mut hub_ports: BTreeMap<(u32, String), Vec<bool>> = BTreeMap::new();
+    for (i, h) in def.devices.hubs.iter_mut().enumerate() {
+        let path = format!("/domain/devices/hub[{}]", i + 1);
+        let (bus, port) = match &h.address {
+            Some(Address::Usb { bus, port: Some(p) }) => (*bus, p.clone()),
+            _ => {
+                let (b, p) = buses
+                    .iter()
+                    .find_map(|(b, m)| m.iter().position(|x| !x).map(|p| (*b, p)))
+                    .ok_or_else(|| addr_error("No free USB ports").at(path.clone()))?;
+                h.address = Some(Address::Usb {
+                    bus: b,
+                    port: Some((p + 1).to_string()),
+                });
+                (b, (p + 1).to_string())
+            }
+        };
+        if !port.contains('.') {
+            if let Some(slot) = buses.get_mut(&bus).and_then(|m| {
+                port.parse::<usize>()
+                    .ok()
+                    .and_then(|n| m.get_mut(n.checked_sub(1)?))
+            }) {
+                *slot = true;
+            }
+        }
+        hub_ports.insert((bus, port), vec![false; HUB_PORTS]);
     }
     let d = &mut def.devices;
     let mut slots: Vec<(String, &mut Option<Address>)> = Vec::new();
@@ -177,7 +247,14 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
             port: Some(port),
         }) = a
         {
-            if port.contains('.') {
+            if let Some((hub, p)) = port.rsplit_once('.') {
+                if let Some(slot) = hub_ports.get_mut(&(*bus, hub.to_string())).and_then(|m| {
+                    p.parse::<usize>()
+                        .ok()
+                        .and_then(|n| m.get_mut(n.checked_sub(1)?))
+                }) {
+                    *slot = true;
+                }
                 continue;
             }
             let map = buses
@@ -209,17 +286,38 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
             None => None,
             Some(_) => continue,
         };
-        let found = buses
-            .iter_mut()
+        let top = buses
+            .iter()
             .filter(|(b, _)| bus_wanted.is_none_or(|w| w == **b))
-            .find_map(|(b, m)| m.iter().position(|p| !p).map(|p| (*b, p)));
-        let (bus, p) = found.ok_or_else(|| addr_error("No free USB ports").at(path))?;
-        if let Some(m) = buses.get_mut(&bus) {
-            m[p] = true;
-        }
+            .find_map(|(b, m)| m.iter().position(|p| !p).map(|p| (*b, None, p)));
+        let found = top.or_else(|| {
+            hub_ports
+                .iter()
+                .filter(|((b, _), _)| bus_wanted.is_none_or(|w| w == *b))
+                .find_map(|((b, hub), m)| {
+                    m.iter()
+                        .position(|p| !p)
+                        .map(|p| (*b, Some(hub.clone()), p))
+                })
+        });
+        let (bus, hub, p) = found.ok_or_else(|| addr_error("No free USB ports").at(path))?;
+        let port = match hub {
+            None => {
+                if let Some(m) = buses.get_mut(&bus) {
+                    m[p] = true;
+                }
+                (p + 1).to_string()
+            }
+            Some(h) => {
+                if let Some(m) = hub_ports.get_mut(&(bus, h.clone())) {
+                    m[p] = true;
+                }
+                format!("{h}.{}", p + 1)
+            }
+        };
         *a = Some(Address::Usb {
             bus,
-            port: Some((p + 1).to_string()),
+            port: Some(port),
         });
     }
     Ok(())

@@ -3,20 +3,8 @@
 
 use virt_core::error::ErrorCode;
 
-use super::super::{build, LaunchContext};
-
-fn ctx() -> LaunchContext {
-    LaunchContext {
-        emulator: "/usr/bin/qemu-system-x86_64".into(),
-        domain_dir: "/run/virt/qemu/domain-1-demo".into(),
-        monitor: "/run/virt/qemu/domain-1-demo/monitor.sock".into(),
-        kvm_usable: true,
-        taps: Vec::new(),
-        start_paused: false,
-        qemu_version: 7_002_022,
-        host_model_cpu: None,
-    }
-}
+use super::super::build;
+use super::super::tests::ctx;
 
 fn domain(virt: &str, machine: &str, features: &str, cpu: &str, timers: &str) -> String {
     format!(

@@ -6,21 +6,9 @@ use std::path::Path;
 use virt_core::error::ErrorCode;
 use virt_core::model::sysinfo::SmbiosInfo;
 
-use super::super::{build, LaunchContext};
+use super::super::build;
+use super::super::tests::ctx;
 use super::{fw_cfg_args, host_smbios, smbios_args, structure_strings};
-
-fn ctx() -> LaunchContext {
-    LaunchContext {
-        emulator: "/usr/bin/qemu-system-x86_64".into(),
-        domain_dir: "/run/virt/qemu/domain-1-demo".into(),
-        monitor: "/run/virt/qemu/domain-1-demo/monitor.sock".into(),
-        kvm_usable: true,
-        taps: Vec::new(),
-        start_paused: false,
-        qemu_version: 7_002_022,
-        host_model_cpu: None,
-    }
-}
 
 const UUID: &str = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
 

@@ -182,6 +182,10 @@ impl QemuDriver {
     ) -> DriverResult<DomainHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+        // The live definition: every device named, a SPICE port picked.
+        let mut def = def;
+        crate::aliases::assign(&mut def);
+        let spice_port = self.pick_spice_port(&mut def)?;
         let lib_dir = self
             .run_root
             .join(format!("domain-{id}-{}", short_name(&def.name)));
@@ -216,6 +220,7 @@ impl QemuDriver {
             taps,
             start_paused: true,
             host_model_cpu: None,
+            spice_port,
         };
         let cmd = command::build(&def, &ctx);
         // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
@@ -440,6 +445,60 @@ impl QemuDriver {
         }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
+    }
+}
+
+impl QemuDriver {
+    /// A free TCP port for SPICE graphics with `autoport` (QEMU cannot pick one itself), put
+    /// into the live definition. Ports other running guests show are skipped, and so are
+    /// ports handed out in the last minute whose guest may not be listening yet.
+    fn pick_spice_port(&self, def: &mut DomainDef) -> DriverResult<Option<u16>> {
+        use virt_core::model::enums::{GraphicsType, ListenType};
+        // The address each display listens on by default, shown in the live XML.
+        for g in &mut def.devices.graphics {
+            if let Some(l) = g.listens.first_mut() {
+                if l.listen_type == ListenType::Address && l.address.is_none() {
+                    l.address = Some("127.0.0.1".into());
+                }
+            }
+        }
+        let Some(g) = def
+            .devices
+            .graphics
+            .iter_mut()
+            .find(|g| g.graphics_type == GraphicsType::Spice && g.autoport)
+        else {
+            return Ok(None);
+        };
+        if g.listens
+            .first()
+            .is_some_and(|l| l.listen_type == ListenType::None)
+        {
+            return Ok(None);
+        }
+        let addr = g
+            .listens
+            .first()
+            .and_then(|l| l.address.clone())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let taken: Vec<u16> = {
+            let st = self.lock();
+            st.by_uuid
+                .values()
+                .filter_map(|d| d.run.as_ref())
+                .flat_map(|r| r.live.devices.graphics.iter())
+                .filter_map(|g| g.port.and_then(|p| u16::try_from(p).ok()))
+                .collect()
+        };
+        let port = host::pick_display_port(&addr, &taken).ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                format!("unable to find an unused port for SPICE on {addr} (5900-65535)"),
+            )
+        })?;
+        g.port = Some(u32::from(port));
+        Ok(Some(port))
     }
 }
 

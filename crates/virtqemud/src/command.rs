@@ -427,8 +427,10 @@ fn firmware_args(b: &mut Builder<'_>) -> (bool, bool) {
 
 fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let mut m = format!("{},usb=off", opt(machine));
-    if let Some(state) = feature(b.def, "vmport").and_then(|f| f.state) {
-        m.push_str(if state { ",vmport=on" } else { ",vmport=off" });
+    for name in ["vmport", "smm"] {
+        if let Some(state) = feature(b.def, name).and_then(|f| f.state) {
+            m.push_str(&format!(",{name}={}", if state { "on" } else { "off" }));
+        }
     }
     m.push_str(&features::machine_props(b.def));
     m.push_str(",dump-guest-core=off");

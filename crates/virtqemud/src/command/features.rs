@@ -9,7 +9,8 @@
 //!   `<hidden state='on'/>`, `kvm-hint-dedicated=on`, `kvm-poll-control=on`,
 //!   `kvm-pv-ipi=off`), and `pmu=on|off`. Features that are off give nothing, except the
 //!   tristates QEMU has a default for (`pmu`, `kvm-pv-unhalt`, `kvmclock`) and `pv-ipi`.
-//! * `-machine` properties: `smm=on|off` and `kernel_irqchip=on|split` (`<ioapic driver>`).
+//! * `-machine` properties: `kernel_irqchip=on|split` (`<ioapic driver>`), after the
+//!   `vmport=` and `smm=` that `machine_args` writes.
 //! * `-accel kvm,dirty-ring-size=N` (`<kvm><dirty-ring>`; TCG has no dirty ring).
 //! * `-device {"driver":"vmcoreinfo"}` after the other devices (`<vmcoreinfo state='on'/>`).
 //!
@@ -141,13 +142,11 @@ fn hyperv_props(h: &Feature, accel: Accel, props: &mut Vec<String>) {
     }
 }
 
-/// `-machine` properties the features ask for, each with its leading comma (they follow
-/// `vmport=` in libvirt's order).
+/// `-machine` properties the features ask for besides `vmport=` and `smm=` (which
+/// `machine_args` writes, as the firmware code needs `smm` too), each with its leading comma:
+/// they follow `smm=` in libvirt's order.
 pub(crate) fn machine_props(def: &DomainDef) -> String {
     let mut m = String::new();
-    if let Some(on) = state_of(def, "smm") {
-        m.push_str(&format!(",smm={}", on_off(on)));
-    }
     let driver = feature(def, "ioapic").and_then(|f| {
         f.attributes
             .iter()

@@ -17,6 +17,9 @@
 //!   start ([`QemuDriver::start_guests`]);
 //! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
 //!   QMP client, capability probing and per-guest stats those build on;
+//! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
+//!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
+//!   `STATE/swtpm/UUID`), both prepared before QEMU starts;
 //! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
 //!   guest's QEMU runs in, as libvirt names it without systemd.
 //!
@@ -42,6 +45,8 @@ mod cgroup;
 pub mod command;
 mod domains;
 mod driver;
+/// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
+pub mod firmware;
 pub mod host;
 mod live;
 pub mod net;
@@ -58,6 +63,8 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// Emulated TPMs: one swtpm per guest, its state per domain UUID.
+pub mod tpm;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

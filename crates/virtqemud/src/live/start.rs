@@ -1,14 +1,16 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID and the private dir, build the command line with `-S` (vCPUs
-//! stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
-//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
-//! that dies at once is reported with its last log lines within milliseconds), read pty paths
-//! (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
-//! START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
-//! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
-//! the stop path with reason FAILED (no event: nothing was reported started).
+//! The launch: allocate an ID and the private dir, resolve the firmware and create its
+//! variable store, start swtpm for an emulated TPM (`external.rs`), build the command line
+//! with `-S` (vCPUs stopped), spawn QEMU in its own session with its log, record the run as
+//! PAUSED / STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so
+//! a QEMU that dies at once is reported with its last log lines within milliseconds), read pty
+//! paths (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont`
+//! unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the
+//! status file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU
+//! (and swtpm) and runs the stop path with reason FAILED (no event: nothing was reported
+//! started).
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -41,6 +43,7 @@ pub(crate) mod create_flags {
     pub const BYPASS_CACHE: u32 = 4;
     pub const FORCE_BOOT: u32 = 8;
     pub const VALIDATE: u32 = 16;
+    pub const RESET_NVRAM: u32 = 32;
 }
 
 /// How long QEMU may take from exec to an answering monitor.
@@ -65,7 +68,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
             "qemuDomainCreateWithFlags",
         )?;
         refuse_autodestroy(flags)?;
@@ -94,7 +97,7 @@ impl QemuDriver {
             }
             self.drop_managed_save(&uuid, &path);
         }
-        self.launch(uuid, def, flags & PAUSED != 0).await
+        self.launch(uuid, def, flags).await
     }
 
     fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
@@ -110,7 +113,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE | RESET_NVRAM,
             "qemuDomainCreateXML",
         )?;
         refuse_autodestroy(flags)?;
@@ -140,7 +143,7 @@ impl QemuDriver {
                     def.name
                 )));
             }
-            self.launch(uuid, def, flags & PAUSED != 0).await
+            self.launch(uuid, def, flags).await
         }
         .await;
         if res.is_err() {
@@ -161,14 +164,15 @@ impl QemuDriver {
         }
     }
 
-    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).
+    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller),
+    /// with the PAUSED and RESET_NVRAM `flags` of [`create_flags`].
     pub(crate) async fn launch(
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
     ) -> DriverResult<DomainHandle> {
-        self.launch_with(uuid, def, paused, None).await
+        self.launch_with(uuid, def, flags, None).await
     }
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
@@ -177,9 +181,10 @@ impl QemuDriver {
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
         incoming: Option<std::os::fd::OwnedFd>,
     ) -> DriverResult<DomainHandle> {
+        let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         // The live definition: every device named, a SPICE port picked.
@@ -203,6 +208,18 @@ impl QemuDriver {
                     )
                 })?,
         };
+        let qemu_version = self.version_of(&emulator);
+        let reset_nvram = flags & create_flags::RESET_NVRAM != 0;
+        let prepared = self
+            .start_external(&def, qemu_version, &lib_dir, &log, reset_nvram)
+            .await;
+        let (def, swtpm) = match prepared {
+            Ok(p) => (p.live, p.swtpm),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&lib_dir);
+                return Err(e);
+            }
+        };
         let taps = match crate::net::taps_for(&def) {
             Ok(t) => t,
             Err(e) => {
@@ -212,7 +229,7 @@ impl QemuDriver {
         };
         let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
         let ctx = LaunchContext {
-            qemu_version: self.version_of(&emulator),
+            qemu_version,
             emulator,
             domain_dir: lib_dir.clone(),
             monitor: monitor.clone(),
@@ -297,6 +314,7 @@ impl QemuDriver {
             running_reason: reason::running::UNPAUSED,
             console: None,
             unplugs: Default::default(),
+            swtpm: swtpm.map(|s| s.keep()),
         };
         {
             let mut st = self.lock();

@@ -33,7 +33,7 @@ fn windows_xml(name: &str) -> String {
            <oemStrings><entry>myappname:some arbitrary data</entry></oemStrings>\
          </sysinfo>\
          <sysinfo type='fwcfg'><entry name='opt/com.example/name'>example value</entry></sysinfo>\
-         <os><type arch='x86_64' machine='pc'>hvm</type><smbios mode='sysinfo'/></os>\
+         <os><type arch='x86_64' machine='q35'>hvm</type><smbios mode='sysinfo'/></os>\
          <features><acpi/><apic/><hyperv><relaxed state='on'/><vapic state='on'/>\
            <spinlocks state='on' retries='8191'/><vpindex state='on'/><runtime state='on'/>\
            <synic state='on'/><stimer state='on'/><reset state='on'/>\

@@ -9,8 +9,10 @@
 //!   only when it is on itself;
 //! * `<ioapic/>` without a driver says nothing and is dropped.
 //!
-//! The Hyper-V list is libvirt 9.0's: `emsr_bitmap`, `xmm_input` and `<tlbflush>` children
-//! came later and are refused as unknown elements.
+//! The Hyper-V list is libvirt 9.0's plus what libvirt 9.1 added and QEMU 7.2 already has:
+//! `<tlbflush>` with `<direct>` and `<extended>`, `emsr_bitmap`, `xmm_input` (virt-install
+//! and virt-manager write them for Windows guests; libvirt 9.0 drops them silently, we pass
+//! them on).
 
 use virt_core::model::domain::Feature;
 use virt_core::model::DomainDef;
@@ -40,8 +42,9 @@ enum Extra {
     None,
     /// A required attribute.
     Attr(&'static str),
-    /// A `<direct state='on|off'/>` child (`stimer`).
-    Direct,
+    /// Children `<NAME state='on|off'/>` (`stimer`: `direct`; `tlbflush`: `direct`,
+    /// `extended`), kept while both they and the sub-feature are on.
+    Children(&'static [&'static str]),
 }
 
 const HYPERV: &[(&str, Extra)] = &[
@@ -51,15 +54,17 @@ const HYPERV: &[(&str, Extra)] = &[
     ("vpindex", Extra::None),
     ("runtime", Extra::None),
     ("synic", Extra::None),
-    ("stimer", Extra::Direct),
+    ("stimer", Extra::Children(&["direct"])),
     ("reset", Extra::None),
     ("vendor_id", Extra::Attr("value")),
     ("frequencies", Extra::None),
     ("reenlightenment", Extra::None),
-    ("tlbflush", Extra::None),
+    ("tlbflush", Extra::Children(&["direct", "extended"])),
     ("ipi", Extra::None),
     ("evmcs", Extra::None),
     ("avic", Extra::None),
+    ("emsr_bitmap", Extra::None),
+    ("xmm_input", Extra::None),
 ];
 
 const KVM: &[(&str, Extra)] = &[
@@ -170,16 +175,18 @@ fn parse_group(e: &mut Cursor<'_>, list: &[(&str, Extra)]) -> Result<Vec<Feature
                     f.attributes.push((attr.to_string(), v));
                 }
             }
-            Extra::Direct => {
-                if let Some(mut d) = sub.child("direct")? {
-                    let on = required_state(&mut d)?;
-                    d.finish()?;
-                    if state && on {
-                        f.children.push(Feature {
-                            name: "direct".into(),
-                            state: Some(true),
-                            ..Feature::default()
-                        });
+            Extra::Children(names) => {
+                for child in *names {
+                    if let Some(mut d) = sub.child(child)? {
+                        let on = required_state(&mut d)?;
+                        d.finish()?;
+                        if state && on {
+                            f.children.push(Feature {
+                                name: child.to_string(),
+                                state: Some(true),
+                                ..Feature::default()
+                            });
+                        }
                     }
                 }
             }

@@ -201,16 +201,16 @@ fn malformed_and_later_hyperv_syntax_is_refused_naming_its_xpath() {
             ErrorCode::XmlDetail,
             format!("{h}/bogus"),
         ),
-        // libvirt 9.1's additions.
+        // libvirt 9.1's additions are read, their children strictly.
         (
-            "<hyperv><tlbflush state='on'><direct state='on'/></tlbflush></hyperv>",
-            ErrorCode::XmlDetail,
-            format!("{h}/tlbflush/direct"),
+            "<hyperv><tlbflush state='on'><direct/></tlbflush></hyperv>",
+            ErrorCode::XmlError,
+            format!("{h}/tlbflush/direct/@state"),
         ),
         (
-            "<hyperv><emsr_bitmap state='on'/></hyperv>",
+            "<hyperv><tlbflush state='on'><bogus state='on'/></tlbflush></hyperv>",
             ErrorCode::XmlDetail,
-            format!("{h}/emsr_bitmap"),
+            format!("{h}/tlbflush/bogus"),
         ),
         (
             "<hyperv><relaxed state='on'/><relaxed state='off'/></hyperv>",
@@ -283,4 +283,24 @@ fn paravirtual_clocks_take_no_tick_policy_track_frequency_or_mode() {
     LibvirtXml
         .parse_domain(&ok)
         .expect("plain paravirtual clocks");
+}
+
+#[test]
+fn tlbflush_direct_and_extended_and_the_later_enlightenments_round_trip() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='kvm'><name>w</name><memory>1024</memory><os><type>hvm</type></os>\
+               <features><hyperv mode='custom'><tlbflush state='on'><direct state='on'/>\
+               <extended state='on'/></tlbflush><emsr_bitmap state='on'/>\
+               <xmm_input state='off'/></hyperv></features></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    for want in [
+        "<tlbflush state='on'>",
+        "<direct state='on'/>",
+        "<extended state='on'/>",
+        "<emsr_bitmap state='on'/>",
+        "<xmm_input state='off'/>",
+    ] {
+        assert!(out.contains(want), "{want} missing:\n{out}");
+    }
 }

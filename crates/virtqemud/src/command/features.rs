@@ -129,13 +129,14 @@ fn hyperv_props(h: &Feature, accel: Accel, props: &mut Vec<String>) {
             "vendor_id" => props.push(format!("hv-vendor-id={}", opt(attr("value").unwrap_or("")))),
             "vpindex" if accel == Accel::Tcg => {}
             name => {
-                props.push(format!("hv-{name}=on"));
-                let direct = sub
-                    .children
-                    .iter()
-                    .any(|c| c.name == "direct" && c.state == Some(true));
-                if name == "stimer" && direct {
-                    props.push("hv-stimer-direct=on".into());
+                props.push(format!("hv-{}=on", name.replace('_', "-")));
+                for c in sub.children.iter().filter(|c| c.state == Some(true)) {
+                    match (name, c.name.as_str()) {
+                        ("stimer", "direct") => props.push("hv-stimer-direct=on".into()),
+                        ("tlbflush", "direct") => props.push("hv-tlbflush-direct=on".into()),
+                        ("tlbflush", "extended") => props.push("hv-tlbflush-ext=on".into()),
+                        _ => {}
+                    }
                 }
             }
         }

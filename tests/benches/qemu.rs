@@ -13,7 +13,12 @@
 //! 3. the real test guest (`virt_tests::guest`: kernel + busybox initramfs printing
 //!    `VIRT-TEST-GUEST-READY` on ttyS0): start's return, the marker read through the console
 //!    stream (time since start was called), ACPI shutdown until the state reads shut off
-//!    (polled every 10 ms), and destroy of a booted guest.
+//!    (polled every 10 ms), and destroy of a booted guest;
+//! 4. the guest virt-install writes for a current Linux with UEFI and a TPM
+//!    (`virt_tests::virt_install`: q35, 14 root ports, OVMF, swtpm, SPICE + QXL, USB
+//!    redirection, the agent channel, ICH9 sound), booting the test kernel with the agent
+//!    initramfs: start's return and the marker, `Plan::vi_boots` times; then
+//!    `Plan::vi_many` of them running and the daemon's RSS.
 //!
 //! Raw QEMU (`raw`): exec until QMP answers `query-status` with `running`, and SIGTERM until
 //! the process has exited: what no driver can beat.
@@ -74,6 +79,10 @@ pub struct Plan {
     pub destroy_booted: bool,
     /// Runs of raw QEMU.
     pub raw_runs: usize,
+    /// Boots of the virt-install guest.
+    pub vi_boots: usize,
+    /// virt-install guests running for the RSS figure.
+    pub vi_many: usize,
 }
 
 impl Plan {
@@ -88,6 +97,8 @@ impl Plan {
             boots: 5,
             destroy_booted: true,
             raw_runs: 11,
+            vi_boots: 5,
+            vi_many: 10,
         }
     }
 
@@ -102,6 +113,8 @@ impl Plan {
             boots: 1,
             destroy_booted: false,
             raw_runs: 2,
+            vi_boots: 1,
+            vi_many: 2,
         }
     }
 }
@@ -132,6 +145,17 @@ pub struct GuestFigures {
     pub destroy: Duration,
 }
 
+/// The virt-install guest's figures (medians over `Plan::vi_boots`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ViFigures {
+    /// Start call until it returned.
+    pub start: Duration,
+    /// Start call until the ready marker came through the console stream.
+    pub marker: Duration,
+    /// Daemon VmRSS in KiB with `Plan::vi_many` of them running.
+    pub rss_many: Option<u64>,
+}
+
 /// Everything measured against one driver.
 #[derive(Clone, Debug)]
 pub struct Results {
@@ -151,6 +175,8 @@ pub struct Results {
     pub rss_many: Option<u64>,
     /// The real guest, or why it was not measured.
     pub guest: Result<GuestFigures, String>,
+    /// The virt-install guest, or why it was not measured.
+    pub vi: Result<ViFigures, String>,
 }
 
 /// Raw QEMU for scale.
@@ -333,5 +359,8 @@ fn check_smoke(plan: &Plan, ours: &Results) {
     if let Err(why) = &ours.guest {
         // Only a missing guest image is a reason to skip; a failed step is not.
         assert!(why.starts_with("no test guest"), "real guest failed: {why}");
+    }
+    if let Err(why) = &ours.vi {
+        assert!(why.starts_with("no test guest"), "virt-install guest failed: {why}");
     }
 }

@@ -149,7 +149,9 @@ impl Backend for Libvirt {
             .collect();
         destroy_all(&active)?;
         for d in &ours {
-            d.undefine().map_err(err("undefine", ""))?;
+            // UEFI guests keep an NVRAM file, which a plain undefine refuses to leave behind.
+            d.undefine_flags(virt::sys::VIR_DOMAIN_UNDEFINE_NVRAM)
+                .map_err(err("undefine", ""))?;
         }
         Ok(ours.len())
     }

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use virt_tests::guest::{test_guest, READY_MARKER};
+use virt_tests::guest::{test_guest, test_guest_with_agent, GuestImage, READY_MARKER};
+use virt_tests::virt_install::{boot_test_kernel, ext4_qcow2, fixture};
 
 use crate::{
-    diskless_xml, guest_xml, median, rss_kib, Backend, BulkStats, GuestFigures, Plan, Results,
-    PREFIX,
+    diskless_xml, guest_xml, median, root_parent, rss_kib, Backend, BulkStats, GuestFigures,
+    Plan, Results, ViFigures, PREFIX,
 };
 
 /// How long the real guest may take to print its marker (TCG on a loaded host is slow).
@@ -71,6 +72,12 @@ fn sequence(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
         }
     };
     eprintln!("  real guest: {guest:?}");
+    b.remove_bench_domains()?;
+    let vi = match test_guest_with_agent() {
+        Err(e) => Err(format!("no test guest image: {e:#}")),
+        Ok(img) => virt_install_guests(plan, b, &img),
+    };
+    eprintln!("  virt-install guest: {vi:?}");
     Ok(Results {
         rss_idle,
         start,
@@ -80,7 +87,54 @@ fn sequence(plan: &Plan, b: &mut dyn Backend) -> Result<Results, String> {
         stats_many,
         rss_many,
         guest,
+        vi,
     })
+}
+
+/// The virt-install guest (same XML on both sides: the committed virt-install output with
+/// the test kernel): `plan.vi_boots` starts with the marker, each destroyed after; then
+/// `plan.vi_many` of them running at once and the daemon's RSS. Each guest gets its own disk.
+fn virt_install_guests(
+    plan: &Plan,
+    b: &mut dyn Backend,
+    img: &GuestImage,
+) -> Result<ViFigures, String> {
+    let dir = root_parent().join(format!("{PREFIX}vi-disks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let out = (|| {
+        let define = |b: &mut dyn Backend, name: &str| -> Result<(), String> {
+            let disk = dir.join(format!("{name}.qcow2"));
+            if !disk.exists() {
+                ext4_qcow2(&disk, 16).map_err(|e| format!("{name}'s disk: {e:#}"))?;
+            }
+            b.define(&boot_test_kernel(&fixture(name, &disk), img))
+        };
+        let name = format!("{PREFIX}vi");
+        define(b, &name)?;
+        let (mut starts, mut markers) = (Vec::new(), Vec::new());
+        for _ in 0..plan.vi_boots {
+            let t = Instant::now();
+            b.start(&name)?;
+            starts.push(t.elapsed());
+            markers.push(wait_marker(b, &name, t)?);
+            b.destroy(&name)?;
+        }
+        b.remove_bench_domains()?;
+        for i in 0..plan.vi_many {
+            let n = format!("{PREFIX}vi{i}");
+            define(b, &n)?;
+            b.start(&n)?;
+        }
+        let rss_many = b.daemon_pid().and_then(rss_kib);
+        Ok(ViFigures {
+            start: median(starts),
+            marker: median(markers),
+            rss_many,
+        })
+    })();
+    let _ = b.remove_bench_domains();
+    let _ = std::fs::remove_dir_all(&dir);
+    out
 }
 
 /// Median start and destroy of one diskless guest over `plan.cycles` cycles.

@@ -199,7 +199,9 @@ impl Backend for Ours {
             if s.state != SHUTOFF {
                 self.destroy(n)?;
             }
-            self.call("undefine", n, self.conn.undefine(&dom(n), 0))?;
+            // UEFI guests keep an NVRAM file, which a plain undefine refuses to leave behind.
+            let nvram = virt_core::proto::UndefineDomainFlag::Nvram as u32;
+            self.call("undefine", n, self.conn.undefine(&dom(n), nvram))?;
         }
         let removed = names.len();
         Ok(removed)

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{BulkStats, GuestFigures, Plan, RawFigures, Results};
+use crate::{BulkStats, GuestFigures, Plan, RawFigures, Results, ViFigures};
 
 /// A figure: a time or a size in KiB.
 #[derive(Clone, Copy)]
@@ -124,6 +124,7 @@ pub fn print(
     let guest = |r: &Results, f: fn(&GuestFigures) -> Duration| {
         r.guest.as_ref().ok().map(|g| Value::Time(f(g)))
     };
+    let vi = |r: &Results, f: fn(&ViFigures) -> Option<Value>| r.vi.as_ref().ok().and_then(f);
     let both = |f: &dyn Fn(&Results) -> Option<Value>| (f(ours), t.and_then(f));
     let row = |metric: String, f: &dyn Fn(&Results) -> Option<Value>| {
         let (o, l) = both(f);
@@ -176,6 +177,18 @@ pub fn print(
         })
         .reference("1.2–2 s"),
         row("real guest: destroy".into(), &|r| guest(r, |g| g.destroy)).reference("1.23 s"),
+        row(
+            "virt-install guest (UEFI, TPM, SPICE, agent): start returns".into(),
+            &|r| vi(r, |v| Some(Value::Time(v.start))),
+        ),
+        row(
+            "virt-install guest: marker on the console, after start".into(),
+            &|r| vi(r, |v| Some(Value::Time(v.marker))),
+        ),
+        row(
+            format!("daemon RSS, {} virt-install guests running", plan.vi_many),
+            &|r| vi(r, |v| v.rss_many.map(Value::Kib)),
+        ),
     ];
     println!();
     println!("QEMU driver, load average {load}; plan {plan:?}");
@@ -227,5 +240,8 @@ fn notes(who: &str, r: &Results) {
     }
     if let Err(e) = &r.guest {
         println!("{who}: real guest: {e}");
+    }
+    if let Err(e) = &r.vi {
+        println!("{who}: virt-install guest: {e}");
     }
 }

@@ -173,7 +173,7 @@ impl QemuDriver {
     }
 
     /// The emulator serving `arch` (the host's when empty) among the installed ones.
-    async fn emulator_for(&self, arch: &str) -> DriverResult<std::sync::Arc<QemuCaps>> {
+    pub(crate) async fn emulator_for(&self, arch: &str) -> DriverResult<std::sync::Arc<QemuCaps>> {
         let arch = if arch.is_empty() {
             host::host_arch()
         } else {
@@ -342,11 +342,11 @@ impl Driver for QemuDriver {
     }
 
     async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
-        self.define(xml, flags)
+        self.define(xml, flags).await
     }
 
     async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
-        self.validate(xml, flags)
+        self.validate(xml, flags).await
     }
 
     async fn undefine_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {

@@ -45,6 +45,8 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// Define-time checks of a definition against its emulator's probed capabilities.
+mod validate;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

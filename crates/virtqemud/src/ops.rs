@@ -1,6 +1,7 @@
-//! The QEMU driver's operations on definitions: define (and its validation dry run),
-//! undefine, info, XML, autostart, domain capabilities; each writes disk before memory and
-//! emits its lifecycle event once both agree.
+//! The QEMU driver's operations on definitions: define (and its validation dry run; both check
+//! the definition against its emulator, see validate.rs), undefine, info, XML, autostart,
+//! domain capabilities; each writes disk before memory and emits its lifecycle event once both
+//! agree.
 
 use virt_core::driver::{DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
@@ -92,10 +93,11 @@ impl QemuDriver {
         Ok(def)
     }
 
-    pub(crate) fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+    pub(crate) async fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse(xml, validate)?;
+        self.check_emulator(&def).await?;
         let mut st = self.lock();
         let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
@@ -124,9 +126,10 @@ impl QemuDriver {
         Ok(handle)
     }
 
-    pub(crate) fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+    pub(crate) async fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let def = self.parse(xml, true)?;
+        self.check_emulator(&def).await?;
         let replaces_existing = self.lock().check_identity(&def, true)?;
         Ok(ValidatedDomain {
             xml: self.codec.format_domain(&def, STORED),

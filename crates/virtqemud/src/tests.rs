@@ -20,18 +20,39 @@ mod stats_bench;
 const U1: &str = "11111111-2222-3333-4444-555555555555";
 const U2: &str = "66666666-7777-8888-9999-000000000000";
 
+/// An executable stand-in for qemu-system-x86_64, so these tests need no QEMU: [`open`] seeds
+/// every driver's probe cache with a fixture for it (KVM and TCG, machines pc and q35).
+fn fake_emulator() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_dir, bin) = BIN.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("fake emulator dir");
+        let bin = dir.path().join("qemu-system-x86_64");
+        std::fs::write(&bin, b"#!/bin/false\n").expect("fake emulator");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        (dir, bin)
+    });
+    bin
+}
+
 fn xml(name: &str, uuid: &str) -> String {
     format!(
         "<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>\
-         <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+         <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>\
+         <devices><emulator>{}</emulator></devices></domain>",
+        fake_emulator().display()
     )
 }
 
 fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
-    QemuDriver::open(
+    let d = QemuDriver::open(
         &Paths::resolve(Some(root), mode),
         Arc::new(virt_xml::LibvirtXml),
-    )
+    );
+    let bin = fake_emulator();
+    d.probed.seed(bin, crate::validate::fixture_caps(bin, true));
+    d
 }
 
 fn name(n: &str) -> DomainLookup {

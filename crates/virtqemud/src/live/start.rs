@@ -115,6 +115,7 @@ impl QemuDriver {
         )?;
         refuse_autodestroy(flags)?;
         let def = self.parse(xml, flags & VALIDATE != 0)?;
+        self.check_emulator(&def).await?;
         let (uuid, job) = {
             let mut st = self.lock();
             let exists = st.check_identity(&def, false)?;

@@ -5,6 +5,7 @@ pub mod backend;
 pub mod guest;
 pub mod pki;
 pub mod qemu;
+pub mod realworld;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

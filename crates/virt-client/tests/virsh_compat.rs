@@ -130,3 +130,21 @@ fn dominfo_matches_virsh_except_the_clock_derived_cpu_time() {
         "CPU time {ours_secs} vs virsh {theirs_secs}"
     );
 }
+
+#[test]
+fn domxml_to_native_matches_virsh_on_the_test_driver() {
+    // The test driver has no native format (NO_SUPPORT); the CLI's own checks come first.
+    assert_same(&["domxml-to-native", "qemu-argv", "--domain", "test"]);
+    assert_same(&["domxml-to-native", "qemu-argv"]);
+    assert_same(&["domxml-to-native", "qemu-argv", "/nonexistent/dom.xml"]);
+    assert_same(&["domxml-to-native", "qemu-argv", "--domain", "nope"]);
+    assert_same(&[
+        "domxml-to-native",
+        "qemu-argv",
+        "--domain",
+        "test",
+        "--xml",
+        "/nonexistent/dom.xml",
+    ]);
+    assert_same(&["-r", "domxml-to-native", "qemu-argv", "--domain", "test"]);
+}

@@ -324,6 +324,15 @@ impl Driver for QemuDriver {
         Ok(host::node_info())
     }
 
+    async fn domain_xml_to_native(
+        &self,
+        format: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.xml_to_native(format, xml, flags).await
+    }
+
     async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
         self.max_vcpus_of(virt_type).await
     }

@@ -45,6 +45,8 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// domxml-to-native: the command line a start would run, defining and starting nothing.
+pub mod to_native;
 /// Define-time checks of a definition against its emulator's probed capabilities.
 mod validate;
 

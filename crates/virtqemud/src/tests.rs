@@ -22,7 +22,7 @@ const U2: &str = "66666666-7777-8888-9999-000000000000";
 
 /// An executable stand-in for qemu-system-x86_64, so these tests need no QEMU: [`open`] seeds
 /// every driver's probe cache with a fixture for it (KVM and TCG, machines pc and q35).
-fn fake_emulator() -> &'static std::path::Path {
+pub(crate) fn fake_emulator() -> &'static std::path::Path {
     static BIN: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
         std::sync::OnceLock::new();
     let (_dir, bin) = BIN.get_or_init(|| {
@@ -45,7 +45,7 @@ fn xml(name: &str, uuid: &str) -> String {
     )
 }
 
-fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
+pub(crate) fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
     let d = QemuDriver::open(
         &Paths::resolve(Some(root), mode),
         Arc::new(virt_xml::LibvirtXml),

@@ -24,6 +24,7 @@ mod console;
 mod control;
 mod events;
 mod hotplug;
+pub(crate) mod prepare;
 mod reattach;
 mod save;
 mod start;

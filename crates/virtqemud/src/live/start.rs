@@ -1,16 +1,16 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID and the private dir, build the command line with `-S` (vCPUs
-//! stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
-//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
-//! that dies at once is reported with its last log lines within milliseconds), read pty paths
-//! (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon, then `cont` unless
-//! START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
+//! The launch: allocate an ID, prepare the definition (the private dir, taps and the rest of
+//! what the command line needs: `prepare.rs`, shared with domxml-to-native's preview), build
+//! the command line with `-S` (vCPUs stopped), spawn QEMU in its own session with its log,
+//! record the run as PAUSED / STARTING_UP with an early status file, connect the monitor
+//! (racing QEMU's exit, so a QEMU that dies at once is reported with its last log lines within
+//! milliseconds), read pty paths (`query-chardev`), vCPU threads (`query-cpus-fast`) and the
+//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
 //! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
 //! the stop path with reason FAILED (no event: nothing was reported started).
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,10 +26,10 @@ use virt_core::types::{DomainHandle, DomainLookup};
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
+use super::prepare::{PrepareFor, Prepared};
 use super::{Active, Run};
-use crate::command::{self, LaunchContext};
+use crate::command;
 use crate::domains::Dom;
-use crate::host;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
 use crate::QemuDriver;
@@ -48,11 +48,6 @@ const MONITOR_WAIT: Duration = Duration::from_secs(30);
 
 fn internal(detail: String) -> VirtError {
     VirtError::new(ErrorCode::InternalError, ErrorDomain::Qemu, detail)
-}
-
-/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
-fn short_name(name: &str) -> String {
-    name.chars().take(20).collect()
 }
 
 impl QemuDriver {
@@ -183,41 +178,11 @@ impl QemuDriver {
     ) -> DriverResult<DomainHandle> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
-        let lib_dir = self
-            .run_root
-            .join(format!("domain-{id}-{}", short_name(&def.name)));
-        let monitor = lib_dir.join("monitor.sock");
         let log = self.log_dir.join(format!("{}.log", def.name));
-        prepare_dir(&lib_dir)?;
-        let emulator = match &def.devices.emulator {
-            Some(e) => PathBuf::from(e),
-            None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch()))
-                .ok_or_else(|| {
-                    VirtError::new(
-                        ErrorCode::ConfigUnsupported,
-                        ErrorDomain::Qemu,
-                        "no qemu-system binary found for the domain's architecture",
-                    )
-                })?,
-        };
-        let taps = match crate::net::taps_for(&def) {
-            Ok(t) => t,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
-                return Err(e);
-            }
-        };
-        let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
-        let ctx = LaunchContext {
-            qemu_version: self.version_of(&emulator),
-            emulator,
-            domain_dir: lib_dir.clone(),
-            monitor: monitor.clone(),
-            kvm_usable: host::kvm_available(),
-            taps,
-            start_paused: true,
-            host_model_cpu: None,
-        };
+        let Prepared { ctx, tap_names } =
+            self.prepare_launch(&def, PrepareFor::Start { id }).await?;
+        let lib_dir = ctx.domain_dir.clone();
+        let monitor = ctx.monitor.clone();
         let cmd = command::build(&def, &ctx);
         // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
         // exactly as long as QEMU does.
@@ -460,23 +425,6 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
         ));
     }
     Ok(())
-}
-
-/// Creates the private dir (0750), emptying a stale one.
-fn prepare_dir(dir: &std::path::Path) -> DriverResult<()> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir)
-        .and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
-        })
-        .map_err(|e| {
-            VirtError::new(
-                ErrorCode::SystemError,
-                ErrorDomain::Qemu,
-                format!("cannot create the domain dir {}: {e}", dir.display()),
-            )
-        })
 }
 
 /// Whether the definition has a working balloon device.

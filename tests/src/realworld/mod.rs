@@ -1,9 +1,11 @@
 //! Real-world domain XML and the real libvirt to hold it against (issue 10): definitions as
 //! virt-install writes them ([`virtinstall`]), the shared corpus (../shared/corpus/domain-xml),
 //! and any directory named by `VIRT_EXTRA_CORPUS` (a one-off measurement, e.g. virt-manager's
-//! tests/data/cli/compare); what libvirt's QEMU driver says about each ([`libvirt`]); and how a
-//! defined file is made startable with temporary disks ([`startable`]).
+//! tests/data/cli/compare); what libvirt's QEMU driver says about each ([`libvirt`]); how a
+//! defined file is made startable with temporary disks ([`startable`]); and how two
+//! domxml-to-native command lines are compared ([`argv`]).
 
+pub mod argv;
 pub mod libvirt;
 pub mod startable;
 pub mod virtinstall;

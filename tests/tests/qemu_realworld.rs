@@ -224,6 +224,100 @@ async fn realworld_define_matches_libvirt() {
     );
 }
 
+/// A minimal definition both drivers define; [`TARGETED`] changes one thing in it.
+const BASE: &str = "<domain type='qemu'><name>rw-base</name><memory unit='MiB'>128</memory>\
+    <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/>\
+    </features><devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+    <memballoon model='none'/></devices></domain>";
+
+/// Definitions libvirt refuses at define for what the emulator can do (validate.rs): (what,
+/// text replaced in [`BASE`], replacement; `{S}` is a scratch dir holding `plain`, a file
+/// without execute bits, and `script`, an executable that is not QEMU). Ours must refuse each
+/// with libvirt's very message (which carries the code's prefix) and name the element; for
+/// [`REFUSED_ALIKE`] only the refusal and the element are compared.
+const TARGETED: &[(&str, &str, &str)] = &[
+    (
+        "missing emulator",
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin/qemu-kvm",
+    ),
+    (
+        "relative emulator",
+        "/usr/bin/qemu-system-x86_64",
+        "qemu-system-x86_64",
+    ),
+    (
+        "emulator is a directory",
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin",
+    ),
+    (
+        "emulator not executable",
+        "/usr/bin/qemu-system-x86_64",
+        "{S}/plain",
+    ),
+    (
+        "emulator is not QEMU",
+        "/usr/bin/qemu-system-x86_64",
+        "{S}/script",
+    ),
+    (
+        "emulator of another arch",
+        "/usr/bin/qemu-system-x86_64",
+        "/usr/bin/qemu-system-i386",
+    ),
+    ("unknown machine", "machine='pc'", "machine='pc-q35-1.0'"),
+    ("newer machine", "machine='pc'", "machine='pc-i440fx-8.2'"),
+    ("os type", ">hvm<", ">linux<"),
+    (
+        "no emulator for the arch",
+        "arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features><devices>\
+         <emulator>/usr/bin/qemu-system-x86_64</emulator>",
+        "arch='aarch64' machine='virt'>hvm</type></os><features><acpi/></features><devices>",
+    ),
+];
+
+/// Refusals whose wording is ours: libvirt says "internal error: Failed to start QEMU binary
+/// ... for probing", ours names the probe's failure with OPERATION_FAILED.
+const REFUSED_ALIKE: &[&str] = &["emulator is not QEMU"];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn targeted_refusals_match_libvirts_messages() {
+    if !libvirt::require() {
+        return;
+    }
+    let scratch = tempfile::tempdir().expect("scratch");
+    let s = scratch.path().to_string_lossy().into_owned();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(scratch.path().join("plain"), b"").expect("plain");
+        let script = scratch.path().join("script");
+        std::fs::write(&script, b"#!/bin/sh\nexit 1\n").expect("script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let (_daemon, conn) = ours().await;
+    libvirt::define(BASE, scratch.path()).expect("libvirt defines the base");
+    let d = conn.define(BASE, 0).await.expect("ours defines the base");
+    conn.undefine(&uuid_lookup(&d.uuid), 0)
+        .await
+        .expect("undefine");
+    let mut failures = Vec::new();
+    for (what, from, to) in TARGETED {
+        assert!(BASE.contains(from), "{what}: the base has no {from}");
+        let xml = BASE.replace(from, &to.replace("{S}", &s));
+        let theirs = libvirt::define(&xml, scratch.path()).expect_err("libvirt refuses");
+        let exact = !REFUSED_ALIKE.contains(what);
+        match conn.define(&xml, 0).await {
+            Ok(_) => failures.push(format!("{what}: ours defines it; libvirt: {theirs}")),
+            Err(e) if (exact && e.to_string() != theirs) || !names_element(&e) => {
+                failures.push(format!("{what}:\n  libvirt: {theirs}\n  ours:    {e}"))
+            }
+            Err(e) => eprintln!("{what}: {e}"),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// How one start went.
 #[derive(Debug)]
 enum Started {

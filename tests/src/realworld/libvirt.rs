@@ -34,8 +34,11 @@ pub fn require() -> bool {
     ok
 }
 
+/// A byte range of a document.
+type Span = Option<(usize, usize)>;
+
 /// The byte range of the text of each top-level `<name>` and `<uuid>` of a domain document.
-fn identity_spans(xml: &str) -> (Option<(usize, usize)>, Option<(usize, usize)>) {
+fn identity_spans(xml: &str) -> (Span, Span) {
     let mut reader = Reader::from_str(xml);
     let mut depth = 0usize;
     let mut current: Option<Vec<u8>> = None;

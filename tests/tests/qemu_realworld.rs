@@ -12,9 +12,12 @@
 //!   unchanged is printed with a table of the others and our reasons, and must reach
 //!   [`DEFINE_SHARE_MIN`].
 //! * `realworld_defined_guests_start`: each file ours defines starts (temporary disk images where
-//!   its own do not exist; kvm-typed files only where /dev/kvm works), reaches running and is
-//!   destroyed. For now a per-file failure is reported, not fatal: the share that starts must
-//!   reach [`START_SHARE_MIN`], and every QEMU is gone at the end.
+//!   its own do not exist; kvm-typed files only where /dev/kvm works; none whose interfaces would
+//!   reach the host's networks), reaches running and is destroyed. For now a per-file failure
+//!   is reported, not fatal: the share that starts must reach [`START_SHARE_MIN`], and every
+//!   QEMU is gone at the end.
+//! * `targeted_refusals_match_libvirts_messages`: one change at a time to a definition both
+//!   define, each a refusal of validate.rs; ours must answer with libvirt's message.
 //!
 //! Needs libvirt's QEMU driver (../shared/tools/libvirt-anchor.sh), virt-install (virtinst) and
 //! QEMU; tools/test-all.sh installs them and sets VIRT_REQUIRE_LIBVIRT, which turns a missing

@@ -2,7 +2,8 @@
 //! exist gets a temporary one (`qemu-img create`, in the format `<driver type>` names, raw by
 //! default; a CD-ROM or floppy gets an empty file), and the definition is rewritten to point at
 //! it. What the test cannot provide (a block device, a network or pool volume, a missing kernel
-//! or firmware file) makes the file unstartable here, with the reason.
+//! or firmware file) makes the file unstartable here, with the reason; so does an interface
+//! that would reach the host's networks (only `user` and an unattached `ethernet` tap start).
 
 use std::path::Path;
 
@@ -34,6 +35,8 @@ struct Needs {
     os_files: Vec<String>,
     /// The NVRAM path, when written.
     nvram: Option<String>,
+    /// The type of each `<interface>`.
+    interfaces: Vec<String>,
 }
 
 fn scan(xml: &str) -> Result<Needs, String> {
@@ -42,6 +45,7 @@ fn scan(xml: &str) -> Result<Needs, String> {
     let mut disks = Vec::new();
     let mut os_files = Vec::new();
     let mut nvram = None;
+    let mut interfaces = Vec::new();
     loop {
         let event = reader.read_event().map_err(|e| e.to_string())?;
         let (start, empty) = match &event {
@@ -58,6 +62,9 @@ fn scan(xml: &str) -> Result<Needs, String> {
                     device: attr(&s, "device").unwrap_or_else(|| "disk".into()),
                     ..Disk::default()
                 }),
+                (Some("devices"), "interface") => {
+                    interfaces.push(attr(&s, "type").unwrap_or_default());
+                }
                 (Some("disk"), "driver") => {
                     if let Some(d) = disks.last_mut() {
                         d.format = attr(&s, "type");
@@ -103,6 +110,7 @@ fn scan(xml: &str) -> Result<Needs, String> {
         disks,
         os_files,
         nvram,
+        interfaces,
     })
 }
 
@@ -114,7 +122,16 @@ pub fn provide(xml: &str, dir: &Path, tag: &str) -> Result<String, String> {
         disks,
         os_files,
         nvram,
+        interfaces,
     } = scan(xml).map_err(|e| format!("cannot read the XML: {e}"))?;
+    if let Some(t) = interfaces
+        .iter()
+        .find(|t| !matches!(t.as_str(), "user" | "ethernet"))
+    {
+        return Err(format!(
+            "an interface of type '{t}' would reach the host's network"
+        ));
+    }
     for f in &os_files {
         if !Path::new(f).exists() {
             return Err(format!("needs {f}, which does not exist here"));
@@ -186,11 +203,15 @@ mod tests {
     }
 
     #[test]
-    fn block_disks_and_missing_kernels_are_not_startable() {
+    fn block_disks_bridges_and_missing_kernels_are_not_startable() {
         let dir = tempfile::tempdir().expect("tmp");
         let block = "<domain><devices><disk type='block' device='disk'>\
              <source dev='/dev/sdz'/></disk></devices></domain>";
         assert!(provide(block, dir.path(), "t").is_err());
+        let bridged = "<domain><devices><interface type='bridge'>\
+             <source bridge='br0'/></interface></devices></domain>";
+        let err = provide(bridged, dir.path(), "t").expect_err("bridged");
+        assert!(err.contains("'bridge'"), "{err}");
         let kernel = "<domain><os><kernel>/nonexistent/vmlinuz</kernel></os></domain>";
         let err = provide(kernel, dir.path(), "t").expect_err("kernel missing");
         assert!(err.contains("/nonexistent/vmlinuz"), "{err}");

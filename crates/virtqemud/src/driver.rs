@@ -173,7 +173,7 @@ impl QemuDriver {
     }
 
     /// The emulator serving `arch` (the host's when empty) among the installed ones.
-    pub(crate) async fn emulator_for(&self, arch: &str) -> DriverResult<std::sync::Arc<QemuCaps>> {
+    async fn emulator_for(&self, arch: &str) -> DriverResult<std::sync::Arc<QemuCaps>> {
         let arch = if arch.is_empty() {
             host::host_arch()
         } else {

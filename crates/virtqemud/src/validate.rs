@@ -97,6 +97,25 @@ pub(crate) fn arch_supported(binary_arch: &str, arch: &str) -> bool {
         )
 }
 
+/// QEMU's name of libvirt's `arch` (`qemu-system-i386` runs `i686`).
+fn qemu_target(arch: &str) -> &str {
+    match arch {
+        "i686" => "i386",
+        "armv7l" | "armv6l" => "arm",
+        "ppc64le" => "ppc64",
+        other => other,
+    }
+}
+
+/// The binary that also runs `arch` guests when its own is missing (see [`arch_supported`]).
+fn sibling(arch: &str) -> Option<&'static str> {
+    match arch {
+        "i686" => Some("x86_64"),
+        "armv7l" => Some("aarch64"),
+        _ => None,
+    }
+}
+
 /// Checks `def` against what `caps` (its emulator's) can do, in libvirt's order: OS type,
 /// architecture, virt type, machine type.
 pub(crate) fn check_caps(def: &DomainDef, caps: &QemuCaps, emulator: &str) -> DriverResult<()> {
@@ -152,13 +171,14 @@ impl QemuDriver {
             return Ok(path);
         }
         let arch = def.os.arch.clone().unwrap_or_else(host::host_arch);
-        match self.emulator_for(&arch).await {
-            Ok(caps) => Ok(caps.binary.clone()),
-            Err(_) => Err(unsupported(
-                ARCH,
-                format!("No emulator found for arch '{arch}'"),
-            )),
-        }
+        // libvirt's search: qemu-system-<QEMU's name of the arch>, else the sibling that runs
+        // it; found on PATH without probing anything.
+        let names = [qemu_target(&arch), sibling(&arch).unwrap_or_default()];
+        names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .find_map(|n| host::find_emulator(n))
+            .ok_or_else(|| unsupported(ARCH, format!("No emulator found for arch '{arch}'")))
     }
 
     /// The define-time checks of this module: the emulator and its probed capabilities
@@ -297,6 +317,16 @@ mod tests {
         );
         let e = check_executable("d", dir.path()).expect_err("a directory");
         assert_eq!(e.detail, "QEMU binary d is not executable: Is a directory");
+    }
+
+    #[test]
+    fn arches_map_to_qemus_binary_names_and_siblings() {
+        assert_eq!(qemu_target("i686"), "i386");
+        assert_eq!(qemu_target("x86_64"), "x86_64");
+        assert_eq!(sibling("i686"), Some("x86_64"));
+        for (binary, arch) in [("x86_64", "i686"), ("aarch64", "armv7l")] {
+            assert!(arch_supported(binary, arch));
+        }
     }
 
     #[test]

@@ -50,8 +50,9 @@ const PENDING_REFUSALS: &[(&str, &str)] = &[(
 )];
 
 /// Of the files ours defines (and can be given disks here), the percentage that must start,
-/// reach running and be destroyed. Set to what passes today.
-const START_SHARE_MIN: f64 = 0.0;
+/// reach running and be destroyed. Today 2 of 3 (the third has a PCI address libvirt refuses
+/// at define, pending in [`PENDING_REFUSALS`]); with so few files the floor leaves room for one.
+const START_SHARE_MIN: f64 = 50.0;
 
 /// How many guests the start test runs at once, and at most in all.
 const START_PARALLEL: usize = 3;

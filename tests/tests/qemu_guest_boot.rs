@@ -184,6 +184,7 @@ fn boot(devices: &str, taps: Vec<virtqemud::net::TapDevice>) -> Booted {
         taps,
         start_paused: false,
         host_model_cpu: None,
+        spice_port: None,
     };
     let cmd = build(&def, &ctx).expect("command line");
     let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");
@@ -455,6 +456,7 @@ fn rich_q35_definition_starts_in_real_qemu_with_every_device_under_its_alias() {
         taps: Vec::new(),
         start_paused: true,
         host_model_cpu: None,
+        spice_port: None,
     };
     let cmd = build(&def, &ctx).expect("command line");
     let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");

@@ -278,6 +278,17 @@ impl VirtError {
         self
     }
 
+    /// Adds a violation at `path` whose description is this error's message, so the error
+    /// names the element it concerns.
+    pub fn at(mut self, path: impl Into<String>) -> VirtError {
+        let description = self.message();
+        self.violations.push(Violation {
+            path: path.into(),
+            description,
+        });
+        self
+    }
+
     /// Attaches the concerned object's name and UUID.
     pub fn with_object(mut self, name: impl Into<String>, uuid: impl Into<String>) -> VirtError {
         self.object_name = Some(name.into());

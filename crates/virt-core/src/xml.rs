@@ -25,8 +25,13 @@ pub struct FormatOptions {
 /// CONFIG_UNSUPPORTED naming the XPath of an element or attribute that is unknown or out of
 /// range, NO_NAME for a domain without a name.
 pub trait DomainXmlCodec: Send + Sync + 'static {
-    /// Parses a `<domain>` document.
+    /// Parses a `<domain>` document as a definition (define, create, attach): device aliases
+    /// a driver generated for some run are dropped, user aliases (`ua-...`) kept, as libvirt
+    /// parses definitions.
     fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError>;
+    /// Parses the live definition of a running domain as a driver saved it (its status
+    /// file): like [`DomainXmlCodec::parse_domain`], but every device alias is kept.
+    fn parse_live_domain(&self, xml: &str) -> Result<DomainDef, VirtError>;
     /// Formats a domain in libvirt's canonical order and indentation.
     fn format_domain(&self, def: &DomainDef, opts: FormatOptions) -> String;
     /// Parses a `<node>` test-driver description.

@@ -95,6 +95,12 @@ pub fn parse_domain(xml: &str) -> Result<DomainDef, XmlError> {
 
 impl DomainXmlCodec for LibvirtXml {
     fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError> {
+        let mut def = parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))?;
+        def.devices.clear_generated_aliases();
+        Ok(def)
+    }
+
+    fn parse_live_domain(&self, xml: &str) -> Result<DomainDef, VirtError> {
         parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))
     }
 

@@ -9,6 +9,9 @@ use std::fmt::Display;
 pub struct Writer {
     out: String,
     depth: usize,
+    /// Whether device aliases the driver generated are printed (live XML); user aliases
+    /// (`ua-...`) are printed either way, as libvirt does.
+    pub live_aliases: bool,
 }
 
 impl Writer {
@@ -17,6 +20,7 @@ impl Writer {
         Writer {
             out: String::new(),
             depth,
+            live_aliases: false,
         }
     }
 
@@ -146,6 +150,7 @@ impl Tag<'_> {
     /// nothing (libvirt's `virXMLFormatElement`).
     pub fn children(self, body: impl FnOnce(&mut Writer)) {
         let mut inner = Writer::at_depth(self.w.depth + 1);
+        inner.live_aliases = self.w.live_aliases;
         body(&mut inner);
         if inner.is_empty() {
             self.empty();

@@ -56,10 +56,15 @@ use crate::net::TapDevice;
 
 mod devices;
 mod disk;
+mod graphics;
 mod honour;
 mod json;
 mod pci;
+mod sound;
+mod usb;
+mod video;
 
+pub(crate) use disk::disk_index;
 pub use honour::honoured;
 use json::Json;
 
@@ -83,6 +88,8 @@ pub struct LaunchContext {
     /// The expansion of `host-model` as a `-cpu` value (model and features, from the probe's
     /// query-cpu-model-expansion); `None` falls back to `host` (KVM) or `max` (TCG).
     pub host_model_cpu: Option<String>,
+    /// The TCP port picked for SPICE graphics with `autoport` (QEMU cannot pick its own).
+    pub spice_port: Option<u16>,
 }
 
 /// A process to spawn.
@@ -232,6 +239,24 @@ pub(crate) struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// The machine family as the address code names it.
+    pub(crate) fn chipset(&self) -> crate::address::Chipset {
+        match self.family {
+            Family::Q35 => crate::address::Chipset::Q35,
+            Family::I440fx => crate::address::Chipset::I440fx,
+            Family::Other => crate::address::Chipset::Other,
+        }
+    }
+
+    /// Whether the display is SPICE (SPICE channels and USB redirection need it).
+    pub(crate) fn has_spice(&self) -> bool {
+        self.def
+            .devices
+            .graphics
+            .iter()
+            .any(|g| g.graphics_type == virt_core::model::enums::GraphicsType::Spice)
+    }
+
     pub(crate) fn arg(&mut self, flag: &str, value: impl Into<String>) {
         self.args.push(flag.to_string());
         self.args.push(value.into());

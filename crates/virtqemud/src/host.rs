@@ -40,6 +40,31 @@ pub fn find_emulator(arch: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// A TCP port from 5900 up that nothing listens on at `addr` and that is not in `taken`, nor
+/// handed out by this function in the last minute (a guest given a port may not have bound
+/// it yet), as libvirt's port allocator picks display ports.
+pub fn pick_display_port(addr: &str, taken: &[u16]) -> Option<u16> {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+    static RECENT: Mutex<Option<HashMap<u16, Instant>>> = Mutex::new(None);
+    let mut recent = RECENT.lock().unwrap_or_else(|e| e.into_inner());
+    let recent = recent.get_or_insert_with(HashMap::new);
+    recent.retain(|_, t| t.elapsed() < Duration::from_secs(60));
+    let host = if addr.contains(':') && !addr.starts_with('[') {
+        format!("[{addr}]")
+    } else {
+        addr.to_string()
+    };
+    let port = (5900..=u16::MAX).find(|p| {
+        !taken.contains(p)
+            && !recent.contains_key(p)
+            && std::net::TcpListener::bind(format!("{host}:{p}")).is_ok()
+    })?;
+    recent.insert(port, Instant::now());
+    Some(port)
+}
+
 /// Whether KVM is usable: `/dev/kvm` opens read-write.
 pub fn kvm_available() -> bool {
     std::fs::OpenOptions::new()
@@ -406,6 +431,11 @@ fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) ->
                 || (dev("scsi-cd") && dev("virtio-scsi-pci"))
         }
         ("graphics", "type", "vnc") => caps.vnc,
+        // QXL exists only in a QEMU built with SPICE.
+        ("graphics", "type", "spice") => dev("qxl-vga"),
+        ("video", "modelType", "qxl") => dev("qxl-vga") && dev("qxl"),
+        ("video", "modelType", "ramfb") => dev("ramfb"),
+        ("redirdev", "bus", "usb") => dev("usb-redir") && dev("qxl-vga"),
         ("video", "modelType", "vga") => dev("VGA"),
         ("video", "modelType", "cirrus") => dev("cirrus-vga"),
         ("video", "modelType", "bochs") => dev("bochs-display"),
@@ -723,6 +753,9 @@ mod tests {
                  <source file='/var/lib/x.img'/><target dev='sda' bus='sata'/></disk>"
             ),
             ("graphics", "type") => format!("<graphics type='{value}'/>"),
+            ("redirdev", "bus") => {
+                format!("<graphics type='spice'/><redirdev bus='{value}' type='spicevmc'/>")
+            }
             ("video", "modelType") => format!("<video><model type='{value}'/></video>"),
             ("rng", "model") => {
                 format!("<rng model='{value}'><backend model='random'>/dev/urandom</backend></rng>")
@@ -750,9 +783,7 @@ mod tests {
         ("disk", "bus", "xen"),
         ("disk", "diskDevice", "floppy"),
         ("disk", "diskDevice", "lun"),
-        ("graphics", "type", "spice"),
         ("graphics", "type", "sdl"),
-        ("video", "modelType", "qxl"),
         ("video", "modelType", "vmvga"),
         ("rng", "backendModel", "egd"),
     ];
@@ -773,6 +804,7 @@ mod tests {
             start_paused: false,
             qemu_version: 7_002_000,
             host_model_cpu: None,
+            spice_port: Some(5900),
         };
         crate::command::build(&def, &ctx)
             .unwrap_or_else(|e| panic!("{name} defines but does not build: {e:?}\n{xml}"));
@@ -901,6 +933,10 @@ mod tests {
             "scsi-cd",
             "virtio-rng-pci-transitional",
             "virtio-rng-pci-non-transitional",
+            "qxl-vga",
+            "qxl",
+            "ramfb",
+            "usb-redir",
         ] {
             caps.devices.insert(d.into());
         }

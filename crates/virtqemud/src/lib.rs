@@ -28,6 +28,10 @@
 
 #![warn(missing_docs)]
 
+/// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
+mod address;
+/// Device aliases given at start: QOM ids and `<alias>` in the live XML.
+mod aliases;
 pub mod command;
 mod domains;
 mod driver;
@@ -35,6 +39,8 @@ pub mod host;
 mod live;
 pub mod net;
 mod ops;
+/// What the QEMU driver fills into a definition at define time.
+mod postparse;
 /// What each installed `qemu-system-*` can do, probed over QMP and cached.
 pub mod probe;
 pub mod process;

@@ -80,6 +80,18 @@ impl QemuDriver {
             .codec
             .parse_domain(xml)
             .map_err(|e| if validate { located(e) } else { e })?;
+        self.admit(def)
+    }
+
+    /// Parses the live definition a status file keeps (device aliases included).
+    pub(crate) fn parse_live(&self, xml: &str) -> DriverResult<DomainDef> {
+        let def = self.codec.parse_live_domain(xml)?;
+        self.admit(def)
+    }
+
+    /// The checks every parsed definition passes: a usable name, and nothing the driver
+    /// does not honour.
+    fn admit(&self, mut def: DomainDef) -> DriverResult<DomainDef> {
         if def.name.contains('/') {
             let detail = format!("name '{}' cannot contain '/'", def.name);
             let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);
@@ -89,15 +101,51 @@ impl QemuDriver {
             });
             return Err(err);
         }
+        let target = self.postparse_target(&def);
+        crate::postparse::apply(&mut def, &target)?;
         self.codec.check_honoured(&def, &honoured())?;
+        Ok(def)
+    }
+
+    /// The emulator facts the post-parse step needs: the definition's emulator (or the
+    /// installed one for its arch) and that emulator's version.
+    pub(crate) fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
+        let host_arch = crate::host::host_arch();
+        // The emulator as define checks it (validate.rs); one that cannot be found is left
+        // for that check to report.
+        let emulator = self
+            .emulator_of(def)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned());
+        let qemu_version = emulator
+            .as_deref()
+            .map(|e| self.version_of(std::path::Path::new(e)))
+            .unwrap_or(0);
+        crate::postparse::Target {
+            emulator,
+            host_arch,
+            qemu_version,
+        }
+    }
+
+    /// [`QemuDriver::parse`] for define, validation and create: the emulator is looked up
+    /// first, as libvirt does before anything else, and the post-parsed definition is checked
+    /// last against what that emulator can do (validate.rs).
+    pub(crate) async fn parse_checked(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        let def = self
+            .codec
+            .parse_domain(xml)
+            .map_err(|e| if validate { located(e) } else { e })?;
+        self.emulator_of(&def)?;
+        let def = self.admit(def)?;
+        self.check_emulator(&def).await?;
         Ok(def)
     }
 
     pub(crate) async fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
-        let def = self.parse(xml, validate)?;
-        self.check_emulator(&def).await?;
+        let def = self.parse_checked(xml, validate).await?;
         let mut st = self.lock();
         let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
@@ -128,8 +176,7 @@ impl QemuDriver {
 
     pub(crate) async fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
-        let def = self.parse(xml, true)?;
-        self.check_emulator(&def).await?;
+        let def = self.parse_checked(xml, true).await?;
         let replaces_existing = self.lock().check_identity(&def, true)?;
         Ok(ValidatedDomain {
             xml: self.codec.format_domain(&def, STORED),

@@ -36,9 +36,8 @@ impl QemuDriver {
                 format!("unsupported config type {format}"),
             ));
         }
-        let def = self.parse(xml, false)?;
-        self.check_emulator(&def).await?;
-        let Prepared { ctx, .. } = self.prepare_launch(&def, PrepareFor::Preview).await?;
+        let mut def = self.parse_checked(xml, false).await?;
+        let Prepared { ctx, .. } = self.prepare_launch(&mut def, PrepareFor::Preview).await?;
         let cmd = command::build(&def, &ctx)?;
         Ok(cmd.render_line())
     }

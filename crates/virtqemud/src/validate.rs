@@ -164,7 +164,7 @@ impl QemuDriver {
     /// The emulator `def` runs on: its `<emulator>` (checked to exist and be executable), or
     /// the installed `qemu-system-*` serving its architecture (the host's when it names
     /// none), as libvirt fills it from the capabilities.
-    pub(crate) async fn emulator_of(&self, def: &DomainDef) -> DriverResult<PathBuf> {
+    pub(crate) fn emulator_of(&self, def: &DomainDef) -> DriverResult<PathBuf> {
         if let Some(text) = &def.devices.emulator {
             let path = emulator_path(text);
             check_executable(text, &path)?;
@@ -184,7 +184,7 @@ impl QemuDriver {
     /// The define-time checks of this module: the emulator and its probed capabilities
     /// against the definition. Answers the capabilities for callers that need more of them.
     pub(crate) async fn check_emulator(&self, def: &DomainDef) -> DriverResult<Arc<QemuCaps>> {
-        let binary = self.emulator_of(def).await?;
+        let binary = self.emulator_of(def)?;
         let shown = def
             .devices
             .emulator

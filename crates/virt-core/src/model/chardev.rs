@@ -11,6 +11,9 @@ pub struct CharDev {
     pub source: CharSource,
     /// Guest side.
     pub target: CharTarget,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }

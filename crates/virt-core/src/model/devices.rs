@@ -57,6 +57,20 @@ pub struct Devices {
     pub rngs: Vec<Rng>,
     /// `<panic>` elements.
     pub panics: Vec<Panic>,
+    /// `<hub>` elements (USB hubs).
+    pub hubs: Vec<Hub>,
+}
+
+/// `<hub type='usb'>`: a USB hub giving more ports.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hub {
+    /// `type=...` (`usb`).
+    pub hub_type: String,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
+    /// `<address>` (a USB port).
+    pub address: Option<Address>,
 }
 
 /// `<address>`: where a device sits on its bus.
@@ -152,6 +166,9 @@ pub struct Disk {
     pub wwn: Option<String>,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -238,7 +255,7 @@ pub struct DiskSourceHost {
 }
 
 /// `<controller>`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Controller {
     /// `type=...`.
     pub controller_type: ControllerType,
@@ -256,6 +273,13 @@ pub struct Controller {
     pub target: Vec<(String, String)>,
     /// `<master startport=...>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// Added by the generic post-parse step for devices that need it (a disk's SCSI
+    /// controller, a channel's virtio-serial controller), not written in the definition;
+    /// libvirt adds a driver's own default controllers before these. Not part of the XML.
+    pub implicit: bool,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -297,6 +321,9 @@ pub struct Interface {
     pub mtu: Option<u32>,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -319,6 +346,9 @@ pub struct Watchdog {
     pub model: WatchdogModel,
     /// `action=...` (reset when absent, always printed).
     pub action: WatchdogAction,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -334,6 +364,9 @@ pub struct Memballoon {
     pub free_page_reporting: Option<bool>,
     /// `<stats period=...>` seconds.
     pub stats_period: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -349,6 +382,9 @@ pub struct Rng {
     pub rate_period: Option<u32>,
     /// `<backend>`.
     pub backend: RngBackend,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -375,6 +411,99 @@ impl Default for RngBackend {
 pub struct Panic {
     /// `model=...`.
     pub model: Option<PanicModel>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
+}
+
+/// Equal as XML: [`Controller::implicit`] only records where the controller came from.
+impl PartialEq for Controller {
+    fn eq(&self, o: &Controller) -> bool {
+        self.controller_type == o.controller_type
+            && self.index == o.index
+            && self.model == o.model
+            && self.ports == o.ports
+            && self.vectors == o.vectors
+            && self.model_name == o.model_name
+            && self.target == o.target
+            && self.master_startport == o.master_startport
+            && self.alias == o.alias
+            && self.address == o.address
+    }
+}
+
+impl Eq for Controller {}
+
+/// Whether `alias` is a user alias (`ua-` prefix), which belongs to the definition; every
+/// other alias is a name a driver gave a device for one run.
+pub fn is_user_alias(alias: &str) -> bool {
+    alias.starts_with("ua-")
+}
+
+impl Devices {
+    /// Every device's alias slot, in one walk (libvirt's `virDomainDeviceInfoIterate` order:
+    /// disks, controllers, filesystems, interfaces, inputs, sounds, videos, hostdevs,
+    /// redirdevs, watchdog, memballoon, serials, parallels, channels, consoles, rngs, TPMs,
+    /// panics).
+    pub fn aliases_mut(&mut self) -> Vec<&mut Option<String>> {
+        let mut out: Vec<&mut Option<String>> = Vec::new();
+        out.extend(self.disks.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.controllers.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.filesystems.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.interfaces.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.inputs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.sounds.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.videos.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.hostdevs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.redirdevs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.watchdog.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.memballoon.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.serials.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.parallels.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.channels.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.consoles.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.rngs.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.tpms.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.panics.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.alias));
+        out
+    }
+
+    /// Every device's address slot, in the same order as [`Devices::aliases_mut`].
+    pub fn addresses_mut(&mut self) -> Vec<&mut Option<Address>> {
+        let mut out: Vec<&mut Option<Address>> = Vec::new();
+        out.extend(self.disks.iter_mut().map(|d| &mut d.address));
+        out.extend(self.controllers.iter_mut().map(|d| &mut d.address));
+        out.extend(self.filesystems.iter_mut().map(|d| &mut d.address));
+        out.extend(self.interfaces.iter_mut().map(|d| &mut d.address));
+        out.extend(self.inputs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.sounds.iter_mut().map(|d| &mut d.address));
+        out.extend(self.videos.iter_mut().map(|d| &mut d.address));
+        out.extend(self.hostdevs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.redirdevs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.watchdog.iter_mut().map(|d| &mut d.address));
+        out.extend(self.memballoon.iter_mut().map(|d| &mut d.address));
+        out.extend(self.serials.iter_mut().map(|d| &mut d.address));
+        out.extend(self.parallels.iter_mut().map(|d| &mut d.address));
+        out.extend(self.channels.iter_mut().map(|d| &mut d.address));
+        out.extend(self.consoles.iter_mut().map(|d| &mut d.address));
+        out.extend(self.rngs.iter_mut().map(|d| &mut d.address));
+        out.extend(self.tpms.iter_mut().map(|d| &mut d.address));
+        out.extend(self.panics.iter_mut().map(|d| &mut d.address));
+        out.extend(self.hubs.iter_mut().map(|d| &mut d.address));
+        out
+    }
+
+    /// Drops every alias a driver generated, keeping user aliases: what a define does with
+    /// the live XML of a running guest (libvirt ignores such aliases there too), so a dumped
+    /// definition defines unchanged and its devices are named afresh at the next start.
+    pub fn clear_generated_aliases(&mut self) {
+        for a in self.aliases_mut() {
+            if a.as_deref().is_some_and(|n| !is_user_alias(n)) {
+                *a = None;
+            }
+        }
+    }
 }

@@ -10,6 +10,9 @@ pub struct Input {
     pub input_type: InputType,
     /// `bus=...`; tablets default to `usb`, other x86 inputs to `ps2`.
     pub bus: Option<InputBus>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -93,6 +96,9 @@ pub struct Video {
     pub accel3d: Option<bool>,
     /// `<acceleration accel2d=...>`.
     pub accel2d: Option<bool>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }
@@ -104,6 +110,9 @@ pub struct Sound {
     pub model: SoundModel,
     /// `<codec type=...>` children.
     pub codecs: Vec<String>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }

@@ -15,6 +15,9 @@ pub struct Hostdev {
     pub source: HostdevSource,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// Guest-side `<address>`.
     pub address: Option<Address>,
 }
@@ -43,6 +46,9 @@ pub struct Redirdev {
     pub source: CharSource,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
+    /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
+    /// device for this run (live definitions only).
+    pub alias: Option<String>,
     /// `<address>`.
     pub address: Option<Address>,
 }

@@ -9,7 +9,7 @@ use virt_core::model::enums::{CharProtocol, CharSourceMode, CharType};
 use virt_core::model::DomainDef;
 use virt_core::xml::FormatOptions;
 
-use super::{format_address, parse_address};
+use super::{format_info, parse_address, parse_alias};
 use crate::domain::non_empty;
 use crate::strict::Cursor;
 use crate::writer::Writer;
@@ -56,6 +56,8 @@ pub(super) fn parse(mut c: Cursor<'_>, kind: &str) -> Result<CharDev, XmlError> 
             CharType::from_xml,
         )?
         .unwrap_or_default();
+    // `tty=` is the live XML's copy of a pty console's path: output only, as in libvirt.
+    let _ = c.attr("tty");
     if matches!(ty, CharType::Nmdm | CharType::Dbus) {
         return Err(XmlError::Unsupported {
             path: c.attr_path("type"),
@@ -72,11 +74,13 @@ pub(super) fn parse(mut c: Cursor<'_>, kind: &str) -> Result<CharDev, XmlError> 
         }
         None => CharTarget::default(),
     };
+    let alias = parse_alias(&mut c)?;
     let address = parse_address(&mut c)?;
     c.finish()?;
     Ok(CharDev {
         source,
         target,
+        alias,
         address,
     })
 }
@@ -263,7 +267,13 @@ pub(crate) fn format_source(w: &mut Writer, s: &CharSource, opts: FormatOptions)
 }
 
 fn format_one(w: &mut Writer, kind: &str, dev: &CharDev, opts: FormatOptions) {
-    w.tag(kind).attr("type", dev.source.char_type).open();
+    let tty = (kind == "console" && !opts.inactive && dev.source.char_type == CharType::Pty)
+        .then_some(dev.source.path.as_deref())
+        .flatten();
+    w.tag(kind)
+        .attr("type", dev.source.char_type)
+        .attr_opt("tty", tty)
+        .open();
     format_source(w, &dev.source, opts);
     let t = &dev.target;
     let tag = w
@@ -284,7 +294,7 @@ fn format_one(w: &mut Writer, kind: &str, dev: &CharDev, opts: FormatOptions) {
         Some(m) => tag.children(|w| w.tag("model").attr("name", m).empty()),
         None => tag.empty(),
     }
-    format_address(w, dev.address.as_ref());
+    format_info(w, None, dev.alias.as_deref(), dev.address.as_ref());
     w.close(kind);
 }
 
@@ -312,6 +322,8 @@ pub(super) fn format_all(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
                         port: serial.target.port,
                         ..CharTarget::default()
                     },
+                    // The serial console is the serial port itself, under its name.
+                    alias: serial.alias.clone(),
                     address: None,
                 };
                 format_one(w, "console", &copy, opts);

@@ -3,7 +3,7 @@
 use virt_core::model::devices::{DeviceSecLabel, Disk, DiskDriver, DiskSource, DiskSourceHost};
 use virt_core::model::enums::{DiskBus, DiskDevice, DiskType};
 
-use super::{format_info, parse_address, parse_boot};
+use super::{format_info, parse_address, parse_alias, parse_boot};
 use crate::domain::non_empty;
 use crate::strict::Cursor;
 use crate::writer::Writer;
@@ -82,6 +82,7 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
         }
     }
     d.boot_order = parse_boot(&mut c)?;
+    d.alias = parse_alias(&mut c)?;
     d.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(d)
@@ -370,7 +371,7 @@ pub(super) fn format(w: &mut Writer, d: &Disk) {
     }
     w.text_elem("serial", d.serial.as_deref());
     w.text_elem("wwn", d.wwn.as_deref());
-    format_info(w, d.boot_order, d.address.as_ref());
+    format_info(w, d.boot_order, d.alias.as_deref(), d.address.as_ref());
     w.close("disk");
 }
 

@@ -11,7 +11,7 @@ use virt_core::model::enums::{
 };
 use virt_core::xml::FormatOptions;
 
-use super::{format_address, parse_address};
+use super::{format_info, parse_address, parse_alias};
 use crate::domain::non_empty;
 use crate::strict::{parse_i32, Cursor};
 use crate::writer::Writer;
@@ -37,11 +37,13 @@ pub(super) fn parse_input(mut c: Cursor<'_>) -> Result<Input, XmlError> {
         "expected ps2, usb, xen, virtio or none",
         InputBus::from_xml,
     )?;
+    let alias = parse_alias(&mut c)?;
     let address = parse_address(&mut c)?;
     c.finish()?;
     Ok(Input {
         input_type: ty,
         bus,
+        alias,
         address,
     })
 }
@@ -50,7 +52,7 @@ pub(super) fn format_input(w: &mut Writer, i: &Input) {
     w.tag("input")
         .attr("type", i.input_type)
         .attr_opt("bus", i.bus)
-        .children(|w| format_address(w, i.address.as_ref()));
+        .children(|w| format_info(w, None, i.alias.as_deref(), i.address.as_ref()));
 }
 
 fn port(c: &mut Cursor<'_>, name: &str) -> Result<Option<i32>, XmlError> {
@@ -332,6 +334,7 @@ pub(super) fn parse_sound(mut c: Cursor<'_>) -> Result<Sound, XmlError> {
         );
         codec.finish()?;
     }
+    s.alias = parse_alias(&mut c)?;
     s.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(s)
@@ -342,7 +345,7 @@ pub(super) fn format_sound(w: &mut Writer, s: &Sound) {
         for codec in &s.codecs {
             w.tag("codec").attr("type", codec).empty();
         }
-        format_address(w, s.address.as_ref());
+        format_info(w, None, s.alias.as_deref(), s.address.as_ref());
     });
 }
 
@@ -369,6 +372,7 @@ pub(super) fn parse_video(mut c: Cursor<'_>) -> Result<Video, XmlError> {
         a.finish()?;
     }
     m.finish()?;
+    v.alias = parse_alias(&mut c)?;
     v.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(v)
@@ -393,6 +397,6 @@ pub(super) fn format_video(w: &mut Writer, v: &Video) {
                 .empty();
         }
     });
-    format_address(w, v.address.as_ref());
+    format_info(w, None, v.alias.as_deref(), v.address.as_ref());
     w.close("video");
 }

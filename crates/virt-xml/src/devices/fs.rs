@@ -2,7 +2,7 @@
 
 use virt_core::model::fs::Filesystem;
 
-use super::{format_address, parse_address};
+use super::{format_address, format_alias, parse_address, parse_alias};
 use crate::strict::Cursor;
 use crate::units::parse_kib_at;
 use crate::writer::Writer;
@@ -19,38 +19,6 @@ const FS_FORMATS: &[&str] = &[
     "raw", "dir", "bochs", "cloop", "dmg", "iso", "vpc", "vdi", "fat", "vhd", "ploop", "cow",
     "qcow", "qcow2", "qed", "vmdk",
 ];
-
-/// The optional `<alias name=...>`: only user aliases (`ua-` then `[A-Za-z0-9_-]`) survive a
-/// define in libvirt, so any other is refused rather than dropped.
-pub(crate) fn parse_alias(c: &mut Cursor<'_>) -> Result<Option<String>, XmlError> {
-    let Some(mut a) = c.child("alias")? else {
-        return Ok(None);
-    };
-    let name = a.attr_req("name")?;
-    let valid = name.strip_prefix("ua-").is_some_and(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    });
-    if !valid {
-        return Err(a.invalid_attr(
-            "name",
-            name,
-            "expected a user alias: 'ua-' followed by letters, digits, '_' or '-'",
-        ));
-    }
-    let name = name.to_string();
-    a.finish()?;
-    Ok(Some(name))
-}
-
-/// Writes `<alias name=...>` when set.
-pub(crate) fn format_alias(w: &mut Writer, alias: Option<&str>) {
-    if let Some(a) = alias {
-        w.tag("alias").attr("name", a).empty();
-    }
-}
 
 /// Parses a `<filesystem>`.
 pub(super) fn parse(mut c: Cursor<'_>) -> Result<Filesystem, XmlError> {

@@ -164,7 +164,7 @@ fn bad_filesystems_and_tpms_are_refused_by_xpath() {
         ("<filesystem type='file'><source dir='/a'/><target dir='t'/></filesystem>", format!("{fs}/source/@file"), ""),
         ("<filesystem type='ram'><source usage='1' units='Z'/><target dir='t'/></filesystem>", format!("{fs}/source/@units"), "Z"),
         ("<filesystem><source dir='/a' socket='/s'/><target dir='t'/></filesystem>", format!("{fs}/source/@socket"), ""),
-        ("<filesystem><source dir='/a'/><target dir='t'/><alias name='fs0'/></filesystem>", format!("{fs}/alias/@name"), "fs0"),
+        ("<filesystem><source dir='/a'/><target dir='t'/><alias name='fs 0'/></filesystem>", format!("{fs}/alias/@name"), "fs 0"),
         ("<filesystem><source dir='/a'/><target dir='t'/><binary path='/x'/></filesystem>", format!("{fs}/binary"), ""),
         ("<tpm model='x'><backend type='emulator'/></tpm>", format!("{tpm}/@model"), "x"),
         ("<tpm/>", format!("{tpm}/backend"), ""),
@@ -197,4 +197,33 @@ fn interface_portgroup_is_kept_for_networks_and_refused_for_direct() {
         "/domain/devices/interface[1]/source/@portgroup",
         "type='network'",
     );
+}
+
+#[test]
+fn generated_aliases_are_live_only_and_dropped_by_a_define() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='qemu'><name>a</name><memory>1024</memory>\
+               <os><type>hvm</type></os><devices>\
+               <disk type='file' device='disk'><source file='/x'/><target dev='vda'/>\
+               <alias name='virtio-disk0'/></disk>\
+               <filesystem><source dir='/a'/><target dir='t'/><alias name='ua-fs'/></filesystem>\
+               </devices></domain>";
+    let live = crate::LibvirtXml
+        .parse_live_domain(xml)
+        .expect("status parse");
+    assert_eq!(live.devices.disks[0].alias.as_deref(), Some("virtio-disk0"));
+    let shown = crate::LibvirtXml.format_domain(&live, FormatOptions::default());
+    assert!(shown.contains("<alias name='virtio-disk0'/>"), "{shown}");
+    let inactive = crate::LibvirtXml.format_domain(
+        &live,
+        FormatOptions {
+            inactive: true,
+            ..FormatOptions::default()
+        },
+    );
+    assert!(!inactive.contains("virtio-disk0"), "{inactive}");
+    assert!(inactive.contains("<alias name='ua-fs'/>"), "{inactive}");
+    let def = crate::LibvirtXml.parse_domain(xml).expect("define parse");
+    assert_eq!(def.devices.disks[0].alias, None);
+    assert_eq!(def.devices.filesystems[0].alias.as_deref(), Some("ua-fs"));
 }

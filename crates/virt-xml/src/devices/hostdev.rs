@@ -6,7 +6,7 @@ use virt_core::model::hostdev::{Hostdev, HostdevSource, Redirdev};
 use virt_core::xml::FormatOptions;
 
 use super::chardev;
-use super::{format_info, parse_address, parse_boot};
+use super::{format_info, parse_address, parse_alias, parse_boot};
 use crate::strict::{parse_u32_c, Cursor};
 use crate::writer::Writer;
 use crate::XmlError;
@@ -90,6 +90,7 @@ pub(super) fn parse_hostdev(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
     src.finish()?;
     h.source = source;
     h.boot_order = parse_boot(&mut c)?;
+    h.alias = parse_alias(&mut c)?;
     h.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(h)
@@ -126,7 +127,7 @@ pub(super) fn format_hostdev(w: &mut Writer, h: &Hostdev) {
                     .empty();
             }
         });
-    format_info(w, h.boot_order, h.address.as_ref());
+    format_info(w, h.boot_order, h.alias.as_deref(), h.address.as_ref());
     w.close("hostdev");
 }
 
@@ -148,12 +149,14 @@ pub(super) fn parse_redirdev(mut c: Cursor<'_>) -> Result<Redirdev, XmlError> {
         });
     }
     let boot_order = parse_boot(&mut c)?;
+    let alias = parse_alias(&mut c)?;
     let address = parse_address(&mut c)?;
     c.finish()?;
     Ok(Redirdev {
         bus,
         source,
         boot_order,
+        alias,
         address,
     })
 }
@@ -165,6 +168,6 @@ pub(super) fn format_redirdev(w: &mut Writer, r: &Redirdev, opts: FormatOptions)
         .attr("type", r.source.char_type)
         .open();
     chardev::format_source(w, &r.source, opts);
-    format_info(w, r.boot_order, r.address.as_ref());
+    format_info(w, r.boot_order, r.alias.as_deref(), r.address.as_ref());
     w.close("redirdev");
 }

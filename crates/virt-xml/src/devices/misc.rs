@@ -8,7 +8,7 @@ use virt_core::model::enums::{
 use virt_core::xml::FormatOptions;
 
 use super::chardev;
-use super::{format_address, parse_address};
+use super::{format_info, parse_address, parse_alias};
 use crate::domain::non_empty;
 use crate::strict::Cursor;
 use crate::writer::Writer;
@@ -26,11 +26,13 @@ pub(super) fn parse_watchdog(mut c: Cursor<'_>) -> Result<Watchdog, XmlError> {
             WatchdogAction::from_xml,
         )?
         .unwrap_or_default();
+    let alias = parse_alias(&mut c)?;
     let address = parse_address(&mut c)?;
     c.finish()?;
     Ok(Watchdog {
         model,
         action,
+        alias,
         address,
     })
 }
@@ -39,7 +41,7 @@ pub(super) fn format_watchdog(w: &mut Writer, x: &Watchdog) {
     w.tag("watchdog")
         .attr("model", x.model)
         .attr("action", x.action)
-        .children(|w| format_address(w, x.address.as_ref()));
+        .children(|w| format_info(w, None, x.alias.as_deref(), x.address.as_ref()));
 }
 
 pub(super) fn parse_memballoon(mut c: Cursor<'_>) -> Result<Memballoon, XmlError> {
@@ -58,6 +60,7 @@ pub(super) fn parse_memballoon(mut c: Cursor<'_>) -> Result<Memballoon, XmlError
         })?);
         s.finish()?;
     }
+    b.alias = parse_alias(&mut c)?;
     b.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(b)
@@ -72,7 +75,7 @@ pub(super) fn format_memballoon(w: &mut Writer, b: &Memballoon) {
             if let Some(p) = b.stats_period {
                 w.tag("stats").attr("period", p).empty();
             }
-            format_address(w, b.address.as_ref());
+            format_info(w, None, b.alias.as_deref(), b.address.as_ref());
         });
 }
 
@@ -110,6 +113,7 @@ pub(super) fn parse_rng(mut c: Cursor<'_>) -> Result<Rng, XmlError> {
         other => return Err(b.invalid_attr("model", other, "expected random, egd or builtin")),
     };
     b.finish()?;
+    r.alias = parse_alias(&mut c)?;
     r.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(r)
@@ -138,8 +142,30 @@ pub(super) fn format_rng(w: &mut Writer, r: &Rng) {
                 .children(|w| chardev::format_source(w, src, live));
         }
     }
-    format_address(w, r.address.as_ref());
+    format_info(w, None, r.alias.as_deref(), r.address.as_ref());
     w.close("rng");
+}
+
+pub(super) fn parse_hub(mut c: Cursor<'_>) -> Result<virt_core::model::devices::Hub, XmlError> {
+    let hub_type = c
+        .attr_word("type", &["usb"])?
+        .ok_or_else(|| XmlError::Missing {
+            path: c.attr_path("type"),
+        })?;
+    let alias = parse_alias(&mut c)?;
+    let address = parse_address(&mut c)?;
+    c.finish()?;
+    Ok(virt_core::model::devices::Hub {
+        hub_type,
+        alias,
+        address,
+    })
+}
+
+pub(super) fn format_hub(w: &mut Writer, h: &virt_core::model::devices::Hub) {
+    w.tag("hub")
+        .attr("type", &h.hub_type)
+        .children(|w| format_info(w, None, h.alias.as_deref(), h.address.as_ref()));
 }
 
 pub(super) fn parse_panic(mut c: Cursor<'_>) -> Result<Panic, XmlError> {
@@ -148,15 +174,20 @@ pub(super) fn parse_panic(mut c: Cursor<'_>) -> Result<Panic, XmlError> {
         "expected isa, pseries, hyperv, s390 or pvpanic",
         PanicModel::from_xml,
     )?;
+    let alias = parse_alias(&mut c)?;
     let address = parse_address(&mut c)?;
     c.finish()?;
-    Ok(Panic { model, address })
+    Ok(Panic {
+        model,
+        alias,
+        address,
+    })
 }
 
 pub(super) fn format_panic(w: &mut Writer, p: &Panic) {
     w.tag("panic")
         .attr_opt("model", p.model)
-        .children(|w| format_address(w, p.address.as_ref()));
+        .children(|w| format_info(w, None, p.alias.as_deref(), p.address.as_ref()));
 }
 
 const AUDIO_TYPES: &[&str] = &[

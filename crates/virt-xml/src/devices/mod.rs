@@ -97,6 +97,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
             "hostdev" => d.hostdevs.push(hostdev::parse_hostdev(e)?),
             "redirdev" => d.redirdevs.push(hostdev::parse_redirdev(e)?),
             "panic" => d.panics.push(misc::parse_panic(e)?),
+            "hub" => d.hubs.push(misc::parse_hub(e)?),
             _ => c.report(XmlError::UnknownElement {
                 path: format!("{}/{name}", c.path()),
             })?,
@@ -152,6 +153,40 @@ pub(crate) fn insert_controller(
 
 /// Gives each controller written without an index the lowest free index of its type, then
 /// refuses two controllers of one type with the same index.
+/// Whether a controller is part of a USB2 set (the ICH9 EHCI and its UHCI companions).
+fn is_usb2(c: &Controller) -> bool {
+    c.controller_type == virt_core::model::enums::ControllerType::Usb
+        && matches!(
+            c.model.as_deref(),
+            Some("ich9-ehci1" | "ich9-uhci1" | "ich9-uhci2" | "ich9-uhci3")
+        )
+}
+
+/// libvirt's one exception to "the lowest free index": a USB2 controller without an index
+/// joins the set of the USB controller just before it, when that one is USB2 too and the set
+/// has no controller of this model yet.
+fn usb2_group_index(d: &Devices, indexed: &[bool], i: usize) -> Option<u32> {
+    let cont = &d.controllers[i];
+    if i == 0 || !is_usb2(cont) {
+        return None;
+    }
+    let prev = d.controllers[..i]
+        .iter()
+        .rev()
+        .find(|c| c.controller_type == cont.controller_type)?;
+    if !is_usb2(prev) {
+        return None;
+    }
+    let clash = d.controllers.iter().enumerate().any(|(j, c)| {
+        j != i
+            && (indexed[j] || j < i)
+            && is_usb2(c)
+            && c.index == prev.index
+            && c.model == cont.model
+    });
+    (!clash).then_some(prev.index)
+}
+
 fn assign_controller_indexes(
     d: &mut Devices,
     indexed: &[bool],
@@ -162,6 +197,10 @@ fn assign_controller_indexes(
             continue;
         }
         let ty = d.controllers[i].controller_type;
+        if let Some(n) = usb2_group_index(d, indexed, i) {
+            d.controllers[i].index = n;
+            continue;
+        }
         let taken = |n: u32, d: &Devices| {
             d.controllers.iter().enumerate().any(|(j, c)| {
                 j != i && c.controller_type == ty && c.index == n && (indexed[j] || j < i)
@@ -350,11 +389,63 @@ pub(crate) fn parse_boot(c: &mut Cursor<'_>) -> Result<Option<u32>, XmlError> {
     Ok(Some(order))
 }
 
-/// Writes `<boot order=...>` then `<address>`, libvirt's device-info tail.
-pub(crate) fn format_info(w: &mut Writer, boot: Option<u32>, addr: Option<&Address>) {
+/// The optional `<alias name=...>`. A user alias (`ua-` then `[A-Za-z0-9_-]`) is the
+/// definition's own; any other is a name a driver gave the device for one run (live and
+/// status XML). Both are kept by the parser; a define drops the generated ones
+/// (`Devices::clear_generated_aliases`), as libvirt ignores them there, so the live XML of a
+/// running guest defines unchanged.
+pub(crate) fn parse_alias(c: &mut Cursor<'_>) -> Result<Option<String>, XmlError> {
+    let Some(mut a) = c.child("alias")? else {
+        return Ok(None);
+    };
+    let name = a.attr_req("name")?;
+    let user = name.strip_prefix("ua-").map(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    let generated = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+    let valid = match user {
+        Some(ok) => ok,
+        None => generated,
+    };
+    if !valid {
+        return Err(a.invalid_attr(
+            "name",
+            name,
+            "expected a user alias: 'ua-' followed by letters, digits, '_' or '-'",
+        ));
+    }
+    let name = name.to_string();
+    a.finish()?;
+    Ok(Some(name))
+}
+
+/// Writes `<alias name=...>`: a user alias always, a generated one in live XML only.
+pub(crate) fn format_alias(w: &mut Writer, alias: Option<&str>) {
+    if let Some(a) = alias {
+        if w.live_aliases || virt_core::model::devices::is_user_alias(a) {
+            w.tag("alias").attr("name", a).empty();
+        }
+    }
+}
+
+/// Writes `<boot order=...>`, `<alias>` then `<address>`, libvirt's device-info tail.
+pub(crate) fn format_info(
+    w: &mut Writer,
+    boot: Option<u32>,
+    alias: Option<&str>,
+    addr: Option<&Address>,
+) {
     if let Some(o) = boot {
         w.tag("boot").attr("order", o).empty();
     }
+    format_alias(w, alias);
     format_address(w, addr);
 }
 
@@ -399,6 +490,9 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
     }
     for x in &d.redirdevs {
         hostdev::format_redirdev(w, x, opts);
+    }
+    for x in &d.hubs {
+        misc::format_hub(w, x);
     }
     if let Some(x) = &d.watchdog {
         misc::format_watchdog(w, x);

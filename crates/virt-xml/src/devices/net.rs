@@ -3,7 +3,7 @@
 use virt_core::model::devices::{Controller, Interface, VirtualPort};
 use virt_core::model::enums::{ControllerType, InterfaceType, MacvtapMode};
 
-use super::{format_address, format_info, parse_address, parse_boot};
+use super::{format_address, format_alias, format_info, parse_address, parse_alias, parse_boot};
 use crate::domain::non_empty;
 use crate::strict::{parse_u32_c, Cursor};
 use crate::writer::Writer;
@@ -123,6 +123,7 @@ pub(super) fn parse_controller(mut c: Cursor<'_>) -> Result<(Controller, bool), 
             m.finish()?;
         }
     }
+    ctl.alias = parse_alias(&mut c)?;
     ctl.address = parse_address(&mut c)?;
     c.finish()?;
     Ok((ctl, index.is_some()))
@@ -146,6 +147,7 @@ pub(super) fn format_controller(w: &mut Writer, c: &Controller) {
                 }
                 t.empty();
             }
+            format_alias(w, c.alias.as_deref());
             if let Some(p) = c.master_startport {
                 w.tag("master").attr("startport", p).empty();
             }
@@ -293,6 +295,7 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
         m.finish()?;
     }
     n.boot_order = parse_boot(&mut c)?;
+    n.alias = parse_alias(&mut c)?;
     n.address = parse_address(&mut c)?;
     c.finish()?;
     Ok(n)
@@ -400,6 +403,6 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
     if let Some(m) = n.mtu {
         w.tag("mtu").attr("size", m).empty();
     }
-    format_info(w, n.boot_order, n.address.as_ref());
+    format_info(w, n.boot_order, n.alias.as_deref(), n.address.as_ref());
     w.close("interface");
 }

@@ -3,8 +3,7 @@
 use virt_core::model::tpm::{Tpm, TpmBackend};
 use virt_core::uuid::Uuid;
 
-use super::fs::{format_alias, parse_alias};
-use super::{format_address, parse_address};
+use super::{format_address, format_alias, parse_address, parse_alias};
 use crate::strict::Cursor;
 use crate::writer::Writer;
 use crate::XmlError;

@@ -115,6 +115,7 @@ fn maybe_add_controller(def: &mut DomainDef, ty: ControllerType, index: u32) {
         Controller {
             controller_type: ty,
             index,
+            implicit: true,
             ..Controller::default()
         },
         true,

@@ -188,6 +188,7 @@ pub(crate) fn non_empty(s: Option<String>) -> Option<String> {
 /// Formats `def` as libvirt's `virDomainDefFormat` does.
 pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     let mut w = Writer::default();
+    w.live_aliases = !opts.inactive;
     let mut root = w.tag("domain").attr("type", &def.virt_type);
     if !opts.inactive {
         root = root.attr_opt("id", opts.id);

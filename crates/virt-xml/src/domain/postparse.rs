@@ -129,6 +129,7 @@ fn stub_console(port: Option<u32>) -> CharDev {
             port,
             ..CharTarget::default()
         },
+        alias: None,
         address: None,
     }
 }

@@ -7,8 +7,8 @@ use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::model::chardev::CharDev;
 use virt_core::model::devices::{Address, Controller};
 use virt_core::model::enums::{
-    BootDev, CharSourceMode, CharType, ControllerType, DiskDevice, GraphicsType, InputBus,
-    InputType, InterfaceType, MemballoonModel, RngModel, VideoModel,
+    BootDev, CharSourceMode, CharType, ControllerType, DiskDevice, InputBus, InputType,
+    InterfaceType, MemballoonModel, RngModel,
 };
 use virt_core::VirtError;
 
@@ -25,11 +25,96 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
+    super::usb::hubs(b)?;
     inputs(b)?;
-    graphics(b)?;
-    videos(b)?;
+    super::graphics::audio_and_graphics(b)?;
+    super::video::videos(b)?;
+    super::sound::sounds(b)?;
+    watchdog(b)?;
+    super::usb::redirdevs(b)?;
     balloon(b)?;
-    rngs(b)
+    rngs(b)?;
+    panics(b)
+}
+
+/// `<watchdog>`: the device, and what QEMU does when it fires (`-watchdog-action`).
+fn watchdog(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    use virt_core::model::enums::{WatchdogAction, WatchdogModel};
+    let Some(w) = &b.def.devices.watchdog else {
+        return Ok(());
+    };
+    let id = id_of(&w.alias, || "watchdog0".into());
+    match w.model {
+        WatchdogModel::I6300esb => {
+            let mut dev = Json::obj([
+                ("driver", Json::str("i6300esb")),
+                ("id", Json::str(id.clone())),
+            ]);
+            pci_addr(b, &mut dev, &w.address, &id)?;
+            b.json("-device", dev);
+        }
+        WatchdogModel::Ib700 => b.json(
+            "-device",
+            Json::obj([("driver", Json::str("ib700")), ("id", Json::str(id))]),
+        ),
+        WatchdogModel::Itco if b.family == Family::Q35 => {}
+        m => {
+            return Err(unsupported(format!(
+                "watchdog model '{m}' is not supported on machine type '{}'",
+                super::machine_type(b.def, b.ctx.qemu_version)
+            )))
+        }
+    }
+    let action = match w.action {
+        WatchdogAction::Reset => "reset",
+        WatchdogAction::Shutdown => "shutdown",
+        WatchdogAction::Poweroff => "poweroff",
+        WatchdogAction::Pause => "pause",
+        WatchdogAction::None => "none",
+        WatchdogAction::InjectNmi => "inject-nmi",
+        a => {
+            return Err(unsupported(format!(
+                "watchdog action '{a}' is not supported (reset, shutdown, poweroff, pause, \
+                 none, inject-nmi)"
+            )))
+        }
+    };
+    b.arg("-watchdog-action", action);
+    Ok(())
+}
+
+/// `<panic>`: the ISA pvpanic device (x86's default model) or its PCI variant.
+fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
+    use virt_core::model::enums::PanicModel;
+    for (i, p) in b.def.devices.panics.iter().enumerate() {
+        match p.model {
+            None | Some(PanicModel::Isa) => {
+                let mut dev = Json::obj([("driver", Json::str("pvpanic"))]);
+                if let Some(Address::Other { attributes, .. }) = &p.address {
+                    if let Some((_, port)) = attributes.iter().find(|(k, _)| k == "iobase") {
+                        let port = parse_num(port).unwrap_or(0x505);
+                        dev.set("ioport", Json::Num(port));
+                    }
+                }
+                b.json("-device", dev);
+            }
+            Some(PanicModel::Pvpanic) => {
+                let id = id_of(&p.alias, || format!("panic{i}"));
+                let mut dev = Json::obj([
+                    ("driver", Json::str("pvpanic-pci")),
+                    ("id", Json::str(id.clone())),
+                ]);
+                pci_addr(b, &mut dev, &p.address, &id)?;
+                b.json("-device", dev);
+            }
+            Some(m) => {
+                return Err(unsupported(format!(
+                    "panic model '{m}' is not supported (isa, pvpanic)"
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Device kinds the builder has no form for (define refuses them first; see `honour`).
@@ -40,11 +125,7 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
         (!d.parallels.is_empty(), "parallel"),
         (!d.channels.is_empty(), "channel"),
         (!d.tpms.is_empty(), "tpm"),
-        (!d.sounds.is_empty(), "sound"),
         (!d.hostdevs.is_empty(), "hostdev"),
-        (!d.redirdevs.is_empty(), "redirdev"),
-        (d.watchdog.is_some(), "watchdog"),
-        (!d.panics.is_empty(), "panic"),
     ];
     match present.iter().find(|(p, _)| *p) {
         Some((_, name)) => Err(unsupported(format!(
@@ -52,6 +133,11 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// The device's QOM id: its alias (assigned at start), or the name libvirt would give it.
+pub(super) fn id_of(alias: &Option<String>, fallback: impl FnOnce() -> String) -> String {
+    alias.clone().unwrap_or_else(fallback)
 }
 
 /// `bootindex` per disk and interface: per-device `<boot order>`, or libvirt's conversion of
@@ -152,14 +238,14 @@ pub(super) fn pci_addr(
                 )));
             }
             j.set("bus", Json::str(pci_bus(b, a.bus)));
+            if a.multifunction == Some(true) {
+                j.set("multifunction", Json::Bool(true));
+            }
             let mut s = format!("0x{:x}", a.slot);
             if a.function != 0 {
                 s.push_str(&format!(".0x{:x}", a.function));
             }
             j.set("addr", Json::str(s));
-            if a.multifunction == Some(true) {
-                j.set("multifunction", Json::Bool(true));
-            }
             Ok(())
         }
         Some(other) => Err(unsupported(format!(
@@ -208,83 +294,165 @@ fn target_attr<'a>(c: &'a Controller, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
+/// The order libvirt emits controller kinds in: PCI first (in index order, so QEMU builds
+/// the bus tree top-down), then USB, SCSI, IDE, SATA, virtio-serial.
+const CONTROLLER_ORDER: &[ControllerType] = &[
+    ControllerType::Pci,
+    ControllerType::Usb,
+    ControllerType::Scsi,
+    ControllerType::Ide,
+    ControllerType::Sata,
+    ControllerType::Fdc,
+    ControllerType::VirtioSerial,
+    ControllerType::Ccid,
+];
+
 fn controllers(b: &mut Builder<'_>) -> Result<(), VirtError> {
     implicit_buses(b)?;
     let def = b.def;
-    for c in &def.devices.controllers {
-        let what = format!("controller {} {}", c.controller_type, c.index);
-        let model = c.model.as_deref();
-        let mut dev = match (c.controller_type, model) {
-            (ControllerType::Pci, Some("pci-root" | "pcie-root")) if c.index == 0 => continue,
-            (ControllerType::Pci, Some("pcie-root-port")) => {
-                let chassis = target_attr(c, "chassis")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(c.index as u64);
-                let port = target_attr(c, "port")
-                    .and_then(parse_num)
-                    .unwrap_or(0x10 + c.index.saturating_sub(1) as u64);
-                Json::obj([
-                    ("driver", Json::str("pcie-root-port")),
-                    ("port", Json::Num(port)),
-                    ("chassis", Json::Num(chassis)),
-                    ("id", Json::str(format!("pci.{}", c.index))),
-                ])
-            }
-            (ControllerType::Pci, Some("pci-bridge")) => {
-                let nr = target_attr(c, "chassisNr")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(c.index as u64);
-                Json::obj([
-                    ("driver", Json::str("pci-bridge")),
-                    ("chassis_nr", Json::Num(nr)),
-                    ("id", Json::str(format!("pci.{}", c.index))),
-                ])
-            }
-            (ControllerType::Usb, Some("none")) => continue,
-            (ControllerType::Usb, m @ (None | Some("qemu-xhci" | "piix3-uhci"))) => {
-                let driver = match (m, b.family) {
-                    (Some("piix3-uhci"), _) | (None, Family::I440fx) => "piix3-usb-uhci",
-                    _ => "qemu-xhci",
-                };
-                let id = if c.index == 0 {
-                    "usb".to_string()
-                } else {
-                    format!("usb{}", c.index)
-                };
-                let mut j = Json::obj([("driver", Json::str(driver)), ("id", Json::str(id))]);
-                if let (Some(p), "qemu-xhci") = (c.ports, driver) {
-                    j.set("p2", Json::Num(p.into()));
-                    j.set("p3", Json::Num(p.into()));
-                }
-                j
-            }
-            (ControllerType::Scsi, None | Some("virtio-scsi")) => Json::obj([
-                ("driver", Json::str("virtio-scsi-pci")),
-                ("id", Json::str(format!("scsi{}", c.index))),
-            ]),
-            // The q35 machine's own AHCI is sata0; the i440fx machine's own IDE is ide.
-            (ControllerType::Sata, None) if c.index == 0 && b.family == Family::Q35 => continue,
-            (ControllerType::Sata, None) => Json::obj([
-                ("driver", Json::str("ahci")),
-                ("id", Json::str(format!("sata{}", c.index))),
-            ]),
-            (ControllerType::Ide, None) if c.index == 0 && b.family == Family::I440fx => continue,
-            (ControllerType::VirtioSerial, None) => Json::obj([
-                ("driver", Json::str("virtio-serial-pci")),
-                ("id", Json::str(format!("virtio-serial{}", c.index))),
-            ]),
-            (_, m) => {
-                return Err(unsupported(format!(
-                    "{what}{}: not supported on machine type '{}'",
-                    m.map(|m| format!(" model '{m}'")).unwrap_or_default(),
-                    super::machine_type(b.def, b.ctx.qemu_version)
-                )))
-            }
-        };
-        pci_addr(b, &mut dev, &c.address, &what)?;
-        b.json("-device", dev);
+    let mut ordered: Vec<&Controller> = Vec::new();
+    for ty in CONTROLLER_ORDER {
+        let mut of: Vec<&Controller> = def
+            .devices
+            .controllers
+            .iter()
+            .filter(|c| c.controller_type == *ty)
+            .collect();
+        if *ty == ControllerType::Pci {
+            of.sort_by_key(|c| c.index);
+        }
+        ordered.extend(of);
+    }
+    if let Some(c) = def
+        .devices
+        .controllers
+        .iter()
+        .find(|c| !CONTROLLER_ORDER.contains(&c.controller_type))
+    {
+        return Err(unsupported(format!(
+            "controller type '{}' is not supported",
+            c.controller_type
+        )));
+    }
+    for c in ordered {
+        if let Some(dev) = controller(b, c)? {
+            b.json("-device", dev);
+        }
     }
     Ok(())
+}
+
+/// The `-device` of one controller; `None` for controllers built into the machine.
+fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtError> {
+    let what = format!("controller {} {}", c.controller_type, c.index);
+    let model = c.model.as_deref();
+    let id = id_of(&c.alias, || {
+        crate::aliases::controller_alias(b.chipset(), c)
+    });
+    let mut dev = match (c.controller_type, model) {
+        (ControllerType::Pci, Some("pci-root" | "pcie-root")) if c.index == 0 => return Ok(None),
+        (ControllerType::Pci, Some("pcie-root-port")) => {
+            let chassis = target_attr(c, "chassis")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(c.index as u64);
+            let port = target_attr(c, "port")
+                .and_then(parse_num)
+                .unwrap_or(0x10 + c.index.saturating_sub(1) as u64);
+            let driver = c.model_name.as_deref().unwrap_or("pcie-root-port");
+            Json::obj([
+                ("driver", Json::str(driver)),
+                ("port", Json::Num(port)),
+                ("chassis", Json::Num(chassis)),
+                ("id", Json::str(id)),
+            ])
+        }
+        (ControllerType::Pci, Some("pci-bridge")) => {
+            let nr = target_attr(c, "chassisNr")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(c.index as u64);
+            Json::obj([
+                ("driver", Json::str("pci-bridge")),
+                ("chassis_nr", Json::Num(nr)),
+                ("id", Json::str(id)),
+            ])
+        }
+        (ControllerType::Pci, Some("pcie-to-pci-bridge")) => Json::obj([
+            ("driver", Json::str("pcie-pci-bridge")),
+            ("id", Json::str(id)),
+        ]),
+        (ControllerType::Pci, Some("dmi-to-pci-bridge")) => Json::obj([
+            ("driver", Json::str("i82801b11-bridge")),
+            ("id", Json::str(id)),
+        ]),
+        (ControllerType::Usb, Some("none")) => return Ok(None),
+        (ControllerType::Usb, _) => match super::usb::controller(b, c, &id, &what)? {
+            Some(j) => j,
+            None => return Ok(None),
+        },
+        (ControllerType::Scsi, Some("virtio-scsi")) => Json::obj([
+            ("driver", Json::str("virtio-scsi-pci")),
+            ("id", Json::str(id)),
+        ]),
+        (ControllerType::Scsi, Some("virtio-transitional")) => Json::obj([
+            ("driver", Json::str("virtio-scsi-pci-transitional")),
+            ("id", Json::str(id)),
+        ]),
+        (ControllerType::Scsi, Some("virtio-non-transitional")) => Json::obj([
+            ("driver", Json::str("virtio-scsi-pci-non-transitional")),
+            ("id", Json::str(id)),
+        ]),
+        (ControllerType::Scsi, Some("lsilogic")) => {
+            Json::obj([("driver", Json::str("lsi")), ("id", Json::str(id))])
+        }
+        (ControllerType::Scsi, Some("lsisas1068")) => {
+            Json::obj([("driver", Json::str("mptsas1068")), ("id", Json::str(id))])
+        }
+        (ControllerType::Scsi, Some("lsisas1078")) => {
+            Json::obj([("driver", Json::str("megasas")), ("id", Json::str(id))])
+        }
+        (ControllerType::Scsi, None) => Json::obj([
+            ("driver", Json::str("virtio-scsi-pci")),
+            ("id", Json::str(id)),
+        ]),
+        // The q35 machine's own AHCI is sata0; the i440fx machine's own IDE is ide.
+        (ControllerType::Sata, None) if c.index == 0 && b.family == Family::Q35 => return Ok(None),
+        (ControllerType::Sata, None) => {
+            Json::obj([("driver", Json::str("ahci")), ("id", Json::str(id))])
+        }
+        (ControllerType::Ide, None) if c.index == 0 && b.family == Family::I440fx => {
+            return Ok(None)
+        }
+        (ControllerType::Fdc, None) if c.index == 0 && b.family != Family::Other => {
+            return Ok(None)
+        }
+        (ControllerType::VirtioSerial, m) => {
+            let driver = match m {
+                None | Some("virtio") => "virtio-serial-pci",
+                Some("virtio-transitional") => "virtio-serial-pci-transitional",
+                Some("virtio-non-transitional") => "virtio-serial-pci-non-transitional",
+                Some(m) => {
+                    return Err(unsupported(format!("{what}: model '{m}' is not supported")))
+                }
+            };
+            let mut j = Json::obj([("driver", Json::str(driver)), ("id", Json::str(id))]);
+            if let Some(p) = c.ports {
+                j.set("max_ports", Json::Num(p.into()));
+            }
+            if let Some(v) = c.vectors {
+                j.set("vectors", Json::Num(v.into()));
+            }
+            j
+        }
+        (_, m) => {
+            return Err(unsupported(format!(
+                "{what}{}: not supported on machine type '{}'",
+                m.map(|m| format!(" model '{m}'")).unwrap_or_default(),
+                super::machine_type(b.def, b.ctx.qemu_version)
+            )))
+        }
+    };
+    pci_addr(b, &mut dev, &c.address, &what)?;
+    Ok(Some(dev))
 }
 
 fn parse_num(v: &str) -> Option<u64> {
@@ -297,8 +465,9 @@ fn parse_num(v: &str) -> Option<u64> {
 fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> {
     let mut taps = b.ctx.taps.iter();
     for (i, n) in b.def.devices.interfaces.iter().enumerate() {
-        let what = format!("interface net{i}");
-        let netdev = format!("hostnet{i}");
+        let id = id_of(&n.alias, || format!("net{i}"));
+        let what = format!("interface {id}");
+        let netdev = format!("host{id}");
         let backend = match n.interface_type {
             InterfaceType::User => Json::obj([
                 ("type", Json::str("user")),
@@ -326,6 +495,17 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
                     ("id", Json::str(netdev.clone())),
                 ])
             }
+            InterfaceType::Network => {
+                return Err(VirtError::new(
+                    ErrorCode::NoNetwork,
+                    ErrorDomain::Qemu,
+                    format!(
+                        "{what}: network '{}' is not available: virtual networks are served \
+                         by virtnetworkd, which this installation does not run yet",
+                        n.source_network.as_deref().unwrap_or("")
+                    ),
+                ))
+            }
             t => {
                 return Err(unsupported(format!(
                     "{what}: interface type '{t}' is not supported"
@@ -334,9 +514,14 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
         };
         let driver = match n.model.as_deref() {
             Some("virtio") => "virtio-net-pci",
+            Some("virtio-transitional") => "virtio-net-pci-transitional",
+            Some("virtio-non-transitional") => "virtio-net-pci-non-transitional",
             Some("e1000") => "e1000",
             Some("e1000e") => "e1000e",
             Some("rtl8139") | None => "rtl8139",
+            Some("vmxnet3") => "vmxnet3",
+            Some("ne2k_pci") => "ne2k_pci",
+            Some("pcnet") => "pcnet",
             Some(m) => return Err(unsupported(format!("{what}: model '{m}' is not supported"))),
         };
         let mac = n
@@ -346,7 +531,7 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
         let mut dev = Json::obj([
             ("driver", Json::str(driver)),
             ("netdev", Json::str(netdev)),
-            ("id", Json::str(format!("net{i}"))),
+            ("id", Json::str(id)),
             ("mac", Json::str(mac)),
         ]);
         pci_addr(b, &mut dev, &n.address, &what)?;
@@ -389,7 +574,7 @@ fn chardev(c: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
 
 fn serials(b: &mut Builder<'_>) -> Result<(), VirtError> {
     for (i, s) in b.def.devices.serials.iter().enumerate() {
-        let what = format!("serial{i}");
+        let what = id_of(&s.alias, || format!("serial{i}"));
         if !matches!(s.target.target_type.as_deref(), None | Some("isa-serial"))
             || !matches!(s.target.model.as_deref(), None | Some("isa-serial"))
         {
@@ -397,7 +582,7 @@ fn serials(b: &mut Builder<'_>) -> Result<(), VirtError> {
                 "{what}: only isa-serial ports are supported"
             )));
         }
-        let id = format!("charserial{i}");
+        let id = format!("char{what}");
         b.arg("-chardev", chardev(s, &id, &what)?);
         b.json(
             "-device",
@@ -424,19 +609,17 @@ fn serials(b: &mut Builder<'_>) -> Result<(), VirtError> {
 }
 
 fn inputs(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    let has_usb = b.def.devices.controllers.iter().any(|c| {
-        c.controller_type == ControllerType::Usb
-            && c.index == 0
-            && c.model.as_deref() != Some("none")
-    });
     for (i, input) in b.def.devices.inputs.iter().enumerate() {
-        let what = format!("input{i}");
+        let what = id_of(&input.alias, || format!("input{i}"));
         let driver = match (input.input_type, input.bus) {
             // PS/2 mouse and keyboard are part of every x86 PC machine.
             (InputType::Mouse | InputType::Keyboard, Some(InputBus::Ps2)) => continue,
             (InputType::Tablet, Some(InputBus::Usb) | None) => "usb-tablet",
             (InputType::Mouse, Some(InputBus::Usb)) => "usb-mouse",
             (InputType::Keyboard, Some(InputBus::Usb)) => "usb-kbd",
+            (InputType::Tablet, Some(InputBus::Virtio)) => "virtio-tablet-pci",
+            (InputType::Mouse, Some(InputBus::Virtio)) => "virtio-mouse-pci",
+            (InputType::Keyboard, Some(InputBus::Virtio)) => "virtio-keyboard-pci",
             (t, bus) => {
                 return Err(unsupported(format!(
                     "{what}: {t} on bus '{}' is not supported",
@@ -444,128 +627,15 @@ fn inputs(b: &mut Builder<'_>) -> Result<(), VirtError> {
                 )))
             }
         };
-        if !has_usb {
-            return Err(unsupported(format!(
-                "{what}: a USB {} needs a USB controller",
-                input.input_type
-            )));
-        }
         let mut dev = Json::obj([
             ("driver", Json::str(driver)),
             ("id", Json::str(what.clone())),
-            ("bus", Json::str("usb.0")),
         ]);
-        match &input.address {
-            None | Some(Address::Usb { bus: 0, port: None }) => {}
-            Some(Address::Usb {
-                bus: 0,
-                port: Some(p),
-            }) => dev.set("port", Json::str(p.clone())),
-            Some(a) => {
-                return Err(unsupported(format!(
-                    "{what}: address type '{}' on USB bus is not supported",
-                    address_type(a)
-                )))
-            }
+        if input.bus == Some(InputBus::Virtio) {
+            pci_addr(b, &mut dev, &input.address, &what)?;
+        } else {
+            super::usb::usb_addr(b, &mut dev, &input.address, &what)?;
         }
-        b.json("-device", dev);
-    }
-    Ok(())
-}
-
-fn graphics(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    let d = &b.def.devices;
-    if d.graphics.is_empty() {
-        for a in &d.audios {
-            audiodev(b, a.id, &a.audio_type)?;
-        }
-        b.arg("-display", "none");
-        return Ok(());
-    }
-    if d.graphics.len() > 1 {
-        return Err(unsupported("only one <graphics> device is supported"));
-    }
-    let g = &d.graphics[0];
-    if g.graphics_type != GraphicsType::Vnc {
-        return Err(unsupported(format!(
-            "graphics type '{}' is not supported (vnc)",
-            g.graphics_type
-        )));
-    }
-    let audio_id = match d.audios.first() {
-        Some(_) => {
-            for a in &d.audios {
-                audiodev(b, a.id, &a.audio_type)?;
-            }
-            d.audios[0].id
-        }
-        None => {
-            audiodev(b, 1, "none")?;
-            1
-        }
-    };
-    let host = g
-        .listens
-        .iter()
-        .find_map(|l| l.address.clone())
-        .unwrap_or_else(|| "127.0.0.1".into());
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
-    };
-    let display = match g.port {
-        Some(p) if !g.autoport && p >= 5900 => (p - 5900).to_string(),
-        Some(p) if !g.autoport => return Err(unsupported(format!("VNC port {p} is below 5900"))),
-        _ => "0,to=99".to_string(),
-    };
-    b.arg("-vnc", format!("{host}:{display},audiodev=audio{audio_id}"));
-    Ok(())
-}
-
-fn audiodev(b: &mut Builder<'_>, id: u32, kind: &str) -> Result<(), VirtError> {
-    if kind != "none" {
-        return Err(unsupported(format!(
-            "audio backend '{kind}' is not supported (none)"
-        )));
-    }
-    b.json(
-        "-audiodev",
-        Json::obj([
-            ("id", Json::str(format!("audio{id}"))),
-            ("driver", Json::str("none")),
-        ]),
-    );
-    Ok(())
-}
-
-fn videos(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    for (i, v) in b.def.devices.videos.iter().enumerate() {
-        let what = format!("video{i}");
-        if i > 0 && v.model != VideoModel::Virtio {
-            return Err(unsupported(format!(
-                "{what}: only virtio secondary video devices are supported"
-            )));
-        }
-        let mut dev = match v.model {
-            VideoModel::None => continue,
-            VideoModel::Vga => Json::obj([("driver", Json::str("VGA"))]),
-            VideoModel::Cirrus => Json::obj([("driver", Json::str("cirrus-vga"))]),
-            VideoModel::Bochs => Json::obj([("driver", Json::str("bochs-display"))]),
-            VideoModel::Virtio if i == 0 => Json::obj([("driver", Json::str("virtio-vga"))]),
-            VideoModel::Virtio => Json::obj([("driver", Json::str("virtio-gpu-pci"))]),
-            m => return Err(unsupported(format!("{what}: model '{m}' is not supported"))),
-        };
-        dev.set("id", Json::str(what.clone()));
-        match (v.model, v.vram) {
-            (VideoModel::Vga, Some(kib)) => dev.set("vgamem_mb", Json::Num((kib / 1024).into())),
-            (VideoModel::Bochs, Some(kib)) => dev.set("vgamem", Json::Num(u64::from(kib) * 1024)),
-            _ => {}
-        }
-        if v.model == VideoModel::Virtio && v.heads.is_some_and(|h| h > 1) {
-            dev.set("max_outputs", Json::Num(v.heads.unwrap_or(1).into()));
-        }
-        pci_addr(b, &mut dev, &v.address, &what)?;
         b.json("-device", dev);
     }
     Ok(())
@@ -582,8 +652,9 @@ fn balloon(b: &mut Builder<'_>) -> Result<(), VirtError> {
         MemballoonModel::VirtioNonTransitional => "virtio-balloon-pci-non-transitional",
         MemballoonModel::Xen => return Err(unsupported("memballoon model 'xen' is not supported")),
     };
-    let mut dev = Json::obj([("driver", Json::str(driver)), ("id", Json::str("balloon0"))]);
-    pci_addr(b, &mut dev, &m.address, "balloon0")?;
+    let id = id_of(&m.alias, || "balloon0".into());
+    let mut dev = Json::obj([("driver", Json::str(driver)), ("id", Json::str(id.clone()))]);
+    pci_addr(b, &mut dev, &m.address, &id)?;
     if let Some(on) = m.autodeflate {
         dev.set("deflate-on-oom", Json::Bool(on));
     }
@@ -596,8 +667,8 @@ fn balloon(b: &mut Builder<'_>) -> Result<(), VirtError> {
 
 fn rngs(b: &mut Builder<'_>) -> Result<(), VirtError> {
     for (i, r) in b.def.devices.rngs.iter().enumerate() {
-        let what = format!("rng{i}");
-        let obj_id = format!("objrng{i}");
+        let what = id_of(&r.alias, || format!("rng{i}"));
+        let obj_id = format!("obj{what}");
         let backend = match &r.backend {
             virt_core::model::devices::RngBackend::Random(path) => Json::obj([
                 ("qom-type", Json::str("rng-random")),

@@ -11,6 +11,7 @@ fn ctx() -> LaunchContext {
         start_paused: false,
         qemu_version: 7_002_022,
         host_model_cpu: None,
+        spice_port: Some(5900),
     }
 }
 
@@ -105,8 +106,8 @@ fn q35_guest_with_disks_nic_and_devices_matches_golden_lines() {
         -global ICH9-LPC.disable_s3=1
         -global ICH9-LPC.disable_s4=1
         -boot strict=on
-        -device {"driver":"pcie-root-port","port":16,"chassis":1,"id":"pci.1","bus":"pcie.0","addr":"0x2","multifunction":true}
-        -device {"driver":"qemu-xhci","id":"usb","p2":15,"p3":15,"bus":"pcie.0","addr":"0x3"}
+        -device {"driver":"pcie-root-port","port":16,"chassis":1,"id":"pci.1","bus":"pcie.0","multifunction":true,"addr":"0x2"}
+        -device {"driver":"qemu-xhci","p2":15,"p3":15,"id":"usb","bus":"pcie.0","addr":"0x3"}
         -device {"driver":"virtio-scsi-pci","id":"scsi0","bus":"pcie.0","addr":"0x4"}
         -blockdev {"driver":"file","filename":"/img/web1.qcow2","node-name":"libvirt-3-storage","cache":{"direct":true,"no-flush":false},"auto-read-only":true,"discard":"unmap"}
         -blockdev {"node-name":"libvirt-3-format","read-only":false,"cache":{"direct":true,"no-flush":false},"discard":"unmap","driver":"qcow2","file":"libvirt-3-storage"}
@@ -124,7 +125,7 @@ fn q35_guest_with_disks_nic_and_devices_matches_golden_lines() {
         -device {"driver":"usb-tablet","id":"input0","bus":"usb.0","port":"1"}
         -audiodev {"id":"audio1","driver":"none"}
         -vnc 0.0.0.0:0,to=99,audiodev=audio1
-        -device {"driver":"virtio-vga","id":"video0","bus":"pcie.0","addr":"0x1"}
+        -device {"driver":"virtio-vga","id":"video0","max_outputs":1,"bus":"pcie.0","addr":"0x1"}
         -device {"driver":"virtio-balloon-pci","id":"balloon0","bus":"pcie.0","addr":"0x6"}
         -object {"qom-type":"rng-random","id":"objrng0","filename":"/dev/urandom"}
         -device {"driver":"virtio-rng-pci","rng":"objrng0","id":"rng0","bus":"pcie.0","addr":"0x7"}
@@ -229,22 +230,33 @@ fn every_refusal_names_what_is_wrong() {
             "disk 'hda': readonly ide disks are not supported",
         ),
         (
-            dev("<interface type='network'><source network='default'/></interface>"),
-            "interface net0: interface type 'network' is not supported",
+            dev("<interface type='direct'><source dev='eth0'/></interface>"),
+            "interface net0: interface type 'direct' is not supported",
         ),
         (
             dev("<input type='tablet' bus='usb'/>"),
-            "input0: a USB tablet needs a USB controller",
+            "input0: a USB device needs a USB controller",
         ),
         (
-            dev("<graphics type='spice'/>"),
-            "graphics type 'spice' is not supported",
+            dev("<graphics type='sdl'/>"),
+            "graphics type 'sdl' needs an X display",
         ),
         (
-            dev("<video><model type='qxl'/></video>"),
-            "video0: model 'qxl' is not supported",
+            dev("<video><model type='vmvga'/></video>"),
+            "video0: model 'vmvga' is not supported",
         ),
-        (dev("<watchdog model='i6300esb'/>"), "does not support <watchdog> devices"),
+        (
+            dev("<graphics type='vnc'/><audio id='1' type='spice'/>"),
+            "audio backend 'spice' needs SPICE graphics",
+        ),
+        (
+            dev("<redirdev bus='usb' type='spicevmc'/><controller type='usb' model='qemu-xhci'/>"),
+            "redir0: a spicevmc USB redirection needs SPICE graphics",
+        ),
+        (
+            dev("<watchdog model='diag288'/>"),
+            "watchdog model 'diag288' is not supported",
+        ),
         (
             KERNEL.replace("<os>", "<clock offset='variable' adjustment='10'/><os>"),
             "clock offset 'variable' is not supported",
@@ -261,6 +273,11 @@ fn every_refusal_names_what_is_wrong() {
         let msg = refusal(&xml, &c);
         assert!(msg.contains(want), "{msg:?} should say {want:?}");
     }
+    // A network interface defines, but starting needs the network: NO_NETWORK naming it.
+    let xml = dev("<interface type='network'><source network='default'/></interface>");
+    let e = build(&def(&xml), &c).expect_err("no networks yet");
+    assert_eq!(e.code, ErrorCode::NoNetwork);
+    assert!(e.detail.contains("network 'default'"), "{}", e.detail);
 }
 
 #[test]
@@ -380,21 +397,21 @@ fn honoured_set_refuses_what_build_cannot_express_naming_the_element() {
     let cases = [
         (
             "<devices>",
-            "<devices><sound model='ich9'/>",
-            "/domain/devices/sound",
-            "<sound>",
+            "<devices><sound model='pcspk'/>",
+            "/domain/devices/sound/@model",
+            "'pcspk'",
         ),
         (
             "<devices>",
-            "<devices><interface type='network'><source network='default'/></interface>",
+            "<devices><interface type='direct'><source dev='eth0'/></interface>",
             "/domain/devices/interface/@type",
-            "'network'",
+            "'direct'",
         ),
         (
             "<devices>",
-            "<devices><graphics type='spice'/>",
+            "<devices><graphics type='sdl'/>",
             "/domain/devices/graphics/@type",
-            "'spice'",
+            "'sdl'",
         ),
         (
             "<vcpu>",

@@ -19,7 +19,7 @@ use std::os::fd::AsFd;
 use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::model::devices::{Disk, Interface};
+use virt_core::model::devices::{Address, Disk, Interface};
 use virt_core::model::enums::{DiskBus, DiskType, InterfaceType};
 use virt_core::model::DomainDef;
 use virt_core::proto::domain_event::Payload;
@@ -74,6 +74,29 @@ fn net_alias(def: &DomainDef, i: &Interface) -> String {
         .position(|x| x.mac.is_some() && x.mac == i.mac)
         .unwrap_or(def.devices.interfaces.len());
     format!("net{n}")
+}
+
+/// `live` with a device added by `add`, placed and named as libvirt places a hot-plugged
+/// device: a slot that takes hot-plug (a free pcie-root-port on q35), the next alias.
+fn placed(live: &DomainDef, add: impl FnOnce(&mut DomainDef)) -> DriverResult<DomainDef> {
+    let mut def = live.clone();
+    add(&mut def);
+    crate::address::assign_hotplug(&mut def)?;
+    crate::aliases::assign(&mut def);
+    Ok(def)
+}
+
+/// Adds `bus` and `addr` for a PCI address to a `device_add` argument.
+fn pci_placement(def: &DomainDef, addr: &Option<Address>, dev: &mut Value) {
+    if let Some(Address::Pci(p)) = addr {
+        let chipset = crate::address::Chipset::of(def.os.machine.as_deref().unwrap_or(""));
+        dev["bus"] = Value::String(crate::address::pci_bus_name(chipset, p.bus));
+        let mut a = format!("0x{:x}", p.slot);
+        if p.function != 0 {
+            a.push_str(&format!(".0x{:x}", p.function));
+        }
+        dev["addr"] = Value::String(a);
+    }
 }
 
 impl QemuDriver {
@@ -153,28 +176,37 @@ impl QemuDriver {
                 "only virtio disks can be hot-plugged by virtqemud",
             ));
         }
-        let alias = disk_alias(d).ok_or_else(|| {
-            VirtError::new(
+        if disk_alias(d).is_none() {
+            return Err(VirtError::new(
                 ErrorCode::ConfigUnsupported,
                 ErrorDomain::Qemu,
                 format!("disk target '{}' is not a virtio name (vdX)", d.target_dev),
-            )
-        })?;
-        let exists = {
-            let st = self.lock();
-            let run = st
-                .get(&DomainLookup::Uuid(a.uuid))?
-                .run
-                .as_ref()
-                .map(|r| r.live.clone());
-            run.is_some_and(|l| l.devices.disks.iter().any(|x| x.target_dev == d.target_dev))
-        };
-        if exists {
+            ));
+        }
+        let live = self
+            .with_run(&a.uuid, a.gen, |r| r.live.clone())
+            .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        if live
+            .devices
+            .disks
+            .iter()
+            .any(|x| x.target_dev == d.target_dev)
+        {
             return Err(VirtError::operation_invalid(format!(
                 "target {} already exists",
                 d.target_dev
             )));
         }
+        let mut disk = d.clone();
+        disk.target_bus = Some(DiskBus::Virtio);
+        let placed = placed(&live, |def| def.devices.disks.push(disk))?;
+        let disk = placed
+            .devices
+            .disks
+            .last()
+            .cloned()
+            .expect("the disk was just added");
+        let alias = disk.alias.clone().unwrap_or_default();
         let driver = match d.disk_type {
             DiskType::File => "file",
             DiskType::Block => "host_device",
@@ -196,7 +228,10 @@ impl QemuDriver {
         let res = async {
             self.qmp(a, "blockdev-add", Some(json!({"node-name": fmt, "read-only": d.readonly, "driver": format, "file": storage})))
                 .await?;
-            let dev = json!({"driver": "virtio-blk-pci", "drive": fmt, "id": alias});
+            let mut dev = json!({"driver": "virtio-blk-pci"});
+            pci_placement(&placed, &disk.address, &mut dev);
+            dev["drive"] = Value::String(fmt.clone());
+            dev["id"] = Value::String(alias.clone());
             if let Err(e) = self.qmp(a, "device_add", Some(dev)).await {
                 let _ = self.qmp(a, "blockdev-del", Some(json!({"node-name": fmt}))).await;
                 return Err(e);
@@ -210,7 +245,6 @@ impl QemuDriver {
                 .await;
             return Err(e);
         }
-        let disk = d.clone();
         self.update_run(&a.uuid, a.gen, |r| r.live.devices.disks.push(disk));
         self.emit_for(
             &a.uuid,
@@ -233,9 +267,15 @@ impl QemuDriver {
         let live = self
             .with_run(&a.uuid, a.gen, |r| r.live.clone())
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
-        let alias = format!("net{}", live.devices.interfaces.len());
+        let placed = placed(&live, |def| def.devices.interfaces.push(i.clone()))?;
+        let mut nic = placed
+            .devices
+            .interfaces
+            .last()
+            .cloned()
+            .expect("the interface was just added");
+        let alias = nic.alias.clone().unwrap_or_default();
         let netdev = format!("host{alias}");
-        let mut nic = i.clone();
         // Tap-backed: the daemon makes the tap (enslaved to the bridge), hands QEMU a
         // descriptor over the monitor (getfd), and QEMU's netdev uses it; the tap lives as
         // long as QEMU holds it.
@@ -279,6 +319,7 @@ impl QemuDriver {
         if let Some(mac) = &i.mac {
             dev["mac"] = Value::String(mac.clone());
         }
+        pci_placement(&placed, &nic.address, &mut dev);
         if let Err(e) = self.qmp(a, "device_add", Some(dev)).await {
             let _ = self.qmp(a, "netdev_del", Some(json!({"id": netdev}))).await;
             if let Some(t) = &tap {
@@ -458,6 +499,10 @@ impl QemuDriver {
         let d = st.get_mut(lookup)?;
         let mut def = d.def.clone();
         edit(&mut def)?;
+        // The new device gets its defaults and address as at define.
+        let target = self.postparse_target(&def);
+        crate::postparse::apply(&mut def, &target)?;
+        self.codec.check_honoured(&def, &crate::ops::honoured())?;
         let text = self.codec.format_domain(&def, crate::ops::STORED);
         self.store.save(&def.name, &text).map_err(|e| {
             VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())

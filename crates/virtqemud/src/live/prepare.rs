@@ -2,11 +2,12 @@
 //! definition ([`LaunchContext`]), made in one place for the two callers that must agree, a
 //! start (`start.rs`) and its preview, domxml-to-native (`to_native.rs`).
 //!
-//! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]: `Start { id }` does
-//! what a start needs done on the host (the private dir created, tap devices opened and
-//! attached); `Preview` makes the same decisions and touches nothing, with placeholders where a
-//! start would hand QEMU a resource (taps become `/dev/null` descriptors: the command line shows
-//! fd numbers, as libvirt's preview does). A new preparation step (firmware selection, channel
+//! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]. Both purposes make
+//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one) and pick the
+//! emulator; `Start { id }` then does what a start needs done on the host (the private dir
+//! created, tap devices opened and attached), while `Preview` touches nothing and puts
+//! placeholders where a start would hand QEMU a resource (taps become `/dev/null` descriptors:
+//! the command line shows fd numbers, as libvirt's preview does). A new preparation step (firmware selection, channel
 //! socket paths, an swtpm socket) goes here, with its preview behaviour beside it, so the
 //! previewed command line cannot drift from the one a start runs.
 
@@ -100,14 +101,18 @@ fn make_private_dir(dir: &std::path::Path) -> DriverResult<()> {
 }
 
 impl QemuDriver {
-    /// Prepares `def` for a launch, or for its preview (see the module docs). On a start, a
-    /// failure after the private dir was made removes it again.
+    /// Prepares `def` for a launch, or for its preview (see the module docs): `def` becomes the
+    /// live definition (every device named, a SPICE autoport picked), and what
+    /// `command::build` needs besides is returned. On a start, a failure after the private dir
+    /// was made removes it again.
     pub(crate) async fn prepare_launch(
         &self,
-        def: &DomainDef,
+        def: &mut DomainDef,
         purpose: PrepareFor,
     ) -> DriverResult<Prepared> {
-        let emulator = self.emulator_of(def).await?;
+        crate::aliases::assign(def);
+        let spice_port = self.pick_spice_port(def)?;
+        let emulator = self.emulator_of(def)?;
         let id = match purpose {
             PrepareFor::Start { id } => id.to_string(),
             PrepareFor::Preview => "-1".to_string(),
@@ -132,6 +137,7 @@ impl QemuDriver {
             taps,
             start_paused: true,
             host_model_cpu: None,
+            spice_port,
         };
         Ok(Prepared { ctx, tap_names })
     }

@@ -56,7 +56,7 @@ impl QemuDriver {
     }
 
     async fn reattach(&self, name: String, st: Status) {
-        let live = match self.parse(&st.domain_xml, false) {
+        let live = match self.parse_live(&st.domain_xml) {
             Ok(d) => d,
             Err(e) => {
                 tracing::error!(domain = %name, error = %e.message(), "status file holds an unusable definition");

@@ -30,6 +30,7 @@ use super::prepare::{PrepareFor, Prepared};
 use super::{Active, Run};
 use crate::command;
 use crate::domains::Dom;
+use crate::host;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
 use crate::QemuDriver;
@@ -109,8 +110,7 @@ impl QemuDriver {
             "qemuDomainCreateXML",
         )?;
         refuse_autodestroy(flags)?;
-        let def = self.parse(xml, flags & VALIDATE != 0)?;
-        self.check_emulator(&def).await?;
+        let def = self.parse_checked(xml, flags & VALIDATE != 0).await?;
         let (uuid, job) = {
             let mut st = self.lock();
             let exists = st.check_identity(&def, false)?;
@@ -179,8 +179,11 @@ impl QemuDriver {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let log = self.log_dir.join(format!("{}.log", def.name));
-        let Prepared { ctx, tap_names } =
-            self.prepare_launch(&def, PrepareFor::Start { id }).await?;
+        // The live definition gets its aliases and ports here.
+        let mut def = def;
+        let Prepared { ctx, tap_names } = self
+            .prepare_launch(&mut def, PrepareFor::Start { id })
+            .await?;
         let lib_dir = ctx.domain_dir.clone();
         let monitor = ctx.monitor.clone();
         let cmd = command::build(&def, &ctx);
@@ -405,6 +408,60 @@ impl QemuDriver {
         }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
+    }
+}
+
+impl QemuDriver {
+    /// A free TCP port for SPICE graphics with `autoport` (QEMU cannot pick one itself), put
+    /// into the live definition. Ports other running guests show are skipped, and so are
+    /// ports handed out in the last minute whose guest may not be listening yet.
+    pub(super) fn pick_spice_port(&self, def: &mut DomainDef) -> DriverResult<Option<u16>> {
+        use virt_core::model::enums::{GraphicsType, ListenType};
+        // The address each display listens on by default, shown in the live XML.
+        for g in &mut def.devices.graphics {
+            if let Some(l) = g.listens.first_mut() {
+                if l.listen_type == ListenType::Address && l.address.is_none() {
+                    l.address = Some("127.0.0.1".into());
+                }
+            }
+        }
+        let Some(g) = def
+            .devices
+            .graphics
+            .iter_mut()
+            .find(|g| g.graphics_type == GraphicsType::Spice && g.autoport)
+        else {
+            return Ok(None);
+        };
+        if g.listens
+            .first()
+            .is_some_and(|l| l.listen_type == ListenType::None)
+        {
+            return Ok(None);
+        }
+        let addr = g
+            .listens
+            .first()
+            .and_then(|l| l.address.clone())
+            .unwrap_or_else(|| "127.0.0.1".into());
+        let taken: Vec<u16> = {
+            let st = self.lock();
+            st.by_uuid
+                .values()
+                .filter_map(|d| d.run.as_ref())
+                .flat_map(|r| r.live.devices.graphics.iter())
+                .filter_map(|g| g.port.and_then(|p| u16::try_from(p).ok()))
+                .collect()
+        };
+        let port = host::pick_display_port(&addr, &taken).ok_or_else(|| {
+            VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                format!("unable to find an unused port for SPICE on {addr} (5900-65535)"),
+            )
+        })?;
+        g.port = Some(u32::from(port));
+        Ok(Some(port))
     }
 }
 

@@ -195,11 +195,14 @@ async fn start_suspend_resume_reset_destroy_follow_libvirt() {
     assert!(text.contains(&format!("pid='{}'", p.pid)), "{text}");
     assert!(text.contains("<vcpu id='0' pid='"), "{text}");
     let live = d.domain_xml(&name("g1"), 0).await.expect("xml");
-    assert!(live.contains("id='1'"), "{live}");
+    assert!(live.contains("<domain type='qemu' id='1'>"), "{live}");
     assert!(live.contains("<source path='/dev/pts/"), "{live}");
+    assert!(live.contains("<alias name='serial0'/>"), "{live}");
     let inactive = d.domain_xml(&name("g1"), 2).await.expect("xml");
     assert!(
-        !inactive.contains("id='1'") && !inactive.contains("/dev/pts/"),
+        !inactive.contains("<domain type='qemu' id=")
+            && !inactive.contains("/dev/pts/")
+            && !inactive.contains("<alias "),
         "{inactive}"
     );
     assert_eq!(

@@ -56,19 +56,23 @@ const START_SHARE_MIN: f64 = 85.0;
 const START_PARALLEL: usize = 3;
 const START_CAP: usize = 60;
 
-/// The corpus, generated once per test process into the target's temporary dir.
+/// The corpus, generated once per test run into the target's temporary dir (shared by the
+/// tests' processes under nextest).
 fn corpus() -> &'static Vec<CorpusFile> {
     static CORPUS: OnceLock<Vec<CorpusFile>> = OnceLock::new();
     CORPUS.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("realworld-corpus");
-        let _ = std::fs::remove_dir_all(&dir);
-        let t = Instant::now();
-        let generated = virtinstall::generate(&dir, |_| true).expect("virt-install corpus");
-        eprintln!(
-            "virt-install wrote {} definitions in {:?}",
-            generated.len(),
-            t.elapsed()
-        );
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = realworld::run_dir(&base, "realworld-corpus", |dir| {
+            let t = Instant::now();
+            let generated = virtinstall::generate(dir, |_| true)?;
+            eprintln!(
+                "virt-install wrote {} definitions in {:?}",
+                generated.len(),
+                t.elapsed()
+            );
+            Ok(())
+        })
+        .expect("virt-install corpus");
         let mut files = realworld::xml_files(&dir, "virt-install").expect("generated files");
         files.extend(
             realworld::xml_files(std::path::Path::new(realworld::SHARED_CORPUS), "shared")

@@ -80,6 +80,54 @@ pub fn domain_type(xml: &str) -> Option<String> {
     }
 }
 
+/// A directory of generated files shared by every test process of one test run: nextest runs
+/// each test in its own process (they share `NEXTEST_RUN_ID`), `cargo test` runs them as
+/// threads of one (its pid names the run). The first to come generates `BASE/NAME-RUN` with
+/// `generate` under an exclusive lock on `BASE/NAME.lock` and marks it complete; the others
+/// wait for the lock and reuse it. Directories of runs older than an hour are removed.
+pub fn run_dir(
+    base: &Path,
+    name: &str,
+    generate: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<PathBuf, String> {
+    use nix::fcntl::{Flock, FlockArg};
+    let run =
+        std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| format!("pid{}", std::process::id()));
+    std::fs::create_dir_all(base).map_err(|e| format!("{}: {e}", base.display()))?;
+    let lock_path = base.join(format!("{name}.lock"));
+    let lock_file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("{}: {e}", lock_path.display()))?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("cannot lock {}: {e}", lock_path.display()))?;
+    let dir = base.join(format!("{name}-{run}"));
+    let done = dir.join(".complete");
+    if done.exists() {
+        return Ok(dir);
+    }
+    let prefix = format!("{name}-");
+    let hour = std::time::Duration::from_secs(3600);
+    for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > hour);
+        if old && e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    generate(&dir)?;
+    std::fs::write(&done, b"").map_err(|e| format!("{}: {e}", done.display()))?;
+    Ok(dir)
+}
+
 /// `qemu-img create -f FORMAT PATH 64M`.
 pub fn qemu_img_create(path: &Path, format: &str) -> Result<(), String> {
     let out = Command::new("qemu-img")

@@ -156,9 +156,8 @@ async fn domxml_to_native_matches_libvirt_on_the_common_subset() {
     if !libvirt::require() {
         return;
     }
-    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("argv-corpus");
-    let _ = std::fs::remove_dir_all(&scratch);
-    std::fs::create_dir_all(&scratch).expect("scratch");
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let scratch = realworld::run_dir(&base, "argv-corpus", |_| Ok(())).expect("scratch");
     let d = scratch.to_string_lossy().into_owned();
     realworld::qemu_img_create(&scratch.join("a.qcow2"), "qcow2").expect("image");
     realworld::qemu_img_create(&scratch.join("b.img"), "raw").expect("image");

@@ -81,6 +81,23 @@ fn usb_model(chipset: Chipset) -> &'static str {
     }
 }
 
+/// Makes a controller the generic step added for a device (a disk's SATA controller) the
+/// machine's default one instead: libvirt adds its defaults before that step, so the
+/// controller sits where the default goes. `false` when there is no such controller.
+fn adopt_implicit(def: &mut DomainDef, ty: ControllerType, index: u32) -> bool {
+    let ctls = &mut def.devices.controllers;
+    let Some(at) = ctls
+        .iter()
+        .position(|c| c.controller_type == ty && c.index == index && c.implicit)
+    else {
+        return false;
+    };
+    let mut c = ctls.remove(at);
+    c.implicit = false;
+    insert_default(def, c);
+    true
+}
+
 /// Inserts `c` before the first controller the generic step added implicitly.
 fn insert_default(def: &mut DomainDef, c: Controller) {
     let ctls = &mut def.devices.controllers;
@@ -97,6 +114,12 @@ fn find(def: &DomainDef, ty: ControllerType, index: u32) -> Option<&Controller> 
 
 /// The machine's own controllers: USB 0, the q35 SATA 0, the PCI root.
 fn default_controllers(def: &mut DomainDef, chipset: Chipset) -> Result<(), VirtError> {
+    // libvirt adds the machine's controllers after the definition's own and appends the
+    // generic step's ones after those: keep the implicit ones last.
+    let (mut own, implicit): (Vec<Controller>, Vec<Controller>) =
+        def.devices.controllers.drain(..).partition(|c| !c.implicit);
+    own.extend(implicit);
+    def.devices.controllers = own;
     if !def
         .devices
         .controllers
@@ -113,7 +136,10 @@ fn default_controllers(def: &mut DomainDef, chipset: Chipset) -> Result<(), Virt
             },
         );
     }
-    if chipset == Chipset::Q35 && find(def, ControllerType::Sata, 0).is_none() {
+    if chipset == Chipset::Q35
+        && !adopt_implicit(def, ControllerType::Sata, 0)
+        && find(def, ControllerType::Sata, 0).is_none()
+    {
         insert_default(
             def,
             Controller {
@@ -248,7 +274,7 @@ fn device_defaults(def: &mut DomainDef, chipset: Chipset, x86: bool) -> Result<(
         if drv.name.is_none() {
             drv.name = Some("qemu".into());
         }
-        if drv.format.is_none() && disk.source.as_ref().is_some_and(|s| s.path.is_some()) {
+        if drv.format.is_none() {
             drv.format = Some("raw".into());
         }
     }
@@ -281,5 +307,124 @@ fn default_cpu(def: &mut DomainDef) {
         CpuMode::Maximum => {
             cpu.check.get_or_insert(CpuCheck::None);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virt_core::model::devices::{Address, Disk};
+    use virt_core::model::enums::DiskBus;
+
+    fn target() -> Target {
+        Target {
+            emulator: Some("/usr/bin/qemu-system-x86_64".into()),
+            host_arch: "x86_64".into(),
+            qemu_version: 7_002_022,
+        }
+    }
+
+    fn parsed(xml: &str) -> DomainDef {
+        virt_xml::parse_domain(xml).expect("test XML parses")
+    }
+
+    const Q35: &str = "<domain type='qemu'><name>a</name><memory>131072</memory>\
+        <os><type arch='x86_64' machine='q35'>hvm</type></os><devices>\
+        <disk type='file' device='disk'><source file='/x'/><target dev='vda' bus='virtio'/></disk>\
+        <interface type='user'><model type='rtl8139'/></interface></devices></domain>";
+
+    #[test]
+    fn a_filled_definition_passes_through_unchanged() {
+        let mut def = parsed(Q35);
+        apply(&mut def, &target()).expect("first");
+        let once = def.clone();
+        apply(&mut def, &target()).expect("second");
+        assert_eq!(def, once);
+        assert_eq!(def.os.machine.as_deref(), Some("pc-q35-7.2"));
+        // The legacy NIC sits behind a pcie-to-pci-bridge on a root port of its own.
+        let bridge = def
+            .devices
+            .controllers
+            .iter()
+            .find(|c| c.model.as_deref() == Some("pcie-to-pci-bridge"))
+            .expect("bridge");
+        match &def.devices.interfaces[0].address {
+            Some(Address::Pci(p)) => assert_eq!((p.bus, p.slot), (bridge.index, 1)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pci_address_in_slot_0_of_the_root_bus_is_an_xml_error_naming_the_device() {
+        let xml = Q35.replace(
+            "<target dev='vda' bus='virtio'/>",
+            "<target dev='vda' bus='virtio'/><address type='pci' domain='0' bus='0' slot='0' \
+             function='1'/>",
+        );
+        let e = apply(&mut parsed(&xml), &target()).expect_err("slot 0");
+        assert_eq!(e.code, ErrorCode::XmlError);
+        assert!(
+            e.detail.contains("0000:00:00.1. slot must be >= 1"),
+            "{}",
+            e.detail
+        );
+        assert_eq!(e.violations[0].path, "/domain/devices/disk[1]/address");
+        let xml = Q35.replace(
+            "<target dev='vda' bus='virtio'/>",
+            "<target dev='vda' bus='virtio'/><address type='pci' bus='9' slot='1'/>",
+        );
+        // Bus 9 becomes a root port (as in libvirt), whose only slot is 0.
+        let e = apply(&mut parsed(&xml), &target()).expect_err("slot 1 of a port");
+        assert!(
+            e.detail
+                .contains("Invalid PCI address 0000:09:01.0. slot must be <= 0"),
+            "{}",
+            e.detail
+        );
+    }
+
+    #[test]
+    fn a_hot_plugged_disk_takes_the_spare_root_port() {
+        let mut def = parsed(Q35);
+        apply(&mut def, &target()).expect("define");
+        let used: Vec<u32> = def
+            .devices
+            .addresses_mut()
+            .into_iter()
+            .filter_map(|a| match a {
+                Some(Address::Pci(p)) => Some(p.bus),
+                _ => None,
+            })
+            .collect();
+        let spare = def
+            .devices
+            .controllers
+            .iter()
+            .filter(|c| c.model.as_deref() == Some("pcie-root-port"))
+            .map(|c| c.index)
+            .find(|i| !used.contains(i))
+            .expect("a spare root port");
+        def.devices.disks.push(Disk {
+            target_dev: "vdb".into(),
+            target_bus: Some(DiskBus::Virtio),
+            ..Disk::default()
+        });
+        crate::address::assign_hotplug(&mut def).expect("placed");
+        match &def.devices.disks[1].address {
+            Some(Address::Pci(p)) => assert_eq!((p.bus, p.slot), (spare, 0)),
+            other => panic!("{other:?}"),
+        }
+        // No slot is left for a second one: a clear error, not a guess.
+        def.devices.disks.push(Disk {
+            target_dev: "vdc".into(),
+            target_bus: Some(DiskBus::Virtio),
+            ..Disk::default()
+        });
+        let e = crate::address::assign_hotplug(&mut def).expect_err("full");
+        assert!(
+            e.detail.contains("no free hot-pluggable PCI slot"),
+            "{}",
+            e.detail
+        );
     }
 }

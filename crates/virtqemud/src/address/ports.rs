@@ -166,7 +166,8 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
         }
     }
     if !buses.is_empty() {
-        add_hubs(def, buses.values().map(Vec::len).sum());
+        let hubs = def.devices.hubs.len() * HUB_PORTS;
+        add_hubs(def, buses.values().map(Vec::len).sum::<usize>() + hubs);
     }
     // Hubs first: a hub's ports exist only once the hub has its own.
     let mut hub_ports: BTreeMap<(u32, String), Vec<bool>> = BTreeMap::new();

@@ -1,12 +1,13 @@
-//! What the end-to-end QEMU tests share: a guard that kills every QEMU a root's status files
-//! name (pass or fail), and the `virt -c qemu:///system` command run against that root.
+//! What the end-to-end QEMU tests share: a guard that kills every QEMU (and swtpm) a root's
+//! status files name (pass or fail), and the `virt -c qemu:///system` command run against
+//! that root.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::workspace_bin;
 
-/// Kills every QEMU the root's status files name (and the pids noted), on drop.
+/// Kills every QEMU and swtpm the root's status files name (and the pids noted), on drop.
 pub struct QemuGuard {
     run: PathBuf,
     /// Extra pids to kill (e.g. QEMUs whose status file a test removed or replaced).
@@ -35,11 +36,26 @@ impl QemuGuard {
         }
         out
     }
+
+    /// The swtpm pids the status files name now (`<swtpm pid='...'`).
+    pub fn swtpm_pids_in_status(&self) -> Vec<i32> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(&self.run).into_iter().flatten().flatten() {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            if let Some(rest) = text.split("<swtpm pid='").nth(1) {
+                if let Some(pid) = rest.split('\'').next().and_then(|p| p.parse().ok()) {
+                    out.push(pid);
+                }
+            }
+        }
+        out
+    }
 }
 
 impl Drop for QemuGuard {
     fn drop(&mut self) {
         let mut pids = self.pids_in_status();
+        pids.extend(self.swtpm_pids_in_status());
         pids.extend(&self.pids);
         for pid in pids {
             let _ = nix::sys::signal::kill(

@@ -33,6 +33,10 @@ const KNOWN_VALUES: &[(&str, &str)] = &[
         "-m",
         "ours writes size=...k; libvirt 9.0 writes MiB without maxMemory (command builder)",
     ),
+    (
+        "-chardev chrtpm",
+        "libvirt's preview shows a null chardev for swtpm; ours the socket a start creates",
+    ),
 ];
 
 /// Options both emit that ours places elsewhere: (option key, why).
@@ -101,6 +105,16 @@ const COMMON: &[(&str, &str)] = &[
          <serial type='pty'><target port='0'/></serial>\
          <memballoon model='virtio'/></devices></domain>",
     ),
+    (
+        "argv-uefi-tpm",
+        "<domain type='qemu'><name>argv-uefi-tpm</name>\
+         <uuid>7e570000-0000-4000-8000-0000000000a4</uuid><memory unit='MiB'>256</memory>\
+         <os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os>\
+         <features><acpi/><smm state='on'/></features>\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>\
+         <memballoon model='none'/></devices></domain>",
+    ),
 ];
 
 /// Virt-install sets compared when ours defines their output.
@@ -116,6 +130,9 @@ const GENERATED: &[&str] = &[
     "disks-and-cdrom-pc-ide",
     "boot-direct-kernel",
 ];
+
+/// Where libvirt keeps UEFI variable stores.
+const LV_NVRAM: &str = "/var/lib/libvirt/qemu/nvram";
 
 fn private_dir(base: &Path, name: &str) -> String {
     let short: String = name.chars().take(20).collect();
@@ -183,6 +200,12 @@ async fn domxml_to_native_matches_libvirt_on_the_common_subset() {
     let conn = Connection::open(Some(&uri), false).await.expect("connect");
     let our_base = daemon.root.path().join("run/virt/qemu");
     let lv_base = Path::new("/var/lib/libvirt/qemu");
+    let our_nvram = daemon
+        .root
+        .path()
+        .join("var/lib/virt/qemu/nvram")
+        .to_string_lossy()
+        .into_owned();
 
     let mut failures = Vec::new();
     let mut compared = 0;
@@ -223,16 +246,27 @@ async fn domxml_to_native_matches_libvirt_on_the_common_subset() {
         let lv = argv::parse(&theirs).expect("libvirt's line");
         let us = argv::parse(&ours).expect("our line");
         assert_eq!(lv.program, us.program, "{label}: program");
+        let (lv_private, our_private) =
+            (private_dir(lv_base, &name), private_dir(&our_base, &name));
         let c = argv::compare(
             &lv,
-            &private_dir(lv_base, &name),
+            &[(&lv_private, "<PRIVATE>"), (LV_NVRAM, "<NVRAM>")],
             &us,
-            &private_dir(&our_base, &name),
+            &[(&our_private, "<PRIVATE>"), (&our_nvram, "<NVRAM>")],
         );
         failures.extend(report(label, &c));
         compared += 1;
     }
     eprintln!("{compared} of {} files compared", files.len());
+    // A preview makes nothing: no variable store for the UEFI guest, no private dirs.
+    assert!(!Path::new(&our_nvram).join("argv-uefi-tpm_VARS.fd").exists());
+    let made: Vec<_> = std::fs::read_dir(&our_base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("domain-"))
+        .collect();
+    assert!(made.is_empty(), "a preview made {made:?}");
     assert!(
         failures.is_empty(),
         "{} difference(s):\n{}",

@@ -3,7 +3,9 @@
 //! (`capability.rng`, `domaincaps.rng`): blocks the schema does not know are not printed, and
 //! known ones follow the schema's order. `parse_domain_capabilities` reads the latter back.
 
-use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, GuestCaps, HostModelCpu, NumaCell};
+use virt_core::model::caps::{
+    CustomCpuModel, DomainCapsBlock, GuestCaps, HostModelCpu, LoaderCaps, NumaCell,
+};
 use virt_core::model::{Capabilities, DomainCapabilities};
 
 use crate::dom::Element;
@@ -260,7 +262,19 @@ pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
     if let Some(os) = &caps.os {
         w.tag("os")
             .yes_no("supported", Some(os.supported))
-            .children(|w| format_enums(w, &os.enums));
+            .children(|w| {
+                format_enums(w, &os.enums);
+                if let Some(l) = &caps.loader {
+                    w.tag("loader")
+                        .yes_no("supported", Some(l.supported))
+                        .children(|w| {
+                            for v in &l.values {
+                                w.tag("value").text(v);
+                            }
+                            format_enums(w, &l.enums);
+                        });
+                }
+            });
     }
     if !caps.cpu_modes.is_empty() {
         format_cpu(&mut w, caps);
@@ -289,9 +303,9 @@ pub fn format_domain_capabilities(caps: &DomainCapabilities) -> String {
 }
 
 /// Reads `<domainCapabilities>` back into the model: identity, the vCPU limit, iothreads, the
-/// os block, the CPU modes (with the host-model expansion and the custom model list), device
-/// blocks and features. It reads what [`format_domain_capabilities`] prints and what libvirt
-/// prints; blocks outside that (newer libvirt's `memoryBacking`, `<loader>`, ...) are skipped,
+/// os block (with its `<loader>`), the CPU modes (with the host-model expansion and the custom
+/// model list), device blocks and features. It reads what [`format_domain_capabilities`] prints
+/// and what libvirt prints; blocks outside that (newer libvirt's `memoryBacking`, ...) are skipped,
 /// since a reader of a capability document must not fail on what a newer daemon adds. Wrong
 /// root, missing identity and values that do not parse are errors naming their path.
 pub fn parse_domain_capabilities(xml: &str) -> Result<DomainCapabilities, XmlError> {
@@ -328,6 +342,17 @@ pub fn parse_domain_capabilities(xml: &str) -> Result<DomainCapabilities, XmlErr
     }
     if let Some(os) = child(&root, "os") {
         caps.os = Some(parse_block(os, "/domainCapabilities")?);
+        if let Some(l) = child(os, "loader") {
+            caps.loader = Some(LoaderCaps {
+                supported: supported(l, "/domainCapabilities/os/loader")?,
+                values: l
+                    .elements()
+                    .filter(|v| v.name == "value")
+                    .map(|v| v.text().trim().to_string())
+                    .collect(),
+                enums: parse_enums(l),
+            });
+        }
     }
     if let Some(cpu) = child(&root, "cpu") {
         parse_cpu(cpu, &mut caps)?;
@@ -483,7 +508,8 @@ mod tests {
     }
 
     fn cpu_fixture() -> DomainCapabilities {
-        use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, HostModelCpu};
+        use virt_core::model::caps::{CustomCpuModel, DomainCapsBlock, HostModelCpu, LoaderCaps};
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         DomainCapabilities {
             path: "/usr/bin/qemu-system-x86_64".into(),
             domain: "qemu".into(),
@@ -494,7 +520,19 @@ mod tests {
             os: Some(DomainCapsBlock {
                 name: "os".into(),
                 supported: true,
-                enums: Vec::new(),
+                enums: vec![("firmware".into(), strings(&["efi"]))],
+            }),
+            loader: Some(LoaderCaps {
+                supported: true,
+                values: strings(&[
+                    "/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+                    "/usr/share/OVMF/OVMF_CODE_4M.fd",
+                ]),
+                enums: vec![
+                    ("type".into(), strings(&["rom", "pflash"])),
+                    ("readonly".into(), strings(&["yes", "no"])),
+                    ("secure".into(), strings(&["yes", "no"])),
+                ],
             }),
             cpu_modes: vec![
                 ("host-passthrough".into(), false),
@@ -560,6 +598,34 @@ mod tests {
       <model usable='unknown' vendor='unknown'>odd</model>
     </mode>
   </cpu>
+";
+        assert!(out.contains(expected), "{out}");
+    }
+
+    #[test]
+    fn firmware_and_loader_print_inside_os_as_libvirt() {
+        let out = LibvirtXml.format_domain_capabilities(&cpu_fixture());
+        let expected = "  <os supported='yes'>
+    <enum name='firmware'>
+      <value>efi</value>
+    </enum>
+    <loader supported='yes'>
+      <value>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</value>
+      <value>/usr/share/OVMF/OVMF_CODE_4M.fd</value>
+      <enum name='type'>
+        <value>rom</value>
+        <value>pflash</value>
+      </enum>
+      <enum name='readonly'>
+        <value>yes</value>
+        <value>no</value>
+      </enum>
+      <enum name='secure'>
+        <value>yes</value>
+        <value>no</value>
+      </enum>
+    </loader>
+  </os>
 ";
         assert!(out.contains(expected), "{out}");
     }

@@ -9,7 +9,7 @@
 //! `-no-user-config -nodefaults`, the QMP monitor, clock, `-no-shutdown`, power management,
 //! boot (`-boot strict=on`, kernel, initrd, append, dtb), then devices: controllers, disks
 //! (`-blockdev` storage + format nodes and a frontend `-device`), NICs (`-netdev` +
-//! `-device`), serial ports, inputs, graphics, video, balloon, rng; then `-sandbox`,
+//! `-device`), serial ports, the TPM, inputs, graphics, video, balloon, rng; then `-sandbox`,
 //! `-msg timestamp=on`, and last the definition's own `<qemu:commandline>` arguments.
 //! `-device`, `-blockdev`, `-netdev`, `-object` and `-audiodev` take QEMU's JSON form;
 //! `-machine`, `-smp`, `-chardev`, `-vnc` stay key=value, as libvirt writes them.
@@ -61,6 +61,7 @@ mod honour;
 mod json;
 mod pci;
 mod sound;
+mod tpm;
 mod usb;
 mod video;
 
@@ -299,6 +300,10 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     if let Some(cpu) = cpu_arg(def, ctx, accel)? {
         b.arg("-cpu", cpu);
     }
+    if pflash.0 && def.os.loader.as_ref().and_then(|l| l.secure) == Some(true) {
+        // Only SMM code may write the flash: what makes secure boot's variables tamper-proof.
+        b.arg("-global", "driver=cfi.pflash01,property=secure,value=on");
+    }
     memory_args(&mut b);
     b.arg("-smp", smp(def));
     b.arg("-uuid", def.uuid.to_string());
@@ -393,7 +398,9 @@ fn feature<'a>(def: &'a DomainDef, name: &str) -> Option<&'a virt_core::model::d
 }
 
 /// UEFI firmware and its variable store as pflash block nodes (given to `-machine`), or a
-/// ROM loader as `-bios`; answers whether pflash nodes were made.
+/// ROM loader as `-bios`; answers whether pflash nodes were made (code, variables). The
+/// definition is the resolved one ([`crate::firmware::resolve`]): auto-selection has become
+/// an explicit loader by now.
 fn firmware_args(b: &mut Builder<'_>) -> (bool, bool) {
     let os = &b.def.os;
     let Some(loader) = os.loader.as_ref() else {
@@ -439,19 +446,21 @@ fn firmware_args(b: &mut Builder<'_>) -> (bool, bool) {
 
 fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     let mut m = format!("{},usb=off", opt(machine));
-    if let Some(state) = feature(b.def, "vmport").and_then(|f| f.state) {
-        m.push_str(if state { ",vmport=on" } else { ",vmport=off" });
+    for name in ["vmport", "smm"] {
+        if let Some(state) = feature(b.def, name).and_then(|f| f.state) {
+            m.push_str(&format!(",{name}={}", if state { "on" } else { "off" }));
+        }
     }
     m.push_str(",dump-guest-core=off");
+    let pc = b.family != Family::Other;
+    if pc {
+        m.push_str(",memory-backend=pc.ram");
+    }
     if pflash.0 {
         m.push_str(",pflash0=libvirt-pflash0-format");
     }
     if pflash.1 {
         m.push_str(",pflash1=libvirt-pflash1-format");
-    }
-    let pc = b.family != Family::Other;
-    if pc {
-        m.push_str(",memory-backend=pc.ram");
     }
     // x86 PC machines have ACPI unless the definition asks for it (`<features><acpi/>`).
     if pc && feature(b.def, "acpi").is_none() {

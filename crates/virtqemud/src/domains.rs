@@ -29,6 +29,9 @@ pub(crate) struct Dom {
     pub job: Job,
     /// A managed-save image exists (`STATE/qemu/save/NAME.save`).
     pub managed_save: bool,
+    /// The flags a running domain was undefined with: its stop finishes the undefine (TPM
+    /// state) with them.
+    pub undefine_flags: u32,
 }
 
 impl Dom {
@@ -42,6 +45,7 @@ impl Dom {
             run: None,
             job: Job::default(),
             managed_save: false,
+            undefine_flags: 0,
         }
     }
 

@@ -44,6 +44,13 @@ pub struct QemuDriver {
     pub(crate) log_dir: PathBuf,
     /// Managed-save images (`STATE/qemu/save`).
     pub(crate) save_dir: PathBuf,
+    /// UEFI variable stores (`STATE/qemu/nvram`, libvirt's `/var/lib/libvirt/qemu/nvram`).
+    pub(crate) nvram_dir: PathBuf,
+    /// Where QEMU's firmware descriptors are looked for, lowest priority first.
+    pub(crate) firmware_dirs: Vec<PathBuf>,
+    /// Emulated TPM state, one dir per domain UUID (`STATE/swtpm`, libvirt's
+    /// `/var/lib/libvirt/swtpm`).
+    pub(crate) swtpm_dir: PathBuf,
     /// Emulator versions by binary, with the mtime they were read at (`--version` is an exec
     /// of tens of milliseconds, not to be paid on every start).
     pub(crate) versions: Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64)>>,
@@ -82,6 +89,9 @@ impl QemuDriver {
             run_root,
             log_dir: QemuDriver::log_dir(paths),
             save_dir: paths.state_dir.join("qemu/save"),
+            nvram_dir: paths.state_dir.join("qemu/nvram"),
+            firmware_dirs: crate::firmware::descriptor::search_dirs(paths.mode == Mode::Session),
+            swtpm_dir: paths.state_dir.join("swtpm"),
             versions: Mutex::new(Default::default()),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
@@ -236,7 +246,8 @@ impl QemuDriver {
         // As libvirt: KVM when this binary can use it, else TCG.
         let virt_type = virt_type.unwrap_or(if caps.kvm_usable() { "kvm" } else { "qemu" });
         let machine = (!machine.is_empty()).then_some(machine);
-        host::domain_capabilities_from(&caps, machine, virt_type)
+        let firmware = crate::firmware::descriptor::load(&self.firmware_dirs)?;
+        host::domain_capabilities_from(&caps, machine, virt_type, &firmware)
     }
 
     /// virConnectGetMaxVcpus from the probe: for `qemu` (or no type) the vCPU limit of the

@@ -335,18 +335,23 @@ fn guest_caps(caps: &QemuCaps) -> GuestCaps {
 }
 
 /// `<domainCapabilities>` of a probed emulator for `machine` (its default when `None`; an
-/// alias is reported by its canonical name) and domain type `virt_type` (`qemu` or `kvm`).
+/// alias is reported by its canonical name) and domain type `virt_type` (`qemu` or `kvm`),
+/// with the firmware `firmware` (QEMU's descriptors, [`crate::firmware::descriptor::load`])
+/// offers for that machine.
 ///
 /// It publishes what the driver honours and QEMU can do, nothing more: the machine's vCPU
 /// limit (capped by KVM's for `kvm`); CPU modes host-passthrough (KVM only), maximum,
 /// host-model (when QEMU expanded it) and custom (when a model is usable); disks as disk or
 /// cdrom on the buses whose controllers this binary has (IDE only on i440fx / isapc machines,
 /// which have one built in); VNC graphics when built in; VGA / virtio video; rng on virtio with
-/// the random and builtin backends; no host device assignment, no iothreads.
+/// the random and builtin backends; TPMs (tpm-tis, tpm-crb) on the emulator (swtpm) and
+/// external backends; `<os>` firmware and loader values from the descriptors; no host device
+/// assignment, no iothreads.
 pub fn domain_capabilities_from(
     caps: &QemuCaps,
     machine: Option<&str>,
     virt_type: &str,
+    firmware: &[(PathBuf, crate::firmware::descriptor::Descriptor)],
 ) -> Result<DomainCapabilities, VirtError> {
     let invalid = |detail: String| VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail);
     let emulator = caps.binary.display().to_string();
@@ -390,6 +395,7 @@ pub fn domain_capabilities_from(
             caps.cpu_models(virt_type).iter().any(|c| c.usable()),
         ),
     ];
+    let (os, loader) = crate::firmware::domain_caps(firmware, caps.arch(), &m.name);
     Ok(DomainCapabilities {
         path: emulator,
         domain: virt_type.to_string(),
@@ -397,11 +403,8 @@ pub fn domain_capabilities_from(
         arch: caps.arch().to_string(),
         vcpu_max,
         iothreads: Some(false),
-        os: Some(DomainCapsBlock {
-            name: "os".into(),
-            supported: true,
-            enums: Vec::new(),
-        }),
+        os: Some(os),
+        loader: Some(loader),
         cpu_modes,
         host_model: caps.host_model(virt_type).map(host_model_cpu),
         custom_models: custom_models(caps.cpu_models(virt_type)),
@@ -446,6 +449,14 @@ fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) ->
         ("rng", "model", "virtio-non-transitional") => dev("virtio-rng-pci-non-transitional"),
         ("rng", "backendModel", "random") => caps.has_type("rng-random"),
         ("rng", "backendModel", "builtin") => caps.has_type("rng-builtin"),
+        ("tpm", "model", "tpm-tis") => dev("tpm-tis"),
+        ("tpm", "model", "tpm-crb") => dev("tpm-crb"),
+        ("tpm", "backendModel", "emulator") => {
+            let have = |b: &str| crate::tpm::swtpm::find_binary(b).is_ok();
+            caps.has_type("tpm-emulator") && have("swtpm") && have("swtpm_setup")
+        }
+        ("tpm", "backendModel", "external") => caps.has_type("tpm-emulator"),
+        ("tpm", "backendVersion", "1.2" | "2.0") => caps.has_type("tpm-emulator"),
         _ => false,
     }
 }
@@ -645,7 +656,7 @@ mod tests {
     #[test]
     fn probed_domain_caps_follow_machine_type_and_accelerator() {
         let caps = probed_fixture();
-        let dc = domain_capabilities_from(&caps, None, "qemu").expect("default machine");
+        let dc = domain_capabilities_from(&caps, None, "qemu", &[]).expect("default machine");
         assert_eq!(dc.machine.as_deref(), Some("pc-i440fx-7.2"));
         assert_eq!(dc.vcpu_max, 255);
         let modes: Vec<(&str, bool)> = dc.cpu_modes.iter().map(|(m, s)| (m.as_str(), *s)).collect();
@@ -671,7 +682,7 @@ mod tests {
         assert_eq!(enums(&dc, "rng", "backendModel"), ["random", "builtin"]);
         assert_eq!(enums(&dc, "graphics", "type"), ["vnc"]);
         // q35 has no IDE controller: the alias resolves and ide is gone.
-        let q35 = domain_capabilities_from(&caps, Some("q35"), "qemu").expect("q35");
+        let q35 = domain_capabilities_from(&caps, Some("q35"), "qemu", &[]).expect("q35");
         assert_eq!(q35.machine.as_deref(), Some("pc-q35-7.2"));
         assert_eq!(q35.vcpu_max, 288);
         assert_eq!(enums(&q35, "disk", "bus"), ["virtio", "sata"]);
@@ -689,10 +700,10 @@ mod tests {
         assert_eq!(hm.features, [("require".to_string(), "sse2".to_string())]);
         // Without VGA nor virtio GPU devices only `none` is left.
         assert_eq!(enums(&dc, "video", "modelType"), ["vga", "none"]);
-        let err = domain_capabilities_from(&caps, Some("virt"), "qemu").expect_err("machine");
+        let err = domain_capabilities_from(&caps, Some("virt"), "qemu", &[]).expect_err("machine");
         assert_eq!(err.code, ErrorCode::InvalidArg);
         assert!(err.message().contains("'virt'"), "{}", err.message());
-        let err = domain_capabilities_from(&caps, None, "kvm").expect_err("kvm");
+        let err = domain_capabilities_from(&caps, None, "kvm", &[]).expect_err("kvm");
         assert_eq!(err.code, ErrorCode::InvalidArg);
     }
 
@@ -719,7 +730,7 @@ mod tests {
             pc.name, pc.cpu_max
         );
         assert!(xml.contains(&entry), "{entry} in {xml}");
-        let dc = domain_capabilities_from(x86, Some("q35"), "qemu").expect("domcaps");
+        let dc = domain_capabilities_from(x86, Some("q35"), "qemu", &[]).expect("domcaps");
         let xml = virt_xml::LibvirtXml.format_domain_capabilities(&dc);
         assert!(xml.contains("<machine>pc-q35-"), "{xml}");
         assert!(
@@ -760,6 +771,22 @@ mod tests {
             ("rng", "model") => {
                 format!("<rng model='{value}'><backend model='random'>/dev/urandom</backend></rng>")
             }
+            ("tpm", "model") => {
+                format!("<tpm model='{value}'><backend type='emulator' version='2.0'/></tpm>")
+            }
+            ("tpm", "backendModel") => match value {
+                "external" => "<tpm model='tpm-tis'><backend type='external'>\
+                               <source type='unix' mode='connect' path='/run/x.sock'/>\
+                               </backend></tpm>"
+                    .to_string(),
+                "passthrough" => "<tpm model='tpm-tis'><backend type='passthrough'>\
+                                  <device path='/dev/tpm0'/></backend></tpm>"
+                    .to_string(),
+                _ => format!("<tpm model='tpm-tis'><backend type='{value}'/></tpm>"),
+            },
+            ("tpm", "backendVersion") => {
+                format!("<tpm model='tpm-tis'><backend type='emulator' version='{value}'/></tpm>")
+            }
             ("rng", "backendModel") => match value {
                 "random" => "<rng model='virtio'><backend model='random'>/dev/urandom</backend>\
                              </rng>"
@@ -786,6 +813,8 @@ mod tests {
         ("graphics", "type", "sdl"),
         ("video", "modelType", "vmvga"),
         ("rng", "backendModel", "egd"),
+        ("tpm", "model", "tpm-spapr"),
+        ("tpm", "backendModel", "passthrough"),
     ];
 
     /// The stored definition of `name` turns into a QEMU command line for `dc`'s emulator.
@@ -937,10 +966,13 @@ mod tests {
             "qxl",
             "ramfb",
             "usb-redir",
+            "tpm-tis",
+            "tpm-crb",
         ] {
             caps.devices.insert(d.into());
         }
-        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu").expect("pc");
+        caps.types.insert("tpm-emulator".into());
+        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu", &[]).expect("pc");
         // Every value the builder honours is published when the binary has its device...
         let honoured = crate::command::honoured();
         for hb in &honoured.caps.devices {
@@ -955,7 +987,7 @@ mod tests {
         published_values_are_exactly_what_define_accepts(&dc).await;
         // ...and a value is gone when its device is.
         caps.devices.remove("cirrus-vga");
-        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu").expect("pc");
+        let dc = domain_capabilities_from(&caps, Some("pc"), "qemu", &[]).expect("pc");
         let video = dc
             .devices
             .iter()

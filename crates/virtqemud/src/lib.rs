@@ -16,7 +16,10 @@
 //!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
 //!   start ([`QemuDriver::start_guests`]);
 //! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
-//!   QMP client, capability probing and per-guest stats those build on.
+//!   QMP client, capability probing and per-guest stats those build on;
+//! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
+//!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
+//!   `STATE/swtpm/UUID`), both prepared before QEMU starts.
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
@@ -35,6 +38,8 @@ mod aliases;
 pub mod command;
 mod domains;
 mod driver;
+/// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
+pub mod firmware;
 pub mod host;
 mod live;
 pub mod net;
@@ -53,6 +58,8 @@ pub mod status;
 pub mod store;
 /// domxml-to-native: the command line a start would run, defining and starting nothing.
 pub mod to_native;
+/// Emulated TPMs: one swtpm per guest, its state per domain UUID.
+pub mod tpm;
 /// Define-time checks of a definition against its emulator's probed capabilities.
 mod validate;
 

@@ -19,7 +19,7 @@ use crate::QemuDriver;
 const VALIDATE: u32 = 1;
 
 /// virDomainUndefineFlagsValues.
-mod undefine_flags {
+pub(crate) mod undefine_flags {
     pub const MANAGED_SAVE: u32 = 1;
     pub const SNAPSHOTS_METADATA: u32 = 2;
     pub const NVRAM: u32 = 4;
@@ -74,24 +74,46 @@ fn system_error(err: impl std::fmt::Display) -> VirtError {
 }
 
 impl QemuDriver {
-    /// Parses `xml` and checks it against what the driver honours.
+    /// Parses `xml` and checks it against what the driver honours and libvirt's define-time
+    /// rules (firmware, TPM), filling what define fills.
     pub(crate) fn parse(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
-        let def = self
-            .codec
-            .parse_domain(xml)
-            .map_err(|e| if validate { located(e) } else { e })?;
-        self.admit(def)
+        let def = self.read(xml, validate)?;
+        self.admit_written(def, validate)
     }
 
-    /// Parses the live definition a status file keeps (device aliases included).
+    /// The XML read into a definition, nothing checked yet.
+    fn read(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        self.codec
+            .parse_domain(xml)
+            .map_err(|e| if validate { located(e) } else { e })
+    }
+
+    /// The checks of a definition a user wrote: libvirt's firmware rules, then [`admit`].
+    ///
+    /// [`admit`]: QemuDriver::admit
+    fn admit_written(&self, mut def: DomainDef, validate: bool) -> DriverResult<DomainDef> {
+        crate::firmware::validate::check_define(&mut def, &self.nvram_dir).map_err(|e| {
+            if validate {
+                located(e)
+            } else {
+                e
+            }
+        })?;
+        self.admit(def, validate)
+    }
+
+    /// Parses a live definition this driver wrote itself from a running domain (status
+    /// files, saved images): device aliases are kept, and its resolved firmware is not checked
+    /// against the rules for what users write (a live definition keeps `<firmware>` features
+    /// next to the loader they resolved to).
     pub(crate) fn parse_live(&self, xml: &str) -> DriverResult<DomainDef> {
         let def = self.codec.parse_live_domain(xml)?;
-        self.admit(def)
+        self.admit(def, false)
     }
 
     /// The checks every parsed definition passes: a usable name, and nothing the driver
     /// does not honour.
-    fn admit(&self, mut def: DomainDef) -> DriverResult<DomainDef> {
+    fn admit(&self, mut def: DomainDef, validate: bool) -> DriverResult<DomainDef> {
         if def.name.contains('/') {
             let detail = format!("name '{}' cannot contain '/'", def.name);
             let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);
@@ -103,6 +125,7 @@ impl QemuDriver {
         }
         let target = self.postparse_target(&def);
         crate::postparse::apply(&mut def, &target)?;
+        crate::tpm::check_define(&mut def).map_err(|e| if validate { located(e) } else { e })?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
     }
@@ -132,12 +155,9 @@ impl QemuDriver {
     /// first, as libvirt does before anything else, and the post-parsed definition is checked
     /// last against what that emulator can do (validate.rs).
     pub(crate) async fn parse_checked(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
-        let def = self
-            .codec
-            .parse_domain(xml)
-            .map_err(|e| if validate { located(e) } else { e })?;
+        let def = self.read(xml, validate)?;
         self.emulator_of(&def)?;
-        let def = self.admit(def)?;
+        let def = self.admit_written(def, validate)?;
         self.check_emulator(&def).await?;
         Ok(def)
     }
@@ -199,18 +219,12 @@ impl QemuDriver {
             | TPM
             | KEEP_TPM;
         self.check_flags(flags, all, "qemuDomainUndefineFlags")?;
-        for (a, b, an, bn) in [
-            (NVRAM, KEEP_NVRAM, "NVRAM", "KEEP_NVRAM"),
-            (TPM, KEEP_TPM, "TPM", "KEEP_TPM"),
-        ] {
+        // libvirt 9.0's words and code (observed), not the generic exclusive-flags error.
+        for (a, b, what) in [(NVRAM, KEEP_NVRAM, "nvram"), (TPM, KEEP_TPM, "TPM")] {
             if flags & a != 0 && flags & b != 0 {
-                return Err(VirtError::new(
-                    ErrorCode::InvalidArg,
-                    ErrorDomain::Qemu,
-                    format!(
-                        "Flags 'VIR_DOMAIN_UNDEFINE_{an}' and 'VIR_DOMAIN_UNDEFINE_{bn}' are mutually exclusive"
-                    ),
-                ));
+                return Err(VirtError::operation_invalid(format!(
+                    "cannot both keep and delete {what}"
+                )));
             }
         }
         let mut st = self.lock();
@@ -223,21 +237,24 @@ impl QemuDriver {
             );
         }
         // Snapshots and checkpoints are not implemented, so their flags have nothing to
-        // remove. A managed-save image and an NVRAM file can exist.
-        let nvram = dom
-            .def
-            .os
-            .nvram
-            .as_ref()
-            .and_then(|n| n.path.clone())
-            .filter(|p| std::path::Path::new(p).exists());
+        // remove. A managed-save image, an NVRAM file and TPM state can exist. The NVRAM
+        // file of auto-selected UEFI firmware is where start puts it.
+        let nvram =
+            crate::firmware::nvram::path_of(&dom.def, &self.nvram_dir).filter(|p| p.exists());
+        // Every refusal comes before anything is removed.
+        if dom.managed_save && flags & MANAGED_SAVE == 0 {
+            return Err(VirtError::operation_invalid(
+                "Refusing to undefine while domain managed save image exists",
+            )
+            .with_object(&dom.def.name, uuid.to_string()));
+        }
+        if nvram.is_some() && flags & (NVRAM | KEEP_NVRAM) == 0 {
+            return Err(
+                VirtError::operation_invalid("cannot undefine domain with nvram")
+                    .with_object(&dom.def.name, uuid.to_string()),
+            );
+        }
         if dom.managed_save {
-            if flags & MANAGED_SAVE == 0 {
-                return Err(VirtError::operation_invalid(
-                    "Refusing to undefine while domain managed save image exists",
-                )
-                .with_object(&dom.def.name, uuid.to_string()));
-            }
             let image = self.managed_save_path(&dom.def.name);
             std::fs::remove_file(&image).map_err(|e| {
                 system_error(format!(
@@ -246,31 +263,34 @@ impl QemuDriver {
                 ))
             })?;
         }
-        if let Some(path) = &nvram {
-            if flags & (NVRAM | KEEP_NVRAM) == 0 {
-                return Err(
-                    VirtError::operation_invalid("cannot undefine domain with nvram")
-                        .with_object(&dom.def.name, uuid.to_string()),
-                );
-            }
-            if flags & NVRAM != 0 {
-                std::fs::remove_file(path)
-                    .map_err(|e| system_error(format!("failed to remove nvram '{path}': {e}")))?;
-            }
+        if let Some(path) = nvram.filter(|_| flags & NVRAM != 0) {
+            std::fs::remove_file(&path).map_err(|e| {
+                system_error(format!("failed to remove nvram '{}': {e}", path.display()))
+            })?;
         }
         let name = dom.def.name.clone();
         self.store.remove(&name).map_err(system_error)?;
-        // A running domain becomes transient and goes when it stops.
+        // A running domain becomes transient and goes when it stops, its TPM state then
+        // following these flags; a shut-off one goes now, with it.
         let handle = match st.by_uuid.get_mut(&uuid) {
             Some(d) if d.is_active() => {
                 d.persistent = false;
                 d.autostart = false;
+                d.undefine_flags = flags;
                 if let Some(r) = &d.run {
                     d.def = r.live.clone();
                 }
                 d.handle()
             }
-            _ => st.remove(&uuid).expect("resolved above").handle(),
+            _ => {
+                let gone = st.remove(&uuid).expect("resolved above");
+                if let Some(t) = crate::tpm::emulated(&gone.def) {
+                    if crate::tpm::removes_state(&t, flags & TPM != 0, flags & KEEP_TPM != 0) {
+                        crate::tpm::remove_state(&self.swtpm_dir, &uuid, &name);
+                    }
+                }
+                gone.handle()
+            }
         };
         self.bus.emit(
             handle.clone(),

@@ -4,7 +4,7 @@
 //! canonical machine type (`q35` becomes `pc-q35-7.2`), the default CPU, the machine's own
 //! controllers (USB, the q35 SATA, the PCI root), PS/2 mouse and keyboard, the balloon, an
 //! audio backend, device models left to the driver (NIC `rtl8139`, SCSI `lsilogic`, USB by
-//! machine, serial `isa-serial`, TPM version), and every device address
+//! machine, serial `isa-serial`), and every device address (TPM defaults: [`crate::tpm`])
 //! ([`crate::address`]).
 //!
 //! Defaults are inserted where libvirt puts them: the machine's controllers before the
@@ -21,7 +21,6 @@ use virt_core::model::enums::{
     ControllerType, CpuCheck, CpuFallback, CpuMatch, CpuMode, GraphicsType, InputBus, InputType,
     MemballoonModel,
 };
-use virt_core::model::tpm::TpmBackend;
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
@@ -260,13 +259,6 @@ fn device_defaults(def: &mut DomainDef, chipset: Chipset, x86: bool) -> Result<(
         if v.model == virt_core::model::enums::VideoModel::Qxl && v.vgamem.is_none() {
             // QEMU's QXL VGA memory default, which libvirt writes down.
             v.vgamem = Some(16 * 1024);
-        }
-    }
-    for t in &mut d.tpms {
-        if let TpmBackend::Emulator { version, .. } = &mut t.backend {
-            if version.is_none() {
-                *version = Some("2.0".into());
-            }
         }
     }
     for disk in &mut d.disks {

@@ -141,10 +141,10 @@ pub fn log_line(path: &Path, line: &str) {
     }
 }
 
-/// Opens the log for appending, writes the "starting up" header and the command line, and
-/// returns the file (for QEMU's stdout and stderr) and the offset where this run's text
-/// starts.
-fn open_log(path: &Path, launch: &Launch) -> Result<(File, u64), ProcessError> {
+/// Opens the log for appending, writes the `header` line (time-stamped) and the command line,
+/// and returns the file (for the process's stdout and stderr) and the offset where this run's
+/// text starts.
+fn open_log(path: &Path, launch: &Launch, header: &str) -> Result<(File, u64), ProcessError> {
     let err = |source| ProcessError::Log {
         path: path.to_path_buf(),
         source,
@@ -158,11 +158,7 @@ fn open_log(path: &Path, launch: &Launch) -> Result<(File, u64), ProcessError> {
         .open(path)
         .map_err(err)?;
     let start = f.seek(SeekFrom::End(0)).map_err(err)?;
-    let mut text = format!(
-        "{}: starting up virtqemud version: {}\n",
-        log_time(SystemTime::now()),
-        env!("CARGO_PKG_VERSION")
-    );
+    let mut text = format!("{}: {header}\n", log_time(SystemTime::now()));
     if launch.rendered.is_empty() {
         for (k, v) in &launch.env {
             text.push_str(&format!("{k}={v} \\\n"));
@@ -195,7 +191,17 @@ fn dup_above(fd: RawFd, min: RawFd) -> std::io::Result<OwnedFd> {
 /// Starts QEMU in its own session with its output appended to `log`. Returns the process
 /// and the log offset where this run's output starts (for [`log_since`]).
 pub fn spawn(launch: Launch, log: &Path) -> Result<(Pid, u64), ProcessError> {
-    let (log_file, log_start) = open_log(log, &launch)?;
+    let header = format!(
+        "starting up virtqemud version: {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    spawn_logged(launch, log, &header)
+}
+
+/// [`spawn`] for a helper process (swtpm): the same session, descriptors and log, under its
+/// own `header` line (libvirt's "Starting external device: TPM Emulator").
+pub fn spawn_logged(launch: Launch, log: &Path, header: &str) -> Result<(Pid, u64), ProcessError> {
+    let (log_file, log_start) = open_log(log, &launch, header)?;
     let spawn_err = |source| ProcessError::Spawn {
         program: launch.program.clone(),
         source,

@@ -14,6 +14,7 @@
 //!   <taps><tap name='vnet0'/></taps>
 //!   <ptys><pty alias='serial0' path='/dev/pts/4'/></ptys>
 //!   <balloon actual='262144'/>
+//!   <swtpm pid='28370' starttime='912340'/>
 //!   <fakereboot/>
 //!   <domain type='qemu' id='3'> …the live definition… </domain>
 //! </domstatus>
@@ -21,7 +22,8 @@
 //!
 //! `state` and `reason` are libvirt's numbers (virDomainState and its reason enum), `pid` and
 //! `starttime` name the QEMU process ([`crate::process::Pid`]: a reused pid never passes for
-//! the guest), `balloon actual` is KiB.
+//! the guest), `balloon actual` is KiB, `swtpm` names the guest's TPM emulator the same way
+//! (libvirt keeps a pidfile for it instead).
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,8 @@ pub struct Status {
     pub balloon_kib: u64,
     /// A reboot asked by the host is in flight (powerdown sent, reset due on SHUTDOWN).
     pub fake_reboot: bool,
+    /// The swtpm process of an emulated TPM.
+    pub swtpm: Option<Pid>,
     /// The live definition, as domain XML.
     pub domain_xml: String,
 }
@@ -105,6 +109,9 @@ impl Status {
         }
         s += "</ptys>\n";
         s += &format!("  <balloon actual='{}'/>\n", self.balloon_kib);
+        if let Some(p) = self.swtpm {
+            s += &format!("  <swtpm pid='{}' starttime='{}'/>\n", p.pid, p.start_time);
+        }
         if self.fake_reboot {
             s += "  <fakereboot/>\n";
         }
@@ -130,6 +137,7 @@ impl Status {
             ptys: Vec::new(),
             balloon_kib: 0,
             fake_reboot: false,
+            swtpm: None,
             domain_xml: String::new(),
         };
         let start = text
@@ -184,6 +192,13 @@ impl Status {
                 b"pty" => st.ptys.push((text_of("alias"), text_of("path"))),
                 b"balloon" => st.balloon_kib = num("actual")?.max(0) as u64,
                 b"fakereboot" => st.fake_reboot = true,
+                b"swtpm" => {
+                    st.swtpm = Some(Pid {
+                        pid: i32::try_from(num("pid")?).map_err(|_| "swtpm pid out of range")?,
+                        start_time: u64::try_from(num("starttime")?)
+                            .map_err(|_| "swtpm starttime out of range")?,
+                    })
+                }
                 _ => {}
             }
         }
@@ -277,6 +292,10 @@ mod tests {
             ptys: vec![("serial0".into(), "/dev/pts/9".into())],
             balloon_kib: 65536,
             fake_reboot: true,
+            swtpm: Some(Pid {
+                pid: 4240,
+                start_time: 987_650,
+            }),
             domain_xml: "<domain type='qemu' id='7'><name>a</name></domain>".into(),
         }
     }
@@ -287,6 +306,7 @@ mod tests {
         assert_eq!(Status::parse(&st.to_xml()).expect("parses"), st);
         let plain = Status {
             fake_reboot: false,
+            swtpm: None,
             vcpus: vec![],
             taps: vec![],
             ..sample()

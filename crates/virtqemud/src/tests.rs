@@ -14,6 +14,7 @@ use virt_core::{Driver, ErrorCode};
 
 use crate::{QemuDriver, QemuRegistry};
 
+mod firmware_tpm;
 mod guests;
 mod stats_bench;
 
@@ -185,9 +186,9 @@ async fn undefine_with_an_nvram_file_needs_a_decision() {
     let nvram = root.path().join("a_VARS.fd");
     std::fs::write(&nvram, b"vars").expect("nvram");
     let with_nvram = xml("a", U1).replace(
-        "<type arch='x86_64'>hvm</type>",
+        "<type arch='x86_64'>hvm</type></os>",
         &format!(
-            "<type arch='x86_64'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>{}</nvram>",
+            "<type arch='x86_64'>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE.fd</loader><nvram>{}</nvram></os><features><acpi/></features>",
             nvram.display()
         ),
     );
@@ -195,15 +196,108 @@ async fn undefine_with_an_nvram_file_needs_a_decision() {
     let e = d.undefine_domain(&name("a"), 0).await.expect_err("nvram");
     assert_eq!(e.code, ErrorCode::OperationInvalid);
     assert_eq!(e.detail, "cannot undefine domain with nvram");
-    let e = d
-        .undefine_domain(&name("a"), 4 | 8)
-        .await
-        .expect_err("both");
-    assert_eq!(e.code, ErrorCode::InvalidArg);
+    // libvirt 9.0's own words for both flags (observed), for NVRAM and TPM alike.
+    for (both, what) in [(4 | 8, "nvram"), (32 | 64, "TPM")] {
+        let e = d.undefine_domain(&name("a"), both).await.expect_err("both");
+        assert_eq!(e.code, ErrorCode::OperationInvalid);
+        assert_eq!(e.detail, format!("cannot both keep and delete {what}"));
+    }
     d.undefine_domain(&name("a"), 4)
         .await
         .expect("undefine --nvram");
     assert!(!nvram.exists());
+    // Auto-selected firmware keeps its store in STATE/qemu/nvram/NAME_VARS.fd, which the
+    // stored definition does not name: undefine still finds it.
+    let efi = xml("b", U2).replace(
+        "<os><type arch='x86_64'>hvm</type></os>",
+        "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features>",
+    );
+    d.define_domain(&efi, 0).await.expect("define efi");
+    let store = root.path().join("var/lib/virt/qemu/nvram/b_VARS.fd");
+    // No store yet (never started): nothing to decide.
+    d.undefine_domain(&name("b"), 0).await.expect("no store");
+    d.define_domain(&efi, 0).await.expect("define efi");
+    std::fs::create_dir_all(store.parent().expect("dir")).expect("dir");
+    std::fs::write(&store, b"vars").expect("store");
+    let e = d.undefine_domain(&name("b"), 0).await.expect_err("store");
+    assert_eq!(e.detail, "cannot undefine domain with nvram");
+    d.undefine_domain(&name("b"), 8)
+        .await
+        .expect("undefine --keep-nvram");
+    assert!(store.exists(), "kept");
+}
+
+#[tokio::test]
+async fn undefine_removes_tpm_state_unless_kept_as_libvirt() {
+    let root = tempfile::tempdir().expect("root");
+    let d = open(root.path(), Mode::System);
+    let state = root.path().join("var/lib/virt/swtpm").join(U1);
+    let tpm = |persistent: &str| {
+        xml("t", U1).replace(
+            "</devices>",
+            &format!(
+                "<tpm model='tpm-crb'><backend type='emulator' version='2.0'{persistent}/></tpm></devices>"
+            ),
+        )
+    };
+    // (persistent_state, flags, state left)
+    for (persistent, flags, kept) in [
+        ("", 0, false),
+        ("", 64, true),
+        ("", 32, false),
+        (" persistent_state='yes'", 0, true),
+        (" persistent_state='yes'", 64, true),
+        (" persistent_state='yes'", 32, false),
+    ] {
+        d.define_domain(&tpm(persistent), 0).await.expect("define");
+        std::fs::create_dir_all(state.join("tpm2")).expect("state");
+        std::fs::write(state.join("tpm2/tpm2-00.permall"), b"x").expect("state");
+        d.undefine_domain(&name("t"), flags)
+            .await
+            .expect("undefine");
+        assert_eq!(state.exists(), kept, "{persistent} {flags}");
+        let _ = std::fs::remove_dir_all(&state);
+    }
+    // The stored definition carries libvirt's defaults.
+    d.define_domain(
+        &xml("t", U1).replace(
+            "</devices>",
+            "<tpm><backend type='emulator'/></tpm></devices>",
+        ),
+        0,
+    )
+    .await
+    .expect("define");
+    let stored = d.domain_xml(&name("t"), 2).await.expect("xml");
+    assert!(
+        stored.contains("<tpm model='tpm-tis'>\n      <backend type='emulator' version='1.2'/>"),
+        "{stored}"
+    );
+    // What the driver cannot do is refused naming it.
+    let e = d
+        .define_domain(
+            &xml("p", U2).replace(
+                "</devices>",
+                "<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm></devices>",
+            ),
+            0,
+        )
+        .await
+        .expect_err("passthrough");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(e.message().contains("passthrough"), "{}", e.message());
+    let e = d
+        .define_domain(
+            &xml("p", U2).replace(
+                "</devices>",
+                "<tpm model='tpm-tis'><backend type='emulator' version='2.0'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices>",
+            ),
+            0,
+        )
+        .await
+        .expect_err("encryption");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(e.message().contains("encryption"), "{}", e.message());
 }
 
 #[tokio::test]

@@ -7,9 +7,10 @@
 //! `-audiodev` by the `id` / `node-name` of their JSON, `-chardev` and `-mon` by `id=`,
 //! `-global` by the property it sets, anything else by the flag (numbered when repeated).
 //!
-//! Values are compared after normalising what legitimately differs between two daemons: the
-//! private dir (`<PRIVATE>`), tap descriptor numbers (`<FD>`), and a device's PCI placement
-//! (`bus`, `addr`), which is compared separately ([`Comparison::placement`]).
+//! Values are compared after normalising what legitimately differs between two daemons: their
+//! directories (each side's private dir, NVRAM dir... given as `(path, placeholder)` pairs),
+//! tap descriptor numbers (`<FD>`), and a device's PCI placement (`bus`, `addr`), which is
+//! compared separately ([`Comparison::placement`]).
 
 use std::collections::BTreeMap;
 
@@ -145,10 +146,17 @@ pub fn parse(line: &str) -> Result<Line, String> {
     Ok(out)
 }
 
-/// `value` with the private dir and tap descriptors made neutral; JSON without `bus`/`addr`,
+/// A side's directories and what they stand for (`("/var/lib/libvirt/qemu/domain--1-a",
+/// "<PRIVATE>")`), longest first where one holds another.
+pub type Dirs<'a> = &'a [(&'a str, &'a str)];
+
+/// `value` with the directories and tap descriptors made neutral; JSON without `bus`/`addr`,
 /// returned apart as the placement.
-pub fn normalise(value: &str, private_dir: &str) -> (String, Option<String>) {
-    let v = value.replace(private_dir, "<PRIVATE>");
+pub fn normalise(value: &str, dirs: Dirs<'_>) -> (String, Option<String>) {
+    let mut v = value.to_string();
+    for (path, placeholder) in dirs {
+        v = v.replace(path, placeholder);
+    }
     if !v.starts_with('{') {
         return (v, None);
     }
@@ -191,8 +199,8 @@ pub struct Comparison {
     pub env: Option<(Vec<String>, Vec<String>)>,
 }
 
-/// Compares libvirt's line with ours; each side's private dir is given to normalise it.
-pub fn compare(libvirt: &Line, lv_private: &str, ours: &Line, our_private: &str) -> Comparison {
+/// Compares libvirt's line with ours; each side's directories are given to normalise it.
+pub fn compare(libvirt: &Line, lv_dirs: Dirs<'_>, ours: &Line, our_dirs: Dirs<'_>) -> Comparison {
     let mut c = Comparison::default();
     let lv_env: Vec<String> = libvirt.env.iter().map(|(k, _)| k.clone()).collect();
     let our_env: Vec<String> = ours.env.iter().map(|(k, _)| k.clone()).collect();
@@ -217,8 +225,8 @@ pub fn compare(libvirt: &Line, lv_private: &str, ours: &Line, our_private: &str)
         let Some(mine) = us.get(o.key.as_str()) else {
             continue;
         };
-        let (a, pa) = normalise(o.value.as_deref().unwrap_or(""), lv_private);
-        let (b, pb) = normalise(mine.value.as_deref().unwrap_or(""), our_private);
+        let (a, pa) = normalise(o.value.as_deref().unwrap_or(""), lv_dirs);
+        let (b, pb) = normalise(mine.value.as_deref().unwrap_or(""), our_dirs);
         if a != b || o.flag != mine.flag {
             c.values.push((o.key.clone(), a, b));
         }
@@ -328,7 +336,7 @@ mod tests {
             r#"HOME=/root/x /q -b 2 -a 1 -device '{"driver":"v","id":"d0","bus":"pci.0","addr":"0x4"}' -netdev '{"type":"tap","fd":"3","id":"n0"}' -z"#,
         )
         .expect("ours");
-        let c = compare(&lv, "/var/lib/x", &us, "/root/x");
+        let c = compare(&lv, &[("/var/lib/x", "<P>")], &us, &[("/root/x", "<P>")]);
         assert_eq!(c.only_libvirt, ["-c"]);
         assert_eq!(c.only_ours, ["-z"]);
         assert!(c.values.is_empty(), "{:?}", c.values);

@@ -132,6 +132,9 @@ pub struct DomainCapabilities {
     pub iothreads: Option<bool>,
     /// `<os supported=...>` with its firmware enum; `None` prints nothing.
     pub os: Option<DomainCapsBlock>,
+    /// `<os><loader supported=...>`: the firmware images and the `<loader>` attribute
+    /// values; `None` prints nothing.
+    pub loader: Option<LoaderCaps>,
     /// `<cpu><mode name=... supported=...>` entries.
     pub cpu_modes: Vec<(String, bool)>,
     /// What `<mode name='host-model'>` expands to (its `<model>`, `<vendor>` and
@@ -171,6 +174,18 @@ pub struct CustomCpuModel {
     pub deprecated: bool,
     /// `vendor=...`; `None` prints `unknown` (the schema requires the attribute).
     pub vendor: Option<String>,
+}
+
+/// `<os><loader supported=...>`: `<value>` per firmware image, then `<enum>`s (`type`,
+/// `readonly`, `secure`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoaderCaps {
+    /// `supported=...`.
+    pub supported: bool,
+    /// Firmware image paths (`<value>` children).
+    pub values: Vec<String>,
+    /// `<enum name=...>` children with their values.
+    pub enums: Vec<(String, Vec<String>)>,
 }
 
 /// A block of the domain capabilities: `<NAME supported='yes'><enum name=...><value>`.

@@ -143,6 +143,10 @@ pub struct OsDef {
     pub machine: Option<String>,
     /// `<os firmware=...>`: `bios` or `efi` (firmware auto-selection).
     pub firmware: Option<String>,
+    /// `<firmware><feature enabled=... name=.../></firmware>`: `(name, enabled)` of each
+    /// feature the auto-selected firmware must have (`true`) or lack (`false`); names are
+    /// `secure-boot` and `enrolled-keys`.
+    pub firmware_features: Vec<(String, bool)>,
     /// `<init>` (containers).
     pub init: Option<String>,
     /// `<initarg>` elements (containers).
@@ -188,6 +192,8 @@ pub struct Loader {
     pub secure: Option<bool>,
     /// `type='rom|pflash'`; `rom` is filled when a path is given without a type.
     pub loader_type: Option<String>,
+    /// `stateless='yes|no'`: a firmware image without a variable store.
+    pub stateless: Option<bool>,
 }
 
 /// `<nvram>`: the UEFI variable store.

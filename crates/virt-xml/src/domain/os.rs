@@ -155,13 +155,40 @@ fn parse_boot(o: &mut Cursor<'_>, os: &mut OsDef) -> Result<(), XmlError> {
     Ok(())
 }
 
+/// The firmware features `<os><firmware><feature name=...>` may name.
+const FIRMWARE_FEATURES: &[&str] = &["enrolled-keys", "secure-boot"];
+
 fn parse_firmware(o: &mut Cursor<'_>, os: &mut OsDef) -> Result<(), XmlError> {
     os.firmware = o.attr_word("firmware", &["bios", "efi"])?;
+    if let Some(mut f) = o.child("firmware")? {
+        for mut feat in f.children("feature") {
+            let enabled = feat
+                .attr_yes_no("enabled")?
+                .ok_or_else(|| XmlError::Missing {
+                    path: feat.attr_path("enabled"),
+                })?;
+            let name =
+                feat.attr_word("name", FIRMWARE_FEATURES)?
+                    .ok_or_else(|| XmlError::Missing {
+                        path: feat.attr_path("name"),
+                    })?;
+            if os.firmware_features.iter().any(|(n, _)| *n == name) {
+                return Err(XmlError::Invalid {
+                    path: feat.path().to_string(),
+                    message: format!("firmware feature '{name}' is listed twice"),
+                });
+            }
+            feat.finish()?;
+            os.firmware_features.push((name, enabled));
+        }
+        f.finish()?;
+    }
     if let Some(mut l) = o.child("loader")? {
         let loader = Loader {
             readonly: l.attr_yes_no("readonly")?,
             secure: l.attr_yes_no("secure")?,
             loader_type: l.attr_word("type", &["rom", "pflash"])?,
+            stateless: l.attr_yes_no("stateless")?,
             path: non_empty(Some(l.text()?.trim().to_string())),
         };
         l.finish()?;
@@ -223,6 +250,16 @@ pub(super) fn format(w: &mut Writer, def: &DomainDef) {
         .attr_opt("arch", os.arch.as_deref())
         .attr_opt("machine", os.machine.as_deref())
         .text(&os.os_type);
+    if !os.firmware_features.is_empty() {
+        w.tag("firmware").open();
+        for (name, enabled) in &os.firmware_features {
+            w.tag("feature")
+                .yes_no("enabled", Some(*enabled))
+                .attr("name", name)
+                .empty();
+        }
+        w.close("firmware");
+    }
     w.text_elem("init", os.init.as_deref());
     for a in &os.init_args {
         w.tag("initarg").text(a);
@@ -238,7 +275,8 @@ pub(super) fn format(w: &mut Writer, def: &DomainDef) {
             .tag("loader")
             .yes_no("readonly", l.readonly)
             .yes_no("secure", l.secure)
-            .attr_opt("type", l.loader_type.as_deref());
+            .attr_opt("type", l.loader_type.as_deref())
+            .yes_no("stateless", l.stateless);
         match &l.path {
             Some(p) => tag.text(p),
             None => tag.empty(),
@@ -279,4 +317,77 @@ pub(super) fn format(w: &mut Writer, def: &DomainDef) {
         w.tag("smbios").attr("mode", m).empty();
     }
     w.close("os");
+}
+
+#[cfg(test)]
+mod tests {
+    use virt_core::xml::FormatOptions;
+
+    fn os_of(xml: &str) -> String {
+        let def = crate::parse_domain(xml).expect("parses");
+        let out = super::super::format(
+            &def,
+            FormatOptions {
+                id: None,
+                secure: true,
+                inactive: true,
+            },
+        );
+        let start = out.find("<os").expect("os");
+        let end = out.find("</os>").expect("/os") + "</os>".len();
+        out[start..end].to_string()
+    }
+
+    fn domain(os: &str) -> String {
+        format!("<domain type='qemu'><name>a</name><memory>65536</memory>{os}</domain>")
+    }
+
+    #[test]
+    fn firmware_features_and_stateless_loader_print_as_libvirt() {
+        let os = os_of(&domain(
+            "<os firmware='efi'><type arch='x86_64' machine='q35'>hvm</type>\
+             <firmware><feature enabled='yes' name='secure-boot'/>\
+             <feature enabled='no' name='enrolled-keys'/></firmware></os>",
+        ));
+        assert_eq!(
+            os,
+            "<os firmware='efi'>\n    <type arch='x86_64' machine='q35'>hvm</type>\n    \
+             <firmware>\n      <feature enabled='yes' name='secure-boot'/>\n      \
+             <feature enabled='no' name='enrolled-keys'/>\n    </firmware>\n    \
+             <boot dev='hd'/>\n  </os>"
+        );
+        let os = os_of(&domain(
+            "<os><type arch='x86_64' machine='q35'>hvm</type>\
+             <loader readonly='yes' type='pflash' stateless='yes' secure='no'>/c.fd</loader></os>",
+        ));
+        assert!(
+            os.contains(
+                "<loader readonly='yes' secure='no' type='pflash' stateless='yes'>/c.fd</loader>"
+            ),
+            "{os}"
+        );
+    }
+
+    #[test]
+    fn bad_firmware_features_name_the_attribute() {
+        let e = crate::parse_domain(&domain(
+            "<os firmware='efi'><type>hvm</type><firmware>\
+             <feature enabled='yes' name='fast-boot'/></firmware></os>",
+        ))
+        .expect_err("unknown feature");
+        assert!(e.to_string().contains("fast-boot"), "{e}");
+        let e = crate::parse_domain(&domain(
+            "<os firmware='efi'><type>hvm</type><firmware>\
+             <feature name='secure-boot'/></firmware></os>",
+        ))
+        .expect_err("no enabled");
+        assert!(e.to_string().contains("@enabled"), "{e}");
+        let e = crate::parse_domain(&domain(
+            "<os firmware='efi'><type>hvm</type><firmware>\
+             <feature enabled='yes' name='secure-boot'/><feature enabled='no' name='secure-boot'/>\
+             </firmware></os>",
+        ))
+        .expect_err("twice");
+        assert!(e.to_string().contains("twice"), "{e}");
+    }
 }

@@ -25,6 +25,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
+    super::tpm::tpms(b)?;
     super::usb::hubs(b)?;
     inputs(b)?;
     super::graphics::audio_and_graphics(b)?;
@@ -124,7 +125,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
         (!d.filesystems.is_empty(), "filesystem"),
         (!d.parallels.is_empty(), "parallel"),
         (!d.channels.is_empty(), "channel"),
-        (!d.tpms.is_empty(), "tpm"),
         (!d.hostdevs.is_empty(), "hostdev"),
     ];
     match present.iter().find(|(p, _)| *p) {

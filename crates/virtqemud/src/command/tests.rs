@@ -356,9 +356,55 @@ fn uefi_firmware_becomes_pflash_nodes_named_by_the_machine() {
     );
     assert_eq!(
         a[11],
-        "pc-i440fx-7.2,usb=off,dump-guest-core=off,pflash0=libvirt-pflash0-format,\
-         pflash1=libvirt-pflash1-format,memory-backend=pc.ram"
+        "pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram,\
+         pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format"
     );
+    assert!(!a.iter().any(|x| x.contains("cfi.pflash01")), "{a:?}");
+}
+
+/// libvirt 9.0's command line for the live definition of `<os firmware='efi'>` on q35 with
+/// Debian's secure-boot OVMF (observed with `virsh start`): `smm=on` after `vmport`, flash
+/// nodes after the memory backend, and the flash locked to SMM right after `-cpu`.
+#[test]
+fn a_secure_boot_loader_turns_on_smm_and_locks_the_flash() {
+    let xml = "<domain type='qemu'><name>sb</name><memory unit='MiB'>128</memory>\
+        <os><type arch='x86_64' machine='q35'>hvm</type>\
+        <loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</loader>\
+        <nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>/var/lib/virt/qemu/nvram/sb_VARS.fd</nvram>\
+        </os><features><acpi/><vmport state='off'/><smm state='on'/></features>\
+        <cpu mode='custom' match='exact'><model>qemu64</model></cpu></domain>";
+    let a = args(xml);
+    let at = |flag: &str| a.iter().position(|x| x == flag).expect(flag);
+    assert_eq!(
+        a[at("-machine") + 1],
+        "pc-q35-7.2,usb=off,vmport=off,smm=on,dump-guest-core=off,memory-backend=pc.ram,\
+         pflash0=libvirt-pflash0-format,pflash1=libvirt-pflash1-format"
+    );
+    let global = at("-global");
+    assert_eq!(
+        a[global + 1],
+        "driver=cfi.pflash01,property=secure,value=on"
+    );
+    assert_eq!(global, at("-cpu") + 2, "right after -cpu: {a:?}");
+    assert_eq!(at("-m"), global + 2, "before -m: {a:?}");
+    assert!(a.contains(
+        &r#"{"driver":"file","filename":"/var/lib/virt/qemu/nvram/sb_VARS.fd","node-name":"libvirt-pflash1-storage","auto-read-only":true,"discard":"unmap"}"#.to_string()
+    ));
+    // A stateless image has no variable store node.
+    let stateless = xml
+        .replace(" secure='yes' type='pflash'>", " secure='yes' type='pflash' stateless='yes'>")
+        .replace("<nvram template='/usr/share/OVMF/OVMF_VARS_4M.ms.fd'>/var/lib/virt/qemu/nvram/sb_VARS.fd</nvram>", "");
+    let a = args(&stateless);
+    let m = &a[a.iter().position(|x| x == "-machine").expect("machine") + 1];
+    assert!(m.ends_with("pflash0=libvirt-pflash0-format"), "{m}");
+    // SMM off is said as such.
+    let off = xml
+        .replace("<smm state='on'/>", "<smm state='off'/>")
+        .replace(" secure='yes'", "");
+    let a = args(&off);
+    let m = &a[a.iter().position(|x| x == "-machine").expect("machine") + 1];
+    assert!(m.contains(",smm=off,"), "{m}");
+    assert!(!a.iter().any(|x| x.contains("cfi.pflash01")), "{a:?}");
 }
 
 #[test]

@@ -23,6 +23,7 @@
 mod console;
 mod control;
 mod events;
+mod external;
 mod hotplug;
 pub(crate) mod prepare;
 mod reattach;
@@ -88,6 +89,8 @@ pub(crate) struct Run {
     pub console: Option<oneshot::Sender<()>>,
     /// Detaches waiting for DEVICE_DELETED, by device alias.
     pub unplugs: HashMap<String, oneshot::Sender<()>>,
+    /// The swtpm of an emulated TPM, stopped after QEMU.
+    pub swtpm: Option<process::Pid>,
 }
 
 impl Run {
@@ -105,6 +108,7 @@ impl Run {
             ptys: self.ptys.clone(),
             balloon_kib: self.balloon_kib,
             fake_reboot: self.fake_reboot,
+            swtpm: self.swtpm,
             domain_xml: codec.format_domain(
                 &self.live,
                 FormatOptions {
@@ -297,9 +301,10 @@ impl QemuDriver {
     }
 
     /// The stop path (spec §3.7), once per run: takes the run out, makes sure QEMU is dead,
-    /// removes taps, the private dir and the status file, logs "shutting down, reason=R",
-    /// records SHUTOFF/`why`, drops a transient domain and emits STOPPED/`event` if given.
-    /// Returns false when that run had already stopped.
+    /// stops its swtpm, removes taps, the private dir and the status file, logs "shutting
+    /// down, reason=R", records SHUTOFF/`why`, drops a transient domain (and its TPM state,
+    /// as libvirt) and emits STOPPED/`event` if given. Returns false when that run had
+    /// already stopped.
     pub(crate) async fn stop_run(
         &self,
         uuid: &Uuid,
@@ -307,7 +312,7 @@ impl QemuDriver {
         why: i32,
         event: Option<i32>,
     ) -> bool {
-        let (run, name, handle) = {
+        let (run, name, handle, gone) = {
             let mut st = self.lock();
             let Some(dom) = st.by_uuid.get_mut(uuid) else {
                 return false;
@@ -319,10 +324,11 @@ impl QemuDriver {
             let run = dom.run.take().expect("checked above");
             dom.last = StateReason::new(DomainState::Shutoff, why);
             let name = dom.def.name.clone();
+            let gone = (!dom.persistent).then_some(dom.undefine_flags);
             if !dom.persistent {
                 st.remove(uuid);
             }
-            (run, name, handle)
+            (run, name, handle, gone)
         };
         if let Some(tx) = run.console {
             let _ = tx.send(());
@@ -335,6 +341,7 @@ impl QemuDriver {
         } else {
             process::reap(run.proc.pid().pid);
         }
+        self.stop_external(&run.live, run.swtpm, gone).await;
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);
         let word = reason_virsh_name(DomainState::Shutoff, why);

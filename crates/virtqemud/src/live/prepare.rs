@@ -3,11 +3,13 @@
 //! start (`start.rs`) and its preview, domxml-to-native (`to_native.rs`).
 //!
 //! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]. Both purposes make
-//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one) and pick the
-//! emulator; `Start { id }` then does what a start needs done on the host (the private dir
-//! created, tap devices opened and attached), while `Preview` touches nothing and puts
-//! placeholders where a start would hand QEMU a resource (taps become `/dev/null` descriptors:
-//! the command line shows fd numbers, as libvirt's preview does). A new preparation step (firmware selection, channel
+//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one, the
+//! firmware resolved from the descriptors) and pick the emulator; `Start` then does what a
+//! start needs done on the host (the private dir created, the UEFI variable store made, swtpm
+//! started for an emulated TPM, tap devices opened and attached), while `Preview` touches
+//! nothing and puts placeholders where a start would hand QEMU a resource (taps become
+//! `/dev/null` descriptors: the command line shows fd numbers, as libvirt's preview does; the
+//! swtpm socket is named where a start would create it). A new preparation step (firmware selection, channel
 //! socket paths, an swtpm socket) goes here, with its preview behaviour beside it, so the
 //! previewed command line cannot drift from the one a start runs.
 
@@ -31,6 +33,8 @@ pub(crate) enum PrepareFor {
     Start {
         /// The domain ID the run gets (names the private dir).
         id: u32,
+        /// Recreate the UEFI variable store from its template (VIR_DOMAIN_START_RESET_NVRAM).
+        reset_nvram: bool,
     },
     /// A preview of the command line (domxml-to-native): nothing on the host changes; the
     /// private dir is named for ID -1, as libvirt's preview names it.
@@ -44,6 +48,9 @@ pub(crate) struct Prepared {
     pub ctx: LaunchContext,
     /// The names of the taps in `ctx.taps`, in interface order.
     pub tap_names: Vec<String>,
+    /// The swtpm a start launched for an emulated TPM (killed if dropped before the run
+    /// records it); none for a preview.
+    pub swtpm: Option<crate::tpm::swtpm::Running>,
 }
 
 /// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
@@ -113,23 +120,28 @@ impl QemuDriver {
         crate::aliases::assign(def);
         let spice_port = self.pick_spice_port(def)?;
         let emulator = self.emulator_of(def)?;
+        let qemu_version = self.version_of(&emulator);
         let id = match purpose {
-            PrepareFor::Start { id } => id.to_string(),
+            PrepareFor::Start { id, .. } => id.to_string(),
             PrepareFor::Preview => "-1".to_string(),
         };
         let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
-        let taps = match purpose {
-            PrepareFor::Start { .. } => {
+        let (taps, swtpm) = match purpose {
+            PrepareFor::Start { reset_nvram, .. } => {
                 make_private_dir(&domain_dir)?;
-                crate::net::taps_for(def).inspect_err(|_| {
+                let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
+                made.await.inspect_err(|_| {
                     let _ = std::fs::remove_dir_all(&domain_dir);
                 })?
             }
-            PrepareFor::Preview => placeholder_taps(def)?,
+            PrepareFor::Preview => {
+                *def = self.live_firmware(def, qemu_version)?;
+                (placeholder_taps(def)?, None)
+            }
         };
         let tap_names = taps.iter().map(|t| t.name.clone()).collect();
         let ctx = LaunchContext {
-            qemu_version: self.version_of(&emulator),
+            qemu_version,
             emulator,
             monitor: domain_dir.join("monitor.sock"),
             domain_dir,
@@ -139,7 +151,32 @@ impl QemuDriver {
             host_model_cpu: None,
             spice_port,
         };
-        Ok(Prepared { ctx, tap_names })
+        Ok(Prepared {
+            ctx,
+            tap_names,
+            swtpm,
+        })
+    }
+}
+
+impl QemuDriver {
+    /// A start's host resources, in the private dir `domain_dir`: the firmware resolved into
+    /// `def` with its variable store and swtpm (`external.rs`), then the taps.
+    async fn make_host_resources(
+        &self,
+        def: &mut DomainDef,
+        qemu_version: u64,
+        domain_dir: &std::path::Path,
+        reset_nvram: bool,
+    ) -> DriverResult<(Vec<TapDevice>, Option<crate::tpm::swtpm::Running>)> {
+        let log = self.log_dir.join(format!("{}.log", def.name));
+        let external = self
+            .start_external(def, qemu_version, domain_dir, &log, reset_nvram)
+            .await?;
+        *def = external.live;
+        // A tap failure drops the swtpm, which kills it.
+        let taps = crate::net::taps_for(def)?;
+        Ok((taps, external.swtpm))
     }
 }
 

@@ -73,6 +73,14 @@ impl QemuDriver {
         let Some(proc) = handle else {
             tracing::warn!(domain = %name, pid = st.pid.pid, "guest died while the daemon was away");
             process::reap(st.pid.pid);
+            let forgotten = {
+                let stt = self.lock();
+                match stt.by_uuid.get(&uuid) {
+                    Some(d) if d.persistent => None,
+                    _ => Some(0),
+                }
+            };
+            self.stop_external(&live, st.swtpm, forgotten).await;
             self.forget_dead(&name, &live, &st);
             return;
         };
@@ -108,6 +116,7 @@ impl QemuDriver {
                 running_reason: reason::running::UNPAUSED,
                 console: None,
                 unplugs: Default::default(),
+                swtpm: st.swtpm,
             });
         }
         if st.state == StateReason::new(DomainState::Paused, reason::paused::STARTING_UP) {

@@ -368,7 +368,13 @@ impl QemuDriver {
             "qemuDomainRestoreFlags",
         )?;
         let image = open_image(Path::new(path))?;
-        let def = self.parse(if dxml.is_empty() { &image.xml } else { dxml }, false)?;
+        // A replacement definition is the user's (a define's rules); the image's own is the
+        // live definition this driver saved.
+        let def = if dxml.is_empty() {
+            self.parse_live(&image.xml)?
+        } else {
+            self.parse(dxml, false)?
+        };
         let (uuid, job) = {
             let mut st = self.lock();
             let exists = st.check_identity(&def, false)?;
@@ -413,7 +419,12 @@ impl QemuDriver {
             .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
         file.seek(SeekFrom::Start(pos))
             .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
-        self.launch_with(uuid, def, !run, Some(OwnedFd::from(file)))
+        let flags = if run {
+            0
+        } else {
+            super::start::create_flags::PAUSED
+        };
+        self.launch_with(uuid, def, flags, Some(OwnedFd::from(file)))
             .await
     }
 }

@@ -1,15 +1,17 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID, prepare the definition (the private dir, taps and the rest of
-//! what the command line needs: `prepare.rs`, shared with domxml-to-native's preview), build
-//! the command line with `-S` (vCPUs stopped), spawn QEMU in its own session with its log,
-//! record the run as PAUSED / STARTING_UP with an early status file, connect the monitor
-//! (racing QEMU's exit, so a QEMU that dies at once is reported with its last log lines within
-//! milliseconds), read pty paths (`query-chardev`), vCPU threads (`query-cpus-fast`) and the
-//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED / USER), the status
-//! file is saved and STARTED / BOOTED is emitted. A failure after the spawn kills QEMU and runs
-//! the stop path with reason FAILED (no event: nothing was reported started).
+//! The launch: allocate an ID, prepare the definition (`prepare.rs`, shared with
+//! domxml-to-native's preview: the live definition with aliases, ports and the firmware
+//! resolved, the private dir, the UEFI variable store, swtpm for an emulated TPM
+//! (`external.rs`), taps), build the command line with `-S` (vCPUs stopped), spawn QEMU in its
+//! own session with its log, record the run as PAUSED / STARTING_UP with an early status file,
+//! connect the monitor (racing QEMU's exit, so a QEMU that dies at once is reported with its
+//! last log lines within milliseconds), read pty paths (`query-chardev`), vCPU threads
+//! (`query-cpus-fast`) and the balloon, then `cont` unless START_PAUSED. Only then the state
+//! becomes RUNNING / BOOTED (or PAUSED / USER), the status file is saved and STARTED / BOOTED
+//! is emitted. A failure after the spawn kills QEMU (and swtpm) and runs the stop path with
+//! reason FAILED (no event: nothing was reported started).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,6 +44,7 @@ pub(crate) mod create_flags {
     pub const BYPASS_CACHE: u32 = 4;
     pub const FORCE_BOOT: u32 = 8;
     pub const VALIDATE: u32 = 16;
+    pub const RESET_NVRAM: u32 = 32;
 }
 
 /// How long QEMU may take from exec to an answering monitor.
@@ -61,7 +64,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
             "qemuDomainCreateWithFlags",
         )?;
         refuse_autodestroy(flags)?;
@@ -90,7 +93,7 @@ impl QemuDriver {
             }
             self.drop_managed_save(&uuid, &path);
         }
-        self.launch(uuid, def, flags & PAUSED != 0).await
+        self.launch(uuid, def, flags).await
     }
 
     fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
@@ -106,7 +109,7 @@ impl QemuDriver {
         use create_flags::*;
         self.check_flags(
             flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE | RESET_NVRAM,
             "qemuDomainCreateXML",
         )?;
         refuse_autodestroy(flags)?;
@@ -136,7 +139,7 @@ impl QemuDriver {
                     def.name
                 )));
             }
-            self.launch(uuid, def, flags & PAUSED != 0).await
+            self.launch(uuid, def, flags).await
         }
         .await;
         if res.is_err() {
@@ -157,14 +160,15 @@ impl QemuDriver {
         }
     }
 
-    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller).
+    /// Spawns and sets up QEMU for `def` as domain `uuid` (the job is held by the caller),
+    /// with the PAUSED and RESET_NVRAM `flags` of [`create_flags`].
     pub(crate) async fn launch(
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
     ) -> DriverResult<DomainHandle> {
-        self.launch_with(uuid, def, paused, None).await
+        self.launch_with(uuid, def, flags, None).await
     }
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
@@ -173,16 +177,22 @@ impl QemuDriver {
         &self,
         uuid: Uuid,
         def: DomainDef,
-        paused: bool,
+        flags: u32,
         incoming: Option<std::os::fd::OwnedFd>,
     ) -> DriverResult<DomainHandle> {
+        let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let log = self.log_dir.join(format!("{}.log", def.name));
-        // The live definition gets its aliases and ports here.
+        // The live definition gets its aliases, ports and firmware here.
         let mut def = def;
-        let Prepared { ctx, tap_names } = self
-            .prepare_launch(&mut def, PrepareFor::Start { id })
+        let reset_nvram = flags & create_flags::RESET_NVRAM != 0;
+        let Prepared {
+            ctx,
+            tap_names,
+            swtpm,
+        } = self
+            .prepare_launch(&mut def, PrepareFor::Start { id, reset_nvram })
             .await?;
         let lib_dir = ctx.domain_dir.clone();
         let monitor = ctx.monitor.clone();
@@ -261,6 +271,7 @@ impl QemuDriver {
             running_reason: reason::running::UNPAUSED,
             console: None,
             unplugs: Default::default(),
+            swtpm: swtpm.map(|s| s.keep()),
         };
         {
             let mut st = self.lock();

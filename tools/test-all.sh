@@ -13,8 +13,11 @@ need=()
 # libxml2-utils: xmllint, which virt-xml-validate runs (only a Recommends of libvirt-clients).
 # qemu-system-x86 and busybox-static: the real guests of the QEMU driver's tests; ovmf (UEFI
 # firmware and its descriptors), swtpm and swtpm-tools (swtpm_setup): their UEFI and TPM guests.
+# qemu-guest-agent: the qemu-ga the agent tests run on the host and inside the test guest;
+# e2fsprogs: mkfs.ext4 for the guest's freezable disk.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
-  openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools; do
+  openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
+  e2fsprogs; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -14,6 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "virt/v1/stats.proto",
         "virt/v1/event.proto",
         "virt/v1/console.proto",
+        "virt/v1/guest.proto",
     ];
     let fds = protox::compile(files, [&proto_root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

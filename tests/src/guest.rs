@@ -14,6 +14,18 @@
 //! the console. It also brings `eth0` up when there is one, so the guest's IPv6 router
 //! solicitations give the host side of a NIC traffic to count.
 //!
+//! [`test_guest_with_agent`] builds a second initramfs for guest agent tests: the same, plus
+//! the host's `qemu-ga` with the shared libraries `ldd` names, the `virtio_console` module,
+//! `/sbin/shutdown` (busybox `poweroff -f` / `reboot -f` / `halt -f`, which qemu-ga's
+//! `guest-shutdown` runs) and `/sbin/hwclock`. Its `/init` also sets the host name
+//! [`AGENT_GUEST_HOSTNAME`], brings `lo` up, gives `eth0` the address [`AGENT_GUEST_ADDR`]
+//! (QEMU user networking's guest address), mounts an ext4
+//! `/dev/vda` at `/mnt` when the guest has one (something for `guest-fsfreeze-freeze` to
+//! freeze), then finds the agent's port by name under `/sys/class/virtio-ports` (there is no
+//! udev to make `/dev/virtio-ports/...`) and starts `qemu-ga -m virtio-serial -p /dev/vportNpM`
+//! in the background before printing the ready marker, unless the kernel command line says
+//! `noagent` (a guest whose channel stays closed).
+//!
 //! Concurrent test processes serialise on an exclusive `flock` of `target/test-guest/.lock`;
 //! the finished files appear by rename, so a reader never sees half a kernel.
 
@@ -45,6 +57,22 @@ pub const MODULES: &[&str] = &[
 /// Bumped whenever the initramfs contents change, so a stale cache is rebuilt.
 const INITRD_VERSION: u32 = 4;
 
+/// The same for the initramfs with the guest agent.
+const AGENT_INITRD_VERSION: u32 = 1;
+
+/// Modules the agent initramfs loads after [`MODULES`]: the virtio-serial driver.
+pub const AGENT_MODULES: &[&str] = &["virtio_console"];
+
+/// The address `/init` gives `eth0` in the agent guest (QEMU user networking's default guest
+/// address, on 10.0.2.0/24).
+pub const AGENT_GUEST_ADDR: &str = "10.0.2.15";
+
+/// The host name the agent guest's `/init` sets.
+pub const AGENT_GUEST_HOSTNAME: &str = "virt-agent-guest";
+
+/// The kernel command line word that keeps the agent guest's `qemu-ga` from starting.
+pub const NO_AGENT: &str = "noagent";
+
 /// The cached guest.
 #[derive(Debug, Clone)]
 pub struct GuestImage {
@@ -66,15 +94,29 @@ fn cache_dir() -> PathBuf {
 
 /// The cached guest, built first if missing (see the module docs).
 pub fn test_guest() -> anyhow::Result<GuestImage> {
+    cached(false)
+}
+
+/// The cached guest whose initramfs runs `qemu-ga` (see the module docs).
+pub fn test_guest_with_agent() -> anyhow::Result<GuestImage> {
+    cached(true)
+}
+
+fn cached(agent: bool) -> anyhow::Result<GuestImage> {
     let dir = cache_dir();
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let lock = std::fs::File::create(dir.join(".lock")).context("creating the lock file")?;
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
         .context("locking the test guest cache")?;
+    let initrd = if agent {
+        format!("initrd-agent-v{AGENT_INITRD_VERSION}.cpio")
+    } else {
+        format!("initrd-v{INITRD_VERSION}.cpio")
+    };
     let image = GuestImage {
         kernel: dir.join("vmlinuz"),
-        initrd: dir.join(format!("initrd-v{INITRD_VERSION}.cpio")),
+        initrd: dir.join(initrd),
     };
     if image.kernel.is_file() && image.initrd.is_file() {
         return Ok(image);
@@ -84,12 +126,14 @@ pub fn test_guest() -> anyhow::Result<GuestImage> {
     std::fs::create_dir_all(&work)?;
     let root = unpack_kernel(&work)?;
     let kernel = find_prefixed(&root.join("boot"), "vmlinuz-")?;
-    let initrd = build_initramfs(&root)?;
+    let initrd = build_initramfs(&root, agent)?;
     let tmp = dir.join("initrd.cpio.tmp");
     std::fs::write(&tmp, initrd)?;
     std::fs::rename(&tmp, &image.initrd)?;
-    std::fs::copy(&kernel, dir.join("vmlinuz.tmp"))?;
-    std::fs::rename(dir.join("vmlinuz.tmp"), &image.kernel)?;
+    if !image.kernel.is_file() {
+        std::fs::copy(&kernel, dir.join("vmlinuz.tmp"))?;
+        std::fs::rename(dir.join("vmlinuz.tmp"), &image.kernel)?;
+    }
     let _ = std::fs::remove_dir_all(&work);
     Ok(image)
 }
@@ -133,13 +177,20 @@ fn newest_kernel_package() -> anyhow::Result<String> {
         .context("apt knows no linux-image-6.1.0-*-cloud-amd64 package")
 }
 
-/// Downloads and unpacks the kernel package; answers the unpacked root.
+/// Downloads (once: the package stays in the cache dir, for the second initramfs) and
+/// unpacks the kernel package; answers the unpacked root.
 fn unpack_kernel(work: &Path) -> anyhow::Result<PathBuf> {
-    let package = newest_kernel_package()?;
-    run(Command::new("apt-get")
-        .args(["download", "-qq", &package])
-        .current_dir(work))?;
-    let deb = find_prefixed(work, &package)?;
+    let cache = work.parent().context("the work dir is in the cache dir")?;
+    let deb = match find_prefixed(cache, "linux-image-") {
+        Ok(deb) => deb,
+        Err(_) => {
+            let package = newest_kernel_package()?;
+            run(Command::new("apt-get")
+                .args(["download", "-qq", &package])
+                .current_dir(cache))?;
+            find_prefixed(cache, &package)?
+        }
+    };
     let root = work.join("root");
     run(Command::new("dpkg").arg("-x").arg(&deb).arg(&root))?;
     Ok(root)
@@ -183,8 +234,33 @@ fn module_bytes(modules: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
     bail!("module {name} not found under {}", modules.display())
 }
 
-fn init_script() -> String {
-    let modules = MODULES.join(" ");
+/// What the agent guest's `/init` does before its ready marker (see the module docs).
+fn agent_steps() -> String {
+    format!(
+        "hostname {AGENT_GUEST_HOSTNAME}\n\
+         ifconfig lo 127.0.0.1 up\n\
+         ifconfig eth0 {AGENT_GUEST_ADDR} netmask 255.255.255.0 up 2>/dev/null\n\
+         i=0; while [ $i -lt 100 ] && [ ! -b /dev/vda ]; do usleep 20000; i=$((i+1)); done\n\
+         [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt\n\
+         if ! grep -qw {NO_AGENT} /proc/cmdline; then\n\
+         port=; i=0\n\
+         while [ -z \"$port\" ] && [ $i -lt 250 ]; do\n\
+         for p in /sys/class/virtio-ports/*; do\n\
+         [ \"$(cat $p/name 2>/dev/null)\" = org.qemu.guest_agent.0 ] && [ -c /dev/${{p##*/}} ] && port=/dev/${{p##*/}}\n\
+         done; [ -z \"$port\" ] && usleep 20000; i=$((i+1)); done\n\
+         if [ -n \"$port\" ]; then\n\
+         /usr/sbin/qemu-ga -m virtio-serial -p $port -f /run/qemu-ga.pid -t /run -l /run/qemu-ga.log &\n\
+         else echo 'init: no org.qemu.guest_agent.0 port'; fi\n\
+         fi\n"
+    )
+}
+
+fn init_script(agent: bool) -> String {
+    let mut modules = MODULES.join(" ");
+    if agent {
+        modules = format!("{modules} {}", AGENT_MODULES.join(" "));
+    }
+    let agent_steps = if agent { agent_steps() } else { String::new() };
     format!(
         "#!/bin/sh\n\
          /bin/busybox --install -s /bin\n\
@@ -206,13 +282,38 @@ fn init_script() -> String {
          a=$!; i=0\n\
          while [ $i -lt 200 ] && ! ls -l /proc/$a/fd 2>/dev/null | grep -q /dev/input/event; do\n\
          usleep 20000; i=$((i+1)); done\n\
+         {agent_steps}\
          echo {READY_MARKER}\n\
          while true; do sh; sleep 1; done\n"
     )
 }
 
-/// The initramfs: busybox, the modules, `/init` and the acpid handler.
-fn build_initramfs(root: &Path) -> anyhow::Result<Vec<u8>> {
+/// The host's `qemu-ga` and every shared library `ldd` says it loads: (path, bytes).
+fn agent_files() -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let qga = "/usr/sbin/qemu-ga";
+    if !Path::new(qga).is_file() {
+        bail!("{qga} is missing: install qemu-guest-agent");
+    }
+    let mut out = vec![(qga.to_string(), std::fs::read(qga)?)];
+    for line in run(Command::new("ldd").arg(qga))?.lines() {
+        // "libx.so.1 => /lib/x86_64-linux-gnu/libx.so.1 (0x...)" or "/lib64/ld-linux... (0x...)"
+        let path = match line.split_once("=>") {
+            Some((_, rest)) => rest.split_whitespace().next(),
+            None => line.split_whitespace().next(),
+        };
+        if let Some(p) = path.filter(|p| p.starts_with('/')) {
+            out.push((
+                p.to_string(),
+                std::fs::read(p).with_context(|| format!("reading {p}"))?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The initramfs: busybox, the modules, `/init` and the acpid handler; with `agent`, also
+/// qemu-ga and what it needs (see the module docs).
+fn build_initramfs(root: &Path, agent: bool) -> anyhow::Result<Vec<u8>> {
     let modules_root = find_prefixed(&root.join("lib/modules"), "6.")?;
     let busybox = ["/usr/bin/busybox", "/bin/busybox"]
         .iter()
@@ -236,7 +337,7 @@ fn build_initramfs(root: &Path) -> anyhow::Result<Vec<u8>> {
     cpio.node("dev/console", 0o020600, (5, 1))?;
     cpio.file("bin/busybox", 0o755, &std::fs::read(busybox)?)?;
     cpio.symlink("bin/sh", "busybox")?;
-    cpio.file("init", 0o755, init_script().as_bytes())?;
+    cpio.file("init", 0o755, init_script(agent).as_bytes())?;
     cpio.file(
         "etc/acpi/PWRF/00000080",
         0o755,
@@ -246,7 +347,37 @@ fn build_initramfs(root: &Path) -> anyhow::Result<Vec<u8>> {
         let bytes = module_bytes(&modules_root, m)?;
         cpio.file(&format!("lib/modules/{m}.ko"), 0o644, &bytes)?;
     }
+    if agent {
+        add_agent(&mut cpio, &modules_root)?;
+    }
     cpio.finish()
+}
+
+/// The agent initramfs' extra files.
+fn add_agent(cpio: &mut Cpio, modules_root: &Path) -> anyhow::Result<()> {
+    for m in AGENT_MODULES {
+        let bytes = module_bytes(modules_root, m)?;
+        cpio.file(&format!("lib/modules/{m}.ko"), 0o644, &bytes)?;
+    }
+    for d in ["sbin", "run", "var", "mnt"] {
+        cpio.dir(d)?;
+    }
+    cpio.symlink("var/run", "/run")?;
+    cpio.symlink("sbin/hwclock", "/bin/busybox")?;
+    cpio.file(
+        "sbin/shutdown",
+        0o755,
+        b"#!/bin/sh\n# qemu-ga runs: shutdown -P|-H|-r +0 MESSAGE\n\
+          echo \"shutdown $*\"\ncase \"$1\" in\n-r) reboot -f ;;\n-H) halt -f ;;\n*) poweroff -f ;;\nesac\n",
+    )?;
+    for (path, bytes) in agent_files()? {
+        let rel = path.trim_start_matches('/');
+        if let Some(parent) = Path::new(rel).parent() {
+            cpio.dir_all(parent)?;
+        }
+        cpio.file(rel, 0o755, &bytes)?;
+    }
+    Ok(())
 }
 
 /// A `newc` cpio writer.
@@ -254,6 +385,8 @@ fn build_initramfs(root: &Path) -> anyhow::Result<Vec<u8>> {
 struct Cpio {
     out: Vec<u8>,
     ino: u32,
+    /// Directories written so far.
+    dirs: std::collections::BTreeSet<String>,
 }
 
 impl Cpio {
@@ -300,7 +433,20 @@ impl Cpio {
     }
 
     fn dir(&mut self, name: &str) -> anyhow::Result<()> {
+        if !self.dirs.insert(name.to_string()) {
+            return Ok(());
+        }
         self.entry(name, 0o040755, (0, 0), &[])
+    }
+
+    /// `dir` and every parent of it not written yet.
+    fn dir_all(&mut self, dir: &Path) -> anyhow::Result<()> {
+        let mut acc = PathBuf::new();
+        for c in dir.components() {
+            acc.push(c);
+            self.dir(&acc.to_string_lossy())?;
+        }
+        Ok(())
     }
 
     fn file(&mut self, name: &str, perm: u32, data: &[u8]) -> anyhow::Result<()> {

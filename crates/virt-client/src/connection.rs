@@ -35,6 +35,7 @@ use virt_core::proto::connect_service_client::ConnectServiceClient;
 use virt_core::proto::console_service_client::ConsoleServiceClient;
 use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
+use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::runtime::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::runtime::{Mode, Paths};
@@ -185,6 +186,11 @@ impl Connection {
     /// An EventService client on this connection.
     pub fn event_client(&self) -> EventServiceClient<ConnChannel> {
         EventServiceClient::new(self.intercepted())
+    }
+
+    /// A GuestService client on this connection.
+    pub fn guest_client(&self) -> GuestServiceClient<ConnChannel> {
+        GuestServiceClient::new(self.intercepted())
     }
 
     /// A ConsoleService client on this connection.

@@ -13,6 +13,9 @@ pub mod domain;
 pub mod error;
 /// The domain event stream.
 pub mod events;
+/// Guest-side calls: interface addresses, file system freeze, guest time, guest info, the
+/// guest agent.
+pub mod guest;
 /// Versions, hostname, URI, capabilities, node facts, security model.
 pub mod host;
 /// Remote transports: TLS, TCP and ssh.

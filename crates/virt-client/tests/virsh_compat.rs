@@ -148,3 +148,62 @@ fn domxml_to_native_matches_virsh_on_the_test_driver() {
     ]);
     assert_same(&["-r", "domxml-to-native", "qemu-argv", "--domain", "test"]);
 }
+
+#[test]
+fn guest_commands_match_virsh() {
+    assert_same(&["domifaddr", "test"]);
+    assert_same(&["domifaddr", "test", "--full", "--source", "agent"]);
+    assert_same(&["-q", "domifaddr", "test", "--source", "arp"]);
+    assert_same(&["domifaddr", "test", "--interface", "nope"]);
+    assert_same(&["domifaddr", "test", "--source", "bogus"]);
+    assert_same(&["domifaddr", "nope"]);
+    assert_same(&["domfsfreeze", "test"]);
+    assert_same(&["domfsfreeze", "test", "--mountpoint", "/boot"]);
+    assert_same(&["domfsthaw", "test", "/a"]);
+    assert_same(&["domtime", "test"]);
+    assert_same(&["domtime", "test", "--pretty"]);
+    assert_same(&["-q", "domtime", "test"]);
+    assert_same(&["domtime", "test", "--time", "5"]);
+    assert_same(&["domtime", "test", "--now", "--sync"]);
+    assert_same(&["domtime", "test", "--time", "abc"]);
+    assert_same(&["domhostname", "test"]);
+    assert_same(&["domhostname", "test", "--source", "agent"]);
+    assert_same(&["domhostname", "test", "--source", "foo"]);
+    assert_same(&["guestinfo", "test", "--os"]);
+    assert_same(&["qemu-agent-command", "test", "{\"execute\":\"guest-ping\"}"]);
+    assert_same(&["qemu-agent-command", "test", "--timeout", "0", "{}"]);
+    assert_same(&["qemu-agent-command", "test", "--block", "--async", "{}"]);
+    assert_same(&["guest-agent-timeout", "test", "--timeout", "10"]);
+    // Read-only: addresses from leases and ARP may be read, the agent may not be used.
+    assert_same(&["-r", "domifaddr", "test"]);
+    assert_same(&["-r", "domifaddr", "test", "--source", "agent"]);
+    assert_same(&["-r", "domtime", "test"]);
+    assert_same(&["-r", "domfsfreeze", "test"]);
+    // Guest state carries across the commands of one connection.
+    assert_same(&[
+        "domfsfreeze test; domfsfreeze test --mountpoint /; domfsthaw test /boot; \
+         domfsthaw test; domtime test --time 7; domtime test --pretty; destroy test; \
+         domtime test; domfsfreeze test",
+    ]);
+}
+
+#[test]
+fn guest_addresses_of_a_defined_domain_match_virsh() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("t2.xml");
+    std::fs::write(
+        &file,
+        "<domain type='test'><name>t2</name><memory>1024</memory><os><type>hvm</type></os>\
+         <devices>\
+         <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/></interface>\
+         <interface type='network'><mac address='52:54:00:00:00:02'/><source network='default'/><target dev='testnet0'/></interface>\
+         <interface type='user'><mac address='52:54:00:00:00:03'/></interface>\
+         </devices></domain>",
+    )
+    .expect("write xml");
+    let script = format!(
+        "define {}; start t2; domifaddr t2; domifaddr t2 --interface testnet1; domhostname t2",
+        file.display()
+    );
+    assert_same(&[&script]);
+}

@@ -54,6 +54,15 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "ListDomainStats" => "virDomainListGetStats",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         "OpenConsole" => "virDomainOpenConsole",
+        "GetInterfaceAddresses" => "virDomainInterfaceAddresses",
+        "FsFreeze" => "virDomainFSFreeze",
+        "FsThaw" => "virDomainFSThaw",
+        "GetDomainTime" => "virDomainGetTime",
+        "SetDomainTime" => "virDomainSetTime",
+        "GetGuestInfo" => "virDomainGetGuestInfo",
+        "GetDomainHostname" => "virDomainGetHostname",
+        "QemuAgentCommand" => "virDomainQemuAgentCommand",
+        "SetAgentResponseTimeout" => "virDomainAgentSetResponseTimeout",
         _ => return None,
     })
 }

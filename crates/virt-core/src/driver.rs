@@ -9,10 +9,11 @@ use std::pin::Pin;
 
 use crate::error::{ErrorDomain, VirtError};
 use crate::events::EventSubscription;
+use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
 use crate::types::{
     DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, SnapshotInfo, StatsRecord,
-    VersionInfo,
+    TypedParam, VersionInfo,
 };
 
 /// Result of every driver call.
@@ -370,5 +371,94 @@ pub trait Driver: Send + Sync + 'static {
         flags: u32,
     ) -> DriverResult<ConsoleStream> {
         unsupported!(self, "virDomainOpenConsole")
+    }
+
+    /// The guest's interfaces and addresses from `source`. libvirt: virDomainInterfaceAddresses.
+    async fn interface_addresses(
+        &self,
+        dom: &DomainLookup,
+        source: AddressSource,
+        flags: u32,
+    ) -> DriverResult<Vec<DomainInterface>> {
+        unsupported!(self, "virDomainInterfaceAddresses")
+    }
+
+    /// Freezes guest file systems (all when `mountpoints` is empty); answers how many.
+    /// libvirt: virDomainFSFreeze.
+    async fn fs_freeze(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        unsupported!(self, "virDomainFSFreeze")
+    }
+
+    /// Thaws guest file systems (all when `mountpoints` is empty); answers how many.
+    /// libvirt: virDomainFSThaw.
+    async fn fs_thaw(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        unsupported!(self, "virDomainFSThaw")
+    }
+
+    /// The guest's clock as (seconds, nanoseconds). libvirt: virDomainGetTime.
+    async fn domain_time(&self, dom: &DomainLookup, flags: u32) -> DriverResult<(i64, u32)> {
+        unsupported!(self, "virDomainGetTime")
+    }
+
+    /// Sets the guest's clock (or resyncs it from the RTC with VIR_DOMAIN_TIME_SYNC).
+    /// libvirt: virDomainSetTime.
+    async fn set_domain_time(
+        &self,
+        dom: &DomainLookup,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetTime")
+    }
+
+    /// What the guest reports about itself, as typed parameters. libvirt:
+    /// virDomainGetGuestInfo.
+    async fn guest_info(
+        &self,
+        dom: &DomainLookup,
+        types: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetGuestInfo")
+    }
+
+    /// The guest's host name. libvirt: virDomainGetHostname.
+    async fn domain_hostname(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainGetHostname")
+    }
+
+    /// Runs a raw guest agent command (JSON) and answers the reply as JSON; `timeout` is
+    /// libvirt's number (-2 block, -1 default, 0 no wait, seconds). libvirt:
+    /// virDomainQemuAgentCommand.
+    async fn qemu_agent_command(
+        &self,
+        dom: &DomainLookup,
+        command: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virDomainQemuAgentCommand")
+    }
+
+    /// Sets how long the domain's agent calls wait (libvirt's number, as
+    /// [`Driver::qemu_agent_command`]). libvirt: virDomainAgentSetResponseTimeout.
+    async fn set_agent_response_timeout(
+        &self,
+        dom: &DomainLookup,
+        timeout: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainAgentSetResponseTimeout")
     }
 }

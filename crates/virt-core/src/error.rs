@@ -296,8 +296,13 @@ impl VirtError {
         self
     }
 
-    /// The full message, as libvirt formats it: "{prefix}: {detail}".
+    /// The full message, as libvirt formats it: "{prefix}: {detail}". libvirt's virCheckFlags
+    /// raises its INVALID_ARG through virReportInvalidArg, which skips the prefix: "unsupported
+    /// flags (0x2) in function f" reads alone.
     pub fn message(&self) -> String {
+        if self.code == ErrorCode::InvalidArg && self.detail.starts_with("unsupported flags (0x") {
+            return self.detail.clone();
+        }
         match (self.code.prefix(), self.detail.is_empty()) {
             (Some(p), true) => p.to_string(),
             // "no connection driver available for qemu:///x", "invalid domain pointer in f":
@@ -406,9 +411,13 @@ mod tests {
         let e = VirtError::check_flags(0x9, 0x1, ErrorDomain::Test, "testDomainCreate")
             .expect_err("0x8 is not allowed");
         assert_eq!(e.code, ErrorCode::InvalidArg);
+        // As libvirt 9.0's `virsh -c test:///default undefine test --nvram` prints it: no
+        // "invalid argument: " prefix.
         assert_eq!(
             e.message(),
-            "invalid argument: unsupported flags (0x8) in function testDomainCreate"
+            "unsupported flags (0x8) in function testDomainCreate"
         );
+        let other = VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Test, "bad value");
+        assert_eq!(other.message(), "invalid argument: bad value");
     }
 }

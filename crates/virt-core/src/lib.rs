@@ -9,7 +9,9 @@ pub mod driver;
 pub mod error;
 pub mod events;
 pub mod fsutil;
+pub mod guest;
 pub mod honour;
+pub mod jsontext;
 pub mod model;
 /// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
 pub mod runtime;

@@ -9,14 +9,16 @@
 //! `-no-user-config -nodefaults`, the QMP monitor, clock, `-no-shutdown`, power management,
 //! boot (`-boot strict=on`, kernel, initrd, append, dtb), then devices: controllers, disks
 //! (`-blockdev` storage + format nodes and a frontend `-device`), NICs (`-netdev` +
-//! `-device`), serial ports, the TPM, inputs, graphics, video, balloon, rng; then `-sandbox`,
+//! `-device`), serial ports, channels (`-chardev` + `virtserialport`), the TPM, inputs,
+//! graphics, video, balloon, rng; then `-sandbox`,
 //! `-msg timestamp=on`, and last the definition's own `<qemu:commandline>` arguments.
 //! `-device`, `-blockdev`, `-netdev`, `-object` and `-audiodev` take QEMU's JSON form;
 //! `-machine`, `-smp`, `-chardev`, `-vnc` stay key=value, as libvirt writes them.
 //!
 //! Devices get libvirt's alias as their QOM `id` (`virtio-disk0`, `sata0-0-0`, `net0` with
-//! netdev `hostnet0`, `serial0`/`charserial0`, `balloon0`, `rng0`/`objrng0`, `video0`, `usb`,
-//! `scsi0`, `pci.N`), so QMP calls (device_del, query-blockstats, balloon) can name them.
+//! netdev `hostnet0`, `serial0`/`charserial0`, `channel0`/`charchannel0`, `balloon0`,
+//! `rng0`/`objrng0`, `video0`, `usb`, `scsi0`, `pci.N`), so QMP calls (device_del,
+//! query-blockstats, balloon, query-chardev) can name them.
 //! Block node names are `libvirt-N-storage` / `libvirt-N-format`, numbered from the last disk
 //! with a source to the first as libvirt numbers them.
 //!
@@ -54,6 +56,7 @@ use virt_core::VirtError;
 
 use crate::net::TapDevice;
 
+mod channel;
 mod devices;
 mod disk;
 mod graphics;
@@ -65,6 +68,7 @@ mod tpm;
 mod usb;
 mod video;
 
+pub(crate) use channel::channel_id;
 pub(crate) use disk::disk_index;
 pub use honour::honoured;
 use json::Json;

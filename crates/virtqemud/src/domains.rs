@@ -29,6 +29,9 @@ pub(crate) struct Dom {
     pub job: Job,
     /// A managed-save image exists (`STATE/qemu/save/NAME.save`).
     pub managed_save: bool,
+    /// How long guest agent calls wait (virDomainAgentSetResponseTimeout); kept across runs
+    /// while the daemon lives, and in the status file of a running domain.
+    pub agent_timeout: virt_core::guest::AgentTimeout,
     /// The flags a running domain was undefined with: its stop finishes the undefine (TPM
     /// state) with them.
     pub undefine_flags: u32,
@@ -45,6 +48,7 @@ impl Dom {
             run: None,
             job: Job::default(),
             managed_save: false,
+            agent_timeout: virt_core::guest::AgentTimeout::default(),
             undefine_flags: 0,
         }
     }

@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use virt_core::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::{EventBus, EventSubscription};
+use virt_core::guest::{AddressSource, DomainInterface};
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::StateReason;
 use virt_core::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, StatsRecord, VersionInfo,
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, StatsRecord, TypedParam,
+    VersionInfo,
 };
 use virt_core::xml::DomainXmlCodec;
 use virt_core::VirtError;
@@ -541,5 +543,78 @@ impl Driver for QemuDriver {
         flags: u32,
     ) -> DriverResult<ConsoleStream> {
         self.console(dom, dev_name, flags)
+    }
+
+    async fn interface_addresses(
+        &self,
+        dom: &DomainLookup,
+        source: AddressSource,
+        flags: u32,
+    ) -> DriverResult<Vec<DomainInterface>> {
+        QemuDriver::interface_addresses(self, dom, source, flags).await
+    }
+
+    async fn fs_freeze(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        QemuDriver::fs_freeze(self, dom, mountpoints, flags).await
+    }
+
+    async fn fs_thaw(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        QemuDriver::fs_thaw(self, dom, mountpoints, flags).await
+    }
+
+    async fn domain_time(&self, dom: &DomainLookup, flags: u32) -> DriverResult<(i64, u32)> {
+        QemuDriver::domain_time(self, dom, flags).await
+    }
+
+    async fn set_domain_time(
+        &self,
+        dom: &DomainLookup,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        QemuDriver::set_domain_time(self, dom, seconds, nseconds, flags).await
+    }
+
+    async fn guest_info(
+        &self,
+        dom: &DomainLookup,
+        types: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        QemuDriver::guest_info(self, dom, types, flags).await
+    }
+
+    async fn domain_hostname(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        QemuDriver::domain_hostname(self, dom, flags).await
+    }
+
+    async fn qemu_agent_command(
+        &self,
+        dom: &DomainLookup,
+        command: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> DriverResult<String> {
+        QemuDriver::qemu_agent_command(self, dom, command, timeout, flags).await
+    }
+
+    async fn set_agent_response_timeout(
+        &self,
+        dom: &DomainLookup,
+        timeout: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.set_agent_timeout(dom, timeout, flags)
     }
 }

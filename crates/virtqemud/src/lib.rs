@@ -14,9 +14,12 @@
 //!   suspend / resume, save / managed save / restore (libvirt's image header, migration to
 //!   a file descriptor), memory, disk and NIC hotplug, console, bulk stats, the per-domain job
 //!   lock, the QMP-event-to-state mapping and the stop path; reattach and autostart at daemon
-//!   start ([`QemuDriver::start_guests`]);
-//! * [`command`], [`net`], [`qmp`], [`probe`], [`stats`]: the command line, tap devices, the
-//!   QMP client, capability probing and per-guest stats those build on;
+//!   start ([`QemuDriver::start_guests`]); channel sockets and states, and the guest agent
+//!   APIs (interface addresses, file system freeze, guest time and info, raw commands, agent
+//!   shutdown and reboot) under their own agent job;
+//! * [`command`], [`net`], [`qmp`], [`agent`], [`probe`], [`stats`]: the command line, tap
+//!   devices, the QMP client, the guest agent client, capability probing and per-guest stats
+//!   those build on;
 //! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
 //!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
 //!   `STATE/swtpm/UUID`), both prepared before QEMU starts.
@@ -26,15 +29,19 @@
 //! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
 //! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
 //! socket QEMU creates (libvirt pre-binds it). Not implemented yet: removing vCPUs from a
-//! running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, the guest
-//! agent, compressed save images, snapshots.
+//! running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, compressed
+//! save images, snapshots. The guest agent's timeout defaults to 5 s per command where
+//! libvirt waits forever after a successful resync: a silent agent never hangs a call
+//! (`guest-agent-timeout --timeout -2` restores libvirt's wait).
 
 #![warn(missing_docs)]
 
 /// Device addresses assigned at define: PCI slots and controllers, virtio-serial and USB ports.
 mod address;
+pub mod agent;
 /// Device aliases given at start: QOM ids and `<alias>` in the live XML.
 mod aliases;
+mod arp;
 pub mod command;
 mod domains;
 mod driver;

@@ -16,6 +16,7 @@
 //!   <balloon actual='262144'/>
 //!   <swtpm pid='28370' starttime='912340'/>
 //!   <fakereboot/>
+//!   <agentTimeout seconds='-2'/>
 //!   <domain type='qemu' id='3'> …the live definition… </domain>
 //! </domstatus>
 //! ```
@@ -23,7 +24,9 @@
 //! `state` and `reason` are libvirt's numbers (virDomainState and its reason enum), `pid` and
 //! `starttime` name the QEMU process ([`crate::process::Pid`]: a reused pid never passes for
 //! the guest), `balloon actual` is KiB, `swtpm` names the guest's TPM emulator the same way
-//! (libvirt keeps a pidfile for it instead).
+//! (libvirt keeps a pidfile for it instead), `agentTimeout` is the domain's guest agent
+//! timeout in libvirt's numbers (-2 block, -1 default, 0 no wait, seconds), written when it
+//! is not the default.
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +61,8 @@ pub struct Status {
     pub balloon_kib: u64,
     /// A reboot asked by the host is in flight (powerdown sent, reset due on SHUTDOWN).
     pub fake_reboot: bool,
+    /// The guest agent timeout (libvirt's number) when set away from the default.
+    pub agent_timeout: Option<i32>,
     /// The swtpm process of an emulated TPM.
     pub swtpm: Option<Pid>,
     /// The live definition, as domain XML.
@@ -115,6 +120,9 @@ impl Status {
         if self.fake_reboot {
             s += "  <fakereboot/>\n";
         }
+        if let Some(t) = self.agent_timeout {
+            s += &format!("  <agentTimeout seconds='{t}'/>\n");
+        }
         s += self.domain_xml.trim();
         s += "\n</domstatus>\n";
         s
@@ -137,6 +145,7 @@ impl Status {
             ptys: Vec::new(),
             balloon_kib: 0,
             fake_reboot: false,
+            agent_timeout: None,
             swtpm: None,
             domain_xml: String::new(),
         };
@@ -192,6 +201,11 @@ impl Status {
                 b"pty" => st.ptys.push((text_of("alias"), text_of("path"))),
                 b"balloon" => st.balloon_kib = num("actual")?.max(0) as u64,
                 b"fakereboot" => st.fake_reboot = true,
+                b"agentTimeout" => {
+                    st.agent_timeout = Some(
+                        i32::try_from(num("seconds")?).map_err(|_| "agentTimeout out of range")?,
+                    )
+                }
                 b"swtpm" => {
                     st.swtpm = Some(Pid {
                         pid: i32::try_from(num("pid")?).map_err(|_| "swtpm pid out of range")?,
@@ -292,6 +306,7 @@ mod tests {
             ptys: vec![("serial0".into(), "/dev/pts/9".into())],
             balloon_kib: 65536,
             fake_reboot: true,
+            agent_timeout: Some(-2),
             swtpm: Some(Pid {
                 pid: 4240,
                 start_time: 987_650,
@@ -306,6 +321,7 @@ mod tests {
         assert_eq!(Status::parse(&st.to_xml()).expect("parses"), st);
         let plain = Status {
             fake_reboot: false,
+            agent_timeout: None,
             swtpm: None,
             vcpus: vec![],
             taps: vec![],

@@ -14,6 +14,7 @@ use virt_core::{Driver, ErrorCode};
 
 use crate::{QemuDriver, QemuRegistry};
 
+mod agent_channel;
 mod firmware_tpm;
 mod guests;
 mod stats_bench;

@@ -1,8 +1,8 @@
 //! Making a defined file startable on this machine: every file-backed disk whose image does not
 //! exist gets a temporary one (`qemu-img create`, in the format `<driver type>` names, raw by
 //! default; a CD-ROM or floppy gets an empty file), and the definition is rewritten to point at
-//! it. What the test cannot provide (a block device, a network or pool volume, a missing kernel
-//! or firmware file) makes the file unstartable here, with the reason; so does an interface
+//! it. What the test cannot provide (a block device, a network or pool volume, a missing or
+//! empty kernel or firmware file) makes the file unstartable here, with the reason; so does an interface
 //! that would reach the host's networks (only `user` and an unattached `ethernet` tap start).
 
 use std::path::Path;
@@ -133,8 +133,11 @@ pub fn provide(xml: &str, dir: &Path, tag: &str) -> Result<String, String> {
         ));
     }
     for f in &os_files {
-        if !Path::new(f).exists() {
-            return Err(format!("needs {f}, which does not exist here"));
+        match std::fs::metadata(f) {
+            Err(_) => return Err(format!("needs {f}, which does not exist here")),
+            // A generator's placeholder (virt-install needs the file to exist).
+            Ok(m) if m.len() == 0 => return Err(format!("needs a real {f}; it is empty here")),
+            Ok(_) => {}
         }
     }
     let mut out = xml.to_string();

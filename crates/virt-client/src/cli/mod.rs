@@ -15,21 +15,29 @@ pub mod define;
 pub mod destroy;
 pub mod dom;
 pub mod domcapabilities;
+pub mod domfsfreeze;
+pub mod domfsthaw;
+pub mod domhostname;
 pub mod domid;
+pub mod domifaddr;
 pub mod dominfo;
 pub mod domname;
 pub mod domstate;
 pub mod domstats;
+pub mod domtime;
 pub mod domuuid;
 pub mod domxml_to_native;
 pub mod dumpxml;
 pub mod event;
 pub mod event_text;
+pub mod guest_agent_timeout;
+pub mod guestinfo;
 pub mod hostname;
 pub mod impact;
 pub mod list;
 pub mod nodeinfo;
 pub mod output;
+pub mod qemu_agent_command;
 pub mod reboot;
 pub mod report;
 pub mod reset;
@@ -140,6 +148,23 @@ pub enum Command {
     AttachDevice(attach_device::Args),
     /// Detach a device described by an XML file.
     DetachDevice(attach_device::Args),
+    /// Get network interfaces' addresses for a running domain.
+    Domifaddr(domifaddr::Args),
+    /// Freeze domain's mounted filesystems.
+    Domfsfreeze(domfsfreeze::Args),
+    /// Thaw domain's mounted filesystems.
+    Domfsthaw(domfsfreeze::Args),
+    /// Domain time.
+    Domtime(domtime::Args),
+    /// Query information about the guest (via agent).
+    Guestinfo(guestinfo::Args),
+    /// Print the domain's hostname.
+    Domhostname(domhostname::Args),
+    /// QEMU Guest Agent Command.
+    #[command(name = "qemu-agent-command")]
+    QemuAgent(qemu_agent_command::Args),
+    /// Set the guest agent timeout.
+    GuestAgentTimeout(guest_agent_timeout::Args),
 }
 
 /// Runs one command on an open connection.
@@ -178,6 +203,14 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domstats(a) => domstats::run(conn, a, out).await,
         Command::Event(a) => event::run(conn, a, out).await,
         Command::Console(a) => console::run(conn, a, out).await,
+        Command::Domifaddr(a) => domifaddr::run(conn, a, out).await,
+        Command::Domfsfreeze(a) => domfsfreeze::run(conn, a, out).await,
+        Command::Domfsthaw(a) => domfsthaw::run(conn, a, out).await,
+        Command::Domtime(a) => domtime::run(conn, a, out).await,
+        Command::Guestinfo(a) => guestinfo::run(conn, a, out).await,
+        Command::Domhostname(a) => domhostname::run(conn, a, out).await,
+        Command::QemuAgent(a) => qemu_agent_command::run(conn, a, out).await,
+        Command::GuestAgentTimeout(a) => guest_agent_timeout::run(conn, a, out).await,
     }
 }
 

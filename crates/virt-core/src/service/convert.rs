@@ -232,3 +232,78 @@ pub fn event_id(p: &proto::domain_event::Payload) -> proto::DomainEventId {
         P::MemoryDeviceSizeChange(_) => Id::MemoryDeviceSizeChange,
     }
 }
+
+/// A proto address source as the driver's: unset is LEASE (libvirt's 0), the others are
+/// libvirt's number plus one; anything else is ARGUMENT_UNSUPPORTED in `domain`.
+pub fn address_source(
+    v: i32,
+    domain: crate::ErrorDomain,
+) -> Result<crate::guest::AddressSource, crate::VirtError> {
+    use proto::InterfaceAddressesSource as S;
+    match S::try_from(v) {
+        Ok(S::Unspecified) | Ok(S::Lease) => Ok(crate::guest::AddressSource::Lease),
+        Ok(S::Agent) => Ok(crate::guest::AddressSource::Agent),
+        Ok(S::Arp) => Ok(crate::guest::AddressSource::Arp),
+        Err(_) => Err(crate::VirtError::new(
+            crate::ErrorCode::ArgumentUnsupported,
+            domain,
+            format!("Unknown IP address data source {}", i64::from(v) - 1),
+        )),
+    }
+}
+
+/// A driver address source as proto.
+pub fn address_source_to_proto(s: crate::guest::AddressSource) -> proto::InterfaceAddressesSource {
+    use crate::guest::AddressSource as A;
+    match s {
+        A::Lease => proto::InterfaceAddressesSource::Lease,
+        A::Agent => proto::InterfaceAddressesSource::Agent,
+        A::Arp => proto::InterfaceAddressesSource::Arp,
+    }
+}
+
+/// A guest interface as proto.
+pub fn interface(i: &crate::guest::DomainInterface) -> proto::DomainInterface {
+    use crate::guest::IpAddrType;
+    proto::DomainInterface {
+        name: i.name.clone(),
+        hwaddr: i.hwaddr.clone().unwrap_or_default(),
+        addrs: i
+            .addrs
+            .iter()
+            .map(|a| proto::IpAddress {
+                r#type: match a.addr_type {
+                    IpAddrType::Ipv4 => proto::IpAddressType::Ipv4,
+                    IpAddrType::Ipv6 => proto::IpAddressType::Ipv6,
+                } as i32,
+                addr: a.addr.clone(),
+                prefix: a.prefix,
+            })
+            .collect(),
+    }
+}
+
+/// A proto guest interface back; addresses of an unknown family are dropped.
+pub fn interface_from(p: &proto::DomainInterface) -> crate::guest::DomainInterface {
+    use crate::guest::{IpAddrType, IpAddress};
+    crate::guest::DomainInterface {
+        name: p.name.clone(),
+        hwaddr: (!p.hwaddr.is_empty()).then(|| p.hwaddr.clone()),
+        addrs: p
+            .addrs
+            .iter()
+            .filter_map(|a| {
+                let addr_type = match proto::IpAddressType::try_from(a.r#type) {
+                    Ok(proto::IpAddressType::Ipv4) => IpAddrType::Ipv4,
+                    Ok(proto::IpAddressType::Ipv6) => IpAddrType::Ipv6,
+                    _ => return None,
+                };
+                Some(IpAddress {
+                    addr_type,
+                    addr: a.addr.clone(),
+                    prefix: a.prefix,
+                })
+            })
+            .collect(),
+    }
+}

@@ -3,13 +3,15 @@
 //! Each call reads the `virt-uri` metadata to pick the driver (through a [`DriverRegistry`]),
 //! converts the request into the driver's vocabulary, calls it, and converts the answer back.
 //! Errors travel as [`crate::status`] builds them. Read-only enforcement happens in the runtime
-//! by method; the few flag-dependent refusals (GetDomainXml with SECURE) are checked here.
+//! by method; the few flag-dependent refusals (GetDomainXml with SECURE, GetInterfaceAddresses
+//! from the AGENT source) are checked here.
 
 mod connect;
 mod console;
 pub mod convert;
 mod domain;
 mod events;
+mod guest;
 mod snapshot;
 mod stats;
 
@@ -82,7 +84,8 @@ pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service
     use crate::proto::{
         connect_service_server::ConnectServiceServer, console_service_server::ConsoleServiceServer,
         domain_service_server::DomainServiceServer, event_service_server::EventServiceServer,
-        snapshot_service_server::SnapshotServiceServer, stats_service_server::StatsServiceServer,
+        guest_service_server::GuestServiceServer, snapshot_service_server::SnapshotServiceServer,
+        stats_service_server::StatsServiceServer,
     };
     let ctx = Ctx {
         registry,
@@ -93,5 +96,6 @@ pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service
         .add_service(SnapshotServiceServer::new(ctx.clone()))
         .add_service(StatsServiceServer::new(ctx.clone()))
         .add_service(EventServiceServer::new(ctx.clone()))
+        .add_service(GuestServiceServer::new(ctx.clone()))
         .add_service(ConsoleServiceServer::new(ctx))
 }

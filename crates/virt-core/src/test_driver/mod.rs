@@ -17,6 +17,7 @@
 //!   support only the `state` group.
 
 mod console;
+mod guest;
 mod lifecycle;
 mod resources;
 mod save;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::events::{EventBus, EventSubscription};
+use crate::guest::{AddressSource, DomainInterface};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
 use crate::proto::domain_event::Payload;
 use crate::service::{DaemonInfo, DriverRegistry};
@@ -448,6 +450,51 @@ impl Driver for TestDriver {
         from_sequence: Option<u64>,
     ) -> DriverResult<EventSubscription> {
         Ok(self.bus.subscribe(from_sequence))
+    }
+
+    async fn interface_addresses(
+        &self,
+        dom: &DomainLookup,
+        source: AddressSource,
+        flags: u32,
+    ) -> DriverResult<Vec<DomainInterface>> {
+        TestDriver::interface_addresses(self, dom, source, flags)
+    }
+
+    async fn fs_freeze(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        self.fs_freeze_thaw(dom, mountpoints, flags, true)
+    }
+
+    async fn fs_thaw(
+        &self,
+        dom: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        self.fs_freeze_thaw(dom, mountpoints, flags, false)
+    }
+
+    async fn domain_time(&self, dom: &DomainLookup, flags: u32) -> DriverResult<(i64, u32)> {
+        TestDriver::domain_time(self, dom, flags)
+    }
+
+    async fn set_domain_time(
+        &self,
+        dom: &DomainLookup,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        TestDriver::set_domain_time(self, dom, seconds, nseconds, flags)
+    }
+
+    async fn domain_hostname(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        TestDriver::domain_hostname(self, dom, flags)
     }
 
     async fn open_console(

@@ -25,6 +25,8 @@ pub(crate) struct Dom {
     pub snapshots: Vec<Snapshot>,
     /// Dropping it ends the open console session (stop, forced takeover).
     pub console_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Guest-side state the guest calls read and change (see `guest.rs`).
+    pub guest: super::guest::GuestState,
 }
 
 /// A snapshot of a test domain.
@@ -47,6 +49,7 @@ impl Dom {
             managed_save: None,
             snapshots: Vec::new(),
             console_stop: None,
+            guest: super::guest::GuestState::default(),
         }
     }
 

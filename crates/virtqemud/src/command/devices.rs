@@ -1,5 +1,6 @@
 //! The `<devices>` part of the command line: controllers, disks (blockdev), NICs, serial
-//! ports, inputs, graphics, video, balloon and rng, each under libvirt's alias.
+//! ports, channels (`channel.rs`), inputs, graphics, video, balloon and rng, each under
+//! libvirt's alias.
 
 use std::os::fd::RawFd;
 
@@ -25,6 +26,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
     serials(b)?;
+    super::channel::channels(b)?;
     super::tpm::tpms(b)?;
     super::usb::hubs(b)?;
     inputs(b)?;
@@ -124,7 +126,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
     let present = [
         (!d.filesystems.is_empty(), "filesystem"),
         (!d.parallels.is_empty(), "parallel"),
-        (!d.channels.is_empty(), "channel"),
         (!d.hostdevs.is_empty(), "hostdev"),
     ];
     match present.iter().find(|(p, _)| *p) {
@@ -545,7 +546,7 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
 }
 
 /// A character device's host side as a `-chardev` value.
-fn chardev(c: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
+pub(super) fn chardev(c: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
     let s = &c.source;
     let path = || {
         s.path

@@ -1,5 +1,5 @@
-//! Controlling a running guest (spec qemu-driver.md §3.4, §3.5): shutdown, destroy, reboot,
-//! reset, suspend, resume, memory and vCPU counts.
+//! Controlling a running guest (spec qemu-driver.md §3.4, §3.5): shutdown, destroy, reboot
+//! (through the guest agent or ACPI), reset, suspend, resume, memory and vCPU counts.
 
 use std::time::Duration;
 
@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::lifecycle as ev;
+use virt_core::model::enums::LifecycleAction;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::{DomainHandle, DomainLookup};
 use virt_core::uuid::Uuid;
@@ -35,16 +36,22 @@ fn invalid_arg(detail: impl Into<String>) -> VirtError {
     VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail.into())
 }
 
-/// Refuses the guest agent, which this driver does not connect.
-fn no_agent(flags: u32) -> DriverResult<()> {
-    if flags & AGENT != 0 && flags & ACPI == 0 {
-        return Err(VirtError::new(
-            ErrorCode::OperationUnsupported,
-            ErrorDomain::Qemu,
-            "QEMU guest agent is not configured",
-        ));
+/// Which methods a shutdown or reboot tries, as libvirt: the agent when asked, or by default
+/// when it is connected; ACPI when not using the agent, or after the agent failed unless the
+/// agent alone was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Methods {
+    agent: bool,
+    /// A failed agent attempt is the call's error (no ACPI fallback).
+    agent_only: bool,
+}
+
+fn methods(flags: u32, agent_connected: bool) -> Methods {
+    let (agent, acpi) = (flags & AGENT != 0, flags & ACPI != 0);
+    Methods {
+        agent: agent || (flags == 0 && agent_connected),
+        agent_only: agent && !acpi,
     }
-    Ok(())
 }
 
 impl QemuDriver {
@@ -63,14 +70,52 @@ impl QemuDriver {
         Ok((job, a))
     }
 
-    /// libvirt: virDomainShutdownFlags. ACPI power button; returns at once.
+    /// The agent half of shutdown and reboot: `Some(handle)` when the agent did it (or the
+    /// guest went away meanwhile), `None` to go on with ACPI.
+    async fn try_agent_power(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+        reboot: bool,
+        api: &'static str,
+    ) -> DriverResult<Option<DomainHandle>> {
+        let m = methods(flags, self.agent_connected(lookup));
+        if !m.agent {
+            return Ok(None);
+        }
+        let handle = self.lock().get(lookup)?.handle();
+        match self.agent_power(lookup, reboot, api).await {
+            Ok(()) => Ok(Some(handle)),
+            Err(e) if m.agent_only => Err(e),
+            Err(e) => {
+                tracing::info!(domain = %handle.name, error = %e.message(), "guest agent failed; trying ACPI");
+                let gone = !self.lock().get(lookup).is_ok_and(|d| d.is_active());
+                Ok(gone.then_some(handle))
+            }
+        }
+    }
+
+    /// libvirt: virDomainShutdownFlags. The guest agent (`guest-shutdown`) when asked or, by
+    /// default, when connected; else (or when it failed and ACPI may follow) the ACPI power
+    /// button. Returns once the agent saw the guest go down, or at once for ACPI.
     pub(crate) async fn shutdown(
         &self,
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, ACPI | AGENT, "qemuDomainShutdownFlags")?;
-        no_agent(flags)?;
+        let restart = self
+            .lock()
+            .get(lookup)?
+            .run
+            .as_ref()
+            .is_some_and(|r| r.live.on_poweroff == Some(LifecycleAction::Restart));
+        if let Some(h) = self
+            .try_agent_power(lookup, flags, restart, "virDomainShutdownFlags")
+            .await?
+        {
+            return Ok(h);
+        }
         let (_job, a) = self.running_job(lookup, "virDomainShutdownFlags").await?;
         if a.state.state != DomainState::Running {
             return Err(invalid("domain is not running"));
@@ -79,14 +124,20 @@ impl QemuDriver {
         self.handle_of(&a)
     }
 
-    /// libvirt: virDomainReboot. ACPI power button, then reset when the guest powers off.
+    /// libvirt: virDomainReboot. The guest agent (`guest-shutdown` mode reboot) as for
+    /// shutdown; else the ACPI power button, then a reset when the guest powers off.
     pub(crate) async fn reboot(
         &self,
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<DomainHandle> {
         self.check_flags(flags, ACPI | AGENT, "qemuDomainReboot")?;
-        no_agent(flags)?;
+        if let Some(h) = self
+            .try_agent_power(lookup, flags, true, "virDomainReboot")
+            .await?
+        {
+            return Ok(h);
+        }
         let (_job, a) = self.running_job(lookup, "virDomainReboot").await?;
         if a.state.state != DomainState::Running {
             return Err(invalid("domain is not running"));
@@ -497,3 +548,51 @@ impl QemuDriver {
 
 /// How long a detach waits for DEVICE_DELETED (libvirt's 5 s).
 pub(crate) const UNPLUG_WAIT: Duration = Duration::from_secs(5);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shutdown_methods_follow_libvirts_order() {
+        let m = |flags, connected| methods(flags, connected);
+        // Default: the agent when connected, ACPI after it fails; ACPI alone otherwise.
+        assert_eq!(
+            m(0, true),
+            Methods {
+                agent: true,
+                agent_only: false
+            }
+        );
+        assert_eq!(
+            m(0, false),
+            Methods {
+                agent: false,
+                agent_only: false
+            }
+        );
+        // The agent alone: its failure is the error.
+        assert_eq!(
+            m(AGENT, false),
+            Methods {
+                agent: true,
+                agent_only: true
+            }
+        );
+        // Both: agent first, then ACPI.
+        assert_eq!(
+            m(ACPI | AGENT, true),
+            Methods {
+                agent: true,
+                agent_only: false
+            }
+        );
+        assert_eq!(
+            m(ACPI, true),
+            Methods {
+                agent: false,
+                agent_only: false
+            }
+        );
+    }
+}

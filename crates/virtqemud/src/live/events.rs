@@ -16,6 +16,8 @@
 //! * RESET: REBOOT event; ends a fake reboot. BALLOON_CHANGE: balloon size, BALLOON_CHANGE event.
 //!   DEVICE_DELETED: wakes a waiting detach, or finishes the removal. GUEST_PANICKED:
 //!   CRASHED / PANICKED. SUSPEND / WAKEUP: PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
+//! * VSERPORT_CHANGE: a virtio channel's state (`channels.rs`). SHUTDOWN and RESET also wake
+//!   an agent shutdown or reboot waiting for them (`agent.rs`).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -100,8 +102,17 @@ impl QemuDriver {
                     },
                 );
             }
-            "SHUTDOWN" => self.on_shutdown(uuid, gen, &e.data),
+            "SHUTDOWN" => {
+                if let Some(link) = self.with_run(&uuid, gen, |r| r.agent.clone()) {
+                    link.shutdown.notify_waiters();
+                }
+                self.on_shutdown(uuid, gen, &e.data)
+            }
+            "VSERPORT_CHANGE" => self.on_vserport_change(uuid, gen, &e.data),
             "RESET" => {
+                if let Some(link) = self.with_run(&uuid, gen, |r| r.agent.clone()) {
+                    link.reset.notify_waiters();
+                }
                 // Comes after the STOP of a fake reboot's power-off (our system_reset follows
                 // it): from here STOP events are the guest's again.
                 self.update_run(&uuid, gen, |r| r.fake_reboot = false);

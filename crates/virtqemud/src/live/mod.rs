@@ -18,12 +18,16 @@
 //! 30 s with OPERATION_TIMEOUT "cannot acquire state change lock (held by API)", as libvirt.
 //! Monitor calls are made with the job held and the state lock released, so events are
 //! processed meanwhile. Destroy kills first and takes the job afterwards (a hung monitor call
-//! cannot block it).
+//! cannot block it). Guest agent calls take the run's agent job instead (`agent.rs`), as
+//! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
+mod agent;
+mod channels;
 mod console;
 mod control;
 mod events;
 mod external;
+mod guest;
 mod hotplug;
 pub(crate) mod prepare;
 mod reattach;
@@ -89,6 +93,8 @@ pub(crate) struct Run {
     pub console: Option<oneshot::Sender<()>>,
     /// Detaches waiting for DEVICE_DELETED, by device alias.
     pub unplugs: HashMap<String, oneshot::Sender<()>>,
+    /// The guest agent connection and the agent job.
+    pub agent: Arc<agent::AgentLink>,
     /// The swtpm of an emulated TPM, stopped after QEMU.
     pub swtpm: Option<process::Pid>,
 }
@@ -108,6 +114,7 @@ impl Run {
             ptys: self.ptys.clone(),
             balloon_kib: self.balloon_kib,
             fake_reboot: self.fake_reboot,
+            agent_timeout: None,
             swtpm: self.swtpm,
             domain_xml: codec.format_domain(
                 &self.live,
@@ -291,10 +298,11 @@ impl QemuDriver {
     /// running, a restart would then see the previous state).
     pub(crate) fn save_status(&self, dom: &Dom) {
         if let Some(run) = &dom.run {
-            if let Err(e) = self
-                .statuses
-                .save(&dom.def.name, &run.status(self.codec.as_ref()))
-            {
+            let mut status = run.status(self.codec.as_ref());
+            if dom.agent_timeout != virt_core::guest::AgentTimeout::Default {
+                status.agent_timeout = Some(dom.agent_timeout.libvirt());
+            }
+            if let Err(e) = self.statuses.save(&dom.def.name, &status) {
                 tracing::error!(domain = %dom.def.name, error = %e, "cannot write the status file");
             }
         }
@@ -363,7 +371,7 @@ impl QemuDriver {
     }
 }
 
-/// The file side of the stop path: taps, the private dir, the log's closing line.
+/// The file side of the stop path: taps, the private and channel dirs, the log's closing line.
 pub(crate) fn cleanup_run_files(
     name: &str,
     lib_dir: &std::path::Path,
@@ -379,6 +387,7 @@ pub(crate) fn cleanup_run_files(
             tracing::warn!(domain = %name, dir = %lib_dir.display(), error = %e, "cannot remove the private dir");
         }
     }
+    channels::remove_dir(name, lib_dir);
     let word = reason_virsh_name(DomainState::Shutoff, why);
     process::log_line(log, &format!("shutting down, reason={word}"));
 }

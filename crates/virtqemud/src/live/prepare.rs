@@ -3,13 +3,14 @@
 //! start (`start.rs`) and its preview, domxml-to-native (`to_native.rs`).
 //!
 //! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]. Both purposes make
-//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one, the
-//! firmware resolved from the descriptors) and pick the emulator; `Start` then does what a
-//! start needs done on the host (the private dir created, the UEFI variable store made, swtpm
-//! started for an emulated TPM, tap devices opened and attached), while `Preview` touches
-//! nothing and puts placeholders where a start would hand QEMU a resource (taps become
-//! `/dev/null` descriptors: the command line shows fd numbers, as libvirt's preview does; the
-//! swtpm socket is named where a start would create it). A new preparation step (firmware selection, channel
+//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one, channel
+//! socket paths, the firmware resolved from the descriptors) and pick the emulator; `Start`
+//! then does what a start needs done on the host (the private and channel dirs created, the
+//! UEFI variable store made, swtpm started for an emulated TPM, tap devices opened and
+//! attached), while `Preview` touches nothing and puts placeholders where a start would hand
+//! QEMU a resource (taps become `/dev/null` descriptors: the command line shows fd numbers, as
+//! libvirt's preview does; channel and swtpm sockets are named where a start would make
+//! them). A new preparation step (firmware selection, channel
 //! socket paths, an swtpm socket) goes here, with its preview behaviour beside it, so the
 //! previewed command line cannot drift from the one a start runs.
 
@@ -130,11 +131,11 @@ impl QemuDriver {
             PrepareFor::Start { reset_nvram, .. } => {
                 make_private_dir(&domain_dir)?;
                 let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
-                made.await.inspect_err(|_| {
-                    let _ = std::fs::remove_dir_all(&domain_dir);
-                })?
+                made.await
+                    .inspect_err(|_| super::start::discard_dirs(&def.name, &domain_dir))?
             }
             PrepareFor::Preview => {
+                super::channels::name_paths(def, &domain_dir)?;
                 *def = self.live_firmware(def, qemu_version)?;
                 (placeholder_taps(def)?, None)
             }
@@ -160,8 +161,9 @@ impl QemuDriver {
 }
 
 impl QemuDriver {
-    /// A start's host resources, in the private dir `domain_dir`: the firmware resolved into
-    /// `def` with its variable store and swtpm (`external.rs`), then the taps.
+    /// A start's host resources, in the private dir `domain_dir`: the channel sockets' dir and
+    /// paths (`channels.rs`), the firmware resolved into `def` with its variable store and
+    /// swtpm (`external.rs`), then the taps.
     async fn make_host_resources(
         &self,
         def: &mut DomainDef,
@@ -169,6 +171,7 @@ impl QemuDriver {
         domain_dir: &std::path::Path,
         reset_nvram: bool,
     ) -> DriverResult<(Vec<TapDevice>, Option<crate::tpm::swtpm::Running>)> {
+        super::channels::assign_paths(def, domain_dir)?;
         let log = self.log_dir.join(format!("{}.log", def.name));
         let external = self
             .start_external(def, qemu_version, domain_dir, &log, reset_nvram)

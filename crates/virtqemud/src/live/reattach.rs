@@ -3,8 +3,8 @@
 //!
 //! For each `RUN/qemu/NAME.xml`: a guest still alive (same pid and start time, not a zombie)
 //! gets its monitor reconnected, `query-status` reconciles state and reason, `query-cpus-fast`
-//! refreshes the vCPU threads, and its event task resumes; the status file is saved again. A
-//! guest that is gone (or whose monitor no longer answers) goes through the stop path with
+//! refreshes the vCPU threads, `query-chardev` the channel states, and its event task
+//! resumes; the status file is saved again. A guest that is gone (or whose monitor no longer answers) goes through the stop path with
 //! reason CRASHED and STOPPED / FAILED, as libvirt does for a QEMU that died while the daemon
 //! was away (`-no-shutdown` means a clean power-off would have left it running). IDs continue
 //! above the highest one still running.
@@ -116,8 +116,18 @@ impl QemuDriver {
                 running_reason: reason::running::UNPAUSED,
                 console: None,
                 unplugs: Default::default(),
+                agent: Default::default(),
                 swtpm: st.swtpm,
             });
+            if let Some(t) = st.agent_timeout {
+                match virt_core::guest::AgentTimeout::from_libvirt(t, virt_core::ErrorDomain::Qemu)
+                {
+                    Ok(t) => dom.agent_timeout = t,
+                    Err(e) => {
+                        tracing::warn!(domain = %name, error = %e.message(), "ignoring the status file's agent timeout")
+                    }
+                }
+            }
         }
         if st.state == StateReason::new(DomainState::Paused, reason::paused::STARTING_UP) {
             // The previous daemon died while starting it: never finished, never reported
@@ -181,9 +191,10 @@ impl QemuDriver {
         let (qmp, events) = Qmp::connect(&st.monitor, RECONNECT_WAIT)
             .await
             .map_err(|e| e.to_string())?;
-        let (status, cpus) = tokio::join!(
+        let (status, cpus, chardevs) = tokio::join!(
             qmp.execute("query-status", None),
-            qmp.execute("query-cpus-fast", None)
+            qmp.execute("query-cpus-fast", None),
+            qmp.execute("query-chardev", None)
         );
         let status = status.map_err(|e| e.to_string())?;
         let run_state = status.get("status").and_then(Value::as_str).unwrap_or("");
@@ -198,6 +209,9 @@ impl QemuDriver {
         self.update_run(&uuid, gen, |r| {
             r.qmp = Some(qmp.clone());
             r.vcpus = vcpus;
+            if let Ok(c) = &chardevs {
+                super::channels::apply_chardev_states(&mut r.live, c);
+            }
             r.state = if running {
                 let why = if r.state.state == DomainState::Running {
                     r.state.reason

@@ -2,16 +2,17 @@
 //! (transient), and the launch both share.
 //!
 //! The launch: allocate an ID, prepare the definition (`prepare.rs`, shared with
-//! domxml-to-native's preview: the live definition with aliases, ports and the firmware
-//! resolved, the private dir, the UEFI variable store, swtpm for an emulated TPM
-//! (`external.rs`), taps), build the command line with `-S` (vCPUs stopped), spawn QEMU in its
-//! own session with its log, record the run as PAUSED / STARTING_UP with an early status file,
-//! connect the monitor (racing QEMU's exit, so a QEMU that dies at once is reported with its
-//! last log lines within milliseconds), read pty paths (`query-chardev`), vCPU threads
-//! (`query-cpus-fast`) and the balloon, then `cont` unless START_PAUSED. Only then the state
-//! becomes RUNNING / BOOTED (or PAUSED / USER), the status file is saved and STARTED / BOOTED
-//! is emitted. A failure after the spawn kills QEMU (and swtpm) and runs the stop path with
-//! reason FAILED (no event: nothing was reported started).
+//! domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
+//! (`channels.rs`) and the firmware resolved, the private and channel dirs, the UEFI variable
+//! store, swtpm for an emulated TPM (`external.rs`), taps), build the command line with `-S`
+//! (vCPUs stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
+//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
+//! that dies at once is reported with its last log lines within milliseconds), read pty paths
+//! and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon,
+//! then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
+//! USER), the status file is saved and STARTED / BOOTED is emitted. A failure after the spawn
+//! kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event: nothing was
+//! reported started).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -203,7 +204,7 @@ impl QemuDriver {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
+                discard_dirs(&def.name, &lib_dir);
                 return Err(e);
             }
         };
@@ -228,12 +229,12 @@ impl QemuDriver {
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
-                let _ = std::fs::remove_dir_all(&lib_dir);
+                discard_dirs(&def.name, &lib_dir);
                 return Err(e);
             }
         };
         let Some(proc) = ProcHandle::open(pid) else {
-            let _ = std::fs::remove_dir_all(&lib_dir);
+            discard_dirs(&def.name, &lib_dir);
             let text = process::log_since(&log, log_start, 20);
             process::log_line(&log, "shutting down, reason=failed");
             return Err(internal(format!(
@@ -271,6 +272,7 @@ impl QemuDriver {
             running_reason: reason::running::UNPAUSED,
             console: None,
             unplugs: Default::default(),
+            agent: Default::default(),
             swtpm: swtpm.map(|s| s.keep()),
         };
         {
@@ -347,7 +349,8 @@ impl QemuDriver {
             self.qmp(&a, "query-chardev", None),
             self.qmp(&a, "query-cpus-fast", None)
         );
-        let ptys = ptys_of(&chardevs?);
+        let chardevs = chardevs?;
+        let ptys = ptys_of(&chardevs);
         let vcpus = vcpus_of(&cpus?);
         let mut balloon_kib = def.memory_kib;
         if has_balloon(def) {
@@ -365,6 +368,11 @@ impl QemuDriver {
                 }
             }
         }
+        let agent_up = self
+            .with_run(&uuid, gen, |r| {
+                super::channels::apply_chardev_states(&mut r.live, &chardevs)
+            })
+            .unwrap_or(false);
         self.with_run(&uuid, gen, |r| {
             fill_ptys(&mut r.live, &ptys);
             r.ptys = ptys;
@@ -416,6 +424,15 @@ impl QemuDriver {
         if paused {
             self.bus
                 .emit(handle.clone(), ev::payload(ev::SUSPENDED, suspended));
+        }
+        drop(st);
+        if agent_up {
+            self.emit_agent_lifecycle(
+                uuid,
+                gen,
+                true,
+                super::channels::AGENT_REASON_DOMAIN_STARTED,
+            );
         }
         tracing::info!(domain = %def.name, id = handle.id, pid = proc.pid().pid, "domain started");
         Ok(handle)
@@ -495,6 +512,12 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
     Ok(())
 }
 
+/// Removes a failed start's private and channel dirs.
+pub(super) fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(lib_dir);
+    super::channels::remove_dir(name, lib_dir);
+}
+
 /// Whether the definition has a working balloon device.
 pub(crate) fn has_balloon(def: &DomainDef) -> bool {
     def.devices
@@ -539,7 +562,8 @@ pub(crate) fn vcpus_of(v: &Value) -> Vec<(u32, i32)> {
 }
 
 /// Puts the pty paths into the live definition: `serialN` on the Nth serial port, and the
-/// first console (the serial console of an HVM guest) shares serial0's.
+/// first console (the serial console of an HVM guest) shares serial0's; a pty channel's on
+/// its channel.
 pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
     for (alias, path) in ptys {
         if let Some(i) = alias
@@ -555,5 +579,6 @@ pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
                 }
             }
         }
+        super::channels::fill_pty(live, alias, path);
     }
 }

@@ -21,20 +21,20 @@ use crate::status::StatusDir;
 use crate::QemuDriver;
 
 /// Kills every QEMU a test root's status files name (and any pid registered), on drop.
-struct Guard {
+pub(super) struct Guard {
     run: PathBuf,
     pids: std::sync::Mutex<Vec<process::Pid>>,
 }
 
 impl Guard {
-    fn new(root: &Path) -> Guard {
+    pub(super) fn new(root: &Path) -> Guard {
         Guard {
             run: root.join("run/virt/qemu"),
             pids: Default::default(),
         }
     }
 
-    fn note(&self, p: process::Pid) {
+    pub(super) fn note(&self, p: process::Pid) {
         self.pids.lock().expect("pids").push(p);
     }
 }
@@ -65,7 +65,7 @@ impl Drop for Guard {
     }
 }
 
-fn open(root: &Path) -> Arc<QemuDriver> {
+pub(super) fn open(root: &Path) -> Arc<QemuDriver> {
     QemuDriver::open(
         &Paths::resolve(Some(root), Mode::System),
         Arc::new(virt_xml::LibvirtXml),
@@ -134,7 +134,7 @@ async fn qmp_status(d: &QemuDriver, n: &str) -> String {
         .to_string()
 }
 
-fn pid_of(d: &QemuDriver, n: &str) -> process::Pid {
+pub(super) fn pid_of(d: &QemuDriver, n: &str) -> process::Pid {
     d.lock()
         .get(&name(n))
         .expect("dom")

@@ -1,0 +1,307 @@
+//! The guest agent APIs of the QEMU driver, as libvirt's qemu_driver.c runs them: interface
+//! addresses (from the agent; from the host's ARP table; from DHCP leases, which no interface
+//! of this driver has: none, as libvirt answers for NICs not on a libvirt network), file system
+//! freeze and thaw, guest time, guest info, the guest host name, raw agent commands. Each
+//! opens an agent session (`agent.rs`: the checks, the agent job, the deadline) and reads the
+//! reply with `agent::replies`.
+
+use serde_json::json;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::guest::{AddressSource, AgentTimeout, DomainInterface};
+use virt_core::proto::{GetDomainHostnameFlag, GuestInfoType, SetDomainTimeFlag};
+use virt_core::types::{DomainLookup, TypedParam, TypedValue};
+use virt_core::VirtError;
+
+use crate::agent::replies::{self, Params};
+use crate::agent::AgentError;
+use crate::QemuDriver;
+
+/// The guest info types libvirt knows (virDomainGuestInfoTypes).
+const ALL_TYPES: u32 = GuestInfoType::Users as u32
+    | GuestInfoType::Os as u32
+    | GuestInfoType::Timezone as u32
+    | GuestInfoType::Hostname as u32
+    | GuestInfoType::Filesystem as u32
+    | GuestInfoType::Disks as u32
+    | GuestInfoType::Interfaces as u32;
+
+/// libvirt's ARP source: one interface per ARP entry whose MAC is a guest NIC's, named after
+/// the NIC's host device, the address with prefix 0.
+fn arp_interfaces(def: &virt_core::model::DomainDef) -> Vec<DomainInterface> {
+    let table = crate::arp::table();
+    let mut out = Vec::new();
+    for nic in &def.devices.interfaces {
+        let Some(mac) = nic.mac.as_deref().map(str::to_ascii_lowercase) else {
+            continue;
+        };
+        for e in table.iter().filter(|e| e.mac == mac) {
+            out.push(DomainInterface {
+                name: nic.target_dev.clone().unwrap_or_default(),
+                hwaddr: Some(mac.clone()),
+                addrs: vec![virt_core::guest::IpAddress {
+                    addr_type: virt_core::guest::IpAddrType::Ipv4,
+                    addr: e.ip.clone(),
+                    prefix: 0,
+                }],
+            });
+        }
+    }
+    out
+}
+
+impl QemuDriver {
+    /// The domain, active, or OPERATION_INVALID "domain is not running".
+    fn require_active(&self, lookup: &DomainLookup) -> Result<(), VirtError> {
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        match d.run {
+            Some(_) => Ok(()),
+            None => Err(super::not_running(d)),
+        }
+    }
+
+    /// libvirt: virDomainInterfaceAddresses.
+    pub(crate) async fn interface_addresses(
+        &self,
+        lookup: &DomainLookup,
+        source: AddressSource,
+        flags: u32,
+    ) -> Result<Vec<DomainInterface>, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainInterfaceAddresses")?;
+        self.require_active(lookup)?;
+        match source {
+            AddressSource::Agent => {}
+            // Leases come from libvirt networks; this driver's NICs are on none (user,
+            // bridge, ethernet), which libvirt answers with no interfaces.
+            AddressSource::Lease => return Ok(Vec::new()),
+            AddressSource::Arp => {
+                let st = self.lock();
+                let d = st.get(lookup)?;
+                let live = d.run.as_ref().map_or(&d.def, |r| &r.live);
+                return Ok(arp_interfaces(live));
+            }
+        }
+        let mut s = self
+            .agent_session(lookup, "virDomainInterfaceAddresses")
+            .await?;
+        let v = s
+            .run(&json!({"execute": "guest-network-get-interfaces"}))
+            .await?;
+        replies::interfaces(&v)
+    }
+
+    /// libvirt: virDomainFSFreeze.
+    pub(crate) async fn fs_freeze(
+        &self,
+        lookup: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> Result<u32, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainFSFreeze")?;
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainFSFreeze").await?;
+        replies::count(&s.run(&replies::freeze_command(mountpoints)).await?)
+    }
+
+    /// libvirt: virDomainFSThaw; thawing some mount points only is not possible.
+    pub(crate) async fn fs_thaw(
+        &self,
+        lookup: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> Result<u32, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainFSThaw")?;
+        if !mountpoints.is_empty() {
+            return Err(VirtError::new(
+                ErrorCode::ArgumentUnsupported,
+                ErrorDomain::Qemu,
+                "specifying mountpoints is not supported",
+            ));
+        }
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainFSThaw").await?;
+        replies::count(&s.run(&json!({"execute": "guest-fsfreeze-thaw"})).await?)
+    }
+
+    /// libvirt: virDomainGetTime.
+    pub(crate) async fn domain_time(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> Result<(i64, u32), VirtError> {
+        self.check_flags(flags, 0, "qemuDomainGetTime")?;
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainGetTime").await?;
+        replies::time(&s.run(&json!({"execute": "guest-get-time"})).await?)
+    }
+
+    /// libvirt: virDomainSetTime. Under the domain job, as libvirt: the agent sets the
+    /// clock, then `rtc-reset-reinjection` drops the RTC interrupts owed for the jump.
+    pub(crate) async fn set_domain_time(
+        &self,
+        lookup: &DomainLookup,
+        seconds: i64,
+        nseconds: u32,
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        let sync = SetDomainTimeFlag::Sync as u32;
+        self.check_flags(flags, sync, "qemuDomainSetTime")?;
+        let cmd = replies::set_time_command(seconds, nseconds, flags & sync != 0)?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetTime").await?;
+        let a = self.active(&uuid)?;
+        {
+            let mut s = self.agent_session(lookup, "virDomainSetTime").await?;
+            s.run(&cmd).await?;
+        }
+        match a.qmp.execute("rtc-reset-reinjection", None).await {
+            Ok(_) => Ok(()),
+            Err(crate::qmp::QmpError::Command { class, .. }) if class == "CommandNotFound" => {
+                Ok(())
+            }
+            Err(e) => Err(e.to_virt("rtc-reset-reinjection")),
+        }
+    }
+
+    /// libvirt: virDomainGetHostname. The agent is the default source; leases need a
+    /// libvirt network, which this driver does not use.
+    pub(crate) async fn domain_hostname(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> Result<String, VirtError> {
+        let (lease, agent) = (
+            GetDomainHostnameFlag::Lease as u32,
+            GetDomainHostnameFlag::Agent as u32,
+        );
+        self.check_flags(flags, lease | agent, "qemuDomainGetHostname")?;
+        if flags & lease != 0 && flags & agent != 0 {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Qemu,
+                "Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are \
+                 mutually exclusive",
+            ));
+        }
+        self.require_active(lookup)?;
+        if flags & lease != 0 {
+            // No libvirt network hands this driver's guests a lease, hence no name.
+            let name = self.lock().get(lookup)?.def.name.clone();
+            return Err(VirtError::new(
+                ErrorCode::NoHostname,
+                ErrorDomain::Qemu,
+                format!("no hostname found for domain {name}"),
+            ));
+        }
+        let mut s = self.agent_session(lookup, "virDomainGetHostname").await?;
+        replies::hostname(&s.run(&json!({"execute": "guest-get-host-name"})).await?)
+    }
+
+    /// libvirt: virDomainGetGuestInfo. With no type asked for, every type the agent supports
+    /// (commands it lacks are skipped); asked types it lacks are errors.
+    pub(crate) async fn guest_info(
+        &self,
+        lookup: &DomainLookup,
+        types: u32,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainGetGuestInfo")?;
+        if types & !ALL_TYPES != 0 {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Qemu,
+                format!(
+                    "unsupported guest information types '0x{:x}'",
+                    types & !ALL_TYPES
+                ),
+            ));
+        }
+        let report = types != 0;
+        let wanted = if types == 0 { ALL_TYPES } else { types };
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainGetGuestInfo").await?;
+        let mut p = Params::default();
+        let mut ifaces = None;
+        for (bit, command) in [
+            (GuestInfoType::Users, "guest-get-users"),
+            (GuestInfoType::Os, "guest-get-osinfo"),
+            (GuestInfoType::Timezone, "guest-get-timezone"),
+            (GuestInfoType::Hostname, "guest-get-host-name"),
+            (GuestInfoType::Filesystem, "guest-get-fsinfo"),
+            (GuestInfoType::Disks, "guest-get-disks"),
+            (GuestInfoType::Interfaces, "guest-network-get-interfaces"),
+        ] {
+            if wanted & bit as u32 == 0 {
+                continue;
+            }
+            let v = match s.call(&json!({ "execute": command })).await {
+                Ok(r) => r.value,
+                Err(e) if !report && e.is_unsupported() => continue,
+                Err(e) => return Err(e.to_virt()),
+            };
+            // libvirt leaves out file systems, disks and interfaces when there are none.
+            if v.as_array().is_some_and(Vec::is_empty)
+                && matches!(
+                    bit,
+                    GuestInfoType::Filesystem | GuestInfoType::Disks | GuestInfoType::Interfaces
+                )
+            {
+                continue;
+            }
+            match bit {
+                GuestInfoType::Users => replies::users(&v, &mut p)?,
+                GuestInfoType::Os => replies::os(&v, &mut p)?,
+                GuestInfoType::Timezone => replies::timezone(&v, &mut p)?,
+                GuestInfoType::Hostname => p.0.push(TypedParam::new(
+                    "hostname",
+                    TypedValue::String(replies::hostname(&v)?),
+                )),
+                GuestInfoType::Filesystem => replies::filesystems(&v, &s.live, &mut p)?,
+                GuestInfoType::Disks => replies::disks(&v, &s.live, &mut p)?,
+                _ => ifaces = Some(replies::interfaces(&v)?),
+            }
+        }
+        if let Some(ifaces) = ifaces {
+            replies::interface_params(&ifaces, &mut p);
+        }
+        Ok(p.0)
+    }
+
+    /// libvirt: virDomainQemuAgentCommand. The reply as libvirt returns it (compact JSON,
+    /// order kept); NOWAIT sends the command and answers an empty string (libvirt reports a
+    /// timeout there instead, having never waited).
+    pub(crate) async fn qemu_agent_command(
+        &self,
+        lookup: &DomainLookup,
+        command: &str,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<String, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainQemuAgentCommand")?;
+        let t = AgentTimeout::from_libvirt(timeout, ErrorDomain::Qemu)?;
+        let text = virt_core::jsontext::compact(command).map_err(|e| {
+            VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                format!("cannot parse json {command}: {e}"),
+            )
+        })?;
+        let name = serde_json::from_str::<serde_json::Value>(&text)
+            .ok()
+            .and_then(|v| {
+                v.get("execute")
+                    .and_then(|e| e.as_str().map(str::to_string))
+            })
+            .unwrap_or_else(|| "<unknown>".into());
+        self.require_active(lookup)?;
+        let mut s = self
+            .agent_session(lookup, "virDomainQemuAgentCommand")
+            .await?;
+        if t == AgentTimeout::NoWait {
+            s.send_only(&text).await?;
+            return Ok(String::new());
+        }
+        let reply = s.run_text(&text, &name, t.wait()).await?;
+        virt_core::jsontext::compact(&reply.text)
+            .map_err(|e| AgentError::Protocol(e.to_string()).to_virt())
+    }
+}

@@ -287,7 +287,6 @@ async fn domxml_to_native_matches_libvirt_on_the_common_subset() {
     let made: Vec<_> = std::fs::read_dir(&our_base)
         .into_iter()
         .chain(std::fs::read_dir(our_base.join("channel/target")))
-        .into_iter()
         .flatten()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("domain-"))

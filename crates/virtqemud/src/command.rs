@@ -59,10 +59,12 @@ use crate::net::TapDevice;
 mod channel;
 mod devices;
 mod disk;
+mod features;
 mod graphics;
 mod honour;
 mod json;
 mod pci;
+mod smbios;
 mod sound;
 mod tpm;
 mod usb;
@@ -301,7 +303,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     }
     let pflash = firmware_args(&mut b);
     machine_args(&mut b, &machine, pflash);
-    if let Some(cpu) = cpu_arg(def, ctx, accel)? {
+    if let Some(cpu) = features::cpu(cpu_arg(def, ctx, accel)?, def, accel)? {
         b.arg("-cpu", cpu);
     }
     if pflash.0 && def.os.loader.as_ref().and_then(|l| l.secure) == Some(true) {
@@ -311,6 +313,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     memory_args(&mut b);
     b.arg("-smp", smp(def));
     b.arg("-uuid", def.uuid.to_string());
+    smbios::args(&mut b)?;
     b.args.push("-no-user-config".into());
     b.args.push("-nodefaults".into());
     b.arg(
@@ -329,6 +332,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     pm_args(&mut b);
     boot_args(&mut b);
     devices::all(&mut b)?;
+    features::devices(&mut b);
     b.arg(
         "-sandbox",
         "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
@@ -455,6 +459,7 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
             m.push_str(&format!(",{name}={}", if state { "on" } else { "off" }));
         }
     }
+    m.push_str(&features::machine_props(b.def));
     m.push_str(",dump-guest-core=off");
     let pc = b.family != Family::Other;
     if pc {
@@ -471,12 +476,13 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
         m.push_str(",acpi=off");
     }
     b.arg("-machine", m);
+    let accel = match b.accel {
+        Accel::Kvm => "kvm",
+        Accel::Tcg => "tcg",
+    };
     b.arg(
         "-accel",
-        match b.accel {
-            Accel::Kvm => "kvm",
-            Accel::Tcg => "tcg",
-        },
+        format!("{accel}{}", features::accel_props(b.def, b.accel)),
     );
 }
 

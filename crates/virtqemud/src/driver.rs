@@ -63,6 +63,9 @@ pub struct QemuDriver {
     /// Probed emulators (capabilities, domain capabilities, vCPU limits), probed on first
     /// use and cached in `STATE/qemu/capabilities`.
     pub(crate) probed: ProbedEmulators,
+    /// The machine-name prefix of guest cgroups, `None` when guests are not placed in
+    /// cgroups (see `crate::cgroup`).
+    pub(crate) cgroup_prefix: Option<String>,
 }
 
 impl QemuDriver {
@@ -98,6 +101,7 @@ impl QemuDriver {
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
             probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
+            cgroup_prefix: crate::cgroup::machine_prefix(paths),
         });
         driver.load();
         driver

@@ -22,17 +22,23 @@
 //!   those build on;
 //! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
 //!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
-//!   `STATE/swtpm/UUID`), both prepared before QEMU starts.
+//!   `STATE/swtpm/UUID`), both prepared before QEMU starts;
+//! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
+//!   guest's QEMU runs in, as libvirt names it without systemd.
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
 //! completes in milliseconds; after a daemon restart it is an orphan that PID 1 may never
 //! reap, which is why liveness reads the state letter in `/proc/PID/stat`. The monitor is a
-//! socket QEMU creates (libvirt pre-binds it). Not implemented yet: removing vCPUs from a
-//! running domain (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, compressed
-//! save images, snapshots. The guest agent's timeout defaults to 5 s per command where
-//! libvirt waits forever after a successful resync: a silent agent never hangs a call
-//! (`guest-agent-timeout --timeout -2` restores libvirt's wait).
+//! socket QEMU creates (libvirt pre-binds it). QEMU joins its cgroup just after exec rather
+//! than before (its vCPUs are still stopped). `<smbios mode='host'/>` reads the host's tables
+//! from `/sys/class/dmi/id` instead of running dmidecode. Under TCG `hv-vpindex` is left off
+//! the command line, which QEMU 7.2 refuses there (libvirt's start of such a guest fails).
+//! The guest agent's timeout defaults to 5 s per command where libvirt waits forever after a
+//! successful resync: a silent agent never hangs a call (`guest-agent-timeout --timeout -2`
+//! restores libvirt's wait). Not implemented yet: removing vCPUs from a running domain
+//! (OPERATION_UNSUPPORTED; adding them works), START_AUTODESTROY, compressed save images,
+//! snapshots.
 
 #![warn(missing_docs)]
 
@@ -42,6 +48,8 @@ pub mod agent;
 /// Device aliases given at start: QOM ids and `<alias>` in the live XML.
 mod aliases;
 mod arp;
+/// The cgroup a guest's QEMU runs in (`<resource><partition>`).
+mod cgroup;
 pub mod command;
 mod domains;
 mod driver;

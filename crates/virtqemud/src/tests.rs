@@ -15,6 +15,7 @@ use virt_core::{Driver, ErrorCode};
 use crate::{QemuDriver, QemuRegistry};
 
 mod agent_channel;
+mod features_guests;
 mod firmware_tpm;
 mod guests;
 mod stats_bench;

@@ -61,6 +61,8 @@ pub struct DomainDef {
     pub numatune: Option<NumaTune>,
     /// `<resource><partition>`: the cgroup partition.
     pub resource_partition: Option<String>,
+    /// `<sysinfo>` elements, in document order.
+    pub sysinfo: Vec<super::sysinfo::Sysinfo>,
     /// `<bootloader>` (host-side bootloader, Xen PV / bhyve).
     pub bootloader: Option<String>,
     /// `<bootloader_args>`.

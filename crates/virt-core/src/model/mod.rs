@@ -11,6 +11,7 @@ pub mod fs;
 pub mod hostdev;
 pub mod node;
 pub mod snapshot;
+pub mod sysinfo;
 pub mod tpm;
 pub mod tuning;
 pub mod xmlnode;

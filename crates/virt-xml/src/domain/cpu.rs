@@ -1,6 +1,6 @@
-//! `<features>`, `<cpu>` and `<clock>`.
+//! `<cpu>` and `<clock>`.
 
-use virt_core::model::domain::{ClockDef, CpuDef, CpuFeature, CpuTopology, Feature, Timer};
+use virt_core::model::domain::{ClockDef, CpuDef, CpuFeature, CpuTopology, Timer};
 use virt_core::model::enums::{
     ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
     TickPolicy, TimerName,
@@ -10,169 +10,6 @@ use virt_core::model::DomainDef;
 use crate::strict::Cursor;
 use crate::writer::Writer;
 use crate::XmlError;
-
-/// How a feature is written.
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    /// Presence means on: `<acpi/>`.
-    Flag,
-    /// `<vmport state='on|off'/>`, printed with its state even when written bare.
-    Tristate,
-    /// One attribute from a word list: `<ioapic driver='kvm'/>`.
-    Attr(&'static str, &'static [&'static str]),
-    /// A group of `state='on|off'` sub-features, some with one more attribute when on.
-    Group(&'static [(&'static str, Option<&'static str>)]),
-}
-
-const HYPERV: &[(&str, Option<&str>)] = &[
-    ("relaxed", None),
-    ("vapic", None),
-    ("spinlocks", Some("retries")),
-    ("vpindex", None),
-    ("runtime", None),
-    ("synic", None),
-    ("stimer", None),
-    ("reset", None),
-    ("vendor_id", Some("value")),
-    ("frequencies", None),
-    ("reenlightenment", None),
-    ("tlbflush", None),
-    ("ipi", None),
-    ("evmcs", None),
-    ("avic", None),
-];
-
-const KVM: &[(&str, Option<&str>)] = &[
-    ("hidden", None),
-    ("hint-dedicated", None),
-    ("poll-control", None),
-    ("pv-ipi", None),
-    ("dirty-ring", Some("size")),
-];
-
-/// The features this parser understands, in libvirt's canonical (print) order.
-const FEATURES: &[(&str, Kind)] = &[
-    ("acpi", Kind::Flag),
-    ("apic", Kind::Attr("eoi", &["on", "off"])),
-    ("pae", Kind::Flag),
-    ("hap", Kind::Tristate),
-    ("viridian", Kind::Flag),
-    ("privnet", Kind::Flag),
-    ("hyperv", Kind::Group(HYPERV)),
-    ("kvm", Kind::Group(KVM)),
-    ("pvspinlock", Kind::Tristate),
-    ("pmu", Kind::Tristate),
-    ("vmport", Kind::Tristate),
-    ("gic", Kind::Attr("version", &["2", "3", "host"])),
-    ("smm", Kind::Tristate),
-    ("ioapic", Kind::Attr("driver", &["kvm", "qemu"])),
-    ("vmcoreinfo", Kind::Tristate),
-    ("htm", Kind::Tristate),
-    ("nested-hv", Kind::Tristate),
-    ("ccf-assist", Kind::Tristate),
-];
-
-pub(super) fn parse_features(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
-    let Some(mut f) = c.child("features")? else {
-        return Ok(());
-    };
-    for (name, kind) in FEATURES {
-        let Some(mut e) = f.child(name)? else {
-            continue;
-        };
-        let mut feature = Feature {
-            name: name.to_string(),
-            ..Feature::default()
-        };
-        match kind {
-            Kind::Flag => {}
-            Kind::Tristate => feature.state = Some(e.attr_on_off("state")?.unwrap_or(true)),
-            Kind::Attr(attr, words) => {
-                if let Some(v) = e.attr_word(attr, words)? {
-                    feature.attributes.push((attr.to_string(), v));
-                }
-            }
-            Kind::Group(list) => {
-                if *name == "hyperv" {
-                    let mode = e.attr_word("mode", &["custom", "passthrough"])?;
-                    feature
-                        .attributes
-                        .push(("mode".into(), mode.unwrap_or_else(|| "custom".into())));
-                }
-                feature.children = parse_group(&mut e, list)?;
-            }
-        }
-        e.finish()?;
-        def.features.push(feature);
-    }
-    f.finish()
-}
-
-fn parse_group(
-    e: &mut Cursor<'_>,
-    list: &[(&str, Option<&str>)],
-) -> Result<Vec<Feature>, XmlError> {
-    let mut out = Vec::new();
-    for (name, extra) in list {
-        let Some(mut sub) = e.child(name)? else {
-            continue;
-        };
-        let state = sub.attr_on_off("state")?.ok_or_else(|| XmlError::Missing {
-            path: sub.attr_path("state"),
-        })?;
-        let mut f = Feature {
-            name: name.to_string(),
-            state: Some(state),
-            ..Feature::default()
-        };
-        if let (true, Some(attr)) = (state, extra) {
-            let v = sub.attr_req(attr)?;
-            let ok = match *attr {
-                "retries" => crate::strict::parse_u32(v).is_some_and(|n| n >= 4095),
-                "size" => crate::strict::parse_u32(v)
-                    .is_some_and(|n| n.is_power_of_two() && (1024..=65536).contains(&n)),
-                _ => !v.is_empty() && v.chars().count() <= 12,
-            };
-            if !ok {
-                return Err(sub.invalid_attr(attr, v, "out of range for this feature"));
-            }
-            f.attributes.push((attr.to_string(), v.to_string()));
-        }
-        sub.finish()?;
-        out.push(f);
-    }
-    Ok(out)
-}
-
-pub(super) fn format_features(w: &mut Writer, def: &DomainDef) {
-    if def.features.is_empty() {
-        return;
-    }
-    w.tag("features").open();
-    for f in &def.features {
-        let mut tag = w.tag(&f.name);
-        if let Some(s) = f.state {
-            tag = tag.on_off("state", Some(s));
-        }
-        for (k, v) in &f.attributes {
-            tag = tag.attr(k, v);
-        }
-        if f.children.is_empty() {
-            tag.empty();
-            continue;
-        }
-        tag.children(|w| {
-            for c in &f.children {
-                let mut t = w.tag(&c.name).on_off("state", c.state);
-                for (k, v) in &c.attributes {
-                    t = t.attr(k, v);
-                }
-                t.empty();
-            }
-        });
-    }
-    w.close("features");
-}
 
 pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
     let Some(mut e) = c.child("cpu")? else {
@@ -389,6 +226,21 @@ pub(super) fn parse_clock(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(),
                 &["auto", "native", "emulate", "paravirt", "smpsafe"],
             )?,
         };
+        if matches!(name, TimerName::Kvmclock | TimerName::Hypervclock) {
+            // Paravirtual clocks have no tick policy, tracking, frequency or mode (libvirt).
+            let set = [
+                ("tickpolicy", timer.tickpolicy.is_some()),
+                ("track", timer.track.is_some()),
+                ("frequency", timer.frequency.is_some()),
+                ("mode", timer.mode.is_some()),
+            ];
+            if let Some((attr, _)) = set.iter().find(|(_, s)| *s) {
+                return Err(XmlError::Unsupported {
+                    path: t.attr_path(attr),
+                    message: format!("timer {name} doesn't support setting of timer {attr}"),
+                });
+            }
+        }
         t.finish()?;
         clock.timers.push(timer);
     }

@@ -7,10 +7,12 @@
 
 mod cpu;
 mod cputune;
+mod features;
 mod general;
 mod implicit;
 mod os;
 pub(crate) mod postparse;
+mod sysinfo;
 mod tuning;
 
 use virt_core::model::DomainDef;
@@ -65,6 +67,7 @@ const KNOWN: &[&str] = &[
     "cputune",
     "numatune",
     "resource",
+    "sysinfo",
     "bootloader",
     "bootloader_args",
     "os",
@@ -104,6 +107,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
             return Err(c.invalid_attr("id", id, "expected an integer"));
         }
     }
+    let uuid_given = sysinfo::uuid_given(c.element());
     parse_identity(&mut c, &mut def)?;
     general::parse_memory(&mut c, &mut def)?;
     tuning::parse_blkiotune(&mut c, &mut def)?;
@@ -114,11 +118,13 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     cputune::parse_cputune(&mut c, &mut def)?;
     general::parse_numatune(&mut c, &mut def)?;
     general::parse_resource(&mut c, &mut def)?;
+    sysinfo::parse(&mut c, &mut def)?;
+    sysinfo::reconcile_uuid(&mut def, uuid_given, c.path())?;
     def.bootloader = non_empty(c.child_text("bootloader")?);
     def.bootloader_args = non_empty(c.child_text("bootloader_args")?);
     os::parse(&mut c, &mut def)?;
     tuning::parse_idmap(&mut c, &mut def)?;
-    cpu::parse_features(&mut c, &mut def)?;
+    features::parse_features(&mut c, &mut def)?;
     cpu::parse_cpu(&mut c, &mut def)?;
     cpu::parse_clock(&mut c, &mut def)?;
     general::parse_lifecycle(&mut c, &mut def)?;
@@ -209,11 +215,12 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
         w.close("metadata");
     }
     general::format_memory_vcpu(&mut w, def);
+    sysinfo::format(&mut w, def);
     w.text_elem("bootloader", def.bootloader.as_deref());
     w.text_elem("bootloader_args", def.bootloader_args.as_deref());
     os::format(&mut w, def);
     tuning::format_idmap(&mut w, def);
-    cpu::format_features(&mut w, def);
+    features::format_features(&mut w, def);
     cpu::format_cpu(&mut w, def);
     cpu::format_clock(&mut w, def);
     general::format_lifecycle(&mut w, def);

@@ -22,6 +22,12 @@ const PATHS: &[&str] = &[
     "/domain/vcpu",
     "/domain/vcpu/@placement",
     "/domain/vcpu/@current",
+    // `<resource><partition>`: the cgroup partition (crate::cgroup).
+    "/domain/resource",
+    "/domain/resource/partition",
+    // SMBIOS tables and fw_cfg entries (command/smbios.rs).
+    "/domain/sysinfo/**",
+    "/domain/os/smbios/**",
     "/domain/os",
     "/domain/os/@firmware",
     "/domain/os/firmware/**",
@@ -43,8 +49,16 @@ const PATHS: &[&str] = &[
     "/domain/features/apic",
     "/domain/features/pae",
     "/domain/features/vmport/**",
+    // Hyper-V, KVM and machine features (command/features.rs); not <msrs>, which QEMU has
+    // no per-guest control for (libvirt's QEMU driver stores it and does nothing).
+    "/domain/features/hyperv/**",
+    "/domain/features/kvm/**",
+    "/domain/features/pvspinlock/**",
+    "/domain/features/pmu/**",
     "/domain/features/smm",
     "/domain/features/smm/@state",
+    "/domain/features/ioapic/**",
+    "/domain/features/vmcoreinfo/**",
     "/domain/cpu",
     "/domain/cpu/@mode",
     "/domain/cpu/@match",
@@ -175,7 +189,10 @@ const VALUES: &[(&str, &[&str])] = &[
     ("/domain/@type", &["qemu", "kvm"]),
     ("/domain/vcpu/@placement", &["static"]),
     ("/domain/clock/@offset", &["utc", "localtime"]),
-    ("/domain/clock/timer/@name", &["rtc", "pit", "hpet"]),
+    (
+        "/domain/clock/timer/@name",
+        &["rtc", "pit", "hpet", "kvmclock", "hypervclock"],
+    ),
     ("/domain/clock/timer/@tickpolicy", &["catchup", "delay"]),
     ("/domain/on_poweroff", &["destroy"]),
     ("/domain/on_reboot", &["restart", "destroy"]),

@@ -1,7 +1,7 @@
 use super::*;
 use virt_core::error::ErrorCode;
 
-fn ctx() -> LaunchContext {
+pub(super) fn ctx() -> LaunchContext {
     LaunchContext {
         emulator: "/usr/bin/qemu-system-x86_64".into(),
         domain_dir: "/run/virt/qemu/domain-1-demo".into(),

@@ -22,6 +22,7 @@
 //! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
 mod agent;
+mod cgroup;
 mod channels;
 mod console;
 mod control;
@@ -350,6 +351,7 @@ impl QemuDriver {
             process::reap(run.proc.pid().pid);
         }
         self.stop_external(&run.live, run.swtpm, gone).await;
+        self.leave_cgroup(run.id, &run.live).await;
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);
         let word = reason_virsh_name(DomainState::Shutoff, why);

@@ -157,6 +157,7 @@ impl QemuDriver {
     /// The stop path for a guest found dead at reattach: its files go, the domain is shut off
     /// with reason CRASHED (a transient one is forgotten) and STOPPED / FAILED is emitted.
     fn forget_dead(&self, name: &str, live: &virt_core::model::DomainDef, st: &Status) {
+        self.forget_cgroup(st.id, live);
         super::cleanup_run_files(
             name,
             &st.lib_dir,

@@ -326,6 +326,7 @@ impl QemuDriver {
         mode: StartMode,
     ) -> DriverResult<DomainHandle> {
         let StartMode { paused, restoring } = mode;
+        self.join_cgroup(&uuid, gen)?;
         let connected = tokio::select! {
             r = Qmp::connect(monitor, MONITOR_WAIT) => r.map_err(|e| e.to_virt("qmp_capabilities")),
             _ = proc.wait_exit(MONITOR_WAIT * 2) => Err(internal("QEMU exited".into())),

@@ -20,9 +20,11 @@ use crate::process;
 use crate::status::StatusDir;
 use crate::QemuDriver;
 
-/// Kills every QEMU a test root's status files name (and any pid registered), on drop.
+/// Kills every QEMU a test root's status files name (and any pid registered), then removes
+/// the cgroups of that root's guests, on drop.
 pub(super) struct Guard {
     run: PathBuf,
+    cgroup_prefix: Option<String>,
     pids: std::sync::Mutex<Vec<process::Pid>>,
 }
 
@@ -30,6 +32,7 @@ impl Guard {
     pub(super) fn new(root: &Path) -> Guard {
         Guard {
             run: root.join("run/virt/qemu"),
+            cgroup_prefix: crate::cgroup::machine_prefix(&Paths::resolve(Some(root), Mode::System)),
             pids: Default::default(),
         }
     }
@@ -62,6 +65,9 @@ impl Drop for Guard {
                 std::thread::sleep(Duration::from_millis(5));
             }
         }
+        if let Some(prefix) = &self.cgroup_prefix {
+            crate::cgroup::sweep(prefix);
+        }
     }
 }
 
@@ -84,7 +90,7 @@ fn guest_xml(name: &str, n: u8) -> String {
     )
 }
 
-fn name(n: &str) -> DomainLookup {
+pub(super) fn name(n: &str) -> DomainLookup {
     DomainLookup::Name(n.into())
 }
 

@@ -1,0 +1,109 @@
+//! The driver's side of guest cgroups ([`crate::cgroup`]): QEMU joins its group when it has
+//! started, before its vCPUs run, and the group goes on the stop path once QEMU is gone. The
+//! live definition names the partition (`<resource><partition>/machine</partition>`) exactly
+//! when the guest was placed, which is also what tells the stop path after a daemon restart
+//! that there is a group to remove.
+//!
+//! Without usable cgroups (a read-only or missing cgroup filesystem, a session daemon) a guest
+//! with the default partition runs where the daemon runs, as libvirt's does; one whose
+//! definition names a partition is refused rather than started outside it.
+
+use std::time::Duration;
+
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::model::DomainDef;
+use virt_core::uuid::Uuid;
+use virt_core::VirtError;
+
+use crate::cgroup::{DomainCgroup, Hierarchies};
+use crate::QemuDriver;
+
+/// How long the stop path waits for the kernel to let go of a dead QEMU's group.
+const REMOVE_TRIES: u32 = 40;
+const REMOVE_PAUSE: Duration = Duration::from_millis(50);
+
+impl QemuDriver {
+    /// Moves the QEMU of run `gen` of `uuid` into its cgroup and records the partition in the
+    /// live definition.
+    pub(crate) fn join_cgroup(&self, uuid: &Uuid, gen: u64) -> DriverResult<()> {
+        let Some(prefix) = self.cgroup_prefix.as_deref() else {
+            return Ok(());
+        };
+        let Some((id, name, partition, pid)) = self.with_run(uuid, gen, |r| {
+            let p = r.live.resource_partition.clone();
+            (r.id, r.live.name.clone(), p, r.proc.pid().pid)
+        }) else {
+            return Err(VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                "the domain stopped while starting",
+            ));
+        };
+        let h = Hierarchies::detect();
+        if !h.usable() {
+            return match partition {
+                None => {
+                    tracing::debug!(domain = %name, "no writable cgroup hierarchy; the guest stays in the daemon's cgroup");
+                    Ok(())
+                }
+                Some(p) => Err(VirtError::new(
+                    ErrorCode::ConfigUnsupported,
+                    ErrorDomain::Qemu,
+                    format!("cgroup partition '{p}' requested but this host has no writable cgroup hierarchy"),
+                )
+                .at("/domain/resource/partition")),
+            };
+        }
+        let cg = DomainCgroup::new(prefix, id, &name, partition.as_deref());
+        cg.place(&h, pid).map_err(|e| e.to_virt())?;
+        tracing::debug!(domain = %name, group = %cg.relative().display(), "QEMU placed in its cgroup");
+        self.update_run(uuid, gen, |r| {
+            r.live.resource_partition = Some(cg.partition.clone());
+        });
+        Ok(())
+    }
+
+    /// The group run `id` of `live` was placed in, if it was.
+    fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
+        let prefix = self.cgroup_prefix.as_deref()?;
+        let partition = live.resource_partition.as_deref()?;
+        Some(DomainCgroup::new(prefix, id, &live.name, Some(partition)))
+    }
+
+    /// Removes the group of a stopped run (QEMU is dead), waiting briefly while the kernel
+    /// still counts the exiting process; failures are logged, the stop goes on.
+    pub(crate) async fn leave_cgroup(&self, id: u32, live: &DomainDef) {
+        let Some(cg) = self.cgroup_of(id, live) else {
+            return;
+        };
+        let h = Hierarchies::detect();
+        for _ in 0..REMOVE_TRIES {
+            match cg.remove(&h) {
+                Ok(true) => return,
+                Ok(false) => tokio::time::sleep(REMOVE_PAUSE).await,
+                Err(e) => {
+                    tracing::warn!(domain = %live.name, error = %e, "cannot remove the guest's cgroup");
+                    return;
+                }
+            }
+        }
+        tracing::warn!(domain = %live.name, group = %cg.relative().display(), "the guest's cgroup is still busy; left in place");
+    }
+
+    /// [`QemuDriver::leave_cgroup`] for a guest that died long ago (found dead at reattach):
+    /// one attempt.
+    pub(crate) fn forget_cgroup(&self, id: u32, live: &DomainDef) {
+        if let Some(cg) = self.cgroup_of(id, live) {
+            match cg.remove(&Hierarchies::detect()) {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(domain = %live.name, "the dead guest's cgroup is still busy; left in place")
+                }
+                Err(e) => {
+                    tracing::warn!(domain = %live.name, error = %e, "cannot remove the dead guest's cgroup")
+                }
+            }
+        }
+    }
+}

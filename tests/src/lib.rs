@@ -6,6 +6,7 @@ pub mod guest;
 pub mod pki;
 pub mod qemu;
 pub mod realworld;
+pub mod virt_install;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -5,6 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use std::io::Read;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use crate::guest::READY_MARKER;
 use crate::workspace_bin;
 
 /// Kills every QEMU and swtpm the root's status files name (and the pids noted), on drop.
@@ -88,4 +93,77 @@ pub fn virt_ok(root: &Path, args: &[&str]) -> String {
     let (ok, out, err) = virt(root, args);
     assert!(ok, "virt {args:?} failed: {err}");
     out
+}
+
+/// The serial pty of running `name`, from its live XML.
+pub fn pty_of(root: &Path, name: &str) -> String {
+    let xml = virt_ok(root, &["dumpxml", name]);
+    xml.split("<source path='")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .unwrap_or_else(|| panic!("no pty in {xml}"))
+        .to_string()
+}
+
+/// Reads `name`'s serial console until the ready marker; the time it took from `since`.
+pub fn until_marker(root: &Path, name: &str, since: Instant, limit: Duration) -> Duration {
+    let mut pty = std::fs::File::open(pty_of(root, name)).expect("open the pty");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut seen = String::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pty.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            if seen.contains(READY_MARKER) {
+                let _ = tx.send(since.elapsed());
+                break;
+            }
+        }
+    });
+    rx.recv_timeout(limit)
+        .unwrap_or_else(|_| panic!("{name}: no ready marker within {limit:?}"))
+}
+
+/// Whether `pid` runs (a zombie does not: nobody may reap an orphan here).
+pub fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next().map(str::to_string))
+        })
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
+/// Waits until the guest's agent answers `domifaddr --source agent`; its output.
+pub fn wait_for_agent(root: &Path, name: &str) -> String {
+    let end = Instant::now() + Duration::from_secs(180);
+    loop {
+        let (ok, out, err) = virt(root, &["domifaddr", name, "--source", "agent"]);
+        if ok {
+            return out;
+        }
+        assert!(
+            Instant::now() < end,
+            "the agent of {name} never answered: {err}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Polls `domstate NAME --reason` until it reads `want` or `limit` passes; the last reading.
+pub fn wait_domstate(root: &Path, name: &str, want: &str, limit: Duration) -> String {
+    let end = Instant::now() + limit;
+    loop {
+        let s = virt_ok(root, &["domstate", name, "--reason"])
+            .trim()
+            .to_string();
+        if s == want || Instant::now() > end {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -26,7 +26,7 @@ use virt_tests::backend::ProcessDaemon;
 use virt_tests::guest::{
     test_guest_with_agent, GuestImage, AGENT_GUEST_ADDR, AGENT_GUEST_HOSTNAME, GUEST_CMDLINE,
 };
-use virt_tests::qemu::{virt, virt_ok, QemuGuard};
+use virt_tests::qemu::{virt, virt_ok, wait_domstate, wait_for_agent, QemuGuard};
 use virt_tests::DaemonUnderTest;
 
 const AGENT_CHANNEL: &str =
@@ -64,35 +64,6 @@ fn define_and_start(root: &Path, name: &str, xml: &str) {
     std::fs::write(&file, xml).expect("write xml");
     virt_ok(root, &["define", &file.display().to_string()]);
     virt_ok(root, &["start", name]);
-}
-
-/// Waits until the guest's agent answers `domifaddr --source agent`; its output.
-fn wait_for_agent(root: &Path, name: &str) -> String {
-    let end = Instant::now() + Duration::from_secs(180);
-    loop {
-        let (ok, out, err) = virt(root, &["domifaddr", name, "--source", "agent"]);
-        if ok {
-            return out;
-        }
-        assert!(
-            Instant::now() < end,
-            "the agent of {name} never answered: {err}"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-fn wait_domstate(root: &Path, name: &str, want: &str, limit: Duration) -> String {
-    let end = Instant::now() + limit;
-    loop {
-        let s = virt_ok(root, &["domstate", name, "--reason"])
-            .trim()
-            .to_string();
-        if s == want || Instant::now() > end {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// `Time: N` of `domtime NAME` as N.

@@ -10,14 +10,12 @@
 //! `--keep-tpm` keeps and a plain undefine removes. Every QEMU and swtpm is killed at the
 //! end, pass or fail.
 
-use std::io::Read;
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use virt_tests::backend::ProcessDaemon;
-use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
-use virt_tests::qemu::{virt, virt_ok, QemuGuard};
+use virt_tests::guest::{test_guest, GUEST_CMDLINE};
+use virt_tests::qemu::{running, until_marker, virt, virt_ok, QemuGuard};
 use virt_tests::DaemonUnderTest;
 
 /// The test guest on q35 with `os_attrs` and `os_inner` in `<os>` and `devices` added.
@@ -41,38 +39,6 @@ fn define(root: &Path, name: &str, xml: &str) {
     virt_ok(root, &["define", &file.display().to_string()]);
 }
 
-/// The serial pty of running `name`, from its live XML.
-fn pty_of(root: &Path, name: &str) -> String {
-    let xml = virt_ok(root, &["dumpxml", name]);
-    xml.split("<source path='")
-        .nth(1)
-        .and_then(|r| r.split('\'').next())
-        .unwrap_or_else(|| panic!("no pty in {xml}"))
-        .to_string()
-}
-
-/// Reads `name`'s serial console until the ready marker; the time it took from `since`.
-fn until_marker(root: &Path, name: &str, since: Instant, limit: Duration) -> Duration {
-    let mut pty = std::fs::File::open(pty_of(root, name)).expect("open the pty");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut seen = String::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = pty.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-            if seen.contains(READY_MARKER) {
-                let _ = tx.send(since.elapsed());
-                break;
-            }
-        }
-    });
-    rx.recv_timeout(limit)
-        .unwrap_or_else(|_| panic!("{name}: no ready marker within {limit:?}"))
-}
-
 fn status_text(root: &Path, name: &str) -> String {
     std::fs::read_to_string(root.join(format!("run/virt/qemu/{name}.xml"))).expect("status")
 }
@@ -85,17 +51,6 @@ fn swtpm_pid(root: &Path, name: &str) -> i32 {
         .and_then(|r| r.split('\'').next())
         .and_then(|p| p.parse().ok())
         .expect("swtpm pid in the status file")
-}
-
-/// Whether `pid` runs (a zombie does not: nobody may reap an orphan here).
-fn running(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next().map(str::to_string))
-        })
-        .is_some_and(|state| state != "Z" && state != "X")
 }
 
 #[test]

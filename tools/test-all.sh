@@ -36,6 +36,15 @@ if [ ${#need[@]} -gt 0 ]; then
     "${need[@]}" "${extra[@]}" >/dev/null
 fi
 
+# The real libvirt 9.0 (QEMU and test drivers) the QEMU driver is compared with, and Debian's
+# virt-install, which writes the real-world corpus of tests/tests/qemu_realworld.rs.
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+$SUDO bash ../shared/tools/libvirt-anchor.sh
+if ! dpkg -s virtinst >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends virtinst >/dev/null
+fi
+
 # Python with grpcio for the generated-stub client test (tests/python).
 PYVENV="$PWD/target/pyvenv"
 if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
@@ -45,6 +54,7 @@ fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
+export VIRT_REQUIRE_LIBVIRT=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

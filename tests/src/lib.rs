@@ -5,6 +5,7 @@ pub mod backend;
 pub mod guest;
 pub mod pki;
 pub mod qemu;
+pub mod realworld;
 pub mod virt_install;
 
 use std::path::{Path, PathBuf};

@@ -84,6 +84,27 @@ impl Connection {
             .into_inner())
     }
 
+    /// The native configuration of `xml` in `format` (`qemu-argv`: the QEMU command line a
+    /// start would run), defining nothing. libvirt: virConnectDomainXMLToNative.
+    pub async fn domain_xml_to_native(
+        &self,
+        format: &str,
+        xml: &str,
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let req = proto::DomainXmlToNativeRequest {
+            native_format: format.to_string(),
+            domain_xml: xml.to_string(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .domain_xml_to_native(req)
+            .await?
+            .into_inner()
+            .native_config)
+    }
+
     /// What the serving daemon is: name, driver, versions, features.
     pub async fn info(&self) -> Result<proto::InfoResponse, ClientError> {
         let req = proto::InfoRequest {};

@@ -132,6 +132,24 @@ fn dominfo_matches_virsh_except_the_clock_derived_cpu_time() {
 }
 
 #[test]
+fn domxml_to_native_matches_virsh_on_the_test_driver() {
+    // The test driver has no native format (NO_SUPPORT); the CLI's own checks come first.
+    assert_same(&["domxml-to-native", "qemu-argv", "--domain", "test"]);
+    assert_same(&["domxml-to-native", "qemu-argv"]);
+    assert_same(&["domxml-to-native", "qemu-argv", "/nonexistent/dom.xml"]);
+    assert_same(&["domxml-to-native", "qemu-argv", "--domain", "nope"]);
+    assert_same(&[
+        "domxml-to-native",
+        "qemu-argv",
+        "--domain",
+        "test",
+        "--xml",
+        "/nonexistent/dom.xml",
+    ]);
+    assert_same(&["-r", "domxml-to-native", "qemu-argv", "--domain", "test"]);
+}
+
+#[test]
 fn guest_commands_match_virsh() {
     assert_same(&["domifaddr", "test"]);
     assert_same(&["domifaddr", "test", "--full", "--source", "agent"]);

@@ -14,6 +14,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetNodeInfo" => "virNodeGetInfo",
         "GetMaxVcpus" => "virConnectGetMaxVcpus",
         "GetSecurityModel" => "virNodeGetSecurityModel",
+        "DomainXmlToNative" => "virConnectDomainXMLToNative",
         "LookupDomain" => "virDomainLookupByName",
         "ListAllDomains" => "virConnectListAllDomains",
         "DefineDomain" => "virDomainDefineXML",

@@ -96,6 +96,18 @@ pub trait Driver: Send + Sync + 'static {
         unsupported!(self, "virConnectGetMaxVcpus")
     }
 
+    /// The native configuration of a domain definition in `format` (the QEMU driver's
+    /// `qemu-argv`: the command line a start would run), defining and starting nothing.
+    /// libvirt: virConnectDomainXMLToNative.
+    async fn domain_xml_to_native(
+        &self,
+        format: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virConnectDomainXMLToNative")
+    }
+
     /// Host security model `(model, doi)`. libvirt: virNodeGetSecurityModel.
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok((String::new(), String::new()))

@@ -182,11 +182,27 @@ impl QemuCommand {
         }
         lines.join(" \\\n")
     }
+
+    /// The command on one line as libvirt's domxml-to-native prints it: `VAR=value` for each
+    /// environment variable, the program, then each argument, space-separated and quoted as
+    /// [`QemuCommand::render`] quotes them.
+    pub fn render_line(&self) -> String {
+        let env = self
+            .env
+            .iter()
+            .map(|(k, v)| format!("{k}={}", shell_quote(v)));
+        let program = std::iter::once(shell_quote(&self.program.to_string_lossy()));
+        let args = self.args.iter().map(|a| shell_quote(a));
+        env.chain(program).chain(args).collect::<Vec<_>>().join(" ")
+    }
 }
 
+/// Quotes `s` for a POSIX shell as libvirt prints commands (virCommandToString): as it is
+/// unless it is empty or holds a shell metacharacter, else in single quotes with each `'`
+/// written `'\''`.
 fn shell_quote(s: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "-_=,./:@+%".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
+    const META: &str = "\r\t\n !\"#$&'()*;<>?[\\]^`{|}~";
+    if !s.is_empty() && !s.chars().any(|c| META.contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

@@ -341,6 +341,15 @@ impl Driver for QemuDriver {
         Ok(host::node_info())
     }
 
+    async fn domain_xml_to_native(
+        &self,
+        format: &str,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.xml_to_native(format, xml, flags).await
+    }
+
     async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
         self.max_vcpus_of(virt_type).await
     }
@@ -359,11 +368,11 @@ impl Driver for QemuDriver {
     }
 
     async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
-        self.define(xml, flags)
+        self.define(xml, flags).await
     }
 
     async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
-        self.validate(xml, flags)
+        self.validate(xml, flags).await
     }
 
     async fn undefine_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {

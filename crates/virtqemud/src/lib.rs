@@ -71,8 +71,12 @@ mod registry;
 pub mod stats;
 pub mod status;
 pub mod store;
+/// domxml-to-native: the command line a start would run, defining and starting nothing.
+pub mod to_native;
 /// Emulated TPMs: one swtpm per guest, its state per domain UUID.
 pub mod tpm;
+/// Define-time checks of a definition against its emulator's probed capabilities.
+mod validate;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

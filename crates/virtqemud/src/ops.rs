@@ -1,6 +1,7 @@
-//! The QEMU driver's operations on definitions: define (and its validation dry run),
-//! undefine, info, XML, autostart, domain capabilities; each writes disk before memory and
-//! emits its lifecycle event once both agree.
+//! The QEMU driver's operations on definitions: define (and its validation dry run; both check
+//! the definition against its emulator, see validate.rs), undefine, info, XML, autostart,
+//! domain capabilities; each writes disk before memory and emits its lifecycle event once both
+//! agree.
 
 use virt_core::driver::{DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
@@ -76,10 +77,21 @@ impl QemuDriver {
     /// Parses `xml` and checks it against what the driver honours and libvirt's define-time
     /// rules (firmware, TPM), filling what define fills.
     pub(crate) fn parse(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
-        let mut def =
-            self.codec
-                .parse_domain(xml)
-                .map_err(|e| if validate { located(e) } else { e })?;
+        let def = self.read(xml, validate)?;
+        self.admit_written(def, validate)
+    }
+
+    /// The XML read into a definition, nothing checked yet.
+    fn read(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        self.codec
+            .parse_domain(xml)
+            .map_err(|e| if validate { located(e) } else { e })
+    }
+
+    /// The checks of a definition a user wrote: libvirt's firmware rules, then [`admit`].
+    ///
+    /// [`admit`]: QemuDriver::admit
+    fn admit_written(&self, mut def: DomainDef, validate: bool) -> DriverResult<DomainDef> {
         crate::firmware::validate::check_define(&mut def, &self.nvram_dir).map_err(|e| {
             if validate {
                 located(e)
@@ -122,10 +134,12 @@ impl QemuDriver {
     /// installed one for its arch) and that emulator's version.
     pub(crate) fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
         let host_arch = crate::host::host_arch();
-        let emulator = def.devices.emulator.clone().or_else(|| {
-            crate::host::find_emulator(def.os.arch.as_deref().unwrap_or(&host_arch))
-                .map(|p| p.to_string_lossy().into_owned())
-        });
+        // The emulator as define checks it (validate.rs); one that cannot be found is left
+        // for that check to report.
+        let emulator = self
+            .emulator_of(def)
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned());
         let qemu_version = emulator
             .as_deref()
             .map(|e| self.version_of(std::path::Path::new(e)))
@@ -137,10 +151,21 @@ impl QemuDriver {
         }
     }
 
-    pub(crate) fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+    /// [`QemuDriver::parse`] for define, validation and create: the emulator is looked up
+    /// first, as libvirt does before anything else, and the post-parsed definition is checked
+    /// last against what that emulator can do (validate.rs).
+    pub(crate) async fn parse_checked(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        let def = self.read(xml, validate)?;
+        self.emulator_of(&def)?;
+        let def = self.admit_written(def, validate)?;
+        self.check_emulator(&def).await?;
+        Ok(def)
+    }
+
+    pub(crate) async fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
-        let def = self.parse(xml, validate)?;
+        let def = self.parse_checked(xml, validate).await?;
         let mut st = self.lock();
         let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
@@ -169,9 +194,9 @@ impl QemuDriver {
         Ok(handle)
     }
 
-    pub(crate) fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+    pub(crate) async fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
-        let def = self.parse(xml, true)?;
+        let def = self.parse_checked(xml, true).await?;
         let replaces_existing = self.lock().check_identity(&def, true)?;
         Ok(ValidatedDomain {
             xml: self.codec.format_domain(&def, STORED),

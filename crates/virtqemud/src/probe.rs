@@ -631,6 +631,17 @@ impl ProbedEmulators {
         Ok(caps)
     }
 
+    /// Records `caps` as the answer for `binary` (an existing file) as it is now, so tests can
+    /// stand in for a QEMU that is not installed.
+    #[cfg(test)]
+    pub(crate) fn seed(&self, binary: &Path, caps: QemuCaps) {
+        let now = stamp(binary).expect("a seeded emulator exists");
+        self.entries
+            .try_lock()
+            .expect("seeded before use")
+            .insert(binary.to_path_buf(), (now, Arc::new(caps)));
+    }
+
     /// Every installed `qemu-system-*` (see [`crate::host::installed_emulators`]); one that
     /// fails to probe is logged and left out.
     pub async fn all(&self) -> Vec<Arc<QemuCaps>> {

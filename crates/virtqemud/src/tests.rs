@@ -23,18 +23,39 @@ mod stats_bench;
 const U1: &str = "11111111-2222-3333-4444-555555555555";
 const U2: &str = "66666666-7777-8888-9999-000000000000";
 
+/// An executable stand-in for qemu-system-x86_64, so these tests need no QEMU: [`open`] seeds
+/// every driver's probe cache with a fixture for it (KVM and TCG, machines pc and q35).
+pub(crate) fn fake_emulator() -> &'static std::path::Path {
+    static BIN: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    let (_dir, bin) = BIN.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("fake emulator dir");
+        let bin = dir.path().join("qemu-system-x86_64");
+        std::fs::write(&bin, b"#!/bin/false\n").expect("fake emulator");
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        (dir, bin)
+    });
+    bin
+}
+
 fn xml(name: &str, uuid: &str) -> String {
     format!(
         "<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>\
-         <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os></domain>"
+         <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>\
+         <devices><emulator>{}</emulator></devices></domain>",
+        fake_emulator().display()
     )
 }
 
-fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
-    QemuDriver::open(
+pub(crate) fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
+    let d = QemuDriver::open(
         &Paths::resolve(Some(root), mode),
         Arc::new(virt_xml::LibvirtXml),
-    )
+    );
+    let bin = fake_emulator();
+    d.probed.seed(bin, crate::validate::fixture_caps(bin, true));
+    d
 }
 
 fn name(n: &str) -> DomainLookup {
@@ -215,9 +236,9 @@ async fn undefine_removes_tpm_state_unless_kept_as_libvirt() {
     let state = root.path().join("var/lib/virt/swtpm").join(U1);
     let tpm = |persistent: &str| {
         xml("t", U1).replace(
-            "</os>",
+            "</devices>",
             &format!(
-                "</os><devices><tpm model='tpm-crb'><backend type='emulator' version='2.0'{persistent}/></tpm></devices>"
+                "<tpm model='tpm-crb'><backend type='emulator' version='2.0'{persistent}/></tpm></devices>"
             ),
         )
     };
@@ -242,8 +263,8 @@ async fn undefine_removes_tpm_state_unless_kept_as_libvirt() {
     // The stored definition carries libvirt's defaults.
     d.define_domain(
         &xml("t", U1).replace(
-            "</os>",
-            "</os><devices><tpm><backend type='emulator'/></tpm></devices>",
+            "</devices>",
+            "<tpm><backend type='emulator'/></tpm></devices>",
         ),
         0,
     )
@@ -258,8 +279,8 @@ async fn undefine_removes_tpm_state_unless_kept_as_libvirt() {
     let e = d
         .define_domain(
             &xml("p", U2).replace(
-                "</os>",
-                "</os><devices><tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm></devices>",
+                "</devices>",
+                "<tpm model='tpm-tis'><backend type='passthrough'><device path='/dev/tpm0'/></backend></tpm></devices>",
             ),
             0,
         )
@@ -270,8 +291,8 @@ async fn undefine_removes_tpm_state_unless_kept_as_libvirt() {
     let e = d
         .define_domain(
             &xml("p", U2).replace(
-                "</os>",
-                "</os><devices><tpm model='tpm-tis'><backend type='emulator' version='2.0'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices>",
+                "</devices>",
+                "<tpm model='tpm-tis'><backend type='emulator' version='2.0'><encryption secret='6dd3e4a5-1d76-44ce-961f-f119f5aad935'/></backend></tpm></devices>",
             ),
             0,
         )

@@ -160,6 +160,8 @@ mod tests {
         assert!(is_allowed("/grpc.health.v1.Health/Check"));
         assert!(!is_allowed("/virt.v1.DomainService/DefineDomain"));
         assert!(!is_allowed("/virt.v1.ConnectService/GetDomainCapabilities"));
+        // libvirt's ACL for virConnectDomainXMLToNative is connect:write.
+        assert!(!is_allowed("/virt.v1.ConnectService/DomainXmlToNative"));
         assert!(!is_allowed("/virt.v1.DomainService/"));
     }
 

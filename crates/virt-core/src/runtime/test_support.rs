@@ -102,6 +102,12 @@ impl ConnectService for StubConnect {
     ) -> Res<GetSecurityModelResponse> {
         Err(Status::unimplemented("stub"))
     }
+    async fn domain_xml_to_native(
+        &self,
+        _: Request<DomainXmlToNativeRequest>,
+    ) -> Res<DomainXmlToNativeResponse> {
+        Err(Status::unimplemented("stub"))
+    }
     async fn info(&self, _: Request<InfoRequest>) -> Res<InfoResponse> {
         Err(Status::unimplemented("stub"))
     }

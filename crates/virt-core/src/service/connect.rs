@@ -97,6 +97,19 @@ impl ConnectService for Ctx {
         Ok(Response::new(GetSecurityModelResponse { model, doi }))
     }
 
+    async fn domain_xml_to_native(
+        &self,
+        req: Request<DomainXmlToNativeRequest>,
+    ) -> R<DomainXmlToNativeResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let native_config = d
+            .domain_xml_to_native(&r.native_format, &r.domain_xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(DomainXmlToNativeResponse { native_config }))
+    }
+
     async fn info(&self, _req: Request<InfoRequest>) -> R<InfoResponse> {
         let i = self.registry.daemon_info();
         Ok(Response::new(InfoResponse {

@@ -64,8 +64,29 @@ fn system(detail: String) -> VirtError {
 /// needed). CONFIG_UNSUPPORTED when a channel has no target name to name its socket after, or
 /// the path would not fit a socket address; SYSTEM_ERROR when the dir cannot be made.
 pub(crate) fn assign_paths(def: &mut DomainDef, lib_dir: &Path) -> Result<(), VirtError> {
-    if !def.devices.channels.iter().any(needs_path) {
+    if !name_paths(def, lib_dir)? {
         return Ok(());
+    }
+    let dir = channel_dir(lib_dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750))
+        })
+        .map_err(|e| {
+            system(format!(
+                "cannot create the channel dir {}: {e}",
+                dir.display()
+            ))
+        })
+}
+
+/// The naming half of [`assign_paths`], touching nothing (domxml-to-native's preview shows
+/// the paths a start would make): answers whether any channel was given a path.
+pub(crate) fn name_paths(def: &mut DomainDef, lib_dir: &Path) -> Result<bool, VirtError> {
+    if !def.devices.channels.iter().any(needs_path) {
+        return Ok(false);
     }
     let dir = channel_dir(lib_dir);
     for i in 0..def.devices.channels.len() {
@@ -101,18 +122,7 @@ pub(crate) fn assign_paths(def: &mut DomainDef, lib_dir: &Path) -> Result<(), Vi
         // The generated socket is QEMU's to listen on (libvirt's live XML says mode='bind').
         c.source.mode = Some(CharSourceMode::Bind);
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)
-        .and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o750))
-        })
-        .map_err(|e| {
-            system(format!(
-                "cannot create the channel dir {}: {e}",
-                dir.display()
-            ))
-        })
+    Ok(true)
 }
 
 /// Removes the channel dir of the run whose private dir is `lib_dir` (a missing one is fine).

@@ -22,6 +22,17 @@ pub(crate) struct Prepared {
 }
 
 impl QemuDriver {
+    /// `def` with its firmware resolved for `qemu_version`'s machine names, touching nothing
+    /// (the part of [`QemuDriver::start_external`] a domxml-to-native preview shares).
+    pub(crate) fn live_firmware(
+        &self,
+        def: &DomainDef,
+        qemu_version: u64,
+    ) -> DriverResult<DomainDef> {
+        let machine = command::machine_type(def, qemu_version);
+        firmware::resolve(def, &machine, &self.firmware_dirs, &self.nvram_dir)
+    }
+
     /// Resolves the firmware of `def` for `qemu_version`'s machine names, creates (or with
     /// `reset_nvram` recreates) its variable store, and starts swtpm for an emulated TPM with
     /// its socket in `lib_dir` and its command line in `log`.
@@ -33,8 +44,7 @@ impl QemuDriver {
         log: &Path,
         reset_nvram: bool,
     ) -> DriverResult<Prepared> {
-        let machine = command::machine_type(def, qemu_version);
-        let live = firmware::resolve(def, &machine, &self.firmware_dirs, &self.nvram_dir)?;
+        let live = self.live_firmware(def, qemu_version)?;
         firmware::nvram::ensure(&live, reset_nvram)?;
         let swtpm = match tpm::emulated(&live) {
             Some(t) => {

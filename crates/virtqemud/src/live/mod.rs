@@ -30,6 +30,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+pub(crate) mod prepare;
 mod reattach;
 mod save;
 mod start;

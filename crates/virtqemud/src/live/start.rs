@@ -1,19 +1,19 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID and the private dir, resolve the firmware and create its
-//! variable store, start swtpm for an emulated TPM (`external.rs`), give unix channels
-//! without a path one (in the live definition only, `channels.rs`), build the command line
-//! with `-S` (vCPUs stopped), spawn QEMU in its own session with its log, record the run as
-//! PAUSED / STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so
-//! a QEMU that dies at once is reported with its last log lines within milliseconds), read pty
-//! paths and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the
-//! balloon, then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or
-//! PAUSED / USER), the status file is saved and STARTED / BOOTED is emitted. A failure after
-//! the spawn kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event:
-//! nothing was reported started).
+//! The launch: allocate an ID, prepare the definition (`prepare.rs`, shared with
+//! domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
+//! (`channels.rs`) and the firmware resolved, the private and channel dirs, the UEFI variable
+//! store, swtpm for an emulated TPM (`external.rs`), taps), build the command line with `-S`
+//! (vCPUs stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
+//! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
+//! that dies at once is reported with its last log lines within milliseconds), read pty paths
+//! and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon,
+//! then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
+//! USER), the status file is saved and STARTED / BOOTED is emitted. A failure after the spawn
+//! kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event: nothing was
+//! reported started).
 
-use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,8 +29,9 @@ use virt_core::types::{DomainHandle, DomainLookup};
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
+use super::prepare::{PrepareFor, Prepared};
 use super::{Active, Run};
-use crate::command::{self, LaunchContext};
+use crate::command;
 use crate::domains::Dom;
 use crate::host;
 use crate::process::{self, ProcHandle};
@@ -52,11 +53,6 @@ const MONITOR_WAIT: Duration = Duration::from_secs(30);
 
 fn internal(detail: String) -> VirtError {
     VirtError::new(ErrorCode::InternalError, ErrorDomain::Qemu, detail)
-}
-
-/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
-fn short_name(name: &str) -> String {
-    name.chars().take(20).collect()
 }
 
 impl QemuDriver {
@@ -118,7 +114,7 @@ impl QemuDriver {
             "qemuDomainCreateXML",
         )?;
         refuse_autodestroy(flags)?;
-        let def = self.parse(xml, flags & VALIDATE != 0)?;
+        let def = self.parse_checked(xml, flags & VALIDATE != 0).await?;
         let (uuid, job) = {
             let mut st = self.lock();
             let exists = st.check_identity(&def, false)?;
@@ -188,63 +184,19 @@ impl QemuDriver {
         let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
-        // The live definition: every device named, a SPICE port picked.
-        let mut def = def;
-        crate::aliases::assign(&mut def);
-        let spice_port = self.pick_spice_port(&mut def)?;
-        let lib_dir = self
-            .run_root
-            .join(format!("domain-{id}-{}", short_name(&def.name)));
-        let monitor = lib_dir.join("monitor.sock");
         let log = self.log_dir.join(format!("{}.log", def.name));
-        prepare_dir(&lib_dir)?;
-        if let Err(e) = super::channels::assign_paths(&mut def, &lib_dir) {
-            discard_dirs(&def.name, &lib_dir);
-            return Err(e);
-        }
-        let emulator = match &def.devices.emulator {
-            Some(e) => Some(PathBuf::from(e)),
-            None => host::find_emulator(def.os.arch.as_deref().unwrap_or(&host::host_arch())),
-        };
-        let Some(emulator) = emulator else {
-            discard_dirs(&def.name, &lib_dir);
-            return Err(VirtError::new(
-                ErrorCode::ConfigUnsupported,
-                ErrorDomain::Qemu,
-                "no qemu-system binary found for the domain's architecture",
-            ));
-        };
-        let qemu_version = self.version_of(&emulator);
+        // The live definition gets its aliases, ports and firmware here.
+        let mut def = def;
         let reset_nvram = flags & create_flags::RESET_NVRAM != 0;
-        let prepared = self
-            .start_external(&def, qemu_version, &lib_dir, &log, reset_nvram)
-            .await;
-        let (def, swtpm) = match prepared {
-            Ok(p) => (p.live, p.swtpm),
-            Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
-                return Err(e);
-            }
-        };
-        let taps = match crate::net::taps_for(&def) {
-            Ok(t) => t,
-            Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
-                return Err(e);
-            }
-        };
-        let tap_names: Vec<String> = taps.iter().map(|t| t.name.clone()).collect();
-        let ctx = LaunchContext {
-            qemu_version,
-            emulator,
-            domain_dir: lib_dir.clone(),
-            monitor: monitor.clone(),
-            kvm_usable: host::kvm_available(),
-            taps,
-            start_paused: true,
-            host_model_cpu: None,
-            spice_port,
-        };
+        let Prepared {
+            ctx,
+            tap_names,
+            swtpm,
+        } = self
+            .prepare_launch(&mut def, PrepareFor::Start { id, reset_nvram })
+            .await?;
+        let lib_dir = ctx.domain_dir.clone();
+        let monitor = ctx.monitor.clone();
         let cmd = command::build(&def, &ctx);
         // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
         // exactly as long as QEMU does.
@@ -492,7 +444,7 @@ impl QemuDriver {
     /// A free TCP port for SPICE graphics with `autoport` (QEMU cannot pick one itself), put
     /// into the live definition. Ports other running guests show are skipped, and so are
     /// ports handed out in the last minute whose guest may not be listening yet.
-    fn pick_spice_port(&self, def: &mut DomainDef) -> DriverResult<Option<u16>> {
+    pub(super) fn pick_spice_port(&self, def: &mut DomainDef) -> DriverResult<Option<u16>> {
         use virt_core::model::enums::{GraphicsType, ListenType};
         // The address each display listens on by default, shown in the live XML.
         for g in &mut def.devices.graphics {
@@ -562,26 +514,9 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
 }
 
 /// Removes a failed start's private and channel dirs.
-fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
+pub(super) fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
     let _ = std::fs::remove_dir_all(lib_dir);
     super::channels::remove_dir(name, lib_dir);
-}
-
-/// Creates the private dir (0750), emptying a stale one.
-fn prepare_dir(dir: &std::path::Path) -> DriverResult<()> {
-    let _ = std::fs::remove_dir_all(dir);
-    std::fs::create_dir_all(dir)
-        .and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
-        })
-        .map_err(|e| {
-            VirtError::new(
-                ErrorCode::SystemError,
-                ErrorDomain::Qemu,
-                format!("cannot create the domain dir {}: {e}", dir.display()),
-            )
-        })
 }
 
 /// Whether the definition has a working balloon device.

@@ -1,0 +1,217 @@
+//! Preparing a definition for a launch: everything [`crate::command::build`] needs besides the
+//! definition ([`LaunchContext`]), made in one place for the two callers that must agree, a
+//! start (`start.rs`) and its preview, domxml-to-native (`to_native.rs`).
+//!
+//! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]. Both purposes make
+//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one, channel
+//! socket paths, the firmware resolved from the descriptors) and pick the emulator; `Start`
+//! then does what a start needs done on the host (the private and channel dirs created, the
+//! UEFI variable store made, swtpm started for an emulated TPM, tap devices opened and
+//! attached), while `Preview` touches nothing and puts placeholders where a start would hand
+//! QEMU a resource (taps become `/dev/null` descriptors: the command line shows fd numbers, as
+//! libvirt's preview does; channel and swtpm sockets are named where a start would make
+//! them). A new preparation step (firmware selection, channel
+//! socket paths, an swtpm socket) goes here, with its preview behaviour beside it, so the
+//! previewed command line cannot drift from the one a start runs.
+
+use std::path::PathBuf;
+
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::model::enums::InterfaceType;
+use virt_core::model::DomainDef;
+use virt_core::VirtError;
+
+use crate::command::LaunchContext;
+use crate::host;
+use crate::net::TapDevice;
+use crate::QemuDriver;
+
+/// What a preparation is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrepareFor {
+    /// A real start as domain `id`: host resources are made.
+    Start {
+        /// The domain ID the run gets (names the private dir).
+        id: u32,
+        /// Recreate the UEFI variable store from its template (VIR_DOMAIN_START_RESET_NVRAM).
+        reset_nvram: bool,
+    },
+    /// A preview of the command line (domxml-to-native): nothing on the host changes; the
+    /// private dir is named for ID -1, as libvirt's preview names it.
+    Preview,
+}
+
+/// The outcome of a preparation.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    /// What `command::build` needs.
+    pub ctx: LaunchContext,
+    /// The names of the taps in `ctx.taps`, in interface order.
+    pub tap_names: Vec<String>,
+    /// The swtpm a start launched for an emulated TPM (killed if dropped before the run
+    /// records it); none for a preview.
+    pub swtpm: Option<crate::tpm::swtpm::Running>,
+}
+
+/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
+fn dir_name(id: &str, name: &str) -> String {
+    let short: String = name.chars().take(20).collect();
+    format!("domain-{id}-{short}")
+}
+
+/// Placeholder taps for a preview: one per bridge or ethernet interface, named as the start
+/// would name them when `<target dev>` says so, each holding `/dev/null`.
+fn placeholder_taps(def: &DomainDef) -> DriverResult<Vec<TapDevice>> {
+    let tap_nics = def
+        .devices
+        .interfaces
+        .iter()
+        .filter(|n| {
+            matches!(
+                n.interface_type,
+                InterfaceType::Bridge | InterfaceType::Ethernet
+            )
+        })
+        .enumerate();
+    let mut taps = Vec::new();
+    for (i, n) in tap_nics {
+        let fd = std::fs::File::open("/dev/null").map_err(|e| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                format!("cannot open /dev/null: {e}"),
+            )
+        })?;
+        taps.push(TapDevice {
+            name: n.target_dev.clone().unwrap_or_else(|| format!("vnet{i}")),
+            fd: fd.into(),
+        });
+    }
+    Ok(taps)
+}
+
+/// Creates the private dir (0750), emptying a stale one.
+fn make_private_dir(dir: &std::path::Path) -> DriverResult<()> {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir)
+        .and_then(|()| {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o750))
+        })
+        .map_err(|e| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                format!("cannot create the domain dir {}: {e}", dir.display()),
+            )
+        })
+}
+
+impl QemuDriver {
+    /// Prepares `def` for a launch, or for its preview (see the module docs): `def` becomes the
+    /// live definition (every device named, a SPICE autoport picked), and what
+    /// `command::build` needs besides is returned. On a start, a failure after the private dir
+    /// was made removes it again.
+    pub(crate) async fn prepare_launch(
+        &self,
+        def: &mut DomainDef,
+        purpose: PrepareFor,
+    ) -> DriverResult<Prepared> {
+        crate::aliases::assign(def);
+        let spice_port = self.pick_spice_port(def)?;
+        let emulator = self.emulator_of(def)?;
+        let qemu_version = self.version_of(&emulator);
+        let id = match purpose {
+            PrepareFor::Start { id, .. } => id.to_string(),
+            PrepareFor::Preview => "-1".to_string(),
+        };
+        let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
+        let (taps, swtpm) = match purpose {
+            PrepareFor::Start { reset_nvram, .. } => {
+                make_private_dir(&domain_dir)?;
+                let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
+                made.await
+                    .inspect_err(|_| super::start::discard_dirs(&def.name, &domain_dir))?
+            }
+            PrepareFor::Preview => {
+                super::channels::name_paths(def, &domain_dir)?;
+                *def = self.live_firmware(def, qemu_version)?;
+                (placeholder_taps(def)?, None)
+            }
+        };
+        let tap_names = taps.iter().map(|t| t.name.clone()).collect();
+        let ctx = LaunchContext {
+            qemu_version,
+            emulator,
+            monitor: domain_dir.join("monitor.sock"),
+            domain_dir,
+            kvm_usable: host::kvm_available(),
+            taps,
+            start_paused: true,
+            host_model_cpu: None,
+            spice_port,
+        };
+        Ok(Prepared {
+            ctx,
+            tap_names,
+            swtpm,
+        })
+    }
+}
+
+impl QemuDriver {
+    /// A start's host resources, in the private dir `domain_dir`: the channel sockets' dir and
+    /// paths (`channels.rs`), the firmware resolved into `def` with its variable store and
+    /// swtpm (`external.rs`), then the taps.
+    async fn make_host_resources(
+        &self,
+        def: &mut DomainDef,
+        qemu_version: u64,
+        domain_dir: &std::path::Path,
+        reset_nvram: bool,
+    ) -> DriverResult<(Vec<TapDevice>, Option<crate::tpm::swtpm::Running>)> {
+        super::channels::assign_paths(def, domain_dir)?;
+        let log = self.log_dir.join(format!("{}.log", def.name));
+        let external = self
+            .start_external(def, qemu_version, domain_dir, &log, reset_nvram)
+            .await?;
+        *def = external.live;
+        // A tap failure drops the swtpm, which kills it.
+        let taps = crate::net::taps_for(def)?;
+        Ok((taps, external.swtpm))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_dirs_are_named_by_id_and_a_short_name() {
+        assert_eq!(dir_name("3", "web"), "domain-3-web");
+        assert_eq!(
+            dir_name("-1", "a-rather-long-domain-name-indeed"),
+            "domain--1-a-rather-long-domain"
+        );
+    }
+
+    #[test]
+    fn a_preview_holds_a_placeholder_per_tap_interface() {
+        use virt_core::xml::DomainXmlCodec;
+        let def = virt_xml::LibvirtXml
+            .parse_domain(
+                "<domain type='qemu'><name>p</name><memory>65536</memory>\
+                 <os><type>hvm</type></os><devices>\
+                 <interface type='user'><mac address='52:54:00:00:00:01'/></interface>\
+                 <interface type='bridge'><source bridge='br0'/>\
+                 <mac address='52:54:00:00:00:02'/></interface>\
+                 <interface type='ethernet'><target dev='tap7'/>\
+                 <mac address='52:54:00:00:00:03'/></interface></devices></domain>",
+            )
+            .expect("parse");
+        let taps = placeholder_taps(&def).expect("placeholders");
+        let names: Vec<&str> = taps.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["vnet0", "tap7"]);
+    }
+}

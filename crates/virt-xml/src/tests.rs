@@ -338,3 +338,33 @@ fn a_huge_drive_controller_index_is_refused_not_filled_in() {
     let e = crate::LibvirtXml.parse_domain(&named).expect_err("bounded");
     assert!(e.message().contains("sdzzzzzz"), "{}", e.message());
 }
+
+/// SPICE's channel modes and stream settings print in libvirt 9.0's order (its `dumpxml`
+/// of the same display), whatever order they were written in.
+#[test]
+fn spice_settings_print_in_libvirts_order() {
+    let graphics = "<graphics type='spice'>\
+        <listen type='socket' socket='/tmp/s.sock'/><filetransfer enable='no'/>\
+        <clipboard copypaste='no'/><mouse mode='client'/><streaming mode='filter'/>\
+        <playback compression='on'/><zlib compression='auto'/><jpeg compression='auto'/>\
+        <image compression='auto_glz'/><channel name='main' mode='insecure'/></graphics>";
+    let def = LibvirtXml
+        .parse_domain(&minimal(&format!("<devices>{graphics}</devices>")))
+        .expect("parses");
+    let xml = LibvirtXml.format_domain(&def, INACTIVE);
+    let start = xml.find("<graphics").expect("graphics");
+    let end = xml.find("</graphics>").expect("end") + "</graphics>".len();
+    let want = "<graphics type='spice'>
+      <listen type='socket' socket='/tmp/s.sock'/>
+      <channel name='main' mode='insecure'/>
+      <image compression='auto_glz'/>
+      <jpeg compression='auto'/>
+      <zlib compression='auto'/>
+      <playback compression='on'/>
+      <streaming mode='filter'/>
+      <mouse mode='client'/>
+      <clipboard copypaste='no'/>
+      <filetransfer enable='no'/>
+    </graphics>";
+    assert_eq!(&xml[start..end], want);
+}

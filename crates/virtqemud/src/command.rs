@@ -57,6 +57,7 @@ use virt_core::VirtError;
 use crate::net::TapDevice;
 
 mod channel;
+mod chardev;
 mod devices;
 mod disk;
 mod features;
@@ -64,8 +65,10 @@ mod graphics;
 mod honour;
 mod json;
 mod pci;
+mod serial;
 mod smbios;
 mod sound;
+mod spice;
 mod tpm;
 mod usb;
 mod video;

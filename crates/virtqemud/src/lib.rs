@@ -51,6 +51,8 @@ mod arp;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;
+/// Device and lifecycle rules checked at define, with libvirt's texts.
+mod define_checks;
 mod domains;
 mod driver;
 /// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.

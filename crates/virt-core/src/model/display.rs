@@ -50,8 +50,22 @@ pub struct Graphics {
     pub fullscreen: Option<bool>,
     /// `<listen>` children; the legacy `listen=` attribute mirrors the first address listen.
     pub listens: Vec<Listen>,
+    /// `<channel name=... mode=...>` (spice): `(name, mode)` in document order; names
+    /// `main`, `display`, `inputs`, `cursor`, `playback`, `record`, `smartcard`, `usbredir`;
+    /// modes `any`, `secure`, `insecure`.
+    pub channels: Vec<(String, String)>,
     /// `<image compression=...>` (spice).
     pub image_compression: Option<String>,
+    /// `<jpeg compression='auto|never|always'>` (spice).
+    pub jpeg_compression: Option<String>,
+    /// `<zlib compression='auto|never|always'>` (spice).
+    pub zlib_compression: Option<String>,
+    /// `<playback compression='on|off'>` (spice).
+    pub playback_compression: Option<bool>,
+    /// `<streaming mode='filter|all|off'>` (spice).
+    pub streaming_mode: Option<String>,
+    /// `<filetransfer enable='yes|no'>` (spice).
+    pub filetransfer_enable: Option<bool>,
     /// `<mouse mode=...>` (spice).
     pub mouse_mode: Option<String>,
     /// `<clipboard copypaste='yes|no'>` (spice).

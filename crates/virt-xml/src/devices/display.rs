@@ -141,21 +141,72 @@ fn parse_remote(c: &mut Cursor<'_>, g: &mut Graphics) -> Result<(), XmlError> {
     }
     parse_listens(c, g)?;
     if spice {
-        if let Some(mut e) = c.child("image")? {
-            g.image_compression = e.attr_word(
-                "compression",
-                &["auto_glz", "auto_lz", "quic", "glz", "lz", "off"],
-            )?;
+        parse_spice_children(c, g)?;
+    }
+    Ok(())
+}
+
+/// SPICE's channel modes and compression, streaming and transfer settings.
+fn parse_spice_children(c: &mut Cursor<'_>, g: &mut Graphics) -> Result<(), XmlError> {
+    const CHANNELS: &[&str] = &[
+        "main",
+        "display",
+        "inputs",
+        "cursor",
+        "playback",
+        "record",
+        "smartcard",
+        "usbredir",
+    ];
+    for mut ch in c.children("channel") {
+        let name = ch
+            .attr_word("name", CHANNELS)?
+            .ok_or_else(|| XmlError::Missing {
+                path: ch.attr_path("name"),
+            })?;
+        let mode = ch
+            .attr_word("mode", &["any", "secure", "insecure"])?
+            .ok_or_else(|| XmlError::Missing {
+                path: ch.attr_path("mode"),
+            })?;
+        ch.finish()?;
+        g.channels.push((name, mode));
+    }
+    if let Some(mut e) = c.child("image")? {
+        g.image_compression = e.attr_word(
+            "compression",
+            &["auto_glz", "auto_lz", "quic", "glz", "lz", "off"],
+        )?;
+        e.finish()?;
+    }
+    for (name, slot) in [
+        ("jpeg", &mut g.jpeg_compression),
+        ("zlib", &mut g.zlib_compression),
+    ] {
+        if let Some(mut e) = c.child(name)? {
+            *slot = e.attr_word("compression", &["auto", "never", "always"])?;
             e.finish()?;
         }
-        if let Some(mut e) = c.child("mouse")? {
-            g.mouse_mode = e.attr_word("mode", &["server", "client"])?;
-            e.finish()?;
-        }
-        if let Some(mut e) = c.child("clipboard")? {
-            g.clipboard_copypaste = e.attr_yes_no("copypaste")?;
-            e.finish()?;
-        }
+    }
+    if let Some(mut e) = c.child("playback")? {
+        g.playback_compression = e.attr_on_off("compression")?;
+        e.finish()?;
+    }
+    if let Some(mut e) = c.child("streaming")? {
+        g.streaming_mode = e.attr_word("mode", &["filter", "all", "off"])?;
+        e.finish()?;
+    }
+    if let Some(mut e) = c.child("filetransfer")? {
+        g.filetransfer_enable = e.attr_yes_no("enable")?;
+        e.finish()?;
+    }
+    if let Some(mut e) = c.child("mouse")? {
+        g.mouse_mode = e.attr_word("mode", &["server", "client"])?;
+        e.finish()?;
+    }
+    if let Some(mut e) = c.child("clipboard")? {
+        g.clipboard_copypaste = e.attr_yes_no("copypaste")?;
+        e.finish()?;
     }
     Ok(())
 }
@@ -213,6 +264,15 @@ fn parse_listens(c: &mut Cursor<'_>, g: &mut Graphics) -> Result<(), XmlError> {
             let ported = g.autoport || g.port.is_some() || g.tls_port.is_some();
             let ty = if g.graphics_type == GraphicsType::Vnc || ported { ListenType::Address } else { ListenType::None };
             g.listens.push(Listen { listen_type: ty, ..Listen::default() });
+        }
+        // libvirt 9.0 gives an auto-ported VNC display whose listens are all sockets an
+        // address listen too (which its start then refuses as a second listen).
+        (None, None, Some(_))
+            if g.graphics_type == GraphicsType::Vnc
+                && g.autoport
+                && g.listens.iter().all(|l| l.listen_type == ListenType::Socket) =>
+        {
+            g.listens.push(Listen { listen_type: ListenType::Address, ..Listen::default() });
         }
         _ => {}
     }
@@ -296,8 +356,28 @@ pub(super) fn format_graphics(w: &mut Writer, g: &Graphics, opts: FormatOptions)
                 .attr_opt("socket", l.socket.as_deref())
                 .empty();
         }
+        for (name, mode) in &g.channels {
+            w.tag("channel")
+                .attr("name", name)
+                .attr("mode", mode)
+                .empty();
+        }
         if let Some(c) = &g.image_compression {
             w.tag("image").attr("compression", c).empty();
+        }
+        if let Some(c) = &g.jpeg_compression {
+            w.tag("jpeg").attr("compression", c).empty();
+        }
+        if let Some(c) = &g.zlib_compression {
+            w.tag("zlib").attr("compression", c).empty();
+        }
+        if g.playback_compression.is_some() {
+            w.tag("playback")
+                .on_off("compression", g.playback_compression)
+                .empty();
+        }
+        if let Some(m) = &g.streaming_mode {
+            w.tag("streaming").attr("mode", m).empty();
         }
         if let Some(m) = &g.mouse_mode {
             w.tag("mouse").attr("mode", m).empty();
@@ -305,6 +385,11 @@ pub(super) fn format_graphics(w: &mut Writer, g: &Graphics, opts: FormatOptions)
         if g.clipboard_copypaste.is_some() {
             w.tag("clipboard")
                 .yes_no("copypaste", g.clipboard_copypaste)
+                .empty();
+        }
+        if g.filetransfer_enable.is_some() {
+            w.tag("filetransfer")
+                .yes_no("enable", g.filetransfer_enable)
                 .empty();
         }
         if g.gl_enable.is_some() || g.gl_rendernode.is_some() {

@@ -251,19 +251,23 @@ fn action<T>(
 }
 
 pub(super) fn parse_lifecycle(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
-    let no_coredump = |s: &str| {
-        LifecycleAction::from_xml(s).filter(|a| {
-            !matches!(
-                a,
-                LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart
-            )
-        })
-    };
-    def.on_poweroff =
-        Some(action(c, "on_poweroff", no_coredump)?.unwrap_or(LifecycleAction::Destroy));
-    def.on_reboot = Some(action(c, "on_reboot", no_coredump)?.unwrap_or(LifecycleAction::Restart));
+    def.on_poweroff = Some(
+        action(c, "on_poweroff", LifecycleAction::from_xml)?.unwrap_or(LifecycleAction::Destroy),
+    );
+    def.on_reboot = Some(
+        action(c, "on_reboot", LifecycleAction::from_xml)?.unwrap_or(LifecycleAction::Restart),
+    );
     def.on_crash =
         Some(action(c, "on_crash", LifecycleAction::from_xml)?.unwrap_or(LifecycleAction::Destroy));
+    // Core dumps are crash actions only (libvirt's virDomainDefLifecycleActionAllowed).
+    for (event, a) in [("poweroff", def.on_poweroff), ("reboot", def.on_reboot)] {
+        if let Some(a @ (LifecycleAction::CoredumpDestroy | LifecycleAction::CoredumpRestart)) = a {
+            return Err(XmlError::Unsupported {
+                path: format!("{}/on_{event}", c.path()),
+                message: format!("Lifecycle event '{event}' doesn't support '{a}' action"),
+            });
+        }
+    }
     def.on_lockfailure = action(c, "on_lockfailure", LockFailureAction::from_xml)?;
     Ok(())
 }

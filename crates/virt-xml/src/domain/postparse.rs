@@ -184,7 +184,12 @@ fn chardevs(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
                 ..stub_console(d.serials[0].target.port)
             };
         }
-    } else if let Some(s) = d.serials.first() {
+    } else if let Some(s) = d
+        .serials
+        .first()
+        .filter(|s| matches!(s.target.target_type.as_deref(), None | Some("isa-serial")))
+    {
+        // Only an ISA port is a console of its own accord (a USB or PCI one is not).
         let stub = CharDev {
             source: s.source.clone(),
             ..stub_console(s.target.port)

@@ -8,8 +8,8 @@
 //! USB: each controller (the EHCI of a USB2 set; its UHCI companions add no ports) has a
 //! fixed number of ports by model (qemu-xhci: `ports`, else 4; piix3-uhci: 2; EHCI: 6;
 //! pci-ohci: 3). Devices keep the ports they name; the others take the first free port of
-//! the first controller, in libvirt's device order (inputs, sound, disks, host devices,
-//! redirected devices).
+//! the first controller (then of its hubs), in libvirt's device order (host devices, disks,
+//! inputs, USB serial ports, sound, redirected devices).
 
 use std::collections::BTreeMap;
 
@@ -140,6 +140,7 @@ fn add_hubs(def: &mut DomainDef, available: usize) {
             .iter()
             .filter(|x| x.hostdev_type == "usb")
             .count()
+        + d.serials.iter().filter(|x| is_usb_serial(x)).count()
         + d.redirdevs.len()
         + d.hubs.len();
     if count > available {
@@ -151,6 +152,11 @@ fn add_hubs(def: &mut DomainDef, available: usize) {
             });
         }
     }
+}
+
+/// Whether a serial port is a USB one.
+fn is_usb_serial(s: &virt_core::model::chardev::CharDev) -> bool {
+    s.target.target_type.as_deref() == Some("usb-serial")
 }
 
 /// Gives USB devices their ports.
@@ -199,15 +205,15 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
         hub_ports.insert((bus, port), vec![false; HUB_PORTS]);
     }
     let d = &mut def.devices;
+    // libvirt's virDomainUSBDeviceDefForeach order: host devices, disks, inputs, serial
+    // ports, sound, redirected devices.
     let mut slots: Vec<(String, &mut Option<Address>)> = Vec::new();
-    for (i, x) in d.inputs.iter_mut().enumerate() {
-        if x.bus == Some(InputBus::Usb) {
-            slots.push((format!("/domain/devices/input[{}]", i + 1), &mut x.address));
-        }
-    }
-    for (i, x) in d.sounds.iter_mut().enumerate() {
-        if x.model == SoundModel::Usb {
-            slots.push((format!("/domain/devices/sound[{}]", i + 1), &mut x.address));
+    for (i, x) in d.hostdevs.iter_mut().enumerate() {
+        if x.hostdev_type == "usb" {
+            slots.push((
+                format!("/domain/devices/hostdev[{}]", i + 1),
+                &mut x.address,
+            ));
         }
     }
     for (i, x) in d.disks.iter_mut().enumerate() {
@@ -215,12 +221,19 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
             slots.push((format!("/domain/devices/disk[{}]", i + 1), &mut x.address));
         }
     }
-    for (i, x) in d.hostdevs.iter_mut().enumerate() {
-        if x.hostdev_type == "usb" {
-            slots.push((
-                format!("/domain/devices/hostdev[{}]", i + 1),
-                &mut x.address,
-            ));
+    for (i, x) in d.inputs.iter_mut().enumerate() {
+        if x.bus == Some(InputBus::Usb) {
+            slots.push((format!("/domain/devices/input[{}]", i + 1), &mut x.address));
+        }
+    }
+    for (i, x) in d.serials.iter_mut().enumerate() {
+        if is_usb_serial(x) {
+            slots.push((format!("/domain/devices/serial[{}]", i + 1), &mut x.address));
+        }
+    }
+    for (i, x) in d.sounds.iter_mut().enumerate() {
+        if x.model == SoundModel::Usb {
+            slots.push((format!("/domain/devices/sound[{}]", i + 1), &mut x.address));
         }
     }
     for (i, x) in d.redirdevs.iter_mut().enumerate() {

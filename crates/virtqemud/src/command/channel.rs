@@ -6,13 +6,10 @@
 //! -device {"driver":"virtserialport","bus":"virtio-serial0.0","nr":1,"chardev":"charchannel0","id":"channel0","name":"org.qemu.guest_agent.0"}
 //! ```
 //!
-//! Host sides: `unix` (QEMU listens at the path with `mode='bind'`, connects to it otherwise,
-//! as libvirt), `pty`, `file`,
-//! `null`, raw `tcp`, `spicevmc` (`name=vdagent`), `spiceport` (`name=` the source channel)
-//! and `qemu-vdagent` (`clipboard=on|off` from `<clipboard copypaste>`, `mouse=on` for client
-//! mouse mode). A `unix` channel without a path gets one from the start path (the live
-//! definition carries it by the time the command line is built). Guest sides: `virtio` only;
-//! `guestfwd` and `xen` targets are CONFIG_UNSUPPORTED.
+//! Host sides: every type `chardev.rs` writes, `spicevmc` as `name=vdagent`. A `unix` channel
+//! without a path gets one from the start path (the live definition carries it by the time
+//! the command line is built). Guest sides: `virtio` only; `guestfwd` and `xen` targets are
+//! CONFIG_UNSUPPORTED.
 //!
 //! Ids are the channels' aliases (`channel0`, `charchannel0` for its chardev, or a user's
 //! `ua-...`), from [`channel_id`].
@@ -27,12 +24,13 @@ use std::collections::BTreeSet;
 
 use virt_core::model::chardev::CharDev;
 use virt_core::model::devices::Address;
-use virt_core::model::enums::{CharProtocol, CharSourceMode, CharType, ControllerType};
+use virt_core::model::enums::ControllerType;
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
+use super::chardev::{chardev, Frontend};
 use super::json::Json;
-use super::{opt, unsupported, Builder};
+use super::{unsupported, Builder};
 
 /// The device id of channel `index` (its position among `<channel>` elements): its alias (a
 /// live definition names every device, see `aliases`), else libvirt's `channel<index>`; the
@@ -79,7 +77,10 @@ pub(super) fn channels(b: &mut Builder<'_>) -> Result<(), VirtError> {
         }
         let (controller, bus, port) = port_of(b, ch, &mut taken, &what)?;
         let id = format!("char{alias}");
-        b.arg("-chardev", chardev(ch, &id, &what)?);
+        b.arg(
+            "-chardev",
+            chardev(&ch.source, &id, &what, Frontend::Channel)?,
+        );
         let mut dev = Json::obj([
             ("driver", Json::str("virtserialport")),
             ("bus", Json::str(format!("virtio-serial{controller}.{bus}"))),
@@ -146,76 +147,6 @@ fn port_of(
         })?;
     taken.insert((controller, bus, free));
     Ok((controller, bus, free))
-}
-
-/// The `-chardev` value of a channel's host side.
-fn chardev(ch: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
-    let s = &ch.source;
-    Ok(match s.char_type {
-        CharType::Unix => {
-            let path = s.path.as_deref().ok_or_else(|| {
-                unsupported(format!(
-                    "{what}: a unix channel needs a source path (one is made when the domain \
-                     starts)"
-                ))
-            })?;
-            // libvirt's default mode is connect: QEMU listens only when told to bind.
-            match s.mode {
-                Some(CharSourceMode::Bind) => {
-                    format!("socket,id={id},path={},server=on,wait=off", opt(path))
-                }
-                _ => format!("socket,id={id},path={}", opt(path)),
-            }
-        }
-        CharType::Tcp => {
-            if !matches!(s.protocol, None | Some(CharProtocol::Raw)) || s.tls == Some(true) {
-                return Err(unsupported(format!(
-                    "{what}: only raw tcp channels without TLS are supported"
-                )));
-            }
-            let (Some(host), Some(port)) = (&s.host, &s.service) else {
-                return Err(unsupported(format!(
-                    "{what}: a tcp channel needs a host and a service"
-                )));
-            };
-            let server = if s.mode == Some(CharSourceMode::Connect) {
-                ""
-            } else {
-                ",server=on,wait=off"
-            };
-            format!(
-                "socket,id={id},host={},port={}{server}",
-                opt(host),
-                opt(port)
-            )
-        }
-        CharType::Spicevmc => format!("spicevmc,id={id},name=vdagent"),
-        CharType::Spiceport => {
-            let name = s.channel.as_deref().ok_or_else(|| {
-                unsupported(format!(
-                    "{what}: a spiceport channel needs <source channel=...>"
-                ))
-            })?;
-            format!("spiceport,id={id},name={}", opt(name))
-        }
-        CharType::QemuVdagent => {
-            let mut v = format!("qemu-vdagent,id={id},name=vdagent");
-            if let Some(copy) = s.clipboard_copypaste {
-                v.push_str(if copy {
-                    ",clipboard=on"
-                } else {
-                    ",clipboard=off"
-                });
-            }
-            match s.mouse_mode.as_deref() {
-                Some("client") => v.push_str(",mouse=on"),
-                Some(_) => v.push_str(",mouse=off"),
-                None => {}
-            }
-            v
-        }
-        _ => super::devices::chardev(ch, id, what)?,
-    })
 }
 
 #[cfg(test)]
@@ -367,8 +298,8 @@ mod tests {
         );
         assert_eq!(
             refusal("<channel type='unix'><target type='virtio' name='a'/></channel>"),
-            "channel 'channel0': a unix channel needs a source path (one is made when the \
-             domain starts)"
+            "channel 'channel0': a unix source needs a path (channels get one when the domain \
+             starts)"
         );
         assert_eq!(
             refusal(
@@ -380,9 +311,9 @@ mod tests {
         assert_eq!(
             refusal(
                 "<channel type='tcp'><source mode='connect' host='h' service='1'/>\
-                 <protocol type='telnet'/><target type='virtio' name='a'/></channel>"
+                 <protocol type='telnets'/><target type='virtio' name='a'/></channel>"
             ),
-            "channel 'channel0': only raw tcp channels without TLS are supported"
+            "channel 'channel0': protocol 'telnets' is not supported (raw, telnet)"
         );
     }
 

@@ -1,20 +1,19 @@
 //! The `<devices>` part of the command line: controllers, disks (blockdev), NICs, serial
-//! ports, channels (`channel.rs`), inputs, graphics, video, balloon and rng, each under
-//! libvirt's alias.
+//! and parallel ports and consoles (`serial.rs`), channels (`channel.rs`), inputs, graphics,
+//! video, balloon and rng, each under libvirt's alias, in libvirt's order.
 
 use std::os::fd::RawFd;
 
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::model::chardev::CharDev;
 use virt_core::model::devices::{Address, Controller};
 use virt_core::model::enums::{
-    BootDev, CharSourceMode, CharType, ControllerType, DiskDevice, InputBus, InputType,
-    InterfaceType, MemballoonModel, RngModel,
+    BootDev, ControllerType, DiskDevice, InputBus, InputType, InterfaceType, MemballoonModel,
+    RngModel,
 };
 use virt_core::VirtError;
 
 use super::json::Json;
-use super::{opt, unsupported, Builder, Family};
+use super::{unsupported, Builder, Family};
 
 /// The first descriptor number handed to the child for tap devices.
 pub const FIRST_CHILD_FD: RawFd = 3;
@@ -23,12 +22,14 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     refuse_unexpressible(b)?;
     let boot = BootIndices::of(b.def);
     controllers(b)?;
+    super::usb::hubs(b)?;
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
-    serials(b)?;
+    super::serial::serials(b)?;
+    super::serial::parallels(b)?;
     super::channel::channels(b)?;
+    super::serial::consoles(b)?;
     super::tpm::tpms(b)?;
-    super::usb::hubs(b)?;
     inputs(b)?;
     super::graphics::audio_and_graphics(b)?;
     super::video::videos(b)?;
@@ -60,7 +61,6 @@ fn watchdog(b: &mut Builder<'_>) -> Result<(), VirtError> {
             "-device",
             Json::obj([("driver", Json::str("ib700")), ("id", Json::str(id))]),
         ),
-        WatchdogModel::Itco if b.family == Family::Q35 => {}
         m => {
             return Err(unsupported(format!(
                 "watchdog model '{m}' is not supported on machine type '{}'",
@@ -125,7 +125,6 @@ fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
     let d = &b.def.devices;
     let present = [
         (!d.filesystems.is_empty(), "filesystem"),
-        (!d.parallels.is_empty(), "parallel"),
         (!d.hostdevs.is_empty(), "hostdev"),
     ];
     match present.iter().find(|(p, _)| *p) {
@@ -541,70 +540,6 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
         }
         b.json("-netdev", backend);
         b.json("-device", dev);
-    }
-    Ok(())
-}
-
-/// A character device's host side as a `-chardev` value.
-pub(super) fn chardev(c: &CharDev, id: &str, what: &str) -> Result<String, VirtError> {
-    let s = &c.source;
-    let path = || {
-        s.path
-            .as_deref()
-            .map(opt)
-            .ok_or_else(|| unsupported(format!("{what}: needs a path")))
-    };
-    Ok(match s.char_type {
-        CharType::Pty => format!("pty,id={id}"),
-        CharType::Null => format!("null,id={id}"),
-        CharType::File => {
-            let append = if s.append == Some(true) {
-                ",append=on"
-            } else {
-                ""
-            };
-            format!("file,id={id},path={}{append}", path()?)
-        }
-        CharType::Unix if s.mode == Some(CharSourceMode::Connect) => {
-            format!("socket,id={id},path={}", path()?)
-        }
-        CharType::Unix => format!("socket,id={id},path={},server=on,wait=off", path()?),
-        t => return Err(unsupported(format!("{what}: type '{t}' is not supported"))),
-    })
-}
-
-fn serials(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    for (i, s) in b.def.devices.serials.iter().enumerate() {
-        let what = id_of(&s.alias, || format!("serial{i}"));
-        if !matches!(s.target.target_type.as_deref(), None | Some("isa-serial"))
-            || !matches!(s.target.model.as_deref(), None | Some("isa-serial"))
-        {
-            return Err(unsupported(format!(
-                "{what}: only isa-serial ports are supported"
-            )));
-        }
-        let id = format!("char{what}");
-        b.arg("-chardev", chardev(s, &id, &what)?);
-        b.json(
-            "-device",
-            Json::obj([
-                ("driver", Json::str("isa-serial")),
-                ("chardev", Json::str(id)),
-                ("id", Json::str(what)),
-                ("index", Json::Num(s.target.port.unwrap_or(i as u32).into())),
-            ]),
-        );
-    }
-    // The first console of an HVM guest is its first serial port (already emitted).
-    for (i, c) in b.def.devices.consoles.iter().enumerate() {
-        if i > 0
-            || c.target.target_type.as_deref() != Some("serial")
-            || b.def.devices.serials.is_empty()
-        {
-            return Err(unsupported(format!(
-                "console{i}: only a console on the first serial port is supported"
-            )));
-        }
     }
     Ok(())
 }

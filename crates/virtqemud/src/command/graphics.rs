@@ -3,12 +3,11 @@
 //! emits them.
 //!
 //! VNC with `autoport` listens on the first free display from :0 (`to=99`: QEMU picks the
-//! port itself, `query-vnc` reports it). SPICE cannot pick its own port, so the daemon picks a
-//! free one before the start ([`super::LaunchContext::spice_port`]); the live XML shows it.
-//! A SPICE `<listen type='none'>` gets `port=0` (no TCP listener; clients attach through the
-//! monitor), as libvirt does.
+//! port itself, `query-vnc` reports it); a socket listen is `vnc=unix:PATH`, `<listen
+//! type='none'>` is `none`. SPICE is in `spice.rs`. A display has one listen (QEMU takes one;
+//! libvirt defines more and refuses them at start, and so do we).
 
-use virt_core::model::display::Graphics;
+use virt_core::model::display::{Graphics, Listen};
 use virt_core::model::enums::{GraphicsType, ListenType};
 use virt_core::VirtError;
 
@@ -61,95 +60,146 @@ pub(super) fn audio_and_graphics(b: &mut Builder<'_>) -> Result<(), VirtError> {
     let g = &d.graphics[0];
     match g.graphics_type {
         GraphicsType::Vnc => vnc(b, g),
-        GraphicsType::Spice => spice(b, g),
-        GraphicsType::EglHeadless => Err(unsupported(
-            "graphics type 'egl-headless' needs a DRM render node (/dev/dri/renderD*), which \
-             this host does not have",
-        )),
-        GraphicsType::Sdl => Err(unsupported(
-            "graphics type 'sdl' needs an X display on the host, which a daemon does not \
-             have; use 'vnc' or 'spice'",
-        )),
+        GraphicsType::Spice => super::spice::spice(b, g),
+        GraphicsType::EglHeadless => Err(unsupported(format!(
+            "graphics type 'egl-headless' {}",
+            crate::define_checks::NO_RENDER_NODE
+        ))),
+        GraphicsType::Sdl => Err(unsupported(format!(
+            "graphics type 'sdl' {}",
+            crate::define_checks::NO_X_DISPLAY
+        ))),
         t => Err(unsupported(format!(
             "graphics type '{t}' is not supported (vnc, spice)"
         ))),
     }
 }
 
-/// The address a display listens on: `<listen type='address' address=...>` or the
-/// attribute; 127.0.0.1 by default, as libvirt's `vnc_listen` / `spice_listen`.
-fn listen_address(g: &Graphics) -> Result<Option<String>, VirtError> {
-    match g.listens.first() {
-        Some(l) if l.listen_type == ListenType::None => Ok(None),
-        Some(l) if l.listen_type == ListenType::Address => Ok(Some(
-            l.address.clone().unwrap_or_else(|| "127.0.0.1".into()),
-        )),
-        Some(l) => Err(unsupported(format!(
-            "graphics listen type '{}' is not supported (address, none)",
-            l.listen_type
-        ))),
-        None => Ok(Some("127.0.0.1".into())),
+/// The display's only listen: QEMU takes one per display (libvirt refuses more at start);
+/// an address listen without an address gets 127.0.0.1, as libvirt's `vnc_listen` /
+/// `spice_listen`.
+pub(super) fn only_listen(g: &Graphics) -> Result<Listen, VirtError> {
+    if g.listens.len() > 1 {
+        return Err(unsupported(
+            "QEMU does not support multiple listens for one graphics device.",
+        ));
     }
+    let mut l = g.listens.first().cloned().unwrap_or(Listen {
+        listen_type: ListenType::Address,
+        ..Listen::default()
+    });
+    match l.listen_type {
+        ListenType::Address | ListenType::None => {}
+        ListenType::Socket if l.socket.is_some() => {}
+        ListenType::Socket => {
+            return Err(unsupported(
+                "a socket listen needs a socket path (<listen type='socket' socket=...>)",
+            ))
+        }
+        t => {
+            return Err(unsupported(format!(
+                "graphics listen type '{t}' is not supported (address, socket, none)"
+            )))
+        }
+    }
+    if l.listen_type == ListenType::Address && l.address.is_none() {
+        l.address = Some("127.0.0.1".into());
+    }
+    Ok(l)
 }
 
-fn first_audio(b: &Builder<'_>) -> u32 {
+pub(super) fn first_audio(b: &Builder<'_>) -> u32 {
     b.def.devices.audios.first().map_or(1, |a| a.id)
 }
 
+/// `-vnc` (and `-k` for a keymap): where it listens, then `share=`, `password=on` when a
+/// password is set (the password itself goes through the monitor after the start, see
+/// `live/graphics.rs`), the audio backend.
 fn vnc(b: &mut Builder<'_>, g: &Graphics) -> Result<(), VirtError> {
-    let host = listen_address(g)?.unwrap_or_else(|| "127.0.0.1".into());
-    let host = if host.contains(':') {
-        format!("[{host}]")
-    } else {
-        host
+    let l = only_listen(g)?;
+    let mut v = match l.listen_type {
+        ListenType::Socket => format!("vnc=unix:{}", opt(l.socket.as_deref().unwrap_or(""))),
+        ListenType::None => "none".to_string(),
+        _ => {
+            let host = l.address.unwrap_or_else(|| "127.0.0.1".into());
+            let host = if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            let display = match g.port {
+                Some(p) if !g.autoport && p >= 5900 => (p - 5900).to_string(),
+                Some(p) if !g.autoport => {
+                    return Err(unsupported(format!("VNC port {p} is below 5900")))
+                }
+                _ => "0,to=99".to_string(),
+            };
+            format!("{}:{display}", opt(&host))
+        }
     };
-    let display = match g.port {
-        Some(p) if !g.autoport && p >= 5900 => (p - 5900).to_string(),
-        Some(p) if !g.autoport => return Err(unsupported(format!("VNC port {p} is below 5900"))),
-        _ => "0,to=99".to_string(),
-    };
+    if let Some(share) = &g.share_policy {
+        v.push_str(&format!(",share={share}"));
+    }
+    if g.passwd.is_some() {
+        v.push_str(",password=on");
+    }
     let audio = first_audio(b);
-    b.arg("-vnc", format!("{host}:{display},audiodev=audio{audio}"));
+    v.push_str(&format!(",audiodev=audio{audio}"));
+    b.arg("-vnc", v);
+    if let Some(k) = &g.keymap {
+        b.arg("-k", k.clone());
+    }
     Ok(())
 }
 
-fn spice(b: &mut Builder<'_>, g: &Graphics) -> Result<(), VirtError> {
-    let mut opts: Vec<String> = Vec::new();
-    match listen_address(g)? {
-        None => opts.push("port=0".into()),
-        Some(addr) => {
-            let port = if g.autoport {
-                b.ctx.spice_port.map(u32::from)
-            } else {
-                g.port
-            };
-            let port = port.ok_or_else(|| {
-                unsupported("SPICE graphics need a port: set port= or autoport='yes'")
-            })?;
-            opts.push(format!("port={port}"));
-            opts.push(format!("addr={}", opt(&addr)));
-        }
+#[cfg(test)]
+mod tests {
+    use crate::command::build;
+    use crate::command::tests::ctx;
+
+    fn vnc_args(graphics: &str) -> Vec<String> {
+        let def = virt_xml::parse_domain(&format!(
+            "<domain type='qemu'><name>vnc</name>\
+             <uuid>11111111-2222-3333-4444-555555555555</uuid><memory unit='MiB'>64</memory>\
+             <vcpu>1</vcpu><os><type arch='x86_64' machine='pc'>hvm</type></os>\
+             <devices>{graphics}<audio id='1' type='none'/></devices></domain>"
+        ))
+        .expect("test XML parses");
+        let args = build(&def, &ctx()).expect("builds").args;
+        args.windows(2)
+            .filter(|w| matches!(w[0].as_str(), "-vnc" | "-k"))
+            .flat_map(|w| w.iter().cloned())
+            .collect()
     }
-    opts.push("disable-ticketing=on".into());
-    if let Some(c) = &g.image_compression {
-        opts.push(format!("image-compression={}", opt(c)));
+
+    /// libvirt 9.0's `domxml-to-native` for the same displays (the password itself is set
+    /// over the monitor, never on the command line).
+    #[test]
+    fn vnc_options_match_libvirts() {
+        assert_eq!(
+            vnc_args(
+                "<graphics type='vnc' port='5907' autoport='no' passwd='sercet' \
+                 passwdValidTo='2031-05-31T16:11:22' connected='keep' keymap='de' \
+                 sharePolicy='force-shared' listen='127.0.0.1'/>"
+            ),
+            [
+                "-vnc",
+                "127.0.0.1:7,share=force-shared,password=on,audiodev=audio1",
+                "-k",
+                "de"
+            ]
+        );
+        assert_eq!(
+            vnc_args("<graphics type='vnc' autoport='no' socket='/tmp/dev2o/vnc.sock'/>"),
+            ["-vnc", "vnc=unix:/tmp/dev2o/vnc.sock,audiodev=audio1"]
+        );
+        assert_eq!(
+            vnc_args("<graphics type='vnc'><listen type='none'/></graphics>"),
+            ["-vnc", "none,audiodev=audio1"]
+        );
+        assert_eq!(
+            vnc_args("<graphics type='vnc' port='5905' autoport='no' listen='::1'/>"),
+            ["-vnc", "[::1]:5,audiodev=audio1"]
+        );
     }
-    if let Some(m) = &g.mouse_mode {
-        opts.push(format!(
-            "agent-mouse={}",
-            if m == "client" { "on" } else { "off" }
-        ));
-    }
-    if g.clipboard_copypaste == Some(false) {
-        opts.push("disable-copy-paste=on".into());
-    }
-    if g.gl_enable == Some(true) {
-        return Err(unsupported(
-            "SPICE OpenGL (<gl enable='yes'/>) needs a DRM render node, which this host does \
-             not have",
-        ));
-    }
-    opts.push("seamless-migration=on".into());
-    b.arg("-spice", opts.join(","));
-    Ok(())
 }

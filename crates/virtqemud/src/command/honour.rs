@@ -118,10 +118,19 @@ const PATHS: &[&str] = &[
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
     "/domain/devices/interface/address/**",
+    // Character devices: every host side `command/chardev.rs` writes, the guest sides of
+    // `command/serial.rs` and `command/channel.rs`.
     "/domain/devices/serial",
     "/domain/devices/serial/@type",
     "/domain/devices/serial/source/**",
+    "/domain/devices/serial/protocol/**",
     "/domain/devices/serial/target/**",
+    "/domain/devices/serial/address/**",
+    "/domain/devices/parallel",
+    "/domain/devices/parallel/@type",
+    "/domain/devices/parallel/source/**",
+    "/domain/devices/parallel/protocol/**",
+    "/domain/devices/parallel/target/**",
     "/domain/devices/console/**",
     "/domain/devices/channel",
     "/domain/devices/channel/@type",
@@ -133,15 +142,31 @@ const PATHS: &[&str] = &[
     "/domain/devices/channel/target/@state",
     "/domain/devices/channel/address/**",
     "/domain/devices/input/**",
+    // Displays (command/graphics.rs, command/spice.rs); passwords are set over the monitor
+    // (live/graphics.rs).
     "/domain/devices/graphics",
     "/domain/devices/graphics/@type",
     "/domain/devices/graphics/@port",
     "/domain/devices/graphics/@autoport",
     "/domain/devices/graphics/@listen",
+    "/domain/devices/graphics/@socket",
+    "/domain/devices/graphics/@keymap",
+    "/domain/devices/graphics/@sharePolicy",
+    "/domain/devices/graphics/@defaultMode",
+    "/domain/devices/graphics/@passwd",
+    "/domain/devices/graphics/@passwdValidTo",
+    "/domain/devices/graphics/@connected",
     "/domain/devices/graphics/listen",
     "/domain/devices/graphics/listen/@type",
     "/domain/devices/graphics/listen/@address",
+    "/domain/devices/graphics/listen/@socket",
+    "/domain/devices/graphics/channel/**",
     "/domain/devices/graphics/image/**",
+    "/domain/devices/graphics/jpeg/**",
+    "/domain/devices/graphics/zlib/**",
+    "/domain/devices/graphics/playback/**",
+    "/domain/devices/graphics/streaming/**",
+    "/domain/devices/graphics/filetransfer/**",
     "/domain/devices/graphics/mouse/**",
     "/domain/devices/graphics/clipboard/**",
     "/domain/devices/audio/**",
@@ -184,6 +209,21 @@ const PATHS: &[&str] = &[
     "/domain/qemu:commandline/**",
 ];
 
+/// The host sides of serial and parallel ports and consoles (`stdio` is not one: QEMU's
+/// standard streams are its log file here).
+const CHR_TYPES: &[&str] = &[
+    "pty",
+    "null",
+    "vc",
+    "file",
+    "pipe",
+    "dev",
+    "unix",
+    "tcp",
+    "udp",
+    "spiceport",
+];
+
 /// Value constraints the capabilities below do not express.
 const VALUES: &[(&str, &[&str])] = &[
     ("/domain/@type", &["qemu", "kvm"]),
@@ -194,9 +234,19 @@ const VALUES: &[(&str, &[&str])] = &[
         &["rtc", "pit", "hpet", "kvmclock", "hypervclock"],
     ),
     ("/domain/clock/timer/@tickpolicy", &["catchup", "delay"]),
-    ("/domain/on_poweroff", &["destroy"]),
+    // Lifecycle actions (live/lifecycle.rs); the others are refused by define_checks.rs.
+    ("/domain/on_poweroff", &["destroy", "restart"]),
     ("/domain/on_reboot", &["restart", "destroy"]),
-    ("/domain/on_crash", &["destroy"]),
+    (
+        "/domain/on_crash",
+        &[
+            "destroy",
+            "restart",
+            "preserve",
+            "coredump-destroy",
+            "coredump-restart",
+        ],
+    ),
     ("/domain/devices/disk/@type", &["file", "block"]),
     ("/domain/devices/disk/driver/@name", &["qemu"]),
     ("/domain/devices/disk/driver/@type", &["raw", "qcow2"]),
@@ -263,13 +313,30 @@ const VALUES: &[(&str, &[&str])] = &[
             "pcnet",
         ],
     ),
+    ("/domain/devices/serial/@type", CHR_TYPES),
+    ("/domain/devices/serial/source/@tls", &["no"]),
+    ("/domain/devices/serial/protocol/@type", &["raw", "telnet"]),
     (
-        "/domain/devices/serial/@type",
-        &["pty", "null", "file", "unix"],
+        "/domain/devices/serial/target/@type",
+        &["isa-serial", "usb-serial", "pci-serial"],
     ),
-    ("/domain/devices/serial/target/@type", &["isa-serial"]),
-    ("/domain/devices/serial/target/model/@name", &["isa-serial"]),
-    ("/domain/devices/console/target/@type", &["serial"]),
+    (
+        "/domain/devices/serial/target/model/@name",
+        &["isa-serial", "usb-serial", "pci-serial"],
+    ),
+    ("/domain/devices/parallel/@type", CHR_TYPES),
+    ("/domain/devices/parallel/source/@tls", &["no"]),
+    (
+        "/domain/devices/parallel/protocol/@type",
+        &["raw", "telnet"],
+    ),
+    ("/domain/devices/console/@type", CHR_TYPES),
+    ("/domain/devices/console/source/@tls", &["no"]),
+    ("/domain/devices/console/protocol/@type", &["raw", "telnet"]),
+    (
+        "/domain/devices/console/target/@type",
+        &["serial", "virtio"],
+    ),
     (
         "/domain/devices/channel/@type",
         &[
@@ -277,14 +344,19 @@ const VALUES: &[(&str, &[&str])] = &[
             "pty",
             "file",
             "null",
+            "vc",
+            "pipe",
+            "dev",
             "tcp",
+            "udp",
             "spicevmc",
             "spiceport",
             "qemu-vdagent",
         ],
     ),
     ("/domain/devices/channel/target/@type", &["virtio"]),
-    ("/domain/devices/channel/protocol/@type", &["raw"]),
+    ("/domain/devices/channel/source/@tls", &["no"]),
+    ("/domain/devices/channel/protocol/@type", &["raw", "telnet"]),
     ("/domain/devices/channel/address/@type", &["virtio-serial"]),
     (
         "/domain/devices/input/@type",
@@ -293,7 +365,7 @@ const VALUES: &[(&str, &[&str])] = &[
     ("/domain/devices/input/@bus", &["ps2", "usb", "virtio"]),
     (
         "/domain/devices/graphics/listen/@type",
-        &["address", "none"],
+        &["address", "socket", "none"],
     ),
     ("/domain/devices/audio/@type", &["none", "spice"]),
     (
@@ -305,10 +377,7 @@ const VALUES: &[(&str, &[&str])] = &[
         &["duplex", "micro", "output"],
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
-    (
-        "/domain/devices/watchdog/@model",
-        &["i6300esb", "ib700", "itco"],
-    ),
+    ("/domain/devices/watchdog/@model", &["i6300esb", "ib700"]),
     (
         "/domain/devices/watchdog/@action",
         &[

@@ -6,9 +6,10 @@ use virt_core::model::devices::{Address, Controller};
 use virt_core::model::enums::{CharType, ControllerType};
 use virt_core::VirtError;
 
+use super::chardev::{chardev, Frontend};
 use super::devices::id_of;
 use super::json::Json;
-use super::{opt, unsupported, Builder};
+use super::{unsupported, Builder};
 
 /// The QEMU device of a USB controller model, and whether it is a companion of an EHCI.
 fn driver(model: Option<&str>, family: super::Family) -> Option<(&'static str, bool)> {
@@ -137,19 +138,13 @@ pub(super) fn redirdevs(b: &mut Builder<'_>) -> Result<(), VirtError> {
         let id = id_of(&r.alias, || format!("redir{i}"));
         let chr = format!("char{id}");
         let s = &r.source;
-        let chardev = match s.char_type {
-            CharType::Spicevmc => format!("spicevmc,id={chr},name=usbredir"),
-            CharType::Tcp => {
-                let host = s.host.as_deref().unwrap_or("");
-                let port = s.service.as_deref().unwrap_or("");
-                format!("socket,id={chr},host={},port={}", opt(host), opt(port))
-            }
-            t => {
-                return Err(unsupported(format!(
-                    "{id}: redirected USB over '{t}' is not supported"
-                )))
-            }
-        };
+        if !matches!(s.char_type, CharType::Spicevmc | CharType::Tcp) {
+            return Err(unsupported(format!(
+                "{id}: redirected USB over '{}' is not supported",
+                s.char_type
+            )));
+        }
+        let chardev = chardev(s, &chr, &id, Frontend::Redir)?;
         if s.char_type == CharType::Spicevmc && !b.has_spice() {
             return Err(unsupported(format!(
                 "{id}: a spicevmc USB redirection needs SPICE graphics"

@@ -39,8 +39,8 @@ pub(super) fn videos(b: &mut Builder<'_>) -> Result<(), VirtError> {
         };
         if v.accel3d == Some(true) {
             return Err(unsupported(format!(
-                "{what}: 3D acceleration needs a host GPU render node, which this host does \
-                 not have"
+                "{what}: 3D acceleration (accel3d='yes') {}",
+                crate::define_checks::NO_RENDER_NODE
             )));
         }
         let mut dev = Json::obj([

@@ -28,6 +28,7 @@ mod console;
 mod control;
 mod events;
 mod external;
+mod graphics;
 mod guest;
 mod hotplug;
 pub(crate) mod prepare;

@@ -401,6 +401,7 @@ impl QemuDriver {
             };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        self.init_passwords(&a, def).await?;
         if restoring {
             super::save::wait_incoming(&a).await?;
         }
@@ -583,21 +584,32 @@ pub(crate) fn vcpus_of(v: &Value) -> Vec<(u32, i32)> {
 }
 
 /// Puts the pty paths into the live definition: `serialN` on the Nth serial port, and the
-/// first console (the serial console of an HVM guest) shares serial0's; a pty channel's on
-/// its channel.
+/// first console (the serial console of an HVM guest) shares serial0's; `parallelN` and
+/// `consoleN` (a virtio console) on theirs; a pty channel's on its channel.
 pub(crate) fn fill_ptys(live: &mut DomainDef, ptys: &[(String, String)]) {
+    let index = |alias: &str, prefix: &str| alias.strip_prefix(prefix)?.parse::<usize>().ok();
     for (alias, path) in ptys {
-        if let Some(i) = alias
-            .strip_prefix("serial")
-            .and_then(|n| n.parse::<usize>().ok())
-        {
+        if let Some(i) = index(alias, "serial") {
             if let Some(s) = live.devices.serials.get_mut(i) {
                 s.source.path = Some(path.clone());
             }
             if i == 0 {
-                if let Some(c) = live.devices.consoles.first_mut() {
+                if let Some(c) = live
+                    .devices
+                    .consoles
+                    .first_mut()
+                    .filter(|c| c.target.target_type.as_deref() == Some("serial"))
+                {
                     c.source.path = Some(path.clone());
                 }
+            }
+        } else if let Some(i) = index(alias, "parallel") {
+            if let Some(p) = live.devices.parallels.get_mut(i) {
+                p.source.path = Some(path.clone());
+            }
+        } else if let Some(i) = index(alias, "console") {
+            if let Some(c) = live.devices.consoles.get_mut(i) {
+                c.source.path = Some(path.clone());
             }
         }
         super::channels::fill_pty(live, alias, path);

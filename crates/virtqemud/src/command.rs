@@ -20,7 +20,7 @@
 //! `rng0`/`objrng0`, `video0`, `usb`, `scsi0`, `pci.N`), so QMP calls (device_del,
 //! query-blockstats, balloon, query-chardev) can name them.
 //! Block node names are `libvirt-N-storage` / `libvirt-N-format`, numbered from the last disk
-//! with a source to the first as libvirt numbers them.
+//! to the first as libvirt numbers them (an empty cdrom or floppy uses its number up).
 //!
 //! # Behaviours worth knowing
 //!
@@ -61,6 +61,7 @@ mod chardev;
 mod devices;
 mod disk;
 mod features;
+mod floppy;
 mod graphics;
 mod honour;
 mod json;

@@ -87,6 +87,14 @@ const PATHS: &[&str] = &[
     "/domain/devices/disk/driver/@type",
     "/domain/devices/disk/driver/@cache",
     "/domain/devices/disk/driver/@discard",
+    "/domain/devices/disk/driver/@io",
+    "/domain/devices/disk/driver/@detect_zeroes",
+    "/domain/devices/disk/driver/@error_policy",
+    "/domain/devices/disk/driver/@rerror_policy",
+    "/domain/devices/disk/driver/@copy_on_read",
+    "/domain/devices/disk/driver/@ioeventfd",
+    "/domain/devices/disk/driver/@event_idx",
+    "/domain/devices/disk/driver/@queues",
     "/domain/devices/disk/source",
     "/domain/devices/disk/source/@file",
     "/domain/devices/disk/source/@dev",
@@ -95,6 +103,7 @@ const PATHS: &[&str] = &[
     "/domain/devices/disk/target/@dev",
     "/domain/devices/disk/target/@bus",
     "/domain/devices/disk/readonly",
+    "/domain/devices/disk/shareable",
     "/domain/devices/disk/serial",
     "/domain/devices/disk/boot/**",
     "/domain/devices/disk/address/**",
@@ -263,6 +272,22 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     ("/domain/devices/disk/driver/@discard", &["unmap", "ignore"]),
     (
+        "/domain/devices/disk/driver/@io",
+        &["native", "threads", "io_uring"],
+    ),
+    (
+        "/domain/devices/disk/driver/@detect_zeroes",
+        &["off", "on", "unmap"],
+    ),
+    (
+        "/domain/devices/disk/driver/@error_policy",
+        &["stop", "report", "ignore", "enospace"],
+    ),
+    (
+        "/domain/devices/disk/driver/@rerror_policy",
+        &["stop", "report", "ignore"],
+    ),
+    (
         "/domain/devices/controller/@type",
         &["pci", "usb", "scsi", "sata", "ide", "virtio-serial"],
     ),
@@ -420,8 +445,8 @@ pub fn honoured() -> Honoured {
             block(
                 "disk",
                 &[
-                    ("diskDevice", &["disk", "cdrom"]),
-                    ("bus", &["virtio", "sata", "ide", "scsi"]),
+                    ("diskDevice", &["disk", "cdrom", "floppy"]),
+                    ("bus", &["virtio", "sata", "ide", "scsi", "fdc"]),
                 ],
             ),
             block("graphics", &[("type", &["vnc", "spice"])]),

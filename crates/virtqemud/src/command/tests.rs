@@ -110,8 +110,8 @@ fn q35_guest_with_disks_nic_and_devices_matches_golden_lines() {
         -device {"driver":"qemu-xhci","p2":15,"p3":15,"id":"usb","bus":"pcie.0","addr":"0x3"}
         -device {"driver":"virtio-scsi-pci","id":"scsi0","bus":"pcie.0","addr":"0x4"}
         -blockdev {"driver":"file","filename":"/img/web1.qcow2","node-name":"libvirt-3-storage","cache":{"direct":true,"no-flush":false},"auto-read-only":true,"discard":"unmap"}
-        -blockdev {"node-name":"libvirt-3-format","read-only":false,"cache":{"direct":true,"no-flush":false},"discard":"unmap","driver":"qcow2","file":"libvirt-3-storage"}
-        -device {"driver":"virtio-blk-pci","bus":"pci.1","addr":"0x0","drive":"libvirt-3-format","id":"virtio-disk0","serial":"S1","bootindex":2,"write-cache":"on"}
+        -blockdev {"node-name":"libvirt-3-format","read-only":false,"discard":"unmap","cache":{"direct":true,"no-flush":false},"driver":"qcow2","file":"libvirt-3-storage"}
+        -device {"driver":"virtio-blk-pci","bus":"pci.1","addr":"0x0","drive":"libvirt-3-format","id":"virtio-disk0","bootindex":2,"write-cache":"on","serial":"S1"}
         -blockdev {"driver":"host_device","filename":"/dev/vg/data","node-name":"libvirt-2-storage","auto-read-only":true,"discard":"unmap"}
         -blockdev {"node-name":"libvirt-2-format","read-only":false,"driver":"raw","file":"libvirt-2-storage"}
         -device {"driver":"scsi-hd","bus":"scsi0.0","channel":0,"scsi-id":0,"lun":1,"device_id":"drive-scsi0-0-0-1","drive":"libvirt-2-format","id":"scsi0-0-0-1"}

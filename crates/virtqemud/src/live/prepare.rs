@@ -91,6 +91,20 @@ fn placeholder_taps(def: &DomainDef) -> DriverResult<Vec<TapDevice>> {
     Ok(taps)
 }
 
+/// A shared writable disk without a cache mode gets `cache='none'` (libvirt's start does the
+/// same): two guests writing one image must not each keep writes in their own page cache.
+fn shared_disks_uncached(def: &mut DomainDef) {
+    for d in &mut def.devices.disks {
+        if !d.shareable || d.readonly {
+            continue;
+        }
+        let driver = d.driver.get_or_insert_with(Default::default);
+        if matches!(driver.cache.as_deref(), None | Some("default")) {
+            driver.cache = Some("none".into());
+        }
+    }
+}
+
 /// Creates the private dir (0750), emptying a stale one.
 fn make_private_dir(dir: &std::path::Path) -> DriverResult<()> {
     let _ = std::fs::remove_dir_all(dir);
@@ -119,6 +133,7 @@ impl QemuDriver {
         purpose: PrepareFor,
     ) -> DriverResult<Prepared> {
         crate::aliases::assign(def);
+        shared_disks_uncached(def);
         let spice_port = self.pick_spice_port(def)?;
         let emulator = self.emulator_of(def)?;
         let qemu_version = self.version_of(&emulator);
@@ -194,6 +209,30 @@ mod tests {
             dir_name("-1", "a-rather-long-domain-name-indeed"),
             "domain--1-a-rather-long-domain"
         );
+    }
+
+    #[test]
+    fn shared_writable_disks_run_uncached() {
+        use virt_core::xml::DomainXmlCodec;
+        let mut def = virt_xml::LibvirtXml
+            .parse_domain(
+                "<domain type='qemu'><name>p</name><memory>65536</memory>\
+                 <os><type>hvm</type></os><devices>\
+                 <disk type='file'><source file='/a.img'/><target dev='vda'/><shareable/></disk>\
+                 <disk type='file'><source file='/b.img'/><target dev='vdb'/><shareable/>\
+                 <readonly/></disk>\
+                 <disk type='file'><driver name='qemu' cache='writeback'/><source file='/c.img'/>\
+                 <target dev='vdc'/><shareable/></disk></devices></domain>",
+            )
+            .expect("parse");
+        shared_disks_uncached(&mut def);
+        let caches: Vec<Option<&str>> = def
+            .devices
+            .disks
+            .iter()
+            .map(|d| d.driver.as_ref().and_then(|x| x.cache.as_deref()))
+            .collect();
+        assert_eq!(caches, [Some("none"), None, Some("writeback")]);
     }
 
     #[test]

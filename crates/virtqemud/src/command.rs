@@ -64,6 +64,7 @@ mod features;
 mod floppy;
 mod graphics;
 mod honour;
+mod hostdev;
 mod json;
 mod pci;
 mod serial;

@@ -12,15 +12,20 @@
 //! | a `spicevmc`/`spiceport` character device without SPICE graphics | chardev 'spicevmc' not supported without spice graphics |
 //! | a SPICE `tlsPort` | spice TLS port set in XML configuration, but TLS is disabled in qemu.conf (this daemon configures no SPICE TLS) |
 //! | `<shareable/>` on a writable non-raw disk | shared access for disk 'vdb' requires use of supported storage format |
+//! | a floppy on another bus (INTERNAL_ERROR) | Invalid bus type 'sata' for floppy disk |
+//! | a floppy not named `fdX` (INTERNAL_ERROR) | Invalid floppy device name: vda |
+//! | `<vendor>` without `<model>` (XML_ERROR) | CPU vendor specified without CPU model |
 //!
-//! All are CONFIG_UNSUPPORTED. One more rule is ours, not libvirt's (which defines these and
+//! All others are CONFIG_UNSUPPORTED. One more rule is ours, not libvirt's (which defines these and
 //! fails at start): displays this host cannot give a guest are refused at define with the
 //! reason, `sdl` (no X display for a daemon), `egl-headless`, SPICE `<gl enable='yes'>` and
 //! video `<acceleration accel3d='yes'>` (no DRM render node).
 
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
 use virt_core::model::chardev::CharSource;
-use virt_core::model::enums::{CharType, GraphicsType, LifecycleAction, WatchdogModel};
+use virt_core::model::enums::{
+    CharType, DiskBus, DiskDevice, GraphicsType, LifecycleAction, WatchdogModel,
+};
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
@@ -40,7 +45,45 @@ pub(crate) fn check(def: &DomainDef) -> Result<(), VirtError> {
     spice_chardevs(def)?;
     spice_tls(def)?;
     shareable_disks(def)?;
+    floppies(def)?;
+    cpu_vendor(def)?;
     host_displays(def)
+}
+
+fn floppies(def: &DomainDef) -> Result<(), VirtError> {
+    for (i, d) in def.devices.disks.iter().enumerate() {
+        if d.device != DiskDevice::Floppy {
+            continue;
+        }
+        let path = format!("/domain/devices/disk[{}]/target", i + 1);
+        let bus = d.target_bus.unwrap_or(DiskBus::Fdc);
+        let detail = if bus != DiskBus::Fdc {
+            format!("Invalid bus type '{bus}' for floppy disk")
+        } else if !d.target_dev.starts_with("fd") {
+            format!("Invalid floppy device name: {}", d.target_dev)
+        } else {
+            continue;
+        };
+        let mut e = refuse(path, detail);
+        e.code = ErrorCode::InternalError;
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn cpu_vendor(def: &DomainDef) -> Result<(), VirtError> {
+    match &def.cpu {
+        Some(cpu) if cpu.vendor.is_some() && cpu.model.is_none() => {
+            let mut e = refuse(
+                "/domain/cpu/vendor".into(),
+                "CPU vendor specified without CPU model".into(),
+            );
+            e.code = ErrorCode::XmlError;
+            e.domain = ErrorDomain::Domain;
+            Err(e)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The reason a DRM render node is missing, shared with the command line's refusals.
@@ -238,6 +281,31 @@ mod tests {
         ] {
             check(&def(ok)).expect(ok);
         }
+    }
+
+    #[test]
+    fn floppies_off_the_fdc_and_vendors_without_models_are_refused_as_libvirt_does() {
+        let e = check(&def(
+            "<devices><disk type='file' device='floppy'><source file='/x.img'/>\
+             <target dev='sda' bus='sata'/></disk></devices>",
+        ))
+        .expect_err("sata floppy");
+        assert_eq!(
+            (e.code, e.detail.as_str()),
+            (
+                ErrorCode::InternalError,
+                "Invalid bus type 'sata' for floppy disk"
+            )
+        );
+        let e = check(&def("<cpu mode='host-model'><vendor>Intel</vendor></cpu>"))
+            .expect_err("vendor alone");
+        assert_eq!(
+            (e.code, e.detail.as_str()),
+            (
+                ErrorCode::XmlError,
+                "CPU vendor specified without CPU model"
+            )
+        );
     }
 
     #[test]

@@ -121,10 +121,15 @@ pub fn parse_version(text: &str) -> Option<u64> {
     Some(major * 1_000_000 + minor * 1_000 + micro)
 }
 
+/// /proc/cpuinfo's text (empty when unreadable): the one place that reads it.
+pub fn cpuinfo() -> String {
+    std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()
+}
+
 /// Node facts as virNodeGetInfo: the architecture as the model, memory from /proc/meminfo,
 /// online CPUs, the first CPU's MHz and the topology from /proc/cpuinfo, NUMA nodes from /sys.
 pub fn node_info() -> NodeInfo {
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpuinfo = cpuinfo();
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let nodes = std::fs::read_dir("/sys/devices/system/node")
         .map(|d| {
@@ -426,6 +431,10 @@ fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) ->
         ("disk", "bus", "sata") => dev("ich9-ahci") && dev("ide-hd"),
         ("disk", "bus", "scsi") => dev("virtio-scsi-pci") && dev("scsi-hd"),
         ("disk", "bus", "virtio") => dev("virtio-blk-pci"),
+        // PC machines have a floppy controller (q35 gets an isa-fdc).
+        ("disk", "bus", "fdc") | ("disk", "diskDevice", "floppy") => {
+            dev("floppy") && (builtin_ide || dev("isa-fdc"))
+        }
         ("disk", "diskDevice", "disk") => ["ide", "sata", "scsi", "virtio"]
             .iter()
             .any(|bus| can_do(caps, m, "disk", "bus", bus)),
@@ -449,6 +458,11 @@ fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) ->
         ("rng", "model", "virtio-non-transitional") => dev("virtio-rng-pci-non-transitional"),
         ("rng", "backendModel", "random") => caps.has_type("rng-random"),
         ("rng", "backendModel", "builtin") => caps.has_type("rng-builtin"),
+        // Host devices: what QEMU can take; whether this host has one to give is a start's
+        // question (crate::hostdev), as in libvirt.
+        ("hostdev", "mode", "subsystem") => true,
+        ("hostdev", "subsysType", "usb") => dev("usb-host"),
+        ("hostdev", "subsysType", "pci") => dev("vfio-pci"),
         ("tpm", "model", "tpm-tis") => dev("tpm-tis"),
         ("tpm", "model", "tpm-crb") => dev("tpm-crb"),
         ("tpm", "backendModel", "emulator") => {
@@ -463,10 +477,10 @@ fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) ->
 
 /// The device blocks: exactly the enums define accepts ([`crate::command::honoured`]), each
 /// narrowed to the values this binary and machine can do ([`can_do`]); a block with an empty
-/// enum is unsupported. Host device assignment is not offered.
+/// enum is unsupported.
 fn device_blocks(caps: &QemuCaps, m: &Machine) -> Vec<DomainCapsBlock> {
     let honoured = crate::command::honoured();
-    let mut blocks: Vec<DomainCapsBlock> = honoured
+    let blocks: Vec<DomainCapsBlock> = honoured
         .caps
         .devices
         .iter()
@@ -490,11 +504,6 @@ fn device_blocks(caps: &QemuCaps, m: &Machine) -> Vec<DomainCapsBlock> {
             }
         })
         .collect();
-    blocks.push(DomainCapsBlock {
-        name: "hostdev".into(),
-        supported: false,
-        enums: Vec::new(),
-    });
     blocks
 }
 
@@ -748,6 +757,9 @@ mod tests {
     /// A definition whose only device uses `value` of enum `name` of device block `block`.
     fn definition_using(block: &str, name: &str, value: &str) -> Option<String> {
         let dev = match (block, name) {
+            ("disk", "bus") if value == "fdc" => "<disk type='file' device='floppy'>\
+                <source file='/var/lib/x.img'/><target dev='fda' bus='fdc'/></disk>"
+                .to_string(),
             ("disk", "bus") => {
                 let target = match value {
                     "virtio" => "vda",
@@ -759,9 +771,24 @@ mod tests {
                      <source file='/var/lib/x.img'/><target dev='{target}' bus='{value}'/></disk>"
                 )
             }
+            ("disk", "diskDevice") if value == "floppy" => "<disk type='file' device='floppy'>\
+                <source file='/var/lib/x.img'/><target dev='fda' bus='fdc'/></disk>"
+                .to_string(),
             ("disk", "diskDevice") => format!(
                 "<disk type='file' device='{value}'><driver name='qemu' type='raw'/>\
                  <source file='/var/lib/x.img'/><target dev='sda' bus='sata'/></disk>"
+            ),
+            ("hostdev", "mode") => format!(
+                "<hostdev mode='{value}' type='usb'><source><address bus='1' device='2'/>\
+                 </source></hostdev>"
+            ),
+            ("hostdev", "subsysType") if value == "pci" => "<hostdev mode='subsystem' \
+                type='pci' managed='yes'><source><address domain='0x0000' bus='0x06' \
+                slot='0x12' function='0x5'/></source></hostdev>"
+                .to_string(),
+            ("hostdev", "subsysType") => format!(
+                "<hostdev mode='subsystem' type='{value}'><source>\
+                 <address bus='1' device='2'/></source></hostdev>"
             ),
             ("graphics", "type") => format!("<graphics type='{value}'/>"),
             ("redirdev", "bus") => {
@@ -808,7 +835,6 @@ mod tests {
     const NOT_OFFERED: &[(&str, &str, &str)] = &[
         ("disk", "bus", "usb"),
         ("disk", "bus", "xen"),
-        ("disk", "diskDevice", "floppy"),
         ("disk", "diskDevice", "lun"),
         ("graphics", "type", "sdl"),
         ("video", "modelType", "vmvga"),
@@ -968,6 +994,9 @@ mod tests {
             "usb-redir",
             "tpm-tis",
             "tpm-crb",
+            "floppy",
+            "usb-host",
+            "vfio-pci",
         ] {
             caps.devices.insert(d.into());
         }

@@ -51,6 +51,8 @@ mod arp;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;
+/// The guest CPU's vendor against the host's, at start.
+mod cpu_vendor;
 /// Device and lifecycle rules checked at define, with libvirt's texts.
 mod define_checks;
 mod domains;
@@ -58,6 +60,8 @@ mod driver;
 /// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
 pub mod firmware;
 pub mod host;
+/// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
+mod hostdev;
 mod live;
 pub mod net;
 mod ops;

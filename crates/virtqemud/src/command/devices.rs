@@ -36,6 +36,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::sound::sounds(b)?;
     watchdog(b)?;
     super::usb::redirdevs(b)?;
+    super::hostdev::hostdevs(b)?;
     balloon(b)?;
     rngs(b)?;
     panics(b)
@@ -123,10 +124,7 @@ fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
 /// Device kinds the builder has no form for (define refuses them first; see `honour`).
 fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
     let d = &b.def.devices;
-    let present = [
-        (!d.filesystems.is_empty(), "filesystem"),
-        (!d.hostdevs.is_empty(), "hostdev"),
-    ];
+    let present = [(!d.filesystems.is_empty(), "filesystem")];
     match present.iter().find(|(p, _)| *p) {
         Some((_, name)) => Err(unsupported(format!(
             "the QEMU driver does not support <{name}> devices"

@@ -114,7 +114,7 @@ pub(super) fn first_audio(b: &Builder<'_>) -> u32 {
 
 /// `-vnc` (and `-k` for a keymap): where it listens, then `share=`, `password=on` when a
 /// password is set (the password itself goes through the monitor after the start, see
-/// `live/graphics.rs`), the audio backend.
+/// `live/monitor_setup.rs`), the audio backend.
 fn vnc(b: &mut Builder<'_>, g: &Graphics) -> Result<(), VirtError> {
     let l = only_listen(g)?;
     let mut v = match l.listen_type {

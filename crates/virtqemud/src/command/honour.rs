@@ -65,6 +65,8 @@ const PATHS: &[&str] = &[
     "/domain/cpu/@check",
     "/domain/cpu/@migratable",
     "/domain/cpu/model/**",
+    // Compared with the host's at start (cpu_vendor.rs).
+    "/domain/cpu/vendor",
     "/domain/cpu/topology/**",
     "/domain/cpu/feature/**",
     "/domain/clock",
@@ -126,6 +128,8 @@ const PATHS: &[&str] = &[
     "/domain/devices/interface/target/**",
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
+    // `<link state>`: set_link after the start (live/monitor_setup.rs).
+    "/domain/devices/interface/link/**",
     "/domain/devices/interface/address/**",
     // Character devices: every host side `command/chardev.rs` writes, the guest sides of
     // `command/serial.rs` and `command/channel.rs`.
@@ -152,7 +156,7 @@ const PATHS: &[&str] = &[
     "/domain/devices/channel/address/**",
     "/domain/devices/input/**",
     // Displays (command/graphics.rs, command/spice.rs); passwords are set over the monitor
-    // (live/graphics.rs).
+    // (live/monitor_setup.rs).
     "/domain/devices/graphics",
     "/domain/devices/graphics/@type",
     "/domain/devices/graphics/@port",
@@ -199,6 +203,18 @@ const PATHS: &[&str] = &[
     "/domain/devices/redirdev/source/**",
     "/domain/devices/redirdev/boot/**",
     "/domain/devices/redirdev/address/**",
+    // Host devices: USB by vendor/product or bus/device, PCI through VFIO (crate::hostdev,
+    // command/hostdev.rs).
+    "/domain/devices/hostdev",
+    "/domain/devices/hostdev/@mode",
+    "/domain/devices/hostdev/@type",
+    "/domain/devices/hostdev/@managed",
+    "/domain/devices/hostdev/source",
+    "/domain/devices/hostdev/source/vendor/**",
+    "/domain/devices/hostdev/source/product/**",
+    "/domain/devices/hostdev/source/address/**",
+    "/domain/devices/hostdev/boot/**",
+    "/domain/devices/hostdev/address/**",
     "/domain/devices/memballoon/**",
     "/domain/devices/hub/**",
     "/domain/devices/watchdog/**",
@@ -289,7 +305,7 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     (
         "/domain/devices/controller/@type",
-        &["pci", "usb", "scsi", "sata", "ide", "virtio-serial"],
+        &["pci", "usb", "scsi", "sata", "ide", "fdc", "virtio-serial"],
     ),
     (
         "/domain/devices/controller/@model",
@@ -324,6 +340,7 @@ const VALUES: &[(&str, &[&str])] = &[
         "/domain/devices/interface/@type",
         &["user", "bridge", "ethernet", "network"],
     ),
+    ("/domain/devices/interface/link/@state", &["up", "down"]),
     (
         "/domain/devices/interface/model/@type",
         &[
@@ -402,6 +419,7 @@ const VALUES: &[(&str, &[&str])] = &[
         &["duplex", "micro", "output"],
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
+    ("/domain/devices/hostdev/@type", &["usb", "pci"]),
     ("/domain/devices/watchdog/@model", &["i6300esb", "ib700"]),
     (
         "/domain/devices/watchdog/@action",
@@ -456,6 +474,10 @@ pub fn honoured() -> Honoured {
                     "modelType",
                     &["vga", "cirrus", "qxl", "bochs", "virtio", "ramfb", "none"],
                 )],
+            ),
+            block(
+                "hostdev",
+                &[("mode", &["subsystem"]), ("subsysType", &["usb", "pci"])],
             ),
             block("redirdev", &[("bus", &["usb"])]),
             block(

@@ -11,7 +11,7 @@
 //! [`super::LaunchContext::spice_port`]), `unix,addr=PATH` on a socket, `port=0` with
 //! `<listen type='none'>` (no listener; clients attach through the monitor). With a password
 //! `disable-ticketing=on` is left out and the password is set through the monitor after the
-//! start (`live/graphics.rs`), never on the command line.
+//! start (`live/monitor_setup.rs`), never on the command line.
 //!
 //! No SPICE TLS is configured here (libvirt's `spice_tls` in qemu.conf is off): a `tlsPort`
 //! is refused at define (`define_checks.rs`), and secure channels or `defaultMode='secure'`

@@ -327,6 +327,11 @@ impl QemuDriver {
             }
             return Err(e);
         }
+        if nic.link_up == Some(false) {
+            // As libvirt: the device is added, then its link taken down.
+            self.qmp(a, "set_link", Some(json!({"name": alias, "up": false})))
+                .await?;
+        }
         self.update_run(&a.uuid, a.gen, |r| {
             r.live.devices.interfaces.push(nic);
             r.taps.extend(tap);

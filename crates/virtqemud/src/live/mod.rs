@@ -28,9 +28,9 @@ mod console;
 mod control;
 mod events;
 mod external;
-mod graphics;
 mod guest;
 mod hotplug;
+mod monitor_setup;
 pub(crate) mod prepare;
 mod reattach;
 mod save;
@@ -352,6 +352,7 @@ impl QemuDriver {
             process::reap(run.proc.pid().pid);
         }
         self.stop_external(&run.live, run.swtpm, gone).await;
+        crate::hostdev::reattach_pci(&run.live, &crate::hostdev::HostRoots::default());
         self.leave_cgroup(run.id, &run.live).await;
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);

@@ -24,6 +24,7 @@ use virt_core::VirtError;
 
 use crate::command::LaunchContext;
 use crate::host;
+use crate::hostdev;
 use crate::net::TapDevice;
 use crate::QemuDriver;
 
@@ -134,6 +135,13 @@ impl QemuDriver {
     ) -> DriverResult<Prepared> {
         crate::aliases::assign(def);
         shared_disks_uncached(def);
+        let kvm = def.virt_type == "kvm";
+        crate::cpu_vendor::check(def, kvm, &host::cpuinfo())?;
+        let hostdev_mode = match purpose {
+            PrepareFor::Start { .. } => hostdev::Mode::Start,
+            PrepareFor::Preview => hostdev::Mode::Preview,
+        };
+        hostdev::prepare(def, &hostdev::HostRoots::default(), hostdev_mode)?;
         let spice_port = self.pick_spice_port(def)?;
         let emulator = self.emulator_of(def)?;
         let qemu_version = self.version_of(&emulator);

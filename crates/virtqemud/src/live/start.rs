@@ -401,6 +401,7 @@ impl QemuDriver {
             };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        self.init_link_states(&a, def).await?;
         self.init_passwords(&a, def).await?;
         if restoring {
             super::save::wait_incoming(&a).await?;

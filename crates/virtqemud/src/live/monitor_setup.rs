@@ -1,14 +1,18 @@
-//! Display passwords, set through the monitor after QEMU starts and before its vCPUs run, as
-//! libvirt does (`qemuProcessInitPasswords`): never on the command line, where any user could
-//! read them in `/proc/PID/cmdline`. For each VNC or SPICE display with a `passwd`:
+//! What a start sets through the monitor after QEMU is up and before its vCPUs run, because the
+//! command line cannot or must not say it, as libvirt does:
 //!
-//! 1. `set_password {"protocol": "vnc"|"spice", "password": P}`, plus `"connected": C` when the
-//!    XML says `connected=` (what happens to clients already connected);
-//! 2. `expire_password {"protocol": ..., "time": T}`: `never` without `passwdValidTo`, `now`
-//!    for an empty password or a time already past, else the time as seconds since the epoch
-//!    (`passwdValidTo` is UTC, as libvirt reads it).
+//! * Link states (`qemuProcessSetLinkStates`): `set_link {"name": "net0", "up": false}` for
+//!   each interface with `<link state='down'/>` (hot-plugged ones likewise, `hotplug.rs`).
+//! * Display passwords (`qemuProcessInitPasswords`): never on the command line, where any user
+//!   could read them in `/proc/PID/cmdline`. For each VNC or SPICE display with a `passwd`:
 //!
-//! The live XML shows the password only when VIR_DOMAIN_XML_SECURE is asked (the XML layer).
+//!   1. `set_password {"protocol": "vnc"|"spice", "password": P}`, plus `"connected": C` when
+//!      the XML says `connected=` (what happens to clients already connected);
+//!   2. `expire_password {"protocol": ..., "time": T}`: `never` without `passwdValidTo`, `now`
+//!      for an empty password or a time already past, else the time as seconds since the
+//!      epoch (`passwdValidTo` is UTC, as libvirt reads it).
+//!
+//!   The live XML shows the password only when VIR_DOMAIN_XML_SECURE is asked (the XML layer).
 
 use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
@@ -67,6 +71,19 @@ pub(crate) fn password_commands(g: &Graphics, now: i64) -> Option<[(&'static str
 }
 
 impl QemuDriver {
+    /// Takes down the link of every interface whose `<link state='down'/>` says so, as
+    /// libvirt does after the start (`set_link`; QEMU has no command-line form for it).
+    pub(super) async fn init_link_states(&self, a: &Active, def: &DomainDef) -> DriverResult<()> {
+        for (i, n) in def.devices.interfaces.iter().enumerate() {
+            if n.link_up == Some(false) {
+                let name = n.alias.clone().unwrap_or_else(|| format!("net{i}"));
+                self.qmp(a, "set_link", Some(json!({"name": name, "up": false})))
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sets every display password of `def` on the running QEMU (see the module docs).
     pub(super) async fn init_passwords(&self, a: &Active, def: &DomainDef) -> DriverResult<()> {
         let now = std::time::SystemTime::now()

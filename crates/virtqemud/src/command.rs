@@ -330,10 +330,8 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     );
     b.arg("-mon", "chardev=charmonitor,id=monitor,mode=control");
     clock_args(&mut b)?;
+    // `<on_reboot>destroy` is set over the monitor (`set-action`), as libvirt 9.0 does.
     b.args.push("-no-shutdown".into());
-    if def.reboot_action() == virt_core::model::enums::LifecycleAction::Destroy {
-        b.args.push("-no-reboot".into());
-    }
     pm_args(&mut b);
     boot_args(&mut b);
     devices::all(&mut b)?;

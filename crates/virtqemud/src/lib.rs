@@ -73,6 +73,8 @@ pub mod process;
 /// The QMP client: one pipelined connection per guest, events in order.
 pub mod qmp;
 mod registry;
+/// Domain security labels: define defaults, start checks, the live DAC label.
+mod seclabel;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
 pub mod status;

@@ -44,6 +44,7 @@ fn unsupported(detail: String) -> VirtError {
 
 /// Fills `def` in as the QEMU driver does at define time (see the module docs).
 pub(crate) fn apply(def: &mut DomainDef, t: &Target) -> Result<(), VirtError> {
+    crate::seclabel::postparse(def)?;
     if def.devices.emulator.is_none() {
         def.devices.emulator = t.emulator.clone();
     }

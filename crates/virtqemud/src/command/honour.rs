@@ -231,6 +231,8 @@ const PATHS: &[&str] = &[
     "/domain/devices/tpm/backend/@persistent_state",
     "/domain/devices/tpm/backend/active_pcr_banks/**",
     "/domain/devices/tpm/backend/source/**",
+    // Security labels (seclabel.rs): checked at start, the DAC one shown live.
+    "/domain/seclabel/**",
     "/domain/qemu:commandline/**",
 ];
 
@@ -260,6 +262,11 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     ("/domain/clock/timer/@tickpolicy", &["catchup", "delay"]),
     // Lifecycle actions (live/lifecycle.rs); the others are refused by define_checks.rs.
+    (
+        "/domain/seclabel/@model",
+        &["none", "dac", "selinux", "apparmor"],
+    ),
+    ("/domain/seclabel/@type", &["none", "dynamic", "static"]),
     ("/domain/on_poweroff", &["destroy", "restart"]),
     ("/domain/on_reboot", &["restart", "destroy"]),
     (

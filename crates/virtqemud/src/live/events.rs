@@ -15,7 +15,8 @@
 //!   while starting, the start path reports the failure.
 //! * RESET: REBOOT event; ends a fake reboot. BALLOON_CHANGE: balloon size, BALLOON_CHANGE event.
 //!   DEVICE_DELETED: wakes a waiting detach, or finishes the removal. GUEST_PANICKED:
-//!   CRASHED / PANICKED. SUSPEND / WAKEUP: PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
+//!   CRASHED / PANICKED, then the `<on_crash>` action (`lifecycle.rs`). SUSPEND / WAKEUP:
+//!   PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
 //! * VSERPORT_CHANGE: a virtio channel's state (`channels.rs`). SHUTDOWN and RESET also wake
 //!   an agent shutdown or reboot waiting for them (`agent.rs`).
 
@@ -143,13 +144,16 @@ impl QemuDriver {
                 }
             }
             "GUEST_PANICKED" => {
-                self.transition(
+                let changed = self.transition(
                     &uuid,
                     gen,
                     StateReason::new(DomainState::Crashed, 1),
                     Some((ev::CRASHED, 0)),
-                    |_| true,
+                    |r| r.state.state != DomainState::Crashed,
                 );
+                if changed {
+                    self.on_guest_panicked(uuid, gen);
+                }
             }
             "SUSPEND" => {
                 self.transition(

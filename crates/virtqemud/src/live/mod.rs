@@ -30,6 +30,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+mod lifecycle;
 mod monitor_setup;
 pub(crate) mod prepare;
 mod reattach;

@@ -1,6 +1,9 @@
 //! What a start sets through the monitor after QEMU is up and before its vCPUs run, because the
 //! command line cannot or must not say it, as libvirt does:
 //!
+//! * `<on_reboot>destroy</on_reboot>` (`qemuProcessSetupLifecycleActions`): `set-action
+//!   {"reboot": "shutdown"}`, so a guest reboot is a power-off (libvirt's alternative to
+//!   `-no-reboot` since QEMU 6.0).
 //! * Link states (`qemuProcessSetLinkStates`): `set_link {"name": "net0", "up": false}` for
 //!   each interface with `<link state='down'/>` (hot-plugged ones likewise, `hotplug.rs`).
 //! * Display passwords (`qemuProcessInitPasswords`): never on the command line, where any user
@@ -17,7 +20,7 @@
 use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::model::display::Graphics;
-use virt_core::model::enums::GraphicsType;
+use virt_core::model::enums::{GraphicsType, LifecycleAction};
 use virt_core::model::DomainDef;
 
 use super::Active;
@@ -71,6 +74,19 @@ pub(crate) fn password_commands(g: &Graphics, now: i64) -> Option<[(&'static str
 }
 
 impl QemuDriver {
+    /// Makes a guest reboot a power-off when `<on_reboot>` says `destroy`.
+    pub(super) async fn init_lifecycle_actions(
+        &self,
+        a: &Active,
+        def: &DomainDef,
+    ) -> DriverResult<()> {
+        if def.reboot_action() == LifecycleAction::Destroy {
+            self.qmp(a, "set-action", Some(json!({"reboot": "shutdown"})))
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Takes down the link of every interface whose `<link state='down'/>` says so, as
     /// libvirt does after the start (`set_link`; QEMU has no command-line form for it).
     pub(super) async fn init_link_states(&self, a: &Active, def: &DomainDef) -> DriverResult<()> {

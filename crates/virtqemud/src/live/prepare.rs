@@ -3,11 +3,14 @@
 //! start (`start.rs`) and its preview, domxml-to-native (`to_native.rs`).
 //!
 //! [`QemuDriver::prepare_launch`] takes the definition and [`PrepareFor`]. Both purposes make
-//! the live definition (aliases, a free SPICE port, as libvirt's preview shows one, channel
-//! socket paths, the firmware resolved from the descriptors) and pick the emulator; `Start`
+//! the live definition (aliases, shared disks uncached, a free SPICE port, as libvirt's
+//! preview shows one, channel socket paths, the firmware resolved from the descriptors, host
+//! devices looked up, the DAC security label) and pick the emulator, and both refuse what the
+//! host cannot give (a CPU vendor it is not, a host device it lacks, a security driver it does
+//! not run); `Start`
 //! then does what a start needs done on the host (the private and channel dirs created, the
 //! UEFI variable store made, swtpm started for an emulated TPM, tap devices opened and
-//! attached), while `Preview` touches nothing and puts placeholders where a start would hand
+//! attached, managed PCI devices moved to vfio-pci), while `Preview` touches nothing and puts placeholders where a start would hand
 //! QEMU a resource (taps become `/dev/null` descriptors: the command line shows fd numbers, as
 //! libvirt's preview does; channel and swtpm sockets are named where a start would make
 //! them). A new preparation step (firmware selection, channel
@@ -142,6 +145,9 @@ impl QemuDriver {
             PrepareFor::Preview => hostdev::Mode::Preview,
         };
         hostdev::prepare(def, &hostdev::HostRoots::default(), hostdev_mode)?;
+        let ids = crate::seclabel::qemu_ids();
+        crate::seclabel::check_start(def, ids)?;
+        crate::seclabel::label_live(def, ids);
         let spice_port = self.pick_spice_port(def)?;
         let emulator = self.emulator_of(def)?;
         let qemu_version = self.version_of(&emulator);

@@ -9,7 +9,8 @@
 //! STARTING_UP with an early status file, connect the monitor (racing QEMU's exit, so a QEMU
 //! that dies at once is reported with its last log lines within milliseconds), read pty paths
 //! and channel states (`query-chardev`), vCPU threads (`query-cpus-fast`) and the balloon,
-//! then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
+//! set what only the monitor sets (`monitor_setup.rs`: the reboot action, link states,
+//! display passwords), then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
 //! USER), the status file is saved and STARTED / BOOTED is emitted. A failure after the spawn
 //! kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event: nothing was
 //! reported started).
@@ -401,6 +402,7 @@ impl QemuDriver {
             };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;
         self.init_passwords(&a, def).await?;
         if restoring {

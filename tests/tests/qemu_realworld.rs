@@ -46,11 +46,7 @@ const DEFINE_SHARE_MIN: f64 = 75.0;
 /// Files libvirt refuses that ours still accepts, each waiting for a rule someone is writing:
 /// (label, the rule). They are reported, not failed; one ours refuses is reported as ready to
 /// leave this list.
-const PENDING_REFUSALS: &[(&str, &str)] = &[(
-    "virt-install/virt-install-watchdog-itco.xml",
-    "watchdog model 'itco' is newer than libvirt 9.0, which refuses it at define ('unknown \
-     watchdog model'): the watchdog model list (devices work)",
-)];
+const PENDING_REFUSALS: &[(&str, &str)] = &[];
 
 /// Of the files ours defines (and can be given disks here), the percentage that must start,
 /// reach running and be destroyed. Today 51 of 55 (the others: host-passthrough under TCG and

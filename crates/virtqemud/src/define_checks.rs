@@ -8,10 +8,12 @@
 //! |---|---|
 //! | `<on_poweroff>`/`<on_reboot>` `preserve` | qemu driver doesn't support the 'preserve' action for 'on_reboot'/'on_poweroff' |
 //! | any `rename-restart` | qemu driver doesn't support the 'rename-restart' action for 'on_reboot'/'on_poweroff'/'on_crash' |
+//! | `on_reboot` `destroy` with `on_poweroff` `restart` | qemu driver doesn't support 'onReboot' set to 'destroy and 'onPoweroff' set to 'reboot' (sic) |
 //! | `<watchdog model='itco'>` | unknown watchdog model 'itco' (the model is newer than 9.0) |
 //! | a `spicevmc`/`spiceport` character device without SPICE graphics | chardev 'spicevmc' not supported without spice graphics |
 //! | a SPICE `tlsPort` | spice TLS port set in XML configuration, but TLS is disabled in qemu.conf (this daemon configures no SPICE TLS) |
 //! | `<shareable/>` on a writable non-raw disk | shared access for disk 'vdb' requires use of supported storage format |
+//! | a read-only IDE or SATA disk (not a cdrom) | readonly sata disks are not supported |
 //! | a floppy on another bus (INTERNAL_ERROR) | Invalid bus type 'sata' for floppy disk |
 //! | a floppy not named `fdX` (INTERNAL_ERROR) | Invalid floppy device name: vda |
 //! | `<vendor>` without `<model>` (XML_ERROR) | CPU vendor specified without CPU model |
@@ -45,9 +47,24 @@ pub(crate) fn check(def: &DomainDef) -> Result<(), VirtError> {
     spice_chardevs(def)?;
     spice_tls(def)?;
     shareable_disks(def)?;
+    readonly_ide(def)?;
     floppies(def)?;
     cpu_vendor(def)?;
     host_displays(def)
+}
+
+fn readonly_ide(def: &DomainDef) -> Result<(), VirtError> {
+    for (i, d) in def.devices.disks.iter().enumerate() {
+        let bus = d.target_bus.unwrap_or(DiskBus::Virtio);
+        if d.readonly && d.device == DiskDevice::Disk && matches!(bus, DiskBus::Ide | DiskBus::Sata)
+        {
+            return Err(refuse(
+                format!("/domain/devices/disk[{}]/readonly", i + 1),
+                format!("readonly {bus} disks are not supported"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn floppies(def: &DomainDef) -> Result<(), VirtError> {
@@ -154,6 +171,17 @@ fn lifecycle(def: &DomainDef) -> Result<(), VirtError> {
             }
             _ => {}
         }
+    }
+    // A reboot that powers off and a power-off that reboots cannot both be had.
+    if def.reboot_action() == LifecycleAction::Destroy
+        && def.poweroff_action() == LifecycleAction::Restart
+    {
+        return Err(refuse(
+            "/domain/on_reboot".into(),
+            "qemu driver doesn't support 'onReboot' set to 'destroy and 'onPoweroff' set to \
+             'reboot'"
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -274,10 +302,15 @@ mod tests {
             refusal("<on_crash>rename-restart</on_crash>").0,
             "/domain/on_crash"
         );
+        assert_eq!(
+            refusal("<on_poweroff>restart</on_poweroff><on_reboot>destroy</on_reboot>").1,
+            "qemu driver doesn't support 'onReboot' set to 'destroy and 'onPoweroff' set to \
+             'reboot'"
+        );
         for ok in [
             "<on_crash>preserve</on_crash>",
             "<on_crash>coredump-restart</on_crash>",
-            "<on_poweroff>restart</on_poweroff><on_reboot>destroy</on_reboot>",
+            "<on_poweroff>restart</on_poweroff><on_reboot>restart</on_reboot>",
         ] {
             check(&def(ok)).expect(ok);
         }
@@ -295,6 +328,16 @@ mod tests {
             (
                 ErrorCode::InternalError,
                 "Invalid bus type 'sata' for floppy disk"
+            )
+        );
+        assert_eq!(
+            refusal(
+                "<devices><disk type='file'><source file='/x.img'/>\
+                 <target dev='sda' bus='sata'/><readonly/></disk></devices>"
+            ),
+            (
+                "/domain/devices/disk[1]/readonly".into(),
+                "readonly sata disks are not supported".into()
             )
         );
         let e = check(&def("<cpu mode='host-model'><vendor>Intel</vendor></cpu>"))

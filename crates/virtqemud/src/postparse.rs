@@ -4,7 +4,7 @@
 //! canonical machine type (`q35` becomes `pc-q35-7.2`), the default CPU, the machine's own
 //! controllers (USB, the q35 SATA, the PCI root), PS/2 mouse and keyboard, the balloon, an
 //! audio backend, device models left to the driver (NIC `rtl8139`, SCSI `lsilogic`, USB by
-//! machine, serial `isa-serial`), and every device address (TPM defaults: [`crate::tpm`])
+//! machine, serial models from their target types), and every device address (TPM defaults: [`crate::tpm`])
 //! ([`crate::address`]).
 //!
 //! Defaults are inserted where libvirt puts them: the machine's controllers before the
@@ -251,8 +251,13 @@ fn device_defaults(def: &mut DomainDef, chipset: Chipset, x86: bool) -> Result<(
             if t.target_type.is_none() {
                 t.target_type = Some("isa-serial".into());
             }
-            if t.model.is_none() && t.target_type.as_deref() == Some("isa-serial") {
-                t.model = Some("isa-serial".into());
+            // Each x86 target type has the model of the same name.
+            let model = t
+                .target_type
+                .as_deref()
+                .filter(|ty| matches!(*ty, "isa-serial" | "usb-serial" | "pci-serial"));
+            if t.model.is_none() {
+                t.model = model.map(String::from);
             }
         }
     }

@@ -170,7 +170,10 @@ fn parse_spice_children(c: &mut Cursor<'_>, g: &mut Graphics) -> Result<(), XmlE
                 path: ch.attr_path("mode"),
             })?;
         ch.finish()?;
-        g.channels.push((name, mode));
+        // `any` is every channel's default, which libvirt does not keep.
+        if mode != "any" {
+            g.channels.push((name, mode));
+        }
     }
     if let Some(mut e) = c.child("image")? {
         g.image_compression = e.attr_word(

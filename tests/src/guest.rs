@@ -8,7 +8,8 @@
 //! disks, NICs and the balloon do nothing. The initramfs is an uncompressed cpio archive in
 //! the `newc` format, written here (the format is a 110-byte ASCII header per entry).
 //!
-//! `/init` mounts proc, sys and devtmpfs, loads the modules, prints [`READY_MARKER`] on the
+//! `/init` mounts proc, sys and devtmpfs, loads the modules (the pvpanic ones too, so a
+//! kernel panic reaches QEMU), prints [`READY_MARKER`] on the
 //! console (boot the kernel with `console=ttyS0`), starts busybox `acpid`, whose power
 //! button handler (`/etc/acpi/PWRF/00000080`) runs `poweroff -f`, and then keeps a shell on
 //! the console. It also brings `eth0` up when there is one, so the guest's IPv6 router
@@ -52,10 +53,14 @@ pub const MODULES: &[&str] = &[
     "net_failover",
     "virtio_net",
     "virtio_balloon",
+    // The ISA pvpanic device (found through ACPI): a kernel panic reaches QEMU as
+    // GUEST_PANICKED.
+    "pvpanic",
+    "pvpanic-mmio",
 ];
 
 /// Bumped whenever the initramfs contents change, so a stale cache is rebuilt.
-const INITRD_VERSION: u32 = 4;
+const INITRD_VERSION: u32 = 5;
 
 /// The same for the initramfs with the guest agent.
 const AGENT_INITRD_VERSION: u32 = 1;
@@ -268,10 +273,11 @@ fn init_script(agent: bool) -> String {
          mount -t sysfs sysfs /sys\n\
          mount -t devtmpfs devtmpfs /dev\n\
          # Two passes: a module whose dependency loads later in the list gets a second try.\n\
+         # /proc/modules names modules with '_' where their files may have '-'.\n\
          for pass in 1 2; do for m in {modules}; do\n\
-         grep -q \"^$m \" /proc/modules || insmod /lib/modules/$m.ko 2>/dev/null\n\
+         grep -q \"^$(echo $m | tr - _) \" /proc/modules || insmod /lib/modules/$m.ko 2>/dev/null\n\
          done; done\n\
-         for m in {modules}; do grep -q \"^$m \" /proc/modules || echo \"init: module $m not loaded\"; done\n\
+         for m in {modules}; do grep -q \"^$(echo $m | tr - _) \" /proc/modules || echo \"init: module $m not loaded\"; done\n\
          # A NIC up sends IPv6 router solicitations: traffic a test can count on the host.\n\
          ifconfig eth0 up 2>/dev/null\n\
          # Foreground in a background job, logging to the console (its default log file's\n\

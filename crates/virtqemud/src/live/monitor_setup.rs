@@ -4,6 +4,8 @@
 //! * `<on_reboot>destroy</on_reboot>` (`qemuProcessSetupLifecycleActions`): `set-action
 //!   {"reboot": "shutdown"}`, so a guest reboot is a power-off (libvirt's alternative to
 //!   `-no-reboot` since QEMU 6.0).
+//! * The VNC port QEMU picked for an auto-ported display (`query-vnc`'s `service`), which
+//!   the live XML shows as libvirt's does.
 //! * Link states (`qemuProcessSetLinkStates`): `set_link {"name": "net0", "up": false}` for
 //!   each interface with `<link state='down'/>` (hot-plugged ones likewise, `hotplug.rs`).
 //! * Display passwords (`qemuProcessInitPasswords`): never on the command line, where any user
@@ -74,6 +76,24 @@ pub(crate) fn password_commands(g: &Graphics, now: i64) -> Option<[(&'static str
 }
 
 impl QemuDriver {
+    /// The TCP port of an auto-ported VNC display listening on an address, from `query-vnc`.
+    pub(super) async fn vnc_port(&self, a: &Active, def: &DomainDef) -> DriverResult<Option<u32>> {
+        let auto = def.devices.graphics.iter().any(|g| {
+            g.graphics_type == GraphicsType::Vnc
+                && g.autoport
+                && g.listens
+                    .first()
+                    .is_none_or(|l| l.listen_type == virt_core::model::enums::ListenType::Address)
+        });
+        if !auto {
+            return Ok(None);
+        }
+        let v = self.qmp(a, "query-vnc", None).await?;
+        Ok(v.get("service")
+            .and_then(Value::as_str)
+            .and_then(|p| p.parse().ok()))
+    }
+
     /// Makes a guest reboot a power-off when `<on_reboot>` says `destroy`.
     pub(super) async fn init_lifecycle_actions(
         &self,

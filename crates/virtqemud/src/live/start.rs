@@ -390,7 +390,19 @@ impl QemuDriver {
                 super::channels::apply_chardev_states(&mut r.live, &chardevs)
             })
             .unwrap_or(false);
+        let vnc_port = self.vnc_port(&a, def).await?;
         self.with_run(&uuid, gen, |r| {
+            if let Some(port) = vnc_port {
+                let vnc = r
+                    .live
+                    .devices
+                    .graphics
+                    .iter_mut()
+                    .find(|g| g.graphics_type == virt_core::model::enums::GraphicsType::Vnc);
+                if let Some(g) = vnc {
+                    g.port = Some(port);
+                }
+            }
             fill_ptys(&mut r.live, &ptys);
             r.ptys = ptys;
             r.vcpus = vcpus;

@@ -125,6 +125,60 @@ const COMMON: &[(&str, &str)] = &[
          <tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>\
          <memballoon model='none'/></devices></domain>",
     ),
+    (
+        "argv-pc-chardevs",
+        "<domain type='qemu'><name>argv-pc-chardevs</name>\
+         <uuid>7e570000-0000-4000-8000-0000000000a5</uuid><memory unit='MiB'>128</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><boot dev='fd'/></os>\
+         <features><acpi/></features>\
+         <on_crash>coredump-restart</on_crash>\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <disk type='file' device='floppy'><source file='{D}/b.img'/>\
+         <target dev='fda' bus='fdc'/></disk>\
+         <serial type='tcp'><source mode='bind' host='127.0.0.1' service='4555'/>\
+         <protocol type='telnet'/></serial>\
+         <serial type='udp'><source mode='bind' host='127.0.0.1' service='4558'/>\
+         <source mode='connect' host='127.0.0.1' service='4559'/></serial>\
+         <serial type='file'><source path='{D}/serial.log' append='on'/></serial>\
+         <serial type='pty'><target type='usb-serial'/></serial>\
+         <serial type='null'><target type='pci-serial'/></serial>\
+         <parallel type='pty'/>\
+         <console type='pty'><target type='virtio'/></console>\
+         <channel type='tcp'><source mode='connect' host='127.0.0.1' service='4560'/>\
+         <target type='virtio' name='org.example.tcp'/></channel>\
+         <channel type='vc'><target type='virtio' name='org.example.vc'/></channel>\
+         <panic model='isa'/>\
+         <memballoon model='none'/></devices></domain>",
+    ),
+    (
+        "argv-q35-disks-displays",
+        "<domain type='qemu'><name>argv-q35-disks-displays</name>\
+         <uuid>7e570000-0000-4000-8000-0000000000a6</uuid><memory unit='MiB'>256</memory>\
+         <os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features>\
+         <cpu mode='custom' match='exact' check='partial'><model>qemu64</model>\
+         <vendor>AMD</vendor></cpu>\
+         <devices><emulator>/usr/bin/qemu-system-x86_64</emulator>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2' cache='none' \
+         io='native' discard='unmap' detect_zeroes='unmap' error_policy='stop' \
+         rerror_policy='report' copy_on_read='on'/><source file='{D}/a.qcow2'/>\
+         <target dev='vda' bus='virtio'/></disk>\
+         <disk type='file' device='disk'><driver name='qemu' type='raw' io='threads' \
+         error_policy='enospace' ioeventfd='on' event_idx='off' queues='2'/>\
+         <source file='{D}/b.img'/><target dev='vdb' bus='virtio'/><shareable/></disk>\
+         <disk type='file' device='floppy'><target dev='fda' bus='fdc'/><boot order='2'/>\
+         </disk>\
+         <interface type='user'><mac address='52:54:00:12:34:58'/><model type='virtio'/>\
+         <link state='down'/></interface>\
+         <graphics type='spice' port='5944' autoport='no' keymap='de' defaultMode='insecure'>\
+         <listen type='address' address='127.0.0.1'/><channel name='main' mode='insecure'/>\
+         <image compression='auto_glz'/><jpeg compression='auto'/><zlib compression='never'/>\
+         <playback compression='on'/><streaming mode='filter'/><mouse mode='client'/>\
+         <clipboard copypaste='no'/><filetransfer enable='no'/></graphics>\
+         <channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>\
+         <video><model type='qxl'/></video>\
+         <memballoon model='none'/></devices>\
+         <seclabel type='dynamic' model='dac'/></domain>",
+    ),
 ];
 
 /// Virt-install sets compared when ours defines their output.
@@ -139,6 +193,12 @@ const GENERATED: &[&str] = &[
     "network-user-rtl8139-pc",
     "disks-and-cdrom-pc-ide",
     "boot-direct-kernel",
+    "serial-tcp-server",
+    "serial-file-parallel-pty",
+    "graphics-vnc-listen-password",
+    "disk-cache-discard",
+    "disk-readonly-shareable",
+    "events-destroy",
 ];
 
 /// Where libvirt keeps UEFI variable stores.

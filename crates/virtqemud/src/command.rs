@@ -10,7 +10,7 @@
 //! boot (`-boot strict=on`, kernel, initrd, append, dtb), then devices: controllers, disks
 //! (`-blockdev` storage + format nodes and a frontend `-device`), NICs (`-netdev` +
 //! `-device`), serial ports, channels (`-chardev` + `virtserialport`), the TPM, inputs,
-//! graphics, video, balloon, rng; then `-sandbox`,
+//! graphics, video, balloon, rng; then `-sandbox`, the panic devices,
 //! `-msg timestamp=on`, and last the definition's own `<qemu:commandline>` arguments.
 //! `-device`, `-blockdev`, `-netdev`, `-object` and `-audiodev` take QEMU's JSON form;
 //! `-machine`, `-smp`, `-chardev`, `-vnc` stay key=value, as libvirt writes them.
@@ -340,6 +340,7 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
         "-sandbox",
         "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
     );
+    devices::panics(&mut b)?;
     b.arg("-msg", "timestamp=on");
     let mut env = environment(ctx);
     if let Some(extra) = &def.qemu_commandline {

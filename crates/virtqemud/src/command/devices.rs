@@ -38,8 +38,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     super::usb::redirdevs(b)?;
     super::hostdev::hostdevs(b)?;
     balloon(b)?;
-    rngs(b)?;
-    panics(b)
+    rngs(b)
 }
 
 /// `<watchdog>`: the device, and what QEMU does when it fires (`-watchdog-action`).
@@ -87,8 +86,9 @@ fn watchdog(b: &mut Builder<'_>) -> Result<(), VirtError> {
     Ok(())
 }
 
-/// `<panic>`: the ISA pvpanic device (x86's default model) or its PCI variant.
-fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
+/// `<panic>`: the ISA pvpanic device (x86's default model) or its PCI variant; libvirt writes
+/// them after `-sandbox`.
+pub(super) fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
     use virt_core::model::enums::PanicModel;
     for (i, p) in b.def.devices.panics.iter().enumerate() {
         match p.model {

@@ -26,7 +26,7 @@
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
 use virt_core::model::chardev::CharSource;
 use virt_core::model::enums::{
-    CharType, DiskBus, DiskDevice, GraphicsType, LifecycleAction, WatchdogModel,
+    CharType, DiskBus, DiskDevice, GraphicsType, LifecycleAction, ListenType, WatchdogModel,
 };
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
@@ -241,7 +241,13 @@ fn spice_chardevs(def: &DomainDef) -> Result<(), VirtError> {
 
 fn spice_tls(def: &DomainDef) -> Result<(), VirtError> {
     for (i, g) in def.devices.graphics.iter().enumerate() {
-        if g.graphics_type == GraphicsType::Spice && g.tls_port.is_some_and(|p| p > 0) {
+        // Ports belong to an address (or network) listen: behind a socket one libvirt drops
+        // them, and so does our XML (they are not printed).
+        let ported = g.listens.first().is_none_or(|l| {
+            matches!(l.listen_type, ListenType::Address | ListenType::Network)
+        });
+        if g.graphics_type == GraphicsType::Spice && ported && g.tls_port.is_some_and(|p| p > 0)
+        {
             return Err(refuse(
                 format!("/domain/devices/graphics[{}]/@tlsPort", i + 1),
                 "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf".into(),
@@ -382,6 +388,12 @@ mod tests {
             refusal("<devices><graphics type='spice' tlsPort='5901' autoport='no'/></devices>").1,
             "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf"
         );
+        // Behind a socket listen libvirt drops the ports: the TLS port is not refused.
+        check(&def(
+            "<devices><graphics type='spice' tlsPort='5901' autoport='no'>\
+             <listen type='socket' socket='/tmp/s.sock'/></graphics></devices>",
+        ))
+        .expect("no TLS port behind a socket");
         assert_eq!(
             refusal("<devices><graphics type='sdl'/></devices>"),
             (

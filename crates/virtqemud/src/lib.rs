@@ -34,6 +34,12 @@
 //! than before (its vCPUs are still stopped). `<smbios mode='host'/>` reads the host's tables
 //! from `/sys/class/dmi/id` instead of running dmidecode. Under TCG `hv-vpindex` is left off
 //! the command line, which QEMU 7.2 refuses there (libvirt's start of such a guest fails).
+//! QEMU runs as the daemon's user (libvirt's `qemu.conf` user): a static DAC `<seclabel>` naming
+//! another user fails the start instead of running QEMU as someone else; SELinux and AppArmor
+//! labels fail it as on a libvirt host without those drivers. Displays this host cannot give
+//! (SDL, OpenGL, 3D video) are refused at define with the reason, where libvirt defines them
+//! and fails at start; a `stdio` character device likewise (QEMU's standard streams are its
+//! log). Automatic crash dumps are named with UTC time (libvirt: local time).
 //! The guest agent's timeout defaults to 5 s per command where libvirt waits forever after a
 //! successful resync: a silent agent never hangs a call (`guest-agent-timeout --timeout -2`
 //! restores libvirt's wait). Not implemented yet: removing vCPUs from a running domain

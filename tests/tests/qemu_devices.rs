@@ -9,6 +9,7 @@
 //!   `<on_crash>restart</on_crash>` the domain goes CRASHED (PANICKED), then runs again
 //!   (RUNNING / CRASHED) and the guest boots a second time on the same connection; with
 //!   `coredump-destroy` a memory dump is written and the domain is shut off (crashed).
+//! * `<on_reboot>destroy</on_reboot>`: a guest's `reboot -f` leaves it shut off (shutdown).
 //! * A VNC password (`passwd=`, set over the monitor after the start): the VNC server offers
 //!   only VNC authentication, takes the password (DES challenge-response, computed with the
 //!   `openssl` command) and refuses another; with `passwdValidTo` in the past it refuses the
@@ -141,18 +142,41 @@ fn tcp_console_link_states_and_panics_follow_the_definition() {
     let root = proxy.root.path().to_path_buf();
     let mut guard = QemuGuard::new(&root);
     let _daemon = ProcessDaemon::start("virtqemud", &root);
-    let (p1, p2) = (free_port(), free_port());
-    for (name, port, on_crash) in [("crashy", p1, "restart"), ("dumpy", p2, "coredump-destroy")] {
+    let (p1, p2, p3) = (free_port(), free_port(), free_port());
+    let guests = [
+        ("crashy", p1, "restart"),
+        ("dumpy", p2, "coredump-destroy"),
+        ("rebooty", p3, "destroy"),
+    ];
+    for (name, port, on_crash) in guests {
+        let mut xml = guest_xml(name, port, on_crash);
+        if name == "rebooty" {
+            xml = xml.replace("<on_crash>", "<on_reboot>destroy</on_reboot><on_crash>");
+        }
         let file = root.join(format!("{name}.xml"));
-        std::fs::write(&file, guest_xml(name, port, on_crash)).expect("xml");
+        std::fs::write(&file, xml).expect("xml");
         virt_ok(&root, &["define", &file.display().to_string()]);
         virt_ok(&root, &["start", name]);
     }
     guard.pids = guard.pids_in_status();
     let mut c1 = Console::connect(p1);
     let mut c2 = Console::connect(p2);
-    c1.until(READY_MARKER, Duration::from_secs(120));
-    c2.until(READY_MARKER, Duration::from_secs(120));
+    let mut c3 = Console::connect(p3);
+    for c in [&c1, &c2, &c3] {
+        c.until(READY_MARKER, Duration::from_secs(180));
+    }
+
+    // on_reboot destroy (set-action after the start): a guest reboot powers it off.
+    c3.type_line("reboot -f");
+    assert_eq!(
+        wait_domstate(
+            &root,
+            "rebooty",
+            "shut off (shutdown)",
+            Duration::from_secs(60)
+        ),
+        "shut off (shutdown)"
+    );
 
     // Link states: the first NIC's link was taken down after the start.
     c1.type_line(

@@ -511,9 +511,11 @@ fn rich_q35_definition_starts_in_real_qemu_with_every_device_under_its_alias() {
         );
     }
     let blocks = qmp.execute(r#"{"execute":"query-block"}"#);
+    // Numbered from the last disk to the first as libvirt numbers them: the empty cdrom
+    // (sata0-0-2) uses number 3 up without a node.
     for node in [
+        "libvirt-5-format",
         "libvirt-4-format",
-        "libvirt-3-format",
         "libvirt-2-format",
         "libvirt-1-format",
     ] {

@@ -243,11 +243,11 @@ fn spice_tls(def: &DomainDef) -> Result<(), VirtError> {
     for (i, g) in def.devices.graphics.iter().enumerate() {
         // Ports belong to an address (or network) listen: behind a socket one libvirt drops
         // them, and so does our XML (they are not printed).
-        let ported = g.listens.first().is_none_or(|l| {
-            matches!(l.listen_type, ListenType::Address | ListenType::Network)
-        });
-        if g.graphics_type == GraphicsType::Spice && ported && g.tls_port.is_some_and(|p| p > 0)
-        {
+        let ported = g
+            .listens
+            .first()
+            .is_none_or(|l| matches!(l.listen_type, ListenType::Address | ListenType::Network));
+        if g.graphics_type == GraphicsType::Spice && ported && g.tls_port.is_some_and(|p| p > 0) {
             return Err(refuse(
                 format!("/domain/devices/graphics[{}]/@tlsPort", i + 1),
                 "spice TLS port set in XML configuration, but TLS is disabled in qemu.conf".into(),

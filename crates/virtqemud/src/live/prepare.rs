@@ -140,11 +140,6 @@ impl QemuDriver {
         shared_disks_uncached(def);
         let kvm = def.virt_type == "kvm";
         crate::cpu_vendor::check(def, kvm, &host::cpuinfo())?;
-        let hostdev_mode = match purpose {
-            PrepareFor::Start { .. } => hostdev::Mode::Start,
-            PrepareFor::Preview => hostdev::Mode::Preview,
-        };
-        hostdev::prepare(def, &hostdev::HostRoots::default(), hostdev_mode)?;
         let ids = crate::seclabel::qemu_ids();
         crate::seclabel::check_start(def, ids)?;
         crate::seclabel::label_live(def, ids);
@@ -156,12 +151,25 @@ impl QemuDriver {
             PrepareFor::Preview => "-1".to_string(),
         };
         let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
+        // Host devices last of the checks: a start moves managed PCI devices to vfio-pci, which
+        // every failure from here on undoes.
+        let roots = hostdev::HostRoots::default();
+        let hostdev_mode = match purpose {
+            PrepareFor::Start { .. } => hostdev::Mode::Start,
+            PrepareFor::Preview => hostdev::Mode::Preview,
+        };
+        hostdev::prepare(def, &roots, hostdev_mode).inspect_err(|_| {
+            if hostdev_mode == hostdev::Mode::Start {
+                hostdev::reattach_pci(def, &roots);
+            }
+        })?;
         let (taps, swtpm) = match purpose {
             PrepareFor::Start { reset_nvram, .. } => {
-                make_private_dir(&domain_dir)?;
+                make_private_dir(&domain_dir)
+                    .inspect_err(|_| hostdev::reattach_pci(def, &roots))?;
                 let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
                 made.await
-                    .inspect_err(|_| super::start::discard_dirs(&def.name, &domain_dir))?
+                    .inspect_err(|_| super::start::undo_prepare(def, &domain_dir))?
             }
             PrepareFor::Preview => {
                 super::channels::name_paths(def, &domain_dir)?;

@@ -220,7 +220,7 @@ impl QemuDriver {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
+                undo_prepare(&def, &lib_dir);
                 return Err(e);
             }
         };
@@ -245,12 +245,12 @@ impl QemuDriver {
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
+                undo_prepare(&def, &lib_dir);
                 return Err(e);
             }
         };
         let Some(proc) = ProcHandle::open(pid) else {
-            discard_dirs(&def.name, &lib_dir);
+            undo_prepare(&def, &lib_dir);
             let text = process::log_since(&log, log_start, 20);
             process::log_line(&log, "shutting down, reason=failed");
             return Err(internal(format!(
@@ -547,6 +547,13 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Undoes the preparation of a start whose QEMU never ran: its dirs go, managed PCI devices
+/// go back to their drivers.
+pub(super) fn undo_prepare(def: &DomainDef, lib_dir: &std::path::Path) {
+    discard_dirs(&def.name, lib_dir);
+    crate::hostdev::reattach_pci(def, &crate::hostdev::HostRoots::default());
 }
 
 /// Removes a failed start's private and channel dirs.

@@ -475,6 +475,10 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     if pflash.1 {
         m.push_str(",pflash1=libvirt-pflash1-format");
     }
+    // `<bios useserial='yes'>`: SeaBIOS talks on the serial port (QEMU's sgabios is gone).
+    if b.def.os.bios.and_then(|bios| bios.useserial) == Some(true) {
+        m.push_str(",graphics=off");
+    }
     // x86 PC machines have ACPI unless the definition asks for it (`<features><acpi/>`).
     if pc && feature(b.def, "acpi").is_none() {
         m.push_str(",acpi=off");
@@ -659,14 +663,19 @@ fn pm_args(b: &mut Builder<'_>) {
 
 fn boot_args(b: &mut Builder<'_>) {
     let os = &b.def.os;
-    let mut boot = "strict=on".to_string();
-    if let Some(menu) = os.bootmenu.filter(|m| m.enable) {
-        boot = format!("menu=on,{boot}");
-        if let Some(t) = menu.timeout_ms {
-            boot.push_str(&format!(",splash-time={t}"));
-        }
+    // libvirt's order: the menu, the BIOS's reboot timeout, the menu's splash time, strict.
+    let mut boot: Vec<String> = Vec::new();
+    if let Some(menu) = os.bootmenu {
+        boot.push(if menu.enable { "menu=on" } else { "menu=off" }.into());
     }
-    b.arg("-boot", boot);
+    if let Some(t) = os.bios.and_then(|bios| bios.reboot_timeout) {
+        boot.push(format!("reboot-timeout={t}"));
+    }
+    if let Some(t) = os.bootmenu.filter(|m| m.enable).and_then(|m| m.timeout_ms) {
+        boot.push(format!("splash-time={t}"));
+    }
+    boot.push("strict=on".into());
+    b.arg("-boot", boot.join(","));
     for (flag, value) in [
         ("-kernel", &os.kernel),
         ("-initrd", &os.initrd),

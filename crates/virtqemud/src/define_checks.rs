@@ -17,6 +17,7 @@
 //! | a floppy on another bus (INTERNAL_ERROR) | Invalid bus type 'sata' for floppy disk |
 //! | a floppy not named `fdX` (INTERNAL_ERROR) | Invalid floppy device name: vda |
 //! | `<vendor>` without `<model>` (XML_ERROR) | CPU vendor specified without CPU model |
+//! | `<bios useserial='yes'>` without a serial port (XML_ERROR) | need at least one serial port to use BIOS serial output |
 //!
 //! All others are CONFIG_UNSUPPORTED. One more rule is ours, not libvirt's (which defines these and
 //! fails at start): displays this host cannot give a guest are refused at define with the
@@ -50,7 +51,22 @@ pub(crate) fn check(def: &DomainDef) -> Result<(), VirtError> {
     readonly_ide(def)?;
     floppies(def)?;
     cpu_vendor(def)?;
+    bios_serial(def)?;
     host_displays(def)
+}
+
+fn bios_serial(def: &DomainDef) -> Result<(), VirtError> {
+    let useserial = def.os.bios.and_then(|b| b.useserial) == Some(true);
+    if useserial && def.devices.serials.is_empty() {
+        let mut e = refuse(
+            "/domain/os/bios/@useserial".into(),
+            "need at least one serial port to use BIOS serial output".into(),
+        );
+        e.code = ErrorCode::XmlError;
+        e.domain = ErrorDomain::Domain;
+        return Err(e);
+    }
+    Ok(())
 }
 
 fn readonly_ide(def: &DomainDef) -> Result<(), VirtError> {
@@ -345,6 +361,16 @@ mod tests {
                 "/domain/devices/disk[1]/readonly".into(),
                 "readonly sata disks are not supported".into()
             )
+        );
+        let mut d = def("");
+        d.os.bios = Some(virt_core::model::domain::Bios {
+            useserial: Some(true),
+            reboot_timeout: None,
+        });
+        let e = check(&d).expect_err("no serial port");
+        assert_eq!(
+            e.detail,
+            "need at least one serial port to use BIOS serial output"
         );
         let e = check(&def("<cpu mode='host-model'><vendor>Intel</vendor></cpu>"))
             .expect_err("vendor alone");

@@ -34,6 +34,8 @@ const PATHS: &[&str] = &[
     "/domain/os/type/**",
     "/domain/os/boot/**",
     "/domain/os/bootmenu/**",
+    // `<bios useserial rebootTimeout>`: -machine graphics=off, -boot reboot-timeout.
+    "/domain/os/bios/**",
     "/domain/os/loader",
     "/domain/os/loader/@readonly",
     "/domain/os/loader/@type",

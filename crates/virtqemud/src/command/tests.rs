@@ -635,3 +635,34 @@ fn a_pc_guest_without_the_acpi_feature_gets_acpi_off() {
     );
     assert!(!args(KERNEL)[3].contains("acpi"));
 }
+
+/// libvirt 9.0's `domxml-to-native` for a boot menu with a splash time and a BIOS that talks on
+/// the serial port and reboots when nothing boots.
+#[test]
+fn boot_menu_and_bios_options_match_libvirts() {
+    let def = virt_xml::parse_domain(
+        "<domain type='qemu'><name>b</name><memory unit='MiB'>64</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><bootmenu enable='yes' timeout='3000'/>\
+         <bios useserial='yes' rebootTimeout='0'/></os><features><acpi/></features>\
+         <devices><serial type='pty'/></devices></domain>",
+    )
+    .expect("parses");
+    let args = build(&def, &ctx()).expect("builds").args;
+    let value = |flag: &str| {
+        let at = args.iter().position(|a| a == flag).expect(flag);
+        args[at + 1].clone()
+    };
+    assert_eq!(
+        value("-boot"),
+        "menu=on,reboot-timeout=0,splash-time=3000,strict=on"
+    );
+    assert!(value("-machine").ends_with(",memory-backend=pc.ram,graphics=off"));
+    let off = virt_xml::parse_domain(
+        "<domain type='qemu'><name>b</name><memory unit='MiB'>64</memory>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><bootmenu enable='no'/>\
+         <bios rebootTimeout='0'/></os></domain>",
+    )
+    .expect("parses");
+    let args = build(&off, &ctx()).expect("builds").args;
+    assert!(args.contains(&"menu=off,reboot-timeout=0,strict=on".to_string()));
+}

@@ -361,6 +361,9 @@ fn check_smoke(plan: &Plan, ours: &Results) {
         assert!(why.starts_with("no test guest"), "real guest failed: {why}");
     }
     if let Err(why) = &ours.vi {
-        assert!(why.starts_with("no test guest"), "virt-install guest failed: {why}");
+        assert!(
+            why.starts_with("no test guest"),
+            "virt-install guest failed: {why}"
+        );
     }
 }

@@ -310,7 +310,7 @@ pub(crate) fn machine_prefix(paths: &virt_core::runtime::Paths) -> Option<String
 }
 
 /// FNV-1a, 32 bits: a stable short hash of a root directory for machine names.
-fn fnv1a(bytes: &[u8]) -> u32 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })

@@ -51,12 +51,16 @@ mod arp;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;
+/// Define-time rules for CPU cache, memory allocation, IOThreads, virtiofs and smartcards.
+mod define_rules;
 mod domains;
 mod driver;
 /// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
 pub mod firmware;
 pub mod host;
 mod live;
+/// Guest RAM on the host: hugetlbfs mounts and dirs, memory backing files, free huge pages.
+mod memory;
 pub mod net;
 mod ops;
 /// What the QEMU driver fills into a definition at define time.

@@ -126,6 +126,7 @@ impl QemuDriver {
         let target = self.postparse_target(&def);
         crate::postparse::apply(&mut def, &target)?;
         crate::tpm::check_define(&mut def).map_err(|e| if validate { located(e) } else { e })?;
+        crate::define_rules::check(&def)?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
     }

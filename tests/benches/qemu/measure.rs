@@ -8,8 +8,8 @@ use virt_tests::guest::{test_guest, test_guest_with_agent, GuestImage, READY_MAR
 use virt_tests::virt_install::{boot_test_kernel, ext4_qcow2, fixture};
 
 use crate::{
-    diskless_xml, guest_xml, median, root_parent, rss_kib, Backend, BulkStats, GuestFigures,
-    Plan, Results, ViFigures, PREFIX,
+    diskless_xml, guest_xml, median, root_parent, rss_kib, Backend, BulkStats, GuestFigures, Plan,
+    Results, ViFigures, PREFIX,
 };
 
 /// How long the real guest may take to print its marker (TCG on a loaded host is slow).

@@ -390,18 +390,13 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
             Some(j) => j,
             None => return Ok(None),
         },
-        (ControllerType::Scsi, Some("virtio-scsi")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci")),
-            ("id", Json::str(id)),
-        ]),
-        (ControllerType::Scsi, Some("virtio-transitional")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci-transitional")),
-            ("id", Json::str(id)),
-        ]),
-        (ControllerType::Scsi, Some("virtio-non-transitional")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci-non-transitional")),
-            ("id", Json::str(id)),
-        ]),
+        (ControllerType::Scsi, Some("virtio-scsi")) => virtio_scsi(c, "virtio-scsi-pci", id),
+        (ControllerType::Scsi, Some("virtio-transitional")) => {
+            virtio_scsi(c, "virtio-scsi-pci-transitional", id)
+        }
+        (ControllerType::Scsi, Some("virtio-non-transitional")) => {
+            virtio_scsi(c, "virtio-scsi-pci-non-transitional", id)
+        }
         (ControllerType::Scsi, Some("lsilogic")) => {
             Json::obj([("driver", Json::str("lsi")), ("id", Json::str(id))])
         }
@@ -411,10 +406,7 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
         (ControllerType::Scsi, Some("lsisas1078")) => {
             Json::obj([("driver", Json::str("megasas")), ("id", Json::str(id))])
         }
-        (ControllerType::Scsi, None) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci")),
-            ("id", Json::str(id)),
-        ]),
+        (ControllerType::Scsi, None) => virtio_scsi(c, "virtio-scsi-pci", id),
         // The q35 machine's own AHCI is sata0; the i440fx machine's own IDE is ide.
         (ControllerType::Sata, None) if c.index == 0 && b.family == Family::Q35 => return Ok(None),
         (ControllerType::Sata, None) => {
@@ -454,6 +446,20 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
     };
     pci_addr(b, &mut dev, &c.address, &what)?;
     Ok(Some(dev))
+}
+
+/// A virtio-scsi controller: its IOThread and queue count (`<driver iothread= queues=>`) as
+/// libvirt orders them around the id.
+fn virtio_scsi(c: &Controller, driver: &str, id: String) -> Json {
+    let mut j = Json::obj([("driver", Json::str(driver))]);
+    if let Some(t) = c.driver_iothread {
+        j.set("iothread", Json::str(format!("iothread{t}")));
+    }
+    j.set("id", Json::str(id));
+    if let Some(q) = c.driver_queues {
+        j.set("num_queues", Json::Num(q.into()));
+    }
+    j
 }
 
 fn parse_num(v: &str) -> Option<u64> {

@@ -181,6 +181,9 @@ fn frontend(b: &mut Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtEr
         }
         DiskBus::Virtio => {
             let mut j = Json::obj([("driver", Json::str("virtio-blk-pci"))]);
+            if let Some(t) = disk.driver.as_ref().and_then(|d| d.iothread) {
+                j.set("iothread", Json::str(format!("iothread{t}")));
+            }
             pci_addr(b, &mut j, &disk.address, what)?;
             j
         }

@@ -352,6 +352,9 @@ impl QemuDriver {
         }
         self.stop_external(&run.live, run.swtpm, gone).await;
         self.leave_cgroup(run.id, &run.live).await;
+        if let Ok(memory) = self.memory_placement(&run.live, &run.id.to_string()) {
+            crate::memory::cleanup(&memory);
+        }
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);
         let word = reason_virsh_name(DomainState::Shutoff, why);

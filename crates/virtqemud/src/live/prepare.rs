@@ -54,10 +54,16 @@ pub(crate) struct Prepared {
     pub swtpm: Option<crate::tpm::swtpm::Running>,
 }
 
-/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
-fn dir_name(id: &str, name: &str) -> String {
+/// libvirt's short domain name, `ID-NAME` with the name cut to 20 characters: names the
+/// private dir and the guest's memory dirs.
+pub(crate) fn short_name(id: &str, name: &str) -> String {
     let short: String = name.chars().take(20).collect();
-    format!("domain-{id}-{short}")
+    format!("{id}-{short}")
+}
+
+/// The private dir's name: `domain-ID-SHORT`.
+fn dir_name(id: &str, name: &str) -> String {
+    format!("domain-{}", short_name(id, name))
 }
 
 /// Placeholder taps for a preview: one per bridge or ethernet interface, named as the start
@@ -127,12 +133,14 @@ impl QemuDriver {
             PrepareFor::Preview => "-1".to_string(),
         };
         let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
+        let memory = self.memory_placement(def, &id)?;
         let (taps, swtpm) = match purpose {
             PrepareFor::Start { reset_nvram, .. } => {
-                make_private_dir(&domain_dir)?;
+                crate::memory::prepare(def, &memory)?;
+                make_private_dir(&domain_dir).inspect_err(|_| crate::memory::cleanup(&memory))?;
                 let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
                 made.await
-                    .inspect_err(|_| super::start::discard_dirs(&def.name, &domain_dir))?
+                    .inspect_err(|_| super::start::discard_dirs(&def.name, &domain_dir, &memory))?
             }
             PrepareFor::Preview => {
                 super::channels::name_paths(def, &domain_dir)?;
@@ -151,6 +159,7 @@ impl QemuDriver {
             start_paused: true,
             host_model_cpu: None,
             spice_port,
+            memory,
         };
         Ok(Prepared {
             ctx,
@@ -161,6 +170,21 @@ impl QemuDriver {
 }
 
 impl QemuDriver {
+    /// Where the RAM of `def` running as domain `id` goes on the host (`crate::memory`).
+    pub(crate) fn memory_placement(
+        &self,
+        def: &DomainDef,
+        id: &str,
+    ) -> DriverResult<crate::command::MemoryPlacement> {
+        crate::memory::placement(
+            def,
+            &short_name(id, &def.name),
+            &self.hugepage_prefix,
+            &self.ram_dir,
+            &crate::memory::HostMemory::detect(),
+        )
+    }
+
     /// A start's host resources, in the private dir `domain_dir`: the channel sockets' dir and
     /// paths (`channels.rs`), the firmware resolved into `def` with its variable store and
     /// swtpm (`external.rs`), then the taps.

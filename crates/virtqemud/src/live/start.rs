@@ -197,6 +197,7 @@ impl QemuDriver {
             .await?;
         let lib_dir = ctx.domain_dir.clone();
         let monitor = ctx.monitor.clone();
+        let memory = ctx.memory.clone();
         let cmd = command::build(&def, &ctx);
         // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
         // exactly as long as QEMU does.
@@ -204,7 +205,7 @@ impl QemuDriver {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
+                discard_dirs(&def.name, &lib_dir, &memory);
                 return Err(e);
             }
         };
@@ -229,12 +230,12 @@ impl QemuDriver {
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
-                discard_dirs(&def.name, &lib_dir);
+                discard_dirs(&def.name, &lib_dir, &memory);
                 return Err(e);
             }
         };
         let Some(proc) = ProcHandle::open(pid) else {
-            discard_dirs(&def.name, &lib_dir);
+            discard_dirs(&def.name, &lib_dir, &memory);
             let text = process::log_since(&log, log_start, 20);
             process::log_line(&log, "shutting down, reason=failed");
             return Err(internal(format!(
@@ -513,8 +514,13 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
     Ok(())
 }
 
-/// Removes a failed start's private and channel dirs.
-pub(super) fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
+/// Removes a failed start's private and channel dirs and its memory dir.
+pub(super) fn discard_dirs(
+    name: &str,
+    lib_dir: &std::path::Path,
+    memory: &crate::command::MemoryPlacement,
+) {
+    crate::memory::cleanup(memory);
     let _ = std::fs::remove_dir_all(lib_dir);
     super::channels::remove_dir(name, lib_dir);
 }

@@ -65,6 +65,7 @@ mod honour;
 mod json;
 mod memory;
 mod pci;
+mod smartcard;
 mod smbios;
 mod sound;
 mod tpm;

@@ -27,7 +27,31 @@ pub(crate) fn check(def: &DomainDef) -> Result<(), VirtError> {
     cpu_cache(def)?;
     memory_allocation(def)?;
     iothreads(def)?;
-    virtiofs(def)
+    virtiofs(def)?;
+    smartcards(def)
+}
+
+/// Only `passthrough` cards run here: `host` and `host-certificates` need QEMU's NSS card
+/// emulation (`ccid-card-emulated`) and the host's readers or certificate database.
+fn smartcards(def: &DomainDef) -> Result<(), VirtError> {
+    for (i, s) in def.devices.smartcards.iter().enumerate() {
+        let path = format!("/domain/devices/smartcard[{}]/@mode", i + 1);
+        let why = match s.mode.as_str() {
+            "host" => "it needs the host's smartcard readers through NSS",
+            "host-certificates" => "it needs an NSS certificate database on the host",
+            _ => continue,
+        };
+        return Err(unsupported(
+            &path,
+            format!(
+                "smartcard mode '{}' is not supported by virtqemud: {why}, which QEMU's \
+                 emulated card reads; use <smartcard mode='passthrough' type='spicevmc'/> \
+                 with SPICE graphics",
+                s.mode
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn cpu_cache(def: &DomainDef) -> Result<(), VirtError> {
@@ -218,6 +242,18 @@ mod tests {
             &disk("virtio", 7),
         )
         .expect("an explicit id");
+    }
+
+    #[test]
+    fn only_passthrough_smartcards_are_admitted() {
+        check_xml("", "<smartcard mode='passthrough' type='spicevmc'/>").expect("passthrough");
+        let (msg, path) = refused("", "<smartcard mode='host'/>");
+        assert!(
+            msg.contains("smartcard mode 'host' is not supported"),
+            "{msg}"
+        );
+        assert!(msg.contains("NSS"));
+        assert_eq!(path, "/domain/devices/smartcard[1]/@mode");
     }
 
     #[test]

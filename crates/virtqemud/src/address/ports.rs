@@ -124,10 +124,14 @@ const HUB_PORTS: usize = 8;
 fn add_hubs(def: &mut DomainDef, available: usize) {
     let d = &def.devices;
     let count = d
-        .inputs
+        .controllers
         .iter()
-        .filter(|x| x.bus == Some(InputBus::Usb))
+        .filter(|c| c.controller_type == ControllerType::Ccid)
         .count()
+        + d.inputs
+            .iter()
+            .filter(|x| x.bus == Some(InputBus::Usb))
+            .count()
         + d.sounds
             .iter()
             .filter(|x| x.model == SoundModel::Usb)
@@ -200,6 +204,15 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
     }
     let d = &mut def.devices;
     let mut slots: Vec<(String, &mut Option<Address>)> = Vec::new();
+    // CCID controllers (smartcard readers) are USB devices themselves, first in libvirt's order.
+    for (i, x) in d.controllers.iter_mut().enumerate() {
+        if x.controller_type == ControllerType::Ccid {
+            slots.push((
+                format!("/domain/devices/controller[{}]", i + 1),
+                &mut x.address,
+            ));
+        }
+    }
     for (i, x) in d.inputs.iter_mut().enumerate() {
         if x.bus == Some(InputBus::Usb) {
             slots.push((format!("/domain/devices/input[{}]", i + 1), &mut x.address));

@@ -25,6 +25,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     controllers(b)?;
     super::disk::disks(b, &boot.disks)?;
     interfaces(b, &boot)?;
+    super::smartcard::smartcards(b)?;
     serials(b)?;
     super::channel::channels(b)?;
     super::tpm::tpms(b)?;
@@ -385,6 +386,11 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
             ("driver", Json::str("i82801b11-bridge")),
             ("id", Json::str(id)),
         ]),
+        (ControllerType::Ccid, None) => {
+            let mut dev = Json::obj([("driver", Json::str("usb-ccid")), ("id", Json::str(id))]);
+            super::usb::usb_addr(b, &mut dev, &c.address, &what)?;
+            return Ok(Some(dev));
+        }
         (ControllerType::Usb, Some("none")) => return Ok(None),
         (ControllerType::Usb, _) => match super::usb::controller(b, c, &id, &what)? {
             Some(j) => j,

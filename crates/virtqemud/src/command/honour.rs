@@ -127,6 +127,9 @@ const PATHS: &[&str] = &[
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
     "/domain/devices/interface/address/**",
+    // Smartcards (command/smartcard.rs); modes other than passthrough are refused by
+    // define_rules.rs with the reason.
+    "/domain/devices/smartcard/**",
     "/domain/devices/serial",
     "/domain/devices/serial/@type",
     "/domain/devices/serial/source/**",
@@ -223,7 +226,7 @@ const VALUES: &[(&str, &[&str])] = &[
     ("/domain/devices/disk/driver/@discard", &["unmap", "ignore"]),
     (
         "/domain/devices/controller/@type",
-        &["pci", "usb", "scsi", "sata", "ide", "virtio-serial"],
+        &["pci", "usb", "scsi", "sata", "ide", "virtio-serial", "ccid"],
     ),
     (
         "/domain/devices/controller/@model",
@@ -314,6 +317,7 @@ const VALUES: &[(&str, &[&str])] = &[
         &["duplex", "micro", "output"],
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
+    ("/domain/devices/smartcard/@type", &["spicevmc", "tcp"]),
     (
         "/domain/devices/watchdog/@model",
         &["i6300esb", "ib700", "itco"],

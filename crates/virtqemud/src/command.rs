@@ -60,6 +60,7 @@ mod channel;
 mod devices;
 mod disk;
 mod features;
+mod fs;
 mod graphics;
 mod honour;
 mod json;

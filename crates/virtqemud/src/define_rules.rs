@@ -156,7 +156,17 @@ fn iothreads(def: &DomainDef) -> Result<(), VirtError> {
 fn virtiofs(def: &DomainDef) -> Result<(), VirtError> {
     let shared = def.memory_backing.access_mode.as_deref() == Some("shared");
     for (i, fs) in def.devices.filesystems.iter().enumerate() {
-        if fs.driver_type.as_deref() == Some("virtiofs") && !shared {
+        if fs.driver_type.as_deref() != Some("virtiofs") {
+            return Err(unsupported(
+                &format!("/domain/devices/filesystem[{}]/driver/@type", i + 1),
+                format!(
+                    "filesystem driver '{}' (9p) is not supported by virtqemud; use \
+                     <driver type='virtiofs'/> with shared memory",
+                    fs.driver_type.as_deref().unwrap_or("path")
+                ),
+            ));
+        }
+        if !shared {
             return Err(unsupported(
                 &format!("/domain/devices/filesystem[{}]/driver/@type", i + 1),
                 "'virtiofs' requires shared memory".into(),

@@ -81,6 +81,8 @@ pub mod to_native;
 pub mod tpm;
 /// Define-time checks of a definition against its emulator's probed capabilities.
 mod validate;
+/// virtiofs shares: one virtiofsd per filesystem, before QEMU and after it.
+mod virtiofs;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

@@ -24,6 +24,7 @@ pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
     let boot = BootIndices::of(b.def);
     controllers(b)?;
     super::disk::disks(b, &boot.disks)?;
+    super::fs::filesystems(b)?;
     interfaces(b, &boot)?;
     super::smartcard::smartcards(b)?;
     serials(b)?;
@@ -125,7 +126,6 @@ fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
 fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
     let d = &b.def.devices;
     let present = [
-        (!d.filesystems.is_empty(), "filesystem"),
         (!d.parallels.is_empty(), "parallel"),
         (!d.hostdevs.is_empty(), "hostdev"),
     ];

@@ -127,6 +127,17 @@ const PATHS: &[&str] = &[
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
     "/domain/devices/interface/address/**",
+    // virtiofs shares (command/fs.rs, crate::virtiofs); other drivers are refused.
+    "/domain/devices/filesystem",
+    "/domain/devices/filesystem/@type",
+    "/domain/devices/filesystem/@accessmode",
+    "/domain/devices/filesystem/driver",
+    "/domain/devices/filesystem/driver/@type",
+    "/domain/devices/filesystem/source",
+    "/domain/devices/filesystem/source/@dir",
+    "/domain/devices/filesystem/target",
+    "/domain/devices/filesystem/target/@dir",
+    "/domain/devices/filesystem/address/**",
     // Smartcards (command/smartcard.rs); modes other than passthrough are refused by
     // define_rules.rs with the reason.
     "/domain/devices/smartcard/**",
@@ -318,6 +329,9 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
     ("/domain/devices/smartcard/@type", &["spicevmc", "tcp"]),
+    ("/domain/devices/filesystem/@type", &["mount"]),
+    ("/domain/devices/filesystem/@accessmode", &["passthrough"]),
+    ("/domain/devices/filesystem/driver/@type", &["virtiofs"]),
     (
         "/domain/devices/watchdog/@model",
         &["i6300esb", "ib700", "itco"],

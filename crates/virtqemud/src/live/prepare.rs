@@ -52,6 +52,8 @@ pub(crate) struct Prepared {
     /// The swtpm a start launched for an emulated TPM (killed if dropped before the run
     /// records it); none for a preview.
     pub swtpm: Option<crate::tpm::swtpm::Running>,
+    /// The virtiofsd of each virtiofs share (killed if dropped before the run records them).
+    pub virtiofsd: crate::virtiofs::Started,
 }
 
 /// libvirt's short domain name, `ID-NAME` with the name cut to 20 characters: names the
@@ -134,7 +136,7 @@ impl QemuDriver {
         };
         let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
         let memory = self.memory_placement(def, &id)?;
-        let (taps, swtpm) = match purpose {
+        let (taps, swtpm, virtiofsd) = match purpose {
             PrepareFor::Start { reset_nvram, .. } => {
                 crate::memory::prepare(def, &memory)?;
                 make_private_dir(&domain_dir).inspect_err(|_| crate::memory::cleanup(&memory))?;
@@ -145,7 +147,7 @@ impl QemuDriver {
             PrepareFor::Preview => {
                 super::channels::name_paths(def, &domain_dir)?;
                 *def = self.live_firmware(def, qemu_version)?;
-                (placeholder_taps(def)?, None)
+                (placeholder_taps(def)?, None, Default::default())
             }
         };
         let tap_names = taps.iter().map(|t| t.name.clone()).collect();
@@ -165,6 +167,7 @@ impl QemuDriver {
             ctx,
             tap_names,
             swtpm,
+            virtiofsd,
         })
     }
 }
@@ -187,23 +190,32 @@ impl QemuDriver {
 
     /// A start's host resources, in the private dir `domain_dir`: the channel sockets' dir and
     /// paths (`channels.rs`), the firmware resolved into `def` with its variable store and
-    /// swtpm (`external.rs`), then the taps.
+    /// swtpm (`external.rs`), the virtiofsd of each virtiofs share, then the taps.
     async fn make_host_resources(
         &self,
         def: &mut DomainDef,
         qemu_version: u64,
         domain_dir: &std::path::Path,
         reset_nvram: bool,
-    ) -> DriverResult<(Vec<TapDevice>, Option<crate::tpm::swtpm::Running>)> {
+    ) -> DriverResult<(
+        Vec<TapDevice>,
+        Option<crate::tpm::swtpm::Running>,
+        crate::virtiofs::Started,
+    )> {
         super::channels::assign_paths(def, domain_dir)?;
         let log = self.log_dir.join(format!("{}.log", def.name));
         let external = self
             .start_external(def, qemu_version, domain_dir, &log, reset_nvram)
             .await?;
         *def = external.live;
-        // A tap failure drops the swtpm, which kills it.
+        // A failure from here on drops the swtpm and the virtiofsd processes, which kills them.
+        let virtiofsd = crate::virtiofs::start_all(&crate::virtiofs::Launch {
+            def,
+            domain_dir,
+            log_dir: &self.log_dir,
+        })?;
         let taps = crate::net::taps_for(def)?;
-        Ok((taps, external.swtpm))
+        Ok((taps, external.swtpm, virtiofsd))
     }
 }
 

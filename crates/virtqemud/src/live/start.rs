@@ -192,6 +192,7 @@ impl QemuDriver {
             ctx,
             tap_names,
             swtpm,
+            virtiofsd,
         } = self
             .prepare_launch(&mut def, PrepareFor::Start { id, reset_nvram })
             .await?;
@@ -275,6 +276,7 @@ impl QemuDriver {
             unplugs: Default::default(),
             agent: Default::default(),
             swtpm: swtpm.map(|s| s.keep()),
+            virtiofsd: virtiofsd.keep(),
         };
         {
             let mut st = self.lock();

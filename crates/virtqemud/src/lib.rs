@@ -51,6 +51,8 @@ mod arp;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;
+/// `<cputune>` on the host: thread affinity and the CPU controller's files.
+mod cputune;
 /// Define-time rules for CPU cache, memory allocation, IOThreads, virtiofs and smartcards.
 mod define_rules;
 mod domains;

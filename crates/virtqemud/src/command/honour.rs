@@ -26,6 +26,8 @@ const PATHS: &[&str] = &[
     "/domain/vcpu",
     "/domain/vcpu/@placement",
     "/domain/vcpu/@current",
+    // Shares, bandwidth and pinning (crate::cputune, applied after QEMU starts).
+    "/domain/cputune/**",
     // `<resource><partition>`: the cgroup partition (crate::cgroup).
     "/domain/resource",
     "/domain/resource/partition",

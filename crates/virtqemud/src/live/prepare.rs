@@ -138,6 +138,7 @@ impl QemuDriver {
         let memory = self.memory_placement(def, &id)?;
         let (taps, swtpm, virtiofsd) = match purpose {
             PrepareFor::Start { reset_nvram, .. } => {
+                crate::cputune::check_pins(def, &crate::cputune::host_cpus())?;
                 crate::memory::prepare(def, &memory)?;
                 make_private_dir(&domain_dir).inspect_err(|_| crate::memory::cleanup(&memory))?;
                 let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);

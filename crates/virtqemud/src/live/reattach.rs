@@ -240,6 +240,9 @@ impl QemuDriver {
             gen,
             events,
         ));
+        if let Err(e) = self.apply_cputune(&uuid, gen, &qmp).await {
+            tracing::warn!(domain = name, error = %e.message(), "cannot apply <cputune> to the reattached guest");
+        }
         let pending_reboot = self
             .with_run(&uuid, gen, |r| r.fake_reboot && run_state == "shutdown")
             .unwrap_or(false);

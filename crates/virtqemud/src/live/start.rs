@@ -389,6 +389,7 @@ impl QemuDriver {
             };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        self.apply_cputune(&uuid, gen, &qmp).await?;
         if restoring {
             super::save::wait_incoming(&a).await?;
         }

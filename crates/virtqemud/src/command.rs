@@ -682,3 +682,5 @@ fn boot_args(b: &mut Builder<'_>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tuning_tests;

@@ -34,6 +34,12 @@ pub(crate) fn check(def: &DomainDef) -> Result<(), VirtError> {
 /// Only `passthrough` cards run here: `host` and `host-certificates` need QEMU's NSS card
 /// emulation (`ccid-card-emulated`) and the host's readers or certificate database.
 fn smartcards(def: &DomainDef) -> Result<(), VirtError> {
+    if def.devices.smartcards.len() > 1 {
+        return Err(unsupported(
+            "/domain/devices/smartcard[2]",
+            "this QEMU binary lacks multiple smartcard support".into(),
+        ));
+    }
     for (i, s) in def.devices.smartcards.iter().enumerate() {
         let path = format!("/domain/devices/smartcard[{}]/@mode", i + 1);
         let why = match s.mode.as_str() {
@@ -264,6 +270,10 @@ mod tests {
         );
         assert!(msg.contains("NSS"));
         assert_eq!(path, "/domain/devices/smartcard[1]/@mode");
+        let two = "<smartcard mode='passthrough' type='spicevmc'/>\
+                   <smartcard mode='passthrough' type='spicevmc'/>";
+        let (msg, _) = refused("", two);
+        assert_eq!(msg, "this QEMU binary lacks multiple smartcard support");
     }
 
     #[test]

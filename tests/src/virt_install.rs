@@ -52,6 +52,8 @@ pub const ARGS: &[&str] = &[
 /// What virt-install prints for `name` with `disk`, run now; `None` when virt-install or
 /// libvirt's QEMU driver is not available.
 pub fn printed(name: &str, disk: &Path) -> Option<String> {
+    // virt-install puts the disk's directory in a storage pool; this one goes away after.
+    let _pool = crate::realworld::virtinstall::PoolGuard::new(disk.parent()?).ok()?;
     let out = Command::new("virt-install")
         .args(["--connect", "qemu:///system", "--print-xml"])
         .args(ARGS)

@@ -210,12 +210,13 @@ fn run_set(set: &Set, dir: &Path) -> Result<Generated, String> {
 
 /// A transient storage pool on `dir` for the time of a generation; on drop it is destroyed,
 /// with any other pool targeting `dir` (virt-install defines one when it finds none).
-struct PoolGuard {
+pub struct PoolGuard {
     dir: PathBuf,
 }
 
 impl PoolGuard {
-    fn new(dir: &Path) -> Result<PoolGuard, String> {
+    /// Creates the transient pool on `dir`.
+    pub fn new(dir: &Path) -> Result<PoolGuard, String> {
         let name = pool_name(dir);
         let out = virsh(&[
             "pool-create-as",

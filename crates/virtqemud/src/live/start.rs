@@ -169,7 +169,22 @@ impl QemuDriver {
         def: DomainDef,
         flags: u32,
     ) -> DriverResult<DomainHandle> {
-        self.launch_with(uuid, def, flags, None).await
+        // A SPICE port picked free can be taken by another process (another daemon's guest)
+        // before QEMU binds it: QEMU then fails at once, and a new port is worth a try.
+        let autoport =
+            def.devices.graphics.iter().any(|g| {
+                g.graphics_type == virt_core::model::enums::GraphicsType::Spice && g.autoport
+            });
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.launch_with(uuid, def.clone(), flags, None).await {
+                Err(e) if autoport && tries < 3 && spice_port_taken(&e) => {
+                    tracing::warn!(domain = %def.name, "the SPICE port was taken meanwhile; trying another");
+                }
+                r => return r,
+            }
+        }
     }
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
@@ -496,6 +511,11 @@ impl QemuDriver {
         g.port = Some(u32::from(port));
         Ok(Some(port))
     }
+}
+
+/// Whether a failed start is QEMU refusing the SPICE port it was given (taken meanwhile).
+fn spice_port_taken(e: &VirtError) -> bool {
+    e.detail.contains("spice") && (e.detail.contains("bind") || e.detail.contains("in use"))
 }
 
 /// How a launch ends: vCPUs left paused, state restored from an incoming stream.

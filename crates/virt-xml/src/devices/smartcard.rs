@@ -135,7 +135,11 @@ mod tests {
             "    <smartcard mode='passthrough' type='spicevmc'>\n      \
              <address type='ccid' controller='0' slot='0'/>\n    </smartcard>\n"
         ));
-        assert!(out.contains("    <smartcard mode='host'/>\n"));
+        // Cards without an address take the next slot of CCID controller 0, which is added.
+        assert!(out.contains(
+            "    <smartcard mode='host'>\n      <address type='ccid' controller='0' slot='1'/>\n"
+        ));
+        assert!(out.contains("<controller type='ccid' index='0'"));
         assert!(out.contains(
             "      <source mode='connect' host='127.0.0.1' service='2001'/>\n      \
              <protocol type='raw'/>\n"

@@ -24,7 +24,11 @@
 //!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
 //!   `STATE/swtpm/UUID`), both prepared before QEMU starts;
 //! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
-//!   guest's QEMU runs in, as libvirt names it without systemd.
+//!   guest's QEMU runs in, as libvirt names it without systemd;
+//! * `memory`, `virtiofs`, `cputune` (private): guest RAM on the host (hugetlbfs, memory
+//!   backing files), one virtiofsd per virtiofs share (before QEMU, recorded in the status
+//!   file, stopped after it), and `<cputune>` pins and CPU controller files applied once
+//!   QEMU's threads are known (again at reattach).
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy

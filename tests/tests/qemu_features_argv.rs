@@ -83,6 +83,7 @@ fn our_argv(xml: &str) -> Vec<String> {
         qemu_version: 7_002_022,
         host_model_cpu: None,
         spice_port: None,
+        memory: Default::default(),
     };
     build(&def, &ctx).expect("command line").args
 }

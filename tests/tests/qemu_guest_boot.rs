@@ -185,6 +185,7 @@ fn boot(devices: &str, taps: Vec<virtqemud::net::TapDevice>) -> Booted {
         start_paused: false,
         host_model_cpu: None,
         spice_port: None,
+        memory: Default::default(),
     };
     let cmd = build(&def, &ctx).expect("command line");
     let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");
@@ -457,6 +458,7 @@ fn rich_q35_definition_starts_in_real_qemu_with_every_device_under_its_alias() {
         start_paused: true,
         host_model_cpu: None,
         spice_port: None,
+        memory: Default::default(),
     };
     let cmd = build(&def, &ctx).expect("command line");
     let log = std::fs::File::create(dir.path().join("qemu.log")).expect("log");

@@ -123,6 +123,10 @@ pub(crate) fn assign(def: &mut DomainDef) {
         "net",
         d.interfaces.iter_mut().map(|x| &mut x.alias).collect(),
     );
+    numbered(
+        "smartcard",
+        d.smartcards.iter_mut().map(|x| &mut x.alias).collect(),
+    );
     numbered("sound", d.sounds.iter_mut().map(|x| &mut x.alias).collect());
     numbered("video", d.videos.iter_mut().map(|x| &mut x.alias).collect());
     numbered("input", d.inputs.iter_mut().map(|x| &mut x.alias).collect());

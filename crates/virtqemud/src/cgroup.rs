@@ -200,6 +200,21 @@ impl Hierarchies {
         }
     }
 
+    /// The guest group `cg` in the hierarchy of the CPU controller, with its cgroup version.
+    pub(crate) fn cpu_group(
+        &self,
+        cg: &DomainCgroup,
+    ) -> Option<(PathBuf, crate::cputune::Version)> {
+        match self {
+            Hierarchies::V1(list) => list
+                .iter()
+                .find(|(_, c)| c.iter().any(|c| c == "cpu"))
+                .map(|(m, _)| (m.join(cg.relative()), crate::cputune::Version::V1)),
+            Hierarchies::V2(m) => Some((m.join(cg.relative()), crate::cputune::Version::V2)),
+            Hierarchies::None => None,
+        }
+    }
+
     /// Whether a guest can be placed: some hierarchy exists and its root is writable (a
     /// read-only cgroup filesystem, as in many containers, is no cgroup support).
     pub(crate) fn usable(&self) -> bool {
@@ -310,7 +325,7 @@ pub(crate) fn machine_prefix(paths: &virt_core::runtime::Paths) -> Option<String
 }
 
 /// FNV-1a, 32 bits: a stable short hash of a root directory for machine names.
-fn fnv1a(bytes: &[u8]) -> u32 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
@@ -389,6 +404,7 @@ impl DomainCgroup {
         let mut done = true;
         for (root, _) in h.roots() {
             let group = root.join(self.relative());
+            crate::cputune::remove_thread_groups(&group);
             match std::fs::remove_dir(&group) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -62,12 +62,15 @@ mod devices;
 mod disk;
 mod features;
 mod floppy;
+mod fs;
 mod graphics;
 mod honour;
 mod hostdev;
 mod json;
+mod memory;
 mod pci;
 mod serial;
+mod smartcard;
 mod smbios;
 mod sound;
 mod spice;
@@ -79,6 +82,8 @@ pub(crate) use channel::channel_id;
 pub(crate) use disk::disk_index;
 pub use honour::honoured;
 use json::Json;
+pub use memory::MemoryPlacement;
+pub(crate) use memory::{backend as memory_backend, hugepage_request, Backend as MemoryBackend};
 
 /// What the caller prepared for one start of a domain.
 #[derive(Debug)]
@@ -102,6 +107,8 @@ pub struct LaunchContext {
     pub host_model_cpu: Option<String>,
     /// The TCP port picked for SPICE graphics with `autoport` (QEMU cannot pick its own).
     pub spice_port: Option<u16>,
+    /// Where the guest's RAM lives on the host (hugetlbfs, memory backing files).
+    pub memory: MemoryPlacement,
 }
 
 /// A process to spawn.
@@ -309,14 +316,23 @@ pub fn build(def: &DomainDef, ctx: &LaunchContext) -> Result<QemuCommand, VirtEr
     let pflash = firmware_args(&mut b);
     machine_args(&mut b, &machine, pflash);
     if let Some(cpu) = features::cpu(cpu_arg(def, ctx, accel)?, def, accel)? {
-        b.arg("-cpu", cpu);
+        b.arg("-cpu", format!("{cpu}{}", cpu_cache(def)));
     }
     if pflash.0 && def.os.loader.as_ref().and_then(|l| l.secure) == Some(true) {
         // Only SMM code may write the flash: what makes secure boot's variables tamper-proof.
         b.arg("-global", "driver=cfi.pflash01,property=secure,value=on");
     }
-    memory_args(&mut b);
+    memory::args(&mut b)?;
     b.arg("-smp", smp(def));
+    for id in def.iothread_id_list() {
+        b.json(
+            "-object",
+            Json::obj([
+                ("qom-type", Json::str("iothread")),
+                ("id", Json::str(format!("iothread{id}"))),
+            ]),
+        );
+    }
     b.arg("-uuid", def.uuid.to_string());
     smbios::args(&mut b)?;
     b.args.push("-no-user-config".into());
@@ -465,6 +481,7 @@ fn machine_args(b: &mut Builder<'_>, machine: &str, pflash: (bool, bool)) {
     }
     m.push_str(&features::machine_props(b.def));
     m.push_str(",dump-guest-core=off");
+    m.push_str(memory::mem_merge(b.def));
     let pc = b.family != Family::Other;
     if pc {
         m.push_str(",memory-backend=pc.ram");
@@ -554,33 +571,21 @@ fn cpu_arg(
     Ok(Some(out))
 }
 
-fn memory_args(b: &mut Builder<'_>) {
-    let def = b.def;
-    let mut m = format!("size={}k", def.memory_kib);
-    if let (Some(max), Some(slots)) = (def.max_memory_kib, def.memory_slots) {
-        m.push_str(&format!(",slots={slots},maxmem={max}k"));
+/// `<cpu><cache>` as the last `-cpu` properties: `passthrough` shows the host's caches
+/// (`host-cache-info=on`, with QEMU's own L3 off), `emulate` (level 3) adds QEMU's made-up
+/// L3, `disable` removes it. Define checks the mode against the CPU mode and level.
+fn cpu_cache(def: &DomainDef) -> &'static str {
+    match def
+        .cpu
+        .as_ref()
+        .and_then(|c| c.cache.as_ref())
+        .map(|c| c.mode.as_str())
+    {
+        Some("passthrough") => ",host-cache-info=on,l3-cache=off",
+        Some("emulate") => ",l3-cache=on",
+        Some("disable") => ",l3-cache=off",
+        _ => "",
     }
-    b.arg("-m", m);
-    if b.family != Family::Other {
-        let size = def.memory_kib.saturating_mul(1024);
-        b.json(
-            "-object",
-            Json::obj([
-                ("qom-type", Json::str("memory-backend-ram")),
-                ("id", Json::str("pc.ram")),
-                ("size", Json::Num(size)),
-            ]),
-        );
-    }
-    let locked = def.memory_backing.locked;
-    b.arg(
-        "-overcommit",
-        if locked {
-            "mem-lock=on"
-        } else {
-            "mem-lock=off"
-        },
-    );
 }
 
 /// `-smp`: libvirt's form; without `<topology>` every vCPU is its own socket.
@@ -690,3 +695,5 @@ fn boot_args(b: &mut Builder<'_>) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tuning_tests;

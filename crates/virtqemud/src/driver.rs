@@ -53,6 +53,11 @@ pub struct QemuDriver {
     /// Emulated TPM state, one dir per domain UUID (`STATE/swtpm`, libvirt's
     /// `/var/lib/libvirt/swtpm`).
     pub(crate) swtpm_dir: PathBuf,
+    /// `STATE/qemu/ram`: memory backing files of `<source type='file'/>` guests.
+    pub(crate) ram_dir: PathBuf,
+    /// This daemon's dir name on hugetlbfs (`MOUNT/libvirt/NAME`): `qemu`, or
+    /// `qemu-embed-HASH` under a `--root`, as libvirt's embedded driver names it.
+    pub(crate) hugepage_prefix: String,
     /// Emulator versions by binary, with the mtime they were read at (`--version` is an exec
     /// of tens of milliseconds, not to be paid on every start).
     pub(crate) versions: Mutex<std::collections::HashMap<PathBuf, (std::time::SystemTime, u64)>>,
@@ -97,6 +102,14 @@ impl QemuDriver {
             nvram_dir: paths.state_dir.join("qemu/nvram"),
             firmware_dirs: crate::firmware::descriptor::search_dirs(paths.mode == Mode::Session),
             swtpm_dir: paths.state_dir.join("swtpm"),
+            ram_dir: paths.state_dir.join("qemu/ram"),
+            hugepage_prefix: match &paths.root {
+                None => "qemu".to_string(),
+                Some(root) => format!(
+                    "qemu-embed-{:08x}",
+                    crate::cgroup::fnv1a(root.as_os_str().as_encoded_bytes())
+                ),
+            },
             versions: Mutex::new(Default::default()),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),

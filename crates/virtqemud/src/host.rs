@@ -860,6 +860,7 @@ mod tests {
             qemu_version: 7_002_000,
             host_model_cpu: None,
             spice_port: Some(5900),
+            memory: Default::default(),
         };
         crate::command::build(&def, &ctx)
             .unwrap_or_else(|e| panic!("{name} defines but does not build: {e:?}\n{xml}"));

@@ -24,7 +24,11 @@
 //!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
 //!   `STATE/swtpm/UUID`), both prepared before QEMU starts;
 //! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
-//!   guest's QEMU runs in, as libvirt names it without systemd.
+//!   guest's QEMU runs in, as libvirt names it without systemd;
+//! * `memory`, `virtiofs`, `cputune` (private): guest RAM on the host (hugetlbfs, memory
+//!   backing files), one virtiofsd per virtiofs share (before QEMU, recorded in the status
+//!   file, stopped after it), and `<cputune>` pins and CPU controller files applied once
+//!   QEMU's threads are known (again at reattach).
 //!
 //! Where we differ from libvirt on purpose: QEMU is a direct child of the daemon (fork, setsid,
 //! exec) instead of a double-forked grandchild, so the daemon reaps it at once and a destroy
@@ -59,8 +63,12 @@ mod cgroup;
 pub mod command;
 /// The guest CPU's vendor against the host's, at start.
 mod cpu_vendor;
+/// `<cputune>` on the host: thread affinity and the CPU controller's files.
+mod cputune;
 /// Device and lifecycle rules checked at define, with libvirt's texts.
 mod define_checks;
+/// Define-time rules for CPU cache, memory allocation, IOThreads, virtiofs and smartcards.
+mod define_rules;
 mod domains;
 mod driver;
 /// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
@@ -69,6 +77,8 @@ pub mod host;
 /// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
 mod hostdev;
 mod live;
+/// Guest RAM on the host: hugetlbfs mounts and dirs, memory backing files, free huge pages.
+mod memory;
 pub mod net;
 mod ops;
 /// What the QEMU driver fills into a definition at define time.
@@ -91,6 +101,8 @@ pub mod to_native;
 pub mod tpm;
 /// Define-time checks of a definition against its emulator's probed capabilities.
 mod validate;
+/// virtiofs shares: one virtiofsd per filesystem, before QEMU and after it.
+mod virtiofs;
 
 pub use driver::QemuDriver;
 pub use registry::QemuRegistry;

@@ -127,6 +127,7 @@ impl QemuDriver {
         crate::postparse::apply(&mut def, &target)?;
         crate::tpm::check_define(&mut def).map_err(|e| if validate { located(e) } else { e })?;
         crate::define_checks::check(&def)?;
+        crate::define_rules::check(&def)?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
     }

@@ -15,6 +15,7 @@
 //!   <ptys><pty alias='serial0' path='/dev/pts/4'/></ptys>
 //!   <balloon actual='262144'/>
 //!   <swtpm pid='28370' starttime='912340'/>
+//!   <virtiofsd alias='fs0' pid='28371' starttime='912341'/>
 //!   <fakereboot/>
 //!   <agentTimeout seconds='-2'/>
 //!   <domain type='qemu' id='3'> …the live definition… </domain>
@@ -65,6 +66,8 @@ pub struct Status {
     pub agent_timeout: Option<i32>,
     /// The swtpm process of an emulated TPM.
     pub swtpm: Option<Pid>,
+    /// The virtiofsd process of each virtiofs share, by filesystem alias.
+    pub virtiofsd: Vec<(String, Pid)>,
     /// The live definition, as domain XML.
     pub domain_xml: String,
 }
@@ -117,6 +120,14 @@ impl Status {
         if let Some(p) = self.swtpm {
             s += &format!("  <swtpm pid='{}' starttime='{}'/>\n", p.pid, p.start_time);
         }
+        for (alias, p) in &self.virtiofsd {
+            s += &format!(
+                "  <virtiofsd alias='{}' pid='{}' starttime='{}'/>\n",
+                attr(alias),
+                p.pid,
+                p.start_time
+            );
+        }
         if self.fake_reboot {
             s += "  <fakereboot/>\n";
         }
@@ -147,6 +158,7 @@ impl Status {
             fake_reboot: false,
             agent_timeout: None,
             swtpm: None,
+            virtiofsd: Vec::new(),
             domain_xml: String::new(),
         };
         let start = text
@@ -206,6 +218,15 @@ impl Status {
                         i32::try_from(num("seconds")?).map_err(|_| "agentTimeout out of range")?,
                     )
                 }
+                b"virtiofsd" => st.virtiofsd.push((
+                    text_of("alias"),
+                    Pid {
+                        pid: i32::try_from(num("pid")?)
+                            .map_err(|_| "virtiofsd pid out of range")?,
+                        start_time: u64::try_from(num("starttime")?)
+                            .map_err(|_| "virtiofsd starttime out of range")?,
+                    },
+                )),
                 b"swtpm" => {
                     st.swtpm = Some(Pid {
                         pid: i32::try_from(num("pid")?).map_err(|_| "swtpm pid out of range")?,
@@ -311,6 +332,13 @@ mod tests {
                 pid: 4240,
                 start_time: 987_650,
             }),
+            virtiofsd: vec![(
+                "fs0".into(),
+                Pid {
+                    pid: 4241,
+                    start_time: 987_651,
+                },
+            )],
             domain_xml: "<domain type='qemu' id='7'><name>a</name></domain>".into(),
         }
     }
@@ -323,6 +351,7 @@ mod tests {
             fake_reboot: false,
             agent_timeout: None,
             swtpm: None,
+            virtiofsd: vec![],
             vcpus: vec![],
             taps: vec![],
             ..sample()

@@ -19,6 +19,7 @@ mod features_guests;
 mod firmware_tpm;
 mod guests;
 mod stats_bench;
+mod tuning_guests;
 
 const U1: &str = "11111111-2222-3333-4444-555555555555";
 const U2: &str = "66666666-7777-8888-9999-000000000000";

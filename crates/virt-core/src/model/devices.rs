@@ -25,6 +25,8 @@ pub struct Devices {
     pub filesystems: Vec<Filesystem>,
     /// `<interface>` elements.
     pub interfaces: Vec<Interface>,
+    /// `<smartcard>` devices.
+    pub smartcards: Vec<super::smartcard::Smartcard>,
     /// `<serial>` elements.
     pub serials: Vec<CharDev>,
     /// `<parallel>` elements.
@@ -273,6 +275,10 @@ pub struct Controller {
     pub target: Vec<(String, String)>,
     /// `<master startport=...>` (USB companion controllers).
     pub master_startport: Option<u32>,
+    /// `<driver queues=...>` (SCSI, virtio-serial).
+    pub driver_queues: Option<u32>,
+    /// `<driver iothread=...>`: the IOThread a virtio-scsi controller runs in.
+    pub driver_iothread: Option<u32>,
     /// Added by the generic post-parse step for devices that need it (a disk's SCSI
     /// controller, a channel's virtio-serial controller), not written in the definition;
     /// libvirt adds a driver's own default controllers before these. Not part of the XML.
@@ -453,6 +459,7 @@ impl Devices {
         out.extend(self.controllers.iter_mut().map(|d| &mut d.alias));
         out.extend(self.filesystems.iter_mut().map(|d| &mut d.alias));
         out.extend(self.interfaces.iter_mut().map(|d| &mut d.alias));
+        out.extend(self.smartcards.iter_mut().map(|d| &mut d.alias));
         out.extend(self.inputs.iter_mut().map(|d| &mut d.alias));
         out.extend(self.sounds.iter_mut().map(|d| &mut d.alias));
         out.extend(self.videos.iter_mut().map(|d| &mut d.alias));
@@ -478,6 +485,7 @@ impl Devices {
         out.extend(self.controllers.iter_mut().map(|d| &mut d.address));
         out.extend(self.filesystems.iter_mut().map(|d| &mut d.address));
         out.extend(self.interfaces.iter_mut().map(|d| &mut d.address));
+        out.extend(self.smartcards.iter_mut().map(|d| &mut d.address));
         out.extend(self.inputs.iter_mut().map(|d| &mut d.address));
         out.extend(self.sounds.iter_mut().map(|d| &mut d.address));
         out.extend(self.videos.iter_mut().map(|d| &mut d.address));

@@ -53,8 +53,12 @@ pub struct DomainDef {
     pub vcpu_placement: VcpuPlacement,
     /// `<vcpu cpuset=...>`, as written (`1-4,^3,6`).
     pub vcpu_cpuset: Option<String>,
-    /// `<iothreads>`: IOThread count (0 = none); their IDs are 1..=count.
+    /// `<iothreads>`: IOThread count (0 = none); their IDs are [`DomainDef::iothread_ids`]
+    /// when given, else 1..=count.
     pub iothreads: u32,
+    /// `<iothreadids>`: the IOThread IDs, in document order with the missing ones filled in
+    /// (the lowest free numbers, as libvirt fills them); empty when the definition gave none.
+    pub iothread_ids: Vec<u32>,
     /// `<cputune>`.
     pub cputune: CpuTune,
     /// `<numatune><memory>`: the host NUMA memory policy.
@@ -118,6 +122,15 @@ pub struct QemuCommandline {
 }
 
 impl DomainDef {
+    /// The IOThread IDs: `<iothreadids>` when given, else 1 to `<iothreads>`.
+    pub fn iothread_id_list(&self) -> Vec<u32> {
+        if self.iothread_ids.is_empty() {
+            (1..=self.iothreads).collect()
+        } else {
+            self.iothread_ids.clone()
+        }
+    }
+
     /// The effective `<on_poweroff>` action.
     pub fn poweroff_action(&self) -> LifecycleAction {
         self.on_poweroff.unwrap_or(LifecycleAction::Destroy)
@@ -258,8 +271,19 @@ pub struct CpuDef {
     pub vendor: Option<String>,
     /// `<topology>`.
     pub topology: Option<CpuTopology>,
+    /// `<cache>`: the guest's view of the CPU caches.
+    pub cache: Option<CpuCache>,
     /// `<feature>` elements.
     pub features: Vec<CpuFeature>,
+}
+
+/// `<cpu><cache level= mode=>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CpuCache {
+    /// `level=...`: the cache level it describes (3 for L3); `None` for every level.
+    pub level: Option<u32>,
+    /// `mode=...`: `emulate`, `passthrough` or `disable`.
+    pub mode: String,
 }
 
 /// `<cpu><topology>`.

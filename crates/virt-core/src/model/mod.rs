@@ -10,6 +10,7 @@ pub mod enums;
 pub mod fs;
 pub mod hostdev;
 pub mod node;
+pub mod smartcard;
 pub mod snapshot;
 pub mod sysinfo;
 pub mod tpm;

@@ -9,6 +9,7 @@ mod fs;
 mod hostdev;
 mod misc;
 mod net;
+mod smartcard;
 mod tpm;
 
 use virt_core::model::devices::{Address, Controller, Devices, PciAddress};
@@ -45,6 +46,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
             }
             "filesystem" => d.filesystems.push(fs::parse(e)?),
             "interface" => d.interfaces.push(net::parse_interface(e)?),
+            "smartcard" => d.smartcards.push(smartcard::parse(e)?),
             "serial" | "parallel" | "console" | "channel" => {
                 let dev = chardev::parse(e, &name)?;
                 match name.as_str() {
@@ -465,6 +467,9 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
     }
     for x in &d.interfaces {
         net::format_interface(w, x);
+    }
+    for x in &d.smartcards {
+        smartcard::format(w, x, opts);
     }
     chardev::format_all(w, def, opts);
     for x in &d.inputs {

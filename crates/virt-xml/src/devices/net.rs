@@ -123,6 +123,19 @@ pub(super) fn parse_controller(mut c: Cursor<'_>) -> Result<(Controller, bool), 
             m.finish()?;
         }
     }
+    if ty == ControllerType::Scsi {
+        if let Some(mut d) = c.child("driver")? {
+            ctl.driver_queues = d.attr_u32("queues")?.filter(|q| *q > 0);
+            let v = d.attr("iothread");
+            ctl.driver_iothread = match v {
+                None => None,
+                Some(v) => Some(parse_u32_c(v).filter(|n| *n > 0).ok_or_else(|| {
+                    d.invalid_attr("iothread", v, "expected a positive IOThread id")
+                })?),
+            };
+            d.finish()?;
+        }
+    }
     ctl.alias = parse_alias(&mut c)?;
     ctl.address = parse_address(&mut c)?;
     c.finish()?;
@@ -137,6 +150,12 @@ pub(super) fn format_controller(w: &mut Writer, c: &Controller) {
         .attr_opt("ports", c.ports)
         .attr_opt("vectors", c.vectors)
         .children(|w| {
+            if c.driver_queues.is_some() || c.driver_iothread.is_some() {
+                w.tag("driver")
+                    .attr_opt("queues", c.driver_queues)
+                    .attr_opt("iothread", c.driver_iothread)
+                    .empty();
+            }
             if let Some(n) = &c.model_name {
                 w.tag("model").attr("name", n).empty();
             }

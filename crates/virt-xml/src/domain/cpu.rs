@@ -1,6 +1,6 @@
 //! `<cpu>` and `<clock>`.
 
-use virt_core::model::domain::{ClockDef, CpuDef, CpuFeature, CpuTopology, Timer};
+use virt_core::model::domain::{ClockDef, CpuCache, CpuDef, CpuFeature, CpuTopology, Timer};
 use virt_core::model::enums::{
     ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
     TickPolicy, TimerName,
@@ -65,6 +65,16 @@ pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), X
         t.finish()?;
         cpu.topology = Some(topology);
     }
+    if let Some(mut k) = e.child("cache")? {
+        let level = k.attr_u32("level")?;
+        let mode = k
+            .attr_word("mode", &["emulate", "passthrough", "disable"])?
+            .ok_or_else(|| XmlError::Missing {
+                path: k.attr_path("mode"),
+            })?;
+        k.finish()?;
+        cpu.cache = Some(CpuCache { level, mode });
+    }
     for mut f in e.children("feature") {
         let policy = f.attr_with(
             "policy",
@@ -113,6 +123,7 @@ pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
         && cpu.check.is_none()
         && cpu.vendor.is_none()
         && cpu.topology.is_none()
+        && cpu.cache.is_none()
         && cpu.features.is_empty()
     {
         return;
@@ -139,6 +150,12 @@ pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
                 .attr("dies", t.dies)
                 .attr("cores", t.cores)
                 .attr("threads", t.threads)
+                .empty();
+        }
+        if let Some(k) = &cpu.cache {
+            w.tag("cache")
+                .attr_opt("level", k.level)
+                .attr("mode", &k.mode)
                 .empty();
         }
         for f in &cpu.features {

@@ -11,9 +11,45 @@ use crate::strict::{parse_u32, parse_u64, Cursor};
 use crate::writer::Writer;
 use crate::XmlError;
 
-/// `<iothreads>`: the count (0 means none, as in libvirt).
+/// `<iothreads>` (the count; 0 means none) and `<iothreadids>`: given IDs in document
+/// order, then the lowest free numbers up to the count, as libvirt fills them in; more IDs
+/// than the count raise it.
 pub(super) fn parse_iothreads(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
     def.iothreads = number(c, "iothreads", "expected an IOThread count", parse_u32)?.unwrap_or(0);
+    let Some(mut ids) = c.child("iothreadids")? else {
+        return Ok(());
+    };
+    let mut list: Vec<u32> = Vec::new();
+    for mut t in ids.children("iothread") {
+        let v = t.attr_req("id")?;
+        let id = parse_u32(v)
+            .filter(|n| *n > 0)
+            .ok_or_else(|| t.invalid_attr("id", v, "expected a positive IOThread id"))?;
+        if list.contains(&id) {
+            return Err(XmlError::Invalid {
+                path: t.attr_path("id"),
+                message: format!("duplicate iothread id '{id}' found"),
+            });
+        }
+        t.finish()?;
+        list.push(id);
+    }
+    ids.finish()?;
+    if list.is_empty() {
+        return Ok(());
+    }
+    let count = def
+        .iothreads
+        .max(u32::try_from(list.len()).unwrap_or(u32::MAX));
+    let mut next = 1;
+    while list.len() < count as usize {
+        while list.contains(&next) {
+            next += 1;
+        }
+        list.push(next);
+    }
+    def.iothreads = count;
+    def.iothread_ids = list;
     Ok(())
 }
 
@@ -97,12 +133,11 @@ pub(super) fn parse_cputune(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(
         let v = p.attr_req("iothread")?;
         let id =
             parse_u32(v).ok_or_else(|| p.invalid_attr("iothread", v, "expected an IOThread id"))?;
-        if id == 0 || id > def.iothreads {
-            return Err(p.invalid_attr(
-                "iothread",
-                v,
-                &format!("the domain has IOThreads 1 to {}", def.iothreads),
-            ));
+        if !def.iothread_id_list().contains(&id) {
+            return Err(XmlError::Invalid {
+                path: p.attr_path("iothread"),
+                message: format!("Cannot find 'iothread' : {id}"),
+            });
         }
         if tune.iothreadpins.iter().any(|o| o.id == id) {
             return Err(XmlError::Duplicate {
@@ -123,6 +158,13 @@ pub(super) fn parse_cputune(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(
 pub(super) fn format_cpu_tuning(w: &mut Writer, def: &DomainDef) {
     if def.iothreads > 0 {
         w.tag("iothreads").text(&def.iothreads.to_string());
+    }
+    if !def.iothread_ids.is_empty() {
+        w.tag("iothreadids").children(|w| {
+            for id in &def.iothread_ids {
+                w.tag("iothread").attr("id", id).empty();
+            }
+        });
     }
     let t = &def.cputune;
     if t.is_empty() {

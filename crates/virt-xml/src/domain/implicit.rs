@@ -62,6 +62,7 @@ pub(super) fn apply(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
     for idx in wanted {
         maybe_add_controller(def, ControllerType::VirtioSerial, idx);
     }
+    smartcards(def);
     video(def);
     Ok(())
 }
@@ -121,6 +122,52 @@ fn maybe_add_controller(def: &mut DomainDef, ty: ControllerType, index: u32) {
         true,
     );
     *ctls = list.into_iter().map(|(c, _)| c).collect();
+}
+
+/// libvirt's `virDomainDefMaybeAddSmartcardController`: a smartcard without an address takes
+/// the next slot of CCID controller 0, and each card's controller is added when missing.
+fn smartcards(def: &mut DomainDef) {
+    let ccid = |a: &Option<Address>| match a {
+        Some(Address::Other {
+            address_type,
+            attributes,
+        }) if address_type == "ccid" => {
+            let get = |k: &str| {
+                attributes
+                    .iter()
+                    .find(|(n, _)| n == k)
+                    .and_then(|(_, v)| crate::strict::parse_u32_c(v))
+                    .unwrap_or(0)
+            };
+            Some((get("controller"), get("slot")))
+        }
+        _ => None,
+    };
+    for i in 0..def.devices.smartcards.len() {
+        let controller = match ccid(&def.devices.smartcards[i].address) {
+            Some((c, _)) => c,
+            None => {
+                let next = def
+                    .devices
+                    .smartcards
+                    .iter()
+                    .filter_map(|s| ccid(&s.address))
+                    .filter(|(c, _)| *c == 0)
+                    .map(|(_, slot)| slot + 1)
+                    .max()
+                    .unwrap_or(0);
+                def.devices.smartcards[i].address = Some(Address::Other {
+                    address_type: "ccid".into(),
+                    attributes: vec![
+                        ("controller".into(), "0".into()),
+                        ("slot".into(), next.to_string()),
+                    ],
+                });
+                0
+            }
+        };
+        maybe_add_controller(def, ControllerType::Ccid, controller);
+    }
 }
 
 /// libvirt's `virDomainVideoDefaultRAM`.

@@ -64,6 +64,7 @@ const KNOWN: &[&str] = &[
     "memoryBacking",
     "vcpu",
     "iothreads",
+    "iothreadids",
     "cputune",
     "numatune",
     "resource",

@@ -124,10 +124,14 @@ const HUB_PORTS: usize = 8;
 fn add_hubs(def: &mut DomainDef, available: usize) {
     let d = &def.devices;
     let count = d
-        .inputs
+        .controllers
         .iter()
-        .filter(|x| x.bus == Some(InputBus::Usb))
+        .filter(|c| c.controller_type == ControllerType::Ccid)
         .count()
+        + d.inputs
+            .iter()
+            .filter(|x| x.bus == Some(InputBus::Usb))
+            .count()
         + d.sounds
             .iter()
             .filter(|x| x.model == SoundModel::Usb)
@@ -205,7 +209,8 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
         hub_ports.insert((bus, port), vec![false; HUB_PORTS]);
     }
     let d = &mut def.devices;
-    // libvirt's virDomainUSBDeviceDefForeach order: host devices, disks, inputs, serial
+    // libvirt's virDomainUSBDeviceDefForeach order (checked with its define): host devices,
+    // disks, CCID controllers (smartcard readers are USB devices themselves), inputs, serial
     // ports, sound, redirected devices.
     let mut slots: Vec<(String, &mut Option<Address>)> = Vec::new();
     for (i, x) in d.hostdevs.iter_mut().enumerate() {
@@ -219,6 +224,14 @@ pub(super) fn assign_usb(def: &mut DomainDef) -> Result<(), VirtError> {
     for (i, x) in d.disks.iter_mut().enumerate() {
         if x.target_bus == Some(DiskBus::Usb) {
             slots.push((format!("/domain/devices/disk[{}]", i + 1), &mut x.address));
+        }
+    }
+    for (i, x) in d.controllers.iter_mut().enumerate() {
+        if x.controller_type == ControllerType::Ccid {
+            slots.push((
+                format!("/domain/devices/controller[{}]", i + 1),
+                &mut x.address,
+            ));
         }
     }
     for (i, x) in d.inputs.iter_mut().enumerate() {

@@ -19,12 +19,13 @@ use super::{unsupported, Builder, Family};
 pub const FIRST_CHILD_FD: RawFd = 3;
 
 pub(super) fn all(b: &mut Builder<'_>) -> Result<(), VirtError> {
-    refuse_unexpressible(b)?;
     let boot = BootIndices::of(b.def);
     controllers(b)?;
     super::usb::hubs(b)?;
     super::disk::disks(b, &boot.disks)?;
+    super::fs::filesystems(b)?;
     interfaces(b, &boot)?;
+    super::smartcard::smartcards(b)?;
     super::serial::serials(b)?;
     super::serial::parallels(b)?;
     super::channel::channels(b)?;
@@ -119,18 +120,6 @@ pub(super) fn panics(b: &mut Builder<'_>) -> Result<(), VirtError> {
         }
     }
     Ok(())
-}
-
-/// Device kinds the builder has no form for (define refuses them first; see `honour`).
-fn refuse_unexpressible(b: &Builder<'_>) -> Result<(), VirtError> {
-    let d = &b.def.devices;
-    let present = [(!d.filesystems.is_empty(), "filesystem")];
-    match present.iter().find(|(p, _)| *p) {
-        Some((_, name)) => Err(unsupported(format!(
-            "the QEMU driver does not support <{name}> devices"
-        ))),
-        None => Ok(()),
-    }
 }
 
 /// The device's QOM id: its alias (assigned at start), or the name libvirt would give it.
@@ -382,23 +371,23 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
             ("driver", Json::str("i82801b11-bridge")),
             ("id", Json::str(id)),
         ]),
+        (ControllerType::Ccid, None) => {
+            let mut dev = Json::obj([("driver", Json::str("usb-ccid")), ("id", Json::str(id))]);
+            super::usb::usb_addr(b, &mut dev, &c.address, &what)?;
+            return Ok(Some(dev));
+        }
         (ControllerType::Usb, Some("none")) => return Ok(None),
         (ControllerType::Usb, _) => match super::usb::controller(b, c, &id, &what)? {
             Some(j) => j,
             None => return Ok(None),
         },
-        (ControllerType::Scsi, Some("virtio-scsi")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci")),
-            ("id", Json::str(id)),
-        ]),
-        (ControllerType::Scsi, Some("virtio-transitional")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci-transitional")),
-            ("id", Json::str(id)),
-        ]),
-        (ControllerType::Scsi, Some("virtio-non-transitional")) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci-non-transitional")),
-            ("id", Json::str(id)),
-        ]),
+        (ControllerType::Scsi, Some("virtio-scsi")) => virtio_scsi(c, "virtio-scsi-pci", id),
+        (ControllerType::Scsi, Some("virtio-transitional")) => {
+            virtio_scsi(c, "virtio-scsi-pci-transitional", id)
+        }
+        (ControllerType::Scsi, Some("virtio-non-transitional")) => {
+            virtio_scsi(c, "virtio-scsi-pci-non-transitional", id)
+        }
         (ControllerType::Scsi, Some("lsilogic")) => {
             Json::obj([("driver", Json::str("lsi")), ("id", Json::str(id))])
         }
@@ -408,10 +397,7 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
         (ControllerType::Scsi, Some("lsisas1078")) => {
             Json::obj([("driver", Json::str("megasas")), ("id", Json::str(id))])
         }
-        (ControllerType::Scsi, None) => Json::obj([
-            ("driver", Json::str("virtio-scsi-pci")),
-            ("id", Json::str(id)),
-        ]),
+        (ControllerType::Scsi, None) => virtio_scsi(c, "virtio-scsi-pci", id),
         // The q35 machine's own AHCI is sata0; the i440fx machine's own IDE is ide.
         (ControllerType::Sata, None) if c.index == 0 && b.family == Family::Q35 => return Ok(None),
         (ControllerType::Sata, None) => {
@@ -451,6 +437,20 @@ fn controller(b: &mut Builder<'_>, c: &Controller) -> Result<Option<Json>, VirtE
     };
     pci_addr(b, &mut dev, &c.address, &what)?;
     Ok(Some(dev))
+}
+
+/// A virtio-scsi controller: its IOThread and queue count (`<driver iothread= queues=>`) as
+/// libvirt orders them around the id.
+fn virtio_scsi(c: &Controller, driver: &str, id: String) -> Json {
+    let mut j = Json::obj([("driver", Json::str(driver))]);
+    if let Some(t) = c.driver_iothread {
+        j.set("iothread", Json::str(format!("iothread{t}")));
+    }
+    j.set("id", Json::str(id));
+    if let Some(q) = c.driver_queues {
+        j.set("num_queues", Json::Num(q.into()));
+    }
+    j
 }
 
 fn parse_num(v: &str) -> Option<u64> {

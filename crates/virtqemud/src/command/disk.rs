@@ -239,6 +239,9 @@ fn frontend(b: &mut Builder<'_>, disk: &Disk, what: &str) -> Result<Json, VirtEr
         DiskBus::Virtio => {
             let mut j = Json::obj([("driver", Json::str("virtio-blk-pci"))]);
             let d = disk.driver.clone().unwrap_or_default();
+            if let Some(t) = d.iothread {
+                j.set("iothread", Json::str(format!("iothread{t}")));
+            }
             if let Some(on) = d.ioeventfd {
                 j.set("ioeventfd", Json::Bool(on));
             }

@@ -17,11 +17,17 @@ const PATHS: &[&str] = &[
     "/domain/memory/**",
     "/domain/maxMemory/**",
     "/domain/currentMemory/**",
-    "/domain/memoryBacking",
-    "/domain/memoryBacking/locked",
+    // Memory backing (command/memory.rs, crate::memory): backends, huge pages, sharing,
+    // preallocation, discard, KSM; hugepage nodesets are refused by the parser.
+    "/domain/memoryBacking/**",
+    // IOThreads: objects, disk and virtio-scsi controller placement.
+    "/domain/iothreads",
+    "/domain/iothreadids/**",
     "/domain/vcpu",
     "/domain/vcpu/@placement",
     "/domain/vcpu/@current",
+    // Shares, bandwidth and pinning (crate::cputune, applied after QEMU starts).
+    "/domain/cputune/**",
     // `<resource><partition>`: the cgroup partition (crate::cgroup).
     "/domain/resource",
     "/domain/resource/partition",
@@ -71,6 +77,7 @@ const PATHS: &[&str] = &[
     "/domain/cpu/vendor",
     "/domain/cpu/topology/**",
     "/domain/cpu/feature/**",
+    "/domain/cpu/cache/**",
     "/domain/clock",
     "/domain/clock/@offset",
     "/domain/clock/timer",
@@ -99,6 +106,7 @@ const PATHS: &[&str] = &[
     "/domain/devices/disk/driver/@ioeventfd",
     "/domain/devices/disk/driver/@event_idx",
     "/domain/devices/disk/driver/@queues",
+    "/domain/devices/disk/driver/@iothread",
     "/domain/devices/disk/source",
     "/domain/devices/disk/source/@file",
     "/domain/devices/disk/source/@dev",
@@ -121,6 +129,9 @@ const PATHS: &[&str] = &[
     "/domain/devices/controller/model/**",
     "/domain/devices/controller/target/**",
     "/domain/devices/controller/address/**",
+    "/domain/devices/controller/driver",
+    "/domain/devices/controller/driver/@queues",
+    "/domain/devices/controller/driver/@iothread",
     "/domain/devices/interface",
     "/domain/devices/interface/@type",
     "/domain/devices/interface/mac/**",
@@ -133,6 +144,20 @@ const PATHS: &[&str] = &[
     // `<link state>`: set_link after the start (live/monitor_setup.rs).
     "/domain/devices/interface/link/**",
     "/domain/devices/interface/address/**",
+    // virtiofs shares (command/fs.rs, crate::virtiofs); other drivers are refused.
+    "/domain/devices/filesystem",
+    "/domain/devices/filesystem/@type",
+    "/domain/devices/filesystem/@accessmode",
+    "/domain/devices/filesystem/driver",
+    "/domain/devices/filesystem/driver/@type",
+    "/domain/devices/filesystem/source",
+    "/domain/devices/filesystem/source/@dir",
+    "/domain/devices/filesystem/target",
+    "/domain/devices/filesystem/target/@dir",
+    "/domain/devices/filesystem/address/**",
+    // Smartcards (command/smartcard.rs); modes other than passthrough are refused by
+    // define_rules.rs with the reason.
+    "/domain/devices/smartcard/**",
     // Character devices: every host side `command/chardev.rs` writes, the guest sides of
     // `command/serial.rs` and `command/channel.rs`.
     "/domain/devices/serial",
@@ -314,7 +339,16 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     (
         "/domain/devices/controller/@type",
-        &["pci", "usb", "scsi", "sata", "ide", "fdc", "virtio-serial"],
+        &[
+            "pci",
+            "usb",
+            "scsi",
+            "sata",
+            "ide",
+            "fdc",
+            "virtio-serial",
+            "ccid",
+        ],
     ),
     (
         "/domain/devices/controller/@model",
@@ -429,6 +463,10 @@ const VALUES: &[(&str, &[&str])] = &[
     ),
     ("/domain/devices/redirdev/@type", &["spicevmc", "tcp"]),
     ("/domain/devices/hostdev/@type", &["usb", "pci"]),
+    ("/domain/devices/smartcard/@type", &["spicevmc", "tcp"]),
+    ("/domain/devices/filesystem/@type", &["mount"]),
+    ("/domain/devices/filesystem/@accessmode", &["passthrough"]),
+    ("/domain/devices/filesystem/driver/@type", &["virtiofs"]),
     ("/domain/devices/watchdog/@model", &["i6300esb", "ib700"]),
     (
         "/domain/devices/watchdog/@action",

@@ -12,6 +12,7 @@ pub(super) fn ctx() -> LaunchContext {
         qemu_version: 7_002_022,
         host_model_cpu: None,
         spice_port: Some(5900),
+        memory: Default::default(),
     }
 }
 

@@ -72,6 +72,7 @@ mod tests {
             qemu_version: 7_002_022,
             host_model_cpu: None,
             spice_port: None,
+            memory: Default::default(),
         };
         build(&def, &ctx).expect("builds").args
     }

@@ -64,6 +64,65 @@ impl QemuDriver {
         Ok(())
     }
 
+    /// Applies `<cputune>` to the QEMU of run `gen` of `uuid` (`crate::cputune`): the pins on
+    /// its threads (vCPUs as recorded, IOThreads from `query-iothreads`) and the CPU
+    /// controller's files of its group when it was placed in one. At start and at reattach.
+    pub(crate) async fn apply_cputune(
+        &self,
+        uuid: &Uuid,
+        gen: u64,
+        qmp: &crate::qmp::Qmp,
+    ) -> DriverResult<()> {
+        let Some((id, live, pid, vcpus)) = self.with_run(uuid, gen, |r| {
+            (r.id, r.live.clone(), r.proc.pid().pid, r.vcpus.clone())
+        }) else {
+            return Ok(());
+        };
+        if live.cputune.is_empty() {
+            return Ok(());
+        }
+        let iothreads = if live.iothreads > 0 {
+            let v = qmp
+                .execute("query-iothreads", None)
+                .await
+                .map_err(|e| e.to_virt("query-iothreads"))?;
+            crate::cputune::iothreads_of(&v)
+        } else {
+            Vec::new()
+        };
+        let threads = crate::cputune::Threads {
+            pid,
+            vcpus,
+            iothreads,
+        };
+        crate::cputune::apply_pins(&live, &threads)?;
+        let tune = &live.cputune;
+        let cgroup_wanted = tune.shares.is_some()
+            || tune.period.is_some()
+            || tune.quota.is_some()
+            || tune.global_period.is_some()
+            || tune.global_quota.is_some()
+            || tune.emulator_period.is_some()
+            || tune.emulator_quota.is_some()
+            || tune.iothread_period.is_some()
+            || tune.iothread_quota.is_some();
+        if !cgroup_wanted {
+            return Ok(());
+        }
+        let group = self
+            .cgroup_of(id, &live)
+            .and_then(|cg| Hierarchies::detect().cpu_group(&cg));
+        let Some((dir, version)) = group else {
+            return Err(VirtError::new(
+                ErrorCode::ConfigUnsupported,
+                ErrorDomain::Qemu,
+                "cgroup cpu is required for scheduler tuning",
+            )
+            .at("/domain/cputune"));
+        };
+        crate::cputune::apply_cgroup(&live, &threads, &dir, version)
+    }
+
     /// The group run `id` of `live` was placed in, if it was.
     fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
         let prefix = self.cgroup_prefix.as_deref()?;

@@ -100,6 +100,8 @@ pub(crate) struct Run {
     pub agent: Arc<agent::AgentLink>,
     /// The swtpm of an emulated TPM, stopped after QEMU.
     pub swtpm: Option<process::Pid>,
+    /// The virtiofsd of each virtiofs share (filesystem alias, process), stopped after QEMU.
+    pub virtiofsd: Vec<(String, process::Pid)>,
 }
 
 impl Run {
@@ -119,6 +121,7 @@ impl Run {
             fake_reboot: self.fake_reboot,
             agent_timeout: None,
             swtpm: self.swtpm,
+            virtiofsd: self.virtiofsd.clone(),
             domain_xml: codec.format_domain(
                 &self.live,
                 FormatOptions {
@@ -353,8 +356,12 @@ impl QemuDriver {
             process::reap(run.proc.pid().pid);
         }
         self.stop_external(&run.live, run.swtpm, gone).await;
+        crate::virtiofs::stop_all(&run.virtiofsd, &name).await;
         crate::hostdev::reattach_pci(&run.live, &crate::hostdev::HostRoots::default());
         self.leave_cgroup(run.id, &run.live).await;
+        if let Ok(memory) = self.memory_placement(&run.live, &run.id.to_string()) {
+            crate::memory::cleanup(&memory);
+        }
         cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
         self.statuses.remove(&name);
         let word = reason_virsh_name(DomainState::Shutoff, why);

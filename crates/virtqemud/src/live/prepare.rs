@@ -7,11 +7,10 @@
 //! preview shows one, channel socket paths, the firmware resolved from the descriptors, host
 //! devices looked up, the DAC security label) and pick the emulator, and both refuse what the
 //! host cannot give (a CPU vendor it is not, a host device it lacks, a security driver it does
-//! not run); `Start`
-//! then does what a start needs done on the host (the private and channel dirs created, the
-//! UEFI variable store made, swtpm started for an emulated TPM, tap devices opened and
-//! attached, managed PCI devices moved to vfio-pci), while `Preview` touches nothing and puts placeholders where a start would hand
-//! QEMU a resource (taps become `/dev/null` descriptors: the command line shows fd numbers, as
+//! not run); `Start` then does what a start needs done on the host (the private and channel
+//! dirs created, the UEFI variable store made, swtpm started for an emulated TPM, tap devices
+//! opened and attached, managed PCI devices moved to vfio-pci), while `Preview` touches
+//! nothing and puts placeholders where a start would hand QEMU a resource (taps become `/dev/null` descriptors: the command line shows fd numbers, as
 //! libvirt's preview does; channel and swtpm sockets are named where a start would make
 //! them). A new preparation step (firmware selection, channel
 //! socket paths, an swtpm socket) goes here, with its preview behaviour beside it, so the
@@ -56,12 +55,20 @@ pub(crate) struct Prepared {
     /// The swtpm a start launched for an emulated TPM (killed if dropped before the run
     /// records it); none for a preview.
     pub swtpm: Option<crate::tpm::swtpm::Running>,
+    /// The virtiofsd of each virtiofs share (killed if dropped before the run records them).
+    pub virtiofsd: crate::virtiofs::Started,
 }
 
-/// The private dir's name: `domain-ID-SHORT` with the name cut to 20 characters.
-fn dir_name(id: &str, name: &str) -> String {
+/// libvirt's short domain name, `ID-NAME` with the name cut to 20 characters: names the
+/// private dir and the guest's memory dirs.
+pub(crate) fn short_name(id: &str, name: &str) -> String {
     let short: String = name.chars().take(20).collect();
-    format!("domain-{id}-{short}")
+    format!("{id}-{short}")
+}
+
+/// The private dir's name: `domain-ID-SHORT`.
+fn dir_name(id: &str, name: &str) -> String {
+    format!("domain-{}", short_name(id, name))
 }
 
 /// Placeholder taps for a preview: one per bridge or ethernet interface, named as the start
@@ -151,6 +158,7 @@ impl QemuDriver {
             PrepareFor::Preview => "-1".to_string(),
         };
         let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
+        let memory = self.memory_placement(def, &id)?;
         // Host devices last of the checks: a start moves managed PCI devices to vfio-pci, which
         // every failure from here on undoes.
         let roots = hostdev::HostRoots::default();
@@ -158,23 +166,30 @@ impl QemuDriver {
             PrepareFor::Start { .. } => hostdev::Mode::Start,
             PrepareFor::Preview => hostdev::Mode::Preview,
         };
+        if let PrepareFor::Start { .. } = purpose {
+            crate::cputune::check_pins(def, &crate::cputune::host_cpus())?;
+        }
         hostdev::prepare(def, &roots, hostdev_mode).inspect_err(|_| {
             if hostdev_mode == hostdev::Mode::Start {
                 hostdev::reattach_pci(def, &roots);
             }
         })?;
-        let (taps, swtpm) = match purpose {
+        let (taps, swtpm, virtiofsd) = match purpose {
             PrepareFor::Start { reset_nvram, .. } => {
-                make_private_dir(&domain_dir)
-                    .inspect_err(|_| hostdev::reattach_pci(def, &roots))?;
+                let undo = |def: &DomainDef| hostdev::reattach_pci(def, &roots);
+                crate::memory::prepare(def, &memory).inspect_err(|_| undo(def))?;
+                make_private_dir(&domain_dir).inspect_err(|_| {
+                    crate::memory::cleanup(&memory);
+                    undo(def);
+                })?;
                 let made = self.make_host_resources(def, qemu_version, &domain_dir, reset_nvram);
                 made.await
-                    .inspect_err(|_| super::start::undo_prepare(def, &domain_dir))?
+                    .inspect_err(|_| super::start::undo_prepare(def, &domain_dir, &memory))?
             }
             PrepareFor::Preview => {
                 super::channels::name_paths(def, &domain_dir)?;
                 *def = self.live_firmware(def, qemu_version)?;
-                (placeholder_taps(def)?, None)
+                (placeholder_taps(def)?, None, Default::default())
             }
         };
         let tap_names = taps.iter().map(|t| t.name.clone()).collect();
@@ -188,35 +203,61 @@ impl QemuDriver {
             start_paused: true,
             host_model_cpu: None,
             spice_port,
+            memory,
         };
         Ok(Prepared {
             ctx,
             tap_names,
             swtpm,
+            virtiofsd,
         })
     }
 }
 
 impl QemuDriver {
+    /// Where the RAM of `def` running as domain `id` goes on the host (`crate::memory`).
+    pub(crate) fn memory_placement(
+        &self,
+        def: &DomainDef,
+        id: &str,
+    ) -> DriverResult<crate::command::MemoryPlacement> {
+        crate::memory::placement(
+            def,
+            &short_name(id, &def.name),
+            &self.hugepage_prefix,
+            &self.ram_dir,
+            &crate::memory::HostMemory::detect(),
+        )
+    }
+
     /// A start's host resources, in the private dir `domain_dir`: the channel sockets' dir and
     /// paths (`channels.rs`), the firmware resolved into `def` with its variable store and
-    /// swtpm (`external.rs`), then the taps.
+    /// swtpm (`external.rs`), the virtiofsd of each virtiofs share, then the taps.
     async fn make_host_resources(
         &self,
         def: &mut DomainDef,
         qemu_version: u64,
         domain_dir: &std::path::Path,
         reset_nvram: bool,
-    ) -> DriverResult<(Vec<TapDevice>, Option<crate::tpm::swtpm::Running>)> {
+    ) -> DriverResult<(
+        Vec<TapDevice>,
+        Option<crate::tpm::swtpm::Running>,
+        crate::virtiofs::Started,
+    )> {
         super::channels::assign_paths(def, domain_dir)?;
         let log = self.log_dir.join(format!("{}.log", def.name));
         let external = self
             .start_external(def, qemu_version, domain_dir, &log, reset_nvram)
             .await?;
         *def = external.live;
-        // A tap failure drops the swtpm, which kills it.
+        // A failure from here on drops the swtpm and the virtiofsd processes, which kills them.
+        let virtiofsd = crate::virtiofs::start_all(&crate::virtiofs::Launch {
+            def,
+            domain_dir,
+            log_dir: &self.log_dir,
+        })?;
         let taps = crate::net::taps_for(def)?;
-        Ok((taps, external.swtpm))
+        Ok((taps, external.swtpm, virtiofsd))
     }
 }
 

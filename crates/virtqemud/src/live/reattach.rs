@@ -81,6 +81,7 @@ impl QemuDriver {
                 }
             };
             self.stop_external(&live, st.swtpm, forgotten).await;
+            crate::virtiofs::stop_all(&st.virtiofsd, &name).await;
             self.forget_dead(&name, &live, &st);
             return;
         };
@@ -118,6 +119,7 @@ impl QemuDriver {
                 unplugs: Default::default(),
                 agent: Default::default(),
                 swtpm: st.swtpm,
+                virtiofsd: st.virtiofsd.clone(),
             });
             if let Some(t) = st.agent_timeout {
                 match virt_core::guest::AgentTimeout::from_libvirt(t, virt_core::ErrorDomain::Qemu)
@@ -238,6 +240,9 @@ impl QemuDriver {
             gen,
             events,
         ));
+        if let Err(e) = self.apply_cputune(&uuid, gen, &qmp).await {
+            tracing::warn!(domain = name, error = %e.message(), "cannot apply <cputune> to the reattached guest");
+        }
         let pending_reboot = self
             .with_run(&uuid, gen, |r| r.fake_reboot && run_state == "shutdown")
             .unwrap_or(false);

@@ -208,11 +208,13 @@ impl QemuDriver {
             ctx,
             tap_names,
             swtpm,
+            virtiofsd,
         } = self
             .prepare_launch(&mut def, PrepareFor::Start { id, reset_nvram })
             .await?;
         let lib_dir = ctx.domain_dir.clone();
         let monitor = ctx.monitor.clone();
+        let memory = ctx.memory.clone();
         let cmd = command::build(&def, &ctx);
         // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
         // exactly as long as QEMU does.
@@ -220,7 +222,7 @@ impl QemuDriver {
         let cmd = match cmd {
             Ok(c) => c,
             Err(e) => {
-                undo_prepare(&def, &lib_dir);
+                undo_prepare(&def, &lib_dir, &memory);
                 return Err(e);
             }
         };
@@ -245,12 +247,12 @@ impl QemuDriver {
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
-                undo_prepare(&def, &lib_dir);
+                undo_prepare(&def, &lib_dir, &memory);
                 return Err(e);
             }
         };
         let Some(proc) = ProcHandle::open(pid) else {
-            undo_prepare(&def, &lib_dir);
+            undo_prepare(&def, &lib_dir, &memory);
             let text = process::log_since(&log, log_start, 20);
             process::log_line(&log, "shutting down, reason=failed");
             return Err(internal(format!(
@@ -290,6 +292,7 @@ impl QemuDriver {
             unplugs: Default::default(),
             agent: Default::default(),
             swtpm: swtpm.map(|s| s.keep()),
+            virtiofsd: virtiofsd.keep(),
         };
         {
             let mut st = self.lock();
@@ -414,6 +417,7 @@ impl QemuDriver {
             };
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
+        self.apply_cputune(&uuid, gen, &qmp).await?;
         self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;
         self.init_passwords(&a, def).await?;
@@ -551,13 +555,22 @@ fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
 
 /// Undoes the preparation of a start whose QEMU never ran: its dirs go, managed PCI devices
 /// go back to their drivers.
-pub(super) fn undo_prepare(def: &DomainDef, lib_dir: &std::path::Path) {
-    discard_dirs(&def.name, lib_dir);
+pub(super) fn undo_prepare(
+    def: &DomainDef,
+    lib_dir: &std::path::Path,
+    memory: &crate::command::MemoryPlacement,
+) {
+    discard_dirs(&def.name, lib_dir, memory);
     crate::hostdev::reattach_pci(def, &crate::hostdev::HostRoots::default());
 }
 
-/// Removes a failed start's private and channel dirs.
-pub(super) fn discard_dirs(name: &str, lib_dir: &std::path::Path) {
+/// Removes a failed start's private and channel dirs and its memory dir.
+pub(super) fn discard_dirs(
+    name: &str,
+    lib_dir: &std::path::Path,
+    memory: &crate::command::MemoryPlacement,
+) {
+    crate::memory::cleanup(memory);
     let _ = std::fs::remove_dir_all(lib_dir);
     super::channels::remove_dir(name, lib_dir);
 }

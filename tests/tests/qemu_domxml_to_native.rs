@@ -32,11 +32,6 @@ const KNOWN_VALUES: &[(&str, &str, &str)] = &[
         "ours lets QEMU pick the autoport display (to=99) instead of reserving one",
     ),
     (
-        "-m",
-        "",
-        "ours writes size=...k; libvirt 9.0 writes MiB without maxMemory (command builder)",
-    ),
-    (
         "-chardev chrtpm",
         "",
         "libvirt's preview shows a null chardev for swtpm; ours the socket a start creates",

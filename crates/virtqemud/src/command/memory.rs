@@ -83,10 +83,15 @@ pub(crate) fn mem_merge(def: &DomainDef) -> &'static str {
 /// `-m`, the `pc.ram` object (PC machines) and `-overcommit`.
 pub(super) fn args(b: &mut Builder<'_>) -> Result<(), VirtError> {
     let def = b.def;
-    let mut m = format!("size={}k", def.memory_kib);
-    if let (Some(max), Some(slots)) = (def.max_memory_kib, def.memory_slots) {
-        m.push_str(&format!(",slots={slots},maxmem={max}k"));
-    }
+    // libvirt writes whole MiB unless memory hot-plug needs the long form; a size that is
+    // not a whole number of MiB keeps the exact KiB form (libvirt rounds it up at start).
+    let m = match (def.max_memory_kib, def.memory_slots) {
+        (Some(max), Some(slots)) => {
+            format!("size={}k,slots={slots},maxmem={max}k", def.memory_kib)
+        }
+        _ if def.memory_kib % 1024 == 0 => (def.memory_kib / 1024).to_string(),
+        _ => format!("size={}k", def.memory_kib),
+    };
     b.arg("-m", m);
     if b.family != Family::Other {
         let object = backend_object(def, &b.ctx.memory)?;

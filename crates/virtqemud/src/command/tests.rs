@@ -58,7 +58,7 @@ fn tcg_kernel_boot_guest_gets_libvirts_argument_order() {
         -name guest=demo,debug-threads=on
         -machine pc-i440fx-7.2,usb=off,dump-guest-core=off,memory-backend=pc.ram
         -accel tcg
-        -m size=131072k
+        -m 128
         -object {"qom-type":"memory-backend-ram","id":"pc.ram","size":134217728}
         -overcommit mem-lock=off
         -smp 1,sockets=1,cores=1,threads=1
@@ -91,7 +91,7 @@ fn q35_guest_with_disks_nic_and_devices_matches_golden_lines() {
         -machine pc-q35-7.2,usb=off,vmport=off,dump-guest-core=off,memory-backend=pc.ram
         -accel kvm
         -cpu Skylake-Client,tsc-adjust=on,hle=off
-        -m size=2097152k
+        -m 2048
         -object {"qom-type":"memory-backend-ram","id":"pc.ram","size":2147483648}
         -overcommit mem-lock=off
         -smp 2,maxcpus=4,sockets=1,dies=1,cores=2,threads=2

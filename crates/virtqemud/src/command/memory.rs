@@ -89,7 +89,7 @@ pub(super) fn args(b: &mut Builder<'_>) -> Result<(), VirtError> {
         (Some(max), Some(slots)) => {
             format!("size={}k,slots={slots},maxmem={max}k", def.memory_kib)
         }
-        _ if def.memory_kib % 1024 == 0 => (def.memory_kib / 1024).to_string(),
+        _ if def.memory_kib.is_multiple_of(1024) => (def.memory_kib / 1024).to_string(),
         _ => format!("size={}k", def.memory_kib),
     };
     b.arg("-m", m);

@@ -65,10 +65,9 @@ pub mod command;
 mod cpu_vendor;
 /// `<cputune>` on the host: thread affinity and the CPU controller's files.
 mod cputune;
-/// Device and lifecycle rules checked at define, with libvirt's texts.
-mod define_checks;
-/// Define-time rules for CPU cache, memory allocation, IOThreads, virtiofs and smartcards.
-mod define_rules;
+/// What a define checks, with libvirt's codes and texts: the emulator, device and
+/// lifecycle rules, tuning rules.
+mod define;
 mod domains;
 mod driver;
 /// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
@@ -99,8 +98,6 @@ pub mod store;
 pub mod to_native;
 /// Emulated TPMs: one swtpm per guest, its state per domain UUID.
 pub mod tpm;
-/// Define-time checks of a definition against its emulator's probed capabilities.
-mod validate;
 /// virtiofs shares: one virtiofsd per filesystem, before QEMU and after it.
 mod virtiofs;
 

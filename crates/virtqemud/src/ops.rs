@@ -1,5 +1,5 @@
 //! The QEMU driver's operations on definitions: define (and its validation dry run; both check
-//! the definition against its emulator, see validate.rs), undefine, info, XML, autostart,
+//! the definition against its emulator, see define/emulator.rs), undefine, info, XML, autostart,
 //! domain capabilities; each writes disk before memory and emits its lifecycle event once both
 //! agree.
 
@@ -126,8 +126,8 @@ impl QemuDriver {
         let target = self.postparse_target(&def);
         crate::postparse::apply(&mut def, &target)?;
         crate::tpm::check_define(&mut def).map_err(|e| if validate { located(e) } else { e })?;
-        crate::define_checks::check(&def)?;
-        crate::define_rules::check(&def)?;
+        crate::define::devices::check(&def)?;
+        crate::define::tuning::check(&def)?;
         self.codec.check_honoured(&def, &honoured())?;
         Ok(def)
     }
@@ -136,7 +136,7 @@ impl QemuDriver {
     /// installed one for its arch) and that emulator's version.
     pub(crate) fn postparse_target(&self, def: &DomainDef) -> crate::postparse::Target {
         let host_arch = crate::host::host_arch();
-        // The emulator as define checks it (validate.rs); one that cannot be found is left
+        // The emulator as define checks it (define/emulator.rs); one that cannot be found is left
         // for that check to report.
         let emulator = self
             .emulator_of(def)
@@ -155,7 +155,7 @@ impl QemuDriver {
 
     /// [`QemuDriver::parse`] for define, validation and create: the emulator is looked up
     /// first, as libvirt does before anything else, and the post-parsed definition is checked
-    /// last against what that emulator can do (validate.rs).
+    /// last against what that emulator can do (define/emulator.rs).
     pub(crate) async fn parse_checked(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
         let def = self.read(xml, validate)?;
         self.emulator_of(&def)?;

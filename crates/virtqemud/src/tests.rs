@@ -55,7 +55,8 @@ pub(crate) fn open(root: &std::path::Path, mode: Mode) -> Arc<QemuDriver> {
         Arc::new(virt_xml::LibvirtXml),
     );
     let bin = fake_emulator();
-    d.probed.seed(bin, crate::validate::fixture_caps(bin, true));
+    d.probed
+        .seed(bin, crate::define::emulator::fixture_caps(bin, true));
     d
 }
 

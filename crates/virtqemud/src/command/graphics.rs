@@ -63,11 +63,11 @@ pub(super) fn audio_and_graphics(b: &mut Builder<'_>) -> Result<(), VirtError> {
         GraphicsType::Spice => super::spice::spice(b, g),
         GraphicsType::EglHeadless => Err(unsupported(format!(
             "graphics type 'egl-headless' {}",
-            crate::define_checks::NO_RENDER_NODE
+            crate::define::devices::NO_RENDER_NODE
         ))),
         GraphicsType::Sdl => Err(unsupported(format!(
             "graphics type 'sdl' {}",
-            crate::define_checks::NO_X_DISPLAY
+            crate::define::devices::NO_X_DISPLAY
         ))),
         t => Err(unsupported(format!(
             "graphics type '{t}' is not supported (vnc, spice)"

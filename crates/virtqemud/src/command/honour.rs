@@ -156,7 +156,7 @@ const PATHS: &[&str] = &[
     "/domain/devices/filesystem/target/@dir",
     "/domain/devices/filesystem/address/**",
     // Smartcards (command/smartcard.rs); modes other than passthrough are refused by
-    // define_rules.rs with the reason.
+    // define/tuning.rs with the reason.
     "/domain/devices/smartcard/**",
     // Character devices: every host side `command/chardev.rs` writes, the guest sides of
     // `command/serial.rs` and `command/channel.rs`.
@@ -288,7 +288,7 @@ const VALUES: &[(&str, &[&str])] = &[
         &["rtc", "pit", "hpet", "kvmclock", "hypervclock"],
     ),
     ("/domain/clock/timer/@tickpolicy", &["catchup", "delay"]),
-    // Lifecycle actions (live/lifecycle.rs); the others are refused by define_checks.rs.
+    // Lifecycle actions (live/lifecycle.rs); the others are refused by define/devices.rs.
     (
         "/domain/seclabel/@model",
         &["none", "dac", "selinux", "apparmor"],

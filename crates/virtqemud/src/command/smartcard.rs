@@ -1,7 +1,7 @@
 //! `<smartcard mode='passthrough'>`: the card's character device (SPICE's `smartcard`
 //! channel, or a TCP socket) and a `ccid-card-passthru` on its CCID controller's bus
 //! (`ccid0.0`), after the NICs, as libvirt 9.0 writes them. The CCID controller itself is
-//! `usb-ccid` among the controllers. Other modes are refused at define (`define_rules.rs`).
+//! `usb-ccid` among the controllers. Other modes are refused at define (`define/tuning.rs`).
 
 use virt_core::model::devices::Address;
 use virt_core::model::enums::CharType;

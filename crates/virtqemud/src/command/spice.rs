@@ -14,7 +14,7 @@
 //! start (`live/monitor_setup.rs`), never on the command line.
 //!
 //! No SPICE TLS is configured here (libvirt's `spice_tls` in qemu.conf is off): a `tlsPort`
-//! is refused at define (`define_checks.rs`), and secure channels or `defaultMode='secure'`
+//! is refused at define (`define/devices.rs`), and secure channels or `defaultMode='secure'`
 //! are refused here with libvirt's start-time messages.
 
 use virt_core::model::display::Graphics;
@@ -125,7 +125,7 @@ pub(super) fn spice(b: &mut Builder<'_>, g: &Graphics) -> Result<(), VirtError> 
     if g.gl_enable == Some(true) {
         return Err(unsupported(format!(
             "OpenGL (<gl enable='yes'/>) {}",
-            crate::define_checks::NO_RENDER_NODE
+            crate::define::devices::NO_RENDER_NODE
         )));
     }
     opts.push("seamless-migration=on".into());

@@ -40,7 +40,7 @@ pub(super) fn videos(b: &mut Builder<'_>) -> Result<(), VirtError> {
         if v.accel3d == Some(true) {
             return Err(unsupported(format!(
                 "{what}: 3D acceleration (accel3d='yes') {}",
-                crate::define_checks::NO_RENDER_NODE
+                crate::define::devices::NO_RENDER_NODE
             )));
         }
         let mut dev = Json::obj([

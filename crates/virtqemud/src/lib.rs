@@ -70,7 +70,6 @@ mod cputune;
 mod define;
 mod domains;
 mod driver;
-/// Guest firmware: UEFI/BIOS selection from QEMU's descriptors, the UEFI variable store.
 pub mod firmware;
 pub mod host;
 /// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
@@ -96,7 +95,6 @@ pub mod status;
 pub mod store;
 /// domxml-to-native: the command line a start would run, defining and starting nothing.
 pub mod to_native;
-/// Emulated TPMs: one swtpm per guest, its state per domain UUID.
 pub mod tpm;
 /// virtiofs shares: one virtiofsd per filesystem, before QEMU and after it.
 mod virtiofs;

@@ -309,7 +309,7 @@ async fn spawn(swtpm: &Path, l: &Launch, state: &Path) -> Result<Running, VirtEr
 }
 
 /// Stops swtpm `pid` after its guest: it leaves by itself once QEMU's connection is gone
-/// (`--terminate`); if it has not within [`EXIT_WAIT`], it is signalled as QEMU would be.
+/// (`--terminate`); if it has not within `EXIT_WAIT`, it is signalled as QEMU would be.
 /// Reaped when it is our child; a zombie or a recycled pid is left alone.
 pub async fn stop(pid: Pid, domain: &str) {
     let Some(p) = ProcHandle::open(pid).filter(|_| process::is_alive(pid)) else {

@@ -12,6 +12,7 @@ pub mod fsutil;
 pub mod guest;
 pub mod honour;
 pub mod jsontext;
+pub mod kit;
 pub mod model;
 /// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
 pub mod runtime;

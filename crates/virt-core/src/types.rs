@@ -196,32 +196,3 @@ pub struct SnapshotInfo {
     /// Description.
     pub description: String,
 }
-
-/// VIR_CONNECT_GET_ALL_DOMAINS_STATS_ENFORCE_STATS.
-pub const STATS_ENFORCE: u32 = 1 << 31;
-
-/// The stats groups a bulk-stats call gathers, as libvirt: `stats` 0 means every group the
-/// driver `supported`; otherwise the requested groups it supports, the others skipped, or
-/// refused (ARGUMENT_UNSUPPORTED, in error domain `domain`) with [`STATS_ENFORCE`] in `flags`.
-pub fn stats_groups(
-    stats: u32,
-    flags: u32,
-    supported: u32,
-    domain: crate::error::ErrorDomain,
-) -> Result<u32, crate::VirtError> {
-    if flags & STATS_ENFORCE != 0 && stats & !supported != 0 {
-        return Err(crate::VirtError::new(
-            crate::error::ErrorCode::ArgumentUnsupported,
-            domain,
-            format!(
-                "Stats types bits 0x{:x} are not supported by this daemon",
-                stats & !supported
-            ),
-        ));
-    }
-    Ok(if stats == 0 {
-        supported
-    } else {
-        stats & supported
-    })
-}

@@ -71,6 +71,21 @@ impl Dom {
         self.run.is_some()
     }
 
+    /// What the driver kit's shared rules need of this domain.
+    pub fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
+        virt_core::kit::DomainFacts {
+            name: &self.def.name,
+            uuid: self.def.uuid,
+            state: self.state(),
+            active: self.is_active(),
+            persistent: self.persistent,
+            autostart: self.autostart,
+            managed_save: self.managed_save,
+            has_snapshot: false,
+            has_checkpoint: false,
+        }
+    }
+
     pub fn summary(&self) -> DomainSummary {
         DomainSummary {
             handle: self.handle(),
@@ -187,54 +202,10 @@ impl Domains {
         let mut out: Vec<DomainSummary> = self
             .by_uuid
             .values()
-            .filter(|d| matches_filter(d, flags))
+            .filter(|d| virt_core::kit::list::matches(&d.facts(), flags))
             .map(Dom::summary)
             .collect();
         out.sort_by(|a, b| a.handle.name.cmp(&b.handle.name));
         out
     }
-}
-
-/// virConnectListAllDomainsFlags: groups AND-ed, bits within a group OR-ed. No domain has a
-/// managed save image, snapshots or checkpoints.
-pub(crate) mod list_flags {
-    pub const ACTIVE: u32 = 1;
-    pub const INACTIVE: u32 = 2;
-    pub const PERSISTENT: u32 = 4;
-    pub const TRANSIENT: u32 = 8;
-    pub const RUNNING: u32 = 16;
-    pub const PAUSED: u32 = 32;
-    pub const SHUTOFF: u32 = 64;
-    pub const OTHER: u32 = 128;
-    pub const MANAGEDSAVE: u32 = 256;
-    pub const NO_MANAGEDSAVE: u32 = 512;
-    pub const AUTOSTART: u32 = 1024;
-    pub const NO_AUTOSTART: u32 = 2048;
-    pub const HAS_SNAPSHOT: u32 = 4096;
-    pub const NO_SNAPSHOT: u32 = 8192;
-    pub const HAS_CHECKPOINT: u32 = 16384;
-    pub const NO_CHECKPOINT: u32 = 32768;
-    pub const ALL: u32 = 0xffff;
-}
-
-fn matches_filter(dom: &Dom, flags: u32) -> bool {
-    use list_flags::*;
-    let group = |a: u32, b: u32, is_a: bool| {
-        let sel = flags & (a | b);
-        sel == 0 || sel == (a | b) || (sel == a && is_a) || (sel == b && !is_a)
-    };
-    let state_sel = flags & (RUNNING | PAUSED | SHUTOFF | OTHER);
-    let state_bit = match dom.state().state {
-        DomainState::Running => RUNNING,
-        DomainState::Paused => PAUSED,
-        DomainState::Shutoff => SHUTOFF,
-        _ => OTHER,
-    };
-    group(ACTIVE, INACTIVE, dom.is_active())
-        && group(PERSISTENT, TRANSIENT, dom.persistent)
-        && (state_sel == 0 || state_sel & state_bit != 0)
-        && group(MANAGEDSAVE, NO_MANAGEDSAVE, dom.managed_save)
-        && group(AUTOSTART, NO_AUTOSTART, dom.autostart)
-        && group(HAS_SNAPSHOT, NO_SNAPSHOT, false)
-        && group(HAS_CHECKPOINT, NO_CHECKPOINT, false)
 }

@@ -374,7 +374,7 @@ impl Driver for QemuDriver {
     async fn list_all_domains(&self, flags: u32) -> DriverResult<Vec<DomainSummary>> {
         self.check_flags(
             flags,
-            crate::domains::list_flags::ALL,
+            virt_core::kit::flags::list::ALL,
             "qemuConnectListAllDomains",
         )?;
         Ok(self.lock().list(flags))

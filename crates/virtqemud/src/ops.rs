@@ -12,22 +12,13 @@ use virt_core::types::{DomainHandle, DomainInfo, DomainLookup};
 use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
+use virt_core::kit::flags::define::VALIDATE;
+/// virDomainUndefineFlagsValues.
+pub(crate) use virt_core::kit::flags::undefine as undefine_flags;
+use virt_core::kit::locate::located;
+
 use crate::domains::Dom;
 use crate::QemuDriver;
-
-/// VIR_DOMAIN_DEFINE_VALIDATE.
-const VALIDATE: u32 = 1;
-
-/// virDomainUndefineFlagsValues.
-pub(crate) mod undefine_flags {
-    pub const MANAGED_SAVE: u32 = 1;
-    pub const SNAPSHOTS_METADATA: u32 = 2;
-    pub const NVRAM: u32 = 4;
-    pub const KEEP_NVRAM: u32 = 8;
-    pub const CHECKPOINTS_METADATA: u32 = 16;
-    pub const TPM: u32 = 32;
-    pub const KEEP_TPM: u32 = 64;
-}
 
 /// What this driver acts on: exactly what the command line builder can express
 /// ([`crate::command::honoured`]).
@@ -41,22 +32,6 @@ pub(crate) const STORED: FormatOptions = FormatOptions {
     secure: true,
     inactive: true,
 };
-
-/// Gives an error that names no place a violation on what it concerns (as the test driver).
-fn located(mut err: VirtError) -> VirtError {
-    if err.violations.is_empty() {
-        let path = match err.code {
-            ErrorCode::XmlError => "/",
-            ErrorCode::NoName => "/domain/name",
-            _ => "/domain",
-        };
-        err.violations.push(Violation {
-            path: path.to_string(),
-            description: err.message(),
-        });
-    }
-    err
-}
 
 /// Nanoseconds per clock tick (`/proc` times are in ticks).
 pub(crate) fn ns_per_tick() -> u64 {
@@ -331,18 +306,22 @@ impl QemuDriver {
     /// The live XML of a running domain (ID, pty paths); with INACTIVE, or for a shut-off
     /// domain, the persistent definition.
     pub(crate) fn xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE.
-        self.check_flags(flags, 0xf, "qemuDomainGetXMLDesc")?;
+        use virt_core::kit::flags::xml::{INACTIVE, MIGRATABLE, SECURE, UPDATE_CPU};
+        self.check_flags(
+            flags,
+            SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE,
+            "qemuDomainGetXMLDesc",
+        )?;
         let st = self.lock();
         let d = st.get(lookup)?;
-        let secure = flags & 1 != 0;
+        let secure = flags & SECURE != 0;
         match &d.run {
-            Some(r) if flags & 2 == 0 || !d.persistent => Ok(self.codec.format_domain(
+            Some(r) if flags & INACTIVE == 0 || !d.persistent => Ok(self.codec.format_domain(
                 &r.live,
                 FormatOptions {
                     id: Some(r.id),
                     secure,
-                    inactive: flags & 8 != 0,
+                    inactive: flags & MIGRATABLE != 0,
                 },
             )),
             _ => Ok(self.codec.format_domain(

@@ -42,16 +42,7 @@ use virt_core::types::TypedValue;
 
 use crate::qmp::Qmp;
 
-/// `VIR_DOMAIN_STATS_CPU_TOTAL`.
-pub const CPU_TOTAL: u32 = 2;
-/// `VIR_DOMAIN_STATS_BALLOON`.
-pub const BALLOON: u32 = 4;
-/// `VIR_DOMAIN_STATS_VCPU`.
-pub const VCPU: u32 = 8;
-/// `VIR_DOMAIN_STATS_INTERFACE`.
-pub const INTERFACE: u32 = 16;
-/// `VIR_DOMAIN_STATS_BLOCK`.
-pub const BLOCK: u32 = 32;
+pub use virt_core::kit::flags::stats::{BALLOON, BLOCK, CPU_TOTAL, INTERFACE, VCPU};
 /// The groups [`gather`] fills.
 pub const SUPPORTED: u32 = CPU_TOTAL | BALLOON | VCPU | INTERFACE | BLOCK;
 

@@ -6,12 +6,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::TestDriver;
 use crate::driver::{ConsoleStream, DriverResult};
-use crate::error::{ErrorCode, ErrorDomain};
+use crate::error::ErrorDomain;
+use crate::kit::console::{self as rules, device_alias};
 use crate::types::DomainLookup;
-use crate::VirtError;
-
-const FORCE: u32 = 1;
-const SAFE: u32 = 2;
 
 impl TestDriver {
     pub(crate) fn console(
@@ -20,27 +17,15 @@ impl TestDriver {
         dev: &str,
         flags: u32,
     ) -> DriverResult<ConsoleStream> {
-        self.check_flags(flags, FORCE | SAFE, "testDomainOpenConsole")?;
+        self.check_flags(flags, rules::ACCEPTED, "testDomainOpenConsole")?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
         dom.require_active()?;
-        if !matches!(dev, "" | "serial0" | "console0") {
-            return Err(VirtError::new(
-                ErrorCode::InvalidArg,
-                ErrorDomain::Test,
-                format!("cannot find character device {dev}"),
-            ));
+        if device_alias(dev) != "serial0" {
+            return Err(rules::no_such_device(dev, ErrorDomain::Test));
         }
-        let busy = dom.console_stop.as_ref().is_some_and(|tx| !tx.is_closed());
-        if busy && flags & FORCE == 0 {
-            return Err(VirtError::new(
-                ErrorCode::OperationFailed,
-                ErrorDomain::Test,
-                "Active console session exists for this domain",
-            ));
-        }
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel();
-        dom.console_stop = Some(stop_tx);
+        dom.console.check_free(flags, ErrorDomain::Test)?;
+        let mut stop_rx = dom.console.begin();
         let (client, mut guest) = tokio::io::duplex(64 * 1024);
         tokio::spawn(async move {
             let mut buf = vec![0u8; 4096];

@@ -6,57 +6,12 @@ use super::validate::{check_identity_located, VALIDATE};
 use super::TestDriver;
 use crate::driver::DriverResult;
 use crate::events::lifecycle as ev;
+use crate::kit;
 use crate::proto::domain_event::Payload;
 use crate::proto::RebootEvent;
 use crate::state::{reason, DomainState, StateReason};
 use crate::types::{DomainHandle, DomainLookup, DomainSummary};
 use crate::VirtError;
-
-/// virConnectListAllDomainsFlags bits.
-pub(crate) mod list_flags {
-    pub const ACTIVE: u32 = 1;
-    pub const INACTIVE: u32 = 2;
-    pub const PERSISTENT: u32 = 4;
-    pub const TRANSIENT: u32 = 8;
-    pub const RUNNING: u32 = 16;
-    pub const PAUSED: u32 = 32;
-    pub const SHUTOFF: u32 = 64;
-    pub const OTHER: u32 = 128;
-    pub const MANAGEDSAVE: u32 = 256;
-    pub const NO_MANAGEDSAVE: u32 = 512;
-    pub const AUTOSTART: u32 = 1024;
-    pub const NO_AUTOSTART: u32 = 2048;
-    pub const HAS_SNAPSHOT: u32 = 4096;
-    pub const NO_SNAPSHOT: u32 = 8192;
-    pub const HAS_CHECKPOINT: u32 = 16384;
-    pub const NO_CHECKPOINT: u32 = 32768;
-    pub const ALL: u32 = 0xffff;
-}
-
-/// Whether `dom` passes libvirt's list filter: groups AND-ed, bits within a group OR-ed.
-pub(crate) fn matches_filter(dom: &Dom, flags: u32) -> bool {
-    use list_flags::*;
-    let group = |a: u32, b: u32, is_a: bool| -> bool {
-        let sel = flags & (a | b);
-        sel == 0 || sel == (a | b) || (sel == a && is_a) || (sel == b && !is_a)
-    };
-    let st = dom.state.state;
-    let state_sel = flags & (RUNNING | PAUSED | SHUTOFF | OTHER);
-    let state_ok = state_sel == 0
-        || match st {
-            DomainState::Running => state_sel & RUNNING != 0,
-            DomainState::Paused => state_sel & PAUSED != 0,
-            DomainState::Shutoff => state_sel & SHUTOFF != 0,
-            _ => state_sel & OTHER != 0,
-        };
-    group(ACTIVE, INACTIVE, dom.is_active())
-        && group(PERSISTENT, TRANSIENT, dom.persistent)
-        && state_ok
-        && group(MANAGEDSAVE, NO_MANAGEDSAVE, dom.managed_save.is_some())
-        && group(AUTOSTART, NO_AUTOSTART, dom.autostart)
-        && group(HAS_SNAPSHOT, NO_SNAPSHOT, !dom.snapshots.is_empty())
-        && group(HAS_CHECKPOINT, NO_CHECKPOINT, false)
-}
 
 fn summary(d: &Dom) -> DomainSummary {
     DomainSummary {
@@ -80,12 +35,12 @@ impl TestDriver {
     }
 
     pub(crate) fn list(&self, flags: u32) -> DriverResult<Vec<DomainSummary>> {
-        self.check_flags(flags, list_flags::ALL, "testConnectListAllDomains")?;
+        self.check_flags(flags, kit::flags::list::ALL, "testConnectListAllDomains")?;
         let st = self.lock();
         Ok(self
             .ordered(&st)
             .into_iter()
-            .filter(|d| matches_filter(d, flags))
+            .filter(|d| kit::list::matches(&d.facts(), flags))
             .map(summary)
             .collect())
     }

@@ -11,38 +11,11 @@ use crate::types::{DomainHandle, DomainInfo, DomainLookup, SecurityLabel};
 use crate::xml::FormatOptions;
 use crate::VirtError;
 
-const LIVE: u32 = 1;
-const CONFIG: u32 = 2;
-const MAXIMUM: u32 = 4;
+use crate::kit::flags::modify::{CONFIG, HOTPLUGGABLE, LIVE, MAXIMUM};
+use crate::kit::modify::{impact, impact_read, set_vcpus_args};
 
 fn invalid_arg(detail: impl Into<String>) -> VirtError {
     VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Test, detail)
-}
-
-/// Resolves CURRENT (neither LIVE nor CONFIG) against the domain's state and checks LIVE on an
-/// inactive domain and CONFIG on a transient one, as virDomainObjUpdateModificationImpact.
-fn impact(dom: &Dom, flags: u32) -> DriverResult<(bool, bool)> {
-    let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
-    if !live && !config {
-        if dom.is_active() {
-            live = true;
-        } else {
-            config = true;
-        }
-    }
-    let obj = || (dom.def.name.clone(), dom.def.uuid.to_string());
-    if live && !dom.is_active() {
-        let (n, u) = obj();
-        return Err(VirtError::operation_invalid("domain is not running").with_object(n, u));
-    }
-    if config && !dom.persistent {
-        let (n, u) = obj();
-        return Err(VirtError::operation_invalid(
-            "transient domains do not have any persistent config",
-        )
-        .with_object(n, u));
-    }
-    Ok((live, config))
 }
 
 /// The definition CONFIG changes: the next-boot one (created on first change while running).
@@ -119,7 +92,7 @@ impl TestDriver {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainSetMemoryFlags")?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
-        let (live, config) = impact(dom, flags)?;
+        let crate::kit::modify::Impact { live, config } = impact(&dom.facts(), flags)?;
         if flags & MAXIMUM != 0 {
             if live {
                 return Err(VirtError::operation_invalid(
@@ -159,22 +132,13 @@ impl TestDriver {
         count: u32,
         flags: u32,
     ) -> DriverResult<()> {
-        // LIVE | CONFIG | MAXIMUM | HOTPLUGGABLE; GUEST needs an agent the test driver lacks.
+        set_vcpus_args(count, flags)?;
+        // GUEST needs an agent the test driver lacks.
         self.check_flags(
             flags,
-            LIVE | CONFIG | MAXIMUM | 16,
+            LIVE | CONFIG | MAXIMUM | HOTPLUGGABLE,
             "testDomainSetVcpusFlags",
         )?;
-        if count == 0 {
-            return Err(invalid_arg(
-                "nvcpus in virDomainSetVcpusFlags must not be zero",
-            ));
-        }
-        if flags & MAXIMUM != 0 && flags & CONFIG == 0 {
-            return Err(invalid_arg(
-                "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'",
-            ));
-        }
         if flags & MAXIMUM != 0 && flags & LIVE != 0 {
             return Err(invalid_arg(
                 "Flags 'VIR_DOMAIN_VCPU_MAXIMUM' and 'VIR_DOMAIN_AFFECT_LIVE' are mutually exclusive",
@@ -182,7 +146,7 @@ impl TestDriver {
         }
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
-        let (live, config) = impact(dom, flags)?;
+        let crate::kit::modify::Impact { live, config } = impact(&dom.facts(), flags)?;
         if live {
             if count > dom.def.vcpus {
                 return Err(invalid_arg(format!(
@@ -211,14 +175,9 @@ impl TestDriver {
 
     pub(crate) fn vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainGetVcpusFlags")?;
-        if flags & LIVE != 0 && flags & CONFIG != 0 {
-            return Err(invalid_arg(
-                "Flags 'VIR_DOMAIN_AFFECT_LIVE' and 'VIR_DOMAIN_AFFECT_CONFIG' are mutually exclusive",
-            ));
-        }
         let st = self.lock();
         let dom = st.get(lookup)?;
-        let (live, _) = impact(dom, flags)?;
+        let live = impact_read(&dom.facts(), flags)?;
         let def = if live { &dom.def } else { dom.persistent_def() };
         Ok(if flags & MAXIMUM != 0 {
             def.vcpus

@@ -23,8 +23,8 @@ pub(crate) struct Dom {
     /// Managed-save image: the definition and whether the guest was paused.
     pub managed_save: Option<(DomainDef, bool)>,
     pub snapshots: Vec<Snapshot>,
-    /// Dropping it ends the open console session (stop, forced takeover).
-    pub console_stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The open console session, ended by stop and by a forced takeover.
+    pub console: crate::kit::console::Session,
     /// Guest-side state the guest calls read and change (see `guest.rs`).
     pub guest: super::guest::GuestState,
 }
@@ -48,7 +48,7 @@ impl Dom {
             autostart: false,
             managed_save: None,
             snapshots: Vec::new(),
-            console_stop: None,
+            console: Default::default(),
             guest: super::guest::GuestState::default(),
         }
     }
@@ -75,8 +75,22 @@ impl Dom {
         if self.is_active() {
             Ok(())
         } else {
-            Err(VirtError::operation_invalid("domain is not running")
-                .with_object(&self.def.name, self.def.uuid.to_string()))
+            Err(self.facts().not_running())
+        }
+    }
+
+    /// What the driver kit's shared rules need of this domain.
+    pub fn facts(&self) -> crate::kit::DomainFacts<'_> {
+        crate::kit::DomainFacts {
+            name: &self.def.name,
+            uuid: self.def.uuid,
+            state: self.state,
+            active: self.is_active(),
+            persistent: self.persistent,
+            autostart: self.autostart,
+            managed_save: self.managed_save.is_some(),
+            has_snapshot: !self.snapshots.is_empty(),
+            has_checkpoint: false,
         }
     }
 }
@@ -197,7 +211,7 @@ impl State {
             self.by_id.remove(&id);
         }
         dom.state = StateReason::new(DomainState::Shutoff, reason);
-        dom.console_stop = None;
+        dom.console.end();
         if let Some(next) = dom.next_def.take() {
             dom.def = next;
         }

@@ -2,40 +2,25 @@
 //! `domstats` output matches virsh byte for byte; other groups are skipped, or refused with
 //! ENFORCE_STATS.
 
-use super::lifecycle::matches_filter;
 use super::state::Dom;
 use super::TestDriver;
 use crate::driver::DriverResult;
 use crate::error::ErrorDomain;
-use crate::types::{
-    stats_groups, DomainLookup, StatsRecord, TypedParam, TypedValue, STATS_ENFORCE,
-};
+use crate::kit;
+use crate::kit::flags::stats::STATE;
+use crate::types::{DomainLookup, StatsRecord};
 
-const STATE: u32 = 1;
+/// libvirt 9.0's test driver fills the `state` group only.
 const SUPPORTED: u32 = STATE;
-const NOWAIT: u32 = 1 << 29;
-const BACKING: u32 = 1 << 30;
-const ENFORCE: u32 = STATS_ENFORCE;
 
 fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
-    stats_groups(stats, flags, SUPPORTED, ErrorDomain::Test)
+    kit::stats::groups(stats, flags, SUPPORTED, ErrorDomain::Test)
 }
 
 fn record(d: &Dom, groups: u32) -> StatsRecord {
-    let mut params = Vec::with_capacity(2);
-    if groups & STATE != 0 {
-        params.push(TypedParam::new(
-            "state.state",
-            TypedValue::Int(d.state.state as i32),
-        ));
-        params.push(TypedParam::new(
-            "state.reason",
-            TypedValue::Int(d.state.reason),
-        ));
-    }
     StatsRecord {
         handle: d.handle(),
-        params,
+        params: kit::stats::state_params(groups, d.state),
     }
 }
 
@@ -43,7 +28,7 @@ impl TestDriver {
     pub(crate) fn stats_all(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(
             flags,
-            0xff | NOWAIT | BACKING | ENFORCE,
+            kit::stats::ALL_DOMAINS,
             "testConnectGetAllDomainStats",
         )?;
         let groups = groups(stats, flags)?;
@@ -51,7 +36,7 @@ impl TestDriver {
         Ok(self
             .ordered(&st)
             .into_iter()
-            .filter(|d| matches_filter(d, flags & 0xff))
+            .filter(|d| kit::list::matches(&d.facts(), flags & kit::stats::FILTERS))
             .map(|d| record(d, groups))
             .collect())
     }
@@ -62,7 +47,7 @@ impl TestDriver {
         stats: u32,
         flags: u32,
     ) -> DriverResult<Vec<StatsRecord>> {
-        self.check_flags(flags, NOWAIT | BACKING | ENFORCE, "testDomainListGetStats")?;
+        self.check_flags(flags, kit::stats::LISTED, "testDomainListGetStats")?;
         let groups = groups(stats, flags)?;
         let st = self.lock();
         doms.iter()

@@ -9,15 +9,15 @@
 use super::state::State;
 use super::TestDriver;
 use crate::driver::{DriverResult, ValidatedDomain};
-use crate::error::{ErrorCode, Violation};
+use crate::error::Violation;
+use crate::kit::locate::located;
 use crate::model::DomainDef;
 use crate::types::DomainHandle;
 use crate::uuid::Uuid;
 use crate::xml::FormatOptions;
 use crate::VirtError;
 
-/// DefineDomainFlag VALIDATE (libvirt VIR_DOMAIN_DEFINE_VALIDATE).
-pub(crate) const VALIDATE: u32 = 1;
+pub(crate) use crate::kit::flags::define::VALIDATE;
 
 impl TestDriver {
     /// Parses `xml` as define does; a failure names at least one XPath.
@@ -45,22 +45,6 @@ impl TestDriver {
             replaces_existing,
         })
     }
-}
-
-/// Gives an error that names no place a violation on what it concerns.
-fn located(mut err: VirtError) -> VirtError {
-    if err.violations.is_empty() {
-        let path = match err.code {
-            ErrorCode::XmlError => "/",
-            ErrorCode::NoName => "/domain/name",
-            _ => "/domain",
-        };
-        err.violations.push(Violation {
-            path: path.to_string(),
-            description: err.message(),
-        });
-    }
-    err
 }
 
 /// [`State::check_identity`], with a clash located on `/domain/uuid` (the UUID belongs to a

@@ -16,13 +16,11 @@ use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use virt_core::driver::{ConsoleStream, DriverResult};
 use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::kit::console::{self as rules, device_alias};
 use virt_core::types::DomainLookup;
 use virt_core::VirtError;
 
 use crate::QemuDriver;
-
-const FORCE: u32 = 1;
-const SAFE: u32 = 2;
 
 /// A pty opened non-blocking, readable and writable through tokio; reading ends (EOF) when
 /// `stop` fires.
@@ -98,36 +96,25 @@ impl QemuDriver {
         dev: &str,
         flags: u32,
     ) -> DriverResult<ConsoleStream> {
-        self.check_flags(flags, FORCE | SAFE, "qemuDomainOpenConsole")?;
+        self.check_flags(flags, rules::ACCEPTED, "qemuDomainOpenConsole")?;
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
         let Some(run) = d.run.as_mut() else {
             return Err(super::not_running(d));
         };
-        let alias = match dev {
-            "" | "console0" => "serial0",
-            other => other,
-        };
+        let alias = device_alias(dev);
         let Some((_, path)) = run.ptys.iter().find(|(a, _)| a == alias) else {
-            return Err(VirtError::new(
-                ErrorCode::OperationFailed,
-                ErrorDomain::Qemu,
-                if dev.is_empty() {
-                    "cannot find default console device: the domain has no pty serial port"
-                        .to_string()
-                } else {
-                    format!("cannot find character device {dev}")
-                },
-            ));
+            return Err(if dev.is_empty() {
+                VirtError::new(
+                    ErrorCode::OperationFailed,
+                    ErrorDomain::Qemu,
+                    "cannot find default console device: the domain has no pty serial port",
+                )
+            } else {
+                rules::no_such_device(dev, ErrorDomain::Qemu)
+            });
         };
-        let busy = run.console.as_ref().is_some_and(|tx| !tx.is_closed());
-        if busy && flags & FORCE == 0 {
-            return Err(VirtError::new(
-                ErrorCode::OperationFailed,
-                ErrorDomain::Qemu,
-                "Active console session exists for this domain",
-            ));
-        }
+        run.console.check_free(flags, ErrorDomain::Qemu)?;
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -145,13 +132,9 @@ impl QemuDriver {
         let fd = unsafe { AsyncFd::register(file) }.map_err(|e| {
             VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
         })?;
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        if let Some(old) = run.console.replace(tx) {
-            let _ = old.send(());
-        }
         Ok(Box::pin(Pty {
             fd,
-            stop: rx,
+            stop: run.console.begin(),
             stopped: false,
         }))
     }

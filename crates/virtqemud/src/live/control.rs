@@ -17,16 +17,10 @@ use super::start::has_balloon;
 use super::Active;
 use crate::QemuDriver;
 
-/// virDomainShutdownFlagValues / virDomainRebootFlagValues bits this driver knows.
-const ACPI: u32 = 1;
-const AGENT: u32 = 2;
-/// virDomainDestroyFlagsValues.
-const GRACEFUL: u32 = 1;
-const REMOVE_LOGS: u32 = 2;
-/// virDomainModificationImpact / virDomainMemoryModFlags / virDomainVcpuFlags.
-const LIVE: u32 = 1;
-const CONFIG: u32 = 2;
-const MAXIMUM: u32 = 4;
+use virt_core::kit::flags::destroy::{GRACEFUL, REMOVE_LOGS};
+use virt_core::kit::flags::modify::{CONFIG, GUEST, HOTPLUGGABLE, LIVE, MAXIMUM};
+use virt_core::kit::flags::shutdown::{ACPI, AGENT};
+use virt_core::kit::modify::{impact, impact_read, set_vcpus_args, Impact};
 
 fn invalid(detail: impl Into<String>) -> VirtError {
     VirtError::operation_invalid(detail.into())
@@ -266,24 +260,10 @@ impl QemuDriver {
         self.handle_of(&a)
     }
 
-    /// Resolves CURRENT (0) to LIVE or CONFIG and checks the combination (shared by every
-    /// call taking libvirt's domain-modification flags).
+    /// The driver kit's modification impact for the domain `lookup` names.
     pub(super) fn impact(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
         let st = self.lock();
-        let d = st.get(lookup)?;
-        let (mut live, mut config) = (flags & LIVE != 0, flags & CONFIG != 0);
-        if !live && !config {
-            live = d.is_active();
-            config = !live;
-        }
-        if live && !d.is_active() {
-            return Err(super::not_running(d));
-        }
-        if config && !d.persistent {
-            return Err(invalid(
-                "transient domains do not have any persistent config",
-            ));
-        }
+        let Impact { live, config } = impact(&st.get(lookup)?.facts(), flags)?;
         Ok((live, config))
     }
 
@@ -355,25 +335,16 @@ impl QemuDriver {
         count: u32,
         flags: u32,
     ) -> DriverResult<()> {
+        set_vcpus_args(count, flags)?;
         self.check_flags(
             flags,
-            LIVE | CONFIG | MAXIMUM | 8 | 16,
+            LIVE | CONFIG | MAXIMUM | GUEST | HOTPLUGGABLE,
             "qemuDomainSetVcpusFlags",
         )?;
-        if count == 0 {
-            return Err(invalid_arg(
-                "nvcpus in virDomainSetVcpusFlags must not be zero",
-            ));
-        }
-        if flags & MAXIMUM != 0 && flags & CONFIG == 0 {
-            return Err(invalid_arg(
-                "Flag 'VIR_DOMAIN_AFFECT_CONFIG' is required by flag 'VIR_DOMAIN_VCPU_MAXIMUM'",
-            ));
-        }
         let (_job, uuid) = self.job(lookup, "virDomainSetVcpusFlags").await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (live, config) = self.impact(&lookup, flags)?;
-        if flags & 8 != 0 {
+        if flags & GUEST != 0 {
             return Err(VirtError::new(
                 ErrorCode::OperationUnsupported,
                 ErrorDomain::Qemu,
@@ -500,12 +471,12 @@ impl QemuDriver {
     pub(crate) fn vcpus_count(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.check_flags(
             flags,
-            LIVE | CONFIG | MAXIMUM | 8,
+            LIVE | CONFIG | MAXIMUM | GUEST,
             "qemuDomainGetVcpusFlags",
         )?;
-        let (live, _config) = self.impact_read(lookup, flags)?;
         let st = self.lock();
         let d = st.get(lookup)?;
+        let live = impact_read(&d.facts(), flags)?;
         let def = match (&d.run, live) {
             (Some(r), true) => &r.live,
             _ => &d.def,
@@ -515,16 +486,6 @@ impl QemuDriver {
         } else {
             def.current_vcpus
         })
-    }
-
-    fn impact_read(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = flags & LIVE != 0 || (flags & CONFIG == 0 && d.is_active());
-        if live && !d.is_active() {
-            return Err(super::not_running(d));
-        }
-        Ok((live, !live))
     }
 
     /// Applies `edit` to the persistent definition and stores it.

@@ -32,8 +32,7 @@ use super::control::UNPLUG_WAIT;
 use super::Active;
 use crate::QemuDriver;
 
-const LIVE: u32 = 1;
-const CONFIG: u32 = 2;
+use virt_core::kit::flags::modify::{CONFIG, LIVE};
 
 fn unsupported(detail: impl Into<String>) -> VirtError {
     VirtError::new(

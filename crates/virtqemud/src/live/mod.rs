@@ -92,8 +92,8 @@ pub(crate) struct Run {
     pub paused_reason: i32,
     /// The reason the next RESUME event records.
     pub running_reason: i32,
-    /// The open console session, closed to end it.
-    pub console: Option<oneshot::Sender<()>>,
+    /// The open console session, ended when the domain stops.
+    pub console: virt_core::kit::console::Session,
     /// Detaches waiting for DEVICE_DELETED, by device alias.
     pub unplugs: HashMap<String, oneshot::Sender<()>>,
     /// The guest agent connection and the agent job.
@@ -326,7 +326,7 @@ impl QemuDriver {
         why: i32,
         event: Option<i32>,
     ) -> bool {
-        let (run, name, handle, gone) = {
+        let (mut run, name, handle, gone) = {
             let mut st = self.lock();
             let Some(dom) = st.by_uuid.get_mut(uuid) else {
                 return false;
@@ -344,9 +344,7 @@ impl QemuDriver {
             }
             (run, name, handle, gone)
         };
-        if let Some(tx) = run.console {
-            let _ = tx.send(());
-        }
+        run.console.end();
         drop(run.qmp);
         if process::is_alive(run.proc.pid()) {
             if let Err(e) = run.proc.terminate(false).await {

@@ -115,7 +115,7 @@ impl QemuDriver {
                 destroying: false,
                 paused_reason: reason::paused::UNKNOWN,
                 running_reason: reason::running::UNPAUSED,
-                console: None,
+                console: Default::default(),
                 unplugs: Default::default(),
                 agent: Default::default(),
                 swtpm: st.swtpm,

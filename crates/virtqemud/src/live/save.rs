@@ -38,14 +38,12 @@ use super::Active;
 use crate::domains::Dom;
 use crate::QemuDriver;
 
+use virt_core::kit::flags::save::{BYPASS_CACHE, PAUSED, RUNNING};
+
 const MAGIC_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
 const MAGIC: &[u8; 16] = b"LibvirtQemudSave";
 const VERSION: u32 = 2;
 const HEADER_LEN: usize = 16 + 4 * 5 + 4 * 14;
-/// virDomainSaveRestoreFlags.
-const BYPASS_CACHE: u32 = 1;
-const RUNNING: u32 = 2;
-const PAUSED: u32 = 4;
 /// How long a save or restore may stream.
 const MIGRATION_WAIT: Duration = Duration::from_secs(600);
 

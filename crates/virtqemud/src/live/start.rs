@@ -40,14 +40,7 @@ use crate::qmp::Qmp;
 use crate::QemuDriver;
 
 /// virDomainCreateFlags.
-pub(crate) mod create_flags {
-    pub const PAUSED: u32 = 1;
-    pub const AUTODESTROY: u32 = 2;
-    pub const BYPASS_CACHE: u32 = 4;
-    pub const FORCE_BOOT: u32 = 8;
-    pub const VALIDATE: u32 = 16;
-    pub const RESET_NVRAM: u32 = 32;
-}
+pub(crate) use virt_core::kit::flags::create as create_flags;
 
 /// How long QEMU may take from exec to an answering monitor.
 const MONITOR_WAIT: Duration = Duration::from_secs(30);
@@ -288,7 +281,7 @@ impl QemuDriver {
             destroying: false,
             paused_reason: reason::paused::UNKNOWN,
             running_reason: reason::running::UNPAUSED,
-            console: None,
+            console: Default::default(),
             unplugs: Default::default(),
             agent: Default::default(),
             swtpm: swtpm.map(|s| s.keep()),

@@ -7,21 +7,17 @@
 
 use virt_core::driver::DriverResult;
 use virt_core::error::ErrorDomain;
+use virt_core::kit;
+use virt_core::kit::flags::stats::{NOWAIT, STATE};
 use virt_core::model::enums::InterfaceType;
-use virt_core::types::{
-    stats_groups, DomainLookup, StatsRecord, TypedParam, TypedValue, STATS_ENFORCE,
-};
+use virt_core::types::{DomainLookup, StatsRecord, TypedParam};
 
 use crate::domains::Dom;
 use crate::qmp::Qmp;
 use crate::stats::{self, BalloonState, BlockDisk, Guest};
 use crate::QemuDriver;
 
-const STATE: u32 = 1;
 const SUPPORTED: u32 = STATE | stats::SUPPORTED;
-const NOWAIT: u32 = 1 << 29;
-const BACKING: u32 = 1 << 30;
-const ENFORCE: u32 = STATS_ENFORCE;
 
 /// What one record needs, copied out of the state lock.
 struct Job {
@@ -41,19 +37,11 @@ struct Live {
 }
 
 fn groups(stats: u32, flags: u32) -> DriverResult<u32> {
-    stats_groups(stats, flags, SUPPORTED, ErrorDomain::Qemu)
+    kit::stats::groups(stats, flags, SUPPORTED, ErrorDomain::Qemu)
 }
 
 fn job_of(d: &Dom, groups: u32) -> Job {
-    let mut params = Vec::new();
-    if groups & STATE != 0 {
-        let s = d.state();
-        params.push(TypedParam::new(
-            "state.state",
-            TypedValue::Int(s.state as i32),
-        ));
-        params.push(TypedParam::new("state.reason", TypedValue::Int(s.reason)));
-    }
+    let params = kit::stats::state_params(groups, d.state());
     let live = d.run.as_ref().map(|r| Live {
         qmp: r.qmp.clone(),
         pid: r.proc.pid().pid as u32,
@@ -140,13 +128,13 @@ impl QemuDriver {
     pub(crate) async fn all_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(
             flags,
-            0xff | NOWAIT | BACKING | ENFORCE,
+            kit::stats::ALL_DOMAINS,
             "qemuConnectGetAllDomainStats",
         )?;
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();
-            let names = st.list(flags & 0xff);
+            let names = st.list(flags & kit::stats::FILTERS);
             names
                 .iter()
                 .filter_map(|s| st.by_uuid.get(&s.handle.uuid))
@@ -163,7 +151,7 @@ impl QemuDriver {
         stats: u32,
         flags: u32,
     ) -> DriverResult<Vec<StatsRecord>> {
-        self.check_flags(flags, NOWAIT | BACKING | ENFORCE, "qemuDomainListGetStats")?;
+        self.check_flags(flags, kit::stats::LISTED, "qemuDomainListGetStats")?;
         let groups = groups(stats, flags)?;
         let jobs = {
             let st = self.lock();

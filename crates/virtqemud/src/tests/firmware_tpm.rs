@@ -336,6 +336,16 @@ async fn a_tpm_guest_runs_its_swtpm_which_outlives_the_driver_and_goes_with_the_
         // Manufactured once, its state private.
         assert_eq!(manufactured(&swtpm_log), 1);
         assert!(state.join("tpm2-00.permall").exists());
+        // Its endorsement-key certificate was signed by our own local CA, under our root,
+        // not in the system's /var/lib/swtpm-localca that libvirt's swtpm user owns.
+        let ca = d.swtpm_dir.join("localca");
+        for f in ["signkey.pem", "issuercert.pem", "certserial"] {
+            assert!(
+                ca.join(f).exists(),
+                "{f} of our local CA in {}",
+                ca.display()
+            );
+        }
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&state)
             .expect("state")

@@ -12,6 +12,10 @@
 //!     --log file=LOG --terminate [--tpm2]
 //! ```
 //!
+//! One difference: as root the first call adds `--config` naming a configuration of ours
+//! whose local CA lives under the driver's swtpm dir (see `setup_config`), where libvirt runs
+//! swtpm_setup as its `tss` user against the system's CA.
+//!
 //! swtpm runs in its own session through [`crate::process::spawn_logged`], its command line
 //! and any stderr in the domain's QEMU log under "Starting external device: TPM Emulator".
 
@@ -167,14 +171,57 @@ fn state_args(state: &Path, log: &Path) -> Vec<String> {
     ]
 }
 
+/// The configuration `swtpm_setup` runs with as root: the system's, except that the local CA
+/// signing the endorsement-key certificates keeps its key, certificate and serial under our
+/// own swtpm dir. The system's CA dir (/var/lib/swtpm-localca) belongs to libvirt's swtpm user
+/// (`tss`); files root created there would keep libvirt's own TPM guests from starting
+/// ("Need read/write rights on /var/lib/swtpm-localca/.lock.swtpm-localca for user tss").
+fn setup_config(swtpm_dir: &Path) -> Result<PathBuf, VirtError> {
+    let ca = swtpm_dir.join("localca");
+    make_dir(&ca, 0o700)?;
+    let localca = find_binary("swtpm_localca")?;
+    let ca_conf = swtpm_dir.join("swtpm-localca.conf");
+    let at = |f: &str| ca.join(f).display().to_string();
+    let ca_text = format!(
+        "statedir = {}\nsigningkey = {}\nissuercert = {}\ncertserial = {}\n",
+        ca.display(),
+        at("signkey.pem"),
+        at("issuercert.pem"),
+        at("certserial")
+    );
+    let mut setup_text = format!(
+        "create_certs_tool = {}\ncreate_certs_tool_config = {}\n",
+        localca.display(),
+        ca_conf.display()
+    );
+    // The platform manufacturer, version and model the system's CA writes into certificates.
+    let options = Path::new("/etc/swtpm-localca.options");
+    if options.exists() {
+        setup_text.push_str(&format!(
+            "create_certs_tool_options = {}\n",
+            options.display()
+        ));
+    }
+    setup_text.push_str("active_pcr_banks = sha256\n");
+    let conf = swtpm_dir.join("swtpm_setup.conf");
+    for (path, text) in [(&ca_conf, ca_text), (&conf, setup_text)] {
+        virt_core::fsutil::write_atomic(path, text.as_bytes(), 0o600)
+            .map_err(|e| system(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(conf)
+}
+
 /// The first `swtpm_setup`: endorsement key, certificates, locked NVRAM.
 async fn manufacture(setup: &Path, l: &Launch, state: &Path) -> Result<(), VirtError> {
-    if !nix::unistd::geteuid().is_root() {
+    let mut args = Vec::new();
+    if nix::unistd::geteuid().is_root() {
+        let conf = setup_config(&l.swtpm_dir)?;
+        args.extend(["--config".to_string(), conf.display().to_string()]);
+    } else {
         // An unprivileged user needs swtpm's config files in their home first.
         let args = ["--create-config-files".to_string(), "skip-if-exist".into()];
         run_setup(setup, &args, &l.swtpm_log).await?;
     }
-    let mut args = Vec::new();
     if l.tpm.tpm2() {
         args.push("--tpm2".to_string());
     }

@@ -1,0 +1,60 @@
+//! The driver kit: libvirt's rules that are not one hypervisor's, written once for every
+//! driver (the test driver, virtqemud, and the LXC and Xen daemons to come).
+//!
+//! A driver crate keeps what only its hypervisor needs (how to start a guest, how to read its
+//! statistics); what libvirt decides the same way for every driver lives here:
+//!
+//! - [`flags`]: the flag bits of every call, taken from the proto's enums (no hand-written
+//!   numbers), with the masks each call accepts;
+//! - [`list`]: virConnectListAllDomains' filter (groups AND-ed, bits within a group OR-ed);
+//! - [`modify`]: modification impact (CURRENT resolved against the domain's state, LIVE on an
+//!   inactive domain, CONFIG on a transient one) and the vCPU-count argument rules;
+//! - [`console`]: virDomainOpenConsole's device names and session rules;
+//! - [`locate`]: the XPath an error without one is reported at;
+//! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way.
+//!
+//! Each rule takes plain facts (is the domain active, persistent, ...), not a driver's own
+//! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
+
+pub mod console;
+pub mod flags;
+pub mod list;
+pub mod locate;
+pub mod modify;
+pub mod stats;
+
+/// What the shared rules need to know of one domain.
+#[derive(Debug, Clone, Copy)]
+pub struct DomainFacts<'a> {
+    /// The domain's name (errors name the object).
+    pub name: &'a str,
+    /// Its UUID.
+    pub uuid: crate::uuid::Uuid,
+    /// Its state and reason.
+    pub state: crate::state::StateReason,
+    /// It is active (running, paused, or in any state but shut off).
+    pub active: bool,
+    /// It has a persistent definition.
+    pub persistent: bool,
+    /// Autostart is set.
+    pub autostart: bool,
+    /// It has a managed-save image.
+    pub managed_save: bool,
+    /// It has snapshots.
+    pub has_snapshot: bool,
+    /// It has checkpoints.
+    pub has_checkpoint: bool,
+}
+
+impl DomainFacts<'_> {
+    /// Running, paused or otherwise not shut off.
+    pub fn is_active(&self) -> bool {
+        self.active
+    }
+
+    /// OPERATION_INVALID "domain is not running" naming the domain (libvirt's words).
+    pub fn not_running(&self) -> crate::VirtError {
+        crate::VirtError::operation_invalid("domain is not running")
+            .with_object(self.name, self.uuid.to_string())
+    }
+}

@@ -18,7 +18,8 @@ use crate::stats::{self, BalloonState, BlockDisk, Guest};
 use crate::QemuDriver;
 
 const STATE: u32 = 1;
-const SUPPORTED: u32 = STATE | stats::SUPPORTED;
+/// The stats groups virtqemud serves (its `Info` lists them as features).
+pub(crate) const SUPPORTED: u32 = STATE | stats::SUPPORTED;
 const NOWAIT: u32 = 1 << 29;
 const BACKING: u32 = 1 << 30;
 const ENFORCE: u32 = STATS_ENFORCE;

@@ -50,11 +50,12 @@ if ! dpkg -s virtinst >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends virtinst >/dev/null
 fi
 
-# Python with grpcio for the generated-stub client test (tests/python).
+# Python with grpcio for the generated-stub client tests (tests/python, proto/README.md's
+# example): grpcio-status reads the ErrorInfo details of an error.
 PYVENV="$PWD/target/pyvenv"
-if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
+if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools, grpc_status' 2>/dev/null; then
   python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools grpcio-status
 fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1

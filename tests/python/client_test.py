@@ -35,10 +35,9 @@ def main():
     generate(out)
     from virt.v1 import common_pb2, domain_pb2, domain_pb2_grpc
 
-    # Over a UNIX socket grpc-core sends the percent-encoded path as :authority, which HTTP/2
-    # servers that validate it (h2, under tonic) reject; "localhost" is the convention (grpc-go,
-    # Kubernetes). See proto/README.md, "Connecting".
-    chan = grpc.insecure_channel(f"unix://{socket}", options=[("grpc.default_authority", "localhost")])
+    # No options: the daemons accept the socket path grpc-core sends as :authority (see
+    # proto/README.md, "Connecting").
+    chan = grpc.insecure_channel(f"unix://{socket}")
     dom = domain_pb2_grpc.DomainServiceStub(chan)
 
     listed = dom.ListAllDomains(domain_pb2.ListAllDomainsRequest(flags=0), metadata=URI)

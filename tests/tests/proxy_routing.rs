@@ -184,12 +184,16 @@ async fn info_lists_reachable_backends_and_virt_version_shows_them() {
     let proxy = DaemonUnderTest::proxy(&[]);
     let root = proxy.root.path().to_path_buf();
     let qemu = InProcessDaemon::start("virtqemud", &root, AnyUri::new("QEMU")).await;
-    let info = ConnectServiceClient::new(raw_channel(&proxy.socket).await)
-        .info(InfoRequest {})
+    let mut client = ConnectServiceClient::new(raw_channel(&proxy.socket).await);
+    let info = client
+        .info(with_uri(InfoRequest {}, "test:///default"))
         .await
         .expect("info")
         .into_inner();
-    assert_eq!(info.daemon, "virt-proxy");
+    assert_eq!(
+        (info.daemon.as_str(), info.driver.as_str()),
+        ("virt-proxy", "TEST")
+    );
     assert_eq!(info.api_version, "virt.v1");
     let names: Vec<(&str, &str)> = info
         .backends
@@ -198,6 +202,21 @@ async fn info_lists_reachable_backends_and_virt_version_shows_them() {
         .collect();
     assert_eq!(names, vec![("virtqemud", "QEMU")]);
     assert!(!info.backends[0].daemon_version.is_empty());
+    // Without a URI, Info (like any call) is for the probed daemon: its own facts at the top,
+    // and the response names the URI.
+    let resp = client.info(InfoRequest {}).await.expect("info");
+    assert_eq!(
+        resp.metadata()
+            .get("virt-uri")
+            .and_then(|v| v.to_str().ok()),
+        Some("qemu:///system")
+    );
+    let info = resp.into_inner();
+    assert_eq!(
+        (info.daemon.as_str(), info.driver.as_str()),
+        ("virtqemud", "QEMU")
+    );
+    assert_eq!(info.backends.len(), 1);
 
     let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "version", "--daemon"]);
     assert!(ok, "{err}");

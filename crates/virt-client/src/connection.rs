@@ -2,10 +2,13 @@
 //!
 //! How a URI becomes a channel (ARCHITECTURE "Connection URIs"):
 //!
-//! 1. No URI: [`virt_core::uri::resolve_default_uri`] looks at `VIRSH_DEFAULT_CONNECT_URI`,
-//!    `LIBVIRT_DEFAULT_URI` and the client config. When nothing is configured we open
-//!    `test:///default` — the embedded driver, which needs no daemon — where libvirt would probe
-//!    for a hypervisor. A client that wants a daemon names it (`qemu:///system`).
+//! 1. No URI: [`virt_core::uri::UriResolver`] looks at `VIRSH_DEFAULT_CONNECT_URI`,
+//!    `LIBVIRT_DEFAULT_URI` and the client config (`uri_default`), as libvirt does. When
+//!    nothing is configured we probe as libvirt does ([`virt_core::uri::probe`]): the first
+//!    driver daemon whose socket exists (`xen`, `qemu`, `lxc` on the system sockets for root,
+//!    `qemu` on the per-user ones otherwise; the read-only sockets for a read-only connection).
+//!    If none exists the open fails with NO_CONNECT ([`ClientError::NoDefaultUri`]); the test
+//!    driver is never opened unless named.
 //! 2. `test:///...` without transport or host: the gRPC services run in this process over the
 //!    shared [`TestRegistry`](virt_core::test_driver::TestRegistry) (one per process, so concurrent connections to `test:///default`
 //!    see one state, as libvirt's do).
@@ -40,12 +43,10 @@ use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::runtime::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::runtime::{Mode, Paths};
 use virt_core::test_driver::TestRegistry;
+use virt_core::uri::probe::{probe_default_uri, Probed};
 use virt_core::uri::{ConnectUri, Transport, UriResolver};
 
 use crate::error::ClientError;
-
-/// The URI opened when none is given and none is configured: the embedded test driver.
-pub const FALLBACK_URI: &str = "test:///default";
 
 /// The daemon name the embedded services report in `Info`.
 pub const EMBEDDED_DAEMON: &str = "virt-embedded";
@@ -108,7 +109,7 @@ impl Connection {
     /// Opens `uri` (or the default URI, see the module doc); `read_only` asks for a read-only
     /// connection, which the server enforces. libvirt: virConnectOpen / virConnectOpenReadOnly.
     pub async fn open(uri: Option<&str>, read_only: bool) -> Result<Connection, ClientError> {
-        let text = resolve_uri(uri)?;
+        let text = resolve_uri(uri, read_only)?;
         let parsed = ConnectUri::parse(&text)?;
         let daemon_uri = parsed.daemon_uri();
         let endpoint = choose_endpoint(&text, &parsed, read_only)?;
@@ -200,12 +201,54 @@ impl Connection {
 }
 
 /// The URI to open: `explicit`, else the configured default (`VIRSH_DEFAULT_CONNECT_URI`,
-/// `LIBVIRT_DEFAULT_URI`, `uri_default` in the client config), with aliases resolved, else
-/// [`FALLBACK_URI`]. A broken client config is an error, as libvirt makes it.
-pub fn resolve_uri(explicit: Option<&str>) -> Result<String, ClientError> {
+/// `LIBVIRT_DEFAULT_URI`, `uri_default` in the client config), with aliases resolved, else the
+/// probe for a local driver daemon ([`probe_local_uri`]). A broken client config is an error,
+/// as libvirt makes it.
+pub fn resolve_uri(explicit: Option<&str>, read_only: bool) -> Result<String, ClientError> {
     let explicit = explicit.filter(|u| !u.is_empty());
-    let resolved = UriResolver::from_process().resolve(explicit, false)?;
-    Ok(resolved.unwrap_or_else(|| FALLBACK_URI.to_string()))
+    let resolver = UriResolver::from_process();
+    match resolver.resolve(explicit, false)? {
+        Some(uri) => Ok(uri),
+        None => probe_local_uri(
+            local_root().as_deref(),
+            Mode::current(),
+            read_only,
+            resolver.config_path(),
+        ),
+    }
+}
+
+/// `VIRT_ROOT`, when set: the tree local sockets live under.
+fn local_root() -> Option<PathBuf> {
+    std::env::var_os("VIRT_ROOT")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// libvirt's probe for a connection without a URI: the first driver daemon socket that exists
+/// under `root` for `mode`, read-only when asked and the mode has one. `config` names the client
+/// config file in the error.
+pub fn probe_local_uri(
+    root: Option<&Path>,
+    mode: Mode,
+    read_only: bool,
+    config: Option<&Path>,
+) -> Result<String, ClientError> {
+    let paths = Paths::resolve(root, mode);
+    let probed = probe_default_uri(mode == Mode::Session, |_, daemon| {
+        if read_only && paths.has_ro_socket() {
+            paths.socket_ro(daemon)
+        } else {
+            paths.socket(daemon)
+        }
+    });
+    match probed {
+        Probed::Found(uri) => Ok(uri),
+        Probed::NotFound(tried) => Err(ClientError::NoDefaultUri {
+            config: config.map(Path::to_path_buf),
+            tried,
+        }),
+    }
 }
 
 /// Picks the endpoint for a parsed URI; `text` is the URI as given, for error messages.
@@ -230,9 +273,7 @@ pub fn choose_endpoint(
     if let Some(socket) = uri.param("socket") {
         return Ok(Endpointed::Socket(PathBuf::from(socket)));
     }
-    let root = std::env::var_os("VIRT_ROOT")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
+    let root = local_root();
     let mode = match uri.path.as_str() {
         "/session" => Mode::Session,
         "/system" => Mode::System,
@@ -275,4 +316,39 @@ async fn connect_unix(path: &Path) -> Result<Channel, ClientError> {
         }))
         .await
         .map_err(ClientError::Channel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_uri_probes_driver_sockets_and_never_opens_the_test_driver() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let conf = root.path().join("virt.conf");
+        let err = probe_local_uri(Some(root.path()), Mode::System, false, Some(&conf))
+            .expect_err("no daemon");
+        assert_eq!(err.code(), virt_core::ErrorCode::NoConnect);
+        let run = root.path().join("run/virt");
+        let text = err.to_string();
+        assert!(
+            text.starts_with("no connection URI given and no default: pass one")
+                && text.contains(&format!("uri_default in {}", conf.display()))
+                && text.contains(&format!(
+                    "looked for {}, {}, {}",
+                    run.join("virtxend-sock").display(),
+                    run.join("virtqemud-sock").display(),
+                    run.join("virtlxcd-sock").display()
+                )),
+            "{text}"
+        );
+        std::fs::create_dir_all(&run).expect("mkdir");
+        let _q = std::os::unix::net::UnixListener::bind(run.join("virtqemud-sock")).expect("bind");
+        let got = probe_local_uri(Some(root.path()), Mode::System, false, None).expect("qemu");
+        assert_eq!(got, "qemu:///system");
+        let got = probe_local_uri(Some(root.path()), Mode::Session, false, None).expect("session");
+        assert_eq!(got, "qemu:///session");
+        // Read-only connections look for the read-only socket.
+        assert!(probe_local_uri(Some(root.path()), Mode::System, true, None).is_err());
+    }
 }

@@ -58,6 +58,21 @@ pub enum ClientError {
     /// The connection URI cannot be sent as gRPC metadata (it holds non-ASCII or control bytes).
     #[error("uri '{0}' cannot be sent in request metadata")]
     BadUriMetadata(String),
+
+    /// No URI was given, none is configured, and no driver daemon socket exists to probe.
+    #[error(
+        "no connection URI given and no default: pass one (virt -c qemu:///system), or set \
+         LIBVIRT_DEFAULT_URI or uri_default in {}; no driver daemon socket found to probe \
+         (looked for {})",
+        .config.as_ref().map_or("the client config".to_string(), |p| p.display().to_string()),
+        .tried.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    NoDefaultUri {
+        /// The client config file consulted, if any.
+        config: Option<PathBuf>,
+        /// The sockets probed, in libvirt's order.
+        tried: Vec<PathBuf>,
+    },
 }
 
 impl ClientError {
@@ -71,6 +86,7 @@ impl ClientError {
             ClientError::Embedded(_) => ErrorCode::InternalError,
             ClientError::Channel(_) => ErrorCode::Rpc,
             ClientError::BadUriMetadata(_) => ErrorCode::InvalidArg,
+            ClientError::NoDefaultUri { .. } => ErrorCode::NoConnect,
             ClientError::Remote { source, .. } if is_tls_failure(source) => ErrorCode::AuthFailed,
             ClientError::Remote { .. } | ClientError::Tls(_) => ErrorCode::SystemError,
         }
@@ -83,9 +99,9 @@ impl ClientError {
             ClientError::Virt(e) => e.domain,
             ClientError::Connect { .. } | ClientError::Channel(_) => ErrorDomain::Rpc,
             ClientError::Remote { .. } | ClientError::Tls(_) => ErrorDomain::Rpc,
-            ClientError::TransportUnavailable { .. } | ClientError::BadUriMetadata(_) => {
-                ErrorDomain::Remote
-            }
+            ClientError::TransportUnavailable { .. }
+            | ClientError::BadUriMetadata(_)
+            | ClientError::NoDefaultUri { .. } => ErrorDomain::Remote,
             ClientError::Embedded(_) => ErrorDomain::Test,
         }
     }

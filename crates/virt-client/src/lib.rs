@@ -27,7 +27,7 @@ pub mod stats;
 /// (major * 1,000,000 + minor * 1,000 + micro): 9.0.0.
 pub const LIBRARY_VERSION: u64 = 9_000_000;
 
-pub use connection::{Connection, Endpointed, FALLBACK_URI};
+pub use connection::{Connection, Endpointed};
 pub use console::{Console, ConsoleReader, ConsoleWriter};
 pub use domain::domain_ref;
 pub use error::ClientError;

@@ -469,6 +469,7 @@ fn escape(text: &str, safe: &str) -> String {
 }
 
 mod config;
+pub mod probe;
 pub use config::{client_config_path, resolve_default_uri, UriResolver};
 
 #[cfg(test)]

@@ -16,11 +16,17 @@
 //! | `DRIVER_MODE_socket` (e.g. `qemu_system_socket`) | read-write socket of that backend | `RUN/DAEMON-sock` |
 //! | `DRIVER_MODE_socket_ro` | its read-only socket | `RUN/DAEMON-sock-ro` |
 //! | `listen_addr` | TCP listen addresses (for the TLS listener) | `[]` |
+//! | `uri_default` | the connection URI of a call without `virt-uri` metadata (libvirt.conf's key) | probe, see [`crate::route`] |
 //! | `listen_tls` / `listen_tcp` | enable those listeners (0/1) | 0 |
-//! | `tls_port` / `tcp_port` | ports | 16514 / 16509 |
+//! | `tls_port` / `tcp_port` | port number or service name, quoted as libvirtd.conf writes it (`"16514"`); a bare integer is accepted too | `"16514"` / `"16509"` |
 //! | `key_file`, `cert_file`, `ca_file`, `crl_file` | TLS PKI paths | libvirt's PKI layout |
 //! | `tls_allowed_dn_list` | allowed client certificate DNs | `[]` (any) |
 //! | `timeout` | idle timeout in seconds (0: never), when `--timeout` is not given | 0 |
+//!
+//! Values have the types libvirt's own parser gives the same keys (`virtproxyd.conf`,
+//! `libvirtd.conf`, `libvirt.conf`): ports are strings (a number or an `/etc/services` name, as
+//! libvirt resolves them), `listen_tls` / `listen_tcp` are 0 or 1, paths and DNs are strings, so
+//! a libvirt file's lines can be copied over unchanged. `listen_addr` also takes a list.
 //!
 //! DRIVER is `qemu`, `lxc` or `xen`; MODE is `system` or `session`. TLS paths not given follow
 //! libvirt's PKI layout (`/etc/pki/CA/cacert.pem`, `/etc/pki/libvirt/servercert.pem`,
@@ -90,6 +96,8 @@ pub struct ProxyConfig {
     pub tls: TlsConfig,
     /// Idle timeout in seconds (0: never).
     pub timeout: Option<u64>,
+    /// The URI of calls that carry no `virt-uri` metadata (`uri_default`).
+    pub uri_default: Option<String>,
 }
 
 /// One parsed value.
@@ -136,17 +144,32 @@ impl ProxyConfig {
             Value::Int(i) => Ok(*i),
             _ => Err(format!("{key} needs an integer")),
         };
-        let port =
-            |v: &Value| u16::try_from(int(v)?).map_err(|_| format!("{key} is not a port number"));
+        let flag = |v: &Value| match v {
+            Value::Int(0) => Ok(false),
+            Value::Int(1) => Ok(true),
+            _ => Err(format!("{key} needs 0 or 1")),
+        };
+        let port = |v: &Value| match v {
+            Value::Int(i) => {
+                u16::try_from(*i).map_err(|_| format!("{key} {i} is not a port number"))
+            }
+            Value::Str(s) => port_or_service(s, Path::new(SERVICES)).ok_or_else(|| {
+                format!("{key} \"{s}\" is neither a port number nor a tcp service in {SERVICES}")
+            }),
+            Value::List(_) => Err(format!(
+                "{key} needs a port number or service name in quotes"
+            )),
+        };
         match key {
+            "uri_default" => self.uri_default = Some(string(value)?).filter(|u| !u.is_empty()),
             "listen_addr" => {
                 self.listen_addrs = match value {
                     Value::List(l) => l,
                     v => vec![string(v)?],
                 }
             }
-            "listen_tls" => self.listen_tls = int(&value)? != 0,
-            "listen_tcp" => self.listen_tcp = int(&value)? != 0,
+            "listen_tls" => self.listen_tls = flag(&value)?,
+            "listen_tcp" => self.listen_tcp = flag(&value)?,
             "tls_port" => self.tls_port = Some(port(&value)?),
             "tcp_port" => self.tcp_port = Some(port(&value)?),
             "key_file" => self.tls.key_file = Some(string(value)?.into()),
@@ -226,6 +249,27 @@ impl ProxyConfig {
             .get(&(driver.to_string(), mode.to_string(), read_only))
             .map(PathBuf::as_path)
     }
+}
+
+/// The service database libvirt's port names are looked up in (through getaddrinfo).
+const SERVICES: &str = "/etc/services";
+
+/// A port given as text: digits, or a tcp service name (or alias) listed in `services`.
+fn port_or_service(text: &str, services: &Path) -> Option<u16> {
+    let text = text.trim();
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    let db = std::fs::read_to_string(services).ok()?;
+    db.lines().find_map(|line| {
+        let mut words = strip_comment(line).split_whitespace();
+        let name = words.next()?;
+        let (port, proto) = words.next()?.split_once('/')?;
+        let named = name == text || words.any(|alias| alias == text);
+        (named && proto == "tcp")
+            .then(|| port.parse().ok())
+            .flatten()
+    })
 }
 
 /// `qemu_system_socket_ro` → `("qemu", "system", true)`.
@@ -388,13 +432,71 @@ timeout = 120
             e.to_string(),
             "/etc/virt/virt-proxy.conf:2: unknown key qemu_sytem_socket"
         );
-        let e = parse("tls_port = \"x\"").expect_err("type");
+        let e = parse("tls_port = \"no-such-service-x\"").expect_err("type");
         assert_eq!(
             e.to_string(),
-            "/etc/virt/virt-proxy.conf:1: tls_port needs an integer"
+            "/etc/virt/virt-proxy.conf:1: tls_port \"no-such-service-x\" is neither a port number nor a tcp service in /etc/services"
+        );
+        let e = parse("tcp_port = 70000").expect_err("range");
+        assert_eq!(
+            e.to_string(),
+            "/etc/virt/virt-proxy.conf:1: tcp_port 70000 is not a port number"
+        );
+        let e = parse("listen_tls = 2").expect_err("bool");
+        assert_eq!(
+            e.to_string(),
+            "/etc/virt/virt-proxy.conf:1: listen_tls needs 0 or 1"
         );
         assert!(parse("listen_addr = [\"a\"").is_err());
         assert!(parse("just words").is_err());
+    }
+
+    #[test]
+    fn libvirtd_conf_lines_are_taken_as_libvirt_writes_them() {
+        // The network section as libvirtd.conf / virtproxyd.conf ship it, uncommented.
+        let cfg = parse(
+            r#"
+listen_tls = 1
+listen_tcp = 0
+tls_port = "16514"
+tcp_port = "16509"
+listen_addr = "192.168.0.1"
+key_file = "/etc/pki/libvirt/private/serverkey.pem"
+cert_file = "/etc/pki/libvirt/servercert.pem"
+ca_file = "/etc/pki/CA/cacert.pem"
+crl_file = "/etc/pki/CA/crl.pem"
+tls_allowed_dn_list = ["DN1", "DN2"]
+uri_default = "qemu:///system"
+"#,
+        )
+        .expect("libvirt's own lines");
+        assert_eq!((cfg.tls_port, cfg.tcp_port), (Some(16514), Some(16509)));
+        assert!(cfg.listen_tls && !cfg.listen_tcp);
+        assert_eq!(cfg.listen_addrs, ["192.168.0.1"]);
+        assert_eq!(cfg.tls.allowed_dns, ["DN1", "DN2"]);
+        assert_eq!(cfg.uri_default.as_deref(), Some("qemu:///system"));
+        // The integer form this file accepted before stays valid.
+        assert_eq!(
+            parse("tls_port = 16514").expect("int").tls_port,
+            Some(16514)
+        );
+    }
+
+    #[test]
+    fn ports_may_be_service_names_from_the_services_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("services");
+        std::fs::write(
+            &db,
+            "# comment\nhttps\t\t443/tcp\nlibvirt-tls\t16514/tcp  vtls # alias\nonly-udp 9/udp\n",
+        )
+        .expect("write");
+        assert_eq!(port_or_service("16509", &db), Some(16509));
+        assert_eq!(port_or_service("libvirt-tls", &db), Some(16514));
+        assert_eq!(port_or_service("vtls", &db), Some(16514));
+        assert_eq!(port_or_service("only-udp", &db), None);
+        assert_eq!(port_or_service("99999", &db), None);
+        assert_eq!(port_or_service("", &db), None);
     }
 
     #[test]

@@ -1,8 +1,13 @@
-//! `ConnectService/Info` on the proxy: its own facts plus those of every driver daemon it can
-//! reach (asked concurrently, each within [`BACKEND_INFO_TIMEOUT`]; an unreachable daemon is
-//! left out). Read-only callers ask the daemons on their read-only sockets. Each daemon's answer
-//! is relayed as the bytes it sent (checked to decode), so fields of a newer daemon's `Info`
-//! that this proxy does not know reach the client.
+//! `ConnectService/Info` on the proxy. The top-level fields describe the connection the call is
+//! for, like any other call: for a URI routed to a driver daemon (given in `virt-uri`, or the
+//! default URI resolved for a call without it) they are that daemon's own `Info` (so `features`
+//! are the backend's); for a `test:` URI the embedded test driver's (daemon `virt-proxy`, driver
+//! `TEST`); for a call without a URI when none resolves, the proxy's own (daemon `virt-proxy`,
+//! no driver, no features). `backends` then lists every driver daemon the proxy can reach
+//! (asked concurrently, each within [`BACKEND_INFO_TIMEOUT`]; an unreachable daemon is left
+//! out). Read-only callers ask the daemons on their read-only sockets. Each daemon's answer is
+//! relayed as the bytes it sent (checked to decode), so fields of a newer daemon's `Info` that
+//! this proxy does not know reach the client.
 
 use std::time::Duration;
 
@@ -14,8 +19,10 @@ use tonic::body::Body;
 use virt_core::proto::{InfoRequest, InfoResponse};
 use virt_core::service::DriverRegistry;
 
-use crate::forward::{Proxy, INFO_PATH};
+use crate::forward::{unavailable, Proxy, INFO_PATH};
 use crate::grpc;
+use crate::pool::PoolError;
+use crate::route::{Backend, Resolved, Target};
 
 /// How long the proxy waits for one daemon's Info.
 pub const BACKEND_INFO_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,29 +50,57 @@ pub fn own_info() -> InfoResponse {
     }
 }
 
+/// The proxy's Info for a call with no URI when none resolves: no driver, no features.
+pub fn unrouted_info() -> InfoResponse {
+    InfoResponse {
+        driver: String::new(),
+        features: Vec::new(),
+        ..own_info()
+    }
+}
+
+/// Why a backend's Info could not be had.
+enum AskError {
+    /// The socket or connection failed.
+    Pool(PoolError),
+    /// The daemon answered with an error, or with bytes that are no InfoResponse.
+    Answer(tonic::Status),
+}
+
+/// Asks `backend`'s Info on the socket a caller of `read_only` uses: its protobuf bytes.
+async fn ask(proxy: &Proxy, backend: &Backend, read_only: bool) -> Result<Bytes, AskError> {
+    let socket = backend.socket_for(read_only).to_path_buf();
+    let body = Body::new(Full::new(grpc::encode(&InfoRequest {})));
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    headers.insert("te", http::HeaderValue::from_static("trailers"));
+    let req = grpc::backend_request(INFO_PATH, &headers, body);
+    let resp = proxy
+        .shared
+        .pool
+        .send(&socket, req)
+        .await
+        .map_err(AskError::Pool)?;
+    let raw = grpc::read_unary_payload(resp)
+        .await
+        .map_err(AskError::Answer)?;
+    InfoResponse::decode(raw.clone())
+        .map_err(|e| AskError::Answer(tonic::Status::internal(format!("undecodable Info: {e}"))))?;
+    Ok(raw)
+}
+
 /// The Info of every reachable backend, as the protobuf bytes each sent.
 pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<Bytes> {
     let asks = proxy.routing().backends().into_iter().map(|b| {
         let proxy = proxy.clone();
         async move {
-            let socket = b.socket_for(read_only).to_path_buf();
-            let body = Body::new(Full::new(grpc::encode(&InfoRequest {})));
-            let mut headers = http::HeaderMap::new();
-            headers.insert(
-                http::header::CONTENT_TYPE,
-                http::HeaderValue::from_static("application/grpc"),
-            );
-            headers.insert("te", http::HeaderValue::from_static("trailers"));
-            let req = grpc::backend_request(INFO_PATH, &headers, body);
-            let ask = async {
-                let resp = proxy.shared.pool.send(&socket, req).await.ok()?;
-                let raw = grpc::read_unary_payload(resp).await.ok()?;
-                InfoResponse::decode(raw.clone()).ok().map(|_| raw)
-            };
-            tokio::time::timeout(BACKEND_INFO_TIMEOUT, ask)
+            tokio::time::timeout(BACKEND_INFO_TIMEOUT, ask(&proxy, &b, read_only))
                 .await
                 .ok()
-                .flatten()
+                .and_then(Result::ok)
         }
     });
     futures_util::future::join_all(asks)
@@ -75,15 +110,34 @@ pub async fn backend_infos(proxy: &Proxy, read_only: bool) -> Vec<Bytes> {
         .collect()
 }
 
-/// Answers an Info call.
-pub(crate) async fn answer(proxy: &Proxy, read_only: bool) -> http::Response<Body> {
-    let raws = backend_infos(proxy, read_only).await;
-    grpc::payload_response(&with_backends(&own_info(), &raws))
+/// Answers an Info call for `resolved` (none: no URI given and none resolves).
+pub(crate) async fn answer(
+    proxy: &Proxy,
+    read_only: bool,
+    resolved: Option<&Resolved>,
+) -> http::Response<Body> {
+    let top = async {
+        match resolved.map(|r| (&r.uri, &r.target)) {
+            None => Ok(unrouted_info().encode_to_vec()),
+            Some((_, Target::Embedded)) => Ok(own_info().encode_to_vec()),
+            Some((uri, Target::Backend(b))) => match ask(proxy, b, read_only).await {
+                Ok(raw) => Ok(raw.to_vec()),
+                Err(AskError::Pool(e)) => Err(unavailable(uri, b, b.socket_for(read_only), &e)),
+                Err(AskError::Answer(st)) => Err(grpc::status_response(st)),
+            },
+        }
+    };
+    let (top, raws) = futures_util::future::join(top, backend_infos(proxy, read_only)).await;
+    match top {
+        Ok(top) => grpc::payload_response(&with_backends(top, &raws)),
+        Err(resp) => resp,
+    }
 }
 
-/// `own` encoded with each of `raws` (encoded InfoResponses) appended as a `backends` entry.
-pub fn with_backends(own: &InfoResponse, raws: &[Bytes]) -> Vec<u8> {
-    let mut buf = own.encode_to_vec();
+/// `top` (an encoded InfoResponse) with each of `raws` (encoded InfoResponses) appended as a
+/// `backends` entry.
+pub fn with_backends(top: Vec<u8>, raws: &[Bytes]) -> Vec<u8> {
+    let mut buf = top;
     for raw in raws {
         // `repeated InfoResponse backends = 7`: each one a length-delimited field 7.
         prost::encoding::encode_key(BACKENDS_FIELD, WireType::LengthDelimited, &mut buf);
@@ -108,7 +162,7 @@ mod tests {
         // Field 99, a string "new": what a newer daemon might add.
         raw.extend_from_slice(&[0x9a, 0x06, 3, b'n', b'e', b'w']);
         let raw = Bytes::from(raw);
-        let out = with_backends(&own_info(), std::slice::from_ref(&raw));
+        let out = with_backends(own_info().encode_to_vec(), std::slice::from_ref(&raw));
         let decoded = InfoResponse::decode(out.as_slice()).expect("decodes");
         assert_eq!(decoded.daemon, crate::DAEMON_NAME);
         assert_eq!(decoded.backends, vec![backend]);

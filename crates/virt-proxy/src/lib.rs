@@ -1,7 +1,9 @@
 //! virt-proxy: the one address clients talk to (ARCHITECTURE decisions 2 and 4).
 //!
 //! Every call carries the `virt-uri` metadata. [`Routing`] maps it to a target: `test:` URIs
-//! (and calls without a URI) are served by the embedded test driver ([`ProxyRegistry`]);
+//! are served by the embedded test driver ([`ProxyRegistry`]); a call without one goes to the
+//! default URI (`uri_default`, else libvirt's socket probe, see [`route`]), and every routed
+//! response carries a `virt-uri` header naming the URI it was served for;
 //! `qemu:///system|session`, `lxc:///`, `xen:///` go to virtqemud, virtlxcd and virtxend on
 //! their sockets. [`Proxy`] is the tower service the shared runtime serves
 //! ([`virt_core::runtime::Daemon::serve_service`]): it forwards calls to a daemon at the HTTP/2
@@ -87,9 +89,13 @@ impl DriverRegistry for ProxyRegistry {
     }
 }
 
-/// The proxy service for a proxy under `root` (its `--root`) with `config`: the embedded test
-/// driver plus routing to the driver daemons.
-pub fn proxy_service(root: Option<&std::path::Path>, config: ProxyConfig) -> Proxy {
+/// The proxy service for a proxy under `root` (its `--root`) in `mode` with `config`: the
+/// embedded test driver plus routing to the driver daemons.
+pub fn proxy_service(
+    root: Option<&std::path::Path>,
+    mode: virt_core::runtime::Mode,
+    config: ProxyConfig,
+) -> Proxy {
     let embedded = virt_core::service::routes(Arc::new(ProxyRegistry::new()), DAEMON_NAME);
-    Proxy::new(Routing::new(root, config), embedded)
+    Proxy::new(Routing::new(root, config).with_mode(mode), embedded)
 }

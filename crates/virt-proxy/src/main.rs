@@ -94,7 +94,7 @@ async fn run() -> anyhow::Result<()> {
         .tcp_listeners(cli.daemon.mode(), cli.daemon.root.as_deref())
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("config file {}", config_path.display()))?;
-    let proxy = virt_proxy::proxy_service(cli.daemon.root.as_deref(), config);
+    let proxy = virt_proxy::proxy_service(cli.daemon.root.as_deref(), cli.daemon.mode(), config);
     Daemon::from_args(virt_proxy::DAEMON_NAME, &cli.daemon)
         .with_idle_timeout(timeout)
         .with_tcp_listeners(tcp)

@@ -1,8 +1,14 @@
 //! Which daemon serves a connection URI, and on which sockets.
 //!
-//! `test:` URIs (and a call with no `virt-uri`) are the proxy's own embedded test driver.
-//! `qemu:///system|session`, `lxc:///` (`/system`), `xen:///` (`/system`) go to virtqemud,
-//! virtlxcd and virtxend. Their sockets are `RUN/DAEMON-sock` and `RUN/DAEMON-sock-ro` where RUN
+//! `test:` URIs are the proxy's own embedded test driver. `qemu:///system|session`, `lxc:///`
+//! (`/system`), `xen:///` (`/system`) go to virtqemud, virtlxcd and virtxend.
+//!
+//! A call without `virt-uri` (or with an empty one) goes where libvirt sends a NULL URI
+//! ([`Routing::resolve`]): to `uri_default` from the config file (libvirt.conf's key) when set,
+//! else to the first driver daemon whose socket exists, in libvirt's probe order
+//! ([`virt_core::uri::probe`]: xen, qemu, lxc for a system proxy; qemu for a session one; the
+//! read-only socket for a read-only caller). If neither gives a URI the call fails with
+//! NO_CONNECT (UNAVAILABLE) saying how to name one. Never the test driver unless configured. Their sockets are `RUN/DAEMON-sock` and `RUN/DAEMON-sock-ro` where RUN
 //! follows the same rules as the daemons' own [`Paths`]: under the proxy's `--root` when given
 //! (one tree for both modes, as the daemons do), else the system or session tree named by the
 //! URI's path. The config file can name any of them instead ([`ProxyConfig::socket`]).
@@ -10,6 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use virt_core::runtime::{Mode, Paths};
+use virt_core::uri::probe::{probe_default_uri, Probed};
 use virt_core::uri::ConnectUri;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
@@ -58,27 +65,85 @@ pub enum Target {
     Backend(Backend),
 }
 
-/// The routing table: the proxy's root and config.
+/// A call's destination: the URI it is for and where that goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resolved {
+    /// The connection URI: the call's `virt-uri`, or the default one resolved for it.
+    pub uri: String,
+    /// Where it goes.
+    pub target: Target,
+}
+
+/// The routing table: the proxy's root, mode and config.
 #[derive(Clone, Debug)]
 pub struct Routing {
     root: Option<PathBuf>,
+    mode: Mode,
     config: ProxyConfig,
 }
 
 impl Routing {
-    /// Routes under `root` (the proxy's `--root`, if any) with the config's socket overrides.
+    /// Routes under `root` (the proxy's `--root`, if any) with the config's socket overrides,
+    /// for a proxy of the caller's mode (system for root).
     pub fn new(root: Option<&Path>, config: ProxyConfig) -> Routing {
         Routing {
             root: root.map(Path::to_path_buf),
+            mode: Mode::current(),
             config,
         }
     }
 
-    /// The target for the `virt-uri` of a call. Errors: NO_CONNECT for a URI no daemon serves.
-    pub fn route(&self, uri: Option<&str>) -> Result<Target, VirtError> {
-        let Some(text) = uri.filter(|u| !u.is_empty()) else {
-            return Ok(Target::Embedded);
+    /// The same routing for a proxy in `mode`, which picks the drivers a call without a URI
+    /// probes for.
+    pub fn with_mode(mut self, mode: Mode) -> Routing {
+        self.mode = mode;
+        self
+    }
+
+    /// Where a call with `virt-uri` metadata `uri` (none or empty: the default URI) goes; a
+    /// `read_only` caller probes read-only sockets. Errors: NO_CONNECT for a URI no daemon
+    /// serves, or when no URI is given and no default resolves.
+    pub fn resolve(&self, uri: Option<&str>, read_only: bool) -> Result<Resolved, VirtError> {
+        let uri = match uri.filter(|u| !u.is_empty()) {
+            Some(u) => u.to_string(),
+            None => self.default_uri(read_only)?,
         };
+        let target = self.route(&uri)?;
+        Ok(Resolved { uri, target })
+    }
+
+    /// The URI of a call that names none: `uri_default`, else the probe.
+    pub fn default_uri(&self, read_only: bool) -> Result<String, VirtError> {
+        if let Some(u) = &self.config.uri_default {
+            return Ok(u.clone());
+        }
+        let session = self.mode == Mode::Session;
+        let probed = probe_default_uri(session, |scheme, daemon| {
+            let mode = if session { Mode::Session } else { Mode::System };
+            self.backend(scheme, daemon, mode)
+                .socket_for(read_only)
+                .to_path_buf()
+        });
+        match probed {
+            Probed::Found(uri) => Ok(uri),
+            Probed::NotFound(tried) => {
+                let tried: Vec<String> = tried.iter().map(|p| p.display().to_string()).collect();
+                Err(VirtError::new(
+                    ErrorCode::NoConnect,
+                    ErrorDomain::Remote,
+                    format!(
+                        "a call without virt-uri metadata: no uri_default in virt-proxy.conf and \
+                         no driver daemon socket to probe (looked for {}); send the connection \
+                         URI in the 'virt-uri' metadata, e.g. virt-uri: qemu:///system",
+                        tried.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// The target for connection URI `text`. Errors: NO_CONNECT for a URI no daemon serves.
+    pub fn route(&self, text: &str) -> Result<Target, VirtError> {
         let parsed = ConnectUri::parse(text)?;
         if parsed.driver == "test" {
             return Ok(Target::Embedded);
@@ -155,33 +220,94 @@ mod tests {
     }
 
     #[test]
-    fn test_uris_and_no_uri_are_embedded() {
+    fn test_uris_are_embedded() {
         let r = Routing::new(None, ProxyConfig::default());
-        for uri in [
-            None,
-            Some(""),
-            Some("test:///default"),
-            Some("test:///tmp/x.xml"),
-        ] {
+        for uri in ["test:///default", "test:///tmp/x.xml"] {
             assert_eq!(r.route(uri).expect("routed"), Target::Embedded, "{uri:?}");
         }
+    }
+
+    /// A listening socket at `path` (kept open for the test's life).
+    fn listen(path: &Path) -> std::os::unix::net::UnixListener {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::os::unix::net::UnixListener::bind(path).expect("bind")
+    }
+
+    #[test]
+    fn no_uri_probes_sockets_in_libvirts_order_and_never_the_test_driver() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let r = Routing::new(Some(root.path()), ProxyConfig::default()).with_mode(Mode::System);
+        let e = r.resolve(None, false).expect_err("nothing to probe");
+        assert_eq!(e.code, ErrorCode::NoConnect);
+        let run = root.path().join("run/virt");
+        assert!(
+            e.message()
+                .starts_with("no connection driver available for a call without virt-uri metadata")
+                && e.message()
+                    .contains(&format!("{}", run.join("virtxend-sock").display()))
+                && e.message().contains("virt-uri: qemu:///system"),
+            "{}",
+            e.message()
+        );
+        let _lxc = listen(&run.join("virtlxcd-sock"));
+        assert_eq!(
+            r.resolve(Some(""), false).expect("lxc").uri,
+            "lxc:///system"
+        );
+        let _qemu = listen(&run.join("virtqemud-sock"));
+        let got = r.resolve(None, false).expect("qemu");
+        assert_eq!(got.uri, "qemu:///system");
+        assert_eq!(backend(Ok(got.target)).daemon, "virtqemud");
+        // A read-only caller probes the read-only sockets: none here.
+        assert!(r.resolve(None, true).is_err());
+        let _qemu_ro = listen(&run.join("virtqemud-sock-ro"));
+        assert_eq!(r.resolve(None, true).expect("ro").uri, "qemu:///system");
+        // xen comes first in libvirt's order.
+        let _xen = listen(&run.join("virtxend-sock"));
+        assert_eq!(r.resolve(None, false).expect("xen").uri, "xen:///system");
+        // A session proxy probes qemu only, on /session.
+        let s = Routing::new(Some(root.path()), ProxyConfig::default()).with_mode(Mode::Session);
+        assert_eq!(
+            s.resolve(None, false).expect("session").uri,
+            "qemu:///session"
+        );
+        // An explicit URI is taken as it is.
+        assert_eq!(
+            r.resolve(Some("test:///default"), false).expect("test"),
+            Resolved {
+                uri: "test:///default".into(),
+                target: Target::Embedded
+            }
+        );
+    }
+
+    #[test]
+    fn uri_default_from_the_config_wins_over_the_probe() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let _qemu = listen(&root.path().join("run/virt/virtqemud-sock"));
+        let cfg = ProxyConfig::parse(Path::new("c"), "uri_default = \"test:///default\"")
+            .expect("config");
+        let r = Routing::new(Some(root.path()), cfg).with_mode(Mode::System);
+        let got = r.resolve(None, false).expect("configured");
+        assert_eq!(got.uri, "test:///default");
+        assert_eq!(got.target, Target::Embedded);
     }
 
     #[test]
     fn driver_uris_map_to_their_daemon_sockets_under_the_root() {
         let r = Routing::new(Some(Path::new("/r")), ProxyConfig::default());
-        let q = backend(r.route(Some("qemu:///system")));
+        let q = backend(r.route("qemu:///system"));
         assert_eq!(q.daemon, "virtqemud");
         assert_eq!(q.socket, Path::new("/r/run/virt/virtqemud-sock"));
         assert_eq!(
             q.socket_for(true),
             Path::new("/r/run/virt/virtqemud-sock-ro")
         );
-        let s = backend(r.route(Some("qemu:///session")));
+        let s = backend(r.route("qemu:///session"));
         assert_eq!(s.mode, Mode::Session);
-        assert_eq!(backend(r.route(Some("lxc:///"))).daemon, "virtlxcd");
+        assert_eq!(backend(r.route("lxc:///")).daemon, "virtlxcd");
         assert_eq!(
-            backend(r.route(Some("xen:///system"))).socket,
+            backend(r.route("xen:///system")).socket,
             Path::new("/r/run/virt/virtxend-sock")
         );
         // Under a root both qemu modes share one socket: listed once.
@@ -191,12 +317,12 @@ mod tests {
     #[test]
     fn system_uris_without_root_use_run_virt_and_config_overrides_win() {
         let r = Routing::new(None, ProxyConfig::default());
-        let q = backend(r.route(Some("qemu:///system")));
+        let q = backend(r.route("qemu:///system"));
         assert_eq!(q.socket, Path::new("/run/virt/virtqemud-sock"));
         let cfg =
             ProxyConfig::parse(Path::new("c"), "qemu_system_socket = \"/srv/q\"").expect("config");
         let r = Routing::new(None, cfg);
-        let q = backend(r.route(Some("qemu:///system")));
+        let q = backend(r.route("qemu:///system"));
         assert_eq!(q.socket, Path::new("/srv/q"));
         assert_eq!(q.socket_ro, Path::new("/run/virt/virtqemud-sock-ro"));
     }
@@ -209,7 +335,7 @@ mod tests {
             ("qemu:///", "unexpected qemu URI path '/'"),
             ("lxc:///session", "virtlxcd has no session instance"),
         ] {
-            let e = r.route(Some(uri)).expect_err(uri);
+            let e = r.route(uri).expect_err(uri);
             assert_eq!(e.code, ErrorCode::NoConnect);
             assert_eq!(
                 e.message(),

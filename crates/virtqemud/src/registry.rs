@@ -38,6 +38,34 @@ impl QemuRegistry {
     }
 }
 
+/// What virtqemud serves beyond the baseline (see [`virt_core::service::features`]): event
+/// resume, the console, the stats groups it fills, save / restore / managed save and every
+/// guest agent call. No snapshots yet.
+pub fn qemu_features() -> Vec<String> {
+    use virt_core::service::features::{self, CONSOLE, EVENTS_RESUME};
+    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into()];
+    f.extend(features::stats_groups(crate::live::stats::SUPPORTED));
+    f.extend(features::rpcs(
+        "domain",
+        &["save_domain", "restore_domain", "managed_save"],
+    ));
+    f.extend(features::rpcs(
+        "guest",
+        &[
+            "get_interface_addresses",
+            "fs_freeze",
+            "fs_thaw",
+            "get_domain_time",
+            "set_domain_time",
+            "get_guest_info",
+            "get_domain_hostname",
+            "qemu_agent_command",
+            "set_agent_response_timeout",
+        ],
+    ));
+    f
+}
+
 impl DriverRegistry for QemuRegistry {
     fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError> {
         match uri {
@@ -55,7 +83,7 @@ impl DriverRegistry for QemuRegistry {
         DaemonInfo {
             driver: "QEMU".into(),
             schemes: vec!["qemu".into()],
-            features: vec!["events.resume".into()],
+            features: qemu_features(),
         }
     }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use futures_util::Stream;
 use tokio::net::{UnixListener, UnixStream};
 
+use super::authority::AuthorityFix;
 use super::conn::{ConnTracker, Tracked};
 use super::RuntimeError;
 
@@ -84,15 +85,16 @@ impl Listener {
         })
     }
 
-    /// The accepted connections, each counted by `tracker`. An accept error (EMFILE, say) is
-    /// logged and followed by a short pause, so that it cannot spin the accept loop.
+    /// The accepted connections, each counted by `tracker` and with any HTTP/2 `:authority`
+    /// accepted ([`AuthorityFix`]). An accept error (EMFILE, say) is logged and followed by a
+    /// short pause, so that it cannot spin the accept loop.
     pub fn incoming(
         self,
         tracker: Arc<ConnTracker>,
-    ) -> impl Stream<Item = io::Result<Tracked<UnixStream>>> + Send + 'static {
+    ) -> impl Stream<Item = io::Result<Tracked<AuthorityFix<UnixStream>>>> + Send + 'static {
         futures_util::stream::unfold((self, tracker), |(l, tracker)| async move {
             let item = match l.listener.accept().await {
-                Ok((stream, _)) => Ok(tracker.track(stream)),
+                Ok((stream, _)) => Ok(tracker.track(AuthorityFix::new(stream))),
                 Err(e) => {
                     tracing::warn!(listener = %l.label, error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;

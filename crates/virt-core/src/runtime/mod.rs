@@ -21,7 +21,9 @@
 //!    `LISTEN_FDNAMES`, see [`activation`]) they are adopted by name; otherwise the runtime binds
 //!    `RUN/NAME-sock` (read-write, mode 0600) and, in system layout, `RUN/NAME-sock-ro`
 //!    (read-only, mode 0666). A stale socket file is removed; a live daemon answering on it is
-//!    an error ("daemon already running on PATH"). To let a group manage the daemon, grant it
+//!    an error ("daemon already running on PATH"). Every accepted connection goes through
+//!    [`authority::AuthorityFix`], so that clients sending the socket path as HTTP/2
+//!    `:authority` (grpc-core, grpc-java) are served. To let a group manage the daemon, grant it
 //!    through systemd (`SocketGroup=`, `SocketMode=0660` in `NAME.socket`) or chgrp/chmod the
 //!    socket after start; the runtime itself never widens the read-write socket.
 //! 3. **Services** ([`services`]): `grpc.health.v1.Health` (SERVING for "" and every `virt.v1`
@@ -51,6 +53,7 @@ pub mod activation;
 #[cfg(test)]
 mod activation_tests;
 pub mod args;
+pub mod authority;
 pub mod conn;
 mod daemon;
 pub mod embedded;

@@ -11,6 +11,7 @@ mod console;
 pub mod convert;
 mod domain;
 mod events;
+pub mod features;
 mod guest;
 mod snapshot;
 mod stats;
@@ -32,7 +33,7 @@ pub struct DaemonInfo {
     pub driver: String,
     /// URI schemes served.
     pub schemes: Vec<String>,
-    /// Feature strings (see proto/README.md).
+    /// Feature strings ([`features`], proto/README.md).
     pub features: Vec<String>,
 }
 

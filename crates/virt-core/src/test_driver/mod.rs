@@ -541,6 +541,32 @@ impl TestRegistry {
     }
 }
 
+/// What the test driver serves beyond the baseline (see [`crate::service::features`]).
+fn test_features() -> Vec<String> {
+    use crate::service::features::{self, CONSOLE, EVENTS_RESUME, SNAPSHOTS};
+    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into(), SNAPSHOTS.into()];
+    // libvirt 9.0's test driver serves the state group only (stats.rs).
+    f.extend(features::stats_groups(
+        crate::proto::DomainStatsGroup::State as u32,
+    ));
+    f.extend(features::rpcs(
+        "domain",
+        &["save_domain", "restore_domain", "managed_save"],
+    ));
+    f.extend(features::rpcs(
+        "guest",
+        &[
+            "get_interface_addresses",
+            "fs_freeze",
+            "fs_thaw",
+            "get_domain_time",
+            "set_domain_time",
+            "get_domain_hostname",
+        ],
+    ));
+    f
+}
+
 /// The path part of a `test:` URI; NO_CONNECT for anything else.
 fn test_uri_path(uri: &str) -> Result<String, VirtError> {
     let no_connect = || VirtError::new(ErrorCode::NoConnect, ErrorDomain::Test, uri.to_string());
@@ -568,12 +594,7 @@ impl DriverRegistry for TestRegistry {
         DaemonInfo {
             driver: "TEST".into(),
             schemes: vec!["test".into()],
-            features: vec![
-                "events.resume".into(),
-                "console".into(),
-                "stats.state".into(),
-                "snapshots".into(),
-            ],
+            features: test_features(),
         }
     }
 }

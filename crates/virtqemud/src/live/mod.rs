@@ -36,7 +36,7 @@ pub(crate) mod prepare;
 mod reattach;
 mod save;
 mod start;
-mod stats;
+pub(crate) mod stats;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

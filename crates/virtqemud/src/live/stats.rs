@@ -17,7 +17,8 @@ use crate::qmp::Qmp;
 use crate::stats::{self, BalloonState, BlockDisk, Guest};
 use crate::QemuDriver;
 
-const SUPPORTED: u32 = STATE | stats::SUPPORTED;
+/// The stats groups virtqemud serves (its `Info` lists them as features).
+pub(crate) const SUPPORTED: u32 = STATE | stats::SUPPORTED;
 
 /// What one record needs, copied out of the state lock.
 struct Job {

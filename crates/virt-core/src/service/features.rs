@@ -1,0 +1,68 @@
+//! The feature strings a daemon lists in `ConnectService.Info` (proto/README.md, "Feature
+//! strings"): what it serves beyond the calls every driver answers, so that a client tests for
+//! a string instead of comparing versions.
+//!
+//! The naming scheme, one rule per kind of thing:
+//!
+//! - `events.resume`: StreamEvents honours `from_sequence`.
+//! - `stats.<group>`: bulk stats serve that `DomainStatsGroup`; `<group>` is the enum value's
+//!   name without its `DOMAIN_STATS_GROUP_` prefix, in lower case (`stats.state`,
+//!   `stats.cpu_total`, `stats.block`).
+//! - `console`: ConsoleService.OpenConsole; `snapshots`: the SnapshotService.
+//! - `<service>.<rpc>`: one optional rpc, the service name without `Service` and the rpc name,
+//!   both in snake_case (`guest.fs_freeze`, `guest.qemu_agent_command`,
+//!   `domain.save_domain`, `domain.managed_save`).
+
+use crate::proto::DomainStatsGroup;
+
+/// StreamEvents honours `from_sequence`.
+pub const EVENTS_RESUME: &str = "events.resume";
+/// OpenConsole works.
+pub const CONSOLE: &str = "console";
+/// The SnapshotService works.
+pub const SNAPSHOTS: &str = "snapshots";
+
+/// The `stats.<group>` strings of the group bits in `groups`, lowest bit first.
+pub fn stats_groups(groups: u32) -> Vec<String> {
+    (0..32)
+        .map(|bit| 1u32 << bit)
+        .filter(|b| groups & b != 0)
+        .filter_map(|b| DomainStatsGroup::try_from(i32::try_from(b).ok()?).ok())
+        .map(|g| {
+            let name = g.as_str_name();
+            let short = name.strip_prefix("DOMAIN_STATS_GROUP_").unwrap_or(name);
+            format!("stats.{}", short.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// `<service>.<rpc>` for each of `rpcs` (snake_case rpc names) of `service` (`guest`).
+pub fn rpcs(service: &str, rpcs: &[&str]) -> Vec<String> {
+    rpcs.iter().map(|r| format!("{service}.{r}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_groups_are_named_after_the_proto_enum() {
+        assert_eq!(
+            stats_groups(1 | 2 | 4 | 8 | 16 | 32),
+            [
+                "stats.state",
+                "stats.cpu_total",
+                "stats.balloon",
+                "stats.vcpu",
+                "stats.interface",
+                "stats.block"
+            ]
+        );
+        // Bits with no enum value name nothing.
+        assert_eq!(stats_groups(1 << 30), Vec::<String>::new());
+        assert_eq!(
+            rpcs("guest", &["fs_freeze", "fs_thaw"]),
+            ["guest.fs_freeze", "guest.fs_thaw"]
+        );
+    }
+}

@@ -70,6 +70,12 @@ if [ ! -x "$BUFDIR/node_modules/.bin/buf" ]; then
   (cd "$BUFDIR" && npm install --silent --no-audit --no-fund @bufbuild/buf@1 >/dev/null)
 fi
 (cd proto && "$BUFDIR/node_modules/.bin/buf" lint && "$BUFDIR/node_modules/.bin/buf" format --diff --exit-code)
+# The compatibility rule (proto/README.md): buf breaking, category FILE (proto/buf.yaml), against
+# the released schema: the git ref VIRT_PROTO_BASELINE (a release tag once there is one; the main
+# branch by default, so a branch is checked before it merges).
+PROTO_BASELINE="${VIRT_PROTO_BASELINE:-main}"
+GITDIR="$(git rev-parse --path-format=absolute --git-common-dir)"
+(cd proto && "$BUFDIR/node_modules/.bin/buf" breaking --against "$GITDIR#ref=$PROTO_BASELINE,subdir=proto")
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings

@@ -217,7 +217,9 @@ pub fn virsh_words(libvirt_type: i32, detail: i32) -> (&'static str, &'static st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{LifecycleCrashedDetail as Crashed, LifecyclePmsuspendedDetail as PmSuspended};
+    use crate::proto::{
+        LifecycleCrashedDetail as Crashed, LifecyclePmsuspendedDetail as PmSuspended,
+    };
 
     #[test]
     fn typed_detail_is_libvirts_detail_plus_one_in_the_case_of_its_type() {

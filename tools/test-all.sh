@@ -52,9 +52,10 @@ fi
 
 # Python with grpcio for the generated-stub client test (tests/python).
 PYVENV="$PWD/target/pyvenv"
-if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools' 2>/dev/null; then
+if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools, grpc_status, google.rpc.error_details_pb2' 2>/dev/null; then
   python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools
+  # grpcio-status (with googleapis-common-protos) reads google.rpc error details, as a client does.
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools grpcio-status googleapis-common-protos
 fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1

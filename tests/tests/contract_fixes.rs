@@ -266,6 +266,14 @@ async fn event_sequence_read_before_subscribing_resumes_without_loss() {
         .into_inner()
         .next_sequence;
     assert_eq!(after, next + 2, "one event per define");
+    // The Rust client reads the same, and a read-only connection may ask.
+    let ro = virt_client::Connection::open(Some(&daemon.test_uri(true)), true)
+        .await
+        .expect("read-only connection");
+    assert_eq!(
+        ro.get_event_sequence().await.expect("allowed read-only"),
+        after
+    );
     let mut s = events
         .stream_events(with_uri(
             StreamEventsRequest {

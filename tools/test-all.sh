@@ -53,9 +53,10 @@ fi
 # Python with grpcio for the generated-stub client tests (tests/python, proto/README.md's
 # example): grpcio-status reads the ErrorInfo details of an error.
 PYVENV="$PWD/target/pyvenv"
-if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools, grpc_status' 2>/dev/null; then
+if [ ! -x "$PYVENV/bin/python" ] || ! "$PYVENV/bin/python" -c 'import grpc, grpc_tools, grpc_status, google.rpc.error_details_pb2' 2>/dev/null; then
   python3 -m venv "$PYVENV"
-  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools grpcio-status
+  # grpcio-status (with googleapis-common-protos) reads google.rpc error details, as a client does.
+  "$PYVENV/bin/pip" install --quiet --disable-pip-version-check grpcio grpcio-tools grpcio-status googleapis-common-protos
 fi
 export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
@@ -71,6 +72,12 @@ if [ ! -x "$BUFDIR/node_modules/.bin/buf" ]; then
   (cd "$BUFDIR" && npm install --silent --no-audit --no-fund @bufbuild/buf@1 >/dev/null)
 fi
 (cd proto && "$BUFDIR/node_modules/.bin/buf" lint && "$BUFDIR/node_modules/.bin/buf" format --diff --exit-code)
+# The compatibility rule (proto/README.md): buf breaking, category FILE (proto/buf.yaml), against
+# the released schema: the git ref VIRT_PROTO_BASELINE (a release tag once there is one; the main
+# branch by default, so a branch is checked before it merges).
+PROTO_BASELINE="${VIRT_PROTO_BASELINE:-main}"
+GITDIR="$(git rev-parse --path-format=absolute --git-common-dir)"
+(cd proto && "$BUFDIR/node_modules/.bin/buf" breaking --against "$GITDIR#ref=$PROTO_BASELINE,subdir=proto")
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings

@@ -134,7 +134,23 @@ fn proto_readme_python_commands_and_example_run_as_written() {
         "{stdout}"
     );
     assert!(
-        lines[4].starts_with("error-info NO_DOMAIN virt."),
+        lines[4].starts_with("error-info NO_DOMAIN virt "),
         "{stdout}"
     );
+}
+
+/// Issue 11's schema contract points from Python (tests/python/schema_contract_test.py):
+/// ENFORCE_STATS through `enforce_stats` (the enum constant is negative and Python refuses it
+/// in `flags`), typed lifecycle details, ErrorInfo / BadRequest read with grpcio-status, the
+/// event sequence number.
+#[test]
+fn python_client_meets_the_schema_contract_fixes() {
+    let daemon = DaemonUnderTest::proxy(&[]);
+    let out = Command::new(python())
+        .arg(script("schema_contract_test.py"))
+        .arg(&daemon.socket)
+        .output()
+        .expect("run python");
+    let stdout = succeeded("python schema contract test", &out);
+    assert!(stdout.contains("python contract ok"), "{stdout}");
 }

@@ -68,4 +68,15 @@ impl Connection {
         let inner = self.event_client().stream_events(req).await?.into_inner();
         Ok(EventStream { inner })
     }
+
+    /// The sequence number the daemon's next event will get: pass it as `from_sequence` later
+    /// to receive every event from now on, however late the stream starts.
+    pub async fn get_event_sequence(&self) -> Result<u64, ClientError> {
+        Ok(self
+            .event_client()
+            .get_event_sequence(proto::GetEventSequenceRequest {})
+            .await?
+            .into_inner()
+            .next_sequence)
+    }
 }

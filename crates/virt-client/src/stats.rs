@@ -15,7 +15,11 @@ impl Connection {
         stats: u32,
         flags: u32,
     ) -> Result<Vec<proto::DomainStatsRecord>, ClientError> {
-        let req = proto::GetAllDomainStatsRequest { stats, flags };
+        let req = proto::GetAllDomainStatsRequest {
+            stats,
+            flags,
+            enforce_stats: false,
+        };
         Ok(self
             .stats_client()
             .get_all_domain_stats(req)
@@ -35,6 +39,7 @@ impl Connection {
             domains: domains.iter().map(domain_ref).collect(),
             stats,
             flags,
+            enforce_stats: false,
         };
         Ok(self
             .stats_client()

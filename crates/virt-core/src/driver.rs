@@ -363,6 +363,12 @@ pub trait Driver: Send + Sync + 'static {
         unsupported!(self, "virConnectDomainEventRegisterAny")
     }
 
+    /// The sequence number the next event will get (libvirt: none). Every driver whose
+    /// [`Driver::subscribe_events`] works has it: it is where a live-only subscription starts.
+    async fn get_event_sequence(&self) -> DriverResult<u64> {
+        Ok(self.subscribe_events(None).await?.next_sequence())
+    }
+
     /// Opens a console. libvirt: virDomainOpenConsole.
     async fn open_console(
         &self,

@@ -211,10 +211,20 @@ error_domains! {
 }
 
 impl ErrorDomain {
-    /// The `google.rpc.ErrorInfo` domain string: `virt.` and the lower-case libvirt name, e.g.
-    /// `virt.test`, `virt.qemu`, `virt.domain`.
+    /// The `google.rpc.ErrorInfo` domain string earlier daemons sent: `virt.` and the
+    /// lower-case libvirt name, e.g. `virt.test`, `virt.qemu`. Daemons now send the one domain
+    /// [`crate::status::ERROR_INFO_DOMAIN`] and this libvirt domain in metadata; clients still
+    /// read the old form ([`ErrorDomain::from_info_domain`]).
     pub fn info_domain(self) -> String {
         format!("virt.{}", self.name().to_ascii_lowercase())
+    }
+
+    /// The domain with libvirt's name (`QEMU`, with or without `VIR_FROM_`).
+    pub fn from_name(name: &str) -> Option<ErrorDomain> {
+        let name = name.strip_prefix("VIR_FROM_").unwrap_or(name);
+        (0..=72)
+            .filter_map(ErrorDomain::from_number)
+            .find(|d| d.name() == name)
     }
 
     /// Parses [`ErrorDomain::info_domain`] back.
@@ -237,16 +247,30 @@ pub struct VirtError {
     pub domain: ErrorDomain,
     /// The detail, without libvirt's generic prefix.
     pub detail: String,
-    /// Name of the object concerned, when there is one.
-    pub object_name: Option<String>,
-    /// UUID of the object concerned, when there is one.
-    pub object_uuid: Option<String>,
+    /// Name of the object concerned, when there is one (for NO_DOMAIN: the name asked for).
+    /// Boxed strings keep the error small enough to return by value.
+    pub object_name: Option<Box<str>>,
+    /// UUID of the object concerned, when there is one (for NO_DOMAIN: the UUID asked for).
+    pub object_uuid: Option<Box<str>>,
+    /// ID of the domain concerned, when it was asked for by ID (NO_DOMAIN).
+    pub object_id: Option<u32>,
+    /// Where a document that is not well-formed XML stops parsing (XML_ERROR).
+    pub position: Option<TextPosition>,
     /// XPath-located violations, for XML validation errors (one entry per problem).
     pub violations: Vec<Violation>,
     /// The failure is a clash with an object that already exists. libvirt reports several of
     /// these under a generic code (OPERATION_FAILED "domain 'x' already exists with uuid ...");
     /// the gRPC status then says ALREADY_EXISTS while the libvirt code stays as libvirt has it.
     pub already_exists: bool,
+}
+
+/// A place in a text document: 1-based line and column (in characters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPosition {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters.
+    pub column: u32,
 }
 
 /// One problem found in a document, located by XPath.
@@ -267,6 +291,8 @@ impl VirtError {
             detail: detail.into(),
             object_name: None,
             object_uuid: None,
+            object_id: None,
+            position: None,
             violations: Vec::new(),
             already_exists: false,
         }
@@ -291,9 +317,28 @@ impl VirtError {
 
     /// Attaches the concerned object's name and UUID.
     pub fn with_object(mut self, name: impl Into<String>, uuid: impl Into<String>) -> VirtError {
-        self.object_name = Some(name.into());
-        self.object_uuid = Some(uuid.into());
+        self.object_name = Some(name.into().into_boxed_str());
+        self.object_uuid = Some(uuid.into().into_boxed_str());
         self
+    }
+
+    /// NO_DOMAIN from `domain` for a lookup that matched nothing, worded as libvirt words it
+    /// ("no domain with matching name 'web1'"; an `any` lookup reads as a name, its last
+    /// interpretation), carrying what was asked for: the name, UUID or ID.
+    pub fn no_domain(domain: ErrorDomain, lookup: &crate::types::DomainLookup) -> VirtError {
+        use crate::types::DomainLookup as L;
+        let detail = match lookup {
+            L::Name(n) | L::Any(n) => format!("no domain with matching name '{n}'"),
+            L::Uuid(u) => format!("no domain with matching uuid '{u}'"),
+            L::Id(id) => format!("no domain with matching id {id}"),
+        };
+        let mut err = VirtError::new(ErrorCode::NoDomain, domain, detail);
+        match lookup {
+            L::Name(n) | L::Any(n) => err.object_name = Some(n.as_str().into()),
+            L::Uuid(u) => err.object_uuid = Some(u.to_string().into()),
+            L::Id(id) => err.object_id = Some(*id),
+        }
+        err
     }
 
     /// The full message, as libvirt formats it: "{prefix}: {detail}". libvirt's virCheckFlags

@@ -220,6 +220,12 @@ pub struct EventSubscription {
 }
 
 impl EventSubscription {
+    /// The sequence number of the next live event this subscription will deliver (after any
+    /// replayed ones); before anything is received, the bus's next number when it subscribed.
+    pub fn next_sequence(&self) -> u64 {
+        self.next_expected
+    }
+
     /// The next item; `None` when the bus is gone.
     pub async fn next(&mut self) -> Option<EventItem> {
         if let Some(item) = self.backlog.pop_front() {
@@ -279,6 +285,7 @@ mod tests {
             Payload::Lifecycle(LifecycleEvent {
                 r#type: 1,
                 detail: 0,
+                typed_detail: None,
             }),
         );
         for want in 3..=6 {

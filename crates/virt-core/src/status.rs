@@ -5,13 +5,19 @@
 //! prefix included), and its details hold a `google.rpc.ErrorInfo`:
 //!
 //! - reason: the libvirt code name, e.g. `NO_DOMAIN`;
-//! - domain: the error domain, e.g. `virt.test` ([`ErrorDomain::info_domain`]);
-//! - metadata: `code` (libvirt's number, e.g. `42`), `domain_number` (e.g. `12`), and `name` /
-//!   `uuid` of the object concerned when there is one;
+//! - domain: always [`ERROR_INFO_DOMAIN`] (`virt`), whichever daemon or layer raised it, so
+//!   (reason, domain) names the error as `google.rpc.ErrorInfo` intends;
+//! - metadata (all values are strings, as ErrorInfo has them; proto/README.md lists each key's
+//!   type): `code` (libvirt's number, e.g. `42`), `error_domain` (libvirt's error domain name,
+//!   e.g. `QEMU`, `DOMAIN`: the module that raised it), `domain_number` (its number, e.g. `10`),
+//!   `name` / `uuid` / `id` of the object concerned or asked for (NO_DOMAIN), and `line` /
+//!   `column` where a document that is not well-formed XML stops parsing;
 //!
 //! plus a `google.rpc.BadRequest` with one field violation per [`Violation`] when the error has
-//! any. [`from_status`] reverses this exactly; a status without `ErrorInfo` (a transport failure,
-//! a foreign server) becomes an error from the RPC domain chosen by its gRPC code.
+//! any (XPath-located problems, or field `xml` for a document that is not well-formed).
+//! [`from_status`] reverses this exactly, and still reads the per-module ErrorInfo domains of
+//! earlier daemons (`virt.qemu`); a status without `ErrorInfo` (a transport failure, a foreign
+//! server) becomes an error from the RPC domain chosen by its gRPC code.
 //!
 //! Choices beyond the architecture's table, made here once:
 //! - SYSTEM_ERROR is UNAVAILABLE: in practice it reports a dead or refused socket, which a client
@@ -25,7 +31,6 @@
 //!
 //! [`VirtError`]: crate::error::VirtError
 //! [`VirtError::message`]: crate::error::VirtError::message
-//! [`ErrorDomain::info_domain`]: crate::error::ErrorDomain::info_domain
 //! [`Violation`]: crate::error::Violation
 //! [`grpc_code`]: crate::status::grpc_code
 //! [`from_status`]: crate::status::from_status
@@ -36,7 +41,11 @@ use std::collections::HashMap;
 use tonic::Code;
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-use crate::error::{ErrorCode, ErrorDomain, Violation, VirtError};
+use crate::error::{ErrorCode, ErrorDomain, TextPosition, Violation, VirtError};
+
+/// The `google.rpc.ErrorInfo` domain of every error: the reasons are libvirt's error names,
+/// one vocabulary whatever module raised them (that module is metadata `error_domain`).
+pub const ERROR_INFO_DOMAIN: &str = "virt";
 
 /// The gRPC code for a libvirt error code: the architecture's error-mapping table.
 pub fn grpc_code(code: ErrorCode) -> Code {
@@ -166,16 +175,24 @@ pub fn to_status(err: &VirtError) -> tonic::Status {
 pub fn to_status_with(err: &VirtError, code: Code) -> tonic::Status {
     let mut metadata = HashMap::from([
         ("code".to_string(), (err.code as i32).to_string()),
+        ("error_domain".to_string(), err.domain.name().to_string()),
         ("domain_number".to_string(), (err.domain as i32).to_string()),
     ]);
     if let Some(name) = &err.object_name {
-        metadata.insert("name".to_string(), name.clone());
+        metadata.insert("name".to_string(), name.to_string());
     }
     if let Some(uuid) = &err.object_uuid {
-        metadata.insert("uuid".to_string(), uuid.clone());
+        metadata.insert("uuid".to_string(), uuid.to_string());
+    }
+    if let Some(id) = err.object_id {
+        metadata.insert("id".to_string(), id.to_string());
+    }
+    if let Some(p) = err.position {
+        metadata.insert("line".to_string(), p.line.to_string());
+        metadata.insert("column".to_string(), p.column.to_string());
     }
     let mut details = ErrorDetails::new();
-    details.set_error_info(err.code.name(), err.domain.info_domain(), metadata);
+    details.set_error_info(err.code.name(), ERROR_INFO_DOMAIN, metadata);
     if !err.violations.is_empty() {
         let violations: Vec<FieldViolation> = err
             .violations
@@ -210,7 +227,11 @@ pub fn from_status(status: &tonic::Status) -> VirtError {
             let n = info.metadata.get("code")?.parse().ok()?;
             ErrorCode::from_number(n)
         })?;
-        let domain = ErrorDomain::from_info_domain(&info.domain)
+        let domain = info
+            .metadata
+            .get("error_domain")
+            .and_then(|n| ErrorDomain::from_name(n))
+            .or_else(|| ErrorDomain::from_info_domain(&info.domain))
             .or_else(|| {
                 let n = info.metadata.get("domain_number")?.parse().ok()?;
                 ErrorDomain::from_number(n)
@@ -227,8 +248,13 @@ pub fn from_status(status: &tonic::Status) -> VirtError {
         ),
     };
     if let Some(info) = info {
-        err.object_name = info.metadata.get("name").cloned();
-        err.object_uuid = info.metadata.get("uuid").cloned();
+        let number = |k: &str| info.metadata.get(k).and_then(|v| v.parse::<u32>().ok());
+        err.object_name = info.metadata.get("name").map(|v| v.as_str().into());
+        err.object_uuid = info.metadata.get("uuid").map(|v| v.as_str().into());
+        err.object_id = number("id");
+        err.position = number("line")
+            .zip(number("column"))
+            .map(|(line, column)| TextPosition { line, column });
     }
     err.violations = violations;
     err.already_exists = status.code() == Code::AlreadyExists;
@@ -414,8 +440,9 @@ mod tests {
             .get_details_error_info()
             .expect("error info attached");
         assert_eq!(info.reason, "NO_DOMAIN");
-        assert_eq!(info.domain, "virt.test");
+        assert_eq!(info.domain, "virt");
         assert_eq!(info.metadata["code"], "42");
+        assert_eq!(info.metadata["error_domain"], "TEST");
         assert_eq!(info.metadata["domain_number"], "12");
         assert_eq!(info.metadata["name"], "web1");
         assert_eq!(
@@ -468,12 +495,90 @@ mod tests {
             VirtError::new(E::Ok, ErrorDomain::None, "odd"),
             VirtError::new(E::NoConnect, ErrorDomain::Qemu, "qemu:///session: not here"),
             with_violations,
+            VirtError::no_domain(ErrorDomain::Qemu, &crate::types::DomainLookup::Id(7)),
+            {
+                let mut e = VirtError::new(E::XmlError, ErrorDomain::Domain, "x:3: bad");
+                e.position = Some(TextPosition { line: 3, column: 9 });
+                e
+            },
         ];
         for err in cases {
             assert_eq!(from_status(&to_status(&err)), err);
             let status: tonic::Status = err.clone().into();
             assert_eq!(VirtError::from(status), err);
         }
+    }
+
+    #[test]
+    fn every_module_reports_under_one_info_domain_with_the_module_in_metadata() {
+        for (domain, name) in [
+            (ErrorDomain::Qemu, "QEMU"),
+            (ErrorDomain::Domain, "DOMAIN"),
+            (ErrorDomain::Remote, "REMOTE"),
+            (ErrorDomain::Test, "TEST"),
+        ] {
+            let status = to_status(&VirtError::new(E::OperationInvalid, domain, "x"));
+            let info = status.get_details_error_info().expect("error info");
+            assert_eq!(info.domain, ERROR_INFO_DOMAIN);
+            assert_eq!(info.metadata["error_domain"], name);
+            assert_eq!(from_status(&status).domain, domain);
+        }
+    }
+
+    #[test]
+    fn no_domain_names_what_was_asked_for() {
+        use crate::types::DomainLookup as L;
+        let uuid = crate::uuid::Uuid::parse("6695eb01-f6a4-8304-79aa-97f2502e193f").expect("uuid");
+        for (lookup, key, value, message) in [
+            (
+                L::Name("web9".into()),
+                "name",
+                "web9",
+                "no domain with matching name 'web9'",
+            ),
+            (
+                L::Any("web9".into()),
+                "name",
+                "web9",
+                "no domain with matching name 'web9'",
+            ),
+            (
+                L::Uuid(uuid),
+                "uuid",
+                "6695eb01-f6a4-8304-79aa-97f2502e193f",
+                "no domain with matching uuid '6695eb01-f6a4-8304-79aa-97f2502e193f'",
+            ),
+            (L::Id(7), "id", "7", "no domain with matching id 7"),
+        ] {
+            let status = to_status(&VirtError::no_domain(ErrorDomain::Test, &lookup));
+            assert_eq!(status.code(), Code::NotFound);
+            assert_eq!(status.message(), format!("Domain not found: {message}"));
+            let info = status.get_details_error_info().expect("error info");
+            assert_eq!(
+                info.metadata.get(key).map(String::as_str),
+                Some(value),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_of_earlier_daemons_still_parse() {
+        // Before ERROR_INFO_DOMAIN: the domain said the module, and no `error_domain` key.
+        let mut details = ErrorDetails::new();
+        details.set_error_info(
+            "NO_DOMAIN",
+            "virt.qemu",
+            HashMap::from([("code".to_string(), "42".to_string())]),
+        );
+        let status = tonic::Status::with_error_details(
+            Code::NotFound,
+            "Domain not found: no domain with matching name 'a'",
+            details,
+        );
+        let err = from_status(&status);
+        assert_eq!((err.code, err.domain), (E::NoDomain, ErrorDomain::Qemu));
+        assert_eq!(err.detail, "no domain with matching name 'a'");
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! parse are XML_ERROR, vocabulary this project does not know is XML_DETAIL, values it knows
 //! but cannot honour are CONFIG_UNSUPPORTED, a domain without a name is NO_NAME.
 
-use virt_core::error::{ErrorCode, ErrorDomain, Violation, VirtError};
+use virt_core::error::{ErrorCode, ErrorDomain, TextPosition, Violation, VirtError};
+
+/// The BadRequest field of a document that is not well-formed: the request's XML field.
+pub const MALFORMED_FIELD: &str = "xml";
 
 /// Why a document was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -242,6 +245,26 @@ impl XmlError {
             other => other.to_string(),
         };
         let mut err = VirtError::new(self.code(), domain, detail);
+        if let XmlError::Malformed {
+            line,
+            column,
+            message,
+            ..
+        } = &self
+        {
+            // No XPath for a document that does not parse: the violation names the request's
+            // `xml` field and the position where reading stopped (also ErrorInfo metadata
+            // `line` / `column`, proto/README.md "Errors").
+            let (line, column) = (
+                u32::try_from(*line).unwrap_or(u32::MAX),
+                u32::try_from(*column).unwrap_or(u32::MAX),
+            );
+            err.position = Some(TextPosition { line, column });
+            err.violations.push(Violation {
+                path: MALFORMED_FIELD.to_string(),
+                description: format!("line {line}, column {column}: {message}"),
+            });
+        }
         for problem in self.problems() {
             if let Some(path) = problem.path() {
                 err.violations.push(Violation {

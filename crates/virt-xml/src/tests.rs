@@ -135,6 +135,18 @@ fn missing_name_is_no_name() {
 fn malformed_documents_are_xml_errors_with_a_position() {
     let e = parse_err("<domain type='test'>\n  <name>m</name>\n  <memory>1</memory\n</domain>");
     assert_eq!(e.code, ErrorCode::XmlError);
+    // The position travels as data too (ErrorInfo line/column, a BadRequest on field `xml`).
+    let pos = e.position.expect("a position");
+    assert_eq!(pos.line, 3, "{e:?}");
+    assert!(pos.column > 0, "{e:?}");
+    assert_eq!(e.violations.len(), 1, "{e:?}");
+    assert_eq!(e.violations[0].path, "xml");
+    assert!(
+        e.violations[0]
+            .description
+            .starts_with(&format!("line 3, column {}: ", pos.column)),
+        "{e:?}"
+    );
     assert!(
         e.message().starts_with("XML error: (domain_definition):3:"),
         "{}",

@@ -105,8 +105,9 @@ pub(crate) struct Domains {
     pub by_name: HashMap<String, Uuid>,
 }
 
-fn no_domain(detail: String) -> VirtError {
-    VirtError::new(ErrorCode::NoDomain, ErrorDomain::Qemu, detail)
+/// NO_DOMAIN for `lookup`, carrying what was asked for.
+fn no_domain(lookup: &DomainLookup) -> VirtError {
+    VirtError::no_domain(ErrorDomain::Qemu, lookup)
 }
 
 impl Domains {
@@ -128,18 +129,18 @@ impl Domains {
             self.by_name
                 .get(n)
                 .copied()
-                .ok_or_else(|| no_domain(format!("no domain with matching name '{n}'")))
+                .ok_or_else(|| no_domain(lookup))
         };
         match lookup {
             DomainLookup::Name(n) => by_name(n),
             DomainLookup::Uuid(u) if self.by_uuid.contains_key(u) => Ok(*u),
-            DomainLookup::Uuid(u) => Err(no_domain(format!("no domain with matching uuid '{u}'"))),
+            DomainLookup::Uuid(_) => Err(no_domain(lookup)),
             DomainLookup::Id(id) => self
                 .by_uuid
                 .values()
                 .find(|d| d.run.as_ref().is_some_and(|r| r.id == *id))
                 .map(|d| d.def.uuid)
-                .ok_or_else(|| no_domain(format!("no domain with matching id {id}"))),
+                .ok_or_else(|| no_domain(lookup)),
             DomainLookup::Any(s) => match Uuid::parse(s).filter(|u| self.by_uuid.contains_key(u)) {
                 Some(u) => Ok(u),
                 None => by_name(s),

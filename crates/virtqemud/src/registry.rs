@@ -45,6 +45,7 @@ pub fn qemu_features() -> Vec<String> {
     use virt_core::service::features::{self, CONSOLE, EVENTS_RESUME};
     let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into()];
     f.extend(features::stats_groups(crate::live::stats::SUPPORTED));
+    f.extend(features::rpcs("event", &["get_event_sequence"]));
     f.extend(features::rpcs(
         "domain",
         &["save_domain", "restore_domain", "managed_save"],

@@ -307,6 +307,7 @@ mod tests {
         let started = ev(Payload::Lifecycle(LifecycleEvent {
             r#type: 3,
             detail: 0,
+            typed_detail: None,
         }));
         assert_eq!(
             render(&started),
@@ -315,6 +316,7 @@ mod tests {
         let destroyed = ev(Payload::Lifecycle(LifecycleEvent {
             r#type: 6,
             detail: 1,
+            typed_detail: None,
         }));
         assert_eq!(
             render(&destroyed),

@@ -149,7 +149,7 @@ fn from_proto(msg: proto::DomainEvent) -> Option<DomainEvent> {
         sequence: msg.sequence,
         time,
         domain: convert::handle(&msg.domain.unwrap_or_default()),
-        payload: msg.payload?,
+        payload: super::lifecycle::with_typed_detail(msg.payload?),
     })
 }
 
@@ -158,7 +158,7 @@ mod tests {
     use super::super::{EventBus, EventItem};
     use super::*;
     use crate::proto::domain_event::Payload;
-    use crate::proto::{LifecycleEvent, RebootEvent};
+    use crate::proto::RebootEvent;
     use crate::types::DomainHandle;
     use crate::uuid::Uuid;
 
@@ -171,10 +171,8 @@ mod tests {
     }
 
     fn lifecycle() -> Payload {
-        Payload::Lifecycle(LifecycleEvent {
-            r#type: 1,
-            detail: 1,
-        })
+        // As drivers emit it: with the typed detail, which reading back keeps.
+        super::super::lifecycle::payload(super::super::lifecycle::DEFINED, 1)
     }
 
     async fn event(sub: &mut super::super::EventSubscription) -> Arc<DomainEvent> {

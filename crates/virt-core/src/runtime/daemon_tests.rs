@@ -130,7 +130,7 @@ async fn serve_binds_both_sockets_enforces_read_only_and_answers_health() {
     let info = denied.get_details_error_info().expect("error info");
     assert_eq!(
         (info.reason.as_str(), info.domain.as_str()),
-        ("OPERATION_DENIED", "virt.domain")
+        ("OPERATION_DENIED", "virt")
     );
 
     for ch in [&rw, &ro] {

@@ -5,8 +5,8 @@
 //! daemon's routes on every listener: it inserts [`ConnectionInfo`] into the request's extensions
 //! and, on a read-only listener, answers any method not on the list itself with
 //! PERMISSION_DENIED "operation forbidden: read only access prevents METHOD", carrying a
-//! `google.rpc.ErrorInfo` (reason OPERATION_DENIED, domain `virt.domain`, metadata code 29), so
-//! the service never sees the call. Checks that depend on a request's flags (GetDomainXml with
+//! `google.rpc.ErrorInfo` (reason OPERATION_DENIED, domain `virt`, metadata code 29 and
+//! error_domain DOMAIN), so the service never sees the call. Checks that depend on a request's flags (GetDomainXml with
 //! SECURE) stay in the handlers, which read [`ConnectionInfo::read_only`].
 
 use std::collections::HashSet;
@@ -175,7 +175,8 @@ mod tests {
         );
         let info = st.get_details_error_info().expect("error info");
         assert_eq!(info.reason, "OPERATION_DENIED");
-        assert_eq!(info.domain, "virt.domain");
+        assert_eq!(info.domain, "virt");
+        assert_eq!(info.metadata["error_domain"], "DOMAIN");
         assert_eq!(info.metadata.get("code").map(String::as_str), Some("29"));
     }
 

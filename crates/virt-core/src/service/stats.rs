@@ -9,6 +9,19 @@ use crate::proto::*;
 
 type R<T> = Result<Response<T>, Status>;
 
+/// ENFORCE_STATS as the unsigned bit it is (0x80000000); the proto enum value reads negative.
+const ENFORCE_STATS: u32 = DomainStatsFlag::EnforceStats as i32 as u32;
+
+/// The flags a request asks for: its `flags` mask, plus ENFORCE_STATS when `enforce_stats` is
+/// set (the way to ask for bit 31 in languages whose enum constant for it is negative).
+fn request_flags(flags: u32, enforce_stats: bool) -> u32 {
+    if enforce_stats {
+        flags | ENFORCE_STATS
+    } else {
+        flags
+    }
+}
+
 #[tonic::async_trait]
 impl StatsService for Ctx {
     async fn get_all_domain_stats(
@@ -18,7 +31,7 @@ impl StatsService for Ctx {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         let recs = d
-            .all_domain_stats(r.stats, r.flags)
+            .all_domain_stats(r.stats, request_flags(r.flags, r.enforce_stats))
             .await
             .map_err(|e| status(&e))?;
         Ok(Response::new(GetAllDomainStatsResponse {
@@ -38,11 +51,25 @@ impl StatsService for Ctx {
             .map(|x| lookup(Some(x)))
             .collect::<Result<Vec<_>, _>>()?;
         let recs = d
-            .list_domain_stats(&doms, r.stats, r.flags)
+            .list_domain_stats(&doms, r.stats, request_flags(r.flags, r.enforce_stats))
             .await
             .map_err(|e| status(&e))?;
         Ok(Response::new(ListDomainStatsResponse {
             records: recs.iter().map(record).collect(),
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enforce_stats_field_sets_bit_31() {
+        assert_eq!(ENFORCE_STATS, 0x8000_0000);
+        assert_eq!(request_flags(1, true), 0x8000_0001);
+        assert_eq!(request_flags(0x8000_0001, true), 0x8000_0001);
+        assert_eq!(request_flags(0x8000_0001, false), 0x8000_0001);
+        assert_eq!(request_flags(1, false), 1);
     }
 }

@@ -549,6 +549,7 @@ fn test_features() -> Vec<String> {
     f.extend(features::stats_groups(
         crate::proto::DomainStatsGroup::State as u32,
     ));
+    f.extend(features::rpcs("event", &["get_event_sequence"]));
     f.extend(features::rpcs(
         "domain",
         &["save_domain", "restore_domain", "managed_save"],

@@ -104,8 +104,9 @@ pub(crate) struct State {
     pub next_id: u32,
 }
 
-fn not_found(detail: String) -> VirtError {
-    VirtError::new(ErrorCode::NoDomain, ErrorDomain::Test, detail)
+/// NO_DOMAIN for `lookup`, carrying what was asked for.
+fn not_found(lookup: &DomainLookup) -> VirtError {
+    VirtError::no_domain(ErrorDomain::Test, lookup)
 }
 
 impl State {
@@ -124,19 +125,15 @@ impl State {
                 .by_name
                 .get(n)
                 .copied()
-                .ok_or_else(|| not_found(format!("no domain with matching name '{n}'"))),
+                .ok_or_else(|| not_found(lookup)),
             DomainLookup::Uuid(u) => {
                 if self.domains.contains_key(u) {
                     Ok(*u)
                 } else {
-                    Err(not_found(format!("no domain with matching uuid '{u}'")))
+                    Err(not_found(lookup))
                 }
             }
-            DomainLookup::Id(id) => self
-                .by_id
-                .get(id)
-                .copied()
-                .ok_or_else(|| not_found(format!("no domain with matching id {id}"))),
+            DomainLookup::Id(id) => self.by_id.get(id).copied().ok_or_else(|| not_found(lookup)),
             DomainLookup::Any(s) => {
                 if let Ok(id) = s.parse::<u32>() {
                     if let Some(u) = self.by_id.get(&id) {
@@ -149,7 +146,7 @@ impl State {
                 self.by_name
                     .get(s)
                     .copied()
-                    .ok_or_else(|| not_found(format!("no domain with matching name '{s}'")))
+                    .ok_or_else(|| not_found(lookup))
             }
         }
     }

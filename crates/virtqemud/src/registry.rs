@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::service::{DaemonInfo, DriverRegistry};
 use virt_core::uri::ConnectUri;
-use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::QemuDriver;
 

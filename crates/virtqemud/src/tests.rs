@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::EventItem;
 use virt_core::proto::domain_event::Payload;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::service::DriverRegistry;
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use crate::{QemuDriver, QemuRegistry};
 

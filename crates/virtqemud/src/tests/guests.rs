@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use virt_core::driver::prelude::*;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::{EventItem, EventSubscription};
 use virt_core::proto::domain_event::Payload;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use crate::process;
 use crate::status::StatusDir;

@@ -23,7 +23,7 @@ use virt_core::VirtError;
 use crate::domains::{Dom, Domains};
 use crate::host;
 use crate::probe::{ProbedEmulators, QemuCaps};
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::store::ConfigStore;
 
 /// How many recent events the bus keeps (and persists) for clients that resume.

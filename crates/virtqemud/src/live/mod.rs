@@ -58,7 +58,7 @@ use virt_core::VirtError;
 use crate::domains::Dom;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
-use crate::status::Status;
+use crate::status_file::Status;
 use crate::QemuDriver;
 
 /// How long a state-changing call waits for the job lock (libvirt's 30 s).
@@ -405,7 +405,7 @@ pub(crate) fn cleanup_run_files(
 /// Removes a tap device this daemon created for a run (gone already when QEMU was its last
 /// holder; `net::delete_tap` takes care of the other cases).
 fn remove_tap(domain: &str, tap: &str) {
-    if let Err(e) = crate::net::delete_tap(tap) {
+    if let Err(e) = crate::tap::delete_tap(tap) {
         tracing::warn!(domain, tap, error = %e.message(), "cannot delete the tap device");
     }
 }

@@ -27,7 +27,7 @@ use virt_core::VirtError;
 use crate::command::LaunchContext;
 use crate::host;
 use crate::hostdev;
-use crate::net::TapDevice;
+use crate::tap::TapDevice;
 use crate::QemuDriver;
 
 /// What a preparation is for.
@@ -256,7 +256,7 @@ impl QemuDriver {
             domain_dir,
             log_dir: &self.log_dir,
         })?;
-        let taps = crate::net::taps_for(def)?;
+        let taps = crate::tap::taps_for(def)?;
         Ok((taps, external.swtpm, virtiofsd))
     }
 }

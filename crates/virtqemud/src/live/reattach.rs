@@ -26,7 +26,7 @@ use super::{paused_reason_of, Run};
 use crate::domains::Dom;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
-use crate::status::Status;
+use crate::status_file::Status;
 use crate::QemuDriver;
 
 /// How long a reattach waits for a live guest's monitor.

@@ -17,7 +17,7 @@ use virt_core::types::DomainLookup;
 use virt_core::ErrorCode;
 
 use crate::process;
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::QemuDriver;
 
 /// Kills every QEMU and swtpm a test root's status files name (and those noted), on drop.

@@ -18,7 +18,7 @@ use virt_core::types::DomainLookup;
 use virt_core::ErrorCode;
 
 use crate::process;
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::QemuDriver;
 
 /// Kills every QEMU a test root's status files name (and any pid registered), then removes
@@ -712,7 +712,7 @@ struct Bridge(String);
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = crate::net::delete_bridge(&self.0);
+        let _ = crate::tap::delete_bridge(&self.0);
     }
 }
 
@@ -722,7 +722,7 @@ async fn a_bridge_interface_gets_a_tap_that_goes_with_the_guest() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let br = format!("vbr{}", std::process::id() % 100_000);
-    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    crate::tap::create_bridge(&br).expect("bridge (needs root)");
     let _br = Bridge(br.clone());
     let tap = format!("vt{}", std::process::id() % 100_000);
     let xml = guest_xml("n1", 1).replace(
@@ -982,7 +982,7 @@ async fn a_bridge_interface_is_hot_plugged_with_a_tap_the_daemon_makes() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let br = format!("vhb{}", std::process::id() % 100_000);
-    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    crate::tap::create_bridge(&br).expect("bridge (needs root)");
     let _br = Bridge(br.clone());
     let tap = format!("vh{}", std::process::id() % 100_000);
     let d = open(root.path());

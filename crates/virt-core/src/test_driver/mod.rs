@@ -568,27 +568,22 @@ impl TestRegistry {
 
 /// What the test driver serves beyond the baseline (see [`crate::service::features`]).
 fn test_features() -> Vec<String> {
-    use crate::service::features::{self, CONSOLE, EVENTS_RESUME, SNAPSHOTS};
-    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into(), SNAPSHOTS.into()];
+    use crate::service::features::{self, SAVE_RESTORE, SNAPSHOTS};
     // libvirt 9.0's test driver serves the state group only (stats.rs).
-    f.extend(features::stats_groups(
-        crate::proto::DomainStatsGroup::State as u32,
-    ));
-    f.extend(features::rpcs("event", &["get_event_sequence"]));
-    f.extend(features::rpcs(
-        "domain",
-        &["save_domain", "restore_domain", "managed_save"],
-    ));
+    let mut f = features::base(crate::kit::flags::stats::STATE);
+    f.push(SNAPSHOTS.into());
+    f.extend(features::rpcs("domain", SAVE_RESTORE));
+    // The guest calls its fake guest answers (guest.rs); no agent passthrough.
+    let guest = [
+        "get_interface_addresses",
+        "fs_freeze",
+        "fs_thaw",
+        "get_domain_time",
+    ];
+    f.extend(features::rpcs("guest", &guest));
     f.extend(features::rpcs(
         "guest",
-        &[
-            "get_interface_addresses",
-            "fs_freeze",
-            "fs_thaw",
-            "get_domain_time",
-            "set_domain_time",
-            "get_domain_hostname",
-        ],
+        &["set_domain_time", "get_domain_hostname"],
     ));
     f
 }

@@ -4,7 +4,9 @@
 //! `qemu-system-x86_64` guests (TCG), a real SIGKILL at several instants.
 //!
 //! * **Concurrent starts.** Eight guests are started at once and the daemon is killed 0, 20,
-//!   40, 80, 150, 300 and 700 ms later (one round each). After a restart every definition is
+//!   40, 80, 150, 300 and 700 ms later, and at instants that do not depend on the host's
+//!   speed: when the first QEMU process appears, when the first status file does, when one
+//!   start and when half of them are acknowledged (one round each). After a restart every definition is
 //!   listed with its XML unchanged, every QEMU process of this root is a guest the daemon
 //!   reports running or paused (its status file names that very pid), every guest reported
 //!   active has exactly one QEMU, no other process of the start survives (a helper, a forked
@@ -20,6 +22,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt_client::Connection;
@@ -104,9 +108,7 @@ struct RootProc {
 
 impl RootProc {
     fn is_qemu(&self) -> bool {
-        self.argv
-            .first()
-            .is_some_and(|a| a.contains("qemu-system"))
+        self.argv.first().is_some_and(|a| a.contains("qemu-system"))
     }
 
     /// The `-uuid` argument.
@@ -235,15 +237,23 @@ async fn inconsistencies(
             Err(e) => wrong.push(format!("{name}: dumpxml --inactive failed: {e}")),
         }
     }
-    let by_uuid: BTreeMap<String, String> = (0..GUESTS).map(|i| (guest_uuid(i), guest_name(i))).collect();
+    let by_uuid: BTreeMap<String, String> = (0..GUESTS)
+        .map(|i| (guest_uuid(i), guest_name(i)))
+        .collect();
     let mut qemus: BTreeMap<String, Vec<i32>> = BTreeMap::new();
     for p in procs_of(root) {
         if p.pid == daemon_pid {
             continue;
         }
-        let Some(name) = p.is_qemu().then(|| p.uuid()).flatten().and_then(|u| by_uuid.get(u))
+        let Some(name) = p
+            .is_qemu()
+            .then(|| p.uuid())
+            .flatten()
+            .and_then(|u| by_uuid.get(u))
         else {
-            wrong.push(format!("a process of this root the daemon does not run: {p:?}"));
+            wrong.push(format!(
+                "a process of this root the daemon does not run: {p:?}"
+            ));
             continue;
         };
         if !active.contains(name) {
@@ -340,49 +350,69 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
     let mut daemon = Some(daemon);
     let mut failures = Vec::new();
     let t0 = Instant::now();
-    for delay_ms in [0u64, 20, 40, 80, 150, 300, 700] {
+    let instants = [
+        KillAt::After(0),
+        KillAt::After(20),
+        KillAt::After(40),
+        KillAt::After(80),
+        KillAt::After(150),
+        KillAt::After(300),
+        KillAt::After(700),
+        KillAt::FirstQemu,
+        KillAt::FirstStatusFile,
+        KillAt::Acked(1),
+        KillAt::Acked(GUESTS / 2),
+    ];
+    for when in instants {
         let d = daemon.take().expect("a daemon runs");
         let conn = d.connect().await;
+        let acks = Arc::new(AtomicUsize::new(0));
         let starts: Vec<_> = (0..GUESTS)
             .map(|i| {
                 let conn = conn.clone();
-                tokio::spawn(async move { conn.create(&lookup(&guest_name(i)), 0).await })
+                let acks = acks.clone();
+                tokio::spawn(async move {
+                    if conn.create(&lookup(&guest_name(i)), 0).await.is_ok() {
+                        acks.fetch_add(1, Ordering::SeqCst);
+                    }
+                })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+        when.wait(&root, &acks).await;
         d.kill9();
-        let mut acked = 0;
         for s in starts {
-            if matches!(s.await, Ok(Ok(_))) {
-                acked += 1;
-            }
+            let _ = s.await;
         }
+        let acked = acks.load(Ordering::SeqCst);
         let d = Daemon::start(&root);
         let conn = d.connect().await;
         let (active, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(20)).await;
         if !wrong.is_empty() {
-            failures.push(format!("kill at {delay_ms} ms:\n  {}", wrong.join("\n  ")));
+            failures.push(format!("kill {when:?}:\n  {}", wrong.join("\n  ")));
         }
         eprintln!(
-            "kill at {delay_ms} ms: {acked} starts acknowledged, {} guests adopted",
+            "kill {when:?}: {acked} starts acknowledged, {} guests adopted",
             active.len()
         );
         // Everything the daemon adopted it can also stop: nothing of this root survives that.
         for name in &active {
             if let Err(e) = conn.destroy(&lookup(name), 0).await {
-                failures.push(format!("destroy {name} after the kill at {delay_ms} ms: {e}"));
+                failures.push(format!("destroy {name} after the kill {when:?}: {e}"));
             }
         }
         let (_, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(10)).await;
         if !wrong.is_empty() {
-            failures.push(format!("after destroying at {delay_ms} ms:\n  {}", wrong.join("\n  ")));
+            failures.push(format!(
+                "after destroying {when:?}:\n  {}",
+                wrong.join("\n  ")
+            ));
         }
         let left: Vec<RootProc> = procs_of(&root)
             .into_iter()
             .filter(|p| p.pid != d.pid())
             .collect();
         if !left.is_empty() {
-            failures.push(format!("processes left after destroy at {delay_ms} ms: {left:?}"));
+            failures.push(format!("processes left after destroy {when:?}: {left:?}"));
             for p in left {
                 let _ = nix::sys::signal::kill(
                     nix::unistd::Pid::from_raw(p.pid),
@@ -392,8 +422,48 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
         }
         daemon = Some(d);
     }
-    eprintln!("7 kill instants in {:?}", t0.elapsed());
+    eprintln!("{} kill instants in {:?}", instants.len(), t0.elapsed());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// When a round kills the daemon, counted from the moment its starts are issued.
+#[derive(Debug, Clone, Copy)]
+enum KillAt {
+    /// That many milliseconds later.
+    After(u64),
+    /// As soon as a QEMU process of the root exists (a start between exec and monitor).
+    FirstQemu,
+    /// As soon as a status file exists (a start between its first status and its end).
+    FirstStatusFile,
+    /// Once that many starts are acknowledged (the others at any step).
+    Acked(usize),
+}
+
+impl KillAt {
+    /// Waits for the instant (at most 20 s: a slow host still gets its kill).
+    async fn wait(self, root: &Path, acks: &AtomicUsize) {
+        let end = Instant::now() + Duration::from_secs(20);
+        let status_dir = root.join("run/virt/qemu");
+        loop {
+            let now = match self {
+                KillAt::After(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    return;
+                }
+                KillAt::FirstQemu => procs_of(root).iter().any(RootProc::is_qemu),
+                KillAt::FirstStatusFile => std::fs::read_dir(&status_dir)
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().ends_with(".xml")),
+                KillAt::Acked(n) => acks.load(Ordering::SeqCst) >= n,
+            };
+            if now || Instant::now() > end {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
 }
 
 /// The `<description>` a define loop's definition carries: `vN`.
@@ -490,7 +560,9 @@ async fn a_daemon_killed_during_a_define_loop_keeps_every_definition_whole() {
         for e in std::fs::read_dir(&config).into_iter().flatten().flatten() {
             let file = e.file_name().to_string_lossy().into_owned();
             if file.starts_with('.') || !(file.ends_with(".xml") || file == "autostart") {
-                failures.push(format!("kill at {delay_ms} ms: leftover in the config dir: {file}"));
+                failures.push(format!(
+                    "kill at {delay_ms} ms: leftover in the config dir: {file}"
+                ));
             }
         }
         d.kill9();

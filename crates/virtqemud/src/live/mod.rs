@@ -37,6 +37,7 @@ mod reattach;
 mod save;
 mod start;
 mod stats;
+mod unfinished;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -35,6 +35,7 @@ use super::{Active, Run};
 use crate::command;
 use crate::domains::Dom;
 use crate::host;
+use crate::journal::Journal;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
 use crate::QemuDriver;
@@ -190,6 +191,10 @@ impl QemuDriver {
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
     /// passed as an inherited descriptor to `-incoming fd:N`) when given.
+    ///
+    /// The start is journaled (`crate::journal`): the journal exists before anything of the
+    /// start does and goes once the start is complete or cleaned up, so a daemon killed
+    /// meanwhile leaves its successor every process and dir of the start to adopt or undo.
     pub(crate) async fn launch_with(
         &self,
         uuid: Uuid,
@@ -197,8 +202,33 @@ impl QemuDriver {
         flags: u32,
         incoming: Option<std::os::fd::OwnedFd>,
     ) -> DriverResult<DomainHandle> {
-        let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let lib_dir = self.domain_dir(&id.to_string(), &def.name);
+        let journal = Journal::create(&lib_dir, &def.name, id).map_err(|e| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                format!("cannot write the start journal of '{}': {e}", def.name),
+            )
+        })?;
+        let res = self
+            .launch_journaled(uuid, def, flags, incoming, id, &journal)
+            .await;
+        journal.remove();
+        res
+    }
+
+    /// [`QemuDriver::launch_with`] once the start's `journal` exists, as domain `id`.
+    async fn launch_journaled(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        flags: u32,
+        incoming: Option<std::os::fd::OwnedFd>,
+        id: u32,
+        journal: &Journal,
+    ) -> DriverResult<DomainHandle> {
+        let paused = flags & create_flags::PAUSED != 0;
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let log = self.log_dir.join(format!("{}.log", def.name));
         // The live definition gets its aliases, ports and firmware here.
@@ -243,7 +273,8 @@ impl QemuDriver {
             launch.args.push(format!("fd:{n}"));
             launch.rendered.push_str(&format!(" \\\n-incoming fd:{n}"));
         }
-        let spawned = process::spawn(launch, &log).map_err(|e| e.to_virt());
+        let spawned =
+            process::spawn(launch, &log, Some(&|p| journal.note(p))).map_err(|e| e.to_virt());
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {

@@ -707,6 +707,52 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_recorded_process_is_named_before_it_runs_and_never_runs_unrecorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("r.log");
+        let marker = dir.path().join("ran");
+        let launch = || Launch {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("touch {}; exec sleep 30", marker.display()),
+            ],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            ..Launch::default()
+        };
+        let me = std::fs::read_link("/proc/self/exe").expect("own exe");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let record = |p: Pid| {
+            // Still a copy of this process: the record comes before exec.
+            let exe = std::fs::read_link(format!("/proc/{}/exe", p.pid))?;
+            seen.lock().expect("lock").push((p, exe));
+            Ok(())
+        };
+        let (p, _) = spawn(launch(), &log, Some(&record)).expect("spawns");
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen, [(p, me)]);
+        let h = ProcHandle::open(p).expect("runs");
+        for _ in 0..200 {
+            if marker.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(marker.exists(), "it runs once recorded");
+        h.terminate(false).await.expect("terminates");
+
+        std::fs::remove_file(&marker).expect("rm");
+        let refuse = |_: Pid| Err(std::io::Error::other("disk full"));
+        let e = spawn(launch(), &log, Some(&refuse)).expect_err("refused");
+        assert!(
+            matches!(&e, ProcessError::Record { source, .. } if source.to_string() == "disk full"),
+            "{e}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!marker.exists(), "an unrecorded process never runs");
+    }
+
+    #[tokio::test]
     async fn a_reused_pid_or_zombie_is_not_the_guest() {
         let me = Pid {
             pid: std::process::id() as i32,

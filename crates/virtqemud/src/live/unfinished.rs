@@ -132,3 +132,117 @@ async fn kill(p: Pid, domain: &str) {
         tracing::error!(domain, error = %e, "cannot kill a process of the unfinished start");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use virt_core::runtime::Mode;
+    use virt_core::types::DomainLookup;
+    use virt_core::Driver;
+
+    use super::*;
+    use crate::journal::Journal;
+    use crate::process::Launch;
+
+    /// A process standing in for a QEMU (or helper) the dead daemon's start let exec.
+    fn journaled_sleeper(j: &Journal) -> Pid {
+        let launch = Launch {
+            program: "/bin/sleep".into(),
+            args: vec!["30".into()],
+            ..Launch::default()
+        };
+        let log = j.path().with_extension("log");
+        let (p, _) = process::spawn(launch, &log, Some(&|p| j.note(p))).expect("spawns");
+        p
+    }
+
+    async fn gone(p: Pid) -> bool {
+        for _ in 0..200 {
+            process::reap(p.pid);
+            if !process::is_alive(p) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_start_is_killed_cleaned_and_shut_off_as_failed() {
+        let root = tempfile::tempdir().expect("root");
+        let d = crate::tests::open(root.path(), Mode::System);
+        let xml = crate::tests::xml("u", "0b0b0b0b-0000-4000-8000-000000000001");
+        d.define_domain(&xml, 0).await.expect("define");
+        // The dead daemon's start as domain 5: journal, private and channel dirs, a process;
+        // it died before the first status file.
+        let lib = d.domain_dir("5", "u");
+        let j = Journal::create(&lib, "u", 5).expect("journal");
+        std::fs::create_dir_all(lib.join("sub")).expect("lib dir");
+        let chan = super::super::channels::channel_dir(&lib);
+        std::fs::create_dir_all(&chan).expect("channel dir");
+        std::fs::create_dir_all(&d.log_dir).expect("log dir");
+        let p = journaled_sleeper(&j);
+        // A transient domain's start that got as far as its STARTING_UP status file.
+        let tlib = d.domain_dir("6", "t");
+        let tj = Journal::create(&tlib, "t", 6).expect("journal");
+        std::fs::create_dir_all(&tlib).expect("lib dir");
+        let tp = journaled_sleeper(&tj);
+        let tdef = d
+            .parse(
+                &crate::tests::xml("t", "0b0b0b0b-0000-4000-8000-000000000002"),
+                false,
+            )
+            .expect("parse");
+        let status = Status {
+            state: StateReason::new(DomainState::Paused, reason::paused::STARTING_UP),
+            pid: tp,
+            id: 6,
+            monitor: tlib.join("monitor.sock"),
+            lib_dir: tlib.clone(),
+            log: d.log_dir.join("t.log"),
+            vcpus: vec![],
+            taps: vec![],
+            ptys: vec![],
+            balloon_kib: 0,
+            fake_reboot: false,
+            agent_timeout: None,
+            swtpm: None,
+            virtiofsd: vec![],
+            domain_xml: d.codec.format_domain(&tdef, Default::default()),
+        };
+        d.statuses.save("t", &status).expect("status");
+
+        d.start_guests().await;
+
+        assert!(gone(p).await, "the journaled process is killed");
+        assert!(gone(tp).await, "the status file's process is killed");
+        for path in [
+            j.path(),
+            &lib,
+            &chan,
+            tj.path(),
+            &tlib,
+            &d.statuses.path("t"),
+        ] {
+            assert!(!path.exists(), "{} is left", path.display());
+        }
+        let (_, state) = d
+            .domain_state(&DomainLookup::Name("u".into()), 0)
+            .await
+            .expect("u stays defined");
+        assert_eq!(
+            state,
+            StateReason::new(DomainState::Shutoff, reason::shutoff::FAILED)
+        );
+        assert!(
+            d.lookup_domain(&DomainLookup::Name("t".into()))
+                .await
+                .is_err(),
+            "a transient domain whose start was undone is forgotten"
+        );
+        assert!(d.next_id.load(Ordering::Relaxed) > 6, "IDs are not reused");
+        let log = std::fs::read_to_string(d.log_dir.join("u.log")).expect("log");
+        assert!(log.contains("shutting down, reason=failed"), "{log}");
+    }
+}

@@ -6,7 +6,7 @@
 //! * **Concurrent starts.** Eight guests are started at once and the daemon is killed 0, 20,
 //!   40, 80, 150, 300 and 700 ms later, and at instants that do not depend on the host's
 //!   speed: when the first QEMU process appears, when the first status file does, when one
-//!   start and when half of them are acknowledged (one round each). After a restart every definition is
+//!   start and when half of them are acknowledged (two rounds each). After a restart every definition is
 //!   listed with its XML unchanged, every QEMU process of this root is a guest the daemon
 //!   reports running or paused (its status file names that very pid), every guest reported
 //!   active has exactly one QEMU, no other process of the start survives (a helper, a forked
@@ -363,7 +363,8 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
         KillAt::Acked(1),
         KillAt::Acked(GUESTS / 2),
     ];
-    for when in instants {
+    // Two passes: the same instant falls on different steps of the eight starts.
+    for when in instants.iter().chain(instants.iter()).copied() {
         let d = daemon.take().expect("a daemon runs");
         let conn = d.connect().await;
         let acks = Arc::new(AtomicUsize::new(0));
@@ -422,7 +423,7 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
         }
         daemon = Some(d);
     }
-    eprintln!("{} kill instants in {:?}", instants.len(), t0.elapsed());
+    eprintln!("{} rounds in {:?}", 2 * instants.len(), t0.elapsed());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
@@ -503,9 +504,17 @@ async fn a_daemon_killed_during_a_define_loop_keeps_every_definition_whole() {
     let mut sent: BTreeMap<String, (Option<u64>, BTreeSet<u64>)> = BTreeMap::new();
     let mut version = 0u64;
     let mut failures = Vec::new();
-    for delay_ms in [0u64, 5, 15, 30, 60, 120] {
+    for delay_ms in [0u64, 5, 10, 15, 20, 30, 45, 60, 90, 120, 200] {
         let d = Daemon::start(&root);
         let conn = d.connect().await;
+        // One define first: the daemon has probed its emulator before the loop runs.
+        conn.define(&loop_xml(0, 0, version), 0)
+            .await
+            .expect("define before the loop");
+        let e = sent.entry("loop0-0".into()).or_default();
+        e.0 = Some(version);
+        e.1.insert(version);
+        version += 1;
         let tasks: Vec<_> = (0..TASKS)
             .map(|t| {
                 let conn = conn.clone();
@@ -527,8 +536,10 @@ async fn a_daemon_killed_during_a_define_loop_keeps_every_definition_whole() {
             .collect();
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         d.kill9();
+        let mut acked = 0;
         for t in tasks {
             for (name, v, ok) in t.await.expect("define task") {
+                acked += usize::from(ok);
                 let e = sent.entry(name).or_default();
                 e.1.insert(v);
                 if ok {
@@ -537,6 +548,7 @@ async fn a_daemon_killed_during_a_define_loop_keeps_every_definition_whole() {
                 version = version.max(v + 1);
             }
         }
+        eprintln!("kill at {delay_ms} ms: {acked} defines acknowledged");
         let d = Daemon::start(&root);
         let conn = d.connect().await;
         for (name, (acked, all)) in &sent {

@@ -3,15 +3,16 @@
 //! Real parts only: the `virtqemud` binary under a temporary root, real diskless
 //! `qemu-system-x86_64` guests (TCG), a real SIGKILL at several instants.
 //!
-//! * **Concurrent starts.** Eight guests are started at once and the daemon is killed 0, 20,
-//!   40, 80, 150, 300 and 700 ms later, and at instants that do not depend on the host's
-//!   speed: when the first QEMU process appears, when the first status file does, when one
-//!   start and when half of them are acknowledged (two rounds each). After a restart every definition is
-//!   listed with its XML unchanged, every QEMU process of this root is a guest the daemon
-//!   reports running or paused (its status file names that very pid), every guest reported
-//!   active has exactly one QEMU, no other process of the start survives (a helper, a forked
-//!   daemon copy that never became QEMU), and the run dir holds nothing of a start that did
-//!   not finish. Then every active guest is destroyed, which must leave no QEMU behind.
+//! * **Concurrent starts.** Eight guests are started at once (half of them paused) and the
+//!   daemon is killed 0, 20, 40, 80, 150, 300 and 700 ms later, and at instants that do not
+//!   depend on the host's speed: when the first QEMU process appears, when the first status
+//!   file does, when one start and when half of them are acknowledged (two rounds each).
+//!   After a restart every definition is listed with its XML unchanged, every QEMU process
+//!   of this root is a guest the daemon reports running or paused as its start asked (its
+//!   status file names that very pid), every guest reported active has exactly one QEMU, no
+//!   other process of the start survives (a helper, a forked daemon copy that never became
+//!   QEMU), and the run dir holds nothing of a start that did not finish (nor a temporary
+//!   file). Then every active guest is destroyed, which must leave no QEMU behind.
 //! * **A define loop.** Four tasks redefine their domains over and over; the daemon is killed
 //!   at several instants; after a restart each domain is listed with one of the definitions
 //!   the test sent (the last one acknowledged or the one in flight, never a torn one), and the
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use virt_client::Connection;
-use virt_core::proto::DomainXmlFlag;
+use virt_core::proto::{CreateDomainFlag, DomainXmlFlag};
 use virt_core::state::DomainState;
 use virt_core::types::DomainLookup;
 use virt_tests::workspace_bin;
@@ -185,6 +186,13 @@ fn guest_xml(i: usize) -> String {
     )
 }
 
+/// Whether guest `name` is started with START_PAUSED (the odd ones).
+fn starts_paused(name: &str) -> bool {
+    name.strip_prefix("crash")
+        .and_then(|n| n.parse::<usize>().ok())
+        .is_some_and(|n| n % 2 == 1)
+}
+
 fn lookup(name: &str) -> DomainLookup {
     DomainLookup::Name(name.into())
 }
@@ -217,6 +225,15 @@ async fn inconsistencies(
         seen.insert(d.name.clone());
         match st {
             DomainState::Running | DomainState::Paused => {
+                // As the start left it: the odd guests are started paused.
+                let want = if starts_paused(&d.name) {
+                    DomainState::Paused
+                } else {
+                    DomainState::Running
+                };
+                if st != want {
+                    wrong.push(format!("{} is {st:?}, started as {want:?}", d.name));
+                }
                 active.insert(d.name.clone());
             }
             DomainState::Shutoff => {}
@@ -373,7 +390,13 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
                 let conn = conn.clone();
                 let acks = acks.clone();
                 tokio::spawn(async move {
-                    if conn.create(&lookup(&guest_name(i)), 0).await.is_ok() {
+                    let name = guest_name(i);
+                    let flags = if starts_paused(&name) {
+                        CreateDomainFlag::StartPaused as u32
+                    } else {
+                        0
+                    };
+                    if conn.create(&lookup(&name), flags).await.is_ok() {
                         acks.fetch_add(1, Ordering::SeqCst);
                     }
                 })
@@ -387,7 +410,7 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
         let acked = acks.load(Ordering::SeqCst);
         let d = Daemon::start(&root);
         let conn = d.connect().await;
-        let (active, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(20)).await;
+        let (active, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(10)).await;
         if !wrong.is_empty() {
             failures.push(format!("kill {when:?}:\n  {}", wrong.join("\n  ")));
         }
@@ -401,7 +424,7 @@ async fn a_daemon_killed_during_concurrent_starts_leaves_no_unknown_qemu() {
                 failures.push(format!("destroy {name} after the kill {when:?}: {e}"));
             }
         }
-        let (_, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(10)).await;
+        let (_, wrong) = settled(&root, &conn, d.pid(), &defs, Duration::from_secs(5)).await;
         if !wrong.is_empty() {
             failures.push(format!(
                 "after destroying {when:?}:\n  {}",

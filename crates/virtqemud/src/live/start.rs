@@ -1,8 +1,10 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID, prepare the definition (`prepare.rs`, shared with
-//! domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
+//! The launch: allocate an ID, write the start journal (`crate::journal`: every process the
+//! start spawns is recorded there before it execs, so a daemon killed at any instant leaves
+//! its successor a start to adopt or undo, `unfinished.rs`), prepare the definition
+//! (`prepare.rs`, shared with domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
 //! (`channels.rs`) and the firmware resolved, the private and channel dirs, the UEFI variable
 //! store, swtpm for an emulated TPM (`external.rs`), taps), build the command line with `-S`
 //! (vCPUs stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
@@ -13,7 +15,7 @@
 //! display passwords), then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
 //! USER), the status file is saved and STARTED / BOOTED is emitted. A failure after the spawn
 //! kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event: nothing was
-//! reported started).
+//! reported started). The journal goes when the launch is over, either way.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;

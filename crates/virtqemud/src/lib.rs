@@ -75,6 +75,8 @@ pub mod firmware;
 pub mod host;
 /// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
 mod hostdev;
+/// The start journal: every process a start spawns, on disk before it runs.
+pub mod journal;
 mod live;
 /// Guest RAM on the host: hugetlbfs mounts and dirs, memory backing files, free huge pages.
 mod memory;

@@ -41,7 +41,7 @@ pub(crate) fn fake_emulator() -> &'static std::path::Path {
     bin
 }
 
-fn xml(name: &str, uuid: &str) -> String {
+pub(crate) fn xml(name: &str, uuid: &str) -> String {
     format!(
         "<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>\
          <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>\

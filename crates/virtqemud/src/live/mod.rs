@@ -37,6 +37,7 @@ mod reattach;
 mod save;
 mod start;
 pub(crate) mod stats;
+mod unfinished;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

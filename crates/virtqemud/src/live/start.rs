@@ -320,13 +320,25 @@ impl QemuDriver {
             swtpm: swtpm.map(|s| s.keep()),
             virtiofsd: virtiofsd.keep(),
         };
-        {
+        let vanished = {
             let mut st = self.lock();
-            let dom = st.by_uuid.get_mut(&uuid).ok_or_else(|| {
-                internal(format!("domain '{}' vanished while starting", def.name))
-            })?;
-            dom.run = Some(run);
-            self.save_status(dom);
+            match st.by_uuid.get_mut(&uuid) {
+                Some(dom) => {
+                    dom.run = Some(run);
+                    self.save_status(dom);
+                    None
+                }
+                None => Some(run),
+            }
+        };
+        if let Some(run) = vanished {
+            // Nothing else knows this run: stop what the start ran before answering.
+            self.release_run(run, &def.name, None, reason::shutoff::FAILED)
+                .await;
+            return Err(internal(format!(
+                "domain '{}' vanished while starting",
+                def.name
+            )));
         }
         match self
             .setup(

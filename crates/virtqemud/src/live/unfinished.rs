@@ -137,9 +137,9 @@ async fn kill(p: Pid, domain: &str) {
 mod tests {
     use std::time::Duration;
 
+    use virt_core::driver::prelude::*;
     use virt_core::runtime::Mode;
     use virt_core::types::DomainLookup;
-    use virt_core::driver::prelude::*;
 
     use super::*;
     use crate::journal::Journal;

@@ -661,6 +661,16 @@ async fn bulk_stats_cover_running_and_shut_off_domains() {
     // SeaBIOS idles on HLT once it finds nothing to boot: the time is there and does not go
     // back (tests/tests/qemu_guests.rs checks that it grows with a busy guest).
     assert!(t0 > 0 && t1 >= t0, "cpu.time: {t0} -> {t1}");
+    // dominfo's CPU time comes from the same source as cpu.time: read between two stats, it
+    // lies between them (one source cannot run ahead of the other).
+    let (_, info) = d.domain_info(&name("g1")).await.expect("info");
+    let recs = d.all_domain_stats(2, 16).await.expect("cpu group");
+    let t2 = param(&recs[0], "cpu.time").expect("cpu.time");
+    assert!(
+        t1 <= info.cpu_time_ns && info.cpu_time_ns <= t2,
+        "dominfo {} outside domstats {t1}..{t2}",
+        info.cpu_time_ns
+    );
     let t = Instant::now();
     let recs = d
         .list_domain_stats(&[name("g1")], 0, 1 << 29)

@@ -99,8 +99,13 @@ def main():
 
     # 8. Read the sequence first, act, then subscribe from it; and filter by a future name.
     nxt = ev.GetEventSequence(event_pb2.GetEventSequenceRequest(), metadata=URI).next_sequence
+    # The subscription reaches the daemon asynchronously: from_sequence makes it see the events
+    # from `nxt` on whatever the race, which is what the sequence number is for.
     later = ev.StreamEvents(
-        event_pb2.StreamEventsRequest(domain=common_pb2.DomainRef(name="pyc1")), metadata=URI
+        event_pb2.StreamEventsRequest(
+            domain=common_pb2.DomainRef(name="pyc1"), from_sequence=nxt
+        ),
+        metadata=URI,
     )
     xml = (
         "<domain type='test'><name>pyc1</name><memory unit='MiB'>64</memory>"

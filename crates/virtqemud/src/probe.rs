@@ -340,17 +340,30 @@ struct Run {
 struct ProbeDir(PathBuf);
 
 impl ProbeDir {
+    /// A fresh private directory. Names carry the pid, the time and a counter; one taken
+    /// already (left by a daemon killed mid-probe whose pid this process now has) is passed
+    /// over for the next.
     fn new() -> std::io::Result<ProbeDir> {
         use std::os::unix::fs::DirBuilderExt;
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "virtqemud-probe-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        Ok(ProbeDir(dir))
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut last = None;
+        for _ in 0..64 {
+            let dir = std::env::temp_dir().join(format!(
+                "virtqemud-probe-{}-{nanos}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(ProbeDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AlreadyExists)))
     }
 }
 

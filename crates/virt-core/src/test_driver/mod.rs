@@ -35,7 +35,7 @@ use crate::events::{EventBus, EventSubscription};
 use crate::guest::{AddressSource, DomainInterface};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
 use crate::proto::domain_event::Payload;
-use crate::service::{DaemonInfo, DriverRegistry};
+use crate::registry::{DaemonInfo, DriverRegistry};
 use crate::state::{DomainState, StateReason};
 use crate::types::{
     DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, SnapshotInfo, StatsRecord,
@@ -541,9 +541,9 @@ impl TestRegistry {
     }
 }
 
-/// What the test driver serves beyond the baseline (see [`crate::service::features`]).
+/// What the test driver serves beyond the baseline (see [`crate::features`]).
 fn test_features() -> Vec<String> {
-    use crate::service::features::{self, CONSOLE, EVENTS_RESUME, SNAPSHOTS};
+    use crate::features::{self, CONSOLE, EVENTS_RESUME, SNAPSHOTS};
     let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into(), SNAPSHOTS.into()];
     // libvirt 9.0's test driver serves the state group only (stats.rs).
     f.extend(features::stats_groups(

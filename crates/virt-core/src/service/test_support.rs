@@ -1,5 +1,5 @@
 //! A stub `ConnectService` for the runtime's tests: it reports the caller's
-//! [`ConnectionInfo`](super::ConnectionInfo) and can be slow on purpose.
+//! [`ConnectionInfo`](crate::readonly::ConnectionInfo) and can be slow on purpose.
 
 use std::path::Path;
 use std::time::Duration;
@@ -58,7 +58,10 @@ type Res<T> = Result<Response<T>, Status>;
 #[tonic::async_trait]
 impl ConnectService for StubConnect {
     async fn get_version(&self, req: Request<GetVersionRequest>) -> Res<GetVersionResponse> {
-        let info = req.extensions().get::<super::ConnectionInfo>().copied();
+        let info = req
+            .extensions()
+            .get::<crate::readonly::ConnectionInfo>()
+            .copied();
         let Some(info) = info else {
             return Err(Status::internal("no ConnectionInfo in the request"));
         };

@@ -37,7 +37,7 @@ pub mod stdio;
 
 use std::sync::Arc;
 
-use virt_core::service::{DaemonInfo, DriverRegistry};
+use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::test_driver::TestRegistry;
 use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use virt_core::service::{DaemonInfo, DriverRegistry};
+use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::uri::ConnectUri;
 use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
 
@@ -38,11 +38,11 @@ impl QemuRegistry {
     }
 }
 
-/// What virtqemud serves beyond the baseline (see [`virt_core::service::features`]): event
+/// What virtqemud serves beyond the baseline (see [`virt_core::features`]): event
 /// resume, the console, the stats groups it fills, save / restore / managed save and every
 /// guest agent call. No snapshots yet.
 pub fn qemu_features() -> Vec<String> {
-    use virt_core::service::features::{self, CONSOLE, EVENTS_RESUME};
+    use virt_core::features::{self, CONSOLE, EVENTS_RESUME};
     let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into()];
     f.extend(features::stats_groups(crate::live::stats::SUPPORTED));
     f.extend(features::rpcs("event", &["get_event_sequence"]));

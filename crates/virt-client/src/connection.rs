@@ -34,6 +34,7 @@ use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 use tower::{service_fn, Layer};
 
+use virt_core::paths::{Mode, Paths};
 use virt_core::proto::connect_service_client::ConnectServiceClient;
 use virt_core::proto::console_service_client::ConsoleServiceClient;
 use virt_core::proto::domain_service_client::DomainServiceClient;
@@ -41,7 +42,6 @@ use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
-use virt_core::paths::{Mode, Paths};
 use virt_core::test_driver::TestRegistry;
 use virt_core::uri::probe::{probe_default_uri, Probed};
 use virt_core::uri::{ConnectUri, Transport, UriResolver};

@@ -25,8 +25,8 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::service::Routes;
 use tower::{Layer, ServiceExt};
-use virt_core::readonly::ConnectionLayer;
 use virt_core::readonly::ConnectionInfo;
+use virt_core::readonly::ConnectionLayer;
 use virt_core::registry::URI_METADATA;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::EventItem;
 use virt_core::proto::domain_event::Payload;
-use virt_core::runtime::{Mode, Paths};
 use virt_core::registry::DriverRegistry;
+use virt_core::runtime::{Mode, Paths};
 use virt_core::types::DomainLookup;
 use virt_core::{Driver, ErrorCode};
 

@@ -19,7 +19,7 @@ use super::*;
 use crate::paths::Mode;
 use crate::proto::connect_service_client::ConnectServiceClient;
 use crate::proto::{GetDomainCapabilitiesRequest, GetHostnameRequest};
-use crate::service::test_support::{stub_routes, unix_channel, version_tag, StubConnect};
+use crate::runtime::test_support::{stub_routes, unix_channel, version_tag, StubConnect};
 
 const NAME: &str = "virttest";
 

@@ -60,6 +60,8 @@ mod daemon;
 pub mod listener;
 pub mod notify;
 pub mod services;
+#[cfg(test)]
+mod test_support;
 pub mod tls;
 
 use std::path::PathBuf;

@@ -1,16 +1,11 @@
-//! A stub `ConnectService` for the runtime's tests: it reports the caller's
-//! [`ConnectionInfo`](crate::readonly::ConnectionInfo) and can be slow on purpose.
+//! A stub `ConnectService` for the embedded channel's and the runtime's tests: it reports the
+//! caller's [`ConnectionInfo`](crate::readonly::ConnectionInfo) and can be slow on purpose.
 
-use std::path::Path;
 use std::time::Duration;
-
-use tokio::net::UnixStream;
-use tonic::transport::{Channel, Endpoint, Uri};
 
 use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
-use crate::proto::connect_service_client::ConnectServiceClient;
 use crate::proto::connect_service_server::{ConnectService, ConnectServiceServer};
 use crate::proto::*;
 
@@ -26,31 +21,6 @@ pub struct StubConnect {
 /// Routes holding only the stub.
 pub fn stub_routes(stub: StubConnect) -> Routes {
     Routes::new(ConnectServiceServer::new(stub))
-}
-
-/// A channel to the gRPC server on the UNIX socket `path`.
-pub async fn unix_channel(path: &Path) -> Result<Channel, tonic::transport::Error> {
-    let path = path.to_path_buf();
-    Endpoint::from_static("http://localhost")
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let path = path.clone();
-            async move {
-                Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(
-                    UnixStream::connect(path).await?,
-                ))
-            }
-        }))
-        .await
-}
-
-/// The stub's GetVersion answer over `ch`: `read_only=BOOL`.
-pub async fn version_tag(ch: &Channel) -> String {
-    ConnectServiceClient::new(ch.clone())
-        .get_version(GetVersionRequest {})
-        .await
-        .expect("GetVersion")
-        .into_inner()
-        .hypervisor_type
 }
 
 type Res<T> = Result<Response<T>, Status>;

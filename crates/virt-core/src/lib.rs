@@ -37,55 +37,34 @@
 
 /// The libvirt API name each gRPC method follows.
 pub mod api_names;
-/// The `Driver` trait: one hypervisor connection's operations.
 pub mod driver;
-/// libvirt's error numbers and domains, and [`VirtError`].
 pub mod error;
-/// Domain events, the event bus and its on-disk store.
 pub mod events;
-/// The feature strings a daemon lists in `Info`.
 pub mod features;
-/// Atomic file writes.
 pub mod fsutil;
-/// Guest-side vocabulary: interfaces and their addresses.
 pub mod guest;
-/// What a driver honours of a definition.
 pub mod honour;
-/// JSON text as libvirt prints it.
 pub mod jsontext;
-/// The driver kit: libvirt's rules written once for every driver.
 pub mod kit;
-/// The domain model.
 pub mod model;
-/// Where a daemon keeps its files: config, state and run directories, socket names.
 pub mod paths;
-/// Conversions between the proto messages and the driver vocabulary.
 pub mod proto_conv;
-/// Read-only enforcement: the allowlist and the per-connection tower layer.
 pub mod readonly;
-/// Which driver serves a connection URI ([`registry::DriverRegistry`]).
 pub mod registry;
 /// The daemon runtime: listeners, socket activation, sd_notify, TLS, health, shutdown.
 #[cfg(feature = "server")]
 pub mod runtime;
-/// The gRPC services, as thin adapters over the `Driver` trait; the in-process channel.
 #[cfg(feature = "embedded")]
 pub mod service;
-/// Domain states and reasons.
 pub mod state;
 /// libvirt errors to gRPC statuses and back.
 pub mod status;
-/// The in-memory test driver.
 pub mod test_driver;
-/// Reading TLS certificates, keys and CA roots from PEM files.
 pub mod tls;
-/// Plain data the Driver trait speaks.
 pub mod types;
 /// Connection URIs: grammar, transports, default-URI and alias resolution.
 pub mod uri;
-/// Domain UUIDs.
 pub mod uuid;
-/// The XML codec seam.
 pub mod xml;
 
 pub mod proto {

@@ -1,6 +1,6 @@
 //! Reading TLS material from PEM files: certificates, private keys and CA roots, each error
 //! naming the file. The `qemu+tls://` client and the daemon's TLS listener
-//! ([`crate::runtime::tls`], feature `server`) both load their files here; this half needs
+//! (`runtime::tls`, feature `server`) both load their files here; this half needs
 //! rustls only, no server stack.
 
 use std::path::{Path, PathBuf};

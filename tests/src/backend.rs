@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use virt_core::driver::prelude::*;
 use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::runtime::{Daemon, Mode, Paths, RuntimeError};
 use virt_core::test_driver::TestRegistry;
-use virt_core::{Driver, VirtError};
+use virt_core::VirtError;
 
 /// A registry that serves every URI with one test driver, reporting `driver` in Info.
 pub struct AnyUri {

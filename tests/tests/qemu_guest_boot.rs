@@ -160,7 +160,7 @@ impl Booted {
 
 /// Boots the test guest (TCG, 128 MiB, serial pty) with `devices` added, from the command
 /// line `build` makes, and waits for the ready marker on the console.
-fn boot(devices: &str, taps: Vec<virtqemud::net::TapDevice>) -> Booted {
+fn boot(devices: &str, taps: Vec<virtqemud::tap::TapDevice>) -> Booted {
     let guest = test_guest().expect("test guest");
     let dir = tempfile::tempdir().expect("tempdir");
     let xml = format!(
@@ -273,7 +273,7 @@ struct Bridge(String);
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = virtqemud::net::delete_bridge(&self.0);
+        let _ = virtqemud::tap::delete_bridge(&self.0);
     }
 }
 
@@ -297,7 +297,7 @@ fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     ignore = "needs root, /dev/net/tun and QEMU; run with --features qemu-tests"
 )]
 fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
-    use virtqemud::net::{create_bridge, create_tap, delete_tap, Mac};
+    use virtqemud::tap::{create_bridge, create_tap, delete_tap, Mac};
     let bridge = Bridge(format!("vtbr{}", std::process::id() % 100_000));
     create_bridge(&bridge.0).expect("bridge");
     let mac: Mac = "52:54:00:12:34:56".parse().expect("mac");
@@ -324,7 +324,7 @@ fn tap_on_a_real_bridge_is_passed_to_qemu_and_carries_guest_traffic() {
          <devices>{nic}<interface type='user'/></devices></domain>"
     ))
     .expect("parse");
-    let mut taps = virtqemud::net::taps_for(&probe).expect("taps for the definition");
+    let mut taps = virtqemud::tap::taps_for(&probe).expect("taps for the definition");
     assert_eq!(
         taps.len(),
         1,

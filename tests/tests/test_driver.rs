@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use virt_core::driver::prelude::*;
 use virt_core::state::{reason, DomainState};
 use virt_core::test_driver::{TestDriver, TestRegistry};
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 use virt_tests::domain_xml;
 
 fn driver() -> TestDriver {

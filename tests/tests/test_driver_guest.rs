@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::guest::{AddressSource, DomainInterface, IpAddrType, IpAddress};
 use virt_core::test_driver::TestDriver;
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 /// libvirt's test driver's initial guest clock.
 const TEST_TIME: i64 = 627_319_920;

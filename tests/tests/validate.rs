@@ -159,9 +159,15 @@ async fn invalid_xml_is_invalid_argument_with_xpath_violations() {
     assert_eq!(violations(&st)[0].0, "/domain/vcpu/@frob");
 
     // Errors that name no place in the document are still located.
+    // XML that is not well-formed: the request's `xml` field, at a line and column.
     let st = fails_alike(&mut c, "<domain type='test'><name>x</name>").await;
     assert_eq!(st.code(), Code::InvalidArgument);
-    assert_eq!(violations(&st)[0].0, "/");
+    assert_eq!(violations(&st)[0].0, "xml");
+    assert!(
+        violations(&st)[0].1.starts_with("line 1, column "),
+        "{:?}",
+        violations(&st)
+    );
     let no_name = domain_xml("bad3").replace("<name>bad3</name>", "");
     let st = fails_alike(&mut c, &no_name).await;
     assert_eq!(st.code(), Code::InvalidArgument);

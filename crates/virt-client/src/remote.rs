@@ -283,9 +283,15 @@ pub async fn ssh_channel(
         ))
     })
     .await?;
+    // The probe names the connection's URI as every call does: a proxy without a default URI
+    // refuses a call that names none.
+    let mut req = tonic::Request::new(virt_core::proto::GetVersionRequest {});
+    if let Ok(v) = tonic::metadata::AsciiMetadataValue::try_from(uri.daemon_uri().as_str()) {
+        req.metadata_mut().insert("virt-uri", v);
+    }
     let probe =
         virt_core::proto::connect_service_client::ConnectServiceClient::new(channel.clone())
-            .get_version(virt_core::proto::GetVersionRequest {})
+            .get_version(req)
             .await;
     match probe {
         Err(status)

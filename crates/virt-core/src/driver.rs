@@ -43,10 +43,10 @@ macro_rules! unsupported {
     };
 }
 
-/// One hypervisor connection. Implemented by the test driver, virtqemud, virtxend, virtlxcd.
+/// Connection and host facts: who the driver is, what the host and its hypervisor offer.
 #[async_trait::async_trait]
 #[allow(unused_variables)]
-pub trait Driver: Send + Sync + 'static {
+pub trait Host: Send + Sync + 'static {
     /// The error domain this driver reports from (TEST, QEMU, LXC, LIBXL).
     fn error_domain(&self) -> ErrorDomain;
 
@@ -112,7 +112,12 @@ pub trait Driver: Send + Sync + 'static {
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok((String::new(), String::new()))
     }
+}
 
+/// Domains as definitions: lookup, list, define, validate, undefine, info, state, XML, autostart.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Definitions: Host {
     /// Resolves a domain. libvirt: virDomainLookupBy*.
     async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle>;
 
@@ -124,7 +129,7 @@ pub trait Driver: Send + Sync + 'static {
         unsupported!(self, "virDomainDefineXMLFlags")
     }
 
-    /// Checks `xml` as [`Driver::define_domain`] with the VALIDATE flag would, defining
+    /// Checks `xml` as [`Definitions::define_domain`] with the VALIDATE flag would, defining
     /// nothing, and returns the effective configuration. Failures carry every problem as a
     /// [`crate::error::Violation`] with its XPath; a name or UUID clash is a violation on
     /// `/domain/name` or `/domain/uuid`. libvirt: virDomainDefineXMLFlags with
@@ -138,6 +143,40 @@ pub trait Driver: Send + Sync + 'static {
         unsupported!(self, "virDomainUndefineFlags")
     }
 
+    /// dominfo facts. libvirt: virDomainGetInfo and friends.
+    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        unsupported!(self, "virDomainGetInfo")
+    }
+
+    /// State and reason. libvirt: virDomainGetState.
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        unsupported!(self, "virDomainGetState")
+    }
+
+    /// Domain XML. libvirt: virDomainGetXMLDesc.
+    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainGetXMLDesc")
+    }
+
+    /// Autostart. libvirt: virDomainGetAutostart.
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        unsupported!(self, "virDomainGetAutostart")
+    }
+
+    /// Autostart. libvirt: virDomainSetAutostart.
+    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetAutostart")
+    }
+}
+
+/// Running domains: start, create, shutdown, destroy, reboot, reset, suspend, resume.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Lifecycle: Host {
     /// Starts a defined domain. libvirt: virDomainCreateWithFlags.
     async fn create_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainCreateWithFlags")
@@ -177,26 +216,12 @@ pub trait Driver: Send + Sync + 'static {
     async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainResume")
     }
+}
 
-    /// dominfo facts. libvirt: virDomainGetInfo and friends.
-    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
-        unsupported!(self, "virDomainGetInfo")
-    }
-
-    /// State and reason. libvirt: virDomainGetState.
-    async fn domain_state(
-        &self,
-        dom: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<(DomainHandle, StateReason)> {
-        unsupported!(self, "virDomainGetState")
-    }
-
-    /// Domain XML. libvirt: virDomainGetXMLDesc.
-    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
-        unsupported!(self, "virDomainGetXMLDesc")
-    }
-
+/// Changing a domain: memory, vCPUs, devices (libvirt's modification-impact calls).
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Resources: Host {
     /// Memory. libvirt: virDomainSetMemoryFlags.
     async fn set_domain_memory(
         &self,
@@ -243,17 +268,12 @@ pub trait Driver: Send + Sync + 'static {
     async fn update_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
         unsupported!(self, "virDomainUpdateDeviceFlags")
     }
+}
 
-    /// Autostart. libvirt: virDomainGetAutostart.
-    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
-        unsupported!(self, "virDomainGetAutostart")
-    }
-
-    /// Autostart. libvirt: virDomainSetAutostart.
-    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
-        unsupported!(self, "virDomainSetAutostart")
-    }
-
+/// Saving a running domain's memory to a file and back, managed or not.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait SaveRestore: Host {
     /// Managed save. libvirt: virDomainManagedSave.
     async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
         unsupported!(self, "virDomainManagedSave")
@@ -289,7 +309,12 @@ pub trait Driver: Send + Sync + 'static {
     ) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainRestoreFlags")
     }
+}
 
+/// Snapshots of a domain and their tree.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Snapshots: Host {
     /// libvirt: virDomainSnapshotCreateXML.
     async fn create_snapshot(
         &self,
@@ -338,7 +363,12 @@ pub trait Driver: Send + Sync + 'static {
     ) -> DriverResult<()> {
         unsupported!(self, "virDomainSnapshotDelete")
     }
+}
 
+/// Watching domains: bulk statistics and lifecycle (and other) events.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Monitoring: Host {
     /// Bulk stats of every domain matching `flags`. libvirt: virConnectGetAllDomainStats.
     async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         unsupported!(self, "virConnectGetAllDomainStats")
@@ -364,11 +394,16 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// The sequence number the next event will get (libvirt: none). Every driver whose
-    /// [`Driver::subscribe_events`] works has it: it is where a live-only subscription starts.
+    /// [`Monitoring::subscribe_events`] works has it: it is where a live-only subscription starts.
     async fn get_event_sequence(&self) -> DriverResult<u64> {
         Ok(self.subscribe_events(None).await?.next_sequence())
     }
+}
 
+/// A domain's serial console as a byte stream.
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait Consoles: Host {
     /// Opens a console. libvirt: virDomainOpenConsole.
     async fn open_console(
         &self,
@@ -378,7 +413,12 @@ pub trait Driver: Send + Sync + 'static {
     ) -> DriverResult<ConsoleStream> {
         unsupported!(self, "virDomainOpenConsole")
     }
+}
 
+/// Calls answered by the guest's agent (addresses, filesystems, time, info).
+#[async_trait::async_trait]
+#[allow(unused_variables)]
+pub trait GuestAgent: Host {
     /// The guest's interfaces and addresses from `source`. libvirt: virDomainInterfaceAddresses.
     async fn interface_addresses(
         &self,
@@ -458,7 +498,7 @@ pub trait Driver: Send + Sync + 'static {
     }
 
     /// Sets how long the domain's agent calls wait (libvirt's number, as
-    /// [`Driver::qemu_agent_command`]). libvirt: virDomainAgentSetResponseTimeout.
+    /// [`GuestAgent::qemu_agent_command`]). libvirt: virDomainAgentSetResponseTimeout.
     async fn set_agent_response_timeout(
         &self,
         dom: &DomainLookup,
@@ -467,4 +507,44 @@ pub trait Driver: Send + Sync + 'static {
     ) -> DriverResult<()> {
         unsupported!(self, "virDomainAgentSetResponseTimeout")
     }
+}
+
+/// One hypervisor connection: every capability, each a trait of its own with libvirt's
+/// NO_SUPPORT as the default of every optional call, so a driver implements the calls it has
+/// (an empty `impl Snapshots for X {}` takes all the defaults). Implemented by the test driver,
+/// virtqemud, and the LXC and Xen daemons to come; the gRPC services hold an `Arc<dyn Driver>`
+/// and bring the capability traits into scope with [`prelude`].
+pub trait Driver:
+    Host
+    + Definitions
+    + Lifecycle
+    + Resources
+    + SaveRestore
+    + Snapshots
+    + Monitoring
+    + Consoles
+    + GuestAgent
+{
+}
+
+impl<
+        T: Host
+            + Definitions
+            + Lifecycle
+            + Resources
+            + SaveRestore
+            + Snapshots
+            + Monitoring
+            + Consoles
+            + GuestAgent,
+    > Driver for T
+{
+}
+
+/// The capability traits, to call a driver's methods: `use virt_core::driver::prelude::*;`.
+pub mod prelude {
+    pub use super::{
+        Consoles, Definitions, Driver, GuestAgent, Host, Lifecycle, Monitoring, Resources,
+        SaveRestore, Snapshots,
+    };
 }

@@ -36,6 +36,32 @@ pub fn stats_groups(groups: u32) -> Vec<String> {
         .collect()
 }
 
+/// What every driver daemon on the shared runtime serves, whatever its hypervisor: event resume
+/// and the current sequence number (the event bus is shared code), the console, and the stats
+/// groups `groups` it fills.
+pub fn base(groups: u32) -> Vec<String> {
+    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into()];
+    f.extend(stats_groups(groups));
+    f.extend(rpcs("event", &["get_event_sequence"]));
+    f
+}
+
+/// The DomainService rpcs of save, restore and managed save.
+pub const SAVE_RESTORE: &[&str] = &["save_domain", "restore_domain", "managed_save"];
+
+/// Every GuestService rpc (a driver whose guests run libvirt's guest agent).
+pub const GUEST_AGENT: &[&str] = &[
+    "get_interface_addresses",
+    "fs_freeze",
+    "fs_thaw",
+    "get_domain_time",
+    "set_domain_time",
+    "get_guest_info",
+    "get_domain_hostname",
+    "qemu_agent_command",
+    "set_agent_response_timeout",
+];
+
 /// `<service>.<rpc>` for each of `rpcs` (snake_case rpc names) of `service` (`guest`).
 pub fn rpcs(service: &str, rpcs: &[&str]) -> Vec<String> {
     rpcs.iter().map(|r| format!("{service}.{r}")).collect()

@@ -37,9 +37,10 @@ pub mod stdio;
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::test_driver::TestRegistry;
-use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 pub use config::ProxyConfig;
 pub use forward::Proxy;

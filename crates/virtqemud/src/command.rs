@@ -31,7 +31,7 @@
 //!   sends `cont` after setup; the caller decides here.
 //! * The monitor is a listening UNIX socket QEMU creates at [`LaunchContext::monitor`]
 //!   (`server=on,wait=off`), not a pre-bound descriptor.
-//! * Tap devices are opened by the daemon ([`crate::net`]); their descriptors are duplicated
+//! * Tap devices are opened by the daemon ([`crate::tap`]); their descriptors are duplicated
 //!   into [`QemuCommand::fds`] at child numbers 3, 4, ... in interface order, and named in
 //!   `-netdev {"type":"tap","fd":"N"}`.
 //! * VNC with `autoport` listens on the first free display from :0 (`to=99`): QEMU picks the
@@ -54,7 +54,7 @@ use virt_core::model::enums::{ClockOffset, CpuFeaturePolicy, CpuMode, TickPolicy
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
-use crate::net::TapDevice;
+use crate::tap::TapDevice;
 
 mod channel;
 mod chardev;

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use virt_core::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
+use virt_core::driver::prelude::*;
+use virt_core::driver::{ConsoleStream, DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::{EventBus, EventSubscription};
 use virt_core::guest::{AddressSource, DomainInterface};
@@ -22,7 +23,7 @@ use virt_core::VirtError;
 use crate::domains::{Dom, Domains};
 use crate::host;
 use crate::probe::{ProbedEmulators, QemuCaps};
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::store::ConfigStore;
 
 /// How many recent events the bus keeps (and persists) for clients that resume.
@@ -312,7 +313,7 @@ impl QemuDriver {
 }
 
 #[async_trait::async_trait]
-impl Driver for QemuDriver {
+impl Host for QemuDriver {
     fn error_domain(&self) -> ErrorDomain {
         ErrorDomain::Qemu
     }
@@ -366,7 +367,10 @@ impl Driver for QemuDriver {
     async fn max_vcpus(&self, virt_type: &str) -> DriverResult<u32> {
         self.max_vcpus_of(virt_type).await
     }
+}
 
+#[async_trait::async_trait]
+impl Definitions for QemuDriver {
     async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
         Ok(self.lock().get(lookup)?.handle())
     }
@@ -392,6 +396,36 @@ impl Driver for QemuDriver {
         self.undefine(dom, flags)
     }
 
+    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        self.info(dom)
+    }
+
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        self.check_flags(flags, 0, "qemuDomainGetState")?;
+        let st = self.lock();
+        let d = st.get(dom)?;
+        Ok((d.handle(), d.state()))
+    }
+
+    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        self.xml(dom, flags)
+    }
+
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(dom)?.autostart)
+    }
+
+    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
+        self.set_autostart_flag(dom, autostart)
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for QemuDriver {
     async fn create_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
         self.start(dom, flags).await
     }
@@ -423,7 +457,10 @@ impl Driver for QemuDriver {
     async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
         self.resume(dom).await
     }
+}
 
+#[async_trait::async_trait]
+impl Resources for QemuDriver {
     async fn set_domain_memory(
         &self,
         dom: &DomainLookup,
@@ -459,34 +496,10 @@ impl Driver for QemuDriver {
     ) -> DriverResult<bool> {
         self.detach(dom, xml, alias, flags).await
     }
+}
 
-    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
-        self.info(dom)
-    }
-
-    async fn domain_state(
-        &self,
-        dom: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<(DomainHandle, StateReason)> {
-        self.check_flags(flags, 0, "qemuDomainGetState")?;
-        let st = self.lock();
-        let d = st.get(dom)?;
-        Ok((d.handle(), d.state()))
-    }
-
-    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
-        self.xml(dom, flags)
-    }
-
-    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
-        Ok(self.lock().get(dom)?.autostart)
-    }
-
-    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
-        self.set_autostart_flag(dom, autostart)
-    }
-
+#[async_trait::async_trait]
+impl SaveRestore for QemuDriver {
     async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
         self.managed_save_domain(dom, flags).await
     }
@@ -532,7 +545,12 @@ impl Driver for QemuDriver {
     ) -> DriverResult<DomainHandle> {
         self.restore(path, xml, flags).await
     }
+}
 
+impl Snapshots for QemuDriver {}
+
+#[async_trait::async_trait]
+impl Monitoring for QemuDriver {
     async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.all_stats(stats, flags).await
     }
@@ -552,7 +570,10 @@ impl Driver for QemuDriver {
     ) -> DriverResult<EventSubscription> {
         self.bus.subscribe_checked(from_sequence, ErrorDomain::Qemu)
     }
+}
 
+#[async_trait::async_trait]
+impl Consoles for QemuDriver {
     async fn open_console(
         &self,
         dom: &DomainLookup,
@@ -561,7 +582,10 @@ impl Driver for QemuDriver {
     ) -> DriverResult<ConsoleStream> {
         self.console(dom, dev_name, flags)
     }
+}
 
+#[async_trait::async_trait]
+impl GuestAgent for QemuDriver {
     async fn interface_addresses(
         &self,
         dom: &DomainLookup,

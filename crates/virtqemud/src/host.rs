@@ -845,8 +845,8 @@ mod tests {
 
     /// The stored definition of `name` turns into a QEMU command line for `dc`'s emulator.
     async fn builds(d: &crate::QemuDriver, name: &str, dc: &DomainCapabilities) {
+        use virt_core::driver::prelude::*;
         use virt_core::xml::DomainXmlCodec;
-        use virt_core::Driver;
         let lookup = virt_core::types::DomainLookup::Name(name.into());
         let xml = d.domain_xml(&lookup, 0).await.expect("stored definition");
         let def = virt_xml::LibvirtXml.parse_domain(&xml).expect("parse");
@@ -871,8 +871,8 @@ mod tests {
     /// from `dc` and refused by define naming the value.
     async fn published_values_are_exactly_what_define_accepts(dc: &DomainCapabilities) {
         use std::sync::Arc;
+        use virt_core::driver::prelude::*;
         use virt_core::runtime::{Mode, Paths};
-        use virt_core::Driver;
         let root = tempfile::tempdir().expect("root");
         let d = crate::QemuDriver::open(
             &Paths::resolve(Some(root.path()), Mode::System),
@@ -1030,8 +1030,8 @@ mod tests {
     #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
     async fn driver_domain_caps_of_real_qemu_tie_to_define() {
         use std::sync::Arc;
+        use virt_core::driver::prelude::*;
         use virt_core::runtime::{Mode, Paths};
-        use virt_core::Driver;
         let root = tempfile::tempdir().expect("root");
         let d = crate::QemuDriver::open(
             &Paths::resolve(Some(root.path()), Mode::System),

@@ -8,7 +8,7 @@
 //! * [`process`]: QEMU in its own session, its output appended to `LOG/NAME.log` (`LOG` is
 //!   `ROOT/var/log/virt/qemu` under `--root`, `/var/log/virt/qemu` for the system instance,
 //!   `STATE/qemu/log` for a session), identified by pid + start time, killed as libvirt does;
-//! * [`status`]: `RUN/qemu/NAME.xml` per running domain (libvirt's domstatus shape), rewritten
+//! * [`status_file`]: `RUN/qemu/NAME.xml` per running domain (libvirt's domstatus shape), rewritten
 //!   atomically on every state change, so a restarted daemon reattaches;
 //! * `live` (private): start / create (transient) / shutdown / reboot / reset / destroy /
 //!   suspend / resume, save / managed save / restore (libvirt's image header, migration to
@@ -17,7 +17,7 @@
 //!   start ([`QemuDriver::start_guests`]); channel sockets and states, and the guest agent
 //!   APIs (interface addresses, file system freeze, guest time and info, raw commands, agent
 //!   shutdown and reboot) under their own agent job;
-//! * [`command`], [`net`], [`qmp`], [`agent`], [`probe`], [`stats`]: the command line, tap
+//! * [`command`], [`tap`], [`qmp`], [`agent`], [`probe`], [`stats`]: the command line, tap
 //!   devices, the QMP client, the guest agent client, capability probing and per-guest stats
 //!   those build on;
 //! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
@@ -68,17 +68,18 @@ mod cputune;
 /// What a define checks, with libvirt's codes and texts: the emulator, device and
 /// lifecycle rules, tuning rules.
 mod define;
+mod definitions;
 mod domains;
 mod driver;
 pub mod firmware;
 pub mod host;
 /// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
 mod hostdev;
+/// The start journal: every process a start spawns, on disk before it runs.
+pub mod journal;
 mod live;
 /// Guest RAM on the host: hugetlbfs mounts and dirs, memory backing files, free huge pages.
 mod memory;
-pub mod net;
-mod ops;
 /// What the QEMU driver fills into a definition at define time.
 mod postparse;
 /// What each installed `qemu-system-*` can do, probed over QMP and cached.
@@ -91,8 +92,9 @@ mod registry;
 mod seclabel;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
-pub mod status;
+pub mod status_file;
 pub mod store;
+pub mod tap;
 /// domxml-to-native: the command line a start would run, defining and starting nothing.
 pub mod to_native;
 pub mod tpm;

@@ -9,6 +9,13 @@
 //!   moved to the fixed numbers the command line names; everything else is close-on-exec.
 //!   stdin is `/dev/null`; stdout and stderr are appended to the domain's log, after a
 //!   "starting up" header and the environment and arguments one per line, as libvirt writes it.
+//! * **Recorded before exec.** A start names every process it spawns in its journal
+//!   (`crate::journal`) *before* that process may exec: the forked child sets
+//!   `PR_SET_PDEATHSIG` to SIGKILL, checks that the daemon still lives, tells the daemon its
+//!   pid through a pipe and waits for a go byte; the daemon writes (and fsyncs) the pid and
+//!   start time, then sends it. A daemon killed before the record is on disk takes the child
+//!   with it (the death signal), one killed after leaves a process its successor finds by the
+//!   record; the death signal is cleared just before exec, so the guest outlives the daemon.
 //! * **Reaping.** QEMU is the daemon's child, so the daemon reaps it (`waitpid`) as soon as it
 //!   sees it exit. `main` also makes the daemon a child subreaper and reaps any orphan handed to
 //!   it. A QEMU started by an earlier daemon instance is re-parented to PID 1, which on these
@@ -87,6 +94,15 @@ pub enum ProcessError {
     Vanished {
         /// Its pid.
         pid: i32,
+    },
+    /// The process could not be recorded before exec (it never ran).
+    #[error("cannot record process {pid} before it runs: {source}")]
+    Record {
+        /// Its pid.
+        pid: i32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// The process did not die.
     #[error("Failed to terminate process {pid} with {signal}")]
@@ -188,19 +204,33 @@ fn dup_above(fd: RawFd, min: RawFd) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
 
-/// Starts QEMU in its own session with its output appended to `log`. Returns the process
-/// and the log offset where this run's output starts (for [`log_since`]).
-pub fn spawn(launch: Launch, log: &Path) -> Result<(Pid, u64), ProcessError> {
+/// Records a process durably before it may exec (see the module docs): an error keeps it from
+/// ever running.
+pub type Record<'a> = &'a dyn Fn(Pid) -> std::io::Result<()>;
+
+/// Starts QEMU in its own session with its output appended to `log`, calling `record` (when
+/// given) with the process before it execs. Returns the process and the log offset where this
+/// run's output starts (for [`log_since`]).
+pub fn spawn(
+    launch: Launch,
+    log: &Path,
+    record: Option<Record<'_>>,
+) -> Result<(Pid, u64), ProcessError> {
     let header = format!(
         "starting up virtqemud version: {}",
         env!("CARGO_PKG_VERSION")
     );
-    spawn_logged(launch, log, &header)
+    spawn_logged(launch, log, &header, record)
 }
 
 /// [`spawn`] for a helper process (swtpm): the same session, descriptors and log, under its
 /// own `header` line (libvirt's "Starting external device: TPM Emulator").
-pub fn spawn_logged(launch: Launch, log: &Path, header: &str) -> Result<(Pid, u64), ProcessError> {
+pub fn spawn_logged(
+    launch: Launch,
+    log: &Path,
+    header: &str,
+    record: Option<Record<'_>>,
+) -> Result<(Pid, u64), ProcessError> {
     let (log_file, log_start) = open_log(log, &launch, header)?;
     let spawn_err = |source| ProcessError::Spawn {
         program: launch.program.clone(),
@@ -225,10 +255,19 @@ pub fn spawn_logged(launch: Launch, log: &Path, header: &str) -> Result<(Pid, u6
         .stdin(std::process::Stdio::null())
         .stdout(log_file)
         .stderr(stderr);
+    let gate = match record {
+        Some(_) => Some(Gate::new().map_err(spawn_err)?),
+        None => None,
+    };
+    let child_gate = gate.as_ref().map(Gate::child_side);
     // SAFETY: the closure runs in the forked child before exec and calls only
-    // async-signal-safe functions (setsid, dup2, umask) on plain integers captured by value.
+    // async-signal-safe functions (prctl, getppid, getpid, read, write, setsid, dup2, umask)
+    // on plain integers captured by value.
     unsafe {
         cmd.pre_exec(move || {
+            if let Some(g) = child_gate {
+                g.wait_for_go()?;
+            }
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
@@ -242,7 +281,10 @@ pub fn spawn_logged(launch: Launch, log: &Path, header: &str) -> Result<(Pid, u6
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(spawn_err)?;
+    let child = match (gate, record) {
+        (Some(gate), Some(record)) => gate.spawn(&mut cmd, record, spawn_err)?,
+        _ => cmd.spawn().map_err(spawn_err)?,
+    };
     let pid = i32::try_from(child.id()).map_err(|_| ProcessError::Vanished { pid: -1 })?;
     // The Child is dropped without waiting: reaping is ours (see `reap`).
     drop(child);
@@ -259,6 +301,143 @@ pub fn spawn_logged(launch: Launch, log: &Path, header: &str) -> Result<(Pid, u6
             reap(pid);
             Err(ProcessError::Vanished { pid })
         }
+    }
+}
+
+/// The pipes between the daemon and a child that waits to be recorded before it execs.
+struct Gate {
+    /// The child writes its pid here.
+    pid_r: OwnedFd,
+    pid_w: OwnedFd,
+    /// The daemon writes [`GO`] (or anything else to abort) here.
+    go_r: OwnedFd,
+    go_w: OwnedFd,
+}
+
+/// The byte that lets a recorded child exec.
+const GO: u8 = b'g';
+
+/// What the forked child needs of a [`Gate`]: raw descriptor numbers and the daemon's pid.
+#[derive(Clone, Copy)]
+struct ChildGate {
+    pid_w: RawFd,
+    go_r: RawFd,
+    daemon: libc::pid_t,
+}
+
+impl ChildGate {
+    /// In the forked child: die with the daemon, say our pid, wait for the go byte, then stop
+    /// dying with the daemon. Only async-signal-safe calls.
+    fn wait_for_go(self) -> std::io::Result<()> {
+        let cancelled = || std::io::Error::from_raw_os_error(libc::ECANCELED);
+        // SAFETY: prctl, getppid, getpid, write and read on integers and a local buffer; no
+        // allocation, no lock (this runs between fork and exec).
+        unsafe {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The daemon died before the death signal was armed.
+            if libc::getppid() != self.daemon {
+                return Err(cancelled());
+            }
+            let me = libc::getpid().to_ne_bytes();
+            if libc::write(self.pid_w, me.as_ptr().cast(), me.len()) != me.len() as isize {
+                return Err(cancelled());
+            }
+            let mut b = 0u8;
+            loop {
+                let n = libc::read(self.go_r, (&raw mut b).cast(), 1);
+                if n == 1 && b == GO {
+                    break;
+                }
+                if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                    continue;
+                }
+                return Err(cancelled());
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Gate {
+    fn new() -> std::io::Result<Gate> {
+        let pipe = || {
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| std::io::Error::from_raw_os_error(e as i32))
+        };
+        let (pid_r, pid_w) = pipe()?;
+        let (go_r, go_w) = pipe()?;
+        Ok(Gate {
+            pid_r,
+            pid_w,
+            go_r,
+            go_w,
+        })
+    }
+
+    fn child_side(&self) -> ChildGate {
+        ChildGate {
+            pid_w: self.pid_w.as_raw_fd(),
+            go_r: self.go_r.as_raw_fd(),
+            // SAFETY: getpid cannot fail.
+            daemon: unsafe { libc::getpid() },
+        }
+    }
+
+    /// Forks `cmd` on a thread of its own (std's spawn returns only once the child has
+    /// exec'd), records the child with `record` as soon as it says its pid, then lets it
+    /// exec, or aborts it when the record fails.
+    fn spawn(
+        self,
+        cmd: &mut std::process::Command,
+        record: Record<'_>,
+        spawn_err: impl Fn(std::io::Error) -> ProcessError,
+    ) -> Result<std::process::Child, ProcessError> {
+        let Gate {
+            pid_r,
+            pid_w,
+            go_r,
+            go_w,
+        } = self;
+        std::thread::scope(|scope| {
+            let forker = scope.spawn(move || {
+                let r = cmd.spawn();
+                // The child holds its own copies until it execs; ours go now, so a failed
+                // fork reads as end of file below.
+                drop((pid_w, go_r));
+                r
+            });
+            let mut pid_bytes = [0u8; 4];
+            let said = File::from(pid_r).read_exact(&mut pid_bytes);
+            let mut go = File::from(go_w);
+            let recorded = match said {
+                Ok(()) => {
+                    let pid = i32::from_ne_bytes(pid_bytes);
+                    let res = match stat(pid) {
+                        Some(st) => record(Pid {
+                            pid,
+                            start_time: st.start_time,
+                        }),
+                        None => Err(std::io::Error::from_raw_os_error(libc::ESRCH)),
+                    };
+                    let byte = if res.is_ok() { GO } else { b'x' };
+                    let _ = go.write_all(&[byte]);
+                    res.map_err(|source| ProcessError::Record { pid, source })
+                }
+                // The fork failed: the forker's error says why.
+                Err(_) => Ok(()),
+            };
+            drop(go);
+            let spawned = forker
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the forking thread panicked")));
+            recorded?;
+            spawned.map_err(spawn_err)
+        })
     }
 }
 
@@ -495,7 +674,7 @@ mod tests {
             fds: vec![(7, w)],
             rendered: String::new(),
         };
-        let (p, start) = spawn(launch, &log).expect("spawns");
+        let (p, start) = spawn(launch, &log, None).expect("spawns");
         assert!(is_alive(p));
         let sid = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(p.pid))).expect("sid");
         assert_eq!(sid.as_raw(), p.pid, "leads its own session");
@@ -525,6 +704,52 @@ mod tests {
         assert!(!is_alive(p));
         assert!(stat(p.pid).is_none(), "reaped");
         assert!(ProcHandle::open(p).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_recorded_process_is_named_before_it_runs_and_never_runs_unrecorded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = dir.path().join("r.log");
+        let marker = dir.path().join("ran");
+        let launch = || Launch {
+            program: "/bin/sh".into(),
+            args: vec![
+                "-c".into(),
+                format!("touch {}; exec sleep 30", marker.display()),
+            ],
+            env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+            ..Launch::default()
+        };
+        let me = std::fs::read_link("/proc/self/exe").expect("own exe");
+        let seen = std::sync::Mutex::new(Vec::new());
+        let record = |p: Pid| {
+            // Still a copy of this process: the record comes before exec.
+            let exe = std::fs::read_link(format!("/proc/{}/exe", p.pid))?;
+            seen.lock().expect("lock").push((p, exe));
+            Ok(())
+        };
+        let (p, _) = spawn(launch(), &log, Some(&record)).expect("spawns");
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen, [(p, me)]);
+        let h = ProcHandle::open(p).expect("runs");
+        for _ in 0..200 {
+            if marker.exists() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(marker.exists(), "it runs once recorded");
+        h.terminate(false).await.expect("terminates");
+
+        std::fs::remove_file(&marker).expect("rm");
+        let refuse = |_: Pid| Err(std::io::Error::other("disk full"));
+        let e = spawn(launch(), &log, Some(&refuse)).expect_err("refused");
+        assert!(
+            matches!(&e, ProcessError::Record { source, .. } if source.to_string() == "disk full"),
+            "{e}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!marker.exists(), "an unrecorded process never runs");
     }
 
     #[tokio::test]

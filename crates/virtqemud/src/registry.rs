@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::uri::ConnectUri;
-use virt_core::{Driver, ErrorCode, ErrorDomain, VirtError};
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::QemuDriver;
 
@@ -42,28 +43,10 @@ impl QemuRegistry {
 /// resume, the console, the stats groups it fills, save / restore / managed save and every
 /// guest agent call. No snapshots yet.
 pub fn qemu_features() -> Vec<String> {
-    use virt_core::features::{self, CONSOLE, EVENTS_RESUME};
-    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into()];
-    f.extend(features::stats_groups(crate::live::stats::SUPPORTED));
-    f.extend(features::rpcs("event", &["get_event_sequence"]));
-    f.extend(features::rpcs(
-        "domain",
-        &["save_domain", "restore_domain", "managed_save"],
-    ));
-    f.extend(features::rpcs(
-        "guest",
-        &[
-            "get_interface_addresses",
-            "fs_freeze",
-            "fs_thaw",
-            "get_domain_time",
-            "set_domain_time",
-            "get_guest_info",
-            "get_domain_hostname",
-            "qemu_agent_command",
-            "set_agent_response_timeout",
-        ],
-    ));
+    use virt_core::features::{self, GUEST_AGENT, SAVE_RESTORE};
+    let mut f = features::base(crate::live::stats::SUPPORTED);
+    f.extend(features::rpcs("domain", SAVE_RESTORE));
+    f.extend(features::rpcs("guest", GUEST_AGENT));
     f
 }
 

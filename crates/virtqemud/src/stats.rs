@@ -137,6 +137,13 @@ pub async fn gather_disks(
     gather_guest(qmp, &guest, groups, nowait).await
 }
 
+/// The CPU time of the QEMU process `pid` in ns, from the same source as the `cpu.time` stat
+/// (its own cgroup's accounting when it has one, else `/proc/PID/stat`), so that `dominfo`
+/// and `domstats` agree.
+pub fn cpu_time_ns(pid: u32) -> Option<u64> {
+    Host::system().cpu_of(pid).map(|(time, _, _)| time)
+}
+
 /// Stats of the groups in `groups` for `guest`, asking the monitor only what the driver does
 /// not track and the groups need.
 pub async fn gather_guest(
@@ -148,10 +155,7 @@ pub async fn gather_guest(
     let groups = if groups == 0 { SUPPORTED } else { groups };
     let qmp = qmp.filter(|q| !(q.is_closed() || nowait && q.busy()));
     let needs = Needs::of(guest, groups);
-    let host = Host {
-        proc: PathBuf::from("/proc"),
-        sys: PathBuf::from("/sys"),
-    };
+    let host = Host::system();
     // The commands go out on the first poll of `ask`; the kernel is read while QEMU answers.
     let (mon, kernel) = match qmp {
         Some(q) if needs.any() => {
@@ -375,6 +379,25 @@ impl Reader {
 }
 
 impl Host {
+    /// This host's /proc and /sys.
+    fn system() -> Host {
+        Host {
+            proc: PathBuf::from("/proc"),
+            sys: PathBuf::from("/sys"),
+        }
+    }
+
+    /// (time, user, system) in ns of process `pid`: its own cgroup's accounting when it has
+    /// one, else utime and stime of `/proc/PID/stat`.
+    fn cpu_of(&self, pid: u32) -> Option<(u64, u64, u64)> {
+        self.cgroup_cpu(pid).or_else(|| {
+            let text = self.read(&self.proc.join(format!("{pid}/stat")))?;
+            let (u, s, _) = parse_stat(&text)?;
+            let (u, s) = (ticks_to_ns(u), ticks_to_ns(s));
+            Some((u + s, u, s))
+        })
+    }
+
     fn read(&self, path: &Path) -> Option<String> {
         std::fs::read_to_string(path).ok()
     }

@@ -4,13 +4,14 @@
 
 use std::sync::Arc;
 
+use virt_core::driver::prelude::*;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::EventItem;
 use virt_core::proto::domain_event::Payload;
 use virt_core::registry::DriverRegistry;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use crate::{QemuDriver, QemuRegistry};
 
@@ -40,7 +41,7 @@ pub(crate) fn fake_emulator() -> &'static std::path::Path {
     bin
 }
 
-fn xml(name: &str, uuid: &str) -> String {
+pub(crate) fn xml(name: &str, uuid: &str) -> String {
     format!(
         "<domain type='kvm'><name>{name}</name><uuid>{uuid}</uuid>\
          <memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>\

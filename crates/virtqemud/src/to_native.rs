@@ -45,7 +45,8 @@ impl QemuDriver {
 
 #[cfg(test)]
 mod tests {
-    use virt_core::{Driver, ErrorCode};
+    use virt_core::driver::prelude::*;
+    use virt_core::ErrorCode;
 
     use crate::tests::{fake_emulator, open};
 

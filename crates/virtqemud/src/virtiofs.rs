@@ -201,9 +201,14 @@ pub(crate) fn start_all(l: &Launch<'_>) -> Result<Started, VirtError> {
             rendered,
         };
         let log = log_path(l.log_dir, &l.def.name, &alias);
-        let (pid, log_start) =
-            process::spawn_logged(launch, &log, "Starting external device: virtiofsd")
-                .map_err(|e| e.to_virt())?;
+        let journal = crate::journal::Journal::of(l.domain_dir);
+        let (pid, log_start) = process::spawn_logged(
+            launch,
+            &log,
+            "Starting external device: virtiofsd",
+            Some(&|p| journal.note(p)),
+        )
+        .map_err(|e| e.to_virt())?;
         started.procs.push((alias.clone(), pid));
         // A virtiofsd that cannot serve the directory leaves at once: say why now rather
         // than as QEMU's failed vhost-user handshake.

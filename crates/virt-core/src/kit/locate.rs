@@ -1,6 +1,7 @@
 //! Where an error without a location is reported: a validation answer always names the
-//! element it concerns, so a client can point at it (malformed XML at `/`, a missing name at
-//! `/domain/name`, anything else at `/domain`).
+//! element it concerns, so a client can point at it (a missing name at `/domain/name`,
+//! anything else at `/domain`; malformed XML arrives from the codec already located on the
+//! request's `xml` field with its line and column, and `/` stands for it only when it does not).
 
 use crate::error::{ErrorCode, Violation};
 use crate::VirtError;

@@ -29,7 +29,8 @@ mod validate;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::driver::{ConsoleStream, Driver, DriverResult, ValidatedDomain};
+use crate::driver::prelude::*;
+use crate::driver::{ConsoleStream, DriverResult, ValidatedDomain};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::events::{EventBus, EventSubscription};
 use crate::guest::{AddressSource, DomainInterface};
@@ -186,7 +187,7 @@ impl TestDriver {
 }
 
 #[async_trait::async_trait]
-impl Driver for TestDriver {
+impl Host for TestDriver {
     fn error_domain(&self) -> ErrorDomain {
         ErrorDomain::Test
     }
@@ -254,7 +255,10 @@ impl Driver for TestDriver {
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok(("testSecurity".into(), String::new()))
     }
+}
 
+#[async_trait::async_trait]
+impl Definitions for TestDriver {
     async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
         Ok(self.lock().get(lookup)?.handle())
     }
@@ -275,6 +279,36 @@ impl Driver for TestDriver {
         self.undefine(dom, flags)
     }
 
+    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        self.info(dom)
+    }
+
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        self.check_flags(flags, 0, "testDomainGetState")?;
+        let st = self.lock();
+        let d = st.get(dom)?;
+        Ok((d.handle(), d.state))
+    }
+
+    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        self.xml(dom, flags)
+    }
+
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(dom)?.autostart)
+    }
+
+    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
+        self.set_autostart_flag(dom, autostart)
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for TestDriver {
     async fn create_domain(&self, dom: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
         self.start(dom, flags)
     }
@@ -306,26 +340,10 @@ impl Driver for TestDriver {
     async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
         self.resume(dom)
     }
+}
 
-    async fn domain_info(&self, dom: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
-        self.info(dom)
-    }
-
-    async fn domain_state(
-        &self,
-        dom: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<(DomainHandle, StateReason)> {
-        self.check_flags(flags, 0, "testDomainGetState")?;
-        let st = self.lock();
-        let d = st.get(dom)?;
-        Ok((d.handle(), d.state))
-    }
-
-    async fn domain_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
-        self.xml(dom, flags)
-    }
-
+#[async_trait::async_trait]
+impl Resources for TestDriver {
     async fn set_domain_memory(
         &self,
         dom: &DomainLookup,
@@ -347,15 +365,10 @@ impl Driver for TestDriver {
     async fn domain_vcpus(&self, dom: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.vcpus(dom, flags)
     }
+}
 
-    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
-        Ok(self.lock().get(dom)?.autostart)
-    }
-
-    async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
-        self.set_autostart_flag(dom, autostart)
-    }
-
+#[async_trait::async_trait]
+impl SaveRestore for TestDriver {
     async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
         self.do_managed_save(dom, flags)
     }
@@ -387,7 +400,10 @@ impl Driver for TestDriver {
     ) -> DriverResult<DomainHandle> {
         self.restore_from_file(path, xml, flags)
     }
+}
 
+#[async_trait::async_trait]
+impl Snapshots for TestDriver {
     async fn create_snapshot(
         &self,
         dom: &DomainLookup,
@@ -431,7 +447,10 @@ impl Driver for TestDriver {
     ) -> DriverResult<()> {
         self.snapshot_delete(dom, name, flags)
     }
+}
 
+#[async_trait::async_trait]
+impl Monitoring for TestDriver {
     async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.stats_all(stats, flags)
     }
@@ -451,7 +470,22 @@ impl Driver for TestDriver {
     ) -> DriverResult<EventSubscription> {
         Ok(self.bus.subscribe(from_sequence))
     }
+}
 
+#[async_trait::async_trait]
+impl Consoles for TestDriver {
+    async fn open_console(
+        &self,
+        dom: &DomainLookup,
+        dev_name: &str,
+        flags: u32,
+    ) -> DriverResult<ConsoleStream> {
+        self.console(dom, dev_name, flags)
+    }
+}
+
+#[async_trait::async_trait]
+impl GuestAgent for TestDriver {
     async fn interface_addresses(
         &self,
         dom: &DomainLookup,
@@ -496,15 +530,6 @@ impl Driver for TestDriver {
     async fn domain_hostname(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
         TestDriver::domain_hostname(self, dom, flags)
     }
-
-    async fn open_console(
-        &self,
-        dom: &DomainLookup,
-        dev_name: &str,
-        flags: u32,
-    ) -> DriverResult<ConsoleStream> {
-        self.console(dom, dev_name, flags)
-    }
 }
 
 /// The test driver as a [`DriverRegistry`]: `test:///default` shared by every caller of this
@@ -543,27 +568,22 @@ impl TestRegistry {
 
 /// What the test driver serves beyond the baseline (see [`crate::features`]).
 fn test_features() -> Vec<String> {
-    use crate::features::{self, CONSOLE, EVENTS_RESUME, SNAPSHOTS};
-    let mut f: Vec<String> = vec![EVENTS_RESUME.into(), CONSOLE.into(), SNAPSHOTS.into()];
+    use crate::features::{self, SAVE_RESTORE, SNAPSHOTS};
     // libvirt 9.0's test driver serves the state group only (stats.rs).
-    f.extend(features::stats_groups(
-        crate::proto::DomainStatsGroup::State as u32,
-    ));
-    f.extend(features::rpcs("event", &["get_event_sequence"]));
-    f.extend(features::rpcs(
-        "domain",
-        &["save_domain", "restore_domain", "managed_save"],
-    ));
+    let mut f = features::base(crate::kit::flags::stats::STATE);
+    f.push(SNAPSHOTS.into());
+    f.extend(features::rpcs("domain", SAVE_RESTORE));
+    // The guest calls its fake guest answers (guest.rs); no agent passthrough.
+    let guest = [
+        "get_interface_addresses",
+        "fs_freeze",
+        "fs_thaw",
+        "get_domain_time",
+    ];
+    f.extend(features::rpcs("guest", &guest));
     f.extend(features::rpcs(
         "guest",
-        &[
-            "get_interface_addresses",
-            "fs_freeze",
-            "fs_thaw",
-            "get_domain_time",
-            "set_domain_time",
-            "get_domain_hostname",
-        ],
+        &["set_domain_time", "get_domain_hostname"],
     ));
     f
 }

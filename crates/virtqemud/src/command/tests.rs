@@ -296,11 +296,11 @@ fn bridge_interfaces_take_prepared_tap_descriptors_in_order() {
     };
     let c = LaunchContext {
         taps: vec![
-            crate::net::TapDevice {
+            crate::tap::TapDevice {
                 name: "vnet0".into(),
                 fd: file("a"),
             },
-            crate::net::TapDevice {
+            crate::tap::TapDevice {
                 name: "vnet1".into(),
                 fd: file("b"),
             },
@@ -566,7 +566,7 @@ fn every_honoured_corpus_definition_builds() {
             .interfaces
             .iter()
             .filter(|n| matches!(n.interface_type.as_str(), "bridge" | "ethernet"))
-            .map(|_| crate::net::TapDevice {
+            .map(|_| crate::tap::TapDevice {
                 name: "vnet0".into(),
                 fd: std::os::fd::OwnedFd::from(tempfile::tempfile().expect("fd")),
             })

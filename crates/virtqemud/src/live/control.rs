@@ -498,7 +498,7 @@ impl QemuDriver {
         let d = st.get_mut(lookup)?;
         let mut def = d.def.clone();
         edit(&mut def)?;
-        let text = self.codec.format_domain(&def, crate::ops::STORED);
+        let text = self.codec.format_domain(&def, crate::definitions::STORED);
         self.store.save(&def.name, &text).map_err(|e| {
             VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
         })?;

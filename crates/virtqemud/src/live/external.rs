@@ -80,8 +80,8 @@ impl QemuDriver {
             return;
         };
         let (remove, keep) = (
-            flags & crate::ops::undefine_flags::TPM != 0,
-            flags & crate::ops::undefine_flags::KEEP_TPM != 0,
+            flags & crate::definitions::undefine_flags::TPM != 0,
+            flags & crate::definitions::undefine_flags::KEEP_TPM != 0,
         );
         if tpm::removes_state(&t, remove, keep) {
             tpm::remove_state(&self.swtpm_dir, &live.uuid, &live.name);

@@ -281,12 +281,12 @@ impl QemuDriver {
         let tap = if tapped {
             let mut one = live.clone();
             one.devices.interfaces = vec![nic.clone()];
-            let tap = crate::net::taps_for(&one)?
+            let tap = crate::tap::taps_for(&one)?
                 .pop()
                 .ok_or_else(|| VirtError::operation_invalid("no tap device was made"))?;
             let fdname = format!("fd-{netdev}");
             if let Err(e) = a.qmp.send_fd(&fdname, tap.fd.as_fd()).await {
-                let _ = crate::net::delete_tap(&tap.name);
+                let _ = crate::tap::delete_tap(&tap.name);
                 return Err(e.to_virt("getfd"));
             }
             let added = self
@@ -300,7 +300,7 @@ impl QemuDriver {
                 let _ = self
                     .qmp(a, "closefd", Some(json!({"fdname": fdname})))
                     .await;
-                let _ = crate::net::delete_tap(&tap.name);
+                let _ = crate::tap::delete_tap(&tap.name);
                 return Err(e);
             }
             nic.target_dev = Some(tap.name.clone());
@@ -322,7 +322,7 @@ impl QemuDriver {
         if let Err(e) = self.qmp(a, "device_add", Some(dev)).await {
             let _ = self.qmp(a, "netdev_del", Some(json!({"id": netdev}))).await;
             if let Some(t) = &tap {
-                let _ = crate::net::delete_tap(t);
+                let _ = crate::tap::delete_tap(t);
             }
             return Err(e);
         }
@@ -454,7 +454,7 @@ impl QemuDriver {
             r.taps.retain(|t| !gone.contains(t));
             for t in &gone {
                 // QEMU closes its descriptor when the netdev goes; detach and down it now.
-                let _ = crate::net::delete_tap(t);
+                let _ = crate::tap::delete_tap(t);
             }
             (r.qmp.clone(), waiter)
         }) else {
@@ -506,8 +506,9 @@ impl QemuDriver {
         // The new device gets its defaults and address as at define.
         let target = self.postparse_target(&def);
         crate::postparse::apply(&mut def, &target)?;
-        self.codec.check_honoured(&def, &crate::ops::honoured())?;
-        let text = self.codec.format_domain(&def, crate::ops::STORED);
+        self.codec
+            .check_honoured(&def, &crate::definitions::honoured())?;
+        let text = self.codec.format_domain(&def, crate::definitions::STORED);
         self.store.save(&def.name, &text).map_err(|e| {
             VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
         })?;

@@ -37,6 +37,7 @@ mod reattach;
 mod save;
 mod start;
 pub(crate) mod stats;
+mod unfinished;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -58,7 +59,7 @@ use virt_core::VirtError;
 use crate::domains::Dom;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
-use crate::status::Status;
+use crate::status_file::Status;
 use crate::QemuDriver;
 
 /// How long a state-changing call waits for the job lock (libvirt's 30 s).
@@ -326,7 +327,7 @@ impl QemuDriver {
         why: i32,
         event: Option<i32>,
     ) -> bool {
-        let (mut run, name, handle, gone) = {
+        let (run, name, handle, gone) = {
             let mut st = self.lock();
             let Some(dom) = st.by_uuid.get_mut(uuid) else {
                 return false;
@@ -344,6 +345,20 @@ impl QemuDriver {
             }
             (run, name, handle, gone)
         };
+        self.release_run(run, &name, gone, why).await;
+        let word = reason_virsh_name(DomainState::Shutoff, why);
+        tracing::info!(domain = %name, reason = word, "domain stopped");
+        if let Some(detail) = event {
+            self.bus.emit(handle, ev::payload(ev::STOPPED, detail));
+        }
+        true
+    }
+
+    /// What a run holds, given back once it is out of the table: QEMU killed (or reaped),
+    /// swtpm and virtiofsd stopped, PCI devices given back to the host, the cgroup, memory
+    /// files, taps, the private dir and the status file removed, the log closed with
+    /// "shutting down, reason=`why`". `gone`: the undefine flags of a transient domain.
+    pub(crate) async fn release_run(&self, mut run: Run, name: &str, gone: Option<u32>, why: i32) {
         run.console.end();
         drop(run.qmp);
         if process::is_alive(run.proc.pid()) {
@@ -354,20 +369,14 @@ impl QemuDriver {
             process::reap(run.proc.pid().pid);
         }
         self.stop_external(&run.live, run.swtpm, gone).await;
-        crate::virtiofs::stop_all(&run.virtiofsd, &name).await;
+        crate::virtiofs::stop_all(&run.virtiofsd, name).await;
         crate::hostdev::reattach_pci(&run.live, &crate::hostdev::HostRoots::default());
         self.leave_cgroup(run.id, &run.live).await;
         if let Ok(memory) = self.memory_placement(&run.live, &run.id.to_string()) {
             crate::memory::cleanup(&memory);
         }
-        cleanup_run_files(&name, &run.lib_dir, &run.log, &run.taps, why);
-        self.statuses.remove(&name);
-        let word = reason_virsh_name(DomainState::Shutoff, why);
-        tracing::info!(domain = %name, reason = word, "domain stopped");
-        if let Some(detail) = event {
-            self.bus.emit(handle, ev::payload(ev::STOPPED, detail));
-        }
-        true
+        cleanup_run_files(name, &run.lib_dir, &run.log, &run.taps, why);
+        self.statuses.remove(name);
     }
 
     /// A QMP command on `a`'s monitor, its error in libvirt's terms.
@@ -405,7 +414,7 @@ pub(crate) fn cleanup_run_files(
 /// Removes a tap device this daemon created for a run (gone already when QEMU was its last
 /// holder; `net::delete_tap` takes care of the other cases).
 fn remove_tap(domain: &str, tap: &str) {
-    if let Err(e) = crate::net::delete_tap(tap) {
+    if let Err(e) = crate::tap::delete_tap(tap) {
         tracing::warn!(domain, tap, error = %e.message(), "cannot delete the tap device");
     }
 }

@@ -27,7 +27,7 @@ use virt_core::VirtError;
 use crate::command::LaunchContext;
 use crate::host;
 use crate::hostdev;
-use crate::net::TapDevice;
+use crate::tap::TapDevice;
 use crate::QemuDriver;
 
 /// What a preparation is for.
@@ -157,7 +157,7 @@ impl QemuDriver {
             PrepareFor::Start { id, .. } => id.to_string(),
             PrepareFor::Preview => "-1".to_string(),
         };
-        let domain_dir: PathBuf = self.run_root.join(dir_name(&id, &def.name));
+        let domain_dir = self.domain_dir(&id, &def.name);
         let memory = self.memory_placement(def, &id)?;
         // Host devices last of the checks: a start moves managed PCI devices to vfio-pci, which
         // every failure from here on undoes.
@@ -215,6 +215,11 @@ impl QemuDriver {
 }
 
 impl QemuDriver {
+    /// The private dir of domain `name` running as `id`: `RUN/qemu/domain-ID-SHORT`.
+    pub(crate) fn domain_dir(&self, id: &str, name: &str) -> PathBuf {
+        self.run_root.join(dir_name(id, name))
+    }
+
     /// Where the RAM of `def` running as domain `id` goes on the host (`crate::memory`).
     pub(crate) fn memory_placement(
         &self,
@@ -256,7 +261,7 @@ impl QemuDriver {
             domain_dir,
             log_dir: &self.log_dir,
         })?;
-        let taps = crate::net::taps_for(def)?;
+        let taps = crate::tap::taps_for(def)?;
         Ok((taps, external.swtpm, virtiofsd))
     }
 }

@@ -1,5 +1,5 @@
-//! Daemon start (spec qemu-driver.md §5.2, §5.4): reattach to every guest a status file
-//! names, then autostart.
+//! Daemon start (spec qemu-driver.md §5.2, §5.4): settle the starts the previous daemon left
+//! unfinished (`unfinished.rs`), reattach to every guest a status file names, then autostart.
 //!
 //! For each `RUN/qemu/NAME.xml`: a guest still alive (same pid and start time, not a zombie)
 //! gets its monitor reconnected, `query-status` reconciles state and reason, `query-cpus-fast`
@@ -26,7 +26,7 @@ use super::{paused_reason_of, Run};
 use crate::domains::Dom;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
-use crate::status::Status;
+use crate::status_file::Status;
 use crate::QemuDriver;
 
 /// How long a reattach waits for a live guest's monitor.
@@ -37,6 +37,7 @@ impl QemuDriver {
     /// the daemon starts, inside the runtime.
     pub async fn start_guests(self: &Arc<Self>) {
         let loaded = self.statuses.load_all();
+        let loaded = self.settle_unfinished_starts(loaded).await;
         let mut tasks = Vec::new();
         for (name, parsed) in loaded {
             match parsed {

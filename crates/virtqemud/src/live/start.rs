@@ -1,8 +1,10 @@
 //! Starting a guest (spec qemu-driver.md §3.2): start of a defined domain, create from XML
 //! (transient), and the launch both share.
 //!
-//! The launch: allocate an ID, prepare the definition (`prepare.rs`, shared with
-//! domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
+//! The launch: allocate an ID, write the start journal (`crate::journal`: every process the
+//! start spawns is recorded there before it execs, so a daemon killed at any instant leaves
+//! its successor a start to adopt or undo, `unfinished.rs`), prepare the definition
+//! (`prepare.rs`, shared with domxml-to-native's preview: the live definition with aliases, ports, channel socket paths
 //! (`channels.rs`) and the firmware resolved, the private and channel dirs, the UEFI variable
 //! store, swtpm for an emulated TPM (`external.rs`), taps), build the command line with `-S`
 //! (vCPUs stopped), spawn QEMU in its own session with its log, record the run as PAUSED /
@@ -13,7 +15,7 @@
 //! display passwords), then `cont` unless START_PAUSED. Only then the state becomes RUNNING / BOOTED (or PAUSED /
 //! USER), the status file is saved and STARTED / BOOTED is emitted. A failure after the spawn
 //! kills QEMU (and swtpm) and runs the stop path with reason FAILED (no event: nothing was
-//! reported started).
+//! reported started). The journal goes when the launch is over, either way.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -35,6 +37,7 @@ use super::{Active, Run};
 use crate::command;
 use crate::domains::Dom;
 use crate::host;
+use crate::journal::Journal;
 use crate::process::{self, ProcHandle};
 use crate::qmp::Qmp;
 use crate::QemuDriver;
@@ -183,6 +186,10 @@ impl QemuDriver {
 
     /// [`QemuDriver::launch`], restoring from `incoming` (a saved image's migration stream,
     /// passed as an inherited descriptor to `-incoming fd:N`) when given.
+    ///
+    /// The start is journaled (`crate::journal`): the journal exists before anything of the
+    /// start does and goes once the start is complete or cleaned up, so a daemon killed
+    /// meanwhile leaves its successor every process and dir of the start to adopt or undo.
     pub(crate) async fn launch_with(
         &self,
         uuid: Uuid,
@@ -190,8 +197,33 @@ impl QemuDriver {
         flags: u32,
         incoming: Option<std::os::fd::OwnedFd>,
     ) -> DriverResult<DomainHandle> {
-        let paused = flags & create_flags::PAUSED != 0;
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let lib_dir = self.domain_dir(&id.to_string(), &def.name);
+        let journal = Journal::create(&lib_dir, &def.name, id).map_err(|e| {
+            VirtError::new(
+                ErrorCode::SystemError,
+                ErrorDomain::Qemu,
+                format!("cannot write the start journal of '{}': {e}", def.name),
+            )
+        })?;
+        let res = self
+            .launch_journaled(uuid, def, flags, incoming, id, &journal)
+            .await;
+        journal.remove();
+        res
+    }
+
+    /// [`QemuDriver::launch_with`] once the start's `journal` exists, as domain `id`.
+    async fn launch_journaled(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+        flags: u32,
+        incoming: Option<std::os::fd::OwnedFd>,
+        id: u32,
+        journal: &Journal,
+    ) -> DriverResult<DomainHandle> {
+        let paused = flags & create_flags::PAUSED != 0;
         let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
         let log = self.log_dir.join(format!("{}.log", def.name));
         // The live definition gets its aliases, ports and firmware here.
@@ -236,7 +268,8 @@ impl QemuDriver {
             launch.args.push(format!("fd:{n}"));
             launch.rendered.push_str(&format!(" \\\n-incoming fd:{n}"));
         }
-        let spawned = process::spawn(launch, &log).map_err(|e| e.to_virt());
+        let spawned =
+            process::spawn(launch, &log, Some(&|p| journal.note(p))).map_err(|e| e.to_virt());
         let (pid, log_start) = match spawned {
             Ok(p) => p,
             Err(e) => {
@@ -287,13 +320,25 @@ impl QemuDriver {
             swtpm: swtpm.map(|s| s.keep()),
             virtiofsd: virtiofsd.keep(),
         };
-        {
+        let vanished = {
             let mut st = self.lock();
-            let dom = st.by_uuid.get_mut(&uuid).ok_or_else(|| {
-                internal(format!("domain '{}' vanished while starting", def.name))
-            })?;
-            dom.run = Some(run);
-            self.save_status(dom);
+            match st.by_uuid.get_mut(&uuid) {
+                Some(dom) => {
+                    dom.run = Some(run);
+                    self.save_status(dom);
+                    None
+                }
+                None => Some(run),
+            }
+        };
+        if let Some(run) = vanished {
+            // Nothing else knows this run: stop what the start ran before answering.
+            self.release_run(run, &def.name, None, reason::shutoff::FAILED)
+                .await;
+            return Err(internal(format!(
+                "domain '{}' vanished while starting",
+                def.name
+            )));
         }
         match self
             .setup(

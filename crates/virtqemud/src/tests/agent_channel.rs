@@ -6,10 +6,11 @@
 
 use std::time::{Duration, Instant};
 
+use virt_core::driver::prelude::*;
 use virt_core::guest::{AddressSource, AgentTimeout};
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use super::guests::{open, pid_of, Guard};
 

@@ -8,8 +8,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use virt_core::driver::prelude::*;
 use virt_core::state::DomainState;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use super::guests::{name, open, pid_of, Guard};
 use crate::cgroup::{DomainCgroup, Hierarchies};

@@ -10,13 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use virt_core::driver::prelude::*;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::DomainState;
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use crate::process;
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::QemuDriver;
 
 /// Kills every QEMU and swtpm a test root's status files name (and those noted), on drop.

@@ -8,16 +8,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use virt_core::driver::prelude::*;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::{EventItem, EventSubscription};
 use virt_core::proto::domain_event::Payload;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::DomainLookup;
-use virt_core::{Driver, ErrorCode};
+use virt_core::ErrorCode;
 
 use crate::process;
-use crate::status::StatusDir;
+use crate::status_file::StatusDir;
 use crate::QemuDriver;
 
 /// Kills every QEMU a test root's status files name (and any pid registered), then removes
@@ -660,6 +661,16 @@ async fn bulk_stats_cover_running_and_shut_off_domains() {
     // SeaBIOS idles on HLT once it finds nothing to boot: the time is there and does not go
     // back (tests/tests/qemu_guests.rs checks that it grows with a busy guest).
     assert!(t0 > 0 && t1 >= t0, "cpu.time: {t0} -> {t1}");
+    // dominfo's CPU time comes from the same source as cpu.time: read between two stats, it
+    // lies between them (one source cannot run ahead of the other).
+    let (_, info) = d.domain_info(&name("g1")).await.expect("info");
+    let recs = d.all_domain_stats(2, 16).await.expect("cpu group");
+    let t2 = param(&recs[0], "cpu.time").expect("cpu.time");
+    assert!(
+        t1 <= info.cpu_time_ns && info.cpu_time_ns <= t2,
+        "dominfo {} outside domstats {t1}..{t2}",
+        info.cpu_time_ns
+    );
     let t = Instant::now();
     let recs = d
         .list_domain_stats(&[name("g1")], 0, 1 << 29)
@@ -711,7 +722,7 @@ struct Bridge(String);
 
 impl Drop for Bridge {
     fn drop(&mut self) {
-        let _ = crate::net::delete_bridge(&self.0);
+        let _ = crate::tap::delete_bridge(&self.0);
     }
 }
 
@@ -721,7 +732,7 @@ async fn a_bridge_interface_gets_a_tap_that_goes_with_the_guest() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let br = format!("vbr{}", std::process::id() % 100_000);
-    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    crate::tap::create_bridge(&br).expect("bridge (needs root)");
     let _br = Bridge(br.clone());
     let tap = format!("vt{}", std::process::id() % 100_000);
     let xml = guest_xml("n1", 1).replace(
@@ -981,7 +992,7 @@ async fn a_bridge_interface_is_hot_plugged_with_a_tap_the_daemon_makes() {
     let root = tempfile::tempdir().expect("root");
     let guard = Guard::new(root.path());
     let br = format!("vhb{}", std::process::id() % 100_000);
-    crate::net::create_bridge(&br).expect("bridge (needs root)");
+    crate::tap::create_bridge(&br).expect("bridge (needs root)");
     let _br = Bridge(br.clone());
     let tap = format!("vh{}", std::process::id() % 100_000);
     let d = open(root.path());

@@ -32,9 +32,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use virt_core::driver::prelude::*;
 use virt_core::runtime::{Mode, Paths};
 use virt_core::types::DomainLookup;
-use virt_core::Driver;
 
 use crate::process;
 use crate::qmp::Qmp;

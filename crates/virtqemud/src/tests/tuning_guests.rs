@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use virt_core::Driver;
+use virt_core::driver::prelude::*;
 
 use super::guests::{name, open, pid_of, Guard};
 use crate::process;

@@ -316,10 +316,12 @@ async fn spawn(swtpm: &Path, l: &Launch, state: &Path) -> Result<Running, VirtEr
         rendered,
         ..process::Launch::default()
     };
+    let journal = crate::journal::Journal::of(&l.domain_dir);
     let (pid, log_start) = process::spawn_logged(
         launch,
         &l.domain_log,
         "Starting external device: TPM Emulator",
+        Some(&|p| journal.note(p)),
     )
     .map_err(|e| e.to_virt())?;
     let running = Running {

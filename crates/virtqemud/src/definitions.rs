@@ -33,17 +33,6 @@ pub(crate) const STORED: FormatOptions = FormatOptions {
     inactive: true,
 };
 
-/// Nanoseconds per clock tick (`/proc` times are in ticks).
-pub(crate) fn ns_per_tick() -> u64 {
-    // SAFETY: sysconf has no side effects.
-    let hz = unsafe { nix::libc::sysconf(nix::libc::_SC_CLK_TCK) };
-    if hz > 0 {
-        1_000_000_000 / hz as u64
-    } else {
-        10_000_000
-    }
-}
-
 fn system_error(err: impl std::fmt::Display) -> VirtError {
     VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, err.to_string())
 }
@@ -281,8 +270,8 @@ impl QemuDriver {
         let d = st.get(lookup)?;
         let (def, memory_kib, cpu_time_ns) = match &d.run {
             Some(r) => {
-                let ticks = crate::process::stat(r.proc.pid().pid).map_or(0, |s| s.cpu_ticks);
-                (&r.live, r.balloon_kib, ticks * ns_per_tick())
+                let ns = crate::stats::cpu_time_ns(r.proc.pid().pid as u32).unwrap_or(0);
+                (&r.live, r.balloon_kib, ns)
             }
             None => (&d.def, d.def.current_memory_kib, 0),
         };

@@ -285,7 +285,7 @@ impl StatusDir {
                 continue;
             };
             if file.starts_with('.') {
-                if file.contains(".xml.tmp.") {
+                if is_stale_temp(file) {
                     let _ = std::fs::remove_file(&path);
                 }
                 continue;
@@ -305,6 +305,15 @@ impl StatusDir {
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
+}
+
+/// Whether `file` is the temporary file of an atomic write (`.NAME.tmp.PID`,
+/// `virt_core::fsutil::write_atomic`) that a crashed writer left: a status file's, or the
+/// event ring's beside them. This process's own writes in flight are left alone.
+fn is_stale_temp(file: &str) -> bool {
+    file.rsplit_once(".tmp.")
+        .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        .is_some_and(|pid| pid != std::process::id())
 }
 
 #[cfg(test)]
@@ -372,10 +381,18 @@ mod tests {
         let sd = StatusDir::new(dir.path().join("qemu"));
         sd.save("a", &sample()).expect("saves");
         std::fs::write(dir.path().join("qemu/b.xml"), "junk").expect("write");
+        let torn = dir.path().join("qemu/.events.tmp.1");
+        std::fs::write(&torn, "VIRTEVT1").expect("write");
+        let mine = dir
+            .path()
+            .join(format!("qemu/.events.tmp.{}", std::process::id()));
+        std::fs::write(&mine, "VIRTEVT1").expect("write");
         let all = sd.load_all();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].1.as_ref().expect("a is fine"), &sample());
         assert!(all[1].1.is_err());
+        assert!(!torn.exists(), "a crashed writer's temp file is removed");
+        assert!(mine.exists(), "a write in flight is not");
         sd.remove("a");
         sd.remove("a");
         assert!(!sd.path("a").exists());

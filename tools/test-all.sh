@@ -81,6 +81,9 @@ GITDIR="$(git rev-parse --path-format=absolute --git-common-dir)"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
+# virt-client (library and CLI) must not build the daemon runtime (virt-core's `server` feature).
+tools/check-client-deps.sh
+cargo check -p virt-client --all-targets
 # The daemon tests run the real binaries: build them first.
 cargo build --workspace --bins --all-features
 cargo nextest run --workspace --all-features --no-fail-fast

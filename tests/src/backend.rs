@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use virt_core::driver::prelude::*;
+use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::runtime::{Daemon, Mode, Paths, RuntimeError};
-use virt_core::service::{DaemonInfo, DriverRegistry};
 use virt_core::test_driver::TestRegistry;
 use virt_core::VirtError;
 

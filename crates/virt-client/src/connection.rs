@@ -34,14 +34,14 @@ use tonic::service::Interceptor;
 use tonic::transport::{Channel, Endpoint};
 use tower::{service_fn, Layer};
 
+use virt_core::paths::{Mode, Paths};
 use virt_core::proto::connect_service_client::ConnectServiceClient;
 use virt_core::proto::console_service_client::ConsoleServiceClient;
 use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
-use virt_core::runtime::readonly::{ConnectionLayer, ConnectionService};
-use virt_core::runtime::{Mode, Paths};
+use virt_core::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::test_driver::TestRegistry;
 use virt_core::uri::probe::{probe_default_uri, Probed};
 use virt_core::uri::{ConnectUri, Transport, UriResolver};
@@ -116,7 +116,7 @@ impl Connection {
         let channel = match &endpoint {
             Endpointed::Embedded => {
                 let routes = virt_core::service::routes(test_registry(), EMBEDDED_DAEMON);
-                virt_core::runtime::embedded_channel(routes, read_only)
+                virt_core::service::embedded_channel(routes, read_only)
                     .await
                     .map_err(|e| ClientError::Embedded(e.to_string()))?
             }

@@ -4,7 +4,7 @@
 
 use virt_core::guest::{AddressSource, DomainInterface};
 use virt_core::proto;
-use virt_core::service::convert::{address_source_to_proto, interface_from, param_from};
+use virt_core::proto_conv::{address_source_to_proto, interface_from, param_from};
 use virt_core::types::{DomainLookup, TypedParam};
 
 use crate::connection::Connection;

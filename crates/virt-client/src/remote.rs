@@ -25,7 +25,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tonic::transport::{Channel, Endpoint};
 use tower::service_fn;
 
-use virt_core::runtime::tls::{load_certs, load_key, load_roots, DEFAULT_TLS_PORT};
+use virt_core::tls::{load_certs, load_key, load_roots, DEFAULT_TLS_PORT};
 use virt_core::uri::ConnectUri;
 
 use crate::error::ClientError;

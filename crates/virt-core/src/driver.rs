@@ -1,7 +1,7 @@
 //! The `Driver` trait: one hypervisor connection's operations, mirroring libvirt's driver table.
 //!
-//! The gRPC services in [`crate::service`] are thin adapters over it. Every method has a default
-//! that returns NO_SUPPORT ("this function is not supported by the connection driver: virX"), so
+//! The gRPC service adapters (module `service`, feature `embedded`) are thin adapters over it.
+//! Every method has a default that returns NO_SUPPORT ("this function is not supported by the connection driver: virX"), so
 //! a driver implements what it supports and compiles unchanged when the trait grows. Flags are
 //! libvirt's bit values; each driver checks them (unknown bits are INVALID_ARG).
 

@@ -15,6 +15,7 @@
 
 pub mod lifecycle;
 pub mod persist;
+pub mod wire;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};

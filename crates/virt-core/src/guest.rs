@@ -2,7 +2,7 @@
 //! come from ([`AddressSource`]), and how long guest agent calls wait ([`AgentTimeout`]).
 //!
 //! libvirt numbers address sources and address families from 0 (LEASE, IPV4); the proto enums
-//! are libvirt's value plus one, converted in `service::convert`. Timeouts keep libvirt's
+//! are libvirt's value plus one, converted in [`crate::proto_conv`]. Timeouts keep libvirt's
 //! numbers (-2 block, -1 default, 0 no wait, seconds above).
 
 use std::time::Duration;

@@ -1,26 +1,66 @@
 //! virt-core: the vocabulary every crate of the project shares — errors with libvirt's
 //! numbering, connection URIs, states and reasons, typed parameters, events, the domain model,
-//! the `Driver` trait, the in-memory test driver, the code generated from proto/ and the daemon
-//! runtime that serves any driver.
+//! the `Driver` trait, the in-memory test driver, the code generated from proto/ and its
+//! conversions; and, behind cargo features, the gRPC service adapters and the daemon runtime
+//! that serves any driver.
+//!
+//! # Layers
+//!
+//! Modules form four layers; a module imports only from its own layer or the ones below it
+//! (`crates/virt-core/tests/layering.rs` checks this on every test run):
+//!
+//! | layer | modules | feature |
+//! |---|---|---|
+//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
+//! | 1. drivers | [`events`], [`driver`], [`registry`], [`kit`], [`test_driver`] | always |
+//! | 2. gRPC services | `service` (the adapters over `Driver`, `service::routes`, the in-process `service::embedded_channel`) | `embedded` |
+//! | 3. daemon runtime | `runtime` (listeners, socket activation, sd_notify, TLS server, health, reflection, idle exit, `Daemon`) | `server` |
+//!
+//! Events and drivers speak proto through [`proto_conv`], never through the service adapters,
+//! and the service adapters know nothing of listeners or sockets.
+//!
+//! # Cargo features
+//!
+//! Both are off by default, so a crate that only needs the vocabulary (virt-xml, a fuzz target)
+//! builds none of the server stack.
+//!
+//! - **`embedded`**: the gRPC service adapters and an in-process channel to them
+//!   (tonic's server and router over a memory pipe). virt-client enables it to serve
+//!   `test:///default` with the test driver in the client's own process, as libvirt's client
+//!   does, with no daemon. It adds no listener, health, reflection, sd_notify, config parsing or
+//!   certificate parsing.
+//! - **`server`** (implies `embedded`): the daemon runtime, with its dependencies tonic-health,
+//!   tonic-reflection, sd-notify, tracing-subscriber, clap, x509-parser, tokio-rustls and the
+//!   HPACK decoder. The driver daemons (virtqemud, virtxend, virtlxcd), virt-proxy and the
+//!   workspace tests enable it; virt-client must not (`tools/check-client-deps.sh`, run by
+//!   `tools/test-all.sh`, fails if it does).
 
 /// The libvirt API name each gRPC method follows.
 pub mod api_names;
 pub mod driver;
 pub mod error;
 pub mod events;
+pub mod features;
 pub mod fsutil;
 pub mod guest;
 pub mod honour;
 pub mod jsontext;
 pub mod kit;
 pub mod model;
-/// The daemon runtime: listeners, socket activation, sd_notify, read-only enforcement, shutdown.
+pub mod paths;
+pub mod proto_conv;
+pub mod readonly;
+pub mod registry;
+/// The daemon runtime: listeners, socket activation, sd_notify, TLS, health, shutdown.
+#[cfg(feature = "server")]
 pub mod runtime;
+#[cfg(feature = "embedded")]
 pub mod service;
 pub mod state;
 /// libvirt errors to gRPC statuses and back.
 pub mod status;
 pub mod test_driver;
+pub mod tls;
 pub mod types;
 /// Connection URIs: grammar, transports, default-URI and alias resolution.
 pub mod uri;

@@ -25,9 +25,9 @@ use std::task::{Context, Poll};
 use tonic::body::Body;
 use tonic::service::Routes;
 use tower::{Layer, ServiceExt};
-use virt_core::runtime::readonly::ConnectionLayer;
-use virt_core::runtime::ConnectionInfo;
-use virt_core::service::URI_METADATA;
+use virt_core::readonly::ConnectionInfo;
+use virt_core::readonly::ConnectionLayer;
+use virt_core::registry::URI_METADATA;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::grpc;

@@ -17,7 +17,7 @@ use prost::encoding::WireType;
 use prost::Message as _;
 use tonic::body::Body;
 use virt_core::proto::{InfoRequest, InfoResponse};
-use virt_core::service::DriverRegistry;
+use virt_core::registry::DriverRegistry;
 
 use crate::forward::{unavailable, Proxy, INFO_PATH};
 use crate::grpc;

@@ -38,7 +38,7 @@ pub mod stdio;
 use std::sync::Arc;
 
 use virt_core::driver::prelude::*;
-use virt_core::service::{DaemonInfo, DriverRegistry};
+use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::test_driver::TestRegistry;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 

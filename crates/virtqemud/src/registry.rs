@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use virt_core::driver::prelude::*;
-use virt_core::service::{DaemonInfo, DriverRegistry};
+use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::uri::ConnectUri;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
@@ -39,11 +39,11 @@ impl QemuRegistry {
     }
 }
 
-/// What virtqemud serves beyond the baseline (see [`virt_core::service::features`]): event
+/// What virtqemud serves beyond the baseline (see [`virt_core::features`]): event
 /// resume, the console, the stats groups it fills, save / restore / managed save and every
 /// guest agent call. No snapshots yet.
 pub fn qemu_features() -> Vec<String> {
-    use virt_core::service::features::{self, GUEST_AGENT, SAVE_RESTORE};
+    use virt_core::features::{self, GUEST_AGENT, SAVE_RESTORE};
     let mut f = features::base(crate::live::stats::SUPPORTED);
     f.extend(features::rpcs("domain", SAVE_RESTORE));
     f.extend(features::rpcs("guest", GUEST_AGENT));

@@ -8,8 +8,8 @@ use virt_core::driver::prelude::*;
 use virt_core::events::lifecycle as lc;
 use virt_core::events::EventItem;
 use virt_core::proto::domain_event::Payload;
+use virt_core::registry::DriverRegistry;
 use virt_core::runtime::{Mode, Paths};
-use virt_core::service::DriverRegistry;
 use virt_core::types::DomainLookup;
 use virt_core::ErrorCode;
 

@@ -9,13 +9,12 @@
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
 
 use prost::Message;
 
+use super::wire;
 use super::DomainEvent;
 use crate::proto;
-use crate::service::convert;
 
 /// Magic bytes opening the file (format version 1).
 pub const MAGIC: &[u8; 8] = b"VIRTEVT1";
@@ -79,8 +78,8 @@ pub fn load(path: &Path) -> Result<Loaded, EventStoreError> {
     while !body.is_empty() {
         let msg = proto::DomainEvent::decode_length_delimited(&mut body)
             .map_err(|e| bad(format!("event after sequence {last}: {e}")))?;
-        let ev =
-            from_proto(msg).ok_or_else(|| bad(format!("event after {last} has no payload")))?;
+        let ev = wire::event_from(msg)
+            .ok_or_else(|| bad(format!("event after {last} has no payload")))?;
         if ev.sequence <= last || ev.sequence >= next {
             return Err(bad(format!(
                 "sequence {} out of order (previous {last}, next {next})",
@@ -120,7 +119,7 @@ pub fn save(
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(&next.to_le_bytes());
     for ev in ring {
-        convert::event(ev)
+        wire::event(ev)
             .encode_length_delimited(&mut buf)
             .expect("a Vec grows as needed");
     }
@@ -137,20 +136,6 @@ fn header(bytes: &[u8]) -> Option<u64> {
     }
     let next = u64::from_le_bytes(bytes[8..16].try_into().ok()?);
     (next >= 1).then_some(next)
-}
-
-fn from_proto(msg: proto::DomainEvent) -> Option<DomainEvent> {
-    let time = msg.time.map_or(UNIX_EPOCH, |t| {
-        UNIX_EPOCH
-            + Duration::from_secs(u64::try_from(t.seconds).unwrap_or(0))
-            + Duration::from_nanos(u64::try_from(t.nanos).unwrap_or(0))
-    });
-    Some(DomainEvent {
-        sequence: msg.sequence,
-        time,
-        domain: convert::handle(&msg.domain.unwrap_or_default()),
-        payload: super::lifecycle::with_typed_detail(msg.payload?),
-    })
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use tokio::net::UnixDatagram;
 
-use super::test_support::{stub_routes, unix_channel, version_tag, StubConnect};
 use super::{Daemon, DaemonArgs};
 use crate::proto::connect_service_client::ConnectServiceClient;
 use crate::proto::GetDomainCapabilitiesRequest;
+use crate::runtime::test_support::{stub_routes, unix_channel, version_tag, StubConnect};
 
 const NAME: &str = "virttest";
 const CHILD_ENV: &str = "VIRT_RUNTIME_ACTIVATION_CHILD_ROOT";

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::paths::Mode;
+use crate::paths::Mode;
 
 /// Options common to every daemon: `--root`, `--timeout`, `--system` / `--session`,
 /// `--verbose`. Flatten into a daemon's parser with `#[command(flatten)] daemon: DaemonArgs`.

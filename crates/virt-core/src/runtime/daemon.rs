@@ -16,11 +16,11 @@ use super::args::DaemonArgs;
 use super::conn::ConnTracker;
 use super::listener::{Listener, RO_MODE, RW_MODE};
 use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
-use super::paths::Paths;
-use super::readonly::ConnectionLayer;
 use super::services::add_runtime_services;
 use super::tls::{self, TlsAcceptor, TlsAuthLayer};
 use super::RuntimeError;
+use crate::paths::Paths;
+use crate::readonly::ConnectionLayer;
 use futures_util::StreamExt;
 
 /// How long in-flight calls and open streams get after shutdown starts before their
@@ -127,7 +127,7 @@ impl Daemon {
     /// listeners, with everything else [`Daemon::serve`] does: socket activation, health and
     /// reflection (answered by the runtime before `svc` sees the call), sd_notify, idle exit and
     /// graceful stop. Read-only enforcement is left to `svc`: every request carries
-    /// [`super::ConnectionInfo`] saying whether it came in on the read-only socket.
+    /// [`crate::readonly::ConnectionInfo`] saying whether it came in on the read-only socket.
     pub async fn serve_service<S>(
         self,
         svc: S,

@@ -16,9 +16,9 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_types::StatusExt;
 
 use super::*;
+use crate::paths::Mode;
 use crate::proto::connect_service_client::ConnectServiceClient;
 use crate::proto::{GetDomainCapabilitiesRequest, GetHostnameRequest};
-use crate::runtime::paths::Mode;
 use crate::runtime::test_support::{stub_routes, unix_channel, version_tag, StubConnect};
 
 const NAME: &str = "virttest";

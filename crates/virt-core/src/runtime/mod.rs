@@ -28,7 +28,7 @@
 //!    socket after start; the runtime itself never widens the read-write socket.
 //! 3. **Services** ([`services`]): `grpc.health.v1.Health` (SERVING for "" and every `virt.v1`
 //!    service) and server reflection (v1 and v1alpha) are added to the daemon's routes.
-//! 4. **Per connection** ([`readonly`], [`conn`]): every request gets a [`ConnectionInfo`] in its
+//! 4. **Per connection** ([`crate::readonly`], [`conn`]): every request gets a [`ConnectionInfo`] in its
 //!    `http::Extensions`; on the read-only listener any method not in
 //!    `proto/readonly-allowlist.txt` is refused with PERMISSION_DENIED / OPERATION_DENIED
 //!    before it reaches the service. Accepted connections are counted for the idle timeout.
@@ -46,8 +46,9 @@
 //! because the proxy sends read-only calls to a daemon's read-only socket and lets that daemon
 //! decide.
 //!
-//! [`embedded_channel`] serves routes in-process over a memory pipe, with the same per-request
-//! treatment, for `test:///default` without a daemon.
+//! [`crate::service::embedded_channel`] (below this layer, without the `server` feature) serves
+//! routes in-process over a memory pipe, with the same per-request treatment but without health
+//! and reflection, for `test:///default` without a daemon.
 
 pub mod activation;
 #[cfg(test)]
@@ -56,11 +57,8 @@ pub mod args;
 pub mod authority;
 pub mod conn;
 mod daemon;
-pub mod embedded;
 pub mod listener;
 pub mod notify;
-pub mod paths;
-pub mod readonly;
 pub mod services;
 #[cfg(test)]
 mod test_support;
@@ -68,33 +66,19 @@ pub mod tls;
 
 use std::path::PathBuf;
 
+/// Re-exported from the layer below: every daemon's `main` resolves its tree.
+pub use crate::paths::{Mode, Paths};
+/// Re-exported from the layer below (see [`crate::readonly`]).
+pub use crate::readonly::ConnectionInfo;
 pub use args::DaemonArgs;
 pub use daemon::{service_routes, Daemon, HttpService, TcpListen, DEFAULT_SHUTDOWN_GRACE};
-pub use embedded::embedded_channel;
-pub use paths::{Mode, Paths};
-
-/// What the runtime knows about the connection a request came in on. Inserted into every
-/// request's `http::Extensions` (on both listeners and the embedded channel); a handler reads it
-/// with `request.extensions().get::<ConnectionInfo>()` to know whether the caller is read-only
-/// (e.g. GetDomainXml refuses the SECURE flag to read-only callers).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConnectionInfo {
-    /// The request arrived on a read-only listener.
-    pub read_only: bool,
-}
 
 /// Errors of the daemon runtime. Each names the path or step that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     /// A directory of the daemon's tree could not be created.
-    #[error("cannot create directory {}", path.display())]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    CreateDir(#[from] crate::paths::CreateDirError),
     /// Another daemon answers on the socket we were asked to bind.
     #[error("daemon already running on {}", path.display())]
     AlreadyRunning {
@@ -198,13 +182,6 @@ pub enum RuntimeError {
         /// Why.
         #[source]
         source: tokio::task::JoinError,
-    },
-    /// The embedded channel could not connect to its in-process server.
-    #[error("cannot connect the embedded channel")]
-    Embedded {
-        /// Why.
-        #[source]
-        source: tonic::transport::Error,
     },
 }
 

@@ -1,32 +1,14 @@
-//! A stub `ConnectService` for the runtime's tests: it reports the caller's
-//! [`ConnectionInfo`](super::ConnectionInfo) and can be slow on purpose.
+//! Helpers for the runtime's tests: a client channel to a daemon's UNIX socket and the
+//! stub's answer over it (the stub is [`crate::service::test_support::StubConnect`]).
 
 use std::path::Path;
-use std::time::Duration;
 
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use tonic::service::Routes;
-use tonic::{Request, Response, Status};
-
 use crate::proto::connect_service_client::ConnectServiceClient;
-use crate::proto::connect_service_server::{ConnectService, ConnectServiceServer};
-use crate::proto::*;
-
-/// The stub. GetVersion answers `read_only=BOOL` as hypervisor type; GetHostname sleeps for
-/// `slow` first; GetDomainCapabilities (a write on the allowlist's terms) answers a fixed
-/// document; the rest are UNIMPLEMENTED.
-#[derive(Clone, Debug, Default)]
-pub struct StubConnect {
-    /// How long GetHostname takes.
-    pub slow: Duration,
-}
-
-/// Routes holding only the stub.
-pub fn stub_routes(stub: StubConnect) -> Routes {
-    Routes::new(ConnectServiceServer::new(stub))
-}
+use crate::proto::GetVersionRequest;
+pub use crate::service::test_support::{stub_routes, StubConnect};
 
 /// A channel to the gRPC server on the UNIX socket `path`.
 pub async fn unix_channel(path: &Path) -> Result<Channel, tonic::transport::Error> {
@@ -51,64 +33,4 @@ pub async fn version_tag(ch: &Channel) -> String {
         .expect("GetVersion")
         .into_inner()
         .hypervisor_type
-}
-
-type Res<T> = Result<Response<T>, Status>;
-
-#[tonic::async_trait]
-impl ConnectService for StubConnect {
-    async fn get_version(&self, req: Request<GetVersionRequest>) -> Res<GetVersionResponse> {
-        let info = req.extensions().get::<super::ConnectionInfo>().copied();
-        let Some(info) = info else {
-            return Err(Status::internal("no ConnectionInfo in the request"));
-        };
-        Ok(Response::new(GetVersionResponse {
-            hypervisor_type: format!("read_only={}", info.read_only),
-            ..Default::default()
-        }))
-    }
-    async fn get_hostname(&self, _: Request<GetHostnameRequest>) -> Res<GetHostnameResponse> {
-        tokio::time::sleep(self.slow).await;
-        Ok(Response::new(GetHostnameResponse {
-            hostname: "slow".into(),
-        }))
-    }
-    async fn get_uri(&self, _: Request<GetUriRequest>) -> Res<GetUriResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn get_capabilities(
-        &self,
-        _: Request<GetCapabilitiesRequest>,
-    ) -> Res<GetCapabilitiesResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn get_domain_capabilities(
-        &self,
-        _: Request<GetDomainCapabilitiesRequest>,
-    ) -> Res<GetDomainCapabilitiesResponse> {
-        Ok(Response::new(GetDomainCapabilitiesResponse {
-            xml: "<domainCapabilities/>".into(),
-        }))
-    }
-    async fn get_node_info(&self, _: Request<GetNodeInfoRequest>) -> Res<GetNodeInfoResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn get_max_vcpus(&self, _: Request<GetMaxVcpusRequest>) -> Res<GetMaxVcpusResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn get_security_model(
-        &self,
-        _: Request<GetSecurityModelRequest>,
-    ) -> Res<GetSecurityModelResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn domain_xml_to_native(
-        &self,
-        _: Request<DomainXmlToNativeRequest>,
-    ) -> Res<DomainXmlToNativeResponse> {
-        Err(Status::unimplemented("stub"))
-    }
-    async fn info(&self, _: Request<InfoRequest>) -> Res<InfoResponse> {
-        Err(Status::unimplemented("stub"))
-    }
 }

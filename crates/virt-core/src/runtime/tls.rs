@@ -10,6 +10,9 @@
 //! Refusing inside the handshake would leave the client with a bare TLS alert and no reason;
 //! libvirt likewise completes the handshake and then checks the certificate and DN.
 //!
+//! Reading PEM files (certificates, keys, CA roots), which clients need too, lives in
+//! [`crate::tls`]; this module is the server's half.
+//!
 //! rustls was chosen over OpenSSL bindings: memory-safe, no system library to match, and the
 //! `ring` provider keeps the build lean. DNs are read with x509-parser.
 
@@ -22,18 +25,18 @@ use std::task::{Context, Poll};
 use futures_util::future::{Either, Ready};
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tower::{Layer, Service};
 
-use super::Mode;
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
-
-/// libvirt's default TLS port for `+tls` URIs.
-pub const DEFAULT_TLS_PORT: u16 = 16514;
+use crate::paths::Mode;
+/// Re-exported from the layer below ([`crate::tls`]), which clients use without the `server`
+/// feature, so that a daemon finds every TLS item here.
+pub use crate::tls::{load_certs, load_key, load_roots, TlsError, DEFAULT_TLS_PORT};
 
 /// Where the server's certificates live and who may connect.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,66 +86,6 @@ impl TlsSettings {
             crl: None,
         }
     }
-}
-
-/// Errors loading TLS material; each names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum TlsError {
-    /// A file could not be read or holds no usable PEM object.
-    #[error("cannot load {what} from {}: {reason}", path.display())]
-    Load {
-        /// What the file should hold ("CA certificate", "server key", ...).
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// rustls refused the configuration (a key that does not match the certificate, ...).
-    #[error("invalid TLS configuration: {0}")]
-    Config(String),
-}
-
-/// Reads every certificate of a PEM file.
-pub fn load_certs(
-    what: &'static str,
-    path: &Path,
-) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let err = |reason: String| TlsError::Load {
-        what,
-        path: path.to_path_buf(),
-        reason,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| err(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(err("no certificate in the file".into()));
-    }
-    Ok(certs)
-}
-
-/// Reads the private key of a PEM file.
-pub fn load_key(what: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Load {
-        what,
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-/// A root store of the CA certificates in `path`.
-pub fn load_roots(path: &Path) -> Result<RootCertStore, TlsError> {
-    let mut roots = RootCertStore::empty();
-    for cert in load_certs("CA certificate", path)? {
-        roots.add(cert).map_err(|e| TlsError::Load {
-            what: "CA certificate",
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(roots)
 }
 
 /// The subject DN of a DER certificate in libvirt's form, `C=GB,ST=London,O=Example,CN=x`

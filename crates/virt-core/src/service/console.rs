@@ -7,12 +7,12 @@ use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::convert::lookup;
 use super::events::async_stream;
 use super::{status, Ctx};
 use crate::proto::console_service_server::ConsoleService;
 use crate::proto::open_console_request::Item;
 use crate::proto::*;
+use crate::proto_conv::lookup;
 
 type ConsoleOut = Pin<Box<dyn Stream<Item = Result<OpenConsoleResponse, Status>> + Send>>;
 

@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{domain, info, lookup, state, summary};
 use super::{is_read_only, status, Ctx};
 use crate::proto::domain_service_server::DomainService;
 use crate::proto::*;
+use crate::proto_conv::{domain, info, lookup, state, summary};
 use crate::VirtError;
 
 type R<T> = Result<Response<T>, Status>;

@@ -5,13 +5,14 @@ use std::pin::Pin;
 use futures_util::Stream;
 use tonic::{Request, Response, Status};
 
-use super::convert::{event_id, event_item, lookup};
 use super::{status, Ctx};
 use crate::driver::Driver;
 use crate::error::ErrorCode;
+use crate::events::wire::event_item;
 use crate::events::EventItem;
 use crate::proto::event_service_server::EventService;
 use crate::proto::*;
+use crate::proto_conv::{event_id, lookup};
 use crate::types::DomainLookup;
 use crate::uuid::Uuid;
 

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{address_source, interface, lookup, param};
 use super::{is_read_only, status, Ctx};
 use crate::driver::Driver;
 use crate::guest::AddressSource;
 use crate::proto::guest_service_server::GuestService;
 use crate::proto::*;
+use crate::proto_conv::{address_source, interface, lookup, param};
 use crate::types::DomainLookup;
 use crate::VirtError;
 

@@ -2,19 +2,20 @@
 //!
 //! Each call reads the `virt-uri` metadata to pick the driver (through a [`DriverRegistry`]),
 //! converts the request into the driver's vocabulary, calls it, and converts the answer back.
-//! Errors travel as [`crate::status`] builds them. Read-only enforcement happens in the runtime
-//! by method; the few flag-dependent refusals (GetDomainXml with SECURE, GetInterfaceAddresses
+//! Errors travel as [`crate::status`] builds them. Read-only enforcement happens by method in
+//! [`crate::readonly`]'s layer; the few flag-dependent refusals (GetDomainXml with SECURE, GetInterfaceAddresses
 //! from the AGENT source) are checked here.
 
 mod connect;
 mod console;
-pub mod convert;
 mod domain;
+pub mod embedded;
 mod events;
-pub mod features;
 mod guest;
 mod snapshot;
 mod stats;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use std::sync::Arc;
 
@@ -22,29 +23,9 @@ use tonic::{Request, Status};
 
 use crate::driver::Driver;
 use crate::error::VirtError;
+use crate::registry::{DriverRegistry, URI_METADATA};
 
-/// The gRPC metadata key every call carries: the connection URI it is for.
-pub const URI_METADATA: &str = "virt-uri";
-
-/// What a daemon says about itself in `Info`.
-#[derive(Debug, Clone, Default)]
-pub struct DaemonInfo {
-    /// Driver type name as virConnectGetType: "QEMU", "TEST", ...
-    pub driver: String,
-    /// URI schemes served.
-    pub schemes: Vec<String>,
-    /// Feature strings ([`features`], proto/README.md).
-    pub features: Vec<String>,
-}
-
-/// Picks the driver that serves a connection URI.
-pub trait DriverRegistry: Send + Sync + 'static {
-    /// The driver for `uri` (the `virt-uri` metadata; `None` when absent: the daemon's default).
-    /// Errors: NO_CONNECT for a URI this daemon does not serve.
-    fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError>;
-    /// What this daemon says about itself.
-    fn daemon_info(&self) -> DaemonInfo;
-}
+pub use embedded::embedded_channel;
 
 /// Shared state of every service: the registry and the daemon's name.
 #[derive(Clone)]
@@ -71,7 +52,7 @@ impl Ctx {
 /// Whether the caller came in on a read-only listener.
 pub(crate) fn is_read_only<T>(req: &Request<T>) -> bool {
     req.extensions()
-        .get::<crate::runtime::ConnectionInfo>()
+        .get::<crate::readonly::ConnectionInfo>()
         .is_some_and(|c| c.read_only)
 }
 

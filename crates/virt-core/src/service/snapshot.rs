@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{lookup, snapshot};
 use super::{status, Ctx};
 use crate::proto::snapshot_service_server::SnapshotService;
 use crate::proto::*;
+use crate::proto_conv::{lookup, snapshot};
 
 type R<T> = Result<Response<T>, Status>;
 

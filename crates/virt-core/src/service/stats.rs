@@ -2,10 +2,10 @@
 
 use tonic::{Request, Response, Status};
 
-use super::convert::{lookup, record};
 use super::{status, Ctx};
 use crate::proto::stats_service_server::StatsService;
 use crate::proto::*;
+use crate::proto_conv::{lookup, record};
 
 type R<T> = Result<Response<T>, Status>;
 

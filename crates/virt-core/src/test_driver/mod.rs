@@ -36,7 +36,7 @@ use crate::events::{EventBus, EventSubscription};
 use crate::guest::{AddressSource, DomainInterface};
 use crate::model::{Capabilities, DomainCapabilities, NodeDef};
 use crate::proto::domain_event::Payload;
-use crate::service::{DaemonInfo, DriverRegistry};
+use crate::registry::{DaemonInfo, DriverRegistry};
 use crate::state::{DomainState, StateReason};
 use crate::types::{
     DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, SnapshotInfo, StatsRecord,
@@ -566,9 +566,9 @@ impl TestRegistry {
     }
 }
 
-/// What the test driver serves beyond the baseline (see [`crate::service::features`]).
+/// What the test driver serves beyond the baseline (see [`crate::features`]).
 fn test_features() -> Vec<String> {
-    use crate::service::features::{self, SAVE_RESTORE, SNAPSHOTS};
+    use crate::features::{self, SAVE_RESTORE, SNAPSHOTS};
     // libvirt 9.0's test driver serves the state group only (stats.rs).
     let mut f = features::base(crate::kit::flags::stats::STATE);
     f.push(SNAPSHOTS.into());

@@ -1,8 +1,13 @@
-//! Conversions between the proto messages and the driver vocabulary, in one place.
+//! Conversions between the proto messages and the driver vocabulary (handles, lookups, states,
+//! info, typed parameters, stats records, snapshots, guest interfaces), in one place.
+//!
+//! This sits in the bottom layer with the types and the generated code, so that everything
+//! above (events, the drivers, the gRPC services, the client) converts the same way without
+//! depending on the gRPC service adapters. Events convert in [`crate::events::wire`], which
+//! builds on these.
 
 use tonic::Status;
 
-use crate::events::{DomainEvent, EventItem};
 use crate::proto;
 use crate::state::{DomainState, StateReason};
 use crate::types::{
@@ -164,37 +169,6 @@ pub fn snapshot(s: &SnapshotInfo) -> proto::Snapshot {
         state: s.state.clone(),
         current: s.current,
         description: s.description.clone(),
-    }
-}
-
-/// An event as proto.
-pub fn event(e: &DomainEvent) -> proto::DomainEvent {
-    let since = e
-        .time
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    proto::DomainEvent {
-        sequence: e.sequence,
-        time: Some(prost_types::Timestamp {
-            seconds: since.as_secs() as i64,
-            nanos: since.subsec_nanos() as i32,
-        }),
-        domain: Some(domain(&e.domain)),
-        payload: Some(e.payload.clone()),
-    }
-}
-
-/// A subscription item as a stream message.
-pub fn event_item(item: &EventItem) -> proto::StreamEventsResponse {
-    use proto::stream_events_response::Item;
-    proto::StreamEventsResponse {
-        item: Some(match item {
-            EventItem::Event(e) => Item::Event(event(e)),
-            EventItem::Gap { first, last } => Item::Gap(proto::EventGap {
-                first_missing: *first,
-                last_missing: *last,
-            }),
-        }),
     }
 }
 

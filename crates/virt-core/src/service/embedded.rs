@@ -4,8 +4,11 @@
 //! Each time the channel connects (and again if it reconnects) the connector makes a fresh
 //! `tokio::io::duplex` pair, keeps one end and hands the other to a tonic server running in a
 //! background task. The server applies the same per-request treatment as a daemon listener:
-//! [`super::ConnectionInfo`] in every request, the read-only allowlist when `read_only`, health
-//! and reflection. The server task ends when the last clone of the channel is dropped.
+//! [`crate::readonly::ConnectionInfo`] in every request and the read-only allowlist when
+//! `read_only`. It serves the routes it is given and nothing else: health and reflection are
+//! for processes that other programs probe, which belong to the daemon runtime (feature
+//! `server`); nothing outside this process can reach an embedded channel. The server task ends
+//! when the last clone of the channel is dropped.
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
@@ -13,17 +16,18 @@ use tokio_stream::StreamExt as _;
 use tonic::service::Routes;
 use tonic::transport::{Channel, Endpoint, Server, Uri};
 
-use super::readonly::ConnectionLayer;
-use super::services::add_runtime_services;
-use super::RuntimeError;
+use crate::readonly::ConnectionLayer;
 
 /// Size of each in-memory pipe's buffer.
 const PIPE_BUFFER: usize = 64 * 1024;
 
 /// Serves `routes` in-process and returns a channel connected to them. When `read_only`, the
-/// calls are treated as arriving on a read-only socket.
-pub async fn embedded_channel(routes: Routes, read_only: bool) -> Result<Channel, RuntimeError> {
-    let (routes, _health) = add_runtime_services(routes).await;
+/// calls are treated as arriving on a read-only socket. Errors: the channel could not connect
+/// to its in-process server.
+pub async fn embedded_channel(
+    routes: Routes,
+    read_only: bool,
+) -> Result<Channel, tonic::transport::Error> {
     let (conn_tx, conn_rx) = mpsc::unbounded_channel::<tokio::io::DuplexStream>();
     let incoming = UnboundedReceiverStream::new(conn_rx).map(Ok::<_, std::io::Error>);
     let router = Server::builder()
@@ -52,7 +56,6 @@ pub async fn embedded_channel(routes: Routes, read_only: bool) -> Result<Channel
     Endpoint::from_static("http://embedded.invalid")
         .connect_with_connector(connector)
         .await
-        .map_err(|source| RuntimeError::Embedded { source })
 }
 
 #[cfg(test)]
@@ -60,17 +63,14 @@ mod tests {
     use super::*;
     use crate::proto::connect_service_client::ConnectServiceClient;
     use crate::proto::{GetDomainCapabilitiesRequest, GetVersionRequest};
-    use crate::runtime::test_support::{stub_routes, StubConnect};
-    use tonic_health::pb::health_check_response::ServingStatus;
-    use tonic_health::pb::health_client::HealthClient;
-    use tonic_health::pb::HealthCheckRequest;
+    use crate::service::test_support::{stub_routes, StubConnect};
 
     #[tokio::test]
-    async fn embedded_channel_serves_routes_health_and_connection_info() {
+    async fn embedded_channel_serves_routes_and_connection_info() {
         let ch = embedded_channel(stub_routes(StubConnect::default()), false)
             .await
             .expect("channel");
-        let mut client = ConnectServiceClient::new(ch.clone());
+        let mut client = ConnectServiceClient::new(ch);
         let v = client
             .get_version(GetVersionRequest {})
             .await
@@ -81,13 +81,6 @@ mod tests {
             .await
             .expect("writes allowed read-write");
         assert_eq!(caps.into_inner().xml, "<domainCapabilities/>");
-        let h = HealthClient::new(ch)
-            .check(HealthCheckRequest {
-                service: "virt.v1.DomainService".into(),
-            })
-            .await
-            .expect("health");
-        assert_eq!(h.into_inner().status(), ServingStatus::Serving);
     }
 
     #[tokio::test]

@@ -17,11 +17,21 @@ use futures_util::future::{Either, Ready};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::ConnectionInfo;
 use crate::error::VirtError;
 
+/// What is known about the connection a request came in on. Inserted into every request's
+/// `http::Extensions` by [`ConnectionLayer`] (on a daemon's listeners, on the embedded channel,
+/// and on the client side of every connection); a handler reads it with
+/// `request.extensions().get::<ConnectionInfo>()` to know whether the caller is read-only
+/// (e.g. GetDomainXml refuses the SECURE flag to read-only callers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The request arrived on a read-only listener.
+    pub read_only: bool,
+}
+
 /// The allowlist file, as compiled into the binary.
-pub const ALLOWLIST: &str = include_str!("../../../../proto/readonly-allowlist.txt");
+pub const ALLOWLIST: &str = include_str!("../../../proto/readonly-allowlist.txt");
 
 /// The methods a read-only connection may call, as `package.Service/Method`.
 pub fn allowed_methods() -> &'static HashSet<&'static str> {

@@ -12,7 +12,16 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use super::RuntimeError;
+/// A directory of the tree could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create directory {}", path.display())]
+pub struct CreateDirError {
+    /// The directory.
+    pub path: PathBuf,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
 
 /// System-wide or per-user instance.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +125,7 @@ impl Paths {
     }
 
     /// Creates the three directories (and parents) with mode 0755.
-    pub fn create_dirs(&self) -> Result<(), RuntimeError> {
+    pub fn create_dirs(&self) -> Result<(), CreateDirError> {
         for dir in [&self.config_dir, &self.state_dir, &self.run_dir] {
             create_dir(dir)?;
         }
@@ -124,8 +133,8 @@ impl Paths {
     }
 }
 
-fn create_dir(dir: &Path) -> Result<(), RuntimeError> {
-    let err = |source| RuntimeError::CreateDir {
+fn create_dir(dir: &Path) -> Result<(), CreateDirError> {
+    let err = |source| CreateDirError {
         path: dir.to_path_buf(),
         source,
     };

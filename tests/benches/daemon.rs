@@ -17,6 +17,8 @@ use std::time::Duration;
 #[cfg(feature = "libvirt")]
 #[path = "daemon/libvirt.rs"]
 mod libvirt;
+#[path = "daemon/local.rs"]
+mod local;
 #[path = "daemon/ours.rs"]
 mod ours;
 #[path = "daemon/report.rs"]
@@ -148,6 +150,29 @@ pub fn run_prefix() -> String {
 /// Prefix of every domain this benchmark defines; left-overs of an aborted run are removed.
 pub const PREFIX: &str = "vbench-";
 
+/// The local call on each side: ours on the default path to virtqemud, libvirt's on its
+/// `qemu:///system`.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// LookupDomain via `Connection::open("qemu:///system")` straight to virtqemud.
+    pub ours: Latency,
+    /// virDomainLookupByName on libvirt's qemu:///system, or why it is missing.
+    pub theirs: Result<Latency, String>,
+}
+
+/// libvirt's local figure, or why it is missing.
+fn libvirt_local(plan: &Plan, prefix: &str) -> Result<Latency, String> {
+    #[cfg(feature = "libvirt")]
+    {
+        libvirt::local(plan, prefix)
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (plan, prefix);
+        Err("built without `--features libvirt`".into())
+    }
+}
+
 /// libvirt's side, or why it is missing.
 fn libvirt_side(plan: &Plan, prefix: &str) -> Result<Results, String> {
     #[cfg(feature = "libvirt")]
@@ -182,5 +207,12 @@ fn main() {
     if let Err(why) = &theirs {
         eprintln!("libvirt's column is missing: {why}");
     }
+    // The local call on the default path, ours then libvirt's, back to back.
+    eprintln!("measuring the local call (qemu:///system, default path) ...");
+    let local = Local {
+        ours: local::run(&plan),
+        theirs: libvirt_local(&plan, &prefix),
+    };
     report::print(&plan, &load, &ours, theirs.as_ref());
+    report::print_local(&plan, &local, theirs.as_ref().ok());
 }

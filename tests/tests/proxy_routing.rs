@@ -251,10 +251,7 @@ async fn cli_reaches_real_virtqemud_and_a_second_daemon_and_kill_9_spares_the_ot
     let uri = "qemu:///system?mode=legacy";
     let q = root.join("alpha.xml");
     std::fs::write(&q, qemu_xml("alpha", ALPHA)).expect("write xml");
-    let (ok, _, err) = virt(
-        &root,
-        &["-c", uri, "define", &q.display().to_string()],
-    );
+    let (ok, _, err) = virt(&root, &["-c", uri, "define", &q.display().to_string()]);
     assert!(ok, "define through the proxy on virtqemud: {err}");
     assert!(
         root.join("etc/virt/qemu/alpha.xml").is_file(),

@@ -34,13 +34,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
-use tower::{service_fn, Layer};
+use tower::Layer;
 
 use virt_core::proto::connect_service_client::ConnectServiceClient;
 use virt_core::proto::console_service_client::ConsoleServiceClient;
@@ -56,6 +53,7 @@ use virt_core::uri::{ConnectUri, Transport, UriResolver};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::error::ClientError;
+use crate::h2_channel::{ClientChannel, H2Channel};
 
 /// The daemon name the embedded services report in `Info`.
 pub const EMBEDDED_DAEMON: &str = "virt-embedded";
@@ -82,7 +80,7 @@ impl Interceptor for UriInterceptor {
 
 /// The channel type every generated client of a [`Connection`] uses: the transport, behind the
 /// read-only guard, behind the `virt-uri` interceptor.
-pub type ConnChannel = InterceptedService<ConnectionService<Channel>, UriInterceptor>;
+pub type ConnChannel = InterceptedService<ConnectionService<ClientChannel>, UriInterceptor>;
 
 /// Where a connection's channel goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +100,7 @@ pub struct Connection {
     daemon_uri: String,
     read_only: bool,
     endpoint: Endpointed,
-    channel: Channel,
+    channel: ClientChannel,
     interceptor: UriInterceptor,
 }
 
@@ -125,18 +123,21 @@ impl Connection {
         let channel = match &endpoint {
             Endpointed::Embedded => {
                 let routes = virt_core::service::routes(test_registry(), EMBEDDED_DAEMON);
-                virt_core::runtime::embedded_channel(routes, read_only)
+                let channel = virt_core::runtime::embedded_channel(routes, read_only)
                     .await
-                    .map_err(|e| ClientError::Embedded(e.to_string()))?
+                    .map_err(|e| ClientError::Embedded(e.to_string()))?;
+                ClientChannel::Tonic(channel)
             }
-            Endpointed::Socket(path) => connect_unix(path).await?,
+            Endpointed::Socket(path) => ClientChannel::Local(connect_unix(path).await?),
             Endpointed::Remote(Transport::Tls) => {
-                crate::remote::tls_channel(&parsed, &text).await?
+                ClientChannel::Tonic(crate::remote::tls_channel(&parsed, &text).await?)
             }
             Endpointed::Remote(Transport::Tcp) => {
-                crate::remote::tcp_channel(&parsed, &text).await?
+                ClientChannel::Tonic(crate::remote::tcp_channel(&parsed, &text).await?)
             }
-            Endpointed::Remote(_) => crate::remote::ssh_channel(&parsed, &text, read_only).await?,
+            Endpointed::Remote(_) => {
+                ClientChannel::Tonic(crate::remote::ssh_channel(&parsed, &text, read_only).await?)
+            }
         };
         let value: AsciiMetadataValue = MetadataValue::try_from(daemon_uri.as_str())
             .map_err(|_| ClientError::BadUriMetadata(daemon_uri.clone()))?;
@@ -348,34 +349,16 @@ pub fn local_socket(
     })
 }
 
-/// Connects a channel to the UNIX socket at `path`.
-async fn connect_unix(path: &Path) -> Result<Channel, ClientError> {
-    // The socket is connected once up front so that a missing daemon is reported with the
-    // socket's path and the system's reason, as libvirt does; the connector reconnects the
-    // same way if the channel ever needs to.
-    let first = UnixStream::connect(path)
+/// Connects the local channel to the UNIX socket at `path` ([`H2Channel`]).
+async fn connect_unix(path: &Path) -> Result<H2Channel, ClientError> {
+    // Connected up front so that a missing daemon is reported with the socket's path and the
+    // system's reason, as libvirt does; the channel reconnects the same way if it must.
+    H2Channel::connect(path)
         .await
         .map_err(|source| ClientError::Connect {
             path: path.to_path_buf(),
             source,
-        })?;
-    let first = Arc::new(std::sync::Mutex::new(Some(first)));
-    let owned = path.to_path_buf();
-    let endpoint = Endpoint::try_from("http://[::]:50051").map_err(ClientError::Channel)?;
-    endpoint
-        .connect_with_connector(service_fn(move |_| {
-            let path = owned.clone();
-            let reuse = first.lock().ok().and_then(|mut s| s.take());
-            async move {
-                let stream = match reuse {
-                    Some(s) => s,
-                    None => UnixStream::connect(path).await?,
-                };
-                Ok::<_, std::io::Error>(TokioIo::new(stream))
-            }
-        }))
-        .await
-        .map_err(ClientError::Channel)
+        })
 }
 
 #[cfg(test)]

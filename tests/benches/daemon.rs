@@ -200,19 +200,30 @@ fn main() {
         eprintln!("warning: benchmarking a debug build; use `cargo bench`");
     }
     eprintln!("plan: {plan:?}");
-    eprintln!("measuring virt-proxy ...");
-    let ours = ours::run(&plan, &prefix);
-    eprintln!("measuring libvirt ...");
-    let theirs = libvirt_side(&plan, &prefix);
-    if let Err(why) = &theirs {
-        eprintln!("libvirt's column is missing: {why}");
-    }
+    // DAEMON_BENCH_LOCAL_ONLY=1: only the local-call figure (a quick look while tuning).
+    let local_only = std::env::var_os("DAEMON_BENCH_LOCAL_ONLY").is_some_and(|v| v == "1");
+    let (ours, theirs) = if local_only {
+        (None, Err("skipped (DAEMON_BENCH_LOCAL_ONLY=1)".to_string()))
+    } else {
+        eprintln!("measuring virt-proxy ...");
+        let ours = ours::run(&plan, &prefix);
+        eprintln!("measuring libvirt ...");
+        let theirs = libvirt_side(&plan, &prefix);
+        if let Err(why) = &theirs {
+            eprintln!("libvirt's column is missing: {why}");
+        }
+        (Some(ours), theirs)
+    };
     // The local call on the default path, ours then libvirt's, back to back.
     eprintln!("measuring the local call (qemu:///system, default path) ...");
     let local = Local {
         ours: local::run(&plan),
         theirs: libvirt_local(&plan, &prefix),
     };
-    report::print(&plan, &load, &ours, theirs.as_ref());
+    if let Some(ours) = &ours {
+        report::print(&plan, &load, ours, theirs.as_ref());
+    } else {
+        println!("load average before the run: {load}");
+    }
     report::print_local(&plan, &local, theirs.as_ref().ok());
 }

@@ -13,7 +13,8 @@ use virt_tests::backend::{AnyUri, InProcessDaemon};
 use virt_tests::domain_xml;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_connection_on_a_daemon_socket_streams_events_carries_large_answers_and_survives_a_restart() {
+async fn a_connection_on_a_daemon_socket_streams_events_carries_large_answers_and_survives_a_restart(
+) {
     let root = tempfile::tempdir().expect("root");
     let registry = AnyUri::new("QEMU");
     let qemu = InProcessDaemon::start("virtqemud", root.path(), registry.clone()).await;

@@ -54,7 +54,8 @@ pub fn local(plan: &Plan, prefix: &str) -> Result<Latency, String> {
     let conn = Connect::open(Some(uri))
         .map_err(|e| format!("libvirt's daemon is not reachable at {uri}: {e}"))?;
     let name = format!("{prefix}local");
-    let dom = virt::domain::Domain::define_xml(&conn, &crate::local::qemu_xml(&name))
+    let dom = conn
+        .define_domain_xml(&crate::local::qemu_xml(&name))
         .map_err(|e| format!("libvirt: cannot define {name} on {uri}: {e}"))?;
     let lookup = latency(plan, || {
         conn.lookup_domain_by_name(&name)

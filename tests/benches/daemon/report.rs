@@ -264,7 +264,7 @@ pub fn print_local(plan: &Plan, local: &Local, test_driver: Option<&Results>) {
     };
     println!(
         "  {:<58} median {:>9}, p99 {:>9}",
-        "ours: virt_client qemu:///system -> virtqemud-sock (release)",
+        "ours: virt_client qemu:///system -> virtqemud-sock",
         us(local.ours.median),
         us(local.ours.p99)
     );

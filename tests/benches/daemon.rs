@@ -156,6 +156,8 @@ pub const PREFIX: &str = "vbench-";
 pub struct Local {
     /// LookupDomain via `Connection::open("qemu:///system")` straight to virtqemud.
     pub ours: Latency,
+    /// The same call on the same socket through tonic's `Channel`, for scale.
+    pub tonic: Latency,
     /// virDomainLookupByName on libvirt's qemu:///system, or why it is missing.
     pub theirs: Result<Latency, String>,
 }
@@ -216,8 +218,10 @@ fn main() {
     };
     // The local call on the default path, ours then libvirt's, back to back.
     eprintln!("measuring the local call (qemu:///system, default path) ...");
+    let (local_ours, local_tonic) = local::run(&plan);
     let local = Local {
-        ours: local::run(&plan),
+        ours: local_ours,
+        tonic: local_tonic,
         theirs: libvirt_local(&plan, &prefix),
     };
     if let Some(ours) = &ours {

@@ -9,6 +9,8 @@
 use std::path::PathBuf;
 
 use virt_client::{Connection, DomainLookup, Endpointed};
+use virt_core::proto::domain_service_client::DomainServiceClient;
+use virt_core::proto::LookupDomainRequest;
 use virt_tests::backend::ProcessDaemon;
 
 use crate::{Latency, Plan};
@@ -24,8 +26,10 @@ pub fn qemu_xml(name: &str) -> String {
     )
 }
 
-/// Our figure: LookupDomain latency on the default path to a fresh release `virtqemud`.
-pub fn run(plan: &Plan) -> Latency {
+/// Our figures: LookupDomain latency on the default path to a fresh release `virtqemud`
+/// (`virt_client::Connection`), and for scale the same call on the same socket through tonic's
+/// own `Channel` (what `Connection` used before it drove HTTP/2 itself).
+pub fn run(plan: &Plan) -> (Latency, Latency) {
     let root = tempfile::tempdir().expect("temp root");
     let daemon = ProcessDaemon::start("virtqemud", root.path());
     // Set before this figure's runtime starts: no other thread of the bench reads it meanwhile.
@@ -48,10 +52,23 @@ pub fn run(plan: &Plan) -> Latency {
             .await
             .expect("DefineDomain test on virtqemud");
         let test = DomainLookup::Name("test".into());
-        crate::ours::latency(plan, || async {
+        let ours = crate::ours::latency(plan, || async {
             conn.lookup(&test).await.expect("LookupDomain test");
         })
-        .await
+        .await;
+        let channel = virt_tests::raw_channel(&daemon.socket).await;
+        let tonic = crate::ours::latency(plan, || async {
+            let mut client = DomainServiceClient::new(channel.clone());
+            let req = virt_tests::with_uri(
+                LookupDomainRequest {
+                    domain: Some(virt_client::domain_ref(&test)),
+                },
+                URI,
+            );
+            client.lookup_domain(req).await.expect("LookupDomain test");
+        })
+        .await;
+        (ours, tonic)
     });
     std::env::remove_var("VIRT_ROOT");
     drop(daemon);

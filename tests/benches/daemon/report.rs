@@ -268,6 +268,12 @@ pub fn print_local(plan: &Plan, local: &Local, test_driver: Option<&Results>) {
         us(local.ours.median),
         us(local.ours.p99)
     );
+    println!(
+        "  {:<58} median {:>9}, p99 {:>9}",
+        "(scale: same socket through tonic's Channel)",
+        us(local.tonic.median),
+        us(local.tonic.p99)
+    );
     match &local.theirs {
         Ok(l) => line(
             "libvirt: qemu:///system (libvirtd, QEMU driver)",

@@ -17,6 +17,8 @@ use std::time::Duration;
 #[cfg(feature = "libvirt")]
 #[path = "daemon/libvirt.rs"]
 mod libvirt;
+#[path = "daemon/local.rs"]
+mod local;
 #[path = "daemon/ours.rs"]
 mod ours;
 #[path = "daemon/report.rs"]
@@ -148,6 +150,31 @@ pub fn run_prefix() -> String {
 /// Prefix of every domain this benchmark defines; left-overs of an aborted run are removed.
 pub const PREFIX: &str = "vbench-";
 
+/// The local call on each side: ours on the default path to virtqemud, libvirt's on its
+/// `qemu:///system`.
+#[derive(Clone, Debug)]
+pub struct Local {
+    /// LookupDomain via `Connection::open("qemu:///system")` straight to virtqemud.
+    pub ours: Latency,
+    /// The same call on the same socket through tonic's `Channel`, for scale.
+    pub tonic: Latency,
+    /// virDomainLookupByName on libvirt's qemu:///system, or why it is missing.
+    pub theirs: Result<Latency, String>,
+}
+
+/// libvirt's local figure, or why it is missing.
+fn libvirt_local(plan: &Plan, prefix: &str) -> Result<Latency, String> {
+    #[cfg(feature = "libvirt")]
+    {
+        libvirt::local(plan, prefix)
+    }
+    #[cfg(not(feature = "libvirt"))]
+    {
+        let _ = (plan, prefix);
+        Err("built without `--features libvirt`".into())
+    }
+}
+
 /// libvirt's side, or why it is missing.
 fn libvirt_side(plan: &Plan, prefix: &str) -> Result<Results, String> {
     #[cfg(feature = "libvirt")]
@@ -175,12 +202,32 @@ fn main() {
         eprintln!("warning: benchmarking a debug build; use `cargo bench`");
     }
     eprintln!("plan: {plan:?}");
-    eprintln!("measuring virt-proxy ...");
-    let ours = ours::run(&plan, &prefix);
-    eprintln!("measuring libvirt ...");
-    let theirs = libvirt_side(&plan, &prefix);
-    if let Err(why) = &theirs {
-        eprintln!("libvirt's column is missing: {why}");
+    // DAEMON_BENCH_LOCAL_ONLY=1: only the local-call figure (a quick look while tuning).
+    let local_only = std::env::var_os("DAEMON_BENCH_LOCAL_ONLY").is_some_and(|v| v == "1");
+    let (ours, theirs) = if local_only {
+        (None, Err("skipped (DAEMON_BENCH_LOCAL_ONLY=1)".to_string()))
+    } else {
+        eprintln!("measuring virt-proxy ...");
+        let ours = ours::run(&plan, &prefix);
+        eprintln!("measuring libvirt ...");
+        let theirs = libvirt_side(&plan, &prefix);
+        if let Err(why) = &theirs {
+            eprintln!("libvirt's column is missing: {why}");
+        }
+        (Some(ours), theirs)
+    };
+    // The local call on the default path, ours then libvirt's, back to back.
+    eprintln!("measuring the local call (qemu:///system, default path) ...");
+    let (local_ours, local_tonic) = local::run(&plan);
+    let local = Local {
+        ours: local_ours,
+        tonic: local_tonic,
+        theirs: libvirt_local(&plan, &prefix),
+    };
+    if let Some(ours) = &ours {
+        report::print(&plan, &load, ours, theirs.as_ref());
+    } else {
+        println!("load average before the run: {load}");
     }
-    report::print(&plan, &load, &ours, theirs.as_ref());
+    report::print_local(&plan, &local, theirs.as_ref().ok());
 }

@@ -218,9 +218,15 @@ async fn info_lists_reachable_backends_and_virt_version_shows_them() {
     );
     assert_eq!(info.backends.len(), 1);
 
-    let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "version", "--daemon"]);
+    // Through the proxy (libvirt's mode=legacy) the CLI shows the backends behind it; on the
+    // default path it talks to virtqemud itself, which has none.
+    let legacy = "qemu:///system?mode=legacy";
+    let (ok, out, err) = virt(&root, &["-c", legacy, "version", "--daemon"]);
     assert!(ok, "{err}");
     assert!(out.contains("Backend daemon: virtqemud (QEMU) "), "{out}");
+    let (ok, out, err) = virt(&root, &["-c", "qemu:///system", "version", "--daemon"]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("Backend daemon"), "{out}");
     qemu.stop().await;
 }
 
@@ -241,18 +247,17 @@ async fn cli_reaches_real_virtqemud_and_a_second_daemon_and_kill_9_spares_the_ot
     let qemu = ProcessDaemon::start("virtqemud", &root);
     let lxc = InProcessDaemon::start("virtlxcd", &root, AnyUri::new("LXC")).await;
 
+    // Through the proxy (libvirt's mode=legacy), as a client reaching a socket-activated proxy.
+    let uri = "qemu:///system?mode=legacy";
     let q = root.join("alpha.xml");
     std::fs::write(&q, qemu_xml("alpha", ALPHA)).expect("write xml");
-    let (ok, _, err) = virt(
-        &root,
-        &["-c", "qemu:///system", "define", &q.display().to_string()],
-    );
+    let (ok, _, err) = virt(&root, &["-c", uri, "define", &q.display().to_string()]);
     assert!(ok, "define through the proxy on virtqemud: {err}");
     assert!(
         root.join("etc/virt/qemu/alpha.xml").is_file(),
         "virtqemud wrote it"
     );
-    let (ok, qlist, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    let (ok, qlist, err) = virt(&root, &["-c", uri, "list", "--all"]);
     assert!(ok && qlist.contains("alpha"), "{qlist}{err}");
     let (ok, llist, _) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
     assert!(
@@ -264,12 +269,21 @@ async fn cli_reaches_real_virtqemud_and_a_second_daemon_and_kill_9_spares_the_ot
     let (ok, llist2, err) = virt(&root, &["-c", "lxc:///", "list", "--all"]);
     assert!(ok, "lxc after virtqemud was killed: {err}");
     assert_eq!(llist2, llist);
-    let (ok, _, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    let (ok, _, err) = virt(&root, &["-c", uri, "list", "--all"]);
     assert!(!ok);
     assert!(err.contains("cannot reach virtqemud on"), "{err}");
+    // The default path goes straight to the dead daemon's socket, and says so, as libvirt's
+    // client does.
+    let (ok, _, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    assert!(!ok);
+    let sock = root.join("run/virt/virtqemud-sock");
+    assert!(
+        err.contains(&format!("'{}': Connection refused", sock.display())),
+        "{err}"
+    );
 
     let _qemu = ProcessDaemon::start("virtqemud", &root);
-    let (ok, qlist2, err) = virt(&root, &["-c", "qemu:///system", "list", "--all"]);
+    let (ok, qlist2, err) = virt(&root, &["-c", uri, "list", "--all"]);
     assert!(
         ok && qlist2.contains("alpha"),
         "after restart: {qlist2}{err}"

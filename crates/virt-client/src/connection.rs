@@ -12,11 +12,19 @@
 //! 2. `test:///...` without transport or host: the gRPC services run in this process over the
 //!    shared [`TestRegistry`](virt_core::test_driver::TestRegistry) (one per process, so concurrent connections to `test:///default`
 //!    see one state, as libvirt's do).
-//! 3. Any other local URI (`qemu:///system`, `lxc:///`, `xen:///system`, `test+unix:///default`):
-//!    the proxy's UNIX socket, `RUN/virt-proxy-sock` or, read-only, `RUN/virt-proxy-sock-ro`,
-//!    where RUN follows `VIRT_ROOT` and the mode (`/session` paths use the per-user tree,
-//!    `/system` the system one, anything else the caller's: system for root, session
-//!    otherwise). `?socket=PATH` names the socket directly.
+//! 3. Any other local URI: a UNIX socket under RUN, where RUN follows `VIRT_ROOT` and the mode
+//!    (`/session` paths use the per-user tree, `/system`, `lxc:///` and `xen:///` the system
+//!    one, anything else the caller's: system for root, session otherwise). `?socket=PATH`
+//!    names the socket directly and wins. Otherwise, as libvirt's client does with modular
+//!    daemons (its `mode=auto`), a URI a driver daemon serves (`qemu:///system`,
+//!    `qemu:///session`, `lxc:///system`, `xen:///system`, see [`local_daemon`]) goes straight
+//!    to that daemon's socket, `RUN/virtqemud-sock` or, read-only, `RUN/virtqemud-sock-ro`,
+//!    when it exists; when only the proxy's socket `RUN/virt-proxy-sock[-ro]` exists (a
+//!    socket-activated proxy) the call goes through virt-proxy; when neither exists the open
+//!    fails naming the daemon's socket. `?mode=direct` always takes the daemon's socket,
+//!    `?mode=legacy` always the proxy's (libvirt's values; its "legacy" daemon is libvirtd,
+//!    whose place virt-proxy takes). Any other URI (`test+unix:///default`, `qemu:///embed`)
+//!    goes to the proxy, which serves or refuses it.
 //! 4. `+tls` (or a host name without a transport), `+tcp` and `+ssh`: the remote proxy, through
 //!    [`crate::remote`]. `+ext`, `+libssh` and `+libssh2` are not available; the error says so.
 //!
@@ -26,13 +34,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use hyper_util::rt::TokioIo;
-use tokio::net::UnixStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
 use tonic::service::Interceptor;
-use tonic::transport::{Channel, Endpoint};
-use tower::{service_fn, Layer};
+use tower::Layer;
 
 use virt_core::paths::{Mode, Paths};
 use virt_core::proto::connect_service_client::ConnectServiceClient;
@@ -43,10 +48,12 @@ use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::test_driver::TestRegistry;
-use virt_core::uri::probe::{probe_default_uri, Probed};
+use virt_core::uri::probe::{is_socket, local_daemon, probe_default_uri, Probed};
 use virt_core::uri::{ConnectUri, Transport, UriResolver};
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::error::ClientError;
+use crate::h2_channel::{ClientChannel, H2Channel};
 
 /// The daemon name the embedded services report in `Info`.
 pub const EMBEDDED_DAEMON: &str = "virt-embedded";
@@ -73,7 +80,7 @@ impl Interceptor for UriInterceptor {
 
 /// The channel type every generated client of a [`Connection`] uses: the transport, behind the
 /// read-only guard, behind the `virt-uri` interceptor.
-pub type ConnChannel = InterceptedService<ConnectionService<Channel>, UriInterceptor>;
+pub type ConnChannel = InterceptedService<ConnectionService<ClientChannel>, UriInterceptor>;
 
 /// Where a connection's channel goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -93,7 +100,7 @@ pub struct Connection {
     daemon_uri: String,
     read_only: bool,
     endpoint: Endpointed,
-    channel: Channel,
+    channel: ClientChannel,
     interceptor: UriInterceptor,
 }
 
@@ -116,18 +123,21 @@ impl Connection {
         let channel = match &endpoint {
             Endpointed::Embedded => {
                 let routes = virt_core::service::routes(test_registry(), EMBEDDED_DAEMON);
-                virt_core::service::embedded_channel(routes, read_only)
+                let channel = virt_core::service::embedded_channel(routes, read_only)
                     .await
-                    .map_err(|e| ClientError::Embedded(e.to_string()))?
+                    .map_err(|e| ClientError::Embedded(e.to_string()))?;
+                ClientChannel::Tonic(channel)
             }
-            Endpointed::Socket(path) => connect_unix(path).await?,
+            Endpointed::Socket(path) => ClientChannel::Local(connect_unix(path).await?),
             Endpointed::Remote(Transport::Tls) => {
-                crate::remote::tls_channel(&parsed, &text).await?
+                ClientChannel::Tonic(crate::remote::tls_channel(&parsed, &text).await?)
             }
             Endpointed::Remote(Transport::Tcp) => {
-                crate::remote::tcp_channel(&parsed, &text).await?
+                ClientChannel::Tonic(crate::remote::tcp_channel(&parsed, &text).await?)
             }
-            Endpointed::Remote(_) => crate::remote::ssh_channel(&parsed, &text, read_only).await?,
+            Endpointed::Remote(_) => {
+                ClientChannel::Tonic(crate::remote::ssh_channel(&parsed, &text, read_only).await?)
+            }
         };
         let value: AsciiMetadataValue = MetadataValue::try_from(daemon_uri.as_str())
             .map_err(|_| ClientError::BadUriMetadata(daemon_uri.clone()))?;
@@ -273,49 +283,82 @@ pub fn choose_endpoint(
     if let Some(socket) = uri.param("socket") {
         return Ok(Endpointed::Socket(PathBuf::from(socket)));
     }
-    let root = local_root();
-    let mode = match uri.path.as_str() {
-        "/session" => Mode::Session,
-        "/system" => Mode::System,
-        _ => Mode::current(),
-    };
-    let paths = Paths::resolve(root.as_deref(), mode);
-    let socket = if read_only && paths.has_ro_socket() {
-        paths.socket_ro(PROXY_DAEMON)
-    } else {
-        paths.socket(PROXY_DAEMON)
-    };
-    Ok(Endpointed::Socket(socket))
+    local_socket(uri, read_only, local_root().as_deref()).map(Endpointed::Socket)
 }
 
-/// Connects a channel to the UNIX socket at `path`.
-async fn connect_unix(path: &Path) -> Result<Channel, ClientError> {
-    // The socket is connected once up front so that a missing daemon is reported with the
-    // socket's path and the system's reason, as libvirt does; the connector reconnects the
-    // same way if the channel ever needs to.
-    let first = UnixStream::connect(path)
+/// How a local URI reaches its driver daemon: libvirt's `mode` URI parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LocalMode {
+    /// The daemon's own socket when it exists, else the proxy's when that exists.
+    Auto,
+    /// Always the driver daemon's socket.
+    Direct,
+    /// Always the proxy's socket (libvirt's legacy daemon, libvirtd).
+    Legacy,
+}
+
+impl LocalMode {
+    fn of(uri: &ConnectUri) -> Result<LocalMode, ClientError> {
+        match uri.param("mode") {
+            None => Ok(LocalMode::Auto),
+            Some(m) if m.eq_ignore_ascii_case("auto") => Ok(LocalMode::Auto),
+            Some(m) if m.eq_ignore_ascii_case("direct") => Ok(LocalMode::Direct),
+            Some(m) if m.eq_ignore_ascii_case("legacy") => Ok(LocalMode::Legacy),
+            Some(m) => Err(ClientError::Virt(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Remote,
+                format!("unknown remote mode '{m}': use auto, direct or legacy"),
+            ))),
+        }
+    }
+}
+
+/// The UNIX socket a local URI without `?socket=` connects to, under `root` (`VIRT_ROOT`) when
+/// given: the driver daemon's or the proxy's, read-only when asked and the tree has read-only
+/// sockets (see the module doc).
+pub fn local_socket(
+    uri: &ConnectUri,
+    read_only: bool,
+    root: Option<&Path>,
+) -> Result<PathBuf, ClientError> {
+    let local_mode = LocalMode::of(uri)?;
+    let daemon = local_daemon(&uri.driver, &uri.path);
+    let mode = match (daemon, uri.path.as_str()) {
+        (Some((_, true)), _) | (None, "/session") => Mode::Session,
+        (Some((_, false)), _) | (None, "/system") => Mode::System,
+        (None, _) => Mode::current(),
+    };
+    let paths = Paths::resolve(root, mode);
+    let pick = |name: &str| {
+        if read_only && paths.has_ro_socket() {
+            paths.socket_ro(name)
+        } else {
+            paths.socket(name)
+        }
+    };
+    let proxy = pick(PROXY_DAEMON);
+    let Some((daemon, _)) = daemon else {
+        return Ok(proxy);
+    };
+    let direct = pick(daemon);
+    Ok(match local_mode {
+        LocalMode::Direct => direct,
+        LocalMode::Legacy => proxy,
+        LocalMode::Auto if is_socket(&direct) || !is_socket(&proxy) => direct,
+        LocalMode::Auto => proxy,
+    })
+}
+
+/// Connects the local channel to the UNIX socket at `path` ([`H2Channel`]).
+async fn connect_unix(path: &Path) -> Result<H2Channel, ClientError> {
+    // Connected up front so that a missing daemon is reported with the socket's path and the
+    // system's reason, as libvirt does; the channel reconnects the same way if it must.
+    H2Channel::connect(path)
         .await
         .map_err(|source| ClientError::Connect {
             path: path.to_path_buf(),
             source,
-        })?;
-    let first = Arc::new(std::sync::Mutex::new(Some(first)));
-    let owned = path.to_path_buf();
-    let endpoint = Endpoint::try_from("http://[::]:50051").map_err(ClientError::Channel)?;
-    endpoint
-        .connect_with_connector(service_fn(move |_| {
-            let path = owned.clone();
-            let reuse = first.lock().ok().and_then(|mut s| s.take());
-            async move {
-                let stream = match reuse {
-                    Some(s) => s,
-                    None => UnixStream::connect(path).await?,
-                };
-                Ok::<_, std::io::Error>(TokioIo::new(stream))
-            }
-        }))
-        .await
-        .map_err(ClientError::Channel)
+        })
 }
 
 #[cfg(test)]
@@ -350,5 +393,127 @@ mod tests {
         assert_eq!(got, "qemu:///session");
         // Read-only connections look for the read-only socket.
         assert!(probe_local_uri(Some(root.path()), Mode::System, true, None).is_err());
+    }
+
+    /// Binds a listening socket at `RUN/name` under `root` (kept open until the test ends).
+    fn listen(root: &Path, name: &str) -> std::os::unix::net::UnixListener {
+        let run = root.join("run/virt");
+        std::fs::create_dir_all(&run).expect("mkdir run");
+        std::os::unix::net::UnixListener::bind(run.join(name)).expect("bind")
+    }
+
+    fn socket_for(root: &Path, uri: &str, read_only: bool) -> PathBuf {
+        let parsed = ConnectUri::parse(uri).expect("uri");
+        local_socket(&parsed, read_only, Some(root)).expect("local socket")
+    }
+
+    #[test]
+    fn local_uri_goes_straight_to_the_driver_daemon_when_its_socket_exists() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let run = root.path().join("run/virt");
+        let _proxy = listen(root.path(), "virt-proxy-sock");
+        let _qemu = listen(root.path(), "virtqemud-sock");
+        for uri in ["qemu:///system", "qemu:///session", "qemu+unix:///system"] {
+            assert_eq!(
+                socket_for(root.path(), uri, false),
+                run.join("virtqemud-sock"),
+                "{uri}"
+            );
+        }
+        let _lxc = listen(root.path(), "virtlxcd-sock");
+        assert_eq!(
+            socket_for(root.path(), "lxc:///", false),
+            run.join("virtlxcd-sock")
+        );
+        // Drivers no daemon serves go to the proxy, which serves or refuses them.
+        assert_eq!(
+            socket_for(root.path(), "test+unix:///default", false),
+            run.join("virt-proxy-sock")
+        );
+        assert_eq!(
+            socket_for(root.path(), "qemu:///embed?root=/x", false),
+            run.join("virt-proxy-sock")
+        );
+        // libvirt's mode=legacy forces the proxy, as it forces libvirtd.
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system?mode=legacy", false),
+            run.join("virt-proxy-sock")
+        );
+        let parsed = ConnectUri::parse("qemu:///system?mode=sideways").expect("uri");
+        let err = local_socket(&parsed, false, Some(root.path())).expect_err("bad mode");
+        assert_eq!(err.code(), virt_core::ErrorCode::InvalidArg);
+        assert!(err.to_string().contains("'sideways'"), "{err}");
+    }
+
+    #[test]
+    fn local_uri_goes_through_the_proxy_when_only_its_socket_exists() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let run = root.path().join("run/virt");
+        let _proxy = listen(root.path(), "virt-proxy-sock");
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", false),
+            run.join("virt-proxy-sock")
+        );
+        assert_eq!(
+            socket_for(root.path(), "xen:///system", false),
+            run.join("virt-proxy-sock")
+        );
+        // A regular file where the daemon's socket should be is no daemon.
+        std::fs::write(run.join("virtqemud-sock"), b"").expect("write");
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", false),
+            run.join("virt-proxy-sock")
+        );
+        // mode=direct insists on the daemon's socket.
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system?mode=direct", false),
+            run.join("virtqemud-sock")
+        );
+    }
+
+    #[test]
+    fn local_uri_with_no_socket_at_all_names_the_driver_daemons() {
+        let root = tempfile::tempdir().expect("tempdir");
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", false),
+            root.path().join("run/virt/virtqemud-sock")
+        );
+    }
+
+    #[test]
+    fn read_only_connection_picks_the_read_only_sockets() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let run = root.path().join("run/virt");
+        let _proxy_ro = listen(root.path(), "virt-proxy-sock-ro");
+        // Only the read-write daemon socket: a read-only connection does not take it.
+        let _qemu = listen(root.path(), "virtqemud-sock");
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", true),
+            run.join("virt-proxy-sock-ro")
+        );
+        let _qemu_ro = listen(root.path(), "virtqemud-sock-ro");
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", true),
+            run.join("virtqemud-sock-ro")
+        );
+        assert_eq!(
+            socket_for(root.path(), "qemu:///system", false),
+            run.join("virtqemud-sock")
+        );
+    }
+
+    #[test]
+    fn explicit_socket_parameter_wins_over_every_local_socket() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let _qemu = listen(root.path(), "virtqemud-sock");
+        let _proxy = listen(root.path(), "virt-proxy-sock");
+        for ro in [false, true] {
+            let text = "qemu+unix:///system?socket=/elsewhere/sock&mode=direct";
+            let parsed = ConnectUri::parse(text).expect("uri");
+            assert_eq!(
+                choose_endpoint(text, &parsed, ro).expect("endpoint"),
+                Endpointed::Socket(PathBuf::from("/elsewhere/sock"))
+            );
+        }
     }
 }

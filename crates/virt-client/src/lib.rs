@@ -16,6 +16,8 @@ pub mod events;
 /// Guest-side calls: interface addresses, file system freeze, guest time, guest info, the
 /// guest agent.
 pub mod guest;
+/// The local connection's gRPC channel: HTTP/2 on a UNIX socket, driven with `h2` directly.
+pub mod h2_channel;
 /// Versions, hostname, URI, capabilities, node facts, security model.
 pub mod host;
 /// Remote transports: TLS, TCP and ssh.

@@ -46,6 +46,26 @@ pub fn run(plan: &Plan, prefix: &str) -> Result<Results, String> {
     })
 }
 
+/// The local figure's counterpart: virDomainLookupByName on libvirt's `qemu:///system` (its
+/// QEMU driver in libvirtd), of a persistent domain defined for the purpose (named with
+/// `prefix`, never started, undefined afterwards).
+pub fn local(plan: &Plan, prefix: &str) -> Result<Latency, String> {
+    let uri = crate::local::URI;
+    let conn = Connect::open(Some(uri))
+        .map_err(|e| format!("libvirt's daemon is not reachable at {uri}: {e}"))?;
+    let name = format!("{prefix}local");
+    let dom = conn
+        .define_domain_xml(&crate::local::qemu_xml(&name))
+        .map_err(|e| format!("libvirt: cannot define {name} on {uri}: {e}"))?;
+    let lookup = latency(plan, || {
+        conn.lookup_domain_by_name(&name)
+            .expect("virDomainLookupByName on qemu:///system");
+    });
+    dom.undefine()
+        .map_err(|e| format!("libvirt: cannot undefine {name}: {e}"))?;
+    Ok(lookup)
+}
+
 fn open() -> Connect {
     Connect::open(Some(URI)).expect("open a connection to libvirt's daemon")
 }

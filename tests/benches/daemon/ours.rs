@@ -37,8 +37,8 @@ fn runtime(multi: bool) -> tokio::runtime::Runtime {
     builder.enable_all().build().expect("client tokio runtime")
 }
 
-/// In an optimised build (`cargo bench`), rebuilds the release `virt-proxy` so that the daemon
-/// measured is current and optimised too; the harness's `workspace_bin` then finds it beside
+/// In an optimised build (`cargo bench`), rebuilds the release `virt-proxy` and `virtqemud` (the
+/// local figure's daemon) so that the daemons measured are current and optimised too; the harness's `workspace_bin` then finds it beside
 /// this benchmark in target/release. Debug builds leave that to `workspace_bin`.
 fn ensure_release_binary() {
     if cfg!(debug_assertions) {
@@ -52,14 +52,18 @@ fn ensure_release_binary() {
             "-q",
             "-p",
             "virt-proxy",
+            "-p",
+            "virtqemud",
             "--bin",
             "virt-proxy",
+            "--bin",
+            "virtqemud",
         ])
         .status()
-        .expect("run cargo build --release --bin virt-proxy");
+        .expect("run cargo build --release --bin virt-proxy --bin virtqemud");
     assert!(
         status.success(),
-        "cargo build --release --bin virt-proxy failed"
+        "cargo build --release of virt-proxy and virtqemud failed"
     );
 }
 
@@ -105,7 +109,7 @@ async fn measure(plan: &Plan, prefix: &str, uri: &str) -> Results {
 }
 
 /// Latency of `plan.calls` sequential calls of `call`, after `plan.warmup` untimed ones.
-async fn latency<F, Fut>(plan: &Plan, call: F) -> Latency
+pub async fn latency<F, Fut>(plan: &Plan, call: F) -> Latency
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,

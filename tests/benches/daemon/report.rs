@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::{Plan, Results};
+use crate::{Latency, Local, Plan, Results};
 
 /// What a row measures, which decides how it prints and which way is better.
 #[derive(Clone, Copy)]
@@ -237,4 +237,56 @@ fn machine() -> String {
         .unwrap_or("unknown CPU");
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!("{model}, {cpus} CPUs")
+}
+
+/// Prints the local-call figure: ours on the default path straight to virtqemud, beside
+/// libvirt's `qemu:///system` and (from the table above) libvirt's test driver, same run.
+pub fn print_local(plan: &Plan, local: &Local, test_driver: Option<&Results>) {
+    let us = |d: std::time::Duration| format!("{:.1} us", d.as_secs_f64() * 1e6);
+    let judged = plan.full && !cfg!(debug_assertions);
+    println!();
+    println!(
+        "local call, default path: LookupDomain (virDomainLookupByName), {} sequential calls",
+        plan.calls
+    );
+    let line = |name: &str, l: &Latency, ours: &Latency| {
+        let ratio = secs(ours.median) / secs(l.median);
+        let verdict = if judged {
+            verdict(Some(Target::AtMost(0.5)), ratio, Some(1.0), true)
+        } else {
+            String::new()
+        };
+        println!(
+            "  {name:<58} median {:>9}, p99 {:>9}; ours/libvirt {ratio:.2}  {verdict}",
+            us(l.median),
+            us(l.p99)
+        );
+    };
+    println!(
+        "  {:<58} median {:>9}, p99 {:>9}",
+        "ours: virt_client qemu:///system -> virtqemud-sock",
+        us(local.ours.median),
+        us(local.ours.p99)
+    );
+    println!(
+        "  {:<58} median {:>9}, p99 {:>9}",
+        "(scale: same socket through tonic's Channel)",
+        us(local.tonic.median),
+        us(local.tonic.p99)
+    );
+    match &local.theirs {
+        Ok(l) => line(
+            "libvirt: qemu:///system (libvirtd, QEMU driver)",
+            l,
+            &local.ours,
+        ),
+        Err(why) => println!("  libvirt qemu:///system missing: {why}"),
+    }
+    if let Some(t) = test_driver {
+        line(
+            "libvirt: test+unix:///default (libvirtd, test driver)",
+            &t.lookup,
+            &local.ours,
+        );
+    }
 }

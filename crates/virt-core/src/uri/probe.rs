@@ -53,8 +53,31 @@ pub fn probe_default_uri(
     Probed::NotFound(tried)
 }
 
+/// The driver daemons a local URI can reach on their own sockets: (URI scheme, daemon, whether
+/// it has a per-user session instance). The same drivers virt-proxy routes to.
+pub const LOCAL_DAEMONS: &[(&str, &str, bool)] = &[
+    ("qemu", "virtqemud", true),
+    ("lxc", "virtlxcd", false),
+    ("xen", "virtxend", false),
+];
+
+/// The driver daemon that serves a local URI of `driver` with `path`, and whether it is the
+/// session instance: `qemu` + `/system` is `("virtqemud", false)`, `/session` is
+/// `("virtqemud", true)`, `lxc:///` and `xen:///` (no path or `/`) are their system instances.
+/// `None` for a driver no daemon serves (`test`), a session URI of a system-only driver, or any
+/// other path (`qemu:///embed`): those go to virt-proxy, which answers them or says why not.
+pub fn local_daemon(driver: &str, path: &str) -> Option<(&'static str, bool)> {
+    let &(_, daemon, has_session) = LOCAL_DAEMONS.iter().find(|(s, _, _)| *s == driver)?;
+    match path {
+        "/system" => Some((daemon, false)),
+        "/session" if has_session => Some((daemon, true)),
+        "" | "/" if !has_session => Some((daemon, false)),
+        _ => None,
+    }
+}
+
 /// Whether `path` is a UNIX socket (a daemon listening there, or systemd holding it for one).
-fn is_socket(path: &Path) -> bool {
+pub fn is_socket(path: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
 }
@@ -66,6 +89,19 @@ mod tests {
     fn sock(dir: &Path, name: &str) {
         let l = std::os::unix::net::UnixListener::bind(dir.join(name)).expect("bind");
         std::mem::forget(l);
+    }
+
+    #[test]
+    fn local_daemon_names_the_driver_daemon_and_its_instance() {
+        assert_eq!(local_daemon("qemu", "/system"), Some(("virtqemud", false)));
+        assert_eq!(local_daemon("qemu", "/session"), Some(("virtqemud", true)));
+        assert_eq!(local_daemon("lxc", "/"), Some(("virtlxcd", false)));
+        assert_eq!(local_daemon("xen", ""), Some(("virtxend", false)));
+        assert_eq!(local_daemon("xen", "/system"), Some(("virtxend", false)));
+        assert_eq!(local_daemon("lxc", "/session"), None);
+        assert_eq!(local_daemon("qemu", "/"), None);
+        assert_eq!(local_daemon("qemu", "/embed"), None);
+        assert_eq!(local_daemon("test", "/default"), None);
     }
 
     #[test]

@@ -149,21 +149,31 @@ async fn send(
     let (frames, done) = take_ready(&mut body);
     let (response, mut stream) = sender.send_request(head, done && frames.is_empty())?;
     let count = frames.len();
+    // A server may answer (and close the stream) before it has read the request: a refused
+    // send then yields to the answer already there, if there is one.
+    let mut refused = None;
     for (i, frame) in frames.into_iter().enumerate() {
         let last = done && i + 1 == count;
-        match frame.into_data() {
-            Ok(data) => stream.send_data(data, last)?,
-            Err(frame) => {
-                if let Ok(trailers) = frame.into_trailers() {
-                    stream.send_trailers(trailers)?;
-                }
-            }
+        let sent = match frame.into_data() {
+            Ok(data) => stream.send_data(data, last),
+            Err(frame) => match frame.into_trailers() {
+                Ok(trailers) => stream.send_trailers(trailers),
+                Err(_) => Ok(()),
+            },
+        };
+        if let Err(e) = sent {
+            refused = Some(e);
+            break;
         }
     }
-    if !done {
+    if !done && refused.is_none() {
         tokio::spawn(pipe(body, stream));
     }
-    let response = response.await?;
+    let response = match (response.await, refused) {
+        (Ok(response), _) => response,
+        (Err(e), None) => return Err(e.into()),
+        (Err(_), Some(refused)) => return Err(refused.into()),
+    };
     Ok(response.map(|recv| {
         Body::new(H2Body {
             recv,

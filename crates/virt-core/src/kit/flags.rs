@@ -57,6 +57,14 @@ pub mod undefine {
     pub const CHECKPOINTS_METADATA: u32 = F::CheckpointsMetadata as u32;
     pub const TPM: u32 = F::Tpm as u32;
     pub const KEEP_TPM: u32 = F::KeepTpm as u32;
+    /// Every bit virDomainUndefineFlags accepts.
+    pub const ALL: u32 = MANAGED_SAVE
+        | SNAPSHOTS_METADATA
+        | NVRAM
+        | KEEP_NVRAM
+        | CHECKPOINTS_METADATA
+        | TPM
+        | KEEP_TPM;
 }
 
 /// virDomainCreateFlags (`CreateDomainFlag`).
@@ -78,6 +86,8 @@ pub mod shutdown {
     pub const INITCTL: u32 = F::Initctl as u32;
     pub const SIGNAL: u32 = F::Signal as u32;
     pub const PARAVIRT: u32 = F::Paravirt as u32;
+    /// Every mode bit.
+    pub const ALL: u32 = ACPI | AGENT | INITCTL | SIGNAL | PARAVIRT;
 }
 
 /// virDomainDestroyFlagsValues (`DestroyDomainFlag`).
@@ -136,6 +146,68 @@ pub mod stats {
     pub const LISTED: u32 = NOWAIT | BACKING | ENFORCE_STATS;
 }
 
+/// virDomainSnapshotCreateFlags, virDomainSnapshotListFlags, virDomainSnapshotRevertFlags and
+/// virDomainSnapshotDeleteFlags (`CreateSnapshotFlag`, `ListSnapshotsFlag`,
+/// `RevertSnapshotFlag`, `DeleteSnapshotFlag`).
+pub mod snapshot {
+    pub mod create {
+        use crate::proto::CreateSnapshotFlag as F;
+        pub const REDEFINE: u32 = F::Redefine as u32;
+        pub const CURRENT: u32 = F::Current as u32;
+        pub const NO_METADATA: u32 = F::NoMetadata as u32;
+        pub const HALT: u32 = F::Halt as u32;
+        pub const DISK_ONLY: u32 = F::DiskOnly as u32;
+        pub const REUSE_EXT: u32 = F::ReuseExt as u32;
+        pub const QUIESCE: u32 = F::Quiesce as u32;
+        pub const ATOMIC: u32 = F::Atomic as u32;
+        pub const LIVE: u32 = F::Live as u32;
+        pub const VALIDATE: u32 = F::Validate as u32;
+    }
+    pub mod list {
+        use crate::proto::ListSnapshotsFlag as F;
+        pub const ROOTS: u32 = F::Roots as u32;
+        pub const METADATA: u32 = F::Metadata as u32;
+        pub const LEAVES: u32 = F::Leaves as u32;
+        pub const NO_LEAVES: u32 = F::NoLeaves as u32;
+        pub const NO_METADATA: u32 = F::NoMetadata as u32;
+        pub const INACTIVE: u32 = F::Inactive as u32;
+        pub const ACTIVE: u32 = F::Active as u32;
+        pub const DISK_ONLY: u32 = F::DiskOnly as u32;
+        pub const INTERNAL: u32 = F::Internal as u32;
+        pub const EXTERNAL: u32 = F::External as u32;
+        pub const TOPOLOGICAL: u32 = F::Topological as u32;
+        /// Every bit virDomainListAllSnapshots accepts.
+        pub const ALL: u32 = ROOTS
+            | METADATA
+            | LEAVES
+            | NO_LEAVES
+            | NO_METADATA
+            | INACTIVE
+            | ACTIVE
+            | DISK_ONLY
+            | INTERNAL
+            | EXTERNAL
+            | TOPOLOGICAL;
+    }
+    pub mod revert {
+        use crate::proto::RevertSnapshotFlag as F;
+        pub const RUNNING: u32 = F::Running as u32;
+        pub const PAUSED: u32 = F::Paused as u32;
+        pub const FORCE: u32 = F::Force as u32;
+        pub const RESET_NVRAM: u32 = F::ResetNvram as u32;
+        /// Every bit virDomainRevertToSnapshot accepts.
+        pub const ALL: u32 = RUNNING | PAUSED | FORCE | RESET_NVRAM;
+    }
+    pub mod delete {
+        use crate::proto::DeleteSnapshotFlag as F;
+        pub const CHILDREN: u32 = F::Children as u32;
+        pub const METADATA_ONLY: u32 = F::MetadataOnly as u32;
+        pub const CHILDREN_ONLY: u32 = F::ChildrenOnly as u32;
+        /// Every bit virDomainSnapshotDelete accepts.
+        pub const ALL: u32 = CHILDREN | METADATA_ONLY | CHILDREN_ONLY;
+    }
+}
+
 /// virDomainXMLFlags (`DomainXmlFlag`).
 pub mod xml {
     use super::proto::DomainXmlFlag as F;
@@ -143,6 +215,8 @@ pub mod xml {
     pub const INACTIVE: u32 = F::Inactive as u32;
     pub const UPDATE_CPU: u32 = F::UpdateCpu as u32;
     pub const MIGRATABLE: u32 = F::Migratable as u32;
+    /// Every bit virDomainGetXMLDesc accepts.
+    pub const ALL: u32 = SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE;
 }
 
 #[cfg(test)]
@@ -163,5 +237,11 @@ mod tests {
         assert_eq!(stats::BACKING, 1 << 30);
         assert_eq!(console::SAFE, 2);
         assert_eq!(shutdown::PARAVIRT, 16);
+        assert_eq!(undefine::ALL, 0x7f);
+        assert_eq!(snapshot::list::ALL, 0x7ff);
+        assert_eq!(snapshot::list::TOPOLOGICAL, 1024);
+        assert_eq!(snapshot::revert::ALL, 0xf);
+        assert_eq!(snapshot::delete::CHILDREN_ONLY, 4);
+        assert_eq!(snapshot::create::VALIDATE, 512);
     }
 }

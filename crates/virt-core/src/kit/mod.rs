@@ -11,7 +11,9 @@
 //!   inactive domain, CONFIG on a transient one) and the vCPU-count argument rules;
 //! - [`console`]: virDomainOpenConsole's device names and session rules;
 //! - [`locate`]: the XPath an error without one is reported at;
-//! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way.
+//! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way;
+//! - [`undefine`]: virDomainUndefineFlags' flag rules;
+//! - [`save`]: the state a save image restores to (SAVE_RUNNING / SAVE_PAUSED).
 //!
 //! Each rule takes plain facts (is the domain active, persistent, ...), not a driver's own
 //! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
@@ -21,7 +23,9 @@ pub mod flags;
 pub mod list;
 pub mod locate;
 pub mod modify;
+pub mod save;
 pub mod stats;
+pub mod undefine;
 
 /// What the shared rules need to know of one domain.
 #[derive(Debug, Clone, Copy)]

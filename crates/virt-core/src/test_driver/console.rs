@@ -5,13 +5,15 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::{ConsoleStream, DriverResult};
 use crate::error::ErrorDomain;
 use crate::kit::console::{self as rules, device_alias};
 use crate::types::DomainLookup;
 
-impl TestDriver {
-    pub(crate) fn console(
+#[async_trait::async_trait]
+impl Consoles for TestDriver {
+    async fn open_console(
         &self,
         lookup: &DomainLookup,
         dev: &str,

@@ -14,6 +14,7 @@ use std::collections::HashSet;
 
 use super::state::Dom;
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
 use crate::guest::{AddressSource, DomainInterface, IpAddrType, IpAddress};
@@ -109,32 +110,9 @@ fn mount_indexes(mountpoints: &[String]) -> DriverResult<Vec<usize>> {
 }
 
 impl TestDriver {
-    /// libvirt: virDomainInterfaceAddresses (the same answer for every source).
-    pub(crate) fn interface_addresses(
-        &self,
-        lookup: &DomainLookup,
-        _source: AddressSource,
-        flags: u32,
-    ) -> DriverResult<Vec<DomainInterface>> {
-        self.check_flags(flags, 0, "testDomainInterfaceAddresses")?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        d.require_active()?;
-        let names = ifnames(d);
-        let mut out = Vec::new();
-        for (i, (nic, name)) in d.def.devices.interfaces.iter().zip(names).enumerate() {
-            out.push(DomainInterface {
-                name,
-                hwaddr: nic.mac.clone(),
-                addrs: vec![address(d, i)?],
-            });
-        }
-        Ok(out)
-    }
-
-    /// libvirt: virDomainFSFreeze (`freeze`) and virDomainFSThaw: answers how many file
-    /// systems changed.
-    pub(crate) fn fs_freeze_thaw(
+    /// virDomainFSFreeze (`freeze`) and virDomainFSThaw: answers how many file systems
+    /// changed.
+    fn fs_freeze_thaw(
         &self,
         lookup: &DomainLookup,
         mountpoints: &[String],
@@ -164,13 +142,53 @@ impl TestDriver {
         }
         Ok(changed)
     }
+}
 
-    /// libvirt: virDomainGetTime; the test driver wants the domain running, not just active.
-    pub(crate) fn domain_time(
+#[async_trait::async_trait]
+impl GuestAgent for TestDriver {
+    /// libvirt: virDomainInterfaceAddresses (the same answer for every source).
+    async fn interface_addresses(
         &self,
         lookup: &DomainLookup,
+        _source: AddressSource,
         flags: u32,
-    ) -> DriverResult<(i64, u32)> {
+    ) -> DriverResult<Vec<DomainInterface>> {
+        self.check_flags(flags, 0, "testDomainInterfaceAddresses")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        d.require_active()?;
+        let names = ifnames(d);
+        let mut out = Vec::new();
+        for (i, (nic, name)) in d.def.devices.interfaces.iter().zip(names).enumerate() {
+            out.push(DomainInterface {
+                name,
+                hwaddr: nic.mac.clone(),
+                addrs: vec![address(d, i)?],
+            });
+        }
+        Ok(out)
+    }
+
+    async fn fs_freeze(
+        &self,
+        lookup: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        self.fs_freeze_thaw(lookup, mountpoints, flags, true)
+    }
+
+    async fn fs_thaw(
+        &self,
+        lookup: &DomainLookup,
+        mountpoints: &[String],
+        flags: u32,
+    ) -> DriverResult<u32> {
+        self.fs_freeze_thaw(lookup, mountpoints, flags, false)
+    }
+
+    /// libvirt: virDomainGetTime; the test driver wants the domain running, not just active.
+    async fn domain_time(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(i64, u32)> {
         self.check_flags(flags, 0, "testDomainGetTime")?;
         let st = self.lock();
         let d = st.get(lookup)?;
@@ -182,7 +200,7 @@ impl TestDriver {
     }
 
     /// libvirt: virDomainSetTime; SYNC stores the time given (0 from virsh), as libvirt's does.
-    pub(crate) fn set_domain_time(
+    async fn set_domain_time(
         &self,
         lookup: &DomainLookup,
         seconds: i64,
@@ -198,11 +216,7 @@ impl TestDriver {
     }
 
     /// libvirt: virDomainGetHostname; no source flags are supported.
-    pub(crate) fn domain_hostname(
-        &self,
-        lookup: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<String> {
+    async fn domain_hostname(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
         self.check_flags(flags, 0, "testDomainGetHostname")?;
         let st = self.lock();
         let d = st.get(lookup)?;

@@ -1,14 +1,14 @@
-//! Test driver resources: info, XML, memory, vCPUs, autostart — with libvirt's
+//! Test driver resources (the `Resources` capability): memory and vCPUs, with libvirt's
 //! modification-impact rules (CURRENT / LIVE / CONFIG / MAXIMUM).
 
 use super::state::Dom;
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
 use crate::proto::domain_event::Payload;
 use crate::proto::BalloonChangeEvent;
-use crate::types::{DomainHandle, DomainInfo, DomainLookup, SecurityLabel};
-use crate::xml::FormatOptions;
+use crate::types::DomainLookup;
 use crate::VirtError;
 
 use crate::kit::flags::modify::{CONFIG, HOTPLUGGABLE, LIVE, MAXIMUM};
@@ -27,63 +27,9 @@ fn config_def(dom: &mut Dom) -> &mut crate::model::DomainDef {
     }
 }
 
-fn wall_clock_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
-impl TestDriver {
-    pub(crate) fn info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let active = d.is_active();
-        let info = DomainInfo {
-            state: d.state,
-            max_memory_kib: d.def.memory_kib,
-            memory_kib: d.def.current_memory_kib,
-            vcpus: d.def.current_vcpus,
-            // libvirt's test driver reports the wall clock as CPU time, whatever the state; kept
-            // so that `dominfo` prints what virsh prints.
-            cpu_time_ns: wall_clock_ns(),
-            // libvirt's test driver answers "linux" whatever the definition says.
-            os_type: "linux".into(),
-            persistent: d.persistent,
-            autostart: d.autostart,
-            has_managed_save: d.managed_save.is_some(),
-            security_labels: if active {
-                vec![SecurityLabel {
-                    model: "testSecurity".into(),
-                    label: "libvirt-test".into(),
-                    enforcing: true,
-                }]
-            } else {
-                Vec::new()
-            },
-            updated: d.next_def.is_some(),
-            messages: Vec::new(),
-        };
-        Ok((d.handle(), info))
-    }
-
-    pub(crate) fn xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        // SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE. UPDATE_CPU has nothing to expand: test
-        // domains run on a fake host CPU.
-        self.check_flags(flags, 0xf, "testDomainGetXMLDesc")?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let inactive = flags & 2 != 0 || flags & 8 != 0;
-        let def = if inactive { d.persistent_def() } else { &d.def };
-        let opts = FormatOptions {
-            id: if inactive { None } else { d.id },
-            secure: flags & 1 != 0,
-            inactive,
-        };
-        Ok(self.codec.format_domain(def, opts))
-    }
-
-    pub(crate) fn set_memory(
+#[async_trait::async_trait]
+impl Resources for TestDriver {
+    async fn set_domain_memory(
         &self,
         lookup: &DomainLookup,
         kib: u64,
@@ -126,7 +72,7 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn set_vcpus(
+    async fn set_domain_vcpus(
         &self,
         lookup: &DomainLookup,
         count: u32,
@@ -173,7 +119,7 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
+    async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "testDomainGetVcpusFlags")?;
         let st = self.lock();
         let dom = st.get(lookup)?;
@@ -184,18 +130,5 @@ impl TestDriver {
         } else {
             def.current_vcpus
         })
-    }
-
-    pub(crate) fn set_autostart_flag(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
-        let mut st = self.lock();
-        let dom = st.get_mut(lookup)?;
-        if !dom.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot set autostart for transient domain")
-                    .with_object(&dom.def.name, dom.def.uuid.to_string()),
-            );
-        }
-        dom.autostart = on;
-        Ok(())
     }
 }

@@ -2,24 +2,28 @@
 //! and read a small file (a magic line, the paused flag, then the domain XML), atomically.
 
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
 use crate::events::lifecycle as ev;
+use crate::kit::flags::save::{BYPASS_CACHE, PAUSED, RUNNING};
+use crate::kit::save::ends_paused;
 use crate::state::{reason, DomainState, StateReason};
 use crate::types::{DomainHandle, DomainLookup};
 use crate::xml::FormatOptions;
 use crate::VirtError;
 
 const MAGIC: &str = "VirtTestDriverSave1";
-/// BYPASS_CACHE | RUNNING | PAUSED.
-const SAVE_FLAGS: u32 = 1 | 2 | 4;
+/// Every flag of save, managed save and restore but RESET_NVRAM (a test domain has none).
+const SAVE_FLAGS: u32 = BYPASS_CACHE | RUNNING | PAUSED;
 
 fn system_error(detail: String) -> VirtError {
     VirtError::new(ErrorCode::SystemError, ErrorDomain::Test, detail)
 }
 
-impl TestDriver {
-    pub(crate) fn do_managed_save(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
+#[async_trait::async_trait]
+impl SaveRestore for TestDriver {
+    async fn managed_save(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
         self.check_flags(flags, SAVE_FLAGS, "testDomainManagedSave")?;
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
@@ -31,17 +35,22 @@ impl TestDriver {
             )
             .with_object(&dom.def.name, uuid.to_string()));
         }
-        let paused = match flags & 6 {
-            2 => false,
-            4 => true,
-            _ => dom.state.state == DomainState::Paused,
-        };
+        let paused = ends_paused(flags, dom.state.state == DomainState::Paused)?;
         dom.managed_save = Some((dom.def.clone(), paused));
         self.stop(&mut st, &uuid, reason::shutoff::SAVED, ev::stopped::SAVED);
         Ok(())
     }
 
-    pub(crate) fn save_to_file(
+    async fn has_managed_save_image(&self, lookup: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(lookup)?.managed_save.is_some())
+    }
+
+    async fn managed_save_remove(&self, lookup: &DomainLookup) -> DriverResult<()> {
+        self.lock().get_mut(lookup)?.managed_save = None;
+        Ok(())
+    }
+
+    async fn save_domain(
         &self,
         lookup: &DomainLookup,
         path: &str,
@@ -66,11 +75,7 @@ impl TestDriver {
                 "replacement XML must keep the domain's name and UUID",
             ));
         }
-        let paused = match flags & 6 {
-            2 => false,
-            4 => true,
-            _ => dom.state.state == DomainState::Paused,
-        };
+        let paused = ends_paused(flags, dom.state.state == DomainState::Paused)?;
         let body = format!(
             "{MAGIC}\n{}\n{}",
             u8::from(paused),
@@ -89,7 +94,7 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn restore_from_file(
+    async fn restore_domain(
         &self,
         path: &str,
         xml: &str,
@@ -110,11 +115,7 @@ impl TestDriver {
         let def = self
             .codec
             .parse_domain(if xml.is_empty() { saved_xml } else { xml })?;
-        let paused = match flags & 6 {
-            2 => false,
-            4 => true,
-            _ => paused == "1",
-        };
+        let paused = ends_paused(flags, paused == "1")?;
         let mut st = self.lock();
         let uuid = st.admit_for_start(def)?;
         let state = if paused {

@@ -3,9 +3,12 @@
 
 use super::state::{Dom, Snapshot};
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
 use crate::events::lifecycle as ev;
+use crate::kit::flags::snapshot::{create, delete, list, revert};
+use crate::kit::flags::xml::SECURE;
 use crate::state::{reason, DomainState, StateReason};
 use crate::types::{DomainLookup, SnapshotInfo};
 use crate::xml::FormatOptions;
@@ -54,15 +57,20 @@ fn state_word(s: StateReason) -> &'static str {
     }
 }
 
-impl TestDriver {
-    pub(crate) fn snapshot_create(
+#[async_trait::async_trait]
+impl Snapshots for TestDriver {
+    async fn create_snapshot(
         &self,
         lookup: &DomainLookup,
         xml: &str,
         flags: u32,
     ) -> DriverResult<SnapshotInfo> {
-        // HALT | ATOMIC | VALIDATE; the test driver keeps metadata only, so ATOMIC holds trivially.
-        self.check_flags(flags, 8 | 128 | 512, "testDomainSnapshotCreateXML")?;
+        // The test driver keeps metadata only, so ATOMIC holds trivially.
+        self.check_flags(
+            flags,
+            create::HALT | create::ATOMIC | create::VALIDATE,
+            "testDomainSnapshotCreateXML",
+        )?;
         let parsed = if xml.trim().is_empty() {
             crate::model::SnapshotDef::default()
         } else {
@@ -106,7 +114,7 @@ impl TestDriver {
             def: dom.def.clone(),
             state: dom.state,
         });
-        if flags & 8 != 0 && dom.is_active() {
+        if flags & create::HALT != 0 && dom.is_active() {
             self.stop(
                 &mut st,
                 &uuid,
@@ -117,50 +125,55 @@ impl TestDriver {
         Ok(info)
     }
 
-    pub(crate) fn snapshot_list(
+    async fn list_snapshots(
         &self,
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<Vec<SnapshotInfo>> {
-        // ROOTS | METADATA | LEAVES | NO_LEAVES | NO_METADATA | INACTIVE | ACTIVE | DISK_ONLY |
-        // INTERNAL | EXTERNAL | TOPOLOGICAL
-        self.check_flags(flags, 0x7ff, "testDomainListAllSnapshots")?;
+        self.check_flags(flags, list::ALL, "testDomainListAllSnapshots")?;
         let st = self.lock();
         let dom = st.get(lookup)?;
         let has_children = |n: &str| dom.snapshots.iter().any(|s| s.info.parent == n);
         let mut out: Vec<SnapshotInfo> = dom
             .snapshots
             .iter()
-            .filter(|s| flags & 1 == 0 || s.info.parent.is_empty())
-            .filter(|s| match flags & (4 | 8) {
-                4 => !has_children(&s.info.name),
-                8 => has_children(&s.info.name),
+            .filter(|s| flags & list::ROOTS == 0 || s.info.parent.is_empty())
+            .filter(|s| match flags & (list::LEAVES | list::NO_LEAVES) {
+                list::LEAVES => !has_children(&s.info.name),
+                list::NO_LEAVES => has_children(&s.info.name),
                 _ => true,
             })
-            .filter(|_| flags & 16 == 0 || flags & 2 != 0)
-            .filter(|s| match flags & (32 | 64 | 128) {
-                0 => true,
-                f => {
-                    let active = s.state.state.is_active();
-                    (f & 64 != 0 && active) || (f & 32 != 0 && !active)
-                }
+            // Every snapshot has metadata: NO_METADATA alone matches none.
+            .filter(|_| flags & list::NO_METADATA == 0 || flags & list::METADATA != 0)
+            // By the state taken: none is disk-only.
+            .filter(
+                |s| match flags & (list::INACTIVE | list::ACTIVE | list::DISK_ONLY) {
+                    0 => true,
+                    f => {
+                        let active = s.state.state.is_active();
+                        (f & list::ACTIVE != 0 && active) || (f & list::INACTIVE != 0 && !active)
+                    }
+                },
+            )
+            // Every snapshot is internal.
+            .filter(|_| {
+                flags & (list::INTERNAL | list::EXTERNAL) == 0 || flags & list::INTERNAL != 0
             })
-            .filter(|_| flags & (256 | 512) == 0 || flags & 256 != 0)
             .map(|s| s.info.clone())
             .collect();
-        if flags & 1024 == 0 {
+        if flags & list::TOPOLOGICAL == 0 {
             out.sort_by(|a, b| a.name.cmp(&b.name));
         }
         Ok(out)
     }
 
-    pub(crate) fn snapshot_xml_desc(
+    async fn snapshot_xml(
         &self,
         lookup: &DomainLookup,
         name: &str,
         flags: u32,
     ) -> DriverResult<String> {
-        self.check_flags(flags, 1, "testDomainSnapshotGetXMLDesc")?;
+        self.check_flags(flags, SECURE, "testDomainSnapshotGetXMLDesc")?;
         let st = self.lock();
         let dom = st.get(lookup)?;
         let s = find(dom, name)?;
@@ -188,7 +201,7 @@ impl TestDriver {
         x += &format!("  <memory snapshot='{snapshot_kind}'/>\n");
         let opts = FormatOptions {
             id: None,
-            secure: flags & 1 != 0,
+            secure: flags & SECURE != 0,
             inactive: true,
         };
         for line in self.codec.format_domain(&s.def, opts).lines() {
@@ -198,15 +211,14 @@ impl TestDriver {
         Ok(x)
     }
 
-    pub(crate) fn snapshot_revert(
+    async fn revert_to_snapshot(
         &self,
         lookup: &DomainLookup,
         name: &str,
         flags: u32,
     ) -> DriverResult<()> {
-        // RUNNING | PAUSED | FORCE | RESET_NVRAM
-        self.check_flags(flags, 0xf, "testDomainRevertToSnapshot")?;
-        if flags & 3 == 3 {
+        self.check_flags(flags, revert::ALL, "testDomainRevertToSnapshot")?;
+        if flags & revert::RUNNING != 0 && flags & revert::PAUSED != 0 {
             return Err(VirtError::new(
                 ErrorCode::InvalidArg,
                 ErrorDomain::Test,
@@ -233,8 +245,9 @@ impl TestDriver {
         for s in &mut dom.snapshots {
             s.info.current = s.info.name == snap.info.name;
         }
-        let run = flags & 1 != 0 || (flags & 2 == 0 && snap.state.state == DomainState::Running);
-        let pause = flags & 2 != 0 || (flags & 1 == 0 && snap.state.state == DomainState::Paused);
+        let (run_flag, pause_flag) = (flags & revert::RUNNING != 0, flags & revert::PAUSED != 0);
+        let run = run_flag || (!pause_flag && snap.state.state == DomainState::Running);
+        let pause = pause_flag || (!run_flag && snap.state.state == DomainState::Paused);
         if run || pause {
             let state = if pause {
                 StateReason::new(DomainState::Paused, reason::paused::FROM_SNAPSHOT)
@@ -254,19 +267,18 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(crate) fn snapshot_delete(
+    async fn delete_snapshot(
         &self,
         lookup: &DomainLookup,
         name: &str,
         flags: u32,
     ) -> DriverResult<()> {
-        // CHILDREN | METADATA_ONLY | CHILDREN_ONLY
-        self.check_flags(flags, 0x7, "testDomainSnapshotDelete")?;
+        self.check_flags(flags, delete::ALL, "testDomainSnapshotDelete")?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
         let target = find(dom, name)?.clone();
         let mut doomed = vec![];
-        if flags & (1 | 4) != 0 {
+        if flags & (delete::CHILDREN | delete::CHILDREN_ONLY) != 0 {
             let mut frontier = vec![target.info.name.clone()];
             while let Some(p) = frontier.pop() {
                 for s in dom.snapshots.iter().filter(|s| s.info.parent == p) {
@@ -275,7 +287,7 @@ impl TestDriver {
                 }
             }
         }
-        if flags & 4 == 0 {
+        if flags & delete::CHILDREN_ONLY == 0 {
             doomed.push(target.info.name.clone());
         }
         let current_doomed = dom
@@ -289,7 +301,7 @@ impl TestDriver {
             }
         }
         if current_doomed {
-            let keep = if flags & 4 != 0 {
+            let keep = if flags & delete::CHILDREN_ONLY != 0 {
                 target.info.name.clone()
             } else {
                 target.info.parent.clone()

@@ -1,11 +1,14 @@
-//! Test driver bulk stats. Like libvirt 9.0's test driver it supports the `state` group only, so
+//! Test driver monitoring (the `Monitoring` capability): bulk stats and event subscription.
+//! Bulk stats: Like libvirt 9.0's test driver it supports the `state` group only, so
 //! `domstats` output matches virsh byte for byte; other groups are skipped, or refused with
 //! ENFORCE_STATS.
 
 use super::state::Dom;
 use super::TestDriver;
+use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::ErrorDomain;
+use crate::events::EventSubscription;
 use crate::kit;
 use crate::kit::flags::stats::STATE;
 use crate::types::{DomainLookup, StatsRecord};
@@ -24,8 +27,9 @@ fn record(d: &Dom, groups: u32) -> StatsRecord {
     }
 }
 
-impl TestDriver {
-    pub(crate) fn stats_all(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
+#[async_trait::async_trait]
+impl Monitoring for TestDriver {
+    async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(
             flags,
             kit::stats::ALL_DOMAINS,
@@ -41,7 +45,7 @@ impl TestDriver {
             .collect())
     }
 
-    pub(crate) fn stats_list(
+    async fn list_domain_stats(
         &self,
         doms: &[DomainLookup],
         stats: u32,
@@ -53,5 +57,12 @@ impl TestDriver {
         doms.iter()
             .map(|l| st.get(l).map(|d| record(d, groups)))
             .collect()
+    }
+
+    async fn subscribe_events(
+        &self,
+        from_sequence: Option<u64>,
+    ) -> DriverResult<EventSubscription> {
+        Ok(self.bus.subscribe(from_sequence))
     }
 }

@@ -8,13 +8,11 @@
 
 use super::state::State;
 use super::TestDriver;
-use crate::driver::{DriverResult, ValidatedDomain};
+use crate::driver::DriverResult;
 use crate::error::Violation;
 use crate::kit::locate::located;
 use crate::model::DomainDef;
-use crate::types::DomainHandle;
 use crate::uuid::Uuid;
-use crate::xml::FormatOptions;
 use crate::VirtError;
 
 pub(crate) use crate::kit::flags::define::VALIDATE;
@@ -23,27 +21,6 @@ impl TestDriver {
     /// Parses `xml` as define does; a failure names at least one XPath.
     pub(crate) fn parse_validated(&self, xml: &str) -> DriverResult<DomainDef> {
         self.codec.parse_domain(xml).map_err(located)
-    }
-
-    /// ValidateDomain: parses and checks `xml` as define with VALIDATE would, defining nothing.
-    pub(crate) fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
-        self.check_flags(flags, VALIDATE, "testDomainDefineXMLFlags")?;
-        let def = self.parse_validated(xml)?;
-        let replaces_existing = check_identity_located(&self.lock(), &def)?.is_some();
-        let opts = FormatOptions {
-            id: None,
-            secure: true,
-            inactive: true,
-        };
-        Ok(ValidatedDomain {
-            xml: self.codec.format_domain(&def, opts),
-            domain: DomainHandle {
-                name: def.name.clone(),
-                uuid: def.uuid,
-                id: None,
-            },
-            replaces_existing,
-        })
     }
 }
 

@@ -30,6 +30,21 @@ pub struct ValidatedDomain {
     pub replaces_existing: bool,
 }
 
+impl ValidatedDomain {
+    /// The answer for `def`, whose stored form is `xml`.
+    pub fn new(xml: String, def: &crate::model::DomainDef, replaces_existing: bool) -> Self {
+        ValidatedDomain {
+            xml,
+            domain: DomainHandle {
+                name: def.name.clone(),
+                uuid: def.uuid,
+                id: None,
+            },
+            replaces_existing,
+        }
+    }
+}
+
 /// A console connection: bytes both ways.
 pub trait ConsoleIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> ConsoleIo for T {}

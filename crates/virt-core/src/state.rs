@@ -136,6 +136,10 @@ pub mod reason {
         pub const FROM_SNAPSHOT: i32 = 4;
         /// UNPAUSED.
         pub const UNPAUSED: i32 = 5;
+        /// MIGRATION_CANCELED.
+        pub const MIGRATION_CANCELED: i32 = 6;
+        /// SAVE_CANCELED.
+        pub const SAVE_CANCELED: i32 = 7;
         /// WAKEUP.
         pub const WAKEUP: i32 = 8;
         /// CRASHED.

@@ -1,14 +1,17 @@
-//! The QEMU driver's operations on definitions: define (and its validation dry run; both check
-//! the definition against its emulator, see define/emulator.rs), undefine, info, XML, autostart,
-//! domain capabilities; each writes disk before memory and emits its lifecycle event once both
-//! agree.
+//! The `Definitions` capability of the QEMU driver: lookup, list, define (and its validation
+//! dry run; both check the definition against its emulator, see define/emulator.rs), undefine,
+//! info, state, XML, autostart; each change writes disk before memory and emits its lifecycle
+//! event once both agree.
 
+use virt_core::driver::prelude::*;
 use virt_core::driver::{DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
 use virt_core::events::lifecycle as ev;
 use virt_core::honour::Honoured;
+use virt_core::kit;
 use virt_core::model::DomainDef;
-use virt_core::types::{DomainHandle, DomainInfo, DomainLookup};
+use virt_core::state::StateReason;
+use virt_core::types::{DomainHandle, DomainInfo, DomainLookup, DomainSummary};
 use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
@@ -127,8 +130,24 @@ impl QemuDriver {
         self.check_emulator(&def).await?;
         Ok(def)
     }
+}
 
-    pub(crate) async fn define(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+#[async_trait::async_trait]
+impl Definitions for QemuDriver {
+    async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        Ok(self.lock().get(lookup)?.handle())
+    }
+
+    async fn list_all_domains(&self, flags: u32) -> DriverResult<Vec<DomainSummary>> {
+        self.check_flags(
+            flags,
+            virt_core::kit::flags::list::ALL,
+            "qemuConnectListAllDomains",
+        )?;
+        Ok(self.lock().list(flags))
+    }
+
+    async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse_checked(xml, validate).await?;
@@ -160,39 +179,21 @@ impl QemuDriver {
         Ok(handle)
     }
 
-    pub(crate) async fn validate(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+    async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let def = self.parse_checked(xml, true).await?;
         let replaces_existing = self.lock().check_identity(&def, true)?;
-        Ok(ValidatedDomain {
-            xml: self.codec.format_domain(&def, STORED),
-            domain: DomainHandle {
-                name: def.name.clone(),
-                uuid: def.uuid,
-                id: None,
-            },
-            replaces_existing,
-        })
+        let xml = self.codec.format_domain(&def, STORED);
+        Ok(ValidatedDomain::new(xml, &def, replaces_existing))
     }
 
-    pub(crate) fn undefine(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
-        use undefine_flags::*;
-        let all = MANAGED_SAVE
-            | SNAPSHOTS_METADATA
-            | NVRAM
-            | KEEP_NVRAM
-            | CHECKPOINTS_METADATA
-            | TPM
-            | KEEP_TPM;
-        self.check_flags(flags, all, "qemuDomainUndefineFlags")?;
-        // libvirt 9.0's words and code (observed), not the generic exclusive-flags error.
-        for (a, b, what) in [(NVRAM, KEEP_NVRAM, "nvram"), (TPM, KEEP_TPM, "TPM")] {
-            if flags & a != 0 && flags & b != 0 {
-                return Err(VirtError::operation_invalid(format!(
-                    "cannot both keep and delete {what}"
-                )));
-            }
-        }
+    async fn undefine_domain(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        use undefine_flags::{KEEP_NVRAM, KEEP_TPM, MANAGED_SAVE, NVRAM, TPM};
+        kit::undefine::check_flags(flags, ErrorDomain::Qemu, "qemuDomainUndefineFlags")?;
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
         let dom = &st.by_uuid[&uuid];
@@ -265,7 +266,7 @@ impl QemuDriver {
         Ok(handle)
     }
 
-    pub(crate) fn info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+    async fn domain_info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
         let st = self.lock();
         let d = st.get(lookup)?;
         let (def, memory_kib, cpu_time_ns) = match &d.run {
@@ -292,15 +293,22 @@ impl QemuDriver {
         Ok((d.handle(), info))
     }
 
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        self.check_flags(flags, 0, "qemuDomainGetState")?;
+        let st = self.lock();
+        let d = st.get(dom)?;
+        Ok((d.handle(), d.state()))
+    }
+
     /// The live XML of a running domain (ID, pty paths); with INACTIVE, or for a shut-off
     /// domain, the persistent definition.
-    pub(crate) fn xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        use virt_core::kit::flags::xml::{INACTIVE, MIGRATABLE, SECURE, UPDATE_CPU};
-        self.check_flags(
-            flags,
-            SECURE | INACTIVE | UPDATE_CPU | MIGRATABLE,
-            "qemuDomainGetXMLDesc",
-        )?;
+    async fn domain_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
+        use virt_core::kit::flags::xml::{ALL, INACTIVE, MIGRATABLE, SECURE};
+        self.check_flags(flags, ALL, "qemuDomainGetXMLDesc")?;
         let st = self.lock();
         let d = st.get(lookup)?;
         let secure = flags & SECURE != 0;
@@ -324,7 +332,11 @@ impl QemuDriver {
         }
     }
 
-    pub(crate) fn set_autostart_flag(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(dom)?.autostart)
+    }
+
+    async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
         let mut st = self.lock();
         let d = st.get_mut(lookup)?;
         if !d.persistent {

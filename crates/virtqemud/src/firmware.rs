@@ -17,7 +17,7 @@
 //! * **Command line** (`command.rs`): the flash images as `-blockdev` pairs named by
 //!   `-machine pflash0=,pflash1=`, `smm=on|off` from `<features><smm>`, and
 //!   `-global driver=cfi.pflash01,property=secure,value=on` for a secure loader.
-//! * **Undefine** (`ops.rs`): a domain whose store exists ([`nvram::path_of`]) is refused
+//! * **Undefine** (`definitions.rs`): a domain whose store exists ([`nvram::path_of`]) is refused
 //!   without VIR_DOMAIN_UNDEFINE_NVRAM (removes it) or KEEP_NVRAM (keeps it).
 //! * **Domain capabilities** ([`domain_caps`]): `<enum name='firmware'>` lists the interfaces
 //!   some descriptor offers for the machine, `<loader>` their images, `secure` `yes` only

@@ -58,6 +58,8 @@ pub mod agent;
 /// Device aliases given at start: QOM ids and `<alias>` in the live XML.
 mod aliases;
 mod arp;
+/// The `Host` capability: versions, capabilities, domain capabilities, vCPU limits, preview.
+mod capabilities;
 /// The cgroup a guest's QEMU runs in (`<resource><partition>`).
 mod cgroup;
 pub mod command;

@@ -1,6 +1,7 @@
-//! domxml-to-native for QEMU (libvirt: virConnectDomainXMLToNative, format `qemu-argv`): the
-//! command line a start of the definition would run, printed as libvirt prints it, one line of
-//! `VAR=value` environment, the binary and its arguments, shell-quoted.
+//! domxml-to-native for QEMU (libvirt: virConnectDomainXMLToNative, format `qemu-argv`; the
+//! call is in `capabilities.rs`): the command line a start of the definition would run, printed
+//! as libvirt prints it, one line of `VAR=value` environment, the binary and its arguments,
+//! shell-quoted.
 //!
 //! The definition goes through what define checks (the parser, what the driver honours, the
 //! emulator) and then through the very preparation and builder a start uses
@@ -9,39 +10,8 @@
 //! numbers with `/dev/null` behind them, the private dir is named for ID -1 and is not created,
 //! as libvirt's preview does. Nothing is defined, created or started.
 
-use virt_core::driver::DriverResult;
-use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::VirtError;
-
-use crate::command;
-use crate::live::prepare::{PrepareFor, Prepared};
-use crate::QemuDriver;
-
 /// The one native format of the QEMU driver.
 pub const QEMU_ARGV: &str = "qemu-argv";
-
-impl QemuDriver {
-    /// libvirt: virConnectDomainXMLToNative.
-    pub(crate) async fn xml_to_native(
-        &self,
-        format: &str,
-        xml: &str,
-        flags: u32,
-    ) -> DriverResult<String> {
-        self.check_flags(flags, 0, "qemuConnectDomainXMLToNative")?;
-        if format != QEMU_ARGV {
-            return Err(VirtError::new(
-                ErrorCode::InvalidArg,
-                ErrorDomain::Qemu,
-                format!("unsupported config type {format}"),
-            ));
-        }
-        let mut def = self.parse_checked(xml, false).await?;
-        let Prepared { ctx, .. } = self.prepare_launch(&mut def, PrepareFor::Preview).await?;
-        let cmd = command::build(&def, &ctx)?;
-        Ok(cmd.render_line())
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -114,15 +114,8 @@ impl Definitions for TestDriver {
             secure: true,
             inactive: true,
         };
-        Ok(ValidatedDomain {
-            xml: self.codec.format_domain(&def, opts),
-            domain: DomainHandle {
-                name: def.name.clone(),
-                uuid: def.uuid,
-                id: None,
-            },
-            replaces_existing,
-        })
+        let xml = self.codec.format_domain(&def, opts);
+        Ok(ValidatedDomain::new(xml, &def, replaces_existing))
     }
 
     async fn undefine_domain(

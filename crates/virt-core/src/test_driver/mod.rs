@@ -15,6 +15,11 @@
 //! - kept for byte-for-byte virsh compatibility: virDomainGetOSType answers "linux", CPU time
 //!   of an active domain is the wall clock (libvirt's test driver does both), and bulk stats
 //!   support only the `state` group.
+//!
+//! Each capability is implemented, bodies and all, in its own module: `Host` here,
+//! `Definitions` in `definitions.rs`, `Lifecycle` in `lifecycle.rs`, `Resources` in
+//! `resources.rs`, `SaveRestore` in `save.rs`, `Snapshots` in `snapshots.rs`, `Monitoring` in
+//! `stats.rs`, `Consoles` in `console.rs`, `GuestAgent` in `guest.rs`.
 
 mod console;
 mod definitions;

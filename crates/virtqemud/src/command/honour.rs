@@ -288,7 +288,7 @@ const VALUES: &[(&str, &[&str])] = &[
         &["rtc", "pit", "hpet", "kvmclock", "hypervclock"],
     ),
     ("/domain/clock/timer/@tickpolicy", &["catchup", "delay"]),
-    // Lifecycle actions (live/lifecycle.rs); the others are refused by define/devices.rs.
+    // Lifecycle actions (live/crash.rs, live/events.rs); the others are refused by define/devices.rs.
     (
         "/domain/seclabel/@model",
         &["none", "dac", "selinux", "apparmor"],

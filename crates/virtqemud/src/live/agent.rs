@@ -26,7 +26,6 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{Notify, OwnedMutexGuard};
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::guest::AgentTimeout;
 use virt_core::model::enums::{CharSourceMode, CharType};
 use virt_core::model::DomainDef;
 use virt_core::state::DomainState;
@@ -272,22 +271,5 @@ impl QemuDriver {
         self.with_run(&s.uuid, s.gen, |r| r.fake_reboot = false);
         s.shutdown(if reboot { "reboot" } else { "powerdown" })
             .await
-    }
-
-    /// libvirt: virDomainAgentSetResponseTimeout. Any domain; a running one's status file
-    /// records it.
-    pub(crate) fn set_agent_timeout(
-        &self,
-        lookup: &DomainLookup,
-        timeout: i32,
-        flags: u32,
-    ) -> Result<(), VirtError> {
-        self.check_flags(flags, 0, "qemuDomainAgentSetResponseTimeout")?;
-        let t = AgentTimeout::from_libvirt(timeout, ErrorDomain::Qemu)?;
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        d.agent_timeout = t;
-        self.save_status(d);
-        Ok(())
     }
 }

@@ -14,6 +14,7 @@ use std::task::{ready, Context, Poll};
 use nix::libc;
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use virt_core::driver::prelude::*;
 use virt_core::driver::{ConsoleStream, DriverResult};
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::console::{self as rules, device_alias};
@@ -87,10 +88,13 @@ impl AsyncWrite for Pty {
 
 use std::future::Future;
 
-impl QemuDriver {
+impl QemuDriver {}
+
+#[async_trait::async_trait]
+impl Consoles for QemuDriver {
     /// libvirt: virDomainOpenConsole. `dev` is empty (the first console), `serialN` or
     /// `console0`.
-    pub(crate) fn console(
+    async fn open_console(
         &self,
         lookup: &DomainLookup,
         dev: &str,

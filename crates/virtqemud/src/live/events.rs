@@ -15,7 +15,7 @@
 //!   while starting, the start path reports the failure.
 //! * RESET: REBOOT event; ends a fake reboot. BALLOON_CHANGE: balloon size, BALLOON_CHANGE event.
 //!   DEVICE_DELETED: wakes a waiting detach, or finishes the removal. GUEST_PANICKED:
-//!   CRASHED / PANICKED, then the `<on_crash>` action (`lifecycle.rs`). SUSPEND / WAKEUP:
+//!   CRASHED / PANICKED, then the `<on_crash>` action (`crash.rs`). SUSPEND / WAKEUP:
 //!   PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
 //! * VSERPORT_CHANGE: a virtio channel's state (`channels.rs`). SHUTDOWN and RESET also wake
 //!   an agent shutdown or reboot waiting for them (`agent.rs`).

@@ -6,6 +6,7 @@
 //! reply with `agent::replies`.
 
 use serde_json::json;
+use virt_core::driver::prelude::*;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::guest::{AddressSource, AgentTimeout, DomainInterface};
 use virt_core::proto::{GetDomainHostnameFlag, GuestInfoType, SetDomainTimeFlag};
@@ -59,9 +60,12 @@ impl QemuDriver {
             None => Err(super::not_running(d)),
         }
     }
+}
 
+#[async_trait::async_trait]
+impl GuestAgent for QemuDriver {
     /// libvirt: virDomainInterfaceAddresses.
-    pub(crate) async fn interface_addresses(
+    async fn interface_addresses(
         &self,
         lookup: &DomainLookup,
         source: AddressSource,
@@ -91,7 +95,7 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainFSFreeze.
-    pub(crate) async fn fs_freeze(
+    async fn fs_freeze(
         &self,
         lookup: &DomainLookup,
         mountpoints: &[String],
@@ -104,7 +108,7 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainFSThaw; thawing some mount points only is not possible.
-    pub(crate) async fn fs_thaw(
+    async fn fs_thaw(
         &self,
         lookup: &DomainLookup,
         mountpoints: &[String],
@@ -124,7 +128,7 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainGetTime.
-    pub(crate) async fn domain_time(
+    async fn domain_time(
         &self,
         lookup: &DomainLookup,
         flags: u32,
@@ -137,7 +141,7 @@ impl QemuDriver {
 
     /// libvirt: virDomainSetTime. Under the domain job, as libvirt: the agent sets the
     /// clock, then `rtc-reset-reinjection` drops the RTC interrupts owed for the jump.
-    pub(crate) async fn set_domain_time(
+    async fn set_domain_time(
         &self,
         lookup: &DomainLookup,
         seconds: i64,
@@ -162,43 +166,9 @@ impl QemuDriver {
         }
     }
 
-    /// libvirt: virDomainGetHostname. The agent is the default source; leases need a
-    /// libvirt network, which this driver does not use.
-    pub(crate) async fn domain_hostname(
-        &self,
-        lookup: &DomainLookup,
-        flags: u32,
-    ) -> Result<String, VirtError> {
-        let (lease, agent) = (
-            GetDomainHostnameFlag::Lease as u32,
-            GetDomainHostnameFlag::Agent as u32,
-        );
-        self.check_flags(flags, lease | agent, "qemuDomainGetHostname")?;
-        if flags & lease != 0 && flags & agent != 0 {
-            return Err(VirtError::new(
-                ErrorCode::InvalidArg,
-                ErrorDomain::Qemu,
-                "Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are \
-                 mutually exclusive",
-            ));
-        }
-        self.require_active(lookup)?;
-        if flags & lease != 0 {
-            // No libvirt network hands this driver's guests a lease, hence no name.
-            let name = self.lock().get(lookup)?.def.name.clone();
-            return Err(VirtError::new(
-                ErrorCode::NoHostname,
-                ErrorDomain::Qemu,
-                format!("no hostname found for domain {name}"),
-            ));
-        }
-        let mut s = self.agent_session(lookup, "virDomainGetHostname").await?;
-        replies::hostname(&s.run(&json!({"execute": "guest-get-host-name"})).await?)
-    }
-
     /// libvirt: virDomainGetGuestInfo. With no type asked for, every type the agent supports
     /// (commands it lacks are skipped); asked types it lacks are errors.
-    pub(crate) async fn guest_info(
+    async fn guest_info(
         &self,
         lookup: &DomainLookup,
         types: u32,
@@ -266,10 +236,44 @@ impl QemuDriver {
         Ok(p.0)
     }
 
+    /// libvirt: virDomainGetHostname. The agent is the default source; leases need a
+    /// libvirt network, which this driver does not use.
+    async fn domain_hostname(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> Result<String, VirtError> {
+        let (lease, agent) = (
+            GetDomainHostnameFlag::Lease as u32,
+            GetDomainHostnameFlag::Agent as u32,
+        );
+        self.check_flags(flags, lease | agent, "qemuDomainGetHostname")?;
+        if flags & lease != 0 && flags & agent != 0 {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Qemu,
+                "Flags 'VIR_DOMAIN_GET_HOSTNAME_LEASE' and 'VIR_DOMAIN_GET_HOSTNAME_AGENT' are \
+                 mutually exclusive",
+            ));
+        }
+        self.require_active(lookup)?;
+        if flags & lease != 0 {
+            // No libvirt network hands this driver's guests a lease, hence no name.
+            let name = self.lock().get(lookup)?.def.name.clone();
+            return Err(VirtError::new(
+                ErrorCode::NoHostname,
+                ErrorDomain::Qemu,
+                format!("no hostname found for domain {name}"),
+            ));
+        }
+        let mut s = self.agent_session(lookup, "virDomainGetHostname").await?;
+        replies::hostname(&s.run(&json!({"execute": "guest-get-host-name"})).await?)
+    }
+
     /// libvirt: virDomainQemuAgentCommand. The reply as libvirt returns it (compact JSON,
     /// order kept); NOWAIT sends the command and answers an empty string (libvirt reports a
     /// timeout there instead, having never waited).
-    pub(crate) async fn qemu_agent_command(
+    async fn qemu_agent_command(
         &self,
         lookup: &DomainLookup,
         command: &str,
@@ -303,5 +307,22 @@ impl QemuDriver {
         let reply = s.run_text(&text, &name, t.wait()).await?;
         virt_core::jsontext::compact(&reply.text)
             .map_err(|e| AgentError::Protocol(e.to_string()).to_virt())
+    }
+
+    /// libvirt: virDomainAgentSetResponseTimeout. Any domain; a running one's status file
+    /// records it.
+    async fn set_agent_response_timeout(
+        &self,
+        lookup: &DomainLookup,
+        timeout: i32,
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        self.check_flags(flags, 0, "qemuDomainAgentSetResponseTimeout")?;
+        let t = AgentTimeout::from_libvirt(timeout, ErrorDomain::Qemu)?;
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        d.agent_timeout = t;
+        self.save_status(d);
+        Ok(())
     }
 }

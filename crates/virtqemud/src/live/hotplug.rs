@@ -28,13 +28,11 @@ use virt_core::types::DomainLookup;
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
-use super::control::UNPLUG_WAIT;
+use super::resources::UNPLUG_WAIT;
 use super::Active;
 use crate::QemuDriver;
 
-use virt_core::kit::flags::modify::{CONFIG, LIVE};
-
-fn unsupported(detail: impl Into<String>) -> VirtError {
+pub(super) fn unsupported(detail: impl Into<String>) -> VirtError {
     VirtError::new(
         ErrorCode::OperationUnsupported,
         ErrorDomain::Qemu,
@@ -43,13 +41,13 @@ fn unsupported(detail: impl Into<String>) -> VirtError {
 }
 
 /// One device of an attach/detach call.
-enum Device {
+pub(super) enum Device {
     Disk(Box<Disk>),
     Net(Box<Interface>),
 }
 
 /// `vda` → 0, `vdb` → 1, ...
-fn disk_index(dev: &str) -> Option<u32> {
+pub(super) fn disk_index(dev: &str) -> Option<u32> {
     let rest = dev.strip_prefix("vd").or_else(|| dev.strip_prefix("sd"))?;
     let mut n: u32 = 0;
     for c in rest.bytes() {
@@ -65,7 +63,7 @@ pub(crate) fn disk_alias(d: &Disk) -> Option<String> {
     Some(format!("virtio-disk{}", disk_index(&d.target_dev)?))
 }
 
-fn net_alias(def: &DomainDef, i: &Interface) -> String {
+pub(super) fn net_alias(def: &DomainDef, i: &Interface) -> String {
     let n = def
         .devices
         .interfaces
@@ -77,7 +75,10 @@ fn net_alias(def: &DomainDef, i: &Interface) -> String {
 
 /// `live` with a device added by `add`, placed and named as libvirt places a hot-plugged
 /// device: a slot that takes hot-plug (a free pcie-root-port on q35), the next alias.
-fn placed(live: &DomainDef, add: impl FnOnce(&mut DomainDef)) -> DriverResult<DomainDef> {
+pub(super) fn placed(
+    live: &DomainDef,
+    add: impl FnOnce(&mut DomainDef),
+) -> DriverResult<DomainDef> {
     let mut def = live.clone();
     add(&mut def);
     crate::address::assign_hotplug(&mut def)?;
@@ -86,7 +87,7 @@ fn placed(live: &DomainDef, add: impl FnOnce(&mut DomainDef)) -> DriverResult<Do
 }
 
 /// Adds `bus` and `addr` for a PCI address to a `device_add` argument.
-fn pci_placement(def: &DomainDef, addr: &Option<Address>, dev: &mut Value) {
+pub(super) fn pci_placement(def: &DomainDef, addr: &Option<Address>, dev: &mut Value) {
     if let Some(Address::Pci(p)) = addr {
         let chipset = crate::address::Chipset::of(def.os.machine.as_deref().unwrap_or(""));
         dev["bus"] = Value::String(crate::address::pci_bus_name(chipset, p.bus));
@@ -100,7 +101,7 @@ fn pci_placement(def: &DomainDef, addr: &Option<Address>, dev: &mut Value) {
 
 impl QemuDriver {
     /// Parses one device element by wrapping it in a minimal domain.
-    fn parse_device(&self, xml: &str) -> DriverResult<Device> {
+    pub(super) fn parse_device(&self, xml: &str) -> DriverResult<Device> {
         let wrapped = format!(
             "<domain type='qemu'><name>device</name><memory>1024</memory>\
              <os><type>hvm</type></os><devices>{xml}</devices></domain>"
@@ -120,51 +121,7 @@ impl QemuDriver {
         }
     }
 
-    /// libvirt: virDomainAttachDeviceFlags.
-    pub(crate) async fn attach(
-        &self,
-        lookup: &DomainLookup,
-        xml: &str,
-        flags: u32,
-    ) -> DriverResult<()> {
-        self.check_flags(flags, LIVE | CONFIG, "qemuDomainAttachDeviceFlags")?;
-        let dev = self.parse_device(xml)?;
-        let (_job, uuid) = self.job(lookup, "virDomainAttachDeviceFlags").await?;
-        let lookup = DomainLookup::Uuid(uuid);
-        let (live, config) = self.impact(&lookup, flags)?;
-        if live {
-            let a = self.active(&uuid)?;
-            match &dev {
-                Device::Disk(d) => self.hotplug_disk(&a, d).await?,
-                Device::Net(i) => self.hotplug_net(&a, i).await?,
-            }
-        }
-        if config {
-            self.edit_persistent(&lookup, |def| {
-                match &dev {
-                    Device::Disk(d) => {
-                        if def
-                            .devices
-                            .disks
-                            .iter()
-                            .any(|x| x.target_dev == d.target_dev)
-                        {
-                            return Err(VirtError::operation_invalid(format!(
-                                "target {} already exists",
-                                d.target_dev
-                            )));
-                        }
-                        def.devices.disks.push((**d).clone());
-                    }
-                    Device::Net(i) => def.devices.interfaces.push((**i).clone()),
-                }
-                Ok(())
-            })?;
-        }
-        Ok(())
-    }
-
-    async fn hotplug_disk(&self, a: &Active, d: &Disk) -> DriverResult<()> {
+    pub(super) async fn hotplug_disk(&self, a: &Active, d: &Disk) -> DriverResult<()> {
         let path = d
             .source
             .as_ref()
@@ -253,7 +210,7 @@ impl QemuDriver {
         Ok(())
     }
 
-    async fn hotplug_net(&self, a: &Active, i: &Interface) -> DriverResult<()> {
+    pub(super) async fn hotplug_net(&self, a: &Active, i: &Interface) -> DriverResult<()> {
         let tapped = matches!(
             i.interface_type,
             InterfaceType::Bridge | InterfaceType::Ethernet
@@ -343,74 +300,8 @@ impl QemuDriver {
         Ok(())
     }
 
-    /// libvirt: virDomainDetachDeviceFlags / virDomainDetachDeviceAlias. `Ok(true)` when the
-    /// device is gone by the time the call returns.
-    pub(crate) async fn detach(
-        &self,
-        lookup: &DomainLookup,
-        xml: &str,
-        alias: &str,
-        flags: u32,
-    ) -> DriverResult<bool> {
-        self.check_flags(flags, LIVE | CONFIG, "qemuDomainDetachDeviceFlags")?;
-        let dev = if xml.is_empty() {
-            None
-        } else {
-            Some(self.parse_device(xml)?)
-        };
-        let (_job, uuid) = self.job(lookup, "virDomainDetachDeviceFlags").await?;
-        let lookup = DomainLookup::Uuid(uuid);
-        let (live, config) = self.impact(&lookup, flags)?;
-        let matches_disk = |x: &Disk| match &dev {
-            Some(Device::Disk(d)) => x.target_dev == d.target_dev,
-            None => disk_alias(x).as_deref() == Some(alias),
-            _ => false,
-        };
-        let mut gone = true;
-        if live {
-            let a = self.active(&uuid)?;
-            let def = self
-                .with_run(&a.uuid, a.gen, |r| r.live.clone())
-                .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
-            let target = if let Some(d) = def.devices.disks.iter().find(|x| matches_disk(x)) {
-                disk_alias(d).map(|al| (al, true))
-            } else {
-                def.devices
-                    .interfaces
-                    .iter()
-                    .find(|x| match &dev {
-                        Some(Device::Net(i)) => i.mac.is_some() && x.mac == i.mac,
-                        None => net_alias(&def, x) == alias,
-                        _ => false,
-                    })
-                    .map(|x| (net_alias(&def, x), false))
-            };
-            let Some((al, _is_disk)) = target else {
-                return Err(missing(xml, alias));
-            };
-            gone = self.unplug(&a, &al).await?;
-        }
-        if config {
-            self.edit_persistent(&lookup, |def| {
-                let before = def.devices.disks.len() + def.devices.interfaces.len();
-                def.devices.disks.retain(|x| !matches_disk(x));
-                let snapshot = def.clone();
-                def.devices.interfaces.retain(|x| match &dev {
-                    Some(Device::Net(i)) => !(i.mac.is_some() && x.mac == i.mac),
-                    None => net_alias(&snapshot, x) != alias,
-                    _ => true,
-                });
-                if def.devices.disks.len() + def.devices.interfaces.len() == before {
-                    return Err(missing(xml, alias));
-                }
-                Ok(())
-            })?;
-        }
-        Ok(gone)
-    }
-
     /// device_del, waiting up to 5 s for DEVICE_DELETED; true when it came.
-    async fn unplug(&self, a: &Active, alias: &str) -> DriverResult<bool> {
+    pub(super) async fn unplug(&self, a: &Active, alias: &str) -> DriverResult<bool> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.with_run(&a.uuid, a.gen, |r| r.unplugs.insert(alias.to_string(), tx));
         if let Err(e) = self.qmp(a, "device_del", Some(json!({"id": alias}))).await {
@@ -494,7 +385,7 @@ impl QemuDriver {
         });
     }
 
-    fn edit_persistent(
+    pub(super) fn edit_persistent(
         &self,
         lookup: &DomainLookup,
         edit: impl FnOnce(&mut DomainDef) -> DriverResult<()>,
@@ -517,7 +408,7 @@ impl QemuDriver {
     }
 }
 
-fn missing(xml: &str, alias: &str) -> VirtError {
+pub(super) fn missing(xml: &str, alias: &str) -> VirtError {
     let what = if xml.is_empty() {
         format!("no device with alias '{alias}'")
     } else {

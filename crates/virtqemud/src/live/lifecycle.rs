@@ -1,186 +1,380 @@
-//! What a guest panic does, per `<on_crash>` (libvirt's `processGuestPanicEvent`).
-//!
-//! A panic reaches us only through a panic device (`<panic>`: QEMU's pvpanic, whose guest
-//! driver reports the kernel's panic). QEMU (with `-no-shutdown`) stops the vCPUs in runstate
-//! `guest-panicked` and sends GUEST_PANICKED, then STOP. The event task makes the domain
-//! CRASHED / PANICKED with the CRASHED / PANICKED event (`events.rs`); then, as libvirt:
-//!
-//! | `<on_crash>` | then |
-//! |---|---|
-//! | `destroy` (default) | QEMU is killed: SHUTOFF / CRASHED, STOPPED / CRASHED |
-//! | `restart` | `system_reset` + `cont`: the guest boots again, RUNNING / CRASHED |
-//! | `preserve` | nothing: the guest stays crashed for inspection (`virsh dump`, destroy) |
-//! | `coredump-destroy`, `coredump-restart` | a memory dump first, then as `destroy` / `restart` |
-//!
-//! The dump is ELF, memory only (`dump-guest-memory` without paging, into a file the daemon
-//! opens and hands QEMU with `getfd`), written to `STATE/qemu/dump/ID-NAME-YYYY-MM-DD-HH:MM:SS`
-//! (libvirt's `auto_dump_path` naming; the time is UTC here, local time in libvirt). A dump
-//! that fails leaves the guest crashed, as libvirt does. `on_poweroff` `restart` and
-//! `on_reboot` `destroy` are handled where their events are (`events.rs`, `monitor_setup.rs`).
+//! The `Lifecycle` capability of the QEMU driver (spec qemu-driver.md §3.4, §3.5): start and
+//! create (the launch itself is `start.rs`), shutdown, destroy, reboot (through the guest agent
+//! or ACPI), reset, suspend, resume.
 
-use std::os::fd::AsFd;
-use std::path::PathBuf;
-
-use serde_json::json;
+use virt_core::driver::prelude::*;
+use virt_core::driver::DriverResult;
+use virt_core::error::ErrorCode;
 use virt_core::events::lifecycle as ev;
 use virt_core::model::enums::LifecycleAction;
-use virt_core::state::reason;
-use virt_core::uuid::Uuid;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup};
 use virt_core::VirtError;
 
+use super::start::refuse_autodestroy;
+use super::Active;
+use crate::domains::Dom;
 use crate::QemuDriver;
 
-/// `YYYY-MM-DD-HH:MM:SS` of `secs` since the epoch, UTC.
-pub(crate) fn dump_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Civil date from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}-{:02}:{:02}:{:02}",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+use virt_core::kit::flags::destroy::{GRACEFUL, REMOVE_LOGS};
+use virt_core::kit::flags::shutdown::{ACPI, AGENT};
+
+fn invalid(detail: impl Into<String>) -> VirtError {
+    VirtError::operation_invalid(detail.into())
+}
+
+/// Which methods a shutdown or reboot tries, as libvirt: the agent when asked, or by default
+/// when it is connected; ACPI when not using the agent, or after the agent failed unless the
+/// agent alone was asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Methods {
+    agent: bool,
+    /// A failed agent attempt is the call's error (no ACPI fallback).
+    agent_only: bool,
+}
+
+fn methods(flags: u32, agent_connected: bool) -> Methods {
+    let (agent, acpi) = (flags & AGENT != 0, flags & ACPI != 0);
+    Methods {
+        agent: agent || (flags == 0 && agent_connected),
+        agent_only: agent && !acpi,
+    }
 }
 
 impl QemuDriver {
-    /// Where automatic crash dumps go: `STATE/qemu/dump`.
-    pub(crate) fn dump_dir(&self) -> PathBuf {
-        self.save_dir.with_file_name("dump")
+    fn handle_of(&self, a: &Active) -> DriverResult<DomainHandle> {
+        Ok(self.lock().get(&DomainLookup::Uuid(a.uuid))?.handle())
     }
 
-    /// The `<on_crash>` action after GUEST_PANICKED (see the module docs); the state change
-    /// to CRASHED is the caller's.
-    pub(super) fn on_guest_panicked(&self, uuid: Uuid, gen: u64) {
-        let Some(action) = self.with_run(&uuid, gen, |r| r.live.crash_action()) else {
-            return;
-        };
-        if action == LifecycleAction::Preserve {
-            return;
+    /// The running domain under a job, or "domain is not running".
+    async fn running_job(
+        &self,
+        lookup: &DomainLookup,
+        api: &'static str,
+    ) -> DriverResult<(super::JobGuard, Active)> {
+        let (job, uuid) = self.job(lookup, api).await?;
+        let a = self.active(&uuid)?;
+        Ok((job, a))
+    }
+
+    /// The agent half of shutdown and reboot: `Some(handle)` when the agent did it (or the
+    /// guest went away meanwhile), `None` to go on with ACPI.
+    async fn try_agent_power(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+        reboot: bool,
+        api: &'static str,
+    ) -> DriverResult<Option<DomainHandle>> {
+        let m = methods(flags, self.agent_connected(lookup));
+        if !m.agent {
+            return Ok(None);
         }
-        let me = self.arc();
-        tokio::spawn(async move { me.crash_action(uuid, gen, action).await });
-    }
-
-    async fn crash_action(&self, uuid: Uuid, gen: u64, action: LifecycleAction) {
-        use LifecycleAction::*;
-        if matches!(action, CoredumpDestroy | CoredumpRestart) {
-            match self.auto_dump(uuid, gen).await {
-                Ok(path) => tracing::info!(%uuid, path = %path.display(), "crash dump written"),
-                Err(e) => {
-                    tracing::error!(%uuid, error = %e, "crash dump failed; the domain stays crashed");
-                    return;
-                }
+        let handle = self.lock().get(lookup)?.handle();
+        match self.agent_power(lookup, reboot, api).await {
+            Ok(()) => Ok(Some(handle)),
+            Err(e) if m.agent_only => Err(e),
+            Err(e) => {
+                tracing::info!(domain = %handle.name, error = %e.message(), "guest agent failed; trying ACPI");
+                let gone = !self.lock().get(lookup).is_ok_and(|d| d.is_active());
+                Ok(gone.then_some(handle))
             }
         }
-        match action {
-            Restart | CoredumpRestart => self.restart_crashed(uuid, gen).await,
-            _ => self.destroy_crashed(uuid, gen).await,
+    }
+}
+
+#[async_trait::async_trait]
+impl Lifecycle for QemuDriver {
+    /// libvirt: virDomainCreateWithFlags.
+    async fn create_domain(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        use virt_core::kit::flags::create::*;
+        self.check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
+            "qemuDomainCreateWithFlags",
+        )?;
+        refuse_autodestroy(flags)?;
+        let (_job, uuid) = self.job(lookup, "virDomainCreateWithFlags").await?;
+        let def = {
+            let st = self.lock();
+            let d = st.get(&DomainLookup::Uuid(uuid))?;
+            if d.is_active() {
+                return Err(VirtError::operation_invalid("domain is already running")
+                    .with_object(&d.def.name, uuid.to_string()));
+            }
+            (d.def.clone(), d.managed_save)
+        };
+        let (def, managed) = def;
+        if managed {
+            let path = self.managed_save_path(&def.name);
+            if flags & FORCE_BOOT == 0 {
+                // Restore from the managed save image; it is used up either way.
+                let image = super::save::open_image(&path)?;
+                let run = image.was_running && flags & PAUSED == 0;
+                let res = self.restore_image(uuid, def, image, run).await;
+                if res.is_ok() {
+                    self.drop_managed_save(&uuid, &path);
+                }
+                return res;
+            }
+            self.drop_managed_save(&uuid, &path);
         }
+        self.launch(uuid, def, flags).await
     }
 
-    /// Kills a crashed guest: SHUTOFF / CRASHED.
-    async fn destroy_crashed(&self, uuid: Uuid, gen: u64) {
-        let Some(proc) = self.with_run(&uuid, gen, |r| {
-            r.destroying = true;
-            r.proc.clone()
-        }) else {
-            return;
+    /// libvirt: virDomainCreateXML. The domain is transient (gone when it stops) unless a
+    /// persistent one of the same name and UUID exists, which then runs this definition.
+    async fn create_domain_xml(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        use virt_core::kit::flags::create::*;
+        self.check_flags(
+            flags,
+            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE | RESET_NVRAM,
+            "qemuDomainCreateXML",
+        )?;
+        refuse_autodestroy(flags)?;
+        let def = self.parse_checked(xml, flags & VALIDATE != 0).await?;
+        let (uuid, job) = {
+            let mut st = self.lock();
+            let exists = st.check_identity(&def, false)?;
+            if exists {
+                let d = &st.by_uuid[&def.uuid];
+                if d.is_active() {
+                    return Err(VirtError::operation_invalid(format!(
+                        "domain '{}' is already active",
+                        def.name
+                    ))
+                    .with_object(&def.name, def.uuid.to_string()));
+                }
+            } else {
+                st.insert(Dom::new(def.clone(), false, false));
+            }
+            (def.uuid, st.by_uuid[&def.uuid].job.clone())
         };
-        if let Err(e) = proc.terminate(false).await {
-            tracing::error!(%uuid, error = %e, "cannot kill a crashed domain's QEMU");
+        let res = async {
+            let _job = job.acquire("virDomainCreateXML").await?;
+            if self.lock().by_uuid.get(&uuid).is_some_and(Dom::is_active) {
+                return Err(VirtError::operation_invalid(format!(
+                    "domain '{}' is already active",
+                    def.name
+                )));
+            }
+            self.launch(uuid, def, flags).await
         }
+        .await;
+        if res.is_err() {
+            self.forget_if_transient_and_stopped(&uuid);
+        }
+        res
+    }
+
+    /// libvirt: virDomainShutdownFlags. The guest agent (`guest-shutdown`) when asked or, by
+    /// default, when connected; else (or when it failed and ACPI may follow) the ACPI power
+    /// button. Returns once the agent saw the guest go down, or at once for ACPI.
+    async fn shutdown_domain(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, ACPI | AGENT, "qemuDomainShutdownFlags")?;
+        let restart = self
+            .lock()
+            .get(lookup)?
+            .run
+            .as_ref()
+            .is_some_and(|r| r.live.on_poweroff == Some(LifecycleAction::Restart));
+        if let Some(h) = self
+            .try_agent_power(lookup, flags, restart, "virDomainShutdownFlags")
+            .await?
+        {
+            return Ok(h);
+        }
+        let (_job, a) = self.running_job(lookup, "virDomainShutdownFlags").await?;
+        if a.state.state != DomainState::Running {
+            return Err(invalid("domain is not running"));
+        }
+        self.qmp(&a, "system_powerdown", None).await?;
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainDestroyFlags. Kills first (SIGTERM, SIGKILL after 10 s unless
+    /// GRACEFUL), then takes the job and runs the stop path with reason DESTROYED.
+    async fn destroy_domain(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, GRACEFUL | REMOVE_LOGS, "qemuDomainDestroyFlags")?;
+        let (uuid, gen, proc, job, handle, log) = {
+            let mut st = self.lock();
+            let d = st.get_mut(lookup)?;
+            let handle = d.handle();
+            let job = d.job.clone();
+            match d.run.as_mut() {
+                Some(r) => {
+                    r.destroying = true;
+                    (
+                        d.def.uuid,
+                        r.gen,
+                        r.proc.clone(),
+                        job,
+                        handle,
+                        r.log.clone(),
+                    )
+                }
+                None => return Err(super::not_running(d)),
+            }
+        };
+        if let Err(e) = proc.terminate(flags & GRACEFUL != 0).await {
+            self.with_run(&uuid, gen, |r| r.destroying = false);
+            let mut err = e.to_virt();
+            err.code = ErrorCode::SystemError;
+            return Err(err);
+        }
+        let _job = job.acquire("virDomainDestroyFlags").await?;
         self.stop_run(
             &uuid,
             gen,
-            reason::shutoff::CRASHED,
-            Some(ev::stopped::CRASHED),
+            reason::shutoff::DESTROYED,
+            Some(ev::stopped::DESTROYED),
         )
         .await;
+        if flags & REMOVE_LOGS != 0 {
+            let _ = std::fs::remove_file(&log);
+        }
+        Ok(DomainHandle { id: None, ..handle })
     }
 
-    /// Boots a crashed guest again: `system_reset` (QEMU refuses `cont` in runstate
-    /// guest-panicked before a reset) and `cont`; the RESUME event makes it RUNNING / CRASHED.
-    async fn restart_crashed(&self, uuid: Uuid, gen: u64) {
-        let Some(qmp) = self
-            .with_run(&uuid, gen, |r| {
-                r.running_reason = reason::running::CRASHED;
-                r.qmp.clone()
-            })
-            .flatten()
-        else {
-            return;
-        };
-        let res = async {
-            qmp.execute("system_reset", None).await?;
-            qmp.execute("cont", None).await
+    /// libvirt: virDomainReboot. The guest agent (`guest-shutdown` mode reboot) as for
+    /// shutdown; else the ACPI power button, then a reset when the guest powers off.
+    async fn reboot_domain(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, ACPI | AGENT, "qemuDomainReboot")?;
+        if let Some(h) = self
+            .try_agent_power(lookup, flags, true, "virDomainReboot")
+            .await?
+        {
+            return Ok(h);
         }
-        .await;
-        if let Err(e) = res {
-            tracing::error!(%uuid, error = %e, "restart after a crash failed; killing the domain");
-            self.destroy_crashed(uuid, gen).await;
+        let (_job, a) = self.running_job(lookup, "virDomainReboot").await?;
+        if a.state.state != DomainState::Running {
+            return Err(invalid("domain is not running"));
         }
+        self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = true);
+        if let Err(e) = self.qmp(&a, "system_powerdown", None).await {
+            self.update_run(&a.uuid, a.gen, |r| r.fake_reboot = false);
+            return Err(e);
+        }
+        self.handle_of(&a)
     }
 
-    /// Dumps a crashed guest's memory into the dump dir; answers the file.
-    async fn auto_dump(&self, uuid: Uuid, gen: u64) -> Result<PathBuf, VirtError> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let (qmp, id, name) = self
-            .with_run(&uuid, gen, |r| (r.qmp.clone(), r.id, r.live.name.clone()))
-            .and_then(|(q, id, n)| Some((q?, id, n)))
-            .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
-        let dir = self.dump_dir();
-        let system = |what: String, e: std::io::Error| {
-            VirtError::new(
-                virt_core::error::ErrorCode::SystemError,
-                virt_core::error::ErrorDomain::Qemu,
-                format!("{what}: {e}"),
-            )
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| system(format!("cannot create {}", dir.display()), e))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
-        let short: String = name.chars().take(20).collect();
-        let path = dir.join(format!("{id}-{short}-{}", dump_time(now)));
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| system(format!("cannot create {}", path.display()), e))?;
-        qmp.send_fd("dump", file.as_fd())
-            .await
-            .map_err(|e| e.to_virt("getfd"))?;
-        qmp.execute(
-            "dump-guest-memory",
-            Some(json!({"paging": false, "protocol": "fd:dump", "format": "elf"})),
-        )
-        .await
-        .map_err(|e| e.to_virt("dump-guest-memory"))?;
-        Ok(path)
+    /// libvirt: virDomainReset. The reset button, no guest cooperation.
+    async fn reset_domain(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, 0, "qemuDomainReset")?;
+        let (_job, a) = self.running_job(lookup, "virDomainReset").await?;
+        self.qmp(&a, "system_reset", None).await?;
+        if a.state.state == DomainState::Crashed {
+            self.transition(
+                &a.uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::CRASHED),
+                None,
+                |_| true,
+            );
+        }
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainSuspend. Already paused is a no-op success.
+    async fn suspend_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        let (_job, a) = self.running_job(lookup, "virDomainSuspend").await?;
+        match a.state.state {
+            DomainState::PmSuspended => return Err(invalid("domain is pmsuspended")),
+            DomainState::Paused => return self.handle_of(&a),
+            _ => {}
+        }
+        self.with_run(&a.uuid, a.gen, |r| r.paused_reason = reason::paused::USER);
+        let res = self.qmp(&a, "stop", None).await;
+        if res.is_ok() {
+            // Whichever comes first, the STOP event (which consumes the stored USER) or this
+            // answer, the state ends PAUSED / USER with one SUSPENDED event.
+            self.transition(
+                &a.uuid,
+                a.gen,
+                StateReason::new(DomainState::Paused, reason::paused::USER),
+                Some((ev::SUSPENDED, ev::suspended::PAUSED)),
+                |r| r.state.state == DomainState::Running,
+            );
+        }
+        self.with_run(&a.uuid, a.gen, |r| {
+            r.paused_reason = reason::paused::UNKNOWN
+        });
+        res?;
+        self.handle_of(&a)
+    }
+
+    /// libvirt: virDomainResume.
+    async fn resume_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        let (_job, a) = self.running_job(lookup, "virDomainResume").await?;
+        match a.state.state {
+            DomainState::PmSuspended => return Err(invalid("domain is pmsuspended")),
+            DomainState::Running => return Err(invalid("domain is already running")),
+            _ => {}
+        }
+        self.qmp(&a, "cont", None).await?;
+        self.transition(
+            &a.uuid,
+            a.gen,
+            StateReason::new(DomainState::Running, reason::running::UNPAUSED),
+            Some((ev::RESUMED, ev::resumed::UNPAUSED)),
+            |r| r.state.state != DomainState::Running,
+        );
+        self.handle_of(&a)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::dump_time;
+    use super::*;
 
     #[test]
-    fn dump_names_carry_the_utc_time_as_libvirt_formats_it() {
-        assert_eq!(dump_time(0), "1970-01-01-00:00:00");
-        assert_eq!(dump_time(1_306_858_282), "2011-05-31-16:11:22");
-        assert_eq!(dump_time(951_825_600), "2000-02-29-12:00:00");
+    fn shutdown_methods_follow_libvirts_order() {
+        let m = |flags, connected| methods(flags, connected);
+        // Default: the agent when connected, ACPI after it fails; ACPI alone otherwise.
+        assert_eq!(
+            m(0, true),
+            Methods {
+                agent: true,
+                agent_only: false
+            }
+        );
+        assert_eq!(
+            m(0, false),
+            Methods {
+                agent: false,
+                agent_only: false
+            }
+        );
+        // The agent alone: its failure is the error.
+        assert_eq!(
+            m(AGENT, false),
+            Methods {
+                agent: true,
+                agent_only: true
+            }
+        );
+        // Both: agent first, then ACPI.
+        assert_eq!(
+            m(ACPI | AGENT, true),
+            Methods {
+                agent: true,
+                agent_only: false
+            }
+        );
+        assert_eq!(
+            m(ACPI, true),
+            Methods {
+                agent: false,
+                agent_only: false
+            }
+        );
     }
 }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
+use virt_core::driver::prelude::Lifecycle;
 use virt_core::events::lifecycle as ev;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::DomainLookup;
@@ -284,7 +285,7 @@ impl QemuDriver {
             v
         };
         for n in names {
-            match self.start(&DomainLookup::Name(n.clone()), 0).await {
+            match self.create_domain(&DomainLookup::Name(n.clone()), 0).await {
                 Ok(_) => tracing::info!(domain = %n, "autostarted"),
                 Err(e) => tracing::error!(domain = %n, error = %e.message(), "autostart failed"),
             }

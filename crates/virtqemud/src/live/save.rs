@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{json, Value};
+use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::lifecycle as ev;
@@ -39,6 +40,7 @@ use crate::domains::Dom;
 use crate::QemuDriver;
 
 use virt_core::kit::flags::save::{BYPASS_CACHE, PAUSED, RUNNING};
+use virt_core::kit::save::ends_paused;
 
 const MAGIC_PARTIAL: &[u8; 16] = b"LibvirtQemudPart";
 const MAGIC: &[u8; 16] = b"LibvirtQemudSave";
@@ -156,54 +158,6 @@ impl QemuDriver {
         self.save_dir.join(format!("{name}.save"))
     }
 
-    /// libvirt: virDomainSaveFlags.
-    pub(crate) async fn save(
-        &self,
-        lookup: &DomainLookup,
-        path: &str,
-        dxml: &str,
-        flags: u32,
-    ) -> DriverResult<()> {
-        self.check_flags(
-            flags,
-            BYPASS_CACHE | RUNNING | PAUSED,
-            "qemuDomainSaveFlags",
-        )?;
-        self.save_to(lookup, Path::new(path), dxml, flags, "virDomainSaveFlags")
-            .await
-    }
-
-    /// libvirt: virDomainManagedSave.
-    pub(crate) async fn managed_save_domain(
-        &self,
-        lookup: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<()> {
-        self.check_flags(
-            flags,
-            BYPASS_CACHE | RUNNING | PAUSED,
-            "qemuDomainManagedSave",
-        )?;
-        let name = {
-            let st = self.lock();
-            let d = st.get(lookup)?;
-            if !d.persistent {
-                return Err(VirtError::operation_invalid(
-                    "cannot do managed save for transient domain",
-                ));
-            }
-            d.def.name.clone()
-        };
-        std::fs::create_dir_all(&self.save_dir).map_err(|e| io_err("create", &self.save_dir, e))?;
-        let path = self.managed_save_path(&name);
-        self.save_to(lookup, &path, "", flags, "virDomainManagedSave")
-            .await?;
-        if let Ok(d) = self.lock().get_mut(lookup) {
-            d.managed_save = true;
-        }
-        Ok(())
-    }
-
     async fn save_to(
         &self,
         lookup: &DomainLookup,
@@ -212,6 +166,8 @@ impl QemuDriver {
         flags: u32,
         api: &'static str,
     ) -> DriverResult<()> {
+        // RUNNING with PAUSED is refused before anything happens.
+        ends_paused(flags, false)?;
         let (_job, uuid) = self.job(lookup, api).await?;
         let a = self.active(&uuid)?;
         if !matches!(a.state.state, DomainState::Running | DomainState::Paused) {
@@ -252,11 +208,7 @@ impl QemuDriver {
             );
             self.with_run(&uuid, a.gen, |r| r.paused_reason = reason::paused::UNKNOWN);
         }
-        let wanted_running = match flags & (RUNNING | PAUSED) {
-            RUNNING => true,
-            PAUSED => false,
-            _ => was_running,
-        };
+        let wanted_running = !ends_paused(flags, !was_running)?;
         match self.stream_out(&a, path, &xml, wanted_running).await {
             Ok(()) => {}
             Err(e) => {
@@ -265,7 +217,7 @@ impl QemuDriver {
                     self.transition(
                         &uuid,
                         a.gen,
-                        StateReason::new(DomainState::Running, 7),
+                        StateReason::new(DomainState::Running, reason::running::SAVE_CANCELED),
                         Some((ev::RESUMED, ev::resumed::UNPAUSED)),
                         |_| true,
                     );
@@ -353,56 +305,6 @@ impl QemuDriver {
             .map_err(|e| io_err("complete", path, e))
     }
 
-    /// libvirt: virDomainRestoreFlags.
-    pub(crate) async fn restore(
-        &self,
-        path: &str,
-        dxml: &str,
-        flags: u32,
-    ) -> DriverResult<DomainHandle> {
-        self.check_flags(
-            flags,
-            BYPASS_CACHE | RUNNING | PAUSED,
-            "qemuDomainRestoreFlags",
-        )?;
-        let image = open_image(Path::new(path))?;
-        // A replacement definition is the user's (a define's rules); the image's own is the
-        // live definition this driver saved.
-        let def = if dxml.is_empty() {
-            self.parse_live(&image.xml)?
-        } else {
-            self.parse(dxml, false)?
-        };
-        let (uuid, job) = {
-            let mut st = self.lock();
-            let exists = st.check_identity(&def, false)?;
-            if exists && st.by_uuid[&def.uuid].is_active() {
-                return Err(VirtError::operation_invalid(format!(
-                    "domain '{}' is already active",
-                    def.name
-                )));
-            }
-            if !exists {
-                st.insert(Dom::new(def.clone(), false, false));
-            }
-            (def.uuid, st.by_uuid[&def.uuid].job.clone())
-        };
-        let run = match flags & (RUNNING | PAUSED) {
-            RUNNING => true,
-            PAUSED => false,
-            _ => image.was_running,
-        };
-        let res = async {
-            let _job = job.acquire("virDomainRestoreFlags").await?;
-            self.restore_image(uuid, def, image, run).await
-        }
-        .await;
-        if res.is_err() {
-            self.forget_if_transient_and_stopped(&uuid);
-        }
-        res
-    }
-
     /// Starts `def` from `image` (the job is held).
     pub(crate) async fn restore_image(
         &self,
@@ -424,5 +326,121 @@ impl QemuDriver {
         };
         self.launch_with(uuid, def, flags, Some(OwnedFd::from(file)))
             .await
+    }
+}
+
+#[async_trait::async_trait]
+impl SaveRestore for QemuDriver {
+    /// libvirt: virDomainManagedSave.
+    async fn managed_save(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainManagedSave",
+        )?;
+        let name = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            if !d.persistent {
+                return Err(VirtError::operation_invalid(
+                    "cannot do managed save for transient domain",
+                ));
+            }
+            d.def.name.clone()
+        };
+        std::fs::create_dir_all(&self.save_dir).map_err(|e| io_err("create", &self.save_dir, e))?;
+        let path = self.managed_save_path(&name);
+        self.save_to(lookup, &path, "", flags, "virDomainManagedSave")
+            .await?;
+        if let Ok(d) = self.lock().get_mut(lookup) {
+            d.managed_save = true;
+        }
+        Ok(())
+    }
+
+    async fn has_managed_save_image(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        self.lock().get(dom).map(|d| d.managed_save)
+    }
+
+    async fn managed_save_remove(&self, dom: &DomainLookup) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(dom)?;
+        let path = self.managed_save_path(&d.def.name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(VirtError::new(
+                    ErrorCode::SystemError,
+                    ErrorDomain::Qemu,
+                    format!("cannot remove managed save image '{}': {e}", path.display()),
+                ))
+            }
+        }
+        d.managed_save = false;
+        Ok(())
+    }
+
+    /// libvirt: virDomainSaveFlags.
+    async fn save_domain(
+        &self,
+        lookup: &DomainLookup,
+        path: &str,
+        dxml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainSaveFlags",
+        )?;
+        self.save_to(lookup, Path::new(path), dxml, flags, "virDomainSaveFlags")
+            .await
+    }
+
+    /// libvirt: virDomainRestoreFlags.
+    async fn restore_domain(
+        &self,
+        path: &str,
+        dxml: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.check_flags(
+            flags,
+            BYPASS_CACHE | RUNNING | PAUSED,
+            "qemuDomainRestoreFlags",
+        )?;
+        let image = open_image(Path::new(path))?;
+        // A replacement definition is the user's (a define's rules); the image's own is the
+        // live definition this driver saved.
+        let def = if dxml.is_empty() {
+            self.parse_live(&image.xml)?
+        } else {
+            self.parse(dxml, false)?
+        };
+        let run = !ends_paused(flags, !image.was_running)?;
+        let (uuid, job) = {
+            let mut st = self.lock();
+            let exists = st.check_identity(&def, false)?;
+            if exists && st.by_uuid[&def.uuid].is_active() {
+                return Err(VirtError::operation_invalid(format!(
+                    "domain '{}' is already active",
+                    def.name
+                )));
+            }
+            if !exists {
+                st.insert(Dom::new(def.clone(), false, false));
+            }
+            (def.uuid, st.by_uuid[&def.uuid].job.clone())
+        };
+        let res = async {
+            let _job = job.acquire("virDomainRestoreFlags").await?;
+            self.restore_image(uuid, def, image, run).await
+        }
+        .await;
+        if res.is_err() {
+            self.forget_if_transient_and_stopped(&uuid);
+        }
+        res
     }
 }

@@ -28,14 +28,13 @@ use virt_core::events::lifecycle as ev;
 use virt_core::model::enums::InterfaceType;
 use virt_core::model::DomainDef;
 use virt_core::state::{reason, DomainState, StateReason};
-use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::types::DomainHandle;
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
 use super::prepare::{PrepareFor, Prepared};
 use super::{Active, Run};
 use crate::command;
-use crate::domains::Dom;
 use crate::host;
 use crate::journal::Journal;
 use crate::process::{self, ProcHandle};
@@ -53,97 +52,11 @@ fn internal(detail: String) -> VirtError {
 }
 
 impl QemuDriver {
-    /// libvirt: virDomainCreateWithFlags.
-    pub(crate) async fn start(
-        &self,
-        lookup: &DomainLookup,
-        flags: u32,
-    ) -> DriverResult<DomainHandle> {
-        use create_flags::*;
-        self.check_flags(
-            flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | RESET_NVRAM,
-            "qemuDomainCreateWithFlags",
-        )?;
-        refuse_autodestroy(flags)?;
-        let (_job, uuid) = self.job(lookup, "virDomainCreateWithFlags").await?;
-        let def = {
-            let st = self.lock();
-            let d = st.get(&DomainLookup::Uuid(uuid))?;
-            if d.is_active() {
-                return Err(VirtError::operation_invalid("domain is already running")
-                    .with_object(&d.def.name, uuid.to_string()));
-            }
-            (d.def.clone(), d.managed_save)
-        };
-        let (def, managed) = def;
-        if managed {
-            let path = self.managed_save_path(&def.name);
-            if flags & FORCE_BOOT == 0 {
-                // Restore from the managed save image; it is used up either way.
-                let image = super::save::open_image(&path)?;
-                let run = image.was_running && flags & PAUSED == 0;
-                let res = self.restore_image(uuid, def, image, run).await;
-                if res.is_ok() {
-                    self.drop_managed_save(&uuid, &path);
-                }
-                return res;
-            }
-            self.drop_managed_save(&uuid, &path);
-        }
-        self.launch(uuid, def, flags).await
-    }
-
-    fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
+    pub(super) fn drop_managed_save(&self, uuid: &Uuid, path: &std::path::Path) {
         let _ = std::fs::remove_file(path);
         if let Some(d) = self.lock().by_uuid.get_mut(uuid) {
             d.managed_save = false;
         }
-    }
-
-    /// libvirt: virDomainCreateXML. The domain is transient (gone when it stops) unless a
-    /// persistent one of the same name and UUID exists, which then runs this definition.
-    pub(crate) async fn create_xml(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
-        use create_flags::*;
-        self.check_flags(
-            flags,
-            PAUSED | AUTODESTROY | BYPASS_CACHE | FORCE_BOOT | VALIDATE | RESET_NVRAM,
-            "qemuDomainCreateXML",
-        )?;
-        refuse_autodestroy(flags)?;
-        let def = self.parse_checked(xml, flags & VALIDATE != 0).await?;
-        let (uuid, job) = {
-            let mut st = self.lock();
-            let exists = st.check_identity(&def, false)?;
-            if exists {
-                let d = &st.by_uuid[&def.uuid];
-                if d.is_active() {
-                    return Err(VirtError::operation_invalid(format!(
-                        "domain '{}' is already active",
-                        def.name
-                    ))
-                    .with_object(&def.name, def.uuid.to_string()));
-                }
-            } else {
-                st.insert(Dom::new(def.clone(), false, false));
-            }
-            (def.uuid, st.by_uuid[&def.uuid].job.clone())
-        };
-        let res = async {
-            let _job = job.acquire("virDomainCreateXML").await?;
-            if self.lock().by_uuid.get(&uuid).is_some_and(Dom::is_active) {
-                return Err(VirtError::operation_invalid(format!(
-                    "domain '{}' is already active",
-                    def.name
-                )));
-            }
-            self.launch(uuid, def, flags).await
-        }
-        .await;
-        if res.is_err() {
-            self.forget_if_transient_and_stopped(&uuid);
-        }
-        res
     }
 
     /// A transient domain that did not start (create or restore failed) is forgotten.
@@ -579,7 +492,7 @@ struct StartMode {
     restoring: bool,
 }
 
-fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
+pub(super) fn refuse_autodestroy(flags: u32) -> DriverResult<()> {
     if flags & create_flags::AUTODESTROY != 0 {
         return Err(VirtError::new(
             ErrorCode::OperationUnsupported,

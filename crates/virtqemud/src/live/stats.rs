@@ -5,8 +5,10 @@
 //! All guests are asked concurrently; with NOWAIT a guest whose monitor is busy answers
 //! without its monitor keys instead of delaying the others.
 
+use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::ErrorDomain;
+use virt_core::events::EventSubscription;
 use virt_core::kit;
 use virt_core::kit::flags::stats::{NOWAIT, STATE};
 use virt_core::model::enums::InterfaceType;
@@ -124,9 +126,12 @@ impl QemuDriver {
         }
         out
     }
+}
 
+#[async_trait::async_trait]
+impl Monitoring for QemuDriver {
     /// libvirt: virConnectGetAllDomainStats.
-    pub(crate) async fn all_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
+    async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(
             flags,
             kit::stats::ALL_DOMAINS,
@@ -146,7 +151,7 @@ impl QemuDriver {
     }
 
     /// libvirt: virDomainListGetStats.
-    pub(crate) async fn list_stats(
+    async fn list_domain_stats(
         &self,
         doms: &[DomainLookup],
         stats: u32,
@@ -161,5 +166,12 @@ impl QemuDriver {
                 .collect::<DriverResult<Vec<Job>>>()?
         };
         Ok(self.stats_of(jobs, groups, flags & NOWAIT != 0).await)
+    }
+
+    async fn subscribe_events(
+        &self,
+        from_sequence: Option<u64>,
+    ) -> DriverResult<EventSubscription> {
+        self.bus.subscribe_checked(from_sequence, ErrorDomain::Qemu)
     }
 }

@@ -965,8 +965,11 @@ async fn vcpus_are_hot_added_to_a_running_guest() {
         .expect("hot-add");
     let after = a.qmp.execute("query-cpus-fast", None).await.expect("cpus");
     assert_eq!(count(&after), 2, "{after}");
-    assert_eq!(d.vcpus_count(&name("v1"), 1).expect("live count"), 2);
-    assert_eq!(d.vcpus_count(&name("v1"), 2).expect("config count"), 1);
+    assert_eq!(d.domain_vcpus(&name("v1"), 1).await.expect("live count"), 2);
+    assert_eq!(
+        d.domain_vcpus(&name("v1"), 2).await.expect("config count"),
+        1
+    );
     let tids = d
         .lock()
         .get(&name("v1"))

@@ -1,0 +1,393 @@
+//! The `Resources` capability of the QEMU driver: memory and vCPU counts (balloon, vCPU
+//! hotplug, the persistent definition) with the driver kit's modification-impact rules, and
+//! device attach / detach (the QMP work is in `hotplug.rs`).
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use virt_core::driver::prelude::*;
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::model::devices::Disk;
+use virt_core::types::DomainLookup;
+use virt_core::uuid::Uuid;
+use virt_core::VirtError;
+
+use super::hotplug::{disk_alias, missing, net_alias, Device};
+use super::start::has_balloon;
+use crate::QemuDriver;
+
+use virt_core::kit::flags::modify::{CONFIG, GUEST, HOTPLUGGABLE, LIVE, MAXIMUM};
+use virt_core::kit::modify::{impact, impact_read, set_vcpus_args, Impact};
+
+/// How long a detach waits for DEVICE_DELETED (libvirt's 5 s).
+pub(crate) const UNPLUG_WAIT: Duration = Duration::from_secs(5);
+
+fn invalid(detail: impl Into<String>) -> VirtError {
+    VirtError::operation_invalid(detail.into())
+}
+
+fn invalid_arg(detail: impl Into<String>) -> VirtError {
+    VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail.into())
+}
+
+impl QemuDriver {
+    /// The driver kit's modification impact for the domain `lookup` names.
+    pub(super) fn impact(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<(bool, bool)> {
+        let st = self.lock();
+        let Impact { live, config } = impact(&st.get(lookup)?.facts(), flags)?;
+        Ok((live, config))
+    }
+
+    /// Hot-adds vCPUs until the running domain has `count`: one `device_add` per free slot of
+    /// `query-hotpluggable-cpus` (lowest socket/core/thread first, ids `vcpuN` as libvirt),
+    /// then the vCPU threads are re-read and the status saved.
+    async fn hotplug_vcpus(&self, uuid: &Uuid, count: u32) -> DriverResult<()> {
+        let a = self.active(uuid)?;
+        let (max, current) = {
+            let st = self.lock();
+            let r = st
+                .by_uuid
+                .get(uuid)
+                .and_then(|d| d.run.as_ref())
+                .ok_or_else(|| invalid("domain is not running"))?;
+            let max = r.live.vcpus.max(1);
+            let cur = if r.live.current_vcpus == 0 {
+                max
+            } else {
+                r.live.current_vcpus
+            };
+            (max, cur)
+        };
+        if count > max {
+            return Err(invalid_arg(format!(
+                "requested vcpus is greater than max allowable vcpus for the live domain: {count} > {max}"
+            )));
+        }
+        if count < current {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                format!(
+                    "removing vCPUs from a running domain ({current} -> {count}) is not \
+                     supported by virtqemud yet; use --config and restart the domain"
+                ),
+            ));
+        }
+        if count > current {
+            let slots = self.qmp(&a, "query-hotpluggable-cpus", None).await?;
+            let mut free: Vec<&Value> = slots
+                .as_array()
+                .map(|v| v.iter().filter(|s| s.get("qom-path").is_none()).collect())
+                .unwrap_or_default();
+            let key = |s: &Value, k: &str| {
+                s.get("props")
+                    .and_then(|p| p.get(k))
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0)
+            };
+            free.sort_by_key(|s| {
+                (
+                    key(s, "socket-id"),
+                    key(s, "die-id"),
+                    key(s, "core-id"),
+                    key(s, "thread-id"),
+                )
+            });
+            let needed = (count - current) as usize;
+            if free.len() < needed {
+                return Err(invalid(format!(
+                    "QEMU offers {} free vCPU slots, {needed} needed",
+                    free.len()
+                )));
+            }
+            for (i, slot) in free.iter().take(needed).enumerate() {
+                let mut args = serde_json::Map::new();
+                let driver = slot
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| invalid("query-hotpluggable-cpus: a slot without a type"))?;
+                args.insert("driver".into(), json!(driver));
+                args.insert("id".into(), json!(format!("vcpu{}", current as usize + i)));
+                if let Some(props) = slot.get("props").and_then(Value::as_object) {
+                    for (k, v) in props {
+                        args.insert(k.clone(), v.clone());
+                    }
+                }
+                self.qmp(&a, "device_add", Some(Value::Object(args)))
+                    .await?;
+            }
+        }
+        let cpus = self.qmp(&a, "query-cpus-fast", None).await?;
+        let vcpus = super::start::vcpus_of(&cpus);
+        self.update_run(uuid, a.gen, |r| {
+            r.vcpus = vcpus;
+            r.live.current_vcpus = count;
+        });
+        Ok(())
+    }
+
+    /// Applies `edit` to the persistent definition and stores it.
+    fn edit_config(
+        &self,
+        lookup: &DomainLookup,
+        edit: impl FnOnce(&mut virt_core::model::DomainDef) -> DriverResult<()>,
+    ) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        let mut def = d.def.clone();
+        edit(&mut def)?;
+        let text = self.codec.format_domain(&def, crate::definitions::STORED);
+        self.store.save(&def.name, &text).map_err(|e| {
+            VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
+        })?;
+        d.def = def;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Resources for QemuDriver {
+    /// libvirt: virDomainSetMemoryFlags. LIVE sets the balloon target (the guest follows,
+    /// BALLOON_CHANGE reports it); CONFIG edits `<currentMemory>`, with MAXIMUM `<memory>`.
+    async fn set_domain_memory(
+        &self,
+        lookup: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "qemuDomainSetMemoryFlags")?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetMemoryFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        if flags & MAXIMUM != 0 {
+            if live {
+                return Err(invalid(
+                    "cannot resize the maximum memory on an active domain",
+                ));
+            }
+            return self.edit_config(&lookup, |def| {
+                def.memory_kib = kib;
+                def.current_memory_kib = def.current_memory_kib.min(kib);
+                Ok(())
+            });
+        }
+        if live {
+            let a = self.active(&uuid)?;
+            let (max, balloon) = {
+                let st = self.lock();
+                let r = st
+                    .get(&lookup)?
+                    .run
+                    .as_ref()
+                    .map(|r| (r.live.memory_kib, has_balloon(&r.live)));
+                r.unwrap_or((0, false))
+            };
+            if kib > max {
+                return Err(invalid_arg("cannot set memory higher than max memory"));
+            }
+            if !balloon {
+                return Err(invalid(
+                    "Unable to change memory of active domain without the balloon device and guest OS balloon driver",
+                ));
+            }
+            self.qmp(&a, "balloon", Some(json!({ "value": kib * 1024 })))
+                .await?;
+            self.update_run(&uuid, a.gen, |r| r.live.current_memory_kib = kib);
+        }
+        if config {
+            self.edit_config(&lookup, |def| {
+                if kib > def.memory_kib {
+                    return Err(invalid_arg("cannot set memory higher than max memory"));
+                }
+                def.current_memory_kib = kib;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// libvirt: virDomainSetVcpusFlags. LIVE adds vCPUs by hotplug (`device_add` of the
+    /// slots `query-hotpluggable-cpus` offers, as libvirt); removing them from a running
+    /// domain is not implemented (OPERATION_UNSUPPORTED).
+    async fn set_domain_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        set_vcpus_args(count, flags)?;
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | GUEST | HOTPLUGGABLE,
+            "qemuDomainSetVcpusFlags",
+        )?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetVcpusFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        if flags & GUEST != 0 {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                "setting the guest's vCPU count through the guest agent is not supported",
+            ));
+        }
+        if live {
+            if flags & MAXIMUM != 0 {
+                return Err(invalid(
+                    "cannot change the maximum vCPU count of an active domain",
+                ));
+            }
+            self.hotplug_vcpus(&uuid, count).await?;
+        }
+        if !config {
+            return Ok(());
+        }
+        self.edit_config(&lookup, |def| {
+            if flags & MAXIMUM != 0 {
+                def.vcpus = count;
+                def.current_vcpus = def.current_vcpus.min(count);
+            } else {
+                if count > def.vcpus {
+                    return Err(invalid_arg(format!(
+                        "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
+                        def.vcpus
+                    )));
+                }
+                def.current_vcpus = count;
+            }
+            Ok(())
+        })
+    }
+
+    /// libvirt: virDomainGetVcpusFlags.
+    async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | GUEST,
+            "qemuDomainGetVcpusFlags",
+        )?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let live = impact_read(&d.facts(), flags)?;
+        let def = match (&d.run, live) {
+            (Some(r), true) => &r.live,
+            _ => &d.def,
+        };
+        Ok(if flags & MAXIMUM != 0 {
+            def.vcpus
+        } else {
+            def.current_vcpus
+        })
+    }
+
+    /// libvirt: virDomainAttachDeviceFlags.
+    async fn attach_device(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, LIVE | CONFIG, "qemuDomainAttachDeviceFlags")?;
+        let dev = self.parse_device(xml)?;
+        let (_job, uuid) = self.job(lookup, "virDomainAttachDeviceFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        if live {
+            let a = self.active(&uuid)?;
+            match &dev {
+                Device::Disk(d) => self.hotplug_disk(&a, d).await?,
+                Device::Net(i) => self.hotplug_net(&a, i).await?,
+            }
+        }
+        if config {
+            self.edit_persistent(&lookup, |def| {
+                match &dev {
+                    Device::Disk(d) => {
+                        if def
+                            .devices
+                            .disks
+                            .iter()
+                            .any(|x| x.target_dev == d.target_dev)
+                        {
+                            return Err(VirtError::operation_invalid(format!(
+                                "target {} already exists",
+                                d.target_dev
+                            )));
+                        }
+                        def.devices.disks.push((**d).clone());
+                    }
+                    Device::Net(i) => def.devices.interfaces.push((**i).clone()),
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// libvirt: virDomainDetachDeviceFlags / virDomainDetachDeviceAlias. `Ok(true)` when the
+    /// device is gone by the time the call returns.
+    async fn detach_device(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        alias: &str,
+        flags: u32,
+    ) -> DriverResult<bool> {
+        self.check_flags(flags, LIVE | CONFIG, "qemuDomainDetachDeviceFlags")?;
+        let dev = if xml.is_empty() {
+            None
+        } else {
+            Some(self.parse_device(xml)?)
+        };
+        let (_job, uuid) = self.job(lookup, "virDomainDetachDeviceFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        let matches_disk = |x: &Disk| match &dev {
+            Some(Device::Disk(d)) => x.target_dev == d.target_dev,
+            None => disk_alias(x).as_deref() == Some(alias),
+            _ => false,
+        };
+        let mut gone = true;
+        if live {
+            let a = self.active(&uuid)?;
+            let def = self
+                .with_run(&a.uuid, a.gen, |r| r.live.clone())
+                .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+            let target = if let Some(d) = def.devices.disks.iter().find(|x| matches_disk(x)) {
+                disk_alias(d).map(|al| (al, true))
+            } else {
+                def.devices
+                    .interfaces
+                    .iter()
+                    .find(|x| match &dev {
+                        Some(Device::Net(i)) => i.mac.is_some() && x.mac == i.mac,
+                        None => net_alias(&def, x) == alias,
+                        _ => false,
+                    })
+                    .map(|x| (net_alias(&def, x), false))
+            };
+            let Some((al, _is_disk)) = target else {
+                return Err(missing(xml, alias));
+            };
+            gone = self.unplug(&a, &al).await?;
+        }
+        if config {
+            self.edit_persistent(&lookup, |def| {
+                let before = def.devices.disks.len() + def.devices.interfaces.len();
+                def.devices.disks.retain(|x| !matches_disk(x));
+                let snapshot = def.clone();
+                def.devices.interfaces.retain(|x| match &dev {
+                    Some(Device::Net(i)) => !(i.mac.is_some() && x.mac == i.mac),
+                    None => net_alias(&snapshot, x) != alias,
+                    _ => true,
+                });
+                if def.devices.disks.len() + def.devices.interfaces.len() == before {
+                    return Err(missing(xml, alias));
+                }
+                Ok(())
+            })?;
+        }
+        Ok(gone)
+    }
+}

@@ -37,6 +37,7 @@
 
 /// The libvirt API name each gRPC method follows.
 pub mod api_names;
+pub mod busy_poll;
 pub mod driver;
 pub mod error;
 pub mod events;

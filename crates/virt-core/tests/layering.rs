@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 /// Each top-level module and its layer (0 vocabulary, 1 drivers, 2 services, 3 runtime).
 const LAYERS: &[(&str, u8)] = &[
     ("api_names", 0),
+    ("busy_poll", 0),
     ("error", 0),
     ("features", 0),
     ("fsutil", 0),

@@ -24,6 +24,10 @@ pub struct DaemonArgs {
     /// Log at debug level unless RUST_LOG says otherwise.
     #[arg(short, long)]
     pub verbose: bool,
+    /// After answering on a UNIX socket, poll this many microseconds for the client's next
+    /// call before sleeping (0: never); default 50, or VIRT_BUSY_POLL_US.
+    #[arg(long, value_name = "MICROSECONDS")]
+    pub busy_poll_us: Option<u64>,
 }
 
 impl DaemonArgs {
@@ -36,6 +40,12 @@ impl DaemonArgs {
         } else {
             Mode::current()
         }
+    }
+
+    /// The busy-poll budget: `--busy-poll-us`, else `VIRT_BUSY_POLL_US`, else the default.
+    pub fn busy_poll(&self) -> Duration {
+        self.busy_poll_us
+            .map_or_else(crate::busy_poll::budget_from_env, Duration::from_micros)
     }
 
     /// The idle timeout: `None` when absent or 0.
@@ -75,6 +85,15 @@ mod tests {
     fn zero_or_absent_timeout_means_never() {
         assert_eq!(parse(&["-t", "0"]).expect("valid").idle_timeout(), None);
         assert_eq!(DaemonArgs::default().idle_timeout(), None);
+    }
+
+    #[test]
+    fn busy_poll_takes_microseconds_and_zero_turns_it_off() {
+        let a = parse(&["--busy-poll-us", "120"]).expect("valid");
+        assert_eq!(a.busy_poll(), Duration::from_micros(120));
+        let off = parse(&["--busy-poll-us", "0"]).expect("valid");
+        assert_eq!(off.busy_poll(), Duration::ZERO);
+        assert!(parse(&["--busy-poll-us", "soon"]).is_err());
     }
 
     #[test]

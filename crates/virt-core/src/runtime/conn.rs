@@ -156,6 +156,14 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
     }
 }
 
+impl<IO: Connected> Connected for crate::busy_poll::BusyPoll<IO> {
+    type ConnectInfo = IO::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.get_ref().connect_info()
+    }
+}
+
 impl<IO: Connected> Connected for Tracked<IO> {
     type ConnectInfo = IO::ConnectInfo;
 

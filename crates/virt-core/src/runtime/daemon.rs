@@ -36,6 +36,7 @@ pub struct Daemon {
     grace: Duration,
     notifier: Option<Notifier>,
     tcp: Vec<TcpListen>,
+    busy_poll: Duration,
 }
 
 /// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
@@ -58,6 +59,7 @@ impl Daemon {
             grace: DEFAULT_SHUTDOWN_GRACE,
             notifier: None,
             tcp: Vec::new(),
+            busy_poll: crate::busy_poll::budget_from_env(),
         }
     }
 
@@ -71,6 +73,15 @@ impl Daemon {
     pub fn from_args(name: &str, args: &DaemonArgs) -> Daemon {
         Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
             .with_idle_timeout(args.idle_timeout())
+            .with_busy_poll(args.busy_poll())
+    }
+
+    /// How long a UNIX-socket connection polls for the client's next call after answering
+    /// (zero: never); see [`crate::busy_poll`]. The default is `VIRT_BUSY_POLL_US`, else
+    /// [`crate::busy_poll::DEFAULT_BUDGET`].
+    pub fn with_busy_poll(mut self, budget: Duration) -> Daemon {
+        self.busy_poll = budget;
+        self
     }
 
     /// Exit after `timeout` with no client connection while not busy (`None`: never).
@@ -228,7 +239,7 @@ impl Daemon {
                 ConnectionLayer::tag_only(listener.read_only)
             };
             let server = Server::builder().layer(layer).add_routes(routes.clone());
-            let incoming = listener.incoming(tracker.clone());
+            let incoming = listener.incoming(tracker.clone(), self.busy_poll);
             let mut stop = stop_rx.clone();
             servers.spawn(async move {
                 let signal = async move {

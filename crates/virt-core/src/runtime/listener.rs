@@ -15,6 +15,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::Stream;
 use tokio::net::{UnixListener, UnixStream};
@@ -22,6 +23,7 @@ use tokio::net::{UnixListener, UnixStream};
 use super::authority::AuthorityFix;
 use super::conn::{ConnTracker, Tracked};
 use super::RuntimeError;
+use crate::busy_poll::BusyPoll;
 
 /// Pause after a failed accept.
 const ACCEPT_ERROR_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
@@ -85,16 +87,21 @@ impl Listener {
         })
     }
 
-    /// The accepted connections, each counted by `tracker` and with any HTTP/2 `:authority`
-    /// accepted ([`AuthorityFix`]). An accept error (EMFILE, say) is logged and followed by a
-    /// short pause, so that it cannot spin the accept loop.
+    /// The accepted connections, each counted by `tracker`, with any HTTP/2 `:authority`
+    /// accepted ([`AuthorityFix`]) and polling for `busy_poll` after each answer
+    /// ([`BusyPoll`]). An accept error (EMFILE, say) is logged and followed by a short pause,
+    /// so that it cannot spin the accept loop.
     pub fn incoming(
         self,
         tracker: Arc<ConnTracker>,
-    ) -> impl Stream<Item = io::Result<Tracked<AuthorityFix<UnixStream>>>> + Send + 'static {
-        futures_util::stream::unfold((self, tracker), |(l, tracker)| async move {
+        busy_poll: Duration,
+    ) -> impl Stream<Item = io::Result<Tracked<AuthorityFix<BusyPoll<UnixStream>>>>> + Send + 'static
+    {
+        futures_util::stream::unfold((self, tracker), move |(l, tracker)| async move {
             let item = match l.listener.accept().await {
-                Ok((stream, _)) => Ok(tracker.track(AuthorityFix::new(stream))),
+                Ok((stream, _)) => {
+                    Ok(tracker.track(AuthorityFix::new(BusyPoll::new(stream, busy_poll))))
+                }
                 Err(e) => {
                     tracing::warn!(listener = %l.label, error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -208,7 +215,7 @@ mod tests {
         let mut incoming = Box::pin(
             Listener::bind(&path, RW_MODE, false)
                 .expect("bind")
-                .incoming(tracker.clone()),
+                .incoming(tracker.clone(), std::time::Duration::ZERO),
         );
         let _client = UnixStream::connect(&path).await.expect("connect");
         let server_side = incoming.next().await.expect("item").expect("accept");

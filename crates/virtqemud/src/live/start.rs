@@ -153,52 +153,15 @@ impl QemuDriver {
         let lib_dir = ctx.domain_dir.clone();
         let monitor = ctx.monitor.clone();
         let memory = ctx.memory.clone();
-        let cmd = command::build(&def, &ctx);
-        // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
-        // exactly as long as QEMU does.
-        drop(ctx);
-        let cmd = match cmd {
-            Ok(c) => c,
-            Err(e) => {
-                undo_prepare(&def, &lib_dir, &memory);
-                return Err(e);
-            }
-        };
-        let rendered = cmd.render();
-        let launch = process::Launch {
-            rendered,
-            program: cmd.program,
-            args: cmd.args,
-            env: cmd.env,
-            fds: cmd.fds,
-        };
         let restoring = incoming.is_some();
-        let mut launch = launch;
-        if let Some(fd) = incoming {
-            let n = launch.fds.iter().map(|(n, _)| *n + 1).max().unwrap_or(3);
-            launch.fds.push((n, fd));
-            launch.args.push("-incoming".into());
-            launch.args.push(format!("fd:{n}"));
-            launch.rendered.push_str(&format!(" \\\n-incoming fd:{n}"));
-        }
-        let spawned =
-            process::spawn(launch, &log, Some(&|p| journal.note(p))).map_err(|e| e.to_virt());
-        let (pid, log_start) = match spawned {
-            Ok(p) => p,
+        // Until QEMU runs, a failure undoes the preparation here, in one place.
+        let (proc, log_start) = match self.exec(&def, ctx, incoming, &log, journal) {
+            Ok(spawned) => spawned,
             Err(e) => {
                 undo_prepare(&def, &lib_dir, &memory);
                 return Err(e);
             }
         };
-        let Some(proc) = ProcHandle::open(pid) else {
-            undo_prepare(&def, &lib_dir, &memory);
-            let text = process::log_since(&log, log_start, 20);
-            process::log_line(&log, "shutting down, reason=failed");
-            return Err(internal(format!(
-                "process exited while connecting to monitor: {text}"
-            )));
-        };
-        let proc = Arc::new(proc);
         let mut live = def.clone();
         let mut names = tap_names.iter();
         for nic in &mut live.devices.interfaces {
@@ -283,6 +246,49 @@ impl QemuDriver {
                 }
             }
         }
+    }
+
+    /// Builds the command line of `def` from `ctx` and runs QEMU (restoring from `incoming`
+    /// when given), each process recorded in `journal` before it execs: the QEMU, and where its
+    /// log of this start begins. It undoes nothing: its caller undoes the preparation, once.
+    fn exec(
+        &self,
+        def: &DomainDef,
+        ctx: crate::command::LaunchContext,
+        incoming: Option<std::os::fd::OwnedFd>,
+        log: &std::path::Path,
+        journal: &Journal,
+    ) -> DriverResult<(Arc<ProcHandle>, u64)> {
+        let cmd = command::build(def, &ctx);
+        // Our tap descriptors close here: QEMU holds its own duplicates, so each tap lives
+        // exactly as long as QEMU does.
+        drop(ctx);
+        let cmd = cmd?;
+        let rendered = cmd.render();
+        let mut launch = process::Launch {
+            rendered,
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            fds: cmd.fds,
+        };
+        if let Some(fd) = incoming {
+            let n = launch.fds.iter().map(|(n, _)| *n + 1).max().unwrap_or(3);
+            launch.fds.push((n, fd));
+            launch.args.push("-incoming".into());
+            launch.args.push(format!("fd:{n}"));
+            launch.rendered.push_str(&format!(" \\\n-incoming fd:{n}"));
+        }
+        let (pid, log_start) =
+            process::spawn(launch, log, Some(&|p| journal.note(p))).map_err(|e| e.to_virt())?;
+        let Some(proc) = ProcHandle::open(pid) else {
+            let text = process::log_since(log, log_start, 20);
+            process::log_line(log, "shutting down, reason=failed");
+            return Err(internal(format!(
+                "process exited while connecting to monitor: {text}"
+            )));
+        };
+        Ok((Arc::new(proc), log_start))
     }
 
     /// Monitor connection and the setup queries; the final state, status and events.

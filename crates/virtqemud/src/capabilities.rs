@@ -1,6 +1,11 @@
 //! The `Host` capability of the QEMU driver: versions, capabilities, domain capabilities,
 //! vCPU limits and the native-config preview, answered from the probed emulators (`probe.rs`)
-//! and the host facts of `host.rs`. Everything a connection asks of the host, in one place.
+//! and the host facts of `host.rs`. Everything a connection asks of the host, in one place,
+//! with the building of the capabilities and domain capabilities the driver publishes
+//! ([`capabilities_from`], [`domain_capabilities_from`]).
+//!
+//! Domain capabilities publish exactly what define accepts and this binary can run: the
+//! device enums are those of [`crate::command::honoured`] narrowed by what the binary has.
 
 use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
@@ -8,11 +13,318 @@ use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::types::{NodeInfo, VersionInfo};
 use virt_core::VirtError;
 
-use crate::host;
+use std::path::PathBuf;
+
+use crate::host::{self, find_emulator, host_arch, kvm_available, kvm_max_vcpus};
 use crate::live::prepare::{PrepareFor, Prepared};
-use crate::probe::QemuCaps;
+use crate::probe::{CpuExpansion, CpuModel, Machine, QemuCaps};
 use crate::to_native::QEMU_ARGV;
 use crate::QemuDriver;
+use virt_core::model::caps::{
+    CustomCpuModel, DomainCapsBlock, GuestCaps, GuestFeature, GuestMachine, HostModelCpu,
+};
+use virt_core::model::{Capabilities, DomainCapabilities};
+
+/// `<capabilities>` without probing: the host architecture and one hvm guest for the host's
+/// emulator, with the domain types define accepts (`qemu`, and `kvm` when /dev/kvm is usable).
+/// [`capabilities_from`] replaces the guests with probed ones.
+pub fn capabilities() -> Capabilities {
+    let arch = host_arch();
+    let mut types = vec!["qemu".to_string()];
+    if kvm_available() {
+        types.push("kvm".into());
+    }
+    let guests = find_emulator(&arch)
+        .map(|emulator| GuestCaps {
+            os_type: "hvm".into(),
+            wordsize: if arch.contains("64") || arch == "s390x" {
+                64
+            } else {
+                32
+            },
+            arch: arch.clone(),
+            emulator: emulator.display().to_string(),
+            domain_types: types,
+            ..GuestCaps::default()
+        })
+        .into_iter()
+        .collect();
+    Capabilities {
+        host_arch: arch,
+        guests,
+        ..Capabilities::default()
+    }
+}
+
+fn wordsize(arch: &str) -> u32 {
+    if arch.contains("64") || arch == "s390x" {
+        64
+    } else {
+        32
+    }
+}
+
+/// `<capabilities>` from probed emulators: the host part as [`capabilities`], and one hvm
+/// guest per emulator with its machines (the default first, each alias after its machine with
+/// `canonical=`, deprecated ones marked) and its domain types: `qemu` when TCG runs, `kvm`
+/// when KVM is usable. Guest features list only what the driver honours: CPU selection and
+/// per-device boot order.
+pub fn capabilities_from(probed: &[QemuCaps]) -> Capabilities {
+    let guests = probed
+        .iter()
+        .filter(|c| c.tcg_usable() || c.kvm_usable())
+        .map(guest_caps)
+        .collect();
+    Capabilities {
+        guests,
+        ..capabilities()
+    }
+}
+
+fn guest_caps(caps: &QemuCaps) -> GuestCaps {
+    let mut machines: Vec<&Machine> = caps.machines().iter().collect();
+    // Stable: the default first, the rest in QEMU's order.
+    machines.sort_by_key(|m| !m.is_default);
+    let mut entries = Vec::new();
+    for m in machines {
+        entries.push(GuestMachine {
+            name: m.name.clone(),
+            canonical: None,
+            max_cpus: Some(m.cpu_max),
+            deprecated: m.deprecated,
+        });
+        if let Some(alias) = &m.alias {
+            entries.push(GuestMachine {
+                name: alias.clone(),
+                canonical: Some(m.name.clone()),
+                max_cpus: Some(m.cpu_max),
+                deprecated: m.deprecated,
+            });
+        }
+    }
+    let mut types = Vec::new();
+    if caps.tcg_usable() {
+        types.push("qemu".to_string());
+    }
+    if caps.kvm_usable() {
+        types.push("kvm".to_string());
+    }
+    let feature = |name: &str| GuestFeature {
+        name: name.into(),
+        ..GuestFeature::default()
+    };
+    GuestCaps {
+        os_type: "hvm".into(),
+        arch: caps.arch().to_string(),
+        wordsize: wordsize(caps.arch()),
+        emulator: caps.binary.display().to_string(),
+        machines: Vec::new(),
+        domain_types: types,
+        machine_entries: entries,
+        features: vec![feature("cpuselection"), feature("deviceboot")],
+    }
+}
+
+/// `<domainCapabilities>` of a probed emulator for `machine` (its default when `None`; an
+/// alias is reported by its canonical name) and domain type `virt_type` (`qemu` or `kvm`),
+/// with the firmware `firmware` (QEMU's descriptors, [`crate::firmware::descriptor::load`])
+/// offers for that machine.
+///
+/// It publishes what the driver honours and QEMU can do, nothing more: the machine's vCPU
+/// limit (capped by KVM's for `kvm`); CPU modes host-passthrough (KVM only), maximum,
+/// host-model (when QEMU expanded it) and custom (when a model is usable); disks as disk or
+/// cdrom on the buses whose controllers this binary has (IDE only on i440fx / isapc machines,
+/// which have one built in); VNC graphics when built in; VGA / virtio video; rng on virtio with
+/// the random and builtin backends; TPMs (tpm-tis, tpm-crb) on the emulator (swtpm) and
+/// external backends; `<os>` firmware and loader values from the descriptors; no host device
+/// assignment, no iothreads.
+pub fn domain_capabilities_from(
+    caps: &QemuCaps,
+    machine: Option<&str>,
+    virt_type: &str,
+    firmware: &[(PathBuf, crate::firmware::descriptor::Descriptor)],
+) -> Result<DomainCapabilities, VirtError> {
+    let invalid = |detail: String| VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail);
+    let emulator = caps.binary.display().to_string();
+    let usable = match virt_type {
+        "kvm" => caps.kvm_usable(),
+        "qemu" => caps.tcg_usable(),
+        other => return Err(invalid(format!("unknown virttype: {other}"))),
+    };
+    if !usable {
+        let what = if virt_type == "kvm" { "KVM" } else { "TCG" };
+        return Err(invalid(format!(
+            "{what} is not supported by '{emulator}' on this host"
+        )));
+    }
+    let wanted = machine.or_else(|| caps.default_machine());
+    let m = match wanted {
+        Some(name) => caps.machine(name).ok_or_else(|| {
+            invalid(format!(
+                "the machine '{name}' is not supported by emulator '{emulator}'"
+            ))
+        })?,
+        None => {
+            return Err(invalid(format!(
+                "emulator '{emulator}' has no machine types"
+            )))
+        }
+    };
+    let mut vcpu_max = m.cpu_max;
+    if virt_type == "kvm" {
+        vcpu_max = vcpu_max.min(kvm_max_vcpus().unwrap_or(vcpu_max));
+    }
+    let cpu_modes = vec![
+        ("host-passthrough".to_string(), virt_type == "kvm"),
+        ("maximum".to_string(), true),
+        (
+            "host-model".to_string(),
+            caps.host_model(virt_type).is_some(),
+        ),
+        (
+            "custom".to_string(),
+            caps.cpu_models(virt_type).iter().any(|c| c.usable()),
+        ),
+    ];
+    let (os, loader) = crate::firmware::domain_caps(firmware, caps.arch(), &m.name);
+    Ok(DomainCapabilities {
+        path: emulator,
+        domain: virt_type.to_string(),
+        machine: Some(m.name.clone()),
+        arch: caps.arch().to_string(),
+        vcpu_max,
+        iothreads: Some(false),
+        os: Some(os),
+        loader: Some(loader),
+        cpu_modes,
+        host_model: caps.host_model(virt_type).map(host_model_cpu),
+        custom_models: custom_models(caps.cpu_models(virt_type)),
+        devices: device_blocks(caps, m),
+        features: Vec::new(),
+    })
+}
+
+/// Whether value `value` of enum `name` of device block `block`, which the command-line
+/// builder honours, is something this binary and machine can do: the QEMU device (or backend
+/// object) the builder emits for it exists, and for IDE the machine has the controller built in.
+/// A value this table does not know is not published: a value honoured later must be added
+/// here before domain capabilities offer it.
+fn can_do(caps: &QemuCaps, m: &Machine, block: &str, name: &str, value: &str) -> bool {
+    let dev = |d: &str| caps.has_device(d);
+    let builtin_ide = m.name.starts_with("pc-i440fx") || m.name == "isapc";
+    match (block, name, value) {
+        ("disk", "bus", "ide") => builtin_ide && dev("ide-hd"),
+        ("disk", "bus", "sata") => dev("ich9-ahci") && dev("ide-hd"),
+        ("disk", "bus", "scsi") => dev("virtio-scsi-pci") && dev("scsi-hd"),
+        ("disk", "bus", "virtio") => dev("virtio-blk-pci"),
+        // PC machines have a floppy controller (q35 gets an isa-fdc).
+        ("disk", "bus", "fdc") | ("disk", "diskDevice", "floppy") => {
+            dev("floppy") && (builtin_ide || dev("isa-fdc"))
+        }
+        ("disk", "diskDevice", "disk") => ["ide", "sata", "scsi", "virtio"]
+            .iter()
+            .any(|bus| can_do(caps, m, "disk", "bus", bus)),
+        ("disk", "diskDevice", "cdrom") => {
+            (dev("ide-cd") && (builtin_ide || dev("ich9-ahci")))
+                || (dev("scsi-cd") && dev("virtio-scsi-pci"))
+        }
+        ("graphics", "type", "vnc") => caps.vnc,
+        // QXL exists only in a QEMU built with SPICE.
+        ("graphics", "type", "spice") => dev("qxl-vga"),
+        ("video", "modelType", "qxl") => dev("qxl-vga") && dev("qxl"),
+        ("video", "modelType", "ramfb") => dev("ramfb"),
+        ("redirdev", "bus", "usb") => dev("usb-redir") && dev("qxl-vga"),
+        ("video", "modelType", "vga") => dev("VGA"),
+        ("video", "modelType", "cirrus") => dev("cirrus-vga"),
+        ("video", "modelType", "bochs") => dev("bochs-display"),
+        ("video", "modelType", "virtio") => dev("virtio-vga") && dev("virtio-gpu-pci"),
+        ("video", "modelType", "none") => true,
+        ("rng", "model", "virtio") => dev("virtio-rng-pci"),
+        ("rng", "model", "virtio-transitional") => dev("virtio-rng-pci-transitional"),
+        ("rng", "model", "virtio-non-transitional") => dev("virtio-rng-pci-non-transitional"),
+        ("rng", "backendModel", "random") => caps.has_type("rng-random"),
+        ("rng", "backendModel", "builtin") => caps.has_type("rng-builtin"),
+        // Host devices: what QEMU can take; whether this host has one to give is a start's
+        // question (crate::hostdev), as in libvirt.
+        ("hostdev", "mode", "subsystem") => true,
+        ("hostdev", "subsysType", "usb") => dev("usb-host"),
+        ("hostdev", "subsysType", "pci") => dev("vfio-pci"),
+        ("tpm", "model", "tpm-tis") => dev("tpm-tis"),
+        ("tpm", "model", "tpm-crb") => dev("tpm-crb"),
+        ("tpm", "backendModel", "emulator") => {
+            let have = |b: &str| crate::tpm::swtpm::find_binary(b).is_ok();
+            caps.has_type("tpm-emulator") && have("swtpm") && have("swtpm_setup")
+        }
+        ("tpm", "backendModel", "external") => caps.has_type("tpm-emulator"),
+        ("tpm", "backendVersion", "1.2" | "2.0") => caps.has_type("tpm-emulator"),
+        _ => false,
+    }
+}
+
+/// The device blocks: exactly the enums define accepts ([`crate::command::honoured`]), each
+/// narrowed to the values this binary and machine can do ([`can_do`]); a block with an empty
+/// enum is unsupported.
+fn device_blocks(caps: &QemuCaps, m: &Machine) -> Vec<DomainCapsBlock> {
+    let honoured = crate::command::honoured();
+    let blocks: Vec<DomainCapsBlock> = honoured
+        .caps
+        .devices
+        .iter()
+        .map(|b| {
+            let enums: Vec<(String, Vec<String>)> = b
+                .enums
+                .iter()
+                .map(|(name, values)| {
+                    let kept = values
+                        .iter()
+                        .filter(|v| can_do(caps, m, &b.name, name, v))
+                        .cloned()
+                        .collect();
+                    (name.clone(), kept)
+                })
+                .collect();
+            DomainCapsBlock {
+                name: b.name.clone(),
+                supported: b.supported && enums.iter().all(|(_, v)| !v.is_empty()),
+                enums,
+            }
+        })
+        .collect();
+    blocks
+}
+
+/// The host-model CPU as published: the model QEMU expanded (`host` under KVM, `max` under
+/// TCG, the names the command line uses), with each feature of the static expansion required
+/// or disabled, under QEMU's feature names (which define accepts as written).
+fn host_model_cpu(exp: &CpuExpansion) -> HostModelCpu {
+    HostModelCpu {
+        model: exp.model.clone(),
+        fallback: Some("forbid".into()),
+        vendor: None,
+        features: exp
+            .features
+            .iter()
+            .map(|(name, on)| {
+                let policy = if *on { "require" } else { "disable" };
+                (policy.to_string(), name.clone())
+            })
+            .collect(),
+    }
+}
+
+/// Every CPU model the accelerator knows, usable when QEMU reported no unavailable feature.
+/// QEMU does not say who makes a model, so the vendor is left unknown.
+fn custom_models(models: &[CpuModel]) -> Vec<CustomCpuModel> {
+    models
+        .iter()
+        .map(|c| CustomCpuModel {
+            name: c.name.clone(),
+            usable: Some(c.usable()),
+            deprecated: c.deprecated,
+            vendor: None,
+        })
+        .collect()
+}
 
 /// Capabilities, domain capabilities and vCPU limits, answered from the probed emulators.
 impl QemuDriver {
@@ -72,9 +384,7 @@ impl Host for QemuDriver {
     async fn capabilities(&self) -> DriverResult<String> {
         let probed = self.probed.all().await;
         let all: Vec<QemuCaps> = probed.iter().map(|c| (**c).clone()).collect();
-        Ok(self
-            .codec
-            .format_capabilities(&host::capabilities_from(&all)))
+        Ok(self.codec.format_capabilities(&capabilities_from(&all)))
     }
 
     async fn node_info(&self) -> DriverResult<NodeInfo> {
@@ -127,7 +437,7 @@ impl Host for QemuDriver {
         let virt_type = virt_type.unwrap_or(if caps.kvm_usable() { "kvm" } else { "qemu" });
         let machine = (!machine.is_empty()).then_some(machine);
         let firmware = crate::firmware::descriptor::load(&self.firmware_dirs)?;
-        let caps = host::domain_capabilities_from(&caps, machine, virt_type, &firmware)?;
+        let caps = domain_capabilities_from(&caps, machine, virt_type, &firmware)?;
         Ok(self.codec.format_domain_capabilities(&caps))
     }
 

@@ -292,6 +292,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_turn_polls_only_once_the_runtime_has_nothing_else_to_run() {
+        let (mut ours, mut peer) = pair(Duration::from_secs(5));
+        take_turn(&mut ours, &mut peer).await;
+        ours.write_all(b"answer").await.expect("write");
+        ours.flush().await.expect("flush");
+        // Other work is still to run (this task has not yielded): the read must not poll, or
+        // it would hold that work up for the whole budget.
+        let t = Instant::now();
+        assert!(poll_once(&mut ours, &mut [0u8; 8]).is_pending());
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        // Once the runtime runs out of work, the deferred wake marks the turn for polling.
+        tokio::task::yield_now().await;
+        peer.write_all(b"next").expect("next call");
+        let mut got = [0u8; 8];
+        match poll_once(&mut ours, &mut got) {
+            Poll::Ready(Ok(n)) => assert_eq!(&got[..n], &b"next"[..n]),
+            other => panic!("the idle read should have polled: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn writes_nobody_asked_for_do_not_poll() {
         let (mut ours, mut peer) = pair(Duration::from_millis(30));
         // Nothing read yet: a push, not an answer.

@@ -85,6 +85,9 @@ pub struct BusyPoll<IO> {
     turn_end: Option<Instant>,
     /// The peer's last reply came within the budget: polling for the next one pays.
     prompt: bool,
+    /// The deferred wake-up of the last turn and the task waker it wraps, reused while the
+    /// task stays the same (no allocation per call).
+    idle_wake: Option<(Waker, Waker)>,
 }
 
 /// The deferred wake-up of a turn's end: marks the runtime idle, then wakes the task.
@@ -115,6 +118,7 @@ impl<IO> BusyPoll<IO> {
             idle: Arc::new(AtomicBool::new(false)),
             turn_end: None,
             prompt: true,
+            idle_wake: None,
         }
     }
 
@@ -215,12 +219,19 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for BusyPoll<IO> {
             if !this.prompt {
                 return res;
             }
-            let waker = Waker::from(Arc::new(IdleWake {
-                idle: this.idle.clone(),
-                task: cx.waker().clone(),
-            }));
+            let task = cx.waker();
+            let waker = match &this.idle_wake {
+                Some((t, w)) if t.will_wake(task) => w,
+                _ => {
+                    let w = Waker::from(Arc::new(IdleWake {
+                        idle: this.idle.clone(),
+                        task: task.clone(),
+                    }));
+                    &this.idle_wake.insert((task.clone(), w)).1
+                }
+            };
             let mut later = std::pin::pin!(tokio::task::yield_now());
-            let _ = later.as_mut().poll(&mut Context::from_waker(&waker));
+            let _ = later.as_mut().poll(&mut Context::from_waker(waker));
         }
         res
     }

@@ -130,6 +130,23 @@ impl QemuDriver {
         self.check_emulator(&def).await?;
         Ok(def)
     }
+
+    /// Applies `edit` to the persistent definition of `lookup` and stores it, disk before
+    /// memory: every call that edits a stored definition (memory, vCPUs, devices) goes here.
+    pub(crate) fn edit_config(
+        &self,
+        lookup: &DomainLookup,
+        edit: impl FnOnce(&mut DomainDef) -> DriverResult<()>,
+    ) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        let mut def = d.def.clone();
+        edit(&mut def)?;
+        let text = self.codec.format_domain(&def, STORED);
+        self.store.save(&def.name, &text).map_err(system_error)?;
+        d.def = def;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]

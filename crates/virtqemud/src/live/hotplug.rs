@@ -385,26 +385,20 @@ impl QemuDriver {
         });
     }
 
+    /// [`QemuDriver::edit_config`] for a device change: the new device gets its defaults and
+    /// address as at define, and the result must be what the driver honours.
     pub(super) fn edit_persistent(
         &self,
         lookup: &DomainLookup,
         edit: impl FnOnce(&mut DomainDef) -> DriverResult<()>,
     ) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        let mut def = d.def.clone();
-        edit(&mut def)?;
-        // The new device gets its defaults and address as at define.
-        let target = self.postparse_target(&def);
-        crate::postparse::apply(&mut def, &target)?;
-        self.codec
-            .check_honoured(&def, &crate::definitions::honoured())?;
-        let text = self.codec.format_domain(&def, crate::definitions::STORED);
-        self.store.save(&def.name, &text).map_err(|e| {
-            VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
-        })?;
-        d.def = def;
-        Ok(())
+        self.edit_config(lookup, |def| {
+            edit(def)?;
+            let target = self.postparse_target(def);
+            crate::postparse::apply(def, &target)?;
+            self.codec
+                .check_honoured(def, &crate::definitions::honoured())
+        })
     }
 }
 

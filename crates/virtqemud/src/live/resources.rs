@@ -126,24 +126,6 @@ impl QemuDriver {
         });
         Ok(())
     }
-
-    /// Applies `edit` to the persistent definition and stores it.
-    fn edit_config(
-        &self,
-        lookup: &DomainLookup,
-        edit: impl FnOnce(&mut virt_core::model::DomainDef) -> DriverResult<()>,
-    ) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        let mut def = d.def.clone();
-        edit(&mut def)?;
-        let text = self.codec.format_domain(&def, crate::definitions::STORED);
-        self.store.save(&def.name, &text).map_err(|e| {
-            VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, e.to_string())
-        })?;
-        d.def = def;
-        Ok(())
-    }
 }
 
 #[async_trait::async_trait]

@@ -388,13 +388,16 @@ async fn the_guest_agent_answers_through_the_daemon_and_its_absence_is_reported_
         wait_domstate(&root, "ga", "shut off (shutdown)", Duration::from_secs(60)),
         "shut off (shutdown)"
     );
+    // The stop path publishes "shut off" as it takes the run out of the table and then
+    // releases what the run held (QEMU reaped, swtpm, taps, the private and channel dirs):
+    // the dirs go within moments of the state change, not necessarily before it.
+    let chan_dir = root.join("run/virt/qemu/channel/target/domain-1-ga");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (sock.exists() || chan_dir.exists()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(!sock.exists(), "the channel socket outlived the guest");
-    assert!(
-        !root
-            .join("run/virt/qemu/channel/target/domain-1-ga")
-            .exists(),
-        "the channel dir outlived the guest"
-    );
+    assert!(!chan_dir.exists(), "the channel dir outlived the guest");
     virt_ok(&root, &["destroy", "gc"]);
     virt_ok(&root, &["destroy", "gd"]);
 }

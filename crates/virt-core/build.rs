@@ -15,6 +15,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "virt/v1/event.proto",
         "virt/v1/console.proto",
         "virt/v1/guest.proto",
+        "virt/v1/network.proto",
+        "virt/v1/storage.proto",
     ];
     let fds = protox::compile(files, [&proto_root])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

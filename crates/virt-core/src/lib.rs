@@ -48,6 +48,7 @@ pub mod honour;
 pub mod jsontext;
 pub mod kit;
 pub mod model;
+pub mod network;
 pub mod paths;
 pub mod proto_conv;
 pub mod readonly;
@@ -60,6 +61,7 @@ pub mod service;
 pub mod state;
 /// libvirt errors to gRPC statuses and back.
 pub mod status;
+pub mod storage;
 pub mod test_driver;
 pub mod tls;
 pub mod types;

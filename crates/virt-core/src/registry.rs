@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use crate::driver::Driver;
-use crate::error::VirtError;
+use crate::error::{ErrorCode, ErrorDomain, VirtError};
+use crate::network::NetworkDriver;
+use crate::storage::StorageDriver;
 
 /// The gRPC metadata key every call carries: the connection URI it is for.
 pub const URI_METADATA: &str = "virt-uri";
@@ -28,4 +30,23 @@ pub trait DriverRegistry: Send + Sync + 'static {
     fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError>;
     /// What this daemon says about itself.
     fn daemon_info(&self) -> DaemonInfo;
+    /// The network driver for `uri`. A hypervisor daemon serves none (its clients reach
+    /// virtnetworkd directly or through the proxy): NO_SUPPORT naming the daemon that does.
+    fn network_driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn NetworkDriver>, VirtError> {
+        let _ = uri;
+        Err(VirtError::new(
+            ErrorCode::NoSupport,
+            ErrorDomain::Network,
+            "this function is not supported by the connection driver: network calls are served by virtnetworkd",
+        ))
+    }
+    /// The storage driver for `uri`; as [`DriverRegistry::network_driver_for`], virtstoraged's.
+    fn storage_driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn StorageDriver>, VirtError> {
+        let _ = uri;
+        Err(VirtError::new(
+            ErrorCode::NoSupport,
+            ErrorDomain::Storage,
+            "this function is not supported by the connection driver: storage calls are served by virtstoraged",
+        ))
+    }
 }

@@ -28,6 +28,11 @@
 //! 4. `+tls` (or a host name without a transport), `+tcp` and `+ssh`: the remote proxy, through
 //!    [`crate::remote`]. `+ext`, `+libssh` and `+libssh2` are not available; the error says so.
 //!
+//! Network and storage calls of a local hypervisor URI reached directly go to virtnetworkd's
+//! and virtstoraged's own sockets (as libvirt's client opens `network:///system` beside
+//! `qemu:///system`), connected on the first such call; through the proxy, an explicit
+//! `?socket=`, the embedded test driver or a remote proxy they take the connection's channel.
+//!
 //! Every request carries the `virt-uri` metadata: the URI without transport and host, which the
 //! proxy routes on and the driver registry opens.
 
@@ -45,10 +50,14 @@ use virt_core::proto::console_service_client::ConsoleServiceClient;
 use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
+use virt_core::proto::network_service_client::NetworkServiceClient;
+use virt_core::proto::storage_service_client::StorageServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::test_driver::TestRegistry;
-use virt_core::uri::probe::{is_socket, local_daemon, probe_default_uri, Probed};
+use virt_core::uri::probe::{
+    is_socket, local_daemon, probe_default_uri, secondary_daemon, Probed, Secondary,
+};
 use virt_core::uri::{ConnectUri, Transport, UriResolver};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
@@ -101,6 +110,11 @@ pub struct Connection {
     read_only: bool,
     endpoint: Endpointed,
     channel: ClientChannel,
+    /// The channel of network calls: `channel` unless the connection goes straight to a local
+    /// hypervisor daemon, then virtnetworkd's socket, connected on the first network call.
+    network: ClientChannel,
+    /// The channel of storage calls, as `network` for virtstoraged.
+    storage: ClientChannel,
     interceptor: UriInterceptor,
 }
 
@@ -141,12 +155,24 @@ impl Connection {
         };
         let value: AsciiMetadataValue = MetadataValue::try_from(daemon_uri.as_str())
             .map_err(|_| ClientError::BadUriMetadata(daemon_uri.clone()))?;
+        let secondary = |service| match &endpoint {
+            Endpointed::Socket(primary) => {
+                secondary_socket(&parsed, read_only, local_root().as_deref(), service, primary)
+                    .map(|path| ClientChannel::Local(H2Channel::lazy(&path)))
+                    .unwrap_or_else(|| channel.clone())
+            }
+            _ => channel.clone(),
+        };
+        let network = secondary(Secondary::Network);
+        let storage = secondary(Secondary::Storage);
         Ok(Connection {
             uri: text,
             daemon_uri,
             read_only,
             endpoint,
             channel,
+            network,
+            storage,
             interceptor: UriInterceptor { uri: value },
         })
     }
@@ -172,11 +198,29 @@ impl Connection {
     }
 
     fn intercepted(&self) -> ConnChannel {
+        self.intercepted_on(&self.channel)
+    }
+
+    fn intercepted_on(&self, channel: &ClientChannel) -> ConnChannel {
         // Read-only is enforced here as well as by the server, as libvirt checks it in the
         // public API and in the daemon: a session daemon has no read-only socket, so this is
         // the only check a read-only session connection gets.
-        let guarded = ConnectionLayer::new(self.read_only).layer(self.channel.clone());
+        let guarded = ConnectionLayer::new(self.read_only).layer(channel.clone());
         InterceptedService::new(guarded, self.interceptor.clone())
+    }
+
+    /// A NetworkService client on this connection: virtnetworkd's socket for a local
+    /// hypervisor URI reached directly (libvirt's client opens `network:///system` beside
+    /// `qemu:///system` the same way), else the connection's own channel (the proxy routes by
+    /// service; the embedded test driver serves networks itself).
+    pub fn network_client(&self) -> NetworkServiceClient<ConnChannel> {
+        NetworkServiceClient::new(self.intercepted_on(&self.network))
+    }
+
+    /// A StorageService client on this connection, as [`Connection::network_client`] for
+    /// virtstoraged.
+    pub fn storage_client(&self) -> StorageServiceClient<ConnChannel> {
+        StorageServiceClient::new(self.intercepted_on(&self.storage))
     }
 
     /// A DomainService client on this connection.
@@ -349,6 +393,40 @@ pub fn local_socket(
     })
 }
 
+/// The socket of the daemon serving `service` (virtnetworkd, virtstoraged) for a connection
+/// whose own channel goes to `primary`: `None` when that channel serves it already (an explicit
+/// `?socket=`, the proxy's socket, the service's own daemon) or no daemon serves it for this URI
+/// (then the primary daemon answers NO_SUPPORT).
+fn secondary_socket(
+    uri: &ConnectUri,
+    read_only: bool,
+    root: Option<&Path>,
+    service: Secondary,
+    primary: &Path,
+) -> Option<PathBuf> {
+    if uri.param("socket").is_some() {
+        return None;
+    }
+    let (daemon, session) = secondary_daemon(service, &uri.driver, &uri.path)?;
+    let paths = Paths::resolve(root, if session { Mode::Session } else { Mode::System });
+    let proxy = |ro: bool| {
+        if ro {
+            paths.socket_ro(PROXY_DAEMON)
+        } else {
+            paths.socket(PROXY_DAEMON)
+        }
+    };
+    if primary == proxy(true) || primary == proxy(false) {
+        return None;
+    }
+    let socket = if read_only && paths.has_ro_socket() {
+        paths.socket_ro(daemon)
+    } else {
+        paths.socket(daemon)
+    };
+    (socket != primary).then_some(socket)
+}
+
 /// Connects the local channel to the UNIX socket at `path` ([`H2Channel`]).
 async fn connect_unix(path: &Path) -> Result<H2Channel, ClientError> {
     // Connected up front so that a missing daemon is reported with the socket's path and the
@@ -393,6 +471,42 @@ mod tests {
         assert_eq!(got, "qemu:///session");
         // Read-only connections look for the read-only socket.
         assert!(probe_local_uri(Some(root.path()), Mode::System, true, None).is_err());
+    }
+
+    #[test]
+    fn network_and_storage_calls_of_a_direct_connection_go_to_their_own_daemons() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let run = root.path().join("run/virt");
+        let pick = |uri: &str, ro: bool, primary: &Path, service| {
+            let parsed = ConnectUri::parse(uri).expect("uri");
+            secondary_socket(&parsed, ro, Some(root.path()), service, primary)
+        };
+        let qemu = run.join("virtqemud-sock");
+        for uri in ["qemu:///system", "lxc:///system", "xen:///system"] {
+            assert_eq!(
+                pick(uri, false, &qemu, Secondary::Network),
+                Some(run.join("virtnetworkd-sock")),
+                "{uri}"
+            );
+            assert_eq!(
+                pick(uri, true, &run.join("virtqemud-sock-ro"), Secondary::Storage),
+                Some(run.join("virtstoraged-sock-ro")),
+                "{uri}"
+            );
+        }
+        // Through the proxy, or on a socket the URI names, the one channel serves everything.
+        let proxy = run.join("virt-proxy-sock");
+        assert_eq!(pick("qemu:///system", false, &proxy, Secondary::Network), None);
+        let named = "qemu:///system?socket=/tmp/x-sock";
+        assert_eq!(pick(named, false, Path::new("/tmp/x-sock"), Secondary::Network), None);
+        // network:///system is virtnetworkd itself; a session has no network daemon.
+        let net = run.join("virtnetworkd-sock");
+        assert_eq!(pick("network:///system", false, &net, Secondary::Network), None);
+        assert_eq!(
+            pick("network:///system", false, &net, Secondary::Storage),
+            Some(run.join("virtstoraged-sock"))
+        );
+        assert_eq!(pick("qemu:///session", false, &qemu, Secondary::Network), None);
     }
 
     /// Binds a listening socket at `RUN/name` under `root` (kept open until the test ends).

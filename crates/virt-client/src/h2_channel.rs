@@ -56,7 +56,8 @@ pub struct H2Channel {
 #[derive(Debug)]
 struct Shared {
     path: PathBuf,
-    sender: Mutex<SendRequest<Bytes>>,
+    /// `None` until a lazily made channel's first call connects.
+    sender: Mutex<Option<SendRequest<Bytes>>>,
 }
 
 impl H2Channel {
@@ -66,12 +67,29 @@ impl H2Channel {
         Ok(H2Channel {
             shared: Arc::new(Shared {
                 path: path.to_path_buf(),
-                sender: Mutex::new(sender),
+                sender: Mutex::new(Some(sender)),
             }),
         })
     }
 
-    fn sender(&self) -> SendRequest<Bytes> {
+    /// A channel to the UNIX socket at `path` that connects on its first call: a connection's
+    /// secondary daemons (virtnetworkd, virtstoraged) cost nothing until a call needs them, and
+    /// a missing one fails that call with the socket's path.
+    pub fn lazy(path: &Path) -> H2Channel {
+        H2Channel {
+            shared: Arc::new(Shared {
+                path: path.to_path_buf(),
+                sender: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The socket this channel connects to.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    fn sender(&self) -> Option<SendRequest<Bytes>> {
         let guard = self.shared.sender.lock().unwrap_or_else(|e| e.into_inner());
         guard.clone()
     }
@@ -102,12 +120,27 @@ impl Shared {
     /// Makes `fresh` the sender later calls (and clones of the channel) use.
     fn replace(&self, fresh: SendRequest<Bytes>) {
         let mut guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-        *guard = fresh;
+        *guard = Some(fresh);
     }
 
     /// A sender ready for a new stream: the current one, or a new connection's when the
-    /// current one is closed (nothing has been sent on it then, so no call is repeated).
-    async fn ready(&self, mut sender: SendRequest<Bytes>) -> Result<SendRequest<Bytes>, BoxError> {
+    /// current one is closed (nothing has been sent on it then, so no call is repeated) or
+    /// a lazy channel has none yet.
+    async fn ready(
+        &self,
+        sender: Option<SendRequest<Bytes>>,
+    ) -> Result<SendRequest<Bytes>, BoxError> {
+        let Some(mut sender) = sender else {
+            let mut fresh = handshake(&self.path).await.map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot connect to '{}': {e}", self.path.display()),
+                )
+            })?;
+            self.replace(fresh.clone());
+            std::future::poll_fn(|cx| fresh.poll_ready(cx)).await?;
+            return Ok(fresh);
+        };
         match std::future::poll_fn(|cx| sender.poll_ready(cx)).await {
             Ok(()) => Ok(sender),
             Err(e) if e.is_io() || e.is_go_away() || e.is_library() || e.is_remote() => {

@@ -59,7 +59,53 @@ pub const LOCAL_DAEMONS: &[(&str, &str, bool)] = &[
     ("qemu", "virtqemud", true),
     ("lxc", "virtlxcd", false),
     ("xen", "virtxend", false),
+    ("network", "virtnetworkd", false),
+    ("storage", "virtstoraged", true),
 ];
+
+/// A service a hypervisor connection reaches on another daemon, as libvirt's client opens
+/// secondary drivers (network, storage) beside the hypervisor driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Secondary {
+    /// `virt.v1.NetworkService`: virtnetworkd.
+    Network,
+    /// `virt.v1.StorageService`: virtstoraged.
+    Storage,
+}
+
+impl Secondary {
+    /// The secondary service a gRPC path (`/virt.v1.NetworkService/StartNetwork`) belongs to.
+    pub fn of_path(path: &str) -> Option<Secondary> {
+        let service = path.strip_prefix('/')?.split('/').next()?;
+        match service {
+            "virt.v1.NetworkService" => Some(Secondary::Network),
+            "virt.v1.StorageService" => Some(Secondary::Storage),
+            _ => None,
+        }
+    }
+
+    /// The URI scheme of its own daemon: `network`, `storage`.
+    pub fn scheme(self) -> &'static str {
+        match self {
+            Secondary::Network => "network",
+            Secondary::Storage => "storage",
+        }
+    }
+}
+
+/// The daemon that serves `service` for a local URI of `driver` with `path`, and whether it is
+/// its session instance: every local hypervisor URI (and the service's own scheme) reaches the
+/// same network or storage daemon, as in libvirt. Networks have no session instance
+/// (`qemu:///session` gets `None`); storage has one.
+pub fn secondary_daemon(
+    service: Secondary,
+    driver: &str,
+    path: &str,
+) -> Option<(&'static str, bool)> {
+    let (_, session) = local_daemon(driver, path)?;
+    let own = local_daemon(service.scheme(), if session { "/session" } else { "/system" })?;
+    Some(own)
+}
 
 /// The driver daemon that serves a local URI of `driver` with `path`, and whether it is the
 /// session instance: `qemu` + `/system` is `("virtqemud", false)`, `/session` is
@@ -102,6 +148,53 @@ mod tests {
         assert_eq!(local_daemon("qemu", "/"), None);
         assert_eq!(local_daemon("qemu", "/embed"), None);
         assert_eq!(local_daemon("test", "/default"), None);
+        assert_eq!(
+            local_daemon("network", "/system"),
+            Some(("virtnetworkd", false))
+        );
+        assert_eq!(local_daemon("network", "/session"), None);
+        assert_eq!(
+            local_daemon("storage", "/session"),
+            Some(("virtstoraged", true))
+        );
+    }
+
+    #[test]
+    fn every_local_hypervisor_uri_reaches_the_same_network_and_storage_daemons() {
+        use Secondary::*;
+        for (driver, path) in [
+            ("qemu", "/system"),
+            ("lxc", "/"),
+            ("xen", "/system"),
+            ("network", "/system"),
+            ("storage", "/system"),
+        ] {
+            assert_eq!(
+                secondary_daemon(Network, driver, path),
+                Some(("virtnetworkd", false)),
+                "{driver}:{path}"
+            );
+            assert_eq!(
+                secondary_daemon(Storage, driver, path),
+                Some(("virtstoraged", false)),
+                "{driver}:{path}"
+            );
+        }
+        assert_eq!(secondary_daemon(Network, "qemu", "/session"), None);
+        assert_eq!(
+            secondary_daemon(Storage, "qemu", "/session"),
+            Some(("virtstoraged", true))
+        );
+        assert_eq!(secondary_daemon(Network, "test", "/default"), None);
+        assert_eq!(
+            Secondary::of_path("/virt.v1.NetworkService/StartNetwork"),
+            Some(Network)
+        );
+        assert_eq!(
+            Secondary::of_path("/virt.v1.StorageService/ListStorageVolumes"),
+            Some(Storage)
+        );
+        assert_eq!(Secondary::of_path("/virt.v1.DomainService/LookupDomain"), None);
     }
 
     #[test]

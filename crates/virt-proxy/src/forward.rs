@@ -96,7 +96,7 @@ impl Proxy {
             return resp;
         }
         let resolved = match resolved {
-            Ok(r) => r,
+            Ok(r) => self.shared.routing.for_method(r, req.uri().path()),
             Err(e) => return grpc::status_response(virt_core::status::to_status(&e)),
         };
         // The daemon (or the embedded driver) sees the URI the call is for, also when the

@@ -1,7 +1,10 @@
 //! Which daemon serves a connection URI, and on which sockets.
 //!
 //! `test:` URIs are the proxy's own embedded test driver. `qemu:///system|session`, `lxc:///`
-//! (`/system`), `xen:///` (`/system`) go to virtqemud, virtlxcd and virtxend.
+//! (`/system`), `xen:///` (`/system`) go to virtqemud, virtlxcd and virtxend;
+//! `network:///system` and `storage:///system|session` to virtnetworkd and virtstoraged, which
+//! also take the network and storage calls of every local hypervisor URI
+//! ([`Routing::for_method`]), as libvirt's secondary drivers do.
 //!
 //! A call without `virt-uri` (or with an empty one) goes where libvirt sends a NULL URI
 //! ([`Routing::resolve`]): to `uri_default` from the config file (libvirt.conf's key) when set,
@@ -16,7 +19,7 @@
 use std::path::{Path, PathBuf};
 
 use virt_core::runtime::{Mode, Paths};
-use virt_core::uri::probe::{probe_default_uri, Probed};
+use virt_core::uri::probe::{probe_default_uri, secondary_daemon, Probed, Secondary};
 use virt_core::uri::ConnectUri;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
@@ -27,6 +30,8 @@ const DRIVERS: &[(&str, &str, &[Mode])] = &[
     ("qemu", "virtqemud", &[Mode::System, Mode::Session]),
     ("lxc", "virtlxcd", &[Mode::System]),
     ("xen", "virtxend", &[Mode::System]),
+    ("network", "virtnetworkd", &[Mode::System]),
+    ("storage", "virtstoraged", &[Mode::System, Mode::Session]),
 ];
 
 /// One driver daemon the proxy forwards to.
@@ -171,6 +176,30 @@ impl Routing {
         Ok(Target::Backend(self.backend(scheme, daemon, mode)))
     }
 
+    /// Where a call to gRPC method `grpc_path` goes once its URI is `resolved`: network and
+    /// storage calls of a local hypervisor URI go to virtnetworkd and virtstoraged, as
+    /// libvirt's secondary drivers do (`qemu:///system` and `lxc:///system` share one network
+    /// daemon); everything else where the URI says. A secondary call on a URI whose daemon has
+    /// no such service (a session's networks) stays with that daemon, which answers NO_SUPPORT.
+    pub fn for_method(&self, resolved: Resolved, grpc_path: &str) -> Resolved {
+        let (Some(service), Target::Backend(b)) = (Secondary::of_path(grpc_path), &resolved.target)
+        else {
+            return resolved;
+        };
+        let Ok(parsed) = ConnectUri::parse(&resolved.uri) else {
+            return resolved;
+        };
+        let Some((daemon, session)) = secondary_daemon(service, b.scheme, &parsed.path) else {
+            return resolved;
+        };
+        let mode = if session { Mode::Session } else { Mode::System };
+        let target = Target::Backend(self.backend(service.scheme(), daemon, mode));
+        Resolved {
+            uri: resolved.uri,
+            target,
+        }
+    }
+
     /// Every backend the proxy may forward to, each socket once (under a root, system and
     /// session share one tree).
     pub fn backends(&self) -> Vec<Backend> {
@@ -217,6 +246,44 @@ mod tests {
             Target::Backend(b) => b,
             Target::Embedded => panic!("expected a backend"),
         }
+    }
+
+    #[test]
+    fn network_and_storage_calls_of_every_local_uri_reach_their_own_daemons() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let r = Routing::new(Some(root.path()), ProxyConfig::default());
+        let run = root.path().join("run/virt");
+        let at = |uri: &str, path: &str| {
+            let resolved = r.resolve(Some(uri), false).expect("resolves");
+            backend(Ok(r.for_method(resolved, path).target)).socket
+        };
+        for uri in ["qemu:///system", "lxc:///system", "xen:///system", "network:///system"] {
+            assert_eq!(
+                at(uri, "/virt.v1.NetworkService/StartNetwork"),
+                run.join("virtnetworkd-sock"),
+                "{uri}"
+            );
+            assert_eq!(
+                at(uri, "/virt.v1.StorageService/ListStorageVolumes"),
+                run.join("virtstoraged-sock"),
+                "{uri}"
+            );
+        }
+        assert_eq!(
+            at("qemu:///system", "/virt.v1.DomainService/LookupDomain"),
+            run.join("virtqemud-sock")
+        );
+        // A session has no network daemon: virtqemud answers NO_SUPPORT itself.
+        assert_eq!(
+            at("qemu:///session", "/virt.v1.NetworkService/StartNetwork"),
+            run.join("virtqemud-sock")
+        );
+        let embedded = r.resolve(Some("test:///default"), false).expect("test");
+        assert_eq!(
+            r.for_method(embedded, "/virt.v1.NetworkService/StartNetwork")
+                .target,
+            Target::Embedded
+        );
     }
 
     #[test]
@@ -311,7 +378,7 @@ mod tests {
             Path::new("/r/run/virt/virtxend-sock")
         );
         // Under a root both qemu modes share one socket: listed once.
-        assert_eq!(r.backends().len(), 3);
+        assert_eq!(r.backends().len(), 5);
     }
 
     #[test]

@@ -51,8 +51,8 @@ use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::network_service_client::NetworkServiceClient;
-use virt_core::proto::storage_service_client::StorageServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
+use virt_core::proto::storage_service_client::StorageServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::test_driver::TestRegistry;
 use virt_core::uri::probe::{
@@ -156,11 +156,15 @@ impl Connection {
         let value: AsciiMetadataValue = MetadataValue::try_from(daemon_uri.as_str())
             .map_err(|_| ClientError::BadUriMetadata(daemon_uri.clone()))?;
         let secondary = |service| match &endpoint {
-            Endpointed::Socket(primary) => {
-                secondary_socket(&parsed, read_only, local_root().as_deref(), service, primary)
-                    .map(|path| ClientChannel::Local(H2Channel::lazy(&path)))
-                    .unwrap_or_else(|| channel.clone())
-            }
+            Endpointed::Socket(primary) => secondary_socket(
+                &parsed,
+                read_only,
+                local_root().as_deref(),
+                service,
+                primary,
+            )
+            .map(|path| ClientChannel::Local(H2Channel::lazy(&path)))
+            .unwrap_or_else(|| channel.clone()),
             _ => channel.clone(),
         };
         let network = secondary(Secondary::Network);
@@ -489,24 +493,41 @@ mod tests {
                 "{uri}"
             );
             assert_eq!(
-                pick(uri, true, &run.join("virtqemud-sock-ro"), Secondary::Storage),
+                pick(
+                    uri,
+                    true,
+                    &run.join("virtqemud-sock-ro"),
+                    Secondary::Storage
+                ),
                 Some(run.join("virtstoraged-sock-ro")),
                 "{uri}"
             );
         }
         // Through the proxy, or on a socket the URI names, the one channel serves everything.
         let proxy = run.join("virt-proxy-sock");
-        assert_eq!(pick("qemu:///system", false, &proxy, Secondary::Network), None);
+        assert_eq!(
+            pick("qemu:///system", false, &proxy, Secondary::Network),
+            None
+        );
         let named = "qemu:///system?socket=/tmp/x-sock";
-        assert_eq!(pick(named, false, Path::new("/tmp/x-sock"), Secondary::Network), None);
+        assert_eq!(
+            pick(named, false, Path::new("/tmp/x-sock"), Secondary::Network),
+            None
+        );
         // network:///system is virtnetworkd itself; a session has no network daemon.
         let net = run.join("virtnetworkd-sock");
-        assert_eq!(pick("network:///system", false, &net, Secondary::Network), None);
+        assert_eq!(
+            pick("network:///system", false, &net, Secondary::Network),
+            None
+        );
         assert_eq!(
             pick("network:///system", false, &net, Secondary::Storage),
             Some(run.join("virtstoraged-sock"))
         );
-        assert_eq!(pick("qemu:///session", false, &qemu, Secondary::Network), None);
+        assert_eq!(
+            pick("qemu:///session", false, &qemu, Secondary::Network),
+            None
+        );
     }
 
     /// Binds a listening socket at `RUN/name` under `root` (kept open until the test ends).

@@ -257,7 +257,12 @@ mod tests {
             let resolved = r.resolve(Some(uri), false).expect("resolves");
             backend(Ok(r.for_method(resolved, path).target)).socket
         };
-        for uri in ["qemu:///system", "lxc:///system", "xen:///system", "network:///system"] {
+        for uri in [
+            "qemu:///system",
+            "lxc:///system",
+            "xen:///system",
+            "network:///system",
+        ] {
             assert_eq!(
                 at(uri, "/virt.v1.NetworkService/StartNetwork"),
                 run.join("virtnetworkd-sock"),

@@ -79,6 +79,8 @@ pub struct QemuDriver {
     /// The machine-name prefix of guest cgroups, `None` when guests are not placed in
     /// cgroups (see `crate::cgroup`).
     pub(crate) cgroup_prefix: Option<String>,
+    /// virtnetworkd and virtstoraged, for network interfaces and volume disks.
+    pub(crate) siblings: crate::siblings::Siblings,
 }
 
 impl QemuDriver {
@@ -123,6 +125,10 @@ impl QemuDriver {
             next_gen: AtomicU64::new(1),
             probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
             cgroup_prefix: crate::cgroup::machine_prefix(paths),
+            siblings: crate::siblings::Siblings::new(
+                paths.socket("virtnetworkd"),
+                paths.socket("virtstoraged"),
+            ),
         });
         driver.load();
         driver

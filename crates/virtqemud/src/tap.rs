@@ -253,6 +253,16 @@ pub fn taps_for(def: &virt_core::model::DomainDef) -> Result<Vec<TapDevice>, Vir
                     format!("interface net{i}: a bridge interface needs <source bridge>"),
                 )
             })?),
+            // The bridge its network port plugs into (crate::siblings), set before the taps.
+            InterfaceType::Network => Some(n.source_bridge.as_deref().ok_or_else(|| {
+                VirtError::internal(
+                    ErrorDomain::Qemu,
+                    format!(
+                        "interface net{i}: network '{}' gave no bridge to plug into",
+                        n.source_network.as_deref().unwrap_or("")
+                    ),
+                )
+            })?),
             InterfaceType::Ethernet => None,
             _ => continue,
         };
@@ -270,6 +280,16 @@ pub fn taps_for(def: &virt_core::model::DomainDef) -> Result<Vec<TapDevice>, Vir
         taps.push(create_tap(n.target_dev.as_deref(), bridge, &mac)?);
     }
     Ok(taps)
+}
+
+/// Whether interface `n` is backed by a tap this daemon makes: `bridge`, `ethernet`, and
+/// `network` (plugged into its network's bridge).
+pub fn uses_tap(n: &virt_core::model::devices::Interface) -> bool {
+    use virt_core::model::enums::InterfaceType;
+    matches!(
+        n.interface_type,
+        InterfaceType::Bridge | InterfaceType::Ethernet | InterfaceType::Network
+    )
 }
 
 /// Gives the tap the bridge's MTU and enslaves it.

@@ -135,7 +135,7 @@ pub struct PciAddress {
 /// `<disk>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Disk {
-    /// `type=...` (file when absent).
+    /// `type=...` (file when absent). See [`Disk::effective_type`] for a volume's.
     pub disk_type: DiskType,
     /// `device=...` (disk when absent).
     pub device: DiskDevice,
@@ -223,6 +223,10 @@ pub struct DiskSource {
     pub volume: Option<String>,
     /// `mode='host|direct'` (volume).
     pub mode: Option<String>,
+    /// What a volume resolved to when the domain started (file or block, with `path` set to
+    /// the volume's): runtime only, never formatted, as libvirt keeps the translated source
+    /// beside the `pool`/`volume` it shows.
+    pub resolved_type: Option<DiskType>,
     /// `startupPolicy=...`.
     pub startup_policy: Option<String>,
     /// `<seclabel>` children: per-image security label overrides, in document order.
@@ -301,8 +305,11 @@ pub struct Interface {
     pub source_network: Option<String>,
     /// `<source portgroup=...>` (network, direct).
     pub source_portgroup: Option<String>,
-    /// `<source bridge=...>` (bridge).
+    /// `<source bridge=...>` (bridge; for a network interface of a running domain, the bridge
+    /// its network port plugs into, as libvirt's live XML shows it).
     pub source_bridge: Option<String>,
+    /// `<source portid=...>` (network): the network port of a running domain's interface.
+    pub source_portid: Option<String>,
     /// `<source dev=...>` (direct).
     pub source_dev: Option<String>,
     /// `<source mode=...>` (direct).
@@ -404,6 +411,20 @@ pub enum RngBackend {
     Egd(CharSource),
     /// `model='builtin'`.
     Builtin,
+}
+
+impl Disk {
+    /// The type the hypervisor opens: a volume's resolved file or block type once the domain
+    /// started (see [`DiskSource::resolved_type`]), else `disk_type`.
+    pub fn effective_type(&self) -> DiskType {
+        match (
+            self.disk_type,
+            self.source.as_ref().and_then(|s| s.resolved_type),
+        ) {
+            (DiskType::Volume, Some(t)) => t,
+            (t, _) => t,
+        }
+    }
 }
 
 impl Default for RngBackend {

@@ -103,7 +103,10 @@ pub fn secondary_daemon(
     path: &str,
 ) -> Option<(&'static str, bool)> {
     let (_, session) = local_daemon(driver, path)?;
-    let own = local_daemon(service.scheme(), if session { "/session" } else { "/system" })?;
+    let own = local_daemon(
+        service.scheme(),
+        if session { "/session" } else { "/system" },
+    )?;
     Some(own)
 }
 
@@ -194,7 +197,10 @@ mod tests {
             Secondary::of_path("/virt.v1.StorageService/ListStorageVolumes"),
             Some(Storage)
         );
-        assert_eq!(Secondary::of_path("/virt.v1.DomainService/LookupDomain"), None);
+        assert_eq!(
+            Secondary::of_path("/virt.v1.DomainService/LookupDomain"),
+            None
+        );
     }
 
     #[test]

@@ -381,9 +381,11 @@ fn format_source(w: &mut Writer, ty: DiskType, s: &DiskSource) {
         DiskType::Dir => "dir",
         _ => "file",
     };
+    // A volume's resolved path is runtime state: the XML names the pool and volume only.
+    let path = s.path.as_deref().filter(|_| ty != DiskType::Volume);
     let tag = w
         .tag("source")
-        .attr_opt(path_attr, s.path.as_deref())
+        .attr_opt(path_attr, path)
         .attr_opt("protocol", s.protocol.as_deref())
         .attr_opt("name", s.name.as_deref())
         .attr_opt("pool", s.pool.as_deref())

@@ -230,6 +230,9 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
             InterfaceType::Network => {
                 n.source_network = Some(s.attr_req("network")?.to_string());
                 n.source_portgroup = non_empty(s.attr_string("portgroup"));
+                // A running domain's live XML (and its status) says which port and bridge.
+                n.source_portid = non_empty(s.attr_string("portid"));
+                n.source_bridge = non_empty(s.attr_string("bridge"));
             }
             InterfaceType::Bridge => n.source_bridge = Some(s.attr_req("bridge")?.to_string()),
             InterfaceType::Direct => {
@@ -381,6 +384,8 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
             .tag("source")
             .attr_opt("network", n.source_network.as_deref())
             .attr_opt("portgroup", n.source_portgroup.as_deref())
+            .attr_opt("portid", n.source_portid.as_deref())
+            .attr_opt("bridge", n.source_bridge.as_deref())
             .empty(),
         InterfaceType::Bridge => w
             .tag("source")

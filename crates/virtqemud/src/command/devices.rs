@@ -471,7 +471,7 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
                 ("type", Json::str("user")),
                 ("id", Json::str(netdev.clone())),
             ]),
-            InterfaceType::Bridge | InterfaceType::Ethernet => {
+            InterfaceType::Bridge | InterfaceType::Ethernet | InterfaceType::Network => {
                 let tap = taps.next().ok_or_else(|| {
                     VirtError::internal(
                         ErrorDomain::Qemu,
@@ -492,17 +492,6 @@ fn interfaces(b: &mut Builder<'_>, boot: &BootIndices) -> Result<(), VirtError> 
                     ("fd", Json::str(num.to_string())),
                     ("id", Json::str(netdev.clone())),
                 ])
-            }
-            InterfaceType::Network => {
-                return Err(VirtError::new(
-                    ErrorCode::NoNetwork,
-                    ErrorDomain::Qemu,
-                    format!(
-                        "{what}: network '{}' is not available: virtual networks are served \
-                         by virtnetworkd, which this installation does not run yet",
-                        n.source_network.as_deref().unwrap_or("")
-                    ),
-                ))
             }
             t => {
                 return Err(unsupported(format!(

@@ -121,7 +121,7 @@ fn blockdev(
     cache: Option<(bool, bool, bool)>,
     what: &str,
 ) -> Result<String, VirtError> {
-    let driver = match (disk.disk_type, disk.device) {
+    let driver = match (disk.effective_type(), disk.device) {
         (DiskType::File, _) => "file",
         (DiskType::Block, DiskDevice::Cdrom) => "host_cdrom",
         (DiskType::Block, _) => "host_device",

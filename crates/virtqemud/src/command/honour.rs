@@ -110,6 +110,9 @@ const PATHS: &[&str] = &[
     "/domain/devices/disk/source",
     "/domain/devices/disk/source/@file",
     "/domain/devices/disk/source/@dev",
+    // Volume disks resolve through virtstoraged at start (crate::siblings).
+    "/domain/devices/disk/source/@pool",
+    "/domain/devices/disk/source/@volume",
     "/domain/devices/disk/backingStore",
     "/domain/devices/disk/target",
     "/domain/devices/disk/target/@dev",
@@ -138,6 +141,8 @@ const PATHS: &[&str] = &[
     "/domain/devices/interface/source",
     "/domain/devices/interface/source/@bridge",
     "/domain/devices/interface/source/@network",
+    // The port of a running domain's network interface (crate::siblings), in its live XML.
+    "/domain/devices/interface/source/@portid",
     "/domain/devices/interface/target/**",
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
@@ -306,7 +311,7 @@ const VALUES: &[(&str, &[&str])] = &[
             "coredump-restart",
         ],
     ),
-    ("/domain/devices/disk/@type", &["file", "block"]),
+    ("/domain/devices/disk/@type", &["file", "block", "volume"]),
     ("/domain/devices/disk/driver/@name", &["qemu"]),
     ("/domain/devices/disk/driver/@type", &["raw", "qcow2"]),
     (

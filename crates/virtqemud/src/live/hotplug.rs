@@ -122,6 +122,27 @@ impl QemuDriver {
     }
 
     pub(super) async fn hotplug_disk(&self, a: &Active, d: &Disk) -> DriverResult<()> {
+        // A volume disk resolves to its path, type and format through virtstoraged first.
+        let resolved;
+        let d = if d.disk_type == DiskType::Volume {
+            let mut one = virt_core::model::DomainDef {
+                name: String::new(),
+                ..Default::default()
+            };
+            one.devices.disks = vec![d.clone()];
+            self.attach_sibling_devices(
+                &mut one,
+                super::prepare::PrepareFor::Start {
+                    id: 0,
+                    reset_nvram: false,
+                },
+            )
+            .await?;
+            resolved = one.devices.disks.remove(0);
+            &resolved
+        } else {
+            d
+        };
         let path = d
             .source
             .as_ref()
@@ -163,7 +184,7 @@ impl QemuDriver {
             .cloned()
             .expect("the disk was just added");
         let alias = disk.alias.clone().unwrap_or_default();
-        let driver = match d.disk_type {
+        let driver = match d.effective_type() {
             DiskType::File => "file",
             DiskType::Block => "host_device",
             t => {
@@ -211,15 +232,40 @@ impl QemuDriver {
     }
 
     pub(super) async fn hotplug_net(&self, a: &Active, i: &Interface) -> DriverResult<()> {
-        let tapped = matches!(
-            i.interface_type,
-            InterfaceType::Bridge | InterfaceType::Ethernet
-        );
+        let tapped = crate::tap::uses_tap(i);
         if i.interface_type != InterfaceType::User && !tapped {
             return Err(unsupported(
-                "only type='user', 'bridge' and 'ethernet' interfaces can be hot-plugged by virtqemud",
+                "only type='user', 'bridge', 'ethernet' and 'network' interfaces can be hot-plugged by virtqemud",
             ));
         }
+        if i.interface_type != InterfaceType::Network {
+            return self.hotplug_net_plugged(a, i).await;
+        }
+        // A network interface gets its port (and bridge) first; a failed plug gives it back.
+        let mut one = self
+            .with_run(&a.uuid, a.gen, |r| r.live.clone())
+            .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        one.devices.interfaces = vec![i.clone()];
+        self.attach_sibling_devices(
+            &mut one,
+            super::prepare::PrepareFor::Start {
+                id: 0,
+                reset_nvram: false,
+            },
+        )
+        .await?;
+        let plugged = one.devices.interfaces.remove(0);
+        let res = self.hotplug_net_plugged(a, &plugged).await;
+        if res.is_err() {
+            one.devices.interfaces = vec![plugged];
+            self.detach_sibling_devices(&one).await;
+        }
+        res
+    }
+
+    /// [`QemuDriver::hotplug_net`] once a network interface is plugged into its network.
+    async fn hotplug_net_plugged(&self, a: &Active, i: &Interface) -> DriverResult<()> {
+        let tapped = crate::tap::uses_tap(i);
         let live = self
             .with_run(&a.uuid, a.gen, |r| r.live.clone())
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
@@ -338,6 +384,19 @@ impl QemuDriver {
                 .filter_map(|i| i.target_dev.clone())
                 .filter(|t| r.taps.contains(t))
                 .collect();
+            let ports: Vec<Interface> = def
+                .devices
+                .interfaces
+                .iter()
+                .filter(|i| net_alias(&def, i) == alias && i.source_portid.is_some())
+                .cloned()
+                .collect();
+            if !ports.is_empty() {
+                let mut gone_def = def.clone();
+                gone_def.devices.interfaces = ports;
+                let me = self.arc();
+                tokio::spawn(async move { me.detach_sibling_devices(&gone_def).await });
+            }
             r.live
                 .devices
                 .interfaces

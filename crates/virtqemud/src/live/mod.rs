@@ -377,6 +377,7 @@ impl QemuDriver {
             crate::memory::cleanup(&memory);
         }
         cleanup_run_files(name, &run.lib_dir, &run.log, &run.taps, why);
+        self.detach_sibling_devices(&run.live).await;
         self.statuses.remove(name);
     }
 

@@ -78,12 +78,7 @@ fn placeholder_taps(def: &DomainDef) -> DriverResult<Vec<TapDevice>> {
         .devices
         .interfaces
         .iter()
-        .filter(|n| {
-            matches!(
-                n.interface_type,
-                InterfaceType::Bridge | InterfaceType::Ethernet
-            )
-        })
+        .filter(|n| crate::tap::uses_tap(n))
         .enumerate();
     let mut taps = Vec::new();
     for (i, n) in tap_nics {
@@ -144,6 +139,109 @@ impl QemuDriver {
         purpose: PrepareFor,
     ) -> DriverResult<Prepared> {
         crate::aliases::assign(def);
+        self.attach_sibling_devices(def, purpose).await?;
+        let prepared = self.prepare_host(def, purpose).await;
+        if prepared.is_err() {
+            self.detach_sibling_devices(def).await;
+        }
+        prepared
+    }
+
+    /// Network interfaces and volume disks, through virtnetworkd and virtstoraged (libvirt's
+    /// networkAllocatePort and virStorageTranslateDiskSourcePool): a start creates a port per
+    /// `type='network'` interface and notes its UUID and bridge in the live definition; a
+    /// preview only asks for the bridge. Each volume disk gets its path and file or block type
+    /// (and the volume's format when the disk names none). On an error the ports made so far
+    /// are deleted.
+    pub(crate) async fn attach_sibling_devices(
+        &self,
+        def: &mut DomainDef,
+        purpose: PrepareFor,
+    ) -> DriverResult<()> {
+        if !crate::siblings::needs_siblings(def) {
+            return Ok(());
+        }
+        let owner = (def.name.clone(), def.uuid.to_string());
+        for i in 0..def.devices.interfaces.len() {
+            let n = &def.devices.interfaces[i];
+            if n.interface_type != InterfaceType::Network {
+                continue;
+            }
+            let network = n.source_network.clone().unwrap_or_default();
+            let mac = n.mac.clone().unwrap_or_default();
+            let plugged = match purpose {
+                PrepareFor::Start { .. } => self
+                    .siblings
+                    .create_port(&network, (&owner.0, &owner.1), &mac)
+                    .await
+                    .map(|(port, bridge)| (Some(port), bridge)),
+                PrepareFor::Preview => self
+                    .siblings
+                    .bridge_of(&network)
+                    .await
+                    .map(|bridge| (None, bridge)),
+            };
+            match plugged {
+                Ok((port, bridge)) => {
+                    let n = &mut def.devices.interfaces[i];
+                    n.source_portid = port;
+                    n.source_bridge = Some(bridge);
+                }
+                Err(e) => {
+                    self.detach_sibling_devices(def).await;
+                    return Err(e);
+                }
+            }
+        }
+        for i in 0..def.devices.disks.len() {
+            let d = &def.devices.disks[i];
+            if d.disk_type != virt_core::model::enums::DiskType::Volume {
+                continue;
+            }
+            let Some(src) = &d.source else { continue };
+            let (pool, volume) = (
+                src.pool.clone().unwrap_or_default(),
+                src.volume.clone().unwrap_or_default(),
+            );
+            let resolved = match self.siblings.volume(&pool, &volume).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.detach_sibling_devices(def).await;
+                    return Err(e);
+                }
+            };
+            let d = &mut def.devices.disks[i];
+            if let Some(src) = d.source.as_mut() {
+                src.path = Some(resolved.path);
+                src.resolved_type = Some(resolved.disk_type);
+            }
+            let driver = d.driver.get_or_insert_with(Default::default);
+            if driver.format.is_none() {
+                driver.format = Some(resolved.format);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the network ports of `def`'s interfaces (a stopped or failed start's).
+    pub(crate) async fn detach_sibling_devices(&self, def: &DomainDef) {
+        for n in &def.devices.interfaces {
+            if let (InterfaceType::Network, Some(network), Some(port)) = (
+                n.interface_type,
+                n.source_network.as_deref(),
+                n.source_portid.as_deref(),
+            ) {
+                self.siblings.delete_port(network, port).await;
+            }
+        }
+    }
+
+    /// [`QemuDriver::prepare_launch`] once network ports and volumes are resolved.
+    async fn prepare_host(
+        &self,
+        def: &mut DomainDef,
+        purpose: PrepareFor,
+    ) -> DriverResult<Prepared> {
         shared_disks_uncached(def);
         let kvm = def.virt_type == "kvm";
         crate::cpu_vendor::check(def, kvm, &host::cpuinfo())?;

@@ -25,7 +25,6 @@ use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::events::lifecycle as ev;
-use virt_core::model::enums::InterfaceType;
 use virt_core::model::DomainDef;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::DomainHandle;
@@ -159,16 +158,14 @@ impl QemuDriver {
             Ok(spawned) => spawned,
             Err(e) => {
                 undo_prepare(&def, &lib_dir, &memory);
+                self.detach_sibling_devices(&def).await;
                 return Err(e);
             }
         };
         let mut live = def.clone();
         let mut names = tap_names.iter();
         for nic in &mut live.devices.interfaces {
-            if matches!(
-                nic.interface_type,
-                InterfaceType::Bridge | InterfaceType::Ethernet
-            ) {
+            if crate::tap::uses_tap(nic) {
                 nic.target_dev = names.next().cloned();
             }
         }

@@ -11,7 +11,6 @@ use virt_core::error::ErrorDomain;
 use virt_core::events::EventSubscription;
 use virt_core::kit;
 use virt_core::kit::flags::stats::{NOWAIT, STATE};
-use virt_core::model::enums::InterfaceType;
 use virt_core::types::{DomainLookup, StatsRecord, TypedParam};
 
 use crate::domains::Dom;
@@ -54,11 +53,12 @@ fn job_of(d: &Dom, groups: u32) -> Job {
             .devices
             .interfaces
             .iter()
-            .map(|i| match i.interface_type {
-                InterfaceType::Bridge | InterfaceType::Ethernet => {
+            .map(|i| {
+                if crate::tap::uses_tap(i) {
                     i.target_dev.clone().unwrap_or_default()
+                } else {
+                    String::new()
                 }
-                _ => String::new(),
             })
             .collect(),
         disks: r

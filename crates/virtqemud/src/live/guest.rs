@@ -9,6 +9,7 @@ use serde_json::json;
 use virt_core::driver::prelude::*;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::guest::{AddressSource, AgentTimeout, DomainInterface};
+use virt_core::model::enums::InterfaceType;
 use virt_core::proto::{GetDomainHostnameFlag, GuestInfoType, SetDomainTimeFlag};
 use virt_core::types::{DomainLookup, TypedParam, TypedValue};
 use virt_core::VirtError;
@@ -51,6 +52,50 @@ fn arp_interfaces(def: &virt_core::model::DomainDef) -> Vec<DomainInterface> {
 }
 
 impl QemuDriver {
+    /// libvirt's virDomainNetDHCPInterfaces: each network interface with a lease on its
+    /// network, by MAC, with the lease's prefix; interfaces without a lease are left out.
+    async fn lease_interfaces(
+        &self,
+        lookup: &DomainLookup,
+    ) -> Result<Vec<DomainInterface>, VirtError> {
+        let live = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
+        };
+        let mut out = Vec::new();
+        for nic in &live.devices.interfaces {
+            let (InterfaceType::Network, Some(network), Some(mac)) = (
+                nic.interface_type,
+                nic.source_network.as_deref(),
+                nic.mac.as_deref(),
+            ) else {
+                continue;
+            };
+            let leases = self.siblings.leases(network, mac).await?;
+            if leases.is_empty() {
+                continue;
+            }
+            out.push(DomainInterface {
+                name: nic.target_dev.clone().unwrap_or_default(),
+                hwaddr: Some(mac.to_string()),
+                addrs: leases
+                    .iter()
+                    .map(|l| virt_core::guest::IpAddress {
+                        addr_type: if l.r#type() == virt_core::proto::IpAddrType::Ipv6 {
+                            virt_core::guest::IpAddrType::Ipv6
+                        } else {
+                            virt_core::guest::IpAddrType::Ipv4
+                        },
+                        addr: l.ipaddr.clone(),
+                        prefix: l.prefix,
+                    })
+                    .collect(),
+            });
+        }
+        Ok(out)
+    }
+
     /// The domain, active, or OPERATION_INVALID "domain is not running".
     fn require_active(&self, lookup: &DomainLookup) -> Result<(), VirtError> {
         let st = self.lock();
@@ -75,9 +120,9 @@ impl GuestAgent for QemuDriver {
         self.require_active(lookup)?;
         match source {
             AddressSource::Agent => {}
-            // Leases come from libvirt networks; this driver's NICs are on none (user,
-            // bridge, ethernet), which libvirt answers with no interfaces.
-            AddressSource::Lease => return Ok(Vec::new()),
+            // Leases come from the networks of `type='network'` interfaces (virtnetworkd's
+            // dnsmasq); other interfaces have none, as in libvirt.
+            AddressSource::Lease => return self.lease_interfaces(lookup).await,
             AddressSource::Arp => {
                 let st = self.lock();
                 let d = st.get(lookup)?;
@@ -258,8 +303,25 @@ impl GuestAgent for QemuDriver {
         }
         self.require_active(lookup)?;
         if flags & lease != 0 {
-            // No libvirt network hands this driver's guests a lease, hence no name.
+            // The first lease with a host name on one of the guest's networks.
             let name = self.lock().get(lookup)?.def.name.clone();
+            let live = {
+                let st = self.lock();
+                let d = st.get(lookup)?;
+                d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
+            };
+            for nic in &live.devices.interfaces {
+                if let (InterfaceType::Network, Some(network), Some(mac)) = (
+                    nic.interface_type,
+                    nic.source_network.as_deref(),
+                    nic.mac.as_deref(),
+                ) {
+                    let leases = self.siblings.leases(network, mac).await?;
+                    if let Some(l) = leases.iter().find(|l| !l.hostname.is_empty()) {
+                        return Ok(l.hostname.clone());
+                    }
+                }
+            }
             return Err(VirtError::new(
                 ErrorCode::NoHostname,
                 ErrorDomain::Qemu,

@@ -12,7 +12,8 @@
 //! kernel panic reaches QEMU), prints [`READY_MARKER`] on the
 //! console (boot the kernel with `console=ttyS0`), starts busybox `acpid`, whose power
 //! button handler (`/etc/acpi/PWRF/00000080`) runs `poweroff -f`, and then keeps a shell on
-//! the console. It also brings `eth0` up when there is one, so the guest's IPv6 router
+//! the console. `/etc/udhcpc.script` ([`UDHCPC_SCRIPT`]) lets a test run busybox `udhcpc` on
+//! that shell. It also brings `eth0` up when there is one, so the guest's IPv6 router
 //! solicitations give the host side of a NIC traffic to count.
 //!
 //! [`test_guest_with_agent`] builds a second initramfs for guest agent tests: the same, plus
@@ -60,10 +61,10 @@ pub const MODULES: &[&str] = &[
 ];
 
 /// Bumped whenever the initramfs contents change, so a stale cache is rebuilt.
-const INITRD_VERSION: u32 = 5;
+const INITRD_VERSION: u32 = 6;
 
 /// The same for the initramfs with the guest agent.
-const AGENT_INITRD_VERSION: u32 = 1;
+const AGENT_INITRD_VERSION: u32 = 2;
 
 /// Modules the agent initramfs loads after [`MODULES`]: the virtio-serial driver.
 pub const AGENT_MODULES: &[&str] = &["virtio_console"];
@@ -77,6 +78,16 @@ pub const AGENT_GUEST_HOSTNAME: &str = "virt-agent-guest";
 
 /// The kernel command line word that keeps the agent guest's `qemu-ga` from starting.
 pub const NO_AGENT: &str = "noagent";
+
+/// What busybox `udhcpc -s /etc/udhcpc.script` runs on a lease: configures the interface and
+/// the default route, then prints `DHCP-BOUND <address>` on the console.
+pub const UDHCPC_SCRIPT: &str = "#!/bin/sh\n\
+case \"$1\" in\n\
+bound|renew)\n\
+  ifconfig \"$interface\" \"$ip\" netmask \"$subnet\" up\n\
+  for r in $router; do route add default gw \"$r\" dev \"$interface\"; break; done\n\
+  echo \"DHCP-BOUND $ip\";;\n\
+esac\n";
 
 /// The cached guest.
 #[derive(Debug, Clone)]
@@ -344,6 +355,7 @@ fn build_initramfs(root: &Path, agent: bool) -> anyhow::Result<Vec<u8>> {
     cpio.file("bin/busybox", 0o755, &std::fs::read(busybox)?)?;
     cpio.symlink("bin/sh", "busybox")?;
     cpio.file("init", 0o755, init_script(agent).as_bytes())?;
+    cpio.file("etc/udhcpc.script", 0o755, UDHCPC_SCRIPT.as_bytes())?;
     cpio.file(
         "etc/acpi/PWRF/00000080",
         0o755,

@@ -17,9 +17,11 @@ need=()
 # e2fsprogs: mkfs.ext4 for the guest's freezable disk. virtiofsd: the virtiofs shares' daemon
 # (Debian's Rust virtiofsd, where the archive has it; else QEMU's own, which
 # qemu-system-common ships and names in /usr/share/qemu/vhost-user).
+# virtnetworkd and virtstoraged: dnsmasq-base (DHCP and DNS of a network), nftables (NAT and
+# routing rules), iproute2 (bridges), qemu-utils (qemu-img: volumes), lvm2 (logical pools).
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
-  e2fsprogs; do
+  e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then

@@ -33,6 +33,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("driver", 1),
     ("events", 1),
     ("kit", 1),
+    ("network", 1),
+    ("storage", 1),
     ("registry", 1),
     ("test_driver", 1),
     ("service", 2),

@@ -57,6 +57,47 @@ impl QemuDriver {
         self.autostart_all().await;
     }
 
+    /// A reattached guest's volume disks get their paths again (the status keeps the pool and
+    /// volume, as the XML does): a volume that cannot be resolved now keeps none, logged.
+    async fn reresolve_volumes(&self, uuid: virt_core::uuid::Uuid, gen: u64) {
+        use virt_core::model::enums::DiskType;
+        let Some(disks) = self.with_run(&uuid, gen, |r| r.live.devices.disks.clone()) else {
+            return;
+        };
+        for (i, d) in disks.iter().enumerate() {
+            let Some(src) = d
+                .source
+                .as_ref()
+                .filter(|_| d.disk_type == DiskType::Volume)
+            else {
+                continue;
+            };
+            let (pool, volume) = (
+                src.pool.clone().unwrap_or_default(),
+                src.volume.clone().unwrap_or_default(),
+            );
+            match self.siblings.volume(&pool, &volume).await {
+                Ok(v) => {
+                    self.with_run(&uuid, gen, |r| {
+                        if let Some(s) = r
+                            .live
+                            .devices
+                            .disks
+                            .get_mut(i)
+                            .and_then(|d| d.source.as_mut())
+                        {
+                            s.path = Some(v.path);
+                            s.resolved_type = Some(v.disk_type);
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(pool, volume, error = %e.message(), "cannot resolve a running guest's volume disk")
+                }
+            }
+        }
+    }
+
     async fn reattach(&self, name: String, st: Status) {
         let live = match self.parse_live(&st.domain_xml) {
             Ok(d) => d,
@@ -84,6 +125,8 @@ impl QemuDriver {
             };
             self.stop_external(&live, st.swtpm, forgotten).await;
             crate::virtiofs::stop_all(&st.virtiofsd, &name).await;
+            // Its network ports are virtnetworkd's to give back.
+            self.detach_sibling_devices(&live).await;
             self.forget_dead(&name, &live, &st);
             return;
         };
@@ -143,7 +186,8 @@ impl QemuDriver {
         }
         match self.reconnect(&name, uuid, gen, &st).await {
             Ok(()) => {
-                tracing::info!(domain = %name, pid = st.pid.pid, "reattached to a running guest")
+                tracing::info!(domain = %name, pid = st.pid.pid, "reattached to a running guest");
+                self.reresolve_volumes(uuid, gen).await;
             }
             Err(e) => {
                 tracing::error!(domain = %name, error = %e, "cannot reconnect to the guest's monitor; killing it");

@@ -131,11 +131,13 @@ impl Shared {
         sender: Option<SendRequest<Bytes>>,
     ) -> Result<SendRequest<Bytes>, BoxError> {
         let Some(mut sender) = sender else {
+            // As an eager connect reports it (ClientError::Connect), as UNAVAILABLE.
             let mut fresh = handshake(&self.path).await.map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("cannot connect to '{}': {e}", self.path.display()),
-                )
+                tonic::Status::unavailable(format!(
+                    "failed to connect to the daemon socket '{}': {}",
+                    self.path.display(),
+                    crate::error::strerror(&e)
+                ))
             })?;
             self.replace(fresh.clone());
             std::future::poll_fn(|cx| fresh.poll_ready(cx)).await?;
@@ -339,5 +341,31 @@ impl Service<http::Request<Body>> for ClientChannel {
                 Box::pin(async move { fut.await.map_err(Into::into) })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virt_core::proto::network_service_client::NetworkServiceClient;
+
+    #[tokio::test]
+    async fn a_lazy_channel_to_a_missing_daemon_fails_the_call_naming_its_socket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("virtnetworkd-sock");
+        let mut client = NetworkServiceClient::new(ClientChannel::Local(H2Channel::lazy(&path)));
+        let status = client
+            .list_all_networks(virt_core::proto::ListAllNetworksRequest { flags: 0 })
+            .await
+            .expect_err("no daemon");
+        let err = crate::ClientError::from(status);
+        assert_eq!(err.code(), virt_core::ErrorCode::NoConnect, "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "failed to connect to the daemon socket '{}': No such file or directory",
+                path.display()
+            )),
+            "{err}"
+        );
     }
 }

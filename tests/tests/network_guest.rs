@@ -242,6 +242,34 @@ fn a_guest_on_the_default_network_and_a_volume_gets_a_lease_and_its_disk() {
         "{addrs}"
     );
 
+    // A second network interface plugged live gets a port of its own; unplugged, gives it back.
+    let port_count = |root: &Path| {
+        virt_ok(root, &["net-port-list", "default", "--uuid"])
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .count()
+    };
+    assert_eq!(port_count(root), 1);
+    let nic = root.join("nic2.xml");
+    std::fs::write(
+        &nic,
+        "<interface type='network'><mac address='52:54:00:12:00:02'/>\
+         <source network='default'/><model type='virtio'/></interface>",
+    )
+    .expect("nic xml");
+    let nic = nic.display().to_string();
+    virt_ok(root, &["attach-device", "netg", &nic, "--live"]);
+    assert_eq!(port_count(root), 2);
+    virt_ok(root, &["detach-device", "netg", &nic, "--live"]);
+    let end = Instant::now() + Duration::from_secs(30);
+    while port_count(root) != 1 {
+        assert!(
+            Instant::now() < end,
+            "the unplugged interface kept its port"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
     // virtnetworkd dies: the guest's network keeps working; its successor reattaches.
     net.kill9();
     let at = con.type_line(&format!(

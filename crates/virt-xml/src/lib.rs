@@ -42,6 +42,7 @@ pub mod error;
 pub mod honour;
 /// `<metadata>`: foreign-namespace application data kept as written.
 pub mod metadata;
+pub mod network;
 /// Test-driver `<node>` files.
 pub mod node;
 /// `<domainsnapshot>`.

@@ -412,7 +412,12 @@ fn check_name(name: &str, path: &str) -> Result<(), XmlError> {
 /// Parses a `<network>` document.
 pub fn parse(xml: &str) -> Result<NetworkDef, XmlError> {
     let root = crate::parse_root(xml, "(network_definition)", "network")?;
-    let mut c = Cursor::new(&root, "/network");
+    parse_element(&root)
+}
+
+/// Parses a `<network>` element (also found inline in test-driver node files).
+pub(crate) fn parse_element(root: &crate::dom::Element) -> Result<NetworkDef, XmlError> {
+    let mut c = Cursor::new(root, "/network");
     for e in root.elements() {
         let q = e.qname();
         if UNHONOURED.contains(&q.as_str()) {

@@ -206,6 +206,35 @@ impl<B: NetworkBackend> NetworkManager<B> {
         }
     }
 
+    /// A manager holding `loaded` from the start (fixtures, definitions read from disk).
+    pub fn with_networks(
+        name: &str,
+        backend: B,
+        codec: Arc<dyn NetworkXmlCodec>,
+        loaded: Vec<LoadedNetwork>,
+    ) -> NetworkManager<B> {
+        let m = NetworkManager::new(name, backend, codec);
+        {
+            let mut nets = m.nets.try_lock().expect("a new manager is not locked");
+            for n in loaded {
+                let name = match (&n.live, &n.config) {
+                    (Some(l), _) => l.def.name.clone(),
+                    (None, Some(c)) => c.name.clone(),
+                    (None, None) => continue,
+                };
+                nets.insert(
+                    name,
+                    NetObj {
+                        config: n.config,
+                        live: n.live,
+                        autostart: n.autostart,
+                    },
+                );
+            }
+        }
+        m
+    }
+
     /// The backend.
     pub fn backend(&self) -> &Arc<B> {
         &self.backend

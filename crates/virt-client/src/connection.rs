@@ -204,6 +204,13 @@ impl Connection {
         GuestServiceClient::new(self.intercepted())
     }
 
+    /// A NetworkService client on this connection.
+    pub fn network_client(
+        &self,
+    ) -> virt_core::proto::network_service_client::NetworkServiceClient<ConnChannel> {
+        virt_core::proto::network_service_client::NetworkServiceClient::new(self.intercepted())
+    }
+
     /// A ConsoleService client on this connection.
     pub fn console_client(&self) -> ConsoleServiceClient<ConnChannel> {
         ConsoleServiceClient::new(self.intercepted())

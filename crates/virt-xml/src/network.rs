@@ -743,9 +743,32 @@ pub fn format_port(p: &PortDef) -> String {
     w.finish()
 }
 
+/// The error as libvirt words it: network_conf.c's checks carry no XPath in their message (it
+/// stays in the violations), and a few of them are not XML_ERROR there (the name check is
+/// XML_DETAIL, a DHCP range outside its network INTERNAL_ERROR).
+fn libvirt_error(e: XmlError) -> VirtError {
+    use virt_core::error::{ErrorCode, Violation};
+    if let XmlError::Invalid { path, message } = &e {
+        let code = if message.starts_with("invalid char in name") {
+            ErrorCode::XmlDetail
+        } else if message.starts_with("range ") {
+            ErrorCode::InternalError
+        } else {
+            ErrorCode::XmlError
+        };
+        let mut v = VirtError::new(code, ErrorDomain::Network, message.clone());
+        v.violations.push(Violation {
+            path: path.clone(),
+            description: message.clone(),
+        });
+        return v;
+    }
+    e.into_virt(ErrorDomain::Network)
+}
+
 impl NetworkXmlCodec for LibvirtXml {
     fn parse_network(&self, xml: &str) -> Result<NetworkDef, VirtError> {
-        parse(xml).map_err(|e| e.into_virt(ErrorDomain::Network))
+        parse(xml).map_err(libvirt_error)
     }
 
     fn format_network(&self, def: &NetworkDef, opts: NetworkFormat) -> String {

@@ -625,7 +625,7 @@ impl<B: NetworkBackend> NetworkDriver for NetworkManager<B> {
         let mut nets = self.nets.lock().await;
         let name = key_of(&nets, l)?;
         let o = nets.get_mut(&name).expect("found");
-        if o.config.is_none() {
+        if o.config.is_none() && self.backend.flavour() == Flavour::Bridge {
             return Err(op_invalid("cannot set autostart for transient network"));
         }
         if o.autostart != on {

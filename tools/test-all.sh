@@ -14,12 +14,13 @@ need=()
 # qemu-system-x86 and busybox-static: the real guests of the QEMU driver's tests; ovmf (UEFI
 # firmware and its descriptors), swtpm and swtpm-tools (swtpm_setup): their UEFI and TPM guests.
 # qemu-guest-agent: the qemu-ga the agent tests run on the host and inside the test guest;
-# e2fsprogs: mkfs.ext4 for the guest's freezable disk. virtiofsd: the virtiofs shares' daemon
+# e2fsprogs: mkfs.ext4 for the guest's freezable disk. dnsmasq-base, nftables, iproute2: what
+# virtnetworkd runs (tests/tests/virtnetworkd.rs, in network namespaces of its own). virtiofsd: the virtiofs shares' daemon
 # (Debian's Rust virtiofsd, where the archive has it; else QEMU's own, which
 # qemu-system-common ships and names in /usr/share/qemu/vhost-user).
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
-  e2fsprogs; do
+  e2fsprogs dnsmasq-base nftables iproute2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -62,6 +63,7 @@ export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
+export VIRT_REQUIRE_NETWORK=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

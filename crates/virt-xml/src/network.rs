@@ -72,8 +72,7 @@ fn ip_attr(c: &mut Cursor<'_>, name: &str, net: &str) -> Result<Option<IpAddr>, 
 }
 
 fn parse_forward(mut c: Cursor<'_>, net: &str) -> Result<Forward, XmlError> {
-    let mut f = Forward::default();
-    f.mode = match c.attr("mode") {
+    let mode = match c.attr("mode") {
         None | Some("nat") => ForwardMode::Nat,
         Some("route") => ForwardMode::Route,
         Some("open") => ForwardMode::Open,
@@ -91,7 +90,11 @@ fn parse_forward(mut c: Cursor<'_>, net: &str) -> Result<Forward, XmlError> {
             ))
         }
     };
-    f.dev = c.attr_string("dev").filter(|d| !d.is_empty());
+    let mut f = Forward {
+        mode,
+        dev: c.attr_string("dev").filter(|d| !d.is_empty()),
+        ..Forward::default()
+    };
     if let Some(mut nat) = c.child("nat")? {
         if f.mode != ForwardMode::Nat {
             return Err(unsupported(

@@ -177,3 +177,135 @@ mod tests {
         assert!(x.contains("address='192.168.123.1'") && x.contains("end='192.168.123.254'"));
     }
 }
+
+#[cfg(test)]
+mod manager_tests {
+    //! libvirt's network driver semantics of the shared manager (Flavour::Bridge), with a
+    //! backend that touches nothing.
+    use std::sync::Arc;
+
+    use virt_core::network::manager::{NetworkBackend, NetworkManager};
+    use virt_core::network::{NetworkDriver, NetworkEventKind, NetworkLookup};
+    use virt_core::ErrorCode;
+
+    struct Nothing;
+    impl NetworkBackend for Nothing {}
+
+    fn mgr() -> NetworkManager<Nothing> {
+        NetworkManager::new("t", Nothing, Arc::new(virt_xml::LibvirtXml))
+    }
+
+    const X: &str =
+        "<network><name>n</name><bridge name='vb1'/><ip address='10.1.1.1' prefix='24'/></network>";
+
+    fn n() -> NetworkLookup {
+        NetworkLookup::Name("n".into())
+    }
+
+    #[tokio::test]
+    async fn lifecycle_follows_libvirts_bridge_driver() {
+        let m = mgr();
+        let mut ev = m.subscribe_network_events(Some(1)).await.expect("sub");
+        let h = m.define_network(X, 0).await.expect("define");
+        // Redefining keeps the UUID.
+        assert_eq!(m.define_network(X, 0).await.expect("redefine").uuid, h.uuid);
+        let e = m.destroy_network(&n()).await.expect_err("inactive");
+        assert_eq!(e.code, ErrorCode::OperationInvalid);
+        m.start_network(&n()).await.expect("start");
+        let e = m.start_network(&n()).await.expect_err("active");
+        assert_eq!(
+            e.message(),
+            "Requested operation is not valid: network is already active"
+        );
+        // Undefining an active network leaves it running, transient.
+        m.undefine_network(&n()).await.expect("undefine");
+        let s = m.get_network_info(&n()).await.expect("info");
+        assert!(s.active && !s.persistent);
+        let e = m
+            .set_network_autostart(&n(), true)
+            .await
+            .expect_err("transient");
+        assert_eq!(e.code, ErrorCode::OperationInvalid);
+        m.destroy_network(&n()).await.expect("destroy");
+        let e = m.lookup_network(&n()).await.expect_err("gone");
+        assert_eq!(e.code, ErrorCode::NoNetwork);
+        assert_eq!(
+            e.message(),
+            "Network not found: no network with matching name 'n'"
+        );
+        let kinds: Vec<(u64, NetworkEventKind)> = {
+            let mut v = Vec::new();
+            for _ in 0..5 {
+                let e = ev.next().await.expect("event");
+                v.push((e.sequence, e.kind));
+            }
+            v
+        };
+        use NetworkEventKind::*;
+        assert_eq!(
+            kinds,
+            vec![
+                (1, Defined),
+                (2, Defined),
+                (3, Started),
+                (4, Undefined),
+                (5, Stopped)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn inactive_xml_ports_and_name_clashes() {
+        let m = mgr();
+        m.define_network(X, 0).await.expect("define");
+        let e = m
+            .create_network_port(&n(), "<networkport><owner><name>a</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid></owner><mac address='52:54:00:00:00:01'/></networkport>", 0)
+            .await
+            .expect_err("inactive network");
+        assert_eq!(e.code, ErrorCode::OperationInvalid);
+        m.start_network(&n()).await.expect("start");
+        let p = m
+            .create_network_port(&n(), "<networkport><owner><name>a</name><uuid>6695eb01-f6a4-8304-79aa-97f2502e193f</uuid></owner><mac address='52:54:00:00:00:01'/></networkport>", 0)
+            .await
+            .expect("port");
+        assert!(p
+            .xml
+            .contains("<plug type='network' bridge='vb1' macTableManager='kernel'/>"));
+        let live = m.get_network_xml(&n(), 0).await.expect("xml");
+        assert!(live.starts_with("<network connections='1'>"));
+        let inactive = m.get_network_xml(&n(), 1).await.expect("xml");
+        assert!(inactive.starts_with("<network>\n"));
+        let (_, ports) = m.list_network_ports(&n(), 0).await.expect("ports");
+        assert_eq!(ports, vec![p.uuid]);
+        m.delete_network_port(&n(), &p.uuid.to_string())
+            .await
+            .expect("delete");
+        let e = m
+            .delete_network_port(&n(), &p.uuid.to_string())
+            .await
+            .expect_err("gone");
+        assert_eq!(e.code, ErrorCode::NoNetworkPort);
+        // Same name, other UUID; same UUID, other name.
+        let uuid = m.lookup_network(&n()).await.expect("h").uuid;
+        let e = m
+            .define_network("<network><name>n</name><uuid>11111111-2222-3333-4444-555555555555</uuid></network>", 0)
+            .await
+            .expect_err("clash");
+        assert_eq!(e.code, ErrorCode::OperationFailed);
+        let e = m
+            .define_network(
+                &format!("<network><name>m</name><uuid>{uuid}</uuid></network>"),
+                0,
+            )
+            .await
+            .expect_err("clash");
+        assert!(
+            e.message()
+                .contains("network 'n' is already defined with uuid"),
+            "{}",
+            e.message()
+        );
+        let e = m.list_all_networks(64).await.expect_err("bad flag");
+        assert_eq!(e.code, ErrorCode::InvalidArg);
+    }
+}

@@ -240,3 +240,34 @@ fn leases_and_ports_on_the_test_driver() {
          5d744f21-ba4a-4d6e-bdb2-30a35ff3207d does not exist\n"
     );
 }
+
+#[test]
+fn node_file_networks_match_virsh() {
+    if !virsh_available() {
+        assert!(
+            std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
+            "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"
+        );
+        eprintln!("notice: virsh not installed; node-file comparison skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = dir.path().join("node.xml");
+    std::fs::write(
+        &node,
+        "<node>\n  <network>\n    <name>nodenet</name>\n    \
+         <uuid>aaaaaaaa-2222-3333-4444-555555555555</uuid>\n    <bridge name='br9'/>\n    \
+         <ip address='10.9.9.1' prefix='24'/>\n  </network>\n</node>\n",
+    )
+    .expect("write node file");
+    let uri = format!("test://{}", node.display());
+    let cmd = "net-list --all; net-dumpxml nodenet; net-info nodenet; net-destroy nodenet; net-list --all";
+    let go = |bin: &Path| {
+        let o = Command::new(bin)
+            .args(["-c", &uri, cmd])
+            .output()
+            .expect("run");
+        (o.stdout, o.stderr, o.status.code())
+    };
+    assert_eq!(go(Path::new("virsh")), go(&workspace_bin("virt")));
+}

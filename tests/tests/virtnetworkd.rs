@@ -456,3 +456,49 @@ fn default_network_is_defined_on_first_start_on_a_free_subnet() {
         .contains("192.168.123.1/24"));
     d.ok("net-destroy default");
 }
+
+#[test]
+fn net_event_reports_lifecycle_events_in_order() {
+    require!();
+    let ns = Netns::new("e");
+    let root = root_without_default();
+    let r = root.path();
+    let d = Daemon::start(&ns, r);
+    let uri = format!(
+        "qemu+unix:///system?socket={}",
+        r.join("run/virt/virtnetworkd-sock").display()
+    );
+    let watcher = Command::new(workspace_bin("virt"))
+        .args([
+            "-c",
+            &uri,
+            "net-event",
+            "--event",
+            "lifecycle",
+            "--loop",
+            "--timeout",
+            "5",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn net-event");
+    std::thread::sleep(Duration::from_millis(500));
+    let f = write(
+        r,
+        "iso.xml",
+        "<network><name>iso</name><bridge name='vtbr9'/><ip address='10.234.0.1' prefix='24'/></network>",
+    );
+    d.ok(&format!(
+        "net-define {f}; net-start iso; net-destroy iso; net-undefine iso"
+    ));
+    let out = watcher.wait_with_output().expect("net-event output");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "event 'lifecycle' for network iso: Defined\n\
+         event 'lifecycle' for network iso: Started\n\
+         event 'lifecycle' for network iso: Stopped\n\
+         event 'lifecycle' for network iso: Undefined\n\
+         event loop timed out\n\
+         events received: 4\n\n"
+    );
+}

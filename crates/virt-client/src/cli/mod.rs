@@ -37,6 +37,7 @@ pub mod impact;
 pub mod list;
 pub mod net_common;
 pub mod net_dhcp_leases;
+pub mod net_event;
 pub mod net_info;
 pub mod net_lifecycle;
 pub mod net_list;
@@ -203,6 +204,8 @@ pub enum Command {
     NetPortDumpxml(net_port::PortArgs),
     /// Delete the specified network port.
     NetPortDelete(net_port::PortArgs),
+    /// Network events.
+    NetEvent(net_event::Args),
 }
 
 /// Runs one command on an open connection.
@@ -265,6 +268,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::NetPortCreate(a) => net_port::create(conn, a, out).await,
         Command::NetPortDumpxml(a) => net_port::dumpxml(conn, a, out).await,
         Command::NetPortDelete(a) => net_port::delete(conn, a, out).await,
+        Command::NetEvent(a) => net_event::run(conn, a, out).await,
     }
 }
 

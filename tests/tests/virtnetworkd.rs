@@ -422,6 +422,30 @@ fn failures_are_clear_and_leave_nothing_behind() {
     let (_, err, ok) = d.virt(&format!("net-port-delete nat1 {uuid}"));
     assert!(!ok && err.contains("does not exist"), "{err}");
     d.ok("net-destroy nat1");
+
+    // A bridge-forward network plugs ports into the host bridge and leaves it alone.
+    let hb = write(
+        r,
+        "hb.xml",
+        "<network><name>hb</name><forward mode='bridge'/><bridge name='vthost'/></network>",
+    );
+    let (_, err, ok) = d.virt(&format!("net-define {hb}; net-start hb"));
+    assert!(
+        !ok && err.contains("host bridge 'vthost' does not exist"),
+        "{err}"
+    );
+    ns.exec(&["ip", "link", "add", "vthost", "type", "bridge"]);
+    d.ok("net-start hb");
+    assert!(d.ok("net-info hb").contains("Bridge:         vthost"));
+    let out = d.ok(&format!("net-port-create hb {port}"));
+    let uuid = out.split_whitespace().nth(2).expect("uuid").to_string();
+    let px = d.ok(&format!("net-port-dumpxml hb {uuid}"));
+    assert!(px.contains("<plug type='bridge' bridge='vthost'/>"), "{px}");
+    d.ok("net-destroy hb");
+    assert!(
+        d.ip(&["ip", "-br", "link"]).contains("vthost"),
+        "the host bridge stays"
+    );
 }
 
 #[test]

@@ -106,6 +106,10 @@ struct Daemon {
 
 impl Daemon {
     fn start(ns: &Netns, root: &Path) -> Daemon {
+        Daemon::start_with(ns, root, &[])
+    }
+
+    fn start_with(ns: &Netns, root: &Path, env: &[(&str, &str)]) -> Daemon {
         let sock = root.join("run/virt/virtnetworkd-sock");
         let _ = std::fs::remove_file(&sock);
         let child = Command::new("ip")
@@ -115,6 +119,7 @@ impl Daemon {
             .arg(root)
             .env_remove("NOTIFY_SOCKET")
             .env_remove("LISTEN_FDS")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn virtnetworkd");
@@ -525,4 +530,30 @@ fn net_event_reports_lifecycle_events_in_order() {
          event loop timed out\n\
          events received: 4\n\n"
     );
+}
+
+#[test]
+fn missing_dnsmasq_is_a_clear_error_with_nothing_left() {
+    require!();
+    let ns = Netns::new("m");
+    let root = root_without_default();
+    let r = root.path();
+    let d = Daemon::start_with(&ns, r, &[("VIRT_DNSMASQ", "/nonexistent/dnsmasq")]);
+    let f = write(r, "nat1.xml", NAT);
+    let (_, err, ok) = d.virt(&format!("net-define {f}; net-start nat1"));
+    assert!(
+        !ok && err.contains("Cannot check dnsmasq binary dnsmasq: No such file or directory"),
+        "{err}"
+    );
+    assert!(!d.ip(&["ip", "-br", "link"]).contains("vtbr1"));
+    assert!(!d.ip(&["nft", "list", "tables"]).contains("virtnet_nat1"));
+    // A network without addresses needs no dnsmasq and starts.
+    let open = write(
+        r,
+        "open.xml",
+        "<network><name>open</name><forward mode='open'/><bridge name='vtbr5'/></network>",
+    );
+    d.ok(&format!(
+        "net-define {open}; net-start open; net-destroy open"
+    ));
 }

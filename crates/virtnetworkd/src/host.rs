@@ -425,7 +425,12 @@ impl HostBackend {
             paths,
             codec,
             active: Arc::new(AtomicUsize::new(0)),
-            dnsmasq: find_program("dnsmasq"),
+            // VIRT_DNSMASQ names another binary (tests use it to check the error when there
+            // is none).
+            dnsmasq: match std::env::var_os("VIRT_DNSMASQ") {
+                Some(p) => Some(PathBuf::from(p)).filter(|p| p.is_file()),
+                None => find_program("dnsmasq"),
+            },
         }
     }
 
@@ -594,7 +599,7 @@ impl HostBackend {
         if !needs_dnsmasq(def) {
             return Ok(None);
         }
-        let Some(bin) = self.dnsmasq.clone().or_else(|| find_program("dnsmasq")) else {
+        let Some(bin) = self.dnsmasq.clone() else {
             return Err(internal(
                 "Cannot check dnsmasq binary dnsmasq: No such file or directory",
             ));
@@ -711,7 +716,7 @@ impl NetworkBackend for HostBackend {
             return Err(internal(format!("bridge name '{br}' already in use.")));
         }
         self.check_collisions(def, active)?;
-        if needs_dnsmasq(def) && self.dnsmasq.is_none() && find_program("dnsmasq").is_none() {
+        if needs_dnsmasq(def) && self.dnsmasq.is_none() {
             return Err(internal(
                 "Cannot check dnsmasq binary dnsmasq: No such file or directory",
             ));

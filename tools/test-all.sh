@@ -18,7 +18,8 @@ need=()
 # (Debian's Rust virtiofsd, where the archive has it; else QEMU's own, which
 # qemu-system-common ships and names in /usr/share/qemu/vhost-user).
 # virtnetworkd and virtstoraged: dnsmasq-base (DHCP and DNS of a network), nftables (NAT and
-# routing rules), iproute2 (bridges), qemu-utils (qemu-img: volumes), lvm2 (logical pools).
+# routing rules), iproute2 (bridges), qemu-utils (qemu-img: volumes), lvm2 (logical pools);
+# tests/tests/virtnetworkd.rs runs them in network namespaces of its own.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2; do
@@ -64,6 +65,7 @@ export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
+export VIRT_REQUIRE_NETWORK=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

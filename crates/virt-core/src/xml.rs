@@ -46,4 +46,9 @@ pub trait DomainXmlCodec: Send + Sync + 'static {
     /// CONFIG_UNSUPPORTED with one violation per element, attribute or value it does not
     /// honour, each naming its XPath ([`crate::honour`]).
     fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError>;
+    /// The network XML codec that goes with this one, when there is one (the test driver's
+    /// networks need it; `None` leaves them out).
+    fn network_codec(&self) -> Option<std::sync::Arc<dyn crate::network::NetworkXmlCodec>> {
+        None
+    }
 }

@@ -42,6 +42,7 @@ pub mod error;
 pub mod honour;
 /// `<metadata>`: foreign-namespace application data kept as written.
 pub mod metadata;
+pub mod network;
 /// Test-driver `<node>` files.
 pub mod node;
 /// `<domainsnapshot>`.
@@ -126,6 +127,10 @@ impl DomainXmlCodec for LibvirtXml {
 
     fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError> {
         honour::check(def, honoured).map_err(|e| e.into_virt(ErrorDomain::Domain))
+    }
+
+    fn network_codec(&self) -> Option<std::sync::Arc<dyn virt_core::network::NetworkXmlCodec>> {
+        Some(std::sync::Arc::new(LibvirtXml))
     }
 }
 

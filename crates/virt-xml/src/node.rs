@@ -48,6 +48,10 @@ pub fn parse(xml: &str) -> Result<NodeDef, XmlError> {
                 node.domains
                     .push(parse_domain(el, &format!("/node/domain[{domains}]"))?);
             }
+            "network" => {
+                node.networks.push(crate::network::parse_element(el)?);
+                node.skipped_objects.push(name);
+            }
             n if SKIPPED.contains(&n) => node.skipped_objects.push(name),
             _ => {
                 return Err(XmlError::UnknownElement {

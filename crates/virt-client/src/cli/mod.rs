@@ -35,6 +35,13 @@ pub mod guestinfo;
 pub mod hostname;
 pub mod impact;
 pub mod list;
+pub mod net_common;
+pub mod net_dhcp_leases;
+pub mod net_event;
+pub mod net_info;
+pub mod net_lifecycle;
+pub mod net_list;
+pub mod net_port;
 pub mod nodeinfo;
 pub mod output;
 pub mod qemu_agent_command;
@@ -165,6 +172,40 @@ pub enum Command {
     QemuAgent(qemu_agent_command::Args),
     /// Set the guest agent timeout.
     GuestAgentTimeout(guest_agent_timeout::Args),
+    /// List networks.
+    NetList(net_list::Args),
+    /// Network information.
+    NetInfo(net_info::Args),
+    /// Convert a network name to network UUID.
+    NetUuid(net_info::Args),
+    /// Convert a network UUID to network name.
+    NetName(net_info::Args),
+    /// Network information in XML.
+    NetDumpxml(net_info::DumpArgs),
+    /// Define an inactive persistent virtual network from an XML file.
+    NetDefine(net_lifecycle::FileArgs),
+    /// Create a network from an XML file.
+    NetCreate(net_lifecycle::FileArgs),
+    /// Undefine a persistent network.
+    NetUndefine(net_lifecycle::Args),
+    /// Start a (previously defined) inactive network.
+    NetStart(net_lifecycle::Args),
+    /// Destroy (stop) a network.
+    NetDestroy(net_lifecycle::Args),
+    /// Autostart a network.
+    NetAutostart(net_lifecycle::AutostartArgs),
+    /// Print lease info for a given network.
+    NetDhcpLeases(net_dhcp_leases::Args),
+    /// List network ports.
+    NetPortList(net_port::ListArgs),
+    /// Create a network port from an XML file.
+    NetPortCreate(net_port::CreateArgs),
+    /// Network port information in XML.
+    NetPortDumpxml(net_port::PortArgs),
+    /// Delete the specified network port.
+    NetPortDelete(net_port::PortArgs),
+    /// Network events.
+    NetEvent(net_event::Args),
 }
 
 /// Runs one command on an open connection.
@@ -211,6 +252,23 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domhostname(a) => domhostname::run(conn, a, out).await,
         Command::QemuAgent(a) => qemu_agent_command::run(conn, a, out).await,
         Command::GuestAgentTimeout(a) => guest_agent_timeout::run(conn, a, out).await,
+        Command::NetList(a) => net_list::run(conn, a, out).await,
+        Command::NetInfo(a) => net_info::info(conn, a, out).await,
+        Command::NetUuid(a) => net_info::uuid(conn, a, out).await,
+        Command::NetName(a) => net_info::name(conn, a, out).await,
+        Command::NetDumpxml(a) => net_info::dumpxml(conn, a, out).await,
+        Command::NetDefine(a) => net_lifecycle::define(conn, a, out).await,
+        Command::NetCreate(a) => net_lifecycle::create(conn, a, out).await,
+        Command::NetUndefine(a) => net_lifecycle::undefine(conn, a, out).await,
+        Command::NetStart(a) => net_lifecycle::start(conn, a, out).await,
+        Command::NetDestroy(a) => net_lifecycle::destroy(conn, a, out).await,
+        Command::NetAutostart(a) => net_lifecycle::autostart(conn, a, out).await,
+        Command::NetDhcpLeases(a) => net_dhcp_leases::run(conn, a, out).await,
+        Command::NetPortList(a) => net_port::list(conn, a, out).await,
+        Command::NetPortCreate(a) => net_port::create(conn, a, out).await,
+        Command::NetPortDumpxml(a) => net_port::dumpxml(conn, a, out).await,
+        Command::NetPortDelete(a) => net_port::delete(conn, a, out).await,
+        Command::NetEvent(a) => net_event::run(conn, a, out).await,
     }
 }
 

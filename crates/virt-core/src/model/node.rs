@@ -19,6 +19,9 @@ pub struct NodeDef {
     /// Names of the top-level objects this project does not serve yet (`network`, `pool`,
     /// `interface`, `device`), in file order: read, checked to be elements, and skipped.
     pub skipped_objects: Vec<String>,
+    /// Inline `<network>` definitions, in file order (also named in `skipped_objects`: the
+    /// domain side skips them; the test driver's network side serves them).
+    pub networks: Vec<crate::network::NetworkDef>,
 }
 
 impl Default for NodeDef {
@@ -28,6 +31,7 @@ impl Default for NodeDef {
             memory_kib: DEFAULT_NODE_MEMORY_KIB,
             domains: Vec::new(),
             skipped_objects: Vec::new(),
+            networks: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ mod domain;
 pub mod embedded;
 mod events;
 mod guest;
+mod network;
 mod snapshot;
 mod stats;
 #[cfg(test)]
@@ -47,6 +48,24 @@ impl Ctx {
             .transpose()?;
         self.registry.driver_for(uri).map_err(|e| status(&e))
     }
+
+    /// The network driver for a request, by its `virt-uri` metadata.
+    pub(crate) fn network_driver<T>(
+        &self,
+        req: &Request<T>,
+    ) -> Result<Arc<dyn crate::network::NetworkDriver>, Status> {
+        let uri = req
+            .metadata()
+            .get(URI_METADATA)
+            .map(|v| {
+                v.to_str()
+                    .map_err(|_| Status::invalid_argument("virt-uri metadata is not valid ASCII"))
+            })
+            .transpose()?;
+        self.registry
+            .network_driver_for(uri)
+            .map_err(|e| status(&e))
+    }
 }
 
 /// Whether the caller came in on a read-only listener.
@@ -79,5 +98,6 @@ pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service
         .add_service(StatsServiceServer::new(ctx.clone()))
         .add_service(EventServiceServer::new(ctx.clone()))
         .add_service(GuestServiceServer::new(ctx.clone()))
-        .add_service(ConsoleServiceServer::new(ctx))
+        .add_service(ConsoleServiceServer::new(ctx.clone()))
+        .add_service(crate::proto::network_service_server::NetworkServiceServer::new(ctx.clone()))
 }

@@ -25,6 +25,7 @@ mod console;
 mod definitions;
 mod guest;
 mod lifecycle;
+pub mod networks;
 mod resources;
 mod save;
 mod snapshots;
@@ -92,6 +93,8 @@ pub struct TestDriver {
     node: NodeInfo,
     state: Mutex<State>,
     bus: EventBus,
+    /// The connection's networks; `None` when the codec has no network side.
+    networks: Option<Arc<networks::TestNetworks>>,
 }
 
 impl TestDriver {
@@ -102,6 +105,10 @@ impl TestDriver {
             ..NodeDef::default()
         };
         let def = codec.parse_domain(DEFAULT_DOMAIN_XML)?;
+        if let Some(nc) = codec.network_codec() {
+            node.networks
+                .push(nc.parse_network(networks::DEFAULT_NETWORK_XML)?);
+        }
         node.domains.push(crate::model::node::NodeDomain {
             def,
             runstate: Some(StateReason::new(DomainState::Running, 0)),
@@ -144,6 +151,9 @@ impl TestDriver {
             cores: c.cores,
             threads: c.threads,
         };
+        let networks = codec
+            .network_codec()
+            .map(|nc| networks::build(nc, node.networks));
         let mut st = State::new();
         for nd in node.domains {
             let uuid = nd.def.uuid;
@@ -168,6 +178,7 @@ impl TestDriver {
             node: info,
             state: Mutex::new(st),
             bus: EventBus::default(),
+            networks,
         }
     }
 
@@ -336,6 +347,17 @@ fn test_uri_path(uri: &str) -> Result<String, VirtError> {
 impl DriverRegistry for TestRegistry {
     fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError> {
         Ok(self.open(uri.unwrap_or("test:///default"))?)
+    }
+
+    fn network_driver_for(
+        &self,
+        uri: Option<&str>,
+    ) -> Result<Arc<dyn crate::network::NetworkDriver>, VirtError> {
+        let d = self.open(uri.unwrap_or("test:///default"))?;
+        match &d.networks {
+            Some(n) => Ok(n.clone()),
+            None => Err(VirtError::no_support(ErrorDomain::Network, "virNetwork")),
+        }
     }
 
     fn daemon_info(&self) -> DaemonInfo {

@@ -34,6 +34,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("events", 1),
     ("kit", 1),
     ("registry", 1),
+    ("storage", 1),
     ("test_driver", 1),
     ("service", 2),
     ("runtime", 3),

@@ -14,6 +14,7 @@ mod events;
 mod guest;
 mod snapshot;
 mod stats;
+mod storage;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -79,5 +80,6 @@ pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service
         .add_service(StatsServiceServer::new(ctx.clone()))
         .add_service(EventServiceServer::new(ctx.clone()))
         .add_service(GuestServiceServer::new(ctx.clone()))
-        .add_service(ConsoleServiceServer::new(ctx))
+        .add_service(ConsoleServiceServer::new(ctx.clone()))
+        .add_service(crate::proto::storage_service_server::StorageServiceServer::new(ctx))
 }

@@ -46,6 +46,8 @@ pub mod metadata;
 pub mod node;
 /// `<domainsnapshot>`.
 pub mod snapshot;
+/// `<pool>` and `<volume>`.
+pub mod storage;
 /// The strict cursor that turns anything unread into an error.
 pub mod strict;
 /// Scaled integers and memory units.

@@ -46,4 +46,9 @@ pub trait DomainXmlCodec: Send + Sync + 'static {
     /// CONFIG_UNSUPPORTED with one violation per element, attribute or value it does not
     /// honour, each naming its XPath ([`crate::honour`]).
     fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError>;
+    /// The `<pool>` / `<volume>` codec that goes with this one, when there is one (the test
+    /// driver serves pools only with it).
+    fn storage_codec(&self) -> Option<std::sync::Arc<dyn crate::storage::StorageXmlCodec>> {
+        None
+    }
 }

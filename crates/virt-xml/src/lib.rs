@@ -129,6 +129,10 @@ impl DomainXmlCodec for LibvirtXml {
     fn check_honoured(&self, def: &DomainDef, honoured: &Honoured) -> Result<(), VirtError> {
         honour::check(def, honoured).map_err(|e| e.into_virt(ErrorDomain::Domain))
     }
+
+    fn storage_codec(&self) -> Option<std::sync::Arc<dyn virt_core::storage::StorageXmlCodec>> {
+        Some(std::sync::Arc::new(LibvirtXml))
+    }
 }
 
 #[cfg(test)]

@@ -149,6 +149,11 @@ pub fn parse_pool(xml: &str) -> Result<PoolDef, XmlError> {
     parse_pool_element(Cursor::new(&root, "/pool")).map_err(unsupported)
 }
 
+/// Parses a `<pool>` element found at `path` (inside a test-driver node file).
+pub(crate) fn parse_pool_at(el: &crate::dom::Element, path: &str) -> Result<PoolDef, XmlError> {
+    parse_pool_element(Cursor::new(el, path)).map_err(unsupported)
+}
+
 fn parse_pool_element(mut c: Cursor<'_>) -> Result<PoolDef, XmlError> {
     let ty = c.attr_req("type")?.to_string();
     if !POOL_TYPES.contains(&ty.as_str()) {

@@ -19,6 +19,8 @@ pub struct NodeDef {
     /// Names of the top-level objects this project does not serve yet (`network`, `pool`,
     /// `interface`, `device`), in file order: read, checked to be elements, and skipped.
     pub skipped_objects: Vec<String>,
+    /// Inline `<pool>`s, in file order (the test driver starts them active).
+    pub pools: Vec<crate::storage::model::PoolDef>,
 }
 
 impl Default for NodeDef {
@@ -28,6 +30,7 @@ impl Default for NodeDef {
             memory_kib: DEFAULT_NODE_MEMORY_KIB,
             domains: Vec::new(),
             skipped_objects: Vec::new(),
+            pools: Vec::new(),
         }
     }
 }

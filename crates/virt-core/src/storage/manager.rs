@@ -284,6 +284,19 @@ impl<B: PoolBackend> PoolManager<B> {
         }
     }
 
+    /// A driver holding `pools` from the start (their volumes as given, no backend call).
+    pub fn with_pools(
+        name: &str,
+        codec: Arc<dyn StorageXmlCodec>,
+        backend: B,
+        pools: Vec<Pool>,
+    ) -> PoolManager<B> {
+        let m = PoolManager::new(name, codec, backend);
+        *m.pools.try_lock().expect("a new manager's lock is free") =
+            pools.into_iter().map(|p| (p.def.name.clone(), p)).collect();
+        m
+    }
+
     /// The backend.
     pub fn backend(&self) -> &B {
         &self.backend

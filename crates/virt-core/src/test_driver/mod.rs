@@ -25,6 +25,7 @@ mod console;
 mod definitions;
 mod guest;
 mod lifecycle;
+pub mod pools;
 mod resources;
 mod save;
 mod snapshots;
@@ -92,6 +93,8 @@ pub struct TestDriver {
     node: NodeInfo,
     state: Mutex<State>,
     bus: EventBus,
+    /// Pools and volumes (`pools.rs`), when the codec has a storage half.
+    storage: Option<Arc<pools::TestStorage>>,
 }
 
 impl TestDriver {
@@ -109,7 +112,12 @@ impl TestDriver {
             has_managed_save: false,
             snapshots: Vec::new(),
         });
-        Ok(TestDriver::from_node("test:///default".into(), codec, node))
+        let mut driver = TestDriver::from_node("test:///default".into(), codec.clone(), node);
+        driver.storage = match codec.storage_codec() {
+            Some(sc) => Some(Arc::new(pools::default_storage(sc)?)),
+            None => None,
+        };
+        Ok(driver)
     }
 
     /// `test:///PATH.xml`: the objects of a `<node>` file. A file that cannot be read or
@@ -133,6 +141,9 @@ impl TestDriver {
     }
 
     fn from_node(uri: String, codec: Arc<dyn DomainXmlCodec>, node: NodeDef) -> TestDriver {
+        let storage = codec
+            .storage_codec()
+            .map(|sc| Arc::new(pools::storage_for(sc, node.pools.clone())));
         let c = &node.cpu;
         let info = NodeInfo {
             model: c.model.clone(),
@@ -168,6 +179,7 @@ impl TestDriver {
             node: info,
             state: Mutex::new(st),
             bus: EventBus::default(),
+            storage,
         }
     }
 
@@ -336,6 +348,20 @@ fn test_uri_path(uri: &str) -> Result<String, VirtError> {
 impl DriverRegistry for TestRegistry {
     fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError> {
         Ok(self.open(uri.unwrap_or("test:///default"))?)
+    }
+
+    fn storage_driver_for(
+        &self,
+        uri: Option<&str>,
+    ) -> Result<Arc<dyn crate::storage::StorageDriver>, VirtError> {
+        let driver = self.open(uri.unwrap_or("test:///default"))?;
+        match &driver.storage {
+            Some(s) => Ok(s.clone()),
+            None => Err(VirtError::no_support(
+                ErrorDomain::Storage,
+                "virConnectListAllStoragePools",
+            )),
+        }
     }
 
     fn daemon_info(&self) -> DaemonInfo {

@@ -46,6 +46,7 @@ use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
+use virt_core::proto::storage_service_client::StorageServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
 use virt_core::test_driver::TestRegistry;
 use virt_core::uri::probe::{is_socket, local_daemon, probe_default_uri, Probed};
@@ -177,6 +178,11 @@ impl Connection {
         // the only check a read-only session connection gets.
         let guarded = ConnectionLayer::new(self.read_only).layer(self.channel.clone());
         InterceptedService::new(guarded, self.interceptor.clone())
+    }
+
+    /// A StorageService client on this connection.
+    pub fn storage_client(&self) -> StorageServiceClient<ConnChannel> {
+        StorageServiceClient::new(self.intercepted())
     }
 
     /// A DomainService client on this connection.

@@ -427,7 +427,15 @@ pub fn format_volume(def: &VolDef) -> String {
 /// The codec as virt-core's storage seam.
 impl virt_core::storage::StorageXmlCodec for crate::LibvirtXml {
     fn parse_pool(&self, xml: &str) -> Result<PoolDef, VirtError> {
-        parse_pool(xml).map_err(|e| e.into_virt(ErrorDomain::Storage))
+        parse_pool(xml).map_err(|e| match e {
+            // libvirt's own words for the one omission virsh users meet most.
+            XmlError::Missing { path } if path.ends_with("/target/path") => VirtError::new(
+                virt_core::ErrorCode::XmlError,
+                ErrorDomain::Storage,
+                "missing storage pool target path",
+            ),
+            e => e.into_virt(ErrorDomain::Storage),
+        })
     }
 
     fn format_pool(&self, def: &PoolDef) -> String {

@@ -750,10 +750,7 @@ impl<B: PoolBackend> StorageDriver for PoolManager<B> {
         let name = find(&g, pool)?;
         let p = g.get_mut(&name).expect("found");
         if !p.persistent {
-            return Err(err(
-                ErrorCode::InvalidArg,
-                "cannot set autostart for transient pool",
-            ));
+            return Err(err(ErrorCode::InvalidArg, "pool has no config file"));
         }
         if p.autostart != autostart {
             self.backend.save_autostart(&name, autostart)?;

@@ -471,7 +471,7 @@ mod tests {
 
     #[test]
     fn default_pool_round_trips_byte_for_byte() {
-        let def = parse_pool(DEFAULT_POOL).unwrap();
+        let def = parse_pool(DEFAULT_POOL).expect("parses");
         assert_eq!(def.capacity, 100 << 30);
         assert_eq!(format_pool(&def), DEFAULT_POOL);
     }
@@ -481,7 +481,7 @@ mod tests {
         let def = parse_pool(
             "<pool type='logical'><name>vg0</name><source><device path='/dev/loop7'/></source></pool>",
         )
-        .unwrap();
+        .expect("parses");
         assert_eq!(def.source.name.as_deref(), Some("vg0"));
         assert_eq!(def.target_path, "/dev/vg0");
         let xml = format_pool(&def);
@@ -490,13 +490,13 @@ mod tests {
 
     #[test]
     fn unserved_pool_type_and_unknown_element_are_config_unsupported_by_name() {
-        let e = parse_pool("<pool type='netfs'><name>n</name></pool>").unwrap_err();
+        let e = parse_pool("<pool type='netfs'><name>n</name></pool>").expect_err("refused");
         assert_eq!(e.code(), virt_core::ErrorCode::ConfigUnsupported);
         assert!(e.to_string().contains("netfs"), "{e}");
         let e = parse_pool(
             "<pool type='dir'><name>n</name><target><path>/x</path></target><features/></pool>",
         )
-        .unwrap_err();
+        .expect_err("refused");
         assert_eq!(e.code(), virt_core::ErrorCode::ConfigUnsupported);
         assert!(e.to_string().contains("/pool/features"), "{e}");
     }
@@ -508,7 +508,7 @@ mod tests {
              <target><format type='qcow2'/><permissions><mode>0644</mode><owner>107</owner></permissions></target>\
              <backingStore><path>/p/base.img</path><format type='raw'/></backingStore></volume>",
         )
-        .unwrap();
+        .expect("parses");
         assert_eq!(v.capacity, 10 << 30);
         assert_eq!(v.allocation, Some(0));
         assert_eq!(v.target_perms.mode, Some(0o644));
@@ -517,13 +517,13 @@ mod tests {
         assert!(xml.contains(
             "  <backingStore>\n    <path>/p/base.img</path>\n    <format type='raw'/>\n"
         ));
-        let again = parse_volume(&xml).unwrap();
+        let again = parse_volume(&xml).expect("parses");
         assert_eq!(again.backing, v.backing);
     }
 
     #[test]
     fn volume_without_capacity_is_refused_naming_it() {
-        let e = parse_volume("<volume><name>x</name></volume>").unwrap_err();
+        let e = parse_volume("<volume><name>x</name></volume>").expect_err("refused");
         assert!(e.to_string().contains("/volume/capacity"), "{e}");
     }
 }

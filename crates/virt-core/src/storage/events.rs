@@ -137,8 +137,8 @@ mod tests {
         bus.emit(h("a"), PoolEventType::Started);
         let mut sub = bus.subscribe(Some(2));
         bus.emit(h("a"), PoolEventType::Stopped);
-        let a = sub.next().await.unwrap();
-        let b = sub.next().await.unwrap();
+        let a = sub.next().await.expect("replayed event");
+        let b = sub.next().await.expect("live event");
         assert_eq!((a.sequence, a.event), (2, PoolEventType::Started));
         assert_eq!((b.sequence, b.event), (3, PoolEventType::Stopped));
     }

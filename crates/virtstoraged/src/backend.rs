@@ -36,6 +36,8 @@ fn sys(what: impl std::fmt::Display, e: std::io::Error) -> VirtError {
 pub fn run(prog: &str, args: &[&str]) -> Result<String, VirtError> {
     let out = std::process::Command::new(prog)
         .args(args)
+        .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+        .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| sys(format!("cannot run {prog}"), e))?;
     if !out.status.success() {

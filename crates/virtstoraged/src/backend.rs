@@ -478,6 +478,7 @@ impl PoolBackend for HostPools {
                     allocation: cap - free,
                     available: free,
                     volumes: lvs(vg(&def))?,
+                    target_perms: None,
                 });
             }
             let dir = Path::new(&def.target_path);
@@ -488,6 +489,7 @@ impl PoolBackend for HostPools {
                 allocation,
                 available,
                 volumes,
+                target_perms: fs::metadata(dir).ok().map(|m| perms_of(&m)),
             })
         })
         .await

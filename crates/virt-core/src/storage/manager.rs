@@ -32,6 +32,8 @@ pub struct PoolScan {
     pub available: u64,
     /// The volumes.
     pub volumes: Vec<VolDef>,
+    /// The target's permissions as found (libvirt reports a directory's mode and owner).
+    pub target_perms: Option<super::model::Permissions>,
 }
 
 /// Which driver's error wording to use where libvirt's test driver and storage driver differ.
@@ -468,6 +470,9 @@ fn apply_scan(p: &mut Pool, scan: PoolScan) {
     p.def.capacity = scan.capacity;
     p.def.allocation = scan.allocation;
     p.def.available = scan.available;
+    if let Some(perms) = scan.target_perms {
+        p.def.target_perms = perms;
+    }
     p.volumes = scan
         .volumes
         .into_iter()

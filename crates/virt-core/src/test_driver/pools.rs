@@ -77,6 +77,7 @@ impl PoolBackend for TestPools {
             allocation: d.allocation,
             available: d.available,
             volumes: known.values().cloned().collect(),
+            target_perms: None,
         })
     }
 

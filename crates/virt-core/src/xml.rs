@@ -51,4 +51,9 @@ pub trait DomainXmlCodec: Send + Sync + 'static {
     fn network_codec(&self) -> Option<std::sync::Arc<dyn crate::network::NetworkXmlCodec>> {
         None
     }
+    /// The `<pool>` / `<volume>` codec that goes with this one, when there is one (the test
+    /// driver serves pools only with it).
+    fn storage_codec(&self) -> Option<std::sync::Arc<dyn crate::storage::StorageXmlCodec>> {
+        None
+    }
 }

@@ -25,6 +25,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("readonly", 0),
     ("state", 0),
     ("status", 0),
+    ("storage", 0),
     ("tls", 0),
     ("types", 0),
     ("uri", 0),

@@ -47,6 +47,8 @@ pub mod network;
 pub mod node;
 /// `<domainsnapshot>`.
 pub mod snapshot;
+/// `<pool>` and `<volume>`.
+pub mod storage;
 /// The strict cursor that turns anything unread into an error.
 pub mod strict;
 /// Scaled integers and memory units.
@@ -130,6 +132,10 @@ impl DomainXmlCodec for LibvirtXml {
     }
 
     fn network_codec(&self) -> Option<std::sync::Arc<dyn virt_core::network::NetworkXmlCodec>> {
+        Some(std::sync::Arc::new(LibvirtXml))
+    }
+
+    fn storage_codec(&self) -> Option<std::sync::Arc<dyn virt_core::storage::StorageXmlCodec>> {
         Some(std::sync::Arc::new(LibvirtXml))
     }
 }

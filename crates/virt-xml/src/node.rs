@@ -17,7 +17,7 @@ use crate::XmlError;
 pub const TEST_NS: &str = "http://libvirt.org/schemas/domain/test/1.0";
 
 /// Top-level objects of a node file that are read and skipped.
-const SKIPPED: &[&str] = &["network", "pool", "interface", "device"];
+const SKIPPED: &[&str] = &["network", "interface", "device"];
 
 /// Parses a `<node>` document.
 pub fn parse(xml: &str) -> Result<NodeDef, XmlError> {
@@ -34,6 +34,7 @@ pub fn parse(xml: &str) -> Result<NodeDef, XmlError> {
         m.finish()?;
     }
     let mut domains = 0;
+    let mut pools = 0;
     for (name, e) in c.all_children() {
         let el = e.element();
         if el.prefix.is_some() {
@@ -51,6 +52,13 @@ pub fn parse(xml: &str) -> Result<NodeDef, XmlError> {
             "network" => {
                 node.networks.push(crate::network::parse_element(el)?);
                 node.skipped_objects.push(name);
+            }
+            "pool" => {
+                pools += 1;
+                node.pools.push(crate::storage::parse_pool_at(
+                    el,
+                    &format!("/node/pool[{pools}]"),
+                )?);
             }
             n if SKIPPED.contains(&n) => node.skipped_objects.push(name),
             _ => {
@@ -180,7 +188,7 @@ mod tests {
         );
         assert_eq!(
             node.skipped_objects,
-            ["network", "pool", "device", "device", "device", "device"]
+            ["network", "device", "device", "device", "device"]
         );
         assert_eq!(LibvirtXml.format_domain(&d.def, LIVE), TEST_DOMAIN);
     }

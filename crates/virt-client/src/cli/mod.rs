@@ -44,6 +44,11 @@ pub mod net_list;
 pub mod net_port;
 pub mod nodeinfo;
 pub mod output;
+pub mod pool_define;
+pub mod pool_ids;
+pub mod pool_info;
+pub mod pool_list;
+pub mod pool_ops;
 pub mod qemu_agent_command;
 pub mod reboot;
 pub mod report;
@@ -55,12 +60,19 @@ pub mod setvcpus;
 pub mod shutdown;
 pub mod size;
 pub mod start;
+pub mod storage;
 pub mod suspend;
 pub mod table;
 pub mod undefine;
 pub mod uri;
 pub mod validate;
 pub mod version;
+pub mod vol_create;
+pub mod vol_ids;
+pub mod vol_info;
+pub mod vol_list;
+pub mod vol_ops;
+pub mod vol_stream;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -206,6 +218,71 @@ pub enum Command {
     NetPortDelete(net_port::PortArgs),
     /// Network events.
     NetEvent(net_event::Args),
+    // Storage pools and volumes (virsh-pool.c, virsh-volume.c).
+    /// List pools.
+    PoolList(pool_list::Args),
+    /// Storage pool information.
+    PoolInfo(pool_info::Args),
+    /// Pool information in XML.
+    PoolDumpxml(pool_ids::DumpArgs),
+    /// Convert a pool name to pool UUID.
+    PoolUuid(pool_ids::IdArgs),
+    /// Convert a pool UUID to pool name.
+    PoolName(pool_ids::IdArgs),
+    /// Define an inactive persistent storage pool from an XML file.
+    PoolDefine(pool_define::FileArgs),
+    /// Define a pool from a set of args.
+    PoolDefineAs(pool_define::AsArgs),
+    /// Create a pool from an XML file.
+    PoolCreate(pool_define::FileArgs),
+    /// Create a pool from a set of args.
+    PoolCreateAs(pool_define::AsArgs),
+    /// Build a pool.
+    PoolBuild(pool_ops::BuildArgs),
+    /// Start a (previously defined) inactive pool.
+    PoolStart(pool_ops::StartArgs),
+    /// Refresh a pool.
+    PoolRefresh(pool_ops::Args),
+    /// Destroy (stop) a pool.
+    PoolDestroy(pool_ops::Args),
+    /// Delete a pool.
+    PoolDelete(pool_ops::Args),
+    /// Undefine an inactive pool.
+    PoolUndefine(pool_ops::Args),
+    /// Autostart a pool.
+    PoolAutostart(pool_ops::AutostartArgs),
+    /// List vols.
+    VolList(vol_list::Args),
+    /// Storage vol information.
+    VolInfo(vol_info::Args),
+    /// Vol information in XML.
+    VolDumpxml(vol_ids::Args),
+    /// Create a vol from an XML file.
+    VolCreate(vol_create::CreateArgs),
+    /// Create a volume from a set of args.
+    VolCreateAs(vol_create::CreateAsArgs),
+    /// Create a vol, using another volume as input.
+    VolCreateFrom(vol_create::CreateFromArgs),
+    /// Clone a volume.
+    VolClone(vol_create::CloneArgs),
+    /// Delete a vol.
+    VolDelete(vol_ops::DeleteArgs),
+    /// Resize a vol.
+    VolResize(vol_ops::ResizeArgs),
+    /// Wipe a vol.
+    VolWipe(vol_ops::WipeArgs),
+    /// Upload file contents to a volume.
+    VolUpload(vol_stream::Args),
+    /// Download volume contents to a file.
+    VolDownload(vol_stream::Args),
+    /// Returns the volume path for a given volume name or key.
+    VolPath(vol_ids::Args),
+    /// Returns the volume key for a given volume name or path.
+    VolKey(vol_ids::Args),
+    /// Returns the volume name for a given volume key or path.
+    VolName(vol_ids::KeyArgs),
+    /// Returns the storage pool for a given volume key or path.
+    VolPool(vol_ids::PoolArgs),
 }
 
 /// Runs one command on an open connection.
@@ -269,6 +346,38 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::NetPortDumpxml(a) => net_port::dumpxml(conn, a, out).await,
         Command::NetPortDelete(a) => net_port::delete(conn, a, out).await,
         Command::NetEvent(a) => net_event::run(conn, a, out).await,
+        Command::PoolList(a) => pool_list::run(conn, a, out).await,
+        Command::PoolInfo(a) => pool_info::run(conn, a, out).await,
+        Command::PoolDumpxml(a) => pool_ids::dumpxml(conn, a, out).await,
+        Command::PoolUuid(a) => pool_ids::uuid(conn, a, out).await,
+        Command::PoolName(a) => pool_ids::name(conn, a, out).await,
+        Command::PoolDefine(a) => pool_define::define(conn, a, out).await,
+        Command::PoolDefineAs(a) => pool_define::define_as(conn, a, out).await,
+        Command::PoolCreate(a) => pool_define::create(conn, a, out).await,
+        Command::PoolCreateAs(a) => pool_define::create_as(conn, a, out).await,
+        Command::PoolBuild(a) => pool_ops::build(conn, a, out).await,
+        Command::PoolStart(a) => pool_ops::start(conn, a, out).await,
+        Command::PoolRefresh(a) => pool_ops::refresh(conn, a, out).await,
+        Command::PoolDestroy(a) => pool_ops::destroy(conn, a, out).await,
+        Command::PoolDelete(a) => pool_ops::delete(conn, a, out).await,
+        Command::PoolUndefine(a) => pool_ops::undefine(conn, a, out).await,
+        Command::PoolAutostart(a) => pool_ops::autostart(conn, a, out).await,
+        Command::VolList(a) => vol_list::run(conn, a, out).await,
+        Command::VolInfo(a) => vol_info::run(conn, a, out).await,
+        Command::VolDumpxml(a) => vol_ids::dumpxml(conn, a, out).await,
+        Command::VolCreate(a) => vol_create::run_create(conn, a, out).await,
+        Command::VolCreateAs(a) => vol_create::run_create_as(conn, a, out).await,
+        Command::VolCreateFrom(a) => vol_create::run_create_from(conn, a, out).await,
+        Command::VolClone(a) => vol_create::run_clone(conn, a, out).await,
+        Command::VolDelete(a) => vol_ops::delete(conn, a, out).await,
+        Command::VolResize(a) => vol_ops::resize(conn, a, out).await,
+        Command::VolWipe(a) => vol_ops::wipe(conn, a, out).await,
+        Command::VolUpload(a) => vol_stream::upload(conn, a, out).await,
+        Command::VolDownload(a) => vol_stream::download(conn, a, out).await,
+        Command::VolPath(a) => vol_ids::path(conn, a, out).await,
+        Command::VolKey(a) => vol_ids::key(conn, a, out).await,
+        Command::VolName(a) => vol_ids::name(conn, a, out).await,
+        Command::VolPool(a) => vol_ids::pool(conn, a, out).await,
     }
 }
 

@@ -22,6 +22,8 @@ pub struct NodeDef {
     /// Inline `<network>` definitions, in file order (also named in `skipped_objects`: the
     /// domain side skips them; the test driver's network side serves them).
     pub networks: Vec<crate::network::NetworkDef>,
+    /// Inline `<pool>`s, in file order (the test driver starts them active).
+    pub pools: Vec<crate::storage::model::PoolDef>,
 }
 
 impl Default for NodeDef {
@@ -32,6 +34,7 @@ impl Default for NodeDef {
             domains: Vec::new(),
             skipped_objects: Vec::new(),
             networks: Vec::new(),
+            pools: Vec::new(),
         }
     }
 }

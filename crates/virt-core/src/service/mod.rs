@@ -15,6 +15,7 @@ mod guest;
 mod network;
 mod snapshot;
 mod stats;
+mod storage;
 #[cfg(test)]
 pub(crate) mod test_support;
 
@@ -100,4 +101,5 @@ pub fn routes(registry: Arc<dyn DriverRegistry>, daemon: &str) -> tonic::service
         .add_service(GuestServiceServer::new(ctx.clone()))
         .add_service(ConsoleServiceServer::new(ctx.clone()))
         .add_service(crate::proto::network_service_server::NetworkServiceServer::new(ctx.clone()))
+        .add_service(crate::proto::storage_service_server::StorageServiceServer::new(ctx))
 }

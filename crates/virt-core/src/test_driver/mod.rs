@@ -26,6 +26,7 @@ mod definitions;
 mod guest;
 mod lifecycle;
 pub mod networks;
+pub mod pools;
 mod resources;
 mod save;
 mod snapshots;
@@ -95,6 +96,8 @@ pub struct TestDriver {
     bus: EventBus,
     /// The connection's networks; `None` when the codec has no network side.
     networks: Option<Arc<networks::TestNetworks>>,
+    /// Pools and volumes (`pools.rs`), when the codec has a storage half.
+    storage: Option<Arc<pools::TestStorage>>,
 }
 
 impl TestDriver {
@@ -116,7 +119,12 @@ impl TestDriver {
             has_managed_save: false,
             snapshots: Vec::new(),
         });
-        Ok(TestDriver::from_node("test:///default".into(), codec, node))
+        let mut driver = TestDriver::from_node("test:///default".into(), codec.clone(), node);
+        driver.storage = match codec.storage_codec() {
+            Some(sc) => Some(Arc::new(pools::default_storage(sc)?)),
+            None => None,
+        };
+        Ok(driver)
     }
 
     /// `test:///PATH.xml`: the objects of a `<node>` file. A file that cannot be read or
@@ -140,6 +148,9 @@ impl TestDriver {
     }
 
     fn from_node(uri: String, codec: Arc<dyn DomainXmlCodec>, node: NodeDef) -> TestDriver {
+        let storage = codec
+            .storage_codec()
+            .map(|sc| Arc::new(pools::storage_for(sc, node.pools.clone())));
         let c = &node.cpu;
         let info = NodeInfo {
             model: c.model.clone(),
@@ -179,6 +190,7 @@ impl TestDriver {
             state: Mutex::new(st),
             bus: EventBus::default(),
             networks,
+            storage,
         }
     }
 
@@ -357,6 +369,20 @@ impl DriverRegistry for TestRegistry {
         match &d.networks {
             Some(n) => Ok(n.clone()),
             None => Err(VirtError::no_support(ErrorDomain::Network, "virNetwork")),
+        }
+    }
+
+    fn storage_driver_for(
+        &self,
+        uri: Option<&str>,
+    ) -> Result<Arc<dyn crate::storage::StorageDriver>, VirtError> {
+        let driver = self.open(uri.unwrap_or("test:///default"))?;
+        match &driver.storage {
+            Some(s) => Ok(s.clone()),
+            None => Err(VirtError::no_support(
+                ErrorDomain::Storage,
+                "virConnectListAllStoragePools",
+            )),
         }
     }
 

@@ -102,7 +102,9 @@ impl Console {
         }
     }
 
-    /// Types `line` into the guest's shell; the console offset before it.
+    /// Types `line` into the guest's shell; the console offset before it. The shell echoes
+    /// the line: markers a test waits for are typed split (`PI""NG-OK`) so that only the
+    /// command's output spells them whole.
     fn type_line(&mut self, line: &str) -> usize {
         while let Ok(s) = self.seen.try_recv() {
             self.text.push_str(&s);
@@ -222,7 +224,7 @@ fn a_guest_on_the_default_network_and_a_volume_gets_a_lease_and_its_disk() {
         "{ip} is not a guest address of {host_ip}'s network"
     );
     let at = con.type_line(&format!(
-        "ping -c 1 -W 5 {host_ip} >/dev/null && echo PING-OK; echo SIZE-$(cat /sys/block/vda/size)"
+        "ping -c 1 -W 5 {host_ip} >/dev/null && echo PI\"\"NG-OK; echo SI\"\"ZE-$(cat /sys/block/vda/size)"
     ));
     let sectors = con.until(at, Duration::from_secs(30), "the disk size", |t| {
         word_after(t, "SIZE-")
@@ -273,7 +275,7 @@ fn a_guest_on_the_default_network_and_a_volume_gets_a_lease_and_its_disk() {
     // virtnetworkd dies: the guest's network keeps working; its successor reattaches.
     net.kill9();
     let at = con.type_line(&format!(
-        "ping -c 1 -W 5 {host_ip} >/dev/null && echo AGAIN-OK || echo AGAIN-FAILED"
+        "ping -c 1 -W 5 {host_ip} >/dev/null && echo AG\"\"AIN-OK || echo AG\"\"AIN-FAILED"
     ));
     con.until(at, Duration::from_secs(30), "the second ping", |t| {
         (t.contains("AGAIN-OK") || t.contains("AGAIN-FAILED")).then_some(())

@@ -115,7 +115,10 @@ fn quiet(prog: &str, args: &[&str]) {
 
 /// Whether network device `name` exists.
 pub fn device_exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+    // Asked of the kernel (a socket ioctl in this process's network namespace), not of
+    // /sys/class/net, which shows the namespace of whoever mounted sysfs: a daemon started in
+    // a namespace of its own without a fresh /sys would see the host's devices there.
+    !name.is_empty() && nix::net::if_::if_nametoindex(name).is_ok()
 }
 
 /// Whether `pid` is a live (not zombie) process whose command is `comm`.

@@ -19,7 +19,7 @@ need=()
 # qemu-system-common ships and names in /usr/share/qemu/vhost-user).
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
-  e2fsprogs; do
+  e2fsprogs qemu-utils lvm2; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -62,6 +62,8 @@ export VIRT_TEST_PYTHON="$PYVENV/bin/python"
 export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
+# virtstoraged's real-part tests (loop devices, LVM, mount) need root.
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

@@ -813,3 +813,122 @@ async fn logical_pool_on_a_loop_device() {
     .await
     .expect("undefine");
 }
+
+/// libvirt's own storage driver, when a libvirtd answers on qemu:///system.
+fn libvirtd_up() -> bool {
+    let up = Command::new("virsh")
+        .args(["-c", "qemu:///system", "-q", "pool-list"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !up {
+        assert!(
+            std::env::var_os("VIRT_REQUIRE_LIBVIRT").is_none(),
+            "VIRT_REQUIRE_LIBVIRT is set but libvirtd does not answer on qemu:///system"
+        );
+        eprintln!("notice: no libvirtd on qemu:///system; skipping the comparison");
+    }
+    up
+}
+
+/// Destroys libvirt's transient pool on drop.
+struct LibvirtPool(&'static str);
+
+impl Drop for LibvirtPool {
+    fn drop(&mut self) {
+        let _ = Command::new("virsh")
+            .args(["-c", "qemu:///system", "pool-destroy", self.0])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volume_output_matches_libvirts_storage_driver_on_the_same_directory() {
+    if !ready(&["qemu-img", "virsh"]) || !libvirtd_up() {
+        return;
+    }
+    let root = tempfile::tempdir().expect("root");
+    let data = tempfile::tempdir().expect("data");
+    let dir = data.path().display().to_string();
+    let daemon = ProcessDaemon::start("virtstoraged", root.path());
+    let ours = |args: &[&str]| {
+        let uri = format!("qemu+unix:///system?socket={}", daemon.socket.display());
+        let out = Command::new(virt_tests::workspace_bin("virt"))
+            .args(["-c", &uri])
+            .args(args)
+            .output()
+            .expect("virt");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    let theirs = |args: &[&str]| {
+        let out = Command::new("virsh")
+            .args(["-c", "qemu:///system"])
+            .args(args)
+            .output()
+            .expect("virsh");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    let _guard = LibvirtPool("virtcmp");
+    assert_eq!(
+        theirs(&["pool-create-as", "virtcmp", "dir", "--target", &dir]).1,
+        Some(0)
+    );
+    for args in [
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "a.qcow2",
+            "1G",
+            "--format",
+            "qcow2",
+        ][..],
+        &["vol-create-as", "virtcmp", "b.img", "10M"],
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "c.img",
+            "10M",
+            "--allocation",
+            "0",
+        ],
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "d.qcow2",
+            "1G",
+            "--format",
+            "qcow2",
+            "--backing-vol",
+            "b.img",
+            "--backing-vol-format",
+            "raw",
+        ],
+    ] {
+        assert_eq!(theirs(args).1, Some(0), "{args:?}");
+    }
+    assert_eq!(
+        ours(&["pool-create-as", "virtcmp", "dir", "--target", &dir]).1,
+        Some(0)
+    );
+    // Both drivers read each file once so access times settle, then both rescan.
+    theirs(&["pool-refresh", "virtcmp"]);
+    ours(&["pool-refresh", "virtcmp"]);
+    for args in [
+        &["vol-list", "--details", "virtcmp"][..],
+        &["vol-info", "--pool", "virtcmp", "a.qcow2"],
+        &["vol-info", "--bytes", "--pool", "virtcmp", "c.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "a.qcow2"],
+        &["vol-dumpxml", "--pool", "virtcmp", "b.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "c.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "d.qcow2"],
+        &["vol-path", "--pool", "virtcmp", "d.qcow2"],
+    ] {
+        assert_eq!(ours(args), theirs(args), "{args:?}");
+    }
+}

@@ -107,4 +107,9 @@ fn volume_errors_match_virsh() {
     assert_same("vol-create-as default-pool v1 1M; vol-resize --pool default-pool v1 2M; vol-wipe --pool default-pool v1");
     assert_same("vol-create-as default-pool v1 1M; vol-info v1 --pool nope");
     assert_same("vol-create-as nope v1 1M");
+    assert_same(
+        "vol-create-as default-pool v1 1M; vol-upload --pool default-pool v1 /etc/hostname",
+    );
+    assert_same("vol-create-as default-pool v1 1M; vol-download --pool default-pool v1 /tmp/virt-storage-cli-download");
+    assert_same("vol-create-as default-pool v1 1M; vol-resize --pool default-pool v1 -1M; vol-resize --pool default-pool v1 1x");
 }

@@ -68,6 +68,7 @@ fn pool_lifecycle_matches_virsh() {
     assert_same("pool-define-as p1 dir --target /tmp/virt-storage-cli-p1 --print-xml; pool-create-as p2 dir --target /x --print-xml");
     assert_same("pool-define-as p1 logical --source-dev /dev/loop9 --source-name vg9 --target /dev/vg9 --print-xml");
     assert_same("pool-define-as p1 fs --source-dev /dev/loop9 --source-format ext4 --target /mnt/x --print-xml");
+    assert_same("pool-define-as g dir - - - - /guest --print-xml; pool-define-as g fs host /p /dev/x --print-xml");
     assert_same("pool-define-as p1 dir --target /tmp/virt-storage-cli-p1; pool-list --all; pool-build p1; pool-start p1; pool-list --all; pool-destroy p1; pool-delete p1; pool-undefine p1; pool-list --all");
     assert_same("pool-create-as p2 dir --target /tmp/virt-storage-cli-p2; pool-list --all --details; pool-autostart p2; pool-destroy p2; pool-list --all");
 }

@@ -66,6 +66,8 @@ export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
 export VIRT_REQUIRE_NETWORK=1
+# virtstoraged's real-part tests (loop devices, LVM, mount) need root.
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

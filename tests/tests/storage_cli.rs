@@ -68,6 +68,7 @@ fn pool_lifecycle_matches_virsh() {
     assert_same("pool-define-as p1 dir --target /tmp/virt-storage-cli-p1 --print-xml; pool-create-as p2 dir --target /x --print-xml");
     assert_same("pool-define-as p1 logical --source-dev /dev/loop9 --source-name vg9 --target /dev/vg9 --print-xml");
     assert_same("pool-define-as p1 fs --source-dev /dev/loop9 --source-format ext4 --target /mnt/x --print-xml");
+    assert_same("pool-define-as g dir - - - - /guest --print-xml; pool-define-as g fs host /p /dev/x --print-xml");
     assert_same("pool-define-as p1 dir --target /tmp/virt-storage-cli-p1; pool-list --all; pool-build p1; pool-start p1; pool-list --all; pool-destroy p1; pool-delete p1; pool-undefine p1; pool-list --all");
     assert_same("pool-create-as p2 dir --target /tmp/virt-storage-cli-p2; pool-list --all --details; pool-autostart p2; pool-destroy p2; pool-list --all");
 }
@@ -107,4 +108,9 @@ fn volume_errors_match_virsh() {
     assert_same("vol-create-as default-pool v1 1M; vol-resize --pool default-pool v1 2M; vol-wipe --pool default-pool v1");
     assert_same("vol-create-as default-pool v1 1M; vol-info v1 --pool nope");
     assert_same("vol-create-as nope v1 1M");
+    assert_same(
+        "vol-create-as default-pool v1 1M; vol-upload --pool default-pool v1 /etc/hostname",
+    );
+    assert_same("vol-create-as default-pool v1 1M; vol-download --pool default-pool v1 /tmp/virt-storage-cli-download");
+    assert_same("vol-create-as default-pool v1 1M; vol-resize --pool default-pool v1 -1M; vol-resize --pool default-pool v1 1x");
 }

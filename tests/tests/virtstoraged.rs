@@ -391,6 +391,103 @@ async fn dir_pool_volumes_streams_and_restart() {
         .pools;
     assert_eq!(pools.len(), 1, "nothing half-defined: {pools:?}");
 
+    // lifecycle events so far, numbered from 1
+    let mut ev = c
+        .stream_storage_pool_events(StreamStoragePoolEventsRequest {
+            from_sequence: Some(1),
+            pool: None,
+        })
+        .await
+        .expect("events")
+        .into_inner();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let e = ev.message().await.expect("event").expect("some");
+        seen.push((e.sequence, e.r#type));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (1, StoragePoolEventType::Defined as i32),
+            (2, StoragePoolEventType::Created as i32),
+            (3, StoragePoolEventType::Started as i32)
+        ]
+    );
+    drop(ev);
+
+    // read-only connections may look but not touch
+    let mut ro = StorageServiceClient::new(raw_channel(&daemon.socket_ro).await);
+    assert_eq!(vols(&mut ro, "p1").await.len(), 5);
+    let e = ro
+        .delete_storage_volume(DeleteStorageVolumeRequest {
+            volume: vol_ref("p1", "r.img"),
+            flags: 0,
+        })
+        .await
+        .expect_err("read-only");
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+    let e = ro
+        .download_storage_volume(DownloadStorageVolumeRequest {
+            volume: vol_ref("p1", "r.img"),
+            offset: 0,
+            length: 1,
+            flags: 0,
+        })
+        .await
+        .expect_err("download is denied read-only, as libvirt denies it");
+    assert_eq!(e.code(), tonic::Code::PermissionDenied);
+
+    // the CLI against the daemon: vol-upload / vol-download round trip of a file
+    let uri = format!("qemu+unix:///system?socket={}", daemon.socket.display());
+    let src = data.path().join("up.bin");
+    std::fs::write(&src, &bytes).expect("source file");
+    let virt = virt_tests::workspace_bin("virt");
+    let st = Command::new(&virt)
+        .args(["-c", &uri, "vol-upload", "--pool", "p1", "copy.img"])
+        .arg(&src)
+        .status()
+        .expect("virt vol-upload");
+    assert!(st.success());
+    let dst = data.path().join("down.bin");
+    let st = Command::new(&virt)
+        .args([
+            "-c",
+            &uri,
+            "vol-download",
+            "--pool",
+            "p1",
+            "copy.img",
+            "--length",
+            &bytes.len().to_string(),
+        ])
+        .arg(&dst)
+        .status()
+        .expect("virt vol-download");
+    assert!(st.success());
+    assert_eq!(std::fs::read(&dst).expect("downloaded"), bytes);
+    let out = Command::new(&virt)
+        .args(["-c", &uri, "vol-list", "p1"])
+        .output()
+        .expect("virt vol-list");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with(" Name         Path"), "{text}");
+    assert!(
+        text.contains(&format!(" q.qcow2      {}/q.qcow2\n", target.display())),
+        "{text}"
+    );
+
+    // autostart: marked in the config dir; the pool comes back after a restart
+    c.set_storage_pool_autostart(SetStoragePoolAutostartRequest {
+        pool: pool_ref("p1"),
+        autostart: true,
+    })
+    .await
+    .expect("autostart");
+    assert!(root
+        .path()
+        .join("etc/virt/storage/autostart/p1.xml")
+        .exists());
+
     // the pool survives kill -9 and a restart, volumes and all
     let before: Vec<String> = vols(&mut c, "p1")
         .await
@@ -408,6 +505,28 @@ async fn dir_pool_volumes_streams_and_restart() {
         .map(|v| v.path)
         .collect();
     assert_eq!(before, after);
+    assert!(info(&mut c, "p1").await.autostart);
+    // destroyed, then started again by autostart when the daemon restarts
+    c.destroy_storage_pool(DestroyStoragePoolRequest {
+        pool: pool_ref("p1"),
+    })
+    .await
+    .expect("destroy");
+    assert!(
+        !root.path().join("run/virt/storage/p1.xml").exists(),
+        "status gone"
+    );
+    drop(c);
+    daemon.kill9();
+    let daemon = ProcessDaemon::start("virtstoraged", root.path());
+    let mut c = client(&daemon).await;
+    assert_eq!(info(&mut c, "p1").await.state, 2, "autostarted");
+    c.set_storage_pool_autostart(SetStoragePoolAutostartRequest {
+        pool: pool_ref("p1"),
+        autostart: false,
+    })
+    .await
+    .expect("autostart off");
 
     // delete, destroy, delete pool, undefine
     for v in ["r.img", "full.img", "q.qcow2", "over.qcow2", "copy.img"] {
@@ -693,4 +812,123 @@ async fn logical_pool_on_a_loop_device() {
     })
     .await
     .expect("undefine");
+}
+
+/// libvirt's own storage driver, when a libvirtd answers on qemu:///system.
+fn libvirtd_up() -> bool {
+    let up = Command::new("virsh")
+        .args(["-c", "qemu:///system", "-q", "pool-list"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !up {
+        assert!(
+            std::env::var_os("VIRT_REQUIRE_LIBVIRT").is_none(),
+            "VIRT_REQUIRE_LIBVIRT is set but libvirtd does not answer on qemu:///system"
+        );
+        eprintln!("notice: no libvirtd on qemu:///system; skipping the comparison");
+    }
+    up
+}
+
+/// Destroys libvirt's transient pool on drop.
+struct LibvirtPool(&'static str);
+
+impl Drop for LibvirtPool {
+    fn drop(&mut self) {
+        let _ = Command::new("virsh")
+            .args(["-c", "qemu:///system", "pool-destroy", self.0])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volume_output_matches_libvirts_storage_driver_on_the_same_directory() {
+    if !ready(&["qemu-img", "virsh"]) || !libvirtd_up() {
+        return;
+    }
+    let root = tempfile::tempdir().expect("root");
+    let data = tempfile::tempdir().expect("data");
+    let dir = data.path().display().to_string();
+    let daemon = ProcessDaemon::start("virtstoraged", root.path());
+    let ours = |args: &[&str]| {
+        let uri = format!("qemu+unix:///system?socket={}", daemon.socket.display());
+        let out = Command::new(virt_tests::workspace_bin("virt"))
+            .args(["-c", &uri])
+            .args(args)
+            .output()
+            .expect("virt");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    let theirs = |args: &[&str]| {
+        let out = Command::new("virsh")
+            .args(["-c", "qemu:///system"])
+            .args(args)
+            .output()
+            .expect("virsh");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            out.status.code(),
+        )
+    };
+    let _guard = LibvirtPool("virtcmp");
+    assert_eq!(
+        theirs(&["pool-create-as", "virtcmp", "dir", "--target", &dir]).1,
+        Some(0)
+    );
+    for args in [
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "a.qcow2",
+            "1G",
+            "--format",
+            "qcow2",
+        ][..],
+        &["vol-create-as", "virtcmp", "b.img", "10M"],
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "c.img",
+            "10M",
+            "--allocation",
+            "0",
+        ],
+        &[
+            "vol-create-as",
+            "virtcmp",
+            "d.qcow2",
+            "1G",
+            "--format",
+            "qcow2",
+            "--backing-vol",
+            "b.img",
+            "--backing-vol-format",
+            "raw",
+        ],
+    ] {
+        assert_eq!(theirs(args).1, Some(0), "{args:?}");
+    }
+    assert_eq!(
+        ours(&["pool-create-as", "virtcmp", "dir", "--target", &dir]).1,
+        Some(0)
+    );
+    // Both drivers read each file once so access times settle, then both rescan.
+    theirs(&["pool-refresh", "virtcmp"]);
+    ours(&["pool-refresh", "virtcmp"]);
+    for args in [
+        &["vol-list", "--details", "virtcmp"][..],
+        &["vol-info", "--pool", "virtcmp", "a.qcow2"],
+        &["vol-info", "--bytes", "--pool", "virtcmp", "c.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "a.qcow2"],
+        &["vol-dumpxml", "--pool", "virtcmp", "b.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "c.img"],
+        &["vol-dumpxml", "--pool", "virtcmp", "d.qcow2"],
+        &["vol-path", "--pool", "virtcmp", "d.qcow2"],
+    ] {
+        assert_eq!(ours(args), theirs(args), "{args:?}");
+    }
 }

@@ -4,7 +4,7 @@
 
 use virt_core::error::{ErrorDomain, VirtError};
 use virt_core::storage::model::{
-    BackingStore, Permissions, PoolDef, PoolSource, VolDef, POOL_TYPES, POOL_TYPE_FLAGS,
+    BackingStore, Permissions, PoolDef, PoolSource, Timestamps, VolDef, POOL_TYPES, POOL_TYPE_FLAGS,
 };
 use virt_core::uuid::Uuid;
 
@@ -372,6 +372,8 @@ fn parse_volume_element(mut c: Cursor<'_>) -> Result<VolDef, XmlError> {
         }
         v.format = format_type(&mut t, VOL_FORMATS)?;
         v.target_perms = perms(&mut t)?;
+        skip_timestamps(&mut t)?;
+        v.cluster_size = scaled(&mut t, "clusterSize")?;
         t.finish()?;
     }
     if let Some(mut b) = c.child("backingStore")? {
@@ -383,11 +385,47 @@ fn parse_volume_element(mut c: Cursor<'_>) -> Result<VolDef, XmlError> {
             })?;
         let format = format_type(&mut b, VOL_FORMATS)?;
         let _ = perms(&mut b)?;
+        skip_timestamps(&mut b)?;
         b.finish()?;
-        v.backing = Some(BackingStore { path, format });
+        v.backing = Some(BackingStore {
+            path,
+            format,
+            ..BackingStore::default()
+        });
     }
     c.finish()?;
     Ok(v)
+}
+
+/// Reads past `<timestamps>`: output-only facts a client echoes back (virsh vol-clone sends
+/// the source's XML), never acted on.
+fn skip_timestamps(c: &mut Cursor<'_>) -> Result<(), XmlError> {
+    if let Some(mut t) = c.child("timestamps")? {
+        for n in ["atime", "mtime", "ctime", "btime"] {
+            let _ = t.child_text(n)?;
+        }
+        t.finish()?;
+    }
+    Ok(())
+}
+
+fn write_timestamps(w: &mut Writer, ts: &Option<Timestamps>) {
+    let Some(ts) = ts else {
+        return;
+    };
+    let fmt = |(s, ns): (i64, u32)| {
+        if ns == 0 {
+            s.to_string()
+        } else {
+            format!("{s}.{ns:09}")
+        }
+    };
+    w.tag("timestamps").open();
+    w.tag("atime").text(&fmt(ts.atime));
+    w.tag("mtime").text(&fmt(ts.mtime));
+    w.tag("ctime").text(&fmt(ts.ctime));
+    w.tag("btime").text("0");
+    w.close("timestamps");
 }
 
 /// Formats `<volume>` as libvirt 9.0's virStorageVolDefFormat.
@@ -411,6 +449,10 @@ pub fn format_volume(def: &VolDef) -> String {
         w.tag("format").attr("type", f).empty();
     }
     write_perms(&mut w, &def.target_perms);
+    write_timestamps(&mut w, &def.timestamps);
+    if let Some(cs) = def.cluster_size {
+        w.tag("clusterSize").attr("unit", "B").text(&cs.to_string());
+    }
     w.close("target");
     if let Some(b) = &def.backing {
         w.tag("backingStore").open();
@@ -418,6 +460,8 @@ pub fn format_volume(def: &VolDef) -> String {
         if let Some(f) = &b.format {
             w.tag("format").attr("type", f).empty();
         }
+        write_perms(&mut w, &b.perms);
+        write_timestamps(&mut w, &b.timestamps);
         w.close("backingStore");
     }
     w.close("volume");

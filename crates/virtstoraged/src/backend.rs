@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use virt_core::storage::flags::{build as bflags, resize as rflags, vol_create as vflags};
 use virt_core::storage::manager::{PoolBackend, PoolScan, Wording};
-use virt_core::storage::model::{BackingStore, Permissions, PoolDef, StorageXmlCodec, VolDef};
+use virt_core::storage::model::{
+    BackingStore, Permissions, PoolDef, StorageXmlCodec, Timestamps, VolDef,
+};
 use virt_core::storage::ByteStream;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
@@ -128,9 +130,25 @@ fn file_volume(name: &str, path: &Path, md: &fs::Metadata, head: &[u8]) -> VolDe
         target_path: path.display().to_string(),
         format: Some(probe.format.into()),
         target_perms: perms_of(md),
-        backing: probe
-            .backing
-            .map(|(path, format)| BackingStore { path, format }),
+        backing: probe.backing.map(|(path, format)| {
+            let md = fs::metadata(&path).ok();
+            BackingStore {
+                perms: md.as_ref().map(perms_of).unwrap_or_default(),
+                timestamps: md.as_ref().map(timestamps_of),
+                path,
+                format,
+            }
+        }),
+        timestamps: Some(timestamps_of(md)),
+        cluster_size: probe.cluster_size,
+    }
+}
+
+fn timestamps_of(md: &fs::Metadata) -> Timestamps {
+    Timestamps {
+        atime: (md.atime(), md.atime_nsec() as u32),
+        mtime: (md.mtime(), md.mtime_nsec() as u32),
+        ctime: (md.ctime(), md.ctime_nsec() as u32),
     }
 }
 
@@ -182,10 +200,10 @@ fn statvfs_sizes(dir: &Path) -> Result<(u64, u64, u64), VirtError> {
     let s = nix::sys::statvfs::statvfs(dir)
         .map_err(|e| sys(format!("cannot statvfs path '{}'", dir.display()), e.into()))?;
     let frsize = s.fragment_size() as u64;
+    // libvirt's sizes: free blocks (reserved ones included) are available.
     let cap = s.blocks() as u64 * frsize;
     let free = s.blocks_free() as u64 * frsize;
-    let avail = s.blocks_available() as u64 * frsize;
-    Ok((cap, cap - free, avail))
+    Ok((cap, cap - free, free))
 }
 
 fn mounted_on(target: &str) -> Option<String> {
@@ -240,6 +258,8 @@ fn lvs(vg_name: &str) -> Result<Vec<VolDef>, VirtError> {
             format: None,
             target_perms: Permissions::default(),
             backing: None,
+            timestamps: None,
+            cluster_size: None,
         });
     }
     vols.sort_by(|x, y| x.name.cmp(&y.name));
@@ -551,6 +571,12 @@ impl PoolBackend for HostPools {
             let path = PathBuf::from(format!("{}/{}", pool.target_path, v.name));
             let mode = v.target_perms.mode.unwrap_or(0o600);
             let format = v.format.clone().unwrap_or_else(|| "raw".into());
+            if v.cluster_size.is_some_and(|c| c != 65536 || format != "qcow2") {
+                return Err(err(
+                    ErrorCode::ConfigUnsupported,
+                    "unsupported element /volume/target/clusterSize: only 65536 for qcow2",
+                ));
+            }
             let mut guard = Unlink(None);
             match format.as_str() {
                 "raw" => {

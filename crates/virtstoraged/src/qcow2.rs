@@ -26,6 +26,8 @@ pub struct Probe {
     pub virtual_size: Option<u64>,
     /// Backing file name and format, for qcow2.
     pub backing: Option<(String, Option<String>)>,
+    /// Cluster size in bytes, for qcow2.
+    pub cluster_size: Option<u64>,
 }
 
 fn be32(b: &[u8], at: usize) -> Option<u32> {
@@ -43,6 +45,7 @@ pub fn probe(head: &[u8]) -> Probe {
         format: "raw",
         virtual_size: None,
         backing: None,
+        cluster_size: None,
     };
     if be32(head, 0) != Some(MAGIC) {
         return raw;
@@ -80,6 +83,9 @@ pub fn probe(head: &[u8]) -> Probe {
         format: "qcow2",
         virtual_size: size,
         backing,
+        cluster_size: be32(head, 20)
+            .filter(|b| (9..=21).contains(b))
+            .map(|b| 1u64 << b),
     }
 }
 

@@ -86,10 +86,39 @@ pub struct AsArgs {
     pub print_xml: bool,
     #[command(flatten)]
     pub build: BuildOpts,
+    /// SOURCE-HOST SOURCE-PATH SOURCE-DEV SOURCE-NAME TARGET given in order without their
+    /// option names, as virsh accepts them.
+    #[arg(value_name = "ARGS", num_args = 0..=5)]
+    pub positional: Vec<String>,
+}
+
+impl AsArgs {
+    /// The options with the positional values filled in.
+    fn resolved(&self) -> AsArgs {
+        let pos = |i: usize| self.positional.get(i).cloned();
+        AsArgs {
+            name: self.name.clone(),
+            pool_type: self.pool_type.clone(),
+            source_host: self.source_host.clone().or_else(|| pos(0)),
+            source_path: self.source_path.clone().or_else(|| pos(1)),
+            source_dev: self.source_dev.clone().or_else(|| pos(2)),
+            source_name: self.source_name.clone().or_else(|| pos(3)),
+            target: self.target.clone().or_else(|| pos(4)),
+            source_format: self.source_format.clone(),
+            print_xml: self.print_xml,
+            build: BuildOpts {
+                build: self.build.build,
+                no_overwrite: self.build.no_overwrite,
+                overwrite: self.build.overwrite,
+            },
+            positional: Vec::new(),
+        }
+    }
 }
 
 /// The `<pool>` document virsh builds from the options.
 pub fn build_xml(a: &AsArgs) -> String {
+    let a = &a.resolved();
     let mut x = format!(
         "<pool type='{}'>\n  <name>{}</name>\n",
         esc(&a.pool_type),

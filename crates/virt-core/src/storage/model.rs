@@ -82,6 +82,17 @@ pub struct PoolDef {
     pub target_perms: Permissions,
 }
 
+/// `<timestamps>` of a volume or backing file: (seconds, nanoseconds) since the epoch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timestamps {
+    /// Last access.
+    pub atime: (i64, u32),
+    /// Last modification.
+    pub mtime: (i64, u32),
+    /// Last status change.
+    pub ctime: (i64, u32),
+}
+
 /// `<backingStore>` of a volume.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackingStore {
@@ -89,6 +100,10 @@ pub struct BackingStore {
     pub path: String,
     /// `<format type=...>`.
     pub format: Option<String>,
+    /// `<permissions>` of the backing file, as probed.
+    pub perms: Permissions,
+    /// `<timestamps>` of the backing file, as probed.
+    pub timestamps: Option<Timestamps>,
 }
 
 /// A `<volume>` definition with its runtime facts.
@@ -114,6 +129,10 @@ pub struct VolDef {
     pub target_perms: Permissions,
     /// `<backingStore>`.
     pub backing: Option<BackingStore>,
+    /// `<target><timestamps>`, as probed (output only).
+    pub timestamps: Option<Timestamps>,
+    /// `<target><clusterSize>` in bytes (qcow2).
+    pub cluster_size: Option<u64>,
 }
 
 /// Parses and formats `<pool>` and `<volume>` documents (virt-xml implements it).

@@ -25,6 +25,9 @@ const LAYERS: &[(&str, u8)] = &[
     ("readonly", 0),
     ("state", 0),
     ("status", 0),
+    // Networks and storage: their models, codecs, traits and state machines build on the
+    // vocabulary only, so the domain model and codec can name them.
+    ("network", 0),
     ("storage", 0),
     ("tls", 0),
     ("types", 0),
@@ -34,8 +37,6 @@ const LAYERS: &[(&str, u8)] = &[
     ("driver", 1),
     ("events", 1),
     ("kit", 1),
-    ("network", 1),
-    ("storage", 1),
     ("registry", 1),
     ("test_driver", 1),
     ("service", 2),

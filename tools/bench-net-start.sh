@@ -68,7 +68,8 @@ ip netns exec "$NS_LV" unshare -m --propagation private bash -euc '
   done
   # No libvirt-qemu user here: the QEMU driver (loaded by libvirtd whether used or not) runs as root.
   printf "user = \"root\"\ngroup = \"root\"\n" > /etc/libvirt/qemu.conf
-  libvirtd >"$0/lv.log" 2>&1 &
+  # Its own pid file: a host libvirtd (from libvirt-anchor.sh) holds /run/libvirtd.pid.
+  libvirtd --pid-file /run/libvirt/bench-libvirtd.pid >"$0/lv.log" 2>&1 &
   for _ in $(seq 300); do [ -S /run/libvirt/libvirt-sock ] && break; sleep 0.05; done
   virsh -q -c qemu:///system net-define "$0/lv.xml" >/dev/null
   for _ in $(seq "$1"); do

@@ -522,7 +522,7 @@ mod tests {
         );
         assert_eq!(
             pick("network:///system", false, &net, Secondary::Storage),
-            Some(run.join("virtstoraged-sock"))
+            None
         );
         assert_eq!(
             pick("qemu:///session", false, &qemu, Secondary::Network),

@@ -257,12 +257,7 @@ mod tests {
             let resolved = r.resolve(Some(uri), false).expect("resolves");
             backend(Ok(r.for_method(resolved, path).target)).socket
         };
-        for uri in [
-            "qemu:///system",
-            "lxc:///system",
-            "xen:///system",
-            "network:///system",
-        ] {
+        for uri in ["qemu:///system", "lxc:///system", "xen:///system"] {
             assert_eq!(
                 at(uri, "/virt.v1.NetworkService/StartNetwork"),
                 run.join("virtnetworkd-sock"),
@@ -277,6 +272,18 @@ mod tests {
         assert_eq!(
             at("qemu:///system", "/virt.v1.DomainService/LookupDomain"),
             run.join("virtqemud-sock")
+        );
+        // network:/// and storage:/// go to their own daemon, for every call.
+        assert_eq!(
+            at("network:///system", "/virt.v1.NetworkService/StartNetwork"),
+            run.join("virtnetworkd-sock")
+        );
+        assert_eq!(
+            at(
+                "network:///system",
+                "/virt.v1.StorageService/ListStorageVolumes"
+            ),
+            run.join("virtnetworkd-sock")
         );
         // A session has no network daemon: virtqemud answers NO_SUPPORT itself.
         assert_eq!(

@@ -18,7 +18,6 @@ use virt_core::network::model::subnets_overlap;
 use virt_core::network::{NetworkDriver, NetworkXmlCodec};
 use virt_core::paths::Paths;
 use virt_core::registry::{DaemonInfo, DriverRegistry};
-use virt_core::uri::ConnectUri;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 pub use host::{HostBackend, NetPaths};
@@ -107,17 +106,7 @@ impl NetworkRegistry {
 
 /// Whether virtnetworkd serves network calls for `uri`: a local hypervisor or network URI.
 pub fn serves(uri: &str) -> bool {
-    let Ok(u) = ConnectUri::parse(uri) else {
-        return false;
-    };
-    u.host.is_none()
-        && matches!(
-            (u.driver.as_str(), u.path.as_str()),
-            ("qemu", "/system" | "/session")
-                | ("lxc", "/system" | "/" | "")
-                | ("xen", "/system" | "/" | "")
-                | ("network", "/system")
-        )
+    virt_core::uri::probe::serves_secondary(virt_core::uri::probe::Secondary::Network, uri)
 }
 
 impl DriverRegistry for NetworkRegistry {
@@ -159,14 +148,19 @@ mod tests {
     fn local_hypervisor_uris_are_served() {
         for u in [
             "qemu:///system",
-            "qemu:///session",
             "lxc:///system",
             "xen:///system",
             "network:///system",
         ] {
             assert!(serves(u), "{u}");
         }
-        for u in ["test:///default", "qemu://host/system", "storage:///system"] {
+        // A session's networks are not this system daemon's (libvirt has no session one).
+        for u in [
+            "test:///default",
+            "qemu://host/system",
+            "storage:///system",
+            "qemu:///session",
+        ] {
             assert!(!serves(u), "{u}");
         }
     }

@@ -21,7 +21,6 @@ use virt_core::registry::{DaemonInfo, DriverRegistry};
 use virt_core::storage::manager::{Pool, PoolBackend, PoolManager};
 use virt_core::storage::model::StorageXmlCodec;
 use virt_core::storage::StorageDriver;
-use virt_core::uri::ConnectUri;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use backend::{HostPools, Store};
@@ -148,17 +147,7 @@ impl StorageRegistry {
 
 /// Whether `uri` is a local hypervisor or storage URI.
 fn local(uri: &str) -> bool {
-    let Ok(u) = ConnectUri::parse(uri) else {
-        return false;
-    };
-    u.host.is_none()
-        && matches!(
-            (u.driver.as_str(), u.path.as_str()),
-            ("qemu", "/system" | "/session")
-                | ("lxc", "/system" | "/" | "")
-                | ("xen", "/system" | "/" | "")
-                | ("storage", "/system" | "/session")
-        )
+    virt_core::uri::probe::serves_secondary(virt_core::uri::probe::Secondary::Storage, uri)
 }
 
 impl DriverRegistry for StorageRegistry {

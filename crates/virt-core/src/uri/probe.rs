@@ -93,21 +93,35 @@ impl Secondary {
     }
 }
 
+/// Whether a `service` daemon serves connection URI `uri`: a local URI (no host) that
+/// [`secondary_daemon`] sends to it, in either instance (each daemon instance gets only its
+/// own mode's calls). virtnetworkd and virtstoraged check the `virt-uri` of a call with it.
+pub fn serves_secondary(service: Secondary, uri: &str) -> bool {
+    let Ok(u) = crate::uri::ConnectUri::parse(uri) else {
+        return false;
+    };
+    u.host.is_none() && secondary_daemon(service, &u.driver, &u.path).is_some()
+}
+
 /// The daemon that serves `service` for a local URI of `driver` with `path`, and whether it is
 /// its session instance: every local hypervisor URI (and the service's own scheme) reaches the
-/// same network or storage daemon, as in libvirt. Networks have no session instance
+/// same network or storage daemon, as in libvirt; `network:///` and `storage:///` reach only
+/// their own. Networks have no session instance
 /// (`qemu:///session` gets `None`); storage has one.
 pub fn secondary_daemon(
     service: Secondary,
     driver: &str,
     path: &str,
 ) -> Option<(&'static str, bool)> {
+    // network:/// and storage:/// name one service each; the hypervisors' URIs reach both.
+    if matches!(driver, "network" | "storage") && driver != service.scheme() {
+        return None;
+    }
     let (_, session) = local_daemon(driver, path)?;
-    let own = local_daemon(
+    local_daemon(
         service.scheme(),
         if session { "/session" } else { "/system" },
-    )?;
-    Some(own)
+    )
 }
 
 /// The driver daemon that serves a local URI of `driver` with `path`, and whether it is the
@@ -165,13 +179,7 @@ mod tests {
     #[test]
     fn every_local_hypervisor_uri_reaches_the_same_network_and_storage_daemons() {
         use Secondary::*;
-        for (driver, path) in [
-            ("qemu", "/system"),
-            ("lxc", "/"),
-            ("xen", "/system"),
-            ("network", "/system"),
-            ("storage", "/system"),
-        ] {
+        for (driver, path) in [("qemu", "/system"), ("lxc", "/"), ("xen", "/system")] {
             assert_eq!(
                 secondary_daemon(Network, driver, path),
                 Some(("virtnetworkd", false)),
@@ -183,6 +191,15 @@ mod tests {
                 "{driver}:{path}"
             );
         }
+        assert_eq!(
+            secondary_daemon(Network, "network", "/system"),
+            Some(("virtnetworkd", false))
+        );
+        assert_eq!(secondary_daemon(Storage, "network", "/system"), None);
+        assert_eq!(secondary_daemon(Network, "storage", "/system"), None);
+        assert!(serves_secondary(Network, "lxc:///"));
+        assert!(!serves_secondary(Network, "qemu://host/system"));
+        assert!(serves_secondary(Storage, "storage:///session"));
         assert_eq!(secondary_daemon(Network, "qemu", "/session"), None);
         assert_eq!(
             secondary_daemon(Storage, "qemu", "/session"),

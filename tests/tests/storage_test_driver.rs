@@ -73,6 +73,6 @@ async fn lifecycle_errors_and_events_follow_libvirt() {
         .is_err());
     let a = events.next().await.expect("stopped");
     let b = events.next().await.expect("started");
-    assert_eq!((a.sequence, a.event), (1, PoolEventType::Stopped));
-    assert_eq!((b.sequence, b.event), (2, PoolEventType::Started));
+    assert_eq!((a.sequence, a.kind), (1, PoolEventType::Stopped));
+    assert_eq!((b.sequence, b.kind), (2, PoolEventType::Started));
 }

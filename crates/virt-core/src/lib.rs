@@ -49,6 +49,7 @@ pub mod jsontext;
 pub mod kit;
 pub mod model;
 pub mod network;
+pub mod numbered;
 pub mod paths;
 pub mod proto_conv;
 pub mod readonly;

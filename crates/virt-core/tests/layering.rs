@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     // Networks and storage: their models, codecs, traits and state machines build on the
     // vocabulary only, so the domain model and codec can name them.
     ("network", 0),
+    ("numbered", 0),
     ("storage", 0),
     ("tls", 0),
     ("types", 0),

@@ -244,15 +244,15 @@ impl NetworkService for Ctx {
             while let Some(e) = sub.next().await {
                 let wanted = match &filter {
                     None => true,
-                    Some(NetworkLookup::Name(n)) => e.network.name == *n,
-                    Some(NetworkLookup::Uuid(u)) => e.network.uuid == *u,
+                    Some(NetworkLookup::Name(n)) => e.subject.name == *n,
+                    Some(NetworkLookup::Uuid(u)) => e.subject.uuid == *u,
                 };
                 if !wanted {
                     continue;
                 }
                 let item = StreamNetworkEventsResponse {
                     sequence: e.sequence,
-                    network: Some(network(&e.network)),
+                    network: Some(network(&e.subject)),
                     r#type: e.kind as i32,
                 };
                 if tx.send(Ok(item)).await.is_err() {

@@ -531,16 +531,16 @@ impl StorageService for Ctx {
             while let Some(e) = sub.next().await {
                 let wanted = match &filter {
                     None => true,
-                    Some(PoolRef::Name(n)) => e.pool.name == *n,
-                    Some(PoolRef::Uuid(u)) => e.pool.uuid == *u,
+                    Some(PoolRef::Name(n)) => e.subject.name == *n,
+                    Some(PoolRef::Uuid(u)) => e.subject.uuid == *u,
                 };
                 if !wanted {
                     continue;
                 }
                 let msg = StreamStoragePoolEventsResponse {
                     sequence: e.sequence,
-                    pool: Some(pool(&e.pool)),
-                    r#type: event_type(e.event) as i32,
+                    pool: Some(pool(&e.subject)),
+                    r#type: event_type(e.kind) as i32,
                 };
                 if tx.send(Ok(msg)).await.is_err() {
                     break;

@@ -792,18 +792,8 @@ mod tests {
     use super::*;
     use virt_core::error::ErrorCode;
 
-    const DEFAULT: &str = "<network>
-  <name>default</name>
-  <uuid>dd8fe884-6c02-601e-7551-cca97df1c5df</uuid>
-  <forward mode='nat'/>
-  <bridge name='virbr0' stp='on' delay='0'/>
-  <ip address='192.168.122.1' netmask='255.255.255.0'>
-    <dhcp>
-      <range start='192.168.122.2' end='192.168.122.254'/>
-    </dhcp>
-  </ip>
-</network>
-";
+    /// libvirt's own output, which the test driver serves too.
+    const DEFAULT: &str = virt_core::test_driver::networks::DEFAULT_NETWORK_XML;
 
     #[test]
     fn default_network_round_trips_byte_for_byte() {

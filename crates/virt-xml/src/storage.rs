@@ -499,19 +499,8 @@ impl virt_core::storage::StorageXmlCodec for crate::LibvirtXml {
 mod tests {
     use super::*;
 
-    const DEFAULT_POOL: &str = "<pool type='dir'>
-  <name>default-pool</name>
-  <uuid>dfe224cb-28fb-8dd0-c4b2-64eb3f0f4566</uuid>
-  <capacity unit='bytes'>107374182400</capacity>
-  <allocation unit='bytes'>0</allocation>
-  <available unit='bytes'>107374182400</available>
-  <source>
-  </source>
-  <target>
-    <path>/default-pool</path>
-  </target>
-</pool>
-";
+    /// libvirt's own output, which the test driver serves too.
+    const DEFAULT_POOL: &str = virt_core::test_driver::pools::DEFAULT_POOL_XML;
 
     #[test]
     fn default_pool_round_trips_byte_for_byte() {

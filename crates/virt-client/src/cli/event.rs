@@ -85,12 +85,6 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut count = 0u64;
     let end = loop {
-        let timer = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             item = stream.next() => match item? {
                 Some(EventItem::Event(ev)) => {
@@ -107,7 +101,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
                 Some(EventItem::Gap { .. }) => continue,
                 None => break End::Done,
             },
-            _ = timer => break End::TimedOut,
+            _ = until(deadline) => break End::TimedOut,
             _ = tokio::signal::ctrl_c() => break End::Interrupted,
         }
     };
@@ -122,6 +116,15 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         return Err(CliError::Silent);
     }
     Ok(())
+}
+
+/// Waits until `deadline` (`--timeout`), forever when there is none: the event loops'
+/// timer (`event`, `net-event`).
+pub(super) async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 #[cfg(test)]

@@ -75,12 +75,6 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
         .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut count = 0u64;
     let end = loop {
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             msg = stream.message() => match msg.map_err(ClientError::from)? {
                 Some(ev) => {
@@ -97,7 +91,7 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
                 }
                 None => break "",
             },
-            _ = sleep => break "event loop timed out",
+            _ = super::event::until(deadline) => break "event loop timed out",
             _ = tokio::signal::ctrl_c() => break "event loop interrupted",
         }
     };

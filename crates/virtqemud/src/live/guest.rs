@@ -58,27 +58,14 @@ impl QemuDriver {
         &self,
         lookup: &DomainLookup,
     ) -> Result<Vec<DomainInterface>, VirtError> {
-        let live = {
-            let st = self.lock();
-            let d = st.get(lookup)?;
-            d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
-        };
         let mut out = Vec::new();
-        for nic in &live.devices.interfaces {
-            let (InterfaceType::Network, Some(network), Some(mac)) = (
-                nic.interface_type,
-                nic.source_network.as_deref(),
-                nic.mac.as_deref(),
-            ) else {
-                continue;
-            };
-            let leases = self.siblings.leases(network, mac).await?;
+        for (nic, mac, leases) in self.nic_leases(lookup).await? {
             if leases.is_empty() {
                 continue;
             }
             out.push(DomainInterface {
                 name: nic.target_dev.clone().unwrap_or_default(),
-                hwaddr: Some(mac.to_string()),
+                hwaddr: Some(mac),
                 addrs: leases
                     .iter()
                     .map(|l| virt_core::guest::IpAddress {
@@ -92,6 +79,39 @@ impl QemuDriver {
                     })
                     .collect(),
             });
+        }
+        Ok(out)
+    }
+
+    /// Each network interface of the running domain with its MAC and its network's leases of
+    /// that MAC (virtnetworkd), in interface order.
+    async fn nic_leases(
+        &self,
+        lookup: &DomainLookup,
+    ) -> Result<
+        Vec<(
+            virt_core::model::devices::Interface,
+            String,
+            Vec<virt_core::proto::DhcpLease>,
+        )>,
+        VirtError,
+    > {
+        let live = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
+        };
+        let mut out = Vec::new();
+        for nic in live.devices.interfaces {
+            let (InterfaceType::Network, Some(network), Some(mac)) = (
+                nic.interface_type,
+                nic.source_network.clone(),
+                nic.mac.clone(),
+            ) else {
+                continue;
+            };
+            let leases = self.siblings.leases(&network, &mac).await?;
+            out.push((nic, mac, leases));
         }
         Ok(out)
     }
@@ -305,22 +325,13 @@ impl GuestAgent for QemuDriver {
         if flags & lease != 0 {
             // The first lease with a host name on one of the guest's networks.
             let name = self.lock().get(lookup)?.def.name.clone();
-            let live = {
-                let st = self.lock();
-                let d = st.get(lookup)?;
-                d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
-            };
-            for nic in &live.devices.interfaces {
-                if let (InterfaceType::Network, Some(network), Some(mac)) = (
-                    nic.interface_type,
-                    nic.source_network.as_deref(),
-                    nic.mac.as_deref(),
-                ) {
-                    let leases = self.siblings.leases(network, mac).await?;
-                    if let Some(l) = leases.iter().find(|l| !l.hostname.is_empty()) {
-                        return Ok(l.hostname.clone());
-                    }
-                }
+            let leases = self.nic_leases(lookup).await?;
+            if let Some(l) = leases
+                .iter()
+                .flat_map(|(_, _, l)| l)
+                .find(|l| !l.hostname.is_empty())
+            {
+                return Ok(l.hostname.clone());
             }
             return Err(VirtError::new(
                 ErrorCode::NoHostname,

@@ -123,26 +123,9 @@ impl QemuDriver {
 
     pub(super) async fn hotplug_disk(&self, a: &Active, d: &Disk) -> DriverResult<()> {
         // A volume disk resolves to its path, type and format through virtstoraged first.
-        let resolved;
-        let d = if d.disk_type == DiskType::Volume {
-            let mut one = virt_core::model::DomainDef {
-                name: String::new(),
-                ..Default::default()
-            };
-            one.devices.disks = vec![d.clone()];
-            self.attach_sibling_devices(
-                &mut one,
-                super::prepare::PrepareFor::Start {
-                    id: 0,
-                    reset_nvram: false,
-                },
-            )
-            .await?;
-            resolved = one.devices.disks.remove(0);
-            &resolved
-        } else {
-            d
-        };
+        let mut resolved = d.clone();
+        self.resolve_volume(&mut resolved).await?;
+        let d = &resolved;
         let path = d
             .source
             .as_ref()

@@ -194,31 +194,38 @@ impl QemuDriver {
             }
         }
         for i in 0..def.devices.disks.len() {
-            let d = &def.devices.disks[i];
-            if d.disk_type != virt_core::model::enums::DiskType::Volume {
-                continue;
+            if let Err(e) = self.resolve_volume(&mut def.devices.disks[i]).await {
+                self.detach_sibling_devices(def).await;
+                return Err(e);
             }
-            let Some(src) = &d.source else { continue };
-            let (pool, volume) = (
-                src.pool.clone().unwrap_or_default(),
-                src.volume.clone().unwrap_or_default(),
-            );
-            let resolved = match self.siblings.volume(&pool, &volume).await {
-                Ok(r) => r,
-                Err(e) => {
-                    self.detach_sibling_devices(def).await;
-                    return Err(e);
-                }
-            };
-            let d = &mut def.devices.disks[i];
-            if let Some(src) = d.source.as_mut() {
-                src.path = Some(resolved.path);
-                src.resolved_type = Some(resolved.disk_type);
-            }
-            let driver = d.driver.get_or_insert_with(Default::default);
-            if driver.format.is_none() {
-                driver.format = Some(resolved.format);
-            }
+        }
+        Ok(())
+    }
+
+    /// A volume disk's path and file or block type from virtstoraged (and the volume's format
+    /// when the disk names none); other disks are left as they are.
+    pub(crate) async fn resolve_volume(
+        &self,
+        d: &mut virt_core::model::devices::Disk,
+    ) -> DriverResult<()> {
+        if d.disk_type != virt_core::model::enums::DiskType::Volume {
+            return Ok(());
+        }
+        let Some(src) = d.source.as_mut() else {
+            return Ok(());
+        };
+        let resolved = self
+            .siblings
+            .volume(
+                src.pool.as_deref().unwrap_or_default(),
+                src.volume.as_deref().unwrap_or_default(),
+            )
+            .await?;
+        src.path = Some(resolved.path);
+        src.resolved_type = Some(resolved.disk_type);
+        let driver = d.driver.get_or_insert_with(Default::default);
+        if driver.format.is_none() {
+            driver.format = Some(resolved.format);
         }
         Ok(())
     }

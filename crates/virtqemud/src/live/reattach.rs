@@ -64,35 +64,20 @@ impl QemuDriver {
         let Some(disks) = self.with_run(&uuid, gen, |r| r.live.devices.disks.clone()) else {
             return;
         };
-        for (i, d) in disks.iter().enumerate() {
-            let Some(src) = d
-                .source
-                .as_ref()
-                .filter(|_| d.disk_type == DiskType::Volume)
-            else {
+        for (i, mut d) in disks.into_iter().enumerate() {
+            if d.disk_type != DiskType::Volume {
                 continue;
-            };
-            let (pool, volume) = (
-                src.pool.clone().unwrap_or_default(),
-                src.volume.clone().unwrap_or_default(),
-            );
-            match self.siblings.volume(&pool, &volume).await {
-                Ok(v) => {
+            }
+            match self.resolve_volume(&mut d).await {
+                Ok(()) => {
                     self.with_run(&uuid, gen, |r| {
-                        if let Some(s) = r
-                            .live
-                            .devices
-                            .disks
-                            .get_mut(i)
-                            .and_then(|d| d.source.as_mut())
-                        {
-                            s.path = Some(v.path);
-                            s.resolved_type = Some(v.disk_type);
+                        if let Some(slot) = r.live.devices.disks.get_mut(i) {
+                            *slot = d;
                         }
                     });
                 }
                 Err(e) => {
-                    tracing::warn!(pool, volume, error = %e.message(), "cannot resolve a running guest's volume disk")
+                    tracing::warn!(disk = %d.target_dev, error = %e.message(), "cannot resolve a running guest's volume disk")
                 }
             }
         }

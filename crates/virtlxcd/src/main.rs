@@ -1,0 +1,6 @@
+//! The `virtlxcd` daemon (in progress).
+
+fn main() {
+    eprintln!("virtlxcd: not built yet");
+    std::process::exit(1);
+}

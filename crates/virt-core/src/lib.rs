@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | feature |
 //! |---|---|---|
-//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
+//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
 //! | 1. drivers | [`events`], [`driver`], [`registry`], [`kit`], [`test_driver`] | always |
 //! | 2. gRPC services | `service` (the adapters over `Driver`, `service::routes`, the in-process `service::embedded_channel`) | `embedded` |
 //! | 3. daemon runtime | `runtime` (listeners, socket activation, sd_notify, TLS server, health, reflection, idle exit, `Daemon`) | `server` |
@@ -38,6 +38,7 @@
 /// The libvirt API name each gRPC method follows.
 pub mod api_names;
 pub mod busy_poll;
+pub mod cgroup;
 pub mod driver;
 pub mod error;
 pub mod events;

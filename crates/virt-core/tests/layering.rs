@@ -15,6 +15,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("error", 0),
     ("features", 0),
     ("fsutil", 0),
+    ("cgroup", 0),
+    ("cgroup_tests", 0),
     ("guest", 0),
     ("honour", 0),
     ("jsontext", 0),

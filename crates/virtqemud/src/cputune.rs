@@ -188,13 +188,7 @@ pub(crate) fn apply_pins(def: &DomainDef, t: &Threads) -> Result<(), VirtError> 
 }
 
 /// The cgroup version of the CPU hierarchy a guest group lives in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Version {
-    /// cgroup v1: `cpu.shares`, `cpu.cfs_*`, `tasks`.
-    V1,
-    /// cgroup v2: `cpu.weight`, `cpu.max`, `cgroup.threads`.
-    V2,
-}
+pub(crate) use virt_core::cgroup::Version;
 
 fn write(path: PathBuf, value: &str) -> Result<(), VirtError> {
     std::fs::write(&path, value)
@@ -300,18 +294,6 @@ pub(crate) fn apply_cgroup(
         bandwidth(&g, v, tune.iothread_period, tune.iothread_quota)?;
     }
     Ok(())
-}
-
-/// Removes the thread groups under `group` (before the group itself goes).
-pub(crate) fn remove_thread_groups(group: &Path) {
-    let Ok(d) = std::fs::read_dir(group) else {
-        return;
-    };
-    for e in d.flatten() {
-        if e.path().is_dir() {
-            let _ = std::fs::remove_dir(e.path());
-        }
-    }
 }
 
 /// `query-iothreads` → (IOThread id, thread id) for `iothreadN` ids.

@@ -9,6 +9,7 @@ use virt_core::error::{ErrorCode, ErrorDomain, Violation};
 use virt_core::events::lifecycle as ev;
 use virt_core::honour::Honoured;
 use virt_core::kit;
+use virt_core::kit::table::Entry as _;
 use virt_core::model::DomainDef;
 use virt_core::state::StateReason;
 use virt_core::types::{DomainHandle, DomainInfo, DomainLookup, DomainSummary};

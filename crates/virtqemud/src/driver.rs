@@ -31,7 +31,7 @@ use crate::domains::{Dom, Domains};
 use crate::host;
 use crate::probe::ProbedEmulators;
 use crate::status_file::StatusDir;
-use crate::store::ConfigStore;
+use virt_core::kit::store::ConfigStore;
 
 /// How many recent events the bus keeps (and persists) for clients that resume.
 pub const EVENT_RING: usize = 1024;
@@ -101,7 +101,7 @@ impl QemuDriver {
             uri: uri.to_string(),
             codec,
             store,
-            state: Mutex::new(Domains::default()),
+            state: Mutex::new(Domains::new(ErrorDomain::Qemu)),
             bus,
             emulator_version: OnceLock::new(),
             me: me.clone(),
@@ -117,14 +117,14 @@ impl QemuDriver {
                 None => "qemu".to_string(),
                 Some(root) => format!(
                     "qemu-embed-{:08x}",
-                    crate::cgroup::fnv1a(root.as_os_str().as_encoded_bytes())
+                    virt_core::cgroup::fnv1a(root.as_os_str().as_encoded_bytes())
                 ),
             },
             versions: Mutex::new(Default::default()),
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
             probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
-            cgroup_prefix: crate::cgroup::machine_prefix(paths),
+            cgroup_prefix: virt_core::cgroup::machine_prefix(paths, "qemu"),
             siblings: crate::siblings::Siblings::new(
                 paths.socket("virtnetworkd"),
                 paths.socket("virtstoraged"),

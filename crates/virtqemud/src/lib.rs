@@ -23,8 +23,9 @@
 //! * [`firmware`], [`tpm`]: UEFI/BIOS chosen from QEMU's firmware descriptors with a variable
 //!   store per domain (`STATE/qemu/nvram`), and one swtpm per emulated TPM (state in
 //!   `STATE/swtpm/UUID`), both prepared before QEMU starts;
-//! * `cgroup` (private): the group under `<resource><partition>` (default `/machine`) each
-//!   guest's QEMU runs in, as libvirt names it without systemd;
+//! * `virt_core::cgroup` (shared with the LXC driver): the group under
+//!   `<resource><partition>` (default `/machine`) each guest's QEMU runs in, as libvirt
+//!   names it without systemd;
 //! * `memory`, `virtiofs`, `cputune` (private): guest RAM on the host (hugetlbfs, memory
 //!   backing files), one virtiofsd per virtiofs share (before QEMU, recorded in the status
 //!   file, stopped after it), and `<cputune>` pins and CPU controller files applied once
@@ -60,8 +61,6 @@ mod aliases;
 mod arp;
 /// The `Host` capability: versions, capabilities, domain capabilities, vCPU limits, preview.
 mod capabilities;
-/// The cgroup a guest's QEMU runs in (`<resource><partition>`).
-mod cgroup;
 pub mod command;
 /// The guest CPU's vendor against the host's, at start.
 mod cpu_vendor;
@@ -97,7 +96,7 @@ pub mod siblings;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
 pub mod status_file;
-pub mod store;
+
 pub mod tap;
 /// domxml-to-native: the command line a start would run, defining and starting nothing.
 pub mod to_native;

@@ -13,7 +13,10 @@
 //! - [`locate`]: the XPath an error without one is reported at;
 //! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way;
 //! - [`undefine`]: virDomainUndefineFlags' flag rules;
-//! - [`save`]: the state a save image restores to (SAVE_RUNNING / SAVE_PAUSED).
+//! - [`save`]: the state a save image restores to (SAVE_RUNNING / SAVE_PAUSED);
+//! - [`store`]: persistent definitions on disk (`CONFIG/DRIVER/NAME.xml`, autostart links);
+//! - [`table`]: the domains of a driver in memory, by UUID and name: lookups, the identity
+//!   rules of a define, the list.
 //!
 //! Each rule takes plain facts (is the domain active, persistent, ...), not a driver's own
 //! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
@@ -25,6 +28,8 @@ pub mod locate;
 pub mod modify;
 pub mod save;
 pub mod stats;
+pub mod store;
+pub mod table;
 pub mod undefine;
 
 /// What the shared rules need to know of one domain.

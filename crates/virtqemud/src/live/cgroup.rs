@@ -16,8 +16,8 @@ use virt_core::model::DomainDef;
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
-use crate::cgroup::{DomainCgroup, Hierarchies};
 use crate::QemuDriver;
+use virt_core::cgroup::{DomainCgroup, Hierarchies};
 
 /// How long the stop path waits for the kernel to let go of a dead QEMU's group.
 const REMOVE_TRIES: u32 = 40;
@@ -56,7 +56,8 @@ impl QemuDriver {
             };
         }
         let cg = DomainCgroup::new(prefix, id, &name, partition.as_deref());
-        cg.place(&h, pid).map_err(|e| e.to_virt())?;
+        cg.place(&h, pid)
+            .map_err(|e| e.to_virt(ErrorDomain::Qemu))?;
         tracing::debug!(domain = %name, group = %cg.relative().display(), "QEMU placed in its cgroup");
         self.update_run(uuid, gen, |r| {
             r.live.resource_partition = Some(cg.partition.clone());

@@ -6,6 +6,7 @@ use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::ErrorCode;
 use virt_core::events::lifecycle as ev;
+use virt_core::kit::table::Entry as _;
 use virt_core::model::enums::LifecycleAction;
 use virt_core::state::{reason, DomainState, StateReason};
 use virt_core::types::{DomainHandle, DomainLookup};

@@ -44,6 +44,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use virt_core::kit::table::Entry as _;
 
 use serde_json::Value;
 use tokio::sync::{oneshot, OwnedMutexGuard};

@@ -15,6 +15,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use virt_core::kit::table::Entry as _;
 
 use serde_json::Value;
 use virt_core::driver::prelude::Lifecycle;

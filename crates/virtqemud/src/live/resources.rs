@@ -3,6 +3,7 @@
 //! device attach / detach (the QMP work is in `hotplug.rs`).
 
 use std::time::Duration;
+use virt_core::kit::table::Entry as _;
 
 use serde_json::{json, Value};
 use virt_core::driver::prelude::*;

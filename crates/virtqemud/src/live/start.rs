@@ -20,6 +20,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
+use virt_core::kit::table::Entry as _;
 
 use serde_json::{json, Value};
 use virt_core::driver::DriverResult;

@@ -11,6 +11,7 @@ use virt_core::error::ErrorDomain;
 use virt_core::events::EventSubscription;
 use virt_core::kit;
 use virt_core::kit::flags::stats::{NOWAIT, STATE};
+use virt_core::kit::table::Entry as _;
 use virt_core::types::{DomainLookup, StatsRecord, TypedParam};
 
 use crate::domains::Dom;

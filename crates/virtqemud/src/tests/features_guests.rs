@@ -13,8 +13,8 @@ use virt_core::state::DomainState;
 use virt_core::ErrorCode;
 
 use super::guests::{name, open, pid_of, Guard};
-use crate::cgroup::{DomainCgroup, Hierarchies};
 use crate::QemuDriver;
+use virt_core::cgroup::{DomainCgroup, Hierarchies};
 
 const UUID: &str = "c7a5fdbd-cdaf-9455-926a-d65c16db1809";
 

@@ -33,7 +33,10 @@ impl Guard {
     pub(super) fn new(root: &Path) -> Guard {
         Guard {
             run: root.join("run/virt/qemu"),
-            cgroup_prefix: crate::cgroup::machine_prefix(&Paths::resolve(Some(root), Mode::System)),
+            cgroup_prefix: virt_core::cgroup::machine_prefix(
+                &Paths::resolve(Some(root), Mode::System),
+                "qemu",
+            ),
             pids: Default::default(),
         }
     }
@@ -67,7 +70,7 @@ impl Drop for Guard {
             }
         }
         if let Some(prefix) = &self.cgroup_prefix {
-            crate::cgroup::sweep(prefix);
+            virt_core::cgroup::sweep(prefix);
         }
     }
 }

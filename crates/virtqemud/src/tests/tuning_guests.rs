@@ -76,8 +76,10 @@ async fn cputune_pins_threads_writes_cgroup_files_and_reapplies_at_reattach() {
     assert_eq!(allowed(p.pid, iothread), last.to_string());
     // The CPU controller's files, where this host lets the guest have a group.
     let cg = d.cgroup_prefix.clone().map(|prefix| {
-        crate::cgroup::Hierarchies::detect()
-            .cpu_group(&crate::cgroup::DomainCgroup::new(&prefix, 1, "pin", None))
+        virt_core::cgroup::Hierarchies::detect()
+            .cpu_group(&virt_core::cgroup::DomainCgroup::new(
+                &prefix, 1, "pin", None,
+            ))
             .expect("cpu hierarchy")
             .0
     });

@@ -1,13 +1,14 @@
-//! The cgroup a guest's QEMU runs in: `<resource><partition>` (default `/machine`) on a host
-//! without systemd, placed as libvirt 9.0's QEMU driver places it.
+//! The cgroup a guest runs in (a QEMU process, a container's processes): `<resource><partition>`
+//! (default `/machine`) on a host without systemd, placed as libvirt 9.0's drivers place it.
+//! Every hypervisor daemon uses this one module; only the driver name differs.
 //!
 //! # Names
 //!
-//! The group is `PARTITION/MACHINE.libvirt-qemu` in every hierarchy, relative to the
+//! The group is `PARTITION/MACHINE.libvirt-DRIVER` in every hierarchy, relative to the
 //! hierarchy's root (as libvirt does without systemd; observed on this project's hosts as
-//! `/machine/qemu-37-demo.libvirt-qemu`):
+//! `/machine/qemu-37-demo.libvirt-qemu`; containers get `lxc-ID-NAME.libvirt-lxc`):
 //!
-//! * `MACHINE` is libvirt's machine name, `qemu-ID-NAME`: of the domain name only letters,
+//! * `MACHINE` is libvirt's machine name, `DRIVER-ID-NAME`: of the domain name only letters,
 //!   digits, `-` and `.` are kept, a `-` or `.` only after a kept character, the whole cut at
 //!   64 characters and without trailing `-` or `.`. A daemon with its own `--root` is
 //!   libvirt's embedded driver and writes `qemu-embed-HASH-ID-NAME` (HASH: 8 hex digits of a
@@ -39,11 +40,11 @@
 
 use std::path::{Path, PathBuf};
 
-use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::VirtError;
+use crate::error::{ErrorCode, ErrorDomain};
+use crate::VirtError;
 
 /// libvirt's default partition.
-pub(crate) const DEFAULT_PARTITION: &str = "/machine";
+pub const DEFAULT_PARTITION: &str = "/machine";
 
 /// The v1 controllers libvirt puts a guest under.
 const LIBVIRT_CONTROLLERS: &[&str] = &[
@@ -124,15 +125,24 @@ pub enum CgroupError {
 }
 
 impl CgroupError {
-    /// SYSTEM_ERROR with this message.
-    pub fn to_virt(&self) -> VirtError {
-        VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, self.to_string())
+    /// SYSTEM_ERROR with this message, reported from `domain`.
+    pub fn to_virt(&self, domain: ErrorDomain) -> VirtError {
+        VirtError::new(ErrorCode::SystemError, domain, self.to_string())
     }
+}
+
+/// The cgroup version of the hierarchy a group lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// cgroup v1: `cpu.shares`, `cpu.cfs_*`, `memory.limit_in_bytes`, `freezer.state`, `tasks`.
+    V1,
+    /// cgroup v2: `cpu.weight`, `cpu.max`, `memory.max`, `cgroup.freeze`, `cgroup.threads`.
+    V2,
 }
 
 /// The mounted cgroup hierarchies a guest can be placed in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Hierarchies {
+pub enum Hierarchies {
     /// v1: one directory per mount, with the controllers mounted there.
     V1(Vec<(PathBuf, Vec<String>)>),
     /// v2 only: the unified hierarchy's mount point.
@@ -143,7 +153,7 @@ pub(crate) enum Hierarchies {
 
 impl Hierarchies {
     /// The hierarchies of this process's mount namespace (`/proc/self/mountinfo`).
-    pub(crate) fn detect() -> Hierarchies {
+    pub fn detect() -> Hierarchies {
         std::fs::read_to_string("/proc/self/mountinfo")
             .map(|t| Hierarchies::from_mountinfo(&t))
             .unwrap_or(Hierarchies::None)
@@ -151,7 +161,7 @@ impl Hierarchies {
 
     /// The hierarchies `mountinfo` (the text of `/proc/PID/mountinfo`) describes: the v1
     /// mounts of libvirt's controllers, else a v2 mount.
-    pub(crate) fn from_mountinfo(mountinfo: &str) -> Hierarchies {
+    pub fn from_mountinfo(mountinfo: &str) -> Hierarchies {
         let mut v1: Vec<(PathBuf, Vec<String>)> = Vec::new();
         let mut v2 = None;
         for line in mountinfo.lines() {
@@ -201,23 +211,38 @@ impl Hierarchies {
     }
 
     /// The guest group `cg` in the hierarchy of the CPU controller, with its cgroup version.
-    pub(crate) fn cpu_group(
+    pub fn cpu_group(&self, cg: &DomainCgroup) -> Option<(PathBuf, Version)> {
+        self.controller_group(cg, "cpu")
+    }
+
+    /// The guest group `cg` in the hierarchy that has `controller` (v1: its own mount; v2: the
+    /// unified hierarchy), with its cgroup version; `None` when no hierarchy has it.
+    pub fn controller_group(
         &self,
         cg: &DomainCgroup,
-    ) -> Option<(PathBuf, crate::cputune::Version)> {
+        controller: &str,
+    ) -> Option<(PathBuf, Version)> {
         match self {
             Hierarchies::V1(list) => list
                 .iter()
-                .find(|(_, c)| c.iter().any(|c| c == "cpu"))
-                .map(|(m, _)| (m.join(cg.relative()), crate::cputune::Version::V1)),
-            Hierarchies::V2(m) => Some((m.join(cg.relative()), crate::cputune::Version::V2)),
+                .find(|(_, c)| c.iter().any(|c| c == controller))
+                .map(|(m, _)| (m.join(cg.relative()), Version::V1)),
+            Hierarchies::V2(m) => Some((m.join(cg.relative()), Version::V2)),
             Hierarchies::None => None,
         }
     }
 
+    /// The group `cg` in every hierarchy it is placed in.
+    pub fn group_dirs(&self, cg: &DomainCgroup) -> Vec<PathBuf> {
+        self.roots()
+            .iter()
+            .map(|(r, _)| r.join(cg.relative()))
+            .collect()
+    }
+
     /// Whether a guest can be placed: some hierarchy exists and its root is writable (a
     /// read-only cgroup filesystem, as in many containers, is no cgroup support).
-    pub(crate) fn usable(&self) -> bool {
+    pub fn usable(&self) -> bool {
         let roots = self.roots();
         !roots.is_empty()
             && roots
@@ -251,7 +276,7 @@ fn unescape_mount(s: &str) -> String {
 }
 
 /// libvirt's machine name `PREFIX-ID-NAME` (see the module docs).
-pub(crate) fn machine_name(prefix: &str, id: u32, name: &str) -> String {
+pub fn machine_name(prefix: &str, id: u32, name: &str) -> String {
     let mut out = format!("{prefix}-{id}-");
     let mut skip = true;
     for c in name.chars() {
@@ -294,7 +319,7 @@ fn escape(component: &str) -> String {
 }
 
 /// The partition's directory relative to a hierarchy root (`/machine/a` → `machine/a.partition`).
-pub(crate) fn partition_dir(partition: &str) -> PathBuf {
+pub fn partition_dir(partition: &str) -> PathBuf {
     let mut dir = PathBuf::new();
     for (i, c) in partition.split('/').filter(|c| !c.is_empty()).enumerate() {
         let fixed = i == 0 && matches!(c, "machine" | "system" | "user");
@@ -310,22 +335,23 @@ pub(crate) fn partition_dir(partition: &str) -> PathBuf {
 
 /// The machine-name prefix of a driver instance, or `None` when it places no guest in a
 /// cgroup: only a privileged system instance does (a session daemon has no cgroups of its
-/// own to give). `qemu` for the system instance, `qemu-embed-HASH` under a `--root`.
-pub(crate) fn machine_prefix(paths: &virt_core::runtime::Paths) -> Option<String> {
-    if paths.mode != virt_core::runtime::Mode::System || !nix::unistd::geteuid().is_root() {
+/// own to give). `DRIVER` (`qemu`, `lxc`) for the system instance, `DRIVER-embed-HASH` under
+/// a `--root`.
+pub fn machine_prefix(paths: &crate::paths::Paths, driver: &str) -> Option<String> {
+    if paths.mode != crate::paths::Mode::System || !nix::unistd::geteuid().is_root() {
         return None;
     }
     Some(match &paths.root {
-        None => "qemu".to_string(),
+        None => driver.to_string(),
         Some(root) => format!(
-            "qemu-embed-{:08x}",
+            "{driver}-embed-{:08x}",
             fnv1a(root.as_os_str().as_encoded_bytes())
         ),
     })
 }
 
 /// FNV-1a, 32 bits: a stable short hash of a root directory for machine names.
-pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
+pub fn fnv1a(bytes: &[u8]) -> u32 {
     bytes.iter().fold(0x811c_9dc5u32, |h, b| {
         (h ^ u32::from(*b)).wrapping_mul(0x0100_0193)
     })
@@ -333,7 +359,7 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u32 {
 
 /// One guest's group: where it lives in every hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct DomainCgroup {
+pub struct DomainCgroup {
     /// The partition as the definition names it (`/machine`).
     pub partition: String,
     /// The partition's directory relative to a hierarchy root.
@@ -342,26 +368,36 @@ pub(crate) struct DomainCgroup {
     group: String,
 }
 
+/// The group's directory name suffix of each driver: `.libvirt-qemu`, `.libvirt-lxc`.
+fn suffix(prefix: &str) -> &str {
+    prefix.split('-').next().unwrap_or(prefix)
+}
+
 impl DomainCgroup {
     /// The group of domain `name` running as `id`, for a daemon whose machine names start with
-    /// `prefix`, in `partition` (`None`: the default).
-    pub(crate) fn new(prefix: &str, id: u32, name: &str, partition: Option<&str>) -> DomainCgroup {
+    /// `prefix` (see [`machine_prefix`]: it starts with the driver's name), in `partition`
+    /// (`None`: the default).
+    pub fn new(prefix: &str, id: u32, name: &str, partition: Option<&str>) -> DomainCgroup {
         let partition = partition.unwrap_or(DEFAULT_PARTITION).to_string();
         DomainCgroup {
             partition_dir: partition_dir(&partition),
-            group: escape(&format!("{}.libvirt-qemu", machine_name(prefix, id, name))),
+            group: escape(&format!(
+                "{}.libvirt-{}",
+                machine_name(prefix, id, name),
+                suffix(prefix)
+            )),
             partition,
         }
     }
 
     /// The group's path relative to a hierarchy root (`machine/qemu-1-demo.libvirt-qemu`).
-    pub(crate) fn relative(&self) -> PathBuf {
+    pub fn relative(&self) -> PathBuf {
         self.partition_dir.join(&self.group)
     }
 
     /// Creates the group in every hierarchy (and `/machine` where missing) and moves `pid`
     /// into it.
-    pub(crate) fn place(&self, h: &Hierarchies, pid: i32) -> Result<(), CgroupError> {
+    pub fn place(&self, h: &Hierarchies, pid: i32) -> Result<(), CgroupError> {
         let v2 = matches!(h, Hierarchies::V2(_));
         for (root, cpuset) in h.roots() {
             let part = root.join(&self.partition_dir);
@@ -398,13 +434,18 @@ impl DomainCgroup {
         Ok(())
     }
 
-    /// Removes the group from every hierarchy. `Ok(false)`: some hierarchy still counts a
-    /// process in it (busy); try again shortly. A group that is gone already is fine.
-    pub(crate) fn remove(&self, h: &Hierarchies) -> Result<bool, CgroupError> {
+    /// Removes the group, and any sub-groups a driver made in it (QEMU's per-thread groups),
+    /// from every hierarchy. `Ok(false)`: some hierarchy still counts a process in it (busy);
+    /// try again shortly. A group that is gone already is fine.
+    pub fn remove(&self, h: &Hierarchies) -> Result<bool, CgroupError> {
         let mut done = true;
         for (root, _) in h.roots() {
             let group = root.join(self.relative());
-            crate::cputune::remove_thread_groups(&group);
+            if let Ok(d) = std::fs::read_dir(&group) {
+                for e in d.flatten().filter(|e| e.path().is_dir()) {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
             match std::fs::remove_dir(&group) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -422,9 +463,8 @@ impl DomainCgroup {
 }
 
 /// Removes every group in the default partition whose machine name starts with `prefix`:
-/// what a failed test left behind once its QEMUs are killed.
-#[cfg(test)]
-pub(crate) fn sweep(prefix: &str) {
+/// what a failed test left behind once its guests are killed.
+pub fn sweep(prefix: &str) {
     let lead = format!("{prefix}-");
     for (root, _) in Hierarchies::detect().roots() {
         let Ok(dir) = std::fs::read_dir(root.join(partition_dir(DEFAULT_PARTITION))) else {
@@ -432,7 +472,8 @@ pub(crate) fn sweep(prefix: &str) {
         };
         for e in dir.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if !(name.starts_with(&lead) && name.ends_with(".libvirt-qemu")) {
+            if !(name.starts_with(&lead) && name.ends_with(&format!(".libvirt-{}", suffix(prefix))))
+            {
                 continue;
             }
             for _ in 0..40 {

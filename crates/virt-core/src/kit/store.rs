@@ -1,11 +1,12 @@
-//! Persistent definitions on disk, as libvirt's QEMU driver keeps them: `DIR/NAME.xml` (inactive
+//! Persistent definitions on disk, as libvirt's drivers keep them: `DIR/NAME.xml` (inactive
 //! XML, mode 0600, written atomically), autostart as the symlink `DIR/autostart/NAME.xml`
-//! pointing at it. `DIR` is `CONFIG/qemu` (`/etc/virt/qemu` for the system instance).
+//! pointing at it. `DIR` is `CONFIG/DRIVER` (`/etc/virt/qemu`, `/etc/virt/lxc` for the system
+//! instances).
 
 use std::path::{Path, PathBuf};
 
-use virt_core::model::DomainDef;
-use virt_core::VirtError;
+use crate::model::DomainDef;
+use crate::VirtError;
 
 /// A failed file operation, naming the file.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +65,7 @@ impl ConfigStore {
             path: self.dir.clone(),
             source,
         })?;
-        virt_core::fsutil::write_atomic(&path, xml.as_bytes(), 0o600).map_err(|source| StoreError {
+        crate::fsutil::write_atomic(&path, xml.as_bytes(), 0o600).map_err(|source| StoreError {
             action: "write",
             path,
             source,

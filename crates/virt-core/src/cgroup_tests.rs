@@ -224,14 +224,23 @@ fn on_a_v2_host_the_unified_hierarchy_gets_the_group_and_controllers() {
 
 #[test]
 fn only_a_privileged_system_instance_places_guests_and_roots_get_their_own_names() {
-    use virt_core::runtime::{Mode, Paths};
+    use crate::paths::{Mode, Paths};
     assert_eq!(
-        machine_prefix(&Paths::resolve(Some(Path::new("/r")), Mode::Session)),
+        machine_prefix(
+            &Paths::resolve(Some(Path::new("/r")), Mode::Session),
+            "qemu"
+        ),
         None
     );
     let root = nix::unistd::geteuid().is_root();
-    let a = machine_prefix(&Paths::resolve(Some(Path::new("/tmp/a")), Mode::System));
-    let b = machine_prefix(&Paths::resolve(Some(Path::new("/tmp/b")), Mode::System));
+    let a = machine_prefix(
+        &Paths::resolve(Some(Path::new("/tmp/a")), Mode::System),
+        "qemu",
+    );
+    let b = machine_prefix(
+        &Paths::resolve(Some(Path::new("/tmp/b")), Mode::System),
+        "qemu",
+    );
     if root {
         let (a, b) = (a.expect("root"), b.expect("root"));
         assert!(

@@ -1,0 +1,177 @@
+//! The domains of one driver in memory, indexed by UUID and name: libvirt's lookups (an ID
+//! matches running domains only), the identity rules of a define (virDomainObjListAdd) and the
+//! list filter. A driver keeps its own per-domain record (what it runs, its job lock) and
+//! describes it through [`Entry`].
+
+use std::collections::HashMap;
+
+use crate::error::{ErrorCode, ErrorDomain, Violation};
+use crate::model::DomainDef;
+use crate::types::{DomainHandle, DomainLookup, DomainSummary};
+use crate::uuid::Uuid;
+use crate::VirtError;
+
+use super::DomainFacts;
+
+/// What the table needs of a driver's per-domain record.
+pub trait Entry {
+    /// The persistent definition (for a transient domain, its live definition): name, UUID.
+    fn def(&self) -> &DomainDef;
+    /// The domain ID while it runs.
+    fn running_id(&self) -> Option<u32>;
+    /// What the shared rules need of the domain.
+    fn facts(&self) -> DomainFacts<'_>;
+
+    /// Name, UUID and (while running) ID.
+    fn handle(&self) -> DomainHandle {
+        DomainHandle {
+            name: self.def().name.clone(),
+            uuid: self.def().uuid,
+            id: self.running_id(),
+        }
+    }
+
+    /// One line of a domain list.
+    fn summary(&self) -> DomainSummary {
+        let f = self.facts();
+        DomainSummary {
+            handle: self.handle(),
+            state: f.state,
+            persistent: f.persistent,
+            autostart: f.autostart,
+            has_managed_save: f.managed_save,
+            title: self.def().title.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Every domain of a driver.
+#[derive(Debug)]
+pub struct DomainTable<D> {
+    /// The domains by UUID.
+    pub by_uuid: HashMap<Uuid, D>,
+    /// UUIDs by name.
+    pub by_name: HashMap<String, Uuid>,
+    /// The error domain NO_DOMAIN is reported from.
+    domain: ErrorDomain,
+}
+
+impl<D: Entry> DomainTable<D> {
+    /// An empty table whose errors come from `domain` (QEMU, LXC, ...).
+    pub fn new(domain: ErrorDomain) -> Self {
+        DomainTable {
+            by_uuid: HashMap::new(),
+            by_name: HashMap::new(),
+            domain,
+        }
+    }
+
+    /// Adds (or replaces) `dom`.
+    pub fn insert(&mut self, dom: D) {
+        let (name, uuid) = (dom.def().name.clone(), dom.def().uuid);
+        self.by_name.insert(name, uuid);
+        self.by_uuid.insert(uuid, dom);
+    }
+
+    /// Removes the domain with `uuid`.
+    pub fn remove(&mut self, uuid: &Uuid) -> Option<D> {
+        let dom = self.by_uuid.remove(uuid)?;
+        self.by_name.remove(&dom.def().name);
+        Some(dom)
+    }
+
+    /// NO_DOMAIN for `lookup`, carrying what was asked for.
+    fn no_domain(&self, lookup: &DomainLookup) -> VirtError {
+        VirtError::no_domain(self.domain, lookup)
+    }
+
+    /// The UUID `lookup` names; NO_DOMAIN with libvirt's "no domain with matching ..." wording
+    /// when nothing matches. An ID matches running domains only.
+    pub fn resolve(&self, lookup: &DomainLookup) -> Result<Uuid, VirtError> {
+        let by_name = |n: &str| {
+            self.by_name
+                .get(n)
+                .copied()
+                .ok_or_else(|| self.no_domain(lookup))
+        };
+        match lookup {
+            DomainLookup::Name(n) => by_name(n),
+            DomainLookup::Uuid(u) if self.by_uuid.contains_key(u) => Ok(*u),
+            DomainLookup::Uuid(_) => Err(self.no_domain(lookup)),
+            DomainLookup::Id(id) => self
+                .by_uuid
+                .values()
+                .find(|d| d.running_id() == Some(*id))
+                .map(|d| d.def().uuid)
+                .ok_or_else(|| self.no_domain(lookup)),
+            DomainLookup::Any(s) => match Uuid::parse(s).filter(|u| self.by_uuid.contains_key(u)) {
+                Some(u) => Ok(u),
+                None => by_name(s),
+            },
+        }
+    }
+
+    /// The domain `lookup` names.
+    pub fn get(&self, lookup: &DomainLookup) -> Result<&D, VirtError> {
+        let u = self.resolve(lookup)?;
+        Ok(&self.by_uuid[&u])
+    }
+
+    /// The domain `lookup` names, to change.
+    pub fn get_mut(&mut self, lookup: &DomainLookup) -> Result<&mut D, VirtError> {
+        let u = self.resolve(lookup)?;
+        Ok(self.by_uuid.get_mut(&u).expect("resolve found it"))
+    }
+
+    /// libvirt's virDomainObjListAdd rules: the same name with another UUID, or the same UUID
+    /// with another name, is OPERATION_FAILED (gRPC ALREADY_EXISTS); `true` when `def`
+    /// replaces an existing domain. With `locate`, the clash is also a violation on
+    /// `/domain/name` or `/domain/uuid`.
+    pub fn check_identity(&self, def: &DomainDef, locate: bool) -> Result<bool, VirtError> {
+        let clash = |detail: String, name: &str, uuid: &Uuid, path: &str| {
+            let mut err = VirtError::new(ErrorCode::OperationFailed, ErrorDomain::Domain, detail)
+                .with_object(name, uuid.to_string())
+                .clash();
+            if locate {
+                err.violations.push(Violation {
+                    path: path.into(),
+                    description: err.detail.clone(),
+                });
+            }
+            err
+        };
+        if let Some(existing) = self.by_uuid.get(&def.uuid) {
+            let n = &existing.def().name;
+            if *n != def.name {
+                return Err(clash(
+                    format!("domain '{n}' is already defined with uuid {}", def.uuid),
+                    n,
+                    &def.uuid,
+                    "/domain/uuid",
+                ));
+            }
+            return Ok(true);
+        }
+        if let Some(u) = self.by_name.get(&def.name) {
+            return Err(clash(
+                format!("domain '{}' already exists with uuid {u}", def.name),
+                &def.name,
+                u,
+                "/domain/name",
+            ));
+        }
+        Ok(false)
+    }
+
+    /// Domains passing libvirt's list filter, by name.
+    pub fn list(&self, flags: u32) -> Vec<DomainSummary> {
+        let mut out: Vec<DomainSummary> = self
+            .by_uuid
+            .values()
+            .filter(|d| super::list::matches(&d.facts(), flags))
+            .map(Entry::summary)
+            .collect();
+        out.sort_by(|a, b| a.handle.name.cmp(&b.handle.name));
+        out
+    }
+}

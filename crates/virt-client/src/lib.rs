@@ -22,6 +22,9 @@ pub mod h2_channel;
 pub mod host;
 /// Remote transports: TLS, TCP and ssh.
 pub mod remote;
+/// virtnetworkd and virtstoraged as a hypervisor daemon reaches them: network ports and
+/// volumes.
+pub mod siblings;
 /// Bulk domain statistics.
 pub mod stats;
 

@@ -80,7 +80,7 @@ pub struct QemuDriver {
     /// cgroups (see `crate::cgroup`).
     pub(crate) cgroup_prefix: Option<String>,
     /// virtnetworkd and virtstoraged, for network interfaces and volume disks.
-    pub(crate) siblings: crate::siblings::Siblings,
+    pub(crate) siblings: virt_client::siblings::Siblings,
 }
 
 impl QemuDriver {
@@ -125,7 +125,7 @@ impl QemuDriver {
             next_gen: AtomicU64::new(1),
             probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
             cgroup_prefix: virt_core::cgroup::machine_prefix(paths, "qemu"),
-            siblings: crate::siblings::Siblings::new(
+            siblings: virt_client::siblings::Siblings::new(
                 paths.socket("virtnetworkd"),
                 paths.socket("virtstoraged"),
             ),

@@ -91,8 +91,6 @@ pub mod qmp;
 mod registry;
 /// Domain security labels: define defaults, start checks, the live DAC label.
 mod seclabel;
-/// virtnetworkd and virtstoraged as virtqemud reaches them: network ports and volumes.
-pub mod siblings;
 /// Bulk stats of one running guest, under libvirt's keys.
 pub mod stats;
 pub mod status_file;

@@ -578,7 +578,7 @@ fn every_honoured_corpus_definition_builds() {
             .collect();
         // A virtual network is a runtime dependency (virtnetworkd gives the bridge at start;
         // tests/tests/network_guest.rs starts such guests): not built here.
-        if crate::siblings::needs_siblings(&d) {
+        if virt_client::siblings::needs_siblings(&d) {
             continue;
         }
         let c = LaunchContext { taps, ..ctx() };

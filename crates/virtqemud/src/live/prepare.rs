@@ -158,7 +158,7 @@ impl QemuDriver {
         def: &mut DomainDef,
         purpose: PrepareFor,
     ) -> DriverResult<()> {
-        if !crate::siblings::needs_siblings(def) {
+        if !virt_client::siblings::needs_siblings(def) {
             return Ok(());
         }
         let owner = (def.name.clone(), def.uuid.to_string());

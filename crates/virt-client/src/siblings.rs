@@ -1,8 +1,9 @@
-//! The daemons virtqemud is a client of: virtnetworkd for `<interface type='network'>` (a
-//! network port per interface, whose answer names the bridge to plug the tap into) and
-//! virtstoraged for `<disk type='volume'>` (the volume's path, type and format).
+//! The daemons a hypervisor daemon (virtqemud, virtlxcd) is a client of: virtnetworkd for
+//! `<interface type='network'>` (a network port per interface, whose answer names the bridge
+//! to plug the tap or veth into) and virtstoraged for `<disk type='volume'>` (the volume's
+//! path, type and format).
 //!
-//! As libvirt's virtqemud opens `network:///system` through its remote driver, this one opens
+//! As libvirt's virtqemud opens `network:///system` through its remote driver, a daemon opens
 //! the sibling daemon's socket in its own tree (`RUN/virtnetworkd-sock`) with the project's
 //! client library, once, on the first guest that needs it; the channel reconnects by itself
 //! when the sibling restarts. A sibling that does not run fails the start with the socket's
@@ -10,8 +11,8 @@
 
 use std::path::PathBuf;
 
+use crate::Connection;
 use tokio::sync::Mutex;
-use virt_client::Connection;
 use virt_core::model::enums::{DiskType, InterfaceType};
 use virt_core::model::DomainDef;
 use virt_core::proto;
@@ -209,7 +210,7 @@ impl Siblings {
             other => {
                 return Err(VirtError::new(
                     ErrorCode::ConfigUnsupported,
-                    ErrorDomain::Qemu,
+                    ErrorDomain::Storage,
                     format!(
                         "volume '{volume}' of pool '{pool}' is of type '{}', which a disk \
                          cannot use (file and block volumes can)",

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | feature |
 //! |---|---|---|
-//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
+//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`hostinfo`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
 //! | 1. drivers | [`events`], [`driver`], [`registry`], [`kit`], [`test_driver`] | always |
 //! | 2. gRPC services | `service` (the adapters over `Driver`, `service::routes`, the in-process `service::embedded_channel`) | `embedded` |
 //! | 3. daemon runtime | `runtime` (listeners, socket activation, sd_notify, TLS server, health, reflection, idle exit, `Daemon`) | `server` |
@@ -46,6 +46,7 @@ pub mod features;
 pub mod fsutil;
 pub mod guest;
 pub mod honour;
+pub mod hostinfo;
 pub mod jsontext;
 pub mod kit;
 pub mod model;

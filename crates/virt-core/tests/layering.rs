@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("fsutil", 0),
     ("cgroup", 0),
     ("cgroup_tests", 0),
+    ("hostinfo", 0),
     ("guest", 0),
     ("honour", 0),
     ("jsontext", 0),

@@ -3,8 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use virt_core::types::NodeInfo;
-
 use crate::probe::QemuCaps;
 
 /// The domain types the driver accepts.
@@ -13,12 +11,8 @@ pub const VIRT_TYPES: [&str; 2] = ["qemu", "kvm"];
 /// vCPUs libvirt allows a `qemu` (TCG) domain: qemuConnectGetMaxVcpus answers 16.
 pub const TCG_MAX_VCPUS: u32 = 16;
 
-/// The host architecture as libvirt names it (`x86_64`, `aarch64`, ...).
-pub fn host_arch() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.machine().to_string_lossy().into_owned())
-        .unwrap_or_else(|_| std::env::consts::ARCH.to_string())
-}
+/// Host facts every driver shares (libvirt's virNodeGetInfo and the architecture name).
+pub use virt_core::hostinfo::{cpuinfo, host_arch, node_info, node_info_from};
 
 /// `qemu-system-ARCH` on `PATH`, if installed.
 pub fn find_emulator(arch: &str) -> Option<PathBuf> {
@@ -108,79 +102,6 @@ pub fn parse_version(text: &str) -> Option<u64> {
     let minor = parts.next().flatten().unwrap_or(0);
     let micro = parts.next().flatten().unwrap_or(0);
     Some(major * 1_000_000 + minor * 1_000 + micro)
-}
-
-/// /proc/cpuinfo's text (empty when unreadable): the one place that reads it.
-pub fn cpuinfo() -> String {
-    std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()
-}
-
-/// Node facts as virNodeGetInfo: the architecture as the model, memory from /proc/meminfo,
-/// online CPUs, the first CPU's MHz and the topology from /proc/cpuinfo, NUMA nodes from /sys.
-pub fn node_info() -> NodeInfo {
-    let cpuinfo = cpuinfo();
-    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-    let nodes = std::fs::read_dir("/sys/devices/system/node")
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| {
-                    let n = e.file_name();
-                    let n = n.to_string_lossy();
-                    n.strip_prefix("node")
-                        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
-                })
-                .count()
-        })
-        .unwrap_or(0);
-    node_info_from(&host_arch(), &cpuinfo, &meminfo, nodes)
-}
-
-/// [`node_info`] from the texts it reads.
-pub fn node_info_from(arch: &str, cpuinfo: &str, meminfo: &str, nodes: usize) -> NodeInfo {
-    let field = |name: &str| {
-        cpuinfo.lines().find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == name).then(|| v.trim().to_string())
-        })
-    };
-    let cpus = cpuinfo
-        .lines()
-        .filter(|l| l.split(':').next().is_some_and(|k| k.trim() == "processor"))
-        .count()
-        .max(1) as u32;
-    let mut sockets: Vec<&str> = cpuinfo
-        .lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            (k.trim() == "physical id").then(|| v.trim())
-        })
-        .collect();
-    sockets.sort_unstable();
-    sockets.dedup();
-    let nodes = (nodes.max(1)) as u32;
-    let sockets = (sockets.len().max(1) as u32).div_ceil(nodes).max(1);
-    let cores = field("cpu cores")
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(cpus / sockets / nodes)
-        .max(1);
-    let threads = (cpus / (nodes * sockets * cores)).max(1);
-    let memory_kib = meminfo
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    NodeInfo {
-        model: arch.to_string(),
-        memory_kib,
-        cpus,
-        mhz: field("cpu MHz")
-            .and_then(|v| v.parse::<f64>().ok())
-            .map_or(0, |m| m as u32),
-        nodes,
-        sockets,
-        cores,
-        threads,
-    }
 }
 
 /// Every `qemu-system-ARCH` on `PATH`, first of each name.

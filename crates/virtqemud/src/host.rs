@@ -156,6 +156,7 @@ mod tests {
     use crate::probe::Machine;
     use virt_core::error::ErrorCode;
     use virt_core::model::DomainCapabilities;
+    use virt_core::types::NodeInfo;
 
     #[test]
     fn qemu_version_text_becomes_libvirts_number() {

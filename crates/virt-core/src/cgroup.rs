@@ -398,7 +398,21 @@ impl DomainCgroup {
     /// Creates the group in every hierarchy (and `/machine` where missing) and moves `pid`
     /// into it.
     pub fn place(&self, h: &Hierarchies, pid: i32) -> Result<(), CgroupError> {
+        for procs in self.create(h)? {
+            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Attach {
+                path: procs,
+                pid,
+                source,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Creates the group in every hierarchy (and `/machine` where missing); answers the
+    /// `cgroup.procs` file of each, for a process to join.
+    pub fn create(&self, h: &Hierarchies) -> Result<Vec<PathBuf>, CgroupError> {
         let v2 = matches!(h, Hierarchies::V2(_));
+        let mut procs = Vec::new();
         for (root, cpuset) in h.roots() {
             let part = root.join(&self.partition_dir);
             if !part.is_dir() {
@@ -424,14 +438,9 @@ impl DomainCgroup {
                     inherit_cpuset(&group)?;
                 }
             }
-            let procs = group.join("cgroup.procs");
-            std::fs::write(&procs, pid.to_string()).map_err(|source| CgroupError::Attach {
-                path: procs,
-                pid,
-                source,
-            })?;
+            procs.push(group.join("cgroup.procs"));
         }
-        Ok(())
+        Ok(procs)
     }
 
     /// Removes the group, and any sub-groups a driver made in it (QEMU's per-thread groups),

@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | feature |
 //! |---|---|---|
-//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`hostinfo`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
+//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`hostinfo`], [`procfs`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
 //! | 1. drivers | [`events`], [`driver`], [`registry`], [`kit`], [`test_driver`] | always |
 //! | 2. gRPC services | `service` (the adapters over `Driver`, `service::routes`, the in-process `service::embedded_channel`) | `embedded` |
 //! | 3. daemon runtime | `runtime` (listeners, socket activation, sd_notify, TLS server, health, reflection, idle exit, `Daemon`) | `server` |
@@ -53,6 +53,7 @@ pub mod model;
 pub mod network;
 pub mod numbered;
 pub mod paths;
+pub mod procfs;
 pub mod proto_conv;
 pub mod readonly;
 pub mod registry;

@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("cgroup", 0),
     ("cgroup_tests", 0),
     ("hostinfo", 0),
+    ("procfs", 0),
     ("guest", 0),
     ("honour", 0),
     ("jsontext", 0),

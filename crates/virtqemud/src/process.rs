@@ -59,15 +59,6 @@ pub struct Launch {
     pub rendered: String,
 }
 
-/// A running QEMU: its pid and start time (ticks since boot), which together name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pid {
-    /// Process id.
-    pub pid: i32,
-    /// Start time from `/proc/PID/stat` (field 22).
-    pub start_time: u64,
-}
-
 /// A failed process step.
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
@@ -441,91 +432,10 @@ impl Gate {
     }
 }
 
-/// The fields of `/proc/PID/stat` we use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stat {
-    /// The state letter (R, S, D, Z, X, ...).
-    pub state: char,
-    /// user + system time in clock ticks.
-    pub cpu_ticks: u64,
-    /// Start time in clock ticks since boot.
-    pub start_time: u64,
-}
-
-/// Parses `/proc/PID/stat` (or `/proc/PID/task/TID/stat`) text.
-pub fn parse_stat(text: &str) -> Option<Stat> {
-    // The command name is in parentheses and may itself hold spaces and parentheses.
-    let rest = &text[text.rfind(')')? + 1..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state is field 3, utime 14, stime 15, starttime 22 (1-based).
-    let state = f.first()?.chars().next()?;
-    let utime: u64 = f.get(11)?.parse().ok()?;
-    let stime: u64 = f.get(12)?.parse().ok()?;
-    let start_time = f.get(19)?.parse().ok()?;
-    Some(Stat {
-        state,
-        cpu_ticks: utime + stime,
-        start_time,
-    })
-}
-
-/// `/proc/PID/stat` of `pid`, `None` when there is no such process.
-pub fn stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat(&text)
-}
-
-/// Whether `p` still runs: same pid, same start time, not a zombie.
-pub fn is_alive(p: Pid) -> bool {
-    stat(p.pid).is_some_and(|s| s.start_time == p.start_time && !matches!(s.state, 'Z' | 'X'))
-}
-
-/// Reaps `pid` if it is an exited child of ours; anything else is left alone.
-pub fn reap(pid: i32) {
-    let mut status = 0;
-    // SAFETY: waitpid on one pid with WNOHANG writes only into `status`.
-    unsafe {
-        libc::waitpid(pid, &mut status, libc::WNOHANG);
-    }
-}
-
-/// Our children that are zombies now: `/proc/*/stat` with our pid as parent and state `Z`.
-pub fn zombie_children() -> Vec<i32> {
-    let me = std::process::id().to_string();
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(close) = text.rfind(')') else {
-            continue;
-        };
-        let mut f = text[close + 1..].split_whitespace();
-        if let (Some("Z"), Some(ppid)) = (f.next(), f.next()) {
-            if ppid == me {
-                out.push(pid);
-            }
-        }
-    }
-    out
-}
-
-/// Reaps orphans handed to the subreaper without taking a child from the code that waits for
-/// it (std's and tokio's `wait` reap their own children at once, so a global `waitpid(-1)`
-/// would steal their exit status): a zombie child seen in `previous` and still a zombie now
-/// has nobody waiting for it and is reaped. Returns the zombies to remember for next time.
-pub fn reap_orphans(previous: &[i32]) -> Vec<i32> {
-    let now = zombie_children();
-    for pid in &now {
-        if previous.contains(pid) {
-            reap(*pid);
-        }
-    }
-    now.into_iter().filter(|p| !previous.contains(p)).collect()
-}
+/// Process facts every daemon reads the same way (virt-core's procfs module).
+pub use virt_core::procfs::{
+    is_alive, parse_stat, reap, reap_orphans, stat, zombie_children, Pid, Stat,
+};
 
 /// A handle on a process that cannot be confused with a later user of its pid.
 pub struct ProcHandle {

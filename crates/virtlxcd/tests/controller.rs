@@ -18,7 +18,9 @@ const CTL: &str = env!("CARGO_BIN_EXE_virt-lxc-controller");
 /// A busybox root in a temp dir; `init` becomes `/init` (a shell script).
 fn make_root(dir: &Path, init: &str) -> PathBuf {
     let root = dir.join("root");
-    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "ro", "ram", "img"] {
+    for d in [
+        "bin", "etc", "proc", "sys", "dev", "tmp", "ro", "ram", "img",
+    ] {
         fs::create_dir_all(root.join(d)).unwrap();
     }
     fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
@@ -30,7 +32,11 @@ fn make_root(dir: &Path, init: &str) -> PathBuf {
     ] {
         symlink("busybox", root.join("bin").join(app)).unwrap();
     }
-    fs::write(root.join("etc/passwd"), "root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n").unwrap();
+    fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n",
+    )
+    .unwrap();
     fs::write(root.join("etc/group"), "root:x:0:\napp:x:1000:\ntty:x:5:\n").unwrap();
     fs::write(root.join("init"), format!("#!/bin/sh\n{init}\n")).unwrap();
     fs::set_permissions(root.join("init"), fs::Permissions::from_mode(0o755)).unwrap();
@@ -110,7 +116,8 @@ fn request(sock: &Path, req: &Request) -> (BufReader<UnixStream>, Reply) {
     let mut r = BufReader::new(s);
     let mut answer = String::new();
     r.read_line(&mut answer).unwrap();
-    let reply = serde_json::from_str(answer.trim()).unwrap_or_else(|e| panic!("reply {answer:?}: {e}"));
+    let reply =
+        serde_json::from_str(answer.trim()).unwrap_or_else(|e| panic!("reply {answer:?}: {e}"));
     (r, reply)
 }
 
@@ -125,7 +132,10 @@ fn read_until(r: &mut BufReader<UnixStream>, seen: &mut String, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut buf = [0u8; 1024];
     while !seen.contains(want) {
-        assert!(Instant::now() < deadline, "no {want:?} on the console; got {seen:?}");
+        assert!(
+            Instant::now() < deadline,
+            "no {want:?} on the console; got {seen:?}"
+        );
         let n = r.read(&mut buf).unwrap();
         assert!(n > 0, "console closed; got {seen:?}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
@@ -146,14 +156,23 @@ fn exit_record(plan: &Plan) -> Exit {
 fn alive(pid: i32) -> bool {
     // A zombie is gone for our purposes.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'),
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z'),
         Err(_) => false,
     }
 }
 
 fn vm_rss_kib(pid: i32) -> u64 {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    field(&status, "VmRSS:").trim_end_matches("kB").trim().parse().unwrap()
+    field(&status, "VmRSS:")
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -194,7 +213,14 @@ exec sleep 1000"#,
     assert!(st.success());
     let m = dir.join("m");
     fs::create_dir(&m).unwrap();
-    assert!(Command::new("mount").arg("-o").arg("loop").arg(&img).arg(&m).status().unwrap().success());
+    assert!(Command::new("mount")
+        .arg("-o")
+        .arg("loop")
+        .arg(&img)
+        .arg(&m)
+        .status()
+        .unwrap()
+        .success());
     fs::write(m.join("hello"), "from-the-image\n").unwrap();
     assert!(Command::new("umount").arg(&m).status().unwrap().success());
 
@@ -245,15 +271,29 @@ exec sleep 1000"#,
     assert_eq!(field(&seen, "HOST="), "ctltest");
     let nprocs: u32 = field(&seen, "NPROCS=").parse().unwrap();
     assert!(nprocs <= 5, "container /proc shows {nprocs} processes");
-    assert!(field(&seen, "RAM=").contains("tmpfs") && field(&seen, "RAM=").contains("size=1536k"), "{seen}");
-    assert!(field(&seen, "IMG=").contains("ext2") && field(&seen, "IMG=").contains(" ro"), "{seen}");
+    assert!(
+        field(&seen, "RAM=").contains("tmpfs") && field(&seen, "RAM=").contains("size=1536k"),
+        "{seen}"
+    );
+    assert!(
+        field(&seen, "IMG=").contains("ext2") && field(&seen, "IMG=").contains(" ro"),
+        "{seen}"
+    );
     assert_eq!(field(&seen, "IMGDATA="), "from-the-image");
     assert!(field(&seen, "ROMNT=").contains(" ro,"), "{seen}");
-    assert!(field(&seen, "ROTOUCH=").contains("Read-only file system"), "{seen}");
+    assert!(
+        field(&seen, "ROTOUCH=").contains("Read-only file system"),
+        "{seen}"
+    );
     assert_eq!(field(&seen, "FOO="), "bar baz");
     assert_eq!(field(&seen, "IDS="), "1000:1000");
-    for d in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "console", "fd"] {
-        assert!(field(&seen, "DEV=").split(' ').any(|x| x == d), "no /dev/{d}: {seen}");
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "console", "fd",
+    ] {
+        assert!(
+            field(&seen, "DEV=").split(' ').any(|x| x == d),
+            "no /dev/{d}: {seen}"
+        );
     }
 
     let (_s, status) = request(&plan.control_socket, &Request::Status);
@@ -266,7 +306,9 @@ exec sleep 1000"#,
     );
 
     let (_d, reply) = request(&plan.control_socket, &Request::Destroy);
-    let Reply::Exited(exit) = reply else { panic!("destroy: {reply:?}") };
+    let Reply::Exited(exit) = reply else {
+        panic!("destroy: {reply:?}")
+    };
     assert_eq!(exit.reason, ExitReason::Destroyed);
     assert_eq!(exit_record(&plan), exit);
     assert!(ctl.child.wait().unwrap().success());
@@ -276,7 +318,10 @@ exec sleep 1000"#,
     assert!(!mountinfo.contains(dir.to_str().unwrap()), "{mountinfo}");
     let loops = Command::new("losetup").arg("-a").output().unwrap();
     let loops = String::from_utf8_lossy(&loops.stdout);
-    assert!(!loops.contains(img.to_str().unwrap()), "loop device left: {loops}");
+    assert!(
+        !loops.contains(img.to_str().unwrap()),
+        "loop device left: {loops}"
+    );
 }
 
 #[test]
@@ -291,7 +336,9 @@ fn init_exit_zero_is_shutdown() {
     let (mut con, reply) = request(&plan.control_socket, &Request::Console { force: true });
     assert_eq!(reply, Reply::Ok);
     con.get_mut().write_all(b"go\n").unwrap();
-    let Reply::Exited(exit) = read_reply(&mut watch) else { panic!("watch") };
+    let Reply::Exited(exit) = read_reply(&mut watch) else {
+        panic!("watch")
+    };
     assert_eq!(exit.reason, ExitReason::Shutdown);
     assert_eq!(exit.status, 0);
     assert!(ctl.child.wait().unwrap().success());
@@ -324,7 +371,9 @@ fn unrequested_kill_is_crashed_and_cgroups_are_removed() {
     assert_eq!(reply, Reply::Ok);
     // SAFETY: kill with integer arguments.
     unsafe { libc::kill(init_pid, libc::SIGKILL) };
-    let Reply::Exited(exit) = read_reply(&mut watch) else { panic!("watch") };
+    let Reply::Exited(exit) = read_reply(&mut watch) else {
+        panic!("watch")
+    };
     assert_eq!(exit.reason, ExitReason::Crashed);
     assert_eq!(exit.status, 128 + 9);
     assert!(exit.message.contains("SIGKILL"), "{}", exit.message);
@@ -342,7 +391,11 @@ fn missing_root_is_an_error_naming_it() {
     let plan = base_plan(dir, Some(missing.clone()));
     let mut ctl = start_with(&plan, dir, &[]);
     assert!(ctl.first_line.starts_with("ERROR "), "{}", ctl.first_line);
-    assert!(ctl.first_line.contains(missing.to_str().unwrap()), "{}", ctl.first_line);
+    assert!(
+        ctl.first_line.contains(missing.to_str().unwrap()),
+        "{}",
+        ctl.first_line
+    );
     assert!(!ctl.child.wait().unwrap().success());
     assert!(!plan.control_socket.exists());
 
@@ -404,17 +457,45 @@ fn private_network_in_a_test_namespace() {
     let mut seen = String::new();
     read_until(&mut con, &mut seen, "NET-DONE");
     eprintln!("network: {seen}");
-    assert!(seen.contains("eth0") && seen.contains("inet 10.99.0.2/24"), "{seen}");
-    assert!(seen.contains("02:00:00:00:00:42") && seen.contains("mtu 1400"), "{seen}");
+    assert!(
+        seen.contains("eth0") && seen.contains("inet 10.99.0.2/24"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains("02:00:00:00:00:42") && seen.contains("mtu 1400"),
+        "{seen}"
+    );
     assert!(seen.contains("10.98.0.0/24 via 10.99.0.1"), "{seen}");
     let netns = format!("--net=/proc/{}/ns/net", ctl.child.id());
     let ping = Command::new("nsenter")
-        .args([&netns, "/bin/busybox", "ping", "-c", "1", "-W", "5", "10.99.0.2"])
+        .args([
+            &netns,
+            "/bin/busybox",
+            "ping",
+            "-c",
+            "1",
+            "-W",
+            "5",
+            "10.99.0.2",
+        ])
         .output()
         .unwrap();
-    assert!(ping.status.success(), "{}", String::from_utf8_lossy(&ping.stdout));
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
     let (_d, reply) = request(&plan.control_socket, &Request::Destroy);
-    assert!(matches!(reply, Reply::Exited(Exit { reason: ExitReason::Destroyed, .. })), "{reply:?}");
+    assert!(
+        matches!(
+            reply,
+            Reply::Exited(Exit {
+                reason: ExitReason::Destroyed,
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
     assert!(ctl.child.wait().unwrap().success());
 }
 
@@ -427,21 +508,45 @@ fn survives_its_parent_and_stays_small() {
     // Orphans come back to this process so it can reap the controller at the end.
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
-    let mut ctl = start_with(&plan, dir, &["sh", "-c", "setsid \"$CTL\" --plan \"$PLAN\" &"]);
-    let init_pid: i32 = ctl.first_line.strip_prefix("READY ").unwrap().parse().unwrap();
+    let mut ctl = start_with(
+        &plan,
+        dir,
+        &["sh", "-c", "setsid \"$CTL\" --plan \"$PLAN\" &"],
+    );
+    let init_pid: i32 = ctl
+        .first_line
+        .strip_prefix("READY ")
+        .unwrap()
+        .parse()
+        .unwrap();
     // The parent (sh) is gone; the controller runs on.
     ctl.child.wait().unwrap();
     drop(ctl);
     std::thread::sleep(Duration::from_millis(200));
     let (_s, reply) = request(&plan.control_socket, &Request::Status);
-    let Reply::Status { controller_pid, init_pid: ip } = reply else { panic!("{reply:?}") };
+    let Reply::Status {
+        controller_pid,
+        init_pid: ip,
+    } = reply
+    else {
+        panic!("{reply:?}")
+    };
     assert_eq!(ip, init_pid);
     assert!(alive(controller_pid) && alive(init_pid));
     let rss = vm_rss_kib(controller_pid);
     eprintln!("controller RSS: {rss} KiB");
     assert!(rss < 4096, "controller RSS {rss} KiB");
     let (_d, reply) = request(&plan.control_socket, &Request::Destroy);
-    assert!(matches!(reply, Reply::Exited(Exit { reason: ExitReason::Destroyed, .. })), "{reply:?}");
+    assert!(
+        matches!(
+            reply,
+            Reply::Exited(Exit {
+                reason: ExitReason::Destroyed,
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
     // SAFETY: waitpid on a process reparented to us (or already reaped by someone else).
     unsafe { libc::waitpid(controller_pid, std::ptr::null_mut(), 0) };
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -56,7 +56,13 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
             io::Error::last_os_error()
         ));
     }
-    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_SLAVE, None)?;
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        libc::MS_REC | libc::MS_SLAVE,
+        None,
+    )?;
     nix::unistd::sethostname(&plan.name).ctx(|| format!("set the host name {:?}", plan.name))?;
     if plan.private_net {
         network(plan)?;
@@ -67,7 +73,10 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
         Some(root) => {
             let md = fs::metadata(root).ctx(|| format!("root directory {}", root.display()))?;
             if !md.is_dir() {
-                return Err(format!("root directory {}: not a directory", root.display()));
+                return Err(format!(
+                    "root directory {}: not a directory",
+                    root.display()
+                ));
             }
             bind(root, root, false).map_err(|e| format!("root directory: {e}"))?;
             root.clone()
@@ -115,7 +124,13 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
     let sys_ = at("sys");
     mkdir_p(&sys_)?;
     let sysflags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-    if let Err(e) = mount(Some(Path::new("sysfs")), &sys_, Some("sysfs"), sysflags, None) {
+    if let Err(e) = mount(
+        Some(Path::new("sysfs")),
+        &sys_,
+        Some("sysfs"),
+        sysflags,
+        None,
+    ) {
         bind(Path::new("/sys"), &sys_, true).map_err(|e2| format!("{e}; then {e2}"))?;
     }
 
@@ -198,13 +213,7 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
     let (master, slave) = open_pty()?;
     let console = Path::new("/dev/console");
     fs::write(console, b"").ctx(|| "create /dev/console".into())?;
-    mount(
-        Some(&slave.1),
-        console,
-        None,
-        libc::MS_BIND,
-        None,
-    )?;
+    mount(Some(&slave.1), console, None, libc::MS_BIND, None)?;
     sys::send_msg(sock, b"M", &[master.as_raw_fd(), slave.0.as_raw_fd()])
         .ctx(|| "send the console to the controller".into())?;
     drop(master);
@@ -305,8 +314,15 @@ fn network(plan: &Plan) -> Res<()> {
     }
     for i in &plan.interfaces {
         for (dest, gw) in &i.routes {
-            let six = if gw.contains(':') || dest.contains(':') { "-6" } else { "-4" };
-            sys::run("ip", &[six, "route", "add", dest, "via", gw, "dev", &i.name])?;
+            let six = if gw.contains(':') || dest.contains(':') {
+                "-6"
+            } else {
+                "-4"
+            };
+            sys::run(
+                "ip",
+                &[six, "route", "add", dest, "via", gw, "dev", &i.name],
+            )?;
         }
     }
     for hd in &plan.hostdevs {
@@ -380,7 +396,10 @@ fn pivot(root: &Path) -> Res<()> {
             ));
         }
         if libc::umount2(dot.as_ptr(), libc::MNT_DETACH) != 0 {
-            return Err(format!("detach the old root: {}", io::Error::last_os_error()));
+            return Err(format!(
+                "detach the old root: {}",
+                io::Error::last_os_error()
+            ));
         }
     }
     std::env::set_current_dir("/").ctx(|| "chdir /".into())
@@ -393,7 +412,11 @@ fn open_pty() -> Res<(OwnedFd, (OwnedFd, PathBuf))> {
         // SAFETY: c is a valid C string; the fd returned is ours.
         let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) };
         if fd < 0 {
-            return Err(format!("open {}: {}", p.display(), io::Error::last_os_error()));
+            return Err(format!(
+                "open {}: {}",
+                p.display(),
+                io::Error::last_os_error()
+            ));
         }
         // SAFETY: fd was just opened and is owned by nobody else.
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -406,7 +429,10 @@ fn open_pty() -> Res<(OwnedFd, (OwnedFd, PathBuf))> {
         if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) != 0
             || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) != 0
         {
-            return Err(format!("set up the console pty: {}", io::Error::last_os_error()));
+            return Err(format!(
+                "set up the console pty: {}",
+                io::Error::last_os_error()
+            ));
         }
     }
     let path = PathBuf::from(format!("/dev/pts/{n}"));
@@ -468,7 +494,8 @@ fn identity(plan: &Plan) -> Res<()> {
         return Ok(());
     }
     let num = |s: &str, what: &str| -> Res<u32> {
-        s.parse::<u32>().map_err(|_| format!("{what} {s:?} is unknown in the container"))
+        s.parse::<u32>()
+            .map_err(|_| format!("{what} {s:?} is unknown in the container"))
     };
     let mut uid = None;
     let mut gid = None;
@@ -508,7 +535,10 @@ fn identity(plan: &Plan) -> Res<()> {
     // SAFETY: setgroups reads `groups.len()` gids from a live buffer; the rest take integers.
     unsafe {
         if libc::setgroups(groups.len(), groups.as_ptr()) != 0 {
-            return Err(format!("setgroups {groups:?}: {}", io::Error::last_os_error()));
+            return Err(format!(
+                "setgroups {groups:?}: {}",
+                io::Error::last_os_error()
+            ));
         }
         if libc::setresgid(gid, gid, gid) != 0 {
             return Err(format!("setgid {gid}: {}", io::Error::last_os_error()));

@@ -58,7 +58,9 @@ fn parse_args(args: &[String]) -> Res<String> {
     match args {
         [flag, path] if flag == "--plan" => Ok(path.clone()),
         [one] if one.starts_with("--plan=") => Ok(one["--plan=".len()..].to_string()),
-        _ => Err(format!("usage: virt-lxc-controller --plan PATH (got {args:?})")),
+        _ => Err(format!(
+            "usage: virt-lxc-controller --plan PATH (got {args:?})"
+        )),
     }
 }
 
@@ -69,7 +71,9 @@ fn load(path: &str) -> Res<Plan> {
         return Err(format!("plan {path}: no init"));
     }
     if plan.uid_map.is_empty() != plan.gid_map.is_empty() {
-        return Err(format!("plan {path}: uid_map and gid_map must both be given or neither"));
+        return Err(format!(
+            "plan {path}: uid_map and gid_map must both be given or neither"
+        ));
     }
     Ok(plan)
 }
@@ -122,7 +126,10 @@ fn start(plan: &Plan, host: &mut Host) -> Res<Running> {
     if let Some(root) = &plan.root {
         let md = fs::metadata(root).ctx(|| format!("root directory {}", root.display()))?;
         if !md.is_dir() {
-            return Err(format!("root directory {}: not a directory", root.display()));
+            return Err(format!(
+                "root directory {}: not a directory",
+                root.display()
+            ));
         }
     }
     // Loop devices first: the child mounts them.
@@ -158,7 +165,8 @@ fn start(plan: &Plan, host: &mut Host) -> Res<Running> {
     )
     .ctx(|| "socketpair with the container".into())?;
 
-    let mut flags = libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWPID;
+    let mut flags =
+        libc::CLONE_NEWNS | libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWPID;
     if plan.private_net {
         flags |= libc::CLONE_NEWNET;
     }
@@ -232,7 +240,9 @@ fn start(plan: &Plan, host: &mut Host) -> Res<Running> {
         }
     }
     let (Some((master, slave)), true) = (console, execing) else {
-        return Err(kill("the container's setup ended without saying why".into()));
+        return Err(kill(
+            "the container's setup ended without saying why".into(),
+        ));
     };
 
     let sock = &plan.control_socket;
@@ -249,7 +259,8 @@ fn start(plan: &Plan, host: &mut Host) -> Res<Running> {
 /// The host side between clone and "continue": cgroups, ID maps, interfaces.
 fn host_side(plan: &Plan, pid: i32) -> Res<()> {
     for procs in &plan.cgroup_procs {
-        fs::write(procs, format!("{pid}\n")).ctx(|| format!("add init to cgroup {}", procs.display()))?;
+        fs::write(procs, format!("{pid}\n"))
+            .ctx(|| format!("add init to cgroup {}", procs.display()))?;
     }
     if !plan.uid_map.is_empty() {
         for (file, map) in [("uid_map", &plan.uid_map), ("gid_map", &plan.gid_map)] {
@@ -263,8 +274,11 @@ fn host_side(plan: &Plan, pid: i32) -> Res<()> {
     }
     let pid_s = pid.to_string();
     for i in &plan.interfaces {
-        sys::run("ip", &["link", "set", "dev", &i.container_end, "netns", &pid_s])
-            .map_err(|e| format!("move interface {} into the container: {e}", i.container_end))?;
+        sys::run(
+            "ip",
+            &["link", "set", "dev", &i.container_end, "netns", &pid_s],
+        )
+        .map_err(|e| format!("move interface {} into the container: {e}", i.container_end))?;
     }
     for hd in &plan.hostdevs {
         if let HostDevice::Net { name } = hd {
@@ -280,7 +294,12 @@ fn listen(path: &Path) -> Res<UnixListener> {
     match fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(format!("remove stale control socket {}: {e}", path.display())),
+        Err(e) => {
+            return Err(format!(
+                "remove stale control socket {}: {e}",
+                path.display()
+            ))
+        }
     }
     // SAFETY: umask only changes this process's file creation mask.
     let old = unsafe { libc::umask(0o177) };

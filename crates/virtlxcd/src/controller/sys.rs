@@ -24,7 +24,8 @@ impl<T, E: std::fmt::Display> Ctx<T> for Result<T, E> {
 
 /// A path as a C string.
 pub fn cpath(p: &Path) -> Res<CString> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("path {} contains a NUL byte", p.display()))
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| format!("path {} contains a NUL byte", p.display()))
 }
 
 /// A string as a C string.
@@ -206,7 +207,11 @@ pub fn set_nonblocking(fd: &impl AsRawFd, on: bool) -> io::Result<()> {
         if fl < 0 {
             return Err(io::Error::last_os_error());
         }
-        let fl = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+        let fl = if on {
+            fl | libc::O_NONBLOCK
+        } else {
+            fl & !libc::O_NONBLOCK
+        };
         if libc::fcntl(fd, libc::F_SETFL, fl) < 0 {
             return Err(io::Error::last_os_error());
         }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use virtlxcd::plan::control::{Reply, Request};
-use virtlxcd::plan::{Exit, ExitReason, Interface, Mount, MountKind, Plan};
+use virtlxcd::plan::{Exit, ExitReason, IdRange, Interface, Mount, MountKind, Plan};
 
 const CTL: &str = env!("CARGO_BIN_EXE_virt-lxc-controller");
 
@@ -28,7 +28,7 @@ fn make_root(dir: &Path, init: &str) -> PathBuf {
     fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
     for app in [
         "sh", "echo", "cat", "sleep", "ls", "mount", "ip", "dd", "hostname", "id", "grep", "wc",
-        "touch", "tr", "sed", "head", "df", "env", "ping",
+        "touch", "tr", "sed", "head", "df", "env", "ping", "reboot", "poweroff",
     ] {
         symlink("busybox", root.join("bin").join(app)).unwrap();
     }
@@ -555,4 +555,102 @@ fn survives_its_parent_and_stays_small() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!alive(init_pid));
+}
+
+/// Runs a container whose init waits for a console line, then does `action`; returns how it
+/// ended (as told to a Watch connection).
+fn ended_after_input(action: &str, tweak: impl FnOnce(&mut Plan)) -> (Exit, String) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let root = make_root(dir, &format!("echo \"IDS=$(id -u):$(id -g)\"\necho \"UIDMAP=$(cat /proc/self/uid_map)\"\necho ASK\nread x\n{action}"));
+    let mut plan = base_plan(dir, Some(root));
+    tweak(&mut plan);
+    let (mut ctl, _) = start(&plan, dir);
+    let (mut watch, reply) = request(&plan.control_socket, &Request::Watch);
+    assert_eq!(reply, Reply::Ok);
+    let (mut con, reply) = request(&plan.control_socket, &Request::Console { force: false });
+    assert_eq!(reply, Reply::Ok);
+    let mut seen = String::new();
+    read_until(&mut con, &mut seen, "ASK");
+    con.get_mut().write_all(b"go\n").unwrap();
+    let Reply::Exited(exit) = read_reply(&mut watch) else {
+        panic!("watch")
+    };
+    assert!(ctl.child.wait().unwrap().success());
+    assert_eq!(exit_record(&plan), exit);
+    (exit, seen)
+}
+
+#[test]
+fn reboot_and_poweroff_inside() {
+    let (exit, _) = ended_after_input("reboot -f", |_| {});
+    assert_eq!(exit.reason, ExitReason::Reboot, "{exit:?}");
+    let (exit, _) = ended_after_input("poweroff -f", |_| {});
+    assert_eq!(exit.reason, ExitReason::Shutdown, "{exit:?}");
+}
+
+#[test]
+fn user_namespace_maps_root() {
+    let (exit, seen) = ended_after_input("exit 7", |plan| {
+        let map = vec![IdRange {
+            start: 0,
+            target: 200_000,
+            count: 65536,
+        }];
+        plan.uid_map = map.clone();
+        plan.gid_map = map;
+    });
+    eprintln!("userns: {seen}");
+    assert_eq!(field(&seen, "IDS="), "0:0");
+    let map: Vec<&str> = field(&seen, "UIDMAP=").split_whitespace().collect();
+    assert_eq!(map, ["0", "200000", "65536"]);
+    assert_eq!(exit.reason, ExitReason::Shutdown);
+    assert_eq!(exit.status, 7);
+}
+
+#[test]
+fn shared_host_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let mut plan = base_plan(dir, None);
+    plan.init = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        "echo \"PID=$$\"; echo \"NPROCS=$(ls -d /proc/[0-9]* | wc -l)\"; echo \"DEV=$(ls /dev | tr '\\n' ' ')\"; echo DONE; exec sleep 1000".into(),
+    ];
+    plan.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    let mounts = || {
+        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let procs = mi.lines().filter(|l| l.contains(" - proc ")).count();
+        (procs, mi.contains(" - tmpfs devfs "))
+    };
+    let before = mounts();
+    assert!(!before.1);
+    let (mut ctl, _) = start(&plan, dir);
+    let (mut con, reply) = request(&plan.control_socket, &Request::Console { force: false });
+    assert_eq!(reply, Reply::Ok);
+    let mut seen = String::new();
+    read_until(&mut con, &mut seen, "DONE");
+    eprintln!("shared root: {seen}");
+    assert_eq!(field(&seen, "PID="), "1");
+    let nprocs: u32 = field(&seen, "NPROCS=").parse().unwrap();
+    assert!(nprocs <= 5, "{seen}");
+    assert!(
+        field(&seen, "DEV=").split(' ').any(|d| d == "console"),
+        "{seen}"
+    );
+    // Nothing the container mounted shows on the host.
+    assert_eq!(mounts(), before);
+    let (_d, reply) = request(&plan.control_socket, &Request::Destroy);
+    assert!(
+        matches!(
+            reply,
+            Reply::Exited(Exit {
+                reason: ExitReason::Destroyed,
+                ..
+            })
+        ),
+        "{reply:?}"
+    );
+    assert!(ctl.child.wait().unwrap().success());
 }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use virtlxcd::plan::control::{Reply, Request};
-use virtlxcd::plan::{Exit, ExitReason, IdRange, Interface, Mount, MountKind, Plan};
+use virtlxcd::plan::{Exit, ExitReason, HostDevice, IdRange, Interface, Mount, MountKind, Plan};
 
 const CTL: &str = env!("CARGO_BIN_EXE_virt-lxc-controller");
 
@@ -193,6 +193,9 @@ echo "ROTOUCH=$(touch /ro/x 2>&1)"
 echo "FOO=$FOO"
 echo "IDS=$(id -u):$(id -g)"
 echo "DEV=$(ls /dev | tr '\n' ' ')"
+echo "PWD=$(pwd)"
+echo "CAPBND=$(grep CapBnd /proc/self/status)"
+echo "TUN=$(ls -l /dev/net/tun)"
 echo WAITING-FOR-INPUT
 read line
 echo "GOT=$line"
@@ -226,6 +229,11 @@ exec sleep 1000"#,
 
     let mut plan = base_plan(dir, Some(root));
     plan.init_user = Some("app".into());
+    plan.init_dir = Some("/tmp".into());
+    plan.drop_caps = vec![27]; // CAP_MKNOD
+    plan.hostdevs = vec![HostDevice::Char {
+        path: "/dev/net/tun".into(),
+    }];
     plan.mounts = vec![
         Mount {
             kind: MountKind::Bind { source: ro_src },
@@ -264,8 +272,13 @@ exec sleep 1000"#,
             message: "console is in use".into()
         }
     );
-    con.get_mut().write_all(b"hello-typed\n").unwrap();
-    read_until(&mut con, &mut seen, "GOT=hello-typed");
+    // A forced console takes over; the old one is closed.
+    let (mut con2, reply) = request(&plan.control_socket, &Request::Console { force: true });
+    assert_eq!(reply, Reply::Ok);
+    let mut rest = Vec::new();
+    con.read_to_end(&mut rest).unwrap();
+    con2.get_mut().write_all(b"hello-typed\n").unwrap();
+    read_until(&mut con2, &mut seen, "GOT=hello-typed");
     eprintln!("console: {seen}");
     assert_eq!(field(&seen, "PID="), "1");
     assert_eq!(field(&seen, "HOST="), "ctltest");
@@ -287,6 +300,22 @@ exec sleep 1000"#,
     );
     assert_eq!(field(&seen, "FOO="), "bar baz");
     assert_eq!(field(&seen, "IDS="), "1000:1000");
+    assert_eq!(field(&seen, "PWD="), "/tmp");
+    let bnd = u64::from_str_radix(
+        field(&seen, "CAPBND=").trim_start_matches("CapBnd:").trim(),
+        16,
+    )
+    .unwrap();
+    assert_eq!(
+        bnd & (1 << 27),
+        0,
+        "CAP_MKNOD still in the bounding set: {bnd:x}"
+    );
+    assert_ne!(bnd & (1 << 21), 0, "CAP_SYS_ADMIN dropped too: {bnd:x}");
+    assert!(
+        field(&seen, "TUN=").starts_with('c') && field(&seen, "TUN=").contains("10, 200"),
+        "{seen}"
+    );
     for d in [
         "null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "console", "fd",
     ] {

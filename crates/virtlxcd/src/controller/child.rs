@@ -87,7 +87,19 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
 
     for (i, m) in plan.mounts.iter().enumerate() {
         let target = at(&m.target);
-        mkdir_p(&target)?;
+        let file_bind = matches!(&m.kind, MountKind::Bind { source } if !source.is_dir());
+        if file_bind {
+            // A file bound on a file.
+            if let Some(parent) = target.parent() {
+                mkdir_p(parent)?;
+            }
+            if !target.exists() {
+                fs::write(&target, b"")
+                    .ctx(|| format!("create mount point {}", target.display()))?;
+            }
+        } else {
+            mkdir_p(&target)?;
+        }
         match &m.kind {
             MountKind::Bind { source } => bind(source, &target, m.readonly)?,
             MountKind::Ram { size_kib } => {

@@ -80,6 +80,8 @@ fn load(path: &str) -> Res<Plan> {
 
 /// One line on standard output (the handshake with the daemon).
 fn say(line: &str) {
+    // One line: a helper's multi-line stderr is joined.
+    let line = line.trim().replace('\n', "; ");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "{line}");
     let _ = out.flush();

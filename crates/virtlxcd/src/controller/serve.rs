@@ -224,32 +224,42 @@ pub fn run(plan: &Plan, running: Running, mut host: Host) -> i32 {
     0
 }
 
-/// Drops the page mappings of the executable code faulted in during setup (the binary's
-/// and the libraries' text, never written, so it comes back from the page cache on the next
-/// use): the loop touches little code, and the controller stays small for the container's
-/// whole life.
+/// Drops the page mappings of read-only file pages faulted in during setup (the binary's and
+/// the libraries' code and constants): they were never written, so they come back from the
+/// page cache on the next use, and the loop touches few of them. The controller stays small
+/// for the container's whole life.
 fn trim_text() {
-    let Ok(maps) = fs::read_to_string("/proc/self/maps") else {
+    let Ok(smaps) = fs::read_to_string("/proc/self/smaps") else {
         return;
     };
-    for line in maps.lines() {
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else {
-            continue;
-        };
-        // Only file-backed, private, read+exec, never-written mappings.
-        if perms != "r-xp" || !line.contains('/') {
-            continue;
+        let Some(first) = f.next() else { continue };
+        if let Some((a, b)) = first.split_once('-') {
+            // A mapping header: "start-end perms offset dev inode path".
+            current = None;
+            let perms = f.next().unwrap_or("");
+            let inode = f.nth(2).unwrap_or("0");
+            if perms.starts_with('r')
+                && !perms.contains('w')
+                && perms.ends_with('p')
+                && inode != "0"
+            {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    current = Some((a, b));
+                }
+            }
+        } else if first == "Anonymous:" {
+            // Only mappings without private (written) pages.
+            if let (Some((a, b)), Some("0")) = (current.take(), f.next()) {
+                // SAFETY: MADV_DONTNEED on a private file mapping holding no anonymous pages
+                // only drops page-table entries; every page reads back identically from the
+                // file on the next access.
+                unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
+            }
         }
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
-            continue;
-        };
-        // SAFETY: MADV_DONTNEED on an unmodified private file mapping only drops page-table
-        // entries; every page reads back identically from the file on the next access.
-        unsafe { libc::madvise(a as *mut libc::c_void, b - a, libc::MADV_DONTNEED) };
     }
 }
 

@@ -359,9 +359,21 @@ fn init_exit_zero_is_shutdown() {
     let dir = tmp.path();
     let root = make_root(dir, "read x\necho bye\nexit 0");
     let plan = base_plan(dir, Some(root));
+    // A stale socket file from an earlier run is replaced.
+    fs::write(&plan.control_socket, "stale").unwrap();
     let (mut ctl, _) = start(&plan, dir);
     let (mut watch, reply) = request(&plan.control_socket, &Request::Watch);
     assert_eq!(reply, Reply::Ok);
+    // A bad request is answered with an error naming it, and the connection stays usable.
+    let mut raw = UnixStream::connect(&plan.control_socket).unwrap();
+    raw.write_all(b"{\"op\":\"fly\"}\n{\"op\":\"status\"}\n")
+        .unwrap();
+    let mut raw = BufReader::new(raw);
+    let Reply::Error { message } = read_reply(&mut raw) else {
+        panic!("bad request accepted")
+    };
+    assert!(message.contains("fly"), "{message}");
+    assert!(matches!(read_reply(&mut raw), Reply::Status { .. }));
     let (mut con, reply) = request(&plan.control_socket, &Request::Console { force: true });
     assert_eq!(reply, Reply::Ok);
     con.get_mut().write_all(b"go\n").unwrap();
@@ -445,7 +457,7 @@ fn private_network_in_a_test_namespace() {
     let dir = tmp.path();
     let root = make_root(
         dir,
-        "ip addr show eth0\nip route\necho NET-DONE\nexec sleep 1000",
+        "ip addr show eth0\nip link show hd0\nip route\necho NET-DONE\nexec sleep 1000",
     );
     let mut plan = base_plan(dir, Some(root));
     plan.private_net = true;
@@ -458,6 +470,7 @@ fn private_network_in_a_test_namespace() {
         routes: vec![("10.98.0.0/24".into(), "10.99.0.1".into())],
         mtu: Some(1400),
     }];
+    plan.hostdevs = vec![HostDevice::Net { name: "hd0".into() }];
     // Everything happens in a network namespace of the test's own.
     let (mut ctl, _) = {
         let ctl = start_with(
@@ -469,7 +482,7 @@ fn private_network_in_a_test_namespace() {
                 "sh",
                 "-c",
                 "ip link add vh0 type veth peer name vc0 && ip addr add 10.99.0.1/24 dev vh0 \
-                 && ip link set vh0 up && exec \"$CTL\" --plan \"$PLAN\"",
+                 && ip link set vh0 up && ip link add hd0 type veth peer name hd0p && exec \"$CTL\" --plan \"$PLAN\"",
             ],
         );
         let log = fs::read_to_string(dir.join("ctl.log")).unwrap_or_default();
@@ -495,6 +508,10 @@ fn private_network_in_a_test_namespace() {
         "{seen}"
     );
     assert!(seen.contains("10.98.0.0/24 via 10.99.0.1"), "{seen}");
+    assert!(
+        seen.contains(": hd0: "),
+        "host interface not moved in: {seen}"
+    );
     let netns = format!("--net=/proc/{}/ns/net", ctl.child.id());
     let ping = Command::new("nsenter")
         .args([

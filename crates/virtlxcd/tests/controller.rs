@@ -509,7 +509,7 @@ fn private_network_in_a_test_namespace() {
     );
     assert!(seen.contains("10.98.0.0/24 via 10.99.0.1"), "{seen}");
     assert!(
-        seen.contains(": hd0: "),
+        seen.contains(": hd0@"),
         "host interface not moved in: {seen}"
     );
     let netns = format!("--net=/proc/{}/ns/net", ctl.child.id());

@@ -608,7 +608,7 @@ fn survives_its_parent_and_stays_small() {
 fn ended_after_input(action: &str, tweak: impl FnOnce(&mut Plan)) -> (Exit, String) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let root = make_root(dir, &format!("echo \"IDS=$(id -u):$(id -g)\"\necho \"UIDMAP=$(cat /proc/self/uid_map)\"\necho ASK\nread x\n{action}"));
+    let root = make_root(dir, &format!("echo \"IDS=$(id -u):$(id -g)\"\necho \"UIDMAP=$(cat /proc/self/uid_map)\"\necho \"TUN=$(ls -l /dev/net/tun 2>&1)\"\necho \"NULL=$(echo x > /dev/null && echo ok)\"\necho ASK\nread x\n{action}"));
     let mut plan = base_plan(dir, Some(root));
     tweak(&mut plan);
     let (mut ctl, _) = start(&plan, dir);
@@ -645,11 +645,17 @@ fn user_namespace_maps_root() {
         }];
         plan.uid_map = map.clone();
         plan.gid_map = map;
+        plan.hostdevs = vec![HostDevice::Char {
+            path: "/dev/net/tun".into(),
+        }];
     });
     eprintln!("userns: {seen}");
     assert_eq!(field(&seen, "IDS="), "0:0");
     let map: Vec<&str> = field(&seen, "UIDMAP=").split_whitespace().collect();
     assert_eq!(map, ["0", "200000", "65536"]);
+    // No mknod in a user namespace: the host's nodes are bound in.
+    assert!(field(&seen, "TUN=").contains("10, 200"), "{seen}");
+    assert_eq!(field(&seen, "NULL="), "ok");
     assert_eq!(exit.reason, ExitReason::Shutdown);
     assert_eq!(exit.status, 7);
 }
@@ -662,9 +668,12 @@ fn shared_host_root() {
     plan.init = vec![
         "/bin/sh".into(),
         "-c".into(),
-        "echo \"PID=$$\"; echo \"NPROCS=$(ls -d /proc/[0-9]* | wc -l)\"; echo \"DEV=$(ls /dev | tr '\\n' ' ')\"; echo DONE; exec sleep 1000".into(),
+        "echo \"PID=$$\"; echo \"NPROCS=$(ls -d /proc/[0-9]* | wc -l)\"; echo \"DEV=$(ls /dev | tr '\\n' ' ')\"; echo \"TUN=$(ls -l /dev/net/tun)\"; echo DONE; exec sleep 1000".into(),
     ];
     plan.env = vec![("PATH".into(), "/usr/bin:/bin".into())];
+    plan.hostdevs = vec![HostDevice::Char {
+        path: "/dev/net/tun".into(),
+    }];
     let mounts = || {
         let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
         let procs = mi.lines().filter(|l| l.contains(" - proc ")).count();
@@ -685,6 +694,7 @@ fn shared_host_root() {
         field(&seen, "DEV=").split(' ').any(|d| d == "console"),
         "{seen}"
     );
+    assert!(field(&seen, "TUN=").contains("10, 200"), "{seen}");
     // Nothing the container mounted shows on the host.
     assert_eq!(mounts(), before);
     let (_d, reply) = request(&plan.control_socket, &Request::Destroy);

@@ -9,7 +9,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt};
+use std::os::unix::fs::{symlink, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use super::sys::{self, bind, cpath, cstr, mount, Ctx, Res};
@@ -84,6 +84,26 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
         None => PathBuf::from("/"),
     };
     let at = |target: &str| prefix.join(target.trim_start_matches('/'));
+    // The host's device nodes, held open before anything covers the host's /dev (with a
+    // shared root the container's /dev replaces it).
+    let std_nodes = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
+    let host_std: Vec<Option<HostNode>> = std_nodes
+        .iter()
+        .map(|(name, ..)| HostNode::open(&Path::new("/dev").join(name)).ok())
+        .collect();
+    let mut host_devs = Vec::new();
+    for hd in &plan.hostdevs {
+        if let HostDevice::Block { path } | HostDevice::Char { path } = hd {
+            host_devs.push(HostNode::open(path)?);
+        }
+    }
 
     for (i, m) in plan.mounts.iter().enumerate() {
         let target = at(&m.target);
@@ -156,23 +176,21 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
         libc::MS_NOSUID,
         Some("mode=755,size=65536"),
     )?;
-    for (name, major, minor) in [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ] {
+    for ((name, major, minor), host) in std_nodes.iter().zip(&host_std) {
         let p = dev.join(name);
-        if sys::mknod(&p, libc::S_IFCHR | 0o666, libc::makedev(major, minor)).is_ok() {
+        if sys::mknod(&p, libc::S_IFCHR | 0o666, libc::makedev(*major, *minor)).is_ok() {
             // mknod honours the umask.
             fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o666))
                 .ctx(|| format!("chmod {}", p.display()))?;
         } else {
             // In a user namespace: bind the host's node.
-            fs::write(&p, b"").ctx(|| format!("create {}", p.display()))?;
-            bind(&Path::new("/dev").join(name), &p, false)?;
+            let Some(host) = host else {
+                return Err(format!(
+                    "create {}: no mknod and no host node to bind",
+                    p.display()
+                ));
+            };
+            host.bind_on(&p)?;
         }
     }
     for (link, to) in [
@@ -205,12 +223,8 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
             Some("newinstance,ptmxmode=0666,mode=0620"),
         )?;
     }
-    for hd in &plan.hostdevs {
-        let path = match hd {
-            HostDevice::Block { path } | HostDevice::Char { path } => path,
-            HostDevice::Net { .. } => continue,
-        };
-        hostdev_node(path, &at(&path.to_string_lossy()))?;
+    for host in &host_devs {
+        host.node_at(&at(&host.path.to_string_lossy()))?;
     }
 
     // Read-only root last: the mount points above are made first.
@@ -372,25 +386,58 @@ fn mount_image(dev: &Path, source: &Path, target: &Path, readonly: bool) -> Res<
     ))
 }
 
-/// A device node at `node` like the host's `host`.
-fn hostdev_node(host: &Path, node: &Path) -> Res<()> {
-    let md = fs::metadata(host).ctx(|| format!("host device {}", host.display()))?;
-    let ft = md.file_type();
-    let kind = if ft.is_block_device() {
-        libc::S_IFBLK
-    } else if ft.is_char_device() {
-        libc::S_IFCHR
-    } else {
-        return Err(format!("host device {}: not a device node", host.display()));
-    };
-    if let Some(parent) = node.parent() {
-        mkdir_p(parent)?;
+/// A host device node, held by an `O_PATH` descriptor.
+struct HostNode {
+    path: PathBuf,
+    fd: fs::File,
+    md: fs::Metadata,
+}
+
+impl HostNode {
+    fn open(path: &Path) -> Res<HostNode> {
+        let fd = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+            .open(path)
+            .ctx(|| format!("host device {}", path.display()))?;
+        let md = fd
+            .metadata()
+            .ctx(|| format!("host device {}", path.display()))?;
+        Ok(HostNode {
+            path: path.to_path_buf(),
+            fd,
+            md,
+        })
     }
-    if sys::mknod(node, kind | (md.mode() & 0o7777), md.rdev()).is_err() {
+
+    /// Binds the host node on `node` (created as an empty file).
+    fn bind_on(&self, node: &Path) -> Res<()> {
         fs::write(node, b"").ctx(|| format!("create {}", node.display()))?;
-        bind(host, node, false)?;
+        let src = PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()));
+        bind(&src, node, false).map_err(|e| format!("{} (host {})", e, self.path.display()))
     }
-    Ok(())
+
+    /// A node at `node` of the same type and number (bound when mknod is not allowed).
+    fn node_at(&self, node: &Path) -> Res<()> {
+        let ft = self.md.file_type();
+        let kind = if ft.is_block_device() {
+            libc::S_IFBLK
+        } else if ft.is_char_device() {
+            libc::S_IFCHR
+        } else {
+            return Err(format!(
+                "host device {}: not a device node",
+                self.path.display()
+            ));
+        };
+        if let Some(parent) = node.parent() {
+            mkdir_p(parent)?;
+        }
+        if sys::mknod(node, kind | (self.md.mode() & 0o7777), self.md.rdev()).is_err() {
+            self.bind_on(node)?;
+        }
+        Ok(())
+    }
 }
 
 /// pivot_root into `root`, the old root detached.

@@ -457,7 +457,7 @@ fn private_network_in_a_test_namespace() {
     let dir = tmp.path();
     let root = make_root(
         dir,
-        "ip addr show eth0\nip link show hd0\nip route\necho NET-DONE\nexec sleep 1000",
+        "ip addr show eth0\nip link show hd0\nip route\necho \"FWD=$(echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward)\"\necho \"KERN=$( (echo x > /proc/sys/kernel/hostname) 2>&1)\"\necho NET-DONE\nexec sleep 1000",
     );
     let mut plan = base_plan(dir, Some(root));
     plan.private_net = true;
@@ -511,6 +511,12 @@ fn private_network_in_a_test_namespace() {
     assert!(
         seen.contains(": hd0@"),
         "host interface not moved in: {seen}"
+    );
+    // /proc/sys is read-only but for the container's own network.
+    assert_eq!(field(&seen, "FWD="), "1");
+    assert!(
+        field(&seen, "KERN=").contains("Read-only file system"),
+        "{seen}"
     );
     let netns = format!("--net=/proc/{}/ns/net", ctl.child.id());
     let ping = Command::new("nsenter")

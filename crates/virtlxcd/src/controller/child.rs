@@ -153,6 +153,12 @@ fn setup(plan: &Plan, sock: RawFd, loops: &[Option<String>]) -> Res<Never> {
         None,
     )?;
     bind(&proc_.join("sys"), &proc_.join("sys"), true)?;
+    if plan.private_net {
+        // The container's own network settings stay writable (as libvirt does).
+        let net = proc_.join("sys/net");
+        mount(Some(&net), &net, None, libc::MS_BIND, None)?;
+        mount(None, &net, None, libc::MS_REMOUNT | libc::MS_BIND, None)?;
+    }
     let sys_ = at("sys");
     mkdir_p(&sys_)?;
     let sysflags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;

@@ -716,3 +716,22 @@ fn shared_host_root() {
     );
     assert!(ctl.child.wait().unwrap().success());
 }
+
+#[test]
+fn out_of_memory_is_crashed_naming_it() {
+    let name = format!("ctltest-oom-{}", std::process::id());
+    let group = Path::new("/sys/fs/cgroup/memory").join(&name);
+    fs::create_dir_all(&group).unwrap();
+    fs::write(group.join("memory.limit_in_bytes"), "33554432").unwrap();
+    let g = group.clone();
+    let (exit, _) = ended_after_input(
+        "x=$(head -c 200000000 /dev/zero | tr '\\0' a)\necho survived",
+        move |plan| {
+            plan.cgroup_procs = vec![g.join("cgroup.procs")];
+            plan.cgroup_dirs = vec![g];
+        },
+    );
+    assert_eq!(exit.reason, ExitReason::Crashed, "{exit:?}");
+    assert!(exit.message.contains("counted an OOM kill"), "{exit:?}");
+    assert!(!group.exists());
+}

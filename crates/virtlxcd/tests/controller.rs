@@ -64,6 +64,31 @@ fn base_plan(dir: &Path, root: Option<PathBuf>) -> Plan {
 struct Ctl {
     child: Child,
     first_line: String,
+    /// Killed when the test ends early (a failed assertion), so no container outlives it.
+    init_pid: Option<i32>,
+}
+
+/// Kills a container's init when a test ends early.
+struct KillOnDrop(Option<i32>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.filter(|&p| alive(p)) {
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+impl Drop for Ctl {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init_pid {
+            if alive(pid) {
+                // SAFETY: kill with integer arguments.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
 }
 
 /// Runs `cmd` (the controller, possibly wrapped) with the plan; reads the handshake line.
@@ -88,9 +113,14 @@ fn start_with(plan: &Plan, dir: &Path, wrap: &[&str]) -> Ctl {
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first_line = String::new();
     out.read_line(&mut first_line).unwrap();
+    let first_line = first_line.trim().to_string();
+    let init_pid = first_line
+        .strip_prefix("READY ")
+        .and_then(|p| p.parse().ok());
     Ctl {
         child,
-        first_line: first_line.trim().to_string(),
+        first_line,
+        init_pid,
     }
 }
 
@@ -573,6 +603,7 @@ fn survives_its_parent_and_stays_small() {
         .unwrap();
     // The parent (sh) is gone; the controller runs on.
     ctl.child.wait().unwrap();
+    let _guard = KillOnDrop(ctl.init_pid.take());
     drop(ctl);
     std::thread::sleep(Duration::from_millis(200));
     let (_s, reply) = request(&plan.control_socket, &Request::Status);
@@ -734,4 +765,46 @@ fn out_of_memory_is_crashed_naming_it() {
     assert_eq!(exit.reason, ExitReason::Crashed, "{exit:?}");
     assert!(exit.message.contains("counted an OOM kill"), "{exit:?}");
     assert!(!group.exists());
+}
+
+#[test]
+fn console_backlog_keeps_the_newest_64k() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let root = make_root(
+        dir,
+        "echo OLDEST-LINE\nhead -c 200000 /dev/zero | tr '\\0' x\necho\necho END-MARK\nexec sleep 1000",
+    );
+    let plan = base_plan(dir, Some(root));
+    let (mut ctl, init_pid) = start(&plan, dir);
+    // Wait until init has written everything (nobody reads the console meanwhile).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let cmdline = format!("/proc/{init_pid}/cmdline");
+    while !fs::read_to_string(&cmdline)
+        .unwrap_or_default()
+        .starts_with("sleep\01000")
+    {
+        assert!(Instant::now() < deadline, "init never reached sleep");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Give the controller a moment to drain the pty into its backlog.
+    std::thread::sleep(Duration::from_millis(300));
+    let (mut con, reply) = request(&plan.control_socket, &Request::Console { force: false });
+    assert_eq!(reply, Reply::Ok);
+    let mut seen = String::new();
+    read_until(&mut con, &mut seen, "END-MARK");
+    assert!(
+        !seen.contains("OLDEST-LINE"),
+        "the oldest output was kept: {} bytes, {:?}",
+        seen.len(),
+        &seen[..200.min(seen.len())]
+    );
+    assert!(
+        seen.len() <= 64 * 1024 && seen.len() > 60 * 1024,
+        "{} bytes",
+        seen.len()
+    );
+    let (_d, reply) = request(&plan.control_socket, &Request::Destroy);
+    assert!(matches!(reply, Reply::Exited(_)), "{reply:?}");
+    assert!(ctl.child.wait().unwrap().success());
 }

@@ -782,7 +782,7 @@ fn console_backlog_keeps_the_newest_64k() {
     let cmdline = format!("/proc/{init_pid}/cmdline");
     while !fs::read_to_string(&cmdline)
         .unwrap_or_default()
-        .starts_with("sleep\01000")
+        .starts_with("sleep\x001000")
     {
         assert!(Instant::now() < deadline, "init never reached sleep");
         std::thread::sleep(Duration::from_millis(50));

@@ -145,4 +145,6 @@ mod corpus_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
+mod lxc_tests;
+#[cfg(test)]
 mod tests;

@@ -273,7 +273,7 @@ fn interface_addresses_routes_and_names_round_trip() {
     assert_eq!(n[0].host_ip.routes.len(), 2);
     assert_eq!(
         n[0].guest_ip.ips[0].peer,
-        Some("192.168.122.12".parse().unwrap())
+        Some("192.168.122.12".parse().expect("an address"))
     );
     assert_eq!(n[0].target_dev.as_deref(), Some("veth0"));
     assert_eq!(n[0].guest_dev.as_deref(), Some("eth2"));

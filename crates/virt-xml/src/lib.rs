@@ -100,6 +100,15 @@ impl DomainXmlCodec for LibvirtXml {
     fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError> {
         let mut def = parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))?;
         def.devices.clear_generated_aliases();
+        // libvirt's inactive parse blanks generated host device names (`vnet3`).
+        for n in &mut def.devices.interfaces {
+            if n.target_dev
+                .as_deref()
+                .is_some_and(devices::is_generated_ifname)
+            {
+                n.target_dev = None;
+            }
+        }
         Ok(def)
     }
 

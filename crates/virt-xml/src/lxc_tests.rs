@@ -502,3 +502,41 @@ fn init_idmap_and_tuning_round_trip() {
     assert_eq!(def.virt_type, "lxc");
     assert_eq!(def.resource_partition.as_deref(), Some("/machine"));
 }
+
+#[test]
+fn generated_host_device_names_stay_out_of_an_inactive_definition() {
+    let doc = lxc(
+        "",
+        "    <interface type='network'>
+      <mac address='00:16:3e:0f:ef:8a'/>
+      <source network='default'/>
+      <target dev='vnet3'/>
+      <guest dev='eth0'/>
+    </interface>
+",
+    );
+    // A live definition (status XML) keeps the name; an inactive print drops it.
+    let live = LibvirtXml.parse_live_domain(&doc).expect("parses");
+    assert_eq!(
+        live.devices.interfaces[0].target_dev.as_deref(),
+        Some("vnet3")
+    );
+    let inactive = LibvirtXml.format_domain(&live, INACTIVE);
+    assert!(!inactive.contains("vnet3"), "{inactive}");
+    let live_out = LibvirtXml.format_domain(
+        &live,
+        FormatOptions {
+            id: Some(4),
+            secure: false,
+            inactive: false,
+        },
+    );
+    assert!(
+        live_out.contains("      <target dev='vnet3'/>\n"),
+        "{live_out}"
+    );
+    // A define forgets it.
+    let def = LibvirtXml.parse_domain(&doc).expect("parses");
+    assert_eq!(def.devices.interfaces[0].target_dev, None);
+    assert_eq!(def.devices.interfaces[0].guest_dev.as_deref(), Some("eth0"));
+}

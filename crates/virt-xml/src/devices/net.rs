@@ -382,7 +382,16 @@ fn format_virtualport(w: &mut Writer, v: &VirtualPort) {
         });
 }
 
-pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
+/// Whether `name` is a host device name libvirt generates (`vnetN` taps and LXC veth ends,
+/// `macvtapN`, `macvlanN`): an inactive definition neither keeps nor prints one, so the
+/// next start names the device afresh.
+pub(crate) fn is_generated_ifname(name: &str) -> bool {
+    ["vnet", "macvtap", "macvlan"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive: bool) {
     w.tag("interface").attr("type", n.interface_type).open();
     if let Some(m) = &n.mac {
         w.tag("mac").attr("address", m).empty();
@@ -416,7 +425,11 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
     if let Some(s) = &n.script {
         w.tag("script").attr("path", s).empty();
     }
-    if let Some(t) = &n.target_dev {
+    if let Some(t) = n
+        .target_dev
+        .as_ref()
+        .filter(|t| !(inactive && is_generated_ifname(t)))
+    {
         w.tag("target").attr("dev", t).empty();
     }
     if n.guest_dev.is_some() || n.guest_actual.is_some() {

@@ -540,3 +540,66 @@ fn generated_host_device_names_stay_out_of_an_inactive_definition() {
     assert_eq!(def.devices.interfaces[0].target_dev, None);
     assert_eq!(def.devices.interfaces[0].guest_dev.as_deref(), Some("eth0"));
 }
+
+#[test]
+fn lxc_namespace_round_trip() {
+    // libvirt's lxc-sharenet.xml.
+    let doc = "<domain type='lxc' xmlns:lxc='http://libvirt.org/schemas/domain/lxc/1.0'>
+  <name>jessie</name>
+  <uuid>e21987a5-e98e-9c99-0e35-803e4d9ad1fe</uuid>
+  <memory unit='KiB'>1048576</memory>
+  <currentMemory unit='KiB'>1048576</currentMemory>
+  <vcpu placement='static'>1</vcpu>
+  <resource>
+    <partition>/machine</partition>
+  </resource>
+  <os>
+    <type arch='x86_64'>exe</type>
+    <init>/sbin/init</init>
+  </os>
+  <clock offset='utc'/>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>restart</on_reboot>
+  <on_crash>restart</on_crash>
+  <devices>
+    <emulator>/usr/libexec/libvirt_lxc</emulator>
+    <filesystem type='mount' accessmode='passthrough'>
+      <source dir='/mach/jessie'/>
+      <target dir='/'/>
+    </filesystem>
+    <console type='pty'>
+      <target type='lxc' port='0'/>
+    </console>
+  </devices>
+  <lxc:namespace>
+    <lxc:sharenet type='netns' value='red'/>
+    <lxc:shareipc type='pid' value='12345'/>
+    <lxc:shareuts type='name' value='container1'/>
+  </lxc:namespace>
+</domain>
+";
+    let def = round_trip(doc);
+    let ns = def.lxc_namespace.as_ref().expect("a namespace");
+    let net = ns.sharenet.as_ref().expect("sharenet");
+    assert_eq!(
+        (net.source_type.as_str(), net.value.as_str()),
+        ("netns", "red")
+    );
+    // Written out of order and under another prefix: printed in libvirt's order.
+    let other = doc
+        .replace("xmlns:lxc=", "xmlns:c=")
+        .replace("lxc:", "c:")
+        .replace(
+        "    <c:sharenet type='netns' value='red'/>\n    <c:shareipc type='pid' value='12345'/>\n",
+        "    <c:shareipc type='pid' value='12345'/>\n    <c:sharenet type='netns' value='red'/>\n",
+    );
+    let def2 = LibvirtXml.parse_domain(&other).expect("parses");
+    assert_eq!(LibvirtXml.format_domain(&def2, INACTIVE), doc);
+    let m = refused(&doc.replace("lxc:shareuts type='name'", "lxc:sharepid type='name'"));
+    assert!(m.contains("/domain/lxc:namespace/lxc:sharepid[1]"), "{m}");
+    let m = refused(&doc.replace("type='netns'", "type='path'"));
+    assert!(
+        m.contains("/domain/lxc:namespace/lxc:sharenet[1]/@type"),
+        "{m}"
+    );
+}

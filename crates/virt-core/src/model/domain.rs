@@ -97,6 +97,31 @@ pub struct DomainDef {
     pub seclabels: Vec<SecLabel>,
     /// `<qemu:commandline>`: extra QEMU arguments and environment (QEMU namespace).
     pub qemu_commandline: Option<QemuCommandline>,
+    /// `<lxc:namespace>`: host namespaces a container shares instead of getting its own
+    /// (LXC namespace `http://libvirt.org/schemas/domain/lxc/1.0`).
+    pub lxc_namespace: Option<LxcNamespace>,
+}
+
+/// `<lxc:namespace>`: `<lxc:sharenet>`, `<lxc:shareipc>`, `<lxc:shareuts>`, each naming the
+/// namespace to join; `None` where the container gets its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LxcNamespace {
+    /// `<lxc:sharenet type=... value=...>`: the network namespace.
+    pub sharenet: Option<LxcShare>,
+    /// `<lxc:shareipc type=... value=...>`: the IPC namespace.
+    pub shareipc: Option<LxcShare>,
+    /// `<lxc:shareuts type=... value=...>`: the UTS namespace.
+    pub shareuts: Option<LxcShare>,
+}
+
+/// One `<lxc:shareXXX type=... value=...>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LxcShare {
+    /// `type=...`: `name` (another container's, by domain name), `pid` (a process's, by
+    /// pid), `netns` (a named network namespace, `ip netns`; sharenet only in practice).
+    pub source_type: String,
+    /// `value=...`: the domain name, pid or netns name.
+    pub value: String,
 }
 
 /// `<numatune><memory>`: where the guest's memory is allocated on the host.

@@ -45,7 +45,7 @@ fn parse_caps(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
     })?;
     let value = src
         .child_text(child)?
-        .map(|t| t.trim().to_string())
+        // Kept as written (libvirt does not trim it); empty is missing.
         .filter(|t| !t.is_empty())
         .ok_or_else(|| XmlError::Missing {
             path: format!("{}/{child}", src.path()),

@@ -101,10 +101,11 @@ impl DomainXmlCodec for LibvirtXml {
         let mut def = parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))?;
         def.devices.clear_generated_aliases();
         // libvirt's inactive parse blanks generated host device names (`vnet3`).
+        let virt_type = def.virt_type.clone();
         for n in &mut def.devices.interfaces {
             if n.target_dev
                 .as_deref()
-                .is_some_and(devices::is_generated_ifname)
+                .is_some_and(|t| devices::is_generated_ifname(t, &virt_type))
             {
                 n.target_dev = None;
             }

@@ -603,3 +603,15 @@ fn lxc_namespace_round_trip() {
         "{m}"
     );
 }
+
+#[test]
+fn a_container_without_init_is_refused_as_libvirt() {
+    let doc = lxc("", "").replace("    <init>/bin/sh</init>\n", "");
+    let e = LibvirtXml.parse_domain(&doc).expect_err("refused");
+    assert_eq!(e.code, ErrorCode::XmlError);
+    assert!(
+        e.message().contains("init binary must be specified"),
+        "{}",
+        e.message()
+    );
+}

@@ -468,7 +468,7 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
         fs::format(w, x);
     }
     for x in &d.interfaces {
-        net::format_interface(w, x, opts.inactive);
+        net::format_interface(w, x, opts.inactive.then_some(def.virt_type.as_str()));
     }
     for x in &d.smartcards {
         smartcard::format(w, x, opts);

@@ -382,16 +382,19 @@ fn format_virtualport(w: &mut Writer, v: &VirtualPort) {
         });
 }
 
-/// Whether `name` is a host device name libvirt generates (`vnetN` taps and LXC veth ends,
-/// `macvtapN`, `macvlanN`): an inactive definition neither keeps nor prints one, so the
-/// next start names the device afresh.
-pub(crate) fn is_generated_ifname(name: &str) -> bool {
+/// Whether `name` is a host device name libvirt generates for a `virt_type` domain (`vnetN`
+/// taps and LXC veth ends, `macvtapN`, `macvlanN`; Xen's `vifD.N`): an inactive definition
+/// neither keeps nor prints one, so the next start names the device afresh.
+pub(crate) fn is_generated_ifname(name: &str, virt_type: &str) -> bool {
     ["vnet", "macvtap", "macvlan"]
         .iter()
         .any(|p| name.starts_with(p))
+        || (virt_type == "xen" && name.starts_with("vif"))
 }
 
-pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive: bool) {
+/// Writes an `<interface>`; `inactive_type` is the domain type when printing an inactive
+/// definition (generated host device names are left out then).
+pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive_type: Option<&str>) {
     w.tag("interface").attr("type", n.interface_type).open();
     if let Some(m) = &n.mac {
         w.tag("mac").attr("address", m).empty();
@@ -428,7 +431,7 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive: bool) {
     if let Some(t) = n
         .target_dev
         .as_ref()
-        .filter(|t| !(inactive && is_generated_ifname(t)))
+        .filter(|t| !inactive_type.is_some_and(|vt| is_generated_ifname(t, vt)))
     {
         w.tag("target").attr("dev", t).empty();
     }

@@ -77,10 +77,13 @@ pub fn format_capabilities(caps: &Capabilities) -> String {
         w.close("cells");
         w.close("topology");
     }
-    for (model, doi) in &caps.secmodels {
+    for (i, (model, doi)) in caps.secmodels.iter().enumerate() {
         w.tag("secmodel").open();
         w.tag("model").text(model);
         w.tag("doi").text(doi);
+        for (ty, label) in caps.secmodel_baselabels.get(i).into_iter().flatten() {
+            w.tag("baselabel").attr("type", ty).text(label);
+        }
         w.close("secmodel");
     }
     w.close("host");
@@ -482,6 +485,58 @@ mod tests {
             out,
             include_str!("../testdata/test-driver-capabilities.xml")
         );
+    }
+
+    #[test]
+    fn lxc_capabilities_publish_exe_guests_as_libvirts_lxc_driver() {
+        use virt_core::model::caps::GuestCaps;
+        let caps = Capabilities {
+            host_uuid: Some("0d2a5d5e-63e2-4e3a-8a35-0d0a6c8a4b21".into()),
+            host_arch: "x86_64".into(),
+            secmodels: vec![("selinux".into(), "0".into()), ("dac".into(), "0".into())],
+            secmodel_baselabels: vec![vec![(
+                "lxc".into(),
+                "system_u:system_r:svirt_lxc_net_t:s0".into(),
+            )]],
+            guests: GuestCaps::lxc_guests("x86_64", "/usr/lib/libvirt/libvirt_lxc"),
+            ..Capabilities::default()
+        };
+        let out = LibvirtXml.format_capabilities(&caps);
+        let want = "    <secmodel>
+      <model>selinux</model>
+      <doi>0</doi>
+      <baselabel type='lxc'>system_u:system_r:svirt_lxc_net_t:s0</baselabel>
+    </secmodel>
+    <secmodel>
+      <model>dac</model>
+      <doi>0</doi>
+    </secmodel>
+  </host>
+
+  <guest>
+    <os_type>exe</os_type>
+    <arch name='x86_64'>
+      <wordsize>64</wordsize>
+      <emulator>/usr/lib/libvirt/libvirt_lxc</emulator>
+      <domain type='lxc'/>
+    </arch>
+  </guest>
+
+  <guest>
+    <os_type>exe</os_type>
+    <arch name='i686'>
+      <wordsize>32</wordsize>
+      <emulator>/usr/lib/libvirt/libvirt_lxc</emulator>
+      <domain type='lxc'/>
+    </arch>
+  </guest>
+
+</capabilities>
+";
+        assert!(out.ends_with(want), "{out}");
+        assert_eq!(GuestCaps::lxc_guests("riscv64", "/x").len(), 1);
+        let arm = GuestCaps::lxc_guests("aarch64", "/x");
+        assert_eq!((arm[1].arch.as_str(), arm[1].wordsize), ("armv7l", 32));
     }
 
     #[test]

@@ -100,6 +100,16 @@ impl DomainXmlCodec for LibvirtXml {
     fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError> {
         let mut def = parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))?;
         def.devices.clear_generated_aliases();
+        // libvirt's inactive parse blanks generated host device names (`vnet3`).
+        let virt_type = def.virt_type.clone();
+        for n in &mut def.devices.interfaces {
+            if n.target_dev
+                .as_deref()
+                .is_some_and(|t| devices::is_generated_ifname(t, &virt_type))
+            {
+                n.target_dev = None;
+            }
+        }
         Ok(def)
     }
 
@@ -144,5 +154,7 @@ impl DomainXmlCodec for LibvirtXml {
 mod corpus_tests;
 #[cfg(test)]
 mod fuzz_tests;
+#[cfg(test)]
+mod lxc_tests;
 #[cfg(test)]
 mod tests;

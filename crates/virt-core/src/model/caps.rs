@@ -9,6 +9,10 @@ pub struct Capabilities {
     pub host_arch: String,
     /// Security models, `(model, doi)`.
     pub secmodels: Vec<(String, String)>,
+    /// `<baselabel type=...>LABEL</baselabel>` entries `(virt type, label)` of each security
+    /// model, by the index of [`Capabilities::secmodels`] (a missing entry prints none). LXC
+    /// with SELinux: `[[("lxc", "system_u:system_r:svirt_lxc_net_t:s0")]]`.
+    pub secmodel_baselabels: Vec<Vec<(String, String)>>,
     /// One entry per OS type and architecture.
     pub guests: Vec<GuestCaps>,
     /// Host CPU feature flags of the old form (`<features><pae/></features>`).
@@ -197,6 +201,57 @@ pub struct DomainCapsBlock {
     pub supported: bool,
     /// `<enum name=...>` children with their values.
     pub enums: Vec<(String, Vec<String>)>,
+}
+
+impl GuestCaps {
+    /// An LXC guest as libvirt's LXC driver publishes it: OS type `exe` on `arch`, run by
+    /// `emulator` (`libvirt_lxc`), domain type `lxc`, no machines and no features.
+    pub fn lxc(arch: &str, emulator: &str) -> GuestCaps {
+        GuestCaps {
+            os_type: "exe".into(),
+            arch: arch.into(),
+            wordsize: arch_wordsize(arch),
+            emulator: emulator.into(),
+            domain_types: vec!["lxc".into()],
+            ..GuestCaps::default()
+        }
+    }
+
+    /// The guests libvirt's LXC driver publishes on a host of `host_arch`: the host's
+    /// architecture, then the 32-bit one its personality() offers (x86_64: i686, aarch64:
+    /// armv7l, s390x: s390, ppc64: ppc, ...), if any.
+    pub fn lxc_guests(host_arch: &str, emulator: &str) -> Vec<GuestCaps> {
+        let mut out = vec![GuestCaps::lxc(host_arch, emulator)];
+        if let Some(alt) = alt_32bit_arch(host_arch) {
+            out.push(GuestCaps::lxc(alt, emulator));
+        }
+        out
+    }
+}
+
+/// The 32-bit architecture a 64-bit Linux host runs through personality() (libvirt's
+/// `lxcContainerGetAlt32bitArch`).
+pub fn alt_32bit_arch(arch: &str) -> Option<&'static str> {
+    Some(match arch {
+        "x86_64" => "i686",
+        "s390x" => "s390",
+        "ppc64" => "ppc",
+        "parisc64" => "parisc",
+        "sparc64" => "sparc",
+        "mips64" => "mips",
+        "mips64el" => "mipsel",
+        "aarch64" => "armv7l",
+        _ => return None,
+    })
+}
+
+/// The word size in bits of a libvirt architecture name.
+pub fn arch_wordsize(arch: &str) -> u32 {
+    match arch {
+        "x86_64" | "aarch64" | "s390x" | "ppc64" | "ppc64le" | "parisc64" | "sparc64"
+        | "mips64" | "mips64el" | "riscv64" | "alpha" | "loongarch64" => 64,
+        _ => 32,
+    }
 }
 
 impl Capabilities {

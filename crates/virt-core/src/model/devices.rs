@@ -318,8 +318,18 @@ pub struct Interface {
     pub virtualport: Option<VirtualPort>,
     /// `<script path=...>`.
     pub script: Option<String>,
+    /// `<source><ip>`/`<source><route>`: addresses and routes of the host-side end
+    /// (LXC `ethernet` veth pairs).
+    pub host_ip: super::netip::NetIpInfo,
+    /// `<ip>`/`<route>` (children of `<interface>`): addresses and routes configured inside
+    /// the guest (LXC applies them in the container).
+    pub guest_ip: super::netip::NetIpInfo,
     /// `<target dev=...>`: the host-side device.
     pub target_dev: Option<String>,
+    /// `<guest dev=...>`: the device name inside the container.
+    pub guest_dev: Option<String>,
+    /// `<guest actual=...>`: the name the device got inside the container (live XML).
+    pub guest_actual: Option<String>,
     /// `<model type=...>`.
     pub model: Option<String>,
     /// `<driver name=...>`.

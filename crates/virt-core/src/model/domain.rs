@@ -97,6 +97,31 @@ pub struct DomainDef {
     pub seclabels: Vec<SecLabel>,
     /// `<qemu:commandline>`: extra QEMU arguments and environment (QEMU namespace).
     pub qemu_commandline: Option<QemuCommandline>,
+    /// `<lxc:namespace>`: host namespaces a container shares instead of getting its own
+    /// (LXC namespace `http://libvirt.org/schemas/domain/lxc/1.0`).
+    pub lxc_namespace: Option<LxcNamespace>,
+}
+
+/// `<lxc:namespace>`: `<lxc:sharenet>`, `<lxc:shareipc>`, `<lxc:shareuts>`, each naming the
+/// namespace to join; `None` where the container gets its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LxcNamespace {
+    /// `<lxc:sharenet type=... value=...>`: the network namespace.
+    pub sharenet: Option<LxcShare>,
+    /// `<lxc:shareipc type=... value=...>`: the IPC namespace.
+    pub shareipc: Option<LxcShare>,
+    /// `<lxc:shareuts type=... value=...>`: the UTS namespace.
+    pub shareuts: Option<LxcShare>,
+}
+
+/// One `<lxc:shareXXX type=... value=...>`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LxcShare {
+    /// `type=...`: `name` (another container's, by domain name), `pid` (a process's, by
+    /// pid), `netns` (a named network namespace, `ip netns`; sharenet only in practice).
+    pub source_type: String,
+    /// `value=...`: the domain name, pid or netns name.
+    pub value: String,
 }
 
 /// `<numatune><memory>`: where the guest's memory is allocated on the host.
@@ -122,6 +147,30 @@ pub struct QemuCommandline {
 }
 
 impl DomainDef {
+    /// `<features><capabilities>`: the policy (`default` when not written) and the
+    /// capabilities turned on or off.
+    pub fn process_caps(&self) -> ProcessCaps {
+        let Some(f) = self.features.iter().find(|f| f.name == "capabilities") else {
+            return ProcessCaps {
+                policy: "default".into(),
+                caps: Vec::new(),
+            };
+        };
+        ProcessCaps {
+            policy: f
+                .attributes
+                .iter()
+                .find(|(k, _)| k == "policy")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_else(|| "default".into()),
+            caps: f
+                .children
+                .iter()
+                .map(|c| (c.name.clone(), c.state.unwrap_or(true)))
+                .collect(),
+        }
+    }
+
     /// The IOThread IDs: `<iothreadids>` when given, else 1 to `<iothreads>`.
     pub fn iothread_id_list(&self) -> Vec<u32> {
         if self.iothread_ids.is_empty() {
@@ -250,6 +299,62 @@ pub struct Feature {
     pub attributes: Vec<(String, String)>,
     /// Sub-features (`<hyperv><relaxed state='on'/></hyperv>`), in libvirt's order.
     pub children: Vec<Feature>,
+}
+
+/// The Linux capabilities `<features><capabilities>` names, in libvirt's order
+/// (`virDomainProcessCapsFeature`), which is also the order they are printed in.
+pub const PROCESS_CAPS: &[&str] = &[
+    "audit_control",
+    "audit_write",
+    "block_suspend",
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "ipc_lock",
+    "ipc_owner",
+    "kill",
+    "lease",
+    "linux_immutable",
+    "mac_admin",
+    "mac_override",
+    "mknod",
+    "net_admin",
+    "net_bind_service",
+    "net_broadcast",
+    "net_raw",
+    "setgid",
+    "setfcap",
+    "setpcap",
+    "setuid",
+    "sys_admin",
+    "sys_boot",
+    "sys_chroot",
+    "sys_module",
+    "sys_nice",
+    "sys_pacct",
+    "sys_ptrace",
+    "sys_rawio",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "syslog",
+    "wake_alarm",
+];
+
+/// `<features><capabilities policy=...>`: which Linux capabilities a container keeps.
+///
+/// In [`DomainDef::features`] it is the [`Feature`] named `capabilities` with the attribute
+/// `policy` and one child per capability (`name`, `state`), in [`PROCESS_CAPS`] order;
+/// [`DomainDef::process_caps`] reads it in this typed form.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProcessCaps {
+    /// `policy=...`: `default` (libvirt's default drop list), `allow` (keep all but the
+    /// ones turned off), `deny` (drop all but the ones turned on).
+    pub policy: String,
+    /// `(name, on)` per capability written, in [`PROCESS_CAPS`] order.
+    pub caps: Vec<(String, bool)>,
 }
 
 /// `<cpu>`.

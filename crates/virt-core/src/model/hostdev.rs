@@ -4,15 +4,19 @@
 use super::chardev::CharSource;
 use super::devices::{Address, PciAddress};
 
-/// `<hostdev mode='subsystem'>`.
+/// `<hostdev>`: `mode='subsystem'` (PCI/USB passthrough, `caps` is `None`) or
+/// `mode='capabilities'` (LXC: a host block/char device node or a host NIC, `caps` is set).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Hostdev {
-    /// `type=...`: `usb` or `pci`.
+    /// `type=...`: `usb` or `pci` (subsystem); `storage`, `misc` or `net` (capabilities,
+    /// matching `caps`).
     pub hostdev_type: String,
-    /// `managed='yes|no'`.
+    /// `managed='yes|no'` (subsystem only).
     pub managed: bool,
-    /// The host device.
+    /// The host device (subsystem mode).
     pub source: HostdevSource,
+    /// The host device (capabilities mode); `Some` means `mode='capabilities'`.
+    pub caps: Option<HostdevCaps>,
     /// `<boot order=...>`.
     pub boot_order: Option<u32>,
     /// `<alias name=...>`: a user alias (`ua-...`), or the name the driver gave the
@@ -20,6 +24,51 @@ pub struct Hostdev {
     pub alias: Option<String>,
     /// Guest-side `<address>`.
     pub address: Option<Address>,
+}
+
+impl Hostdev {
+    /// `mode=...` as libvirt prints it.
+    pub fn mode(&self) -> &'static str {
+        if self.caps.is_some() {
+            "capabilities"
+        } else {
+            "subsystem"
+        }
+    }
+}
+
+/// `<hostdev mode='capabilities'>`: what the container gets from the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostdevCaps {
+    /// `type='storage'`: `<source><block>PATH</block></source>`, a block device node.
+    Storage {
+        /// `<block>`: the host block device path (`/dev/sdf1`).
+        block: String,
+    },
+    /// `type='misc'`: `<source><char>PATH</char></source>`, a character device node.
+    Misc {
+        /// `<char>`: the host character device path (`/dev/input/event3`).
+        char_dev: String,
+    },
+    /// `type='net'`: `<source><interface>NAME</interface></source>`, a host NIC moved into
+    /// the container, with `<ip>`/`<route>` children of `<hostdev>` applied inside.
+    Net {
+        /// `<interface>`: the host interface name (`eth9`).
+        interface: String,
+        /// `<ip>` and `<route>` (children of `<hostdev>`).
+        ip: super::netip::NetIpInfo,
+    },
+}
+
+impl HostdevCaps {
+    /// `type=...`: `storage`, `misc` or `net`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            HostdevCaps::Storage { .. } => "storage",
+            HostdevCaps::Misc { .. } => "misc",
+            HostdevCaps::Net { .. } => "net",
+        }
+    }
 }
 
 /// `<hostdev><source>`.

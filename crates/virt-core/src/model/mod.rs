@@ -9,6 +9,7 @@ pub mod domain;
 pub mod enums;
 pub mod fs;
 pub mod hostdev;
+pub mod netip;
 pub mod node;
 pub mod smartcard;
 pub mod snapshot;

@@ -2,7 +2,7 @@
 
 use virt_core::model::devices::PciAddress;
 use virt_core::model::enums::CharType;
-use virt_core::model::hostdev::{Hostdev, HostdevSource, Redirdev};
+use virt_core::model::hostdev::{Hostdev, HostdevCaps, HostdevSource, Redirdev};
 use virt_core::xml::FormatOptions;
 
 use super::chardev;
@@ -23,8 +23,62 @@ fn hex_id(c: &mut Cursor<'_>, name: &str) -> Result<Option<u32>, XmlError> {
     Ok(Some(id))
 }
 
+/// `<hostdev mode='capabilities'>` (LXC): a host block or character device node, or a host
+/// NIC with the addresses and routes to give it inside the container.
+fn parse_caps(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
+    let ty = c.attr_req("type")?;
+    let (child, what) = match ty {
+        "storage" => ("block", "block device path"),
+        "misc" => ("char", "character device path"),
+        "net" => ("interface", "host interface name"),
+        _ => {
+            return Err(XmlError::Unsupported {
+                path: c.attr_path("type"),
+                message: format!(
+                    "hostdev capabilities type '{ty}' is not supported (storage, misc or net)"
+                ),
+            })
+        }
+    };
+    let mut src = c.child("source")?.ok_or_else(|| XmlError::Missing {
+        path: format!("{}/source", c.path()),
+    })?;
+    let value = src
+        .child_text(child)?
+        // Kept as written (libvirt does not trim it); empty is missing.
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| XmlError::Missing {
+            path: format!("{}/{child}", src.path()),
+        })?;
+    if ty == "net" && (value.len() > 15 || value.contains('/') || value.contains(' ')) {
+        return Err(src.invalid_text(&value, what));
+    }
+    src.finish()?;
+    let caps = match ty {
+        "storage" => HostdevCaps::Storage { block: value },
+        "misc" => HostdevCaps::Misc { char_dev: value },
+        _ => HostdevCaps::Net {
+            interface: value,
+            ip: super::netip::parse(&mut c)?,
+        },
+    };
+    let h = Hostdev {
+        hostdev_type: ty.to_string(),
+        caps: Some(caps),
+        boot_order: parse_boot(&mut c)?,
+        alias: parse_alias(&mut c)?,
+        address: parse_address(&mut c)?,
+        ..Hostdev::default()
+    };
+    c.finish()?;
+    Ok(h)
+}
+
 pub(super) fn parse_hostdev(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
     let mode = c.attr("mode").unwrap_or("subsystem");
+    if mode == "capabilities" {
+        return parse_caps(c);
+    }
     if mode != "subsystem" {
         return Err(XmlError::Unsupported {
             path: c.attr_path("mode"),
@@ -97,6 +151,26 @@ pub(super) fn parse_hostdev(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
 }
 
 pub(super) fn format_hostdev(w: &mut Writer, h: &Hostdev) {
+    if let Some(caps) = &h.caps {
+        w.tag("hostdev")
+            .attr("mode", "capabilities")
+            .attr("type", caps.type_name())
+            .open();
+        let (name, value) = match caps {
+            HostdevCaps::Storage { block } => ("block", block),
+            HostdevCaps::Misc { char_dev } => ("char", char_dev),
+            HostdevCaps::Net { interface, .. } => ("interface", interface),
+        };
+        w.tag("source").open();
+        w.tag(name).text(value);
+        w.close("source");
+        if let HostdevCaps::Net { ip, .. } = caps {
+            super::netip::format(w, ip);
+        }
+        format_info(w, h.boot_order, h.alias.as_deref(), h.address.as_ref());
+        w.close("hostdev");
+        return;
+    }
     w.tag("hostdev")
         .attr("mode", "subsystem")
         .attr("type", &h.hostdev_type)

@@ -9,6 +9,7 @@ mod fs;
 mod hostdev;
 mod misc;
 mod net;
+mod netip;
 mod smartcard;
 mod tpm;
 
@@ -22,6 +23,7 @@ use crate::XmlError;
 
 pub(crate) use chardev::default_console_target;
 pub(crate) use disk::name_to_index as disk_name_to_index;
+pub(crate) use net::is_generated_ifname;
 
 /// Parses `<devices>`.
 pub fn parse(mut c: Cursor<'_>) -> Result<Devices, XmlError> {
@@ -466,7 +468,7 @@ pub fn format(w: &mut Writer, def: &DomainDef, opts: FormatOptions) {
         fs::format(w, x);
     }
     for x in &d.interfaces {
-        net::format_interface(w, x);
+        net::format_interface(w, x, opts.inactive.then_some(def.virt_type.as_str()));
     }
     for x in &d.smartcards {
         smartcard::format(w, x, opts);

@@ -250,6 +250,8 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
                     MacvtapMode::from_xml,
                 )?;
             }
+            // A veth pair's host end: the addresses and routes set on it (LXC).
+            InterfaceType::Ethernet => n.host_ip = super::netip::parse(&mut s)?,
             _ => {
                 return Err(XmlError::UnknownElement {
                     path: s.path().to_string(),
@@ -273,6 +275,7 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
             n.virtualport = Some(parse_virtualport(v)?);
         }
     }
+    n.guest_ip = super::netip::parse(&mut c)?;
     if let Some(mut s) = c.child("script")? {
         n.script = Some(s.attr_req("path")?.to_string());
         s.finish()?;
@@ -280,6 +283,11 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
     if let Some(mut t) = c.child("target")? {
         n.target_dev = non_empty(t.attr_string("dev"));
         t.finish()?;
+    }
+    if let Some(mut g) = c.child("guest")? {
+        n.guest_dev = non_empty(g.attr_string("dev"));
+        n.guest_actual = non_empty(g.attr_string("actual"));
+        g.finish()?;
     }
     if let Some(mut m) = c.child("model")? {
         let v = m.attr_req("type")?;
@@ -374,7 +382,19 @@ fn format_virtualport(w: &mut Writer, v: &VirtualPort) {
         });
 }
 
-pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
+/// Whether `name` is a host device name libvirt generates for a `virt_type` domain (`vnetN`
+/// taps and LXC veth ends, `macvtapN`, `macvlanN`; Xen's `vifD.N`): an inactive definition
+/// neither keeps nor prints one, so the next start names the device afresh.
+pub(crate) fn is_generated_ifname(name: &str, virt_type: &str) -> bool {
+    ["vnet", "macvtap", "macvlan"]
+        .iter()
+        .any(|p| name.starts_with(p))
+        || (virt_type == "xen" && name.starts_with("vif"))
+}
+
+/// Writes an `<interface>`; `inactive_type` is the domain type when printing an inactive
+/// definition (generated host device names are left out then).
+pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive_type: Option<&str>) {
     w.tag("interface").attr("type", n.interface_type).open();
     if let Some(m) = &n.mac {
         w.tag("mac").attr("address", m).empty();
@@ -396,16 +416,30 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface) {
             .attr_opt("dev", n.source_dev.as_deref())
             .attr("mode", n.source_mode.unwrap_or_default())
             .empty(),
+        InterfaceType::Ethernet if !n.host_ip.is_empty() => w
+            .tag("source")
+            .children(|w| super::netip::format(w, &n.host_ip)),
         _ => {}
     }
     if let Some(v) = &n.virtualport {
         format_virtualport(w, v);
     }
+    super::netip::format(w, &n.guest_ip);
     if let Some(s) = &n.script {
         w.tag("script").attr("path", s).empty();
     }
-    if let Some(t) = &n.target_dev {
+    if let Some(t) = n
+        .target_dev
+        .as_ref()
+        .filter(|t| !inactive_type.is_some_and(|vt| is_generated_ifname(t, vt)))
+    {
         w.tag("target").attr("dev", t).empty();
+    }
+    if n.guest_dev.is_some() || n.guest_actual.is_some() {
+        w.tag("guest")
+            .attr_opt("dev", n.guest_dev.as_deref())
+            .attr_opt("actual", n.guest_actual.as_deref())
+            .empty();
     }
     if let Some(m) = &n.model {
         w.tag("model").attr("type", m).empty();

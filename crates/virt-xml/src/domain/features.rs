@@ -14,7 +14,7 @@
 //! and virt-manager write them for Windows guests; libvirt 9.0 drops them silently, we pass
 //! them on).
 
-use virt_core::model::domain::Feature;
+use virt_core::model::domain::{Feature, PROCESS_CAPS};
 use virt_core::model::DomainDef;
 
 use crate::strict::Cursor;
@@ -34,6 +34,8 @@ enum Kind {
     AttrReq(&'static str, &'static [&'static str]),
     /// A group of `state='on|off'` sub-features.
     Group(&'static [(&'static str, Extra)]),
+    /// `<capabilities policy=...>` with `<NAME state='on|off'/>` children (containers).
+    Caps,
 }
 
 /// What a sub-feature carries besides its state, while it is on.
@@ -86,6 +88,7 @@ const FEATURES: &[(&str, Kind)] = &[
     ("hyperv", Kind::Group(HYPERV)),
     ("kvm", Kind::Group(KVM)),
     ("pvspinlock", Kind::Tristate),
+    ("capabilities", Kind::Caps),
     ("pmu", Kind::Tristate),
     ("vmport", Kind::Tristate),
     ("gic", Kind::Attr("version", &["2", "3", "host"])),
@@ -133,6 +136,20 @@ pub(super) fn parse_features(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<
                     path: e.attr_path(attr),
                 })?;
                 feature.attributes.push((attr.to_string(), v));
+            }
+            Kind::Caps => {
+                let policy = e
+                    .attr_word("policy", &["default", "allow", "deny"])?
+                    .unwrap_or_else(|| "default".into());
+                feature.children = parse_caps(&mut e)?;
+                e.finish()?;
+                // libvirt keeps nothing of the default policy with no capability named.
+                if policy == "default" && feature.children.is_empty() {
+                    continue;
+                }
+                feature.attributes.push(("policy".into(), policy));
+                def.features.push(feature);
+                continue;
             }
             Kind::Group(list) => {
                 if *name == "hyperv" {
@@ -197,6 +214,34 @@ fn parse_group(e: &mut Cursor<'_>, list: &[(&str, Extra)]) -> Result<Vec<Feature
     Ok(out)
 }
 
+/// The children of `<capabilities>`: each a capability name from [`PROCESS_CAPS`] with an
+/// optional `state` (on when absent), returned in libvirt's order; a repeated name keeps the
+/// last state written, as libvirt does.
+fn parse_caps(e: &mut Cursor<'_>) -> Result<Vec<Feature>, XmlError> {
+    let mut states: Vec<Option<bool>> = vec![None; PROCESS_CAPS.len()];
+    for (name, mut sub) in e.all_children() {
+        let Some(i) = PROCESS_CAPS.iter().position(|n| *n == name) else {
+            return Err(XmlError::Unsupported {
+                path: sub.path().to_string(),
+                message: format!("unexpected capability feature '{name}'"),
+            });
+        };
+        states[i] = Some(sub.attr_on_off("state")?.unwrap_or(true));
+        sub.finish()?;
+    }
+    Ok(PROCESS_CAPS
+        .iter()
+        .zip(states)
+        .filter_map(|(name, state)| {
+            state.map(|s| Feature {
+                name: name.to_string(),
+                state: Some(s),
+                ..Feature::default()
+            })
+        })
+        .collect())
+}
+
 fn required_state(c: &mut Cursor<'_>) -> Result<bool, XmlError> {
     c.attr_on_off("state")?.ok_or_else(|| XmlError::Missing {
         path: c.attr_path("state"),
@@ -258,6 +303,14 @@ pub(super) fn format_features(w: &mut Writer, def: &DomainDef) {
         let group = FEATURES
             .iter()
             .any(|(n, k)| *n == f.name && matches!(k, Kind::Group(_)));
+        if f.name == "capabilities" {
+            tag.children(|w| {
+                for c in &f.children {
+                    format_sub(w, c);
+                }
+            });
+            continue;
+        }
         if !group {
             tag.empty();
             continue;

@@ -1,7 +1,9 @@
 //! Memory, vCPUs, resource partition, lifecycle actions, power management and security
 //! labels of a domain.
 
-use virt_core::model::domain::{NumaTune, PmDef, QemuCommandline, SecLabel};
+use virt_core::model::domain::{
+    LxcNamespace, LxcShare, NumaTune, PmDef, QemuCommandline, SecLabel,
+};
 use virt_core::model::enums::{LifecycleAction, LockFailureAction, SecLabelType, VcpuPlacement};
 use virt_core::model::DomainDef;
 use virt_core::xml::FormatOptions;
@@ -465,6 +467,60 @@ pub(super) fn format_qemu_commandline(w: &mut Writer, q: &QemuCommandline) {
                 .empty();
         }
     });
+}
+
+/// The children of `<lxc:namespace>`, in libvirt's order.
+const LXC_SHARES: &[&str] = &["sharenet", "shareipc", "shareuts"];
+
+/// Reads `<lxc:namespace>`: each child a namespace to share, `type` `name`, `pid` or `netns`
+/// (`none` shares nothing) and a `value`.
+pub(super) fn parse_lxc_namespace(mut c: Cursor<'_>) -> Result<LxcNamespace, XmlError> {
+    let mut ns = LxcNamespace::default();
+    for (name, mut e) in c.all_children() {
+        let in_ns = e.element().ns.as_deref() == Some(super::LXC_NS);
+        let slot = match name.as_str() {
+            "sharenet" if in_ns => &mut ns.sharenet,
+            "shareipc" if in_ns => &mut ns.shareipc,
+            "shareuts" if in_ns => &mut ns.shareuts,
+            _ => {
+                return Err(XmlError::Unsupported {
+                    path: e.path().to_string(),
+                    message: format!("unsupported Namespace feature: {name}"),
+                })
+            }
+        };
+        let ty = e
+            .attr_word("type", &["none", "name", "pid", "netns"])?
+            .ok_or_else(|| XmlError::Missing {
+                path: e.attr_path("type"),
+            })?;
+        let value = e.attr_req("value")?.to_string();
+        e.finish()?;
+        *slot = (ty != "none").then_some(LxcShare {
+            source_type: ty,
+            value,
+        });
+    }
+    c.finish()?;
+    Ok(ns)
+}
+
+/// Prints `<lxc:namespace>` as libvirt's LXC driver does (open and close lines even when
+/// nothing is shared).
+pub(super) fn format_lxc_namespace(w: &mut Writer, ns: &LxcNamespace) {
+    w.tag("lxc:namespace").open();
+    for (name, share) in LXC_SHARES
+        .iter()
+        .zip([&ns.sharenet, &ns.shareipc, &ns.shareuts])
+    {
+        if let Some(s) = share {
+            w.tag(&format!("lxc:{name}"))
+                .attr("type", &s.source_type)
+                .attr("value", &s.value)
+                .empty();
+        }
+    }
+    w.close("lxc:namespace");
 }
 
 #[cfg(test)]

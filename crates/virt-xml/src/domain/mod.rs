@@ -48,6 +48,8 @@ const VIRT_TYPES: &[&str] = &[
 
 /// libvirt's QEMU namespace (`<qemu:commandline>`).
 pub(crate) const QEMU_NS: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
+/// libvirt's LXC namespace (`<lxc:namespace>`).
+pub(crate) const LXC_NS: &str = "http://libvirt.org/schemas/domain/lxc/1.0";
 
 /// Top-level elements this parser reads.
 const KNOWN: &[&str] = &[
@@ -90,7 +92,10 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     // Name unknown elements first: they explain later failures (no <memory> because the
     // size sits in an unsupported <numa>, say) better than those failures do.
     c.refuse_elements(|e| match e.prefix {
-        Some(_) => !(e.ns.as_deref() == Some(QEMU_NS) && e.name == "commandline"),
+        Some(_) => {
+            !((e.ns.as_deref() == Some(QEMU_NS) && e.name == "commandline")
+                || (e.ns.as_deref() == Some(LXC_NS) && e.name == "namespace"))
+        }
         None => !KNOWN.contains(&e.name.as_str()),
     })?;
     let mut def = DomainDef::default();
@@ -136,6 +141,9 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     general::parse_seclabels(&mut c, &mut def)?;
     if let Some(q) = c.child_in(Some(QEMU_NS), "commandline")? {
         def.qemu_commandline = Some(general::parse_qemu_commandline(q)?);
+    }
+    if let Some(n) = c.child_in(Some(LXC_NS), "namespace")? {
+        def.lxc_namespace = Some(general::parse_lxc_namespace(n)?);
     }
     let path = c.path().to_string();
     c.finish()?;
@@ -203,6 +211,9 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     if def.qemu_commandline.is_some() {
         root = root.attr("xmlns:qemu", QEMU_NS);
     }
+    if def.lxc_namespace.is_some() {
+        root = root.attr("xmlns:lxc", LXC_NS);
+    }
     root.open();
     w.tag("name").text(&def.name);
     w.tag("uuid").text(&def.uuid.to_string());
@@ -229,6 +240,9 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     general::format_seclabels(&mut w, def, opts);
     if let Some(q) = &def.qemu_commandline {
         general::format_qemu_commandline(&mut w, q);
+    }
+    if let Some(n) = &def.lxc_namespace {
+        general::format_lxc_namespace(&mut w, n);
     }
     w.close("domain");
     w.finish()

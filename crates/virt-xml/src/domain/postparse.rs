@@ -12,6 +12,13 @@ use crate::XmlError;
 
 /// Applies the post-parse rules to `def`, whose XPath is `path`.
 pub fn apply(def: &mut DomainDef, path: &str) -> Result<(), XmlError> {
+    // A container runs an init, not a kernel.
+    if def.os.os_type == "exe" && def.os.init.is_none() {
+        return Err(XmlError::Invalid {
+            path: format!("{path}/os/init"),
+            message: "init binary must be specified".into(),
+        });
+    }
     let dev_path = format!("{path}/devices");
     disks(def, &dev_path)?;
     inputs(def);

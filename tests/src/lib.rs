@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod guest;
+pub mod lxc;
 pub mod pki;
 pub mod qemu;
 pub mod realworld;

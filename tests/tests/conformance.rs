@@ -55,6 +55,15 @@ const DRIVERS: &[DriverCase] = &[
         xml: qemu_xml,
         available: qemu_installed,
     },
+    DriverCase {
+        name: "lxc",
+        daemon: "virtlxcd",
+        args: &["--system"],
+        scheme: "lxc",
+        path: "/system",
+        xml: lxc_xml,
+        available: virt_tests::lxc::available,
+    },
 ];
 
 fn always() -> Result<(), String> {
@@ -88,6 +97,19 @@ fn qemu_xml(name: &str, uuid: &str) -> String {
          <devices><emulator>{QEMU}</emulator><controller type='usb' model='none'/>\
          <memballoon model='none'/></devices></domain>"
     )
+}
+
+/// A busybox container whose init sleeps forever (and leaves on SIGTERM); one root shared by
+/// every case, built on first use and kept for the test process's life.
+fn lxc_xml(name: &str, uuid: &str) -> String {
+    static ROOT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let root = ROOT.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("rootfs dir").keep();
+        virt_tests::lxc::build_rootfs(&dir, &virt_tests::lxc::sleeping_init("CONFORMANCE"))
+    });
+    virt_tests::lxc::ContainerXml::new(name, uuid, root)
+        .vcpus(2)
+        .xml()
 }
 
 /// A driver's daemon, a read-write and a read-only connection to it.
@@ -153,9 +175,10 @@ impl Under {
 }
 
 impl Drop for Under {
-    /// Kills whatever guest the QEMU driver still runs (its guests outlive the daemon).
+    /// Kills whatever guest the QEMU or LXC driver still runs (their guests outlive the daemon).
     fn drop(&mut self) {
         let _ = virt_tests::qemu::QemuGuard::new(self.daemon.root.path());
+        let _ = virt_tests::lxc::LxcGuard::new(self.daemon.root.path());
     }
 }
 

@@ -3,23 +3,27 @@
 //! the other end handed to the controller, which moves it into the container. Counters for
 //! `domifstat` and the bulk stats come from the host end, swapped (what the host end receives
 //! the container sent), as libvirt reports them.
-
-use std::path::Path;
+//!
+//! Interfaces are looked up by index and counters read from `/proc/net/dev`, both of which
+//! follow the daemon's network namespace; `/sys/class/net` shows the namespace of whoever
+//! mounted sysfs, which for a daemon started in a namespace of its own is not its own.
 
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::VirtError;
 
 use crate::driver::system_error;
 
-/// Whether host interface `name` exists.
+/// Whether host interface `name` exists (in the daemon's network namespace).
 pub(crate) fn exists(name: &str) -> bool {
-    Path::new("/sys/class/net").join(name).exists()
+    !name.is_empty() && nix::net::if_::if_nametoindex(name).is_ok()
 }
 
-/// The first `vethN` (from `from`) that no interface has and `taken` does not hold.
-pub(crate) fn free_name(taken: &[String], from: &mut u32) -> String {
+/// The first `PREFIXN` (N from `from`) that no interface has and `taken` does not hold: host
+/// ends are `vnetN` (libvirt 9.0's generated names, which inactive XML forgets), container
+/// ends `vethN` until the controller renames them.
+pub(crate) fn free_name(prefix: &str, taken: &[String], from: &mut u32) -> String {
     loop {
-        let name = format!("veth{from}");
+        let name = format!("{prefix}{from}");
         *from += 1;
         if !exists(&name) && !taken.contains(&name) {
             return name;
@@ -56,24 +60,14 @@ pub(crate) async fn ip_batch(commands: &str) -> Result<(), VirtError> {
     )))
 }
 
-/// Checks that `bridge` exists and is a bridge (libvirt's words when it does not).
+/// Checks that `bridge` exists (libvirt's words when it does not); one that is not a bridge
+/// fails when the pair is put on it, with `ip`'s reason.
 pub(crate) fn check_bridge(bridge: &str) -> Result<(), VirtError> {
     if !exists(bridge) {
         return Err(VirtError::new(
             ErrorCode::SystemError,
             ErrorDomain::Lxc,
             format!("Cannot get interface MTU on '{bridge}': No such device"),
-        ));
-    }
-    if !Path::new("/sys/class/net")
-        .join(bridge)
-        .join("bridge")
-        .exists()
-    {
-        return Err(VirtError::new(
-            ErrorCode::SystemError,
-            ErrorDomain::Lxc,
-            format!("Unable to add bridge {bridge} port: '{bridge}' is not a bridge"),
         ));
     }
     Ok(())
@@ -115,31 +109,38 @@ pub(crate) async fn delete(hosts: &[String]) {
 /// Counters of a container's interface, from its host end, swapped: `[rx_bytes, rx_packets,
 /// rx_errs, rx_drop, tx_bytes, tx_packets, tx_errs, tx_drop]` as the container sees them.
 pub(crate) fn counters(host_end: &str) -> Option<[u64; 8]> {
-    let dir = Path::new("/sys/class/net")
-        .join(host_end)
-        .join("statistics");
-    let read = |f: &str| -> Option<u64> {
-        std::fs::read_to_string(dir.join(f))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    };
-    Some([
-        read("tx_bytes")?,
-        read("tx_packets")?,
-        read("tx_errors")?,
-        read("tx_dropped")?,
-        read("rx_bytes")?,
-        read("rx_packets")?,
-        read("rx_errors")?,
-        read("rx_dropped")?,
-    ])
+    counters_in(&std::fs::read_to_string("/proc/net/dev").ok()?, host_end)
+}
+
+/// [`counters`] from `/proc/net/dev`'s text.
+fn counters_in(text: &str, host_end: &str) -> Option<[u64; 8]> {
+    let line = text.lines().find_map(|l| {
+        let (name, rest) = l.split_once(':')?;
+        (name.trim() == host_end).then_some(rest)
+    })?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // Receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes
+    // packets errs drop ...
+    let (rx, tx) = (f.get(0..4)?, f.get(8..12)?);
+    Some([tx[0], tx[1], tx[2], tx[3], rx[0], rx[1], rx[2], rx[3]])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_are_the_host_ends_swapped() {
+        let text = "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n  veth3: 100 2 0 1 0 0 0 0 900 7 0 0 0 0 0 0\n";
+        assert_eq!(
+            counters_in(text, "veth3"),
+            Some([900, 7, 0, 0, 100, 2, 0, 1])
+        );
+        assert_eq!(counters_in(text, "veth4"), None);
+    }
 
     #[test]
     fn a_pair_is_made_on_the_bridge_with_the_mac_inside() {

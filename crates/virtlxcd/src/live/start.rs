@@ -101,15 +101,15 @@ impl LxcDriver {
         if !bridges.is_empty() {
             let _guard = self.veth_lock.lock().await;
             let mut taken: Vec<String> = Vec::new();
-            let mut next = 0;
+            let (mut next_host, mut next_peer) = (0, 0);
             let mut cmds = String::new();
             for (n, bridge) in live.devices.interfaces.iter_mut().zip(&bridges) {
                 let host = match &n.target_dev {
                     Some(t) if !t.starts_with("vnet") && !t.starts_with("veth") => t.clone(),
-                    _ => super::net::free_name(&taken, &mut next),
+                    _ => super::net::free_name("vnet", &taken, &mut next_host),
                 };
                 taken.push(host.clone());
-                let peer = super::net::free_name(&taken, &mut next);
+                let peer = super::net::free_name("veth", &taken, &mut next_peer);
                 taken.push(peer.clone());
                 cmds.push_str(&super::net::pair_commands(
                     &host,

@@ -20,9 +20,12 @@ need=()
 # virtnetworkd and virtstoraged: dnsmasq-base (DHCP and DNS of a network), nftables (NAT and
 # routing rules), iproute2 (bridges), qemu-utils (qemu-img: volumes), lvm2 (logical pools);
 # tests/tests/virtnetworkd.rs runs them in network namespaces of its own.
+# virtlxcd: busybox-static is the containers' root filesystem too; iputils-ping pings a
+# container's address inside the test's network namespace; util-linux (losetup) attaches
+# file-backed filesystems.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
-  e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2; do
+  e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -68,6 +71,8 @@ export VIRT_REQUIRE_LIBVIRT=1
 export VIRT_REQUIRE_NETWORK=1
 # virtstoraged's real-part tests (loop devices, LVM, mount) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
+# virtlxcd's containers (namespaces, cgroups, veths) need root.
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_LXC=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

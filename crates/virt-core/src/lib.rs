@@ -11,7 +11,7 @@
 //!
 //! | layer | modules | feature |
 //! |---|---|---|
-//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`hostinfo`], [`procfs`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
+//! | 0. vocabulary | [`error`], [`types`], [`state`], [`uuid`], [`guest`], [`model`], [`honour`], [`xml`], [`jsontext`], [`fsutil`], [`cgroup`], [`hostinfo`], [`procfs`], [`timefmt`], [`uri`], [`paths`], [`tls`] (PEM loading); the wire vocabulary: [`proto`], [`proto_conv`], [`api_names`], [`status`], [`readonly`], [`features`] | always |
 //! | 1. drivers | [`events`], [`driver`], [`registry`], [`kit`], [`test_driver`] | always |
 //! | 2. gRPC services | `service` (the adapters over `Driver`, `service::routes`, the in-process `service::embedded_channel`) | `embedded` |
 //! | 3. daemon runtime | `runtime` (listeners, socket activation, sd_notify, TLS server, health, reflection, idle exit, `Daemon`) | `server` |
@@ -67,6 +67,7 @@ pub mod state;
 pub mod status;
 pub mod storage;
 pub mod test_driver;
+pub mod timefmt;
 pub mod tls;
 pub mod types;
 /// Connection URIs: grammar, transports, default-URI and alias resolution.

@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("cgroup_tests", 0),
     ("hostinfo", 0),
     ("procfs", 0),
+    ("timefmt", 0),
     ("guest", 0),
     ("honour", 0),
     ("jsontext", 0),

@@ -28,7 +28,7 @@ use crate::config::ProxyConfig;
 /// The drivers the proxy routes to: (URI scheme, daemon, modes served).
 const DRIVERS: &[(&str, &str, &[Mode])] = &[
     ("qemu", "virtqemud", &[Mode::System, Mode::Session]),
-    ("lxc", "virtlxcd", &[Mode::System]),
+    ("lxc", "virtlxcd", &[Mode::System, Mode::Session]),
     ("xen", "virtxend", &[Mode::System]),
     ("network", "virtnetworkd", &[Mode::System]),
     ("storage", "virtstoraged", &[Mode::System, Mode::Session]),
@@ -385,6 +385,13 @@ mod tests {
         let s = backend(r.route("qemu:///session"));
         assert_eq!(s.mode, Mode::Session);
         assert_eq!(backend(r.route("lxc:///")).daemon, "virtlxcd");
+        // virtlxcd's session instance: a user's containers in user namespaces.
+        let lxc_session = backend(r.route("lxc:///session"));
+        assert_eq!(lxc_session.daemon, "virtlxcd");
+        assert!(
+            lxc_session.socket.ends_with("virtlxcd-sock"),
+            "{lxc_session:?}"
+        );
         assert_eq!(
             backend(r.route("xen:///system")).socket,
             Path::new("/r/run/virt/virtxend-sock")
@@ -412,7 +419,7 @@ mod tests {
         for (uri, why) in [
             ("vbox:///session", "virt-proxy routes no such driver"),
             ("qemu:///", "unexpected qemu URI path '/'"),
-            ("lxc:///session", "virtlxcd has no session instance"),
+            ("xen:///session", "virtxend has no session instance"),
         ] {
             let e = r.route(uri).expect_err(uri);
             assert_eq!(e.code, ErrorCode::NoConnect);

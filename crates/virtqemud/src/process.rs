@@ -36,7 +36,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use nix::libc;
 use tokio::io::unix::AsyncFd;
@@ -112,29 +112,8 @@ impl ProcessError {
     }
 }
 
-/// `YYYY-MM-DD HH:MM:SS.mmm+0000` for `t` (UTC), as libvirt stamps its log lines.
-pub fn log_time(t: SystemTime) -> String {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{:03}+0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
+/// libvirt's log timestamps (virt-core's timefmt module).
+pub use virt_core::timefmt::log_time;
 
 /// Appends one line to the log (best effort: a full disk must not stop a guest).
 pub fn log_line(path: &Path, line: &str) {
@@ -564,7 +543,7 @@ mod tests {
 
     #[test]
     fn log_time_is_utc_civil() {
-        let t = UNIX_EPOCH + Duration::from_millis(1_767_225_600_123);
+        let t = std::time::UNIX_EPOCH + Duration::from_millis(1_767_225_600_123);
         assert_eq!(log_time(t), "2026-01-01 00:00:00.123+0000");
     }
 

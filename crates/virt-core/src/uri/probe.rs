@@ -54,10 +54,12 @@ pub fn probe_default_uri(
 }
 
 /// The driver daemons a local URI can reach on their own sockets: (URI scheme, daemon, whether
-/// it has a per-user session instance). The same drivers virt-proxy routes to.
+/// it has a per-user session instance). The same drivers virt-proxy routes to. virtlxcd's
+/// session instance runs a user's containers in user namespaces (libvirt has none); a bare
+/// `lxc:///` stays the system instance.
 pub const LOCAL_DAEMONS: &[(&str, &str, bool)] = &[
     ("qemu", "virtqemud", true),
-    ("lxc", "virtlxcd", false),
+    ("lxc", "virtlxcd", true),
     ("xen", "virtxend", false),
     ("network", "virtnetworkd", false),
     ("storage", "virtstoraged", true),
@@ -127,6 +129,7 @@ pub fn secondary_daemon(
 /// The driver daemon that serves a local URI of `driver` with `path`, and whether it is the
 /// session instance: `qemu` + `/system` is `("virtqemud", false)`, `/session` is
 /// `("virtqemud", true)`, `lxc:///` and `xen:///` (no path or `/`) are their system instances.
+/// `lxc:///session` is virtlxcd's session instance (a user's containers, in user namespaces).
 /// `None` for a driver no daemon serves (`test`), a session URI of a system-only driver, or any
 /// other path (`qemu:///embed`): those go to virt-proxy, which answers them or says why not.
 pub fn local_daemon(driver: &str, path: &str) -> Option<(&'static str, bool)> {
@@ -134,7 +137,7 @@ pub fn local_daemon(driver: &str, path: &str) -> Option<(&'static str, bool)> {
     match path {
         "/system" => Some((daemon, false)),
         "/session" if has_session => Some((daemon, true)),
-        "" | "/" if !has_session => Some((daemon, false)),
+        "" | "/" if !has_session || driver == "lxc" => Some((daemon, false)),
         _ => None,
     }
 }
@@ -161,7 +164,7 @@ mod tests {
         assert_eq!(local_daemon("lxc", "/"), Some(("virtlxcd", false)));
         assert_eq!(local_daemon("xen", ""), Some(("virtxend", false)));
         assert_eq!(local_daemon("xen", "/system"), Some(("virtxend", false)));
-        assert_eq!(local_daemon("lxc", "/session"), None);
+        assert_eq!(local_daemon("lxc", "/session"), Some(("virtlxcd", true)));
         assert_eq!(local_daemon("qemu", "/"), None);
         assert_eq!(local_daemon("qemu", "/embed"), None);
         assert_eq!(local_daemon("test", "/default"), None);

@@ -1,0 +1,267 @@
+//! The `Definitions` capability of the LXC driver: lookup, list, define (and its validation
+//! dry run), undefine, info, state, XML, autostart. Each change writes disk before memory and
+//! emits its lifecycle event once both agree.
+
+use virt_core::driver::prelude::*;
+use virt_core::driver::{DriverResult, ValidatedDomain};
+use virt_core::error::{ErrorCode, ErrorDomain, Violation};
+use virt_core::events::lifecycle as ev;
+use virt_core::kit;
+use virt_core::kit::flags::define::VALIDATE;
+use virt_core::kit::locate::located;
+use virt_core::kit::table::Entry as _;
+use virt_core::model::DomainDef;
+use virt_core::state::StateReason;
+use virt_core::types::{DomainHandle, DomainInfo, DomainLookup, DomainSummary};
+use virt_core::xml::FormatOptions;
+use virt_core::VirtError;
+
+use crate::domains::Dom;
+use crate::driver::system_error;
+use crate::LxcDriver;
+
+/// Inactive XML with secrets, as stored on disk and returned by a validation.
+pub(crate) const STORED: FormatOptions = FormatOptions {
+    id: None,
+    secure: true,
+    inactive: true,
+};
+
+impl LxcDriver {
+    /// The controller path as definitions show it.
+    pub(crate) fn controller_name(&self) -> String {
+        self.controller.display().to_string()
+    }
+
+    /// Parses `xml` and checks it against what the driver honours, filling what libvirt's LXC
+    /// driver fills; with `validate`, errors carry the XPath they are at.
+    pub(crate) fn parse(&self, xml: &str, validate: bool) -> DriverResult<DomainDef> {
+        let loc = |e: VirtError| if validate { located(e) } else { e };
+        let mut def = self.codec.parse_domain(xml).map_err(loc)?;
+        self.admit(&mut def).map_err(loc)?;
+        Ok(def)
+    }
+
+    /// Parses a live definition this driver wrote itself (status files).
+    pub(crate) fn parse_live(&self, xml: &str) -> DriverResult<DomainDef> {
+        let mut def = self.codec.parse_live_domain(xml)?;
+        self.admit(&mut def)?;
+        Ok(def)
+    }
+
+    fn admit(&self, def: &mut DomainDef) -> DriverResult<()> {
+        if def.name.contains('/') {
+            let detail = format!("name '{}' cannot contain '/'", def.name);
+            let mut err = VirtError::new(ErrorCode::XmlError, ErrorDomain::Domain, detail);
+            err.violations.push(Violation {
+                path: "/domain/name".into(),
+                description: err.message(),
+            });
+            return Err(err);
+        }
+        let controller = self.controller_name();
+        crate::define::post_parse(def, &controller);
+        self.codec.check_honoured(def, &crate::define::honoured())?;
+        crate::define::check(def, &controller)
+    }
+
+    /// Applies `edit` to the persistent definition of `lookup` and stores it, disk before
+    /// memory.
+    pub(crate) fn edit_config(
+        &self,
+        lookup: &DomainLookup,
+        edit: impl FnOnce(&mut DomainDef) -> DriverResult<()>,
+    ) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        let mut def = d.def.clone();
+        edit(&mut def)?;
+        let text = self.codec.format_domain(&def, STORED);
+        self.store.save(&def.name, &text).map_err(system_error)?;
+        d.def = def;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Definitions for LxcDriver {
+    async fn lookup_domain(&self, lookup: &DomainLookup) -> DriverResult<DomainHandle> {
+        Ok(self.lock().get(lookup)?.handle())
+    }
+
+    async fn list_all_domains(&self, flags: u32) -> DriverResult<Vec<DomainSummary>> {
+        self.check_flags(flags, kit::flags::list::ALL, "lxcConnectListAllDomains")?;
+        Ok(self.lock().list(flags))
+    }
+
+    async fn define_domain(&self, xml: &str, flags: u32) -> DriverResult<DomainHandle> {
+        self.check_flags(flags, VALIDATE, "lxcDomainDefineXMLFlags")?;
+        let validate = flags & VALIDATE != 0;
+        let def = self.parse(xml, validate)?;
+        let mut st = self.lock();
+        let replaces = st.check_identity(&def, validate)?;
+        let text = self.codec.format_domain(&def, STORED);
+        self.store.save(&def.name, &text).map_err(system_error)?;
+        // A running container keeps running; the new definition applies at its next start.
+        let handle = match st.by_uuid.get_mut(&def.uuid) {
+            Some(existing) => {
+                existing.def = def;
+                existing.persistent = true;
+                existing.handle()
+            }
+            None => {
+                let dom = Dom::new(def, false, true);
+                let handle = dom.handle();
+                st.insert(dom);
+                handle
+            }
+        };
+        let detail = if replaces {
+            ev::defined::UPDATED
+        } else {
+            ev::defined::ADDED
+        };
+        self.bus
+            .emit(handle.clone(), ev::payload(ev::DEFINED, detail));
+        Ok(handle)
+    }
+
+    async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
+        self.check_flags(flags, VALIDATE, "lxcDomainDefineXMLFlags")?;
+        let def = self.parse(xml, true)?;
+        let replaces_existing = self.lock().check_identity(&def, true)?;
+        let xml = self.codec.format_domain(&def, STORED);
+        Ok(ValidatedDomain::new(xml, &def, replaces_existing))
+    }
+
+    async fn undefine_domain(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        kit::undefine::check_flags(flags, ErrorDomain::Lxc, "lxcDomainUndefineFlags")?;
+        let mut st = self.lock();
+        let uuid = st.resolve(lookup)?;
+        let dom = &st.by_uuid[&uuid];
+        if !dom.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(&dom.def.name, uuid.to_string()),
+            );
+        }
+        let name = dom.def.name.clone();
+        self.store.remove(&name).map_err(system_error)?;
+        // A running container becomes transient and goes when it stops.
+        let handle = match st.by_uuid.get_mut(&uuid) {
+            Some(d) if d.is_active() => {
+                d.persistent = false;
+                d.autostart = false;
+                if let Some(r) = &d.run {
+                    d.def = r.live.clone();
+                }
+                d.handle()
+            }
+            _ => st.remove(&uuid).expect("resolved above").handle(),
+        };
+        self.bus.emit(
+            handle.clone(),
+            ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
+        );
+        Ok(handle)
+    }
+
+    /// Memory is the cgroup's usage while running (libvirt's LXC driver reports the same);
+    /// CPU time the cgroup's CPU accounting.
+    async fn domain_info(&self, lookup: &DomainLookup) -> DriverResult<(DomainHandle, DomainInfo)> {
+        let (handle, mut info, cgroup) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            let def = d.run.as_ref().map_or(&d.def, |r| &r.live);
+            let info = DomainInfo {
+                state: d.state(),
+                max_memory_kib: def.memory_kib,
+                memory_kib: def.current_memory_kib,
+                vcpus: def.current_vcpus,
+                cpu_time_ns: 0,
+                os_type: def.os.os_type.clone(),
+                persistent: d.persistent,
+                autostart: d.autostart,
+                has_managed_save: false,
+                security_labels: Vec::new(),
+                updated: false,
+                messages: Vec::new(),
+            };
+            let cg = d.run.as_ref().and_then(|r| r.cgroup.clone());
+            (d.handle(), info, cg)
+        };
+        if let Some(cg) = cgroup {
+            let usage = crate::live::cgroups::usage(&self.hierarchies, &cg);
+            info.cpu_time_ns = usage.cpu_ns.unwrap_or(0);
+            if let Some(m) = usage.memory_bytes {
+                info.memory_kib = m / 1024;
+            }
+        }
+        Ok((handle, info))
+    }
+
+    async fn domain_state(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(DomainHandle, StateReason)> {
+        self.check_flags(flags, 0, "lxcDomainGetState")?;
+        let st = self.lock();
+        let d = st.get(dom)?;
+        Ok((d.handle(), d.state()))
+    }
+
+    /// The live XML of a running container (ID, console pty alias); with INACTIVE, or for a
+    /// shut-off container, the persistent definition.
+    async fn domain_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
+        use virt_core::kit::flags::xml::{ALL, INACTIVE, MIGRATABLE, SECURE};
+        self.check_flags(flags, ALL, "lxcDomainGetXMLDesc")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let secure = flags & SECURE != 0;
+        match &d.run {
+            Some(r) if flags & INACTIVE == 0 || !d.persistent => Ok(self.codec.format_domain(
+                &r.live,
+                FormatOptions {
+                    id: Some(r.id),
+                    secure,
+                    inactive: flags & MIGRATABLE != 0,
+                },
+            )),
+            _ => Ok(self.codec.format_domain(
+                &d.def,
+                FormatOptions {
+                    id: None,
+                    secure,
+                    inactive: true,
+                },
+            )),
+        }
+    }
+
+    async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
+        Ok(self.lock().get(dom)?.autostart)
+    }
+
+    async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
+        let mut st = self.lock();
+        let d = st.get_mut(lookup)?;
+        if !d.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot set autostart for transient domain")
+                    .with_object(&d.def.name, d.def.uuid.to_string()),
+            );
+        }
+        if d.autostart != on {
+            self.store
+                .set_autostart(&d.def.name, on)
+                .map_err(system_error)?;
+            d.autostart = on;
+        }
+        Ok(())
+    }
+}

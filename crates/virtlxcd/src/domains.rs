@@ -1,0 +1,101 @@
+//! The LXC driver's record of one domain: its definition, whether it is persistent, and while
+//! it runs its [`Run`] (state, controller, init, cgroup, veths). The table of them (lookups,
+//! identity rules, the list filter) is the driver kit's (`virt_core::kit::table`).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use virt_core::cgroup::DomainCgroup;
+use virt_core::model::DomainDef;
+use virt_core::state::{reason, DomainState, StateReason};
+
+/// One domain: defined (persistent) or running without a definition (transient).
+#[derive(Debug)]
+pub(crate) struct Dom {
+    /// The persistent (next boot) definition; for a transient domain, its live definition.
+    pub def: DomainDef,
+    pub autostart: bool,
+    /// Whether a definition is stored in the config dir.
+    pub persistent: bool,
+    /// The state it stopped in (SHUTOFF / UNKNOWN until this daemon stops it once).
+    pub last: StateReason,
+    /// Present while the domain is active.
+    pub run: Option<Run>,
+    /// The per-domain job lock serialising state changes.
+    pub job: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A running container as the daemon tracks it (and writes to its status file).
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    /// The domain ID: the controller's pid, as libvirt's LXC driver numbers containers.
+    pub id: u32,
+    /// Which start of this daemon's this is: a stop reported for an older run is ignored.
+    pub generation: u64,
+    pub state: StateReason,
+    /// The live definition.
+    pub live: DomainDef,
+    /// The controller's pid and its start time (clock ticks since boot, from /proc/PID/stat),
+    /// which together name the process even after a pid is reused.
+    pub controller: (i32, u64),
+    /// Init's pid in the host's PID namespace.
+    pub init_pid: i32,
+    /// The controller's control socket.
+    pub socket: PathBuf,
+    /// The container's cgroup, when the daemon places containers in cgroups.
+    pub cgroup: Option<DomainCgroup>,
+    /// Host ends of the veth pairs, in interface order.
+    pub veths: Vec<String>,
+    /// Network ports taken from virtnetworkd: `(network, port UUID)`.
+    pub ports: Vec<(String, String)>,
+}
+
+impl Dom {
+    /// A shut-off domain with `def`.
+    pub fn new(def: DomainDef, autostart: bool, persistent: bool) -> Dom {
+        Dom {
+            def,
+            autostart,
+            persistent,
+            last: StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN),
+            run: None,
+            job: Arc::default(),
+        }
+    }
+
+    /// The running state, or the state it stopped in.
+    pub fn state(&self) -> StateReason {
+        self.run.as_ref().map_or(self.last, |r| r.state)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.run.is_some()
+    }
+}
+
+impl virt_core::kit::table::Entry for Dom {
+    fn def(&self) -> &DomainDef {
+        &self.def
+    }
+
+    fn running_id(&self) -> Option<u32> {
+        self.run.as_ref().map(|r| r.id)
+    }
+
+    fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
+        virt_core::kit::DomainFacts {
+            name: &self.def.name,
+            uuid: self.def.uuid,
+            state: self.state(),
+            active: self.is_active(),
+            persistent: self.persistent,
+            autostart: self.autostart,
+            managed_save: false,
+            has_snapshot: false,
+            has_checkpoint: false,
+        }
+    }
+}
+
+/// Every domain of the driver: the driver kit's table of [`Dom`]s.
+pub(crate) type Domains = virt_core::kit::table::DomainTable<Dom>;

@@ -1,0 +1,104 @@
+//! The `Resources` capability of the LXC driver: memory (the cgroup's limit for a running
+//! container, the definition for the next start) and the vCPU count read back. A container's
+//! vCPU count is a definition fact (libvirt's LXC driver cannot change it either).
+
+use virt_core::driver::prelude::*;
+use virt_core::driver::DriverResult;
+use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::kit::flags::modify::{CONFIG, GUEST, LIVE, MAXIMUM};
+use virt_core::kit::modify::{impact, impact_read};
+use virt_core::kit::table::Entry as _;
+use virt_core::types::DomainLookup;
+use virt_core::VirtError;
+
+use crate::LxcDriver;
+
+fn invalid_arg(msg: &str) -> VirtError {
+    VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Lxc, msg)
+}
+
+#[async_trait::async_trait]
+impl Resources for LxcDriver {
+    /// libvirt: virDomainSetMemoryFlags. LIVE writes the cgroup's memory limit at once.
+    async fn set_domain_memory(
+        &self,
+        lookup: &DomainLookup,
+        kib: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "lxcDomainSetMemoryFlags")?;
+        let uuid = self.lock().resolve(lookup)?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let job = self.lock().get(&lookup)?.job.clone();
+        let _job = job.lock().await;
+        let imp = {
+            let st = self.lock();
+            impact(&st.get(&lookup)?.facts(), flags)?
+        };
+        if flags & MAXIMUM != 0 {
+            if imp.live {
+                return Err(VirtError::new(
+                    ErrorCode::OperationInvalid,
+                    ErrorDomain::Lxc,
+                    "Cannot resize the max memory on an active domain",
+                ));
+            }
+            return self.edit_config(&lookup, |def| {
+                def.memory_kib = kib;
+                def.current_memory_kib = def.current_memory_kib.min(kib);
+                Ok(())
+            });
+        }
+        if imp.live {
+            let mut st = self.lock();
+            let d = st.get_mut(&lookup)?;
+            let run = d
+                .run
+                .as_mut()
+                .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+            if kib > run.live.memory_kib {
+                return Err(invalid_arg("Cannot set memory higher than max memory"));
+            }
+            let mut live = run.live.clone();
+            live.current_memory_kib = kib;
+            if let Some(cg) = &run.cgroup {
+                // An explicit hard limit stays the limit; otherwise the memory is.
+                if live.memtune.hard_limit_kib.is_none() {
+                    super::cgroups::set_memory(&self.hierarchies, cg, &live)?;
+                }
+            }
+            run.live = live;
+            self.save_status(d);
+        }
+        if imp.config {
+            self.edit_config(&lookup, |def| {
+                if kib > def.memory_kib {
+                    return Err(invalid_arg("Cannot set memory higher than max memory"));
+                }
+                def.current_memory_kib = kib;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM | GUEST,
+            "lxcDomainGetVcpusFlags",
+        )?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        let live = impact_read(&d.facts(), flags)?;
+        let def = match (&d.run, live) {
+            (Some(r), true) => &r.live,
+            _ => &d.def,
+        };
+        Ok(if flags & MAXIMUM != 0 {
+            def.vcpus
+        } else {
+            def.current_vcpus
+        })
+    }
+}

@@ -31,14 +31,36 @@ pub fn available() -> Result<(), String> {
         return Err("containers need root".into());
     }
     let bb = std::fs::read(BUSYBOX).map_err(|e| format!("{BUSYBOX}: {e}"))?;
-    // A static executable has no PT_INTERP program header: no dynamic loader path inside.
-    if bb.windows(b"ld-linux".len()).any(|w| w == b"ld-linux") {
+    if has_interpreter(&bb) {
         return Err(format!("{BUSYBOX} is not static (install busybox-static)"));
     }
     if !Hierarchies::detect().usable() {
         return Err("no writable cgroup hierarchy".into());
     }
     Ok(())
+}
+
+/// Whether a 64-bit ELF executable names a dynamic loader (a `PT_INTERP` program header): a
+/// static one does not, and runs in a root without libraries.
+fn has_interpreter(elf: &[u8]) -> bool {
+    let u16_at = |o: usize| {
+        elf.get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+    };
+    let u64_at = |o: usize| {
+        elf.get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or([0; 8])) as usize)
+    };
+    if !elf.starts_with(b"\x7fELF") || elf.get(4) != Some(&2) {
+        return true; // not a 64-bit ELF: not usable as the root's busybox
+    }
+    let (Some(phoff), Some(size), Some(count)) = (u64_at(0x20), u16_at(0x36), u16_at(0x38)) else {
+        return true;
+    };
+    (0..count).any(|i| {
+        let o = phoff + i * size;
+        elf.get(o..o + 4) == Some(&3u32.to_le_bytes()[..])
+    })
 }
 
 /// Builds a busybox root under `dir` (`dir/root`): `/bin/busybox` with its applets, `/etc/passwd`
@@ -320,6 +342,18 @@ impl Drop for LxcGuard {
                 );
             }
         }
+        // The groups of what was killed (empty once its tasks are gone).
+        let end = Instant::now() + Duration::from_secs(2);
+        loop {
+            let left = cgroup_dirs_left(&self.root, None);
+            for d in &left {
+                let _ = std::fs::remove_dir(d);
+            }
+            if left.is_empty() || Instant::now() > end {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -337,32 +371,37 @@ pub fn cgroup_dir(root: &Path, id: u32, name: &str, controller: &str) -> Option<
         .map(|(d, _)| d)
 }
 
-/// Every cgroup directory of `name` (any id) left under any hierarchy's `machine/`.
-pub fn cgroup_dirs_left(name: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let suffix = format!("-{name}.libvirt-lxc");
+/// The machine-name prefix of the virtlxcd under `root` (`lxc-embed-HASH`).
+pub fn machine_prefix(root: &Path) -> Option<String> {
+    virt_core::cgroup::machine_prefix(&Paths::resolve(Some(root), Mode::System), "lxc")
+}
+
+/// Every cgroup directory the virtlxcd under `root` left for `name` (any ID; `None`: any
+/// name), in any hierarchy's `machine/` partition.
+pub fn cgroup_dirs_left(root: &Path, name: Option<&str>) -> Vec<PathBuf> {
+    let Some(prefix) = machine_prefix(root) else {
+        return Vec::new();
+    };
+    let start = format!("{prefix}-");
+    let end = name.map(|n| format!("-{n}.libvirt-lxc"));
+    let mut partitions = vec![PathBuf::from("/sys/fs/cgroup/machine")];
     for e in std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
         .flatten()
     {
-        let machine = e.path().join("machine");
-        for g in std::fs::read_dir(&machine).into_iter().flatten().flatten() {
+        partitions.push(e.path().join("machine"));
+    }
+    let mut out = Vec::new();
+    for part in partitions {
+        for g in std::fs::read_dir(&part).into_iter().flatten().flatten() {
             let n = g.file_name().to_string_lossy().into_owned();
-            if n.starts_with("lxc-") && n.ends_with(&suffix) {
+            if n.starts_with(&start)
+                && n.ends_with(".libvirt-lxc")
+                && end.as_ref().is_none_or(|e| n.ends_with(e.as_str()))
+            {
                 out.push(g.path());
             }
-        }
-    }
-    // A pure v2 host: the groups sit right under /sys/fs/cgroup/machine.
-    for g in std::fs::read_dir("/sys/fs/cgroup/machine")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let n = g.file_name().to_string_lossy().into_owned();
-        if n.starts_with("lxc-") && n.ends_with(&suffix) {
-            out.push(g.path());
         }
     }
     out
@@ -401,13 +440,15 @@ pub fn mounts_under(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The network interfaces of this network namespace.
+/// The network interfaces of the calling thread's network namespace (`/proc/thread-self/net/dev`:
+/// sysfs shows the namespace it was mounted in, `/proc/self` the main thread's).
 pub fn links() -> Vec<String> {
-    std::fs::read_dir("/sys/class/net")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+    std::fs::read_to_string("/proc/thread-self/net/dev")
+        .unwrap_or_default()
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
         .collect()
 }
 

@@ -47,3 +47,6 @@ pub const DAEMON_NAME: &str = "virtlxcd";
 
 /// The controller's program name, looked for beside the daemon's own executable.
 pub const CONTROLLER_NAME: &str = "virt-lxc-controller";
+
+#[cfg(test)]
+mod tests;

@@ -215,32 +215,15 @@ impl Definitions for LxcDriver {
         Ok((d.handle(), d.state()))
     }
 
-    /// The live XML of a running container (ID, console pty alias); with INACTIVE, or for a
-    /// shut-off container, the persistent definition.
+    /// The live XML of a running domain; with INACTIVE, or for a shut-off domain, the
+    /// persistent definition (the driver kit's rule).
     async fn domain_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        use virt_core::kit::flags::xml::{ALL, INACTIVE, MIGRATABLE, SECURE};
-        self.check_flags(flags, ALL, "lxcDomainGetXMLDesc")?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let secure = flags & SECURE != 0;
-        match &d.run {
-            Some(r) if flags & INACTIVE == 0 || !d.persistent => Ok(self.codec.format_domain(
-                &r.live,
-                FormatOptions {
-                    id: Some(r.id),
-                    secure,
-                    inactive: flags & MIGRATABLE != 0,
-                },
-            )),
-            _ => Ok(self.codec.format_domain(
-                &d.def,
-                FormatOptions {
-                    id: None,
-                    secure,
-                    inactive: true,
-                },
-            )),
-        }
+        self.check_flags(
+            flags,
+            virt_core::kit::flags::xml::ALL,
+            "lxcDomainGetXMLDesc",
+        )?;
+        self.lock().domain_xml(lookup, flags, self.codec.as_ref())
     }
 
     async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
@@ -248,20 +231,6 @@ impl Definitions for LxcDriver {
     }
 
     async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        if !d.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot set autostart for transient domain")
-                    .with_object(&d.def.name, d.def.uuid.to_string()),
-            );
-        }
-        if d.autostart != on {
-            self.store
-                .set_autostart(&d.def.name, on)
-                .map_err(system_error)?;
-            d.autostart = on;
-        }
-        Ok(())
+        self.lock().set_autostart(lookup, on, Some(&self.store))
     }
 }

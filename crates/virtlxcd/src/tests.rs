@@ -162,3 +162,33 @@ async fn a_stopped_container_has_no_console_and_no_freezer() {
     assert_eq!(stats.len(), 1);
     assert!(stats[0].params.iter().any(|p| p.field == "balloon.maximum"));
 }
+
+#[test]
+fn the_registry_serves_its_instance_only() {
+    use virt_core::registry::DriverRegistry;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let reg = crate::registry(driver(dir.path()));
+    for ok in [
+        None,
+        Some("lxc:///session"),
+        Some("lxc:///session?socket=/x"),
+    ] {
+        let d = reg.driver_for(ok).unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        assert_eq!(d.uri(), "lxc:///session");
+    }
+    for bad in [
+        "lxc:///system",
+        "lxc:///",
+        "qemu:///session",
+        "lxc://host/session",
+    ] {
+        let e = reg.driver_for(Some(bad)).err().expect(bad);
+        assert_eq!(e.code, ErrorCode::NoConnect, "{bad}");
+        assert!(
+            e.message().contains("this virtlxcd serves lxc:///session"),
+            "{}",
+            e.message()
+        );
+    }
+    assert_eq!(reg.daemon_info().driver, "LXC");
+}

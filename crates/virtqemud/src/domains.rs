@@ -67,6 +67,14 @@ impl virt_core::kit::table::Entry for Dom {
         self.run.as_ref().map(|r| r.id)
     }
 
+    fn live(&self) -> Option<&DomainDef> {
+        self.run.as_ref().map(|r| &r.live)
+    }
+
+    fn set_autostart_flag(&mut self, on: bool) {
+        self.autostart = on;
+    }
+
     /// What the driver kit's shared rules need of this domain.
     fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
         virt_core::kit::DomainFacts {

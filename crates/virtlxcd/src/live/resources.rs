@@ -6,7 +6,7 @@ use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::modify::{CONFIG, GUEST, LIVE, MAXIMUM};
-use virt_core::kit::modify::{impact, impact_read};
+use virt_core::kit::modify::impact;
 use virt_core::kit::table::Entry as _;
 use virt_core::types::DomainLookup;
 use virt_core::VirtError;
@@ -88,17 +88,6 @@ impl Resources for LxcDriver {
             LIVE | CONFIG | MAXIMUM | GUEST,
             "lxcDomainGetVcpusFlags",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags)?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(if flags & MAXIMUM != 0 {
-            def.vcpus
-        } else {
-            def.current_vcpus
-        })
+        self.lock().vcpus(lookup, flags)
     }
 }

@@ -174,9 +174,8 @@ impl Monitoring for LxcDriver {
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();
-            st.list(flags & kit::stats::FILTERS)
-                .iter()
-                .filter_map(|s| st.by_uuid.get(&s.handle.uuid))
+            st.matching(flags & kit::stats::FILTERS)
+                .into_iter()
                 .map(job_of)
                 .collect()
         };
@@ -192,12 +191,7 @@ impl Monitoring for LxcDriver {
     ) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(flags, kit::stats::LISTED, "lxcDomainListGetStats")?;
         let groups = groups(stats, flags)?;
-        let jobs = {
-            let st = self.lock();
-            doms.iter()
-                .map(|l| st.get(l).map(job_of))
-                .collect::<DriverResult<Vec<Job>>>()?
-        };
+        let jobs: Vec<Job> = self.lock().each(doms)?.into_iter().map(job_of).collect();
         Ok(self.records(jobs, groups))
     }
 

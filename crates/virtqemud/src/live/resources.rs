@@ -19,7 +19,7 @@ use super::start::has_balloon;
 use crate::QemuDriver;
 
 use virt_core::kit::flags::modify::{CONFIG, GUEST, HOTPLUGGABLE, LIVE, MAXIMUM};
-use virt_core::kit::modify::{impact, impact_read, set_vcpus_args, Impact};
+use virt_core::kit::modify::{impact, set_vcpus_args, Impact};
 
 /// How long a detach waits for DEVICE_DELETED (libvirt's 5 s).
 pub(crate) const UNPLUG_WAIT: Duration = Duration::from_secs(5);
@@ -250,18 +250,7 @@ impl Resources for QemuDriver {
             LIVE | CONFIG | MAXIMUM | GUEST,
             "qemuDomainGetVcpusFlags",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags)?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(if flags & MAXIMUM != 0 {
-            def.vcpus
-        } else {
-            def.current_vcpus
-        })
+        self.lock().vcpus(lookup, flags)
     }
 
     /// libvirt: virDomainAttachDeviceFlags.

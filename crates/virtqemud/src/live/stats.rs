@@ -141,10 +141,8 @@ impl Monitoring for QemuDriver {
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();
-            let names = st.list(flags & kit::stats::FILTERS);
-            names
-                .iter()
-                .filter_map(|s| st.by_uuid.get(&s.handle.uuid))
+            st.matching(flags & kit::stats::FILTERS)
+                .into_iter()
                 .map(|d| job_of(d, groups))
                 .collect()
         };
@@ -160,12 +158,12 @@ impl Monitoring for QemuDriver {
     ) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(flags, kit::stats::LISTED, "qemuDomainListGetStats")?;
         let groups = groups(stats, flags)?;
-        let jobs = {
-            let st = self.lock();
-            doms.iter()
-                .map(|l| st.get(l).map(|d| job_of(d, groups)))
-                .collect::<DriverResult<Vec<Job>>>()?
-        };
+        let jobs: Vec<Job> = self
+            .lock()
+            .each(doms)?
+            .into_iter()
+            .map(|d| job_of(d, groups))
+            .collect();
         Ok(self.stats_of(jobs, groups, flags & NOWAIT != 0).await)
     }
 

@@ -98,24 +98,11 @@ impl Definitions for LxcDriver {
         self.check_flags(flags, VALIDATE, "lxcDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse(xml, validate)?;
-        let mut st = self.lock();
-        let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
-        self.store.save(&def.name, &text).map_err(system_error)?;
         // A running container keeps running; the new definition applies at its next start.
-        let handle = match st.by_uuid.get_mut(&def.uuid) {
-            Some(existing) => {
-                existing.def = def;
-                existing.persistent = true;
-                existing.handle()
-            }
-            None => {
-                let dom = Dom::new(def, false, true);
-                let handle = dom.handle();
-                st.insert(dom);
-                handle
-            }
-        };
+        let (handle, replaces) = self.lock().define(def, validate, &self.store, &text, |d| {
+            Dom::new(d, false, true)
+        })?;
         let detail = if replaces {
             ev::defined::UPDATED
         } else {
@@ -141,28 +128,12 @@ impl Definitions for LxcDriver {
     ) -> DriverResult<DomainHandle> {
         kit::undefine::check_flags(flags, ErrorDomain::Lxc, "lxcDomainUndefineFlags")?;
         let mut st = self.lock();
-        let uuid = st.resolve(lookup)?;
-        let dom = &st.by_uuid[&uuid];
-        if !dom.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot undefine transient domain")
-                    .with_object(&dom.def.name, uuid.to_string()),
-            );
-        }
-        let name = dom.def.name.clone();
-        self.store.remove(&name).map_err(system_error)?;
+        let uuid = st.check_undefine(lookup)?;
+        self.store
+            .remove(&st.by_uuid[&uuid].def.name)
+            .map_err(system_error)?;
         // A running container becomes transient and goes when it stops.
-        let handle = match st.by_uuid.get_mut(&uuid) {
-            Some(d) if d.is_active() => {
-                d.persistent = false;
-                d.autostart = false;
-                if let Some(r) = &d.run {
-                    d.def = r.live.clone();
-                }
-                d.handle()
-            }
-            _ => st.remove(&uuid).expect("resolved above").handle(),
-        };
+        let (handle, _) = st.undefined(&uuid);
         self.bus.emit(
             handle.clone(),
             ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),

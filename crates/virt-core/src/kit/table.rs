@@ -25,6 +25,12 @@ pub trait Entry {
     fn live(&self) -> Option<&DomainDef>;
     /// Records the autostart flag (the store's link is the table's business).
     fn set_autostart_flag(&mut self, on: bool);
+    /// Takes `def` as the persistent definition (a define over an existing domain, running
+    /// or not: a running one keeps running and boots the new definition next time).
+    fn redefine(&mut self, def: DomainDef);
+    /// The persistent definition is gone while the domain runs: it becomes transient, its
+    /// live definition its only one, without autostart.
+    fn make_transient(&mut self);
 
     /// Name, UUID and (while running) ID.
     fn handle(&self) -> DomainHandle {
@@ -165,6 +171,68 @@ impl<D: Entry> DomainTable<D> {
             ));
         }
         Ok(false)
+    }
+
+    /// virDomainDefineXML after parsing: the identity rules ([`DomainTable::check_identity`]),
+    /// then the definition `text` written to `store` (disk before memory), then the table:
+    /// the existing domain takes `def` ([`Entry::redefine`]) or `new` makes one. Answers the
+    /// handle and whether an existing domain was replaced (DEFINED UPDATED rather than ADDED).
+    pub fn define(
+        &mut self,
+        def: DomainDef,
+        locate: bool,
+        store: &super::store::ConfigStore,
+        text: &str,
+        new: impl FnOnce(DomainDef) -> D,
+    ) -> Result<(DomainHandle, bool), VirtError> {
+        let replaces = self.check_identity(&def, locate)?;
+        store
+            .save(&def.name, text)
+            .map_err(|e| VirtError::new(ErrorCode::SystemError, self.domain, e.to_string()))?;
+        let uuid = def.uuid;
+        match self.by_uuid.get_mut(&uuid) {
+            Some(existing) => existing.redefine(def),
+            None => self.insert(new(def)),
+        }
+        Ok((self.by_uuid[&uuid].handle(), replaces))
+    }
+
+    /// virDomainUndefine's first rule: a transient domain has nothing to undefine
+    /// (OPERATION_INVALID naming it). Answers the UUID.
+    pub fn check_undefine(&self, lookup: &DomainLookup) -> Result<Uuid, VirtError> {
+        let d = self.get(lookup)?;
+        let f = d.facts();
+        if !f.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(f.name, f.uuid.to_string()),
+            );
+        }
+        Ok(f.uuid)
+    }
+
+    /// virDomainUndefine's last step, once the store dropped the definition: a running
+    /// domain becomes transient and stays ([`Entry::make_transient`]); a shut-off one leaves
+    /// the table and is answered.
+    pub fn undefined(&mut self, uuid: &Uuid) -> (DomainHandle, Option<D>) {
+        match self.by_uuid.get_mut(uuid) {
+            Some(d) if d.facts().active => {
+                d.make_transient();
+                (d.handle(), None)
+            }
+            Some(_) => {
+                let gone = self.remove(uuid).expect("present");
+                (gone.handle(), Some(gone))
+            }
+            None => (
+                DomainHandle {
+                    name: String::new(),
+                    uuid: *uuid,
+                    id: None,
+                },
+                None,
+            ),
+        }
     }
 
     /// The domains passing libvirt's list filter `flags`, by name (bulk stats of all domains).

@@ -103,18 +103,7 @@ impl Resources for TestDriver {
             dom.def.current_vcpus = count;
         }
         if config {
-            let def = config_def(dom);
-            if flags & MAXIMUM != 0 {
-                def.vcpus = count;
-                def.current_vcpus = def.current_vcpus.min(count);
-            } else if count > def.vcpus {
-                return Err(invalid_arg(format!(
-                    "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
-                    def.vcpus
-                )));
-            } else {
-                def.current_vcpus = count;
-            }
+            crate::kit::modify::set_vcpus_config(config_def(dom), count, flags & MAXIMUM != 0)?;
         }
         Ok(())
     }

@@ -82,6 +82,33 @@ impl Resources for LxcDriver {
         Ok(())
     }
 
+    /// libvirt: virDomainSetVcpusFlags, on the persistent definition only: a container's vCPU
+    /// count is what it is told (`vcpu.*` stats, dominfo), not something a running one can be
+    /// given (libvirt's LXC driver has no such call at all).
+    async fn set_domain_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        virt_core::kit::modify::set_vcpus_args(count, flags)?;
+        self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "lxcDomainSetVcpusFlags")?;
+        let imp = {
+            let st = self.lock();
+            impact(&st.get(lookup)?.facts(), flags)?
+        };
+        if imp.live {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Lxc,
+                "changing the vCPU count of a running container is not supported",
+            ));
+        }
+        self.edit_config(lookup, |def| {
+            virt_core::kit::modify::set_vcpus_config(def, count, flags & MAXIMUM != 0)
+        })
+    }
+
     async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.check_flags(
             flags,

@@ -227,19 +227,7 @@ impl Resources for QemuDriver {
             return Ok(());
         }
         self.edit_config(&lookup, |def| {
-            if flags & MAXIMUM != 0 {
-                def.vcpus = count;
-                def.current_vcpus = def.current_vcpus.min(count);
-            } else {
-                if count > def.vcpus {
-                    return Err(invalid_arg(format!(
-                        "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
-                        def.vcpus
-                    )));
-                }
-                def.current_vcpus = count;
-            }
-            Ok(())
+            virt_core::kit::modify::set_vcpus_config(def, count, flags & MAXIMUM != 0)
         })
     }
 

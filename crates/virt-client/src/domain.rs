@@ -357,7 +357,10 @@ impl Connection {
     }
 
     /// The scheduler's name and its parameter count. libvirt: virDomainGetSchedulerType.
-    pub async fn get_scheduler_type(&self, dom: &DomainLookup) -> Result<(String, i32), ClientError> {
+    pub async fn get_scheduler_type(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<(String, i32), ClientError> {
         let req = proto::GetSchedulerTypeRequest {
             domain: Some(domain_ref(dom)),
         };

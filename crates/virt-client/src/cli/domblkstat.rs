@@ -30,15 +30,43 @@ pub struct Args {
 
 /// virsh's domblkstat_output: field, legacy name, human description.
 const ORDER: &[(&str, Option<&str>, &str)] = &[
-    (tp::BLOCK_READ_REQ, Some("rd_req"), "number of read operations:"),
-    (tp::BLOCK_READ_BYTES, Some("rd_bytes"), "number of bytes read:"),
-    (tp::BLOCK_WRITE_REQ, Some("wr_req"), "number of write operations:"),
-    (tp::BLOCK_WRITE_BYTES, Some("wr_bytes"), "number of bytes written:"),
+    (
+        tp::BLOCK_READ_REQ,
+        Some("rd_req"),
+        "number of read operations:",
+    ),
+    (
+        tp::BLOCK_READ_BYTES,
+        Some("rd_bytes"),
+        "number of bytes read:",
+    ),
+    (
+        tp::BLOCK_WRITE_REQ,
+        Some("wr_req"),
+        "number of write operations:",
+    ),
+    (
+        tp::BLOCK_WRITE_BYTES,
+        Some("wr_bytes"),
+        "number of bytes written:",
+    ),
     (tp::BLOCK_ERRS, Some("errs"), "error count:"),
     (tp::BLOCK_FLUSH_REQ, None, "number of flush operations:"),
-    (tp::BLOCK_READ_TOTAL_TIMES, None, "total duration of reads (ns):"),
-    (tp::BLOCK_WRITE_TOTAL_TIMES, None, "total duration of writes (ns):"),
-    (tp::BLOCK_FLUSH_TOTAL_TIMES, None, "total duration of flushes (ns):"),
+    (
+        tp::BLOCK_READ_TOTAL_TIMES,
+        None,
+        "total duration of reads (ns):",
+    ),
+    (
+        tp::BLOCK_WRITE_TOTAL_TIMES,
+        None,
+        "total duration of writes (ns):",
+    ),
+    (
+        tp::BLOCK_FLUSH_TOTAL_TIMES,
+        None,
+        "total duration of flushes (ns):",
+    ),
 ];
 
 /// virsh's lines for the counters `params` of `device`.
@@ -53,10 +81,7 @@ pub fn render(device: &str, params: &[TypedParam], human: bool) -> Vec<String> {
     for (field, legacy, desc) in ORDER {
         if let Some(p) = params.iter().find(|p| p.field == *field) {
             let name = if human { desc } else { legacy.unwrap_or(field) };
-            lines.push(format!(
-                "{device} {name:<width$} {}",
-                p.value.virsh_text()
-            ));
+            lines.push(format!("{device} {name:<width$} {}", p.value.virsh_text()));
         }
     }
     for p in params {
@@ -108,10 +133,7 @@ mod tests {
         );
         assert_eq!(
             render("vda", &ps[..1], true),
-            vec![
-                "Device: vda",
-                " number of bytes read:           2"
-            ]
+            vec!["Device: vda", " number of bytes read:           2"]
         );
     }
 }

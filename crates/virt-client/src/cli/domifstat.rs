@@ -19,7 +19,11 @@ pub struct Args {
     #[arg(value_name = "INTERFACE", required_unless_present = "interface_opt")]
     pub interface: Option<String>,
     /// Interface device or MAC address.
-    #[arg(long = "interface", value_name = "INTERFACE", conflicts_with = "interface")]
+    #[arg(
+        long = "interface",
+        value_name = "INTERFACE",
+        conflicts_with = "interface"
+    )]
     pub interface_opt: Option<String>,
 }
 

@@ -106,7 +106,11 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     for (opt, name, field) in [
         (&a.hard_limit, "hard-limit", MEMORY_HARD_LIMIT),
         (&a.soft_limit, "soft-limit", MEMORY_SOFT_LIMIT),
-        (&a.swap_hard_limit, "swap-hard-limit", MEMORY_SWAP_HARD_LIMIT),
+        (
+            &a.swap_hard_limit,
+            "swap-hard-limit",
+            MEMORY_SWAP_HARD_LIMIT,
+        ),
         (&a.min_guarantee, "min-guarantee", MEMORY_MIN_GUARANTEE),
     ] {
         if let Some(text) = opt {
@@ -134,10 +138,26 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     let target = resolve(conn, args.domain.get(), ANY).await?;
     let set = params(args)?;
     if set.is_empty() {
-        let ps = conn
+        // virsh asks for the count first, then the values: a refused flag fails the first
+        // call, anything else (libvirt's test driver answers the count without looking at
+        // the domain) the second.
+        let ps = match conn
             .get_memory_parameters(&target.lookup, flags | TypedParamFlag::StringOkay as u32)
             .await
-            .context(|| "Unable to get number of memory parameters".to_string())?;
+        {
+            Ok(ps) => ps,
+            Err(e) => {
+                let first = e.code() == ErrorCode::InvalidArg;
+                return Err(e).context(|| {
+                    if first {
+                        "Unable to get number of memory parameters"
+                    } else {
+                        "Unable to get memory parameters"
+                    }
+                    .to_string()
+                });
+            }
+        };
         for p in &ps {
             out.line(&render(p));
         }

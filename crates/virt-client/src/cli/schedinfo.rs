@@ -98,15 +98,15 @@ pub fn value_like(field: &str, like: &TypedValue, value: &str) -> Result<TypedVa
                 .parse::<f64>()
                 .map_err(|_| invalid_value(field, "double"))?,
         ),
-        TypedValue::Bool(_) => TypedValue::Bool(
-            if value.eq_ignore_ascii_case("yes") || value == "1" {
+        TypedValue::Bool(_) => {
+            TypedValue::Bool(if value.eq_ignore_ascii_case("yes") || value == "1" {
                 true
             } else if value.eq_ignore_ascii_case("no") || value == "0" {
                 false
             } else {
                 return Err(invalid_value(field, "boolean"));
-            },
-        ),
+            })
+        }
         TypedValue::String(_) => TypedValue::String(value.to_string()),
     })
 }
@@ -119,7 +119,10 @@ pub fn updates(a: &Args, current: &[TypedParam]) -> Result<Vec<TypedParam>, CliE
             .iter()
             .find(|p| p.field == field)
             .ok_or_else(|| CliError::msg(format!("invalid scheduler option: {field}")))?;
-        Ok(TypedParam::new(field, value_like(field, &like.value, value)?))
+        Ok(TypedParam::new(
+            field,
+            value_like(field, &like.value, value)?,
+        ))
     };
     let mut out = Vec::new();
     for s in a.set.iter().chain(&a.set_positional) {
@@ -183,7 +186,10 @@ mod tests {
     #[test]
     fn values_parse_by_the_fields_type() {
         let u = TypedValue::UInt(0);
-        assert_eq!(value_like("weight", &u, "20").ok(), Some(TypedValue::UInt(20)));
+        assert_eq!(
+            value_like("weight", &u, "20").ok(),
+            Some(TypedValue::UInt(20))
+        );
         assert_eq!(
             value_like("weight", &u, "-1").ok(),
             Some(TypedValue::UInt(u32::MAX))

@@ -38,9 +38,10 @@ pub fn disk_index(def: &DomainDef, name: &str) -> Option<usize> {
     if let Some(i) = disks.iter().position(|d| d.target_dev == name) {
         return Some(i);
     }
-    let mut by_source = disks.iter().enumerate().filter(|(_, d)| {
-        d.source.as_ref().and_then(|s| s.path.as_deref()) == Some(name)
-    });
+    let mut by_source = disks
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.source.as_ref().and_then(|s| s.path.as_deref()) == Some(name));
     match (by_source.next(), by_source.next()) {
         (Some((i, _)), None) => Some(i),
         _ => None,

@@ -190,26 +190,35 @@ pub fn require_some(params: &[TypedParam], api: &str) -> DriverResult<()> {
 
 /// The value of the ULLONG parameter `field`, when given (call after [`validate`]).
 pub fn get_ullong(params: &[TypedParam], field: &str) -> Option<u64> {
-    params.iter().find(|p| p.field == field).and_then(|p| match p.value {
-        TypedValue::ULLong(v) => Some(v),
-        _ => None,
-    })
+    params
+        .iter()
+        .find(|p| p.field == field)
+        .and_then(|p| match p.value {
+            TypedValue::ULLong(v) => Some(v),
+            _ => None,
+        })
 }
 
 /// The value of the LLONG parameter `field`, when given (call after [`validate`]).
 pub fn get_llong(params: &[TypedParam], field: &str) -> Option<i64> {
-    params.iter().find(|p| p.field == field).and_then(|p| match p.value {
-        TypedValue::LLong(v) => Some(v),
-        _ => None,
-    })
+    params
+        .iter()
+        .find(|p| p.field == field)
+        .and_then(|p| match p.value {
+            TypedValue::LLong(v) => Some(v),
+            _ => None,
+        })
 }
 
 /// The value of the UINT parameter `field`, when given (call after [`validate`]).
 pub fn get_uint(params: &[TypedParam], field: &str) -> Option<u32> {
-    params.iter().find(|p| p.field == field).and_then(|p| match p.value {
-        TypedValue::UInt(v) => Some(v),
-        _ => None,
-    })
+    params
+        .iter()
+        .find(|p| p.field == field)
+        .and_then(|p| match p.value {
+            TypedValue::UInt(v) => Some(v),
+            _ => None,
+        })
 }
 
 /// A `<memtune>` limit as the parameter's value: unset is [`MEMORY_UNLIMITED`].
@@ -264,7 +273,9 @@ impl MemTuneChange {
             return Ok(());
         }
         let hard = self.hard_limit.unwrap_or(reference.hard_limit_kib);
-        let swap = self.swap_hard_limit.unwrap_or(reference.swap_hard_limit_kib);
+        let swap = self
+            .swap_hard_limit
+            .unwrap_or(reference.swap_hard_limit_kib);
         let (hard, swap) = (
             hard.unwrap_or(MEMORY_UNLIMITED),
             swap.unwrap_or(MEMORY_UNLIMITED),

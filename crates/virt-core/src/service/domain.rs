@@ -3,10 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::{is_read_only, status, Ctx};
+use crate::kit::typed_params::require_some;
 use crate::proto::domain_service_server::DomainService;
 use crate::proto::*;
 use crate::proto_conv::{domain, info, lookup, param, params_from, state, summary};
-use crate::kit::typed_params::require_some;
 use crate::VirtError;
 
 type R<T> = Result<Response<T>, Status>;
@@ -244,7 +244,10 @@ impl DomainService for Ctx {
         req: Request<GetSchedulerTypeRequest>,
     ) -> R<GetSchedulerTypeResponse> {
         let (scheduler, nparams) = on_domain!(self, req, |d, l| d.scheduler_type(&l));
-        Ok(Response::new(GetSchedulerTypeResponse { scheduler, nparams }))
+        Ok(Response::new(GetSchedulerTypeResponse {
+            scheduler,
+            nparams,
+        }))
     }
 
     async fn get_scheduler_parameters(

@@ -73,7 +73,10 @@ impl StatsService for Ctx {
         Ok(Response::new(interface_stats(&s)))
     }
 
-    async fn get_block_stats(&self, req: Request<GetBlockStatsRequest>) -> R<GetBlockStatsResponse> {
+    async fn get_block_stats(
+        &self,
+        req: Request<GetBlockStatsRequest>,
+    ) -> R<GetBlockStatsResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         let l = lookup(r.domain.as_ref())?;

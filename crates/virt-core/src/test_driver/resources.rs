@@ -202,7 +202,11 @@ impl Resources for TestDriver {
         flags: u32,
     ) -> DriverResult<()> {
         self.check_flags(flags, 0, "testDomainSetSchedulerParametersFlags")?;
-        typed_params::validate(params, &[(SCHED_WEIGHT, ParamType::UInt)], ErrorDomain::Test)?;
+        typed_params::validate(
+            params,
+            &[(SCHED_WEIGHT, ParamType::UInt)],
+            ErrorDomain::Test,
+        )?;
         // Accepted and dropped, as libvirt's test driver does.
         self.lock().get(lookup)?;
         Ok(())

@@ -72,7 +72,7 @@ pub fn value_like(field: &str, like: &TypedValue, value: &str) -> Result<TypedVa
             integer(value)
                 .and_then(|v| match v {
                     0..=0xFFFF_FFFF => Some(v as u32),
-                    v if v < 0 && -v <= 0xFFFF_FFFF => Some((v as i64) as u32),
+                    v if v < 0 && -v <= 0xFFFF_FFFF => Some((v + (1i128 << 32)) as u32),
                     _ => None,
                 })
                 .ok_or_else(|| invalid_value(field, "unsigned int"))?,
@@ -87,7 +87,7 @@ pub fn value_like(field: &str, like: &TypedValue, value: &str) -> Result<TypedVa
             integer(value)
                 .and_then(|v| match v {
                     0..=0xFFFF_FFFF_FFFF_FFFF => Some(v as u64),
-                    v if v < 0 && -v <= 0xFFFF_FFFF_FFFF_FFFF => Some((v as i128 as i64) as u64),
+                    v if v < 0 && -v <= 0xFFFF_FFFF_FFFF_FFFF => Some((v + (1i128 << 64)) as u64),
                     _ => None,
                 })
                 .ok_or_else(|| invalid_value(field, "unsigned long long"))?,

@@ -9,8 +9,9 @@
 //! - CONFIG changes edit the persistent definition.
 //! - LIVE scheduler changes update the live `<cputune>` and write it to the guest's cgroup
 //!   (`crate::cputune::apply_cgroup`, as at start), restoring the previous values if that fails.
-//! - LIVE memory changes are refused (OPERATION_UNSUPPORTED): virtqemud does not apply
-//!   `<memtune>` to a cgroup yet.
+//! - LIVE memory changes update the live `<memtune>` and write the memory controller's files
+//!   of the guest's cgroup (`QemuDriver::apply_memtune`). virtqemud does not apply a defined
+//!   `<memtune>` at start yet: only limits set live reach the cgroup.
 
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
@@ -141,11 +142,13 @@ impl QemuDriver {
             impact(&st.get(&lookup)?.facts(), flags)?
         };
         if live {
-            return Err(VirtError::new(
-                ErrorCode::OperationUnsupported,
-                ErrorDomain::Qemu,
-                "changing the memory tunables of a running domain is not supported by virtqemud",
-            ));
+            let a = self.active(&uuid)?;
+            let (id, current) = self
+                .with_run(&uuid, a.gen, |r| (r.id, r.live.clone()))
+                .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+            change.check(&current.memtune, ErrorDomain::Qemu)?;
+            self.apply_memtune(id, &current, &change)?;
+            self.update_run(&uuid, a.gen, |r| change.apply(&mut r.live.memtune));
         }
         if config {
             self.edit_config(&lookup, |def| {

@@ -10,7 +10,7 @@ use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::model::devices::Disk;
-use virt_core::types::DomainLookup;
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
@@ -239,6 +239,45 @@ impl Resources for QemuDriver {
             "qemuDomainGetVcpusFlags",
         )?;
         self.lock().vcpus(lookup, flags)
+    }
+
+    async fn memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_memory_parameters(lookup, flags)
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_memory_parameters(lookup, params, flags).await
+    }
+
+    async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
+        self.qemu_scheduler_type(lookup)
+    }
+
+    async fn scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_scheduler_parameters(lookup, flags)
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_scheduler_parameters(lookup, params, flags)
+            .await
     }
 
     /// libvirt: virDomainAttachDeviceFlags.

@@ -130,6 +130,78 @@ pub const CGROUP_SCHED_PARAMS: &[(&str, ParamType)] = &[
     (SCHED_IOTHREAD_QUOTA, ParamType::LLong),
 ];
 
+/// libvirt's bounds of the CFS period and quota (QEMU_SCHED_MIN_PERIOD ...).
+const MIN_PERIOD: u64 = 1000;
+const MAX_PERIOD: u64 = 1_000_000;
+const MIN_QUOTA: i64 = 1000;
+const MAX_QUOTA: i64 = 17_592_186_044_415;
+
+/// `<cputune>`'s bandwidth as the first `n` of libvirt's scheduler parameters
+/// ([`CGROUP_SCHED_PARAMS`] order: QEMU has nine, LXC three), unset as 0.
+pub fn cputune_params(t: &crate::model::tuning::CpuTune, n: usize) -> Vec<TypedParam> {
+    let u = |v: Option<u64>| TypedValue::ULLong(v.unwrap_or(0));
+    let l = |v: Option<i64>| TypedValue::LLong(v.unwrap_or(0));
+    let all = [
+        TypedParam::new(SCHED_CPU_SHARES, u(t.shares)),
+        TypedParam::new(SCHED_VCPU_PERIOD, u(t.period)),
+        TypedParam::new(SCHED_VCPU_QUOTA, l(t.quota)),
+        TypedParam::new(SCHED_EMULATOR_PERIOD, u(t.emulator_period)),
+        TypedParam::new(SCHED_EMULATOR_QUOTA, l(t.emulator_quota)),
+        TypedParam::new(SCHED_GLOBAL_PERIOD, u(t.global_period)),
+        TypedParam::new(SCHED_GLOBAL_QUOTA, l(t.global_quota)),
+        TypedParam::new(SCHED_IOTHREAD_PERIOD, u(t.iothread_period)),
+        TypedParam::new(SCHED_IOTHREAD_QUOTA, l(t.iothread_quota)),
+    ];
+    all.into_iter().take(n).collect()
+}
+
+/// Applies validated scheduler `params` to `t`, with libvirt's range checks of periods and
+/// quotas (a quota of -1 is unlimited); errors are INVALID_ARG from `domain`.
+pub fn apply_cputune(
+    params: &[TypedParam],
+    t: &mut crate::model::tuning::CpuTune,
+    domain: ErrorDomain,
+) -> DriverResult<()> {
+    let out_of_range = |field: &str, lo: i64, hi: i64| {
+        VirtError::new(
+            ErrorCode::InvalidArg,
+            domain,
+            format!("value of '{field}' is out of range [{lo}, {hi}]"),
+        )
+    };
+    for p in params {
+        match (&p.value, p.field.as_str()) {
+            (TypedValue::ULLong(v), SCHED_CPU_SHARES) => t.shares = Some(*v),
+            (TypedValue::ULLong(v), f) => {
+                if !(MIN_PERIOD..=MAX_PERIOD).contains(v) {
+                    return Err(out_of_range(f, MIN_PERIOD as i64, MAX_PERIOD as i64));
+                }
+                let slot = match f {
+                    SCHED_VCPU_PERIOD => &mut t.period,
+                    SCHED_EMULATOR_PERIOD => &mut t.emulator_period,
+                    SCHED_GLOBAL_PERIOD => &mut t.global_period,
+                    _ => &mut t.iothread_period,
+                };
+                *slot = Some(*v);
+            }
+            (TypedValue::LLong(v), f) => {
+                if *v != -1 && !(MIN_QUOTA..=MAX_QUOTA).contains(v) {
+                    return Err(out_of_range(f, MIN_QUOTA, MAX_QUOTA));
+                }
+                let slot = match f {
+                    SCHED_VCPU_QUOTA => &mut t.quota,
+                    SCHED_EMULATOR_QUOTA => &mut t.emulator_quota,
+                    SCHED_GLOBAL_QUOTA => &mut t.global_quota,
+                    _ => &mut t.iothread_quota,
+                };
+                *slot = Some(*v);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// libvirt's virTypedParamsValidate: every parameter is one of `allowed` with its type, and
 /// none occurs twice. Errors as libvirt's, for the first offending field in name order:
 /// ARGUMENT_UNSUPPORTED "parameter 'x' not supported"; INVALID_ARG "parameter 'x' occurs
@@ -306,6 +378,41 @@ impl MemTuneChange {
 
 #[cfg(test)]
 mod tests {
+    use crate::model::tuning::CpuTune;
+
+    #[test]
+    fn scheduler_values_are_range_checked_and_unset_reads_zero() {
+        let mut t = CpuTune::default();
+        let p = cputune_params(&t, 9);
+        assert_eq!(p.len(), 9);
+        assert_eq!(cputune_params(&t, 3).len(), 3);
+        assert_eq!(p[0], TypedParam::new("cpu_shares", TypedValue::ULLong(0)));
+        apply_cputune(
+            &[
+                TypedParam::new("cpu_shares", TypedValue::ULLong(512)),
+                TypedParam::new("vcpu_quota", TypedValue::LLong(-1)),
+                TypedParam::new("global_period", TypedValue::ULLong(100_000)),
+            ],
+            &mut t,
+            ErrorDomain::Qemu,
+        )
+        .expect("valid");
+        assert_eq!(
+            (t.shares, t.quota, t.global_period),
+            (Some(512), Some(-1), Some(100_000))
+        );
+        let e = apply_cputune(
+            &[TypedParam::new("vcpu_period", TypedValue::ULLong(10))],
+            &mut t,
+            ErrorDomain::Qemu,
+        )
+        .expect_err("range");
+        assert_eq!(
+            e.message(),
+            "invalid argument: value of 'vcpu_period' is out of range [1000, 1000000]"
+        );
+    }
+
     use super::*;
 
     fn ull(f: &str, v: u64) -> TypedParam {

@@ -8,7 +8,7 @@ use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::modify::{CONFIG, GUEST, LIVE, MAXIMUM};
 use virt_core::kit::modify::impact;
 use virt_core::kit::table::Entry as _;
-use virt_core::types::DomainLookup;
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::VirtError;
 
 use crate::LxcDriver;
@@ -107,6 +107,46 @@ impl Resources for LxcDriver {
         self.edit_config(lookup, |def| {
             virt_core::kit::modify::set_vcpus_config(def, count, flags & MAXIMUM != 0)
         })
+    }
+
+    async fn memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.lxc_memory_parameters(lookup, flags)
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.lxc_set_memory_parameters(lookup, params, flags).await
+    }
+
+    async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
+        self.lock().get(lookup)?;
+        Ok(("posix".to_string(), 3))
+    }
+
+    async fn scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.lxc_scheduler_parameters(lookup, flags)
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.lxc_set_scheduler_parameters(lookup, params, flags)
+            .await
     }
 
     async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {

@@ -14,23 +14,16 @@
 //!   `<memtune>` at start yet: only limits set live reach the cgroup.
 
 use virt_core::driver::DriverResult;
-use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::error::ErrorDomain;
 use virt_core::kit::flags::modify::{CONFIG, LIVE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;
 use virt_core::kit::modify::{exclusive, impact, impact_read, Impact};
 use virt_core::kit::table::Entry as _;
 use virt_core::kit::typed_params::{self as tp, MemTuneChange};
-use virt_core::model::tuning::CpuTune;
-use virt_core::types::{DomainLookup, TypedParam, TypedValue};
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::VirtError;
 
 use crate::QemuDriver;
-
-/// libvirt's bounds of the CFS period and quota (QEMU_SCHED_MIN_PERIOD ...).
-const MIN_PERIOD: u64 = 1000;
-const MAX_PERIOD: u64 = 1_000_000;
-const MIN_QUOTA: i64 = 1000;
-const MAX_QUOTA: i64 = 17_592_186_044_415;
 
 fn both_exclusive(flags: u32) -> DriverResult<()> {
     exclusive(
@@ -40,67 +33,6 @@ fn both_exclusive(flags: u32) -> DriverResult<()> {
         CONFIG,
         "VIR_DOMAIN_AFFECT_CONFIG",
     )
-}
-
-/// `<cputune>`'s bandwidth as libvirt's nine scheduler parameters, unset as 0.
-pub(crate) fn sched_params(t: &CpuTune) -> Vec<TypedParam> {
-    let u = |v: Option<u64>| TypedValue::ULLong(v.unwrap_or(0));
-    let l = |v: Option<i64>| TypedValue::LLong(v.unwrap_or(0));
-    vec![
-        TypedParam::new(tp::SCHED_CPU_SHARES, u(t.shares)),
-        TypedParam::new(tp::SCHED_VCPU_PERIOD, u(t.period)),
-        TypedParam::new(tp::SCHED_VCPU_QUOTA, l(t.quota)),
-        TypedParam::new(tp::SCHED_EMULATOR_PERIOD, u(t.emulator_period)),
-        TypedParam::new(tp::SCHED_EMULATOR_QUOTA, l(t.emulator_quota)),
-        TypedParam::new(tp::SCHED_GLOBAL_PERIOD, u(t.global_period)),
-        TypedParam::new(tp::SCHED_GLOBAL_QUOTA, l(t.global_quota)),
-        TypedParam::new(tp::SCHED_IOTHREAD_PERIOD, u(t.iothread_period)),
-        TypedParam::new(tp::SCHED_IOTHREAD_QUOTA, l(t.iothread_quota)),
-    ]
-}
-
-fn out_of_range(field: &str, lo: i64, hi: i64) -> VirtError {
-    VirtError::new(
-        ErrorCode::InvalidArg,
-        ErrorDomain::Qemu,
-        format!("value of '{field}' is out of range [{lo}, {hi}]"),
-    )
-}
-
-/// Applies validated scheduler `params` to `t`, with libvirt's range checks of periods and
-/// quotas (a quota of -1 is unlimited).
-pub(crate) fn apply_sched(params: &[TypedParam], t: &mut CpuTune) -> DriverResult<()> {
-    for p in params {
-        match (&p.value, p.field.as_str()) {
-            (TypedValue::ULLong(v), tp::SCHED_CPU_SHARES) => t.shares = Some(*v),
-            (TypedValue::ULLong(v), f) => {
-                if !(MIN_PERIOD..=MAX_PERIOD).contains(v) {
-                    return Err(out_of_range(f, MIN_PERIOD as i64, MAX_PERIOD as i64));
-                }
-                let slot = match f {
-                    tp::SCHED_VCPU_PERIOD => &mut t.period,
-                    tp::SCHED_EMULATOR_PERIOD => &mut t.emulator_period,
-                    tp::SCHED_GLOBAL_PERIOD => &mut t.global_period,
-                    _ => &mut t.iothread_period,
-                };
-                *slot = Some(*v);
-            }
-            (TypedValue::LLong(v), f) => {
-                if *v != -1 && !(MIN_QUOTA..=MAX_QUOTA).contains(v) {
-                    return Err(out_of_range(f, MIN_QUOTA, MAX_QUOTA));
-                }
-                let slot = match f {
-                    tp::SCHED_VCPU_QUOTA => &mut t.quota,
-                    tp::SCHED_EMULATOR_QUOTA => &mut t.emulator_quota,
-                    tp::SCHED_GLOBAL_QUOTA => &mut t.global_quota,
-                    _ => &mut t.iothread_quota,
-                };
-                *slot = Some(*v);
-            }
-            _ => {}
-        }
-    }
-    Ok(())
 }
 
 impl QemuDriver {
@@ -185,7 +117,7 @@ impl QemuDriver {
             (Some(r), true) => &r.live,
             _ => &d.def,
         };
-        Ok(sched_params(&def.cputune))
+        Ok(tp::cputune_params(&def.cputune, 9))
     }
 
     /// libvirt: virDomainSetSchedulerParametersFlags.
@@ -215,7 +147,7 @@ impl QemuDriver {
                 .with_run(&uuid, a.gen, |r| r.live.cputune.clone())
                 .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
             let mut new = old.clone();
-            apply_sched(params, &mut new)?;
+            tp::apply_cputune(params, &mut new, ErrorDomain::Qemu)?;
             self.with_run(&uuid, a.gen, |r| r.live.cputune = new);
             if let Err(e) = self.apply_cputune(&uuid, a.gen, &a.qmp).await {
                 self.with_run(&uuid, a.gen, |r| r.live.cputune = old);
@@ -225,43 +157,10 @@ impl QemuDriver {
             self.update_run(&uuid, a.gen, |_| ());
         }
         if config {
-            self.edit_config(&lookup, |def| apply_sched(params, &mut def.cputune))?;
+            self.edit_config(&lookup, |def| {
+                tp::apply_cputune(params, &mut def.cputune, ErrorDomain::Qemu)
+            })?;
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scheduler_values_are_range_checked_and_unset_reads_zero() {
-        let mut t = CpuTune::default();
-        let p = sched_params(&t);
-        assert_eq!(p.len(), 9);
-        assert_eq!(p[0], TypedParam::new("cpu_shares", TypedValue::ULLong(0)));
-        apply_sched(
-            &[
-                TypedParam::new("cpu_shares", TypedValue::ULLong(512)),
-                TypedParam::new("vcpu_quota", TypedValue::LLong(-1)),
-                TypedParam::new("global_period", TypedValue::ULLong(100_000)),
-            ],
-            &mut t,
-        )
-        .expect("valid");
-        assert_eq!(
-            (t.shares, t.quota, t.global_period),
-            (Some(512), Some(-1), Some(100_000))
-        );
-        let e = apply_sched(
-            &[TypedParam::new("vcpu_period", TypedValue::ULLong(10))],
-            &mut t,
-        )
-        .expect_err("range");
-        assert_eq!(
-            e.message(),
-            "invalid argument: value of 'vcpu_period' is out of range [1000, 1000000]"
-        );
     }
 }

@@ -464,3 +464,84 @@ async fn host_facts_say_what_define_accepts() {
     let err = c.domain_capabilities(req).await.expect_err("xen");
     assert_eq!(err.code(), ErrorCode::InvalidArg);
 }
+
+#[test]
+fn tunables_and_device_stats_of_an_inactive_domain() {
+    let root = tempfile::tempdir().expect("root");
+    let daemon = Qemud::start(root.path());
+    let file = root.path().join("alpha.xml");
+    std::fs::write(&file, qemu_xml("kvm", "alpha", ALPHA)).expect("write");
+    let virt = |cmd: &str| {
+        let out = Command::new(workspace_bin("virt"))
+            .arg("-c")
+            .arg(daemon.uri())
+            .arg(cmd)
+            .output()
+            .expect("run virt");
+        (
+            String::from_utf8(out.stdout).expect("utf-8"),
+            String::from_utf8(out.stderr).expect("utf-8"),
+            out.status.code(),
+        )
+    };
+    virt(&format!("define {}", file.display()));
+    let unlimited =
+        "hard_limit     : unlimited\nsoft_limit     : unlimited\nswap_hard_limit: unlimited\n\n";
+    assert_eq!(virt("memtune alpha").0, unlimited);
+    let (out, err, code) = virt("memtune alpha --hard-limit 1G --soft-limit 512M; memtune alpha");
+    assert_eq!((err.as_str(), code), ("", Some(0)), "{out}");
+    assert_eq!(
+        out,
+        "\nhard_limit     : 1048576\nsoft_limit     : 524288\nswap_hard_limit: unlimited\n\n"
+    );
+    let (_, err, code) = virt("memtune alpha --hard-limit 100 --swap-hard-limit 50");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: Unable to change memory parameters\nerror: invalid argument: memory hard_limit tunable value must be lower than or equal to swap_hard_limit\n"
+    );
+    let (_, err, _) = virt("memtune alpha --min-guarantee 5");
+    assert!(
+        err.contains("parameter 'min_guarantee' not supported"),
+        "{err}"
+    );
+    let (_, err, _) = virt("memtune alpha --live");
+    assert!(err.contains("domain is not running"), "{err}");
+
+    let (out, err, code) = virt("schedinfo alpha");
+    assert_eq!((err.as_str(), code), ("", Some(0)), "{out}");
+    assert!(
+        out.starts_with("Scheduler      : posix\ncpu_shares     : 0\n"),
+        "{out}"
+    );
+    let (out, err, code) =
+        virt("schedinfo alpha --config --set cpu_shares=512 --set vcpu_quota=-1");
+    assert_eq!((err.as_str(), code), ("", Some(0)), "{out}");
+    assert!(out.contains("cpu_shares     : 512\n"), "{out}");
+    assert!(out.contains("vcpu_quota     : -1\n"), "{out}");
+    let (_, err, _) = virt("schedinfo alpha --config --set vcpu_period=10");
+    assert!(
+        err.contains("value of 'vcpu_period' is out of range [1000, 1000000]"),
+        "{err}"
+    );
+    let (_, err, _) = virt("schedinfo alpha --set weight=1");
+    assert!(err.contains("invalid scheduler option: weight"), "{err}");
+    let xml = virt("dumpxml alpha").0;
+    assert!(xml.contains("<shares>512</shares>"), "{xml}");
+    assert!(
+        xml.contains("<hard_limit unit='KiB'>1048576</hard_limit>"),
+        "{xml}"
+    );
+
+    let (_, err, code) = virt("domifstat alpha vnet0");
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err,
+        "error: Failed to get interface stats alpha vnet0\nerror: Requested operation is not valid: domain is not running\n"
+    );
+    let (_, err, _) = virt("domblkstat alpha vda");
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: domain is not running\n"
+    );
+}

@@ -2,7 +2,8 @@
 //! resources — one method per DomainService RPC the CLI uses, named as the RPC is.
 
 use virt_core::proto::{self, domain_ref::Ref};
-use virt_core::types::DomainLookup;
+use virt_core::proto_conv::{param, param_from};
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use crate::connection::Connection;
@@ -316,6 +317,98 @@ impl Connection {
             .await?
             .into_inner()
             .count)
+    }
+
+    /// Memory tunables (ModificationFlag LIVE/CONFIG bits, TypedParamFlag STRING_OKAY).
+    /// libvirt: virDomainGetMemoryParameters.
+    pub async fn get_memory_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, ClientError> {
+        let req = proto::GetMemoryParametersRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let ps = self
+            .domain_client()
+            .get_memory_parameters(req)
+            .await?
+            .into_inner()
+            .params;
+        Ok(ps.iter().filter_map(param_from).collect())
+    }
+
+    /// Changes memory tunables (ModificationFlag LIVE/CONFIG bits).
+    /// libvirt: virDomainSetMemoryParameters.
+    pub async fn set_memory_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetMemoryParametersRequest {
+            domain: Some(domain_ref(dom)),
+            params: params.iter().map(param).collect(),
+            flags,
+        };
+        self.domain_client().set_memory_parameters(req).await?;
+        Ok(())
+    }
+
+    /// The scheduler's name and its parameter count. libvirt: virDomainGetSchedulerType.
+    pub async fn get_scheduler_type(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<(String, i32), ClientError> {
+        let req = proto::GetSchedulerTypeRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        let r = self
+            .domain_client()
+            .get_scheduler_type(req)
+            .await?
+            .into_inner();
+        Ok((r.scheduler, r.nparams))
+    }
+
+    /// Scheduler parameters. `flags` `None` is the legacy virDomainGetSchedulerParameters;
+    /// `Some(f)` is virDomainGetSchedulerParametersFlags with ModificationFlag bits `f`, to which
+    /// STRING_OKAY is added as libvirt's API layer adds it.
+    pub async fn get_scheduler_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: Option<u32>,
+    ) -> Result<Vec<TypedParam>, ClientError> {
+        let flags = flags.map_or(0, |f| f | proto::TypedParamFlag::StringOkay as u32);
+        let req = proto::GetSchedulerParametersRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let ps = self
+            .domain_client()
+            .get_scheduler_parameters(req)
+            .await?
+            .into_inner()
+            .params;
+        Ok(ps.iter().filter_map(param_from).collect())
+    }
+
+    /// Changes scheduler parameters (ModificationFlag LIVE/CONFIG bits; 0 is also the legacy
+    /// virDomainSetSchedulerParameters). libvirt: virDomainSetSchedulerParametersFlags.
+    pub async fn set_scheduler_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetSchedulerParametersRequest {
+            domain: Some(domain_ref(dom)),
+            params: params.iter().map(param).collect(),
+            flags,
+        };
+        self.domain_client().set_scheduler_parameters(req).await?;
+        Ok(())
     }
 
     /// Whether the domain starts with the host. libvirt: virDomainGetAutostart.

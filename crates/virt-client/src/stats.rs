@@ -1,7 +1,8 @@
 //! Bulk statistics calls of [`Connection`] (StatsService).
 
 use virt_core::proto;
-use virt_core::types::DomainLookup;
+use virt_core::proto_conv::param_from;
+use virt_core::types::{DomainLookup, InterfaceStats, TypedParam};
 
 use crate::connection::Connection;
 use crate::domain::domain_ref;
@@ -47,5 +48,54 @@ impl Connection {
             .await?
             .into_inner()
             .records)
+    }
+
+    /// Traffic counters of the interface whose host device or MAC is `device`.
+    /// libvirt: virDomainInterfaceStats.
+    pub async fn interface_stats(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+    ) -> Result<InterfaceStats, ClientError> {
+        let req = proto::GetInterfaceStatsRequest {
+            domain: Some(domain_ref(dom)),
+            device: device.to_string(),
+        };
+        let r = self
+            .stats_client()
+            .get_interface_stats(req)
+            .await?
+            .into_inner();
+        Ok(InterfaceStats {
+            rx_bytes: r.rx_bytes,
+            rx_packets: r.rx_packets,
+            rx_errs: r.rx_errs,
+            rx_drop: r.rx_drop,
+            tx_bytes: r.tx_bytes,
+            tx_packets: r.tx_packets,
+            tx_errs: r.tx_errs,
+            tx_drop: r.tx_drop,
+        })
+    }
+
+    /// I/O counters of the disk whose target or source is `device` (empty: all disks), with
+    /// STRING_OKAY added as libvirt's API layer adds it. libvirt: virDomainBlockStatsFlags.
+    pub async fn block_stats(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+    ) -> Result<Vec<TypedParam>, ClientError> {
+        let req = proto::GetBlockStatsRequest {
+            domain: Some(domain_ref(dom)),
+            device: device.to_string(),
+            flags: proto::TypedParamFlag::StringOkay as u32,
+        };
+        let ps = self
+            .stats_client()
+            .get_block_stats(req)
+            .await?
+            .into_inner()
+            .params;
+        Ok(ps.iter().filter_map(param_from).collect())
     }
 }

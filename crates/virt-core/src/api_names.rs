@@ -35,6 +35,11 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "SetDomainMemory" => "virDomainSetMemoryFlags",
         "SetDomainVcpus" => "virDomainSetVcpusFlags",
         "GetDomainVcpus" => "virDomainGetVcpusFlags",
+        "GetMemoryParameters" => "virDomainGetMemoryParameters",
+        "SetMemoryParameters" => "virDomainSetMemoryParameters",
+        "GetSchedulerType" => "virDomainGetSchedulerType",
+        "GetSchedulerParameters" => "virDomainGetSchedulerParametersFlags",
+        "SetSchedulerParameters" => "virDomainSetSchedulerParametersFlags",
         "AttachDevice" => "virDomainAttachDeviceFlags",
         "DetachDevice" => "virDomainDetachDeviceFlags",
         "UpdateDevice" => "virDomainUpdateDeviceFlags",
@@ -52,6 +57,8 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "DeleteSnapshot" => "virDomainSnapshotDelete",
         "GetAllDomainStats" => "virConnectGetAllDomainStats",
         "ListDomainStats" => "virDomainListGetStats",
+        "GetInterfaceStats" => "virDomainInterfaceStats",
+        "GetBlockStats" => "virDomainBlockStatsFlags",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

@@ -12,8 +12,8 @@ use crate::events::EventSubscription;
 use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
 use crate::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, NodeInfo, SnapshotInfo, StatsRecord,
-    TypedParam, VersionInfo,
+    DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo, SnapshotInfo,
+    StatsRecord, TypedParam, VersionInfo,
 };
 
 /// Result of every driver call.
@@ -262,6 +262,53 @@ pub trait Resources: Host {
         unsupported!(self, "virDomainGetVcpusFlags")
     }
 
+    /// Memory tunables of the live or persistent definition (LIVE / CONFIG / current, plus
+    /// STRING_OKAY): `hard_limit`, `soft_limit`, `swap_hard_limit`, `min_guarantee`, KiB as
+    /// ULLONG, [`crate::kit::typed_params::MEMORY_UNLIMITED`] for no limit.
+    /// libvirt: virDomainGetMemoryParameters.
+    async fn memory_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetMemoryParameters")
+    }
+
+    /// Changes memory tunables. libvirt: virDomainSetMemoryParameters.
+    async fn set_memory_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetMemoryParameters")
+    }
+
+    /// The scheduler's name and its parameter count. libvirt: virDomainGetSchedulerType.
+    async fn scheduler_type(&self, dom: &DomainLookup) -> DriverResult<(String, i32)> {
+        unsupported!(self, "virDomainGetSchedulerType")
+    }
+
+    /// Scheduler parameters (LIVE / CONFIG / current; STRING_OKAY absent for the legacy call).
+    /// libvirt: virDomainGetSchedulerParametersFlags.
+    async fn scheduler_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetSchedulerParametersFlags")
+    }
+
+    /// Changes scheduler parameters. libvirt: virDomainSetSchedulerParametersFlags.
+    async fn set_scheduler_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetSchedulerParametersFlags")
+    }
+
     /// Hot-plug. libvirt: virDomainAttachDeviceFlags.
     async fn attach_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
         unsupported!(self, "virDomainAttachDeviceFlags")
@@ -397,6 +444,28 @@ pub trait Monitoring: Host {
         flags: u32,
     ) -> DriverResult<Vec<StatsRecord>> {
         unsupported!(self, "virDomainListGetStats")
+    }
+
+    /// Traffic counters of the interface whose host-side device or MAC is `device`.
+    /// libvirt: virDomainInterfaceStats.
+    async fn interface_stats(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+    ) -> DriverResult<InterfaceStats> {
+        unsupported!(self, "virDomainInterfaceStats")
+    }
+
+    /// I/O counters of the disk whose target or source is `device` (empty: every disk), as
+    /// libvirt's `rd_operations`, `rd_bytes`, ... LLONG parameters.
+    /// libvirt: virDomainBlockStatsFlags.
+    async fn block_stats(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainBlockStatsFlags")
     }
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.

@@ -345,7 +345,7 @@ impl VirtError {
     /// raises its INVALID_ARG through virReportInvalidArg, which skips the prefix: "unsupported
     /// flags (0x2) in function f" reads alone.
     pub fn message(&self) -> String {
-        if self.code == ErrorCode::InvalidArg && self.detail.starts_with("unsupported flags (0x") {
+        if self.code == ErrorCode::InvalidArg && self.is_invalid_arg_report() {
             return self.detail.clone();
         }
         match (self.code.prefix(), self.detail.is_empty()) {
@@ -358,6 +358,16 @@ impl VirtError {
             (Some(p), false) => format!("{p}: {}", self.detail),
             (None, _) => self.detail.clone(),
         }
+    }
+
+    /// Whether the detail is one libvirt raises through virReportInvalidArg (virCheckFlags,
+    /// VIR_EXCLUSIVE_FLAGS_*, virCheckPositiveArg), whose message has no "invalid argument"
+    /// prefix.
+    fn is_invalid_arg_report(&self) -> bool {
+        let d = self.detail.as_str();
+        d.starts_with("unsupported flags (0x")
+            || (d.starts_with("Flags '") && d.ends_with("' are mutually exclusive"))
+            || (d.starts_with("nparams in ") && d.ends_with(" must be greater than zero"))
     }
 
     /// INVALID_ARG for flag bits outside `allowed`, as libvirt's virCheckFlags:

@@ -152,6 +152,35 @@ pub fn param_from(p: &proto::TypedParameter) -> Option<TypedParam> {
     Some(TypedParam::new(p.field.clone(), value))
 }
 
+/// The typed parameters of a set request; one without a value is INVALID_ARG.
+pub fn params_from(ps: &[proto::TypedParameter]) -> Result<Vec<TypedParam>, Status> {
+    ps.iter()
+        .map(|p| {
+            param_from(p).ok_or_else(|| {
+                crate::status::to_status(&crate::VirtError::new(
+                    crate::ErrorCode::InvalidArg,
+                    crate::ErrorDomain::Domain,
+                    format!("typed parameter '{}' has no value", p.field),
+                ))
+            })
+        })
+        .collect()
+}
+
+/// Interface counters as proto.
+pub fn interface_stats(s: &crate::types::InterfaceStats) -> proto::GetInterfaceStatsResponse {
+    proto::GetInterfaceStatsResponse {
+        rx_bytes: s.rx_bytes,
+        rx_packets: s.rx_packets,
+        rx_errs: s.rx_errs,
+        rx_drop: s.rx_drop,
+        tx_bytes: s.tx_bytes,
+        tx_packets: s.tx_packets,
+        tx_errs: s.tx_errs,
+        tx_drop: s.tx_drop,
+    }
+}
+
 /// A stats record as proto.
 pub fn record(r: &StatsRecord) -> proto::DomainStatsRecord {
     proto::DomainStatsRecord {

@@ -50,3 +50,60 @@ pub trait DriverRegistry: Send + Sync + 'static {
         ))
     }
 }
+
+/// The registry of one hypervisor daemon instance (virtqemud, virtlxcd, ...): one driver, at
+/// one URI. A URI naming the same instance (`lxc:///` for `lxc:///system`, any query such as
+/// `socket=`, which is the client's business) gets the driver; anything else is NO_CONNECT
+/// naming the URI and the one this daemon serves (the proxy routes each URI to the right
+/// instance).
+pub struct HypervisorRegistry {
+    daemon: &'static str,
+    driver: Arc<dyn Driver>,
+    info: DaemonInfo,
+}
+
+impl HypervisorRegistry {
+    /// The registry of daemon `daemon` (its program name, for messages) serving `driver` at
+    /// its URI, describing itself with `info`.
+    pub fn new(daemon: &'static str, driver: Arc<dyn Driver>, info: DaemonInfo) -> Self {
+        HypervisorRegistry {
+            daemon,
+            driver,
+            info,
+        }
+    }
+
+    /// Whether `uri` names this instance: its driver, no host, the same instance path.
+    fn serves(&self, uri: &str) -> bool {
+        use crate::uri::probe::local_daemon;
+        let (Ok(asked), Ok(mine)) = (
+            crate::uri::ConnectUri::parse(uri),
+            crate::uri::ConnectUri::parse(&self.driver.uri()),
+        ) else {
+            return false;
+        };
+        asked.driver == mine.driver
+            && asked.host.is_none()
+            && (asked.path == mine.path
+                || local_daemon(&asked.driver, &asked.path)
+                    .is_some_and(|d| Some(d) == local_daemon(&mine.driver, &mine.path)))
+    }
+}
+
+impl DriverRegistry for HypervisorRegistry {
+    fn driver_for(&self, uri: Option<&str>) -> Result<Arc<dyn Driver>, VirtError> {
+        match uri {
+            None | Some("") => Ok(self.driver.clone()),
+            Some(u) if self.serves(u) => Ok(self.driver.clone()),
+            Some(u) => Err(VirtError::new(
+                ErrorCode::NoConnect,
+                self.driver.error_domain(),
+                format!("{u}: this {} serves {}", self.daemon, self.driver.uri()),
+            )),
+        }
+    }
+
+    fn daemon_info(&self) -> DaemonInfo {
+        self.info.clone()
+    }
+}

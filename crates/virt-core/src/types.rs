@@ -171,6 +171,44 @@ impl TypedParam {
     }
 }
 
+/// Traffic counters of one domain interface (libvirt virDomainInterfaceStatsStruct); -1 where
+/// the driver does not know the counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InterfaceStats {
+    /// Bytes received.
+    pub rx_bytes: i64,
+    /// Packets received.
+    pub rx_packets: i64,
+    /// Receive errors.
+    pub rx_errs: i64,
+    /// Received packets dropped.
+    pub rx_drop: i64,
+    /// Bytes sent.
+    pub tx_bytes: i64,
+    /// Packets sent.
+    pub tx_packets: i64,
+    /// Send errors.
+    pub tx_errs: i64,
+    /// Sent packets dropped.
+    pub tx_drop: i64,
+}
+
+impl Default for InterfaceStats {
+    /// Every counter unknown (-1).
+    fn default() -> Self {
+        InterfaceStats {
+            rx_bytes: -1,
+            rx_packets: -1,
+            rx_errs: -1,
+            rx_drop: -1,
+            tx_bytes: -1,
+            tx_packets: -1,
+            tx_errs: -1,
+            tx_drop: -1,
+        }
+    }
+}
+
 /// Stats of one domain.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatsRecord {

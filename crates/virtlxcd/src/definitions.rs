@@ -98,24 +98,11 @@ impl Definitions for LxcDriver {
         self.check_flags(flags, VALIDATE, "lxcDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse(xml, validate)?;
-        let mut st = self.lock();
-        let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
-        self.store.save(&def.name, &text).map_err(system_error)?;
         // A running container keeps running; the new definition applies at its next start.
-        let handle = match st.by_uuid.get_mut(&def.uuid) {
-            Some(existing) => {
-                existing.def = def;
-                existing.persistent = true;
-                existing.handle()
-            }
-            None => {
-                let dom = Dom::new(def, false, true);
-                let handle = dom.handle();
-                st.insert(dom);
-                handle
-            }
-        };
+        let (handle, replaces) = self.lock().define(def, validate, &self.store, &text, |d| {
+            Dom::new(d, false, true)
+        })?;
         let detail = if replaces {
             ev::defined::UPDATED
         } else {
@@ -141,28 +128,12 @@ impl Definitions for LxcDriver {
     ) -> DriverResult<DomainHandle> {
         kit::undefine::check_flags(flags, ErrorDomain::Lxc, "lxcDomainUndefineFlags")?;
         let mut st = self.lock();
-        let uuid = st.resolve(lookup)?;
-        let dom = &st.by_uuid[&uuid];
-        if !dom.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot undefine transient domain")
-                    .with_object(&dom.def.name, uuid.to_string()),
-            );
-        }
-        let name = dom.def.name.clone();
-        self.store.remove(&name).map_err(system_error)?;
+        let uuid = st.check_undefine(lookup)?;
+        self.store
+            .remove(&st.by_uuid[&uuid].def.name)
+            .map_err(system_error)?;
         // A running container becomes transient and goes when it stops.
-        let handle = match st.by_uuid.get_mut(&uuid) {
-            Some(d) if d.is_active() => {
-                d.persistent = false;
-                d.autostart = false;
-                if let Some(r) = &d.run {
-                    d.def = r.live.clone();
-                }
-                d.handle()
-            }
-            _ => st.remove(&uuid).expect("resolved above").handle(),
-        };
+        let (handle, _) = st.undefined(&uuid);
         self.bus.emit(
             handle.clone(),
             ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
@@ -215,32 +186,15 @@ impl Definitions for LxcDriver {
         Ok((d.handle(), d.state()))
     }
 
-    /// The live XML of a running container (ID, console pty alias); with INACTIVE, or for a
-    /// shut-off container, the persistent definition.
+    /// The live XML of a running domain; with INACTIVE, or for a shut-off domain, the
+    /// persistent definition (the driver kit's rule).
     async fn domain_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        use virt_core::kit::flags::xml::{ALL, INACTIVE, MIGRATABLE, SECURE};
-        self.check_flags(flags, ALL, "lxcDomainGetXMLDesc")?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let secure = flags & SECURE != 0;
-        match &d.run {
-            Some(r) if flags & INACTIVE == 0 || !d.persistent => Ok(self.codec.format_domain(
-                &r.live,
-                FormatOptions {
-                    id: Some(r.id),
-                    secure,
-                    inactive: flags & MIGRATABLE != 0,
-                },
-            )),
-            _ => Ok(self.codec.format_domain(
-                &d.def,
-                FormatOptions {
-                    id: None,
-                    secure,
-                    inactive: true,
-                },
-            )),
-        }
+        self.check_flags(
+            flags,
+            virt_core::kit::flags::xml::ALL,
+            "lxcDomainGetXMLDesc",
+        )?;
+        self.lock().domain_xml(lookup, flags, self.codec.as_ref())
     }
 
     async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
@@ -248,20 +202,6 @@ impl Definitions for LxcDriver {
     }
 
     async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        if !d.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot set autostart for transient domain")
-                    .with_object(&d.def.name, d.def.uuid.to_string()),
-            );
-        }
-        if d.autostart != on {
-            self.store
-                .set_autostart(&d.def.name, on)
-                .map_err(system_error)?;
-            d.autostart = on;
-        }
-        Ok(())
+        self.lock().set_autostart(lookup, on, Some(&self.store))
     }
 }

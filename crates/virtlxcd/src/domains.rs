@@ -82,6 +82,27 @@ impl virt_core::kit::table::Entry for Dom {
         self.run.as_ref().map(|r| r.id)
     }
 
+    fn live(&self) -> Option<&DomainDef> {
+        self.run.as_ref().map(|r| &r.live)
+    }
+
+    fn set_autostart_flag(&mut self, on: bool) {
+        self.autostart = on;
+    }
+
+    fn redefine(&mut self, def: DomainDef) {
+        self.def = def;
+        self.persistent = true;
+    }
+
+    fn make_transient(&mut self) {
+        self.persistent = false;
+        self.autostart = false;
+        if let Some(r) = &self.run {
+            self.def = r.live.clone();
+        }
+    }
+
     fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
         virt_core::kit::DomainFacts {
             name: &self.def.name,

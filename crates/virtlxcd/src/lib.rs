@@ -1,4 +1,4 @@
-//! virtlxcd: the LXC driver ([`LxcDriver`]), its registry ([`LxcRegistry`]), its controller
+//! virtlxcd: the LXC driver ([`LxcDriver`]), its registry ([`registry`]), its controller
 //! binary (`virt-lxc-controller`, module [`controller`]) and its daemon binary (`virtlxcd`).
 //!
 //! A container is libvirt's LXC domain XML (`<os><type>exe</type>`, `<init>`, `<filesystem>`,
@@ -40,10 +40,13 @@ mod registry;
 
 pub use driver::LxcDriver;
 pub use host::kernel_version;
-pub use registry::{lxc_features, LxcRegistry};
+pub use registry::{lxc_features, registry};
 
 /// The daemon's program name, which also names its sockets (`virtlxcd-sock`).
 pub const DAEMON_NAME: &str = "virtlxcd";
 
 /// The controller's program name, looked for beside the daemon's own executable.
 pub const CONTROLLER_NAME: &str = "virt-lxc-controller";
+
+#[cfg(test)]
+mod tests;

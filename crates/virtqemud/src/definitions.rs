@@ -169,24 +169,11 @@ impl Definitions for QemuDriver {
         self.check_flags(flags, VALIDATE, "qemuDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse_checked(xml, validate).await?;
-        let mut st = self.lock();
-        let replaces = st.check_identity(&def, validate)?;
         let text = self.codec.format_domain(&def, STORED);
-        self.store.save(&def.name, &text).map_err(system_error)?;
         // A running domain keeps running; the new definition applies at its next boot.
-        let handle = match st.by_uuid.get_mut(&def.uuid) {
-            Some(existing) => {
-                existing.def = def;
-                existing.persistent = true;
-                existing.handle()
-            }
-            None => {
-                let dom = Dom::new(def, false, true);
-                let handle = dom.handle();
-                st.insert(dom);
-                handle
-            }
-        };
+        let (handle, replaces) = self.lock().define(def, validate, &self.store, &text, |d| {
+            Dom::new(d, false, true)
+        })?;
         let detail = if replaces {
             ev::defined::UPDATED
         } else {
@@ -213,14 +200,8 @@ impl Definitions for QemuDriver {
         use undefine_flags::{KEEP_NVRAM, KEEP_TPM, MANAGED_SAVE, NVRAM, TPM};
         kit::undefine::check_flags(flags, ErrorDomain::Qemu, "qemuDomainUndefineFlags")?;
         let mut st = self.lock();
-        let uuid = st.resolve(lookup)?;
+        let uuid = st.check_undefine(lookup)?;
         let dom = &st.by_uuid[&uuid];
-        if !dom.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot undefine transient domain")
-                    .with_object(&dom.def.name, uuid.to_string()),
-            );
-        }
         // Snapshots and checkpoints are not implemented, so their flags have nothing to
         // remove. A managed-save image, an NVRAM file and TPM state can exist. The NVRAM
         // file of auto-selected UEFI firmware is where start puts it.
@@ -257,26 +238,15 @@ impl Definitions for QemuDriver {
         self.store.remove(&name).map_err(system_error)?;
         // A running domain becomes transient and goes when it stops, its TPM state then
         // following these flags; a shut-off one goes now, with it.
-        let handle = match st.by_uuid.get_mut(&uuid) {
-            Some(d) if d.is_active() => {
-                d.persistent = false;
-                d.autostart = false;
-                d.undefine_flags = flags;
-                if let Some(r) = &d.run {
-                    d.def = r.live.clone();
-                }
-                d.handle()
+        if let Some(d) = st.by_uuid.get_mut(&uuid).filter(|d| d.is_active()) {
+            d.undefine_flags = flags;
+        }
+        let (handle, gone) = st.undefined(&uuid);
+        if let Some(t) = gone.as_ref().and_then(|g| crate::tpm::emulated(&g.def)) {
+            if crate::tpm::removes_state(&t, flags & TPM != 0, flags & KEEP_TPM != 0) {
+                crate::tpm::remove_state(&self.swtpm_dir, &uuid, &name);
             }
-            _ => {
-                let gone = st.remove(&uuid).expect("resolved above");
-                if let Some(t) = crate::tpm::emulated(&gone.def) {
-                    if crate::tpm::removes_state(&t, flags & TPM != 0, flags & KEEP_TPM != 0) {
-                        crate::tpm::remove_state(&self.swtpm_dir, &uuid, &name);
-                    }
-                }
-                gone.handle()
-            }
-        };
+        }
         self.bus.emit(
             handle.clone(),
             ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
@@ -322,32 +292,15 @@ impl Definitions for QemuDriver {
         Ok((d.handle(), d.state()))
     }
 
-    /// The live XML of a running domain (ID, pty paths); with INACTIVE, or for a shut-off
-    /// domain, the persistent definition.
+    /// The live XML of a running domain; with INACTIVE, or for a shut-off domain, the
+    /// persistent definition (the driver kit's rule).
     async fn domain_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
-        use virt_core::kit::flags::xml::{ALL, INACTIVE, MIGRATABLE, SECURE};
-        self.check_flags(flags, ALL, "qemuDomainGetXMLDesc")?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let secure = flags & SECURE != 0;
-        match &d.run {
-            Some(r) if flags & INACTIVE == 0 || !d.persistent => Ok(self.codec.format_domain(
-                &r.live,
-                FormatOptions {
-                    id: Some(r.id),
-                    secure,
-                    inactive: flags & MIGRATABLE != 0,
-                },
-            )),
-            _ => Ok(self.codec.format_domain(
-                &d.def,
-                FormatOptions {
-                    id: None,
-                    secure,
-                    inactive: true,
-                },
-            )),
-        }
+        self.check_flags(
+            flags,
+            virt_core::kit::flags::xml::ALL,
+            "qemuDomainGetXMLDesc",
+        )?;
+        self.lock().domain_xml(lookup, flags, self.codec.as_ref())
     }
 
     async fn autostart(&self, dom: &DomainLookup) -> DriverResult<bool> {
@@ -355,20 +308,6 @@ impl Definitions for QemuDriver {
     }
 
     async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        if !d.persistent {
-            return Err(
-                VirtError::operation_invalid("cannot set autostart for transient domain")
-                    .with_object(&d.def.name, d.def.uuid.to_string()),
-            );
-        }
-        if d.autostart != on {
-            self.store
-                .set_autostart(&d.def.name, on)
-                .map_err(system_error)?;
-            d.autostart = on;
-        }
-        Ok(())
+        self.lock().set_autostart(lookup, on, Some(&self.store))
     }
 }

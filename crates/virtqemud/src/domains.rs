@@ -67,6 +67,27 @@ impl virt_core::kit::table::Entry for Dom {
         self.run.as_ref().map(|r| r.id)
     }
 
+    fn live(&self) -> Option<&DomainDef> {
+        self.run.as_ref().map(|r| &r.live)
+    }
+
+    fn set_autostart_flag(&mut self, on: bool) {
+        self.autostart = on;
+    }
+
+    fn redefine(&mut self, def: DomainDef) {
+        self.def = def;
+        self.persistent = true;
+    }
+
+    fn make_transient(&mut self) {
+        self.persistent = false;
+        self.autostart = false;
+        if let Some(r) = &self.run {
+            self.def = r.live.clone();
+        }
+    }
+
     /// What the driver kit's shared rules need of this domain.
     fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
         virt_core::kit::DomainFacts {

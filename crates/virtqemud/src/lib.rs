@@ -1,4 +1,4 @@
-//! virtqemud: the QEMU/KVM driver ([`QemuDriver`]) and its registry ([`QemuRegistry`]), served
+//! virtqemud: the QEMU/KVM driver ([`QemuDriver`]) and its registry ([`registry`]), served
 //! by the `virtqemud` binary on the shared virt-core runtime.
 //!
 //! Definitions are kept as libvirt keeps them (`CONFIG/qemu/NAME.xml`, written atomically;
@@ -103,7 +103,7 @@ pub mod tpm;
 mod virtiofs;
 
 pub use driver::QemuDriver;
-pub use registry::QemuRegistry;
+pub use registry::registry;
 
 /// The daemon's program name, which also names its sockets (`virtqemud-sock`).
 pub const DAEMON_NAME: &str = "virtqemud";

@@ -1,4 +1,4 @@
-//! The `virtqemud` daemon: the shared runtime serving [`virtqemud::QemuRegistry`].
+//! The `virtqemud` daemon: the shared runtime serving [`virtqemud::registry`].
 //!
 //! Besides serving, `main` makes the daemon a child subreaper (orphans of its QEMUs are handed
 //! to it rather than to a PID 1 that may never reap them) and reaps those orphans, then
@@ -18,33 +18,11 @@ struct Cli {
     daemon: DaemonArgs,
 }
 
-/// Reaps orphans re-parented to the daemon (QEMUs are reaped by the driver itself as soon as
-/// they exit; see `process::reap_orphans` for why this never takes another waiter's child):
-/// checked on SIGCHLD and every 5 s.
-fn spawn_reaper() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut sigchld = signal(SignalKind::child()).context("cannot watch SIGCHLD")?;
-    tokio::spawn(async move {
-        let mut seen = Vec::new();
-        loop {
-            tokio::select! {
-                s = sigchld.recv() => if s.is_none() { break },
-                _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
-            }
-            seen = virtqemud::process::reap_orphans(&seen);
-        }
-    });
-    Ok(())
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
-    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
-        tracing::warn!(error = %e, "cannot become a child subreaper");
-    }
-    spawn_reaper()?;
+    virt_core::runtime::reaper::adopt_orphans().context("cannot watch SIGCHLD")?;
     let daemon = Daemon::from_args(virtqemud::DAEMON_NAME, &cli.daemon);
     let codec = Arc::new(virt_xml::LibvirtXml);
     let driver = virtqemud::QemuDriver::open(daemon.paths(), codec);
@@ -53,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
         let driver = driver.clone();
         async move { driver.probe_emulators().await }
     });
-    let registry = Arc::new(virtqemud::QemuRegistry::new(driver.clone()));
+    let registry = Arc::new(virtqemud::registry(driver.clone()));
     let routes = virt_core::service::routes(registry, virtqemud::DAEMON_NAME);
     // Running guests keep the daemon from an idle exit.
     daemon

@@ -13,7 +13,7 @@ use virt_core::runtime::{Mode, Paths};
 use virt_core::types::DomainLookup;
 use virt_core::ErrorCode;
 
-use crate::{QemuDriver, QemuRegistry};
+use crate::{registry, QemuDriver};
 
 mod agent_channel;
 mod features_guests;
@@ -348,7 +348,7 @@ async fn shut_off_domains_answer_as_libvirt_does() {
 #[test]
 fn registry_serves_only_its_instance_uri() {
     let root = tempfile::tempdir().expect("root");
-    let reg = QemuRegistry::new(open(root.path(), Mode::Session));
+    let reg = registry(open(root.path(), Mode::Session));
     for ok in [
         None,
         Some("qemu:///session"),

@@ -14,12 +14,14 @@ pub mod create;
 pub mod define;
 pub mod destroy;
 pub mod dom;
+pub mod domblkstat;
 pub mod domcapabilities;
 pub mod domfsfreeze;
 pub mod domfsthaw;
 pub mod domhostname;
 pub mod domid;
 pub mod domifaddr;
+pub mod domifstat;
 pub mod dominfo;
 pub mod domname;
 pub mod domstate;
@@ -35,6 +37,7 @@ pub mod guestinfo;
 pub mod hostname;
 pub mod impact;
 pub mod list;
+pub mod memtune;
 pub mod net_common;
 pub mod net_dhcp_leases;
 pub mod net_event;
@@ -54,6 +57,7 @@ pub mod reboot;
 pub mod report;
 pub mod reset;
 pub mod resume;
+pub mod schedinfo;
 pub mod script;
 pub mod setmem;
 pub mod setvcpus;
@@ -155,6 +159,14 @@ pub enum Command {
     Setmem(setmem::Args),
     /// Change number of virtual CPUs.
     Setvcpus(setvcpus::Args),
+    /// Get or set memory parameters.
+    Memtune(memtune::Args),
+    /// Show/set scheduler parameters.
+    Schedinfo(schedinfo::Args),
+    /// Get network interface stats for a running domain.
+    Domifstat(domifstat::Args),
+    /// Get device block stats for a running domain.
+    Domblkstat(domblkstat::Args),
     /// Autostart a domain.
     Autostart(autostart::Args),
     /// Get statistics about one or multiple domains.
@@ -317,6 +329,10 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::DomxmlToNative(a) => domxml_to_native::run(conn, a, out).await,
         Command::Setmem(a) => setmem::run(conn, a, out).await,
         Command::Setvcpus(a) => setvcpus::run(conn, a, out).await,
+        Command::Memtune(a) => memtune::run(conn, a, out).await,
+        Command::Schedinfo(a) => schedinfo::run(conn, a, out).await,
+        Command::Domifstat(a) => domifstat::run(conn, a, out).await,
+        Command::Domblkstat(a) => domblkstat::run(conn, a, out).await,
         Command::Autostart(a) => autostart::run(conn, a, out).await,
         Command::Domstats(a) => domstats::run(conn, a, out).await,
         Command::Event(a) => event::run(conn, a, out).await,

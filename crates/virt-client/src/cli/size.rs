@@ -35,7 +35,8 @@ pub fn parse_scaled(text: &str, default_scale: u64) -> Result<u64, SizeError> {
     value.checked_mul(scale).ok_or(SizeError::Malformed)
 }
 
-fn suffix_scale(suffix: &str) -> Option<u64> {
+/// The bytes one unit of `suffix` is (`k` = 1024, `kB` = 1000, `b` = 1), if libvirt knows it.
+pub fn suffix_scale(suffix: &str) -> Option<u64> {
     let lower = suffix.to_ascii_lowercase();
     if matches!(lower.as_str(), "b" | "byte" | "bytes") {
         return Some(1);

@@ -47,6 +47,12 @@ pub mod define {
     pub const VALIDATE: u32 = F::Validate as u32;
 }
 
+/// virTypedParameterFlags (`TypedParamFlag`).
+pub mod typed_param {
+    use super::proto::TypedParamFlag as F;
+    pub const STRING_OKAY: u32 = F::StringOkay as u32;
+}
+
 /// virDomainUndefineFlagsValues (`UndefineDomainFlag`).
 pub mod undefine {
     use super::proto::UndefineDomainFlag as F;

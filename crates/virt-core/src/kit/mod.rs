@@ -10,11 +10,15 @@
 //! - [`modify`]: modification impact (CURRENT resolved against the domain's state, LIVE on an
 //!   inactive domain, CONFIG on a transient one) and the vCPU-count argument rules;
 //! - [`console`]: virDomainOpenConsole's device names and session rules;
+//! - [`devices`]: a device by the name a per-device call is given (interface by MAC or
+//!   host device, disk by target or source);
 //! - [`locate`]: the XPath an error without one is reported at;
 //! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way;
 //! - [`undefine`]: virDomainUndefineFlags' flag rules;
 //! - [`save`]: the state a save image restores to (SAVE_RUNNING / SAVE_PAUSED);
 //! - [`store`]: persistent definitions on disk (`CONFIG/DRIVER/NAME.xml`, autostart links);
+//! - [`typed_params`]: the typed parameters a set call accepts (virTypedParamsValidate's
+//!   errors) and libvirt's memory and scheduler parameter names;
 //! - [`table`]: the domains of a driver in memory, by UUID and name: lookups, the identity
 //!   rules of a define, the list.
 //!
@@ -22,6 +26,7 @@
 //! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
 
 pub mod console;
+pub mod devices;
 pub mod flags;
 pub mod list;
 pub mod locate;
@@ -30,6 +35,7 @@ pub mod save;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod typed_params;
 pub mod undefine;
 
 /// What the shared rules need to know of one domain.

@@ -85,6 +85,28 @@ pub fn exclusive(flags: u32, a: u32, a_name: &str, b: u32, b_name: &str) -> Driv
 }
 
 /// INVALID_ARG from libvirt's API layer (error domain DOMAIN).
+/// virDomainSetVcpusFlags on the persistent definition: MAXIMUM sets the maximum (the
+/// current count follows it down), otherwise the current count, which may not pass the
+/// maximum (INVALID_ARG in libvirt's words).
+pub fn set_vcpus_config(
+    def: &mut crate::model::DomainDef,
+    count: u32,
+    maximum: bool,
+) -> DriverResult<()> {
+    if maximum {
+        def.vcpus = count;
+        def.current_vcpus = def.current_vcpus.min(count);
+    } else if count > def.vcpus {
+        return Err(invalid_arg(format!(
+            "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
+            def.vcpus
+        )));
+    } else {
+        def.current_vcpus = count;
+    }
+    Ok(())
+}
+
 fn invalid_arg(detail: impl Into<String>) -> VirtError {
     VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Domain, detail)
 }

@@ -21,6 +21,16 @@ pub trait Entry {
     fn running_id(&self) -> Option<u32>;
     /// What the shared rules need of the domain.
     fn facts(&self) -> DomainFacts<'_>;
+    /// The live definition while the domain runs.
+    fn live(&self) -> Option<&DomainDef>;
+    /// Records the autostart flag (the store's link is the table's business).
+    fn set_autostart_flag(&mut self, on: bool);
+    /// Takes `def` as the persistent definition (a define over an existing domain, running
+    /// or not: a running one keeps running and boots the new definition next time).
+    fn redefine(&mut self, def: DomainDef);
+    /// The persistent definition is gone while the domain runs: it becomes transient, its
+    /// live definition its only one, without autostart.
+    fn make_transient(&mut self);
 
     /// Name, UUID and (while running) ID.
     fn handle(&self) -> DomainHandle {
@@ -161,6 +171,154 @@ impl<D: Entry> DomainTable<D> {
             ));
         }
         Ok(false)
+    }
+
+    /// virDomainDefineXML after parsing: the identity rules ([`DomainTable::check_identity`]),
+    /// then the definition `text` written to `store` (disk before memory), then the table:
+    /// the existing domain takes `def` ([`Entry::redefine`]) or `new` makes one. Answers the
+    /// handle and whether an existing domain was replaced (DEFINED UPDATED rather than ADDED).
+    pub fn define(
+        &mut self,
+        def: DomainDef,
+        locate: bool,
+        store: &super::store::ConfigStore,
+        text: &str,
+        new: impl FnOnce(DomainDef) -> D,
+    ) -> Result<(DomainHandle, bool), VirtError> {
+        let replaces = self.check_identity(&def, locate)?;
+        store
+            .save(&def.name, text)
+            .map_err(|e| VirtError::new(ErrorCode::SystemError, self.domain, e.to_string()))?;
+        let uuid = def.uuid;
+        match self.by_uuid.get_mut(&uuid) {
+            Some(existing) => existing.redefine(def),
+            None => self.insert(new(def)),
+        }
+        Ok((self.by_uuid[&uuid].handle(), replaces))
+    }
+
+    /// virDomainUndefine's first rule: a transient domain has nothing to undefine
+    /// (OPERATION_INVALID naming it). Answers the UUID.
+    pub fn check_undefine(&self, lookup: &DomainLookup) -> Result<Uuid, VirtError> {
+        let d = self.get(lookup)?;
+        let f = d.facts();
+        if !f.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot undefine transient domain")
+                    .with_object(f.name, f.uuid.to_string()),
+            );
+        }
+        Ok(f.uuid)
+    }
+
+    /// virDomainUndefine's last step, once the store dropped the definition: a running
+    /// domain becomes transient and stays ([`Entry::make_transient`]); a shut-off one leaves
+    /// the table and is answered.
+    pub fn undefined(&mut self, uuid: &Uuid) -> (DomainHandle, Option<D>) {
+        match self.by_uuid.get_mut(uuid) {
+            Some(d) if d.facts().active => {
+                d.make_transient();
+                (d.handle(), None)
+            }
+            Some(_) => {
+                let gone = self.remove(uuid).expect("present");
+                (gone.handle(), Some(gone))
+            }
+            None => (
+                DomainHandle {
+                    name: String::new(),
+                    uuid: *uuid,
+                    id: None,
+                },
+                None,
+            ),
+        }
+    }
+
+    /// The domains passing libvirt's list filter `flags`, by name (bulk stats of all domains).
+    pub fn matching(&self, flags: u32) -> Vec<&D> {
+        let mut out: Vec<&D> = self
+            .by_uuid
+            .values()
+            .filter(|d| super::list::matches(&d.facts(), flags))
+            .collect();
+        out.sort_by(|a, b| a.def().name.cmp(&b.def().name));
+        out
+    }
+
+    /// The domains `lookups` name, in order; NO_DOMAIN for the first that names none.
+    pub fn each(&self, lookups: &[DomainLookup]) -> Result<Vec<&D>, VirtError> {
+        lookups.iter().map(|l| self.get(l)).collect()
+    }
+
+    /// virDomainGetXMLDesc: the live definition of a running domain (with its ID) unless
+    /// INACTIVE asks for the persistent one of a persistent domain; MIGRATABLE formats the
+    /// live one as inactive; SECURE includes secrets. The caller checked the flags.
+    pub fn domain_xml(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+        codec: &dyn crate::xml::DomainXmlCodec,
+    ) -> Result<String, VirtError> {
+        use super::flags::xml::{INACTIVE, MIGRATABLE, SECURE};
+        let d = self.get(lookup)?;
+        let secure = flags & SECURE != 0;
+        let persistent = d.facts().persistent;
+        let opts = |id, inactive| crate::xml::FormatOptions {
+            id,
+            secure,
+            inactive,
+        };
+        Ok(match d.live() {
+            Some(live) if flags & INACTIVE == 0 || !persistent => {
+                codec.format_domain(live, opts(d.running_id(), flags & MIGRATABLE != 0))
+            }
+            _ => codec.format_domain(d.def(), opts(None, true)),
+        })
+    }
+
+    /// virDomainSetAutostart: refused for a transient domain; the link in `store` (when the
+    /// driver keeps one) is written before the flag changes.
+    pub fn set_autostart(
+        &mut self,
+        lookup: &DomainLookup,
+        on: bool,
+        store: Option<&super::store::ConfigStore>,
+    ) -> Result<(), VirtError> {
+        let d = self.get_mut(lookup)?;
+        let f = d.facts();
+        if !f.persistent {
+            return Err(
+                VirtError::operation_invalid("cannot set autostart for transient domain")
+                    .with_object(f.name, f.uuid.to_string()),
+            );
+        }
+        if f.autostart != on {
+            if let Some(store) = store {
+                let name = f.name.to_string();
+                store.set_autostart(&name, on).map_err(|e| {
+                    VirtError::new(ErrorCode::SystemError, self.domain, e.to_string())
+                })?;
+            }
+            self.get_mut(lookup)?.set_autostart_flag(on);
+        }
+        Ok(())
+    }
+
+    /// virDomainGetVcpusFlags from the definitions: the live one when the flags (CURRENT
+    /// resolved by state) say so, MAXIMUM for the maximum. The caller checked the flags.
+    pub fn vcpus(&self, lookup: &DomainLookup, flags: u32) -> Result<u32, VirtError> {
+        let d = self.get(lookup)?;
+        let live = super::modify::impact_read(&d.facts(), flags)?;
+        let def = match d.live() {
+            Some(l) if live => l,
+            _ => d.def(),
+        };
+        Ok(if flags & super::flags::modify::MAXIMUM != 0 {
+            def.vcpus
+        } else {
+            def.current_vcpus
+        })
     }
 
     /// Domains passing libvirt's list filter, by name.

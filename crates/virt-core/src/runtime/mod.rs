@@ -59,6 +59,7 @@ pub mod conn;
 mod daemon;
 pub mod listener;
 pub mod notify;
+pub mod reaper;
 pub mod services;
 #[cfg(test)]
 mod test_support;

@@ -3,9 +3,10 @@
 use tonic::{Request, Response, Status};
 
 use super::{is_read_only, status, Ctx};
+use crate::kit::typed_params::require_some;
 use crate::proto::domain_service_server::DomainService;
 use crate::proto::*;
-use crate::proto_conv::{domain, info, lookup, state, summary};
+use crate::proto_conv::{domain, info, lookup, param, params_from, state, summary};
 use crate::VirtError;
 
 type R<T> = Result<Response<T>, Status>;
@@ -215,6 +216,59 @@ impl DomainService for Ctx {
         let f = req.get_ref().flags;
         let count = on_domain!(self, req, |d, l| d.domain_vcpus(&l, f));
         Ok(Response::new(GetDomainVcpusResponse { count }))
+    }
+
+    async fn get_memory_parameters(
+        &self,
+        req: Request<GetMemoryParametersRequest>,
+    ) -> R<GetMemoryParametersResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.memory_parameters(&l, f));
+        Ok(Response::new(GetMemoryParametersResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        req: Request<SetMemoryParametersRequest>,
+    ) -> R<SetMemoryParametersResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        require_some(&ps, "virDomainSetMemoryParameters").map_err(|e| status(&e))?;
+        on_domain!(self, req, |d, l| d.set_memory_parameters(&l, &ps, f));
+        Ok(Response::new(SetMemoryParametersResponse {}))
+    }
+
+    async fn get_scheduler_type(
+        &self,
+        req: Request<GetSchedulerTypeRequest>,
+    ) -> R<GetSchedulerTypeResponse> {
+        let (scheduler, nparams) = on_domain!(self, req, |d, l| d.scheduler_type(&l));
+        Ok(Response::new(GetSchedulerTypeResponse {
+            scheduler,
+            nparams,
+        }))
+    }
+
+    async fn get_scheduler_parameters(
+        &self,
+        req: Request<GetSchedulerParametersRequest>,
+    ) -> R<GetSchedulerParametersResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.scheduler_parameters(&l, f));
+        Ok(Response::new(GetSchedulerParametersResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        req: Request<SetSchedulerParametersRequest>,
+    ) -> R<SetSchedulerParametersResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        require_some(&ps, "virDomainSetSchedulerParametersFlags").map_err(|e| status(&e))?;
+        on_domain!(self, req, |d, l| d.set_scheduler_parameters(&l, &ps, f));
+        Ok(Response::new(SetSchedulerParametersResponse {}))
     }
 
     async fn attach_device(&self, req: Request<AttachDeviceRequest>) -> R<AttachDeviceResponse> {

@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 use super::{status, Ctx};
 use crate::proto::stats_service_server::StatsService;
 use crate::proto::*;
-use crate::proto_conv::{lookup, record};
+use crate::proto_conv::{interface_stats, lookup, param, record};
 
 type R<T> = Result<Response<T>, Status>;
 
@@ -56,6 +56,36 @@ impl StatsService for Ctx {
             .map_err(|e| status(&e))?;
         Ok(Response::new(ListDomainStatsResponse {
             records: recs.iter().map(record).collect(),
+        }))
+    }
+
+    async fn get_interface_stats(
+        &self,
+        req: Request<GetInterfaceStatsRequest>,
+    ) -> R<GetInterfaceStatsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let l = lookup(r.domain.as_ref())?;
+        let s = d
+            .interface_stats(&l, &r.device)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(interface_stats(&s)))
+    }
+
+    async fn get_block_stats(
+        &self,
+        req: Request<GetBlockStatsRequest>,
+    ) -> R<GetBlockStatsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let l = lookup(r.domain.as_ref())?;
+        let ps = d
+            .block_stats(&l, &r.device, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetBlockStatsResponse {
+            params: ps.iter().map(param).collect(),
         }))
     }
 }

@@ -12,7 +12,13 @@ use crate::types::DomainLookup;
 use crate::VirtError;
 
 use crate::kit::flags::modify::{CONFIG, HOTPLUGGABLE, LIVE, MAXIMUM};
+use crate::kit::flags::typed_param::STRING_OKAY;
 use crate::kit::modify::{impact, impact_read, set_vcpus_args};
+use crate::kit::typed_params::{self, MemTuneChange, ParamType, SCHED_WEIGHT};
+use crate::types::{TypedParam, TypedValue};
+
+/// libvirt's test driver reports a fixed weight and keeps no scheduler state.
+const SCHED_WEIGHT_VALUE: u32 = 50;
 
 fn invalid_arg(detail: impl Into<String>) -> VirtError {
     VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Test, detail)
@@ -103,19 +109,95 @@ impl Resources for TestDriver {
             dom.def.current_vcpus = count;
         }
         if config {
-            let def = config_def(dom);
-            if flags & MAXIMUM != 0 {
-                def.vcpus = count;
-                def.current_vcpus = def.current_vcpus.min(count);
-            } else if count > def.vcpus {
-                return Err(invalid_arg(format!(
-                    "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
-                    def.vcpus
-                )));
-            } else {
-                def.current_vcpus = count;
-            }
+            crate::kit::modify::set_vcpus_config(config_def(dom), count, flags & MAXIMUM != 0)?;
         }
+        Ok(())
+    }
+
+    async fn memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        crate::kit::modify::exclusive(
+            flags,
+            LIVE,
+            "VIR_DOMAIN_AFFECT_LIVE",
+            CONFIG,
+            "VIR_DOMAIN_AFFECT_CONFIG",
+        )?;
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "testDomainGetMemoryParameters",
+        )?;
+        let st = self.lock();
+        let dom = st.get(lookup)?;
+        let live = impact_read(&dom.facts(), flags & (LIVE | CONFIG))?;
+        let def = if live { &dom.def } else { dom.persistent_def() };
+        Ok(typed_params::memtune_params(&def.memtune))
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, LIVE | CONFIG, "testDomainSetMemoryParameters")?;
+        let change = MemTuneChange::parse(params, ErrorDomain::Test)?;
+        let mut st = self.lock();
+        let dom = st.get_mut(lookup)?;
+        let live = impact_read(&dom.facts(), flags)?;
+        // libvirt's test driver checks the hard limit against the swap limit of the domain's
+        // current definition, whichever definition it changes.
+        change.check(&dom.def.memtune, ErrorDomain::Test)?;
+        let def = if live { &mut dom.def } else { config_def(dom) };
+        change.apply(&mut def.memtune);
+        Ok(())
+    }
+
+    async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
+        self.lock().get(lookup)?;
+        Ok(("fair".to_string(), 1))
+    }
+
+    async fn scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        crate::kit::modify::exclusive(
+            flags,
+            LIVE,
+            "VIR_DOMAIN_AFFECT_LIVE",
+            CONFIG,
+            "VIR_DOMAIN_AFFECT_CONFIG",
+        )?;
+        // libvirt's test driver accepts no flag at all, not even the STRING_OKAY its API
+        // layer adds to the Flags call: only the legacy virDomainGetSchedulerParameters works.
+        self.check_flags(flags, 0, "testDomainGetSchedulerParametersFlags")?;
+        self.lock().get(lookup)?;
+        Ok(vec![TypedParam::new(
+            SCHED_WEIGHT,
+            TypedValue::UInt(SCHED_WEIGHT_VALUE),
+        )])
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, 0, "testDomainSetSchedulerParametersFlags")?;
+        typed_params::validate(
+            params,
+            &[(SCHED_WEIGHT, ParamType::UInt)],
+            ErrorDomain::Test,
+        )?;
+        // Accepted and dropped, as libvirt's test driver does.
+        self.lock().get(lookup)?;
         Ok(())
     }
 

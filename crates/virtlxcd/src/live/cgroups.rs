@@ -65,35 +65,7 @@ pub(crate) fn place(
     let procs = cg.create(h).map_err(|e| e.to_virt(ErrorDomain::Lxc))?;
     let dirs = h.group_dirs(cg);
     set_memory(h, cg, def)?;
-    if let Some((dir, v)) = h.controller_group(cg, "cpu") {
-        let t = &def.cputune;
-        match v {
-            Version::V1 => {
-                if let Some(s) = t.shares {
-                    write(&dir.join("cpu.shares"), &s.to_string())?;
-                }
-                if let Some(p) = t.period {
-                    write(&dir.join("cpu.cfs_period_us"), &p.to_string())?;
-                }
-                if let Some(q) = t.quota {
-                    write(&dir.join("cpu.cfs_quota_us"), &q.to_string())?;
-                }
-            }
-            Version::V2 => {
-                if let Some(s) = t.shares {
-                    write_if_present(&dir.join("cpu.weight"), &shares_to_weight(s).to_string())?;
-                }
-                if t.quota.is_some() || t.period.is_some() {
-                    let quota = match t.quota {
-                        Some(q) if q > 0 => q.to_string(),
-                        _ => "max".into(),
-                    };
-                    let period = t.period.unwrap_or(100_000);
-                    write_if_present(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
-                }
-            }
-        }
-    }
+    set_cpu(h, cg, &def.cputune)?;
     if let Some(w) = def.blkiotune.weight {
         let done = match h.controller_group(cg, "blkio") {
             Some((dir, Version::V1)) => {
@@ -128,6 +100,45 @@ pub(crate) fn place(
         }
     }
     Ok(Placed { procs, dirs })
+}
+
+/// Writes `<cputune>`'s shares, period and quota (at start and by schedinfo on a running
+/// container).
+pub(crate) fn set_cpu(
+    h: &Hierarchies,
+    cg: &DomainCgroup,
+    t: &virt_core::model::tuning::CpuTune,
+) -> Result<(), VirtError> {
+    let Some((dir, v)) = h.controller_group(cg, "cpu") else {
+        return Ok(());
+    };
+    match v {
+        Version::V1 => {
+            if let Some(s) = t.shares {
+                write(&dir.join("cpu.shares"), &s.to_string())?;
+            }
+            if let Some(p) = t.period {
+                write(&dir.join("cpu.cfs_period_us"), &p.to_string())?;
+            }
+            if let Some(q) = t.quota {
+                write(&dir.join("cpu.cfs_quota_us"), &q.to_string())?;
+            }
+        }
+        Version::V2 => {
+            if let Some(s) = t.shares {
+                write_if_present(&dir.join("cpu.weight"), &shares_to_weight(s).to_string())?;
+            }
+            if t.quota.is_some() || t.period.is_some() {
+                let quota = match t.quota {
+                    Some(q) if q > 0 => q.to_string(),
+                    _ => "max".into(),
+                };
+                let period = t.period.unwrap_or(100_000);
+                write_if_present(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// cgroup v2's cpu.weight for v1 shares (the kernel's own conversion).

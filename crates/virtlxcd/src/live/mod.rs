@@ -15,3 +15,4 @@ pub(crate) mod start;
 pub mod stats;
 pub(crate) mod status;
 pub(crate) mod stop;
+pub(crate) mod tunables;

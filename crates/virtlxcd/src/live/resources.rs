@@ -6,9 +6,9 @@ use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::modify::{CONFIG, GUEST, LIVE, MAXIMUM};
-use virt_core::kit::modify::{impact, impact_read};
+use virt_core::kit::modify::impact;
 use virt_core::kit::table::Entry as _;
-use virt_core::types::DomainLookup;
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::VirtError;
 
 use crate::LxcDriver;
@@ -82,23 +82,79 @@ impl Resources for LxcDriver {
         Ok(())
     }
 
+    /// libvirt: virDomainSetVcpusFlags, on the persistent definition only: a container's vCPU
+    /// count is what it is told (`vcpu.*` stats, dominfo), not something a running one can be
+    /// given (libvirt's LXC driver has no such call at all).
+    async fn set_domain_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        virt_core::kit::modify::set_vcpus_args(count, flags)?;
+        self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "lxcDomainSetVcpusFlags")?;
+        let imp = {
+            let st = self.lock();
+            impact(&st.get(lookup)?.facts(), flags)?
+        };
+        if imp.live {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Lxc,
+                "changing the vCPU count of a running container is not supported",
+            ));
+        }
+        self.edit_config(lookup, |def| {
+            virt_core::kit::modify::set_vcpus_config(def, count, flags & MAXIMUM != 0)
+        })
+    }
+
+    async fn memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.lxc_memory_parameters(lookup, flags)
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.lxc_set_memory_parameters(lookup, params, flags).await
+    }
+
+    async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
+        self.lock().get(lookup)?;
+        Ok(("posix".to_string(), 3))
+    }
+
+    async fn scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.lxc_scheduler_parameters(lookup, flags)
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.lxc_set_scheduler_parameters(lookup, params, flags)
+            .await
+    }
+
     async fn domain_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<u32> {
         self.check_flags(
             flags,
             LIVE | CONFIG | MAXIMUM | GUEST,
             "lxcDomainGetVcpusFlags",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags)?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(if flags & MAXIMUM != 0 {
-            def.vcpus
-        } else {
-            def.current_vcpus
-        })
+        self.lock().vcpus(lookup, flags)
     }
 }

@@ -16,7 +16,9 @@ use virt_core::kit::flags::stats::{BALLOON, BLOCK, CPU_TOTAL, INTERFACE, STATE, 
 use virt_core::kit::table::Entry as _;
 use virt_core::model::hostdev::HostdevCaps;
 use virt_core::state::StateReason;
-use virt_core::types::{DomainHandle, DomainLookup, StatsRecord, TypedParam, TypedValue};
+use virt_core::types::{
+    DomainHandle, DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue,
+};
 
 use crate::domains::Dom;
 use crate::LxcDriver;
@@ -174,9 +176,8 @@ impl Monitoring for LxcDriver {
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();
-            st.list(flags & kit::stats::FILTERS)
-                .iter()
-                .filter_map(|s| st.by_uuid.get(&s.handle.uuid))
+            st.matching(flags & kit::stats::FILTERS)
+                .into_iter()
                 .map(job_of)
                 .collect()
         };
@@ -192,13 +193,25 @@ impl Monitoring for LxcDriver {
     ) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(flags, kit::stats::LISTED, "lxcDomainListGetStats")?;
         let groups = groups(stats, flags)?;
-        let jobs = {
-            let st = self.lock();
-            doms.iter()
-                .map(|l| st.get(l).map(job_of))
-                .collect::<DriverResult<Vec<Job>>>()?
-        };
+        let jobs: Vec<Job> = self.lock().each(doms)?.into_iter().map(job_of).collect();
         Ok(self.records(jobs, groups))
+    }
+
+    async fn interface_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+    ) -> DriverResult<InterfaceStats> {
+        self.lxc_interface_stats(lookup, device)
+    }
+
+    async fn block_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.lxc_block_stats(lookup, device, flags)
     }
 
     async fn subscribe_events(

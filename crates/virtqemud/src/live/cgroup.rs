@@ -124,6 +124,72 @@ impl QemuDriver {
         crate::cputune::apply_cgroup(&live, &threads, &dir, version)
     }
 
+    /// Writes a `<memtune>` change into the memory controller's files of the guest's group,
+    /// in libvirt's order (qemuDomainSetMemoryParameters): the soft limit, a lowered hard limit
+    /// before the swap limit, a raised one after it. v1: `memory.soft_limit_in_bytes`,
+    /// `memory.limit_in_bytes`, `memory.memsw.limit_in_bytes` (`-1` unlimited); v2:
+    /// `memory.high`, `memory.max`, `memory.swap.max` (`max`).
+    pub(crate) fn apply_memtune(
+        &self,
+        id: u32,
+        live: &DomainDef,
+        change: &virt_core::kit::typed_params::MemTuneChange,
+    ) -> DriverResult<()> {
+        use virt_core::cgroup::Version;
+        let group = self
+            .cgroup_of(id, live)
+            .and_then(|cg| Hierarchies::detect().controller_group(&cg, "memory"));
+        let Some((dir, version)) = group else {
+            return Err(VirtError::new(
+                ErrorCode::OperationInvalid,
+                ErrorDomain::Qemu,
+                "cgroup memory controller is not mounted",
+            ));
+        };
+        let value = |kib: Option<u64>| match (kib, version) {
+            (Some(k), _) => k.saturating_mul(1024).to_string(),
+            (None, Version::V1) => "-1".to_string(),
+            (None, Version::V2) => "max".to_string(),
+        };
+        let (soft, hard, swap) = match version {
+            Version::V1 => (
+                "memory.soft_limit_in_bytes",
+                "memory.limit_in_bytes",
+                "memory.memsw.limit_in_bytes",
+            ),
+            Version::V2 => ("memory.high", "memory.max", "memory.swap.max"),
+        };
+        let write = |file: &str, v: Option<u64>| -> DriverResult<()> {
+            let path = dir.join(file);
+            let text = value(v);
+            std::fs::write(&path, &text).map_err(|e| {
+                VirtError::new(
+                    ErrorCode::SystemError,
+                    ErrorDomain::Qemu,
+                    format!("Unable to write to '{}': {e}", path.display()),
+                )
+            })
+        };
+        let limit = |v: Option<u64>| v.unwrap_or(u64::MAX);
+        if let Some(v) = change.soft_limit {
+            write(soft, v)?;
+        }
+        let mut hard_done = false;
+        if let Some(v) = change.hard_limit {
+            if limit(v) < limit(live.memtune.hard_limit_kib) {
+                write(hard, v)?;
+                hard_done = true;
+            }
+        }
+        if let Some(v) = change.swap_hard_limit {
+            write(swap, v)?;
+        }
+        if let (Some(v), false) = (change.hard_limit, hard_done) {
+            write(hard, v)?;
+        }
+        Ok(())
+    }
+
     /// The group run `id` of `live` was placed in, if it was.
     fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
         let prefix = self.cgroup_prefix.as_deref()?;

@@ -38,6 +38,7 @@ mod resources;
 mod save;
 mod start;
 pub(crate) mod stats;
+mod tunables;
 mod unfinished;
 
 use std::collections::HashMap;

@@ -10,7 +10,7 @@ use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::model::devices::Disk;
-use virt_core::types::DomainLookup;
+use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::uuid::Uuid;
 use virt_core::VirtError;
 
@@ -19,7 +19,7 @@ use super::start::has_balloon;
 use crate::QemuDriver;
 
 use virt_core::kit::flags::modify::{CONFIG, GUEST, HOTPLUGGABLE, LIVE, MAXIMUM};
-use virt_core::kit::modify::{impact, impact_read, set_vcpus_args, Impact};
+use virt_core::kit::modify::{impact, set_vcpus_args, Impact};
 
 /// How long a detach waits for DEVICE_DELETED (libvirt's 5 s).
 pub(crate) const UNPLUG_WAIT: Duration = Duration::from_secs(5);
@@ -227,19 +227,7 @@ impl Resources for QemuDriver {
             return Ok(());
         }
         self.edit_config(&lookup, |def| {
-            if flags & MAXIMUM != 0 {
-                def.vcpus = count;
-                def.current_vcpus = def.current_vcpus.min(count);
-            } else {
-                if count > def.vcpus {
-                    return Err(invalid_arg(format!(
-                        "requested vcpus is greater than max allowable vcpus for the persistent domain: {count} > {}",
-                        def.vcpus
-                    )));
-                }
-                def.current_vcpus = count;
-            }
-            Ok(())
+            virt_core::kit::modify::set_vcpus_config(def, count, flags & MAXIMUM != 0)
         })
     }
 
@@ -250,18 +238,46 @@ impl Resources for QemuDriver {
             LIVE | CONFIG | MAXIMUM | GUEST,
             "qemuDomainGetVcpusFlags",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags)?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(if flags & MAXIMUM != 0 {
-            def.vcpus
-        } else {
-            def.current_vcpus
-        })
+        self.lock().vcpus(lookup, flags)
+    }
+
+    async fn memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_memory_parameters(lookup, flags)
+    }
+
+    async fn set_memory_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_memory_parameters(lookup, params, flags).await
+    }
+
+    async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
+        self.qemu_scheduler_type(lookup)
+    }
+
+    async fn scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_scheduler_parameters(lookup, flags)
+    }
+
+    async fn set_scheduler_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_scheduler_parameters(lookup, params, flags)
+            .await
     }
 
     /// libvirt: virDomainAttachDeviceFlags.

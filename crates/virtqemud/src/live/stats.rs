@@ -10,9 +10,12 @@ use virt_core::driver::DriverResult;
 use virt_core::error::ErrorDomain;
 use virt_core::events::EventSubscription;
 use virt_core::kit;
-use virt_core::kit::flags::stats::{NOWAIT, STATE};
+use virt_core::kit::flags::stats::{BLOCK, INTERFACE, NOWAIT, STATE};
+use virt_core::kit::flags::typed_param::STRING_OKAY;
 use virt_core::kit::table::Entry as _;
-use virt_core::types::{DomainLookup, StatsRecord, TypedParam};
+use virt_core::kit::typed_params as tp;
+use virt_core::types::{DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue};
+use virt_core::{ErrorCode, VirtError};
 
 use crate::domains::Dom;
 use crate::qmp::Qmp;
@@ -113,7 +116,170 @@ async fn fill(mut job: Job, groups: u32, nowait: bool) -> StatsRecord {
     job.record
 }
 
+/// One running guest's stats of `groups` (bulk-stats keys), with `taps` restricted to
+/// the interface at `only_tap` when given (so its keys are `net.0.*`).
+async fn guest_stats(
+    live: &Live,
+    groups: u32,
+    only_tap: Option<usize>,
+) -> Vec<(String, TypedValue)> {
+    let one;
+    let taps: &[String] = match only_tap {
+        Some(i) => {
+            one = [live.taps.get(i).cloned().unwrap_or_default()];
+            &one
+        }
+        None => &live.taps,
+    };
+    let guest = Guest {
+        pid: live.pid,
+        vcpu_tids: &live.vcpus,
+        taps,
+        disks: &live.disks,
+        balloon: Some(live.balloon),
+        vcpu_max: Some(live.vcpu_max),
+        diskless: live.diskless,
+    };
+    stats::gather_guest(live.qmp.as_ref(), &guest, groups, false).await
+}
+
+fn ullong_of(kv: &[(String, TypedValue)], key: &str) -> Option<u64> {
+    kv.iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| match v {
+            TypedValue::ULLong(v) => Some(*v),
+            _ => None,
+        })
+}
+
+/// virDomainBlockStatsFlags' parameters (QEMU's order) from the bulk `block.N.*` counters of
+/// the frontends whose index `pick` accepts, summed.
+fn block_params(kv: &[(String, TypedValue)], pick: impl Fn(usize) -> bool) -> Vec<TypedParam> {
+    let count = kv
+        .iter()
+        .find(|(k, _)| k == "block.count")
+        .and_then(|(_, v)| match v {
+            TypedValue::UInt(n) => Some(*n as usize),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let fields = [
+        (tp::BLOCK_WRITE_BYTES, "wr.bytes"),
+        (tp::BLOCK_WRITE_REQ, "wr.reqs"),
+        (tp::BLOCK_READ_BYTES, "rd.bytes"),
+        (tp::BLOCK_READ_REQ, "rd.reqs"),
+        (tp::BLOCK_FLUSH_REQ, "fl.reqs"),
+        (tp::BLOCK_WRITE_TOTAL_TIMES, "wr.times"),
+        (tp::BLOCK_READ_TOTAL_TIMES, "rd.times"),
+        (tp::BLOCK_FLUSH_TOTAL_TIMES, "fl.times"),
+    ];
+    fields
+        .iter()
+        .filter_map(|(field, key)| {
+            let vals: Vec<u64> = (0..count)
+                .filter(|n| pick(*n))
+                .filter_map(|n| ullong_of(kv, &format!("block.{n}.{key}")))
+                .collect();
+            (!vals.is_empty()).then(|| {
+                let sum = vals.iter().fold(0u64, |a, v| a.saturating_add(*v));
+                TypedParam::new(
+                    *field,
+                    TypedValue::LLong(i64::try_from(sum).unwrap_or(i64::MAX)),
+                )
+            })
+        })
+        .collect()
+}
+
 impl QemuDriver {
+    /// libvirt: virDomainInterfaceStats, from the tap's kernel counters (swapped to the
+    /// guest's view, as the `net.*` stats are).
+    pub(crate) async fn qemu_interface_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+    ) -> DriverResult<InterfaceStats> {
+        let (live, idx) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            let r = d.run.as_ref().ok_or_else(|| super::not_running(d))?;
+            let idx = kit::devices::net_index(&r.live, device, ErrorDomain::Qemu)?;
+            (job_of(d, INTERFACE).live, idx)
+        };
+        let live = live.ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        let kv = guest_stats(&live, INTERFACE, Some(idx)).await;
+        let get = |k: &str| ullong_of(&kv, &format!("net.0.{k}"));
+        let Some(rx_bytes) = get("rx.bytes") else {
+            return Err(VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                "/proc/net/dev: Interface not found",
+            ));
+        };
+        let i = |v: Option<u64>| v.map_or(-1, |v| i64::try_from(v).unwrap_or(i64::MAX));
+        Ok(InterfaceStats {
+            rx_bytes: i(Some(rx_bytes)),
+            rx_packets: i(get("rx.pkts")),
+            rx_errs: i(get("rx.errs")),
+            rx_drop: i(get("rx.drop")),
+            tx_bytes: i(get("tx.bytes")),
+            tx_packets: i(get("tx.pkts")),
+            tx_errs: i(get("tx.errs")),
+            tx_drop: i(get("tx.drop")),
+        })
+    }
+
+    /// libvirt: virDomainBlockStatsFlags, from `query-blockstats` (the bulk `block.*`
+    /// counters); an empty `device` sums every disk, as libvirt's QEMU driver does.
+    pub(crate) async fn qemu_block_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.check_flags(flags, STRING_OKAY, "qemuDomainBlockStatsFlags")?;
+        let (live, target) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            let r = d.run.as_ref().ok_or_else(|| super::not_running(d))?;
+            let target = if device.is_empty() {
+                None
+            } else {
+                let i = kit::devices::disk_index(&r.live, device).ok_or_else(|| {
+                    VirtError::new(
+                        ErrorCode::InvalidArg,
+                        ErrorDomain::Qemu,
+                        format!("invalid path: {device}"),
+                    )
+                })?;
+                Some(r.live.devices.disks[i].target_dev.clone())
+            };
+            (job_of(d, BLOCK).live, target)
+        };
+        let live = live.ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        let kv = guest_stats(&live, BLOCK, None).await;
+        let name_of = |n: usize| {
+            kv.iter()
+                .find(|(k, _)| *k == format!("block.{n}.name"))
+                .and_then(|(_, v)| match v {
+                    TypedValue::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+        };
+        let params = match &target {
+            Some(t) => block_params(&kv, |n| name_of(n).as_deref() == Some(t.as_str())),
+            None => block_params(&kv, |_| true),
+        };
+        if params.is_empty() && target.is_some() {
+            return Err(VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                format!("cannot find statistics for device '{device}'"),
+            ));
+        }
+        Ok(params)
+    }
+
     async fn stats_of(&self, jobs: Vec<Job>, groups: u32, nowait: bool) -> Vec<StatsRecord> {
         let tasks: Vec<_> = jobs
             .into_iter()
@@ -141,10 +307,8 @@ impl Monitoring for QemuDriver {
         let groups = groups(stats, flags)?;
         let jobs: Vec<Job> = {
             let st = self.lock();
-            let names = st.list(flags & kit::stats::FILTERS);
-            names
-                .iter()
-                .filter_map(|s| st.by_uuid.get(&s.handle.uuid))
+            st.matching(flags & kit::stats::FILTERS)
+                .into_iter()
                 .map(|d| job_of(d, groups))
                 .collect()
         };
@@ -160,13 +324,30 @@ impl Monitoring for QemuDriver {
     ) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(flags, kit::stats::LISTED, "qemuDomainListGetStats")?;
         let groups = groups(stats, flags)?;
-        let jobs = {
-            let st = self.lock();
-            doms.iter()
-                .map(|l| st.get(l).map(|d| job_of(d, groups)))
-                .collect::<DriverResult<Vec<Job>>>()?
-        };
+        let jobs: Vec<Job> = self
+            .lock()
+            .each(doms)?
+            .into_iter()
+            .map(|d| job_of(d, groups))
+            .collect();
         Ok(self.stats_of(jobs, groups, flags & NOWAIT != 0).await)
+    }
+
+    async fn interface_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+    ) -> DriverResult<InterfaceStats> {
+        self.qemu_interface_stats(lookup, device).await
+    }
+
+    async fn block_stats(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_block_stats(lookup, device, flags).await
     }
 
     async fn subscribe_events(

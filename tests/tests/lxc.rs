@@ -377,13 +377,20 @@ fn on_a_bridge() {
     for v in &veth {
         assert!(links().contains(v), "host end {v} exists");
     }
-    // `virt` has no domifstat: the bulk stats name the host end and count its bytes.
+    // The bulk stats name the host end; domifstat counts its bytes too.
     assert!(
         stats
             .lines()
             .any(|l| l.trim() == format!("net.0.name={}", veth[0])),
         "{stats}"
     );
+    let ifstat = s.cli.ok(&["domifstat", name, &veth[0]]);
+    let rx_bytes = ifstat
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("rx_bytes"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|v| v.parse::<u64>().ok());
+    assert!(rx_bytes.is_some_and(|b| b > 0), "{ifstat}");
 
     let was = s.status(name);
     s.cli.ok(&["destroy", name]);

@@ -207,3 +207,35 @@ fn argument_errors_fail_before_any_call() {
         "{err}"
     );
 }
+
+/// `(Time: 0.123 ms)` with the figure as `T`.
+fn untimed(s: &str) -> String {
+    s.lines()
+        .map(|l| {
+            match l
+                .strip_prefix("(Time: ")
+                .and_then(|r| r.strip_suffix(" ms)"))
+            {
+                Some(ms) if ms.parse::<f64>().is_ok() => "(Time: T ms)".to_string(),
+                _ => l.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `-t` prints each command's time after its output, as virsh's does (the figures differ).
+#[test]
+fn timing_follows_each_command_as_virsh_prints_it() {
+    let ours = workspace_bin("virt");
+    let (out, _, code) = run(&ours, &["-t", "domstate test; domid test"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        untimed(&out),
+        "running\n\n(Time: T ms)\n\n1\n\n(Time: T ms)\n"
+    );
+    if virsh_available() {
+        let (theirs, _, _) = run(Path::new("virsh"), &["-t", "domstate test; domid test"]);
+        assert_eq!(untimed(&out), untimed(&theirs));
+    }
+}

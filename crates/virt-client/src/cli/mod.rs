@@ -97,6 +97,9 @@ pub struct Cli {
     /// Quiet mode: no table headers and no informational messages.
     #[arg(short = 'q', long = "quiet")]
     pub quiet: bool,
+    /// Print how long each command took, as virsh's `-t` (`(Time: 1.234 ms)`).
+    #[arg(short = 't', long = "timing")]
+    pub timing: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -407,6 +410,8 @@ struct Globals {
     readonly: bool,
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    #[arg(short = 't', long = "timing")]
+    timing: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     rest: Vec<String>,
 }
@@ -428,6 +433,8 @@ pub struct Invocation {
     pub readonly: bool,
     /// `-q`.
     pub quiet: bool,
+    /// `-t`: each command's time after its output.
+    pub timing: bool,
     /// The commands, in order.
     pub commands: Vec<Command>,
 }
@@ -448,6 +455,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, clap::Error> {
                     connect: g.connect,
                     readonly: g.readonly,
                     quiet: g.quiet,
+                    timing: g.timing,
                     commands,
                 });
             }
@@ -458,6 +466,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, clap::Error> {
         connect: cli.connect,
         readonly: cli.readonly,
         quiet: cli.quiet,
+        timing: cli.timing,
         commands: vec![cli.command],
     })
 }
@@ -478,13 +487,19 @@ pub async fn run(inv: Invocation) -> i32 {
     };
     let mut status = 0;
     for cmd in &inv.commands {
+        let started = std::time::Instant::now();
         let result = dispatch(&conn, cmd, &mut out).await;
+        let took = started.elapsed();
         out.flush();
         if let Err(e) = &result {
             print_error(&mut std::io::stderr(), e);
         }
         // virsh ends every command, successful or not, with a newline unless quiet.
         out.extra("");
+        if inv.timing {
+            out.line(&format!("(Time: {:.3} ms)", took.as_secs_f64() * 1000.0));
+            out.line("");
+        }
         out.flush();
         status = exit_status(&result);
     }

@@ -14,8 +14,9 @@
 #   controller RSS             VmRSS of each container's controller with 10 running
 #   daemon growth              (daemon RSS with 10 running - with none) / 10
 #   domstats                   of all running containers, 10 and 50 (libvirt: unsupported, its
-#                              error is shown), beside one `domstate` through the same CLI (the
-#                              floor: exec, connect, one call, exit)
+#                              error is shown), from exec to exit and the call alone (`virt -t`,
+#                              virsh's --timing), beside one `domstate` through the same CLI
+#                              (the floor: exec, connect, one call, exit)
 # libvirtd runs in a private mount namespace with tmpfs over its state directories (it touches
 # nothing of the host's libvirt). Its LXC driver fails on this hybrid cgroup host ("Unable to create
 # directory /sys/fs/cgroup/unified") while the v2 mount still offers the hugetlb controller: the
@@ -169,6 +170,8 @@ stats() {
   if V domstats >/dev/null 2>"$OUT/domstats.err"; then
     for _ in $(seq "$N"); do t0=$(now); V domstats >/dev/null; t1=$(now); ms "$t0" "$t1" >> "$OUT/domstats$1"; done
     V domstats | grep -c '^Domain:' > "$OUT/domstats$1.count" || true
+    # The call alone, as the CLI's -t (virsh's --timing) reports it: request sent to answer read.
+    for _ in $(seq "$N"); do V -t domstats | sed -n 's/^(Time: \(.*\) ms)$/\1/p' >> "$OUT/call$1"; done
     # One unary call through the same CLI (exec, connect, one RPC, exit): the floor under it.
     for _ in $(seq "$N"); do t0=$(now); V domstate bench-r1 >/dev/null; t1=$(now); ms "$t0" "$t1" >> "$OUT/unary$1"; done
   fi
@@ -196,6 +199,7 @@ report() {
   for k in 10 50; do
     if [ -s "$o/domstats$k" ]; then
       printf '  %-22s %s (%s domains)\n' "domstats of $k" "$(median "$o/domstats$k")" "$(cat "$o/domstats$k.count")"
+      printf '  %-22s %s\n' "  the call alone (-t)" "$(median "$o/call$k")"
       printf '  %-22s %s\n' "  one domstate, $k up" "$(median "$o/unary$k")"
     fi
   done

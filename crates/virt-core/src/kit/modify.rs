@@ -107,6 +107,33 @@ pub fn set_vcpus_config(
     Ok(())
 }
 
+/// virDomainSetMemoryFlags on the persistent definition: MAXIMUM sets the maximum (the
+/// current amount follows it down), otherwise the current amount, which may not pass the
+/// maximum (INVALID_ARG in libvirt's words).
+pub fn set_memory_config(
+    def: &mut crate::model::DomainDef,
+    kib: u64,
+    maximum: bool,
+) -> DriverResult<()> {
+    if maximum {
+        def.memory_kib = kib;
+        def.current_memory_kib = def.current_memory_kib.min(kib);
+    } else {
+        check_memory(def, kib)?;
+        def.current_memory_kib = kib;
+    }
+    Ok(())
+}
+
+/// INVALID_ARG "cannot set memory higher than max memory" when `kib` passes `def`'s maximum
+/// (virDomainSetMemoryFlags on a running domain checks its live definition the same way).
+pub fn check_memory(def: &crate::model::DomainDef, kib: u64) -> DriverResult<()> {
+    if kib > def.memory_kib {
+        return Err(invalid_arg("cannot set memory higher than max memory"));
+    }
+    Ok(())
+}
+
 fn invalid_arg(detail: impl Into<String>) -> VirtError {
     VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Domain, detail)
 }

@@ -52,15 +52,10 @@ impl Resources for TestDriver {
                 )
                 .with_object(&dom.def.name, dom.def.uuid.to_string()));
             }
-            let def = config_def(dom);
-            def.memory_kib = kib;
-            def.current_memory_kib = def.current_memory_kib.min(kib);
-            return Ok(());
+            return crate::kit::modify::set_memory_config(config_def(dom), kib, true);
         }
         if live {
-            if kib > dom.def.memory_kib {
-                return Err(invalid_arg("cannot set memory higher than max memory"));
-            }
+            crate::kit::modify::check_memory(&dom.def, kib)?;
             dom.def.current_memory_kib = kib;
             let h = dom.handle();
             self.emit(
@@ -69,11 +64,7 @@ impl Resources for TestDriver {
             );
         }
         if config {
-            let def = config_def(dom);
-            if kib > def.memory_kib {
-                return Err(invalid_arg("cannot set memory higher than max memory"));
-            }
-            def.current_memory_kib = kib;
+            crate::kit::modify::set_memory_config(config_def(dom), kib, false)?;
         }
         Ok(())
     }

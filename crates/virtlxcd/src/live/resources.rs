@@ -13,10 +13,6 @@ use virt_core::VirtError;
 
 use crate::LxcDriver;
 
-fn invalid_arg(msg: &str) -> VirtError {
-    VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Lxc, msg)
-}
-
 #[async_trait::async_trait]
 impl Resources for LxcDriver {
     /// libvirt: virDomainSetMemoryFlags. LIVE writes the cgroup's memory limit at once.
@@ -44,9 +40,7 @@ impl Resources for LxcDriver {
                 ));
             }
             return self.edit_config(&lookup, |def| {
-                def.memory_kib = kib;
-                def.current_memory_kib = def.current_memory_kib.min(kib);
-                Ok(())
+                virt_core::kit::modify::set_memory_config(def, kib, true)
             });
         }
         if imp.live {
@@ -56,9 +50,7 @@ impl Resources for LxcDriver {
                 .run
                 .as_mut()
                 .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
-            if kib > run.live.memory_kib {
-                return Err(invalid_arg("Cannot set memory higher than max memory"));
-            }
+            virt_core::kit::modify::check_memory(&run.live, kib)?;
             let mut live = run.live.clone();
             live.current_memory_kib = kib;
             if let Some(cg) = &run.cgroup {
@@ -72,11 +64,7 @@ impl Resources for LxcDriver {
         }
         if imp.config {
             self.edit_config(&lookup, |def| {
-                if kib > def.memory_kib {
-                    return Err(invalid_arg("Cannot set memory higher than max memory"));
-                }
-                def.current_memory_kib = kib;
-                Ok(())
+                virt_core::kit::modify::set_memory_config(def, kib, false)
             })?;
         }
         Ok(())

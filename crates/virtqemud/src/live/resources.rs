@@ -150,9 +150,7 @@ impl Resources for QemuDriver {
                 ));
             }
             return self.edit_config(&lookup, |def| {
-                def.memory_kib = kib;
-                def.current_memory_kib = def.current_memory_kib.min(kib);
-                Ok(())
+                virt_core::kit::modify::set_memory_config(def, kib, true)
             });
         }
         if live {
@@ -180,11 +178,7 @@ impl Resources for QemuDriver {
         }
         if config {
             self.edit_config(&lookup, |def| {
-                if kib > def.memory_kib {
-                    return Err(invalid_arg("cannot set memory higher than max memory"));
-                }
-                def.current_memory_kib = kib;
-                Ok(())
+                virt_core::kit::modify::set_memory_config(def, kib, false)
             })?;
         }
         Ok(())

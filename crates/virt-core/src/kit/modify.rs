@@ -41,14 +41,20 @@ pub fn impact(dom: &DomainFacts<'_>, flags: u32) -> DriverResult<Impact> {
 /// LIVE and CONFIG together are refused first, as libvirt's API layer does; the answer is
 /// whether the live definition is read.
 pub fn impact_read(dom: &DomainFacts<'_>, flags: u32) -> DriverResult<bool> {
+    affect_exclusive(flags)?;
+    Ok(impact(dom, flags)?.live)
+}
+
+/// LIVE and CONFIG together refused, as libvirt's API layer refuses them for the calls that
+/// read one definition (before the driver checks its flags).
+pub fn affect_exclusive(flags: u32) -> DriverResult<()> {
     exclusive(
         flags,
         LIVE,
         "VIR_DOMAIN_AFFECT_LIVE",
         CONFIG,
         "VIR_DOMAIN_AFFECT_CONFIG",
-    )?;
-    Ok(impact(dom, flags)?.live)
+    )
 }
 
 /// virDomainSetVcpusFlags' arguments as libvirt's API layer checks them, in its order:

@@ -305,15 +305,23 @@ impl<D: Entry> DomainTable<D> {
         Ok(())
     }
 
+    /// The definition a read of `lookup` concerns: the live one when LIVE, or CURRENT on a
+    /// running domain, asks for it, else the persistent one ([`super::modify::impact_read`]'s
+    /// rules; only the LIVE and CONFIG bits of `flags` count).
+    pub fn read_def(&self, lookup: &DomainLookup, flags: u32) -> Result<&DomainDef, VirtError> {
+        use super::flags::modify::{CONFIG, LIVE};
+        let d = self.get(lookup)?;
+        let live = super::modify::impact_read(&d.facts(), flags & (LIVE | CONFIG))?;
+        Ok(match d.live() {
+            Some(l) if live => l,
+            _ => d.def(),
+        })
+    }
+
     /// virDomainGetVcpusFlags from the definitions: the live one when the flags (CURRENT
     /// resolved by state) say so, MAXIMUM for the maximum. The caller checked the flags.
     pub fn vcpus(&self, lookup: &DomainLookup, flags: u32) -> Result<u32, VirtError> {
-        let d = self.get(lookup)?;
-        let live = super::modify::impact_read(&d.facts(), flags)?;
-        let def = match d.live() {
-            Some(l) if live => l,
-            _ => d.def(),
-        };
+        let def = self.read_def(lookup, flags)?;
         Ok(if flags & super::flags::modify::MAXIMUM != 0 {
             def.vcpus
         } else {

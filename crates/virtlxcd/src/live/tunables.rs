@@ -10,10 +10,9 @@ use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit;
 use virt_core::kit::flags::modify::{CONFIG, LIVE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;
-use virt_core::kit::modify::{exclusive, impact, impact_read, Impact};
+use virt_core::kit::modify::{affect_exclusive, impact, Impact};
 use virt_core::kit::table::Entry as _;
 use virt_core::kit::typed_params::{self as tp, MemTuneChange};
-use virt_core::model::DomainDef;
 use virt_core::types::{DomainLookup, InterfaceStats, TypedParam, TypedValue};
 use virt_core::VirtError;
 
@@ -22,45 +21,21 @@ use crate::LxcDriver;
 /// libvirt's LXC scheduler parameters.
 const SCHED_PARAMS: usize = 3;
 
-fn both_exclusive(flags: u32) -> DriverResult<()> {
-    exclusive(
-        flags,
-        LIVE,
-        "VIR_DOMAIN_AFFECT_LIVE",
-        CONFIG,
-        "VIR_DOMAIN_AFFECT_CONFIG",
-    )
-}
-
 impl LxcDriver {
-    /// The definition a read concerns (live or persistent, by `flags`).
-    fn read_def<T>(
-        &self,
-        lookup: &DomainLookup,
-        flags: u32,
-        f: impl FnOnce(&DomainDef) -> T,
-    ) -> DriverResult<T> {
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags & (LIVE | CONFIG))?;
-        Ok(match (&d.run, live) {
-            (Some(r), true) => f(&r.live),
-            _ => f(&d.def),
-        })
-    }
-
     pub(crate) fn lxc_memory_parameters(
         &self,
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
-        both_exclusive(flags)?;
+        affect_exclusive(flags)?;
         self.check_flags(
             flags,
             LIVE | CONFIG | STRING_OKAY,
             "lxcDomainGetMemoryParameters",
         )?;
-        self.read_def(lookup, flags, |def| tp::memtune_params(&def.memtune))
+        Ok(tp::memtune_params(
+            &self.lock().read_def(lookup, flags)?.memtune,
+        ))
     }
 
     /// Changes `<memtune>`: LIVE writes the memory controller's files of the container.
@@ -105,15 +80,16 @@ impl LxcDriver {
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
-        both_exclusive(flags)?;
+        affect_exclusive(flags)?;
         self.check_flags(
             flags,
             LIVE | CONFIG | STRING_OKAY,
             "lxcDomainGetSchedulerParametersFlags",
         )?;
-        self.read_def(lookup, flags, |def| {
-            tp::cputune_params(&def.cputune, SCHED_PARAMS)
-        })
+        Ok(tp::cputune_params(
+            &self.lock().read_def(lookup, flags)?.cputune,
+            SCHED_PARAMS,
+        ))
     }
 
     /// Changes `<cputune>`'s shares, period and quota: LIVE writes the CPU controller's files.

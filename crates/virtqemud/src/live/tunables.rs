@@ -17,23 +17,13 @@ use virt_core::driver::DriverResult;
 use virt_core::error::ErrorDomain;
 use virt_core::kit::flags::modify::{CONFIG, LIVE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;
-use virt_core::kit::modify::{exclusive, impact, impact_read, Impact};
+use virt_core::kit::modify::{affect_exclusive, impact, Impact};
 use virt_core::kit::table::Entry as _;
 use virt_core::kit::typed_params::{self as tp, MemTuneChange};
 use virt_core::types::{DomainLookup, TypedParam};
 use virt_core::VirtError;
 
 use crate::QemuDriver;
-
-fn both_exclusive(flags: u32) -> DriverResult<()> {
-    exclusive(
-        flags,
-        LIVE,
-        "VIR_DOMAIN_AFFECT_LIVE",
-        CONFIG,
-        "VIR_DOMAIN_AFFECT_CONFIG",
-    )
-}
 
 impl QemuDriver {
     /// libvirt: virDomainGetMemoryParameters.
@@ -42,20 +32,15 @@ impl QemuDriver {
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
-        both_exclusive(flags)?;
+        affect_exclusive(flags)?;
         self.check_flags(
             flags,
             LIVE | CONFIG | STRING_OKAY,
             "qemuDomainGetMemoryParameters",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags & (LIVE | CONFIG))?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(tp::memtune_params(&def.memtune))
+        Ok(tp::memtune_params(
+            &self.lock().read_def(lookup, flags)?.memtune,
+        ))
     }
 
     /// libvirt: virDomainSetMemoryParameters (CONFIG only; see the module doc).
@@ -104,20 +89,16 @@ impl QemuDriver {
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
-        both_exclusive(flags)?;
+        affect_exclusive(flags)?;
         self.check_flags(
             flags,
             LIVE | CONFIG | STRING_OKAY,
             "qemuDomainGetSchedulerParametersFlags",
         )?;
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        let live = impact_read(&d.facts(), flags & (LIVE | CONFIG))?;
-        let def = match (&d.run, live) {
-            (Some(r), true) => &r.live,
-            _ => &d.def,
-        };
-        Ok(tp::cputune_params(&def.cputune, 9))
+        Ok(tp::cputune_params(
+            &self.lock().read_def(lookup, flags)?.cputune,
+            9,
+        ))
     }
 
     /// libvirt: virDomainSetSchedulerParametersFlags.

@@ -446,6 +446,13 @@ async fn the_memory_limit_kills_and_a_killed_init_is_a_crash() {
         Some(32768),
         "{stats}"
     );
+    // The limit in force, read back from the cgroup as libvirt's LXC memtune reads it.
+    let memtune = s.cli.ok(&["memtune", a]);
+    assert!(
+        memtune.contains("hard_limit     : 32768\n")
+            && memtune.contains("soft_limit     : unlimited"),
+        "{memtune}"
+    );
     let was = s.status(a);
     s.cli.ok(&["destroy", a]);
     s.assert_nothing_left(a, Some(&was), &ra.path);

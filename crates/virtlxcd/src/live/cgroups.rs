@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use virt_core::cgroup::{DomainCgroup, Hierarchies, Version};
 use virt_core::error::ErrorDomain;
+use virt_core::model::tuning::MemTune;
 use virt_core::model::DomainDef;
 use virt_core::VirtError;
 
@@ -194,6 +195,34 @@ pub(crate) fn set_memory(
         }
     }
     Ok(())
+}
+
+/// The memory limits in force in the container's group, KiB (`None`: unlimited): hard, soft,
+/// swap (memory plus swap), as libvirt's LXC driver reads them for a running container.
+pub(crate) fn memory_limits(h: &Hierarchies, cg: &DomainCgroup) -> Option<MemTune> {
+    let (dir, v) = h.controller_group(cg, "memory")?;
+    // v1 reports "no limit" as the page counter's maximum (PAGE_COUNTER_MAX pages, 2^63 - 4096
+    // bytes with 4 KiB pages); v2 as `max`, which does not parse.
+    const V1_UNLIMITED: u64 = 0x7FFF_FFFF_FFFF_F000;
+    let kib = |file: &str| -> Option<u64> {
+        let text = std::fs::read_to_string(dir.join(file)).ok()?;
+        let bytes: u64 = text.trim().parse().ok()?;
+        (bytes < V1_UNLIMITED).then_some(bytes / 1024)
+    };
+    Some(match v {
+        Version::V1 => MemTune {
+            hard_limit_kib: kib("memory.limit_in_bytes"),
+            soft_limit_kib: kib("memory.soft_limit_in_bytes"),
+            swap_hard_limit_kib: kib("memory.memsw.limit_in_bytes"),
+            ..MemTune::default()
+        },
+        Version::V2 => MemTune {
+            hard_limit_kib: kib("memory.max"),
+            soft_limit_kib: kib("memory.high"),
+            swap_hard_limit_kib: kib("memory.swap.max"),
+            ..MemTune::default()
+        },
+    })
 }
 
 /// Freezes (`true`) or thaws the container's group, returning once the kernel reports it done.

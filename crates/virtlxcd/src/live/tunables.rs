@@ -33,9 +33,24 @@ impl LxcDriver {
             LIVE | CONFIG | STRING_OKAY,
             "lxcDomainGetMemoryParameters",
         )?;
-        Ok(tp::memtune_params(
-            &self.lock().read_def(lookup, flags)?.memtune,
-        ))
+        // A running container's live values are its cgroup's (libvirt's LXC driver reads them
+        // there too: the hard limit is the memory size when no <memtune> sets one).
+        let (memtune, cgroup) = {
+            let st = self.lock();
+            let def = st.read_def(lookup, flags)?;
+            let d = st.get(lookup)?;
+            let live = d.run.as_ref().is_some_and(|r| std::ptr::eq(def, &r.live));
+            let cgroup = d
+                .run
+                .as_ref()
+                .filter(|_| live)
+                .and_then(|r| r.cgroup.clone());
+            (def.memtune.clone(), cgroup)
+        };
+        let memtune = cgroup
+            .and_then(|cg| super::cgroups::memory_limits(&self.hierarchies, &cg))
+            .unwrap_or(memtune);
+        Ok(tp::memtune_params(&memtune))
     }
 
     /// Changes `<memtune>`: LIVE writes the memory controller's files of the container.

@@ -45,7 +45,7 @@ impl LxcDriver {
                 .as_ref()
                 .filter(|_| live)
                 .and_then(|r| r.cgroup.clone());
-            (def.memtune.clone(), cgroup)
+            (def.memtune, cgroup)
         };
         let memtune = cgroup
             .and_then(|cg| super::cgroups::memory_limits(&self.hierarchies, &cg))

@@ -1232,6 +1232,7 @@ async fn read_loop(mut rd: tokio::net::unix::OwnedReadHalf, shared: Arc<Shared>)
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1250,6 +1251,110 @@ mod tests {
         assert_eq!(nul_strings(b""), Vec::<String>::new());
         assert_eq!(nul_strings(b"a\0bc\0"), vec!["a", "bc"]);
         assert_eq!(nul_strings(b"OK\0"), vec!["OK"]);
+    }
+
+    fn frame(kind: u32, req_id: u32, len: u32, payload: &[u8]) -> Vec<u8> {
+        let mut f = Vec::new();
+        for v in [kind, req_id, 0, len] {
+            f.extend_from_slice(&v.to_ne_bytes());
+        }
+        f.extend_from_slice(payload);
+        f
+    }
+
+    async fn read_request(s: &mut UnixStream) -> (u32, u32, Vec<u8>) {
+        let mut h = [0u8; HEADER_LEN];
+        s.read_exact(&mut h).await.unwrap();
+        let f = |i: usize| u32::from_ne_bytes(h[i * 4..i * 4 + 4].try_into().unwrap());
+        let mut p = vec![0u8; f(3) as usize];
+        s.read_exact(&mut p).await.unwrap();
+        (f(0), f(1), p)
+    }
+
+    /// A misbehaving daemon: stray replies and malformed events are ignored, a reply of the wrong
+    /// type is a protocol error, an oversized frame closes the connection; nothing panics.
+    #[tokio::test]
+    async fn bad_daemon_input() {
+        let (client, mut server) = UnixStream::pair().unwrap();
+        let xs = XenStore::from_stream(client, Mode::ReadWrite);
+        let req = tokio::spawn({
+            let xs = xs.clone();
+            async move { xs.read("/a").await }
+        });
+        let (kind, req_id, p) = read_request(&mut server).await;
+        assert_eq!((kind, p.as_slice()), (MsgType::Read as u32, &b"/a\0"[..]));
+        let mut junk = Vec::new();
+        junk.extend(frame(MsgType::Read as u32, req_id + 100, 1, b"x"));
+        junk.extend(frame(MsgType::WatchEvent as u32, 0, 3, b"abc"));
+        junk.extend(frame(
+            MsgType::WatchEvent as u32,
+            0,
+            6,
+            b"/p\0nobody\0"[..6].as_ref(),
+        ));
+        junk.extend(frame(999, req_id + 1, 0, b""));
+        junk.extend(frame(MsgType::Write as u32, req_id, 3, b"OK\0"));
+        server.write_all(&junk).await.unwrap();
+        let e = req.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::Protocol { .. }), "{e}");
+        assert!(e.to_string().contains("read /a"), "{e}");
+        // Still usable: an ERROR reply with an unknown errno name.
+        let req = tokio::spawn({
+            let xs = xs.clone();
+            async move { xs.rm("/b").await }
+        });
+        let (_, req_id, _) = read_request(&mut server).await;
+        server
+            .write_all(&frame(MsgType::Error as u32, req_id, 7, b"EWEIRD\0"))
+            .await
+            .unwrap();
+        let e = req.await.unwrap().unwrap_err();
+        assert_eq!(e.errno(), Some(&Errno::Other("EWEIRD".into())));
+        // A frame over the limit: the connection closes, the pending request fails.
+        let req = tokio::spawn({
+            let xs = xs.clone();
+            async move { xs.read("/c").await }
+        });
+        let (_, _, _) = read_request(&mut server).await;
+        server
+            .write_all(&frame(MsgType::Read as u32, 1, 1 << 20, b""))
+            .await
+            .unwrap();
+        let e = req.await.unwrap().unwrap_err();
+        assert!(matches!(e, Error::Closed { .. }), "{e}");
+        assert!(xs.is_closed());
+        assert!(matches!(
+            xs.write("/d", "v").await.unwrap_err(),
+            Error::Closed { .. }
+        ));
+    }
+
+    /// The daemon going away ends watch streams and fails requests.
+    #[tokio::test]
+    async fn daemon_gone() {
+        let (client, mut server) = UnixStream::pair().unwrap();
+        let xs = XenStore::from_stream(client, Mode::ReadWrite);
+        let w = tokio::spawn({
+            let xs = xs.clone();
+            async move { xs.watch("/w").await }
+        });
+        let (kind, req_id, p) = read_request(&mut server).await;
+        assert_eq!(kind, MsgType::Watch as u32);
+        let token = nul_strings(&p)[1].clone();
+        let mut ev = b"/w\0".to_vec();
+        ev.extend_from_slice(token.as_bytes());
+        ev.push(0);
+        let mut out = frame(MsgType::WatchEvent as u32, 0, ev.len() as u32, &ev);
+        out.extend(frame(MsgType::Watch as u32, req_id, 3, b"OK\0"));
+        server.write_all(&out).await.unwrap();
+        let mut w = w.await.unwrap().unwrap();
+        assert_eq!(w.next().await.unwrap().path, "/w");
+        drop(server);
+        assert!(w.next().await.is_none());
+        assert!(matches!(
+            xs.read("/x").await.unwrap_err(),
+            Error::Closed { .. }
+        ));
     }
 
     #[test]

@@ -130,7 +130,7 @@ async fn read_write_directory() {
     let mut got = xs.directory("/big").await.unwrap();
     got.sort();
     assert_eq!(got, names);
-    // A value of exactly the limit's room is accepted, a larger request refused by the client.
+    // A request over the 4096-byte payload limit is refused by the client, naming the path.
     let e = xs.write("/t/huge", vec![b'x'; 5000]).await.unwrap_err();
     assert!(matches!(e, Error::InvalidRequest { .. }), "{e}");
     assert!(e.to_string().contains("/t/huge"), "{e}");

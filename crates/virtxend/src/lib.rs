@@ -1,4 +1,8 @@
-//! virtxend: will hold the Xen driver (xl.cfg <-> domain XML, the xl toolstack, the xenstore wire protocol) and its daemon binary.
+//! virtxend: the Xen driver.
 //!
-//! Nothing lives here yet: the driver arrives with its own issue. This crate exists so the
-//! workspace has its final shape and the other crates can name it.
+//! What exists so far is [`xenstore`], an async (tokio) client of the Xen Store wire protocol:
+//! every operation, watches delivered while requests keep flowing, transactions with `EAGAIN`
+//! retries, the read-write and read-only connections. The rest of the driver (xl.cfg and xm
+//! conversions, the toolstack, the daemon binary) is still to come (issue 14).
+
+pub mod xenstore;

@@ -23,10 +23,12 @@ need=()
 # virtlxcd: busybox-static is the containers' root filesystem too; iputils-ping pings a
 # container's address inside the test's network namespace; util-linux (losetup) attaches
 # file-backed filesystems.
+# virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
+# this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
-  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev; do
+  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -74,6 +76,7 @@ export VIRT_REQUIRE_NETWORK=1
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 # virtlxcd's containers (namespaces, cgroups, veths) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_LXC=1
+# virtxend's Xen Store tests start that xenstored (root).
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_XEN=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

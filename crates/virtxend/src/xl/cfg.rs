@@ -348,7 +348,7 @@ mod tests {
     fn parses_strings_numbers_lists_comments_and_semicolons() {
         let t = "# a guest\nname = \"g1\" # trailing\nmemory=0x200; vcpus = 010\n\
                  disk = [ 'phy:/dev/x,xvda,w',\n  \"file:/a\\\"b\", ]\nextra += 'x'\n";
-        let es = parse(t).unwrap();
+        let es = parse(t).expect("parses");
         assert_eq!(es.len(), 5);
         assert_eq!(es[0].value, Value::Str("g1".into()));
         assert_eq!((es[1].value.clone(), es[1].line), (Value::Num(512), 3));
@@ -368,11 +368,11 @@ mod tests {
             "name = \"g1\"\nmemory = 512\nvcpus = 8\ndisk = [ \"phy:/dev/x,xvda,w\", \"file:/a\\\"b\" ]\nextra += \"x\"\n"
         );
         assert_eq!(
-            parse(&f).unwrap(),
+            parse(&f).expect("reparses"),
             es.iter()
                 .cloned()
                 .map(|mut e| {
-                    e.line = es.iter().position(|x| x.key == e.key).unwrap() + 1;
+                    e.line = es.iter().position(|x| x.key == e.key).expect("key") + 1;
                     e
                 })
                 .collect::<Vec<_>>()
@@ -400,7 +400,7 @@ mod tests {
             ("a =", "line 1: expected a value, found end of file"),
             ("a = \"\\x4\"", "line 1: bad \\x escape in string"),
         ] {
-            let e = parse(t).unwrap_err();
+            let e = parse(t).expect_err("must fail");
             assert_eq!(e.code, ErrorCode::ConfSyntax, "{t}");
             assert!(e.message().contains(want), "{t}: {}", e.message());
         }

@@ -34,12 +34,19 @@ fn start_oracle() -> Result<Oracle, String> {
     let tools = std::env::var("VIRT_XEN_TOOLS").unwrap_or_else(|_| TOOLS.to_string());
     let tools = Path::new(&tools);
     if !tools.join("start-libvirtd-libxl.sh").exists() {
-        return Err(format!("{} not found", tools.join("start-libvirtd-libxl.sh").display()));
+        return Err(format!(
+            "{} not found",
+            tools.join("start-libvirtd-libxl.sh").display()
+        ));
     }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let xs = dir.path().join("xs");
     let lv = dir.path().join("lv");
-    let mut oracle = Oracle { pids: Vec::new(), uri: String::new(), _dir: dir };
+    let mut oracle = Oracle {
+        pids: Vec::new(),
+        uri: String::new(),
+        _dir: dir,
+    };
     for (script, args) in [
         ("start-xenstored.sh", vec![xs.clone()]),
         ("start-libvirtd-libxl.sh", vec![xs.clone(), lv.clone()]),
@@ -50,7 +57,10 @@ fn start_oracle() -> Result<Oracle, String> {
             .output()
             .map_err(|e| format!("{script}: {e}"))?;
         if !out.status.success() {
-            return Err(format!("{script} failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "{script} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
         let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
         if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
@@ -82,16 +92,25 @@ fn diff(ours: &str, theirs: &str) -> String {
     let (a, b): (Vec<_>, Vec<_>) = (ours.lines().collect(), theirs.lines().collect());
     let mut d = String::new();
     for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i).copied().unwrap_or("<none>"), b.get(i).copied().unwrap_or("<none>"));
+        let (x, y) = (
+            a.get(i).copied().unwrap_or("<none>"),
+            b.get(i).copied().unwrap_or("<none>"),
+        );
         if x != y {
-            d.push_str(&format!("  line {}: ours   {x}\n          libvirt {y}\n", i + 1));
+            d.push_str(&format!(
+                "  line {}: ours   {x}\n          libvirt {y}\n",
+                i + 1
+            ));
         }
     }
     d
 }
 
 fn without_uuid(s: &str) -> String {
-    s.lines().filter(|l| !l.trim_start().starts_with("<uuid>")).collect::<Vec<_>>().join("\n")
+    s.lines()
+        .filter(|l| !l.trim_start().starts_with("<uuid>"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn configs() -> Vec<PathBuf> {
@@ -111,7 +130,10 @@ fn xl_conversions_match_libvirt() {
         Ok(o) => o,
         Err(why) => {
             eprintln!("xl oracle cannot start: {why}");
-            assert!(std::env::var_os("VIRT_REQUIRE_XEN").is_none(), "VIRT_REQUIRE_XEN is set");
+            assert!(
+                std::env::var_os("VIRT_REQUIRE_XEN").is_none(),
+                "VIRT_REQUIRE_XEN is set"
+            );
             return;
         }
     };
@@ -119,7 +141,11 @@ fn xl_conversions_match_libvirt() {
     let mut failures = Vec::new();
     let mut compared = 0;
     for cfg in configs() {
-        let name = cfg.file_name().expect("name").to_string_lossy().into_owned();
+        let name = cfg
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&cfg).expect("read cfg");
         let has_uuid = text.lines().any(|l| l.trim_start().starts_with("uuid"));
         let refuse = std::fs::read_to_string(cfg.with_extension("refuse")).ok();
@@ -127,13 +153,21 @@ fn xl_conversions_match_libvirt() {
         let def = match (ours, refuse) {
             (Err(e), Some(key)) => {
                 let key = key.trim();
-                if e.code != ErrorCode::ConfigUnsupported || !e.message().contains(&format!("'{key}'")) {
-                    failures.push(format!("{name}: refusal should name '{key}': {}", e.message()));
+                if e.code != ErrorCode::ConfigUnsupported
+                    || !e.message().contains(&format!("'{key}'"))
+                {
+                    failures.push(format!(
+                        "{name}: refusal should name '{key}': {}",
+                        e.message()
+                    ));
                 }
                 continue;
             }
             (Ok(_), Some(key)) => {
-                failures.push(format!("{name}: expected a refusal naming '{}'", key.trim()));
+                failures.push(format!(
+                    "{name}: expected a refusal naming '{}'",
+                    key.trim()
+                ));
                 continue;
             }
             (Err(e), None) => {
@@ -143,31 +177,46 @@ fn xl_conversions_match_libvirt() {
             (Ok(def), None) => def,
         };
         let ours = codec.format_domain(&def, FormatOptions::default());
-        let theirs = match virsh(&oracle.uri, &["domxml-from-native", "xen-xl", &cfg.to_string_lossy()]) {
+        let theirs = match virsh(
+            &oracle.uri,
+            &["domxml-from-native", "xen-xl", &cfg.to_string_lossy()],
+        ) {
             Ok(t) => t,
             Err(e) => {
                 failures.push(format!("{name}: libvirt refuses what we accept: {e}"));
                 continue;
             }
         };
-        let (o, t) = if has_uuid { (ours.clone(), theirs.clone()) } else { (without_uuid(&ours), without_uuid(&theirs)) };
+        let (o, t) = if has_uuid {
+            (ours.clone(), theirs.clone())
+        } else {
+            (without_uuid(&ours), without_uuid(&theirs))
+        };
         if o.trim_end() != t.trim_end() {
             failures.push(format!("{name}: from-native differs:\n{}", diff(&o, &t)));
         }
         compared += 1;
         // libvirt's XML back to xl.cfg, through both.
-        let xml_path = std::env::temp_dir().join(format!("xl-oracle-{}-{name}.xml", std::process::id()));
+        let xml_path =
+            std::env::temp_dir().join(format!("xl-oracle-{}-{name}.xml", std::process::id()));
         std::fs::write(&xml_path, &theirs).expect("write xml");
-        let theirs_native = virsh(&oracle.uri, &["domxml-to-native", "xen-xl", &xml_path.to_string_lossy()]);
+        let theirs_native = virsh(
+            &oracle.uri,
+            &["domxml-to-native", "xen-xl", &xml_path.to_string_lossy()],
+        );
         let _ = std::fs::remove_file(&xml_path);
-        let ours_native = codec.parse_domain(&theirs).and_then(|d| virtxend::xl::to_native(&d));
+        let ours_native = codec
+            .parse_domain(&theirs)
+            .and_then(|d| virtxend::xl::to_native(&d));
         match (ours_native, theirs_native) {
             (Ok(o), Ok(t)) => {
                 if o.trim_end() != t.trim_end() {
                     failures.push(format!("{name}: to-native differs:\n{}", diff(&o, &t)));
                 }
             }
-            (Err(e), Ok(_)) => failures.push(format!("{name}: to-native: we refuse: {}", e.message())),
+            (Err(e), Ok(_)) => {
+                failures.push(format!("{name}: to-native: we refuse: {}", e.message()))
+            }
             (Ok(_), Err(e)) => failures.push(format!("{name}: to-native: libvirt refuses: {e}")),
             (Err(_), Err(_)) => {}
         }
@@ -175,6 +224,13 @@ fn xl_conversions_match_libvirt() {
     for f in &failures {
         eprintln!("{f}");
     }
-    eprintln!("xl oracle: {compared} configs compared, {} differences", failures.len());
-    assert!(failures.is_empty(), "{} differences from libvirt (printed above)", failures.len());
+    eprintln!(
+        "xl oracle: {compared} configs compared, {} differences",
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} differences from libvirt (printed above)",
+        failures.len()
+    );
 }

@@ -99,7 +99,10 @@ impl Cfg {
             None => Ok(Vec::new()),
             Some(Value::List(items)) => items
                 .iter()
-                .map(|v| v.as_str().ok_or_else(|| unsupported(key, "list items must be strings")))
+                .map(|v| {
+                    v.as_str()
+                        .ok_or_else(|| unsupported(key, "list items must be strings"))
+                })
                 .collect(),
             Some(_) => Err(unsupported(key, "expected a list")),
         }
@@ -138,9 +141,13 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
         (Some(t), _) => return Err(unsupported("type", format!("unknown type '{t}'"))),
         (None, Some(b)) => return Err(unsupported("builder", format!("unknown builder '{b}'"))),
     };
-    let name = c
-        .str("name")?
-        .ok_or_else(|| VirtError::new(ErrorCode::NoName, ErrorDomain::Xenxl, "xl.cfg has no 'name'"))?;
+    let name = c.str("name")?.ok_or_else(|| {
+        VirtError::new(
+            ErrorCode::NoName,
+            ErrorDomain::Xenxl,
+            "xl.cfg has no 'name'",
+        )
+    })?;
     let mut x = String::new();
     x.push_str("<domain type='xen'>\n");
     let _ = writeln!(x, "  <name>{}</name>", esc(name));
@@ -155,9 +162,20 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
     if maxmem < memory {
         return Err(unsupported("maxmem", "below 'memory' is not supported"));
     }
-    let kib = |m: i64, key: &str| m.checked_mul(1024).ok_or_else(|| unsupported(key, "too large"));
-    let _ = writeln!(x, "  <memory unit='KiB'>{}</memory>", kib(maxmem, "maxmem")?);
-    let _ = writeln!(x, "  <currentMemory unit='KiB'>{}</currentMemory>", kib(memory, "memory")?);
+    let kib = |m: i64, key: &str| {
+        m.checked_mul(1024)
+            .ok_or_else(|| unsupported(key, "too large"))
+    };
+    let _ = writeln!(
+        x,
+        "  <memory unit='KiB'>{}</memory>",
+        kib(maxmem, "maxmem")?
+    );
+    let _ = writeln!(
+        x,
+        "  <currentMemory unit='KiB'>{}</currentMemory>",
+        kib(memory, "memory")?
+    );
     let vcpus = c.num("vcpus")?.unwrap_or(1);
     let maxvcpus = c.num("maxvcpus")?.unwrap_or(vcpus);
     if !(1..=4096).contains(&vcpus) {
@@ -169,7 +187,10 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
     if maxvcpus == vcpus {
         let _ = writeln!(x, "  <vcpu placement='static'>{maxvcpus}</vcpu>");
     } else {
-        let _ = writeln!(x, "  <vcpu placement='static' current='{vcpus}'>{maxvcpus}</vcpu>");
+        let _ = writeln!(
+            x,
+            "  <vcpu placement='static' current='{vcpus}'>{maxvcpus}</vcpu>"
+        );
     }
     if let Some(b) = c.str("bootloader")? {
         if kind == Kind::Hvm {
@@ -189,7 +210,10 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
     if kind == Kind::Hvm {
         for k in ["kernel", "ramdisk", "extra", "cmdline", "root"] {
             if c.get(k).is_some() {
-                return Err(unsupported(k, "direct kernel boot of HVM guests is not supported yet"));
+                return Err(unsupported(
+                    k,
+                    "direct kernel boot of HVM guests is not supported yet",
+                ));
             }
         }
     } else {
@@ -219,10 +243,21 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
     } else {
         x.push_str("  <clock offset='utc' adjustment='reset'/>\n");
     }
-    for (key, default) in [("on_poweroff", "destroy"), ("on_reboot", "restart"), ("on_crash", "restart")] {
+    for (key, default) in [
+        ("on_poweroff", "destroy"),
+        ("on_reboot", "restart"),
+        ("on_crash", "restart"),
+    ] {
         let v = c.str(key)?.unwrap_or(default);
         let allowed: &[&str] = if key == "on_crash" {
-            &["destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"]
+            &[
+                "destroy",
+                "restart",
+                "preserve",
+                "rename-restart",
+                "coredump-destroy",
+                "coredump-restart",
+            ]
         } else {
             &["destroy", "restart", "preserve", "rename-restart"]
         };
@@ -237,14 +272,26 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
         let disk = parse_disk(d)?;
         ide |= disk.bus == "ide";
         if disk.bus == "ide" && kind != Kind::Hvm {
-            return Err(unsupported("disk", format!("'{}': IDE disks need an HVM guest", disk.vdev)));
+            return Err(unsupported(
+                "disk",
+                format!("'{}': IDE disks need an HVM guest", disk.vdev),
+            ));
         }
-        let _ = writeln!(x, "    <disk type='file' device='{}'>", if disk.cdrom { "cdrom" } else { "disk" });
+        let _ = writeln!(
+            x,
+            "    <disk type='file' device='{}'>",
+            if disk.cdrom { "cdrom" } else { "disk" }
+        );
         x.push_str("      <driver name='qemu' type='raw'/>\n");
         if !disk.target.is_empty() {
             let _ = writeln!(x, "      <source file='{}'/>", esc(&disk.target));
         }
-        let _ = writeln!(x, "      <target dev='{}' bus='{}'/>", esc(&disk.vdev), disk.bus);
+        let _ = writeln!(
+            x,
+            "      <target dev='{}' bus='{}'/>",
+            esc(&disk.vdev),
+            disk.bus
+        );
         if disk.readonly {
             x.push_str("      <readonly/>\n");
         }
@@ -270,16 +317,29 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
              <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n",
         ),
         Some(s) if kind == Kind::Hvm => {
-            return Err(unsupported("serial", format!("'{s}' is not supported yet (only 'pty')")))
+            return Err(unsupported(
+                "serial",
+                format!("'{s}' is not supported yet (only 'pty')"),
+            ))
         }
-        Some(_) => return Err(unsupported("serial", "only for HVM guests (libvirt ignores it for PV)")),
+        Some(_) => {
+            return Err(unsupported(
+                "serial",
+                "only for HVM guests (libvirt ignores it for PV)",
+            ))
+        }
     }
     if kind != Kind::Hvm {
-        x.push_str("    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n");
+        x.push_str(
+            "    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n",
+        );
         x.push_str("    <input type='mouse' bus='xen'/>\n    <input type='keyboard' bus='xen'/>\n");
         for k in ["vnc", "vnclisten", "vncpasswd", "sdl"] {
             if c.get(k).is_some() {
-                return Err(unsupported(k, "graphics of PV/PVH guests (vfb) are not supported yet"));
+                return Err(unsupported(
+                    k,
+                    "graphics of PV/PVH guests (vfb) are not supported yet",
+                ));
             }
         }
     } else {
@@ -287,7 +347,10 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
         let vnc = c.num("vnc")?.unwrap_or(0) != 0;
         let sdl = c.num("sdl")?.unwrap_or(0) != 0;
         if vnc && sdl {
-            return Err(unsupported("sdl", "together with 'vnc' is not supported yet"));
+            return Err(unsupported(
+                "sdl",
+                "together with 'vnc' is not supported yet",
+            ));
         }
         if !vnc {
             for k in ["vnclisten", "vncpasswd"] {
@@ -344,7 +407,8 @@ const FORMATS: &[&str] = &["raw", "qcow", "qcow2", "vhd", "qed", "empty"];
 
 fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
     let bad = |why: String| unsupported("disk", format!("'{spec}': {why}"));
-    let (mut target, mut format, mut vdev, mut access, mut devtype) = (None, None, None, None, None);
+    let (mut target, mut format, mut vdev, mut access, mut devtype) =
+        (None, None, None, None, None);
     let mut positional = Vec::new();
     for item in spec.split(',') {
         let item = item.trim();
@@ -354,7 +418,9 @@ fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
             Some(("vdev", v)) => vdev = Some(v.to_string()),
             Some(("access", v)) => access = Some(v.to_string()),
             Some(("devtype", v)) => devtype = Some(v.to_string()),
-            Some((k, _)) if target.is_none() => return Err(bad(format!("disk parameter '{k}' is not supported yet"))),
+            Some((k, _)) if target.is_none() => {
+                return Err(bad(format!("disk parameter '{k}' is not supported yet")))
+            }
             _ => positional.push(item.to_string()),
         }
     }
@@ -382,7 +448,9 @@ fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
         }
         target = Some(t);
     } else if !positional.is_empty() {
-        return Err(bad("positional parameters after 'target=' are not supported".into()));
+        return Err(bad(
+            "positional parameters after 'target=' are not supported".into(),
+        ));
     }
     let mut target = target.ok_or_else(|| bad("no target".into()))?;
     for prefix in ["phy:", "file:", "tap:aio:", "aio:"] {
@@ -392,7 +460,9 @@ fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
         }
     }
     if target.contains(':') && !target.starts_with('/') {
-        return Err(bad(format!("target '{target}' (a prefix or protocol) is not supported yet")));
+        return Err(bad(format!(
+            "target '{target}' (a prefix or protocol) is not supported yet"
+        )));
     }
     if let Some(f) = &format {
         if f != "raw" {
@@ -429,7 +499,14 @@ fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
     } else {
         return Err(bad(format!("vdev '{vdev}' is not supported yet")));
     };
-    Ok(Disk { target, vdev, bus, cdrom, readonly, ide_addr })
+    Ok(Disk {
+        target,
+        vdev,
+        bus,
+        cdrom,
+        readonly,
+        ide_addr,
+    })
 }
 
 fn vif_xml(spec: &str) -> Result<String, VirtError> {
@@ -447,11 +524,21 @@ fn vif_xml(spec: &str) -> Result<String, VirtError> {
         }
     }
     let mut x = String::new();
-    let _ = writeln!(x, "    <interface type='{}'>", if bridge.is_some() { "bridge" } else { "ethernet" });
+    let _ = writeln!(
+        x,
+        "    <interface type='{}'>",
+        if bridge.is_some() {
+            "bridge"
+        } else {
+            "ethernet"
+        }
+    );
     let mac = mac.unwrap_or("00:00:00:00:00:00");
     let valid_mac = mac.len() == 17
         && mac.split(':').count() == 6
-        && mac.split(':').all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
+        && mac
+            .split(':')
+            .all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()));
     if !valid_mac {
         return Err(bad(format!("mac '{mac}' is not a MAC address")));
     }
@@ -461,7 +548,9 @@ fn vif_xml(spec: &str) -> Result<String, VirtError> {
     }
     if let Some(ip) = ip {
         if ip.contains(' ') || ip.contains('/') || ip.parse::<std::net::Ipv4Addr>().is_err() {
-            return Err(bad(format!("ip '{ip}' (only one IPv4 address is supported yet)")));
+            return Err(bad(format!(
+                "ip '{ip}' (only one IPv4 address is supported yet)"
+            )));
         }
         let _ = writeln!(x, "      <ip address='{ip}' family='ipv4'/>");
     }
@@ -469,7 +558,10 @@ fn vif_xml(spec: &str) -> Result<String, VirtError> {
         let _ = writeln!(x, "      <script path='{}'/>", esc(s));
     }
     if let Some(m) = model {
-        if !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !m
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(bad(format!("model '{m}'")));
         }
         let _ = writeln!(x, "      <model type='{m}'/>");

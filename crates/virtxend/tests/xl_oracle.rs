@@ -213,6 +213,31 @@ fn xl_conversions_match_libvirt() {
                 if o.trim_end() != t.trim_end() {
                     failures.push(format!("{name}: to-native differs:\n{}", diff(&o, &t)));
                 }
+                // libvirt's own xl.cfg back through both from-native.
+                let cfg_path = std::env::temp_dir()
+                    .join(format!("xl-oracle-{}-{name}.rt.cfg", std::process::id()));
+                std::fs::write(&cfg_path, &t).expect("write cfg");
+                let theirs_again = virsh(
+                    &oracle.uri,
+                    &["domxml-from-native", "xen-xl", &cfg_path.to_string_lossy()],
+                );
+                let _ = std::fs::remove_file(&cfg_path);
+                let ours_again = virtxend::xl::from_native(&t)
+                    .map(|d| codec.format_domain(&d, FormatOptions::default()));
+                match (ours_again, theirs_again) {
+                    (Ok(o), Ok(t)) if o.trim_end() != t.trim_end() => failures.push(format!(
+                        "{name}: from-native of libvirt's xl.cfg differs:\n{}",
+                        diff(&o, &t)
+                    )),
+                    (Ok(_), Ok(_)) => {}
+                    (Err(e), _) => failures.push(format!(
+                        "{name}: we refuse libvirt's own xl.cfg: {}",
+                        e.message()
+                    )),
+                    (Ok(_), Err(e)) => {
+                        failures.push(format!("{name}: libvirt refuses its own xl.cfg: {e}"))
+                    }
+                }
             }
             (Err(e), Ok(_)) => {
                 failures.push(format!("{name}: to-native: we refuse: {}", e.message()))

@@ -40,7 +40,36 @@ pub const SUPPORTED_KEYS: &[&str] = &[
     "vncpasswd",
     "sdl",
     "serial",
+    // Keys libvirt writes with their default values (accepted with those values only).
+    "localtime",
+    "pae",
+    "acpi",
+    "apic",
+    "viridian",
+    "rtc_timeoffset",
+    "parallel",
+    "boot",
+    "vncunused",
 ];
+
+/// Keys accepted only with the value libvirt's own xl.cfg output gives them; HVM-only ones
+/// flagged.
+const DEFAULTS: &[(&str, DefaultValue, bool)] = &[
+    ("localtime", DefaultValue::Num(0), false),
+    ("pae", DefaultValue::Num(1), true),
+    ("acpi", DefaultValue::Num(1), true),
+    ("apic", DefaultValue::Num(1), true),
+    ("viridian", DefaultValue::Num(0), true),
+    ("rtc_timeoffset", DefaultValue::Num(0), true),
+    ("parallel", DefaultValue::Str("none"), true),
+    ("boot", DefaultValue::Str("c"), true),
+];
+
+#[derive(Clone, Copy)]
+enum DefaultValue {
+    Num(i64),
+    Str(&'static str),
+}
 
 pub(crate) fn unsupported(key: &str, why: impl std::fmt::Display) -> VirtError {
     VirtError::new(
@@ -141,6 +170,24 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
         (Some(t), _) => return Err(unsupported("type", format!("unknown type '{t}'"))),
         (None, Some(b)) => return Err(unsupported("builder", format!("unknown builder '{b}'"))),
     };
+    for (key, want, hvm_only) in DEFAULTS {
+        if c.get(key).is_none() {
+            continue;
+        }
+        if *hvm_only && kind != Kind::Hvm {
+            return Err(unsupported(key, "only for HVM guests"));
+        }
+        let ok = match want {
+            DefaultValue::Num(n) => c.num(key)? == Some(*n),
+            DefaultValue::Str(v) => c.str(key)? == Some(*v),
+        };
+        if !ok {
+            return Err(unsupported(
+                key,
+                "values other than libvirt's default are not supported yet",
+            ));
+        }
+    }
     let name = c.str("name")?.ok_or_else(|| {
         VirtError::new(
             ErrorCode::NoName,
@@ -312,6 +359,7 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
     }
     match c.str("serial")? {
         None => {}
+        Some("none") if kind == Kind::Hvm => {}
         Some("pty") if kind == Kind::Hvm => x.push_str(
             "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n    \
              <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n",
@@ -334,7 +382,7 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
             "    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n",
         );
         x.push_str("    <input type='mouse' bus='xen'/>\n    <input type='keyboard' bus='xen'/>\n");
-        for k in ["vnc", "vnclisten", "vncpasswd", "sdl"] {
+        for k in ["vnc", "vnclisten", "vncpasswd", "sdl", "vncunused"] {
             if c.get(k).is_some() {
                 return Err(unsupported(
                     k,
@@ -350,6 +398,12 @@ pub fn to_xml(text: &str) -> Result<String, VirtError> {
             return Err(unsupported(
                 "sdl",
                 "together with 'vnc' is not supported yet",
+            ));
+        }
+        if c.get("vncunused").is_some() && (!vnc || c.num("vncunused")? != Some(1)) {
+            return Err(unsupported(
+                "vncunused",
+                "only 'vncunused = 1' with 'vnc = 1' is supported",
             ));
         }
         if !vnc {
@@ -410,18 +464,25 @@ fn parse_disk(spec: &str) -> Result<Disk, VirtError> {
     let (mut target, mut format, mut vdev, mut access, mut devtype) =
         (None, None, None, None, None);
     let mut positional = Vec::new();
-    for item in spec.split(',') {
+    let mut rest = spec;
+    while !rest.is_empty() {
+        let trimmed = rest.trim_start();
+        // `target=` is last and takes the rest of the spec, commas included.
+        if let Some(t) = trimmed.strip_prefix("target=") {
+            target = Some(t.to_string());
+            break;
+        }
+        let (item, tail) = rest.split_once(',').unwrap_or((rest, ""));
+        rest = tail;
         let item = item.trim();
         match item.split_once('=') {
-            Some(("target", v)) => target = Some(v.to_string()),
             Some(("format", v)) => format = Some(v.to_string()),
             Some(("vdev", v)) => vdev = Some(v.to_string()),
             Some(("access", v)) => access = Some(v.to_string()),
             Some(("devtype", v)) => devtype = Some(v.to_string()),
-            Some((k, _)) if target.is_none() => {
-                return Err(bad(format!("disk parameter '{k}' is not supported yet")))
-            }
-            _ => positional.push(item.to_string()),
+            Some(("backendtype", "qdisk")) => {}
+            Some((k, _)) => return Err(bad(format!("disk parameter '{k}' is not supported yet"))),
+            None => positional.push(item.to_string()),
         }
     }
     if target.is_none() && !positional.is_empty() {

@@ -6,3 +6,6 @@ pub mod to_native;
 
 pub use from_native::from_native;
 pub use to_native::to_native;
+
+#[cfg(test)]
+mod tests;

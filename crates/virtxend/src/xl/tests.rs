@@ -1,0 +1,171 @@
+//! Conversions without the oracle (tests/xl_oracle.rs compares with libvirt itself); the
+//! expected texts here were produced by libvirt 9.0.
+
+use virt_core::xml::{DomainXmlCodec, FormatOptions};
+use virt_core::ErrorCode;
+
+use super::{from_native, to_native};
+
+const PV: &str = "name = \"pvtest\"\nuuid = \"c7a5fdbd-edaf-9455-926a-d65c16db1809\"\nmemory = 512\n\
+maxmem = 1024\nvcpus = 2\nmaxvcpus = 4\nkernel = \"/boot/vmlinuz\"\nramdisk = \"/boot/initrd.img\"\n\
+extra = \"console=hvc0\"\nroot = \"/dev/xvda1 ro\"\non_crash = \"preserve\"\n\
+disk = [ 'phy:/dev/vg/guest,xvda,w', 'file:/var/lib/xen/images/b.img,xvdb,r' ]\n\
+vif = [ 'mac=00:16:3e:00:00:01,bridge=xenbr0,script=vif-bridge,ip=10.0.0.2' ]\n";
+
+/// libvirt 9.0's `domxml-to-native xen-xl` of libvirt's `domxml-from-native` of [`PV`].
+const PV_NATIVE: &str = "name = \"pvtest\"\nuuid = \"c7a5fdbd-edaf-9455-926a-d65c16db1809\"\n\
+maxmem = 1024\nmemory = 512\nmaxvcpus = 4\nvcpus = 2\nlocaltime = 0\non_poweroff = \"destroy\"\n\
+on_reboot = \"restart\"\non_crash = \"preserve\"\n\
+vif = [ \"mac=00:16:3e:00:00:01,bridge=xenbr0,ip=10.0.0.2,script=vif-bridge\" ]\n\
+kernel = \"/boot/vmlinuz\"\nramdisk = \"/boot/initrd.img\"\ncmdline = \"root=/dev/xvda1 ro console=hvc0\"\n\
+disk = [ \"format=raw,vdev=xvda,access=rw,backendtype=qdisk,target=/dev/vg/guest\", \
+\"format=raw,vdev=xvdb,access=ro,backendtype=qdisk,target=/var/lib/xen/images/b.img\" ]\n";
+
+#[test]
+fn a_pv_guest_goes_to_xml_and_back_as_libvirt_writes_it() {
+    let def = from_native(PV).expect("converts");
+    assert_eq!(def.name, "pvtest");
+    assert_eq!(
+        (def.memory_kib, def.current_memory_kib),
+        (1_048_576, 524_288)
+    );
+    assert_eq!((def.vcpus, def.current_vcpus), (4, 2));
+    assert_eq!(
+        def.os.cmdline.as_deref(),
+        Some("root=/dev/xvda1 ro console=hvc0")
+    );
+    assert_eq!(to_native(&def).expect("to native"), PV_NATIVE);
+    // libvirt's own output reads back as the same domain.
+    let again = from_native(PV_NATIVE).expect("reads libvirt's xl.cfg");
+    let codec = virt_xml::LibvirtXml;
+    let opts = FormatOptions::default();
+    assert_eq!(
+        codec.format_domain(&again, opts),
+        codec.format_domain(&def, opts)
+    );
+}
+
+#[test]
+fn a_vnc_password_is_written_after_the_listen_address() {
+    let xml = include_str!("../../tests/data/xl/hvm-vncpasswd.xml");
+    let def = virt_xml::LibvirtXml.parse_domain(xml).expect("parses");
+    let native = to_native(&def).expect("to native");
+    assert!(
+        native.contains(
+            "vnc = 1\nvncunused = 1\nvnclisten = \"127.0.0.1\"\nvncpasswd = \"secret\"\n"
+        ),
+        "{native}"
+    );
+}
+
+#[test]
+fn keys_and_values_outside_the_subset_are_refused_by_name() {
+    let base = "name = \"g\"\nmemory = 128\n";
+    for (extra, key) in [
+        ("pci = [ '01:00.0' ]", "'pci'"),
+        ("cpus = \"0-3\"", "'cpus'"),
+        ("vnc = 1", "'vnc'"),
+        ("serial = \"pty\"", "'serial'"),
+        ("disk = [ 'format=qcow2,vdev=xvda,target=/q' ]", "'disk'"),
+        ("disk = [ 'vdev=xvda,backendtype=phy,target=/q' ]", "'disk'"),
+        ("disk = [ 'rbd:pool/img,xvda,w' ]", "'disk'"),
+        ("vif = [ 'bridge=br0,rate=10Mb/s' ]", "'vif'"),
+        ("vif = [ 'ip=fe80::1' ]", "'vif'"),
+        ("on_crash = \"explode\"", "'on_crash'"),
+        ("pae = 0", "'pae'"),
+        ("localtime = 1", "'localtime'"),
+        ("extra += \"x\"", "'extra'"),
+        ("maxmem = 64", "'maxmem'"),
+        ("type = \"hvm\"\nvnc = 1\nvncunused = 0", "'vncunused'"),
+    ] {
+        let e = from_native(&format!("{base}{extra}\n")).expect_err(extra);
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{extra}");
+        assert!(e.message().contains(key), "{extra}: {}", e.message());
+    }
+    let e = from_native("memory = 12\n").expect_err("no name");
+    assert_eq!(e.code, ErrorCode::NoName);
+    let e = from_native("name = 'x\n").expect_err("syntax");
+    assert_eq!(e.code, ErrorCode::ConfSyntax);
+}
+
+#[test]
+fn xml_outside_the_subset_is_refused_not_dropped() {
+    let def = from_native(PV).expect("converts");
+    let xml = virt_xml::LibvirtXml.format_domain(&def, FormatOptions::default());
+    let mut checked = 0;
+    for (from, to, names) in [
+        (
+            "<on_crash>preserve</on_crash>",
+            "<on_crash>preserve</on_crash>\n  <on_lockfailure>poweroff</on_lockfailure>",
+            "on_lockfailure",
+        ),
+        (
+            "<clock offset='utc' adjustment='reset'/>",
+            "<clock offset='localtime'/>",
+            "clock",
+        ),
+        (
+            "<readonly/>",
+            "<readonly/>\n      <serial>abc</serial>",
+            "serial",
+        ),
+        (
+            "<memory unit='KiB'>1048576</memory>",
+            "<memory unit='KiB'>1048577</memory>",
+            "memory",
+        ),
+    ] {
+        let changed = xml.replacen(from, to, 1);
+        assert_ne!(changed, xml, "{from}");
+        let Ok(def) = virt_xml::LibvirtXml.parse_domain(&changed) else {
+            continue;
+        };
+        let e = to_native(&def).expect_err(from);
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{from}");
+        assert!(e.message().contains(names), "{from}: {}", e.message());
+        checked += 1;
+    }
+    assert!(checked >= 3, "only {checked} changed definitions parsed");
+    let mut kvm = def.clone();
+    kvm.virt_type = "kvm".into();
+    assert!(to_native(&kvm)
+        .expect_err("kvm")
+        .message()
+        .contains("'kvm'"));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let mut seed: u64 = 7;
+    let pieces = [
+        "name='a'\n",
+        "type='hvm'\n",
+        "disk=['",
+        "vif=['",
+        ",",
+        "=",
+        "target=",
+        "hdc:cdrom",
+        "xvda",
+        "']\n",
+        "vnc=1\n",
+        "memory=0\n",
+        "vcpus=99999\n",
+        "mac=zz",
+        "ip=",
+        "maxmem=1\n",
+        "'\n",
+    ];
+    for _ in 0..3000 {
+        let mut t = String::new();
+        for _ in 0..(seed % 10) {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            t.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
+        }
+        if let Ok(def) = from_native(&t) {
+            let _ = to_native(&def);
+        }
+    }
+}

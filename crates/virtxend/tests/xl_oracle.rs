@@ -4,6 +4,7 @@
 //! For every `tests/data/xl/*.cfg`: our `from_native` against `virsh domxml-from-native
 //! xen-xl`, byte for byte (a config without a `uuid` gets a random one from both, so that line
 //! is left out of the comparison); then libvirt's XML through both `domxml-to-native xen-xl`.
+//! Every `*.xml` there goes through both `domxml-to-native xen-xl`.
 //! A config we refuse must have a `NAME.refuse` beside it naming the key our refusal names.
 //! When the oracle cannot start, the test says why and passes unless VIRT_REQUIRE_XEN is set.
 #![cfg(feature = "xen-tests")]
@@ -246,11 +247,43 @@ fn xl_conversions_match_libvirt() {
             (Err(_), Err(_)) => {}
         }
     }
+    // Domain XML inputs (secrets included, which from-native cannot show): to-native of both.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/xl");
+    let mut xmls: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/data/xl")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    xmls.sort();
+    for xml in xmls {
+        let name = xml
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let text = std::fs::read_to_string(&xml).expect("read xml");
+        let theirs = virsh(
+            &oracle.uri,
+            &["domxml-to-native", "xen-xl", &xml.to_string_lossy()],
+        );
+        let ours = codec
+            .parse_domain(&text)
+            .and_then(|d| virtxend::xl::to_native(&d));
+        match (ours, theirs) {
+            (Ok(o), Ok(t)) if o.trim_end() != t.trim_end() => {
+                failures.push(format!("{name}: to-native differs:\n{}", diff(&o, &t)))
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(e), _) => failures.push(format!("{name}: to-native: we refuse: {}", e.message())),
+            (Ok(_), Err(e)) => failures.push(format!("{name}: to-native: libvirt refuses: {e}")),
+        }
+        compared += 1;
+    }
     for f in &failures {
         eprintln!("{f}");
     }
     eprintln!(
-        "xl oracle: {compared} configs compared, {} differences",
+        "xl oracle: {compared} inputs compared, {} differences",
         failures.len()
     );
     assert!(

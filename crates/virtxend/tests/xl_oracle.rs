@@ -15,7 +15,8 @@ use std::process::Command;
 use virt_core::xml::{DomainXmlCodec, FormatOptions};
 use virt_core::ErrorCode;
 
-const TOOLS: &str = "/work/shared/tools/xen";
+/// The shared Xen tools, beside the repository (override with VIRT_XEN_TOOLS).
+const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/tools/xen");
 
 struct Oracle {
     pids: Vec<String>,

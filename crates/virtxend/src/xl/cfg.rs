@@ -4,7 +4,7 @@
 //! end of a line; values are strings (single or double quoted, C-style escapes in double
 //! quotes), numbers (decimal, `0x` hex, leading-`0` octal) or lists `[ v, v, ]` of values
 //! (newlines allowed inside, a trailing comma allowed). [`parse`] keeps statements in order
-//! with their line numbers; [`format`] writes them back canonically, as libvirt writes them:
+//! with their line numbers; [`format()`] writes them back canonically, as libvirt writes them:
 //! `key = value`, strings in double quotes, lists on one line as `[ "a", "b" ]`.
 
 use virt_core::{ErrorCode, ErrorDomain, VirtError};

@@ -1,4 +1,4 @@
-//! xl.cfg: the file syntax ([`cfg`]) and conversions to and from libvirt's domain XML.
+//! xl.cfg: the file syntax ([`cfg`](mod@cfg)) and conversions to and from libvirt's domain XML.
 
 pub mod cfg;
 pub mod from_native;

@@ -1,4 +1,4 @@
-//! Domain XML -> xl.cfg, for the subset [`super::from_native`] reads, written as libvirt 9.0's
+//! Domain XML -> xl.cfg, for the subset [`super::from_native()`] reads, written as libvirt 9.0's
 //! `xen-xl` formatter writes it (key order, defaults such as `localtime = 0`, `vif-bridge`).
 //!
 //! Faithful or refused: the values are read from the definition as the codec formats it, then
@@ -190,7 +190,7 @@ fn mib(kib: u64, key: &str) -> Result<Value, VirtError> {
         .map_err(|_| refuse(format!("{key} too large")))
 }
 
-/// The subset xl.cfg [`super::from_native`] reads, for the check.
+/// The subset xl.cfg [`super::from_native()`] reads, for the check.
 fn subset_cfg(g: &Guest) -> Result<Vec<(&'static str, Value)>, VirtError> {
     let mut v = vec![("name", s(&g.name)), ("uuid", s(&g.uuid))];
     v.push(("maxmem", mib(g.max_kib, "memory")?));

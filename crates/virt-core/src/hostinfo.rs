@@ -82,3 +82,30 @@ pub fn node_info_from(arch: &str, cpuinfo: &str, meminfo: &str, nodes: usize) ->
         threads,
     }
 }
+
+/// A version string's `major.minor.micro` (`7.2.22`, `6.1.0-28-cloud-amd64`, `8.1`) as
+/// libvirt's number, major * 1,000,000 + minor * 1,000 + micro; each part is its leading
+/// digits, a missing part 0. `None` when there is no major number.
+pub fn version_number(text: &str) -> Option<u64> {
+    let mut parts = text.split('.').map(|p| {
+        let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse::<u64>().ok()
+    });
+    let major = parts.next()??;
+    let minor = parts.next().flatten().unwrap_or(0);
+    let micro = parts.next().flatten().unwrap_or(0);
+    Some(major * 1_000_000 + minor * 1_000 + micro)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_become_libvirts_numbers() {
+        assert_eq!(version_number("7.2.22"), Some(7_002_022));
+        assert_eq!(version_number("6.1.0-28-cloud-amd64"), Some(6_001_000));
+        assert_eq!(version_number("8.1"), Some(8_001_000));
+        assert_eq!(version_number("x1"), None);
+    }
+}

@@ -17,14 +17,7 @@ pub fn kernel_version() -> u64 {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut parts = release
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse::<u64>().unwrap_or(0));
-    let major = parts.next().unwrap_or(0);
-    let minor = parts.next().unwrap_or(0);
-    let micro = parts.next().unwrap_or(0);
-    major * 1_000_000 + minor * 1_000 + micro
+    virt_core::hostinfo::version_number(&release).unwrap_or(0)
 }
 
 impl LxcDriver {

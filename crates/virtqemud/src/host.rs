@@ -96,12 +96,7 @@ pub fn emulator_version(emulator: &Path) -> u64 {
 /// The number of "QEMU emulator version X.Y.Z" text.
 pub fn parse_version(text: &str) -> Option<u64> {
     let rest = text.split("version ").nth(1)?;
-    let word = rest.split_whitespace().next()?;
-    let mut parts = word.split('.').map(|p| p.parse::<u64>().ok());
-    let major = parts.next()??;
-    let minor = parts.next().flatten().unwrap_or(0);
-    let micro = parts.next().flatten().unwrap_or(0);
-    Some(major * 1_000_000 + minor * 1_000 + micro)
+    virt_core::hostinfo::version_number(rest.split_whitespace().next()?)
 }
 
 /// Every `qemu-system-ARCH` on `PATH`, first of each name.

@@ -4,8 +4,6 @@
 //! the call returns once the controller saw them all gone, with no fixed sleep), suspend and
 //! resume (the cgroup freezer).
 
-use std::sync::Arc;
-
 use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::events::lifecycle as ev;
@@ -25,17 +23,23 @@ const INIT_MAGIC: u32 = 0x0309_1969;
 const INIT_CMD_RUNLVL: u32 = 1;
 
 impl LxcDriver {
-    /// The job lock of `lookup` and its UUID.
-    fn job_of(&self, lookup: &DomainLookup) -> DriverResult<(Uuid, Arc<tokio::sync::Mutex<()>>)> {
-        let st = self.lock();
-        let d = st.get(lookup)?;
-        Ok((d.def.uuid, d.job.clone()))
+    /// Takes the job lock of the domain `lookup` names (state changes one at a time); answers
+    /// its UUID and the held lock.
+    pub(crate) async fn job(
+        &self,
+        lookup: &DomainLookup,
+    ) -> DriverResult<(Uuid, tokio::sync::OwnedMutexGuard<()>)> {
+        let (uuid, job) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            (d.def.uuid, d.job.clone())
+        };
+        Ok((uuid, job.lock_owned().await))
     }
 
     /// Starts the persistent definition of `uuid` (virDomainCreate, autostart).
     pub(crate) async fn create_by_uuid(&self, uuid: Uuid) -> DriverResult<DomainHandle> {
-        let (_, job) = self.job_of(&DomainLookup::Uuid(uuid))?;
-        let _job = job.lock().await;
+        let (_, _job) = self.job(&DomainLookup::Uuid(uuid)).await?;
         let def = {
             let st = self.lock();
             let d = st.get(&DomainLookup::Uuid(uuid))?;
@@ -147,8 +151,7 @@ impl LxcDriver {
     }
 
     async fn freeze(&self, lookup: &DomainLookup, frozen: bool) -> DriverResult<DomainHandle> {
-        let (uuid, job) = self.job_of(lookup)?;
-        let _job = job.lock().await;
+        let (uuid, _job) = self.job(lookup).await?;
         let (cg, state) = {
             let st = self.lock();
             let d = st.get(lookup)?;

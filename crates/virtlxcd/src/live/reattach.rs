@@ -95,11 +95,6 @@ impl LxcDriver {
             }
             let d = st.by_uuid.get_mut(&uuid).expect("inserted above");
             d.run = Some(run);
-            if !alive || !answered {
-                // Recorded running, so the stop path below reports it.
-                d.run.as_mut().expect("set above").state =
-                    StateReason::new(DomainState::Running, 0);
-            }
         }
         if alive && answered {
             tracing::info!(

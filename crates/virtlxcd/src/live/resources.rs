@@ -23,10 +23,8 @@ impl Resources for LxcDriver {
         flags: u32,
     ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG | MAXIMUM, "lxcDomainSetMemoryFlags")?;
-        let uuid = self.lock().resolve(lookup)?;
+        let (uuid, _job) = self.job(lookup).await?;
         let lookup = DomainLookup::Uuid(uuid);
-        let job = self.lock().get(&lookup)?.job.clone();
-        let _job = job.lock().await;
         let imp = {
             let st = self.lock();
             impact(&st.get(&lookup)?.facts(), flags)?

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use virt_core::events::lifecycle as ev;
 use virt_core::kit::table::Entry as _;
 use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::DomainLookup;
 use virt_core::uuid::Uuid;
 
 use crate::plan::control::{Reply, Request};
@@ -85,9 +86,8 @@ impl LxcDriver {
             let run = d.run.take().expect("checked above");
             let (why, _) = stopped_as(exit.reason);
             d.last = StateReason::new(DomainState::Shutoff, why);
+            // The run is gone, so the handle has no ID.
             let handle = virt_core::kit::table::Entry::handle(d);
-            let mut handle = handle;
-            handle.id = None;
             let name = d.def.name.clone();
             let transient = !d.persistent;
             if transient && exit.reason != ExitReason::Reboot {
@@ -119,11 +119,9 @@ impl LxcDriver {
     /// A container whose init asked for a reboot runs again with its live definition
     /// (libvirt keeps the current definition across an LXC reboot).
     async fn reboot_restart(&self, uuid: Uuid, live: virt_core::model::DomainDef, transient: bool) {
-        let job = match self.lock().by_uuid.get(&uuid) {
-            Some(d) => d.job.clone(),
-            None => return,
+        let Ok((_, _job)) = self.job(&DomainLookup::Uuid(uuid)).await else {
+            return;
         };
-        let _job = job.lock().await;
         let mut def = live;
         def.devices.interfaces.iter_mut().for_each(|n| {
             n.source_portid = None;
@@ -133,8 +131,7 @@ impl LxcDriver {
             let mut st = self.lock();
             if let Some(d) = st.by_uuid.get_mut(&uuid) {
                 d.last = StateReason::new(DomainState::Shutoff, reason::shutoff::FAILED);
-                let mut h = d.handle();
-                h.id = None;
+                let h = d.handle();
                 if transient {
                     st.remove(&uuid);
                 }

@@ -62,10 +62,8 @@ impl LxcDriver {
     ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG, "lxcDomainSetMemoryParameters")?;
         let change = MemTuneChange::parse(params, ErrorDomain::Lxc)?;
-        let uuid = self.lock().resolve(lookup)?;
+        let (uuid, _job) = self.job(lookup).await?;
         let lookup = DomainLookup::Uuid(uuid);
-        let job = self.lock().get(&lookup)?.job.clone();
-        let _job = job.lock().await;
         let Impact { live, config } = impact(&self.lock().get(&lookup)?.facts(), flags)?;
         if live {
             let mut st = self.lock();
@@ -120,10 +118,8 @@ impl LxcDriver {
             &tp::CGROUP_SCHED_PARAMS[..SCHED_PARAMS],
             ErrorDomain::Lxc,
         )?;
-        let uuid = self.lock().resolve(lookup)?;
+        let (uuid, _job) = self.job(lookup).await?;
         let lookup = DomainLookup::Uuid(uuid);
-        let job = self.lock().get(&lookup)?.job.clone();
-        let _job = job.lock().await;
         let Impact { live, config } = impact(&self.lock().get(&lookup)?.facts(), flags)?;
         if live {
             let mut st = self.lock();

@@ -24,11 +24,12 @@ need=()
 # container's address inside the test's network namespace; util-linux (losetup) attaches
 # file-backed filesystems.
 # virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
-# this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time.
+# this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time;
+# libvirt-daemon-driver-xen is libvirt's own libxl driver, the oracle of the xl conversions.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
-  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc; do
+  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then

@@ -218,23 +218,7 @@ fn subset_cfg(g: &Guest) -> Result<Vec<(&'static str, Value)>, VirtError> {
     {
         v.push((k, s(a)));
     }
-    let disks = g
-        .disks
-        .iter()
-        .map(|d| {
-            let mut spec = format!(
-                "format=raw,vdev={},access={}",
-                d.vdev,
-                if d.readonly { "ro" } else { "rw" }
-            );
-            if d.cdrom {
-                spec.push_str(",devtype=cdrom");
-            }
-            spec.push_str(",target=");
-            spec.push_str(&d.source);
-            s(&spec)
-        })
-        .collect();
+    let disks = g.disks.iter().map(|d| s(&disk_spec(d, ""))).collect();
     v.push(("disk", Value::List(disks)));
     v.push((
         "vif",
@@ -256,6 +240,16 @@ fn subset_cfg(g: &Guest) -> Result<Vec<(&'static str, Value)>, VirtError> {
         v.push(("vncpasswd", s(p)));
     }
     Ok(v)
+}
+
+/// One disk as an xl disk spec; `backend` (`,backendtype=qdisk` or nothing) follows the access.
+fn disk_spec(d: &Disk, backend: &str) -> String {
+    let access = if d.readonly { "ro" } else { "rw" };
+    let cdrom = if d.cdrom { ",devtype=cdrom" } else { "" };
+    format!(
+        "format=raw,vdev={},access={access}{backend}{cdrom},target={}",
+        d.vdev, d.source
+    )
 }
 
 fn vif(n: &Nic, default_script: bool) -> String {
@@ -384,19 +378,7 @@ pub fn to_native(def: &DomainDef) -> Result<String, VirtError> {
         let disks = g
             .disks
             .iter()
-            .map(|d| {
-                let mut spec = format!(
-                    "format=raw,vdev={},access={},backendtype=qdisk",
-                    d.vdev,
-                    if d.readonly { "ro" } else { "rw" }
-                );
-                if d.cdrom {
-                    spec.push_str(",devtype=cdrom");
-                }
-                spec.push_str(",target=");
-                spec.push_str(&d.source);
-                s(&spec)
-            })
+            .map(|d| s(&disk_spec(d, ",backendtype=qdisk")))
             .collect();
         v.push(("disk", Value::List(disks)));
     }

@@ -1,4 +1,7 @@
-//! xl.cfg: the file syntax ([`cfg`](mod@cfg)) and conversions to and from libvirt's domain XML.
+//! xl.cfg: the file syntax ([`cfg`](mod@cfg)) and conversions to and from libvirt's domain XML,
+//! in libvirt's two native formats for Xen: `xen-xl` (xl.cfg) and `xen-xm` (the older xm
+//! format of xend). [`convert_from`] and [`convert_to`] are what the driver serves
+//! (virConnectDomainXMLFromNative / ToNative).
 
 pub mod cfg;
 pub mod from_native;
@@ -6,6 +9,63 @@ pub mod to_native;
 
 pub use from_native::from_native;
 pub use to_native::to_native;
+
+use virt_core::model::domain::DomainDef;
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
+
+/// libvirt's name of the xl.cfg format.
+pub const XEN_XL: &str = "xen-xl";
+/// libvirt's name of the xm format.
+pub const XEN_XM: &str = "xen-xm";
+
+/// A native format name libvirt's Xen driver knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NativeFormat {
+    /// `xen-xl`: xl.cfg.
+    Xl,
+    /// `xen-xm`: xend's xm configuration.
+    Xm,
+}
+
+impl NativeFormat {
+    /// The format named `name`; anything but `xen-xl` and `xen-xm` is INVALID_ARG, as libvirt
+    /// says it ("unsupported config type NAME").
+    pub fn parse(name: &str) -> Result<NativeFormat, VirtError> {
+        match name {
+            XEN_XL => Ok(NativeFormat::Xl),
+            XEN_XM => Ok(NativeFormat::Xm),
+            other => Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Libxl,
+                format!("unsupported config type {other}"),
+            )),
+        }
+    }
+}
+
+/// A native configuration in `format` (`xen-xl` or `xen-xm`) as a domain definition.
+pub fn convert_from(format: &str, text: &str) -> Result<DomainDef, VirtError> {
+    match NativeFormat::parse(format)? {
+        NativeFormat::Xl => from_native(text),
+        NativeFormat::Xm => Err(VirtError::new(
+            ErrorCode::ConfigUnsupported,
+            ErrorDomain::Xenxm,
+            "the xen-xm format is not converted yet",
+        )),
+    }
+}
+
+/// A domain definition as a native configuration in `format` (`xen-xl` or `xen-xm`).
+pub fn convert_to(format: &str, def: &DomainDef) -> Result<String, VirtError> {
+    match NativeFormat::parse(format)? {
+        NativeFormat::Xl => to_native(def),
+        NativeFormat::Xm => Err(VirtError::new(
+            ErrorCode::ConfigUnsupported,
+            ErrorDomain::Xenxm,
+            "the xen-xm format is not converted yet",
+        )),
+    }
+}
 
 #[cfg(test)]
 mod tests;

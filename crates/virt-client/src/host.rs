@@ -105,6 +105,27 @@ impl Connection {
             .native_config)
     }
 
+    /// The domain XML of the native configuration `config` in `format` (`xen-xl`, `xen-xm`),
+    /// defining nothing. libvirt: virConnectDomainXMLFromNative.
+    pub async fn domain_xml_from_native(
+        &self,
+        format: &str,
+        config: &str,
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let req = proto::DomainXmlFromNativeRequest {
+            native_format: format.to_string(),
+            native_config: config.to_string(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .domain_xml_from_native(req)
+            .await?
+            .into_inner()
+            .domain_xml)
+    }
+
     /// What the serving daemon is: name, driver, versions, features.
     pub async fn info(&self) -> Result<proto::InfoResponse, ClientError> {
         let req = proto::InfoRequest {};

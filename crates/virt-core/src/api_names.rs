@@ -15,6 +15,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetMaxVcpus" => "virConnectGetMaxVcpus",
         "GetSecurityModel" => "virNodeGetSecurityModel",
         "DomainXmlToNative" => "virConnectDomainXMLToNative",
+        "DomainXmlFromNative" => "virConnectDomainXMLFromNative",
         "LookupDomain" => "virDomainLookupByName",
         "ListAllDomains" => "virConnectListAllDomains",
         "DefineDomain" => "virDomainDefineXML",

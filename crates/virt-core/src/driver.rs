@@ -123,6 +123,17 @@ pub trait Host: Send + Sync + 'static {
         unsupported!(self, "virConnectDomainXMLToNative")
     }
 
+    /// The domain XML of a native configuration in `format` (the Xen driver's `xen-xl` and
+    /// `xen-xm`), defining nothing. libvirt: virConnectDomainXMLFromNative.
+    async fn domain_xml_from_native(
+        &self,
+        format: &str,
+        config: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virConnectDomainXMLFromNative")
+    }
+
     /// Host security model `(model, doi)`. libvirt: virNodeGetSecurityModel.
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok((String::new(), String::new()))

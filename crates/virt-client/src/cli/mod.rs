@@ -28,6 +28,7 @@ pub mod domstate;
 pub mod domstats;
 pub mod domtime;
 pub mod domuuid;
+pub mod domxml_from_native;
 pub mod domxml_to_native;
 pub mod dumpxml;
 pub mod event;
@@ -156,6 +157,8 @@ pub enum Command {
     Resume(resume::Args),
     /// Domain information in XML.
     Dumpxml(dumpxml::Args),
+    /// Convert native config to domain XML.
+    DomxmlFromNative(domxml_from_native::Args),
     /// Convert domain XML to native config.
     DomxmlToNative(domxml_to_native::Args),
     /// Change memory allocation.
@@ -329,6 +332,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Suspend(a) => suspend::run(conn, a, out).await,
         Command::Resume(a) => resume::run(conn, a, out).await,
         Command::Dumpxml(a) => dumpxml::run(conn, a, out).await,
+        Command::DomxmlFromNative(a) => domxml_from_native::run(conn, a, out).await,
         Command::DomxmlToNative(a) => domxml_to_native::run(conn, a, out).await,
         Command::Setmem(a) => setmem::run(conn, a, out).await,
         Command::Setvcpus(a) => setvcpus::run(conn, a, out).await,

@@ -110,6 +110,19 @@ impl ConnectService for Ctx {
         Ok(Response::new(DomainXmlToNativeResponse { native_config }))
     }
 
+    async fn domain_xml_from_native(
+        &self,
+        req: Request<DomainXmlFromNativeRequest>,
+    ) -> R<DomainXmlFromNativeResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let domain_xml = d
+            .domain_xml_from_native(&r.native_format, &r.native_config, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(DomainXmlFromNativeResponse { domain_xml }))
+    }
+
     async fn info(&self, _req: Request<InfoRequest>) -> R<InfoResponse> {
         let i = self.registry.daemon_info();
         Ok(Response::new(InfoResponse {

@@ -81,6 +81,12 @@ impl ConnectService for StubConnect {
     ) -> Res<DomainXmlToNativeResponse> {
         Err(Status::unimplemented("stub"))
     }
+    async fn domain_xml_from_native(
+        &self,
+        _: Request<DomainXmlFromNativeRequest>,
+    ) -> Res<DomainXmlFromNativeResponse> {
+        Err(Status::unimplemented("stub"))
+    }
     async fn info(&self, _: Request<InfoRequest>) -> Res<InfoResponse> {
         Err(Status::unimplemented("stub"))
     }

@@ -29,9 +29,14 @@ pub(crate) const STORED: FormatOptions = FormatOptions {
 };
 
 /// Fills what libvirt's Xen driver fills at parse: the architecture and the machine of the
-/// guest type (`xenpv`, `xenfv`, `xenpvh`). A PV guest's type is written `linux`, as libvirt
+/// guest type (`xenpv`, `xenfv`, `xenpvh`); the implicit devices: the xenbus controller, a Xen
+/// memory balloon, and for a PV or PVH guest a mouse and a keyboard on the xen bus (an HVM
+/// guest with graphics gets them on PS/2). A PV guest's type is written `linux`, as libvirt
 /// writes it for compatibility, whether the XML said `xen` or `linux`.
 pub(crate) fn post_parse(def: &mut DomainDef) {
+    use virt_core::model::devices::{Controller, Memballoon};
+    use virt_core::model::display::Input;
+    use virt_core::model::enums::{ControllerType, InputBus, InputType, MemballoonModel};
     if def.os.os_type == "xen" {
         def.os.os_type = "linux".into();
     }
@@ -45,6 +50,41 @@ pub(crate) fn post_parse(def: &mut DomainDef) {
             "xenpvh" => Some("xenpvh".into()),
             _ => None,
         };
+    }
+    let d = &mut def.devices;
+    if !d
+        .controllers
+        .iter()
+        .any(|c| c.controller_type == ControllerType::Xenbus)
+    {
+        d.controllers.push(Controller {
+            controller_type: ControllerType::Xenbus,
+            index: 0,
+            ..Controller::default()
+        });
+    }
+    let hvm = def.os.os_type == "hvm";
+    let bus = if hvm { InputBus::Ps2 } else { InputBus::Xen };
+    if !hvm || !d.graphics.is_empty() {
+        for ty in [InputType::Mouse, InputType::Keyboard] {
+            if !d
+                .inputs
+                .iter()
+                .any(|i| i.input_type == ty && i.bus == Some(bus))
+            {
+                d.inputs.push(Input {
+                    input_type: ty,
+                    bus: Some(bus),
+                    ..Input::default()
+                });
+            }
+        }
+    }
+    if d.memballoon.is_none() {
+        d.memballoon = Some(Memballoon {
+            model: MemballoonModel::Xen,
+            ..Memballoon::default()
+        });
     }
 }
 

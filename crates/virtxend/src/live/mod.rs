@@ -190,34 +190,60 @@ impl XenDriver {
 
     /// Brings the table in line with what Xen runs: a running domain the store no longer
     /// lists has stopped (destroyed when we destroyed it, else shut down); one that xl's
-    /// monitor rebooted has a new domain ID; paused and crashed come from `xl list`.
+    /// monitor rebooted has a new domain ID; a defined domain Xen runs that the table has as
+    /// shut off (rebooted by xl's monitor after the old instance was reported gone, or
+    /// started with `xl create` behind the daemon) is running again; paused and crashed come
+    /// from `xl list`. A domain whose job runs (a start, a destroy) is left to its job.
     pub(crate) async fn reconcile(&self) {
         let Ok(present) = self.store_domains().await else {
             return;
         };
         let flags = self.xl.list().await.unwrap_or_default();
         let mut ended = Vec::new();
+        let mut adopted = Vec::new();
         {
             let mut st = self.lock();
             for d in st.by_uuid.values_mut() {
                 let uuid = d.def.uuid;
                 let name = d.def.name.clone();
-                let Some(run) = d.run.as_mut() else { continue };
                 let found = present
                     .iter()
                     .find(|p| p.uuid == Some(uuid))
                     .or_else(|| present.iter().find(|p| p.uuid.is_none() && p.name == name));
+                let Some(run) = d.run.as_mut() else {
+                    let idle = d.job.try_lock().is_ok();
+                    if let (Some(p), true) = (found, idle) {
+                        let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(domain = %name, domid = p.domid, "running again (started by the toolstack)");
+                        d.run = Some(Run {
+                            id: p.domid,
+                            generation: gen,
+                            state: StateReason::new(DomainState::Running, reason::running::BOOTED),
+                            live: d.def.clone(),
+                            stopping: None,
+                            console: Default::default(),
+                        });
+                        self.save_status(d);
+                        adopted.push(d.handle());
+                    }
+                    continue;
+                };
                 match found {
-                    None => ended.push((
-                        uuid,
-                        run.generation,
-                        run.stopping.unwrap_or(reason::shutoff::SHUTDOWN),
-                    )),
+                    None => {
+                        let seen_crashed = run.state.state == DomainState::Crashed;
+                        let why = run.stopping.unwrap_or(if seen_crashed {
+                            reason::shutoff::CRASHED
+                        } else {
+                            reason::shutoff::SHUTDOWN
+                        });
+                        ended.push((uuid, run.generation, why));
+                    }
                     Some(p) => {
                         let mut changed = false;
                         if p.domid != run.id {
                             tracing::info!(domain = %name, old = run.id, new = p.domid, "the domain was rebooted by the toolstack");
                             run.id = p.domid;
+                            run.console.end();
                             changed = true;
                         }
                         if let Some(x) = flags.iter().find(|x| x.id == p.domid) {
@@ -250,6 +276,10 @@ impl XenDriver {
         }
         for (uuid, gen, why) in ended {
             self.finish_stop(uuid, gen, why);
+        }
+        for handle in adopted {
+            self.bus
+                .emit(handle, ev::payload(ev::STARTED, ev::started::BOOTED));
         }
     }
 

@@ -86,7 +86,9 @@ impl XenDriver {
 
     /// Writes the live definition of a running domain (`RUN/libxl/NAME.xml`), atomically.
     pub(crate) fn save_status(&self, d: &Dom) {
-        let Some(r) = &d.run else { return };
+        let Some(r) = &d.run.as_ref().filter(|r| r.id != 0) else {
+            return;
+        };
         let xml = self.codec.format_domain(
             &r.live,
             FormatOptions {
@@ -203,7 +205,15 @@ impl XenDriver {
         let mut adopted = Vec::new();
         {
             let mut st = self.lock();
+            if !st.by_uuid.contains_key(&Uuid([0; 16])) {
+                if let Some(x) = flags.iter().find(|x| x.id == 0) {
+                    st.insert(dom0(x));
+                }
+            }
             for d in st.by_uuid.values_mut() {
+                if d.running_id() == Some(0) {
+                    continue;
+                }
                 let uuid = d.def.uuid;
                 let name = d.def.name.clone();
                 let found = present
@@ -384,6 +394,7 @@ impl XenDriver {
         if hyp.is_err() {
             return;
         }
+        self.reconcile().await;
         self.spawn_watch();
         let marker = self.run_root.join("autostarted");
         if marker.exists() {
@@ -404,6 +415,49 @@ impl XenDriver {
                 tracing::warn!(%uuid, error = %e, "autostart failed");
             }
         }
+    }
+}
+
+/// Domain-0 as libvirt's Xen driver lists it: running with ID 0, transient, the nil UUID,
+/// its memory and vCPUs as Xen reports them; it refuses lifecycle changes
+/// ([`XenDriver::not_dom0`]).
+fn dom0(x: &crate::toolstack::XlDomain) -> Dom {
+    let mut def = DomainDef {
+        name: "Domain-0".into(),
+        uuid: Uuid([0; 16]),
+        virt_type: "xen".into(),
+        memory_kib: x.mem_mib * 1024,
+        current_memory_kib: x.mem_mib * 1024,
+        vcpus: x.vcpus,
+        current_vcpus: x.vcpus,
+        ..DomainDef::default()
+    };
+    def.os.os_type = "linux".into();
+    def.os.arch = Some(virt_core::hostinfo::host_arch());
+    def.os.machine = Some("xenpv".into());
+    let mut d = Dom::new(def.clone(), false, false);
+    d.run = Some(Run {
+        id: 0,
+        generation: 0,
+        state: StateReason::new(DomainState::Running, reason::running::UNKNOWN),
+        live: def,
+        stopping: None,
+        console: Default::default(),
+    });
+    d
+}
+
+impl XenDriver {
+    /// OPERATION_INVALID "Domain-0 cannot be WHAT" for Xen's control domain.
+    pub(crate) fn not_dom0(&self, domid: u32, what: &str) -> DriverResult<()> {
+        if domid == 0 {
+            return Err(VirtError::new(
+                ErrorCode::OperationInvalid,
+                ErrorDomain::Libxl,
+                format!("Domain-0 cannot be {what}"),
+            ));
+        }
+        Ok(())
     }
 }
 

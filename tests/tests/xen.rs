@@ -167,6 +167,21 @@ fn without_a_hypervisor_virtxend_serves_definitions_and_conversions_and_refuses_
         assert!(caps.contains(want), "capabilities lack {want}:\n{caps}");
     }
 
+    let dc = ok(&uri, &["domcapabilities", "--machine", "xenfv"]);
+    assert!(dc.contains("<machine>xenfv</machine>"), "{dc}");
+    assert!(dc.contains("/hvmloader</value>"), "{dc}");
+    assert!(
+        dc.contains("<value>pciBackend</value>") || dc.contains("<enum name='pciBackend'>"),
+        "{dc}"
+    );
+    let dc = ok(&uri, &["domcapabilities", "--machine", "xenpvh"]);
+    assert!(!dc.contains("<hostdev"), "PVH has no passthrough: {dc}");
+    let e = fails(&uri, &["domcapabilities", "--machine", "pc"]);
+    assert!(
+        e.contains("Xen only supports 'xenpv', 'xenpvh' and 'xenfv' machines"),
+        "{e}"
+    );
+
     // Define stores what libvirt's Xen driver stores, on disk too.
     ok(&uri, &["define", &xml]);
     assert_eq!(ok(&uri, &["dumpxml", "tiny"]), format!("{TINY_STORED}\n"));

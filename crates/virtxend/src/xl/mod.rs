@@ -4,11 +4,17 @@
 //! (virConnectDomainXMLFromNative / ToNative).
 
 pub mod cfg;
+mod disk;
 pub mod from_native;
+mod graphics;
 pub mod to_native;
+mod vif;
+mod xm;
 
-pub use from_native::from_native;
-pub use to_native::to_native;
+pub use from_native::{from_native, from_native_in};
+pub use to_native::{to_native, to_native_in};
+
+use from_native::esc;
 
 use virt_core::model::domain::DomainDef;
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
@@ -45,26 +51,12 @@ impl NativeFormat {
 
 /// A native configuration in `format` (`xen-xl` or `xen-xm`) as a domain definition.
 pub fn convert_from(format: &str, text: &str) -> Result<DomainDef, VirtError> {
-    match NativeFormat::parse(format)? {
-        NativeFormat::Xl => from_native(text),
-        NativeFormat::Xm => Err(VirtError::new(
-            ErrorCode::ConfigUnsupported,
-            ErrorDomain::Xenxm,
-            "the xen-xm format is not converted yet",
-        )),
-    }
+    from_native_in(NativeFormat::parse(format)?, text)
 }
 
 /// A domain definition as a native configuration in `format` (`xen-xl` or `xen-xm`).
 pub fn convert_to(format: &str, def: &DomainDef) -> Result<String, VirtError> {
-    match NativeFormat::parse(format)? {
-        NativeFormat::Xl => to_native(def),
-        NativeFormat::Xm => Err(VirtError::new(
-            ErrorCode::ConfigUnsupported,
-            ErrorDomain::Xenxm,
-            "the xen-xm format is not converted yet",
-        )),
-    }
+    to_native_in(NativeFormat::parse(format)?, def)
 }
 
 #[cfg(test)]

@@ -66,17 +66,20 @@ fn keys_and_values_outside_the_subset_are_refused_by_name() {
         ("cpus = \"0-3\"", "'cpus'"),
         ("vnc = 1", "'vnc'"),
         ("serial = \"pty\"", "'serial'"),
-        ("disk = [ 'format=qcow2,vdev=xvda,target=/q' ]", "'disk'"),
-        ("disk = [ 'vdev=xvda,backendtype=phy,target=/q' ]", "'disk'"),
+        ("disk = [ 'format=vhd,vdev=xvda,target=/q' ]", "'disk'"),
+        (
+            "disk = [ 'vdev=xvda,backendtype=phy,format=qcow2,target=/q' ]",
+            "'disk'",
+        ),
         ("disk = [ 'rbd:pool/img,xvda,w' ]", "'disk'"),
         ("vif = [ 'bridge=br0,rate=10Mb/s' ]", "'vif'"),
         ("vif = [ 'ip=fe80::1' ]", "'vif'"),
         ("on_crash = \"explode\"", "'on_crash'"),
         ("pae = 0", "'pae'"),
-        ("localtime = 1", "'localtime'"),
+        ("localtime = 2", "'localtime'"),
         ("extra += \"x\"", "'extra'"),
         ("maxmem = 64", "'maxmem'"),
-        ("type = \"hvm\"\nvnc = 1\nvncunused = 0", "'vncunused'"),
+        ("type = \"hvm\"\nvnc = 1\nvncunused = 2", "'vncunused'"),
     ] {
         let e = from_native(&format!("{base}{extra}\n")).expect_err(extra);
         assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{extra}");

@@ -1,0 +1,356 @@
+//! Disks in both native formats: xl.cfg's disk specs (xl-disk-configuration(5): `key=value`
+//! items with `target=` last, or the positional `TARGET,FORMAT,VDEV,ACCESS` form) and xm's
+//! positional `DRIVER:SOURCE,VDEV[:cdrom],MODE` entries, read into one [`Disk`] and written
+//! back the way libvirt 9.0 writes each format.
+
+use std::fmt::Write as _;
+
+use super::NativeFormat;
+
+/// One disk, as libvirt's domain XML holds it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Disk {
+    /// The image or device; none for an empty CD-ROM.
+    pub source: Option<String>,
+    /// The guest device name (`xvda`, `hdc`, `sda`).
+    pub vdev: String,
+    /// `xen`, `ide` or `scsi`.
+    pub bus: &'static str,
+    /// `device='cdrom'`.
+    pub cdrom: bool,
+    /// `<readonly/>`.
+    pub readonly: bool,
+    /// `<shareable/>` (xm's `w!` mode).
+    pub shared: bool,
+    /// The driver name: `qemu` (xl's qdisk), `phy`, `file`, `tap`, `tap2`.
+    pub driver: String,
+    /// The image format: `raw`, `qcow2`, `qed`.
+    pub format: String,
+    /// `type='block'` (a `<source dev=>`) rather than `type='file'`.
+    pub block: bool,
+}
+
+/// Image formats converted both ways (libvirt writes `vhd` back as `xvhd`, and `qcow` is
+/// refused by libxl, so neither is offered).
+const FORMATS: &[&str] = &["raw", "qcow2", "qed"];
+
+/// Index of a disk name's letters (`a` = 0, `z` = 25, `aa` = 26), as libvirt counts them.
+fn letters_index(l: &str) -> Option<u32> {
+    if l.is_empty() || l.len() > 3 || !l.bytes().all(|c| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let mut idx: u32 = 0;
+    for c in l.bytes() {
+        idx = idx * 26 + u32::from(c - b'a') + 1;
+    }
+    Some(idx - 1)
+}
+
+impl Disk {
+    /// The XML of this disk, with the drive address libvirt assigns to IDE and SCSI disks.
+    pub fn xml(&self) -> String {
+        let mut x = String::new();
+        let _ = writeln!(
+            x,
+            "    <disk type='{}' device='{}'>",
+            if self.block { "block" } else { "file" },
+            if self.cdrom { "cdrom" } else { "disk" }
+        );
+        let _ = writeln!(
+            x,
+            "      <driver name='{}' type='{}'/>",
+            self.driver, self.format
+        );
+        if let Some(s) = &self.source {
+            let attr = if self.block { "dev" } else { "file" };
+            let _ = writeln!(x, "      <source {attr}='{}'/>", super::esc(s));
+        }
+        let _ = writeln!(
+            x,
+            "      <target dev='{}' bus='{}'/>",
+            super::esc(&self.vdev),
+            self.bus
+        );
+        if self.readonly {
+            x.push_str("      <readonly/>\n");
+        }
+        if self.shared {
+            x.push_str("      <shareable/>\n");
+        }
+        let idx = letters_index(self.vdev.get(2..).unwrap_or_default()).unwrap_or(0);
+        match self.bus {
+            "ide" => {
+                let _ = writeln!(
+                    x,
+                    "      <address type='drive' controller='{}' bus='{}' target='0' unit='{}'/>",
+                    idx / 4,
+                    (idx % 4) / 2,
+                    idx % 2
+                );
+            }
+            "scsi" => {
+                let _ = writeln!(
+                    x,
+                    "      <address type='drive' controller='{}' bus='0' target='0' unit='{}'/>",
+                    idx / 7,
+                    idx % 7
+                );
+            }
+            _ => {}
+        }
+        x.push_str("    </disk>\n");
+        x
+    }
+
+    /// This disk as an entry of `format`'s `disk` list, as libvirt writes it.
+    pub fn native(&self, format: NativeFormat) -> String {
+        match format {
+            NativeFormat::Xl => {
+                let access = match (self.readonly, self.shared) {
+                    (true, _) => "ro",
+                    (false, true) => "!",
+                    (false, false) => "rw",
+                };
+                let backend = match self.driver.as_str() {
+                    "phy" => "phy",
+                    "tap" | "tap2" => "tap",
+                    _ => "qdisk",
+                };
+                let mut s = format!(
+                    "format={},vdev={},access={access},backendtype={backend}",
+                    self.format, self.vdev
+                );
+                if self.cdrom {
+                    s.push_str(",devtype=cdrom");
+                }
+                if let Some(src) = &self.source {
+                    let _ = write!(s, ",target={src}");
+                }
+                s
+            }
+            NativeFormat::Xm => {
+                let mut s = String::new();
+                if let Some(src) = &self.source {
+                    let _ = write!(s, "{}:", self.driver);
+                    if self.driver == "tap" || self.driver == "tap2" {
+                        let f = if self.format == "raw" {
+                            "aio"
+                        } else {
+                            &self.format
+                        };
+                        let _ = write!(s, "{f}:");
+                    }
+                    s.push_str(src);
+                }
+                let _ = write!(s, ",{}", self.vdev);
+                if self.cdrom {
+                    s.push_str(":cdrom");
+                }
+                s.push_str(match (self.readonly, self.shared) {
+                    (true, _) => ",r",
+                    (false, true) => ",!",
+                    (false, false) => ",w",
+                });
+                s
+            }
+        }
+    }
+}
+
+/// The bus a guest device name is on, or why it is refused.
+fn bus_of(vdev: &str, hvm: bool, format: NativeFormat) -> Result<&'static str, String> {
+    let (prefix, letters) = vdev.split_at(vdev.len().min(2));
+    let (bus, letters) = match prefix {
+        "xv" if vdev.starts_with("xvd") => ("xen", &vdev[3..]),
+        "hd" if hvm => ("ide", letters),
+        "sd" if hvm => ("scsi", letters),
+        "hd" | "sd" if format == NativeFormat::Xm => ("xen", letters),
+        "sd" => ("xen", letters),
+        _ => return Err(format!("vdev '{vdev}' is not supported")),
+    };
+    let idx = letters_index(letters).ok_or_else(|| format!("vdev '{vdev}' is not supported"))?;
+    // Beyond the first IDE controller's four disks and the first SCSI controller's seven,
+    // libvirt adds controllers this slice does not write.
+    if (bus == "ide" && idx > 3) || (bus == "scsi" && idx > 6) {
+        return Err(format!(
+            "vdev '{vdev}' (a second controller) is not supported"
+        ));
+    }
+    Ok(bus)
+}
+
+/// One xl disk spec.
+pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
+    let (mut target, mut format, mut vdev, mut access, mut devtype, mut backend) =
+        (None, None, None, None, None, None);
+    let mut positional = Vec::new();
+    let mut rest = spec;
+    while !rest.is_empty() {
+        // `target=` is last and takes the rest of the spec, commas included.
+        if let Some(t) = rest.trim_start().strip_prefix("target=") {
+            target = Some(t.to_string());
+            break;
+        }
+        let (item, tail) = rest.split_once(',').unwrap_or((rest, ""));
+        rest = tail;
+        let item = item.trim();
+        match item.split_once('=') {
+            Some(("format", v)) => format = Some(v.to_string()),
+            Some(("vdev", v)) => vdev = Some(v.to_string()),
+            Some(("access", v)) => access = Some(v.to_string()),
+            Some(("devtype", v)) => devtype = Some(v.to_string()),
+            Some(("backendtype", v)) => backend = Some(v.to_string()),
+            Some((k, _)) => return Err(format!("disk parameter '{k}' is not supported")),
+            None => positional.push(item.to_string()),
+        }
+    }
+    if target.is_none() && !positional.is_empty() {
+        let mut it = positional.into_iter();
+        let t = it.next().unwrap_or_default();
+        let rest: Vec<String> = it.collect();
+        match rest.as_slice() {
+            [] => {}
+            [v] => vdev = Some(v.clone()),
+            [v, a] if !FORMATS.contains(&v.as_str()) => {
+                vdev = Some(v.clone());
+                access = Some(a.clone());
+            }
+            [f, v] => {
+                format = Some(f.clone());
+                vdev = Some(v.clone());
+            }
+            [f, v, a] => {
+                format = Some(f.clone());
+                vdev = Some(v.clone());
+                access = Some(a.clone());
+            }
+            _ => return Err("too many positional parameters".into()),
+        }
+        target = Some(t);
+    } else if !positional.is_empty() {
+        return Err("positional parameters after 'target=' are not supported".into());
+    }
+    let mut source = target.filter(|t| !t.is_empty());
+    if let Some(t) = &source {
+        for prefix in ["phy:", "file:", "tap:aio:", "aio:"] {
+            if let Some(rest) = t.strip_prefix(prefix) {
+                source = Some(rest.to_string());
+                break;
+            }
+        }
+    }
+    if let Some(t) = &source {
+        if t.contains(':') && !t.starts_with('/') {
+            return Err(format!(
+                "target '{t}' (a prefix or protocol) is not supported"
+            ));
+        }
+    }
+    let format = format.unwrap_or_else(|| "raw".into());
+    if !FORMATS.contains(&format.as_str()) {
+        return Err(format!("format '{format}' is not supported"));
+    }
+    let mut vdev = vdev.ok_or("no vdev")?;
+    let mut cdrom = false;
+    if let Some(v) = vdev.strip_suffix(":cdrom") {
+        vdev = v.to_string();
+        cdrom = true;
+    }
+    match devtype.as_deref() {
+        None | Some("disk") => {}
+        Some("cdrom") => cdrom = true,
+        Some(d) => return Err(format!("devtype '{d}' is not supported")),
+    }
+    let readonly = match access.as_deref() {
+        None if cdrom => true,
+        None | Some("w" | "rw") => false,
+        Some("r" | "ro") => true,
+        Some(a) => return Err(format!("access '{a}' is not supported")),
+    };
+    let (driver, block) = match backend.as_deref() {
+        None | Some("qdisk") => ("qemu", false),
+        Some("phy") if format == "raw" => ("phy", true),
+        Some("tap") => ("tap", false),
+        Some(b) => return Err(format!("backendtype '{b}' with format '{format}'")),
+    };
+    if block && source.is_none() {
+        return Err("backendtype 'phy' without a target".into());
+    }
+    let bus = bus_of(&vdev, hvm, NativeFormat::Xl)?;
+    Ok(Disk {
+        source,
+        vdev,
+        bus,
+        cdrom,
+        readonly,
+        shared: false,
+        driver: driver.into(),
+        format,
+        block,
+    })
+}
+
+/// One xm disk entry: `[DRIVER:[SUBTYPE:]]SOURCE,[ioemu:]VDEV[:cdrom|:disk],MODE`.
+pub(crate) fn parse_xm(spec: &str, hvm: bool) -> Result<Disk, String> {
+    let parts: Vec<&str> = spec.split(',').collect();
+    let [src, dev, mode] = parts.as_slice() else {
+        return Err("expected SOURCE,VDEV,MODE".into());
+    };
+    let dev: &str = dev.strip_prefix("ioemu:").unwrap_or(dev);
+    let (vdev, cdrom) = match dev.split_once(':') {
+        Some((v, "cdrom")) => (v, true),
+        Some((v, "disk")) => (v, false),
+        Some(_) => return Err(format!("device '{dev}' is not supported")),
+        None => (dev, false),
+    };
+    let (mut driver, mut format, mut source) = ("phy".to_string(), "raw".to_string(), None);
+    if !src.is_empty() {
+        let (d, rest) = match src.split_once(':') {
+            Some((d, rest)) => (d, rest),
+            None => ("phy", *src),
+        };
+        if !["phy", "file", "tap", "tap2", "qemu"].contains(&d) {
+            return Err(format!("driver '{d}' is not supported"));
+        }
+        driver = d.to_string();
+        let mut path = rest;
+        if d == "tap" || d == "tap2" {
+            let (sub, p) = rest
+                .split_once(':')
+                .ok_or_else(|| format!("'{d}:' without a sub-type"))?;
+            format = match sub {
+                "aio" | "raw" => "raw".into(),
+                "qcow2" | "qed" => sub.into(),
+                other => return Err(format!("tap sub-type '{other}' is not supported")),
+            };
+            path = p;
+        }
+        if path.is_empty() {
+            return Err("an empty source path".into());
+        }
+        if path.contains(':') {
+            return Err(format!(
+                "source '{path}' (a second prefix) is not supported"
+            ));
+        }
+        source = Some(path.to_string());
+    }
+    let (readonly, shared) = match *mode {
+        "r" | "ro" => (true, false),
+        "w" | "rw" => (false, false),
+        "w!" | "!" => (false, true),
+        m => return Err(format!("mode '{m}' is not supported")),
+    };
+    let bus = bus_of(vdev, hvm, NativeFormat::Xm)?;
+    Ok(Disk {
+        source,
+        vdev: vdev.to_string(),
+        bus,
+        cdrom,
+        readonly,
+        shared,
+        block: driver == "phy",
+        driver,
+        format,
+    })
+}

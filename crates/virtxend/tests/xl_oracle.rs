@@ -217,6 +217,7 @@ impl Run<'_> {
                 Some(what)
                     if e.message().contains(what) && e.code == ErrorCode::ConfigUnsupported =>
                 {
+                    eprintln!("{tag}: refused: {}", e.message());
                     self.counts.refused_to_native[idx(f)] += 1;
                 }
                 _ if theirs.is_err() => {}

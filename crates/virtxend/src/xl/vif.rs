@@ -130,16 +130,20 @@ impl Nic {
         if let Some(b) = &self.bridge {
             let _ = write!(s, ",bridge={b}");
         }
-        if !self.ips.is_empty() {
-            let _ = write!(s, ",ip={}", self.ips.join(" "));
-        }
-        match (&self.script, &self.bridge) {
-            (Some(sc), _) => {
-                let _ = write!(s, ",script={sc}");
-            }
-            (None, Some(_)) if default_script => s.push_str(",script=vif-bridge"),
-            _ => {}
-        }
+        let ips = (!self.ips.is_empty()).then(|| format!(",ip={}", self.ips.join(" ")));
+        let script = match (&self.script, &self.bridge) {
+            (Some(sc), _) => Some(format!(",script={sc}")),
+            (None, Some(_)) if default_script => Some(",script=vif-bridge".to_string()),
+            _ => None,
+        };
+        // libvirt writes a bridge's addresses before its script, an ethernet's after.
+        let (first, second) = if self.bridge.is_some() {
+            (ips, script)
+        } else {
+            (script, ips)
+        };
+        s.extend(first);
+        s.extend(second);
         if let Some(m) = &self.model {
             let _ = write!(s, ",model={m}");
         }

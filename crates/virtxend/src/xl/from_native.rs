@@ -16,7 +16,7 @@ use virt_core::xml::{DomainXmlCodec, FormatOptions};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use super::cfg::{self, Entry, Value};
-use super::{disk, graphics, vif, xm, NativeFormat};
+use super::{chardev, disk, graphics, usb, vif, xm, NativeFormat};
 
 /// The keys both formats convert.
 const COMMON_KEYS: &[&str] = &[
@@ -58,10 +58,22 @@ const COMMON_KEYS: &[&str] = &[
     "boot",
     "usb",
     "usbdevice",
+    "cpus",
+    "tsc_mode",
+    "hpet",
+    "device_model_override",
 ];
 
 /// The keys only xl.cfg has.
-const XL_KEYS: &[&str] = &["type", "cmdline"];
+const XL_KEYS: &[&str] = &[
+    "type",
+    "cmdline",
+    "channel",
+    "nestedhvm",
+    "bios",
+    "usbctrl",
+    "usbdev",
+];
 
 /// The keys converted, in `format`.
 pub fn supported_keys(format: NativeFormat) -> Vec<&'static str> {
@@ -297,18 +309,37 @@ fn general(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
     if !(vcpus..=4096).contains(&maxvcpus) {
         return Err(c.refuse("maxvcpus", "out of range"));
     }
+    let cpuset = match c.str("cpus")? {
+        None => String::new(),
+        Some(set) => {
+            let ok = !set.is_empty()
+                && set.split(',').all(|r| {
+                    let mut ends = r.splitn(2, '-');
+                    ends.all(|n| {
+                        !n.is_empty() && n.len() < 5 && n.bytes().all(|b| b.is_ascii_digit())
+                    })
+                });
+            if !ok {
+                return Err(c.refuse("cpus", format!("'{set}' is not a list of CPU ranges")));
+            }
+            format!(" cpuset='{set}'")
+        }
+    };
     if maxvcpus == vcpus {
-        let _ = writeln!(x, "  <vcpu placement='static'>{maxvcpus}</vcpu>");
+        let _ = writeln!(x, "  <vcpu placement='static'{cpuset}>{maxvcpus}</vcpu>");
     } else {
         let _ = writeln!(
             x,
-            "  <vcpu placement='static' current='{vcpus}'>{maxvcpus}</vcpu>"
+            "  <vcpu placement='static'{cpuset} current='{vcpus}'>{maxvcpus}</vcpu>"
         );
     }
     Ok(())
 }
 
 fn os(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
+    if kind != Kind::Hvm && c.has("bios") {
+        return Err(c.refuse("bios", "only for HVM guests"));
+    }
     if kind == Kind::Hvm {
         for k in ["bootloader", "bootargs"] {
             if c.has(k) {
@@ -332,11 +363,24 @@ fn os(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
         Kind::Pvh => x.push_str("    <type arch='x86_64' machine='xenpvh'>xenpvh</type>\n"),
         Kind::Hvm => {
             x.push_str("    <type arch='x86_64' machine='xenfv'>hvm</type>\n");
-            let loader = match c.format {
-                NativeFormat::Xm => xm::hvm_loader(c)?,
-                NativeFormat::Xl => "/usr/lib/xen/boot/hvmloader",
-            };
-            let _ = writeln!(x, "    <loader type='rom'>{}</loader>", esc(loader));
+            match (c.format, c.str("bios")?) {
+                (NativeFormat::Xm, _) => {
+                    let _ = writeln!(
+                        x,
+                        "    <loader type='rom'>{}</loader>",
+                        esc(xm::hvm_loader(c)?)
+                    );
+                }
+                (NativeFormat::Xl, None) => x.push_str(
+                    "    <loader type='rom'>/usr/lib/xen/boot/hvmloader</loader>\n",
+                ),
+                (NativeFormat::Xl, Some("ovmf")) => x.push_str(
+                    "    <loader readonly='yes' type='pflash'>/usr/lib/xen/boot/ovmf.bin</loader>\n",
+                ),
+                (NativeFormat::Xl, Some(b)) => {
+                    return Err(c.refuse("bios", format!("'{b}' is not supported (only 'ovmf')")))
+                }
+            }
             for dev in boot_order(c)? {
                 let _ = writeln!(x, "    <boot dev='{dev}'/>");
             }
@@ -408,7 +452,17 @@ fn boot_order(c: &Cfg) -> Result<Vec<&'static str>, VirtError> {
 }
 
 fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
-    let hvm_only = ["pae", "acpi", "apic", "hap", "viridian", "rtc_timeoffset"];
+    let hvm_only = [
+        "pae",
+        "acpi",
+        "apic",
+        "hap",
+        "viridian",
+        "rtc_timeoffset",
+        "nestedhvm",
+        "tsc_mode",
+        "hpet",
+    ];
     if kind != Kind::Hvm {
         for k in hvm_only {
             if c.has(k) {
@@ -439,6 +493,13 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
         x.push_str("    <viridian/>\n");
     }
     x.push_str("  </features>\n");
+    match c.flag("nestedhvm")? {
+        None => {}
+        Some(true) => x.push_str("  <cpu mode='host-passthrough'/>\n"),
+        Some(false) => x.push_str(
+            "  <cpu mode='host-passthrough'>\n    <feature policy='disable' name='vmx'/>\n  </cpu>\n",
+        ),
+    }
     let basis = if c.flag("localtime")?.unwrap_or(false) {
         "localtime"
     } else {
@@ -448,10 +509,34 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
     if adj.unsigned_abs() > 1 << 31 {
         return Err(c.refuse("rtc_timeoffset", "out of range"));
     }
-    let _ = writeln!(
-        x,
-        "  <clock offset='variable' adjustment='{adj}' basis='{basis}'/>"
-    );
+    let mut timers = String::new();
+    if let Some(t) = c.str("tsc_mode")? {
+        let mode = match t {
+            "always_emulate" => "emulate",
+            "native" => "native",
+            "native_paravirt" => "paravirt",
+            o => return Err(c.refuse("tsc_mode", format!("'{o}' is not supported"))),
+        };
+        let _ = writeln!(
+            timers,
+            "    <timer name='tsc' present='yes' mode='{mode}'/>"
+        );
+    }
+    if let Some(h) = c.flag("hpet")? {
+        let p = if h { "yes" } else { "no" };
+        let _ = writeln!(timers, "    <timer name='hpet' present='{p}'/>");
+    }
+    if timers.is_empty() {
+        let _ = writeln!(
+            x,
+            "  <clock offset='variable' adjustment='{adj}' basis='{basis}'/>"
+        );
+    } else {
+        let _ = write!(
+            x,
+            "  <clock offset='variable' adjustment='{adj}' basis='{basis}'>\n{timers}  </clock>\n"
+        );
+    }
     Ok(())
 }
 
@@ -485,6 +570,9 @@ fn actions(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
 fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
     let hvm = kind == Kind::Hvm;
     x.push_str("  <devices>\n");
+    if let Some(e) = c.str("device_model_override")? {
+        let _ = writeln!(x, "    <emulator>{}</emulator>", esc(e));
+    }
     let (mut ide, mut scsi) = (false, false);
     for d in c.list("disk")? {
         let disk = match c.format {
@@ -497,6 +585,7 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
         x.push_str(&disk.xml());
     }
     x.push_str("    <controller type='xenbus' index='0'/>\n");
+    usb::controllers(c, hvm, x)?;
     if scsi {
         x.push_str("    <controller type='scsi' index='0'/>\n");
     }
@@ -512,58 +601,57 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
             return Err(c.refuse("parallel", format!("'{p}' is not supported yet")));
         }
     }
-    match c.str("serial")? {
-        None => {}
-        Some("none") if hvm => {}
-        Some("pty") if hvm => x.push_str(
-            "    <serial type='pty'>\n      <target port='0'/>\n    </serial>\n    \
-             <console type='pty'>\n      <target type='serial' port='0'/>\n    </console>\n",
-        ),
-        Some(s) if hvm => {
-            return Err(c.refuse("serial", format!("'{s}' is not supported yet (only 'pty')")))
-        }
-        Some(_) => {
-            return Err(c.refuse("serial", "only for HVM guests (libvirt ignores it for PV)"))
-        }
-    }
+    serials(c, hvm, x)?;
     if !hvm {
         x.push_str(
             "    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n",
         );
     }
-    usb_input(c, hvm, x)?;
+    channels(c, x)?;
+    usb::inputs(c, hvm, x)?;
     if hvm {
         x.push_str("    <input type='mouse' bus='ps2'/>\n    <input type='keyboard' bus='ps2'/>\n");
     } else {
         x.push_str("    <input type='mouse' bus='xen'/>\n    <input type='keyboard' bus='xen'/>\n");
     }
     graphics::from_native(c, hvm, x)?;
+    usb::hostdevs(c, hvm, x)?;
     x.push_str("    <memballoon model='xen'/>\n  </devices>\n");
     Ok(())
 }
 
-/// `usbdevice` (`tablet`, `mouse`, `keyboard`) of an HVM guest, with the `usb = 1` libvirt
-/// writes beside it.
-fn usb_input(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
-    let dev = c.str("usbdevice")?;
-    if (dev.is_some() || c.has("usb")) && !hvm {
-        let k = if dev.is_some() { "usbdevice" } else { "usb" };
-        return Err(c.refuse(k, "only for HVM guests"));
-    }
-    match c.flag("usb")? {
-        None => {}
-        Some(true) if dev.is_some() => {}
-        Some(_) => return Err(c.refuse("usb", "only 'usb = 1' beside 'usbdevice' is supported")),
-    }
-    let Some(dev) = dev else {
-        return Ok(());
+/// `serial`: one value (both formats) or a list (xl) of an HVM guest; the first port's
+/// console mirrors it.
+fn serials(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
+    let specs: Vec<&str> = match c.str("serial") {
+        Ok(None) => return Ok(()),
+        Ok(Some("none")) if hvm => return Ok(()),
+        Ok(Some(one)) => vec![one],
+        Err(_) if c.format == NativeFormat::Xl => c.list("serial")?,
+        Err(e) => return Err(e),
     };
-    let ty = match dev {
-        "tablet" => "tablet",
-        "mouse" => "mouse",
-        "keyboard" => "keyboard",
-        o => return Err(c.refuse("usbdevice", format!("'{o}' is not supported"))),
-    };
-    let _ = writeln!(x, "    <input type='{ty}' bus='usb'/>");
+    if !hvm {
+        return Err(c.refuse("serial", "only for HVM guests (libvirt ignores it for PV)"));
+    }
+    let mut consoles = String::new();
+    for (port, spec) in specs.iter().enumerate() {
+        let dev = chardev::parse_serial(spec)
+            .map_err(|why| c.refuse("serial", format!("'{spec}': {why}")))?;
+        x.push_str(&dev.serial_xml(port));
+        if port == 0 {
+            consoles = dev.console_xml();
+        }
+    }
+    x.push_str(&consoles);
+    Ok(())
+}
+
+/// xl's `channel` list.
+fn channels(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
+    for spec in c.list("channel")? {
+        let (dev, name) = chardev::parse_channel(spec)
+            .map_err(|why| c.refuse("channel", format!("'{spec}': {why}")))?;
+        x.push_str(&dev.channel_xml(&name));
+    }
     Ok(())
 }

@@ -4,10 +4,12 @@
 //! (virConnectDomainXMLFromNative / ToNative).
 
 pub mod cfg;
+mod chardev;
 mod disk;
 pub mod from_native;
 mod graphics;
 pub mod to_native;
+mod usb;
 mod vif;
 mod xm;
 

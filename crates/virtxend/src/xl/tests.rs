@@ -63,7 +63,7 @@ fn keys_and_values_outside_the_subset_are_refused_by_name() {
     let base = "name = \"g\"\nmemory = 128\n";
     for (extra, key) in [
         ("pci = [ '01:00.0' ]", "'pci'"),
-        ("cpus = \"0-3\"", "'cpus'"),
+        ("cpus = \"0-3x\"", "'cpus'"),
         ("vnc = 1", "'vnc'"),
         ("serial = \"pty\"", "'serial'"),
         ("disk = [ 'format=vhd,vdev=xvda,target=/q' ]", "'disk'"),

@@ -11,6 +11,7 @@ use virt_core::xml::{DomainXmlCodec, FormatOptions};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use super::cfg::{self, Entry, Value};
+use super::chardev::Chardev;
 use super::disk::Disk;
 use super::graphics::Graphics;
 use super::vif::Nic;
@@ -80,9 +81,29 @@ struct Guest {
     actions: [String; 3],
     disks: Vec<Disk>,
     nics: Vec<Nic>,
-    serial_pty: bool,
     graphics: Option<Graphics>,
-    usbdevice: Option<String>,
+    usbdevices: Vec<String>,
+    cpuset: Option<String>,
+    nested: Option<bool>,
+    tsc_mode: Option<String>,
+    hpet: Option<bool>,
+    ovmf: bool,
+    emulator: Option<String>,
+    serials: Vec<Chardev>,
+    channels: Vec<(Chardev, String)>,
+    usbctrls: Vec<(String, String)>,
+    usbdevs: Vec<(String, String)>,
+}
+
+/// The element being read, for the lines inside it.
+enum Block {
+    Top,
+    Disk(Disk),
+    Nic(Nic),
+    Serial(Chardev),
+    Channel(Chardev, String),
+    Console,
+    UsbHostdev(String, String),
 }
 
 fn read_disk(d: &mut Disk, l: &str) {
@@ -129,6 +150,7 @@ fn read_top(g: &mut Guest, l: &str) {
         g.cur_kib = num(v);
     } else if let Some(v) = text(l, "vcpu") {
         g.vcpus = n32(v);
+        g.cpuset = attr(l, "cpuset");
         g.current_vcpus = attr(l, "current").map_or(g.vcpus, n32);
     } else if let Some(v) = text(l, "bootloader") {
         g.bootloader = Some(v);
@@ -137,7 +159,10 @@ fn read_top(g: &mut Guest, l: &str) {
     } else if let Some(v) = text(l, "type") {
         g.kind = v;
     } else if let Some(v) = text(l, "loader") {
+        g.ovmf = attr(l, "type").as_deref() == Some("pflash");
         g.loader = Some(v);
+    } else if let Some(v) = text(l, "emulator") {
+        g.emulator = Some(v);
     } else if let Some(v) = text(l, "kernel") {
         g.kernel = Some(v);
     } else if let Some(v) = text(l, "initrd") {
@@ -163,10 +188,28 @@ fn read_top(g: &mut Guest, l: &str) {
         g.adjustment = attr(l, "adjustment")
             .and_then(|a| a.parse().ok())
             .unwrap_or(0);
-    } else if l == "<serial type='pty'>" {
-        g.serial_pty = true;
     } else if l.starts_with("<input ") && attr(l, "bus").as_deref() == Some("usb") {
-        g.usbdevice = attr(l, "type");
+        g.usbdevices.extend(attr(l, "type"));
+    } else if l.starts_with("<cpu mode='host-passthrough'") {
+        g.nested = Some(true);
+    } else if l == "<feature policy='disable' name='vmx'/>" {
+        g.nested = Some(false);
+    } else if l.starts_with("<timer name='tsc'") {
+        g.tsc_mode = attr(l, "mode").map(|m| {
+            match m.as_str() {
+                "emulate" => "always_emulate",
+                "paravirt" => "native_paravirt",
+                other => other,
+            }
+            .to_string()
+        });
+    } else if l.starts_with("<timer name='hpet'") {
+        g.hpet = Some(attr(l, "present").as_deref() == Some("yes"));
+    } else if l.starts_with("<controller type='usb'") {
+        let model = attr(l, "model").unwrap_or_default();
+        let version = model.strip_prefix("qusb").unwrap_or(&model).to_string();
+        g.usbctrls
+            .push((version, attr(l, "ports").unwrap_or_default()));
     } else if let Some(gr) = Graphics::from_line(l, |a| attr(l, a)) {
         g.graphics = Some(gr);
     } else {
@@ -183,34 +226,94 @@ fn read_top(g: &mut Guest, l: &str) {
 
 fn read(xml: &str) -> Guest {
     let mut g = Guest::default();
-    let mut disk: Option<Disk> = None;
-    let mut nic: Option<Nic> = None;
+    let mut block = Block::Top;
     for l in xml.lines().map(str::trim) {
-        if let Some(d) = disk.as_mut() {
-            if l == "</disk>" {
-                g.disks.extend(disk.take());
-            } else {
-                read_disk(d, l);
+        let at = |a: &str| attr(l, a);
+        block = match block {
+            Block::Disk(d) if l == "</disk>" => {
+                g.disks.push(d);
+                Block::Top
             }
-        } else if let Some(n) = nic.as_mut() {
-            if l == "</interface>" {
-                g.nics.extend(nic.take());
-            } else {
-                read_nic(n, l);
+            Block::Disk(mut d) => {
+                read_disk(&mut d, l);
+                Block::Disk(d)
             }
-        } else if l.starts_with("<disk ") {
-            disk = Some(Disk {
-                cdrom: attr(l, "device").as_deref() == Some("cdrom"),
-                block: attr(l, "type").as_deref() == Some("block"),
-                ..Disk::default()
-            });
-        } else if l.starts_with("<interface ") {
-            nic = Some(Nic::default());
-        } else {
-            read_top(&mut g, l);
-        }
+            Block::Nic(n) if l == "</interface>" => {
+                g.nics.push(n);
+                Block::Top
+            }
+            Block::Nic(mut n) => {
+                read_nic(&mut n, l);
+                Block::Nic(n)
+            }
+            Block::Serial(c) if l == "</serial>" => {
+                g.serials.push(c);
+                Block::Top
+            }
+            Block::Serial(mut c) => {
+                c.read_line(l, at);
+                Block::Serial(c)
+            }
+            Block::Channel(c, name) if l == "</channel>" => {
+                g.channels.push((c, name));
+                Block::Top
+            }
+            Block::Channel(c, _) if l.starts_with("<target ") => {
+                Block::Channel(c, at("name").unwrap_or_default())
+            }
+            Block::Channel(mut c, name) => {
+                c.read_line(l, at);
+                Block::Channel(c, name)
+            }
+            Block::Console if l == "</console>" => Block::Top,
+            Block::Console => Block::Console,
+            Block::UsbHostdev(b, d) if l == "</hostdev>" => {
+                g.usbdevs.push((b, d));
+                Block::Top
+            }
+            Block::UsbHostdev(..) if l.starts_with("<address ") => Block::UsbHostdev(
+                at("bus").unwrap_or_default(),
+                at("device").unwrap_or_default(),
+            ),
+            Block::UsbHostdev(b, d) => Block::UsbHostdev(b, d),
+            Block::Top => top_block(&mut g, l),
+        };
     }
     g
+}
+
+/// A top-level line: the start of a device read line by line, or a line of its own.
+fn top_block(g: &mut Guest, l: &str) -> Block {
+    let kind = || attr(l, "type").unwrap_or_default();
+    if l.starts_with("<disk ") {
+        Block::Disk(Disk {
+            cdrom: attr(l, "device").as_deref() == Some("cdrom"),
+            block: attr(l, "type").as_deref() == Some("block"),
+            ..Disk::default()
+        })
+    } else if l.starts_with("<interface ") {
+        Block::Nic(Nic::default())
+    } else if l.starts_with("<serial ") && !l.ends_with("/>") {
+        Block::Serial(Chardev {
+            kind: kind(),
+            ..Chardev::default()
+        })
+    } else if l.starts_with("<channel ") && !l.ends_with("/>") {
+        Block::Channel(
+            Chardev {
+                kind: kind(),
+                ..Chardev::default()
+            },
+            String::new(),
+        )
+    } else if l.starts_with("<console ") && !l.ends_with("/>") {
+        Block::Console
+    } else if l.starts_with("<hostdev ") && attr(l, "type").as_deref() == Some("usb") {
+        Block::UsbHostdev(String::new(), String::new())
+    } else {
+        read_top(g, l);
+        Block::Top
+    }
 }
 
 fn s(v: &str) -> Value {
@@ -244,6 +347,9 @@ fn native(
         v.push(("maxvcpus", Value::Num(g.vcpus.into())));
     }
     v.push(("vcpus", Value::Num(g.current_vcpus.into())));
+    if let Some(set) = &g.cpuset {
+        v.push(("cpus", s(set)));
+    }
     if hvm {
         v.push(("pae", Value::Num(i64::from(g.pae))));
         v.push(("acpi", Value::Num(i64::from(g.acpi))));
@@ -252,6 +358,12 @@ fn native(
             v.push(("hap", Value::Num(0)));
         }
         v.push(("viridian", Value::Num(i64::from(g.viridian))));
+        if let Some(t) = &g.tsc_mode {
+            v.push(("tsc_mode", s(t)));
+        }
+        if let Some(h) = g.hpet {
+            v.push(("hpet", Value::Num(i64::from(h))));
+        }
         v.push(("rtc_timeoffset", Value::Num(g.adjustment)));
     }
     v.push(("localtime", Value::Num(i64::from(g.localtime))));
@@ -260,6 +372,9 @@ fn native(
         .zip(&g.actions)
     {
         v.push((k, s(a)));
+    }
+    if let Some(e) = &g.emulator {
+        v.push(("device_model_override", s(e)));
     }
     match (&g.graphics, hvm) {
         (Some(gr), true) => gr.hvm_native(&mut v),
@@ -272,16 +387,55 @@ fn native(
     }
     if hvm {
         v.push(("parallel", s("none")));
-        v.push(("serial", s(if g.serial_pty { "pty" } else { "none" })));
+        let serials: Vec<Value> = g.serials.iter().map(|c| s(&c.serial_native())).collect();
+        match serials.len() {
+            0 => v.push(("serial", s("none"))),
+            1 => v.extend(serials.into_iter().map(|x| ("serial", x))),
+            _ => v.push(("serial", Value::List(serials))),
+        }
     }
     os_keys(format, g, hvm, &mut v);
     if !g.disks.is_empty() {
         let disks = g.disks.iter().map(|d| s(&d.native(format))).collect();
         v.push(("disk", Value::List(disks)));
     }
-    if let Some(u) = &g.usbdevice {
-        v.push(("usb", Value::Num(1)));
-        v.push(("usbdevice", s(u)));
+    match g.usbdevices.as_slice() {
+        [] => {}
+        [one] => {
+            v.push(("usb", Value::Num(1)));
+            v.push(("usbdevice", s(one)));
+        }
+        many => {
+            v.push(("usb", Value::Num(1)));
+            v.push((
+                "usbdevice",
+                Value::List(many.iter().map(|u| s(u)).collect()),
+            ));
+        }
+    }
+    if !g.usbdevs.is_empty() {
+        let devs = g
+            .usbdevs
+            .iter()
+            .map(|(b, d)| s(&format!("hostbus={b},hostaddr={d}")))
+            .collect();
+        v.push(("usbdev", Value::List(devs)));
+    }
+    if !g.usbctrls.is_empty() {
+        let ctrls = g
+            .usbctrls
+            .iter()
+            .map(|(ver, ports)| s(&format!("type=qusb,version={ver},ports={ports}")))
+            .collect();
+        v.push(("usbctrl", Value::List(ctrls)));
+    }
+    if !g.channels.is_empty() {
+        let chans = g
+            .channels
+            .iter()
+            .map(|(c, n)| s(&c.channel_native(n)))
+            .collect();
+        v.push(("channel", Value::List(chans)));
     }
     Ok(v)
 }
@@ -299,7 +453,13 @@ fn os_keys(format: NativeFormat, g: &Guest, hvm: bool, v: &mut Vec<(&'static str
         NativeFormat::Xm => xm::os_keys(hvm, g.loader.as_deref(), boot, pv, v),
         NativeFormat::Xl if hvm => {
             v.push(("builder", s("hvm")));
+            if g.ovmf {
+                v.push(("bios", s("ovmf")));
+            }
             v.push(("boot", s(boot)));
+            if let Some(n) = g.nested {
+                v.push(("nestedhvm", Value::Num(i64::from(n))));
+            }
         }
         NativeFormat::Xl => {
             if g.kind == "xenpvh" {

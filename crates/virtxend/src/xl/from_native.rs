@@ -80,6 +80,7 @@ pub fn supported_keys(format: NativeFormat) -> Vec<&'static str> {
     let mut v = COMMON_KEYS.to_vec();
     if format == NativeFormat::Xl {
         v.extend_from_slice(XL_KEYS);
+        v.extend_from_slice(super::spice::KEYS);
     }
     v
 }

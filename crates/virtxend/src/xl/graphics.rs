@@ -36,6 +36,13 @@ const HVM_KEYS: &[&str] = &[
 
 /// Reads the graphics keys of `c` and writes the graphics and video XML.
 pub(crate) fn from_native(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
+    if let Some(sp) = super::spice::from_native(c, hvm)? {
+        x.push_str(&sp.xml());
+        x.push_str(
+            "    <video>\n      <model type='cirrus' vram='8192' heads='1' primary='yes'/>\n    </video>\n",
+        );
+        return Ok(());
+    }
     let g = if hvm {
         if c.has("vfb") {
             return Err(c.refuse("vfb", "only for PV guests (HVM guests use 'vnc'/'sdl')"));

@@ -14,6 +14,7 @@ use super::cfg::{self, Entry, Value};
 use super::chardev::Chardev;
 use super::disk::Disk;
 use super::graphics::Graphics;
+use super::spice::Spice;
 use super::vif::Nic;
 use super::{xm, NativeFormat};
 
@@ -83,6 +84,7 @@ struct Guest {
     nics: Vec<Nic>,
     graphics: Option<Graphics>,
     usbdevices: Vec<String>,
+    spice: Option<Spice>,
     cpuset: Option<String>,
     nested: Option<bool>,
     tsc_mode: Option<String>,
@@ -190,6 +192,22 @@ fn read_top(g: &mut Guest, l: &str) {
             .unwrap_or(0);
     } else if l.starts_with("<input ") && attr(l, "bus").as_deref() == Some("usb") {
         g.usbdevices.extend(attr(l, "type"));
+    } else if l.starts_with("<graphics type='spice'") {
+        let port = |a: &str| attr(l, a).and_then(|p| p.parse().ok());
+        g.spice = Some(Spice {
+            port: port("port"),
+            tls_port: port("tlsPort"),
+            host: attr(l, "listen"),
+            ..Spice::default()
+        });
+    } else if l == "<mouse mode='client'/>" {
+        if let Some(sp) = g.spice.as_mut() {
+            sp.mouse_client = true;
+        }
+    } else if l == "<clipboard copypaste='yes'/>" {
+        if let Some(sp) = g.spice.as_mut() {
+            sp.clipboard = true;
+        }
     } else if l.starts_with("<cpu mode='host-passthrough'") {
         g.nested = Some(true);
     } else if l == "<feature policy='disable' name='vmx'/>" {
@@ -398,6 +416,9 @@ fn native(
     if !g.disks.is_empty() {
         let disks = g.disks.iter().map(|d| s(&d.native(format))).collect();
         v.push(("disk", Value::List(disks)));
+    }
+    if let Some(sp) = &g.spice {
+        sp.native(&mut v);
     }
     match g.usbdevices.as_slice() {
         [] => {}

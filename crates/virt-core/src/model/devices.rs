@@ -316,6 +316,10 @@ pub struct Interface {
     pub source_mode: Option<MacvtapMode>,
     /// `<virtualport>`: the port profile (network, bridge, direct).
     pub virtualport: Option<VirtualPort>,
+    /// `<vlan>`: VLAN tags (Open vSwitch bridges, SR-IOV).
+    pub vlan: Option<Vlan>,
+    /// `<bandwidth>`: traffic shaping in each direction.
+    pub bandwidth: Option<Bandwidth>,
     /// `<script path=...>`.
     pub script: Option<String>,
     /// `<source><ip>`/`<source><route>`: addresses and routes of the host-side end
@@ -360,6 +364,37 @@ pub struct VirtualPort {
     /// `<parameters>` attributes `(name, value)` in libvirt's print order (`managerid`,
     /// `typeid`, `typeidversion`, `instanceid`, `profileid`, `interfaceid`), values as written.
     pub parameters: Vec<(String, String)>,
+}
+
+/// `<interface><vlan>`: one tag, or a trunk of several.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Vlan {
+    /// `trunk='yes'`.
+    pub trunk: bool,
+    /// `<tag id=...>` in order, each with its `nativeMode=...` (`tagged`, `untagged`) if any.
+    pub tags: Vec<(u32, Option<String>)>,
+}
+
+/// `<interface><bandwidth>`: `<inbound>` and `<outbound>` rates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bandwidth {
+    /// `<inbound>` (traffic to the guest).
+    pub inbound: Option<BandwidthRate>,
+    /// `<outbound>` (traffic from the guest).
+    pub outbound: Option<BandwidthRate>,
+}
+
+/// One direction of a `<bandwidth>`, in KiB/s (`burst` in KiB).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BandwidthRate {
+    /// `average=...`.
+    pub average: Option<u64>,
+    /// `peak=...`.
+    pub peak: Option<u64>,
+    /// `floor=...` (inbound only).
+    pub floor: Option<u64>,
+    /// `burst=...`.
+    pub burst: Option<u64>,
 }
 
 /// `<watchdog>`.

@@ -274,6 +274,12 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
         if let Some(v) = c.child("virtualport")? {
             n.virtualport = Some(parse_virtualport(v)?);
         }
+        if let Some(v) = c.child("vlan")? {
+            n.vlan = Some(super::net_qos::parse_vlan(v)?);
+        }
+    }
+    if let Some(b) = c.child("bandwidth")? {
+        n.bandwidth = Some(super::net_qos::parse_bandwidth(b)?);
     }
     n.guest_ip = super::netip::parse(&mut c)?;
     if let Some(mut s) = c.child("script")? {
@@ -421,8 +427,14 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive_type: Opt
             .children(|w| super::netip::format(w, &n.host_ip)),
         _ => {}
     }
+    if let Some(v) = &n.vlan {
+        super::net_qos::format_vlan(w, v);
+    }
     if let Some(v) = &n.virtualport {
         format_virtualport(w, v);
+    }
+    if let Some(b) = &n.bandwidth {
+        super::net_qos::format_bandwidth(w, b);
     }
     super::netip::format(w, &n.guest_ip);
     if let Some(s) = &n.script {

@@ -594,7 +594,8 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
         x.push_str("    <controller type='ide' index='0'/>\n");
     }
     for v in c.list("vif")? {
-        let nic = vif::parse(v, hvm).map_err(|why| c.refuse("vif", format!("'{v}': {why}")))?;
+        let nic =
+            vif::parse(v, hvm, c.format).map_err(|why| c.refuse("vif", format!("'{v}': {why}")))?;
         x.push_str(&nic.xml());
     }
     if let Some(p) = c.str("parallel")? {

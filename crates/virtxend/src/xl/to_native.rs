@@ -123,22 +123,6 @@ fn read_disk(d: &mut Disk, l: &str) {
     }
 }
 
-fn read_nic(n: &mut Nic, l: &str) {
-    if l.starts_with("<mac ") {
-        n.mac = attr(l, "address").unwrap_or_default();
-    } else if l.starts_with("<source ") {
-        n.bridge = attr(l, "bridge");
-    } else if l.starts_with("<ip ") {
-        n.ips.extend(attr(l, "address"));
-    } else if l.starts_with("<script ") {
-        n.script = attr(l, "path");
-    } else if l.starts_with("<target ") {
-        n.vifname = attr(l, "dev");
-    } else if l.starts_with("<model ") {
-        n.model = attr(l, "type");
-    }
-}
-
 fn read_top(g: &mut Guest, l: &str) {
     let num = |v: String| v.parse::<u64>().unwrap_or(0);
     let n32 = |v: String| v.parse::<u32>().unwrap_or(0);
@@ -261,7 +245,7 @@ fn read(xml: &str) -> Guest {
                 Block::Top
             }
             Block::Nic(mut n) => {
-                read_nic(&mut n, l);
+                n.read_line(l, at);
                 Block::Nic(n)
             }
             Block::Serial(c) if l == "</serial>" => {
@@ -400,7 +384,11 @@ fn native(
         (None, _) => {}
     }
     if !g.nics.is_empty() {
-        let nics = g.nics.iter().map(|n| s(&n.native(!check))).collect();
+        let nics = g
+            .nics
+            .iter()
+            .map(|n| s(&n.native(hvm, format, !check)))
+            .collect();
         v.push(("vif", Value::List(nics)));
     }
     if hvm {

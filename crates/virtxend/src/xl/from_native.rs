@@ -62,6 +62,7 @@ const COMMON_KEYS: &[&str] = &[
     "tsc_mode",
     "hpet",
     "device_model_override",
+    "pci",
 ];
 
 /// The keys only xl.cfg has.
@@ -617,6 +618,7 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
         x.push_str("    <input type='mouse' bus='xen'/>\n    <input type='keyboard' bus='xen'/>\n");
     }
     graphics::from_native(c, hvm, x)?;
+    super::pci::from_native(c, x)?;
     usb::hostdevs(c, hvm, x)?;
     x.push_str("    <memballoon model='xen'/>\n  </devices>\n");
     Ok(())

@@ -8,6 +8,7 @@ mod chardev;
 mod disk;
 pub mod from_native;
 mod graphics;
+mod pci;
 mod spice;
 pub mod to_native;
 mod usb;

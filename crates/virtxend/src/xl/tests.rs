@@ -62,7 +62,7 @@ fn a_vnc_password_is_written_after_the_listen_address() {
 fn keys_and_values_outside_the_subset_are_refused_by_name() {
     let base = "name = \"g\"\nmemory = 128\n";
     for (extra, key) in [
-        ("pci = [ '01:00.0' ]", "'pci'"),
+        ("pci = [ '01:00.0,seize=1' ]", "'pci'"),
         ("cpus = \"0-3x\"", "'cpus'"),
         ("vnc = 1", "'vnc'"),
         ("serial = \"pty\"", "'serial'"),

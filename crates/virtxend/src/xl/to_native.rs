@@ -14,6 +14,7 @@ use super::cfg::{self, Entry, Value};
 use super::chardev::Chardev;
 use super::disk::Disk;
 use super::graphics::Graphics;
+use super::pci::Pci;
 use super::spice::Spice;
 use super::vif::Nic;
 use super::{xm, NativeFormat};
@@ -95,6 +96,7 @@ struct Guest {
     channels: Vec<(Chardev, String)>,
     usbctrls: Vec<(String, String)>,
     usbdevs: Vec<(String, String)>,
+    pcis: Vec<Pci>,
 }
 
 /// The element being read, for the lines inside it.
@@ -106,6 +108,7 @@ enum Block {
     Channel(Chardev, String),
     Console,
     UsbHostdev(String, String),
+    PciHostdev(Pci),
 }
 
 fn read_disk(d: &mut Disk, l: &str) {
@@ -278,6 +281,23 @@ fn read(xml: &str) -> Guest {
                 at("device").unwrap_or_default(),
             ),
             Block::UsbHostdev(b, d) => Block::UsbHostdev(b, d),
+            Block::PciHostdev(p) if l == "</hostdev>" => {
+                g.pcis.push(p);
+                Block::Top
+            }
+            Block::PciHostdev(mut p) => {
+                let hexn = |a: &str| {
+                    at(a)
+                        .and_then(|v| u32::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+                        .unwrap_or(0)
+                };
+                if l.starts_with("<source") {
+                    p.write_filtering = at("writeFiltering").map(|w| w == "yes");
+                } else if l.starts_with("<address ") {
+                    p.addr = (hexn("domain"), hexn("bus"), hexn("slot"), hexn("function"));
+                }
+                Block::PciHostdev(p)
+            }
             Block::Top => top_block(&mut g, l),
         };
     }
@@ -312,6 +332,8 @@ fn top_block(g: &mut Guest, l: &str) -> Block {
         Block::Console
     } else if l.starts_with("<hostdev ") && attr(l, "type").as_deref() == Some("usb") {
         Block::UsbHostdev(String::new(), String::new())
+    } else if l.starts_with("<hostdev ") && attr(l, "type").as_deref() == Some("pci") {
+        Block::PciHostdev(Pci::default())
     } else {
         read_top(g, l);
         Block::Top
@@ -390,6 +412,10 @@ fn native(
             .map(|n| s(&n.native(hvm, format, !check)))
             .collect();
         v.push(("vif", Value::List(nics)));
+    }
+    if !g.pcis.is_empty() {
+        let pcis = g.pcis.iter().map(|p| s(&p.native())).collect();
+        v.push(("pci", Value::List(pcis)));
     }
     if hvm {
         v.push(("parallel", s("none")));

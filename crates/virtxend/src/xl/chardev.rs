@@ -6,7 +6,10 @@
 
 use std::fmt::Write as _;
 
-use super::from_native::esc;
+use virt_core::VirtError;
+
+use super::from_native::{esc, Cfg};
+use super::NativeFormat;
 
 /// One character device's backend, as libvirt's domain XML holds it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -118,6 +121,63 @@ pub(crate) fn parse_channel(spec: &str) -> Result<(Chardev, String), String> {
         _ => return Err("only 'connection=pty' and 'connection=socket,path=...'".into()),
     };
     Ok((c, name.to_string()))
+}
+
+/// `serial`: one value (both formats) or a list (xl) of an HVM guest; the first port's
+/// console mirrors it.
+pub(crate) fn serials(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
+    let specs: Vec<&str> = match c.str("serial") {
+        Ok(None) => return Ok(()),
+        Ok(Some("none")) if hvm => return Ok(()),
+        Ok(Some(one)) => vec![one],
+        Err(_) if c.format == NativeFormat::Xl => c.list("serial")?,
+        Err(e) => return Err(e),
+    };
+    if !hvm {
+        return Err(c.refuse("serial", "only for HVM guests (libvirt ignores it for PV)"));
+    }
+    let mut consoles = String::new();
+    for (port, spec) in specs.iter().enumerate() {
+        let dev =
+            parse_serial(spec).map_err(|why| c.refuse("serial", format!("'{spec}': {why}")))?;
+        x.push_str(&dev.serial_xml(port));
+        if port == 0 {
+            consoles = dev.console_xml();
+        }
+    }
+    x.push_str(&consoles);
+    Ok(())
+}
+
+/// xl's `channel` list.
+pub(crate) fn channels(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
+    for spec in c.list("channel")? {
+        let (dev, name) =
+            parse_channel(spec).map_err(|why| c.refuse("channel", format!("'{spec}': {why}")))?;
+        x.push_str(&dev.channel_xml(&name));
+    }
+    Ok(())
+}
+
+/// `parallel` of an HVM guest: `none` or one character device.
+pub(crate) fn parallel(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
+    let Some(spec) = c.str("parallel")? else {
+        return Ok(());
+    };
+    if !hvm {
+        return Err(c.refuse(
+            "parallel",
+            "only for HVM guests (libvirt ignores it for PV)",
+        ));
+    }
+    if spec == "none" {
+        return Ok(());
+    }
+    let dev = parse_serial(spec).map_err(|why| c.refuse("parallel", format!("'{spec}': {why}")))?;
+    let _ = writeln!(x, "    <parallel type='{}'>", dev.kind);
+    dev.inner(x);
+    x.push_str("      <target port='0'/>\n    </parallel>\n");
+    Ok(())
 }
 
 impl Chardev {

@@ -63,6 +63,7 @@ const COMMON_KEYS: &[&str] = &[
     "hpet",
     "device_model_override",
     "pci",
+    "soundhw",
 ];
 
 /// The keys only xl.cfg has.
@@ -599,18 +600,14 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
             vif::parse(v, hvm, c.format).map_err(|why| c.refuse("vif", format!("'{v}': {why}")))?;
         x.push_str(&nic.xml());
     }
-    if let Some(p) = c.str("parallel")? {
-        if !hvm || p != "none" {
-            return Err(c.refuse("parallel", format!("'{p}' is not supported yet")));
-        }
-    }
-    serials(c, hvm, x)?;
+    chardev::parallel(c, hvm, x)?;
+    chardev::serials(c, hvm, x)?;
     if !hvm {
         x.push_str(
             "    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n",
         );
     }
-    channels(c, x)?;
+    chardev::channels(c, x)?;
     usb::inputs(c, hvm, x)?;
     if hvm {
         x.push_str("    <input type='mouse' bus='ps2'/>\n    <input type='keyboard' bus='ps2'/>\n");
@@ -619,43 +616,30 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
     }
     graphics::from_native(c, hvm, x)?;
     super::pci::from_native(c, x)?;
+    sound(c, hvm, x)?;
     usb::hostdevs(c, hvm, x)?;
     x.push_str("    <memballoon model='xen'/>\n  </devices>\n");
     Ok(())
 }
 
-/// `serial`: one value (both formats) or a list (xl) of an HVM guest; the first port's
-/// console mirrors it.
-fn serials(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
-    let specs: Vec<&str> = match c.str("serial") {
-        Ok(None) => return Ok(()),
-        Ok(Some("none")) if hvm => return Ok(()),
-        Ok(Some(one)) => vec![one],
-        Err(_) if c.format == NativeFormat::Xl => c.list("serial")?,
-        Err(e) => return Err(e),
+/// `soundhw`: a comma-separated list of models, or `all` (libvirt's `sb16,es1370`).
+fn sound(c: &Cfg, hvm: bool, x: &mut String) -> Result<(), VirtError> {
+    let Some(list) = c.str("soundhw")? else {
+        return Ok(());
     };
     if !hvm {
-        return Err(c.refuse("serial", "only for HVM guests (libvirt ignores it for PV)"));
+        return Err(c.refuse("soundhw", "only for HVM guests"));
     }
-    let mut consoles = String::new();
-    for (port, spec) in specs.iter().enumerate() {
-        let dev = chardev::parse_serial(spec)
-            .map_err(|why| c.refuse("serial", format!("'{spec}': {why}")))?;
-        x.push_str(&dev.serial_xml(port));
-        if port == 0 {
-            consoles = dev.console_xml();
+    let models: Vec<&str> = if list == "all" {
+        vec!["sb16", "es1370"]
+    } else {
+        list.split(',').collect()
+    };
+    for m in models {
+        if !["sb16", "es1370", "pcspk", "ac97", "ich6", "ich7", "ich9"].contains(&m) {
+            return Err(c.refuse("soundhw", format!("model '{m}' is not supported")));
         }
-    }
-    x.push_str(&consoles);
-    Ok(())
-}
-
-/// xl's `channel` list.
-fn channels(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
-    for spec in c.list("channel")? {
-        let (dev, name) = chardev::parse_channel(spec)
-            .map_err(|why| c.refuse("channel", format!("'{spec}': {why}")))?;
-        x.push_str(&dev.channel_xml(&name));
+        let _ = writeln!(x, "    <sound model='{m}'/>");
     }
     Ok(())
 }

@@ -97,6 +97,8 @@ struct Guest {
     usbctrls: Vec<(String, String)>,
     usbdevs: Vec<(String, String)>,
     pcis: Vec<Pci>,
+    parallel: Option<Chardev>,
+    sounds: Vec<String>,
 }
 
 /// The element being read, for the lines inside it.
@@ -105,6 +107,7 @@ enum Block {
     Disk(Disk),
     Nic(Nic),
     Serial(Chardev),
+    Parallel(Chardev),
     Channel(Chardev, String),
     Console,
     UsbHostdev(String, String),
@@ -179,6 +182,8 @@ fn read_top(g: &mut Guest, l: &str) {
             .unwrap_or(0);
     } else if l.starts_with("<input ") && attr(l, "bus").as_deref() == Some("usb") {
         g.usbdevices.extend(attr(l, "type"));
+    } else if l.starts_with("<sound ") {
+        g.sounds.extend(attr(l, "model"));
     } else if l.starts_with("<graphics type='spice'") {
         let port = |a: &str| attr(l, a).and_then(|p| p.parse().ok());
         g.spice = Some(Spice {
@@ -259,6 +264,14 @@ fn read(xml: &str) -> Guest {
                 c.read_line(l, at);
                 Block::Serial(c)
             }
+            Block::Parallel(c) if l == "</parallel>" => {
+                g.parallel = Some(c);
+                Block::Top
+            }
+            Block::Parallel(mut c) => {
+                c.read_line(l, at);
+                Block::Parallel(c)
+            }
             Block::Channel(c, name) if l == "</channel>" => {
                 g.channels.push((c, name));
                 Block::Top
@@ -317,6 +330,11 @@ fn top_block(g: &mut Guest, l: &str) -> Block {
         Block::Nic(Nic::default())
     } else if l.starts_with("<serial ") && !l.ends_with("/>") {
         Block::Serial(Chardev {
+            kind: kind(),
+            ..Chardev::default()
+        })
+    } else if l.starts_with("<parallel ") && !l.ends_with("/>") {
+        Block::Parallel(Chardev {
             kind: kind(),
             ..Chardev::default()
         })
@@ -418,12 +436,16 @@ fn native(
         v.push(("pci", Value::List(pcis)));
     }
     if hvm {
-        v.push(("parallel", s("none")));
+        let parallel = g.parallel.as_ref().map(Chardev::serial_native);
+        v.push(("parallel", s(parallel.as_deref().unwrap_or("none"))));
         let serials: Vec<Value> = g.serials.iter().map(|c| s(&c.serial_native())).collect();
         match serials.len() {
             0 => v.push(("serial", s("none"))),
             1 => v.extend(serials.into_iter().map(|x| ("serial", x))),
             _ => v.push(("serial", Value::List(serials))),
+        }
+        if !g.sounds.is_empty() {
+            v.push(("soundhw", s(&g.sounds.join(","))));
         }
     }
     os_keys(format, g, hvm, &mut v);

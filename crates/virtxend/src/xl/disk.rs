@@ -28,6 +28,8 @@ pub(crate) struct Disk {
     pub format: String,
     /// `type='block'` (a `<source dev=>`) rather than `type='file'`.
     pub block: bool,
+    /// `type='network'` with `protocol='rbd'`: `source` is the pool/image name (xl only).
+    pub rbd: bool,
 }
 
 /// Image formats converted both ways (libvirt writes `vhd` back as `xvhd`, and `qcow` is
@@ -50,10 +52,14 @@ impl Disk {
     /// The XML of this disk, with the drive address libvirt assigns to IDE and SCSI disks.
     pub fn xml(&self) -> String {
         let mut x = String::new();
+        let kind = match (self.rbd, self.block) {
+            (true, _) => "network",
+            (false, true) => "block",
+            (false, false) => "file",
+        };
         let _ = writeln!(
             x,
-            "    <disk type='{}' device='{}'>",
-            if self.block { "block" } else { "file" },
+            "    <disk type='{kind}' device='{}'>",
             if self.cdrom { "cdrom" } else { "disk" }
         );
         let _ = writeln!(
@@ -61,9 +67,15 @@ impl Disk {
             "      <driver name='{}' type='{}'/>",
             self.driver, self.format
         );
-        if let Some(s) = &self.source {
-            let attr = if self.block { "dev" } else { "file" };
-            let _ = writeln!(x, "      <source {attr}='{}'/>", super::esc(s));
+        match &self.source {
+            Some(s) if self.rbd => {
+                let _ = writeln!(x, "      <source protocol='rbd' name='{}'/>", super::esc(s));
+            }
+            Some(s) => {
+                let attr = if self.block { "dev" } else { "file" };
+                let _ = writeln!(x, "      <source {attr}='{}'/>", super::esc(s));
+            }
+            None => {}
         }
         let _ = writeln!(
             x,
@@ -123,8 +135,14 @@ impl Disk {
                 if self.cdrom {
                     s.push_str(",devtype=cdrom");
                 }
-                if let Some(src) = &self.source {
-                    let _ = write!(s, ",target={src}");
+                match &self.source {
+                    Some(src) if self.rbd => {
+                        let _ = write!(s, ",target=rbd:{src}:auth_supported=none");
+                    }
+                    Some(src) => {
+                        let _ = write!(s, ",target={src}");
+                    }
+                    None => {}
                 }
                 s
             }
@@ -239,7 +257,24 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
             }
         }
     }
-    if let Some(t) = &source {
+    let mut rbd = false;
+    if let Some(t) = source.as_deref().and_then(|t| t.strip_prefix("rbd:")) {
+        // Without monitors or authentication: libvirt writes `auth_supported=none` back.
+        let name = t.strip_suffix(":auth_supported=none").unwrap_or(t);
+        let ok = !name.is_empty()
+            && !name.starts_with('/')
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'));
+        if !ok {
+            return Err(format!(
+                "rbd target '{t}' (only POOL/IMAGE without options) is not supported"
+            ));
+        }
+        source = Some(name.to_string());
+        rbd = true;
+    }
+    if let Some(t) = source.as_ref().filter(|_| !rbd) {
         if t.contains(':') && !t.starts_with('/') {
             return Err(format!(
                 "target '{t}' (a prefix or protocol) is not supported"
@@ -276,6 +311,9 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
     if block && source.is_none() {
         return Err("backendtype 'phy' without a target".into());
     }
+    if rbd && (driver != "qemu" || cdrom) {
+        return Err("an rbd target needs the qdisk backend and a disk device".into());
+    }
     let bus = bus_of(&vdev, hvm, NativeFormat::Xl)?;
     Ok(Disk {
         source,
@@ -287,6 +325,7 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
         driver: driver.into(),
         format,
         block,
+        rbd,
     })
 }
 
@@ -352,5 +391,6 @@ pub(crate) fn parse_xm(spec: &str, hvm: bool) -> Result<Disk, String> {
         block: driver == "phy",
         driver,
         format,
+        rbd: false,
     })
 }

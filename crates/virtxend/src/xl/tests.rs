@@ -71,7 +71,7 @@ fn keys_and_values_outside_the_subset_are_refused_by_name() {
             "disk = [ 'vdev=xvda,backendtype=phy,format=qcow2,target=/q' ]",
             "'disk'",
         ),
-        ("disk = [ 'rbd:pool/img,xvda,w' ]", "'disk'"),
+        ("disk = [ 'rbd:pool/img:id=x,xvda,w' ]", "'disk'"),
         ("vif = [ 'bridge=br0,rate=10Mb/s@1s' ]", "'vif'"),
         ("vif = [ 'ip=fe80::1' ]", "'vif'"),
         ("on_crash = \"explode\"", "'on_crash'"),

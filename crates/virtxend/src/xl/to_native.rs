@@ -119,7 +119,9 @@ fn read_disk(d: &mut Disk, l: &str) {
         d.driver = attr(l, "name").unwrap_or_default();
         d.format = attr(l, "type").unwrap_or_default();
     } else if l.starts_with("<source ") {
-        d.source = attr(l, "file").or_else(|| attr(l, "dev"));
+        d.source = attr(l, "file")
+            .or_else(|| attr(l, "dev"))
+            .or_else(|| attr(l, "name"));
     } else if l.starts_with("<target ") {
         d.vdev = attr(l, "dev").unwrap_or_default();
     } else if l == "<readonly/>" {
@@ -324,6 +326,7 @@ fn top_block(g: &mut Guest, l: &str) -> Block {
         Block::Disk(Disk {
             cdrom: attr(l, "device").as_deref() == Some("cdrom"),
             block: attr(l, "type").as_deref() == Some("block"),
+            rbd: attr(l, "type").as_deref() == Some("network"),
             ..Disk::default()
         })
     } else if l.starts_with("<interface ") {

@@ -72,6 +72,7 @@ const XL_KEYS: &[&str] = &[
     "cmdline",
     "channel",
     "nestedhvm",
+    "cpuid",
     "bios",
     "usbctrl",
     "usbdev",
@@ -463,6 +464,7 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
         "viridian",
         "rtc_timeoffset",
         "nestedhvm",
+        "cpuid",
         "tsc_mode",
         "hpet",
     ];
@@ -496,13 +498,7 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
         x.push_str("    <viridian/>\n");
     }
     x.push_str("  </features>\n");
-    match c.flag("nestedhvm")? {
-        None => {}
-        Some(true) => x.push_str("  <cpu mode='host-passthrough'/>\n"),
-        Some(false) => x.push_str(
-            "  <cpu mode='host-passthrough'>\n    <feature policy='disable' name='vmx'/>\n  </cpu>\n",
-        ),
-    }
+    super::cpuid::from_native(c, x)?;
     let basis = if c.flag("localtime")?.unwrap_or(false) {
         "localtime"
     } else {

@@ -5,6 +5,7 @@
 
 pub mod cfg;
 mod chardev;
+mod cpuid;
 mod disk;
 pub mod from_native;
 mod graphics;

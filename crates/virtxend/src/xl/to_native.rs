@@ -97,6 +97,7 @@ struct Guest {
     usbctrls: Vec<(String, String)>,
     usbdevs: Vec<(String, String)>,
     pcis: Vec<Pci>,
+    cpu_features: Vec<(String, String)>,
     parallel: Option<Chardev>,
     sounds: Vec<String>,
 }
@@ -206,6 +207,11 @@ fn read_top(g: &mut Guest, l: &str) {
         g.nested = Some(true);
     } else if l == "<feature policy='disable' name='vmx'/>" {
         g.nested = Some(false);
+    } else if l.starts_with("<feature policy=") {
+        g.cpu_features.push((
+            attr(l, "policy").unwrap_or_default(),
+            attr(l, "name").unwrap_or_default(),
+        ));
     } else if l.starts_with("<timer name='tsc'") {
         g.tsc_mode = attr(l, "mode").map(|m| {
             match m.as_str() {
@@ -519,6 +525,9 @@ fn os_keys(format: NativeFormat, g: &Guest, hvm: bool, v: &mut Vec<(&'static str
             v.push(("boot", s(boot)));
             if let Some(n) = g.nested {
                 v.push(("nestedhvm", Value::Num(i64::from(n))));
+            }
+            if let Some(cpuid) = super::cpuid::native(&g.cpu_features) {
+                v.push(("cpuid", s(&cpuid)));
             }
         }
         NativeFormat::Xl => {

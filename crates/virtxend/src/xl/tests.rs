@@ -143,32 +143,191 @@ fn garbage_never_panics() {
     let pieces = [
         "name='a'\n",
         "type='hvm'\n",
+        "builder='hvm'\n",
+        "kernel='/k'\n",
         "disk=['",
         "vif=['",
+        "vfb=['",
+        "pci=['",
+        "serial=['",
+        "channel=['",
+        "usbctrl=['",
+        "usbdev=['",
+        "cpuid='host,",
+        "cpus='",
+        "soundhw='",
+        "parallel='",
         ",",
         "=",
+        ":",
+        ".",
+        "@",
         "target=",
+        "rbd:",
+        "tap:qcow2:",
+        "phy:/dev/x",
         "hdc:cdrom",
         "xvda",
+        "sda",
+        "w!",
+        "bridge=ovsbr0.",
+        "bridge=b:1:",
+        "rate=10Mb/s",
+        "type=vnc,vncdisplay=",
+        "tcp:h:1,server,nowait",
+        "udp:a:1@b:",
+        "unix:",
+        "permissive=",
+        "version=2,ports=",
+        "hostbus=1,hostaddr=",
+        "connection=socket,name=c,path=",
+        "4095",
+        "99999999999999999999",
+        "-1",
         "']\n",
+        "'\n",
         "vnc=1\n",
+        "spice=1\nspicedisable_ticketing=1\n",
         "memory=0\n",
         "vcpus=99999\n",
+        "maxmem=1\n",
+        "nestedhvm=0\n",
+        "boot='dcna'\n",
         "mac=zz",
         "ip=",
-        "maxmem=1\n",
-        "'\n",
     ];
-    for _ in 0..3000 {
+    let formats = [super::NativeFormat::Xl, super::NativeFormat::Xm];
+    for round in 0..6000 {
         let mut t = String::new();
-        for _ in 0..(seed % 10) {
+        for _ in 0..(seed % 14) {
             seed = seed
                 .wrapping_mul(6_364_136_223_846_793_005)
                 .wrapping_add(1442695040888963407);
             t.push_str(pieces[(seed >> 33) as usize % pieces.len()]);
         }
-        if let Ok(def) = from_native(&t) {
-            let _ = to_native(&def);
+        let f = formats[round % 2];
+        match super::from_native_in(f, &t) {
+            Ok(def) => {
+                for g in formats {
+                    if let Err(e) = super::to_native_in(g, &def) {
+                        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{t}: {e:?}");
+                    }
+                }
+            }
+            Err(e) => assert!(
+                matches!(
+                    e.code,
+                    ErrorCode::ConfigUnsupported | ErrorCode::ConfSyntax | ErrorCode::NoName
+                ),
+                "{t}: {e:?}"
+            ),
         }
     }
+}
+
+#[test]
+fn random_whole_statements_are_converted_or_refused_by_name() {
+    let mut seed: u64 = 11;
+    let statements = [
+        "type = 'hvm'",
+        "type = 'pvh'",
+        "builder = 'hvm'",
+        "kernel = '/usr/lib/xen/boot/hvmloader'",
+        "bootloader = 'pygrub'",
+        "bootargs = '-q'",
+        "cmdline = 'quiet'",
+        "extra = 'x'",
+        "root = '/dev/xvda1'",
+        "disk = [ 'phy:/dev/vg/a,xvda,w', 'file:/b,hdc:cdrom,r' ]",
+        "disk = [ 'vdev=xvdb,format=qcow2,target=/q', 'vdev=sda,target=rbd:p/i' ]",
+        "disk = [ ',hdd:cdrom,r', 'tap:aio:/x,hda,w!' ]",
+        "vif = [ 'bridge=ovsbr0.5,rate=1Mb/s', 'ip=1.2.3.4 5.6.7.8,script=vif-route' ]",
+        "vif = [ 'type=vif', 'type=netfront,bridge=b', 'model=e1000,vifname=n1' ]",
+        "vfb = [ 'type=vnc,vncunused=0,vncdisplay=3,keymap=de' ]",
+        "vfb = [ 'type=sdl' ]",
+        "vnc = 1",
+        "vncunused = 0",
+        "vncdisplay = 7",
+        "sdl = 1",
+        "spice = 1",
+        "spicedisable_ticketing = 1",
+        "spiceagent_mouse = 1",
+        "serial = 'pty'",
+        "serial = [ 'pty', 'null', 'tcp:h:1,server,nowait' ]",
+        "parallel = 'file:/p'",
+        "channel = [ 'connection=pty,name=a' ]",
+        "usbdevice = 'tablet'",
+        "usbdevice = [ 'mouse', 'keyboard' ]",
+        "usb = 1",
+        "usbctrl = [ 'version=1,ports=2' ]",
+        "usbdev = [ 'hostbus=1,hostaddr=2' ]",
+        "pci = [ '01:00.0,permissive=1' ]",
+        "cpus = '0-1'",
+        "cpuid = 'host,aes=1'",
+        "nestedhvm = 1",
+        "tsc_mode = 'native'",
+        "hpet = 0",
+        "acpi = 0",
+        "hap = 0",
+        "viridian = 1",
+        "localtime = 1",
+        "rtc_timeoffset = 60",
+        "boot = 'nd'",
+        "bios = 'ovmf'",
+        "soundhw = 'all'",
+        "device_model_override = '/q'",
+        "maxvcpus = 4",
+        "vcpus = 2",
+        "maxmem = 512",
+        "on_crash = 'preserve'",
+    ];
+    let formats = [super::NativeFormat::Xl, super::NativeFormat::Xm];
+    let (mut accepted, mut written) = (0, 0);
+    for round in 0..1000 {
+        let mut t = String::from("name = 'g'\nmemory = 256\n");
+        let mut used = Vec::new();
+        for _ in 0..(seed % 9) {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1442695040888963407);
+            let s = statements[(seed >> 33) as usize % statements.len()];
+            let key = s.split(' ').next().unwrap_or_default();
+            if !used.contains(&key) {
+                used.push(key);
+                t.push_str(s);
+                t.push('\n');
+            }
+        }
+        let f = formats[round % 2];
+        match super::from_native_in(f, &t) {
+            Ok(def) => {
+                accepted += 1;
+                for g in formats {
+                    match super::to_native_in(g, &def) {
+                        Ok(native) => {
+                            written += 1;
+                            // What we write reads back as the same domain.
+                            let back = super::from_native_in(g, &native).expect(&native);
+                            let codec = virt_xml::LibvirtXml;
+                            let opts = FormatOptions::default();
+                            assert_eq!(
+                                codec.format_domain(&back, opts),
+                                codec.format_domain(&def, opts),
+                                "{t}\n{native}"
+                            );
+                        }
+                        Err(e) => assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{t}"),
+                    }
+                }
+            }
+            Err(e) => assert!(
+                matches!(e.code, ErrorCode::ConfigUnsupported | ErrorCode::NoName),
+                "{t}: {e:?}"
+            ),
+        }
+    }
+    assert!(
+        accepted > 50 && written > 50,
+        "{accepted} accepted, {written} written"
+    );
 }

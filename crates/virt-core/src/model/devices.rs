@@ -283,6 +283,10 @@ pub struct Controller {
     pub driver_queues: Option<u32>,
     /// `<driver iothread=...>`: the IOThread a virtio-scsi controller runs in.
     pub driver_iothread: Option<u32>,
+    /// `maxGrantFrames=...` (xenbus): the guest's grant table size limit.
+    pub max_grant_frames: Option<u32>,
+    /// `maxEventChannels=...` (xenbus): the guest's event channel limit.
+    pub max_event_channels: Option<u32>,
     /// Added by the generic post-parse step for devices that need it (a disk's SCSI
     /// controller, a channel's virtio-serial controller), not written in the definition;
     /// libvirt adds a driver's own default controllers before these. Not part of the XML.
@@ -501,6 +505,8 @@ impl PartialEq for Controller {
             && self.model_name == o.model_name
             && self.target == o.target
             && self.master_startport == o.master_startport
+            && self.max_grant_frames == o.max_grant_frames
+            && self.max_event_channels == o.max_event_channels
             && self.alias == o.alias
             && self.address == o.address
     }

@@ -74,6 +74,8 @@ const XL_KEYS: &[&str] = &[
     "nestedhvm",
     "cpuid",
     "bios",
+    "max_grant_frames",
+    "max_event_channels",
     "usbctrl",
     "usbdev",
 ];
@@ -583,7 +585,21 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
         scsi |= disk.bus == "scsi";
         x.push_str(&disk.xml());
     }
-    x.push_str("    <controller type='xenbus' index='0'/>\n");
+    x.push_str("    <controller type='xenbus' index='0'");
+    for (key, attr) in [
+        ("max_grant_frames", "maxGrantFrames"),
+        ("max_event_channels", "maxEventChannels"),
+    ] {
+        match c.num(key)? {
+            None => {}
+            Some(n) if (1..=i64::from(u32::MAX)).contains(&n) => {
+                let _ = write!(x, " {attr}='{n}'");
+            }
+            // libvirt ignores 0, and a limit must fit 32 bits.
+            Some(n) => return Err(c.refuse(key, format!("'{n}' is out of range"))),
+        }
+    }
+    x.push_str("/>\n");
     usb::controllers(c, hvm, x)?;
     if scsi {
         x.push_str("    <controller type='scsi' index='0'/>\n");

@@ -98,6 +98,8 @@ struct Guest {
     usbdevs: Vec<(String, String)>,
     pcis: Vec<Pci>,
     cpu_features: Vec<(String, String)>,
+    max_grant_frames: Option<String>,
+    max_event_channels: Option<String>,
     parallel: Option<Chardev>,
     sounds: Vec<String>,
 }
@@ -185,6 +187,9 @@ fn read_top(g: &mut Guest, l: &str) {
             .unwrap_or(0);
     } else if l.starts_with("<input ") && attr(l, "bus").as_deref() == Some("usb") {
         g.usbdevices.extend(attr(l, "type"));
+    } else if l.starts_with("<controller type='xenbus'") {
+        g.max_grant_frames = attr(l, "maxGrantFrames");
+        g.max_event_channels = attr(l, "maxEventChannels");
     } else if l.starts_with("<sound ") {
         g.sounds.extend(attr(l, "model"));
     } else if l.starts_with("<graphics type='spice'") {
@@ -458,6 +463,14 @@ fn native(
         }
     }
     os_keys(format, g, hvm, &mut v);
+    for (key, val) in [
+        ("max_event_channels", &g.max_event_channels),
+        ("max_grant_frames", &g.max_grant_frames),
+    ] {
+        if let Some(n) = val.as_ref().and_then(|n| n.parse::<i64>().ok()) {
+            v.push((key, Value::Num(n)));
+        }
+    }
     if !g.disks.is_empty() {
         let disks = g.disks.iter().map(|d| s(&d.native(format))).collect();
         v.push(("disk", Value::List(disks)));

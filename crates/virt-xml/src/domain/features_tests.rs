@@ -304,3 +304,25 @@ fn tlbflush_direct_and_extended_and_the_later_enlightenments_round_trip() {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
 }
+
+#[test]
+fn xen_e820_host_and_passthrough_round_trip_after_the_other_features() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='xen'><name>x</name><memory>1024</memory><os><type>hvm</type></os>\
+               <features><xen><passthrough state='on'/><e820_host state='on'/></xen><acpi/>\
+               </features></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    assert!(
+        out.contains(
+            "    <acpi/>\n    <xen>\n      <e820_host state='on'/>\n      \
+             <passthrough state='on'/>\n    </xen>\n"
+        ),
+        "{out}"
+    );
+    let bad = xml.replace(
+        "<passthrough state='on'/>",
+        "<passthrough state='on' mode='sync_pt'/>",
+    );
+    assert!(crate::LibvirtXml.parse_domain(&bad).is_err());
+}

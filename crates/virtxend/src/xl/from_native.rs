@@ -64,6 +64,8 @@ const COMMON_KEYS: &[&str] = &[
     "device_model_override",
     "pci",
     "soundhw",
+    "e820_host",
+    "passthrough",
 ];
 
 /// The keys only xl.cfg has.
@@ -457,6 +459,28 @@ fn boot_order(c: &Cfg) -> Result<Vec<&'static str>, VirtError> {
     Ok(out)
 }
 
+/// `e820_host` (PV) and `passthrough` (`enabled` only: libvirt drops `disabled`, and a mode
+/// is not kept) as the `<xen>` feature group.
+fn xen_features(c: &Cfg, kind: Kind) -> Result<String, VirtError> {
+    let mut inner = String::new();
+    match c.flag("e820_host")? {
+        None => {}
+        Some(true) if kind != Kind::Hvm => inner.push_str("      <e820_host state='on'/>\n"),
+        Some(true) => return Err(c.refuse("e820_host", "only for PV guests")),
+        Some(false) => return Err(c.refuse("e820_host", "'0' is not kept by libvirt")),
+    }
+    match c.str("passthrough")? {
+        None => {}
+        Some("enabled") => inner.push_str("      <passthrough state='on'/>\n"),
+        Some(o) => return Err(c.refuse("passthrough", format!("'{o}' is not supported"))),
+    }
+    Ok(if inner.is_empty() {
+        inner
+    } else {
+        format!("    <xen>\n{inner}    </xen>\n")
+    })
+}
+
 fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
     let hvm_only = [
         "pae",
@@ -475,6 +499,10 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
             if c.has(k) {
                 return Err(c.refuse(k, "only for HVM guests"));
             }
+        }
+        let xen = xen_features(c, kind)?;
+        if !xen.is_empty() {
+            let _ = write!(x, "  <features>\n{xen}  </features>\n");
         }
         let localtime = c.flag("localtime")?.unwrap_or(false);
         let offset = if localtime { "localtime" } else { "utc" };
@@ -499,6 +527,7 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
     if c.flag("viridian")?.unwrap_or(false) {
         x.push_str("    <viridian/>\n");
     }
+    x.push_str(&xen_features(c, kind)?);
     x.push_str("  </features>\n");
     super::cpuid::from_native(c, x)?;
     let basis = if c.flag("localtime")?.unwrap_or(false) {

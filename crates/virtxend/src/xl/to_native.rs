@@ -98,6 +98,8 @@ struct Guest {
     usbdevs: Vec<(String, String)>,
     pcis: Vec<Pci>,
     cpu_features: Vec<(String, String)>,
+    e820_host: bool,
+    passthrough: bool,
     max_grant_frames: Option<String>,
     max_event_channels: Option<String>,
     parallel: Option<Chardev>,
@@ -242,6 +244,8 @@ fn read_top(g: &mut Guest, l: &str) {
             "<pae/>" => g.pae = true,
             "<hap state='off'/>" => g.hap_off = true,
             "<viridian/>" => g.viridian = true,
+            "<e820_host state='on'/>" => g.e820_host = true,
+            "<passthrough state='on'/>" => g.passthrough = true,
             _ => {}
         }
     }
@@ -414,6 +418,13 @@ fn native(
             v.push(("hap", Value::Num(0)));
         }
         v.push(("viridian", Value::Num(i64::from(g.viridian))));
+    } else if g.e820_host {
+        v.push(("e820_host", Value::Num(1)));
+    }
+    if g.passthrough {
+        v.push(("passthrough", s("enabled")));
+    }
+    if hvm {
         if let Some(t) = &g.tsc_mode {
             v.push(("tsc_mode", s(t)));
         }

@@ -97,6 +97,9 @@ pub struct DomainDef {
     pub seclabels: Vec<SecLabel>,
     /// `<qemu:commandline>`: extra QEMU arguments and environment (QEMU namespace).
     pub qemu_commandline: Option<QemuCommandline>,
+    /// `<xen:commandline>`: extra device-model arguments of a Xen HVM guest, `<xen:arg
+    /// value=...>` in document order (Xen namespace `http://libvirt.org/schemas/domain/xen/1.0`).
+    pub xen_commandline: Option<Vec<String>>,
     /// `<lxc:namespace>`: host namespaces a container shares instead of getting its own
     /// (LXC namespace `http://libvirt.org/schemas/domain/lxc/1.0`).
     pub lxc_namespace: Option<LxcNamespace>,

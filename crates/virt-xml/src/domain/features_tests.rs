@@ -326,3 +326,30 @@ fn xen_e820_host_and_passthrough_round_trip_after_the_other_features() {
     );
     assert!(crate::LibvirtXml.parse_domain(&bad).is_err());
 }
+
+#[test]
+fn xen_commandline_arguments_round_trip_for_xen_domains_only() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='xen' xmlns:xen='http://libvirt.org/schemas/domain/xen/1.0'>\
+               <name>x</name><memory>1024</memory><os><type>hvm</type></os>\
+               <xen:commandline><xen:arg value='-debugcon'/><xen:arg value='file:/tmp/d'/>\
+               </xen:commandline></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    assert_eq!(
+        def.xen_commandline.as_deref(),
+        Some(&["-debugcon".to_string(), "file:/tmp/d".to_string()][..])
+    );
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    assert!(out.starts_with(
+        "<domain type='xen' xmlns:xen='http://libvirt.org/schemas/domain/xen/1.0'>\n"
+    ));
+    assert!(
+        out.ends_with(
+            "  <xen:commandline>\n    <xen:arg value='-debugcon'/>\n    \
+             <xen:arg value='file:/tmp/d'/>\n  </xen:commandline>\n</domain>\n"
+        ),
+        "{out}"
+    );
+    let kvm = xml.replace("type='xen'", "type='kvm'");
+    assert!(crate::LibvirtXml.parse_domain(&kvm).is_err());
+}

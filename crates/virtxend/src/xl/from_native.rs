@@ -78,6 +78,7 @@ const XL_KEYS: &[&str] = &[
     "bios",
     "max_grant_frames",
     "max_event_channels",
+    "device_model_args",
     "usbctrl",
     "usbdev",
 ];
@@ -256,6 +257,22 @@ pub fn to_xml_in(format: NativeFormat, text: &str) -> Result<String, VirtError> 
     features_and_clock(&c, kind, &mut x)?;
     actions(&c, &mut x)?;
     devices(&c, kind, &mut x)?;
+    let args = c.list("device_model_args")?;
+    if c.has("device_model_args") {
+        if args.is_empty() {
+            return Err(c.refuse("device_model_args", "an empty list is not supported"));
+        }
+        x = x.replacen(
+            "<domain type='xen'>",
+            "<domain type='xen' xmlns:xen='http://libvirt.org/schemas/domain/xen/1.0'>",
+            1,
+        );
+        x.push_str("  <xen:commandline>\n");
+        for a in args {
+            let _ = writeln!(x, "    <xen:arg value='{}'/>", esc(a));
+        }
+        x.push_str("  </xen:commandline>\n");
+    }
     x.push_str("</domain>\n");
     Ok(x)
 }

@@ -99,6 +99,7 @@ struct Guest {
     pcis: Vec<Pci>,
     cpu_features: Vec<(String, String)>,
     e820_host: bool,
+    dm_args: Vec<String>,
     passthrough: bool,
     max_grant_frames: Option<String>,
     max_event_channels: Option<String>,
@@ -192,6 +193,8 @@ fn read_top(g: &mut Guest, l: &str) {
     } else if l.starts_with("<controller type='xenbus'") {
         g.max_grant_frames = attr(l, "maxGrantFrames");
         g.max_event_channels = attr(l, "maxEventChannels");
+    } else if l.starts_with("<xen:arg ") {
+        g.dm_args.extend(attr(l, "value"));
     } else if l.starts_with("<sound ") {
         g.sounds.extend(attr(l, "model"));
     } else if l.starts_with("<graphics type='spice'") {
@@ -526,6 +529,10 @@ fn native(
             .map(|(c, n)| s(&c.channel_native(n)))
             .collect();
         v.push(("channel", Value::List(chans)));
+    }
+    if !g.dm_args.is_empty() {
+        let args = g.dm_args.iter().map(|a| s(a)).collect();
+        v.push(("device_model_args", Value::List(args)));
     }
     Ok(v)
 }

@@ -315,15 +315,11 @@ fn parse_numa(mut n: Cursor<'_>, def: &mut DomainDef) -> Result<Vec<NumaCell>, X
         if id as usize != cells.len() {
             return Err(c.invalid_attr("id", &id.to_string(), "cell ids in order from 0"));
         }
-        let cpus = c.attr_req("cpus")?.to_string();
-        if cpus.is_empty()
-            || !cpus.split(',').all(|r| {
-                r.split('-')
-                    .all(|x| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit()))
-            })
-        {
-            return Err(c.invalid_attr("cpus", &cpus, "a CPU list"));
-        }
+        let raw = c.attr_req("cpus")?;
+        let cpus = super::general::parse_cpuset(raw)
+            .filter(|set| !set.is_empty())
+            .map(|set| super::general::format_cpuset(&set))
+            .ok_or_else(|| c.invalid_attr("cpus", raw, "a CPU list"))?;
         let mem = c.attr_req("memory")?;
         let memory = mem
             .parse::<u64>()

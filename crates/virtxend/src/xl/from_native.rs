@@ -79,6 +79,7 @@ const XL_KEYS: &[&str] = &[
     "max_grant_frames",
     "max_event_channels",
     "device_model_args",
+    "vnuma",
     "usbctrl",
     "usbdev",
 ];
@@ -142,6 +143,11 @@ impl Cfg {
 
     fn get(&self, key: &str) -> Option<&Value> {
         self.entries.iter().find(|e| e.key == key).map(|e| &e.value)
+    }
+
+    /// The raw value of `key`.
+    pub fn value(&self, key: &str) -> Option<&Value> {
+        self.get(key)
     }
 
     pub fn str(&self, key: &str) -> Result<Option<&str>, VirtError> {
@@ -498,6 +504,16 @@ fn xen_features(c: &Cfg, kind: Kind) -> Result<String, VirtError> {
     })
 }
 
+/// `vnuma` against the memory size and vCPU count `general` checked.
+fn vnuma(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
+    let memory = c.num("memory")?.unwrap_or(128);
+    let maxmem = c.num("maxmem")?.unwrap_or(memory);
+    let vcpus = c.num("vcpus")?.unwrap_or(1);
+    let maxvcpus = c.num("maxvcpus")?.unwrap_or(vcpus);
+    let total = u64::try_from(maxmem).unwrap_or(0).saturating_mul(1024);
+    super::vnuma::from_native(c, total, u64::try_from(maxvcpus).unwrap_or(0), x)
+}
+
 fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
     let hvm_only = [
         "pae",
@@ -521,6 +537,7 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
         if !xen.is_empty() {
             let _ = write!(x, "  <features>\n{xen}  </features>\n");
         }
+        vnuma(c, x)?;
         let localtime = c.flag("localtime")?.unwrap_or(false);
         let offset = if localtime { "localtime" } else { "utc" };
         let _ = writeln!(x, "  <clock offset='{offset}' adjustment='reset'/>");
@@ -547,6 +564,7 @@ fn features_and_clock(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtErr
     x.push_str(&xen_features(c, kind)?);
     x.push_str("  </features>\n");
     super::cpuid::from_native(c, x)?;
+    vnuma(c, x)?;
     let basis = if c.flag("localtime")?.unwrap_or(false) {
         "localtime"
     } else {

@@ -14,6 +14,7 @@ mod spice;
 pub mod to_native;
 mod usb;
 mod vif;
+mod vnuma;
 mod xm;
 
 pub use from_native::{from_native, from_native_in};

@@ -99,6 +99,7 @@ struct Guest {
     pcis: Vec<Pci>,
     cpu_features: Vec<(String, String)>,
     e820_host: bool,
+    numa: Vec<super::vnuma::Node>,
     dm_args: Vec<String>,
     passthrough: bool,
     max_grant_frames: Option<String>,
@@ -195,6 +196,17 @@ fn read_top(g: &mut Guest, l: &str) {
         g.max_event_channels = attr(l, "maxEventChannels");
     } else if l.starts_with("<xen:arg ") {
         g.dm_args.extend(attr(l, "value"));
+    } else if l.starts_with("<cell ") {
+        g.numa.push(super::vnuma::Node {
+            cpus: attr(l, "cpus").unwrap_or_default(),
+            kib: attr(l, "memory").and_then(|m| m.parse().ok()).unwrap_or(0),
+            distances: Vec::new(),
+        });
+    } else if l.starts_with("<sibling ") {
+        if let Some(n) = g.numa.last_mut() {
+            n.distances
+                .extend(attr(l, "value").and_then(|v| v.parse::<u32>().ok()));
+        }
     } else if l.starts_with("<sound ") {
         g.sounds.extend(attr(l, "model"));
     } else if l.starts_with("<graphics type='spice'") {
@@ -477,6 +489,9 @@ fn native(
         }
     }
     os_keys(format, g, hvm, &mut v);
+    if !g.numa.is_empty() {
+        v.push(("vnuma", super::vnuma::native(&g.numa)));
+    }
     for (key, val) in [
         ("max_event_channels", &g.max_event_channels),
         ("max_grant_frames", &g.max_grant_frames),

@@ -1,7 +1,7 @@
 //! Disks in both native formats: xl.cfg's disk specs (xl-disk-configuration(5): `key=value`
 //! items with `target=` last, or the positional `TARGET,FORMAT,VDEV,ACCESS` form) and xm's
-//! positional `DRIVER:SOURCE,VDEV[:cdrom],MODE` entries, read into one [`Disk`] and written
-//! back the way libvirt 9.0 writes each format.
+//! positional `DRIVER:SOURCE,VDEV[:cdrom],MODE` entries (read and written in [`super::xm`]),
+//! in one [`Disk`] written back the way libvirt 9.0 writes each format.
 
 use std::fmt::Write as _;
 
@@ -146,37 +146,13 @@ impl Disk {
                 }
                 s
             }
-            NativeFormat::Xm => {
-                let mut s = String::new();
-                if let Some(src) = &self.source {
-                    let _ = write!(s, "{}:", self.driver);
-                    if self.driver == "tap" || self.driver == "tap2" {
-                        let f = if self.format == "raw" {
-                            "aio"
-                        } else {
-                            &self.format
-                        };
-                        let _ = write!(s, "{f}:");
-                    }
-                    s.push_str(src);
-                }
-                let _ = write!(s, ",{}", self.vdev);
-                if self.cdrom {
-                    s.push_str(":cdrom");
-                }
-                s.push_str(match (self.readonly, self.shared) {
-                    (true, _) => ",r",
-                    (false, true) => ",!",
-                    (false, false) => ",w",
-                });
-                s
-            }
+            NativeFormat::Xm => super::xm::disk_native(self),
         }
     }
 }
 
 /// The bus a guest device name is on, or why it is refused.
-fn bus_of(vdev: &str, hvm: bool, format: NativeFormat) -> Result<&'static str, String> {
+pub(crate) fn bus_of(vdev: &str, hvm: bool, format: NativeFormat) -> Result<&'static str, String> {
     let (prefix, letters) = vdev.split_at(vdev.len().min(2));
     let (bus, letters) = match prefix {
         "xv" if vdev.starts_with("xvd") => ("xen", &vdev[3..]),
@@ -326,71 +302,5 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
         format,
         block,
         rbd,
-    })
-}
-
-/// One xm disk entry: `[DRIVER:[SUBTYPE:]]SOURCE,[ioemu:]VDEV[:cdrom|:disk],MODE`.
-pub(crate) fn parse_xm(spec: &str, hvm: bool) -> Result<Disk, String> {
-    let parts: Vec<&str> = spec.split(',').collect();
-    let [src, dev, mode] = parts.as_slice() else {
-        return Err("expected SOURCE,VDEV,MODE".into());
-    };
-    let dev: &str = dev.strip_prefix("ioemu:").unwrap_or(dev);
-    let (vdev, cdrom) = match dev.split_once(':') {
-        Some((v, "cdrom")) => (v, true),
-        Some((v, "disk")) => (v, false),
-        Some(_) => return Err(format!("device '{dev}' is not supported")),
-        None => (dev, false),
-    };
-    let (mut driver, mut format, mut source) = ("phy".to_string(), "raw".to_string(), None);
-    if !src.is_empty() {
-        let (d, rest) = match src.split_once(':') {
-            Some((d, rest)) => (d, rest),
-            None => ("phy", *src),
-        };
-        if !["phy", "file", "tap", "tap2", "qemu"].contains(&d) {
-            return Err(format!("driver '{d}' is not supported"));
-        }
-        driver = d.to_string();
-        let mut path = rest;
-        if d == "tap" || d == "tap2" {
-            let (sub, p) = rest
-                .split_once(':')
-                .ok_or_else(|| format!("'{d}:' without a sub-type"))?;
-            format = match sub {
-                "aio" | "raw" => "raw".into(),
-                "qcow2" | "qed" => sub.into(),
-                other => return Err(format!("tap sub-type '{other}' is not supported")),
-            };
-            path = p;
-        }
-        if path.is_empty() {
-            return Err("an empty source path".into());
-        }
-        if path.contains(':') {
-            return Err(format!(
-                "source '{path}' (a second prefix) is not supported"
-            ));
-        }
-        source = Some(path.to_string());
-    }
-    let (readonly, shared) = match *mode {
-        "r" | "ro" => (true, false),
-        "w" | "rw" => (false, false),
-        "w!" | "!" => (false, true),
-        m => return Err(format!("mode '{m}' is not supported")),
-    };
-    let bus = bus_of(vdev, hvm, NativeFormat::Xm)?;
-    Ok(Disk {
-        source,
-        vdev: vdev.to_string(),
-        bus,
-        cdrom,
-        readonly,
-        shared,
-        block: driver == "phy",
-        driver,
-        format,
-        rbd: false,
     })
 }

@@ -642,7 +642,7 @@ fn devices(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
     for d in c.list("disk")? {
         let disk = match c.format {
             NativeFormat::Xl => disk::parse_xl(d, hvm),
-            NativeFormat::Xm => disk::parse_xm(d, hvm),
+            NativeFormat::Xm => xm::parse_disk(d, hvm),
         }
         .map_err(|why| c.refuse("disk", format!("'{d}': {why}")))?;
         ide |= disk.bus == "ide";

@@ -1,7 +1,7 @@
 //! Native configuration -> domain XML, in both formats, as libvirt 9.0's parsers produce it
 //! (src/libxl/xen_xl.c and xen_xm.c over the shared xen_common.c). What the formats share is
 //! here; disks, interfaces and graphics have their own modules, the xm-only OS rules
-//! [`super::xm`]. Every key outside the converted set, and every value of a known key this
+//! `xm`. Every key outside the converted set, and every value of a known key this
 //! module does not convert faithfully, is refused with CONFIG_UNSUPPORTED naming the key:
 //! nothing is dropped.
 //!

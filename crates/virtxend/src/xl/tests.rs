@@ -331,3 +331,63 @@ fn random_whole_statements_are_converted_or_refused_by_name() {
         "{accepted} accepted, {written} written"
     );
 }
+
+/// libvirt 9.0's `domxml-to-native xen-xm` of its `domxml-from-native xen-xm` of [`PV`]:
+/// positional disks with their driver, the command line as `extra`.
+const PV_XM_NATIVE: &str = "name = \"pvtest\"\nuuid = \"c7a5fdbd-edaf-9455-926a-d65c16db1809\"\n\
+maxmem = 1024\nmemory = 512\nmaxvcpus = 4\nvcpus = 2\nlocaltime = 0\non_poweroff = \"destroy\"\n\
+on_reboot = \"restart\"\non_crash = \"preserve\"\n\
+vif = [ \"mac=00:16:3e:00:00:01,bridge=xenbr0,ip=10.0.0.2,script=vif-bridge\" ]\n\
+kernel = \"/boot/vmlinuz\"\nramdisk = \"/boot/initrd.img\"\nextra = \"root=/dev/xvda1 ro console=hvc0\"\n\
+disk = [ \"phy:/dev/vg/guest,xvda,w\", \"file:/var/lib/xen/images/b.img,xvdb,r\" ]\n";
+
+#[test]
+fn a_pv_guest_goes_through_xm_as_libvirt_writes_it() {
+    use super::NativeFormat::{Xl, Xm};
+    let def = super::from_native_in(Xm, PV).expect("converts");
+    // xm keeps the driver of each disk: phy for a block device, file for an image.
+    let d = &def.devices.disks;
+    let drivers: Vec<_> = d
+        .iter()
+        .map(|d| d.driver.as_ref().and_then(|x| x.name.clone()))
+        .collect();
+    assert_eq!(drivers, [Some("phy".into()), Some("file".into())]);
+    assert_eq!(super::to_native_in(Xm, &def).expect("to xm"), PV_XM_NATIVE);
+    // The same domain has no faithful xl form: xl would make both disks qdisk.
+    let e = super::to_native_in(Xl, &def).expect_err("drivers change in xl");
+    assert_eq!(e.code, ErrorCode::ConfigUnsupported);
+    assert!(
+        e.message().contains("<driver name='file'"),
+        "{}",
+        e.message()
+    );
+    // xm has no cmdline key, and its HVM guests need their loader.
+    for (text, key) in [
+        ("name = 'a'\ncmdline = 'x'\n", "'cmdline'"),
+        ("name = 'a'\nbuilder = 'hvm'\n", "'kernel'"),
+        (
+            "name = 'a'\nchannel = [ 'connection=pty,name=c' ]\n",
+            "'channel'",
+        ),
+        (
+            "name = 'a'\nbuilder = 'hvm'\nkernel = '/l'\nserial = [ 'pty' ]\n",
+            "'serial'",
+        ),
+    ] {
+        let e = super::from_native_in(Xm, text).expect_err(text);
+        assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{text}");
+        assert!(e.message().contains(key), "{text}: {}", e.message());
+    }
+}
+
+#[test]
+fn formats_are_named_as_libvirt_names_them() {
+    assert!(super::convert_from("xen-xm", PV).is_ok());
+    let def = super::convert_from("xen-xl", PV).expect("xl");
+    assert!(super::convert_to("xen-xl", &def).is_ok());
+    for bad in ["xen-sxpr", "xl", ""] {
+        let e = super::convert_from(bad, PV).expect_err(bad);
+        assert_eq!(e.code, ErrorCode::InvalidArg);
+        assert!(e.message().contains("unsupported config type"));
+    }
+}

@@ -417,18 +417,15 @@ fn os(c: &Cfg, kind: Kind, x: &mut String) -> Result<(), VirtError> {
             }
         }
     }
-    if kind == Kind::Hvm {
-        let direct: &[&str] = match c.format {
-            NativeFormat::Xl => &["kernel", "ramdisk", "extra", "cmdline", "root"],
-            NativeFormat::Xm => &["ramdisk", "extra", "root"],
-        };
-        for k in direct {
+    if kind == Kind::Hvm && c.format == NativeFormat::Xm {
+        // xm's `kernel` is the loader: libvirt reads no direct kernel boot for HVM.
+        for k in ["ramdisk", "extra", "root"] {
             if c.has(k) {
-                return Err(c.refuse(k, "direct kernel boot of HVM guests is not supported yet"));
+                return Err(c.refuse(k, "direct kernel boot of xm HVM guests is not supported"));
             }
         }
     } else {
-        if c.has("boot") {
+        if kind != Kind::Hvm && c.has("boot") {
             return Err(c.refuse("boot", "only for HVM guests"));
         }
         if let Some(k) = c.str("kernel")? {

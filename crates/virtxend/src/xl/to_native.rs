@@ -568,6 +568,11 @@ fn os_keys(format: NativeFormat, g: &Guest, hvm: bool, v: &mut Vec<(&'static str
             if g.ovmf {
                 v.push(("bios", s("ovmf")));
             }
+            for (k, val) in &pv[2..] {
+                if let Some(val) = val {
+                    v.push((k, s(val)));
+                }
+            }
             v.push(("boot", s(boot)));
             if let Some(n) = g.nested {
                 v.push(("nestedhvm", Value::Num(i64::from(n))));

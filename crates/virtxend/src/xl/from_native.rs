@@ -46,6 +46,8 @@ const COMMON_KEYS: &[&str] = &[
     "vncdisplay",
     "keymap",
     "sdl",
+    "display",
+    "xauthority",
     "serial",
     "parallel",
     "localtime",

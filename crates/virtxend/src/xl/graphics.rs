@@ -22,9 +22,15 @@ pub(crate) struct Graphics {
     pub passwd: Option<String>,
     /// The keyboard map.
     pub keymap: Option<String>,
+    /// The X display of SDL.
+    pub sdl_display: Option<String>,
+    /// The X authority file of SDL.
+    pub xauth: Option<String>,
 }
 
 const HVM_KEYS: &[&str] = &[
+    "display",
+    "xauthority",
     "vnc",
     "sdl",
     "vnclisten",
@@ -110,15 +116,35 @@ fn hvm_graphics(c: &Cfg) -> Result<Option<Graphics>, VirtError> {
                 return Err(c.refuse(k, "without 'vnc = 1' is not supported"));
             }
         }
-        return Ok(sdl.then(|| Graphics {
+        if !sdl {
+            for k in ["display", "xauthority"] {
+                if c.has(k) {
+                    return Err(c.refuse(k, "without 'sdl = 1' is not supported"));
+                }
+            }
+            return Ok(None);
+        }
+        return Ok(Some(Graphics {
             sdl: true,
+            sdl_display: c.str("display")?.map(str::to_string),
+            xauth: c.str("xauthority")?.map(str::to_string),
             ..Graphics::default()
         }));
+    }
+    for k in ["display", "xauthority"] {
+        if c.has(k) {
+            return Err(c.refuse(
+                k,
+                "with VNC is not supported (libvirt reads it for SDL only)",
+            ));
+        }
     }
     let d = display(c.flag("vncunused")?, c.num("vncdisplay")?)
         .map_err(|why| c.refuse("vncdisplay", why))?;
     Ok(Some(Graphics {
         sdl: false,
+        sdl_display: None,
+        xauth: None,
         display: d,
         listen: c.str("vnclisten")?.map(str::to_string),
         passwd: c.str("vncpasswd")?.map(str::to_string),
@@ -126,50 +152,68 @@ fn hvm_graphics(c: &Cfg) -> Result<Option<Graphics>, VirtError> {
     }))
 }
 
+/// One `vfb` entry, read as libvirt reads it: SDL when it says `type=sdl`, VNC otherwise;
+/// a VNC port comes from `vncunused=1` (automatic) or `vncdisplay` (fixed), and an entry with
+/// neither (libvirt's port-less `autoport='no'`) is refused.
 fn parse_vfb(spec: &str) -> Result<Graphics, String> {
-    let (mut vnc, mut sdl, mut unused, mut disp) = (None, None, None, None);
+    let (mut sdl, mut unused, mut disp) = (false, None, None);
     let mut g = Graphics::default();
+    let mut vnc_keys = false;
     for item in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let flag = |v: &str| match v {
-            "0" => Ok(false),
-            "1" => Ok(true),
-            o => Err(format!("'{o}' is not 0 or 1")),
-        };
         match item.split_once('=') {
-            Some(("type", "vnc")) => vnc = Some(true),
-            Some(("type", "sdl")) => sdl = Some(true),
-            Some(("vnc", v)) => vnc = Some(flag(v)?),
-            Some(("sdl", v)) => sdl = Some(flag(v)?),
-            Some(("vncunused", v)) => unused = Some(flag(v)?),
+            Some(("type", "vnc")) | Some(("vnc", "1")) => {}
+            Some(("type", "sdl")) => sdl = true,
+            Some(("vncunused", v @ ("0" | "1"))) => unused = Some(v == "1"),
             Some(("vncdisplay", v)) => {
                 disp = Some(v.parse::<i64>().map_err(|_| format!("vncdisplay '{v}'"))?)
             }
             Some(("vnclisten", v)) if !v.is_empty() => g.listen = Some(v.to_string()),
             Some(("vncpasswd", v)) => g.passwd = Some(v.to_string()),
             Some(("keymap", v)) if !v.is_empty() => g.keymap = Some(v.to_string()),
-            Some((k, _)) => return Err(format!("vfb parameter '{k}' is not supported")),
+            Some(("display", v)) if !v.is_empty() => g.sdl_display = Some(v.to_string()),
+            Some(("xauthority", v)) if !v.is_empty() => g.xauth = Some(v.to_string()),
+            Some((k, v)) => return Err(format!("vfb parameter '{k}={v}' is not supported")),
             None => return Err(format!("'{item}' is not a key=value parameter")),
         }
+        vnc_keys |= item.starts_with("vnc") || item.starts_with("keymap=");
     }
-    match (vnc.unwrap_or(false), sdl.unwrap_or(false)) {
-        (true, false) => {
-            g.display = display(unused, disp)?;
-            Ok(g)
+    if sdl {
+        if vnc_keys {
+            return Err("VNC parameters with 'type=sdl' are not supported".into());
         }
-        (false, true) if g == Graphics::default() && unused.is_none() && disp.is_none() => {
-            g.sdl = true;
-            Ok(g)
-        }
-        (false, true) => Err("VNC parameters with SDL are not supported".into()),
-        _ => Err("one of VNC or SDL is needed".into()),
+        g.sdl = true;
+        return Ok(g);
     }
+    if g.sdl_display.is_some() || g.xauth.is_some() {
+        return Err("'display'/'xauthority' without 'type=sdl' are not supported".into());
+    }
+    g.display = match (unused, disp) {
+        (Some(true), None) => None,
+        (Some(false) | None, Some(d)) => Some(
+            u16::try_from(d)
+                .ok()
+                .filter(|d| *d < 100)
+                .ok_or_else(|| format!("display {d} is out of range"))?,
+        ),
+        (Some(true), Some(_)) => return Err("'vncdisplay' needs 'vncunused=0'".into()),
+        (_, None) => return Err("needs 'vncunused=1' or a 'vncdisplay'".into()),
+    };
+    Ok(g)
 }
 
 impl Graphics {
     /// The XML of this device.
     pub fn xml(&self) -> String {
         if self.sdl {
-            return "    <graphics type='sdl'/>\n".into();
+            let mut x = String::from("    <graphics type='sdl'");
+            if let Some(d) = &self.sdl_display {
+                let _ = write!(x, " display='{}'", esc(d));
+            }
+            if let Some(a) = &self.xauth {
+                let _ = write!(x, " xauth='{}'", esc(a));
+            }
+            x.push_str("/>\n");
+            return x;
         }
         let mut x = String::new();
         let (port, auto) = match self.display {
@@ -205,6 +249,8 @@ impl Graphics {
         if l.starts_with("<graphics type='sdl'") {
             return Some(Graphics {
                 sdl: true,
+                sdl_display: attr("display"),
+                xauth: attr("xauth"),
                 ..Graphics::default()
             });
         }
@@ -223,6 +269,8 @@ impl Graphics {
             listen: attr("listen"),
             passwd: attr("passwd"),
             keymap: attr("keymap"),
+            sdl_display: None,
+            xauth: None,
         })
     }
 
@@ -232,6 +280,12 @@ impl Graphics {
         v.push(("sdl", Value::Num(i64::from(self.sdl))));
         v.push(("vnc", Value::Num(i64::from(!self.sdl))));
         if self.sdl {
+            if let Some(d) = &self.sdl_display {
+                v.push(("display", s(d)));
+            }
+            if let Some(a) = &self.xauth {
+                v.push(("xauthority", s(a)));
+            }
             return;
         }
         v.push(("vncunused", Value::Num(i64::from(self.display.is_none()))));
@@ -252,7 +306,14 @@ impl Graphics {
     /// A PV guest's `vfb` entry, as libvirt writes it.
     pub fn vfb(&self) -> String {
         if self.sdl {
-            return "type=sdl".into();
+            let mut s = String::from("type=sdl");
+            if let Some(d) = &self.sdl_display {
+                let _ = write!(s, ",display={d}");
+            }
+            if let Some(a) = &self.xauth {
+                let _ = write!(s, ",xauthority={a}");
+            }
+            return s;
         }
         let mut s = String::from("type=vnc");
         match self.display {

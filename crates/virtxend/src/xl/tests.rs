@@ -73,7 +73,7 @@ fn keys_and_values_outside_the_subset_are_refused_by_name() {
         ),
         ("disk = [ 'rbd:pool/img:id=x,xvda,w' ]", "'disk'"),
         ("vif = [ 'bridge=br0,rate=10Mb/s@1s' ]", "'vif'"),
-        ("vif = [ 'ip=fe80::1' ]", "'vif'"),
+        ("vif = [ 'ip=fe80::1/64' ]", "'vif'"),
         ("on_crash = \"explode\"", "'on_crash'"),
         ("pae = 0", "'pae'"),
         ("localtime = 2", "'localtime'"),

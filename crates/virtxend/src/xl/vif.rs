@@ -22,7 +22,7 @@ pub(crate) struct Nic {
     pub vlan: Vec<u32>,
     /// `<vlan trunk='yes'>`.
     pub trunk: bool,
-    /// IPv4 addresses.
+    /// IP addresses (v4 or v6).
     pub ips: Vec<String>,
     /// The hotplug script.
     pub script: Option<String>,
@@ -135,8 +135,10 @@ pub(crate) fn parse(spec: &str, hvm: bool, format: NativeFormat) -> Result<Nic, 
             }
             Some(("ip", v)) => {
                 for ip in v.split(' ').filter(|s| !s.is_empty()) {
-                    if ip.parse::<std::net::Ipv4Addr>().is_err() {
-                        return Err(format!("ip '{ip}' (only IPv4 addresses are supported)"));
+                    if ip.parse::<std::net::IpAddr>().is_err() {
+                        return Err(format!(
+                            "ip '{ip}' is not an address (prefixes are not supported)"
+                        ));
                     }
                     n.ips.push(ip.to_string());
                 }
@@ -208,7 +210,8 @@ impl Nic {
             );
         }
         for ip in &self.ips {
-            let _ = writeln!(x, "      <ip address='{ip}' family='ipv4'/>");
+            let family = if ip.contains(':') { "ipv6" } else { "ipv4" };
+            let _ = writeln!(x, "      <ip address='{ip}' family='{family}'/>");
         }
         if let Some(s) = &self.script {
             let _ = writeln!(x, "      <script path='{}'/>", esc(s));

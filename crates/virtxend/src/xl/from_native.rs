@@ -214,7 +214,10 @@ pub fn from_native(text: &str) -> Result<DomainDef, VirtError> {
 pub fn from_native_in(format: NativeFormat, text: &str) -> Result<DomainDef, VirtError> {
     let xml = to_xml_in(format, text)?;
     let codec = virt_xml::LibvirtXml;
-    let def = codec.parse_domain(&xml)?;
+    // What the codec still rejects (a name libvirt would refuse, say) is refused as a whole.
+    let def = codec
+        .parse_domain(&xml)
+        .map_err(|e| unsupported(format, "config", e.message()))?;
     let back = codec.format_domain(&def, FormatOptions::default());
     let order = |x: &str| -> Vec<String> {
         x.lines()
@@ -310,6 +313,9 @@ fn general(c: &Cfg, x: &mut String) -> Result<(), VirtError> {
     })?;
     let _ = writeln!(x, "  <name>{}</name>", esc(name));
     if let Some(u) = c.str("uuid")? {
+        if virt_core::uuid::Uuid::parse(u).is_none() {
+            return Err(c.refuse("uuid", format!("'{u}' is not a UUID")));
+        }
         let _ = writeln!(x, "  <uuid>{}</uuid>", esc(u));
     }
     let memory = c.num("memory")?.unwrap_or(128);

@@ -142,6 +142,9 @@ fn garbage_never_panics() {
     let mut seed: u64 = 7;
     let pieces = [
         "name='a'\n",
+        "name='a/b<'\n",
+        "uuid='x'\n",
+        "uuid='c7a5fdbd-edaf-9455-926a-d65c16db1809'\n",
         "type='hvm'\n",
         "builder='hvm'\n",
         "kernel='/k'\n",
@@ -389,5 +392,19 @@ fn formats_are_named_as_libvirt_names_them() {
         let e = super::convert_from(bad, PV).expect_err(bad);
         assert_eq!(e.code, ErrorCode::InvalidArg);
         assert!(e.message().contains("unsupported config type"));
+    }
+}
+
+#[test]
+fn bad_identities_are_refused_by_name() {
+    for (text, key) in [
+        ("name = 'a'\nuuid = 'not-a-uuid'\n", "'uuid'"),
+        ("name = 'a/b'\n", "unsupported configuration"),
+    ] {
+        for f in [super::NativeFormat::Xl, super::NativeFormat::Xm] {
+            let e = super::from_native_in(f, text).expect_err(text);
+            assert_eq!(e.code, ErrorCode::ConfigUnsupported, "{text}: {e:?}");
+            assert!(e.message().contains(key), "{text}: {}", e.message());
+        }
     }
 }

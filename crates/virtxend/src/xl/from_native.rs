@@ -217,7 +217,7 @@ pub fn from_native_in(format: NativeFormat, text: &str) -> Result<DomainDef, Vir
     // What the codec still rejects (a name libvirt would refuse, say) is refused as a whole.
     let def = codec
         .parse_domain(&xml)
-        .map_err(|e| unsupported(format, "config", e.message()))?;
+        .map_err(|e| unsupported(format, "config", &e.detail))?;
     let back = codec.format_domain(&def, FormatOptions::default());
     let order = |x: &str| -> Vec<String> {
         x.lines()

@@ -265,7 +265,7 @@ pub fn to_native_in(format: NativeFormat, def: &DomainDef) -> Result<String, Vir
     // The check: the config must come back as this very definition.
     let check = cfg::format(&entries(native(format, &g, true)?));
     let back = super::from_native::from_native_in(format, &check)
-        .map_err(|e| refuse(format, e.message()))?;
+        .map_err(|e| refuse(format, &e.detail))?;
     let back = codec.format_domain(&back, opts);
     if back != xml {
         let (a, b): (Vec<_>, Vec<_>) = (xml.lines().collect(), back.lines().collect());

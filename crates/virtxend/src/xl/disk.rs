@@ -272,6 +272,19 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
         Some("cdrom") => cdrom = true,
         Some(d) => return Err(format!("devtype '{d}' is not supported")),
     }
+    // libvirt makes an xl CD-ROM a read-only raw image of the qdisk backend whatever the
+    // spec says, so other values would be lost.
+    if cdrom {
+        if format != "raw" {
+            return Err(format!("format '{format}' of a CD-ROM (libvirt makes it raw)"));
+        }
+        if matches!(backend.as_deref(), Some(b) if b != "qdisk") {
+            return Err("a CD-ROM backend other than qdisk (libvirt uses qdisk)".into());
+        }
+        if matches!(access.as_deref(), Some("w" | "rw")) {
+            return Err("a writable CD-ROM (libvirt makes it read-only)".into());
+        }
+    }
     let readonly = match access.as_deref() {
         None if cdrom => true,
         None | Some("w" | "rw") => false,

@@ -224,6 +224,9 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
     } else if !positional.is_empty() {
         return Err("positional parameters after 'target=' are not supported".into());
     }
+    // An empty value means the default (xl-disk-configuration(5)).
+    let [format, vdev, access, devtype, backend] =
+        [format, vdev, access, devtype, backend].map(|v| v.filter(|v| !v.is_empty()));
     let mut source = target.filter(|t| !t.is_empty());
     if let Some(t) = &source {
         for prefix in ["phy:", "file:", "tap:aio:", "aio:"] {
@@ -276,7 +279,9 @@ pub(crate) fn parse_xl(spec: &str, hvm: bool) -> Result<Disk, String> {
     // spec says, so other values would be lost.
     if cdrom {
         if format != "raw" {
-            return Err(format!("format '{format}' of a CD-ROM (libvirt makes it raw)"));
+            return Err(format!(
+                "format '{format}' of a CD-ROM (libvirt makes it raw)"
+            ));
         }
         if matches!(backend.as_deref(), Some(b) if b != "qdisk") {
             return Err("a CD-ROM backend other than qdisk (libvirt uses qdisk)".into());

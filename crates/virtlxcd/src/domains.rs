@@ -1,29 +1,15 @@
-//! The LXC driver's record of one domain: its definition, whether it is persistent, and while
-//! it runs its [`Run`] (state, controller, init, cgroup, veths). The table of them (lookups,
+//! The LXC driver's record of one domain: the driver kit's [`Record`] with, while it runs,
+//! its [`Run`] (state, controller, init, cgroup, veths). The table of them (lookups,
 //! identity rules, the list filter) is the driver kit's (`virt_core::kit::table`).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-
 use virt_core::cgroup::DomainCgroup;
+use virt_core::kit::record::{Record, RunState};
 use virt_core::model::DomainDef;
-use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::state::StateReason;
 
 /// One domain: defined (persistent) or running without a definition (transient).
-#[derive(Debug)]
-pub(crate) struct Dom {
-    /// The persistent (next boot) definition; for a transient domain, its live definition.
-    pub def: DomainDef,
-    pub autostart: bool,
-    /// Whether a definition is stored in the config dir.
-    pub persistent: bool,
-    /// The state it stopped in (SHUTOFF / UNKNOWN until this daemon stops it once).
-    pub last: StateReason,
-    /// Present while the domain is active.
-    pub run: Option<Run>,
-    /// The per-domain job lock serialising state changes.
-    pub job: Arc<tokio::sync::Mutex<()>>,
-}
+pub(crate) type Dom = Record<Run>;
 
 /// A running container as the daemon tracks it (and writes to its status file).
 #[derive(Debug, Clone)]
@@ -50,71 +36,17 @@ pub(crate) struct Run {
     pub ports: Vec<(String, String)>,
 }
 
-impl Dom {
-    /// A shut-off domain with `def`.
-    pub fn new(def: DomainDef, autostart: bool, persistent: bool) -> Dom {
-        Dom {
-            def,
-            autostart,
-            persistent,
-            last: StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN),
-            run: None,
-            job: Arc::default(),
-        }
+impl RunState for Run {
+    fn id(&self) -> u32 {
+        self.id
     }
 
-    /// The running state, or the state it stopped in.
-    pub fn state(&self) -> StateReason {
-        self.run.as_ref().map_or(self.last, |r| r.state)
+    fn state(&self) -> StateReason {
+        self.state
     }
 
-    pub fn is_active(&self) -> bool {
-        self.run.is_some()
-    }
-}
-
-impl virt_core::kit::table::Entry for Dom {
-    fn def(&self) -> &DomainDef {
-        &self.def
-    }
-
-    fn running_id(&self) -> Option<u32> {
-        self.run.as_ref().map(|r| r.id)
-    }
-
-    fn live(&self) -> Option<&DomainDef> {
-        self.run.as_ref().map(|r| &r.live)
-    }
-
-    fn set_autostart_flag(&mut self, on: bool) {
-        self.autostart = on;
-    }
-
-    fn redefine(&mut self, def: DomainDef) {
-        self.def = def;
-        self.persistent = true;
-    }
-
-    fn make_transient(&mut self) {
-        self.persistent = false;
-        self.autostart = false;
-        if let Some(r) = &self.run {
-            self.def = r.live.clone();
-        }
-    }
-
-    fn facts(&self) -> virt_core::kit::DomainFacts<'_> {
-        virt_core::kit::DomainFacts {
-            name: &self.def.name,
-            uuid: self.def.uuid,
-            state: self.state(),
-            active: self.is_active(),
-            persistent: self.persistent,
-            autostart: self.autostart,
-            managed_save: false,
-            has_snapshot: false,
-            has_checkpoint: false,
-        }
+    fn live(&self) -> &DomainDef {
+        &self.live
     }
 }
 

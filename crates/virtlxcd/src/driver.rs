@@ -109,15 +109,8 @@ impl LxcDriver {
 
     fn load(&self) {
         let loaded = self.store.load_all(|xml| self.parse(xml, false));
-        let mut st = self.lock();
-        for sd in loaded {
-            if st.by_uuid.contains_key(&sd.def.uuid) {
-                tracing::warn!(name = %sd.def.name, uuid = %sd.def.uuid, "skipping a second definition with the same UUID");
-                continue;
-            }
-            st.insert(Dom::new(sd.def, sd.autostart, true));
-        }
-        tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
+        let n = virt_core::kit::record::load(&mut self.lock(), loaded);
+        tracing::info!(domains = n, dir = %self.store.dir().display(), "definitions loaded");
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Domains> {

@@ -19,7 +19,7 @@ use virt_core::paths::{Mode, Paths};
 use virt_core::xml::DomainXmlCodec;
 use virt_core::VirtError;
 
-use crate::domains::{Dom, Domains};
+use crate::domains::Domains;
 use crate::toolstack::Xl;
 
 /// How many recent events the bus keeps (and persists) for clients that resume.
@@ -75,15 +75,8 @@ impl XenDriver {
 
     fn load(&self) {
         let loaded = self.store.load_all(|xml| self.parse(xml, false));
-        let mut st = self.lock();
-        for sd in loaded {
-            if st.by_uuid.contains_key(&sd.def.uuid) {
-                tracing::warn!(name = %sd.def.name, uuid = %sd.def.uuid, "skipping a second definition with the same UUID");
-                continue;
-            }
-            st.insert(Dom::new(sd.def, sd.autostart, true));
-        }
-        tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
+        let n = virt_core::kit::record::load(&mut self.lock(), loaded);
+        tracing::info!(domains = n, dir = %self.store.dir().display(), "definitions loaded");
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, Domains> {

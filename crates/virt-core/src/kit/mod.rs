@@ -20,7 +20,9 @@
 //! - [`typed_params`]: the typed parameters a set call accepts (virTypedParamsValidate's
 //!   errors) and libvirt's memory and scheduler parameter names;
 //! - [`table`]: the domains of a driver in memory, by UUID and name: lookups, the identity
-//!   rules of a define, the list.
+//!   rules of a define, the list;
+//! - [`record`]: the record of one domain for drivers that keep nothing beyond the common
+//!   facts and their own run state (LXC, Xen).
 //!
 //! Each rule takes plain facts (is the domain active, persistent, ...), not a driver's own
 //! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
@@ -31,6 +33,7 @@ pub mod flags;
 pub mod list;
 pub mod locate;
 pub mod modify;
+pub mod record;
 pub mod save;
 pub mod stats;
 pub mod store;

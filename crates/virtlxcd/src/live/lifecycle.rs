@@ -29,11 +29,7 @@ impl LxcDriver {
         &self,
         lookup: &DomainLookup,
     ) -> DriverResult<(Uuid, tokio::sync::OwnedMutexGuard<()>)> {
-        let (uuid, job) = {
-            let st = self.lock();
-            let d = st.get(lookup)?;
-            (d.def.uuid, d.job.clone())
-        };
+        let (uuid, job) = self.lock().job_of(lookup)?;
         Ok((uuid, job.lock_owned().await))
     }
 

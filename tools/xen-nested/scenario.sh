@@ -1,0 +1,200 @@
+#!/bin/bash
+# The nested-Xen scenario, run by bash as root inside dom0 (tools/xen-nested/run.sh puts it at
+# /scenario.sh; xenstored, xen-init-dom0 and xenconsoled already run). Every step prints
+#   XN-STEP name=NAME rc=N ms=N up=UPTIME
+# (ms: from the call to its return, measured in dom0), its output as `XN-OUT NAME| line`, and
+# facts as `XN-FACT key=value`. tests/tests/xen_nested.rs asserts on these lines and
+# tools/bench-xen.sh prints the figures; keep the formats.
+# First xl alone (the baseline: create, console marker, list, shutdown, destroy of an xl.cfg
+# guest), then the same guest through our CLI and daemons: virtxend started, define, start,
+# console, list, domstate, suspend/resume, domstats, one call through virt-proxy, virtxend
+# killed (-9) and restarted with the guest running (reattach), shutdown, start, destroy.
+export PATH=/usr/lib/xen-4.17/bin:/usr/bin:/bin:/sbin:/usr/sbin
+U=xen:///system
+up() { cut -d' ' -f1 /proc/uptime; }
+now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
+fact() { echo "XN-FACT $*"; }
+# step NAME CMD...: runs CMD, prints its marker and output; its status is CMD's
+step() {
+  local name=$1 t0 rc ms
+  shift
+  t0=$(now)
+  "$@" > /tmp/step.out 2>&1
+  rc=$?
+  ms=$(($(now) - t0))
+  echo "XN-STEP name=$name rc=$rc ms=$ms up=$(up)"
+  sed "s/^/XN-OUT $name| /" /tmp/step.out | tr -d '\r'
+  return $rc
+}
+# wait_for NAME T0 SECS CMD...: polls CMD (every 50 ms) until it succeeds; prints
+# XN-STEP name=NAME with ms from T0 (a now() value), rc=1 on timeout
+wait_for() {
+  local name=$1 t0=$2 secs=$3 end rc=1
+  shift 3
+  end=$(($(now) + secs * 1000))
+  while [ "$(now)" -lt $end ]; do
+    if "$@" > /dev/null 2>&1; then rc=0; break; fi
+    sleep 0.05
+  done
+  echo "XN-STEP name=$name rc=$rc ms=$(($(now) - t0)) up=$(up)"
+  return $rc
+}
+marker_in() { grep -aq DOMU- "$1"; }
+virt_state() { [ "$(virt -c $U domstate tiny 2>/dev/null | head -1)" = "$1" ]; }
+not_listed() { ! xl list "$1" > /dev/null 2>&1; }
+daemon_log() { echo "XN-DAEMON-LOG begin"; sed 's/^/XN-DAEMON-LOG| /' /var/log/virt/virtxend.log; }
+
+for b in virtxend virt-proxy virt; do
+  if [ -x /usr/bin/$b ]; then fact "have_$b=1"; else fact "have_$b=0"; fi
+done
+fact "dom0_mem_kb=$(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
+step xl-info xl info
+step virt-test-list virt -c test:///default list --all
+step virtxend-help virtxend --help
+
+# ---------- the baseline: xl alone, with an identical guest ----------
+cat > /etc/xen/tinyxl.cfg <<CFG
+name = "tinyxl"
+type = "pv"
+kernel = "/boot/vmlinuz"
+ramdisk = "/boot/domu-initrd.gz"
+extra = "console=hvc0"
+memory = 128
+vcpus = 1
+on_crash = "preserve"
+CFG
+t0=$(now)
+if step xl-create xl create /etc/xen/tinyxl.cfg; then
+  (sleep 30 | timeout 30 xl console tinyxl > /tmp/xlcons.out 2>&1) &
+  cons=$!
+  wait_for xl-console-marker $t0 90 marker_in /tmp/xlcons.out
+  wait_for xl-log-marker $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tinyxl.log
+  step xl-list xl list
+  step xl-list-again xl list
+  t0=$(now)
+  step xl-shutdown xl shutdown tinyxl
+  wait_for xl-shutdown-gone $t0 60 not_listed tinyxl
+  kill $cons 2> /dev/null
+  wait $cons 2> /dev/null
+  grep -a DOMU- /tmp/xlcons.out | head -3 | sed 's/^/XN-OUT xl-console| /' | tr -d '\r'
+  tail -3 /var/log/xen/console/guest-tinyxl.log | sed 's/^/XN-OUT xl-guest-log| /' | tr -d '\r'
+  xl destroy tinyxl > /dev/null 2>&1
+  rm -f /var/log/xen/console/guest-tinyxl.log
+  t0=$(now)
+  step xl-create-2 xl create /etc/xen/tinyxl.cfg
+  wait_for xl-log-marker-2 $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tinyxl.log
+  step xl-destroy xl destroy tinyxl
+fi
+rm -f /var/log/xen/console/guest-tinyxl.log*
+
+# ---------- ours: virtxend, virt, virt-proxy ----------
+if [ ! -x /usr/bin/virtxend ]; then
+  fact "ours=skipped-no-virtxend"
+  exit 0
+fi
+start_daemon() {
+  local t0
+  t0=$(now)
+  virtxend --system >> /var/log/virt/virtxend.log 2>&1 &
+  daemon=$!
+  echo "XN-FACT virtxend_pid=$daemon"
+  # answering, not only the socket file there (a killed daemon leaves its file behind)
+  wait_for "$1" $t0 30 virt -c $U version
+}
+cat > /root/tiny.xml <<XML
+<domain type='xen'>
+  <name>tiny</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='xenpv'>linux</type>
+    <kernel>/boot/vmlinuz</kernel>
+    <initrd>/boot/domu-initrd.gz</initrd>
+    <cmdline>console=hvc0</cmdline>
+  </os>
+  <on_crash>preserve</on_crash>
+  <devices>
+    <console type='pty'>
+      <target type='xen' port='0'/>
+    </console>
+  </devices>
+</domain>
+XML
+if ! start_daemon virtxend-up; then daemon_log; exit 1; fi
+step virt-version virt -c $U version
+step virt-define virt -c $U define /root/tiny.xml
+step virt-list-defined virt -c $U list --all
+t0=$(now)
+if ! step virt-start virt -c $U start tiny; then daemon_log; fi
+(sleep 30 | timeout 30 virt -c $U console tiny > /tmp/cons1.out 2>&1) &
+cons=$!
+wait_for virt-console-marker $t0 90 marker_in /tmp/cons1.out
+wait_for virt-log-marker $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
+sleep 2
+kill $cons 2> /dev/null
+wait $cons 2> /dev/null
+fact "console1_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons1.out)"
+head -c 2000 /tmp/cons1.out | sed 's/^/XN-OUT virt-console| /' | tr -d '\r'
+step virt-list virt -c $U list --all
+step virt-list-again virt -c $U list
+step xl-list-ours xl list
+step virt-domstate virt -c $U domstate tiny --reason
+step virt-domid virt -c $U domid tiny
+step virt-dominfo virt -c $U dominfo tiny
+step virt-suspend virt -c $U suspend tiny
+step virt-domstate-suspended virt -c $U domstate tiny --reason
+step xl-list-suspended xl list tiny
+step virt-resume virt -c $U resume tiny
+step virt-domstate-resumed virt -c $U domstate tiny --reason
+step virt-domstats virt -c $U domstats tiny
+step virt-domstats-again virt -c $U domstats tiny
+step virt-domstats-all virt -c $U domstats
+step virt-dumpxml virt -c $U dumpxml tiny
+
+# one call through the proxy: ?mode=legacy takes virt-proxy's socket
+t0=$(now)
+virt-proxy --system -t 0 > /var/log/virt/virt-proxy.log 2>&1 &
+proxy=$!
+wait_for proxy-up $t0 30 test -S /run/virt/virt-proxy-sock
+step proxy-list virt -c "$U?mode=legacy" list --all
+step proxy-domstate virt -c "$U?mode=legacy" domstate tiny
+kill $proxy 2> /dev/null
+wait $proxy 2> /dev/null
+sed 's/^/XN-OUT proxy-log| /' /var/log/virt/virt-proxy.log | tail -20
+
+# reattach: the daemon dies (-9) with the guest running and comes back
+step xl-domid-before xl domid tiny
+kill -9 $daemon
+wait $daemon 2> /dev/null
+fact "virtxend_killed=$daemon"
+fact "stale_socket_left=$(test -S /run/virt/virtxend-sock && echo 1 || echo 0)"
+start_daemon virtxend-restart
+step virt-list-reattached virt -c $U list --all
+step virt-domid-reattached virt -c $U domid tiny
+step virt-domstate-reattached virt -c $U domstate tiny --reason
+(sleep 6 | timeout 6 virt -c $U console tiny > /tmp/cons2.out 2>&1) &
+cons=$!
+wait $cons
+echo "XN-STEP name=virt-console-reattached rc=$? ms=6000 up=$(up)"
+fact "console2_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons2.out)"
+head -c 1000 /tmp/cons2.out | sed 's/^/XN-OUT virt-console-reattached| /' | tr -d '\r'
+
+# stop: shutdown (the guest's init powers off on the signal), start again, destroy
+t0=$(now)
+step virt-shutdown virt -c $U shutdown tiny
+wait_for virt-shutdown-off $t0 90 virt_state "shut off"
+step virt-domstate-shutoff virt -c $U domstate tiny --reason
+step xl-list-after-shutdown xl list
+tail -3 /var/log/xen/console/guest-tiny.log | sed 's/^/XN-OUT guest-log| /' | tr -d '\r'
+rm -f /var/log/xen/console/guest-tiny.log
+t0=$(now)
+step virt-start-2 virt -c $U start tiny
+wait_for virt-log-marker-2 $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
+step virt-destroy virt -c $U destroy tiny
+step virt-domstate-destroyed virt -c $U domstate tiny --reason
+step xl-list-after-destroy xl list
+step virt-undefine virt -c $U undefine tiny
+step virt-list-final virt -c $U list --all
+daemon_log | tail -60
+kill $daemon 2> /dev/null
+exit 0

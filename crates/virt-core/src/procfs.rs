@@ -99,3 +99,42 @@ pub fn reap_orphans(previous: &[i32]) -> Vec<i32> {
     }
     now.into_iter().filter(|p| !previous.contains(p)).collect()
 }
+
+/// Counters of a guest's interface from its host end (a veth, a tap, Xen's `vifD.N`), swapped
+/// to the guest's view: `[rx_bytes, rx_packets, rx_errs, rx_drop, tx_bytes, tx_packets,
+/// tx_errs, tx_drop]`, from `/proc/net/dev` (which, unlike `/sys/class/net`, shows the reading
+/// process's network namespace).
+pub fn guest_net_counters(host_end: &str) -> Option<[u64; 8]> {
+    guest_net_counters_in(&std::fs::read_to_string("/proc/net/dev").ok()?, host_end)
+}
+
+/// [`guest_net_counters`] from `/proc/net/dev`'s text.
+pub fn guest_net_counters_in(text: &str, host_end: &str) -> Option<[u64; 8]> {
+    let line = text.lines().find_map(|l| {
+        let (name, rest) = l.split_once(':')?;
+        (name.trim() == host_end).then_some(rest)
+    })?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .map(|v| v.parse().unwrap_or(0))
+        .collect();
+    // Receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes
+    // packets errs drop ...
+    let (rx, tx) = (f.get(0..4)?, f.get(8..12)?);
+    Some([tx[0], tx[1], tx[2], tx[3], rx[0], rx[1], rx[2], rx[3]])
+}
+
+#[cfg(test)]
+mod net_tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_the_host_ends_swapped() {
+        let text = "Inter-|   Receive |  Transmit\n face |bytes packets errs drop fifo frame compressed multicast|bytes packets errs drop fifo colls carrier compressed\n  veth3: 100 2 0 1 0 0 0 0 900 7 0 0 0 0 0 0\n";
+        assert_eq!(
+            guest_net_counters_in(text, "veth3"),
+            Some([900, 7, 0, 0, 100, 2, 0, 1])
+        );
+        assert_eq!(guest_net_counters_in(text, "veth4"), None);
+    }
+}

@@ -1,11 +1,41 @@
-//! virtxend: the Xen driver.
+//! virtxend: the Xen driver ([`XenDriver`]), its registry ([`registry`]) and its daemon binary
+//! (`virtxend`).
 //!
-//! What exists so far: [`xenstore`], an async (tokio) client of the Xen Store wire protocol
-//! (every operation, watches delivered while requests keep flowing, transactions with `EAGAIN`
-//! retries, the read-write and read-only connections); and [`xl`], the xl.cfg syntax and
-//! xl.cfg <-> domain XML conversions for a first subset of keys, matching libvirt 9.0 and
-//! refusing the rest by name. The rest of the driver (the other xl.cfg keys, the xm format, the
-//! toolstack, the daemon binary) is still to come (issue 14).
+//! * [`xenstore`]: an async (tokio) client of the Xen Store wire protocol (every operation,
+//!   watches delivered while requests keep flowing, transactions with `EAGAIN` retries, the
+//!   read-write and read-only connections).
+//! * [`xl`]: the xl.cfg syntax and the conversions between libvirt's domain XML and the
+//!   native formats `xen-xl` and `xen-xm`, matching libvirt 9.0 byte for byte and refusing by
+//!   name what they cannot carry.
+//! * The driver: definitions as libvirt keeps them (`CONFIG/libxl/NAME.xml`), started through
+//!   Xen's own toolstack `xl` ([`toolstack`] says why not libxl by FFI), with the Xen Store as
+//!   the record of what runs: a watch on `@releaseDomain` and `/vm` reports stops (and xl's
+//!   reboots, which give a domain a new ID), and a restarted daemon reattaches from it.
+//!   Console through xenconsoled's pty, bulk stats from Xen, the store and dom0's backends.
+//!
+//! On a host without a Xen hypervisor the daemon still starts and serves conversions,
+//! capabilities, version and definitions; calls that need the hypervisor fail with NO_XEN
+//! naming what is missing. `XENSTORED_PATH` names the store's socket, as for Xen's own tools.
+//!
+//! Where we differ from libvirt on purpose: Domain-0 is not listed (libvirt's libxl driver
+//! lists it as a running domain that refuses every change).
 
+#![warn(missing_docs)]
+
+mod definitions;
+mod domains;
+mod driver;
+mod host;
+mod live;
+mod registry;
+pub mod toolstack;
 pub mod xenstore;
 pub mod xl;
+pub mod xsview;
+
+pub use driver::{hypervisor_check, XenDriver};
+pub use host::{xen_guests, xen_version};
+pub use registry::{registry, xen_features};
+
+/// The daemon's program name, which also names its sockets (`virtxend-sock`).
+pub const DAEMON_NAME: &str = "virtxend";

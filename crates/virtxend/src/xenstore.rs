@@ -472,14 +472,17 @@ impl Drop for PendingGuard<'_> {
     }
 }
 
-fn socket_path_rw() -> PathBuf {
+/// The read-write socket: `XENSTORED_PATH`, else [`DEFAULT_SOCKET`].
+pub fn socket_path_rw() -> PathBuf {
     match std::env::var_os("XENSTORED_PATH") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
         _ => PathBuf::from(DEFAULT_SOCKET),
     }
 }
 
-fn socket_path_ro() -> PathBuf {
+/// The read-only socket: `socket_ro` beside the read-write one when the daemon has it, else
+/// the read-write socket.
+pub fn socket_path_ro() -> PathBuf {
     let rw = socket_path_rw();
     let mut ro = rw.clone().into_os_string();
     ro.push("_ro");

@@ -302,6 +302,12 @@ pub fn to_native(def: &DomainDef) -> Result<String, VirtError> {
     let check = cfg::format(&entries(subset_cfg(&g)?));
     let back = super::from_native::from_native(&check).map_err(|e| refuse(e.message()))?;
     let back = codec.format_domain(&back, opts);
+    // `localtime = 0` reads back as a UTC clock reset at start, which is what a UTC clock
+    // without an adjustment is on Xen: the two are the same definition here.
+    let xml = xml.replace(
+        "<clock offset='utc'/>",
+        "<clock offset='utc' adjustment='reset'/>",
+    );
     if back != xml {
         let (a, b): (Vec<_>, Vec<_>) = (xml.lines().collect(), back.lines().collect());
         let i = (0..a.len().max(b.len()))

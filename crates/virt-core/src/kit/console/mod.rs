@@ -4,6 +4,11 @@
 
 use tokio::sync::oneshot;
 
+#[cfg(feature = "server")]
+mod pty;
+#[cfg(feature = "server")]
+pub use pty::open_pty;
+
 use super::flags::console::{FORCE, SAFE};
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};

@@ -1,0 +1,401 @@
+//! Running domains: start through `xl create`, the Xen Store as the record of what runs (a
+//! watch on `@releaseDomain` and `/vm` reconciles the table with it), stop paths, reattach
+//! after a daemon restart, and the capabilities that need a running hypervisor.
+
+mod console;
+mod lifecycle;
+mod resources;
+mod stats;
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use virt_core::driver::DriverResult;
+use virt_core::events::lifecycle as ev;
+use virt_core::kit::table::Entry as _;
+use virt_core::model::DomainDef;
+use virt_core::state::{reason, DomainState, StateReason};
+use virt_core::types::{DomainHandle, DomainLookup};
+use virt_core::uuid::Uuid;
+use virt_core::xml::FormatOptions;
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
+
+use crate::domains::{Dom, Run};
+use crate::driver::{hypervisor_check, no_xen, operation_failed, system_error};
+use crate::xenstore::{Mode, XenStore};
+use crate::xsview::{self, StoreDomain};
+use crate::XenDriver;
+
+pub use stats::SUPPORTED;
+
+impl XenDriver {
+    /// NO_XEN naming what is missing unless this host is a Xen control domain.
+    pub(crate) fn need_xen(&self) -> DriverResult<()> {
+        hypervisor_check().map_err(|why| no_xen(&why))
+    }
+
+    /// A read-only connection to the Xen Store (`XENSTORED_PATH`, else Xen's default socket).
+    pub(crate) async fn store_ro(&self) -> DriverResult<XenStore> {
+        XenStore::connect_path(crate::xenstore::socket_path_ro(), Mode::ReadOnly)
+            .await
+            .map_err(|e| {
+                VirtError::new(
+                    ErrorCode::NoXenstore,
+                    ErrorDomain::Libxl,
+                    format!("cannot connect to the Xen Store: {e}"),
+                )
+            })
+    }
+
+    /// The domains Xen runs, as the store lists them.
+    pub(crate) async fn store_domains(&self) -> DriverResult<Vec<StoreDomain>> {
+        let xs = self.store_ro().await?;
+        let doms = xsview::domains(&xs).await.map_err(|e| {
+            VirtError::new(
+                ErrorCode::NoXenstore,
+                ErrorDomain::Libxl,
+                format!("cannot list domains in the Xen Store: {e}"),
+            )
+        });
+        xs.close();
+        doms
+    }
+
+    /// Takes the job lock of the domain `lookup` names; answers its UUID and the held lock.
+    pub(crate) async fn job(
+        &self,
+        lookup: &DomainLookup,
+    ) -> DriverResult<(Uuid, tokio::sync::OwnedMutexGuard<()>)> {
+        let (uuid, job) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            (d.def.uuid, d.job.clone())
+        };
+        Ok((uuid, job.lock_owned().await))
+    }
+
+    /// The running domain `lookup` names: (Xen domain ID, UUID).
+    pub(crate) fn running(&self, lookup: &DomainLookup) -> DriverResult<(u32, Uuid)> {
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        match &d.run {
+            Some(r) => Ok((r.id, d.def.uuid)),
+            None => Err(d.facts().not_running()),
+        }
+    }
+
+    /// Writes the live definition of a running domain (`RUN/libxl/NAME.xml`), atomically.
+    pub(crate) fn save_status(&self, d: &Dom) {
+        let Some(r) = &d.run else { return };
+        let xml = self.codec.format_domain(
+            &r.live,
+            FormatOptions {
+                id: Some(r.id),
+                secure: true,
+                inactive: false,
+            },
+        );
+        let (_, path) = self.run_files(&d.def.name);
+        if let Err(e) = virt_core::fsutil::write_atomic(&path, xml.as_bytes(), 0o600) {
+            tracing::warn!(domain = %d.def.name, error = %e, "cannot write the status file");
+        }
+    }
+
+    /// Starts `def` (the job lock held): its xl.cfg in `RUN/libxl/NAME.cfg`, `xl create`, the
+    /// domain ID from the store.
+    pub(crate) async fn start_domain(
+        &self,
+        uuid: Uuid,
+        def: DomainDef,
+    ) -> DriverResult<DomainHandle> {
+        self.need_xen()?;
+        let cfg = crate::xl::to_native(&def)?;
+        let (cfg_path, _) = self.run_files(&def.name);
+        std::fs::create_dir_all(&self.run_root).map_err(system_error)?;
+        virt_core::fsutil::write_atomic(&cfg_path, cfg.as_bytes(), 0o600)
+            .map_err(|e| system_error(format!("cannot write {}: {e}", cfg_path.display())))?;
+        let path = cfg_path.display().to_string();
+        self.xl.run(&["create", "-q", &path]).await?;
+        let domid = match self.domid_of(uuid, &def.name).await {
+            Some(id) => id,
+            None => {
+                return Err(operation_failed(format!(
+                    "xl created domain '{}' but the Xen Store does not list it",
+                    def.name
+                )))
+            }
+        };
+        let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+        let handle = {
+            let mut st = self.lock();
+            let d = st.get_mut(&DomainLookup::Uuid(uuid))?;
+            d.run = Some(Run {
+                id: domid,
+                generation: gen,
+                state: StateReason::new(DomainState::Running, reason::running::BOOTED),
+                live: def,
+                stopping: None,
+                console: Default::default(),
+            });
+            self.save_status(d);
+            d.handle()
+        };
+        tracing::info!(domain = %handle.name, domid, "started");
+        self.bus.emit(
+            handle.clone(),
+            ev::payload(ev::STARTED, ev::started::BOOTED),
+        );
+        Ok(handle)
+    }
+
+    /// The Xen domain ID of the domain with `uuid` (or, without a `vm` entry, named `name`).
+    pub(crate) async fn domid_of(&self, uuid: Uuid, name: &str) -> Option<u32> {
+        let doms = self.store_domains().await.ok()?;
+        doms.iter()
+            .find(|d| d.uuid == Some(uuid))
+            .or_else(|| doms.iter().find(|d| d.uuid.is_none() && d.name == name))
+            .map(|d| d.domid)
+    }
+
+    /// The domain of run `gen` has ended with `reason` (SHUTOFF reason): the table, the
+    /// status file, a transient domain's record, the event.
+    pub(crate) fn finish_stop(&self, uuid: Uuid, gen: u64, why: i32) {
+        let mut st = self.lock();
+        let Some(d) = st.by_uuid.get_mut(&uuid) else {
+            return;
+        };
+        if d.run.as_ref().map(|r| r.generation) != Some(gen) {
+            return;
+        }
+        let mut run = d.run.take().expect("checked above");
+        run.console.end();
+        d.last = StateReason::new(DomainState::Shutoff, why);
+        let (cfg, status) = self.run_files(&d.def.name);
+        let _ = std::fs::remove_file(cfg);
+        let _ = std::fs::remove_file(status);
+        let handle = d.handle();
+        if !d.persistent {
+            st.remove(&uuid);
+        }
+        drop(st);
+        let detail = match why {
+            reason::shutoff::DESTROYED => ev::stopped::DESTROYED,
+            reason::shutoff::CRASHED => ev::stopped::CRASHED,
+            reason::shutoff::FAILED => ev::stopped::FAILED,
+            _ => ev::stopped::SHUTDOWN,
+        };
+        tracing::info!(domain = %handle.name, reason = why, "stopped");
+        self.bus.emit(handle, ev::payload(ev::STOPPED, detail));
+    }
+
+    /// Brings the table in line with what Xen runs: a running domain the store no longer
+    /// lists has stopped (destroyed when we destroyed it, else shut down); one that xl's
+    /// monitor rebooted has a new domain ID; paused and crashed come from `xl list`.
+    pub(crate) async fn reconcile(&self) {
+        let Ok(present) = self.store_domains().await else {
+            return;
+        };
+        let flags = self.xl.list().await.unwrap_or_default();
+        let mut ended = Vec::new();
+        {
+            let mut st = self.lock();
+            for d in st.by_uuid.values_mut() {
+                let uuid = d.def.uuid;
+                let name = d.def.name.clone();
+                let Some(run) = d.run.as_mut() else { continue };
+                let found = present
+                    .iter()
+                    .find(|p| p.uuid == Some(uuid))
+                    .or_else(|| present.iter().find(|p| p.uuid.is_none() && p.name == name));
+                match found {
+                    None => ended.push((
+                        uuid,
+                        run.generation,
+                        run.stopping.unwrap_or(reason::shutoff::SHUTDOWN),
+                    )),
+                    Some(p) => {
+                        let mut changed = false;
+                        if p.domid != run.id {
+                            tracing::info!(domain = %name, old = run.id, new = p.domid, "the domain was rebooted by the toolstack");
+                            run.id = p.domid;
+                            changed = true;
+                        }
+                        if let Some(x) = flags.iter().find(|x| x.id == p.domid) {
+                            let want = if x.crashed() {
+                                Some(StateReason::new(DomainState::Crashed, 0))
+                            } else if x.paused() && run.state.state != DomainState::Paused {
+                                Some(StateReason::new(
+                                    DomainState::Paused,
+                                    reason::paused::UNKNOWN,
+                                ))
+                            } else if !x.paused() && run.state.state == DomainState::Paused {
+                                Some(StateReason::new(
+                                    DomainState::Running,
+                                    reason::running::UNPAUSED,
+                                ))
+                            } else {
+                                None
+                            };
+                            if let Some(s) = want.filter(|s| s.state != run.state.state) {
+                                run.state = s;
+                                changed = true;
+                            }
+                        }
+                        if changed {
+                            self.save_status(d);
+                        }
+                    }
+                }
+            }
+        }
+        for (uuid, gen, why) in ended {
+            self.finish_stop(uuid, gen, why);
+        }
+    }
+
+    /// Follows the Xen Store: every `@releaseDomain` (a domain shut down or died) and every
+    /// change under `/vm` (the toolstack creating or removing a domain) reconciles the
+    /// table. Reconnects when the store goes away.
+    fn spawn_watch(&self) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = watch_once(&me).await {
+                    tracing::debug!(error = %e, "Xen Store watch ended");
+                }
+                if me.upgrade().is_none() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+    }
+
+    /// Reattaches to the domains a previous daemon started (live definitions in
+    /// `RUN/libxl`), reports the ones that ended meanwhile, follows the Xen Store, and
+    /// autostarts (once per host boot). The daemon calls this before serving.
+    pub async fn start_guests(&self) {
+        let hyp = hypervisor_check();
+        if let Err(why) = &hyp {
+            tracing::warn!("{why}: serving conversions, capabilities and definitions only");
+        }
+        let present = if hyp.is_ok() {
+            self.store_domains().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read the Xen Store");
+                Vec::new()
+            })
+        } else {
+            Vec::new()
+        };
+        let flags = if hyp.is_ok() {
+            self.xl.list().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let entries = std::fs::read_dir(&self.run_root)
+            .map(|rd| {
+                rd.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for path in entries {
+            if path.extension().and_then(|e| e.to_str()) != Some("xml") {
+                continue;
+            }
+            let def = match std::fs::read_to_string(&path)
+                .map_err(system_error)
+                .and_then(|xml| self.parse_live(&xml))
+            {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(file = %path.display(), error = %e, "cannot read a status file; leaving it alone");
+                    continue;
+                }
+            };
+            let found = present
+                .iter()
+                .find(|p| p.uuid == Some(def.uuid))
+                .map(|p| p.domid);
+            let Some(domid) = found else {
+                tracing::info!(domain = %def.name, "ended while the daemon was away");
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::remove_file(path.with_extension("cfg"));
+                let mut st = self.lock();
+                if let Some(d) = st.by_uuid.get_mut(&def.uuid) {
+                    d.last = StateReason::new(DomainState::Shutoff, reason::shutoff::UNKNOWN);
+                }
+                continue;
+            };
+            let state = match flags.iter().find(|x| x.id == domid) {
+                Some(x) if x.crashed() => StateReason::new(DomainState::Crashed, 0),
+                Some(x) if x.paused() => {
+                    StateReason::new(DomainState::Paused, reason::paused::UNKNOWN)
+                }
+                _ => StateReason::new(DomainState::Running, reason::running::UNKNOWN),
+            };
+            let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+            let mut st = self.lock();
+            let uuid = def.uuid;
+            if !st.by_uuid.contains_key(&uuid) {
+                st.insert(Dom::new(def.clone(), false, false));
+            }
+            let d = st.by_uuid.get_mut(&uuid).expect("inserted above");
+            tracing::info!(domain = %def.name, domid, "reattached");
+            d.run = Some(Run {
+                id: domid,
+                generation: gen,
+                state,
+                live: def,
+                stopping: None,
+                console: Default::default(),
+            });
+        }
+        if hyp.is_err() {
+            return;
+        }
+        self.spawn_watch();
+        let marker = self.run_root.join("autostarted");
+        if marker.exists() {
+            return;
+        }
+        let _ = std::fs::create_dir_all(&self.run_root);
+        let _ = std::fs::write(&marker, b"");
+        let names: Vec<_> = {
+            let st = self.lock();
+            st.by_uuid
+                .values()
+                .filter(|d| d.autostart && !d.is_active())
+                .map(|d| d.def.uuid)
+                .collect()
+        };
+        for uuid in names {
+            if let Err(e) = self.create_by_uuid(uuid).await {
+                tracing::warn!(%uuid, error = %e, "autostart failed");
+            }
+        }
+    }
+}
+
+async fn watch_once(me: &std::sync::Weak<XenDriver>) -> Result<(), String> {
+    let xs = XenStore::connect_path(crate::xenstore::socket_path_ro(), Mode::ReadOnly)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut release = xs
+        .watch("@releaseDomain")
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut vm = xs.watch("/vm").await.map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            e = release.next() => if e.is_none() { return Err("connection closed".into()) },
+            e = vm.next() => if e.is_none() { return Err("connection closed".into()) },
+        }
+        // Let a burst of events (a destroy removes many nodes) settle into one pass.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let Some(driver) = me.upgrade() else {
+            return Ok(());
+        };
+        driver.reconcile().await;
+    }
+}

@@ -24,6 +24,7 @@
 #   XN_WORK=DIR      image and serial log (default target/xen-nested/work)
 #   XN_TIMEOUT=S     overall QEMU timeout (default 600)
 #   XN_SHELL=1       after the scenario, a shell on the console instead of power-off
+#   XN_DAEMON_ARGS   extra arguments of virtxend in the scenario (e.g. -v)
 #   XN_KVER=...      kernel ABI (default: the cached one, else newest linux-image-6.1.0-N-amd64)
 # Prints the serial log's path and, last, `xen-nested: qemu_rc=N scenario_rc=N total_ms=N ...`.
 # Exit status: 0 when the scenario ran and returned 0.
@@ -129,6 +130,7 @@ cp -a /etc/xen $R/etc/
 cp domu-initrd.gz $R/boot/domu-initrd.gz
 cp "$SCENARIO" $R/scenario.sh
 echo "${XN_SHELL:-0}" > $R/etc/xn_shell
+echo "${XN_DAEMON_ARGS:-}" > $R/etc/xn_daemon_args
 cat > $R/init <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin

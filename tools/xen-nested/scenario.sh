@@ -9,11 +9,15 @@
 # guest), then the same guest through our CLI and daemons: virtxend started, define, start,
 # console, list, domstate, suspend/resume, domstats, one call through virt-proxy, virtxend
 # killed (-9) and restarted with the guest running (reattach), shutdown, start, destroy.
-export PATH=/usr/lib/xen-4.17/bin:/usr/bin:/bin:/sbin:/usr/sbin
+export PATH=/usr/lib/xen-4.17/bin:/usr/bin:/bin:/sbin:/usr/sbin NO_COLOR=1
+# extra virtxend arguments (run.sh's XN_DAEMON_ARGS, e.g. -v)
+DARGS=$(cat /etc/xn_daemon_args 2>/dev/null)
 U=xen:///system
 up() { cut -d' ' -f1 /proc/uptime; }
 now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 fact() { echo "XN-FACT $*"; }
+# out NAME: stdin as XN-OUT lines (every one ends with a newline, none has a CR)
+out() { tr -d '\r' | awk -v n="$1" '{print "XN-OUT " n "| " $0}'; }
 # step NAME CMD...: runs CMD, prints its marker and output; its status is CMD's
 step() {
   local name=$1 t0 rc ms
@@ -23,7 +27,7 @@ step() {
   rc=$?
   ms=$(($(now) - t0))
   echo "XN-STEP name=$name rc=$rc ms=$ms up=$(up)"
-  sed "s/^/XN-OUT $name| /" /tmp/step.out | tr -d '\r'
+  out "$name" < /tmp/step.out
   return $rc
 }
 # wait_for NAME T0 SECS CMD...: polls CMD (every 50 ms) until it succeeds; prints
@@ -40,15 +44,19 @@ wait_for() {
   return $rc
 }
 marker_in() { grep -aq DOMU- "$1"; }
-virt_state() { [ "$(virt -c $U domstate tiny 2>/dev/null | head -1)" = "$1" ]; }
+virt_state() { [ "$(virt -t -c $U domstate tiny 2>/dev/null | head -1)" = "$1" ]; }
 not_listed() { ! xl list "$1" > /dev/null 2>&1; }
-daemon_log() { echo "XN-DAEMON-LOG begin"; sed 's/^/XN-DAEMON-LOG| /' /var/log/virt/virtxend.log; }
+daemon_log() { tr -d '\r' < /var/log/virt/virtxend.log | awk '{print "XN-DAEMON-LOG| " $0}'; }
 
 for b in virtxend virt-proxy virt; do
   if [ -x /usr/bin/$b ]; then fact "have_$b=1"; else fact "have_$b=0"; fi
 done
 fact "dom0_mem_kb=$(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
 step xl-info xl info
+# the cost of exec'ing our CLI alone (no connection), against xl's
+step virt-exec virt --help
+step virt-exec-again virt --help
+step xl-exec xl help
 step virt-test-list virt -c test:///default list --all
 step virtxend-help virtxend --help
 
@@ -76,8 +84,8 @@ if step xl-create xl create /etc/xen/tinyxl.cfg; then
   wait_for xl-shutdown-gone $t0 60 not_listed tinyxl
   kill $cons 2> /dev/null
   wait $cons 2> /dev/null
-  grep -a DOMU- /tmp/xlcons.out | head -3 | sed 's/^/XN-OUT xl-console| /' | tr -d '\r'
-  tail -3 /var/log/xen/console/guest-tinyxl.log | sed 's/^/XN-OUT xl-guest-log| /' | tr -d '\r'
+  grep -a DOMU- /tmp/xlcons.out | head -3 | out xl-console
+  tail -3 /var/log/xen/console/guest-tinyxl.log | out xl-guest-log
   xl destroy tinyxl > /dev/null 2>&1
   rm -f /var/log/xen/console/guest-tinyxl.log
   t0=$(now)
@@ -95,11 +103,12 @@ fi
 start_daemon() {
   local t0
   t0=$(now)
-  virtxend --system >> /var/log/virt/virtxend.log 2>&1 &
+  # shellcheck disable=SC2086
+  virtxend --system $DARGS >> /var/log/virt/virtxend.log 2>&1 &
   daemon=$!
   echo "XN-FACT virtxend_pid=$daemon"
   # answering, not only the socket file there (a killed daemon leaves its file behind)
-  wait_for "$1" $t0 30 virt -c $U version
+  wait_for "$1" $t0 30 virt -t -c $U version
 }
 cat > /root/tiny.xml <<XML
 <domain type='xen'>
@@ -121,12 +130,12 @@ cat > /root/tiny.xml <<XML
 </domain>
 XML
 if ! start_daemon virtxend-up; then daemon_log; exit 1; fi
-step virt-version virt -c $U version
-step virt-define virt -c $U define /root/tiny.xml
-step virt-list-defined virt -c $U list --all
+step virt-version virt -t -c $U version
+step virt-define virt -t -c $U define /root/tiny.xml
+step virt-list-defined virt -t -c $U list --all
 t0=$(now)
-if ! step virt-start virt -c $U start tiny; then daemon_log; fi
-(sleep 30 | timeout 30 virt -c $U console tiny > /tmp/cons1.out 2>&1) &
+if ! step virt-start virt -t -c $U start tiny; then daemon_log; fi
+(sleep 30 | timeout 30 virt -t -c $U console tiny > /tmp/cons1.out 2>&1) &
 cons=$!
 wait_for virt-console-marker $t0 90 marker_in /tmp/cons1.out
 wait_for virt-log-marker $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
@@ -134,33 +143,34 @@ sleep 2
 kill $cons 2> /dev/null
 wait $cons 2> /dev/null
 fact "console1_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons1.out)"
-head -c 2000 /tmp/cons1.out | sed 's/^/XN-OUT virt-console| /' | tr -d '\r'
-step virt-list virt -c $U list --all
-step virt-list-again virt -c $U list
+head -c 2000 /tmp/cons1.out | out virt-console
+grep -a DOMU- /tmp/cons1.out | head -3 | out virt-console-domu
+step virt-list virt -t -c $U list --all
+step virt-list-again virt -t -c $U list
 step xl-list-ours xl list
-step virt-domstate virt -c $U domstate tiny --reason
-step virt-domid virt -c $U domid tiny
-step virt-dominfo virt -c $U dominfo tiny
-step virt-suspend virt -c $U suspend tiny
-step virt-domstate-suspended virt -c $U domstate tiny --reason
+step virt-domstate virt -t -c $U domstate tiny --reason
+step virt-domid virt -t -c $U domid tiny
+step virt-dominfo virt -t -c $U dominfo tiny
+step virt-suspend virt -t -c $U suspend tiny
+step virt-domstate-suspended virt -t -c $U domstate tiny --reason
 step xl-list-suspended xl list tiny
-step virt-resume virt -c $U resume tiny
-step virt-domstate-resumed virt -c $U domstate tiny --reason
-step virt-domstats virt -c $U domstats tiny
-step virt-domstats-again virt -c $U domstats tiny
-step virt-domstats-all virt -c $U domstats
-step virt-dumpxml virt -c $U dumpxml tiny
+step virt-resume virt -t -c $U resume tiny
+step virt-domstate-resumed virt -t -c $U domstate tiny --reason
+step virt-domstats virt -t -c $U domstats tiny
+step virt-domstats-again virt -t -c $U domstats tiny
+step virt-domstats-all virt -t -c $U domstats
+step virt-dumpxml virt -t -c $U dumpxml tiny
 
 # one call through the proxy: ?mode=legacy takes virt-proxy's socket
 t0=$(now)
 virt-proxy --system -t 0 > /var/log/virt/virt-proxy.log 2>&1 &
 proxy=$!
 wait_for proxy-up $t0 30 test -S /run/virt/virt-proxy-sock
-step proxy-list virt -c "$U?mode=legacy" list --all
-step proxy-domstate virt -c "$U?mode=legacy" domstate tiny
+step proxy-list virt -t -c "$U?mode=legacy" list --all
+step proxy-domstate virt -t -c "$U?mode=legacy" domstate tiny
 kill $proxy 2> /dev/null
 wait $proxy 2> /dev/null
-sed 's/^/XN-OUT proxy-log| /' /var/log/virt/virt-proxy.log | tail -20
+tail -20 /var/log/virt/virt-proxy.log | out proxy-log
 
 # reattach: the daemon dies (-9) with the guest running and comes back
 step xl-domid-before xl domid tiny
@@ -169,32 +179,32 @@ wait $daemon 2> /dev/null
 fact "virtxend_killed=$daemon"
 fact "stale_socket_left=$(test -S /run/virt/virtxend-sock && echo 1 || echo 0)"
 start_daemon virtxend-restart
-step virt-list-reattached virt -c $U list --all
-step virt-domid-reattached virt -c $U domid tiny
-step virt-domstate-reattached virt -c $U domstate tiny --reason
-(sleep 6 | timeout 6 virt -c $U console tiny > /tmp/cons2.out 2>&1) &
+step virt-list-reattached virt -t -c $U list --all
+step virt-domid-reattached virt -t -c $U domid tiny
+step virt-domstate-reattached virt -t -c $U domstate tiny --reason
+(sleep 6 | timeout 6 virt -t -c $U console tiny > /tmp/cons2.out 2>&1) &
 cons=$!
 wait $cons
 echo "XN-STEP name=virt-console-reattached rc=$? ms=6000 up=$(up)"
 fact "console2_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons2.out)"
-head -c 1000 /tmp/cons2.out | sed 's/^/XN-OUT virt-console-reattached| /' | tr -d '\r'
+head -c 1000 /tmp/cons2.out | out virt-console-reattached
 
 # stop: shutdown (the guest's init powers off on the signal), start again, destroy
 t0=$(now)
-step virt-shutdown virt -c $U shutdown tiny
+step virt-shutdown virt -t -c $U shutdown tiny
 wait_for virt-shutdown-off $t0 90 virt_state "shut off"
-step virt-domstate-shutoff virt -c $U domstate tiny --reason
+step virt-domstate-shutoff virt -t -c $U domstate tiny --reason
 step xl-list-after-shutdown xl list
-tail -3 /var/log/xen/console/guest-tiny.log | sed 's/^/XN-OUT guest-log| /' | tr -d '\r'
+tail -3 /var/log/xen/console/guest-tiny.log | out guest-log
 rm -f /var/log/xen/console/guest-tiny.log
 t0=$(now)
-step virt-start-2 virt -c $U start tiny
+step virt-start-2 virt -t -c $U start tiny
 wait_for virt-log-marker-2 $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
-step virt-destroy virt -c $U destroy tiny
-step virt-domstate-destroyed virt -c $U domstate tiny --reason
+step virt-destroy virt -t -c $U destroy tiny
+step virt-domstate-destroyed virt -t -c $U domstate tiny --reason
 step xl-list-after-destroy xl list
-step virt-undefine virt -c $U undefine tiny
-step virt-list-final virt -c $U list --all
-daemon_log | tail -60
+step virt-undefine virt -t -c $U undefine tiny
+step virt-list-final virt -t -c $U list --all
+daemon_log | grep -Ev 'h2::|loona_hpack|tonic::transport' | tail -150
 kill $daemon 2> /dev/null
 exit 0

@@ -82,7 +82,8 @@ impl Report {
         let lines: Vec<&str> = self.serial.lines().collect();
         let tail = lines[lines.len().saturating_sub(60)..].join("\n");
         format!(
-            "step {step} output:\n{}\n--- virtxend log:\n{}\n--- serial log tail:\n{tail}",
+            "step {step} output:\n{}\n--- virtxend log:\n{}\n--- serial log tail (whole log: \
+             target/xen-nested/test/serial.log):\n{tail}",
             self.output(step),
             self.daemon_log.join("\n")
         )
@@ -214,11 +215,16 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
     assert_eq!(state, "shut off", "{}", r.context("virt-list-defined"));
     r.ok("virt-start");
     r.ok("virt-console-marker");
-    let console = r.output("virt-console");
+    // the guest's marker line, byte for byte, through our Console service
+    let console = r.output("virt-console-domu");
     assert!(
-        console.contains("DOMU-MARKER") || console.contains("DOMU-ALIVE"),
-        "no guest bytes through `virt console`\n{}",
-        r.context("virt-console")
+        console
+            .lines()
+            .any(|l| l.starts_with("DOMU-MARKER uptime=") && l.contains(" mem_kb="))
+            && console.contains("DOMU-ALIVE 1"),
+        "no guest marker through `virt console`\n{}\n{}",
+        r.output("virt-console"),
+        r.context("virt-console-domu")
     );
     let (id, state) = list_row(&r.output("virt-list"), "tiny")
         .unwrap_or_else(|| panic!("tiny not listed\n{}", r.context("virt-list")));

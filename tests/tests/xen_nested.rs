@@ -176,17 +176,30 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let work = root.join("target/xen-nested/test");
     let started = Instant::now();
-    let run = Command::new(root.join("tools/xen-nested/run.sh"))
-        .env("XN_BIN", &bin)
-        .env("XN_WORK", &work)
-        .env("XN_TIMEOUT", "300")
-        .output()
-        .expect("run tools/xen-nested/run.sh");
+    // VIRT_XEN_NESTED_LOG=PATH: check the serial log of an earlier run instead of booting
+    let (stdout, stderr, log) = match std::env::var_os("VIRT_XEN_NESTED_LOG") {
+        Some(log) => (String::new(), String::new(), PathBuf::from(log)),
+        None => {
+            let run = Command::new(root.join("tools/xen-nested/run.sh"))
+                .env("XN_BIN", &bin)
+                .env("XN_WORK", &work)
+                .env("XN_TIMEOUT", "300")
+                .output()
+                .expect("run tools/xen-nested/run.sh");
+            (
+                String::from_utf8_lossy(&run.stdout).into_owned(),
+                String::from_utf8_lossy(&run.stderr).into_owned(),
+                work.join("serial.log"),
+            )
+        }
+    };
     let elapsed = started.elapsed();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    let serial = std::fs::read_to_string(work.join("serial.log"))
-        .unwrap_or_else(|e| panic!("no serial log ({e}); run.sh said:\n{stdout}\n{stderr}"));
+    let serial = std::fs::read_to_string(&log).unwrap_or_else(|e| {
+        panic!(
+            "no serial log {} ({e}); run.sh said:\n{stdout}\n{stderr}",
+            log.display()
+        )
+    });
     let r = Report::parse(&serial);
     assert_eq!(
         r.end,

@@ -132,6 +132,7 @@ XML
 if ! start_daemon virtxend-up; then daemon_log; exit 1; fi
 step virt-version virt -t -c $U version
 step virt-define virt -t -c $U define /root/tiny.xml
+step virt-to-native virt -t -c $U domxml-to-native xen-xl /root/tiny.xml
 step virt-list-defined virt -t -c $U list --all
 t0=$(now)
 if ! step virt-start virt -t -c $U start tiny; then daemon_log; fi
@@ -145,6 +146,7 @@ wait $cons 2> /dev/null
 fact "console1_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons1.out)"
 head -c 2000 /tmp/cons1.out | out virt-console
 grep -a DOMU- /tmp/cons1.out | head -3 | out virt-console-domu
+out virt-run-cfg < /run/virt/libxl/tiny.cfg
 step virt-list virt -t -c $U list --all
 step virt-list-again virt -t -c $U list
 step xl-list-ours xl list
@@ -192,6 +194,8 @@ head -c 1000 /tmp/cons2.out | out virt-console-reattached
 # stop: shutdown (the guest's init powers off on the signal), start again, destroy
 t0=$(now)
 step virt-shutdown virt -t -c $U shutdown tiny
+# gone from Xen (polled with xl, as for xl's own shutdown), then shut off for virtxend
+wait_for virt-shutdown-gone $t0 90 not_listed tiny
 wait_for virt-shutdown-off $t0 90 virt_state "shut off"
 step virt-domstate-shutoff virt -t -c $U domstate tiny --reason
 step xl-list-after-shutdown xl list

@@ -7,8 +7,9 @@
 #                             `virt console` / `xl console`, started right after it returned
 #   start to log marker       the same, read in xenconsoled's guest log
 #   list                      `virt list` / `xl list` (a second call, warm)
-#   shutdown                  call to return, and call until `virt domstate` says shut off /
-#                             `xl list` no longer names it (polled every 50 ms)
+#   shutdown                  call to return; call until `xl list` no longer names the guest
+#                             (both, polled every 50 ms); ours: until `virt domstate` says shut
+#                             off (polled, each poll a CLI run)
 #   destroy                   call to return
 #   domstats                  `virt domstats tiny`, beside `xl list`
 # All in ms, measured inside dom0 (busybox + bash $EPOCHREALTIME); TCG makes everything slower
@@ -54,7 +55,8 @@ for what, ours, xl in [
     ("start to log marker", "virt-log-marker", "xl-log-marker"),
     ("list", "virt-list-again", "xl-list-again"),
     ("shutdown (call)", "virt-shutdown", "xl-shutdown"),
-    ("shutdown to off", "virt-shutdown-off", "xl-shutdown-gone"),
+    ("shutdown to gone from Xen", "virt-shutdown-gone", "xl-shutdown-gone"),
+    ("shutdown to `shut off`", "virt-shutdown-off", "-"),
     ("destroy", "virt-destroy", "xl-destroy"),
     ("domstats / xl list", "virt-domstats-again", "xl-list"),
 ]:

@@ -308,6 +308,7 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
 
     // shutdown through the guest's init, start again, destroy
     r.ok("virt-shutdown");
+    r.ok("virt-shutdown-gone");
     r.ok("virt-shutdown-off");
     assert!(
         r.first_line("virt-domstate-shutoff")

@@ -364,10 +364,11 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
         ("list", "virt-list-again", "xl-list-again"),
         ("shutdown returns", "virt-shutdown", "xl-shutdown"),
         (
-            "shutdown to off/gone",
-            "virt-shutdown-off",
+            "shutdown to gone from Xen",
+            "virt-shutdown-gone",
             "xl-shutdown-gone",
         ),
+        ("shutdown to `shut off`", "virt-shutdown-off", "-"),
         ("destroy", "virt-destroy", "xl-destroy"),
         ("domstats / xl list", "virt-domstats-again", "xl-list"),
         ("exec alone (--help / help)", "virt-exec-again", "xl-exec"),

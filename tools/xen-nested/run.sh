@@ -25,6 +25,7 @@
 #   XN_TIMEOUT=S     overall QEMU timeout (default 600)
 #   XN_SHELL=1       after the scenario, a shell on the console instead of power-off
 #   XN_DAEMON_ARGS   extra arguments of virtxend in the scenario (e.g. -v)
+#   XN_XL_TRACE=1    virtxend runs xl through a wrapper that logs every call and its span
 #   XN_KVER=...      kernel ABI (default: the cached one, else newest linux-image-6.1.0-N-amd64)
 # Prints the serial log's path and, last, `xen-nested: qemu_rc=N scenario_rc=N total_ms=N ...`.
 # Exit status: 0 when the scenario ran and returned 0.
@@ -131,6 +132,7 @@ cp domu-initrd.gz $R/boot/domu-initrd.gz
 cp "$SCENARIO" $R/scenario.sh
 echo "${XN_SHELL:-0}" > $R/etc/xn_shell
 echo "${XN_DAEMON_ARGS:-}" > $R/etc/xn_daemon_args
+echo "${XN_XL_TRACE:-0}" > $R/etc/xn_xl_trace
 cat > $R/init <<'INIT'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin

@@ -12,6 +12,19 @@
 export PATH=/usr/lib/xen-4.17/bin:/usr/bin:/bin:/sbin:/usr/sbin NO_COLOR=1
 # extra virtxend arguments (run.sh's XN_DAEMON_ARGS, e.g. -v)
 DARGS=$(cat /etc/xn_daemon_args 2>/dev/null)
+# run.sh's XN_XL_TRACE=1: virtxend runs xl through a wrapper logging each call's span
+if [ "$(cat /etc/xn_xl_trace 2>/dev/null)" = 1 ]; then
+  cat > /usr/bin/xl-trace <<'SH'
+#!/bin/bash
+t0=$EPOCHREALTIME
+/usr/lib/xen-4.17/bin/xl "$@"
+rc=$?
+echo "$t0 $EPOCHREALTIME rc=$rc xl $*" >> /var/log/virt/xl-calls.log
+exit $rc
+SH
+  chmod +x /usr/bin/xl-trace
+  export VIRT_XL=/usr/bin/xl-trace
+fi
 U=xen:///system
 up() { cut -d' ' -f1 /proc/uptime; }
 now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
@@ -210,5 +223,6 @@ step xl-list-after-destroy xl list
 step virt-undefine virt -t -c $U undefine tiny
 step virt-list-final virt -t -c $U list --all
 daemon_log | grep -Ev 'h2::|loona_hpack|tonic::transport' | tail -150
+[ -f /var/log/virt/xl-calls.log ] && out xl-calls < /var/log/virt/xl-calls.log
 kill $daemon 2> /dev/null
 exit 0

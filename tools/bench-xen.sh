@@ -34,21 +34,28 @@ python3 - "${logs[@]}" <<'PY'
 import re, statistics, sys
 runs = []
 for path in sys.argv[1:]:
-    steps, dom0 = {}, None
+    steps, calls, dom0 = {}, {}, None
     for line in open(path, errors="replace"):
-        host, _, text = line.partition(" ")
+        host, _, text = line.rstrip("\n").partition(" ")
         m = re.match(r"XN-STEP name=(\S+) rc=(-?\d+) ms=(\d+)", text)
         if m:
             steps[m[1]] = (int(m[2]), int(m[3]))
         elif text.startswith("XN-DOM0-UP"):
             dom0 = int(host)
+        m = re.match(r"XN-OUT (\S+)\| \(Time: ([0-9.]+) ms\)", text)
+        if m:
+            calls[m[1]] = float(m[2])
     steps["dom0-up-host"] = (0, dom0 or 0)
-    runs.append(steps)
+    runs.append((steps, calls))
 def med(step):
-    vals = [r[step][1] for r in runs if step in r and r[step][0] == 0]
+    vals = [s[step][1] for s, _ in runs if step in s and s[step][0] == 0]
     return f"{statistics.median(vals):.0f}" if vals else "-"
-print(f"nested Xen 4.17 under QEMU TCG, {len(runs)} run(s), medians in ms")
-print(f"{'':32} {'ours':>8} {'xl':>8}")
+def call(step):
+    vals = [c[step] for _, c in runs if step in c]
+    return f"{statistics.median(vals):.0f}" if vals else "-"
+print(f"nested Xen 4.17 under QEMU TCG, {len(runs)} run(s), medians in ms measured in dom0")
+print("(ours: from exec of `virt` to its exit; call: the call alone, as `virt -t` reports it)")
+print(f"{'':32} {'ours':>8} {'call':>8} {'xl':>8}")
 for what, ours, xl in [
     ("start / create", "virt-start", "xl-create"),
     ("start to console marker", "virt-console-marker", "xl-console-marker"),
@@ -59,8 +66,9 @@ for what, ours, xl in [
     ("shutdown to `shut off`", "virt-shutdown-off", "-"),
     ("destroy", "virt-destroy", "xl-destroy"),
     ("domstats / xl list", "virt-domstats-again", "xl-list"),
+    ("exec alone (--help / help)", "virt-exec-again", "xl-exec"),
 ]:
-    print(f"{what:32} {med(ours):>8} {med(xl):>8}")
+    print(f"{what:32} {med(ours):>8} {call(ours):>8} {med(xl):>8}")
 for what, step in [
     ("dom0 up (host ms after QEMU start)", "dom0-up-host"),
     ("virtxend answering", "virtxend-up"),
@@ -70,5 +78,5 @@ for what, step in [
     ("resume", "virt-resume"),
     ("list through virt-proxy", "proxy-list"),
 ]:
-    print(f"{what:41} {med(step):>8}")
+    print(f"{what:32} {med(step):>8} {call(step):>8}")
 PY

@@ -183,7 +183,7 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
             let run = Command::new(root.join("tools/xen-nested/run.sh"))
                 .env("XN_BIN", &bin)
                 .env("XN_WORK", &work)
-                .env("XN_TIMEOUT", "300")
+                .env("XN_TIMEOUT", "480")
                 .output()
                 .expect("run tools/xen-nested/run.sh");
             (

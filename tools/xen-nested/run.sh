@@ -59,6 +59,10 @@ if [ ! -f "$C/root/boot/vmlinuz-$KVER" ] || [ ! -f "$C/root/boot/xen-4.17-amd64.
   for d in "$C"/debs/xen-hypervisor-4.17-amd64_*.deb "$C"/debs/linux-image-"${KVER}"_*.deb; do
     dpkg -x "$d" "$C/root" || { log "dpkg -x $d failed"; exit 2; }
   done
+  # keep what is used: the kernel, its config, the Xen modules (not the other ~400 MB)
+  find "$C/root/lib/modules/$KVER/kernel" -mindepth 1 -maxdepth 1 ! -name drivers -exec rm -rf {} +
+  find "$C/root/lib/modules/$KVER/kernel/drivers" -mindepth 1 -maxdepth 1 ! -name xen -exec rm -rf {} +
+  rm -f "$C"/debs/*.deb
 fi
 grep -q '^CONFIG_XEN_DOM0=y' "$C/root/boot/config-$KVER" || { log "kernel $KVER lacks CONFIG_XEN_DOM0"; exit 2; }
 echo "$KVER" > "$C/kver"
@@ -164,6 +168,7 @@ cp "$VMLINUX" $B/boot/vmlinuz
 (cd $B && find . | cpio -o -H newc 2>/dev/null) > dom0-initrd.img
 (cd $R && find . | cpio -o -H newc 2>/dev/null | gzip -1) >> dom0-initrd.img
 log "dom0 initrd $(du -k dom0-initrd.img | cut -f1) KiB, kernel $KVER, ours:${OURS:- none}"
+rm -rf ir-domu ir-dom0 ir-big
 
 # ---- 4. boot: Xen (multiboot) + dom0 kernel + dom0 initrd as modules ----
 # smap=0 smep=0: under QEMU 7.2 TCG with -cpu max, dom0 dies at its first #PF otherwise.

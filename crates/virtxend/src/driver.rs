@@ -94,9 +94,13 @@ impl XenDriver {
         VirtError::check_flags(flags, allowed, ErrorDomain::Libxl, function)
     }
 
-    /// Whether any domain of ours runs (running domains keep the daemon from an idle exit).
+    /// Whether any domain of ours runs (running domains keep the daemon from an idle exit;
+    /// Domain-0 does not).
     pub fn has_active(&self) -> bool {
-        self.lock().by_uuid.values().any(Dom::is_active)
+        self.lock()
+            .by_uuid
+            .values()
+            .any(|d| d.run.as_ref().is_some_and(|r| r.id != 0))
     }
 
     /// The files of a running domain: its xl.cfg and its live XML.

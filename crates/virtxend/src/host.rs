@@ -5,11 +5,16 @@
 
 use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
+use virt_core::error::ErrorCode;
 use virt_core::error::ErrorDomain;
-use virt_core::model::caps::{alt_32bit_arch, arch_wordsize, GuestCaps, GuestFeature};
+use virt_core::model::caps::{
+    alt_32bit_arch, arch_wordsize, DomainCapabilities, DomainCapsBlock, GuestCaps, GuestFeature,
+    LoaderCaps,
+};
 use virt_core::model::Capabilities;
 use virt_core::types::{NodeInfo, VersionInfo};
 use virt_core::xml::FormatOptions;
+use virt_core::VirtError;
 
 use crate::XenDriver;
 
@@ -70,14 +75,11 @@ fn feature(name: &str, default_on: Option<bool>, toggle: Option<bool>) -> GuestF
     }
 }
 
-/// The guests of an x86 Xen host: for the host's architecture and its 32-bit sibling, PV
-/// (`xen`, machine `xenpv`) and HVM (`hvm`, machine `xenfv`); PVH (`xenpvh`) for the host's.
+/// The guests of an x86 Xen host, in libvirt's order: PV (`xen`, machine `xenpv`) for the
+/// host's architecture, then for its 32-bit sibling and for itself HVM (`hvm`, machine
+/// `xenfv`, with libvirt's feature toggles) and PVH (`xenpvh`).
 pub fn xen_guests(host_arch: &str) -> Vec<GuestCaps> {
     let emulator = device_model();
-    let mut arches = vec![host_arch.to_string()];
-    if let Some(alt) = alt_32bit_arch(host_arch) {
-        arches.push(alt.to_string());
-    }
     let guest = |os: &str, arch: &str, machine: &str, features: Vec<GuestFeature>| GuestCaps {
         os_type: os.into(),
         arch: arch.into(),
@@ -88,23 +90,116 @@ pub fn xen_guests(host_arch: &str) -> Vec<GuestCaps> {
         features,
         ..GuestCaps::default()
     };
-    let mut out = Vec::new();
-    for arch in &arches {
-        out.push(guest("xen", arch, "xenpv", Vec::new()));
-    }
+    let hap = || feature("hap", Some(true), Some(true));
+    let mut out = vec![guest("xen", host_arch, "xenpv", Vec::new())];
+    let mut arches: Vec<String> = alt_32bit_arch(host_arch)
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    arches.push(host_arch.to_string());
     for arch in &arches {
         let mut f = Vec::new();
-        if arch == "i686" {
+        if arch_wordsize(arch) == 32 {
             f.push(feature("pae", None, None));
             f.push(feature("nonpae", None, None));
         }
         f.push(feature("acpi", Some(true), Some(true)));
         f.push(feature("apic", Some(true), Some(false)));
-        f.push(feature("hap", Some(true), Some(true)));
+        f.push(hap());
         out.push(guest("hvm", arch, "xenfv", f));
+        out.push(guest("xenpvh", arch, "xenpvh", vec![hap()]));
     }
-    out.push(guest("xenpvh", host_arch, "xenpvh", Vec::new()));
     out
+}
+
+/// Firmware an HVM guest can boot: OVMF and hvmloader of the toolstack.
+fn loaders() -> Vec<String> {
+    let dir = installed_toolstack()
+        .map(|(d, _)| format!("{d}/boot"))
+        .filter(|d| std::path::Path::new(d).is_dir())
+        .unwrap_or_else(|| "/usr/lib/xen/boot".into());
+    vec![format!("{dir}/ovmf.bin"), format!("{dir}/hvmloader")]
+}
+
+fn block(name: &str, enums: &[(&str, &[&str])]) -> DomainCapsBlock {
+    DomainCapsBlock {
+        name: name.into(),
+        supported: true,
+        enums: enums
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.iter().map(|s| s.to_string()).collect()))
+            .collect(),
+    }
+}
+
+/// The domain capabilities of a Xen guest of `machine` (`xenpv`, `xenpvh`, `xenfv`) on
+/// `arch`, as libvirt's Xen driver describes them.
+pub fn domain_capabilities_model(arch: &str, machine: &str) -> DomainCapabilities {
+    let hvm = machine == "xenfv";
+    let mut devices = vec![
+        block(
+            "disk",
+            &[
+                ("diskDevice", &["disk", "cdrom"]),
+                ("bus", &["ide", "scsi", "xen"]),
+                ("model", &[]),
+            ],
+        ),
+        block("graphics", &[("type", &["sdl", "vnc", "spice"])]),
+        block("video", &[("modelType", &["vga", "cirrus", "xen"])]),
+    ];
+    // PVH guests have no PCI or USB passthrough.
+    if machine != "xenpvh" {
+        devices.push(block(
+            "hostdev",
+            &[
+                ("mode", &["subsystem"]),
+                (
+                    "startupPolicy",
+                    &["default", "mandatory", "requisite", "optional"],
+                ),
+                ("subsysType", &["usb", "pci"]),
+                ("capsType", &[]),
+                ("pciBackend", &["xen"]),
+            ],
+        ));
+    }
+    DomainCapabilities {
+        path: device_model(),
+        domain: "xen".into(),
+        machine: Some(machine.into()),
+        arch: arch.into(),
+        // Xen's limits: HVM guests up to 128 vCPUs, PV and PVH up to 512.
+        vcpu_max: if hvm { 128 } else { 512 },
+        iothreads: Some(false),
+        os: Some(DomainCapsBlock {
+            name: "os".into(),
+            supported: true,
+            enums: Vec::new(),
+        }),
+        loader: Some(if hvm {
+            LoaderCaps {
+                supported: true,
+                values: loaders(),
+                enums: vec![
+                    ("type".into(), vec!["rom".into(), "pflash".into()]),
+                    ("readonly".into(), vec!["yes".into()]),
+                ],
+            }
+        } else {
+            LoaderCaps::default()
+        }),
+        cpu_modes: ["host-passthrough", "maximum", "host-model", "custom"]
+            .iter()
+            .map(|m| (m.to_string(), false))
+            .collect(),
+        devices,
+        features: ["gic", "vmcoreinfo", "genid", "sev", "sgx"]
+            .iter()
+            .map(|f| (f.to_string(), false))
+            .collect(),
+        ..DomainCapabilities::default()
+    }
 }
 
 impl XenDriver {
@@ -139,6 +234,44 @@ impl Host for XenDriver {
 
     async fn capabilities(&self) -> DriverResult<String> {
         Ok(self.codec.format_capabilities(&self.capabilities_model()))
+    }
+
+    /// libvirt: virConnectGetDomainCapabilities. Virt type `xen` only; machines `xenpv`
+    /// (the default), `xenpvh` and `xenfv`; the host's architecture or its 32-bit sibling.
+    async fn domain_capabilities(
+        &self,
+        _emulator: &str,
+        arch: &str,
+        machine: &str,
+        virt_type: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.check_flags(flags, 0, "libxlConnectGetDomainCapabilities")?;
+        let invalid = |d: String| VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Libxl, d);
+        if !(virt_type.is_empty() || virt_type.eq_ignore_ascii_case("xen")) {
+            return Err(invalid(format!("unknown virttype: {virt_type}")));
+        }
+        let host = virt_core::hostinfo::host_arch();
+        let arch = if arch.is_empty() { host.as_str() } else { arch };
+        if arch != host && alt_32bit_arch(&host) != Some(arch) {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Libxl,
+                format!("Xen on this host does not run '{arch}' guests"),
+            ));
+        }
+        let machine = match machine {
+            "" => "xenpv",
+            m @ ("xenpv" | "xenpvh" | "xenfv") => m,
+            _ => {
+                return Err(invalid(
+                    "Xen only supports 'xenpv', 'xenpvh' and 'xenfv' machines".into(),
+                ))
+            }
+        };
+        Ok(self
+            .codec
+            .format_domain_capabilities(&domain_capabilities_model(arch, machine)))
     }
 
     async fn node_info(&self) -> DriverResult<NodeInfo> {

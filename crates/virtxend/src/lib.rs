@@ -17,8 +17,10 @@
 //! capabilities, version and definitions; calls that need the hypervisor fail with NO_XEN
 //! naming what is missing. `XENSTORED_PATH` names the store's socket, as for Xen's own tools.
 //!
-//! Where we differ from libvirt on purpose: Domain-0 is not listed (libvirt's libxl driver
-//! lists it as a running domain that refuses every change).
+//! As libvirt's Xen driver, Domain-0 is listed: running, ID 0, transient, refusing lifecycle
+//! changes. Where we differ from libvirt on purpose: the toolstack is the `xl` program rather
+//! than libxl in-process (see [`toolstack`]); a defined domain Xen runs again behind the
+//! daemon's back (xl's monitor rebooting it, or `xl create`) is picked up as running.
 
 #![warn(missing_docs)]
 

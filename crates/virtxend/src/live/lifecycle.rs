@@ -36,6 +36,7 @@ impl XenDriver {
         let (uuid, _job) = self.job(lookup).await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (domid, _) = self.running(&lookup)?;
+        self.not_dom0(domid, if pause { "paused" } else { "resumed" })?;
         let paused = self.lock().get(&lookup)?.state().state == DomainState::Paused;
         let name = self.lock().get(&lookup)?.def.name.clone();
         if pause && paused {
@@ -80,6 +81,7 @@ impl XenDriver {
         let (uuid, _job) = self.job(lookup).await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (domid, _) = self.running(&lookup)?;
+        self.not_dom0(domid, "destroyed")?;
         let (handle, gen) = {
             let mut st = self.lock();
             let d = st.get_mut(&lookup)?;
@@ -108,6 +110,14 @@ impl XenDriver {
     async fn ask_guest(&self, lookup: &DomainLookup, verb: &str) -> DriverResult<DomainHandle> {
         self.need_xen()?;
         let (domid, uuid) = self.running(lookup)?;
+        self.not_dom0(
+            domid,
+            if verb == "shutdown" {
+                "shut down"
+            } else {
+                "rebooted"
+            },
+        )?;
         let id = domid.to_string();
         // -F: an HVM guest without PV drivers gets an ACPI event instead.
         self.xl.run(&[verb, "-F", &id]).await?;

@@ -86,7 +86,9 @@ impl XenDriver {
 
     /// Writes the live definition of a running domain (`RUN/libxl/NAME.xml`), atomically.
     pub(crate) fn save_status(&self, d: &Dom) {
-        let Some(r) = &d.run else { return };
+        let Some(r) = &d.run.as_ref().filter(|r| r.id != 0) else {
+            return;
+        };
         let xml = self.codec.format_domain(
             &r.live,
             FormatOptions {
@@ -190,34 +192,68 @@ impl XenDriver {
 
     /// Brings the table in line with what Xen runs: a running domain the store no longer
     /// lists has stopped (destroyed when we destroyed it, else shut down); one that xl's
-    /// monitor rebooted has a new domain ID; paused and crashed come from `xl list`.
+    /// monitor rebooted has a new domain ID; a defined domain Xen runs that the table has as
+    /// shut off (rebooted by xl's monitor after the old instance was reported gone, or
+    /// started with `xl create` behind the daemon) is running again; paused and crashed come
+    /// from `xl list`. A domain whose job runs (a start, a destroy) is left to its job.
     pub(crate) async fn reconcile(&self) {
         let Ok(present) = self.store_domains().await else {
             return;
         };
         let flags = self.xl.list().await.unwrap_or_default();
         let mut ended = Vec::new();
+        let mut adopted = Vec::new();
         {
             let mut st = self.lock();
+            if !st.by_uuid.contains_key(&Uuid([0; 16])) {
+                if let Some(x) = flags.iter().find(|x| x.id == 0) {
+                    st.insert(dom0(x));
+                }
+            }
             for d in st.by_uuid.values_mut() {
+                if d.running_id() == Some(0) {
+                    continue;
+                }
                 let uuid = d.def.uuid;
                 let name = d.def.name.clone();
-                let Some(run) = d.run.as_mut() else { continue };
                 let found = present
                     .iter()
                     .find(|p| p.uuid == Some(uuid))
                     .or_else(|| present.iter().find(|p| p.uuid.is_none() && p.name == name));
+                let Some(run) = d.run.as_mut() else {
+                    let idle = d.job.try_lock().is_ok();
+                    if let (Some(p), true) = (found, idle) {
+                        let gen = self.next_gen.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(domain = %name, domid = p.domid, "running again (started by the toolstack)");
+                        d.run = Some(Run {
+                            id: p.domid,
+                            generation: gen,
+                            state: StateReason::new(DomainState::Running, reason::running::BOOTED),
+                            live: d.def.clone(),
+                            stopping: None,
+                            console: Default::default(),
+                        });
+                        self.save_status(d);
+                        adopted.push(d.handle());
+                    }
+                    continue;
+                };
                 match found {
-                    None => ended.push((
-                        uuid,
-                        run.generation,
-                        run.stopping.unwrap_or(reason::shutoff::SHUTDOWN),
-                    )),
+                    None => {
+                        let seen_crashed = run.state.state == DomainState::Crashed;
+                        let why = run.stopping.unwrap_or(if seen_crashed {
+                            reason::shutoff::CRASHED
+                        } else {
+                            reason::shutoff::SHUTDOWN
+                        });
+                        ended.push((uuid, run.generation, why));
+                    }
                     Some(p) => {
                         let mut changed = false;
                         if p.domid != run.id {
                             tracing::info!(domain = %name, old = run.id, new = p.domid, "the domain was rebooted by the toolstack");
                             run.id = p.domid;
+                            run.console.end();
                             changed = true;
                         }
                         if let Some(x) = flags.iter().find(|x| x.id == p.domid) {
@@ -250,6 +286,10 @@ impl XenDriver {
         }
         for (uuid, gen, why) in ended {
             self.finish_stop(uuid, gen, why);
+        }
+        for handle in adopted {
+            self.bus
+                .emit(handle, ev::payload(ev::STARTED, ev::started::BOOTED));
         }
     }
 
@@ -354,6 +394,7 @@ impl XenDriver {
         if hyp.is_err() {
             return;
         }
+        self.reconcile().await;
         self.spawn_watch();
         let marker = self.run_root.join("autostarted");
         if marker.exists() {
@@ -374,6 +415,49 @@ impl XenDriver {
                 tracing::warn!(%uuid, error = %e, "autostart failed");
             }
         }
+    }
+}
+
+/// Domain-0 as libvirt's Xen driver lists it: running with ID 0, transient, the nil UUID,
+/// its memory and vCPUs as Xen reports them; it refuses lifecycle changes
+/// ([`XenDriver::not_dom0`]).
+fn dom0(x: &crate::toolstack::XlDomain) -> Dom {
+    let mut def = DomainDef {
+        name: "Domain-0".into(),
+        uuid: Uuid([0; 16]),
+        virt_type: "xen".into(),
+        memory_kib: x.mem_mib * 1024,
+        current_memory_kib: x.mem_mib * 1024,
+        vcpus: x.vcpus,
+        current_vcpus: x.vcpus,
+        ..DomainDef::default()
+    };
+    def.os.os_type = "linux".into();
+    def.os.arch = Some(virt_core::hostinfo::host_arch());
+    def.os.machine = Some("xenpv".into());
+    let mut d = Dom::new(def.clone(), false, false);
+    d.run = Some(Run {
+        id: 0,
+        generation: 0,
+        state: StateReason::new(DomainState::Running, reason::running::UNKNOWN),
+        live: def,
+        stopping: None,
+        console: Default::default(),
+    });
+    d
+}
+
+impl XenDriver {
+    /// OPERATION_INVALID "Domain-0 cannot be WHAT" for Xen's control domain.
+    pub(crate) fn not_dom0(&self, domid: u32, what: &str) -> DriverResult<()> {
+        if domid == 0 {
+            return Err(VirtError::new(
+                ErrorCode::OperationInvalid,
+                ErrorDomain::Libxl,
+                format!("Domain-0 cannot be {what}"),
+            ));
+        }
+        Ok(())
     }
 }
 

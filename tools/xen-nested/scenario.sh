@@ -151,6 +151,9 @@ t0=$(now)
 if ! step virt-start virt -t -c $U start tiny; then daemon_log; fi
 (sleep 30 | timeout 30 virt -t -c $U console tiny > /tmp/cons1.out 2>&1) &
 cons=$!
+if [ -n "${VIRT_XL:-}" ]; then # diagnostics (XN_XL_TRACE=1): what dom0 runs while the guest boots
+  (sleep 3; top -b -n 1 | head -14 | out top-during-boot) &
+fi
 wait_for virt-console-marker $t0 90 marker_in /tmp/cons1.out
 wait_for virt-log-marker $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
 sleep 2

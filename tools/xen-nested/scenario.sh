@@ -31,12 +31,14 @@ now() { local t=${EPOCHREALTIME/./}; echo $((t / 1000)); }
 fact() { echo "XN-FACT $*"; }
 # out NAME: stdin as XN-OUT lines (every one ends with a newline, none has a CR)
 out() { tr -d '\r' | awk -v n="$1" '{print "XN-OUT " n "| " $0}'; }
-# step NAME CMD...: runs CMD, prints its marker and output; its status is CMD's
+# step NAME CMD...: runs CMD (a program, at most 120 s), prints its marker and output; its
+# status is CMD's
 step() {
   local name=$1 t0 rc ms
   shift
   t0=$(now)
-  "$@" > /tmp/step.out 2>&1
+  # a hung call fails its step (rc 143) instead of the whole boot timing out
+  timeout 120 "$@" > /tmp/step.out 2>&1
   rc=$?
   ms=$(($(now) - t0))
   echo "XN-STEP name=$name rc=$rc ms=$ms up=$(up)"

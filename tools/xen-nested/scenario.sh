@@ -59,7 +59,7 @@ wait_for() {
   return $rc
 }
 marker_in() { grep -aq DOMU- "$1"; }
-virt_state() { [ "$(virt -t -c $U domstate tiny 2>/dev/null | head -1)" = "$1" ]; }
+virt_state() { [ "$(timeout 30 virt -t -c $U domstate tiny 2>/dev/null | head -1)" = "$1" ]; }
 not_listed() { ! xl list "$1" > /dev/null 2>&1; }
 daemon_log() { tr -d '\r' < /var/log/virt/virtxend.log | awk '{print "XN-DAEMON-LOG| " $0}'; }
 
@@ -123,7 +123,7 @@ start_daemon() {
   daemon=$!
   echo "XN-FACT virtxend_pid=$daemon"
   # answering, not only the socket file there (a killed daemon leaves its file behind)
-  wait_for "$1" $t0 30 virt -t -c $U version
+  wait_for "$1" $t0 30 timeout 10 virt -t -c $U version
 }
 cat > /root/tiny.xml <<XML
 <domain type='xen'>

@@ -38,6 +38,7 @@ C=${XN_CACHE:-$ROOT/target/xen-nested/cache}
 W=${XN_WORK:-$ROOT/target/xen-nested/work}
 TIMEOUT=${XN_TIMEOUT:-600}
 mkdir -p "$C/debs" "$W" && C=$(realpath "$C") && W=$(realpath "$W") || exit 1
+rm -f "$W/serial.log"   # no stale log for a reader when this run fails early
 log() { echo "xen-nested: $*" >&2; }
 [ -f "$SCENARIO" ] || { log "no scenario $SCENARIO"; exit 2; }
 for t in qemu-system-x86_64 busybox cpio gzip python3 strip; do

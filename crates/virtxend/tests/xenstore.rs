@@ -352,3 +352,35 @@ async fn domains_introduce_and_release() {
     assert!(e.errno().is_some(), "{e}");
     assert!(e.to_string().contains("release 77"), "{e}");
 }
+
+/// The driver's view of running domains (`virtxend::xsview`): name and UUID of each domain
+/// the toolstack wrote, as the store lists them, through a read-only connection.
+#[tokio::test]
+async fn the_driver_reads_domains_from_the_store() {
+    let Some(d) = Daemon::start() else { return };
+    let xs = d.connect().await;
+    let uuid = "dcab5cb9-f711-408d-96e4-44598930d4eb";
+    xs.write("/local/domain/0/name", "Domain-0").await.unwrap();
+    xs.write("/local/domain/7/name", "tiny").await.unwrap();
+    xs.write("/local/domain/7/vm", format!("/vm/{uuid}"))
+        .await
+        .unwrap();
+    // A domain being built has no name yet, and is left out.
+    xs.mkdir("/local/domain/8").await.unwrap();
+    let ro = XenStore::connect_path(d.socket(), Mode::ReadOnly)
+        .await
+        .unwrap();
+    let mut doms = virtxend::xsview::domains(&ro).await.unwrap();
+    doms.sort_by_key(|x| x.domid);
+    assert_eq!(doms.len(), 2, "{doms:?}");
+    assert_eq!(
+        (doms[0].domid, doms[0].name.as_str(), doms[0].uuid),
+        (0, "Domain-0", None)
+    );
+    assert_eq!(doms[1].domid, 7);
+    assert_eq!(doms[1].name, "tiny");
+    assert_eq!(doms[1].uuid.map(|u| u.to_string()).as_deref(), Some(uuid));
+    xs.rm("/local/domain/7").await.unwrap();
+    let doms = virtxend::xsview::domains(&ro).await.unwrap();
+    assert!(doms.iter().all(|x| x.domid != 7), "{doms:?}");
+}

@@ -117,7 +117,10 @@ impl XenDriver {
         virt_core::fsutil::write_atomic(&cfg_path, cfg.as_bytes(), 0o600)
             .map_err(|e| system_error(format!("cannot write {}: {e}", cfg_path.display())))?;
         let path = cfg_path.display().to_string();
-        self.xl.run(&["create", "-q", &path]).await?;
+        if let Err(e) = self.xl.run(&["create", "-q", &path]).await {
+            let _ = std::fs::remove_file(&cfg_path);
+            return Err(e);
+        }
         let domid = match self.domid_of(uuid, &def.name).await {
             Some(id) => id,
             None => {
@@ -196,11 +199,30 @@ impl XenDriver {
     /// shut off (rebooted by xl's monitor after the old instance was reported gone, or
     /// started with `xl create` behind the daemon) is running again; paused and crashed come
     /// from `xl list`. A domain whose job runs (a start, a destroy) is left to its job.
-    pub(crate) async fn reconcile(&self) {
+    ///
+    /// `xl list` costs a process and a hypercall per domain (a fraction of a second in a busy
+    /// dom0), so it runs only when its answer can matter: `released` (Xen said a domain shut
+    /// down or crashed) while a running domain of ours is still in the store, or Domain-0 is
+    /// not in the table yet.
+    pub(crate) async fn reconcile(&self, released: bool) {
         let Ok(present) = self.store_domains().await else {
             return;
         };
-        let flags = self.xl.list().await.unwrap_or_default();
+        let want_flags = {
+            let st = self.lock();
+            !st.by_uuid.contains_key(&Uuid([0; 16]))
+                || (released
+                    && st.by_uuid.values().any(|d| {
+                        d.run.as_ref().is_some_and(|r| {
+                            r.id != 0 && present.iter().any(|p| p.uuid == Some(d.def.uuid))
+                        })
+                    }))
+        };
+        let flags = if want_flags {
+            self.xl.list().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let mut ended = Vec::new();
         let mut adopted = Vec::new();
         {
@@ -327,11 +349,6 @@ impl XenDriver {
         } else {
             Vec::new()
         };
-        let flags = if hyp.is_ok() {
-            self.xl.list().await.unwrap_or_default()
-        } else {
-            Vec::new()
-        };
         let entries = std::fs::read_dir(&self.run_root)
             .map(|rd| {
                 rd.filter_map(Result::ok)
@@ -339,6 +356,16 @@ impl XenDriver {
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();
+        // Paused and crashed domains to reattach as such (`xl list`, only when there are any
+        // domains to reattach).
+        let any_status = entries
+            .iter()
+            .any(|p| p.extension().and_then(|e| e.to_str()) == Some("xml"));
+        let flags = if hyp.is_ok() && any_status {
+            self.xl.list().await.unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         for path in entries {
             if path.extension().and_then(|e| e.to_str()) != Some("xml") {
                 continue;
@@ -394,7 +421,7 @@ impl XenDriver {
         if hyp.is_err() {
             return;
         }
-        self.reconcile().await;
+        self.reconcile(false).await;
         self.spawn_watch();
         let marker = self.run_root.join("autostarted");
         if marker.exists() {
@@ -470,16 +497,27 @@ async fn watch_once(me: &std::sync::Weak<XenDriver>) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let mut vm = xs.watch("/vm").await.map_err(|e| e.to_string())?;
+    let closed = || "connection closed".to_string();
+    // Each watch fires once when registered; the table was reconciled just before.
+    release.next().await.ok_or_else(closed)?;
+    vm.next().await.ok_or_else(closed)?;
     loop {
-        tokio::select! {
-            e = release.next() => if e.is_none() { return Err("connection closed".into()) },
-            e = vm.next() => if e.is_none() { return Err("connection closed".into()) },
+        let mut released = tokio::select! {
+            e = release.next() => { e.ok_or_else(closed)?; true }
+            e = vm.next() => { e.ok_or_else(closed)?; false }
+        };
+        // A burst of events (a create or a destroy writes many nodes) is one pass: drain
+        // what follows within 100 ms.
+        loop {
+            tokio::select! {
+                e = release.next() => { e.ok_or_else(closed)?; released = true; }
+                e = vm.next() => { e.ok_or_else(closed)?; }
+                _ = tokio::time::sleep(Duration::from_millis(100)) => break,
+            }
         }
-        // Let a burst of events (a destroy removes many nodes) settle into one pass.
-        tokio::time::sleep(Duration::from_millis(50)).await;
         let Some(driver) = me.upgrade() else {
             return Ok(());
         };
-        driver.reconcile().await;
+        driver.reconcile(released).await;
     }
 }

@@ -283,6 +283,10 @@ pub struct Controller {
     pub driver_queues: Option<u32>,
     /// `<driver iothread=...>`: the IOThread a virtio-scsi controller runs in.
     pub driver_iothread: Option<u32>,
+    /// `maxGrantFrames=...` (xenbus): the guest's grant table size limit.
+    pub max_grant_frames: Option<u32>,
+    /// `maxEventChannels=...` (xenbus): the guest's event channel limit.
+    pub max_event_channels: Option<u32>,
     /// Added by the generic post-parse step for devices that need it (a disk's SCSI
     /// controller, a channel's virtio-serial controller), not written in the definition;
     /// libvirt adds a driver's own default controllers before these. Not part of the XML.
@@ -316,6 +320,10 @@ pub struct Interface {
     pub source_mode: Option<MacvtapMode>,
     /// `<virtualport>`: the port profile (network, bridge, direct).
     pub virtualport: Option<VirtualPort>,
+    /// `<vlan>`: VLAN tags (Open vSwitch bridges, SR-IOV).
+    pub vlan: Option<Vlan>,
+    /// `<bandwidth>`: traffic shaping in each direction.
+    pub bandwidth: Option<Bandwidth>,
     /// `<script path=...>`.
     pub script: Option<String>,
     /// `<source><ip>`/`<source><route>`: addresses and routes of the host-side end
@@ -360,6 +368,37 @@ pub struct VirtualPort {
     /// `<parameters>` attributes `(name, value)` in libvirt's print order (`managerid`,
     /// `typeid`, `typeidversion`, `instanceid`, `profileid`, `interfaceid`), values as written.
     pub parameters: Vec<(String, String)>,
+}
+
+/// `<interface><vlan>`: one tag, or a trunk of several.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Vlan {
+    /// `trunk='yes'`.
+    pub trunk: bool,
+    /// `<tag id=...>` in order, each with its `nativeMode=...` (`tagged`, `untagged`) if any.
+    pub tags: Vec<(u32, Option<String>)>,
+}
+
+/// `<interface><bandwidth>`: `<inbound>` and `<outbound>` rates.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Bandwidth {
+    /// `<inbound>` (traffic to the guest).
+    pub inbound: Option<BandwidthRate>,
+    /// `<outbound>` (traffic from the guest).
+    pub outbound: Option<BandwidthRate>,
+}
+
+/// One direction of a `<bandwidth>`, in KiB/s (`burst` in KiB).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BandwidthRate {
+    /// `average=...`.
+    pub average: Option<u64>,
+    /// `peak=...`.
+    pub peak: Option<u64>,
+    /// `floor=...` (inbound only).
+    pub floor: Option<u64>,
+    /// `burst=...`.
+    pub burst: Option<u64>,
 }
 
 /// `<watchdog>`.
@@ -466,6 +505,8 @@ impl PartialEq for Controller {
             && self.model_name == o.model_name
             && self.target == o.target
             && self.master_startport == o.master_startport
+            && self.max_grant_frames == o.max_grant_frames
+            && self.max_event_channels == o.max_event_channels
             && self.alias == o.alias
             && self.address == o.address
     }

@@ -97,6 +97,9 @@ pub struct DomainDef {
     pub seclabels: Vec<SecLabel>,
     /// `<qemu:commandline>`: extra QEMU arguments and environment (QEMU namespace).
     pub qemu_commandline: Option<QemuCommandline>,
+    /// `<xen:commandline>`: extra device-model arguments of a Xen HVM guest, `<xen:arg
+    /// value=...>` in document order (Xen namespace `http://libvirt.org/schemas/domain/xen/1.0`).
+    pub xen_commandline: Option<Vec<String>>,
     /// `<lxc:namespace>`: host namespaces a container shares instead of getting its own
     /// (LXC namespace `http://libvirt.org/schemas/domain/lxc/1.0`).
     pub lxc_namespace: Option<LxcNamespace>,
@@ -380,6 +383,21 @@ pub struct CpuDef {
     pub cache: Option<CpuCache>,
     /// `<feature>` elements.
     pub features: Vec<CpuFeature>,
+    /// `<numa><cell>`: the guest's NUMA nodes.
+    pub numa: Vec<NumaCell>,
+}
+
+/// `<cpu><numa><cell>`: one guest NUMA node.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NumaCell {
+    /// `id=...`.
+    pub id: u32,
+    /// `cpus=...`: the node's vCPUs, as libvirt formats a CPU list (`0-1,4`).
+    pub cpus: String,
+    /// `memory=...` in KiB.
+    pub memory_kib: u64,
+    /// `<distances><sibling id= value=>`: `(node, distance)` in order.
+    pub distances: Vec<(u32, u32)>,
 }
 
 /// `<cpu><cache level= mode=>`.

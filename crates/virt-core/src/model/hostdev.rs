@@ -13,6 +13,8 @@ pub struct Hostdev {
     pub hostdev_type: String,
     /// `managed='yes|no'` (subsystem only).
     pub managed: bool,
+    /// `<driver name=...>` (pci): the backend, `xen`, `vfio` or `kvm`.
+    pub driver_name: Option<String>,
     /// The host device (subsystem mode).
     pub source: HostdevSource,
     /// The host device (capabilities mode); `Some` means `mode='capabilities'`.
@@ -84,6 +86,9 @@ pub struct HostdevSource {
     pub usb_address: Option<(u32, u32)>,
     /// `<address domain bus slot function>` (pci).
     pub pci_address: Option<PciAddress>,
+    /// `writeFiltering='yes|no'` (pci, Xen): whether writes to the configuration space are
+    /// filtered (xl's `permissive=0|1`, reversed).
+    pub write_filtering: Option<bool>,
 }
 
 /// `<redirdev>`.

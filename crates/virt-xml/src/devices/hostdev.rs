@@ -97,6 +97,12 @@ pub(super) fn parse_hostdev(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
         managed: c.attr_yes_no("managed")?.unwrap_or(false),
         ..Hostdev::default()
     };
+    if ty == "pci" {
+        if let Some(mut d) = c.child("driver")? {
+            h.driver_name = d.attr_word("name", &["xen", "vfio", "kvm"])?;
+            d.finish()?;
+        }
+    }
     let mut src = c.child("source")?.ok_or_else(|| XmlError::Missing {
         path: format!("{}/source", c.path()),
     })?;
@@ -123,6 +129,7 @@ pub(super) fn parse_hostdev(mut c: Cursor<'_>) -> Result<Hostdev, XmlError> {
             });
         }
     } else {
+        source.write_filtering = src.attr_yes_no("writeFiltering")?;
         let mut a = src.child("address")?.ok_or_else(|| XmlError::Missing {
             path: format!("{}/address", src.path()),
         })?;
@@ -176,9 +183,13 @@ pub(super) fn format_hostdev(w: &mut Writer, h: &Hostdev) {
         .attr("type", &h.hostdev_type)
         .yes_no("managed", Some(h.managed))
         .open();
+    if let Some(d) = &h.driver_name {
+        w.tag("driver").attr("name", d).empty();
+    }
     let s = &h.source;
     w.tag("source")
         .attr_opt("startupPolicy", s.startup_policy.as_deref())
+        .yes_no("writeFiltering", s.write_filtering)
         .children(|w| {
             if let Some(v) = s.usb_vendor {
                 w.tag("vendor").attr("id", format!("{v:#06x}")).empty();
@@ -244,4 +255,38 @@ pub(super) fn format_redirdev(w: &mut Writer, r: &Redirdev, opts: FormatOptions)
     chardev::format_source(w, &r.source, opts);
     format_info(w, r.boot_order, r.alias.as_deref(), r.address.as_ref());
     w.close("redirdev");
+}
+
+#[cfg(test)]
+mod xen_pci_tests {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+
+    #[test]
+    fn a_xen_pci_hostdev_keeps_its_driver_and_write_filtering() {
+        let dev = "    <hostdev mode='subsystem' type='pci' managed='no'>
+      <driver name='xen'/>
+      <source writeFiltering='no'>
+        <address domain='0x0000' bus='0x02' slot='0x00' function='0x1'/>
+      </source>
+    </hostdev>
+";
+        let xml = format!(
+            "<domain type='xen'>\n  <name>p</name>\n  <uuid>0bfa7c0a-4b87-444e-adb8-dfb5dbe18e78</uuid>\n  \
+             <memory unit='KiB'>131072</memory>\n  <currentMemory unit='KiB'>131072</currentMemory>\n  \
+             <vcpu placement='static'>1</vcpu>\n  <os>\n    <type arch='x86_64' machine='xenpv'>linux</type>\n    \
+             <kernel>/k</kernel>\n  </os>\n  <clock offset='utc' adjustment='reset'/>\n  \
+             <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>restart</on_crash>\n  \
+             <devices>\n    <controller type='xenbus' index='0'/>\n    <console type='pty'>\n      \
+             <target type='xen' port='0'/>\n    </console>\n    <input type='mouse' bus='xen'/>\n    \
+             <input type='keyboard' bus='xen'/>\n{dev}    <memballoon model='xen'/>\n  </devices>\n</domain>\n"
+        );
+        let codec = crate::LibvirtXml;
+        let def = codec.parse_domain(&xml).expect("parses");
+        let h = &def.devices.hostdevs[0];
+        assert_eq!(h.driver_name.as_deref(), Some("xen"));
+        assert_eq!(h.source.write_filtering, Some(false));
+        assert_eq!(codec.format_domain(&def, FormatOptions::default()), xml);
+        let bad = xml.replace("name='xen'", "name='bogus'");
+        assert!(codec.parse_domain(&bad).is_err());
+    }
 }

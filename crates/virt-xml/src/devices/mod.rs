@@ -9,6 +9,7 @@ mod fs;
 mod hostdev;
 mod misc;
 mod net;
+mod net_qos;
 mod netip;
 mod smartcard;
 mod tpm;

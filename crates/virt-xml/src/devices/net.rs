@@ -81,6 +81,10 @@ pub(super) fn parse_controller(mut c: Cursor<'_>) -> Result<(Controller, bool), 
     if ty == ControllerType::VirtioSerial {
         ctl.vectors = c.attr_u32("vectors")?;
     }
+    if ty == ControllerType::Xenbus {
+        ctl.max_grant_frames = c.attr_u32("maxGrantFrames")?;
+        ctl.max_event_channels = c.attr_u32("maxEventChannels")?;
+    }
     if ty == ControllerType::Pci {
         if let Some(mut m) = c.child("model")? {
             ctl.model_name = non_empty(m.attr_string("name"));
@@ -149,6 +153,8 @@ pub(super) fn format_controller(w: &mut Writer, c: &Controller) {
         .attr_opt("model", c.model.as_deref())
         .attr_opt("ports", c.ports)
         .attr_opt("vectors", c.vectors)
+        .attr_opt("maxGrantFrames", c.max_grant_frames)
+        .attr_opt("maxEventChannels", c.max_event_channels)
         .children(|w| {
             if c.driver_queues.is_some() || c.driver_iothread.is_some() {
                 w.tag("driver")
@@ -274,6 +280,12 @@ pub(super) fn parse_interface(mut c: Cursor<'_>) -> Result<Interface, XmlError> 
         if let Some(v) = c.child("virtualport")? {
             n.virtualport = Some(parse_virtualport(v)?);
         }
+        if let Some(v) = c.child("vlan")? {
+            n.vlan = Some(super::net_qos::parse_vlan(v)?);
+        }
+    }
+    if let Some(b) = c.child("bandwidth")? {
+        n.bandwidth = Some(super::net_qos::parse_bandwidth(b)?);
     }
     n.guest_ip = super::netip::parse(&mut c)?;
     if let Some(mut s) = c.child("script")? {
@@ -421,8 +433,14 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive_type: Opt
             .children(|w| super::netip::format(w, &n.host_ip)),
         _ => {}
     }
+    if let Some(v) = &n.vlan {
+        super::net_qos::format_vlan(w, v);
+    }
     if let Some(v) = &n.virtualport {
         format_virtualport(w, v);
+    }
+    if let Some(b) = &n.bandwidth {
+        super::net_qos::format_bandwidth(w, b);
     }
     super::netip::format(w, &n.guest_ip);
     if let Some(s) = &n.script {
@@ -463,4 +481,33 @@ pub(super) fn format_interface(w: &mut Writer, n: &Interface, inactive_type: Opt
     }
     format_info(w, n.boot_order, n.alias.as_deref(), n.address.as_ref());
     w.close("interface");
+}
+
+#[cfg(test)]
+mod xenbus_tests {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+
+    #[test]
+    fn a_xenbus_controller_keeps_its_grant_and_event_channel_limits() {
+        let ctl = "    <controller type='xenbus' index='0' maxGrantFrames='64' maxEventChannels='2048'/>\n";
+        let xml = format!(
+            "<domain type='xen'>\n  <name>x</name>\n  <uuid>0bfa7c0a-4b87-444e-adb8-dfb5dbe18e78</uuid>\n  \
+             <memory unit='KiB'>131072</memory>\n  <currentMemory unit='KiB'>131072</currentMemory>\n  \
+             <vcpu placement='static'>1</vcpu>\n  <os>\n    <type arch='x86_64' machine='xenpv'>linux</type>\n    \
+             <kernel>/k</kernel>\n  </os>\n  <clock offset='utc' adjustment='reset'/>\n  \
+             <on_poweroff>destroy</on_poweroff>\n  <on_reboot>restart</on_reboot>\n  <on_crash>restart</on_crash>\n  \
+             <devices>\n{ctl}    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n    \
+             <input type='mouse' bus='xen'/>\n    <input type='keyboard' bus='xen'/>\n    \
+             <memballoon model='xen'/>\n  </devices>\n</domain>\n"
+        );
+        let codec = crate::LibvirtXml;
+        let def = codec.parse_domain(&xml).expect("parses");
+        let c = &def.devices.controllers[0];
+        assert_eq!(
+            (c.max_grant_frames, c.max_event_channels),
+            (Some(64), Some(2048))
+        );
+        assert_eq!(codec.format_domain(&def, FormatOptions::default()), xml);
+        assert!(codec.parse_domain(&xml.replace("'64'", "'x'")).is_err());
+    }
 }

@@ -1,6 +1,8 @@
 //! `<cpu>` and `<clock>`.
 
-use virt_core::model::domain::{ClockDef, CpuCache, CpuDef, CpuFeature, CpuTopology, Timer};
+use virt_core::model::domain::{
+    ClockDef, CpuCache, CpuDef, CpuFeature, CpuTopology, NumaCell, Timer,
+};
 use virt_core::model::enums::{
     ClockBasis, ClockOffset, CpuCheck, CpuFallback, CpuFeaturePolicy, CpuMatch, CpuMode,
     TickPolicy, TimerName,
@@ -107,6 +109,9 @@ pub(super) fn parse_cpu(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), X
     for f in &mut cpu.features {
         f.policy.get_or_insert(CpuFeaturePolicy::Require);
     }
+    if let Some(n) = e.child("numa")? {
+        cpu.numa = parse_numa(n, def)?;
+    }
     e.finish()?;
     // An empty <cpu/> says nothing; libvirt does not print it either.
     def.cpu = (cpu != CpuDef::default()).then_some(cpu);
@@ -125,6 +130,7 @@ pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
         && cpu.topology.is_none()
         && cpu.cache.is_none()
         && cpu.features.is_empty()
+        && cpu.numa.is_empty()
     {
         return;
     }
@@ -163,6 +169,9 @@ pub(super) fn format_cpu(w: &mut Writer, def: &DomainDef) {
                 .attr("policy", f.policy.unwrap_or_default())
                 .attr("name", &f.name)
                 .empty();
+        }
+        if !cpu.numa.is_empty() {
+            format_numa(w, &cpu.numa);
         }
     });
 }
@@ -293,6 +302,84 @@ pub(super) fn format_clock(w: &mut Writer, def: &DomainDef) {
                 .attr_opt("frequency", t.frequency)
                 .attr_opt("mode", t.mode.as_deref())
                 .empty();
+        }
+    });
+}
+
+/// `<numa>`: cells with an id, a CPU list, a memory size and optional distances. libvirt
+/// takes the domain's memory size from the cells, so `<memory>` becomes their sum.
+fn parse_numa(mut n: Cursor<'_>, def: &mut DomainDef) -> Result<Vec<NumaCell>, XmlError> {
+    let mut cells: Vec<NumaCell> = Vec::new();
+    for mut c in n.children("cell") {
+        let id = c.attr_u32("id")?.unwrap_or(cells.len() as u32);
+        if id as usize != cells.len() {
+            return Err(c.invalid_attr("id", &id.to_string(), "cell ids in order from 0"));
+        }
+        let raw = c.attr_req("cpus")?;
+        let cpus = super::general::parse_cpuset(raw)
+            .filter(|set| !set.is_empty())
+            .map(|set| super::general::format_cpuset(&set))
+            .ok_or_else(|| c.invalid_attr("cpus", raw, "a CPU list"))?;
+        let mem = c.attr_req("memory")?;
+        let memory = mem
+            .parse::<u64>()
+            .map_err(|_| c.invalid_attr("memory", mem, "a size"))?;
+        let memory_kib = match c.attr("unit") {
+            None | Some("KiB" | "k" | "K") => memory,
+            Some("MiB" | "M") => memory.saturating_mul(1024),
+            Some("GiB" | "G") => memory.saturating_mul(1024 * 1024),
+            Some(u) => return Err(c.invalid_attr("unit", u, "KiB, MiB or GiB")),
+        };
+        let mut distances = Vec::new();
+        if let Some(mut d) = c.child("distances")? {
+            for mut s in d.children("sibling") {
+                let (Some(sid), Some(v)) = (s.attr_u32("id")?, s.attr_u32("value")?) else {
+                    return Err(XmlError::Missing {
+                        path: s.attr_path("value"),
+                    });
+                };
+                s.finish()?;
+                distances.push((sid, v));
+            }
+            d.finish()?;
+        }
+        c.finish()?;
+        cells.push(NumaCell {
+            id,
+            cpus,
+            memory_kib,
+            distances,
+        });
+    }
+    n.finish()?;
+    let total: u64 = cells.iter().map(|c| c.memory_kib).sum();
+    if total > 0 {
+        def.memory_kib = total;
+        def.current_memory_kib = def.current_memory_kib.min(total);
+    }
+    Ok(cells)
+}
+
+fn format_numa(w: &mut Writer, cells: &[NumaCell]) {
+    w.tag("numa").children(|w| {
+        for c in cells {
+            let tag = w
+                .tag("cell")
+                .attr("id", c.id)
+                .attr("cpus", &c.cpus)
+                .attr("memory", c.memory_kib)
+                .attr("unit", "KiB");
+            if c.distances.is_empty() {
+                tag.empty();
+                continue;
+            }
+            tag.children(|w| {
+                w.tag("distances").children(|w| {
+                    for (id, v) in &c.distances {
+                        w.tag("sibling").attr("id", id).attr("value", v).empty();
+                    }
+                });
+            });
         }
     });
 }

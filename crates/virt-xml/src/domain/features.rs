@@ -69,6 +69,10 @@ const HYPERV: &[(&str, Extra)] = &[
     ("xmm_input", Extra::None),
 ];
 
+/// Xen's group (libxl): the host's memory map for a PV guest, IOMMU passthrough. A
+/// passthrough `mode` (`sync_pt`, `share_pt`) is not read.
+const XEN: &[(&str, Extra)] = &[("e820_host", Extra::None), ("passthrough", Extra::None)];
+
 const KVM: &[(&str, Extra)] = &[
     ("hidden", Extra::None),
     ("hint-dedicated", Extra::None),
@@ -99,6 +103,7 @@ const FEATURES: &[(&str, Kind)] = &[
     ("nested-hv", Kind::Tristate),
     ("msrs", Kind::AttrReq("unknown", &["ignore", "fault"])),
     ("ccf-assist", Kind::Tristate),
+    ("xen", Kind::Group(XEN)),
 ];
 
 /// The smallest spinlock retry count libvirt accepts.

@@ -304,3 +304,81 @@ fn tlbflush_direct_and_extended_and_the_later_enlightenments_round_trip() {
         assert!(out.contains(want), "{want} missing:\n{out}");
     }
 }
+
+#[test]
+fn xen_e820_host_and_passthrough_round_trip_after_the_other_features() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='xen'><name>x</name><memory>1024</memory><os><type>hvm</type></os>\
+               <features><xen><passthrough state='on'/><e820_host state='on'/></xen><acpi/>\
+               </features></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    assert!(
+        out.contains(
+            "    <acpi/>\n    <xen>\n      <e820_host state='on'/>\n      \
+             <passthrough state='on'/>\n    </xen>\n"
+        ),
+        "{out}"
+    );
+    let bad = xml.replace(
+        "<passthrough state='on'/>",
+        "<passthrough state='on' mode='sync_pt'/>",
+    );
+    assert!(crate::LibvirtXml.parse_domain(&bad).is_err());
+}
+
+#[test]
+fn xen_commandline_arguments_round_trip_for_xen_domains_only() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='xen' xmlns:xen='http://libvirt.org/schemas/domain/xen/1.0'>\
+               <name>x</name><memory>1024</memory><os><type>hvm</type></os>\
+               <xen:commandline><xen:arg value='-debugcon'/><xen:arg value='file:/tmp/d'/>\
+               </xen:commandline></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    assert_eq!(
+        def.xen_commandline.as_deref(),
+        Some(&["-debugcon".to_string(), "file:/tmp/d".to_string()][..])
+    );
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    assert!(out.starts_with(
+        "<domain type='xen' xmlns:xen='http://libvirt.org/schemas/domain/xen/1.0'>\n"
+    ));
+    assert!(
+        out.ends_with(
+            "  <xen:commandline>\n    <xen:arg value='-debugcon'/>\n    \
+             <xen:arg value='file:/tmp/d'/>\n  </xen:commandline>\n</domain>\n"
+        ),
+        "{out}"
+    );
+    let kvm = xml.replace("type='xen'", "type='kvm'");
+    assert!(crate::LibvirtXml.parse_domain(&kvm).is_err());
+}
+
+#[test]
+fn numa_cells_round_trip_and_set_the_memory_size() {
+    use virt_core::xml::{DomainXmlCodec, FormatOptions};
+    let xml = "<domain type='xen'><name>n</name><memory>4194304</memory><vcpu>4</vcpu>\
+               <os><type>linux</type><kernel>/k</kernel></os><cpu><numa>\
+               <cell id='0' cpus='0-1' memory='1' unit='GiB'><distances><sibling id='0' value='10'/>\
+               <sibling id='1' value='20'/></distances></cell>\
+               <cell id='1' cpus='2-3' memory='1048576'/></numa></cpu></domain>";
+    let def = crate::LibvirtXml.parse_domain(xml).expect("parses");
+    assert_eq!(def.memory_kib, 2_097_152);
+    let cells = &def.cpu.as_ref().expect("cpu").numa;
+    assert_eq!(cells.len(), 2);
+    assert_eq!(cells[0].distances, vec![(0, 10), (1, 20)]);
+    let out = crate::LibvirtXml.format_domain(&def, FormatOptions::default());
+    assert!(
+        out.contains(
+            "  <cpu>\n    <numa>\n      <cell id='0' cpus='0-1' memory='1048576' unit='KiB'>\n        \
+             <distances>\n          <sibling id='0' value='10'/>\n          <sibling id='1' value='20'/>\n        \
+             </distances>\n      </cell>\n      <cell id='1' cpus='2-3' memory='1048576' unit='KiB'/>\n    \
+             </numa>\n  </cpu>\n"
+        ),
+        "{out}"
+    );
+    for (from, to) in [("cpus='0-1'", "cpus='x'"), ("cell id='1'", "cell id='5'")] {
+        let broken = xml.replacen(from, to, 1);
+        assert!(crate::LibvirtXml.parse_domain(&broken).is_err(), "{to}");
+    }
+}

@@ -50,6 +50,8 @@ const VIRT_TYPES: &[&str] = &[
 pub(crate) const QEMU_NS: &str = "http://libvirt.org/schemas/domain/qemu/1.0";
 /// libvirt's LXC namespace (`<lxc:namespace>`).
 pub(crate) const LXC_NS: &str = "http://libvirt.org/schemas/domain/lxc/1.0";
+/// libvirt's Xen namespace (`<xen:commandline>`).
+pub(crate) const XEN_NS: &str = "http://libvirt.org/schemas/domain/xen/1.0";
 
 /// Top-level elements this parser reads.
 const KNOWN: &[&str] = &[
@@ -94,7 +96,8 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     c.refuse_elements(|e| match e.prefix {
         Some(_) => {
             !((e.ns.as_deref() == Some(QEMU_NS) && e.name == "commandline")
-                || (e.ns.as_deref() == Some(LXC_NS) && e.name == "namespace"))
+                || (e.ns.as_deref() == Some(LXC_NS) && e.name == "namespace")
+                || (e.ns.as_deref() == Some(XEN_NS) && e.name == "commandline"))
         }
         None => !KNOWN.contains(&e.name.as_str()),
     })?;
@@ -141,6 +144,21 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     general::parse_seclabels(&mut c, &mut def)?;
     if let Some(q) = c.child_in(Some(QEMU_NS), "commandline")? {
         def.qemu_commandline = Some(general::parse_qemu_commandline(q)?);
+    }
+    if let Some(mut x) = c.child_in(Some(XEN_NS), "commandline")? {
+        if def.virt_type != "xen" {
+            return Err(XmlError::Unsupported {
+                path: x.path().to_string(),
+                message: "the Xen namespace applies only to type='xen' domains".into(),
+            });
+        }
+        let mut args = Vec::new();
+        for mut a in x.children_in(Some(XEN_NS), "arg") {
+            args.push(a.attr_req("value")?.to_string());
+            a.finish()?;
+        }
+        x.finish()?;
+        def.xen_commandline = Some(args);
     }
     if let Some(n) = c.child_in(Some(LXC_NS), "namespace")? {
         def.lxc_namespace = Some(general::parse_lxc_namespace(n)?);
@@ -214,6 +232,9 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     if def.lxc_namespace.is_some() {
         root = root.attr("xmlns:lxc", LXC_NS);
     }
+    if def.xen_commandline.is_some() {
+        root = root.attr("xmlns:xen", XEN_NS);
+    }
     root.open();
     w.tag("name").text(&def.name);
     w.tag("uuid").text(&def.uuid.to_string());
@@ -243,6 +264,13 @@ pub fn format(def: &DomainDef, opts: FormatOptions) -> String {
     }
     if let Some(n) = &def.lxc_namespace {
         general::format_lxc_namespace(&mut w, n);
+    }
+    if let Some(args) = &def.xen_commandline {
+        w.tag("xen:commandline").children(|w| {
+            for a in args {
+                w.tag("xen:arg").attr("value", a).empty();
+            }
+        });
     }
     w.close("domain");
     w.finish()

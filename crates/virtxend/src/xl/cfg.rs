@@ -197,6 +197,7 @@ impl Lexer<'_> {
         match self.peek() {
             Some(q @ (b'"' | b'\'')) => self.string(q).map(Value::Str),
             Some(b'0'..=b'9') => self.number().map(Value::Num),
+
             Some(b'[') => {
                 let line = self.line;
                 self.pos += 1;

@@ -1,274 +1,233 @@
-//! Domain XML -> xl.cfg, for the subset [`super::from_native()`] reads, written as libvirt 9.0's
-//! `xen-xl` formatter writes it (key order, defaults such as `localtime = 0`, `vif-bridge`).
+//! Domain XML -> native configuration, in both formats, written as libvirt 9.0's formatters
+//! write them (key order, defaults such as `localtime = 0`, `vif-bridge`).
 //!
-//! Faithful or refused: the values are read from the definition as the codec formats it, then
-//! the same values are written as an xl.cfg of the subset and converted back; unless that gives
-//! exactly the definition's XML, the conversion is refused (CONFIG_UNSUPPORTED naming the first
-//! element it would lose). So nothing outside the subset is ever dropped silently.
+//! Faithful or refused: the values are read from the definition as the codec formats it and
+//! written as the native config; that config is converted back, and unless it gives exactly
+//! the definition's XML, the conversion is refused (CONFIG_UNSUPPORTED naming the first
+//! element it would lose). So nothing outside the converted set is ever dropped silently.
 
 use virt_core::model::domain::DomainDef;
 use virt_core::xml::{DomainXmlCodec, FormatOptions};
 use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use super::cfg::{self, Entry, Value};
+use super::chardev::Chardev;
+use super::guest::{read, Guest};
+use super::{xm, NativeFormat};
 
-fn refuse(what: impl std::fmt::Display) -> VirtError {
+fn refuse(format: NativeFormat, what: impl std::fmt::Display) -> VirtError {
+    let (domain, name) = match format {
+        NativeFormat::Xl => (ErrorDomain::Xenxl, "xl.cfg"),
+        NativeFormat::Xm => (ErrorDomain::Xenxm, "xm config"),
+    };
     VirtError::new(
         ErrorCode::ConfigUnsupported,
-        ErrorDomain::Xenxl,
-        format!("cannot write as xl.cfg: {what}"),
+        domain,
+        format!("cannot write as {name}: {what}"),
     )
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&apos;", "'")
-        .replace("&quot;", "\"")
-        .replace("&amp;", "&")
-}
-
-/// The value of attribute `name` on a one-line element.
-fn attr(line: &str, name: &str) -> Option<String> {
-    let pat = format!(" {name}='");
-    let start = line.find(&pat)? + pat.len();
-    let end = line[start..].find('\'')? + start;
-    Some(unescape(&line[start..end]))
-}
-
-/// The text of `<tag ...>text</tag>` on one line.
-fn text(line: &str, tag: &str) -> Option<String> {
-    if !line.starts_with(&format!("<{tag}>")) && !line.starts_with(&format!("<{tag} ")) {
-        return None;
-    }
-    let start = line.find('>')? + 1;
-    let end = line.rfind(&format!("</{tag}>"))?;
-    (start <= end).then(|| unescape(&line[start..end]))
-}
-
-#[derive(Default)]
-struct Disk {
-    source: String,
-    vdev: String,
-    cdrom: bool,
-    readonly: bool,
-}
-
-#[derive(Default)]
-struct Nic {
-    bridge: Option<String>,
-    mac: String,
-    ip: Option<String>,
-    script: Option<String>,
-    model: Option<String>,
-}
-
-#[derive(Default)]
-struct Guest {
-    name: String,
-    uuid: String,
-    max_kib: u64,
-    cur_kib: u64,
-    vcpus: u32,
-    current_vcpus: u32,
-    kind: String,
-    bootloader: Option<String>,
-    kernel: Option<String>,
-    initrd: Option<String>,
-    cmdline: Option<String>,
-    actions: [String; 3],
-    disks: Vec<Disk>,
-    nics: Vec<Nic>,
-    serial_pty: bool,
-    vnc: bool,
-    sdl: bool,
-    vnclisten: Option<String>,
-    vncpasswd: Option<String>,
-}
-
-fn read(xml: &str) -> Result<Guest, VirtError> {
-    let mut g = Guest::default();
-    let mut disk: Option<Disk> = None;
-    let mut nic: Option<Nic> = None;
-    let num = |s: Option<String>, what: &str| -> Result<u64, VirtError> {
-        s.and_then(|s| s.parse().ok())
-            .ok_or_else(|| refuse(format!("bad <{what}>")))
-    };
-    for l in xml.lines().map(str::trim) {
-        if let Some(d) = disk.as_mut() {
-            if l == "</disk>" {
-                g.disks.extend(disk.take());
-            } else if l.starts_with("<source ") {
-                d.source = attr(l, "file").unwrap_or_default();
-            } else if l.starts_with("<target ") {
-                d.vdev = attr(l, "dev").unwrap_or_default();
-            } else if l == "<readonly/>" {
-                d.readonly = true;
-            }
-            continue;
-        }
-        if let Some(n) = nic.as_mut() {
-            if l == "</interface>" {
-                g.nics.extend(nic.take());
-            } else if l.starts_with("<mac ") {
-                n.mac = attr(l, "address").unwrap_or_default();
-            } else if l.starts_with("<source ") {
-                n.bridge = attr(l, "bridge");
-            } else if l.starts_with("<ip ") {
-                n.ip = attr(l, "address");
-            } else if l.starts_with("<script ") {
-                n.script = attr(l, "path");
-            } else if l.starts_with("<model ") {
-                n.model = attr(l, "type");
-            }
-            continue;
-        }
-        if let Some(v) = text(l, "name") {
-            g.name = v;
-        } else if let Some(v) = text(l, "uuid") {
-            g.uuid = v;
-        } else if let Some(v) = text(l, "memory") {
-            g.max_kib = num(Some(v), "memory")?;
-        } else if let Some(v) = text(l, "currentMemory") {
-            g.cur_kib = num(Some(v), "currentMemory")?;
-        } else if let Some(v) = text(l, "vcpu") {
-            g.vcpus = u32::try_from(num(Some(v), "vcpu")?).map_err(|_| refuse("bad <vcpu>"))?;
-            g.current_vcpus = match attr(l, "current") {
-                Some(c) => {
-                    u32::try_from(num(Some(c), "vcpu")?).map_err(|_| refuse("bad <vcpu>"))?
-                }
-                None => g.vcpus,
-            };
-        } else if let Some(v) = text(l, "bootloader") {
-            g.bootloader = Some(v);
-        } else if let Some(v) = text(l, "type") {
-            g.kind = v;
-        } else if let Some(v) = text(l, "kernel") {
-            g.kernel = Some(v);
-        } else if let Some(v) = text(l, "initrd") {
-            g.initrd = Some(v);
-        } else if let Some(v) = text(l, "cmdline") {
-            g.cmdline = Some(v);
-        } else if let Some(v) = text(l, "on_poweroff") {
-            g.actions[0] = v;
-        } else if let Some(v) = text(l, "on_reboot") {
-            g.actions[1] = v;
-        } else if let Some(v) = text(l, "on_crash") {
-            g.actions[2] = v;
-        } else if l.starts_with("<disk ") {
-            disk = Some(Disk {
-                cdrom: attr(l, "device").as_deref() == Some("cdrom"),
-                ..Disk::default()
-            });
-        } else if l.starts_with("<interface ") {
-            nic = Some(Nic::default());
-        } else if l.starts_with("<serial type='pty'>") {
-            g.serial_pty = true;
-        } else if l.starts_with("<graphics type='vnc'") {
-            g.vnc = true;
-            g.vnclisten = attr(l, "listen");
-            g.vncpasswd = attr(l, "passwd");
-        } else if l.starts_with("<graphics type='sdl'") {
-            g.sdl = true;
-        }
-    }
-    Ok(g)
 }
 
 fn s(v: &str) -> Value {
     Value::Str(v.to_string())
 }
 
-fn mib(kib: u64, key: &str) -> Result<Value, VirtError> {
+fn mib(format: NativeFormat, kib: u64, key: &str) -> Result<Value, VirtError> {
     if !kib.is_multiple_of(1024) {
-        return Err(refuse(format!(
-            "{key} of {kib} KiB is not a whole number of MiB"
-        )));
+        return Err(refuse(
+            format,
+            format!("{key} of {kib} KiB is not a whole number of MiB"),
+        ));
     }
     i64::try_from(kib / 1024)
         .map(Value::Num)
-        .map_err(|_| refuse(format!("{key} too large")))
+        .map_err(|_| refuse(format, format!("{key} too large")))
 }
 
-/// The subset xl.cfg [`super::from_native()`] reads, for the check.
-fn subset_cfg(g: &Guest) -> Result<Vec<(&'static str, Value)>, VirtError> {
+/// The native config of `g`; `check` leaves out the defaults libvirt adds on the way out
+/// (a bridge's `vif-bridge` script), for the round-trip check.
+fn native(
+    format: NativeFormat,
+    g: &Guest,
+    check: bool,
+) -> Result<Vec<(&'static str, Value)>, VirtError> {
+    let hvm = g.kind == "hvm";
     let mut v = vec![("name", s(&g.name)), ("uuid", s(&g.uuid))];
-    v.push(("maxmem", mib(g.max_kib, "memory")?));
-    v.push(("memory", mib(g.cur_kib, "currentMemory")?));
-    v.push(("maxvcpus", Value::Num(g.vcpus.into())));
+    v.push(("maxmem", mib(format, g.max_kib, "memory")?));
+    v.push(("memory", mib(format, g.cur_kib, "currentMemory")?));
+    if g.vcpus != g.current_vcpus {
+        v.push(("maxvcpus", Value::Num(g.vcpus.into())));
+    }
     v.push(("vcpus", Value::Num(g.current_vcpus.into())));
-    match g.kind.as_str() {
-        "hvm" => v.push(("type", s("hvm"))),
-        "xenpvh" => v.push(("type", s("pvh"))),
-        _ => v.push(("type", s("pv"))),
+    if let Some(set) = &g.cpuset {
+        v.push(("cpus", s(set)));
     }
-    for (k, val) in [
-        ("bootloader", &g.bootloader),
-        ("kernel", &g.kernel),
-        ("ramdisk", &g.initrd),
-        ("cmdline", &g.cmdline),
-    ] {
-        if let Some(val) = val {
-            v.push((k, s(val)));
+    if hvm {
+        v.push(("pae", Value::Num(i64::from(g.pae))));
+        v.push(("acpi", Value::Num(i64::from(g.acpi))));
+        v.push(("apic", Value::Num(i64::from(g.apic))));
+        if g.hap_off {
+            v.push(("hap", Value::Num(0)));
         }
+        v.push(("viridian", Value::Num(i64::from(g.viridian))));
+    } else if g.e820_host {
+        v.push(("e820_host", Value::Num(1)));
     }
+    if g.passthrough {
+        v.push(("passthrough", s("enabled")));
+    }
+    if hvm {
+        if let Some(t) = &g.tsc_mode {
+            v.push(("tsc_mode", s(t)));
+        }
+        if let Some(h) = g.hpet {
+            v.push(("hpet", Value::Num(i64::from(h))));
+        }
+        v.push(("rtc_timeoffset", Value::Num(g.adjustment)));
+    }
+    v.push(("localtime", Value::Num(i64::from(g.localtime))));
     for (k, a) in ["on_poweroff", "on_reboot", "on_crash"]
         .into_iter()
         .zip(&g.actions)
     {
         v.push((k, s(a)));
     }
-    let disks = g.disks.iter().map(|d| s(&disk_spec(d, ""))).collect();
-    v.push(("disk", Value::List(disks)));
-    v.push((
-        "vif",
-        Value::List(g.nics.iter().map(|n| s(&vif(n, false))).collect()),
-    ));
-    if g.serial_pty {
-        v.push(("serial", s("pty")));
+    if let Some(e) = &g.emulator {
+        v.push(("device_model_override", s(e)));
     }
-    if g.vnc {
-        v.push(("vnc", Value::Num(1)));
+    match (&g.graphics, hvm) {
+        (Some(gr), true) => gr.hvm_native(&mut v),
+        (Some(gr), false) => v.push(("vfb", Value::List(vec![s(&gr.vfb())]))),
+        (None, _) => {}
     }
-    if g.sdl {
-        v.push(("sdl", Value::Num(1)));
+    if !g.nics.is_empty() {
+        let nics = g
+            .nics
+            .iter()
+            .map(|n| s(&n.native(hvm, format, !check)))
+            .collect();
+        v.push(("vif", Value::List(nics)));
     }
-    if let Some(l) = &g.vnclisten {
-        v.push(("vnclisten", s(l)));
+    if !g.pcis.is_empty() {
+        let pcis = g.pcis.iter().map(|p| s(&p.native())).collect();
+        v.push(("pci", Value::List(pcis)));
     }
-    if let Some(p) = &g.vncpasswd {
-        v.push(("vncpasswd", s(p)));
+    if hvm {
+        let parallel = g.parallel.as_ref().map(Chardev::serial_native);
+        v.push(("parallel", s(parallel.as_deref().unwrap_or("none"))));
+        let serials: Vec<Value> = g.serials.iter().map(|c| s(&c.serial_native())).collect();
+        match serials.len() {
+            0 => v.push(("serial", s("none"))),
+            1 => v.extend(serials.into_iter().map(|x| ("serial", x))),
+            _ => v.push(("serial", Value::List(serials))),
+        }
+        if !g.sounds.is_empty() {
+            v.push(("soundhw", s(&g.sounds.join(","))));
+        }
+    }
+    os_keys(format, g, hvm, &mut v);
+    if !g.numa.is_empty() {
+        v.push(("vnuma", super::vnuma::native(&g.numa)));
+    }
+    for (key, val) in [
+        ("max_event_channels", &g.max_event_channels),
+        ("max_grant_frames", &g.max_grant_frames),
+    ] {
+        if let Some(n) = val.as_ref().and_then(|n| n.parse::<i64>().ok()) {
+            v.push((key, Value::Num(n)));
+        }
+    }
+    if !g.disks.is_empty() {
+        let disks = g.disks.iter().map(|d| s(&d.native(format))).collect();
+        v.push(("disk", Value::List(disks)));
+    }
+    if let Some(sp) = &g.spice {
+        sp.native(&mut v);
+    }
+    match g.usbdevices.as_slice() {
+        [] => {}
+        [one] => {
+            v.push(("usb", Value::Num(1)));
+            v.push(("usbdevice", s(one)));
+        }
+        many => {
+            v.push(("usb", Value::Num(1)));
+            v.push((
+                "usbdevice",
+                Value::List(many.iter().map(|u| s(u)).collect()),
+            ));
+        }
+    }
+    if !g.usbdevs.is_empty() {
+        let devs = g
+            .usbdevs
+            .iter()
+            .map(|(b, d)| s(&format!("hostbus={b},hostaddr={d}")))
+            .collect();
+        v.push(("usbdev", Value::List(devs)));
+    }
+    if !g.usbctrls.is_empty() {
+        let ctrls = g
+            .usbctrls
+            .iter()
+            .map(|(ver, ports)| s(&format!("type=qusb,version={ver},ports={ports}")))
+            .collect();
+        v.push(("usbctrl", Value::List(ctrls)));
+    }
+    if !g.channels.is_empty() {
+        let chans = g
+            .channels
+            .iter()
+            .map(|(c, n)| s(&c.channel_native(n)))
+            .collect();
+        v.push(("channel", Value::List(chans)));
+    }
+    if !g.dm_args.is_empty() {
+        let args = g.dm_args.iter().map(|a| s(a)).collect();
+        v.push(("device_model_args", Value::List(args)));
     }
     Ok(v)
 }
 
-/// One disk as an xl disk spec; `backend` (`,backendtype=qdisk` or nothing) follows the access.
-fn disk_spec(d: &Disk, backend: &str) -> String {
-    let access = if d.readonly { "ro" } else { "rw" };
-    let cdrom = if d.cdrom { ",devtype=cdrom" } else { "" };
-    format!(
-        "format=raw,vdev={},access={access}{backend}{cdrom},target={}",
-        d.vdev, d.source
-    )
-}
-
-fn vif(n: &Nic, default_script: bool) -> String {
-    let mut spec = format!("mac={}", n.mac);
-    if let Some(b) = &n.bridge {
-        spec.push_str(&format!(",bridge={b}"));
+fn os_keys(format: NativeFormat, g: &Guest, hvm: bool, v: &mut Vec<(&'static str, Value)>) {
+    let pv = [
+        ("bootloader", g.bootloader.as_deref()),
+        ("bootargs", g.bootloader_args.as_deref()),
+        ("kernel", g.kernel.as_deref()),
+        ("ramdisk", g.initrd.as_deref()),
+        ("cmdline", g.cmdline.as_deref()),
+    ];
+    let boot = if g.boot.is_empty() { "c" } else { &g.boot };
+    match format {
+        NativeFormat::Xm => xm::os_keys(hvm, g.loader.as_deref(), boot, pv, v),
+        NativeFormat::Xl if hvm => {
+            v.push(("builder", s("hvm")));
+            if g.ovmf {
+                v.push(("bios", s("ovmf")));
+            }
+            for (k, val) in &pv[2..] {
+                if let Some(val) = val {
+                    v.push((k, s(val)));
+                }
+            }
+            v.push(("boot", s(boot)));
+            if let Some(n) = g.nested {
+                v.push(("nestedhvm", Value::Num(i64::from(n))));
+            }
+            if let Some(cpuid) = super::cpuid::native(&g.cpu_features) {
+                v.push(("cpuid", s(&cpuid)));
+            }
+        }
+        NativeFormat::Xl => {
+            if g.kind == "xenpvh" {
+                v.push(("type", s("pvh")));
+            }
+            for (k, val) in pv {
+                if let Some(val) = val {
+                    v.push((k, s(val)));
+                }
+            }
+        }
     }
-    if let Some(ip) = &n.ip {
-        spec.push_str(&format!(",ip={ip}"));
-    }
-    match (&n.script, &n.bridge) {
-        (Some(sc), _) => spec.push_str(&format!(",script={sc}")),
-        (None, Some(_)) if default_script => spec.push_str(",script=vif-bridge"),
-        _ => {}
-    }
-    if let Some(m) = &n.model {
-        spec.push_str(&format!(",model={m}"));
-    }
-    spec
 }
 
 fn entries(v: Vec<(&'static str, Value)>) -> Vec<Entry> {
@@ -285,11 +244,16 @@ fn entries(v: Vec<(&'static str, Value)>) -> Vec<Entry> {
 
 /// Converts a domain definition to xl.cfg text, as libvirt 9.0 writes it.
 pub fn to_native(def: &DomainDef) -> Result<String, VirtError> {
+    to_native_in(NativeFormat::Xl, def)
+}
+
+/// Converts a domain definition to a config in `format`, as libvirt 9.0 writes it.
+pub fn to_native_in(format: NativeFormat, def: &DomainDef) -> Result<String, VirtError> {
     if def.virt_type != "xen" {
-        return Err(refuse(format!(
-            "domain type '{}' is not 'xen'",
-            def.virt_type
-        )));
+        return Err(refuse(
+            format,
+            format!("domain type '{}' is not 'xen'", def.virt_type),
+        ));
     }
     let codec = virt_xml::LibvirtXml;
     let opts = FormatOptions {
@@ -297,10 +261,11 @@ pub fn to_native(def: &DomainDef) -> Result<String, VirtError> {
         ..FormatOptions::default()
     };
     let xml = codec.format_domain(def, opts);
-    let g = read(&xml)?;
-    // The check: the subset's xl.cfg must come back as this very definition.
-    let check = cfg::format(&entries(subset_cfg(&g)?));
-    let back = super::from_native::from_native(&check).map_err(|e| refuse(e.message()))?;
+    let g = read(&xml);
+    // The check: the config must come back as this very definition.
+    let check = cfg::format(&entries(native(format, &g, true)?));
+    let back = super::from_native::from_native_in(format, &check)
+        .map_err(|e| refuse(format, &e.detail))?;
     let back = codec.format_domain(&back, opts);
     // `localtime = 0` reads back as a UTC clock reset at start, which is what a UTC clock
     // without an adjustment is on Xen: the two are the same definition here.
@@ -314,79 +279,7 @@ pub fn to_native(def: &DomainDef) -> Result<String, VirtError> {
             .find(|&i| a.get(i) != b.get(i))
             .unwrap_or(0);
         let line = a.get(i).map_or("end of document", |l| l.trim());
-        return Err(refuse(format!("'{line}' is not supported yet")));
+        return Err(refuse(format, format!("'{line}' is not supported yet")));
     }
-    let hvm = g.kind == "hvm";
-    let mut v = vec![("name", s(&g.name)), ("uuid", s(&g.uuid))];
-    v.push(("maxmem", mib(g.max_kib, "memory")?));
-    v.push(("memory", mib(g.cur_kib, "currentMemory")?));
-    if g.vcpus != g.current_vcpus {
-        v.push(("maxvcpus", Value::Num(g.vcpus.into())));
-    }
-    v.push(("vcpus", Value::Num(g.current_vcpus.into())));
-    if hvm {
-        for (k, n) in [
-            ("pae", 1),
-            ("acpi", 1),
-            ("apic", 1),
-            ("viridian", 0),
-            ("rtc_timeoffset", 0),
-        ] {
-            v.push((k, Value::Num(n)));
-        }
-    }
-    v.push(("localtime", Value::Num(0)));
-    for (k, a) in ["on_poweroff", "on_reboot", "on_crash"]
-        .into_iter()
-        .zip(&g.actions)
-    {
-        v.push((k, s(a)));
-    }
-    if hvm {
-        v.push(("sdl", Value::Num(i64::from(g.sdl))));
-        v.push(("vnc", Value::Num(i64::from(g.vnc))));
-        if g.vnc {
-            v.push(("vncunused", Value::Num(1)));
-            if let Some(l) = &g.vnclisten {
-                v.push(("vnclisten", s(l)));
-            }
-            if let Some(p) = &g.vncpasswd {
-                v.push(("vncpasswd", s(p)));
-            }
-        }
-    }
-    if !g.nics.is_empty() {
-        v.push((
-            "vif",
-            Value::List(g.nics.iter().map(|n| s(&vif(n, true))).collect()),
-        ));
-    }
-    if hvm {
-        v.push(("parallel", s("none")));
-        v.push(("serial", s(if g.serial_pty { "pty" } else { "none" })));
-        v.push(("builder", s("hvm")));
-        v.push(("boot", s("c")));
-    }
-    if g.kind == "xenpvh" {
-        v.push(("type", s("pvh")));
-    }
-    for (k, val) in [
-        ("bootloader", &g.bootloader),
-        ("kernel", &g.kernel),
-        ("ramdisk", &g.initrd),
-        ("cmdline", &g.cmdline),
-    ] {
-        if let Some(val) = val {
-            v.push((k, s(val)));
-        }
-    }
-    if !g.disks.is_empty() {
-        let disks = g
-            .disks
-            .iter()
-            .map(|d| s(&disk_spec(d, ",backendtype=qdisk")))
-            .collect();
-        v.push(("disk", Value::List(disks)));
-    }
-    Ok(cfg::format(&entries(v)))
+    Ok(cfg::format(&entries(native(format, &g, false)?)))
 }

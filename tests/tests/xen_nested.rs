@@ -323,8 +323,36 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
         "{}",
         r.context("xl-list-after-shutdown")
     );
+    // the balloon target set live reaches Xen
+    r.ok("virt-setmem");
+    assert_eq!(
+        r.first_line("xs-memory-target"),
+        "98304",
+        "{}",
+        r.context("xs-memory-target")
+    );
     r.ok("virt-start-2");
     r.ok("virt-log-marker-2");
+    // a reboot gives the domain a new ID (xl's monitor builds it again); virtxend follows
+    r.ok("virt-reboot");
+    r.ok("virt-reboot-newid");
+    r.ok("virt-reboot-marker");
+    r.ok("virt-follows-reboot");
+    let old = r.facts.get("id_before_reboot").cloned().unwrap_or_default();
+    let new = r.first_line("virt-domid-rebooted");
+    assert_eq!(
+        new,
+        r.first_line("xl-domid-rebooted"),
+        "{}",
+        r.context("virt-domid-rebooted")
+    );
+    assert_ne!(new, old, "the rebooted domain has a new ID");
+    assert!(
+        r.first_line("virt-domstate-rebooted")
+            .starts_with("running"),
+        "{}",
+        r.context("virt-domstate-rebooted")
+    );
     r.ok("virt-destroy");
     assert_eq!(
         r.first_line("virt-domstate-destroyed"),
@@ -338,6 +366,19 @@ fn real_pv_guest_through_virtxend_in_nested_xen() {
         r.context("xl-list-after-destroy")
     );
     r.ok("virt-undefine");
+    // the event stream saw the lifecycle from the reattach on, as virsh prints it
+    let events = r.output("virt-events");
+    for want in [
+        "event 'lifecycle' for domain 'tiny': Stopped Shutdown",
+        "event 'lifecycle' for domain 'tiny': Started Booted",
+        "event 'lifecycle' for domain 'tiny': Stopped Destroyed",
+        "event 'lifecycle' for domain 'tiny': Undefined Removed",
+    ] {
+        assert!(
+            events.contains(want),
+            "no `{want}` in the events:\n{events}"
+        );
+    }
 
     let dom0 = serial
         .lines()

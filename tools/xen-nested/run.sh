@@ -88,10 +88,13 @@ cat > ir-domu/init <<'GUEST'
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
 ln -sf /bin/busybox /sbin/poweroff
+ln -sf /bin/busybox /sbin/reboot
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev
-# `xl shutdown` (a PV guest's control/shutdown key) makes the kernel signal PID 1 (orderly
-# poweroff: SIGTERM/SIGUSR2 from busybox's poweroff): power off then.
-trap 'echo "DOMU-POWEROFF uptime=$(cut -d" " -f1 /proc/uptime)"; poweroff -f' USR2 TERM INT
+# `xl shutdown` / `xl reboot` (a PV guest's control/shutdown key) make the kernel run
+# /sbin/poweroff or /sbin/reboot, which signal PID 1 (busybox: SIGUSR2 to power off, SIGTERM
+# to reboot): do that then.
+trap 'echo "DOMU-POWEROFF uptime=$(cut -d" " -f1 /proc/uptime)"; poweroff -f' USR2 INT
+trap 'echo "DOMU-REBOOT uptime=$(cut -d" " -f1 /proc/uptime)"; reboot -f' TERM
 echo "DOMU-MARKER uptime=$(cut -d' ' -f1 /proc/uptime) mem_kb=$(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2)"
 i=0; while :; do i=$((i+1)); echo "DOMU-ALIVE $i"; sleep 1 & wait $!; done
 GUEST

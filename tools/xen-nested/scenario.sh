@@ -209,6 +209,15 @@ echo "XN-STEP name=virt-console-reattached rc=$? ms=6000 up=$(up)"
 fact "console2_alive_lines=$(grep -ac DOMU-ALIVE /tmp/cons2.out)"
 head -c 1000 /tmp/cons2.out | out virt-console-reattached
 
+# lifecycle events from here on, as a client sees them (`virt event --all --loop`)
+virt -c $U event --all --loop > /tmp/events.out 2>&1 &
+events=$!
+sleep 1
+# the balloon target (LIVE): xl mem-set, seen in the Xen Store
+step virt-setmem virt -t -c $U setmem tiny 98304 --live
+step xs-memory-target xenstore-read "/local/domain/$(xl domid tiny)/memory/target"
+step virt-dominfo-setmem virt -t -c $U dominfo tiny
+
 # stop: shutdown (the guest's init powers off on the signal), start again, destroy
 t0=$(now)
 step virt-shutdown virt -t -c $U shutdown tiny
@@ -222,10 +231,28 @@ rm -f /var/log/xen/console/guest-tiny.log
 t0=$(now)
 step virt-start-2 virt -t -c $U start tiny
 wait_for virt-log-marker-2 $t0 90 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
+# reboot: xl's monitor builds the domain again under a new ID; virtxend follows it
+old_id=$(xl domid tiny)
+fact "id_before_reboot=$old_id"
+new_id() { local n; n=$(xl domid tiny 2> /dev/null) && [ -n "$n" ] && [ "$n" != "$old_id" ]; }
+rm -f /var/log/xen/console/guest-tiny.log
+t0=$(now)
+step virt-reboot virt -t -c $U reboot tiny
+wait_for virt-reboot-newid $t0 90 new_id
+wait_for virt-reboot-marker $t0 120 grep -aq DOMU-MARKER /var/log/xen/console/guest-tiny.log
+step xl-domid-rebooted xl domid tiny
+running_as() { [ "$(virt -c $U domid tiny 2>/dev/null | head -1)" = "$(xl domid tiny 2>/dev/null)" ]; }
+wait_for virt-follows-reboot $t0 30 running_as
+step virt-domid-rebooted virt -t -c $U domid tiny
+step virt-domstate-rebooted virt -t -c $U domstate tiny --reason
 step virt-destroy virt -t -c $U destroy tiny
 step virt-domstate-destroyed virt -t -c $U domstate tiny --reason
 step xl-list-after-destroy xl list
 step virt-undefine virt -t -c $U undefine tiny
+sleep 1
+kill $events 2> /dev/null
+wait $events 2> /dev/null
+out virt-events < /tmp/events.out
 step virt-list-final virt -t -c $U list --all
 daemon_log | grep -Ev 'h2::|loona_hpack|tonic::transport' | tail -150
 [ -f /var/log/virt/xl-calls.log ] && out xl-calls < /var/log/virt/xl-calls.log

@@ -28,11 +28,29 @@ impl QemuGuard {
         }
     }
 
+    /// The status files of the run dir (`NAME.xml`), not the hidden temporary files of an
+    /// atomic rewrite in progress (`.NAME.xml.tmp.PID`), which name the same pid while they
+    /// exist, nor the start journals.
+    fn status_files(&self) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(&self.run)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "xml")
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| !n.starts_with('.'))
+            })
+            .collect()
+    }
+
     /// The QEMU pids the status files name now.
     pub fn pids_in_status(&self) -> Vec<i32> {
         let mut out = Vec::new();
-        for e in std::fs::read_dir(&self.run).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        for path in self.status_files() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
             if let Some(rest) = text.split("pid='").nth(1) {
                 if let Some(pid) = rest.split('\'').next().and_then(|p| p.parse().ok()) {
                     out.push(pid);
@@ -45,8 +63,8 @@ impl QemuGuard {
     /// The swtpm pids the status files name now (`<swtpm pid='...'`).
     pub fn swtpm_pids_in_status(&self) -> Vec<i32> {
         let mut out = Vec::new();
-        for e in std::fs::read_dir(&self.run).into_iter().flatten().flatten() {
-            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+        for path in self.status_files() {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
             if let Some(rest) = text.split("<swtpm pid='").nth(1) {
                 if let Some(pid) = rest.split('\'').next().and_then(|p| p.parse().ok()) {
                     out.push(pid);

@@ -13,7 +13,6 @@ use virt_core::kit::table::Entry as _;
 use virt_core::model::DomainDef;
 use virt_core::state::StateReason;
 use virt_core::types::{DomainHandle, DomainInfo, DomainLookup, DomainSummary};
-use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
 use virt_core::kit::flags::define::VALIDATE;
@@ -31,11 +30,7 @@ pub fn honoured() -> Honoured {
 }
 
 /// Inactive XML with secrets, as stored on disk and returned by a validation.
-pub(crate) const STORED: FormatOptions = FormatOptions {
-    id: None,
-    secure: true,
-    inactive: true,
-};
+pub(crate) use virt_core::kit::keeper::STORED;
 
 fn system_error(err: impl std::fmt::Display) -> VirtError {
     VirtError::new(ErrorCode::SystemError, ErrorDomain::Qemu, err.to_string())
@@ -174,13 +169,10 @@ impl Definitions for QemuDriver {
         let (handle, replaces) = self.lock().define(def, validate, &self.store, &text, |d| {
             Dom::new(d, false, true)
         })?;
-        let detail = if replaces {
-            ev::defined::UPDATED
-        } else {
-            ev::defined::ADDED
-        };
-        self.bus
-            .emit(handle.clone(), ev::payload(ev::DEFINED, detail));
+        self.bus.emit(
+            handle.clone(),
+            virt_core::kit::keeper::defined_event(replaces),
+        );
         Ok(handle)
     }
 

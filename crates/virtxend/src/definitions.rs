@@ -6,27 +6,18 @@
 use virt_core::driver::prelude::*;
 use virt_core::driver::{DriverResult, ValidatedDomain};
 use virt_core::error::{ErrorCode, ErrorDomain, Violation};
-use virt_core::events::lifecycle as ev;
 use virt_core::kit;
 use virt_core::kit::flags::define::VALIDATE;
+use virt_core::kit::keeper::Keeper;
 use virt_core::kit::locate::located;
 use virt_core::kit::table::Entry as _;
 use virt_core::model::DomainDef;
 use virt_core::state::StateReason;
 use virt_core::types::{DomainHandle, DomainInfo, DomainLookup, DomainSummary};
-use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
 use crate::domains::Dom;
-use crate::driver::system_error;
 use crate::XenDriver;
-
-/// Inactive XML with secrets, as stored on disk and returned by a validation.
-pub(crate) const STORED: FormatOptions = FormatOptions {
-    id: None,
-    secure: true,
-    inactive: true,
-};
 
 /// Fills what libvirt's Xen driver fills at parse: the architecture and the machine of the
 /// guest type (`xenpv`, `xenfv`, `xenpvh`); the implicit devices: the xenbus controller, a Xen
@@ -134,6 +125,16 @@ impl XenDriver {
         crate::xl::to_native(def).map(|_| ())
     }
 
+    /// What the kit's definition calls borrow of the driver.
+    pub(crate) fn keeper(&self) -> Keeper<'_, Dom> {
+        Keeper {
+            table: &self.state,
+            store: &self.store,
+            codec: &*self.codec,
+            bus: &self.bus,
+        }
+    }
+
     /// Applies `edit` to the persistent definition of `lookup` and stores it, disk before
     /// memory.
     pub(crate) fn edit_config(
@@ -141,14 +142,7 @@ impl XenDriver {
         lookup: &DomainLookup,
         edit: impl FnOnce(&mut DomainDef) -> DriverResult<()>,
     ) -> DriverResult<()> {
-        let mut st = self.lock();
-        let d = st.get_mut(lookup)?;
-        let mut def = d.def.clone();
-        edit(&mut def)?;
-        let text = self.codec.format_domain(&def, STORED);
-        self.store.save(&def.name, &text).map_err(system_error)?;
-        d.def = def;
-        Ok(())
+        self.keeper().edit_config(lookup, edit)
     }
 }
 
@@ -167,26 +161,15 @@ impl Definitions for XenDriver {
         self.check_flags(flags, VALIDATE, "libxlDomainDefineXMLFlags")?;
         let validate = flags & VALIDATE != 0;
         let def = self.parse(xml, validate)?;
-        let text = self.codec.format_domain(&def, STORED);
-        let (handle, replaces) = self.lock().define(def, validate, &self.store, &text, |d| {
-            Dom::new(d, false, true)
-        })?;
-        let detail = if replaces {
-            ev::defined::UPDATED
-        } else {
-            ev::defined::ADDED
-        };
-        self.bus
-            .emit(handle.clone(), ev::payload(ev::DEFINED, detail));
-        Ok(handle)
+        // A running domain keeps running; the new definition applies at its next start.
+        self.keeper()
+            .define(def, validate, |d| Dom::new(d, false, true))
     }
 
     async fn validate_domain(&self, xml: &str, flags: u32) -> DriverResult<ValidatedDomain> {
         self.check_flags(flags, VALIDATE, "libxlDomainDefineXMLFlags")?;
         let def = self.parse(xml, true)?;
-        let replaces_existing = self.lock().check_identity(&def, true)?;
-        let xml = self.codec.format_domain(&def, STORED);
-        Ok(ValidatedDomain::new(xml, &def, replaces_existing))
+        self.keeper().validated(&def)
     }
 
     async fn undefine_domain(
@@ -195,17 +178,7 @@ impl Definitions for XenDriver {
         flags: u32,
     ) -> DriverResult<DomainHandle> {
         kit::undefine::check_flags(flags, ErrorDomain::Libxl, "libxlDomainUndefineFlags")?;
-        let mut st = self.lock();
-        let uuid = st.check_undefine(lookup)?;
-        self.store
-            .remove(&st.by_uuid[&uuid].def.name)
-            .map_err(system_error)?;
-        let (handle, _) = st.undefined(&uuid);
-        self.bus.emit(
-            handle.clone(),
-            ev::payload(ev::UNDEFINED, ev::undefined::REMOVED),
-        );
-        Ok(handle)
+        self.keeper().undefine(lookup)
     }
 
     /// Memory is the balloon target and CPU time Xen's while the domain runs.
@@ -213,21 +186,7 @@ impl Definitions for XenDriver {
         let (handle, mut info, domid) = {
             let st = self.lock();
             let d = st.get(lookup)?;
-            let def = d.run.as_ref().map_or(&d.def, |r| &r.live);
-            let info = DomainInfo {
-                state: d.state(),
-                max_memory_kib: def.memory_kib,
-                memory_kib: def.current_memory_kib,
-                vcpus: def.current_vcpus,
-                cpu_time_ns: 0,
-                os_type: def.os.os_type.clone(),
-                persistent: d.persistent,
-                autostart: d.autostart,
-                has_managed_save: false,
-                security_labels: Vec::new(),
-                updated: false,
-                messages: Vec::new(),
-            };
+            let info = d.info();
             (d.handle(), info, d.run.as_ref().map(|r| r.id))
         };
         if let Some(id) = domid {

@@ -63,6 +63,26 @@ impl<R: RunState> Record<R> {
     pub fn is_active(&self) -> bool {
         self.run.is_some()
     }
+
+    /// virDomainGetInfo's facts the record holds, from the live definition while it runs:
+    /// memory is the definition's and CPU time 0, for the driver to fill from its hypervisor.
+    pub fn info(&self) -> crate::types::DomainInfo {
+        let def = self.run.as_ref().map_or(&self.def, RunState::live);
+        crate::types::DomainInfo {
+            state: self.state(),
+            max_memory_kib: def.memory_kib,
+            memory_kib: def.current_memory_kib,
+            vcpus: def.current_vcpus,
+            cpu_time_ns: 0,
+            os_type: def.os.os_type.clone(),
+            persistent: self.persistent,
+            autostart: self.autostart,
+            has_managed_save: false,
+            security_labels: Vec::new(),
+            updated: false,
+            messages: Vec::new(),
+        }
+    }
 }
 
 impl<R: RunState> Entry for Record<R> {

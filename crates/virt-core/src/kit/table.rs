@@ -76,6 +76,11 @@ impl<D: Entry> DomainTable<D> {
         }
     }
 
+    /// The error domain the table's errors come from.
+    pub fn error_domain(&self) -> ErrorDomain {
+        self.domain
+    }
+
     /// Adds (or replaces) `dom`.
     pub fn insert(&mut self, dom: D) {
         let (name, uuid) = (dom.def().name.clone(), dom.def().uuid);

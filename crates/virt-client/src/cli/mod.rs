@@ -35,6 +35,7 @@ pub mod event;
 pub mod event_text;
 pub mod guest_agent_timeout;
 pub mod guestinfo;
+pub mod help;
 pub mod hostname;
 pub mod impact;
 pub mod list;
@@ -416,6 +417,12 @@ struct Globals {
     quiet: bool,
     #[arg(short = 't', long = "timing")]
     timing: bool,
+    /// `-v`, `--version` (`short`) or `--version=long`.
+    #[arg(short = 'v', long = "version", num_args = 0..=1, require_equals = true, default_missing_value = "short")]
+    version: Option<String>,
+    /// `-V`: the long version.
+    #[arg(short = 'V')]
+    version_long: bool,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     rest: Vec<String>,
 }
@@ -514,6 +521,19 @@ pub async fn run(inv: Invocation) -> i32 {
 /// errors exit with 1 as virsh's do; `--help` exits with 0.
 pub fn main() -> i32 {
     let argv: Vec<String> = std::env::args().collect();
+    if let Ok(g) = Globals::try_parse_from(&argv) {
+        let version = if g.version_long {
+            Some(true)
+        } else {
+            g.version.as_deref().map(|v| v == "long")
+        };
+        if let Some((stdout, stderr, status)) = help::intercept(&g.rest, version) {
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(stdout.as_bytes());
+            let _ = std::io::stderr().write_all(stderr.as_bytes());
+            return status;
+        }
+    }
     let inv = match parse(&argv) {
         Ok(inv) => inv,
         Err(e) => {

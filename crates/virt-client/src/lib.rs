@@ -27,6 +27,8 @@ pub mod remote;
 pub mod siblings;
 /// Bulk domain statistics.
 pub mod stats;
+/// Snapshot calls (SnapshotService).
+pub mod snapshot;
 
 /// The libvirt API level this client implements and reports as its library version
 /// (major * 1,000,000 + minor * 1,000 + micro): 9.0.0.

@@ -25,10 +25,10 @@ pub mod remote;
 /// virtnetworkd and virtstoraged as a hypervisor daemon reaches them: network ports and
 /// volumes.
 pub mod siblings;
-/// Bulk domain statistics.
-pub mod stats;
 /// Snapshot calls (SnapshotService).
 pub mod snapshot;
+/// Bulk domain statistics.
+pub mod stats;
 
 /// The libvirt API level this client implements and reports as its library version
 /// (major * 1,000,000 + minor * 1,000 + micro): 9.0.0.

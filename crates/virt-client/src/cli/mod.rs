@@ -80,6 +80,7 @@ pub mod vol_ops;
 pub mod vol_stream;
 // Snapshot group.
 pub mod snapshot_create;
+pub mod snapshot_edit;
 pub mod snapshot_list;
 pub mod snapshot_ops;
 
@@ -316,6 +317,8 @@ pub enum Command {
     SnapshotDelete(snapshot_ops::DeleteArgs),
     /// Dump XML for a domain snapshot.
     SnapshotDumpxml(snapshot_ops::DumpxmlArgs),
+    /// Edit XML for a snapshot.
+    SnapshotEdit(snapshot_edit::Args),
     /// Snapshot information.
     SnapshotInfo(snapshot_ops::InfoArgs),
     /// List snapshots for a domain.
@@ -430,6 +433,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::SnapshotCurrent(a) => snapshot_ops::current(conn, a, out).await,
         Command::SnapshotDelete(a) => snapshot_ops::delete(conn, a, out).await,
         Command::SnapshotDumpxml(a) => snapshot_ops::dumpxml(conn, a, out).await,
+        Command::SnapshotEdit(a) => snapshot_edit::run(conn, a, out).await,
         Command::SnapshotInfo(a) => snapshot_ops::info(conn, a, out).await,
         Command::SnapshotList(a) => snapshot_list::run(conn, a, out).await,
         Command::SnapshotParent(a) => snapshot_ops::parent(conn, a, out).await,

@@ -149,10 +149,7 @@ fn tree(list: &[proto::Snapshot], out: &mut Output) {
         out: &mut Output,
     ) {
         let name = &list[dev].name;
-        out.line(&format!(
-            "{indent}{}{name}",
-            if root { "" } else { "+- " }
-        ));
+        out.line(&format!("{indent}{}{name}", if root { "" } else { "+- " }));
         if !root {
             indent.push(if dev == last { ' ' } else { '|' });
             indent.push(' ');
@@ -166,7 +163,15 @@ fn tree(list: &[proto::Snapshot], out: &mut Output) {
         }
         indent.push_str("  ");
         for &k in &kids {
-            walk(list, parents, k, next_last.unwrap_or(usize::MAX), false, indent, out);
+            walk(
+                list,
+                parents,
+                k,
+                next_last.unwrap_or(usize::MAX),
+                false,
+                indent,
+                out,
+            );
         }
         indent.truncate(indent.len() - 2);
         if next_last.is_none() && dev == last {

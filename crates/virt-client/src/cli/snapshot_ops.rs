@@ -56,7 +56,13 @@ async fn lookup(
     conn.snapshot_xml(&target.lookup, &name, 0).await?;
     let all = conn.list_snapshots(&target.lookup, 0).await?;
     all.into_iter()
-        .find(|s| if name.is_empty() { s.current } else { s.name == name })
+        .find(|s| {
+            if name.is_empty() {
+                s.current
+            } else {
+                s.name == name
+            }
+        })
         .ok_or_else(|| CliError::msg(format!("snapshot '{name}' vanished")))
 }
 

@@ -68,14 +68,20 @@ impl Snapshots for TestDriver {
         // The test driver keeps metadata only, so ATOMIC holds trivially.
         self.check_flags(
             flags,
-            create::REDEFINE | create::CURRENT | create::HALT | create::ATOMIC | create::VALIDATE,
+            create::REDEFINE
+                | create::CURRENT
+                | create::HALT
+                | create::ATOMIC
+                | create::LIVE
+                | create::QUIESCE
+                | create::VALIDATE,
             "testDomainSnapshotCreateXML",
         )?;
         if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
             return Err(VirtError::new(
                 ErrorCode::InvalidArg,
-                ErrorDomain::Domain,
-                "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT' requires flag 'VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE'",
+                ErrorDomain::Test,
+                "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE' is required by flag 'VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT'",
             ));
         }
         if flags & create::REDEFINE != 0 {
@@ -314,7 +320,12 @@ impl Snapshots for TestDriver {
         name: &str,
         flags: u32,
     ) -> DriverResult<()> {
-        self.check_flags(flags, delete::ALL, "testDomainSnapshotDelete")?;
+        // libvirt's test driver refuses METADATA_ONLY (it keeps nothing but metadata).
+        self.check_flags(
+            flags,
+            delete::CHILDREN | delete::CHILDREN_ONLY,
+            "testDomainSnapshotDelete",
+        )?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
         let target = find(dom, name)?.clone();
@@ -400,7 +411,11 @@ impl TestDriver {
         };
         dom.snapshots.push(Snapshot {
             info: info.clone(),
-            def: parsed.domain.as_deref().cloned().unwrap_or_else(|| dom.def.clone()),
+            def: parsed
+                .domain
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| dom.def.clone()),
             state: state_from_word(&word),
         });
         Ok(info)

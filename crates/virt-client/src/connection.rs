@@ -51,6 +51,7 @@ use virt_core::proto::domain_service_client::DomainServiceClient;
 use virt_core::proto::event_service_client::EventServiceClient;
 use virt_core::proto::guest_service_client::GuestServiceClient;
 use virt_core::proto::network_service_client::NetworkServiceClient;
+use virt_core::proto::snapshot_service_client::SnapshotServiceClient;
 use virt_core::proto::stats_service_client::StatsServiceClient;
 use virt_core::proto::storage_service_client::StorageServiceClient;
 use virt_core::readonly::{ConnectionLayer, ConnectionService};
@@ -255,6 +256,11 @@ impl Connection {
     /// A ConsoleService client on this connection.
     pub fn console_client(&self) -> ConsoleServiceClient<ConnChannel> {
         ConsoleServiceClient::new(self.intercepted())
+    }
+
+    /// A SnapshotService client on this connection.
+    pub fn snapshot_client(&self) -> SnapshotServiceClient<ConnChannel> {
+        SnapshotServiceClient::new(self.intercepted())
     }
 }
 

@@ -25,6 +25,8 @@ pub mod remote;
 /// virtnetworkd and virtstoraged as a hypervisor daemon reaches them: network ports and
 /// volumes.
 pub mod siblings;
+/// Snapshot calls (SnapshotService).
+pub mod snapshot;
 /// Bulk domain statistics.
 pub mod stats;
 

@@ -361,12 +361,13 @@ impl VirtError {
     }
 
     /// Whether the detail is one libvirt raises through virReportInvalidArg (virCheckFlags,
-    /// VIR_EXCLUSIVE_FLAGS_*, virCheckPositiveArg), whose message has no "invalid argument"
+    /// VIR_EXCLUSIVE_FLAGS_*, VIR_REQUIRE_FLAG_*, virCheckPositiveArg), whose message has no "invalid argument"
     /// prefix.
     fn is_invalid_arg_report(&self) -> bool {
         let d = self.detail.as_str();
         d.starts_with("unsupported flags (0x")
             || (d.starts_with("Flags '") && d.ends_with("' are mutually exclusive"))
+            || (d.starts_with("Flag '") && d.contains("' is required by flag '"))
             || (d.starts_with("nparams in ") && d.ends_with(" must be greater than zero"))
     }
 

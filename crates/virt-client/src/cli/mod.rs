@@ -79,6 +79,11 @@ pub mod vol_info;
 pub mod vol_list;
 pub mod vol_ops;
 pub mod vol_stream;
+// Snapshot group.
+pub mod snapshot_create;
+pub mod snapshot_edit;
+pub mod snapshot_list;
+pub mod snapshot_ops;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -302,6 +307,27 @@ pub enum Command {
     VolName(vol_ids::KeyArgs),
     /// Returns the storage pool for a given volume key or path.
     VolPool(vol_ids::PoolArgs),
+    // Snapshot group (issue 15).
+    /// Create a snapshot from XML.
+    SnapshotCreate(snapshot_create::CreateArgs),
+    /// Create a snapshot from a set of args.
+    SnapshotCreateAs(snapshot_create::CreateAsArgs),
+    /// Get or set the current snapshot.
+    SnapshotCurrent(snapshot_ops::CurrentArgs),
+    /// Delete a domain snapshot.
+    SnapshotDelete(snapshot_ops::DeleteArgs),
+    /// Dump XML for a domain snapshot.
+    SnapshotDumpxml(snapshot_ops::DumpxmlArgs),
+    /// Edit XML for a snapshot.
+    SnapshotEdit(snapshot_edit::Args),
+    /// Snapshot information.
+    SnapshotInfo(snapshot_ops::InfoArgs),
+    /// List snapshots for a domain.
+    SnapshotList(snapshot_list::Args),
+    /// Get the name of the parent of a snapshot.
+    SnapshotParent(snapshot_ops::InfoArgs),
+    /// Revert a domain to a snapshot.
+    SnapshotRevert(snapshot_ops::RevertArgs),
 }
 
 /// Runs one command on an open connection.
@@ -402,6 +428,17 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,
+        // Snapshot group (issue 15).
+        Command::SnapshotCreate(a) => snapshot_create::run_create(conn, a, out).await,
+        Command::SnapshotCreateAs(a) => snapshot_create::run_create_as(conn, a, out).await,
+        Command::SnapshotCurrent(a) => snapshot_ops::current(conn, a, out).await,
+        Command::SnapshotDelete(a) => snapshot_ops::delete(conn, a, out).await,
+        Command::SnapshotDumpxml(a) => snapshot_ops::dumpxml(conn, a, out).await,
+        Command::SnapshotEdit(a) => snapshot_edit::run(conn, a, out).await,
+        Command::SnapshotInfo(a) => snapshot_ops::info(conn, a, out).await,
+        Command::SnapshotList(a) => snapshot_list::run(conn, a, out).await,
+        Command::SnapshotParent(a) => snapshot_ops::parent(conn, a, out).await,
+        Command::SnapshotRevert(a) => snapshot_ops::revert(conn, a, out).await,
     }
 }
 

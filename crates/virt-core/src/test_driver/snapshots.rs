@@ -68,9 +68,25 @@ impl Snapshots for TestDriver {
         // The test driver keeps metadata only, so ATOMIC holds trivially.
         self.check_flags(
             flags,
-            create::HALT | create::ATOMIC | create::VALIDATE,
+            create::REDEFINE
+                | create::CURRENT
+                | create::HALT
+                | create::ATOMIC
+                | create::LIVE
+                | create::QUIESCE
+                | create::VALIDATE,
             "testDomainSnapshotCreateXML",
         )?;
+        if flags & create::CURRENT != 0 && flags & create::REDEFINE == 0 {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Test,
+                "Flag 'VIR_DOMAIN_SNAPSHOT_CREATE_REDEFINE' is required by flag 'VIR_DOMAIN_SNAPSHOT_CREATE_CURRENT'",
+            ));
+        }
+        if flags & create::REDEFINE != 0 {
+            return self.redefine_snapshot(lookup, xml, flags);
+        }
         let parsed = if xml.trim().is_empty() {
             crate::model::SnapshotDef::default()
         } else {
@@ -138,10 +154,10 @@ impl Snapshots for TestDriver {
             .snapshots
             .iter()
             .filter(|s| flags & list::ROOTS == 0 || s.info.parent.is_empty())
-            .filter(|s| match flags & (list::LEAVES | list::NO_LEAVES) {
-                list::LEAVES => !has_children(&s.info.name),
-                list::NO_LEAVES => has_children(&s.info.name),
-                _ => true,
+            // Both LEAVES and NO_LEAVES: each excludes what the other keeps, so none.
+            .filter(|s| {
+                let leaf = !has_children(&s.info.name);
+                (flags & list::LEAVES == 0 || leaf) && (flags & list::NO_LEAVES == 0 || !leaf)
             })
             // Every snapshot has metadata: NO_METADATA alone matches none.
             .filter(|_| flags & list::NO_METADATA == 0 || flags & list::METADATA != 0)
@@ -163,6 +179,25 @@ impl Snapshots for TestDriver {
             .collect();
         if flags & list::TOPOLOGICAL == 0 {
             out.sort_by(|a, b| a.name.cmp(&b.name));
+        } else {
+            // libvirt's order: parents before children, siblings (roots too) newest first.
+            let mut order: Vec<String> = Vec::new();
+            let mut stack: Vec<&str> = dom
+                .snapshots
+                .iter()
+                .filter(|s| s.info.parent.is_empty())
+                .map(|s| s.info.name.as_str())
+                .collect();
+            while let Some(n) = stack.pop() {
+                order.push(n.to_string());
+                stack.extend(
+                    dom.snapshots
+                        .iter()
+                        .filter(|s| s.info.parent == n)
+                        .map(|s| s.info.name.as_str()),
+                );
+            }
+            out.sort_by_key(|s| order.iter().position(|n| *n == s.name));
         }
         Ok(out)
     }
@@ -199,6 +234,18 @@ impl Snapshots for TestDriver {
             "no"
         };
         x += &format!("  <memory snapshot='{snapshot_kind}'/>\n");
+        // Every disk of the definition, snapshotted internally unless read-only.
+        if !s.def.devices.disks.is_empty() {
+            x += "  <disks>\n";
+            for d in &s.def.devices.disks {
+                let kind = if d.readonly { "no" } else { "internal" };
+                x += &format!(
+                    "    <disk name='{}' snapshot='{kind}'/>\n",
+                    escape(&d.target_dev)
+                );
+            }
+            x += "  </disks>\n";
+        }
         let opts = FormatOptions {
             id: None,
             secure: flags & SECURE != 0,
@@ -273,7 +320,12 @@ impl Snapshots for TestDriver {
         name: &str,
         flags: u32,
     ) -> DriverResult<()> {
-        self.check_flags(flags, delete::ALL, "testDomainSnapshotDelete")?;
+        // libvirt's test driver refuses METADATA_ONLY (it keeps nothing but metadata).
+        self.check_flags(
+            flags,
+            delete::CHILDREN | delete::CHILDREN_ONLY,
+            "testDomainSnapshotDelete",
+        )?;
         let mut st = self.lock();
         let dom = st.get_mut(lookup)?;
         let target = find(dom, name)?.clone();
@@ -311,6 +363,62 @@ impl Snapshots for TestDriver {
             }
         }
         Ok(())
+    }
+}
+
+impl TestDriver {
+    /// CREATE with REDEFINE: restores the metadata of a snapshot from its XML (as
+    /// `snapshot-edit` and `snapshot-current --snapshotname` send it). An existing snapshot of
+    /// that name takes the new description (its tree position, time and state stay); a new
+    /// one is added as described. With CURRENT it becomes the current snapshot.
+    fn redefine_snapshot(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<SnapshotInfo> {
+        let parsed = self.codec.parse_snapshot(xml)?;
+        let Some(name) = parsed.name.clone() else {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::DomainSnapshot,
+                "a redefined snapshot must have a name",
+            ));
+        };
+        let mut st = self.lock();
+        let dom = st.get_mut(lookup)?;
+        let make_current = flags & create::CURRENT != 0;
+        if make_current {
+            for s in &mut dom.snapshots {
+                s.info.current = false;
+            }
+        }
+        if let Some(s) = dom.snapshots.iter_mut().find(|s| s.info.name == name) {
+            s.info.description = parsed.description.unwrap_or_default();
+            if make_current {
+                s.info.current = true;
+            }
+            return Ok(s.info.clone());
+        }
+        let word = parsed.state.clone().unwrap_or_else(|| "shutoff".into());
+        let info = SnapshotInfo {
+            name,
+            parent: parsed.parent.clone().unwrap_or_default(),
+            creation_time: parsed.creation_time.unwrap_or(0),
+            state: word.clone(),
+            current: make_current,
+            description: parsed.description.unwrap_or_default(),
+        };
+        dom.snapshots.push(Snapshot {
+            info: info.clone(),
+            def: parsed
+                .domain
+                .as_deref()
+                .cloned()
+                .unwrap_or_else(|| dom.def.clone()),
+            state: state_from_word(&word),
+        });
+        Ok(info)
     }
 }
 

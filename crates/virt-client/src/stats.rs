@@ -98,4 +98,21 @@ impl Connection {
             .params;
         Ok(ps.iter().filter_map(param_from).collect())
     }
+
+    /// The state of the domain's control interface. libvirt: virDomainGetControlInfo.
+    pub async fn control_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<proto::GetControlInfoResponse, ClientError> {
+        let req = proto::GetControlInfoRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .stats_client()
+            .get_control_info(req)
+            .await?
+            .into_inner())
+    }
 }

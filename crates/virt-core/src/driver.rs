@@ -12,8 +12,8 @@ use crate::events::EventSubscription;
 use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
 use crate::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo, SnapshotInfo,
-    StatsRecord, TypedParam, VersionInfo,
+    ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
+    SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
 
 /// Result of every driver call.
@@ -477,6 +477,12 @@ pub trait Monitoring: Host {
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
         unsupported!(self, "virDomainBlockStatsFlags")
+    }
+
+    /// The state of the driver's control interface to the running domain.
+    /// libvirt: virDomainGetControlInfo.
+    async fn control_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<ControlInfo> {
+        unsupported!(self, "virDomainGetControlInfo")
     }
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.

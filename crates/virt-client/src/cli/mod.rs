@@ -78,6 +78,12 @@ pub mod vol_info;
 pub mod vol_list;
 pub mod vol_ops;
 pub mod vol_stream;
+// Domain monitoring group (issue 15).
+pub mod dom_doc;
+pub mod domblklist;
+pub mod domcontrol;
+pub mod domif_getlink;
+pub mod domiflist;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -301,6 +307,16 @@ pub enum Command {
     VolName(vol_ids::KeyArgs),
     /// Returns the storage pool for a given volume key or path.
     VolPool(vol_ids::PoolArgs),
+    // Domain monitoring group (issue 15).
+    /// List all domain blocks.
+    Domblklist(domblklist::Args),
+    /// List all domain virtual interfaces.
+    Domiflist(domiflist::Args),
+    /// Get link state of a virtual interface.
+    #[command(name = "domif-getlink")]
+    DomifGetlink(domif_getlink::Args),
+    /// Domain control interface state.
+    Domcontrol(domcontrol::Args),
 }
 
 /// Runs one command on an open connection.
@@ -398,6 +414,11 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::VolUpload(a) => vol_stream::upload(conn, a, out).await,
         Command::VolDownload(a) => vol_stream::download(conn, a, out).await,
         Command::VolPath(a) => vol_ids::path(conn, a, out).await,
+        // Domain monitoring group (issue 15).
+        Command::Domblklist(a) => domblklist::run(conn, a, out).await,
+        Command::Domiflist(a) => domiflist::run(conn, a, out).await,
+        Command::DomifGetlink(a) => domif_getlink::run(conn, a, out).await,
+        Command::Domcontrol(a) => domcontrol::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

@@ -1,4 +1,5 @@
-//! The domain monitoring commands (`domblklist`, `domiflist`, `domif-getlink`, `domcontrol`)
+//! The domain monitoring commands (`domblklist`, `domiflist`, `domif-getlink`, `domcontrol`,
+//! `domblkerror`)
 //! against `virsh -c test:///default` (libvirt 9.0's test driver): standard output, standard
 //! error and exit status of the same command strings, each on a fresh connection. Nothing here
 //! is derived from the clock, but the helpers are the ones of tune_cli.rs (runs of nine or more
@@ -104,6 +105,8 @@ fn monitor_commands_match_virsh() {
         "domif-getlink many tap9",
         "domif-getlink many testnet1",
         "start many; domif-getlink many vnet7",
+        "start many; domblkerror many",
+        "domblkerror many",
     ]
     .iter()
     .map(|c| format!("{define}; {c}"))
@@ -152,6 +155,12 @@ fn monitor_commands_match_virsh() {
         "suspend test; domcontrol test",
         "domcontrol nosuch",
         "destroy test; domcontrol test",
+        // domblkerror: the test driver's made-up errors of a running domain.
+        "domblkerror test",
+        "domblkerror --domain 1",
+        "suspend test; domblkerror test",
+        "domblkerror nosuch",
+        "destroy test; domblkerror test",
     ];
     let mut failures = Vec::new();
     for c in commands
@@ -178,6 +187,7 @@ fn monitor_commands_match_virsh() {
         &["-r", "domiflist test"],
         &["-r", "domif-getlink test testnet0"],
         &["-r", "domcontrol test"],
+        &["-r", "domblkerror test"],
     ] {
         let theirs = run(Path::new("virsh"), args);
         let mine = run(&ours, args);
@@ -201,6 +211,7 @@ fn argument_errors_fail_before_any_call() {
         &["domcontrol"],
         &["domblklist", "test", "--bogus"],
         &["domcontrol", "test", "extra"],
+        &["domblkerror"],
     ] {
         let (out, err, code) = run(&ours, args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");

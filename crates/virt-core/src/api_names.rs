@@ -61,6 +61,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetInterfaceStats" => "virDomainInterfaceStats",
         "GetBlockStats" => "virDomainBlockStatsFlags",
         "GetControlInfo" => "virDomainGetControlInfo",
+        "GetDiskErrors" => "virDomainGetDiskErrors",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

@@ -485,6 +485,16 @@ pub trait Monitoring: Host {
         unsupported!(self, "virDomainGetControlInfo")
     }
 
+    /// The I/O error state of the running domain's disks, as `(target, libvirt
+    /// virDomainDiskErrorCode)`. libvirt: virDomainGetDiskErrors.
+    async fn disk_errors(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(String, u32)>> {
+        unsupported!(self, "virDomainGetDiskErrors")
+    }
+
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.
     /// libvirt: virConnectDomainEventRegisterAny.
     async fn subscribe_events(

@@ -80,6 +80,7 @@ pub mod vol_ops;
 pub mod vol_stream;
 // Domain monitoring group (issue 15).
 pub mod dom_doc;
+pub mod domblkerror;
 pub mod domblklist;
 pub mod domcontrol;
 pub mod domif_getlink;
@@ -317,6 +318,8 @@ pub enum Command {
     DomifGetlink(domif_getlink::Args),
     /// Domain control interface state.
     Domcontrol(domcontrol::Args),
+    /// Show errors on block devices.
+    Domblkerror(domcontrol::Args),
 }
 
 /// Runs one command on an open connection.
@@ -419,6 +422,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domiflist(a) => domiflist::run(conn, a, out).await,
         Command::DomifGetlink(a) => domif_getlink::run(conn, a, out).await,
         Command::Domcontrol(a) => domcontrol::run(conn, a, out).await,
+        Command::Domblkerror(a) => domblkerror::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

@@ -99,6 +99,26 @@ impl Monitoring for TestDriver {
         Ok(control_info_at(d.guest.time.0))
     }
 
+    /// libvirt's test driver reports every disk of a running domain in error, alternating
+    /// unspecified (1) and no space (2).
+    async fn disk_errors(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(String, u32)>> {
+        self.check_flags(flags, 0, "testDomainGetDiskErrors")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        d.require_active()?;
+        Ok(d.def
+            .devices
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| (disk.target_dev.clone(), 1 + (i % 2) as u32))
+            .collect())
+    }
+
     async fn interface_stats(
         &self,
         lookup: &DomainLookup,

@@ -1,5 +1,5 @@
 //! The domain monitoring commands (`domblklist`, `domiflist`, `domif-getlink`, `domcontrol`,
-//! `domblkerror`)
+//! `domblkerror`, `vcpucount`)
 //! against `virsh -c test:///default` (libvirt 9.0's test driver): standard output, standard
 //! error and exit status of the same command strings, each on a fresh connection. Nothing here
 //! is derived from the clock, but the helpers are the ones of tune_cli.rs (runs of nine or more
@@ -107,6 +107,8 @@ fn monitor_commands_match_virsh() {
         "start many; domif-getlink many vnet7",
         "start many; domblkerror many",
         "domblkerror many",
+        "vcpucount many",
+        "start many; vcpucount many",
     ]
     .iter()
     .map(|c| format!("{define}; {c}"))
@@ -161,6 +163,31 @@ fn monitor_commands_match_virsh() {
         "suspend test; domblkerror test",
         "domblkerror nosuch",
         "destroy test; domblkerror test",
+        // vcpucount: the summary, each selector, virsh's option rules, inactive domains.
+        "vcpucount test",
+        "vcpucount --domain test --maximum",
+        "vcpucount test --active",
+        "vcpucount test --live",
+        "vcpucount test --config",
+        "vcpucount test --current",
+        "vcpucount test --guest",
+        "vcpucount test --maximum --live",
+        "vcpucount test --maximum --config",
+        "vcpucount test --active --config",
+        "vcpucount test --current --live",
+        "vcpucount test --current --config",
+        "vcpucount test --maximum --current",
+        "vcpucount test --maximum --current --live",
+        "vcpucount test --active --current --config",
+        "vcpucount test --active --maximum",
+        "vcpucount test --guest --config",
+        "vcpucount test --guest --live",
+        "setvcpus test 1 --live; vcpucount test",
+        "setvcpus test 1 --config; vcpucount test",
+        "destroy test; vcpucount test",
+        "destroy test; vcpucount test --live",
+        "destroy test; vcpucount test --maximum",
+        "vcpucount nosuch",
     ];
     let mut failures = Vec::new();
     for c in commands
@@ -188,6 +215,7 @@ fn monitor_commands_match_virsh() {
         &["-r", "domif-getlink test testnet0"],
         &["-r", "domcontrol test"],
         &["-r", "domblkerror test"],
+        &["-r", "vcpucount test"],
     ] {
         let theirs = run(Path::new("virsh"), args);
         let mine = run(&ours, args);

@@ -85,6 +85,7 @@ pub mod domblklist;
 pub mod domcontrol;
 pub mod domif_getlink;
 pub mod domiflist;
+pub mod vcpucount;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -320,6 +321,8 @@ pub enum Command {
     Domcontrol(domcontrol::Args),
     /// Show errors on block devices.
     Domblkerror(domcontrol::Args),
+    /// Domain vcpu counts.
+    Vcpucount(vcpucount::Args),
 }
 
 /// Runs one command on an open connection.
@@ -423,6 +426,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::DomifGetlink(a) => domif_getlink::run(conn, a, out).await,
         Command::Domcontrol(a) => domcontrol::run(conn, a, out).await,
         Command::Domblkerror(a) => domblkerror::run(conn, a, out).await,
+        Command::Vcpucount(a) => vcpucount::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

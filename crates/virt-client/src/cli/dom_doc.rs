@@ -56,8 +56,8 @@ mod tests {
              <target dev=''/></disk></devices></domain>",
             "t",
         )
-        .unwrap();
-        let disk = devices(&root, "disk").next().unwrap();
+        .expect("test input");
+        let disk = devices(&root, "disk").next().expect("test input");
         assert_eq!(
             child_attr(disk, "source", &["file", "dev"]).as_deref(),
             Some("/b")

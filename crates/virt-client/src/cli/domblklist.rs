@@ -130,7 +130,7 @@ mod tests {
             &format!("<domain><devices>{devices}</devices></domain>"),
             "t",
         )
-        .unwrap()
+        .expect("test input")
     }
 
     #[test]
@@ -142,7 +142,7 @@ mod tests {
              <address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>\
              <target dev='vdb'/></disk>",
         );
-        let t = table(&root, true).unwrap().unwrap();
+        let t = table(&root, true).expect("test input").expect("test input");
         assert_eq!(
             t.render(true),
             " file    disk    vda   /a\n block   cdrom   hdc   -\n nvme    disk    vdb   nvme://0000:01:00.0/1\n"
@@ -152,9 +152,15 @@ mod tests {
     #[test]
     fn missing_target_or_type_fails() {
         let root = doc("<disk device='disk'><target dev='vda'/></disk>");
-        assert!(table(&root, false).unwrap().is_ok());
-        assert_eq!(table(&root, true).unwrap().err(), Some(RowError::Details));
+        assert!(table(&root, false).expect("test input").is_ok());
+        assert_eq!(
+            table(&root, true).expect("test input").err(),
+            Some(RowError::Details)
+        );
         let root = doc("<disk type='file' device='disk'/>");
-        assert_eq!(table(&root, false).unwrap().err(), Some(RowError::Target));
+        assert_eq!(
+            table(&root, false).expect("test input").err(),
+            Some(RowError::Target)
+        );
     }
 }

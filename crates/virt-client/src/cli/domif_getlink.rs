@@ -141,10 +141,13 @@ mod tests {
              </devices></domain>",
             "t",
         )
-        .unwrap();
-        assert_eq!(link_state(&root, "vnet0").unwrap(), "vnet0 down");
+        .expect("test input");
         assert_eq!(
-            link_state(&root, "AA:BB:CC:DD:EE:00").unwrap(),
+            link_state(&root, "vnet0").expect("test input"),
+            "vnet0 down"
+        );
+        assert_eq!(
+            link_state(&root, "AA:BB:CC:DD:EE:00").expect("test input"),
             "AA:BB:CC:DD:EE:00 up"
         );
         assert!(link_state(&root, "vnet9").is_err());

@@ -64,7 +64,7 @@ mod tests {
              </interface><interface type='user'/></devices></domain>",
             "t",
         )
-        .unwrap();
+        .expect("test input");
         assert_eq!(
             table(&root).render(true),
             " vnet0   bridge   br0   virtio   52:54:00:00:00:01\n -       user     -     -        -\n"

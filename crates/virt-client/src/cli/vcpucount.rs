@@ -138,7 +138,7 @@ mod tests {
     }
 
     fn f(args: &[&str]) -> Result<Option<u32>, String> {
-        let t = T::try_parse_from([&["x", "dom"][..], args].concat()).unwrap();
+        let t = T::try_parse_from([&["x", "dom"][..], args].concat()).expect("test input");
         flags(&t.a).map_err(|e| format!("{e:?}"))
     }
 

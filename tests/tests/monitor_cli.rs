@@ -1,5 +1,5 @@
 //! The domain monitoring commands (`domblklist`, `domiflist`, `domif-getlink`, `domcontrol`,
-//! `domblkerror`, `vcpucount`)
+//! `domblkerror`, `vcpucount`, `domjobabort`, `domblkthreshold`)
 //! against `virsh -c test:///default` (libvirt 9.0's test driver): standard output, standard
 //! error and exit status of the same command strings, each on a fresh connection. Nothing here
 //! is derived from the clock, but the helpers are the ones of tune_cli.rs (runs of nine or more
@@ -188,6 +188,19 @@ fn monitor_commands_match_virsh() {
         "destroy test; vcpucount test --live",
         "destroy test; vcpucount test --maximum",
         "vcpucount nosuch",
+        // domjobabort and domblkthreshold: libvirt's test driver has neither API.
+        "domjobabort test",
+        "domjobabort --domain test --postcopy",
+        "domjobabort nosuch",
+        "destroy test; domjobabort test",
+        "domblkthreshold test vda 100",
+        "domblkthreshold test vda 1G",
+        "domblkthreshold --domain test --dev vda --threshold 5",
+        "domblkthreshold test vda abc",
+        "domblkthreshold test vda -1",
+        "domblkthreshold test vda 1x",
+        "domblkthreshold nosuch vda 1",
+        "domblkthreshold nosuch vda abc",
     ];
     let mut failures = Vec::new();
     for c in commands
@@ -216,6 +229,8 @@ fn monitor_commands_match_virsh() {
         &["-r", "domcontrol test"],
         &["-r", "domblkerror test"],
         &["-r", "vcpucount test"],
+        &["-r", "domjobabort test"],
+        &["-r", "domblkthreshold test vda 1"],
     ] {
         let theirs = run(Path::new("virsh"), args);
         let mine = run(&ours, args);
@@ -240,6 +255,8 @@ fn argument_errors_fail_before_any_call() {
         &["domblklist", "test", "--bogus"],
         &["domcontrol", "test", "extra"],
         &["domblkerror"],
+        &["domjobabort"],
+        &["domblkthreshold", "test", "vda"],
     ] {
         let (out, err, code) = run(&ours, args);
         assert_eq!(code, 1, "{args:?}: {out}{err}");

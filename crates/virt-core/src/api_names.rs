@@ -62,6 +62,8 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetBlockStats" => "virDomainBlockStatsFlags",
         "GetControlInfo" => "virDomainGetControlInfo",
         "GetDiskErrors" => "virDomainGetDiskErrors",
+        "AbortJob" => "virDomainAbortJob",
+        "SetBlockThreshold" => "virDomainSetBlockThreshold",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

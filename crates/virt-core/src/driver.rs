@@ -495,6 +495,27 @@ pub trait Monitoring: Host {
         unsupported!(self, "virDomainGetDiskErrors")
     }
 
+    /// Aborts the domain's background job. libvirt: virDomainAbortJob (no flags),
+    /// virDomainAbortJobFlags.
+    async fn abort_job(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        if flags == 0 {
+            unsupported!(self, "virDomainAbortJob")
+        } else {
+            unsupported!(self, "virDomainAbortJobFlags")
+        }
+    }
+
+    /// Sets a disk's write threshold (bytes). libvirt: virDomainSetBlockThreshold.
+    async fn set_block_threshold(
+        &self,
+        dom: &DomainLookup,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetBlockThreshold")
+    }
+
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.
     /// libvirt: virConnectDomainEventRegisterAny.
     async fn subscribe_events(

@@ -82,9 +82,11 @@ pub mod vol_stream;
 pub mod dom_doc;
 pub mod domblkerror;
 pub mod domblklist;
+pub mod domblkthreshold;
 pub mod domcontrol;
 pub mod domif_getlink;
 pub mod domiflist;
+pub mod domjobabort;
 pub mod vcpucount;
 
 use output::Output;
@@ -323,6 +325,10 @@ pub enum Command {
     Domblkerror(domcontrol::Args),
     /// Domain vcpu counts.
     Vcpucount(vcpucount::Args),
+    /// Abort active domain job.
+    Domjobabort(domjobabort::Args),
+    /// Set the threshold for block-threshold event for a given block device or it's backing chain element.
+    Domblkthreshold(domblkthreshold::Args),
 }
 
 /// Runs one command on an open connection.
@@ -427,6 +433,8 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domcontrol(a) => domcontrol::run(conn, a, out).await,
         Command::Domblkerror(a) => domblkerror::run(conn, a, out).await,
         Command::Vcpucount(a) => vcpucount::run(conn, a, out).await,
+        Command::Domjobabort(a) => domjobabort::run(conn, a, out).await,
+        Command::Domblkthreshold(a) => domblkthreshold::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

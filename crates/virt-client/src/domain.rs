@@ -305,6 +305,33 @@ impl Connection {
         Ok(())
     }
 
+    /// Aborts the domain's background job. libvirt: virDomainAbortJob / virDomainAbortJobFlags.
+    pub async fn abort_job(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::AbortJobRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().abort_job(req).await?;
+        Ok(())
+    }
+
+    /// Sets a disk's write threshold in bytes. libvirt: virDomainSetBlockThreshold.
+    pub async fn set_block_threshold(
+        &self,
+        dom: &DomainLookup,
+        dev: &str,
+        threshold: u64,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetBlockThresholdRequest {
+            domain: Some(domain_ref(dom)),
+            dev: dev.to_string(),
+            threshold,
+            flags: 0,
+        };
+        self.domain_client().set_block_threshold(req).await?;
+        Ok(())
+    }
+
     /// The vCPU count (ModificationFlag bits). libvirt: virDomainGetVcpusFlags.
     pub async fn get_vcpus(&self, dom: &DomainLookup, flags: u32) -> Result<u32, ClientError> {
         let req = proto::GetDomainVcpusRequest {

@@ -98,4 +98,39 @@ impl Connection {
             .params;
         Ok(ps.iter().filter_map(param_from).collect())
     }
+
+    /// The I/O error state of the domain's disks. libvirt: virDomainGetDiskErrors.
+    pub async fn disk_errors(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<Vec<proto::DiskError>, ClientError> {
+        let req = proto::GetDiskErrorsRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .stats_client()
+            .get_disk_errors(req)
+            .await?
+            .into_inner()
+            .errors)
+    }
+
+    /// The state of the domain's control interface. libvirt: virDomainGetControlInfo.
+    pub async fn control_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<proto::GetControlInfoResponse, ClientError> {
+        let req = proto::GetControlInfoRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .stats_client()
+            .get_control_info(req)
+            .await?
+            .into_inner())
+    }
 }

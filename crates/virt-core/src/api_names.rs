@@ -60,6 +60,10 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "ListDomainStats" => "virDomainListGetStats",
         "GetInterfaceStats" => "virDomainInterfaceStats",
         "GetBlockStats" => "virDomainBlockStatsFlags",
+        "GetControlInfo" => "virDomainGetControlInfo",
+        "GetDiskErrors" => "virDomainGetDiskErrors",
+        "AbortJob" => "virDomainAbortJob",
+        "SetBlockThreshold" => "virDomainSetBlockThreshold",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

@@ -12,8 +12,8 @@ use crate::events::EventSubscription;
 use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
 use crate::types::{
-    DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo, SnapshotInfo,
-    StatsRecord, TypedParam, VersionInfo,
+    ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
+    SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
 
 /// Result of every driver call.
@@ -477,6 +477,43 @@ pub trait Monitoring: Host {
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
         unsupported!(self, "virDomainBlockStatsFlags")
+    }
+
+    /// The state of the driver's control interface to the running domain.
+    /// libvirt: virDomainGetControlInfo.
+    async fn control_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<ControlInfo> {
+        unsupported!(self, "virDomainGetControlInfo")
+    }
+
+    /// The I/O error state of the running domain's disks, as `(target, libvirt
+    /// virDomainDiskErrorCode)`. libvirt: virDomainGetDiskErrors.
+    async fn disk_errors(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(String, u32)>> {
+        unsupported!(self, "virDomainGetDiskErrors")
+    }
+
+    /// Aborts the domain's background job. libvirt: virDomainAbortJob (no flags),
+    /// virDomainAbortJobFlags.
+    async fn abort_job(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        if flags == 0 {
+            unsupported!(self, "virDomainAbortJob")
+        } else {
+            unsupported!(self, "virDomainAbortJobFlags")
+        }
+    }
+
+    /// Sets a disk's write threshold (bytes). libvirt: virDomainSetBlockThreshold.
+    async fn set_block_threshold(
+        &self,
+        dom: &DomainLookup,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetBlockThreshold")
     }
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.

@@ -171,6 +171,17 @@ impl TypedParam {
     }
 }
 
+/// The state of a domain's control interface (libvirt virDomainControlInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ControlInfo {
+    /// `proto::DomainControlState` value.
+    pub state: u32,
+    /// For the error state, libvirt's virDomainControlErrorReason.
+    pub details: u32,
+    /// Milliseconds spent in `state`.
+    pub state_time: u64,
+}
+
 /// Traffic counters of one domain interface (libvirt virDomainInterfaceStatsStruct); -1 where
 /// the driver does not know the counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

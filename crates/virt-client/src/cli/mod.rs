@@ -84,6 +84,16 @@ pub mod snapshot_create;
 pub mod snapshot_edit;
 pub mod snapshot_list;
 pub mod snapshot_ops;
+// Domain monitoring group (issue 15).
+pub mod dom_doc;
+pub mod domblkerror;
+pub mod domblklist;
+pub mod domblkthreshold;
+pub mod domcontrol;
+pub mod domif_getlink;
+pub mod domiflist;
+pub mod domjobabort;
+pub mod vcpucount;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -328,6 +338,24 @@ pub enum Command {
     SnapshotParent(snapshot_ops::InfoArgs),
     /// Revert a domain to a snapshot.
     SnapshotRevert(snapshot_ops::RevertArgs),
+    // Domain monitoring group (issue 15).
+    /// List all domain blocks.
+    Domblklist(domblklist::Args),
+    /// List all domain virtual interfaces.
+    Domiflist(domiflist::Args),
+    /// Get link state of a virtual interface.
+    #[command(name = "domif-getlink")]
+    DomifGetlink(domif_getlink::Args),
+    /// Domain control interface state.
+    Domcontrol(domcontrol::Args),
+    /// Show errors on block devices.
+    Domblkerror(domcontrol::Args),
+    /// Domain vcpu counts.
+    Vcpucount(vcpucount::Args),
+    /// Abort active domain job.
+    Domjobabort(domjobabort::Args),
+    /// Set the threshold for block-threshold event for a given block device or it's backing chain element.
+    Domblkthreshold(domblkthreshold::Args),
 }
 
 /// Runs one command on an open connection.
@@ -425,6 +453,15 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::VolUpload(a) => vol_stream::upload(conn, a, out).await,
         Command::VolDownload(a) => vol_stream::download(conn, a, out).await,
         Command::VolPath(a) => vol_ids::path(conn, a, out).await,
+        // Domain monitoring group (issue 15).
+        Command::Domblklist(a) => domblklist::run(conn, a, out).await,
+        Command::Domiflist(a) => domiflist::run(conn, a, out).await,
+        Command::DomifGetlink(a) => domif_getlink::run(conn, a, out).await,
+        Command::Domcontrol(a) => domcontrol::run(conn, a, out).await,
+        Command::Domblkerror(a) => domblkerror::run(conn, a, out).await,
+        Command::Vcpucount(a) => vcpucount::run(conn, a, out).await,
+        Command::Domjobabort(a) => domjobabort::run(conn, a, out).await,
+        Command::Domblkthreshold(a) => domblkthreshold::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

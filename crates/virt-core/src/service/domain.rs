@@ -341,4 +341,21 @@ impl DomainService for Ctx {
             domain: Some(domain(&h)),
         }))
     }
+
+    async fn abort_job(&self, req: Request<AbortJobRequest>) -> R<AbortJobResponse> {
+        let f = req.get_ref().flags;
+        on_domain!(self, req, |d, l| d.abort_job(&l, f));
+        Ok(Response::new(AbortJobResponse {}))
+    }
+
+    async fn set_block_threshold(
+        &self,
+        req: Request<SetBlockThresholdRequest>,
+    ) -> R<SetBlockThresholdResponse> {
+        let r = req.get_ref();
+        let (dev, threshold, f) = (r.dev.clone(), r.threshold, r.flags);
+        on_domain!(self, req, |d, l| d
+            .set_block_threshold(&l, &dev, threshold, f));
+        Ok(Response::new(SetBlockThresholdResponse {}))
+    }
 }

@@ -88,6 +88,37 @@ impl StatsService for Ctx {
             params: ps.iter().map(param).collect(),
         }))
     }
+
+    async fn get_control_info(
+        &self,
+        req: Request<GetControlInfoRequest>,
+    ) -> R<GetControlInfoResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let l = lookup(r.domain.as_ref())?;
+        let c = d.control_info(&l, r.flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetControlInfoResponse {
+            state: c.state,
+            details: c.details,
+            state_time: c.state_time,
+        }))
+    }
+
+    async fn get_disk_errors(
+        &self,
+        req: Request<GetDiskErrorsRequest>,
+    ) -> R<GetDiskErrorsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let l = lookup(r.domain.as_ref())?;
+        let errs = d.disk_errors(&l, r.flags).await.map_err(|e| status(&e))?;
+        Ok(Response::new(GetDiskErrorsResponse {
+            errors: errs
+                .into_iter()
+                .map(|(disk, error)| DiskError { disk, error })
+                .collect(),
+        }))
+    }
 }
 
 #[cfg(test)]

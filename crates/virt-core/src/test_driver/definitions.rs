@@ -65,11 +65,12 @@ impl Definitions for TestDriver {
         self.check_flags(flags, VALIDATE, "testDomainDefineXMLFlags")?;
         // VALIDATE fails exactly as ValidateDomain does: every problem located by XPath.
         let validate = flags & VALIDATE != 0;
-        let def = if validate {
+        let mut def = if validate {
             self.parse_validated(xml)?
         } else {
             self.codec.parse_domain(xml)?
         };
+        super::guest::assign_ifnames(&mut def);
         let mut st = self.lock();
         let existing = if validate {
             check_identity_located(&st, &def)?

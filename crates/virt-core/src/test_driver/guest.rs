@@ -48,6 +48,27 @@ impl Default for GuestState {
     }
 }
 
+/// Gives every interface without a `<target dev>` the first free `testnetN`, as libvirt's test
+/// driver does when a domain is defined or created (its XML then shows them).
+pub(super) fn assign_ifnames(def: &mut crate::model::DomainDef) {
+    let mut used: HashSet<String> = def
+        .devices
+        .interfaces
+        .iter()
+        .filter_map(|n| n.target_dev.clone())
+        .collect();
+    for nic in &mut def.devices.interfaces {
+        if nic.target_dev.is_none() {
+            let name = (0..)
+                .map(|k| format!("testnet{k}"))
+                .find(|c| !used.contains(c))
+                .expect("an unbounded range has a free name");
+            used.insert(name.clone());
+            nic.target_dev = Some(name);
+        }
+    }
+}
+
 /// The interface names libvirt's test driver would have assigned at define.
 fn ifnames(dom: &Dom) -> Vec<String> {
     let nics = &dom.def.devices.interfaces;

@@ -103,7 +103,8 @@ impl Lifecycle for TestDriver {
             accepted | create::VALIDATE | create::RESET_NVRAM,
             "testDomainCreateXML",
         )?;
-        let def = self.codec.parse_domain(xml)?;
+        let mut def = self.codec.parse_domain(xml)?;
+        super::guest::assign_ifnames(&mut def);
         let mut st = self.lock();
         let uuid = st.admit_for_start(def)?;
         Ok(self.boot(&mut st, &uuid, flags | create::FORCE_BOOT))

@@ -97,6 +97,10 @@ impl Resources for TestDriver {
                     dom.def.vcpus
                 )));
             }
+            // The persistent definition keeps its count: split it off the live one first.
+            if dom.persistent {
+                config_def(dom);
+            }
             dom.def.current_vcpus = count;
         }
         if config {

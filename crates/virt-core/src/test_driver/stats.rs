@@ -13,7 +13,25 @@ use crate::kit;
 use crate::kit::flags::stats::STATE;
 use crate::kit::flags::typed_param::STRING_OKAY;
 use crate::kit::typed_params as tp;
-use crate::types::{DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue};
+use crate::types::{
+    ControlInfo, DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue,
+};
+
+/// The control state libvirt's test driver reports for a guest clock at `seconds`.
+pub fn control_info_at(seconds: i64) -> ControlInfo {
+    use crate::proto::DomainControlState as S;
+    let (state, details, start) = match seconds {
+        1..=9_999 => (S::Job, 0, 0),
+        10_000..=29_999 => (S::Occupied, 0, 10_000),
+        30_000..=59_999 => (S::Error, (seconds % 4) as u32, 30_000),
+        _ => return ControlInfo::default(),
+    };
+    ControlInfo {
+        state: state as u32,
+        details,
+        state_time: (seconds - start) as u64,
+    }
+}
 
 /// libvirt's test driver's counters: no meaning, only growing with the clock (µs since the
 /// epoch, and the seconds).
@@ -68,6 +86,37 @@ impl Monitoring for TestDriver {
         doms.iter()
             .map(|l| st.get(l).map(|d| record(d, groups)))
             .collect()
+    }
+
+    /// libvirt's test driver derives the state from the guest clock's seconds (`domtime
+    /// --time`): below 10000 a job, below 30000 occupied, below 60000 an error whose reason
+    /// is the seconds modulo 4; the state time is the seconds past the band's start.
+    async fn control_info(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<ControlInfo> {
+        self.check_flags(flags, 0, "testDomainGetControlInfo")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        d.require_active()?;
+        Ok(control_info_at(d.guest.time.0))
+    }
+
+    /// libvirt's test driver reports every disk of a running domain in error, alternating
+    /// unspecified (1) and no space (2).
+    async fn disk_errors(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(String, u32)>> {
+        self.check_flags(flags, 0, "testDomainGetDiskErrors")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        d.require_active()?;
+        Ok(d.def
+            .devices
+            .disks
+            .iter()
+            .enumerate()
+            .map(|(i, disk)| (disk.target_dev.clone(), 1 + (i % 2) as u32))
+            .collect())
     }
 
     async fn interface_stats(

@@ -368,6 +368,8 @@ impl VirtError {
         d.starts_with("unsupported flags (0x")
             || (d.starts_with("Flags '") && d.ends_with("' are mutually exclusive"))
             || (d.starts_with("nparams in ") && d.ends_with(" must be greater than zero"))
+            || (d.starts_with("maxCells in ") && d.ends_with(" must be greater than zero"))
+            || (d.starts_with("startCell in ") && d.ends_with(" must be zero or greater"))
     }
 
     /// INVALID_ARG for flag bits outside `allowed`, as libvirt's virCheckFlags:

@@ -35,7 +35,12 @@ pub mod event;
 pub mod event_text;
 pub mod guest_agent_timeout;
 pub mod guestinfo;
+pub mod freecell;
 pub mod hostname;
+pub mod maxvcpus;
+pub mod nodecpumap;
+pub mod nodecpustats;
+pub mod sysinfo;
 pub mod impact;
 pub mod list;
 pub mod memtune;
@@ -301,6 +306,17 @@ pub enum Command {
     VolName(vol_ids::KeyArgs),
     /// Returns the storage pool for a given volume key or path.
     VolPool(vol_ids::PoolArgs),
+    // Host and Hypervisor group (issue 15).
+    /// Print the hypervisor sysinfo.
+    Sysinfo,
+    /// NUMA free memory.
+    Freecell(freecell::Args),
+    /// Connection vcpu maximum.
+    Maxvcpus(maxvcpus::Args),
+    /// Prints cpu stats of the node.
+    Nodecpustats(nodecpustats::Args),
+    /// Node cpu map.
+    Nodecpumap(nodecpumap::Args),
 }
 
 /// Runs one command on an open connection.
@@ -310,6 +326,12 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Uri => uri::run(conn, out).await,
         Command::Hostname => hostname::run(conn, out).await,
         Command::Nodeinfo => nodeinfo::run(conn, out).await,
+        // Host and Hypervisor group (issue 15).
+        Command::Sysinfo => sysinfo::run(conn, out).await,
+        Command::Freecell(a) => freecell::run(conn, a, out).await,
+        Command::Maxvcpus(a) => maxvcpus::run(conn, a, out).await,
+        Command::Nodecpustats(a) => nodecpustats::run(conn, a, out).await,
+        Command::Nodecpumap(a) => nodecpumap::run(conn, a, out).await,
         Command::Capabilities => capabilities::run(conn, out).await,
         Command::Domcapabilities(a) => domcapabilities::run(conn, a, out).await,
         Command::List(a) => list::run(conn, a, out).await,

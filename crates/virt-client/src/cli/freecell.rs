@@ -10,7 +10,7 @@ use super::report::{CliError, Context};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// NUMA cell number.
-    #[arg(value_name = "CELLNO", allow_hyphen_values = true)]
+    #[arg(value_name = "CELLNO")]
     pub cellno: Option<String>,
     /// NUMA cell number.
     #[arg(

@@ -13,7 +13,7 @@ use super::report::{CliError, Context};
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// Prints specified cpu statistics only.
-    #[arg(value_name = "CPU", allow_hyphen_values = true)]
+    #[arg(value_name = "CPU")]
     pub cpu: Option<String>,
     /// Prints specified cpu statistics only.
     #[arg(

@@ -370,6 +370,7 @@ impl VirtError {
             || (d.starts_with("nparams in ") && d.ends_with(" must be greater than zero"))
             || (d.starts_with("maxCells in ") && d.ends_with(" must be greater than zero"))
             || (d.starts_with("startCell in ") && d.ends_with(" must be zero or greater"))
+            || d.starts_with("Invalid cpuNum in ")
     }
 
     /// INVALID_ARG for flag bits outside `allowed`, as libvirt's virCheckFlags:

@@ -1,5 +1,5 @@
 //! The Host and Hypervisor group (`sysinfo`, `freecell`, `maxvcpus`, `nodecpustats`,
-//! `nodecpumap`) of `virt` against `virsh -c test:///default` (libvirt 9.0's test driver):
+//! `nodecpumap`, `nodememstats`) of `virt` against `virsh -c test:///default` (libvirt 9.0's test driver):
 //! standard output, standard error and exit status of the same command strings, each on a
 //! fresh connection, read-write and read-only. Nothing is masked: the test driver's host facts
 //! are fixed (its CPU counters do not move, so `nodecpustats --percent` reads `-nan%` on both).
@@ -74,6 +74,11 @@ fn host_commands_match_virsh() {
         // nodecpumap: y/- map and CPU list.
         "nodecpumap",
         "nodecpumap --pretty",
+        // nodememstats: libvirt's test driver has none (its unsupported error), bad numbers.
+        "nodememstats",
+        "nodememstats --cell 0",
+        "nodememstats 1",
+        "nodememstats --cell x",
     ];
     let mut failures = Vec::new();
     for ro in [false, true] {

@@ -1,5 +1,6 @@
 //! The Host and Hypervisor group against a real virtqemud (`virt -c qemu:///system` through
-//! virt-proxy under a temporary root): `nodecpumap`, `nodecpustats`, `freecell` and `sysinfo`
+//! virt-proxy under a temporary root): `nodecpumap`, `nodecpustats`, `freecell`,
+//! `nodememstats` and `sysinfo`
 //! answer this host's facts, read independently here from /proc and /sys, and refuse what
 //! libvirt refuses. No guest is needed.
 
@@ -147,6 +148,37 @@ fn host_commands_answer_this_hosts_facts() {
     assert_eq!(
         err,
         "error: startCell in virNodeGetCellsFreeMemory must be zero or greater\n"
+    );
+
+    // nodememstats: /proc/meminfo's MemTotal (fixed) for the host and node 0's for cell 0.
+    let kib = |text: &str, key: &str| -> u64 {
+        let l = text
+            .lines()
+            .find(|l| l.split(':').next().unwrap().ends_with(key))
+            .unwrap();
+        l.split_whitespace().rev().nth(1).unwrap().parse().unwrap()
+    };
+    let out = virt_ok(&root, &["nodememstats"]);
+    let total = kib(&read("/proc/meminfo"), "MemTotal");
+    assert!(
+        out.starts_with(&format!("total   {total:>20} KiB\nfree    ")),
+        "{out}"
+    );
+    assert!(out.contains("\nbuffers ") && out.contains("\ncached  "), "{out}");
+    let out = virt_ok(&root, &["nodememstats", "--cell", "0"]);
+    let node0 = kib(&read("/sys/devices/system/node/node0/meminfo"), "MemTotal");
+    assert!(
+        out.starts_with(&format!("total   {node0:>20} KiB\n")),
+        "{out}"
+    );
+    let (ok, _, err) = virt(&root, &["nodememstats", "--cell", &beyond]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        format!(
+            "error: Unable to get number of memory stats\nerror: cellNum in \
+             virHostMemGetStats must be less than or equal to {last}\n"
+        )
     );
 
     // sysinfo: the kernel's SMBIOS files when there are any (this machine may have none).

@@ -185,4 +185,19 @@ impl Connection {
         let req = proto::GetCpuStatsRequest { cpu, flags };
         Ok(self.connect_client().get_cpu_stats(req).await?.into_inner().stats)
     }
+
+    /// Host memory counters (KiB) of `cell` (-1: the host). libvirt: virNodeGetMemoryStats.
+    pub async fn memory_stats(
+        &self,
+        cell: i32,
+        flags: u32,
+    ) -> Result<Vec<proto::NodeMemoryStat>, ClientError> {
+        let req = proto::GetMemoryStatsRequest { cell, flags };
+        Ok(self
+            .connect_client()
+            .get_memory_stats(req)
+            .await?
+            .into_inner()
+            .stats)
+    }
 }

@@ -21,6 +21,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetFreeMemory" => "virNodeGetFreeMemory",
         "GetCpuMap" => "virNodeGetCPUMap",
         "GetCpuStats" => "virNodeGetCPUStats",
+        "GetMemoryStats" => "virNodeGetMemoryStats",
         "LookupDomain" => "virDomainLookupByName",
         "ListAllDomains" => "virConnectListAllDomains",
         "DefineDomain" => "virDomainDefineXML",

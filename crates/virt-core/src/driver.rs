@@ -165,6 +165,12 @@ pub trait Host: Send + Sync + 'static {
     async fn cpu_stats(&self, cpu: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
         unsupported!(self, "virNodeGetCPUStats")
     }
+
+    /// Memory counters `(field, KiB)` of NUMA cell `cell` (-1: the host).
+    /// libvirt: virNodeGetMemoryStats.
+    async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        unsupported!(self, "virNodeGetMemoryStats")
+    }
 }
 
 /// Domains as definitions: lookup, list, define, validate, undefine, info, state, XML, autostart.

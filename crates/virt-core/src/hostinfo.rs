@@ -338,6 +338,50 @@ fn escape(v: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// The memory counters (KiB) of a meminfo text, as libvirt's virHostMemGetStats names them:
+/// total, free, buffers, cached, each the text has (per-node texts prefix `Node N `).
+pub fn memory_stats_from(meminfo: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for (key, field) in [
+        ("MemTotal", "total"),
+        ("MemFree", "free"),
+        ("Buffers", "buffers"),
+        ("Cached", "cached"),
+    ] {
+        let v = meminfo.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            let k = k.trim();
+            let k = k.rsplit(' ').next().unwrap_or(k);
+            (k == key).then(|| v.split_whitespace().next()?.parse::<u64>().ok())?
+        });
+        if let Some(v) = v {
+            out.push((field.to_string(), v));
+        }
+    }
+    out
+}
+
+/// [`memory_stats_from`] of /proc/meminfo (`cell` -1) or of a node's meminfo; a cell beyond
+/// the highest node is refused as libvirt refuses it.
+pub fn memory_stats(cell: i32) -> Result<Vec<(String, u64)>, crate::error::VirtError> {
+    let path = if cell == -1 {
+        "/proc/meminfo".to_string()
+    } else {
+        let last = online_nodes().into_iter().max().unwrap_or(0);
+        match usize::try_from(cell) {
+            Ok(c) if c <= last => format!("{NODE_DIR}/node{c}/meminfo"),
+            _ => {
+                return Err(invalid_arg(format!(
+                    "cellNum in virHostMemGetStats must be less than or equal to {last}"
+                )))
+            }
+        }
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| internal(format!("cannot open {path}: {e}")))?;
+    Ok(memory_stats_from(&text))
+}
+
 /// [`sysinfo_from`] of /sys/class/dmi/id.
 pub fn sysinfo() -> Result<String, crate::error::VirtError> {
     sysinfo_from(std::path::Path::new("/sys/class/dmi/id"))

@@ -417,6 +417,11 @@ impl Host for QemuDriver {
         virt_core::hostinfo::cpu_stats(cpu)
     }
 
+    async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "virHostMemGetStats")?;
+        virt_core::hostinfo::memory_stats(cell)
+    }
+
     /// virConnectGetDomainCapabilities's argument rules: the virt type defaults to `kvm` when
     /// the emulator can use KVM, else `qemu`; the emulator, when named, is probed and must serve `arch`
     /// when both are given; else the architecture (the host's by default) picks the emulator;

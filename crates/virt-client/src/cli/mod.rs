@@ -39,6 +39,7 @@ pub mod freecell;
 pub mod hostname;
 pub mod maxvcpus;
 pub mod nodecpumap;
+pub mod nodememstats;
 pub mod nodecpustats;
 pub mod sysinfo;
 pub mod impact;
@@ -317,6 +318,8 @@ pub enum Command {
     Nodecpustats(nodecpustats::Args),
     /// Node cpu map.
     Nodecpumap(nodecpumap::Args),
+    /// Prints memory stats of the node.
+    Nodememstats(nodememstats::Args),
 }
 
 /// Runs one command on an open connection.
@@ -332,6 +335,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Maxvcpus(a) => maxvcpus::run(conn, a, out).await,
         Command::Nodecpustats(a) => nodecpustats::run(conn, a, out).await,
         Command::Nodecpumap(a) => nodecpumap::run(conn, a, out).await,
+        Command::Nodememstats(a) => nodememstats::run(conn, a, out).await,
         Command::Capabilities => capabilities::run(conn, out).await,
         Command::Domcapabilities(a) => domcapabilities::run(conn, a, out).await,
         Command::List(a) => list::run(conn, a, out).await,

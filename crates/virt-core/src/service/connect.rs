@@ -208,4 +208,20 @@ impl ConnectService for Ctx {
             .collect();
         Ok(Response::new(GetCpuStatsResponse { stats }))
     }
+
+    async fn get_memory_stats(
+        &self,
+        req: Request<GetMemoryStatsRequest>,
+    ) -> R<GetMemoryStatsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let stats = d
+            .memory_stats(r.cell, r.flags)
+            .await
+            .map_err(|e| status(&e))?
+            .into_iter()
+            .map(|(field, value)| NodeMemoryStat { field, value })
+            .collect();
+        Ok(Response::new(GetMemoryStatsResponse { stats }))
+    }
 }

@@ -87,6 +87,12 @@ impl ConnectService for StubConnect {
     async fn get_cpu_stats(&self, _: Request<GetCpuStatsRequest>) -> Res<GetCpuStatsResponse> {
         Err(Status::unimplemented("stub"))
     }
+    async fn get_memory_stats(
+        &self,
+        _: Request<GetMemoryStatsRequest>,
+    ) -> Res<GetMemoryStatsResponse> {
+        Err(Status::unimplemented("stub"))
+    }
     async fn get_security_model(
         &self,
         _: Request<GetSecurityModelRequest>,

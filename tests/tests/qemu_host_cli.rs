@@ -20,8 +20,9 @@ fn list(t: &str) -> Vec<usize> {
         .split(',')
         .filter(|p| !p.is_empty())
         .flat_map(|p| match p.split_once('-') {
-            Some((a, b)) => (a.parse().unwrap()..=b.parse().unwrap()).collect::<Vec<usize>>(),
-            None => vec![p.parse().unwrap()],
+            Some((a, b)) => (a.parse().expect("test step")..=b.parse().expect("test step"))
+                .collect::<Vec<usize>>(),
+            None => vec![p.parse().expect("test step")],
         })
         .collect()
 }
@@ -36,7 +37,7 @@ fn ticks(header: &str) -> [u64; 4] {
     let v: Vec<u64> = line
         .split_whitespace()
         .skip(1)
-        .map(|f| f.parse().unwrap())
+        .map(|f| f.parse().expect("test step"))
         .collect();
     [v[0] + v[1], v[2] + v[5] + v[6], v[3], v[4]]
 }
@@ -50,7 +51,7 @@ fn printed(out: &str) -> [u64; 4] {
             .find(|l| l.starts_with(label))
             .unwrap_or_else(|| panic!("no {label} in {out}"));
         assert_eq!(line.len(), 36, "virsh's %-15s %20llu layout: {line:?}");
-        r[i] = line[15..].trim().parse().unwrap();
+        r[i] = line[15..].trim().parse().expect("test step");
     }
     r
 }
@@ -85,7 +86,7 @@ fn host_commands_answer_this_hosts_facts() {
     // nodecpumap: the kernel's present and online CPUs.
     let present = list(&read("/sys/devices/system/cpu/present"));
     let online = list(&read("/sys/devices/system/cpu/online"));
-    let n = present.iter().max().unwrap() + 1;
+    let n = present.iter().max().expect("test step") + 1;
     let map: String = (0..n)
         .map(|c| if online.contains(&c) { 'y' } else { '-' })
         .collect();
@@ -112,11 +113,19 @@ fn host_commands_answer_this_hosts_facts() {
 
     // freecell: the nodes' MemFree, per node and in total; a node beyond the last refused.
     let nodes = list(&read("/sys/devices/system/node/online"));
-    let last = *nodes.iter().max().unwrap();
+    let last = *nodes.iter().max().expect("test step");
     let node_free = |n: usize| -> u64 {
         let t = read(&format!("/sys/devices/system/node/node{n}/meminfo"));
-        let l = t.lines().find(|l| l.contains("MemFree:")).unwrap();
-        l.split_whitespace().rev().nth(1).unwrap().parse().unwrap()
+        let l = t
+            .lines()
+            .find(|l| l.contains("MemFree:"))
+            .expect("test step");
+        l.split_whitespace()
+            .rev()
+            .nth(1)
+            .expect("test step")
+            .parse()
+            .expect("test step")
     };
     let near = |got: u64, want: u64| got.abs_diff(want) <= want / 5 + 65536;
     let total: u64 = nodes.iter().map(|n| node_free(*n)).sum();
@@ -126,7 +135,7 @@ fn host_commands_answer_this_hosts_facts() {
         .and_then(|r| r.strip_suffix(" KiB\n\n"))
         .unwrap_or_else(|| panic!("{out:?}"))
         .parse()
-        .unwrap();
+        .expect("test step");
     assert!(near(got, total), "freecell {got} KiB, MemFree {total} KiB");
     let out = virt_ok(&root, &["freecell", "--cellno", "0"]);
     let got: u64 = out
@@ -134,7 +143,7 @@ fn host_commands_answer_this_hosts_facts() {
         .and_then(|r| r.strip_suffix(" KiB\n\n"))
         .unwrap_or_else(|| panic!("{out:?}"))
         .parse()
-        .unwrap();
+        .expect("test step");
     assert!(near(got, node_free(0)), "cell 0 {got} KiB");
     let beyond = (last + 1).to_string();
     let (ok, _, err) = virt(&root, &["freecell", "--cellno", &beyond]);
@@ -154,9 +163,14 @@ fn host_commands_answer_this_hosts_facts() {
     let kib = |text: &str, key: &str| -> u64 {
         let l = text
             .lines()
-            .find(|l| l.split(':').next().unwrap().ends_with(key))
-            .unwrap();
-        l.split_whitespace().rev().nth(1).unwrap().parse().unwrap()
+            .find(|l| l.split(':').next().expect("test step").ends_with(key))
+            .expect("test step");
+        l.split_whitespace()
+            .rev()
+            .nth(1)
+            .expect("test step")
+            .parse()
+            .expect("test step")
     };
     let out = virt_ok(&root, &["nodememstats"]);
     let total = kib(&read("/proc/meminfo"), "MemTotal");
@@ -164,7 +178,10 @@ fn host_commands_answer_this_hosts_facts() {
         out.starts_with(&format!("total   {total:>20} KiB\nfree    ")),
         "{out}"
     );
-    assert!(out.contains("\nbuffers ") && out.contains("\ncached  "), "{out}");
+    assert!(
+        out.contains("\nbuffers ") && out.contains("\ncached  "),
+        "{out}"
+    );
     let out = virt_ok(&root, &["nodememstats", "--cell", "0"]);
     let node0 = kib(&read("/sys/devices/system/node/node0/meminfo"), "MemTotal");
     assert!(
@@ -205,6 +222,10 @@ fn host_commands_answer_this_hosts_facts() {
         .env("VIRT_ROOT", &root)
         .env_remove("LIBVIRT_DEFAULT_URI")
         .output()
-        .unwrap();
-    assert!(ro.status.success(), "{}", String::from_utf8_lossy(&ro.stderr));
+        .expect("test step");
+    assert!(
+        ro.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ro.stderr)
+    );
 }

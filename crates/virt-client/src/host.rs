@@ -137,7 +137,12 @@ impl Connection {
     /// The host's `<sysinfo>` XML. libvirt: virConnectGetSysinfo.
     pub async fn sysinfo(&self, flags: u32) -> Result<String, ClientError> {
         let req = proto::GetSysinfoRequest { flags };
-        Ok(self.connect_client().get_sysinfo(req).await?.into_inner().xml)
+        Ok(self
+            .connect_client()
+            .get_sysinfo(req)
+            .await?
+            .into_inner()
+            .xml)
     }
 
     /// Free bytes of NUMA cells `start_cell`.. (at most `max_cells`).
@@ -173,7 +178,12 @@ impl Connection {
     /// The online flag of each present host CPU. libvirt: virNodeGetCPUMap.
     pub async fn cpu_map(&self, flags: u32) -> Result<Vec<bool>, ClientError> {
         let req = proto::GetCpuMapRequest { flags };
-        Ok(self.connect_client().get_cpu_map(req).await?.into_inner().online)
+        Ok(self
+            .connect_client()
+            .get_cpu_map(req)
+            .await?
+            .into_inner()
+            .online)
     }
 
     /// Host CPU time counters of `cpu` (-1: all). libvirt: virNodeGetCPUStats.
@@ -183,7 +193,12 @@ impl Connection {
         flags: u32,
     ) -> Result<Vec<proto::NodeCpuStat>, ClientError> {
         let req = proto::GetCpuStatsRequest { cpu, flags };
-        Ok(self.connect_client().get_cpu_stats(req).await?.into_inner().stats)
+        Ok(self
+            .connect_client()
+            .get_cpu_stats(req)
+            .await?
+            .into_inner()
+            .stats)
     }
 
     /// Host memory counters (KiB) of `cell` (-1: the host). libvirt: virNodeGetMemoryStats.

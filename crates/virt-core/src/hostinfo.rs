@@ -319,10 +319,7 @@ pub fn sysinfo_from(dir: &std::path::Path) -> Result<String, crate::error::VirtE
             if v.is_empty() {
                 continue;
             }
-            body += &format!(
-                "    <entry name='{name}'>{}</entry>\n",
-                escape(v)
-            );
+            body += &format!("    <entry name='{name}'>{}</entry>\n", escape(v));
         }
         if !body.is_empty() {
             xml += &format!("  <{group}>\n{body}  </{group}>\n");
@@ -377,8 +374,8 @@ pub fn memory_stats(cell: i32) -> Result<Vec<(String, u64)>, crate::error::VirtE
             }
         }
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| internal(format!("cannot open {path}: {e}")))?;
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| internal(format!("cannot open {path}: {e}")))?;
     Ok(memory_stats_from(&text))
 }
 
@@ -402,7 +399,7 @@ mod tests {
     #[test]
     fn cpu_stats_of_proc_stat() {
         let stat = "cpu  10 1 20 300 4 5 6 7 0 0\ncpu0 1 0 2 30 0 0 0 0 0 0\nintr 5\n";
-        let all = cpu_stats_from(stat, -1, 10).unwrap();
+        let all = cpu_stats_from(stat, -1, 10).expect("test step");
         assert_eq!(
             all,
             [
@@ -412,8 +409,8 @@ mod tests {
                 ("iowait".to_string(), 40)
             ]
         );
-        assert_eq!(cpu_stats_from(stat, 0, 1).unwrap()[2].1, 30);
-        let e = cpu_stats_from(stat, 1, 1).unwrap_err();
+        assert_eq!(cpu_stats_from(stat, 0, 1).expect("test step")[2].1, 30);
+        let e = cpu_stats_from(stat, 1, 1).expect_err("refused");
         assert_eq!(e.message(), "Invalid cpuNum in virHostCPUGetStatsLinux");
     }
 
@@ -425,19 +422,25 @@ mod tests {
 
     #[test]
     fn mem_free_of_both_meminfo_forms() {
-        assert_eq!(mem_free_bytes("MemTotal: 9 kB\nMemFree:   3 kB\n"), Some(3072));
-        assert_eq!(mem_free_bytes("Node 0 MemTotal: 9 kB\nNode 0 MemFree: 2 kB\n"), Some(2048));
+        assert_eq!(
+            mem_free_bytes("MemTotal: 9 kB\nMemFree:   3 kB\n"),
+            Some(3072)
+        );
+        assert_eq!(
+            mem_free_bytes("Node 0 MemTotal: 9 kB\nNode 0 MemFree: 2 kB\n"),
+            Some(2048)
+        );
     }
 
     #[test]
     fn sysinfo_of_a_dmi_directory() {
         let d = std::env::temp_dir().join(format!("virt-dmi-{}", std::process::id()));
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("bios_vendor"), "ACME & Co\n").unwrap();
-        std::fs::write(d.join("product_name"), "Box\n").unwrap();
-        std::fs::write(d.join("board_name"), "\n").unwrap();
-        let xml = sysinfo_from(&d).unwrap();
-        std::fs::remove_dir_all(&d).unwrap();
+        std::fs::create_dir_all(&d).expect("test step");
+        std::fs::write(d.join("bios_vendor"), "ACME & Co\n").expect("test step");
+        std::fs::write(d.join("product_name"), "Box\n").expect("test step");
+        std::fs::write(d.join("board_name"), "\n").expect("test step");
+        let xml = sysinfo_from(&d).expect("test step");
+        std::fs::remove_dir_all(&d).expect("test step");
         assert_eq!(
             xml,
             "<sysinfo type='smbios'>\n  <bios>\n    <entry name='vendor'>ACME &amp; Co</entry>\n  </bios>\n  <system>\n    <entry name='product'>Box</entry>\n  </system>\n</sysinfo>\n"

@@ -92,9 +92,9 @@ fn render_percent(a: &Sample, b: &Sample) -> String {
         }
     };
     s += &format!("{:<15} {}%\n", "usage:", pct(div(d[0] + d[1])));
-    for i in 0..4 {
+    for (i, label) in LABELS.iter().enumerate() {
         if b.present[i] {
-            s += &format!("{:<15} {}%\n", LABELS[i], pct(div(d[i])));
+            s += &format!("{label:<15} {}%\n", pct(div(d[i])));
         }
     }
     s
@@ -118,9 +118,9 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     let first = sample(&get().await?);
     if !args.percent {
         let mut s = String::new();
-        for i in 0..4 {
+        for (i, label) in LABELS.iter().enumerate() {
             if first.present[i] {
-                s += &format!("{:<15} {:>20}\n", LABELS[i], first.vals[i]);
+                s += &format!("{label:<15} {:>20}\n", first.vals[i]);
             }
         }
         out.text(&s);
@@ -165,6 +165,9 @@ mod tests {
             util: None,
         };
         let t = render_percent(&a, &b);
-        assert!(t.starts_with("usage:            40.0%\nuser:             10.0%\n"), "{t}");
+        assert!(
+            t.starts_with("usage:            40.0%\nuser:             10.0%\n"),
+            "{t}"
+        );
     }
 }

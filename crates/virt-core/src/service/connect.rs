@@ -163,10 +163,14 @@ impl ConnectService for Ctx {
             ))
         };
         if r.max_cells <= 0 {
-            return Err(invalid(format!("maxCells in {api} must be greater than zero")));
+            return Err(invalid(format!(
+                "maxCells in {api} must be greater than zero"
+            )));
         }
         if r.start_cell < 0 {
-            return Err(invalid(format!("startCell in {api} must be zero or greater")));
+            return Err(invalid(format!(
+                "startCell in {api} must be zero or greater"
+            )));
         }
         let free_bytes = d
             .cells_free_memory(r.start_cell, r.max_cells)
@@ -175,7 +179,10 @@ impl ConnectService for Ctx {
         Ok(Response::new(GetCellsFreeMemoryResponse { free_bytes }))
     }
 
-    async fn get_free_memory(&self, req: Request<GetFreeMemoryRequest>) -> R<GetFreeMemoryResponse> {
+    async fn get_free_memory(
+        &self,
+        req: Request<GetFreeMemoryRequest>,
+    ) -> R<GetFreeMemoryResponse> {
         let free_bytes = self
             .driver(&req)?
             .free_memory()

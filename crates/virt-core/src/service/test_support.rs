@@ -78,7 +78,10 @@ impl ConnectService for StubConnect {
     ) -> Res<GetCellsFreeMemoryResponse> {
         Err(Status::unimplemented("stub"))
     }
-    async fn get_free_memory(&self, _: Request<GetFreeMemoryRequest>) -> Res<GetFreeMemoryResponse> {
+    async fn get_free_memory(
+        &self,
+        _: Request<GetFreeMemoryRequest>,
+    ) -> Res<GetFreeMemoryResponse> {
         Err(Status::unimplemented("stub"))
     }
     async fn get_cpu_map(&self, _: Request<GetCpuMapRequest>) -> Res<GetCpuMapResponse> {

@@ -2,8 +2,8 @@
 //! fixed SMBIOS data, two NUMA cells, eight CPUs of which three are online, fixed CPU time
 //! counters.
 
-use crate::error::{ErrorCode, ErrorDomain, VirtError};
 use crate::driver::DriverResult;
+use crate::error::{ErrorCode, ErrorDomain, VirtError};
 
 /// The `<sysinfo>` the test driver reports.
 pub const SYSINFO: &str = "<sysinfo type='smbios'>
@@ -48,7 +48,11 @@ pub fn cells_free_memory(start: i32, max: i32) -> DriverResult<Vec<u64>> {
         ));
     }
     let max = usize::try_from(max).unwrap_or(0);
-    Ok(CELLS[start..].iter().take(max).map(|c| c.mem_bytes).collect())
+    Ok(CELLS[start..]
+        .iter()
+        .take(max)
+        .map(|c| c.mem_bytes)
+        .collect())
 }
 
 /// The test host's CPU map: eight present, 0, 2 and 4 online.

@@ -166,7 +166,7 @@ mod tests {
         };
         let t = render_percent(&a, &b);
         assert!(
-            t.starts_with("usage:            40.0%\nuser:             10.0%\n"),
+            t.starts_with("usage:           40.0%\nuser:            10.0%\n"),
             "{t}"
         );
     }

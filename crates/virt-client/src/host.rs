@@ -131,4 +131,88 @@ impl Connection {
         let req = proto::InfoRequest {};
         Ok(self.connect_client().info(req).await?.into_inner())
     }
+
+    // Host and Hypervisor group (issue 15).
+
+    /// The host's `<sysinfo>` XML. libvirt: virConnectGetSysinfo.
+    pub async fn sysinfo(&self, flags: u32) -> Result<String, ClientError> {
+        let req = proto::GetSysinfoRequest { flags };
+        Ok(self
+            .connect_client()
+            .get_sysinfo(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Free bytes of NUMA cells `start_cell`.. (at most `max_cells`).
+    /// libvirt: virNodeGetCellsFreeMemory.
+    pub async fn cells_free_memory(
+        &self,
+        start_cell: i32,
+        max_cells: i32,
+    ) -> Result<Vec<u64>, ClientError> {
+        let req = proto::GetCellsFreeMemoryRequest {
+            start_cell,
+            max_cells,
+        };
+        Ok(self
+            .connect_client()
+            .get_cells_free_memory(req)
+            .await?
+            .into_inner()
+            .free_bytes)
+    }
+
+    /// Free bytes of the host. libvirt: virNodeGetFreeMemory.
+    pub async fn free_memory(&self) -> Result<u64, ClientError> {
+        let req = proto::GetFreeMemoryRequest {};
+        Ok(self
+            .connect_client()
+            .get_free_memory(req)
+            .await?
+            .into_inner()
+            .free_bytes)
+    }
+
+    /// The online flag of each present host CPU. libvirt: virNodeGetCPUMap.
+    pub async fn cpu_map(&self, flags: u32) -> Result<Vec<bool>, ClientError> {
+        let req = proto::GetCpuMapRequest { flags };
+        Ok(self
+            .connect_client()
+            .get_cpu_map(req)
+            .await?
+            .into_inner()
+            .online)
+    }
+
+    /// Host CPU time counters of `cpu` (-1: all). libvirt: virNodeGetCPUStats.
+    pub async fn cpu_stats(
+        &self,
+        cpu: i32,
+        flags: u32,
+    ) -> Result<Vec<proto::NodeCpuStat>, ClientError> {
+        let req = proto::GetCpuStatsRequest { cpu, flags };
+        Ok(self
+            .connect_client()
+            .get_cpu_stats(req)
+            .await?
+            .into_inner()
+            .stats)
+    }
+
+    /// Host memory counters (KiB) of `cell` (-1: the host). libvirt: virNodeGetMemoryStats.
+    pub async fn memory_stats(
+        &self,
+        cell: i32,
+        flags: u32,
+    ) -> Result<Vec<proto::NodeMemoryStat>, ClientError> {
+        let req = proto::GetMemoryStatsRequest { cell, flags };
+        Ok(self
+            .connect_client()
+            .get_memory_stats(req)
+            .await?
+            .into_inner()
+            .stats)
+    }
 }

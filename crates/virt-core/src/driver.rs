@@ -138,6 +138,39 @@ pub trait Host: Send + Sync + 'static {
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok((String::new(), String::new()))
     }
+
+    // Host and Hypervisor group (issue 15).
+
+    /// The host's `<sysinfo>` XML. libvirt: virConnectGetSysinfo.
+    async fn sysinfo(&self, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virConnectGetSysinfo")
+    }
+
+    /// Free bytes of NUMA cells `start`.. (at most `max`). libvirt: virNodeGetCellsFreeMemory.
+    async fn cells_free_memory(&self, start: i32, max: i32) -> DriverResult<Vec<u64>> {
+        unsupported!(self, "virNodeGetCellsFreeMemory")
+    }
+
+    /// Free bytes of the host. libvirt: virNodeGetFreeMemory.
+    async fn free_memory(&self) -> DriverResult<u64> {
+        unsupported!(self, "virNodeGetFreeMemory")
+    }
+
+    /// The online flag of each present host CPU. libvirt: virNodeGetCPUMap.
+    async fn cpu_map(&self, flags: u32) -> DriverResult<Vec<bool>> {
+        unsupported!(self, "virNodeGetCPUMap")
+    }
+
+    /// CPU time counters `(field, nanoseconds)` of `cpu` (-1: all). libvirt: virNodeGetCPUStats.
+    async fn cpu_stats(&self, cpu: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        unsupported!(self, "virNodeGetCPUStats")
+    }
+
+    /// Memory counters `(field, KiB)` of NUMA cell `cell` (-1: the host).
+    /// libvirt: virNodeGetMemoryStats.
+    async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        unsupported!(self, "virNodeGetMemoryStats")
+    }
 }
 
 /// Domains as definitions: lookup, list, define, validate, undefine, info, state, XML, autostart.

@@ -369,6 +369,10 @@ impl VirtError {
             || (d.starts_with("Flags '") && d.ends_with("' are mutually exclusive"))
             || (d.starts_with("Flag '") && d.contains("' is required by flag '"))
             || (d.starts_with("nparams in ") && d.ends_with(" must be greater than zero"))
+            || (d.starts_with("maxCells in ") && d.ends_with(" must be greater than zero"))
+            || (d.starts_with("startCell in ") && d.ends_with(" must be zero or greater"))
+            || d.starts_with("Invalid cpuNum in ")
+            || d.starts_with("cellNum in virHostMemGetStats must be")
     }
 
     /// INVALID_ARG for flag bits outside `allowed`, as libvirt's virCheckFlags:

@@ -391,6 +391,37 @@ impl Host for QemuDriver {
         Ok(host::node_info())
     }
 
+    // Host and Hypervisor group (issue 15): the real host's facts, as libvirt's QEMU driver
+    // reads them (SMBIOS from the kernel's /sys/class/dmi/id rather than dmidecode).
+
+    async fn sysinfo(&self, flags: u32) -> DriverResult<String> {
+        VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "qemuConnectGetSysinfo")?;
+        virt_core::hostinfo::sysinfo()
+    }
+
+    async fn cells_free_memory(&self, start: i32, max: i32) -> DriverResult<Vec<u64>> {
+        virt_core::hostinfo::cells_free_memory(start, max)
+    }
+
+    async fn free_memory(&self) -> DriverResult<u64> {
+        virt_core::hostinfo::free_memory()
+    }
+
+    async fn cpu_map(&self, flags: u32) -> DriverResult<Vec<bool>> {
+        VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "virHostCPUGetMap")?;
+        virt_core::hostinfo::cpu_map()
+    }
+
+    async fn cpu_stats(&self, cpu: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "virHostCPUGetStats")?;
+        virt_core::hostinfo::cpu_stats(cpu)
+    }
+
+    async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "virHostMemGetStats")?;
+        virt_core::hostinfo::memory_stats(cell)
+    }
+
     /// virConnectGetDomainCapabilities's argument rules: the virt type defaults to `kvm` when
     /// the emulator can use KVM, else `qemu`; the emulator, when named, is probed and must serve `arch`
     /// when both are given; else the architecture (the host's by default) picks the emulator;

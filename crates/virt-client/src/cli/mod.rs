@@ -33,12 +33,14 @@ pub mod domxml_to_native;
 pub mod dumpxml;
 pub mod event;
 pub mod event_text;
+pub mod freecell;
 pub mod guest_agent_timeout;
 pub mod guestinfo;
 pub mod help;
 pub mod hostname;
 pub mod impact;
 pub mod list;
+pub mod maxvcpus;
 pub mod memtune;
 pub mod net_common;
 pub mod net_dhcp_leases;
@@ -47,7 +49,10 @@ pub mod net_info;
 pub mod net_lifecycle;
 pub mod net_list;
 pub mod net_port;
+pub mod nodecpumap;
+pub mod nodecpustats;
 pub mod nodeinfo;
+pub mod nodememstats;
 pub mod output;
 pub mod pool_define;
 pub mod pool_ids;
@@ -68,6 +73,7 @@ pub mod size;
 pub mod start;
 pub mod storage;
 pub mod suspend;
+pub mod sysinfo;
 pub mod table;
 pub mod undefine;
 pub mod uri;
@@ -356,6 +362,19 @@ pub enum Command {
     Domjobabort(domjobabort::Args),
     /// Set the threshold for block-threshold event for a given block device or it's backing chain element.
     Domblkthreshold(domblkthreshold::Args),
+    // Host and Hypervisor group (issue 15).
+    /// Print the hypervisor sysinfo.
+    Sysinfo,
+    /// NUMA free memory.
+    Freecell(freecell::Args),
+    /// Connection vcpu maximum.
+    Maxvcpus(maxvcpus::Args),
+    /// Prints cpu stats of the node.
+    Nodecpustats(nodecpustats::Args),
+    /// Node cpu map.
+    Nodecpumap(nodecpumap::Args),
+    /// Prints memory stats of the node.
+    Nodememstats(nodememstats::Args),
 }
 
 /// Runs one command on an open connection.
@@ -365,6 +384,13 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Uri => uri::run(conn, out).await,
         Command::Hostname => hostname::run(conn, out).await,
         Command::Nodeinfo => nodeinfo::run(conn, out).await,
+        // Host and Hypervisor group (issue 15).
+        Command::Sysinfo => sysinfo::run(conn, out).await,
+        Command::Freecell(a) => freecell::run(conn, a, out).await,
+        Command::Maxvcpus(a) => maxvcpus::run(conn, a, out).await,
+        Command::Nodecpustats(a) => nodecpustats::run(conn, a, out).await,
+        Command::Nodecpumap(a) => nodecpumap::run(conn, a, out).await,
+        Command::Nodememstats(a) => nodememstats::run(conn, a, out).await,
         Command::Capabilities => capabilities::run(conn, out).await,
         Command::Domcapabilities(a) => domcapabilities::run(conn, a, out).await,
         Command::List(a) => list::run(conn, a, out).await,

@@ -135,4 +135,100 @@ impl ConnectService for Ctx {
             backends: Vec::new(),
         }))
     }
+
+    // Host and Hypervisor group (issue 15).
+
+    async fn get_sysinfo(&self, req: Request<GetSysinfoRequest>) -> R<GetSysinfoResponse> {
+        let d = self.driver(&req)?;
+        let xml = d
+            .sysinfo(req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetSysinfoResponse { xml }))
+    }
+
+    async fn get_cells_free_memory(
+        &self,
+        req: Request<GetCellsFreeMemoryRequest>,
+    ) -> R<GetCellsFreeMemoryResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        // The public API's argument checks (libvirt.c), before any driver.
+        let api = "virNodeGetCellsFreeMemory";
+        let invalid = |detail: String| {
+            status(&crate::error::VirtError::new(
+                crate::error::ErrorCode::InvalidArg,
+                crate::error::ErrorDomain::None,
+                detail,
+            ))
+        };
+        if r.max_cells <= 0 {
+            return Err(invalid(format!(
+                "maxCells in {api} must be greater than zero"
+            )));
+        }
+        if r.start_cell < 0 {
+            return Err(invalid(format!(
+                "startCell in {api} must be zero or greater"
+            )));
+        }
+        let free_bytes = d
+            .cells_free_memory(r.start_cell, r.max_cells)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetCellsFreeMemoryResponse { free_bytes }))
+    }
+
+    async fn get_free_memory(
+        &self,
+        req: Request<GetFreeMemoryRequest>,
+    ) -> R<GetFreeMemoryResponse> {
+        let free_bytes = self
+            .driver(&req)?
+            .free_memory()
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetFreeMemoryResponse { free_bytes }))
+    }
+
+    async fn get_cpu_map(&self, req: Request<GetCpuMapRequest>) -> R<GetCpuMapResponse> {
+        let d = self.driver(&req)?;
+        let online = d
+            .cpu_map(req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetCpuMapResponse {
+            present: online.len() as u32,
+            online,
+        }))
+    }
+
+    async fn get_cpu_stats(&self, req: Request<GetCpuStatsRequest>) -> R<GetCpuStatsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let stats = d
+            .cpu_stats(r.cpu, r.flags)
+            .await
+            .map_err(|e| status(&e))?
+            .into_iter()
+            .map(|(field, value)| NodeCpuStat { field, value })
+            .collect();
+        Ok(Response::new(GetCpuStatsResponse { stats }))
+    }
+
+    async fn get_memory_stats(
+        &self,
+        req: Request<GetMemoryStatsRequest>,
+    ) -> R<GetMemoryStatsResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let stats = d
+            .memory_stats(r.cell, r.flags)
+            .await
+            .map_err(|e| status(&e))?
+            .into_iter()
+            .map(|(field, value)| NodeMemoryStat { field, value })
+            .collect();
+        Ok(Response::new(GetMemoryStatsResponse { stats }))
+    }
 }

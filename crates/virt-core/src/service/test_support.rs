@@ -69,6 +69,33 @@ impl ConnectService for StubConnect {
     async fn get_max_vcpus(&self, _: Request<GetMaxVcpusRequest>) -> Res<GetMaxVcpusResponse> {
         Err(Status::unimplemented("stub"))
     }
+    async fn get_sysinfo(&self, _: Request<GetSysinfoRequest>) -> Res<GetSysinfoResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_cells_free_memory(
+        &self,
+        _: Request<GetCellsFreeMemoryRequest>,
+    ) -> Res<GetCellsFreeMemoryResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_free_memory(
+        &self,
+        _: Request<GetFreeMemoryRequest>,
+    ) -> Res<GetFreeMemoryResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_cpu_map(&self, _: Request<GetCpuMapRequest>) -> Res<GetCpuMapResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_cpu_stats(&self, _: Request<GetCpuStatsRequest>) -> Res<GetCpuStatsResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_memory_stats(
+        &self,
+        _: Request<GetMemoryStatsRequest>,
+    ) -> Res<GetMemoryStatsResponse> {
+        Err(Status::unimplemented("stub"))
+    }
     async fn get_security_model(
         &self,
         _: Request<GetSecurityModelRequest>,

@@ -24,6 +24,7 @@
 mod console;
 mod definitions;
 mod guest;
+mod host;
 mod lifecycle;
 pub mod networks;
 pub mod pools;
@@ -279,6 +280,34 @@ impl Host for TestDriver {
 
     async fn security_model(&self) -> DriverResult<(String, String)> {
         Ok(("testSecurity".into(), String::new()))
+    }
+
+    // Host and Hypervisor group (issue 15): libvirt 9.0's test driver answers fixed facts.
+
+    async fn sysinfo(&self, flags: u32) -> DriverResult<String> {
+        self.check_flags(flags, 0, "testConnectGetSysinfo")?;
+        Ok(host::SYSINFO.into())
+    }
+
+    async fn cells_free_memory(&self, start: i32, max: i32) -> DriverResult<Vec<u64>> {
+        host::cells_free_memory(start, max)
+    }
+
+    async fn free_memory(&self) -> DriverResult<u64> {
+        Ok(host::CELLS.iter().map(|c| c.free_bytes).sum())
+    }
+
+    async fn cpu_map(&self, flags: u32) -> DriverResult<Vec<bool>> {
+        self.check_flags(flags, 0, "testNodeGetCPUMap")?;
+        Ok(host::cpu_map())
+    }
+
+    async fn cpu_stats(&self, _cpu: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
+        self.check_flags(flags, 0, "testNodeGetCPUStats")?;
+        Ok(host::CPU_STATS
+            .iter()
+            .map(|(f, v)| (f.to_string(), *v))
+            .collect())
     }
 }
 

@@ -58,6 +58,7 @@ pub mod reboot;
 pub mod report;
 pub mod reset;
 pub mod resume;
+pub mod save;
 pub mod schedinfo;
 pub mod script;
 pub mod setmem;
@@ -301,6 +302,13 @@ pub enum Command {
     VolName(vol_ids::KeyArgs),
     /// Returns the storage pool for a given volume key or path.
     VolPool(vol_ids::PoolArgs),
+    // Domain management group (issue 15): save images and managed save.
+    /// Save a domain state to a file.
+    Save(save::SaveArgs),
+    /// Restore a domain from a saved state in a file.
+    Restore(save::RestoreArgs),
+    /// Managed save of a domain state.
+    Managedsave(save::ManagedSaveArgs),
 }
 
 /// Runs one command on an open connection.
@@ -401,6 +409,10 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,
+        // Domain management group (issue 15).
+        Command::Save(a) => save::save(conn, a, out).await,
+        Command::Restore(a) => save::restore(conn, a, out).await,
+        Command::Managedsave(a) => save::managed_save(conn, a, out).await,
     }
 }
 

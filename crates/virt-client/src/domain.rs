@@ -464,6 +464,74 @@ impl Connection {
         self.domain_client().set_autostart(req).await?;
         Ok(())
     }
+
+    // Domain management group (save images, managed save).
+
+    /// Saves RAM to `path` on the daemon's host and stops. libvirt: virDomainSaveFlags.
+    pub async fn save_domain(
+        &self,
+        dom: &DomainLookup,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SaveDomainRequest {
+            domain: Some(domain_ref(dom)),
+            path: path.to_string(),
+            xml: xml.to_string(),
+            flags,
+        };
+        self.domain_client().save_domain(req).await?;
+        Ok(())
+    }
+
+    /// Starts a domain from a saved file. libvirt: virDomainRestoreFlags.
+    pub async fn restore_domain(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> Result<proto::Domain, ClientError> {
+        let req = proto::RestoreDomainRequest {
+            path: path.to_string(),
+            xml: xml.to_string(),
+            flags,
+        };
+        let resp = self.domain_client().restore_domain(req).await?.into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// Saves RAM to a driver-owned image and stops. libvirt: virDomainManagedSave.
+    pub async fn managed_save(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::ManagedSaveRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().managed_save(req).await?;
+        Ok(())
+    }
+
+    /// Whether a managed-save image exists. libvirt: virDomainHasManagedSaveImage.
+    pub async fn has_managed_save_image(&self, dom: &DomainLookup) -> Result<bool, ClientError> {
+        let req = proto::HasManagedSaveImageRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        let resp = self
+            .domain_client()
+            .has_managed_save_image(req)
+            .await?
+            .into_inner();
+        Ok(resp.has_image)
+    }
+
+    /// Discards the managed-save image. libvirt: virDomainManagedSaveRemove.
+    pub async fn managed_save_remove(&self, dom: &DomainLookup) -> Result<(), ClientError> {
+        let req = proto::ManagedSaveRemoveRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        self.domain_client().managed_save_remove(req).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

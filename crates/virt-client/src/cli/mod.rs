@@ -64,6 +64,7 @@ pub mod reboot;
 pub mod report;
 pub mod reset;
 pub mod resume;
+pub mod save;
 pub mod schedinfo;
 pub mod script;
 pub mod setmem;
@@ -375,6 +376,13 @@ pub enum Command {
     Nodecpumap(nodecpumap::Args),
     /// Prints memory stats of the node.
     Nodememstats(nodememstats::Args),
+    // Domain management group (issue 15): save images and managed save.
+    /// Save a domain state to a file.
+    Save(save::SaveArgs),
+    /// Restore a domain from a saved state in a file.
+    Restore(save::RestoreArgs),
+    /// Managed save of a domain state.
+    Managedsave(save::ManagedSaveArgs),
 }
 
 /// Runs one command on an open connection.
@@ -502,6 +510,10 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::SnapshotList(a) => snapshot_list::run(conn, a, out).await,
         Command::SnapshotParent(a) => snapshot_ops::parent(conn, a, out).await,
         Command::SnapshotRevert(a) => snapshot_ops::revert(conn, a, out).await,
+        // Domain management group (issue 15).
+        Command::Save(a) => save::save(conn, a, out).await,
+        Command::Restore(a) => save::restore(conn, a, out).await,
+        Command::Managedsave(a) => save::managed_save(conn, a, out).await,
     }
 }
 

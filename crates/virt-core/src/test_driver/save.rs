@@ -17,6 +17,15 @@ const MAGIC: &str = "VirtTestDriverSave1";
 /// Every flag of save, managed save and restore but RESET_NVRAM (a test domain has none).
 const SAVE_FLAGS: u32 = BYPASS_CACHE | RUNNING | PAUSED;
 
+/// An I/O error as strerror words, without Rust's " (os error N)" suffix.
+fn io_words(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
 fn system_error(detail: String) -> VirtError {
     VirtError::new(ErrorCode::SystemError, ErrorDomain::Test, detail)
 }
@@ -57,7 +66,10 @@ impl SaveRestore for TestDriver {
         xml: &str,
         flags: u32,
     ) -> DriverResult<()> {
-        self.check_flags(flags, SAVE_FLAGS, "testDomainSaveFlags")?;
+        // libvirt's API layer refuses RUNNING with PAUSED first; then libvirt 9.0's test
+        // driver takes no flags for save and restore (managed save takes all).
+        ends_paused(flags, false)?;
+        self.check_flags(flags, 0, "testDomainSaveFlags")?;
         let replacement = if xml.is_empty() {
             None
         } else {
@@ -88,8 +100,14 @@ impl SaveRestore for TestDriver {
                 }
             )
         );
-        crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600)
-            .map_err(|e| system_error(format!("failed to write domain save file '{path}': {e}")))?;
+        crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600).map_err(
+            |e| {
+                system_error(format!(
+                    "failed to write domain save file '{path}': {}",
+                    io_words(&e)
+                ))
+            },
+        )?;
         self.stop(&mut st, &uuid, reason::shutoff::SAVED, ev::stopped::SAVED);
         Ok(())
     }
@@ -100,9 +118,14 @@ impl SaveRestore for TestDriver {
         xml: &str,
         flags: u32,
     ) -> DriverResult<DomainHandle> {
-        self.check_flags(flags, SAVE_FLAGS, "testDomainRestoreFlags")?;
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| system_error(format!("cannot read domain image '{path}': {e}")))?;
+        ends_paused(flags, false)?;
+        self.check_flags(flags, 0, "testDomainRestoreFlags")?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            system_error(format!(
+                "cannot read domain image '{path}': {}",
+                io_words(&e)
+            ))
+        })?;
         let mut parts = text.splitn(3, '\n');
         let (magic, paused, saved_xml) = (parts.next(), parts.next(), parts.next());
         let (Some(MAGIC), Some(paused), Some(saved_xml)) = (magic, paused, saved_xml) else {

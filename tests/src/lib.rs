@@ -7,6 +7,7 @@ pub mod lxc;
 pub mod pki;
 pub mod qemu;
 pub mod realworld;
+pub mod virsh;
 pub mod virt_install;
 
 use std::path::{Path, PathBuf};

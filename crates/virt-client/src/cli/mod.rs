@@ -77,6 +77,7 @@ pub mod suspend;
 pub mod sysinfo;
 pub mod table;
 pub mod undefine;
+pub mod unsupported;
 pub mod uri;
 pub mod validate;
 pub mod version;
@@ -324,6 +325,42 @@ pub enum Command {
     VolName(vol_ids::KeyArgs),
     /// Returns the storage pool for a given volume key or path.
     VolPool(vol_ids::PoolArgs),
+    // Commands whose API no driver here serves yet (issue 15): virsh's option checks, then
+    // its unsupported-function error.
+    /// Migrate domain to another host.
+    Migrate(unsupported::MigrateArgs),
+    /// Set maximum tolerable downtime.
+    #[command(name = "migrate-setmaxdowntime")]
+    MigrateSetmaxdowntime(unsupported::DowntimeArgs),
+    /// Get maximum tolerable downtime.
+    #[command(name = "migrate-getmaxdowntime")]
+    MigrateGetmaxdowntime(unsupported::DomOnly),
+    /// Get/set compression cache size.
+    #[command(name = "migrate-compcache")]
+    MigrateCompcache(unsupported::CompcacheArgs),
+    /// Set the maximum migration bandwidth.
+    #[command(name = "migrate-setspeed")]
+    MigrateSetspeed(unsupported::SetSpeedArgs),
+    /// Get the maximum migration bandwidth.
+    #[command(name = "migrate-getspeed")]
+    MigrateGetspeed(unsupported::SpeedArgs),
+    /// Switch running migration from pre-copy to post-copy.
+    #[command(name = "migrate-postcopy")]
+    MigratePostcopy(unsupported::DomOnly),
+    /// QEMU Attach.
+    #[command(name = "qemu-attach")]
+    QemuAttach(unsupported::QemuAttachArgs),
+    /// LXC Guest Enter Namespace.
+    #[command(name = "lxc-enter-namespace")]
+    LxcEnterNamespace(unsupported::LxcEnterArgs),
+    /// Set domain launch security state.
+    Domsetlaunchsecstate(unsupported::SetLaunchSecArgs),
+    /// Calculate a vm's memory dirty rate.
+    #[command(name = "domdirtyrate-calc")]
+    DomdirtyrateCalc(unsupported::DirtyRateArgs),
+    /// Associate a FD with a domain.
+    #[command(name = "dom-fd-associate")]
+    DomFdAssociate(unsupported::FdAssociateArgs),
     // Snapshot group (issue 15).
     /// Create a snapshot from XML.
     SnapshotCreate(snapshot_create::CreateArgs),
@@ -499,6 +536,18 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,
+        Command::Migrate(a) => unsupported::migrate(conn, a, out).await,
+        Command::MigrateSetmaxdowntime(a) => unsupported::set_max_downtime(conn, a, out).await,
+        Command::MigrateGetmaxdowntime(a) => unsupported::get_max_downtime(conn, a, out).await,
+        Command::MigrateCompcache(a) => unsupported::compcache(conn, a, out).await,
+        Command::MigrateSetspeed(a) => unsupported::set_speed(conn, a, out).await,
+        Command::MigrateGetspeed(a) => unsupported::get_speed(conn, a, out).await,
+        Command::MigratePostcopy(a) => unsupported::postcopy(conn, a, out).await,
+        Command::QemuAttach(a) => unsupported::qemu_attach(conn, a, out).await,
+        Command::LxcEnterNamespace(a) => unsupported::lxc_enter_namespace(conn, a, out).await,
+        Command::Domsetlaunchsecstate(a) => unsupported::set_launch_sec_state(conn, a, out).await,
+        Command::DomdirtyrateCalc(a) => unsupported::dirty_rate_calc(conn, a, out).await,
+        Command::DomFdAssociate(a) => unsupported::fd_associate(conn, a, out).await,
         // Snapshot group (issue 15).
         Command::SnapshotCreate(a) => snapshot_create::run_create(conn, a, out).await,
         Command::SnapshotCreateAs(a) => snapshot_create::run_create_as(conn, a, out).await,

@@ -97,6 +97,16 @@ impl<T> Context<T> for Result<T, ClientError> {
     }
 }
 
+/// The C library's text for an OS error (`strerror`), as virsh prints it after a path:
+/// Rust's rendering without its ` (os error N)` suffix.
+pub fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match (e.raw_os_error(), text.rfind(" (os error ")) {
+        (Some(_), Some(at)) => text[..at].to_string(),
+        _ => text,
+    }
+}
+
 /// Prints `err` as virsh does.
 pub fn print_error(w: &mut dyn Write, err: &CliError) {
     for line in err.lines() {

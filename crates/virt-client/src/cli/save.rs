@@ -96,12 +96,10 @@ fn read_xml(path: &Option<String>) -> Result<String, CliError> {
     match path {
         None => Ok(String::new()),
         Some(p) => std::fs::read_to_string(p).map_err(|e| {
-            let why = match e.kind() {
-                std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
-                std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
-                _ => e.to_string(),
-            };
-            CliError::msg(format!("Failed to open file '{p}': {why}"))
+            CliError::msg(format!(
+                "Failed to open file '{p}': {}",
+                super::report::os_error_text(&e)
+            ))
         }),
     }
 }

@@ -328,7 +328,7 @@ pub enum Command {
     // Commands whose API no driver here serves yet (issue 15): virsh's option checks, then
     // its unsupported-function error.
     /// Migrate domain to another host.
-    Migrate(unsupported::MigrateArgs),
+    Migrate(Box<unsupported::MigrateArgs>),
     /// Set maximum tolerable downtime.
     #[command(name = "migrate-setmaxdowntime")]
     MigrateSetmaxdowntime(unsupported::DowntimeArgs),

@@ -29,6 +29,8 @@ fn unsupported_commands_end_as_virsh_does() {
     let missing = missing.display();
     let commands = [
         "migrate-setmaxdowntime test 100".to_string(),
+        "domlaunchsecinfo test".into(),
+        "domlaunchsecinfo nosuch".into(),
         "migrate-setmaxdowntime test abc".into(),
         "migrate-setmaxdowntime test 0".into(),
         "migrate-setmaxdowntime nosuch abc".into(),

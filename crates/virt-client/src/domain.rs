@@ -346,6 +346,26 @@ impl Connection {
             .count)
     }
 
+    /// Launch security parameters (TypedParamFlag STRING_OKAY).
+    /// libvirt: virDomainGetLaunchSecurityInfo.
+    pub async fn get_launch_security_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, ClientError> {
+        let req = proto::GetLaunchSecurityInfoRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let ps = self
+            .domain_client()
+            .get_launch_security_info(req)
+            .await?
+            .into_inner()
+            .params;
+        Ok(ps.iter().filter_map(param_from).collect())
+    }
+
     /// Memory tunables (ModificationFlag LIVE/CONFIG bits, TypedParamFlag STRING_OKAY).
     /// libvirt: virDomainGetMemoryParameters.
     pub async fn get_memory_parameters(

@@ -70,6 +70,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetDiskErrors" => "virDomainGetDiskErrors",
         "AbortJob" => "virDomainAbortJob",
         "SetBlockThreshold" => "virDomainSetBlockThreshold",
+        "GetLaunchSecurityInfo" => "virDomainGetLaunchSecurityInfo",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

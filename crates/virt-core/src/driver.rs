@@ -328,6 +328,16 @@ pub trait Resources: Host {
         unsupported!(self, "virDomainSetMemoryParameters")
     }
 
+    /// The launch security parameters (STRING_OKAY): none for a domain without
+    /// `<launchSecurity>`. libvirt: virDomainGetLaunchSecurityInfo.
+    async fn launch_security_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetLaunchSecurityInfo")
+    }
+
     /// The scheduler's name and its parameter count. libvirt: virDomainGetSchedulerType.
     async fn scheduler_type(&self, dom: &DomainLookup) -> DriverResult<(String, i32)> {
         unsupported!(self, "virDomainGetSchedulerType")

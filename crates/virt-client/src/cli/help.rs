@@ -251,7 +251,7 @@ mod tests {
         );
         assert!(text.contains("\n    dominfo                        domain information\n"));
         // A virsh command virt does not have is not offered.
-        assert!(!text.contains("qemu-attach"), "{text}");
+        assert!(!text.contains("nodedev-list"), "{text}");
         // A group without any of our commands is left out.
         assert!(!text.contains("help keyword 'checkpoint'"), "{text}");
     }

@@ -79,6 +79,7 @@ pub mod table;
 pub mod undefine;
 pub mod unsupported;
 pub mod uri;
+pub mod usage;
 pub mod validate;
 pub mod version;
 pub mod vol_create;
@@ -101,6 +102,7 @@ pub mod domcontrol;
 pub mod domif_getlink;
 pub mod domiflist;
 pub mod domjobabort;
+pub mod domlaunchsecinfo;
 pub mod vcpucount;
 
 use output::Output;
@@ -353,6 +355,8 @@ pub enum Command {
     /// LXC Guest Enter Namespace.
     #[command(name = "lxc-enter-namespace")]
     LxcEnterNamespace(unsupported::LxcEnterArgs),
+    /// Get domain launch security info.
+    Domlaunchsecinfo(domlaunchsecinfo::Args),
     /// Set domain launch security state.
     Domsetlaunchsecstate(unsupported::SetLaunchSecArgs),
     /// Calculate a vm's memory dirty rate.
@@ -545,6 +549,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::MigratePostcopy(a) => unsupported::postcopy(conn, a, out).await,
         Command::QemuAttach(a) => unsupported::qemu_attach(conn, a, out).await,
         Command::LxcEnterNamespace(a) => unsupported::lxc_enter_namespace(conn, a, out).await,
+        Command::Domlaunchsecinfo(a) => domlaunchsecinfo::run(conn, a, out).await,
         Command::Domsetlaunchsecstate(a) => unsupported::set_launch_sec_state(conn, a, out).await,
         Command::DomdirtyrateCalc(a) => unsupported::dirty_rate_calc(conn, a, out).await,
         Command::DomFdAssociate(a) => unsupported::fd_associate(conn, a, out).await,
@@ -611,17 +616,69 @@ pub struct Invocation {
     pub commands: Vec<Command>,
 }
 
+/// A command line clap refused, and the command it was parsing (when it got that far).
+#[derive(Debug)]
+pub struct UsageError {
+    /// clap's error.
+    pub error: clap::Error,
+    /// The subcommand's name as typed.
+    pub command: Option<String>,
+}
+
+impl UsageError {
+    /// Prints it as virsh would (see [`usage`]) and returns the exit status.
+    pub fn report(&self) -> i32 {
+        match usage::virsh_lines(&self.error, self.command.as_deref()) {
+            Some(lines) => {
+                use std::io::Write as _;
+                let mut err = std::io::stderr();
+                for l in lines {
+                    let _ = writeln!(err, "error: {l}");
+                }
+                1
+            }
+            None => {
+                let _ = self.error.print();
+                if self.error.use_stderr() {
+                    1
+                } else {
+                    0
+                }
+            }
+        }
+    }
+}
+
 /// Parses `argv` (program name first): `virt [OPTIONS] COMMAND [ARGS]`, or
 /// `virt [OPTIONS] "CMD ARGS; CMD ARGS"` as virsh accepts.
-pub fn parse(argv: &[String]) -> Result<Invocation, clap::Error> {
+pub fn parse(argv: &[String]) -> Result<Invocation, UsageError> {
+    let command = Globals::try_parse_from(argv)
+        .ok()
+        .and_then(|g| g.rest.first().cloned());
+    parse_clap(argv).map_err(|(error, named)| UsageError {
+        error,
+        command: named.or(command),
+    })
+}
+
+/// [`parse`] with clap's error and, in a command string, the command that failed.
+fn parse_clap(argv: &[String]) -> Result<Invocation, (clap::Error, Option<String>)> {
     if let Ok(g) = Globals::try_parse_from(argv) {
         if let [only] = g.rest.as_slice() {
             if script::is_command_string(only) {
-                let groups = script::split_commands(only)
-                    .map_err(|e| clap::Error::raw(clap::error::ErrorKind::InvalidValue, e))?;
+                let groups = script::split_commands(only).map_err(|e| {
+                    (
+                        clap::Error::raw(clap::error::ErrorKind::InvalidValue, e),
+                        None,
+                    )
+                })?;
                 let commands = groups
                     .iter()
-                    .map(|words| OneCommand::try_parse_from(words).map(|c| c.command))
+                    .map(|words| {
+                        OneCommand::try_parse_from(words)
+                            .map(|c| c.command)
+                            .map_err(|e| (e, words.first().cloned()))
+                    })
                     .collect::<Result<Vec<_>, _>>()?;
                 return Ok(Invocation {
                     connect: g.connect,
@@ -633,7 +690,7 @@ pub fn parse(argv: &[String]) -> Result<Invocation, clap::Error> {
             }
         }
     }
-    let cli = Cli::try_parse_from(argv)?;
+    let cli = Cli::try_parse_from(argv).map_err(|e| (e, None))?;
     Ok(Invocation {
         connect: cli.connect,
         readonly: cli.readonly,
@@ -697,10 +754,7 @@ pub fn main() -> i32 {
     }
     let inv = match parse(&argv) {
         Ok(inv) => inv,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { 1 } else { 0 };
-        }
+        Err(e) => return e.report(),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

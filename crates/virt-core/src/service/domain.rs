@@ -229,6 +229,17 @@ impl DomainService for Ctx {
         }))
     }
 
+    async fn get_launch_security_info(
+        &self,
+        req: Request<GetLaunchSecurityInfoRequest>,
+    ) -> R<GetLaunchSecurityInfoResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.launch_security_info(&l, f));
+        Ok(Response::new(GetLaunchSecurityInfoResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
     async fn set_memory_parameters(
         &self,
         req: Request<SetMemoryParametersRequest>,

@@ -2,6 +2,7 @@
 //! root, wait for its socket, and stop it when the test ends.
 
 pub mod backend;
+pub mod console;
 pub mod guest;
 pub mod lxc;
 pub mod pki;

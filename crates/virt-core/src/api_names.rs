@@ -70,6 +70,10 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetDiskErrors" => "virDomainGetDiskErrors",
         "AbortJob" => "virDomainAbortJob",
         "SetBlockThreshold" => "virDomainSetBlockThreshold",
+        "Screenshot" => "virDomainScreenshot",
+        "SendKey" => "virDomainSendKey",
+        "InjectNmi" => "virDomainInjectNMI",
+        "SendProcessSignal" => "virDomainSendProcessSignal",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

@@ -323,15 +323,14 @@ impl Connection {
         alias: &str,
         flags: u32,
     ) -> Result<bool, ClientError> {
-        let req = proto::DetachDeviceRequest {
+        let req = proto::DetachDeviceAliasRequest {
             domain: Some(domain_ref(dom)),
-            xml: String::new(),
-            flags,
             alias: alias.to_string(),
+            flags,
         };
         Ok(self
             .domain_client()
-            .detach_device(req)
+            .detach_device_alias(req)
             .await?
             .into_inner()
             .completed)

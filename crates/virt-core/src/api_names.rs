@@ -74,6 +74,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "SendKey" => "virDomainSendKey",
         "InjectNmi" => "virDomainInjectNMI",
         "SendProcessSignal" => "virDomainSendProcessSignal",
+        "DetachDeviceAlias" => "virDomainDetachDeviceAlias",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

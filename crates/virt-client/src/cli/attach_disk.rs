@@ -190,9 +190,12 @@ fn valid_wwn(wwn: &str) -> bool {
     digits.len() == 16 && digits.chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The source type: as given, or file unless the source is a block device (or the driver is
+/// The source type: as given, network with a protocol, or file unless the source is a block device (or the driver is
 /// `file` / `tap`).
 fn source_type(a: &Args, source: &str) -> Result<&'static str, CliError> {
+    if a.sourcetype.is_none() && a.source_protocol.is_some() {
+        return Ok("network");
+    }
     match a.sourcetype.as_deref() {
         Some("file") => Ok("file"),
         Some("block") => Ok("block"),

@@ -402,6 +402,22 @@ impl DomainService for Ctx {
         on_domain!(self, req, |d, l| d.send_process_signal(&l, pid, sig, f));
         Ok(Response::new(SendProcessSignalResponse {}))
     }
+
+    async fn detach_device_alias(
+        &self,
+        req: Request<DetachDeviceAliasRequest>,
+    ) -> R<DetachDeviceAliasResponse> {
+        let (alias, f) = (req.get_ref().alias.clone(), req.get_ref().flags);
+        if alias.is_empty() {
+            return Err(status(&VirtError::new(
+                crate::error::ErrorCode::InvalidArg,
+                crate::error::ErrorDomain::Domain,
+                "alias in virDomainDetachDeviceAlias must not be empty",
+            )));
+        }
+        let completed = on_domain!(self, req, |d, l| d.detach_device(&l, "", &alias, f));
+        Ok(Response::new(DetachDeviceAliasResponse { completed }))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

@@ -8,7 +8,10 @@
 //! * `inject-nmi` reaches the guest kernel, which reports an unknown NMI on its console;
 //! * `send-key` sends Alt+SysRq+H on the guest's keyboard (translated to QEMU's key numbers),
 //!   and the guest kernel answers on its console with its SysRq line; keys no code set
-//!   knows are refused before QEMU is asked.
+//!   knows are refused before QEMU is asked;
+//! * `change-media` on the IDE CD-ROM (virDomainUpdateDeviceFlags: QMP tray and medium
+//!   commands) changes, ejects and inserts the medium: the live XML follows, and QEMU's own
+//!   open files (`/proc/PID/fd`) show which image it holds.
 //!
 //! Needs QEMU and the cached test guest (tests/src/guest.rs); every QEMU is killed at the end,
 //! pass or fail. Listeners bind 127.0.0.1 only.
@@ -113,11 +116,17 @@ fn screenshot_displays_nmi_and_keys_reach_a_real_guest() {
     let _daemon = ProcessDaemon::start("virtqemud", &root);
     let port = free_port();
     let image = test_guest().expect("test guest");
+    let iso_a = root.join("a.iso").display().to_string();
+    let iso_b = root.join("b.iso").display().to_string();
+    std::fs::write(&iso_a, vec![b'a'; 64 * 1024]).expect("image a");
+    std::fs::write(&iso_b, vec![b'b'; 64 * 1024]).expect("image b");
     let xml = format!(
         "<domain type='qemu'><name>shot</name><memory unit='MiB'>128</memory><vcpu>1</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel>\
          <initrd>{}</initrd><cmdline>{GUEST_CMDLINE}</cmdline></os>\
          <features><acpi/></features><devices>\
+         <disk type='file' device='cdrom'><driver name='qemu' type='raw'/>\
+         <source file='{iso_a}'/><target dev='hdc' bus='ide'/><readonly/></disk>\
          <serial type='tcp'><source mode='bind' host='127.0.0.1' service='{port}'/>\
          <protocol type='raw'/></serial>\
          <input type='keyboard' bus='ps2'/>\
@@ -249,6 +258,69 @@ fn screenshot_displays_nmi_and_keys_reach_a_real_guest() {
         err.contains("not supported by the connection driver: virDomainSendProcessSignal"),
         "{err}"
     );
+
+    // change-media: the images QEMU holds open, by path.
+    let pid = guard.pids[0];
+    let open_files = || -> Vec<String> {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("QEMU's fds")
+            .flatten()
+            .filter_map(|e| std::fs::read_link(e.path()).ok())
+            .map(|p| p.display().to_string())
+            .collect()
+    };
+    let cdrom_source = || -> Option<String> {
+        let live = virt_ok(&root, &["dumpxml", "shot"]);
+        let disk = live
+            .split("<disk ")
+            .find(|d| d.contains("dev='hdc'"))
+            .expect("the CD-ROM in the live XML")
+            .split("</disk>")
+            .next()
+            .expect("disk element")
+            .to_string();
+        disk.split("<source file='")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .map(str::to_string)
+    };
+    assert!(open_files().contains(&iso_a), "{:?}", open_files());
+    assert_eq!(cdrom_source().as_deref(), Some(iso_a.as_str()));
+    assert_eq!(
+        virt_ok(&root, &["change-media", "shot", "hdc", &iso_b, "--update"]),
+        "Successfully updated media.\n"
+    );
+    assert_eq!(cdrom_source().as_deref(), Some(iso_b.as_str()));
+    let files = open_files();
+    assert!(
+        files.contains(&iso_b) && !files.contains(&iso_a),
+        "{files:?}"
+    );
+    // The definition is left alone without --config.
+    let inactive = virt_ok(&root, &["dumpxml", "shot", "--inactive"]);
+    assert!(
+        inactive.contains(&iso_a) && !inactive.contains(&iso_b),
+        "{inactive}"
+    );
+    assert_eq!(
+        virt_ok(&root, &["change-media", "shot", "hdc", "--eject"]),
+        "Successfully ejected media.\n"
+    );
+    assert_eq!(cdrom_source(), None);
+    let files = open_files();
+    assert!(
+        !files.contains(&iso_b) && !files.contains(&iso_a),
+        "{files:?}"
+    );
+    let (ok, _, err) = virt(&root, &["change-media", "shot", "hdc", "--eject"]);
+    assert!(!ok);
+    assert_eq!(err, "error: The disk device 'hdc' doesn't have media\n");
+    assert_eq!(
+        virt_ok(&root, &["change-media", "shot", "hdc", &iso_a, "--insert"]),
+        "Successfully inserted media.\n"
+    );
+    assert_eq!(cdrom_source().as_deref(), Some(iso_a.as_str()));
+    assert!(open_files().contains(&iso_a), "{:?}", open_files());
 
     virt_ok(&root, &["destroy", "shot"]);
 }

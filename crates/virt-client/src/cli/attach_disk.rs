@@ -258,7 +258,9 @@ pub fn disk_xml(a: &Args) -> Result<String, CliError> {
     }
     if let Some(wwn) = a.wwn.as_deref() {
         if !valid_wwn(wwn) {
-            return Err(CliError::msg(format!("internal error: Malformed wwn: {wwn}")));
+            return Err(CliError::msg(format!(
+                "internal error: Malformed wwn: {wwn}"
+            )));
         }
     }
     let address = match a.address.as_deref() {
@@ -381,8 +383,14 @@ mod tests {
 
     #[test]
     fn addresses_as_virsh_reads_them() {
-        assert_eq!(parse_address("pci:0000.00.05.0"), Some(Address::Pci([0, 0, 5, 0])));
-        assert_eq!(parse_address("pci:0.10.0.0"), Some(Address::Pci([0, 0x10, 0, 0])));
+        assert_eq!(
+            parse_address("pci:0000.00.05.0"),
+            Some(Address::Pci([0, 0, 5, 0]))
+        );
+        assert_eq!(
+            parse_address("pci:0.10.0.0"),
+            Some(Address::Pci([0, 0x10, 0, 0]))
+        );
         assert_eq!(parse_address("scsi:1,2,3x"), Some(Address::Scsi([1, 2, 3])));
         assert_eq!(parse_address("usb:1"), None);
         assert_eq!(parse_address("ide:1.0"), None);

@@ -123,13 +123,21 @@ fn rate_xml(kind: &str, r: &Rate) -> String {
 
 /// libvirt's virPCIDeviceAddressParse: `DOMAIN:BUS:SLOT.FUNCTION` in hex.
 fn parse_pci(s: &str) -> Option<[u64; 4]> {
-    let (d, rest) = strtoul(s, 16).filter(|(_, neg, _)| !neg).map(|(v, _, r)| (v, r))?;
+    let (d, rest) = strtoul(s, 16)
+        .filter(|(_, neg, _)| !neg)
+        .map(|(v, _, r)| (v, r))?;
     let rest = rest.strip_prefix(':')?;
-    let (b, rest) = strtoul(rest, 16).filter(|(_, neg, _)| !neg).map(|(v, _, r)| (v, r))?;
+    let (b, rest) = strtoul(rest, 16)
+        .filter(|(_, neg, _)| !neg)
+        .map(|(v, _, r)| (v, r))?;
     let rest = rest.strip_prefix(':')?;
-    let (sl, rest) = strtoul(rest, 16).filter(|(_, neg, _)| !neg).map(|(v, _, r)| (v, r))?;
+    let (sl, rest) = strtoul(rest, 16)
+        .filter(|(_, neg, _)| !neg)
+        .map(|(v, _, r)| (v, r))?;
     let rest = rest.strip_prefix('.')?;
-    let (f, rest) = strtoul(rest, 16).filter(|(_, neg, _)| !neg).map(|(v, _, r)| (v, r))?;
+    let (f, rest) = strtoul(rest, 16)
+        .filter(|(_, neg, _)| !neg)
+        .map(|(v, _, r)| (v, r))?;
     if !rest.is_empty() || d > 0xffff || b > 0xff || sl > 0x1f || f > 7 {
         return None;
     }
@@ -166,7 +174,9 @@ pub fn interface_xml(a: &Args) -> Result<String, CliError> {
         Some(s) => {
             let r = parse_rate(s)?;
             if r[0] == 0 && r[3] == 0 {
-                return Err(CliError::msg("either inbound average or floor is mandatory"));
+                return Err(CliError::msg(
+                    "either inbound average or floor is mandatory",
+                ));
             }
             Some(r)
         }

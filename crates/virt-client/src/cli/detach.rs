@@ -87,10 +87,13 @@ pub enum FindDisk {
 
 /// The disk whose target or source (file, dev, dir, name: the first of them present) is
 /// `path`, as virsh's `virshFindDisk`.
-pub fn find_disk<'a>(root: &'a Element, path: &str, kind: FindDisk) -> Result<&'a Element, CliError> {
+pub fn find_disk<'a>(
+    root: &'a Element,
+    path: &str,
+    kind: FindDisk,
+) -> Result<&'a Element, CliError> {
     for disk in devices(root, "disk") {
-        if kind == FindDisk::Changeable
-            && !matches!(attr(disk, "device"), Some("floppy" | "cdrom"))
+        if kind == FindDisk::Changeable && !matches!(attr(disk, "device"), Some("floppy" | "cdrom"))
         {
             continue;
         }
@@ -171,7 +174,9 @@ fn find_interface<'a>(
                         .filter_map(|c| attr(c, "address"))
                         .any(|a| want.is_some() && normalize_mac(a) == want)
                 })
-                .ok_or_else(|| CliError::msg(format!("No interface with MAC address {m} was found")))
+                .ok_or_else(|| {
+                    CliError::msg(format!("No interface with MAC address {m} was found"))
+                })
         }
         None if found.len() > 1 => Err(CliError::msg(format!(
             "Domain has {} interfaces. Please specify which one to detach using --mac",

@@ -189,9 +189,8 @@ pub async fn vncdisplay(conn: &Connection, a: &DomOnly, out: &mut Output) -> Res
     let t = running(conn, &a.domain).await?;
     let root = domain_root(conn, &t, 0).await?;
     let g = graphics(&root, "vnc");
-    let port = int_attr(g, "port").ok_or_else(|| {
-        CliError::msg("Failed to get VNC port. Is this domain using VNC?")
-    })?;
+    let port = int_attr(g, "port")
+        .ok_or_else(|| CliError::msg("Failed to get VNC port. Is this domain using VNC?"))?;
     let listen = string_attr(g, "listen").or_else(|| listen_child(g, "address"));
     match listen.as_deref() {
         None | Some("0.0.0.0") => out.line(&format!(":{}", port - 5900)),
@@ -244,7 +243,10 @@ mod tests {
             Some("spice://h:5902?tls-port=5903")
         );
         assert_eq!(display_uri(&r, "rdp", None), None);
-        assert_eq!(uri_server("qemu+ssh://u@host:22/system").as_deref(), Some("host"));
+        assert_eq!(
+            uri_server("qemu+ssh://u@host:22/system").as_deref(),
+            Some("host")
+        );
         assert_eq!(uri_server("test:///default"), None);
     }
 }

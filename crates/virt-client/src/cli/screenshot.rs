@@ -90,9 +90,7 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
         )));
     }
     if !out.quiet() {
-        out.text(&format!(
-            "Screenshot saved to {file}, with type of {mime}"
-        ));
+        out.text(&format!("Screenshot saved to {file}, with type of {mime}"));
     }
     Ok(())
 }

@@ -45,16 +45,34 @@ pub struct SignalArgs {
     #[command(flatten)]
     pub domain: DomArg,
     /// The process ID.
-    #[arg(value_name = "PID", required_unless_present = "pid_opt", allow_hyphen_values = true)]
+    #[arg(
+        value_name = "PID",
+        required_unless_present = "pid_opt",
+        allow_hyphen_values = true
+    )]
     pub pid: Option<String>,
     /// The process ID.
-    #[arg(long = "pid", value_name = "PID", conflicts_with = "pid", allow_hyphen_values = true)]
+    #[arg(
+        long = "pid",
+        value_name = "PID",
+        conflicts_with = "pid",
+        allow_hyphen_values = true
+    )]
     pub pid_opt: Option<String>,
     /// The signal number or name.
-    #[arg(value_name = "SIGNAME", required_unless_present = "signame_opt", allow_hyphen_values = true)]
+    #[arg(
+        value_name = "SIGNAME",
+        required_unless_present = "signame_opt",
+        allow_hyphen_values = true
+    )]
     pub signame: Option<String>,
     /// The signal number or name.
-    #[arg(long = "signame", value_name = "SIGNAME", conflicts_with = "signame", allow_hyphen_values = true)]
+    #[arg(
+        long = "signame",
+        value_name = "SIGNAME",
+        conflicts_with = "signame",
+        allow_hyphen_values = true
+    )]
     pub signame_opt: Option<String>,
 }
 
@@ -146,7 +164,11 @@ pub async fn send_process_signal(
 ) -> Result<(), CliError> {
     let _ = out;
     let t = resolve(conn, a.domain.get(), ANY).await?;
-    let pid_text = a.pid.as_deref().or(a.pid_opt.as_deref()).unwrap_or_default();
+    let pid_text = a
+        .pid
+        .as_deref()
+        .or(a.pid_opt.as_deref())
+        .unwrap_or_default();
     let pid = match strtoul(pid_text, 10) {
         Some((v, neg, "")) => i64::try_from(v)
             .ok()

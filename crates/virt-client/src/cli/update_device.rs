@@ -9,8 +9,10 @@ use virt_core::proto::ModificationFlag as F;
 use virt_xml::dom::{Attr, Element, Node};
 
 use super::define::read_file;
-use super::dev_common::{domain_root, node_dump, numeric_error, parse_uint_full, xml_flags, Affect};
 use super::detach::{find_disk, FindDisk};
+use super::dev_common::{
+    domain_root, node_dump, numeric_error, parse_uint_full, xml_flags, Affect,
+};
 use super::dom::{resolve, DomArg, ANY};
 use super::dom_doc::{attr, devices};
 use super::domif_getlink::normalize_mac;
@@ -373,7 +375,11 @@ pub struct LinkArgs {
     #[arg(value_name = "INTERFACE", required_unless_present = "interface_opt")]
     pub interface: Option<String>,
     /// Interface device (MAC Address).
-    #[arg(long = "interface", value_name = "INTERFACE", conflicts_with = "interface")]
+    #[arg(
+        long = "interface",
+        value_name = "INTERFACE",
+        conflicts_with = "interface"
+    )]
     pub interface_opt: Option<String>,
     /// New state of the device.
     #[arg(value_name = "STATE", required_unless_present = "state_opt")]

@@ -114,31 +114,6 @@ pub fn check_arguments(codeset: u32, keys: &[u32]) -> Result<(), VirtError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_codes() {
-        assert_eq!(codeset_from_name("xt_kbd"), Some(6));
-        assert_eq!(codeset_from_name("rfb"), None);
-        assert_eq!(codeset_name(QNUM), "qnum");
-        assert_eq!(value_from_name(0, "KEY_A"), Some(30));
-        assert_eq!(value_from_name(8, "VK_A"), Some(0x41));
-        assert_eq!(value_from_name(5, "ANSI_B"), Some(0xb));
-        assert_eq!(value_from_name(1, "KEY_A"), None);
-        assert!(valid(0, 30));
-        assert!(!valid(0, 0xffff));
-        assert!(!valid(0, 0));
-        assert!(valid(1, 30));
-        assert!(!valid(7, 300));
-        assert!(!valid(2, 0x100));
-        // KEY_KPENTER: xt_kbd 284 is 0xe0 0x1c, qnum 0x9c.
-        assert_eq!(translate(0, QNUM, 96), Some(0x9c));
-        assert_eq!(translate(QNUM, 0, 0x9c), Some(96));
-    }
-}
-
 /// Linux key names (linux/input-event-codes.h) and their codes.
 pub const LINUX_NAMES: &[(&str, u32)] = &[
     ("KEY_RESERVED", 0x0),
@@ -1287,3 +1262,28 @@ pub const WIN32_NAMES: &[(&str, u32)] = &[
     ("VK_BROWSER_FAVOURITES", 0xab),
     ("VK_ZOOM", 0xfb),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_codes() {
+        assert_eq!(codeset_from_name("xt_kbd"), Some(6));
+        assert_eq!(codeset_from_name("rfb"), None);
+        assert_eq!(codeset_name(QNUM), "qnum");
+        assert_eq!(value_from_name(0, "KEY_A"), Some(30));
+        assert_eq!(value_from_name(8, "VK_A"), Some(0x41));
+        assert_eq!(value_from_name(5, "ANSI_B"), Some(0xb));
+        assert_eq!(value_from_name(1, "KEY_A"), None);
+        assert!(valid(0, 30));
+        assert!(!valid(0, 0xffff));
+        assert!(!valid(0, 0));
+        assert!(valid(1, 30));
+        assert!(!valid(7, 300));
+        assert!(!valid(2, 0x100));
+        // KEY_KPENTER: xt_kbd 284 is 0xe0 0x1c, qnum 0x9c.
+        assert_eq!(translate(0, QNUM, 96), Some(0x9c));
+        assert_eq!(translate(QNUM, 0, 0x9c), Some(96));
+    }
+}

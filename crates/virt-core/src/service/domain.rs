@@ -361,8 +361,9 @@ impl DomainService for Ctx {
 
     // Devices and consoles group (issue 15).
 
-    type ScreenshotStream =
-        std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<ScreenshotResponse, Status>> + Send>>;
+    type ScreenshotStream = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<ScreenshotResponse, Status>> + Send>,
+    >;
 
     async fn screenshot(&self, req: Request<ScreenshotRequest>) -> R<Self::ScreenshotStream> {
         let (screen, f) = (req.get_ref().screen, req.get_ref().flags);
@@ -371,10 +372,14 @@ impl DomainService for Ctx {
             mime_type: shot.mime_type,
             data: Vec::new(),
         }];
-        messages.extend(shot.data.chunks(SCREENSHOT_CHUNK).map(|c| ScreenshotResponse {
-            mime_type: String::new(),
-            data: c.to_vec(),
-        }));
+        messages.extend(
+            shot.data
+                .chunks(SCREENSHOT_CHUNK)
+                .map(|c| ScreenshotResponse {
+                    mime_type: String::new(),
+                    data: c.to_vec(),
+                }),
+        );
         Ok(Response::new(Box::pin(futures_util::stream::iter(
             messages.into_iter().map(Ok),
         ))))

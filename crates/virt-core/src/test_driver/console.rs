@@ -8,8 +8,8 @@ use super::TestDriver;
 use crate::driver::prelude::*;
 use crate::driver::{ConsoleStream, DriverResult, Screenshot};
 use crate::error::{ErrorCode, ErrorDomain, VirtError};
-use crate::kit::keycodes;
 use crate::kit::console::{self as rules, device_alias};
+use crate::kit::keycodes;
 use crate::types::DomainLookup;
 
 #[async_trait::async_trait]

@@ -5,12 +5,12 @@
 //! One session at a time: a second open fails unless FORCE, which ends the first. The session
 //! ends when the domain stops.
 
-use virt_core::driver::prelude::*;
 use serde_json::json;
+use virt_core::driver::prelude::*;
 use virt_core::driver::{ConsoleStream, DriverResult, Screenshot};
-use virt_core::kit::keycodes;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::console::{self as rules, device_alias};
+use virt_core::kit::keycodes;
 use virt_core::types::DomainLookup;
 use virt_core::VirtError;
 

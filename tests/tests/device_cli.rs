@@ -275,6 +275,12 @@ fn device_and_console_commands_match_virsh() {
             "{g}; detach-interface g network; \
              detach-interface g network --mac 52:54:00:11:22:34 --print-xml"
         ),
+        // attach-device / detach-device: the flagless API without impact options.
+        format!(
+            "attach-device test {d}/disk.xml; detach-device test {d}/disk.xml; \
+             detach-device test {d}/disk.xml --current; attach-device test {d}/disk.xml --persistent; \
+             attach-device test {d}/disk.xml --config"
+        ),
         format!("update-device test {d}/disk.xml"),
         format!("update-device test {d}/disk.xml --force --config"),
         // A stopped domain: screenshot still works on libvirt's test driver, send-process-signal

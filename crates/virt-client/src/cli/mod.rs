@@ -394,11 +394,11 @@ pub enum Command {
     Managedsave(save::ManagedSaveArgs),
     // Devices and consoles group (issue 15).
     /// Attach disk device.
-    AttachDisk(attach_disk::Args),
+    AttachDisk(Box<attach_disk::Args>),
     /// Detach disk device.
     DetachDisk(detach::DiskArgs),
     /// Attach network interface.
-    AttachInterface(attach_interface::Args),
+    AttachInterface(Box<attach_interface::Args>),
     /// Detach network interface.
     DetachInterface(detach::InterfaceArgs),
     /// Detach device from an alias.

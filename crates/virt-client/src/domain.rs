@@ -315,6 +315,117 @@ impl Connection {
         Ok(())
     }
 
+    /// Removes the device with alias `alias` (ModificationFlag LIVE / CONFIG bits). True when
+    /// the device is gone. libvirt: virDomainDetachDeviceAlias.
+    pub async fn detach_device_alias(
+        &self,
+        dom: &DomainLookup,
+        alias: &str,
+        flags: u32,
+    ) -> Result<bool, ClientError> {
+        let req = proto::DetachDeviceAliasRequest {
+            domain: Some(domain_ref(dom)),
+            alias: alias.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .detach_device_alias(req)
+            .await?
+            .into_inner()
+            .completed)
+    }
+
+    /// Changes a device in place (ModificationFlag LIVE / CONFIG bits, 4 = FORCE).
+    /// libvirt: virDomainUpdateDeviceFlags.
+    pub async fn update_device(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::UpdateDeviceRequest {
+            domain: Some(domain_ref(dom)),
+            xml: xml.to_string(),
+            flags,
+        };
+        self.domain_client().update_device(req).await?;
+        Ok(())
+    }
+
+    /// An image of screen `screen`: its MIME type and bytes, read from the stream to its end.
+    /// libvirt: virDomainScreenshot.
+    pub async fn screenshot(
+        &self,
+        dom: &DomainLookup,
+        screen: u32,
+        flags: u32,
+    ) -> Result<(String, Vec<u8>), ClientError> {
+        let req = proto::ScreenshotRequest {
+            domain: Some(domain_ref(dom)),
+            screen,
+            flags,
+        };
+        let mut stream = self.domain_client().screenshot(req).await?.into_inner();
+        let mut mime = String::new();
+        let mut data = Vec::new();
+        while let Some(msg) = stream.message().await? {
+            if mime.is_empty() {
+                mime = msg.mime_type;
+            }
+            data.extend_from_slice(&msg.data);
+        }
+        Ok((mime, data))
+    }
+
+    /// Sends `keycodes` of `codeset` held for `holdtime` ms. libvirt: virDomainSendKey.
+    pub async fn send_key(
+        &self,
+        dom: &DomainLookup,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: &[u32],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SendKeyRequest {
+            domain: Some(domain_ref(dom)),
+            codeset,
+            holdtime,
+            keycodes: keycodes.to_vec(),
+            flags,
+        };
+        self.domain_client().send_key(req).await?;
+        Ok(())
+    }
+
+    /// Injects an NMI. libvirt: virDomainInjectNMI.
+    pub async fn inject_nmi(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::InjectNmiRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().inject_nmi(req).await?;
+        Ok(())
+    }
+
+    /// Sends signal `signum` to process `pid` of the domain. libvirt: virDomainSendProcessSignal.
+    pub async fn send_process_signal(
+        &self,
+        dom: &DomainLookup,
+        pid: i64,
+        signum: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SendProcessSignalRequest {
+            domain: Some(domain_ref(dom)),
+            pid,
+            signum,
+            flags,
+        };
+        self.domain_client().send_process_signal(req).await?;
+        Ok(())
+    }
+
     /// Sets a disk's write threshold in bytes. libvirt: virDomainSetBlockThreshold.
     pub async fn set_block_threshold(
         &self,

@@ -71,6 +71,11 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "AbortJob" => "virDomainAbortJob",
         "SetBlockThreshold" => "virDomainSetBlockThreshold",
         "GetLaunchSecurityInfo" => "virDomainGetLaunchSecurityInfo",
+        "Screenshot" => "virDomainScreenshot",
+        "SendKey" => "virDomainSendKey",
+        "InjectNmi" => "virDomainInjectNMI",
+        "SendProcessSignal" => "virDomainSendProcessSignal",
+        "DetachDeviceAlias" => "virDomainDetachDeviceAlias",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

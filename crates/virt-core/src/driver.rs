@@ -377,6 +377,9 @@ pub trait Resources: Host {
         alias: &str,
         flags: u32,
     ) -> DriverResult<bool> {
+        if !alias.is_empty() {
+            return unsupported!(self, "virDomainDetachDeviceAlias");
+        }
         unsupported!(self, "virDomainDetachDeviceFlags")
     }
 
@@ -588,6 +591,58 @@ pub trait Consoles: Host {
     ) -> DriverResult<ConsoleStream> {
         unsupported!(self, "virDomainOpenConsole")
     }
+
+    // Devices and consoles group (issue 15).
+
+    /// An image of screen `screen` of the domain's display: its MIME type and bytes.
+    /// libvirt: virDomainScreenshot.
+    async fn screenshot(
+        &self,
+        dom: &DomainLookup,
+        screen: u32,
+        flags: u32,
+    ) -> DriverResult<Screenshot> {
+        unsupported!(self, "virDomainScreenshot")
+    }
+
+    /// Presses `keycodes` (of `codeset`, libvirt's virKeycodeSet numbering) for `holdtime`
+    /// milliseconds. libvirt: virDomainSendKey.
+    async fn send_key(
+        &self,
+        dom: &DomainLookup,
+        codeset: u32,
+        holdtime: u32,
+        keycodes: &[u32],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSendKey")
+    }
+
+    /// Injects a non-maskable interrupt. libvirt: virDomainInjectNMI.
+    async fn inject_nmi(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainInjectNMI")
+    }
+
+    /// Sends signal `signum` (virDomainProcessSignal numbering) to process `pid` of the
+    /// domain. libvirt: virDomainSendProcessSignal.
+    async fn send_process_signal(
+        &self,
+        dom: &DomainLookup,
+        pid: i64,
+        signum: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSendProcessSignal")
+    }
+}
+
+/// A screenshot: the image's MIME type and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screenshot {
+    /// `image/x-portable-pixmap`, `image/png`, ...
+    pub mime_type: String,
+    /// The image.
+    pub data: Vec<u8>,
 }
 
 /// Calls answered by the guest's agent (addresses, filesystems, time, info).

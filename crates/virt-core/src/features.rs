@@ -62,6 +62,10 @@ pub const GUEST_AGENT: &[&str] = &[
     "set_agent_response_timeout",
 ];
 
+/// The DomainService rpcs of the devices and consoles group that a driver may serve for real
+/// guests (screenshot, keys, NMI, in-place device update).
+pub const DEVICES_CONSOLES: &[&str] = &["screenshot", "send_key", "inject_nmi", "update_device"];
+
 /// `<service>.<rpc>` for each of `rpcs` (snake_case rpc names) of `service` (`guest`).
 pub fn rpcs(service: &str, rpcs: &[&str]) -> Vec<String> {
     rpcs.iter().map(|r| format!("{service}.{r}")).collect()

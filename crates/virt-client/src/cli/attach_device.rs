@@ -5,16 +5,18 @@
 //! The options map onto ModificationFlag bits as virsh's: `--config` is CONFIG, `--live` is
 //! LIVE, `--current` (or nothing) is 0, the driver's "live if running, else config";
 //! `--persistent` is CONFIG, plus LIVE when the domain is running. `--current` cannot go with
-//! `--live`, `--config` or `--persistent`.
+//! `--live`, `--config` or `--persistent`. Without any of them virsh calls the flagless API
+//! (virDomainAttachDevice / virDomainDetachDevice), and a driver's refusal names it.
 
 use virt_client::Connection;
 use virt_core::proto::ModificationFlag as F;
 
 use super::define::read_file;
+use super::dev_common::device_error;
 use super::dom::{resolve, ANY};
 use super::impact::exclusive;
 use super::output::Output;
-use super::report::{CliError, Context};
+use super::report::CliError;
 
 /// Options of `attach-device` and `detach-device`.
 #[derive(clap::Args, Debug)]
@@ -69,9 +71,18 @@ pub async fn attach(conn: &Connection, args: &Args, out: &mut Output) -> Result<
     let target = resolve(conn, &args.domain, ANY).await?;
     let xml = read_file(&args.file)?;
     let flags = args.flags(target.domain.id.is_some())?;
+    let flags_api = flags != 0 || args.current;
     conn.attach_device(&target.lookup, &xml, flags)
         .await
-        .context(|| format!("Failed to attach device from {}", args.file))?;
+        .map_err(|e| {
+            device_error(
+                e,
+                flags_api,
+                "virDomainAttachDeviceFlags",
+                "virDomainAttachDevice",
+                &format!("Failed to attach device from {}", args.file),
+            )
+        })?;
     out.extra("Device attached successfully");
     Ok(())
 }
@@ -81,9 +92,18 @@ pub async fn detach(conn: &Connection, args: &Args, out: &mut Output) -> Result<
     let target = resolve(conn, &args.domain, ANY).await?;
     let xml = read_file(&args.file)?;
     let flags = args.flags(target.domain.id.is_some())?;
+    let flags_api = flags != 0 || args.current;
     conn.detach_device(&target.lookup, &xml, flags)
         .await
-        .context(|| format!("Failed to detach device from {}", args.file))?;
+        .map_err(|e| {
+            device_error(
+                e,
+                flags_api,
+                "virDomainDetachDeviceFlags",
+                "virDomainDetachDevice",
+                &format!("Failed to detach device from {}", args.file),
+            )
+        })?;
     out.extra("Device detached successfully");
     Ok(())
 }

@@ -104,6 +104,15 @@ pub mod domiflist;
 pub mod domjobabort;
 pub mod domlaunchsecinfo;
 pub mod vcpucount;
+// Devices and consoles group (issue 15).
+pub mod attach_disk;
+pub mod attach_interface;
+pub mod detach;
+pub mod dev_common;
+pub mod display;
+pub mod screenshot;
+pub mod send_key;
+pub mod update_device;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -424,6 +433,39 @@ pub enum Command {
     Restore(save::RestoreArgs),
     /// Managed save of a domain state.
     Managedsave(save::ManagedSaveArgs),
+    // Devices and consoles group (issue 15).
+    /// Attach disk device.
+    AttachDisk(Box<attach_disk::Args>),
+    /// Detach disk device.
+    DetachDisk(detach::DiskArgs),
+    /// Attach network interface.
+    AttachInterface(Box<attach_interface::Args>),
+    /// Detach network interface.
+    DetachInterface(detach::InterfaceArgs),
+    /// Detach device from an alias.
+    DetachDeviceAlias(detach::AliasArgs),
+    /// Update device from an XML file.
+    UpdateDevice(update_device::DeviceArgs),
+    /// Update memory device of a domain.
+    UpdateMemoryDevice(update_device::MemoryArgs),
+    /// Change media of CD or floppy drive.
+    ChangeMedia(update_device::MediaArgs),
+    /// Set link state of a virtual interface.
+    DomifSetlink(update_device::LinkArgs),
+    /// Domain display connection URI.
+    Domdisplay(display::DisplayArgs),
+    /// Vnc display.
+    Vncdisplay(display::DomOnly),
+    /// Tty console.
+    Ttyconsole(display::DomOnly),
+    /// Take a screenshot of a current domain console and store it into a file.
+    Screenshot(screenshot::Args),
+    /// Send keycodes to the guest.
+    SendKey(send_key::KeyArgs),
+    /// Inject NMI to the guest.
+    InjectNmi(send_key::NmiArgs),
+    /// Send signals to processes.
+    SendProcessSignal(send_key::SignalArgs),
 }
 
 /// Runs one command on an open connection.
@@ -568,6 +610,23 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Save(a) => save::save(conn, a, out).await,
         Command::Restore(a) => save::restore(conn, a, out).await,
         Command::Managedsave(a) => save::managed_save(conn, a, out).await,
+        // Devices and consoles group (issue 15).
+        Command::AttachDisk(a) => attach_disk::run(conn, a, out).await,
+        Command::DetachDisk(a) => detach::disk(conn, a, out).await,
+        Command::AttachInterface(a) => attach_interface::run(conn, a, out).await,
+        Command::DetachInterface(a) => detach::interface(conn, a, out).await,
+        Command::DetachDeviceAlias(a) => detach::alias(conn, a, out).await,
+        Command::UpdateDevice(a) => update_device::device(conn, a, out).await,
+        Command::UpdateMemoryDevice(a) => update_device::memory(conn, a, out).await,
+        Command::ChangeMedia(a) => update_device::media(conn, a, out).await,
+        Command::DomifSetlink(a) => update_device::link(conn, a, out).await,
+        Command::Domdisplay(a) => display::domdisplay(conn, a, out).await,
+        Command::Vncdisplay(a) => display::vncdisplay(conn, a, out).await,
+        Command::Ttyconsole(a) => display::ttyconsole(conn, a, out).await,
+        Command::Screenshot(a) => screenshot::run(conn, a, out).await,
+        Command::SendKey(a) => send_key::send_key(conn, a, out).await,
+        Command::InjectNmi(a) => send_key::inject_nmi(conn, a, out).await,
+        Command::SendProcessSignal(a) => send_key::send_process_signal(conn, a, out).await,
     }
 }
 

@@ -21,6 +21,7 @@
 //!   errors) and libvirt's memory and scheduler parameter names;
 //! - [`table`]: the domains of a driver in memory, by UUID and name: lookups, the identity
 //!   rules of a define, the list;
+//! - [`keycodes`]: virDomainSendKey's code sets, key names and the codes each set has;
 //! - [`keeper`]: define, its validation, undefine and a stored definition's edit, disk before
 //!   memory, with their lifecycle events;
 //! - [`record`]: the record of one domain for drivers that keep nothing beyond the common
@@ -33,6 +34,7 @@ pub mod console;
 pub mod devices;
 pub mod flags;
 pub mod keeper;
+pub mod keycodes;
 pub mod list;
 pub mod locate;
 pub mod modify;

@@ -369,4 +369,72 @@ impl DomainService for Ctx {
             .set_block_threshold(&l, &dev, threshold, f));
         Ok(Response::new(SetBlockThresholdResponse {}))
     }
+
+    // Devices and consoles group (issue 15).
+
+    type ScreenshotStream = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<ScreenshotResponse, Status>> + Send>,
+    >;
+
+    async fn screenshot(&self, req: Request<ScreenshotRequest>) -> R<Self::ScreenshotStream> {
+        let (screen, f) = (req.get_ref().screen, req.get_ref().flags);
+        let shot = on_domain!(self, req, |d, l| d.screenshot(&l, screen, f));
+        let mut messages = vec![ScreenshotResponse {
+            mime_type: shot.mime_type,
+            data: Vec::new(),
+        }];
+        messages.extend(
+            shot.data
+                .chunks(SCREENSHOT_CHUNK)
+                .map(|c| ScreenshotResponse {
+                    mime_type: String::new(),
+                    data: c.to_vec(),
+                }),
+        );
+        Ok(Response::new(Box::pin(futures_util::stream::iter(
+            messages.into_iter().map(Ok),
+        ))))
+    }
+
+    async fn send_key(&self, req: Request<SendKeyRequest>) -> R<SendKeyResponse> {
+        let r = req.get_ref();
+        let (set, hold, keys, f) = (r.codeset, r.holdtime, r.keycodes.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.send_key(&l, set, hold, &keys, f));
+        Ok(Response::new(SendKeyResponse {}))
+    }
+
+    async fn inject_nmi(&self, req: Request<InjectNmiRequest>) -> R<InjectNmiResponse> {
+        let f = req.get_ref().flags;
+        on_domain!(self, req, |d, l| d.inject_nmi(&l, f));
+        Ok(Response::new(InjectNmiResponse {}))
+    }
+
+    async fn send_process_signal(
+        &self,
+        req: Request<SendProcessSignalRequest>,
+    ) -> R<SendProcessSignalResponse> {
+        let r = req.get_ref();
+        let (pid, sig, f) = (r.pid, r.signum, r.flags);
+        on_domain!(self, req, |d, l| d.send_process_signal(&l, pid, sig, f));
+        Ok(Response::new(SendProcessSignalResponse {}))
+    }
+
+    async fn detach_device_alias(
+        &self,
+        req: Request<DetachDeviceAliasRequest>,
+    ) -> R<DetachDeviceAliasResponse> {
+        let (alias, f) = (req.get_ref().alias.clone(), req.get_ref().flags);
+        if alias.is_empty() {
+            return Err(status(&VirtError::new(
+                crate::error::ErrorCode::InvalidArg,
+                crate::error::ErrorDomain::Domain,
+                "alias in virDomainDetachDeviceAlias must not be empty",
+            )));
+        }
+        let completed = on_domain!(self, req, |d, l| d.detach_device(&l, "", &alias, f));
+        Ok(Response::new(DetachDeviceAliasResponse { completed }))
+    }
 }
+
+/// Bytes per message of a screenshot stream.
+const SCREENSHOT_CHUNK: usize = 256 * 1024;

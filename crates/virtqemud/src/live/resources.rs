@@ -397,4 +397,187 @@ impl Resources for QemuDriver {
         }
         Ok(gone)
     }
+
+    /// libvirt: virDomainUpdateDeviceFlags, for what virtqemud can change in place: the
+    /// medium of a CD-ROM or floppy (eject, insert, change). Live: QMP opens the tray
+    /// (forced with FORCE), removes the medium and its nodes, adds the new image's storage
+    /// and format nodes and inserts them, and closes the tray; the live XML follows.
+    async fn update_device(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | MAXIMUM,
+            "qemuDomainUpdateDeviceFlags",
+        )?;
+        let force = flags & MAXIMUM != 0;
+        let Device::Disk(new) = self.parse_device(xml)? else {
+            return Err(VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                "live update of device 'net' is not supported",
+            ));
+        };
+        let (_job, uuid) = self.job(lookup, "virDomainUpdateDeviceFlags").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags & (LIVE | CONFIG))?;
+        let removable = |d: &Disk| {
+            matches!(
+                d.device,
+                virt_core::model::enums::DiskDevice::Cdrom
+                    | virt_core::model::enums::DiskDevice::Floppy
+            )
+        };
+        let not_found = || {
+            VirtError::new(
+                ErrorCode::OperationFailed,
+                ErrorDomain::Qemu,
+                format!("disk '{}' not found", new.target_dev),
+            )
+        };
+        let cannot = |d: &Disk| {
+            VirtError::new(
+                ErrorCode::OperationUnsupported,
+                ErrorDomain::Qemu,
+                format!("disk device '{}' cannot be updated", d.device),
+            )
+        };
+        if live {
+            let a = self.active(&uuid)?;
+            let old = self
+                .with_run(&a.uuid, a.gen, |r| {
+                    r.live
+                        .devices
+                        .disks
+                        .iter()
+                        .find(|d| d.target_dev == new.target_dev)
+                        .cloned()
+                })
+                .flatten()
+                .ok_or_else(not_found)?;
+            if !removable(&old) {
+                return Err(cannot(&old));
+            }
+            let id = old.alias.clone().ok_or_else(not_found)?;
+            self.change_medium(&a, &id, &new, force).await?;
+            self.update_run(&a.uuid, a.gen, |r| {
+                if let Some(d) = r
+                    .live
+                    .devices
+                    .disks
+                    .iter_mut()
+                    .find(|d| d.target_dev == new.target_dev)
+                {
+                    d.source = new.source.clone();
+                    d.disk_type = new.disk_type;
+                }
+            });
+        }
+        if config {
+            self.edit_persistent(&lookup, |def| {
+                let d = def
+                    .devices
+                    .disks
+                    .iter_mut()
+                    .find(|d| d.target_dev == new.target_dev)
+                    .ok_or_else(not_found)?;
+                if !removable(d) {
+                    return Err(cannot(d));
+                }
+                d.source = new.source.clone();
+                d.disk_type = new.disk_type;
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+}
+
+impl QemuDriver {
+    /// Swaps the medium of removable drive `id` for `new`'s source (none: eject).
+    async fn change_medium(
+        &self,
+        a: &super::Active,
+        id: &str,
+        new: &Disk,
+        force: bool,
+    ) -> DriverResult<()> {
+        // The node now in the drive, to delete once it is out.
+        let blocks = self.qmp(a, "query-block", None).await?;
+        let old_node = blocks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|b| b["qdev"].as_str() == Some(id) || b["device"].as_str() == Some(id))
+            .and_then(|b| b["inserted"]["node-name"].as_str().map(str::to_string));
+        self.qmp(
+            a,
+            "blockdev-open-tray",
+            Some(json!({"id": id, "force": force})),
+        )
+        .await?;
+        self.qmp(a, "blockdev-remove-medium", Some(json!({"id": id})))
+            .await?;
+        if let Some(fmt) = old_node {
+            let _ = self
+                .qmp(a, "blockdev-del", Some(json!({"node-name": fmt})))
+                .await;
+            if let Some(storage) = fmt.strip_suffix("-format") {
+                let _ = self
+                    .qmp(
+                        a,
+                        "blockdev-del",
+                        Some(json!({"node-name": format!("{storage}-storage")})),
+                    )
+                    .await;
+            }
+        }
+        if let Some(path) = new.source.as_ref().and_then(|s| s.path.clone()) {
+            let driver = match (new.effective_type(), new.device) {
+                (
+                    virt_core::model::enums::DiskType::Block,
+                    virt_core::model::enums::DiskDevice::Cdrom,
+                ) => "host_cdrom",
+                (virt_core::model::enums::DiskType::Block, _) => "host_device",
+                _ => "file",
+            };
+            let format = new
+                .driver
+                .as_ref()
+                .and_then(|d| d.format.clone())
+                .unwrap_or_else(|| "raw".into());
+            // QEMU's node names are at most 31 bytes: a 32-bit stamp in hex keeps them short
+            // and apart from the nodes of the start (`libvirt-N-...`).
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+                .unwrap_or(0);
+            let storage = format!("libvirt-m{stamp:x}-storage");
+            let fmt = format!("libvirt-m{stamp:x}-format");
+            self.qmp(a, "blockdev-add", Some(json!({"driver": driver, "filename": path, "node-name": storage, "read-only": true, "discard": "unmap"})))
+                .await?;
+            let added = async {
+                self.qmp(a, "blockdev-add", Some(json!({"node-name": fmt, "read-only": true, "driver": format, "file": storage})))
+                    .await?;
+                self.qmp(a, "blockdev-insert-medium", Some(json!({"id": id, "node-name": fmt})))
+                    .await
+            }
+            .await;
+            if let Err(e) = added {
+                let _ = self
+                    .qmp(a, "blockdev-del", Some(json!({"node-name": fmt})))
+                    .await;
+                let _ = self
+                    .qmp(a, "blockdev-del", Some(json!({"node-name": storage})))
+                    .await;
+                return Err(e);
+            }
+        }
+        self.qmp(a, "blockdev-close-tray", Some(json!({"id": id})))
+            .await?;
+        Ok(())
+    }
 }

@@ -354,6 +354,17 @@ pub fn parse_cpu(xml: &str) -> CpuDef {
 
 /// A host CPU definition's checks (virCPUDefParseXML for VIR_CPU_TYPE_HOST).
 fn parse_host_cpu(xml: &str) -> Result<CpuDef, VirtError> {
+    let mode = tags(xml)
+        .into_iter()
+        .find(|t| t.name == "cpu" && !t.close)
+        .is_some_and(|t| t.attr("mode").is_some());
+    if mode {
+        return Err(VirtError::new(
+            ErrorCode::ConfigUnsupported,
+            ErrorDomain::Cpu,
+            "Attribute mode is only allowed for guest CPU",
+        ));
+    }
     let def = parse_cpu(xml);
     if def.arch.is_none() {
         return Err(xml_error("Missing CPU architecture"));

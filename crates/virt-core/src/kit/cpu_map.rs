@@ -236,12 +236,17 @@ pub fn load_models(dir: &Path, arch: &str) -> Result<Vec<MapModel>, VirtError> {
             match (t.name.as_str(), cur.as_mut()) {
                 ("model", None) if !t.close => {
                     if let Some(name) = t.attr("name") {
-                        cur = Some(MapModel {
+                        let m = MapModel {
                             name: name.to_string(),
                             vendor: None,
                             decode_guest: true,
                             features: BTreeSet::new(),
-                        });
+                        };
+                        if t.empty {
+                            models.push(m);
+                        } else {
+                            cur = Some(m);
+                        }
                     }
                 }
                 ("model", Some(_)) if t.close => models.extend(cur.take()),

@@ -52,6 +52,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         host_arch: arch,
         guests,
+        // The page sizes freepages --all asks for (issue 15, cpu helper).
+        host_page_sizes_kib: crate::host_cpu::page_sizes_kib(),
         ..Capabilities::default()
     }
 }
@@ -337,6 +339,33 @@ impl QemuDriver {
         tracing::info!(emulators = n, elapsed = ?t.elapsed(), "emulators probed");
     }
 
+    /// The emulator and virt type a CPU comparison or baseline is about, resolved as
+    /// virConnectGetDomainCapabilities resolves its arguments.
+    async fn cpu_target(
+        &self,
+        target: &virt_core::driver::CpuTarget,
+    ) -> DriverResult<(std::sync::Arc<QemuCaps>, String)> {
+        let arch = target.arch.as_deref().unwrap_or_default();
+        let caps = match target.emulator.as_deref() {
+            None => self.emulator_for(arch).await?,
+            Some(emulator) => {
+                let caps = self.probed.get(std::path::Path::new(emulator)).await?;
+                if !arch.is_empty() && caps.arch() != arch {
+                    return Err(Self::invalid_arg(format!(
+                        "architecture from emulator '{emulator}' doesn't match given architecture '{arch}'"
+                    )));
+                }
+                caps
+            }
+        };
+        let virt_type = match target.virttype.as_deref().map(str::to_ascii_lowercase) {
+            None => if caps.kvm_usable() { "kvm" } else { "qemu" }.to_string(),
+            Some(t) if t == "kvm" || t == "qemu" => t,
+            Some(t) => return Err(Self::invalid_arg(format!("unknown virttype: {t}"))),
+        };
+        Ok((caps, virt_type))
+    }
+
     fn invalid_arg(detail: String) -> VirtError {
         VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail)
     }
@@ -461,27 +490,35 @@ impl Host for QemuDriver {
         flags: u32,
     ) -> DriverResult<i32> {
         self.check_flags(flags, 3, "qemuConnectCompareHypervisorCPU")?;
-        let arch = target.arch.as_deref().unwrap_or_default();
-        let caps = match target.emulator.as_deref() {
-            None => self.emulator_for(arch).await?,
-            Some(emulator) => {
-                let caps = self.probed.get(std::path::Path::new(emulator)).await?;
-                if !arch.is_empty() && caps.arch() != arch {
-                    return Err(Self::invalid_arg(format!(
-                        "architecture from emulator '{emulator}' doesn't match given architecture '{arch}'"
-                    )));
-                }
-                caps
-            }
-        };
-        let virt_type = match target.virttype.as_deref().map(str::to_ascii_lowercase) {
-            None => if caps.kvm_usable() { "kvm" } else { "qemu" }.to_string(),
-            Some(t) if t == "kvm" || t == "qemu" => t,
-            Some(t) => return Err(Self::invalid_arg(format!("unknown virttype: {t}"))),
-        };
+        let (caps, virt_type) = self.cpu_target(target).await?;
         let fmap = virt_core::kit::cpu_map::load_features(&virt_core::kit::cpu_map::map_dir())
             .unwrap_or_default();
         crate::host_cpu::compare(&caps, &virt_type, &fmap, xml, flags & 1 != 0)
+    }
+
+    /// virConnectBaselineHypervisorCPU: the CPU map's baseline, decoded into a model the
+    /// probed QEMU can run under the virt type (`kit::cpu_map::hypervisor_baseline`).
+    async fn baseline_hypervisor_cpu(
+        &self,
+        target: &virt_core::driver::CpuTarget,
+        cpus: &[String],
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.check_flags(flags, 3, "qemuConnectBaselineHypervisorCPU")?;
+        let (caps, virt_type) = self.cpu_target(target).await?;
+        let usable: Vec<String> = caps
+            .cpu_models(&virt_type)
+            .iter()
+            .filter(|c| c.usable())
+            .map(|c| c.name.clone())
+            .collect();
+        virt_core::kit::cpu_map::hypervisor_baseline(
+            &virt_core::kit::cpu_map::map_dir(),
+            cpus,
+            flags & 1 != 0,
+            caps.arch(),
+            &usable,
+        )
     }
 
     async fn free_pages(

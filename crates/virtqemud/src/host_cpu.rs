@@ -163,6 +163,28 @@ fn system_page_kib() -> u32 {
         / 1024) as u32
 }
 
+/// The page sizes of the host in KiB, as libvirt's capabilities list them: the system page,
+/// then each huge page size the kernel offers, ascending.
+pub fn page_sizes_kib() -> Vec<u64> {
+    let mut huge: Vec<u64> = std::fs::read_dir(HUGEPAGES_DIR)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_prefix("hugepages-")?
+                        .strip_suffix("kB")?
+                        .parse()
+                        .ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    huge.sort_unstable();
+    let mut sizes = vec![u64::from(system_page_kib())];
+    sizes.extend(huge);
+    sizes
+}
+
 /// The sysfs directory of `size` KiB huge pages of `cell` (-1: the host's pool).
 fn pool_dir(cell: i32, size: u32) -> PathBuf {
     let base = if cell < 0 {

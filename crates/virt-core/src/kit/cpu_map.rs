@@ -437,7 +437,7 @@ pub fn baseline(dir: &Path, xml_cpus: &[String], expand: bool) -> Result<String,
         .collect::<Result<Vec<_>, _>>()?;
     let arch = cpus[0].arch.clone().unwrap_or_default();
     let result = match cpu_driver(&arch) {
-        Some("x86") => x86_baseline(dir, &cpus, expand)?,
+        Some("x86") => x86_baseline(dir, &cpus, expand, None)?,
         Some("ppc64") => same_model_baseline(&cpus, true)?,
         Some("arm") => same_model_baseline(&cpus, false)?,
         _ => return Err(unsupported_arch(&arch)),
@@ -480,7 +480,45 @@ fn x86_features(
     Ok(set)
 }
 
-fn x86_baseline(dir: &Path, cpus: &[CpuDef], expand: bool) -> Result<Baseline, VirtError> {
+/// virConnectBaselineHypervisorCPU's baseline for an x86 hypervisor: as [`baseline`], but
+/// the CPUs may leave out their architecture (`arch` is the hypervisor's), and the result is
+/// one of the models the hypervisor can run (`usable`).
+pub fn hypervisor_baseline(
+    dir: &Path,
+    xml_cpus: &[String],
+    expand: bool,
+    arch: &str,
+    usable: &[String],
+) -> Result<String, VirtError> {
+    if cpu_driver(arch) != Some("x86") {
+        return Err(unsupported_arch(arch));
+    }
+    let cpus = xml_cpus
+        .iter()
+        .map(|x| {
+            let def = parse_cpu(x);
+            if def.model.is_none() {
+                return Err(xml_error("Missing CPU model name"));
+            }
+            Ok(def)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if cpus.is_empty() {
+        return Err(VirtError::new(
+            ErrorCode::InvalidArg,
+            ErrorDomain::Cpu,
+            "nothing to baseline",
+        ));
+    }
+    Ok(x86_baseline(dir, &cpus, expand, Some(usable))?.to_xml())
+}
+
+fn x86_baseline(
+    dir: &Path,
+    cpus: &[CpuDef],
+    expand: bool,
+    usable: Option<&[String]>,
+) -> Result<Baseline, VirtError> {
     let models = load_models(dir, "x86")?;
     let fmap = load_features(dir)?;
     let vendors = load_vendors(dir)?;
@@ -514,7 +552,7 @@ fn x86_baseline(dir: &Path, cpus: &[CpuDef], expand: bool) -> Result<Baseline, V
     // features added or removed (the first of equals).
     let mut best: Option<(&MapModel, Vec<(&'static str, String)>)> = None;
     for m in &models {
-        if !m.decode_guest {
+        if !m.decode_guest || usable.is_some_and(|u| !u.contains(&m.name)) {
             continue;
         }
         if let (Some(v), Some(mv)) = (&vendor, &m.vendor) {

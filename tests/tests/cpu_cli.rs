@@ -82,14 +82,8 @@ const FILES: &[(&str, &str)] = &[
         "arm.xml",
         "<cpu><arch>aarch64</arch><model>cortex-a57</model></cpu>",
     ),
-    (
-        "noarch.xml",
-        "<cpu><model>Haswell</model></cpu>",
-    ),
-    (
-        "nomodel.xml",
-        "<cpu><arch>x86_64</arch></cpu>",
-    ),
+    ("noarch.xml", "<cpu><model>Haswell</model></cpu>"),
+    ("nomodel.xml", "<cpu><arch>x86_64</arch></cpu>"),
     (
         "badmodel.xml",
         "<cpu><arch>x86_64</arch><model>Nosuch</model></cpu>",
@@ -210,11 +204,17 @@ fn cpu_and_host_memory_commands_match_virsh() {
         ("cpu-compare", "nocpu.xml"),
         ("cpu-compare", "missing.xml"),
         ("hypervisor-cpu-compare", "extra.xml"),
-        ("hypervisor-cpu-compare --arch x86_64 --virttype kvm --error", "plain.xml"),
+        (
+            "hypervisor-cpu-compare --arch x86_64 --virttype kvm --error",
+            "plain.xml",
+        ),
         ("hypervisor-cpu-compare", "nocpu.xml"),
         ("hypervisor-cpu-baseline --file", "two.xml"),
         ("hypervisor-cpu-baseline --features --file", "plain.xml"),
-        ("hypervisor-cpu-baseline --model Haswell --file", "plain.xml"),
+        (
+            "hypervisor-cpu-baseline --model Haswell --file",
+            "plain.xml",
+        ),
         ("hypervisor-cpu-baseline --file", "missing.xml"),
     ] {
         commands.push(format!("{cmd} {}", f(file)));
@@ -250,7 +250,10 @@ fn cpu_models_lists_the_map_and_baseline_names_a_model_of_it() {
     assert_eq!(code, 0, "{err}");
     let models: Vec<&str> = out.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(models.first(), Some(&"486"), "{out}");
-    assert!(models.contains(&"Haswell") && models.contains(&"EPYC"), "{out}");
+    assert!(
+        models.contains(&"Haswell") && models.contains(&"EPYC"),
+        "{out}"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("cpu.xml");
     std::fs::write(

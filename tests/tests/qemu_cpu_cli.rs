@@ -155,7 +155,10 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
              with host CPU: Host CPU does not provide required features: no-such-feature\n"
         )
     );
-    let (ok, _, err) = virt(&root, &["hypervisor-cpu-compare", &old, "--virttype", "xen"]);
+    let (ok, _, err) = virt(
+        &root,
+        &["hypervisor-cpu-compare", &old, "--virttype", "xen"],
+    );
     assert!(!ok);
     assert!(err.contains("unknown virttype: xen"), "{err}");
 
@@ -173,10 +176,12 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
 
     // hypervisor-cpu-baseline: a model QEMU runs is its own baseline.
     // (A model of libvirt's CPU map that this accelerator runs: which depends on the host.)
-    let mapped = ["qemu64", "kvm64", "qemu32", "pentium3", "pentium2", "pentium", "486"]
-        .into_iter()
-        .find(|m| domcaps.contains(&format!("<model usable='yes' vendor='unknown'>{m}</model>")))
-        .expect("an old model is usable");
+    let mapped = [
+        "qemu64", "kvm64", "qemu32", "pentium3", "pentium2", "pentium", "486",
+    ]
+    .into_iter()
+    .find(|m| domcaps.contains(&format!("<model usable='yes' vendor='unknown'>{m}</model>")))
+    .expect("an old model is usable");
     assert_eq!(
         virt_ok(&root, &["hypervisor-cpu-baseline", "--model", mapped]),
         format!(
@@ -197,7 +202,10 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
             "<cpu mode='custom' match='exact'>\n  <model fallback='forbid'>{mapped}</model>\n</cpu>\n\n"
         )
     );
-    let (ok, _, err) = virt(&root, &["-r", "hypervisor-cpu-baseline", "--model", "qemu64"]);
+    let (ok, _, err) = virt(
+        &root,
+        &["-r", "hypervisor-cpu-baseline", "--model", "qemu64"],
+    );
     assert!(!ok);
     assert!(
         err.ends_with("read only access prevents virConnectBaselineHypervisorCPU\n"),
@@ -227,7 +235,10 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
         assert_eq!(all, "\n");
     }
     assert_eq!(
-        virt_ok(&root, &["freepages", "--cellno", "-1", "--pagesize", "2048"]),
+        virt_ok(
+            &root,
+            &["freepages", "--cellno", "-1", "--pagesize", "2048"]
+        ),
         format!("2048KiB: {}\n\n", read(&format!("{pool}/free_hugepages")))
     );
     let (ok, _, err) = virt(&root, &["freepages", "--cellno", "0", "--pagesize", "3"]);
@@ -273,9 +284,15 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
         shown.contains(&format!("\tshm_sleep_millisecs {sleep}\n")),
         "{shown}"
     );
-    virt_ok(&root, &["node-memory-tune", "--shm-sleep-millisecs", &sleep]);
+    virt_ok(
+        &root,
+        &["node-memory-tune", "--shm-sleep-millisecs", &sleep],
+    );
     assert_eq!(read(&format!("{ksm}/sleep_millisecs")), sleep);
-    let (ok, _, err) = virt(&root, &["-r", "node-memory-tune", "--shm-sleep-millisecs", "1"]);
+    let (ok, _, err) = virt(
+        &root,
+        &["-r", "node-memory-tune", "--shm-sleep-millisecs", "1"],
+    );
     assert!(!ok);
     assert!(
         err.ends_with("read only access prevents virNodeSetMemoryParameters\n"),

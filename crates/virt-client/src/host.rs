@@ -220,7 +220,11 @@ impl Connection {
 
     /// CPU model names of libvirt architecture `arch`; empty means any model is accepted.
     /// libvirt: virConnectGetCPUModelNames.
-    pub async fn cpu_model_names(&self, arch: &str, flags: u32) -> Result<Vec<String>, ClientError> {
+    pub async fn cpu_model_names(
+        &self,
+        arch: &str,
+        flags: u32,
+    ) -> Result<Vec<String>, ClientError> {
         let req = proto::GetCpuModelNamesRequest {
             arch: arch.to_string(),
             flags,

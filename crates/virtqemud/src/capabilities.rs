@@ -544,7 +544,10 @@ impl Host for QemuDriver {
         crate::host_cpu::alloc_pages(sizes, counts, start, count, flags & 1 == 0)
     }
 
-    async fn node_memory_parameters(&self, flags: u32) -> DriverResult<Vec<virt_core::types::TypedParam>> {
+    async fn node_memory_parameters(
+        &self,
+        flags: u32,
+    ) -> DriverResult<Vec<virt_core::types::TypedParam>> {
         self.check_flags(flags, 0, "qemuNodeGetMemoryParameters")?;
         crate::host_cpu::node_memory_parameters()
     }

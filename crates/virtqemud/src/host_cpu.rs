@@ -65,10 +65,7 @@ pub fn compare(
         .find(|t| t.name == "cpu" && !t.close)
         .and_then(|t| t.attr("mode").map(str::to_string))
         .unwrap_or_else(|| "custom".into());
-    if matches!(
-        mode.as_str(),
-        "host-model" | "host-passthrough" | "maximum"
-    ) {
+    if matches!(mode.as_str(), "host-model" | "host-passthrough" | "maximum") {
         return Ok(IDENTICAL);
     }
     let def = cpu_map::parse_cpu(xml);
@@ -362,7 +359,10 @@ pub fn set_ksm_parameters(dir: &Path, params: &[TypedParam]) -> Result<(), VirtE
             return Err(VirtError::new(
                 ErrorCode::InvalidArg,
                 ErrorDomain::None,
-                format!("argument unsupported: parameter '{}' not supported", p.field),
+                format!(
+                    "argument unsupported: parameter '{}' not supported",
+                    p.field
+                ),
             ));
         }
         let TypedValue::UInt(_) = p.value else {
@@ -422,8 +422,14 @@ mod tests {
         assert_eq!(ps[6].value, TypedValue::ULLong(7));
         let set = [TypedParam::new("shm_sleep_millisecs", TypedValue::UInt(40))];
         set_ksm_parameters(d.path(), &set).expect("set");
-        assert_eq!(ksm_parameters(d.path()).expect("read")[1].value, TypedValue::UInt(40));
-        let merge = [TypedParam::new("shm_merge_across_nodes", TypedValue::UInt(0))];
+        assert_eq!(
+            ksm_parameters(d.path()).expect("read")[1].value,
+            TypedValue::UInt(40)
+        );
+        let merge = [TypedParam::new(
+            "shm_merge_across_nodes",
+            TypedValue::UInt(0),
+        )];
         assert_eq!(
             set_ksm_parameters(d.path(), &merge)
                 .expect_err("absent")

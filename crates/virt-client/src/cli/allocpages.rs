@@ -19,7 +19,12 @@ pub struct Args {
     )]
     pub pagesize: Option<String>,
     /// Page size (in kibibytes).
-    #[arg(long = "pagesize", value_name = "PAGESIZE", allow_hyphen_values = true, conflicts_with = "pagesize")]
+    #[arg(
+        long = "pagesize",
+        value_name = "PAGESIZE",
+        allow_hyphen_values = true,
+        conflicts_with = "pagesize"
+    )]
     pub pagesize_opt: Option<String>,
     /// Page count.
     #[arg(
@@ -29,7 +34,12 @@ pub struct Args {
     )]
     pub pagecount: Option<String>,
     /// Page count.
-    #[arg(long = "pagecount", value_name = "PAGECOUNT", allow_hyphen_values = true, conflicts_with = "pagecount")]
+    #[arg(
+        long = "pagecount",
+        value_name = "PAGECOUNT",
+        allow_hyphen_values = true,
+        conflicts_with = "pagecount"
+    )]
     pub pagecount_opt: Option<String>,
     /// NUMA cell number.
     #[arg(long, allow_hyphen_values = true)]
@@ -59,7 +69,11 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     };
     let size_text = args.pagesize.as_deref().or(args.pagesize_opt.as_deref());
     let count_text = args.pagecount.as_deref().or(args.pagecount_opt.as_deref());
-    let size = scaled_kib(size_text.unwrap_or_default(), "pagesize", u64::from(u32::MAX))?;
+    let size = scaled_kib(
+        size_text.unwrap_or_default(),
+        "pagesize",
+        u64::from(u32::MAX),
+    )?;
     let count: u64 = unsigned(count_text.unwrap_or_default(), "pagecount")?;
     let flags = if args.add { 0 } else { ALLOC_PAGES_SET };
     if args.all {

@@ -49,7 +49,9 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
             Err(CliError::Silent)
         }
         1 => {
-            out.text(&format!("CPU described in {from} is identical to host CPU\n"));
+            out.text(&format!(
+                "CPU described in {from} is identical to host CPU\n"
+            ));
             Ok(())
         }
         2 => {

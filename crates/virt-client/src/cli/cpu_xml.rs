@@ -10,9 +10,12 @@ use super::define::read_file;
 use super::report::CliError;
 use super::size::{parse_scaled, SizeError};
 
+/// An element found: its path of names, and where it starts and ends in the text.
+type Found<'a> = (Vec<&'a str>, usize, usize);
+
 /// The elements of `xml` (top level wrapped as virsh wraps it in `<container>`) whose path of
 /// element names is one of `paths`, each as its source text, in document order.
-fn elements<'a>(xml: &'a str, paths: &[&[&str]]) -> Result<Vec<(Vec<&'a str>, usize, usize)>, ()> {
+fn elements<'a>(xml: &'a str, paths: &[&[&str]]) -> Result<Vec<Found<'a>>, ()> {
     let mut stack: Vec<(&str, usize)> = Vec::new();
     let mut found = Vec::new();
     let mut pos = 0;
@@ -36,7 +39,7 @@ fn elements<'a>(xml: &'a str, paths: &[&[&str]]) -> Result<Vec<(Vec<&'a str>, us
                 return Err(());
             }
             let path: Vec<&str> = stack.iter().map(|(n, _)| *n).chain([open]).collect();
-            if paths.iter().any(|p| *p == path.as_slice()) {
+            if paths.contains(&path.as_slice()) {
                 found.push((path, at, end));
             }
             continue;
@@ -51,7 +54,7 @@ fn elements<'a>(xml: &'a str, paths: &[&[&str]]) -> Result<Vec<(Vec<&'a str>, us
         }
         if inner.ends_with('/') {
             let path: Vec<&str> = stack.iter().map(|(n, _)| *n).chain([name]).collect();
-            if paths.iter().any(|p| *p == path.as_slice()) {
+            if paths.contains(&path.as_slice()) {
                 found.push((path, start, end));
             }
         } else {
@@ -88,7 +91,9 @@ fn attr<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
 pub fn extract(file: &str) -> Result<Vec<String>, CliError> {
     let buffer = read_file(file)?;
     let doc = match buffer.strip_prefix("<?xml") {
-        Some(_) => buffer.find("?>").map_or(buffer.as_str(), |e| &buffer[e + 2..]),
+        Some(_) => buffer
+            .find("?>")
+            .map_or(buffer.as_str(), |e| &buffer[e + 2..]),
         None => buffer.as_str(),
     };
     let paths: [&[&str]; 4] = [
@@ -97,9 +102,8 @@ pub fn extract(file: &str) -> Result<Vec<String>, CliError> {
         &["capabilities", "host", "cpu"],
         &["domainCapabilities", "cpu", "mode"],
     ];
-    let found = elements(doc, &paths).map_err(|()| {
-        CliError::msg(format!("{file}: the file is not well-formed XML"))
-    })?;
+    let found = elements(doc, &paths)
+        .map_err(|()| CliError::msg(format!("{file}: the file is not well-formed XML")))?;
     let mut cpus = Vec::new();
     for (path, at, end) in found {
         let text = &doc[at..end];
@@ -155,10 +159,9 @@ pub fn scaled_kib(text: &str, option: &str, max: u64) -> Result<u32, CliError> {
             format!("value too large: {text}"),
         )),
         Err(SizeError::Malformed) => Err(CliError::msg(malformed())),
-        Err(SizeError::UnknownSuffix(s)) => Err(with(
-            ErrorCode::InvalidArg,
-            format!("unknown suffix '{s}'"),
-        )),
+        Err(SizeError::UnknownSuffix(s)) => {
+            Err(with(ErrorCode::InvalidArg, format!("unknown suffix '{s}'")))
+        }
     }
 }
 
@@ -216,7 +219,10 @@ mod tests {
              </domainCapabilities>",
         );
         let path = f.path().to_str().expect("utf-8");
-        assert_eq!(extract(path).expect("domcaps"), ["<cpu><model>C</model></cpu>"]);
+        assert_eq!(
+            extract(path).expect("domcaps"),
+            ["<cpu><model>C</model></cpu>"]
+        );
         let f = write("<domain><name>x</name></domain>");
         let path = f.path().to_str().expect("utf-8");
         assert!(extract(path).expect_err("none").lines()[0].contains("does not contain"));
@@ -224,8 +230,14 @@ mod tests {
 
     #[test]
     fn scaled_sizes_in_kib() {
-        assert_eq!(scaled_kib("4", "pagesize", u64::from(u32::MAX)).expect("4"), 4);
-        assert_eq!(scaled_kib("2M", "pagesize", u64::from(u32::MAX)).expect("2M"), 2048);
+        assert_eq!(
+            scaled_kib("4", "pagesize", u64::from(u32::MAX)).expect("4"),
+            4
+        );
+        assert_eq!(
+            scaled_kib("2M", "pagesize", u64::from(u32::MAX)).expect("2M"),
+            2048
+        );
         assert_eq!(
             scaled_kib("4294967296", "pagesize", u64::from(u32::MAX))
                 .expect_err("big")

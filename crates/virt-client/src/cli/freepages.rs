@@ -45,12 +45,12 @@ pub fn caps_pages(caps: &str) -> CapsPages {
         }
         let p: Vec<&str> = path.iter().map(String::as_str).collect();
         match (p.as_slice(), t.name.as_str()) {
-            (["capabilities", "host", "cpu"], "pages") => {
-                out.cpu_sizes.push(t.attr("size").unwrap_or_default().into())
-            }
-            (["capabilities", "host", "topology", "cells", "cell"], "pages") => {
-                out.cell_sizes.push(t.attr("size").unwrap_or_default().into())
-            }
+            (["capabilities", "host", "cpu"], "pages") => out
+                .cpu_sizes
+                .push(t.attr("size").unwrap_or_default().into()),
+            (["capabilities", "host", "topology", "cells", "cell"], "pages") => out
+                .cell_sizes
+                .push(t.attr("size").unwrap_or_default().into()),
             (["capabilities", "host", "topology", "cells"], "cell") => {
                 out.cell_ids.push(t.attr("id").unwrap_or_default().into())
             }

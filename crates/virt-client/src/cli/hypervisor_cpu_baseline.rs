@@ -38,9 +38,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
                 "Options --file and --model are mutually exclusive",
             ))
         }
-        (None, None) => {
-            return Err(CliError::msg("Either --file or --model must be provided"))
-        }
+        (None, None) => return Err(CliError::msg("Either --file or --model must be provided")),
         (Some(file), None) => extract(file)?,
         (None, Some(model)) => vec![format!("<cpu>\n  <model>{}</model>\n</cpu>", escape(model))],
     };

@@ -23,11 +23,44 @@ pub fn map_dir() -> PathBuf {
 
 /// libvirt's architecture names (virArch), in its table's order.
 pub const ARCHES: &[&str] = &[
-    "none", "alpha", "armv6l", "armv7l", "armv7b", "aarch64", "cris", "i686", "ia64", "lm32",
-    "loongarch64", "m68k", "microblaze", "microblazeel", "mips", "mipsel", "mips64",
-    "mips64el", "openrisc", "parisc", "parisc64", "ppc", "ppcle", "ppc64", "ppc64le", "ppcemb",
-    "riscv32", "riscv64", "s390", "s390x", "sh4", "sh4eb", "sparc", "sparc64", "unicore32",
-    "x86_64", "xtensa", "xtensaeb",
+    "none",
+    "alpha",
+    "armv6l",
+    "armv7l",
+    "armv7b",
+    "aarch64",
+    "cris",
+    "i686",
+    "ia64",
+    "lm32",
+    "loongarch64",
+    "m68k",
+    "microblaze",
+    "microblazeel",
+    "mips",
+    "mipsel",
+    "mips64",
+    "mips64el",
+    "openrisc",
+    "parisc",
+    "parisc64",
+    "ppc",
+    "ppcle",
+    "ppc64",
+    "ppc64le",
+    "ppcemb",
+    "riscv32",
+    "riscv64",
+    "s390",
+    "s390x",
+    "sh4",
+    "sh4eb",
+    "sparc",
+    "sparc64",
+    "unicore32",
+    "x86_64",
+    "xtensa",
+    "xtensaeb",
 ];
 
 /// libvirt's CPU driver of an architecture: `x86`, `ppc64`, `arm` or `s390`.
@@ -60,10 +93,9 @@ pub fn model_names(dir: &Path, arch: &str) -> Result<Vec<String>, VirtError> {
         ));
     }
     match cpu_driver(arch) {
-        Some(d @ ("x86" | "ppc64")) => Ok(load_models(dir, d)?
-            .into_iter()
-            .map(|m| m.name)
-            .collect()),
+        Some(d @ ("x86" | "ppc64")) => {
+            Ok(load_models(dir, d)?.into_iter().map(|m| m.name).collect())
+        }
         Some(_) => Ok(Vec::new()),
         None => Err(unsupported_arch(arch)),
     }
@@ -448,7 +480,10 @@ pub fn baseline(dir: &Path, xml_cpus: &[String], expand: bool) -> Result<String,
 /// ppc64 and ARM: the CPUs' common model.
 fn same_model_baseline(cpus: &[CpuDef], forbid: bool) -> Result<Baseline, VirtError> {
     let model = cpus[0].model.clone().unwrap_or_default();
-    if cpus.iter().any(|c| c.model.as_deref() != Some(model.as_str())) {
+    if cpus
+        .iter()
+        .any(|c| c.model.as_deref() != Some(model.as_str()))
+    {
         return Err(op_failed("CPUs are incompatible".into()));
     }
     Ok(Baseline {
@@ -579,7 +614,9 @@ fn x86_baseline(
         }
     }
     let Some((model, mut features)) = best else {
-        return Err(op_failed("Cannot find suitable CPU model for given data".into()));
+        return Err(op_failed(
+            "Cannot find suitable CPU model for given data".into(),
+        ));
     };
     if expand {
         let mut all = model.features.clone();
@@ -665,7 +702,10 @@ mod tests {
         // B ∩ (A + sse) = fpu + sse: A needs sse added; B would lose avx, so it is no candidate.
         let out = baseline(d.path(), &[one.into(), a.into()], false).expect("two");
         assert!(out.contains("<model fallback='allow'>A</model>"), "{out}");
-        assert!(out.contains("<feature policy='require' name='sse'/>"), "{out}");
+        assert!(
+            out.contains("<feature policy='require' name='sse'/>"),
+            "{out}"
+        );
         let expanded = baseline(d.path(), &[one.into()], true).expect("expand");
         assert!(
             expanded.contains("name='avx'/>\n  <feature policy='require' name='fpu'/>"),

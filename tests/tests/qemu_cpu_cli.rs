@@ -2,7 +2,8 @@
 //! virt-proxy under a temporary root): `cpu-models` lists the models QEMU itself reports
 //! (`qemu-system-x86_64 -cpu help`, read here independently), `hypervisor-cpu-compare` finds
 //! the host-model CPU of `domcapabilities` identical to what the hypervisor provides, an older
-//! model a subset, and a CPU asking for a feature the hypervisor lacks incompatible;
+//! model a subset, and a CPU asking for a feature the hypervisor lacks incompatible (and
+//! `cpu-compare` the same against the host's emulator);
 //! `freepages` and `allocpages` read and change this host's huge page pools in sysfs (restored
 //! afterwards), `node-memory-tune` its KSM tunables; `hypervisor-cpu-baseline` answers a model
 //! QEMU runs. No guest is needed.
@@ -161,6 +162,22 @@ fn cpu_models_compare_and_host_memory_on_this_host() {
     );
     assert!(!ok);
     assert!(err.contains("unknown virttype: xen"), "{err}");
+
+    // cpu-compare: the same comparison with the host's emulator and default virt type.
+    assert_eq!(
+        virt_ok(&root, &["cpu-compare", &host_cpu]),
+        format!("CPU described in {host_cpu} is identical to host CPU\n\n")
+    );
+    assert_eq!(
+        virt_ok(&root, &["cpu-compare", &old]),
+        format!("Host CPU is a superset of CPU described in {old}\n\n")
+    );
+    let (ok, out, _) = virt(&root, &["cpu-compare", &bad]);
+    assert!(!ok);
+    assert_eq!(
+        out,
+        format!("CPU described in {bad} is incompatible with host CPU\n\n")
+    );
 
     // cpu-baseline (libvirt's CPU map, as the QEMU driver answers it).
     let two = write(

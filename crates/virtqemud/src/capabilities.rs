@@ -496,6 +496,19 @@ impl Host for QemuDriver {
         crate::host_cpu::compare(&caps, &virt_type, &fmap, xml, flags & 1 != 0)
     }
 
+    /// virConnectCompareCPU: as [`Host::compare_hypervisor_cpu`] for the host's emulator and
+    /// its default virt type (KVM when usable), whose host-model CPU is this host's CPU as a
+    /// guest can have it.
+    async fn compare_cpu(&self, xml: &str, flags: u32) -> DriverResult<i32> {
+        self.check_flags(flags, 3, "qemuConnectCompareCPU")?;
+        let (caps, virt_type) = self
+            .cpu_target(&virt_core::driver::CpuTarget::default())
+            .await?;
+        let fmap = virt_core::kit::cpu_map::load_features(&virt_core::kit::cpu_map::map_dir())
+            .unwrap_or_default();
+        crate::host_cpu::compare(&caps, &virt_type, &fmap, xml, flags & 1 != 0)
+    }
+
     /// virConnectBaselineHypervisorCPU: the CPU map's baseline, decoded into a model the
     /// probed QEMU can run under the virt type (`kit::cpu_map::hypervisor_baseline`).
     async fn baseline_hypervisor_cpu(

@@ -97,6 +97,44 @@ const FILES: &[(&str, &str)] = &[
         "<cpu><arch>x86_64</arch><model>Haswell</model><vendor>Foo</vendor></cpu>",
     ),
     ("nocpu.xml", "<domain><name>x</name></domain>"),
+    // Vendors: the decoding vendor is the first CPU's <vendor> or the next ones' (named or of
+    // their model), printed only when every CPU names one; disagreeing ones are refused.
+    (
+        "intel-amd.xml",
+        "<cpu><arch>x86_64</arch><model>Conroe</model></cpu>\
+         <cpu><arch>x86_64</arch><model>EPYC-Rome</model></cpu>",
+    ),
+    (
+        "amd-intel.xml",
+        "<cpu><arch>x86_64</arch><model>EPYC-Rome</model></cpu>\
+         <cpu><arch>x86_64</arch><model>Conroe</model></cpu>",
+    ),
+    (
+        "disable.xml",
+        "<cpu><arch>x86_64</arch><model>qemu64</model></cpu>\
+         <cpu><arch>x86_64</arch><model>Conroe</model></cpu>",
+    ),
+    (
+        "three.xml",
+        "<cpu><arch>x86_64</arch><model>Conroe</model></cpu>\
+         <cpu><arch>x86_64</arch><model>EPYC-Rome</model></cpu>\
+         <cpu><arch>x86_64</arch><model>Haswell</model></cpu>",
+    ),
+    (
+        "one-vendor.xml",
+        "<cpu><arch>x86_64</arch><model>Haswell</model><vendor>Intel</vendor></cpu>\
+         <cpu><arch>x86_64</arch><model>qemu64</model></cpu>",
+    ),
+    (
+        "both-vendors.xml",
+        "<cpu><arch>x86_64</arch><model>Haswell</model><vendor>Intel</vendor></cpu>\
+         <cpu><arch>x86_64</arch><model>Haswell</model><vendor>Intel</vendor></cpu>",
+    ),
+    (
+        "model-vendor.xml",
+        "<cpu><arch>x86_64</arch><model>Haswell</model></cpu>\
+         <cpu><arch>x86_64</arch><model>Nehalem</model><vendor>AMD</vendor></cpu>",
+    ),
 ];
 
 #[test]
@@ -199,6 +237,15 @@ fn cpu_and_host_memory_commands_match_virsh() {
         ("cpu-baseline", "nocpu.xml"),
         ("cpu-baseline", "missing.xml"),
         ("cpu-baseline --migratable", "extra.xml"),
+        ("cpu-baseline", "intel-amd.xml"),
+        ("cpu-baseline --features", "intel-amd.xml"),
+        ("cpu-baseline", "amd-intel.xml"),
+        ("cpu-baseline", "disable.xml"),
+        ("cpu-baseline --features", "disable.xml"),
+        ("cpu-baseline", "three.xml"),
+        ("cpu-baseline", "one-vendor.xml"),
+        ("cpu-baseline", "both-vendors.xml"),
+        ("cpu-baseline", "model-vendor.xml"),
         ("cpu-compare", "extra.xml"),
         ("cpu-compare --error --validate", "plain.xml"),
         ("cpu-compare", "nocpu.xml"),

@@ -8,6 +8,11 @@
 //! map that needs the fewest extra features (the first CPU's model when all CPUs name the same
 //! one). Features are compared by name, in the map's order; libvirt compares the CPUID bits
 //! behind the names, which is the same for the map's features.
+//!
+//! Known differences from libvirt 9.0 (its decoder also weighs the CPUID signature and vendor
+//! bits that intersecting the CPUs' data leaves behind, which names do not carry): some
+//! baselines of an Intel and an AMD model pick another model, and a lone EPYC host CPU keeps
+//! `monitor` where libvirt disables it. tests/tests/cpu_cli.rs compares the cases that agree.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -564,15 +569,36 @@ fn x86_baseline(
             return Err(op_failed(format!("Unknown CPU vendor {v}")));
         }
     }
+    // The decoding vendor: the first CPU's own <vendor>, then the vendor (named, or of the
+    // model) of each further CPU, which must agree.
+    let mut decode_vendor = vendor.clone();
     let mut preferred = cpus[0].model.clone();
     for cpu in &cpus[1..] {
         let set = x86_features(cpu, &models, &fmap)?;
-        if let (Some(v), Some(first)) = (&cpu.vendor, &vendor) {
-            if v != first {
+        let name = cpu.model.as_deref().unwrap_or_default();
+        let model_vendor = models
+            .iter()
+            .find(|m| m.name == name)
+            .and_then(|m| m.vendor.clone());
+        if let (Some(v), Some(mv)) = (&cpu.vendor, &model_vendor) {
+            if v != mv {
                 return Err(op_failed(format!(
-                    "CPU vendor {v} of model {} differs from vendor {first}",
-                    cpu.model.as_deref().unwrap_or_default()
+                    "CPU vendor {mv} of model {name} differs from vendor {v}"
                 )));
+            }
+        }
+        if let Some(v) = cpu.vendor.clone().or(model_vendor) {
+            match &decode_vendor {
+                None => {
+                    if !vendors.contains(&v) {
+                        return Err(op_failed(format!("Unknown CPU vendor {v}")));
+                    }
+                    decode_vendor = Some(v);
+                }
+                Some(d) if *d != v => {
+                    return Err(op_failed("CPU vendors do not match".into()));
+                }
+                Some(_) => {}
             }
         }
         if preferred != cpu.model {
@@ -583,48 +609,58 @@ fn x86_baseline(
     if base.is_empty() {
         return Err(op_failed("CPUs are incompatible".into()));
     }
-    // x86Decode: the preferred model if it can be used, else the model needing the fewest
-    // features added or removed (the first of equals).
-    let mut best: Option<(&MapModel, Vec<(&'static str, String)>)> = None;
-    for m in &models {
+    // x86Decode: the models newest first; the preferred one if it can be used, else the one
+    // with the lowest cost: each feature to add counts 1, the features to disable 2, 3, 4, ...
+    // (fewer disabled features winning a tie).
+    type Candidate<'m> = (&'m MapModel, Vec<(&'static str, String)>, usize, usize);
+    let mut best: Option<Candidate> = None;
+    for m in models.iter().rev() {
         if !m.decode_guest || usable.is_some_and(|u| !u.contains(&m.name)) {
             continue;
         }
-        if let (Some(v), Some(mv)) = (&vendor, &m.vendor) {
+        if let (Some(v), Some(mv)) = (&decode_vendor, &m.vendor) {
             if v != mv {
                 continue;
             }
         }
-        // A candidate that would have to disable features the CPUs have in common is not
-        // one (libvirt drops candidates with disabled features when decoding host data).
-        if !m.features.is_subset(&base) {
-            continue;
-        }
         let extra: BTreeSet<String> = base.difference(&m.features).cloned().collect();
-        let feats: Vec<(&'static str, String)> = fmap
+        let missing: BTreeSet<String> = m.features.difference(&base).cloned().collect();
+        let mut feats: Vec<(&'static str, String)> = fmap
             .ordered(&extra)
             .map(|f| ("require", f.to_string()))
             .collect();
+        feats.extend(fmap.ordered(&missing).map(|f| ("disable", f.to_string())));
+        let penalty: usize = (0..missing.len()).map(|k| 2 + k).sum();
+        let cost = extra.len() + penalty;
         if preferred.as_deref() == Some(m.name.as_str()) {
-            best = Some((m, feats));
+            best = Some((m, feats, cost, penalty));
             break;
         }
-        if best.as_ref().is_none_or(|(_, b)| b.len() > feats.len()) {
-            best = Some((m, feats));
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, _, c, p)| cost < *c || (cost == *c && penalty < *p));
+        if better {
+            best = Some((m, feats, cost, penalty));
         }
     }
-    let Some((model, mut features)) = best else {
+    let Some((model, mut features, _, _)) = best else {
         return Err(op_failed(
             "Cannot find suitable CPU model for given data".into(),
         ));
     };
     if expand {
-        let mut all = model.features.clone();
-        all.extend(features.iter().map(|(_, f)| f.clone()));
-        let mut names: Vec<String> = all.into_iter().collect();
-        names.sort();
-        features = names.into_iter().map(|f| ("require", f)).collect();
+        let mut all: Vec<(&'static str, String)> = model
+            .features
+            .iter()
+            .filter(|f| !features.iter().any(|(_, g)| g == *f))
+            .map(|f| ("require", f.clone()))
+            .collect();
+        all.append(&mut features);
+        all.sort_by(|a, b| a.1.cmp(&b.1));
+        features = all;
     }
+    // The vendor is printed when every CPU names one.
+    let vendor = vendor.filter(|_| cpus.iter().all(|c| c.vendor.is_some()));
     Ok(Baseline {
         model: model.name.clone(),
         forbid_fallback: preferred.as_deref() == Some(model.name.as_str()),
@@ -699,7 +735,7 @@ mod tests {
              <feature policy='require' name='vmx'/>\n</cpu>\n"
         );
         let a = "<cpu><arch>x86_64</arch><model>A</model><feature name='sse-q'/></cpu>";
-        // B ∩ (A + sse) = fpu + sse: A needs sse added; B would lose avx, so it is no candidate.
+        // B ∩ (A + sse) = fpu + sse: A needs sse added (cost 1), B avx disabled (cost 2).
         let out = baseline(d.path(), &[one.into(), a.into()], false).expect("two");
         assert!(out.contains("<model fallback='allow'>A</model>"), "{out}");
         assert!(

@@ -215,4 +215,206 @@ impl Connection {
             .into_inner()
             .stats)
     }
+
+    // CPU models and host memory (issue 15, cpu helper).
+
+    /// CPU model names of libvirt architecture `arch`; empty means any model is accepted.
+    /// libvirt: virConnectGetCPUModelNames.
+    pub async fn cpu_model_names(
+        &self,
+        arch: &str,
+        flags: u32,
+    ) -> Result<Vec<String>, ClientError> {
+        let req = proto::GetCpuModelNamesRequest {
+            arch: arch.to_string(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .get_cpu_model_names(req)
+            .await?
+            .into_inner()
+            .models)
+    }
+
+    /// Compares `<cpu>` XML with the host CPU: 0 incompatible, 1 identical, 2 superset.
+    /// libvirt: virConnectCompareCPU.
+    pub async fn compare_cpu(&self, xml: &str, flags: u32) -> Result<i32, ClientError> {
+        let req = proto::CompareCpuRequest {
+            xml: xml.to_string(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .compare_cpu(req)
+            .await?
+            .into_inner()
+            .result)
+    }
+
+    /// The baseline `<cpu>` of `cpus`. libvirt: virConnectBaselineCPU.
+    pub async fn baseline_cpu(&self, cpus: &[String], flags: u32) -> Result<String, ClientError> {
+        let req = proto::BaselineCpuRequest {
+            xml_cpus: cpus.to_vec(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .baseline_cpu(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Compares `<cpu>` XML with the CPU the hypervisor offers; `target` is (emulator, arch,
+    /// machine, virttype), empty strings for none. libvirt: virConnectCompareHypervisorCPU.
+    pub async fn compare_hypervisor_cpu(
+        &self,
+        target: [&str; 4],
+        xml: &str,
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        let [emulator, arch, machine, virttype] = target.map(str::to_string);
+        let req = proto::CompareHypervisorCpuRequest {
+            emulator,
+            arch,
+            machine,
+            virttype,
+            xml: xml.to_string(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .compare_hypervisor_cpu(req)
+            .await?
+            .into_inner()
+            .result)
+    }
+
+    /// The baseline `<cpu>` of `cpus` for the hypervisor `target` (as in
+    /// [`Connection::compare_hypervisor_cpu`]). libvirt: virConnectBaselineHypervisorCPU.
+    pub async fn baseline_hypervisor_cpu(
+        &self,
+        target: [&str; 4],
+        cpus: &[String],
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let [emulator, arch, machine, virttype] = target.map(str::to_string);
+        let req = proto::BaselineHypervisorCpuRequest {
+            emulator,
+            arch,
+            machine,
+            virttype,
+            xml_cpus: cpus.to_vec(),
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .baseline_hypervisor_cpu(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Free pages of each size of `pages` (KiB) in `cell_count` cells from `start_cell`,
+    /// cell by cell. libvirt: virNodeGetFreePages.
+    pub async fn free_pages(
+        &self,
+        pages: &[u32],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<Vec<u64>, ClientError> {
+        let req = proto::GetFreePagesRequest {
+            pages: pages.to_vec(),
+            start_cell,
+            cell_count,
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .get_free_pages(req)
+            .await?
+            .into_inner()
+            .counts)
+    }
+
+    /// Sets or grows page pools. libvirt: virNodeAllocPages.
+    pub async fn alloc_pages(
+        &self,
+        page_sizes: &[u32],
+        page_counts: &[u64],
+        start_cell: i32,
+        cell_count: u32,
+        flags: u32,
+    ) -> Result<i32, ClientError> {
+        let req = proto::AllocPagesRequest {
+            page_sizes: page_sizes.to_vec(),
+            page_counts: page_counts.to_vec(),
+            start_cell,
+            cell_count,
+            flags,
+        };
+        Ok(self
+            .connect_client()
+            .alloc_pages(req)
+            .await?
+            .into_inner()
+            .count)
+    }
+
+    /// The host's shared memory tunables. libvirt: virNodeGetMemoryParameters.
+    pub async fn node_memory_parameters(
+        &self,
+        flags: u32,
+    ) -> Result<Vec<proto::TypedParameter>, ClientError> {
+        let req = proto::GetNodeMemoryParametersRequest { flags };
+        Ok(self
+            .connect_client()
+            .get_node_memory_parameters(req)
+            .await?
+            .into_inner()
+            .params)
+    }
+
+    /// Changes the host's shared memory tunables. libvirt: virNodeSetMemoryParameters.
+    pub async fn set_node_memory_parameters(
+        &self,
+        params: Vec<proto::TypedParameter>,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetNodeMemoryParametersRequest { params, flags };
+        self.connect_client()
+            .set_node_memory_parameters(req)
+            .await?;
+        Ok(())
+    }
+
+    /// Suspends the host for `duration` seconds (`target` 0 mem, 1 disk, 2 hybrid).
+    /// libvirt: virNodeSuspendForDuration.
+    pub async fn suspend_for_duration(
+        &self,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SuspendForDurationRequest {
+            target,
+            duration,
+            flags,
+        };
+        self.connect_client().suspend_for_duration(req).await?;
+        Ok(())
+    }
+
+    /// The host's SEV facts. libvirt: virNodeGetSEVInfo.
+    pub async fn sev_info(&self, flags: u32) -> Result<Vec<proto::TypedParameter>, ClientError> {
+        let req = proto::GetSevInfoRequest { flags };
+        Ok(self
+            .connect_client()
+            .get_sev_info(req)
+            .await?
+            .into_inner()
+            .params)
+    }
 }

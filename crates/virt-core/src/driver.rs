@@ -16,6 +16,20 @@ use crate::types::{
     SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
 
+/// The hypervisor a CPU comparison or baseline is about (virConnectCompareHypervisorCPU's
+/// emulator, arch, machine and virttype); `None` for what the caller left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CpuTarget {
+    /// Emulator binary.
+    pub emulator: Option<String>,
+    /// Architecture.
+    pub arch: Option<String>,
+    /// Machine type.
+    pub machine: Option<String>,
+    /// Virtualization type (`kvm`, `qemu`).
+    pub virttype: Option<String>,
+}
+
 /// Result of every driver call.
 pub type DriverResult<T> = Result<T, VirtError>;
 
@@ -170,6 +184,100 @@ pub trait Host: Send + Sync + 'static {
     /// libvirt: virNodeGetMemoryStats.
     async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
         unsupported!(self, "virNodeGetMemoryStats")
+    }
+
+    // CPU models and host memory (issue 15, cpu helper).
+
+    /// CPU model names for libvirt architecture `arch` (empty: any model is accepted).
+    /// libvirt: virConnectGetCPUModelNames.
+    async fn cpu_model_names(&self, arch: &str, flags: u32) -> DriverResult<Vec<String>> {
+        unsupported!(self, "virConnectGetCPUModelNames")
+    }
+
+    /// Compares `<cpu>` XML with the host CPU: 0 incompatible, 1 identical, 2 superset.
+    /// libvirt: virConnectCompareCPU.
+    async fn compare_cpu(&self, xml: &str, flags: u32) -> DriverResult<i32> {
+        unsupported!(self, "virConnectCompareCPU")
+    }
+
+    /// The baseline `<cpu>` of `cpus`. libvirt: virConnectBaselineCPU.
+    async fn baseline_cpu(&self, cpus: &[String], flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virConnectBaselineCPU")
+    }
+
+    /// Compares `<cpu>` XML with the CPU the hypervisor offers (`target`: emulator, arch,
+    /// machine, virttype, each possibly empty). libvirt: virConnectCompareHypervisorCPU.
+    async fn compare_hypervisor_cpu(
+        &self,
+        target: &CpuTarget,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<i32> {
+        unsupported!(self, "virConnectCompareHypervisorCPU")
+    }
+
+    /// The baseline `<cpu>` of `cpus` usable by the hypervisor.
+    /// libvirt: virConnectBaselineHypervisorCPU.
+    async fn baseline_hypervisor_cpu(
+        &self,
+        target: &CpuTarget,
+        cpus: &[String],
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virConnectBaselineHypervisorCPU")
+    }
+
+    /// Free pages of each size of `pages` (KiB) in cells `start`.. (`count` of them), cell by
+    /// cell. libvirt: virNodeGetFreePages.
+    async fn free_pages(
+        &self,
+        pages: &[u32],
+        start: i32,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<u64>> {
+        unsupported!(self, "virNodeGetFreePages")
+    }
+
+    /// Sets (or with ADD grows) the page pools. libvirt: virNodeAllocPages.
+    async fn alloc_pages(
+        &self,
+        sizes: &[u32],
+        counts: &[u64],
+        start: i32,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<i32> {
+        unsupported!(self, "virNodeAllocPages")
+    }
+
+    /// Shared memory tunables. libvirt: virNodeGetMemoryParameters.
+    async fn node_memory_parameters(&self, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virNodeGetMemoryParameters")
+    }
+
+    /// Changes shared memory tunables. libvirt: virNodeSetMemoryParameters.
+    async fn set_node_memory_parameters(
+        &self,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virNodeSetMemoryParameters")
+    }
+
+    /// Suspends the host. libvirt: virNodeSuspendForDuration.
+    async fn suspend_for_duration(
+        &self,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virNodeSuspendForDuration")
+    }
+
+    /// The host's SEV facts. libvirt: virNodeGetSEVInfo.
+    async fn sev_info(&self, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virNodeGetSEVInfo")
     }
 }
 

@@ -52,6 +52,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         host_arch: arch,
         guests,
+        // The page sizes freepages --all asks for (issue 15, cpu helper).
+        host_page_sizes_kib: crate::host_cpu::page_sizes_kib(),
         ..Capabilities::default()
     }
 }
@@ -337,6 +339,33 @@ impl QemuDriver {
         tracing::info!(emulators = n, elapsed = ?t.elapsed(), "emulators probed");
     }
 
+    /// The emulator and virt type a CPU comparison or baseline is about, resolved as
+    /// virConnectGetDomainCapabilities resolves its arguments.
+    async fn cpu_target(
+        &self,
+        target: &virt_core::driver::CpuTarget,
+    ) -> DriverResult<(std::sync::Arc<QemuCaps>, String)> {
+        let arch = target.arch.as_deref().unwrap_or_default();
+        let caps = match target.emulator.as_deref() {
+            None => self.emulator_for(arch).await?,
+            Some(emulator) => {
+                let caps = self.probed.get(std::path::Path::new(emulator)).await?;
+                if !arch.is_empty() && caps.arch() != arch {
+                    return Err(Self::invalid_arg(format!(
+                        "architecture from emulator '{emulator}' doesn't match given architecture '{arch}'"
+                    )));
+                }
+                caps
+            }
+        };
+        let virt_type = match target.virttype.as_deref().map(str::to_ascii_lowercase) {
+            None => if caps.kvm_usable() { "kvm" } else { "qemu" }.to_string(),
+            Some(t) if t == "kvm" || t == "qemu" => t,
+            Some(t) => return Err(Self::invalid_arg(format!("unknown virttype: {t}"))),
+        };
+        Ok((caps, virt_type))
+    }
+
     fn invalid_arg(detail: String) -> VirtError {
         VirtError::new(ErrorCode::InvalidArg, ErrorDomain::Qemu, detail)
     }
@@ -420,6 +449,129 @@ impl Host for QemuDriver {
     async fn memory_stats(&self, cell: i32, flags: u32) -> DriverResult<Vec<(String, u64)>> {
         VirtError::check_flags(flags, 0, ErrorDomain::Qemu, "virHostMemGetStats")?;
         virt_core::hostinfo::memory_stats(cell)
+    }
+
+    // CPU models and host memory (issue 15, cpu helper).
+
+    /// The probed QEMU's CPU models for `arch` (under KVM when the binary can use it, else
+    /// TCG), in QEMU's order; libvirt's CPU map answers for an architecture no installed
+    /// emulator serves.
+    async fn cpu_model_names(&self, arch: &str, flags: u32) -> DriverResult<Vec<String>> {
+        self.check_flags(flags, 0, "qemuConnectGetCPUModelNames")?;
+        let dir = virt_core::kit::cpu_map::map_dir();
+        if arch == "none" || !virt_core::kit::cpu_map::ARCHES.contains(&arch) {
+            return virt_core::kit::cpu_map::model_names(&dir, arch);
+        }
+        match self.emulator_for(arch).await {
+            Ok(caps) => {
+                let virt_type = if caps.kvm_usable() { "kvm" } else { "qemu" };
+                Ok(caps
+                    .cpu_models(virt_type)
+                    .iter()
+                    .map(|c| c.name.clone())
+                    .collect())
+            }
+            Err(_) => virt_core::kit::cpu_map::model_names(&dir, arch),
+        }
+    }
+
+    /// virConnectBaselineCPU as libvirt's QEMU driver answers it: from the CPU map.
+    async fn baseline_cpu(&self, cpus: &[String], flags: u32) -> DriverResult<String> {
+        self.check_flags(flags, 3, "qemuConnectBaselineCPU")?;
+        virt_core::kit::cpu_map::baseline(&virt_core::kit::cpu_map::map_dir(), cpus, flags & 1 != 0)
+    }
+
+    /// virConnectCompareHypervisorCPU against the probed host-model CPU of the emulator
+    /// (see `host_cpu::compare`).
+    async fn compare_hypervisor_cpu(
+        &self,
+        target: &virt_core::driver::CpuTarget,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<i32> {
+        self.check_flags(flags, 3, "qemuConnectCompareHypervisorCPU")?;
+        let (caps, virt_type) = self.cpu_target(target).await?;
+        let fmap = virt_core::kit::cpu_map::load_features(&virt_core::kit::cpu_map::map_dir())
+            .unwrap_or_default();
+        crate::host_cpu::compare(&caps, &virt_type, &fmap, xml, flags & 1 != 0)
+    }
+
+    /// virConnectCompareCPU: as [`Host::compare_hypervisor_cpu`] for the host's emulator and
+    /// its default virt type (KVM when usable), whose host-model CPU is this host's CPU as a
+    /// guest can have it.
+    async fn compare_cpu(&self, xml: &str, flags: u32) -> DriverResult<i32> {
+        self.check_flags(flags, 3, "qemuConnectCompareCPU")?;
+        let (caps, virt_type) = self
+            .cpu_target(&virt_core::driver::CpuTarget::default())
+            .await?;
+        let fmap = virt_core::kit::cpu_map::load_features(&virt_core::kit::cpu_map::map_dir())
+            .unwrap_or_default();
+        crate::host_cpu::compare(&caps, &virt_type, &fmap, xml, flags & 1 != 0)
+    }
+
+    /// virConnectBaselineHypervisorCPU: the CPU map's baseline, decoded into a model the
+    /// probed QEMU can run under the virt type (`kit::cpu_map::hypervisor_baseline`).
+    async fn baseline_hypervisor_cpu(
+        &self,
+        target: &virt_core::driver::CpuTarget,
+        cpus: &[String],
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.check_flags(flags, 3, "qemuConnectBaselineHypervisorCPU")?;
+        let (caps, virt_type) = self.cpu_target(target).await?;
+        let usable: Vec<String> = caps
+            .cpu_models(&virt_type)
+            .iter()
+            .filter(|c| c.usable())
+            .map(|c| c.name.clone())
+            .collect();
+        virt_core::kit::cpu_map::hypervisor_baseline(
+            &virt_core::kit::cpu_map::map_dir(),
+            cpus,
+            flags & 1 != 0,
+            caps.arch(),
+            &usable,
+        )
+    }
+
+    async fn free_pages(
+        &self,
+        pages: &[u32],
+        start: i32,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<u64>> {
+        self.check_flags(flags, 0, "qemuNodeGetFreePages")?;
+        crate::host_cpu::free_pages(pages, start, count)
+    }
+
+    async fn alloc_pages(
+        &self,
+        sizes: &[u32],
+        counts: &[u64],
+        start: i32,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<i32> {
+        self.check_flags(flags, 1, "qemuNodeAllocPages")?;
+        crate::host_cpu::alloc_pages(sizes, counts, start, count, flags & 1 == 0)
+    }
+
+    async fn node_memory_parameters(
+        &self,
+        flags: u32,
+    ) -> DriverResult<Vec<virt_core::types::TypedParam>> {
+        self.check_flags(flags, 0, "qemuNodeGetMemoryParameters")?;
+        crate::host_cpu::node_memory_parameters()
+    }
+
+    async fn set_node_memory_parameters(
+        &self,
+        params: &[virt_core::types::TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, 0, "qemuNodeSetMemoryParameters")?;
+        crate::host_cpu::set_node_memory_parameters(params)
     }
 
     /// virConnectGetDomainCapabilities's argument rules: the virt type defaults to `kvm` when

@@ -74,6 +74,7 @@ mod domains;
 mod driver;
 pub mod firmware;
 pub mod host;
+pub mod host_cpu;
 /// Host devices given to guests: USB lookup and VFIO readiness in sysfs.
 mod hostdev;
 /// The start journal: every process a start spawns, on disk before it runs.

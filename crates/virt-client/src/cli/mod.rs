@@ -113,6 +113,18 @@ pub mod display;
 pub mod screenshot;
 pub mod send_key;
 pub mod update_device;
+// Host and Hypervisor group: CPU models and host memory (issue 15, cpu helper).
+pub mod allocpages;
+pub mod cpu_baseline;
+pub mod cpu_compare;
+pub mod cpu_models;
+pub mod cpu_xml;
+pub mod freepages;
+pub mod hypervisor_cpu_baseline;
+pub mod hypervisor_cpu_compare;
+pub mod node_memory_tune;
+pub mod nodesevinfo;
+pub mod nodesuspend;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -466,6 +478,27 @@ pub enum Command {
     InjectNmi(send_key::NmiArgs),
     /// Send signals to processes.
     SendProcessSignal(send_key::SignalArgs),
+    // Host and Hypervisor group, CPU models and host memory (issue 15, cpu helper).
+    /// CPU models.
+    CpuModels(cpu_models::Args),
+    /// Compare host CPU with a CPU described by an XML file.
+    CpuCompare(cpu_compare::Args),
+    /// Compute baseline CPU.
+    CpuBaseline(cpu_baseline::Args),
+    /// Compare a CPU with the CPU created by a hypervisor on the host.
+    HypervisorCpuCompare(hypervisor_cpu_compare::Args),
+    /// Compute baseline CPU usable by a specific hypervisor.
+    HypervisorCpuBaseline(hypervisor_cpu_baseline::Args),
+    /// NUMA free pages.
+    Freepages(freepages::Args),
+    /// Manipulate pages pool size.
+    Allocpages(allocpages::Args),
+    /// Get or set node memory parameters.
+    NodeMemoryTune(node_memory_tune::Args),
+    /// Suspend the host node for a given time duration.
+    Nodesuspend(nodesuspend::Args),
+    /// Node SEV information.
+    Nodesevinfo,
 }
 
 /// Runs one command on an open connection.
@@ -482,6 +515,17 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Nodecpustats(a) => nodecpustats::run(conn, a, out).await,
         Command::Nodecpumap(a) => nodecpumap::run(conn, a, out).await,
         Command::Nodememstats(a) => nodememstats::run(conn, a, out).await,
+        // CPU models and host memory (issue 15, cpu helper).
+        Command::CpuModels(a) => cpu_models::run(conn, a, out).await,
+        Command::CpuCompare(a) => cpu_compare::run(conn, a, out).await,
+        Command::CpuBaseline(a) => cpu_baseline::run(conn, a, out).await,
+        Command::HypervisorCpuCompare(a) => hypervisor_cpu_compare::run(conn, a, out).await,
+        Command::HypervisorCpuBaseline(a) => hypervisor_cpu_baseline::run(conn, a, out).await,
+        Command::Freepages(a) => freepages::run(conn, a, out).await,
+        Command::Allocpages(a) => allocpages::run(conn, a, out).await,
+        Command::NodeMemoryTune(a) => node_memory_tune::run(conn, a, out).await,
+        Command::Nodesuspend(a) => nodesuspend::run(conn, a, out).await,
+        Command::Nodesevinfo => nodesevinfo::run(conn, out).await,
         Command::Capabilities => capabilities::run(conn, out).await,
         Command::Domcapabilities(a) => domcapabilities::run(conn, a, out).await,
         Command::List(a) => list::run(conn, a, out).await,

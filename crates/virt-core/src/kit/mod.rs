@@ -24,6 +24,7 @@
 //! - [`keycodes`]: virDomainSendKey's code sets, key names and the codes each set has;
 //! - [`keeper`]: define, its validation, undefine and a stored definition's edit, disk before
 //!   memory, with their lifecycle events;
+//! - [`cpu_map`]: libvirt's CPU map: model names of an architecture, baseline CPUs;
 //! - [`record`]: the record of one domain for drivers that keep nothing beyond the common
 //!   facts and their own run state (LXC, Xen).
 //!
@@ -31,6 +32,7 @@
 //! domain type, so a driver adopts it by describing its domain, not by sharing a struct.
 
 pub mod console;
+pub mod cpu_map;
 pub mod devices;
 pub mod flags;
 pub mod keeper;

@@ -231,4 +231,159 @@ impl ConnectService for Ctx {
             .collect();
         Ok(Response::new(GetMemoryStatsResponse { stats }))
     }
+
+    // CPU models and host memory (issue 15, cpu helper).
+
+    async fn get_cpu_model_names(
+        &self,
+        req: Request<GetCpuModelNamesRequest>,
+    ) -> R<GetCpuModelNamesResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let models = d
+            .cpu_model_names(&r.arch, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetCpuModelNamesResponse { models }))
+    }
+
+    async fn compare_cpu(&self, req: Request<CompareCpuRequest>) -> R<CompareCpuResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let result = d
+            .compare_cpu(&r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(CompareCpuResponse { result }))
+    }
+
+    async fn baseline_cpu(&self, req: Request<BaselineCpuRequest>) -> R<BaselineCpuResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let xml = d
+            .baseline_cpu(&r.xml_cpus, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(BaselineCpuResponse { xml }))
+    }
+
+    async fn compare_hypervisor_cpu(
+        &self,
+        req: Request<CompareHypervisorCpuRequest>,
+    ) -> R<CompareCpuResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let target = cpu_target(&r.emulator, &r.arch, &r.machine, &r.virttype);
+        let result = d
+            .compare_hypervisor_cpu(&target, &r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(CompareCpuResponse { result }))
+    }
+
+    async fn baseline_hypervisor_cpu(
+        &self,
+        req: Request<BaselineHypervisorCpuRequest>,
+    ) -> R<BaselineCpuResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let target = cpu_target(&r.emulator, &r.arch, &r.machine, &r.virttype);
+        let xml = d
+            .baseline_hypervisor_cpu(&target, &r.xml_cpus, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(BaselineCpuResponse { xml }))
+    }
+
+    async fn get_free_pages(&self, req: Request<GetFreePagesRequest>) -> R<GetFreePagesResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let counts = d
+            .free_pages(&r.pages, r.start_cell, r.cell_count, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetFreePagesResponse { counts }))
+    }
+
+    async fn alloc_pages(&self, req: Request<AllocPagesRequest>) -> R<AllocPagesResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let count = d
+            .alloc_pages(
+                &r.page_sizes,
+                &r.page_counts,
+                r.start_cell,
+                r.cell_count,
+                r.flags,
+            )
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(AllocPagesResponse { count }))
+    }
+
+    async fn get_node_memory_parameters(
+        &self,
+        req: Request<GetNodeMemoryParametersRequest>,
+    ) -> R<GetNodeMemoryParametersResponse> {
+        let d = self.driver(&req)?;
+        let params = d
+            .node_memory_parameters(req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetNodeMemoryParametersResponse {
+            params: params.iter().map(crate::proto_conv::param).collect(),
+        }))
+    }
+
+    async fn set_node_memory_parameters(
+        &self,
+        req: Request<SetNodeMemoryParametersRequest>,
+    ) -> R<SetNodeMemoryParametersResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let params = crate::proto_conv::params_from(&r.params)?;
+        d.set_node_memory_parameters(&params, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(SetNodeMemoryParametersResponse {}))
+    }
+
+    async fn suspend_for_duration(
+        &self,
+        req: Request<SuspendForDurationRequest>,
+    ) -> R<SuspendForDurationResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        d.suspend_for_duration(r.target, r.duration, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(SuspendForDurationResponse {}))
+    }
+
+    async fn get_sev_info(&self, req: Request<GetSevInfoRequest>) -> R<GetSevInfoResponse> {
+        let d = self.driver(&req)?;
+        let params = d
+            .sev_info(req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetSevInfoResponse {
+            params: params.iter().map(crate::proto_conv::param).collect(),
+        }))
+    }
+}
+
+/// The hypervisor of a CPU request; empty strings are left out, as libvirt's NULLs.
+fn cpu_target(
+    emulator: &str,
+    arch: &str,
+    machine: &str,
+    virttype: &str,
+) -> crate::driver::CpuTarget {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    crate::driver::CpuTarget {
+        emulator: opt(emulator),
+        arch: opt(arch),
+        machine: opt(machine),
+        virttype: opt(virttype),
+    }
 }

@@ -96,6 +96,57 @@ impl ConnectService for StubConnect {
     ) -> Res<GetMemoryStatsResponse> {
         Err(Status::unimplemented("stub"))
     }
+    async fn get_cpu_model_names(
+        &self,
+        _: Request<GetCpuModelNamesRequest>,
+    ) -> Res<GetCpuModelNamesResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn compare_cpu(&self, _: Request<CompareCpuRequest>) -> Res<CompareCpuResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn baseline_cpu(&self, _: Request<BaselineCpuRequest>) -> Res<BaselineCpuResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn compare_hypervisor_cpu(
+        &self,
+        _: Request<CompareHypervisorCpuRequest>,
+    ) -> Res<CompareCpuResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn baseline_hypervisor_cpu(
+        &self,
+        _: Request<BaselineHypervisorCpuRequest>,
+    ) -> Res<BaselineCpuResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_free_pages(&self, _: Request<GetFreePagesRequest>) -> Res<GetFreePagesResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn alloc_pages(&self, _: Request<AllocPagesRequest>) -> Res<AllocPagesResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_node_memory_parameters(
+        &self,
+        _: Request<GetNodeMemoryParametersRequest>,
+    ) -> Res<GetNodeMemoryParametersResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn set_node_memory_parameters(
+        &self,
+        _: Request<SetNodeMemoryParametersRequest>,
+    ) -> Res<SetNodeMemoryParametersResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn suspend_for_duration(
+        &self,
+        _: Request<SuspendForDurationRequest>,
+    ) -> Res<SuspendForDurationResponse> {
+        Err(Status::unimplemented("stub"))
+    }
+    async fn get_sev_info(&self, _: Request<GetSevInfoRequest>) -> Res<GetSevInfoResponse> {
+        Err(Status::unimplemented("stub"))
+    }
     async fn get_security_model(
         &self,
         _: Request<GetSecurityModelRequest>,

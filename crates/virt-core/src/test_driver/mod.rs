@@ -309,6 +309,30 @@ impl Host for TestDriver {
             .map(|(f, v)| (f.to_string(), *v))
             .collect())
     }
+
+    // CPU models and host memory (issue 15, cpu helper): libvirt 9.0's test driver answers
+    // model names and baselines from the CPU map, and made-up free page counts.
+
+    async fn cpu_model_names(&self, arch: &str, flags: u32) -> DriverResult<Vec<String>> {
+        self.check_flags(flags, 0, "testConnectGetCPUModelNames")?;
+        crate::kit::cpu_map::model_names(&crate::kit::cpu_map::map_dir(), arch)
+    }
+
+    async fn baseline_cpu(&self, cpus: &[String], flags: u32) -> DriverResult<String> {
+        self.check_flags(flags, 1, "testConnectBaselineCPU")?;
+        crate::kit::cpu_map::baseline(&crate::kit::cpu_map::map_dir(), cpus, flags & 1 != 0)
+    }
+
+    async fn free_pages(
+        &self,
+        pages: &[u32],
+        _start: i32,
+        count: u32,
+        flags: u32,
+    ) -> DriverResult<Vec<u64>> {
+        self.check_flags(flags, 0, "testNodeGetFreePages")?;
+        Ok(host::free_pages(pages.len(), count as usize))
+    }
 }
 
 /// The test driver as a [`DriverRegistry`]: `test:///default` shared by every caller of this

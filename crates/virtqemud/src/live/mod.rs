@@ -36,6 +36,7 @@ pub(crate) mod prepare;
 mod reattach;
 mod resources;
 mod save;
+pub(crate) mod snapshot;
 mod start;
 pub(crate) mod stats;
 mod tunables;

@@ -162,7 +162,7 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
     virt_ok(root, &["define", &file.display().to_string()]);
 
     // Shut off: a qemu-img snapshot of the disk.
-    let out = virt_ok(root, &["snapshot-create-as", "snapg", "off1", "first, shut off"]);
+    let out = virt_ok(root, &["snapshot-create-as", "snapg", "off1", "--description", "first, shut off"]);
     assert_eq!(out, "Domain snapshot off1 created\n\n");
     assert!(img_snapshots(&disk).contains("off1"), "{}", img_snapshots(&disk));
 

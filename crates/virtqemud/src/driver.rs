@@ -56,6 +56,9 @@ pub struct QemuDriver {
     /// Snapshot metadata, one dir per domain (`STATE/qemu/snapshot`, libvirt's
     /// `/var/lib/libvirt/qemu/snapshot`).
     pub(crate) snapshot_dir: PathBuf,
+    /// The target block node of each running block copy, by domain and disk (removed
+    /// when the copy ends without a pivot).
+    pub(crate) copy_targets: Mutex<std::collections::HashMap<(virt_core::uuid::Uuid, String), String>>,
     /// UEFI variable stores (`STATE/qemu/nvram`, libvirt's `/var/lib/libvirt/qemu/nvram`).
     pub(crate) nvram_dir: PathBuf,
     /// Where QEMU's firmware descriptors are looked for, lowest priority first.
@@ -112,6 +115,7 @@ impl QemuDriver {
             log_dir: QemuDriver::log_dir(paths),
             save_dir: paths.state_dir.join("qemu/save"),
             snapshot_dir: paths.state_dir.join("qemu/snapshot"),
+            copy_targets: Mutex::new(Default::default()),
             nvram_dir: paths.state_dir.join("qemu/nvram"),
             firmware_dirs: crate::firmware::descriptor::search_dirs(paths.mode == Mode::Session),
             swtpm_dir: paths.state_dir.join("swtpm"),

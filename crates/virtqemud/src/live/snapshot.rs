@@ -175,7 +175,7 @@ pub(crate) fn qemu_img_snapshot(op: &str, name: &str, path: &str) -> DriverResul
         return Err(err(
             ErrorCode::OperationFailed,
             format!(
-                "internal error: qemu-img snapshot {op} of '{path}' failed: {}",
+                "qemu-img snapshot {op} of '{path}' failed: {}",
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
         ));

@@ -125,7 +125,42 @@ impl QemuDriver {
             .with_run(&a.uuid, a.gen, |r| r.live.clone())
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
         let d = find_disk(&live, disk)?;
+        self.prune_nodes(&a).await;
         Ok((job, a, d))
+    }
+
+    /// Deletes the block nodes this daemon added (snapshot overlays, copy targets) or started
+    /// with that no device uses any more, as libvirt deletes the images a pivot left behind:
+    /// QEMU refuses to delete a node that anything uses, so every other node stays.
+    pub(crate) async fn prune_nodes(&self, a: &Active) {
+        for _ in 0..3 {
+            let Ok(nodes) = self.qmp(a, "query-named-block-nodes", None).await else {
+                return;
+            };
+            let mut names: Vec<String> = nodes
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.get("node-name").and_then(Value::as_str))
+                .filter(|n| n.starts_with("libvirt-") && !n.starts_with("libvirt-pflash"))
+                .map(str::to_string)
+                .collect();
+            names.dedup();
+            let mut gone = 0;
+            for n in names {
+                if a
+                    .qmp
+                    .execute("blockdev-del", Some(json!({ "node-name": n })))
+                    .await
+                    .is_ok()
+                {
+                    gone += 1;
+                }
+            }
+            if gone == 0 {
+                return;
+            }
+        }
     }
 
     /// The disk's `query-block` entry.
@@ -644,7 +679,9 @@ impl QemuDriver {
             self.qmp(&a, "block-job-complete", Some(json!({ "device": id })))
                 .await?;
             self.wait_job_gone(&a, &target).await?;
-            return self.adopt_top(&a, &target).await;
+            self.adopt_top(&a, &target).await?;
+            self.prune_nodes(&a).await;
+            return Ok(());
         }
         self.qmp(&a, "block-job-cancel", Some(json!({ "device": id })))
             .await?;

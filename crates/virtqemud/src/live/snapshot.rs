@@ -528,12 +528,12 @@ impl QemuDriver {
         mut snap: SnapshotDef,
         flags: u32,
     ) -> DriverResult<SnapshotInfo> {
-        let (active, def) = {
+        let def = {
             let st = self.lock();
             let d = st.get(&DomainLookup::Uuid(uuid))?;
-            let def = d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone());
-            (self.active(&uuid).ok(), def)
+            d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
         };
+        let active = self.active(&uuid).ok();
         let name = snap.name.clone().expect("named by the caller");
         let disks = internal_disks(&def)?;
         if let Some(sd) = snap.disks.iter().find(|sd| {
@@ -1175,12 +1175,12 @@ impl QemuDriver {
             ));
         }
         let name = snap.name.clone().expect("named by the caller");
-        let (active, def) = {
+        let def = {
             let st = self.lock();
             let d = st.get(&DomainLookup::Uuid(uuid))?;
-            let def = d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone());
-            (self.active(&uuid).ok(), def)
+            d.run.as_ref().map_or(d.def.clone(), |r| r.live.clone())
         };
+        let active = self.active(&uuid).ok();
         // (target, old path, old format, overlay)
         let mut plan: Vec<(String, String, String, String)> = Vec::new();
         let mut disks_out = Vec::new();

@@ -171,32 +171,68 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
     virt_ok(root, &["define", &file.display().to_string()]);
 
     // Shut off: a qemu-img snapshot of the disk.
-    let out = virt_ok(root, &["snapshot-create-as", "snapg", "off1", "--description", "first, shut off"]);
+    let out = virt_ok(
+        root,
+        &[
+            "snapshot-create-as",
+            "snapg",
+            "off1",
+            "--description",
+            "first, shut off",
+        ],
+    );
     assert_eq!(out, "Domain snapshot off1 created\n");
-    assert!(img_snapshots(&disk).contains("off1"), "{}", img_snapshots(&disk));
+    assert!(
+        img_snapshots(&disk).contains("off1"),
+        "{}",
+        img_snapshots(&disk)
+    );
 
     let mut con = boot(root, "snapg");
     con.type_line("echo one > /m");
     con.expect_marker("one");
 
     // Running: RAM and disk by snapshot-save.
-    let out = virt_ok(root, &["snapshot-create-as", "snapg", "run1", "--description", "marker one"]);
+    let out = virt_ok(
+        root,
+        &[
+            "snapshot-create-as",
+            "snapg",
+            "run1",
+            "--description",
+            "marker one",
+        ],
+    );
     assert_eq!(out, "Domain snapshot run1 created\n");
-    assert_eq!(wait_domstate(root, "snapg", "running (unpaused)", Duration::from_secs(10)), "running (unpaused)");
+    assert_eq!(
+        wait_domstate(root, "snapg", "running (unpaused)", Duration::from_secs(10)),
+        "running (unpaused)"
+    );
     con.type_line("echo two > /m");
     con.expect_marker("two");
 
     virt_ok(root, &["snapshot-revert", "snapg", "run1"]);
     assert_eq!(
-        wait_domstate(root, "snapg", "running (from snapshot)", Duration::from_secs(10)),
+        wait_domstate(
+            root,
+            "snapg",
+            "running (from snapshot)",
+            Duration::from_secs(10)
+        ),
         "running (from snapshot)"
     );
     // The change is gone: the guest's memory is back to marker one.
     con.expect_marker("one");
 
     // The tree: off1 <- run1 (current); a second running snapshot under run1.
-    assert_eq!(virt_ok(root, &["snapshot-current", "snapg", "--name"]), "run1\n");
-    assert_eq!(virt_ok(root, &["snapshot-parent", "snapg", "run1"]), "off1\n");
+    assert_eq!(
+        virt_ok(root, &["snapshot-current", "snapg", "--name"]),
+        "run1\n"
+    );
+    assert_eq!(
+        virt_ok(root, &["snapshot-parent", "snapg", "run1"]),
+        "off1\n"
+    );
     virt_ok(root, &["snapshot-create-as", "snapg", "run2"]);
     let tree = virt_ok(root, &["snapshot-list", "snapg", "--tree"]);
     let lines: Vec<&str> = tree
@@ -209,9 +245,18 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
         ["off1", "  |", "  +- run1", "      |", "      +- run2"],
         "{tree}"
     );
-    assert_eq!(virt_ok(root, &["snapshot-list", "snapg", "--roots", "--name"]), "off1\n\n");
-    assert_eq!(virt_ok(root, &["snapshot-list", "snapg", "--leaves", "--name"]), "run2\n\n");
-    assert_eq!(virt_ok(root, &["snapshot-list", "snapg", "--active", "--name"]), "run1\nrun2\n\n");
+    assert_eq!(
+        virt_ok(root, &["snapshot-list", "snapg", "--roots", "--name"]),
+        "off1\n\n"
+    );
+    assert_eq!(
+        virt_ok(root, &["snapshot-list", "snapg", "--leaves", "--name"]),
+        "run2\n\n"
+    );
+    assert_eq!(
+        virt_ok(root, &["snapshot-list", "snapg", "--active", "--name"]),
+        "run1\nrun2\n\n"
+    );
     let xml = virt_ok(root, &["snapshot-dumpxml", "snapg", "run1"]);
     for part in [
         "<name>run1</name>",
@@ -225,8 +270,8 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
         assert!(xml.contains(part), "{part} not in {xml}");
     }
     let stored = root.join("var/lib/virt/qemu/snapshot/snapg/run1.xml");
-    let stored = std::fs::read_to_string(&stored)
-        .unwrap_or_else(|e| panic!("{}: {e}", stored.display()));
+    let stored =
+        std::fs::read_to_string(&stored).unwrap_or_else(|e| panic!("{}: {e}", stored.display()));
     assert!(stored.contains("<active>0</active>"), "{stored}");
     let info = virt_ok(root, &["snapshot-info", "snapg", "run2"]);
     assert!(info.contains("Current:        yes"), "{info}");
@@ -239,7 +284,10 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
     // Deleting run2 (running): gone from the image and the metadata; run1 current again.
     virt_ok(root, &["snapshot-delete", "snapg", "run2"]);
     assert!(!img_snapshots(&disk).contains("run2"));
-    assert_eq!(virt_ok(root, &["snapshot-current", "snapg", "--name"]), "run1\n");
+    assert_eq!(
+        virt_ok(root, &["snapshot-current", "snapg", "--name"]),
+        "run1\n"
+    );
 
     // The metadata outlives the daemon.
     daemon.kill9();
@@ -248,7 +296,10 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
         virt_ok(root, &["snapshot-list", "snapg", "--name"]),
         "off1\nrun1\n\n"
     );
-    assert_eq!(virt_ok(root, &["snapshot-current", "snapg", "--name"]), "run1\n");
+    assert_eq!(
+        virt_ok(root, &["snapshot-current", "snapg", "--name"]),
+        "run1\n"
+    );
 
     // Back to the shut-off snapshot: the guest stops.
     virt_ok(root, &["snapshot-revert", "snapg", "off1"]);
@@ -320,7 +371,9 @@ fn image_info(path: &Path) -> String {
 
 /// Writes `marker` as the first line of the guest's /dev/vda and waits until it is synced.
 fn write_disk(con: &mut Console, marker: &str) {
-    let at = con.type_line(&format!("echo {marker} | dd of=/dev/vda conv=fsync 2>/dev/null; echo WR\"\"OTE-{marker}"));
+    let at = con.type_line(&format!(
+        "echo {marker} | dd of=/dev/vda conv=fsync 2>/dev/null; echo WR\"\"OTE-{marker}"
+    ));
     con.until(at, Duration::from_secs(60), &format!("WROTE-{marker}"));
 }
 
@@ -347,7 +400,11 @@ fn block_jobs_move_a_running_guests_disk() {
     let base = root.join("blkg.qcow2");
     qcow2(&base, "64M");
     let file = root.join("blkg.xml");
-    std::fs::write(&file, guest_xml("blkg", &image.kernel, &image.initrd, &base)).expect("xml");
+    std::fs::write(
+        &file,
+        guest_xml("blkg", &image.kernel, &image.initrd, &base),
+    )
+    .expect("xml");
     virt_ok(root, &["define", &file.display().to_string()]);
     let mut con = boot(root, "blkg");
     write_disk(&mut con, "MARK1");
@@ -359,7 +416,20 @@ fn block_jobs_move_a_running_guests_disk() {
     let overlay = root.join("blkg.ext1");
     assert_eq!(source_of(root, "blkg"), overlay.display().to_string());
     let info = image_info(&overlay);
-    assert!(info.contains(&format!("backing file: {}", base.display())), "{info}");
+    assert!(
+        info.contains(&format!("backing file: {}", base.display())),
+        "{info}"
+    );
+    // The live XML shows the base under the overlay.
+    let live = virt_ok(root, &["dumpxml", "blkg"]);
+    let chain = format!(
+        "<backingStore type='file' index='2'>\n        <format type='qcow2'/>\n        <source file='{}'/>\n        <backingStore/>\n      </backingStore>",
+        base.display()
+    );
+    assert!(live.contains(&chain), "{chain} not in {live}");
+    let inactive = virt_ok(root, &["dumpxml", "blkg", "--inactive"]);
+    assert!(!inactive.contains("<backingStore"), "{inactive}");
+    assert!(inactive.contains(&format!("<source file='{}'/>", overlay.display())));
     let xml = virt_ok(root, &["snapshot-dumpxml", "blkg", "ext1"]);
     assert!(xml.contains("<state>disk-snapshot</state>"), "{xml}");
     assert!(
@@ -371,11 +441,22 @@ fn block_jobs_move_a_running_guests_disk() {
     assert_eq!(image_head(&base), "MARK1");
 
     // Active commit with pivot: the base has MARK2 and is the disk again.
-    let (ok, out, err) = virt(root, &["blockcommit", "blkg", "vda", "--active", "--pivot", "--verbose"]);
+    let (ok, out, err) = virt(
+        root,
+        &[
+            "blockcommit",
+            "blkg",
+            "vda",
+            "--active",
+            "--pivot",
+            "--verbose",
+        ],
+    );
     assert!(ok, "{err}");
     assert_eq!(out, "\nSuccessfully pivoted\n");
     assert!(err.ends_with("Block commit: [100 %]"), "{err:?}");
     assert_eq!(source_of(root, "blkg"), base.display().to_string());
+    assert!(!virt_ok(root, &["dumpxml", "blkg"]).contains("<backingStore"));
     assert_eq!(image_head(&base), "MARK2");
     assert_eq!(
         virt_ok(root, &["blockjob", "blkg", "vda"]),
@@ -386,7 +467,16 @@ fn block_jobs_move_a_running_guests_disk() {
 
     // Copy with pivot: the copy has the data and takes the writes from now on.
     let copy = root.join("copy.qcow2");
-    let out = virt_ok(root, &["blockcopy", "blkg", "vda", &copy.display().to_string(), "--pivot"]);
+    let out = virt_ok(
+        root,
+        &[
+            "blockcopy",
+            "blkg",
+            "vda",
+            &copy.display().to_string(),
+            "--pivot",
+        ],
+    );
     assert_eq!(out, "\nSuccessfully pivoted\n");
     assert_eq!(source_of(root, "blkg"), copy.display().to_string());
     assert_eq!(image_head(&copy), "MARK3");
@@ -403,8 +493,10 @@ fn block_jobs_move_a_running_guests_disk() {
     assert_eq!(out, "\nPull complete\n");
     let info = image_info(&overlay2);
     assert!(!info.contains("backing file:"), "{info}");
+    assert!(!virt_ok(root, &["dumpxml", "blkg"]).contains("<backingStore"));
     // QEMU writes its image metadata out when the guest flushes.
-    let at = con.type_line("dd if=/dev/null of=/dev/vda conv=notrunc,fsync 2>/dev/null; echo FL\"\"USHED");
+    let at = con
+        .type_line("dd if=/dev/null of=/dev/vda conv=notrunc,fsync 2>/dev/null; echo FL\"\"USHED");
     con.until(at, Duration::from_secs(30), "FLUSHED");
     assert_eq!(image_head(&overlay2), "MARK4");
 

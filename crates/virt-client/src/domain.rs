@@ -426,7 +426,11 @@ impl Connection {
             disk: disk.to_string(),
             flags,
         };
-        let r = self.domain_client().get_block_job_info(req).await?.into_inner();
+        let r = self
+            .domain_client()
+            .get_block_job_info(req)
+            .await?
+            .into_inner();
         Ok(r.found.then_some(virt_core::types::BlockJobInfo {
             job_type: r.job_type,
             bandwidth: r.bandwidth,

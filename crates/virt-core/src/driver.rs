@@ -11,11 +11,11 @@ use crate::error::{ErrorDomain, VirtError};
 use crate::events::EventSubscription;
 use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
+pub use crate::types::BlockJobInfo;
 use crate::types::{
     ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
     SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
-pub use crate::types::BlockJobInfo;
 
 /// Result of every driver call.
 pub type DriverResult<T> = Result<T, VirtError>;
@@ -438,7 +438,12 @@ pub trait Resources: Host {
     }
 
     /// Cancels a block job, or (flag PIVOT) completes it. libvirt: virDomainBlockJobAbort.
-    async fn block_job_abort(&self, dom: &DomainLookup, disk: &str, flags: u32) -> DriverResult<()> {
+    async fn block_job_abort(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainBlockJobAbort")
     }
 

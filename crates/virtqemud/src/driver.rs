@@ -58,7 +58,8 @@ pub struct QemuDriver {
     pub(crate) snapshot_dir: PathBuf,
     /// The target block node of each running block copy, by domain and disk (removed
     /// when the copy ends without a pivot).
-    pub(crate) copy_targets: Mutex<std::collections::HashMap<(virt_core::uuid::Uuid, String), String>>,
+    pub(crate) copy_targets:
+        Mutex<std::collections::HashMap<(virt_core::uuid::Uuid, String), String>>,
     /// UEFI variable stores (`STATE/qemu/nvram`, libvirt's `/var/lib/libvirt/qemu/nvram`).
     pub(crate) nvram_dir: PathBuf,
     /// Where QEMU's firmware descriptors are looked for, lowest priority first.
@@ -207,4 +208,3 @@ impl QemuDriver {
         })
     }
 }
-

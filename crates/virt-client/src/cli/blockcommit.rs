@@ -117,7 +117,16 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         });
         return Ok(());
     }
-    let ended = wait(conn, dom, path, "Block commit", args.verbose, limit, args.async_).await?;
+    let ended = wait(
+        conn,
+        dom,
+        path,
+        "Block commit",
+        args.verbose,
+        limit,
+        args.async_,
+    )
+    .await?;
     if ended == Ended::Canceled {
         out.text("\nCommit aborted");
         return Err(CliError::Silent);

@@ -114,7 +114,10 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     let bw = bandwidth(args.bandwidth.as_deref(), args.bytes)?;
     let granularity: u32 = match args.granularity.as_deref() {
         None => 0,
-        Some(t) => t.trim_start().parse().map_err(|_| numeric("granularity", t))?,
+        Some(t) => t
+            .trim_start()
+            .parse()
+            .map_err(|_| numeric("granularity", t))?,
     };
     let buf_size: u64 = match args.buf_size.as_deref() {
         None => 0,
@@ -191,7 +194,10 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
             params.push(TypedParam::new("bandwidth", TypedValue::ULLong(bytes)));
         }
         if granularity != 0 {
-            params.push(TypedParam::new("granularity", TypedValue::UInt(granularity)));
+            params.push(TypedParam::new(
+                "granularity",
+                TypedValue::UInt(granularity),
+            ));
         }
         if buf_size != 0 {
             params.push(TypedParam::new("buf-size", TypedValue::ULLong(buf_size)));
@@ -234,7 +240,16 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         out.text("Block Copy started");
         return Ok(());
     }
-    let ended = wait(conn, dom, path, "Block Copy", args.verbose, limit, args.async_).await?;
+    let ended = wait(
+        conn,
+        dom,
+        path,
+        "Block Copy",
+        args.verbose,
+        limit,
+        args.async_,
+    )
+    .await?;
     if ended == Ended::Canceled {
         out.text("\nCopy aborted");
         return Err(CliError::Silent);

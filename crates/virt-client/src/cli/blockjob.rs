@@ -142,12 +142,13 @@ pub async fn wait(
     let start = Instant::now();
     let mut last = (0u64, 0u64);
     let ended = loop {
-        let info = conn.block_job_info(dom, disk, 0).await.map_err(|e| {
-            CliError::Call {
+        let info = conn
+            .block_job_info(dom, disk, 0)
+            .await
+            .map_err(|e| CliError::Call {
                 context: Some(format!("failed to query job for disk {disk}")),
                 source: Box::new(e),
-            }
-        })?;
+            })?;
         let Some(i) = info else {
             break Ended::Completed;
         };
@@ -244,7 +245,11 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     let path = args.path.get();
     if bw {
         let v = bandwidth(args.bandwidth.as_deref(), args.bytes)?;
-        let f = if args.bytes { block::BANDWIDTH_BYTES } else { 0 };
+        let f = if args.bytes {
+            block::BANDWIDTH_BYTES
+        } else {
+            0
+        };
         conn.block_job_set_speed(dom, path, v, f).await?;
         return Ok(());
     }

@@ -47,7 +47,9 @@ pub struct Args {
 /// Runs `blockpull` (virDomainBlockPull, or virDomainBlockRebase with a base or flags).
 pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(), CliError> {
     if args.verbose && !args.wait {
-        return Err(CliError::msg("Option --wait is required by option --verbose"));
+        return Err(CliError::msg(
+            "Option --wait is required by option --verbose",
+        ));
     }
     if args.async_ && !args.wait {
         return Err(CliError::msg("Option --wait is required by option --async"));
@@ -77,7 +79,17 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
         out.text("Block Pull started");
         return Ok(());
     }
-    match wait(conn, dom, path, "Block Pull", args.verbose, limit, args.async_).await? {
+    match wait(
+        conn,
+        dom,
+        path,
+        "Block Pull",
+        args.verbose,
+        limit,
+        args.async_,
+    )
+    .await?
+    {
         Ended::Canceled => {
             out.text("\nPull aborted");
             Err(CliError::Silent)

@@ -1,8 +1,8 @@
 //! `virt blockresize DOMAIN PATH SIZE`: resizes a disk (SIZE scaled, KiB by default).
 
 use virt_client::{ClientError, Connection};
-use virt_core::{ErrorCode, ErrorDomain, VirtError};
 use virt_core::kit::flags::block;
+use virt_core::{ErrorCode, ErrorDomain, VirtError};
 
 use super::blockjob::PathArg;
 use super::dom::{resolve, DomArg, ANY};
@@ -20,7 +20,11 @@ pub struct Args {
     #[command(flatten)]
     pub path: PathArg,
     /// New size of the block device, as scaled integer (default KiB).
-    #[arg(value_name = "SIZE", required_unless_present = "size_opt", allow_hyphen_values = true)]
+    #[arg(
+        value_name = "SIZE",
+        required_unless_present = "size_opt",
+        allow_hyphen_values = true
+    )]
     pub size: Option<String>,
     /// New size of the block device, as scaled integer (default KiB).
     #[arg(long = "size", value_name = "SIZE", conflicts_with = "size")]

@@ -384,7 +384,8 @@ impl DomainService for Ctx {
             r.bandwidth,
             r.flags,
         );
-        on_domain!(self, req, |d, l| d.block_commit(&l, &disk, &base, &top, bw, f));
+        on_domain!(self, req, |d, l| d
+            .block_commit(&l, &disk, &base, &top, bw, f));
         Ok(Response::new(BlockCommitResponse {}))
     }
 
@@ -415,7 +416,10 @@ impl DomainService for Ctx {
         }))
     }
 
-    async fn block_job_abort(&self, req: Request<BlockJobAbortRequest>) -> R<BlockJobAbortResponse> {
+    async fn block_job_abort(
+        &self,
+        req: Request<BlockJobAbortRequest>,
+    ) -> R<BlockJobAbortResponse> {
         let r = req.get_ref();
         let (disk, f) = (r.disk.clone(), r.flags);
         on_domain!(self, req, |d, l| d.block_job_abort(&l, &disk, f));

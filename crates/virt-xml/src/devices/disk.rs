@@ -14,6 +14,50 @@ const NET_PROTOCOLS: &[&str] = &[
     "vxhs", "nfs",
 ];
 
+/// A `<backingStore>`: empty, the chain's end; else a file image (`<format>`, `<source
+/// file>`) and the rest of the chain below it.
+fn parse_backing(mut b: Cursor<'_>, d: &mut Disk) -> Result<(), XmlError> {
+    let kind = b.attr("type");
+    let _ = b.attr("index");
+    let Some(kind) = kind else {
+        b.text()?;
+        b.finish()?;
+        d.backing_store_none = d.backing_chain.is_empty();
+        return Ok(());
+    };
+    if kind != "file" {
+        return Err(b.invalid_attr("type", kind, "file"));
+    }
+    let format = match b.child("format")? {
+        Some(mut f) => {
+            let t = f.attr_string("type");
+            f.finish()?;
+            t
+        }
+        None => None,
+    };
+    let path = match b.child("source")? {
+        Some(mut s) => {
+            let p = s.attr_req("file")?.to_string();
+            s.finish()?;
+            p
+        }
+        None => {
+            return Err(XmlError::Missing {
+                path: format!("{}/source", b.path()),
+            })
+        }
+    };
+    d.backing_chain
+        .push(virt_core::model::devices::BackingStore { path, format });
+    let next = b.child("backingStore")?;
+    b.finish()?;
+    if let Some(n) = next {
+        parse_backing(n, d)?;
+    }
+    Ok(())
+}
+
 pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     let mut d = Disk {
         disk_type: c
@@ -40,10 +84,8 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     if let Some(src) = c.child("source")? {
         d.source = parse_source(src, d.disk_type)?;
     }
-    if let Some(mut b) = c.child("backingStore")? {
-        b.text()?;
-        b.finish()?;
-        d.backing_store_none = true;
+    if let Some(b) = c.child("backingStore")? {
+        parse_backing(b, &mut d)?;
     }
     if d.source.is_none() {
         match d.disk_type {
@@ -344,8 +386,21 @@ pub(super) fn format(w: &mut Writer, d: &Disk) {
     if let Some(s) = &d.source {
         format_source(w, d.disk_type, s);
     }
-    if d.backing_store_none {
+    for (i, b) in d.backing_chain.iter().enumerate() {
+        w.tag("backingStore")
+            .attr("type", "file")
+            .attr("index", d.backing_chain.len() + 1 - i)
+            .open();
+        if let Some(f) = &b.format {
+            w.tag("format").attr("type", f).empty();
+        }
+        w.tag("source").attr("file", &b.path).empty();
+    }
+    if d.backing_store_none || !d.backing_chain.is_empty() {
         w.tag("backingStore").empty();
+    }
+    for _ in &d.backing_chain {
+        w.close("backingStore");
     }
     w.tag("target")
         .attr("dev", &d.target_dev)

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::block;
+use virt_core::model::devices::BackingStore;
 use virt_core::model::DomainDef;
 use virt_core::types::{BlockJobInfo, DomainLookup, TypedParam, TypedValue};
 use virt_core::VirtError;
@@ -148,8 +149,7 @@ impl QemuDriver {
             names.dedup();
             let mut gone = 0;
             for n in names {
-                if a
-                    .qmp
+                if a.qmp
                     .execute("blockdev-del", Some(json!({ "node-name": n })))
                     .await
                     .is_ok()
@@ -245,22 +245,49 @@ impl QemuDriver {
         Ok(())
     }
 
-    /// After a pivot: the disk's source becomes the image QEMU now writes to.
-    async fn adopt_top(&self, a: &Active, target: &str) -> DriverResult<()> {
-        let e = self.block_entry(a, target).await?;
-        let file = e
-            .pointer("/inserted/image/filename")
-            .or_else(|| e.pointer("/inserted/file"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let format = e
-            .pointer("/inserted/image/format")
-            .or_else(|| e.pointer("/inserted/drv"))
-            .and_then(Value::as_str)
-            .unwrap_or("raw")
-            .to_string();
-        self.set_disk_sources(&a.uuid, &[(target.to_string(), file)], &format, true)
+    /// Reads the disk's image chain back from QEMU: the live definition's source, format and
+    /// `<backingStore>` chain follow it (status saved); with `persistent`, the persistent
+    /// definition's source and format too (after a pivot).
+    pub(crate) async fn refresh_disk(
+        &self,
+        a: &Active,
+        target: &str,
+        persistent: bool,
+    ) -> DriverResult<()> {
+        let chain = self.chain_formats(a, target).await?;
+        let Some((top, fmt)) = chain.first().cloned() else {
+            return Ok(());
+        };
+        let backing: Vec<BackingStore> = chain[1..]
+            .iter()
+            .map(|(p, f)| BackingStore {
+                path: p.clone(),
+                format: Some(f.clone()),
+            })
+            .collect();
+        {
+            let mut st = self.lock();
+            let dom = st.get_mut(&DomainLookup::Uuid(a.uuid))?;
+            if let Some(r) = dom.run.as_mut().filter(|r| r.gen == a.gen) {
+                if let Some(d) = r
+                    .live
+                    .devices
+                    .disks
+                    .iter_mut()
+                    .find(|d| d.target_dev == target)
+                {
+                    d.source.get_or_insert_with(Default::default).path = Some(top.clone());
+                    d.driver.get_or_insert_with(Default::default).format = Some(fmt.clone());
+                    d.backing_chain = backing;
+                    d.backing_store_none = false;
+                }
+            }
+            self.save_status(dom);
+        }
+        if persistent {
+            self.set_disk_sources(&a.uuid, &[(target.to_string(), top)], &fmt, false)?;
+        }
+        Ok(())
     }
 
     async fn pull(
@@ -273,7 +300,10 @@ impl QemuDriver {
     ) -> DriverResult<()> {
         let (_job, a, (target, _, _)) = self.block_target(lookup, disk, api).await?;
         self.refuse_busy(&a, &target).await?;
-        let node = self.disk_nodes(&a, &[target.clone()]).await?.remove(0);
+        let node = self
+            .disk_nodes(&a, std::slice::from_ref(&target))
+            .await?
+            .remove(0);
         let mut args = json!({
             "job-id": job_id("pull", &target),
             "device": node,
@@ -323,7 +353,10 @@ impl QemuDriver {
                 create_image(dest, &fmt, image_size(&path)?)?;
             }
         }
-        let node = self.disk_nodes(&a, &[target.clone()]).await?.remove(0);
+        let node = self
+            .disk_nodes(&a, std::slice::from_ref(&target))
+            .await?
+            .remove(0);
         let new_node = format!("libvirt-copy-{target}-{}", std::process::id() % 10000);
         let file_driver = if dev { "host_device" } else { "file" };
         let mut add = json!({
@@ -396,12 +429,11 @@ impl QemuDriver {
         let s = speed(bandwidth, flags & BANDWIDTH_BYTES != 0)?;
         if flags & COPY == 0 {
             if flags & (SHALLOW | REUSE_EXT | COPY_RAW | COPY_DEV) != 0 {
-                return Err(err(
-                    ErrorCode::InvalidArg,
-                    "flags only valid with a copy",
-                ));
+                return Err(err(ErrorCode::InvalidArg, "flags only valid with a copy"));
             }
-            return self.pull(lookup, disk, base, s, "virDomainBlockRebase").await;
+            return self
+                .pull(lookup, disk, base, s, "virDomainBlockRebase")
+                .await;
         }
         if base.is_empty() {
             return Err(err(
@@ -455,10 +487,7 @@ impl QemuDriver {
         }
         if let Some(g) = gran {
             if !g.is_power_of_two() || !(512..=64 << 20).contains(&g) {
-                return Err(err(
-                    ErrorCode::InvalidArg,
-                    "granularity must be power of 2",
-                ));
+                return Err(err(ErrorCode::InvalidArg, "granularity must be power of 2"));
             }
         }
         let (dest, dev) = match (
@@ -525,9 +554,7 @@ impl QemuDriver {
         let Some(top_at) = chain.iter().position(|f| *f == top_name) else {
             return Err(err(
                 ErrorCode::InvalidArg,
-                format!(
-                    "could not find image '{top_name}' in chain for '{target}'"
-                ),
+                format!("could not find image '{top_name}' in chain for '{target}'"),
             ));
         };
         if chain.len() < top_at + 2 {
@@ -548,9 +575,7 @@ impl QemuDriver {
             _ => {
                 return Err(err(
                     ErrorCode::InvalidArg,
-                    format!(
-                        "could not find base image in chain for '{target}'"
-                    ),
+                    format!("could not find base image in chain for '{target}'"),
                 ))
             }
         }
@@ -564,12 +589,13 @@ impl QemuDriver {
         if !active && flags & ACTIVE != 0 {
             return Err(err(
                 ErrorCode::InvalidArg,
-                format!(
-                    "active commit requested but '{top_name}' is not active"
-                ),
+                format!("active commit requested but '{top_name}' is not active"),
             ));
         }
-        let node = self.disk_nodes(&a, &[target.clone()]).await?.remove(0);
+        let node = self
+            .disk_nodes(&a, std::slice::from_ref(&target))
+            .await?
+            .remove(0);
         let kind = if active { "active-commit" } else { "commit" };
         let mut args = json!({
             "job-id": job_id(kind, &target),
@@ -600,6 +626,8 @@ impl QemuDriver {
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
         let (target, _, _) = find_disk(&live, disk)?;
         let Some((j, t)) = self.find_job(&a, &target).await? else {
+            // A job that ended (a pull) may have changed the chain.
+            let _ = self.refresh_disk(&a, &target, false).await;
             return Ok(None);
         };
         let n = |k: &str| j.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -659,9 +687,7 @@ impl QemuDriver {
             if !matches!(t, block::job_type::COPY | block::job_type::ACTIVE_COMMIT) {
                 return Err(err(
                     ErrorCode::OperationInvalid,
-                    format!(
-                        "pivot of disk '{target}' requires an active copy job"
-                    ),
+                    format!("pivot of disk '{target}' requires an active copy job"),
                 ));
             }
             if !ready {
@@ -679,7 +705,7 @@ impl QemuDriver {
             self.qmp(&a, "block-job-complete", Some(json!({ "device": id })))
                 .await?;
             self.wait_job_gone(&a, &target).await?;
-            self.adopt_top(&a, &target).await?;
+            self.refresh_disk(&a, &target, true).await?;
             self.prune_nodes(&a).await;
             return Ok(());
         }
@@ -785,7 +811,8 @@ mod tests {
 
     #[test]
     fn destination_attributes_are_read_from_disk_xml() {
-        let x = "<disk type='file'>\n  <source file='/a/b.qcow2'/>\n  <driver type='qcow2'/>\n</disk>";
+        let x =
+            "<disk type='file'>\n  <source file='/a/b.qcow2'/>\n  <driver type='qcow2'/>\n</disk>";
         assert_eq!(attr(x, "source", "file").as_deref(), Some("/a/b.qcow2"));
         assert_eq!(attr(x, "driver", "type").as_deref(), Some("qcow2"));
         assert_eq!(attr(x, "source", "dev"), None);

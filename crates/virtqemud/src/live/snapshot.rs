@@ -216,7 +216,7 @@ impl QemuDriver {
                 }
             }
         }
-        out.sort_by(|a, b| a.def.creation_time.cmp(&b.def.creation_time));
+        out.sort_by_key(|s| s.def.creation_time);
         out
     }
 
@@ -300,7 +300,10 @@ impl QemuDriver {
             .map_err(|e| {
                 err(
                     ErrorCode::SystemError,
-                    format!("failed to write snapshot metadata '{}': {e}", path.display()),
+                    format!(
+                        "failed to write snapshot metadata '{}': {e}",
+                        path.display()
+                    ),
                 )
             })
     }
@@ -417,9 +420,7 @@ impl QemuDriver {
             match job {
                 None => return Ok(()),
                 Some(j) if j.get("status").and_then(Value::as_str) == Some("concluded") => {
-                    let _ = self
-                        .qmp(a, "job-dismiss", Some(json!({ "id": id })))
-                        .await;
+                    let _ = self.qmp(a, "job-dismiss", Some(json!({ "id": id }))).await;
                     if let Some(e) = j.get("error").and_then(Value::as_str) {
                         return Err(err(
                             ErrorCode::OperationFailed,
@@ -769,7 +770,10 @@ impl Snapshots for QemuDriver {
         snap.parent = None;
         snap.active = None;
         let wants_external = flags & create::DISK_ONLY != 0
-            || snap.memory.as_ref().is_some_and(|m| m.snapshot == "external")
+            || snap
+                .memory
+                .as_ref()
+                .is_some_and(|m| m.snapshot == "external")
             || snap
                 .disks
                 .iter()
@@ -815,15 +819,13 @@ impl Snapshots for QemuDriver {
                     }
                 },
             )
-            .filter(
-                |s| match flags & (list::INTERNAL | list::EXTERNAL) {
-                    0 => true,
-                    f => {
-                        (f & list::EXTERNAL != 0 && s.is_external())
-                            || (f & list::INTERNAL != 0 && !s.is_external())
-                    }
-                },
-            )
+            .filter(|s| match flags & (list::INTERNAL | list::EXTERNAL) {
+                0 => true,
+                f => {
+                    (f & list::EXTERNAL != 0 && s.is_external())
+                        || (f & list::INTERNAL != 0 && !s.is_external())
+                }
+            })
             .map(Snap::info)
             .collect();
         if flags & list::TOPOLOGICAL == 0 {
@@ -884,12 +886,16 @@ impl Snapshots for QemuDriver {
         let def = snap.def.domain.as_deref().cloned().ok_or_else(|| {
             err(
                 ErrorCode::OperationInvalid,
-                format!("snapshot '{}' lacks domain '{}' rollback info", snap.name(), {
-                    self.lock()
-                        .get(&DomainLookup::Uuid(uuid))
-                        .map(|d| d.def.name.clone())
-                        .unwrap_or_default()
-                }),
+                format!(
+                    "snapshot '{}' lacks domain '{}' rollback info",
+                    snap.name(),
+                    {
+                        self.lock()
+                            .get(&DomainLookup::Uuid(uuid))
+                            .map(|d| d.def.name.clone())
+                            .unwrap_or_default()
+                    }
+                ),
             )
         })?;
         let disks = internal_disks(&def)?;
@@ -906,8 +912,12 @@ impl Snapshots for QemuDriver {
             let want_running = run_flag || (!pause_flag && snap.state() == "running");
             let a = match self.active(&uuid) {
                 Ok(a) => {
-                    self.pause_for(&a, reason::paused::FROM_SNAPSHOT, ev::suspended::FROM_SNAPSHOT)
-                        .await?;
+                    self.pause_for(
+                        &a,
+                        reason::paused::FROM_SNAPSHOT,
+                        ev::suspended::FROM_SNAPSHOT,
+                    )
+                    .await?;
                     a
                 }
                 Err(_) => {
@@ -933,12 +943,8 @@ impl Snapshots for QemuDriver {
             .await?;
             self.adopt_definition(&uuid, &def)?;
             if want_running {
-                self.resume_for(
-                    &a,
-                    reason::running::FROM_SNAPSHOT,
-                    RESUMED_FROM_SNAPSHOT,
-                )
-                .await?;
+                self.resume_for(&a, reason::running::FROM_SNAPSHOT, RESUMED_FROM_SNAPSHOT)
+                    .await?;
             } else {
                 self.transition(
                     &a.uuid,
@@ -1112,15 +1118,17 @@ pub(crate) fn image_size(path: &str) -> DriverResult<u64> {
         .output()
         .map_err(|e| err(ErrorCode::SystemError, format!("cannot run qemu-img: {e}")))?;
     let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    v.get("virtual-size").and_then(Value::as_u64).ok_or_else(|| {
-        err(
-            ErrorCode::OperationFailed,
-            format!(
-                "cannot read the size of '{path}': {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        )
-    })
+    v.get("virtual-size")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| {
+            err(
+                ErrorCode::OperationFailed,
+                format!(
+                    "cannot read the size of '{path}': {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            )
+        })
 }
 
 /// Creates a qcow2 overlay `new` on `backing` (of format `fmt`), without opening the backing
@@ -1128,7 +1136,9 @@ pub(crate) fn image_size(path: &str) -> DriverResult<u64> {
 pub(crate) fn create_overlay(new: &str, backing: &str, fmt: &str) -> DriverResult<()> {
     let size = image_size(backing)?;
     let out = std::process::Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2", "-u", "-F", fmt, "-b", backing, new])
+        .args([
+            "create", "-q", "-f", "qcow2", "-u", "-F", fmt, "-b", backing, new,
+        ])
         .arg(size.to_string())
         .output()
         .map_err(|e| err(ErrorCode::SystemError, format!("cannot run qemu-img: {e}")))?;
@@ -1300,6 +1310,11 @@ impl QemuDriver {
             None => DomainState::Shutoff,
         };
         self.retarget_disks(&uuid, &plan, state.is_active())?;
+        if let Some(a) = active.as_ref().filter(|_| flags & create::HALT == 0) {
+            for (t, _, _, _) in &plan {
+                self.refresh_disk(a, t, false).await?;
+            }
+        }
         snap.state = Some("disk-snapshot".into());
         snap.memory = Some(virt_core::model::snapshot::SnapshotMemory {
             snapshot: "no".into(),

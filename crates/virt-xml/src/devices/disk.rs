@@ -476,6 +476,55 @@ mod tests {
     }
 
     #[test]
+    fn backing_chains_read_and_write_back() {
+        let xml = "<domain type='qemu'><name>b</name><memory>65536</memory>\
+            <os><type>hvm</type></os><devices>\
+            <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+            <source file='/i/top.qcow2'/>\
+            <backingStore type='file' index='3'><format type='qcow2'/>\
+            <source file='/i/mid.qcow2'/>\
+            <backingStore type='file' index='2'><format type='raw'/>\
+            <source file='/i/base.img'/><backingStore/></backingStore></backingStore>\
+            <target dev='vda' bus='virtio'/></disk></devices></domain>";
+        let def = crate::parse_domain(xml).expect("parses");
+        let d = &def.devices.disks[0];
+        assert_eq!(d.backing_chain.len(), 2);
+        assert_eq!(d.backing_chain[1].path, "/i/base.img");
+        assert_eq!(d.backing_chain[1].format.as_deref(), Some("raw"));
+        assert!(!d.backing_store_none);
+        let out = crate::domain::format(
+            &def,
+            virt_core::xml::FormatOptions {
+                id: None,
+                secure: false,
+                inactive: false,
+            },
+        );
+        assert!(
+            out.contains(
+                "<source file='/i/top.qcow2'/>\n      <backingStore type='file' index='3'>\n        \
+                 <format type='qcow2'/>\n        <source file='/i/mid.qcow2'/>\n        \
+                 <backingStore type='file' index='2'>\n          <format type='raw'/>\n          \
+                 <source file='/i/base.img'/>\n          <backingStore/>\n        \
+                 </backingStore>\n      </backingStore>\n      <target dev='vda'"
+            ),
+            "{out}"
+        );
+        let again = crate::parse_domain(&out).expect("parses back");
+        assert_eq!(again.devices.disks[0].backing_chain, d.backing_chain);
+        // `<backingStore/>` alone: no chain.
+        let none = xml.replace(
+            &xml[xml
+                .find("<backingStore type='file' index='3'>")
+                .expect("chain")..xml.find("<target").expect("target")],
+            "<backingStore/>",
+        );
+        let def = crate::parse_domain(&none).expect("parses");
+        assert!(def.devices.disks[0].backing_store_none);
+        assert!(def.devices.disks[0].backing_chain.is_empty());
+    }
+
+    #[test]
     fn disk_names_give_libvirt_indexes() {
         assert_eq!(name_to_index("vda"), Some(0));
         assert_eq!(name_to_index("sdb"), Some(1));

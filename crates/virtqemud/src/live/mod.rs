@@ -346,6 +346,10 @@ impl QemuDriver {
             let name = dom.def.name.clone();
             let gone = (!dom.persistent).then_some(dom.undefine_flags);
             if !dom.persistent {
+                // A transient domain's snapshot metadata goes with it, as libvirt's does.
+                if !dom.snapshots.is_empty() {
+                    self.discard_snapshot_metadata(&dom.def.name);
+                }
                 st.remove(uuid);
             }
             (run, name, handle, gone)

@@ -438,7 +438,7 @@ impl QemuDriver {
                     format!("{cmd} did not finish in time"),
                 ));
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

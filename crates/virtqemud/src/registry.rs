@@ -9,12 +9,14 @@ use virt_core::registry::{DaemonInfo, HypervisorRegistry};
 use crate::QemuDriver;
 
 /// What virtqemud serves beyond the baseline (see [`virt_core::features`]): event
-/// resume, the console, the stats groups it fills, save / restore / managed save and every
-/// guest agent call. No snapshots yet.
+/// resume, the console, the stats groups it fills, save / restore / managed save, snapshots,
+/// block jobs and every guest agent call.
 pub fn qemu_features() -> Vec<String> {
-    use virt_core::features::{self, GUEST_AGENT, SAVE_RESTORE};
+    use virt_core::features::{self, BLOCK_JOBS, GUEST_AGENT, SAVE_RESTORE, SNAPSHOTS};
     let mut f = features::base(crate::live::stats::SUPPORTED);
     f.extend(features::rpcs("domain", SAVE_RESTORE));
+    f.push(SNAPSHOTS.into());
+    f.extend(features::rpcs("domain", BLOCK_JOBS));
     f.extend(features::rpcs("guest", GUEST_AGENT));
     f
 }

@@ -487,6 +487,32 @@ impl QemuDriver {
         res.map(|_| ())
     }
 
+    /// Starts the domain paused with `def` (stored as its definition) for a revert.
+    async fn launch_for_revert(&self, uuid: Uuid, def: &DomainDef) -> DriverResult<Active> {
+        self.adopt_definition(&uuid, def)?;
+        self.launch(uuid, def.clone(), virt_core::kit::flags::create::PAUSED)
+            .await?;
+        self.active(&uuid)
+    }
+
+    /// `snapshot-load` of internal snapshot `name` from the disks `targets`.
+    async fn load_internal(&self, a: &Active, targets: &[String], name: &str) -> DriverResult<()> {
+        let nodes = self.disk_nodes(a, targets).await?;
+        if nodes.is_empty() {
+            return Err(err(
+                ErrorCode::InternalError,
+                "the snapshot has no disk holding the memory state",
+            ));
+        }
+        self.run_job(
+            a,
+            "snapshot-load",
+            "snapshot-load",
+            json!({ "tag": name, "vmstate": nodes[0], "devices": nodes }),
+        )
+        .await
+    }
+
     /// Kills the guest of `a` and runs the stop path with SHUTOFF / FROM_SNAPSHOT.
     async fn stop_for_snapshot(&self, a: &Active) {
         self.with_run(&a.uuid, a.gen, |r| r.destroying = true);
@@ -910,7 +936,7 @@ impl Snapshots for QemuDriver {
         let pause_flag = flags & revert::PAUSED != 0;
         if snap.has_memory() {
             let want_running = run_flag || (!pause_flag && snap.state() == "running");
-            let a = match self.active(&uuid) {
+            let (a, reused) = match self.active(&uuid) {
                 Ok(a) => {
                     self.pause_for(
                         &a,
@@ -918,29 +944,24 @@ impl Snapshots for QemuDriver {
                         ev::suspended::FROM_SNAPSHOT,
                     )
                     .await?;
+                    (a, true)
+                }
+                Err(_) => (self.launch_for_revert(uuid, &def).await?, false),
+            };
+            let loaded = self.load_internal(&a, &targets, snap.name()).await;
+            let a = match loaded {
+                Ok(()) => a,
+                // The running QEMU cannot take the snapshot (its devices changed since):
+                // a new QEMU with the snapshot's definition, as libvirt restarts one.
+                Err(e) if reused => {
+                    tracing::info!(error = %e.message(), "loading the snapshot into the running QEMU failed; starting a new one");
+                    self.stop_for_snapshot(&a).await;
+                    let a = self.launch_for_revert(uuid, &def).await?;
+                    self.load_internal(&a, &targets, snap.name()).await?;
                     a
                 }
-                Err(_) => {
-                    self.adopt_definition(&uuid, &def)?;
-                    self.launch(uuid, def.clone(), virt_core::kit::flags::create::PAUSED)
-                        .await?;
-                    self.active(&uuid)?
-                }
+                Err(e) => return Err(e),
             };
-            let nodes = self.disk_nodes(&a, &targets).await?;
-            if nodes.is_empty() {
-                return Err(err(
-                    ErrorCode::InternalError,
-                    "the snapshot has no disk holding the memory state",
-                ));
-            }
-            self.run_job(
-                &a,
-                "snapshot-load",
-                "snapshot-load",
-                json!({ "tag": snap.name(), "vmstate": nodes[0], "devices": nodes }),
-            )
-            .await?;
             self.adopt_definition(&uuid, &def)?;
             if want_running {
                 self.resume_for(&a, reason::running::FROM_SNAPSHOT, RESUMED_FROM_SNAPSHOT)

@@ -443,6 +443,165 @@ impl Connection {
         Ok(())
     }
 
+    // Block jobs (issue 15, qemu group).
+
+    /// Populates a disk from its backing chain. libvirt: virDomainBlockPull.
+    pub async fn block_pull(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockPullRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            bandwidth,
+            flags,
+        };
+        self.domain_client().block_pull(req).await?;
+        Ok(())
+    }
+
+    /// Pull into `base`, or copy to it with the COPY flag. libvirt: virDomainBlockRebase.
+    pub async fn block_rebase(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        base: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockRebaseRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            base: base.to_string(),
+            bandwidth,
+            flags,
+        };
+        self.domain_client().block_rebase(req).await?;
+        Ok(())
+    }
+
+    /// Commits `top` into `base` (empty: defaults). libvirt: virDomainBlockCommit.
+    pub async fn block_commit(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        base: &str,
+        top: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockCommitRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            base: base.to_string(),
+            top: top.to_string(),
+            bandwidth,
+            flags,
+        };
+        self.domain_client().block_commit(req).await?;
+        Ok(())
+    }
+
+    /// Copies a disk to the `<disk>` destination `dest_xml`. libvirt: virDomainBlockCopy.
+    pub async fn block_copy(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        dest_xml: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockCopyRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            dest_xml: dest_xml.to_string(),
+            params: params.iter().map(param).collect(),
+            flags,
+        };
+        self.domain_client().block_copy(req).await?;
+        Ok(())
+    }
+
+    /// The disk's block job, `None` when none runs. libvirt: virDomainGetBlockJobInfo.
+    pub async fn block_job_info(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> Result<Option<virt_core::types::BlockJobInfo>, ClientError> {
+        let req = proto::GetBlockJobInfoRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            flags,
+        };
+        let r = self
+            .domain_client()
+            .get_block_job_info(req)
+            .await?
+            .into_inner();
+        Ok(r.found.then_some(virt_core::types::BlockJobInfo {
+            job_type: r.job_type,
+            bandwidth: r.bandwidth,
+            cur: r.cur,
+            end: r.end,
+        }))
+    }
+
+    /// Cancels or (PIVOT) completes a block job. libvirt: virDomainBlockJobAbort.
+    pub async fn block_job_abort(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockJobAbortRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            flags,
+        };
+        self.domain_client().block_job_abort(req).await?;
+        Ok(())
+    }
+
+    /// Sets a block job's bandwidth. libvirt: virDomainBlockJobSetSpeed.
+    pub async fn block_job_set_speed(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockJobSetSpeedRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            bandwidth,
+            flags,
+        };
+        self.domain_client().block_job_set_speed(req).await?;
+        Ok(())
+    }
+
+    /// Resizes a disk (KiB, bytes with flag BYTES). libvirt: virDomainBlockResize.
+    pub async fn block_resize(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::BlockResizeRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            size,
+            flags,
+        };
+        self.domain_client().block_resize(req).await?;
+        Ok(())
+    }
+
     /// The vCPU count (ModificationFlag bits). libvirt: virDomainGetVcpusFlags.
     pub async fn get_vcpus(&self, dom: &DomainLookup, flags: u32) -> Result<u32, ClientError> {
         let req = proto::GetDomainVcpusRequest {

@@ -87,6 +87,15 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "InjectNmi" => "virDomainInjectNMI",
         "SendProcessSignal" => "virDomainSendProcessSignal",
         "DetachDeviceAlias" => "virDomainDetachDeviceAlias",
+        // Block jobs (issue 15, qemu group).
+        "BlockPull" => "virDomainBlockPull",
+        "BlockRebase" => "virDomainBlockRebase",
+        "BlockCommit" => "virDomainBlockCommit",
+        "BlockCopy" => "virDomainBlockCopy",
+        "GetBlockJobInfo" => "virDomainGetBlockJobInfo",
+        "BlockJobAbort" => "virDomainBlockJobAbort",
+        "BlockJobSetSpeed" => "virDomainBlockJobSetSpeed",
+        "BlockResize" => "virDomainBlockResize",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

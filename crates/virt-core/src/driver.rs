@@ -11,6 +11,7 @@ use crate::error::{ErrorDomain, VirtError};
 use crate::events::EventSubscription;
 use crate::guest::{AddressSource, DomainInterface};
 use crate::state::StateReason;
+pub use crate::types::BlockJobInfo;
 use crate::types::{
     ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
     SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
@@ -494,6 +495,99 @@ pub trait Resources: Host {
     /// Device update. libvirt: virDomainUpdateDeviceFlags.
     async fn update_device(&self, dom: &DomainLookup, xml: &str, flags: u32) -> DriverResult<()> {
         unsupported!(self, "virDomainUpdateDeviceFlags")
+    }
+
+    // Block jobs (issue 15, qemu group).
+
+    /// Populates a disk from its backing chain. libvirt: virDomainBlockPull.
+    async fn block_pull(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockPull")
+    }
+
+    /// Pull into `base`, or (flag COPY) copy to `base`. libvirt: virDomainBlockRebase.
+    async fn block_rebase(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        base: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockRebase")
+    }
+
+    /// Commits `top` (empty: the active layer) into `base` (empty: the bottom).
+    /// libvirt: virDomainBlockCommit.
+    async fn block_commit(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        base: &str,
+        top: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockCommit")
+    }
+
+    /// Copies a disk to the destination `dest_xml` describes. libvirt: virDomainBlockCopy.
+    async fn block_copy(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        dest_xml: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockCopy")
+    }
+
+    /// The disk's block job, `None` when none runs. libvirt: virDomainGetBlockJobInfo.
+    async fn block_job_info(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<Option<BlockJobInfo>> {
+        unsupported!(self, "virDomainGetBlockJobInfo")
+    }
+
+    /// Cancels a block job, or (flag PIVOT) completes it. libvirt: virDomainBlockJobAbort.
+    async fn block_job_abort(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockJobAbort")
+    }
+
+    /// Sets a block job's bandwidth. libvirt: virDomainBlockJobSetSpeed.
+    async fn block_job_set_speed(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockJobSetSpeed")
+    }
+
+    /// Resizes a disk to `size` KiB (bytes with flag BYTES). libvirt: virDomainBlockResize.
+    async fn block_resize(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainBlockResize")
     }
 }
 

@@ -49,6 +49,18 @@ pub fn base(groups: u32) -> Vec<String> {
 /// The DomainService rpcs of save, restore and managed save.
 pub const SAVE_RESTORE: &[&str] = &["save_domain", "restore_domain", "managed_save"];
 
+/// The DomainService rpcs of block jobs and block resize (issue 15, qemu group).
+pub const BLOCK_JOBS: &[&str] = &[
+    "block_pull",
+    "block_rebase",
+    "block_commit",
+    "block_copy",
+    "get_block_job_info",
+    "block_job_abort",
+    "block_job_set_speed",
+    "block_resize",
+];
+
 /// Every GuestService rpc (a driver whose guests run libvirt's guest agent).
 pub const GUEST_AGENT: &[&str] = &[
     "get_interface_addresses",

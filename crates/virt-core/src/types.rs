@@ -245,3 +245,16 @@ pub struct SnapshotInfo {
     /// Description.
     pub description: String,
 }
+
+/// A running block job (virDomainBlockJobInfo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlockJobInfo {
+    /// virDomainBlockJobType: PULL 1, COPY 2, COMMIT 3, ACTIVE_COMMIT 4.
+    pub job_type: i32,
+    /// Bandwidth limit in the unit the call asked for.
+    pub bandwidth: u64,
+    /// Progress so far.
+    pub cur: u64,
+    /// Progress total.
+    pub end: u64,
+}

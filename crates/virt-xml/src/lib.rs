@@ -100,6 +100,10 @@ impl DomainXmlCodec for LibvirtXml {
     fn parse_domain(&self, xml: &str) -> Result<DomainDef, VirtError> {
         let mut def = parse_domain(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))?;
         def.devices.clear_generated_aliases();
+        // A backing chain is live state (libvirt reads it from status XML only).
+        for d in &mut def.devices.disks {
+            d.backing_chain.clear();
+        }
         // libvirt's inactive parse blanks generated host device names (`vnet3`).
         let virt_type = def.virt_type.clone();
         for n in &mut def.devices.interfaces {

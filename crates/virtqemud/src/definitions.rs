@@ -189,13 +189,13 @@ impl Definitions for QemuDriver {
         lookup: &DomainLookup,
         flags: u32,
     ) -> DriverResult<DomainHandle> {
-        use undefine_flags::{KEEP_NVRAM, KEEP_TPM, MANAGED_SAVE, NVRAM, TPM};
+        use undefine_flags::{KEEP_NVRAM, KEEP_TPM, MANAGED_SAVE, NVRAM, SNAPSHOTS_METADATA, TPM};
         kit::undefine::check_flags(flags, ErrorDomain::Qemu, "qemuDomainUndefineFlags")?;
         let mut st = self.lock();
         let uuid = st.check_undefine(lookup)?;
         let dom = &st.by_uuid[&uuid];
-        // Snapshots and checkpoints are not implemented, so their flags have nothing to
-        // remove. A managed-save image, an NVRAM file and TPM state can exist. The NVRAM
+        // Checkpoints are not implemented, so their flag has nothing to remove. Snapshot
+        // metadata, a managed-save image, an NVRAM file and TPM state can exist. The NVRAM
         // file of auto-selected UEFI firmware is where start puts it.
         let nvram =
             crate::firmware::nvram::path_of(&dom.def, &self.nvram_dir).filter(|p| p.exists());
@@ -204,6 +204,13 @@ impl Definitions for QemuDriver {
             return Err(VirtError::operation_invalid(
                 "Refusing to undefine while domain managed save image exists",
             )
+            .with_object(&dom.def.name, uuid.to_string()));
+        }
+        if !dom.is_active() && !dom.snapshots.is_empty() && flags & SNAPSHOTS_METADATA == 0 {
+            return Err(VirtError::operation_invalid(format!(
+                "cannot delete inactive domain with {} snapshots",
+                dom.snapshots.len()
+            ))
             .with_object(&dom.def.name, uuid.to_string()));
         }
         if nvram.is_some() && flags & (NVRAM | KEEP_NVRAM) == 0 {
@@ -228,6 +235,12 @@ impl Definitions for QemuDriver {
         }
         let name = dom.def.name.clone();
         self.store.remove(&name).map_err(system_error)?;
+        if flags & SNAPSHOTS_METADATA != 0 {
+            self.discard_snapshot_metadata(&name);
+            if let Some(d) = st.by_uuid.get_mut(&uuid) {
+                d.snapshots.clear();
+            }
+        }
         // A running domain becomes transient and goes when it stops, its TPM state then
         // following these flags; a shut-off one goes now, with it.
         if let Some(d) = st.by_uuid.get_mut(&uuid).filter(|d| d.is_active()) {

@@ -29,6 +29,8 @@ pub(crate) struct Dom {
     /// The flags a running domain was undefined with: its stop finishes the undefine (TPM
     /// state) with them.
     pub undefine_flags: u32,
+    /// Snapshot metadata (`live/snapshot.rs`), stored under `STATE/qemu/snapshot/NAME`.
+    pub snapshots: Vec<crate::live::snapshot::Snap>,
 }
 
 impl Dom {
@@ -44,6 +46,7 @@ impl Dom {
             managed_save: false,
             agent_timeout: virt_core::guest::AgentTimeout::default(),
             undefine_flags: 0,
+            snapshots: Vec::new(),
         }
     }
 
@@ -98,7 +101,7 @@ impl virt_core::kit::table::Entry for Dom {
             persistent: self.persistent,
             autostart: self.autostart,
             managed_save: self.managed_save,
-            has_snapshot: false,
+            has_snapshot: !self.snapshots.is_empty(),
             has_checkpoint: false,
         }
     }

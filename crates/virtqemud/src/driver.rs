@@ -13,13 +13,12 @@
 //! | `Monitoring` | `live/stats.rs` |
 //! | `Consoles` | `live/console.rs` |
 //! | `GuestAgent` | `live/guest.rs` |
-//! | `Snapshots` | none yet: NO_SUPPORT, here |
+//! | `Snapshots` | `live/snapshot.rs` |
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
-use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::ErrorDomain;
 use virt_core::events::EventBus;
@@ -54,6 +53,13 @@ pub struct QemuDriver {
     pub(crate) log_dir: PathBuf,
     /// Managed-save images (`STATE/qemu/save`).
     pub(crate) save_dir: PathBuf,
+    /// Snapshot metadata, one dir per domain (`STATE/qemu/snapshot`, libvirt's
+    /// `/var/lib/libvirt/qemu/snapshot`).
+    pub(crate) snapshot_dir: PathBuf,
+    /// The target block node of each running block copy, by domain and disk (removed
+    /// when the copy ends without a pivot).
+    pub(crate) copy_targets:
+        Mutex<std::collections::HashMap<(virt_core::uuid::Uuid, String), String>>,
     /// UEFI variable stores (`STATE/qemu/nvram`, libvirt's `/var/lib/libvirt/qemu/nvram`).
     pub(crate) nvram_dir: PathBuf,
     /// Where QEMU's firmware descriptors are looked for, lowest priority first.
@@ -109,6 +115,8 @@ impl QemuDriver {
             run_root,
             log_dir: QemuDriver::log_dir(paths),
             save_dir: paths.state_dir.join("qemu/save"),
+            snapshot_dir: paths.state_dir.join("qemu/snapshot"),
+            copy_targets: Mutex::new(Default::default()),
             nvram_dir: paths.state_dir.join("qemu/nvram"),
             firmware_dirs: crate::firmware::descriptor::search_dirs(paths.mode == Mode::Session),
             swtpm_dir: paths.state_dir.join("swtpm"),
@@ -164,6 +172,7 @@ impl QemuDriver {
             }
             let mut dom = Dom::new(sd.def, sd.autostart, true);
             dom.managed_save = self.managed_save_path(&dom.def.name).is_file();
+            dom.snapshots = self.load_snapshots(&dom.def.name);
             st.insert(dom);
         }
         tracing::info!(domains = st.by_uuid.len(), dir = %self.store.dir().display(), "definitions loaded");
@@ -199,6 +208,3 @@ impl QemuDriver {
         })
     }
 }
-
-/// No snapshots yet: every call is NO_SUPPORT naming libvirt's function.
-impl Snapshots for QemuDriver {}

@@ -9,13 +9,18 @@ use virt_core::registry::{DaemonInfo, HypervisorRegistry};
 use crate::QemuDriver;
 
 /// What virtqemud serves beyond the baseline (see [`virt_core::features`]): event
-/// resume, the console, the stats groups it fills, save / restore / managed save, screenshot,
-/// send-key, inject-nmi and CD-ROM media updates, and every guest agent call. No snapshots yet.
+/// resume, the console, the stats groups it fills, save / restore / managed save, snapshots,
+/// block jobs, screenshot, send-key, inject-nmi and CD-ROM media updates, and every guest
+/// agent call.
 pub fn qemu_features() -> Vec<String> {
-    use virt_core::features::{self, DEVICES_CONSOLES, GUEST_AGENT, SAVE_RESTORE};
+    use virt_core::features::{
+        self, BLOCK_JOBS, DEVICES_CONSOLES, GUEST_AGENT, SAVE_RESTORE, SNAPSHOTS,
+    };
     let mut f = features::base(crate::live::stats::SUPPORTED);
     f.extend(features::rpcs("domain", SAVE_RESTORE));
     f.extend(features::rpcs("domain", DEVICES_CONSOLES));
+    f.push(SNAPSHOTS.into());
+    f.extend(features::rpcs("domain", BLOCK_JOBS));
     f.extend(features::rpcs("guest", GUEST_AGENT));
     f
 }

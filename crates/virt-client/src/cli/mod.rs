@@ -98,6 +98,12 @@ pub mod dom_doc;
 pub mod domblkerror;
 pub mod domblklist;
 pub mod domblkthreshold;
+// Block jobs (issue 15, qemu group).
+pub mod blockcommit;
+pub mod blockcopy;
+pub mod blockjob;
+pub mod blockpull;
+pub mod blockresize;
 pub mod domcontrol;
 pub mod domif_getlink;
 pub mod domiflist;
@@ -425,6 +431,17 @@ pub enum Command {
     Domjobabort(domjobabort::Args),
     /// Set the threshold for block-threshold event for a given block device or it's backing chain element.
     Domblkthreshold(domblkthreshold::Args),
+    // Block jobs (issue 15, qemu group).
+    /// Start a block commit operation.
+    Blockcommit(blockcommit::Args),
+    /// Start a block copy operation.
+    Blockcopy(blockcopy::Args),
+    /// Manage active block operations
+    Blockjob(blockjob::Args),
+    /// Populate a disk from its backing image.
+    Blockpull(blockpull::Args),
+    /// Resize block device of domain.
+    Blockresize(blockresize::Args),
     // Host and Hypervisor group (issue 15).
     /// Print the hypervisor sysinfo.
     Sysinfo,
@@ -623,6 +640,12 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Vcpucount(a) => vcpucount::run(conn, a, out).await,
         Command::Domjobabort(a) => domjobabort::run(conn, a, out).await,
         Command::Domblkthreshold(a) => domblkthreshold::run(conn, a, out).await,
+        // Block jobs (issue 15, qemu group).
+        Command::Blockcommit(a) => blockcommit::run(conn, a, out).await,
+        Command::Blockcopy(a) => blockcopy::run(conn, a, out).await,
+        Command::Blockjob(a) => blockjob::run(conn, a, out).await,
+        Command::Blockpull(a) => blockpull::run(conn, a, out).await,
+        Command::Blockresize(a) => blockresize::run(conn, a, out).await,
         Command::VolKey(a) => vol_ids::key(conn, a, out).await,
         Command::VolName(a) => vol_ids::name(conn, a, out).await,
         Command::VolPool(a) => vol_ids::pool(conn, a, out).await,

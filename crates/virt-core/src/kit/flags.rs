@@ -214,6 +214,55 @@ pub mod snapshot {
     }
 }
 
+/// Block job flags (libvirt's values; issue 15, qemu group).
+pub mod block {
+    /// virDomainBlockPullFlags.
+    pub mod pull {
+        pub const BANDWIDTH_BYTES: u32 = 1 << 6;
+    }
+    /// virDomainBlockRebaseFlags.
+    pub mod rebase {
+        pub const SHALLOW: u32 = 1 << 0;
+        pub const REUSE_EXT: u32 = 1 << 1;
+        pub const COPY_RAW: u32 = 1 << 2;
+        pub const COPY: u32 = 1 << 3;
+        pub const RELATIVE: u32 = 1 << 4;
+        pub const COPY_DEV: u32 = 1 << 5;
+        pub const BANDWIDTH_BYTES: u32 = 1 << 6;
+    }
+    /// virDomainBlockCommitFlags.
+    pub mod commit {
+        pub const SHALLOW: u32 = 1 << 0;
+        pub const DELETE: u32 = 1 << 1;
+        pub const ACTIVE: u32 = 1 << 2;
+        pub const RELATIVE: u32 = 1 << 3;
+        pub const BANDWIDTH_BYTES: u32 = 1 << 4;
+    }
+    /// virDomainBlockCopyFlags.
+    pub mod copy {
+        pub const SHALLOW: u32 = 1 << 0;
+        pub const REUSE_EXT: u32 = 1 << 1;
+        pub const TRANSIENT_JOB: u32 = 1 << 2;
+        pub const SYNCHRONOUS_WRITES: u32 = 1 << 3;
+    }
+    /// virDomainBlockJobInfoFlags / SetSpeedFlags.
+    pub const BANDWIDTH_BYTES: u32 = 1;
+    /// virDomainBlockJobAbortFlags.
+    pub mod abort {
+        pub const ASYNC: u32 = 1 << 0;
+        pub const PIVOT: u32 = 1 << 1;
+    }
+    /// virDomainBlockResizeFlags.
+    pub const RESIZE_BYTES: u32 = 1;
+    /// virDomainBlockJobType.
+    pub mod job_type {
+        pub const PULL: i32 = 1;
+        pub const COPY: i32 = 2;
+        pub const COMMIT: i32 = 3;
+        pub const ACTIVE_COMMIT: i32 = 4;
+    }
+}
+
 /// virDomainXMLFlags (`DomainXmlFlag`).
 pub mod xml {
     use super::proto::DomainXmlFlag as F;

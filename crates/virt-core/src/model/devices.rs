@@ -145,6 +145,9 @@ pub struct Disk {
     pub source: Option<DiskSource>,
     /// `<backingStore/>` written empty: the image has no backing chain to probe.
     pub backing_store_none: bool,
+    /// The `<backingStore>` chain below the source in the live XML (images a snapshot put
+    /// the source on top of), top first; ends in `<backingStore/>`.
+    pub backing_chain: Vec<BackingStore>,
     /// `<target dev=...>`.
     pub target_dev: String,
     /// `<target bus=...>`; inferred from the device name when absent.
@@ -204,6 +207,15 @@ pub struct DiskDriver {
     pub detect_zeroes: Option<String>,
     /// `queues=...`.
     pub queues: Option<u32>,
+}
+
+/// One image of a disk's `<backingStore>` chain.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackingStore {
+    /// `type='file'` image path (`<source file=...>`).
+    pub path: String,
+    /// `<format type=...>`.
+    pub format: Option<String>,
 }
 
 /// `<disk><source>`; which fields apply depends on the disk type.

@@ -433,6 +433,88 @@ impl DomainService for Ctx {
         }
         let completed = on_domain!(self, req, |d, l| d.detach_device(&l, "", &alias, f));
         Ok(Response::new(DetachDeviceAliasResponse { completed }))
+    // Block jobs (issue 15, qemu group).
+
+    async fn block_pull(&self, req: Request<BlockPullRequest>) -> R<BlockPullResponse> {
+        let r = req.get_ref();
+        let (disk, bw, f) = (r.disk.clone(), r.bandwidth, r.flags);
+        on_domain!(self, req, |d, l| d.block_pull(&l, &disk, bw, f));
+        Ok(Response::new(BlockPullResponse {}))
+    }
+
+    async fn block_rebase(&self, req: Request<BlockRebaseRequest>) -> R<BlockRebaseResponse> {
+        let r = req.get_ref();
+        let (disk, base, bw, f) = (r.disk.clone(), r.base.clone(), r.bandwidth, r.flags);
+        on_domain!(self, req, |d, l| d.block_rebase(&l, &disk, &base, bw, f));
+        Ok(Response::new(BlockRebaseResponse {}))
+    }
+
+    async fn block_commit(&self, req: Request<BlockCommitRequest>) -> R<BlockCommitResponse> {
+        let r = req.get_ref();
+        let (disk, base, top, bw, f) = (
+            r.disk.clone(),
+            r.base.clone(),
+            r.top.clone(),
+            r.bandwidth,
+            r.flags,
+        );
+        on_domain!(self, req, |d, l| d
+            .block_commit(&l, &disk, &base, &top, bw, f));
+        Ok(Response::new(BlockCommitResponse {}))
+    }
+
+    async fn block_copy(&self, req: Request<BlockCopyRequest>) -> R<BlockCopyResponse> {
+        let r = req.get_ref();
+        let params = params_from(&r.params)?;
+        let (disk, xml, f) = (r.disk.clone(), r.dest_xml.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.block_copy(&l, &disk, &xml, &params, f));
+        Ok(Response::new(BlockCopyResponse {}))
+    }
+
+    async fn get_block_job_info(
+        &self,
+        req: Request<GetBlockJobInfoRequest>,
+    ) -> R<GetBlockJobInfoResponse> {
+        let r = req.get_ref();
+        let (disk, f) = (r.disk.clone(), r.flags);
+        let info = on_domain!(self, req, |d, l| d.block_job_info(&l, &disk, f));
+        Ok(Response::new(match info {
+            None => GetBlockJobInfoResponse::default(),
+            Some(i) => GetBlockJobInfoResponse {
+                found: true,
+                job_type: i.job_type,
+                bandwidth: i.bandwidth,
+                cur: i.cur,
+                end: i.end,
+            },
+        }))
+    }
+
+    async fn block_job_abort(
+        &self,
+        req: Request<BlockJobAbortRequest>,
+    ) -> R<BlockJobAbortResponse> {
+        let r = req.get_ref();
+        let (disk, f) = (r.disk.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.block_job_abort(&l, &disk, f));
+        Ok(Response::new(BlockJobAbortResponse {}))
+    }
+
+    async fn block_job_set_speed(
+        &self,
+        req: Request<BlockJobSetSpeedRequest>,
+    ) -> R<BlockJobSetSpeedResponse> {
+        let r = req.get_ref();
+        let (disk, bw, f) = (r.disk.clone(), r.bandwidth, r.flags);
+        on_domain!(self, req, |d, l| d.block_job_set_speed(&l, &disk, bw, f));
+        Ok(Response::new(BlockJobSetSpeedResponse {}))
+    }
+
+    async fn block_resize(&self, req: Request<BlockResizeRequest>) -> R<BlockResizeResponse> {
+        let r = req.get_ref();
+        let (disk, size, f) = (r.disk.clone(), r.size, r.flags);
+        on_domain!(self, req, |d, l| d.block_resize(&l, &disk, size, f));
+        Ok(Response::new(BlockResizeResponse {}))
     }
 }
 

@@ -14,6 +14,50 @@ const NET_PROTOCOLS: &[&str] = &[
     "vxhs", "nfs",
 ];
 
+/// A `<backingStore>`: empty, the chain's end; else a file image (`<format>`, `<source
+/// file>`) and the rest of the chain below it.
+fn parse_backing(mut b: Cursor<'_>, d: &mut Disk) -> Result<(), XmlError> {
+    let kind = b.attr("type");
+    let _ = b.attr("index");
+    let Some(kind) = kind else {
+        b.text()?;
+        b.finish()?;
+        d.backing_store_none = d.backing_chain.is_empty();
+        return Ok(());
+    };
+    if kind != "file" {
+        return Err(b.invalid_attr("type", kind, "file"));
+    }
+    let format = match b.child("format")? {
+        Some(mut f) => {
+            let t = f.attr_string("type");
+            f.finish()?;
+            t
+        }
+        None => None,
+    };
+    let path = match b.child("source")? {
+        Some(mut s) => {
+            let p = s.attr_req("file")?.to_string();
+            s.finish()?;
+            p
+        }
+        None => {
+            return Err(XmlError::Missing {
+                path: format!("{}/source", b.path()),
+            })
+        }
+    };
+    d.backing_chain
+        .push(virt_core::model::devices::BackingStore { path, format });
+    let next = b.child("backingStore")?;
+    b.finish()?;
+    if let Some(n) = next {
+        parse_backing(n, d)?;
+    }
+    Ok(())
+}
+
 pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     let mut d = Disk {
         disk_type: c
@@ -40,10 +84,8 @@ pub(super) fn parse(mut c: Cursor<'_>) -> Result<Disk, XmlError> {
     if let Some(src) = c.child("source")? {
         d.source = parse_source(src, d.disk_type)?;
     }
-    if let Some(mut b) = c.child("backingStore")? {
-        b.text()?;
-        b.finish()?;
-        d.backing_store_none = true;
+    if let Some(b) = c.child("backingStore")? {
+        parse_backing(b, &mut d)?;
     }
     if d.source.is_none() {
         match d.disk_type {
@@ -344,8 +386,21 @@ pub(super) fn format(w: &mut Writer, d: &Disk) {
     if let Some(s) = &d.source {
         format_source(w, d.disk_type, s);
     }
-    if d.backing_store_none {
+    for (i, b) in d.backing_chain.iter().enumerate() {
+        w.tag("backingStore")
+            .attr("type", "file")
+            .attr("index", d.backing_chain.len() + 1 - i)
+            .open();
+        if let Some(f) = &b.format {
+            w.tag("format").attr("type", f).empty();
+        }
+        w.tag("source").attr("file", &b.path).empty();
+    }
+    if d.backing_store_none || !d.backing_chain.is_empty() {
         w.tag("backingStore").empty();
+    }
+    for _ in &d.backing_chain {
+        w.close("backingStore");
     }
     w.tag("target")
         .attr("dev", &d.target_dev)
@@ -418,6 +473,55 @@ mod tests {
             target_bus: bus,
             ..Disk::default()
         }
+    }
+
+    #[test]
+    fn backing_chains_read_and_write_back() {
+        let xml = "<domain type='qemu'><name>b</name><memory>65536</memory>\
+            <os><type>hvm</type></os><devices>\
+            <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+            <source file='/i/top.qcow2'/>\
+            <backingStore type='file' index='3'><format type='qcow2'/>\
+            <source file='/i/mid.qcow2'/>\
+            <backingStore type='file' index='2'><format type='raw'/>\
+            <source file='/i/base.img'/><backingStore/></backingStore></backingStore>\
+            <target dev='vda' bus='virtio'/></disk></devices></domain>";
+        let def = crate::parse_domain(xml).expect("parses");
+        let d = &def.devices.disks[0];
+        assert_eq!(d.backing_chain.len(), 2);
+        assert_eq!(d.backing_chain[1].path, "/i/base.img");
+        assert_eq!(d.backing_chain[1].format.as_deref(), Some("raw"));
+        assert!(!d.backing_store_none);
+        let out = crate::domain::format(
+            &def,
+            virt_core::xml::FormatOptions {
+                id: None,
+                secure: false,
+                inactive: false,
+            },
+        );
+        assert!(
+            out.contains(
+                "<source file='/i/top.qcow2'/>\n      <backingStore type='file' index='3'>\n        \
+                 <format type='qcow2'/>\n        <source file='/i/mid.qcow2'/>\n        \
+                 <backingStore type='file' index='2'>\n          <format type='raw'/>\n          \
+                 <source file='/i/base.img'/>\n          <backingStore/>\n        \
+                 </backingStore>\n      </backingStore>\n      <target dev='vda'"
+            ),
+            "{out}"
+        );
+        let again = crate::parse_domain(&out).expect("parses back");
+        assert_eq!(again.devices.disks[0].backing_chain, d.backing_chain);
+        // `<backingStore/>` alone: no chain.
+        let none = xml.replace(
+            &xml[xml
+                .find("<backingStore type='file' index='3'>")
+                .expect("chain")..xml.find("<target").expect("target")],
+            "<backingStore/>",
+        );
+        let def = crate::parse_domain(&none).expect("parses");
+        assert!(def.devices.disks[0].backing_store_none);
+        assert!(def.devices.disks[0].backing_chain.is_empty());
     }
 
     #[test]

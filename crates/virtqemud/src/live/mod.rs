@@ -22,6 +22,7 @@
 //! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
 mod agent;
+mod blockjob;
 mod cgroup;
 mod channels;
 mod console;
@@ -36,6 +37,7 @@ pub(crate) mod prepare;
 mod reattach;
 mod resources;
 mod save;
+pub(crate) mod snapshot;
 mod start;
 pub(crate) mod stats;
 mod tunables;
@@ -344,6 +346,10 @@ impl QemuDriver {
             let name = dom.def.name.clone();
             let gone = (!dom.persistent).then_some(dom.undefine_flags);
             if !dom.persistent {
+                // A transient domain's snapshot metadata goes with it, as libvirt's does.
+                if !dom.snapshots.is_empty() {
+                    self.discard_snapshot_metadata(&dom.def.name);
+                }
                 st.remove(uuid);
             }
             (run, name, handle, gone)

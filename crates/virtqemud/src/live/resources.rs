@@ -132,6 +132,94 @@ impl QemuDriver {
 
 #[async_trait::async_trait]
 impl Resources for QemuDriver {
+    // Block jobs (issue 15, qemu group): the work is in `blockjob.rs`.
+
+    async fn block_pull(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_pull(lookup, disk, bandwidth, flags).await
+    }
+
+    async fn block_rebase(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        base: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_rebase(lookup, disk, base, bandwidth, flags)
+            .await
+    }
+
+    async fn block_commit(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        base: &str,
+        top: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_commit(lookup, disk, base, top, bandwidth, flags)
+            .await
+    }
+
+    async fn block_copy(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        dest_xml: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_copy(lookup, disk, dest_xml, params, flags)
+            .await
+    }
+
+    async fn block_job_info(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<Option<virt_core::types::BlockJobInfo>> {
+        self.do_block_job_info(lookup, disk, flags).await
+    }
+
+    async fn block_job_abort(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_job_abort(lookup, disk, flags).await
+    }
+
+    async fn block_job_set_speed(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        bandwidth: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_job_set_speed(lookup, disk, bandwidth, flags)
+            .await
+    }
+
+    async fn block_resize(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        size: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.do_block_resize(lookup, disk, size, flags).await
+    }
+
     /// libvirt: virDomainSetMemoryFlags. LIVE sets the balloon target (the guest follows,
     /// BALLOON_CHANGE reports it); CONFIG edits `<currentMemory>`, with MAXIMUM `<memory>`.
     async fn set_domain_memory(

@@ -433,6 +433,8 @@ impl DomainService for Ctx {
         }
         let completed = on_domain!(self, req, |d, l| d.detach_device(&l, "", &alias, f));
         Ok(Response::new(DetachDeviceAliasResponse { completed }))
+    }
+
     // Block jobs (issue 15, qemu group).
 
     async fn block_pull(&self, req: Request<BlockPullRequest>) -> R<BlockPullResponse> {

@@ -8,7 +8,7 @@ use super::dom::{resolve, DomArg, ANY};
 use super::impact::Impact;
 use super::output::Output;
 use super::report::CliError;
-use super::tune_common::{cpumap_text, node_cpu_count, opt_string, parse_cpulist};
+use super::tune_common::{cpumap_text, node_cpu_count, parse_cpulist};
 
 /// Options of `emulatorpin`.
 #[derive(clap::Args, Debug)]
@@ -36,7 +36,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     } else {
         &args.cpulist_opt
     };
-    let cpulist = opt_string(cl, "cpulist")?;
+    let cpulist = cl.as_deref();
     let maxcpu = node_cpu_count(conn).await?;
     let Some(cpulist) = cpulist else {
         let map = conn

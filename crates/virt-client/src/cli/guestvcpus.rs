@@ -42,7 +42,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     for (set, name) in [(args.enable, "enable"), (args.disable, "disable")] {
         if set && cl.is_none() {
             return Err(CliError::msg(format!(
-                "Option --{name} is required by option --cpulist"
+                "Option --cpulist is required by option --{name}"
             )));
         }
     }

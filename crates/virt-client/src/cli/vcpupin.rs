@@ -10,7 +10,7 @@ use super::impact::{exclusive, Impact};
 use super::output::Output;
 use super::report::CliError;
 use super::table::Table;
-use super::tune_common::{cpumap_text, node_cpu_count, opt_string, opt_uint, parse_cpulist};
+use super::tune_common::{cpumap_text, node_cpu_count, opt_uint, parse_cpulist};
 
 /// Options of `vcpupin`.
 #[derive(clap::Args, Debug)]
@@ -46,7 +46,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     } else {
         &args.cpulist_opt
     };
-    let cpulist = opt_string(cl, "cpulist")?;
+    let cpulist = cl.as_deref();
     if cpulist.is_none() && args.impact.live && args.impact.config {
         return Err(exclusive("live", "config"));
     }

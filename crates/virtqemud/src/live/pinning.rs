@@ -12,6 +12,7 @@
 use std::collections::BTreeSet;
 
 use virt_core::driver::DriverResult;
+use virt_core::kit::table::Entry as _;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::modify::{CONFIG, LIVE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;

@@ -78,7 +78,10 @@ fn mask_hides_only_clock_values() {
         mask("CPU time:       179658.8s\nCPU:            15\nCPU time:       1796587648.4s"),
         "CPU time: T\nCPU:            15\nCPU time: T"
     );
-    assert_eq!(mask("cpu_time 48.772617035 seconds"), "cpu_time 48.N seconds");
+    assert_eq!(
+        mask("cpu_time 48.772617035 seconds"),
+        "cpu_time 48.N seconds"
+    );
     assert_eq!(mask("CPU time        N/A"), "CPU time        N/A");
 }
 

@@ -226,7 +226,11 @@ impl Connection {
             ncpus,
             flags,
         };
-        let r = self.domain_client().get_domain_cpu_stats(req).await?.into_inner();
+        let r = self
+            .domain_client()
+            .get_domain_cpu_stats(req)
+            .await?
+            .into_inner();
         Ok((
             r.total_cpus,
             r.records
@@ -334,7 +338,11 @@ impl Connection {
             domain: Some(domain_ref(dom)),
             flags,
         };
-        let r = self.domain_client().get_io_thread_info(req).await?.into_inner();
+        let r = self
+            .domain_client()
+            .get_io_thread_info(req)
+            .await?
+            .into_inner();
         Ok(r.iothreads
             .into_iter()
             .map(|t| IoThreadInfo {

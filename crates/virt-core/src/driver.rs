@@ -15,8 +15,7 @@ use crate::types::{
     ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
     SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
-use crate::types::{IoThreadInfo, VcpuInfo
-};
+use crate::types::{IoThreadInfo, VcpuInfo};
 
 /// Result of every driver call.
 pub type DriverResult<T> = Result<T, VirtError>;
@@ -528,12 +527,21 @@ pub trait Resources: Host {
     }
 
     /// Pins the emulator threads. libvirt: virDomainPinEmulator.
-    async fn pin_emulator(&self, dom: &DomainLookup, cpumap: &[u8], flags: u32) -> DriverResult<()> {
+    async fn pin_emulator(
+        &self,
+        dom: &DomainLookup,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
         unsupported!(self, "virDomainPinEmulator")
     }
 
     /// The IOThreads and their affinity. libvirt: virDomainGetIOThreadInfo.
-    async fn iothread_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<IoThreadInfo>> {
+    async fn iothread_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<IoThreadInfo>> {
         unsupported!(self, "virDomainGetIOThreadInfo")
     }
 

@@ -11,7 +11,9 @@ use super::dom::{resolve, DomArg, ANY};
 use super::impact::Impact;
 use super::output::Output;
 use super::report::{CliError, Context};
-use super::tune_common::{is_exclusive_flags, opt_scaled, opt_string, opt_ullong, param_line, then};
+use super::tune_common::{
+    is_exclusive_flags, opt_scaled, opt_string, opt_ullong, param_line, then,
+};
 
 macro_rules! limits {
     ($($field:ident, $long:literal, $alias:literal, $doc:literal;)*) => {
@@ -80,7 +82,10 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     for (opt, name) in scaled {
         if let Some(t) = opt {
             let v = opt_scaled(t, name, 1).map_err(|e| then(e, PARSE))?;
-            out.push(TypedParam::new(name.replace('-', "_"), TypedValue::ULLong(v)));
+            out.push(TypedParam::new(
+                name.replace('-', "_"),
+                TypedValue::ULLong(v),
+            ));
         }
     }
     let plain = [
@@ -101,13 +106,19 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     for (opt, name) in plain {
         if let Some(t) = opt {
             let v = opt_ullong(t, name).map_err(|e| then(e, PARSE))?;
-            out.push(TypedParam::new(name.replace('-', "_"), TypedValue::ULLong(v)));
+            out.push(TypedParam::new(
+                name.replace('-', "_"),
+                TypedValue::ULLong(v),
+            ));
         }
     }
     let group = opt_string(&a.group_name, "group-name")
         .map_err(|e| then(e, "Unable to parse group-name parameter"))?;
     if let Some(g) = group {
-        out.push(TypedParam::new("group_name", TypedValue::String(g.to_string())));
+        out.push(TypedParam::new(
+            "group_name",
+            TypedValue::String(g.to_string()),
+        ));
     }
     Ok(out)
 }

@@ -52,7 +52,9 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     if let Some(w) = &a.weight {
         let w = opt_int(w, "weight")?;
         if w <= 0 {
-            return Err(CliError::msg(format!("Invalid value of {w} for I/O weight")));
+            return Err(CliError::msg(format!(
+                "Invalid value of {w} for I/O weight"
+            )));
         }
         out.push(TypedParam::new(BLKIO_WEIGHT, TypedValue::UInt(w as u32)));
     }

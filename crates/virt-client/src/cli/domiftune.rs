@@ -22,7 +22,11 @@ pub struct Args {
     #[arg(value_name = "INTERFACE", required_unless_present = "interface_opt")]
     pub interface: Option<String>,
     /// Interface device (MAC Address).
-    #[arg(long = "interface", value_name = "INTERFACE", conflicts_with = "interface")]
+    #[arg(
+        long = "interface",
+        value_name = "INTERFACE",
+        conflicts_with = "interface"
+    )]
     pub interface_opt: Option<String>,
     /// Control domain's incoming traffics.
     #[arg(long, allow_hyphen_values = true)]
@@ -86,14 +90,19 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     let mut out = Vec::new();
     if let Some(text) = opt_string(&a.inbound, "inbound")? {
         let r = parse_rate(text)?;
-        if r.average > u64::from(u32::MAX) || r.peak > u64::from(u32::MAX) || r.burst > u64::from(u32::MAX) {
+        if r.average > u64::from(u32::MAX)
+            || r.peak > u64::from(u32::MAX)
+            || r.burst > u64::from(u32::MAX)
+        {
             return Err(CliError::msg(format!(
                 "inbound rate larger than maximum {}",
                 u32::MAX
             )));
         }
         if r.average == 0 && (r.burst != 0 || r.peak != 0) && r.floor == 0 {
-            return Err(CliError::msg("either inbound average or floor is mandatory"));
+            return Err(CliError::msg(
+                "either inbound average or floor is mandatory",
+            ));
         }
         out.push(u("inbound.average", r.average));
         if r.peak != 0 {
@@ -108,7 +117,10 @@ pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     }
     if let Some(text) = opt_string(&a.outbound, "outbound")? {
         let r = parse_rate(text)?;
-        if r.average > u64::from(u32::MAX) || r.peak > u64::from(u32::MAX) || r.burst > u64::from(u32::MAX) {
+        if r.average > u64::from(u32::MAX)
+            || r.peak > u64::from(u32::MAX)
+            || r.burst > u64::from(u32::MAX)
+        {
             return Err(CliError::msg(format!(
                 "outbound rate larger than maximum {}",
                 u32::MAX

@@ -20,7 +20,12 @@ pub struct Args {
     #[arg(value_name = "CPULIST", allow_hyphen_values = true)]
     pub cpulist: Option<String>,
     /// Host cpu number(s) to set.
-    #[arg(long = "cpulist", value_name = "CPULIST", conflicts_with = "cpulist", allow_hyphen_values = true)]
+    #[arg(
+        long = "cpulist",
+        value_name = "CPULIST",
+        conflicts_with = "cpulist",
+        allow_hyphen_values = true
+    )]
     pub cpulist_opt: Option<String>,
     /// Where the change applies.
     #[command(flatten)]

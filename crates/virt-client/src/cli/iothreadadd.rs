@@ -16,10 +16,19 @@ pub struct Args {
     #[command(flatten)]
     pub domain: DomArg,
     /// IOThread ID number to add.
-    #[arg(value_name = "ID", allow_hyphen_values = true, required_unless_present = "id_opt")]
+    #[arg(
+        value_name = "ID",
+        allow_hyphen_values = true,
+        required_unless_present = "id_opt"
+    )]
     pub id: Option<String>,
     /// IOThread ID number to add.
-    #[arg(long = "id", value_name = "ID", conflicts_with = "id", allow_hyphen_values = true)]
+    #[arg(
+        long = "id",
+        value_name = "ID",
+        conflicts_with = "id",
+        allow_hyphen_values = true
+    )]
     pub id_opt: Option<String>,
     /// Where the change applies.
     #[command(flatten)]

@@ -39,7 +39,10 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
     }
     let mut table = Table::new(&["IOThread ID", "CPU Affinity"]);
     for t in &threads {
-        table.row(vec![t.id.to_string(), cpumap_text(&t.cpumap, t.cpumap.len())]);
+        table.row(vec![
+            t.id.to_string(),
+            cpumap_text(&t.cpumap, t.cpumap.len()),
+        ]);
     }
     out.text(&table.render(out.quiet()));
     Ok(())

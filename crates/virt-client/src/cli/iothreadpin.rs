@@ -16,16 +16,34 @@ pub struct Args {
     #[command(flatten)]
     pub domain: DomArg,
     /// IOThread ID number.
-    #[arg(value_name = "IOTHREAD", allow_hyphen_values = true, required_unless_present = "iothread_opt")]
+    #[arg(
+        value_name = "IOTHREAD",
+        allow_hyphen_values = true,
+        required_unless_present = "iothread_opt"
+    )]
     pub iothread: Option<String>,
     /// IOThread ID number.
-    #[arg(long = "iothread", value_name = "IOTHREAD", conflicts_with = "iothread", allow_hyphen_values = true)]
+    #[arg(
+        long = "iothread",
+        value_name = "IOTHREAD",
+        conflicts_with = "iothread",
+        allow_hyphen_values = true
+    )]
     pub iothread_opt: Option<String>,
     /// Host cpu number(s) to set.
-    #[arg(value_name = "CPULIST", allow_hyphen_values = true, required_unless_present = "cpulist_opt")]
+    #[arg(
+        value_name = "CPULIST",
+        allow_hyphen_values = true,
+        required_unless_present = "cpulist_opt"
+    )]
     pub cpulist: Option<String>,
     /// Host cpu number(s) to set.
-    #[arg(long = "cpulist", value_name = "CPULIST", conflicts_with = "cpulist", allow_hyphen_values = true)]
+    #[arg(
+        long = "cpulist",
+        value_name = "CPULIST",
+        conflicts_with = "cpulist",
+        allow_hyphen_values = true
+    )]
     pub cpulist_opt: Option<String>,
     /// Where the change applies.
     #[command(flatten)]

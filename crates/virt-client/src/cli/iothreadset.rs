@@ -18,10 +18,19 @@ pub struct Args {
     #[command(flatten)]
     pub domain: DomArg,
     /// IOThread ID number.
-    #[arg(value_name = "ID", allow_hyphen_values = true, required_unless_present = "id_opt")]
+    #[arg(
+        value_name = "ID",
+        allow_hyphen_values = true,
+        required_unless_present = "id_opt"
+    )]
     pub id: Option<String>,
     /// IOThread ID number.
-    #[arg(long = "id", value_name = "ID", conflicts_with = "id", allow_hyphen_values = true)]
+    #[arg(
+        long = "id",
+        value_name = "ID",
+        conflicts_with = "id",
+        allow_hyphen_values = true
+    )]
     pub id_opt: Option<String>,
     /// Set the maximum IOThread polling time in ns.
     #[arg(long, allow_hyphen_values = true)]
@@ -47,7 +56,11 @@ pub struct Args {
 pub async fn run(conn: &Connection, args: &Args, _out: &mut Output) -> Result<(), CliError> {
     let flags = args.impact.flags()?.unwrap_or(0);
     let target = resolve(conn, args.domain.get(), ANY).await?;
-    let id_text = args.id.as_deref().or(args.id_opt.as_deref()).unwrap_or_default();
+    let id_text = args
+        .id
+        .as_deref()
+        .or(args.id_opt.as_deref())
+        .unwrap_or_default();
     let id = opt_uint(id_text, "id")?;
     let mut ps = Vec::new();
     if let Some(t) = &args.poll_max_ns {
@@ -57,7 +70,10 @@ pub async fn run(conn: &Connection, args: &Args, _out: &mut Output) -> Result<()
         ));
     }
     if let Some(t) = &args.poll_grow {
-        ps.push(TypedParam::new("poll_grow", TypedValue::UInt(opt_uint(t, "poll-grow")?)));
+        ps.push(TypedParam::new(
+            "poll_grow",
+            TypedValue::UInt(opt_uint(t, "poll-grow")?),
+        ));
     }
     if let Some(t) = &args.poll_shrink {
         ps.push(TypedParam::new(

@@ -54,7 +54,10 @@ fn c_int(text: &str) -> Option<i32> {
 pub fn params(a: &Args) -> Result<Vec<TypedParam>, CliError> {
     let mut out = Vec::new();
     if let Some(n) = opt_string(&a.nodeset, "nodeset")? {
-        out.push(TypedParam::new(NUMA_NODESET, TypedValue::String(n.to_string())));
+        out.push(TypedParam::new(
+            NUMA_NODESET,
+            TypedValue::String(n.to_string()),
+        ));
     }
     if let Some(m) = opt_string(&a.mode, "mode")? {
         let v = match NUMA_MODES.iter().position(|x| *x == m) {

@@ -37,7 +37,11 @@ pub struct Args {
 /// Runs `set-lifecycle-action`.
 pub async fn run(conn: &Connection, args: &Args, _out: &mut Output) -> Result<(), CliError> {
     let flags = args.impact.flags()?.unwrap_or(0);
-    let kind_arg = if args.kind.is_some() { &args.kind } else { &args.type_opt };
+    let kind_arg = if args.kind.is_some() {
+        &args.kind
+    } else {
+        &args.type_opt
+    };
     let action_arg = if args.action.is_some() {
         &args.action
     } else {
@@ -48,8 +52,13 @@ pub async fn run(conn: &Connection, args: &Args, _out: &mut Output) -> Result<()
     let Some(k) = LIFECYCLE_TYPES.iter().position(|t| *t == kind) else {
         return Err(CliError::msg(format!("Invalid lifecycle type '{kind}'.")));
     };
-    let Some(a) = LifecycleAction::ALL.iter().position(|x| x.as_str() == action) else {
-        return Err(CliError::msg(format!("Invalid lifecycle action '{action}'.")));
+    let Some(a) = LifecycleAction::ALL
+        .iter()
+        .position(|x| x.as_str() == action)
+    else {
+        return Err(CliError::msg(format!(
+            "Invalid lifecycle action '{action}'."
+        )));
     };
     let target = resolve(conn, args.domain.get(), ANY).await?;
     conn.set_lifecycle_action(&target.lookup, k as u32, a as u32, flags)

@@ -18,10 +18,19 @@ pub struct Args {
     #[command(flatten)]
     pub domain: DomArg,
     /// New maximum memory size, as scaled integer (default KiB).
-    #[arg(value_name = "SIZE", allow_hyphen_values = true, required_unless_present = "size_opt")]
+    #[arg(
+        value_name = "SIZE",
+        allow_hyphen_values = true,
+        required_unless_present = "size_opt"
+    )]
     pub size: Option<String>,
     /// New maximum memory size, as scaled integer (default KiB).
-    #[arg(long = "size", value_name = "SIZE", conflicts_with = "size", allow_hyphen_values = true)]
+    #[arg(
+        long = "size",
+        value_name = "SIZE",
+        conflicts_with = "size",
+        allow_hyphen_values = true
+    )]
     pub size_opt: Option<String>,
     /// Where the change applies.
     #[command(flatten)]

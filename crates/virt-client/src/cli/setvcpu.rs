@@ -19,7 +19,11 @@ pub struct Args {
     #[arg(value_name = "VCPULIST", required_unless_present = "vcpulist_opt")]
     pub vcpulist: Option<String>,
     /// IDs of vcpus to manipulate.
-    #[arg(long = "vcpulist", value_name = "VCPULIST", conflicts_with = "vcpulist")]
+    #[arg(
+        long = "vcpulist",
+        value_name = "VCPULIST",
+        conflicts_with = "vcpulist"
+    )]
     pub vcpulist_opt: Option<String>,
     /// Enable cpus specified by cpumap.
     #[arg(long)]
@@ -48,6 +52,7 @@ pub async fn run(conn: &Connection, args: &Args, _out: &mut Output) -> Result<()
     };
     let list = opt_string(vl, "vcpulist")?.unwrap_or_default();
     let target = resolve(conn, args.domain.get(), ANY).await?;
-    conn.set_vcpu(&target.lookup, list, args.enable, flags).await?;
+    conn.set_vcpu(&target.lookup, list, args.enable, flags)
+        .await?;
     Ok(())
 }

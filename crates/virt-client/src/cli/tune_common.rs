@@ -158,7 +158,9 @@ mod tests {
         assert!(opt_uint("-1", "id").is_err());
         assert_eq!(opt_ullong("100", "poll-max-ns").ok(), Some(100));
         assert_eq!(
-            opt_uint("4294967296", "poll-grow").expect_err("big").lines(),
+            opt_uint("4294967296", "poll-grow")
+                .expect_err("big")
+                .lines(),
             vec!["Numeric value '4294967296' for <poll-grow> option is malformed or out of range"]
         );
     }

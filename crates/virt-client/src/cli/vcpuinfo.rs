@@ -62,7 +62,11 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
                 out.line(&format!("{:<15} {}", "CPU:", v.cpu));
                 out.line(&format!("{:<15} {}", "State:", state_text(v.state)));
                 if v.cpu_time != 0 {
-                    out.line(&format!("{:<15} {:.1}s", "CPU time:", v.cpu_time as f64 / 1e9));
+                    out.line(&format!(
+                        "{:<15} {:.1}s",
+                        "CPU time:",
+                        v.cpu_time as f64 / 1e9
+                    ));
                 }
                 out.line(&affinity(&v.cpumap, maxcpu, args.pretty));
             }

@@ -22,13 +22,23 @@ pub struct Args {
     #[arg(value_name = "VCPU", allow_hyphen_values = true)]
     pub vcpu: Option<String>,
     /// vCPU number.
-    #[arg(long = "vcpu", value_name = "VCPU", conflicts_with = "vcpu", allow_hyphen_values = true)]
+    #[arg(
+        long = "vcpu",
+        value_name = "VCPU",
+        conflicts_with = "vcpu",
+        allow_hyphen_values = true
+    )]
     pub vcpu_opt: Option<String>,
     /// Host cpu number(s) to set, or omit option to query.
     #[arg(value_name = "CPULIST", allow_hyphen_values = true)]
     pub cpulist: Option<String>,
     /// Host cpu number(s) to set.
-    #[arg(long = "cpulist", value_name = "CPULIST", conflicts_with = "cpulist", allow_hyphen_values = true)]
+    #[arg(
+        long = "cpulist",
+        value_name = "CPULIST",
+        conflicts_with = "cpulist",
+        allow_hyphen_values = true
+    )]
     pub cpulist_opt: Option<String>,
     /// Where the change applies.
     #[command(flatten)]
@@ -70,8 +80,7 @@ pub async fn run(conn: &Connection, args: &Args, out: &mut Output) -> Result<(),
             .await?;
         if let Some(v) = vcpu {
             if v >= ncpus {
-                let live = flags & F::Live as u32 != 0
-                    || (flags & F::Config as u32 == 0 && active);
+                let live = flags & F::Live as u32 != 0 || (flags & F::Config as u32 == 0 && active);
                 return Err(CliError::msg(format!(
                     "vcpu {v} is out of range of {} cpu count {ncpus}",
                     if live { "live" } else { "persistent" }

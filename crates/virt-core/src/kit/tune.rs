@@ -9,9 +9,9 @@ use std::collections::BTreeSet;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
 use crate::model::devices::{Bandwidth, BandwidthRate};
+use crate::model::domain::NumaTune;
 use crate::model::enums::LifecycleAction;
 use crate::model::tuning::{BlkioDevice, BlkioTune};
-use crate::model::domain::NumaTune;
 use crate::model::DomainDef;
 use crate::types::{TypedParam, TypedValue};
 use crate::VirtError;
@@ -183,7 +183,11 @@ pub fn blkio_params(b: &BlkioTune) -> Vec<TypedParam> {
 /// weight, and each device list merged into the devices by path. Errors as libvirt's
 /// virDomainDriverParseBlkioDeviceStr: INVALID_ARG "unable to parse blkio device 'F' 'S'",
 /// "invalid value 'V' for parameter 'F' of device 'P'".
-pub fn apply_blkio(b: &mut BlkioTune, params: &[TypedParam], domain: ErrorDomain) -> DriverResult<()> {
+pub fn apply_blkio(
+    b: &mut BlkioTune,
+    params: &[TypedParam],
+    domain: ErrorDomain,
+) -> DriverResult<()> {
     for p in params {
         match (&p.value, p.field.as_str()) {
             (TypedValue::UInt(w), BLKIO_WEIGHT) => b.weight = Some(*w),
@@ -612,10 +616,16 @@ pub const LIFECYCLE_TYPES: &[&str] = &["poweroff", "reboot", "crash"];
 
 /// virDomainDefLifecycleActionAllowed plus the change: poweroff and reboot take no coredump
 /// action (CONFIG_UNSUPPORTED "Lifecycle event 'x' doesn't support 'y' action").
-pub fn lifecycle_action(kind: u32, action: u32, domain: ErrorDomain) -> DriverResult<LifecycleAction> {
+pub fn lifecycle_action(
+    kind: u32,
+    action: u32,
+    domain: ErrorDomain,
+) -> DriverResult<LifecycleAction> {
     let actions = LifecycleAction::ALL;
-    let (Some(t), Some(a)) = (LIFECYCLE_TYPES.get(kind as usize), actions.get(action as usize))
-    else {
+    let (Some(t), Some(a)) = (
+        LIFECYCLE_TYPES.get(kind as usize),
+        actions.get(action as usize),
+    ) else {
         return Err(invalid_arg(
             domain,
             format!("invalid lifecycle type '{kind}' or action '{action}'"),
@@ -630,7 +640,10 @@ pub fn lifecycle_action(kind: u32, action: u32, domain: ErrorDomain) -> DriverRe
         return Err(VirtError::new(
             ErrorCode::ConfigUnsupported,
             domain,
-            format!("Lifecycle event '{t}' doesn't support '{}' action", a.as_str()),
+            format!(
+                "Lifecycle event '{t}' doesn't support '{}' action",
+                a.as_str()
+            ),
         ));
     }
     Ok(*a)
@@ -675,22 +688,34 @@ mod tests {
             ErrorDomain::Test,
         )
         .expect("valid");
-        apply_blkio(&mut b, &[p(BLKIO_DEVICE_READ_IOPS, "/dev/sda,5")], ErrorDomain::Test)
-            .expect("valid");
-        apply_blkio(&mut b, &[p(BLKIO_DEVICE_WEIGHT, "/dev/sdb,0")], ErrorDomain::Test)
-            .expect("valid");
+        apply_blkio(
+            &mut b,
+            &[p(BLKIO_DEVICE_READ_IOPS, "/dev/sda,5")],
+            ErrorDomain::Test,
+        )
+        .expect("valid");
+        apply_blkio(
+            &mut b,
+            &[p(BLKIO_DEVICE_WEIGHT, "/dev/sdb,0")],
+            ErrorDomain::Test,
+        )
+        .expect("valid");
         let ps = blkio_params(&b);
         assert_eq!(ps[1].value, TypedValue::String("/dev/sda,10".into()));
         assert_eq!(ps[2].value, TypedValue::String("/dev/sda,5".into()));
-        assert!(apply_blkio(&mut b, &[p(BLKIO_DEVICE_WEIGHT, "/dev/sda")], ErrorDomain::Test)
-            .is_err());
+        assert!(apply_blkio(
+            &mut b,
+            &[p(BLKIO_DEVICE_WEIGHT, "/dev/sda")],
+            ErrorDomain::Test
+        )
+        .is_err());
     }
 
     #[test]
     fn iotune_limits_need_their_max() {
         let u = |f: &str, v: u64| TypedParam::new(f, TypedValue::ULLong(v));
-        let e = apply_iotune(&[], &[u("total_bytes_sec", 10)], ErrorDomain::Test)
-            .expect_err("no max");
+        let e =
+            apply_iotune(&[], &[u("total_bytes_sec", 10)], ErrorDomain::Test).expect_err("no max");
         assert!(e.to_string().ends_with("total_bytes_sec_max "), "{e}");
         let t = apply_iotune(
             &[],

@@ -419,7 +419,8 @@ impl DomainService for Ctx {
     ) -> R<SetInterfaceParametersResponse> {
         let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
         let dev = req.get_ref().device.clone();
-        on_domain!(self, req, |d, l| d.set_interface_parameters(&l, &dev, &ps, f));
+        on_domain!(self, req, |d, l| d
+            .set_interface_parameters(&l, &dev, &ps, f));
         Ok(Response::new(SetInterfaceParametersResponse {}))
     }
 
@@ -475,7 +476,10 @@ impl DomainService for Ctx {
         Ok(Response::new(SetLifecycleActionResponse {}))
     }
 
-    async fn get_domain_cpu_stats(&self, req: Request<GetDomainCpuStatsRequest>) -> R<GetDomainCpuStatsResponse> {
+    async fn get_domain_cpu_stats(
+        &self,
+        req: Request<GetDomainCpuStatsRequest>,
+    ) -> R<GetDomainCpuStatsResponse> {
         let r = req.get_ref();
         let (start, n, f) = (r.start_cpu, r.ncpus, r.flags);
         let (total_cpus, recs) = on_domain!(self, req, |d, l| d.domain_cpu_stats(&l, start, n, f));

@@ -211,7 +211,11 @@ impl Resources for TestDriver {
 
     // --- Tuning, vCPU and IOThread calls (issue 15, group "tune"): see `tune.rs`. ---
 
-    async fn blkio_parameters(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+    async fn blkio_parameters(
+        &self,
+        l: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
         self.tune_blkio(l, flags)
     }
 

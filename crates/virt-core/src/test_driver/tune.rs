@@ -109,9 +109,13 @@ impl TestDriver {
     }
 
     pub(super) fn tune_blkio(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
-        self.read_def(l, flags, LIVE | CONFIG | STRING_OKAY, "testDomainGetBlkioParameters", |d| {
-            Ok(rules::blkio_params(&d.blkiotune))
-        })
+        self.read_def(
+            l,
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "testDomainGetBlkioParameters",
+            |d| Ok(rules::blkio_params(&d.blkiotune)),
+        )
     }
 
     pub(super) fn tune_set_blkio(
@@ -128,9 +132,13 @@ impl TestDriver {
     }
 
     pub(super) fn tune_numa(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
-        self.read_def(l, flags, LIVE | CONFIG | STRING_OKAY, "testDomainGetNumaParameters", |d| {
-            Ok(rules::numa_params(d))
-        })
+        self.read_def(
+            l,
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "testDomainGetNumaParameters",
+            |d| Ok(rules::numa_params(d)),
+        )
     }
 
     pub(super) fn tune_set_numa(
@@ -195,12 +203,18 @@ impl TestDriver {
         disk: &str,
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
-        self.read_def(l, flags, LIVE | CONFIG | STRING_OKAY, "testDomainGetBlockIoTune", |d| {
-            let i = crate::kit::devices::disk_index(d, disk).ok_or_else(|| {
-                invalid_arg(format!("disk '{disk}' was not found in the domain config"))
-            })?;
-            Ok(rules::iotune_params(&d.devices.disks[i].iotune))
-        })
+        self.read_def(
+            l,
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "testDomainGetBlockIoTune",
+            |d| {
+                let i = crate::kit::devices::disk_index(d, disk).ok_or_else(|| {
+                    invalid_arg(format!("disk '{disk}' was not found in the domain config"))
+                })?;
+                Ok(rules::iotune_params(&d.devices.disks[i].iotune))
+            },
+        )
     }
 
     pub(super) fn tune_set_block_io(
@@ -218,16 +232,21 @@ impl TestDriver {
                     "missing persistent configuration for disk '{disk}'"
                 ))
             })?;
-            let merged = rules::apply_iotune(&d.devices.disks[i].iotune, params, ErrorDomain::Test)?;
+            let merged =
+                rules::apply_iotune(&d.devices.disks[i].iotune, params, ErrorDomain::Test)?;
             d.devices.disks[i].iotune = merged;
             Ok(())
         })
     }
 
     pub(super) fn tune_perf(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
-        self.read_def(l, flags, LIVE | CONFIG | STRING_OKAY, "testDomainGetPerfEvents", |d| {
-            Ok(rules::perf_params(d))
-        })
+        self.read_def(
+            l,
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "testDomainGetPerfEvents",
+            |d| Ok(rules::perf_params(d)),
+        )
     }
 
     pub(super) fn tune_set_perf(
@@ -404,17 +423,32 @@ impl TestDriver {
         Ok(())
     }
 
-    pub(super) fn tune_emulator_pin_info(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<u8>> {
-        self.read_def(l, flags, LIVE | CONFIG, "testDomainGetEmulatorPinInfo", |d| {
-            let set = match &d.cputune.emulatorpin {
-                Some(s) => rules::parse_bitmap(s, rules::CPUMASK_LEN)?,
-                None => self.domain_cpuset(d)?,
-            };
-            Ok(rules::to_cpumap(&set, self.cpumap_len()))
-        })
+    pub(super) fn tune_emulator_pin_info(
+        &self,
+        l: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<u8>> {
+        self.read_def(
+            l,
+            flags,
+            LIVE | CONFIG,
+            "testDomainGetEmulatorPinInfo",
+            |d| {
+                let set = match &d.cputune.emulatorpin {
+                    Some(s) => rules::parse_bitmap(s, rules::CPUMASK_LEN)?,
+                    None => self.domain_cpuset(d)?,
+                };
+                Ok(rules::to_cpumap(&set, self.cpumap_len()))
+            },
+        )
     }
 
-    pub(super) fn tune_pin_emulator(&self, l: &DomainLookup, cpumap: &[u8], flags: u32) -> DriverResult<()> {
+    pub(super) fn tune_pin_emulator(
+        &self,
+        l: &DomainLookup,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
         self.change_def(l, flags, "testDomainPinEmulator", |d, _| {
             let set = rules::from_cpumap(cpumap);
             if set.is_empty() {
@@ -431,7 +465,12 @@ impl TestDriver {
         flags: u32,
     ) -> DriverResult<Vec<IoThreadInfo>> {
         self.read_def(l, flags, LIVE | CONFIG, "testDomainGetIOThreadInfo", |d| {
-            let len = self.cpumap_len().max(host_online_cpus().iter().next_back().map_or(1, |c| *c as usize / 8 + 1));
+            let len = self.cpumap_len().max(
+                host_online_cpus()
+                    .iter()
+                    .next_back()
+                    .map_or(1, |c| *c as usize / 8 + 1),
+            );
             d.iothread_id_list()
                 .into_iter()
                 .map(|id| {
@@ -476,7 +515,12 @@ impl TestDriver {
         })
     }
 
-    pub(super) fn tune_add_iothread(&self, l: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+    pub(super) fn tune_add_iothread(
+        &self,
+        l: &DomainLookup,
+        id: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.change_def(l, flags, "testDomainAddIOThread", |d, _| {
             let mut ids = d.iothread_id_list();
             if ids.contains(&id) {
@@ -491,7 +535,12 @@ impl TestDriver {
         })
     }
 
-    pub(super) fn tune_del_iothread(&self, l: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+    pub(super) fn tune_del_iothread(
+        &self,
+        l: &DomainLookup,
+        id: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
         self.change_def(l, flags, "testDomainDelIOThread", |d, _| {
             let mut ids = d.iothread_id_list();
             let Some(pos) = ids.iter().position(|x| *x == id) else {

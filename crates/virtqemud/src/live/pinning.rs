@@ -12,11 +12,11 @@
 use std::collections::BTreeSet;
 
 use virt_core::driver::DriverResult;
-use virt_core::kit::table::Entry as _;
 use virt_core::error::{ErrorCode, ErrorDomain};
 use virt_core::kit::flags::modify::{CONFIG, LIVE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;
 use virt_core::kit::modify::{affect_exclusive, impact_read};
+use virt_core::kit::table::Entry as _;
 use virt_core::kit::tune::{format_bitmap, from_cpumap, parse_bitmap, to_cpumap, CPUMASK_LEN};
 use virt_core::model::tuning::CpuPin;
 use virt_core::model::DomainDef;
@@ -39,7 +39,10 @@ fn host_set() -> BTreeSet<u32> {
 
 /// Bytes of a cpumap covering every host CPU.
 fn map_len() -> usize {
-    host_set().iter().next_back().map_or(1, |c| *c as usize / 8 + 1)
+    host_set()
+        .iter()
+        .next_back()
+        .map_or(1, |c| *c as usize / 8 + 1)
 }
 
 /// Fields of a `/proc/.../stat` line after the command name: index 0 is the state (field 3).
@@ -181,7 +184,9 @@ impl QemuDriver {
         let cpuset = format_bitmap(&set);
         if live {
             let a = self.active(&uuid)?;
-            let vcpus = self.with_run(&uuid, a.gen, |r| r.vcpus.clone()).unwrap_or_default();
+            let vcpus = self
+                .with_run(&uuid, a.gen, |r| r.vcpus.clone())
+                .unwrap_or_default();
             let Some((_, tid)) = vcpus.iter().find(|(i, _)| *i == vcpu) else {
                 return Err(invalid_arg(format!(
                     "vcpu {vcpu} is out of range of live cpu count {}",
@@ -321,11 +326,9 @@ impl QemuDriver {
                 total - 1
             )));
         }
-        let group = self
-            .cgroup_of_run(id, &live)
-            .ok_or_else(|| {
-                VirtError::operation_invalid("cgroup CPUACCT controller is not mounted")
-            })?;
+        let group = self.cgroup_of_run(id, &live).ok_or_else(|| {
+            VirtError::operation_invalid("cgroup CPUACCT controller is not mounted")
+        })?;
         let percpu: Vec<u64> = std::fs::read_to_string(group.join("cpuacct.usage_percpu"))
             .map_err(|_| VirtError::operation_invalid("cgroup CPUACCT controller is not mounted"))?
             .split_whitespace()

@@ -31,10 +31,11 @@ fn guest_xml(kernel: &Path, initrd: &Path) -> String {
 fn host_cpus() -> Vec<u32> {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online cpus");
     let mut out = Vec::new();
+    let num = |s: &str| s.parse::<u32>().expect("cpu number");
     for part in text.trim().split(',') {
         match part.split_once('-') {
-            Some((a, b)) => out.extend(a.parse::<u32>().unwrap()..=b.parse::<u32>().unwrap()),
-            None => out.push(part.parse().unwrap()),
+            Some((a, b)) => out.extend(num(a)..=num(b)),
+            None => out.push(num(part)),
         }
     }
     out

@@ -182,6 +182,8 @@ fn typed_parameter_commands_match_virsh() {
         "perf test",
         "perf test --enable cmt,cpu_cycles; perf test --disable cmt; perf test",
         "perf test --enable cmt --config; perf test --config; perf test",
+        "perf test --enable cmt,cpu_cycles --disable mbmt; dumpxml test; dumpxml test --inactive",
+        "perf test --enable cmt --config; dumpxml test --inactive; destroy test; start test; perf test",
         "perf test --enable foo",
         "perf test --enable cmt,,cmt",
         "perf test --enable cmt --disable cmt",
@@ -205,6 +207,11 @@ fn typed_parameter_commands_match_virsh() {
         "blkdeviotune test vda --group-name ''",
         "blkdeviotune test vda --live --config",
         "blkdeviotune nosuch vda",
+        // The tunables as the domain XML shows them.
+        "blkiotune test --weight 300 --device-weights /dev/sda,20 --device-read-bytes-sec /dev/sda,1000; dumpxml test",
+        "numatune test --mode interleave --nodeset 0-1; dumpxml test",
+        "domiftune test testnet0 --inbound 10,20,30,40 --outbound 5; dumpxml test",
+        "blkdeviotune test vda --total-bytes-sec 10 --total-bytes-sec-max 20 --group-name g --size-iops-sec 5; dumpxml test",
     ];
     let failures = compare(&[], &commands);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -306,6 +313,7 @@ fn vcpu_and_emulator_pinning_match_virsh() {
         "destroy test; emulatorpin test --live",
         "destroy test; emulatorpin test 1; emulatorpin test",
         "emulatorpin nosuch 99",
+        "vcpupin test 0 1; emulatorpin test 2; iothreadadd test 3; iothreadpin test 3 1; dumpxml test",
     ];
     let failures = compare(&[], &commands);
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -353,6 +361,7 @@ fn iothread_and_guest_vcpu_commands_match_virsh() {
         "iothreadinfo test --config --live",
         "destroy test; iothreadadd test 2; iothreadinfo test; iothreadinfo test --live",
         "destroy test; iothreadadd test 2; iothreadset test 2 --poll-max-ns 5",
+        "iothreadadd test 3 --config; iothreadadd test 5 --config; iothreaddel test 3 --config; dumpxml test --inactive",
         // Not implemented by libvirt's test driver: its unsupported-function error.
         "guestvcpus test",
         "guestvcpus test 1 --enable",

@@ -405,7 +405,7 @@ pub enum Command {
     Managedsave(save::ManagedSaveArgs),
     // Tuning, vCPU and IOThread group (issue 15, "tune").
     /// Set or query a block device I/O tuning parameters.
-    Blkdeviotune(blkdeviotune::Args),
+    Blkdeviotune(Box<blkdeviotune::Args>),
     /// Get or set blkio parameters.
     Blkiotune(blkiotune::Args),
     /// Get or set numa parameters.

@@ -193,7 +193,7 @@ pub fn apply_blkio(
             (TypedValue::UInt(w), BLKIO_WEIGHT) => b.weight = Some(*w),
             (TypedValue::String(s), field) => {
                 let parts: Vec<&str> = s.split(',').collect();
-                if parts.len() % 2 != 0 {
+                if !parts.len().is_multiple_of(2) {
                     return Err(invalid_arg(
                         domain,
                         format!("unable to parse blkio device '{field}' '{s}'"),
@@ -202,9 +202,8 @@ pub fn apply_blkio(
                 let mut parsed = Vec::new();
                 for pair in parts.chunks(2) {
                     let (path, value) = (pair[0], pair[1]);
-                    let ok = if field == BLKIO_DEVICE_WEIGHT {
-                        value.parse::<u32>().ok().map(u64::from)
-                    } else if field.ends_with("iops_sec") {
+                    // Weights and IOPS are unsigned ints, byte rates unsigned long longs.
+                    let ok = if field == BLKIO_DEVICE_WEIGHT || field.ends_with("iops_sec") {
                         value.parse::<u32>().ok().map(u64::from)
                     } else {
                         value.parse::<u64>().ok()

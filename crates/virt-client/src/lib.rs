@@ -29,6 +29,8 @@ pub mod siblings;
 pub mod snapshot;
 /// Bulk domain statistics.
 pub mod stats;
+/// Tuning, vCPU and IOThread calls (blkio, NUMA, bandwidth, I/O throttle, perf, pinning).
+pub mod tune;
 
 /// The libvirt API level this client implements and reports as its library version
 /// (major * 1,000,000 + minor * 1,000 + micro): 9.0.0.

@@ -16,6 +16,7 @@ use crate::types::{
     ControlInfo, DomainHandle, DomainInfo, DomainLookup, DomainSummary, InterfaceStats, NodeInfo,
     SnapshotInfo, StatsRecord, TypedParam, VersionInfo,
 };
+use crate::types::{IoThreadInfo, VcpuInfo};
 
 /// The hypervisor a CPU comparison or baseline is about (virConnectCompareHypervisorCPU's
 /// emulator, arch, machine and virttype); `None` for what the caller left out.
@@ -588,6 +589,234 @@ pub trait Resources: Host {
         flags: u32,
     ) -> DriverResult<()> {
         unsupported!(self, "virDomainBlockResize")
+    }
+
+    // --- Tuning, vCPU and IOThread calls (issue 15, group "tune") ---
+
+    /// Block I/O tunables of one definition (LIVE / CONFIG / current; STRING_OKAY): `weight`
+    /// UINT and the per-device STRING lists. libvirt: virDomainGetBlkioParameters.
+    async fn blkio_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetBlkioParameters")
+    }
+
+    /// Changes block I/O tunables. libvirt: virDomainSetBlkioParameters.
+    async fn set_blkio_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetBlkioParameters")
+    }
+
+    /// NUMA memory policy (`numa_mode` INT, `numa_nodeset` STRING).
+    /// libvirt: virDomainGetNumaParameters.
+    async fn numa_parameters(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetNumaParameters")
+    }
+
+    /// Changes the NUMA memory policy. libvirt: virDomainSetNumaParameters.
+    async fn set_numa_parameters(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetNumaParameters")
+    }
+
+    /// Bandwidth of the interface `device` (host-side name or MAC).
+    /// libvirt: virDomainGetInterfaceParameters.
+    async fn interface_parameters(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetInterfaceParameters")
+    }
+
+    /// Changes an interface's bandwidth. libvirt: virDomainSetInterfaceParameters.
+    async fn set_interface_parameters(
+        &self,
+        dom: &DomainLookup,
+        device: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetInterfaceParameters")
+    }
+
+    /// I/O throttle of the disk `disk` (target or source). libvirt: virDomainGetBlockIoTune.
+    async fn block_io_tune(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetBlockIoTune")
+    }
+
+    /// Changes a disk's I/O throttle. libvirt: virDomainSetBlockIoTune.
+    async fn set_block_io_tune(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetBlockIoTune")
+    }
+
+    /// Perf events, one BOOLEAN each. libvirt: virDomainGetPerfEvents.
+    async fn perf_events(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetPerfEvents")
+    }
+
+    /// Enables or disables perf events. libvirt: virDomainSetPerfEvents.
+    async fn set_perf_events(
+        &self,
+        dom: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetPerfEvents")
+    }
+
+    /// The action for `kind` (virDomainLifecycle) becomes `action`
+    /// (virDomainLifecycleAction). libvirt: virDomainSetLifecycleAction.
+    async fn set_lifecycle_action(
+        &self,
+        dom: &DomainLookup,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetLifecycleAction")
+    }
+
+    /// CPU statistics: the totals for `start_cpu` -1, else `ncpus` host CPUs from
+    /// `start_cpu`; also how many host CPUs there are. libvirt: virDomainGetCPUStats.
+    async fn domain_cpu_stats(
+        &self,
+        dom: &DomainLookup,
+        start_cpu: i32,
+        ncpus: u32,
+        flags: u32,
+    ) -> DriverResult<(u32, Vec<Vec<TypedParam>>)> {
+        unsupported!(self, "virDomainGetCPUStats")
+    }
+
+    /// Each online vCPU of the running domain. libvirt: virDomainGetVcpus.
+    async fn vcpu_info(&self, dom: &DomainLookup) -> DriverResult<Vec<VcpuInfo>> {
+        unsupported!(self, "virDomainGetVcpus")
+    }
+
+    /// Each vCPU's affinity (cpumap) in one definition. libvirt: virDomainGetVcpuPinInfo.
+    async fn vcpu_pin_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<Vec<u8>>> {
+        unsupported!(self, "virDomainGetVcpuPinInfo")
+    }
+
+    /// Pins one vCPU. libvirt: virDomainPinVcpuFlags.
+    async fn pin_vcpu(
+        &self,
+        dom: &DomainLookup,
+        vcpu: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainPinVcpuFlags")
+    }
+
+    /// The emulator threads' affinity. libvirt: virDomainGetEmulatorPinInfo.
+    async fn emulator_pin_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<u8>> {
+        unsupported!(self, "virDomainGetEmulatorPinInfo")
+    }
+
+    /// Pins the emulator threads. libvirt: virDomainPinEmulator.
+    async fn pin_emulator(
+        &self,
+        dom: &DomainLookup,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainPinEmulator")
+    }
+
+    /// The IOThreads and their affinity. libvirt: virDomainGetIOThreadInfo.
+    async fn iothread_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<IoThreadInfo>> {
+        unsupported!(self, "virDomainGetIOThreadInfo")
+    }
+
+    /// Pins one IOThread. libvirt: virDomainPinIOThread.
+    async fn pin_iothread(
+        &self,
+        dom: &DomainLookup,
+        id: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainPinIOThread")
+    }
+
+    /// Adds an IOThread. libvirt: virDomainAddIOThread.
+    async fn add_iothread(&self, dom: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainAddIOThread")
+    }
+
+    /// Removes an IOThread. libvirt: virDomainDelIOThread.
+    async fn del_iothread(&self, dom: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainDelIOThread")
+    }
+
+    /// Changes an IOThread's parameters. libvirt: virDomainSetIOThreadParams.
+    async fn set_iothread_params(
+        &self,
+        dom: &DomainLookup,
+        id: u32,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetIOThreadParams")
+    }
+
+    /// The guest's view of its vCPUs. libvirt: virDomainGetGuestVcpus.
+    async fn guest_vcpus(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        unsupported!(self, "virDomainGetGuestVcpus")
+    }
+
+    /// Onlines or offlines the vCPUs of `cpumap` in the guest. libvirt: virDomainSetGuestVcpus.
+    async fn set_guest_vcpus(
+        &self,
+        dom: &DomainLookup,
+        cpumap: &str,
+        state: bool,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetGuestVcpus")
+    }
+
+    /// Enables or disables the vCPUs of `vcpumap`. libvirt: virDomainSetVcpu.
+    async fn set_vcpu(
+        &self,
+        dom: &DomainLookup,
+        vcpumap: &str,
+        state: bool,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetVcpu")
     }
 }
 

@@ -258,3 +258,27 @@ pub struct BlockJobInfo {
     /// Progress total.
     pub end: u64,
 }
+
+/// One vCPU as virDomainGetVcpus reports it (libvirt virVcpuInfo and its cpumap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VcpuInfo {
+    /// vCPU number.
+    pub number: u32,
+    /// libvirt virVcpuState: 0 offline, 1 running, 2 blocked.
+    pub state: i32,
+    /// CPU time used, nanoseconds.
+    pub cpu_time: u64,
+    /// Host CPU it runs on, -1 when unknown.
+    pub cpu: i32,
+    /// Affinity: bit N of byte N/8 is host CPU N.
+    pub cpumap: Vec<u8>,
+}
+
+/// One IOThread as virDomainGetIOThreadInfo reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoThreadInfo {
+    /// Its ID.
+    pub id: u32,
+    /// Affinity: bit N of byte N/8 is host CPU N.
+    pub cpumap: Vec<u8>,
+}

@@ -155,7 +155,7 @@ pub(crate) struct Threads {
 
 impl Threads {
     /// The emulator threads: every thread that is neither a vCPU nor an IOThread.
-    fn emulator(&self) -> Vec<i32> {
+    pub(crate) fn emulator(&self) -> Vec<i32> {
         threads(self.pid)
             .into_iter()
             .filter(|t| {

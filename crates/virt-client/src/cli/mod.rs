@@ -88,6 +88,26 @@ pub mod vol_info;
 pub mod vol_list;
 pub mod vol_ops;
 pub mod vol_stream;
+// Tuning, vCPU and IOThread group (issue 15, "tune").
+pub mod blkdeviotune;
+pub mod blkiotune;
+pub mod cpu_stats;
+pub mod domiftune;
+pub mod emulatorpin;
+pub mod guestvcpus;
+pub mod iothreadadd;
+pub mod iothreaddel;
+pub mod iothreadinfo;
+pub mod iothreadpin;
+pub mod iothreadset;
+pub mod numatune;
+pub mod perf;
+pub mod set_lifecycle_action;
+pub mod setmaxmem;
+pub mod setvcpu;
+pub mod tune_common;
+pub mod vcpuinfo;
+pub mod vcpupin;
 // Snapshot group.
 pub mod snapshot_create;
 pub mod snapshot_edit;
@@ -516,6 +536,45 @@ pub enum Command {
     Nodesuspend(nodesuspend::Args),
     /// Node SEV information.
     Nodesevinfo,
+    // Tuning, vCPU and IOThread group (issue 15, "tune").
+    /// Set or query a block device I/O tuning parameters.
+    Blkdeviotune(Box<blkdeviotune::Args>),
+    /// Get or set blkio parameters.
+    Blkiotune(blkiotune::Args),
+    /// Get or set numa parameters.
+    Numatune(numatune::Args),
+    /// Get/set parameters of a virtual interface.
+    Domiftune(domiftune::Args),
+    /// Get/set perf event.
+    Perf(perf::Args),
+    /// Change maximum memory limit.
+    Setmaxmem(setmaxmem::Args),
+    /// Change lifecycle actions.
+    #[command(name = "set-lifecycle-action")]
+    SetLifecycleAction(set_lifecycle_action::Args),
+    /// Show domain cpu statistics.
+    #[command(name = "cpu-stats")]
+    CpuStats(cpu_stats::Args),
+    /// Detailed domain vcpu information.
+    Vcpuinfo(vcpuinfo::Args),
+    /// Control or query domain vcpu affinity.
+    Vcpupin(vcpupin::Args),
+    /// Control or query domain emulator affinity.
+    Emulatorpin(emulatorpin::Args),
+    /// View domain IOThreads.
+    Iothreadinfo(iothreadinfo::Args),
+    /// Control domain IOThread affinity.
+    Iothreadpin(iothreadpin::Args),
+    /// Add an IOThread to the guest domain.
+    Iothreadadd(iothreadadd::Args),
+    /// Modifies an existing IOThread of the guest domain.
+    Iothreadset(iothreadset::Args),
+    /// Delete an IOThread from the guest domain.
+    Iothreaddel(iothreaddel::Args),
+    /// Query or modify state of vcpu in the guest (via agent).
+    Guestvcpus(guestvcpus::Args),
+    /// Attach/detach vcpu or groups of threads.
+    Setvcpu(setvcpu::Args),
 }
 
 /// Runs one command on an open connection.
@@ -694,6 +753,25 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::SendKey(a) => send_key::send_key(conn, a, out).await,
         Command::InjectNmi(a) => send_key::inject_nmi(conn, a, out).await,
         Command::SendProcessSignal(a) => send_key::send_process_signal(conn, a, out).await,
+        // Tuning, vCPU and IOThread group (issue 15, "tune").
+        Command::Blkdeviotune(a) => blkdeviotune::run(conn, a, out).await,
+        Command::Blkiotune(a) => blkiotune::run(conn, a, out).await,
+        Command::Numatune(a) => numatune::run(conn, a, out).await,
+        Command::Domiftune(a) => domiftune::run(conn, a, out).await,
+        Command::Perf(a) => perf::run(conn, a, out).await,
+        Command::Setmaxmem(a) => setmaxmem::run(conn, a, out).await,
+        Command::SetLifecycleAction(a) => set_lifecycle_action::run(conn, a, out).await,
+        Command::CpuStats(a) => cpu_stats::run(conn, a, out).await,
+        Command::Vcpuinfo(a) => vcpuinfo::run(conn, a, out).await,
+        Command::Vcpupin(a) => vcpupin::run(conn, a, out).await,
+        Command::Emulatorpin(a) => emulatorpin::run(conn, a, out).await,
+        Command::Iothreadinfo(a) => iothreadinfo::run(conn, a, out).await,
+        Command::Iothreadpin(a) => iothreadpin::run(conn, a, out).await,
+        Command::Iothreadadd(a) => iothreadadd::run(conn, a, out).await,
+        Command::Iothreadset(a) => iothreadset::run(conn, a, out).await,
+        Command::Iothreaddel(a) => iothreaddel::run(conn, a, out).await,
+        Command::Guestvcpus(a) => guestvcpus::run(conn, a, out).await,
+        Command::Setvcpu(a) => setvcpu::run(conn, a, out).await,
     }
 }
 

@@ -45,6 +45,7 @@ pub mod save;
 pub mod stats;
 pub mod store;
 pub mod table;
+pub mod tune;
 pub mod typed_params;
 pub mod undefine;
 

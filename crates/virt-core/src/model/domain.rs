@@ -87,6 +87,10 @@ pub struct DomainDef {
     pub on_reboot: Option<LifecycleAction>,
     /// `<on_crash>`; `None` is libvirt's default, `destroy`.
     pub on_crash: Option<LifecycleAction>,
+    /// `<perf><event name=... enabled=...>`: perf events enabled or disabled, in the order
+    /// they were set (libvirt virDomainPerfDef; kept by the drivers that implement
+    /// virDomainSetPerfEvents).
+    pub perf_events: Vec<(String, bool)>,
     /// `<on_lockfailure>`.
     pub on_lockfailure: Option<LockFailureAction>,
     /// `<pm>`.

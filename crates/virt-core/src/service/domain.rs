@@ -518,6 +518,265 @@ impl DomainService for Ctx {
         on_domain!(self, req, |d, l| d.block_resize(&l, &disk, size, f));
         Ok(Response::new(BlockResizeResponse {}))
     }
+
+    // --- Tuning, vCPU and IOThread calls (issue 15, group "tune") ---
+
+    async fn get_blkio_parameters(
+        &self,
+        req: Request<GetBlkioParametersRequest>,
+    ) -> R<GetBlkioParametersResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.blkio_parameters(&l, f));
+        Ok(Response::new(GetBlkioParametersResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_blkio_parameters(
+        &self,
+        req: Request<SetBlkioParametersRequest>,
+    ) -> R<SetBlkioParametersResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.set_blkio_parameters(&l, &ps, f));
+        Ok(Response::new(SetBlkioParametersResponse {}))
+    }
+
+    async fn get_numa_parameters(
+        &self,
+        req: Request<GetNumaParametersRequest>,
+    ) -> R<GetNumaParametersResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.numa_parameters(&l, f));
+        Ok(Response::new(GetNumaParametersResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        req: Request<SetNumaParametersRequest>,
+    ) -> R<SetNumaParametersResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.set_numa_parameters(&l, &ps, f));
+        Ok(Response::new(SetNumaParametersResponse {}))
+    }
+
+    async fn get_interface_parameters(
+        &self,
+        req: Request<GetInterfaceParametersRequest>,
+    ) -> R<GetInterfaceParametersResponse> {
+        let f = req.get_ref().flags;
+        let dev = req.get_ref().device.clone();
+        let ps = on_domain!(self, req, |d, l| d.interface_parameters(&l, &dev, f));
+        Ok(Response::new(GetInterfaceParametersResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_interface_parameters(
+        &self,
+        req: Request<SetInterfaceParametersRequest>,
+    ) -> R<SetInterfaceParametersResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        let dev = req.get_ref().device.clone();
+        on_domain!(self, req, |d, l| d
+            .set_interface_parameters(&l, &dev, &ps, f));
+        Ok(Response::new(SetInterfaceParametersResponse {}))
+    }
+
+    async fn get_block_io_tune(
+        &self,
+        req: Request<GetBlockIoTuneRequest>,
+    ) -> R<GetBlockIoTuneResponse> {
+        let f = req.get_ref().flags;
+        let dev = req.get_ref().device.clone();
+        let ps = on_domain!(self, req, |d, l| d.block_io_tune(&l, &dev, f));
+        Ok(Response::new(GetBlockIoTuneResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_block_io_tune(
+        &self,
+        req: Request<SetBlockIoTuneRequest>,
+    ) -> R<SetBlockIoTuneResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        let dev = req.get_ref().device.clone();
+        on_domain!(self, req, |d, l| d.set_block_io_tune(&l, &dev, &ps, f));
+        Ok(Response::new(SetBlockIoTuneResponse {}))
+    }
+
+    async fn get_perf_events(
+        &self,
+        req: Request<GetPerfEventsRequest>,
+    ) -> R<GetPerfEventsResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.perf_events(&l, f));
+        Ok(Response::new(GetPerfEventsResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_perf_events(
+        &self,
+        req: Request<SetPerfEventsRequest>,
+    ) -> R<SetPerfEventsResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        on_domain!(self, req, |d, l| d.set_perf_events(&l, &ps, f));
+        Ok(Response::new(SetPerfEventsResponse {}))
+    }
+
+    async fn set_lifecycle_action(
+        &self,
+        req: Request<SetLifecycleActionRequest>,
+    ) -> R<SetLifecycleActionResponse> {
+        let r = req.get_ref();
+        let (t, a, f) = (r.r#type, r.action, r.flags);
+        on_domain!(self, req, |d, l| d.set_lifecycle_action(&l, t, a, f));
+        Ok(Response::new(SetLifecycleActionResponse {}))
+    }
+
+    async fn get_domain_cpu_stats(
+        &self,
+        req: Request<GetDomainCpuStatsRequest>,
+    ) -> R<GetDomainCpuStatsResponse> {
+        let r = req.get_ref();
+        let (start, n, f) = (r.start_cpu, r.ncpus, r.flags);
+        let (total_cpus, recs) = on_domain!(self, req, |d, l| d.domain_cpu_stats(&l, start, n, f));
+        Ok(Response::new(GetDomainCpuStatsResponse {
+            total_cpus,
+            records: recs
+                .iter()
+                .map(|ps| DomainCpuStatsRecord {
+                    params: ps.iter().map(param).collect(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_vcpu_info(&self, req: Request<GetVcpuInfoRequest>) -> R<GetVcpuInfoResponse> {
+        let vs = on_domain!(self, req, |d, l| d.vcpu_info(&l));
+        Ok(Response::new(GetVcpuInfoResponse {
+            vcpus: vs
+                .into_iter()
+                .map(|v| VcpuInfo {
+                    number: v.number,
+                    state: v.state,
+                    cpu_time: v.cpu_time,
+                    cpu: v.cpu,
+                    cpumap: v.cpumap,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn get_vcpu_pin_info(
+        &self,
+        req: Request<GetVcpuPinInfoRequest>,
+    ) -> R<GetVcpuPinInfoResponse> {
+        let f = req.get_ref().flags;
+        let cpumaps = on_domain!(self, req, |d, l| d.vcpu_pin_info(&l, f));
+        Ok(Response::new(GetVcpuPinInfoResponse { cpumaps }))
+    }
+
+    async fn pin_vcpu(&self, req: Request<PinVcpuRequest>) -> R<PinVcpuResponse> {
+        let r = req.get_ref();
+        let (v, m, f) = (r.vcpu, r.cpumap.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.pin_vcpu(&l, v, &m, f));
+        Ok(Response::new(PinVcpuResponse {}))
+    }
+
+    async fn get_emulator_pin_info(
+        &self,
+        req: Request<GetEmulatorPinInfoRequest>,
+    ) -> R<GetEmulatorPinInfoResponse> {
+        let f = req.get_ref().flags;
+        let cpumap = on_domain!(self, req, |d, l| d.emulator_pin_info(&l, f));
+        Ok(Response::new(GetEmulatorPinInfoResponse { cpumap }))
+    }
+
+    async fn pin_emulator(&self, req: Request<PinEmulatorRequest>) -> R<PinEmulatorResponse> {
+        let r = req.get_ref();
+        let (m, f) = (r.cpumap.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.pin_emulator(&l, &m, f));
+        Ok(Response::new(PinEmulatorResponse {}))
+    }
+
+    async fn get_io_thread_info(
+        &self,
+        req: Request<GetIoThreadInfoRequest>,
+    ) -> R<GetIoThreadInfoResponse> {
+        let f = req.get_ref().flags;
+        let ts = on_domain!(self, req, |d, l| d.iothread_info(&l, f));
+        Ok(Response::new(GetIoThreadInfoResponse {
+            iothreads: ts
+                .into_iter()
+                .map(|t| IoThreadInfo {
+                    iothread_id: t.id,
+                    cpumap: t.cpumap,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn pin_io_thread(&self, req: Request<PinIoThreadRequest>) -> R<PinIoThreadResponse> {
+        let r = req.get_ref();
+        let (id, m, f) = (r.iothread_id, r.cpumap.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.pin_iothread(&l, id, &m, f));
+        Ok(Response::new(PinIoThreadResponse {}))
+    }
+
+    async fn add_io_thread(&self, req: Request<AddIoThreadRequest>) -> R<AddIoThreadResponse> {
+        let r = req.get_ref();
+        let (id, f) = (r.iothread_id, r.flags);
+        on_domain!(self, req, |d, l| d.add_iothread(&l, id, f));
+        Ok(Response::new(AddIoThreadResponse {}))
+    }
+
+    async fn del_io_thread(&self, req: Request<DelIoThreadRequest>) -> R<DelIoThreadResponse> {
+        let r = req.get_ref();
+        let (id, f) = (r.iothread_id, r.flags);
+        on_domain!(self, req, |d, l| d.del_iothread(&l, id, f));
+        Ok(Response::new(DelIoThreadResponse {}))
+    }
+
+    async fn set_io_thread_params(
+        &self,
+        req: Request<SetIoThreadParamsRequest>,
+    ) -> R<SetIoThreadParamsResponse> {
+        let (ps, f) = (params_from(&req.get_ref().params)?, req.get_ref().flags);
+        let id = req.get_ref().iothread_id;
+        on_domain!(self, req, |d, l| d.set_iothread_params(&l, id, &ps, f));
+        Ok(Response::new(SetIoThreadParamsResponse {}))
+    }
+
+    async fn get_guest_vcpus(
+        &self,
+        req: Request<GetGuestVcpusRequest>,
+    ) -> R<GetGuestVcpusResponse> {
+        let f = req.get_ref().flags;
+        let ps = on_domain!(self, req, |d, l| d.guest_vcpus(&l, f));
+        Ok(Response::new(GetGuestVcpusResponse {
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn set_guest_vcpus(
+        &self,
+        req: Request<SetGuestVcpusRequest>,
+    ) -> R<SetGuestVcpusResponse> {
+        let r = req.get_ref();
+        let (m, st, f) = (r.cpumap.clone(), r.state, r.flags);
+        on_domain!(self, req, |d, l| d.set_guest_vcpus(&l, &m, st, f));
+        Ok(Response::new(SetGuestVcpusResponse {}))
+    }
+
+    async fn set_vcpu(&self, req: Request<SetVcpuRequest>) -> R<SetVcpuResponse> {
+        let r = req.get_ref();
+        let (m, st, f) = (r.vcpumap.clone(), r.state, r.flags);
+        on_domain!(self, req, |d, l| d.set_vcpu(&l, &m, st, f));
+        Ok(Response::new(SetVcpuResponse {}))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

@@ -33,6 +33,7 @@ mod save;
 mod snapshots;
 mod state;
 mod stats;
+mod tune;
 mod validate;
 
 use std::collections::HashMap;

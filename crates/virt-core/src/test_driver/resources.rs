@@ -221,4 +221,169 @@ impl Resources for TestDriver {
             def.current_vcpus
         })
     }
+
+    // --- Tuning, vCPU and IOThread calls (issue 15, group "tune"): see `tune.rs`. ---
+
+    async fn blkio_parameters(
+        &self,
+        l: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.tune_blkio(l, flags)
+    }
+
+    async fn set_blkio_parameters(
+        &self,
+        l: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_blkio(l, params, flags)
+    }
+
+    async fn numa_parameters(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        self.tune_numa(l, flags)
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        l: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_numa(l, params, flags)
+    }
+
+    async fn interface_parameters(
+        &self,
+        l: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.tune_interface(l, device, flags)
+    }
+
+    async fn set_interface_parameters(
+        &self,
+        l: &DomainLookup,
+        device: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_interface(l, device, params, flags)
+    }
+
+    async fn block_io_tune(
+        &self,
+        l: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.tune_block_io(l, disk, flags)
+    }
+
+    async fn set_block_io_tune(
+        &self,
+        l: &DomainLookup,
+        disk: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_block_io(l, disk, params, flags)
+    }
+
+    async fn perf_events(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        self.tune_perf(l, flags)
+    }
+
+    async fn set_perf_events(
+        &self,
+        l: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_perf(l, params, flags)
+    }
+
+    async fn set_lifecycle_action(
+        &self,
+        l: &DomainLookup,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_lifecycle(l, kind, action, flags)
+    }
+
+    async fn domain_cpu_stats(
+        &self,
+        l: &DomainLookup,
+        start_cpu: i32,
+        ncpus: u32,
+        flags: u32,
+    ) -> DriverResult<(u32, Vec<Vec<TypedParam>>)> {
+        self.tune_cpu_stats(l, start_cpu, ncpus, flags)
+    }
+
+    async fn vcpu_info(&self, l: &DomainLookup) -> DriverResult<Vec<crate::types::VcpuInfo>> {
+        self.tune_vcpu_info(l)
+    }
+
+    async fn vcpu_pin_info(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<Vec<u8>>> {
+        self.tune_vcpu_pin_info(l, flags)
+    }
+
+    async fn pin_vcpu(
+        &self,
+        l: &DomainLookup,
+        vcpu: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_pin_vcpu(l, vcpu, cpumap, flags)
+    }
+
+    async fn emulator_pin_info(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<u8>> {
+        self.tune_emulator_pin_info(l, flags)
+    }
+
+    async fn pin_emulator(&self, l: &DomainLookup, cpumap: &[u8], flags: u32) -> DriverResult<()> {
+        self.tune_pin_emulator(l, cpumap, flags)
+    }
+
+    async fn iothread_info(
+        &self,
+        l: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<crate::types::IoThreadInfo>> {
+        self.tune_iothread_info(l, flags)
+    }
+
+    async fn pin_iothread(
+        &self,
+        l: &DomainLookup,
+        id: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_pin_iothread(l, id, cpumap, flags)
+    }
+
+    async fn add_iothread(&self, l: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        self.tune_add_iothread(l, id, flags)
+    }
+
+    async fn del_iothread(&self, l: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        self.tune_del_iothread(l, id, flags)
+    }
+
+    async fn set_iothread_params(
+        &self,
+        l: &DomainLookup,
+        id: u32,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.tune_set_iothread_params(l, id, params, flags)
+    }
 }

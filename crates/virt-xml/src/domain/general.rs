@@ -293,6 +293,30 @@ pub(super) fn parse_pm(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), Xm
     pm.finish()
 }
 
+/// `<perf>`: `<event name=... enabled='yes|no'/>` per perf event (libvirt virDomainPerfDef);
+/// names are libvirt's (CONFIG_UNSUPPORTED "x is not a supported event name").
+pub(super) fn parse_perf(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
+    let Some(mut perf) = c.child("perf")? else {
+        return Ok(());
+    };
+    for mut e in perf.children("event") {
+        let name = e.attr_req("name")?.to_string();
+        if !virt_core::kit::tune::PERF_EVENTS.contains(&name.as_str()) {
+            return Err(XmlError::Unsupported {
+                path: format!("{}/@name", e.path()),
+                message: format!("{name} is not a supported event name"),
+            });
+        }
+        let enabled = e.attr_yes_no("enabled")?.unwrap_or(false);
+        e.finish()?;
+        match def.perf_events.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = enabled,
+            None => def.perf_events.push((name, enabled)),
+        }
+    }
+    perf.finish()
+}
+
 pub(super) fn parse_seclabels(c: &mut Cursor<'_>, def: &mut DomainDef) -> Result<(), XmlError> {
     for mut s in c.children("seclabel") {
         let label_type = s
@@ -391,6 +415,19 @@ pub(super) fn format_lifecycle(w: &mut Writer, def: &DomainDef) {
             w.tag("suspend-to-disk").yes_no("enabled", Some(v)).empty();
         }
         w.close("pm");
+    }
+    // libvirt prints the events it knows of in its enum order.
+    if !def.perf_events.is_empty() {
+        w.tag("perf").open();
+        for name in virt_core::kit::tune::PERF_EVENTS {
+            if let Some((_, on)) = def.perf_events.iter().find(|(n, _)| n == name) {
+                w.tag("event")
+                    .attr("name", name)
+                    .yes_no("enabled", Some(*on))
+                    .empty();
+            }
+        }
+        w.close("perf");
     }
 }
 

@@ -85,6 +85,7 @@ const KNOWN: &[&str] = &[
     "on_crash",
     "on_lockfailure",
     "pm",
+    "perf",
     "devices",
     "seclabel",
 ];
@@ -138,6 +139,7 @@ pub fn parse(mut c: Cursor<'_>) -> Result<DomainDef, XmlError> {
     cpu::parse_clock(&mut c, &mut def)?;
     general::parse_lifecycle(&mut c, &mut def)?;
     general::parse_pm(&mut c, &mut def)?;
+    general::parse_perf(&mut c, &mut def)?;
     if let Some(d) = c.child("devices")? {
         def.devices = devices::parse(d)?;
     }

@@ -191,6 +191,13 @@ impl QemuDriver {
     }
 
     /// The group run `id` of `live` was placed in, if it was.
+    /// The guest's group in the cpuacct hierarchy, when QEMU was placed in one.
+    pub(crate) fn cgroup_of_run(&self, id: u32, live: &DomainDef) -> Option<std::path::PathBuf> {
+        let cg = self.cgroup_of(id, live)?;
+        let (dir, _) = Hierarchies::detect().controller_group(&cg, "cpuacct")?;
+        dir.is_dir().then_some(dir)
+    }
+
     fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
         let prefix = self.cgroup_prefix.as_deref()?;
         let partition = live.resource_partition.as_deref()?;

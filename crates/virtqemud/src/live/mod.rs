@@ -33,6 +33,7 @@ mod guest;
 mod hotplug;
 mod lifecycle;
 mod monitor_setup;
+mod pinning;
 pub(crate) mod prepare;
 mod reattach;
 mod resources;

@@ -582,6 +582,44 @@ impl Resources for QemuDriver {
         }
         Ok(())
     }
+
+    // --- vCPU / emulator affinity and CPU statistics (issue 15, "tune"): `pinning.rs`. ---
+
+    async fn vcpu_info(&self, l: &DomainLookup) -> DriverResult<Vec<virt_core::types::VcpuInfo>> {
+        self.qemu_vcpu_info(l)
+    }
+
+    async fn vcpu_pin_info(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<Vec<u8>>> {
+        self.qemu_vcpu_pin_info(l, flags)
+    }
+
+    async fn pin_vcpu(
+        &self,
+        l: &DomainLookup,
+        vcpu: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_pin_vcpu(l, vcpu, cpumap, flags).await
+    }
+
+    async fn emulator_pin_info(&self, l: &DomainLookup, flags: u32) -> DriverResult<Vec<u8>> {
+        self.qemu_emulator_pin_info(l, flags)
+    }
+
+    async fn pin_emulator(&self, l: &DomainLookup, cpumap: &[u8], flags: u32) -> DriverResult<()> {
+        self.qemu_pin_emulator(l, cpumap, flags).await
+    }
+
+    async fn domain_cpu_stats(
+        &self,
+        l: &DomainLookup,
+        start_cpu: i32,
+        ncpus: u32,
+        flags: u32,
+    ) -> DriverResult<(u32, Vec<Vec<TypedParam>>)> {
+        self.qemu_cpu_stats(l, start_cpu, ncpus, flags)
+    }
 }
 
 impl QemuDriver {

@@ -102,6 +102,41 @@ fn impact(live: bool, config: bool, current: bool) -> Result<u32, CliError> {
     Ok(f)
 }
 
+/// The title or description as virsh's virshGetDomainDescription reads it: from
+/// virDomainGetMetadata, empty when there is none, and from the domain XML's element when the
+/// call fails otherwise (an inactive domain asked for its live state).
+async fn current_text(
+    conn: &Connection,
+    lookup: &virt_core::types::DomainLookup,
+    kind: MetadataType,
+    flags: u32,
+) -> Result<String, CliError> {
+    match conn.metadata(lookup, kind, "", flags).await {
+        Ok(t) => Ok(t),
+        Err(e) if e.code() == ErrorCode::NoDomainMetadata => Ok(String::new()),
+        Err(_) => {
+            let xml_flags = if flags & M::Config as u32 != 0 {
+                virt_core::proto::DomainXmlFlag::Inactive as u32
+            } else {
+                0
+            };
+            let xml = conn.domain_xml(lookup, xml_flags).await?;
+            let root = virt_xml::dom::parse(&xml, "domain")
+                .map_err(|e| CliError::msg(e.to_string()))?;
+            let name = if kind == MetadataType::Title {
+                "title"
+            } else {
+                "description"
+            };
+            Ok(root
+                .elements()
+                .find(|e| e.name == name)
+                .map(|e| e.text())
+                .unwrap_or_default())
+        }
+    }
+}
+
 /// Runs `desc`.
 pub async fn desc(conn: &Connection, a: &DescArgs, out: &mut Output) -> Result<(), CliError> {
     let target = resolve(conn, a.domain.get(), ANY).await?;
@@ -117,11 +152,7 @@ pub async fn desc(conn: &Connection, a: &DescArgs, out: &mut Output) -> Result<(
     if a.edit || !words.is_empty() {
         let mut text = words.join(" ");
         if a.edit {
-            let current = match conn.metadata(&target.lookup, kind, "", flags).await {
-                Ok(t) => t,
-                Err(e) if e.code() == ErrorCode::NoDomainMetadata => String::new(),
-                Err(e) => return Err(e.into()),
-            };
+            let current = current_text(conn, &target.lookup, kind, flags).await?;
             let edited = editor::edit(&current)?;
             let edited = edited.trim().to_string();
             if edited == current {
@@ -137,12 +168,11 @@ pub async fn desc(conn: &Connection, a: &DescArgs, out: &mut Output) -> Result<(
         out.no_closing_line();
         return Ok(());
     }
-    match conn.metadata(&target.lookup, kind, "", flags).await {
-        Ok(t) => out.line(&t),
-        Err(e) if e.code() == ErrorCode::NoDomainMetadata => {
-            out.extra(&format!("No {what} for domain: {}", target.domain.name));
-        }
-        Err(e) => return Err(e.into()),
+    let text = current_text(conn, &target.lookup, kind, flags).await?;
+    if text.is_empty() {
+        out.extra(&format!("No {what} for domain: {}", target.domain.name));
+    } else {
+        out.line(&text);
     }
     out.no_closing_line();
     Ok(())

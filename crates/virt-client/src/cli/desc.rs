@@ -104,7 +104,8 @@ fn impact(live: bool, config: bool, current: bool) -> Result<u32, CliError> {
 
 /// The title or description as virsh's virshGetDomainDescription reads it: from
 /// virDomainGetMetadata, empty when there is none, and from the domain XML's element when the
-/// call fails otherwise (an inactive domain asked for its live state).
+/// driver lacks the call. `flags` is CONFIG or nothing: virsh reads with its XML flags
+/// (INACTIVE for --config, the same bit), so --live reads the current state.
 async fn current_text(
     conn: &Connection,
     lookup: &virt_core::types::DomainLookup,
@@ -114,6 +115,7 @@ async fn current_text(
     match conn.metadata(lookup, kind, "", flags).await {
         Ok(t) => Ok(t),
         Err(e) if e.code() == ErrorCode::NoDomainMetadata => Ok(String::new()),
+        Err(e) if e.code() != ErrorCode::NoSupport => Err(e.into()),
         Err(_) => {
             let xml_flags = if flags & M::Config as u32 != 0 {
                 virt_core::proto::DomainXmlFlag::Inactive as u32
@@ -128,11 +130,12 @@ async fn current_text(
             } else {
                 "description"
             };
-            Ok(root
+            let text = root
                 .elements()
                 .find(|e| e.name == name)
                 .map(|e| e.text())
-                .unwrap_or_default())
+                .unwrap_or_default();
+            Ok(text)
         }
     }
 }
@@ -151,8 +154,9 @@ pub async fn desc(conn: &Connection, a: &DescArgs, out: &mut Output) -> Result<(
     words.extend(a.new_desc.iter().map(String::as_str));
     if a.edit || !words.is_empty() {
         let mut text = words.join(" ");
+        // virsh reads the current text first, also when it does not edit it.
+        let current = current_text(conn, &target.lookup, kind, flags & M::Config as u32).await?;
         if a.edit {
-            let current = current_text(conn, &target.lookup, kind, flags).await?;
             let edited = editor::edit(&current)?;
             let edited = edited.trim().to_string();
             if edited == current {
@@ -168,7 +172,7 @@ pub async fn desc(conn: &Connection, a: &DescArgs, out: &mut Output) -> Result<(
         out.no_closing_line();
         return Ok(());
     }
-    let text = current_text(conn, &target.lookup, kind, flags).await?;
+    let text = current_text(conn, &target.lookup, kind, flags & M::Config as u32).await?;
     if text.is_empty() {
         out.extra(&format!("No {what} for domain: {}", target.domain.name));
     } else {

@@ -102,11 +102,10 @@ fn script(dir: &Path, name: &str, body: &str) {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-fn compare(
-    ours: &Path,
-    cases: &[(Vec<&str>, Vec<(&str, &str)>)],
-    scratch: &Scratch,
-) -> Vec<String> {
+/// One comparison: virt's arguments and the environment to set.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>);
+
+fn compare(ours: &Path, cases: &[Case<'_>], scratch: &Scratch) -> Vec<String> {
     let mut failures = Vec::new();
     for (args, env) in cases {
         // Each side gets a clean scratch image and dump file.
@@ -229,8 +228,7 @@ fn domain_management_commands_match_virsh() {
         "destroy test; dommemstat test".into(),
         "dommemstat nosuch".into(),
     ];
-    let mut cases: Vec<(Vec<&str>, Vec<(&str, &str)>)> =
-        strings.iter().map(|c| (vec![c.as_str()], vec![])).collect();
+    let mut cases: Vec<Case<'_>> = strings.iter().map(|c| (vec![c.as_str()], vec![])).collect();
     // Read-only: the readers work, the writers are refused.
     let ro = [
         "desc test",
@@ -254,7 +252,10 @@ fn domain_management_commands_match_virsh() {
         ("edit nosuch", "true"),
         ("desc test --edit", "true"),
         ("desc test --edit; desc test", ed_text.as_str()),
-        ("desc test --title --edit; desc test --title", ed_text.as_str()),
+        (
+            "desc test --title --edit; desc test --title",
+            ed_text.as_str(),
+        ),
     ] {
         cases.push((vec![c], vec![("EDITOR", editor)]));
     }

@@ -549,7 +549,12 @@ impl Connection {
             uri: uri.to_string(),
             flags,
         };
-        Ok(self.domain_client().get_metadata(req).await?.into_inner().metadata)
+        Ok(self
+            .domain_client()
+            .get_metadata(req)
+            .await?
+            .into_inner()
+            .metadata)
     }
 
     /// Sets (`Some`) or removes (`None`) the title, description or one metadata element.
@@ -596,7 +601,12 @@ impl Connection {
             path: path.to_string(),
             flags,
         };
-        Ok(self.domain_client().get_save_image_xml(req).await?.into_inner().xml)
+        Ok(self
+            .domain_client()
+            .get_save_image_xml(req)
+            .await?
+            .into_inner()
+            .xml)
     }
 
     /// Replaces the domain XML in a save image. libvirt: virDomainSaveImageDefineXML.
@@ -625,7 +635,12 @@ impl Connection {
             domain: Some(domain_ref(dom)),
             flags,
         };
-        Ok(self.domain_client().get_managed_save_xml(req).await?.into_inner().xml)
+        Ok(self
+            .domain_client()
+            .get_managed_save_xml(req)
+            .await?
+            .into_inner()
+            .xml)
     }
 
     /// Replaces the domain XML in the managed-save image.
@@ -725,5 +740,4 @@ mod tests {
         assert_eq!(e.code(), ErrorCode::Rpc);
         assert_eq!(e.to_string(), "the server's reply lacks the domain");
     }
-
 }

@@ -2,8 +2,8 @@
 //! (virDomainGetMetadata / virDomainSetMetadata), with virsh 9.0's options and messages.
 
 use virt_client::Connection;
-use virt_core::ErrorCode;
 use virt_core::proto::{MetadataType, ModificationFlag as M};
+use virt_core::ErrorCode;
 
 use super::dom::{resolve, DomArg, ANY};
 use super::editor;
@@ -123,8 +123,8 @@ async fn current_text(
                 0
             };
             let xml = conn.domain_xml(lookup, xml_flags).await?;
-            let root = virt_xml::dom::parse(&xml, "domain")
-                .map_err(|e| CliError::msg(e.to_string()))?;
+            let root =
+                virt_xml::dom::parse(&xml, "domain").map_err(|e| CliError::msg(e.to_string()))?;
             let name = if kind == MetadataType::Title {
                 "title"
             } else {
@@ -190,7 +190,11 @@ pub async fn metadata(
 ) -> Result<(), CliError> {
     let target = resolve(conn, a.domain.get(), ANY).await?;
     let flags = impact(a.live, a.config, a.current)?;
-    let uri = a.uri.as_deref().or(a.uri_opt.as_deref()).unwrap_or_default();
+    let uri = a
+        .uri
+        .as_deref()
+        .or(a.uri_opt.as_deref())
+        .unwrap_or_default();
     let set = a.set.is_some();
     exclusive(&[
         (a.edit, "edit", set, "set"),

@@ -81,11 +81,25 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
         return Ok(());
     }
     let Some(device) = device else {
-        return Err(CliError::msg("command 'domblkinfo' requires <device> option"));
+        return Err(CliError::msg(
+            "command 'domblkinfo' requires <device> option",
+        ));
     };
     let info = conn.block_info(&target.lookup, device).await?;
-    out.line(&format!("{:<15} {}", "Capacity:", size(info.capacity, a.human)));
-    out.line(&format!("{:<15} {}", "Allocation:", size(info.allocation, a.human)));
-    out.line(&format!("{:<15} {}", "Physical:", size(info.physical, a.human)));
+    out.line(&format!(
+        "{:<15} {}",
+        "Capacity:",
+        size(info.capacity, a.human)
+    ));
+    out.line(&format!(
+        "{:<15} {}",
+        "Allocation:",
+        size(info.allocation, a.human)
+    ));
+    out.line(&format!(
+        "{:<15} {}",
+        "Physical:",
+        size(info.physical, a.human)
+    ));
     Ok(())
 }

@@ -16,7 +16,11 @@ pub struct Args {
     #[arg(value_name = "NEW-NAME", required_unless_present = "new_name_opt")]
     pub new_name: Option<String>,
     /// New domain name.
-    #[arg(long = "new-name", value_name = "NEW-NAME", conflicts_with = "new_name")]
+    #[arg(
+        long = "new-name",
+        value_name = "NEW-NAME",
+        conflicts_with = "new_name"
+    )]
     pub new_name_opt: Option<String>,
 }
 

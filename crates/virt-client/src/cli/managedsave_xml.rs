@@ -301,7 +301,9 @@ pub async fn image_edit(
     if changed {
         out.extra(&format!("State file {file} edited."));
     } else {
-        out.extra(&format!("Saved image {file} XML configuration not changed."));
+        out.extra(&format!(
+            "Saved image {file} XML configuration not changed."
+        ));
     }
     Ok(())
 }

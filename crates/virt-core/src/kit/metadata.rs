@@ -61,9 +61,9 @@ pub fn check_get_args(kind: i32, uri: &str) -> DriverResult<()> {
         TITLE | DESCRIPTION if !uri.is_empty() => {
             Err(invalid_arg("uri in virDomainGetMetadata must be NULL"))
         }
-        ELEMENT if uri.is_empty() => Err(invalid_arg(
-            "uri in virDomainGetMetadata must not be NULL",
-        )),
+        ELEMENT if uri.is_empty() => {
+            Err(invalid_arg("uri in virDomainGetMetadata must not be NULL"))
+        }
         TITLE | DESCRIPTION | ELEMENT => Ok(()),
         _ => Err(invalid_arg(format!("unknown metadata type '{kind}'"))),
     }
@@ -124,8 +124,7 @@ pub fn set(
                 }
                 None => None,
             };
-            def.metadata
-                .retain(|e| e.namespace.as_deref() != Some(uri));
+            def.metadata.retain(|e| e.namespace.as_deref() != Some(uri));
             def.metadata.extend(new);
         }
     }

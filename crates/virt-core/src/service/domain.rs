@@ -377,8 +377,14 @@ impl DomainService for Ctx {
             r.uri.clone(),
             r.flags,
         );
-        on_domain!(self, req, |d, l| d
-            .set_metadata(&l, kind, m.as_deref(), &key, &uri, f));
+        on_domain!(self, req, |d, l| d.set_metadata(
+            &l,
+            kind,
+            m.as_deref(),
+            &key,
+            &uri,
+            f
+        ));
         Ok(Response::new(SetMetadataResponse {}))
     }
 

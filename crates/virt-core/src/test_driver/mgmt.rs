@@ -138,7 +138,9 @@ impl TestDriver {
             ));
         }
         if dom.def.name == new_name {
-            return Err(VirtError::operation_invalid("Can't rename domain to itself"));
+            return Err(VirtError::operation_invalid(
+                "Can't rename domain to itself",
+            ));
         }
         if st.by_name.contains_key(new_name) {
             return Err(VirtError::operation_invalid(format!(
@@ -170,12 +172,19 @@ impl TestDriver {
         let mut parts = text.splitn(3, '\n');
         match (parts.next(), parts.next(), parts.next()) {
             (Some(MAGIC), Some(paused), Some(xml)) => Ok((paused == "1", xml.to_string())),
-            _ => Err(VirtError::internal(ErrorDomain::Test, "mismatched header magic")),
+            _ => Err(VirtError::internal(
+                ErrorDomain::Test,
+                "mismatched header magic",
+            )),
         }
     }
 
     pub(super) fn image_xml(&self, path: &str, flags: u32) -> DriverResult<String> {
-        self.check_flags(flags, SAVE_IMAGE_XML_SECURE, "testDomainSaveImageGetXMLDesc")?;
+        self.check_flags(
+            flags,
+            SAVE_IMAGE_XML_SECURE,
+            "testDomainSaveImageGetXMLDesc",
+        )?;
         let (_, xml) = Self::read_image(path)?;
         let def = self.codec.parse_domain(&xml)?;
         Ok(self.codec.format_domain(
@@ -205,9 +214,8 @@ impl TestDriver {
                 }
             )
         );
-        crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600).map_err(
-            |e| system_error(format!("failed to write '{path}': {}", io_words(&e))),
-        )
+        crate::fsutil::write_atomic(std::path::Path::new(path), body.as_bytes(), 0o600)
+            .map_err(|e| system_error(format!("failed to write '{path}': {}", io_words(&e))))
     }
 
     pub(super) fn dump_core(
@@ -218,9 +226,27 @@ impl TestDriver {
         flags: u32,
     ) -> DriverResult<()> {
         // libvirt's API layer first: CRASH, LIVE and RESET exclude one another.
-        kit::modify::exclusive(flags, DUMP_CRASH, "VIR_DUMP_CRASH", DUMP_LIVE, "VIR_DUMP_LIVE")?;
-        kit::modify::exclusive(flags, DUMP_CRASH, "VIR_DUMP_CRASH", DUMP_RESET, "VIR_DUMP_RESET")?;
-        kit::modify::exclusive(flags, DUMP_LIVE, "VIR_DUMP_LIVE", DUMP_RESET, "VIR_DUMP_RESET")?;
+        kit::modify::exclusive(
+            flags,
+            DUMP_CRASH,
+            "VIR_DUMP_CRASH",
+            DUMP_LIVE,
+            "VIR_DUMP_LIVE",
+        )?;
+        kit::modify::exclusive(
+            flags,
+            DUMP_CRASH,
+            "VIR_DUMP_CRASH",
+            DUMP_RESET,
+            "VIR_DUMP_RESET",
+        )?;
+        kit::modify::exclusive(
+            flags,
+            DUMP_LIVE,
+            "VIR_DUMP_LIVE",
+            DUMP_RESET,
+            "VIR_DUMP_RESET",
+        )?;
         self.check_flags(flags, DUMP_CRASH, "testDomainCoreDumpWithFormat")?;
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;
@@ -241,7 +267,12 @@ impl TestDriver {
             ));
         }
         if flags & DUMP_CRASH != 0 {
-            self.stop(&mut st, &uuid, reason::shutoff::CRASHED, ev::stopped::CRASHED);
+            self.stop(
+                &mut st,
+                &uuid,
+                reason::shutoff::CRASHED,
+                ev::stopped::CRASHED,
+            );
         }
         Ok(())
     }

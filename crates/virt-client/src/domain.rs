@@ -822,6 +822,183 @@ impl Connection {
         self.domain_client().managed_save_remove(req).await?;
         Ok(())
     }
+
+    // Domain management group (issue 15).
+
+    /// The title, description or one metadata element. libvirt: virDomainGetMetadata.
+    pub async fn metadata(
+        &self,
+        dom: &DomainLookup,
+        kind: proto::MetadataType,
+        uri: &str,
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let req = proto::GetMetadataRequest {
+            domain: Some(domain_ref(dom)),
+            r#type: kind as i32,
+            uri: uri.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .get_metadata(req)
+            .await?
+            .into_inner()
+            .metadata)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the title, description or one metadata element.
+    /// libvirt: virDomainSetMetadata.
+    pub async fn set_metadata(
+        &self,
+        dom: &DomainLookup,
+        kind: proto::MetadataType,
+        metadata: Option<&str>,
+        key: &str,
+        uri: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetMetadataRequest {
+            domain: Some(domain_ref(dom)),
+            r#type: kind as i32,
+            metadata: metadata.map(str::to_string),
+            key: key.to_string(),
+            uri: uri.to_string(),
+            flags,
+        };
+        self.domain_client().set_metadata(req).await?;
+        Ok(())
+    }
+
+    /// Renames an inactive domain. libvirt: virDomainRename.
+    pub async fn rename_domain(
+        &self,
+        dom: &DomainLookup,
+        new_name: &str,
+    ) -> Result<proto::Domain, ClientError> {
+        let req = proto::RenameDomainRequest {
+            domain: Some(domain_ref(dom)),
+            new_name: new_name.to_string(),
+            flags: 0,
+        };
+        let resp = self.domain_client().rename_domain(req).await?.into_inner();
+        required(resp.domain, "the domain")
+    }
+
+    /// The domain XML in a save image. libvirt: virDomainSaveImageGetXMLDesc.
+    pub async fn save_image_xml(&self, path: &str, flags: u32) -> Result<String, ClientError> {
+        let req = proto::GetSaveImageXmlRequest {
+            path: path.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .get_save_image_xml(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Replaces the domain XML in a save image. libvirt: virDomainSaveImageDefineXML.
+    pub async fn define_save_image_xml(
+        &self,
+        path: &str,
+        xml: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::DefineSaveImageXmlRequest {
+            path: path.to_string(),
+            xml: xml.to_string(),
+            flags,
+        };
+        self.domain_client().define_save_image_xml(req).await?;
+        Ok(())
+    }
+
+    /// The domain XML in the managed-save image. libvirt: virDomainManagedSaveGetXMLDesc.
+    pub async fn managed_save_xml(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let req = proto::GetManagedSaveXmlRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .get_managed_save_xml(req)
+            .await?
+            .into_inner()
+            .xml)
+    }
+
+    /// Replaces the domain XML in the managed-save image.
+    /// libvirt: virDomainManagedSaveDefineXML.
+    pub async fn define_managed_save_xml(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::DefineManagedSaveXmlRequest {
+            domain: Some(domain_ref(dom)),
+            xml: xml.to_string(),
+            flags,
+        };
+        self.domain_client().define_managed_save_xml(req).await?;
+        Ok(())
+    }
+
+    /// Dumps the guest's core to a file on the daemon's host.
+    /// libvirt: virDomainCoreDumpWithFormat.
+    pub async fn core_dump(
+        &self,
+        dom: &DomainLookup,
+        path: &str,
+        format: u32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::CoreDumpRequest {
+            domain: Some(domain_ref(dom)),
+            path: path.to_string(),
+            format,
+            flags,
+        };
+        self.domain_client().core_dump(req).await?;
+        Ok(())
+    }
+
+    /// Capacity, allocation and physical size of one disk. libvirt: virDomainGetBlockInfo.
+    pub async fn block_info(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+    ) -> Result<proto::GetBlockInfoResponse, ClientError> {
+        let req = proto::GetBlockInfoRequest {
+            domain: Some(domain_ref(dom)),
+            disk: disk.to_string(),
+            flags: 0,
+        };
+        Ok(self.domain_client().get_block_info(req).await?.into_inner())
+    }
+
+    /// Balloon statistics as (virDomainMemoryStatTags, value). libvirt: virDomainMemoryStats.
+    pub async fn domain_memory_stats(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<Vec<(i32, u64)>, ClientError> {
+        let req = proto::GetDomainMemoryStatsRequest {
+            domain: Some(domain_ref(dom)),
+            flags: 0,
+        };
+        let resp = self
+            .domain_client()
+            .get_domain_memory_stats(req)
+            .await?
+            .into_inner();
+        Ok(resp.stats.into_iter().map(|s| (s.tag, s.value)).collect())
+    }
 }
 
 #[cfg(test)]

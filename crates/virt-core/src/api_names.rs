@@ -122,6 +122,16 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetGuestVcpus" => "virDomainGetGuestVcpus",
         "SetGuestVcpus" => "virDomainSetGuestVcpus",
         "SetVcpu" => "virDomainSetVcpu",
+        "GetMetadata" => "virDomainGetMetadata",
+        "SetMetadata" => "virDomainSetMetadata",
+        "RenameDomain" => "virDomainRename",
+        "GetSaveImageXml" => "virDomainSaveImageGetXMLDesc",
+        "DefineSaveImageXml" => "virDomainSaveImageDefineXML",
+        "GetManagedSaveXml" => "virDomainManagedSaveGetXMLDesc",
+        "DefineManagedSaveXml" => "virDomainManagedSaveDefineXML",
+        "CoreDump" => "virDomainCoreDumpWithFormat",
+        "GetBlockInfo" => "virDomainGetBlockInfo",
+        "GetDomainMemoryStats" => "virDomainMemoryStats",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

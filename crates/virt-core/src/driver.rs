@@ -340,6 +340,44 @@ pub trait Definitions: Host {
     async fn set_autostart(&self, dom: &DomainLookup, autostart: bool) -> DriverResult<()> {
         unsupported!(self, "virDomainSetAutostart")
     }
+
+    // Domain management group (issue 15).
+
+    /// The title, description or one metadata element (`kind`: libvirt
+    /// virDomainMetadataType; `uri` names the element). libvirt: virDomainGetMetadata.
+    async fn metadata(
+        &self,
+        dom: &DomainLookup,
+        kind: i32,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virDomainGetMetadata")
+    }
+
+    /// Sets (`Some`) or removes (`None`) the title, description or one metadata element,
+    /// stored with namespace prefix `key`. libvirt: virDomainSetMetadata.
+    async fn set_metadata(
+        &self,
+        dom: &DomainLookup,
+        kind: i32,
+        metadata: Option<&str>,
+        key: &str,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetMetadata")
+    }
+
+    /// Renames an inactive domain. libvirt: virDomainRename.
+    async fn rename_domain(
+        &self,
+        dom: &DomainLookup,
+        new_name: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        unsupported!(self, "virDomainRename")
+    }
 }
 
 /// Running domains: start, create, shutdown, destroy, reboot, reset, suspend, resume.
@@ -859,6 +897,45 @@ pub trait SaveRestore: Host {
     ) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainRestoreFlags")
     }
+
+    // Domain management group (issue 15).
+
+    /// The domain XML in a save image. libvirt: virDomainSaveImageGetXMLDesc.
+    async fn save_image_xml(&self, path: &str, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainSaveImageGetXMLDesc")
+    }
+
+    /// Replaces the domain XML in a save image. libvirt: virDomainSaveImageDefineXML.
+    async fn define_save_image_xml(&self, path: &str, xml: &str, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainSaveImageDefineXML")
+    }
+
+    /// The domain XML in the managed-save image. libvirt: virDomainManagedSaveGetXMLDesc.
+    async fn managed_save_xml(&self, dom: &DomainLookup, flags: u32) -> DriverResult<String> {
+        unsupported!(self, "virDomainManagedSaveGetXMLDesc")
+    }
+
+    /// Replaces the domain XML in the managed-save image.
+    /// libvirt: virDomainManagedSaveDefineXML.
+    async fn define_managed_save_xml(
+        &self,
+        dom: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainManagedSaveDefineXML")
+    }
+
+    /// Dumps the guest's core to `path`. libvirt: virDomainCoreDumpWithFormat.
+    async fn core_dump(
+        &self,
+        dom: &DomainLookup,
+        path: &str,
+        format: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainCoreDumpWithFormat")
+    }
 }
 
 /// Snapshots of a domain and their tree.
@@ -991,6 +1068,27 @@ pub trait Monitoring: Host {
         flags: u32,
     ) -> DriverResult<()> {
         unsupported!(self, "virDomainSetBlockThreshold")
+    }
+
+    /// Capacity, allocation and physical size of one disk (bytes).
+    /// libvirt: virDomainGetBlockInfo.
+    async fn block_info(
+        &self,
+        dom: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<(u64, u64, u64)> {
+        unsupported!(self, "virDomainGetBlockInfo")
+    }
+
+    /// Balloon statistics as (libvirt virDomainMemoryStatTags, value).
+    /// libvirt: virDomainMemoryStats.
+    async fn domain_memory_stats(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(i32, u64)>> {
+        unsupported!(self, "virDomainMemoryStats")
     }
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.

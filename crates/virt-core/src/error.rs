@@ -373,6 +373,7 @@ impl VirtError {
             || (d.starts_with("startCell in ") && d.ends_with(" must be zero or greater"))
             || d.starts_with("Invalid cpuNum in ")
             || d.starts_with("cellNum in virHostMemGetStats must be")
+            || d == "metadata title can't contain newlines"
     }
 
     /// INVALID_ARG for flag bits outside `allowed`, as libvirt's virCheckFlags:

@@ -56,4 +56,22 @@ pub trait DomainXmlCodec: Send + Sync + 'static {
     fn storage_codec(&self) -> Option<std::sync::Arc<dyn crate::storage::StorageXmlCodec>> {
         None
     }
+    /// Parses one element given as a document of its own (virDomainSetMetadata's
+    /// `metadata`), namespaced or not. XML_ERROR when it is not well-formed.
+    fn parse_metadata_element(
+        &self,
+        xml: &str,
+    ) -> Result<crate::model::xmlnode::XmlElement, VirtError> {
+        let _ = xml;
+        Err(VirtError::new(
+            crate::error::ErrorCode::NoSupport,
+            crate::error::ErrorDomain::Domain,
+            "metadata elements",
+        ))
+    }
+    /// Formats one element on its own, as libxml2 prints a node (virDomainGetMetadata).
+    fn format_metadata_element(&self, el: &crate::model::xmlnode::XmlElement) -> String {
+        let _ = el;
+        String::new()
+    }
 }

@@ -137,6 +137,17 @@ impl DomainXmlCodec for LibvirtXml {
         caps::format_domain_capabilities(caps)
     }
 
+    fn parse_metadata_element(
+        &self,
+        xml: &str,
+    ) -> Result<virt_core::model::xmlnode::XmlElement, VirtError> {
+        metadata::parse_element(xml).map_err(|e| e.into_virt(ErrorDomain::Domain))
+    }
+
+    fn format_metadata_element(&self, el: &virt_core::model::xmlnode::XmlElement) -> String {
+        metadata::format_element(el)
+    }
+
     fn parse_snapshot(&self, xml: &str) -> Result<SnapshotDef, VirtError> {
         snapshot::parse(xml).map_err(|e| e.into_virt(ErrorDomain::DomainSnapshot))
     }

@@ -151,3 +151,17 @@ fn escape_attr(s: &str) -> String {
         .replace('\n', "&#10;")
         .replace('\t', "&#9;")
 }
+
+/// Parses one element given as a document of its own (the `metadata` argument of
+/// virDomainSetMetadata); un-namespaced elements are allowed, the caller puts them in one.
+pub fn parse_element(xml: &str) -> Result<XmlElement, XmlError> {
+    let root = crate::dom::parse(xml, "metadata_xml")?;
+    Ok(convert(&root))
+}
+
+/// Formats one element at the left margin, as libxml2 prints a node on its own.
+pub fn format_element(el: &XmlElement) -> String {
+    let mut s = String::new();
+    serialize(&mut s, el, 0);
+    s
+}

@@ -151,6 +151,15 @@ pub mod hypervisor_cpu_compare;
 pub mod node_memory_tune;
 pub mod nodesevinfo;
 pub mod nodesuspend;
+// Domain management group (issue 15): the rest.
+pub mod desc;
+pub mod domblkinfo;
+pub mod dommemstat;
+pub mod domrename;
+pub mod dump;
+pub mod edit;
+pub mod editor;
+pub mod managedsave_xml;
 
 use output::Output;
 use report::{exit_status, print_error, CliError};
@@ -575,6 +584,35 @@ pub enum Command {
     Guestvcpus(guestvcpus::Args),
     /// Attach/detach vcpu or groups of threads.
     Setvcpu(setvcpu::Args),
+    // Domain management group (issue 15): the rest (mgmt helper).
+    /// Show or set domain's description or title.
+    Desc(desc::DescArgs),
+    /// Show or set domain's custom XML metadata.
+    Metadata(desc::MetadataArgs),
+    /// Rename a domain.
+    Domrename(domrename::Args),
+    /// Edit XML configuration for a domain.
+    Edit(edit::Args),
+    /// Remove managed save of a domain.
+    ManagedsaveRemove(managedsave_xml::RemoveArgs),
+    /// Domain information of managed save state file in XML.
+    ManagedsaveDumpxml(managedsave_xml::DumpArgs),
+    /// Redefine the XML for a domain's managed save state file.
+    ManagedsaveDefine(managedsave_xml::DefineArgs),
+    /// Edit XML for a domain's managed save state file.
+    ManagedsaveEdit(managedsave_xml::EditArgs),
+    /// Saved state domain information in XML.
+    SaveImageDumpxml(managedsave_xml::ImageDumpArgs),
+    /// Redefine the XML for a domain's saved state file.
+    SaveImageDefine(managedsave_xml::ImageDefineArgs),
+    /// Edit XML for a domain's saved state file.
+    SaveImageEdit(managedsave_xml::ImageEditArgs),
+    /// Core dump a domain.
+    Dump(dump::Args),
+    /// Domain block device size information.
+    Domblkinfo(domblkinfo::Args),
+    /// Get memory statistics for a domain.
+    Dommemstat(dommemstat::Args),
 }
 
 /// Runs one command on an open connection.
@@ -772,6 +810,21 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Iothreaddel(a) => iothreaddel::run(conn, a, out).await,
         Command::Guestvcpus(a) => guestvcpus::run(conn, a, out).await,
         Command::Setvcpu(a) => setvcpu::run(conn, a, out).await,
+        // Domain management group (issue 15): the rest.
+        Command::Desc(a) => desc::desc(conn, a, out).await,
+        Command::Metadata(a) => desc::metadata(conn, a, out).await,
+        Command::Domrename(a) => domrename::run(conn, a, out).await,
+        Command::Edit(a) => edit::run(conn, a, out).await,
+        Command::ManagedsaveRemove(a) => managedsave_xml::remove(conn, a, out).await,
+        Command::ManagedsaveDumpxml(a) => managedsave_xml::dumpxml(conn, a, out).await,
+        Command::ManagedsaveDefine(a) => managedsave_xml::define(conn, a, out).await,
+        Command::ManagedsaveEdit(a) => managedsave_xml::edit(conn, a, out).await,
+        Command::SaveImageDumpxml(a) => managedsave_xml::image_dumpxml(conn, a, out).await,
+        Command::SaveImageDefine(a) => managedsave_xml::image_define(conn, a, out).await,
+        Command::SaveImageEdit(a) => managedsave_xml::image_edit(conn, a, out).await,
+        Command::Dump(a) => dump::run(conn, a, out).await,
+        Command::Domblkinfo(a) => domblkinfo::run(conn, a, out).await,
+        Command::Dommemstat(a) => dommemstat::run(conn, a, out).await,
     }
 }
 
@@ -927,8 +980,12 @@ pub async fn run(inv: Invocation) -> i32 {
         if let Err(e) = &result {
             print_error(&mut std::io::stderr(), e);
         }
-        // virsh ends every command, successful or not, with a newline unless quiet.
-        out.extra("");
+        // virsh ends every command, successful or not, with a newline unless quiet; a few
+        // commands' successful paths end without it (see `Output::no_closing_line`).
+        let closing = out.take_closing_line();
+        if result.is_err() || closing {
+            out.extra("");
+        }
         if inv.timing {
             out.line(&format!("(Time: {:.3} ms)", took.as_secs_f64() * 1000.0));
             out.line("");

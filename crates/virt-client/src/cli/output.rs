@@ -7,6 +7,7 @@ use std::io::Write;
 pub struct Output {
     w: Box<dyn Write + Send>,
     quiet: bool,
+    no_closing: bool,
 }
 
 impl Output {
@@ -17,7 +18,11 @@ impl Output {
 
     /// Output into `w`.
     pub fn new(w: Box<dyn Write + Send>, quiet: bool) -> Output {
-        Output { w, quiet }
+        Output {
+            w,
+            quiet,
+            no_closing: false,
+        }
     }
 
     /// Whether `-q` was given.
@@ -48,6 +53,17 @@ impl Output {
     pub fn bytes(&mut self, data: &[u8]) {
         let _ = self.w.write_all(data);
         let _ = self.w.flush();
+    }
+
+    /// Marks the running command as one whose success virsh does not follow with its closing
+    /// blank line (`desc`, `managedsave-remove`, whose own message ends the output).
+    pub fn no_closing_line(&mut self) {
+        self.no_closing = true;
+    }
+
+    /// Whether the closing blank line follows the command that just ran; resets the mark.
+    pub fn take_closing_line(&mut self) -> bool {
+        !std::mem::take(&mut self.no_closing)
     }
 
     /// Flushes.

@@ -42,12 +42,16 @@ pub mod defined {
     pub const UPDATED: i32 = D::Updated as i32 - 1;
     /// FROM_SNAPSHOT.
     pub const FROM_SNAPSHOT: i32 = D::FromSnapshot as i32 - 1;
+    /// RENAMED.
+    pub const RENAMED: i32 = D::Renamed as i32 - 1;
 }
 /// Details of UNDEFINED.
 pub mod undefined {
     use super::Undefined as D;
     /// REMOVED.
     pub const REMOVED: i32 = D::Removed as i32 - 1;
+    /// RENAMED.
+    pub const RENAMED: i32 = D::Renamed as i32 - 1;
 }
 /// Details of STARTED.
 pub mod started {

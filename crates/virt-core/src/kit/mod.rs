@@ -13,6 +13,7 @@
 //! - [`devices`]: a device by the name a per-device call is given (interface by MAC or
 //!   host device, disk by target or source);
 //! - [`locate`]: the XPath an error without one is reported at;
+//! - [`metadata`]: virDomainGetMetadata / virDomainSetMetadata on a definition;
 //! - [`stats`]: the bulk-stats flag masks and the `state` group every driver fills the same way;
 //! - [`undefine`]: virDomainUndefineFlags' flag rules;
 //! - [`save`]: the state a save image restores to (SAVE_RUNNING / SAVE_PAUSED);
@@ -39,6 +40,7 @@ pub mod keeper;
 pub mod keycodes;
 pub mod list;
 pub mod locate;
+pub mod metadata;
 pub mod modify;
 pub mod record;
 pub mod save;

@@ -777,6 +777,120 @@ impl DomainService for Ctx {
         on_domain!(self, req, |d, l| d.set_vcpu(&l, &m, st, f));
         Ok(Response::new(SetVcpuResponse {}))
     }
+    // Domain management group (issue 15).
+
+    async fn get_metadata(&self, req: Request<GetMetadataRequest>) -> R<GetMetadataResponse> {
+        let r = req.get_ref();
+        let (kind, uri, f) = (r.r#type, r.uri.clone(), r.flags);
+        let metadata = on_domain!(self, req, |d, l| d.metadata(&l, kind, &uri, f));
+        Ok(Response::new(GetMetadataResponse { metadata }))
+    }
+
+    async fn set_metadata(&self, req: Request<SetMetadataRequest>) -> R<SetMetadataResponse> {
+        let r = req.get_ref();
+        let (kind, m, key, uri, f) = (
+            r.r#type,
+            r.metadata.clone(),
+            r.key.clone(),
+            r.uri.clone(),
+            r.flags,
+        );
+        on_domain!(self, req, |d, l| d.set_metadata(
+            &l,
+            kind,
+            m.as_deref(),
+            &key,
+            &uri,
+            f
+        ));
+        Ok(Response::new(SetMetadataResponse {}))
+    }
+
+    async fn rename_domain(&self, req: Request<RenameDomainRequest>) -> R<RenameDomainResponse> {
+        let r = req.get_ref();
+        let (name, f) = (r.new_name.clone(), r.flags);
+        let h = on_domain!(self, req, |d, l| d.rename_domain(&l, &name, f));
+        Ok(Response::new(RenameDomainResponse {
+            domain: Some(domain(&h)),
+        }))
+    }
+
+    async fn get_save_image_xml(
+        &self,
+        req: Request<GetSaveImageXmlRequest>,
+    ) -> R<GetSaveImageXmlResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        let xml = d
+            .save_image_xml(&r.path, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetSaveImageXmlResponse { xml }))
+    }
+
+    async fn define_save_image_xml(
+        &self,
+        req: Request<DefineSaveImageXmlRequest>,
+    ) -> R<DefineSaveImageXmlResponse> {
+        let d = self.driver(&req)?;
+        let r = req.get_ref();
+        d.define_save_image_xml(&r.path, &r.xml, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(DefineSaveImageXmlResponse {}))
+    }
+
+    async fn get_managed_save_xml(
+        &self,
+        req: Request<GetManagedSaveXmlRequest>,
+    ) -> R<GetManagedSaveXmlResponse> {
+        let f = req.get_ref().flags;
+        let xml = on_domain!(self, req, |d, l| d.managed_save_xml(&l, f));
+        Ok(Response::new(GetManagedSaveXmlResponse { xml }))
+    }
+
+    async fn define_managed_save_xml(
+        &self,
+        req: Request<DefineManagedSaveXmlRequest>,
+    ) -> R<DefineManagedSaveXmlResponse> {
+        let r = req.get_ref();
+        let (xml, f) = (r.xml.clone(), r.flags);
+        on_domain!(self, req, |d, l| d.define_managed_save_xml(&l, &xml, f));
+        Ok(Response::new(DefineManagedSaveXmlResponse {}))
+    }
+
+    async fn core_dump(&self, req: Request<CoreDumpRequest>) -> R<CoreDumpResponse> {
+        let r = req.get_ref();
+        let (path, format, f) = (r.path.clone(), r.format, r.flags);
+        on_domain!(self, req, |d, l| d.core_dump(&l, &path, format, f));
+        Ok(Response::new(CoreDumpResponse {}))
+    }
+
+    async fn get_block_info(&self, req: Request<GetBlockInfoRequest>) -> R<GetBlockInfoResponse> {
+        let r = req.get_ref();
+        let (disk, f) = (r.disk.clone(), r.flags);
+        let (capacity, allocation, physical) =
+            on_domain!(self, req, |d, l| d.block_info(&l, &disk, f));
+        Ok(Response::new(GetBlockInfoResponse {
+            capacity,
+            allocation,
+            physical,
+        }))
+    }
+
+    async fn get_domain_memory_stats(
+        &self,
+        req: Request<GetDomainMemoryStatsRequest>,
+    ) -> R<GetDomainMemoryStatsResponse> {
+        let f = req.get_ref().flags;
+        let stats = on_domain!(self, req, |d, l| d.domain_memory_stats(&l, f));
+        Ok(Response::new(GetDomainMemoryStatsResponse {
+            stats: stats
+                .into_iter()
+                .map(|(tag, value)| DomainMemoryStat { tag, value })
+                .collect(),
+        }))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

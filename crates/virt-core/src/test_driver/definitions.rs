@@ -236,4 +236,37 @@ impl Definitions for TestDriver {
         dom.autostart = on;
         Ok(())
     }
+
+    // Domain management group (issue 15): see mgmt.rs.
+
+    async fn metadata(
+        &self,
+        lookup: &DomainLookup,
+        kind: i32,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.get_metadata(lookup, kind, uri, flags)
+    }
+
+    async fn set_metadata(
+        &self,
+        lookup: &DomainLookup,
+        kind: i32,
+        metadata: Option<&str>,
+        key: &str,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.change_metadata(lookup, kind, metadata, key, uri, flags)
+    }
+
+    async fn rename_domain(
+        &self,
+        lookup: &DomainLookup,
+        new_name: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.rename(lookup, new_name, flags)
+    }
 }

@@ -26,6 +26,7 @@ mod definitions;
 mod guest;
 mod host;
 mod lifecycle;
+mod mgmt;
 pub mod networks;
 pub mod pools;
 mod resources;

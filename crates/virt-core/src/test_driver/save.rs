@@ -13,12 +13,12 @@ use crate::types::{DomainHandle, DomainLookup};
 use crate::xml::FormatOptions;
 use crate::VirtError;
 
-const MAGIC: &str = "VirtTestDriverSave1";
+pub(super) const MAGIC: &str = "VirtTestDriverSave1";
 /// Every flag of save, managed save and restore but RESET_NVRAM (a test domain has none).
 const SAVE_FLAGS: u32 = BYPASS_CACHE | RUNNING | PAUSED;
 
 /// An I/O error as strerror words, without Rust's " (os error N)" suffix.
-fn io_words(e: &std::io::Error) -> String {
+pub(super) fn io_words(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.rfind(" (os error ") {
         Some(i) => s[..i].to_string(),
@@ -26,7 +26,7 @@ fn io_words(e: &std::io::Error) -> String {
     }
 }
 
-fn system_error(detail: String) -> VirtError {
+pub(super) fn system_error(detail: String) -> VirtError {
     VirtError::new(ErrorCode::SystemError, ErrorDomain::Test, detail)
 }
 
@@ -153,5 +153,26 @@ impl SaveRestore for TestDriver {
             self.lifecycle(h.clone(), ev::SUSPENDED, ev::suspended::PAUSED);
         }
         Ok(h)
+    }
+
+    // Domain management group (issue 15): see mgmt.rs. libvirt 9.0's test driver has no
+    // managed-save XML calls, so those keep the unsupported default.
+
+    async fn save_image_xml(&self, path: &str, flags: u32) -> DriverResult<String> {
+        self.image_xml(path, flags)
+    }
+
+    async fn define_save_image_xml(&self, path: &str, xml: &str, flags: u32) -> DriverResult<()> {
+        self.define_image_xml(path, xml, flags)
+    }
+
+    async fn core_dump(
+        &self,
+        lookup: &DomainLookup,
+        path: &str,
+        format: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.dump_core(lookup, path, format, flags)
     }
 }

@@ -184,4 +184,23 @@ impl Monitoring for TestDriver {
     ) -> DriverResult<EventSubscription> {
         Ok(self.bus.subscribe(from_sequence))
     }
+
+    // Domain management group (issue 15): see mgmt.rs.
+
+    async fn block_info(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<(u64, u64, u64)> {
+        self.disk_info(lookup, disk, flags)
+    }
+
+    async fn domain_memory_stats(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(i32, u64)>> {
+        self.balloon_stats(lookup, flags)
+    }
 }

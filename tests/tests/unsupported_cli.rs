@@ -1,5 +1,6 @@
 //! The commands whose API no driver here serves yet (migration, `qemu-attach`,
-//! `lxc-enter-namespace`, `domsetlaunchsecstate`, `domdirtyrate-calc`, `dom-fd-associate`)
+//! `lxc-enter-namespace`, `domsetlaunchsecstate`, `domdirtyrate-calc`, `dom-fd-associate`,
+//! `dompmsuspend`/`dompmwakeup`, `domjobinfo`, the SSH key and QEMU monitor commands)
 //! against `virsh -c test:///default`: virsh's option checks in virsh's order, then the same
 //! unsupported-function error; standard output, standard error and exit status equal. Needs
 //! `virsh`; without it the test prints a notice and passes, unless VIRT_REQUIRE_VIRSH is set.
@@ -29,6 +30,33 @@ fn unsupported_commands_end_as_virsh_does() {
     let missing = missing.display();
     let commands = [
         "migrate-setmaxdowntime test 100".to_string(),
+        "dompmsuspend test mem --duration 5".into(),
+        "dompmsuspend test bogus".into(),
+        "dompmsuspend nosuch mem".into(),
+        "dompmsuspend test disk --duration abc".into(),
+        "dompmwakeup test".into(),
+        "dompmwakeup nosuch".into(),
+        "domjobinfo test".into(),
+        "domjobinfo nosuch".into(),
+        "domjobinfo test --completed".into(),
+        "domjobinfo test --rawstats".into(),
+        "domjobinfo test --keep-completed".into(),
+        "get-user-sshkeys test root".into(),
+        "get-user-sshkeys nosuch root".into(),
+        "set-user-sshkeys test root".into(),
+        format!("set-user-sshkeys test root --file {missing}"),
+        format!("set-user-sshkeys test root --file {secret}"),
+        "set-user-sshkeys test root --reset".into(),
+        "set-user-sshkeys test root --remove".into(),
+        "qemu-monitor-command test --hmp info status".into(),
+        "qemu-monitor-command nosuch x".into(),
+        "qemu-monitor-command test --pretty --hmp x".into(),
+        "qemu-monitor-command test --return-value x".into(),
+        "qemu-monitor-event".into(),
+        "qemu-monitor-event test".into(),
+        "qemu-monitor-event nosuch".into(),
+        "qemu-monitor-event --timeout 0".into(),
+        "qemu-monitor-event --event x --loop".into(),
         "domlaunchsecinfo test".into(),
         "domlaunchsecinfo nosuch".into(),
         "migrate-setmaxdowntime test abc".into(),

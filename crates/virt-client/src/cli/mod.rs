@@ -411,6 +411,24 @@ pub enum Command {
     /// LXC Guest Enter Namespace.
     #[command(name = "lxc-enter-namespace")]
     LxcEnterNamespace(unsupported::LxcEnterArgs),
+    /// Suspend a domain gracefully using power management functions.
+    Dompmsuspend(unsupported::PmSuspendArgs),
+    /// Wakeup a domain from pmsuspended state.
+    Dompmwakeup(unsupported::DomOnly),
+    /// Domain job information.
+    Domjobinfo(unsupported::JobInfoArgs),
+    /// List authorized SSH keys for given user (via agent).
+    #[command(name = "get-user-sshkeys")]
+    GetUserSshkeys(unsupported::GetKeysArgs),
+    /// Manipulate authorized SSH keys file for given user (via agent).
+    #[command(name = "set-user-sshkeys")]
+    SetUserSshkeys(unsupported::SetKeysArgs),
+    /// QEMU Monitor Command.
+    #[command(name = "qemu-monitor-command")]
+    QemuMonitorCommand(unsupported::MonitorCommandArgs),
+    /// QEMU Monitor Events.
+    #[command(name = "qemu-monitor-event")]
+    QemuMonitorEvent(unsupported::MonitorEventArgs),
     /// Get domain launch security info.
     Domlaunchsecinfo(domlaunchsecinfo::Args),
     /// Set domain launch security state.
@@ -755,6 +773,13 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::MigratePostcopy(a) => unsupported::postcopy(conn, a, out).await,
         Command::QemuAttach(a) => unsupported::qemu_attach(conn, a, out).await,
         Command::LxcEnterNamespace(a) => unsupported::lxc_enter_namespace(conn, a, out).await,
+        Command::Dompmsuspend(a) => unsupported::pm_suspend(conn, a, out).await,
+        Command::Dompmwakeup(a) => unsupported::pm_wakeup(conn, a, out).await,
+        Command::Domjobinfo(a) => unsupported::job_info(conn, a, out).await,
+        Command::GetUserSshkeys(a) => unsupported::get_user_sshkeys(conn, a, out).await,
+        Command::SetUserSshkeys(a) => unsupported::set_user_sshkeys(conn, a, out).await,
+        Command::QemuMonitorCommand(a) => unsupported::monitor_command(conn, a, out).await,
+        Command::QemuMonitorEvent(a) => unsupported::monitor_event(conn, a, out).await,
         Command::Domlaunchsecinfo(a) => domlaunchsecinfo::run(conn, a, out).await,
         Command::Domsetlaunchsecstate(a) => unsupported::set_launch_sec_state(conn, a, out).await,
         Command::DomdirtyrateCalc(a) => unsupported::dirty_rate_calc(conn, a, out).await,

@@ -425,7 +425,7 @@ pub enum Command {
     SetUserSshkeys(unsupported::SetKeysArgs),
     /// QEMU Monitor Command.
     #[command(name = "qemu-monitor-command")]
-    QemuMonitorCommand(unsupported::MonitorCommandArgs),
+    QemuMonitorCmd(unsupported::MonitorCommandArgs),
     /// QEMU Monitor Events.
     #[command(name = "qemu-monitor-event")]
     QemuMonitorEvent(unsupported::MonitorEventArgs),
@@ -778,7 +778,7 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domjobinfo(a) => unsupported::job_info(conn, a, out).await,
         Command::GetUserSshkeys(a) => unsupported::get_user_sshkeys(conn, a, out).await,
         Command::SetUserSshkeys(a) => unsupported::set_user_sshkeys(conn, a, out).await,
-        Command::QemuMonitorCommand(a) => unsupported::monitor_command(conn, a, out).await,
+        Command::QemuMonitorCmd(a) => unsupported::monitor_command(conn, a, out).await,
         Command::QemuMonitorEvent(a) => unsupported::monitor_event(conn, a, out).await,
         Command::Domlaunchsecinfo(a) => domlaunchsecinfo::run(conn, a, out).await,
         Command::Domsetlaunchsecstate(a) => unsupported::set_launch_sec_state(conn, a, out).await,

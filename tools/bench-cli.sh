@@ -14,16 +14,18 @@ virt="$here/target/$profile/virt"
 RUNS=${RUNS:-21}
 [ -x "$virt" ] || { echo "build first: cargo build --$profile -p virt-client" >&2; exit 2; }
 
+rss=$(mktemp /tmp/bench-cli.XXXXXX)
+trap 'rm -f "$rss"' EXIT
+
 # "median-ms median-KiB" of RUNS runs of "$@".
 measure() {
   local ms=() kb=()
   for _ in $(seq "$RUNS"); do
-    local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+    /usr/bin/time -f '%M' -o "$rss" "$@" >/dev/null 2>&1 || true
     local t0 t1
     t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N)
     ms+=($(( (t1 - t0) / 1000 )))
-    kb+=("${out#* }")
+    kb+=("$(tail -1 "$rss")")
   done
   local m k
   m=$(printf '%s\n' "${ms[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}')

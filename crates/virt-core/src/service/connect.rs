@@ -270,7 +270,7 @@ impl ConnectService for Ctx {
     async fn compare_hypervisor_cpu(
         &self,
         req: Request<CompareHypervisorCpuRequest>,
-    ) -> R<CompareCpuResponse> {
+    ) -> R<CompareHypervisorCpuResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         let target = cpu_target(&r.emulator, &r.arch, &r.machine, &r.virttype);
@@ -278,13 +278,13 @@ impl ConnectService for Ctx {
             .compare_hypervisor_cpu(&target, &r.xml, r.flags)
             .await
             .map_err(|e| status(&e))?;
-        Ok(Response::new(CompareCpuResponse { result }))
+        Ok(Response::new(CompareHypervisorCpuResponse { result }))
     }
 
     async fn baseline_hypervisor_cpu(
         &self,
         req: Request<BaselineHypervisorCpuRequest>,
-    ) -> R<BaselineCpuResponse> {
+    ) -> R<BaselineHypervisorCpuResponse> {
         let d = self.driver(&req)?;
         let r = req.get_ref();
         let target = cpu_target(&r.emulator, &r.arch, &r.machine, &r.virttype);
@@ -292,7 +292,7 @@ impl ConnectService for Ctx {
             .baseline_hypervisor_cpu(&target, &r.xml_cpus, r.flags)
             .await
             .map_err(|e| status(&e))?;
-        Ok(Response::new(BaselineCpuResponse { xml }))
+        Ok(Response::new(BaselineHypervisorCpuResponse { xml }))
     }
 
     async fn get_free_pages(&self, req: Request<GetFreePagesRequest>) -> R<GetFreePagesResponse> {

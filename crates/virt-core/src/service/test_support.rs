@@ -111,13 +111,13 @@ impl ConnectService for StubConnect {
     async fn compare_hypervisor_cpu(
         &self,
         _: Request<CompareHypervisorCpuRequest>,
-    ) -> Res<CompareCpuResponse> {
+    ) -> Res<CompareHypervisorCpuResponse> {
         Err(Status::unimplemented("stub"))
     }
     async fn baseline_hypervisor_cpu(
         &self,
         _: Request<BaselineHypervisorCpuRequest>,
-    ) -> Res<BaselineCpuResponse> {
+    ) -> Res<BaselineHypervisorCpuResponse> {
         Err(Status::unimplemented("stub"))
     }
     async fn get_free_pages(&self, _: Request<GetFreePagesRequest>) -> Res<GetFreePagesResponse> {

@@ -85,9 +85,8 @@ def main():
     assert info.daemon == "virtqemud" and info.driver == "QEMU", info
     for f in ["events.resume", "console", "stats.state", "stats.cpu_total", "stats.balloon",
               "stats.vcpu", "stats.interface", "stats.block", "guest.qemu_agent_command",
-              "guest.fs_freeze", "domain.managed_save"]:
+              "guest.fs_freeze", "domain.managed_save", "snapshots", "domain.block_commit"]:
         assert f in info.features, (f, list(info.features))
-    assert "snapshots" not in info.features, list(info.features)
     assert [b.daemon for b in info.backends] == ["virtqemud"], info.backends
     assert header(call, "virt-uri") == "qemu:///system"
     test_info = con.Info(connect_pb2.InfoRequest(), metadata=[("virt-uri", "test:///default")])

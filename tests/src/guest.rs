@@ -64,7 +64,7 @@ pub const MODULES: &[&str] = &[
 const INITRD_VERSION: u32 = 6;
 
 /// The same for the initramfs with the guest agent.
-const AGENT_INITRD_VERSION: u32 = 2;
+const AGENT_INITRD_VERSION: u32 = 3;
 
 /// Modules the agent initramfs loads after [`MODULES`]: the virtio-serial driver.
 pub const AGENT_MODULES: &[&str] = &["virtio_console"];
@@ -387,6 +387,25 @@ fn add_agent(cpio: &mut Cpio, modules_root: &Path) -> anyhow::Result<()> {
         0o755,
         b"#!/bin/sh\n# qemu-ga runs: shutdown -P|-H|-r +0 MESSAGE\n\
           echo \"shutdown $*\"\ncase \"$1\" in\n-r) reboot -f ;;\n-H) halt -f ;;\n*) poweroff -f ;;\nesac\n",
+    )?;
+    // A root user with a home and a shadow entry, for the agent's user calls
+    // (guest-set-user-password, guest-ssh-*-authorized-keys look the user up).
+    cpio.dir("etc")?;
+    cpio.dir("root")?;
+    cpio.file("etc/passwd", 0o644, b"root:x:0:0:root:/root:/bin/sh\n")?;
+    cpio.file("etc/group", 0o644, b"root:x:0:\n")?;
+    cpio.file("etc/shadow", 0o600, b"root:*:19000:0:99999:7:::\n")?;
+    // qemu-ga sets a password by running `chpasswd [-e]` with USER:PASSWORD on its standard
+    // input; this busybox has no chpasswd applet, so a script does what it does to
+    // /etc/shadow (clear text hashed with busybox's mkpasswd, `-e` taken as is).
+    cpio.file(
+        "bin/chpasswd",
+        0o755,
+        b"#!/bin/sh\nPATH=/bin:/sbin\nIFS= read -r line || exit 1\n\
+          user=${line%%:*}; pass=${line#*:}\n\
+          [ \"$1\" = -e ] || pass=$(mkpasswd -m sha512 \"$pass\") || exit 1\n\
+          grep -q \"^$user:\" /etc/shadow || exit 1\n\
+          sed -i \"s|^$user:[^:]*:|$user:$pass:|\" /etc/shadow\n",
     )?;
     for (path, bytes) in agent_files()? {
         let rel = path.trim_start_matches('/');

@@ -2,7 +2,7 @@
 //! libvirt's values (address sources and timeouts keep libvirt's numbering here; the proto
 //! conversion is virt-core's).
 
-use virt_core::guest::{AddressSource, DomainInterface};
+use virt_core::guest::{AddressSource, DomainInterface, FsInfo};
 use virt_core::proto;
 use virt_core::proto_conv::{address_source_to_proto, interface_from, param_from};
 use virt_core::types::{DomainLookup, TypedParam};
@@ -168,6 +168,104 @@ impl Connection {
             flags,
         };
         self.guest_client().set_agent_response_timeout(req).await?;
+        Ok(())
+    }
+
+    /// The guest's mounted file systems. libvirt: virDomainGetFSInfo.
+    pub async fn fs_info(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<Vec<FsInfo>, ClientError> {
+        let req = proto::GetFsInfoRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let resp = self.guest_client().get_fs_info(req).await?.into_inner();
+        Ok(resp
+            .filesystems
+            .into_iter()
+            .map(|f| FsInfo {
+                mountpoint: f.mountpoint,
+                name: f.name,
+                fstype: f.fstype,
+                dev_aliases: f.dev_aliases,
+            })
+            .collect())
+    }
+
+    /// Trims the guest's file systems. libvirt: virDomainFSTrim.
+    pub async fn fs_trim(
+        &self,
+        dom: &DomainLookup,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::FsTrimRequest {
+            domain: Some(domain_ref(dom)),
+            mountpoint: mountpoint.map(str::to_string),
+            minimum,
+            flags,
+        };
+        self.guest_client().fs_trim(req).await?;
+        Ok(())
+    }
+
+    /// Sets a guest user's password. libvirt: virDomainSetUserPassword.
+    pub async fn set_user_password(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetUserPasswordRequest {
+            domain: Some(domain_ref(dom)),
+            user: user.to_string(),
+            password: password.to_string(),
+            flags,
+        };
+        self.guest_client().set_user_password(req).await?;
+        Ok(())
+    }
+
+    /// A guest user's authorized SSH keys. libvirt: virDomainAuthorizedSSHKeysGet.
+    pub async fn authorized_ssh_keys(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        flags: u32,
+    ) -> Result<Vec<String>, ClientError> {
+        let req = proto::GetAuthorizedSshKeysRequest {
+            domain: Some(domain_ref(dom)),
+            user: user.to_string(),
+            flags,
+        };
+        Ok(self
+            .guest_client()
+            .get_authorized_ssh_keys(req)
+            .await?
+            .into_inner()
+            .keys)
+    }
+
+    /// Replaces, appends to (APPEND) or removes from (REMOVE) a guest user's authorized SSH
+    /// keys. libvirt: virDomainAuthorizedSSHKeysSet.
+    pub async fn set_authorized_ssh_keys(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        keys: &[String],
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetAuthorizedSshKeysRequest {
+            domain: Some(domain_ref(dom)),
+            user: user.to_string(),
+            keys: keys.to_vec(),
+            flags,
+        };
+        self.guest_client().set_authorized_ssh_keys(req).await?;
         Ok(())
     }
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 
 use crate::error::{ErrorDomain, VirtError};
 use crate::events::EventSubscription;
-use crate::guest::{AddressSource, DomainInterface};
+use crate::guest::{AddressSource, DomainInterface, FsInfo};
 use crate::state::StateReason;
 pub use crate::types::BlockJobInfo;
 use crate::types::{
@@ -1265,6 +1265,57 @@ pub trait GuestAgent: Host {
         flags: u32,
     ) -> DriverResult<()> {
         unsupported!(self, "virDomainAgentSetResponseTimeout")
+    }
+
+    /// The guest's mounted file systems. libvirt: virDomainGetFSInfo.
+    async fn fs_info(&self, dom: &DomainLookup, flags: u32) -> DriverResult<Vec<FsInfo>> {
+        unsupported!(self, "virDomainGetFSInfo")
+    }
+
+    /// Trims the guest's file systems (`mountpoint` one only; `minimum` the shortest range
+    /// worth discarding, in bytes). libvirt: virDomainFSTrim.
+    async fn fs_trim(
+        &self,
+        dom: &DomainLookup,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainFSTrim")
+    }
+
+    /// Sets a guest user's password (a crypt(3) hash with VIR_DOMAIN_PASSWORD_ENCRYPTED).
+    /// libvirt: virDomainSetUserPassword.
+    async fn set_user_password(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetUserPassword")
+    }
+
+    /// A guest user's authorized SSH keys. libvirt: virDomainAuthorizedSSHKeysGet.
+    async fn authorized_ssh_keys(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<String>> {
+        unsupported!(self, "virDomainAuthorizedSSHKeysGet")
+    }
+
+    /// Replaces (no flag), appends to (APPEND) or removes from (REMOVE) a guest user's
+    /// authorized SSH keys. libvirt: virDomainAuthorizedSSHKeysSet.
+    async fn set_authorized_ssh_keys(
+        &self,
+        dom: &DomainLookup,
+        user: &str,
+        keys: &[String],
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainAuthorizedSSHKeysSet")
     }
 }
 

@@ -72,6 +72,11 @@ pub const GUEST_AGENT: &[&str] = &[
     "get_domain_hostname",
     "qemu_agent_command",
     "set_agent_response_timeout",
+    "get_fs_info",
+    "fs_trim",
+    "set_user_password",
+    "get_authorized_ssh_keys",
+    "set_authorized_ssh_keys",
 ];
 
 /// The DomainService rpcs of the devices and consoles group that a driver may serve for real

@@ -96,6 +96,19 @@ pub struct DomainInterface {
     pub addrs: Vec<IpAddress>,
 }
 
+/// One mounted guest file system (libvirt virDomainFSInfo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsInfo {
+    /// Where it is mounted in the guest.
+    pub mountpoint: String,
+    /// The guest's name of its device.
+    pub name: String,
+    /// Its type.
+    pub fstype: String,
+    /// The targets of the domain disks it lives on.
+    pub dev_aliases: Vec<String>,
+}
+
 /// How long a guest agent call waits for its answer (libvirt's
 /// VIR_DOMAIN_QEMU_AGENT_COMMAND_* and VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_* values).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

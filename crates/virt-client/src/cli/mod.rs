@@ -17,7 +17,9 @@ pub mod dom;
 pub mod domblkstat;
 pub mod domcapabilities;
 pub mod domfsfreeze;
+pub mod domfsinfo;
 pub mod domfsthaw;
+pub mod domfstrim;
 pub mod domhostname;
 pub mod domid;
 pub mod domifaddr;
@@ -67,6 +69,7 @@ pub mod resume;
 pub mod save;
 pub mod schedinfo;
 pub mod script;
+pub mod set_user_password;
 pub mod setmem;
 pub mod setvcpus;
 pub mod shutdown;
@@ -80,6 +83,7 @@ pub mod undefine;
 pub mod unsupported;
 pub mod uri;
 pub mod usage;
+pub mod user_sshkeys;
 pub mod validate;
 pub mod version;
 pub mod vol_create;
@@ -273,6 +277,13 @@ pub enum Command {
     Domfsfreeze(domfsfreeze::Args),
     /// Thaw domain's mounted filesystems.
     Domfsthaw(domfsfreeze::Args),
+    /// Get information of domain's mounted filesystems.
+    Domfsinfo(domfsinfo::Args),
+    /// Invoke fstrim on domain's mounted filesystems.
+    Domfstrim(domfstrim::Args),
+    /// Set the user password inside the domain.
+    #[command(name = "set-user-password")]
+    SetUserPassword(set_user_password::Args),
     /// Domain time.
     Domtime(domtime::Args),
     /// Query information about the guest (via agent).
@@ -419,10 +430,10 @@ pub enum Command {
     Domjobinfo(unsupported::JobInfoArgs),
     /// List authorized SSH keys for given user (via agent).
     #[command(name = "get-user-sshkeys")]
-    GetUserSshkeys(unsupported::GetKeysArgs),
+    GetUserSshkeys(user_sshkeys::GetKeysArgs),
     /// Manipulate authorized SSH keys file for given user (via agent).
     #[command(name = "set-user-sshkeys")]
-    SetUserSshkeys(unsupported::SetKeysArgs),
+    SetUserSshkeys(user_sshkeys::SetKeysArgs),
     /// QEMU Monitor Command.
     #[command(name = "qemu-monitor-command")]
     QemuMonitorCmd(unsupported::MonitorCommandArgs),
@@ -695,6 +706,9 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domifaddr(a) => domifaddr::run(conn, a, out).await,
         Command::Domfsfreeze(a) => domfsfreeze::run(conn, a, out).await,
         Command::Domfsthaw(a) => domfsthaw::run(conn, a, out).await,
+        Command::Domfsinfo(a) => domfsinfo::run(conn, a, out).await,
+        Command::Domfstrim(a) => domfstrim::run(conn, a, out).await,
+        Command::SetUserPassword(a) => set_user_password::run(conn, a, out).await,
         Command::Domtime(a) => domtime::run(conn, a, out).await,
         Command::Guestinfo(a) => guestinfo::run(conn, a, out).await,
         Command::Domhostname(a) => domhostname::run(conn, a, out).await,
@@ -776,8 +790,8 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Dompmsuspend(a) => unsupported::pm_suspend(conn, a, out).await,
         Command::Dompmwakeup(a) => unsupported::pm_wakeup(conn, a, out).await,
         Command::Domjobinfo(a) => unsupported::job_info(conn, a, out).await,
-        Command::GetUserSshkeys(a) => unsupported::get_user_sshkeys(conn, a, out).await,
-        Command::SetUserSshkeys(a) => unsupported::set_user_sshkeys(conn, a, out).await,
+        Command::GetUserSshkeys(a) => user_sshkeys::get_user_sshkeys(conn, a, out).await,
+        Command::SetUserSshkeys(a) => user_sshkeys::set_user_sshkeys(conn, a, out).await,
         Command::QemuMonitorCmd(a) => unsupported::monitor_command(conn, a, out).await,
         Command::QemuMonitorEvent(a) => unsupported::monitor_event(conn, a, out).await,
         Command::Domlaunchsecinfo(a) => domlaunchsecinfo::run(conn, a, out).await,

@@ -65,7 +65,7 @@ fn exclusive(a: (&str, bool), b: (&str, bool)) -> Result<(), CliError> {
 }
 
 /// virsh's "Option --b is required by option --a".
-fn requires(a: (&str, bool), b: (&str, bool)) -> Result<(), CliError> {
+pub(super) fn requires(a: (&str, bool), b: (&str, bool)) -> Result<(), CliError> {
     if a.1 && !b.1 {
         return Err(CliError::msg(format!(
             "Option --{} is required by option --{}",
@@ -753,74 +753,6 @@ pub async fn job_info(
         ]));
     }
     Err(no_support("virDomainGetJobInfo"))
-}
-
-/// Options of `get-user-sshkeys`.
-#[derive(clap::Args, Debug)]
-pub struct GetKeysArgs {
-    /// The domain.
-    #[command(flatten)]
-    pub domain: DomArg,
-    /// User to list authorized keys for.
-    #[arg(value_name = "USER", required_unless_present = "user_opt")]
-    pub user: Option<String>,
-    /// User to list authorized keys for.
-    #[arg(long = "user", value_name = "USER", conflicts_with = "user")]
-    pub user_opt: Option<String>,
-}
-
-/// Runs `get-user-sshkeys`.
-pub async fn get_user_sshkeys(
-    conn: &Connection,
-    a: &GetKeysArgs,
-    _out: &mut Output,
-) -> Result<(), CliError> {
-    resolve(conn, a.domain.get(), ANY).await?;
-    Err(no_support("virDomainAuthorizedSSHKeysGet"))
-}
-
-/// Options of `set-user-sshkeys`.
-#[derive(clap::Args, Debug)]
-pub struct SetKeysArgs {
-    /// The domain.
-    #[command(flatten)]
-    pub domain: DomArg,
-    /// User to set authorized keys for.
-    #[arg(value_name = "USER", required_unless_present = "user_opt")]
-    pub user: Option<String>,
-    /// User to set authorized keys for.
-    #[arg(long = "user", value_name = "USER", conflicts_with = "user")]
-    pub user_opt: Option<String>,
-    /// Optional file to read keys from.
-    #[arg(long)]
-    pub file: Option<String>,
-    /// Clear out authorized keys file before adding new keys.
-    #[arg(long)]
-    pub reset: bool,
-    /// Remove keys from the authorized keys file.
-    #[arg(long)]
-    pub remove: bool,
-}
-
-/// Runs `set-user-sshkeys`: virsh's option rules and key file read, then the call.
-pub async fn set_user_sshkeys(
-    conn: &Connection,
-    a: &SetKeysArgs,
-    _out: &mut Output,
-) -> Result<(), CliError> {
-    requires(("remove", a.remove), ("file", a.file.is_some()))?;
-    resolve(conn, a.domain.get(), ANY).await?;
-    match &a.file {
-        None if !a.reset => Err(CliError::msg("Option --file is required")),
-        Some(path) => match std::fs::read(path) {
-            Err(e) => Err(CliError::msg(format!(
-                "Failed to open file '{path}': {}",
-                super::report::os_error_text(&e)
-            ))),
-            Ok(_) => Err(no_support("virDomainAuthorizedSSHKeysSet")),
-        },
-        None => Err(no_support("virDomainAuthorizedSSHKeysSet")),
-    }
 }
 
 /// Options of `qemu-monitor-command`.

@@ -36,6 +36,7 @@ pub mod console;
 pub mod cpu_map;
 pub mod devices;
 pub mod flags;
+pub mod guest;
 pub mod keeper;
 pub mod keycodes;
 pub mod list;

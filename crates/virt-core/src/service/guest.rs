@@ -142,4 +142,70 @@ impl GuestService for Ctx {
             .map_err(|e| status(&e))?;
         Ok(Response::new(SetAgentResponseTimeoutResponse {}))
     }
+
+    async fn get_fs_info(&self, req: Request<GetFsInfoRequest>) -> R<GetFsInfoResponse> {
+        let (d, l) = self.guest_target(&req, req.get_ref().domain.as_ref())?;
+        let list = d
+            .fs_info(&l, req.get_ref().flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetFsInfoResponse {
+            filesystems: list
+                .into_iter()
+                .map(|f| FsInfo {
+                    mountpoint: f.mountpoint,
+                    name: f.name,
+                    fstype: f.fstype,
+                    dev_aliases: f.dev_aliases,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn fs_trim(&self, req: Request<FsTrimRequest>) -> R<FsTrimResponse> {
+        let (d, l) = self.guest_target(&req, req.get_ref().domain.as_ref())?;
+        let r = req.get_ref();
+        d.fs_trim(&l, r.mountpoint.as_deref(), r.minimum, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(FsTrimResponse {}))
+    }
+
+    async fn set_user_password(
+        &self,
+        req: Request<SetUserPasswordRequest>,
+    ) -> R<SetUserPasswordResponse> {
+        let (d, l) = self.guest_target(&req, req.get_ref().domain.as_ref())?;
+        let r = req.get_ref();
+        d.set_user_password(&l, &r.user, &r.password, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(SetUserPasswordResponse {}))
+    }
+
+    async fn get_authorized_ssh_keys(
+        &self,
+        req: Request<GetAuthorizedSshKeysRequest>,
+    ) -> R<GetAuthorizedSshKeysResponse> {
+        let (d, l) = self.guest_target(&req, req.get_ref().domain.as_ref())?;
+        let r = req.get_ref();
+        let keys = d
+            .authorized_ssh_keys(&l, &r.user, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(GetAuthorizedSshKeysResponse { keys }))
+    }
+
+    async fn set_authorized_ssh_keys(
+        &self,
+        req: Request<SetAuthorizedSshKeysRequest>,
+    ) -> R<SetAuthorizedSshKeysResponse> {
+        let (d, l) = self.guest_target(&req, req.get_ref().domain.as_ref())?;
+        let r = req.get_ref();
+        crate::kit::guest::check_ssh_keys_set(&r.keys, r.flags).map_err(|e| status(&e))?;
+        d.set_authorized_ssh_keys(&l, &r.user, &r.keys, r.flags)
+            .await
+            .map_err(|e| status(&e))?;
+        Ok(Response::new(SetAuthorizedSshKeysResponse {}))
+    }
 }

@@ -1,7 +1,9 @@
 //! Test driver guest calls, with libvirt 9.0's test driver's canned answers: interface
 //! addresses made up from the definition, two freezable file systems (`/` and `/boot`), a
 //! settable clock starting at 627319920 (1989-11-17 15:32:00 UTC) and the host name
-//! `<name>host`. Guest info, raw agent commands and the agent timeout are not in libvirt's test
+//! `<name>host`, the file systems `/` and `/boot` on partitions 1 and 2 of the first disk
+//! (`device='disk'`) for GetFSInfo, and FSTrim and SetUserPassword that only check the domain
+//! is running. Guest info, raw agent commands and the agent timeout are not in libvirt's test
 //! driver and stay NO_SUPPORT here.
 //!
 //! Interface names: libvirt's test driver gives every `<interface>` without a `<target dev>` the
@@ -17,9 +19,9 @@ use super::TestDriver;
 use crate::driver::prelude::*;
 use crate::driver::DriverResult;
 use crate::error::{ErrorCode, ErrorDomain};
-use crate::guest::{AddressSource, DomainInterface, IpAddrType, IpAddress};
-use crate::model::enums::InterfaceType;
-use crate::proto::SetDomainTimeFlag;
+use crate::guest::{AddressSource, DomainInterface, FsInfo, IpAddrType, IpAddress};
+use crate::model::enums::{DiskDevice, InterfaceType};
+use crate::proto::{SetDomainTimeFlag, SetUserPasswordFlag};
 use crate::state::DomainState;
 use crate::types::DomainLookup;
 use crate::VirtError;
@@ -243,5 +245,61 @@ impl GuestAgent for TestDriver {
         let d = st.get(lookup)?;
         d.require_active()?;
         Ok(format!("{}host", d.def.name))
+    }
+
+    /// libvirt: virDomainGetFSInfo; `/` and `/boot` on partitions 1 and 2 of the first disk,
+    /// nothing without one.
+    async fn fs_info(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<FsInfo>> {
+        self.check_flags(flags, 0, "testDomainGetFSInfo")?;
+        let st = self.lock();
+        let d = st.get(lookup)?;
+        d.require_active()?;
+        let Some(disk) = d
+            .def
+            .devices
+            .disks
+            .iter()
+            .find(|disk| disk.device == DiskDevice::Disk)
+        else {
+            return Ok(Vec::new());
+        };
+        let dst = &disk.target_dev;
+        Ok([("/", 1), ("/boot", 2)]
+            .into_iter()
+            .map(|(mountpoint, part)| FsInfo {
+                mountpoint: mountpoint.into(),
+                name: format!("{dst}{part}"),
+                fstype: "ext4".into(),
+                dev_aliases: vec![dst.clone()],
+            })
+            .collect())
+    }
+
+    /// libvirt: virDomainFSTrim; nothing to trim, the domain must be running.
+    async fn fs_trim(
+        &self,
+        lookup: &DomainLookup,
+        _mountpoint: Option<&str>,
+        _minimum: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(flags, 0, "testDomainFSTrim")?;
+        self.lock().get(lookup)?.require_active()
+    }
+
+    /// libvirt: virDomainSetUserPassword; accepted for any user of a running domain.
+    async fn set_user_password(
+        &self,
+        lookup: &DomainLookup,
+        _user: &str,
+        _password: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.check_flags(
+            flags,
+            SetUserPasswordFlag::Encrypted as u32,
+            "testDomainSetUserPassword",
+        )?;
+        self.lock().get(lookup)?.require_active()
     }
 }

@@ -388,7 +388,13 @@ fn test_features() -> Vec<String> {
     f.extend(features::rpcs("guest", &guest));
     f.extend(features::rpcs(
         "guest",
-        &["set_domain_time", "get_domain_hostname"],
+        &[
+            "set_domain_time",
+            "get_domain_hostname",
+            "get_fs_info",
+            "fs_trim",
+            "set_user_password",
+        ],
     ));
     f
 }

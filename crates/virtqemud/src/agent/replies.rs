@@ -8,7 +8,7 @@
 
 use serde_json::{json, Value};
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::guest::{DomainInterface, IpAddrType, IpAddress};
+use virt_core::guest::{DomainInterface, FsInfo, IpAddrType, IpAddress};
 use virt_core::model::devices::Address;
 use virt_core::model::DomainDef;
 use virt_core::types::{TypedParam, TypedValue};
@@ -299,6 +299,76 @@ pub fn filesystems(v: &Value, def: &DomainDef, p: &mut Params) -> Result<(), Vir
     Ok(())
 }
 
+/// `guest-get-fsinfo` as virDomainGetFSInfo's list, in mount order (the agent lists the last
+/// mount first); a disk the definition has no target for at the agent's address is left out
+/// of `dev_aliases`, as libvirt leaves it out.
+pub fn fs_info(v: &Value, def: &DomainDef) -> Result<Vec<FsInfo>, VirtError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| malformed("guest-get-fsinfo reply was missing or not an array"))?;
+    list.iter()
+        .rev()
+        .map(|fs| {
+            let s = |k: &str| {
+                required(fs, k, "guest-get-fsinfo").and_then(|v| {
+                    v.as_str().map(str::to_string).ok_or_else(|| {
+                        malformed(format!("'{k}' missing in reply of guest-get-fsinfo"))
+                    })
+                })
+            };
+            let disks = fs.get("disk").and_then(Value::as_array).ok_or_else(|| {
+                malformed("'disk' missing or not an array in reply of guest-get-fsinfo")
+            })?;
+            Ok(FsInfo {
+                mountpoint: s("mountpoint")?,
+                name: s("name")?,
+                fstype: s("type")?,
+                dev_aliases: disks.iter().filter_map(|d| disk_alias(def, d)).collect(),
+            })
+        })
+        .collect()
+}
+
+/// `guest-fstrim` of every file system; ranges shorter than `minimum` bytes may stay.
+pub fn fstrim_command(minimum: u64) -> Value {
+    json!({"execute": "guest-fstrim", "arguments": {"minimum": minimum}})
+}
+
+/// `guest-set-user-password`: the password travels base64-encoded; `crypted` says it is a
+/// crypt(3) hash already.
+pub fn set_password_command(user: &str, password: &str, crypted: bool) -> Value {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(password.as_bytes());
+    json!({"execute": "guest-set-user-password",
+           "arguments": {"crypted": crypted, "username": user, "password": encoded}})
+}
+
+/// `guest-ssh-get-authorized-keys`' `keys`.
+pub fn ssh_keys(v: &Value) -> Result<Vec<String>, VirtError> {
+    v.get("keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("qemu agent didn't return an array of keys"))?
+        .iter()
+        .map(|k| {
+            k.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| malformed("qemu agent returned a key that is not a string"))
+        })
+        .collect()
+}
+
+/// The command of virDomainAuthorizedSSHKeysSet: remove the keys, or add them (`reset`: the
+/// keys replace the user's keys).
+pub fn ssh_keys_set_command(user: &str, keys: &[String], remove: bool, reset: bool) -> Value {
+    if remove {
+        json!({"execute": "guest-ssh-remove-authorized-keys",
+               "arguments": {"username": user, "keys": keys}})
+    } else {
+        json!({"execute": "guest-ssh-add-authorized-keys",
+               "arguments": {"username": user, "keys": keys, "reset": reset}})
+    }
+}
+
 /// `guest-get-disks` as `disk.*`.
 pub fn disks(v: &Value, def: &DomainDef, p: &mut Params) -> Result<(), VirtError> {
     let list = v
@@ -363,6 +433,61 @@ pub fn interface_params(ifaces: &[DomainInterface], p: &mut Params) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn password_goes_base64_and_ssh_key_commands_are_qemu_gas() {
+        assert_eq!(
+            set_password_command("root", "s3cret:x", false).to_string(),
+            r#"{"arguments":{"crypted":false,"password":"czNjcmV0Ong=","username":"root"},"execute":"guest-set-user-password"}"#
+        );
+        let keys = vec!["ssh-ed25519 AAAA a@b".to_string()];
+        assert_eq!(
+            ssh_keys_set_command("u", &keys, false, true).to_string(),
+            r#"{"arguments":{"keys":["ssh-ed25519 AAAA a@b"],"reset":true,"username":"u"},"execute":"guest-ssh-add-authorized-keys"}"#
+        );
+        assert_eq!(
+            ssh_keys_set_command("u", &keys, true, false)["execute"],
+            "guest-ssh-remove-authorized-keys"
+        );
+        assert_eq!(
+            ssh_keys(&json!({"keys": ["k1", "k2"]})).expect("keys"),
+            vec!["k1".to_string(), "k2".to_string()]
+        );
+        assert!(ssh_keys(&json!({"nokeys": 1})).is_err());
+        assert_eq!(fstrim_command(0)["arguments"]["minimum"], 0);
+    }
+
+    #[test]
+    fn fs_info_is_in_mount_order_with_disk_targets_by_pci_address() {
+        let def = virt_xml::parse_domain(
+            "<domain type='qemu'><name>g</name><memory>1024</memory><os><type>hvm</type></os>\
+             <devices><disk type='file' device='disk'><source file='/a'/>\
+             <target dev='vdb' bus='virtio'/>\
+             <address type='pci' domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>\
+             </disk></devices></domain>",
+        )
+        .expect("definition");
+        let v = json!([
+            {"name": "vda1", "mountpoint": "/mnt", "type": "ext4", "disk": [
+                {"pci-controller": {"domain": 0, "bus": 0, "slot": 7, "function": 0},
+                 "bus-type": "virtio", "bus": 0, "unit": 0, "target": 0}]},
+            {"name": "sda1", "mountpoint": "/", "type": "xfs", "disk": [
+                {"pci-controller": {"domain": 0, "bus": 0, "slot": 9, "function": 0},
+                 "bus-type": "scsi", "bus": 0, "unit": 0, "target": 0}]}
+        ]);
+        let got = fs_info(&v, &def).expect("valid");
+        assert_eq!(got.len(), 2);
+        assert_eq!(
+            (got[0].mountpoint.as_str(), got[0].name.as_str()),
+            ("/", "sda1")
+        );
+        assert!(got[0].dev_aliases.is_empty(), "no disk at slot 9");
+        assert_eq!(got[1].fstype, "ext4");
+        assert_eq!(got[1].dev_aliases, vec!["vdb".to_string()]);
+        let e = fs_info(&json!([{"name": "x", "type": "ext4", "disk": []}]), &def)
+            .expect_err("no mountpoint");
+        assert!(e.detail.contains("'mountpoint' missing"), "{}", e.detail);
+    }
 
     #[test]
     fn set_time_sends_nanoseconds_or_nothing_for_sync_and_refuses_overflow() {

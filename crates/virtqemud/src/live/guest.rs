@@ -1,16 +1,20 @@
 //! The guest agent APIs of the QEMU driver, as libvirt's qemu_driver.c runs them: interface
 //! addresses (from the agent; from the host's ARP table; from DHCP leases, which no interface
 //! of this driver has: none, as libvirt answers for NICs not on a libvirt network), file system
-//! freeze and thaw, guest time, guest info, the guest host name, raw agent commands. Each
+//! freeze, thaw and trim, file system info, guest time, guest info, the guest host name, user
+//! passwords and authorized SSH keys, raw agent commands. Each
 //! opens an agent session (`agent.rs`: the checks, the agent job, the deadline) and reads the
 //! reply with `agent::replies`.
 
 use serde_json::json;
 use virt_core::driver::prelude::*;
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::guest::{AddressSource, AgentTimeout, DomainInterface};
+use virt_core::guest::{AddressSource, AgentTimeout, DomainInterface, FsInfo};
 use virt_core::model::enums::InterfaceType;
-use virt_core::proto::{GetDomainHostnameFlag, GuestInfoType, SetDomainTimeFlag};
+use virt_core::proto::{
+    AuthorizedSshKeysSetFlag, GetDomainHostnameFlag, GuestInfoType, SetDomainTimeFlag,
+    SetUserPasswordFlag,
+};
 use virt_core::types::{DomainLookup, TypedParam, TypedValue};
 use virt_core::VirtError;
 
@@ -396,6 +400,108 @@ impl GuestAgent for QemuDriver {
         let d = st.get_mut(lookup)?;
         d.agent_timeout = t;
         self.save_status(d);
+        Ok(())
+    }
+
+    /// libvirt: virDomainGetFSInfo.
+    async fn fs_info(&self, lookup: &DomainLookup, flags: u32) -> Result<Vec<FsInfo>, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainGetFSInfo")?;
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainGetFSInfo").await?;
+        let v = s.run(&json!({"execute": "guest-get-fsinfo"})).await?;
+        replies::fs_info(&v, &s.live)
+    }
+
+    /// libvirt: virDomainFSTrim. Trimming can take long: the call waits as long as it takes,
+    /// as libvirt's does.
+    async fn fs_trim(
+        &self,
+        lookup: &DomainLookup,
+        mountpoint: Option<&str>,
+        minimum: u64,
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        self.check_flags(flags, 0, "qemuDomainFSTrim")?;
+        if mountpoint.is_some() {
+            return Err(VirtError::new(
+                ErrorCode::ArgumentUnsupported,
+                ErrorDomain::Qemu,
+                "Specifying mount point is not supported for now",
+            ));
+        }
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainFSTrim").await?;
+        s.wait = None;
+        s.run(&replies::fstrim_command(minimum)).await?;
+        Ok(())
+    }
+
+    /// libvirt: virDomainSetUserPassword.
+    async fn set_user_password(
+        &self,
+        lookup: &DomainLookup,
+        user: &str,
+        password: &str,
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        let encrypted = SetUserPasswordFlag::Encrypted as u32;
+        self.check_flags(flags, encrypted, "qemuDomainSetUserPassword")?;
+        self.require_active(lookup)?;
+        let mut s = self
+            .agent_session(lookup, "virDomainSetUserPassword")
+            .await?;
+        s.run(&replies::set_password_command(
+            user,
+            password,
+            flags & encrypted != 0,
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// libvirt: virDomainAuthorizedSSHKeysGet.
+    async fn authorized_ssh_keys(
+        &self,
+        lookup: &DomainLookup,
+        user: &str,
+        flags: u32,
+    ) -> Result<Vec<String>, VirtError> {
+        self.check_flags(flags, 0, "qemuDomainAuthorizedSSHKeysGet")?;
+        self.require_active(lookup)?;
+        let mut s = self
+            .agent_session(lookup, "virDomainAuthorizedSSHKeysGet")
+            .await?;
+        let v = s
+            .run(&json!({"execute": "guest-ssh-get-authorized-keys",
+                         "arguments": {"username": user}}))
+            .await?;
+        replies::ssh_keys(&v)
+    }
+
+    /// libvirt: virDomainAuthorizedSSHKeysSet.
+    async fn set_authorized_ssh_keys(
+        &self,
+        lookup: &DomainLookup,
+        user: &str,
+        keys: &[String],
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        let (append, remove) = (
+            AuthorizedSshKeysSetFlag::Append as u32,
+            AuthorizedSshKeysSetFlag::Remove as u32,
+        );
+        self.check_flags(flags, append | remove, "qemuDomainAuthorizedSSHKeysSet")?;
+        self.require_active(lookup)?;
+        let mut s = self
+            .agent_session(lookup, "virDomainAuthorizedSSHKeysSet")
+            .await?;
+        s.run(&replies::ssh_keys_set_command(
+            user,
+            keys,
+            flags & remove != 0,
+            flags & append == 0,
+        ))
+        .await?;
         Ok(())
     }
 }

@@ -174,7 +174,22 @@ pub fn help(topic: Option<&str>) -> (String, String, i32) {
             return (out, String::new(), 0);
         }
     }
-    let cli = super::Cli::command();
+    let mut cli = super::Cli::command();
+    // The commands' options are defined lazily (`defer`): build the one asked for.
+    // Building applies the options struct's own doc text as the command's description; the
+    // command's (the variant's) stays.
+    if let Some(cmd) = cli.find_subcommand_mut(topic) {
+        let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+        cmd.build();
+        let mut built = std::mem::take(cmd).about(None::<&str>).long_about(None::<&str>);
+        if let Some(a) = about {
+            built = built.about(a);
+        }
+        if let Some(l) = long {
+            built = built.long_about(l);
+        }
+        *cmd = built;
+    }
     if let Some(cmd) = cli.get_subcommands().find(|c| c.get_name() == topic) {
         let desc = groups
             .iter()

@@ -192,8 +192,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The commands.
+/// The commands. Each command's options are defined when that command is parsed (`defer`):
+/// a run builds one of some 230 definitions, not all, which keeps a one-shot `virt`'s memory
+/// and start-up small (BENCHMARKS.md, "The CLI as a process").
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Command {
     /// Show library, hypervisor and daemon versions.
     Version(version::Args),
@@ -282,7 +285,10 @@ pub enum Command {
     /// Invoke fstrim on domain's mounted filesystems.
     Domfstrim(domfstrim::Args),
     /// Set the user password inside the domain.
-    #[command(name = "set-user-password")]
+    #[command(
+        name = "set-user-password",
+        long_about = "changes the password of the specified user inside the domain"
+    )]
     SetUserPassword(set_user_password::Args),
     /// Domain time.
     Domtime(domtime::Args),
@@ -1056,8 +1062,9 @@ pub fn main() -> i32 {
         Ok(inv) => inv,
         Err(e) => return e.report(),
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a `virt` run is one short conversation (or a console session), and
+    // worker threads would only add their stacks and allocator arenas to its memory.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

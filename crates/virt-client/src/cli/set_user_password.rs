@@ -10,7 +10,6 @@ use super::report::CliError;
 
 /// Options of `set-user-password`.
 #[derive(clap::Args, Debug)]
-#[command(long_about = "changes the password of the specified user inside the domain")]
 pub struct Args {
     /// The domain.
     #[command(flatten)]

@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 use virt_core::error::{ErrorCode, ErrorDomain};
+use virt_core::kit::table::Entry as _;
 use virt_core::kit::qemu_monitor::COMMAND_HMP;
 use virt_core::proto::DomainControlState;
 use virt_core::types::{ControlInfo, DomainLookup, QemuMonitorEvent};

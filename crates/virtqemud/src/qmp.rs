@@ -977,6 +977,43 @@ mod tests {
 
     #[tokio::test]
     #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn real_qemu_raw_commands_answer_the_reply_line_and_events_keep_their_data_text() {
+        let q = TestQemu::machine_none();
+        let (qmp, mut ev) = Qmp::connect(&q.sock, T).await.expect("connect");
+        let cmd = |v: Value| v.as_object().expect("object").clone();
+        let line = qmp
+            .execute_raw(cmd(json!({"execute": "query-status", "id": "mine"})))
+            .await
+            .expect("raw status");
+        assert!(line.starts_with(r#"{"return": {"#), "{line}");
+        assert!(line.contains(r#""id": "libvirt-"#), "our id replaces the caller's: {line}");
+        // An error reply is an answer, not a failure.
+        let line = qmp
+            .execute_raw(cmd(json!({"execute": "no-such-command"})))
+            .await
+            .expect("raw error reply");
+        assert!(line.contains(r#""class": "CommandNotFound""#), "{line}");
+        // Typed commands still work alongside.
+        qmp.execute("stop", None).await.expect("stop");
+        let e = tokio::time::timeout(T, ev.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!((e.event.as_str(), e.details.as_deref()), ("STOP", None));
+        qmp.execute("system_reset", None).await.expect("reset");
+        let e = tokio::time::timeout(T, ev.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!(e.event, "RESET");
+        assert_eq!(
+            e.details.as_deref(),
+            Some(r#"{"guest":false,"reason":"host-qmp-system-reset"}"#)
+        );
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
     async fn real_qemu_stop_and_cont_deliver_stop_and_resume_in_order() {
         let q = TestQemu::machine_none();
         let (qmp, mut ev) = Qmp::connect(&q.sock, T).await.expect("connect");

@@ -126,21 +126,34 @@ fn monitor_commands_and_events_of_a_real_guest() {
     // QMP as QEMU answers it: compact, with libvirt's id form.
     let out = virt_ok(
         root,
-        &["qemu-monitor-command", "qmon", r#"{"execute":"query-status"}"#],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            r#"{"execute":"query-status"}"#,
+        ],
     );
     let line = out.lines().next().expect("a reply line");
     assert!(
-        line.starts_with(r#"{"return":{"status":"running","#) && line.contains(r#","id":"libvirt-"#),
+        line.starts_with(r#"{"return":{"status":"running","#)
+            && line.contains(r#","id":"libvirt-"#),
         "{out:?}"
     );
     assert!(line.ends_with("\"}"), "{out:?}");
     // The same command built from a bare command name.
     let out = virt_ok(root, &["qemu-monitor-command", "qmon", "query-status"]);
-    assert!(out.starts_with(r#"{"return":{"status":"running","#), "{out:?}");
+    assert!(
+        out.starts_with(r#"{"return":{"status":"running","#),
+        "{out:?}"
+    );
     // --return-value: the return member only; with --pretty indented as yajl does.
     let out = virt_ok(
         root,
-        &["qemu-monitor-command", "qmon", "--return-value", "query-status"],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            "--return-value",
+            "query-status",
+        ],
     );
     assert!(
         out.starts_with(r#"{"status":"running","#) && !out.contains("libvirt-"),
@@ -154,7 +167,10 @@ fn monitor_commands_and_events_of_a_real_guest() {
     assert_eq!(lines[0], "{", "{out}");
     assert_eq!(lines[1], "  \"return\": {", "{out}");
     assert_eq!(lines[2], "    \"status\": \"running\",", "{out}");
-    assert!(lines.iter().any(|l| l.starts_with("  \"id\": \"libvirt-")), "{out}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("  \"id\": \"libvirt-")),
+        "{out}"
+    );
     assert!(lines.contains(&"}"), "{out}");
     let out = virt_ok(
         root,
@@ -166,7 +182,10 @@ fn monitor_commands_and_events_of_a_real_guest() {
             "query-status",
         ],
     );
-    assert!(out.starts_with("{\n  \"status\": \"running\",\n"), "{out:?}");
+    assert!(
+        out.starts_with("{\n  \"status\": \"running\",\n"),
+        "{out:?}"
+    );
 
     // Arguments wrapped as virsh wraps them: key:value members joined into an object.
     let out = virt_ok(
@@ -188,13 +207,20 @@ fn monitor_commands_and_events_of_a_real_guest() {
         &["qemu-monitor-command", "qmon", "--hmp", "info", "status"],
     );
     assert!(out.starts_with("VM status: running"), "{out:?}");
-    let out = virt_ok(root, &["qemu-monitor-command", "qmon", "--hmp", "nosuchcmd"]);
+    let out = virt_ok(
+        root,
+        &["qemu-monitor-command", "qmon", "--hmp", "nosuchcmd"],
+    );
     assert!(out.contains("unknown command: 'nosuchcmd'"), "{out:?}");
 
     // An unknown QMP command: QEMU's error reply is the result, as libvirt returns it.
     let out = virt_ok(
         root,
-        &["qemu-monitor-command", "qmon", r#"{"execute":"no-such-command"}"#],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            r#"{"execute":"no-such-command"}"#,
+        ],
     );
     assert!(
         out.contains(r#""error":{"class":"CommandNotFound","desc":"The command no-such-command has not been found"}"#),
@@ -202,7 +228,12 @@ fn monitor_commands_and_events_of_a_real_guest() {
     );
     let (ok, out, err) = virt(
         root,
-        &["qemu-monitor-command", "qmon", "--return-value", "no-such-command"],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            "--return-value",
+            "no-such-command",
+        ],
     );
     assert!(!ok);
     assert_eq!(out, "\n");
@@ -210,24 +241,42 @@ fn monitor_commands_and_events_of_a_real_guest() {
 
     // The domain is tainted in its log, as libvirt does.
     let log = std::fs::read_to_string(root.join("var/log/virt/qemu/qmon.log")).expect("log");
-    assert!(log.contains("Domain id=1 is tainted: custom-monitor"), "{log}");
+    assert!(
+        log.contains("Domain id=1 is tainted: custom-monitor"),
+        "{log}"
+    );
 
     // --pass-fds: gRPC carries no descriptors; a bad list fails as virsh's check does.
     let (ok, _, err) = virt(
         root,
-        &["qemu-monitor-command", "qmon", "--pass-fds", "0", "query-status"],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            "--pass-fds",
+            "0",
+            "query-status",
+        ],
     );
     assert!(!ok);
     assert!(err.contains("Option --pass-fds is not supported"), "{err}");
     let (ok, _, err) = virt(
         root,
-        &["qemu-monitor-command", "qmon", "--pass-fds", "x", "query-status"],
+        &[
+            "qemu-monitor-command",
+            "qmon",
+            "--pass-fds",
+            "x",
+            "query-status",
+        ],
     );
     assert!(!ok);
     assert_eq!(err, "error: Unable to parse FD number 'x'\n");
 
     // Read-only connections may not use either call.
-    let (ok, _, err) = virt(root, &["-r", "qemu-monitor-command", "qmon", "query-status"]);
+    let (ok, _, err) = virt(
+        root,
+        &["-r", "qemu-monitor-command", "qmon", "query-status"],
+    );
     assert!(!ok);
     assert_eq!(
         err,
@@ -242,7 +291,10 @@ fn monitor_commands_and_events_of_a_real_guest() {
     );
 
     // The monitor is free: domcontrol says ok; the disk has no I/O error.
-    assert_eq!(virt_ok(root, &["domcontrol", "qmon"]).lines().next(), Some("ok"));
+    assert_eq!(
+        virt_ok(root, &["domcontrol", "qmon"]).lines().next(),
+        Some("ok")
+    );
     assert_eq!(
         virt_ok(root, &["domblkerror", "qmon"]).lines().next(),
         Some("No errors found")
@@ -250,11 +302,15 @@ fn monitor_commands_and_events_of_a_real_guest() {
 
     // A real STOP event after suspend, for this domain, without --loop: the first one ends it.
     // (Events show QEMU's clock: only the line's form is checked.)
-    let (ok, out, err) = catch(root, &["qmon", "--event", "STOP", "--timeout", "30"], &|| {
-        // A retry finds the guest paused by the try before.
-        let _ = virt(root, &["resume", "qmon"]);
-        virt_ok(root, &["suspend", "qmon"]);
-    });
+    let (ok, out, err) = catch(
+        root,
+        &["qmon", "--event", "STOP", "--timeout", "30"],
+        &|| {
+            // A retry finds the guest paused by the try before.
+            let _ = virt(root, &["resume", "qmon"]);
+            virt_ok(root, &["suspend", "qmon"]);
+        },
+    );
     assert!(ok, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert!(is_event_line(lines[0], "STOP", "<null>"), "{out:?}");
@@ -295,14 +351,25 @@ fn monitor_commands_and_events_of_a_real_guest() {
     assert!(ok, "{out}{err}");
     let first = out.lines().next().unwrap_or_default();
     assert!(
-        is_event_line(first, "RESET", r#"{"guest":false,"reason":"host-qmp-system-reset"}"#),
+        is_event_line(
+            first,
+            "RESET",
+            r#"{"guest":false,"reason":"host-qmp-system-reset"}"#
+        ),
         "{out:?}"
     );
 
     // Nothing received before the timeout: virsh's two lines, failure without a message.
     let (ok, out, err) = virt(
         root,
-        &["qemu-monitor-event", "qmon", "--event", "NOSUCH", "--timeout", "1"],
+        &[
+            "qemu-monitor-event",
+            "qmon",
+            "--event",
+            "NOSUCH",
+            "--timeout",
+            "1",
+        ],
     );
     assert!(!ok);
     assert_eq!(out, "event loop timed out\nevents received: 0\n\n");
@@ -312,7 +379,10 @@ fn monitor_commands_and_events_of_a_real_guest() {
     // Not running: the monitor calls say so.
     let (ok, _, err) = virt(root, &["qemu-monitor-command", "qmon", "query-status"]);
     assert!(!ok);
-    assert_eq!(err, "error: Requested operation is not valid: domain is not running\n");
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: domain is not running\n"
+    );
 }
 
 /// What virsh prints before any driver is reached, and the test driver's unsupported error,

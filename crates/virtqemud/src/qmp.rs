@@ -348,7 +348,12 @@ impl Qmp {
             None => return Err(QmpError::Closed),
         };
         let _guard = PendingGuard { shared, id };
-        if self.inner.writer.send(Outgoing { bytes, fd: None }).is_err() {
+        if self
+            .inner
+            .writer
+            .send(Outgoing { bytes, fd: None })
+            .is_err()
+        {
             return Err(QmpError::Closed);
         }
         match rx.await.unwrap_or(Err(QmpError::Closed))? {
@@ -544,12 +549,7 @@ async fn read_loop(
     }
 }
 
-fn dispatch(
-    msg: Value,
-    line: &[u8],
-    shared: &Shared,
-    events: &mpsc::UnboundedSender<QmpEvent>,
-) {
+fn dispatch(msg: Value, line: &[u8], shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent>) {
     let Value::Object(mut msg) = msg else {
         tracing::warn!("qmp: ignoring a message that is not an object");
         return;
@@ -986,7 +986,10 @@ mod tests {
             .await
             .expect("raw status");
         assert!(line.starts_with(r#"{"return": {"#), "{line}");
-        assert!(line.contains(r#""id": "libvirt-"#), "our id replaces the caller's: {line}");
+        assert!(
+            line.contains(r#""id": "libvirt-"#),
+            "our id replaces the caller's: {line}"
+        );
         // An error reply is an answer, not a failure.
         let line = qmp
             .execute_raw(cmd(json!({"execute": "no-such-command"})))

@@ -169,7 +169,10 @@ fn lex(s: &[u8], mut i: usize) -> Result<(Tok, usize), (&'static str, usize)> {
                 *i > start
             };
             if c == b'-' && !digits(&mut i) {
-                return Err(("malformed number, a digit is required after the minus sign.", i));
+                return Err((
+                    "malformed number, a digit is required after the minus sign.",
+                    i,
+                ));
             }
             if c != b'-' {
                 digits(&mut i);
@@ -432,9 +435,21 @@ mod tests {
             ]
         );
         let cases: &[(&[&str], &str, usize)] = &[
-            (&["x", "1"], "parse error: invalid object key (must be a string)", 38),
-            (&["x", "true"], "parse error: invalid object key (must be a string)", 35),
-            (&["x", "{"], "parse error: invalid object key (must be a string)", 38),
+            (
+                &["x", "1"],
+                "parse error: invalid object key (must be a string)",
+                38,
+            ),
+            (
+                &["x", "true"],
+                "parse error: invalid object key (must be a string)",
+                35,
+            ),
+            (
+                &["x", "{"],
+                "parse error: invalid object key (must be a string)",
+                38,
+            ),
             (
                 &["x", "\"a\""],
                 "parse error: object key and value must be separated by a colon (':')",
@@ -445,8 +460,16 @@ mod tests {
                 "parse error: object key and value must be separated by a colon (':')",
                 29,
             ),
-            (&["x", "\"a\":"], "parse error: unallowed token at this point in JSON text", 34),
-            (&["x", "a", "\"b\""], "lexical error: invalid char in json text.", 38),
+            (
+                &["x", "\"a\":"],
+                "parse error: unallowed token at this point in JSON text",
+                34,
+            ),
+            (
+                &["x", "a", "\"b\""],
+                "lexical error: invalid char in json text.",
+                38,
+            ),
         ];
         for (args, what, spaces) in cases {
             let l = wrap_err(args);

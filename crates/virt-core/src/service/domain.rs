@@ -905,8 +905,7 @@ impl DomainService for Ctx {
 
     type StreamQemuMonitorEventsStream = std::pin::Pin<
         Box<
-            dyn futures_util::Stream<Item = Result<StreamQemuMonitorEventsResponse, Status>>
-                + Send,
+            dyn futures_util::Stream<Item = Result<StreamQemuMonitorEventsResponse, Status>> + Send,
         >,
     >;
 

@@ -157,7 +157,8 @@ impl Job {
         match tokio::time::timeout(JOB_WAIT, self.lock.clone().lock_owned()).await {
             Ok(g) => {
                 *self.holder.lock().expect("job holder lock poisoned") = api;
-                *self.taken.lock().expect("job time lock poisoned") = Some(std::time::Instant::now());
+                *self.taken.lock().expect("job time lock poisoned") =
+                    Some(std::time::Instant::now());
                 Ok(JobGuard { _g: g })
             }
             Err(_) => {

@@ -19,8 +19,8 @@ use std::time::Instant;
 
 use serde_json::Value;
 use virt_core::error::{ErrorCode, ErrorDomain};
-use virt_core::kit::table::Entry as _;
 use virt_core::kit::qemu_monitor::COMMAND_HMP;
+use virt_core::kit::table::Entry as _;
 use virt_core::proto::DomainControlState;
 use virt_core::types::{ControlInfo, DomainLookup, QemuMonitorEvent};
 use virt_core::uuid::Uuid;
@@ -68,9 +68,7 @@ impl QemuDriver {
     }
 
     /// libvirt: virConnectDomainQemuMonitorEventRegister.
-    pub(crate) fn qemu_monitor_events(
-        &self,
-    ) -> tokio::sync::broadcast::Receiver<QemuMonitorEvent> {
+    pub(crate) fn qemu_monitor_events(&self) -> tokio::sync::broadcast::Receiver<QemuMonitorEvent> {
         self.qmp_events.subscribe()
     }
 
@@ -128,7 +126,8 @@ impl QemuDriver {
 
     /// libvirt's "custom-monitor" taint: a warning in the daemon's log and the domain's log.
     fn taint_custom_monitor(&self, uuid: &Uuid, gen: u64) {
-        let Some((id, name, log)) = self.with_run(uuid, gen, |r| (r.id, r.live.name.clone(), r.log.clone()))
+        let Some((id, name, log)) =
+            self.with_run(uuid, gen, |r| (r.id, r.live.name.clone(), r.log.clone()))
         else {
             return;
         };

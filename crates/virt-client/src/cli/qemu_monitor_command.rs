@@ -404,19 +404,20 @@ mod tests {
     #[test]
     fn commands_are_passed_or_wrapped_as_virsh_does() {
         assert_eq!(
-            qmp_wrap(&words(&["{\"execute\":", "\"query-status\"}"])).unwrap(),
+            qmp_wrap(&words(&["{\"execute\":", "\"query-status\"}"])).expect("a value"),
             "{\"execute\": \"query-status\"}"
         );
         assert_eq!(
-            qmp_wrap(&words(&["query-status"])).unwrap(),
+            qmp_wrap(&words(&["query-status"])).expect("a value"),
             "{\"execute\":\"query-status\"}"
         );
         assert_eq!(
-            qmp_wrap(&words(&["block_resize", "\"device\":\"d\"", "\"size\": 1"])).unwrap(),
+            qmp_wrap(&words(&["block_resize", "\"device\":\"d\"", "\"size\": 1"]))
+                .expect("a value"),
             "{\"execute\":\"block_resize\",\"arguments\":{\"device\":\"d\",\"size\":1}}"
         );
         assert_eq!(
-            qmp_wrap(&words(&["x", "{\"a\":", "1}"])).unwrap(),
+            qmp_wrap(&words(&["x", "{\"a\":", "1}"])).expect("a value"),
             "{\"execute\":\"x\",\"arguments\":{\"a\":1}}"
         );
     }
@@ -490,11 +491,11 @@ mod tests {
 
     #[test]
     fn fd_lists_are_checked_as_virsh_does() {
-        assert_eq!(fd_list("1,2").unwrap(), vec![1, 2]);
-        assert_eq!(fd_list(" 1").unwrap(), vec![1]);
-        assert!(fd_list("").unwrap().is_empty());
+        assert_eq!(fd_list("1,2").expect("a value"), vec![1, 2]);
+        assert_eq!(fd_list(" 1").expect("a value"), vec![1]);
+        assert!(fd_list("").expect("a value").is_empty());
         assert_eq!(
-            fd_list("a").unwrap_err().lines(),
+            fd_list("a").expect_err("an error").lines(),
             vec!["Unable to parse FD number 'a'".to_string()]
         );
     }

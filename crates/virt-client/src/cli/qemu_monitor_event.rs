@@ -52,7 +52,7 @@ pub struct Args {
 fn timeout(t: &Option<String>) -> Result<Option<u64>, CliError> {
     let Some(t) = t else { return Ok(None) };
     match t.parse::<i32>() {
-        Ok(n) if n >= 1 && n <= i32::MAX / 1000 => Ok(Some(n as u64)),
+        Ok(n) if (1..=i32::MAX / 1000).contains(&n) => Ok(Some(n as u64)),
         _ => Err(CliError::msg(format!(
             "Numeric value '{t}' for <timeout> option is malformed or out of range"
         ))),
@@ -180,8 +180,8 @@ mod tests {
 
     #[test]
     fn timeouts_follow_virsh_rules() {
-        assert_eq!(timeout(&None).unwrap(), None);
-        assert_eq!(timeout(&Some("5".into())).unwrap(), Some(5));
+        assert_eq!(timeout(&None).expect("a value"), None);
+        assert_eq!(timeout(&Some("5".into())).expect("a value"), Some(5));
         for bad in ["0", "-1", "x", "2147484"] {
             assert!(timeout(&Some(bad.into())).is_err(), "{bad}");
         }

@@ -83,10 +83,10 @@ mod tests {
 
     #[test]
     fn bad_expressions_and_flags_are_refused() {
-        let e = EventFilter::new("(", EVENT_REGEX, ErrorDomain::Qemu, "t").unwrap_err();
+        let e = EventFilter::new("(", EVENT_REGEX, ErrorDomain::Qemu, "t").expect_err("an error");
         assert_eq!(e.code, ErrorCode::InvalidArg);
         assert!(e.message().contains("failed to compile regex '('"));
-        let e = EventFilter::new("X", 4, ErrorDomain::Qemu, "qemuF").unwrap_err();
+        let e = EventFilter::new("X", 4, ErrorDomain::Qemu, "qemuF").expect_err("an error");
         assert_eq!(e.message(), "unsupported flags (0x4) in function qemuF");
     }
 }

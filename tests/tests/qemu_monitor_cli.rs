@@ -10,7 +10,8 @@
 //! "'return' member missing"; an unknown HMP command's text; the "custom-monitor" taint in the
 //! domain's log; `--pass-fds` refused by name; read-only connections refused; a STOP event
 //! caught after `suspend`, a RESUME caught through a case-insensitive `--event` filter that
-//! skips the STOP before it, and `--timeout` ending a wait that received nothing.
+//! skips the STOP before it, a regex filter with RESET's data, and `--timeout` and SIGINT
+//! ending a wait that received nothing.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -373,6 +374,19 @@ fn monitor_commands_and_events_of_a_real_guest() {
     );
     assert!(!ok);
     assert_eq!(out, "event loop timed out\nevents received: 0\n\n");
+    assert_eq!(err, "");
+
+    // Ctrl-C (SIGINT) ends a looping wait as virsh's does.
+    let child = listen(root, &["--loop"]);
+    std::thread::sleep(Duration::from_secs(3));
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let (ok, out, err) = finish(child);
+    assert!(!ok);
+    assert_eq!(out, "event loop interrupted\nevents received: 0\n\n");
     assert_eq!(err, "");
 
     virt_ok(root, &["destroy", "qmon"]);

@@ -1,7 +1,8 @@
 //! The commands whose API no driver here serves yet (migration, `qemu-attach`,
 //! `lxc-enter-namespace`, `domsetlaunchsecstate`, `domdirtyrate-calc`, `dom-fd-associate`,
-//! `dompmsuspend`/`dompmwakeup`, `domjobinfo`, the SSH key and QEMU monitor commands)
-//! against `virsh -c test:///default`: virsh's option checks in virsh's order, then the same
+//! `dompmsuspend`/`dompmwakeup`, `domjobinfo`, the SSH key commands, and the QEMU monitor
+//! commands, which only virtqemud serves: qemu_monitor_cli.rs) against `virsh -c
+//! test:///default`: virsh's option checks in virsh's order, then the same
 //! unsupported-function error; standard output, standard error and exit status equal. Needs
 //! `virsh`; without it the test prints a notice and passes, unless VIRT_REQUIRE_VIRSH is set.
 

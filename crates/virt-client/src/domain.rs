@@ -999,6 +999,48 @@ impl Connection {
             .into_inner();
         Ok(resp.stats.into_iter().map(|s| (s.tag, s.value)).collect())
     }
+
+    /// Passes `command` to the domain's QEMU monitor and returns QEMU's reply text (`flags`
+    /// 1: HMP). libvirt: virDomainQemuMonitorCommand.
+    pub async fn qemu_monitor_command(
+        &self,
+        dom: &DomainLookup,
+        command: &str,
+        flags: u32,
+    ) -> Result<String, ClientError> {
+        let req = proto::QemuMonitorCommandRequest {
+            domain: Some(domain_ref(dom)),
+            command: command.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .qemu_monitor_command(req)
+            .await?
+            .into_inner()
+            .result)
+    }
+
+    /// Streams the QMP events of `dom` (every domain's when `None`) whose name `event` selects
+    /// (empty: all; `flags` 1 regex, 2 no case). libvirt:
+    /// virConnectDomainQemuMonitorEventRegister.
+    pub async fn stream_qemu_monitor_events(
+        &self,
+        dom: Option<&DomainLookup>,
+        event: &str,
+        flags: u32,
+    ) -> Result<tonic::Streaming<proto::StreamQemuMonitorEventsResponse>, ClientError> {
+        let req = proto::StreamQemuMonitorEventsRequest {
+            domain: dom.map(domain_ref),
+            event: event.to_string(),
+            flags,
+        };
+        Ok(self
+            .domain_client()
+            .stream_qemu_monitor_events(req)
+            .await?
+            .into_inner())
+    }
 }
 
 #[cfg(test)]

@@ -1105,6 +1105,27 @@ pub trait Monitoring: Host {
     async fn get_event_sequence(&self) -> DriverResult<u64> {
         Ok(self.subscribe_events(None).await?.next_sequence())
     }
+
+    /// Passes `command` to the running domain's QEMU monitor as-is and answers QEMU's reply
+    /// text: the QMP reply object (flags 0, an error reply included), or the output of an HMP
+    /// command (flags 1, VIR_DOMAIN_QEMU_MONITOR_COMMAND_HMP). libvirt:
+    /// virDomainQemuMonitorCommand.
+    async fn qemu_monitor_command(
+        &self,
+        dom: &DomainLookup,
+        command: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        unsupported!(self, "virDomainQemuMonitorCommand")
+    }
+
+    /// Subscribes to the raw QMP events of every running domain, from now on (the service
+    /// filters them by domain and name). libvirt: virConnectDomainQemuMonitorEventRegister.
+    async fn subscribe_qemu_monitor_events(
+        &self,
+    ) -> DriverResult<tokio::sync::broadcast::Receiver<crate::types::QemuMonitorEvent>> {
+        unsupported!(self, "virConnectDomainQemuMonitorEventRegister")
+    }
 }
 
 /// A domain's serial console as a byte stream.

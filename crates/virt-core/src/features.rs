@@ -83,6 +83,9 @@ pub const GUEST_AGENT: &[&str] = &[
 /// guests (screenshot, keys, NMI, in-place device update).
 pub const DEVICES_CONSOLES: &[&str] = &["screenshot", "send_key", "inject_nmi", "update_device"];
 
+/// The DomainService rpcs of libvirt-qemu (a driver whose guests have a QEMU monitor).
+pub const QEMU_MONITOR: &[&str] = &["qemu_monitor_command", "stream_qemu_monitor_events"];
+
 /// `<service>.<rpc>` for each of `rpcs` (snake_case rpc names) of `service` (`guest`).
 pub fn rpcs(service: &str, rpcs: &[&str]) -> Vec<String> {
     rpcs.iter().map(|r| format!("{service}.{r}")).collect()

@@ -48,6 +48,24 @@ pub fn pretty(text: &str) -> Result<String, JsonTextError> {
     Ok(out)
 }
 
+/// Whether `text` is one JSON object.
+pub fn is_object(text: &str) -> bool {
+    matches!(parse(text), Ok(Node::Obj(_)))
+}
+
+/// The member `key` of the JSON object `text`, compact (first one of that name); `Ok(None)`
+/// when `text` is not an object or has no such member. `pretty` indents it as [`pretty`].
+pub fn member(text: &str, key: &str, pretty: bool) -> Result<Option<String>, JsonTextError> {
+    let Node::Obj(members) = parse(text)? else {
+        return Ok(None);
+    };
+    Ok(members.into_iter().find(|(k, _)| k == key).map(|(_, v)| {
+        let mut out = String::new();
+        write(&v, pretty.then_some("  "), 0, &mut out);
+        out
+    }))
+}
+
 /// Parses `text` as one JSON value (surrounding whitespace allowed).
 fn parse(text: &str) -> Result<Node, JsonTextError> {
     let mut p = Parser {
@@ -348,6 +366,25 @@ mod tests {
     use super::*;
 
     const REPLY: &str = r#"{"return": {"version": "7.2.22", "n": 1.50e3, "ok": true, "none": null, "list": [1, {"a": "x\u00e9\/\n"}], "e": {}, "z": []}}"#;
+
+    #[test]
+    fn members_come_out_compact_or_pretty_and_objects_are_told_apart() {
+        let reply = r#"{"return": {"b": 1, "a": [true]}, "id": "libvirt-7"}"#;
+        assert_eq!(
+            member(reply, "return", false).expect("valid").as_deref(),
+            Some(r#"{"b":1,"a":[true]}"#)
+        );
+        assert_eq!(
+            member(reply, "id", true).expect("valid").as_deref(),
+            Some("\"libvirt-7\"")
+        );
+        assert_eq!(member(reply, "error", false).expect("valid"), None);
+        assert_eq!(member("[1]", "return", false).expect("valid"), None);
+        assert!(member("{", "return", false).is_err());
+        assert!(is_object(reply));
+        assert!(!is_object("\"x\""));
+        assert!(!is_object("{status}"));
+    }
 
     #[test]
     fn compact_drops_whitespace_and_keeps_order_and_number_text() {

@@ -171,6 +171,22 @@ impl TypedParam {
     }
 }
 
+/// One QMP event of a running domain, as QEMU sent it (libvirt's
+/// virConnectDomainQemuMonitorEventCallback arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuMonitorEvent {
+    /// The domain whose QEMU sent it.
+    pub domain: DomainHandle,
+    /// The event name, e.g. `STOP`.
+    pub event: String,
+    /// QEMU's timestamp: seconds since the epoch.
+    pub seconds: i64,
+    /// QEMU's timestamp: microseconds within the second.
+    pub micros: u32,
+    /// The event's `data` member as compact JSON text; `None` for an event without data.
+    pub details: Option<String>,
+}
+
 /// The state of a domain's control interface (libvirt virDomainControlInfo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ControlInfo {

@@ -42,6 +42,8 @@ pub struct QemuDriver {
     pub(crate) store: ConfigStore,
     pub(crate) state: Mutex<Domains>,
     pub(crate) bus: EventBus,
+    /// Raw QMP events of every run, for qemu-monitor-event listeners (`live/monitor.rs`).
+    pub(crate) qmp_events: tokio::sync::broadcast::Sender<virt_core::types::QemuMonitorEvent>,
     emulator_version: OnceLock<u64>,
     /// The driver itself, for tasks that outlive a call (event loops).
     pub(crate) me: Weak<QemuDriver>,
@@ -109,6 +111,7 @@ impl QemuDriver {
             store,
             state: Mutex::new(Domains::new(ErrorDomain::Qemu)),
             bus,
+            qmp_events: tokio::sync::broadcast::channel(crate::live::monitor::EVENT_BACKLOG).0,
             emulator_version: OnceLock::new(),
             me: me.clone(),
             statuses: StatusDir::new(&run_root),

@@ -89,6 +89,9 @@ pub struct QmpEvent {
     pub seconds: i64,
     /// Timestamp: microseconds within the second.
     pub microseconds: i64,
+    /// The `data` member as compact JSON text in QEMU's member order (`None` without one),
+    /// as libvirt hands it to qemu-monitor-event listeners.
+    pub details: Option<String>,
 }
 
 /// What can go wrong talking to a QEMU monitor.
@@ -150,6 +153,9 @@ impl QmpError {
 }
 
 type Reply = Result<Value, QmpError>;
+
+/// The id prefix of [`Qmp::execute_raw`] commands, whose answer is the reply line itself.
+const RAW_ID_PREFIX: &str = "libvirt-";
 
 /// Commands in flight, by id; `None` once the connection has ended.
 struct Pending {
@@ -321,6 +327,39 @@ impl Qmp {
         tokio::time::timeout(t, self.execute(command, args))
             .await
             .map_err(|_| QmpError::Timeout)?
+    }
+
+    /// Sends a caller's own QMP command object (qemu-monitor-command) with an id of libvirt's
+    /// form (`"libvirt-N"`, replacing any id it had) and answers QEMU's reply line as QEMU
+    /// wrote it, an error reply included.
+    pub async fn execute_raw(
+        &self,
+        mut msg: serde_json::Map<String, Value>,
+    ) -> Result<String, QmpError> {
+        let shared = &self.inner.shared;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        msg.insert("id".into(), Value::String(format!("{RAW_ID_PREFIX}{id}")));
+        let mut bytes = serde_json::to_vec(&Value::Object(msg))
+            .map_err(|e| QmpError::Protocol(format!("cannot encode the command: {e}")))?;
+        bytes.push(b'\n');
+        let (tx, rx) = oneshot::channel();
+        match shared.lock().waiting.as_mut() {
+            Some(w) => w.insert(id, tx),
+            None => return Err(QmpError::Closed),
+        };
+        let _guard = PendingGuard { shared, id };
+        if self
+            .inner
+            .writer
+            .send(Outgoing { bytes, fd: None })
+            .is_err()
+        {
+            return Err(QmpError::Closed);
+        }
+        match rx.await.unwrap_or(Err(QmpError::Closed))? {
+            Value::String(line) => Ok(line),
+            other => Err(QmpError::Protocol(format!("unexpected raw answer {other}"))),
+        }
     }
 
     /// Passes `fd` to QEMU under `fdname` (`getfd` with the descriptor attached over
@@ -506,11 +545,11 @@ async fn read_loop(
                 break;
             }
         };
-        dispatch(msg, &shared, &events);
+        dispatch(msg, &line, &shared, &events);
     }
 }
 
-fn dispatch(msg: Value, shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent>) {
+fn dispatch(msg: Value, line: &[u8], shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent>) {
     let Value::Object(mut msg) = msg else {
         tracing::warn!("qmp: ignoring a message that is not an object");
         return;
@@ -522,7 +561,11 @@ fn dispatch(msg: Value, shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent
                 .and_then(Value::as_i64)
                 .unwrap_or(0)
         };
+        let text = String::from_utf8_lossy(line);
         let ev = QmpEvent {
+            details: virt_core::jsontext::member(&text, "data", false)
+                .ok()
+                .flatten(),
             seconds: stamp("seconds"),
             microseconds: stamp("microseconds"),
             data: msg.remove("data").unwrap_or(Value::Null),
@@ -530,6 +573,16 @@ fn dispatch(msg: Value, shared: &Shared, events: &mpsc::UnboundedSender<QmpEvent
         };
         // Nobody listening any more is fine: events are then dropped, not queued.
         let _ = events.send(ev);
+        return;
+    }
+    let raw = msg
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|s| s.strip_prefix(RAW_ID_PREFIX))
+        .and_then(|n| n.parse::<u64>().ok());
+    if let Some(id) = raw {
+        let text = String::from_utf8_lossy(line).trim_end().to_string();
+        shared.complete(id, Ok(Value::String(text)));
         return;
     }
     let Some(id) = msg.get("id").and_then(Value::as_u64) else {
@@ -920,6 +973,46 @@ mod tests {
         }
         // The connection is still good after errors.
         qmp.execute("query-status", None).await.expect("status");
+    }
+
+    #[tokio::test]
+    #[cfg_attr(not(feature = "qemu-tests"), ignore = "needs qemu; feature qemu-tests")]
+    async fn real_qemu_raw_commands_answer_the_reply_line_and_events_keep_their_data_text() {
+        let q = TestQemu::machine_none();
+        let (qmp, mut ev) = Qmp::connect(&q.sock, T).await.expect("connect");
+        let cmd = |v: Value| v.as_object().expect("object").clone();
+        let line = qmp
+            .execute_raw(cmd(json!({"execute": "query-status", "id": "mine"})))
+            .await
+            .expect("raw status");
+        assert!(line.starts_with(r#"{"return": {"#), "{line}");
+        assert!(
+            line.contains(r#""id": "libvirt-"#),
+            "our id replaces the caller's: {line}"
+        );
+        // An error reply is an answer, not a failure.
+        let line = qmp
+            .execute_raw(cmd(json!({"execute": "no-such-command"})))
+            .await
+            .expect("raw error reply");
+        assert!(line.contains(r#""class": "CommandNotFound""#), "{line}");
+        // Typed commands still work alongside.
+        qmp.execute("stop", None).await.expect("stop");
+        let e = tokio::time::timeout(T, ev.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!((e.event.as_str(), e.details.as_deref()), ("STOP", None));
+        qmp.execute("system_reset", None).await.expect("reset");
+        let e = tokio::time::timeout(T, ev.recv())
+            .await
+            .expect("event in time")
+            .expect("event");
+        assert_eq!(e.event, "RESET");
+        assert_eq!(
+            e.details.as_deref(),
+            Some(r#"{"guest":false,"reason":"host-qmp-system-reset"}"#)
+        );
     }
 
     #[tokio::test]

@@ -10,11 +10,11 @@ use crate::QemuDriver;
 
 /// What virtqemud serves beyond the baseline (see [`virt_core::features`]): event
 /// resume, the console, the stats groups it fills, save / restore / managed save, snapshots,
-/// block jobs, screenshot, send-key, inject-nmi and CD-ROM media updates, and every guest
-/// agent call.
+/// block jobs, screenshot, send-key, inject-nmi and CD-ROM media updates, every guest
+/// agent call, and the QEMU monitor passthrough.
 pub fn qemu_features() -> Vec<String> {
     use virt_core::features::{
-        self, BLOCK_JOBS, DEVICES_CONSOLES, GUEST_AGENT, SAVE_RESTORE, SNAPSHOTS,
+        self, BLOCK_JOBS, DEVICES_CONSOLES, GUEST_AGENT, QEMU_MONITOR, SAVE_RESTORE, SNAPSHOTS,
     };
     let mut f = features::base(crate::live::stats::SUPPORTED);
     f.extend(features::rpcs("domain", SAVE_RESTORE));
@@ -22,6 +22,7 @@ pub fn qemu_features() -> Vec<String> {
     f.push(SNAPSHOTS.into());
     f.extend(features::rpcs("domain", BLOCK_JOBS));
     f.extend(features::rpcs("guest", GUEST_AGENT));
+    f.extend(features::rpcs("domain", QEMU_MONITOR));
     f
 }
 

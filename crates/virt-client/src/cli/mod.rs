@@ -62,6 +62,8 @@ pub mod pool_info;
 pub mod pool_list;
 pub mod pool_ops;
 pub mod qemu_agent_command;
+pub mod qemu_monitor_command;
+pub mod qemu_monitor_event;
 pub mod reboot;
 pub mod report;
 pub mod reset;
@@ -440,12 +442,13 @@ pub enum Command {
     /// Manipulate authorized SSH keys file for given user (via agent).
     #[command(name = "set-user-sshkeys")]
     SetUserSshkeys(user_sshkeys::SetKeysArgs),
+    // libvirt-qemu monitor group (issue 15): real rpcs, served by virtqemud.
     /// QEMU Monitor Command.
     #[command(name = "qemu-monitor-command")]
-    QemuMonitorCmd(unsupported::MonitorCommandArgs),
+    QemuMonitorCmd(qemu_monitor_command::Args),
     /// QEMU Monitor Events.
     #[command(name = "qemu-monitor-event")]
-    QemuMonitorEvent(unsupported::MonitorEventArgs),
+    QemuMonitorEvent(qemu_monitor_event::Args),
     /// Get domain launch security info.
     Domlaunchsecinfo(domlaunchsecinfo::Args),
     /// Set domain launch security state.
@@ -798,8 +801,8 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::Domjobinfo(a) => unsupported::job_info(conn, a, out).await,
         Command::GetUserSshkeys(a) => user_sshkeys::get_user_sshkeys(conn, a, out).await,
         Command::SetUserSshkeys(a) => user_sshkeys::set_user_sshkeys(conn, a, out).await,
-        Command::QemuMonitorCmd(a) => unsupported::monitor_command(conn, a, out).await,
-        Command::QemuMonitorEvent(a) => unsupported::monitor_event(conn, a, out).await,
+        Command::QemuMonitorCmd(a) => qemu_monitor_command::run(conn, a, out).await,
+        Command::QemuMonitorEvent(a) => qemu_monitor_event::run(conn, a, out).await,
         Command::Domlaunchsecinfo(a) => domlaunchsecinfo::run(conn, a, out).await,
         Command::Domsetlaunchsecstate(a) => unsupported::set_launch_sec_state(conn, a, out).await,
         Command::DomdirtyrateCalc(a) => unsupported::dirty_rate_calc(conn, a, out).await,

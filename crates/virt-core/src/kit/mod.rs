@@ -43,6 +43,7 @@ pub mod list;
 pub mod locate;
 pub mod metadata;
 pub mod modify;
+pub mod qemu_monitor;
 pub mod record;
 pub mod save;
 pub mod stats;

@@ -891,6 +891,85 @@ impl DomainService for Ctx {
                 .collect(),
         }))
     }
+
+    // libvirt-qemu (issue 15): the monitor passthrough and its events.
+
+    async fn qemu_monitor_command(
+        &self,
+        req: Request<QemuMonitorCommandRequest>,
+    ) -> R<QemuMonitorCommandResponse> {
+        let (command, f) = (req.get_ref().command.clone(), req.get_ref().flags);
+        let result = on_domain!(self, req, |d, l| d.qemu_monitor_command(&l, &command, f));
+        Ok(Response::new(QemuMonitorCommandResponse { result }))
+    }
+
+    type StreamQemuMonitorEventsStream = std::pin::Pin<
+        Box<
+            dyn futures_util::Stream<Item = Result<StreamQemuMonitorEventsResponse, Status>> + Send,
+        >,
+    >;
+
+    async fn stream_qemu_monitor_events(
+        &self,
+        req: Request<StreamQemuMonitorEventsRequest>,
+    ) -> R<Self::StreamQemuMonitorEventsStream> {
+        use tokio::sync::broadcast::error::RecvError;
+        let d = self.driver(&req)?;
+        let r = req.into_inner();
+        let mut rx = d
+            .subscribe_qemu_monitor_events()
+            .await
+            .map_err(|e| status(&e))?;
+        let names = crate::kit::qemu_monitor::EventFilter::new(
+            &r.event,
+            r.flags,
+            crate::ErrorDomain::Qemu,
+            "qemuConnectDomainQemuMonitorEventRegister",
+        )
+        .map_err(|e| status(&e))?;
+        // A domain filter names an existing domain (libvirt registers with a domain object).
+        let only = match r.domain.as_ref().filter(|d| d.r#ref.is_some()) {
+            None => None,
+            Some(dr) => Some(
+                d.lookup_domain(&lookup(Some(dr))?)
+                    .await
+                    .map_err(|e| status(&e))?
+                    .uuid,
+            ),
+        };
+        let stream = super::events::async_stream(move |tx| async move {
+            loop {
+                let e = tokio::select! {
+                    _ = tx.closed() => break,
+                    e = rx.recv() => e,
+                };
+                let e = match e {
+                    Ok(e) => e,
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "qemu monitor event stream fell behind");
+                        continue;
+                    }
+                    Err(RecvError::Closed) => break,
+                };
+                if only.is_some_and(|u| u != e.domain.uuid) || !names.matches(&e.event) {
+                    continue;
+                }
+                let msg = StreamQemuMonitorEventsResponse {
+                    event: Some(QemuMonitorEvent {
+                        domain: Some(domain(&e.domain)),
+                        event: e.event,
+                        seconds: e.seconds,
+                        micros: e.micros,
+                        details: e.details,
+                    }),
+                };
+                if tx.send(Ok(msg)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(stream))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

@@ -62,6 +62,7 @@ fn running(r: i32) -> StateReason {
 impl QemuDriver {
     fn on_event(&self, uuid: Uuid, gen: u64, e: &QmpEvent) {
         tracing::debug!(%uuid, event = %e.event, data = %e.data, "qmp event");
+        self.publish_qmp_event(&uuid, gen, e);
         match e.event.as_str() {
             "STOP" => {
                 // The reason stored by whoever asked for the stop, consumed by this STOP.

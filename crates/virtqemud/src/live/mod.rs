@@ -32,6 +32,7 @@ mod external;
 mod guest;
 mod hotplug;
 mod lifecycle;
+pub(crate) mod monitor;
 mod monitor_setup;
 mod pinning;
 pub(crate) mod prepare;
@@ -146,6 +147,8 @@ impl Run {
 pub(crate) struct Job {
     lock: Arc<tokio::sync::Mutex<()>>,
     holder: Arc<Mutex<&'static str>>,
+    /// When the job was last taken (read while it is held: domcontrol's time in the state).
+    taken: Arc<Mutex<Option<std::time::Instant>>>,
 }
 
 impl Job {
@@ -154,6 +157,8 @@ impl Job {
         match tokio::time::timeout(JOB_WAIT, self.lock.clone().lock_owned()).await {
             Ok(g) => {
                 *self.holder.lock().expect("job holder lock poisoned") = api;
+                *self.taken.lock().expect("job time lock poisoned") =
+                    Some(std::time::Instant::now());
                 Ok(JobGuard { _g: g })
             }
             Err(_) => {
@@ -165,6 +170,16 @@ impl Job {
                 ))
             }
         }
+    }
+}
+
+impl Job {
+    /// When the job holding the domain now was taken; `None` while nobody holds it.
+    pub fn busy_since(&self) -> Option<std::time::Instant> {
+        if self.lock.try_lock().is_ok() {
+            return None;
+        }
+        *self.taken.lock().expect("job time lock poisoned")
     }
 }
 

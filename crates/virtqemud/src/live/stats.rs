@@ -14,7 +14,9 @@ use virt_core::kit::flags::stats::{BLOCK, INTERFACE, NOWAIT, STATE};
 use virt_core::kit::flags::typed_param::STRING_OKAY;
 use virt_core::kit::table::Entry as _;
 use virt_core::kit::typed_params as tp;
-use virt_core::types::{DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue};
+use virt_core::types::{
+    ControlInfo, DomainLookup, InterfaceStats, StatsRecord, TypedParam, TypedValue,
+};
 use virt_core::{ErrorCode, VirtError};
 
 use crate::domains::Dom;
@@ -355,5 +357,32 @@ impl Monitoring for QemuDriver {
         from_sequence: Option<u64>,
     ) -> DriverResult<EventSubscription> {
         self.bus.subscribe_checked(from_sequence, ErrorDomain::Qemu)
+    }
+
+    async fn control_info(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<ControlInfo> {
+        self.qemu_control_info(lookup, flags)
+    }
+
+    async fn disk_errors(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(String, u32)>> {
+        self.qemu_disk_errors(lookup, flags).await
+    }
+
+    async fn qemu_monitor_command(
+        &self,
+        lookup: &DomainLookup,
+        command: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.qemu_monitor_passthrough(lookup, command, flags).await
+    }
+
+    async fn subscribe_qemu_monitor_events(
+        &self,
+    ) -> DriverResult<tokio::sync::broadcast::Receiver<virt_core::types::QemuMonitorEvent>> {
+        Ok(self.qemu_monitor_events())
     }
 }

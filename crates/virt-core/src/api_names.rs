@@ -132,6 +132,10 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "CoreDump" => "virDomainCoreDumpWithFormat",
         "GetBlockInfo" => "virDomainGetBlockInfo",
         "GetDomainMemoryStats" => "virDomainMemoryStats",
+        "GetJobInfo" => "virDomainGetJobInfo",
+        "GetJobStats" => "virDomainGetJobStats",
+        "PmSuspendForDuration" => "virDomainPMSuspendForDuration",
+        "PmWakeup" => "virDomainPMWakeup",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

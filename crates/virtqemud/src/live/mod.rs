@@ -31,6 +31,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+pub(crate) mod jobs;
 mod lifecycle;
 mod monitor_setup;
 mod pinning;
@@ -146,6 +147,9 @@ impl Run {
 pub(crate) struct Job {
     lock: Arc<tokio::sync::Mutex<()>>,
     holder: Arc<Mutex<&'static str>>,
+    /// The running background job's progress and the last finished one's statistics
+    /// (domjobinfo), readable while the job lock is held.
+    pub progress: Arc<Mutex<jobs::Progress>>,
 }
 
 impl Job {

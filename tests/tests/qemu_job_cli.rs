@@ -7,10 +7,10 @@
 //!   the guest is paused meanwhile and runs again after ("running (unpaused)");
 //!   `domjobinfo --completed` reports the finished dump (Completed, Dump, memory figures),
 //!   `--keep-completed` keeps it and a plain `--completed` read clears it;
-//! - `--format kdump-zlib` gives a file with the kdump signature; `--format` without
+//! - `--format kdump-zlib` gives makedumpfile's flattened file with the kdump header; `--format` without
 //!   `--memory-only` is refused as virsh refuses it;
 //! - `dompmsuspend mem` suspends the guest to RAM through its agent (`domstate`
-//!   "pmsuspended"), `dompmwakeup` wakes it ("running (wakeup)") and its console answers;
+//!   "pmsuspended"), `dompmwakeup` wakes it ("running (event wakeup)") and its console answers;
 //!   `dompmwakeup` of a running guest is refused;
 //! - `save --verbose` prints virsh's final progress line; `domjobinfo --completed` after it
 //!   says Completed / Save with the memory figures of the migration stream;
@@ -143,8 +143,12 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
         root,
         &["dump", "jobg", &kd_s, "--memory-only", "--format", "kdump-zlib"],
     );
+    // QEMU 7.2 writes makedumpfile's flattened format: a 4096-byte header signed
+    // "makedumpfile", then (offset, size, data) records, the first the kdump header at 0.
     let head = std::fs::read(&kd).expect("kdump file");
-    assert_eq!(&head[..8], b"KDUMP   ", "kdump signature");
+    assert_eq!(&head[..12], b"makedumpfile", "flattened format signature");
+    assert_eq!(&head[4096..4104], &0u64.to_be_bytes(), "first record at offset 0");
+    assert_eq!(&head[4112..4120], b"KDUMP   ", "kdump signature");
     let (ok, _, err) = virt(root, &["dump", "jobg", &kd_s, "--format", "kdump-zlib"]);
     assert!(!ok);
     assert_eq!(err, "error: --format only works with --memory-only\n");
@@ -173,8 +177,8 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
     let out = virt_ok(root, &["dompmwakeup", "jobg"]);
     assert_eq!(out, "Domain 'jobg' successfully woken up\n\n");
     assert_eq!(
-        wait_domstate(root, "jobg", "running (wakeup)", Duration::from_secs(30)),
-        "running (wakeup)"
+        wait_domstate(root, "jobg", "running (event wakeup)", Duration::from_secs(30)),
+        "running (event wakeup)"
     );
     console_answers(root, "WOKEN");
     wait_for_agent(root, "jobg");

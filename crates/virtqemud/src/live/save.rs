@@ -175,9 +175,11 @@ impl QemuDriver {
             return Err(VirtError::operation_invalid("domain is not running"));
         }
         let was_running = a.state.state == DomainState::Running;
-        let live = self
-            .with_run(&uuid, a.gen, |r| r.live.clone())
+        let (mut live, lib_dir) = self
+            .with_run(&uuid, a.gen, |r| (r.live.clone(), r.lib_dir.clone()))
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        // The channel sockets of this run are named again by the restoring run.
+        super::channels::drop_default_paths(&mut live, &lib_dir);
         let xml = if dxml.is_empty() {
             self.codec.format_domain(
                 &live,

@@ -12,13 +12,19 @@
 //! - `dompmsuspend mem` suspends the guest to RAM through its agent (`domstate`
 //!   "pmsuspended"), `dompmwakeup` wakes it ("running (event wakeup)") and its console answers;
 //!   `dompmwakeup` of a running guest is refused;
+//! - `domjobabort` of a running save (the guest's RAM filled with random data first):
+//!   the save fails as "canceled by client", its file is gone, the guest runs on
+//!   ("running (save canceled)") and `domjobinfo --completed` says Cancelled;
 //! - `save --verbose` prints virsh's final progress line; `domjobinfo --completed` after it
 //!   says Completed / Save with the memory figures of the migration stream;
 //! - after `restore`, `dump --crash` leaves the guest "shut off (crashed)" and the file is the
 //!   migration stream (QEMU's "QEVM" magic).
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use virt_client::Connection;
+use virt_core::types::{DomainLookup, TypedParam, TypedValue};
 
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::console::Console;
@@ -182,6 +188,80 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
     );
     console_answers(root, "WOKEN");
     wait_for_agent(root, "jobg");
+
+    // domjobabort of a running save: 64 MiB of random data in the guest's RAM make the
+    // stream long enough to catch it running (through the API, polled without a process
+    // start in between); the save fails as canceled by the client and the guest runs on.
+    // Should the save still win the race, the guest is restored and it is tried again.
+    Console::open(&pty_of(root, "jobg")).run(
+        "dd if=/dev/urandom of=/fill bs=1M count=64 2>/dev/null",
+        1,
+        Duration::from_secs(120),
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let sock = root.join("run/virt/virtqemud-sock");
+    let conn = rt
+        .block_on(Connection::open(
+            Some(&format!("qemu+unix:///system?socket={}", sock.display())),
+            false,
+        ))
+        .expect("connect");
+    let lookup = DomainLookup::Name("jobg".into());
+    let aborted_img = root.join("jobg.aborted");
+    let aborted_s = aborted_img.display().to_string();
+    let mut caught = false;
+    for _attempt in 0..3 {
+        let (r, img) = (root.to_path_buf(), aborted_s.clone());
+        let saver = std::thread::spawn(move || virt(&r, &["save", "jobg", &img]));
+        let end = Instant::now() + Duration::from_secs(60);
+        while !saver.is_finished() && Instant::now() < end {
+            // Abort well before the end of the stream (a cancel racing the last pages
+            // loses, in QEMU as under libvirt).
+            let far = |ps: &[TypedParam]| {
+                ps.iter().any(|p| {
+                    p.field == "memory_remaining"
+                        && matches!(p.value, TypedValue::ULLong(v) if v > 32 << 20)
+                })
+            };
+            if let Ok((2, ps)) = rt.block_on(conn.job_stats(&lookup, 0)) {
+                if !far(&ps) {
+                    continue;
+                }
+                rt.block_on(conn.abort_job(&lookup, 0)).expect("abort");
+                caught = true;
+                break;
+            }
+        }
+        let (ok, _, err) = saver.join().expect("save thread");
+        if caught {
+            assert!(!ok, "the aborted save succeeded");
+            assert_eq!(
+                err,
+                format!(
+                    "error: Failed to save domain 'jobg' to {aborted_s}
+error: operation \
+                     aborted: domain save job: canceled by client
+"
+                )
+            );
+            break;
+        }
+        assert!(ok, "{err}");
+        virt_ok(root, &["restore", &aborted_s]);
+    }
+    assert!(caught, "the save never ran long enough to be aborted");
+    assert!(!aborted_img.exists(), "the aborted image is removed");
+    assert_eq!(
+        wait_domstate(root, "jobg", "running (save canceled)", Duration::from_secs(10)),
+        "running (save canceled)"
+    );
+    assert_eq!(
+        virt_ok(root, &["domjobinfo", "jobg", "--completed", "--keep-completed"]),
+        "Job type:         Cancelled   \n\n"
+    );
+    let any = virt_ok(root, &["domjobinfo", "jobg", "--completed", "--anystats"]);
+    assert_eq!(field(&any, "Operation:"), "Save", "{any}");
+    console_answers(root, "ABORTED");
 
     // save --verbose: virsh's final progress line; the completed job is the save.
     let img = root.join("jobg.save");

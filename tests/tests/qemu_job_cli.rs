@@ -15,6 +15,8 @@
 //! - `domjobabort` of a running save (the guest's RAM filled with random data first):
 //!   the save fails as "canceled by client", its file is gone, the guest runs on
 //!   ("running (save canceled)") and `domjobinfo --completed` says Cancelled;
+//! - an internal snapshot (`snapshot-create-as`) is seen by domjobinfo while it runs
+//!   (Unbounded, operation Snapshot) and refuses an abort;
 //! - `save --verbose` prints virsh's final progress line; `domjobinfo --completed` after it
 //!   says Completed / Save with the memory figures of the migration stream;
 //! - after `restore`, `dump --crash` leaves the guest "shut off (crashed)" and the file is the
@@ -31,7 +33,7 @@ use virt_tests::console::Console;
 use virt_tests::guest::{test_guest_with_agent, GuestImage, GUEST_CMDLINE, READY_MARKER};
 use virt_tests::qemu::{pty_of, virt, virt_ok, wait_domstate, wait_for_agent, QemuGuard};
 
-fn guest_xml(image: &GuestImage) -> String {
+fn guest_xml(image: &GuestImage, disk: &Path) -> String {
     format!(
         "<domain type='qemu'><name>jobg</name>\
          <uuid>7e570000-0000-4000-8000-00000000cc01</uuid>\
@@ -39,12 +41,15 @@ fn guest_xml(image: &GuestImage) -> String {
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
          <cmdline>{GUEST_CMDLINE}</cmdline></os><features><acpi/></features>\
          <pm><suspend-to-mem enabled='yes'/><suspend-to-disk enabled='no'/></pm>\
-         <devices><serial type='pty'><target port='0'/></serial>\
+         <devices><disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+         <serial type='pty'><target port='0'/></serial>\
          <console type='pty'><target type='serial' port='0'/></console>\
          <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\
          </devices></domain>",
         image.kernel.display(),
-        image.initrd.display()
+        image.initrd.display(),
+        disk.display()
     )
 }
 
@@ -97,7 +102,15 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
     let _guard = QemuGuard::new(root);
     let _daemon = ProcessDaemon::start("virtqemud", root);
     let file = root.join("jobg.xml");
-    std::fs::write(&file, guest_xml(&image)).expect("xml");
+    let disk = root.join("jobg.qcow2");
+    let st = std::process::Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(&disk)
+        .arg("64M")
+        .status()
+        .expect("qemu-img");
+    assert!(st.success());
+    std::fs::write(&file, guest_xml(&image, &disk)).expect("xml");
     virt_ok(root, &["define", &file.display().to_string()]);
     virt_ok(root, &["start", "jobg"]);
     let mut con = Console::open(&pty_of(root, "jobg"));
@@ -262,6 +275,34 @@ error: operation \
     let any = virt_ok(root, &["domjobinfo", "jobg", "--completed", "--anystats"]);
     assert_eq!(field(&any, "Operation:"), "Save", "{any}");
     console_answers(root, "ABORTED");
+
+    // An internal snapshot runs as a job: domjobinfo sees it (Unbounded, Snapshot) while it
+    // runs; it cannot be aborted midway.
+    let (r, mut seen) = (root.to_path_buf(), 0u32);
+    let snapper = std::thread::spawn(move || virt(&r, &["snapshot-create-as", "jobg", "s1"]));
+    let mut refused = String::new();
+    while !snapper.is_finished() {
+        if let Ok((2, ps)) = rt.block_on(conn.job_stats(&lookup, 0)) {
+            let op = ps.iter().find(|p| p.field == "operation").map(|p| p.value.clone());
+            if op == Some(TypedValue::Int(6)) {
+                seen += 1;
+                if refused.is_empty() {
+                    refused = rt
+                        .block_on(conn.abort_job(&lookup, 0))
+                        .expect_err("a snapshot job is not aborted")
+                        .to_string();
+                }
+            }
+        }
+    }
+    let (ok, out, err) = snapper.join().expect("snapshot thread");
+    assert!(ok, "{err}");
+    assert_eq!(out, "Domain snapshot s1 created\n");
+    assert!(seen > 0, "the snapshot job was never seen");
+    assert_eq!(
+        refused,
+        "Requested operation is not valid: cannot abort a snapshot job"
+    );
 
     // save --verbose: virsh's final progress line; the completed job is the save.
     let img = root.join("jobg.save");

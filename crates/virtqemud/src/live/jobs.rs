@@ -44,6 +44,9 @@ pub(crate) mod job_type {
 /// libvirt virDomainJobOperation.
 pub(crate) mod operation {
     pub const SAVE: i32 = 2;
+    pub const SNAPSHOT: i32 = 6;
+    pub const SNAPSHOT_REVERT: i32 = 7;
+    pub const SNAPSHOT_DELETE: i32 = 10;
     pub const DUMP: i32 = 8;
 }
 
@@ -74,6 +77,9 @@ pub(crate) enum Source {
     Migration,
     /// `dump-guest-memory` (`query-dump`).
     MemoryDump,
+    /// A job with no figures but its time (snapshot create, revert, delete); it keeps no
+    /// completed statistics.
+    Plain,
 }
 
 /// The running job.
@@ -84,8 +90,8 @@ pub(crate) struct Current {
     pub source: Source,
     /// The last `query-migrate` / `query-dump` reply.
     pub last: Value,
-    /// The job's own monitor, for an abort.
-    pub qmp: crate::qmp::Qmp,
+    /// The job's own monitor, for an abort (none for a job on an inactive domain).
+    pub qmp: Option<crate::qmp::Qmp>,
 }
 
 /// A domain's job progress (see the module docs).
@@ -117,6 +123,7 @@ fn params(cur: &Current, elapsed_ms: u64) -> Vec<TypedParam> {
     ];
     let v = &cur.last;
     match cur.source {
+        Source::Plain => {}
         Source::MemoryDump => {
             let total = num(v, &["total"]).unwrap_or(0);
             let done = num(v, &["completed"]).unwrap_or(0);
@@ -218,7 +225,7 @@ impl Tracker {
     fn end(&mut self, kind: i32) {
         self.done = true;
         let mut p = self.lock();
-        if let Some(cur) = p.current.take() {
+        if let Some(cur) = p.current.take().filter(|c| c.source != Source::Plain) {
             let elapsed = cur.started.elapsed().as_millis() as u64;
             p.completed = Some((kind, params(&cur, elapsed)));
         }
@@ -254,6 +261,22 @@ impl QemuDriver {
 
     /// Records that the domain `uuid` runs a job (the job lock is held).
     pub(crate) fn track(&self, uuid: &Uuid, a: &Active, op: i32, source: Source) -> Tracker {
+        self.track_with(uuid, Some(a.qmp.clone()), op, source)
+    }
+
+    /// A figureless job `op` of the domain `uuid` (the job lock is held): visible to
+    /// domjobinfo while the returned tracker lives.
+    pub(crate) fn track_plain(&self, uuid: &Uuid, op: i32) -> Tracker {
+        self.track_with(uuid, None, op, Source::Plain)
+    }
+
+    fn track_with(
+        &self,
+        uuid: &Uuid,
+        qmp: Option<crate::qmp::Qmp>,
+        op: i32,
+        source: Source,
+    ) -> Tracker {
         let progress = self
             .progress_of(&DomainLookup::Uuid(*uuid))
             .unwrap_or_default();
@@ -264,7 +287,7 @@ impl QemuDriver {
                 started: Instant::now(),
                 source,
                 last: json!({}),
-                qmp: a.qmp.clone(),
+                qmp,
             });
         }
         Tracker {
@@ -429,12 +452,18 @@ impl QemuDriver {
             Source::MemoryDump => Err(VirtError::operation_invalid(
                 "cannot abort memory-only dump",
             )),
-            Source::Migration => cur
-                .qmp
-                .execute("migrate_cancel", None)
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_virt("migrate_cancel")),
+            // QEMU's internal snapshot and qemu-img jobs cannot be cancelled midway.
+            Source::Plain => Err(VirtError::operation_invalid(
+                "cannot abort a snapshot job",
+            )),
+            Source::Migration => match cur.qmp {
+                Some(q) => q
+                    .execute("migrate_cancel", None)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_virt("migrate_cancel")),
+                None => Err(VirtError::operation_invalid("domain is not running")),
+            },
         }
     }
 

@@ -140,7 +140,10 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
         virt_ok(root, &["domstate", "jobg", "--reason"]),
         "running (unpaused)\n\n"
     );
-    let done = virt_ok(root, &["domjobinfo", "jobg", "--completed", "--keep-completed"]);
+    let done = virt_ok(
+        root,
+        &["domjobinfo", "jobg", "--completed", "--keep-completed"],
+    );
     assert_eq!(field(&done, "Job type:"), "Completed");
     assert_eq!(field(&done, "Operation:"), "Dump");
     assert!(field(&done, "Time elapsed:").ends_with("ms"), "{done}");
@@ -160,13 +163,24 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
     let kd_s = kd.display().to_string();
     virt_ok(
         root,
-        &["dump", "jobg", &kd_s, "--memory-only", "--format", "kdump-zlib"],
+        &[
+            "dump",
+            "jobg",
+            &kd_s,
+            "--memory-only",
+            "--format",
+            "kdump-zlib",
+        ],
     );
     // QEMU 7.2 writes makedumpfile's flattened format: a 4096-byte header signed
     // "makedumpfile", then (offset, size, data) records, the first the kdump header at 0.
     let head = std::fs::read(&kd).expect("kdump file");
     assert_eq!(&head[..12], b"makedumpfile", "flattened format signature");
-    assert_eq!(&head[4096..4104], &0u64.to_be_bytes(), "first record at offset 0");
+    assert_eq!(
+        &head[4096..4104],
+        &0u64.to_be_bytes(),
+        "first record at offset 0"
+    );
     assert_eq!(&head[4112..4120], b"KDUMP   ", "kdump signature");
     let (ok, _, err) = virt(root, &["dump", "jobg", &kd_s, "--format", "kdump-zlib"]);
     assert!(!ok);
@@ -190,13 +204,23 @@ fn dumps_jobs_and_power_management_of_a_real_guest() {
     let out = virt_ok(root, &["dompmsuspend", "jobg", "mem"]);
     assert_eq!(out, "Domain 'jobg' successfully suspended\n\n");
     assert_eq!(
-        wait_domstate(root, "jobg", "pmsuspended (unknown)", Duration::from_secs(30)),
+        wait_domstate(
+            root,
+            "jobg",
+            "pmsuspended (unknown)",
+            Duration::from_secs(30)
+        ),
         "pmsuspended (unknown)"
     );
     let out = virt_ok(root, &["dompmwakeup", "jobg"]);
     assert_eq!(out, "Domain 'jobg' successfully woken up\n\n");
     assert_eq!(
-        wait_domstate(root, "jobg", "running (event wakeup)", Duration::from_secs(30)),
+        wait_domstate(
+            root,
+            "jobg",
+            "running (event wakeup)",
+            Duration::from_secs(30)
+        ),
         "running (event wakeup)"
     );
     console_answers(root, "WOKEN");
@@ -265,11 +289,19 @@ error: operation \
     assert!(caught, "the save never ran long enough to be aborted");
     assert!(!aborted_img.exists(), "the aborted image is removed");
     assert_eq!(
-        wait_domstate(root, "jobg", "running (save canceled)", Duration::from_secs(10)),
+        wait_domstate(
+            root,
+            "jobg",
+            "running (save canceled)",
+            Duration::from_secs(10)
+        ),
         "running (save canceled)"
     );
     assert_eq!(
-        virt_ok(root, &["domjobinfo", "jobg", "--completed", "--keep-completed"]),
+        virt_ok(
+            root,
+            &["domjobinfo", "jobg", "--completed", "--keep-completed"]
+        ),
         "Job type:         Cancelled   \n\n"
     );
     let any = virt_ok(root, &["domjobinfo", "jobg", "--completed", "--anystats"]);
@@ -283,7 +315,10 @@ error: operation \
     let mut refused = String::new();
     while !snapper.is_finished() {
         if let Ok((2, ps)) = rt.block_on(conn.job_stats(&lookup, 0)) {
-            let op = ps.iter().find(|p| p.field == "operation").map(|p| p.value.clone());
+            let op = ps
+                .iter()
+                .find(|p| p.field == "operation")
+                .map(|p| p.value.clone());
             if op == Some(TypedValue::Int(6)) {
                 seen += 1;
                 if refused.is_empty() {

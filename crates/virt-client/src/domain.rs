@@ -952,7 +952,10 @@ impl Connection {
 
     /// Dumps the guest's core to a file on the daemon's host.
     /// The domain's background job. libvirt: virDomainGetJobInfo.
-    pub async fn job_info(&self, dom: &DomainLookup) -> Result<proto::GetJobInfoResponse, ClientError> {
+    pub async fn job_info(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<proto::GetJobInfoResponse, ClientError> {
         let req = proto::GetJobInfoRequest {
             domain: Some(domain_ref(dom)),
         };

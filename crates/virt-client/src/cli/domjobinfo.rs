@@ -72,17 +72,21 @@ pub fn pretty(v: u64) -> (f64, &'static str) {
 }
 
 fn ull(ps: &[TypedParam], field: &str) -> Option<u64> {
-    ps.iter().find(|p| p.field == field).and_then(|p| match p.value {
-        TypedValue::ULLong(v) => Some(v),
-        _ => None,
-    })
+    ps.iter()
+        .find(|p| p.field == field)
+        .and_then(|p| match p.value {
+            TypedValue::ULLong(v) => Some(v),
+            _ => None,
+        })
 }
 
 fn int(ps: &[TypedParam], field: &str) -> Option<i32> {
-    ps.iter().find(|p| p.field == field).and_then(|p| match p.value {
-        TypedValue::Int(v) => Some(v),
-        _ => None,
-    })
+    ps.iter()
+        .find(|p| p.field == field)
+        .and_then(|p| match p.value {
+            TypedValue::Int(v) => Some(v),
+            _ => None,
+        })
 }
 
 /// libvirt's virTypedParameterToString.
@@ -117,7 +121,11 @@ pub fn render(kind: i32, ps: &[TypedParam], completed: bool, anystats: bool) -> 
         time_elapsed: g("time_elapsed"),
         time_remaining: g("time_remaining"),
         data: [g("data_processed"), g("data_remaining"), g("data_total")],
-        mem: [g("memory_processed"), g("memory_remaining"), g("memory_total")],
+        mem: [
+            g("memory_processed"),
+            g("memory_remaining"),
+            g("memory_total"),
+        ],
         file: [g("disk_processed"), g("disk_remaining"), g("disk_total")],
     };
     render_info(&info, ps, completed, anystats)
@@ -137,7 +145,11 @@ fn render_info(info: &Info, ps: &[TypedParam], completed: bool, anystats: bool) 
         let _ = writeln!(o, "{:<17} {:<12} ms", "Time elapsed w/o network:", v);
     }
     if info.kind == 1 {
-        let _ = writeln!(o, "{:<17} {:<12} ms", "Time remaining:", info.time_remaining);
+        let _ = writeln!(
+            o,
+            "{:<17} {:<12} ms",
+            "Time remaining:", info.time_remaining
+        );
     }
     let triple = |o: &mut String, vals: &[u64; 3], labels: [&str; 3]| {
         if vals.iter().any(|v| *v != 0) {

@@ -129,10 +129,10 @@ pub mod domif_getlink;
 pub mod domiflist;
 pub mod domjobabort;
 pub mod domjobinfo;
-pub mod job_progress;
+pub mod domlaunchsecinfo;
 pub mod dompmsuspend;
 pub mod dompmwakeup;
-pub mod domlaunchsecinfo;
+pub mod job_progress;
 pub mod vcpucount;
 // Devices and consoles group (issue 15).
 pub mod attach_disk;

@@ -57,7 +57,10 @@ pub(crate) fn drop_default_paths(def: &mut DomainDef, lib_dir: &Path) {
     for c in &mut def.devices.channels {
         if c.source.char_type == CharType::Unix
             && c.source.mode != Some(CharSourceMode::Connect)
-            && c.source.path.as_deref().is_some_and(|p| Path::new(p).starts_with(&dir))
+            && c.source
+                .path
+                .as_deref()
+                .is_some_and(|p| Path::new(p).starts_with(&dir))
         {
             c.source.path = None;
         }

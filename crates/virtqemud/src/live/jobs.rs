@@ -147,8 +147,14 @@ fn params(cur: &Current, elapsed_ms: u64) -> Vec<TypedParam> {
             p.push(ull("memory_total", total));
             p.push(ull("memory_processed", done));
             p.push(ull("memory_remaining", left));
-            p.push(ull("memory_constant", num(v, &["ram", "duplicate"]).unwrap_or(0)));
-            p.push(ull("memory_normal", num(v, &["ram", "normal"]).unwrap_or(0)));
+            p.push(ull(
+                "memory_constant",
+                num(v, &["ram", "duplicate"]).unwrap_or(0),
+            ));
+            p.push(ull(
+                "memory_normal",
+                num(v, &["ram", "normal"]).unwrap_or(0),
+            ));
             p.push(ull(
                 "memory_normal_bytes",
                 num(v, &["ram", "normal-bytes"]).unwrap_or(0),
@@ -441,7 +447,9 @@ impl QemuDriver {
             .current
             .clone();
         let Some(cur) = cur else {
-            return Err(VirtError::operation_invalid("no job is active on the domain"));
+            return Err(VirtError::operation_invalid(
+                "no job is active on the domain",
+            ));
         };
         if flags & ABORT_POSTCOPY != 0 {
             return Err(VirtError::operation_invalid(
@@ -453,9 +461,7 @@ impl QemuDriver {
                 "cannot abort memory-only dump",
             )),
             // QEMU's internal snapshot and qemu-img jobs cannot be cancelled midway.
-            Source::Plain => Err(VirtError::operation_invalid(
-                "cannot abort a snapshot job",
-            )),
+            Source::Plain => Err(VirtError::operation_invalid("cannot abort a snapshot job")),
             Source::Migration => match cur.qmp {
                 Some(q) => q
                     .execute("migrate_cancel", None)
@@ -642,10 +648,7 @@ impl QemuDriver {
             match d.get("status").and_then(Value::as_str) {
                 Some("completed") => return Ok(()),
                 Some("failed") => {
-                    return Err(err(
-                        ErrorCode::OperationFailed,
-                        "memory-only dump failed",
-                    ))
+                    return Err(err(ErrorCode::OperationFailed, "memory-only dump failed"))
                 }
                 _ => {}
             }
@@ -691,7 +694,7 @@ impl QemuDriver {
             let st = self.lock();
             let d = st.get(lookup)?;
             let run = d.run.as_ref().ok_or_else(|| super::not_running(d))?;
-            (run.live.pm.clone(), run.state.state)
+            (run.live.pm, run.state.state)
         };
         if pm.suspend_to_mem == Some(false) && (target == 0 || target == 2) {
             return Err(err(
@@ -736,7 +739,11 @@ impl QemuDriver {
 
     /// libvirt: virDomainPMWakeup (qemuDomainPMWakeup): `system_wakeup` of a pmsuspended
     /// domain; RUNNING / WAKEUP with STARTED / WAKEUP.
-    pub(crate) async fn pm_wakeup_of(&self, lookup: &DomainLookup, flags: u32) -> Result<(), VirtError> {
+    pub(crate) async fn pm_wakeup_of(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> Result<(), VirtError> {
         self.check_flags(flags, 0, "qemuDomainPMWakeup")?;
         let (_job, uuid) = self.job(lookup, "virDomainPMWakeup").await?;
         let a = self.active(&uuid)?;

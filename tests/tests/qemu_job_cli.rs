@@ -17,6 +17,8 @@
 //!   ("running (save canceled)") and `domjobinfo --completed` says Cancelled;
 //! - an internal snapshot (`snapshot-create-as`) is seen by domjobinfo while it runs
 //!   (Unbounded, operation Snapshot) and refuses an abort;
+//! - `dump --live` leaves the guest running; `dump --reset` reboots it (its ready marker
+//!   again on the console);
 //! - `save --verbose` prints virsh's final progress line; `domjobinfo --completed` after it
 //!   says Completed / Save with the memory figures of the migration stream;
 //! - after `restore`, `dump --crash` leaves the guest "shut off (crashed)" and the file is the
@@ -338,6 +340,25 @@ error: operation \
         refused,
         "Requested operation is not valid: cannot abort a snapshot job"
     );
+
+    // --live: the guest is not paused by the driver and runs after; --reset: the guest
+    // boots again (its ready marker on the console) once the dump is written.
+    let live = root.join("jobg.live");
+    let live_s = live.display().to_string();
+    virt_ok(root, &["dump", "jobg", &live_s, "--memory-only", "--live"]);
+    check_elf_core(&live);
+    assert!(
+        virt_ok(root, &["domstate", "jobg"]).starts_with("running"),
+        "running after a live dump"
+    );
+    let mut con = Console::open(&pty_of(root, "jobg"));
+    let at = con.type_line("echo BEFORE\"\"-RESET");
+    con.until(at, Duration::from_secs(60), "BEFORE-RESET");
+    let at = con.type_line("");
+    virt_ok(root, &["dump", "jobg", &live_s, "--memory-only", "--reset"]);
+    con.until(at, Duration::from_secs(180), READY_MARKER);
+    drop(con);
+    wait_for_agent(root, "jobg");
 
     // save --verbose: virsh's final progress line; the completed job is the save.
     let img = root.join("jobg.save");

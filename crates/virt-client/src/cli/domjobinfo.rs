@@ -300,3 +300,76 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
         Err(e) => Err(e.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn u(field: &str, v: u64) -> TypedParam {
+        TypedParam::new(field, TypedValue::ULLong(v))
+    }
+
+    #[test]
+    fn a_running_save_in_virshs_layout() {
+        let ps = vec![
+            TypedParam::new("operation", TypedValue::Int(2)),
+            u("time_elapsed", 1234),
+            u("setup_time", 3),
+            u("data_total", 168 << 20),
+            u("data_processed", 42 << 20),
+            u("data_remaining", 126 << 20),
+            u("memory_total", 168 << 20),
+            u("memory_processed", 42 << 20),
+            u("memory_remaining", 126 << 20),
+            u("memory_constant", 100),
+            u("memory_normal", 2000),
+            u("memory_normal_bytes", 2000 * 4096),
+            u("memory_bps", 1 << 30),
+            u("memory_dirty_rate", 0),
+            u("memory_page_size", 4096),
+            u("memory_iteration", 1),
+            u("memory_postcopy_requests", 0),
+            u("disk_total", 0),
+            u("disk_processed", 0),
+            u("disk_remaining", 0),
+        ];
+        let want = "Job type:         Unbounded   \n\
+                    Operation:        Save        \n\
+                    Time elapsed:     1234         ms\n\
+                    Data processed:   42.000 MiB\n\
+                    Data remaining:   126.000 MiB\n\
+                    Data total:       168.000 MiB\n\
+                    Memory processed: 42.000 MiB\n\
+                    Memory remaining: 126.000 MiB\n\
+                    Memory total:     168.000 MiB\n\
+                    Memory bandwidth: 1.000 GiB/s\n\
+                    Dirty rate:       0            pages/s\n\
+                    Page size:        4096         bytes\n\
+                    Iteration:        1           \n\
+                    Postcopy requests: 0           \n\
+                    Constant pages:   100         \n\
+                    Normal pages:     2000        \n\
+                    Normal data:      7.812 MiB\n";
+        let got = render(2, &ps, false, false);
+        assert!(got.starts_with(want), "{got}");
+        assert!(
+            got.ends_with("Setup time:       3            ms\n"),
+            "{got}"
+        );
+        // No job, a failed one without --anystats: the type line only.
+        assert_eq!(
+            render(0, &[], false, false),
+            "Job type:         None        \n"
+        );
+        assert_eq!(
+            render(4, &ps, true, false),
+            "Job type:         Failed      \n"
+        );
+        assert!(render(4, &ps, true, true).contains("Operation:        Save"));
+        // A completed job only with --completed.
+        assert_eq!(
+            render(3, &ps, false, false),
+            "Job type:         Completed   \n"
+        );
+    }
+}

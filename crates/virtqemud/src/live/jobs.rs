@@ -372,12 +372,6 @@ impl QemuDriver {
             STATS_COMPLETED | STATS_KEEP_COMPLETED,
             "qemuDomainGetJobStats",
         )?;
-        if flags & STATS_KEEP_COMPLETED != 0 && flags & STATS_COMPLETED == 0 {
-            return Err(err(
-                ErrorCode::InvalidArg,
-                "VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED requires VIR_DOMAIN_JOB_STATS_COMPLETED",
-            ));
-        }
         let (progress, active) = {
             let st = self.lock();
             let d = st.get(lookup)?;
@@ -410,19 +404,30 @@ impl QemuDriver {
     /// libvirt: virDomainGetJobInfo (the figures of the running job's statistics).
     pub(crate) fn job_info_of(&self, lookup: &DomainLookup) -> Result<JobInfo, VirtError> {
         let (kind, ps) = self.job_stats_of(lookup, 0)?;
+        // libvirt's virDomainJobInfo: data is memory plus disk, whatever the job.
+        let (mt, mp, mr) = (
+            get(&ps, "memory_total"),
+            get(&ps, "memory_processed"),
+            get(&ps, "memory_remaining"),
+        );
+        let (ft, fp, fr) = (
+            get(&ps, "disk_total"),
+            get(&ps, "disk_processed"),
+            get(&ps, "disk_remaining"),
+        );
         Ok(JobInfo {
             kind,
             time_elapsed: get(&ps, "time_elapsed"),
             time_remaining: get(&ps, "time_remaining"),
-            data_total: get(&ps, "data_total"),
-            data_processed: get(&ps, "data_processed"),
-            data_remaining: get(&ps, "data_remaining"),
-            mem_total: get(&ps, "memory_total"),
-            mem_processed: get(&ps, "memory_processed"),
-            mem_remaining: get(&ps, "memory_remaining"),
-            file_total: get(&ps, "disk_total"),
-            file_processed: get(&ps, "disk_processed"),
-            file_remaining: get(&ps, "disk_remaining"),
+            data_total: mt + ft,
+            data_processed: mp + fp,
+            data_remaining: mr + fr,
+            mem_total: mt,
+            mem_processed: mp,
+            mem_remaining: mr,
+            file_total: ft,
+            file_processed: fp,
+            file_remaining: fr,
         })
     }
 

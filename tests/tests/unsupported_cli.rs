@@ -1,8 +1,9 @@
 //! The commands whose API no driver here serves yet (migration, `qemu-attach`,
 //! `lxc-enter-namespace`, `domsetlaunchsecstate`, `domdirtyrate-calc`, `dom-fd-associate`,
-//! `dompmsuspend`/`dompmwakeup`, `domjobinfo`, the SSH key commands, and the QEMU monitor
-//! commands, which only virtqemud serves: qemu_monitor_cli.rs) against `virsh -c
-//! test:///default`: virsh's option checks in virsh's order, then the same
+//! the SSH key commands, the QEMU monitor commands (virtqemud serves them: qemu_agent_cli.rs,
+//! qemu_monitor_cli.rs); and `dompmsuspend`/`dompmwakeup`, `domjobinfo`, `domjobabort`, which
+//! virtqemud serves but libvirt's test driver does not) against `virsh -c test:///default`:
+//! virsh's option checks in virsh's order, then the same
 //! unsupported-function error; standard output, standard error and exit status equal. Needs
 //! `virsh`; without it the test prints a notice and passes, unless VIRT_REQUIRE_VIRSH is set.
 
@@ -42,6 +43,14 @@ fn unsupported_commands_end_as_virsh_does() {
         "domjobinfo test --completed".into(),
         "domjobinfo test --rawstats".into(),
         "domjobinfo test --keep-completed".into(),
+        "domjobinfo test --anystats".into(),
+        "domjobinfo test --completed --keep-completed --rawstats".into(),
+        "domjobabort test".into(),
+        "domjobabort test --postcopy".into(),
+        "domjobabort nosuch".into(),
+        "dompmsuspend test hybrid".into(),
+        "dompmsuspend --domain test --target disk --duration 0".into(),
+        "dompmwakeup --domain test".into(),
         "get-user-sshkeys test root".into(),
         "get-user-sshkeys nosuch root".into(),
         "set-user-sshkeys test root".into(),

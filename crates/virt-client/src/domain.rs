@@ -951,6 +951,61 @@ impl Connection {
     }
 
     /// Dumps the guest's core to a file on the daemon's host.
+    /// The domain's background job. libvirt: virDomainGetJobInfo.
+    pub async fn job_info(
+        &self,
+        dom: &DomainLookup,
+    ) -> Result<proto::GetJobInfoResponse, ClientError> {
+        let req = proto::GetJobInfoRequest {
+            domain: Some(domain_ref(dom)),
+        };
+        Ok(self.domain_client().get_job_info(req).await?.into_inner())
+    }
+
+    /// The domain's background job (or the last completed one) as (virDomainJobType,
+    /// typed parameters). libvirt: virDomainGetJobStats.
+    pub async fn job_stats(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> Result<(i32, Vec<TypedParam>), ClientError> {
+        let req = proto::GetJobStatsRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        let r = self.domain_client().get_job_stats(req).await?.into_inner();
+        Ok((r.r#type, r.params.iter().filter_map(param_from).collect()))
+    }
+
+    /// Suspends the guest (virNodeSuspendTarget 0 MEM, 1 DISK, 2 HYBRID).
+    /// libvirt: virDomainPMSuspendForDuration.
+    pub async fn pm_suspend(
+        &self,
+        dom: &DomainLookup,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::PmSuspendForDurationRequest {
+            domain: Some(domain_ref(dom)),
+            target,
+            duration,
+            flags,
+        };
+        self.domain_client().pm_suspend_for_duration(req).await?;
+        Ok(())
+    }
+
+    /// Wakes a pmsuspended guest. libvirt: virDomainPMWakeup.
+    pub async fn pm_wakeup(&self, dom: &DomainLookup, flags: u32) -> Result<(), ClientError> {
+        let req = proto::PmWakeupRequest {
+            domain: Some(domain_ref(dom)),
+            flags,
+        };
+        self.domain_client().pm_wakeup(req).await?;
+        Ok(())
+    }
+
     /// libvirt: virDomainCoreDumpWithFormat.
     pub async fn core_dump(
         &self,

@@ -134,6 +134,10 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetDomainMemoryStats" => "virDomainMemoryStats",
         "QemuMonitorCommand" => "virDomainQemuMonitorCommand",
         "StreamQemuMonitorEvents" => "virConnectDomainQemuMonitorEventRegister",
+        "GetJobInfo" => "virDomainGetJobInfo",
+        "GetJobStats" => "virDomainGetJobStats",
+        "PmSuspendForDuration" => "virDomainPMSuspendForDuration",
+        "PmWakeup" => "virDomainPMWakeup",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

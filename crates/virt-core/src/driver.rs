@@ -423,6 +423,25 @@ pub trait Lifecycle: Host {
     async fn resume_domain(&self, dom: &DomainLookup) -> DriverResult<DomainHandle> {
         unsupported!(self, "virDomainResume")
     }
+
+    // Guest power management (issue 15: dompmsuspend, dompmwakeup).
+
+    /// Suspends the guest to `target` (libvirt virNodeSuspendTarget: 0 MEM, 1 DISK,
+    /// 2 HYBRID) for `duration` seconds. libvirt: virDomainPMSuspendForDuration.
+    async fn pm_suspend(
+        &self,
+        dom: &DomainLookup,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainPMSuspendForDuration")
+    }
+
+    /// Wakes a pmsuspended guest. libvirt: virDomainPMWakeup.
+    async fn pm_wakeup(&self, dom: &DomainLookup, flags: u32) -> DriverResult<()> {
+        unsupported!(self, "virDomainPMWakeup")
+    }
 }
 
 /// Changing a domain: memory, vCPUs, devices (libvirt's modification-impact calls).
@@ -1089,6 +1108,24 @@ pub trait Monitoring: Host {
         flags: u32,
     ) -> DriverResult<Vec<(i32, u64)>> {
         unsupported!(self, "virDomainMemoryStats")
+    }
+
+    // Jobs (issue 15: domjobinfo).
+
+    /// The domain's background job. libvirt: virDomainGetJobInfo.
+    async fn job_info(&self, dom: &DomainLookup) -> DriverResult<crate::types::JobInfo> {
+        unsupported!(self, "virDomainGetJobInfo")
+    }
+
+    /// The domain's background job as (libvirt virDomainJobType, VIR_DOMAIN_JOB_* typed
+    /// parameters); with COMPLETED (1) the last finished job's, which KEEP_COMPLETED (2)
+    /// keeps. libvirt: virDomainGetJobStats.
+    async fn job_stats(
+        &self,
+        dom: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(i32, Vec<TypedParam>)> {
+        unsupported!(self, "virDomainGetJobStats")
     }
 
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.

@@ -153,6 +153,8 @@ pub mod reason {
         pub const USER: i32 = 1;
         /// SAVE.
         pub const SAVE: i32 = 3;
+        /// DUMP.
+        pub const DUMP: i32 = 4;
         /// IOERROR.
         pub const IOERROR: i32 = 5;
         /// WATCHDOG.

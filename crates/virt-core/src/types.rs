@@ -262,6 +262,35 @@ pub struct SnapshotInfo {
     pub description: String,
 }
 
+/// A domain's background job (virDomainJobInfo): times in ms, sizes in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobInfo {
+    /// libvirt virDomainJobType (0 NONE .. 5 CANCELLED).
+    pub kind: i32,
+    /// Time since the job started.
+    pub time_elapsed: u64,
+    /// Estimated time left (BOUNDED jobs).
+    pub time_remaining: u64,
+    /// All data: total.
+    pub data_total: u64,
+    /// All data: processed.
+    pub data_processed: u64,
+    /// All data: remaining.
+    pub data_remaining: u64,
+    /// Guest memory: total.
+    pub mem_total: u64,
+    /// Guest memory: processed.
+    pub mem_processed: u64,
+    /// Guest memory: remaining.
+    pub mem_remaining: u64,
+    /// Disk data: total.
+    pub file_total: u64,
+    /// Disk data: processed.
+    pub file_processed: u64,
+    /// Disk data: remaining.
+    pub file_remaining: u64,
+}
+
 /// A running block job (virDomainBlockJobInfo).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct BlockJobInfo {

@@ -84,12 +84,15 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
             ))
         })?,
     };
-    conn.core_dump(&target.lookup, &file, format, flags)
-        .await
-        .context(|| format!("Failed to core dump domain '{}' to {file}", target.arg))?;
-    if a.verbose {
-        eprint!("Dump: [100 %]");
-    }
+    super::job_progress::watch(
+        conn,
+        &target.lookup,
+        "Dump",
+        a.verbose,
+        conn.core_dump(&target.lookup, &file, format, flags),
+    )
+    .await
+    .context(|| format!("Failed to core dump domain '{}' to {file}", target.arg))?;
     out.extra("");
     out.extra(&format!("Domain '{}' dumped to {file}", target.arg));
     Ok(())

@@ -134,7 +134,11 @@ pub mod domcontrol;
 pub mod domif_getlink;
 pub mod domiflist;
 pub mod domjobabort;
+pub mod domjobinfo;
 pub mod domlaunchsecinfo;
+pub mod dompmsuspend;
+pub mod dompmwakeup;
+pub mod job_progress;
 pub mod vcpucount;
 // Devices and consoles group (issue 15).
 pub mod attach_disk;
@@ -430,12 +434,13 @@ pub enum Command {
     /// LXC Guest Enter Namespace.
     #[command(name = "lxc-enter-namespace")]
     LxcEnterNamespace(unsupported::LxcEnterArgs),
+    // Jobs and guest power management (issue 15, helper "job"): real rpcs now.
     /// Suspend a domain gracefully using power management functions.
-    Dompmsuspend(unsupported::PmSuspendArgs),
+    Dompmsuspend(dompmsuspend::Args),
     /// Wakeup a domain from pmsuspended state.
     Dompmwakeup(unsupported::DomOnly),
     /// Domain job information.
-    Domjobinfo(unsupported::JobInfoArgs),
+    Domjobinfo(domjobinfo::Args),
     /// List authorized SSH keys for given user (via agent).
     #[command(name = "get-user-sshkeys")]
     GetUserSshkeys(user_sshkeys::GetKeysArgs),
@@ -796,9 +801,9 @@ pub async fn dispatch(conn: &Connection, cmd: &Command, out: &mut Output) -> Res
         Command::MigratePostcopy(a) => unsupported::postcopy(conn, a, out).await,
         Command::QemuAttach(a) => unsupported::qemu_attach(conn, a, out).await,
         Command::LxcEnterNamespace(a) => unsupported::lxc_enter_namespace(conn, a, out).await,
-        Command::Dompmsuspend(a) => unsupported::pm_suspend(conn, a, out).await,
-        Command::Dompmwakeup(a) => unsupported::pm_wakeup(conn, a, out).await,
-        Command::Domjobinfo(a) => unsupported::job_info(conn, a, out).await,
+        Command::Dompmsuspend(a) => dompmsuspend::run(conn, a, out).await,
+        Command::Dompmwakeup(a) => dompmwakeup::run(conn, a, out).await,
+        Command::Domjobinfo(a) => domjobinfo::run(conn, a, out).await,
         Command::GetUserSshkeys(a) => user_sshkeys::get_user_sshkeys(conn, a, out).await,
         Command::SetUserSshkeys(a) => user_sshkeys::set_user_sshkeys(conn, a, out).await,
         Command::QemuMonitorCmd(a) => qemu_monitor_command::run(conn, a, out).await,

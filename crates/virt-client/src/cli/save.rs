@@ -104,13 +104,6 @@ fn read_xml(path: &Option<String>) -> Result<String, CliError> {
     }
 }
 
-/// virsh's progress line of a finished job, on stderr, when `--verbose` asks for it.
-fn progress_done(verbose: bool, what: &str) {
-    if verbose {
-        eprint!("{what}: [100 %]");
-    }
-}
-
 /// Runs `save`.
 pub async fn save(conn: &Connection, a: &SaveArgs, out: &mut Output) -> Result<(), CliError> {
     let target = resolve(conn, a.domain.get(), ANY).await?;
@@ -121,10 +114,15 @@ pub async fn save(conn: &Connection, a: &SaveArgs, out: &mut Output) -> Result<(
         .or_else(|| a.file_opt.clone())
         .unwrap_or_default();
     let f = flags(a.bypass_cache, a.running, a.paused, false);
-    conn.save_domain(&target.lookup, &file, &xml, f)
-        .await
-        .context(|| format!("Failed to save domain '{}' to {file}", target.arg))?;
-    progress_done(a.verbose, "Save");
+    super::job_progress::watch(
+        conn,
+        &target.lookup,
+        "Save",
+        a.verbose,
+        conn.save_domain(&target.lookup, &file, &xml, f),
+    )
+    .await
+    .context(|| format!("Failed to save domain '{}' to {file}", target.arg))?;
     out.extra("");
     out.extra(&format!("Domain '{}' saved to {file}", target.arg));
     Ok(())
@@ -149,10 +147,15 @@ pub async fn managed_save(
 ) -> Result<(), CliError> {
     let target = resolve(conn, a.domain.get(), ANY).await?;
     let f = flags(a.bypass_cache, a.running, a.paused, false);
-    conn.managed_save(&target.lookup, f)
-        .await
-        .context(|| format!("Failed to save domain '{}' state", target.arg))?;
-    progress_done(a.verbose, "Managedsave");
+    super::job_progress::watch(
+        conn,
+        &target.lookup,
+        "Managedsave",
+        a.verbose,
+        conn.managed_save(&target.lookup, f),
+    )
+    .await
+    .context(|| format!("Failed to save domain '{}' state", target.arg))?;
     out.extra("");
     out.extra(&format!("Domain '{}' state saved by libvirt", target.arg));
     Ok(())

@@ -23,6 +23,17 @@ pub fn ends_paused(flags: u32, was_paused: bool) -> DriverResult<bool> {
     })
 }
 
+/// libvirt's API-layer rule of virDomainCoreDump(WithFormat): VIR_DUMP_CRASH, VIR_DUMP_LIVE
+/// and VIR_DUMP_RESET exclude one another (INVALID_ARG).
+pub fn dump_flags(flags: u32) -> DriverResult<()> {
+    const CRASH: u32 = 1;
+    const LIVE: u32 = 2;
+    const RESET: u32 = 8;
+    exclusive(flags, CRASH, "VIR_DUMP_CRASH", LIVE, "VIR_DUMP_LIVE")?;
+    exclusive(flags, CRASH, "VIR_DUMP_CRASH", RESET, "VIR_DUMP_RESET")?;
+    exclusive(flags, LIVE, "VIR_DUMP_LIVE", RESET, "VIR_DUMP_RESET")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

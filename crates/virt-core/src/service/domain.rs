@@ -970,6 +970,49 @@ impl DomainService for Ctx {
         });
         Ok(Response::new(stream))
     }
+
+    async fn get_job_info(&self, req: Request<GetJobInfoRequest>) -> R<GetJobInfoResponse> {
+        let j = on_domain!(self, req, |d, l| d.job_info(&l));
+        Ok(Response::new(GetJobInfoResponse {
+            r#type: j.kind,
+            time_elapsed: j.time_elapsed,
+            time_remaining: j.time_remaining,
+            data_total: j.data_total,
+            data_processed: j.data_processed,
+            data_remaining: j.data_remaining,
+            mem_total: j.mem_total,
+            mem_processed: j.mem_processed,
+            mem_remaining: j.mem_remaining,
+            file_total: j.file_total,
+            file_processed: j.file_processed,
+            file_remaining: j.file_remaining,
+        }))
+    }
+
+    async fn get_job_stats(&self, req: Request<GetJobStatsRequest>) -> R<GetJobStatsResponse> {
+        let f = req.get_ref().flags;
+        let (kind, ps) = on_domain!(self, req, |d, l| d.job_stats(&l, f));
+        Ok(Response::new(GetJobStatsResponse {
+            r#type: kind,
+            params: ps.iter().map(param).collect(),
+        }))
+    }
+
+    async fn pm_suspend_for_duration(
+        &self,
+        req: Request<PmSuspendForDurationRequest>,
+    ) -> R<PmSuspendForDurationResponse> {
+        let r = req.get_ref();
+        let (t, dur, f) = (r.target, r.duration, r.flags);
+        on_domain!(self, req, |d, l| d.pm_suspend(&l, t, dur, f));
+        Ok(Response::new(PmSuspendForDurationResponse {}))
+    }
+
+    async fn pm_wakeup(&self, req: Request<PmWakeupRequest>) -> R<PmWakeupResponse> {
+        let f = req.get_ref().flags;
+        on_domain!(self, req, |d, l| d.pm_wakeup(&l, f));
+        Ok(Response::new(PmWakeupResponse {}))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

@@ -20,10 +20,6 @@ use crate::VirtError;
 const SAVE_IMAGE_XML_SECURE: u32 = 1;
 /// VIR_DUMP_CRASH.
 const DUMP_CRASH: u32 = 1;
-/// VIR_DUMP_LIVE.
-const DUMP_LIVE: u32 = 2;
-/// VIR_DUMP_RESET.
-const DUMP_RESET: u32 = 8;
 /// VIR_DOMAIN_CORE_DUMP_FORMAT_RAW.
 const DUMP_FORMAT_RAW: u32 = 0;
 /// libvirt's test driver reports every disk as one TiB, 5 MiB of it not usable.
@@ -226,27 +222,7 @@ impl TestDriver {
         flags: u32,
     ) -> DriverResult<()> {
         // libvirt's API layer first: CRASH, LIVE and RESET exclude one another.
-        kit::modify::exclusive(
-            flags,
-            DUMP_CRASH,
-            "VIR_DUMP_CRASH",
-            DUMP_LIVE,
-            "VIR_DUMP_LIVE",
-        )?;
-        kit::modify::exclusive(
-            flags,
-            DUMP_CRASH,
-            "VIR_DUMP_CRASH",
-            DUMP_RESET,
-            "VIR_DUMP_RESET",
-        )?;
-        kit::modify::exclusive(
-            flags,
-            DUMP_LIVE,
-            "VIR_DUMP_LIVE",
-            DUMP_RESET,
-            "VIR_DUMP_RESET",
-        )?;
+        kit::save::dump_flags(flags)?;
         self.check_flags(flags, DUMP_CRASH, "testDomainCoreDumpWithFormat")?;
         let mut st = self.lock();
         let uuid = st.resolve(lookup)?;

@@ -49,6 +49,24 @@ pub(crate) fn channel_dir(lib_dir: &Path) -> PathBuf {
     parent.join("channel").join("target").join(name)
 }
 
+/// Drops the socket paths a run gave its channels in its channel dir (libvirt's
+/// qemuDomainChrDefDropDefaultPath for migratable XML): a save image's definition must let
+/// the restoring run name its own.
+pub(crate) fn drop_default_paths(def: &mut DomainDef, lib_dir: &Path) {
+    let dir = channel_dir(lib_dir);
+    for c in &mut def.devices.channels {
+        if c.source.char_type == CharType::Unix
+            && c.source.mode != Some(CharSourceMode::Connect)
+            && c.source
+                .path
+                .as_deref()
+                .is_some_and(|p| Path::new(p).starts_with(&dir))
+        {
+            c.source.path = None;
+        }
+    }
+}
+
 /// Whether `c` is a unix channel QEMU listens on without a path yet.
 fn needs_path(c: &CharDev) -> bool {
     c.source.char_type == CharType::Unix

@@ -86,6 +86,22 @@ impl QemuDriver {
 
 #[async_trait::async_trait]
 impl Lifecycle for QemuDriver {
+    /// libvirt: virDomainPMSuspendForDuration (`jobs.rs`).
+    async fn pm_suspend(
+        &self,
+        lookup: &DomainLookup,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.pm_suspend_of(lookup, target, duration, flags).await
+    }
+
+    /// libvirt: virDomainPMWakeup (`jobs.rs`).
+    async fn pm_wakeup(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.pm_wakeup_of(lookup, flags).await
+    }
+
     /// libvirt: virDomainCreateWithFlags.
     async fn create_domain(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<DomainHandle> {
         use virt_core::kit::flags::create::*;

@@ -31,6 +31,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+pub(crate) mod jobs;
 mod lifecycle;
 pub(crate) mod monitor;
 mod monitor_setup;
@@ -149,6 +150,9 @@ pub(crate) struct Job {
     holder: Arc<Mutex<&'static str>>,
     /// When the job was last taken (read while it is held: domcontrol's time in the state).
     taken: Arc<Mutex<Option<std::time::Instant>>>,
+    /// The running background job's progress and the last finished one's statistics
+    /// (domjobinfo), readable while the job lock is held.
+    pub progress: Arc<Mutex<jobs::Progress>>,
 }
 
 impl Job {

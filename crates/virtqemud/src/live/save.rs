@@ -19,12 +19,12 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use virt_core::driver::prelude::*;
 use virt_core::driver::DriverResult;
 use virt_core::error::{ErrorCode, ErrorDomain};
@@ -35,6 +35,7 @@ use virt_core::types::{DomainHandle, DomainLookup};
 use virt_core::xml::FormatOptions;
 use virt_core::VirtError;
 
+use super::jobs::{job_type, operation, Source};
 use super::Active;
 use crate::domains::Dom;
 use crate::QemuDriver;
@@ -174,9 +175,11 @@ impl QemuDriver {
             return Err(VirtError::operation_invalid("domain is not running"));
         }
         let was_running = a.state.state == DomainState::Running;
-        let live = self
-            .with_run(&uuid, a.gen, |r| r.live.clone())
+        let (mut live, lib_dir) = self
+            .with_run(&uuid, a.gen, |r| (r.live.clone(), r.lib_dir.clone()))
             .ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+        // The channel sockets of this run are named again by the restoring run.
+        super::channels::drop_default_paths(&mut live, &lib_dir);
         let xml = if dxml.is_empty() {
             self.codec.format_domain(
                 &live,
@@ -259,46 +262,10 @@ impl QemuDriver {
         file.write_all(&header(data.len() as u32, running))
             .and_then(|()| file.write_all(&data))
             .map_err(|e| io_err("write", path, e))?;
-        // Unlimited bandwidth, as libvirt sets it for a save.
-        let _ = self
-            .qmp(
-                a,
-                "migrate-set-parameters",
-                Some(json!({"max-bandwidth": 1u64 << 40})),
-            )
-            .await;
-        a.qmp
-            .send_fd("migrate", file.as_fd())
-            .await
-            .map_err(|e| e.to_virt("getfd"))?;
-        self.qmp(a, "migrate", Some(json!({"uri": "fd:migrate"})))
+        let tracker = self.track(&a.uuid, a, operation::SAVE, Source::Migration);
+        self.migrate_to_file(a, &file, &tracker, "domain save job", MIGRATION_WAIT)
             .await?;
-        let end = tokio::time::Instant::now() + MIGRATION_WAIT;
-        loop {
-            let m = self.qmp(a, "query-migrate", None).await?;
-            match m.get("status").and_then(Value::as_str) {
-                Some("completed") => break,
-                Some("failed") | Some("cancelled") => {
-                    let why = m
-                        .get("error-desc")
-                        .and_then(Value::as_str)
-                        .unwrap_or("migration failed");
-                    return Err(err(
-                        ErrorCode::OperationFailed,
-                        format!("save failed: {why}"),
-                    ));
-                }
-                _ => {}
-            }
-            if tokio::time::Instant::now() > end {
-                let _ = self.qmp(a, "migrate_cancel", None).await;
-                return Err(err(
-                    ErrorCode::OperationTimeout,
-                    "save did not finish in time",
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        tracker.finish(job_type::COMPLETED);
         file.sync_all()
             .and_then(|()| file.write_all_at(MAGIC, 0))
             .and_then(|()| file.sync_all())
@@ -396,6 +363,17 @@ impl SaveRestore for QemuDriver {
         )?;
         self.save_to(lookup, Path::new(path), dxml, flags, "virDomainSaveFlags")
             .await
+    }
+
+    /// libvirt: virDomainCoreDumpWithFormat.
+    async fn core_dump(
+        &self,
+        lookup: &DomainLookup,
+        path: &str,
+        format: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.core_dump_to(lookup, path, format, flags).await
     }
 
     /// libvirt: virDomainRestoreFlags.

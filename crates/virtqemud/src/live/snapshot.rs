@@ -748,6 +748,7 @@ impl Snapshots for QemuDriver {
             ));
         }
         let (_job, uuid) = self.job(lookup, "virDomainSnapshotCreateXML").await?;
+        let _progress = self.track_plain(&uuid, super::jobs::operation::SNAPSHOT);
         if flags & create::REDEFINE != 0 {
             return self.redefine(uuid, xml, flags);
         }
@@ -899,6 +900,7 @@ impl Snapshots for QemuDriver {
             ));
         }
         let (_job, uuid) = self.job(lookup, "virDomainRevertToSnapshot").await?;
+        let _progress = self.track_plain(&uuid, super::jobs::operation::SNAPSHOT_REVERT);
         let snap = {
             let st = self.lock();
             find(&st.get(&DomainLookup::Uuid(uuid))?.snapshots, name)?.clone()
@@ -1026,6 +1028,7 @@ impl Snapshots for QemuDriver {
     ) -> DriverResult<()> {
         self.check_flags(flags, delete::ALL, "qemuDomainSnapshotDelete")?;
         let (_job, uuid) = self.job(lookup, "virDomainSnapshotDelete").await?;
+        let _progress = self.track_plain(&uuid, super::jobs::operation::SNAPSHOT_DELETE);
         let (target, doomed, dom_name) = {
             let st = self.lock();
             let dom = st.get(&DomainLookup::Uuid(uuid))?;

@@ -299,6 +299,25 @@ impl QemuDriver {
 
 #[async_trait::async_trait]
 impl Monitoring for QemuDriver {
+    /// libvirt: virDomainGetJobInfo (`jobs.rs`).
+    async fn job_info(&self, lookup: &DomainLookup) -> DriverResult<virt_core::types::JobInfo> {
+        self.job_info_of(lookup)
+    }
+
+    /// libvirt: virDomainGetJobStats (`jobs.rs`).
+    async fn job_stats(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<(i32, Vec<TypedParam>)> {
+        self.job_stats_of(lookup, flags)
+    }
+
+    /// libvirt: virDomainAbortJob(Flags) (`jobs.rs`).
+    async fn abort_job(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<()> {
+        self.abort_job_of(lookup, flags).await
+    }
+
     /// libvirt: virConnectGetAllDomainStats.
     async fn all_domain_stats(&self, stats: u32, flags: u32) -> DriverResult<Vec<StatsRecord>> {
         self.check_flags(

@@ -1,0 +1,428 @@
+//! virtqemud behind the management and monitoring commands (issue 15), through the CLI
+//! (`virt -c qemu:///system` and virtqemud under a temporary root) with real TCG guests:
+//!
+//! - `dommemstat` of a guest with a virtio balloon (the test guest loads virtio_balloon)
+//!   lists the balloon size, the guest's counters and QEMU's RSS, and `last_update` advances
+//!   with `<stats period='1'/>`; a shut-off guest has none;
+//! - `domifstat` rx/tx bytes grow after the guest pings the host end of a private bridge
+//!   (the bridge has no uplink: nothing leaves the host), `domblkstat` write counters and
+//!   `domblkinfo`'s allocation grow after the guest writes its qcow2 disk; `domblkinfo` of
+//!   the shut-off guest reads the image;
+//! - `desc` and `metadata` round trip on the persistent and the live definitions and survive
+//!   a daemon restart; `domrename` renames a shut-off guest (its stored definition moves) and
+//!   refuses a running one;
+//! - `managedsave-dumpxml` after `managedsave`, `managedsave-define` with a changed
+//!   `<description>`, then `start` resumes the guest with it; an ABI change is refused.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use virt_tests::backend::ProcessDaemon;
+use virt_tests::console::Console;
+use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virt_tests::qemu::{pty_of, virt, virt_ok, wait_domstate, QemuGuard};
+
+/// A private bridge with an address on the host, removed on drop.
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let st = Command::new("ip").args(args).status().expect("ip");
+    assert!(st.success(), "ip {args:?}");
+}
+
+fn qcow2(path: &Path, size: &str) {
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(path)
+        .arg(size)
+        .status()
+        .expect("qemu-img");
+    assert!(st.success());
+}
+
+fn guest_xml(name: &str, uuid: &str, disk: &Path, extra: &str) -> String {
+    let image = test_guest().expect("test guest");
+    format!(
+        "<domain type='qemu'><name>{name}</name><uuid>{uuid}</uuid>\
+         <memory unit='MiB'>128</memory><vcpu>1</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
+         <cmdline>{GUEST_CMDLINE}</cmdline></os><features><acpi/></features>\
+         <devices>\
+         <disk type='file' device='disk'><driver name='qemu' type='qcow2'/>\
+         <source file='{}'/><target dev='vda' bus='virtio'/></disk>\
+         {extra}\
+         <serial type='pty'><target port='0'/></serial>\
+         <console type='pty'><target type='serial' port='0'/></console>\
+         </devices></domain>",
+        image.kernel.display(),
+        image.initrd.display(),
+        disk.display()
+    )
+}
+
+fn define(root: &Path, name: &str, xml: &str) {
+    let file = root.join(format!("{name}.xml"));
+    std::fs::write(&file, xml).expect("xml");
+    virt_ok(root, &["define", &file.display().to_string()]);
+}
+
+/// The console of running `name` once it booted.
+fn console(root: &Path, name: &str) -> Console {
+    let mut con = Console::open(&pty_of(root, name));
+    con.until(0, Duration::from_secs(120), READY_MARKER);
+    con
+}
+
+/// `name value` lines as a map.
+fn fields(out: &str) -> Vec<(String, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.trim().to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+fn field(out: &str, name: &str) -> u64 {
+    fields(out)
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in {out:?}"))
+}
+
+/// (capacity, allocation, physical) of `domblkinfo NAME vda`.
+fn blkinfo(root: &Path, name: &str) -> (u64, u64, u64) {
+    let out = virt_ok(root, &["domblkinfo", name, "vda"]);
+    let get = |k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {k} in {out}"))
+    };
+    (get("Capacity:"), get("Allocation:"), get("Physical:"))
+}
+
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest and makes a bridge (root); run with --features qemu-tests"
+)]
+fn memory_stats_and_counters_of_a_running_guest_grow() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let _guard = QemuGuard::new(root);
+    let _daemon = ProcessDaemon::start("virtqemud", root);
+    let n = std::process::id() % 200 + 20;
+    let bridge = Bridge(format!("vqbr{}", std::process::id() % 100_000));
+    ip(&["link", "add", &bridge.0, "type", "bridge"]);
+    let host_addr = format!("10.251.{n}.1");
+    ip(&["addr", "add", &format!("{host_addr}/24"), "dev", &bridge.0]);
+    ip(&["link", "set", &bridge.0, "up"]);
+    let disk = root.join("vqs.qcow2");
+    qcow2(&disk, "64M");
+    let nic = format!(
+        "<interface type='bridge'><mac address='52:54:00:7a:00:01'/><source bridge='{}'/>\
+         <target dev='vqtap{n}'/><model type='virtio'/></interface>\
+         <memballoon model='virtio'><stats period='1'/></memballoon>",
+        bridge.0
+    );
+    define(
+        root,
+        "vqs",
+        &guest_xml("vqs", "7e570000-0000-4000-8000-00000000dd01", &disk, &nic),
+    );
+
+    // Shut off: no memory statistics; the disk's facts come from its image.
+    let (ok, _, err) = virt(root, &["dommemstat", "vqs"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Failed to get memory statistics for domain vqs\n\
+         error: Requested operation is not valid: domain is not running\n"
+    );
+    let (cap, alloc, phys) = blkinfo(root, "vqs");
+    let md = std::fs::metadata(&disk).expect("disk");
+    assert_eq!(cap, 64 << 20);
+    assert_eq!(phys, md.len());
+    assert_eq!(
+        alloc,
+        std::os::unix::fs::MetadataExt::blocks(&md) * 512
+    );
+    let (ok, _, err) = virt(root, &["domblkinfo", "vqs", "vdz"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: invalid argument: invalid path vdz not assigned to domain\n"
+    );
+
+    virt_ok(root, &["start", "vqs"]);
+    let mut con = console(root, "vqs");
+
+    // dommemstat: the balloon, the guest's own counters, the RSS; last_update advances
+    // with the one-second polling period the definition asks for.
+    let first = Instant::now();
+    let mut stats = String::new();
+    wait_until(Duration::from_secs(60), "a first balloon poll", || {
+        stats = virt_ok(root, &["dommemstat", "vqs"]);
+        fields(&stats)
+            .iter()
+            .any(|(k, v)| k == "last_update" && *v > 0)
+    });
+    assert_eq!(field(&stats, "actual"), 128 * 1024, "{stats}");
+    for key in ["swap_in", "major_fault", "minor_fault", "unused", "available", "usable", "rss"] {
+        field(&stats, key);
+    }
+    assert!(field(&stats, "available") > 64 * 1024, "{stats}");
+    assert!(field(&stats, "unused") < field(&stats, "available"), "{stats}");
+    assert!(field(&stats, "rss") > 1024, "{stats}");
+    let keys: Vec<String> = fields(&stats).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys.first().map(String::as_str), Some("actual"), "{stats}");
+    assert_eq!(keys.last().map(String::as_str), Some("rss"), "{stats}");
+    let last = field(&stats, "last_update");
+    wait_until(Duration::from_secs(20), "last_update to advance", || {
+        field(&virt_ok(root, &["dommemstat", "vqs"]), "last_update") > last
+    });
+    assert!(first.elapsed() < Duration::from_secs(80));
+
+    // domifstat: the guest pings the host end of the bridge; both directions grow.
+    let tap = format!("vqtap{n}");
+    let ifstat = |k: &str| field(&virt_ok(root, &["domifstat", "vqs", &tap]), &format!("{tap} {k}"));
+    let (rx0, tx0) = (ifstat("rx_bytes"), ifstat("tx_bytes"));
+    con.run(
+        &format!(
+            "ip link set eth0 up && ip addr add 10.251.{n}.2/24 dev eth0 && ping -c 3 -W 2 {host_addr} >/dev/null"
+        ),
+        1,
+        Duration::from_secs(60),
+    );
+    let (rx1, tx1) = (ifstat("rx_bytes"), ifstat("tx_bytes"));
+    assert!(rx1 > rx0 && tx1 > tx0, "rx {rx0} -> {rx1}, tx {tx0} -> {tx1}");
+    assert!(tx1 >= tx0 + 3 * 98, "three echo requests: tx {tx0} -> {tx1}");
+
+    // domblkstat and domblkinfo: the guest writes 4 MiB into its disk.
+    let blkstat = |k: &str| field(&virt_ok(root, &["domblkstat", "vqs", "vda"]), &format!("vda {k}"));
+    let wr0 = blkstat("wr_bytes");
+    let (cap0, alloc0, phys0) = blkinfo(root, "vqs");
+    assert_eq!(cap0, 64 << 20);
+    assert!(phys0 > 0);
+    con.run(
+        "dd if=/dev/urandom of=/dev/vda bs=64k count=64 conv=fsync 2>/dev/null",
+        2,
+        Duration::from_secs(120),
+    );
+    let wr1 = blkstat("wr_bytes");
+    assert!(wr1 >= wr0 + (4 << 20), "wr_bytes {wr0} -> {wr1}");
+    let (cap1, alloc1, phys1) = blkinfo(root, "vqs");
+    assert_eq!(cap1, 64 << 20);
+    assert!(
+        alloc1 >= 4 << 20 && alloc1 > alloc0,
+        "allocation {alloc0} -> {alloc1}"
+    );
+    assert!(phys1 >= phys0 + (4 << 20), "physical {phys0} -> {phys1}");
+    let all = virt_ok(root, &["domblkinfo", "vqs", "--all"]);
+    let header = all.lines().next().unwrap_or_default();
+    assert!(
+        header.split_whitespace().eq(["Target", "Capacity", "Allocation", "Physical"]),
+        "{all}"
+    );
+    assert!(
+        all.lines().any(|l| l.split_whitespace().next() == Some("vda")
+            && l.split_whitespace().nth(1) == Some("67108864")),
+        "{all}"
+    );
+    let human = virt_ok(root, &["domblkinfo", "vqs", "vda", "--human"]);
+    assert!(human.starts_with("Capacity:       64.000 MiB\n"), "{human}");
+
+    virt_ok(root, &["destroy", "vqs"]);
+    let (cap2, alloc2, phys2) = blkinfo(root, "vqs");
+    let md = std::fs::metadata(&disk).expect("disk");
+    assert_eq!(
+        (cap2, alloc2, phys2),
+        (
+            64 << 20,
+            std::os::unix::fs::MetadataExt::blocks(&md) * 512,
+            md.len()
+        )
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest; run with --features qemu-tests"
+)]
+fn metadata_rename_and_managed_save_xml() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let _guard = QemuGuard::new(root);
+    let mut daemon = ProcessDaemon::start("virtqemud", root);
+    let disk = root.join("vqm.qcow2");
+    qcow2(&disk, "64M");
+    define(
+        root,
+        "vqm",
+        &guest_xml("vqm", "7e570000-0000-4000-8000-00000000dd02", &disk, ""),
+    );
+    let ns = "http://example.org/vq/";
+
+    // Persistent definition: description, title, one element.
+    let out = virt_ok(root, &["desc", "vqm", "--new-desc", "first words"]);
+    assert_eq!(out, "Domain description updated successfully\n\n");
+    virt_ok(root, &["desc", "vqm", "--title", "--new-desc", "A title"]);
+    let out = virt_ok(
+        root,
+        &["metadata", "vqm", ns, "--key", "vq", "--set", "<app><v>1</v></app>"],
+    );
+    assert_eq!(out, "Metadata modified\n\n");
+    let check_config = |root: &Path| {
+        assert_eq!(virt_ok(root, &["desc", "vqm"]), "first words\n\n");
+        assert_eq!(virt_ok(root, &["desc", "vqm", "--title"]), "A title\n\n");
+        let m = virt_ok(root, &["metadata", "vqm", ns]);
+        assert_eq!(m, "<app>\n  <v>1</v>\n</app>\n\n");
+    };
+    check_config(root);
+    let xml = virt_ok(root, &["dumpxml", "vqm"]);
+    assert!(xml.contains("<description>first words</description>"), "{xml}");
+    assert!(xml.contains("<vq:app xmlns:vq=\"http://example.org/vq/\">"), "{xml}");
+    let (ok, _, err) = virt(root, &["metadata", "vqm", "http://example.org/none/"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: metadata not found: Requested metadata element is not present\n"
+    );
+    let (ok, _, err) = virt(root, &["desc", "vqm", "--live", "--new-desc", "x"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: domain is not running\n"
+    );
+
+    // They survive a restart of the daemon (the stored definition).
+    drop(daemon);
+    daemon = ProcessDaemon::start("virtqemud", root);
+    check_config(root);
+
+    // domrename: the stored definition moves, the old name is gone.
+    let store = root.join("etc/libvirt/qemu");
+    let out = virt_ok(root, &["domrename", "vqm", "vqr"]);
+    assert_eq!(out, "Domain successfully renamed\n\n");
+    let (ok, _, err) = virt(root, &["dominfo", "vqm"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: failed to get domain 'vqm'\n"
+    );
+    let xml = virt_ok(root, &["dumpxml", "vqr"]);
+    assert!(xml.contains("<name>vqr</name>"), "{xml}");
+    assert!(xml.contains("<description>first words</description>"), "{xml}");
+    if store.is_dir() {
+        assert!(!store.join("vqm.xml").exists());
+        assert!(store.join("vqr.xml").exists());
+    }
+    let (ok, _, err) = virt(root, &["domrename", "vqr", "vqr"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: Can't rename domain to itself\n"
+    );
+    drop(daemon);
+    daemon = ProcessDaemon::start("virtqemud", root);
+    let list = virt_ok(root, &["list", "--all", "--name"]);
+    assert_eq!(list, "vqr\n\n");
+
+    // Live: a running guest's live description changes without its persistent one, and
+    // the live one survives a daemon restart (the status file).
+    virt_ok(root, &["start", "vqr"]);
+    let mut con = console(root, "vqr");
+    let (ok, _, err) = virt(root, &["domrename", "vqr", "vqx"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: cannot rename active domain\n"
+    );
+    virt_ok(root, &["desc", "vqr", "--live", "--new-desc", "live words"]);
+    assert_eq!(virt_ok(root, &["desc", "vqr"]), "live words\n\n");
+    assert_eq!(virt_ok(root, &["desc", "vqr", "--config"]), "first words\n\n");
+    drop(daemon);
+    let _daemon = ProcessDaemon::start("virtqemud", root);
+    assert_eq!(virt_ok(root, &["desc", "vqr", "--live"]), "live words\n\n");
+    assert_eq!(virt_ok(root, &["desc", "vqr", "--config"]), "first words\n\n");
+
+    // managedsave: the image's XML is the live definition; a changed description is
+    // stored in it and start resumes the guest with it.
+    con.type_line("echo kept-1 > /m");
+    con.expect_marker("kept-1");
+    let (ok, _, err) = virt(root, &["managedsave-dumpxml", "vqr"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: domain does not have managed save image\n"
+    );
+    virt_ok(root, &["managedsave", "vqr"]);
+    let saved = virt_ok(root, &["managedsave-dumpxml", "vqr"]);
+    assert!(saved.contains("<description>live words</description>"), "{saved}");
+    assert!(saved.contains("<name>vqr</name>"), "{saved}");
+    let changed = saved.replace("live words", "saved words");
+    let file = root.join("changed.xml");
+    std::fs::write(&file, &changed).expect("xml");
+    let f = file.display().to_string();
+    let out = virt_ok(root, &["managedsave-define", "vqr", &f]);
+    assert_eq!(out, "Managed save state file of domain 'vqr' updated.\n\n");
+    let again = virt_ok(root, &["managedsave-dumpxml", "vqr"]);
+    assert!(again.contains("<description>saved words</description>"), "{again}");
+    // An ABI change (the memory size) is refused and leaves the image as it was.
+    let bigger = changed.replace("<memory unit='KiB'>131072</memory>", "<memory unit='KiB'>262144</memory>");
+    assert_ne!(bigger, changed, "{changed}");
+    std::fs::write(&file, &bigger).expect("xml");
+    let (ok, _, err) = virt(root, &["managedsave-define", "vqr", &f]);
+    assert!(!ok);
+    assert!(
+        err.contains("Target domain max memory 262144 does not match source 131072"),
+        "{err}"
+    );
+    assert_eq!(virt_ok(root, &["managedsave-dumpxml", "vqr"]), again);
+    // The same works on a plain save image with save-image-dumpxml / -define.
+    let img = root.join("vqr.save").display().to_string();
+    let (ok, _, err) = virt(root, &["save-image-dumpxml", &img]);
+    assert!(!ok, "no image yet: {err}");
+
+    let out = virt_ok(root, &["start", "vqr"]);
+    assert_eq!(out, "Domain 'vqr' started\n\n");
+    assert_eq!(
+        wait_domstate(root, "vqr", "running (restored)", Duration::from_secs(20)),
+        "running (restored)"
+    );
+    let mut con = Console::open(&pty_of(root, "vqr"));
+    let at = con.type_line("echo RE\"\"ADY-2");
+    con.until(at, Duration::from_secs(60), "READY-2");
+    con.expect_marker("kept-1");
+    assert_eq!(virt_ok(root, &["desc", "vqr"]), "saved words\n\n");
+
+    virt_ok(root, &["save", "vqr", &img]);
+    let xml = virt_ok(root, &["save-image-dumpxml", &img]);
+    assert!(xml.contains("<description>saved words</description>"), "{xml}");
+    std::fs::write(&file, xml.replace("saved words", "image words")).expect("xml");
+    let out = virt_ok(root, &["save-image-define", &img, &f]);
+    assert_eq!(out, format!("State file {img} updated.\n\n"));
+    let xml = virt_ok(root, &["save-image-dumpxml", &img]);
+    assert!(xml.contains("<description>image words</description>"), "{xml}");
+    virt_ok(root, &["restore", &img]);
+    assert_eq!(virt_ok(root, &["desc", "vqr"]), "image words\n\n");
+    virt_ok(root, &["destroy", "vqr"]);
+}

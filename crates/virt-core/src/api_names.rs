@@ -132,6 +132,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "CoreDump" => "virDomainCoreDumpWithFormat",
         "GetBlockInfo" => "virDomainGetBlockInfo",
         "GetDomainMemoryStats" => "virDomainMemoryStats",
+        "SetMemoryStatsPeriod" => "virDomainSetMemoryStatsPeriod",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

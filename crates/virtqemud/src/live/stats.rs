@@ -425,6 +425,67 @@ impl QemuDriver {
         Ok(out)
     }
 
+    /// libvirt: virDomainSetMemoryStatsPeriod: the running balloon's polling interval
+    /// (`qom-set` of `guest-stats-polling-interval`) and/or the persistent `<stats period>`.
+    pub(crate) async fn qemu_set_stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        use virt_core::kit::flags::modify::{CONFIG, LIVE};
+        kit::stats::check_stats_period(period)?;
+        self.check_flags(flags, LIVE | CONFIG, "qemuDomainSetMemoryStatsPeriod")?;
+        let (_job, uuid) = self
+            .job(lookup, "virDomainSetMemoryStatsPeriod")
+            .await?;
+        let me = DomainLookup::Uuid(uuid);
+        let impact = {
+            let st = self.lock();
+            let d = st.get(&me)?;
+            kit::modify::impact(&d.facts(), flags)?
+        };
+        let value = kit::stats::stats_period_of(period);
+        if impact.live {
+            let a = self.active(&uuid)?;
+            let alias = self
+                .with_run(&uuid, a.gen, |r| {
+                    r.live
+                        .devices
+                        .memballoon
+                        .as_ref()
+                        .filter(|_| super::start::has_balloon(&r.live))
+                        .map(|b| b.alias.clone().unwrap_or_else(|| "balloon0".into()))
+                })
+                .flatten()
+                .ok_or_else(|| VirtError::operation_invalid("Active balloon device not found"))?;
+            super::set_stats_period(&a.qmp, &alias, u32::try_from(period).unwrap_or(0))
+                .await
+                .map_err(|_| {
+                    VirtError::operation_invalid("unable to set balloon driver collection period")
+                })?;
+            self.update_run(&uuid, a.gen, |r| {
+                if let Some(b) = r.live.devices.memballoon.as_mut() {
+                    b.stats_period = value;
+                }
+            });
+        }
+        if impact.config {
+            self.edit_config(&me, |def| {
+                if !super::start::has_balloon(def) {
+                    return Err(VirtError::operation_invalid(
+                        "No balloon device configured, can not set the collection period",
+                    ));
+                }
+                if let Some(b) = def.devices.memballoon.as_mut() {
+                    b.stats_period = value;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
     /// libvirt: virDomainGetBlockInfo. A running guest's disk from QEMU (capacity: the
     /// format's virtual size; allocation: `wr_highest_offset`; physical: the image's actual
     /// size), a shut-off one's from its image (capacity from a qcow2 header, else the size;
@@ -590,6 +651,15 @@ impl Monitoring for QemuDriver {
         flags: u32,
     ) -> DriverResult<Vec<(i32, u64)>> {
         self.qemu_memory_stats(lookup, flags).await
+    }
+
+    async fn set_memory_stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_stats_period(lookup, period, flags).await
     }
 
     async fn subscribe_events(

@@ -139,7 +139,7 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     let nic = format!(
         "<interface type='bridge'><mac address='52:54:00:7a:00:01'/><source bridge='{}'/>\
          <target dev='vqtap{n}'/><model type='virtio'/></interface>\
-         <memballoon model='virtio'><stats period='1'/></memballoon>",
+         <memballoon model='virtio'/>",
         bridge.0
     );
     define(
@@ -174,8 +174,23 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     virt_ok(root, &["start", "vqs"]);
     let mut con = console(root, "vqs");
 
-    // dommemstat: the balloon, the guest's own counters, the RSS; last_update advances
-    // with the one-second polling period the definition asks for.
+    // dommemstat: the balloon, the guest's own counters, the RSS. Without a polling period
+    // the guest's counters are those it sent once when its driver loaded: last_update
+    // stands still.
+    let stats = virt_ok(root, &["dommemstat", "vqs"]);
+    assert_eq!(field(&stats, "actual"), 128 * 1024, "{stats}");
+    let unpolled = field(&stats, "last_update");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        field(&virt_ok(root, &["dommemstat", "vqs"]), "last_update"),
+        unpolled
+    );
+    // `--period 1` (live) starts the polling; last_update advances.
+    assert_eq!(virt_ok(root, &["dommemstat", "vqs", "--period", "1"]).trim(), "");
+    let live = virt_ok(root, &["dumpxml", "vqs"]);
+    assert!(live.contains("<stats period='1'/>"), "{live}");
+    let inactive = virt_ok(root, &["dumpxml", "vqs", "--inactive"]);
+    assert!(!inactive.contains("<stats period="), "{inactive}");
     let first = Instant::now();
     let mut stats = String::new();
     wait_until(Duration::from_secs(60), "a first balloon poll", || {
@@ -249,7 +264,20 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     let human = virt_ok(root, &["domblkinfo", "vqs", "vda", "--human"]);
     assert!(human.starts_with("Capacity:       64.000 MiB\n"), "{human}");
 
+    // --config: the persistent definition keeps the period, the live one is unchanged.
+    virt_ok(root, &["dommemstat", "vqs", "--period", "3", "--config"]);
+    let inactive = virt_ok(root, &["dumpxml", "vqs", "--inactive"]);
+    assert!(inactive.contains("<stats period='3'/>"), "{inactive}");
+    assert!(virt_ok(root, &["dumpxml", "vqs"]).contains("<stats period='1'/>"));
+
     virt_ok(root, &["destroy", "vqs"]);
+    let (ok, _, err) = virt(root, &["dommemstat", "vqs", "--period", "2", "--live"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Unable to change balloon collection period.\n\
+         error: Requested operation is not valid: domain is not running\n"
+    );
     let (cap2, alloc2, phys2) = blkinfo(root, "vqs");
     let md = std::fs::metadata(&disk).expect("disk");
     assert_eq!(
@@ -279,7 +307,12 @@ fn metadata_rename_and_managed_save_xml() {
     define(
         root,
         "vqm",
-        &guest_xml("vqm", "7e570000-0000-4000-8000-00000000dd02", &disk, ""),
+        &guest_xml(
+            "vqm",
+            "7e570000-0000-4000-8000-00000000dd02",
+            &disk,
+            "<memballoon model='virtio'><stats period='1'/></memballoon>",
+        ),
     );
     let ns = "http://example.org/vq/";
 
@@ -351,6 +384,12 @@ fn metadata_rename_and_managed_save_xml() {
     // the live one survives a daemon restart (the status file).
     virt_ok(root, &["start", "vqr"]);
     let mut con = console(root, "vqr");
+    // The definition's `<stats period='1'/>` is applied at start: the guest's counters come.
+    wait_until(Duration::from_secs(30), "balloon statistics", || {
+        let s = virt_ok(root, &["dommemstat", "vqr"]);
+        fields(&s).iter().any(|(k, v)| k == "last_update" && *v > 0)
+            && fields(&s).iter().any(|(k, _)| k == "available")
+    });
     let (ok, _, err) = virt(root, &["domrename", "vqr", "vqx"]);
     assert!(!ok);
     assert_eq!(

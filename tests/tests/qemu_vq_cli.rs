@@ -12,7 +12,8 @@
 //!   a daemon restart; `domrename` renames a shut-off guest (its stored definition moves) and
 //!   refuses a running one;
 //! - `managedsave-dumpxml` after `managedsave`, `managedsave-define` with a changed
-//!   `<description>`, then `start` resumes the guest with it; an ABI change is refused.
+//!   `<description>`, then `start` resumes the guest with it; an ABI change is refused;
+//! - `guestvcpus` lists, offlines and onlines a two-vCPU guest's vCPUs through its agent.
 
 use std::path::Path;
 use std::process::Command;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::console::Console;
-use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virt_tests::guest::{test_guest, test_guest_with_agent, GUEST_CMDLINE, READY_MARKER};
 use virt_tests::qemu::{pty_of, virt, virt_ok, wait_domstate, QemuGuard};
 
 /// A private bridge with an address on the host, removed on drop.
@@ -270,6 +271,14 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     assert!(inactive.contains("<stats period='3'/>"), "{inactive}");
     assert!(virt_ok(root, &["dumpxml", "vqs"]).contains("<stats period='1'/>"));
 
+    // No agent channel: guestvcpus is refused at once, as libvirt.
+    let (ok, _, err) = virt(root, &["guestvcpus", "vqs"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: argument unsupported: QEMU guest agent is not configured\n"
+    );
+
     virt_ok(root, &["destroy", "vqs"]);
     let (ok, _, err) = virt(root, &["dommemstat", "vqs", "--period", "2", "--live"]);
     assert!(!ok);
@@ -465,4 +474,83 @@ fn metadata_rename_and_managed_save_xml() {
     virt_ok(root, &["restore", &img]);
     assert_eq!(virt_ok(root, &["desc", "vqr"]).trim_end(), "image words");
     virt_ok(root, &["destroy", "vqr"]);
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest with qemu-ga; run with --features qemu-tests"
+)]
+fn guest_vcpus_go_offline_and_online_through_the_agent() {
+    let image = test_guest_with_agent().expect("test guest with agent");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let _guard = QemuGuard::new(root);
+    let _daemon = ProcessDaemon::start("virtqemud", root);
+    let xml = format!(
+        "<domain type='qemu'><name>vqa</name>\
+         <uuid>7e570000-0000-4000-8000-00000000dd03</uuid>\
+         <memory unit='MiB'>160</memory><vcpu>2</vcpu>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
+         <cmdline>{GUEST_CMDLINE}</cmdline></os><features><acpi/></features>\
+         <devices><serial type='pty'><target port='0'/></serial>\
+         <console type='pty'><target type='serial' port='0'/></console>\
+         <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\
+         </devices></domain>",
+        image.kernel.display(),
+        image.initrd.display()
+    );
+    define(root, "vqa", &xml);
+    let (ok, _, err) = virt(root, &["guestvcpus", "vqa"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: Requested operation is not valid: domain is not running\n"
+    );
+    virt_ok(root, &["start", "vqa"]);
+    let mut out = String::new();
+    wait_until(Duration::from_secs(180), "the agent", || {
+        let (ok, o, _) = virt(root, &["guestvcpus", "vqa"]);
+        out = o;
+        ok
+    });
+    let line = |out: &str, k: &str| {
+        out.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k:<15}: ")))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no {k} in {out:?}"))
+    };
+    assert_eq!(line(&out, "vcpus"), "0-1", "{out}");
+    assert_eq!(line(&out, "online"), "0-1", "{out}");
+    assert!(line(&out, "offlinable").contains('1'), "{out}");
+
+    virt_ok(root, &["guestvcpus", "vqa", "--cpulist", "1", "--disable"]);
+    let out = virt_ok(root, &["guestvcpus", "vqa"]);
+    assert_eq!(line(&out, "online"), "0", "{out}");
+    assert_eq!(line(&out, "vcpus"), "0-1", "{out}");
+    virt_ok(root, &["guestvcpus", "vqa", "--cpulist", "1", "--enable"]);
+    let out = virt_ok(root, &["guestvcpus", "vqa"]);
+    assert_eq!(line(&out, "online"), "0-1", "{out}");
+
+    let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "1,5", "--enable"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: invalid argument: guest is missing vCPUs '5'\n"
+    );
+    let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "x", "--enable"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: invalid argument: Failed to parse bitmap 'x'\n"
+    );
+    if !line(&out, "offlinable").contains('0') {
+        let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "0", "--disable"]);
+        assert!(!ok);
+        assert_eq!(
+            err,
+            "error: Operation not supported: vCPU '0' is not offlinable\n"
+        );
+    }
+    virt_ok(root, &["destroy", "vqa"]);
 }

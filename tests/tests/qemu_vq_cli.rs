@@ -325,7 +325,18 @@ fn metadata_rename_and_managed_save_xml() {
     );
     let ns = "http://example.org/vq/";
 
-    // Persistent definition: description, title, one element.
+    // Persistent definition: description, title, one element, each with its
+    // METADATA_CHANGE event (watched by `virt event`, started first).
+    let events = Command::new(virt_tests::workspace_bin("virt"))
+        .args(["-c", "qemu:///system", "event", "--domain", "vqm", "--event", "metadata-change"])
+        .args(["--loop", "--timeout", "8"])
+        .env("VIRT_ROOT", root)
+        .env_remove("LIBVIRT_DEFAULT_URI")
+        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("virt event");
+    std::thread::sleep(Duration::from_millis(1500));
     let out = virt_ok(root, &["desc", "vqm", "--new-desc", "first words"]);
     assert_eq!(out.trim_end(), "Domain description updated successfully");
     virt_ok(root, &["desc", "vqm", "--title", "--new-desc", "A title"]);
@@ -341,6 +352,15 @@ fn metadata_rename_and_managed_save_xml() {
         assert_eq!(m.trim_end(), "<app>\n  <v>1</v>\n</app>");
     };
     check_config(root);
+    let seen = events.wait_with_output().expect("virt event");
+    let seen = String::from_utf8_lossy(&seen.stdout);
+    for line in [
+        "event 'metadata-change' for domain 'vqm': type description, uri n/a",
+        "event 'metadata-change' for domain 'vqm': type title, uri n/a",
+        "event 'metadata-change' for domain 'vqm': type element, uri http://example.org/vq/",
+    ] {
+        assert!(seen.lines().any(|l| l == line), "{line} not in {seen}");
+    }
     let xml = virt_ok(root, &["dumpxml", "vqm"]);
     assert!(xml.contains("<description>first words</description>"), "{xml}");
     assert!(xml.contains("<vq:app xmlns:vq=\"http://example.org/vq/\">"), "{xml}");

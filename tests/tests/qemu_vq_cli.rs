@@ -161,10 +161,7 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     let md = std::fs::metadata(&disk).expect("disk");
     assert_eq!(cap, 64 << 20);
     assert_eq!(phys, md.len());
-    assert_eq!(
-        alloc,
-        std::os::unix::fs::MetadataExt::blocks(&md) * 512
-    );
+    assert_eq!(alloc, std::os::unix::fs::MetadataExt::blocks(&md) * 512);
     let (ok, _, err) = virt(root, &["domblkinfo", "vqs", "vdz"]);
     assert!(!ok);
     assert_eq!(
@@ -187,7 +184,10 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
         unpolled
     );
     // `--period 1` (live) starts the polling; last_update advances.
-    assert_eq!(virt_ok(root, &["dommemstat", "vqs", "--period", "1"]).trim(), "");
+    assert_eq!(
+        virt_ok(root, &["dommemstat", "vqs", "--period", "1"]).trim(),
+        ""
+    );
     let live = virt_ok(root, &["dumpxml", "vqs"]);
     assert!(live.contains("<stats period='1'/>"), "{live}");
     let inactive = virt_ok(root, &["dumpxml", "vqs", "--inactive"]);
@@ -201,11 +201,22 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
             .any(|(k, v)| k == "last_update" && *v > 0)
     });
     assert_eq!(field(&stats, "actual"), 128 * 1024, "{stats}");
-    for key in ["swap_in", "major_fault", "minor_fault", "unused", "available", "usable", "rss"] {
+    for key in [
+        "swap_in",
+        "major_fault",
+        "minor_fault",
+        "unused",
+        "available",
+        "usable",
+        "rss",
+    ] {
         field(&stats, key);
     }
     assert!(field(&stats, "available") > 64 * 1024, "{stats}");
-    assert!(field(&stats, "unused") < field(&stats, "available"), "{stats}");
+    assert!(
+        field(&stats, "unused") < field(&stats, "available"),
+        "{stats}"
+    );
     assert!(field(&stats, "rss") > 1024, "{stats}");
     let keys: Vec<String> = fields(&stats).into_iter().map(|(k, _)| k).collect();
     assert_eq!(keys.first().map(String::as_str), Some("actual"), "{stats}");
@@ -218,7 +229,12 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
 
     // domifstat: the guest pings the host end of the bridge; both directions grow.
     let tap = format!("vqtap{n}");
-    let ifstat = |k: &str| field(&virt_ok(root, &["domifstat", "vqs", &tap]), &format!("{tap} {k}"));
+    let ifstat = |k: &str| {
+        field(
+            &virt_ok(root, &["domifstat", "vqs", &tap]),
+            &format!("{tap} {k}"),
+        )
+    };
     let (rx0, tx0) = (ifstat("rx_bytes"), ifstat("tx_bytes"));
     con.run(
         &format!(
@@ -228,11 +244,22 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
         Duration::from_secs(60),
     );
     let (rx1, tx1) = (ifstat("rx_bytes"), ifstat("tx_bytes"));
-    assert!(rx1 > rx0 && tx1 > tx0, "rx {rx0} -> {rx1}, tx {tx0} -> {tx1}");
-    assert!(tx1 >= tx0 + 3 * 98, "three echo requests: tx {tx0} -> {tx1}");
+    assert!(
+        rx1 > rx0 && tx1 > tx0,
+        "rx {rx0} -> {rx1}, tx {tx0} -> {tx1}"
+    );
+    assert!(
+        tx1 >= tx0 + 3 * 98,
+        "three echo requests: tx {tx0} -> {tx1}"
+    );
 
     // domblkstat and domblkinfo: the guest writes 4 MiB into its disk.
-    let blkstat = |k: &str| field(&virt_ok(root, &["domblkstat", "vqs", "vda"]), &format!("vda {k}"));
+    let blkstat = |k: &str| {
+        field(
+            &virt_ok(root, &["domblkstat", "vqs", "vda"]),
+            &format!("vda {k}"),
+        )
+    };
     let wr0 = blkstat("wr_bytes");
     let (cap0, alloc0, phys0) = blkinfo(root, "vqs");
     assert_eq!(cap0, 64 << 20);
@@ -254,12 +281,15 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     let all = virt_ok(root, &["domblkinfo", "vqs", "--all"]);
     let header = all.lines().next().unwrap_or_default();
     assert!(
-        header.split_whitespace().eq(["Target", "Capacity", "Allocation", "Physical"]),
+        header
+            .split_whitespace()
+            .eq(["Target", "Capacity", "Allocation", "Physical"]),
         "{all}"
     );
     assert!(
-        all.lines().any(|l| l.split_whitespace().next() == Some("vda")
-            && l.split_whitespace().nth(1) == Some("67108864")),
+        all.lines()
+            .any(|l| l.split_whitespace().next() == Some("vda")
+                && l.split_whitespace().nth(1) == Some("67108864")),
         "{all}"
     );
     let human = virt_ok(root, &["domblkinfo", "vqs", "vda", "--human"]);
@@ -328,7 +358,15 @@ fn metadata_rename_and_managed_save_xml() {
     // Persistent definition: description, title, one element, each with its
     // METADATA_CHANGE event (watched by `virt event`, started first).
     let events = Command::new(virt_tests::workspace_bin("virt"))
-        .args(["-c", "qemu:///system", "event", "--domain", "vqm", "--event", "metadata-change"])
+        .args([
+            "-c",
+            "qemu:///system",
+            "event",
+            "--domain",
+            "vqm",
+            "--event",
+            "metadata-change",
+        ])
         .args(["--loop", "--timeout", "8"])
         .env("VIRT_ROOT", root)
         .env_remove("LIBVIRT_DEFAULT_URI")
@@ -342,12 +380,23 @@ fn metadata_rename_and_managed_save_xml() {
     virt_ok(root, &["desc", "vqm", "--title", "--new-desc", "A title"]);
     let out = virt_ok(
         root,
-        &["metadata", "vqm", ns, "--key", "vq", "--set", "<app><v>1</v></app>"],
+        &[
+            "metadata",
+            "vqm",
+            ns,
+            "--key",
+            "vq",
+            "--set",
+            "<app><v>1</v></app>",
+        ],
     );
     assert_eq!(out.trim_end(), "Metadata modified");
     let check_config = |root: &Path| {
         assert_eq!(virt_ok(root, &["desc", "vqm"]).trim_end(), "first words");
-        assert_eq!(virt_ok(root, &["desc", "vqm", "--title"]).trim_end(), "A title");
+        assert_eq!(
+            virt_ok(root, &["desc", "vqm", "--title"]).trim_end(),
+            "A title"
+        );
         let m = virt_ok(root, &["metadata", "vqm", ns]);
         assert_eq!(m.trim_end(), "<app>\n  <v>1</v>\n</app>");
     };
@@ -362,8 +411,14 @@ fn metadata_rename_and_managed_save_xml() {
         assert!(seen.lines().any(|l| l == line), "{line} not in {seen}");
     }
     let xml = virt_ok(root, &["dumpxml", "vqm"]);
-    assert!(xml.contains("<description>first words</description>"), "{xml}");
-    assert!(xml.contains("<vq:app xmlns:vq=\"http://example.org/vq/\">"), "{xml}");
+    assert!(
+        xml.contains("<description>first words</description>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<vq:app xmlns:vq=\"http://example.org/vq/\">"),
+        "{xml}"
+    );
     let (ok, _, err) = virt(root, &["metadata", "vqm", "http://example.org/none/"]);
     assert!(!ok);
     assert_eq!(
@@ -389,13 +444,13 @@ fn metadata_rename_and_managed_save_xml() {
     assert_eq!(out.trim_end(), "Domain successfully renamed");
     let (ok, _, err) = virt(root, &["dominfo", "vqm"]);
     assert!(!ok);
-    assert_eq!(
-        err,
-        "error: failed to get domain 'vqm'\n"
-    );
+    assert_eq!(err, "error: failed to get domain 'vqm'\n");
     let xml = virt_ok(root, &["dumpxml", "vqr"]);
     assert!(xml.contains("<name>vqr</name>"), "{xml}");
-    assert!(xml.contains("<description>first words</description>"), "{xml}");
+    assert!(
+        xml.contains("<description>first words</description>"),
+        "{xml}"
+    );
     assert!(!store.join("vqm.xml").exists());
     assert!(store.join("vqr.xml").exists());
     let (ok, _, err) = virt(root, &["domrename", "vqr", "vqr"]);
@@ -427,11 +482,20 @@ fn metadata_rename_and_managed_save_xml() {
     );
     virt_ok(root, &["desc", "vqr", "--live", "--new-desc", "live words"]);
     assert_eq!(virt_ok(root, &["desc", "vqr"]).trim_end(), "live words");
-    assert_eq!(virt_ok(root, &["desc", "vqr", "--config"]).trim_end(), "first words");
+    assert_eq!(
+        virt_ok(root, &["desc", "vqr", "--config"]).trim_end(),
+        "first words"
+    );
     drop(daemon);
     let _daemon = ProcessDaemon::start("virtqemud", root);
-    assert_eq!(virt_ok(root, &["desc", "vqr", "--live"]).trim_end(), "live words");
-    assert_eq!(virt_ok(root, &["desc", "vqr", "--config"]).trim_end(), "first words");
+    assert_eq!(
+        virt_ok(root, &["desc", "vqr", "--live"]).trim_end(),
+        "live words"
+    );
+    assert_eq!(
+        virt_ok(root, &["desc", "vqr", "--config"]).trim_end(),
+        "first words"
+    );
 
     // managedsave: the image's XML is the live definition; a changed description is
     // stored in it and start resumes the guest with it.
@@ -445,18 +509,30 @@ fn metadata_rename_and_managed_save_xml() {
     );
     virt_ok(root, &["managedsave", "vqr"]);
     let saved = virt_ok(root, &["managedsave-dumpxml", "vqr"]);
-    assert!(saved.contains("<description>live words</description>"), "{saved}");
+    assert!(
+        saved.contains("<description>live words</description>"),
+        "{saved}"
+    );
     assert!(saved.contains("<name>vqr</name>"), "{saved}");
     let changed = saved.replace("live words", "saved words");
     let file = root.join("changed.xml");
     std::fs::write(&file, &changed).expect("xml");
     let f = file.display().to_string();
     let out = virt_ok(root, &["managedsave-define", "vqr", &f]);
-    assert_eq!(out.trim_end(), "Managed save state file of domain 'vqr' updated.");
+    assert_eq!(
+        out.trim_end(),
+        "Managed save state file of domain 'vqr' updated."
+    );
     let again = virt_ok(root, &["managedsave-dumpxml", "vqr"]);
-    assert!(again.contains("<description>saved words</description>"), "{again}");
+    assert!(
+        again.contains("<description>saved words</description>"),
+        "{again}"
+    );
     // An ABI change (the memory size) is refused and leaves the image as it was.
-    let bigger = changed.replace("<memory unit='KiB'>131072</memory>", "<memory unit='KiB'>262144</memory>");
+    let bigger = changed.replace(
+        "<memory unit='KiB'>131072</memory>",
+        "<memory unit='KiB'>262144</memory>",
+    );
     assert_ne!(bigger, changed, "{changed}");
     std::fs::write(&file, &bigger).expect("xml");
     let (ok, _, err) = virt(root, &["managedsave-define", "vqr", &f]);
@@ -485,12 +561,18 @@ fn metadata_rename_and_managed_save_xml() {
 
     virt_ok(root, &["save", "vqr", &img]);
     let xml = virt_ok(root, &["save-image-dumpxml", &img]);
-    assert!(xml.contains("<description>saved words</description>"), "{xml}");
+    assert!(
+        xml.contains("<description>saved words</description>"),
+        "{xml}"
+    );
     std::fs::write(&file, xml.replace("saved words", "image words")).expect("xml");
     let out = virt_ok(root, &["save-image-define", &img, &f]);
     assert_eq!(out.trim_end(), format!("State file {img} updated."));
     let xml = virt_ok(root, &["save-image-dumpxml", &img]);
-    assert!(xml.contains("<description>image words</description>"), "{xml}");
+    assert!(
+        xml.contains("<description>image words</description>"),
+        "{xml}"
+    );
     virt_ok(root, &["restore", &img]);
     assert_eq!(virt_ok(root, &["desc", "vqr"]).trim_end(), "image words");
     virt_ok(root, &["destroy", "vqr"]);
@@ -554,16 +636,10 @@ fn guest_vcpus_go_offline_and_online_through_the_agent() {
 
     let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "1,5", "--enable"]);
     assert!(!ok);
-    assert_eq!(
-        err,
-        "error: invalid argument: guest is missing vCPUs '5'\n"
-    );
+    assert_eq!(err, "error: invalid argument: guest is missing vCPUs '5'\n");
     let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "x", "--enable"]);
     assert!(!ok);
-    assert_eq!(
-        err,
-        "error: invalid argument: Failed to parse bitmap 'x'\n"
-    );
+    assert_eq!(err, "error: invalid argument: Failed to parse bitmap 'x'\n");
     if !line(&out, "offlinable").contains('0') {
         let (ok, _, err) = virt(root, &["guestvcpus", "vqa", "--cpulist", "0", "--disable"]);
         assert!(!ok);

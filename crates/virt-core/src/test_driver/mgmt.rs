@@ -315,10 +315,9 @@ impl TestDriver {
                 .as_ref()
                 .is_some_and(|b| b.model != crate::model::enums::MemballoonModel::None)
         };
-        let target = if live || dom.next_def.is_none() {
-            &dom.def
-        } else {
-            dom.next_def.as_ref().expect("checked")
+        let target = match &dom.next_def {
+            Some(next) if !live => next,
+            _ => &dom.def,
         };
         if !has_balloon(target) {
             return Err(VirtError::internal(

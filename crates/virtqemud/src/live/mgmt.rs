@@ -188,9 +188,9 @@ impl QemuDriver {
         };
         if let Some(def) = config {
             let text = codec.format_domain(&def, STORED);
-            self.store.save(&def.name, &text).map_err(|e| {
-                err(ErrorCode::SystemError, e.to_string())
-            })?;
+            self.store
+                .save(&def.name, &text)
+                .map_err(|e| err(ErrorCode::SystemError, e.to_string()))?;
             d.def = def;
         }
         if let Some(def) = live {
@@ -296,10 +296,14 @@ impl QemuDriver {
         let handle = dom.handle();
         st.insert(dom);
         drop(st);
-        self.bus
-            .emit(old_handle, ev::payload(ev::UNDEFINED, ev::undefined::RENAMED));
-        self.bus
-            .emit(handle.clone(), ev::payload(ev::DEFINED, ev::defined::RENAMED));
+        self.bus.emit(
+            old_handle,
+            ev::payload(ev::UNDEFINED, ev::undefined::RENAMED),
+        );
+        self.bus.emit(
+            handle.clone(),
+            ev::payload(ev::DEFINED, ev::defined::RENAMED),
+        );
         Ok(handle)
     }
 
@@ -344,8 +348,12 @@ impl QemuDriver {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let tmp = dir.join(format!(".{file_name}.new"));
-        let write_err =
-            |e: std::io::Error| err(ErrorCode::SystemError, format!("failed to write '{}': {}", path.display(), io_words(&e)));
+        let write_err = |e: std::io::Error| {
+            err(
+                ErrorCode::SystemError,
+                format!("failed to write '{}': {}", path.display(), io_words(&e)),
+            )
+        };
         let result = (|| -> std::io::Result<()> {
             let mut out = std::fs::OpenOptions::new()
                 .write(true)
@@ -451,7 +459,10 @@ mod tests {
     #[test]
     fn abi_check_allows_a_description_and_refuses_memory_and_disks() {
         let src = def(BASE);
-        let with_desc = def(&BASE.replace("<name>a</name>", "<name>a</name><description>d</description>"));
+        let with_desc = def(&BASE.replace(
+            "<name>a</name>",
+            "<name>a</name><description>d</description>",
+        ));
         check_abi(&src, &with_desc).expect("a description changes no ABI");
         let more = def(&BASE.replace("128", "256"));
         let e = check_abi(&src, &more).expect_err("memory");
@@ -463,6 +474,11 @@ mod tests {
         assert!(check_abi(&src, &renamed).is_err());
         let other_disk = def(&BASE.replace("dev='vda'", "dev='vdb'"));
         let e = check_abi(&src, &other_disk).expect_err("disk target");
-        assert!(e.message().contains("Target disk vdb does not match source vda"), "{}", e.message());
+        assert!(
+            e.message()
+                .contains("Target disk vdb does not match source vda"),
+            "{}",
+            e.message()
+        );
     }
 }

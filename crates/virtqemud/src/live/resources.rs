@@ -134,7 +134,11 @@ impl QemuDriver {
 impl Resources for QemuDriver {
     // The guest's view of its vCPUs (issue 15, vq group): the work is in `guest.rs`.
 
-    async fn guest_vcpus(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+    async fn guest_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
         self.qemu_guest_vcpus(lookup, flags).await
     }
 
@@ -145,7 +149,8 @@ impl Resources for QemuDriver {
         state: bool,
         flags: u32,
     ) -> DriverResult<()> {
-        self.qemu_set_guest_vcpus(lookup, cpumap, state, flags).await
+        self.qemu_set_guest_vcpus(lookup, cpumap, state, flags)
+            .await
     }
 
     // Block jobs (issue 15, qemu group): the work is in `blockjob.rs`.

@@ -254,12 +254,18 @@ fn guest_memory_stats(gs: &serde_json::Value) -> Vec<(i32, u64)> {
 /// domain's disk: a regular file's allocation is its blocks, its physical size its length; a
 /// block device's both its end; the capacity is a qcow2 header's virtual size, else the
 /// physical size.
-pub(crate) fn image_limits(path: &std::path::Path, format: Option<&str>) -> DriverResult<(u64, u64, u64)> {
+pub(crate) fn image_limits(
+    path: &std::path::Path,
+    format: Option<&str>,
+) -> DriverResult<(u64, u64, u64)> {
     use std::io::{Read, Seek, SeekFrom};
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let sys = |what: &str, e: std::io::Error| {
         let s = e.to_string();
-        let words = s.rfind(" (os error ").map_or(s.as_str(), |i| &s[..i]).to_string();
+        let words = s
+            .rfind(" (os error ")
+            .map_or(s.as_str(), |i| &s[..i])
+            .to_string();
         VirtError::new(
             ErrorCode::SystemError,
             ErrorDomain::Qemu,
@@ -436,9 +442,7 @@ impl QemuDriver {
         use virt_core::kit::flags::modify::{CONFIG, LIVE};
         kit::stats::check_stats_period(period)?;
         self.check_flags(flags, LIVE | CONFIG, "qemuDomainSetMemoryStatsPeriod")?;
-        let (_job, uuid) = self
-            .job(lookup, "virDomainSetMemoryStatsPeriod")
-            .await?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetMemoryStatsPeriod").await?;
         let me = DomainLookup::Uuid(uuid);
         let impact = {
             let st = self.lock();
@@ -520,12 +524,7 @@ impl QemuDriver {
                 ));
             }
             let format = dk.driver.as_ref().and_then(|d| d.format.clone());
-            (
-                job_of(d, BLOCK).live,
-                dk.target_dev.clone(),
-                path,
-                format,
-            )
+            (job_of(d, BLOCK).live, dk.target_dev.clone(), path, format)
         };
         let Some(live) = live else {
             let Some(path) = path else {

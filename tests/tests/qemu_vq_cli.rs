@@ -13,7 +13,8 @@
 //!   refuses a running one;
 //! - `managedsave-dumpxml` after `managedsave`, `managedsave-define` with a changed
 //!   `<description>`, then `start` resumes the guest with it; an ABI change is refused;
-//! - `guestvcpus` lists, offlines and onlines a two-vCPU guest's vCPUs through its agent.
+//! - `guestvcpus` lists, offlines and onlines a two-vCPU guest's vCPUs through its agent;
+//!   `setvcpu` hot-adds its third vCPU and changes the persistent count.
 
 use std::path::Path;
 use std::process::Command;
@@ -592,7 +593,7 @@ fn guest_vcpus_go_offline_and_online_through_the_agent() {
     let xml = format!(
         "<domain type='qemu'><name>vqa</name>\
          <uuid>7e570000-0000-4000-8000-00000000dd03</uuid>\
-         <memory unit='MiB'>160</memory><vcpu>2</vcpu>\
+         <memory unit='MiB'>160</memory><vcpu current='2'>3</vcpu>\
          <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
          <cmdline>{GUEST_CMDLINE}</cmdline></os><features><acpi/></features>\
          <devices><serial type='pty'><target port='0'/></serial>\
@@ -648,5 +649,42 @@ fn guest_vcpus_go_offline_and_online_through_the_agent() {
             "error: Operation not supported: vCPU '0' is not offlinable\n"
         );
     }
+
+    // setvcpu: vCPU 2 (offline, after the online ones) is hot-added; vCPU 0 and absent
+    // vCPUs are refused as libvirt refuses them; removing one live is not implemented.
+    let count = |args: &[&str]| {
+        let mut a = vec!["vcpucount", "vqa"];
+        a.extend_from_slice(args);
+        virt_ok(root, &a).trim().to_string()
+    };
+    assert_eq!(count(&["--live", "--active"]), "2");
+    virt_ok(root, &["setvcpu", "vqa", "2", "--enable", "--live"]);
+    assert_eq!(count(&["--live", "--active"]), "3");
+    assert_eq!(count(&["--config", "--active"]), "2");
+    wait_until(Duration::from_secs(30), "the guest to see vCPU 2", || {
+        line(&virt_ok(root, &["guestvcpus", "vqa"]), "vcpus") == "0-2"
+    });
+    let (ok, _, err) = virt(root, &["setvcpu", "vqa", "0", "--disable"]);
+    assert!(!ok);
+    assert_eq!(err, "error: invalid argument: vCPU '0' can't be modified\n");
+    let (ok, _, err) = virt(root, &["setvcpu", "vqa", "5", "--enable", "--live"]);
+    assert!(!ok);
+    assert_eq!(
+        err,
+        "error: invalid argument: vcpu 5 is not present in live config\n"
+    );
+    let (ok, _, err) = virt(root, &["setvcpu", "vqa", "2", "--disable", "--live"]);
+    assert!(!ok);
+    assert!(
+        err.contains("removing vCPUs from a running domain"),
+        "{err}"
+    );
+    // --config: the persistent count follows.
+    virt_ok(root, &["setvcpu", "vqa", "1", "--disable", "--config"]);
+    assert_eq!(count(&["--config", "--active"]), "1");
+    assert_eq!(count(&["--live", "--active"]), "3");
+    let (ok, _, err) = virt(root, &["setvcpu", "vqa", "2", "--enable", "--config"]);
+    assert!(!ok);
+    assert!(err.contains("cannot be enabled alone"), "{err}");
     virt_ok(root, &["destroy", "vqa"]);
 }

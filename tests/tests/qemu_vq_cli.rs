@@ -138,10 +138,18 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     ip(&["link", "set", &bridge.0, "up"]);
     let disk = root.join("vqs.qcow2");
     qcow2(&disk, "64M");
+    // A sparse raw disk beside the qcow2 one.
+    let raw = root.join("vqs.raw");
+    std::fs::File::create(&raw)
+        .and_then(|f| f.set_len(32 << 20))
+        .expect("raw disk");
     let nic = format!(
-        "<interface type='bridge'><mac address='52:54:00:7a:00:01'/><source bridge='{}'/>\
+        "<disk type='file' device='disk'><driver name='qemu' type='raw'/>\
+         <source file='{}'/><target dev='vdb' bus='virtio'/></disk>\
+         <interface type='bridge'><mac address='52:54:00:7a:00:01'/><source bridge='{}'/>\
          <target dev='vqtap{n}'/><model type='virtio'/></interface>\
          <memballoon model='virtio'/>",
+        raw.display(),
         bridge.0
     );
     define(
@@ -163,6 +171,17 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     assert_eq!(cap, 64 << 20);
     assert_eq!(phys, md.len());
     assert_eq!(alloc, std::os::unix::fs::MetadataExt::blocks(&md) * 512);
+    let raw_info = virt_ok(root, &["domblkinfo", "vqs", "vdb"]);
+    let raw_md = std::fs::metadata(&raw).expect("raw");
+    assert_eq!(
+        raw_info,
+        format!(
+            "Capacity:       {}\nAllocation:     {}\nPhysical:       {}\n\n",
+            32 << 20,
+            std::os::unix::fs::MetadataExt::blocks(&raw_md) * 512,
+            32 << 20
+        )
+    );
     let (ok, _, err) = virt(root, &["domblkinfo", "vqs", "vdz"]);
     assert!(!ok);
     assert_eq!(
@@ -287,11 +306,21 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
             .eq(["Target", "Capacity", "Allocation", "Physical"]),
         "{all}"
     );
+    for (dev, cap) in [("vda", "67108864"), ("vdb", "33554432")] {
+        assert!(
+            all.lines().any(|l| l.split_whitespace().next() == Some(dev)
+                && l.split_whitespace().nth(1) == Some(cap)),
+            "{all}"
+        );
+    }
+    // The running raw disk: QEMU's figures (its size; the highest offset written: none yet).
+    let raw_live = virt_ok(root, &["domblkinfo", "vqs", "vdb"]);
     assert!(
-        all.lines()
-            .any(|l| l.split_whitespace().next() == Some("vda")
-                && l.split_whitespace().nth(1) == Some("67108864")),
-        "{all}"
+        raw_live.starts_with(&format!(
+            "Capacity:       {}\nAllocation:     0\n",
+            32 << 20
+        )),
+        "{raw_live}"
     );
     let human = virt_ok(root, &["domblkinfo", "vqs", "vda", "--human"]);
     assert!(human.starts_with("Capacity:       64.000 MiB\n"), "{human}");

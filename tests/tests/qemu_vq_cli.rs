@@ -628,7 +628,7 @@ fn guest_vcpus_go_offline_and_online_through_the_agent() {
          <devices><serial type='pty'><target port='0'/></serial>\
          <console type='pty'><target type='serial' port='0'/></console>\
          <channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>\
-         </devices></domain>",
+         <memballoon model='none'/></devices></domain>",
         image.kernel.display(),
         image.initrd.display()
     );
@@ -654,6 +654,11 @@ fn guest_vcpus_go_offline_and_online_through_the_agent() {
     };
     assert_eq!(line(&out, "vcpus"), "0-1", "{out}");
     assert_eq!(line(&out, "online"), "0-1", "{out}");
+    // Without a balloon, dommemstat has QEMU's RSS alone, as libvirt's QEMU driver.
+    let mem = virt_ok(root, &["dommemstat", "vqa"]);
+    let keys: Vec<String> = fields(&mem).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["rss"], "{mem}");
+    assert!(field(&mem, "rss") > 1024, "{mem}");
     assert!(line(&out, "offlinable").contains('1'), "{out}");
 
     virt_ok(root, &["guestvcpus", "vqa", "--cpulist", "1", "--disable"]);

@@ -1096,6 +1096,23 @@ impl Connection {
             .await?
             .into_inner())
     }
+
+    /// Seconds between two refreshes of the balloon's statistics.
+    /// libvirt: virDomainSetMemoryStatsPeriod.
+    pub async fn set_memory_stats_period(
+        &self,
+        dom: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> Result<(), ClientError> {
+        let req = proto::SetMemoryStatsPeriodRequest {
+            domain: Some(domain_ref(dom)),
+            period,
+            flags,
+        };
+        self.domain_client().set_memory_stats_period(req).await?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

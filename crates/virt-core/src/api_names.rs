@@ -138,6 +138,7 @@ pub fn libvirt_api(method: &str) -> Option<&'static str> {
         "GetJobStats" => "virDomainGetJobStats",
         "PmSuspendForDuration" => "virDomainPMSuspendForDuration",
         "PmWakeup" => "virDomainPMWakeup",
+        "SetMemoryStatsPeriod" => "virDomainSetMemoryStatsPeriod",
         "StreamEvents" => "virConnectDomainEventRegisterAny",
         // No libvirt counterpart (libvirt's events cannot be resumed); it reads where a
         // registration would start, so it is named after the registration.

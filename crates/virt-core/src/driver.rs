@@ -1128,6 +1128,17 @@ pub trait Monitoring: Host {
         unsupported!(self, "virDomainGetJobStats")
     }
 
+    /// Seconds between two refreshes of the balloon's statistics (0: none), live and/or in
+    /// the persistent definition. libvirt: virDomainSetMemoryStatsPeriod.
+    async fn set_memory_stats_period(
+        &self,
+        dom: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        unsupported!(self, "virDomainSetMemoryStatsPeriod")
+    }
+
     /// Subscribes to events, replaying retained ones from `from_sequence` when given.
     /// libvirt: virConnectDomainEventRegisterAny.
     async fn subscribe_events(

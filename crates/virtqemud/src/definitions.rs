@@ -315,4 +315,37 @@ impl Definitions for QemuDriver {
     async fn set_autostart(&self, lookup: &DomainLookup, on: bool) -> DriverResult<()> {
         self.lock().set_autostart(lookup, on, Some(&self.store))
     }
+
+    // Domain management group (issue 15): see live/mgmt.rs.
+
+    async fn metadata(
+        &self,
+        lookup: &DomainLookup,
+        kind: i32,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<String> {
+        self.qemu_metadata(lookup, kind, uri, flags)
+    }
+
+    async fn set_metadata(
+        &self,
+        lookup: &DomainLookup,
+        kind: i32,
+        metadata: Option<&str>,
+        key: &str,
+        uri: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_metadata(lookup, kind, metadata, key, uri, flags)
+    }
+
+    async fn rename_domain(
+        &self,
+        lookup: &DomainLookup,
+        new_name: &str,
+        flags: u32,
+    ) -> DriverResult<DomainHandle> {
+        self.qemu_rename(lookup, new_name, flags)
+    }
 }

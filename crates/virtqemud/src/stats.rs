@@ -299,6 +299,13 @@ struct Host {
     sys: PathBuf,
 }
 
+/// The resident set of process `pid` in KiB, from `/proc/PID/stat` (libvirt's `rss` memory
+/// statistic).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text).map(|(_, _, pages)| pages * page_kib())
+}
+
 /// utime and stime (ticks) and rss (pages) of a `/proc/.../stat` line.
 fn parse_stat(text: &str) -> Option<(u64, u64, u64)> {
     // The command name is in parentheses and may hold spaces or ')': fields start after the

@@ -1,11 +1,13 @@
 //! `virt dommemstat DOMAIN`: the guest's balloon statistics (virDomainMemoryStats), one
-//! `name value` line each, as virsh 9.0 prints them.
+//! `name value` line each, as virsh 9.0 prints them; with `--period N`, sets how often the
+//! balloon refreshes them instead (virDomainSetMemoryStatsPeriod), printing nothing.
 
 use virt_client::Connection;
 
 use super::dom::{resolve, DomArg, ANY};
 use super::output::Output;
 use super::report::{CliError, Context};
+use super::tune_common::opt_int;
 
 /// Options of `dommemstat`.
 #[derive(clap::Args, Debug)]
@@ -13,6 +15,9 @@ pub struct Args {
     /// The domain.
     #[command(flatten)]
     pub domain: DomArg,
+    /// Period in seconds to set collection.
+    #[arg(long, allow_hyphen_values = true)]
+    pub period: Option<String>,
     /// Affect next boot.
     #[arg(long)]
     pub config: bool,
@@ -53,6 +58,19 @@ pub async fn run(conn: &Connection, a: &Args, out: &mut Output) -> Result<(), Cl
                 "Options --current and --{other} are mutually exclusive"
             )));
         }
+    }
+    if let Some(p) = &a.period {
+        let period = opt_int(p, "period")?;
+        if period < 0 {
+            return Err(CliError::msg(format!(
+                "Invalid collection period value '{period}'"
+            )));
+        }
+        let flags = u32::from(a.live) | (u32::from(a.config) << 1);
+        conn.set_memory_stats_period(&target.lookup, period, flags)
+            .await
+            .context(|| "Unable to change balloon collection period.".to_string())?;
+        return Ok(());
     }
     let stats = conn
         .domain_memory_stats(&target.lookup)

@@ -42,6 +42,23 @@ pub fn state_params(groups: u32, state: StateReason) -> Vec<TypedParam> {
     ]
 }
 
+/// The API layer's check of virDomainSetMemoryStatsPeriod: the period is not negative.
+pub fn check_stats_period(period: i32) -> DriverResult<()> {
+    if period < 0 {
+        return Err(VirtError::new(
+            ErrorCode::InvalidArg,
+            ErrorDomain::Domain,
+            "period in virDomainSetMemoryStatsPeriod must be greater than or equal to zero",
+        ));
+    }
+    Ok(())
+}
+
+/// The `<stats period>` a period sets: none for 0, which libvirt does not format.
+pub fn stats_period_of(period: i32) -> Option<u32> {
+    u32::try_from(period).ok().filter(|p| *p > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1013,6 +1013,16 @@ impl DomainService for Ctx {
         on_domain!(self, req, |d, l| d.pm_wakeup(&l, f));
         Ok(Response::new(PmWakeupResponse {}))
     }
+
+    async fn set_memory_stats_period(
+        &self,
+        req: Request<SetMemoryStatsPeriodRequest>,
+    ) -> R<SetMemoryStatsPeriodResponse> {
+        let r = req.get_ref();
+        let (period, f) = (r.period, r.flags);
+        on_domain!(self, req, |d, l| d.set_memory_stats_period(&l, period, f));
+        Ok(Response::new(SetMemoryStatsPeriodResponse {}))
+    }
 }
 
 /// Bytes per message of a screenshot stream.

@@ -272,6 +272,43 @@ impl TestDriver {
         Ok((DISK_CAPACITY, DISK_PHYSICAL, DISK_PHYSICAL))
     }
 
+    /// libvirt's testDomainSetMemoryStatsPeriod: the one definition the flags name
+    /// (virDomainObjGetOneDef) gets the period; INTERNAL_ERROR without a balloon.
+    pub(super) fn stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        kit::stats::check_stats_period(period)?;
+        self.check_flags(flags, LIVE | CONFIG, "testDomainSetMemoryStatsPeriod")?;
+        let mut st = self.lock();
+        let dom = st.get_mut(lookup)?;
+        let live = kit::modify::impact_read(&dom.facts(), flags)?;
+        let has_balloon = |def: &crate::model::DomainDef| {
+            def.devices
+                .memballoon
+                .as_ref()
+                .is_some_and(|b| b.model != crate::model::enums::MemballoonModel::None)
+        };
+        let target = match &dom.next_def {
+            Some(next) if !live => next,
+            _ => &dom.def,
+        };
+        if !has_balloon(target) {
+            return Err(VirtError::internal(
+                ErrorDomain::Test,
+                "No memory balloon device configured, can not set the collection period",
+            ));
+        }
+        for def in defs_for_change(dom, live, !live) {
+            if let Some(b) = def.devices.memballoon.as_mut() {
+                b.stats_period = kit::stats::stats_period_of(period);
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn balloon_stats(
         &self,
         lookup: &DomainLookup,

@@ -203,4 +203,13 @@ impl Monitoring for TestDriver {
     ) -> DriverResult<Vec<(i32, u64)>> {
         self.balloon_stats(lookup, flags)
     }
+
+    async fn set_memory_stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.stats_period(lookup, period, flags)
+    }
 }

@@ -610,3 +610,43 @@ mod tests {
         );
     }
 }
+
+/// One vCPU as `guest-get-vcpus` answers it (libvirt's qemuAgentCPUInfo).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestVcpu {
+    /// `logical-id`.
+    pub id: u32,
+    /// `online`.
+    pub online: bool,
+    /// `can-offline`.
+    pub offlinable: bool,
+}
+
+/// `guest-get-vcpus`'s list.
+pub fn guest_vcpus(v: &Value) -> Result<Vec<GuestVcpu>, VirtError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| malformed("guest-get-vcpus return information was not an array"))?;
+    list.iter()
+        .map(|e| {
+            let id = e
+                .get("logical-id")
+                .and_then(Value::as_u64)
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| malformed("'logical-id' missing in reply of guest-get-vcpus"))?;
+            let online = e
+                .get("online")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| malformed("'online' missing in reply of guest-get-vcpus"))?;
+            let offlinable = e
+                .get("can-offline")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| malformed("'can-offline' missing in reply of guest-get-vcpus"))?;
+            Ok(GuestVcpu {
+                id,
+                online,
+                offlinable,
+            })
+        })
+        .collect()
+}

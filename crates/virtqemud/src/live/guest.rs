@@ -120,6 +120,87 @@ impl QemuDriver {
         Ok(out)
     }
 
+    /// libvirt: virDomainGetGuestVcpus: the guest's vCPUs (`vcpus`), those online
+    /// (`online`) and those it can take offline (`offlinable`), as bitmaps.
+    pub(crate) async fn qemu_guest_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> Result<Vec<TypedParam>, VirtError> {
+        use virt_core::kit::tune::format_bitmap;
+        self.check_flags(flags, 0, "qemuDomainGetGuestVcpus")?;
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainGetGuestVcpus").await?;
+        let info = replies::guest_vcpus(&s.run(&json!({"execute": "guest-get-vcpus"})).await?)?;
+        let set = |f: &dyn Fn(&replies::GuestVcpu) -> bool| {
+            format_bitmap(&info.iter().filter(|v| f(v)).map(|v| v.id).collect())
+        };
+        Ok(vec![
+            TypedParam::new("vcpus", TypedValue::String(set(&|_| true))),
+            TypedParam::new("online", TypedValue::String(set(&|v| v.online))),
+            TypedParam::new("offlinable", TypedValue::String(set(&|v| v.offlinable))),
+        ])
+    }
+
+    /// libvirt: virDomainSetGuestVcpus: every vCPU of `cpumap` onlined or offlined through
+    /// `guest-set-vcpus` (repeated while the agent does part of the list, as libvirt).
+    pub(crate) async fn qemu_set_guest_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        cpumap: &str,
+        state: bool,
+        flags: u32,
+    ) -> Result<(), VirtError> {
+        use virt_core::kit::tune::{format_bitmap, parse_bitmap};
+        self.check_flags(flags, 0, "qemuDomainSetGuestVcpus")?;
+        // libvirt's QEMU_GUEST_VCPU_MAX_ID.
+        let mut map = parse_bitmap(cpumap, 4096)?;
+        self.require_active(lookup)?;
+        let mut s = self.agent_session(lookup, "virDomainSetGuestVcpus").await?;
+        let info = replies::guest_vcpus(&s.run(&json!({"execute": "guest-get-vcpus"})).await?)?;
+        let mut todo = Vec::new();
+        for v in &info {
+            if !map.remove(&v.id) {
+                continue;
+            }
+            if !state && !v.offlinable {
+                return Err(VirtError::new(
+                    ErrorCode::OperationUnsupported,
+                    ErrorDomain::Qemu,
+                    format!("vCPU '{}' is not offlinable", v.id),
+                ));
+            }
+            todo.push(v.id);
+        }
+        if !map.is_empty() {
+            return Err(VirtError::new(
+                ErrorCode::InvalidArg,
+                ErrorDomain::Qemu,
+                format!("guest is missing vCPUs '{}'", format_bitmap(&map)),
+            ));
+        }
+        let mut rest = todo.as_slice();
+        while let Some(first) = rest.first() {
+            let list: Vec<_> = rest
+                .iter()
+                .map(|id| json!({"logical-id": id, "online": state}))
+                .collect();
+            let done = replies::count(
+                &s.run(&json!({"execute": "guest-set-vcpus", "arguments": {"vcpus": list}}))
+                    .await?,
+            )? as usize;
+            if done == 0 {
+                return Err(VirtError::new(
+                    ErrorCode::OperationFailed,
+                    ErrorDomain::Qemu,
+                    format!("failed to set state of cpu {first} via guest agent"),
+                ));
+            }
+            rest = &rest[done.min(rest.len())..];
+        }
+        Ok(())
+    }
+
     /// The domain, active, or OPERATION_INVALID "domain is not running".
     fn require_active(&self, lookup: &DomainLookup) -> Result<(), VirtError> {
         let st = self.lock();

@@ -127,8 +127,17 @@ impl Lifecycle for QemuDriver {
             if flags & FORCE_BOOT == 0 {
                 // Restore from the managed save image; it is used up either way.
                 let image = super::save::open_image(&path)?;
+                // The guest comes back with the definition saved in the image (which
+                // managedsave-define may have changed), as libvirt restores it.
+                let saved = self.parse_live(&image.xml)?;
+                if saved.uuid != def.uuid || saved.name != def.name {
+                    return Err(VirtError::operation_invalid(format!(
+                        "cannot restore domain '{}' uuid {} from a file which belongs to domain '{}' uuid {}",
+                        def.name, def.uuid, saved.name, saved.uuid
+                    )));
+                }
                 let run = image.was_running && flags & PAUSED == 0;
-                let res = self.restore_image(uuid, def, image, run).await;
+                let res = self.restore_image(uuid, saved, image, run).await;
                 if res.is_ok() {
                     self.drop_managed_save(&uuid, &path);
                 }

@@ -34,6 +34,7 @@ mod hotplug;
 pub(crate) mod jobs;
 mod lifecycle;
 pub(crate) mod monitor;
+mod mgmt;
 mod monitor_setup;
 mod pinning;
 pub(crate) mod prepare;
@@ -190,6 +191,20 @@ impl Job {
 /// A held job; dropping it releases the job.
 pub(crate) struct JobGuard {
     _g: OwnedMutexGuard<()>,
+}
+
+pub(crate) async fn set_stats_period(qmp: &Qmp, alias: &str, period: u32) -> Result<(), VirtError> {
+    qmp.execute(
+        "qom-set",
+        Some(serde_json::json!({
+            "path": format!("/machine/peripheral/{alias}"),
+            "property": "guest-stats-polling-interval",
+            "value": period,
+        })),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_virt("qom-set"))
 }
 
 /// OPERATION_INVALID "domain is not running" naming the domain.

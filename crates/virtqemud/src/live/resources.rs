@@ -132,6 +132,121 @@ impl QemuDriver {
 
 #[async_trait::async_trait]
 impl Resources for QemuDriver {
+    // The guest's view of its vCPUs (issue 15, vq group): the work is in `guest.rs`.
+
+    async fn guest_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_guest_vcpus(lookup, flags).await
+    }
+
+    async fn set_guest_vcpus(
+        &self,
+        lookup: &DomainLookup,
+        cpumap: &str,
+        state: bool,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_guest_vcpus(lookup, cpumap, state, flags)
+            .await
+    }
+
+    /// libvirt: virDomainSetVcpu, on what this driver's definitions express: vCPUs
+    /// 0..current-1 online. Enabling the vCPUs that follow them hot-adds them (live, as
+    /// setvcpus does) and/or raises the persistent current count; disabling the last ones
+    /// lowers the persistent count (removing vCPUs from a running guest is not implemented,
+    /// as for setvcpus). A change that would leave a gap is OPERATION_UNSUPPORTED.
+    async fn set_vcpu(
+        &self,
+        lookup: &DomainLookup,
+        vcpumap: &str,
+        state: bool,
+        flags: u32,
+    ) -> DriverResult<()> {
+        use virt_core::kit::tune::{format_bitmap, parse_bitmap};
+        self.check_flags(flags, LIVE | CONFIG, "qemuDomainSetVcpu")?;
+        // libvirt's QEMU_GUEST_VCPU_MAX_ID.
+        let map = parse_bitmap(vcpumap, 4096)?;
+        let Some(&last) = map.iter().next_back() else {
+            return Err(invalid_arg("no vcpus selected for modification"));
+        };
+        let (_job, uuid) = self.job(lookup, "virDomainSetVcpu").await?;
+        let lookup = DomainLookup::Uuid(uuid);
+        let (live, config) = self.impact(&lookup, flags)?;
+        let counts = |def: &virt_core::model::DomainDef| {
+            let max = def.vcpus.max(1);
+            let cur = if def.current_vcpus == 0 {
+                max
+            } else {
+                def.current_vcpus
+            };
+            (max, cur)
+        };
+        let (live_counts, config_counts) = {
+            let st = self.lock();
+            let d = st.get(&lookup)?;
+            (d.run.as_ref().map(|r| counts(&r.live)), counts(&d.def))
+        };
+        if config && last >= config_counts.0 {
+            return Err(invalid_arg(format!(
+                "vcpu {last} is not present in persistent config"
+            )));
+        }
+        if let Some((max, _)) = live_counts.filter(|_| live) {
+            if last >= max {
+                return Err(invalid_arg(format!(
+                    "vcpu {last} is not present in live config"
+                )));
+            }
+        }
+        if map.contains(&0) {
+            return Err(invalid_arg("vCPU '0' can't be modified"));
+        }
+        // The online count after the change, when the online vCPUs stay 0..N-1.
+        let after = |cur: u32| -> DriverResult<u32> {
+            let mut online: std::collections::BTreeSet<u32> = (0..cur).collect();
+            if state {
+                online.extend(map.iter().copied());
+            } else {
+                online.retain(|v| !map.contains(v));
+            }
+            let n = online.len() as u32;
+            if online.iter().copied().eq(0..n) {
+                Ok(n)
+            } else {
+                Err(VirtError::new(
+                    ErrorCode::OperationUnsupported,
+                    ErrorDomain::Qemu,
+                    format!(
+                        "vCPUs '{}' cannot be {} alone: virtqemud keeps vCPUs 0 to N-1 online",
+                        format_bitmap(&map),
+                        if state { "enabled" } else { "disabled" }
+                    ),
+                ))
+            }
+        };
+        let live_target = match live_counts.filter(|_| live) {
+            Some((_, cur)) => Some(after(cur)?),
+            None => None,
+        };
+        let config_target = if config {
+            Some(after(config_counts.1)?)
+        } else {
+            None
+        };
+        if let Some(n) = live_target {
+            self.hotplug_vcpus(&uuid, n).await?;
+        }
+        if let Some(n) = config_target {
+            self.edit_config(&lookup, |def| {
+                virt_core::kit::modify::set_vcpus_config(def, n, false)
+            })?;
+        }
+        Ok(())
+    }
+
     // Block jobs (issue 15, qemu group): the work is in `blockjob.rs`.
 
     async fn block_pull(

@@ -71,6 +71,13 @@ fn header(xml_len: u32, was_running: bool) -> Vec<u8> {
     h
 }
 
+/// The header of a complete image (`LibvirtQemudSave`), for an image whose XML is rewritten.
+pub(crate) fn complete_header(xml_len: u32, was_running: bool) -> Vec<u8> {
+    let mut h = header(xml_len, was_running);
+    h[..16].copy_from_slice(MAGIC);
+    h
+}
+
 /// A saved image's header and XML, with the file positioned at the migration stream.
 pub(crate) struct Image {
     pub file: File,
@@ -346,6 +353,27 @@ impl SaveRestore for QemuDriver {
         }
         d.managed_save = false;
         Ok(())
+    }
+
+    async fn save_image_xml(&self, path: &str, flags: u32) -> DriverResult<String> {
+        self.qemu_save_image_xml(path, flags)
+    }
+
+    async fn define_save_image_xml(&self, path: &str, xml: &str, flags: u32) -> DriverResult<()> {
+        self.qemu_define_save_image_xml(path, xml, flags)
+    }
+
+    async fn managed_save_xml(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<String> {
+        self.qemu_managed_save_xml(lookup, flags)
+    }
+
+    async fn define_managed_save_xml(
+        &self,
+        lookup: &DomainLookup,
+        xml: &str,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_define_managed_save_xml(lookup, xml, flags).await
     }
 
     /// libvirt: virDomainSaveFlags.

@@ -337,6 +337,14 @@ impl QemuDriver {
                 )
                 .await?;
             }
+            // `<stats period='N'/>`: the guest's statistics are polled every N seconds, as
+            // libvirt sets it up at start.
+            if let Some(b) = def.devices.memballoon.as_ref() {
+                if let Some(period) = b.stats_period {
+                    let alias = b.alias.clone().unwrap_or_else(|| "balloon0".into());
+                    let _ = super::set_stats_period(&a.qmp, &alias, period).await;
+                }
+            }
             if let Ok(v) = self.qmp(&a, "query-balloon", None).await {
                 if let Some(b) = v.get("actual").and_then(Value::as_u64) {
                     balloon_kib = b / 1024;

@@ -193,6 +193,110 @@ fn block_params(kv: &[(String, TypedValue)], pick: impl Fn(usize) -> bool) -> Ve
         .collect()
 }
 
+/// virDomainMemoryStatTags.
+mod mem_tag {
+    pub const SWAP_IN: i32 = 0;
+    pub const SWAP_OUT: i32 = 1;
+    pub const MAJOR_FAULT: i32 = 2;
+    pub const MINOR_FAULT: i32 = 3;
+    pub const UNUSED: i32 = 4;
+    pub const AVAILABLE: i32 = 5;
+    pub const ACTUAL_BALLOON: i32 = 6;
+    pub const RSS: i32 = 7;
+    pub const USABLE: i32 = 8;
+    pub const LAST_UPDATE: i32 = 9;
+    pub const DISK_CACHES: i32 = 10;
+    pub const HUGETLB_PGALLOC: i32 = 11;
+    pub const HUGETLB_PGFAIL: i32 = 12;
+}
+
+/// The balloon's `guest-stats` as (tag, value) in libvirt's order; byte counts in KiB. A
+/// statistic the guest does not report (QEMU's -1) is left out; `last-update` is kept even
+/// when 0 (no poll yet), as libvirt keeps it.
+fn guest_memory_stats(gs: &serde_json::Value) -> Vec<(i32, u64)> {
+    use mem_tag::*;
+    let fields: [(&str, i32, u64); 7] = [
+        ("stat-swap-in", SWAP_IN, 1024),
+        ("stat-swap-out", SWAP_OUT, 1024),
+        ("stat-major-faults", MAJOR_FAULT, 1),
+        ("stat-minor-faults", MINOR_FAULT, 1),
+        ("stat-free-memory", UNUSED, 1024),
+        ("stat-total-memory", AVAILABLE, 1024),
+        ("stat-available-memory", USABLE, 1024),
+    ];
+    let tail: [(&str, i32, u64); 3] = [
+        ("stat-disk-caches", DISK_CACHES, 1024),
+        ("stat-htlb-pgalloc", HUGETLB_PGALLOC, 1),
+        ("stat-htlb-pgfail", HUGETLB_PGFAIL, 1),
+    ];
+    let stat = |name: &str| {
+        gs.get("stats")?
+            .get(name)?
+            .as_u64()
+            .filter(|v| *v != u64::MAX)
+    };
+    let mut out = Vec::new();
+    for (name, tag, div) in fields {
+        if let Some(v) = stat(name) {
+            out.push((tag, v / div));
+        }
+    }
+    if let Some(v) = gs.get("last-update").and_then(serde_json::Value::as_u64) {
+        out.push((LAST_UPDATE, v));
+    }
+    for (name, tag, div) in tail {
+        if let Some(v) = stat(name) {
+            out.push((tag, v / div));
+        }
+    }
+    out
+}
+
+/// (capacity, allocation, physical) of an image on the host, as libvirt reads a shut-off
+/// domain's disk: a regular file's allocation is its blocks, its physical size its length; a
+/// block device's both its end; the capacity is a qcow2 header's virtual size, else the
+/// physical size.
+pub(crate) fn image_limits(
+    path: &std::path::Path,
+    format: Option<&str>,
+) -> DriverResult<(u64, u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let sys = |what: &str, e: std::io::Error| {
+        let s = e.to_string();
+        let words = s
+            .rfind(" (os error ")
+            .map_or(s.as_str(), |i| &s[..i])
+            .to_string();
+        VirtError::new(
+            ErrorCode::SystemError,
+            ErrorDomain::Qemu,
+            format!("{what} '{}': {words}", path.display()),
+        )
+    };
+    let md = std::fs::metadata(path).map_err(|e| sys("cannot stat file", e))?;
+    let (allocation, physical) = if md.file_type().is_block_device() {
+        let mut f = std::fs::File::open(path).map_err(|e| sys("cannot open file", e))?;
+        let end = f
+            .seek(SeekFrom::End(0))
+            .map_err(|e| sys("failed to seek to end of", e))?;
+        (end, end)
+    } else if md.is_dir() {
+        (0, 0)
+    } else {
+        (md.blocks() * 512, md.len())
+    };
+    let mut capacity = physical;
+    if format == Some("qcow2") {
+        let mut header = [0u8; 32];
+        let read = std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut header));
+        if read.is_ok() && &header[..4] == b"QFI\xfb" {
+            capacity = u64::from_be_bytes(header[24..32].try_into().expect("8 bytes"));
+        }
+    }
+    Ok((capacity, allocation, physical))
+}
+
 impl QemuDriver {
     /// libvirt: virDomainInterfaceStats, from the tap's kernel counters (swapped to the
     /// guest's view, as the `net.*` stats are).
@@ -282,6 +386,187 @@ impl QemuDriver {
         Ok(params)
     }
 
+    /// libvirt: virDomainMemoryStats. With a balloon: its size (`query-balloon`), then the
+    /// guest's own figures (`qom-get` of the balloon's `guest-stats`; those the guest does not
+    /// report are left out), then QEMU's RSS; without a balloon, the RSS alone, as libvirt's
+    /// QEMU driver answers.
+    pub(crate) async fn qemu_memory_stats(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(i32, u64)>> {
+        self.check_flags(flags, 0, "qemuDomainMemoryStats")?;
+        let (qmp, pid, balloon) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            let r = d.run.as_ref().ok_or_else(|| super::not_running(d))?;
+            let balloon = r
+                .live
+                .devices
+                .memballoon
+                .as_ref()
+                .filter(|_| super::start::has_balloon(&r.live))
+                .map(|b| b.alias.clone().unwrap_or_else(|| "balloon0".into()));
+            (r.qmp.clone(), r.proc.pid().pid as u32, balloon)
+        };
+        let mut out = Vec::new();
+        if let Some(alias) = balloon {
+            let qmp = qmp.ok_or_else(|| VirtError::operation_invalid("domain is not running"))?;
+            let b = qmp
+                .execute("query-balloon", None)
+                .await
+                .map_err(|e| e.to_virt("query-balloon"))?;
+            if let Some(actual) = b.get("actual").and_then(serde_json::Value::as_u64) {
+                out.push((mem_tag::ACTUAL_BALLOON, actual / 1024));
+            }
+            let args = serde_json::json!({
+                "path": format!("/machine/peripheral/{alias}"),
+                "property": "guest-stats",
+            });
+            if let Ok(gs) = qmp.execute("qom-get", Some(args)).await {
+                out.extend(guest_memory_stats(&gs));
+            }
+        }
+        if let Some(rss) = stats::rss_kib(pid) {
+            out.push((mem_tag::RSS, rss));
+        }
+        Ok(out)
+    }
+
+    /// libvirt: virDomainSetMemoryStatsPeriod: the running balloon's polling interval
+    /// (`qom-set` of `guest-stats-polling-interval`) and/or the persistent `<stats period>`.
+    pub(crate) async fn qemu_set_stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        use virt_core::kit::flags::modify::{CONFIG, LIVE};
+        kit::stats::check_stats_period(period)?;
+        self.check_flags(flags, LIVE | CONFIG, "qemuDomainSetMemoryStatsPeriod")?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetMemoryStatsPeriod").await?;
+        let me = DomainLookup::Uuid(uuid);
+        let impact = {
+            let st = self.lock();
+            let d = st.get(&me)?;
+            kit::modify::impact(&d.facts(), flags)?
+        };
+        let value = kit::stats::stats_period_of(period);
+        if impact.live {
+            let a = self.active(&uuid)?;
+            let alias = self
+                .with_run(&uuid, a.gen, |r| {
+                    r.live
+                        .devices
+                        .memballoon
+                        .as_ref()
+                        .filter(|_| super::start::has_balloon(&r.live))
+                        .map(|b| b.alias.clone().unwrap_or_else(|| "balloon0".into()))
+                })
+                .flatten()
+                .ok_or_else(|| VirtError::operation_invalid("Active balloon device not found"))?;
+            super::set_stats_period(&a.qmp, &alias, u32::try_from(period).unwrap_or(0))
+                .await
+                .map_err(|_| {
+                    VirtError::operation_invalid("unable to set balloon driver collection period")
+                })?;
+            self.update_run(&uuid, a.gen, |r| {
+                if let Some(b) = r.live.devices.memballoon.as_mut() {
+                    b.stats_period = value;
+                }
+            });
+        }
+        if impact.config {
+            self.edit_config(&me, |def| {
+                if !super::start::has_balloon(def) {
+                    return Err(VirtError::operation_invalid(
+                        "No balloon device configured, can not set the collection period",
+                    ));
+                }
+                if let Some(b) = def.devices.memballoon.as_mut() {
+                    b.stats_period = value;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// libvirt: virDomainGetBlockInfo. A running guest's disk from QEMU (capacity: the
+    /// format's virtual size; allocation: `wr_highest_offset`; physical: the image's actual
+    /// size), a shut-off one's from its image (capacity from a qcow2 header, else the size;
+    /// allocation: the blocks a file occupies; physical: its size, or a block device's end).
+    pub(crate) async fn qemu_block_info(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<(u64, u64, u64)> {
+        self.check_flags(flags, 0, "qemuDomainGetBlockInfo")?;
+        let (live, target, path, format) = {
+            let st = self.lock();
+            let d = st.get(lookup)?;
+            let def = d.run.as_ref().map_or(&d.def, |r| &r.live);
+            let i = kit::devices::disk_index(def, disk).ok_or_else(|| {
+                VirtError::new(
+                    ErrorCode::InvalidArg,
+                    ErrorDomain::Qemu,
+                    format!("invalid path {disk} not assigned to domain"),
+                )
+            })?;
+            let dk = &def.devices.disks[i];
+            let src = dk.source.as_ref();
+            let network = src.is_some_and(|s| s.protocol.is_some());
+            let path = src.and_then(|s| s.path.clone());
+            if path.is_none() && !network {
+                return Err(VirtError::new(
+                    ErrorCode::InvalidArg,
+                    ErrorDomain::Qemu,
+                    format!("disk '{disk}' does not currently have a source assigned"),
+                ));
+            }
+            let format = dk.driver.as_ref().and_then(|d| d.format.clone());
+            (job_of(d, BLOCK).live, dk.target_dev.clone(), path, format)
+        };
+        let Some(live) = live else {
+            let Some(path) = path else {
+                return Err(VirtError::new(
+                    ErrorCode::OperationUnsupported,
+                    ErrorDomain::Qemu,
+                    "cannot get the size of a network disk of an inactive domain",
+                ));
+            };
+            return image_limits(std::path::Path::new(&path), format.as_deref());
+        };
+        let kv = guest_stats(&live, BLOCK, None).await;
+        let n = kv.iter().find_map(|(k, v)| match v {
+            TypedValue::String(s) if *s == target => k
+                .strip_prefix("block.")?
+                .strip_suffix(".name")?
+                .parse::<usize>()
+                .ok(),
+            _ => None,
+        });
+        let Some(n) = n else {
+            return Err(VirtError::new(
+                ErrorCode::InternalError,
+                ErrorDomain::Qemu,
+                format!("failed to gather stats for disk '{target}'"),
+            ));
+        };
+        let get = |k: &str| ullong_of(&kv, &format!("block.{n}.{k}"));
+        let capacity = get("capacity").unwrap_or(0);
+        let allocation = get("allocation").unwrap_or(0);
+        let physical = match get("physical") {
+            Some(p) if p > 0 => p,
+            _ => match &path {
+                Some(p) => image_limits(std::path::Path::new(p), format.as_deref())?.2,
+                None => 0,
+            },
+        };
+        Ok((capacity, allocation, physical))
+    }
+
     async fn stats_of(&self, jobs: Vec<Job>, groups: u32, nowait: bool) -> Vec<StatsRecord> {
         let tasks: Vec<_> = jobs
             .into_iter()
@@ -369,6 +654,32 @@ impl Monitoring for QemuDriver {
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
         self.qemu_block_stats(lookup, device, flags).await
+    }
+
+    async fn block_info(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<(u64, u64, u64)> {
+        self.qemu_block_info(lookup, disk, flags).await
+    }
+
+    async fn domain_memory_stats(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<(i32, u64)>> {
+        self.qemu_memory_stats(lookup, flags).await
+    }
+
+    async fn set_memory_stats_period(
+        &self,
+        lookup: &DomainLookup,
+        period: i32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_stats_period(lookup, period, flags).await
     }
 
     async fn subscribe_events(

@@ -181,7 +181,9 @@ pub fn help(topic: Option<&str>) -> (String, String, i32) {
     if let Some(cmd) = cli.find_subcommand_mut(topic) {
         let (about, long) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
         cmd.build();
-        let mut built = std::mem::take(cmd).about(None::<&str>).long_about(None::<&str>);
+        let mut built = std::mem::take(cmd)
+            .about(None::<&str>)
+            .long_about(None::<&str>);
         if let Some(a) = about {
             built = built.about(a);
         }

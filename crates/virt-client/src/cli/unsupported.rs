@@ -663,4 +663,3 @@ pub async fn fd_associate(
 // Commands whose API exists in libvirt's QEMU driver but not yet here (issue 15 asks for
 // them; the closing note lists them as not done): virsh's option checks, then the same
 // error virsh prints against a driver without the call.
-

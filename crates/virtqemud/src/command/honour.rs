@@ -122,6 +122,8 @@ const PATHS: &[&str] = &[
     "/domain/devices/disk/serial",
     "/domain/devices/disk/boot/**",
     "/domain/devices/disk/address/**",
+    // Throttling, set over the monitor at start (live/iotune.rs).
+    "/domain/devices/disk/iotune/**",
     "/domain/devices/controller",
     "/domain/devices/controller/@type",
     "/domain/devices/controller/@index",

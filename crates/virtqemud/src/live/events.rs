@@ -18,7 +18,8 @@
 //!   CRASHED / PANICKED, then the `<on_crash>` action (`crash.rs`). SUSPEND / WAKEUP:
 //!   PMSUSPENDED / RUNNING WAKEUP. RTC_CHANGE: RTC_CHANGE.
 //! * VSERPORT_CHANGE: a virtio channel's state (`channels.rs`). SHUTDOWN and RESET also wake
-//!   an agent shutdown or reboot waiting for them (`agent.rs`).
+//!   an agent shutdown or reboot waiting for them (`agent.rs`). BLOCK_WRITE_THRESHOLD:
+//!   BLOCK_THRESHOLD events for the disk whose threshold was armed (`iotune.rs`).
 
 use std::sync::Weak;
 use std::time::Duration;
@@ -111,6 +112,7 @@ impl QemuDriver {
                 self.on_shutdown(uuid, gen, &e.data)
             }
             "VSERPORT_CHANGE" => self.on_vserport_change(uuid, gen, &e.data),
+            "BLOCK_WRITE_THRESHOLD" => self.on_write_threshold(uuid, gen, &e.data),
             "RESET" => {
                 if let Some(link) = self.with_run(&uuid, gen, |r| r.agent.clone()) {
                     link.reset.notify_waiters();

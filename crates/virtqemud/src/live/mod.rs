@@ -31,6 +31,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+mod iotune;
 pub(crate) mod jobs;
 mod lifecycle;
 mod mgmt;
@@ -112,6 +113,21 @@ pub(crate) struct Run {
     pub swtpm: Option<process::Pid>,
     /// The virtiofsd of each virtiofs share (filesystem alias, process), stopped after QEMU.
     pub virtiofsd: Vec<(String, process::Pid)>,
+    /// Write thresholds armed by virDomainSetBlockThreshold, by QEMU node name (`iotune.rs`).
+    pub thresholds: HashMap<String, Threshold>,
+}
+
+/// A write threshold armed on a disk's node: what its BLOCK_THRESHOLD events name.
+#[derive(Debug, Clone)]
+pub(crate) struct Threshold {
+    /// The disk target (`vda`).
+    pub target: String,
+    /// The image's path.
+    pub path: String,
+    /// The image's index (`vda[N]`), from the node name.
+    pub index: Option<u32>,
+    /// Set as `vda[N]`: no event for the bare target.
+    pub with_index: bool,
 }
 
 impl Run {

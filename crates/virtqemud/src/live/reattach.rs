@@ -151,6 +151,7 @@ impl QemuDriver {
                 agent: Default::default(),
                 swtpm: st.swtpm,
                 virtiofsd: st.virtiofsd.clone(),
+                thresholds: Default::default(),
             });
             if let Some(t) = st.agent_timeout {
                 match virt_core::guest::AgentTimeout::from_libvirt(t, virt_core::ErrorDomain::Qemu)

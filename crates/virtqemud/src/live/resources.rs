@@ -469,6 +469,37 @@ impl Resources for QemuDriver {
         self.qemu_set_memory_parameters(lookup, params, flags).await
     }
 
+    async fn block_io_tune(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_block_io_tune(lookup, disk, flags).await
+    }
+
+    async fn set_block_io_tune(
+        &self,
+        lookup: &DomainLookup,
+        disk: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_block_io_tune(lookup, disk, params, flags)
+            .await
+    }
+
+    async fn set_lifecycle_action(
+        &self,
+        lookup: &DomainLookup,
+        kind: u32,
+        action: u32,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_lifecycle_action(lookup, kind, action, flags)
+            .await
+    }
+
     async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
         self.qemu_scheduler_type(lookup)
     }

@@ -193,6 +193,7 @@ impl QemuDriver {
             agent: Default::default(),
             swtpm: swtpm.map(|s| s.keep()),
             virtiofsd: virtiofsd.keep(),
+            thresholds: Default::default(),
         };
         let vanished = {
             let mut st = self.lock();
@@ -383,6 +384,7 @@ impl QemuDriver {
         self.apply_cputune(&uuid, gen, &qmp).await?;
         self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;
+        self.init_disk_throttling(&a, def).await?;
         self.init_passwords(&a, def).await?;
         if restoring {
             super::save::wait_incoming(&a).await?;

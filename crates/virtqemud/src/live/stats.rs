@@ -656,6 +656,17 @@ impl Monitoring for QemuDriver {
         self.qemu_block_stats(lookup, device, flags).await
     }
 
+    async fn set_block_threshold(
+        &self,
+        lookup: &DomainLookup,
+        dev: &str,
+        threshold: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_block_threshold(lookup, dev, threshold, flags)
+            .await
+    }
+
     async fn block_info(
         &self,
         lookup: &DomainLookup,

@@ -9,7 +9,12 @@
 //!   the BLOCK_THRESHOLD event `virt event --event block-threshold` prints; unknown disks and a
 //!   shut-off guest are refused;
 //! - `set-lifecycle-action`: `--config` edits the persistent definition only; live `reboot
-//!   destroy` makes the guest's reboot a power-off (QMP `set-action`).
+//!   destroy` makes the guest's reboot a power-off (QMP `set-action`);
+//! - `iothreadinfo` / `iothreadadd` / `iothreaddel` / `iothreadpin` / `iothreadset`: the
+//!   persistent `<iothreads>` and pins, and live the QEMU threads (`IO iothreadN` in
+//!   `/proc/PID/task`): their affinity after a pin, a hot-added one appearing and a removed
+//!   one ending, the polling properties read back with `qom-get`; libvirt's refusals (an
+//!   IOThread a disk uses, unknown and duplicate ids).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -287,4 +292,209 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
         inactive.contains("<on_reboot>restart</on_reboot>"),
         "the persistent reboot action stays: {inactive}"
     );
+}
+
+/// The online host CPUs, as numbers.
+fn host_cpus() -> Vec<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online cpus");
+    let mut out = Vec::new();
+    let num = |s: &str| s.parse::<u32>().expect("cpu number");
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(num(a)..=num(b)),
+            None => out.push(num(part)),
+        }
+    }
+    out
+}
+
+/// The thread of `pid` whose name is `comm` (QEMU names IOThread threads `IO iothreadN`).
+fn thread_named(pid: i32, comm: &str) -> Option<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let tid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (name.trim() == comm).then_some(tid)
+        })
+}
+
+/// `Cpus_allowed_list` of a thread.
+fn allowed(pid: i32, tid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim()
+        .to_string()
+}
+
+/// The `(id, affinity)` rows of `iothreadinfo`.
+fn iothread_rows(out: &str) -> Vec<(u32, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let id = w.next()?.parse().ok()?;
+            Some((id, w.next()?.to_string()))
+        })
+        .collect()
+}
+
+fn wait_until(limit: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let end = Instant::now() + limit;
+    while !f() {
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest; run with --features qemu-tests"
+)]
+fn iothreads_of_a_real_guest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let mut guard = QemuGuard::new(root);
+    let _daemon = ProcessDaemon::start("virtqemud", root);
+    let disk = root.join("tq3io.qcow2");
+    qcow2(&disk, "16M");
+    let xml = guest_xml("tq3io", &disk)
+        .replace("0000000003f1", "0000000003f2")
+        .replace("<vcpu>1</vcpu>", "<vcpu>1</vcpu><iothreads>2</iothreads>")
+        .replace("type='qcow2'/>", "type='qcow2' iothread='1'/>");
+    let file = root.join("tq3io.xml");
+    std::fs::write(&file, xml).expect("xml");
+    virt_ok(root, &["define", &file.display().to_string()]);
+    let host = host_cpus();
+    let last = host.last().expect("a cpu").to_string();
+
+    // Shut off: the persistent IOThreads.
+    let ids = |out: &str| {
+        iothread_rows(out)
+            .into_iter()
+            .map(|r| r.0)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&virt_ok(root, &["iothreadinfo", "tq3io"])), vec![1, 2]);
+    virt_ok(root, &["iothreadadd", "tq3io", "3", "--config"]);
+    virt_ok(root, &["iothreadpin", "tq3io", "3", &last, "--config"]);
+    let info = virt_ok(root, &["iothreadinfo", "tq3io", "--config"]);
+    assert!(iothread_rows(&info).contains(&(3, last.clone())), "{info}");
+    let inactive = virt_ok(root, &["dumpxml", "tq3io", "--inactive"]);
+    assert!(
+        inactive.contains(&format!("<iothreadpin iothread='3' cpuset='{last}'/>")),
+        "{inactive}"
+    );
+    fails_with(
+        root,
+        &["iothreaddel", "tq3io", "1", "--config"],
+        "cannot remove IOThread 1 since it is being used by disk 'vda'",
+    );
+    fails_with(
+        root,
+        &["iothreadadd", "tq3io", "2", "--config"],
+        "an IOThread is already using iothread_id '2'",
+    );
+    fails_with(
+        root,
+        &["iothreadinfo", "tq3io", "--live"],
+        "domain is not running",
+    );
+
+    // Running: QEMU's IOThreads, their threads' affinity.
+    virt_ok(root, &["start", "tq3io"]);
+    guard.pids = guard.pids_in_status();
+    let pid = *guard.pids.first().expect("qemu pid");
+    let io2 = thread_named(pid, "IO iothread2").expect("IOThread 2");
+    let io3 = thread_named(pid, "IO iothread3").expect("IOThread 3 (added with --config)");
+    assert_eq!(allowed(pid, io3), last, "the defined pin applied at start");
+    let info = virt_ok(root, &["iothreadinfo", "tq3io"]);
+    assert_eq!(ids(&info), vec![1, 2, 3], "{info}");
+
+    virt_ok(root, &["iothreadpin", "tq3io", "2", &last]);
+    assert_eq!(allowed(pid, io2), last);
+    let info = virt_ok(root, &["iothreadinfo", "tq3io"]);
+    assert!(iothread_rows(&info).contains(&(2, last.clone())), "{info}");
+    fails_with(
+        root,
+        &["iothreadpin", "tq3io", "7", "0"],
+        "iothread 7 not found",
+    );
+
+    // Hot-add and hot-remove: the thread comes and goes.
+    virt_ok(root, &["iothreadadd", "tq3io", "4"]);
+    assert!(
+        thread_named(pid, "IO iothread4").is_some(),
+        "IOThread 4 runs"
+    );
+    assert_eq!(
+        ids(&virt_ok(root, &["iothreadinfo", "tq3io"])),
+        vec![1, 2, 3, 4]
+    );
+    let xml = virt_ok(root, &["dumpxml", "tq3io"]);
+    assert!(xml.contains("<iothreads>4</iothreads>"), "{xml}");
+    virt_ok(root, &["iothreaddel", "tq3io", "4"]);
+    wait_until(Duration::from_secs(10), "IOThread 4 to end", || {
+        thread_named(pid, "IO iothread4").is_none()
+    });
+    assert_eq!(
+        ids(&virt_ok(root, &["iothreadinfo", "tq3io"])),
+        vec![1, 2, 3]
+    );
+    fails_with(
+        root,
+        &["iothreaddel", "tq3io", "1"],
+        "cannot remove IOThread 1 since it is being used by disk 'vda'",
+    );
+    fails_with(
+        root,
+        &["iothreaddel", "tq3io", "9"],
+        "cannot find IOThread '9' in iothreadids list",
+    );
+    fails_with(
+        root,
+        &["iothreadadd", "tq3io", "2"],
+        "an IOThread is already using iothread_id '2'",
+    );
+
+    // iothreadset: QEMU's object properties change.
+    virt_ok(
+        root,
+        &[
+            "iothreadset",
+            "tq3io",
+            "2",
+            "--poll-max-ns",
+            "12345",
+            "--poll-grow",
+            "3",
+        ],
+    );
+    let get = |prop: &str| {
+        virt_ok(
+            root,
+            &[
+                "qemu-monitor-command",
+                "tq3io",
+                "--return-value",
+                &format!(
+                    r#"{{"execute":"qom-get","arguments":{{"path":"/objects/iothread2","property":"{prop}"}}}}"#
+                ),
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(get("poll-max-ns"), "12345");
+    assert_eq!(get("poll-grow"), "3");
+    fails_with(
+        root,
+        &["iothreadset", "tq3io", "9", "--poll-max-ns", "1"],
+        "cannot find IOThread '9' in iothreadids",
+    );
+    virt_ok(root, &["destroy", "tq3io"]);
 }

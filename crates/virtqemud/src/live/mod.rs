@@ -31,6 +31,7 @@ mod events;
 mod external;
 mod guest;
 mod hotplug;
+mod iothreads;
 mod iotune;
 pub(crate) mod jobs;
 mod lifecycle;

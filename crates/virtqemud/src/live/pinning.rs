@@ -30,7 +30,7 @@ fn invalid_arg(detail: impl Into<String>) -> VirtError {
 }
 
 /// The online host CPUs.
-fn host_set() -> BTreeSet<u32> {
+pub(super) fn host_set() -> BTreeSet<u32> {
     crate::cputune::host_cpus()
         .into_iter()
         .map(|c| c as u32)
@@ -38,7 +38,7 @@ fn host_set() -> BTreeSet<u32> {
 }
 
 /// Bytes of a cpumap covering every host CPU.
-fn map_len() -> usize {
+pub(super) fn map_len() -> usize {
     host_set()
         .iter()
         .next_back()
@@ -71,7 +71,7 @@ fn times(path: &str) -> Option<(u64, u64, i32)> {
 }
 
 /// The affinity of thread `tid`.
-fn affinity(tid: i32) -> BTreeSet<u32> {
+pub(super) fn affinity(tid: i32) -> BTreeSet<u32> {
     match nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(tid)) {
         Ok(set) => (0..nix::sched::CpuSet::count())
             .filter(|c| set.is_set(*c).unwrap_or(false))
@@ -89,14 +89,14 @@ fn vcpu_set(def: &DomainDef, vcpu: u32) -> DriverResult<BTreeSet<u32>> {
     domain_set(def)
 }
 
-fn domain_set(def: &DomainDef) -> DriverResult<BTreeSet<u32>> {
+pub(super) fn domain_set(def: &DomainDef) -> DriverResult<BTreeSet<u32>> {
     match &def.vcpu_cpuset {
         Some(s) => parse_bitmap(s, CPUMASK_LEN),
         None => Ok(host_set()),
     }
 }
 
-fn set_pin(pins: &mut Vec<CpuPin>, id: u32, cpuset: &str) {
+pub(super) fn set_pin(pins: &mut Vec<CpuPin>, id: u32, cpuset: &str) {
     match pins.iter_mut().find(|p| p.id == id) {
         Some(p) => p.cpuset = cpuset.to_string(),
         None => pins.push(CpuPin {

@@ -500,6 +500,43 @@ impl Resources for QemuDriver {
             .await
     }
 
+    async fn iothread_info(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<virt_core::types::IoThreadInfo>> {
+        self.qemu_iothread_info(lookup, flags).await
+    }
+
+    async fn pin_iothread(
+        &self,
+        lookup: &DomainLookup,
+        id: u32,
+        cpumap: &[u8],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_pin_iothread(lookup, id, cpumap, flags).await
+    }
+
+    async fn add_iothread(&self, lookup: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        self.qemu_add_iothread(lookup, id, flags).await
+    }
+
+    async fn del_iothread(&self, lookup: &DomainLookup, id: u32, flags: u32) -> DriverResult<()> {
+        self.qemu_del_iothread(lookup, id, flags).await
+    }
+
+    async fn set_iothread_params(
+        &self,
+        lookup: &DomainLookup,
+        id: u32,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_iothread_params(lookup, id, params, flags)
+            .await
+    }
+
     async fn scheduler_type(&self, lookup: &DomainLookup) -> DriverResult<(String, i32)> {
         self.qemu_scheduler_type(lookup)
     }

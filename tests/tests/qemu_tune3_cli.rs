@@ -10,6 +10,9 @@
 //!   shut-off guest are refused;
 //! - `set-lifecycle-action`: `--config` edits the persistent definition only; live `reboot
 //!   destroy` makes the guest's reboot a power-off (QMP `set-action`);
+//! - `blkiotune`: a `--config` device throttle applied at start and live changes, both seen
+//!   in the files of QEMU's blkio cgroup (`/proc/PID/cgroup`), 0 removing a rule; the weight
+//!   where the host's schedulers have one, libvirt's refusal where they do not;
 //! - `iothreadinfo` / `iothreadadd` / `iothreaddel` / `iothreadpin` / `iothreadset`: the
 //!   persistent `<iothreads>` and pins, and live the QEMU threads (`IO iothreadN` in
 //!   `/proc/PID/task`): their affinity after a pin, a hot-added one appearing and a removed
@@ -405,10 +408,120 @@ fn iothreads_of_a_real_guest() {
         "domain is not running",
     );
 
+    // blkiotune --config: a throttle on a host block device, applied at start.
+    let host_dev = "/dev/vda";
+    let majmin = {
+        use std::os::unix::fs::MetadataExt;
+        let rdev = std::fs::metadata(host_dev)
+            .expect("a host block device")
+            .rdev();
+        format!(
+            "{}:{}",
+            nix::sys::stat::major(rdev),
+            nix::sys::stat::minor(rdev)
+        )
+    };
+    virt_ok(
+        root,
+        &[
+            "blkiotune",
+            "tq3io",
+            "--device-write-bytes-sec",
+            &format!("{host_dev},1048576"),
+            "--config",
+        ],
+    );
+    let inactive = virt_ok(root, &["dumpxml", "tq3io", "--inactive"]);
+    assert!(
+        inactive.contains("<write_bytes_sec>1048576</write_bytes_sec>"),
+        "{inactive}"
+    );
+    fails_with(
+        root,
+        &["blkiotune", "tq3io", "--weight", "500", "--live"],
+        "domain is not running",
+    );
+
     // Running: QEMU's IOThreads, their threads' affinity.
     virt_ok(root, &["start", "tq3io"]);
     guard.pids = guard.pids_in_status();
     let pid = *guard.pids.first().expect("qemu pid");
+
+    // blkiotune live: the files of QEMU's blkio group.
+    let group = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .expect("cgroup")
+        .lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrl, path) = (f.next()?, f.next()?, f.next()?);
+            ctrl.split(',')
+                .any(|c| c == "blkio")
+                .then(|| format!("/sys/fs/cgroup/blkio{path}"))
+        })
+        .expect("QEMU in a blkio group");
+    assert!(group.contains("machine"), "{group}");
+    let file = |f: &str| std::fs::read_to_string(format!("{group}/{f}")).unwrap_or_default();
+    assert!(
+        file("blkio.throttle.write_bps_device").contains(&format!("{majmin} 1048576")),
+        "applied at start: {}",
+        file("blkio.throttle.write_bps_device")
+    );
+    virt_ok(
+        root,
+        &[
+            "blkiotune",
+            "tq3io",
+            "--device-read-iops-sec",
+            &format!("{host_dev},500"),
+        ],
+    );
+    assert!(
+        file("blkio.throttle.read_iops_device").contains(&format!("{majmin} 500")),
+        "{}",
+        file("blkio.throttle.read_iops_device")
+    );
+    let out = virt_ok(root, &["blkiotune", "tq3io"]);
+    assert!(
+        out.contains(&format!("device_read_iops_sec: {host_dev},500\n")),
+        "{out}"
+    );
+    virt_ok(
+        root,
+        &[
+            "blkiotune",
+            "tq3io",
+            "--device-read-iops-sec",
+            &format!("{host_dev},0"),
+        ],
+    );
+    assert!(
+        !file("blkio.throttle.read_iops_device").contains(&majmin),
+        "0 removes the rule: {}",
+        file("blkio.throttle.read_iops_device")
+    );
+    let weighted = ["blkio.bfq.weight", "blkio.weight"]
+        .iter()
+        .any(|f| Path::new(&format!("{group}/{f}")).exists());
+    let (ok, _, err) = virt(root, &["blkiotune", "tq3io", "--weight", "500"]);
+    if weighted {
+        assert!(ok, "{err}");
+    } else {
+        assert!(
+            !ok && err.contains("blkio weight is valid only for bfq or cfq scheduler"),
+            "{err}"
+        );
+    }
+    let not_block = root.join("tq3io.xml").display().to_string();
+    fails_with(
+        root,
+        &[
+            "blkiotune",
+            "tq3io",
+            "--device-read-bytes-sec",
+            &format!("{not_block},5"),
+        ],
+        &format!("path '{not_block}' must be a block device"),
+    );
     let io2 = thread_named(pid, "IO iothread2").expect("IOThread 2");
     let io3 = thread_named(pid, "IO iothread3").expect("IOThread 3 (added with --config)");
     assert_eq!(allowed(pid, io3), last, "the defined pin applied at start");

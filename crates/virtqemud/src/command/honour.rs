@@ -28,6 +28,8 @@ const PATHS: &[&str] = &[
     "/domain/vcpu/@current",
     // Shares, bandwidth and pinning (crate::cputune, applied after QEMU starts).
     "/domain/cputune/**",
+    // Block I/O weights and throttles (live/blkio.rs, written to the guest's cgroup at start).
+    "/domain/blkiotune/**",
     // `<resource><partition>`: the cgroup partition (crate::cgroup).
     "/domain/resource",
     "/domain/resource/partition",

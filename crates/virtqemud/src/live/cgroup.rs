@@ -198,7 +198,7 @@ impl QemuDriver {
         dir.is_dir().then_some(dir)
     }
 
-    fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
+    pub(super) fn cgroup_of(&self, id: u32, live: &DomainDef) -> Option<DomainCgroup> {
         let prefix = self.cgroup_prefix.as_deref()?;
         let partition = live.resource_partition.as_deref()?;
         Some(DomainCgroup::new(prefix, id, &live.name, Some(partition)))

@@ -22,6 +22,7 @@
 //! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
 mod agent;
+mod blkio;
 mod blockjob;
 mod cgroup;
 mod channels;

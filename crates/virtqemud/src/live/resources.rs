@@ -500,6 +500,23 @@ impl Resources for QemuDriver {
             .await
     }
 
+    async fn blkio_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_blkio_parameters(lookup, flags)
+    }
+
+    async fn set_blkio_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_blkio_parameters(lookup, params, flags).await
+    }
+
     async fn iothread_info(
         &self,
         lookup: &DomainLookup,

@@ -382,6 +382,9 @@ impl QemuDriver {
         })
         .ok_or_else(|| internal("the domain stopped while starting".into()))?;
         self.apply_cputune(&uuid, gen, &qmp).await?;
+        if let Some((id, live)) = self.with_run(&uuid, gen, |r| (r.id, r.live.clone())) {
+            self.init_blkio(id, &live)?;
+        }
         self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;
         self.init_disk_throttling(&a, def).await?;

@@ -267,15 +267,12 @@ pub fn numa_params(def: &DomainDef) -> Vec<TypedParam> {
     ]
 }
 
-/// virDomainSetNumaParameters on `def` (validated parameters): a mode in range, a nodeset that
-/// parses and is not empty, no mode change on a running domain whose policy is set, and then
-/// virDomainNumatuneSet's placement rules.
-pub fn apply_numa(
-    def: &mut DomainDef,
+/// The mode (checked against libvirt's enum) and the nodeset (parsed, not empty) that
+/// validated parameters of virDomainSetNumaParameters set.
+pub fn parse_numa(
     params: &[TypedParam],
-    live: bool,
     domain: ErrorDomain,
-) -> DriverResult<()> {
+) -> DriverResult<(Option<i32>, Option<BTreeSet<u32>>)> {
     let mut mode: Option<i32> = None;
     let mut nodeset: Option<BTreeSet<u32>> = None;
     for p in params {
@@ -303,6 +300,19 @@ pub fn apply_numa(
             _ => {}
         }
     }
+    Ok((mode, nodeset))
+}
+
+/// virDomainSetNumaParameters on `def` (validated parameters): a mode in range, a nodeset that
+/// parses and is not empty, no mode change on a running domain whose policy is set, and then
+/// virDomainNumatuneSet's placement rules.
+pub fn apply_numa(
+    def: &mut DomainDef,
+    params: &[TypedParam],
+    live: bool,
+    domain: ErrorDomain,
+) -> DriverResult<()> {
+    let (mode, nodeset) = parse_numa(params, domain)?;
     if let (true, Some(m), Some(cur)) = (live, mode, def.numatune.as_ref()) {
         if NUMA_MODES.iter().position(|x| *x == cur.mode) != Some(m as usize) {
             return Err(VirtError::new(

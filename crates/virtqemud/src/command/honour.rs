@@ -30,6 +30,12 @@ const PATHS: &[&str] = &[
     "/domain/cputune/**",
     // Block I/O weights and throttles (live/blkio.rs, written to the guest's cgroup at start).
     "/domain/blkiotune/**",
+    // `<numatune><memory mode nodeset>`: pc.ram's host-nodes/policy (command/memory.rs) and
+    // the cpuset group's mems (live/numa.rs). placement='auto' (numad) and <memnode> are not.
+    "/domain/numatune",
+    "/domain/numatune/memory",
+    "/domain/numatune/memory/@mode",
+    "/domain/numatune/memory/@nodeset",
     // `<resource><partition>`: the cgroup partition (crate::cgroup).
     "/domain/resource",
     "/domain/resource/partition",

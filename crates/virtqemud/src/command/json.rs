@@ -11,6 +11,7 @@ pub(crate) enum Json {
     Num(u64),
     Bool(bool),
     Obj(Vec<(String, Json)>),
+    Arr(Vec<Json>),
 }
 
 impl Json {
@@ -67,6 +68,16 @@ impl fmt::Display for Json {
                     write!(f, ":{v}")?;
                 }
                 f.write_str("}")
+            }
+            Json::Arr(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
             }
         }
     }

@@ -109,6 +109,21 @@ pub(super) fn args(b: &mut Builder<'_>) -> Result<(), VirtError> {
     Ok(())
 }
 
+/// `<numatune><memory>`'s binding of guest RAM, as libvirt puts it on the backend: the
+/// nodeset as `host-nodes` and the mode as `policy` (strict is `bind`). `restrictive` binds
+/// nothing here: it is only the cpuset group's `cpuset.mems` (live/numa.rs), as in libvirt.
+pub(crate) fn host_nodes(def: &DomainDef) -> Option<(Vec<u64>, &'static str)> {
+    let n = def.numatune.as_ref()?;
+    let policy = match n.mode.as_str() {
+        "strict" => "bind",
+        "preferred" => "preferred",
+        "interleave" => "interleave",
+        _ => return None,
+    };
+    let set = virt_core::kit::tune::parse_bitmap(n.nodeset.as_deref()?, virt_core::kit::tune::CPUMASK_LEN).ok()?;
+    Some((set.into_iter().map(u64::from).collect(), policy))
+}
+
 /// The `pc.ram` backend object of `def`, with the host paths of `placement`.
 pub(crate) fn backend_object(
     def: &DomainDef,
@@ -155,5 +170,9 @@ pub(crate) fn backend_object(
         }
     }
     j.set("size", Json::Num(def.memory_kib.saturating_mul(1024)));
+    if let Some((nodes, policy)) = host_nodes(def) {
+        j.set("host-nodes", Json::Arr(nodes.into_iter().map(Json::Num).collect()));
+        j.set("policy", Json::str(policy));
+    }
     Ok(j)
 }

@@ -467,9 +467,9 @@ fn honoured_set_refuses_what_build_cannot_express_naming_the_element() {
         ),
         (
             "<vcpu>",
-            "<numatune><memory nodeset='0'/></numatune><vcpu>",
-            "/domain/numatune",
-            "<numatune>",
+            "<numatune><memory placement='auto'/></numatune><vcpu>",
+            "/domain/numatune/memory/@placement",
+            "placement",
         ),
         (
             "<devices>",
@@ -673,4 +673,29 @@ fn boot_menu_and_bios_options_match_libvirts() {
     .expect("parses");
     let args = build(&off, &ctx()).expect("builds").args;
     assert!(args.contains(&"menu=off,reboot-timeout=0,strict=on".to_string()));
+}
+
+#[test]
+fn numatune_binds_guest_ram_on_the_backend_except_restrictive() {
+    let base = KERNEL;
+    for (mode, want) in [
+        ("strict", Some(r#""size":134217728,"host-nodes":[0,2],"policy":"bind"}"#)),
+        ("preferred", Some(r#""host-nodes":[0,2],"policy":"preferred"}"#)),
+        ("interleave", Some(r#""host-nodes":[0,2],"policy":"interleave"}"#)),
+        ("restrictive", None),
+    ] {
+        let xml = base.replace(
+            "<vcpu>",
+            &format!("<numatune><memory mode='{mode}' nodeset='0,2'/></numatune><vcpu>"),
+        );
+        let all = args(&xml);
+        let ram = all
+            .iter()
+            .find(|a| a.contains(r#""id":"pc.ram""#))
+            .expect("pc.ram");
+        match want {
+            Some(w) => assert!(ram.ends_with(w), "{mode}: {ram}"),
+            None => assert!(!ram.contains("host-nodes"), "{mode}: {ram}"),
+        }
+    }
 }

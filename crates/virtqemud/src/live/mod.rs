@@ -23,6 +23,8 @@
 
 mod agent;
 mod blkio;
+mod numa;
+pub(crate) use numa::check_start as check_numatune_start;
 mod blockjob;
 mod cgroup;
 mod channels;

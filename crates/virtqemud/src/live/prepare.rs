@@ -252,6 +252,7 @@ impl QemuDriver {
         shared_disks_uncached(def);
         let kvm = def.virt_type == "kvm";
         crate::cpu_vendor::check(def, kvm, &host::cpuinfo())?;
+        super::check_numatune_start(def)?;
         let ids = crate::seclabel::qemu_ids();
         crate::seclabel::check_start(def, ids)?;
         crate::seclabel::label_live(def, ids);

@@ -517,6 +517,23 @@ impl Resources for QemuDriver {
         self.qemu_set_blkio_parameters(lookup, params, flags).await
     }
 
+    async fn numa_parameters(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_numa_parameters(lookup, flags)
+    }
+
+    async fn set_numa_parameters(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_numa_parameters(lookup, params, flags).await
+    }
+
     async fn iothread_info(
         &self,
         lookup: &DomainLookup,

@@ -154,6 +154,16 @@ const PATHS: &[&str] = &[
     // The port of a running domain's network interface (crate::siblings), in its live XML.
     "/domain/devices/interface/source/@portid",
     "/domain/devices/interface/target/**",
+    // Traffic shaping with tc on the tap (live/bandwidth.rs); not a network's floor.
+    "/domain/devices/interface/bandwidth",
+    "/domain/devices/interface/bandwidth/inbound",
+    "/domain/devices/interface/bandwidth/inbound/@average",
+    "/domain/devices/interface/bandwidth/inbound/@peak",
+    "/domain/devices/interface/bandwidth/inbound/@burst",
+    "/domain/devices/interface/bandwidth/outbound",
+    "/domain/devices/interface/bandwidth/outbound/@average",
+    "/domain/devices/interface/bandwidth/outbound/@peak",
+    "/domain/devices/interface/bandwidth/outbound/@burst",
     "/domain/devices/interface/model/**",
     "/domain/devices/interface/boot/**",
     // `<link state>`: set_link after the start (live/monitor_setup.rs).

@@ -270,6 +270,12 @@ impl QemuDriver {
             let tap = crate::tap::taps_for(&one)?
                 .pop()
                 .ok_or_else(|| VirtError::operation_invalid("no tap device was made"))?;
+            let mut shaped = nic.clone();
+            shaped.target_dev = Some(tap.name.clone());
+            if let Err(e) = super::bandwidth::apply_at_start(&shaped) {
+                let _ = crate::tap::delete_tap(&tap.name);
+                return Err(e);
+            }
             let fdname = format!("fd-{netdev}");
             if let Err(e) = a.qmp.send_fd(&fdname, tap.fd.as_fd()).await {
                 let _ = crate::tap::delete_tap(&tap.name);

@@ -22,6 +22,7 @@
 //! libvirt's agent jobs run alongside normal ones, each command under its own deadline.
 
 mod agent;
+mod bandwidth;
 mod blkio;
 mod numa;
 pub(crate) use numa::check_start as check_numatune_start;

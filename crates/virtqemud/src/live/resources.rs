@@ -534,6 +534,26 @@ impl Resources for QemuDriver {
         self.qemu_set_numa_parameters(lookup, params, flags).await
     }
 
+    async fn interface_parameters(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_interface_parameters(lookup, device, flags)
+    }
+
+    async fn set_interface_parameters(
+        &self,
+        lookup: &DomainLookup,
+        device: &str,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_interface_parameters(lookup, device, params, flags)
+            .await
+    }
+
     async fn iothread_info(
         &self,
         lookup: &DomainLookup,

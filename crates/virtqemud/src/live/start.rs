@@ -385,6 +385,7 @@ impl QemuDriver {
         if let Some((id, live)) = self.with_run(&uuid, gen, |r| (r.id, r.live.clone())) {
             self.init_blkio(id, &live)?;
             self.init_numatune(id, &live)?;
+            super::bandwidth::apply_all(&live)?;
         }
         self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;

@@ -473,6 +473,13 @@ fn honoured_set_refuses_what_build_cannot_express_naming_the_element() {
         ),
         (
             "<devices>",
+            "<devices><interface type='user'><bandwidth><inbound average='1' floor='2'/>\
+          </bandwidth></interface>",
+            "/domain/devices/interface/bandwidth/inbound/@floor",
+            "floor",
+        ),
+        (
+            "<devices>",
             "<devices><disk type='network' device='disk'><source protocol='nbd' name='x'>\
           <host name='h'/></source><target dev='vda'/></disk>",
             "/domain/devices/disk/@type",

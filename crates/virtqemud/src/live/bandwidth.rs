@@ -86,27 +86,25 @@ fn shares_host_view(t: InterfaceType) -> bool {
     matches!(t, InterfaceType::Ethernet | InterfaceType::Direct)
 }
 
-/// virNetDevBandwidthSet(ifname, bandwidth, hierarchical_class=false, swapped).
-pub(crate) fn set(ifname: &str, b: &Bandwidth, swapped: bool) -> DriverResult<()> {
+/// The `tc` commands (arguments) of virNetDevBandwidthSet(ifname, bandwidth,
+/// hierarchical_class=false, swapped), after the clearing.
+pub(crate) fn commands(ifname: &str, b: &Bandwidth, swapped: bool) -> Vec<Vec<String>> {
     let (rx, tx) = if swapped {
         (b.outbound.as_ref(), b.inbound.as_ref())
     } else {
         (b.inbound.as_ref(), b.outbound.as_ref())
     };
-    clear(ifname);
-    if let Some(avg) = tx.and_then(|t| t.average) {
-        let tx = tx.expect("tx has an average");
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mut out = Vec::new();
+    if let Some((tx, avg)) = tx.and_then(|t| t.average.map(|a| (t, a))) {
         let average = format!("{avg}kbps");
-        tc(&[
+        out.push(words(&[
             "qdisc", "add", "dev", ifname, "root", "handle", "1:", "htb", "default", "1",
-        ])?;
-        let mut class: Vec<String> = [
+        ]));
+        let mut class = words(&[
             "class", "add", "dev", ifname, "parent", "1:", "classid", "1:1", "htb", "rate",
             &average,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        ]);
         if let Some(p) = tx.peak {
             class.extend(["ceil".to_string(), format!("{p}kbps")]);
         }
@@ -115,15 +113,15 @@ pub(crate) fn set(ifname: &str, b: &Bandwidth, swapped: bool) -> DriverResult<()
         }
         let quantum = (avg.saturating_mul(1024) / 8 / 1500).max(1);
         class.extend(["quantum".to_string(), quantum.to_string()]);
-        tc(&class.iter().map(String::as_str).collect::<Vec<_>>())?;
-        tc(&[
+        out.push(class);
+        out.push(words(&[
             "qdisc", "add", "dev", ifname, "parent", "1:1", "handle", "2:", "sfq", "perturb",
             "10",
-        ])?;
-        tc(&[
+        ]));
+        out.push(words(&[
             "filter", "add", "dev", ifname, "parent", "1:0", "protocol", "all", "prio", "1",
             "handle", "1", "fw", "flowid", "1",
-        ])?;
+        ]));
     }
     if let Some(rx) = rx {
         let avg = rx.average.unwrap_or(0);
@@ -132,12 +130,21 @@ pub(crate) fn set(ifname: &str, b: &Bandwidth, swapped: bool) -> DriverResult<()
             Some(b) => format!("{b}kb"),
             None => format!("{}kb", avg.min(u64::from(u32::MAX) / 1024)),
         };
-        tc(&["qdisc", "add", "dev", ifname, "ingress"])?;
-        tc(&[
+        out.push(words(&["qdisc", "add", "dev", ifname, "ingress"]));
+        out.push(words(&[
             "filter", "add", "dev", ifname, "parent", "ffff:", "protocol", "all", "u32",
             "match", "u32", "0", "0", "police", "rate", &average, "burst", &burst, "mtu",
             "64kb", "drop", "flowid", ":1",
-        ])?;
+        ]));
+    }
+    out
+}
+
+/// virNetDevBandwidthSet: clears the old rules, then runs [`commands`].
+pub(crate) fn set(ifname: &str, b: &Bandwidth, swapped: bool) -> DriverResult<()> {
+    clear(ifname);
+    for c in commands(ifname, b, swapped) {
+        tc(&c.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
     Ok(())
 }
@@ -304,3 +311,65 @@ impl QemuDriver {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use virt_core::model::devices::BandwidthRate;
+
+    fn rate(average: u64, peak: Option<u64>, burst: Option<u64>) -> Option<BandwidthRate> {
+        Some(BandwidthRate {
+            average: Some(average),
+            peak,
+            burst,
+            floor: None,
+        })
+    }
+
+    fn lines(c: Vec<Vec<String>>) -> Vec<String> {
+        c.into_iter().map(|w| w.join(" ")).collect()
+    }
+
+    #[test]
+    fn a_bridge_tap_shapes_inbound_and_polices_outbound_as_libvirt() {
+        let b = Bandwidth {
+            inbound: rate(1000, Some(2000), Some(256)),
+            outbound: rate(500, None, None),
+        };
+        assert_eq!(
+            lines(commands("vnet0", &b, true)),
+            [
+                "qdisc add dev vnet0 root handle 1: htb default 1",
+                "class add dev vnet0 parent 1: classid 1:1 htb rate 1000kbps ceil 2000kbps burst 256kb quantum 85",
+                "qdisc add dev vnet0 parent 1:1 handle 2: sfq perturb 10",
+                "filter add dev vnet0 parent 1:0 protocol all prio 1 handle 1 fw flowid 1",
+                "qdisc add dev vnet0 ingress",
+                "filter add dev vnet0 parent ffff: protocol all u32 match u32 0 0 police rate 500kbps burst 500kb mtu 64kb drop flowid :1",
+            ]
+        );
+    }
+
+    #[test]
+    fn unswapped_directions_a_small_quantum_and_a_given_burst() {
+        let b = Bandwidth {
+            inbound: rate(8, None, Some(16)),
+            outbound: rate(1, None, None),
+        };
+        assert_eq!(
+            lines(commands("t", &b, false)),
+            [
+                "qdisc add dev t root handle 1: htb default 1",
+                "class add dev t parent 1: classid 1:1 htb rate 1kbps quantum 1",
+                "qdisc add dev t parent 1:1 handle 2: sfq perturb 10",
+                "filter add dev t parent 1:0 protocol all prio 1 handle 1 fw flowid 1",
+                "qdisc add dev t ingress",
+                "filter add dev t parent ffff: protocol all u32 match u32 0 0 police rate 8kbps burst 16kb mtu 64kb drop flowid :1",
+            ]
+        );
+        let none = Bandwidth {
+            inbound: None,
+            outbound: None,
+        };
+        assert!(commands("t", &none, true).is_empty());
+    }
+}

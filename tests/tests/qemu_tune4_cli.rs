@@ -122,7 +122,15 @@ fn numatune_of_a_real_guest() {
     // --config does not look at the host: node 1 is stored, and refused at start.
     virt_ok(
         root,
-        &["numatune", "tn", "--mode", "interleave", "--nodeset", "0-1", "--config"],
+        &[
+            "numatune",
+            "tn",
+            "--mode",
+            "interleave",
+            "--nodeset",
+            "0-1",
+            "--config",
+        ],
     );
     let inactive = virt_ok(root, &["dumpxml", "tn", "--inactive"]);
     assert!(
@@ -164,7 +172,10 @@ fn numatune_of_a_real_guest() {
     virt_ok(root, &["destroy", "tn"]);
 
     // restrictive: the cgroup only; live changes of the nodeset.
-    virt_ok(root, &["numatune", "tn", "--mode", "restrictive", "--config"]);
+    virt_ok(
+        root,
+        &["numatune", "tn", "--mode", "restrictive", "--config"],
+    );
     let pid = start(root, &mut guard, "tn");
     let ram = ram_backend(pid);
     assert!(!ram.contains("host-nodes"), "{ram}");
@@ -196,7 +207,15 @@ fn numatune_of_a_real_guest() {
     // The same mode and a valid nodeset: written to cpuset.mems, shown live.
     virt_ok(
         root,
-        &["numatune", "tn", "--mode", "restrictive", "--nodeset", "0", "--live"],
+        &[
+            "numatune",
+            "tn",
+            "--mode",
+            "restrictive",
+            "--nodeset",
+            "0",
+            "--live",
+        ],
     );
     let mems = std::fs::read_to_string(format!("{group}/cpuset.mems")).expect("mems");
     assert_eq!(mems.trim(), "0");
@@ -206,10 +225,7 @@ fn numatune_of_a_real_guest() {
         "{xml}"
     );
     // A config change of a running guest leaves the live definition alone.
-    virt_ok(
-        root,
-        &["numatune", "tn", "--mode", "preferred", "--config"],
-    );
+    virt_ok(root, &["numatune", "tn", "--mode", "preferred", "--config"]);
     let live = virt_ok(root, &["numatune", "tn", "--live"]);
     assert_eq!(field(&live, "numa_mode"), "restrictive", "{live}");
     let config = virt_ok(root, &["numatune", "tn", "--config"]);
@@ -254,9 +270,13 @@ fn kernel_shapes() -> bool {
     if config.is_empty() {
         return true;
     }
-    ["CONFIG_NET_SCH_SFQ", "CONFIG_NET_CLS_FW", "CONFIG_NET_ACT_POLICE"]
-        .iter()
-        .all(|k| config.contains(&format!("{k}=y")) || config.contains(&format!("{k}=m")))
+    [
+        "CONFIG_NET_SCH_SFQ",
+        "CONFIG_NET_CLS_FW",
+        "CONFIG_NET_ACT_POLICE",
+    ]
+    .iter()
+    .all(|k| config.contains(&format!("{k}=y")) || config.contains(&format!("{k}=m")))
 }
 
 /// `tc ARGS` output.
@@ -335,10 +355,16 @@ fn domiftune_of_a_real_guest() {
     );
 
     // --config on a shut-off guest.
-    virt_ok(root, &["domiftune", "tb", &tap, "--outbound", "600", "--config"]);
+    virt_ok(
+        root,
+        &["domiftune", "tb", &tap, "--outbound", "600", "--config"],
+    );
     let inactive = virt_ok(root, &["dumpxml", "tb", "--inactive"]);
     assert!(inactive.contains("<outbound average='600'/>"), "{inactive}");
-    virt_ok(root, &["domiftune", "tb", &tap, "--outbound", "500", "--config"]);
+    virt_ok(
+        root,
+        &["domiftune", "tb", &tap, "--outbound", "500", "--config"],
+    );
 
     if !kernel_shapes() {
         // Without sfq, fw and police the rules cannot be made: the start fails on the first
@@ -355,7 +381,16 @@ fn domiftune_of_a_real_guest() {
         assert_eq!(virt_ok(root, &["domstate", "tb"]).trim(), "shut off");
         virt_ok(
             root,
-            &["domiftune", "tb", &tap, "--inbound", "0", "--outbound", "0", "--config"],
+            &[
+                "domiftune",
+                "tb",
+                &tap,
+                "--inbound",
+                "0",
+                "--outbound",
+                "0",
+                "--config",
+            ],
         );
         virt_ok(root, &["start", "tb"]);
         guard.pids = guard.pids_in_status();
@@ -381,7 +416,10 @@ fn domiftune_of_a_real_guest() {
     guard.pids = guard.pids_in_status();
     let class = tc(&["class", "show", "dev", &tap]);
     assert!(class.contains("class htb 1:1 root"), "{class}");
-    assert!(class.contains("rate 8Mbit ceil 16Mbit burst 256Kb"), "{class}");
+    assert!(
+        class.contains("rate 8Mbit ceil 16Mbit burst 256Kb"),
+        "{class}"
+    );
     let qdisc = tc(&["qdisc", "show", "dev", &tap]);
     assert!(qdisc.contains("qdisc htb 1: root"), "{qdisc}");
     assert!(qdisc.contains("qdisc sfq 2: parent 1:1"), "{qdisc}");
@@ -407,7 +445,10 @@ fn domiftune_of_a_real_guest() {
     assert!(sent1 >= sent0 + 3 * 98, "class 1:1 sent {sent0} -> {sent1}");
 
     // Live: a new inbound rate; the outbound stays.
-    virt_ok(root, &["domiftune", "tb", &tap, "--inbound", "3000", "--live"]);
+    virt_ok(
+        root,
+        &["domiftune", "tb", &tap, "--inbound", "3000", "--live"],
+    );
     let class = tc(&["class", "show", "dev", &tap]);
     assert!(class.contains("rate 24Mbit"), "{class}");
     assert!(!class.contains("ceil 16Mbit"), "{class}");
@@ -420,7 +461,10 @@ fn domiftune_of_a_real_guest() {
     let config = virt_ok(root, &["domiftune", "tb", &tap, "--config"]);
     assert_eq!(field(&config, "inbound.average"), "1000", "{config}");
     // Outbound 0 removes the police rule.
-    virt_ok(root, &["domiftune", "tb", &tap, "--outbound", "0", "--live"]);
+    virt_ok(
+        root,
+        &["domiftune", "tb", &tap, "--outbound", "0", "--live"],
+    );
     let qdisc = tc(&["qdisc", "show", "dev", &tap]);
     assert!(!qdisc.contains("ingress"), "{qdisc}");
     assert!(qdisc.contains("qdisc htb 1: root"), "{qdisc}");
@@ -439,7 +483,10 @@ fn domiftune_of_a_real_guest() {
         "'floor'",
     );
     // --config while running: the persistent definition only.
-    virt_ok(root, &["domiftune", "tb", &tap, "--outbound", "700", "--config"]);
+    virt_ok(
+        root,
+        &["domiftune", "tb", &tap, "--outbound", "700", "--config"],
+    );
     let qdisc = tc(&["qdisc", "show", "dev", &tap]);
     assert!(!qdisc.contains("ingress"), "{qdisc}");
     let inactive = virt_ok(root, &["dumpxml", "tb", "--inactive"]);

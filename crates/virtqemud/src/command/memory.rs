@@ -120,7 +120,11 @@ pub(crate) fn host_nodes(def: &DomainDef) -> Option<(Vec<u64>, &'static str)> {
         "interleave" => "interleave",
         _ => return None,
     };
-    let set = virt_core::kit::tune::parse_bitmap(n.nodeset.as_deref()?, virt_core::kit::tune::CPUMASK_LEN).ok()?;
+    let set = virt_core::kit::tune::parse_bitmap(
+        n.nodeset.as_deref()?,
+        virt_core::kit::tune::CPUMASK_LEN,
+    )
+    .ok()?;
     Some((set.into_iter().map(u64::from).collect(), policy))
 }
 
@@ -171,7 +175,10 @@ pub(crate) fn backend_object(
     }
     j.set("size", Json::Num(def.memory_kib.saturating_mul(1024)));
     if let Some((nodes, policy)) = host_nodes(def) {
-        j.set("host-nodes", Json::Arr(nodes.into_iter().map(Json::Num).collect()));
+        j.set(
+            "host-nodes",
+            Json::Arr(nodes.into_iter().map(Json::Num).collect()),
+        );
         j.set("policy", Json::str(policy));
     }
     Ok(j)

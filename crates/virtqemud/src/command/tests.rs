@@ -686,9 +686,18 @@ fn boot_menu_and_bios_options_match_libvirts() {
 fn numatune_binds_guest_ram_on_the_backend_except_restrictive() {
     let base = KERNEL;
     for (mode, want) in [
-        ("strict", Some(r#""size":134217728,"host-nodes":[0,2],"policy":"bind"}"#)),
-        ("preferred", Some(r#""host-nodes":[0,2],"policy":"preferred"}"#)),
-        ("interleave", Some(r#""host-nodes":[0,2],"policy":"interleave"}"#)),
+        (
+            "strict",
+            Some(r#""size":134217728,"host-nodes":[0,2],"policy":"bind"}"#),
+        ),
+        (
+            "preferred",
+            Some(r#""host-nodes":[0,2],"policy":"preferred"}"#),
+        ),
+        (
+            "interleave",
+            Some(r#""host-nodes":[0,2],"policy":"interleave"}"#),
+        ),
         ("restrictive", None),
     ] {
         let xml = base.replace(

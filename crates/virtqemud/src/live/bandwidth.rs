@@ -115,8 +115,7 @@ pub(crate) fn commands(ifname: &str, b: &Bandwidth, swapped: bool) -> Vec<Vec<St
         class.extend(["quantum".to_string(), quantum.to_string()]);
         out.push(class);
         out.push(words(&[
-            "qdisc", "add", "dev", ifname, "parent", "1:1", "handle", "2:", "sfq", "perturb",
-            "10",
+            "qdisc", "add", "dev", ifname, "parent", "1:1", "handle", "2:", "sfq", "perturb", "10",
         ]));
         out.push(words(&[
             "filter", "add", "dev", ifname, "parent", "1:0", "protocol", "all", "prio", "1",
@@ -132,9 +131,9 @@ pub(crate) fn commands(ifname: &str, b: &Bandwidth, swapped: bool) -> Vec<Vec<St
         };
         out.push(words(&["qdisc", "add", "dev", ifname, "ingress"]));
         out.push(words(&[
-            "filter", "add", "dev", ifname, "parent", "ffff:", "protocol", "all", "u32",
-            "match", "u32", "0", "0", "police", "rate", &average, "burst", &burst, "mtu",
-            "64kb", "drop", "flowid", ":1",
+            "filter", "add", "dev", ifname, "parent", "ffff:", "protocol", "all", "u32", "match",
+            "u32", "0", "0", "police", "rate", &average, "burst", &burst, "mtu", "64kb", "drop",
+            "flowid", ":1",
         ]));
     }
     out
@@ -178,7 +177,13 @@ fn has_floor(params: &[TypedParam]) -> bool {
 
 /// An empty `<bandwidth>` (neither direction) is no `<bandwidth>`.
 fn normalise(b: &mut Option<Bandwidth>) {
-    if matches!(b, Some(Bandwidth { inbound: None, outbound: None })) {
+    if matches!(
+        b,
+        Some(Bandwidth {
+            inbound: None,
+            outbound: None
+        })
+    ) {
         *b = None;
     }
 }
@@ -220,9 +225,7 @@ impl QemuDriver {
     ) -> DriverResult<()> {
         self.check_flags(flags, LIVE | CONFIG, "qemuDomainSetInterfaceParameters")?;
         typed_params::validate(params, rules::BANDWIDTH_PARAMS, ErrorDomain::Qemu)?;
-        let (_job, uuid) = self
-            .job(lookup, "virDomainSetInterfaceParameters")
-            .await?;
+        let (_job, uuid) = self.job(lookup, "virDomainSetInterfaceParameters").await?;
         let lookup = DomainLookup::Uuid(uuid);
         let (live, config) = self.impact(&lookup, flags)?;
         let live_run = if live {
@@ -310,7 +313,6 @@ impl QemuDriver {
         Ok(())
     }
 }
-
 
 #[cfg(test)]
 mod tests {

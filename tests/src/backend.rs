@@ -144,6 +144,11 @@ pub struct ProcessDaemon {
 }
 
 impl ProcessDaemon {
+    /// The daemon's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts `name --root ROOT` and waits until it answers on its read-only socket.
     pub fn start(name: &str, root: &Path) -> ProcessDaemon {
         let child = std::process::Command::new(crate::workspace_bin(name))

@@ -18,6 +18,11 @@
 //! (a direction given as 0 removes them), `--config` edits only the persistent definition;
 //! unknown interfaces and `floor` are refused.
 //!
+//! And `perf`: `<perf>` events enabled at define are opened on QEMU at start (descriptors
+//! the daemon holds: `anon_inode:[perf_event]` in its fd table), live enable/disable opens
+//! and closes them, hardware events fail as libvirt's do on a host without a CPU PMU (this
+//! VM has none), `--config` edits the persistent definition only.
+//!
 //! The host of these tests has NUMA node 0 only, so node 1 stands for "a node the host lacks"
 //! (the test checks that first) and the only valid nodeset is `0`.
 
@@ -497,4 +502,119 @@ fn domiftune_of_a_real_guest() {
     );
     virt_ok(root, &["destroy", "tb"]);
     virt_ok(root, &["undefine", "tb"]);
+}
+
+/// How many perf event descriptors process `pid` holds.
+fn perf_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("fd dir")
+        .flatten()
+        .filter(|e| {
+            std::fs::read_link(e.path())
+                .is_ok_and(|l| l.to_string_lossy() == "anon_inode:[perf_event]")
+        })
+        .count()
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "qemu-tests"),
+    ignore = "boots a real guest; run with --features qemu-tests"
+)]
+fn perf_events_of_a_real_guest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    let mut guard = QemuGuard::new(root);
+    let daemon = ProcessDaemon::start("virtqemud", root);
+    let image = test_guest().expect("test guest");
+    let xml = format!(
+        "<domain type='qemu'><name>tp</name>\
+         <memory unit='MiB'>128</memory><vcpu>1</vcpu>\
+         <perf><event name='task_clock' enabled='yes'/><event name='page_faults' enabled='no'/></perf>\
+         <os><type arch='x86_64' machine='pc'>hvm</type><kernel>{}</kernel><initrd>{}</initrd>\
+         <cmdline>{GUEST_CMDLINE}</cmdline></os><features><acpi/></features>\
+         <devices><serial type='pty'><target port='0'/></serial></devices></domain>",
+        image.kernel.display(),
+        image.initrd.display(),
+    );
+    let file = root.join("tp.xml");
+    std::fs::write(&file, xml).expect("xml");
+    virt_ok(root, &["define", &file.display().to_string()]);
+    let off = virt_ok(root, &["perf", "tp"]);
+    assert_eq!(field(&off, "task_clock"), "enabled", "{off}");
+    assert_eq!(field(&off, "page_faults"), "disabled", "{off}");
+    fails_with(
+        root,
+        &["perf", "tp", "--enable", "cpu_clock", "--live"],
+        "domain is not running",
+    );
+    assert_eq!(perf_fds(daemon.pid()), 0);
+
+    // Start: the defined event is open on QEMU.
+    virt_ok(root, &["start", "tp"]);
+    guard.pids = guard.pids_in_status();
+    assert_eq!(perf_fds(daemon.pid()), 1);
+    let live = virt_ok(root, &["perf", "tp"]);
+    assert_eq!(field(&live, "task_clock"), "enabled", "{live}");
+    assert_eq!(field(&live, "cpu_clock"), "disabled", "{live}");
+
+    // Live: software events open and close.
+    virt_ok(root, &["perf", "tp", "--enable", "cpu_clock,context_switches"]);
+    assert_eq!(perf_fds(daemon.pid()), 3);
+    let live = virt_ok(root, &["perf", "tp"]);
+    assert_eq!(field(&live, "cpu_clock"), "enabled", "{live}");
+    assert_eq!(field(&live, "context_switches"), "enabled", "{live}");
+    virt_ok(root, &["perf", "tp", "--disable", "task_clock,cpu_clock"]);
+    assert_eq!(perf_fds(daemon.pid()), 1);
+    let live = virt_ok(root, &["perf", "tp", "--live"]);
+    assert_eq!(field(&live, "task_clock"), "disabled", "{live}");
+    assert_eq!(field(&live, "context_switches"), "enabled", "{live}");
+    let xml = virt_ok(root, &["dumpxml", "tp"]);
+    assert!(
+        xml.contains("<event name='context_switches' enabled='yes'/>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<event name='task_clock' enabled='no'/>"), "{xml}");
+    // The persistent definition is untouched by live changes.
+    let config = virt_ok(root, &["perf", "tp", "--config"]);
+    assert_eq!(field(&config, "task_clock"), "enabled", "{config}");
+    assert_eq!(field(&config, "context_switches"), "disabled", "{config}");
+
+    // No CPU PMU in this VM: hardware events fail as libvirt's do.
+    let pmu = Path::new("/sys/bus/event_source/devices/cpu").exists();
+    let (ok, _, err) = virt(root, &["perf", "tp", "--enable", "cpu_cycles"]);
+    if pmu {
+        assert!(ok, "{err}");
+        assert_eq!(perf_fds(daemon.pid()), 2);
+        virt_ok(root, &["perf", "tp", "--disable", "cpu_cycles"]);
+    } else {
+        assert!(!ok);
+        assert!(
+            err.contains("unable to open host cpu perf event for cpu_cycles"),
+            "{err}"
+        );
+        assert_eq!(perf_fds(daemon.pid()), 1);
+    }
+    // RDT events need /sys/devices/intel_cqm (gone from current kernels).
+    if !Path::new("/sys/devices/intel_cqm/type").exists() {
+        fails_with(
+            root,
+            &["perf", "tp", "--enable", "cmt"],
+            "unable to open host cpu perf event for cmt",
+        );
+    }
+
+    // --config while running; a stop closes the events; the next start opens the new set.
+    virt_ok(root, &["perf", "tp", "--enable", "page_faults", "--config"]);
+    assert_eq!(perf_fds(daemon.pid()), 1);
+    virt_ok(root, &["destroy", "tp"]);
+    assert_eq!(perf_fds(daemon.pid()), 0);
+    virt_ok(root, &["start", "tp"]);
+    guard.pids = guard.pids_in_status();
+    assert_eq!(perf_fds(daemon.pid()), 2);
+    let live = virt_ok(root, &["perf", "tp"]);
+    assert_eq!(field(&live, "page_faults"), "enabled", "{live}");
+    virt_ok(root, &["destroy", "tp"]);
+    assert_eq!(perf_fds(daemon.pid()), 0);
+    virt_ok(root, &["undefine", "tp"]);
 }

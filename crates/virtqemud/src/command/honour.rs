@@ -30,6 +30,8 @@ const PATHS: &[&str] = &[
     "/domain/cputune/**",
     // Block I/O weights and throttles (live/blkio.rs, written to the guest's cgroup at start).
     "/domain/blkiotune/**",
+    // `<perf>` events, opened on QEMU at start (live/perf.rs).
+    "/domain/perf/**",
     // `<numatune><memory mode nodeset>`: pc.ram's host-nodes/policy (command/memory.rs) and
     // the cpuset group's mems (live/numa.rs). placement='auto' (numad) and <memnode> are not.
     "/domain/numatune",

@@ -25,6 +25,7 @@ mod agent;
 mod bandwidth;
 mod blkio;
 mod numa;
+mod perf;
 pub(crate) use numa::check_start as check_numatune_start;
 mod blockjob;
 mod cgroup;
@@ -437,6 +438,7 @@ impl QemuDriver {
         crate::virtiofs::stop_all(&run.virtiofsd, name).await;
         crate::hostdev::reattach_pci(&run.live, &crate::hostdev::HostRoots::default());
         self.leave_cgroup(run.id, &run.live).await;
+        perf::forget(run.id);
         if let Ok(memory) = self.memory_placement(&run.live, &run.id.to_string()) {
             crate::memory::cleanup(&memory);
         }

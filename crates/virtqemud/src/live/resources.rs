@@ -554,6 +554,19 @@ impl Resources for QemuDriver {
             .await
     }
 
+    async fn perf_events(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+        self.qemu_perf_events(lookup, flags)
+    }
+
+    async fn set_perf_events(
+        &self,
+        lookup: &DomainLookup,
+        params: &[TypedParam],
+        flags: u32,
+    ) -> DriverResult<()> {
+        self.qemu_set_perf_events(lookup, params, flags).await
+    }
+
     async fn iothread_info(
         &self,
         lookup: &DomainLookup,

@@ -386,6 +386,8 @@ impl QemuDriver {
             self.init_blkio(id, &live)?;
             self.init_numatune(id, &live)?;
             super::bandwidth::apply_all(&live)?;
+            let pid = self.with_run(&uuid, gen, |r| r.proc.pid().pid).unwrap_or(0);
+            super::perf::start(id, pid, &live)?;
         }
         self.init_lifecycle_actions(&a, def).await?;
         self.init_link_states(&a, def).await?;

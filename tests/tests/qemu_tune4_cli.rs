@@ -559,7 +559,10 @@ fn perf_events_of_a_real_guest() {
     assert_eq!(field(&live, "cpu_clock"), "disabled", "{live}");
 
     // Live: software events open and close.
-    virt_ok(root, &["perf", "tp", "--enable", "cpu_clock,context_switches"]);
+    virt_ok(
+        root,
+        &["perf", "tp", "--enable", "cpu_clock,context_switches"],
+    );
     assert_eq!(perf_fds(daemon.pid()), 3);
     let live = virt_ok(root, &["perf", "tp"]);
     assert_eq!(field(&live, "cpu_clock"), "enabled", "{live}");
@@ -574,7 +577,10 @@ fn perf_events_of_a_real_guest() {
         xml.contains("<event name='context_switches' enabled='yes'/>"),
         "{xml}"
     );
-    assert!(xml.contains("<event name='task_clock' enabled='no'/>"), "{xml}");
+    assert!(
+        xml.contains("<event name='task_clock' enabled='no'/>"),
+        "{xml}"
+    );
     // The persistent definition is untouched by live changes.
     let config = virt_ok(root, &["perf", "tp", "--config"]);
     assert_eq!(field(&config, "task_clock"), "enabled", "{config}");

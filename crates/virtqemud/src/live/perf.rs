@@ -52,7 +52,13 @@ fn attr_of(name: &str) -> Result<(u32, u64), std::io::Error> {
                 .trim()
                 .parse()
                 .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-            Ok((t, [1, 2, 3][["cmt", "mbmt", "mbml"].iter().position(|n| *n == name).unwrap_or(0)]))
+            Ok((
+                t,
+                [1, 2, 3][["cmt", "mbmt", "mbml"]
+                    .iter()
+                    .position(|n| *n == name)
+                    .unwrap_or(0)],
+            ))
         }
         "cpu_cycles" => hw(0),
         "instructions" => hw(1),
@@ -78,7 +84,11 @@ fn attr_of(name: &str) -> Result<(u32, u64), std::io::Error> {
 }
 
 fn system_error(what: String, e: std::io::Error) -> VirtError {
-    VirtError::new(ErrorCode::SystemError, ErrorDomain::None, format!("{what}: {e}"))
+    VirtError::new(
+        ErrorCode::SystemError,
+        ErrorDomain::None,
+        format!("{what}: {e}"),
+    )
 }
 
 /// perf_event_open(attr, pid, cpu -1, no group, no flags), then enable.
@@ -181,7 +191,11 @@ impl QemuDriver {
         flags: u32,
     ) -> DriverResult<Vec<TypedParam>> {
         affect_exclusive(flags)?;
-        self.check_flags(flags, LIVE | CONFIG | STRING_OKAY, "qemuDomainGetPerfEvents")?;
+        self.check_flags(
+            flags,
+            LIVE | CONFIG | STRING_OKAY,
+            "qemuDomainGetPerfEvents",
+        )?;
         let st = self.lock();
         let d = st.get(lookup)?;
         let live = impact_read(&d.facts(), flags & (LIVE | CONFIG))?;

@@ -554,7 +554,11 @@ impl Resources for QemuDriver {
             .await
     }
 
-    async fn perf_events(&self, lookup: &DomainLookup, flags: u32) -> DriverResult<Vec<TypedParam>> {
+    async fn perf_events(
+        &self,
+        lookup: &DomainLookup,
+        flags: u32,
+    ) -> DriverResult<Vec<TypedParam>> {
         self.qemu_perf_events(lookup, flags)
     }
 

@@ -329,6 +329,7 @@ fn domiftune_of_a_real_guest() {
          <target dev='{tap}'/><model type='virtio'/>\
          <bandwidth><inbound average='1000' peak='2000' burst='256'/>\
          <outbound average='500'/></bandwidth></interface>\
+         <interface type='user'><mac address='52:54:00:7b:00:02'/><model type='virtio'/></interface>\
          <serial type='pty'><target port='0'/></serial>\
          <console type='pty'><target type='serial' port='0'/></console>\
          </devices></domain>",
@@ -357,6 +358,18 @@ fn domiftune_of_a_real_guest() {
         root,
         &["domiftune", "tb", &tap, "--inbound", "100", "--live"],
         "domain is not running",
+    );
+    fails_with(
+        root,
+        &[
+            "domiftune",
+            "tb",
+            "52:54:00:7b:00:02",
+            "--inbound",
+            "100",
+            "--config",
+        ],
+        "setting bandwidth on interfaces of type 'user' is not implemented yet",
     );
 
     // --config on a shut-off guest.

@@ -255,8 +255,17 @@ impl QemuDriver {
         } else {
             None
         };
-        if let Some((_, def, i)) = &live_run {
-            let t = def.devices.interfaces[*i].interface_type;
+        let persistent_type = match persistent {
+            Some(i) => {
+                let st = self.lock();
+                Some(st.get(&lookup)?.def.devices.interfaces[i].interface_type)
+            }
+            None => None,
+        };
+        let live_type = live_run
+            .as_ref()
+            .map(|(_, def, i)| def.devices.interfaces[*i].interface_type);
+        for t in live_type.into_iter().chain(persistent_type) {
             if !supports_bandwidth(t) {
                 return Err(VirtError::new(
                     ErrorCode::OperationUnsupported,

@@ -5,14 +5,16 @@
 # %M, median). snapshot-list lists the snapshot the same command string has just taken
 # (test:///default starts empty each run); "snapshot-create-as" alone is shown beside it so
 # the list's share can be read off.
-# Needs virsh (libvirt-clients) and the workspace's virt: cargo build --release -p virt-client.
-# Usage: tools/bench-cli.sh [release|debug]
+# Needs virsh (libvirt-clients) and the workspace's virt: cargo build --profile cli -p virt-client
+# (the CLI as shipped, built for size: Cargo.toml's [profile.cli]).
+# Usage: tools/bench-cli.sh [cli|release|debug]
 set -euo pipefail
-profile=${1:-release}
+profile=${1:-cli}
 here=$(cd "$(dirname "$0")/.." && pwd)
 virt="$here/target/$profile/virt"
 RUNS=${RUNS:-21}
-[ -x "$virt" ] || { echo "build first: cargo build --$profile -p virt-client" >&2; exit 2; }
+build="--profile $profile"; [ "$profile" = debug ] && build=""
+[ -x "$virt" ] || { echo "build first: cargo build $build -p virt-client --bin virt" >&2; exit 2; }
 
 rss=$(mktemp /tmp/bench-cli.XXXXXX)
 trap 'rm -f "$rss"' EXIT

@@ -185,3 +185,72 @@ pub fn wait_domstate(root: &Path, name: &str, want: &str, limit: Duration) -> St
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+/// Creates a qcow2 image of `size` (qemu-img's notation) at `path`.
+pub fn qcow2(path: &Path, size: &str) {
+    let st = Command::new("qemu-img")
+        .args(["create", "-q", "-f", "qcow2"])
+        .arg(path)
+        .arg(size)
+        .status()
+        .expect("qemu-img");
+    assert!(st.success(), "qemu-img create {}", path.display());
+}
+
+/// A 16 MiB ext4 image at `path` (a guest mounts it), answered back.
+pub fn ext4_image(path: &Path) -> PathBuf {
+    let f = std::fs::File::create(path).expect("image");
+    f.set_len(16 << 20).expect("size");
+    let st = Command::new("mkfs.ext4")
+        .args(["-q", "-F"])
+        .arg(path)
+        .status()
+        .expect("mkfs.ext4 runs (e2fsprogs)");
+    assert!(st.success(), "mkfs.ext4 failed");
+    path.to_path_buf()
+}
+
+/// `virt ARGS` fails with `want` in its standard error.
+pub fn fails_with(root: &Path, args: &[&str], want: &str) {
+    let (ok, _, err) = virt(root, args);
+    assert!(!ok, "{args:?} succeeded");
+    assert!(err.contains(want), "{args:?}: {err}");
+}
+
+/// The online host CPUs, as numbers.
+pub fn host_cpus() -> Vec<u32> {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online cpus");
+    let mut out = Vec::new();
+    let num = |s: &str| s.parse::<u32>().expect("cpu number");
+    for part in text.trim().split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => out.extend(num(a)..=num(b)),
+            None => out.push(num(part)),
+        }
+    }
+    out
+}
+
+/// The thread of `pid` whose name is `comm` (QEMU names its vCPU threads `CPU N/TCG`, its
+/// IOThreads `IO iothreadN`).
+pub fn thread_named(pid: i32, comm: &str) -> Option<i32> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let tid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (name.trim() == comm).then_some(tid)
+        })
+}
+
+/// `Cpus_allowed_list` of a thread.
+pub fn thread_cpus_allowed(pid: i32, tid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
+        .expect("status")
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list")
+        .trim()
+        .to_string()
+}

@@ -11,13 +11,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run(bin: &Path, args: &[&str]) -> (String, String, i32) {
     let o = Command::new(bin)
         .arg("-c")
@@ -36,7 +29,7 @@ fn run(bin: &Path, args: &[&str]) -> (String, String, i32) {
 
 #[test]
 fn block_job_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

@@ -13,13 +13,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run(bin: &Path, args: &[&str]) -> (String, String, i32) {
     let o = Command::new(bin)
         .arg("-c")
@@ -139,7 +132,7 @@ const FILES: &[(&str, &str)] = &[
 
 #[test]
 fn cpu_and_host_memory_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

@@ -13,13 +13,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run_in(bin: &Path, args: &[&str], dir: &Path) -> (String, String, i32) {
     let o = Command::new(bin)
         .arg("-c")
@@ -68,7 +61,7 @@ fn compare(ours: &Path, dir: &Path, commands: &[String], failures: &mut Vec<Stri
 
 #[test]
 fn device_and_console_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"
@@ -361,7 +354,7 @@ fn screenshot_files() {
         .collect();
     assert_eq!(masked, "test-DDDD-DD-DD-DD:DD:DD.png");
     assert!(dir.path().join(name).is_file());
-    if virsh_available() {
+    if virt_tests::virsh::available() {
         // virsh names its file the same way (compared with the clock-derived digits masked).
         let (vout, _, vcode) = run_in(Path::new("virsh"), &["screenshot test"], dir.path());
         assert_eq!(vcode, 0);

@@ -266,13 +266,6 @@ fn libvirt_roundtrip(file: &Path, name: &str) -> Result<String, String> {
     }
 }
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn corpus_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(CORPUS)
         .expect("read corpus directory")
@@ -317,7 +310,7 @@ fn a_fact_libvirt_kept_but_ours_dropped_is_reported() {
 
 #[test]
 fn ours_keeps_what_libvirt_test_driver_keeps() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

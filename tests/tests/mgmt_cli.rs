@@ -15,13 +15,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Runs `bin -c test:///default ARGS` under `timeout`, with `env` set; exit 124 is a hang.
 fn run(bin: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, String, i32) {
     let mut cmd = Command::new("timeout");
@@ -130,7 +123,7 @@ fn compare(ours: &Path, cases: &[Case<'_>], scratch: &Scratch) -> Vec<String> {
 
 #[test]
 fn domain_management_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

@@ -11,13 +11,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Digit runs of nine or more (the clock-derived counters) as `N`.
 fn mask(s: &str) -> String {
     let mut out = String::new();
@@ -81,7 +74,7 @@ const MANY_DEVICES: &str = "<domain type='test'>
 
 #[test]
 fn monitor_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

@@ -12,13 +12,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run(bin: &Path, cmd: &str) -> (String, String, i32) {
     let o = Command::new(bin)
         .args(["-c", "test:///default", cmd])
@@ -77,7 +70,7 @@ fn fixtures(dir: &Path) {
 
 #[test]
 fn net_commands_match_virsh_byte_for_byte() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"
@@ -243,7 +236,7 @@ fn leases_and_ports_on_the_test_driver() {
 
 #[test]
 fn node_file_networks_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

@@ -14,8 +14,6 @@
 //!
 //! The QEMU is killed at the end, pass or fail.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use virt_tests::backend::ProcessDaemon;
@@ -29,19 +27,6 @@ const KEY1: &str =
 const KEY2: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyTwoForTheVirtTestGuest0000000000 two@test";
 
-fn ext4_image(root: &Path) -> std::path::PathBuf {
-    let img = root.join("fs-disk.img");
-    let f = std::fs::File::create(&img).expect("image");
-    f.set_len(16 << 20).expect("size");
-    let st = Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&img)
-        .status()
-        .expect("mkfs.ext4 runs (e2fsprogs)");
-    assert!(st.success(), "mkfs.ext4 failed");
-    img
-}
-
 #[test]
 #[cfg_attr(
     not(feature = "qemu-tests"),
@@ -54,7 +39,7 @@ fn file_systems_passwords_and_ssh_keys_through_the_agent() {
     let mut guard = QemuGuard::new(&root);
     let _daemon = ProcessDaemon::start("virtqemud", &root);
 
-    let disk = ext4_image(&root);
+    let disk = virt_tests::qemu::ext4_image(&root.join("ext4-disk.img"));
     let xml = format!(
         "<domain type='qemu'><name>fsg</name>\
          <uuid>a6e00000-0000-4000-8000-0000000000f1</uuid>\

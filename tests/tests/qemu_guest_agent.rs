@@ -82,20 +82,6 @@ fn host_time() -> i64 {
         .as_secs() as i64
 }
 
-/// A 16 MiB ext4 image for the guest's /mnt.
-fn ext4_image(root: &Path) -> std::path::PathBuf {
-    let img = root.join("ga-disk.img");
-    let f = std::fs::File::create(&img).expect("image");
-    f.set_len(16 << 20).expect("size");
-    let st = Command::new("mkfs.ext4")
-        .args(["-q", "-F"])
-        .arg(&img)
-        .status()
-        .expect("mkfs.ext4 runs (e2fsprogs)");
-    assert!(st.success(), "mkfs.ext4 failed");
-    img
-}
-
 /// The next AGENT_LIFECYCLE event of `name`: (state, reason).
 async fn next_agent_event(ev: &mut EventStream, name: &str) -> (i32, i32) {
     let end = Instant::now() + Duration::from_secs(60);
@@ -139,7 +125,7 @@ async fn the_guest_agent_answers_through_the_daemon_and_its_absence_is_reported_
     .expect("connect");
     let mut ev = conn.stream_events(None, None, &[]).await.expect("events");
 
-    let disk = ext4_image(&root);
+    let disk = virt_tests::qemu::ext4_image(&root.join("ext4-disk.img"));
     let ga_devices = format!(
         "<disk type='file' device='disk'><driver name='qemu' type='raw'/>\
          <source file='{}'/><target dev='vda' bus='virtio'/></disk>\

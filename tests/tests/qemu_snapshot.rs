@@ -120,16 +120,6 @@ impl Console {
     }
 }
 
-fn qcow2(path: &Path, size: &str) {
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(path)
-        .arg(size)
-        .status()
-        .expect("qemu-img");
-    assert!(st.success());
-}
-
 fn img_snapshots(path: &Path) -> String {
     let out = Command::new("qemu-img")
         .args(["snapshot", "-U", "-l"])
@@ -161,7 +151,7 @@ fn internal_snapshots_of_a_running_guest_revert_its_memory() {
     let _guard = QemuGuard::new(root);
     let daemon = ProcessDaemon::start("virtqemud", root);
     let disk = root.join("snapg.qcow2");
-    qcow2(&disk, "64M");
+    virt_tests::qemu::qcow2(&disk, "64M");
     let file = root.join("snapg.xml");
     std::fs::write(
         &file,
@@ -398,7 +388,7 @@ fn block_jobs_move_a_running_guests_disk() {
     let _guard = QemuGuard::new(root);
     let _daemon = ProcessDaemon::start("virtqemud", root);
     let base = root.join("blkg.qcow2");
-    qcow2(&base, "64M");
+    virt_tests::qemu::qcow2(&base, "64M");
     let file = root.join("blkg.xml");
     std::fs::write(
         &file,

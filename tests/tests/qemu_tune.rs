@@ -27,43 +27,6 @@ fn guest_xml(kernel: &Path, initrd: &Path) -> String {
     )
 }
 
-/// The online host CPUs, as numbers.
-fn host_cpus() -> Vec<u32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online cpus");
-    let mut out = Vec::new();
-    let num = |s: &str| s.parse::<u32>().expect("cpu number");
-    for part in text.trim().split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => out.extend(num(a)..=num(b)),
-            None => out.push(num(part)),
-        }
-    }
-    out
-}
-
-/// The thread of `pid` whose name is `comm` (QEMU names its vCPU threads `CPU N/TCG`).
-fn thread_named(pid: i32, comm: &str) -> Option<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-        .find_map(|e| {
-            let tid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            (name.trim() == comm).then_some(tid)
-        })
-}
-
-/// `Cpus_allowed_list` of a thread.
-fn allowed(pid: i32, tid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
-        .expect("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("Cpus_allowed_list")
-        .trim()
-        .to_string()
-}
-
 /// The `cpu_time` seconds `cpu-stats --total` prints.
 fn total_cpu_time(out: &str) -> f64 {
     out.lines()
@@ -101,12 +64,12 @@ fn vcpu_and_emulator_pinning_and_cpu_stats_of_a_real_guest() {
     virt_ok(&root, &["start", "tune1"]);
     guard.pids = guard.pids_in_status();
     let pid = *guard.pids.first().expect("qemu pid");
-    let host = host_cpus();
+    let host = virt_tests::qemu::host_cpus();
     let last = *host.last().expect("a cpu");
     let all: String = "y".repeat(host.len());
 
-    let v0 = thread_named(pid, "CPU 0/TCG").expect("vCPU 0 thread");
-    let v1 = thread_named(pid, "CPU 1/TCG").expect("vCPU 1 thread");
+    let v0 = virt_tests::qemu::thread_named(pid, "CPU 0/TCG").expect("vCPU 0 thread");
+    let v1 = virt_tests::qemu::thread_named(pid, "CPU 1/TCG").expect("vCPU 1 thread");
 
     // vcpuinfo: both vCPUs, running, on every host CPU, with a CPU time once they ran.
     std::thread::sleep(Duration::from_millis(500));
@@ -124,8 +87,12 @@ fn vcpu_and_emulator_pinning_and_cpu_stats_of_a_real_guest() {
     // vcpupin: the kernel's affinity of the vCPU thread follows; the other one stays.
     let target = last.to_string();
     virt_ok(&root, &["vcpupin", "tune1", "1", &target]);
-    assert_eq!(allowed(pid, v1), target);
-    assert_ne!(allowed(pid, v0), target, "vCPU 0 untouched");
+    assert_eq!(virt_tests::qemu::thread_cpus_allowed(pid, v1), target);
+    assert_ne!(
+        virt_tests::qemu::thread_cpus_allowed(pid, v0),
+        target,
+        "vCPU 0 untouched"
+    );
     let pins = virt_ok(&root, &["vcpupin", "tune1"]);
     assert!(pins.contains(&format!(" 1      {target}\n")), "{pins}");
     let pretty = virt_ok(&root, &["vcpuinfo", "tune1", "--pretty"]);
@@ -144,12 +111,12 @@ fn vcpu_and_emulator_pinning_and_cpu_stats_of_a_real_guest() {
         inactive.contains(&format!("<vcpupin vcpu='0' cpuset='{target}'/>")),
         "{inactive}"
     );
-    assert_ne!(allowed(pid, v0), target);
+    assert_ne!(virt_tests::qemu::thread_cpus_allowed(pid, v0), target);
 
     // emulatorpin: QEMU's main thread (an emulator thread) follows; vCPU 0 does not.
     virt_ok(&root, &["emulatorpin", "tune1", &target]);
-    assert_eq!(allowed(pid, pid), target);
-    assert_ne!(allowed(pid, v0), target);
+    assert_eq!(virt_tests::qemu::thread_cpus_allowed(pid, pid), target);
+    assert_ne!(virt_tests::qemu::thread_cpus_allowed(pid, v0), target);
     let em = virt_ok(&root, &["emulatorpin", "tune1"]);
     assert!(em.contains(&format!("       *: {target}\n")), "{em}");
 

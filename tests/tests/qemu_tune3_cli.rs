@@ -28,16 +28,6 @@ use virt_tests::console::Console;
 use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
 use virt_tests::qemu::{pty_of, virt, virt_ok, wait_domstate, QemuGuard};
 
-fn qcow2(path: &Path, size: &str) {
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(path)
-        .arg(size)
-        .status()
-        .expect("qemu-img");
-    assert!(st.success());
-}
-
 fn guest_xml(name: &str, disk: &Path) -> String {
     let image = test_guest().expect("test guest");
     format!(
@@ -68,12 +58,6 @@ fn tune(out: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {out}"))
 }
 
-fn fails_with(root: &Path, args: &[&str], want: &str) {
-    let (ok, _, err) = virt(root, args);
-    assert!(!ok, "{args:?} succeeded");
-    assert!(err.contains(want), "{args:?}: {err}");
-}
-
 #[test]
 #[cfg_attr(
     not(feature = "qemu-tests"),
@@ -85,7 +69,7 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
     let _guard = QemuGuard::new(root);
     let _daemon = ProcessDaemon::start("virtqemud", root);
     let disk = root.join("tq3.qcow2");
-    qcow2(&disk, "64M");
+    virt_tests::qemu::qcow2(&disk, "64M");
     let file = root.join("tq3.xml");
     std::fs::write(&file, guest_xml("tq3", &disk)).expect("xml");
     virt_ok(root, &["define", &file.display().to_string()]);
@@ -93,22 +77,22 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
     // Shut off: the persistent throttle, and libvirt's refusals.
     let off = virt_ok(root, &["blkdeviotune", "tq3", "vda"]);
     assert_eq!(tune(&off, "total_bytes_sec"), "0", "{off}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkdeviotune", "tq3", "vda", "--live"],
         "domain is not running",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkdeviotune", "tq3", "vdz"],
         "disk 'vdz' was not found in the domain config",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkdeviotune", "tq3", "vdz", "--total-bytes-sec", "5"],
         "missing persistent configuration for disk 'vdz'",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &[
             "blkdeviotune",
@@ -137,7 +121,7 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
         inactive.contains("<total_bytes_sec>67108864</total_bytes_sec>"),
         "{inactive}"
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["domblkthreshold", "tq3", "vda", "1M"],
         "domain is not running",
@@ -153,7 +137,7 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
     // QEMU's default group is the device's own (never empty once throttled).
     assert_ne!(tune(&live, "group_name"), "", "{live}");
 
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &[
             "blkdeviotune",
@@ -166,12 +150,12 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
         ],
         "total and read/write of bytes_sec cannot be set at the same time",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkdeviotune", "tq3", "vda", "--total-bytes-sec-max", "1M"],
         "value 'total_bytes_sec_max' cannot be smaller than 'total_bytes_sec'",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkdeviotune", "tq3", "vdz"],
         "disk 'vdz' not found in domain",
@@ -218,7 +202,7 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
     assert_eq!(tune(&live, "write_bytes_sec"), "0", "{live}");
 
     // domblkthreshold: the guest writes past 8 MiB, the event names the disk.
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["domblkthreshold", "tq3", "vdz", "1M"],
         "failed to find disk 'vdz'",
@@ -274,7 +258,7 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
     );
     let xml = virt_ok(root, &["dumpxml", "tq3"]);
     assert!(xml.contains("<on_poweroff>destroy</on_poweroff>"), "{xml}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &[
             "set-lifecycle-action",
@@ -295,43 +279,6 @@ fn block_throttle_threshold_and_lifecycle_actions_of_a_real_guest() {
         inactive.contains("<on_reboot>restart</on_reboot>"),
         "the persistent reboot action stays: {inactive}"
     );
-}
-
-/// The online host CPUs, as numbers.
-fn host_cpus() -> Vec<u32> {
-    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("online cpus");
-    let mut out = Vec::new();
-    let num = |s: &str| s.parse::<u32>().expect("cpu number");
-    for part in text.trim().split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => out.extend(num(a)..=num(b)),
-            None => out.push(num(part)),
-        }
-    }
-    out
-}
-
-/// The thread of `pid` whose name is `comm` (QEMU names IOThread threads `IO iothreadN`).
-fn thread_named(pid: i32, comm: &str) -> Option<i32> {
-    std::fs::read_dir(format!("/proc/{pid}/task"))
-        .ok()?
-        .flatten()
-        .find_map(|e| {
-            let tid: i32 = e.file_name().to_str()?.parse().ok()?;
-            let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            (name.trim() == comm).then_some(tid)
-        })
-}
-
-/// `Cpus_allowed_list` of a thread.
-fn allowed(pid: i32, tid: i32) -> String {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/status"))
-        .expect("status")
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .expect("Cpus_allowed_list")
-        .trim()
-        .to_string()
 }
 
 /// The `(id, affinity)` rows of `iothreadinfo`.
@@ -364,7 +311,7 @@ fn iothreads_of_a_real_guest() {
     let mut guard = QemuGuard::new(root);
     let _daemon = ProcessDaemon::start("virtqemud", root);
     let disk = root.join("tq3io.qcow2");
-    qcow2(&disk, "16M");
+    virt_tests::qemu::qcow2(&disk, "16M");
     let xml = guest_xml("tq3io", &disk)
         .replace("0000000003f1", "0000000003f2")
         .replace("<vcpu>1</vcpu>", "<vcpu>1</vcpu><iothreads>2</iothreads>")
@@ -372,7 +319,7 @@ fn iothreads_of_a_real_guest() {
     let file = root.join("tq3io.xml");
     std::fs::write(&file, xml).expect("xml");
     virt_ok(root, &["define", &file.display().to_string()]);
-    let host = host_cpus();
+    let host = virt_tests::qemu::host_cpus();
     let last = host.last().expect("a cpu").to_string();
 
     // Shut off: the persistent IOThreads.
@@ -392,17 +339,17 @@ fn iothreads_of_a_real_guest() {
         inactive.contains(&format!("<iothreadpin iothread='3' cpuset='{last}'/>")),
         "{inactive}"
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreaddel", "tq3io", "1", "--config"],
         "cannot remove IOThread 1 since it is being used by disk 'vda'",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreadadd", "tq3io", "2", "--config"],
         "an IOThread is already using iothread_id '2'",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreadinfo", "tq3io", "--live"],
         "domain is not running",
@@ -436,7 +383,7 @@ fn iothreads_of_a_real_guest() {
         inactive.contains("<write_bytes_sec>1048576</write_bytes_sec>"),
         "{inactive}"
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["blkiotune", "tq3io", "--weight", "500", "--live"],
         "domain is not running",
@@ -512,7 +459,7 @@ fn iothreads_of_a_real_guest() {
         );
     }
     let not_block = root.join("tq3io.xml").display().to_string();
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &[
             "blkiotune",
@@ -522,17 +469,22 @@ fn iothreads_of_a_real_guest() {
         ],
         &format!("path '{not_block}' must be a block device"),
     );
-    let io2 = thread_named(pid, "IO iothread2").expect("IOThread 2");
-    let io3 = thread_named(pid, "IO iothread3").expect("IOThread 3 (added with --config)");
-    assert_eq!(allowed(pid, io3), last, "the defined pin applied at start");
+    let io2 = virt_tests::qemu::thread_named(pid, "IO iothread2").expect("IOThread 2");
+    let io3 = virt_tests::qemu::thread_named(pid, "IO iothread3")
+        .expect("IOThread 3 (added with --config)");
+    assert_eq!(
+        virt_tests::qemu::thread_cpus_allowed(pid, io3),
+        last,
+        "the defined pin applied at start"
+    );
     let info = virt_ok(root, &["iothreadinfo", "tq3io"]);
     assert_eq!(ids(&info), vec![1, 2, 3], "{info}");
 
     virt_ok(root, &["iothreadpin", "tq3io", "2", &last]);
-    assert_eq!(allowed(pid, io2), last);
+    assert_eq!(virt_tests::qemu::thread_cpus_allowed(pid, io2), last);
     let info = virt_ok(root, &["iothreadinfo", "tq3io"]);
     assert!(iothread_rows(&info).contains(&(2, last.clone())), "{info}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreadpin", "tq3io", "7", "0"],
         "iothread 7 not found",
@@ -541,7 +493,7 @@ fn iothreads_of_a_real_guest() {
     // Hot-add and hot-remove: the thread comes and goes.
     virt_ok(root, &["iothreadadd", "tq3io", "4"]);
     assert!(
-        thread_named(pid, "IO iothread4").is_some(),
+        virt_tests::qemu::thread_named(pid, "IO iothread4").is_some(),
         "IOThread 4 runs"
     );
     assert_eq!(
@@ -552,23 +504,23 @@ fn iothreads_of_a_real_guest() {
     assert!(xml.contains("<iothreads>4</iothreads>"), "{xml}");
     virt_ok(root, &["iothreaddel", "tq3io", "4"]);
     wait_until(Duration::from_secs(10), "IOThread 4 to end", || {
-        thread_named(pid, "IO iothread4").is_none()
+        virt_tests::qemu::thread_named(pid, "IO iothread4").is_none()
     });
     assert_eq!(
         ids(&virt_ok(root, &["iothreadinfo", "tq3io"])),
         vec![1, 2, 3]
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreaddel", "tq3io", "1"],
         "cannot remove IOThread 1 since it is being used by disk 'vda'",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreaddel", "tq3io", "9"],
         "cannot find IOThread '9' in iothreadids list",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreadadd", "tq3io", "2"],
         "an IOThread is already using iothread_id '2'",
@@ -604,7 +556,7 @@ fn iothreads_of_a_real_guest() {
     };
     assert_eq!(get("poll-max-ns"), "12345");
     assert_eq!(get("poll-grow"), "3");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["iothreadset", "tq3io", "9", "--poll-max-ns", "1"],
         "cannot find IOThread '9' in iothreadids",

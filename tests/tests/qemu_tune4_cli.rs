@@ -59,12 +59,6 @@ fn field(out: &str, name: &str) -> String {
         .unwrap_or_else(|| panic!("no {name} in {out}"))
 }
 
-fn fails_with(root: &Path, args: &[&str], want: &str) {
-    let (ok, _, err) = virt(root, args);
-    assert!(!ok, "{args:?} succeeded");
-    assert!(err.contains(want), "{args:?}: {err}");
-}
-
 /// QEMU's `pc.ram` backend argument.
 fn ram_backend(pid: i32) -> String {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).expect("cmdline");
@@ -119,7 +113,7 @@ fn numatune_of_a_real_guest() {
     let off = virt_ok(root, &["numatune", "tn"]);
     assert_eq!(field(&off, "numa_mode"), "strict", "{off}");
     assert_eq!(field(&off, "numa_nodeset"), "0", "{off}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--nodeset", "0", "--live"],
         "domain is not running",
@@ -142,7 +136,7 @@ fn numatune_of_a_real_guest() {
         inactive.contains("<memory mode='interleave' nodeset='0-1'/>"),
         "{inactive}"
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["start", "tn"],
         "unsupported configuration: NUMA node 1 is unavailable",
@@ -158,7 +152,7 @@ fn numatune_of_a_real_guest() {
         "{ram}"
     );
     // Only strict and restrictive nodesets change live.
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--nodeset", "0", "--live"],
         "change of nodeset for running domain requires strict or restrictive numa mode",
@@ -189,22 +183,22 @@ fn numatune_of_a_real_guest() {
     assert_eq!(mems.trim(), "0");
     let live = virt_ok(root, &["numatune", "tn"]);
     assert_eq!(field(&live, "numa_mode"), "restrictive", "{live}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--mode", "strict", "--live"],
         "can't change numatune mode for running domain",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--nodeset", "1", "--live"],
         "unsupported configuration: NUMA node 1 is unavailable",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--nodeset", "^0", "--live"],
         "Invalid nodeset of 'numatune': ^0",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["numatune", "tn", "--mode", "9", "--live"],
         "unsupported numatune mode: '9'",
@@ -349,17 +343,17 @@ fn domiftune_of_a_real_guest() {
     assert_eq!(field(&off, "outbound.average"), "500", "{off}");
     let by_mac = virt_ok(root, &["domiftune", "tb", "52:54:00:7b:00:01"]);
     assert_eq!(by_mac, off);
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["domiftune", "tb", "nope"],
         "'nope' is not a known interface",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["domiftune", "tb", &tap, "--inbound", "100", "--live"],
         "domain is not running",
     );
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &[
             "domiftune",
@@ -412,12 +406,12 @@ fn domiftune_of_a_real_guest() {
         );
         virt_ok(root, &["start", "tb"]);
         guard.pids = guard.pids_in_status();
-        fails_with(
+        virt_tests::qemu::fails_with(
             root,
             &["domiftune", "tb", &tap, "--outbound", "500", "--live"],
             &format!("Child process (tc filter add dev {tap} parent ffff: protocol all u32"),
         );
-        fails_with(
+        virt_tests::qemu::fails_with(
             root,
             &["domiftune", "tb", &tap, "--inbound", "1000", "--live"],
             "sfq perturb 10) unexpected exit status 2",
@@ -495,7 +489,7 @@ fn domiftune_of_a_real_guest() {
     assert!(!qdisc.contains("htb"), "{qdisc}");
     let xml = virt_ok(root, &["dumpxml", "tb"]);
     assert!(!xml.contains("<bandwidth"), "{xml}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["domiftune", "tb", &tap, "--inbound", "100,0,0,50", "--live"],
         "'floor'",
@@ -556,7 +550,7 @@ fn perf_events_of_a_real_guest() {
     let off = virt_ok(root, &["perf", "tp"]);
     assert_eq!(field(&off, "task_clock"), "enabled", "{off}");
     assert_eq!(field(&off, "page_faults"), "disabled", "{off}");
-    fails_with(
+    virt_tests::qemu::fails_with(
         root,
         &["perf", "tp", "--enable", "cpu_clock", "--live"],
         "domain is not running",
@@ -616,7 +610,7 @@ fn perf_events_of_a_real_guest() {
     }
     // RDT events need /sys/devices/intel_cqm (gone from current kernels).
     if !Path::new("/sys/devices/intel_cqm/type").exists() {
-        fails_with(
+        virt_tests::qemu::fails_with(
             root,
             &["perf", "tp", "--enable", "cmt"],
             "unable to open host cpu perf event for cmt",

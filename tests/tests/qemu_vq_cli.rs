@@ -39,16 +39,6 @@ fn ip(args: &[&str]) {
     assert!(st.success(), "ip {args:?}");
 }
 
-fn qcow2(path: &Path, size: &str) {
-    let st = Command::new("qemu-img")
-        .args(["create", "-q", "-f", "qcow2"])
-        .arg(path)
-        .arg(size)
-        .status()
-        .expect("qemu-img");
-    assert!(st.success());
-}
-
 fn guest_xml(name: &str, uuid: &str, disk: &Path, extra: &str) -> String {
     let image = test_guest().expect("test guest");
     format!(
@@ -137,7 +127,7 @@ fn memory_stats_and_counters_of_a_running_guest_grow() {
     ip(&["addr", "add", &format!("{host_addr}/24"), "dev", &bridge.0]);
     ip(&["link", "set", &bridge.0, "up"]);
     let disk = root.join("vqs.qcow2");
-    qcow2(&disk, "64M");
+    virt_tests::qemu::qcow2(&disk, "64M");
     // A sparse raw disk beside the qcow2 one.
     let raw = root.join("vqs.raw");
     std::fs::File::create(&raw)
@@ -372,7 +362,7 @@ fn metadata_rename_and_managed_save_xml() {
     let _guard = QemuGuard::new(root);
     let mut daemon = ProcessDaemon::start("virtqemud", root);
     let disk = root.join("vqm.qcow2");
-    qcow2(&disk, "64M");
+    virt_tests::qemu::qcow2(&disk, "64M");
     define(
         root,
         "vqm",

@@ -12,13 +12,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// `YYYY-MM-DD HH:MM:SS` as `DATE`, then digit runs of nine or more as `N`.
 fn mask(s: &str) -> String {
     let b = s.as_bytes();
@@ -99,7 +92,7 @@ const TREE: &str = "snapshot-create-as test s1 --description 'first one'; \
 
 #[test]
 fn snapshot_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"

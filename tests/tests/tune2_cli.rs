@@ -17,13 +17,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Digit runs of nine or more as `N`, and the value of `CPU time:` lines as `T`.
 fn mask(s: &str) -> String {
     let lines: Vec<String> = s
@@ -104,7 +97,7 @@ fn compare(prefix: &[&str], commands: &[&str]) -> Vec<String> {
 }
 
 fn require_virsh(what: &str) -> bool {
-    if virsh_available() {
+    if virt_tests::virsh::available() {
         return true;
     }
     assert!(

@@ -11,13 +11,6 @@ use std::process::Command;
 
 use virt_tests::workspace_bin;
 
-fn virsh_available() -> bool {
-    Command::new("virsh")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 /// Digit runs of nine or more (the clock-derived counters) as `N`.
 fn mask(s: &str) -> String {
     let mut out = String::new();
@@ -68,7 +61,7 @@ fn mask_hides_only_long_numbers() {
 
 #[test]
 fn tune_and_device_stats_commands_match_virsh() {
-    if !virsh_available() {
+    if !virt_tests::virsh::available() {
         assert!(
             std::env::var_os("VIRT_REQUIRE_VIRSH").is_none(),
             "VIRT_REQUIRE_VIRSH is set but virsh cannot be run"
@@ -234,7 +227,7 @@ fn timing_follows_each_command_as_virsh_prints_it() {
         untimed(&out),
         "running\n\n(Time: T ms)\n\n1\n\n(Time: T ms)\n"
     );
-    if virsh_available() {
+    if virt_tests::virsh::available() {
         let (theirs, _, _) = run(Path::new("virsh"), &["-t", "domstate test; domid test"]);
         assert_eq!(untimed(&out), untimed(&theirs));
     }

@@ -151,9 +151,15 @@ impl ProcessDaemon {
 
     /// Starts `name --root ROOT` and waits until it answers on its read-only socket.
     pub fn start(name: &str, root: &Path) -> ProcessDaemon {
+        ProcessDaemon::start_with_env(name, root, &[])
+    }
+
+    /// [`ProcessDaemon::start`] with `env` added to the daemon's environment.
+    pub fn start_with_env(name: &str, root: &Path, env: &[(&str, &str)]) -> ProcessDaemon {
         let child = std::process::Command::new(crate::workspace_bin(name))
             .arg("--root")
             .arg(root)
+            .envs(env.iter().copied())
             .env_remove("NOTIFY_SOCKET")
             .env_remove("LISTEN_FDS")
             .stdin(std::process::Stdio::null())

@@ -51,6 +51,9 @@ pub mod jsontext;
 pub mod kit;
 pub mod model;
 pub mod network;
+/// Host suspend for every driver that offers it (libvirt's virnodesuspend).
+#[cfg(feature = "server")]
+pub mod nodesuspend;
 pub mod numbered;
 pub mod paths;
 pub mod procfs;

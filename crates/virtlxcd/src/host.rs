@@ -42,6 +42,17 @@ impl Host for LxcDriver {
         self.uri.clone()
     }
 
+    /// libvirt: virNodeSuspendForDuration, as its QEMU and LXC drivers do it
+    /// (virt_core::nodesuspend).
+    async fn suspend_for_duration(
+        &self,
+        target: u32,
+        duration: u64,
+        flags: u32,
+    ) -> DriverResult<()> {
+        virt_core::nodesuspend::suspend_in_background(target, duration, flags).await
+    }
+
     async fn version(&self) -> DriverResult<VersionInfo> {
         Ok(VersionInfo {
             hypervisor_type: "LXC".into(),

@@ -276,8 +276,9 @@ impl Agent {
     }
 
     /// Sends a command that answers with an event instead of a reply (`guest-shutdown`):
-    /// success when `done` completes first (or the agent replies with success), the agent's
-    /// refusal if it replies with an error, [`AgentError::Timeout`] after `wait`.
+    /// success when `done` completes first, when the agent replies with success or when it
+    /// hangs up (the guest going down closes the channel, sometimes before QEMU's event), the
+    /// agent's refusal if it replies with an error, [`AgentError::Timeout`] after `wait`.
     pub async fn execute_until(
         &mut self,
         cmd: &Value,
@@ -290,7 +291,13 @@ impl Agent {
         within(wait, async {
             self.send_line(&cmd.to_string()).await?;
             tokio::select! {
-                r = self.read_reply(&name) => r.map(|_| ()),
+                r = self.read_reply(&name) => match r {
+                    // The guest closed the channel on its way down before QEMU's event
+                    // arrived: the command did what it was sent for. libvirt takes an end
+                    // of file while it awaits the event as success too.
+                    Err(AgentError::Closed) => Ok(()),
+                    r => r.map(|_| ()),
+                },
                 () = done => Ok(()),
             }
         })

@@ -327,6 +327,18 @@ async fn a_command_answered_by_an_event_succeeds_when_the_event_comes() {
 }
 
 #[tokio::test]
+async fn a_hang_up_while_awaiting_the_shutdown_event_is_success() {
+    // The agent syncs, then closes the channel on guest-shutdown without a reply, as a guest
+    // powering off does.
+    let (_d, sock) = fake_agent(|v| sync_reply(v).or(Some(Vec::new()))).await;
+    let mut a = Agent::connect(&sock).await.expect("connect");
+    let cmd = json!({"execute": "guest-shutdown", "arguments": {"mode": "powerdown"}});
+    a.execute_until(&cmd, Some(Duration::from_secs(2)), std::future::pending())
+        .await
+        .expect("the hang-up is the guest going down");
+}
+
+#[tokio::test]
 async fn a_missing_socket_is_a_connect_error_naming_it() {
     let e = Agent::connect(Path::new("/nonexistent/qga.sock"))
         .await

@@ -256,6 +256,12 @@ fn guest_boots_from_built_command_line_and_powers_off_on_acpi_button() {
     let status = g.qmp.execute(r#"{"execute":"query-status"}"#);
     assert!(status.contains("\"shutdown\""), "{status}");
     g.quit();
+    // The reader thread may still hold the guest's last lines (a loaded host): give it a
+    // moment before reading what the console showed.
+    let end = Instant::now() + Duration::from_secs(5);
+    while !g.console().contains("power button: powering off") && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert!(
         g.console().contains("power button: powering off"),
         "{}",

@@ -4,7 +4,7 @@
 
 use virt_core::guest::{AddressSource, DomainInterface, FsInfo};
 use virt_core::proto;
-use virt_core::proto_conv::{address_source_to_proto, interface_from, param_from};
+use virt_core::proto_conv::{address_source_to_proto, fs_info_from, interface_from, param_from};
 use virt_core::types::{DomainLookup, TypedParam};
 
 use crate::connection::Connection;
@@ -182,16 +182,7 @@ impl Connection {
             flags,
         };
         let resp = self.guest_client().get_fs_info(req).await?.into_inner();
-        Ok(resp
-            .filesystems
-            .into_iter()
-            .map(|f| FsInfo {
-                mountpoint: f.mountpoint,
-                name: f.name,
-                fstype: f.fstype,
-                dev_aliases: f.dev_aliases,
-            })
-            .collect())
+        Ok(resp.filesystems.into_iter().map(fs_info_from).collect())
     }
 
     /// Trims the guest's file systems. libvirt: virDomainFSTrim.

@@ -265,6 +265,26 @@ pub fn address_source_to_proto(s: crate::guest::AddressSource) -> proto::Interfa
     }
 }
 
+/// A guest file system for the wire.
+pub fn fs_info(f: crate::guest::FsInfo) -> proto::FsInfo {
+    proto::FsInfo {
+        mountpoint: f.mountpoint,
+        name: f.name,
+        fstype: f.fstype,
+        dev_aliases: f.dev_aliases,
+    }
+}
+
+/// A guest file system from the wire.
+pub fn fs_info_from(p: proto::FsInfo) -> crate::guest::FsInfo {
+    crate::guest::FsInfo {
+        mountpoint: p.mountpoint,
+        name: p.name,
+        fstype: p.fstype,
+        dev_aliases: p.dev_aliases,
+    }
+}
+
 /// A guest interface as proto.
 pub fn interface(i: &crate::guest::DomainInterface) -> proto::DomainInterface {
     use crate::guest::IpAddrType;

@@ -12,7 +12,7 @@ use crate::driver::Driver;
 use crate::guest::AddressSource;
 use crate::proto::guest_service_server::GuestService;
 use crate::proto::*;
-use crate::proto_conv::{address_source, interface, lookup, param};
+use crate::proto_conv::{address_source, fs_info, interface, lookup, param};
 use crate::types::DomainLookup;
 use crate::VirtError;
 
@@ -150,15 +150,7 @@ impl GuestService for Ctx {
             .await
             .map_err(|e| status(&e))?;
         Ok(Response::new(GetFsInfoResponse {
-            filesystems: list
-                .into_iter()
-                .map(|f| FsInfo {
-                    mountpoint: f.mountpoint,
-                    name: f.name,
-                    fstype: f.fstype,
-                    dev_aliases: f.dev_aliases,
-                })
-                .collect(),
+            filesystems: list.into_iter().map(fs_info).collect(),
         }))
     }
 

@@ -8,6 +8,7 @@ pub mod lxc;
 pub mod pki;
 pub mod qemu;
 pub mod realworld;
+pub mod systemd_container;
 pub mod virsh;
 pub mod virt_install;
 

@@ -193,6 +193,8 @@ pub fn init_tracing() {
 
 /// As [`init_tracing`]; `verbose` (the daemon's `--verbose`) makes the default filter `debug`.
 /// `RUST_LOG`, when set, wins. Calling it twice is harmless (the second call does nothing).
+/// Colours only go to a terminal: under systemd stderr is the journal, where escape codes
+/// would be stored in every line.
 pub fn init_tracing_with(verbose: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if verbose { "debug" } else { "info" };
@@ -200,5 +202,6 @@ pub fn init_tracing_with(verbose: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }

@@ -8,7 +8,7 @@
 //! - the first connection starts the daemon (service inactive before, active after); it is
 //!   `Type=notify`: active with our `STATUS=` line and no restart, and without `$NOTIFY_SOCKET`
 //!   the same daemon, although serving, never becomes active;
-//! - with `--timeout 3` in `/etc/default/virtqemud` the daemon exits idle (successfully, the
+//! - with `--timeout 5` in `/etc/default/virtqemud` the daemon exits idle (successfully, the
 //!   sockets still listening) and the next connection starts it again;
 //! - a connection on the read-only socket alone activates the daemon: reads work, a write is
 //!   PERMISSION_DENIED;
@@ -160,7 +160,7 @@ fn units_verify_activate_notify_idle_exit_and_read_only_socket() {
     let Some(lower) = rootfs_or_skip() else {
         return;
     };
-    let c = boot(&lower, "virt-units", "--timeout 3");
+    let c = boot(&lower, "virt-units", "--timeout 5");
 
     // Every unit passes systemd-analyze verify with nothing to say.
     for unit in unit_files() {
@@ -197,7 +197,7 @@ fn units_verify_activate_notify_idle_exit_and_read_only_socket() {
     assert!(log.contains("ready"), "{log}");
     assert!(!log.contains('\u{1b}'), "escape codes in the journal:\n{log}");
 
-    // Idle exit after 3 s without clients: a clean exit, the sockets stay.
+    // Idle exit after 5 s without clients: a clean exit, the sockets stay.
     wait_state(&c, "virtqemud.service", "inactive", Duration::from_secs(20));
     assert_eq!(c.prop("virtqemud.service", "Result"), "success");
     assert_eq!(c.prop("virtqemud.service", "ExecMainStatus"), "0");

@@ -5,8 +5,8 @@
 # own virtqemud under the same systemd 252.
 #
 # Each daemon runs in a Debian 12 container booting systemd as PID 1 (systemd-nspawn on an
-# overlay of a cached debootstrap tree, as tests/tests/systemd_units.rs does; the tree with our
-# package list is the tests' own, same cache key). The call is `virt -c qemu:///system list`
+# overlay of deploy/containers/rootfs.sh's tree, as tests/tests/systemd_units.rs does; ours
+# boots the tests' very tree). The call is `virt -c qemu:///system list`
 # (ours) and `virsh -c qemu:///system list` (libvirt), timed inside the container with
 # `date +%s%N`, client start included; a cold run is `systemctl stop DAEMON.service` (the
 # sockets stay) followed by the call. The first cold run of each is dropped (libvirt probes
@@ -21,31 +21,29 @@ PROFILE=${PROFILE:-release}
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 CACHE="$TARGET/containers"
 [ "$(id -u)" -eq 0 ] || { echo "bench-systemd.sh: needs root (overlay mounts, nspawn)" >&2; exit 1; }
-for t in systemd-nspawn debootstrap nsenter sha256sum; do
+for t in systemd-nspawn debootstrap nsenter; do
   command -v "$t" >/dev/null || { echo "bench-systemd.sh: $t is not installed" >&2; exit 1; }
 done
 
-# Must match tests/src/systemd_container.rs (ROOTFS_VERSION, SYSTEMD_PACKAGES) to share the tree.
-ROOTFS_VERSION=1
+# The tests' package list (tests/src/systemd_container.rs, SYSTEMD_PACKAGES): the same tarball.
 OURS_PKGS="systemd,systemd-sysv,dbus,systemd-container,qemu-system-x86,busybox-static"
 # libpam-systemd: polkitd (a dependency of libvirt-daemon-system) needs default-logind, a virtual
 # package debootstrap does not resolve.
 LIBVIRT_PKGS="$OURS_PKGS,libpam-systemd,libvirt-daemon-system,libvirt-daemon-driver-qemu,libvirt-clients"
 
-# rootfs PKGS: the cached tree's path (built when missing), on stdout.
+# rootfs PKGS: deploy/containers/rootfs.sh's tarball with PKGS (built when missing: minutes),
+# unpacked once as the tests unpack it; the tree's path on stdout.
 rootfs() {
-  local key dir
-  key=$(printf '%s' "v$ROOTFS_VERSION:$1" | sha256sum | cut -c1-16)
-  dir="$CACHE/systemd-$key"
+  local tarball dir
+  tarball=$(deploy/containers/rootfs.sh --cache "$CACHE" --include "$1")
+  dir="$CACHE/tree-$(basename "$tarball" .tar)"
   mkdir -p "$dir"
   (
     flock 9
     if [ ! -e "$dir/rootfs/usr/lib/systemd/systemd" ]; then
       rm -rf "$dir/rootfs.tmp"
-      echo "building $dir/rootfs (debootstrap, minutes)" >&2
-      debootstrap --variant=minbase --include="$1" bookworm "$dir/rootfs.tmp" \
-        http://deb.debian.org/debian >&2
-      rm -rf "$dir/rootfs.tmp/var/lib/apt/lists" "$dir/rootfs.tmp/var/cache/apt/archives"
+      mkdir "$dir/rootfs.tmp"
+      tar --numeric-owner --xattrs --acls -xf "$tarball" -C "$dir/rootfs.tmp"
       mv "$dir/rootfs.tmp" "$dir/rootfs"
     fi
   ) 9>"$dir/.lock"

@@ -1,12 +1,12 @@
 //! A real systemd as PID 1 in a container, for the tests of the units in `deploy/systemd`
 //! (tests/tests/systemd_units.rs) and tools/bench-systemd.sh.
 //!
-//! **Root filesystem.** A Debian 12 `debootstrap --variant=minbase` tree with systemd, D-Bus,
-//! systemd-container (machined, machinectl) and QEMU, cached under
-//! `target/containers/systemd-KEY/rootfs`, KEY a hash of the package list and [`ROOTFS_VERSION`]
-//! ([`rootfs_key`]),
-//! so a changed list builds a new tree (minutes; once). Concurrent test processes serialise on an
-//! exclusive `flock`; the finished tree appears by rename.
+//! **Root filesystem.** The Debian 12 `debootstrap --variant=minbase` tarball of
+//! deploy/containers/rootfs.sh (the recipe of the daemons' images) with [`SYSTEMD_PACKAGES`]:
+//! systemd, D-Bus, systemd-container (machined, machinectl) and QEMU. rootfs.sh caches it under
+//! `target/containers/rootfs-KEY.tar`, keyed by the package list and its own text; it is
+//! unpacked once to `target/containers/tree-rootfs-KEY/rootfs` (concurrent test processes
+//! serialise on an exclusive `flock`; the finished tree appears by rename).
 //!
 //! **Boot.** `systemd-nspawn --boot` on an overlayfs whose lower layer is the cached tree and
 //! whose upper layer is a temporary directory of the test, so a test installs binaries and units
@@ -29,9 +29,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-
-/// Bumped when the way the tree is made changes (not the package list: that is in the key).
-pub const ROOTFS_VERSION: u32 = 1;
 
 /// The packages of the tree the unit tests boot: systemd as init, D-Bus (machined talks over it),
 /// systemd-container (systemd-machined and machinectl), QEMU for the guests, busybox for a shell
@@ -76,71 +73,64 @@ pub fn missing_parts() -> Option<String> {
     None
 }
 
-/// The cache key of a tree with `packages`: the first 16 hex digits of the SHA-256 of
-/// `vVERSION:PKG,PKG,...`, what tools/bench-systemd.sh computes with `sha256sum` for the same
-/// list, so the benchmark boots the tests' tree.
-pub fn rootfs_key(packages: &[&str]) -> anyhow::Result<String> {
-    use std::io::Write;
-    let mut child = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("running sha256sum")?;
-    child
-        .stdin
-        .take()
-        .context("sha256sum's stdin")?
-        .write_all(format!("v{ROOTFS_VERSION}:{}", packages.join(",")).as_bytes())?;
-    let out = child.wait_with_output()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    match text.get(..16) {
-        Some(k) if out.status.success() && k.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Ok(k.to_string())
-        }
-        _ => bail!("sha256sum answered {text:?}"),
-    }
+/// deploy/containers/rootfs.sh, the project's one recipe for a Debian root filesystem.
+pub fn rootfs_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/containers/rootfs.sh")
 }
 
-/// The cached root filesystem with `packages`, built first when missing (see the module docs).
+/// The cached root filesystem with `packages`, as a directory (see the module docs): the
+/// tarball of [`rootfs_script`] (built first when missing: minutes), unpacked once beside it.
 pub fn rootfs(packages: &[&str]) -> anyhow::Result<PathBuf> {
-    let dir = containers_dir().join(format!("systemd-{}", rootfs_key(packages)?));
+    let cache = containers_dir();
+    std::fs::create_dir_all(&cache).with_context(|| format!("creating {}", cache.display()))?;
+    let out = Command::new("bash")
+        .arg(rootfs_script())
+        .arg("--cache")
+        .arg(&cache)
+        .arg("--include")
+        .arg(packages.join(","))
+        .stdin(Stdio::null())
+        .output()
+        .context("running deploy/containers/rootfs.sh")?;
+    if !out.status.success() {
+        bail!(
+            "deploy/containers/rootfs.sh failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let tarball = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let stem = tarball
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .with_context(|| format!("rootfs.sh answered {}", tarball.display()))?;
+    let dir = cache.join(format!("tree-{stem}"));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let lock = std::fs::File::create(dir.join(".lock")).context("creating the lock file")?;
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| e)
-        .context("locking the rootfs cache")?;
+        .context("locking the unpacked tree")?;
     let done = dir.join("rootfs");
     if done.join("usr/lib/systemd/systemd").exists() {
         return Ok(done);
     }
     let work = dir.join("rootfs.tmp");
     let _ = std::fs::remove_dir_all(&work);
-    let out = Command::new("debootstrap")
-        .arg("--variant=minbase")
-        .arg(format!("--include={}", packages.join(",")))
-        .arg("bookworm")
+    std::fs::create_dir(&work)?;
+    let st = Command::new("tar")
+        .args(["--numeric-owner", "--xattrs", "--acls", "-xf"])
+        .arg(&tarball)
+        .arg("-C")
         .arg(&work)
-        .arg("http://deb.debian.org/debian")
-        .stdin(Stdio::null())
-        .output()
-        .context("running debootstrap")?;
-    if !out.status.success() {
-        let log = std::fs::read_to_string(work.join("debootstrap/debootstrap.log"))
-            .unwrap_or_default();
-        let tail: Vec<&str> = log.lines().rev().take(20).collect();
-        bail!(
-            "debootstrap of {} failed ({}): {}\n{}",
-            work.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim(),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        );
+        .status()
+        .context("running tar")?;
+    if !st.success() {
+        bail!("unpacking {} failed ({st})", tarball.display());
     }
-    // Nothing in the tree asks for a getty on the console, and the image has no root password:
-    // the tests drive it with nsenter. apt's package lists are not needed at run time.
-    let _ = std::fs::remove_dir_all(work.join("var/lib/apt/lists"));
-    let _ = std::fs::remove_dir_all(work.join("var/cache/apt/archives"));
-    std::fs::rename(&work, &done).context("moving the finished rootfs into place")?;
+    if !work.join("usr/lib/systemd/systemd").exists() {
+        bail!("{} has no systemd: {packages:?}", tarball.display());
+    }
+    std::fs::rename(&work, &done).context("moving the unpacked tree into place")?;
     Ok(done)
 }
 

@@ -156,15 +156,31 @@ impl ProcessDaemon {
 
     /// [`ProcessDaemon::start`] with `env` added to the daemon's environment.
     pub fn start_with_env(name: &str, root: &Path, env: &[(&str, &str)]) -> ProcessDaemon {
-        let child = std::process::Command::new(crate::workspace_bin(name))
-            .arg("--root")
+        ProcessDaemon::spawn(name, root, env, None)
+    }
+
+    /// [`ProcessDaemon::start_with_env`] with the daemon's log (stderr) going to the file `log`.
+    pub fn start_logging(
+        name: &str,
+        root: &Path,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> ProcessDaemon {
+        ProcessDaemon::spawn(name, root, env, Some(log))
+    }
+
+    fn spawn(name: &str, root: &Path, env: &[(&str, &str)], log: Option<&Path>) -> ProcessDaemon {
+        let mut cmd = std::process::Command::new(crate::workspace_bin(name));
+        cmd.arg("--root")
             .arg(root)
             .envs(env.iter().copied())
             .env_remove("NOTIFY_SOCKET")
             .env_remove("LISTEN_FDS")
-            .stdin(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn daemon");
+            .stdin(std::process::Stdio::null());
+        if let Some(log) = log {
+            cmd.stderr(std::fs::File::create(log).expect("daemon log file"));
+        }
+        let child = cmd.spawn().expect("spawn daemon");
         let paths = Paths::resolve(Some(root), Mode::System);
         let (socket, socket_ro) = (paths.socket(name), paths.socket_ro(name));
         let deadline = Instant::now() + Duration::from_secs(20);

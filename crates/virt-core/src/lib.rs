@@ -49,6 +49,8 @@ pub mod honour;
 pub mod hostinfo;
 pub mod jsontext;
 pub mod kit;
+#[cfg(feature = "server")]
+pub mod machined;
 pub mod model;
 pub mod network;
 /// Host suspend for every driver that offers it (libvirt's virnodesuspend).

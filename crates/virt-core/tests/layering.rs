@@ -43,6 +43,8 @@ const LAYERS: &[(&str, u8)] = &[
     ("driver", 1),
     ("events", 1),
     ("kit", 1),
+    // Guest registration with systemd-machined, for every hypervisor daemon.
+    ("machined", 1),
     // Host suspend for the drivers that offer it (libvirt's virnodesuspend).
     ("nodesuspend", 1),
     ("registry", 1),

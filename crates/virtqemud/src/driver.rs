@@ -87,6 +87,9 @@ pub struct QemuDriver {
     /// The machine-name prefix of guest cgroups, `None` when guests are not placed in
     /// cgroups (see `crate::cgroup`).
     pub(crate) cgroup_prefix: Option<String>,
+    /// systemd-machined, where guests are registered (`live/cgroup.rs`); only a privileged
+    /// system instance registers, as only it places guests in cgroups.
+    pub(crate) machined: Option<virt_core::machined::Machined>,
     /// virtnetworkd and virtstoraged, for network interfaces and volume disks.
     pub(crate) siblings: virt_client::siblings::Siblings,
 }
@@ -105,6 +108,10 @@ impl QemuDriver {
         let store = ConfigStore::new(paths.config_dir.join("qemu"));
         let bus = EventBus::persistent(EVENT_RING, &QemuDriver::event_store(paths));
         let run_root = paths.run_dir.join("qemu");
+        let cgroup_prefix = virt_core::cgroup::machine_prefix(paths, "qemu");
+        let machined = cgroup_prefix
+            .is_some()
+            .then(|| virt_core::machined::Machined::new(crate::DAEMON_NAME));
         let driver = Arc::new_cyclic(|me| QemuDriver {
             uri: uri.to_string(),
             codec,
@@ -135,7 +142,8 @@ impl QemuDriver {
             next_id: AtomicU32::new(1),
             next_gen: AtomicU64::new(1),
             probed: ProbedEmulators::new(paths.state_dir.join("qemu/capabilities")),
-            cgroup_prefix: virt_core::cgroup::machine_prefix(paths, "qemu"),
+            cgroup_prefix,
+            machined,
             siblings: virt_client::siblings::Siblings::new(
                 paths.socket("virtnetworkd"),
                 paths.socket("virtstoraged"),

@@ -65,6 +65,57 @@ impl QemuDriver {
         Ok(())
     }
 
+    /// Registers the QEMU of run `gen` of `uuid` with systemd-machined as `qemu-ID-NAME`
+    /// (`virt_core::machined`): never fails the start; absence and refusals are logged there.
+    pub(crate) async fn register_machine(&self, uuid: &Uuid, gen: u64) {
+        let (Some(machined), Some(prefix)) = (&self.machined, self.cgroup_prefix.as_deref()) else {
+            return;
+        };
+        let Some((id, name, pid, taps)) = self.with_run(uuid, gen, |r| {
+            (r.id, r.live.name.clone(), r.proc.pid().pid, r.taps.clone())
+        }) else {
+            return;
+        };
+        let machine = virt_core::cgroup::machine_name(prefix, id, &name);
+        let h = Hierarchies::detect();
+        if virt_core::machined::Placement::for_host(&h, true)
+            == virt_core::machined::Placement::UnifiedConflict
+        {
+            machined.skip_once(
+                "this host has only the unified cgroup hierarchy, where a machined scope and the \
+                 guest's own group cannot both hold QEMU; guests are not registered with systemd-machined",
+            );
+            return;
+        }
+        let ifindices = taps
+            .iter()
+            .filter_map(|t| nix::net::if_::if_nametoindex(t.as_str()).ok())
+            .filter_map(|i| i32::try_from(i).ok())
+            .collect();
+        let Ok(leader) = u32::try_from(pid) else {
+            return;
+        };
+        machined
+            .register(&virt_core::machined::Machine {
+                name: machine,
+                uuid: uuid.0,
+                class: virt_core::machined::MachineClass::Vm,
+                leader,
+                root_directory: String::new(),
+                ifindices,
+            })
+            .await;
+    }
+
+    /// Drops run `id`'s registration with systemd-machined (QEMU is gone).
+    pub(crate) async fn unregister_machine(&self, id: u32, live: &DomainDef) {
+        if let (Some(machined), Some(prefix)) = (&self.machined, self.cgroup_prefix.as_deref()) {
+            machined
+                .unregister(&virt_core::cgroup::machine_name(prefix, id, &live.name))
+                .await;
+        }
+    }
+
     /// Applies `<cputune>` to the QEMU of run `gen` of `uuid` (`crate::cputune`): the pins on
     /// its threads (vCPUs as recorded, IOThreads from `query-iothreads`) and the CPU
     /// controller's files of its group when it was placed in one. At start and at reattach.

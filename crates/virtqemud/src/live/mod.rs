@@ -438,6 +438,7 @@ impl QemuDriver {
         crate::virtiofs::stop_all(&run.virtiofsd, name).await;
         crate::hostdev::reattach_pci(&run.live, &crate::hostdev::HostRoots::default());
         self.leave_cgroup(run.id, &run.live).await;
+        self.unregister_machine(run.id, &run.live).await;
         perf::forget(run.id);
         if let Ok(memory) = self.memory_placement(&run.live, &run.id.to_string()) {
             crate::memory::cleanup(&memory);

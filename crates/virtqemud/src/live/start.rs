@@ -301,6 +301,9 @@ impl QemuDriver {
         mode: StartMode,
     ) -> DriverResult<DomainHandle> {
         let StartMode { paused, restoring } = mode;
+        // machined first: its scope takes QEMU in systemd's hierarchy, then our groups take it
+        // in the controllers' (live/cgroup.rs).
+        self.register_machine(&uuid, gen).await;
         self.join_cgroup(&uuid, gen)?;
         let connected = tokio::select! {
             r = Qmp::connect(monitor, MONITOR_WAIT) => r.map_err(|e| e.to_virt("qmp_capabilities")),

@@ -85,11 +85,12 @@ start() {
   echo "systemd did not boot" >&2; exit 1
 }
 inside() {
-  (cd / && nsenter --target "$LEADER" --mount --uts --ipc --net --pid --cgroup --root --wd=/ \
+  (nsenter --target "$LEADER" --mount --uts --ipc --net --pid --cgroup --root --wd \
     env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SYSTEMD_PAGER= "$@")
 }
 
-# measure SERVICE CALL...: prints "cold_median warm_median" in ms (RUNS runs each).
+# measure SERVICE CALL...: prints the medians (ms, RUNS runs each) of the cold call, the warm
+# call, the daemon's exec to READY=1 (systemd's timestamps) and the client's exec alone.
 measure() {
   local svc=$1; shift
   inside sh -c '
@@ -105,10 +106,16 @@ measure() {
       [ "$(systemctl is-active "$svc")" = inactive ] || exit 2
       echo "cold $(t "$@")"
       [ "$(systemctl is-active "$svc")" = active ] || exit 3
+      # By the clock of systemd: from the exec of the daemon to its READY=1.
+      a=$(systemctl show -p ActiveEnterTimestampMonotonic --value "$svc")
+      x=$(systemctl show -p ExecMainStartTimestampMonotonic --value "$svc")
+      echo "ready $((a - x))"
     done
     for i in $(seq "$runs"); do echo "warm $(t "$@")"; done
+    # The client alone: exec to exit without a connection.
+    for i in $(seq "$runs"); do echo "client $(t "$1" --version)"; done
   ' sh "$svc" "$RUNS" "$@" >"$WORK/times" || { echo "measuring $svc failed" >&2; cat "$WORK/times" >&2; exit 1; }
-  for kind in cold warm; do
+  for kind in cold warm ready client; do
     awk -v k=$kind '$1 == k {print $2}' "$WORK/times" | sort -n |
       awk '{a[NR]=$1} END {m = (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2; printf "%.1f ", m / 1000}'
   done
@@ -128,8 +135,9 @@ install -m 0644 deploy/systemd/virtqemud.service deploy/systemd/virtqemud.socket
   deploy/systemd/virtqemud-ro.socket "$WORK/merged/etc/systemd/system/"
 systemctl --root="$WORK/merged" enable virtqemud.socket virtqemud-ro.socket >/dev/null 2>&1
 start bench-virt
-read -r cold warm < <(measure virtqemud.service virt -c qemu:///system list)
-printf '%-34s cold %7s  warm %7s\n' "virt virtqemud ($PROFILE)" "$cold" "$warm"
+printf '%-28s %9s %9s %16s %14s\n' "" "cold call" "warm call" "daemon to READY" "client alone"
+read -r cold warm ready client < <(measure virtqemud.service virt -c qemu:///system list)
+printf '%-28s %9s %9s %16s %14s\n' "virt virtqemud ($PROFILE)" "$cold" "$warm" "$ready" "$client"
 cleanup
 
 # libvirt's. Debian 12's libvirt 9.0 ships no modular daemons (no virtqemud binary or units:
@@ -157,5 +165,5 @@ fi
 rm -f "$M/etc/libvirt/qemu/networks/autostart/"*.xml
 start bench-libvirt
 ver=$(inside "$daemon" --version | awk '{print $NF}')
-read -r cold warm < <(measure "$svc" virsh -c qemu:///system list)
-printf '%-34s cold %7s  warm %7s\n' "libvirt $ver $daemon" "$cold" "$warm"
+read -r cold warm ready client < <(measure "$svc" virsh -c qemu:///system list)
+printf '%-28s %9s %9s %16s %14s\n' "libvirt $ver $daemon" "$cold" "$warm" "$ready" "$client"

@@ -393,9 +393,17 @@ impl Booted {
             .arg("--target")
             .arg(self.leader.to_string())
             .args(["--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup"])
+            // Both without a value: the target's root and working directory (`--wd=/` would
+            // open the host's `/` before entering, leaving the command outside its root).
             .arg("--root")
-            .arg("--wd=/")
-            .args(["env", "-i", &format!("PATH={PATH}"), "SYSTEMD_PAGER=", "LANG=C.UTF-8"])
+            .arg("--wd")
+            .args([
+                "env",
+                "-i",
+                &format!("PATH={PATH}"),
+                "SYSTEMD_PAGER=",
+                "LANG=C.UTF-8",
+            ])
             .args(argv)
             .stdin(Stdio::null())
             .output()

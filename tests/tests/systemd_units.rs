@@ -74,7 +74,10 @@ fn unit_files() -> Vec<PathBuf> {
         .expect("deploy/systemd")
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "service" || x == "socket"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|x| x == "service" || x == "socket")
+        })
         .collect();
     units.sort();
     assert!(units.len() >= 18, "deploy/systemd lost units: {units:?}");
@@ -92,7 +95,10 @@ fn boot(lower: &Path, machine: &str, virtqemud_args: &str, without_machined: boo
     }
     ov.install(&workspace_bin("virt"), "/usr/bin/virt", 0o755);
     for unit in unit_files() {
-        let name = unit.file_name().and_then(|n| n.to_str()).expect("unit name");
+        let name = unit
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("unit name");
         ov.install(&unit, &format!("/etc/systemd/system/{name}"), 0o644);
     }
     ov.write(
@@ -211,7 +217,10 @@ fn units_verify_activate_notify_idle_exit_and_read_only_socket() {
     // The daemon's log reaches the journal as plain text (no terminal colours).
     let log = journal(&c);
     assert!(log.contains("ready"), "{log}");
-    assert!(!log.contains('\u{1b}'), "escape codes in the journal:\n{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in the journal:\n{log}"
+    );
 
     // Idle exit after 5 s without clients: a clean exit, the sockets stay.
     wait_state(&c, "virtqemud.service", "inactive", Duration::from_secs(20));
@@ -269,7 +278,11 @@ fn units_verify_activate_notify_idle_exit_and_read_only_socket() {
                 .expect_err("define on the read-only socket");
             assert_eq!(st.code(), Code::PermissionDenied, "{st:?}");
         });
-    assert_eq!(main_pid(&c), third, "the read-only calls went to the same daemon");
+    assert_eq!(
+        main_pid(&c),
+        third,
+        "the read-only calls went to the same daemon"
+    );
     assert_eq!(virt_ok(&c, &["list", "--all", "--name"]).trim(), "");
     wait_state(&c, "virtqemud.service", "inactive", Duration::from_secs(20));
 

@@ -272,7 +272,11 @@ fn cgroup_of(pid: i32, controller: &str) -> String {
 /// its console answers.
 async fn reattached(uri: &str, name: &str, pid: i32, guard: &QemuGuard, n: u32, what: &str) {
     assert!(running(pid), "{what}: QEMU {pid} is gone or a zombie");
-    assert_eq!(qemu_pid(guard), pid, "{what}: another QEMU pid in the status file");
+    assert_eq!(
+        qemu_pid(guard),
+        pid,
+        "{what}: another QEMU pid in the status file"
+    );
     let state = virt_ok(uri, &["domstate", name]);
     assert_eq!(state.trim(), "running", "{what}: state");
     let console = GuestConsole::open(uri, name).await;
@@ -290,9 +294,15 @@ async fn guest_outlives_container_restarts() {
         .to_path_buf();
     // Built twice: the second build is the warm one, which neither debootstraps nor imports.
     let bin = bin_dir.to_str().expect("utf-8 target dir");
-    let (ok, image, err) = script("build.sh", &["--bin-dir", bin, "--tag", "test", "virtqemud"]);
+    let (ok, image, err) = script(
+        "build.sh",
+        &["--bin-dir", bin, "--tag", "test", "virtqemud"],
+    );
     assert!(ok, "build.sh failed: {err}");
-    let (ok, again, err) = script("build.sh", &["--bin-dir", bin, "--tag", "test", "virtqemud"]);
+    let (ok, again, err) = script(
+        "build.sh",
+        &["--bin-dir", bin, "--tag", "test", "virtqemud"],
+    );
     assert!(ok, "warm build.sh failed: {err}");
     assert_eq!(image.trim(), "localhost/virt/virtqemud:test");
     assert_eq!(again, image, "the warm build names the same image");
@@ -300,7 +310,10 @@ async fn guest_outlives_container_restarts() {
         err.contains("rootfs.sh: cached") && !err.contains("debootstrap"),
         "the warm build used the cached root filesystem: {err}"
     );
-    assert!(err.contains("up to date"), "the warm build imported again: {err}");
+    assert!(
+        err.contains("up to date"),
+        "the warm build imported again: {err}"
+    );
 
     let g = test_guest().expect("the test guest");
     let guest_dir = g.kernel.parent().expect("guest cache dir").to_path_buf();
@@ -344,7 +357,9 @@ async fn guest_outlives_container_restarts() {
     virt_ok(&uri, &["define", xml_path.to_str().expect("utf-8")]);
     // The definition lives in the /etc/virt volume, on the host.
     assert!(
-        root.join("etc/virt/qemu").join(format!("{guest}.xml")).exists(),
+        root.join("etc/virt/qemu")
+            .join(format!("{guest}.xml"))
+            .exists(),
         "the definition is in the etc volume"
     );
     virt_ok(&uri, &["start", guest]);

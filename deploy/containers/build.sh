@@ -73,7 +73,7 @@ for d in "${daemons[@]}"; do
   for b in $bins; do
     [ -x "$bin_dir/$b" ] || { echo "build.sh: $bin_dir/$b is missing (build it, or drop --bin-dir)" >&2; exit 1; }
   done
-  inputs=$( { basename "$tarball"; cat "$0"; for b in $bins; do sha256sum "$bin_dir/$b" | cut -d' ' -f1; done; } | sha256sum | cut -c1-16)
+  inputs=$( { basename "$tarball"; cat "$0" "$here/entrypoint.sh"; for b in $bins; do sha256sum "$bin_dir/$b" | cut -d' ' -f1; done; } | sha256sum | cut -c1-16)
   have=$(podman image inspect --format '{{index .Labels "org.virt.inputs"}}' "$image" 2>/dev/null || true)
   if [ "$have" = "$inputs" ]; then
     echo "build.sh: $image is up to date (inputs $inputs)" >&2
@@ -91,16 +91,18 @@ for d in "${daemons[@]}"; do
     # A debug build carries hundreds of MB of DWARF: the image gets the code only.
     strip --strip-debug "$work/add/usr/bin/$b" 2>/dev/null || true
   done
+  install -m 0755 "$here/entrypoint.sh" "$work/add/usr/bin/virt-entrypoint"
   for v in $volumes; do mkdir -p "$work/add$v"; done
   cp "$tarball" "$work/image.tar"
   # Only the new entries: appending ./ or ./usr would override the root filesystem's own.
-  add=(etc/virt var/lib/virt run/virt)
+  add=(etc/virt var/lib/virt run/virt usr/bin/virt-entrypoint)
   for b in $bins; do add+=("usr/bin/$b"); done
   for v in $volumes; do add+=("${v#/}"); done
   tar --numeric-owner --owner=0 --group=0 -C "$work/add" -rf "$work/image.tar" "${add[@]}"
 
   changes=(
-    --change "ENTRYPOINT [\"/usr/bin/$d\"]"
+    # entrypoint.sh: out of the container's cgroups libvirt does not manage, then the daemon.
+    --change "ENTRYPOINT [\"/usr/bin/virt-entrypoint\", \"/usr/bin/$d\"]"
     --change 'CMD ["--system"]'
     --change "ENV RUST_LOG=info"
     # tracing's colours are escape codes in `podman logs` and a log collector's files.

@@ -23,7 +23,6 @@
 #                                /machine/qemu-ID-NAME.libvirt-qemu, out of the container's group,
 #                                so the runtime's kill of that group on stop spares the guests
 #   --network=host               bridges, taps and the daemons' TCP listeners are the host's
-#   --pids-limit=-1              the guests' threads stay in the container's pids group
 #   -v RUN:/run/virt             host clients reach the sockets; status files and monitor sockets
 #                                outlive the container, so the next daemon reattaches
 #   -v /dev/pts:/dev/pts         the guests' serial ptys live in the host's devpts instance: a
@@ -59,7 +58,7 @@ for src in "$etc" "$lib" "$log"; do
 done
 
 cmd=(podman run -d --name "$name"
-  --privileged --pid=host --cgroupns=host --network=host --pids-limit=-1
+  --privileged --pid=host --cgroupns=host --network=host
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw
   -v /dev/pts:/dev/pts
   -v "$run_dir:/run/virt"

@@ -6,7 +6,8 @@
 //! Covered: a warm image build does not debootstrap (nor import) again; a TCG guest (the cached
 //! test kernel + busybox initramfs, bind-mounted at the same path) defined and started from the
 //! host, its serial console read and typed into through the daemon; QEMU placed outside the
-//! container's cgroup; `podman restart`, then `podman stop` and `podman start`: each time the
+//! container's cgroups (by the daemon in libvirt's controllers, by the image's entrypoint in the
+//! others) and runc removing them on stop without complaint; `podman restart`, then `podman stop` and `podman start`: each time the
 //! same QEMU process runs on (alive, not a zombie), the new daemon reports the guest running,
 //! its console answers again, and at the end destroy stops it.
 //!
@@ -376,6 +377,15 @@ async fn guest_outlives_container_restarts() {
         devices.starts_with("/machine/qemu-") && devices.ends_with(".libvirt-qemu"),
         "QEMU's devices cgroup is the guest's own: {devices}"
     );
+    // The entrypoint took the daemon, and so QEMU, out of the container's groups in the
+    // hierarchies libvirt leaves alone (where they exist: cgroup v1).
+    for ctl in ["pids", "hugetlb", "name=systemd"] {
+        let group = cgroup_of(pid, ctl);
+        assert!(
+            !group.contains("libpod"),
+            "QEMU is in the container's {ctl} group: {group}"
+        );
+    }
     let (_, daemon_pid, _) = podman(&["inspect", "--format", "{{.State.Pid}}", &name]);
     let daemon_devices = cgroup_of(daemon_pid.trim().parse().expect("daemon pid"), "devices");
     assert!(
@@ -383,11 +393,22 @@ async fn guest_outlives_container_restarts() {
         "the daemon runs in the container's group: {daemon_devices}"
     );
 
-    podman_ok(&["restart", "-t", "10", &name]);
+    // runc removes the container's groups on stop: nothing of the guest is left in them.
+    let (ok, _, err) = podman(&["restart", "-t", "10", &name]);
+    assert!(ok, "podman restart failed: {err}");
+    assert!(
+        !err.contains("Failed to remove cgroup"),
+        "a guest kept the container's cgroup: {err}"
+    );
     wait_answering(&uri, Duration::from_secs(60));
     reattached(&uri, guest, pid, &guard, 2, "after podman restart").await;
 
-    podman_ok(&["stop", "-t", "10", &name]);
+    let (ok, _, err) = podman(&["stop", "-t", "10", &name]);
+    assert!(ok, "podman stop failed: {err}");
+    assert!(
+        !err.contains("Failed to remove cgroup"),
+        "a guest kept the container's cgroup: {err}"
+    );
     // With the daemon gone, the guest still runs.
     std::thread::sleep(Duration::from_secs(1));
     let (_, state, _) = podman(&["inspect", "--format", "{{.State.Status}}", &name]);

@@ -24,7 +24,7 @@ t1=$(date +%s.%N)
 echo "build.sh (warm when cached): $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
 tarball=$(deploy/containers/rootfs.sh --cache "$VIRT_CONTAINERS_DIR" --trim --include qemu-system-x86,qemu-utils 2>/dev/null)
 echo "rootfs tarball: $(du -h --apparent-size "$tarball" | cut -f1) ($tarball)"
-echo "binary in the image: $(podman run --rm --entrypoint /bin/sh "$image" -c 'du -h /usr/bin/virtqemud' | cut -f1)"
+echo "binary in the image: $(podman run --rm --network=none --entrypoint /bin/sh "$image" -c 'du -h /usr/bin/virtqemud' | cut -f1)"
 podman image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' "$image" | sed 's/^/image: /'
 
 work=$(mktemp -d)

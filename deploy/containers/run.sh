@@ -12,6 +12,8 @@
 #                    default the volume virt-etc
 #   --lib SRC        the same for /var/lib/virt; default the volume virt-lib
 #   --log SRC        the same for /var/log/virt; default the volume virt-log
+#   --network MODE   podman's network mode; default host (ns:/run/netns/NAME: a namespace of
+#                    its own, e.g. to try virtnetworkd without touching the host's networks)
 #   -- OPTIONS       more `podman run` options (e.g. -v for disk images, at the same path)
 #
 # Why each option (see README.md in this directory):
@@ -31,12 +33,13 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-name="" image="" run_dir=/run/virt etc=virt-etc lib=virt-lib log=virt-log daemon=""
+name="" image="" network=host run_dir=/run/virt etc=virt-etc lib=virt-lib log=virt-log daemon=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --name) name=${2:?}; shift 2 ;;
     --image) image=${2:?}; shift 2 ;;
     --run-dir) run_dir=${2:?}; shift 2 ;;
+    --network) network=${2:?}; shift 2 ;;
     --etc) etc=${2:?}; shift 2 ;;
     --lib) lib=${2:?}; shift 2 ;;
     --log) log=${2:?}; shift 2 ;;
@@ -58,7 +61,7 @@ for src in "$etc" "$lib" "$log"; do
 done
 
 cmd=(podman run -d --name "$name"
-  --privileged --pid=host --cgroupns=host --network=host
+  --privileged --pid=host --cgroupns=host --network="$network"
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw
   -v /dev/pts:/dev/pts
   -v "$run_dir:/run/virt"

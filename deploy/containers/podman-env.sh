@@ -8,7 +8,9 @@
 # This host needs all of that: no systemd (so no systemd cgroup manager or journald), an
 # overlay-less filesystem (so vfs), crun absent (runc), and a hard RLIMIT_NOFILE below
 # podman's default ulimit (so default_ulimits = []). Set VIRT_CONTAINERS_DIR to use another
-# directory; call with the variables already set to keep yours.
+# directory; call with the variables already set to keep yours. podman's run root and tmp dir
+# live there too (so nothing of it lands in /run); they are not on a tmpfs, so after a reboot
+# remove storage/run and storage/tmp before using the containers again.
 _virt_ct_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VIRT_CONTAINERS_DIR=${VIRT_CONTAINERS_DIR:-$_virt_ct_repo/target/containers}
 mkdir -p "$VIRT_CONTAINERS_DIR/storage"

@@ -370,6 +370,14 @@ async fn guest_outlives_container_restarts() {
         .await;
     console.answers(1).await;
     let pid = qemu_pid(&guard);
+    // QEMU's log is in the /var/log/virt volume, on the host.
+    let log = root.join("var/log/virt/qemu").join(format!("{guest}.log"));
+    let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        log_text.contains("qemu-system-x86_64"),
+        "QEMU's command line in {}: {log_text}",
+        log.display()
+    );
     // QEMU left the container's group: in the devices hierarchy (the one runc's kill of the
     // container's processes reads) it is in the guest's own group under /machine.
     let devices = cgroup_of(pid, "devices");

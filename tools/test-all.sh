@@ -26,10 +26,14 @@ need=()
 # virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
 # this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time;
 # libvirt-daemon-driver-xen is libvirt's own libxl driver, the oracle of the xl conversions.
+# podman, runc, debootstrap: deploy/containers builds the daemons' images (debootstrap's root
+# filesystem, podman import) and tests/tests/container.rs runs virtqemud's under podman (runc);
+# binutils: strip, which drops a debug build's DWARF from the image.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
-  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen; do
+  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
+  podman runc debootstrap binutils; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -79,6 +83,9 @@ export VIRT_REQUIRE_NETWORK=1
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_LXC=1
 # virtxend's Xen Store tests start that xenstored (root).
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_XEN=1
+# virtqemud's container image (tests/tests/container.rs, feature container-tests, which
+# --all-features below enables): debootstrap and podman need root.
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_CONTAINERS=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

@@ -26,10 +26,13 @@ need=()
 # virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
 # this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time;
 # libvirt-daemon-driver-xen is libvirt's own libxl driver, the oracle of the xl conversions.
+# The daemons' /metrics endpoint (tests/tests/metrics.rs): prometheus for `promtool check metrics`
+# on the Prometheus text, python3-prometheus-client for its strict OpenMetrics parser.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
-  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen; do
+  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
+  prometheus python3-prometheus-client; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -73,6 +76,8 @@ export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
 export VIRT_REQUIRE_NETWORK=1
+# promtool and the OpenMetrics parser validate the /metrics output (tests/tests/metrics.rs).
+export VIRT_REQUIRE_METRICS=1
 # virtstoraged's real-part tests (loop devices, LVM, mount) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 # virtlxcd's containers (namespaces, cgroups, veths) need root.

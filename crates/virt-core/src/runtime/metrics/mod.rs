@@ -32,7 +32,7 @@
 
 pub mod calls;
 pub mod domain;
-mod http;
+mod endpoint;
 pub mod text;
 #[cfg(test)]
 mod tests;
@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 pub use calls::{CallLayer, CallStats};
-pub use http::{bind, serve, Bound};
+pub use endpoint::{bind, serve, Bound};
 use text::{Format, Kind, Num, Writer};
 
 use super::conn::ConnTracker;

@@ -72,9 +72,16 @@ fn spawn_virtqemud(root: &Path, metrics: &str) -> Proc {
         .stdin(Stdio::null())
         .spawn()
         .expect("spawn virtqemud");
-    let sock = root.join("run/virt/virtqemud-sock-ro");
+    // The metrics endpoint is bound after the gRPC sockets, before READY: wait for it.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+    loop {
+        let up = match metrics.strip_prefix("unix:") {
+            Some(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+            None => std::net::TcpStream::connect(metrics).is_ok(),
+        };
+        if up {
+            break;
+        }
         assert!(Instant::now() < deadline, "virtqemud did not start in time");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -320,8 +327,8 @@ fn stats_of(records: &[virt_core::proto::DomainStatsRecord], name: &str) -> BTre
         .unwrap_or_else(|| panic!("no stats for {name}"));
     rec.params
         .iter()
-        .map(|p| {
-            let tp = virt_core::proto_conv::param_from(p.clone());
+        .filter_map(virt_core::proto_conv::param_from)
+        .map(|tp| {
             let v = match &tp.value {
                 virt_core::types::TypedValue::Int(v) => (f64::from(*v), String::new()),
                 virt_core::types::TypedValue::UInt(v) => (f64::from(*v), String::new()),
@@ -353,10 +360,19 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
     }
     let image = virt_tests::guest::test_guest().expect("test guest");
     // The taps and the loopback scrape stay in a network namespace of this thread's own;
-    // every process spawned from here inherits it.
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare the network namespace");
-    let up = Command::new("ip").args(["link", "set", "lo", "up"]).status().expect("ip");
-    assert!(up.success(), "ip link set lo up");
+    // every process spawned from here inherits it. virtqemud reads a tap's counters from
+    // /sys/class/net, which shows the namespace of whoever mounted sysfs: a mount namespace
+    // with a sysfs mounted from inside the new network namespace shows the taps.
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET | nix::sched::CloneFlags::CLONE_NEWNS)
+        .expect("unshare the network and mount namespaces");
+    for args in [
+        &["ip", "link", "set", "lo", "up"][..],
+        &["mount", "--make-rprivate", "/"],
+        &["mount", "-t", "sysfs", "sysfs", "/sys"],
+    ] {
+        let st = Command::new(args[0]).args(&args[1..]).status().expect("run");
+        assert!(st.success(), "{args:?}");
+    }
 
     let root_dir = tempfile::tempdir().expect("root");
     let root = root_dir.path();
@@ -452,6 +468,7 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
         let path = text("block.0.path");
         assert_eq!(get(&s, "libvirt_domain_block_meta", &[dom, dev, ("source_file", path.as_str())]), 1.0);
 
+        assert!(st.contains_key("net.0.rx.bytes"), "{name}: no net.0.rx.bytes in {st:?}");
         let nic = text("net.0.name");
         assert!(nic.starts_with("mtap"), "{nic}");
         let dev = ("target_device", nic.as_str());

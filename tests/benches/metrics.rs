@@ -96,7 +96,11 @@ fn main() {
     if counts.is_empty() {
         counts = if bench { vec![10, 100] } else { vec![2] };
     }
-    let repeats = if bench || counts.iter().any(|c| *c >= 10) { 21 } else { 3 };
+    let repeats = if bench || counts.iter().any(|c| *c >= 10) {
+        21
+    } else {
+        3
+    };
     if Command::new("qemu-system-x86_64")
         .arg("--version")
         .output()
@@ -112,7 +116,10 @@ fn main() {
         .expect("port")
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // One worker: the client's connection tasks keep running between calls, so a dropped
+    // connection closes at once rather than holding the daemon's shutdown.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
@@ -130,7 +137,9 @@ fn main() {
         rt.block_on(async {
             let conn = Connection::open(Some(&uri), false).await.expect("connect");
             while started < n {
-                conn.create_xml(&guest_xml(started), 0).await.expect("start guest");
+                conn.create_xml(&guest_xml(started), 0)
+                    .await
+                    .expect("start guest");
                 started += 1;
             }
         });

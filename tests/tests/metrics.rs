@@ -35,7 +35,10 @@ fn required() -> bool {
 
 /// Whether the validators are installed; prints why not (or fails when required).
 fn validators_present() -> bool {
-    let promtool = Command::new("promtool").arg("--version").output().is_ok_and(|o| o.status.success());
+    let promtool = Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let python = Command::new("/usr/bin/python3")
         .args(["-c", "import prometheus_client.openmetrics.parser"])
         .output()
@@ -124,13 +127,20 @@ fn scrape(target: &Target, accept: Option<&str>) -> (String, String, String) {
     let text = String::from_utf8(raw).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
     let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
-    (status.to_string(), headers.to_ascii_lowercase(), body.to_string())
+    (
+        status.to_string(),
+        headers.to_ascii_lowercase(),
+        body.to_string(),
+    )
 }
 
 /// Parses the sample lines of a text exposition (labels unescaped).
 fn parse(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let (series, value) = line.rsplit_once(' ').expect("sample line");
         let value: f64 = match value {
             "+Inf" => f64::INFINITY,
@@ -175,7 +185,10 @@ fn find(samples: &[Sample], name: &str, want: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|(n, labels, _)| {
-            n == name && want.iter().all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
+            n == name
+                && want
+                    .iter()
+                    .all(|(k, v)| labels.get(*k).map(String::as_str) == Some(*v))
         })
         .map(|s| s.2)
 }
@@ -209,7 +222,10 @@ fn promtool(text: &str) -> (i32, String) {
 /// prometheus_client's strict parser and, for what promtool 2.42 can check, promtool.
 fn validate(prom: &str, om: &str) {
     let (rc, msg) = promtool(prom);
-    assert_eq!(rc, 0, "promtool check metrics on the Prometheus text: {msg}\n{prom}");
+    assert_eq!(
+        rc, 0,
+        "promtool check metrics on the Prometheus text: {msg}\n{prom}"
+    );
     let mut py = Command::new("/usr/bin/python3")
         .args([
             "-c",
@@ -256,7 +272,10 @@ fn a_non_loopback_metrics_address_is_refused_at_start() {
         .stdin(Stdio::null())
         .output()
         .expect("run virtqemud");
-    assert!(!out.status.success(), "virtqemud must refuse a non-loopback address");
+    assert!(
+        !out.status.success(),
+        "virtqemud must refuse a non-loopback address"
+    );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--metrics-listen") && err.contains("0.0.0.0:9177 is not a loopback address"),
@@ -269,7 +288,10 @@ fn a_non_loopback_metrics_address_is_refused_at_start() {
 }
 
 #[test]
-#[cfg_attr(not(feature = "system-tests"), ignore = "needs promtool; run with --features system-tests")]
+#[cfg_attr(
+    not(feature = "system-tests"),
+    ignore = "needs promtool; run with --features system-tests"
+)]
 fn metrics_on_a_unix_socket_serve_daemon_facts_in_both_formats() {
     if !validators_present() {
         return;
@@ -278,12 +300,19 @@ fn metrics_on_a_unix_socket_serve_daemon_facts_in_both_formats() {
     let sock = root.path().join("metrics.sock");
     let _daemon = spawn_virtqemud(root.path(), &format!("unix:{}", sock.display()));
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(&sock).expect("metrics socket").permissions().mode() & 0o777;
+    let mode = std::fs::metadata(&sock)
+        .expect("metrics socket")
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600, "metrics socket mode");
     let target = Target::Unix(sock.clone());
     let (status, headers, prom) = scrape(&target, None);
     assert!(status.starts_with("HTTP/1.1 200"), "{status}");
-    assert!(headers.contains("content-type: text/plain; version=0.0.4"), "{headers}");
+    assert!(
+        headers.contains("content-type: text/plain; version=0.0.4"),
+        "{headers}"
+    );
     let s = parse(&prom);
     assert_eq!(get(&s, "virt_daemon_info", &[("daemon", "virtqemud")]), 1.0);
     assert_eq!(get(&s, "libvirt_up", &[]), 1.0);
@@ -320,7 +349,10 @@ fn guest_xml(name: &str, n: u8, kernel: &Path, initrd: &Path, disk: &Path) -> St
 }
 
 /// The bulk stats of the record for `name` as a key -> number map (strings as NaN).
-fn stats_of(records: &[virt_core::proto::DomainStatsRecord], name: &str) -> BTreeMap<String, (f64, String)> {
+fn stats_of(
+    records: &[virt_core::proto::DomainStatsRecord],
+    name: &str,
+) -> BTreeMap<String, (f64, String)> {
     let rec = records
         .iter()
         .find(|r| r.domain.as_ref().is_some_and(|d| d.name == name))
@@ -354,7 +386,10 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
         return;
     }
     if !nix::unistd::geteuid().is_root() {
-        assert!(!required(), "VIRT_REQUIRE_METRICS is set but the guests' taps need root");
+        assert!(
+            !required(),
+            "VIRT_REQUIRE_METRICS is set but the guests' taps need root"
+        );
         eprintln!("skipped: the guests' taps and the network namespace need root");
         return;
     }
@@ -370,7 +405,10 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
         &["mount", "--make-rprivate", "/"],
         &["mount", "-t", "sysfs", "sysfs", "/sys"],
     ] {
-        let st = Command::new(args[0]).args(&args[1..]).status().expect("run");
+        let st = Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .expect("run");
         assert!(st.success(), "{args:?}");
     }
 
@@ -386,7 +424,11 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
         let disk = root.join(format!("{name}.qcow2"));
         qcow2(&disk, "16M");
         let file = root.join(format!("{name}.xml"));
-        std::fs::write(&file, guest_xml(name, n, &image.kernel, &image.initrd, &disk)).expect("xml");
+        std::fs::write(
+            &file,
+            guest_xml(name, n, &image.kernel, &image.initrd, &disk),
+        )
+        .expect("xml");
         virt_ok(root, &["define", &file.display().to_string()]);
         virt_ok(root, &["start", name]);
     }
@@ -399,7 +441,9 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
     let sock = root.join("run/virt/virtqemud-sock");
     let uri = format!("qemu+unix:///system?socket={}", sock.display());
     let (conn, records) = rt.block_on(async {
-        let conn = virt_client::Connection::open(Some(&uri), false).await.expect("connect");
+        let conn = virt_client::Connection::open(Some(&uri), false)
+            .await
+            .expect("connect");
         for missing in ["no-such-guest", "nor-this-one"] {
             let err = conn
                 .lookup(&virt_core::types::DomainLookup::Name(missing.to_string()))
@@ -430,21 +474,49 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
     for name in names {
         let st = stats_of(&records, name);
         let dom = ("domain", name);
-        let num = |k: &str| st.get(k).unwrap_or_else(|| panic!("{name}: no {k} in {st:?}")).0;
-        let text = |k: &str| st.get(k).unwrap_or_else(|| panic!("{name}: no {k}")).1.clone();
+        let num = |k: &str| {
+            st.get(k)
+                .unwrap_or_else(|| panic!("{name}: no {k} in {st:?}"))
+                .0
+        };
+        let text = |k: &str| {
+            st.get(k)
+                .unwrap_or_else(|| panic!("{name}: no {k}"))
+                .1
+                .clone()
+        };
         let uuid = records
             .iter()
             .filter_map(|r| r.domain.as_ref())
             .find(|d| d.name == name)
             .map(|d| d.uuid.clone())
             .expect("uuid");
-        assert_eq!(get(&s, "libvirt_domain_info_vstate", &[dom]), 1.0, "running");
+        assert_eq!(
+            get(&s, "libvirt_domain_info_vstate", &[dom]),
+            1.0,
+            "running"
+        );
         assert_eq!(num("state.state"), 1.0);
-        assert_eq!(get(&s, "libvirt_domain_info_vstate", &[dom, ("uuid", uuid.as_str())]), 1.0);
+        assert_eq!(
+            get(
+                &s,
+                "libvirt_domain_info_vstate",
+                &[dom, ("uuid", uuid.as_str())]
+            ),
+            1.0
+        );
         let cpu = get(&s, "libvirt_domain_info_cpu_time_seconds_total", &[dom]);
         assert!(cpu > 0.0, "cpu time");
-        assert!(cpu >= num("cpu.time") / 1e9, "scrape after the call: {cpu} >= {}", num("cpu.time") / 1e9);
-        assert!(cpu < num("cpu.time") / 1e9 + 30.0, "same counter: {cpu} vs {}", num("cpu.time") / 1e9);
+        assert!(
+            cpu >= num("cpu.time") / 1e9,
+            "scrape after the call: {cpu} >= {}",
+            num("cpu.time") / 1e9
+        );
+        assert!(
+            cpu < num("cpu.time") / 1e9 + 30.0,
+            "same counter: {cpu} vs {}",
+            num("cpu.time") / 1e9
+        );
         assert_eq!(
             get(&s, "libvirt_domain_info_maximum_memory_bytes", &[dom]),
             num("balloon.maximum") * 1024.0
@@ -453,8 +525,17 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
             get(&s, "libvirt_domain_info_memory_usage_bytes", &[dom]),
             num("balloon.current") * 1024.0
         );
-        assert_eq!(get(&s, "libvirt_domain_info_virtual_cpus", &[dom]), num("vcpu.current"));
-        assert!(get(&s, "libvirt_domain_vcpu_time_seconds_total", &[dom, ("vcpu", "0")]) > 0.0);
+        assert_eq!(
+            get(&s, "libvirt_domain_info_virtual_cpus", &[dom]),
+            num("vcpu.current")
+        );
+        assert!(
+            get(
+                &s,
+                "libvirt_domain_vcpu_time_seconds_total",
+                &[dom, ("vcpu", "0")]
+            ) > 0.0
+        );
 
         let disk = text("block.0.name");
         assert_eq!(disk, "vda");
@@ -464,24 +545,61 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
             num("block.0.capacity")
         );
         assert_eq!(num("block.0.capacity"), 16.0 * 1024.0 * 1024.0);
-        assert!(get(&s, "libvirt_domain_block_stats_read_bytes_total", &[dom, dev]) >= num("block.0.rd.bytes"));
+        assert!(
+            get(
+                &s,
+                "libvirt_domain_block_stats_read_bytes_total",
+                &[dom, dev]
+            ) >= num("block.0.rd.bytes")
+        );
         let path = text("block.0.path");
-        assert_eq!(get(&s, "libvirt_domain_block_meta", &[dom, dev, ("source_file", path.as_str())]), 1.0);
+        assert_eq!(
+            get(
+                &s,
+                "libvirt_domain_block_meta",
+                &[dom, dev, ("source_file", path.as_str())]
+            ),
+            1.0
+        );
 
-        assert!(st.contains_key("net.0.rx.bytes"), "{name}: no net.0.rx.bytes in {st:?}");
+        assert!(
+            st.contains_key("net.0.rx.bytes"),
+            "{name}: no net.0.rx.bytes in {st:?}"
+        );
         let nic = text("net.0.name");
         assert!(nic.starts_with("mtap"), "{nic}");
         let dev = ("target_device", nic.as_str());
-        assert!(get(&s, "libvirt_domain_interface_stats_receive_bytes_total", &[dom, dev]) >= num("net.0.rx.bytes"));
-        assert!(get(&s, "libvirt_domain_interface_stats_transmit_packets_total", &[dom, dev]) >= num("net.0.tx.pkts"));
+        assert!(
+            get(
+                &s,
+                "libvirt_domain_interface_stats_receive_bytes_total",
+                &[dom, dev]
+            ) >= num("net.0.rx.bytes")
+        );
+        assert!(
+            get(
+                &s,
+                "libvirt_domain_interface_stats_transmit_packets_total",
+                &[dom, dev]
+            ) >= num("net.0.tx.pkts")
+        );
         // Every numeric key has a sample: mapped, or under the fallback family.
         for (key, (v, _)) in &st {
             if v.is_nan() {
                 continue;
             }
             let fallback = find(&s, "libvirt_domain_stat", &[dom, ("key", key.as_str())]).is_some();
-            let mapped = ["state.state", "cpu.time", "balloon.current", "balloon.maximum", "vcpu.current"].contains(&key.as_str())
-                || key.starts_with("vcpu.") || key.starts_with("block.0.") || key.starts_with("net.0.")
+            let mapped = [
+                "state.state",
+                "cpu.time",
+                "balloon.current",
+                "balloon.maximum",
+                "vcpu.current",
+            ]
+            .contains(&key.as_str())
+                || key.starts_with("vcpu.")
+                || key.starts_with("block.0.")
+                || key.starts_with("net.0.")
                 || key.starts_with("balloon.");
             assert!(fallback || mapped, "{key} has no sample");
         }
@@ -490,19 +608,38 @@ fn a_scrape_of_running_guests_matches_their_bulk_stats_and_counts_the_calls() {
     // The calls this test made, with their codes.
     let svc = ("grpc_service", "virt.v1.DomainService");
     assert_eq!(
-        get(&s, "grpc_server_handled_total", &[svc, ("grpc_method", "LookupDomain"), ("grpc_code", "NotFound")]),
+        get(
+            &s,
+            "grpc_server_handled_total",
+            &[
+                svc,
+                ("grpc_method", "LookupDomain"),
+                ("grpc_code", "NotFound")
+            ]
+        ),
         2.0,
         "{prom}"
     );
-    let stats = [("grpc_service", "virt.v1.StatsService"), ("grpc_method", "GetAllDomainStats")];
+    let stats = [
+        ("grpc_service", "virt.v1.StatsService"),
+        ("grpc_method", "GetAllDomainStats"),
+    ];
     assert_eq!(get(&s, "grpc_server_started_total", &stats), 1.0);
     assert_eq!(
-        get(&s, "grpc_server_handled_total", &[stats[0], stats[1], ("grpc_code", "OK")]),
+        get(
+            &s,
+            "grpc_server_handled_total",
+            &[stats[0], stats[1], ("grpc_code", "OK")]
+        ),
         1.0
     );
     assert_eq!(get(&s, "grpc_server_handling_seconds_count", &stats), 1.0);
     assert_eq!(
-        get(&s, "grpc_server_handling_seconds_bucket", &[stats[0], stats[1], ("le", "+Inf")]),
+        get(
+            &s,
+            "grpc_server_handling_seconds_bucket",
+            &[stats[0], stats[1], ("le", "+Inf")]
+        ),
         1.0
     );
     assert!(get(&s, "grpc_server_handling_seconds_sum", &stats) > 0.0);

@@ -77,8 +77,8 @@ pub use crate::paths::{Mode, Paths};
 /// Re-exported from the layer below (see [`crate::readonly`]).
 pub use crate::readonly::ConnectionInfo;
 pub use args::DaemonArgs;
-pub use metrics::{DomainStatsSource, MetricsListen};
 pub use daemon::{service_routes, Daemon, HttpService, TcpListen, DEFAULT_SHUTDOWN_GRACE};
+pub use metrics::{DomainStatsSource, MetricsListen};
 
 /// Errors of the daemon runtime. Each names the path or step that failed.
 #[derive(Debug, thiserror::Error)]

@@ -76,11 +76,18 @@ pub struct MethodStats {
 
 impl MethodStats {
     fn finish(&self, code: usize, start: Instant) {
-        let code = if code < self.handled.len() { code } else { UNKNOWN };
+        let code = if code < self.handled.len() {
+            code
+        } else {
+            UNKNOWN
+        };
         self.handled[code].fetch_add(1, Ordering::Relaxed);
         let elapsed = start.elapsed();
         let secs = elapsed.as_secs_f64();
-        let i = BUCKETS.iter().position(|b| secs <= *b).unwrap_or(BUCKETS.len());
+        let i = BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(BUCKETS.len());
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
@@ -96,12 +103,20 @@ pub struct CallStats {
 impl CallStats {
     /// The counters for request path `path`, made on first use.
     pub fn method(&self, path: &str) -> Arc<MethodStats> {
-        let key = if split_path(path).is_some() { path } else { "/other/other" };
+        let key = if split_path(path).is_some() {
+            path
+        } else {
+            "/other/other"
+        };
         let mut map = self.methods.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(m) = map.get(key) {
             return m.clone();
         }
-        let key = if map.len() >= MAX_METHODS { "/other/other" } else { key };
+        let key = if map.len() >= MAX_METHODS {
+            "/other/other"
+        } else {
+            key
+        };
         map.entry(key.to_string()).or_default().clone()
     }
 
@@ -121,7 +136,8 @@ pub fn split_path(path: &str) -> Option<(&str, &str)> {
     let ok = |s: &str| {
         !s.is_empty()
             && s.len() <= 128
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
     };
     (ok(service) && ok(method)).then_some((service, method))
 }

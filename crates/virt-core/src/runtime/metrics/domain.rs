@@ -67,7 +67,7 @@ const fn m(
 
 use Kind::{Counter as C, Gauge as G};
 use Per::{Block as B, Domain as D, Net as N, Vcpu as V};
-use Scale::{Nanos as NS, One, KiB};
+use Scale::{KiB, Nanos as NS, One};
 
 /// The mapping table (deploy/metrics.md lists the same).
 const MAPS: &[Map] = &[
@@ -170,8 +170,12 @@ fn scaled(n: Num, scale: Scale) -> Num {
     match scale {
         Scale::One => n,
         Scale::KiB => match n {
-            Num::U(v) => v.checked_mul(1024).map_or(Num::F(v as f64 * 1024.0), Num::U),
-            Num::I(v) => v.checked_mul(1024).map_or(Num::F(v as f64 * 1024.0), Num::I),
+            Num::U(v) => v
+                .checked_mul(1024)
+                .map_or(Num::F(v as f64 * 1024.0), Num::U),
+            Num::I(v) => v
+                .checked_mul(1024)
+                .map_or(Num::F(v as f64 * 1024.0), Num::I),
             Num::F(v) => Num::F(v * 1024.0),
         },
         Scale::Nanos => Num::F(f(n) / 1e9),
@@ -182,7 +186,8 @@ fn scaled(n: Num, scale: Scale) -> Num {
 fn indexed(key: &str) -> Option<(&str, &str, &str)> {
     let (group, rest) = key.split_once('.')?;
     let (index, field) = rest.split_once('.')?;
-    (!index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())).then_some((group, index, field))
+    (!index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()))
+        .then_some((group, index, field))
 }
 
 /// Adds one domain's record to `out`.
@@ -193,7 +198,8 @@ pub fn add_record(rec: &StatsRecord, out: &mut Families) {
     let mut names: HashMap<(&str, &str), &str> = HashMap::new();
     let mut paths: Vec<(&str, &str)> = Vec::new();
     for p in &rec.params {
-        if let (Some((group, index, field)), TypedValue::String(s)) = (indexed(&p.field), &p.value) {
+        if let (Some((group, index, field)), TypedValue::String(s)) = (indexed(&p.field), &p.value)
+        {
             match (group, field) {
                 ("block" | "net", "name") => {
                     names.insert((group, index), s.as_str());
@@ -219,7 +225,10 @@ pub fn add_record(rec: &StatsRecord, out: &mut Families) {
     for p in &rec.params {
         let key = p.field.as_str();
         let Some(value) = raw(&p.value) else {
-            let used = matches!(indexed(key), Some(("block" | "net", _, "name")) | Some(("block", _, "path")));
+            let used = matches!(
+                indexed(key),
+                Some(("block" | "net", _, "name")) | Some(("block", _, "path"))
+            );
             if !used {
                 if let TypedValue::String(s) = &p.value {
                     let mut labels = base();
@@ -262,7 +271,9 @@ pub fn add_record(rec: &StatsRecord, out: &mut Families) {
                 .map(|m| (m, base())),
         };
         match mapped {
-            Some((m, labels)) => out.push(m.family, m.kind, m.help, (labels, scaled(value, m.scale))),
+            Some((m, labels)) => {
+                out.push(m.family, m.kind, m.help, (labels, scaled(value, m.scale)))
+            }
             None => {
                 let mut labels = base();
                 labels.push(("key", key.to_string()));
@@ -288,7 +299,11 @@ pub fn table() -> Vec<(String, &'static str, &'static str, &'static str)> {
                 Per::Block => format!("block.N.{}", m.field),
                 Per::Net => format!("net.N.{}", m.field),
             };
-            let kind = if m.kind == Kind::Counter { "counter" } else { "gauge" };
+            let kind = if m.kind == Kind::Counter {
+                "counter"
+            } else {
+                "gauge"
+            };
             let conv = match m.scale {
                 Scale::One => "",
                 Scale::KiB => "KiB x 1024",

@@ -186,15 +186,20 @@ fn plain(status: http::StatusCode, text: &str) -> http::Response<Full<Bytes>> {
 /// One request: `GET /metrics` is a scrape; anything else is 404 or 405.
 async fn answer<B>(metrics: &Metrics, req: http::Request<B>) -> http::Response<Full<Bytes>> {
     if req.uri().path() != "/metrics" {
-        return plain(http::StatusCode::NOT_FOUND, "not found: the metrics are at /metrics\n");
+        return plain(
+            http::StatusCode::NOT_FOUND,
+            "not found: the metrics are at /metrics\n",
+        );
     }
     if req.method() != http::Method::GET && req.method() != http::Method::HEAD {
         let mut resp = plain(
             http::StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed: use GET\n",
         );
-        resp.headers_mut()
-            .insert(http::header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+        resp.headers_mut().insert(
+            http::header::ALLOW,
+            http::HeaderValue::from_static("GET, HEAD"),
+        );
         return resp;
     }
     let accept = req

@@ -33,9 +33,9 @@
 pub mod calls;
 pub mod domain;
 mod endpoint;
-pub mod text;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 use std::fmt;
 use std::future::Future;
@@ -147,7 +147,9 @@ impl fmt::Display for MetricsListen {
             MetricsListen::Unix { path, mode } if *mode == DEFAULT_UNIX_MODE => {
                 write!(f, "unix:{}", path.display())
             }
-            MetricsListen::Unix { path, mode } => write!(f, "unix:{},mode={mode:04o}", path.display()),
+            MetricsListen::Unix { path, mode } => {
+                write!(f, "unix:{},mode={mode:04o}", path.display())
+            }
         }
     }
 }
@@ -231,10 +233,17 @@ impl Metrics {
     }
 
     fn write_facts(&self, w: &mut Writer) {
-        w.family("virt_daemon_info", Kind::Gauge, "The daemon's name and version.");
+        w.family(
+            "virt_daemon_info",
+            Kind::Gauge,
+            "The daemon's name and version.",
+        );
         w.sample(
             "virt_daemon_info",
-            &[("daemon", self.daemon.as_str()), ("version", env!("CARGO_PKG_VERSION"))],
+            &[
+                ("daemon", self.daemon.as_str()),
+                ("version", env!("CARGO_PKG_VERSION")),
+            ],
             Num::U(1),
         );
         let start = self
@@ -339,7 +348,11 @@ impl Metrics {
             let labels = [("grpc_service", s.as_str()), ("grpc_method", me.as_str())];
             let sum = m.sum_nanos.load(Relaxed) as f64 / 1e9;
             w.sample("grpc_server_handling_seconds_sum", &labels, Num::F(sum));
-            w.sample("grpc_server_handling_seconds_count", &labels, Num::U(cumulative));
+            w.sample(
+                "grpc_server_handling_seconds_count",
+                &labels,
+                Num::U(cumulative),
+            );
         }
     }
 }
@@ -371,9 +384,17 @@ async fn write_domains(source: &DomainStatsSource, w: &mut Writer) {
         Kind::Gauge,
         "Time the bulk domain stats call of this scrape took, in seconds.",
     );
-    w.sample("virt_domain_stats_scrape_duration_seconds", none, Num::F(elapsed));
+    w.sample(
+        "virt_domain_stats_scrape_duration_seconds",
+        none,
+        Num::F(elapsed),
+    );
     if let Some(records) = records {
-        w.family("libvirt_domains", Kind::Gauge, "Number of domains in the bulk stats.");
+        w.family(
+            "libvirt_domains",
+            Kind::Gauge,
+            "Number of domains in the bulk stats.",
+        );
         w.sample("libvirt_domains", none, Num::U(records.len() as u64));
         let mut families = domain::Families::default();
         for r in &records {

@@ -21,7 +21,10 @@ impl Format {
     /// `application/openmetrics-text`, else Prometheus text.
     pub fn from_accept(accept: Option<&str>) -> Format {
         match accept {
-            Some(a) if a.to_ascii_lowercase().contains("application/openmetrics-text") => {
+            Some(a)
+                if a.to_ascii_lowercase()
+                    .contains("application/openmetrics-text") =>
+            {
                 Format::OpenMetrics
             }
             _ => Format::Prometheus,
@@ -132,7 +135,12 @@ impl Writer {
     }
 
     /// One sample line: `name{labels} value`.
-    pub fn sample<K: AsRef<str>, V: AsRef<str>>(&mut self, name: &str, labels: &[(K, V)], value: Num) {
+    pub fn sample<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        name: &str,
+        labels: &[(K, V)],
+        value: Num,
+    ) {
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');

@@ -6,9 +6,10 @@
 //!   OpenMetrics parser (OpenMetrics text).
 //! - With two running TCG guests (a qcow2 disk and a tap each, in a network namespace of the
 //!   test's own): the scrape's values match GetAllDomainStats's (state running = 1, cpu time
-//!   > 0, memory, block and interface counters under `target_device`), the call counters count
-//!   the calls this test made with their codes (NotFound for a missing domain), the connected
-//!   clients gauge follows the test's connection, and both formats validate.
+//!   above zero, memory, block and interface counters under `target_device`), the call
+//!   counters count the calls this test made with their codes (NotFound for a missing
+//!   domain), the connected clients gauge follows the test's connection, and both formats
+//!   validate.
 //!
 //! promtool 2.42 (Debian 12) lints with the 0.0.4 text parser, which takes an OpenMetrics
 //! counter's `_total` samples for a family of their own without HELP: on the OpenMetrics output

@@ -326,6 +326,47 @@ fn metrics_on_a_unix_socket_serve_daemon_facts_in_both_formats() {
     );
     assert!(om.ends_with("# EOF\n"));
     validate(&prom, &om);
+
+    // A write on the read-only socket is refused by the daemon before the service (a
+    // trailers-only answer from the read-only layer): counted PermissionDenied; the open
+    // connection is a client. The client is opened read-write so that it sends the call (a
+    // read-only client refuses it itself).
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let ro = root.path().join("run/virt/virtqemud-sock-ro");
+    let uri = format!("qemu+unix:///system?socket={}", ro.display());
+    let conn = rt.block_on(async {
+        let conn = virt_client::Connection::open(Some(&uri), false)
+            .await
+            .expect("connect to the read-only socket");
+        let err = conn
+            .define(&virt_tests::domain_xml("ro"), 0)
+            .await
+            .expect_err("read-only define");
+        assert!(err.to_string().contains("read only"), "{err}");
+        conn
+    });
+    let (_, _, prom) = scrape(&target, None);
+    let s = parse(&prom);
+    let define = [
+        ("grpc_service", "virt.v1.DomainService"),
+        ("grpc_method", "DefineDomain"),
+    ];
+    assert_eq!(
+        get(
+            &s,
+            "grpc_server_handled_total",
+            &[define[0], define[1], ("grpc_code", "PermissionDenied")]
+        ),
+        1.0,
+        "{prom}"
+    );
+    assert_eq!(get(&s, "grpc_server_started_total", &define), 1.0);
+    assert_eq!(get(&s, "virt_daemon_connected_clients", &[]), 1.0, "{prom}");
+    drop(conn);
 }
 
 fn guest_xml(name: &str, n: u8, kernel: &Path, initrd: &Path, disk: &Path) -> String {

@@ -29,11 +29,13 @@ need=()
 # podman, runc, debootstrap: deploy/containers builds the daemons' images (debootstrap's root
 # filesystem, podman import) and tests/tests/container.rs runs virtqemud's under podman (runc);
 # binutils: strip, which drops a debug build's DWARF from the image.
+# The daemons' /metrics endpoint (tests/tests/metrics.rs): prometheus for `promtool check metrics`
+# on the Prometheus text, python3-prometheus-client for its strict OpenMetrics parser.
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
   xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
-  podman runc debootstrap binutils; do
+  podman runc debootstrap binutils prometheus python3-prometheus-client; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -77,6 +79,8 @@ export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
 export VIRT_REQUIRE_NETWORK=1
+# promtool and the OpenMetrics parser validate the /metrics output (tests/tests/metrics.rs).
+export VIRT_REQUIRE_METRICS=1
 # virtstoraged's real-part tests (loop devices, LVM, mount) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 # virtlxcd's containers (namespaces, cgroups, veths) need root.

@@ -317,7 +317,11 @@ async fn guest_outlives_container_restarts() {
     );
 
     let g = test_guest().expect("the test guest");
-    let guest_dir = g.kernel.parent().expect("guest cache dir").to_path_buf();
+    // Resolved: a `tests/../target` path means nothing inside the container, where only the
+    // guest's own directory is mounted.
+    let kernel = g.kernel.canonicalize().expect("kernel path");
+    let initrd = g.initrd.canonicalize().expect("initrd path");
+    let guest_dir = kernel.parent().expect("guest cache dir").to_path_buf();
     let tmp = tempfile::tempdir().expect("tempdir");
     let root = tmp.path();
     let run_dir = root.join("run/virt");
@@ -354,7 +358,7 @@ async fn guest_outlives_container_restarts() {
 
     let guest = "ctguest";
     let xml_path = root.join("guest.xml");
-    std::fs::write(&xml_path, guest_xml(guest, &g.kernel, &g.initrd)).expect("write xml");
+    std::fs::write(&xml_path, guest_xml(guest, &kernel, &initrd)).expect("write xml");
     virt_ok(&uri, &["define", xml_path.to_str().expect("utf-8")]);
     // The definition lives in the /etc/virt volume, on the host.
     assert!(

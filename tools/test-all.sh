@@ -26,13 +26,18 @@ need=()
 # virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
 # this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time;
 # libvirt-daemon-driver-xen is libvirt's own libxl driver, the oracle of the xl conversions.
-# The units under a real systemd (tests/tests/systemd_units.rs): debootstrap builds the Debian
-# root filesystem the container boots, systemd-container's systemd-nspawn boots it.
+# podman, runc, debootstrap: deploy/containers builds the daemons' images (debootstrap's root
+# filesystem, podman import) and tests/tests/container.rs runs virtqemud's under podman (runc);
+# binutils: strip, which drops a debug build's DWARF from the image.
+# The daemons' /metrics endpoint (tests/tests/metrics.rs): prometheus for `promtool check metrics`
+# on the Prometheus text, python3-prometheus-client for its strict OpenMetrics parser.
+# systemd-container: systemd-nspawn boots the root filesystem of tests/tests/systemd_units.rs
+# (systemd as PID 1, the units of deploy/systemd).
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
   xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
-  debootstrap systemd-container; do
+  podman runc debootstrap binutils prometheus python3-prometheus-client systemd-container; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -76,14 +81,17 @@ export VIRT_REQUIRE_VIRSH=1
 export VIRT_REQUIRE_SSHD=1
 export VIRT_REQUIRE_LIBVIRT=1
 export VIRT_REQUIRE_NETWORK=1
+# promtool and the OpenMetrics parser validate the /metrics output (tests/tests/metrics.rs).
+export VIRT_REQUIRE_METRICS=1
 # virtstoraged's real-part tests (loop devices, LVM, mount) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_STORAGE=1
 # virtlxcd's containers (namespaces, cgroups, veths) need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_LXC=1
 # virtxend's Xen Store tests start that xenstored (root).
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_XEN=1
-# Containers booting systemd (overlay mounts, nspawn: root); their root filesystem is built once
-# under target/containers/ (debootstrap from deb.debian.org).
+# virtqemud's container image (tests/tests/container.rs, feature container-tests, which
+# --all-features below enables): debootstrap and podman need root; so do
+# tests/tests/systemd_units.rs's overlay mounts and systemd-nspawn.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_CONTAINERS=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest

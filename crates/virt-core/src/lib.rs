@@ -30,8 +30,8 @@
 //!   does, with no daemon. It adds no listener, health, reflection, sd_notify, config parsing or
 //!   certificate parsing.
 //! - **`server`** (implies `embedded`): the daemon runtime, with its dependencies tonic-health,
-//!   tonic-reflection, sd-notify, tracing-subscriber, clap, x509-parser, tokio-rustls and the
-//!   HPACK decoder. The driver daemons (virtqemud, virtxend, virtlxcd), virt-proxy and the
+//!   tonic-reflection, sd-notify, tracing-subscriber, clap, x509-parser, tokio-rustls, the
+//!   HPACK decoder, zbus, and hyper's HTTP/1.1 server for the `/metrics` endpoint. The driver daemons (virtqemud, virtxend, virtlxcd), virt-proxy and the
 //!   workspace tests enable it; virt-client must not (`tools/check-client-deps.sh`, run by
 //!   `tools/test-all.sh`, fails if it does).
 

@@ -45,6 +45,9 @@ pub struct LxcDriver {
     pub(crate) cgroup_prefix: Option<String>,
     /// The mounted cgroup hierarchies.
     pub(crate) hierarchies: Hierarchies,
+    /// systemd-machined, where containers are registered as `lxc-ID-NAME` (only when they are
+    /// placed in cgroups, as libvirt's privileged driver registers them).
+    pub(crate) machined: Option<virt_core::machined::Machined>,
     /// The next run generation.
     pub(crate) next_gen: AtomicU64,
     /// The next domain ID.
@@ -78,6 +81,9 @@ impl LxcDriver {
             run_root,
             log_dir: LxcDriver::log_dir(paths),
             controller: controller_path(),
+            machined: cgroup_prefix
+                .is_some()
+                .then(|| virt_core::machined::Machined::new(crate::DAEMON_NAME)),
             cgroup_prefix,
             hierarchies,
             next_gen: AtomicU64::new(1),

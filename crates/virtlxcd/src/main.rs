@@ -30,7 +30,9 @@ async fn main() -> anyhow::Result<()> {
     let registry = Arc::new(virtlxcd::registry(driver.clone()));
     let routes = virt_core::service::routes(registry, virtlxcd::DAEMON_NAME);
     // Running containers keep the daemon from an idle exit.
+    // With --metrics-listen, every scrape makes one bulk stats call to the driver.
     daemon
+        .with_monitoring(driver.clone())
         .serve(routes, move || driver.has_active())
         .await
         .context("virtlxcd stopped with an error")

@@ -34,7 +34,9 @@ async fn main() -> anyhow::Result<()> {
     let registry = Arc::new(virtqemud::registry(driver.clone()));
     let routes = virt_core::service::routes(registry, virtqemud::DAEMON_NAME);
     // Running guests keep the daemon from an idle exit.
+    // With --metrics-listen, every scrape makes one bulk stats call to the driver.
     daemon
+        .with_monitoring(driver.clone())
         .serve(routes, move || driver.has_active())
         .await
         .context("virtqemud stopped with an error")

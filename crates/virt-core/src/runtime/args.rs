@@ -28,6 +28,10 @@ pub struct DaemonArgs {
     /// call before sleeping (0: never); default 50, or VIRT_BUSY_POLL_US.
     #[arg(long, value_name = "MICROSECONDS")]
     pub busy_poll_us: Option<u64>,
+    /// Serve Prometheus/OpenMetrics text at GET /metrics on ADDR: a loopback HOST:PORT
+    /// (127.0.0.1:9177, [::1]:9177, localhost:9177) or unix:/path[,mode=0600].
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<super::metrics::MetricsListen>,
 }
 
 impl DaemonArgs {
@@ -94,6 +98,24 @@ mod tests {
         let off = parse(&["--busy-poll-us", "0"]).expect("valid");
         assert_eq!(off.busy_poll(), Duration::ZERO);
         assert!(parse(&["--busy-poll-us", "soon"]).is_err());
+    }
+
+    #[test]
+    fn metrics_listen_takes_loopback_or_unix_and_refuses_the_network() {
+        let a = parse(&["--metrics-listen", "127.0.0.1:9177"]).expect("valid");
+        assert_eq!(
+            a.metrics_listen.map(|m| m.to_string()),
+            Some("127.0.0.1:9177".to_string())
+        );
+        let u = parse(&["--metrics-listen", "unix:/run/m.sock"]).expect("valid");
+        assert_eq!(
+            u.metrics_listen.map(|m| m.to_string()),
+            Some("unix:/run/m.sock".to_string())
+        );
+        let err = parse(&["--metrics-listen", "0.0.0.0:9177"])
+            .expect_err("not loopback")
+            .to_string();
+        assert!(err.contains("not a loopback address"), "{err}");
     }
 
     #[test]

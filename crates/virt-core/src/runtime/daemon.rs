@@ -15,6 +15,7 @@ use super::activation;
 use super::args::DaemonArgs;
 use super::conn::ConnTracker;
 use super::listener::{Listener, RO_MODE, RW_MODE};
+use super::metrics::{self, CallLayer, DomainStatsSource, Metrics, MetricsListen};
 use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
 use super::services::add_runtime_services;
 use super::tls::{self, TlsAcceptor, TlsAuthLayer};
@@ -37,6 +38,8 @@ pub struct Daemon {
     notifier: Option<Notifier>,
     tcp: Vec<TcpListen>,
     busy_poll: Duration,
+    metrics: Option<MetricsListen>,
+    domain_stats: Option<DomainStatsSource>,
 }
 
 /// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
@@ -60,7 +63,34 @@ impl Daemon {
             notifier: None,
             tcp: Vec::new(),
             busy_poll: crate::busy_poll::budget_from_env(),
+            metrics: None,
+            domain_stats: None,
         }
+    }
+
+    /// Serve `GET /metrics` on `listen` (see [`super::metrics`]): daemon facts, calls, and
+    /// the domains of [`Daemon::with_domain_stats`]. The address type's `FromStr` is the one
+    /// `--metrics-listen` and the config file's `metrics_listen` use.
+    pub fn with_metrics(mut self, listen: MetricsListen) -> Daemon {
+        self.metrics = Some(listen);
+        self
+    }
+
+    /// Where a driver daemon's scrape gets every domain's bulk stats (one call per scrape).
+    /// Without [`Daemon::with_metrics`] it is never called.
+    pub fn with_domain_stats(mut self, source: DomainStatsSource) -> Daemon {
+        self.domain_stats = Some(source);
+        self
+    }
+
+    /// [`Daemon::with_domain_stats`] from the driver's [`crate::driver::Monitoring`].
+    pub fn with_monitoring(self, driver: Arc<dyn crate::driver::Monitoring>) -> Daemon {
+        self.with_domain_stats(DomainStatsSource::from_monitoring(driver))
+    }
+
+    /// The metrics address, if metrics are enabled.
+    pub fn metrics_listen(&self) -> Option<&MetricsListen> {
+        self.metrics.as_ref()
     }
 
     /// Also listen on these TCP addresses (read-write; TLS ones admit only authorized clients).
@@ -71,9 +101,13 @@ impl Daemon {
 
     /// A daemon configured from the shared command-line options.
     pub fn from_args(name: &str, args: &DaemonArgs) -> Daemon {
-        Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
+        let d = Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
             .with_idle_timeout(args.idle_timeout())
-            .with_busy_poll(args.busy_poll())
+            .with_busy_poll(args.busy_poll());
+        match &args.metrics_listen {
+            Some(listen) => d.with_metrics(listen.clone()),
+            None => d,
+        }
     }
 
     /// How long a UNIX-socket connection polls for the client's next call after answering
@@ -179,6 +213,20 @@ impl Daemon {
         let (routes, health) = add_runtime_services(routes).await;
         let tracker = ConnTracker::new();
         let (stop_tx, stop_rx) = watch::channel(false);
+        let metrics = Metrics::new(&self.name, tracker.clone(), self.domain_stats.clone());
+        let calls = CallLayer::new(self.metrics.as_ref().map(|_| metrics.calls()));
+        let metrics_server = match &self.metrics {
+            Some(listen) => {
+                let bound = metrics::bind(listen).await?;
+                tracing::info!(daemon = %self.name, listen = %bound.label, "serving metrics");
+                Some(tokio::spawn(metrics::serve(
+                    bound,
+                    metrics.clone(),
+                    stop_rx.clone(),
+                )))
+            }
+            None => None,
+        };
 
         let mut labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
         let mut servers = JoinSet::new();
@@ -206,6 +254,7 @@ impl Daemon {
                         .map_err(|source| RuntimeError::Tls { source })?;
                     let label = format!("tls://{addr}");
                     let server = Server::builder()
+                        .layer(calls.clone())
                         .layer(TlsAuthLayer::new(settings.allowed_dns.clone()))
                         .layer(layer)
                         .add_routes(routes.clone());
@@ -220,7 +269,10 @@ impl Daemon {
                 None => {
                     tracing::warn!(%addr, "plain TCP listener enabled: clients are not authenticated");
                     let label = format!("tcp://{addr}");
-                    let server = Server::builder().layer(layer).add_routes(routes.clone());
+                    let server = Server::builder()
+                        .layer(calls.clone())
+                        .layer(layer)
+                        .add_routes(routes.clone());
                     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener)
                         .map(move |c| c.map(|c| t.track(c)));
                     servers.spawn(async move {
@@ -238,7 +290,10 @@ impl Daemon {
             } else {
                 ConnectionLayer::tag_only(listener.read_only)
             };
-            let server = Server::builder().layer(layer).add_routes(routes.clone());
+            let server = Server::builder()
+                .layer(calls.clone())
+                .layer(layer)
+                .add_routes(routes.clone());
             let incoming = listener.incoming(tracker.clone(), self.busy_poll);
             let mut stop = stop_rx.clone();
             servers.spawn(async move {
@@ -280,6 +335,9 @@ impl Daemon {
         }
         if let Some(w) = watchdog {
             w.abort();
+        }
+        if let Some(m) = metrics_server {
+            let _ = m.await;
         }
         result
     }

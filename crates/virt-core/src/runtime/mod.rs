@@ -32,9 +32,13 @@
 //!    `http::Extensions`; on the read-only listener any method not in
 //!    `proto/readonly-allowlist.txt` is refused with PERMISSION_DENIED / OPERATION_DENIED
 //!    before it reaches the service. Accepted connections are counted for the idle timeout.
-//! 5. **Ready** ([`notify`]): `READY=1` and a `STATUS=` line go to `$NOTIFY_SOCKET`; if systemd
+//! 5. **Metrics** ([`metrics`]): with `--metrics-listen ADDR` ([`Daemon::with_metrics`]),
+//!    `GET /metrics` on a loopback address or a UNIX socket serves the daemon's facts, its
+//!    calls by method and code (a layer around the routes on every listener) and, for a driver
+//!    daemon ([`Daemon::with_domain_stats`]), every domain's bulk stats.
+//! 6. **Ready** ([`notify`]): `READY=1` and a `STATUS=` line go to `$NOTIFY_SOCKET`; if systemd
 //!    set `WATCHDOG_USEC`, `WATCHDOG=1` is sent every half period.
-//! 6. **Stop**: on SIGTERM/SIGINT, or after `--timeout SECS` with no open connection while the
+//! 7. **Stop**: on SIGTERM/SIGINT, or after `--timeout SECS` with no open connection while the
 //!    daemon's `busy()` says false, the runtime sends `STOPPING=1`, marks health NOT_SERVING,
 //!    stops accepting, lets in-flight calls finish and cuts connections still open after a grace
 //!    period (5 s; long-lived streams such as event subscriptions end there). Sockets it bound
@@ -58,6 +62,7 @@ pub mod authority;
 pub mod conn;
 mod daemon;
 pub mod listener;
+pub mod metrics;
 pub mod notify;
 pub mod reaper;
 pub mod services;
@@ -73,6 +78,7 @@ pub use crate::paths::{Mode, Paths};
 pub use crate::readonly::ConnectionInfo;
 pub use args::DaemonArgs;
 pub use daemon::{service_routes, Daemon, HttpService, TcpListen, DEFAULT_SHUTDOWN_GRACE};
+pub use metrics::{DomainStatsSource, MetricsListen};
 
 /// Errors of the daemon runtime. Each names the path or step that failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +180,15 @@ pub enum RuntimeError {
         /// Why, naming the file.
         #[source]
         source: tls::TlsError,
+    },
+    /// The metrics endpoint could not listen.
+    #[error("cannot listen for metrics on {listen}")]
+    Metrics {
+        /// The address (`127.0.0.1:9177`, `unix:/path`).
+        listen: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
     },
     /// A server task ended abnormally (panicked).
     #[error("server task for {listener} ended abnormally")]

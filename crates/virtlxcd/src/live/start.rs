@@ -31,6 +31,8 @@ pub(crate) struct Made {
     pub ports: Vec<(String, String)>,
     pub cgroup: Option<DomainCgroup>,
     pub files: Vec<PathBuf>,
+    /// The name the container was registered under with systemd-machined.
+    pub machine: Option<String>,
 }
 
 impl LxcDriver {
@@ -42,6 +44,9 @@ impl LxcDriver {
         }
         if let Some(cg) = &made.cgroup {
             super::cgroups::remove(&self.hierarchies, cg).await;
+        }
+        if let (Some(m), Some(name)) = (&self.machined, &made.machine) {
+            m.unregister(name).await;
         }
         for f in &made.files {
             let _ = std::fs::remove_file(f);
@@ -161,6 +166,7 @@ impl LxcDriver {
         made.files.push(plan_path.clone());
         let _ = std::fs::remove_file(&plan.exit_record);
         let (controller, init_pid) = self.spawn_controller(&def.name, &plan_path).await?;
+        made.machine = self.register_machine(id, &live, init_pid, &pairs).await;
         let start = virt_core::procfs::stat(controller)
             .map(|s| s.start_time)
             .unwrap_or(0);
@@ -178,6 +184,50 @@ impl LxcDriver {
             veths: std::mem::take(&mut made.veths),
             ports: std::mem::take(&mut made.ports),
         })
+    }
+
+    /// Registers the container whose init is `init` with systemd-machined (libvirt's
+    /// controller does it between clone and exec; the init is still waiting then, and here it
+    /// has just been started): `lxc-ID-NAME`, class container, its root directory and the host
+    /// ends of its veths. Answers the machine name when machined now knows it.
+    async fn register_machine(
+        &self,
+        id: u32,
+        live: &DomainDef,
+        init: i32,
+        pairs: &[(String, String)],
+    ) -> Option<String> {
+        let (machined, prefix) = (self.machined.as_ref()?, self.cgroup_prefix.as_deref()?);
+        if virt_core::machined::Placement::for_host(&self.hierarchies, true)
+            == virt_core::machined::Placement::UnifiedConflict
+        {
+            machined.skip_once(
+                "this host has only the unified cgroup hierarchy, where a machined scope and the \
+                 container's own group cannot both hold it; containers are not registered with systemd-machined",
+            );
+            return None;
+        }
+        let name = virt_core::cgroup::machine_name(prefix, id, &live.name);
+        let root_directory = live
+            .devices
+            .filesystems
+            .iter()
+            .find(|f| f.target == "/")
+            .and_then(|f| f.source.clone())
+            .unwrap_or_default();
+        let machine = virt_core::machined::Machine {
+            name: name.clone(),
+            uuid: live.uuid.0,
+            class: virt_core::machined::MachineClass::Container,
+            leader: u32::try_from(init).ok()?,
+            root_directory,
+            ifindices: pairs
+                .iter()
+                .filter_map(|(host, _)| nix::net::if_::if_nametoindex(host.as_str()).ok())
+                .filter_map(|i| i32::try_from(i).ok())
+                .collect(),
+        };
+        machined.register(&machine).await.then_some(name)
     }
 
     /// Runs the controller for `name` and waits for its handshake: `(controller pid, init pid)`.

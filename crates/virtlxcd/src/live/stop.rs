@@ -106,6 +106,10 @@ impl LxcDriver {
             ports: run.ports,
             cgroup: run.cgroup,
             files: Vec::new(),
+            machine: self
+                .cgroup_prefix
+                .as_deref()
+                .map(|p| virt_core::cgroup::machine_name(p, run.id, &name)),
         })
         .await;
         if exit.reason == ExitReason::Reboot {

@@ -10,13 +10,16 @@
 //!
 //! **Boot.** `systemd-nspawn --boot` on an overlayfs whose lower layer is the cached tree and
 //! whose upper layer is a temporary directory of the test, so a test installs binaries and units
-//! and the cache stays clean. nspawn was chosen over `podman run --systemd=always --rootfs`
-//! because it needs no storage or containers.conf of its own, boots systemd 252 on this host's
-//! cgroup v1 hybrid hierarchy as it is, and leaves the tree a plain directory the test can write
-//! into before boot. `--register=no` and `--keep-unit`: the host has no systemd or machined to
-//! register with. `--private-network`: the container's network namespace has only loopback.
+//! and the cache stays clean. `podman run --systemd=always --rootfs` (with
+//! deploy/containers/podman-env.sh's configuration) boots the same tree to `running` too;
+//! nspawn was chosen because it is systemd's own tool for booting systemd, needs no storage,
+//! containers.conf or container names of its own, and leaves nothing behind but the overlay:
+//! killing the container's PID 1 ends it (podman keeps state that a crashed test would leave
+//! for the next run to clean). `--register=no` and `--keep-unit`: the host has no systemd or
+//! machined to register with. `--private-network`: the container's network namespace has only
+//! loopback.
 //!
-//! **Driving it.** [`Booted::run`] runs a command inside through `nsenter --all` on the
+//! **Driving it.** [`Booted::run`] runs a command inside through `nsenter` (every namespace) on the
 //! container's PID 1 (systemd), with a clean environment: `systemctl`, `machinectl`, the `virt`
 //! client, all as they would run on a host. The container's sockets are reachable from the
 //! host under `/proc/PID1/root` ([`Booted::host_path`]).

@@ -26,10 +26,13 @@ need=()
 # virtxend: Xen 4.17's real C xenstored (xen-utils-4.17; its libraries from libxen-dev) runs on
 # this Xen-less host under ../shared/tools/xen's LD_PRELOAD shim, which gcc builds at test time;
 # libvirt-daemon-driver-xen is libvirt's own libxl driver, the oracle of the xl conversions.
+# polkitd and dbus-bin (dbus-send): tests/tests/polkit.rs runs the real polkitd on a dbus-daemon
+# of its own to authorize UNIX-socket clients (auth_unix_rw = "polkit").
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
-  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen; do
+  xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
+  polkitd dbus-bin; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -79,6 +82,8 @@ export VIRT_REQUIRE_NETWORK=1
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_LXC=1
 # virtxend's Xen Store tests start that xenstored (root).
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_XEN=1
+# The polkit test runs polkitd in a private mount namespace and clients as other users (root).
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_POLKIT=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

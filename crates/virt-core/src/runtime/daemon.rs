@@ -13,8 +13,10 @@ use tonic_health::ServingStatus;
 
 use super::activation;
 use super::args::DaemonArgs;
+use super::config::{DaemonConfig, UnixAuth};
+use super::polkit::{Gate, Polkit, PolkitLayer, ACTION_MANAGE, ACTION_MONITOR};
 use super::conn::ConnTracker;
-use super::listener::{Listener, RO_MODE, RW_MODE};
+use super::listener::Listener;
 use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
 use super::services::add_runtime_services;
 use super::tls::{self, TlsAcceptor, TlsAuthLayer};
@@ -37,6 +39,8 @@ pub struct Daemon {
     notifier: Option<Notifier>,
     tcp: Vec<TcpListen>,
     busy_poll: Duration,
+    config: DaemonConfig,
+    polkit: Option<Arc<Polkit>>,
 }
 
 /// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
@@ -60,6 +64,8 @@ impl Daemon {
             notifier: None,
             tcp: Vec::new(),
             busy_poll: crate::busy_poll::budget_from_env(),
+            config: DaemonConfig::default(),
+            polkit: None,
         }
     }
 
@@ -69,11 +75,39 @@ impl Daemon {
         self
     }
 
-    /// A daemon configured from the shared command-line options.
-    pub fn from_args(name: &str, args: &DaemonArgs) -> Daemon {
+    /// A daemon configured from the shared command-line options and its config file,
+    /// `CONFIG_DIR/NAME.conf` (see [`super::config`]); an unreadable or wrong file is an error
+    /// naming file and line.
+    pub fn from_args(name: &str, args: &DaemonArgs) -> Result<Daemon, RuntimeError> {
+        let paths = Paths::resolve(args.root.as_deref(), args.mode());
+        let config = DaemonConfig::load(&DaemonConfig::file(&paths.config_dir, name), &|_| false)?;
+        Ok(Daemon::from_args_with_config(name, args, config))
+    }
+
+    /// As [`Daemon::from_args`] with the config already read (virt-proxy reads the same file
+    /// for its own keys, from `--config PATH` when given).
+    pub fn from_args_with_config(name: &str, args: &DaemonArgs, config: DaemonConfig) -> Daemon {
         Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
             .with_idle_timeout(args.idle_timeout())
             .with_busy_poll(args.busy_poll())
+            .with_config(config)
+    }
+
+    /// Uses `config`'s socket authentication, group and modes.
+    pub fn with_config(mut self, config: DaemonConfig) -> Daemon {
+        self.config = config;
+        self
+    }
+
+    /// Asks this polkit client instead of one on the system bus (tests).
+    pub fn with_polkit(mut self, polkit: Polkit) -> Daemon {
+        self.polkit = Some(Arc::new(polkit));
+        self
+    }
+
+    /// The daemon's config (from its file, or the defaults).
+    pub fn config(&self) -> &DaemonConfig {
+        &self.config
     }
 
     /// How long a UNIX-socket connection polls for the client's next call after answering
@@ -180,6 +214,21 @@ impl Daemon {
         let tracker = ConnTracker::new();
         let (stop_tx, stop_rx) = watch::channel(false);
 
+        let polkit = self.polkit.clone().unwrap_or_default();
+        let gate = |auth: UnixAuth, action: &'static str| {
+            (auth == UnixAuth::Polkit).then(|| Arc::new(Gate::new(polkit.clone(), action)))
+        };
+        let rw_gate = gate(self.config.auth_unix_rw, ACTION_MANAGE);
+        let ro_gate = gate(self.config.auth_unix_ro, ACTION_MONITOR);
+        if rw_gate.is_some() || ro_gate.is_some() {
+            tracing::info!(
+                read_write = rw_gate.is_some(),
+                read_only = ro_gate.is_some(),
+                bus = %polkit.bus_address(),
+                "UNIX socket clients are authorized by polkit"
+            );
+        }
+
         let mut labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
         let mut servers = JoinSet::new();
         for tcp in &self.tcp {
@@ -238,7 +287,15 @@ impl Daemon {
             } else {
                 ConnectionLayer::tag_only(listener.read_only)
             };
-            let server = Server::builder().layer(layer).add_routes(routes.clone());
+            let gate = if listener.read_only {
+                ro_gate.clone()
+            } else {
+                rw_gate.clone()
+            };
+            let server = Server::builder()
+                .layer(PolkitLayer::new(gate))
+                .layer(layer)
+                .add_routes(routes.clone());
             let incoming = listener.incoming(tracker.clone(), self.busy_poll);
             let mut stop = stop_rx.clone();
             servers.spawn(async move {
@@ -287,6 +344,15 @@ impl Daemon {
     /// The listeners: adopted from systemd when activated, else bound under the run dir.
     fn listeners(&self) -> Result<Vec<Listener>, RuntimeError> {
         if let Some(act) = activation::from_env(&self.name)? {
+            if self.config.unix_sock_group.is_some()
+                || self.config.unix_sock_rw_perms.is_some()
+                || self.config.unix_sock_ro_perms.is_some()
+            {
+                tracing::info!(
+                    "sockets passed by systemd keep the unit's SocketMode=/SocketGroup=; \
+                     unix_sock_group and unix_sock_*_perms apply to sockets the daemon binds"
+                );
+            }
             let mut out = Vec::new();
             if let Some(fd) = act.rw {
                 out.push(Listener::adopt(fd, false)?);
@@ -296,15 +362,18 @@ impl Daemon {
             }
             return Ok(out);
         }
-        let mut out = vec![Listener::bind(
+        let gid = self.config.unix_sock_group;
+        let mut out = vec![Listener::bind_with_group(
             &self.paths.socket(&self.name),
-            RW_MODE,
+            self.config.rw_mode(),
+            gid,
             false,
         )?];
         if self.paths.has_ro_socket() {
-            out.push(Listener::bind(
+            out.push(Listener::bind_with_group(
                 &self.paths.socket_ro(&self.name),
-                RO_MODE,
+                self.config.ro_mode(),
+                gid,
                 true,
             )?);
         }

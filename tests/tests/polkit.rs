@@ -153,8 +153,8 @@ impl Polkit {
             std::fs::create_dir(dir).expect("mkdir");
             world_readable(dir);
         }
-        let policy = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../deploy/polkit/org.libvirt.unix.policy");
+        let policy =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/polkit/org.libvirt.unix.policy");
         std::fs::copy(&policy, actions.join("org.libvirt.unix.policy")).expect("copy policy");
         let (a, b) = (user_name(UID_A), user_name(UID_B));
         std::fs::write(
@@ -346,7 +346,12 @@ impl Qemud {
         let exe = std::env::current_exe().expect("test exe");
         let started = Instant::now();
         let out = as_user(uid, &exe)
-            .args(["client_helper", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "client_helper",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(HELPER_SOCKET, self.socket(read_only))
             .env(HELPER_CALLS, calls.to_string())
             .output()
@@ -402,11 +407,16 @@ async fn client_helper() {
         .ok()
         .and_then(|c| c.parse().ok())
         .unwrap_or(1);
+    // libtest has printed "test client_helper ... " without a newline: start a fresh line.
+    println!();
     let mut client = DomainServiceClient::new(raw_channel(Path::new(&socket)).await);
     for _ in 0..calls {
         let started = Instant::now();
         let r = client
-            .list_all_domains(with_uri(ListAllDomainsRequest { flags: 0 }, "qemu:///system"))
+            .list_all_domains(with_uri(
+                ListAllDomainsRequest { flags: 0 },
+                "qemu:///system",
+            ))
             .await;
         println!("TIME {}", started.elapsed().as_micros());
         match r {
@@ -463,9 +473,12 @@ fn polkit_allows_refuses_and_fails_clearly() {
     let (ok, _, err) = q.virt(Some(UID_B), &["list", "--all"]);
     assert!(!ok);
     assert!(
-        err.contains("authentication failed: access denied by policy for action 'org.libvirt.unix.manage'"),
+        err.starts_with(
+            "error: Failed to list domains\nerror: authentication failed: access denied by policy for action 'org.libvirt.unix.manage' (pid "
+        ),
         "{err}"
     );
+    assert!(err.ends_with(&format!(", uid {UID_B})\n")), "{err}");
     // B on the read-only socket: monitor is allowed to anyone.
     let (b_ro, _) = q.client(Some(UID_B), true, 1);
     assert_eq!(b_ro, ["OK"]);
@@ -521,8 +534,11 @@ fn without_config_auth_is_none_and_a_bad_config_stops_the_daemon() {
     let etc = root.path().join("etc/virt");
     std::fs::create_dir_all(&etc).expect("etc");
     let conf = etc.join("virtqemud.conf");
-    std::fs::write(&conf, "auth_unix_rw = \"polkit\"\n\nauth_unix_ro = \"kerberos\"\n")
-        .expect("config");
+    std::fs::write(
+        &conf,
+        "auth_unix_rw = \"polkit\"\n\nauth_unix_ro = \"kerberos\"\n",
+    )
+    .expect("config");
     let log = root.path().join("log");
     let mut child = Killed(Qemud::spawn(root.path(), None, &log));
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -106,7 +106,6 @@ pub struct ProxyConfig {
     pub uri_default: Option<String>,
 }
 
-
 impl ProxyConfig {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<ProxyConfig, ConfigError> {

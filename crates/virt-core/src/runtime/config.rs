@@ -263,11 +263,10 @@ impl DaemonConfig {
     /// The mode of the read-write socket the daemon binds: `unix_sock_rw_perms`, else 0666
     /// when polkit is the gate (as libvirt), else 0600.
     pub fn rw_mode(&self) -> u32 {
-        self.unix_sock_rw_perms
-            .unwrap_or(match self.auth_unix_rw {
-                UnixAuth::Polkit => 0o666,
-                UnixAuth::None => super::listener::RW_MODE,
-            })
+        self.unix_sock_rw_perms.unwrap_or(match self.auth_unix_rw {
+            UnixAuth::Polkit => 0o666,
+            UnixAuth::None => super::listener::RW_MODE,
+        })
     }
 
     /// The mode of the read-only socket the daemon binds: `unix_sock_ro_perms`, else 0666.
@@ -483,7 +482,9 @@ metrics_listen = "127.0.0.1:9177"
         );
         assert_eq!(
             err("# x\nauth_unix_ro = \"sasl\""),
-            format!("{FILE}:2: auth_unix_ro = \"sasl\" is not supported (use \"polkit\" or \"none\")")
+            format!(
+                "{FILE}:2: auth_unix_ro = \"sasl\" is not supported (use \"polkit\" or \"none\")"
+            )
         );
         assert_eq!(
             err("auth_unix_rw = 1"),
@@ -517,10 +518,7 @@ metrics_listen = "127.0.0.1:9177"
             err("auth_unix_rw = \"none\"\njust words\n"),
             format!("{FILE}:2: expected key = value")
         );
-        assert_eq!(
-            err("\n\nbad key = 1"),
-            format!("{FILE}:3: malformed key")
-        );
+        assert_eq!(err("\n\nbad key = 1"), format!("{FILE}:3: malformed key"));
         assert_eq!(
             err("x = [\"a\",\n \"b\"\n"),
             format!("{FILE}:1: unterminated list")
@@ -551,7 +549,10 @@ metrics_listen = "127.0.0.1:9177"
         let own = DaemonConfig::parse(Path::new(FILE), text, &|k| k == "qemu_system_socket")
             .expect("own key");
         assert_eq!(own.warnings.len(), 3);
-        assert!(own.warnings.iter().all(|w| !w.contains("qemu_system_socket")));
+        assert!(own
+            .warnings
+            .iter()
+            .all(|w| !w.contains("qemu_system_socket")));
     }
 
     #[test]

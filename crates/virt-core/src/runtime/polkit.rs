@@ -166,7 +166,11 @@ impl Polkit {
             return Ok(c.clone());
         }
         let c = match &self.address {
-            Some(a) => zbus::connection::Builder::address(a.as_str())?.build().await?,
+            Some(a) => {
+                zbus::connection::Builder::address(a.as_str())?
+                    .build()
+                    .await?
+            }
             None => zbus::Connection::system().await?,
         };
         *guard = Some(c.clone());
@@ -196,17 +200,15 @@ impl Polkit {
             .await?;
         let ((authorized, challenge, details),): ((bool, bool, HashMap<String, String>),) =
             reply.body().deserialize()?;
-        Ok(
-            if authorized {
-                Answer::Allowed
-            } else if details.get("polkit.dismissed").is_some_and(|v| v == "true") {
-                Answer::Dismissed
-            } else if challenge {
-                Answer::Challenge
-            } else {
-                Answer::Denied
-            },
-        )
+        Ok(if authorized {
+            Answer::Allowed
+        } else if details.get("polkit.dismissed").is_some_and(|v| v == "true") {
+            Answer::Dismissed
+        } else if challenge {
+            Answer::Challenge
+        } else {
+            Answer::Denied
+        })
     }
 }
 
@@ -350,7 +352,11 @@ impl Gate {
             return Ok(Err(self.unidentified()));
         };
         let Some(stat) = crate::procfs::stat(pid as i32).filter(|s| s.start_time > 0) else {
-            tracing::warn!(pid, action, "failing polkit auth: no start time for the client process");
+            tracing::warn!(
+                pid,
+                action,
+                "failing polkit auth: no start time for the client process"
+            );
             return Ok(Err(self.unidentified()));
         };
         let subject = Subject {
@@ -538,7 +544,10 @@ mod tests {
     #[tokio::test]
     async fn root_is_not_asked_and_an_unknown_peer_is_refused() {
         // A polkit on a bus that does not exist: asking it would fail.
-        let gate = Gate::new(Arc::new(Polkit::new(Duration::from_millis(100))), ACTION_MANAGE);
+        let gate = Gate::new(
+            Arc::new(Polkit::new(Duration::from_millis(100))),
+            ACTION_MANAGE,
+        );
         let st = gate.authorize(None).await.expect_err("no peer");
         assert_eq!(st.code(), Code::PermissionDenied);
         assert_eq!(

@@ -257,8 +257,9 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 /// virtqemud under a root readable by the test users, its config file written first, its log
 /// kept.
 struct Qemud {
+    /// Killed on drop, before the root goes (fields drop in order).
+    _child: Killed,
     root: tempfile::TempDir,
-    child: Killed,
     log: PathBuf,
 }
 
@@ -274,7 +275,7 @@ impl Qemud {
         let log = root.path().join("virtqemud.log");
         let child = Qemud::spawn(root.path(), bus, &log);
         let q = Qemud {
-            child: Killed(child),
+            _child: Killed(child),
             log,
             root,
         };
@@ -463,11 +464,9 @@ fn polkit_allows_refuses_and_fails_clearly() {
 
     // B: refused, every call of the connection, naming the action.
     let (b, _) = q.client(Some(UID_B), false, 2);
-    let refused = format!(
-        "PermissionDenied AUTH_FAILED authentication failed: access denied by policy for action 'org.libvirt.unix.manage' (pid "
-    );
+    let refused = "PermissionDenied AUTH_FAILED authentication failed: access denied by policy for action 'org.libvirt.unix.manage' (pid ";
     for r in &b {
-        assert!(r.starts_with(&refused), "{r}");
+        assert!(r.starts_with(refused), "{r}");
         assert!(r.ends_with(&format!(", uid {UID_B})")), "{r}");
     }
     let (ok, _, err) = q.virt(Some(UID_B), &["list", "--all"]);

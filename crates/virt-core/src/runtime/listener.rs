@@ -196,6 +196,24 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn bind_with_group_sets_group_then_mode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g-sock");
+        // root can hand the socket to another group (1, "daemon" on Debian); anyone else to
+        // their own.
+        let gid = if nix::unistd::geteuid().is_root() {
+            1
+        } else {
+            nix::unistd::getegid().as_raw()
+        };
+        let _l = Listener::bind_with_group(&path, 0o660, Some(gid), false).expect("bind");
+        let meta = std::fs::metadata(&path).expect("stat");
+        assert_eq!(meta.gid(), gid);
+        assert_eq!(mode_of(&path), 0o660);
+    }
+
+    #[tokio::test]
     async fn stale_socket_is_replaced_but_a_live_one_is_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("d-sock");

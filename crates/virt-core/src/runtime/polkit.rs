@@ -33,7 +33,9 @@
 //!
 //! Where we differ: libvirt asks once, at `virConnectOpen`, through its AUTH_POLKIT RPC, and the
 //! client's open fails; gRPC has no open, so we ask at the connection's first call and refuse
-//! every call of a refused connection with the same status. libvirt's denial message is
+//! every call of a refused connection with the same status (so `virt` reports the refusal
+//! under the failed command, "error: Failed to list domains", where virsh says "error: failed
+//! to connect to the hypervisor"). libvirt's denial message is
 //! "authentication failed: access denied by policy" without the action; ours names it (and the
 //! pid and uid), and is PERMISSION_DENIED rather than the UNAUTHENTICATED the AUTH_* errors map
 //! to otherwise, because the caller is known and refused. A polkit that cannot be reached gives

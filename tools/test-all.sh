@@ -31,11 +31,13 @@ need=()
 # binutils: strip, which drops a debug build's DWARF from the image.
 # The daemons' /metrics endpoint (tests/tests/metrics.rs): prometheus for `promtool check metrics`
 # on the Prometheus text, python3-prometheus-client for its strict OpenMetrics parser.
+# polkitd and dbus-bin (dbus-send): tests/tests/polkit.rs runs the real polkitd on a dbus-daemon
+# of its own to authorize UNIX-socket clients (auth_unix_rw = "polkit").
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
   xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
-  podman runc debootstrap binutils prometheus python3-prometheus-client; do
+  podman runc debootstrap binutils prometheus python3-prometheus-client polkitd dbus-bin; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -90,6 +92,8 @@ export VIRT_REQUIRE_METRICS=1
 # virtqemud's container image (tests/tests/container.rs, feature container-tests, which
 # --all-features below enables): debootstrap and podman need root.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_CONTAINERS=1
+# The polkit test runs polkitd in a private mount namespace and clients as other users (root).
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_POLKIT=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

@@ -47,7 +47,8 @@ fn two_guests_without_machined(root: &Path, bus: &str) -> String {
         let file = root.join(format!("{name}.xml"));
         std::fs::write(&file, bare_xml(name, i as u8)).expect("xml");
         virt_ok(root, &["create", &file.display().to_string()]);
-        wait_domstate(root, name, "running", Duration::from_secs(20));
+        let state = wait_domstate(root, name, "running (booted)", Duration::from_secs(20));
+        assert_eq!(state, "running (booted)", "{name} runs although machined is absent");
     }
     for name in ["mch1", "mch2"] {
         virt_ok(root, &["destroy", name]);

@@ -16,8 +16,6 @@
 #![cfg(feature = "system-tests")]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use virt_tests::backend::ProcessDaemon;
 use virt_tests::qemu::virt;
@@ -47,22 +45,9 @@ fn script(dir: &Path, name: &str, body: &str) {
     std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 }
 
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn nodesuspend_asks_logind_before_pm_utils() {
-    let have_dbus = Command::new("sh")
-        .args(["-c", "command -v dbus-daemon"])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let have_dbus = virt_tests::dbus::available();
     if !have_dbus {
         assert!(
             std::env::var_os("VIRT_REQUIRE_POLKIT").is_none(),
@@ -73,43 +58,8 @@ async fn nodesuspend_asks_logind_before_pm_utils() {
     }
     let root = tempfile::tempdir().expect("root");
     let r = root.path();
-    let socket = r.join("system_bus_socket");
-    let address = format!("unix:path={}", socket.display());
-    let conf = r.join("bus.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>{address}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#
-        ),
-    )
-    .expect("bus config");
-    let _bus = Killed(
-        Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--nofork", "--nopidfile", "--nosyslog"])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn dbus-daemon"),
-    );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !socket.exists() {
-        assert!(Instant::now() < deadline, "dbus-daemon did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let bus = virt_tests::dbus::SystemBus::start(r);
+    let address = bus.address.clone();
     let _logind = zbus::connection::Builder::address(address.as_str())
         .expect("address")
         .name("org.freedesktop.login1")

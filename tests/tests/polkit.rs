@@ -101,7 +101,7 @@ struct Polkit {
     dir: tempfile::TempDir,
     // Field order: polkitd goes before its bus.
     polkitd: Option<Killed>,
-    _bus: Killed,
+    _bus: virt_tests::dbus::SystemBus,
     address: String,
 }
 
@@ -110,40 +110,8 @@ impl Polkit {
         let dir = tempfile::tempdir().expect("tempdir");
         world_readable(dir.path());
         let d = dir.path();
-        let socket = d.join("system_bus_socket");
-        let address = format!("unix:path={}", socket.display());
-        let conf = d.join("bus.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>{address}</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow own="*"/>
-    <allow send_destination="*"/>
-    <allow receive_sender="*"/>
-  </policy>
-</busconfig>
-"#
-            ),
-        )
-        .expect("write bus config");
-        let bus = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", conf.display()))
-            .args(["--nofork", "--nopidfile", "--nosyslog"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn dbus-daemon");
-        let bus = Killed(bus);
-        wait_for("the test's dbus-daemon", Duration::from_secs(10), || {
-            socket.exists()
-        });
+        let bus = virt_tests::dbus::SystemBus::start(d);
+        let address = bus.address.clone();
 
         // The repository's action file, and the test's rules, for polkitd's eyes only.
         let actions = d.join("actions");

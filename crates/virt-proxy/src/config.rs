@@ -44,29 +44,8 @@ use virt_core::runtime::config::{parse_entries, strip_comment, Value, RUNTIME_KE
 /// File name of the config file under the config dir.
 pub const CONFIG_FILE: &str = "virt-proxy.conf";
 
-/// Errors reading the config file. Each names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file exists but could not be read.
-    #[error("cannot read config file {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A line is malformed or names an unknown key.
-    #[error("{}:{line}: {message}", path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// Errors reading the config file, the runtime's own: each names the file (and the line).
+pub use virt_core::runtime::config::ConfigError;
 
 /// The TLS listener's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

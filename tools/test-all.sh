@@ -33,11 +33,14 @@ need=()
 # on the Prometheus text, python3-prometheus-client for its strict OpenMetrics parser.
 # systemd-container: systemd-nspawn boots the root filesystem of tests/tests/systemd_units.rs
 # (systemd as PID 1, the units of deploy/systemd).
+# polkitd and dbus-bin (dbus-send): tests/tests/polkit.rs runs the real polkitd on a dbus-daemon
+# of its own to authorize UNIX-socket clients (auth_unix_rw = "polkit").
 for p in libvirt-clients libvirt-daemon libvirt-dev libxml2-utils pkg-config systemd dbus python3-venv \
   openssh-server openssh-client qemu-system-x86 busybox-static ovmf swtpm swtpm-tools qemu-guest-agent \
   e2fsprogs dnsmasq-base nftables iproute2 qemu-utils lvm2 iputils-ping util-linux \
   xen-utils-4.17 xenstore-utils xen-utils-common libxen-dev gcc libvirt-daemon-driver-xen \
-  podman runc debootstrap binutils prometheus python3-prometheus-client systemd-container; do
+  podman runc debootstrap binutils prometheus python3-prometheus-client polkitd dbus-bin \
+  systemd-container; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if ! dpkg -s virtiofsd >/dev/null 2>&1 && apt-cache show virtiofsd >/dev/null 2>&1; then
@@ -93,6 +96,8 @@ export VIRT_REQUIRE_METRICS=1
 # --all-features below enables): debootstrap and podman need root; so do
 # tests/tests/systemd_units.rs's overlay mounts and systemd-nspawn.
 [ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_CONTAINERS=1
+# The polkit test runs polkitd in a private mount namespace and clients as other users (root).
+[ "$(id -u)" -ne 0 ] || export VIRT_REQUIRE_POLKIT=1
 
 command -v cargo-nextest >/dev/null || cargo install --locked cargo-nextest
 

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod console;
+pub mod dbus;
 pub mod guest;
 pub mod lxc;
 pub mod pki;

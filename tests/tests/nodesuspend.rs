@@ -8,7 +8,7 @@
 //! (target first, as libvirt checks); a suspend sets the RTC alarm at once and runs
 //! `pm-suspend` about ten seconds later, after the call has returned; a second call meanwhile
 //! is "already in progress"; one after the suspend ran is accepted again; without pm-utils
-//! every target is unsupported.
+//! every target is unsupported. The daemons get no system bus, so logind is never asked.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -54,7 +54,14 @@ fn nodesuspend_follows_libvirts_rules_with_pm_utils_faked() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let daemon = ProcessDaemon::start_with_env("virtqemud", &root, &[("PATH", &path)]);
+    // No system bus: a host's logind would answer before the faked pm-utils are asked
+    // (tests/tests/nodesuspend_logind.rs covers logind).
+    let no_bus = format!("unix:path={}/no-system-bus", root.display());
+    let daemon = ProcessDaemon::start_with_env(
+        "virtqemud",
+        &root,
+        &[("PATH", &path), ("DBUS_SYSTEM_BUS_ADDRESS", &no_bus)],
+    );
     let read = || std::fs::read_to_string(&log).unwrap_or_default();
 
     refused(
@@ -126,7 +133,12 @@ fn nodesuspend_follows_libvirts_rules_with_pm_utils_faked() {
         eprintln!("notice: pm-utils installed on this host; the no-pm-utils case is skipped");
         return;
     }
-    let _daemon2 = ProcessDaemon::start_with_env("virtqemud", &root2, &[("PATH", &path2)]);
+    let no_bus2 = format!("unix:path={}/no-system-bus", root2.display());
+    let _daemon2 = ProcessDaemon::start_with_env(
+        "virtqemud",
+        &root2,
+        &[("PATH", &path2), ("DBUS_SYSTEM_BUS_ADDRESS", &no_bus2)],
+    );
     refused(
         &root2,
         &["nodesuspend", "mem", "120"],

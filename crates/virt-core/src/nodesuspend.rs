@@ -1,18 +1,24 @@
 //! Suspending the host for a while (virNodeSuspendForDuration), once for every driver that
 //! offers it (the QEMU and LXC daemons), with libvirt's virnodesuspend rules:
 //!
-//! - what the host can do (Suspend-to-RAM, -Disk, Hybrid) is probed once per daemon with
-//!   pm-utils' `pm-is-supported --suspend/--hibernate/--suspend-hybrid`; without pm-utils the
-//!   host can do none of them;
+//! - what the host can do (Suspend-to-RAM, -Disk, Hybrid) is probed once per daemon: logind,
+//!   else pm-utils' `pm-is-supported --suspend/--hibernate/--suspend-hybrid`; without either
+//!   the host can do none of them;
 //! - one suspend at a time ("Suspend operation already in progress");
 //! - at least 60 seconds; the RTC alarm that wakes the host is set first (`rtcwake -m no -s
 //!   N`), then the call returns and, 10 seconds later (so the answer reaches the caller
 //!   before the host sleeps), `pm-suspend` / `pm-hibernate` / `pm-suspend-hybrid` runs.
 //!
-//! Where we differ: libvirt first asks logind (`CanSuspend` over D-Bus) and only then
-//! pm-utils, yet suspends with pm-utils' commands either way, so on a host with logind and
-//! without pm-utils it accepts the call and the suspend then fails unseen. Here the host
-//! can suspend only when the commands that suspend it exist.
+//! As libvirt (virNodeSuspendSupportsTargetLogind), logind is asked first when it is on the
+//! system bus (`org.freedesktop.login1.Manager.CanSuspend`, `CanHibernate`, `CanHybridSleep`;
+//! "yes" or "challenge" means supported), and pm-utils' `pm-is-supported` only when logind is
+//! absent (no bus, nobody owning `org.freedesktop.login1`).
+//!
+//! Where we differ: libvirt suspends with pm-utils' commands whatever logind said, so on a host
+//! with logind and without pm-utils it accepts the call and the suspend then fails unseen. Here
+//! a target logind allows is supported only when its command (`pm-suspend`, `pm-hibernate`,
+//! `pm-suspend-hybrid`) is in the daemon's PATH too. A logind that answers with an error, or
+//! not within 5 s, counts as absent (libvirt fails the call) and pm-utils is asked.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -100,7 +106,18 @@ pub fn target_mask() -> Result<u32, VirtError> {
         return Ok(mask);
     }
     let mut mask = 0;
-    if find_in_path("pm-is-supported").is_some() {
+    if let Some(allowed) = logind_mask() {
+        for (bit, (_, _, command)) in TARGETS.iter().enumerate() {
+            if allowed & (1 << bit) != 0 && find_in_path(command).is_some() {
+                mask |= 1 << bit;
+            }
+        }
+        tracing::info!(
+            logind = allowed,
+            supported = mask,
+            "suspend targets from logind"
+        );
+    } else if find_in_path("pm-is-supported").is_some() {
         for (bit, (_, option, _)) in TARGETS.iter().enumerate() {
             if run(&["pm-is-supported", option])?.success() {
                 mask |= 1 << bit;
@@ -109,6 +126,84 @@ pub fn target_mask() -> Result<u32, VirtError> {
     }
     st.mask = Some(mask);
     Ok(mask)
+}
+
+/// logind's methods for the targets, in [`TARGETS`] order.
+const LOGIND_METHODS: [&str; 3] = ["CanSuspend", "CanHibernate", "CanHybridSleep"];
+/// How long the logind probe may take.
+const LOGIND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The targets logind allows, or `None` when logind is not there to ask (no system bus, nobody
+/// owning `org.freedesktop.login1`, an error, no answer in time). Runs the D-Bus calls on a
+/// thread and runtime of its own, so it may be called from any thread.
+fn logind_mask() -> Option<u32> {
+    std::thread::Builder::new()
+        .name("logind-probe".into())
+        .spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            rt.block_on(async {
+                tokio::time::timeout(LOGIND_TIMEOUT, logind_probe())
+                    .await
+                    .unwrap_or_else(|_| {
+                        tracing::warn!("logind did not answer in time; asking pm-utils");
+                        None
+                    })
+            })
+        })
+        .ok()?
+        .join()
+        .ok()
+        .flatten()
+}
+
+async fn logind_probe() -> Option<u32> {
+    let conn = match zbus::Connection::system().await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!(error = %e, "no system bus; asking pm-utils");
+            return None;
+        }
+    };
+    let owned: bool = conn
+        .call_method(
+            Some("org.freedesktop.DBus"),
+            "/org/freedesktop/DBus",
+            Some("org.freedesktop.DBus"),
+            "NameHasOwner",
+            &("org.freedesktop.login1",),
+        )
+        .await
+        .and_then(|m| m.body().deserialize())
+        .ok()?;
+    if !owned {
+        tracing::debug!("logind is not on the system bus; asking pm-utils");
+        return None;
+    }
+    let mut mask = 0;
+    for (bit, method) in LOGIND_METHODS.iter().enumerate() {
+        let answer: Result<String, zbus::Error> = conn
+            .call_method(
+                Some("org.freedesktop.login1"),
+                "/org/freedesktop/login1",
+                Some("org.freedesktop.login1.Manager"),
+                *method,
+                &(),
+            )
+            .await
+            .and_then(|m| m.body().deserialize());
+        match answer {
+            Ok(a) if a == "yes" || a == "challenge" => mask |= 1 << bit,
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(method, error = %e, "logind failed to answer; asking pm-utils");
+                return None;
+            }
+        }
+    }
+    Some(mask)
 }
 
 /// virNodeSuspend: checks, the RTC alarm, then the suspend in the background after

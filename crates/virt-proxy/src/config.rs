@@ -28,6 +28,10 @@
 //! libvirt resolves them), `listen_tls` / `listen_tcp` are 0 or 1, paths and DNs are strings, so
 //! a libvirt file's lines can be copied over unchanged. `listen_addr` also takes a list.
 //!
+//! The file also holds the daemon runtime's keys (`auth_unix_rw`, `auth_unix_ro`,
+//! `unix_sock_group`, `unix_sock_rw_perms`, `unix_sock_ro_perms`, `metrics_listen`), which
+//! [`virt_core::runtime::config`] reads; the syntax's parser is the runtime's too.
+//!
 //! DRIVER is `qemu`, `lxc` or `xen`; MODE is `system` or `session`. TLS paths not given follow
 //! libvirt's PKI layout (`/etc/pki/CA/cacert.pem`, `/etc/pki/libvirt/servercert.pem`,
 //! `/etc/pki/libvirt/private/serverkey.pem`; under `--root` when given).
@@ -35,32 +39,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use virt_core::runtime::config::{parse_entries, strip_comment, Value, RUNTIME_KEYS};
+
 /// File name of the config file under the config dir.
 pub const CONFIG_FILE: &str = "virt-proxy.conf";
 
-/// Errors reading the config file. Each names the file.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file exists but could not be read.
-    #[error("cannot read config file {}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A line is malformed or names an unknown key.
-    #[error("{}:{line}: {message}", path.display())]
-    Syntax {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
+/// Errors reading the config file, the runtime's own: each names the file (and the line).
+pub use virt_core::runtime::config::ConfigError;
 
 /// The TLS listener's settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -98,14 +83,6 @@ pub struct ProxyConfig {
     pub timeout: Option<u64>,
     /// The URI of calls that carry no `virt-uri` metadata (`uri_default`).
     pub uri_default: Option<String>,
-}
-
-/// One parsed value.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Value {
-    Str(String),
-    Int(i64),
-    List(Vec<String>),
 }
 
 impl ProxyConfig {
@@ -184,6 +161,8 @@ impl ProxyConfig {
                 self.timeout =
                     Some(u64::try_from(int(&value)?).map_err(|_| format!("{key} is negative"))?)
             }
+            // The runtime's keys (auth_unix_rw, ...), read by the runtime from this file.
+            _ if RUNTIME_KEYS.contains(&key) => {}
             _ => {
                 let Some((driver, mode, ro)) = socket_key(key) else {
                     return Err(format!("unknown key {key}"));
@@ -283,97 +262,41 @@ fn socket_key(key: &str) -> Option<(String, String, bool)> {
     known.then(|| (driver.to_string(), mode.to_string(), ro))
 }
 
-/// The `(line, key, value)` entries of the file; a list may span lines.
+/// The `(line, key, value)` entries of the file, in libvirt's syntax (the runtime's parser,
+/// [`virt_core::runtime::config::parse_entries`], shared with every daemon's `NAME.conf`).
 fn entries(path: &Path, text: &str) -> Result<Vec<(usize, String, Value)>, ConfigError> {
-    let mut out = Vec::new();
-    let mut lines = text.lines().enumerate();
-    while let Some((idx, raw)) = lines.next() {
-        let line = idx + 1;
-        let err = |message: &str| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            message: message.to_string(),
-        };
-        let content = strip_comment(raw).trim();
-        if content.is_empty() {
-            continue;
-        }
-        let (key, value) = content
-            .split_once('=')
-            .ok_or_else(|| err("expected key = value"))?;
-        let key = key.trim();
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(err("malformed key"));
-        }
-        let mut value = value.trim().to_string();
-        if value.starts_with('[') {
-            while !value.ends_with(']') {
-                let Some((_, more)) = lines.next() else {
-                    return Err(err("unterminated list"));
-                };
-                value.push(' ');
-                value.push_str(strip_comment(more).trim());
-            }
-        }
-        let parsed = parse_value(&value).map_err(|m| err(&m))?;
-        out.push((line, key.to_string(), parsed));
-    }
-    Ok(out)
+    let entries = parse_entries(text).map_err(|(line, message)| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        message,
+    })?;
+    Ok(entries
+        .into_iter()
+        .map(|e| (e.line, e.key, e.value))
+        .collect())
 }
 
-/// The line without a `#` comment outside quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
+/// Whether `key` is one of the proxy's own keys (so the runtime, which reads the same file for
+/// its keys, neither warns about it nor refuses it).
+pub fn is_proxy_key(key: &str) -> bool {
+    PROXY_KEYS.contains(&key) || socket_key(key).is_some()
 }
 
-fn parse_value(v: &str) -> Result<Value, String> {
-    if let Some(inner) = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        let items = split_outside_quotes(inner)
-            .into_iter()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(|s| unquote(s).ok_or_else(|| format!("list item {s} is not a quoted string")))
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Value::List(items));
-    }
-    if let Some(s) = unquote(v) {
-        return Ok(Value::Str(s));
-    }
-    v.parse::<i64>()
-        .map(Value::Int)
-        .map_err(|_| format!("value {v} is neither a quoted string, an integer nor a list"))
-}
-
-/// `s` cut at the commas that are not inside quotes.
-fn split_outside_quotes(s: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut quoted, mut start) = (false, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            ',' if !quoted => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
-}
-
-fn unquote(s: &str) -> Option<String> {
-    let inner = s.strip_prefix('"')?.strip_suffix('"')?;
-    (!inner.contains('"')).then(|| inner.to_string())
-}
+/// The proxy's keys besides the `DRIVER_MODE_socket[_ro]` ones.
+const PROXY_KEYS: &[&str] = &[
+    "uri_default",
+    "listen_addr",
+    "listen_tls",
+    "listen_tcp",
+    "tls_port",
+    "tcp_port",
+    "key_file",
+    "cert_file",
+    "ca_file",
+    "crl_file",
+    "tls_allowed_dn_list",
+    "timeout",
+];
 
 #[cfg(test)]
 mod tests {
@@ -497,6 +420,14 @@ uri_default = "qemu:///system"
         assert_eq!(port_or_service("only-udp", &db), None);
         assert_eq!(port_or_service("99999", &db), None);
         assert_eq!(port_or_service("", &db), None);
+    }
+
+    #[test]
+    fn the_runtimes_keys_share_the_file() {
+        let cfg = parse("auth_unix_rw = \"polkit\"\nqemu_system_socket = \"/q\"\n").expect("valid");
+        assert_eq!(cfg.socket("qemu", "system", false), Some(Path::new("/q")));
+        assert!(is_proxy_key("qemu_system_socket") && is_proxy_key("listen_tls"));
+        assert!(!is_proxy_key("auth_unix_rw") && !is_proxy_key("max_clients"));
     }
 
     #[test]

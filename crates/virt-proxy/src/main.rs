@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Parser;
+use virt_core::runtime::config::DaemonConfig;
 use virt_core::runtime::{init_tracing_with, Daemon, DaemonArgs, Paths};
 use virt_proxy::config::{ProxyConfig, CONFIG_FILE};
 
@@ -83,6 +84,8 @@ async fn run() -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| paths.config_dir.join(CONFIG_FILE));
     let config = ProxyConfig::load(&config_path)?;
+    // The runtime's keys (socket authentication, modes, metrics) live in the same file.
+    let daemon_config = DaemonConfig::load(&config_path, &virt_proxy::config::is_proxy_key)?;
     let timeout = match cli.daemon.timeout {
         Some(_) => cli.daemon.idle_timeout(),
         None => config
@@ -95,7 +98,7 @@ async fn run() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("config file {}", config_path.display()))?;
     let proxy = virt_proxy::proxy_service(cli.daemon.root.as_deref(), cli.daemon.mode(), config);
-    Daemon::from_args(virt_proxy::DAEMON_NAME, &cli.daemon)
+    Daemon::from_args_with_config(virt_proxy::DAEMON_NAME, &cli.daemon, daemon_config)
         .with_idle_timeout(timeout)
         .with_tcp_listeners(tcp)
         .serve_service(proxy, || false)

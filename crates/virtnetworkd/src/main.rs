@@ -20,7 +20,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
-    let daemon = Daemon::from_args(virtnetworkd::DAEMON_NAME, &cli.daemon);
+    let daemon = Daemon::from_args(virtnetworkd::DAEMON_NAME, &cli.daemon)?;
     let codec = Arc::new(virt_xml::LibvirtXml);
     let nd = virtnetworkd::NetworkDaemon::open(daemon.paths(), codec).await;
     nd.networks.autostart_all().await;

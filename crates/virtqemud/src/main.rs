@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
     virt_core::runtime::reaper::adopt_orphans().context("cannot watch SIGCHLD")?;
-    let daemon = Daemon::from_args(virtqemud::DAEMON_NAME, &cli.daemon);
+    let daemon = Daemon::from_args(virtqemud::DAEMON_NAME, &cli.daemon)?;
     let codec = Arc::new(virt_xml::LibvirtXml);
     let driver = virtqemud::QemuDriver::open(daemon.paths(), codec);
     driver.start_guests().await;

@@ -19,7 +19,7 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing_with(cli.daemon.verbose);
-    let daemon = Daemon::from_args(virtstoraged::DAEMON_NAME, &cli.daemon);
+    let daemon = Daemon::from_args(virtstoraged::DAEMON_NAME, &cli.daemon)?;
     let codec = Arc::new(virt_xml::LibvirtXml);
     let storage = virtstoraged::open(daemon.paths(), codec)
         .await

@@ -33,6 +33,7 @@ fn activation_child() {
             ..DaemonArgs::default()
         };
         Daemon::from_args(NAME, &args)
+            .expect("no config file: defaults")
             .serve(stub_routes(StubConnect::default()), || false)
             .await
             .expect("activated daemon serves and stops cleanly");

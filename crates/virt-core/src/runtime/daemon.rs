@@ -13,10 +13,12 @@ use tonic_health::ServingStatus;
 
 use super::activation;
 use super::args::DaemonArgs;
+use super::config::{DaemonConfig, UnixAuth};
 use super::conn::ConnTracker;
-use super::listener::{Listener, RO_MODE, RW_MODE};
+use super::listener::Listener;
 use super::metrics::{self, CallLayer, DomainStatsSource, Metrics, MetricsListen};
 use super::notify::{watchdog_from_env, watchdog_loop, Notifier};
+use super::polkit::{Gate, Polkit, PolkitLayer, ACTION_MANAGE, ACTION_MONITOR};
 use super::services::add_runtime_services;
 use super::tls::{self, TlsAcceptor, TlsAuthLayer};
 use super::RuntimeError;
@@ -40,6 +42,8 @@ pub struct Daemon {
     busy_poll: Duration,
     metrics: Option<MetricsListen>,
     domain_stats: Option<DomainStatsSource>,
+    config: DaemonConfig,
+    polkit: Option<Arc<Polkit>>,
 }
 
 /// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
@@ -65,6 +69,8 @@ impl Daemon {
             busy_poll: crate::busy_poll::budget_from_env(),
             metrics: None,
             domain_stats: None,
+            config: DaemonConfig::default(),
+            polkit: None,
         }
     }
 
@@ -99,15 +105,48 @@ impl Daemon {
         self
     }
 
-    /// A daemon configured from the shared command-line options.
-    pub fn from_args(name: &str, args: &DaemonArgs) -> Daemon {
+    /// A daemon configured from the shared command-line options and its config file,
+    /// `CONFIG_DIR/NAME.conf` (see [`super::config`]); an unreadable or wrong file is an error
+    /// naming file and line.
+    pub fn from_args(name: &str, args: &DaemonArgs) -> Result<Daemon, RuntimeError> {
+        let paths = Paths::resolve(args.root.as_deref(), args.mode());
+        let config = DaemonConfig::load(&DaemonConfig::file(&paths.config_dir, name), &|_| false)?;
+        Ok(Daemon::from_args_with_config(name, args, config))
+    }
+
+    /// As [`Daemon::from_args`] with the config already read (virt-proxy reads the same file
+    /// for its own keys, from `--config PATH` when given).
+    /// The metrics address is `--metrics-listen`, else the file's `metrics_listen`.
+    pub fn from_args_with_config(name: &str, args: &DaemonArgs, config: DaemonConfig) -> Daemon {
+        let listen = args
+            .metrics_listen
+            .clone()
+            .or_else(|| config.metrics_listen.clone());
         let d = Daemon::new(name, Paths::resolve(args.root.as_deref(), args.mode()))
             .with_idle_timeout(args.idle_timeout())
-            .with_busy_poll(args.busy_poll());
-        match &args.metrics_listen {
-            Some(listen) => d.with_metrics(listen.clone()),
+            .with_busy_poll(args.busy_poll())
+            .with_config(config);
+        match listen {
+            Some(listen) => d.with_metrics(listen),
             None => d,
         }
+    }
+
+    /// Uses `config`'s socket authentication, group and modes.
+    pub fn with_config(mut self, config: DaemonConfig) -> Daemon {
+        self.config = config;
+        self
+    }
+
+    /// Asks this polkit client instead of one on the system bus (tests).
+    pub fn with_polkit(mut self, polkit: Polkit) -> Daemon {
+        self.polkit = Some(Arc::new(polkit));
+        self
+    }
+
+    /// The daemon's config (from its file, or the defaults).
+    pub fn config(&self) -> &DaemonConfig {
+        &self.config
     }
 
     /// How long a UNIX-socket connection polls for the client's next call after answering
@@ -228,6 +267,21 @@ impl Daemon {
             None => None,
         };
 
+        let polkit = self.polkit.clone().unwrap_or_default();
+        let gate = |auth: UnixAuth, action: &'static str| {
+            (auth == UnixAuth::Polkit).then(|| Arc::new(Gate::new(polkit.clone(), action)))
+        };
+        let rw_gate = gate(self.config.auth_unix_rw, ACTION_MANAGE);
+        let ro_gate = gate(self.config.auth_unix_ro, ACTION_MONITOR);
+        if rw_gate.is_some() || ro_gate.is_some() {
+            tracing::info!(
+                read_write = rw_gate.is_some(),
+                read_only = ro_gate.is_some(),
+                bus = %polkit.bus_address(),
+                "UNIX socket clients are authorized by polkit"
+            );
+        }
+
         let mut labels: Vec<String> = listeners.iter().map(|l| l.label.clone()).collect();
         let mut servers = JoinSet::new();
         for tcp in &self.tcp {
@@ -290,8 +344,15 @@ impl Daemon {
             } else {
                 ConnectionLayer::tag_only(listener.read_only)
             };
+            let gate = if listener.read_only {
+                ro_gate.clone()
+            } else {
+                rw_gate.clone()
+            };
+            // Outermost the call counter, so polkit's and the read-only refusals are counted.
             let server = Server::builder()
                 .layer(calls.clone())
+                .layer(PolkitLayer::new(gate))
                 .layer(layer)
                 .add_routes(routes.clone());
             let incoming = listener.incoming(tracker.clone(), self.busy_poll);
@@ -345,6 +406,15 @@ impl Daemon {
     /// The listeners: adopted from systemd when activated, else bound under the run dir.
     fn listeners(&self) -> Result<Vec<Listener>, RuntimeError> {
         if let Some(act) = activation::from_env(&self.name)? {
+            if self.config.unix_sock_group.is_some()
+                || self.config.unix_sock_rw_perms.is_some()
+                || self.config.unix_sock_ro_perms.is_some()
+            {
+                tracing::info!(
+                    "sockets passed by systemd keep the unit's SocketMode=/SocketGroup=; \
+                     unix_sock_group and unix_sock_*_perms apply to sockets the daemon binds"
+                );
+            }
             let mut out = Vec::new();
             if let Some(fd) = act.rw {
                 out.push(Listener::adopt(fd, false)?);
@@ -354,15 +424,18 @@ impl Daemon {
             }
             return Ok(out);
         }
-        let mut out = vec![Listener::bind(
+        let gid = self.config.unix_sock_group;
+        let mut out = vec![Listener::bind_with_group(
             &self.paths.socket(&self.name),
-            RW_MODE,
+            self.config.rw_mode(),
+            gid,
             false,
         )?];
         if self.paths.has_ro_socket() {
-            out.push(Listener::bind(
+            out.push(Listener::bind_with_group(
                 &self.paths.socket_ro(&self.name),
-                RO_MODE,
+                self.config.ro_mode(),
+                gid,
                 true,
             )?);
         }

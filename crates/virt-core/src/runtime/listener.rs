@@ -22,6 +22,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use super::authority::AuthorityFix;
 use super::conn::{ConnTracker, Tracked};
+use super::polkit::PeerConn;
 use super::RuntimeError;
 use crate::busy_poll::BusyPoll;
 
@@ -47,11 +48,32 @@ pub struct Listener {
 impl Listener {
     /// Binds `path` with `mode`, after removing a stale socket there.
     pub fn bind(path: &Path, mode: u32, read_only: bool) -> Result<Listener, RuntimeError> {
+        Listener::bind_with_group(path, mode, None, read_only)
+    }
+
+    /// Binds `path` with `mode` and, when given, group `gid` (`unix_sock_group`), after
+    /// removing a stale socket there. The group is set before the mode, so the socket is never
+    /// open to a group it was not meant for.
+    pub fn bind_with_group(
+        path: &Path,
+        mode: u32,
+        gid: Option<u32>,
+        read_only: bool,
+    ) -> Result<Listener, RuntimeError> {
         clear_stale(path)?;
         let listener = UnixListener::bind(path).map_err(|source| RuntimeError::Bind {
             path: path.to_path_buf(),
             source,
         })?;
+        if let Some(gid) = gid {
+            std::os::unix::fs::chown(path, None, Some(gid)).map_err(|source| {
+                RuntimeError::Chown {
+                    path: path.to_path_buf(),
+                    gid,
+                    source,
+                }
+            })?;
+        }
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(
             |source| RuntimeError::Chmod {
                 path: path.to_path_buf(),
@@ -89,19 +111,22 @@ impl Listener {
 
     /// The accepted connections, each counted by `tracker`, with any HTTP/2 `:authority`
     /// accepted ([`AuthorityFix`]) and polling for `busy_poll` after each answer
-    /// ([`BusyPoll`]). An accept error (EMFILE, say) is logged and followed by a short pause,
+    /// ([`BusyPoll`]), carrying the peer's credentials and the connection's polkit verdict
+    /// ([`PeerConn`]). An accept error (EMFILE, say) is logged and followed by a short pause,
     /// so that it cannot spin the accept loop.
+    #[allow(clippy::type_complexity)]
     pub fn incoming(
         self,
         tracker: Arc<ConnTracker>,
         busy_poll: Duration,
-    ) -> impl Stream<Item = io::Result<Tracked<AuthorityFix<BusyPoll<UnixStream>>>>> + Send + 'static
-    {
+    ) -> impl Stream<Item = io::Result<PeerConn<Tracked<AuthorityFix<BusyPoll<UnixStream>>>>>>
+           + Send
+           + 'static {
         futures_util::stream::unfold((self, tracker), move |(l, tracker)| async move {
             let item = match l.listener.accept().await {
-                Ok((stream, _)) => {
-                    Ok(tracker.track(AuthorityFix::new(BusyPoll::new(stream, busy_poll))))
-                }
+                Ok((stream, _)) => Ok(PeerConn::new(
+                    tracker.track(AuthorityFix::new(BusyPoll::new(stream, busy_poll))),
+                )),
                 Err(e) => {
                     tracing::warn!(listener = %l.label, error = %e, "accept failed");
                     tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
@@ -168,6 +193,24 @@ mod tests {
         assert!(!path.exists());
         let _ro = Listener::bind(&path, RO_MODE, true).expect("bind ro");
         assert_eq!(mode_of(&path), 0o666);
+    }
+
+    #[tokio::test]
+    async fn bind_with_group_sets_group_then_mode() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g-sock");
+        // root can hand the socket to another group (1, "daemon" on Debian); anyone else to
+        // their own.
+        let gid = if nix::unistd::geteuid().is_root() {
+            1
+        } else {
+            nix::unistd::getegid().as_raw()
+        };
+        let _l = Listener::bind_with_group(&path, 0o660, Some(gid), false).expect("bind");
+        let meta = std::fs::metadata(&path).expect("stat");
+        assert_eq!(meta.gid(), gid);
+        assert_eq!(mode_of(&path), 0o660);
     }
 
     #[tokio::test]

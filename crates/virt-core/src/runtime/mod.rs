@@ -9,7 +9,7 @@
 //! # -> Result<(), virt_core::runtime::RuntimeError> {
 //! use virt_core::runtime::{init_tracing_with, Daemon};
 //! init_tracing_with(args.verbose);
-//! Daemon::from_args("virtqemud", &args).serve(routes, || false).await
+//! Daemon::from_args("virtqemud", &args)?.serve(routes, || false).await
 //! # }
 //! ```
 //!
@@ -17,6 +17,10 @@
 //!
 //! 1. **Paths** ([`Paths`]): config, state and run directories are resolved from the mode
 //!    (system for uid 0, session otherwise) and the optional `--root` / `VIRT_ROOT`, and created.
+//!    **Config** ([`config`]): `CONFIG_DIR/NAME.conf` is read (libvirt's syntax; a missing file
+//!    means defaults, an error stops the daemon naming file and line): socket authentication
+//!    (`auth_unix_rw`, `auth_unix_ro`: none or polkit), the sockets' group and modes, and
+//!    `metrics_listen`.
 //! 2. **Listeners** ([`listener`]): if systemd passed sockets (`LISTEN_PID`, `LISTEN_FDS`,
 //!    `LISTEN_FDNAMES`, see [`activation`]) they are adopted by name; otherwise the runtime binds
 //!    `RUN/NAME-sock` (read-write, mode 0600) and, in system layout, `RUN/NAME-sock-ro`
@@ -24,11 +28,13 @@
 //!    an error ("daemon already running on PATH"). Every accepted connection goes through
 //!    [`authority::AuthorityFix`], so that clients sending the socket path as HTTP/2
 //!    `:authority` (grpc-core, grpc-java) are served. To let a group manage the daemon, grant it
-//!    through systemd (`SocketGroup=`, `SocketMode=0660` in `NAME.socket`) or chgrp/chmod the
-//!    socket after start; the runtime itself never widens the read-write socket.
+//!    through systemd (`SocketGroup=`, `SocketMode=0660` in `NAME.socket`) or the config file
+//!    (`unix_sock_group`, `unix_sock_rw_perms`); the runtime widens the read-write socket only
+//!    when told to, or to 0666 when `auth_unix_rw = "polkit"` makes polkit the gate (as libvirt).
 //! 3. **Services** ([`services`]): `grpc.health.v1.Health` (SERVING for "" and every `virt.v1`
 //!    service) and server reflection (v1 and v1alpha) are added to the daemon's routes.
-//! 4. **Per connection** ([`crate::readonly`], [`conn`]): every request gets a [`ConnectionInfo`] in its
+//! 4. **Per connection** ([`polkit`], [`crate::readonly`], [`conn`]): with polkit on for a socket,
+//!    each connection's first call asks polkit and the answer holds for the connection; every request gets a [`ConnectionInfo`] in its
 //!    `http::Extensions`; on the read-only listener any method not in
 //!    `proto/readonly-allowlist.txt` is refused with PERMISSION_DENIED / OPERATION_DENIED
 //!    before it reaches the service. Accepted connections are counted for the idle timeout.
@@ -59,11 +65,13 @@ pub mod activation;
 mod activation_tests;
 pub mod args;
 pub mod authority;
+pub mod config;
 pub mod conn;
 mod daemon;
 pub mod listener;
 pub mod metrics;
 pub mod notify;
+pub mod polkit;
 pub mod reaper;
 pub mod services;
 #[cfg(test)]
@@ -116,6 +124,20 @@ pub enum RuntimeError {
         #[source]
         source: std::io::Error,
     },
+    /// Setting a socket's group (`unix_sock_group`) failed.
+    #[error("cannot set group {gid} on socket {}", path.display())]
+    Chown {
+        /// The socket path.
+        path: PathBuf,
+        /// The group.
+        gid: u32,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The daemon's config file is unreadable or wrong (the message names file and line).
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
     /// Setting a socket's permissions failed.
     #[error("cannot set mode {mode:o} on socket {}", path.display())]
     Chmod {

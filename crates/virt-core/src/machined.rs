@@ -305,24 +305,12 @@ impl Machined {
 /// Sorts a zbus error into absence (no bus, nobody owning machined's name) or a refusal.
 fn classify(method: &'static str, name: &str, e: zbus::Error) -> MachinedError {
     if let zbus::Error::MethodError(err_name, msg, _) = &e {
-        let err_name = err_name.as_str();
-        if matches!(
-            err_name,
-            "org.freedesktop.DBus.Error.ServiceUnknown"
-                | "org.freedesktop.DBus.Error.NameHasNoOwner"
-                | "org.freedesktop.DBus.Error.Spawn.ChildExited"
-                | "org.freedesktop.DBus.Error.Spawn.ExecFailed"
-        ) {
-            return MachinedError::Absent(format!(
-                "{err_name}: {}",
-                msg.as_deref().unwrap_or("no message")
-            ));
-        }
-        return MachinedError::Refused {
+        return classify_reply(
             method,
-            name: name.to_string(),
-            message: format!("{err_name}: {}", msg.as_deref().unwrap_or("no message")),
-        };
+            name,
+            err_name.as_str(),
+            msg.as_deref().unwrap_or("no message"),
+        );
     }
     match e {
         zbus::Error::InputOutput(_) | zbus::Error::Handshake(_) | zbus::Error::Address(_) => {
@@ -333,6 +321,27 @@ fn classify(method: &'static str, name: &str, e: zbus::Error) -> MachinedError {
             name: name.to_string(),
             message: other.to_string(),
         },
+    }
+}
+
+/// [`classify`] for an error reply named `err_name`.
+fn classify_reply(method: &'static str, name: &str, err_name: &str, msg: &str) -> MachinedError {
+    // Nobody owns the name, or the bus could not start machined for us: its unit is masked
+    // or missing (dbus-daemon answers FileExists for a unit that "failed to load properly"),
+    // or the activation itself failed (Spawn.*).
+    if matches!(
+        err_name,
+        "org.freedesktop.DBus.Error.ServiceUnknown"
+            | "org.freedesktop.DBus.Error.NameHasNoOwner"
+            | "org.freedesktop.DBus.Error.FileExists"
+    ) || err_name.starts_with("org.freedesktop.DBus.Error.Spawn.")
+    {
+        return MachinedError::Absent(format!("{err_name}: {msg}"));
+    }
+    MachinedError::Refused {
+        method,
+        name: name.to_string(),
+        message: format!("{err_name}: {msg}"),
     }
 }
 
@@ -360,6 +369,32 @@ mod tests {
         let v2 = Hierarchies::V2(dir.path().to_path_buf());
         assert_eq!(Placement::for_host(&v2, true), Placement::UnifiedConflict);
         assert_eq!(Placement::for_host(&v2, false), Placement::Register);
+    }
+
+    #[test]
+    fn activation_failures_mean_absent_and_machineds_own_errors_are_refusals() {
+        let absent = |n: &str| {
+            matches!(
+                classify_reply("CreateMachineWithNetwork", "qemu-1-a", n, "m"),
+                MachinedError::Absent(_)
+            )
+        };
+        // A masked systemd-machined.service: the bus cannot activate it.
+        assert!(absent("org.freedesktop.DBus.Error.FileExists"));
+        assert!(absent("org.freedesktop.DBus.Error.ServiceUnknown"));
+        assert!(absent("org.freedesktop.DBus.Error.Spawn.ChildExited"));
+        assert!(!absent("org.freedesktop.machine1.MachineExists"));
+        assert!(!absent("org.freedesktop.DBus.Error.AccessDenied"));
+        let e = classify_reply(
+            "CreateMachine",
+            "qemu-1-a",
+            "org.freedesktop.DBus.Error.AccessDenied",
+            "no",
+        );
+        assert_eq!(
+            e.to_string(),
+            "systemd-machined refused CreateMachine for qemu-1-a: org.freedesktop.DBus.Error.AccessDenied: no"
+        );
     }
 
     #[tokio::test]

@@ -102,10 +102,7 @@ pub struct GuestImage {
 pub const GUEST_CMDLINE: &str = "console=ttyS0 panic=-1 quiet loglevel=3";
 
 fn cache_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("test-guest")
+    crate::target_dir().join("test-guest")
 }
 
 /// The cached guest, built first if missing (see the module docs).

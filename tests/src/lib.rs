@@ -17,6 +17,21 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The workspace's target directory: `CARGO_TARGET_DIR`, else `target/` beside the workspace,
+/// as an absolute path without `..` (paths under it go into containers, `systemctl --root`
+/// and guests' XML, where `tests/../target` does not resolve).
+pub fn target_dir() -> PathBuf {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("the tests crate sits in the workspace")
+                .join("target")
+        });
+    std::path::absolute(&dir).unwrap_or(dir)
+}
+
 /// Path of a binary of this workspace, built by cargo for the current profile. Builds the
 /// workspace's binaries when it is missing (a plain `cargo test -p virt-tests` does not build
 /// other packages' binaries); one build at a time per test process.

@@ -49,10 +49,7 @@ pub const SYSTEMD_PACKAGES: &[&str] = &[
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn containers_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("containers")
+    crate::target_dir().join("containers")
 }
 
 /// Why the host cannot boot a systemd container, or `None` when it can (root, nspawn,

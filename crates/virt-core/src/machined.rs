@@ -153,11 +153,6 @@ impl Machined {
         }
     }
 
-    /// The service name machines are registered with.
-    pub fn service(&self) -> &str {
-        &self.service
-    }
-
     async fn connection(&self) -> Result<zbus::Connection, MachinedError> {
         let mut slot = self.conn.lock().await;
         if let Some(c) = slot.as_ref() {

@@ -43,7 +43,6 @@ pub struct Daemon {
     metrics: Option<MetricsListen>,
     domain_stats: Option<DomainStatsSource>,
     config: DaemonConfig,
-    polkit: Option<Arc<Polkit>>,
 }
 
 /// A TCP listener besides the UNIX sockets: mutual TLS (the remote listener), or plain TCP,
@@ -70,7 +69,6 @@ impl Daemon {
             metrics: None,
             domain_stats: None,
             config: DaemonConfig::default(),
-            polkit: None,
         }
     }
 
@@ -92,11 +90,6 @@ impl Daemon {
     /// [`Daemon::with_domain_stats`] from the driver's [`crate::driver::Monitoring`].
     pub fn with_monitoring(self, driver: Arc<dyn crate::driver::Monitoring>) -> Daemon {
         self.with_domain_stats(DomainStatsSource::from_monitoring(driver))
-    }
-
-    /// The metrics address, if metrics are enabled.
-    pub fn metrics_listen(&self) -> Option<&MetricsListen> {
-        self.metrics.as_ref()
     }
 
     /// Also listen on these TCP addresses (read-write; TLS ones admit only authorized clients).
@@ -136,17 +129,6 @@ impl Daemon {
     pub fn with_config(mut self, config: DaemonConfig) -> Daemon {
         self.config = config;
         self
-    }
-
-    /// Asks this polkit client instead of one on the system bus (tests).
-    pub fn with_polkit(mut self, polkit: Polkit) -> Daemon {
-        self.polkit = Some(Arc::new(polkit));
-        self
-    }
-
-    /// The daemon's config (from its file, or the defaults).
-    pub fn config(&self) -> &DaemonConfig {
-        &self.config
     }
 
     /// How long a UNIX-socket connection polls for the client's next call after answering
@@ -267,7 +249,7 @@ impl Daemon {
             None => None,
         };
 
-        let polkit = self.polkit.clone().unwrap_or_default();
+        let polkit = Arc::new(Polkit::default());
         let gate = |auth: UnixAuth, action: &'static str| {
             (auth == UnixAuth::Polkit).then(|| Arc::new(Gate::new(polkit.clone(), action)))
         };

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use virt_client::Connection;
 use virt_core::types::DomainLookup;
 use virt_tests::guest::{test_guest, GUEST_CMDLINE, READY_MARKER};
+use virt_tests::lxc::Cli;
 use virt_tests::qemu::{running, QemuGuard};
 use virt_tests::workspace_bin;
 
@@ -132,25 +133,17 @@ impl Drop for ContainerGuard {
 
 /// `virt -c qemu+unix:///system?socket=SOCK ARGS`: (success, stdout, stderr).
 fn virt(uri: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(workspace_bin("virt"))
-        .args(["-c", uri])
-        .args(args)
-        .env_remove("LIBVIRT_DEFAULT_URI")
-        .env_remove("VIRSH_DEFAULT_CONNECT_URI")
-        .env_remove("VIRT_ROOT")
-        .output()
-        .expect("run virt");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    Cli {
+        uri: uri.to_string(),
+    }
+    .run(args)
 }
 
 fn virt_ok(uri: &str, args: &[&str]) -> String {
-    let (ok, out, err) = virt(uri, args);
-    assert!(ok, "virt {args:?} failed: {err}");
-    out
+    Cli {
+        uri: uri.to_string(),
+    }
+    .ok(args)
 }
 
 /// Waits until the daemon in the container answers a call; how long it took.
